@@ -1,0 +1,218 @@
+"""The public event catalog: every integration event of contract v1, in one place.
+
+Producers and consumers share these definitions. Each class is the `data` of a CloudEvents
+envelope; `event_type` is the CloudEvents `type` and `schema_version` its `dataschemaversion`.
+Only identifiers and coded values live here: no client names, contact details or clinical text.
+"""
+
+from datetime import date, datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from counseling_shared.codes import (
+    AlertOutcome,
+    CancelledBy,
+    Channel,
+    ClosureReason,
+    FollowUpKind,
+    FollowUpOutcome,
+    GoalHorizon,
+    Modality,
+    NotificationChannel,
+    RiskLevel,
+    RiskSource,
+    StaffRole,
+)
+
+
+class IntegrationEvent(BaseModel):
+    """Base of every public event. Subclasses are immutable and named in the past tense."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_type: ClassVar[str]
+    schema_version: ClassVar[int] = 1
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        cls.event_type = cls.__name__
+
+
+# --- booking -------------------------------------------------------------------------------
+
+
+class SiteRegistered(IntegrationEvent):
+    """A counseling site joined the center."""
+
+    site_id: UUID
+    name: str = Field(description="The site's public name, shown in messages to clients.")
+    timezone: str = Field(description="IANA time zone of the site.")
+    locale: str = Field(description="BCP 47 default locale of the site.")
+
+
+class StaffRegistered(IntegrationEvent):
+    """A staff member joined a site.
+
+    Carries contact details so paging works while booking is down.
+    """
+
+    staff_id: UUID
+    site_id: UUID
+    name: str
+    role: StaffRole
+    email: str
+    phone: str | None = None
+    locale: str
+
+
+class ClientRegistered(IntegrationEvent):
+    """A client was registered. No name and no contact details: those stay in booking."""
+
+    client_id: UUID
+    site_id: UUID
+    locale: str
+    timezone: str
+    preferred_channel: Channel
+
+
+class AppointmentBooked(IntegrationEvent):
+    appointment_id: UUID
+    site_id: UUID
+    client_id: UUID
+    counselor_id: UUID
+    room_id: UUID | None
+    start: AwareDatetime
+    end: AwareDatetime
+    modality: Modality
+
+
+class AppointmentRescheduled(AppointmentBooked):
+    previous_start: AwareDatetime | None = None
+
+
+class AppointmentCancelled(AppointmentBooked):
+    cancelled_by: CancelledBy
+    late: bool
+
+
+class SessionCompleted(IntegrationEvent):
+    appointment_id: UUID
+    site_id: UUID
+    client_id: UUID
+    counselor_id: UUID
+    completed_at: AwareDatetime
+    goal_horizon: GoalHorizon
+    risk_level: RiskLevel
+
+
+class SessionMissed(IntegrationEvent):
+    appointment_id: UUID
+    site_id: UUID
+    client_id: UUID
+    counselor_id: UUID
+    start: AwareDatetime
+
+
+class CareEpisodeClosed(IntegrationEvent):
+    client_id: UUID
+    site_id: UUID
+    reason: ClosureReason
+    effective_on: date
+    referred: bool
+
+
+class RiskFlagged(IntegrationEvent):
+    """Emitted by booking, followup or crisis (an integration's flag) when a risk is recorded."""
+
+    flag_id: UUID
+    client_id: UUID
+    site_id: UUID
+    level: RiskLevel
+    source: RiskSource
+    flagged_at: AwareDatetime
+
+
+# --- followup ------------------------------------------------------------------------------
+
+
+class FollowUpScheduled(IntegrationEvent):
+    followup_id: UUID
+    client_id: UUID
+    site_id: UUID
+    kind: FollowUpKind
+    due_at: AwareDatetime
+
+
+class FollowUpDue(FollowUpScheduled):
+    channel: Channel | None = Field(
+        default=None, description="The client's follow-up channel preference, when set."
+    )
+
+
+class FollowUpCancelled(FollowUpScheduled):
+    pass
+
+
+class FollowUpCompleted(IntegrationEvent):
+    followup_id: UUID
+    client_id: UUID
+    site_id: UUID
+    outcome: FollowUpOutcome
+
+
+# --- crisis --------------------------------------------------------------------------------
+
+
+class AlertRaised(IntegrationEvent):
+    alert_id: UUID
+    client_id: UUID
+    site_id: UUID
+    level: RiskLevel = Field(description="The alert's risk level.")
+    current_level: int = Field(description="The escalation level being paged (1-based).")
+
+
+class AlertEscalated(AlertRaised):
+    pass
+
+
+class AlertAcknowledged(AlertRaised):
+    staff_id: UUID | None = None
+
+
+class AlertResolved(AlertRaised):
+    staff_id: UUID | None = None
+    outcome: AlertOutcome | None = None
+
+
+class PageRequested(IntegrationEvent):
+    """Page one staff member about an alert. The text shows only the link and the alert id."""
+
+    alert_id: UUID
+    page_id: UUID
+    staff_id: UUID
+    site_id: UUID
+    level: int = Field(description="The escalation level this page belongs to (1-based).")
+    risk_level: RiskLevel | None = None
+    alert_url: str | None = Field(default=None, description="Link to the alert for on-call staff.")
+    requested_at: datetime | None = None
+
+
+# --- notify --------------------------------------------------------------------------------
+
+
+class NotificationSent(IntegrationEvent):
+    notification_id: UUID
+    recipient_id: UUID
+    site_id: UUID
+    channel: NotificationChannel
+    template: str
+    cause_event_id: UUID
+    attempts: int
+    page_id: UUID | None = None
+
+
+class NotificationFailed(NotificationSent):
+    pass

@@ -1,0 +1,97 @@
+"""Streams and consumers, declared in code and created or updated idempotently (DESIGN §4)."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import nats.js.errors
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+
+DAY = 24 * 3600.0
+DLQ_STREAM = "DLQ"
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    subjects: list[str]
+    max_age: float = 90 * DAY  # long enough to rebuild a consumer from the start
+    duplicate_window: float = 120.0
+
+
+STREAMS = [
+    StreamSpec("BOOKING", ["booking.>"]),
+    StreamSpec("FOLLOWUP", ["followup.>"]),
+    StreamSpec("NOTIFY", ["notify.>"]),
+    StreamSpec("CRISIS", ["crisis.>"]),
+    StreamSpec(DLQ_STREAM, ["dlq.>"], max_age=365 * DAY),
+]
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A durable pull consumer named `<service>-<purpose>` on one stream."""
+
+    durable: str
+    stream: str
+    filter_subjects: list[str]
+    max_deliver: int = 8
+    backoff: Sequence[float] = (1.0, 2.0, 5.0, 15.0, 30.0, 60.0, 120.0)
+    ack_wait: float = 30.0
+    max_ack_pending: int = 1000
+    description: str = field(default="")
+
+    def redelivery_delay(self, delivered: int) -> float:
+        """The back-off before delivery number `delivered + 1`."""
+        return self.backoff[min(delivered - 1, len(self.backoff) - 1)]
+
+
+def stream_config(spec: StreamSpec, replicas: int) -> StreamConfig:
+    return StreamConfig(
+        name=spec.name,
+        subjects=spec.subjects,
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        max_age=spec.max_age,
+        duplicate_window=spec.duplicate_window,
+        num_replicas=replicas,
+    )
+
+
+async def ensure_streams(
+    js: JetStreamContext, replicas: int = 1, specs: Sequence[StreamSpec] = STREAMS
+) -> None:
+    """Create each stream, or bring an existing one to this configuration."""
+    for spec in specs:
+        config = stream_config(spec, replicas)
+        try:
+            await js.add_stream(config)
+        except nats.js.errors.BadRequestError:
+            # "stream name already in use with a different configuration"
+            await js.update_stream(config)
+
+
+async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
+    """Create or update a durable pull consumer (the server treats CREATE as upsert)."""
+    config = ConsumerConfig(
+        name=spec.durable,
+        durable_name=spec.durable,
+        description=spec.description or None,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=spec.ack_wait,
+        max_deliver=spec.max_deliver,
+        filter_subjects=spec.filter_subjects if len(spec.filter_subjects) > 1 else None,
+        filter_subject=spec.filter_subjects[0] if len(spec.filter_subjects) == 1 else None,
+        max_ack_pending=spec.max_ack_pending,
+    )
+    await js.add_consumer(spec.stream, config)

@@ -1,0 +1,25 @@
+"""Prometheus metrics every service exposes on `/metrics`."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+MESSAGES_CONSUMED = Counter(
+    "messages_consumed_total", "Messages handled and committed, by consumer", ["consumer"]
+)
+MESSAGES_DUPLICATE = Counter(
+    "messages_duplicate_total", "Redelivered messages skipped by the inbox", ["consumer"]
+)
+MESSAGES_FAILED = Counter(
+    "messages_failed_total", "Handler failures (each is retried or dead-lettered)", ["consumer"]
+)
+DEAD_LETTERS = Counter("dead_letters_total", "Messages dead-lettered", ["consumer", "reason"])
+HANDLER_SECONDS = Histogram(
+    "handler_duration_seconds",
+    "Time to handle one message, inside its transaction",
+    ["consumer"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+OUTBOX_PUBLISHED = Counter("outbox_published_total", "Outbox rows acked by JetStream")
+OUTBOX_BACKLOG = Gauge("outbox_backlog", "Outbox rows not yet published")
+OUTBOX_LAG_SECONDS = Gauge(
+    "outbox_relay_lag_seconds", "Age of the oldest unpublished outbox row at the last drain"
+)

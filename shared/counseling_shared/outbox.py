@@ -1,0 +1,31 @@
+"""Recording integration events for publication, in the same transaction as the change."""
+
+from counseling_shared.db import Connection
+from counseling_shared.envelope import Envelope
+from counseling_shared.tracing import current_trace_headers
+
+OUTBOX_CHANNEL = "outbox"
+
+
+def stream_for(context: str) -> str:
+    """The JetStream stream a producing context publishes to (DESIGN §4)."""
+    return context.upper()
+
+
+async def enqueue(
+    conn: Connection, envelopes: list[Envelope], headers: dict[str, str] | None = None
+) -> None:
+    """Add envelopes to the outbox and wake the relay once the transaction commits."""
+    if not envelopes:
+        return
+    trace_headers = headers if headers is not None else current_trace_headers()
+    await conn.executemany(
+        """INSERT INTO outbox (event_id, stream, subject, payload, headers)
+           VALUES ($1, $2, $3, $4, $5)""",
+        [
+            (e.id, stream_for(e.source), e.nats_subject, e.encode(), trace_headers)
+            for e in envelopes
+        ],
+    )
+    # NOTIFY inside a transaction is delivered at commit, never for a rolled-back change.
+    await conn.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)

@@ -1,0 +1,150 @@
+"""The outbox relay: committed outbox rows → JetStream, marked only after the ack (DESIGN §2).
+
+Woken by `LISTEN outbox` (so latency is milliseconds) with a poll as a safety net. One replica
+drains at a time (a transaction-scoped advisory lock), so rows leave in outbox order; a row is
+republished after a crash between ack and mark, and JetStream drops it by `Nats-Msg-Id`.
+"""
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import nats.errors
+import nats.js.errors
+from nats.js import JetStreamContext
+
+from counseling_shared.db import connect
+from counseling_shared.logs import get_logger
+from counseling_shared.metrics import OUTBOX_BACKLOG, OUTBOX_LAG_SECONDS, OUTBOX_PUBLISHED
+from counseling_shared.outbox import OUTBOX_CHANNEL
+
+log = get_logger(__name__)
+_RELAY_LOCK = 0x72656C79  # "rely"
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        pool: asyncpg.Pool[Any],
+        js: JetStreamContext,
+        *,
+        dsn: str,
+        schema: str | None = None,
+        batch_size: int = 256,
+        poll_interval: float = 1.0,
+        publish_timeout: float = 5.0,
+        retry_delay: float = 0.5,
+    ) -> None:
+        self._pool = pool
+        self._js = js
+        self._dsn = dsn
+        self._schema = schema
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._publish_timeout = publish_timeout
+        self._retry_delay = retry_delay
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        listener = asyncio.create_task(self._listen(), name="outbox-listen")
+        try:
+            while True:
+                try:
+                    while await self.drain_once() == self._batch_size:
+                        pass
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    log.warning("outbox_drain_failed", error=repr(exc))
+                    await asyncio.sleep(self._retry_delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                self._wake.clear()
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def drain_once(self) -> int:
+        """Publish one batch; return how many rows were marked published."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK):
+                return 0
+            rows = await conn.fetch(
+                """SELECT position, event_id, stream, subject, payload, headers, created_at
+                   FROM outbox WHERE published_at IS NULL ORDER BY position LIMIT $1""",
+                self._batch_size,
+            )
+            if not rows:
+                OUTBOX_BACKLOG.set(0)
+                OUTBOX_LAG_SECONDS.set(0)
+                return 0
+            OUTBOX_LAG_SECONDS.set((datetime.now(UTC) - rows[0]["created_at"]).total_seconds())
+            acked = await self._publish(rows)
+            await self._after_publish(acked)
+            if acked:
+                await conn.execute(
+                    "UPDATE outbox SET published_at = now() WHERE position = ANY($1::bigint[])",
+                    [r["position"] for r in rows[:acked]],
+                )
+                OUTBOX_PUBLISHED.inc(acked)
+            OUTBOX_BACKLOG.set(
+                await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            )
+        if acked < len(rows):
+            await asyncio.sleep(self._retry_delay)
+        return acked
+
+    async def _publish(self, rows: list[asyncpg.Record]) -> int:
+        """Publish rows pipelined; return the length of the acked prefix (keeps outbox order)."""
+        futures = []
+        try:
+            for row in rows:
+                headers = {**row["headers"], "Nats-Msg-Id": str(row["event_id"])}
+                futures.append(
+                    await self._js.publish_async(
+                        row["subject"],
+                        row["payload"],
+                        stream=row["stream"],
+                        headers=headers,
+                        wait_stall=self._publish_timeout,
+                    )
+                )
+        except (nats.errors.Error, OSError) as exc:
+            log.warning("outbox_publish_failed", error=repr(exc))
+        acked = 0
+        for future in futures:
+            try:
+                await asyncio.wait_for(future, self._publish_timeout)
+            except (TimeoutError, nats.errors.Error, OSError) as exc:
+                log.warning("outbox_ack_missing", error=repr(exc))
+                break
+            acked += 1
+        for future in futures[acked:]:
+            future.cancel()
+        return acked
+
+    async def _after_publish(self, acked: int) -> None:
+        """Seam for fault tests: the moment between JetStream's ack and the mark."""
+
+    async def _listen(self) -> None:
+        """Keep a LISTEN connection; reconnect when the database goes away."""
+        while True:
+            conn = None
+            try:
+                conn = await connect(self._dsn, schema=self._schema)
+                closed = asyncio.Event()
+                conn.add_termination_listener(lambda *_, ev=closed: ev.set())
+                await conn.add_listener(OUTBOX_CHANNEL, lambda *_: self._wake.set())
+                self._wake.set()  # catch anything committed while we were not listening
+                await closed.wait()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("outbox_listen_failed", error=repr(exc))
+            finally:
+                if conn is not None and not conn.is_closed():
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+            await asyncio.sleep(self._retry_delay)

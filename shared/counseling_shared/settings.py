@@ -1,0 +1,41 @@
+"""Settings from the environment. Each service subclasses `ServiceSettings` with its own port."""
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """What every service reads from its environment (documented in the README)."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+
+    service_name: str = "service"
+    nats_url: str = Field(default="nats://127.0.0.1:4222", alias="NATS_URL")
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:5432/postgres", alias="DATABASE_URL"
+    )
+    database_schema: str | None = Field(
+        default=None,
+        alias="DATABASE_SCHEMA",
+        description="Schema to use when several services share one database.",
+    )
+    host: str = Field(default="127.0.0.1", alias="HOST")
+    port: int = 8000
+    api_keys: str = Field(
+        default="",
+        alias="API_KEYS",
+        description="Comma-separated `key` (admin of every site) or `key=site_id|site_id`.",
+    )
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    stream_replicas: int = Field(default=1, alias="STREAM_REPLICAS", ge=1, le=5)
+    db_pool_max: int = Field(default=10, alias="DB_POOL_MAX", ge=2)
+
+    @field_validator("database_schema")
+    @classmethod
+    def _schema_is_identifier(cls, value: str | None) -> str | None:
+        if value is not None and not value.replace("_", "").isalnum():
+            raise ValueError("DATABASE_SCHEMA must be a plain identifier")
+        return value

@@ -1,0 +1,78 @@
+"""One transaction for one state change: append, project, record for publication (DESIGN §2)."""
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from counseling_shared import eventstore, outbox
+from counseling_shared.clock import Clock
+from counseling_shared.db import Connection
+from counseling_shared.envelope import Envelope, wrap
+from counseling_shared.events import IntegrationEvent
+from counseling_shared.eventstore import NewEvent, RecordedEvent
+
+
+class UnitOfWork:
+    """A service's write path inside one open transaction.
+
+    `cause` is the envelope being handled, if any: events published here continue its
+    correlation id and name it as their causation.
+    """
+
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        source: str,
+        clock: Clock,
+        cause: Envelope | None = None,
+    ) -> None:
+        self.conn = conn
+        self.source = source
+        self.clock = clock
+        self.cause = cause
+        self._pending: list[Envelope] = []
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    async def append(
+        self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+    ) -> list[RecordedEvent]:
+        return await eventstore.append(self.conn, stream_id, expected_version, events)
+
+    def publish(self, event: IntegrationEvent, *, subject: UUID | str) -> Envelope:
+        """Queue a public event; it reaches the outbox when `flush` runs (at commit)."""
+        envelope = wrap(
+            event,
+            source=self.source,
+            subject=subject,
+            correlation_id=self.cause.correlationid if self.cause else None,
+            causation_id=self.cause.id if self.cause else None,
+            time=self.clock.now(),
+        )
+        self._pending.append(envelope)
+        return envelope
+
+    @property
+    def published(self) -> list[Envelope]:
+        return list(self._pending)
+
+    async def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        await outbox.enqueue(self.conn, pending)
+
+
+@asynccontextmanager
+async def unit_of_work(
+    pool: asyncpg.Pool[Any], *, source: str, clock: Clock, cause: Envelope | None = None
+) -> AsyncIterator[UnitOfWork]:
+    """Open a transaction, yield the unit of work, write its outbox rows and commit."""
+    async with pool.acquire() as conn, conn.transaction():
+        uow = UnitOfWork(conn, source=source, clock=clock, cause=cause)
+        yield uow
+        await uow.flush()
