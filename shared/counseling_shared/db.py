@@ -1,13 +1,17 @@
 """asyncpg pool creation with the codecs every service needs."""
 
+from __future__ import annotations
+
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
-Connection = asyncpg.Connection[Any] | PoolConnectionProxy[Any]
-"""A plain connection or one borrowed from a pool: the write path accepts either."""
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    # A plain connection or one borrowed from a pool: the write path accepts either.
+    Connection: TypeAlias = asyncpg.Connection[Any] | PoolConnectionProxy[Any]
 
 
 async def _init_connection(conn: asyncpg.Connection[Any]) -> None:

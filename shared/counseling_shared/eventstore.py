@@ -4,15 +4,19 @@ Appends are optimistic: the writer says which version it loaded, and `UNIQUE (st
 version)` turns a concurrent writer's stale version into `ConcurrencyConflict`.
 """
 
+from __future__ import annotations
+
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 import asyncpg
 
-from counseling_shared.db import Connection
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
+
 
 JsonObject = dict[str, Any]
 

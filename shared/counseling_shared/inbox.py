@@ -7,12 +7,14 @@ decoded, has an unknown type or version, or keeps failing is written to `dead_le
 `dlq.<consumer>` subject) with its reason and terminated, so the messages after it still flow.
 """
 
+from __future__ import annotations
+
 import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import nats.errors
@@ -21,7 +23,6 @@ from nats.js import JetStreamContext
 from opentelemetry import trace
 
 from counseling_shared.clock import Clock
-from counseling_shared.db import Connection
 from counseling_shared.envelope import Envelope, EventDecodeError, EventRegistry
 from counseling_shared.events import IntegrationEvent
 from counseling_shared.jetstream import ConsumerSpec, ensure_consumer
@@ -35,6 +36,9 @@ from counseling_shared.metrics import (
 )
 from counseling_shared.tracing import context_from_headers, tracer
 from counseling_shared.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
 
 log = get_logger(__name__)
 

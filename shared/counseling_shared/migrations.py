@@ -4,6 +4,8 @@ The backbone's own files (this package's `migrations/`) run first, then the serv
 runs in its own transaction, so a failing file leaves the ones before it applied and itself not.
 """
 
+from __future__ import annotations
+
 from pathlib import Path
 from typing import Any
 

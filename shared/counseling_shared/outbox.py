@@ -1,8 +1,14 @@
 """Recording integration events for publication, in the same transaction as the change."""
 
-from counseling_shared.db import Connection
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from counseling_shared.envelope import Envelope
 from counseling_shared.tracing import current_trace_headers
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
 
 OUTBOX_CHANNEL = "outbox"
 

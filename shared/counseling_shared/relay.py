@@ -5,6 +5,8 @@ drains at a time (a transaction-scoped advisory lock), so rows leave in outbox o
 republished after a crash between ack and mark, and JetStream drops it by `Nats-Msg-Id`.
 """
 
+from __future__ import annotations
+
 import asyncio
 import contextlib
 from datetime import UTC, datetime

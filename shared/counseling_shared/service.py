@@ -3,6 +3,8 @@ and one FastAPI app around it. A service describes itself with a `ServiceDefinit
 `bootstrap.py` builds that definition, and `run_service` serves it.
 """
 
+from __future__ import annotations
+
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence

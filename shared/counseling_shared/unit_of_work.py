@@ -1,19 +1,23 @@
 """One transaction for one state change: append, project, record for publication (DESIGN §2)."""
 
+from __future__ import annotations
+
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import asyncpg
 
 from counseling_shared import eventstore, outbox
 from counseling_shared.clock import Clock
-from counseling_shared.db import Connection
 from counseling_shared.envelope import Envelope, wrap
 from counseling_shared.events import IntegrationEvent
 from counseling_shared.eventstore import NewEvent, RecordedEvent
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
 
 
 class UnitOfWork:

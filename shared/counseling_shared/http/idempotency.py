@@ -5,6 +5,8 @@ with another body is a 422. A key whose first request is still running answers 4
 first request died without an answer for `stale_after` seconds is taken over by the next retry.
 """
 
+from __future__ import annotations
+
 import hashlib
 import json
 from typing import Any

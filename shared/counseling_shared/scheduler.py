@@ -1,0 +1,157 @@
+"""Durable timers: rows with a `due_at`, claimed with `FOR UPDATE SKIP LOCKED` (DESIGN §3).
+
+The owning service keeps a table of timers; this loop claims the due ones in small batches, runs
+the service's `fire` callback for each inside the normal write path (one transaction per timer,
+so one bad timer cannot hold back the others), and sleeps until the next `due_at` or until a
+`NOTIFY <channel>` says an earlier timer was added. Several replicas may run it at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+
+from counseling_shared.clock import Clock
+from counseling_shared.db import connect
+from counseling_shared.logs import get_logger
+from counseling_shared.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
+
+log = get_logger(__name__)
+
+FireTimer = Callable[[UnitOfWork, asyncpg.Record], Awaitable[None]]
+"""Handles one due row. It must move the row out of the due set (status or `due_at`).
+
+The timer table needs `id` and `due_at` columns."""
+
+
+async def notify_timer_added(conn: Connection, channel: str) -> None:
+    """Wake the schedulers when the transaction that added or moved a timer commits."""
+    await conn.execute("SELECT pg_notify($1, '')", channel)
+
+
+class DueScheduler:
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool[Any],
+        dsn: str,
+        schema: str | None,
+        source: str,
+        clock: Clock,
+        table: str,
+        channel: str,
+        fire: FireTimer,
+        due_condition: str = "status = 'scheduled'",
+        batch_size: int = 20,
+        max_sleep: float = 1.0,
+        retry_delay: float = 1.0,
+        failure_backoff: float = 30.0,
+    ) -> None:
+        self._pool = pool
+        self._dsn = dsn
+        self._schema = schema
+        self._source = source
+        self._clock = clock
+        self._table = table
+        self._channel = channel
+        self._fire = fire
+        self._due = due_condition
+        self._batch_size = batch_size
+        self._max_sleep = max_sleep
+        self._retry_delay = retry_delay
+        self._wake = asyncio.Event()
+        self._failure_backoff = timedelta(seconds=failure_backoff)
+        self._backoff: dict[Any, datetime] = {}
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        listener = asyncio.create_task(self._listen(), name=f"{self._table}-listen")
+        try:
+            while True:
+                try:
+                    while await self.fire_due() == self._batch_size:
+                        pass
+                    sleep = await self._seconds_until_next()
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    log.warning("scheduler_failed", table=self._table, error=repr(exc))
+                    sleep = self._retry_delay
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), max(sleep, 0.0))
+                self._wake.clear()
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def fire_due(self) -> int:
+        """Fire up to one batch of due timers; return how many fired."""
+        fired = 0
+        now = self._clock.now()
+        self._backoff = {k: v for k, v in self._backoff.items() if v > now}
+        for _ in range(self._batch_size):
+            row_id = None
+            try:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    row = await conn.fetchrow(
+                        f"""SELECT * FROM {self._table}
+                            WHERE {self._due} AND due_at <= $1 AND NOT (id = ANY($2))
+                            ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED""",
+                        self._clock.now(),
+                        list(self._backoff),
+                    )
+                    if row is None:
+                        return fired
+                    row_id = row["id"]
+                    uow = UnitOfWork(conn, source=self._source, clock=self._clock)
+                    await self._fire(uow, row)
+                    await uow.flush()
+            except (OSError, asyncpg.InterfaceError):
+                raise
+            except Exception as exc:
+                if row_id is None:
+                    raise
+                # One failing timer must not hold back the others: retry it a bit later.
+                log.exception("timer_failed", table=self._table, id=str(row_id), error=repr(exc))
+                self._backoff[row_id] = self._clock.now() + self._failure_backoff
+                continue
+            fired += 1
+        return fired
+
+    async def next_due_at(self) -> datetime | None:
+        due: datetime | None = await self._pool.fetchval(
+            f"SELECT min(due_at) FROM {self._table} WHERE {self._due}"
+        )
+        return due
+
+    async def _seconds_until_next(self) -> float:
+        due = await self.next_due_at()
+        if due is None:
+            return self._max_sleep
+        return min((due - self._clock.now()).total_seconds(), self._max_sleep)
+
+    async def _listen(self) -> None:
+        while True:
+            conn = None
+            try:
+                conn = await connect(self._dsn, schema=self._schema)
+                closed = asyncio.Event()
+                conn.add_termination_listener(lambda *_, ev=closed: ev.set())
+                await conn.add_listener(self._channel, lambda *_: self._wake.set())
+                await closed.wait()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("scheduler_listen_failed", table=self._table, error=repr(exc))
+            finally:
+                if conn is not None and not conn.is_closed():
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+            await asyncio.sleep(self._retry_delay)
