@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -235,3 +235,15 @@ class InboxConsumer:
         except (nats.errors.Error, OSError) as exc:
             # The message will be redelivered after ack_wait; the inbox makes that harmless.
             log.warning("settle_failed", consumer=self.spec.durable, error=repr(exc))
+
+
+def dispatch(table: Mapping[type[IntegrationEvent], Handler]) -> Handler:
+    """One consumer's routing table: event class → handler. Other types are acked and ignored."""
+
+    async def route(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
+        handler = table.get(type(event))
+        if handler is not None:
+            await handler(uow, envelope, event)
+
+    route.table = dict(table)  # type: ignore[attr-defined]  # for docs and tests
+    return route
