@@ -27,8 +27,24 @@ class StreamSpec:
     duplicate_window: float = 120.0
 
 
+# booking also answers core request-reply on `booking.directory.contact` (contract), which a
+# `booking.>` stream would capture and answer with a PubAck, racing the real responder. So the
+# BOOKING stream lists one wildcard per event type booking publishes instead.
+BOOKING_EVENT_TYPES = [
+    "SiteRegistered",
+    "StaffRegistered",
+    "ClientRegistered",
+    "AppointmentBooked",
+    "AppointmentRescheduled",
+    "AppointmentCancelled",
+    "SessionCompleted",
+    "SessionMissed",
+    "CareEpisodeClosed",
+    "RiskFlagged",
+]
+
 STREAMS = [
-    StreamSpec("BOOKING", ["booking.>"]),
+    StreamSpec("BOOKING", [f"booking.*.{t}" for t in BOOKING_EVENT_TYPES]),
     StreamSpec("FOLLOWUP", ["followup.>"]),
     StreamSpec("NOTIFY", ["notify.>"]),
     StreamSpec("CRISIS", ["crisis.>"]),
