@@ -1,0 +1,202 @@
+"""Servers for the whole test session (NATS, PostgreSQL) and sinks for each test.
+
+Each server comes from, in this order: the NATS_URL / DATABASE_URL environment variables
+(then it cannot be restarted or killed, and tests that need that are skipped); Docker via
+testcontainers when an engine answers; else the embedded binaries from devstack.
+"""
+
+import os
+import re
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from devstack.handles import NatsHandle, PostgresHandle
+from devstack.nats import NatsServer
+from devstack.ports import free_port
+from devstack.postgres import PostgresServer, drop_database, ensure_database, with_database
+from devstack.procs import wait_until
+from devstack.sinks import HttpSink, Sinks, SmtpSink
+
+NATS_IMAGE = os.environ.get("NATS_IMAGE", "nats:latest")
+POSTGRES_IMAGE = os.environ.get("POSTGRES_IMAGE", "postgres:17")
+
+
+class ExternalNats:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def start(self) -> None:
+        pytest.skip("NATS_URL is set: this NATS server is not ours to start")
+
+    def kill(self) -> None:
+        pytest.skip("NATS_URL is set: this NATS server is not ours to kill")
+
+    def restart(self) -> None:
+        pytest.skip("NATS_URL is set: this NATS server is not ours to restart")
+
+
+class ExternalPostgres:
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    def url(self, database: str = "postgres") -> str:
+        return with_database(self._url, database)
+
+    def start(self) -> None:
+        pytest.skip("DATABASE_URL is set: this PostgreSQL is not ours to start")
+
+    def kill(self) -> None:
+        pytest.skip("DATABASE_URL is set: this PostgreSQL is not ours to kill")
+
+    def restart(self) -> None:
+        pytest.skip("DATABASE_URL is set: this PostgreSQL is not ours to restart")
+
+
+def docker_answers() -> bool:
+    try:
+        import docker  # type: ignore[import-untyped]
+
+        docker.from_env().ping()
+    except Exception:
+        return False
+    return True
+
+
+class ContainerNats:
+    """NATS in Docker, on a fixed host port so a restarted container keeps its URL."""
+
+    def __init__(self) -> None:
+        from testcontainers.nats import NatsContainer
+
+        # The image's own config is replaced, so JetStream needs -js (it is off by default).
+        self._container: Any = (
+            NatsContainer(NATS_IMAGE)
+            .with_command("-js -sd /data")
+            .with_bind_ports(4222, free_port())
+        )
+        self._container.start()
+        host, port = self._container.nats_host_and_port()
+        self.url = f"nats://{host}:{port}"
+
+    def start(self) -> None:
+        self._container.get_wrapped_container().start()
+        self._wait()
+
+    def kill(self) -> None:
+        self._container.get_wrapped_container().kill()
+
+    def restart(self) -> None:
+        self._container.get_wrapped_container().restart()
+        self._wait()
+
+    def close(self) -> None:
+        self._container.stop()
+
+    def _wait(self) -> None:
+        host, port = self._container.nats_host_and_port()
+        wait_until(lambda: _nats_greets(host, port), 60, "NATS container")
+
+
+def _nats_greets(host: str, port: int) -> bool:
+    # Docker's port proxy accepts connections even while the server is down; only a
+    # NATS INFO line proves the server is there.
+    try:
+        with socket.create_connection((host, port), timeout=1) as sock:
+            return sock.recv(4) == b"INFO"
+    except OSError:
+        return False
+
+
+class ContainerPostgres:
+    """PostgreSQL in Docker, on a fixed host port so a restarted container keeps its URL."""
+
+    def __init__(self) -> None:
+        from testcontainers.postgres import PostgresContainer
+
+        self._container: Any = (
+            PostgresContainer(
+                POSTGRES_IMAGE,
+                username="postgres",
+                password="postgres",  # noqa: S106 (a throwaway test container)
+                dbname="postgres",
+                driver=None,
+            )
+            .with_command("postgres -c max_connections=200")
+            .with_bind_ports(5432, free_port())
+        )
+        self._container.start()
+        self._server_url: str = self._container.get_connection_url()
+
+    def url(self, database: str = "postgres") -> str:
+        return with_database(self._server_url, database)
+
+    def start(self) -> None:
+        self._container.get_wrapped_container().start()
+        self._wait()
+
+    def kill(self) -> None:
+        self._container.get_wrapped_container().kill()
+
+    def restart(self) -> None:
+        self._container.get_wrapped_container().restart()
+        self._wait()
+
+    def close(self) -> None:
+        self._container.stop()
+
+    def _wait(self) -> None:
+        check = "pg_isready -U postgres -h 127.0.0.1"
+        container = self._container.get_wrapped_container()
+        wait_until(lambda: container.exec_run(check).exit_code == 0, 60, "PostgreSQL container")
+        time.sleep(0.5)  # pg_isready answers a moment before the first query would
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsHandle]:
+    if url := os.environ.get("NATS_URL"):
+        yield ExternalNats(url)
+    elif docker_answers():
+        container = ContainerNats()
+        yield container
+        container.close()
+    else:
+        with NatsServer(tmp_path_factory.mktemp("nats")) as server:
+            yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresHandle]:
+    if url := os.environ.get("DATABASE_URL"):
+        yield ExternalPostgres(url)
+    elif docker_answers():
+        container = ContainerPostgres()
+        yield container
+        container.close()
+    else:
+        with PostgresServer(tmp_path_factory.mktemp("postgres") / "data") as server:
+            yield server
+
+
+@pytest.fixture(scope="module")
+async def database_url(
+    postgres_server: PostgresHandle, request: pytest.FixtureRequest
+) -> AsyncIterator[str]:
+    """A fresh database for the test module, dropped afterwards."""
+    module = re.sub(r"[^a-z0-9]+", "_", request.module.__name__.rsplit(".", 1)[-1].lower())
+    name = f"t_{module[:40]}_{uuid.uuid4().hex[:8]}"
+    await ensure_database(postgres_server.url(), name)
+    yield postgres_server.url(name)
+    await drop_database(postgres_server.url(), name)
+
+
+@pytest.fixture
+def sinks(tmp_path: Path) -> Iterator[Sinks]:
+    """An SMTP sink and an SMS/messaging HTTP sink, filing under `<tmp>/outbox`."""
+    outbox = tmp_path / "outbox"
+    with SmtpSink(outbox) as smtp, HttpSink(outbox) as http:
+        yield Sinks(smtp=smtp, http=http, outbox_dir=outbox)
