@@ -1,0 +1,49 @@
+"""The environment each service process is started with."""
+
+from collections.abc import Mapping
+
+from devstack.postgres import with_database
+
+SERVICES = ("booking", "followup", "notify", "crisis")
+DEFAULT_PORTS = {"booking": 8001, "followup": 8002, "notify": 8003, "crisis": 8004}
+DEV_API_KEY = "dev-admin-key"
+DEV_SMTP_FROM = "counseling@localhost"
+
+
+def port_variable(service: str) -> str:
+    return f"{service.upper()}_PORT"
+
+
+def service_ports(base: Mapping[str, str]) -> dict[str, int]:
+    """`<SERVICE>_PORT` from the environment, else the contract's defaults."""
+    return {
+        name: int(base.get(port_variable(name)) or default)
+        for name, default in DEFAULT_PORTS.items()
+    }
+
+
+def common_env(
+    base: Mapping[str, str],
+    *,
+    nats_url: str,
+    ports: Mapping[str, int],
+    sinks: Mapping[str, str],
+) -> dict[str, str]:
+    """What all four services share: `base` (usually os.environ), plus NATS, the sinks
+    (`SMTP_HOST`, `SMTP_PORT`, `SMS_WEBHOOK_URL`, `MESSAGING_WEBHOOK_URL` we started),
+    every service's port, and development defaults where nothing was given."""
+    env = dict(base)
+    env.update(sinks)
+    env["NATS_URL"] = nats_url
+    env.setdefault("API_KEYS", DEV_API_KEY)
+    env.setdefault("SMTP_FROM", DEV_SMTP_FROM)
+    for name, port in ports.items():
+        env[port_variable(name)] = str(port)
+    env.setdefault("ALERT_BASE_URL", f"http://127.0.0.1:{ports['crisis']}")
+    env["PYTHONUNBUFFERED"] = "1"  # log lines reach the console as they happen
+    return env
+
+
+def service_env(common: Mapping[str, str], service: str, postgres_url: str) -> dict[str, str]:
+    """`common` plus the service's own database on the server behind `postgres_url`."""
+    return {**common, "DATABASE_URL": with_database(postgres_url, service)}

@@ -1,0 +1,227 @@
+"""What `make run` runs: NATS, PostgreSQL, the sinks, the four services; then an
+orderly stop on Ctrl-C or SIGTERM, or when a service dies."""
+
+import asyncio
+import contextlib
+import shlex
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from devstack import console, signals
+from devstack.environment import SERVICES, common_env, port_variable, service_env, service_ports
+from devstack.nats import NatsServer
+from devstack.ports import pick_port
+from devstack.postgres import PostgresServer, ensure_database, with_database
+from devstack.procs import StartupError
+from devstack.services import ServiceProcess
+from devstack.sinks import HttpSink, SmtpSink
+
+DEFAULT_INFRA_PORTS = {
+    "DEVSTACK_NATS_PORT": 4222,
+    "DEVSTACK_POSTGRES_PORT": 5432,
+    "DEVSTACK_SMTP_PORT": 2525,
+    "DEVSTACK_HTTP_SINK_PORT": 8025,
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    var_dir: Path
+    start_services: bool = True
+    ready_timeout: float = 60.0
+
+
+@dataclass
+class Infra:
+    nats_url: str
+    postgres_url: str
+    sink_env: dict[str, str]
+    notes: list[tuple[str, str]]  # (what, where) lines for the summary table
+
+
+def run(options: Options, env: Mapping[str, str]) -> int:
+    """Returns the process exit code: 0 after a stop signal, 1 when something failed."""
+    var_dir = options.var_dir.resolve()
+    with contextlib.ExitStack() as stack:
+        try:
+            infra = _start_infra(var_dir, env, stack)
+            asyncio.run(_create_databases(infra.postgres_url))
+            ports = service_ports(env)
+            common = common_env(env, nats_url=infra.nats_url, ports=ports, sinks=infra.sink_env)
+            if not options.start_services:
+                _print_env(common, infra)
+                while True:
+                    time.sleep(3600)
+            services = [
+                ServiceProcess(
+                    name,
+                    ports[name],
+                    service_env(common, name, infra.postgres_url),
+                    log_dir=var_dir / "log",
+                    run_dir=var_dir / "run",
+                )
+                for name in SERVICES
+            ]
+            stack.callback(_stop_services, services)
+            _start_services(services, options.ready_timeout)
+            _print_table(services, infra, common, var_dir)
+            return _supervise(services)
+        except StartupError as error:
+            console.say(f"devstack: {error}")
+            return 1
+        except signals.Shutdown as shutdown:
+            console.say(f"devstack: {shutdown} received, stopping everything")
+            return 0
+        finally:
+            signals.shield()
+    raise AssertionError("unreachable")
+
+
+def _start_infra(var_dir: Path, env: Mapping[str, str], stack: contextlib.ExitStack) -> Infra:
+    log_dir = var_dir / "log"
+    notes: list[tuple[str, str]] = []
+
+    postgres_url = env.get("DATABASE_URL", "")
+    if not postgres_url:
+        postgres = PostgresServer(
+            var_dir / "postgres",
+            _infra_port(env, "DEVSTACK_POSTGRES_PORT"),
+            log_path=log_dir / "postgres.log",
+        )
+        stack.callback(postgres.stop)
+        console.say("devstack: starting PostgreSQL")
+        postgres.start()
+        postgres_url = postgres.url()
+    notes.append(("PostgreSQL", _without_password(with_database(postgres_url, "<service>"))))
+
+    nats_url = env.get("NATS_URL", "")
+    if not nats_url:
+        nats = NatsServer(
+            var_dir / "nats",
+            _infra_port(env, "DEVSTACK_NATS_PORT"),
+            log_path=log_dir / "nats.log",
+        )
+        stack.callback(nats.stop)
+        console.say("devstack: starting NATS")
+        nats.start()
+        nats_url = nats.url
+    notes.append(("NATS", nats_url))
+
+    outbox = var_dir / "outbox"
+    sink_env: dict[str, str] = {}
+    if not env.get("SMTP_HOST"):
+        smtp = SmtpSink(outbox, _infra_port(env, "DEVSTACK_SMTP_PORT"))
+        stack.callback(smtp.stop)
+        smtp.start()
+        sink_env |= {"SMTP_HOST": smtp.host, "SMTP_PORT": str(smtp.port)}
+        notes.append(("SMTP sink", f"{smtp.url} -> {outbox / 'email'}/"))
+    if not (env.get("SMS_WEBHOOK_URL") and env.get("MESSAGING_WEBHOOK_URL")):
+        http = HttpSink(outbox, _infra_port(env, "DEVSTACK_HTTP_SINK_PORT"))
+        stack.callback(http.stop)
+        http.start()
+        for channel, url in (("SMS", http.sms_url), ("MESSAGING", http.messaging_url)):
+            if not env.get(f"{channel}_WEBHOOK_URL"):
+                sink_env[f"{channel}_WEBHOOK_URL"] = url
+                notes.append((f"{channel.lower()} sink", f"{url} -> {outbox / channel.lower()}/"))
+    return Infra(nats_url=nats_url, postgres_url=postgres_url, sink_env=sink_env, notes=notes)
+
+
+def _infra_port(env: Mapping[str, str], variable: str) -> int:
+    # The usual port when it is free, so URLs stay the same from one run to the next.
+    return pick_port(int(env.get(variable) or DEFAULT_INFRA_PORTS[variable]))
+
+
+async def _create_databases(postgres_url: str) -> None:
+    for name in SERVICES:
+        await ensure_database(postgres_url, name)
+
+
+def _start_services(services: list[ServiceProcess], timeout: float) -> None:
+    for service in services:
+        service.start()
+    waiting = list(services)
+    deadline = time.monotonic() + timeout
+    while waiting:
+        for service in list(waiting):
+            try:
+                ready = service.ready()
+            except StartupError:
+                _report_death(service)
+                raise
+            if ready:
+                console.say(f"devstack: {service.name} is ready at {service.url}")
+                waiting.remove(service)
+        if waiting and time.monotonic() > deadline:
+            names = ", ".join(s.name for s in waiting)
+            raise StartupError(f"not ready after {timeout:.0f} s: {names} (GET /readyz)")
+        time.sleep(0.2)
+
+
+def _supervise(services: list[ServiceProcess]) -> int:
+    while True:
+        for service in services:
+            if service.exit_code is not None:
+                _report_death(service)
+                console.say("devstack: stopping everything")
+                return 1
+        time.sleep(0.2)
+
+
+def _report_death(service: ServiceProcess) -> None:
+    service.drain()
+    console.say(f"devstack: {service.name} exited with code {service.exit_code}; last lines:")
+    for line in service.last_lines:
+        console.say(f"    {line}")
+
+
+def _stop_services(services: list[ServiceProcess]) -> None:
+    # SIGTERM to all first, so they shut down in parallel; then wait (and kill) one by one.
+    for service in services:
+        service.send_stop()
+    for service in services:
+        service.stop()
+
+
+def _print_table(
+    services: list[ServiceProcess], infra: Infra, common: Mapping[str, str], var_dir: Path
+) -> None:
+    rows = [(s.name, f"{s.url}/docs") for s in services]
+    rows += infra.notes
+    rows.append(("API key", _api_key_note(common)))
+    rows.append(("logs", f"{var_dir / 'log'}/"))
+    console.say()
+    console.say("devstack is up (Ctrl-C stops everything)")
+    for what, where in rows:
+        console.say(f"  {what:<16}{where}")
+    console.say()
+
+
+def _print_env(common: Mapping[str, str], infra: Infra) -> None:
+    names = ["NATS_URL", "API_KEYS", "SMTP_HOST", "SMTP_PORT", "SMTP_FROM"]
+    names += ["SMS_WEBHOOK_URL", "MESSAGING_WEBHOOK_URL", "ALERT_BASE_URL"]
+    names += [port_variable(name) for name in SERVICES]
+    console.say()
+    console.say("devstack is up without services (Ctrl-C stops it). Environment to use:")
+    for name in names:
+        if name in common:
+            console.say(f"export {name}={shlex.quote(common[name])}")
+    for name in SERVICES:
+        url = with_database(infra.postgres_url, name)
+        console.say(f"export DATABASE_URL={shlex.quote(url)}  # for {name}")
+    console.say()
+
+
+def _api_key_note(common: Mapping[str, str]) -> str:
+    keys = common["API_KEYS"]
+    return f"Authorization: Bearer {keys}" if keys == "dev-admin-key" else "from API_KEYS"
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -1,0 +1,114 @@
+"""One service as a child process: started, logged, probed, stopped."""
+
+import collections
+import contextlib
+import datetime
+import signal
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO
+
+import psutil
+
+from devstack import console
+from devstack.ports import LOOPBACK, port_is_free
+from devstack.procs import StartupError, stop_stray, terminate
+
+
+class ServiceProcess:
+    """`python -m <name>` with its output in `<log_dir>/<name>.log` and on the console."""
+
+    def __init__(
+        self, name: str, port: int, env: Mapping[str, str], log_dir: Path, run_dir: Path
+    ) -> None:
+        self.name = name
+        self.port = port
+        self.env = dict(env)
+        self.log_path = log_dir / f"{name}.log"
+        self.pid_path = run_dir / f"{name}.pid"
+        self.last_lines: collections.deque[str] = collections.deque(maxlen=40)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._pump: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def exit_code(self) -> int | None:
+        return None if self._proc is None else self._proc.poll()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    def start(self) -> None:
+        self._stop_leftover()
+        if not port_is_free(self.port):
+            raise StartupError(f"{self.name}: port {self.port} is in use")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.pid_path.parent.mkdir(parents=True, exist_ok=True)
+        # A session of its own: on Ctrl-C the runner, not the terminal, stops it.
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", self.name],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.pid_path.write_text(str(self._proc.pid))
+        assert self._proc.stdout is not None
+        self._pump = threading.Thread(
+            target=self._copy_output, args=(self._proc.stdout,), daemon=True
+        )
+        self._pump.start()
+
+    def ready(self) -> bool:
+        """True once `GET /readyz` answers 200; raises StartupError if the process died."""
+        if self.exit_code is not None:
+            raise StartupError(f"{self.name} exited with code {self.exit_code}")
+        try:
+            with urllib.request.urlopen(f"{self.url}/readyz", timeout=1.0) as response:  # noqa: S310
+                status: int = response.status
+                return status == 200
+        except OSError:
+            return False
+
+    def send_stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._proc is not None:
+            terminate(self._proc, timeout)
+        self.drain()
+        self.pid_path.unlink(missing_ok=True)
+
+    def drain(self, timeout: float = 2.0) -> None:
+        """Wait (briefly) until the output of an exited process is fully copied."""
+        if self._pump is not None:
+            self._pump.join(timeout)
+
+    def _copy_output(self, stream: IO[bytes]) -> None:
+        with self.log_path.open("a", encoding="utf-8") as log:
+            log.write(f"---- {self.name} started {datetime.datetime.now().isoformat()} ----\n")
+            log.flush()
+            for raw in stream:
+                line = raw.decode(errors="replace").rstrip("\n")
+                log.write(line + "\n")
+                log.flush()
+                self.last_lines.append(line)
+                console.prefixed(self.name, line)
+
+    def _stop_leftover(self) -> None:
+        # The runner of an earlier run may have been SIGKILLed and left this service behind.
+        with contextlib.suppress(OSError, ValueError, psutil.Error):
+            proc = psutil.Process(int(self.pid_path.read_text()))
+            if proc.cmdline()[-2:] == ["-m", self.name]:
+                stop_stray(proc, signal.SIGTERM)
+        self.pid_path.unlink(missing_ok=True)
