@@ -1,0 +1,48 @@
+# `make run` and `make test` work on a fresh machine with Python 3.11 and access to PyPI.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .uv/bin/uv
+VENV := .venv
+# The interpreter is the machine's own Python 3.11; uv must never fetch one.
+export UV_PYTHON_DOWNLOADS := never
+
+PYPROJECTS := pyproject.toml $(wildcard shared/pyproject.toml tools/*/pyproject.toml services/*/pyproject.toml)
+# Each workspace member is its own import root, so mypy must be told where they start.
+MYPYPATH := $(subst $(eval) ,:,$(wildcard shared tools/devstack services/*))
+# mypy refuses a directory without Python files (bench/ starts empty).
+MYPY_DIRS = $(foreach d,shared services tools tests bench,$(if $(shell find $(d) -name '*.py' -print -quit 2>/dev/null),$(d)))
+PYTEST_ARGS ?=
+RUN_ARGS ?=
+BENCH_ARGS ?=
+
+.PHONY: run test lint bench clean venv
+
+run: venv
+	exec $(VENV)/bin/python -m devstack $(RUN_ARGS)
+
+test: venv
+	exec $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	MYPYPATH=$(MYPYPATH) $(VENV)/bin/mypy $(MYPY_DIRS)
+
+bench: venv
+	@if [ -f bench/run.py ]; then exec $(VENV)/bin/python bench/run.py $(BENCH_ARGS); \
+	else echo "bench/run.py does not exist yet"; fi
+
+clean:
+	rm -rf var/
+
+venv: $(VENV)/.synced
+
+# A stamp rather than the directory's mtime: .venv changes whenever anything is installed.
+$(VENV)/.synced: $(UV) uv.lock $(PYPROJECTS)
+	$(UV) sync --frozen
+	touch $@
+
+$(UV):
+	$(PYTHON) -m venv .uv
+	.uv/bin/pip install --quiet uv==$(UV_VERSION)
