@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from devstack.handles import NatsHandle, PostgresHandle
 from devstack.nats import NatsServer
 from devstack.ports import free_port

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+
 from devstack.environment import SERVICES
 from devstack.ports import free_port
 

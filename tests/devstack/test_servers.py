@@ -12,6 +12,7 @@ from pathlib import Path
 import asyncpg
 import nats
 import pytest
+
 from devstack.handles import NatsHandle, PostgresHandle
 from devstack.postgres import PostgresServer
 from devstack.sinks import Sinks
