@@ -201,3 +201,15 @@ def sinks(tmp_path: Path) -> Iterator[Sinks]:
     outbox = tmp_path / "outbox"
     with SmtpSink(outbox) as smtp, HttpSink(outbox) as http:
         yield Sinks(smtp=smtp, http=http, outbox_dir=outbox)
+
+
+@pytest.fixture(scope="module")
+def nats_url(nats_server: NatsHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A NATS server of the test module's own, so durable consumers of one module never see
+    another module's events. Embedded servers start in a fraction of a second; with a server
+    given by NATS_URL or in Docker the session's server is shared."""
+    if not isinstance(nats_server, NatsServer):
+        yield nats_server.url
+        return
+    with NatsServer(tmp_path_factory.mktemp("nats-module")) as server:
+        yield server.url
