@@ -1,0 +1,37 @@
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from devstack.handles import PostgresHandle
+from devstack.sinks import HttpSink, Sinks, SmtpSink
+from tests.e2e.harness import Suite
+
+
+@pytest.fixture(scope="module")
+def e2e_sinks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sinks]:
+    outbox = tmp_path_factory.mktemp("e2e-outbox")
+    with SmtpSink(outbox) as smtp, HttpSink(outbox) as http:
+        yield Sinks(smtp=smtp, http=http, outbox_dir=outbox)
+
+
+@pytest.fixture(scope="module")
+async def suite(
+    nats_url: str,
+    postgres_server: PostgresHandle,
+    e2e_sinks: Sinks,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Suite]:
+    work_dir: Path = tmp_path_factory.mktemp("e2e")
+    running = Suite(
+        nats_url=nats_url,
+        postgres_url=postgres_server.url(),
+        sinks=e2e_sinks,
+        work_dir=work_dir,
+        extra_env={"NOTIFY_RETRY_BASE_DELAY": "0.2"},
+    )
+    try:
+        await running.start()
+        yield running
+    finally:
+        await running.stop()
