@@ -53,10 +53,7 @@ class Suite:
             name: ServiceProcess(
                 name,
                 self.ports[name],
-                {
-                    **service_env(common, name, postgres_url),
-                    "DATABASE_URL": self.database_url(name),
-                },
+                {**common, "DATABASE_URL": self.database_url(name)},
                 work_dir / "log",
                 work_dir / "run",
             )
