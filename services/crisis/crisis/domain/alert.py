@@ -1,0 +1,369 @@
+"""The Alert aggregate: one client's crisis, from the first flag to its resolution.
+
+`decide(alert, command, now)` says what happens (a list of timeline events) or raises an
+`AlertError`; `evolve(alert, event)` applies one event. Both are pure, so the same functions run
+on the live write path, when an alert is folded from the event store, and in unit tests.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from uuid import UUID, uuid5
+
+from counseling_shared.codes import AlertOutcome, AlertStatus, RiskLevel, RiskSource
+from crisis.domain.escalation import FIRST_STEP, Step, next_step
+from crisis.domain.policy import EscalationPolicy
+from crisis.domain.timeline import (
+    Acknowledged,
+    AlertEvent,
+    ChainRepeated,
+    Escalated,
+    Exhausted,
+    FlagReceived,
+    LevelRaised,
+    NoPolicy,
+    Opened,
+    PageFailed,
+    PageRequested,
+    PageSent,
+    PolicyAdopted,
+    Resolved,
+)
+
+# --- state ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    """One staff member paged at one step of the escalation."""
+
+    page_id: UUID
+    staff_id: UUID
+    level: int
+    cycle: int
+    requested_at: datetime
+    flag_id: UUID | None = None
+    sent_at: datetime | None = None
+    failed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A client's crisis alert. At most one per client is open or acknowledged at a time.
+
+    `policy` is the site's escalation policy as it was when the alert opened (frozen), so editing
+    the site's policy never changes an alert that is already running. `step` is where the
+    escalation stands (None while no policy is known);
+    """
+
+    id: UUID
+    client_id: UUID
+    site_id: UUID
+    risk_level: RiskLevel
+    status: AlertStatus
+    opened_at: datetime
+    policy: EscalationPolicy | None = None
+    step: Step | None = None
+    step_started_at: datetime | None = None
+    exhausted: bool = False
+    pages: tuple[Page, ...] = ()
+    acknowledged_by: UUID | None = None
+    acknowledged_at: datetime | None = None
+    resolved_by: UUID | None = None
+    resolved_at: datetime | None = None
+    outcome: AlertOutcome | None = None
+
+    @property
+    def is_active(self) -> bool:
+        """Open or acknowledged: the client's one alert that new flags join."""
+        return self.status is not AlertStatus.RESOLVED
+
+    @property
+    def current_level(self) -> int:
+        """The level being paged (1-based); 0 when nobody could be paged."""
+        return self.step.level if self.step else 0
+
+    @property
+    def escalation_due_at(self) -> datetime | None:
+        """When the current level's acknowledgement deadline passes; None when none is running."""
+        if (
+            self.status is not AlertStatus.OPEN
+            or self.exhausted
+            or self.policy is None
+            or self.step is None
+            or self.step_started_at is None
+        ):
+            return None
+        return self.step_started_at + self.policy.level(self.step.level).ack_timeout
+
+    def page(self, page_id: UUID) -> Page | None:
+        return next((p for p in self.pages if p.page_id == page_id), None)
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReceiveFlag:
+    """A risk flag for the alert's client. `policy_in_force` is the site's policy right now."""
+
+    flag_id: UUID
+    risk_level: RiskLevel
+    source: RiskSource
+    policy_in_force: EscalationPolicy | None
+
+
+@dataclass(frozen=True)
+class EscalationDue:
+    """The deadline of `step` passed (a timer fired). Stale when the alert moved on."""
+
+    step: Step
+
+
+@dataclass(frozen=True)
+class Acknowledge:
+    staff_id: UUID
+
+
+@dataclass(frozen=True)
+class Resolve:
+    staff_id: UUID
+    outcome: AlertOutcome
+
+
+@dataclass(frozen=True)
+class RecordPageSent:
+    page_id: UUID
+    notification_id: UUID
+    channel: str
+    sent_at: datetime
+
+
+@dataclass(frozen=True)
+class RecordPageFailed:
+    page_id: UUID
+    notification_id: UUID
+    channel: str
+    attempts: int
+    failed_at: datetime
+
+
+Command = ReceiveFlag | EscalationDue | Acknowledge | Resolve | RecordPageSent | RecordPageFailed
+
+
+class AlertError(Exception):
+    """A command the alert refuses."""
+
+
+class AlertResolved(AlertError):
+    """The alert is resolved: it can no longer be acknowledged or resolved again."""
+
+
+class FlagBelowThreshold(AlertError):
+    """Only moderate risk or above opens an alert."""
+
+
+class UnknownPage(AlertError):
+    """A notification names a page this alert never requested."""
+
+
+# --- decide --------------------------------------------------------------------------------
+
+
+def open_alert(
+    alert_id: UUID, client_id: UUID, site_id: UUID, flag: ReceiveFlag, now: datetime
+) -> list[AlertEvent]:
+    """A flag for a client with no active alert: open one and page level 1 at once."""
+    if not flag.risk_level.needs_alert:
+        raise FlagBelowThreshold(f"risk level {flag.risk_level} does not open an alert")
+    events: list[AlertEvent] = [
+        FlagReceived(flag.flag_id, flag.risk_level, flag.source, now),
+        Opened(alert_id, client_id, site_id, flag.risk_level, flag.policy_in_force, now),
+    ]
+    if flag.policy_in_force is None:
+        events.append(NoPolicy(now))
+    else:
+        events += _pages(alert_id, flag.policy_in_force, FIRST_STEP, now, flag.flag_id)
+    return events
+
+
+def decide(alert: Alert, command: Command, now: datetime) -> list[AlertEvent]:
+    match command:
+        case ReceiveFlag():
+            return _join(alert, command, now)
+        case EscalationDue():
+            return _escalate(alert, command.step, now)
+        case Acknowledge():
+            if alert.status is AlertStatus.RESOLVED:
+                raise AlertResolved(f"alert {alert.id} is resolved")
+            if alert.status is AlertStatus.ACKNOWLEDGED:
+                return []  # a second on-call tap changes nothing
+            return [Acknowledged(command.staff_id, alert.current_level, now)]
+        case Resolve():
+            if alert.status is AlertStatus.RESOLVED:
+                raise AlertResolved(f"alert {alert.id} is already resolved")
+            return [Resolved(command.staff_id, command.outcome, now)]
+        case RecordPageSent():
+            page = _known_page(alert, command.page_id)
+            return [
+                PageSent(
+                    page.page_id,
+                    page.staff_id,
+                    command.notification_id,
+                    command.channel,
+                    command.sent_at,
+                )
+            ]
+        case RecordPageFailed():
+            page = _known_page(alert, command.page_id)
+            return [
+                PageFailed(
+                    page.page_id,
+                    page.staff_id,
+                    command.notification_id,
+                    command.channel,
+                    command.attempts,
+                    command.failed_at,
+                )
+            ]
+
+
+def _join(alert: Alert, flag: ReceiveFlag, now: datetime) -> list[AlertEvent]:
+    if not alert.is_active:
+        raise AlertResolved(f"alert {alert.id} is resolved; a new flag opens a new alert")
+    if not flag.risk_level.needs_alert:
+        raise FlagBelowThreshold(f"risk level {flag.risk_level} does not join an alert")
+    events: list[AlertEvent] = [FlagReceived(flag.flag_id, flag.risk_level, flag.source, now)]
+    if flag.risk_level.rank > alert.risk_level.rank:
+        events.append(LevelRaised(flag.flag_id, alert.risk_level, flag.risk_level, now))
+    # An alert that opened before its site had a policy starts paging once one exists.
+    adopt = alert.policy is None and alert.status is AlertStatus.OPEN
+    if adopt and flag.policy_in_force is not None:
+        events.append(PolicyAdopted(flag.policy_in_force, now))
+        events += _pages(alert.id, flag.policy_in_force, FIRST_STEP, now, flag.flag_id)
+    return events
+
+
+def _escalate(alert: Alert, step: Step, now: datetime) -> list[AlertEvent]:
+    if alert.escalation_due_at is None or alert.step != step or alert.policy is None:
+        return []  # acknowledged, resolved, exhausted, or a timer of an earlier step
+    following = next_step(alert.policy, step)
+    if following is None:
+        return [Exhausted(step.level, step.cycle, now)]
+    moved: AlertEvent
+    if following.cycle == step.cycle:
+        moved = Escalated(following.level, following.cycle, now)
+    else:
+        moved = ChainRepeated(following.cycle, now)
+    return [moved, *_pages(alert.id, alert.policy, following, now, None)]
+
+
+def page_id_for(alert_id: UUID, step: Step, staff_id: UUID) -> UUID:
+    """Stable per (alert, step, staff member): a replayed decision can never page twice."""
+    return uuid5(alert_id, f"page:{step.cycle}:{step.level}:{staff_id}")
+
+
+def _pages(
+    alert_id: UUID, policy: EscalationPolicy, step: Step, now: datetime, flag_id: UUID | None
+) -> list[AlertEvent]:
+    return [
+        PageRequested(
+            page_id_for(alert_id, step, staff), staff, step.level, step.cycle, flag_id, now
+        )
+        for staff in policy.level(step.level).staff_ids
+    ]
+
+
+def _known_page(alert: Alert, page_id: UUID) -> Page:
+    page = alert.page(page_id)
+    if page is None:
+        raise UnknownPage(f"alert {alert.id} has no page {page_id}")
+    return page
+
+
+# --- evolve --------------------------------------------------------------------------------
+
+
+def evolve(alert: Alert | None, event: AlertEvent) -> Alert | None:
+    """Apply one event. Before `Opened` there is no alert yet (the opening flag comes first)."""
+    if isinstance(event, Opened):
+        return Alert(
+            id=event.alert_id,
+            client_id=event.client_id,
+            site_id=event.site_id,
+            risk_level=event.risk_level,
+            status=AlertStatus.OPEN,
+            opened_at=event.at,
+            policy=event.policy,
+            step=FIRST_STEP if event.policy else None,
+            step_started_at=event.at if event.policy else None,
+        )
+    if alert is None:
+        if isinstance(event, FlagReceived):
+            return None
+        raise ValueError(f"{type(event).__name__} before the alert opened")
+    match event:
+        case FlagReceived() | NoPolicy():
+            return alert
+        case PolicyAdopted():
+            return replace(alert, policy=event.policy, step=FIRST_STEP, step_started_at=event.at)
+        case LevelRaised():
+            return replace(alert, risk_level=event.risk_level)
+        case PageRequested():
+            page = Page(
+                event.page_id, event.staff_id, event.level, event.cycle, event.at, event.flag_id
+            )
+            return replace(alert, pages=(*alert.pages, page))
+        case PageSent():
+            return _update_page(alert, event.page_id, sent_at=event.at)
+        case PageFailed():
+            return _update_page(alert, event.page_id, failed_at=event.at)
+        case Escalated():
+            return replace(alert, step=Step(event.cycle, event.level), step_started_at=event.at)
+        case ChainRepeated():
+            return replace(alert, step=Step(event.cycle, 1), step_started_at=event.at)
+        case Exhausted():
+            return replace(alert, exhausted=True)
+        case Acknowledged():
+            return replace(
+                alert,
+                status=AlertStatus.ACKNOWLEDGED,
+                acknowledged_by=event.staff_id,
+                acknowledged_at=event.at,
+            )
+        case Resolved():
+            return replace(
+                alert,
+                status=AlertStatus.RESOLVED,
+                resolved_by=event.staff_id,
+                resolved_at=event.at,
+                outcome=event.outcome,
+            )
+    raise AssertionError(f"unhandled event {event!r}")
+
+
+def _update_page(
+    alert: Alert,
+    page_id: UUID,
+    *,
+    sent_at: datetime | None = None,
+    failed_at: datetime | None = None,
+) -> Alert:
+    pages = tuple(
+        replace(
+            p,
+            sent_at=p.sent_at or sent_at,  # the first channel that delivered
+            failed_at=p.failed_at or failed_at,
+        )
+        if p.page_id == page_id
+        else p
+        for p in alert.pages
+    )
+    return replace(alert, pages=pages)
+
+
+def fold(alert: Alert | None, events: Iterable[AlertEvent]) -> Alert | None:
+    """`alert` after `events` (from nothing: the alert as its stored events describe it)."""
+    for event in events:
+        alert = evolve(alert, event)
+    return alert

@@ -1,0 +1,97 @@
+"""A site's escalation policy: who is paged, in which order, and how long each level has."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID
+
+from crisis.domain.durations import InvalidDuration, parse_duration
+
+MIN_ACK_TIMEOUT = timedelta(seconds=1)
+MAX_ACK_TIMEOUT = timedelta(days=1)
+MAX_LEVELS = 10
+MAX_REPEAT = 10
+
+
+@dataclass(frozen=True)
+class PolicyLevel:
+    """One rung of the ladder: the staff paged together, and how long they have to acknowledge."""
+
+    staff_ids: tuple[UUID, ...]
+    ack_timeout: timedelta
+
+
+@dataclass(frozen=True)
+class EscalationPolicy:
+    """A site's on-call ladder.
+
+    `repeat` is how many more times the whole chain runs after the first pass: 0 pages each level
+    once, the default 1 runs the chain twice in all. Alerts freeze a copy when they open.
+    """
+
+    levels: tuple[PolicyLevel, ...]
+    repeat: int = 1
+
+    def level(self, number: int) -> PolicyLevel:
+        """Level `number`, 1-based as staff and the contract count them."""
+        return self.levels[number - 1]
+
+    @property
+    def passes(self) -> int:
+        return self.repeat + 1
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+
+class InvalidPolicy(ValueError):
+    """The policy breaks a rule; `errors` names each offending field."""
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = list(errors)
+
+
+@dataclass(frozen=True)
+class LevelDraft:
+    """A level as an operator wrote it, before the rules are checked."""
+
+    staff_ids: Sequence[UUID]
+    ack_timeout: str
+
+
+def escalation_policy(levels: Sequence[LevelDraft], repeat: int = 1) -> EscalationPolicy:
+    """Check an operator's draft and build the policy, or raise `InvalidPolicy` naming fields."""
+    errors: list[FieldError] = []
+    if not levels:
+        errors.append(FieldError("levels", "at least one level is needed"))
+    if len(levels) > MAX_LEVELS:
+        errors.append(FieldError("levels", f"at most {MAX_LEVELS} levels"))
+    if not 0 <= repeat <= MAX_REPEAT:
+        errors.append(FieldError("repeat", f"must be between 0 and {MAX_REPEAT}"))
+    built: list[PolicyLevel] = []
+    for i, draft in enumerate(levels):
+        where = f"levels.{i}"
+        if not draft.staff_ids:
+            errors.append(FieldError(f"{where}.staff_ids", "at least one staff member is needed"))
+        elif len(set(draft.staff_ids)) != len(draft.staff_ids):
+            errors.append(FieldError(f"{where}.staff_ids", "a staff member is listed twice"))
+        try:
+            timeout = parse_duration(draft.ack_timeout)
+        except InvalidDuration as exc:
+            errors.append(FieldError(f"{where}.ack_timeout", str(exc)))
+            continue
+        if not MIN_ACK_TIMEOUT <= timeout <= MAX_ACK_TIMEOUT:
+            errors.append(FieldError(f"{where}.ack_timeout", "must be between PT1S and P1D"))
+        built.append(PolicyLevel(tuple(draft.staff_ids), timeout))
+    if errors:
+        raise InvalidPolicy(errors)
+    return EscalationPolicy(tuple(built), repeat)
+
+
+def everyone(policy: EscalationPolicy) -> set[UUID]:
+    """Every staff member the policy can page."""
+    return {staff for level in policy.levels for staff in level.staff_ids}

@@ -1,0 +1,236 @@
+"""The alert's own events. Each one is a step of the alert's timeline (its audit trail).
+
+These stay inside crisis (event store and `alert_timeline`); the public events that cross the bus
+are in `counseling_shared.events`. They hold ids, coded values and instants only, never free text
+about the client, so the timeline can be shown and logged as it is.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from counseling_shared.codes import AlertOutcome, RiskLevel, RiskSource
+from crisis.domain.policy import EscalationPolicy
+
+
+@dataclass(frozen=True)
+class FlagReceived:
+    flag_id: UUID
+    risk_level: RiskLevel
+    source: RiskSource
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Opened:
+    """The alert opened; `policy` is the site's policy frozen onto it (None: the site has none)."""
+
+    alert_id: UUID
+    client_id: UUID
+    site_id: UUID
+    risk_level: RiskLevel
+    policy: EscalationPolicy | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class NoPolicy:
+    """Nobody could be paged: the site had no escalation policy."""
+
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PolicyAdopted:
+    """A flag joined an alert that opened without a policy, and the site has one now."""
+
+    policy: EscalationPolicy
+    at: datetime
+
+
+@dataclass(frozen=True)
+class LevelRaised:
+    flag_id: UUID
+    previous_risk_level: RiskLevel
+    risk_level: RiskLevel
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PageRequested:
+    """One staff member paged. `flag_id` is set when a flag caused it (not a missed deadline)."""
+
+    page_id: UUID
+    staff_id: UUID
+    level: int
+    cycle: int
+    flag_id: UUID | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PageSent:
+    page_id: UUID
+    staff_id: UUID
+    notification_id: UUID
+    channel: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PageFailed:
+    page_id: UUID
+    staff_id: UUID
+    notification_id: UUID
+    channel: str
+    attempts: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Escalated:
+    """A deadline passed without an acknowledgement: the next level is paged."""
+
+    level: int
+    cycle: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ChainRepeated:
+    """The last level's deadline passed: the chain starts again at level 1."""
+
+    cycle: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Acknowledged:
+    staff_id: UUID
+    level: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Resolved:
+    staff_id: UUID
+    outcome: AlertOutcome
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Exhausted:
+    """Every level of every pass was paged without an acknowledgement; the alert stays open."""
+
+    level: int
+    cycle: int
+    at: datetime
+
+
+AlertEvent = (
+    FlagReceived
+    | Opened
+    | NoPolicy
+    | PolicyAdopted
+    | LevelRaised
+    | PageRequested
+    | PageSent
+    | PageFailed
+    | Escalated
+    | ChainRepeated
+    | Acknowledged
+    | Resolved
+    | Exhausted
+)
+
+EVENT_TYPES: tuple[type[AlertEvent], ...] = (
+    FlagReceived,
+    Opened,
+    NoPolicy,
+    PolicyAdopted,
+    LevelRaised,
+    PageRequested,
+    PageSent,
+    PageFailed,
+    Escalated,
+    ChainRepeated,
+    Acknowledged,
+    Resolved,
+    Exhausted,
+)
+
+_KINDS: dict[type[AlertEvent], str] = {
+    FlagReceived: "flag_received",
+    Opened: "opened",
+    NoPolicy: "no_policy",
+    PolicyAdopted: "policy_adopted",
+    LevelRaised: "level_raised",
+    PageRequested: "page_requested",
+    PageSent: "page_sent",
+    PageFailed: "page_failed",
+    Escalated: "escalated",
+    ChainRepeated: "chain_repeated",
+    Acknowledged: "acknowledged",
+    Resolved: "resolved",
+    Exhausted: "exhausted",
+}
+
+
+def kind_of(event: AlertEvent) -> str:
+    """The timeline kind of an event (`flag_received`, `page_requested`, …)."""
+    return _KINDS[type(event)]
+
+
+def timeline_details(event: AlertEvent) -> dict[str, Any]:
+    """What the timeline shows of an event besides `at` and `kind`: ids and coded levels only."""
+    match event:
+        case FlagReceived():
+            return {
+                "flag_id": event.flag_id,
+                "risk_level": event.risk_level,
+                "source": event.source,
+            }
+        case Opened():
+            levels = len(event.policy.levels) if event.policy else 0
+            return {"risk_level": event.risk_level, "policy_levels": levels}
+        case PolicyAdopted():
+            return {"policy_levels": len(event.policy.levels)}
+        case LevelRaised():
+            return {
+                "flag_id": event.flag_id,
+                "previous_risk_level": event.previous_risk_level,
+                "risk_level": event.risk_level,
+            }
+        case PageRequested():
+            return {
+                "page_id": event.page_id,
+                "staff_id": event.staff_id,
+                "level": event.level,
+                "cycle": event.cycle,
+            }
+        case PageSent():
+            return {
+                "page_id": event.page_id,
+                "staff_id": event.staff_id,
+                "notification_id": event.notification_id,
+                "channel": event.channel,
+            }
+        case PageFailed():
+            return {
+                "page_id": event.page_id,
+                "staff_id": event.staff_id,
+                "notification_id": event.notification_id,
+                "channel": event.channel,
+                "attempts": event.attempts,
+            }
+        case Escalated() | Exhausted():
+            return {"level": event.level, "cycle": event.cycle}
+        case ChainRepeated():
+            return {"level": 1, "cycle": event.cycle}
+        case Acknowledged():
+            return {"staff_id": event.staff_id, "level": event.level}
+        case Resolved():
+            return {"staff_id": event.staff_id, "outcome": event.outcome}
+        case NoPolicy():
+            return {}

@@ -1,0 +1,43 @@
+from datetime import timedelta
+from uuid import uuid4
+
+import pytest
+
+from crisis.domain.policy import InvalidPolicy, LevelDraft, escalation_policy
+
+
+def test_a_valid_draft_becomes_a_policy_with_durations() -> None:
+    a, b = uuid4(), uuid4()
+    policy = escalation_policy([LevelDraft([a], "PT30S"), LevelDraft([b], "PT5M")], repeat=2)
+
+    assert [level.staff_ids for level in policy.levels] == [(a,), (b,)]
+    assert policy.level(2).ack_timeout == timedelta(minutes=5)
+    assert policy.passes == 3
+
+
+def test_every_bad_field_is_named() -> None:
+    staff = uuid4()
+    with pytest.raises(InvalidPolicy) as caught:
+        escalation_policy(
+            [
+                LevelDraft([], "PT1M"),
+                LevelDraft([staff, staff], "soon"),
+                LevelDraft([uuid4()], "PT0.5S"),
+            ],
+            repeat=-1,
+        )
+
+    fields = {e.field for e in caught.value.errors}
+    assert fields == {
+        "repeat",
+        "levels.0.staff_ids",
+        "levels.1.staff_ids",
+        "levels.1.ack_timeout",
+        "levels.2.ack_timeout",
+    }
+
+
+def test_a_policy_needs_at_least_one_level() -> None:
+    with pytest.raises(InvalidPolicy) as caught:
+        escalation_policy([])
+    assert [e.field for e in caught.value.errors] == ["levels"]
