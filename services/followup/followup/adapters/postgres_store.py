@@ -1,0 +1,251 @@
+"""asyncpg implementation of `FollowupStore`: the projection tables of migrations/0001."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+import asyncpg
+
+from counseling_shared.codes import (
+    Channel,
+    FollowUpKind,
+    FollowUpOutcome,
+    GoalHorizon,
+    Intensity,
+    RiskLevel,
+)
+from counseling_shared.scheduler import notify_timer_added
+from followup.domain.client_care import ClientCare
+from followup.domain.followup import CancelReason, FollowUp, Progress, Status
+from followup.domain.policy import DEFAULT_POLICY, FollowUpPolicy, policy_from_text
+from followup.domain.preferences import FollowUpPreferences
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
+
+TIMER_CHANNEL = "followups_due"
+
+
+class PostgresFollowupStore:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    async def site_timezone(self, site_id: UUID) -> str | None:
+        zone: str | None = await self.conn.fetchval(
+            "SELECT timezone FROM sites WHERE site_id = $1", site_id
+        )
+        return zone
+
+    async def site_version(self, site_id: UUID) -> int:
+        version: int | None = await self.conn.fetchval(
+            "SELECT version FROM sites WHERE site_id = $1", site_id
+        )
+        return version or 0
+
+    async def save_site(self, site_id: UUID, timezone: str, locale: str, version: int) -> None:
+        await self.conn.execute(
+            """INSERT INTO sites (site_id, timezone, locale, version) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (site_id) DO UPDATE SET timezone = $2, locale = $3, version = $4,
+                   updated_at = now()""",
+            site_id,
+            timezone,
+            locale,
+            version,
+        )
+
+    async def policy(self, site_id: UUID) -> tuple[FollowUpPolicy, int]:
+        row = await self.conn.fetchrow(
+            "SELECT * FROM followup_policies WHERE site_id = $1", site_id
+        )
+        if row is None:
+            return DEFAULT_POLICY, 0
+        policy = policy_from_text(
+            {
+                "first_checkin_after": row["first_checkin_after"],
+                "short_term_every": row["short_term_every"],
+                "long_term_every": row["long_term_every"],
+                "no_show_outreach_after": row["no_show_outreach_after"],
+                "post_closure_checkins": list(row["post_closure_checkins"]),
+            }
+        )
+        return policy, row["version"]
+
+    async def save_policy(self, site_id: UUID, policy: FollowUpPolicy, version: int) -> None:
+        text = policy.as_text()
+        await self.conn.execute(
+            """INSERT INTO followup_policies (site_id, first_checkin_after, short_term_every,
+                   long_term_every, no_show_outreach_after, post_closure_checkins, version,
+                   updated_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, now())
+               ON CONFLICT (site_id) DO UPDATE SET first_checkin_after = $2,
+                   short_term_every = $3, long_term_every = $4, no_show_outreach_after = $5,
+                   post_closure_checkins = $6, version = $7, updated_at = now()""",
+            site_id,
+            text["first_checkin_after"],
+            text["short_term_every"],
+            text["long_term_every"],
+            text["no_show_outreach_after"],
+            text["post_closure_checkins"],
+            version,
+        )
+
+    async def client(self, client_id: UUID, *, for_update: bool = False) -> ClientCare | None:
+        lock = " FOR UPDATE OF c" if for_update else ""
+        row = await self.conn.fetchrow(
+            f"""SELECT c.*, p.channel, p.intensity FROM clients c
+                LEFT JOIN followup_preferences p USING (client_id)
+                WHERE c.client_id = $1{lock}""",
+            client_id,
+        )
+        if row is None:
+            return None
+        return ClientCare(
+            client_id=row["client_id"],
+            version=row["version"],
+            site_id=row["site_id"],
+            timezone=row["timezone"],
+            locale=row["locale"],
+            preferences=FollowUpPreferences(
+                Channel(row["channel"]) if row["channel"] else None,
+                Intensity(row["intensity"]) if row["intensity"] else Intensity.STANDARD,
+            ),
+            session_id=row["session_id"],
+            session_completed_at=row["session_completed_at"],
+            goal_horizon=GoalHorizon(row["goal_horizon"]) if row["goal_horizon"] else None,
+            episode_closed_on=row["episode_closed_on"],
+        )
+
+    async def save_client(self, client: ClientCare) -> None:
+        await self.conn.execute(
+            """INSERT INTO clients (client_id, site_id, timezone, locale, session_id,
+                   session_completed_at, goal_horizon, episode_closed_on, version)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+               ON CONFLICT (client_id) DO UPDATE SET site_id = $2, timezone = $3, locale = $4,
+                   session_id = $5, session_completed_at = $6, goal_horizon = $7,
+                   episode_closed_on = $8, version = $9""",
+            client.client_id,
+            client.site_id,
+            client.timezone,
+            client.locale,
+            client.session_id,
+            client.session_completed_at,
+            client.goal_horizon,
+            client.episode_closed_on,
+            client.version,
+        )
+        prefs = client.preferences
+        await self.conn.execute(
+            """INSERT INTO followup_preferences (client_id, channel, intensity, updated_at)
+               VALUES ($1, $2, $3, now())
+               ON CONFLICT (client_id) DO UPDATE SET channel = $2, intensity = $3,
+                   updated_at = now()
+               WHERE (followup_preferences.channel, followup_preferences.intensity)
+                     IS DISTINCT FROM ($2, $3)""",
+            client.client_id,
+            prefs.channel,
+            prefs.intensity,
+        )
+
+    async def followup(self, followup_id: UUID, *, for_update: bool = False) -> FollowUp | None:
+        lock = " FOR UPDATE" if for_update else ""
+        row = await self.conn.fetchrow(f"SELECT * FROM followups WHERE id = $1{lock}", followup_id)
+        return followup_from_row(row) if row else None
+
+    async def open_followups(self, client_id: UUID) -> list[FollowUp]:
+        rows = await self.conn.fetch(
+            """SELECT * FROM followups WHERE client_id = $1 AND status IN ('scheduled', 'due')
+               ORDER BY id FOR UPDATE""",
+            client_id,
+        )
+        return [followup_from_row(r) for r in rows]
+
+    async def save_followup(self, followup: FollowUp) -> None:
+        progress = followup.progress or Progress()
+        await self.conn.execute(
+            """INSERT INTO followups (id, client_id, site_id, kind, due_at, status, goal_horizon,
+                   session_id, cancel_reason, outcome, satisfaction, risk_level,
+                   progress_achieved, progress_challenges, progress_next_steps, completed_at,
+                   created_at, updated_at, version)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                       $17, $18, $19)
+               ON CONFLICT (id) DO UPDATE SET due_at = $5, status = $6, cancel_reason = $9,
+                   outcome = $10, satisfaction = $11, risk_level = $12, progress_achieved = $13,
+                   progress_challenges = $14, progress_next_steps = $15, completed_at = $16,
+                   updated_at = $18, version = $19""",
+            followup.id,
+            followup.client_id,
+            followup.site_id,
+            followup.kind,
+            followup.due_at,
+            followup.status,
+            followup.goal_horizon,
+            followup.session_id,
+            followup.cancel_reason,
+            followup.outcome,
+            followup.satisfaction,
+            followup.risk_level,
+            progress.achieved,
+            progress.challenges,
+            progress.next_steps,
+            followup.completed_at,
+            followup.created_at,
+            followup.updated_at,
+            followup.version,
+        )
+        if followup.status is Status.SCHEDULED:
+            await notify_timer_added(self.conn, TIMER_CHANNEL)
+
+    async def list_followups(
+        self,
+        *,
+        client_id: UUID | None = None,
+        status: Status | None = None,
+        site_ids: Sequence[UUID] | None = None,
+        limit: int = 500,
+    ) -> list[FollowUp]:
+        rows = await self.conn.fetch(
+            """SELECT * FROM followups
+               WHERE ($1::uuid IS NULL OR client_id = $1)
+                 AND ($2::text IS NULL OR status = $2)
+                 AND ($3::uuid[] IS NULL OR site_id = ANY($3))
+               ORDER BY due_at, id LIMIT $4""",
+            client_id,
+            status,
+            list(site_ids) if site_ids is not None else None,
+            limit,
+        )
+        return [followup_from_row(r) for r in rows]
+
+
+def followup_from_row(row: asyncpg.Record) -> FollowUp:
+    has_progress = any(
+        row[c] is not None
+        for c in ("progress_achieved", "progress_challenges", "progress_next_steps")
+    )
+    return FollowUp(
+        id=row["id"],
+        client_id=row["client_id"],
+        site_id=row["site_id"],
+        kind=FollowUpKind(row["kind"]),
+        due_at=row["due_at"],
+        status=Status(row["status"]),
+        version=row["version"],
+        goal_horizon=GoalHorizon(row["goal_horizon"]) if row["goal_horizon"] else None,
+        session_id=row["session_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        cancel_reason=CancelReason(row["cancel_reason"]) if row["cancel_reason"] else None,
+        outcome=FollowUpOutcome(row["outcome"]) if row["outcome"] else None,
+        progress=(
+            Progress(
+                row["progress_achieved"], row["progress_challenges"], row["progress_next_steps"]
+            )
+            if has_progress
+            else None
+        ),
+        satisfaction=row["satisfaction"],
+        risk_level=RiskLevel(row["risk_level"]) if row["risk_level"] else None,
+        completed_at=row["completed_at"],
+    )

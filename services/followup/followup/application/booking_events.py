@@ -1,0 +1,77 @@
+"""Handlers for booking's events. Each runs in the inbox consumer's transaction."""
+
+from __future__ import annotations
+
+from counseling_shared.codes import FollowUpKind
+from counseling_shared.events import (
+    CareEpisodeClosed,
+    ClientRegistered,
+    SessionCompleted,
+    SessionMissed,
+    SiteRegistered,
+)
+from counseling_shared.eventstore import NewEvent
+from counseling_shared.unit_of_work import UnitOfWork
+from followup.application import care_plan, changes
+from followup.application.ports import FollowupStore
+from followup.domain import cadence, client_care, site
+from followup.domain.followup import CancelReason
+
+
+async def site_registered(uow: UnitOfWork, store: FollowupStore, event: SiteRegistered) -> None:
+    """Keep the site's zone: it stands in for clients whose own zone we do not know."""
+    version = await store.site_version(event.site_id)
+    recorded = site.SiteRecorded(event.timezone, event.locale)
+    await uow.append(
+        site.site_stream_id(event.site_id), version, [NewEvent(*site.to_record(recorded))]
+    )
+    await store.save_site(event.site_id, event.timezone, event.locale, version + 1)
+
+
+async def client_registered(uow: UnitOfWork, store: FollowupStore, event: ClientRegistered) -> None:
+    await changes.learn_client(
+        uow, store, event.client_id, event.site_id, event.timezone, event.locale
+    )
+
+
+async def session_completed(uow: UnitOfWork, store: FollowupStore, event: SessionCompleted) -> None:
+    """Re-anchor the client's plan on this session: open follow-ups are withdrawn and the first
+    check-in of the new series is planned (nothing while paused)."""
+    client = await changes.learn_client(uow, store, event.client_id, event.site_id)
+    anchored = client_care.anchor_session(
+        client, event.appointment_id, event.completed_at, event.goal_horizon
+    )
+    if not anchored:
+        return  # an older session reported late, or this one again
+    client = await changes.change_client(uow, store, client, anchored)
+    if client.preferences.paused:
+        return
+    await changes.cancel_open(uow, store, client.client_id, CancelReason.SESSION_COMPLETED)
+    await care_plan.start_series(uow, store, client)
+
+
+async def session_missed(uow: UnitOfWork, store: FollowupStore, event: SessionMissed) -> None:
+    """A no-show plans an outreach `no_show_outreach_after` the missed start."""
+    client = await changes.learn_client(uow, store, event.client_id, event.site_id)
+    if client.preferences.paused:
+        return
+    policy, _ = await store.policy(event.site_id)
+    due = cadence.no_show_outreach_due(event.start, policy, client.zone)
+    await changes.plan(
+        uow, store, client, FollowUpKind.NO_SHOW_OUTREACH, due, session_id=event.appointment_id
+    )
+
+
+async def care_episode_closed(
+    uow: UnitOfWork, store: FollowupStore, event: CareEpisodeClosed
+) -> None:
+    """Closing the episode withdraws open follow-ups and plans the post-closure check-ins."""
+    client = await changes.learn_client(uow, store, event.client_id, event.site_id)
+    ended = client_care.end_episode(client, event.effective_on, event.reason)
+    if not ended:
+        return
+    client = await changes.change_client(uow, store, client, ended)
+    if client.preferences.paused:
+        return
+    await changes.cancel_open(uow, store, client.client_id, CancelReason.EPISODE_CLOSED)
+    await care_plan.plan_post_closure(uow, store, client, event.effective_on)

@@ -1,0 +1,49 @@
+"""What the application needs from storage. The asyncpg adapter and the unit tests' in-memory
+store both implement `FollowupStore`; the event store itself is reached through the unit of work.
+"""
+
+from collections.abc import Sequence
+from typing import Protocol
+from uuid import UUID
+
+from followup.domain.client_care import ClientCare
+from followup.domain.followup import FollowUp, Status
+from followup.domain.policy import FollowUpPolicy
+
+
+class FollowupStore(Protocol):
+    """Projections of followup, read and written inside the caller's transaction."""
+
+    async def site_timezone(self, site_id: UUID) -> str | None:
+        """The site's IANA zone, when booking told us about the site."""
+
+    async def site_version(self, site_id: UUID) -> int: ...
+
+    async def save_site(self, site_id: UUID, timezone: str, locale: str, version: int) -> None: ...
+
+    async def policy(self, site_id: UUID) -> tuple[FollowUpPolicy, int]:
+        """The site's policy and its stream version (defaults and 0 when none was set)."""
+
+    async def save_policy(self, site_id: UUID, policy: FollowUpPolicy, version: int) -> None: ...
+
+    async def client(self, client_id: UUID, *, for_update: bool = False) -> ClientCare | None:
+        """`for_update` locks the client so one client's changes are serialised."""
+
+    async def save_client(self, client: ClientCare) -> None: ...
+
+    async def followup(self, followup_id: UUID, *, for_update: bool = False) -> FollowUp | None: ...
+
+    async def open_followups(self, client_id: UUID) -> list[FollowUp]:
+        """The client's scheduled and due follow-ups, locked, in id order."""
+
+    async def save_followup(self, followup: FollowUp) -> None:
+        """Upsert the projection row; wakes the schedulers when a timer was added or moved."""
+
+    async def list_followups(
+        self,
+        *,
+        client_id: UUID | None = None,
+        status: Status | None = None,
+        site_ids: Sequence[UUID] | None = None,
+        limit: int = 500,
+    ) -> list[FollowUp]: ...

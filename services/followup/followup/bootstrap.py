@@ -1,0 +1,22 @@
+"""Wires followup: settings, migrations, HTTP routes, the routing table and the scheduler."""
+
+from pathlib import Path
+
+from counseling_shared.service import ServiceDefinition
+from followup.entrypoints.consumers import ROUTES
+from followup.entrypoints.http import router
+from followup.entrypoints.scheduler import followup_scheduler
+from followup.settings import FollowupSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def definition(settings: FollowupSettings | None = None) -> ServiceDefinition:
+    return ServiceDefinition(
+        name="followup",
+        settings=settings or FollowupSettings(),
+        migrations_dir=MIGRATIONS,
+        routes=ROUTES,
+        routers=[router],
+        background=[followup_scheduler],
+    )

@@ -1,0 +1,274 @@
+"""The FollowUp aggregate: one planned contact with a client, from planning to its outcome.
+
+`decide(state, command, now)` returns the aggregate's own events (never the public ones);
+`evolve(state, event)` folds them. Both are pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from counseling_shared.codes import FollowUpKind, FollowUpOutcome, GoalHorizon, RiskLevel
+from followup.domain.errors import FollowUpAlreadyClosed, FollowUpNotScheduled
+
+
+class Status(StrEnum):
+    SCHEDULED = "scheduled"
+    DUE = "due"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (Status.SCHEDULED, Status.DUE)
+
+
+class CancelReason(StrEnum):
+    """Why a follow-up was withdrawn (a code, so it may be logged and stored)."""
+
+    SESSION_COMPLETED = "session_completed"
+    EPISODE_CLOSED = "episode_closed"
+    PAUSED = "paused"
+    SUPERSEDED = "superseded"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The client's own words about their progress: kept only in followup's database."""
+
+    achieved: str | None = None
+    challenges: str | None = None
+    next_steps: str | None = None
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    followup_id: UUID
+    client_id: UUID
+    site_id: UUID
+    kind: FollowUpKind
+    due_at: datetime
+    goal_horizon: GoalHorizon | None = None
+    session_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class FallDue:
+    pass
+
+
+@dataclass(frozen=True)
+class Cancel:
+    reason: CancelReason
+
+
+@dataclass(frozen=True)
+class Complete:
+    outcome: FollowUpOutcome
+    progress: Progress | None = None
+    satisfaction: int | None = None
+    risk_level: RiskLevel | None = None
+
+
+Command = Plan | FallDue | Cancel | Complete
+
+
+# --- events (internal, stored in the event store) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Planned:
+    followup_id: UUID
+    client_id: UUID
+    site_id: UUID
+    kind: FollowUpKind
+    due_at: datetime
+    goal_horizon: GoalHorizon | None
+    session_id: UUID | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class FellDue:
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    reason: CancelReason
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Completed:
+    outcome: FollowUpOutcome
+    progress: Progress | None
+    satisfaction: int | None
+    risk_level: RiskLevel | None
+    at: datetime
+
+
+Event = Planned | FellDue | Withdrawn | Completed
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """State of one follow-up. `version` is its event-stream version."""
+
+    id: UUID
+    client_id: UUID
+    site_id: UUID
+    kind: FollowUpKind
+    due_at: datetime
+    status: Status
+    version: int
+    goal_horizon: GoalHorizon | None = None
+    session_id: UUID | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    cancel_reason: CancelReason | None = None
+    outcome: FollowUpOutcome | None = None
+    progress: Progress | None = None
+    satisfaction: int | None = None
+    risk_level: RiskLevel | None = None
+    completed_at: datetime | None = None
+
+    @property
+    def stream_id(self) -> str:
+        return stream_id(self.id)
+
+
+def stream_id(followup_id: UUID) -> str:
+    return f"followup-{followup_id}"
+
+
+def decide(state: FollowUp | None, command: Command, now: datetime) -> list[Event]:
+    if isinstance(command, Plan):
+        if state is not None:
+            return []  # already planned: planning is idempotent
+        return [
+            Planned(
+                command.followup_id,
+                command.client_id,
+                command.site_id,
+                command.kind,
+                command.due_at,
+                command.goal_horizon,
+                command.session_id,
+                now,
+            )
+        ]
+    assert state is not None, "only planning starts a follow-up"
+    if isinstance(command, FallDue):
+        if state.status is not Status.SCHEDULED:
+            raise FollowUpNotScheduled(f"follow-up {state.id} is {state.status}")
+        return [FellDue(now)]
+    if isinstance(command, Cancel):
+        if not state.status.is_open:
+            return []
+        return [Withdrawn(command.reason, now)]
+    if not state.status.is_open:
+        raise FollowUpAlreadyClosed(state.id, state.status)
+    return [
+        Completed(command.outcome, command.progress, command.satisfaction, command.risk_level, now)
+    ]
+
+
+def evolve(state: FollowUp | None, event: Event) -> FollowUp:
+    if isinstance(event, Planned):
+        return FollowUp(
+            id=event.followup_id,
+            client_id=event.client_id,
+            site_id=event.site_id,
+            kind=event.kind,
+            due_at=event.due_at,
+            status=Status.SCHEDULED,
+            version=1,
+            goal_horizon=event.goal_horizon,
+            session_id=event.session_id,
+            created_at=event.at,
+            updated_at=event.at,
+        )
+    assert state is not None
+    state = replace(state, version=state.version + 1, updated_at=event.at)
+    if isinstance(event, FellDue):
+        return replace(state, status=Status.DUE)
+    if isinstance(event, Withdrawn):
+        return replace(state, status=Status.CANCELLED, cancel_reason=event.reason)
+    return replace(
+        state,
+        status=Status.COMPLETED,
+        outcome=event.outcome,
+        progress=event.progress,
+        satisfaction=event.satisfaction,
+        risk_level=event.risk_level,
+        completed_at=event.at,
+    )
+
+
+def fold(events: list[Event]) -> FollowUp | None:
+    state: FollowUp | None = None
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+# --- storage form --------------------------------------------------------------------------
+
+EVENT_TYPES: dict[type[Any], str] = {
+    Planned: "FollowUpPlanned",
+    FellDue: "FollowUpFellDue",
+    Withdrawn: "FollowUpWithdrawn",
+    Completed: "FollowUpOutcomeRecorded",
+}
+
+
+def to_record(event: Event) -> tuple[str, dict[str, Any]]:
+    """The event store's (type, data) for an event; instants as ISO strings."""
+    data: dict[str, Any] = {}
+    for key, value in event.__dict__.items():
+        if isinstance(value, Progress):
+            data[key] = dict(value.__dict__)
+        elif isinstance(value, datetime):
+            data[key] = value.isoformat()
+        elif isinstance(value, UUID):
+            data[key] = str(value)
+        else:
+            data[key] = value
+    return EVENT_TYPES[type(event)], data
+
+
+def from_record(event_type: str, data: dict[str, Any]) -> Event:
+    at = datetime.fromisoformat(data["at"])
+    if event_type == "FollowUpPlanned":
+        return Planned(
+            UUID(data["followup_id"]),
+            UUID(data["client_id"]),
+            UUID(data["site_id"]),
+            FollowUpKind(data["kind"]),
+            datetime.fromisoformat(data["due_at"]),
+            GoalHorizon(data["goal_horizon"]) if data.get("goal_horizon") else None,
+            UUID(data["session_id"]) if data.get("session_id") else None,
+            at,
+        )
+    if event_type == "FollowUpFellDue":
+        return FellDue(at)
+    if event_type == "FollowUpWithdrawn":
+        return Withdrawn(CancelReason(data["reason"]), at)
+    if event_type == "FollowUpOutcomeRecorded":
+        progress = data.get("progress")
+        return Completed(
+            FollowUpOutcome(data["outcome"]),
+            Progress(**progress) if progress else None,
+            data.get("satisfaction"),
+            RiskLevel(data["risk_level"]) if data.get("risk_level") else None,
+            at,
+        )
+    raise ValueError(f"unknown follow-up event type {event_type!r}")

@@ -1,0 +1,105 @@
+"""followup's routing table: what it consumes from booking, who handles it, what it emits.
+
+followup-sites   booking.*.SiteRegistered     → site_registered      → (keeps the site's zone)
+followup-care    booking.*.ClientRegistered   → client_registered    → (keeps zone, locale)
+                 booking.*.SessionCompleted   → session_completed    → FollowUpCancelled*,
+                                                                        FollowUpScheduled
+                 booking.*.SessionMissed      → session_missed       → FollowUpScheduled
+                 booking.*.CareEpisodeClosed  → care_episode_closed  → FollowUpCancelled*,
+                                                                        FollowUpScheduled*
+
+One consumer carries every per-client event so a client's events are handled in stream order
+(their registration before their first session). The scheduler (entrypoints/scheduler.py) emits
+FollowUpDue (and FollowUpScheduled for the next check-in); the HTTP API emits
+FollowUpCompleted, RiskFlagged and, for preference changes, FollowUpCancelled/FollowUpScheduled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from counseling_shared.envelope import Envelope
+from counseling_shared.events import (
+    CareEpisodeClosed,
+    ClientRegistered,
+    IntegrationEvent,
+    SessionCompleted,
+    SessionMissed,
+    SiteRegistered,
+)
+from counseling_shared.inbox import Handler, PermanentFailure, dispatch
+from counseling_shared.jetstream import ConsumerSpec
+from counseling_shared.service import Route
+from counseling_shared.unit_of_work import UnitOfWork
+from followup.adapters.postgres_store import PostgresFollowupStore
+from followup.application import booking_events
+from followup.application.ports import FollowupStore
+
+E = TypeVar("E", bound=IntegrationEvent)
+StoreFactory = Callable[[UnitOfWork], FollowupStore]
+
+
+def postgres_store(uow: UnitOfWork) -> FollowupStore:
+    return PostgresFollowupStore(uow.conn)
+
+
+def handle(
+    event_type: type[E],
+    handler: Callable[[UnitOfWork, FollowupStore, E], Awaitable[None]],
+    store: StoreFactory = postgres_store,
+) -> Handler:
+    """Adapt an application handler to the inbox: check the event's type, give it a store."""
+
+    async def run(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
+        if not isinstance(event, event_type):
+            raise PermanentFailure(f"expected {event_type.event_type}, got {envelope.type}")
+        await handler(uow, store(uow), event)
+
+    return run
+
+
+def routes(store: StoreFactory = postgres_store) -> list[Route]:
+    return [
+        Route(
+            ConsumerSpec(
+                "followup-sites",
+                "BOOKING",
+                ["booking.*.SiteRegistered"],
+                description="followup: site time zones",
+            ),
+            dispatch(
+                {SiteRegistered: handle(SiteRegistered, booking_events.site_registered, store)}
+            ),
+        ),
+        Route(
+            ConsumerSpec(
+                "followup-care",
+                "BOOKING",
+                [
+                    "booking.*.ClientRegistered",
+                    "booking.*.SessionCompleted",
+                    "booking.*.SessionMissed",
+                    "booking.*.CareEpisodeClosed",
+                ],
+                description="followup: clients, sessions and episodes that plan follow-ups",
+            ),
+            dispatch(
+                {
+                    ClientRegistered: handle(
+                        ClientRegistered, booking_events.client_registered, store
+                    ),
+                    SessionCompleted: handle(
+                        SessionCompleted, booking_events.session_completed, store
+                    ),
+                    SessionMissed: handle(SessionMissed, booking_events.session_missed, store),
+                    CareEpisodeClosed: handle(
+                        CareEpisodeClosed, booking_events.care_episode_closed, store
+                    ),
+                }
+            ),
+        ),
+    ]
+
+
+ROUTES = routes()

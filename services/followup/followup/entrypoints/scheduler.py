@@ -1,0 +1,38 @@
+"""The durable timer loop over the `followups` table (DESIGN §3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from counseling_shared.scheduler import DueScheduler
+from counseling_shared.service import Runtime
+from counseling_shared.unit_of_work import UnitOfWork
+from followup.adapters.postgres_store import TIMER_CHANNEL, PostgresFollowupStore, followup_from_row
+from followup.application.timers import follow_up_falls_due
+
+
+async def fire_followup(uow: UnitOfWork, row: asyncpg.Record) -> None:
+    await follow_up_falls_due(uow, PostgresFollowupStore(uow.conn), followup_from_row(row))
+
+
+def scheduler_for(runtime: Runtime, **options: Any) -> DueScheduler:
+    s = runtime.settings
+    return DueScheduler(
+        pool=runtime.db(),
+        dsn=s.database_url,
+        schema=s.database_schema,
+        source=runtime.name,
+        clock=runtime.clock,
+        table="followups",
+        channel=TIMER_CHANNEL,
+        fire=fire_followup,
+        due_condition="status = 'scheduled'",
+        **options,
+    )
+
+
+async def followup_scheduler(runtime: Runtime) -> None:
+    """Fires each scheduled follow-up within a second of its `due_at` (woken by NOTIFY)."""
+    await scheduler_for(runtime).run()

@@ -1,0 +1,166 @@
+"""Wire schemas of followup's HTTP API (contract: followup)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from counseling_shared.codes import (
+    Channel,
+    FollowUpKind,
+    FollowUpOutcome,
+    GoalHorizon,
+    Intensity,
+    RiskLevel,
+)
+from followup.domain.client_care import ClientCare
+from followup.domain.followup import CancelReason, FollowUp, Progress, Status
+from followup.domain.policy import DEFAULT_POLICY, FollowUpPolicy, positive_duration
+
+
+def _canonical_duration(text: str) -> str:
+    # The field name is added by pydantic's error location.
+    try:
+        return positive_duration("duration", text).isoformat()
+    except ValueError as exc:
+        raise ValueError(str(exc).removeprefix("duration: ")) from None
+
+
+Duration = Annotated[
+    str,
+    AfterValidator(_canonical_duration),
+    Field(
+        description="ISO 8601 duration, e.g. P7D, PT30S, P1M (longer than zero).", examples=["P7D"]
+    ),
+]
+_DEFAULT = DEFAULT_POLICY.as_text()
+
+
+class PolicyIn(BaseModel):
+    """A site's follow-up policy. Omitted fields take the contract's defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_checkin_after: Duration = Field(default=str(_DEFAULT["first_checkin_after"]))
+    short_term_every: Duration = Field(default=str(_DEFAULT["short_term_every"]))
+    long_term_every: Duration = Field(default=str(_DEFAULT["long_term_every"]))
+    no_show_outreach_after: Duration = Field(default=str(_DEFAULT["no_show_outreach_after"]))
+    post_closure_checkins: list[Duration] = Field(
+        default_factory=lambda: list(DEFAULT_POLICY.as_text()["post_closure_checkins"]),
+        max_length=24,
+        description="Check-ins after an episode closes, each counted from `effective_on`.",
+    )
+
+
+class PolicyOut(BaseModel):
+    site_id: UUID
+    first_checkin_after: str
+    short_term_every: str
+    long_term_every: str
+    no_show_outreach_after: str
+    post_closure_checkins: list[str]
+    is_default: bool = Field(description="True while the site has not set a policy.")
+
+    @classmethod
+    def of(cls, site_id: UUID, policy: FollowUpPolicy, is_default: bool) -> PolicyOut:
+        return cls.model_validate(
+            {"site_id": site_id, "is_default": is_default, **policy.as_text()}
+        )
+
+
+class ProgressIn(BaseModel):
+    """The client's progress in their words. Stays in followup's database, never on the bus."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    achieved: str | None = Field(default=None, max_length=4000)
+    challenges: str | None = Field(default=None, max_length=4000)
+    next_steps: str | None = Field(default=None, max_length=4000)
+
+
+class CompleteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: FollowUpOutcome
+    progress: ProgressIn | None = None
+    satisfaction: int | None = Field(default=None, ge=1, le=5)
+    risk_level: RiskLevel | None = Field(
+        default=None, description="`moderate` or above raises RiskFlagged."
+    )
+
+
+class FollowUpOut(BaseModel):
+    id: UUID
+    client_id: UUID
+    site_id: UUID
+    kind: FollowUpKind
+    due_at: datetime
+    status: Status
+    goal_horizon: GoalHorizon | None = None
+    session_id: UUID | None = Field(
+        default=None, description="The completed or missed appointment that planned it."
+    )
+    cancel_reason: CancelReason | None = None
+    outcome: FollowUpOutcome | None = None
+    progress: ProgressIn | None = None
+    satisfaction: int | None = None
+    risk_level: RiskLevel | None = None
+    completed_at: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @classmethod
+    def of(cls, f: FollowUp) -> FollowUpOut:
+        progress = ProgressIn(**f.progress.__dict__) if f.progress else None
+        return cls(
+            id=f.id,
+            client_id=f.client_id,
+            site_id=f.site_id,
+            kind=f.kind,
+            due_at=f.due_at,
+            status=f.status,
+            goal_horizon=f.goal_horizon,
+            session_id=f.session_id,
+            cancel_reason=f.cancel_reason,
+            outcome=f.outcome,
+            progress=progress,
+            satisfaction=f.satisfaction,
+            risk_level=f.risk_level,
+            completed_at=f.completed_at,
+            created_at=f.created_at,
+            updated_at=f.updated_at,
+        )
+
+
+def progress_of(body: CompleteIn) -> Progress | None:
+    if body.progress is None:
+        return None
+    return Progress(body.progress.achieved, body.progress.challenges, body.progress.next_steps)
+
+
+class PreferencesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Channel | None = Field(default=None, description="Preferred follow-up channel.")
+    intensity: Intensity = Field(
+        description="`light` doubles check-in intervals; `paused` stops follow-ups."
+    )
+
+
+class PreferencesOut(BaseModel):
+    client_id: UUID
+    site_id: UUID | None
+    channel: Channel | None
+    intensity: Intensity
+
+    @classmethod
+    def of(cls, client: ClientCare) -> PreferencesOut:
+        return cls(
+            client_id=client.client_id,
+            site_id=client.site_id,
+            channel=client.preferences.channel,
+            intensity=client.preferences.intensity,
+        )
