@@ -1,0 +1,147 @@
+"""Setting up a counseling center through the public HTTP API only (CONTRACT.md)."""
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from devstack.sinks import ReceivedEmail, ReceivedRequest, Sinks
+from tests.e2e.harness import Suite
+
+
+def created(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code in (200, 201, 202), response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def listed(response: httpx.Response) -> list[dict[str, Any]]:
+    assert response.status_code == 200, response.text
+    body: list[dict[str, Any]] = response.json()
+    assert isinstance(body, list), body
+    return body
+
+
+def unique_email(tag: str) -> str:
+    return f"{tag}-{uuid.uuid4().hex[:10]}@example.org"
+
+
+def unique_phone() -> str:
+    return "+3361" + str(uuid.uuid4().int)[:7]
+
+
+def is_korean(text: str) -> bool:
+    return any("\uac00" <= ch <= "\ud7a3" for ch in text)
+
+
+@dataclass
+class Center:
+    """One site with a counselor and a room, created through booking's API."""
+
+    suite: Suite
+    site_id: str
+    counselor_id: str
+    room_id: str
+
+    @classmethod
+    async def open(
+        cls, suite: Suite, *, timezone: str = "Asia/Seoul", locale: str = "ko"
+    ) -> "Center":
+        async with suite.client("booking") as booking:
+            site = created(
+                await booking.post(
+                    "/sites", json={"name": "Hangang", "timezone": timezone, "locale": locale}
+                )
+            )
+            counselor = created(
+                await booking.post(
+                    "/staff",
+                    json={
+                        "site_id": site["id"],
+                        "name": "Counselor Kim",
+                        "role": "counselor",
+                        "email": unique_email("counselor"),
+                    },
+                )
+            )
+            room = created(await booking.post("/rooms", json={"site_id": site["id"], "name": "R1"}))
+        return cls(suite, site["id"], counselor["id"], room["id"])
+
+    async def register_client(self, **fields: Any) -> dict[str, Any]:
+        body = {"site_id": self.site_id, "name": "Client Park", "preferred_channel": "email"}
+        body.update(fields)
+        async with self.suite.client("booking") as booking:
+            return created(await booking.post("/clients", json=body))
+
+    async def register_staff(self, role: str = "crisis_line") -> dict[str, Any]:
+        async with self.suite.client("booking") as booking:
+            return created(
+                await booking.post(
+                    "/staff",
+                    json={
+                        "site_id": self.site_id,
+                        "name": "On-call",
+                        "role": role,
+                        "email": unique_email("oncall"),
+                        "phone": unique_phone(),
+                        "locale": "en",
+                    },
+                )
+            )
+
+    async def book_soon(self, client_id: str, *, in_seconds: float = 1.0) -> dict[str, Any]:
+        start = datetime.now(UTC) + timedelta(seconds=in_seconds)
+        async with self.suite.client("booking") as booking:
+            return created(
+                await booking.post(
+                    "/appointments",
+                    json={
+                        "counselor_id": self.counselor_id,
+                        "client_id": client_id,
+                        "room_id": self.room_id,
+                        "start": start.isoformat(),
+                        "duration_minutes": 15,
+                        "modality": "in_person",
+                    },
+                )
+            )
+
+    async def hold_session(
+        self, client_id: str, *, goal_horizon: str = "short_term", risk_level: str = "none"
+    ) -> dict[str, Any]:
+        """Book a session starting in a moment, wait for its start, complete it."""
+        appointment = await self.book_soon(client_id)
+        start = datetime.fromisoformat(appointment["start"])
+        await asyncio.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds()) + 0.1)
+        async with self.suite.client("booking") as booking:
+            return created(
+                await booking.post(
+                    f"/appointments/{appointment['id']}/complete",
+                    json={
+                        "goal_horizon": goal_horizon,
+                        "goals": ["sleep better"],
+                        "risk_level": risk_level,
+                    },
+                )
+            )
+
+    async def set_followup_policy(self, **durations: Any) -> dict[str, Any]:
+        async with self.suite.client("followup") as followup:
+            return created(
+                await followup.put(f"/sites/{self.site_id}/followup-policy", json=durations)
+            )
+
+
+def emails_to(sinks: Sinks, address: str) -> list[ReceivedEmail]:
+    return [m for m in sinks.smtp.messages if address in m.rcpt_tos]
+
+
+def texts_to(sinks: Sinks, number: str, channel: str = "sms") -> list[ReceivedRequest]:
+    return [r for r in sinks.http.requests(channel) if r.to == number]
+
+
+def distinct_message_ids(emails: list[ReceivedEmail]) -> set[str]:
+    return {str(m.message["Message-ID"]) for m in emails}

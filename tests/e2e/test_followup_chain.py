@@ -1,0 +1,93 @@
+"""booking → session completed → check-ins on the cadence → notification in the client's
+language; paused clients get nothing more; a no-show gets an SMS outreach."""
+
+import asyncio
+from datetime import datetime
+
+import pytest
+
+from tests.e2e.center import (
+    Center,
+    created,
+    distinct_message_ids,
+    emails_to,
+    is_korean,
+    listed,
+    texts_to,
+    unique_email,
+    unique_phone,
+)
+from tests.e2e.harness import Suite, eventually
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_completed_session_sends_checkins_in_the_clients_language_on_the_cadence(
+    suite: Suite,
+) -> None:
+    center = await Center.open(suite, timezone="Asia/Seoul", locale="ko")
+    await center.set_followup_policy(
+        first_checkin_after="PT2S", short_term_every="PT3S", long_term_every="PT30S"
+    )
+    address = unique_email("client")
+    client = await center.register_client(email=address, preferred_channel="email")
+
+    await center.hold_session(client["id"], goal_horizon="short_term")
+
+    first = await eventually(lambda: emails_to(suite.sinks, address), timeout=15)
+    assert is_korean(first[0].body), first[0].body
+    assert "Client Park" not in first[0].body  # no clinical or identifying detail needed
+    second = await eventually(lambda: len(emails_to(suite.sinks, address)) >= 2 or None, 15)
+    assert second
+
+    async with suite.client("followup") as followup:
+        response = await followup.get("/followups", params={"client_id": client["id"]})
+    rows = sorted(listed(response), key=lambda r: r["due_at"])
+    checkins = [r for r in rows if r["kind"] == "checkin"]
+    assert [r["status"] for r in checkins[:2]] == ["due", "due"]
+    gap = datetime.fromisoformat(checkins[1]["due_at"]) - datetime.fromisoformat(
+        checkins[0]["due_at"]
+    )
+    assert gap.total_seconds() == pytest.approx(3, abs=0.01)
+    assert len(distinct_message_ids(emails_to(suite.sinks, address))) == len(
+        emails_to(suite.sinks, address)
+    )
+
+
+async def test_paused_client_gets_no_more_checkins(suite: Suite) -> None:
+    center = await Center.open(suite, timezone="Europe/Paris", locale="fr")
+    await center.set_followup_policy(first_checkin_after="PT2S", short_term_every="PT2S")
+    address = unique_email("paused")
+    client = await center.register_client(email=address, preferred_channel="email")
+    await center.hold_session(client["id"])
+    await eventually(lambda: emails_to(suite.sinks, address), timeout=15)
+
+    async with suite.client("followup") as followup:
+        created(
+            await followup.put(
+                f"/clients/{client['id']}/followup-preferences", json={"intensity": "paused"}
+            )
+        )
+    settled = len(emails_to(suite.sinks, address))
+    await asyncio.sleep(5)  # more than two intervals of the policy
+    assert len(emails_to(suite.sinks, address)) == settled
+
+
+async def test_no_show_gets_an_sms_outreach(suite: Suite) -> None:
+    center = await Center.open(suite, timezone="America/New_York", locale="en")
+    await center.set_followup_policy(no_show_outreach_after="PT2S")
+    phone = unique_phone()
+    client = await center.register_client(phone=phone, preferred_channel="sms")
+    appointment = await center.book_soon(client["id"], in_seconds=0.5)
+    await asyncio.sleep(0.7)
+    async with suite.client("booking") as booking:
+        missed = created(await booking.post(f"/appointments/{appointment['id']}/no-show"))
+    assert missed["status"] == "no_show"
+
+    texts = await eventually(lambda: texts_to(suite.sinks, phone), timeout=15)
+    assert len(texts) == 1
+    assert texts[0].idempotency_key
+
+    async with suite.client("followup") as followup:
+        rows = listed(await followup.get("/followups", params={"client_id": client["id"]}))
+    assert [r["kind"] for r in rows] == ["no_show_outreach"]
