@@ -92,28 +92,51 @@ class Center:
                 )
             )
 
-    async def book_soon(self, client_id: str, *, in_seconds: float = 1.0) -> dict[str, Any]:
+    async def add_counselor(self) -> str:
+        async with self.suite.client("booking") as booking:
+            counselor = created(
+                await booking.post(
+                    "/staff",
+                    json={
+                        "site_id": self.site_id,
+                        "name": "Counselor Lee",
+                        "role": "counselor",
+                        "email": unique_email("counselor"),
+                    },
+                )
+            )
+        return str(counselor["id"])
+
+    async def book_soon(
+        self, client_id: str, *, in_seconds: float = 1.0, counselor_id: str | None = None
+    ) -> dict[str, Any]:
         start = datetime.now(UTC) + timedelta(seconds=in_seconds)
+        online = counselor_id is not None  # extra counselors see clients online: no room needed
         async with self.suite.client("booking") as booking:
             return created(
                 await booking.post(
                     "/appointments",
                     json={
-                        "counselor_id": self.counselor_id,
+                        "counselor_id": counselor_id or self.counselor_id,
                         "client_id": client_id,
-                        "room_id": self.room_id,
+                        "room_id": None if online else self.room_id,
                         "start": start.isoformat(),
                         "duration_minutes": 15,
-                        "modality": "in_person",
+                        "modality": "online" if online else "in_person",
                     },
                 )
             )
 
     async def hold_session(
-        self, client_id: str, *, goal_horizon: str = "short_term", risk_level: str = "none"
+        self,
+        client_id: str,
+        *,
+        goal_horizon: str = "short_term",
+        risk_level: str = "none",
+        counselor_id: str | None = None,
     ) -> dict[str, Any]:
         """Book a session starting in a moment, wait for its start, complete it."""
-        appointment = await self.book_soon(client_id)
+        appointment = await self.book_soon(client_id, counselor_id=counselor_id)
         start = datetime.fromisoformat(appointment["start"])
         await asyncio.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds()) + 0.1)
         async with self.suite.client("booking") as booking:
