@@ -3,6 +3,7 @@
 from uuid import uuid4
 
 import pytest
+
 from counseling_shared import events
 from counseling_shared.envelope import REGISTRY
 from counseling_shared.jetstream import STREAMS

@@ -9,6 +9,10 @@ from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import AwareDatetime
+
 from counseling_shared.clock import ControllableClock
 from counseling_shared.codes import GoalHorizon, RiskLevel
 from counseling_shared.envelope import (
@@ -23,9 +27,6 @@ from counseling_shared.envelope import (
 )
 from counseling_shared.events import IntegrationEvent, SessionCompleted
 from counseling_shared.unit_of_work import UnitOfWork
-from hypothesis import given
-from hypothesis import strategies as st
-from pydantic import AwareDatetime
 
 CLOUDEVENTS_ATTRIBUTES = {
     "specversion",

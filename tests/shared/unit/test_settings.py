@@ -1,8 +1,9 @@
 """Settings come from the environment, under the names the README and CONTRACT.md give."""
 
 import pytest
-from counseling_shared.settings import ServiceSettings
 from pydantic import Field, ValidationError
+
+from counseling_shared.settings import ServiceSettings
 
 
 class BookingLikeSettings(ServiceSettings):

@@ -1,0 +1,100 @@
+"""Helpers the backbone's integration tests share: waiting, reading a stream, serving an app."""
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+from uuid import UUID, uuid4
+
+import uvicorn
+from fastapi import FastAPI
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from counseling_shared.codes import GoalHorizon, RiskLevel
+from counseling_shared.events import SessionCompleted
+from devstack.ports import free_port
+
+PROBE_MIGRATIONS = Path(__file__).parent / "migrations"
+
+T = TypeVar("T")
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], *, timeout: float = 10.0, interval: float = 0.05
+) -> T:
+    """Poll `probe` until it returns something truthy; fail with its last answer otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = await probe()
+        if answer:
+            return answer
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still {answer!r} after {timeout} s")
+        await asyncio.sleep(interval)
+
+
+async def messages_on(js: JetStreamContext, stream: str, subject: str) -> list[Msg]:
+    """Every message the stream holds on `subject` (wildcards allowed), in stream order."""
+    info = await js.stream_info(stream, subjects_filter=subject)
+    expected = sum((info.state.subjects or {}).values())
+    if expected == 0:
+        return []
+    sub = await js.pull_subscribe(
+        subject,
+        stream=stream,
+        config=ConsumerConfig(
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.NONE,
+            inactive_threshold=10.0,
+        ),
+    )
+    try:
+        found: list[Msg] = []
+        while len(found) < expected:
+            found += await sub.fetch(expected - len(found), timeout=5.0)
+        return found
+    finally:
+        await sub.unsubscribe()
+
+
+async def count_on(js: JetStreamContext, stream: str, subject: str) -> int:
+    info = await js.stream_info(stream, subjects_filter=subject)
+    return sum((info.state.subjects or {}).values())
+
+
+def session_completed(site_id: UUID, appointment_id: UUID | None = None) -> SessionCompleted:
+    return SessionCompleted(
+        appointment_id=appointment_id or uuid4(),
+        site_id=site_id,
+        client_id=uuid4(),
+        counselor_id=uuid4(),
+        completed_at=datetime.now(UTC),
+        goal_horizon=GoalHorizon.SHORT_TERM,
+        risk_level=RiskLevel.NONE,
+    )
+
+
+@contextlib.asynccontextmanager
+async def served(app: FastAPI) -> AsyncIterator[str]:
+    """Run `app` with its lifespan under uvicorn on a free port; yield its base URL."""
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("the app stopped during start-up")
+            await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
