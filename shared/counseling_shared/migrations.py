@@ -19,10 +19,12 @@ async def apply_migrations(
     conn: asyncpg.Connection[Any], service_dir: Path, *, schema: str | None = None
 ) -> list[str]:
     """Apply pending migrations; return the names applied now, in order."""
-    if schema:
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
     try:
+        if schema:
+            # Under the lock: two concurrent `CREATE SCHEMA IF NOT EXISTS` can both try to
+            # insert the name and one fails with a unique violation on pg_namespace.
+            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         await conn.execute(
             """CREATE TABLE IF NOT EXISTS schema_migrations (
                    name text PRIMARY KEY,
