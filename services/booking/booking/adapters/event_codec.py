@@ -1,0 +1,26 @@
+"""Aggregate events to and from the event store's JSON (`events.data`)."""
+
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from booking.domain.events import EVENT_TYPES, DomainEvent
+from counseling_shared.eventstore import NewEvent, RecordedEvent
+
+_ADAPTERS: dict[str, TypeAdapter[Any]] = {
+    name: TypeAdapter(cls) for name, cls in EVENT_TYPES.items()
+}
+
+
+def encode(event: DomainEvent, metadata: dict[str, Any] | None = None) -> NewEvent:
+    name = type(event).__name__
+    data = _ADAPTERS[name].dump_python(event, mode="json")
+    return NewEvent(type=name, data=data, metadata=metadata or {})
+
+
+def decode(recorded: RecordedEvent) -> DomainEvent:
+    adapter = _ADAPTERS.get(recorded.type)
+    if adapter is None:
+        raise ValueError(f"unknown stored event type {recorded.type!r}")
+    event: DomainEvent = adapter.validate_python(recorded.data)
+    return event

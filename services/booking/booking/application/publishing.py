@@ -1,0 +1,121 @@
+"""Which public events (the shared catalog) each aggregate event becomes.
+
+Only identifiers and coded values cross: no names, contact details, goals, next steps,
+cancellation reasons or referral text.
+"""
+
+from booking.domain import appointment, client, site, staff
+from booking.domain.appointment import Appointment
+from counseling_shared import events as public
+from counseling_shared.codes import RiskSource
+
+
+def site_events(state: site.Site, event: site.SiteEvent) -> list[public.IntegrationEvent]:
+    return [
+        public.SiteRegistered(
+            site_id=state.id, name=state.name, timezone=state.timezone, locale=state.locale
+        )
+    ]
+
+
+def staff_events(
+    state: staff.StaffMember, event: staff.StaffEvent
+) -> list[public.IntegrationEvent]:
+    # Staff contact details travel on purpose: crisis pages staff while booking is down.
+    return [
+        public.StaffRegistered(
+            staff_id=state.id,
+            site_id=state.site_id,
+            name=state.name,
+            role=state.role,
+            email=state.email,
+            phone=state.phone,
+            locale=state.locale,
+        )
+    ]
+
+
+def client_events(state: client.Client, event: client.ClientEvent) -> list[public.IntegrationEvent]:
+    match event:
+        case client.ClientRegistered():
+            return [
+                public.ClientRegistered(
+                    client_id=state.id,
+                    site_id=state.site_id,
+                    locale=state.locale,
+                    timezone=state.timezone,
+                    preferred_channel=state.preferred_channel,
+                )
+            ]
+        case client.CareEpisodeClosed():
+            return [
+                public.CareEpisodeClosed(
+                    client_id=state.id,
+                    site_id=state.site_id,
+                    reason=event.reason,
+                    effective_on=event.effective_on,
+                    referred=event.referral is not None,
+                )
+            ]
+        case client.CareEpisodeOpened():
+            return []  # the catalog has no such event: a booked session says enough
+
+
+def appointment_events(
+    state: Appointment, event: appointment.AppointmentEvent
+) -> list[public.IntegrationEvent]:
+    booked = {
+        "appointment_id": state.id,
+        "site_id": state.site_id,
+        "client_id": state.client_id,
+        "counselor_id": state.counselor_id,
+        "room_id": state.room_id,
+        "start": state.start,
+        "end": state.end,
+        "modality": state.modality,
+    }
+    match event:
+        case appointment.AppointmentBooked():
+            return [public.AppointmentBooked(**booked)]
+        case appointment.AppointmentRescheduled():
+            return [public.AppointmentRescheduled(**booked, previous_start=event.previous_start)]
+        case appointment.AppointmentCancelled():
+            return [
+                public.AppointmentCancelled(
+                    **booked, cancelled_by=event.cancelled_by, late=event.late
+                )
+            ]
+        case appointment.SessionMarkedNoShow():
+            return [
+                public.SessionMissed(
+                    appointment_id=state.id,
+                    site_id=state.site_id,
+                    client_id=state.client_id,
+                    counselor_id=state.counselor_id,
+                    start=state.start,
+                )
+            ]
+        case appointment.SessionCompleted():
+            completed: list[public.IntegrationEvent] = [
+                public.SessionCompleted(
+                    appointment_id=state.id,
+                    site_id=state.site_id,
+                    client_id=state.client_id,
+                    counselor_id=state.counselor_id,
+                    completed_at=event.completed_at,
+                    goal_horizon=event.goal_horizon,
+                    risk_level=event.risk_level,
+                )
+            ]
+            if event.risk_flag_id is not None:
+                completed.append(
+                    public.RiskFlagged(
+                        flag_id=event.risk_flag_id,
+                        client_id=state.client_id,
+                        site_id=state.site_id,
+                        level=event.risk_level,
+                        source=RiskSource.BOOKING,
+                        flagged_at=event.completed_at,
+                    )
+                )
+            return completed

@@ -1,0 +1,22 @@
+"""Wires booking: settings, migrations, HTTP routers, routing table, directory responder."""
+
+from pathlib import Path
+
+from booking.entrypoints.consumers import ROUTES
+from booking.entrypoints.directory import serve_directory
+from booking.entrypoints.http import ROUTERS
+from booking.settings import BookingSettings
+from counseling_shared.service import ServiceDefinition
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def definition(settings: BookingSettings | None = None) -> ServiceDefinition:
+    return ServiceDefinition(
+        name="booking",
+        settings=settings or BookingSettings(),
+        migrations_dir=MIGRATIONS,
+        routes=ROUTES,
+        routers=ROUTERS,
+        on_start=[serve_directory],
+    )

@@ -1,0 +1,28 @@
+"""Every aggregate event booking stores, by stored type name (the `events.type` column)."""
+
+from booking.domain import appointment, client, room, site, staff
+
+DomainEvent = (
+    site.SiteEvent
+    | staff.StaffEvent
+    | room.RoomEvent
+    | client.ClientEvent
+    | appointment.AppointmentEvent
+)
+
+EVENT_TYPES: dict[str, type[DomainEvent]] = {
+    cls.__name__: cls
+    for cls in (
+        site.SiteRegistered,
+        staff.StaffMemberRegistered,
+        room.RoomRegistered,
+        client.ClientRegistered,
+        client.CareEpisodeClosed,
+        client.CareEpisodeOpened,
+        appointment.AppointmentBooked,
+        appointment.AppointmentRescheduled,
+        appointment.AppointmentCancelled,
+        appointment.SessionMarkedNoShow,
+        appointment.SessionCompleted,
+    )
+}

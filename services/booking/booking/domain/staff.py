@@ -1,0 +1,103 @@
+"""The StaffMember aggregate: counselors, supervisors, site leads and crisis-line staff."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from booking.domain.errors import refuse_invalid
+from booking.domain.site import Site
+from booking.domain.values import is_email, is_locale, is_phone
+from counseling_shared.codes import StaffRole
+
+# Who may hold sessions with clients. Crisis-line staff answer pages but keep no caseload.
+CLINICAL_ROLES = frozenset({StaffRole.COUNSELOR, StaffRole.SUPERVISOR, StaffRole.SITE_LEAD})
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    """A member of a site's staff. Their contact details travel in events so paging works
+    while booking is down."""
+
+    id: UUID
+    site_id: UUID
+    name: str
+    role: StaffRole
+    email: str
+    phone: str | None
+    locale: str
+    registered_at: datetime
+    version: int
+
+    @property
+    def holds_sessions(self) -> bool:
+        return self.role in CLINICAL_ROLES
+
+
+@dataclass(frozen=True)
+class RegisterStaffMember:
+    site_id: UUID
+    name: str
+    role: StaffRole
+    email: str
+    phone: str | None = None
+    locale: str | None = None
+
+
+@dataclass(frozen=True)
+class StaffMemberRegistered:
+    staff_id: UUID
+    site_id: UUID
+    name: str
+    role: StaffRole
+    email: str
+    phone: str | None
+    locale: str
+    registered_at: datetime
+
+
+StaffEvent = StaffMemberRegistered
+
+
+def register(
+    command: RegisterStaffMember, site: Site | None, staff_id: UUID, now: datetime
+) -> list[StaffEvent]:
+    refuse_invalid(
+        {
+            "site_id": None if site is not None else "no site with this id",
+            "name": None if command.name.strip() else "must not be blank",
+            "email": None if is_email(command.email) else "must be an email address",
+            "phone": None
+            if command.phone is None or is_phone(command.phone)
+            else "must be a phone number",
+            "locale": None
+            if command.locale is None or is_locale(command.locale)
+            else "must be a BCP 47 language tag",
+        }
+    )
+    assert site is not None
+    return [
+        StaffMemberRegistered(
+            staff_id=staff_id,
+            site_id=site.id,
+            name=command.name.strip(),
+            role=command.role,
+            email=command.email,
+            phone=command.phone,
+            locale=command.locale or site.locale,
+            registered_at=now,
+        )
+    ]
+
+
+def evolve(state: StaffMember | None, event: StaffEvent) -> StaffMember:
+    return StaffMember(
+        id=event.staff_id,
+        site_id=event.site_id,
+        name=event.name,
+        role=event.role,
+        email=event.email,
+        phone=event.phone,
+        locale=event.locale,
+        registered_at=event.registered_at,
+        version=1,
+    )

@@ -1,0 +1,5 @@
+"""Booking's HTTP API (contract v1: booking)."""
+
+from booking.entrypoints.http import appointments, clients, sites
+
+ROUTERS = [sites.router, clients.router, appointments.router]

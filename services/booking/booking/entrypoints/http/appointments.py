@@ -1,0 +1,140 @@
+"""Appointments: booking, rescheduling, cancelling and recording what happened."""
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from booking.adapters import projections, queries
+from booking.application import handlers
+from booking.application.ports import require_site
+from booking.domain import appointment
+from booking.domain.appointment import AppointmentStatus
+from booking.domain.errors import UnknownAggregate
+from booking.entrypoints.http.deps import Live, execute
+from booking.entrypoints.http.errors import BookingRoute
+from booking.entrypoints.http.schemas import (
+    AppointmentIn,
+    AppointmentOut,
+    CancelIn,
+    CompleteIn,
+    RescheduleIn,
+)
+from counseling_shared.http.dependencies import Caller
+
+router = APIRouter(route_class=BookingRoute, tags=["appointments"])
+
+_OVERLAP = (
+    "409 with `conflicting_appointment_id` when the counselor, the room or the client already "
+    "has a booked appointment overlapping `[start, end)`."
+)
+
+
+@router.post("/appointments", status_code=201, description=_OVERLAP)
+async def book_appointment(body: AppointmentIn, caller: Caller, runtime: Live) -> AppointmentOut:
+    """Book a session. Emits `AppointmentBooked`."""
+    command = appointment.BookAppointment(
+        counselor_id=body.counselor_id,
+        client_id=body.client_id,
+        room_id=body.room_id,
+        start=body.start,
+        duration_minutes=body.duration_minutes,
+        modality=body.modality,
+    )
+    booked = await execute(runtime, lambda uow: handlers.book_appointment(uow, command, caller))
+    return AppointmentOut.of(booked)
+
+
+@router.get("/appointments")
+async def list_appointments(
+    caller: Caller,
+    runtime: Live,
+    counselor_id: UUID | None = None,
+    client_id: UUID | None = None,
+    room_id: UUID | None = None,
+    site_id: UUID | None = None,
+    status: AppointmentStatus | None = None,
+    from_: Annotated[
+        datetime | None, Query(alias="from", description="Appointments ending after this.")
+    ] = None,
+    to: Annotated[datetime | None, Query(description="Appointments starting before this.")] = None,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = queries.MAX_PAGE,
+) -> list[AppointmentOut]:
+    """Appointments overlapping `[from, to)`, ordered by start."""
+    selection = queries.AppointmentFilter(
+        counselor_id=counselor_id,
+        client_id=client_id,
+        room_id=room_id,
+        site_id=site_id,
+        status=status,
+        ends_after=from_,
+        starts_before=to,
+        limit=limit,
+    )
+    async with runtime.db().acquire() as conn:
+        found = await queries.list_appointments(conn, selection, caller.site_ids)
+    return [AppointmentOut.of(a) for a in found]
+
+
+@router.get("/appointments/{appointment_id}")
+async def get_appointment(appointment_id: UUID, caller: Caller, runtime: Live) -> AppointmentOut:
+    async with runtime.db().acquire() as conn:
+        found = await projections.load_appointment(conn, appointment_id)
+    if found is None:
+        raise UnknownAggregate("appointment", appointment_id)
+    require_site(caller, found.site_id)
+    return AppointmentOut.of(found)
+
+
+@router.post("/appointments/{appointment_id}/reschedule", description=_OVERLAP)
+async def reschedule_appointment(
+    appointment_id: UUID, body: RescheduleIn, caller: Caller, runtime: Live
+) -> AppointmentOut:
+    """Move a booked session (409 when not booked). Emits `AppointmentRescheduled`."""
+    command = appointment.RescheduleAppointment(
+        start=body.start, duration_minutes=body.duration_minutes, room_id=body.room_id
+    )
+    moved = await execute(
+        runtime,
+        lambda uow: handlers.reschedule_appointment(uow, appointment_id, command, caller),
+    )
+    return AppointmentOut.of(moved)
+
+
+@router.post("/appointments/{appointment_id}/cancel")
+async def cancel_appointment(
+    appointment_id: UUID, body: CancelIn, caller: Caller, runtime: Live
+) -> AppointmentOut:
+    """Cancel a booked session; `late` inside the site's late-cancellation window.
+    Emits `AppointmentCancelled` (the reason stays in booking)."""
+    command = appointment.CancelAppointment(reason=body.reason, cancelled_by=body.cancelled_by)
+    cancelled = await execute(
+        runtime, lambda uow: handlers.cancel_appointment(uow, appointment_id, command, caller)
+    )
+    return AppointmentOut.of(cancelled)
+
+
+@router.post("/appointments/{appointment_id}/no-show")
+async def mark_no_show(appointment_id: UUID, caller: Caller, runtime: Live) -> AppointmentOut:
+    """From the start on, while booked. Emits `SessionMissed`."""
+    missed = await execute(runtime, lambda uow: handlers.mark_no_show(uow, appointment_id, caller))
+    return AppointmentOut.of(missed)
+
+
+@router.post("/appointments/{appointment_id}/complete")
+async def complete_session(
+    appointment_id: UUID, body: CompleteIn, caller: Caller, runtime: Live
+) -> AppointmentOut:
+    """From the start on, while booked. Emits `SessionCompleted`, and `RiskFlagged` when the
+    risk level is `moderate` or above. Goals and next steps stay in booking."""
+    command = appointment.CompleteSession(
+        goal_horizon=body.goal_horizon,
+        goals=tuple(body.goals),
+        next_steps=body.next_steps,
+        risk_level=body.risk_level,
+    )
+    completed = await execute(
+        runtime, lambda uow: handlers.complete_session(uow, appointment_id, command, caller)
+    )
+    return AppointmentOut.of(completed)

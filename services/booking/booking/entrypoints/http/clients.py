@@ -1,0 +1,72 @@
+"""Clients and their episodes of care. Only authorised API callers see contact details."""
+
+from uuid import UUID
+
+from fastapi import APIRouter
+
+from booking.adapters import projections, queries
+from booking.application import handlers
+from booking.application.ports import require_site
+from booking.domain import client
+from booking.domain.errors import UnknownAggregate
+from booking.entrypoints.http.deps import Live, execute
+from booking.entrypoints.http.errors import BookingRoute
+from booking.entrypoints.http.schemas import ClientIn, ClientOut, EpisodeClosedOut, EpisodeCloseIn
+from counseling_shared.http.dependencies import Caller
+
+router = APIRouter(route_class=BookingRoute, tags=["clients"])
+
+
+@router.post("/clients", status_code=201)
+async def register_client(body: ClientIn, caller: Caller, runtime: Live) -> ClientOut:
+    """Register a client. Emits `ClientRegistered` without name or contact details."""
+    command = client.RegisterClient(
+        site_id=body.site_id,
+        name=body.name,
+        preferred_channel=body.preferred_channel,
+        email=body.email,
+        phone=body.phone,
+        locale=body.locale,
+        timezone=body.timezone,
+    )
+    registered = await execute(runtime, lambda uow: handlers.register_client(uow, command, caller))
+    return ClientOut.of(registered)
+
+
+@router.get("/clients")
+async def list_clients(
+    caller: Caller, runtime: Live, site_id: UUID | None = None
+) -> list[ClientOut]:
+    async with runtime.db().acquire() as conn:
+        found = await queries.list_clients(conn, site_id, caller.site_ids)
+    return [ClientOut.of(c) for c in found]
+
+
+@router.get("/clients/{client_id}")
+async def get_client(client_id: UUID, caller: Caller, runtime: Live) -> ClientOut:
+    async with runtime.db().acquire() as conn:
+        found = await projections.load_client(conn, client_id)
+    if found is None:
+        raise UnknownAggregate("client", client_id)
+    require_site(caller, found.site_id)
+    return ClientOut.of(found)
+
+
+@router.post("/clients/{client_id}/episode/close")
+async def close_care_episode(
+    client_id: UUID, body: EpisodeCloseIn, caller: Caller, runtime: Live
+) -> EpisodeClosedOut:
+    """Close the client's episode of care. Emits `CareEpisodeClosed` (`referred`, never the
+    referral itself). A closed episode cannot be closed again (409); booking the client
+    again opens the next episode."""
+    command = client.CloseCareEpisode(
+        reason=body.reason,
+        effective_on=body.effective_on,
+        referral=client.Referral(body.referral.to, body.referral.contact)
+        if body.referral
+        else None,
+    )
+    closed = await execute(
+        runtime, lambda uow: handlers.close_care_episode(uow, client_id, command, caller)
+    )
+    return EpisodeClosedOut.of(closed)

@@ -1,0 +1,18 @@
+"""What every booking route reaches: the runtime's pool and clock, and the caller."""
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+from fastapi import Depends
+
+from booking.application.runner import run_command
+from counseling_shared.service import Runtime, runtime_of
+from counseling_shared.unit_of_work import UnitOfWork
+
+T = TypeVar("T")
+
+Live = Annotated[Runtime, Depends(runtime_of)]
+
+
+async def execute(runtime: Runtime, handler: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+    return await run_command(runtime.db(), runtime.clock, handler)

@@ -1,0 +1,52 @@
+"""Domain refusals → RFC 9457 problems, for every route of booking's routers."""
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+
+from booking.application.ports import AccessDenied
+from booking.domain.errors import InvalidCommand, NotAllowedNow, SlotTaken, UnknownAggregate
+from counseling_shared.http.problems import Conflict, NotFound, Problem, Unprocessable
+
+
+def as_problem(exc: Exception) -> Problem | None:
+    match exc:
+        case InvalidCommand():
+            errors = [{"field": field, "message": msg} for field, msg in exc.errors.items()]
+            return Unprocessable(str(exc), errors=errors)
+        case UnknownAggregate():
+            return NotFound(exc.kind, exc.ident)
+        case SlotTaken():
+            holder = exc.conflicting_appointment_id
+            return Conflict(
+                f"{exc}: appointment {holder}",
+                conflicting_appointment_id=str(holder) if holder else None,
+                conflicting_resource=exc.resource,
+            )
+        case NotAllowedNow():
+            return Conflict(str(exc))
+        case AccessDenied():
+            return Problem(
+                403, "forbidden", "Forbidden", "This API key has no access to that site."
+            )
+    return None
+
+
+class BookingRoute(APIRoute):
+    """Routes whose domain errors become problem+json answers."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except Exception as exc:
+                problem = as_problem(exc)
+                if problem is None:
+                    raise
+                raise problem from None
+
+        return answer

@@ -1,0 +1,294 @@
+"""Request and response bodies of booking's HTTP API (contract v1, plus extensions)."""
+
+from datetime import date, datetime
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from booking.domain.appointment import Appointment, AppointmentStatus
+from booking.domain.client import Client, EpisodeStatus
+from booking.domain.room import Room
+from booking.domain.site import DEFAULT_LATE_CANCELLATION_WINDOW, DEFAULT_LOCALE, Site
+from booking.domain.slots import DEFAULT_SESSION_MINUTES, MAX_SESSION_MINUTES, MIN_SESSION_MINUTES
+from booking.domain.staff import StaffMember
+from counseling_shared.codes import (
+    CancelledBy,
+    Channel,
+    ClosureReason,
+    GoalHorizon,
+    Modality,
+    RiskLevel,
+    StaffRole,
+)
+
+# --- sites -------------------------------------------------------------------------------
+
+
+class SiteIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200, description="The site's public name.")
+    timezone: str = Field(description="IANA time zone, e.g. `Asia/Seoul`.", max_length=64)
+    locale: str = Field(DEFAULT_LOCALE, description="BCP 47 default locale.", max_length=35)
+    late_cancellation_window: str = Field(
+        DEFAULT_LATE_CANCELLATION_WINDOW,
+        max_length=32,
+        description="ISO 8601 duration (weeks, days, hours, minutes, seconds): a cancellation "
+        "less than this before the start is late.",
+    )
+
+
+class SiteOut(BaseModel):
+    id: UUID
+    name: str
+    timezone: str
+    locale: str
+    late_cancellation_window: str
+    registered_at: datetime
+
+    @classmethod
+    def of(cls, site: Site) -> "SiteOut":
+        return cls(
+            id=site.id,
+            name=site.name,
+            timezone=site.timezone,
+            locale=site.locale,
+            late_cancellation_window=site.late_cancellation_window,
+            registered_at=site.registered_at,
+        )
+
+
+# --- staff and rooms ---------------------------------------------------------------------
+
+
+class StaffIn(BaseModel):
+    site_id: UUID
+    name: str = Field(min_length=1, max_length=200)
+    role: StaffRole
+    email: str = Field(max_length=254)
+    phone: str | None = Field(None, max_length=32)
+    locale: str | None = Field(None, max_length=35, description="Defaults to the site's.")
+
+
+class StaffOut(BaseModel):
+    id: UUID
+    site_id: UUID
+    name: str
+    role: StaffRole
+    email: str
+    phone: str | None
+    locale: str
+    registered_at: datetime
+
+    @classmethod
+    def of(cls, member: StaffMember) -> "StaffOut":
+        return cls(
+            id=member.id,
+            site_id=member.site_id,
+            name=member.name,
+            role=member.role,
+            email=member.email,
+            phone=member.phone,
+            locale=member.locale,
+            registered_at=member.registered_at,
+        )
+
+
+class RoomIn(BaseModel):
+    site_id: UUID
+    name: str = Field(min_length=1, max_length=200)
+
+
+class RoomOut(BaseModel):
+    id: UUID
+    site_id: UUID
+    name: str
+    registered_at: datetime
+
+    @classmethod
+    def of(cls, room: Room) -> "RoomOut":
+        return cls(
+            id=room.id, site_id=room.site_id, name=room.name, registered_at=room.registered_at
+        )
+
+
+# --- clients -----------------------------------------------------------------------------
+
+
+class ClientIn(BaseModel):
+    site_id: UUID
+    name: str = Field(min_length=1, max_length=200)
+    email: str | None = Field(None, max_length=254)
+    phone: str | None = Field(None, max_length=32)
+    locale: str | None = Field(None, max_length=35, description="Defaults to the site's.")
+    timezone: str | None = Field(None, max_length=64, description="Defaults to the site's.")
+    preferred_channel: Channel = Field(
+        description="`email` needs an email; `sms`, `phone` and `messaging` need a phone."
+    )
+
+
+class Referral(BaseModel):
+    to: str = Field(min_length=1, max_length=500, description="Who the client was referred to.")
+    contact: str = Field(min_length=1, max_length=500, description="How to reach them.")
+
+
+class EpisodeOut(BaseModel):
+    """The client's current episode of care."""
+
+    number: int
+    status: EpisodeStatus
+    opened_at: datetime
+    closed_at: datetime | None = None
+    reason: ClosureReason | None = None
+    effective_on: date | None = None
+    referred: bool = False
+    referral: Referral | None = None
+
+
+class ClientOut(BaseModel):
+    id: UUID
+    site_id: UUID
+    name: str
+    email: str | None
+    phone: str | None
+    locale: str
+    timezone: str
+    preferred_channel: Channel
+    registered_at: datetime
+    episode: EpisodeOut
+
+    @classmethod
+    def of(cls, client: Client) -> "ClientOut":
+        return cls(
+            id=client.id,
+            site_id=client.site_id,
+            name=client.name,
+            email=client.email,
+            phone=client.phone,
+            locale=client.locale,
+            timezone=client.timezone,
+            preferred_channel=client.preferred_channel,
+            registered_at=client.registered_at,
+            episode=episode_out(client),
+        )
+
+
+def episode_out(client: Client) -> EpisodeOut:
+    episode = client.episode
+    referral = episode.referral
+    return EpisodeOut(
+        number=episode.number,
+        status=episode.status,
+        opened_at=episode.opened_at,
+        closed_at=episode.closed_at,
+        reason=episode.reason,
+        effective_on=episode.effective_on,
+        referred=referral is not None,
+        referral=Referral(to=referral.to, contact=referral.contact) if referral else None,
+    )
+
+
+class EpisodeCloseIn(BaseModel):
+    reason: ClosureReason
+    effective_on: date
+    referral: Referral | None = Field(
+        None, description="Where the client was referred; kept in booking, never published."
+    )
+
+
+class EpisodeClosedOut(EpisodeOut):
+    client_id: UUID
+    site_id: UUID
+
+    @classmethod
+    def of(cls, client: Client) -> "EpisodeClosedOut":
+        return cls(client_id=client.id, site_id=client.site_id, **episode_out(client).model_dump())
+
+
+# --- appointments ------------------------------------------------------------------------
+
+
+class AppointmentIn(BaseModel):
+    counselor_id: UUID = Field(description="A counselor, supervisor or site lead.")
+    client_id: UUID
+    room_id: UUID | None = Field(None, description="Required for `in_person`.")
+    start: AwareDatetime = Field(description="RFC 3339 with an offset.")
+    duration_minutes: int = Field(
+        DEFAULT_SESSION_MINUTES, ge=MIN_SESSION_MINUTES, le=MAX_SESSION_MINUTES
+    )
+    modality: Modality
+
+
+class RescheduleIn(BaseModel):
+    start: AwareDatetime
+    duration_minutes: int | None = Field(
+        None, ge=MIN_SESSION_MINUTES, le=MAX_SESSION_MINUTES, description="Default: unchanged."
+    )
+    room_id: UUID | None = Field(None, description="Default: unchanged.")
+
+
+class CancelIn(BaseModel):
+    reason: str = Field(
+        min_length=1, max_length=500, description="Kept in booking; never published."
+    )
+    cancelled_by: CancelledBy
+
+
+class CompleteIn(BaseModel):
+    goal_horizon: GoalHorizon
+    goals: list[str] = Field(
+        max_length=50, description="The session's goals; kept in booking, never published."
+    )
+    next_steps: str | None = Field(None, max_length=4000)
+    risk_level: RiskLevel = RiskLevel.NONE
+
+
+class AppointmentOut(BaseModel):
+    id: UUID
+    site_id: UUID
+    client_id: UUID
+    counselor_id: UUID
+    room_id: UUID | None
+    modality: Modality
+    start: datetime
+    end: datetime
+    duration_minutes: int
+    status: AppointmentStatus
+    booked_at: datetime
+    late: bool | None = Field(None, description="Set when cancelled.")
+    cancelled_by: CancelledBy | None = None
+    cancel_reason: str | None = None
+    cancelled_at: datetime | None = None
+    missed_at: datetime | None = None
+    completed_at: datetime | None = None
+    goal_horizon: GoalHorizon | None = None
+    goals: list[str] | None = None
+    next_steps: str | None = None
+    risk_level: RiskLevel | None = None
+    risk_flag_id: UUID | None = None
+
+    @classmethod
+    def of(cls, appointment: Appointment) -> "AppointmentOut":
+        cancellation, session = appointment.cancellation, appointment.session
+        return cls(
+            id=appointment.id,
+            site_id=appointment.site_id,
+            client_id=appointment.client_id,
+            counselor_id=appointment.counselor_id,
+            room_id=appointment.room_id,
+            modality=appointment.modality,
+            start=appointment.start,
+            end=appointment.end,
+            duration_minutes=appointment.slot.minutes,
+            status=appointment.status,
+            booked_at=appointment.booked_at,
+            late=cancellation.late if cancellation else None,
+            cancelled_by=cancellation.cancelled_by if cancellation else None,
+            cancel_reason=cancellation.reason if cancellation else None,
+            cancelled_at=cancellation.cancelled_at if cancellation else None,
+            missed_at=appointment.missed_at,
+            completed_at=session.completed_at if session else None,
+            goal_horizon=session.goal_horizon if session else None,
+            goals=list(session.goals) if session else None,
+            next_steps=session.next_steps if session else None,
+            risk_level=session.risk_level if session else None,
+            risk_flag_id=session.risk_flag_id if session else None,
+        )

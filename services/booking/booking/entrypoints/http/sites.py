@@ -1,0 +1,113 @@
+"""Sites, staff and rooms."""
+
+from uuid import UUID
+
+from fastapi import APIRouter
+
+from booking.adapters import projections, queries
+from booking.application import handlers
+from booking.application.ports import require_site
+from booking.domain.errors import UnknownAggregate
+from booking.domain.room import RegisterRoom
+from booking.domain.site import RegisterSite
+from booking.domain.staff import RegisterStaffMember
+from booking.entrypoints.http.deps import Live, execute
+from booking.entrypoints.http.errors import BookingRoute
+from booking.entrypoints.http.schemas import RoomIn, RoomOut, SiteIn, SiteOut, StaffIn, StaffOut
+from counseling_shared.codes import StaffRole
+from counseling_shared.http.dependencies import Caller
+from counseling_shared.http.problems import Problem
+
+router = APIRouter(route_class=BookingRoute)
+
+
+@router.post("/sites", status_code=201, tags=["sites"])
+async def register_site(body: SiteIn, caller: Caller, runtime: Live) -> SiteOut:
+    """Register a site (a key for every site only). Emits `SiteRegistered`."""
+    if caller.site_ids is not None:
+        raise Problem(403, "forbidden", "Forbidden", "Only an every-site key registers sites.")
+    command = RegisterSite(
+        name=body.name,
+        timezone=body.timezone,
+        locale=body.locale,
+        late_cancellation_window=body.late_cancellation_window,
+    )
+    site = await execute(runtime, lambda uow: handlers.register_site(uow, command))
+    return SiteOut.of(site)
+
+
+@router.get("/sites", tags=["sites"])
+async def list_sites(caller: Caller, runtime: Live) -> list[SiteOut]:
+    async with runtime.db().acquire() as conn:
+        sites = await queries.list_sites(conn, caller.site_ids)
+    return [SiteOut.of(s) for s in sites]
+
+
+@router.get("/sites/{site_id}", tags=["sites"])
+async def get_site(site_id: UUID, caller: Caller, runtime: Live) -> SiteOut:
+    async with runtime.db().acquire() as conn:
+        site = await projections.load_site(conn, site_id)
+    if site is None:
+        raise UnknownAggregate("site", site_id)
+    require_site(caller, site.id)
+    return SiteOut.of(site)
+
+
+@router.post("/staff", status_code=201, tags=["staff"])
+async def register_staff_member(body: StaffIn, caller: Caller, runtime: Live) -> StaffOut:
+    """Register a staff member. Emits `StaffRegistered` (with contact details, for paging)."""
+    command = RegisterStaffMember(
+        site_id=body.site_id,
+        name=body.name,
+        role=body.role,
+        email=body.email,
+        phone=body.phone,
+        locale=body.locale,
+    )
+    member = await execute(
+        runtime, lambda uow: handlers.register_staff_member(uow, command, caller)
+    )
+    return StaffOut.of(member)
+
+
+@router.get("/staff", tags=["staff"])
+async def list_staff(
+    caller: Caller, runtime: Live, site_id: UUID | None = None, role: StaffRole | None = None
+) -> list[StaffOut]:
+    async with runtime.db().acquire() as conn:
+        members = await queries.list_staff(conn, site_id, caller.site_ids, role)
+    return [StaffOut.of(m) for m in members]
+
+
+@router.get("/staff/{staff_id}", tags=["staff"])
+async def get_staff_member(staff_id: UUID, caller: Caller, runtime: Live) -> StaffOut:
+    async with runtime.db().acquire() as conn:
+        member = await projections.load_staff_member(conn, staff_id)
+    if member is None:
+        raise UnknownAggregate("staff member", staff_id)
+    require_site(caller, member.site_id)
+    return StaffOut.of(member)
+
+
+@router.post("/rooms", status_code=201, tags=["rooms"])
+async def register_room(body: RoomIn, caller: Caller, runtime: Live) -> RoomOut:
+    command = RegisterRoom(site_id=body.site_id, name=body.name)
+    room = await execute(runtime, lambda uow: handlers.register_room(uow, command, caller))
+    return RoomOut.of(room)
+
+
+@router.get("/rooms", tags=["rooms"])
+async def list_rooms(caller: Caller, runtime: Live, site_id: UUID | None = None) -> list[RoomOut]:
+    async with runtime.db().acquire() as conn:
+        rooms = await queries.list_rooms(conn, site_id, caller.site_ids)
+    return [RoomOut.of(r) for r in rooms]
+
+
+@router.get("/rooms/{room_id}", tags=["rooms"])
+async def get_room(room_id: UUID, caller: Caller, runtime: Live) -> RoomOut:
+    async with runtime.db().acquire() as conn:
+        room = await projections.load_room(conn, room_id)
+    if room is None:
+        raise UnknownAggregate("room", room_id)
+    require_site(caller, room.site_id)
+    return RoomOut.of(room)
