@@ -1,0 +1,65 @@
+"""Every aggregate event survives the trip through the event store's JSON."""
+
+from datetime import date, timedelta
+from uuid import uuid4
+
+import pytest
+
+from booking.adapters import event_codec
+from booking.domain import appointment, client, room, site, staff
+from booking.domain.events import EVENT_TYPES, DomainEvent
+from counseling_shared.codes import (
+    CancelledBy,
+    Channel,
+    ClosureReason,
+    GoalHorizon,
+    Modality,
+    RiskLevel,
+    StaffRole,
+)
+from counseling_shared.eventstore import RecordedEvent
+from tests.booking.unit.builders import NOW
+
+LATER = NOW + timedelta(hours=1)
+SAMPLES: list[DomainEvent] = [
+    site.SiteRegistered(uuid4(), "Riverside", "Asia/Seoul", "ko", "PT24H", NOW),
+    staff.StaffMemberRegistered(
+        uuid4(), uuid4(), "Dr. Park", StaffRole.SITE_LEAD, "p@c.example", None, "ko", NOW
+    ),
+    room.RoomRegistered(uuid4(), uuid4(), "Room 1", NOW),
+    client.ClientRegistered(
+        uuid4(), uuid4(), "Kim", None, "+82 10 0000 0000", "ko", "Asia/Seoul", Channel.SMS, NOW
+    ),
+    client.CareEpisodeClosed(
+        uuid4(), 1, ClosureReason.REFERRED, date(2030, 1, 2), client.Referral("a", "b"), NOW
+    ),
+    client.CareEpisodeOpened(uuid4(), 2, NOW),
+    appointment.AppointmentBooked(
+        uuid4(), uuid4(), uuid4(), uuid4(), None, Modality.PHONE, NOW, LATER, NOW
+    ),
+    appointment.AppointmentRescheduled(uuid4(), uuid4(), LATER, LATER + LATER.resolution, NOW, NOW),
+    appointment.AppointmentCancelled(uuid4(), CancelledBy.CENTER, True, "flood", NOW),
+    appointment.SessionMarkedNoShow(uuid4(), NOW),
+    appointment.SessionCompleted(
+        uuid4(), NOW, GoalHorizon.LONG_TERM, ("a", "b"), "c", RiskLevel.IMMINENT, uuid4()
+    ),
+]
+
+
+def test_the_samples_cover_every_stored_event_type() -> None:
+    assert {type(e).__name__ for e in SAMPLES} == set(EVENT_TYPES)
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=lambda e: type(e).__name__)
+def test_an_event_reads_back_as_it_was_written(event: DomainEvent) -> None:
+    stored = event_codec.encode(event)
+    recorded = RecordedEvent(1, stored.id, "s-1", 1, stored.type, stored.data, {}, NOW, 1)
+
+    assert event_codec.decode(recorded) == event
+
+
+def test_an_unknown_stored_type_is_an_error() -> None:
+    recorded = RecordedEvent(1, uuid4(), "s-1", 1, "Teleported", {}, {}, NOW, 1)
+
+    with pytest.raises(ValueError, match="Teleported"):
+        event_codec.decode(recorded)
