@@ -91,7 +91,13 @@ class InboxConsumer:
                     durable=self.spec.durable, stream=self.spec.stream
                 )
                 self.bound = True
-                await self._consume(sub)
+                try:
+                    await self._consume(sub)
+                finally:
+                    # A pull subscription left behind (task cancelled at shutdown, or a rebind)
+                    # holds `nc.drain()` for its whole 30 s timeout: let go of it.
+                    with contextlib.suppress(Exception):
+                        await sub.unsubscribe()
             except (nats.errors.Error, OSError) as exc:
                 self.bound = False
                 log.warning("consumer_unbound", consumer=self.spec.durable, error=repr(exc))
