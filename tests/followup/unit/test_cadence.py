@@ -185,3 +185,11 @@ def test_a_very_long_pause_on_a_tiny_interval_restarts_one_interval_from_now() -
     now = done + timedelta(days=30)
     due = cadence.resumed_checkin_due(done, policy, GoalHorizon.SHORT_TERM, STANDARD, PARIS, now)
     assert due == now + timedelta(seconds=1)
+
+
+def test_a_late_check_in_is_followed_by_the_next_one_still_ahead_not_a_burst() -> None:
+    policy = FollowUpPolicy(short_term_every=parse_duration("P7D"))
+    previous = datetime(2025, 3, 3, 9, 0, tzinfo=PARIS)
+    now = datetime(2025, 3, 26, 12, 0, tzinfo=PARIS)  # three weeks of downtime
+    due = cadence.next_checkin_ahead(previous, policy, GoalHorizon.SHORT_TERM, STANDARD, PARIS, now)
+    assert due == datetime(2025, 3, 31, 9, 0, tzinfo=PARIS)

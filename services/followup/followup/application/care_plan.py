@@ -67,8 +67,8 @@ async def continue_series(
         return None
     policy, _ = await store.policy(previous.site_id)
     horizon = previous.goal_horizon or client.goal_horizon or GoalHorizon.SHORT_TERM
-    due = cadence.next_checkin_due(
-        previous.due_at, policy, horizon, client.preferences, client.zone
+    due = cadence.next_checkin_ahead(
+        previous.due_at, policy, horizon, client.preferences, client.zone, uow.now()
     )
     return await changes.plan(
         uow,

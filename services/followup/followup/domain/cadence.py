@@ -46,6 +46,27 @@ def next_checkin_due(
     return add_in_zone(previous_due, checkin_interval(policy, horizon, preferences), zone)
 
 
+def next_checkin_ahead(
+    previous_due: datetime,
+    policy: FollowUpPolicy,
+    horizon: GoalHorizon,
+    preferences: FollowUpPreferences,
+    zone: ZoneInfo,
+    now: datetime,
+) -> datetime:
+    """The next check-in after `previous_due` that is still ahead of `now`.
+
+    When check-ins fall due late (the service was down, or an old session was reported late),
+    the series catches up with one check-in, not with every occurrence that passed meanwhile.
+    """
+    due = next_checkin_due(previous_due, policy, horizon, preferences, zone)
+    for _ in range(RESUME_SEARCH_LIMIT):
+        if due > now:
+            return due
+        due = next_checkin_due(due, policy, horizon, preferences, zone)
+    return add_in_zone(now, checkin_interval(policy, horizon, preferences), zone)
+
+
 def checkin_series(
     completed_at: datetime,
     policy: FollowUpPolicy,

@@ -150,7 +150,7 @@ async def complete_followup(
         raise Conflict(
             f"Follow-up {followup_id} is already {exc.status}.",
             followup_id=str(followup_id),
-            status=exc.status,
+            followup_status=exc.status,
         ) from None
 
 

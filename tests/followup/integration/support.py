@@ -1,0 +1,118 @@
+"""Helpers for followup's integration tests: run the service, publish as booking, read streams."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+from uuid import UUID
+
+import uvicorn
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from counseling_shared.clock import SystemClock
+from counseling_shared.envelope import REGISTRY, Envelope, wrap
+from counseling_shared.events import IntegrationEvent
+from counseling_shared.service import Runtime, create_app
+from devstack.ports import free_port
+from followup.bootstrap import definition
+from followup.settings import FollowupSettings
+
+T = TypeVar("T")
+ADMIN = {"Authorization": "Bearer dev-admin-key"}
+
+
+class RunningFollowup:
+    """followup's app with its lifespan under uvicorn on a free port (one replica)."""
+
+    def __init__(self, database_url: str, nats_url: str) -> None:
+        self.settings = FollowupSettings.model_validate(
+            {"DATABASE_URL": database_url, "NATS_URL": nats_url, "API_KEYS": "dev-admin-key"}
+        )
+        self.url = ""
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.runtime: Runtime | None = None
+
+    async def start(self) -> RunningFollowup:
+        app = create_app(definition(self.settings), SystemClock())
+        self.runtime = app.state.runtime
+        port = free_port()
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+        )
+        self._server = uvicorn.Server(config)
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+                raise RuntimeError("followup stopped during start-up")
+            await asyncio.sleep(0.02)
+        self.url = f"http://127.0.0.1:{port}"
+        await eventually(self._ready)
+        return self
+
+    async def _ready(self) -> bool:
+        assert self.runtime is not None
+        return all((await self.runtime.readiness()).values())
+
+    async def stop(self) -> None:
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            await self._task
+        self._server = self._task = None
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], *, timeout: float = 10.0, interval: float = 0.05
+) -> T:
+    """Poll `probe` until it answers something truthy; fail with its last answer otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = await probe()
+        if answer:
+            return answer
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still {answer!r} after {timeout} s")
+        await asyncio.sleep(interval)
+
+
+async def publish_as_booking(
+    js: JetStreamContext, event: IntegrationEvent, subject: UUID
+) -> Envelope:
+    """Exactly what booking's relay does: the envelope on its subject, deduplicated by id."""
+    envelope = wrap(event, source="booking", subject=subject)
+    await js.publish(
+        envelope.nats_subject,
+        envelope.encode(),
+        stream="BOOKING",
+        headers={"Nats-Msg-Id": str(envelope.id)},
+    )
+    return envelope
+
+
+async def followup_events(
+    js: JetStreamContext, site_id: UUID, event_type: str = "*"
+) -> list[tuple[Envelope, IntegrationEvent]]:
+    """Every event followup published for the site (FOLLOWUP stream), in stream order."""
+    subject = f"followup.{site_id}.{event_type}"
+    info = await js.stream_info("FOLLOWUP", subjects_filter=subject)
+    expected = sum((info.state.subjects or {}).values())
+    if expected == 0:
+        return []
+    sub = await js.pull_subscribe(
+        subject,
+        stream="FOLLOWUP",
+        config=ConsumerConfig(
+            deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE, inactive_threshold=10.0
+        ),
+    )
+    try:
+        msgs = []
+        while len(msgs) < expected:
+            msgs += await sub.fetch(expected - len(msgs), timeout=5.0)
+        return [REGISTRY.decode(m.data) for m in msgs]
+    finally:
+        await sub.unsubscribe()
