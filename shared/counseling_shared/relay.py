@@ -21,6 +21,7 @@ from counseling_shared.db import connect
 from counseling_shared.logs import get_logger
 from counseling_shared.metrics import OUTBOX_BACKLOG, OUTBOX_LAG_SECONDS, OUTBOX_PUBLISHED
 from counseling_shared.outbox import OUTBOX_CHANNEL
+from counseling_shared.waiting import wait_for_wake
 
 log = get_logger(__name__)
 _RELAY_LOCK = 0x72656C79  # "rely"
@@ -62,8 +63,7 @@ class OutboxRelay:
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     log.warning("outbox_drain_failed", error=repr(exc))
                     await asyncio.sleep(self._retry_delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                await wait_for_wake(self._wake, self._poll_interval)
                 self._wake.clear()
         finally:
             listener.cancel()
@@ -120,7 +120,8 @@ class OutboxRelay:
         acked = 0
         for future in futures:
             try:
-                await asyncio.wait_for(future, self._publish_timeout)
+                async with asyncio.timeout(self._publish_timeout):  # not wait_for: see waiting.py
+                    await future
             except (TimeoutError, nats.errors.Error, OSError) as exc:
                 log.warning("outbox_ack_missing", error=repr(exc))
                 break

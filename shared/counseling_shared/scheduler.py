@@ -20,6 +20,7 @@ from counseling_shared.clock import Clock
 from counseling_shared.db import connect
 from counseling_shared.logs import get_logger
 from counseling_shared.unit_of_work import UnitOfWork
+from counseling_shared.waiting import wait_for_wake
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
@@ -85,8 +86,7 @@ class DueScheduler:
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     log.warning("scheduler_failed", table=self._table, error=repr(exc))
                     sleep = self._retry_delay
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), max(sleep, 0.0))
+                await wait_for_wake(self._wake, sleep)
                 self._wake.clear()
         finally:
             listener.cancel()

@@ -1,0 +1,232 @@
+"""The outbox relay: everything committed reaches JetStream exactly once, in outbox order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+
+from counseling_shared.clock import SystemClock
+from counseling_shared.envelope import Envelope
+from counseling_shared.relay import OutboxRelay
+from counseling_shared.unit_of_work import unit_of_work
+from devstack.handles import NatsHandle
+from tests.shared.integration.support import eventually, messages_on, session_completed
+
+pytestmark = pytest.mark.integration
+
+
+class Crash(Exception):
+    """Stands for the process dying."""
+
+
+async def commit(pool: asyncpg.Pool[Any], site_id: UUID, appointments: list[UUID]) -> list[UUID]:
+    """One transaction publishing one SessionCompleted per appointment; their event ids."""
+    async with unit_of_work(pool, source="booking", clock=SystemClock()) as uow:
+        envelopes = [uow.publish(session_completed(site_id, a), subject=a) for a in appointments]
+    return [e.id for e in envelopes]
+
+
+async def delivered_ids(js: JetStreamContext, site_id: UUID) -> list[UUID]:
+    msgs = await messages_on(js, "BOOKING", f"booking.{site_id}.>")
+    for msg in msgs:
+        assert msg.headers is not None
+        assert msg.headers["Nats-Msg-Id"] == str(Envelope.model_validate_json(msg.data).id)
+    return [Envelope.model_validate_json(m.data).id for m in msgs]
+
+
+async def unpublished(pool: asyncpg.Pool[Any], ids: list[UUID]) -> int:
+    count: int = await pool.fetchval(
+        "SELECT count(*) FROM outbox WHERE event_id = ANY($1) AND published_at IS NULL", ids
+    )
+    return count
+
+
+@contextlib.asynccontextmanager
+async def running(relay: OutboxRelay) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(relay.run())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Crash):
+            await task
+
+
+def relay_for(pool: asyncpg.Pool[Any], js: JetStreamContext, url: str, **kw: Any) -> OutboxRelay:
+    return OutboxRelay(pool, js, dsn=url, **kw)
+
+
+async def test_a_committed_event_is_published_once_to_its_subject(
+    pool: asyncpg.Pool[Any], js: JetStreamContext, migrated_url: str
+) -> None:
+    site = uuid4()
+    ids = await commit(pool, site, [uuid4(), uuid4(), uuid4()])
+
+    relay = relay_for(pool, js, migrated_url)
+    assert await relay.drain_once() == 3
+    assert await relay.drain_once() == 0
+
+    assert await delivered_ids(js, site) == ids
+    assert await unpublished(pool, ids) == 0
+    on_subject = await messages_on(js, "BOOKING", f"booking.{site}.SessionCompleted")
+    assert len(on_subject) == 3
+
+
+async def test_a_relay_that_dies_between_ack_and_mark_publishes_nothing_twice(
+    pool: asyncpg.Pool[Any], js: JetStreamContext, migrated_url: str
+) -> None:
+    class DiesAfterAck(OutboxRelay):
+        async def _after_publish(self, acked: int) -> None:
+            raise Crash
+
+    site = uuid4()
+    ids = await commit(pool, site, [uuid4() for _ in range(5)])
+
+    with pytest.raises(Crash):
+        await DiesAfterAck(pool, js, dsn=migrated_url).drain_once()
+    assert await unpublished(pool, ids) == 5, "the mark must not survive the crash"
+    assert await delivered_ids(js, site) == ids, "JetStream acked before the crash"
+
+    assert await relay_for(pool, js, migrated_url).drain_once() == 5
+
+    assert await delivered_ids(js, site) == ids, "the republish was not dropped as a duplicate"
+    assert await unpublished(pool, ids) == 0
+
+
+async def test_a_relay_cancelled_between_ack_and_mark_is_drained_by_the_next_one(
+    pool: asyncpg.Pool[Any], js: JetStreamContext, migrated_url: str
+) -> None:
+    parked = asyncio.Event()
+
+    class ParksAfterAck(OutboxRelay):
+        async def _after_publish(self, acked: int) -> None:
+            parked.set()
+            await asyncio.Event().wait()  # until the task is cancelled
+
+    site = uuid4()
+    ids = await commit(pool, site, [uuid4(), uuid4()])
+    async with running(ParksAfterAck(pool, js, dsn=migrated_url)):
+        await asyncio.wait_for(parked.wait(), 5.0)
+    assert await unpublished(pool, ids) == 2
+
+    async with running(relay_for(pool, js, migrated_url)):
+        await eventually(lambda: _none_left(pool, ids))
+
+    assert await delivered_ids(js, site) == ids
+
+
+async def test_a_rolled_back_transaction_publishes_nothing(
+    pool: asyncpg.Pool[Any], js: JetStreamContext, migrated_url: str
+) -> None:
+    site = uuid4()
+
+    async def change_that_fails() -> Envelope:
+        async with unit_of_work(pool, source="booking", clock=SystemClock()) as uow:
+            lost = uow.publish(session_completed(site), subject="a")
+            await uow.flush()  # the outbox row exists inside the transaction...
+            raise Crash(lost.id)  # ...which then rolls back
+
+    with pytest.raises(Crash) as raised:
+        await change_that_fails()
+    [lost_id] = raised.value.args
+    async with running(relay_for(pool, js, migrated_url)):
+        [sentinel] = await commit(pool, site, [uuid4()])
+        await eventually(lambda: _none_left(pool, [sentinel]))
+
+    assert await delivered_ids(js, site) == [sentinel]
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE event_id = $1", lost_id) == 0
+
+
+async def test_a_commit_wakes_the_relay_long_before_its_poll_interval(
+    pool: asyncpg.Pool[Any], nc: NatsClient, js: JetStreamContext, migrated_url: str
+) -> None:
+    site = uuid4()
+    sub = await nc.subscribe(f"booking.{site}.>")
+    relay = relay_for(pool, js, migrated_url, poll_interval=30.0)
+    async with running(relay):
+        await eventually(lambda: _relay_listening(pool))
+        await asyncio.sleep(0.2)  # let the relay fall asleep on its 30 s poll
+        committed = time.monotonic()
+        [event_id] = await commit(pool, site, [uuid4()])
+        msg = await sub.next_msg(timeout=5.0)
+        latency = time.monotonic() - committed
+    await sub.unsubscribe()
+
+    assert Envelope.model_validate_json(msg.data).id == event_id
+    assert latency < 2.0, f"published {latency:.2f} s after commit"
+
+
+async def test_a_relay_stops_when_cancelled_just_as_it_is_woken(
+    pool: asyncpg.Pool[Any], js: JetStreamContext, migrated_url: str
+) -> None:
+    # Python 3.11's asyncio.wait_for returns the result instead of raising when the awaited
+    # thing completes in the same loop step as the cancel: the loop would go on forever.
+    relay = relay_for(pool, js, migrated_url, poll_interval=30.0)
+    task = asyncio.create_task(relay.run())
+    try:
+        await eventually(lambda: _relay_listening(pool))
+        await asyncio.sleep(0.2)
+        relay.wake()
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=3.0)
+        assert task in done, "the relay ignored its cancellation"
+    finally:
+        task.cancel()
+
+
+@pytest.fixture
+def nats_comes_back(nats_server: NatsHandle) -> Iterator[NatsHandle]:
+    """Make sure the session's NATS is up again even when the test fails midway."""
+    yield nats_server
+    nats_server.start()
+
+
+async def test_events_committed_while_nats_is_down_flow_once_in_order_when_it_returns(
+    pool: asyncpg.Pool[Any],
+    nc: NatsClient,
+    js: JetStreamContext,
+    migrated_url: str,
+    nats_comes_back: NatsHandle,
+) -> None:
+    site = uuid4()
+    relay = relay_for(pool, js, migrated_url, publish_timeout=0.5, retry_delay=0.2)
+    appointments = [uuid4() for _ in range(3)]
+    async with running(relay):
+        [before] = await commit(pool, site, [appointments[0]])
+        await eventually(lambda: _none_left(pool, [before]))
+
+        nats_comes_back.kill()
+        during: list[UUID] = []
+        for _ in range(4):  # several transactions, each touching every appointment
+            during += await commit(pool, site, appointments)
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.5)  # several failed drain attempts
+        assert await unpublished(pool, during) == len(during), "published while NATS was down"
+
+        nats_comes_back.start()
+        await eventually(lambda: _none_left(pool, during), timeout=20.0)
+
+    delivered = await delivered_ids(js, site)
+    assert delivered == [before, *during], "lost, doubled or reordered"
+    assert nc.is_connected
+
+
+async def _none_left(pool: asyncpg.Pool[Any], ids: list[UUID]) -> bool:
+    return await unpublished(pool, ids) == 0
+
+
+async def _relay_listening(pool: asyncpg.Pool[Any]) -> bool:
+    found: bool = await pool.fetchval(
+        """SELECT count(*) > 0 FROM pg_stat_activity
+           WHERE datname = current_database() AND query = 'LISTEN "outbox"'"""
+    )
+    return found
