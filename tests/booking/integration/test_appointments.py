@@ -338,3 +338,10 @@ async def test_the_same_idempotency_key_books_once_and_replays_the_answer(
 
     assert (first.status_code, second.status_code) == (201, 201)
     assert first.json()["id"] == second.json()["id"]
+
+
+async def test_a_listing_window_without_an_offset_is_422(booking: Booking) -> None:
+    answer = await booking.get("/appointments", **{"from": "2030-03-10T15:00:00"})
+
+    assert answer.status_code == 422
+    assert [e["field"] for e in answer.json()["errors"]] == ["query.from"]

@@ -151,3 +151,25 @@ async def test_a_room_at_an_unknown_site_is_422_and_an_unknown_room_404(booking:
     assert bad_site.status_code == 422
     assert [e["field"] for e in bad_site.json()["errors"]] == ["site_id"]
     assert missing.status_code == 404
+
+
+async def test_the_openapi_document_describes_every_booking_endpoint(booking: Booking) -> None:
+    paths = (await booking.http.get("/openapi.json")).json()["paths"]
+
+    assert {
+        "/sites",
+        "/sites/{site_id}",
+        "/staff",
+        "/staff/{staff_id}",
+        "/rooms",
+        "/rooms/{room_id}",
+        "/clients",
+        "/clients/{client_id}",
+        "/clients/{client_id}/episode/close",
+        "/appointments",
+        "/appointments/{appointment_id}",
+        "/appointments/{appointment_id}/reschedule",
+        "/appointments/{appointment_id}/cancel",
+        "/appointments/{appointment_id}/no-show",
+        "/appointments/{appointment_id}/complete",
+    } <= paths.keys()

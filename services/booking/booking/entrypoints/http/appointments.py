@@ -1,10 +1,10 @@
 """Appointments: booking, rescheduling, cancelling and recording what happened."""
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
 
 from booking.adapters import projections, queries
 from booking.application import handlers
@@ -56,9 +56,11 @@ async def list_appointments(
     site_id: UUID | None = None,
     status: AppointmentStatus | None = None,
     from_: Annotated[
-        datetime | None, Query(alias="from", description="Appointments ending after this.")
+        AwareDatetime | None, Query(alias="from", description="Appointments ending after this.")
     ] = None,
-    to: Annotated[datetime | None, Query(description="Appointments starting before this.")] = None,
+    to: Annotated[
+        AwareDatetime | None, Query(description="Appointments starting before this.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = queries.MAX_PAGE,
 ) -> list[AppointmentOut]:
     """Appointments overlapping `[from, to)`, ordered by start."""
