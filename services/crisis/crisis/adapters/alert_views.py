@@ -1,0 +1,80 @@
+"""Read side of alerts for the HTTP API: rows as plain dicts, straight from the projections."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
+
+_SUMMARY = """id, client_id, site_id, level, status, current_level, cycle, exhausted,
+    escalation_due_at, opened_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by,
+    outcome"""
+
+
+async def alert_site(conn: Connection, alert_id: UUID) -> UUID | None:
+    site: UUID | None = await conn.fetchval("SELECT site_id FROM alerts WHERE id = $1", alert_id)
+    return site
+
+
+async def alert_view(conn: Connection, alert_id: UUID) -> dict[str, Any] | None:
+    """The alert with its frozen policy, pages and timeline."""
+    row = await conn.fetchrow(
+        f"SELECT {_SUMMARY}, policy_levels, policy_repeat FROM alerts WHERE id = $1", alert_id
+    )
+    if row is None:
+        return None
+    view = dict(row)
+    levels, repeat = view.pop("policy_levels"), view.pop("policy_repeat")
+    view["policy"] = {"levels": levels, "repeat": repeat} if levels is not None else None
+    view["pages"] = [
+        dict(p)
+        for p in await conn.fetch(
+            """SELECT page_id, staff_id, level, cycle, requested_at, sent_at, failed_at
+               FROM alert_pages WHERE alert_id = $1 ORDER BY requested_at, cycle, level, page_id""",
+            alert_id,
+        )
+    ]
+    view["timeline"] = [
+        {"seq": t["seq"], "at": t["at"], "kind": t["kind"], **t["details"]}
+        for t in await conn.fetch(
+            "SELECT seq, at, kind, details FROM alert_timeline WHERE alert_id = $1 ORDER BY seq",
+            alert_id,
+        )
+    ]
+    return view
+
+
+async def list_alerts(
+    conn: Connection,
+    *,
+    site_id: UUID | None,
+    allowed_sites: Collection[UUID] | None,
+    status: str | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Newest first. `allowed_sites` None: every site the caller may see."""
+    rows = await conn.fetch(
+        f"""SELECT {_SUMMARY} FROM alerts
+            WHERE ($1::uuid IS NULL OR site_id = $1)
+              AND ($2::uuid[] IS NULL OR site_id = ANY($2))
+              AND ($3::text IS NULL OR status = $3)
+            ORDER BY opened_at DESC, id LIMIT $4""",
+        site_id,
+        list(allowed_sites) if allowed_sites is not None else None,
+        status,
+        limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def open_alert_counts(conn: Connection) -> dict[str, int]:
+    rows = await conn.fetch(
+        """SELECT status, count(*) AS n FROM alerts
+           WHERE status IN ('open', 'acknowledged') GROUP BY status"""
+    )
+    counts = {"open": 0, "acknowledged": 0}
+    counts.update({r["status"]: r["n"] for r in rows})
+    return counts

@@ -1,0 +1,175 @@
+"""Alerts in PostgreSQL: the event stream of each alert, and its projection rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from counseling_shared.eventstore import read_stream
+from counseling_shared.unit_of_work import UnitOfWork
+from crisis.adapters import timers
+from crisis.adapters.codec import from_stored, policy_levels_json, to_stored
+from crisis.domain.alert import Alert, fold
+from crisis.domain.timeline import (
+    AlertEvent,
+    PageFailed,
+    PageRequested,
+    PageSent,
+    kind_of,
+    timeline_details,
+)
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
+
+
+def stream_id(alert_id: UUID) -> str:
+    return f"alert-{alert_id}"
+
+
+@dataclass(frozen=True)
+class LoadedAlert:
+    alert: Alert
+    version: int
+
+
+async def active_alert_of(conn: Connection, client_id: UUID) -> UUID | None:
+    """The client's open or acknowledged alert, if any."""
+    found: UUID | None = await conn.fetchval(
+        "SELECT id FROM alerts WHERE client_id = $1 AND status IN ('open', 'acknowledged')",
+        client_id,
+    )
+    return found
+
+
+async def lock_client(conn: Connection, client_id: UUID) -> None:
+    """Serialise flags for one client, so two at once cannot both open an alert."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", str(client_id))
+
+
+async def lock(conn: Connection, alert_id: UUID) -> bool:
+    """Lock the alert's row for this transaction; False when there is no such alert."""
+    found = await conn.fetchval("SELECT true FROM alerts WHERE id = $1 FOR UPDATE", alert_id)
+    return bool(found)
+
+
+async def load(conn: Connection, alert_id: UUID) -> LoadedAlert | None:
+    """Fold the alert's own events (call `lock` first when about to change it)."""
+    records = await read_stream(conn, stream_id(alert_id))
+    alert = fold(None, (from_stored(r) for r in records))
+    return LoadedAlert(alert, len(records)) if alert else None
+
+
+async def alert_of_page(conn: Connection, page_id: UUID) -> UUID | None:
+    found: UUID | None = await conn.fetchval(
+        "SELECT alert_id FROM alert_pages WHERE page_id = $1", page_id
+    )
+    return found
+
+
+async def save(
+    uow: UnitOfWork,
+    alert_id: UUID,
+    loaded: LoadedAlert | None,
+    events: list[AlertEvent],
+) -> Alert:
+    """Append the events after the loaded version and bring every projection row along."""
+    version = loaded.version if loaded else 0
+    await uow.append(stream_id(alert_id), version, [to_stored(e) for e in events])
+    after = fold(loaded.alert if loaded else None, events)
+    assert after is not None, "events must open the alert before anything else"
+    now = uow.now()
+    await _project_alert(uow.conn, after, version + len(events), now)
+    await _project_timeline(uow.conn, after.id, version, events)
+    await _project_pages(uow.conn, after.id, events)
+    await timers.follow(uow.conn, after, now)
+    return after
+
+
+async def _project_alert(conn: Connection, alert: Alert, version: int, now: datetime) -> None:
+    await conn.execute(
+        """INSERT INTO alerts (id, client_id, site_id, level, status, current_level, cycle,
+               exhausted, policy_levels, policy_repeat, escalation_due_at, opened_at,
+               acknowledged_at, acknowledged_by, resolved_at, resolved_by, outcome,
+               version, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                   $18, $19)
+           ON CONFLICT (id) DO UPDATE SET
+               level = EXCLUDED.level, status = EXCLUDED.status,
+               current_level = EXCLUDED.current_level, cycle = EXCLUDED.cycle,
+               exhausted = EXCLUDED.exhausted, policy_levels = EXCLUDED.policy_levels,
+               policy_repeat = EXCLUDED.policy_repeat,
+               escalation_due_at = EXCLUDED.escalation_due_at,
+               acknowledged_at = EXCLUDED.acknowledged_at,
+               acknowledged_by = EXCLUDED.acknowledged_by, resolved_at = EXCLUDED.resolved_at,
+               resolved_by = EXCLUDED.resolved_by, outcome = EXCLUDED.outcome,
+               version = EXCLUDED.version, updated_at = EXCLUDED.updated_at""",
+        alert.id,
+        alert.client_id,
+        alert.site_id,
+        alert.risk_level.value,
+        alert.status.value,
+        alert.current_level,
+        alert.step.cycle if alert.step else 0,
+        alert.exhausted,
+        policy_levels_json(alert.policy) if alert.policy else None,
+        alert.policy.repeat if alert.policy else None,
+        alert.escalation_due_at,
+        alert.opened_at,
+        alert.acknowledged_at,
+        alert.acknowledged_by,
+        alert.resolved_at,
+        alert.resolved_by,
+        alert.outcome.value if alert.outcome else None,
+        version,
+        now,
+    )
+
+
+async def _project_timeline(
+    conn: Connection, alert_id: UUID, version: int, events: list[AlertEvent]
+) -> None:
+    await conn.executemany(
+        "INSERT INTO alert_timeline (alert_id, seq, at, kind, details) VALUES ($1, $2, $3, $4, $5)",
+        [
+            (alert_id, version + i, e.at, kind_of(e), _jsonable(timeline_details(e)))
+            for i, e in enumerate(events, start=1)
+        ],
+    )
+
+
+async def _project_pages(conn: Connection, alert_id: UUID, events: list[AlertEvent]) -> None:
+    for e in events:
+        match e:
+            case PageRequested():
+                await conn.execute(
+                    """INSERT INTO alert_pages (page_id, alert_id, staff_id, level, cycle, flag_id,
+                           requested_at) VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+                    e.page_id,
+                    alert_id,
+                    e.staff_id,
+                    e.level,
+                    e.cycle,
+                    e.flag_id,
+                    e.at,
+                )
+            case PageSent():
+                await conn.execute(
+                    "UPDATE alert_pages SET sent_at = coalesce(sent_at, $2) WHERE page_id = $1",
+                    e.page_id,
+                    e.at,
+                )
+            case PageFailed():
+                await conn.execute(
+                    "UPDATE alert_pages SET failed_at = coalesce(failed_at, $2) WHERE page_id = $1",
+                    e.page_id,
+                    e.at,
+                )
+            case _:
+                pass
+
+
+def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
+    return {k: v if isinstance(v, int | str) else str(v) for k, v in details.items()}

@@ -1,0 +1,66 @@
+"""Every risk flag crisis receives, whether or not it opened an alert (`risk_flags`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from counseling_shared.codes import RiskLevel, RiskSource
+from counseling_shared.eventstore import NewEvent
+from counseling_shared.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
+
+
+@dataclass(frozen=True)
+class RiskFlag:
+    """A flag as it arrived: over HTTP from an integration, or as booking's or followup's event."""
+
+    flag_id: UUID
+    client_id: UUID
+    site_id: UUID
+    level: RiskLevel
+    source: RiskSource
+    flagged_at: datetime
+
+
+async def record_flag(uow: UnitOfWork, flag: RiskFlag) -> bool:
+    """Store the flag once; False when this flag id was already recorded."""
+    fresh = await uow.conn.fetchval(
+        """INSERT INTO risk_flags (flag_id, client_id, site_id, level, source, flagged_at,
+               received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (flag_id) DO NOTHING RETURNING true""",
+        flag.flag_id,
+        flag.client_id,
+        flag.site_id,
+        flag.level.value,
+        flag.source.value,
+        flag.flagged_at,
+        uow.now(),
+    )
+    if not fresh:
+        return False
+    data = {
+        "flag_id": str(flag.flag_id),
+        "client_id": str(flag.client_id),
+        "site_id": str(flag.site_id),
+        "level": flag.level.value,
+        "source": flag.source.value,
+        "flagged_at": flag.flagged_at.isoformat(),
+    }
+    await uow.append(f"risk-flag-{flag.flag_id}", 0, [NewEvent("RiskFlagRecorded", data)])
+    return True
+
+
+async def link_to_alert(conn: Connection, flag_id: UUID, alert_id: UUID) -> None:
+    await conn.execute("UPDATE risk_flags SET alert_id = $2 WHERE flag_id = $1", flag_id, alert_id)
+
+
+async def alert_of_flag(conn: Connection, flag_id: UUID) -> UUID | None:
+    found: UUID | None = await conn.fetchval(
+        "SELECT alert_id FROM risk_flags WHERE flag_id = $1", flag_id
+    )
+    return found

@@ -1,0 +1,34 @@
+"""Which staff ids belong to which site (from booking's StaffRegistered), to check policies."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
+
+
+async def record_staff(
+    conn: Connection, staff_id: UUID, site_id: UUID, role: str, at: datetime
+) -> None:
+    await conn.execute(
+        """INSERT INTO staff (staff_id, site_id, role, registered_at) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (staff_id) DO UPDATE SET site_id = EXCLUDED.site_id, role = EXCLUDED.role""",
+        staff_id,
+        site_id,
+        role,
+        at,
+    )
+
+
+async def not_at_site(conn: Connection, site_id: UUID, staff_ids: Collection[UUID]) -> set[UUID]:
+    """The ids among `staff_ids` not registered at `site_id`."""
+    known = await conn.fetch(
+        "SELECT staff_id FROM staff WHERE site_id = $1 AND staff_id = ANY($2::uuid[])",
+        site_id,
+        list(staff_ids),
+    )
+    return set(staff_ids) - {r["staff_id"] for r in known}

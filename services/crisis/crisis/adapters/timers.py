@@ -1,0 +1,74 @@
+"""Escalation deadlines as rows (`escalation_timers`), kept in step with each alert."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+from uuid import UUID, uuid4
+
+from counseling_shared.scheduler import notify_timer_added
+from crisis.domain.alert import Alert
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
+
+TABLE = "escalation_timers"
+CHANNEL = "escalation_timers"
+DUE = "status = 'scheduled'"
+
+
+async def follow(conn: Connection, alert: Alert, now: datetime) -> None:
+    """Leave exactly the alert's current deadline scheduled, in the caller's transaction.
+
+    Other scheduled timers of the alert are cancelled. One a scheduler has claimed right now is
+    skipped (SKIP LOCKED, so an acknowledgement never waits on or deadlocks with a firing timer):
+    that timer's own transaction then finds the alert moved on and settles it as cancelled.
+    """
+    due, step = alert.escalation_due_at, alert.step
+    keep = due is not None and step is not None
+    await conn.execute(
+        f"""UPDATE {TABLE} SET status = 'cancelled', settled_at = $2
+            WHERE id IN (SELECT id FROM {TABLE}
+                         WHERE alert_id = $1 AND status = 'scheduled'
+                           AND NOT ($3 AND cycle = $4 AND level = $5)
+                         FOR UPDATE SKIP LOCKED)""",
+        alert.id,
+        now,
+        keep,
+        step.cycle if step else 0,
+        step.level if step else 0,
+    )
+    if due is None or step is None:
+        return
+    added = await conn.fetchval(
+        f"""INSERT INTO {TABLE} (id, alert_id, cycle, level, due_at, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            ON CONFLICT (alert_id, cycle, level) DO NOTHING RETURNING true""",
+        uuid4(),
+        alert.id,
+        step.cycle,
+        step.level,
+        due,
+        now,
+    )
+    if added:
+        await notify_timer_added(conn, CHANNEL)
+
+
+async def settle(conn: Connection, timer_id: UUID, status: str, now: datetime) -> None:
+    """Move a claimed timer out of the due set: `fired` or `cancelled` (it was stale)."""
+    await conn.execute(
+        f"UPDATE {TABLE} SET status = $2, settled_at = $3 WHERE id = $1", timer_id, status, now
+    )
+
+
+async def overdue_count(conn: Connection, now: datetime, grace_seconds: float) -> int:
+    """Scheduled deadlines already `grace_seconds` past due: the scheduler is falling behind."""
+    count: int = await conn.fetchval(
+        f"""SELECT count(*) FROM {TABLE}
+            WHERE status = 'scheduled'
+              AND due_at < $1::timestamptz - make_interval(secs => $2)""",
+        now,
+        grace_seconds,
+    )
+    return count

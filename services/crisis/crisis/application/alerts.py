@@ -1,0 +1,217 @@
+"""Command and event handlers for alerts. Each runs inside the caller's unit of work."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from counseling_shared import events as public
+from counseling_shared.codes import AlertOutcome
+from counseling_shared.logs import get_logger
+from counseling_shared.unit_of_work import UnitOfWork
+from crisis import metrics
+from crisis.adapters import alerts, flags, policies, timers
+from crisis.adapters.flags import RiskFlag
+from crisis.application.publishing import Paging, public_events
+from crisis.domain.alert import (
+    Acknowledge,
+    Alert,
+    Command,
+    EscalationDue,
+    ReceiveFlag,
+    RecordPageFailed,
+    RecordPageSent,
+    Resolve,
+    decide,
+    open_alert,
+)
+from crisis.domain.escalation import Step
+from crisis.domain.timeline import (
+    AlertEvent,
+    ChainRepeated,
+    Escalated,
+    Exhausted,
+    NoPolicy,
+    PageRequested,
+    kind_of,
+)
+
+log = get_logger(__name__)
+
+
+class AlertNotFound(Exception):
+    def __init__(self, alert_id: UUID) -> None:
+        super().__init__(f"no alert {alert_id}")
+        self.alert_id = alert_id
+
+
+@dataclass(frozen=True)
+class FlagOutcome:
+    flag_id: UUID
+    alert_id: UUID | None
+
+
+async def submit_flag(uow: UnitOfWork, flag: RiskFlag, paging: Paging) -> FlagOutcome:
+    """A flag posted to crisis: announce it as crisis's `RiskFlagged`, then handle it at once.
+
+    Handling happens here, in the same transaction, rather than by consuming our own event, so
+    level 1 is paged without waiting for a round trip through JetStream.
+    """
+    announced = uow.publish(
+        public.RiskFlagged(
+            flag_id=flag.flag_id,
+            client_id=flag.client_id,
+            site_id=flag.site_id,
+            level=flag.level,
+            source=flag.source,
+            flagged_at=flag.flagged_at,
+        ),
+        subject=flag.flag_id,
+    )
+    uow.cause = announced  # what follows continues the flag's correlation id
+    return await receive_flag(uow, flag, paging)
+
+
+async def receive_flag(uow: UnitOfWork, flag: RiskFlag, paging: Paging) -> FlagOutcome:
+    """Record a flag; moderate or above opens the client's alert or joins the one already open."""
+    if not await flags.record_flag(uow, flag):
+        return FlagOutcome(flag.flag_id, await flags.alert_of_flag(uow.conn, flag.flag_id))
+    if not flag.level.needs_alert:
+        return FlagOutcome(flag.flag_id, None)
+    conn = uow.conn
+    await alerts.lock_client(conn, flag.client_id)
+    site_policy = await policies.policy_of(conn, flag.site_id)
+    command = ReceiveFlag(
+        flag.flag_id, flag.level, flag.source, site_policy.policy if site_policy else None
+    )
+    loaded = None
+    if (active := await alerts.active_alert_of(conn, flag.client_id)) is not None:
+        await alerts.lock(conn, active)
+        loaded = await alerts.load(conn, active)
+    if loaded is not None and loaded.alert.is_active:
+        alert_id = loaded.alert.id
+        events = decide(loaded.alert, command, uow.now())
+    else:  # no alert, or it was resolved while we waited for its lock
+        loaded, alert_id = None, uuid4()
+        events = open_alert(alert_id, flag.client_id, flag.site_id, command, uow.now())
+    await _save_and_publish(uow, alert_id, loaded, events, paging)
+    await flags.link_to_alert(conn, flag.flag_id, alert_id)
+    return FlagOutcome(flag.flag_id, alert_id)
+
+
+async def acknowledge(uow: UnitOfWork, alert_id: UUID, staff_id: UUID, paging: Paging) -> Alert:
+    """Escalation stops: the pending deadline is cancelled in this same transaction."""
+    return await _change(uow, alert_id, Acknowledge(staff_id), paging)
+
+
+async def resolve(
+    uow: UnitOfWork, alert_id: UUID, staff_id: UUID, outcome: AlertOutcome, paging: Paging
+) -> Alert:
+    return await _change(uow, alert_id, Resolve(staff_id, outcome), paging)
+
+
+@dataclass(frozen=True)
+class DueDeadline:
+    """A claimed `escalation_timers` row."""
+
+    timer_id: UUID
+    alert_id: UUID
+    step: Step
+
+
+async def escalation_due(uow: UnitOfWork, due: DueDeadline, paging: Paging) -> None:
+    """A deadline passed: page the next step, unless the alert moved on (then the timer is void).
+
+    The timer row is settled in the same transaction as the alert's events, so a crash before
+    commit fires it again and a crash after commit never does.
+    """
+    conn = uow.conn
+    loaded = (
+        await alerts.load(conn, due.alert_id) if await alerts.lock(conn, due.alert_id) else None
+    )
+    events = decide(loaded.alert, EscalationDue(due.step), uow.now()) if loaded else []
+    await timers.settle(conn, due.timer_id, "fired" if events else "cancelled", uow.now())
+    if loaded and events:
+        await _save_and_publish(uow, due.alert_id, loaded, events, paging)
+
+
+async def record_delivery(
+    uow: UnitOfWork, notification: public.NotificationSent, delivered_at: datetime
+) -> None:
+    """notify sent (or gave up on) one channel of a page: note it on the page and the timeline."""
+    page_id = notification.page_id
+    if page_id is None:
+        return
+    conn = uow.conn
+    alert_id = await alerts.alert_of_page(conn, page_id)
+    if alert_id is None or not await alerts.lock(conn, alert_id):
+        # Not one of ours (another deployment sharing the bus): nothing to record.
+        log.warning("delivery_for_unknown_page", page_id=str(page_id))
+        return
+    loaded = await alerts.load(conn, alert_id)
+    assert loaded is not None
+    command: Command
+    if isinstance(notification, public.NotificationFailed):
+        command = RecordPageFailed(
+            page_id,
+            notification.notification_id,
+            notification.channel.value,
+            notification.attempts,
+            delivered_at,
+        )
+    else:
+        command = RecordPageSent(
+            page_id, notification.notification_id, notification.channel.value, delivered_at
+        )
+    page = loaded.alert.page(page_id)
+    events = decide(loaded.alert, command, uow.now())
+    await alerts.save(uow, alert_id, loaded, events)
+    if isinstance(command, RecordPageSent) and page is not None and page.sent_at is None:
+        trigger = "flag" if page.flag_id else "escalation"
+        latency = (delivered_at - page.requested_at).total_seconds()
+        metrics.PAGE_LATENCY.labels(trigger).observe(max(latency, 0.0))
+
+
+async def _change(uow: UnitOfWork, alert_id: UUID, command: Command, paging: Paging) -> Alert:
+    if not await alerts.lock(uow.conn, alert_id):
+        raise AlertNotFound(alert_id)
+    loaded = await alerts.load(uow.conn, alert_id)
+    assert loaded is not None
+    events = decide(loaded.alert, command, uow.now())
+    if not events:
+        return loaded.alert
+    return await _save_and_publish(uow, alert_id, loaded, events, paging)
+
+
+async def _save_and_publish(
+    uow: UnitOfWork,
+    alert_id: UUID,
+    loaded: alerts.LoadedAlert | None,
+    events: list[AlertEvent],
+    paging: Paging,
+) -> Alert:
+    after = await alerts.save(uow, alert_id, loaded, events)
+    for event in public_events(loaded.alert if loaded else None, events, paging):
+        uow.publish(event, subject=alert_id)
+    _count(events)
+    log.info(
+        "alert_changed",
+        alert_id=str(alert_id),
+        site_id=str(after.site_id),
+        steps=[kind_of(e) for e in events],
+        status=after.status.value,
+        current_level=after.current_level,
+    )
+    return after
+
+
+def _count(events: list[AlertEvent]) -> None:
+    for event in events:
+        match event:
+            case PageRequested():
+                metrics.PAGES_REQUESTED.labels("flag" if event.flag_id else "escalation").inc()
+            case Escalated() | ChainRepeated() | Exhausted():
+                metrics.ESCALATION_STEPS.labels(kind_of(event)).inc()
+            case NoPolicy():
+                metrics.ALERTS_WITHOUT_POLICY.inc()
+            case _:
+                pass

@@ -1,0 +1,62 @@
+"""Setting a site's escalation policy, and learning staff ids from booking."""
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from counseling_shared import events as public
+from counseling_shared.unit_of_work import UnitOfWork
+from crisis.adapters import policies, staff
+from crisis.adapters.policies import SitePolicy
+from crisis.domain.policy import (
+    EscalationPolicy,
+    FieldError,
+    InvalidPolicy,
+    LevelDraft,
+    escalation_policy,
+)
+
+
+async def set_policy(
+    uow: UnitOfWork,
+    site_id: UUID,
+    levels: Sequence[LevelDraft],
+    repeat: int,
+    *,
+    require_known_staff: bool,
+) -> SitePolicy:
+    """Replace the site's policy. Alerts already open keep the copy they froze.
+
+    Raises `InvalidPolicy` naming every bad field: broken rules and staff not at the site alike.
+    """
+    errors: list[FieldError] = []
+    policy: EscalationPolicy | None = None
+    try:
+        policy = escalation_policy(levels, repeat)
+    except InvalidPolicy as exc:
+        errors += exc.errors
+    if require_known_staff:
+        errors += await _staff_not_at_site(uow, site_id, levels)
+    if errors:
+        raise InvalidPolicy(sorted(errors, key=lambda e: e.field))
+    assert policy is not None
+    current = await policies.policy_of(uow.conn, site_id)
+    return await policies.replace_policy(uow, site_id, policy, current)
+
+
+async def _staff_not_at_site(
+    uow: UnitOfWork, site_id: UUID, levels: Sequence[LevelDraft]
+) -> list[FieldError]:
+    errors = []
+    for i, level in enumerate(levels):
+        unknown = await staff.not_at_site(uow.conn, site_id, level.staff_ids)
+        errors += [
+            FieldError(f"levels.{i}.staff_ids", f"{s} is not a staff member of site {site_id}")
+            for s in level.staff_ids
+            if s in unknown
+        ]
+    return errors
+
+
+async def staff_registered(uow: UnitOfWork, event: public.StaffRegistered) -> None:
+    """Only the id, site and role are kept: contact details stay with notify."""
+    await staff.record_staff(uow.conn, event.staff_id, event.site_id, event.role.value, uow.now())

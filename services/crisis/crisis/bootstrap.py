@@ -1,0 +1,25 @@
+"""Wires the crisis service: settings, routes, the routing table and its background loops."""
+
+from pathlib import Path
+
+from counseling_shared.service import ServiceDefinition
+from crisis.application.publishing import Paging
+from crisis.entrypoints import consumers, http
+from crisis.entrypoints.gauges import refresh_gauges
+from crisis.entrypoints.scheduler import escalation_scheduler
+from crisis.settings import CrisisSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def definition(settings: CrisisSettings | None = None) -> ServiceDefinition:
+    s = settings or CrisisSettings()
+    paging = Paging(s.alert_base_url)
+    return ServiceDefinition(
+        name="crisis",
+        settings=s,
+        migrations_dir=MIGRATIONS,
+        routes=consumers.routes(paging),
+        routers=[http.router],
+        background=[escalation_scheduler(paging), refresh_gauges],
+    )

@@ -1,0 +1,102 @@
+"""The routing table of crisis: what it consumes, which handler runs, what that emits.
+
+crisis-booking-risk     BOOKING   booking.*.RiskFlagged        -> on_risk_flagged
+crisis-followup-risk    FOLLOWUP  followup.*.RiskFlagged       -> on_risk_flagged
+    moderate or above opens an alert: AlertRaised, PageRequested for each level-1 staff member
+    (none and a "no_policy" step when the site has no policy); joining an open alert adds the
+    flag (and a raised level) to its timeline and emits nothing public.
+crisis-page-deliveries  NOTIFY    notify.*.NotificationSent    -> on_page_delivery
+                                  notify.*.NotificationFailed  -> on_page_delivery
+    with page_id set: the page's sent_at and a page_sent/page_failed step; emits nothing.
+crisis-staff            BOOKING   booking.*.StaffRegistered    -> on_staff_registered
+    staff ids per site, to check escalation policies; emits nothing.
+
+Not consumed: crisis's own RiskFlagged (POST /risk-flags handles its flag in the same
+transaction). Missed deadlines are rows, not messages: see `entrypoints/scheduler.py`.
+"""
+
+from counseling_shared.envelope import Envelope
+from counseling_shared.events import (
+    IntegrationEvent,
+    NotificationFailed,
+    NotificationSent,
+    RiskFlagged,
+    StaffRegistered,
+)
+from counseling_shared.inbox import Handler, dispatch
+from counseling_shared.jetstream import ConsumerSpec
+from counseling_shared.service import Route
+from counseling_shared.unit_of_work import UnitOfWork
+from crisis.adapters.flags import RiskFlag
+from crisis.application.alerts import receive_flag, record_delivery
+from crisis.application.policies import staff_registered
+from crisis.application.publishing import Paging
+
+# Crisis traffic retries fast: a flag that failed on a database hiccup must page within seconds.
+_URGENT_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+
+
+def routes(paging: Paging) -> list[Route]:
+    async def on_risk_flagged(uow: UnitOfWork, _: Envelope, event: IntegrationEvent) -> None:
+        assert isinstance(event, RiskFlagged)
+        flag = RiskFlag(
+            event.flag_id,
+            event.client_id,
+            event.site_id,
+            event.level,
+            event.source,
+            event.flagged_at,
+        )
+        await receive_flag(uow, flag, paging)
+
+    async def on_page_delivery(
+        uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent
+    ) -> None:
+        assert isinstance(event, NotificationSent)  # NotificationFailed is one too
+        await record_delivery(uow, event, envelope.time)
+
+    async def on_staff_registered(uow: UnitOfWork, _: Envelope, event: IntegrationEvent) -> None:
+        assert isinstance(event, StaffRegistered)
+        await staff_registered(uow, event)
+
+    flags: Handler = dispatch({RiskFlagged: on_risk_flagged})
+    return [
+        Route(
+            ConsumerSpec(
+                "crisis-booking-risk",
+                "BOOKING",
+                ["booking.*.RiskFlagged"],
+                backoff=_URGENT_BACKOFF,
+                description="Risk flags from session notes: open or join alerts",
+            ),
+            flags,
+        ),
+        Route(
+            ConsumerSpec(
+                "crisis-followup-risk",
+                "FOLLOWUP",
+                ["followup.*.RiskFlagged"],
+                backoff=_URGENT_BACKOFF,
+                description="Risk flags from follow-up outcomes: open or join alerts",
+            ),
+            flags,
+        ),
+        Route(
+            ConsumerSpec(
+                "crisis-page-deliveries",
+                "NOTIFY",
+                ["notify.*.NotificationSent", "notify.*.NotificationFailed"],
+                description="Deliveries of pages (page_id set): sent_at and timeline",
+            ),
+            dispatch({NotificationSent: on_page_delivery, NotificationFailed: on_page_delivery}),
+        ),
+        Route(
+            ConsumerSpec(
+                "crisis-staff",
+                "BOOKING",
+                ["booking.*.StaffRegistered"],
+                description="Staff ids per site, to check escalation policies",
+            ),
+            dispatch({StaffRegistered: on_staff_registered}),
+        ),
+    ]

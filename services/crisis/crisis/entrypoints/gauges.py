@@ -1,0 +1,31 @@
+"""Refreshes the gauges read from the database: open alerts and overdue escalation steps."""
+
+import asyncio
+
+from counseling_shared.logs import get_logger
+from counseling_shared.service import Runtime
+from crisis import metrics
+from crisis.adapters import alert_views, timers
+from crisis.settings import CrisisSettings
+
+log = get_logger(__name__)
+OVERDUE_GRACE_SECONDS = 5.0
+
+
+async def refresh_gauges(runtime: Runtime) -> None:
+    settings = runtime.settings
+    interval = settings.gauge_interval if isinstance(settings, CrisisSettings) else 5.0
+    while True:
+        try:
+            async with runtime.db().acquire() as conn:
+                counts = await alert_views.open_alert_counts(conn)
+                overdue = await timers.overdue_count(
+                    conn, runtime.clock.now(), OVERDUE_GRACE_SECONDS
+                )
+            for status, n in counts.items():
+                metrics.OPEN_ALERTS.labels(status).set(n)
+            metrics.OVERDUE_STEPS.set(overdue)
+        except Exception as exc:
+            # Gauges are not worth stopping the process for (a crashed task would).
+            log.warning("gauges_not_refreshed", error=repr(exc))
+        await asyncio.sleep(interval)

@@ -1,0 +1,40 @@
+"""Escalation deadlines: the DueScheduler claims due `escalation_timers` rows and escalates."""
+
+from typing import Any
+
+import asyncpg
+
+from counseling_shared.scheduler import DueScheduler
+from counseling_shared.service import BackgroundTask, Runtime
+from counseling_shared.unit_of_work import UnitOfWork
+from crisis.adapters import timers
+from crisis.application.alerts import DueDeadline, escalation_due
+from crisis.application.publishing import Paging
+from crisis.domain.escalation import Step
+
+
+def escalation_scheduler(paging: Paging) -> BackgroundTask:
+    async def fire(uow: UnitOfWork, row: asyncpg.Record) -> None:
+        due = DueDeadline(row["id"], row["alert_id"], Step(row["cycle"], row["level"]))
+        await escalation_due(uow, due, paging)
+
+    async def escalation_scheduler(runtime: Runtime) -> None:
+        await scheduler_for(runtime, fire).run()
+
+    return escalation_scheduler
+
+
+def scheduler_for(runtime: Runtime, fire: Any) -> DueScheduler:
+    s = runtime.settings
+    return DueScheduler(
+        pool=runtime.db(),
+        dsn=s.database_url,
+        schema=s.database_schema,
+        source="crisis",
+        clock=runtime.clock,
+        table=timers.TABLE,
+        channel=timers.CHANNEL,
+        fire=fire,
+        due_condition=timers.DUE,
+        failure_backoff=5.0,  # a page must not wait the default 30 s after a failed attempt
+    )

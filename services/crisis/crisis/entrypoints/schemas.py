@@ -1,0 +1,146 @@
+"""Request and response bodies of the crisis API (the OpenAPI document is built from these)."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
+
+from counseling_shared.codes import AlertOutcome, AlertStatus, RiskLevel, RiskSource
+from crisis.domain.policy import MAX_LEVELS, MAX_REPEAT
+
+
+class PolicyLevelBody(BaseModel):
+    staff_ids: list[UUID] = Field(
+        min_length=1, description="Staff members paged together at this level."
+    )
+    ack_timeout: str = Field(
+        description="ISO 8601 duration (PT1S to P1D) this level has to acknowledge.",
+        examples=["PT5M"],
+    )
+
+
+class EscalationPolicyBody(BaseModel):
+    levels: list[PolicyLevelBody] = Field(
+        min_length=1, max_length=MAX_LEVELS, description="Paged in this order, level 1 first."
+    )
+    repeat: int = Field(
+        default=1,
+        ge=0,
+        le=MAX_REPEAT,
+        description="How many more times the whole chain runs after the first pass: 0 pages"
+        " each level once; 1 (the default) runs the chain twice in all.",
+    )
+
+
+class PolicyLevelOut(BaseModel):
+    staff_ids: list[UUID]
+    ack_timeout: str = Field(description="ISO 8601 duration.")
+
+
+class EscalationPolicyOut(BaseModel):
+    site_id: UUID
+    levels: list[PolicyLevelOut]
+    repeat: int
+    version: int = Field(description="Counts the policy's changes, starting at 1.")
+    updated_at: datetime
+
+
+class RiskFlagBody(BaseModel):
+    client_id: UUID
+    site_id: UUID
+    level: RiskLevel = Field(description="`moderate` or above opens or joins the client's alert.")
+    source: RiskSource
+
+
+class RiskFlagAccepted(BaseModel):
+    alert_id: UUID | None = Field(
+        description="The alert opened or joined; null for a level below moderate."
+    )
+    flag_id: UUID = Field(description="Id of the recorded flag (the RiskFlagged event's flag_id).")
+
+
+class AcknowledgeBody(BaseModel):
+    staff_id: UUID
+
+
+class ResolveBody(BaseModel):
+    staff_id: UUID
+    outcome: AlertOutcome
+
+
+class FrozenPolicyOut(BaseModel):
+    """The site's policy as it was when the alert opened."""
+
+    levels: list[PolicyLevelOut]
+    repeat: int
+
+
+class PageOut(BaseModel):
+    page_id: UUID
+    staff_id: UUID
+    level: int = Field(description="Escalation level (1-based).")
+    cycle: int = Field(description="Pass through the chain (0 = the first).")
+    requested_at: datetime
+    sent_at: datetime | None = Field(
+        default=None, description="First delivery notify reported (NotificationSent)."
+    )
+    failed_at: datetime | None = None
+
+
+class TimelineEntryOut(BaseModel):
+    """One step of the alert. Ids and coded values only; absent fields are left out."""
+
+    model_config = ConfigDict(extra="allow")
+
+    seq: int
+    at: datetime
+    kind: str = Field(
+        description="flag_received, opened, no_policy, policy_adopted, level_raised,"
+        " page_requested, page_sent, page_failed, escalated, chain_repeated, acknowledged,"
+        " resolved or exhausted."
+    )
+    flag_id: UUID | None = None
+    page_id: UUID | None = None
+    staff_id: UUID | None = None
+    notification_id: UUID | None = None
+    risk_level: RiskLevel | None = None
+    previous_risk_level: RiskLevel | None = None
+    source: RiskSource | None = None
+    level: int | None = Field(default=None, description="Escalation level (1-based).")
+    cycle: int | None = None
+    channel: str | None = None
+    attempts: int | None = None
+    outcome: AlertOutcome | None = None
+    policy_levels: int | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent(self, handler: Any) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if v is not None}
+
+
+class AlertSummaryOut(BaseModel):
+    id: UUID
+    client_id: UUID
+    site_id: UUID
+    level: RiskLevel = Field(description="The alert's risk level (the highest flag's).")
+    status: AlertStatus
+    current_level: int = Field(description="Escalation level being paged; 0: nobody (no policy).")
+    cycle: int = Field(description="Pass through the chain (0 = the first).")
+    exhausted: bool = Field(description="Every level of every pass was paged unacknowledged.")
+    escalation_due_at: datetime | None = Field(
+        description="When the next level is paged unless someone acknowledges."
+    )
+    opened_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: UUID | None
+    resolved_at: datetime | None
+    resolved_by: UUID | None
+    outcome: AlertOutcome | None
+
+
+class AlertOut(AlertSummaryOut):
+    policy: FrozenPolicyOut | None
+    pages: list[PageOut]
+    timeline: list[TimelineEntryOut]

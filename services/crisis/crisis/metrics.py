@@ -1,0 +1,29 @@
+"""Prometheus metrics of the crisis service (served on `/metrics` with the backbone's own)."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+PAGE_LATENCY = Histogram(
+    "crisis_page_latency_seconds",
+    "From the moment a page was requested to its first delivery (NotificationSent). For"
+    " trigger=flag the page was requested in the transaction that received the risk flag, so"
+    " this is flag received to page sent; trigger=escalation follows a missed deadline.",
+    ["trigger"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
+)
+OPEN_ALERTS = Gauge("crisis_open_alerts", "Alerts not yet resolved, by status", ["status"])
+OVERDUE_STEPS = Gauge(
+    "crisis_overdue_escalation_steps",
+    "Escalation deadlines past due by more than a few seconds and not yet fired",
+)
+ALERTS_WITHOUT_POLICY = Counter(
+    "crisis_alerts_without_policy_total",
+    "Alerts opened at a site that has no escalation policy (nobody could be paged)",
+)
+PAGES_REQUESTED = Counter(
+    "crisis_pages_requested_total", "PageRequested events emitted", ["trigger"]
+)
+ESCALATION_STEPS = Counter(
+    "crisis_escalation_steps_total",
+    "Missed deadlines acted on: escalated, chain_repeated or exhausted",
+    ["kind"],
+)

@@ -1,0 +1,26 @@
+"""Settings of the crisis service, read from the environment."""
+
+from pydantic import Field
+
+from counseling_shared.settings import ServiceSettings
+
+
+class CrisisSettings(ServiceSettings):
+    service_name: str = "crisis"
+    port: int = Field(default=8004, alias="CRISIS_PORT")
+    alert_base_url: str = Field(
+        default="http://127.0.0.1:8004",
+        alias="ALERT_BASE_URL",
+        description="Where on-call staff open an alert; pages link to `<this>/alerts/{id}`.",
+    )
+    require_known_staff: bool = Field(
+        default=True,
+        alias="CRISIS_REQUIRE_KNOWN_STAFF",
+        description="Refuse a policy naming staff not registered at the site (StaffRegistered).",
+    )
+    gauge_interval: float = Field(
+        default=5.0,
+        alias="CRISIS_GAUGE_INTERVAL",
+        gt=0,
+        description="Seconds between refreshes of the open-alert and overdue-step gauges.",
+    )

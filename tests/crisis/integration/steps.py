@@ -1,0 +1,82 @@
+"""Steps the crisis integration tests share: staff, policies, flags, alert reads."""
+
+from typing import Any
+from uuid import UUID, uuid4
+
+from counseling_shared.codes import StaffRole
+from counseling_shared.events import StaffRegistered
+from tests.crisis.integration.harness import Bus, RunningCrisis, eventually
+
+
+async def register_staff(bus: Bus, site_id: UUID, count: int) -> list[UUID]:
+    """Staff members joining the site, as booking announces them."""
+    staff = [uuid4() for _ in range(count)]
+    for staff_id in staff:
+        await bus.publish(
+            StaffRegistered(
+                staff_id=staff_id,
+                site_id=site_id,
+                name="On-call counselor",
+                role=StaffRole.CRISIS_LINE,
+                email=f"{staff_id.hex[:8]}@center.example",
+                phone="+15550000000",
+                locale="en",
+            ),
+            source="booking",
+        )
+    return staff
+
+
+async def put_policy(
+    crisis: RunningCrisis, site_id: UUID, levels: list[tuple[list[UUID], str]], repeat: int = 1
+) -> dict[str, Any]:
+    """PUT the policy, retrying while crisis has not yet seen the staff registrations."""
+    body = {
+        "levels": [
+            {"staff_ids": [str(s) for s in staff], "ack_timeout": timeout}
+            for staff, timeout in levels
+        ],
+        "repeat": repeat,
+    }
+
+    async def accepted() -> dict[str, Any] | None:
+        answer = await crisis.http.put(f"/sites/{site_id}/escalation-policy", json=body)
+        if answer.status_code == 422:
+            return None
+        assert answer.status_code == 200, answer.text
+        result: dict[str, Any] = answer.json()
+        return result
+
+    return await eventually(accepted, timeout=10)
+
+
+async def flag(
+    crisis: RunningCrisis,
+    site_id: UUID,
+    client_id: UUID,
+    level: str = "high",
+    source: str = "integration",
+) -> dict[str, Any]:
+    answer = await crisis.http.post(
+        "/risk-flags",
+        json={
+            "client_id": str(client_id),
+            "site_id": str(site_id),
+            "level": level,
+            "source": source,
+        },
+    )
+    assert answer.status_code == 202, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+async def alert(crisis: RunningCrisis, alert_id: UUID | str) -> dict[str, Any]:
+    answer = await crisis.http.get(f"/alerts/{alert_id}")
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+def kinds(view: dict[str, Any]) -> list[str]:
+    return [step["kind"] for step in view["timeline"]]
