@@ -1,0 +1,60 @@
+"""booking's client directory over NATS request-reply (`booking.directory.contact`)."""
+
+import json
+from typing import Any
+from uuid import UUID
+
+import nats.errors
+from nats.aio.client import Client as NatsClient
+
+from counseling_shared.codes import Channel
+from counseling_shared.tracing import current_trace_headers
+from notify.application.ports import ClientContact, ClientNotFound, DirectoryUnavailable
+
+DIRECTORY_SUBJECT = "booking.directory.contact"
+
+
+class NatsClientDirectory:
+    def __init__(self, nc: NatsClient, timeout: float = 2.0) -> None:
+        self._nc = nc
+        self._timeout = timeout
+
+    async def contact(self, client_id: UUID) -> ClientContact:
+        request = json.dumps({"client_id": str(client_id)}).encode()
+        try:
+            reply = await self._nc.request(
+                DIRECTORY_SUBJECT,
+                request,
+                timeout=self._timeout,
+                headers=current_trace_headers() or None,
+            )
+        except (nats.errors.Error, TimeoutError, OSError) as exc:
+            # No answer (timeout, no responders, connection down): booking may be restarting.
+            raise DirectoryUnavailable(type(exc).__name__) from None
+        return parse_contact(client_id, reply.data)
+
+
+def parse_contact(client_id: UUID, raw: bytes) -> ClientContact:
+    try:
+        answer: Any = json.loads(raw)
+    except ValueError:
+        raise DirectoryUnavailable("unreadable answer") from None
+    if not isinstance(answer, dict):
+        raise DirectoryUnavailable("unreadable answer")
+    if answer.get("error") == "not_found":
+        raise ClientNotFound(str(client_id))
+    if "error" in answer:
+        raise DirectoryUnavailable(f"directory error {str(answer['error'])[:40]}")
+    preferred = answer.get("preferred_channel")
+    return ClientContact(
+        client_id=client_id,
+        email=_text(answer.get("email")),
+        phone=_text(answer.get("phone")),
+        locale=_text(answer.get("locale")),
+        timezone=_text(answer.get("timezone")),
+        preferred_channel=Channel(preferred) if preferred in set(Channel) else None,
+    )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None

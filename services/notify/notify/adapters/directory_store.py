@@ -1,0 +1,102 @@
+"""Sites, staff and clients as notify knows them from booking's events (upserts: the inbox
+already makes each event apply once, and a later event simply wins)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from counseling_shared.codes import Channel
+from notify.domain.recipients import ClientProfile, Site, StaffMember
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
+
+
+async def save_site(conn: Connection, site: Site) -> None:
+    await conn.execute(
+        """INSERT INTO sites (site_id, name, timezone, locale) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (site_id) DO UPDATE SET name = EXCLUDED.name,
+               timezone = EXCLUDED.timezone, locale = EXCLUDED.locale""",
+        site.site_id,
+        site.name,
+        site.timezone,
+        site.locale,
+    )
+
+
+async def save_staff(conn: Connection, staff: StaffMember) -> None:
+    await conn.execute(
+        """INSERT INTO staff_contacts (staff_id, site_id, name, role, email, phone, locale)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (staff_id) DO UPDATE SET site_id = EXCLUDED.site_id,
+               name = EXCLUDED.name, role = EXCLUDED.role, email = EXCLUDED.email,
+               phone = EXCLUDED.phone, locale = EXCLUDED.locale""",
+        staff.staff_id,
+        staff.site_id,
+        staff.name,
+        staff.role,
+        staff.email,
+        staff.phone,
+        staff.locale,
+    )
+
+
+async def save_client(conn: Connection, client: ClientProfile) -> None:
+    await conn.execute(
+        """INSERT INTO clients (client_id, site_id, locale, timezone, preferred_channel)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (client_id) DO UPDATE SET site_id = EXCLUDED.site_id,
+               locale = EXCLUDED.locale, timezone = EXCLUDED.timezone,
+               preferred_channel = EXCLUDED.preferred_channel""",
+        client.client_id,
+        client.site_id,
+        client.locale,
+        client.timezone,
+        client.preferred_channel.value,
+    )
+
+
+async def site(conn: Connection, site_id: UUID) -> Site | None:
+    row = await conn.fetchrow("SELECT * FROM sites WHERE site_id = $1", site_id)
+    return (
+        None if row is None else Site(row["site_id"], row["name"], row["timezone"], row["locale"])
+    )
+
+
+async def staff_member(conn: Connection, staff_id: UUID) -> StaffMember | None:
+    row = await conn.fetchrow("SELECT * FROM staff_contacts WHERE staff_id = $1", staff_id)
+    if row is None:
+        return None
+    return StaffMember(
+        staff_id=row["staff_id"],
+        site_id=row["site_id"],
+        name=row["name"],
+        role=row["role"],
+        email=row["email"],
+        phone=row["phone"],
+        locale=row["locale"],
+    )
+
+
+async def client_profile(conn: Connection, client_id: UUID) -> ClientProfile | None:
+    row = await conn.fetchrow("SELECT * FROM clients WHERE client_id = $1", client_id)
+    if row is None:
+        return None
+    return ClientProfile(
+        client_id=row["client_id"],
+        site_id=row["site_id"],
+        locale=row["locale"],
+        timezone=row["timezone"],
+        preferred_channel=Channel(row["preferred_channel"]),
+    )
+
+
+async def recipient_site_id(conn: Connection, recipient_id: UUID) -> UUID | None:
+    """The site of a known client or staff member (for API-key site checks)."""
+    found: UUID | None = await conn.fetchval(
+        """SELECT site_id FROM clients WHERE client_id = $1
+           UNION ALL SELECT site_id FROM staff_contacts WHERE staff_id = $1 LIMIT 1""",
+        recipient_id,
+    )
+    return found

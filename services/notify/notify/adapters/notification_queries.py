@@ -1,0 +1,59 @@
+"""Read side of the HTTP API: notifications with their attempts."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+import asyncpg
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
+
+_COLUMNS = """id, recipient_id, recipient_kind, site_id, channel, template, status, attempts,
+    sent_at, failed_at, cause_event_id, page_id, lane, next_attempt_at, hold_reason,
+    last_error, created_at, params->>'kind' AS kind"""
+
+
+async def find(
+    conn: Connection,
+    *,
+    recipient_id: UUID | None,
+    status: str | None,
+    lane: str | None,
+    template: str | None,
+    site_ids: Collection[UUID] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """Newest first. `site_ids` None: every site (an admin key)."""
+    return await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM notifications
+            WHERE ($1::uuid IS NULL OR recipient_id = $1)
+              AND ($2::text IS NULL OR status = $2)
+              AND ($3::text IS NULL OR lane = $3)
+              AND ($4::text IS NULL OR template = $4)
+              AND ($5::uuid[] IS NULL OR site_id = ANY($5))
+            ORDER BY created_at DESC, id
+            LIMIT $6""",
+        recipient_id,
+        status,
+        lane,
+        template,
+        list(site_ids) if site_ids is not None else None,
+        limit,
+    )
+
+
+async def get(conn: Connection, notification_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM notifications WHERE id = $1", notification_id
+    )
+
+
+async def attempts(conn: Connection, notification_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT number, at, channel, outcome, error_code FROM notification_attempts
+           WHERE notification_id = $1 ORDER BY number""",
+        notification_id,
+    )

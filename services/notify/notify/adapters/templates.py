@@ -1,0 +1,114 @@
+"""Messages from Jinja2 templates, one folder per language, dates and times by Babel.
+
+Each template file defines three blocks: `subject` and `body` (email) and `short` (SMS and
+messaging). Templates see the notification's parameters, `site_name`, `common` (the macros of
+the language's `_common.txt`: site names, modalities, signatures) and `day`, `date`, `hour`,
+`zone`, which format an instant in the recipient's time zone and locale.
+"""
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_time, get_timezone_name
+
+from notify.application.ports import RenderedMessage, TemplateMissing
+from notify.domain.codes import Template
+from notify.domain.locales import MessageLocale
+from notify.domain.notification import Params
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+BLOCKS = ("subject", "body", "short")
+
+# CLDR abbreviates the Korean day period as AM/PM; the wide form (오전/오후) reads naturally.
+_TIME_PATTERNS = {"ko": "aaaa h:mm"}
+
+
+def template_file(template: Template, params: Params, language: str) -> str:
+    """`<language>/<template>.txt`; a follow-up has one file per kind."""
+    name = template.value
+    if template is Template.FOLLOWUP_DUE:
+        name = f"{name}_{params.get('kind', 'checkin')}"
+    return f"{language}/{name}.txt"
+
+
+class JinjaRenderer:
+    def __init__(self, directory: Path = TEMPLATES_DIR) -> None:
+        # Plain-text messages: nothing is rendered as HTML, so there is nothing to escape.
+        self._env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(directory),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,  # noqa: S701
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+
+    def render(
+        self, template: Template, params: Params, locale: MessageLocale, zone: ZoneInfo
+    ) -> RenderedMessage:
+        name = template_file(template, params, locale.language)
+        try:
+            compiled = self._env.get_template(name)
+            values = {**params, **_formatters(_babel_locale(locale), zone)}
+            common = self._env.get_template(f"{locale.language}/_common.txt")
+            values["common"] = common.make_module(values)
+            context = compiled.new_context(values, shared=False)
+            parts = {block: _render_block(compiled, block, context) for block in BLOCKS}
+        except (jinja2.TemplateError, KeyError, ValueError) as exc:
+            raise TemplateMissing(f"{name}: {type(exc).__name__}: {exc}") from None
+        return RenderedMessage(subject=parts["subject"], body=parts["body"], short=parts["short"])
+
+
+def _render_block(compiled: jinja2.Template, block: str, context: Any) -> str:
+    text = "".join(compiled.blocks[block](context)).strip()
+    # One line for the subject; at most one blank line between paragraphs elsewhere.
+    if block == "subject":
+        return " ".join(text.split())
+    lines = [line.rstrip() for line in text.splitlines()]
+    tidy: list[str] = []
+    for line in lines:
+        if line or (tidy and tidy[-1]):
+            tidy.append(line)
+    return "\n".join(tidy)
+
+
+def _babel_locale(locale: MessageLocale) -> Locale:
+    """The formatting locale (e.g. fr_CA) when Babel knows it, else the language."""
+    for tag in (locale.formatting, locale.language):
+        try:
+            return Locale.parse(tag)
+        except (UnknownLocaleError, ValueError):
+            continue
+    return Locale.parse("en")
+
+
+def _formatters(locale: Locale, zone: ZoneInfo) -> Mapping[str, Callable[..., str]]:
+    time_pattern = _TIME_PATTERNS.get(locale.language, "short")
+
+    def local(value: str | datetime) -> datetime:
+        instant = datetime.fromisoformat(value) if isinstance(value, str) else value
+        if instant.tzinfo is None:
+            raise ValueError("instants in messages must carry an offset")
+        return instant.astimezone(zone)
+
+    def day(value: str | datetime) -> str:
+        return format_date(local(value), "full", locale=locale)
+
+    def date(value: str | datetime) -> str:
+        return format_date(local(value), "long", locale=locale)
+
+    def hour(value: str | datetime) -> str:
+        return format_time(local(value), time_pattern, tzinfo=zone, locale=locale)
+
+    def zone_name(value: str | datetime) -> str:
+        return get_timezone_name(local(value), "long", locale=locale)
+
+    def short(value: object) -> str:
+        return str(value)[:8]
+
+    return {"day": day, "date": date, "hour": hour, "zone": zone_name, "short": short}

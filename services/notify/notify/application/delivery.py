@@ -1,0 +1,284 @@
+"""Delivering one claimed notification: find the recipient, respect quiet hours, pick the
+channel, write the message, hand it to the provider, and record the outcome with the public
+NotificationSent / NotificationFailed in one transaction."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from opentelemetry import trace
+
+from counseling_shared import outbox
+from counseling_shared.clock import Clock
+from counseling_shared.codes import Channel, NotificationChannel
+from counseling_shared.envelope import wrap
+from counseling_shared.events import NotificationFailed, NotificationSent
+from counseling_shared.eventstore import ConcurrencyConflict
+from counseling_shared.logs import get_logger
+from counseling_shared.tracing import context_from_headers, tracer
+from counseling_shared.unit_of_work import unit_of_work
+from notify.adapters import directory_store, notification_store, preference_store
+from notify.application.ports import (
+    ChannelProvider,
+    ClientDirectory,
+    ClientNotFound,
+    DirectoryUnavailable,
+    MessageRenderer,
+    OutgoingMessage,
+    TemplateMissing,
+)
+from notify.domain import notification as rules
+from notify.domain.channels import Addresses, choose_channel
+from notify.domain.codes import NotificationStatus, RecipientKind
+from notify.domain.locales import message_locale
+from notify.domain.notification import DeliveryOutcome, Notification, NotificationEvent
+from notify.domain.quiet_hours import QuietHours, zone_named
+from notify.domain.retry import RetryPolicy
+
+log = get_logger(__name__)
+SOURCE = "notify"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Everything delivery needs about the recipient, for this one delivery only."""
+
+    addresses: Addresses
+    locale: str | None
+    zone: ZoneInfo
+    quiet_hours: QuietHours | None
+    wishes: tuple[Channel | None, ...]
+    site_name: str | None
+
+
+class RecipientUnavailable(Exception):
+    """The recipient cannot be resolved right now; `outcome` says whether to retry."""
+
+    def __init__(self, outcome: DeliveryOutcome) -> None:
+        super().__init__(outcome.error_code)
+        self.outcome = outcome
+
+
+class Courier:
+    """Delivers claimed notifications of one lane."""
+
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool[Any],
+        clock: Clock,
+        directory: ClientDirectory,
+        providers: Mapping[NotificationChannel, ChannelProvider],
+        renderer: MessageRenderer,
+        retry: RetryPolicy,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._pool = pool
+        self._clock = clock
+        self._directory = directory
+        self._providers = providers
+        self._renderer = renderer
+        self._retry = retry
+        self._jitter = jitter
+        self._tracer = tracer("notify.delivery")
+
+    async def deliver(
+        self, claimed: Notification, trace_headers: Mapping[str, str] | None = None
+    ) -> Notification | None:
+        """Deliver (or hold, or fail) `claimed`; None when another worker recorded first."""
+        with self._tracer.start_as_current_span(
+            f"deliver {claimed.template.value}",
+            context=context_from_headers(trace_headers),
+            kind=trace.SpanKind.PRODUCER,
+            attributes={
+                "notify.notification_id": str(claimed.id),
+                "notify.lane": claimed.lane.value,
+                "notify.attempt": claimed.attempts + 1,
+            },
+        ) as span:
+            result = await self._deliver(claimed)
+            if result is not None:
+                span.set_attribute("notify.status", result.status.value)
+                span.set_attribute("notify.channel", result.channel.value)
+            return result
+
+    async def _deliver(self, claimed: Notification) -> Notification | None:
+        try:
+            recipient = await self._recipient(claimed)
+        except RecipientUnavailable as exc:
+            return await self._finish(claimed, claimed.channel, exc.outcome)
+
+        held = rules.hold_if_quiet(
+            claimed, recipient.quiet_hours, recipient.zone, self._clock.now()
+        )
+        if held:
+            log.info("notification_held", notification_id=str(claimed.id), reason="quiet_hours")
+            return await self._record(claimed, held)
+
+        channel = self._channel(claimed, recipient)
+        address = recipient.addresses.for_channel(channel) if channel else None
+        if channel is None or address is None:
+            return await self._finish(
+                claimed, channel or claimed.channel, DeliveryOutcome.permanent("no_address")
+            )
+        locale = message_locale(recipient.locale)
+        try:
+            rendered = self._renderer.render(
+                claimed.template,
+                {**claimed.params, "site_name": recipient.site_name},
+                locale,
+                recipient.zone,
+            )
+        except TemplateMissing as exc:
+            log.error("template_failed", notification_id=str(claimed.id), error=str(exc))
+            return await self._finish(claimed, channel, DeliveryOutcome.permanent("template"))
+        message = OutgoingMessage(
+            notification_id=claimed.id,
+            channel=channel,
+            to=address,
+            subject=rendered.subject,
+            body=rendered.text_for(channel),
+            language=locale.language,
+        )
+        outcome = await self._providers[channel].send(message)
+        return await self._finish(claimed, channel, outcome)
+
+    def _channel(self, claimed: Notification, recipient: Recipient) -> NotificationChannel | None:
+        if claimed.recipient_kind is RecipientKind.STAFF:
+            return claimed.channel  # a page names its channel: one row per channel
+        return choose_channel(recipient.wishes, recipient.addresses)
+
+    async def _recipient(self, claimed: Notification) -> Recipient:
+        async with self._pool.acquire() as conn:
+            preferences = await preference_store.load(conn, claimed.recipient_id)
+            site = await directory_store.site(conn, claimed.site_id)
+            if claimed.recipient_kind is RecipientKind.STAFF:
+                staff = await directory_store.staff_member(conn, claimed.recipient_id)
+                profile = None
+            else:
+                staff = None
+                profile = await directory_store.client_profile(conn, claimed.recipient_id)
+        quiet_hours = preferences.quiet_hours if preferences else None
+        preferred = preferences.channel if preferences else None
+        site_name = site.name if site else None
+        site_zone = site.timezone if site else None
+
+        if claimed.recipient_kind is RecipientKind.STAFF:
+            if staff is None:
+                # StaffRegistered may still be on its way from booking's stream.
+                raise RecipientUnavailable(DeliveryOutcome.transient("recipient_unknown"))
+            return Recipient(
+                addresses=Addresses(email=staff.email, phone=staff.phone),
+                locale=staff.locale,
+                zone=zone_named(site_zone),
+                quiet_hours=quiet_hours,
+                wishes=(Channel(claimed.channel.value),),
+                site_name=site_name,
+            )
+
+        try:
+            contact = await self._directory.contact(claimed.recipient_id)
+        except DirectoryUnavailable:
+            raise RecipientUnavailable(DeliveryOutcome.transient("directory_unavailable")) from None
+        except ClientNotFound:
+            raise RecipientUnavailable(DeliveryOutcome.permanent("recipient_not_found")) from None
+        return Recipient(
+            addresses=Addresses(email=contact.email, phone=contact.phone),
+            locale=contact.locale or (profile.locale if profile else None),
+            zone=zone_named(contact.timezone or (profile.timezone if profile else site_zone)),
+            quiet_hours=quiet_hours,
+            wishes=(
+                preferred,
+                claimed.requested_channel,
+                contact.preferred_channel or (profile.preferred_channel if profile else None),
+            ),
+            site_name=site_name,
+        )
+
+    async def _finish(
+        self, claimed: Notification, channel: NotificationChannel, outcome: DeliveryOutcome
+    ) -> Notification | None:
+        events = rules.record_attempt(
+            claimed, channel, outcome, self._clock.now(), self._retry, self._jitter()
+        )
+        return await self._record(claimed, events)
+
+    async def _record(
+        self, claimed: Notification, events: list[NotificationEvent]
+    ) -> Notification | None:
+        try:
+            async with unit_of_work(self._pool, source=SOURCE, clock=self._clock) as uow:
+                recorded = await notification_store.record(uow.conn, claimed, events)
+                await self._announce(uow.conn, recorded)
+                if recorded.status is NotificationStatus.FAILED and recorded.page_id:
+                    await self._try_other_channels(uow.conn, recorded)
+        except ConcurrencyConflict:
+            # Our lease ran out and another worker took over and recorded first.
+            log.warning("notification_lease_lost", notification_id=str(claimed.id))
+            return None
+        _log_outcome(recorded)
+        return recorded
+
+    async def _announce(self, conn: Any, recorded: Notification) -> None:
+        """NotificationSent / NotificationFailed, in the same transaction as the status."""
+        if recorded.status is NotificationStatus.PENDING:
+            return
+        kind = (
+            NotificationSent if recorded.status is NotificationStatus.SENT else NotificationFailed
+        )
+        event = kind(
+            notification_id=recorded.id,
+            recipient_id=recorded.recipient_id,
+            site_id=recorded.site_id,
+            channel=recorded.channel,
+            template=recorded.template.value,
+            cause_event_id=recorded.cause_event_id,
+            attempts=recorded.attempts,
+            page_id=recorded.page_id,
+        )
+        envelope = wrap(
+            event,
+            source=SOURCE,
+            subject=recorded.id,
+            correlation_id=recorded.correlation_id,
+            causation_id=recorded.cause_event_id,
+            time=self._clock.now(),
+        )
+        await outbox.enqueue(conn, [envelope])
+
+    async def _try_other_channels(self, conn: Any, failed: Notification) -> None:
+        """A page that failed on one channel: its other channel goes now, not at its retry."""
+        assert failed.page_id is not None
+        now = self._clock.now()
+        for sibling in await notification_store.idle_page_notifications(conn, failed.page_id, now):
+            if sibling.id == failed.id or sibling.channel is failed.channel:
+                continue
+            events = rules.expedite(sibling, now, reason=f"{failed.channel.value}_failed")
+            if events:
+                await notification_store.record(conn, sibling, events)
+                await notification_store.wake(conn, sibling.lane)
+
+
+def _log_outcome(recorded: Notification) -> None:
+    fields: dict[str, Any] = {
+        "notification_id": str(recorded.id),
+        "template": recorded.template.value,
+        "channel": recorded.channel.value,
+        "attempts": recorded.attempts,
+    }
+    if recorded.status is NotificationStatus.SENT:
+        log.info("notification_sent", **fields)
+    elif recorded.status is NotificationStatus.FAILED:
+        log.warning("notification_failed", error=recorded.last_error, **fields)
+    elif recorded.hold_reason is None:
+        log.info(
+            "notification_retry_scheduled",
+            error=recorded.last_error,
+            next_attempt_at=recorded.next_attempt_at.isoformat(),
+            **fields,
+        )

@@ -1,0 +1,86 @@
+"""What delivery needs from the outside world: booking's client directory, the providers of
+each channel, and the message templates."""
+
+from dataclasses import dataclass
+from typing import Protocol
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from counseling_shared.codes import Channel, NotificationChannel
+from notify.domain.codes import Template
+from notify.domain.locales import MessageLocale
+from notify.domain.notification import DeliveryOutcome, Params
+
+
+@dataclass(frozen=True)
+class ClientContact:
+    """booking's answer about a client. Held in memory for one delivery, never stored."""
+
+    client_id: UUID
+    email: str | None
+    phone: str | None
+    locale: str | None
+    timezone: str | None
+    preferred_channel: Channel | None
+
+
+class DirectoryUnavailable(Exception):
+    """booking did not answer in time (or nobody listens): try the delivery again later."""
+
+
+class ClientNotFound(Exception):
+    """booking knows no such client: the delivery can never succeed."""
+
+
+class ClientDirectory(Protocol):
+    """booking's client directory (`booking.directory.contact`, request-reply)."""
+
+    async def contact(self, client_id: UUID) -> ClientContact:
+        """The client's contact details; raises DirectoryUnavailable or ClientNotFound."""
+        ...
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One rendered message on its way to a provider. `notification_id` makes a repeated
+    send recognisable (the email Message-ID, the providers' idempotency key)."""
+
+    notification_id: UUID
+    channel: NotificationChannel
+    to: str
+    subject: str
+    body: str
+    language: str
+
+
+class ChannelProvider(Protocol):
+    """Hands a message to an email, SMS or messaging provider."""
+
+    async def send(self, message: OutgoingMessage) -> DeliveryOutcome:
+        """Sent, or a transient or permanent failure with a short error code. Never raises
+        for a provider's answer or an unreachable provider."""
+        ...
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    """`subject` and `body` for email; `short` for SMS and messaging."""
+
+    subject: str
+    body: str
+    short: str
+
+    def text_for(self, channel: NotificationChannel) -> str:
+        return self.body if channel is NotificationChannel.EMAIL else self.short
+
+
+class TemplateMissing(Exception):
+    """No template (or a parameter it needs is missing): a bug or bad data, never transient."""
+
+
+class MessageRenderer(Protocol):
+    """Writes a message in the recipient's language, times in the recipient's zone."""
+
+    def render(
+        self, template: Template, params: Params, locale: MessageLocale, zone: ZoneInfo
+    ) -> RenderedMessage: ...

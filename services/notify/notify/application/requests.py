@@ -1,0 +1,219 @@
+"""Event handlers: each incoming event becomes notification rows in the consumer's transaction
+(the inbox makes that happen once per event); the lane workers deliver them after commit."""
+
+from typing import Any
+from uuid import UUID, uuid4
+
+from counseling_shared.codes import Channel, NotificationChannel
+from counseling_shared.envelope import Envelope
+from counseling_shared.events import (
+    AppointmentBooked,
+    AppointmentCancelled,
+    AppointmentRescheduled,
+    ClientRegistered,
+    FollowUpDue,
+    IntegrationEvent,
+    PageRequested,
+    SiteRegistered,
+    StaffRegistered,
+)
+from counseling_shared.inbox import Handler
+from counseling_shared.tracing import current_trace_headers
+from counseling_shared.unit_of_work import UnitOfWork
+from notify.adapters import directory_store, notification_store, preference_store
+from notify.domain import notification
+from notify.domain.channels import planned_channel
+from notify.domain.codes import Lane, RecipientKind, Template
+from notify.domain.notification import Params
+from notify.domain.quiet_hours import zone_named
+from notify.domain.recipients import ClientProfile, Site, StaffMember
+
+PAGE_CHANNELS = (NotificationChannel.SMS, NotificationChannel.EMAIL)
+"""A page goes to the staff member's phone and mailbox, both at once."""
+
+
+async def on_followup_due(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
+    assert isinstance(event, FollowUpDue)
+    await request_for_client(
+        uow,
+        envelope,
+        client_id=event.client_id,
+        site_id=event.site_id,
+        template=Template.FOLLOWUP_DUE,
+        params={
+            "followup_id": str(event.followup_id),
+            "kind": event.kind.value,
+            "due_at": event.due_at.isoformat(),
+        },
+        requested_channel=event.channel,
+    )
+
+
+async def on_appointment_booked(
+    uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent
+) -> None:
+    assert isinstance(event, AppointmentBooked)
+    await _confirm(uow, envelope, event, Template.APPOINTMENT_BOOKED, {})
+
+
+async def on_appointment_rescheduled(
+    uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent
+) -> None:
+    assert isinstance(event, AppointmentRescheduled)
+    previous = event.previous_start.isoformat() if event.previous_start else None
+    await _confirm(
+        uow, envelope, event, Template.APPOINTMENT_RESCHEDULED, {"previous_start": previous}
+    )
+
+
+async def on_appointment_cancelled(
+    uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent
+) -> None:
+    assert isinstance(event, AppointmentCancelled)
+    extra = {"cancelled_by": event.cancelled_by.value, "late": event.late}
+    await _confirm(uow, envelope, event, Template.APPOINTMENT_CANCELLED, extra)
+
+
+async def _confirm(
+    uow: UnitOfWork,
+    envelope: Envelope,
+    event: AppointmentBooked,
+    template: Template,
+    extra: dict[str, Any],
+) -> None:
+    await request_for_client(
+        uow,
+        envelope,
+        client_id=event.client_id,
+        site_id=event.site_id,
+        template=template,
+        params={
+            "appointment_id": str(event.appointment_id),
+            "start": event.start.isoformat(),
+            "end": event.end.isoformat(),
+            "modality": event.modality.value,
+            "previous_start": None,
+            **extra,
+        },
+    )
+
+
+async def request_for_client(
+    uow: UnitOfWork,
+    envelope: Envelope,
+    *,
+    client_id: UUID,
+    site_id: UUID,
+    template: Template,
+    params: Params,
+    requested_channel: Channel | None = None,
+) -> None:
+    """One bulk-lane message to a client, held from the start if it is their quiet hours."""
+    conn = uow.conn
+    preferences = await preference_store.load(conn, client_id)
+    profile = await directory_store.client_profile(conn, client_id)
+    zone_name = profile.timezone if profile else await _site_zone(uow, site_id)
+    channel = planned_channel(
+        [
+            preferences.channel if preferences else None,
+            requested_channel,
+            profile.preferred_channel if profile else None,
+        ]
+    )
+    requested = notification.request(
+        notification_id=uuid4(),
+        recipient_id=client_id,
+        recipient_kind=RecipientKind.CLIENT,
+        site_id=site_id,
+        lane=Lane.BULK,
+        channel=channel,
+        requested_channel=requested_channel,
+        template=template,
+        params=params,
+        cause_event_id=envelope.id,
+        correlation_id=envelope.correlationid,
+        now=uow.now(),
+        quiet_hours=preferences.quiet_hours if preferences else None,
+        # Unknown zone: no hold now; the send-time check uses booking's answer.
+        zone=zone_named(zone_name) if zone_name else None,
+    )
+    await notification_store.add(conn, requested, current_trace_headers())
+    await notification_store.wake(conn, Lane.BULK)
+
+
+async def _site_zone(uow: UnitOfWork, site_id: UUID) -> str | None:
+    site = await directory_store.site(uow.conn, site_id)
+    return site.timezone if site else None
+
+
+def page_handler(alert_base_url: str) -> Handler:
+    """PageRequested → an SMS and an email to the staff member, in the crisis lane."""
+    base = alert_base_url.rstrip("/")
+
+    async def on_page_requested(
+        uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent
+    ) -> None:
+        assert isinstance(event, PageRequested)
+        params = {
+            "alert_id": str(event.alert_id),
+            "page_id": str(event.page_id),
+            "level": event.level,
+            "alert_url": event.alert_url or f"{base}/alerts/{event.alert_id}",
+        }
+        headers = current_trace_headers()
+        for channel in PAGE_CHANNELS:
+            requested = notification.request(
+                notification_id=uuid4(),
+                recipient_id=event.staff_id,
+                recipient_kind=RecipientKind.STAFF,
+                site_id=event.site_id,
+                lane=Lane.CRISIS,
+                channel=channel,
+                template=Template.CRISIS_PAGE,
+                params=params,
+                cause_event_id=envelope.id,
+                correlation_id=envelope.correlationid,
+                page_id=event.page_id,
+                now=uow.now(),
+            )
+            await notification_store.add(uow.conn, requested, headers)
+        await notification_store.wake(uow.conn, Lane.CRISIS)
+
+    return on_page_requested
+
+
+# --- what notify learns from booking -------------------------------------------------------
+
+
+async def on_site_registered(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
+    assert isinstance(event, SiteRegistered)
+    site = Site(event.site_id, event.name, event.timezone, event.locale)
+    await directory_store.save_site(uow.conn, site)
+
+
+async def on_staff_registered(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
+    assert isinstance(event, StaffRegistered)
+    staff = StaffMember(
+        staff_id=event.staff_id,
+        site_id=event.site_id,
+        name=event.name,
+        role=event.role.value,
+        email=event.email,
+        phone=event.phone,
+        locale=event.locale,
+    )
+    await directory_store.save_staff(uow.conn, staff)
+
+
+async def on_client_registered(
+    uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent
+) -> None:
+    assert isinstance(event, ClientRegistered)
+    profile = ClientProfile(
+        client_id=event.client_id,
+        site_id=event.site_id,
+        locale=event.locale,
+        timezone=event.timezone,
+        preferred_channel=event.preferred_channel,
+    )
+    await directory_store.save_client(uow.conn, profile)

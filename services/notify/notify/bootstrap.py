@@ -1,0 +1,96 @@
+"""Wires notify: its consumers, its HTTP routes and one delivery worker pool per lane."""
+
+from pathlib import Path
+
+import httpx
+
+from counseling_shared.codes import NotificationChannel
+from counseling_shared.db import create_pool
+from counseling_shared.service import BackgroundTask, Runtime, ServiceDefinition
+from notify.adapters.booking_directory import NatsClientDirectory
+from notify.adapters.smtp import SmtpProvider
+from notify.adapters.templates import JinjaRenderer
+from notify.adapters.webhooks import WebhookProvider
+from notify.application.delivery import Courier
+from notify.application.ports import ChannelProvider
+from notify.domain.codes import Lane
+from notify.entrypoints import consumers, http
+from notify.entrypoints.workers import LaneWorkers
+from notify.settings import NotifySettings
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
+    s = settings or NotifySettings()
+    return ServiceDefinition(
+        name="notify",
+        settings=s,
+        migrations_dir=MIGRATIONS,
+        routes=consumers.routes(s),
+        routers=[http.router],
+        background=[lane_pool(Lane.CRISIS, s), lane_pool(Lane.BULK, s)],
+    )
+
+
+def lane_pool(lane: Lane, s: NotifySettings) -> BackgroundTask:
+    """A lane's workers with their own database connections and HTTP client, so nothing the
+    bulk lane does can queue a page behind it."""
+    size = s.crisis_workers if lane is Lane.CRISIS else s.bulk_workers
+    retry = s.crisis_retry() if lane is Lane.CRISIS else s.bulk_retry()
+
+    async def run(runtime: Runtime) -> None:
+        pool = await create_pool(
+            s.database_url, schema=s.database_schema, min_size=1, max_size=size + 1
+        )
+        try:
+            async with httpx.AsyncClient(timeout=s.webhook_timeout) as client:
+                courier = Courier(
+                    pool=pool,
+                    clock=runtime.clock,
+                    directory=NatsClientDirectory(runtime.nats(), s.directory_timeout),
+                    providers=providers(s, client, runtime),
+                    renderer=JinjaRenderer(),
+                    retry=retry,
+                )
+                workers = LaneWorkers(
+                    lane=lane,
+                    size=size,
+                    pool=pool,
+                    dsn=s.database_url,
+                    schema=s.database_schema,
+                    clock=runtime.clock,
+                    courier=courier,
+                    lease=s.claim_lease,
+                    idle_poll=s.idle_poll,
+                )
+                runtime.definition.state[f"{lane.value}_workers"] = workers
+                await workers.run()
+        finally:
+            await pool.close()
+
+    run.__name__ = f"notify-{lane.value}-lane"
+    return run
+
+
+def providers(
+    s: NotifySettings, client: httpx.AsyncClient, runtime: Runtime
+) -> dict[NotificationChannel, ChannelProvider]:
+    email = SmtpProvider(
+        host=s.smtp_host,
+        port=s.smtp_port,
+        sender=s.smtp_from,
+        clock=runtime.clock,
+        username=s.smtp_username,
+        password=s.smtp_password,
+        start_tls=s.smtp_starttls,
+        use_tls=s.smtp_tls,
+        timeout=s.smtp_timeout,
+    )
+    return {
+        NotificationChannel.EMAIL: email,
+        NotificationChannel.SMS: WebhookProvider(client, s.sms_webhook_url, "sms"),
+        NotificationChannel.MESSAGING: WebhookProvider(
+            client, s.messaging_webhook_url, "messaging"
+        ),
+    }

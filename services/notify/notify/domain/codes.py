@@ -1,0 +1,39 @@
+"""Coded values of notify's own model (the public ones live in counseling_shared.codes)."""
+
+from enum import StrEnum
+
+
+class Lane(StrEnum):
+    """Which worker pool delivers a notification. Pages never wait behind bulk mail."""
+
+    CRISIS = "crisis"
+    BULK = "bulk"
+
+
+class NotificationStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class RecipientKind(StrEnum):
+    CLIENT = "client"
+    STAFF = "staff"
+
+
+class AttemptOutcome(StrEnum):
+    SENT = "sent"
+    TRANSIENT_FAILURE = "transient_failure"
+    PERMANENT_FAILURE = "permanent_failure"
+
+
+class Template(StrEnum):
+    FOLLOWUP_DUE = "followup_due"
+    APPOINTMENT_BOOKED = "appointment_booked"
+    APPOINTMENT_RESCHEDULED = "appointment_rescheduled"
+    APPOINTMENT_CANCELLED = "appointment_cancelled"
+    CRISIS_PAGE = "crisis_page"
+
+
+class HoldReason(StrEnum):
+    QUIET_HOURS = "quiet_hours"

@@ -1,0 +1,321 @@
+"""The Notification aggregate: one message to one recipient on one channel, until it is sent or
+given up. Its events are notify's own (stored in the event store); the public
+NotificationSent / NotificationFailed are published alongside by the application.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, tzinfo
+from typing import Any
+from uuid import UUID
+
+from counseling_shared.codes import Channel, NotificationChannel
+from notify.domain.codes import (
+    AttemptOutcome,
+    HoldReason,
+    Lane,
+    NotificationStatus,
+    RecipientKind,
+    Template,
+)
+from notify.domain.quiet_hours import QuietHours
+from notify.domain.retry import RetryPolicy
+
+Params = Mapping[str, Any]
+"""Template parameters: identifiers, coded values and instants only, never client data."""
+
+
+class NotPending(Exception):
+    """The notification was already sent or given up."""
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """What one attempt with a provider came to. `error_code` is a short machine code."""
+
+    kind: AttemptOutcome
+    error_code: str | None = None
+
+    @classmethod
+    def sent(cls) -> "DeliveryOutcome":
+        return cls(AttemptOutcome.SENT)
+
+    @classmethod
+    def transient(cls, code: str) -> "DeliveryOutcome":
+        return cls(AttemptOutcome.TRANSIENT_FAILURE, code)
+
+    @classmethod
+    def permanent(cls, code: str) -> "DeliveryOutcome":
+        return cls(AttemptOutcome.PERMANENT_FAILURE, code)
+
+
+# --- events --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NotificationRequested:
+    """An incoming event asked for a message; it waits in its lane from `next_attempt_at`."""
+
+    notification_id: UUID
+    recipient_id: UUID
+    recipient_kind: RecipientKind
+    site_id: UUID
+    lane: Lane
+    channel: NotificationChannel
+    requested_channel: Channel | None
+    template: Template
+    params: Params
+    cause_event_id: UUID
+    correlation_id: UUID | None
+    page_id: UUID | None
+    at: datetime
+    next_attempt_at: datetime
+    hold_reason: HoldReason | None
+
+
+@dataclass(frozen=True)
+class DeliveryHeld:
+    """Not sent now (the recipient's quiet hours); tried again at `until`."""
+
+    at: datetime
+    until: datetime
+    reason: HoldReason
+
+
+@dataclass(frozen=True)
+class DeliveryAttempted:
+    """One call to a provider (or a failed look-up before it), and how it went."""
+
+    at: datetime
+    number: int
+    channel: NotificationChannel
+    outcome: AttemptOutcome
+    error_code: str | None
+
+
+@dataclass(frozen=True)
+class RetryScheduled:
+    at: datetime
+    next_attempt_at: datetime
+
+
+@dataclass(frozen=True)
+class DeliverySucceeded:
+    at: datetime
+    attempts: int
+
+
+@dataclass(frozen=True)
+class DeliveryAbandoned:
+    """Given up: a permanent failure, or too many transient ones."""
+
+    at: datetime
+    attempts: int
+    error_code: str | None
+
+
+@dataclass(frozen=True)
+class DeliveryExpedited:
+    """Moved to the front of its lane (the other channel of a page failed)."""
+
+    at: datetime
+    reason: str
+
+
+NotificationEvent = (
+    NotificationRequested
+    | DeliveryHeld
+    | DeliveryAttempted
+    | RetryScheduled
+    | DeliverySucceeded
+    | DeliveryAbandoned
+    | DeliveryExpedited
+)
+
+
+# --- state ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Notification:
+    id: UUID
+    recipient_id: UUID
+    recipient_kind: RecipientKind
+    site_id: UUID
+    lane: Lane
+    channel: NotificationChannel
+    requested_channel: Channel | None
+    template: Template
+    params: Params
+    cause_event_id: UUID
+    correlation_id: UUID | None
+    page_id: UUID | None
+    created_at: datetime
+    next_attempt_at: datetime
+    hold_reason: HoldReason | None = None
+    status: NotificationStatus = NotificationStatus.PENDING
+    attempts: int = 0
+    last_error: str | None = None
+    sent_at: datetime | None = None
+    failed_at: datetime | None = None
+    version: int = 0
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status is NotificationStatus.PENDING
+
+
+def evolve(state: Notification | None, event: NotificationEvent) -> Notification:
+    if isinstance(event, NotificationRequested):
+        assert state is None, "a notification is requested once"
+        return Notification(
+            id=event.notification_id,
+            recipient_id=event.recipient_id,
+            recipient_kind=event.recipient_kind,
+            site_id=event.site_id,
+            lane=event.lane,
+            channel=event.channel,
+            requested_channel=event.requested_channel,
+            template=event.template,
+            params=event.params,
+            cause_event_id=event.cause_event_id,
+            correlation_id=event.correlation_id,
+            page_id=event.page_id,
+            created_at=event.at,
+            next_attempt_at=event.next_attempt_at,
+            hold_reason=event.hold_reason,
+            version=1,
+        )
+    assert state is not None, "events after NotificationRequested need a state"
+    state = replace(state, version=state.version + 1)
+    if isinstance(event, DeliveryHeld):
+        return replace(state, next_attempt_at=event.until, hold_reason=event.reason)
+    if isinstance(event, DeliveryAttempted):
+        return replace(
+            state,
+            attempts=event.number,
+            channel=event.channel,
+            last_error=event.error_code,
+            hold_reason=None,
+        )
+    if isinstance(event, RetryScheduled):
+        return replace(state, next_attempt_at=event.next_attempt_at)
+    if isinstance(event, DeliverySucceeded):
+        return replace(state, status=NotificationStatus.SENT, sent_at=event.at)
+    if isinstance(event, DeliveryAbandoned):
+        return replace(state, status=NotificationStatus.FAILED, failed_at=event.at)
+    if isinstance(event, DeliveryExpedited):
+        return replace(state, next_attempt_at=event.at, hold_reason=None)
+    raise TypeError(f"unknown notification event {event!r}")
+
+
+def fold(state: Notification | None, events: Iterable[NotificationEvent]) -> Notification:
+    for event in events:
+        state = evolve(state, event)
+    assert state is not None
+    return state
+
+
+# --- decisions -----------------------------------------------------------------------------
+
+
+def request(
+    *,
+    notification_id: UUID,
+    recipient_id: UUID,
+    recipient_kind: RecipientKind,
+    site_id: UUID,
+    lane: Lane,
+    channel: NotificationChannel,
+    template: Template,
+    params: Params,
+    cause_event_id: UUID,
+    now: datetime,
+    requested_channel: Channel | None = None,
+    correlation_id: UUID | None = None,
+    page_id: UUID | None = None,
+    quiet_hours: QuietHours | None = None,
+    zone: tzinfo | None = None,
+) -> NotificationRequested:
+    """Queue a message. Outside the crisis lane it waits out the recipient's quiet hours."""
+    release = held_until(lane, quiet_hours, zone, now)
+    return NotificationRequested(
+        notification_id=notification_id,
+        recipient_id=recipient_id,
+        recipient_kind=recipient_kind,
+        site_id=site_id,
+        lane=lane,
+        channel=channel,
+        requested_channel=requested_channel,
+        template=template,
+        params=params,
+        cause_event_id=cause_event_id,
+        correlation_id=correlation_id,
+        page_id=page_id,
+        at=now,
+        next_attempt_at=release or now,
+        hold_reason=HoldReason.QUIET_HOURS if release else None,
+    )
+
+
+def held_until(
+    lane: Lane, quiet_hours: QuietHours | None, zone: tzinfo | None, now: datetime
+) -> datetime | None:
+    """The end of the recipient's quiet hours if `now` is inside them. Pages are never held."""
+    if lane is Lane.CRISIS or quiet_hours is None or zone is None:
+        return None
+    return quiet_hours.release_at(now, zone)
+
+
+def hold_if_quiet(
+    state: Notification, quiet_hours: QuietHours | None, zone: tzinfo | None, now: datetime
+) -> list[NotificationEvent]:
+    """At send time: hold the message if the recipient's quiet hours have begun since."""
+    _require_pending(state)
+    release = held_until(state.lane, quiet_hours, zone, now)
+    if release is None:
+        return []
+    return [DeliveryHeld(at=now, until=release, reason=HoldReason.QUIET_HOURS)]
+
+
+def record_attempt(
+    state: Notification,
+    channel: NotificationChannel,
+    outcome: DeliveryOutcome,
+    now: datetime,
+    policy: RetryPolicy,
+    jitter: float,
+) -> list[NotificationEvent]:
+    """Record an attempt and what follows: sent, a retry later, or giving up."""
+    _require_pending(state)
+    number = state.attempts + 1
+    events: list[NotificationEvent] = [
+        DeliveryAttempted(
+            at=now,
+            number=number,
+            channel=channel,
+            outcome=outcome.kind,
+            error_code=outcome.error_code,
+        )
+    ]
+    if outcome.kind is AttemptOutcome.SENT:
+        events.append(DeliverySucceeded(at=now, attempts=number))
+    elif outcome.kind is AttemptOutcome.PERMANENT_FAILURE or policy.gives_up_after(number):
+        events.append(DeliveryAbandoned(at=now, attempts=number, error_code=outcome.error_code))
+    else:
+        events.append(
+            RetryScheduled(at=now, next_attempt_at=now + policy.delay_after(number, jitter))
+        )
+    return events
+
+
+def expedite(state: Notification, now: datetime, reason: str) -> list[NotificationEvent]:
+    """Try a pending message now instead of at its scheduled retry."""
+    if not state.is_pending or state.next_attempt_at <= now:
+        return []
+    return [DeliveryExpedited(at=now, reason=reason)]
+
+
+def _require_pending(state: Notification) -> None:
+    if not state.is_pending:
+        raise NotPending(f"notification {state.id} is already {state.status}")

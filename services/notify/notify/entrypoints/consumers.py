@@ -1,0 +1,103 @@
+"""notify's routing table: which subjects it consumes, which handler runs, what follows.
+
+notify-crisis (CRISIS)
+    crisis.*.PageRequested            → on_page_requested: two crisis-lane notifications
+                                        (SMS and email to the staff member)
+notify-followups (FOLLOWUP)
+    followup.*.FollowUpDue            → on_followup_due: one bulk-lane notification
+notify-appointments (BOOKING)
+    booking.*.AppointmentBooked       → on_appointment_booked: one bulk-lane confirmation
+    booking.*.AppointmentRescheduled  → on_appointment_rescheduled: one bulk-lane confirmation
+    booking.*.AppointmentCancelled    → on_appointment_cancelled: one bulk-lane confirmation
+notify-directory (BOOKING)
+    booking.*.SiteRegistered          → on_site_registered: sites (name, time zone, locale)
+    booking.*.StaffRegistered         → on_staff_registered: staff contact details
+    booking.*.ClientRegistered        → on_client_registered: client locale, zone, channel
+                                        (no contact details)
+
+Emitted: every notification ends in NotificationSent or NotificationFailed (with `page_id` for a
+page), published by the lane workers (entrypoints/workers.py) in the transaction that records
+the delivery, never by these handlers. Crisis traffic has its own durable and its own worker
+pool, so a backlog of follow-up mail never delays a page.
+"""
+
+from counseling_shared.events import (
+    AppointmentBooked,
+    AppointmentCancelled,
+    AppointmentRescheduled,
+    ClientRegistered,
+    FollowUpDue,
+    PageRequested,
+    SiteRegistered,
+    StaffRegistered,
+)
+from counseling_shared.inbox import dispatch
+from counseling_shared.jetstream import ConsumerSpec
+from counseling_shared.service import Route
+from notify.application import requests
+from notify.settings import NotifySettings
+
+# Pages are retried quickly: a second lost means a second later on the on-call phone.
+CRISIS_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+
+
+def routes(settings: NotifySettings) -> list[Route]:
+    return [
+        Route(
+            ConsumerSpec(
+                "notify-crisis",
+                "CRISIS",
+                ["crisis.*.PageRequested"],
+                backoff=CRISIS_BACKOFF,
+                description="Pages to on-call staff: the crisis lane.",
+            ),
+            dispatch({PageRequested: requests.page_handler(settings.alert_base_url)}),
+        ),
+        Route(
+            ConsumerSpec(
+                "notify-followups",
+                "FOLLOWUP",
+                ["followup.*.FollowUpDue"],
+                description="Follow-up messages to clients.",
+            ),
+            dispatch({FollowUpDue: requests.on_followup_due}),
+        ),
+        Route(
+            ConsumerSpec(
+                "notify-appointments",
+                "BOOKING",
+                [
+                    "booking.*.AppointmentBooked",
+                    "booking.*.AppointmentRescheduled",
+                    "booking.*.AppointmentCancelled",
+                ],
+                description="Appointment confirmations to clients.",
+            ),
+            dispatch(
+                {
+                    AppointmentBooked: requests.on_appointment_booked,
+                    AppointmentRescheduled: requests.on_appointment_rescheduled,
+                    AppointmentCancelled: requests.on_appointment_cancelled,
+                }
+            ),
+        ),
+        Route(
+            ConsumerSpec(
+                "notify-directory",
+                "BOOKING",
+                [
+                    "booking.*.SiteRegistered",
+                    "booking.*.StaffRegistered",
+                    "booking.*.ClientRegistered",
+                ],
+                description="Sites, staff contacts and client profiles notify keeps.",
+            ),
+            dispatch(
+                {
+                    SiteRegistered: requests.on_site_registered,
+                    StaffRegistered: requests.on_staff_registered,
+                    ClientRegistered: requests.on_client_registered,
+                }
+            ),
+        ),
+    ]

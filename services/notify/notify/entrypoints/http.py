@@ -1,0 +1,226 @@
+"""notify's HTTP API: notifications (read) and recipient preferences."""
+
+from datetime import datetime, time
+from typing import Annotated, Any
+from uuid import UUID
+
+import asyncpg
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from counseling_shared.codes import Channel, NotificationChannel
+from counseling_shared.eventstore import ConcurrencyConflict
+from counseling_shared.http.auth import Principal
+from counseling_shared.http.dependencies import Caller
+from counseling_shared.http.problems import Conflict, NotFound, Problem
+from counseling_shared.service import runtime_of
+from notify.adapters import directory_store, notification_queries, preference_store
+from notify.application.preferences import set_recipient_preferences
+from notify.domain.codes import (
+    AttemptOutcome,
+    HoldReason,
+    Lane,
+    NotificationStatus,
+    RecipientKind,
+    Template,
+)
+from notify.domain.preferences import RecipientPreferences
+from notify.domain.quiet_hours import QuietHours
+
+router = APIRouter(tags=["notify"])
+
+_CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class QuietHoursBody(BaseModel):
+    """A daily window in the recipient's own time zone; `end` before `start` wraps midnight."""
+
+    model_config = ConfigDict(json_schema_extra={"example": {"start": "21:00", "end": "08:00"}})
+
+    start: str = Field(pattern=_CLOCK_TIME, description="Local wall time HH:MM.")
+    end: str = Field(pattern=_CLOCK_TIME, description="Local wall time HH:MM.")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "QuietHoursBody":
+        if self.start == self.end:
+            raise ValueError("start and end must differ")
+        return self
+
+    def window(self) -> QuietHours:
+        return QuietHours(time.fromisoformat(self.start), time.fromisoformat(self.end))
+
+    @classmethod
+    def of(cls, quiet: QuietHours | None) -> "QuietHoursBody | None":
+        if quiet is None:
+            return None
+        return cls(start=quiet.start.strftime("%H:%M"), end=quiet.end.strftime("%H:%M"))
+
+
+class PreferencesBody(BaseModel):
+    quiet_hours: QuietHoursBody | None = Field(
+        default=None, description="Hold follow-ups and confirmations in this window (not pages)."
+    )
+    channel: Channel | None = Field(
+        default=None,
+        description="Overrides every other channel choice; `phone` is served by SMS.",
+    )
+
+
+class Preferences(BaseModel):
+    recipient_id: UUID
+    quiet_hours: QuietHoursBody | None
+    channel: Channel | None
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, prefs: RecipientPreferences) -> "Preferences":
+        return cls(
+            recipient_id=prefs.recipient_id,
+            quiet_hours=QuietHoursBody.of(prefs.quiet_hours),
+            channel=prefs.channel,
+            updated_at=prefs.updated_at,
+        )
+
+
+class NotificationSummary(BaseModel):
+    id: UUID
+    recipient_id: UUID
+    recipient_kind: RecipientKind
+    site_id: UUID
+    channel: NotificationChannel = Field(description="The channel tried last (or planned).")
+    template: Template
+    kind: str | None = Field(description="The follow-up kind, for `followup_due`.")
+    status: NotificationStatus
+    attempts: int = Field(description="Delivery attempts so far.")
+    sent_at: datetime | None
+    failed_at: datetime | None
+    cause_event_id: UUID = Field(description="The event that asked for this message.")
+    page_id: UUID | None
+    lane: Lane
+    next_attempt_at: datetime | None = Field(description="When it is tried next, if pending.")
+    held_for: HoldReason | None = Field(description="Why it waits, when held (quiet hours).")
+    last_error: str | None = Field(description="Error code of the last failed attempt.")
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> "NotificationSummary":
+        pending = row["status"] == NotificationStatus.PENDING
+        return cls(
+            id=row["id"],
+            recipient_id=row["recipient_id"],
+            recipient_kind=row["recipient_kind"],
+            site_id=row["site_id"],
+            channel=row["channel"],
+            template=row["template"],
+            kind=row["kind"],
+            status=row["status"],
+            attempts=row["attempts"],
+            sent_at=row["sent_at"],
+            failed_at=row["failed_at"],
+            cause_event_id=row["cause_event_id"],
+            page_id=row["page_id"],
+            lane=row["lane"],
+            next_attempt_at=row["next_attempt_at"] if pending else None,
+            held_for=row["hold_reason"] if pending else None,
+            last_error=row["last_error"],
+            created_at=row["created_at"],
+        )
+
+
+class Attempt(BaseModel):
+    number: int
+    at: datetime
+    channel: NotificationChannel
+    outcome: AttemptOutcome
+    error_code: str | None
+
+
+class NotificationDetail(NotificationSummary):
+    attempt_log: list[Attempt] = Field(description="Every attempt, oldest first.")
+
+
+@router.get("/notifications", response_model=list[NotificationSummary])
+async def list_notifications(
+    request: Request,
+    caller: Caller,
+    recipient_id: UUID | None = None,
+    status: NotificationStatus | None = None,
+    lane: Lane | None = None,
+    template: Template | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[NotificationSummary]:
+    async with runtime_of(request).db().acquire() as conn:
+        rows = await notification_queries.find(
+            conn,
+            recipient_id=recipient_id,
+            status=status.value if status else None,
+            lane=lane.value if lane else None,
+            template=template.value if template else None,
+            site_ids=caller.site_ids,
+            limit=limit,
+        )
+    return [NotificationSummary.of(r) for r in rows]
+
+
+@router.get("/notifications/{notification_id}", response_model=NotificationDetail)
+async def get_notification(
+    request: Request, caller: Caller, notification_id: UUID
+) -> NotificationDetail:
+    async with runtime_of(request).db().acquire() as conn:
+        row = await notification_queries.get(conn, notification_id)
+        if row is None:
+            raise NotFound("notification", notification_id)
+        caller.require_site(row["site_id"])
+        attempts = await notification_queries.attempts(conn, notification_id)
+    summary = NotificationSummary.of(row)
+    return NotificationDetail(
+        **summary.model_dump(), attempt_log=[Attempt(**dict(a)) for a in attempts]
+    )
+
+
+@router.put("/recipients/{recipient_id}/preferences", response_model=Preferences)
+async def put_preferences(
+    request: Request, caller: Caller, recipient_id: UUID, body: PreferencesBody
+) -> Preferences:
+    runtime = runtime_of(request)
+    await _require_recipient_access(runtime.db(), caller, recipient_id)
+    try:
+        saved = await set_recipient_preferences(
+            runtime.db(),
+            runtime.clock,
+            recipient_id,
+            body.quiet_hours.window() if body.quiet_hours else None,
+            body.channel,
+        )
+    except ConcurrencyConflict:
+        raise Conflict("The preferences changed while this request ran; try again.") from None
+    return Preferences.of(saved)
+
+
+@router.get("/recipients/{recipient_id}/preferences", response_model=Preferences)
+async def get_preferences(request: Request, caller: Caller, recipient_id: UUID) -> Preferences:
+    pool = runtime_of(request).db()
+    known_site = await _require_recipient_access(pool, caller, recipient_id)
+    async with pool.acquire() as conn:
+        prefs = await preference_store.load(conn, recipient_id)
+    if prefs is None:
+        if known_site is None:
+            raise NotFound("recipient", recipient_id)
+        prefs = RecipientPreferences(recipient_id)  # known, nothing set: the defaults
+    return Preferences.of(prefs)
+
+
+async def _require_recipient_access(
+    pool: "asyncpg.Pool[Any]", caller: Principal, recipient_id: UUID
+) -> UUID | None:
+    """A site-bound key may touch recipients of its sites only; a recipient notify has not
+    heard of yet (booking's event still on its way) needs a key for every site."""
+    async with pool.acquire() as conn:
+        site_id = await directory_store.recipient_site_id(conn, recipient_id)
+    if site_id is not None:
+        caller.require_site(site_id)
+    elif caller.site_ids is not None:
+        raise Problem(
+            403, "forbidden", "Forbidden", "This recipient is not known at this key's sites."
+        )
+    return site_id

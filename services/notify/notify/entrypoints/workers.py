@@ -1,0 +1,143 @@
+"""The delivery worker pool of one lane.
+
+Each worker claims the lane's most overdue pending message (`FOR UPDATE SKIP LOCKED`, then a
+lease in `claimed_until`), delivers it outside any transaction, and records the outcome. Idle
+workers sleep until the next message falls due or a `NOTIFY notifications_<lane>` from the
+transaction that queued one. A worker that dies leaves its lease to expire; the message is then
+claimed again (and may be sent twice, with the same Message-ID / idempotency key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+
+from counseling_shared.clock import Clock
+from counseling_shared.db import connect
+from counseling_shared.logs import get_logger
+from notify.adapters import notification_store
+from notify.application.delivery import Courier
+from notify.domain.codes import Lane
+from notify.domain.notification import Notification
+
+log = get_logger(__name__)
+
+_DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+class LaneWorkers:
+    def __init__(
+        self,
+        *,
+        lane: Lane,
+        size: int,
+        pool: asyncpg.Pool[Any],
+        dsn: str,
+        schema: str | None,
+        clock: Clock,
+        courier: Courier,
+        lease: timedelta,
+        idle_poll: float = 1.0,
+        retry_delay: float = 1.0,
+    ) -> None:
+        self.lane = lane
+        self._size = size
+        self._pool = pool
+        self._dsn = dsn
+        self._schema = schema
+        self._clock = clock
+        self._courier = courier
+        self._lease = lease
+        self._idle_poll = idle_poll
+        self._retry_delay = retry_delay
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        tasks = [asyncio.create_task(self._listen(), name=f"{self.lane}-listen")]
+        tasks += [
+            asyncio.create_task(self._work(), name=f"{self.lane}-worker-{n}")
+            for n in range(self._size)
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _work(self) -> None:
+        while True:
+            try:
+                claimed = await self.claim()
+            except _DB_ERRORS as exc:
+                log.warning("notification_claim_failed", lane=self.lane.value, error=repr(exc))
+                await asyncio.sleep(self._retry_delay)
+                continue
+            if claimed is None:
+                await self._idle()
+                continue
+            notification, trace_headers = claimed
+            try:
+                await self._courier.deliver(notification, trace_headers)
+            except asyncio.CancelledError:
+                await self._give_back(notification)
+                raise
+            except Exception as exc:
+                # The lease stays: the message is tried again when it expires.
+                log.exception(
+                    "delivery_crashed", notification_id=str(notification.id), error=repr(exc)
+                )
+                await asyncio.sleep(self._retry_delay)
+
+    async def claim(self) -> tuple[Notification, dict[str, str]] | None:
+        now = self._clock.now()
+        async with self._pool.acquire() as conn, conn.transaction():
+            return await notification_store.claim(conn, self.lane, now, now + self._lease)
+
+    async def _idle(self) -> None:
+        sleep = self._idle_poll
+        with contextlib.suppress(*_DB_ERRORS):
+            async with self._pool.acquire() as conn:
+                due = await notification_store.next_due_at(conn, self.lane)
+            if due is not None:
+                sleep = min(max((due - self._clock.now()).total_seconds(), 0.0), sleep)
+        if sleep > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), sleep)
+        self._wake.clear()
+
+    async def _give_back(self, notification: Notification) -> None:
+        """Stopping mid-delivery: let the next worker take it at once instead of after the
+        lease. Best effort; the lease covers a failure here."""
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2.0):
+                async with self._pool.acquire() as conn:
+                    await notification_store.release(conn, notification.id)
+
+    async def _listen(self) -> None:
+        channel = notification_store.wake_channel(self.lane)
+        while True:
+            conn = None
+            try:
+                conn = await connect(self._dsn, schema=self._schema)
+                closed = asyncio.Event()
+                conn.add_termination_listener(lambda *_, ev=closed: ev.set())
+                await conn.add_listener(channel, lambda *_: self._wake.set())
+                self._wake.set()  # catch anything queued while we were not listening
+                await closed.wait()
+            except _DB_ERRORS as exc:
+                log.warning("notification_listen_failed", lane=self.lane.value, error=repr(exc))
+            finally:
+                if conn is not None and not conn.is_closed():
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+            await asyncio.sleep(self._retry_delay)

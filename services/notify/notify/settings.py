@@ -1,0 +1,86 @@
+"""notify's settings, read from the environment (documented in the README)."""
+
+from datetime import timedelta
+
+from pydantic import Field
+
+from counseling_shared.settings import ServiceSettings
+from notify.domain.retry import RetryPolicy
+
+
+class NotifySettings(ServiceSettings):
+    service_name: str = "notify"
+    port: int = Field(default=8003, alias="NOTIFY_PORT")
+
+    smtp_host: str = Field(default="127.0.0.1", alias="SMTP_HOST")
+    smtp_port: int = Field(default=25, alias="SMTP_PORT")
+    smtp_username: str | None = Field(default=None, alias="SMTP_USERNAME")
+    smtp_password: str | None = Field(default=None, alias="SMTP_PASSWORD")
+    smtp_from: str = Field(default="counseling@localhost", alias="SMTP_FROM")
+    smtp_starttls: bool | None = Field(
+        default=None,
+        alias="SMTP_STARTTLS",
+        description="true: require STARTTLS; false: never; unset: use it when offered.",
+    )
+    smtp_tls: bool = Field(default=False, alias="SMTP_TLS", description="Implicit TLS (port 465).")
+    smtp_timeout: float = Field(default=30.0, alias="SMTP_TIMEOUT", gt=0)
+
+    sms_webhook_url: str = Field(default="http://127.0.0.1:8025/sms", alias="SMS_WEBHOOK_URL")
+    messaging_webhook_url: str = Field(
+        default="http://127.0.0.1:8025/messaging", alias="MESSAGING_WEBHOOK_URL"
+    )
+    webhook_timeout: float = Field(default=15.0, alias="WEBHOOK_TIMEOUT", gt=0)
+
+    alert_base_url: str = Field(
+        default="http://127.0.0.1:8004",
+        alias="ALERT_BASE_URL",
+        description="Base of the alert link in a page when PageRequested carries none.",
+    )
+    directory_timeout: float = Field(
+        default=2.0,
+        alias="NOTIFY_DIRECTORY_TIMEOUT",
+        gt=0,
+        description="Seconds to wait for booking's answer on booking.directory.contact.",
+    )
+
+    crisis_workers: int = Field(default=2, alias="NOTIFY_CRISIS_WORKERS", ge=1)
+    bulk_workers: int = Field(default=4, alias="NOTIFY_BULK_WORKERS", ge=1)
+    claim_lease: timedelta = Field(
+        default=timedelta(minutes=2),
+        alias="NOTIFY_CLAIM_LEASE",
+        description="How long a worker owns a claimed notification; longer than any send.",
+    )
+    idle_poll: float = Field(
+        default=1.0,
+        alias="NOTIFY_IDLE_POLL",
+        gt=0,
+        description="Longest sleep of an idle worker between looks at its lane (seconds).",
+    )
+
+    max_attempts: int = Field(default=6, alias="NOTIFY_MAX_ATTEMPTS", ge=1)
+    retry_base: timedelta = Field(
+        default=timedelta(seconds=60),
+        alias="NOTIFY_RETRY_BASE",
+        description="Back-off before the 2nd attempt of bulk messages; doubles each time.",
+    )
+    crisis_retry_base: timedelta = Field(
+        default=timedelta(seconds=5),
+        alias="NOTIFY_CRISIS_RETRY_BASE",
+        description="Back-off before the 2nd attempt of a page; doubles each time.",
+    )
+    retry_max_delay: timedelta = Field(default=timedelta(hours=1), alias="NOTIFY_RETRY_MAX_DELAY")
+    crisis_retry_max_delay: timedelta = Field(
+        default=timedelta(minutes=1), alias="NOTIFY_CRISIS_RETRY_MAX_DELAY"
+    )
+
+    def bulk_retry(self) -> RetryPolicy:
+        return RetryPolicy(
+            self.max_attempts, self.retry_base, max(self.retry_max_delay, self.retry_base)
+        )
+
+    def crisis_retry(self) -> RetryPolicy:
+        return RetryPolicy(
+            self.max_attempts,
+            self.crisis_retry_base,
+            max(self.crisis_retry_max_delay, self.crisis_retry_base),
+        )

@@ -1,0 +1,286 @@
+"""notify against real PostgreSQL, real NATS and the devstack sinks.
+
+Each test module gets its own database, its own sinks and one notify app (lifespan and all),
+driven through HTTP (httpx on the ASGI app) and through events published to JetStream.
+Every test works on fresh ids (a new site, new clients), so the shared NATS streams and the
+durable consumers that outlive a module never mix one test's messages into another's asserts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+import asyncpg
+import httpx
+import nats
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from counseling_shared.codes import Channel, StaffRole
+from counseling_shared.envelope import Envelope, decode, wrap
+from counseling_shared.events import IntegrationEvent, SiteRegistered, StaffRegistered
+from counseling_shared.service import create_app
+from devstack.handles import NatsHandle
+from devstack.sinks import HttpSink, Sinks, SmtpSink
+from notify.bootstrap import definition
+from notify.settings import NotifySettings
+
+API_KEY = "dev-admin-key"
+T = TypeVar("T")
+
+
+class ShiftableClock:
+    """Real time plus an offset a test can move forward (quiet hours end without waiting)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def jump_to(self, instant: datetime) -> None:
+        self.offset += max(instant - self.now(), timedelta(0))
+
+
+@dataclass
+class Directory:
+    """booking's `booking.directory.contact` played by a small nats-py responder."""
+
+    nc: NatsClient
+    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: list[str] = field(default_factory=list)
+    _sub: Any = None
+
+    def add(
+        self,
+        client_id: UUID,
+        *,
+        email: str | None = None,
+        phone: str | None = None,
+        locale: str = "en",
+        timezone: str = "UTC",
+        preferred_channel: Channel = Channel.EMAIL,
+    ) -> None:
+        self.contacts[str(client_id)] = {
+            "client_id": str(client_id),
+            "email": email,
+            "phone": phone,
+            "locale": locale,
+            "timezone": timezone,
+            "preferred_channel": preferred_channel.value,
+        }
+
+    async def start(self) -> None:
+        self._sub = await self.nc.subscribe("booking.directory.contact", cb=self._answer)
+        await self.nc.flush()
+
+    async def stop(self) -> None:
+        """Nobody answers any more (booking is down)."""
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+            self._sub = None
+            await self.nc.flush()
+
+    async def _answer(self, msg: Msg) -> None:
+        client_id = str(json.loads(msg.data)["client_id"])
+        self.requests.append(client_id)
+        answer = self.contacts.get(client_id, {"error": "not_found"})
+        await msg.respond(json.dumps(answer).encode())
+
+
+@dataclass
+class Notify:
+    """A running notify and the handles a test drives it with."""
+
+    http: httpx.AsyncClient
+    js: JetStreamContext
+    nc: NatsClient
+    pool: asyncpg.Pool[Any]
+    clock: ShiftableClock
+    sinks: Sinks
+    directory: Directory
+    settings: NotifySettings
+
+    async def publish(self, event: IntegrationEvent, *, source: str, subject: UUID) -> Envelope:
+        """Publish a catalog event the way its producer's outbox relay would."""
+        envelope = wrap(event, source=source, subject=subject, time=self.clock.now())
+        await self.js.publish(
+            envelope.nats_subject,
+            envelope.encode(),
+            stream=source.upper(),
+            headers={"Nats-Msg-Id": str(envelope.id)},
+        )
+        return envelope
+
+    async def new_site(self, *, timezone: str = "Europe/Paris", name: str = "Riverside") -> UUID:
+        site_id = uuid4()
+        await self.publish(
+            SiteRegistered(site_id=site_id, name=name, timezone=timezone, locale="en"),
+            source="booking",
+            subject=site_id,
+        )
+        return site_id
+
+    async def new_staff(
+        self, site_id: UUID, *, phone: str | None = "+33600000001", locale: str = "en"
+    ) -> UUID:
+        staff_id = uuid4()
+        await self.publish(
+            StaffRegistered(
+                staff_id=staff_id,
+                site_id=site_id,
+                name="Dr. On Call",
+                role=StaffRole.CRISIS_LINE,
+                email=f"oncall-{staff_id.hex[:8]}@center.example",
+                phone=phone,
+                locale=locale,
+            ),
+            source="booking",
+            subject=staff_id,
+        )
+        await eventually(lambda: self.staff_known(staff_id))
+        return staff_id
+
+    async def staff_known(self, staff_id: UUID) -> bool:
+        found = await self.pool.fetchval(
+            "SELECT true FROM staff_contacts WHERE staff_id = $1", staff_id
+        )
+        return bool(found)
+
+    async def notifications(self, **query: Any) -> list[dict[str, Any]]:
+        params = {k: str(v) for k, v in query.items() if v is not None}
+        response = await self.http.get("/notifications", params=params)
+        assert response.status_code == 200, response.text
+        rows: list[dict[str, Any]] = response.json()
+        return rows
+
+    async def notification(self, notification_id: str) -> dict[str, Any]:
+        response = await self.http.get(f"/notifications/{notification_id}")
+        assert response.status_code == 200, response.text
+        row: dict[str, Any] = response.json()
+        return row
+
+    async def set_preferences(self, recipient_id: UUID, body: dict[str, Any]) -> httpx.Response:
+        return await self.http.put(f"/recipients/{recipient_id}/preferences", json=body)
+
+    async def notify_events(
+        self, site_id: UUID, count: int, timeout: float = 10.0
+    ) -> list[Envelope]:
+        """The first `count` events notify published for `site_id` on the NOTIFY stream."""
+        sub = await self.js.subscribe(f"notify.{site_id}.>", stream="NOTIFY", ordered_consumer=True)
+        found: list[Envelope] = []
+        deadline = time.monotonic() + timeout
+        try:
+            while len(found) < count and time.monotonic() < deadline:
+                with contextlib.suppress(nats.errors.TimeoutError, TimeoutError):
+                    msg = await sub.next_msg(timeout=max(deadline - time.monotonic(), 0.01))
+                    found.append(decode(msg.data))
+        finally:
+            await sub.unsubscribe()
+        return found
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], timeout: float = 10.0, interval: float = 0.05
+) -> T:
+    """Poll `probe` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met after {timeout} s (last: {value!r})")
+        await asyncio.sleep(interval)
+
+
+@pytest.fixture(scope="module")
+def notify_sinks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sinks]:
+    outbox: Path = tmp_path_factory.mktemp("notify-outbox")
+    with SmtpSink(outbox) as smtp, HttpSink(outbox) as http:
+        yield Sinks(smtp=smtp, http=http, outbox_dir=outbox)
+
+
+def make_settings(
+    nats_url: str, database_url: str, sinks: Sinks, **overrides: Any
+) -> NotifySettings:
+    values: dict[str, Any] = {
+        "nats_url": nats_url,
+        "database_url": database_url,
+        "api_keys": API_KEY,
+        "smtp_host": sinks.smtp.host,
+        "smtp_port": sinks.smtp.port,
+        "smtp_from": "center@counseling.example",
+        "sms_webhook_url": sinks.http.sms_url,
+        "messaging_webhook_url": sinks.http.messaging_url,
+        "alert_base_url": "https://crisis.counseling.example",
+        "directory_timeout": 0.5,
+        "idle_poll": 0.2,
+        "max_attempts": 4,
+        "retry_base": timedelta(milliseconds=200),
+        "retry_max_delay": timedelta(seconds=1),
+        "crisis_retry_base": timedelta(milliseconds=100),
+        "crisis_retry_max_delay": timedelta(milliseconds=500),
+        "log_level": "WARNING",
+        **overrides,
+    }
+    return NotifySettings(**values)
+
+
+@pytest.fixture(scope="module")
+def notify_overrides() -> dict[str, Any]:
+    """Settings a test module wants changed (override the fixture in the module)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+async def notify(
+    nats_server: NatsHandle,
+    database_url: str,
+    notify_sinks: Sinks,
+    notify_overrides: dict[str, Any],
+) -> AsyncIterator[Notify]:
+    settings = make_settings(nats_server.url, database_url, notify_sinks, **notify_overrides)
+    clock = ShiftableClock()
+    app = create_app(definition(settings), clock)
+    nc = await nats.connect(nats_server.url)
+    directory = Directory(nc)
+    await directory.start()
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=transport,
+            base_url="http://notify",
+            headers={"Authorization": f"Bearer {API_KEY}"},
+        ) as client,
+    ):
+        ready = await eventually(lambda: _ready(client), timeout=20.0)
+        assert ready
+        yield Notify(
+            http=client,
+            js=nc.jetstream(),
+            nc=nc,
+            pool=app.state.runtime.db(),
+            clock=clock,
+            sinks=notify_sinks,
+            directory=directory,
+            settings=settings,
+        )
+    await nc.close()
+
+
+async def _ready(client: httpx.AsyncClient) -> bool:
+    response = await client.get("/readyz")
+    return response.status_code == 200
