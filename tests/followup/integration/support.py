@@ -9,6 +9,7 @@ from typing import TypeVar
 from uuid import UUID
 
 import uvicorn
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -110,7 +111,7 @@ async def followup_events(
         ),
     )
     try:
-        msgs = []
+        msgs: list[Msg] = []
         while len(msgs) < expected:
             msgs += await sub.fetch(expected - len(msgs), timeout=5.0)
         return [REGISTRY.decode(m.data) for m in msgs]

@@ -157,7 +157,12 @@ async def test_closing_the_episode_cancels_check_ins_and_plans_post_closure_ones
     assert cancelled["id"] == checkin["id"]
     events = await eventually(lambda: client.events("FollowUpCancelled"))
     assert [type(e) for e in events] == [FollowUpCancelled]
-    scheduled = await eventually(lambda: _at_least(4, client.events("FollowUpScheduled")))
+
+    async def four_scheduled() -> list[Any]:
+        found = await client.events("FollowUpScheduled")
+        return found if len(found) >= 4 else []
+
+    scheduled = await eventually(four_scheduled)
     assert [e.kind for e in scheduled] == ["checkin"] + ["post_closure"] * 3
 
 
@@ -235,11 +240,6 @@ async def test_an_outcome_with_risk_raises_risk_flagged_and_keeps_the_words_at_h
     assert again.status_code == 409
     assert again.headers["content-type"].startswith("application/problem+json")
     assert again.json()["followup_id"] == checkin["id"]
-
-
-async def _at_least(n: int, events: Any) -> list[Any] | None:
-    found: list[Any] = await events
-    return found if len(found) >= n else None
 
 
 async def _sleep(seconds: float) -> None:

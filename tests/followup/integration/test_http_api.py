@@ -1,0 +1,188 @@
+"""followup's HTTP contract: policy, follow-ups, preferences, errors as problem+json."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+from nats.js import JetStreamContext
+
+from counseling_shared.codes import GoalHorizon, RiskLevel
+from counseling_shared.events import SessionCompleted
+from tests.followup.integration.support import eventually, publish_as_booking
+
+pytestmark = pytest.mark.integration
+PROBLEM = "application/problem+json"
+
+
+def fields(answer: httpx.Response) -> set[str]:
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"].startswith(PROBLEM)
+    return {e["field"] for e in answer.json()["errors"]}
+
+
+async def a_followup(api: httpx.AsyncClient, js: JetStreamContext) -> dict[str, Any]:
+    site_id, client_id, appointment_id = uuid4(), uuid4(), uuid4()
+    event = SessionCompleted(
+        appointment_id=appointment_id,
+        site_id=site_id,
+        client_id=client_id,
+        counselor_id=uuid4(),
+        completed_at=datetime.now(UTC),
+        goal_horizon=GoalHorizon.LONG_TERM,
+        risk_level=RiskLevel.NONE,
+    )
+    await publish_as_booking(js, event, appointment_id)
+
+    async def planned() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = (
+            await api.get("/followups", params={"client_id": str(client_id)})
+        ).json()
+        return found
+
+    [followup] = await eventually(planned)
+    return followup
+
+
+async def test_a_site_without_a_policy_gets_the_contract_defaults(api: httpx.AsyncClient) -> None:
+    answer = await api.get(f"/sites/{uuid4()}/followup-policy")
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["is_default"] is True
+    assert {k: body[k] for k in ("first_checkin_after", "short_term_every", "long_term_every")} == {
+        "first_checkin_after": "P7D",
+        "short_term_every": "P7D",
+        "long_term_every": "P1M",
+    }
+    assert body["no_show_outreach_after"] == "PT24H"
+    assert body["post_closure_checkins"] == ["P14D", "P1M", "P3M"]
+
+
+async def test_a_policy_put_is_kept_and_read_back(api: httpx.AsyncClient) -> None:
+    site_id = uuid4()
+    answer = await api.put(
+        f"/sites/{site_id}/followup-policy",
+        json={"short_term_every": "P2W", "post_closure_checkins": ["PT30S", "P1Y"]},
+    )
+    assert answer.status_code == 200, answer.text
+    body = (await api.get(f"/sites/{site_id}/followup-policy")).json()
+    assert body["is_default"] is False
+    assert body["short_term_every"] == "P14D"
+    assert body["first_checkin_after"] == "P7D"
+    assert body["post_closure_checkins"] == ["PT30S", "P1Y"]
+
+
+async def test_a_policy_with_bad_durations_is_422_naming_each_field(api: httpx.AsyncClient) -> None:
+    answer = await api.put(
+        f"/sites/{uuid4()}/followup-policy",
+        json={
+            "short_term_every": "weekly",
+            "no_show_outreach_after": "PT0S",
+            "post_closure_checkins": ["P1D", "P1.5M"],
+        },
+    )
+    assert fields(answer) == {
+        "short_term_every",
+        "no_show_outreach_after",
+        "post_closure_checkins.1",
+    }
+
+
+async def test_requests_without_an_api_key_are_401(service: Any) -> None:
+    async with httpx.AsyncClient(base_url=service.url) as anonymous:
+        answer = await anonymous.get("/followups")
+    assert answer.status_code == 401
+    assert answer.headers["content-type"].startswith(PROBLEM)
+
+
+async def test_an_unknown_follow_up_is_404(api: httpx.AsyncClient) -> None:
+    missing = uuid4()
+    assert (await api.get(f"/followups/{missing}")).status_code == 404
+    answer = await api.post(f"/followups/{missing}/complete", json={"outcome": "reached"})
+    assert answer.status_code == 404
+    assert answer.headers["content-type"].startswith(PROBLEM)
+
+
+async def test_an_outcome_with_bad_values_is_422(
+    api: httpx.AsyncClient, js: JetStreamContext
+) -> None:
+    followup = await a_followup(api, js)
+    answer = await api.post(
+        f"/followups/{followup['id']}/complete",
+        json={"outcome": "maybe", "satisfaction": 9, "risk_level": "extreme"},
+    )
+    assert fields(answer) == {"outcome", "satisfaction", "risk_level"}
+
+
+async def test_a_follow_up_is_listed_read_and_completed_once_with_an_idempotency_key(
+    api: httpx.AsyncClient, js: JetStreamContext
+) -> None:
+    followup = await a_followup(api, js)
+    assert set(followup) >= {"id", "client_id", "kind", "due_at", "status"}
+    assert (followup["kind"], followup["status"]) == ("checkin", "scheduled")
+    read = (await api.get(f"/followups/{followup['id']}")).json()
+    assert read["goal_horizon"] == "long_term"
+
+    body = {"outcome": "not_reached"}
+    headers = {"Idempotency-Key": f"complete-{followup['id']}"}
+    first = await api.post(f"/followups/{followup['id']}/complete", json=body, headers=headers)
+    again = await api.post(f"/followups/{followup['id']}/complete", json=body, headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json()
+    assert again.headers.get("idempotent-replayed") == "true"
+    other = await api.post(f"/followups/{followup['id']}/complete", json=body)
+    assert other.status_code == 409
+
+    listed = (
+        await api.get(
+            "/followups", params={"client_id": followup["client_id"], "status": "completed"}
+        )
+    ).json()
+    assert [f["id"] for f in listed] == [followup["id"]]
+    # Completing a check-in early keeps the rolling plan going.
+    scheduled = (
+        await api.get(
+            "/followups", params={"client_id": followup["client_id"], "status": "scheduled"}
+        )
+    ).json()
+    assert len(scheduled) == 1
+
+
+async def test_a_bad_status_filter_is_422(api: httpx.AsyncClient) -> None:
+    assert (await api.get("/followups", params={"status": "lost"})).status_code == 422
+
+
+async def test_preferences_are_kept_and_read_back(api: httpx.AsyncClient) -> None:
+    client_id = uuid4()
+    default = (await api.get(f"/clients/{client_id}/followup-preferences")).json()
+    assert (default["intensity"], default["channel"]) == ("standard", None)
+    answer = await api.put(
+        f"/clients/{client_id}/followup-preferences",
+        json={"intensity": "light", "channel": "messaging"},
+    )
+    assert answer.status_code == 200, answer.text
+    read = (await api.get(f"/clients/{client_id}/followup-preferences")).json()
+    assert (read["intensity"], read["channel"]) == ("light", "messaging")
+
+
+async def test_preferences_with_bad_values_are_422(api: httpx.AsyncClient) -> None:
+    answer = await api.put(
+        f"/clients/{uuid4()}/followup-preferences",
+        json={"intensity": "sometimes", "channel": "pigeon"},
+    )
+    assert fields(answer) == {"intensity", "channel"}
+
+
+async def test_ready_and_documented(api: httpx.AsyncClient) -> None:
+    assert (await api.get("/readyz")).status_code == 200
+    paths = (await api.get("/openapi.json")).json()["paths"]
+    assert {
+        "/sites/{site_id}/followup-policy",
+        "/followups",
+        "/followups/{followup_id}",
+        "/followups/{followup_id}/complete",
+        "/clients/{client_id}/followup-preferences",
+    } <= set(paths)
