@@ -113,6 +113,7 @@ async def test_booking_with_bad_references_is_422_naming_each_field(
         ("start", "2030-03-10T15:00:00"),  # no offset
         ("start", "next tuesday"),
         ("modality", "telepathy"),
+        ("start", "9999-12-31T23:59:00+00:00"),  # would overflow the end
     ],
 )
 async def test_booking_with_a_bad_value_is_422(

@@ -30,6 +30,8 @@ async def test_a_registered_site_has_its_defaults_and_can_be_read_back(booking: 
         ("locale", "not a locale"),
         ("late_cancellation_window", "P1M"),
         ("late_cancellation_window", "24 hours"),
+        ("late_cancellation_window", "P99999999999D"),
+        ("name", "Harbor\u0000"),  # PostgreSQL text cannot hold NUL
     ],
 )
 async def test_a_site_with_a_bad_value_is_422_naming_the_field(

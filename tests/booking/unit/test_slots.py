@@ -7,7 +7,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from booking.domain.slots import TimeSlot, is_late_cancellation, session_length_problem
+from booking.domain.slots import (
+    TimeSlot,
+    is_late_cancellation,
+    session_length_problem,
+    start_problem,
+)
 
 BASE = datetime(2030, 1, 1, tzinfo=UTC)
 minutes_from_base = st.integers(min_value=0, max_value=24 * 60)
@@ -89,3 +94,16 @@ def test_a_cancellation_exactly_a_window_ahead_is_in_time() -> None:
     assert is_late_cancellation(
         BASE + timedelta(hours=24), BASE + timedelta(seconds=1), timedelta(hours=24)
     )
+
+
+@pytest.mark.parametrize(
+    ("start", "ok"),
+    [
+        (datetime(1969, 12, 31, 23, 59, tzinfo=UTC), False),
+        (datetime(1970, 1, 1, tzinfo=UTC), True),
+        (datetime(2030, 6, 1, tzinfo=UTC), True),
+        (datetime(9999, 12, 31, 23, 59, tzinfo=UTC), False),
+    ],
+)
+def test_sessions_start_within_sane_years(start: datetime, ok: bool) -> None:
+    assert (start_problem(start) is None) == ok

@@ -18,6 +18,7 @@ from booking.domain.slots import (
     TimeSlot,
     is_late_cancellation,
     session_length_problem,
+    start_problem,
 )
 from booking.domain.staff import StaffMember
 from counseling_shared.codes import CancelledBy, GoalHorizon, Modality, RiskLevel
@@ -197,6 +198,7 @@ def book(
             "client_id": _client_problem(client, site_id),
             "room_id": _room_problem(command.room_id, room, site_id, command.modality),
             "duration_minutes": session_length_problem(command.duration_minutes),
+            "start": start_problem(command.start),
         }
     )
     assert counselor is not None
@@ -235,6 +237,7 @@ def reschedule(
             if command.room_id is None
             else _room_problem(command.room_id, room, appointment.site_id, appointment.modality),
             "duration_minutes": session_length_problem(minutes),
+            "start": start_problem(command.start),
         }
     )
     slot = TimeSlot.of(command.start, minutes)

@@ -36,6 +36,18 @@ class TimeSlot:
         return self.start < other.end and other.start < self.end
 
 
+# Sessions are booked in this window of years; anything else is a typo (and far-off instants
+# would overflow datetime arithmetic).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def start_problem(start: datetime) -> str | None:
+    if EARLIEST <= start < LATEST:
+        return None
+    return f"must be between {EARLIEST.year} and {LATEST.year}"
+
+
 def session_length_problem(minutes: int) -> str | None:
     if MIN_SESSION_MINUTES <= minutes <= MAX_SESSION_MINUTES:
         return None

@@ -48,4 +48,7 @@ def parse_duration(text: str) -> timedelta:
     if match is None or text in ("P", "PT") or text.endswith("T"):
         raise ValueError("expected an ISO 8601 duration such as PT24H or P2D")
     parts = {k: float(v) for k, v in match.groupdict().items() if v is not None}
-    return timedelta(**parts)
+    try:
+        return timedelta(**parts)
+    except OverflowError:
+        raise ValueError("the duration is too long") from None

@@ -1,9 +1,10 @@
 """Request and response bodies of booking's HTTP API (contract v1, plus extensions)."""
 
 from datetime import date, datetime
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from booking.domain.appointment import Appointment, AppointmentStatus
 from booking.domain.client import Client, EpisodeStatus
@@ -21,10 +22,23 @@ from counseling_shared.codes import (
     StaffRole,
 )
 
+
+class Body(BaseModel):
+    """A request body. PostgreSQL text cannot hold NUL, so no string here may contain one."""
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and "\x00" in t for t in texts):
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
 # --- sites -------------------------------------------------------------------------------
 
 
-class SiteIn(BaseModel):
+class SiteIn(Body):
     name: str = Field(min_length=1, max_length=200, description="The site's public name.")
     timezone: str = Field(description="IANA time zone, e.g. `Asia/Seoul`.", max_length=64)
     locale: str = Field(DEFAULT_LOCALE, description="BCP 47 default locale.", max_length=35)
@@ -59,7 +73,7 @@ class SiteOut(BaseModel):
 # --- staff and rooms ---------------------------------------------------------------------
 
 
-class StaffIn(BaseModel):
+class StaffIn(Body):
     site_id: UUID
     name: str = Field(min_length=1, max_length=200)
     role: StaffRole
@@ -92,7 +106,7 @@ class StaffOut(BaseModel):
         )
 
 
-class RoomIn(BaseModel):
+class RoomIn(Body):
     site_id: UUID
     name: str = Field(min_length=1, max_length=200)
 
@@ -113,7 +127,7 @@ class RoomOut(BaseModel):
 # --- clients -----------------------------------------------------------------------------
 
 
-class ClientIn(BaseModel):
+class ClientIn(Body):
     site_id: UUID
     name: str = Field(min_length=1, max_length=200)
     email: str | None = Field(None, max_length=254)
@@ -125,7 +139,7 @@ class ClientIn(BaseModel):
     )
 
 
-class Referral(BaseModel):
+class Referral(Body):
     to: str = Field(min_length=1, max_length=500, description="Who the client was referred to.")
     contact: str = Field(min_length=1, max_length=500, description="How to reach them.")
 
@@ -186,7 +200,7 @@ def episode_out(client: Client) -> EpisodeOut:
     )
 
 
-class EpisodeCloseIn(BaseModel):
+class EpisodeCloseIn(Body):
     reason: ClosureReason
     effective_on: date
     referral: Referral | None = Field(
@@ -206,7 +220,7 @@ class EpisodeClosedOut(EpisodeOut):
 # --- appointments ------------------------------------------------------------------------
 
 
-class AppointmentIn(BaseModel):
+class AppointmentIn(Body):
     counselor_id: UUID = Field(description="A counselor, supervisor or site lead.")
     client_id: UUID
     room_id: UUID | None = Field(None, description="Required for `in_person`.")
@@ -217,7 +231,7 @@ class AppointmentIn(BaseModel):
     modality: Modality
 
 
-class RescheduleIn(BaseModel):
+class RescheduleIn(Body):
     start: AwareDatetime
     duration_minutes: int | None = Field(
         None, ge=MIN_SESSION_MINUTES, le=MAX_SESSION_MINUTES, description="Default: unchanged."
@@ -225,16 +239,16 @@ class RescheduleIn(BaseModel):
     room_id: UUID | None = Field(None, description="Default: unchanged.")
 
 
-class CancelIn(BaseModel):
+class CancelIn(Body):
     reason: str = Field(
         min_length=1, max_length=500, description="Kept in booking; never published."
     )
     cancelled_by: CancelledBy
 
 
-class CompleteIn(BaseModel):
+class CompleteIn(Body):
     goal_horizon: GoalHorizon
-    goals: list[str] = Field(
+    goals: list[Annotated[str, Field(max_length=2000)]] = Field(
         max_length=50, description="The session's goals; kept in booking, never published."
     )
     next_steps: str | None = Field(None, max_length=4000)
