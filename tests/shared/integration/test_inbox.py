@@ -1,0 +1,274 @@
+"""The inbox consumer: each event applied once, poison messages dead-lettered, the rest flowing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+import pytest
+from nats.js import JetStreamContext
+
+from counseling_shared.clock import SystemClock
+from counseling_shared.envelope import REGISTRY, Envelope, wrap
+from counseling_shared.events import IntegrationEvent, SessionCompleted
+from counseling_shared.inbox import Handler, InboxConsumer, PermanentFailure, _Outcome
+from counseling_shared.jetstream import ConsumerSpec
+from counseling_shared.unit_of_work import UnitOfWork
+from tests.shared.integration.support import eventually, messages_on, session_completed
+
+pytestmark = pytest.mark.integration
+
+SOURCE = "probe"
+
+
+class Flaky(Exception):
+    """A failure that goes away on its own (a timeout, a lock)."""
+
+
+def spec_for(site: UUID) -> ConsumerSpec:
+    return ConsumerSpec(
+        f"probe-sessions-{uuid4().hex[:8]}",
+        "BOOKING",
+        [f"booking.{site}.SessionCompleted"],
+        ack_wait=1.0,
+        max_deliver=2,
+        backoff=(0.1,),
+    )
+
+
+def recorder(
+    spec: ConsumerSpec,
+    *,
+    always_fail: set[UUID] = frozenset(),  # type: ignore[assignment]
+    reject: set[UUID] = frozenset(),  # type: ignore[assignment]
+    fail_first: set[UUID] = frozenset(),  # type: ignore[assignment]
+) -> tuple[Handler, Counter[UUID]]:
+    """A handler projecting one row per event; it fails on the appointments it is told to."""
+    attempts: Counter[UUID] = Counter()
+
+    async def record(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
+        assert isinstance(event, SessionCompleted)
+        attempts[event.appointment_id] += 1
+        await uow.conn.execute(
+            "INSERT INTO sessions_seen (consumer, event_id, appointment_id) VALUES ($1, $2, $3)",
+            spec.durable,
+            envelope.id,
+            event.appointment_id,
+        )
+        if event.appointment_id in reject:
+            raise PermanentFailure("this appointment can never be followed up")
+        if event.appointment_id in always_fail:
+            raise Flaky("still down")
+        if event.appointment_id in fail_first and attempts[event.appointment_id] == 1:
+            raise Flaky("down this once")
+
+    return record, attempts
+
+
+def consumer_for(
+    pool: asyncpg.Pool[Any],
+    js: JetStreamContext,
+    spec: ConsumerSpec,
+    handler: Handler,
+    cls: type[InboxConsumer] = InboxConsumer,
+) -> InboxConsumer:
+    return cls(
+        pool=pool,
+        js=js,
+        spec=spec,
+        handler=handler,
+        registry=REGISTRY,
+        source=SOURCE,
+        clock=SystemClock(),
+        fetch_timeout=0.2,
+    )
+
+
+@contextlib.asynccontextmanager
+async def consuming(consumer: InboxConsumer) -> AsyncIterator[None]:
+    task = asyncio.create_task(consumer.run())
+    try:
+        await eventually(lambda: _bound(consumer))
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5.0)
+
+
+async def _bound(consumer: InboxConsumer) -> bool:
+    return consumer.bound
+
+
+async def publish(js: JetStreamContext, envelope: Envelope) -> None:
+    await js.publish(
+        envelope.nats_subject, envelope.encode(), headers={"Nats-Msg-Id": str(envelope.id)}
+    )
+
+
+def envelope_of(event: SessionCompleted) -> Envelope:
+    return wrap(event, source="booking", subject=event.appointment_id)
+
+
+async def rows_for(pool: asyncpg.Pool[Any], spec: ConsumerSpec) -> Counter[UUID]:
+    rows = await pool.fetch(
+        "SELECT appointment_id FROM sessions_seen WHERE consumer = $1", spec.durable
+    )
+    return Counter(r["appointment_id"] for r in rows)
+
+
+async def test_a_lost_ack_redelivers_and_the_inbox_skips_the_second_delivery(
+    pool: asyncpg.Pool[Any], js: JetStreamContext
+) -> None:
+    class LosesFirstAck(InboxConsumer):
+        """Commits, then "crashes" before its first ack reaches NATS."""
+
+        lost = 0
+        deliveries: list[int] = []
+
+        async def _settle(self, outcome: _Outcome) -> None:
+            self.deliveries.append(outcome.msg.metadata.num_delivered)
+            if outcome.action == "ack" and not self.lost:
+                self.lost += 1
+                return
+            await super()._settle(outcome)
+
+    site = uuid4()
+    spec = spec_for(site)
+    handler, attempts = recorder(spec)
+    consumer = consumer_for(pool, js, spec, handler, LosesFirstAck)
+    event = session_completed(site)
+
+    async with consuming(consumer):
+        await publish(js, envelope_of(event))
+        await eventually(lambda: _has(LosesFirstAck.deliveries, 2), timeout=5.0)
+        info = await js.consumer_info(spec.stream, spec.durable)
+
+    assert LosesFirstAck.deliveries == [1, 2], "the message was not redelivered after ack_wait"
+    assert attempts[event.appointment_id] == 1, "the handler ran again for a redelivery"
+    assert await rows_for(pool, spec) == {event.appointment_id: 1}
+    assert info.num_ack_pending == 0
+    inbox = await pool.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1", spec.durable)
+    assert inbox == 1
+
+
+async def test_poison_messages_are_dead_lettered_and_the_ones_after_them_still_flow(
+    pool: asyncpg.Pool[Any], js: JetStreamContext
+) -> None:
+    site = uuid4()
+    spec = spec_for(site)
+    doomed, rejected, fine = (
+        session_completed(site),
+        session_completed(site),
+        session_completed(site),
+    )
+    handler, attempts = recorder(
+        spec, always_fail={doomed.appointment_id}, reject={rejected.appointment_id}
+    )
+    subject = f"booking.{site}.SessionCompleted"
+    unknown = envelope_of(session_completed(site)).model_copy(update={"type": "SessionLevitated"})
+    newer = envelope_of(session_completed(site)).model_copy(update={"dataschemaversion": 9})
+
+    async with consuming(consumer_for(pool, js, spec, handler)):
+        await js.publish(subject, b"{bad json")
+        await js.publish(subject, unknown.encode())
+        await js.publish(subject, newer.encode())
+        await publish(js, envelope_of(doomed))
+        await publish(js, envelope_of(rejected))
+        await publish(js, envelope_of(fine))
+        await eventually(lambda: _dead_letter_count(pool, spec, 5), timeout=10.0)
+        await eventually(lambda: _projected(pool, spec, fine.appointment_id))
+
+    letters = await pool.fetch(
+        """SELECT reason, event_type, deliveries, stream_seq, payload FROM dead_letters
+           WHERE consumer = $1 ORDER BY stream_seq""",
+        spec.durable,
+    )
+    reasons = [(r["reason"], r["deliveries"]) for r in letters]
+    assert reasons == [
+        ("malformed", 1),
+        ("unknown_type", 1),
+        ("unsupported_version", 1),
+        ("handler_failed", 2),
+        ("rejected", 1),
+    ]
+    assert letters[0]["payload"] == b"{bad json"
+    assert attempts[doomed.appointment_id] == 2
+    assert attempts[rejected.appointment_id] == 1
+    # Their handlers' writes were rolled back with their savepoints.
+    assert await rows_for(pool, spec) == {fine.appointment_id: 1}
+
+    dlq = await messages_on(js, "DLQ", f"dlq.{SOURCE}.{spec.durable}")
+    # In the order they were dead-lettered: the retried one comes last.
+    assert sorted(m.headers["Dlq-Reason"] for m in dlq if m.headers) == sorted(
+        r for r, _ in reasons
+    )
+    assert all(m.headers and m.headers["Dlq-Original-Subject"] == subject for m in dlq)
+    assert dlq[0].data == b"{bad json"
+
+
+async def test_a_transient_failure_is_retried_and_then_succeeds(
+    pool: asyncpg.Pool[Any], js: JetStreamContext
+) -> None:
+    site = uuid4()
+    spec = spec_for(site)
+    event = session_completed(site)
+    handler, attempts = recorder(spec, fail_first={event.appointment_id})
+
+    async with consuming(consumer_for(pool, js, spec, handler)):
+        await publish(js, envelope_of(event))
+        await eventually(lambda: _projected(pool, spec, event.appointment_id), timeout=5.0)
+
+    assert attempts[event.appointment_id] == 2
+    assert await rows_for(pool, spec) == {event.appointment_id: 1}
+    assert not await pool.fetchval(
+        "SELECT count(*) FROM dead_letters WHERE consumer = $1", spec.durable
+    )
+
+
+async def test_events_published_by_a_handler_continue_the_correlation(
+    pool: asyncpg.Pool[Any], js: JetStreamContext
+) -> None:
+    site = uuid4()
+    spec = spec_for(site)
+    outgoing: list[Envelope] = []
+
+    async def react(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
+        assert isinstance(event, SessionCompleted)
+        outgoing.append(uow.publish(session_completed(site), subject=event.appointment_id))
+
+    cause = envelope_of(session_completed(site))
+    async with consuming(consumer_for(pool, js, spec, react)):
+        await publish(js, cause)
+        await eventually(lambda: _has(outgoing, 1))
+        await eventually(lambda: _in_outbox(pool, outgoing[0].id))
+
+    assert outgoing[0].correlationid == cause.correlationid
+    assert outgoing[0].causationid == cause.id
+
+
+async def _has(items: list[Any], n: int) -> bool:
+    return len(items) >= n
+
+
+async def _dead_letter_count(pool: asyncpg.Pool[Any], spec: ConsumerSpec, n: int) -> bool:
+    found: int = await pool.fetchval(
+        "SELECT count(*) FROM dead_letters WHERE consumer = $1", spec.durable
+    )
+    return found >= n
+
+
+async def _projected(pool: asyncpg.Pool[Any], spec: ConsumerSpec, appointment_id: UUID) -> bool:
+    return (await rows_for(pool, spec))[appointment_id] > 0
+
+
+async def _in_outbox(pool: asyncpg.Pool[Any], event_id: UUID) -> bool:
+    found: bool = await pool.fetchval(
+        "SELECT count(*) = 1 FROM outbox WHERE event_id = $1", event_id
+    )
+    return found
