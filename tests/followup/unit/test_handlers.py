@@ -346,3 +346,47 @@ async def test_a_client_first_seen_in_a_session_event_takes_the_sites_zone() -> 
     [checkin] = w.followups()
     assert checkin.due_at.astimezone(ZoneInfo("Asia/Seoul")).hour == 19
     assert w.store.clients[w.client_id].timezone == "Asia/Seoul"
+
+
+async def test_a_check_in_of_a_replaced_series_is_withdrawn_when_it_falls_due(
+    world: World,
+) -> None:
+    await world.complete_session(START)
+    [old] = world.followups()
+    # A later session re-anchored the plan, but this row escaped the re-plan (a race).
+    world.store.clients[world.client_id] = client_care.evolve(
+        world.store.clients[world.client_id],
+        client_care.SessionAnchored(uuid4(), START + timedelta(days=1), GoalHorizon.SHORT_TERM),
+    )
+    emitted = await world.fire(old)
+    assert [type(e) for e in emitted] == [FollowUpCancelled]
+    assert world.store.followups[old.id].cancel_reason is CancelReason.SUPERSEDED
+
+
+async def test_an_episode_closed_while_paused_plans_post_closure_check_ins_on_resume(
+    world: World,
+) -> None:
+    await world.complete_session(START)
+    await world.prefer(Intensity.PAUSED)
+    closed = CareEpisodeClosed(
+        client_id=world.client_id,
+        site_id=world.site_id,
+        reason=ClosureReason.MOVED,
+        effective_on=date(2025, 3, 5),
+        referred=True,
+    )
+    assert await world.handle(closed) == []
+    world.clock.set(datetime(2025, 3, 25, 12, 0, tzinfo=PARIS))  # the P14D one has passed
+    emitted = await world.prefer(Intensity.STANDARD)
+    assert [(e.kind, e.due_at.astimezone(PARIS).date()) for e in emitted] == [  # type: ignore[attr-defined]
+        (FollowUpKind.POST_CLOSURE, date(2025, 4, 5)),
+        (FollowUpKind.POST_CLOSURE, date(2025, 6, 5)),
+    ]
+
+
+async def test_a_client_with_an_unknown_zone_is_planned_in_utc() -> None:
+    w = World()
+    await w.register(timezone="Mars/Olympus_Mons")
+    await w.complete_session(datetime(2025, 3, 3, 10, 0, tzinfo=UTC))
+    [checkin] = w.followups()
+    assert checkin.due_at == datetime(2025, 3, 10, 10, 0, tzinfo=UTC)
