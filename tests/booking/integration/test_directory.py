@@ -6,6 +6,7 @@ import uuid
 
 import nats
 import pytest
+from nats.aio.msg import Msg
 
 from tests.booking.integration.support import Booking
 
@@ -57,3 +58,39 @@ async def test_an_unknown_client_is_not_found(booking: Booking) -> None:
 )
 async def test_a_malformed_request_is_a_bad_request(booking: Booking, payload: bytes) -> None:
     assert await _ask(booking.nats_url, payload) == {"error": "bad_request"}
+
+
+async def test_replicas_share_requests_through_the_booking_directory_queue_group(
+    booking: Booking,
+) -> None:
+    site = await booking.site()
+    client = await booking.client(site["id"])
+    nc = await nats.connect(booking.nats_url)
+    try:
+        # Another replica in the same queue group: each request reaches exactly one of us.
+        async def other_replica(msg: Msg) -> None:
+            await msg.respond(b'{"replica": true}')
+
+        replica = await nc.subscribe(SUBJECT, queue="booking-directory", cb=other_replica)
+        inbox = nc.new_inbox()
+        replies = await nc.subscribe(f"{inbox}.*")
+        await nc.flush()
+        for n in range(20):
+            await nc.publish(
+                SUBJECT, json.dumps({"client_id": client["id"]}).encode(), reply=f"{inbox}.{n}"
+            )
+        answers: dict[str, list[dict[str, object]]] = {}
+        try:
+            while True:
+                msg = await replies.next_msg(timeout=0.5)
+                answers.setdefault(msg.subject, []).append(json.loads(msg.data))
+        except nats.errors.TimeoutError:
+            pass
+        await replica.unsubscribe()
+    finally:
+        await nc.close()
+
+    assert len(answers) == 20
+    assert all(len(a) == 1 for a in answers.values())  # never answered twice
+    from_booking = [a[0] for a in answers.values() if "client_id" in a[0]]
+    assert 0 < len(from_booking) < 20
