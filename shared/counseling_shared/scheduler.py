@@ -134,10 +134,16 @@ class DueScheduler:
         return due
 
     async def _seconds_until_next(self) -> float:
-        due = await self.next_due_at()
-        if due is None:
+        # A timer waiting out its failure backoff is due again when the backoff ends, not at
+        # its (past) `due_at`: counting that one would make the loop spin without sleeping.
+        due: datetime | None = await self._pool.fetchval(
+            f"SELECT min(due_at) FROM {self._table} WHERE {self._due} AND NOT (id = ANY($1))",
+            list(self._backoff),
+        )
+        wake_at = min((d for d in (due, *self._backoff.values()) if d is not None), default=None)
+        if wake_at is None:
             return self._max_sleep
-        return min((due - self._clock.now()).total_seconds(), self._max_sleep)
+        return min((wake_at - self._clock.now()).total_seconds(), self._max_sleep)
 
     async def _listen(self) -> None:
         while True:
