@@ -166,5 +166,21 @@ def texts_to(sinks: Sinks, number: str, channel: str = "sms") -> list[ReceivedRe
     return [r for r in sinks.http.requests(channel) if r.to == number]
 
 
+async def notifications(suite: Suite, recipient_id: str, template: str) -> list[dict[str, Any]]:
+    async with suite.client("notify") as notify:
+        rows = listed(await notify.get("/notifications", params={"recipient_id": recipient_id}))
+    return [r for r in rows if r["template"] == template]
+
+
+async def checkin_emails(suite: Suite, client_id: str, address: str) -> list[ReceivedEmail]:
+    """Emails to `address` that notify sent for FollowUpDue (Message-ID names the notification)."""
+    ids = [n["id"] for n in await notifications(suite, client_id, "followup_due")]
+    return [
+        m
+        for m in emails_to(suite.sinks, address)
+        if any(i in str(m.message["Message-ID"]) for i in ids)
+    ]
+
+
 def distinct_message_ids(emails: list[ReceivedEmail]) -> set[str]:
     return {str(m.message["Message-ID"]) for m in emails}
