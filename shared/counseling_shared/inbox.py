@@ -107,7 +107,9 @@ class InboxConsumer:
         while True:
             try:
                 msgs = await sub.fetch(self._batch_size, timeout=self._fetch_timeout)
-            except nats.errors.TimeoutError:
+            except TimeoutError:
+                # nats' own TimeoutError, or a plain asyncio one that fetch raises when its
+                # deadline runs out between requests: an idle poll, not an unbound consumer.
                 continue
             await self.process_batch(msgs)
 
