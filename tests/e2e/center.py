@@ -71,7 +71,12 @@ class Center:
         return cls(suite, site["id"], counselor["id"], room["id"])
 
     async def register_client(self, **fields: Any) -> dict[str, Any]:
-        body = {"site_id": self.site_id, "name": "Client Park", "preferred_channel": "email"}
+        body = {
+            "site_id": self.site_id,
+            "name": "Client Park",
+            "preferred_channel": "email",
+            "email": unique_email("client"),
+        }
         body.update(fields)
         async with self.suite.client("booking") as booking:
             return created(await booking.post("/clients", json=body))
