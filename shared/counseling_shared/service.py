@@ -153,9 +153,20 @@ class Runtime:
         self._tasks.append(asyncio.create_task(guarded(), name=name))
 
     async def stop(self) -> None:
+        # Cancel until each loop has ended: Python 3.11's asyncio.wait_for (used inside nats-py's
+        # fetch) swallows a cancel that lands as its result arrives, so once may not be enough.
+        pending = set(self._tasks)
+        for _ in range(10):
+            if not pending:
+                break
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=1.0)
+        for task in pending:
+            log.error("background_task_would_not_stop", task=task.get_name())
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
+            if task in pending:
+                continue
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
