@@ -1,0 +1,216 @@
+"""What `create_app` gives every service: keys, health, metrics, problems, Idempotency-Key."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+from devstack.handles import NatsHandle
+
+from counseling_shared.clock import SystemClock
+from counseling_shared.service import Runtime, create_app
+from tests.shared.integration.probe_service import API_KEY, probe_definition
+from tests.shared.integration.support import eventually, served
+
+pytestmark = pytest.mark.integration
+
+SITE = uuid4()
+KEY = {"Authorization": f"Bearer {API_KEY}"}
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture(scope="module")
+async def probe(migrated_url: str, nats_server: NatsHandle) -> AsyncIterator[httpx.AsyncClient]:
+    definition = probe_definition(
+        database_url=migrated_url, nats_url=nats_server.url, site_id=SITE
+    )
+    app = create_app(definition, SystemClock())
+    async with served(app) as base_url, httpx.AsyncClient(base_url=base_url) as client:
+        client.app_runtime = app.state.runtime  # type: ignore[attr-defined]
+        yield client
+
+
+def runtime(client: httpx.AsyncClient) -> Runtime:
+    found: Runtime = client.app_runtime  # type: ignore[attr-defined]
+    return found
+
+
+def staff(**overrides: Any) -> dict[str, Any]:
+    return {
+        "site_id": str(SITE),
+        "name": "Min-jun Park",
+        "role": "counselor",
+        "email": "min-jun@center.example",
+        **overrides,
+    }
+
+
+async def staff_rows(client: httpx.AsyncClient) -> int:
+    count: int = await runtime(client).db().fetchval("SELECT count(*) FROM staff")
+    return count
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer not-a-key"}, {"Authorization": f"Basic {API_KEY}"}],
+    ids=["no key", "unknown key", "not bearer"],
+)
+async def test_a_request_without_a_known_key_is_401(
+    probe: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    before = await staff_rows(probe)
+
+    answer = await probe.post("/staff", json=staff(), headers=headers)
+
+    assert answer.status_code == 401
+    assert answer.headers["content-type"] == PROBLEM
+    assert answer.json()["status"] == 401
+    assert answer.headers["www-authenticate"] == "Bearer"
+    assert await staff_rows(probe) == before
+
+
+async def test_health_answers_without_a_key(probe: httpx.AsyncClient) -> None:
+    assert (await probe.get("/healthz")).status_code == 200
+
+
+async def test_ready_when_database_nats_and_consumers_are_up(probe: httpx.AsyncClient) -> None:
+    answer = await eventually(lambda: _ready(probe))
+
+    assert answer.json()["checks"] == {"database": True, "nats": True, "consumers": True}
+
+
+async def test_not_ready_while_a_consumer_cannot_bind_or_nats_is_gone(
+    migrated_url: str, nats_server: NatsHandle
+) -> None:
+    definition = probe_definition(
+        database_url=migrated_url, nats_url=nats_server.url, site_id=SITE, stream="NO_SUCH"
+    )
+    app = create_app(definition, SystemClock())
+    async with served(app) as base_url, httpx.AsyncClient(base_url=base_url) as client:
+        unbound = await client.get("/readyz")
+        await app.state.runtime.nats().close()
+        disconnected = await client.get("/readyz")
+
+    assert unbound.status_code == 503
+    assert unbound.json()["checks"] == {"database": True, "nats": True, "consumers": False}
+    assert disconnected.status_code == 503
+    assert disconnected.json()["checks"]["nats"] is False
+
+
+async def test_metrics_are_prometheus_text(probe: httpx.AsyncClient) -> None:
+    answer = await probe.get("/metrics")
+
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain")
+    assert "# TYPE outbox_backlog gauge" in answer.text
+    assert "# TYPE messages_consumed_total counter" in answer.text
+
+
+async def test_the_openapi_document_describes_the_routes(probe: httpx.AsyncClient) -> None:
+    document = (await probe.get("/openapi.json")).json()
+
+    assert set(document["paths"]) >= {"/staff", "/staff/{staff_id}"}
+    fields = document["components"]["schemas"]["StaffIn"]["properties"]
+    assert fields["email"]["description"]
+
+
+async def test_a_malformed_json_body_is_a_problem(probe: httpx.AsyncClient) -> None:
+    answer = await probe.post(
+        "/staff", content=b"{bad", headers={**KEY, "content-type": "application/json"}
+    )
+
+    assert answer.status_code == 422
+    assert answer.headers["content-type"] == PROBLEM
+    body = answer.json()
+    assert body["detail"] == "The request body is not valid JSON."
+    assert {"type", "title", "status", "detail", "errors"} <= set(body)
+
+
+async def test_invalid_fields_are_a_422_naming_each_field(probe: httpx.AsyncClient) -> None:
+    answer = await probe.post(
+        "/staff",
+        json={"site_id": "not-a-uuid", "role": "janitor", "email": "nobody"},
+        headers=KEY,
+    )
+
+    assert answer.status_code == 422
+    assert answer.headers["content-type"] == PROBLEM
+    named = {e["field"] for e in answer.json()["errors"]}
+    assert named == {"site_id", "name", "role", "email"}
+
+
+async def test_unknown_things_are_404_problems(probe: httpx.AsyncClient) -> None:
+    missing = await probe.get(f"/staff/{uuid4()}", headers=KEY)
+    nowhere = await probe.get("/no/such/path", headers=KEY)
+
+    for answer in (missing, nowhere):
+        assert answer.status_code == 404
+        assert answer.headers["content-type"] == PROBLEM
+        assert answer.json()["status"] == 404
+
+
+async def test_a_created_thing_can_be_read_back(probe: httpx.AsyncClient) -> None:
+    created = await probe.post("/staff", json=staff(), headers=KEY)
+
+    assert created.status_code == 201
+    read = await probe.get(f"/staff/{created.json()['id']}", headers=KEY)
+    assert read.json() == created.json()
+
+
+async def test_the_same_idempotency_key_and_body_replays_the_first_answer(
+    probe: httpx.AsyncClient,
+) -> None:
+    before = await staff_rows(probe)
+    headers = {**KEY, "Idempotency-Key": str(uuid4())}
+
+    first = await probe.post("/staff", json=staff(), headers=headers)
+    again = await probe.post("/staff", json=staff(), headers=headers)
+
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert await staff_rows(probe) == before + 1
+
+
+async def test_the_same_idempotency_key_with_another_body_is_422(
+    probe: httpx.AsyncClient,
+) -> None:
+    headers = {**KEY, "Idempotency-Key": str(uuid4())}
+    await probe.post("/staff", json=staff(), headers=headers)
+    before = await staff_rows(probe)
+
+    other = await probe.post("/staff", json=staff(role="supervisor"), headers=headers)
+
+    assert other.status_code == 422
+    assert other.headers["content-type"] == PROBLEM
+    assert await staff_rows(probe) == before
+
+
+async def test_concurrent_requests_with_one_idempotency_key_execute_once(
+    probe: httpx.AsyncClient,
+) -> None:
+    before = await staff_rows(probe)
+    headers = {**KEY, "Idempotency-Key": str(uuid4())}
+    runtime(probe).definition.state["delay"] = 0.3
+    try:
+        answers = await asyncio.gather(
+            *(probe.post("/staff", json=staff(), headers=headers) for _ in range(4))
+        )
+    finally:
+        runtime(probe).definition.state["delay"] = 0.0
+    replay = await probe.post("/staff", json=staff(), headers=headers)
+
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [201, 409, 409, 409]
+    [created] = [a for a in answers if a.status_code == 201]
+    assert replay.json() == created.json()
+    assert await staff_rows(probe) == before + 1
+
+
+async def _ready(client: httpx.AsyncClient) -> httpx.Response | None:
+    answer = await client.get("/readyz")
+    return answer if answer.status_code == 200 else None
