@@ -9,10 +9,10 @@ from uuid import uuid4
 
 import httpx
 import pytest
-from devstack.handles import NatsHandle
 
 from counseling_shared.clock import SystemClock
 from counseling_shared.service import Runtime, create_app
+from devstack.handles import NatsHandle
 from tests.shared.integration.probe_service import API_KEY, probe_definition
 from tests.shared.integration.support import eventually, served
 
@@ -25,9 +25,7 @@ PROBLEM = "application/problem+json"
 
 @pytest.fixture(scope="module")
 async def probe(migrated_url: str, nats_server: NatsHandle) -> AsyncIterator[httpx.AsyncClient]:
-    definition = probe_definition(
-        database_url=migrated_url, nats_url=nats_server.url, site_id=SITE
-    )
+    definition = probe_definition(database_url=migrated_url, nats_url=nats_server.url, site_id=SITE)
     app = create_app(definition, SystemClock())
     async with served(app) as base_url, httpx.AsyncClient(base_url=base_url) as client:
         client.app_runtime = app.state.runtime  # type: ignore[attr-defined]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from uuid import uuid4
 
 import pytest
-from devstack.handles import NatsHandle
 
 from counseling_shared.clock import SystemClock
 from counseling_shared.service import Runtime
+from devstack.handles import NatsHandle
 from tests.shared.integration.probe_service import probe_definition
 
 pytestmark = pytest.mark.integration
@@ -22,12 +23,10 @@ async def test_stop_ends_a_background_loop_that_swallowed_its_first_cancellation
 
     async def swallows_one_cancel(runtime: Runtime) -> None:
         started.set()
-        try:
+        # What Python 3.11's asyncio.wait_for does (nats-py's fetch and next_msg use it) when
+        # the awaited result is ready in the same step as the cancel.
+        with contextlib.suppress(asyncio.CancelledError):
             await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            # What Python 3.11's asyncio.wait_for does (nats-py's fetch and next_msg use it)
-            # when the awaited result is ready in the same step as the cancel.
-            pass
         await asyncio.Event().wait()
 
     definition = probe_definition(
