@@ -77,9 +77,7 @@ async def get_staff(staff_id: UUID, request: Request, caller: Caller) -> StaffOu
     return StaffOut(id=row["id"], site_id=row["site_id"], role=row["role"])
 
 
-async def on_staff_registered(
-    uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent
-) -> None:
+async def on_staff_registered(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
     assert isinstance(event, StaffRegistered)
     await uow.conn.execute(
         "INSERT INTO staff_seen (event_id, staff_id) VALUES ($1, $2)", envelope.id, event.staff_id

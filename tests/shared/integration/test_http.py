@@ -78,6 +78,7 @@ async def test_health_answers_without_a_key(probe: httpx.AsyncClient) -> None:
 async def test_ready_when_database_nats_and_consumers_are_up(probe: httpx.AsyncClient) -> None:
     answer = await eventually(lambda: _ready(probe))
 
+    assert answer is not None
     assert answer.json()["checks"] == {"database": True, "nats": True, "consumers": True}
 
 
