@@ -71,6 +71,8 @@ async def test_a_missed_deadline_pages_level_two_after_its_ack_timeout(
     assert [(p["staff_id"], p["level"]) for p in level_two] == [(str(first), 1), (str(second), 2)]
     escalated = await bus.crisis_events(site, "AlertEscalated")
     assert [e.data["current_level"] for e in escalated] == [2]
+    level_two_page = [e for e in await bus.crisis_events(site) if e.data.get("level") == 2]
+    assert level_two_page[0].envelope["causationid"] == escalated[0].envelope["id"]
     view = await alert(crisis, alert_id)
     assert view["current_level"] == 2
     assert "escalated" in kinds(view)

@@ -191,7 +191,9 @@ async def _save_and_publish(
 ) -> Alert:
     after = await alerts.save(uow, alert_id, loaded, events)
     for event in public_events(loaded.alert if loaded else None, events, paging):
-        uow.publish(event, subject=alert_id)
+        envelope = uow.publish(event, subject=alert_id)
+        if uow.cause is None:  # a deadline or a staff action starts a flow: keep it one flow
+            uow.cause = envelope
     _count(events)
     log.info(
         "alert_changed",

@@ -1,10 +1,9 @@
 """Request and response bodies of the crisis API (the OpenAPI document is built from these)."""
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer
+from pydantic import BaseModel, ConfigDict, Field
 
 from counseling_shared.codes import AlertOutcome, AlertStatus, RiskLevel, RiskSource
 from crisis.domain.policy import MAX_LEVELS, MAX_REPEAT
@@ -89,35 +88,23 @@ class PageOut(BaseModel):
 
 
 class TimelineEntryOut(BaseModel):
-    """One step of the alert. Ids and coded values only; absent fields are left out."""
+    """One step of the alert: `seq`, `at`, `kind`, and the ids and coded levels of that step.
+
+    Depending on the kind, among: `flag_id`, `page_id`, `staff_id`, `notification_id`,
+    `risk_level`, `previous_risk_level`, `source`, `level` (escalation level, 1-based), `cycle`
+    (pass through the chain, 0 = the first), `channel`, `attempts`, `outcome`, `policy_levels`.
+    Never free text about the client.
+    """
 
     model_config = ConfigDict(extra="allow")
 
-    seq: int
+    seq: int = Field(description="Order of the step within the alert, from 1.")
     at: datetime
     kind: str = Field(
         description="flag_received, opened, no_policy, policy_adopted, level_raised,"
         " page_requested, page_sent, page_failed, escalated, chain_repeated, acknowledged,"
         " resolved or exhausted."
     )
-    flag_id: UUID | None = None
-    page_id: UUID | None = None
-    staff_id: UUID | None = None
-    notification_id: UUID | None = None
-    risk_level: RiskLevel | None = None
-    previous_risk_level: RiskLevel | None = None
-    source: RiskSource | None = None
-    level: int | None = Field(default=None, description="Escalation level (1-based).")
-    cycle: int | None = None
-    channel: str | None = None
-    attempts: int | None = None
-    outcome: AlertOutcome | None = None
-    policy_levels: int | None = None
-
-    @model_serializer(mode="wrap")
-    def _without_absent(self, handler: Any) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        return {k: v for k, v in data.items() if v is not None}
 
 
 class AlertSummaryOut(BaseModel):
