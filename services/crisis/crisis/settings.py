@@ -18,6 +18,14 @@ class CrisisSettings(ServiceSettings):
         alias="CRISIS_REQUIRE_KNOWN_STAFF",
         description="Refuse a policy naming staff not registered at the site (StaffRegistered).",
     )
+    staff_wait_seconds: float = Field(
+        default=3.0,
+        alias="CRISIS_STAFF_WAIT_SECONDS",
+        ge=0,
+        description="How long a policy naming staff crisis has not heard of yet waits for"
+        " booking's StaffRegistered before it is refused (staff are often registered just"
+        " before the policy is set).",
+    )
     gauge_interval: float = Field(
         default=5.0,
         alias="CRISIS_GAUGE_INTERVAL",

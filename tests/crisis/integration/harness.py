@@ -36,6 +36,7 @@ def crisis_settings(database_url: str, nats_url: str, **extra: Any) -> CrisisSet
             "API_KEYS": API_KEY,
             "ALERT_BASE_URL": ALERT_BASE_URL,
             "CRISIS_GAUGE_INTERVAL": 0.2,
+            "CRISIS_STAFF_WAIT_SECONDS": 0.5,
             **extra,
         }
     )

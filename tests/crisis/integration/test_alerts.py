@@ -319,7 +319,13 @@ async def test_policies_are_checked_field_by_field(crisis: RunningCrisis, bus: B
     site = uuid4()
     (known,) = await register_staff(bus, site, 1)
     stranger = uuid4()
-    await put_policy(crisis, site, [([known], "PT5M")])  # waits until crisis knows the staff
+
+    # Set at once, before crisis has necessarily seen the registration: it waits for it.
+    at_once = await crisis.http.put(
+        f"/sites/{site}/escalation-policy",
+        json={"levels": [{"staff_ids": [str(known)], "ack_timeout": "PT5M"}]},
+    )
+    assert at_once.status_code == 200, at_once.text
 
     bad = await crisis.http.put(
         f"/sites/{site}/escalation-policy",

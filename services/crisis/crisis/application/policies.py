@@ -1,7 +1,14 @@
 """Setting a site's escalation policy, and learning staff ids from booking."""
 
+from __future__ import annotations
+
+import asyncio
+import time
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
+
+import asyncpg
 
 from counseling_shared import events as public
 from counseling_shared.unit_of_work import UnitOfWork
@@ -41,6 +48,23 @@ async def set_policy(
     assert policy is not None
     current = await policies.policy_of(uow.conn, site_id)
     return await policies.replace_policy(uow, site_id, policy, current)
+
+
+async def wait_for_staff(
+    pool: asyncpg.Pool[Any], site_id: UUID, staff_ids: Sequence[UUID], within: float
+) -> None:
+    """Give booking's StaffRegistered events up to `within` seconds to arrive.
+
+    Staff are usually registered in booking just before the policy naming them is set, and
+    crisis learns of them from the bus a moment later. `set_policy` still makes the final check.
+    """
+    deadline = time.monotonic() + within
+    while True:
+        async with pool.acquire() as conn:
+            missing = await staff.not_at_site(conn, site_id, staff_ids)
+        if not missing or time.monotonic() >= deadline:
+            return
+        await asyncio.sleep(0.1)
 
 
 async def _staff_not_at_site(

@@ -67,6 +67,12 @@ async def put_escalation_policy(
     """Replace the site's escalation policy. Alerts already open keep the copy they froze."""
     caller.require_site(site_id)
     runtime = runtime_of(request)
+    settings = _settings(runtime)
+    if settings.require_known_staff:
+        named = [staff for level in body.levels for staff in level.staff_ids]
+        await policy_commands.wait_for_staff(
+            runtime.db(), site_id, named, settings.staff_wait_seconds
+        )
     try:
         async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
             stored = await policy_commands.set_policy(
@@ -74,7 +80,7 @@ async def put_escalation_policy(
                 site_id,
                 [LevelDraft(level.staff_ids, level.ack_timeout) for level in body.levels],
                 body.repeat,
-                require_known_staff=_settings(runtime).require_known_staff,
+                require_known_staff=settings.require_known_staff,
             )
     except InvalidPolicy as exc:
         raise _invalid(exc) from None
