@@ -1,0 +1,1 @@
+"""counselctl: the operators' command line for the counseling-center suite."""
