@@ -25,7 +25,7 @@ from opentelemetry import trace
 from counseling_shared.clock import Clock
 from counseling_shared.envelope import Envelope, EventDecodeError, EventRegistry
 from counseling_shared.events import IntegrationEvent
-from counseling_shared.jetstream import ConsumerSpec, ensure_consumer
+from counseling_shared.jetstream import ConsumerSpec, ensure_consumer, redrive_spec
 from counseling_shared.logs import get_logger
 from counseling_shared.metrics import (
     DEAD_LETTERS,
@@ -44,6 +44,10 @@ log = get_logger(__name__)
 
 Handler = Callable[[UnitOfWork, Envelope, IntegrationEvent], Awaitable[None]]
 """A handler decides and writes through the unit of work; raising means "retry later"."""
+
+
+REDRIVE_ORIGINAL_SUBJECT = "Dlq-Original-Subject"
+"""Header naming the subject a dead letter was first published on (set on DLQ copies)."""
 
 
 class PermanentFailure(Exception):
@@ -82,15 +86,25 @@ class InboxConsumer:
         self._fetch_timeout = fetch_timeout
         self._tracer = tracer(f"{source}.consumer")
         self.bound = False
+        self.redrive_bound = False
 
     async def run(self) -> None:
+        await self._serve(self.spec, redriven=False)
+
+    async def run_redriven(self) -> None:
+        """Handle the dead letters an operator redrove (`counselctl dead-letters redrive`).
+
+        They arrive on `dlq.redrive.<durable>` through a durable of their own on the DLQ stream
+        and go through the same inbox and handler as the stream's messages.
+        """
+        await self._serve(redrive_spec(self.spec), redriven=True)
+
+    async def _serve(self, spec: ConsumerSpec, *, redriven: bool) -> None:
         while True:
             try:
-                await ensure_consumer(self._js, self.spec)
-                sub = await self._js.pull_subscribe_bind(
-                    durable=self.spec.durable, stream=self.spec.stream
-                )
-                self.bound = True
+                await ensure_consumer(self._js, spec)
+                sub = await self._js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
+                self._set_bound(redriven, True)
                 try:
                     await self._consume(sub)
                 finally:
@@ -99,9 +113,15 @@ class InboxConsumer:
                     with contextlib.suppress(Exception):
                         await sub.unsubscribe()
             except (nats.errors.Error, OSError) as exc:
-                self.bound = False
-                log.warning("consumer_unbound", consumer=self.spec.durable, error=repr(exc))
+                self._set_bound(redriven, False)
+                log.warning("consumer_unbound", consumer=spec.durable, error=repr(exc))
                 await asyncio.sleep(1.0)
+
+    def _set_bound(self, redriven: bool, bound: bool) -> None:
+        if redriven:
+            self.redrive_bound = bound
+        else:
+            self.bound = bound
 
     async def _consume(self, sub: JetStreamContext.PullSubscription) -> None:
         while True:
@@ -194,6 +214,8 @@ class InboxConsumer:
         envelope: Envelope | None,
     ) -> None:
         meta = msg.metadata
+        # A redriven message keeps the subject it was first published on.
+        subject = (msg.headers or {}).get(REDRIVE_ORIGINAL_SUBJECT, msg.subject)
         await conn.execute(
             """INSERT INTO dead_letters (consumer, stream, stream_seq, subject, event_id,
                    event_type, reason, detail, deliveries, payload, headers)
@@ -202,7 +224,7 @@ class InboxConsumer:
             self.spec.durable,
             meta.stream,
             meta.sequence.stream,
-            msg.subject,
+            subject,
             envelope.id if envelope else None,
             envelope.type if envelope else None,
             reason,
@@ -215,7 +237,7 @@ class InboxConsumer:
         log.error(
             "dead_lettered",
             consumer=self.spec.durable,
-            subject=msg.subject,
+            subject=subject,
             stream_seq=meta.sequence.stream,
             reason=reason,
             detail=detail[:500],
@@ -224,7 +246,7 @@ class InboxConsumer:
             **dict(msg.headers or {}),
             "Nats-Msg-Id": f"{self.spec.durable}:{meta.stream}:{meta.sequence.stream}",
             "Dlq-Reason": reason,
-            "Dlq-Original-Subject": msg.subject,
+            REDRIVE_ORIGINAL_SUBJECT: subject,
         }
         # The table is the record; the DLQ subject is a convenience for tooling, best effort.
         with contextlib.suppress(nats.errors.Error, OSError, TimeoutError):

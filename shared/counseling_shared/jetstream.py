@@ -1,7 +1,7 @@
 """Streams and consumers, declared in code and created or updated idempotently (DESIGN §4)."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import nats.js.errors
 from nats.js import JetStreamContext
@@ -68,6 +68,29 @@ class ConsumerSpec:
     def redelivery_delay(self, delivered: int) -> float:
         """The back-off before delivery number `delivered + 1`."""
         return self.backoff[min(delivered - 1, len(self.backoff) - 1)]
+
+
+REDRIVE_PREFIX = "dlq.redrive"
+
+
+def redrive_subject(durable: str) -> str:
+    """Where an operator puts a dead letter of consumer `durable` to be handled again."""
+    return f"{REDRIVE_PREFIX}.{durable}"
+
+
+def redrive_spec(spec: ConsumerSpec) -> ConsumerSpec:
+    """The durable that feeds redriven dead letters of `spec` back to the same handler.
+
+    It reads `dlq.redrive.<durable>` on the DLQ stream with `spec`'s retry policy; the inbox
+    (keyed by `spec.durable`) keeps the effects at most once.
+    """
+    return replace(
+        spec,
+        durable=f"{spec.durable}-redrive",
+        stream=DLQ_STREAM,
+        filter_subjects=[redrive_subject(spec.durable)],
+        description=f"dead letters of {spec.durable} redriven by an operator",
+    )
 
 
 def stream_config(spec: StreamSpec, replicas: int) -> StreamConfig:

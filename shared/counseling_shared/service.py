@@ -131,6 +131,7 @@ class Runtime:
             )
             self.consumers.append(consumer)
             self._spawn(consumer.run(), route.spec.durable)
+            self._spawn(consumer.run_redriven(), f"{route.spec.durable}-redrive")
         for hook in self.definition.on_start:
             await hook(self)
         for task in self.definition.background:
