@@ -27,8 +27,13 @@ _KINDS: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Connection, Any], A
 }
 
 
-async def rebuild_projections(conn: Connection) -> dict[str, int]:
-    """Replace every projection row by the fold of its stream; return rows per kind."""
+async def rebuild_projections(
+    conn: Connection, *, progress: Callable[[int, int], None] | None = None
+) -> dict[str, int]:
+    """Replace every projection row by the fold of its stream; return rows per kind.
+
+    `progress(done, total)` is called after each stream (`counselctl rebuild` draws a bar).
+    """
     counts = dict.fromkeys(_KINDS, 0)
     async with conn.transaction():
         await conn.execute("LOCK TABLE events IN SHARE MODE")
@@ -41,6 +46,7 @@ async def rebuild_projections(conn: Connection) -> dict[str, int]:
             kind = stream.split("-", 1)[0]
             if kind in by_kind:
                 by_kind[kind].append(stream)
+        total = sum(len(found) for found in by_kind.values())
         for kind, (evolve, save) in _KINDS.items():
             for stream in sorted(by_kind[kind]):
                 state = None
@@ -48,4 +54,6 @@ async def rebuild_projections(conn: Connection) -> dict[str, int]:
                     state = evolve(state, event_codec.decode(recorded))
                 await save(conn, state)
                 counts[kind] += 1
+                if progress is not None:
+                    progress(sum(counts.values()), total)
     return counts
