@@ -1,0 +1,201 @@
+"""The Grafana dashboard and the Prometheus rules: well-formed, and reading only metrics that
+exist (defined in the code, or exported by the NATS exporter the Helm values enable)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.deploy.support import (
+    DEPLOY,
+    ROOT,
+    defined_metric_series,
+    exposed_series,
+    load_yaml,
+    promql_metric_names,
+    venv_tool,
+)
+
+ALERTS = DEPLOY / "prometheus/alerts.yaml"
+DASHBOARD = DEPLOY / "grafana/dashboard.json"
+
+# Series that come from outside our code, and what makes them exist.
+EXTERNAL_SERIES = {
+    # prometheus-nats-exporter with -jsz=all -prefix=nats, the NATS Helm chart's promExporter
+    # (deploy/nats/helm-values.yaml; checked in test_nats_config.py).
+    "nats_consumer_num_pending": "NATS exporter",
+    "nats_consumer_num_ack_pending": "NATS exporter",
+    "nats_consumer_num_redelivered": "NATS exporter",
+}
+DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
+SEVERITIES = {"page", "ticket"}
+# What the operators asked to be alerted about, by the alert that covers it.
+REQUIRED_ALERTS = {
+    "CrisisPageNotSent": "a page not sent within 30 s",
+    "CrisisPageSentLate": "a page sent later than 30 s",
+    "CrisisEscalationStepOverdue": "an overdue escalation step",
+    "DeadLettersGrowing": "a growing dead-letter count",
+    "ConsumerLagging": "consumer lag",
+}
+# What the dashboard must show, by a series that shows it.
+REQUIRED_PANELS = {
+    "messages_consumed_total": "consumed messages per consumer",
+    "messages_failed_total": "failed messages per consumer",
+    "handler_duration_seconds_bucket": "handler latency histograms",
+    "outbox_backlog": "outbox backlog",
+    "outbox_relay_lag_seconds": "relay lag",
+    "crisis_overdue_escalation_steps": "scheduler backlog (escalation deadlines)",
+    "crisis_page_latency_seconds_bucket": "page latency",
+    "dead_letters_total": "dead letters",
+}
+
+
+def _rules() -> list[dict[str, Any]]:
+    document = load_yaml(ALERTS)
+    assert isinstance(document, dict)
+    assert set(document) == {"groups"}
+    rules = [rule for group in document["groups"] for rule in group["rules"]]
+    return rules
+
+
+def _dashboard() -> dict[str, Any]:
+    dashboard = json.loads(DASHBOARD.read_text())
+    assert isinstance(dashboard, dict)
+    return dashboard
+
+
+def _panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for panel in dashboard["panels"]:
+        yield panel
+        yield from panel.get("panels", [])
+
+
+def _dashboard_queries(dashboard: dict[str, Any]) -> list[str]:
+    queries = [t["expr"] for p in _panels(dashboard) for t in p.get("targets", [])]
+    for variable in dashboard["templating"]["list"]:
+        if variable["type"] == "query":
+            query = variable["query"]
+            text = query["query"] if isinstance(query, dict) else query
+            # label_values(metric, label): only the first argument is a metric.
+            match = re.fullmatch(r"label_values\(\s*([^,]+),\s*\w+\s*\)", text)
+            queries.append(match.group(1) if match else text)
+    return queries
+
+
+def _known_series() -> set[str]:
+    return set(defined_metric_series()) | set(EXTERNAL_SERIES)
+
+
+def test_metric_names_are_read_from_promql_and_not_from_its_syntax() -> None:
+    expr = (
+        "histogram_quantile(0.95, sum by (le, consumer) (rate(handler_duration_seconds_bucket"
+        '{consumer=~"$consumer", le!="+Inf"}[$__rate_interval]))) > 0.5 and on (consumer)'
+        " (sum(increase(dead_letters_total[5m] offset 1m)) or vector(0))"
+    )
+    assert promql_metric_names(expr) == {"handler_duration_seconds_bucket", "dead_letters_total"}
+
+
+def test_the_code_defines_the_backbone_metrics() -> None:
+    series = defined_metric_series()
+    assert {"messages_consumed_total", "handler_duration_seconds_bucket", "outbox_backlog"} <= set(
+        series
+    )
+    assert exposed_series("Counter", "dead_letters_total") >= {"dead_letters_total"}
+    assert exposed_series("Counter", "answers") >= {"answers_total"}
+
+
+def test_the_rules_file_is_well_formed() -> None:
+    document = load_yaml(ALERTS)
+    group_names = [group["name"] for group in document["groups"]]
+    assert len(group_names) == len(set(group_names)), "group names are unique"
+    alert_names = []
+    for group in document["groups"]:
+        assert group["rules"], f"group {group['name']} has rules"
+        for rule in group["rules"]:
+            assert set(rule) <= {"alert", "record", "expr", "for", "labels", "annotations"}
+            assert ("alert" in rule) != ("record" in rule)
+            expr = rule["expr"]
+            assert isinstance(expr, str)
+            assert expr.strip()
+            assert expr.count("(") == expr.count(")")
+            assert expr.count("{") == expr.count("}")
+            if "for" in rule:
+                assert DURATION.match(str(rule["for"])), rule["for"]
+            if "alert" in rule:
+                alert_names.append(rule["alert"])
+                assert rule["labels"]["severity"] in SEVERITIES
+                assert {"summary", "description"} <= set(rule["annotations"])
+    assert len(alert_names) == len(set(alert_names)), "alert names are unique"
+
+
+def test_the_requested_alerts_exist() -> None:
+    names = {rule.get("alert") for rule in _rules()}
+    missing = {name: why for name, why in REQUIRED_ALERTS.items() if name not in names}
+    assert not missing
+
+
+def test_the_page_alerts_use_the_30_second_limit() -> None:
+    rules = {rule.get("alert"): rule for rule in _rules()}
+    assert 'le="30"' in rules["CrisisPageSentLate"]["expr"]
+    assert rules["CrisisPageNotSent"]["for"] == "30s"
+
+
+def test_every_metric_the_rules_read_exists() -> None:
+    known = _known_series()
+    for rule in _rules():
+        names = promql_metric_names(rule["expr"])
+        assert names, f"{rule.get('alert')} reads some metric"
+        unknown = names - known
+        assert not unknown, f"{rule.get('alert') or rule.get('record')} reads unknown {unknown}"
+
+
+def test_every_metric_the_dashboard_reads_exists() -> None:
+    known = _known_series()
+    for query in _dashboard_queries(_dashboard()):
+        unknown = promql_metric_names(query) - known
+        assert not unknown, f"dashboard query {query!r} reads unknown {unknown}"
+
+
+def test_the_dashboard_shows_what_operators_asked_for() -> None:
+    used = set().union(*(promql_metric_names(q) for q in _dashboard_queries(_dashboard())))
+    missing = {series: what for series, what in REQUIRED_PANELS.items() if series not in used}
+    assert not missing
+
+
+def test_the_dashboard_is_importable() -> None:
+    dashboard = _dashboard()
+    assert dashboard["uid"]
+    assert dashboard["title"]
+    panels = list(_panels(dashboard))
+    ids = [panel["id"] for panel in panels]
+    assert len(ids) == len(set(ids)), "panel ids are unique"
+    variables = {v["name"] for v in dashboard["templating"]["list"]}
+    assert "datasource" in variables
+    for panel in panels:
+        assert {"h", "w", "x", "y"} <= set(panel["gridPos"])
+        assert panel["gridPos"]["x"] + panel["gridPos"]["w"] <= 24
+        if panel["type"] != "row":
+            assert panel["datasource"]["uid"] == "${datasource}"
+            assert panel["targets"], panel["title"]
+            ref_ids = [t["refId"] for t in panel["targets"]]
+            assert len(ref_ids) == len(set(ref_ids))
+
+
+def test_promtool_accepts_the_rules_when_it_is_installed() -> None:
+    promtool = venv_tool("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (no PyPI wheel); the structure is checked above")
+    result = subprocess.run(
+        [str(promtool), "check", "rules", str(ALERTS)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
