@@ -190,6 +190,35 @@ def test_probes_ask_readyz_and_healthz_on_the_services_port(
     assert annotations["prometheus.io/path"] == "/metrics"
 
 
+def _matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """A label selector (matchLabels and matchExpressions) against a pod's labels."""
+    for key, value in selector.get("matchLabels", {}).items():
+        if labels.get(key) != value:
+            return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator = expression["key"], expression["operator"]
+        values = expression.get("values", [])
+        if operator == "Exists" and key not in labels:
+            return False
+        if operator == "DoesNotExist" and key in labels:
+            return False
+        if operator == "In" and labels.get(key) not in values:
+            return False
+        if operator == "NotIn" and labels.get(key) in values:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_topology_spread_constraints_count_the_deployments_own_pods(overlay: str) -> None:
+    for deployment in _all(_render(overlay), "Deployment"):
+        template = deployment["spec"]["template"]
+        for constraint in template["spec"].get("topologySpreadConstraints", []):
+            assert _matches(constraint["labelSelector"], template["metadata"]["labels"]), (
+                f"{deployment['metadata']['name']}: {constraint['topologyKey']} spreads nothing"
+            )
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_deployment_has_probes_resources_and_runs_non_root(overlay: str) -> None:
     for deployment in _all(_render(overlay), "Deployment"):
