@@ -2,8 +2,8 @@
 
 Each test module gets its own database, its own sinks and one notify app (lifespan and all),
 driven through HTTP (httpx on the ASGI app) and through events published to JetStream.
-Every test works on fresh ids (a new site, new clients), so the shared NATS streams and the
-durable consumers that outlive a module never mix one test's messages into another's asserts.
+NATS is the module's own when servers are embedded (`nats_url`); every test also works on fresh
+ids (a new site, new clients), so one test's messages never end up in another's asserts.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from counseling_shared.codes import Channel, StaffRole
 from counseling_shared.envelope import Envelope, decode, wrap
 from counseling_shared.events import IntegrationEvent, SiteRegistered, StaffRegistered
 from counseling_shared.service import create_app
-from devstack.handles import NatsHandle
 from devstack.sinks import HttpSink, Sinks, SmtpSink
 from notify.bootstrap import definition
 from notify.settings import NotifySettings
@@ -246,15 +245,15 @@ def notify_overrides() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 async def notify(
-    nats_server: NatsHandle,
+    nats_url: str,
     database_url: str,
     notify_sinks: Sinks,
     notify_overrides: dict[str, Any],
 ) -> AsyncIterator[Notify]:
-    settings = make_settings(nats_server.url, database_url, notify_sinks, **notify_overrides)
+    settings = make_settings(nats_url, database_url, notify_sinks, **notify_overrides)
     clock = ShiftableClock()
     app = create_app(definition(settings), clock)
-    nc = await nats.connect(nats_server.url)
+    nc = await nats.connect(nats_url)
     directory = Directory(nc)
     await directory.start()
     transport = httpx.ASGITransport(app=app)

@@ -73,7 +73,8 @@ async def test_notification_sent_is_published_on_the_notify_stream_continuing_th
 ) -> None:
     site_id = await notify.new_site()
     client_id = uuid4()
-    notify.directory.add(client_id, email=f"c-{client_id.hex[:8]}@mail.example")
+    address = f"c-{client_id.hex[:8]}@mail.example"
+    notify.directory.add(client_id, email=address)
 
     cause = await notify.publish(
         followup_due(client_id, site_id), source="followup", subject=client_id
@@ -94,7 +95,7 @@ async def test_notification_sent_is_published_on_the_notify_stream_continuing_th
         "followup_due",
         1,
     )
-    assert "c-" not in str(event.data)  # no contact detail travels on the bus
+    assert address not in event.encode().decode()  # no contact detail travels on the bus
 
 
 async def test_appointment_confirmation_shows_the_time_in_the_clients_zone_and_language(

@@ -22,7 +22,8 @@ from counseling_shared.eventstore import ConcurrencyConflict
 from counseling_shared.logs import get_logger
 from counseling_shared.tracing import context_from_headers, tracer
 from counseling_shared.unit_of_work import unit_of_work
-from notify.adapters import directory_store, notification_store, preference_store
+from notify.adapters import notification_store
+from notify.adapters.recipient_facts import recipient_facts
 from notify.application.ports import (
     ChannelProvider,
     ClientDirectory,
@@ -155,14 +156,9 @@ class Courier:
 
     async def _recipient(self, claimed: Notification) -> Recipient:
         async with self._pool.acquire() as conn:
-            preferences = await preference_store.load(conn, claimed.recipient_id)
-            site = await directory_store.site(conn, claimed.site_id)
-            if claimed.recipient_kind is RecipientKind.STAFF:
-                staff = await directory_store.staff_member(conn, claimed.recipient_id)
-                profile = None
-            else:
-                staff = None
-                profile = await directory_store.client_profile(conn, claimed.recipient_id)
+            facts = await recipient_facts(conn, claimed.recipient_id, claimed.site_id)
+        preferences, site = facts.preferences, facts.site
+        staff, profile = facts.staff, facts.client
         quiet_hours = preferences.quiet_hours if preferences else None
         preferred = preferences.channel if preferences else None
         site_name = site.name if site else None

@@ -20,7 +20,8 @@ from counseling_shared.events import (
 from counseling_shared.inbox import Handler
 from counseling_shared.tracing import current_trace_headers
 from counseling_shared.unit_of_work import UnitOfWork
-from notify.adapters import directory_store, notification_store, preference_store
+from notify.adapters import directory_store, notification_store
+from notify.adapters.recipient_facts import recipient_facts
 from notify.domain import notification
 from notify.domain.channels import planned_channel
 from notify.domain.codes import Lane, RecipientKind, Template
@@ -110,9 +111,9 @@ async def request_for_client(
 ) -> None:
     """One bulk-lane message to a client, held from the start if it is their quiet hours."""
     conn = uow.conn
-    preferences = await preference_store.load(conn, client_id)
-    profile = await directory_store.client_profile(conn, client_id)
-    zone_name = profile.timezone if profile else await _site_zone(uow, site_id)
+    facts = await recipient_facts(conn, client_id, site_id)
+    preferences, profile = facts.preferences, facts.client
+    zone_name = profile.timezone if profile else facts.site.timezone if facts.site else None
     channel = planned_channel(
         [
             preferences.channel if preferences else None,
@@ -139,11 +140,6 @@ async def request_for_client(
     )
     await notification_store.add(conn, requested, current_trace_headers())
     await notification_store.wake(conn, Lane.BULK)
-
-
-async def _site_zone(uow: UnitOfWork, site_id: UUID) -> str | None:
-    site = await directory_store.site(uow.conn, site_id)
-    return site.timezone if site else None
 
 
 def page_handler(alert_base_url: str) -> Handler:
