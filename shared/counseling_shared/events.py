@@ -79,6 +79,8 @@ class ClientRegistered(IntegrationEvent):
 
 
 class AppointmentBooked(IntegrationEvent):
+    """A session was booked for a client with a counselor (in a room when in person)."""
+
     appointment_id: UUID
     site_id: UUID
     client_id: UUID
@@ -90,15 +92,21 @@ class AppointmentBooked(IntegrationEvent):
 
 
 class AppointmentRescheduled(AppointmentBooked):
+    """A booked session moved to another time (or room); `start`/`end` are the new ones."""
+
     previous_start: AwareDatetime | None = None
 
 
 class AppointmentCancelled(AppointmentBooked):
+    """A booked session was cancelled; `late` when inside the site's late-cancellation window."""
+
     cancelled_by: CancelledBy
     late: bool
 
 
 class SessionCompleted(IntegrationEvent):
+    """A session took place. Carries the goal horizon and risk level, never the goals."""
+
     appointment_id: UUID
     site_id: UUID
     client_id: UUID
@@ -109,6 +117,8 @@ class SessionCompleted(IntegrationEvent):
 
 
 class SessionMissed(IntegrationEvent):
+    """The client did not come to a booked session (no-show)."""
+
     appointment_id: UUID
     site_id: UUID
     client_id: UUID
@@ -117,6 +127,8 @@ class SessionMissed(IntegrationEvent):
 
 
 class CareEpisodeClosed(IntegrationEvent):
+    """A client's episode of care ended; `referred` when they were referred elsewhere."""
+
     client_id: UUID
     site_id: UUID
     reason: ClosureReason
@@ -139,6 +151,8 @@ class RiskFlagged(IntegrationEvent):
 
 
 class FollowUpScheduled(IntegrationEvent):
+    """A follow-up (check-in, no-show outreach, post-closure) was planned for `due_at`."""
+
     followup_id: UUID
     client_id: UUID
     site_id: UUID
@@ -147,16 +161,22 @@ class FollowUpScheduled(IntegrationEvent):
 
 
 class FollowUpDue(FollowUpScheduled):
+    """A follow-up's time has come: reach out to the client now."""
+
     channel: Channel | None = Field(
         default=None, description="The client's follow-up channel preference, when set."
     )
 
 
 class FollowUpCancelled(FollowUpScheduled):
+    """A planned follow-up will not happen (re-planned, episode closed, paused)."""
+
     pass
 
 
 class FollowUpCompleted(IntegrationEvent):
+    """Staff recorded the outcome of a follow-up."""
+
     followup_id: UUID
     client_id: UUID
     site_id: UUID
@@ -167,6 +187,8 @@ class FollowUpCompleted(IntegrationEvent):
 
 
 class AlertRaised(IntegrationEvent):
+    """A crisis alert opened for a client; escalation level 1 is paged at once."""
+
     alert_id: UUID
     client_id: UUID
     site_id: UUID
@@ -175,14 +197,20 @@ class AlertRaised(IntegrationEvent):
 
 
 class AlertEscalated(AlertRaised):
+    """Nobody acknowledged in time: the alert moved to the next escalation level."""
+
     pass
 
 
 class AlertAcknowledged(AlertRaised):
+    """A staff member took the alert; escalation stops."""
+
     staff_id: UUID | None = None
 
 
 class AlertResolved(AlertRaised):
+    """The alert was closed with an outcome."""
+
     staff_id: UUID | None = None
     outcome: AlertOutcome | None = None
 
@@ -204,6 +232,8 @@ class PageRequested(IntegrationEvent):
 
 
 class NotificationSent(IntegrationEvent):
+    """A message (email, SMS, messaging) was handed to its provider."""
+
     notification_id: UUID
     recipient_id: UUID
     site_id: UUID
@@ -215,4 +245,6 @@ class NotificationSent(IntegrationEvent):
 
 
 class NotificationFailed(NotificationSent):
+    """A message could not be delivered after its attempts."""
+
     pass
