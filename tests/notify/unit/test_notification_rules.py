@@ -1,0 +1,131 @@
+"""The Notification aggregate: what an attempt leads to, holds, and expediting a page."""
+
+from datetime import UTC, datetime, time, timedelta
+from uuid import uuid4
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from counseling_shared.codes import NotificationChannel
+from notify.domain import notification as rules
+from notify.domain.codes import (
+    AttemptOutcome,
+    HoldReason,
+    Lane,
+    NotificationStatus,
+    RecipientKind,
+    Template,
+)
+from notify.domain.notification import DeliveryOutcome, Notification, NotPending, fold
+from notify.domain.quiet_hours import QuietHours
+from notify.domain.retry import RetryPolicy
+
+NOW = datetime(2025, 6, 11, 10, 0, tzinfo=UTC)
+POLICY = RetryPolicy(max_attempts=3, base=timedelta(seconds=10), max_delay=timedelta(minutes=5))
+NIGHT_IN_UTC = QuietHours(time(9, 0), time(12, 0))  # covers NOW in UTC
+EMAIL = NotificationChannel.EMAIL
+
+
+def queued(lane: Lane = Lane.BULK, quiet: QuietHours | None = None) -> Notification:
+    requested = rules.request(
+        notification_id=uuid4(),
+        recipient_id=uuid4(),
+        recipient_kind=RecipientKind.CLIENT if lane is Lane.BULK else RecipientKind.STAFF,
+        site_id=uuid4(),
+        lane=lane,
+        channel=EMAIL,
+        template=Template.FOLLOWUP_DUE if lane is Lane.BULK else Template.CRISIS_PAGE,
+        params={"kind": "checkin"},
+        cause_event_id=uuid4(),
+        now=NOW,
+        quiet_hours=quiet,
+        zone=ZoneInfo("UTC"),
+    )
+    return fold(None, [requested])
+
+
+def attempt(state: Notification, outcome: DeliveryOutcome, at: datetime = NOW) -> Notification:
+    return fold(state, rules.record_attempt(state, EMAIL, outcome, at, POLICY, jitter=0.5))
+
+
+def test_a_new_notification_is_due_at_once_outside_quiet_hours() -> None:
+    state = queued()
+    assert (state.status, state.next_attempt_at, state.hold_reason) == (
+        NotificationStatus.PENDING,
+        NOW,
+        None,
+    )
+
+
+def test_a_followup_asked_for_in_quiet_hours_waits_for_the_window_to_end() -> None:
+    state = queued(quiet=NIGHT_IN_UTC)
+    assert state.next_attempt_at == datetime(2025, 6, 11, 12, 0, tzinfo=UTC)
+    assert state.hold_reason is HoldReason.QUIET_HOURS
+
+
+def test_a_page_is_never_held_by_quiet_hours() -> None:
+    state = queued(Lane.CRISIS, quiet=NIGHT_IN_UTC)
+    assert state.next_attempt_at == NOW
+    assert rules.hold_if_quiet(state, NIGHT_IN_UTC, ZoneInfo("UTC"), NOW) == []
+
+
+def test_quiet_hours_that_began_since_hold_the_message_at_send_time() -> None:
+    state = queued()
+    held = fold(state, rules.hold_if_quiet(state, NIGHT_IN_UTC, ZoneInfo("UTC"), NOW))
+    assert held.next_attempt_at == datetime(2025, 6, 11, 12, 0, tzinfo=UTC)
+    assert held.attempts == 0  # holding is not an attempt
+
+
+def test_a_sent_attempt_ends_the_notification() -> None:
+    sent = attempt(queued(), DeliveryOutcome.sent())
+    assert (sent.status, sent.sent_at, sent.attempts) == (NotificationStatus.SENT, NOW, 1)
+
+
+def test_a_transient_failure_schedules_a_retry_with_back_off() -> None:
+    retrying = attempt(queued(), DeliveryOutcome.transient("smtp_451"))
+    assert retrying.status is NotificationStatus.PENDING
+    assert retrying.last_error == "smtp_451"
+    assert retrying.next_attempt_at == NOW + timedelta(seconds=7.5)  # 10 s ceiling, jitter 0.5
+
+
+def test_transient_failures_give_up_after_the_last_attempt() -> None:
+    state = queued()
+    for n in range(1, POLICY.max_attempts + 1):
+        state = attempt(state, DeliveryOutcome.transient("http_503"), NOW + timedelta(minutes=n))
+    assert state.status is NotificationStatus.FAILED
+    assert state.attempts == POLICY.max_attempts
+    assert state.last_error == "http_503"
+
+
+def test_a_permanent_failure_fails_at_once() -> None:
+    failed = attempt(queued(), DeliveryOutcome.permanent("http_400"))
+    assert (failed.status, failed.attempts) == (NotificationStatus.FAILED, 1)
+
+
+def test_every_attempt_is_an_event_with_its_number_and_outcome() -> None:
+    state = attempt(queued(), DeliveryOutcome.transient("smtp_unreachable"))
+    events = rules.record_attempt(state, EMAIL, DeliveryOutcome.sent(), NOW, POLICY, 0.0)
+    first = events[0]
+    assert isinstance(first, rules.DeliveryAttempted)
+    assert (first.number, first.outcome) == (2, AttemptOutcome.SENT)
+    assert isinstance(events[1], rules.DeliverySucceeded)
+
+
+def test_nothing_more_is_recorded_once_sent() -> None:
+    sent = attempt(queued(), DeliveryOutcome.sent())
+    with pytest.raises(NotPending):
+        rules.record_attempt(sent, EMAIL, DeliveryOutcome.sent(), NOW, POLICY, 0.0)
+
+
+def test_a_waiting_message_is_expedited_and_a_due_one_is_left_alone() -> None:
+    retrying = attempt(queued(), DeliveryOutcome.transient("smtp_451"))
+    later = NOW + timedelta(seconds=1)
+    [expedited] = rules.expedite(retrying, later, reason="sms_failed")
+    assert fold(retrying, [expedited]).next_attempt_at == later
+    assert rules.expedite(queued(), later, reason="sms_failed") == []
+    assert rules.expedite(attempt(queued(), DeliveryOutcome.sent()), later, "sms_failed") == []
+
+
+def test_versions_count_events() -> None:
+    state = attempt(queued(), DeliveryOutcome.transient("smtp_451"))
+    assert state.version == 3  # requested, attempted, retry scheduled

@@ -1,0 +1,100 @@
+"""How provider answers become outcomes, and what goes into an email."""
+
+import json
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import pytest
+
+from counseling_shared.clock import ControllableClock
+from counseling_shared.codes import Channel, NotificationChannel
+from notify.adapters.booking_directory import parse_contact
+from notify.adapters.smtp import SmtpProvider, _by_reply_code, message_id
+from notify.adapters.webhooks import outcome_of_status
+from notify.application.ports import ClientNotFound, DirectoryUnavailable, OutgoingMessage
+from notify.domain.codes import AttemptOutcome
+
+TRANSIENT, PERMANENT, SENT = (
+    AttemptOutcome.TRANSIENT_FAILURE,
+    AttemptOutcome.PERMANENT_FAILURE,
+    AttemptOutcome.SENT,
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (200, SENT),
+        (202, SENT),
+        (429, TRANSIENT),
+        (500, TRANSIENT),
+        (503, TRANSIENT),
+        (400, PERMANENT),
+        (404, PERMANENT),
+        (422, PERMANENT),
+    ],
+)
+def test_http_answers_are_retried_only_when_they_may_change(
+    status: int, kind: AttemptOutcome
+) -> None:
+    outcome = outcome_of_status(status)
+    assert outcome.kind is kind
+    assert outcome.error_code == (None if kind is SENT else f"http_{status}")
+
+
+@pytest.mark.parametrize(("code", "kind"), [(421, TRANSIENT), (451, TRANSIENT), (550, PERMANENT)])
+def test_smtp_4xx_is_retried_and_5xx_is_not(code: int, kind: AttemptOutcome) -> None:
+    assert _by_reply_code(code).kind is kind
+
+
+def test_an_email_carries_a_message_id_derived_from_the_notification() -> None:
+    notification_id = uuid4()
+    provider = SmtpProvider(
+        host="localhost",
+        port=25,
+        sender="center@counseling.example",
+        clock=ControllableClock(datetime(2030, 1, 2, 3, 4, tzinfo=UTC)),
+    )
+    email = provider.compose(
+        OutgoingMessage(
+            notification_id=notification_id,
+            channel=NotificationChannel.EMAIL,
+            to="client@mail.example",
+            subject="Comment allez-vous ?",
+            body="Bonjour,\n\n…",
+            language="fr",
+        )
+    )
+    assert email["Message-ID"] == f"<{notification_id}@notify.counseling-suite>"
+    assert email["Message-ID"] == message_id(notification_id)
+    assert email["Content-Language"] == "fr"
+    assert email["Date"] == "Wed, 02 Jan 2030 03:04:00 +0000"
+    assert email.get_content().startswith("Bonjour")
+
+
+def test_the_directorys_answer_is_read_into_a_contact() -> None:
+    client_id = uuid4()
+    answer = {
+        "client_id": str(client_id),
+        "email": "c@mail.example",
+        "phone": None,
+        "locale": "ko",
+        "timezone": "Asia/Seoul",
+        "preferred_channel": "phone",
+        "site_id": str(uuid4()),
+    }
+    contact = parse_contact(client_id, json.dumps(answer).encode())
+    assert (contact.email, contact.phone, contact.preferred_channel) == (
+        "c@mail.example",
+        None,
+        Channel.PHONE,
+    )
+
+
+def test_an_unknown_client_can_never_be_reached_but_a_garbled_answer_is_retried() -> None:
+    with pytest.raises(ClientNotFound):
+        parse_contact(uuid4(), b'{"error": "not_found"}')
+    with pytest.raises(DirectoryUnavailable):
+        parse_contact(uuid4(), b"<html>")
+    with pytest.raises(DirectoryUnavailable):
+        parse_contact(uuid4(), b'{"error": "internal"}')

@@ -1,0 +1,126 @@
+"""Messages in each language, with times in the recipient's own zone."""
+
+from uuid import uuid4
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from notify.adapters.templates import JinjaRenderer
+from notify.application.ports import TemplateMissing
+from notify.domain.codes import Template
+from notify.domain.locales import WRITTEN_LANGUAGES, message_locale
+from notify.domain.notification import Params
+
+RENDERER = JinjaRenderer()
+START = "2030-05-14T06:00:00+00:00"  # a Tuesday
+APPOINTMENT = {
+    "appointment_id": str(uuid4()),
+    "start": START,
+    "end": "2030-05-14T06:50:00+00:00",
+    "modality": "in_person",
+    "previous_start": "2030-05-13T06:00:00+00:00",
+    "cancelled_by": "client",
+    "late": False,
+    "site_name": "Riverside",
+}
+ALERT_ID = str(uuid4())
+PAGE = {"alert_id": ALERT_ID, "page_id": str(uuid4()), "level": 2, "alert_url": "https://c/a/1"}
+EVERY_MESSAGE: list[tuple[Template, Params]] = [
+    (Template.APPOINTMENT_BOOKED, APPOINTMENT),
+    (Template.APPOINTMENT_RESCHEDULED, APPOINTMENT),
+    (Template.APPOINTMENT_CANCELLED, APPOINTMENT),
+    (Template.APPOINTMENT_CANCELLED, {**APPOINTMENT, "cancelled_by": "center"}),
+    (Template.FOLLOWUP_DUE, {"kind": "checkin", "site_name": None}),
+    (Template.FOLLOWUP_DUE, {"kind": "no_show_outreach", "site_name": "Riverside"}),
+    (Template.FOLLOWUP_DUE, {"kind": "post_closure", "site_name": None}),
+    (Template.CRISIS_PAGE, {**PAGE, "site_name": "Riverside"}),
+]
+
+
+def render(template: Template, params: Params, locale: str, zone: str = "UTC") -> str:
+    message = RENDERER.render(template, params, message_locale(locale), ZoneInfo(zone))
+    return "\n".join((message.subject, message.body, message.short))
+
+
+@pytest.mark.parametrize("language", WRITTEN_LANGUAGES)
+@pytest.mark.parametrize(("template", "params"), EVERY_MESSAGE)
+def test_every_message_is_written_in_every_language(
+    language: str, template: Template, params: Params
+) -> None:
+    message = RENDERER.render(template, params, message_locale(language), ZoneInfo("UTC"))
+    assert message.subject
+    assert "\n" not in message.subject
+    assert len(message.body) > len(message.short) > 20
+    for text in (message.subject, message.body, message.short):
+        assert "{{" not in text
+        assert "None" not in text
+        assert "  " not in text.replace("\n", "")
+
+
+@pytest.mark.parametrize(
+    ("locale", "zone", "expected"),
+    [
+        ("en", "America/New_York", ["Tuesday, May 14, 2030", "2:00\u202fAM"]),
+        ("ko", "Asia/Seoul", ["2030년 5월 14일 화요일", "오후 3:00"]),
+        ("fr", "Europe/Paris", ["mardi 14 mai 2030", "08:00"]),
+        ("fr-CA", "America/Montreal", ["mardi 14 mai 2030", "02 h 00"]),
+        ("ru", "Europe/Moscow", ["вторник, 14 мая 2030", "09:00"]),
+    ],
+)
+def test_an_appointment_is_shown_in_the_recipients_zone_and_language(
+    locale: str, zone: str, expected: list[str]
+) -> None:
+    text = render(Template.APPOINTMENT_BOOKED, APPOINTMENT, locale, zone)
+    for fragment in expected:
+        assert fragment in text
+
+
+def test_the_same_instant_reads_differently_in_two_zones() -> None:
+    seoul = render(Template.APPOINTMENT_BOOKED, APPOINTMENT, "en", "Asia/Seoul")
+    paris = render(Template.APPOINTMENT_BOOKED, APPOINTMENT, "en", "Europe/Paris")
+    assert "3:00\u202fPM" in seoul
+    assert "8:00\u202fAM" in paris
+
+
+def test_an_unwritten_language_gets_english_with_english_dates() -> None:
+    text = render(Template.APPOINTMENT_BOOKED, APPOINTMENT, "de-DE", "Europe/Berlin")
+    assert "Your appointment" in text
+    assert "Tuesday, May 14, 2030" in text
+
+
+def test_each_followup_kind_has_its_own_words() -> None:
+    subjects = {
+        kind: RENDERER.render(
+            Template.FOLLOWUP_DUE,
+            {"kind": kind, "site_name": None},
+            message_locale("en"),
+            ZoneInfo("UTC"),
+        ).subject
+        for kind in ("checkin", "no_show_outreach", "post_closure")
+    }
+    assert len(set(subjects.values())) == 3
+
+
+@pytest.mark.parametrize("language", WRITTEN_LANGUAGES)
+def test_a_page_carries_the_alert_link_and_id_in_every_form(language: str) -> None:
+    message = RENDERER.render(
+        Template.CRISIS_PAGE,
+        {**PAGE, "site_name": None},
+        message_locale(language),
+        ZoneInfo("UTC"),
+    )
+    for text in (message.body, message.short):
+        assert "https://c/a/1" in text
+        assert ALERT_ID in text
+
+
+def test_a_missing_parameter_is_a_template_error_not_a_crash() -> None:
+    with pytest.raises(TemplateMissing):
+        RENDERER.render(Template.CRISIS_PAGE, {"level": 1}, message_locale("en"), ZoneInfo("UTC"))
+
+
+def test_an_unknown_followup_kind_is_a_template_error() -> None:
+    with pytest.raises(TemplateMissing):
+        RENDERER.render(
+            Template.FOLLOWUP_DUE, {"kind": "séance"}, message_locale("en"), ZoneInfo("UTC")
+        )
