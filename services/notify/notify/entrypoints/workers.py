@@ -68,11 +68,11 @@ class LaneWorkers:
         try:
             await asyncio.gather(*tasks)
         finally:
+            # A second cancel would interrupt a worker giving its message back.
             for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                if not task.done() and not task.cancelling():
+                    task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _work(self) -> None:
         while True:
@@ -118,10 +118,13 @@ class LaneWorkers:
     async def _give_back(self, notification: Notification) -> None:
         """Stopping mid-delivery: let the next worker take it at once instead of after the
         lease. Best effort; the lease covers a failure here."""
+
+        async def release() -> None:
+            async with asyncio.timeout(2.0), self._pool.acquire() as conn:
+                await notification_store.release(conn, notification.id)
+
         with contextlib.suppress(Exception):
-            async with asyncio.timeout(2.0):
-                async with self._pool.acquire() as conn:
-                    await notification_store.release(conn, notification.id)
+            await asyncio.shield(release())
 
     async def _listen(self) -> None:
         channel = notification_store.wake_channel(self.lane)
