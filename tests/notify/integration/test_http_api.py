@@ -121,3 +121,26 @@ async def test_dropping_quiet_hours_releases_a_held_followup_at_once(notify: Not
     assert any(address in m.rcpt_tos for m in notify.sinks.smtp.messages)
     listed = await notify.notifications(recipient_id=client_id, status="pending")
     assert listed == []
+
+
+async def test_deliveries_are_counted_on_metrics(notify: Notify) -> None:
+    site_id = await notify.new_site()
+    client_id = uuid4()
+    notify.directory.add(client_id, email=f"m-{client_id.hex[:8]}@mail.example")
+    await notify.publish(
+        FollowUpDue(
+            followup_id=uuid4(),
+            client_id=client_id,
+            site_id=site_id,
+            kind=FollowUpKind.CHECKIN,
+            due_at=datetime.now(UTC),
+        ),
+        source="followup",
+        subject=client_id,
+    )
+    await eventually(lambda: notify.notifications(recipient_id=client_id, status="sent"))
+
+    metrics = (await notify.http.get("/metrics", headers={"Authorization": ""})).text
+
+    assert 'notify_delivery_attempts_total{channel="email",lane="bulk",outcome="sent"}' in metrics
+    assert 'notify_delivery_latency_seconds_count{lane="bulk"}' in metrics

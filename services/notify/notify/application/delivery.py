@@ -40,6 +40,7 @@ from notify.domain.locales import message_locale
 from notify.domain.notification import DeliveryOutcome, Notification, NotificationEvent
 from notify.domain.quiet_hours import QuietHours, zone_named
 from notify.domain.retry import RetryPolicy
+from notify.metrics import DELIVERY_ATTEMPTS, DELIVERY_LATENCY
 
 log = get_logger(__name__)
 SOURCE = "notify"
@@ -217,6 +218,7 @@ class Courier:
             # Our lease ran out and another worker took over and recorded first.
             log.warning("notification_lease_lost", notification_id=str(claimed.id))
             return None
+        _count(recorded)
         _log_outcome(recorded)
         return recorded
 
@@ -258,6 +260,20 @@ class Courier:
             if events:
                 await notification_store.record(conn, sibling, events)
                 await notification_store.wake(conn, sibling.lane)
+
+
+def _count(recorded: Notification) -> None:
+    if recorded.attempts == 0 or recorded.hold_reason is not None:
+        return  # held for quiet hours: no attempt was made
+    outcome = {
+        NotificationStatus.SENT: "sent",
+        NotificationStatus.FAILED: "failed",
+        NotificationStatus.PENDING: "retry",
+    }[recorded.status]
+    DELIVERY_ATTEMPTS.labels(recorded.lane.value, recorded.channel.value, outcome).inc()
+    if recorded.sent_at is not None:
+        latency = (recorded.sent_at - recorded.created_at).total_seconds()
+        DELIVERY_LATENCY.labels(recorded.lane.value).observe(max(latency, 0.0))
 
 
 def _log_outcome(recorded: Notification) -> None:
