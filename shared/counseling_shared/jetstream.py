@@ -71,6 +71,8 @@ class ConsumerSpec:
 
 
 REDRIVE_PREFIX = "dlq.redrive"
+REDRIVE_ORIGINAL_SUBJECT = "Dlq-Original-Subject"
+"""Header naming the subject a dead letter was first published on (DLQ copies, redrives)."""
 
 
 def redrive_subject(durable: str) -> str:
