@@ -159,6 +159,25 @@ async def test_sms_is_retried_after_503s_with_the_same_idempotency_key_then_sent
     assert received[0].idempotency_key == row["id"]
 
 
+async def test_an_smtp_451_is_retried_and_the_email_keeps_its_message_id(notify: Notify) -> None:
+    site_id = await notify.new_site()
+    client_id = uuid4()
+    address = f"busy-{client_id.hex[:8]}@mail.example"
+    notify.directory.add(client_id, email=address)
+    notify.sinks.smtp.fail_next(1)
+
+    await notify.publish(followup_due(client_id, site_id), source="followup", subject=client_id)
+
+    [row] = await settled(notify, client_id)
+    detail = await notify.notification(row["id"])
+    assert [(a["outcome"], a["error_code"]) for a in detail["attempt_log"]] == [
+        ("transient_failure", "smtp_451"),
+        ("sent", None),
+    ]
+    [email] = [m for m in notify.sinks.smtp.messages if address in m.rcpt_tos]
+    assert email.message["Message-ID"] == f"<{row['id']}@notify.counseling-suite>"
+
+
 async def test_a_provider_refusing_for_good_fails_at_once_and_emits_notification_failed(
     notify: Notify,
 ) -> None:

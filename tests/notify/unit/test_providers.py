@@ -4,13 +4,15 @@ import json
 from datetime import UTC, datetime
 from uuid import uuid4
 
+import httpx
 import pytest
 
 from counseling_shared.clock import ControllableClock
 from counseling_shared.codes import Channel, NotificationChannel
+from devstack.ports import free_port
 from notify.adapters.booking_directory import parse_contact
 from notify.adapters.smtp import SmtpProvider, _by_reply_code, message_id
-from notify.adapters.webhooks import outcome_of_status
+from notify.adapters.webhooks import WebhookProvider, outcome_of_status
 from notify.application.ports import ClientNotFound, DirectoryUnavailable, OutgoingMessage
 from notify.domain.codes import AttemptOutcome
 
@@ -98,3 +100,32 @@ def test_an_unknown_client_can_never_be_reached_but_a_garbled_answer_is_retried(
         parse_contact(uuid4(), b"<html>")
     with pytest.raises(DirectoryUnavailable):
         parse_contact(uuid4(), b'{"error": "internal"}')
+
+
+def message_to(address: str, channel: NotificationChannel) -> OutgoingMessage:
+    return OutgoingMessage(uuid4(), channel, address, "Subject", "Body", "en")
+
+
+async def test_an_smtp_server_that_refuses_connections_is_retried_later() -> None:
+    provider = SmtpProvider(
+        host="127.0.0.1", port=free_port(), sender="c@example.org", clock=ControllableClock()
+    )
+    outcome = await provider.send(message_to("a@example.org", NotificationChannel.EMAIL))
+    assert (outcome.kind, outcome.error_code) == (TRANSIENT, "smtp_unreachable")
+
+
+async def test_an_http_provider_that_refuses_connections_is_retried_later() -> None:
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        provider = WebhookProvider(client, f"http://127.0.0.1:{free_port()}/sms", "sms")
+        outcome = await provider.send(message_to("+15550100", NotificationChannel.SMS))
+    assert (outcome.kind, outcome.error_code) == (TRANSIENT, "http_unreachable")
+
+
+async def test_a_header_injection_in_an_address_fails_for_good() -> None:
+    provider = SmtpProvider(
+        host="127.0.0.1", port=1, sender="c@example.org", clock=ControllableClock()
+    )
+    outcome = await provider.send(
+        message_to("a@example.org\nBcc: everyone@example.org", NotificationChannel.EMAIL)
+    )
+    assert (outcome.kind, outcome.error_code) == (PERMANENT, "invalid_address")
