@@ -89,8 +89,6 @@ def providers(
     )
     return {
         NotificationChannel.EMAIL: email,
-        NotificationChannel.SMS: WebhookProvider(client, s.sms_webhook_url, "sms"),
-        NotificationChannel.MESSAGING: WebhookProvider(
-            client, s.messaging_webhook_url, "messaging"
-        ),
+        NotificationChannel.SMS: WebhookProvider(client, s.sms_webhook_url),
+        NotificationChannel.MESSAGING: WebhookProvider(client, s.messaging_webhook_url),
     }

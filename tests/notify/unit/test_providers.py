@@ -116,7 +116,7 @@ async def test_an_smtp_server_that_refuses_connections_is_retried_later() -> Non
 
 async def test_an_http_provider_that_refuses_connections_is_retried_later() -> None:
     async with httpx.AsyncClient(timeout=2.0) as client:
-        provider = WebhookProvider(client, f"http://127.0.0.1:{free_port()}/sms", "sms")
+        provider = WebhookProvider(client, f"http://127.0.0.1:{free_port()}/sms")
         outcome = await provider.send(message_to("+15550100", NotificationChannel.SMS))
     assert (outcome.kind, outcome.error_code) == (TRANSIENT, "http_unreachable")
 

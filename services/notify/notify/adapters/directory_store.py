@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from counseling_shared.codes import Channel
 from notify.domain.recipients import ClientProfile, Site, StaffMember
 
 if TYPE_CHECKING:
@@ -54,41 +53,6 @@ async def save_client(conn: Connection, client: ClientProfile) -> None:
         client.locale,
         client.timezone,
         client.preferred_channel.value,
-    )
-
-
-async def site(conn: Connection, site_id: UUID) -> Site | None:
-    row = await conn.fetchrow("SELECT * FROM sites WHERE site_id = $1", site_id)
-    return (
-        None if row is None else Site(row["site_id"], row["name"], row["timezone"], row["locale"])
-    )
-
-
-async def staff_member(conn: Connection, staff_id: UUID) -> StaffMember | None:
-    row = await conn.fetchrow("SELECT * FROM staff_contacts WHERE staff_id = $1", staff_id)
-    if row is None:
-        return None
-    return StaffMember(
-        staff_id=row["staff_id"],
-        site_id=row["site_id"],
-        name=row["name"],
-        role=row["role"],
-        email=row["email"],
-        phone=row["phone"],
-        locale=row["locale"],
-    )
-
-
-async def client_profile(conn: Connection, client_id: UUID) -> ClientProfile | None:
-    row = await conn.fetchrow("SELECT * FROM clients WHERE client_id = $1", client_id)
-    if row is None:
-        return None
-    return ClientProfile(
-        client_id=row["client_id"],
-        site_id=row["site_id"],
-        locale=row["locale"],
-        timezone=row["timezone"],
-        preferred_channel=Channel(row["preferred_channel"]),
     )
 
 

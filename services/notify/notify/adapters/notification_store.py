@@ -121,11 +121,6 @@ async def record(
     return new
 
 
-async def load(conn: Connection, notification_id: UUID) -> Notification | None:
-    row = await conn.fetchrow("SELECT * FROM notifications WHERE id = $1", notification_id)
-    return None if row is None else from_row(row)
-
-
 async def claim(
     conn: Connection, lane: Lane, now: datetime, lease_until: datetime
 ) -> tuple[Notification, dict[str, str]] | None:

@@ -10,10 +10,9 @@ class WebhookProvider:
     """One provider URL. The idempotency key is the notification id, so a provider can drop a
     repeated send."""
 
-    def __init__(self, client: httpx.AsyncClient, url: str, name: str) -> None:
+    def __init__(self, client: httpx.AsyncClient, url: str) -> None:
         self._client = client
         self._url = url
-        self._name = name
 
     async def send(self, message: OutgoingMessage) -> DeliveryOutcome:
         key = str(message.notification_id)
