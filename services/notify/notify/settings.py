@@ -1,8 +1,9 @@
 """notify's settings, read from the environment (documented in the README)."""
 
 from datetime import timedelta
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from counseling_shared.settings import ServiceSettings
 from notify.domain.retry import RetryPolicy
@@ -72,6 +73,24 @@ class NotifySettings(ServiceSettings):
     crisis_retry_max_delay: timedelta = Field(
         default=timedelta(minutes=1), alias="NOTIFY_CRISIS_RETRY_MAX_DELAY"
     )
+
+    @field_validator(
+        "claim_lease",
+        "retry_base",
+        "crisis_retry_base",
+        "retry_max_delay",
+        "crisis_retry_max_delay",
+        mode="before",
+    )
+    @classmethod
+    def _seconds_or_iso8601(cls, value: Any) -> Any:
+        """`PT30S` or a plain number of seconds (`30`, `0.2`), as operators tend to write."""
+        if isinstance(value, str):
+            try:
+                return timedelta(seconds=float(value))
+            except ValueError:
+                return value
+        return value
 
     def bulk_retry(self) -> RetryPolicy:
         return RetryPolicy(
