@@ -23,8 +23,8 @@ from counseling_shared.unit_of_work import UnitOfWork
 from notify.adapters import directory_store, notification_store
 from notify.adapters.templates import JinjaRenderer
 from notify.application.delivery import Courier
+from notify.application.handlers import page_handler
 from notify.application.ports import ClientContact, ClientNotFound, OutgoingMessage
-from notify.application.requests import page_handler
 from notify.bootstrap import MIGRATIONS
 from notify.domain import notification
 from notify.domain.codes import Lane, NotificationStatus, RecipientKind, Template

@@ -34,7 +34,7 @@ from counseling_shared.events import (
 from counseling_shared.inbox import dispatch
 from counseling_shared.jetstream import ConsumerSpec
 from counseling_shared.service import Route
-from notify.application import requests
+from notify.application import handlers
 from notify.settings import NotifySettings
 
 # Pages are retried quickly: a second lost means a second later on the on-call phone.
@@ -51,7 +51,7 @@ def routes(settings: NotifySettings) -> list[Route]:
                 backoff=CRISIS_BACKOFF,
                 description="Pages to on-call staff: the crisis lane.",
             ),
-            dispatch({PageRequested: requests.page_handler(settings.alert_base_url)}),
+            dispatch({PageRequested: handlers.page_handler(settings.alert_base_url)}),
         ),
         Route(
             ConsumerSpec(
@@ -60,7 +60,7 @@ def routes(settings: NotifySettings) -> list[Route]:
                 ["followup.*.FollowUpDue"],
                 description="Follow-up messages to clients.",
             ),
-            dispatch({FollowUpDue: requests.on_followup_due}),
+            dispatch({FollowUpDue: handlers.on_followup_due}),
         ),
         Route(
             ConsumerSpec(
@@ -75,9 +75,9 @@ def routes(settings: NotifySettings) -> list[Route]:
             ),
             dispatch(
                 {
-                    AppointmentBooked: requests.on_appointment_booked,
-                    AppointmentRescheduled: requests.on_appointment_rescheduled,
-                    AppointmentCancelled: requests.on_appointment_cancelled,
+                    AppointmentBooked: handlers.on_appointment_booked,
+                    AppointmentRescheduled: handlers.on_appointment_rescheduled,
+                    AppointmentCancelled: handlers.on_appointment_cancelled,
                 }
             ),
         ),
@@ -94,9 +94,9 @@ def routes(settings: NotifySettings) -> list[Route]:
             ),
             dispatch(
                 {
-                    SiteRegistered: requests.on_site_registered,
-                    StaffRegistered: requests.on_staff_registered,
-                    ClientRegistered: requests.on_client_registered,
+                    SiteRegistered: handlers.on_site_registered,
+                    StaffRegistered: handlers.on_staff_registered,
+                    ClientRegistered: handlers.on_client_registered,
                 }
             ),
         ),
