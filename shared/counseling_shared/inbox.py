@@ -56,12 +56,35 @@ class PermanentFailure(Exception):
     """Raised by a handler for a message that can never succeed: dead-letter it at once."""
 
 
+_Decoded = tuple[Envelope, IntegrationEvent] | EventDecodeError
+
+
+class _HandlerFailed(Exception):
+    """A handler raised on a batch's fast pass: the batch's transaction is rolled back."""
+
+    def __init__(self, event_id: UUID, error: Exception) -> None:
+        super().__init__(repr(error))
+        self.event_id = event_id
+        self.error = error
+
+
 @dataclass
 class _Batch:
-    """One fetched batch's transaction, and whether a message's savepoint is still open."""
+    """One fetched batch's transaction.
+
+    Fast pass (`fresh` given): every inbox row was claimed by one statement and the handlers
+    run without savepoints. Careful pass: a savepoint per message (`savepoint_open` says one is
+    still open), and `failed` is the fast pass's failure, which its message keeps.
+    """
 
     conn: Connection
+    fresh: set[UUID] | None = None
+    failed: _HandlerFailed | None = None
     savepoint_open: bool = False
+
+    @property
+    def fast(self) -> bool:
+        return self.fresh is not None
 
 
 @dataclass
@@ -69,6 +92,7 @@ class _Outcome:
     msg: Msg
     action: str  # ack | nak | term
     delay: float = 0.0
+    handled: bool = False  # the handler ran and its writes are part of the commit
 
 
 class InboxConsumer:
@@ -95,6 +119,10 @@ class InboxConsumer:
         self._batch_size = batch_size
         self._fetch_timeout = fetch_timeout
         self._tracer = tracer(f"{source}.consumer")
+        self._consumed = MESSAGES_CONSUMED.labels(spec.durable)
+        self._duplicates = MESSAGES_DUPLICATE.labels(spec.durable)
+        self._failures = MESSAGES_FAILED.labels(spec.durable)
+        self._handler_seconds = HANDLER_SECONDS.labels(spec.durable)
         self.bound = False
         self.redrive_bound = False
 
@@ -144,27 +172,58 @@ class InboxConsumer:
             await self.process_batch(msgs)
 
     async def process_batch(self, msgs: list[Msg]) -> None:
-        """Handle a fetched batch in one transaction, then ack, nak or terminate each message."""
+        """Handle a fetched batch in one transaction, then ack, nak or terminate each message.
+
+        The batch first runs fast: one statement claims every inbox row and the handlers run
+        back to back, one round trip each for a simple handler. If a handler raises, that
+        transaction is rolled back and the batch replayed carefully, a savepoint per message;
+        the failed message keeps its failure (its handler does not run twice in one delivery),
+        the ones before it run again on a clean slate.
+        """
+        decoded = [self._decode(msg) for msg in msgs]
         try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                batch = _Batch(conn)
-                outcomes = [await self._process(batch, msg) for msg in msgs]
+            async with self._pool.acquire() as conn:
+                try:
+                    async with conn.transaction():
+                        batch = await self._fast_batch(conn, decoded)
+                        outcomes = await self._run(batch, msgs, decoded)
+                except _HandlerFailed as failed:
+                    async with conn.transaction():
+                        outcomes = await self._run(_Batch(conn, failed=failed), msgs, decoded)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             # Nothing committed: every message comes back after a short delay.
             log.warning("batch_rolled_back", consumer=self.spec.durable, error=repr(exc))
             outcomes = [_Outcome(m, "nak", self.spec.redelivery_delay(1)) for m in msgs]
+        self._consumed.inc(sum(o.handled for o in outcomes))
         for outcome in outcomes:
             await self._settle(outcome)
 
-    async def _process(self, batch: _Batch, msg: Msg) -> _Outcome:
-        conn = batch.conn
-        meta = msg.metadata
-        delivered = meta.num_delivered
+    def _decode(self, msg: Msg) -> _Decoded:
         try:
-            envelope, event = self._registry.decode(msg.data)
+            return self._registry.decode(msg.data)
         except EventDecodeError as exc:
-            await self._dead_letter(conn, msg, exc.reason, str(exc), None)
+            return exc
+
+    async def _run(self, batch: _Batch, msgs: list[Msg], decoded: list[_Decoded]) -> list[_Outcome]:
+        return [await self._process(batch, m, d) for m, d in zip(msgs, decoded, strict=True)]
+
+    async def _fast_batch(self, conn: Connection, decoded: list[_Decoded]) -> _Batch:
+        """Claim the inbox rows of every decodable message in one statement."""
+        ids = [d[0].id for d in decoded if not isinstance(d, EventDecodeError)]
+        fresh = await conn.fetch(
+            """INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])
+               ON CONFLICT DO NOTHING RETURNING event_id""",
+            self.spec.durable,
+            ids,
+        )
+        return _Batch(conn, fresh={r["event_id"] for r in fresh})
+
+    async def _process(self, batch: _Batch, msg: Msg, decoded: _Decoded) -> _Outcome:
+        conn = batch.conn
+        if isinstance(decoded, EventDecodeError):
+            await self._dead_letter(conn, msg, decoded.reason, str(decoded), None)
             return _Outcome(msg, "term")
+        envelope, event = decoded
 
         parent = context_from_headers(msg.headers)
         with self._tracer.start_as_current_span(
@@ -181,46 +240,59 @@ class InboxConsumer:
             started = time.perf_counter()
             try:
                 if not await self._claim(batch, envelope.id):
-                    MESSAGES_DUPLICATE.labels(self.spec.durable).inc()
+                    self._duplicates.inc()
                     return _Outcome(msg, "ack")
+                if batch.failed is not None and batch.failed.event_id == envelope.id:
+                    raise batch.failed.error
                 uow = UnitOfWork(conn, source=self._source, clock=self._clock, cause=envelope)
                 await self._handler(uow, envelope, event)
                 await uow.flush()
-            except PermanentFailure as exc:
-                await conn.execute("ROLLBACK TO SAVEPOINT inbox_message")
-                span.record_exception(exc)
-                await self._dead_letter(conn, msg, "rejected", str(exc), envelope)
-                return _Outcome(msg, "term")
             except Exception as exc:
-                await conn.execute("ROLLBACK TO SAVEPOINT inbox_message")
                 span.record_exception(exc)
-                MESSAGES_FAILED.labels(self.spec.durable).inc()
-                if delivered >= self.spec.max_deliver:
-                    detail = f"failed {delivered} times; last error: {exc!r}"
-                    await self._dead_letter(conn, msg, "handler_failed", detail, envelope)
-                    return _Outcome(msg, "term")
-                log.warning(
-                    "handler_failed",
-                    consumer=self.spec.durable,
-                    event_id=str(envelope.id),
-                    delivered=delivered,
-                    error=repr(exc),
-                )
-                return _Outcome(msg, "nak", self.spec.redelivery_delay(delivered))
+                if batch.fast:
+                    raise _HandlerFailed(envelope.id, exc) from exc
+                await conn.execute("ROLLBACK TO SAVEPOINT inbox_message")
+                return await self._failed(conn, msg, envelope, exc)
             finally:
-                HANDLER_SECONDS.labels(self.spec.durable).observe(time.perf_counter() - started)
-        MESSAGES_CONSUMED.labels(self.spec.durable).inc()
-        return _Outcome(msg, "ack")
+                self._handler_seconds.observe(time.perf_counter() - started)
+        return _Outcome(msg, "ack", handled=True)
+
+    async def _failed(
+        self, conn: Connection, msg: Msg, envelope: Envelope, exc: Exception
+    ) -> _Outcome:
+        """A handler raised: retry the message later, or dead-letter it."""
+        if isinstance(exc, PermanentFailure):
+            await self._dead_letter(conn, msg, "rejected", str(exc), envelope)
+            return _Outcome(msg, "term")
+        self._failures.inc()
+        delivered = msg.metadata.num_delivered
+        if delivered >= self.spec.max_deliver:
+            detail = f"failed {delivered} times; last error: {exc!r}"
+            await self._dead_letter(conn, msg, "handler_failed", detail, envelope)
+            return _Outcome(msg, "term")
+        log.warning(
+            "handler_failed",
+            consumer=self.spec.durable,
+            event_id=str(envelope.id),
+            delivered=delivered,
+            error=repr(exc),
+        )
+        return _Outcome(msg, "nak", self.spec.redelivery_delay(delivered))
 
     async def _claim(self, batch: _Batch, event_id: UUID) -> bool:
-        """Open this message's savepoint and insert its inbox row: False when already seen.
+        """Claim the message's inbox row (opening its savepoint when careful): False when seen.
 
-        One round trip instead of four (savepoint, insert, handler, release were one each): the
+        Careful pass: one round trip instead of three (savepoint, insert, release): the
         simple-query protocol takes several statements at once (the extended one behind `$1`
-        does not) and reports the last one's status, `INSERT 0 1` for a new event. The savepoint
-        stays open until the next message's claim or the batch's commit releases it, or a
-        failure rolls back to it; the literals are a UUID and our own consumer name.
+        does not) and reports the last one's status, `INSERT 0 1` for a new event. The
+        savepoint stays open until the next message's claim or the batch's commit releases
+        it, or a failure rolls back to it; the literals are a UUID and our own consumer name.
         """
+        if batch.fresh is not None:
+            if event_id not in batch.fresh:
+                return False
+            batch.fresh.discard(event_id)  # a second copy in the same batch is a duplicate
+            return True
         release = "RELEASE SAVEPOINT inbox_message; " if batch.savepoint_open else ""
         consumer = self.spec.durable.replace("'", "''")
         status = await batch.conn.execute(

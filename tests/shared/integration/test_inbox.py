@@ -231,6 +231,31 @@ async def test_a_transient_failure_is_retried_and_then_succeeds(
     )
 
 
+async def test_a_failure_inside_a_batch_costs_the_others_nothing(
+    pool: asyncpg.Pool[Any], js: JetStreamContext
+) -> None:
+    # Published before the consumer starts, so the three arrive in one fetched batch: the
+    # failing middle one makes the batch roll back and replay with a savepoint per message.
+    site = uuid4()
+    spec = spec_for(site)
+    first, flaky, last = (session_completed(site) for _ in range(3))
+    handler, attempts = recorder(spec, fail_first={flaky.appointment_id})
+    for event in (first, flaky, last):
+        await publish(js, envelope_of(event))
+
+    async with consuming(consumer_for(pool, js, spec, handler)):
+        await eventually(lambda: _projected(pool, spec, flaky.appointment_id), timeout=5.0)
+
+    assert await rows_for(pool, spec) == {
+        first.appointment_id: 1,
+        flaky.appointment_id: 1,
+        last.appointment_id: 1,
+    }
+    assert attempts[flaky.appointment_id] == 2, "one handler run per delivery"
+    inbox = await pool.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1", spec.durable)
+    assert inbox == 3
+
+
 async def test_events_published_by_a_handler_continue_the_correlation(
     pool: asyncpg.Pool[Any], js: JetStreamContext
 ) -> None:
