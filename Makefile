@@ -9,14 +9,14 @@ export UV_PYTHON_DOWNLOADS := never
 
 PYPROJECTS := pyproject.toml $(wildcard shared/pyproject.toml tools/*/pyproject.toml services/*/pyproject.toml)
 # Each workspace member is its own import root, so mypy must be told where they start.
-MYPYPATH := $(subst $(eval) ,:,$(wildcard shared tools/devstack services/*))
+MYPYPATH := $(subst $(eval) ,:,$(wildcard shared tools/* services/*))
 # mypy refuses a directory without Python files (bench/ starts empty).
 MYPY_DIRS = $(foreach d,shared services tools tests bench,$(if $(shell find $(d) -name '*.py' -print -quit 2>/dev/null),$(d)))
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: run test lint bench clean venv
+.PHONY: run test lint bench docs clean venv
 
 run: venv
 	exec $(VENV)/bin/python -m devstack $(RUN_ARGS)
@@ -32,6 +32,10 @@ lint: venv
 bench: venv
 	@if [ -f bench/run.py ]; then exec $(VENV)/bin/python bench/run.py $(BENCH_ARGS); \
 	else echo "bench/run.py does not exist yet"; fi
+
+# The published API documents (docs/openapi/<service>.json, docs/asyncapi.json), from the code.
+docs: venv
+	$(VENV)/bin/python -m opsctl.docs
 
 clean:
 	rm -rf var/

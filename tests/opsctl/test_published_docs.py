@@ -1,0 +1,80 @@
+"""The published OpenAPI and AsyncAPI documents are generated from the code and committed;
+they must not drift from it."""
+
+import json
+from typing import Any
+
+import pytest
+
+from counseling_shared.envelope import REGISTRY
+from opsctl.docs import PUBLISHED_BY, REGENERATE, default_docs_dir, documents
+
+
+@pytest.fixture(scope="module")
+def generated() -> dict[str, str]:
+    return documents()
+
+
+def test_the_committed_documents_match_the_code(generated: dict[str, str]) -> None:
+    docs_dir = default_docs_dir()
+    stale = [
+        name
+        for name, text in generated.items()
+        if not (docs_dir / name).is_file() or (docs_dir / name).read_text("utf-8") != text
+    ]
+
+    assert not stale, (
+        f"docs/{', docs/'.join(stale)} no longer match the code. Regenerate with: {REGENERATE}"
+    )
+
+
+def test_every_catalog_event_has_a_channel_on_its_subject(generated: dict[str, str]) -> None:
+    asyncapi: dict[str, Any] = json.loads(generated["asyncapi.json"])
+    channels = asyncapi["channels"]
+
+    published = {name.split(".", 1)[1] for name in channels}
+    assert published == set(REGISTRY.event_types)
+    for context, event_types in PUBLISHED_BY.items():
+        for event_type in event_types:
+            channel = channels[f"{context}.{event_type}"]
+            assert channel["address"] == f"{context}.{{site_id}}.{event_type}"
+            assert "site_id" in channel["parameters"]
+            assert channel["description"]
+            message = channel["messages"]["Message"]["$ref"].rsplit("/", 1)[1]
+            payload = asyncapi["components"]["messages"][message]["payload"]["$ref"]
+            schema = asyncapi["components"]["schemas"][payload.rsplit("/", 1)[1]]
+            model = REGISTRY.event_class(event_type)
+            assert set(schema["properties"]) == set(model.model_fields), event_type
+
+
+def test_risk_flags_are_documented_for_each_context_that_raises_them(
+    generated: dict[str, str],
+) -> None:
+    channels = json.loads(generated["asyncapi.json"])["channels"]
+
+    assert {n for n in channels if n.endswith(".RiskFlagged")} == {
+        "booking.RiskFlagged",
+        "followup.RiskFlagged",
+        "crisis.RiskFlagged",
+    }
+
+
+@pytest.mark.parametrize(
+    ("service", "path", "method"),
+    [
+        ("booking", "/appointments/{appointment_id}/reschedule", "post"),
+        ("booking", "/clients/{client_id}/episode/close", "post"),
+        ("followup", "/sites/{site_id}/followup-policy", "put"),
+        ("followup", "/followups/{followup_id}/complete", "post"),
+        ("notify", "/recipients/{recipient_id}/preferences", "put"),
+        ("crisis", "/sites/{site_id}/escalation-policy", "put"),
+        ("crisis", "/alerts/{alert_id}/ack", "post"),
+    ],
+)
+def test_each_service_document_holds_its_contract_operations(
+    generated: dict[str, str], service: str, path: str, method: str
+) -> None:
+    openapi = json.loads(generated[f"openapi/{service}.json"])
+
+    assert openapi["info"]["title"] == service
+    assert method in openapi["paths"][path]

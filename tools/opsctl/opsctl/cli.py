@@ -1,0 +1,24 @@
+"""counselctl: every command in one place (docs/operator-cli.md shows each with an example)."""
+
+import typer
+
+from opsctl.commands import dead_letters, demo, docs, reports
+from opsctl.commands.rebuild import rebuild
+from opsctl.commands.streams import streams
+
+app = typer.Typer(
+    name="counselctl",
+    help="Operate the counseling-center suite: streams, dead letters, projections, reports, "
+    "demo data and the published API documents.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+)
+app.command()(streams)
+app.command()(rebuild)
+app.add_typer(dead_letters.app, name="dead-letters")
+app.add_typer(reports.followups, name="followups")
+app.add_typer(reports.alerts, name="alerts")
+app.add_typer(demo.app, name="demo")
+app.add_typer(docs.app, name="docs")

@@ -1,0 +1,1 @@
+"""counselctl's commands: thin — parse options, call opsctl's modules, print."""

@@ -1,0 +1,100 @@
+"""Options every command shares, and running async work with readable failures."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import asyncpg
+import nats
+import nats.errors
+import typer
+from nats.js import JetStreamContext
+
+from counseling_shared.db import connect
+from opsctl.config import Service, database_for, nats_url
+from opsctl.console import stderr
+
+T = TypeVar("T")
+
+ServiceOption = Annotated[
+    Service, typer.Option("--service", "-s", help="The service whose database to use.")
+]
+DatabaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="Default: `$<SERVICE>_DATABASE_URL`, else `$DATABASE_URL` with the service's "
+        "name as database name.",
+        show_default=False,
+    ),
+]
+DatabaseSchemaOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-schema",
+        help="When services share a database. Default: `$<SERVICE>_DATABASE_SCHEMA`, "
+        "else `$DATABASE_SCHEMA`.",
+        show_default=False,
+    ),
+]
+NatsUrlOption = Annotated[
+    str | None,
+    typer.Option("--nats-url", help="Default: `$NATS_URL`.", show_default=False),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    stderr().print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def run(work: Coroutine[Any, Any, T]) -> T:
+    """Run async work; a server that cannot be reached or a query that fails exits 1."""
+    try:
+        return asyncio.run(work)
+    except (OSError, TimeoutError, nats.errors.Error) as exc:
+        fail(f"cannot reach the server: {exc!r}")
+    except asyncpg.PostgresError as exc:
+        fail(f"database: {exc} (is this the right service's database?)")
+
+
+@asynccontextmanager
+async def database(
+    service: Service, url: str | None, schema: str | None
+) -> AsyncIterator[asyncpg.Connection[Any]]:
+    db = database_for(service, url, schema)
+    conn = await connect(db.url, schema=db.schema)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def _quiet(exc: Exception) -> None:
+    """nats-py logs connection errors itself; `run` reports the one that matters."""
+
+
+@asynccontextmanager
+async def jetstream(url: str | None) -> AsyncIterator[JetStreamContext]:
+    where = nats_url(url)
+    try:
+        nc = await nats.connect(
+            where,
+            name="counselctl",
+            connect_timeout=5,
+            # nats-py retries the first connection too: twice, then give up.
+            max_reconnect_attempts=1,
+            reconnect_time_wait=0.5,
+            allow_reconnect=False,
+            error_cb=_quiet,
+        )
+    except nats.errors.NoServersError:
+        raise OSError(f"no NATS server answers at {where}") from None
+    try:
+        yield nc.jetstream(timeout=5.0)
+    finally:
+        await nc.close()

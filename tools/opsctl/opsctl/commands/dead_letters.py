@@ -1,0 +1,213 @@
+"""`counselctl dead-letters list | show | redrive`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import typer
+from rich.json import JSON
+
+from opsctl import dead_letters as letters
+from opsctl.commands.common import (
+    DatabaseSchemaOption,
+    DatabaseUrlOption,
+    JsonOption,
+    NatsUrlOption,
+    ServiceOption,
+    database,
+    fail,
+    jetstream,
+    run,
+)
+from opsctl.config import Service
+from opsctl.console import print_json, progress, stderr, stdout, table
+from opsctl.dead_letters import DeadLetter, Selection
+
+app = typer.Typer(help="Messages a consumer gave up on: list, show, redrive.", no_args_is_help=True)
+
+ConsumerOption = Annotated[
+    str | None, typer.Option("--consumer", "-c", help="Only this consumer (durable name).")
+]
+ReasonOption = Annotated[
+    str | None,
+    typer.Option(
+        "--reason",
+        "-r",
+        help="Only this reason: malformed, unknown_type, unsupported_version, rejected, "
+        "handler_failed.",
+    ),
+]
+
+
+def _summary(letter: DeadLetter) -> dict[str, Any]:
+    found = asdict(letter)
+    del found["payload"]
+    return found
+
+
+@app.command("list")
+def list_(
+    service: ServiceOption,
+    consumer: ConsumerOption = None,
+    reason: ReasonOption = None,
+    waiting: Annotated[
+        bool, typer.Option("--waiting", help="Only those not redriven yet.")
+    ] = False,
+    limit: Annotated[int, typer.Option(help="At most this many, oldest first.")] = 1000,
+    database_url: DatabaseUrlOption = None,
+    database_schema: DatabaseSchemaOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The service's dead letters, oldest first."""
+    selection = Selection(consumer, reason, waiting, limit)
+
+    async def work() -> list[DeadLetter]:
+        async with database(service, database_url, database_schema) as conn:
+            return await letters.list_dead_letters(conn, selection)
+
+    found = run(work())
+    if as_json:
+        print_json([_summary(letter) for letter in found])
+        return
+    stdout().print(
+        table(
+            f"Dead letters of {service.value}",
+            [
+                "id",
+                "consumer",
+                "stream:seq",
+                "subject",
+                "event type",
+                "reason",
+                "deliveries",
+                "dead-lettered",
+                "redriven",
+            ],
+            (
+                [
+                    d.id,
+                    d.consumer,
+                    f"{d.stream}:{d.stream_seq}",
+                    d.subject,
+                    d.event_type,
+                    d.reason,
+                    d.deliveries,
+                    d.created_at,
+                    d.redriven_at,
+                ]
+                for d in found
+            ),
+        )
+    )
+
+
+@app.command()
+def show(
+    letter_id: Annotated[int, typer.Argument(metavar="ID", help="The dead letter's id.")],
+    service: ServiceOption,
+    database_url: DatabaseUrlOption = None,
+    database_schema: DatabaseSchemaOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """One dead letter: why it failed, its headers and its payload."""
+
+    async def work() -> DeadLetter | None:
+        async with database(service, database_url, database_schema) as conn:
+            return await letters.get_dead_letter(conn, letter_id)
+
+    letter = run(work())
+    if letter is None:
+        fail(f"{service.value} has no dead letter {letter_id}")
+    if as_json:
+        print_json(_summary(letter) | {"payload": letter.payload_json()})
+        return
+    out = stdout()
+    out.print(
+        table(
+            f"Dead letter {letter.id} of {service.value}",
+            ["field", "value"],
+            [[k, v] for k, v in _summary(letter).items() if k not in ("headers", "detail")],
+        )
+    )
+    out.print("[bold]detail[/bold]", letter.detail)
+    out.print("[bold]headers[/bold]")
+    out.print(JSON(json.dumps(letter.headers)))
+    out.print("[bold]payload[/bold]")
+    payload = letter.payload_json()
+    out.print(JSON(json.dumps(payload)) if not isinstance(payload, str) else payload)
+
+
+@app.command()
+def redrive(
+    service: ServiceOption,
+    letter_ids: Annotated[
+        list[int] | None, typer.Argument(metavar="[ID]...", help="Dead letters to redrive.")
+    ] = None,
+    all_: Annotated[
+        bool,
+        typer.Option("--all", help="Every dead letter not redriven yet (with the filters)."),
+    ] = False,
+    consumer: ConsumerOption = None,
+    reason: ReasonOption = None,
+    again: Annotated[
+        bool, typer.Option("--again", help="Also redrive letters redriven before.")
+    ] = False,
+    database_url: DatabaseUrlOption = None,
+    database_schema: DatabaseSchemaOption = None,
+    nats_url: NatsUrlOption = None,
+) -> None:
+    """Hand dead letters back to the consumer that gave up on them, once its cause is fixed.
+
+    The consumer's handler runs again through its inbox, so an event it already applied is
+    skipped. A letter that fails again becomes a new dead letter.
+    """
+    if bool(letter_ids) == all_:
+        fail("name dead letter ids, or --all", code=2)
+    if letter_ids and (consumer or reason):
+        fail("--consumer and --reason go with --all", code=2)
+    redriven = run(
+        _redrive(
+            service,
+            letter_ids or [],
+            all_,
+            Selection(consumer, reason, not again),
+            again,
+            database_url,
+            database_schema,
+            nats_url,
+        )
+    )
+    stderr().print(f"redriven {len(redriven)} dead letter(s) of {service.value}")
+    for letter in redriven:
+        stdout().print(f"{letter.id}\t{letter.consumer}\t{letter.event_type or '-'}")
+
+
+async def _redrive(
+    service: Service,
+    letter_ids: list[int],
+    all_: bool,
+    selection: Selection,
+    again: bool,
+    database_url: str | None,
+    database_schema: str | None,
+    nats_url: str | None,
+) -> list[DeadLetter]:
+    async with database(service, database_url, database_schema) as conn, jetstream(nats_url) as js:
+        if all_:
+            letter_ids = [d.id for d in await letters.list_dead_letters(conn, selection)]
+        done: list[DeadLetter] = []
+        with progress() as bar:
+            task = bar.add_task("redriving", total=len(letter_ids))
+            for letter_id in letter_ids:
+                try:
+                    done.append(await letters.redrive(conn, js, letter_id, again=again))
+                except letters.NoSuchDeadLetter as exc:
+                    fail(str(exc))
+                except letters.AlreadyRedriven as exc:
+                    # With --all, another operator got there first: nothing to do.
+                    if not all_:
+                        fail(f"{exc} (--again redrives it once more)")
+                bar.advance(task)
+        return done

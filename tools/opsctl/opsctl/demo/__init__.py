@@ -1,0 +1,1 @@
+"""`counselctl demo load`: a demo center, created through the services' public HTTP APIs."""
