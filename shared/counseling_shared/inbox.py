@@ -1,8 +1,10 @@
 """The inbox consumer: JetStream → one transaction per batch → ack after commit (DESIGN §2, §4).
 
-Each message runs in its own savepoint inside a batch transaction: its event id goes into the
-`inbox` table (a redelivered message is skipped), the handler appends, projects and publishes on
-the same connection, and the message is acked only after the commit. A message that cannot be
+Each fetched batch is one transaction: every message's event id goes into the `inbox` table (a
+redelivered message is skipped), its handler appends, projects and publishes on the same
+connection, and the messages are acked only after the commit. The batch runs without savepoints
+first; if a handler raises, it is rolled back and replayed with a savepoint per message, so a
+failing message rolls back alone. A message that cannot be
 decoded, has an unknown type or version, or keeps failing is written to `dead_letters` (and to the
 `dlq.<consumer>` subject) with its reason and terminated, so the messages after it still flow.
 """
