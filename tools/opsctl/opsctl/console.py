@@ -48,7 +48,7 @@ def progress() -> Progress:
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
-    grid = Table(title=title, title_justify="left")
+    grid = Table(title=title, title_justify="left", min_width=len(title))
     for name in columns:
         grid.add_column(name, no_wrap=True)
     for row in rows:

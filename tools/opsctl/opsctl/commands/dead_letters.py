@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.json import JSON
+from rich.markup import escape
 
 from opsctl import dead_letters as letters
 from opsctl.commands.common import (
@@ -131,12 +132,12 @@ def show(
             [[k, v] for k, v in _summary(letter).items() if k not in ("headers", "detail")],
         )
     )
-    out.print("[bold]detail[/bold]", letter.detail)
-    out.print("[bold]headers[/bold]")
+    out.print(f"[bold]detail:[/bold] {escape(letter.detail)}")
+    out.print("[bold]headers:[/bold]")
     out.print(JSON(json.dumps(letter.headers)))
-    out.print("[bold]payload[/bold]")
+    out.print("[bold]payload:[/bold]")
     payload = letter.payload_json()
-    out.print(JSON(json.dumps(payload)) if not isinstance(payload, str) else payload)
+    out.print(JSON(json.dumps(payload)) if not isinstance(payload, str) else escape(payload))
 
 
 @app.command()
