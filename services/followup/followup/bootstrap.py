@@ -1,9 +1,11 @@
-"""Wires followup: settings, migrations, HTTP routes, the routing table and the scheduler."""
+"""Wires followup: settings, migrations, HTTP routes, the routing table, the scheduler and the
+gauges."""
 
 from pathlib import Path
 
 from counseling_shared.service import ServiceDefinition
 from followup.entrypoints.consumers import ROUTES
+from followup.entrypoints.gauges import refresh_gauges
 from followup.entrypoints.http import router
 from followup.entrypoints.scheduler import followup_scheduler
 from followup.settings import FollowupSettings
@@ -18,5 +20,5 @@ def definition(settings: FollowupSettings | None = None) -> ServiceDefinition:
         migrations_dir=MIGRATIONS,
         routes=ROUTES,
         routers=[router],
-        background=[followup_scheduler],
+        background=[followup_scheduler, refresh_gauges],
     )

@@ -9,9 +9,12 @@ from followup.application.ports import FollowupStore
 from followup.domain.followup import CancelReason, FollowUp
 
 
-async def follow_up_falls_due(uow: UnitOfWork, store: FollowupStore, state: FollowUp) -> None:
+async def follow_up_falls_due(
+    uow: UnitOfWork, store: FollowupStore, state: FollowUp
+) -> FollowUp | None:
     """Mark it due and emit `FollowUpDue` (with the client's channel), then plan the next
     check-in of a rolling series. The scheduler holds the row lock, so this runs once.
+    Returns the follow-up that fell due, or None when it was withdrawn instead.
 
     Guards for races with a pause or a re-plan that committed while this row was being planned:
     a paused client's follow-up is withdrawn instead of falling due, and so is a check-in of a
@@ -20,13 +23,14 @@ async def follow_up_falls_due(uow: UnitOfWork, store: FollowupStore, state: Foll
     client = await store.client(state.client_id)
     if client is not None and client.preferences.paused:
         await changes.cancel(uow, store, state, CancelReason.PAUSED)
-        return
+        return None
     if (
         state.kind is FollowUpKind.CHECKIN
         and client is not None
         and (client.session_id != state.session_id or not client.in_care)
     ):
         await changes.cancel(uow, store, state, CancelReason.SUPERSEDED)
-        return
-    await changes.fall_due(uow, store, state, client)
+        return None
+    due = await changes.fall_due(uow, store, state, client)
     await care_plan.continue_series(uow, store, state, client)
+    return due

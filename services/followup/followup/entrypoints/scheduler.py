@@ -9,12 +9,18 @@ import asyncpg
 from counseling_shared.scheduler import DueScheduler
 from counseling_shared.service import Runtime
 from counseling_shared.unit_of_work import UnitOfWork
+from followup import metrics
 from followup.adapters.postgres_store import TIMER_CHANNEL, PostgresFollowupStore, followup_from_row
 from followup.application.timers import follow_up_falls_due
 
 
 async def fire_followup(uow: UnitOfWork, row: asyncpg.Record) -> None:
-    await follow_up_falls_due(uow, PostgresFollowupStore(uow.conn), followup_from_row(row))
+    due = await follow_up_falls_due(uow, PostgresFollowupStore(uow.conn), followup_from_row(row))
+    if due is not None:
+        # Counted inside the scheduler's transaction: should its commit fail, the row fires
+        # again on a later pass and is counted again (rare; the event itself is not doubled).
+        metrics.DUE_EMITTED.labels(due.kind.value).inc()
+        metrics.DUE_DELAY.observe(max((uow.now() - due.due_at).total_seconds(), 0.0))
 
 
 def scheduler_for(runtime: Runtime, **options: Any) -> DueScheduler:
