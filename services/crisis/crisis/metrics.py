@@ -15,6 +15,11 @@ OVERDUE_STEPS = Gauge(
     "crisis_overdue_escalation_steps",
     "Escalation deadlines past due by more than a few seconds and not yet fired",
 )
+PAGES_UNSENT = Gauge(
+    "crisis_pages_unsent",
+    "Pages of open alerts requested more than CRISIS_PAGE_UNSENT_AFTER_SECONDS (30) ago with"
+    " neither a delivery (NotificationSent) nor a failure (NotificationFailed)",
+)
 ALERTS_WITHOUT_POLICY = Counter(
     "crisis_alerts_without_policy_total",
     "Alerts opened at a site that has no escalation policy (nobody could be paged)",

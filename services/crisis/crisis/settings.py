@@ -30,5 +30,13 @@ class CrisisSettings(ServiceSettings):
         default=5.0,
         alias="CRISIS_GAUGE_INTERVAL",
         gt=0,
-        description="Seconds between refreshes of the open-alert and overdue-step gauges.",
+        description="Seconds between refreshes of the open-alert, overdue-step and unsent-page"
+        " gauges.",
+    )
+    page_unsent_after: float = Field(
+        default=30.0,
+        alias="CRISIS_PAGE_UNSENT_AFTER_SECONDS",
+        gt=0,
+        description="A page of an open alert with neither a delivery nor a failure this many"
+        " seconds after it was requested counts in crisis_pages_unsent (alert CrisisPageNotSent).",
     )

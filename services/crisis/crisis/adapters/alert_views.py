@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -78,3 +79,17 @@ async def open_alert_counts(conn: Connection) -> dict[str, int]:
     counts = {"open": 0, "acknowledged": 0}
     counts.update({r["status"]: r["n"] for r in rows})
     return counts
+
+
+async def unsent_page_count(conn: Connection, now: datetime, after_seconds: float) -> int:
+    """Pages of open alerts requested more than `after_seconds` ago that no channel has delivered
+    nor given up on: the staff member should have been reached by now."""
+    count: int = await conn.fetchval(
+        """SELECT count(*) FROM alert_pages p JOIN alerts a ON a.id = p.alert_id
+           WHERE p.sent_at IS NULL AND p.failed_at IS NULL
+             AND p.requested_at < $1::timestamptz - make_interval(secs => $2)
+             AND a.status = 'open'""",
+        now,
+        after_seconds,
+    )
+    return count

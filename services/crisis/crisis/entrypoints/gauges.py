@@ -1,4 +1,5 @@
-"""Refreshes the gauges read from the database: open alerts and overdue escalation steps."""
+"""Refreshes the gauges read from the database: open alerts, overdue escalation steps and pages
+not sent in time."""
 
 import asyncio
 
@@ -14,17 +15,20 @@ OVERDUE_GRACE_SECONDS = 5.0
 
 async def refresh_gauges(runtime: Runtime) -> None:
     settings = runtime.settings
-    interval = settings.gauge_interval if isinstance(settings, CrisisSettings) else 5.0
+    interval, unsent_after = 5.0, 30.0
+    if isinstance(settings, CrisisSettings):
+        interval, unsent_after = settings.gauge_interval, settings.page_unsent_after
     while True:
         try:
+            now = runtime.clock.now()
             async with runtime.db().acquire() as conn:
                 counts = await alert_views.open_alert_counts(conn)
-                overdue = await timers.overdue_count(
-                    conn, runtime.clock.now(), OVERDUE_GRACE_SECONDS
-                )
+                overdue = await timers.overdue_count(conn, now, OVERDUE_GRACE_SECONDS)
+                unsent = await alert_views.unsent_page_count(conn, now, unsent_after)
             for status, n in counts.items():
                 metrics.OPEN_ALERTS.labels(status).set(n)
             metrics.OVERDUE_STEPS.set(overdue)
+            metrics.PAGES_UNSENT.set(unsent)
         except Exception as exc:
             # Gauges are not worth stopping the process for (a crashed task would).
             log.warning("gauges_not_refreshed", error=repr(exc))
