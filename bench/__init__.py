@@ -1,0 +1,1 @@
+"""Throughput of the relay and the inbox consumer beside the raw limits of NATS and PostgreSQL."""
