@@ -18,6 +18,7 @@ from tests.deploy.support import (
     exposed_series,
     load_yaml,
     promql_metric_names,
+    service_settings_class,
     venv_tool,
 )
 
@@ -41,6 +42,7 @@ REQUIRED_ALERTS = {
     "CrisisEscalationStepOverdue": "an overdue escalation step",
     "DeadLettersGrowing": "a growing dead-letter count",
     "ConsumerLagging": "consumer lag",
+    "FollowUpSchedulerBehind": "follow-ups past due that the scheduler has not fired",
 }
 # What the dashboard must show, by a series that shows it.
 REQUIRED_PANELS = {
@@ -50,6 +52,11 @@ REQUIRED_PANELS = {
     "outbox_backlog": "outbox backlog",
     "outbox_relay_lag_seconds": "relay lag",
     "crisis_overdue_escalation_steps": "scheduler backlog (escalation deadlines)",
+    "followup_scheduled": "scheduler backlog (follow-ups scheduled)",
+    "followup_due_open": "follow-ups due and not completed",
+    "followup_overdue": "scheduler backlog (follow-ups overdue)",
+    "followup_due_delay_seconds_bucket": "FollowUpDue delay after due_at",
+    "crisis_pages_unsent": "pages not sent within 30 s",
     "crisis_page_latency_seconds_bucket": "page latency",
     "dead_letters_total": "dead letters",
 }
@@ -141,8 +148,21 @@ def test_the_requested_alerts_exist() -> None:
 
 def test_the_page_alerts_use_the_30_second_limit() -> None:
     rules = {rule.get("alert"): rule for rule in _rules()}
-    assert 'le="30"' in rules["CrisisPageSentLate"]["expr"]
-    assert rules["CrisisPageNotSent"]["for"] == "30s"
+    assert 'le=~"30|30.0"' in rules["CrisisPageSentLate"]["expr"]
+    not_sent = rules["CrisisPageNotSent"]
+    assert promql_metric_names(not_sent["expr"]) == {"crisis_pages_unsent"}
+    # crisis counts a page as unsent once it is 30 s old: a `for:` would add to the 30 s.
+    assert "for" not in not_sent
+    crisis_settings = service_settings_class("crisis")
+    assert crisis_settings.model_fields["page_unsent_after"].default == 30
+
+
+def test_bucket_matchers_match_how_either_prometheus_spells_le() -> None:
+    # prometheus_client writes le="30.0"; Prometheus 3 stores it as le="30", Prometheus 2 as
+    # written: an exact le="30" (or "30.0") selects nothing on one of them.
+    queries = [rule["expr"] for rule in _rules()] + _dashboard_queries(_dashboard())
+    exact = [q for q in queries if re.search(r'\ble\s*=\s*"[0-9.]+"', q)]
+    assert not exact
 
 
 def test_every_metric_the_rules_read_exists() -> None:
