@@ -18,11 +18,11 @@ import nats.errors
 import nats.js.errors
 from nats.js import JetStreamContext
 
-from counseling_shared.db import connect
 from counseling_shared.logs import get_logger
 from counseling_shared.metrics import OUTBOX_BACKLOG, OUTBOX_LAG_SECONDS, OUTBOX_PUBLISHED
 from counseling_shared.outbox import OUTBOX_CHANNEL
 from counseling_shared.waiting import wait_for_wake
+from counseling_shared.wakeups import listen_for_wakeups
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
@@ -59,7 +59,12 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self) -> None:
-        listener = asyncio.create_task(self._listen(), name="outbox-listen")
+        listener = asyncio.create_task(
+            listen_for_wakeups(
+                self._dsn, self._schema, OUTBOX_CHANNEL, self._wake, retry_delay=self._retry_delay
+            ),
+            name="outbox-listen",
+        )
         try:
             while True:
                 try:
@@ -151,22 +156,3 @@ class OutboxRelay:
 
     async def _after_publish(self, acked: int) -> None:
         """Seam for fault tests: the moment between JetStream's ack and the mark."""
-
-    async def _listen(self) -> None:
-        """Keep a LISTEN connection; reconnect when the database goes away."""
-        while True:
-            conn = None
-            try:
-                conn = await connect(self._dsn, schema=self._schema)
-                closed = asyncio.Event()
-                conn.add_termination_listener(lambda *_, ev=closed: ev.set())
-                await conn.add_listener(OUTBOX_CHANNEL, lambda *_: self._wake.set())
-                self._wake.set()  # catch anything committed while we were not listening
-                await closed.wait()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("outbox_listen_failed", error=repr(exc))
-            finally:
-                if conn is not None and not conn.is_closed():
-                    with contextlib.suppress(Exception):
-                        await conn.close()
-            await asyncio.sleep(self._retry_delay)

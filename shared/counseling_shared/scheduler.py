@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from counseling_shared.clock import Clock
-from counseling_shared.db import connect
 from counseling_shared.logs import get_logger
 from counseling_shared.unit_of_work import UnitOfWork
 from counseling_shared.waiting import wait_for_wake
+from counseling_shared.wakeups import listen_for_wakeups
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
@@ -76,7 +76,12 @@ class DueScheduler:
         self._wake.set()
 
     async def run(self) -> None:
-        listener = asyncio.create_task(self._listen(), name=f"{self._table}-listen")
+        listener = asyncio.create_task(
+            listen_for_wakeups(
+                self._dsn, self._schema, self._channel, self._wake, retry_delay=self._retry_delay
+            ),
+            name=f"{self._table}-listen",
+        )
         try:
             while True:
                 try:
@@ -144,20 +149,3 @@ class DueScheduler:
         if wake_at is None:
             return self._max_sleep
         return min((wake_at - self._clock.now()).total_seconds(), self._max_sleep)
-
-    async def _listen(self) -> None:
-        while True:
-            conn = None
-            try:
-                conn = await connect(self._dsn, schema=self._schema)
-                closed = asyncio.Event()
-                conn.add_termination_listener(lambda *_, ev=closed: ev.set())
-                await conn.add_listener(self._channel, lambda *_: self._wake.set())
-                await closed.wait()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("scheduler_listen_failed", table=self._table, error=repr(exc))
-            finally:
-                if conn is not None and not conn.is_closed():
-                    with contextlib.suppress(Exception):
-                        await conn.close()
-            await asyncio.sleep(self._retry_delay)

@@ -17,8 +17,9 @@ from typing import Any
 import asyncpg
 
 from counseling_shared.clock import Clock
-from counseling_shared.db import connect
 from counseling_shared.logs import get_logger
+from counseling_shared.waiting import wait_for_wake
+from counseling_shared.wakeups import listen_for_wakeups
 from notify.adapters import notification_store
 from notify.application.delivery import Courier
 from notify.domain.codes import Lane
@@ -60,7 +61,18 @@ class LaneWorkers:
         self._wake.set()
 
     async def run(self) -> None:
-        tasks = [asyncio.create_task(self._listen(), name=f"{self.lane}-listen")]
+        tasks = [
+            asyncio.create_task(
+                listen_for_wakeups(
+                    self._dsn,
+                    self._schema,
+                    notification_store.wake_channel(self.lane),
+                    self._wake,
+                    retry_delay=self._retry_delay,
+                ),
+                name=f"{self.lane}-listen",
+            )
+        ]
         tasks += [
             asyncio.create_task(self._work(), name=f"{self.lane}-worker-{n}")
             for n in range(self._size)
@@ -111,8 +123,7 @@ class LaneWorkers:
             if due is not None:
                 sleep = min(max((due - self._clock.now()).total_seconds(), 0.0), sleep)
         if sleep > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), sleep)
+            await wait_for_wake(self._wake, sleep)
         self._wake.clear()
 
     async def _give_back(self, notification: Notification) -> None:
@@ -125,22 +136,3 @@ class LaneWorkers:
 
         with contextlib.suppress(Exception):
             await asyncio.shield(release())
-
-    async def _listen(self) -> None:
-        channel = notification_store.wake_channel(self.lane)
-        while True:
-            conn = None
-            try:
-                conn = await connect(self._dsn, schema=self._schema)
-                closed = asyncio.Event()
-                conn.add_termination_listener(lambda *_, ev=closed: ev.set())
-                await conn.add_listener(channel, lambda *_: self._wake.set())
-                self._wake.set()  # catch anything queued while we were not listening
-                await closed.wait()
-            except _DB_ERRORS as exc:
-                log.warning("notification_listen_failed", lane=self.lane.value, error=repr(exc))
-            finally:
-                if conn is not None and not conn.is_closed():
-                    with contextlib.suppress(Exception):
-                        await conn.close()
-            await asyncio.sleep(self._retry_delay)
