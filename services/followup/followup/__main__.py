@@ -1,11 +1,36 @@
-"""`python -m followup`: serve followup on FOLLOWUP_PORT (default 8002)."""
+"""`python -m followup`: serve followup on FOLLOWUP_PORT (default 8002).
 
+`python -m followup rebuild-projections`: refold the projection tables from the event store.
+"""
+
+import asyncio
+import json
+import sys
+
+from counseling_shared.db import connect
 from counseling_shared.service import run_service
+from followup.application.rebuild import rebuild_projections
 from followup.bootstrap import definition
+from followup.settings import FollowupSettings
+
+
+async def _rebuild(settings: FollowupSettings) -> None:
+    conn = await connect(settings.database_url, schema=settings.database_schema)
+    try:
+        counts = await rebuild_projections(conn)
+    finally:
+        await conn.close()
+    print(json.dumps({"rebuilt": counts}))
 
 
 def main() -> None:
-    run_service(definition())
+    match sys.argv[1:]:
+        case []:
+            run_service(definition())
+        case ["rebuild-projections"]:
+            asyncio.run(_rebuild(FollowupSettings()))
+        case _:
+            sys.exit("usage: python -m followup [rebuild-projections]")
 
 
 if __name__ == "__main__":

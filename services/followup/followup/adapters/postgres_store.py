@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -44,15 +45,21 @@ class PostgresFollowupStore:
         )
         return version or 0
 
-    async def save_site(self, site_id: UUID, timezone: str, locale: str, version: int) -> None:
+    async def save_site(
+        self, site_id: UUID, timezone: str, locale: str, version: int, *, at: datetime | None = None
+    ) -> None:
+        """`at` stamps `updated_at` (default: this transaction's `now()`; a rebuild passes the
+        time the event was recorded)."""
         await self.conn.execute(
-            """INSERT INTO sites (site_id, timezone, locale, version) VALUES ($1, $2, $3, $4)
+            """INSERT INTO sites (site_id, timezone, locale, version, updated_at)
+               VALUES ($1, $2, $3, $4, coalesce($5::timestamptz, now()))
                ON CONFLICT (site_id) DO UPDATE SET timezone = $2, locale = $3, version = $4,
-                   updated_at = now()""",
+                   updated_at = coalesce($5::timestamptz, now())""",
             site_id,
             timezone,
             locale,
             version,
+            at,
         )
 
     async def policy(self, site_id: UUID) -> tuple[FollowUpPolicy, int]:
@@ -72,16 +79,19 @@ class PostgresFollowupStore:
         )
         return policy, row["version"]
 
-    async def save_policy(self, site_id: UUID, policy: FollowUpPolicy, version: int) -> None:
+    async def save_policy(
+        self, site_id: UUID, policy: FollowUpPolicy, version: int, *, at: datetime | None = None
+    ) -> None:
         text = policy.as_text()
         await self.conn.execute(
             """INSERT INTO followup_policies (site_id, first_checkin_after, short_term_every,
                    long_term_every, no_show_outreach_after, post_closure_checkins, version,
                    updated_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, now())
+               VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8::timestamptz, now()))
                ON CONFLICT (site_id) DO UPDATE SET first_checkin_after = $2,
                    short_term_every = $3, long_term_every = $4, no_show_outreach_after = $5,
-                   post_closure_checkins = $6, version = $7, updated_at = now()""",
+                   post_closure_checkins = $6, version = $7,
+                   updated_at = coalesce($8::timestamptz, now())""",
             site_id,
             text["first_checkin_after"],
             text["short_term_every"],
@@ -89,6 +99,7 @@ class PostgresFollowupStore:
             text["no_show_outreach_after"],
             text["post_closure_checkins"],
             version,
+            at,
         )
 
     async def client(self, client_id: UUID, *, for_update: bool = False) -> ClientCare | None:
@@ -117,7 +128,8 @@ class PostgresFollowupStore:
             episode_closed_on=row["episode_closed_on"],
         )
 
-    async def save_client(self, client: ClientCare) -> None:
+    async def save_client(self, client: ClientCare, *, at: datetime | None = None) -> None:
+        """`at` stamps a preferences change (default: this transaction's `now()`)."""
         await self.conn.execute(
             """INSERT INTO clients (client_id, site_id, timezone, locale, session_id,
                    session_completed_at, goal_horizon, episode_closed_on, version)
@@ -138,14 +150,15 @@ class PostgresFollowupStore:
         prefs = client.preferences
         await self.conn.execute(
             """INSERT INTO followup_preferences (client_id, channel, intensity, updated_at)
-               VALUES ($1, $2, $3, now())
+               VALUES ($1, $2, $3, coalesce($4::timestamptz, now()))
                ON CONFLICT (client_id) DO UPDATE SET channel = $2, intensity = $3,
-                   updated_at = now()
+                   updated_at = coalesce($4::timestamptz, now())
                WHERE (followup_preferences.channel, followup_preferences.intensity)
                      IS DISTINCT FROM ($2, $3)""",
             client.client_id,
             prefs.channel,
             prefs.intensity,
+            at,
         )
 
     async def followup(self, followup_id: UUID, *, for_update: bool = False) -> FollowUp | None:
