@@ -1,4 +1,5 @@
-"""notify's own aggregate events as event-store rows (`NewEvent`): JSON with coded values."""
+"""notify's own aggregate events as event-store rows (`NewEvent`): JSON with coded values, and
+back (`from_recorded`, for folding a stream again)."""
 
 import dataclasses
 from collections.abc import Mapping
@@ -7,8 +8,38 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
-from counseling_shared.eventstore import NewEvent
+from pydantic import TypeAdapter
+
+from counseling_shared.eventstore import NewEvent, RecordedEvent
+from notify.domain.notification import (
+    DeliveryAbandoned,
+    DeliveryAttempted,
+    DeliveryExpedited,
+    DeliveryHeld,
+    DeliverySucceeded,
+    NotificationEvent,
+    NotificationRequested,
+    RetryScheduled,
+)
+from notify.domain.preferences import PreferencesSet
 from notify.domain.quiet_hours import QuietHours
+
+StoredEvent = NotificationEvent | PreferencesSet
+
+# Stored under their class names (`to_new_event`).
+_ADAPTERS: dict[str, TypeAdapter[Any]] = {
+    cls.__name__: TypeAdapter(cls)
+    for cls in (
+        NotificationRequested,
+        DeliveryHeld,
+        DeliveryAttempted,
+        RetryScheduled,
+        DeliverySucceeded,
+        DeliveryAbandoned,
+        DeliveryExpedited,
+        PreferencesSet,
+    )
+}
 
 
 def to_new_event(event: Any) -> NewEvent:
@@ -37,3 +68,12 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
     raise TypeError(f"cannot store {type(value).__name__} in an event")
+
+
+def from_recorded(record: RecordedEvent) -> StoredEvent:
+    """The domain event a stored row holds; ValueError for a type notify does not store."""
+    adapter = _ADAPTERS.get(record.type)
+    if adapter is None:
+        raise ValueError(f"unknown notify event type {record.type!r}")
+    event: StoredEvent = adapter.validate_python(record.data)
+    return event

@@ -49,6 +49,12 @@ async def add(
         conn, stream_id(requested.notification_id), 0, [to_new_event(requested)]
     )
     state = evolve(None, requested)
+    await save_new(conn, state, trace_headers)
+    return state
+
+
+async def save_new(conn: Connection, state: Notification, trace_headers: Mapping[str, str]) -> None:
+    """The row of a notification just requested (`state` after `NotificationRequested`)."""
     await conn.execute(
         """INSERT INTO notifications (id, recipient_id, recipient_kind, site_id, lane, channel,
                requested_channel, template, params, status, attempts, next_attempt_at,
@@ -75,7 +81,6 @@ async def add(
         state.version,
         dict(trace_headers),
     )
-    return state
 
 
 async def record(
@@ -91,6 +96,14 @@ async def record(
         conn, stream_id(state.id), state.version, [to_new_event(e) for e in events]
     )
     new = fold(state, events)
+    await save_change(conn, new, events)
+    return new
+
+
+async def save_change(
+    conn: Connection, new: Notification, events: Sequence[NotificationEvent]
+) -> None:
+    """Bring the row to `new` (the state after `events`), log its attempts, end any claim."""
     await conn.execute(
         """UPDATE notifications SET channel = $2, status = $3, attempts = $4,
                next_attempt_at = $5, hold_reason = $6, last_error = $7, sent_at = $8,
@@ -118,7 +131,6 @@ async def record(
                 for a in attempts
             ],
         )
-    return new
 
 
 async def claim(

@@ -56,6 +56,12 @@ async def record(
     for event in events:
         new = evolve(new, event)
     assert new is not None
+    await save(conn, new)
+    return new
+
+
+async def save(conn: Connection, new: RecipientPreferences) -> None:
+    """Upsert the recipient's `recipient_preferences` row."""
     quiet = new.quiet_hours
     await conn.execute(
         """INSERT INTO recipient_preferences
@@ -64,11 +70,10 @@ async def record(
            ON CONFLICT (recipient_id) DO UPDATE SET quiet_start = EXCLUDED.quiet_start,
                quiet_end = EXCLUDED.quiet_end, channel = EXCLUDED.channel,
                updated_at = EXCLUDED.updated_at, version = EXCLUDED.version""",
-        recipient_id,
+        new.recipient_id,
         quiet.start if quiet else None,
         quiet.end if quiet else None,
         new.channel.value if new.channel else None,
         new.updated_at,
         new.version,
     )
-    return new

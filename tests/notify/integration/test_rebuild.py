@@ -1,0 +1,196 @@
+"""Rebuilding notify's projections from its event store gives back exactly the live rows, keeps a
+worker's lease, and leaves booking's facts alone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from counseling_shared.codes import Channel, FollowUpKind, RiskLevel
+from counseling_shared.db import connect
+from counseling_shared.events import FollowUpDue, PageRequested
+from notify.application.rebuild import rebuild_projections
+from tests.notify.integration.conftest import Notify, eventually
+from tests.opsctl.integration.support import counselctl
+
+pytestmark = pytest.mark.integration
+
+BACKBONE_TABLES = {"events", "outbox", "inbox", "dead_letters", "idempotency_keys"}
+Snapshot = dict[str, list[dict[str, Any]]]
+
+
+async def snapshot(database_url: str) -> Snapshot:
+    """Every projection table of the database (whatever the migrations made), rows sorted."""
+    conn = await connect(database_url)
+    try:
+        tables = [
+            r["tablename"]
+            for r in await conn.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            )
+            if r["tablename"] not in BACKBONE_TABLES | {"schema_migrations"}
+        ]
+        return {
+            t: [dict(r) for r in await conn.fetch(f"SELECT * FROM {t} ORDER BY {t}::text")]
+            for t in sorted(tables)
+        }
+    finally:
+        await conn.close()
+
+
+@dataclass(frozen=True)
+class Story:
+    site_id: UUID
+    staff_id: UUID  # paged by SMS and email
+    emailed: UUID  # sent at once
+    retried: UUID  # one SMS refused with a 503, then sent
+    refused: UUID  # an SMS refused for good
+    held: UUID  # inside their quiet hours: still waiting, leased by a worker
+    lease: datetime
+
+
+async def done(notify: Notify, recipient_id: UUID, count: int = 1) -> bool:
+    rows = await notify.notifications(recipient_id=recipient_id)
+    return len([r for r in rows if r["status"] != "pending"]) >= count
+
+
+async def followup_due(notify: Notify, site_id: UUID, client_id: UUID) -> None:
+    event = FollowUpDue(
+        followup_id=uuid4(),
+        client_id=client_id,
+        site_id=site_id,
+        kind=FollowUpKind.CHECKIN,
+        due_at=datetime.now(UTC),
+    )
+    await notify.publish(event, source="followup", subject=client_id)
+
+
+@pytest.fixture(scope="module")
+async def story(notify: Notify) -> Story:
+    site_id = await notify.new_site(timezone="Europe/Paris")
+    staff_id = await notify.new_staff(site_id, phone="+33600000077")
+    emailed, retried, refused, held = uuid4(), uuid4(), uuid4(), uuid4()
+    notify.directory.add(emailed, email="emailed@mail.example", locale="fr")
+    notify.directory.add(retried, phone="+15550000503", preferred_channel=Channel.SMS)
+    notify.directory.add(refused, phone="+15550000400", preferred_channel=Channel.SMS)
+    notify.directory.add(held, email="held@mail.example", timezone="Europe/Paris")
+
+    await followup_due(notify, site_id, emailed)
+    page = PageRequested(
+        alert_id=uuid4(),
+        page_id=uuid4(),
+        staff_id=staff_id,
+        site_id=site_id,
+        level=1,
+        risk_level=RiskLevel.HIGH,
+    )
+    await notify.publish(page, source="crisis", subject=page.alert_id)
+    notify.sinks.http.fail_next(1, channel="sms", status=503)
+    await followup_due(notify, site_id, retried)
+    await eventually(lambda: done(notify, retried))
+    notify.sinks.http.fail_next(1, channel="sms", status=400)
+    await followup_due(notify, site_id, refused)
+
+    local_now = notify.clock.now().astimezone(ZoneInfo("Europe/Paris"))
+    quiet = {
+        "start": (local_now - timedelta(hours=1)).strftime("%H:%M"),
+        "end": (local_now + timedelta(hours=3)).strftime("%H:%M"),
+    }
+    assert (await notify.set_preferences(held, {"channel": "sms"})).status_code == 200
+    answer = await notify.set_preferences(held, {"quiet_hours": quiet, "channel": "email"})
+    assert answer.status_code == 200
+    await followup_due(notify, site_id, held)
+
+    for recipient, count in ((emailed, 1), (staff_id, 2), (refused, 1)):
+        await eventually(lambda r=recipient, n=count: done(notify, r, n))  # type: ignore[misc]
+    [waiting] = await eventually(lambda: notify.notifications(recipient_id=held))
+    assert waiting["held_for"] == "quiet_hours"
+    # A worker holds it right now (what `claim` leaves): a rebuild must not free it for another.
+    lease = notify.clock.now() + timedelta(minutes=5)
+    await notify.pool.execute(
+        "UPDATE notifications SET claimed_until = $2 WHERE id = $1", UUID(waiting["id"]), lease
+    )
+    return Story(site_id, staff_id, emailed, retried, refused, held, lease)
+
+
+async def test_a_rebuilt_notify_projection_equals_the_live_one(
+    story: Story, notify: Notify, database_url: str
+) -> None:
+    live = await snapshot(database_url)
+    assert {(r["status"], r["lane"]) for r in live["notifications"]} == {
+        ("sent", "bulk"),
+        ("sent", "crisis"),
+        ("failed", "bulk"),
+        ("pending", "bulk"),
+    }
+    assert {r["outcome"] for r in live["notification_attempts"]} == {
+        "sent",
+        "transient_failure",
+        "permanent_failure",
+    }
+    [prefs] = live["recipient_preferences"]
+    assert prefs["version"] == 2
+    calls: list[tuple[int, int]] = []
+
+    conn = await connect(database_url)
+    try:
+        counts = await rebuild_projections(conn, progress=lambda *call: calls.append(call))
+    finally:
+        await conn.close()
+
+    assert await snapshot(database_url) == live
+    assert counts == {"notification": len(live["notifications"]), "recipient_preferences": 1}
+    assert calls[-1] == (sum(counts.values()), sum(counts.values()))
+    leased = await notify.pool.fetchval(
+        "SELECT claimed_until FROM notifications WHERE recipient_id = $1", story.held
+    )
+    assert leased == story.lease
+
+
+async def test_counselctl_rebuild_repairs_a_damaged_notify_projection(
+    story: Story, notify: Notify, database_url: str
+) -> None:
+    live = await snapshot(database_url)
+    lost = await notify.pool.fetchval(
+        "SELECT id FROM notifications WHERE recipient_id = $1", story.emailed
+    )
+    async with notify.pool.acquire() as conn:  # a projection gone wrong behind the store's back
+        await conn.execute("DELETE FROM notification_attempts")
+        await conn.execute("DELETE FROM notifications WHERE id = $1", lost)
+        # (Not back to `pending`: the running workers would act on that and send it again.)
+        await conn.execute(
+            "UPDATE notifications SET status = 'sent', sent_at = now() WHERE recipient_id = $1",
+            story.refused,
+        )
+        await conn.execute(
+            "UPDATE notifications SET next_attempt_at = now() + interval '1 year', attempts = 9"
+            " WHERE recipient_id = $1",
+            story.held,
+        )
+        await conn.execute("DELETE FROM recipient_preferences")
+        await conn.execute("UPDATE staff_contacts SET locale = 'ko'")  # booking's, not ours
+    damaged = await snapshot(database_url)
+
+    answer = await counselctl(
+        "rebuild", "--service", "notify", "--database-url", database_url, "--json"
+    )
+
+    assert answer.json()["rebuilt"] == {
+        "notification": len(live["notifications"]),
+        "recipient_preferences": 1,
+    }
+    rebuilt = await snapshot(database_url)
+    # Rebuilt from events (the lost row too, but the trace it came with is not in any event).
+    assert rebuilt["notifications"] == [
+        r | {"trace_headers": {}} if r["id"] == lost else r for r in live["notifications"]
+    ]
+    for table in ("notification_attempts", "recipient_preferences"):
+        assert rebuilt[table] == live[table], table
+    for table in ("sites", "staff_contacts", "clients"):  # booking's facts: left as they were
+        assert rebuilt[table] == damaged[table], table
+    assert "rebuilding notify" in answer.stderr
