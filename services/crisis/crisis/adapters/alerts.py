@@ -77,15 +77,23 @@ async def save(
 ) -> Alert:
     """Append the events after the loaded version and bring every projection row along."""
     version = loaded.version if loaded else 0
-    await uow.append(stream_id(alert_id), version, [to_stored(e) for e in events])
+    now = uow.now()
+    await uow.append(stream_id(alert_id), version, [to_stored(e, written_at=now) for e in events])
     after = fold(loaded.alert if loaded else None, events)
     assert after is not None, "events must open the alert before anything else"
-    now = uow.now()
-    await _project_alert(uow.conn, after, version + len(events), now)
-    await _project_timeline(uow.conn, after.id, version, events)
-    await _project_pages(uow.conn, after.id, events)
+    await project(uow.conn, after, version, events, now)
     await timers.follow(uow.conn, after, now)
     return after
+
+
+async def project(
+    conn: Connection, alert: Alert, version: int, events: list[AlertEvent], now: datetime
+) -> None:
+    """Bring the alert's row, pages and timeline along after `events`, appended after
+    `version` (its deadline is kept by `timers.follow`). `now` stamps `updated_at`."""
+    await _project_alert(conn, alert, version + len(events), now)
+    await _project_timeline(conn, alert.id, version, events)
+    await _project_pages(conn, alert.id, events)
 
 
 async def _project_alert(conn: Connection, alert: Alert, version: int, now: datetime) -> None:

@@ -1,5 +1,11 @@
-"""Alert events to and from event-store rows (JSON), and the policy to and from JSON."""
+"""Alert events to and from event-store rows (JSON), and the policy to and from JSON.
 
+Every event crisis stores carries `written_at` in its metadata: the service clock's time of the
+write that recorded it, which the projection rows are stamped with (`updated_at`,
+`received_at`). The store's own `recorded_at` is the database's clock, so a rebuild reads this.
+"""
+
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -13,9 +19,20 @@ from crisis.domain.timeline import EVENT_TYPES, AlertEvent
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {cls.__name__: TypeAdapter(cls) for cls in EVENT_TYPES}
 
 
-def to_stored(event: AlertEvent) -> NewEvent:
+def to_stored(event: AlertEvent, *, written_at: datetime) -> NewEvent:
     name = type(event).__name__
-    return NewEvent(type=name, data=_ADAPTERS[name].dump_python(event, mode="json"))
+    data = _ADAPTERS[name].dump_python(event, mode="json")
+    return NewEvent(type=name, data=data, metadata=written_metadata(written_at))
+
+
+def written_metadata(written_at: datetime) -> dict[str, Any]:
+    return {"written_at": written_at.isoformat()}
+
+
+def written_at(record: RecordedEvent) -> datetime | None:
+    """When the service wrote `record` (None for events stored before crisis recorded it)."""
+    text = record.metadata.get("written_at")
+    return datetime.fromisoformat(text) if text else None
 
 
 def from_stored(record: RecordedEvent) -> AlertEvent:

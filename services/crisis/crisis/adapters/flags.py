@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from counseling_shared.codes import RiskLevel, RiskSource
 from counseling_shared.eventstore import NewEvent
 from counseling_shared.unit_of_work import UnitOfWork
+from crisis.adapters.codec import written_metadata
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
@@ -29,19 +30,8 @@ class RiskFlag:
 
 async def record_flag(uow: UnitOfWork, flag: RiskFlag) -> bool:
     """Store the flag once; False when this flag id was already recorded."""
-    fresh = await uow.conn.fetchval(
-        """INSERT INTO risk_flags (flag_id, client_id, site_id, level, source, flagged_at,
-               received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT (flag_id) DO NOTHING RETURNING true""",
-        flag.flag_id,
-        flag.client_id,
-        flag.site_id,
-        flag.level.value,
-        flag.source.value,
-        flag.flagged_at,
-        uow.now(),
-    )
-    if not fresh:
+    now = uow.now()
+    if not await save(uow.conn, flag, now):
         return False
     data = {
         "flag_id": str(flag.flag_id),
@@ -51,8 +41,42 @@ async def record_flag(uow: UnitOfWork, flag: RiskFlag) -> bool:
         "source": flag.source.value,
         "flagged_at": flag.flagged_at.isoformat(),
     }
-    await uow.append(f"risk-flag-{flag.flag_id}", 0, [NewEvent("RiskFlagRecorded", data)])
+    event = NewEvent("RiskFlagRecorded", data, written_metadata(now))
+    await uow.append(stream_id(flag.flag_id), 0, [event])
     return True
+
+
+def stream_id(flag_id: UUID) -> str:
+    return f"risk-flag-{flag_id}"
+
+
+def flag_from_stored(data: dict[str, Any]) -> RiskFlag:
+    """The flag a `RiskFlagRecorded` event holds."""
+    return RiskFlag(
+        UUID(data["flag_id"]),
+        UUID(data["client_id"]),
+        UUID(data["site_id"]),
+        RiskLevel(data["level"]),
+        RiskSource(data["source"]),
+        datetime.fromisoformat(data["flagged_at"]),
+    )
+
+
+async def save(conn: Connection, flag: RiskFlag, received_at: datetime) -> bool:
+    """Insert the flag's `risk_flags` row (not linked to an alert yet); False if it is there."""
+    fresh: bool | None = await conn.fetchval(
+        """INSERT INTO risk_flags (flag_id, client_id, site_id, level, source, flagged_at,
+               received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (flag_id) DO NOTHING RETURNING true""",
+        flag.flag_id,
+        flag.client_id,
+        flag.site_id,
+        flag.level.value,
+        flag.source.value,
+        flag.flagged_at,
+        received_at,
+    )
+    return bool(fresh)
 
 
 async def link_to_alert(conn: Connection, flag_id: UUID, alert_id: UUID) -> None:

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from counseling_shared.eventstore import NewEvent
 from counseling_shared.unit_of_work import UnitOfWork
-from crisis.adapters.codec import policy_from_json, policy_levels_json
+from crisis.adapters.codec import policy_from_json, policy_levels_json, written_metadata
 from crisis.domain.policy import EscalationPolicy
 
 if TYPE_CHECKING:
@@ -40,28 +40,42 @@ async def replace_policy(
 ) -> SitePolicy:
     """Record the new policy after `current` (raises ConcurrencyConflict if another won)."""
     version = current.version if current else 0
-    levels = policy_levels_json(policy)
+    now = uow.now()
     await uow.append(
-        f"escalation-policy-{site_id}",
+        stream_id(site_id),
         version,
         [
             NewEvent(
                 "EscalationPolicySet",
-                {"site_id": str(site_id), "levels": levels, "repeat": policy.repeat},
+                {
+                    "site_id": str(site_id),
+                    "levels": policy_levels_json(policy),
+                    "repeat": policy.repeat,
+                },
+                written_metadata(now),
             )
         ],
     )
-    now = uow.now()
-    await uow.conn.execute(
+    saved = SitePolicy(site_id, policy, version + 1, now)
+    await save(uow.conn, saved)
+    return saved
+
+
+def stream_id(site_id: UUID) -> str:
+    return f"escalation-policy-{site_id}"
+
+
+async def save(conn: Connection, site_policy: SitePolicy) -> None:
+    """Upsert the site's `escalation_policies` row."""
+    await conn.execute(
         """INSERT INTO escalation_policies (site_id, levels, repeat, version, updated_at)
            VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (site_id) DO UPDATE SET levels = EXCLUDED.levels,
                repeat = EXCLUDED.repeat, version = EXCLUDED.version,
                updated_at = EXCLUDED.updated_at""",
-        site_id,
-        levels,
-        policy.repeat,
-        version + 1,
-        now,
+        site_policy.site_id,
+        policy_levels_json(site_policy.policy),
+        site_policy.policy.repeat,
+        site_policy.version,
+        site_policy.updated_at,
     )
-    return SitePolicy(site_id, policy, version + 1, now)

@@ -1,0 +1,129 @@
+"""Rebuild crisis's projections from its event store (DESIGN §2: an operator command).
+
+Rebuilt, from crisis's own streams, with the writers the write path uses:
+`escalation_policies` (`escalation-policy-<site>`), `risk_flags` (`risk-flag-<id>`; the alert a
+flag joined is the alert whose stream received it), and `alerts`, `alert_pages` and
+`alert_timeline` (`alert-<id>`). Rows are stamped with the service clock's time of the write that
+recorded the events (their `written_at` metadata; for events stored before crisis recorded it,
+the alert's last step and the store's `recorded_at`).
+
+Left untouched: `staff`, the staff ids crisis keeps from booking's StaffRegistered (no event of
+crisis's own records them), and the backbone's tables.
+
+`escalation_timers` holds the deadlines: state the events do not fully hold (a timer's id, and
+whether a deadline that found its alert had moved on was settled when it fired or when the alert
+moved), so it is not refolded but kept, and reconciled with the rebuilt alerts by the write
+path's own `timers.follow`: each alert's current deadline is scheduled (a missing one is added,
+an existing row keeps its id), and any other scheduled deadline of the alert is cancelled.
+A pending deadline is never lost; timers of alerts with no stream are dropped.
+
+Writers wait meanwhile (a SHARE lock on `events`). Old rows are deleted rather than truncated so
+readers (the API, the gauges) keep seeing them until the rebuild commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from counseling_shared.clock import Clock, SystemClock
+from counseling_shared.eventstore import RecordedEvent, read_stream
+from crisis.adapters import alerts, flags, policies, timers
+from crisis.adapters.codec import from_stored, policy_from_json, written_at
+from crisis.adapters.policies import SitePolicy
+from crisis.domain.alert import Alert, fold
+from crisis.domain.timeline import FlagReceived
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
+
+# Stream kind (the stream id without its uuid) → the kind reported, in the order rows need.
+_KINDS = {"escalation-policy": "escalation_policy", "risk-flag": "risk_flag", "alert": "alert"}
+# Children before the rows they reference.
+_TABLES = ("alert_timeline", "alert_pages", "escalation_timers", "alerts", "risk_flags")
+_UUID_LENGTH = 36
+
+
+async def rebuild_projections(
+    conn: Connection,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    clock: Clock | None = None,
+) -> dict[str, int]:
+    """Replace every projection row of crisis's own streams by their fold; rows per kind.
+
+    `progress(done, total)` is called after each stream (`counselctl rebuild` draws a bar);
+    `clock` dates the repairs of escalation timers (a deadline added or cancelled).
+    """
+    counts = dict.fromkeys(_KINDS.values(), 0)
+    async with conn.transaction():
+        await conn.execute("LOCK TABLE events IN SHARE MODE")
+        await conn.execute(
+            """CREATE TEMPORARY TABLE kept_escalation_timers ON COMMIT DROP AS
+               SELECT * FROM escalation_timers"""
+        )
+        for table in (*_TABLES, "escalation_policies"):
+            await conn.execute(f"DELETE FROM {table}")
+        streams = [
+            r["stream_id"] for r in await conn.fetch("SELECT DISTINCT stream_id FROM events")
+        ]
+        ours = sorted(
+            (found for found in map(_ours, streams) if found is not None),
+            key=lambda found: (list(_KINDS).index(found[0]), found[1]),
+        )
+        rebuilt: list[Alert] = []
+        for kind, aggregate_id in ours:
+            records = await read_stream(conn, f"{kind}-{aggregate_id}")
+            if kind == "escalation-policy":
+                await _rebuild_policy(conn, aggregate_id, records)
+            elif kind == "risk-flag":
+                await _rebuild_flag(conn, records)
+            else:
+                rebuilt.append(await _rebuild_alert(conn, records))
+            counts[_KINDS[kind]] += 1
+            if progress is not None:
+                progress(sum(counts.values()), len(ours))
+        await conn.execute(
+            """INSERT INTO escalation_timers
+               SELECT k.* FROM kept_escalation_timers k JOIN alerts a ON a.id = k.alert_id"""
+        )
+        now = (clock or SystemClock()).now()
+        for alert in rebuilt:
+            await timers.follow(conn, alert, now)
+    return counts
+
+
+def _ours(stream_id: str) -> tuple[str, UUID] | None:
+    """(kind, aggregate id) of one of crisis's own streams, else None."""
+    kind, tail = stream_id[: -_UUID_LENGTH - 1], stream_id[-_UUID_LENGTH:]
+    if kind not in _KINDS:
+        return None
+    return kind, UUID(tail)
+
+
+async def _rebuild_policy(conn: Connection, site_id: UUID, records: list[RecordedEvent]) -> None:
+    last = records[-1]
+    policy = policy_from_json(last.data["levels"], last.data["repeat"])
+    at = written_at(last) or last.recorded_at
+    await policies.save(conn, SitePolicy(site_id, policy, last.version, at))
+
+
+async def _rebuild_flag(conn: Connection, records: list[RecordedEvent]) -> None:
+    [recorded] = records
+    await flags.save(
+        conn,
+        flags.flag_from_stored(recorded.data),
+        written_at(recorded) or recorded.recorded_at,
+    )
+
+
+async def _rebuild_alert(conn: Connection, records: list[RecordedEvent]) -> Alert:
+    events = [from_stored(r) for r in records]
+    alert = fold(None, events)
+    assert alert is not None, f"{records[0].stream_id} never opened"
+    await alerts.project(conn, alert, 0, events, written_at(records[-1]) or events[-1].at)
+    for event in events:
+        if isinstance(event, FlagReceived):
+            await flags.link_to_alert(conn, event.flag_id, alert.id)
+    return alert

@@ -1,0 +1,244 @@
+"""Rebuilding crisis's projections from its event store gives back exactly the live rows, and
+every pending escalation deadline still fires on time afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from counseling_shared.clock import ControllableClock
+from counseling_shared.codes import NotificationChannel
+from counseling_shared.db import connect
+from counseling_shared.events import NotificationFailed, NotificationSent
+from crisis.application.rebuild import rebuild_projections
+from devstack.handles import NatsHandle
+from tests.crisis.integration.harness import (
+    Bus,
+    RunningCrisis,
+    crisis_settings,
+    eventually,
+    running_crisis,
+)
+from tests.crisis.integration.steps import alert, flag, kinds, put_policy, register_staff
+from tests.opsctl.integration.support import counselctl
+
+pytestmark = pytest.mark.integration
+
+BACKBONE_TABLES = {"events", "outbox", "inbox", "dead_letters", "idempotency_keys"}
+Snapshot = dict[str, list[dict[str, Any]]]
+ACK_TIMEOUT = timedelta(minutes=10)
+
+
+async def snapshot(database_url: str) -> Snapshot:
+    """Every projection table of the database (whatever the migrations made), rows sorted."""
+    conn = await connect(database_url)
+    try:
+        tables = [
+            r["tablename"]
+            for r in await conn.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            )
+            if r["tablename"] not in BACKBONE_TABLES | {"schema_migrations"}
+        ]
+        return {
+            t: [dict(r) for r in await conn.fetch(f"SELECT * FROM {t} ORDER BY {t}::text")]
+            for t in sorted(tables)
+        }
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="module")
+def clock() -> ControllableClock:
+    return ControllableClock(datetime.now(UTC).replace(microsecond=0))
+
+
+@pytest.fixture(scope="module")
+async def crisis(
+    database_url: str, nats_server: NatsHandle, clock: ControllableClock
+) -> AsyncIterator[RunningCrisis]:
+    async with running_crisis(crisis_settings(database_url, nats_server.url), clock) as running:
+        yield running
+
+
+@dataclass(frozen=True)
+class Story:
+    escalating: str  # paged, delivered and failed, escalated to level 2, joined by a second flag
+    acknowledged: str
+    resolved: str
+    adopted: str  # opened before its site had a policy, paging since the next flag
+
+
+def delivery(
+    kind: type[NotificationSent], page: dict[str, Any], site_id: UUID, attempts: int = 1
+) -> NotificationSent:
+    return kind(
+        notification_id=uuid4(),
+        recipient_id=UUID(page["staff_id"]),
+        site_id=site_id,
+        channel=NotificationChannel.SMS,
+        template="crisis_page",
+        cause_event_id=uuid4(),
+        attempts=attempts,
+        page_id=UUID(page["page_id"]),
+    )
+
+
+async def with_kinds(crisis: RunningCrisis, alert_id: str, wanted: set[str]) -> dict[str, Any]:
+    view = await alert(crisis, alert_id)
+    return view if wanted <= set(kinds(view)) else {}
+
+
+@pytest.fixture(scope="module")
+async def story(crisis: RunningCrisis, bus: Bus, clock: ControllableClock) -> Story:
+    site, late_site = uuid4(), uuid4()
+    first, second, third = await register_staff(bus, site, 3)
+    (late_staff,) = await register_staff(bus, late_site, 1)
+    timeout = "PT10M"
+    await put_policy(crisis, site, [([first], timeout), ([second, third], timeout)])
+
+    escalating = (await flag(crisis, site, uuid4(), level="moderate"))["alert_id"]
+    acknowledged = (await flag(crisis, site, uuid4()))["alert_id"]
+    resolved = (await flag(crisis, site, uuid4()))["alert_id"]
+    assert (await flag(crisis, site, uuid4(), level="low"))["alert_id"] is None
+    adopted_client = uuid4()
+    adopted = (await flag(crisis, late_site, adopted_client))["alert_id"]
+
+    ack = await crisis.http.post(f"/alerts/{acknowledged}/ack", json={"staff_id": str(first)})
+    assert ack.status_code == 200, ack.text
+    answer = await crisis.http.post(
+        f"/alerts/{resolved}/resolve", json={"staff_id": str(first), "outcome": "safety_plan"}
+    )
+    assert answer.status_code == 200, answer.text
+    [page] = (await alert(crisis, escalating))["pages"]
+    await bus.publish(delivery(NotificationSent, page, site), source="notify")
+    await eventually(lambda: with_kinds(crisis, escalating, {"page_sent"}))
+
+    clock.advance(ACK_TIMEOUT + timedelta(seconds=1))  # level 1 missed its deadline
+    view = await eventually(lambda: with_kinds(crisis, escalating, {"escalated"}), timeout=10)
+    failing = next(p for p in view["pages"] if p["level"] == 2)
+    await bus.publish(delivery(NotificationFailed, failing, site, attempts=5), source="notify")
+    await eventually(lambda: with_kinds(crisis, escalating, {"page_failed"}))
+    again = await flag(crisis, site, UUID(view["client_id"]), level="imminent")
+    assert again["alert_id"] == escalating
+    # Delivered after the ack: its last step is dated by notify, its row by crisis's clock.
+    [late_page] = (await alert(crisis, acknowledged))["pages"]
+    await bus.publish(delivery(NotificationSent, late_page, site), source="notify")
+    await eventually(lambda: with_kinds(crisis, acknowledged, {"page_sent"}))
+
+    await put_policy(crisis, late_site, [([late_staff], timeout)])
+    assert (await flag(crisis, late_site, adopted_client))["alert_id"] == adopted
+    await eventually(lambda: with_kinds(crisis, adopted, {"no_policy", "policy_adopted"}))
+    return Story(escalating, acknowledged, resolved, adopted)
+
+
+async def scheduled_deadlines(database_url: str) -> dict[str, tuple[UUID, int, int, datetime]]:
+    conn = await connect(database_url)
+    try:
+        rows = await conn.fetch(
+            """SELECT id, alert_id, cycle, level, due_at FROM escalation_timers
+               WHERE status = 'scheduled'"""
+        )
+    finally:
+        await conn.close()
+    return {str(r["alert_id"]): (r["id"], r["cycle"], r["level"], r["due_at"]) for r in rows}
+
+
+async def test_a_rebuilt_crisis_projection_equals_the_live_one_and_deadlines_still_fire(
+    story: Story, crisis: RunningCrisis, clock: ControllableClock, database_url: str
+) -> None:
+    live = await snapshot(database_url)
+    assert {r["status"] for r in live["alerts"]} == {"open", "acknowledged", "resolved"}
+    assert {r["status"] for r in live["escalation_timers"]} == {"scheduled", "fired", "cancelled"}
+    assert {r["kind"] for r in live["alert_timeline"]} >= {
+        "page_sent",
+        "page_failed",
+        "escalated",
+        "level_raised",
+        "no_policy",
+        "policy_adopted",
+        "acknowledged",
+        "resolved",
+    }
+    assert None in {r["alert_id"] for r in live["risk_flags"]}  # the low one opened nothing
+    pending = await scheduled_deadlines(database_url)
+    assert set(pending) == {story.escalating, story.adopted}
+    calls: list[tuple[int, int]] = []
+
+    conn = await connect(database_url)
+    try:
+        counts = await rebuild_projections(
+            conn, progress=lambda *call: calls.append(call), clock=clock
+        )
+    finally:
+        await conn.close()
+
+    assert await snapshot(database_url) == live
+    assert counts == {
+        "escalation_policy": 2,
+        "risk_flag": len(live["risk_flags"]),
+        "alert": len(live["alerts"]),
+    }
+    assert calls[-1] == (sum(counts.values()), sum(counts.values()))
+    # The escalating alert's level-2 deadline, kept through the rebuild, still fires: the chain
+    # repeats at level 1.
+    clock.advance(ACK_TIMEOUT)
+    view = await eventually(lambda: with_kinds(crisis, story.escalating, {"chain_repeated"}))
+    assert (view["current_level"], view["status"]) == (1, "open")
+    conn = await connect(database_url)
+    try:
+        fired = await conn.fetchval(
+            "SELECT status FROM escalation_timers WHERE id = $1", pending[story.escalating][0]
+        )
+    finally:
+        await conn.close()
+    assert fired == "fired"
+
+
+async def test_counselctl_rebuild_repairs_a_damaged_crisis_projection(
+    story: Story, crisis: RunningCrisis, clock: ControllableClock, database_url: str
+) -> None:
+    live = await snapshot(database_url)
+    pending = await scheduled_deadlines(database_url)
+    stray = uuid4()
+    async with crisis.runtime.db().acquire() as conn:  # gone wrong behind the store's back
+        await conn.execute("DELETE FROM escalation_timers WHERE id = $1", pending[story.adopted][0])
+        await conn.execute(
+            """INSERT INTO escalation_timers (id, alert_id, cycle, level, due_at, created_at)
+               VALUES ($1, $2, 7, 1, $3, $3)""",
+            stray,
+            UUID(story.resolved),
+            clock.now() + timedelta(days=1),
+        )
+        await conn.execute("DELETE FROM alert_timeline WHERE alert_id = $1", UUID(story.escalating))
+        await conn.execute("UPDATE alert_pages SET sent_at = NULL")
+        await conn.execute("UPDATE alerts SET status = 'open', current_level = 9")
+        await conn.execute("UPDATE risk_flags SET alert_id = NULL")
+        await conn.execute("DELETE FROM escalation_policies")
+        await conn.execute("UPDATE staff SET role = 'counselor'")  # booking's, not ours
+    damaged = await snapshot(database_url)
+
+    answer = await counselctl(
+        "rebuild", "--service", "crisis", "--database-url", database_url, "--json"
+    )
+
+    assert answer.json()["rebuilt"]["alert"] == len(live["alerts"])
+    rebuilt = await snapshot(database_url)
+    for table in ("alerts", "alert_pages", "alert_timeline", "risk_flags", "escalation_policies"):
+        assert rebuilt[table] == live[table], table
+    assert rebuilt["staff"] == damaged["staff"]  # left as it was
+    # The lost deadline is scheduled again (a new row), the stray one cancelled, the rest kept.
+    restored = await scheduled_deadlines(database_url)
+    assert set(restored) == set(pending)
+    assert restored[story.escalating] == pending[story.escalating]
+    assert restored[story.adopted][1:] == pending[story.adopted][1:]
+    timers = {r["id"]: r for r in rebuilt["escalation_timers"]}
+    assert timers[stray]["status"] == "cancelled"
+    kept = [r for r in live["escalation_timers"] if r["id"] != pending[story.adopted][0]]
+    assert [r for r in rebuilt["escalation_timers"] if r["id"] in {k["id"] for k in kept}] == kept
+    assert "rebuilding crisis" in answer.stderr
