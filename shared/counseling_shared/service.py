@@ -29,7 +29,7 @@ from counseling_shared.envelope import REGISTRY, EventRegistry
 from counseling_shared.http.auth import ApiKeyAuth
 from counseling_shared.http.idempotency import IdempotencyMiddleware
 from counseling_shared.http.problems import install_problem_handlers
-from counseling_shared.inbox import Handler, InboxConsumer
+from counseling_shared.inbox import BatchHandler, Handler, InboxConsumer
 from counseling_shared.jetstream import ConsumerSpec, ensure_streams
 from counseling_shared.logs import configure_logging, get_logger
 from counseling_shared.migrations import apply_migrations
@@ -44,10 +44,15 @@ BackgroundTask = Callable[["Runtime"], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Route:
-    """One row of a service's routing table: what it consumes, who handles it."""
+    """One row of a service's routing table: what it consumes, who handles it.
+
+    `batch_handler`, optional, handles a fetched batch's fresh messages in one call (see
+    `counseling_shared.inbox.BatchHandler`); `handler` stays the fallback for a failing batch.
+    """
 
     spec: ConsumerSpec
     handler: Handler
+    batch_handler: BatchHandler | None = None
 
 
 @dataclass
@@ -125,6 +130,7 @@ class Runtime:
                 js=self.js,
                 spec=route.spec,
                 handler=route.handler,
+                batch_handler=route.batch_handler,
                 registry=self.definition.registry,
                 source=self.name,
                 clock=self.clock,
