@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -17,7 +18,7 @@ from bench.workload import STREAM, fresh_stream, sessions_completed
 from counseling_shared.clock import SystemClock
 from counseling_shared.envelope import REGISTRY, Envelope
 from counseling_shared.events import IntegrationEvent, SessionCompleted
-from counseling_shared.inbox import InboxConsumer
+from counseling_shared.inbox import BatchHandler, InboxConsumer
 from counseling_shared.jetstream import ConsumerSpec
 from counseling_shared.unit_of_work import UnitOfWork
 
@@ -25,7 +26,10 @@ BATCH = 64  # InboxConsumer's default fetch batch; the raw inserts use the same 
 CONSUMER = "bench-sessions"
 
 
-async def compare(pool: asyncpg.Pool[Any], js: JetStreamContext, events: int) -> Comparison:
+async def compare(
+    pool: asyncpg.Pool[Any], js: JetStreamContext, events: int
+) -> tuple[Comparison, Comparison]:
+    """The consumer with the per-event handler, then with the batch handler, beside one raw."""
     envelopes = sessions_completed(events)
     await fresh_stream(js)
     futures = [
@@ -33,17 +37,34 @@ async def compare(pool: asyncpg.Pool[Any], js: JetStreamContext, events: int) ->
         for e in envelopes
     ]
     await asyncio.gather(*futures)
-    backbone = await _consume(pool, js, len(envelopes))
+    per_event = await _consume(pool, js, len(envelopes), CONSUMER, None)
+    # The same stored messages again, through a durable of its own and the batch handler.
+    await pool.execute("TRUNCATE bench_sessions")
+    batched = await _consume(pool, js, len(envelopes), f"{CONSUMER}-batch", project_sessions)
     rows = _rows(envelopes)
     raw = await _raw_inserts(pool, rows, "bench-raw", serial=False)
     serial = await _raw_inserts(pool, rows, "bench-serial", serial=True)
-    return Comparison(
-        "consumer: JetStream → committed projection rows",
-        backbone,
-        raw,
-        f"asyncpg executemany of the inbox and projection rows, {BATCH} per transaction",
-        serial,
-        f"asyncpg execute of each inbox and projection row, {BATCH} events per transaction",
+    raw_method = f"asyncpg executemany of the inbox and projection rows, {BATCH} per transaction"
+    serial_method = (
+        f"asyncpg execute of each inbox and projection row, {BATCH} events per transaction"
+    )
+    return (
+        Comparison(
+            "consumer, per-event handler: JetStream → committed projection rows",
+            per_event,
+            raw,
+            raw_method,
+            serial,
+            serial_method,
+        ),
+        Comparison(
+            "consumer, batch handler: JetStream → committed projection rows",
+            batched,
+            raw,
+            raw_method,
+            serial,
+            serial_method,
+        ),
     )
 
 
@@ -60,12 +81,34 @@ async def project_session(uow: UnitOfWork, envelope: Envelope, event: Integratio
     )
 
 
-async def _consume(pool: asyncpg.Pool[Any], js: JetStreamContext, events: int) -> Throughput:
+async def project_sessions(
+    uow: UnitOfWork, messages: Sequence[tuple[Envelope, IntegrationEvent]]
+) -> None:
+    """The same projection as a batch handler: one executemany for the whole batch."""
+    rows = []
+    for envelope, event in messages:
+        assert isinstance(event, SessionCompleted)
+        rows.append((envelope.id, event.appointment_id, event.client_id, event.completed_at))
+    await uow.conn.executemany(
+        """INSERT INTO bench_sessions (event_id, appointment_id, client_id, completed_at)
+           VALUES ($1, $2, $3, $4)""",
+        rows,
+    )
+
+
+async def _consume(
+    pool: asyncpg.Pool[Any],
+    js: JetStreamContext,
+    events: int,
+    durable: str,
+    batch_handler: BatchHandler | None,
+) -> Throughput:
     consumer = InboxConsumer(
         pool=pool,
         js=js,
-        spec=ConsumerSpec(CONSUMER, STREAM.name, ["bench.*.SessionCompleted"]),
+        spec=ConsumerSpec(durable, STREAM.name, ["bench.*.SessionCompleted"]),
         handler=project_session,
+        batch_handler=batch_handler,
         registry=REGISTRY,
         source="bench",
         clock=SystemClock(),

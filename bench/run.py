@@ -82,7 +82,7 @@ async def _one_run(nats_url: str, server_url: str, events: int) -> list[Comparis
         try:
             return [
                 await relay.compare(pool, js, dsn, events),
-                await consumer.compare(pool, js, events),
+                *await consumer.compare(pool, js, events),
             ]
         finally:
             await pool.close()
