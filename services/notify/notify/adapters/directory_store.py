@@ -3,6 +3,7 @@ already makes each event apply once, and a later event simply wins)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -12,25 +13,29 @@ if TYPE_CHECKING:
     from counseling_shared.db import Connection
 
 
-async def save_site(conn: Connection, site: Site) -> None:
-    await conn.execute(
-        """INSERT INTO sites (site_id, name, timezone, locale) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (site_id) DO UPDATE SET name = EXCLUDED.name,
-               timezone = EXCLUDED.timezone, locale = EXCLUDED.locale""",
-        site.site_id,
-        site.name,
-        site.timezone,
-        site.locale,
-    )
+_SAVE_SITE = """INSERT INTO sites (site_id, name, timezone, locale) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (site_id) DO UPDATE SET name = EXCLUDED.name,
+        timezone = EXCLUDED.timezone, locale = EXCLUDED.locale"""
+
+_SAVE_STAFF = """INSERT INTO staff_contacts (staff_id, site_id, name, role, email, phone, locale)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
+    ON CONFLICT (staff_id) DO UPDATE SET site_id = EXCLUDED.site_id,
+        name = EXCLUDED.name, role = EXCLUDED.role, email = EXCLUDED.email,
+        phone = EXCLUDED.phone, locale = EXCLUDED.locale"""
+
+_SAVE_CLIENT = """INSERT INTO clients (client_id, site_id, locale, timezone, preferred_channel)
+    VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (client_id) DO UPDATE SET site_id = EXCLUDED.site_id,
+        locale = EXCLUDED.locale, timezone = EXCLUDED.timezone,
+        preferred_channel = EXCLUDED.preferred_channel"""
 
 
-async def save_staff(conn: Connection, staff: StaffMember) -> None:
-    await conn.execute(
-        """INSERT INTO staff_contacts (staff_id, site_id, name, role, email, phone, locale)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT (staff_id) DO UPDATE SET site_id = EXCLUDED.site_id,
-               name = EXCLUDED.name, role = EXCLUDED.role, email = EXCLUDED.email,
-               phone = EXCLUDED.phone, locale = EXCLUDED.locale""",
+def _site_row(site: Site) -> tuple[object, ...]:
+    return (site.site_id, site.name, site.timezone, site.locale)
+
+
+def _staff_row(staff: StaffMember) -> tuple[object, ...]:
+    return (
         staff.staff_id,
         staff.site_id,
         staff.name,
@@ -41,19 +46,43 @@ async def save_staff(conn: Connection, staff: StaffMember) -> None:
     )
 
 
-async def save_client(conn: Connection, client: ClientProfile) -> None:
-    await conn.execute(
-        """INSERT INTO clients (client_id, site_id, locale, timezone, preferred_channel)
-           VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (client_id) DO UPDATE SET site_id = EXCLUDED.site_id,
-               locale = EXCLUDED.locale, timezone = EXCLUDED.timezone,
-               preferred_channel = EXCLUDED.preferred_channel""",
+def _client_row(client: ClientProfile) -> tuple[object, ...]:
+    return (
         client.client_id,
         client.site_id,
         client.locale,
         client.timezone,
         client.preferred_channel.value,
     )
+
+
+async def save_site(conn: Connection, site: Site) -> None:
+    await conn.execute(_SAVE_SITE, *_site_row(site))
+
+
+async def save_staff(conn: Connection, staff: StaffMember) -> None:
+    await conn.execute(_SAVE_STAFF, *_staff_row(staff))
+
+
+async def save_client(conn: Connection, client: ClientProfile) -> None:
+    await conn.execute(_SAVE_CLIENT, *_client_row(client))
+
+
+async def save_directory(
+    conn: Connection,
+    sites: Sequence[Site],
+    staff: Sequence[StaffMember],
+    clients: Sequence[ClientProfile],
+) -> None:
+    """A batch of upserts, one pipelined round trip per table; within a table rows apply in
+    order, so a later event for the same id still wins. Sites first: staff and clients are
+    at a site."""
+    if sites:
+        await conn.executemany(_SAVE_SITE, [_site_row(s) for s in sites])
+    if staff:
+        await conn.executemany(_SAVE_STAFF, [_staff_row(s) for s in staff])
+    if clients:
+        await conn.executemany(_SAVE_CLIENT, [_client_row(c) for c in clients])
 
 
 async def recipient_site_id(conn: Connection, recipient_id: UUID) -> UUID | None:

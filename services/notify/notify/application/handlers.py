@@ -1,6 +1,7 @@
 """Event handlers: each incoming event becomes notification rows in the consumer's transaction
 (the inbox makes that happen once per event); the lane workers deliver them after commit."""
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -181,15 +182,12 @@ def page_handler(alert_base_url: str) -> Handler:
 # --- what notify learns from booking -------------------------------------------------------
 
 
-async def on_site_registered(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
-    assert isinstance(event, SiteRegistered)
-    site = Site(event.site_id, event.name, event.timezone, event.locale)
-    await directory_store.save_site(uow.conn, site)
+def _site(event: SiteRegistered) -> Site:
+    return Site(event.site_id, event.name, event.timezone, event.locale)
 
 
-async def on_staff_registered(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
-    assert isinstance(event, StaffRegistered)
-    staff = StaffMember(
+def _staff(event: StaffRegistered) -> StaffMember:
+    return StaffMember(
         staff_id=event.staff_id,
         site_id=event.site_id,
         name=event.name,
@@ -198,18 +196,40 @@ async def on_staff_registered(uow: UnitOfWork, envelope: Envelope, event: Integr
         phone=event.phone,
         locale=event.locale,
     )
-    await directory_store.save_staff(uow.conn, staff)
 
 
-async def on_client_registered(
-    uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent
-) -> None:
-    assert isinstance(event, ClientRegistered)
-    profile = ClientProfile(
+def _client(event: ClientRegistered) -> ClientProfile:
+    return ClientProfile(
         client_id=event.client_id,
         site_id=event.site_id,
         locale=event.locale,
         timezone=event.timezone,
         preferred_channel=event.preferred_channel,
     )
-    await directory_store.save_client(uow.conn, profile)
+
+
+async def on_site_registered(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
+    assert isinstance(event, SiteRegistered)
+    await directory_store.save_site(uow.conn, _site(event))
+
+
+async def on_staff_registered(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
+    assert isinstance(event, StaffRegistered)
+    await directory_store.save_staff(uow.conn, _staff(event))
+
+
+async def on_client_registered(
+    uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent
+) -> None:
+    assert isinstance(event, ClientRegistered)
+    await directory_store.save_client(uow.conn, _client(event))
+
+
+async def on_directory_batch(
+    uow: UnitOfWork, messages: Sequence[tuple[Envelope, IntegrationEvent]]
+) -> None:
+    """notify-directory's batch handler: the batch's upserts, one executemany per table."""
+    sites = [_site(e) for _, e in messages if isinstance(e, SiteRegistered)]
+    staff = [_staff(e) for _, e in messages if isinstance(e, StaffRegistered)]
+    clients = [_client(e) for _, e in messages if isinstance(e, ClientRegistered)]
+    await directory_store.save_directory(uow.conn, sites, staff, clients)

@@ -14,6 +14,7 @@ notify-directory (BOOKING)
     booking.*.StaffRegistered         → on_staff_registered: staff contact details
     booking.*.ClientRegistered        → on_client_registered: client locale, zone, channel
                                         (no contact details)
+    (batch handler on_directory_batch: the same upserts, one executemany per table per batch)
 
 Emitted: every notification ends in NotificationSent or NotificationFailed (with `page_id` for a
 page), published by the lane workers (entrypoints/workers.py) in the transaction that records
@@ -99,5 +100,7 @@ def routes(settings: NotifySettings) -> list[Route]:
                     ClientRegistered: handlers.on_client_registered,
                 }
             ),
+            # The upserts of a whole batch at once (replays and bulk registrations).
+            batch_handler=handlers.on_directory_batch,
         ),
     ]
