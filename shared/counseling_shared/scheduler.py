@@ -15,9 +15,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
+from opentelemetry import context as otel_context
 
 from counseling_shared.clock import Clock
 from counseling_shared.logs import get_logger
+from counseling_shared.tracing import context_from_headers, tracer
 from counseling_shared.unit_of_work import UnitOfWork
 from counseling_shared.waiting import wait_for_wake
 from counseling_shared.wakeups import listen_for_wakeups
@@ -69,6 +71,7 @@ class DueScheduler:
         self._max_sleep = max_sleep
         self._retry_delay = retry_delay
         self._wake = asyncio.Event()
+        self._tracer = tracer(f"{source}.scheduler")
         self._failure_backoff = timedelta(seconds=failure_backoff)
         self._backoff: dict[Any, datetime] = {}
 
@@ -118,7 +121,12 @@ class DueScheduler:
                         return fired
                     row_id = row["id"]
                     uow = UnitOfWork(conn, source=self._source, clock=self._clock)
-                    await self._fire(uow, row)
+                    with self._tracer.start_as_current_span(
+                        f"fire {self._table}",
+                        context=_trace_parent(row),
+                        attributes={"timer.table": self._table, "timer.id": str(row_id)},
+                    ):
+                        await self._fire(uow, row)
                     await uow.flush()
             except (OSError, asyncpg.InterfaceError):
                 raise
@@ -149,3 +157,10 @@ class DueScheduler:
         if wake_at is None:
             return self._max_sleep
         return min((wake_at - self._clock.now()).total_seconds(), self._max_sleep)
+
+
+def _trace_parent(row: asyncpg.Record) -> otel_context.Context | None:
+    """A timer row may keep the trace that scheduled it (`trace_headers` jsonb): the events it
+    fires then continue that trace instead of starting a new one."""
+    headers = row.get("trace_headers")
+    return context_from_headers(headers) if headers else None

@@ -14,6 +14,12 @@ import pytest
 
 from counseling_shared.clock import SystemClock
 from counseling_shared.scheduler import DueScheduler, notify_timer_added
+from counseling_shared.tracing import (
+    configure_tracing,
+    current_trace_headers,
+    current_trace_id,
+    tracer,
+)
 from counseling_shared.unit_of_work import UnitOfWork
 from tests.shared.integration.support import eventually
 
@@ -200,3 +206,27 @@ async def test_a_scheduler_stops_when_cancelled_just_as_it_is_woken(reminders: R
 async def _all_fired(reminders: Reminders, ids: list[UUID]) -> bool:
     fired = await reminders.firings()
     return all(i in fired for i in ids)
+
+
+async def test_a_fired_timer_continues_the_trace_that_scheduled_it(reminders: Reminders) -> None:
+    configure_tracing("probe", None)
+    seen: dict[UUID, str | None] = {}
+
+    async def fire(uow: UnitOfWork, row: asyncpg.Record) -> None:
+        seen[row["id"]] = current_trace_id()
+        await uow.conn.execute("UPDATE reminders SET status = 'fired' WHERE id = $1", row["id"])
+
+    scheduler = reminders.scheduler()
+    scheduler._fire = fire
+    with tracer("test").start_as_current_span("plan a check-in"):
+        planning_trace = current_trace_id()
+        headers = current_trace_headers()
+    traced, untraced = await reminders.add(now(), notify=False), await reminders.add(now())
+    await reminders.pool.execute(
+        "UPDATE reminders SET trace_headers = $2 WHERE id = $1", traced, headers
+    )
+
+    assert await scheduler.fire_due() == 2
+    assert seen[traced] == planning_trace
+    assert seen[untraced] is not None  # a trace of its own, from the firing span
+    assert seen[untraced] != planning_trace

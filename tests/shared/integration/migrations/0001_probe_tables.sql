@@ -25,7 +25,9 @@ CREATE TABLE reminders (
     batch   uuid        NOT NULL,
     due_at  timestamptz NOT NULL,
     status  text        NOT NULL DEFAULT 'scheduled',
-    broken  boolean     NOT NULL DEFAULT false
+    broken  boolean     NOT NULL DEFAULT false,
+    -- The trace that scheduled the timer, continued when it fires.
+    trace_headers jsonb
 );
 
 CREATE TABLE reminder_firings (
