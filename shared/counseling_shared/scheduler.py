@@ -127,7 +127,8 @@ class DueScheduler:
                         attributes={"timer.table": self._table, "timer.id": str(row_id)},
                     ):
                         await self._fire(uow, row)
-                    await uow.flush()
+                        # Inside the span: the outbox rows take the current trace's headers.
+                        await uow.flush()
             except (OSError, asyncpg.InterfaceError):
                 raise
             except Exception as exc:
