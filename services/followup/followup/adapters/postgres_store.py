@@ -18,6 +18,7 @@ from counseling_shared.codes import (
     RiskLevel,
 )
 from counseling_shared.scheduler import notify_timer_added
+from counseling_shared.tracing import current_trace_headers
 from followup.domain.client_care import ClientCare
 from followup.domain.followup import CancelReason, FollowUp, Progress, Status
 from followup.domain.policy import DEFAULT_POLICY, FollowUpPolicy, policy_from_text
@@ -180,9 +181,9 @@ class PostgresFollowupStore:
             """INSERT INTO followups (id, client_id, site_id, kind, due_at, status, goal_horizon,
                    session_id, cancel_reason, outcome, satisfaction, risk_level,
                    progress_achieved, progress_challenges, progress_next_steps, completed_at,
-                   created_at, updated_at, version)
+                   created_at, updated_at, version, trace_headers)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                       $17, $18, $19)
+                       $17, $18, $19, $20)
                ON CONFLICT (id) DO UPDATE SET due_at = $5, status = $6, cancel_reason = $9,
                    outcome = $10, satisfaction = $11, risk_level = $12, progress_achieved = $13,
                    progress_challenges = $14, progress_next_steps = $15, completed_at = $16,
@@ -206,6 +207,8 @@ class PostgresFollowupStore:
             followup.created_at,
             followup.updated_at,
             followup.version,
+            # Kept from the first insert only: the trace of the flow that planned it.
+            current_trace_headers() or None,
         )
         if followup.status is Status.SCHEDULED:
             await notify_timer_added(self.conn, TIMER_CHANNEL)

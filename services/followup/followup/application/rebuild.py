@@ -14,7 +14,9 @@ and a client's preferences row keeps the time its preferences last changed.
 
 Timers are follow-up rows: a follow-up's `status` and `due_at` come from its own events, so every
 follow-up still `scheduled` is scheduled again with the same `due_at` (none is lost), and the
-schedulers are woken when the rebuild commits.
+schedulers are woken when the rebuild commits. One column is in no event and is carried over by
+id: `trace_headers`, the trace of the flow that planned the follow-up (its FollowUpDue continues
+that trace).
 
 Writers wait meanwhile (a SHARE lock on `events`). Old rows are deleted rather than truncated so
 readers (the API, the gauges) keep seeing them until the rebuild commits.
@@ -110,6 +112,10 @@ async def rebuild_projections(
     store = PostgresFollowupStore(conn)
     async with conn.transaction():
         await conn.execute("LOCK TABLE events IN SHARE MODE")
+        await conn.execute(
+            """CREATE TEMPORARY TABLE kept_followup_traces ON COMMIT DROP AS
+               SELECT id, trace_headers FROM followups"""
+        )
         for table in _TABLES:
             await conn.execute(f"DELETE FROM {table}")
         streams = [
@@ -127,6 +133,12 @@ async def rebuild_projections(
             counts[kind] += 1
             if progress is not None:
                 progress(sum(counts.values()), len(ours))
+        # Every row, so none keeps the rebuild's own trace from the replay's inserts.
+        await conn.execute(
+            """UPDATE followups f SET trace_headers = k.trace_headers
+               FROM followups r LEFT JOIN kept_followup_traces k ON k.id = r.id
+               WHERE r.id = f.id"""
+        )
     return counts
 
 
