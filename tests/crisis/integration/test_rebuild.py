@@ -155,6 +155,8 @@ async def test_a_rebuilt_crisis_projection_equals_the_live_one_and_deadlines_sti
     live = await snapshot(database_url)
     assert {r["status"] for r in live["alerts"]} == {"open", "acknowledged", "resolved"}
     assert {r["status"] for r in live["escalation_timers"]} == {"scheduled", "fired", "cancelled"}
+    # Each deadline keeps the trace that scheduled it: the comparison below checks it survives.
+    assert all(r["trace_headers"] for r in live["escalation_timers"])
     assert {r["kind"] for r in live["alert_timeline"]} >= {
         "page_sent",
         "page_failed",

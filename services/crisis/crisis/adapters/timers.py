@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
 from counseling_shared.scheduler import notify_timer_added
+from counseling_shared.tracing import current_trace_headers
 from crisis.domain.alert import Alert
 
 if TYPE_CHECKING:
@@ -41,8 +42,8 @@ async def follow(conn: Connection, alert: Alert, now: datetime) -> None:
     if due is None or step is None:
         return
     added = await conn.fetchval(
-        f"""INSERT INTO {TABLE} (id, alert_id, cycle, level, due_at, created_at)
-            VALUES ($1, $2, $3, $4, $5, $6)
+        f"""INSERT INTO {TABLE} (id, alert_id, cycle, level, due_at, created_at, trace_headers)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
             ON CONFLICT (alert_id, cycle, level) DO NOTHING RETURNING true""",
         uuid4(),
         alert.id,
@@ -50,6 +51,8 @@ async def follow(conn: Connection, alert: Alert, now: datetime) -> None:
         step.level,
         due,
         now,
+        # The flow's trace: the page this deadline fires continues it.
+        current_trace_headers() or None,
     )
     if added:
         await notify_timer_added(conn, CHANNEL)

@@ -15,7 +15,9 @@ whether a deadline that found its alert had moved on was settled when it fired o
 moved), so it is not refolded but kept, and reconciled with the rebuilt alerts by the write
 path's own `timers.follow`: each alert's current deadline is scheduled (a missing one is added,
 an existing row keeps its id), and any other scheduled deadline of the alert is cancelled.
-A pending deadline is never lost; timers of alerts with no stream are dropped.
+A pending deadline is never lost; timers of alerts with no stream are dropped. A kept timer
+keeps its `trace_headers` (the flow's trace, in no event); a missing deadline the rebuild adds
+carries the rebuild's own trace, if any.
 
 Writers wait meanwhile (a SHARE lock on `events`). Old rows are deleted rather than truncated so
 readers (the API, the gauges) keep seeing them until the rebuild commits.
