@@ -26,31 +26,11 @@ from tests.crisis.integration.harness import (
 )
 from tests.crisis.integration.steps import alert, flag, kinds, put_policy, register_staff
 from tests.opsctl.integration.support import counselctl
+from tests.projections import snapshot
 
 pytestmark = pytest.mark.integration
 
-BACKBONE_TABLES = {"events", "outbox", "inbox", "dead_letters", "idempotency_keys"}
-Snapshot = dict[str, list[dict[str, Any]]]
 ACK_TIMEOUT = timedelta(minutes=10)
-
-
-async def snapshot(database_url: str) -> Snapshot:
-    """Every projection table of the database (whatever the migrations made), rows sorted."""
-    conn = await connect(database_url)
-    try:
-        tables = [
-            r["tablename"]
-            for r in await conn.fetch(
-                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-            )
-            if r["tablename"] not in BACKBONE_TABLES | {"schema_migrations"}
-        ]
-        return {
-            t: [dict(r) for r in await conn.fetch(f"SELECT * FROM {t} ORDER BY {t}::text")]
-            for t in sorted(tables)
-        }
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(scope="module")

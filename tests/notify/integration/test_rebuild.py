@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
@@ -17,30 +16,9 @@ from counseling_shared.events import FollowUpDue, PageRequested
 from notify.application.rebuild import rebuild_projections
 from tests.notify.integration.conftest import Notify, eventually
 from tests.opsctl.integration.support import counselctl
+from tests.projections import snapshot
 
 pytestmark = pytest.mark.integration
-
-BACKBONE_TABLES = {"events", "outbox", "inbox", "dead_letters", "idempotency_keys"}
-Snapshot = dict[str, list[dict[str, Any]]]
-
-
-async def snapshot(database_url: str) -> Snapshot:
-    """Every projection table of the database (whatever the migrations made), rows sorted."""
-    conn = await connect(database_url)
-    try:
-        tables = [
-            r["tablename"]
-            for r in await conn.fetch(
-                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-            )
-            if r["tablename"] not in BACKBONE_TABLES | {"schema_migrations"}
-        ]
-        return {
-            t: [dict(r) for r in await conn.fetch(f"SELECT * FROM {t} ORDER BY {t}::text")]
-            for t in sorted(tables)
-        }
-    finally:
-        await conn.close()
 
 
 @dataclass(frozen=True)
