@@ -187,5 +187,13 @@ async def checkin_emails(suite: Suite, client_id: str, address: str) -> list[Rec
     ]
 
 
+async def followup_texts(
+    suite: Suite, client_id: str, number: str, channel: str = "sms"
+) -> list[ReceivedRequest]:
+    """Texts to `number` that notify sent for FollowUpDue (idempotency key = notification id)."""
+    ids = {n["id"] for n in await notifications(suite, client_id, "followup_due")}
+    return [r for r in texts_to(suite.sinks, number, channel) if r.idempotency_key in ids]
+
+
 def distinct_message_ids(emails: list[ReceivedEmail]) -> set[str]:
     return {str(m.message["Message-ID"]) for m in emails}

@@ -6,10 +6,12 @@ import asyncio
 
 import pytest
 
+from devstack.sinks import ReceivedRequest
 from tests.e2e.center import (
     Center,
     checkin_emails,
     created,
+    followup_texts,
     listed,
     texts_to,
     unique_email,
@@ -72,19 +74,32 @@ async def test_notify_killed_while_sending_a_batch_delivers_each_notification_on
             for c, counselor in zip(clients, counselors, strict=True)
         )
     )
-    # A slow provider, so the kill lands while deliveries are in flight.
+
+    async def checkin_texts() -> list[list[ReceivedRequest]]:
+        return [
+            await followup_texts(suite, c["id"], p) for c, p in zip(clients, phones, strict=True)
+        ]
+
+    # A slow provider, so the kill lands while the check-ins are in flight.
     suite.sinks.http.set_delay(0.5)
     try:
-        await eventually(lambda: any(texts_to(suite.sinks, p) for p in phones), 20, 0.01)
+
+        async def first_checkin_sent() -> bool:
+            return any(await checkin_texts())
+
+        await eventually(first_checkin_sent, 20, 0.01)
         suite.kill("notify")
     finally:
         suite.sinks.http.set_delay(0)
     await suite.restart("notify")
 
-    await eventually(lambda: all(texts_to(suite.sinks, p) for p in phones), timeout=30)
+    async def every_checkin_sent() -> bool:
+        return all(await checkin_texts())
+
+    await eventually(every_checkin_sent, timeout=30)
     await asyncio.sleep(2)
-    for phone in phones:
-        keys = {r.idempotency_key for r in texts_to(suite.sinks, phone)}
+    for phone, texts in zip(phones, await checkin_texts(), strict=True):
+        keys = {r.idempotency_key for r in texts}
         assert len(keys) == 1, (phone, keys)
 
 

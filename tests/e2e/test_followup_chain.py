@@ -12,9 +12,9 @@ from tests.e2e.center import (
     created,
     distinct_message_ids,
     emails_to,
+    followup_texts,
     is_korean,
     listed,
-    texts_to,
     unique_email,
     unique_phone,
 )
@@ -88,9 +88,8 @@ async def test_no_show_gets_an_sms_outreach(suite: Suite) -> None:
         missed = created(await booking.post(f"/appointments/{appointment['id']}/no-show"))
     assert missed["status"] == "no_show"
 
-    texts = await eventually(lambda: texts_to(suite.sinks, phone), timeout=15)
+    texts = await eventually(lambda: followup_texts(suite, client["id"], phone), timeout=15)
     assert len(texts) == 1
-    assert texts[0].idempotency_key
 
     async with suite.client("followup") as followup:
         rows = listed(await followup.get("/followups", params={"client_id": client["id"]}))
