@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from devstack.handles import NatsHandle, PostgresHandle
 from devstack.nats import NatsServer
@@ -25,6 +27,17 @@ from devstack.sinks import HttpSink, Sinks, SmtpSink
 
 NATS_IMAGE = os.environ.get("NATS_IMAGE", "nats:latest")
 POSTGRES_IMAGE = os.environ.get("POSTGRES_IMAGE", "postgres:17")
+
+# One Hypothesis profile for the whole suite: a busy 2-core machine must not fail an example
+# for being slow (no deadline, no `too_slow` health check); in CI (`CI` set) the examples are
+# derandomized, so a red run replays the same examples.
+hypothesis_settings.register_profile(
+    "suite", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.register_profile(
+    "ci", parent=hypothesis_settings.get_profile("suite"), derandomize=True, database=None
+)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "suite")
 
 
 class ExternalNats:

@@ -17,6 +17,8 @@ from devstack.handles import NatsHandle, PostgresHandle
 from devstack.postgres import PostgresServer
 from devstack.sinks import Sinks
 
+pytestmark = pytest.mark.integration
+
 
 async def test_nats_acks_jetstream_publishes_and_keeps_them_across_restart(
     nats_server: NatsHandle,

@@ -6,10 +6,14 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+import pytest
+
 from counseling_shared.codes import NotificationChannel, RiskLevel, RiskSource
 from counseling_shared.events import NotificationFailed, NotificationSent, RiskFlagged
 from tests.crisis.integration.harness import ALERT_BASE_URL, Bus, RunningCrisis, eventually, pages
 from tests.crisis.integration.steps import alert, flag, kinds, put_policy, register_staff
+
+pytestmark = pytest.mark.integration
 
 
 def now() -> datetime:
