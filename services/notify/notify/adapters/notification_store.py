@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -134,9 +134,14 @@ async def save_change(
 
 
 async def claim(
-    conn: Connection, lane: Lane, now: datetime, lease_until: datetime
+    conn: Connection,
+    lane: Lane,
+    now: datetime,
+    lease_until: datetime,
+    channels: Collection[NotificationChannel] | None = None,
 ) -> tuple[Notification, dict[str, str]] | None:
-    """Take the lane's most overdue message for one worker until `lease_until`.
+    """Take the lane's most overdue message for one worker until `lease_until` (only messages
+    planned for `channels`, when given).
 
     The row lock lasts only this statement's transaction; the lease keeps other workers off
     while the provider is called, and lets them take over if this worker dies.
@@ -146,6 +151,7 @@ async def claim(
                SELECT id FROM notifications
                WHERE lane = $1 AND status = 'pending' AND next_attempt_at <= $2
                  AND (claimed_until IS NULL OR claimed_until <= $2)
+                 AND ($4::text[] IS NULL OR channel = ANY($4::text[]))
                ORDER BY next_attempt_at
                LIMIT 1
                FOR UPDATE SKIP LOCKED)
@@ -155,6 +161,7 @@ async def claim(
         lane.value,
         now,
         lease_until,
+        _channel_values(channels),
     )
     if row is None:
         return None
@@ -169,14 +176,22 @@ async def release(conn: Connection, notification_id: UUID) -> None:
     )
 
 
-async def next_due_at(conn: Connection, lane: Lane) -> datetime | None:
+async def next_due_at(
+    conn: Connection, lane: Lane, channels: Collection[NotificationChannel] | None = None
+) -> datetime | None:
     """When the lane's next pending message falls due (claimed ones: when their lease ends)."""
     due: datetime | None = await conn.fetchval(
         """SELECT min(greatest(next_attempt_at, coalesce(claimed_until, next_attempt_at)))
-           FROM notifications WHERE lane = $1 AND status = 'pending'""",
+           FROM notifications WHERE lane = $1 AND status = 'pending'
+             AND ($2::text[] IS NULL OR channel = ANY($2::text[]))""",
         lane.value,
+        _channel_values(channels),
     )
     return due
+
+
+def _channel_values(channels: Collection[NotificationChannel] | None) -> list[str] | None:
+    return sorted(c.value for c in channels) if channels is not None else None
 
 
 async def idle_page_notifications(
