@@ -23,6 +23,7 @@ from followup.application import booking_events, commands
 from followup.application.ports import ClientBusy
 from followup.application.timers import follow_up_falls_due
 from followup.bootstrap import MIGRATIONS
+from followup.domain.errors import FollowUpAlreadyClosed
 from followup.domain.followup import Complete, Status
 from followup.domain.preferences import FollowUpPreferences
 
@@ -189,24 +190,44 @@ async def test_a_check_in_completed_while_a_pause_commits_plans_nothing_after_it
             [checkin] = await PostgresFollowupStore(conn).list_followups(
                 client_id=client_id, status=Status.SCHEDULED
             )
-        command = Complete(checkin.id, FollowUpOutcome.REACHED)
         async with Tx(pool, clock) as pausing:
             await pausing.run(pause(client_id))
-            completing = asyncio.create_task(
-                in_tx(
-                    pool,
-                    clock,
-                    lambda uow, store, c=command: commands.complete_followup(
-                        uow, store, c.followup_id, c, lambda _site: None
-                    ),
-                )
-            )
+            completing = asyncio.create_task(in_tx(pool, clock, complete(checkin.id)))
             await asyncio.sleep(0.2)
             await pausing.commit()
-        # The pause withdrew the check-in first (the completion then finds it closed), or the
-        # completion went first and saw the pause: either way nothing is planned after it.
-        await asyncio.gather(completing, return_exceptions=True)
+        # The pause withdrew the check-in first: the completion, which waited for the client,
+        # then finds it closed, and nothing is planned after it.
+        with pytest.raises(FollowUpAlreadyClosed):
+            await completing
         await stays_paused(pool, client_id)
+
+
+async def test_a_pause_while_a_check_in_is_being_completed_withdraws_the_next_one(
+    pool: asyncpg.Pool[Any],
+) -> None:
+    """The completion holds the client's lock and plans the next check-in; the pause waits for
+    it, then sees (and withdraws) that check-in."""
+    clock = ControllableClock(START + timedelta(hours=2))
+    for _ in range(5):
+        client_id, _site_id = await a_client_in_care(pool, clock)
+        async with pool.acquire() as conn:
+            [checkin] = await PostgresFollowupStore(conn).list_followups(
+                client_id=client_id, status=Status.SCHEDULED
+            )
+        async with Tx(pool, clock) as completing:
+            await completing.run(complete(checkin.id))
+            pausing = asyncio.create_task(in_tx(pool, clock, pause(client_id)))
+            await asyncio.sleep(0.2)
+            await completing.commit()
+        await pausing
+        await stays_paused(pool, client_id)
+
+
+def complete(followup_id: UUID) -> Work:
+    command = Complete(FollowUpOutcome.REACHED)
+    return lambda uow, store: commands.complete_followup(
+        uow, store, followup_id, command, lambda _site: None
+    )
 
 
 async def test_a_follow_up_falling_due_gives_way_to_a_client_being_changed(

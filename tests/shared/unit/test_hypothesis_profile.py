@@ -5,10 +5,16 @@ import os
 from hypothesis import HealthCheck, settings
 
 
+def loaded() -> settings:
+    profile = settings.default
+    assert profile is not None
+    return profile
+
+
 def test_no_example_fails_for_being_slow() -> None:
-    assert settings.default.deadline is None
-    assert HealthCheck.too_slow in settings.default.suppress_health_check
+    assert loaded().deadline is None
+    assert HealthCheck.too_slow in loaded().suppress_health_check
 
 
 def test_examples_are_derandomized_exactly_in_ci() -> None:
-    assert settings.default.derandomize is bool(os.environ.get("CI"))
+    assert loaded().derandomize is bool(os.environ.get("CI"))
