@@ -59,9 +59,9 @@ async def save_new(conn: Connection, state: Notification, trace_headers: Mapping
         """INSERT INTO notifications (id, recipient_id, recipient_kind, site_id, lane, channel,
                requested_channel, template, params, status, attempts, next_attempt_at,
                hold_reason, cause_event_id, correlation_id, page_id, created_at, version,
-               trace_headers)
+               trace_headers, alert_id)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12, $13, $14, $15, $16,
-                   $17, $18)""",
+                   $17, $18, $19)""",
         state.id,
         state.recipient_id,
         state.recipient_kind.value,
@@ -80,7 +80,15 @@ async def save_new(conn: Connection, state: Notification, trace_headers: Mapping
         state.created_at,
         state.version,
         dict(trace_headers),
+        alert_of(state),
     )
+
+
+def alert_of(state: Notification) -> UUID | None:
+    """The crisis alert a page belongs to (kept in its own column to withdraw its retries)."""
+    if state.page_id is None or "alert_id" not in state.params:
+        return None
+    return UUID(str(state.params["alert_id"]))
 
 
 async def record(
@@ -206,6 +214,19 @@ async def idle_page_notifications(
            FOR UPDATE SKIP LOCKED""",
         page_id,
         now,
+    )
+    return [from_row(r) for r in rows]
+
+
+async def pending_pages_of_alert(conn: Connection, alert_id: UUID) -> list[Notification]:
+    """An alert's pages still pending, locked for this transaction (claimed ones too: a worker
+    that is sending one right now then finds it withdrawn and drops its outcome)."""
+    rows = await conn.fetch(
+        """SELECT * FROM notifications
+           WHERE alert_id = $1 AND status = 'pending'
+           ORDER BY created_at, id
+           FOR UPDATE""",
+        alert_id,
     )
     return [from_row(r) for r in rows]
 
