@@ -7,8 +7,14 @@ from devstack.handles import PostgresHandle
 from devstack.sinks import HttpSink, Sinks, SmtpSink
 from tests.e2e.harness import Suite
 
-SUITE_ENV = {"NOTIFY_RETRY_BASE": "0.2", "NOTIFY_CRISIS_RETRY_BASE": "0.2"}
-"""Settings of the e2e suite's services: retries after a fraction of a second, not a minute."""
+SUITE_ENV = {
+    "NOTIFY_RETRY_BASE": "0.2",
+    "NOTIFY_CRISIS_RETRY_BASE": "0.2",
+    "NOTIFY_CLAIM_LEASE": "10",
+}
+"""Settings of the e2e suite's services: retries after a fraction of a second, not a minute,
+and a 10 s lease, so a message a killed notify had claimed is taken again well inside the
+tests' 30 s waits (the default 2 minutes would outlive them)."""
 
 
 @pytest.fixture(scope="module")
