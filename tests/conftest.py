@@ -1,8 +1,9 @@
 """Servers for the whole test session (NATS, PostgreSQL) and sinks for each test.
 
 Each server comes from, in this order: the NATS_URL / DATABASE_URL environment variables
-(then it cannot be restarted or killed, and tests that need that are skipped); Docker via
-testcontainers when an engine answers; else the embedded binaries from devstack.
+(then it cannot be restarted or killed); Docker via testcontainers when an engine answers; else
+the embedded binaries from devstack. Tests that kill or restart a server take one of their own
+(`own_nats_server`, `own_postgres_server`: always embedded), so they run whatever is set.
 """
 
 import os
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from devstack.handles import NatsHandle, PostgresHandle
 from devstack.nats import NatsServer
@@ -25,6 +28,17 @@ from devstack.sinks import HttpSink, Sinks, SmtpSink
 
 NATS_IMAGE = os.environ.get("NATS_IMAGE", "nats:latest")
 POSTGRES_IMAGE = os.environ.get("POSTGRES_IMAGE", "postgres:17")
+
+# One Hypothesis profile for the whole suite: a busy 2-core machine must not fail an example
+# for being slow (no deadline, no `too_slow` health check); in CI (`CI` set) the examples are
+# derandomized, so a red run replays the same examples.
+hypothesis_settings.register_profile(
+    "suite", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.register_profile(
+    "ci", parent=hypothesis_settings.get_profile("suite"), derandomize=True, database=None
+)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "suite")
 
 
 class ExternalNats:
@@ -181,6 +195,21 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgr
     else:
         with PostgresServer(tmp_path_factory.mktemp("postgres") / "data") as server:
             yield server
+
+
+@pytest.fixture
+def own_nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    """An embedded NATS server of the test's own, whatever NATS_URL says: for tests that kill
+    or restart NATS (never skipped for want of a server they may stop)."""
+    with NatsServer(tmp_path / "own-nats") as server:
+        yield server
+
+
+@pytest.fixture
+def own_postgres_server(tmp_path: Path) -> Iterator[PostgresServer]:
+    """An embedded PostgreSQL of the test's own, whatever DATABASE_URL says (see above)."""
+    with PostgresServer(tmp_path / "own-postgres" / "data") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

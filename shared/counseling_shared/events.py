@@ -215,6 +215,13 @@ class AlertResolved(AlertRaised):
     outcome: AlertOutcome | None = None
 
 
+class AlertExhausted(AlertRaised):
+    """Every level of every pass was paged without an acknowledgement. The alert stays open;
+    the policy's fallback staff (if any) were paged."""
+
+    pass
+
+
 class PageRequested(IntegrationEvent):
     """Page one staff member about an alert. The text shows only the link and the alert id."""
 

@@ -13,14 +13,17 @@ import asyncpg
 import nats
 import pytest
 
-from devstack.handles import NatsHandle, PostgresHandle
+from devstack.nats import NatsServer
 from devstack.postgres import PostgresServer
 from devstack.sinks import Sinks
 
+pytestmark = pytest.mark.integration
+
 
 async def test_nats_acks_jetstream_publishes_and_keeps_them_across_restart(
-    nats_server: NatsHandle,
+    own_nats_server: NatsServer,
 ) -> None:
+    nats_server = own_nats_server
     stream = f"T{uuid.uuid4().hex[:8]}"
     client = await nats.connect(nats_server.url)
     try:
@@ -58,8 +61,10 @@ async def test_postgres_accepts_connections_and_has_btree_gist(database_url: str
 
 
 async def test_postgres_keeps_committed_rows_across_restart(
-    postgres_server: PostgresHandle, database_url: str
+    own_postgres_server: PostgresServer,
 ) -> None:
+    postgres_server = own_postgres_server
+    database_url = postgres_server.url()
     conn = await asyncpg.connect(database_url)
     await conn.execute("CREATE TABLE kept (id int)")
     await conn.execute("INSERT INTO kept VALUES (42)")

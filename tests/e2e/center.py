@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from devstack.sinks import ReceivedEmail, ReceivedRequest, Sinks
-from tests.e2e.harness import Suite
+from tests.e2e.harness import Suite, eventually
 
 
 def created(response: httpx.Response) -> dict[str, Any]:
@@ -197,3 +197,15 @@ async def followup_texts(
 
 def distinct_message_ids(emails: list[ReceivedEmail]) -> set[str]:
     return {str(m.message["Message-ID"]) for m in emails}
+
+
+async def notify_knows(suite: Suite, *staff: dict[str, Any]) -> None:
+    """Wait until notify has every staff member's contact (paging needs it): event-driven,
+    instead of a fixed sleep that a loaded machine outruns."""
+
+    async def known() -> bool:
+        async with suite.client("notify") as notify:
+            answers = [await notify.get(f"/recipients/{s['id']}/preferences") for s in staff]
+        return all(a.status_code == 200 for a in answers)
+
+    await eventually(known, timeout=20)

@@ -13,6 +13,7 @@ from tests.e2e.center import (
     created,
     followup_texts,
     listed,
+    notify_knows,
     texts_to,
     unique_email,
     unique_phone,
@@ -120,7 +121,7 @@ async def test_crisis_killed_mid_escalation_pages_the_next_level_once(suite: Sui
                 },
             )
         )
-        await asyncio.sleep(0.5)
+        await notify_knows(suite, first, second)
         created(
             await crisis.post(
                 "/risk-flags",

@@ -5,6 +5,7 @@ from pathlib import Path
 from counseling_shared.service import ServiceDefinition
 from crisis.application.publishing import Paging
 from crisis.entrypoints import consumers, http
+from crisis.entrypoints.auditor import escalation_auditor
 from crisis.entrypoints.gauges import refresh_gauges
 from crisis.entrypoints.scheduler import escalation_scheduler
 from crisis.settings import CrisisSettings
@@ -21,5 +22,5 @@ def definition(settings: CrisisSettings | None = None) -> ServiceDefinition:
         migrations_dir=MIGRATIONS,
         routes=consumers.routes(paging),
         routers=[http.router],
-        background=[escalation_scheduler(paging), refresh_gauges],
+        background=[escalation_scheduler(paging), escalation_auditor(paging), refresh_gauges],
     )

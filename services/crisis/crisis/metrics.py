@@ -24,6 +24,13 @@ ALERTS_WITHOUT_POLICY = Counter(
     "crisis_alerts_without_policy_total",
     "Alerts opened at a site that has no escalation policy (nobody could be paged)",
 )
+ALERTS_WITHOUT_NEXT_STEP = Counter(
+    "crisis_alerts_without_next_step_total",
+    "Open alerts the escalation auditor found with no next step and repaired, by reason:"
+    " deadline_missing (no scheduled deadline; re-created from the alert's state) or"
+    " policy_not_paged (the site has a policy but the alert was never paged; level 1 paged)",
+    ["reason"],
+)
 PAGES_REQUESTED = Counter(
     "crisis_pages_requested_total", "PageRequested events emitted", ["trigger"]
 )

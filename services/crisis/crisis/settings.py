@@ -33,6 +33,13 @@ class CrisisSettings(ServiceSettings):
         description="Seconds between refreshes of the open-alert, overdue-step and unsent-page"
         " gauges.",
     )
+    audit_interval: float = Field(
+        default=5.0,
+        alias="CRISIS_AUDIT_INTERVAL",
+        gt=0,
+        description="Seconds between passes of the escalation auditor, which repairs an open"
+        " alert left without a next step (crisis_alerts_without_next_step_total).",
+    )
     page_unsent_after: float = Field(
         default=30.0,
         alias="CRISIS_PAGE_UNSENT_AFTER_SECONDS",

@@ -20,6 +20,17 @@ from notify.settings import NotifySettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
+PAGE_PROVIDER_TIMEOUT = 10.0
+"""Seconds a page's provider call may take at most (SMTP, SMS webhook): longer settings are
+capped on the crisis lane, so a stuck provider holds a page worker for 10 s, not for minutes."""
+
+CRISIS_CHANNEL_GROUPS: tuple[frozenset[NotificationChannel], ...] = (
+    frozenset({NotificationChannel.SMS, NotificationChannel.MESSAGING}),
+    frozenset({NotificationChannel.EMAIL}),
+)
+"""The crisis lane has a worker pool per channel group: a slow or silent SMTP server can hold
+every email worker, never an SMS one."""
+
 
 def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
     s = settings or NotifySettings()
@@ -29,27 +40,34 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
         migrations_dir=MIGRATIONS,
         routes=consumers.routes(s),
         routers=[http.router],
-        background=[lane_pool(Lane.CRISIS, s), lane_pool(Lane.BULK, s)],
+        background=[
+            *(lane_pool(Lane.CRISIS, s, channels) for channels in CRISIS_CHANNEL_GROUPS),
+            lane_pool(Lane.BULK, s),
+        ],
     )
 
 
-def lane_pool(lane: Lane, s: NotifySettings) -> BackgroundTask:
-    """A lane's workers with their own database connections and HTTP client, so nothing the
-    bulk lane does can queue a page behind it."""
+def lane_pool(
+    lane: Lane, s: NotifySettings, channels: frozenset[NotificationChannel] | None = None
+) -> BackgroundTask:
+    """A lane's workers (for some channels only, when given) with their own database
+    connections and HTTP client, so nothing the bulk lane does can queue a page behind it."""
     size = s.crisis_workers if lane is Lane.CRISIS else s.bulk_workers
     retry = s.crisis_retry() if lane is Lane.CRISIS else s.bulk_retry()
+    cap = PAGE_PROVIDER_TIMEOUT if lane is Lane.CRISIS else None
+    name = lane.value + "".join(f"-{c.value}" for c in sorted(channels or ()))
 
     async def run(runtime: Runtime) -> None:
         pool = await create_pool(
             s.database_url, schema=s.database_schema, min_size=1, max_size=size + 1
         )
         try:
-            async with httpx.AsyncClient(timeout=s.webhook_timeout) as client:
+            async with httpx.AsyncClient(timeout=_capped(s.webhook_timeout, cap)) as client:
                 courier = Courier(
                     pool=pool,
                     clock=runtime.clock,
                     directory=NatsClientDirectory(runtime.nats(), s.directory_timeout),
-                    providers=providers(s, client, runtime),
+                    providers=providers(s, client, runtime, smtp_timeout_cap=cap),
                     renderer=JinjaRenderer(),
                     retry=retry,
                 )
@@ -63,18 +81,27 @@ def lane_pool(lane: Lane, s: NotifySettings) -> BackgroundTask:
                     courier=courier,
                     lease=s.claim_lease,
                     idle_poll=s.idle_poll,
+                    channels=channels,
                 )
-                runtime.definition.state[f"{lane.value}_workers"] = workers
+                runtime.definition.state[f"{name}_workers"] = workers
                 await workers.run()
         finally:
             await pool.close()
 
-    run.__name__ = f"notify-{lane.value}-lane"
+    run.__name__ = f"notify-{name}-lane"
     return run
 
 
+def _capped(timeout: float, cap: float | None) -> float:
+    return min(timeout, cap) if cap is not None else timeout
+
+
 def providers(
-    s: NotifySettings, client: httpx.AsyncClient, runtime: Runtime
+    s: NotifySettings,
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    *,
+    smtp_timeout_cap: float | None = None,
 ) -> dict[NotificationChannel, ChannelProvider]:
     email = SmtpProvider(
         host=s.smtp_host,
@@ -85,7 +112,7 @@ def providers(
         password=s.smtp_password,
         start_tls=s.smtp_starttls,
         use_tls=s.smtp_tls,
-        timeout=s.smtp_timeout,
+        timeout=_capped(s.smtp_timeout, smtp_timeout_cap),
     )
     return {
         NotificationChannel.EMAIL: email,

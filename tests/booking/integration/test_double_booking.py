@@ -192,3 +192,120 @@ async def test_reschedule_into_a_taken_slot_is_409(
     assert into_taken.status_code == 409
     assert into_taken.json()["conflicting_appointment_id"] == taken["id"]
     assert onto_itself.status_code == 200, onto_itself.text  # overlapping its own old slot
+
+
+async def test_simultaneous_bookings_of_one_room_by_different_counselors_give_one_booking(
+    booking: Booking,
+) -> None:
+    site = await booking.site()
+    room = await booking.room(site["id"])
+    pairs = [
+        (await booking.counselor(site["id"]), await booking.client(site["id"])) for _ in range(8)
+    ]
+    start = booking.at(hours=200).isoformat()
+
+    answers = await asyncio.gather(
+        *(
+            booking.post(
+                "/appointments",
+                {
+                    "counselor_id": counselor["id"],
+                    "client_id": client["id"],
+                    "room_id": room["id"],
+                    "start": start,
+                    "modality": "in_person",
+                },
+            )
+            for counselor, client in pairs
+        )
+    )
+
+    assert Counter(a.status_code for a in answers) == {201: 1, 409: 7}
+    winner = next(a.json() for a in answers if a.status_code == 201)
+    assert {a.json()["conflicting_resource"] for a in answers if a.status_code == 409} == {"room"}
+    assert {a.json()["conflicting_appointment_id"] for a in answers if a.status_code == 409} == {
+        winner["id"]
+    }
+    assert await _appointments_where(booking, "room_id", room["id"]) == [winner["id"]]
+
+
+async def test_simultaneous_bookings_of_one_client_with_different_counselors_give_one_booking(
+    booking: Booking,
+) -> None:
+    site = await booking.site()
+    client = await booking.client(site["id"])
+    counselors = [await booking.counselor(site["id"]) for _ in range(8)]
+    start = booking.at(hours=210).isoformat()
+
+    answers = await asyncio.gather(
+        *(
+            booking.post(
+                "/appointments",
+                {
+                    "counselor_id": counselor["id"],
+                    "client_id": client["id"],
+                    "start": start,
+                    "modality": "online",
+                },
+            )
+            for counselor in counselors
+        )
+    )
+
+    assert Counter(a.status_code for a in answers) == {201: 1, 409: 7}
+    assert {a.json()["conflicting_resource"] for a in answers if a.status_code == 409} == {"client"}
+    winner = next(a.json() for a in answers if a.status_code == 201)
+    assert await _appointments_where(booking, "client_id", client["id"]) == [winner["id"]]
+
+
+async def test_simultaneous_reschedules_into_one_slot_move_exactly_one(
+    booking: Booking,
+) -> None:
+    site = await booking.site()
+    counselor = await booking.counselor(site["id"])
+    target = booking.at(hours=300)
+    moving = [
+        await booking.appointment(
+            counselor, await booking.client(site["id"]), target + timedelta(hours=2 * (n + 1))
+        )
+        for n in range(6)
+    ]
+
+    answers = await asyncio.gather(
+        *(
+            booking.post(f"/appointments/{a['id']}/reschedule", {"start": target.isoformat()})
+            for a in moving
+        )
+    )
+
+    assert Counter(a.status_code for a in answers) == {200: 1, 409: 5}
+    moved = next(a.json() for a in answers if a.status_code == 200)
+    conn = await asyncpg.connect(booking.database_url)
+    try:
+        at_target = await conn.fetch(
+            """SELECT id FROM appointments WHERE counselor_id = $1 AND start_at = $2
+               AND status = 'booked'""",
+            uuid.UUID(counselor["id"]),
+            target,
+        )
+        rescheduled = await conn.fetchval(
+            "SELECT count(*) FROM events WHERE type = 'AppointmentRescheduled'"
+            " AND data->>'appointment_id' = ANY($1::text[])",
+            [a["id"] for a in moving],
+        )
+    finally:
+        await conn.close()
+    assert [str(r["id"]) for r in at_target] == [moved["id"]]
+    assert rescheduled == 1  # the losers' events rolled back
+
+
+async def _appointments_where(booking: Booking, column: str, value: str) -> list[str]:
+    conn = await asyncpg.connect(booking.database_url)
+    try:
+        rows = await conn.fetch(
+            f"SELECT id FROM appointments WHERE {column} = $1 AND status = 'booked'",
+            uuid.UUID(value),
+        )
+    finally:
+        await conn.close()
+    return [str(r["id"]) for r in rows]

@@ -28,16 +28,22 @@ async def register_staff(bus: Bus, site_id: UUID, count: int) -> list[UUID]:
 
 
 async def put_policy(
-    crisis: RunningCrisis, site_id: UUID, levels: list[tuple[list[UUID], str]], repeat: int = 1
+    crisis: RunningCrisis,
+    site_id: UUID,
+    levels: list[tuple[list[UUID], str]],
+    repeat: int = 1,
+    fallback: list[UUID] | None = None,
 ) -> dict[str, Any]:
     """PUT the policy, retrying while crisis has not yet seen the staff registrations."""
-    body = {
+    body: dict[str, Any] = {
         "levels": [
             {"staff_ids": [str(s) for s in staff], "ack_timeout": timeout}
             for staff, timeout in levels
         ],
         "repeat": repeat,
     }
+    if fallback is not None:
+        body["fallback_staff_ids"] = [str(s) for s in fallback]
 
     async def accepted() -> dict[str, Any] | None:
         answer = await crisis.http.put(f"/sites/{site_id}/escalation-policy", json=body)

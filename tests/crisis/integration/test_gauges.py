@@ -22,6 +22,8 @@ from tests.crisis.integration.harness import (
 )
 from tests.crisis.integration.steps import alert, flag, put_policy, register_staff
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def clock() -> ControllableClock:

@@ -3,6 +3,8 @@
 import asyncio
 from uuid import UUID, uuid4
 
+import pytest
+
 from devstack.handles import NatsHandle
 from tests.crisis.integration.harness import (
     Bus,
@@ -12,6 +14,8 @@ from tests.crisis.integration.harness import (
     running_crisis,
 )
 from tests.crisis.integration.steps import alert, flag, kinds, put_policy, register_staff
+
+pytestmark = pytest.mark.integration
 
 
 async def test_a_restart_mid_escalation_neither_loses_nor_doubles_the_next_step(

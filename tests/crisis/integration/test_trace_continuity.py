@@ -6,10 +6,13 @@ import secrets
 from uuid import UUID, uuid4
 
 import nats
+import pytest
 from nats.aio.msg import Msg
 
 from tests.crisis.integration.harness import Bus, RunningCrisis, eventually
 from tests.crisis.integration.steps import put_policy, register_staff
+
+pytestmark = pytest.mark.integration
 
 
 async def _pages(bus: Bus, site_id: UUID) -> list[Msg]:

@@ -6,8 +6,10 @@ from uuid import uuid4
 import pytest
 
 from counseling_shared.codes import AlertOutcome, AlertStatus, RiskLevel, RiskSource
+from crisis.application.publishing import Paging, public_events
 from crisis.domain.alert import (
     Acknowledge,
+    AdoptPolicy,
     Alert,
     AlertResolved,
     EscalationDue,
@@ -265,3 +267,65 @@ def test_the_timeline_holds_ids_and_codes_only() -> None:
     for event in alert_events:
         for value in timeline_details(event).values():
             assert isinstance(value, int | str) or hasattr(value, "hex")
+
+
+def test_an_exhausted_chain_pages_the_fallback_staff_once_and_stays_open() -> None:
+    fallback = (uuid4(), uuid4())
+    policy = EscalationPolicy(
+        (PolicyLevel((uuid4(),), timedelta(seconds=30)),), repeat=0, fallback_staff_ids=fallback
+    )
+    alert = opened(policy)
+
+    events = decide(alert, EscalationDue(Step(0, 1)), T0 + 30 * SECOND)
+    alert = then(alert, events)
+
+    assert [kind_of(e) for e in events] == ["exhausted", "page_requested", "page_requested"]
+    assert {(e.staff_id, e.level) for e in events if isinstance(e, PageRequested)} == {
+        (fallback[0], 2),
+        (fallback[1], 2),
+    }
+    assert (alert.status, alert.exhausted, alert.escalation_due_at) == (
+        AlertStatus.OPEN,
+        True,
+        None,
+    )
+    assert decide(alert, EscalationDue(Step(0, 1)), T0 + 60 * SECOND) == []
+
+
+def test_an_exhausted_chain_without_fallback_pages_nobody_more() -> None:
+    alert = opened(two_level_policy(repeat=0))
+    alert = then(alert, decide(alert, EscalationDue(Step(0, 1)), T0 + 30 * SECOND))
+
+    events = decide(alert, EscalationDue(Step(0, 2)), T0 + 90 * SECOND)
+
+    assert [kind_of(e) for e in events] == ["exhausted"]
+
+
+def test_a_policy_set_for_the_site_starts_paging_an_alert_that_opened_without_one() -> None:
+    alert = opened(None)
+    policy = two_level_policy()
+
+    events = decide(alert, AdoptPolicy(policy), T0 + SECOND)
+    alert = then(alert, events)
+
+    assert [kind_of(e) for e in events] == ["policy_adopted", "page_requested", "page_requested"]
+    assert alert.escalation_due_at == T0 + SECOND + policy.levels[0].ack_timeout
+    assert decide(alert, AdoptPolicy(two_level_policy()), T0 + 2 * SECOND) == []
+
+
+def test_an_acknowledged_alert_without_policy_is_not_paged_when_a_policy_is_set() -> None:
+    alert = opened(None)
+    alert = then(alert, decide(alert, Acknowledge(uuid4()), T0 + SECOND))
+
+    assert decide(alert, AdoptPolicy(two_level_policy()), T0 + 2 * SECOND) == []
+
+
+def test_exhaustion_is_announced_as_alert_exhausted() -> None:
+    alert = opened(two_level_policy(repeat=0))
+    alert = then(alert, decide(alert, EscalationDue(Step(0, 1)), T0 + 30 * SECOND))
+    events = decide(alert, EscalationDue(Step(0, 2)), T0 + 90 * SECOND)
+
+    announced = public_events(alert, events, Paging("https://crisis.example.test"))
+
+    assert [type(e).__name__ for e in announced] == ["AlertExhausted"]
+    assert announced[0].model_dump()["current_level"] == 2

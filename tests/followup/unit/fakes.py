@@ -2,6 +2,7 @@
 that records appends and publications instead of writing to PostgreSQL."""
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any, cast
 from uuid import UUID
 
@@ -38,7 +39,9 @@ class InMemoryFollowupStore(FollowupStore):
     async def save_policy(self, site_id: UUID, policy: FollowUpPolicy, version: int) -> None:
         self.policies[site_id] = (policy, version)
 
-    async def client(self, client_id: UUID, *, for_update: bool = False) -> ClientCare | None:
+    async def client(
+        self, client_id: UUID, *, for_update: bool = False, lock_wait: timedelta | None = None
+    ) -> ClientCare | None:
         return self.clients.get(client_id)
 
     async def save_client(self, client: ClientCare) -> None:

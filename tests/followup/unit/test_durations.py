@@ -2,7 +2,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from followup.domain.durations import (
@@ -52,7 +52,6 @@ durations = st.builds(
 )
 
 
-@settings(deadline=None)  # a loaded CI machine must not fail a slow example
 @given(durations)
 def test_formatted_duration_parses_back_to_itself(duration: CalendarDuration) -> None:
     assert parse_duration(duration.isoformat()) == duration
@@ -65,7 +64,6 @@ def test_month_end_is_clamped() -> None:
     assert add_months(date(2024, 11, 30), 3) == date(2025, 2, 28)
 
 
-@settings(deadline=None)  # a loaded CI machine must not fail a slow example
 @given(st.dates(date(1990, 1, 1), date(2090, 12, 31)), st.integers(0, 60))
 def test_adding_months_keeps_the_day_or_clamps_to_the_months_end(day: date, months: int) -> None:
     result = add_months(day, months)
@@ -118,7 +116,6 @@ def _exists(local_naive: datetime, zone: ZoneInfo) -> bool:
     return aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == local_naive
 
 
-@settings(deadline=None)  # a loaded CI machine must not fail a slow example
 @given(instants, calendar_durations, zones)
 def test_calendar_durations_keep_the_local_wall_clock_time_across_dst(
     start: datetime, duration: CalendarDuration, zone: ZoneInfo
@@ -133,7 +130,6 @@ def test_calendar_durations_keep_the_local_wall_clock_time_across_dst(
     assert due > start
 
 
-@settings(deadline=None)  # a loaded CI machine must not fail a slow example
 @given(instants, st.integers(1, 10**6), zones)
 def test_exact_durations_add_elapsed_seconds_in_any_zone(
     start: datetime, seconds: int, zone: ZoneInfo

@@ -68,7 +68,7 @@ class Directory:
         email: str | None = None,
         phone: str | None = None,
         locale: str = "en",
-        timezone: str = "UTC",
+        timezone: str | None = "UTC",
         preferred_channel: Channel = Channel.EMAIL,
     ) -> None:
         self.contacts[str(client_id)] = {

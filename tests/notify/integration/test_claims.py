@@ -326,3 +326,61 @@ async def test_a_worker_stopped_mid_delivery_gives_the_message_back_at_once(
     assert {r.status for r in (await page_rows(pool, page_id)).values()} == {
         NotificationStatus.PENDING
     }
+
+
+class CrashingProvider:
+    """A provider whose client raises something nobody expected."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def send(self, message: OutgoingMessage) -> DeliveryOutcome:
+        self.calls += 1
+        raise RuntimeError("provider client bug")
+
+
+async def test_a_crashed_delivery_gives_its_lease_back_at_once_as_a_counted_attempt(
+    pool: asyncpg.Pool[Any], clock: ControllableClock, database_url: str
+) -> None:
+    _, page_id = await request_page(pool, clock, phone="+33600000002")
+    crashing = CrashingProvider()
+    workers = LaneWorkers(
+        lane=Lane.CRISIS,
+        size=1,
+        pool=pool,
+        dsn=database_url,
+        schema=None,
+        clock=clock,
+        courier=courier(pool, clock, email=crashing, sms=crashing),
+        lease=LEASE,
+        idle_poll=0.05,
+        retry_delay=0.05,
+    )
+    running = asyncio.create_task(workers.run())
+    try:
+
+        async def both_attempted() -> bool:
+            rows = await page_rows(pool, page_id)
+            return all(r.attempts >= 1 for r in rows.values())
+
+        await eventually_true(both_attempted)
+    finally:
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+    claimed = await pool.fetchval(
+        "SELECT count(*) FROM notifications WHERE page_id = $1 AND claimed_until IS NOT NULL",
+        page_id,
+    )
+    assert claimed == 0  # not held for the lease (LEASE) after the crash
+    rows = await page_rows(pool, page_id)
+    assert {r.last_error for r in rows.values()} == {"delivery_crashed"}
+    assert {r.status for r in rows.values()} == {NotificationStatus.PENDING}  # retried later
+
+
+async def eventually_true(check: Any, timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "condition never held"
+        await asyncio.sleep(0.05)

@@ -142,4 +142,4 @@ async def test_a_page_is_delivered_while_thousands_of_followups_still_wait(
         return bool(queued == BACKLOG + MORE_EVENTS)
 
     # The follow-up consumer kept going meanwhile (and leaves nothing behind on a shared NATS).
-    await eventually(events_consumed, timeout=30.0, interval=0.2)
+    await eventually(events_consumed, timeout=120.0, interval=0.2)  # generous under load

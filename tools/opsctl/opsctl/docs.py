@@ -45,6 +45,7 @@ PUBLISHED_BY: Mapping[str, tuple[str, ...]] = {
         "AlertEscalated",
         "AlertAcknowledged",
         "AlertResolved",
+        "AlertExhausted",
         "PageRequested",
         "RiskFlagged",
     ),

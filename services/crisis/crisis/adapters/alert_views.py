@@ -23,13 +23,20 @@ async def alert_site(conn: Connection, alert_id: UUID) -> UUID | None:
 async def alert_view(conn: Connection, alert_id: UUID) -> dict[str, Any] | None:
     """The alert with its frozen policy, pages and timeline."""
     row = await conn.fetchrow(
-        f"SELECT {_SUMMARY}, policy_levels, policy_repeat FROM alerts WHERE id = $1", alert_id
+        f"""SELECT {_SUMMARY}, policy_levels, policy_repeat, policy_fallback_staff_ids
+            FROM alerts WHERE id = $1""",
+        alert_id,
     )
     if row is None:
         return None
     view = dict(row)
     levels, repeat = view.pop("policy_levels"), view.pop("policy_repeat")
-    view["policy"] = {"levels": levels, "repeat": repeat} if levels is not None else None
+    fallback = view.pop("policy_fallback_staff_ids") or []
+    view["policy"] = (
+        {"levels": levels, "repeat": repeat, "fallback_staff_ids": fallback}
+        if levels is not None
+        else None
+    )
     view["pages"] = [
         dict(p)
         for p in await conn.fetch(

@@ -101,14 +101,15 @@ async def _project_alert(conn: Connection, alert: Alert, version: int, now: date
         """INSERT INTO alerts (id, client_id, site_id, level, status, current_level, cycle,
                exhausted, policy_levels, policy_repeat, escalation_due_at, opened_at,
                acknowledged_at, acknowledged_by, resolved_at, resolved_by, outcome,
-               version, updated_at)
+               version, updated_at, policy_fallback_staff_ids)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                   $18, $19)
+                   $18, $19, $20)
            ON CONFLICT (id) DO UPDATE SET
                level = EXCLUDED.level, status = EXCLUDED.status,
                current_level = EXCLUDED.current_level, cycle = EXCLUDED.cycle,
                exhausted = EXCLUDED.exhausted, policy_levels = EXCLUDED.policy_levels,
                policy_repeat = EXCLUDED.policy_repeat,
+               policy_fallback_staff_ids = EXCLUDED.policy_fallback_staff_ids,
                escalation_due_at = EXCLUDED.escalation_due_at,
                acknowledged_at = EXCLUDED.acknowledged_at,
                acknowledged_by = EXCLUDED.acknowledged_by, resolved_at = EXCLUDED.resolved_at,
@@ -133,6 +134,7 @@ async def _project_alert(conn: Connection, alert: Alert, version: int, now: date
         alert.outcome.value if alert.outcome else None,
         version,
         now,
+        list(alert.policy.fallback_staff_ids) if alert.policy else None,
     )
 
 

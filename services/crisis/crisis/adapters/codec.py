@@ -5,6 +5,7 @@ write that recorded it, which the projection rows are stamped with (`updated_at`
 `received_at`). The store's own `recorded_at` is the database's clock, so a rebuild reads this.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -50,7 +51,9 @@ def policy_levels_json(policy: EscalationPolicy) -> list[dict[str, Any]]:
     ]
 
 
-def policy_from_json(levels: list[dict[str, Any]], repeat: int) -> EscalationPolicy:
+def policy_from_json(
+    levels: list[dict[str, Any]], repeat: int, fallback_staff_ids: Sequence[Any] = ()
+) -> EscalationPolicy:
     return EscalationPolicy(
         tuple(
             PolicyLevel(
@@ -59,4 +62,5 @@ def policy_from_json(levels: list[dict[str, Any]], repeat: int) -> EscalationPol
             for level in levels
         ),
         repeat,
+        tuple(UUID(str(s)) for s in fallback_staff_ids),
     )

@@ -26,12 +26,13 @@ class SitePolicy:
 
 async def policy_of(conn: Connection, site_id: UUID) -> SitePolicy | None:
     row = await conn.fetchrow(
-        "SELECT levels, repeat, version, updated_at FROM escalation_policies WHERE site_id = $1",
+        """SELECT levels, repeat, fallback_staff_ids, version, updated_at
+           FROM escalation_policies WHERE site_id = $1""",
         site_id,
     )
     if row is None:
         return None
-    policy = policy_from_json(row["levels"], row["repeat"])
+    policy = policy_from_json(row["levels"], row["repeat"], row["fallback_staff_ids"])
     return SitePolicy(site_id, policy, row["version"], row["updated_at"])
 
 
@@ -51,6 +52,7 @@ async def replace_policy(
                     "site_id": str(site_id),
                     "levels": policy_levels_json(policy),
                     "repeat": policy.repeat,
+                    "fallback_staff_ids": [str(s) for s in policy.fallback_staff_ids],
                 },
                 written_metadata(now),
             )
@@ -61,6 +63,42 @@ async def replace_policy(
     return saved
 
 
+async def lock_site_for_change(conn: Connection, site_id: UUID) -> None:
+    """Setting a policy waits for flags of the site being handled, and they for it, so an alert
+    opened without a policy is always seen by the policy change that follows it."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", _key(site_id))
+
+
+async def lock_site_for_flag(conn: Connection, site_id: UUID) -> None:
+    """Shared: flags of one site do not wait for each other, only for a policy change."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))", _key(site_id)
+    )
+
+
+def _key(site_id: UUID) -> str:
+    return f"escalation-policy:{site_id}"
+
+
+async def sites_with_orphan_alerts(conn: Connection) -> list[UUID]:
+    """Sites that have a policy now and an open alert that opened without one."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT a.site_id FROM alerts a JOIN escalation_policies p USING (site_id)
+           WHERE a.status = 'open' AND a.policy_levels IS NULL"""
+    )
+    return [r["site_id"] for r in rows]
+
+
+async def orphan_alerts_of(conn: Connection, site_id: UUID) -> list[UUID]:
+    """The site's open alerts that opened while it had no policy (nobody paged yet)."""
+    rows = await conn.fetch(
+        """SELECT id FROM alerts WHERE site_id = $1 AND status = 'open'
+               AND policy_levels IS NULL ORDER BY opened_at, id""",
+        site_id,
+    )
+    return [r["id"] for r in rows]
+
+
 def stream_id(site_id: UUID) -> str:
     return f"escalation-policy-{site_id}"
 
@@ -68,14 +106,16 @@ def stream_id(site_id: UUID) -> str:
 async def save(conn: Connection, site_policy: SitePolicy) -> None:
     """Upsert the site's `escalation_policies` row."""
     await conn.execute(
-        """INSERT INTO escalation_policies (site_id, levels, repeat, version, updated_at)
-           VALUES ($1, $2, $3, $4, $5)
+        """INSERT INTO escalation_policies (site_id, levels, repeat, fallback_staff_ids, version,
+               updated_at)
+           VALUES ($1, $2, $3, $6, $4, $5)
            ON CONFLICT (site_id) DO UPDATE SET levels = EXCLUDED.levels,
-               repeat = EXCLUDED.repeat, version = EXCLUDED.version,
-               updated_at = EXCLUDED.updated_at""",
+               repeat = EXCLUDED.repeat, fallback_staff_ids = EXCLUDED.fallback_staff_ids,
+               version = EXCLUDED.version, updated_at = EXCLUDED.updated_at""",
         site_policy.site_id,
         policy_levels_json(site_policy.policy),
         site_policy.policy.repeat,
         site_policy.version,
         site_policy.updated_at,
+        list(site_policy.policy.fallback_staff_ids),
     )

@@ -58,6 +58,45 @@ async def follow(conn: Connection, alert: Alert, now: datetime) -> None:
         await notify_timer_added(conn, CHANNEL)
 
 
+async def alerts_without_deadline(conn: Connection) -> list[UUID]:
+    """Open, unacknowledged, not exhausted alerts with a policy but no scheduled deadline."""
+    rows = await conn.fetch(
+        f"""SELECT a.id FROM alerts a
+            WHERE a.status = 'open' AND NOT a.exhausted AND a.policy_levels IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM {TABLE} t
+                              WHERE t.alert_id = a.id AND t.status = 'scheduled')"""
+    )
+    return [r["id"] for r in rows]
+
+
+async def restore(conn: Connection, alert: Alert, now: datetime) -> bool:
+    """Re-create the alert's current deadline when nothing is scheduled for it (the auditor's
+    repair; the caller holds the alert's lock). True when a deadline was restored."""
+    due, step = alert.escalation_due_at, alert.step
+    if due is None or step is None:
+        return False
+    scheduled = await conn.fetchval(
+        f"SELECT true FROM {TABLE} WHERE alert_id = $1 AND status = 'scheduled' LIMIT 1",
+        alert.id,
+    )
+    if scheduled:
+        return False
+    await conn.execute(
+        f"""INSERT INTO {TABLE} (id, alert_id, cycle, level, due_at, created_at, trace_headers)
+            VALUES ($1, $2, $3, $4, $5, $6, NULL)
+            ON CONFLICT (alert_id, cycle, level) DO UPDATE
+               SET status = 'scheduled', due_at = EXCLUDED.due_at, settled_at = NULL""",
+        uuid4(),
+        alert.id,
+        step.cycle,
+        step.level,
+        due,
+        now,
+    )
+    await notify_timer_added(conn, CHANNEL)
+    return True
+
+
 async def settle(conn: Connection, timer_id: UUID, status: str, now: datetime) -> None:
     """Move a claimed timer out of the due set: `fired` or `cancelled` (it was stale)."""
     await conn.execute(

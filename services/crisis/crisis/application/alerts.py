@@ -14,6 +14,7 @@ from crisis.adapters.flags import RiskFlag
 from crisis.application.publishing import Paging, public_events
 from crisis.domain.alert import (
     Acknowledge,
+    AdoptPolicy,
     Alert,
     Command,
     EscalationDue,
@@ -79,6 +80,7 @@ async def receive_flag(uow: UnitOfWork, flag: RiskFlag, paging: Paging) -> FlagO
         return FlagOutcome(flag.flag_id, None)
     conn = uow.conn
     await alerts.lock_client(conn, flag.client_id)
+    await policies.lock_site_for_flag(conn, flag.site_id)
     site_policy = await policies.policy_of(conn, flag.site_id)
     command = ReceiveFlag(
         flag.flag_id, flag.level, flag.source, site_policy.policy if site_policy else None
@@ -132,6 +134,25 @@ async def escalation_due(uow: UnitOfWork, due: DueDeadline, paging: Paging) -> N
     await timers.settle(conn, due.timer_id, "fired" if events else "cancelled", uow.now())
     if loaded and events:
         await _save_and_publish(uow, due.alert_id, loaded, events, paging)
+
+
+async def page_orphan_alerts(uow: UnitOfWork, site_id: UUID, paging: Paging) -> list[UUID]:
+    """The site has a policy now: every open alert that opened without one adopts it and pages
+    level 1, in the caller's transaction. Returns the alerts that started paging."""
+    site_policy = await policies.policy_of(uow.conn, site_id)
+    if site_policy is None:
+        return []
+    adopted = []
+    for alert_id in await policies.orphan_alerts_of(uow.conn, site_id):
+        if not await alerts.lock(uow.conn, alert_id):
+            continue
+        loaded = await alerts.load(uow.conn, alert_id)
+        assert loaded is not None
+        events = decide(loaded.alert, AdoptPolicy(site_policy.policy), uow.now())
+        if events:
+            await _save_and_publish(uow, alert_id, loaded, events, paging)
+            adopted.append(alert_id)
+    return adopted
 
 
 async def record_delivery(

@@ -28,6 +28,7 @@ async def set_policy(
     site_id: UUID,
     levels: Sequence[LevelDraft],
     repeat: int,
+    fallback_staff_ids: Sequence[UUID] = (),
     *,
     require_known_staff: bool,
 ) -> SitePolicy:
@@ -38,14 +39,21 @@ async def set_policy(
     errors: list[FieldError] = []
     policy: EscalationPolicy | None = None
     try:
-        policy = escalation_policy(levels, repeat)
+        policy = escalation_policy(levels, repeat, fallback_staff_ids)
     except InvalidPolicy as exc:
         errors += exc.errors
     if require_known_staff:
         errors += await _staff_not_at_site(uow, site_id, levels)
+        unknown = await staff.not_at_site(uow.conn, site_id, fallback_staff_ids)
+        errors += [
+            FieldError("fallback_staff_ids", f"{s} is not a staff member of site {site_id}")
+            for s in fallback_staff_ids
+            if s in unknown
+        ]
     if errors:
         raise InvalidPolicy(sorted(errors, key=lambda e: e.field))
     assert policy is not None
+    await policies.lock_site_for_change(uow.conn, site_id)
     current = await policies.policy_of(uow.conn, site_id)
     return await policies.replace_policy(uow, site_id, policy, current)
 

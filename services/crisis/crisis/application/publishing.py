@@ -10,6 +10,7 @@ from crisis.domain.timeline import (
     AlertEvent,
     ChainRepeated,
     Escalated,
+    Exhausted,
     Opened,
     PageRequested,
     PolicyAdopted,
@@ -32,8 +33,8 @@ def public_events(
 ) -> list[public.IntegrationEvent]:
     """Fold the events one by one and say what each one announces, in order.
 
-    Flags, raised levels, deliveries and exhaustion stay in the timeline: the contract has no
-    public event for them.
+    Flags, raised levels and deliveries stay in the timeline: the contract has no public event
+    for them.
     """
     out: list[public.IntegrationEvent] = []
     alert = before
@@ -53,6 +54,8 @@ def public_events(
                 out.append(public.AlertRaised(**fields))
             case Escalated() | ChainRepeated() | PolicyAdopted():
                 out.append(public.AlertEscalated(**fields))
+            case Exhausted():
+                out.append(public.AlertExhausted(**fields))
             case Acknowledged():
                 out.append(public.AlertAcknowledged(**fields, staff_id=event.staff_id))
             case Resolved():

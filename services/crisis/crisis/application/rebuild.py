@@ -106,7 +106,9 @@ def _ours(stream_id: str) -> tuple[str, UUID] | None:
 
 async def _rebuild_policy(conn: Connection, site_id: UUID, records: list[RecordedEvent]) -> None:
     last = records[-1]
-    policy = policy_from_json(last.data["levels"], last.data["repeat"])
+    policy = policy_from_json(
+        last.data["levels"], last.data["repeat"], last.data.get("fallback_staff_ids", ())
+    )
     at = written_at(last) or last.recorded_at
     await policies.save(conn, SitePolicy(site_id, policy, last.version, at))
 

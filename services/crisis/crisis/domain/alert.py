@@ -11,7 +11,7 @@ from datetime import datetime
 from uuid import UUID, uuid5
 
 from counseling_shared.codes import AlertOutcome, AlertStatus, RiskLevel, RiskSource
-from crisis.domain.escalation import FIRST_STEP, Step, next_step
+from crisis.domain.escalation import FIRST_STEP, Step, fallback_step, next_step
 from crisis.domain.policy import EscalationPolicy
 from crisis.domain.timeline import (
     Acknowledged,
@@ -121,6 +121,13 @@ class EscalationDue:
 
 
 @dataclass(frozen=True)
+class AdoptPolicy:
+    """The site now has `policy`: an alert still open without one starts paging level 1."""
+
+    policy: EscalationPolicy
+
+
+@dataclass(frozen=True)
 class Acknowledge:
     staff_id: UUID
 
@@ -148,7 +155,15 @@ class RecordPageFailed:
     failed_at: datetime
 
 
-Command = ReceiveFlag | EscalationDue | Acknowledge | Resolve | RecordPageSent | RecordPageFailed
+Command = (
+    ReceiveFlag
+    | EscalationDue
+    | AdoptPolicy
+    | Acknowledge
+    | Resolve
+    | RecordPageSent
+    | RecordPageFailed
+)
 
 
 class AlertError(Exception):
@@ -193,6 +208,13 @@ def decide(alert: Alert, command: Command, now: datetime) -> list[AlertEvent]:
             return _join(alert, command, now)
         case EscalationDue():
             return _escalate(alert, command.step, now)
+        case AdoptPolicy():
+            if alert.policy is not None or alert.status is not AlertStatus.OPEN:
+                return []  # it has a policy of its own already, or someone took it
+            return [
+                PolicyAdopted(command.policy, now),
+                *_pages(alert.id, command.policy, FIRST_STEP, now, None),
+            ]
         case Acknowledge():
             if alert.status is AlertStatus.RESOLVED:
                 raise AlertResolved(f"alert {alert.id} is resolved")
@@ -249,7 +271,12 @@ def _escalate(alert: Alert, step: Step, now: datetime) -> list[AlertEvent]:
         return []  # acknowledged, resolved, exhausted, or a timer of an earlier step
     following = next_step(alert.policy, step)
     if following is None:
-        return [Exhausted(step.level, step.cycle, now)]
+        # The chain ran out: the fallback staff are paged, and the alert stays open.
+        fallback = alert.policy.fallback_staff_ids
+        return [
+            Exhausted(step.level, step.cycle, now),
+            *_pages_of(alert.id, fallback, fallback_step(alert.policy), now, None),
+        ]
     moved: AlertEvent
     if following.cycle == step.cycle:
         moved = Escalated(following.level, following.cycle, now)
@@ -266,11 +293,17 @@ def page_id_for(alert_id: UUID, step: Step, staff_id: UUID) -> UUID:
 def _pages(
     alert_id: UUID, policy: EscalationPolicy, step: Step, now: datetime, flag_id: UUID | None
 ) -> list[AlertEvent]:
+    return _pages_of(alert_id, policy.level(step.level).staff_ids, step, now, flag_id)
+
+
+def _pages_of(
+    alert_id: UUID, staff_ids: Iterable[UUID], step: Step, now: datetime, flag_id: UUID | None
+) -> list[AlertEvent]:
     return [
         PageRequested(
             page_id_for(alert_id, step, staff), staff, step.level, step.cycle, flag_id, now
         )
-        for staff in policy.level(step.level).staff_ids
+        for staff in staff_ids
     ]
 
 

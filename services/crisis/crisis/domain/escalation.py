@@ -30,6 +30,11 @@ def next_step(policy: EscalationPolicy, step: Step) -> Step | None:
     return None
 
 
+def fallback_step(policy: EscalationPolicy) -> Step:
+    """Where the fallback staff are paged: the rung after the last level of the last pass."""
+    return Step(cycle=policy.repeat, level=len(policy.levels) + 1)
+
+
 def chain(policy: EscalationPolicy) -> list[Step]:
     """Every step the policy can reach, in order: levels * (repeat + 1) of them."""
     steps = [FIRST_STEP]

@@ -31,6 +31,8 @@ class EscalationPolicy:
 
     levels: tuple[PolicyLevel, ...]
     repeat: int = 1
+    fallback_staff_ids: tuple[UUID, ...] = ()
+    """Paged once when the chain is exhausted (the alert then stays open, `exhausted`)."""
 
     def level(self, number: int) -> PolicyLevel:
         """Level `number`, 1-based as staff and the contract count them."""
@@ -63,7 +65,9 @@ class LevelDraft:
     ack_timeout: str
 
 
-def escalation_policy(levels: Sequence[LevelDraft], repeat: int = 1) -> EscalationPolicy:
+def escalation_policy(
+    levels: Sequence[LevelDraft], repeat: int = 1, fallback_staff_ids: Sequence[UUID] = ()
+) -> EscalationPolicy:
     """Check an operator's draft and build the policy, or raise `InvalidPolicy` naming fields."""
     errors: list[FieldError] = []
     if not levels:
@@ -87,11 +91,15 @@ def escalation_policy(levels: Sequence[LevelDraft], repeat: int = 1) -> Escalati
         if not MIN_ACK_TIMEOUT <= timeout <= MAX_ACK_TIMEOUT:
             errors.append(FieldError(f"{where}.ack_timeout", "must be between PT1S and P1D"))
         built.append(PolicyLevel(tuple(draft.staff_ids), timeout))
+    if len(set(fallback_staff_ids)) != len(fallback_staff_ids):
+        errors.append(FieldError("fallback_staff_ids", "a staff member is listed twice"))
     if errors:
         raise InvalidPolicy(errors)
-    return EscalationPolicy(tuple(built), repeat)
+    return EscalationPolicy(tuple(built), repeat, tuple(fallback_staff_ids))
 
 
 def everyone(policy: EscalationPolicy) -> set[UUID]:
     """Every staff member the policy can page."""
-    return {staff for level in policy.levels for staff in level.staff_ids}
+    return {staff for level in policy.levels for staff in level.staff_ids} | set(
+        policy.fallback_staff_ids
+    )

@@ -43,7 +43,8 @@ class NoPolicy:
 
 @dataclass(frozen=True)
 class PolicyAdopted:
-    """A flag joined an alert that opened without a policy, and the site has one now."""
+    """The alert opened without a policy and the site has one now (a flag joined, the policy
+    was set, or the auditor found it)."""
 
     policy: EscalationPolicy
     at: datetime

@@ -50,6 +50,7 @@ def _policy_out(stored: SitePolicy) -> EscalationPolicyOut:
             "site_id": stored.site_id,
             "levels": policy_levels_json(stored.policy),
             "repeat": stored.policy.repeat,
+            "fallback_staff_ids": list(stored.policy.fallback_staff_ids),
             "version": stored.version,
             "updated_at": stored.updated_at,
         }
@@ -64,12 +65,14 @@ def _invalid(exc: InvalidPolicy) -> Unprocessable:
 async def put_escalation_policy(
     site_id: UUID, body: EscalationPolicyBody, request: Request, caller: Caller
 ) -> EscalationPolicyOut:
-    """Replace the site's escalation policy. Alerts already open keep the copy they froze."""
+    """Replace the site's escalation policy. Alerts already open keep the copy they froze; an
+    open alert that opened while the site had no policy is paged (level 1) at once."""
     caller.require_site(site_id)
     runtime = runtime_of(request)
     settings = _settings(runtime)
     if settings.require_known_staff:
         named = [staff for level in body.levels for staff in level.staff_ids]
+        named += body.fallback_staff_ids
         await policy_commands.wait_for_staff(
             runtime.db(), site_id, named, settings.staff_wait_seconds
         )
@@ -80,8 +83,12 @@ async def put_escalation_policy(
                 site_id,
                 [LevelDraft(level.staff_ids, level.ack_timeout) for level in body.levels],
                 body.repeat,
+                body.fallback_staff_ids,
                 require_known_staff=settings.require_known_staff,
             )
+            # Alerts that opened while the site had no policy are paged now, in this
+            # transaction: the policy is never stored without them being paged.
+            await alerts.page_orphan_alerts(uow, site_id, _paging(runtime))
     except InvalidPolicy as exc:
         raise _invalid(exc) from None
     except ConcurrencyConflict:

@@ -30,6 +30,12 @@ class EscalationPolicyBody(BaseModel):
         description="How many more times the whole chain runs after the first pass: 0 pages"
         " each level once; 1 (the default) runs the chain twice in all.",
     )
+    fallback_staff_ids: list[UUID] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Paged when the chain is exhausted (nobody acknowledged any level of any"
+        " pass); the alert then stays open with `exhausted` true (AlertExhausted).",
+    )
 
 
 class PolicyLevelOut(BaseModel):
@@ -41,6 +47,7 @@ class EscalationPolicyOut(BaseModel):
     site_id: UUID
     levels: list[PolicyLevelOut]
     repeat: int
+    fallback_staff_ids: list[UUID] = Field(default_factory=list)
     version: int = Field(description="Counts the policy's changes, starting at 1.")
     updated_at: datetime
 
@@ -73,12 +80,15 @@ class FrozenPolicyOut(BaseModel):
 
     levels: list[PolicyLevelOut]
     repeat: int
+    fallback_staff_ids: list[UUID] = Field(default_factory=list)
 
 
 class PageOut(BaseModel):
     page_id: UUID
     staff_id: UUID
-    level: int = Field(description="Escalation level (1-based).")
+    level: int = Field(
+        description="Escalation level (1-based); one past the last level: the fallback staff."
+    )
     cycle: int = Field(description="Pass through the chain (0 = the first).")
     requested_at: datetime
     sent_at: datetime | None = Field(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -19,6 +19,7 @@ from counseling_shared.codes import (
 )
 from counseling_shared.scheduler import notify_timer_added
 from counseling_shared.tracing import current_trace_headers
+from followup.application.ports import ClientBusy
 from followup.domain.client_care import ClientCare
 from followup.domain.followup import CancelReason, FollowUp, Progress, Status
 from followup.domain.policy import DEFAULT_POLICY, FollowUpPolicy, policy_from_text
@@ -103,12 +104,18 @@ class PostgresFollowupStore:
             at,
         )
 
-    async def client(self, client_id: UUID, *, for_update: bool = False) -> ClientCare | None:
-        lock = " FOR UPDATE OF c" if for_update else ""
+    async def client(
+        self, client_id: UUID, *, for_update: bool = False, lock_wait: timedelta | None = None
+    ) -> ClientCare | None:
+        if for_update:
+            await self._lock_client(client_id, lock_wait)
+        # Read after the lock, in a statement of its own: under READ COMMITTED a joined
+        # `FOR UPDATE OF c` re-checks only the locked row after a lock wait and would keep the
+        # stale preferences row of the transaction it waited for.
         row = await self.conn.fetchrow(
-            f"""SELECT c.*, p.channel, p.intensity FROM clients c
-                LEFT JOIN followup_preferences p USING (client_id)
-                WHERE c.client_id = $1{lock}""",
+            """SELECT c.*, p.channel, p.intensity FROM clients c
+               LEFT JOIN followup_preferences p USING (client_id)
+               WHERE c.client_id = $1""",
             client_id,
         )
         if row is None:
@@ -128,6 +135,27 @@ class PostgresFollowupStore:
             goal_horizon=GoalHorizon(row["goal_horizon"]) if row["goal_horizon"] else None,
             episode_closed_on=row["episode_closed_on"],
         )
+
+    async def _lock_client(self, client_id: UUID, lock_wait: timedelta | None) -> None:
+        if lock_wait is None:
+            await self.conn.execute(
+                "SELECT 1 FROM clients WHERE client_id = $1 FOR UPDATE", client_id
+            )
+            return
+        # A bounded wait: the caller already holds another lock (a follow-up row), so waiting
+        # without bound could deadlock with a transaction that locks the client first.
+        previous = await self.conn.fetchval("SELECT current_setting('lock_timeout')")
+        await self.conn.execute(
+            "SELECT set_config('lock_timeout', $1, true)",
+            f"{max(int(lock_wait.total_seconds() * 1000), 1)}ms",
+        )
+        try:
+            await self.conn.execute(
+                "SELECT 1 FROM clients WHERE client_id = $1 FOR UPDATE", client_id
+            )
+        except asyncpg.LockNotAvailableError as exc:
+            raise ClientBusy(client_id) from exc
+        await self.conn.execute("SELECT set_config('lock_timeout', $1, true)", previous)
 
     async def save_client(self, client: ClientCare, *, at: datetime | None = None) -> None:
         """`at` stamps a preferences change (default: this transaction's `now()`)."""

@@ -1,7 +1,8 @@
 """The follow-up plan of one client: which follow-ups exist, given their care and preferences.
 
 Rules (contract, followup): a completed session plans the first check-in, and each check-in that
-falls due (or is completed early) plans the next one, one interval later (a rolling series), until
+falls due (or is completed early) plans the next one of its series (a rolling plan: one check-in
+open at a time; each due time counted from the series' anchor, never from the previous one), until
 another session is completed (re-plan) or the episode closes (post-closure check-ins instead).
 While a client is `paused`, nothing is planned or emitted; see `resume`.
 """
@@ -65,10 +66,17 @@ async def continue_series(
         or client.session_id != previous.session_id
     ):
         return None
+    assert client.session_completed_at is not None, "a client in care has a completed session"
     policy, _ = await store.policy(previous.site_id)
     horizon = previous.goal_horizon or client.goal_horizon or GoalHorizon.SHORT_TERM
     due = cadence.next_checkin_ahead(
-        previous.due_at, policy, horizon, client.preferences, client.zone, uow.now()
+        client.session_completed_at,
+        previous.due_at,
+        policy,
+        horizon,
+        client.preferences,
+        client.zone,
+        uow.now(),
     )
     return await changes.plan(
         uow,

@@ -72,10 +72,15 @@ async def complete_followup(
 ) -> FollowUp:
     """Record the outcome. A risk of `moderate` or above raises `RiskFlagged` (source followup);
     completing a check-in before it fell due keeps its series going."""
-    state = await store.followup(followup_id, for_update=True)
-    if state is None:
+    # Lock order: the client before its follow-ups (as a pause does), then read both fresh,
+    # so a pause racing this completion either sees the next check-in or stops it being planned.
+    seen = await store.followup(followup_id)
+    if seen is None:
         raise FollowUpNotFound(followup_id)
-    check_access(state.site_id)
+    check_access(seen.site_id)
+    client = await store.client(seen.client_id, for_update=True)
+    state = await store.followup(followup_id, for_update=True)
+    assert state is not None, "follow-ups are never deleted"
     completed = await changes.change_followup(uow, store, state, command)
     assert completed is not None
     uow.publish(
@@ -101,6 +106,5 @@ async def complete_followup(
             subject=flag_id,
         )
     if state.status is Status.SCHEDULED:
-        client = await store.client(state.client_id)
         await care_plan.continue_series(uow, store, state, client)
     return completed

@@ -3,12 +3,21 @@ store both implement `FollowupStore`; the event store itself is reached through 
 """
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Protocol
 from uuid import UUID
 
 from followup.domain.client_care import ClientCare
 from followup.domain.followup import FollowUp, Status
 from followup.domain.policy import FollowUpPolicy
+
+
+class ClientBusy(Exception):
+    """The client stayed locked by another transaction longer than the caller would wait."""
+
+    def __init__(self, client_id: UUID) -> None:
+        super().__init__(f"client {client_id} is locked by another change")
+        self.client_id = client_id
 
 
 class FollowupStore(Protocol):
@@ -26,8 +35,13 @@ class FollowupStore(Protocol):
 
     async def save_policy(self, site_id: UUID, policy: FollowUpPolicy, version: int) -> None: ...
 
-    async def client(self, client_id: UUID, *, for_update: bool = False) -> ClientCare | None:
-        """`for_update` locks the client so one client's changes are serialised."""
+    async def client(
+        self, client_id: UUID, *, for_update: bool = False, lock_wait: timedelta | None = None
+    ) -> ClientCare | None:
+        """`for_update` locks the client first and then reads its fresh state, so one client's
+        changes are serialised. The client lock is always taken before any follow-up lock of
+        that client; a caller already holding a follow-up lock passes `lock_wait` and gets
+        `ClientBusy` rather than waiting longer."""
 
     async def save_client(self, client: ClientCare) -> None: ...
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from counseling_shared.codes import FollowUpKind
 from counseling_shared.unit_of_work import UnitOfWork
 from followup.application import care_plan, changes
 from followup.application.ports import FollowupStore
 from followup.domain.followup import CancelReason, FollowUp
+
+CLIENT_LOCK_WAIT = timedelta(milliseconds=500)
+"""Below PostgreSQL's deadlock_timeout (1 s): the timer gives way before a deadlock is detected."""
 
 
 async def follow_up_falls_due(
@@ -20,7 +25,10 @@ async def follow_up_falls_due(
     a paused client's follow-up is withdrawn instead of falling due, and so is a check-in of a
     series that a later session replaced.
     """
-    client = await store.client(state.client_id)
+    # The scheduler already holds this follow-up's lock, and changes of the client lock the
+    # client first: wait for the client only briefly (ClientBusy: the scheduler retries later)
+    # so that the two orders cannot deadlock, and read its state fresh under the lock.
+    client = await store.client(state.client_id, for_update=True, lock_wait=CLIENT_LOCK_WAIT)
     if client is not None and client.preferences.paused:
         await changes.cancel(uow, store, state, CancelReason.PAUSED)
         return None

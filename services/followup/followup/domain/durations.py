@@ -112,6 +112,28 @@ def add_in_zone(instant: datetime, duration: CalendarDuration, zone: ZoneInfo) -
     return result + duration.exact_part
 
 
+def series_time(
+    start: datetime, first: CalendarDuration, every: CalendarDuration, n: int, zone: ZoneInfo
+) -> datetime:
+    """The `n`-th time (from 0) of the series `start + first`, then every `every`, in UTC.
+
+    Every occurrence is counted from the series' anchor (`start + first` on the local calendar),
+    never from the previous occurrence: a monthly series anchored on the 31st falls on the 28th
+    or 29th in February and on the 31st again in March, and a wall time moved forward by a DST
+    gap on one day is the nominal wall time again on the next. Exact parts add up as elapsed time.
+    """
+    months = 12 * first.years + first.months
+    later_months = n * (12 * every.years + every.months)
+    exact = first.exact_part + every.exact_part * n
+    if not (months or first.days or later_months or every.days * n):
+        return start.astimezone(UTC) + exact
+    local = start.astimezone(zone)
+    anchor_day = add_months(local.date(), months) + timedelta(days=first.days)
+    day = add_months(anchor_day, later_months) + timedelta(days=every.days * n)
+    wall = datetime.combine(day, local.time().replace(fold=0), tzinfo=zone)
+    return wall.astimezone(UTC) + exact
+
+
 def start_of_day_in_zone(day: date, at: time, zone: ZoneInfo) -> datetime:
     """The instant of wall time `at` on `day` in `zone`, in UTC."""
     return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)

@@ -17,6 +17,7 @@ from notify.domain.notification import (
     DeliveryExpedited,
     DeliveryHeld,
     DeliverySucceeded,
+    DeliveryWithdrawn,
     NotificationEvent,
     NotificationRequested,
     RetryScheduled,
@@ -37,6 +38,7 @@ _ADAPTERS: dict[str, TypeAdapter[Any]] = {
         DeliverySucceeded,
         DeliveryAbandoned,
         DeliveryExpedited,
+        DeliveryWithdrawn,
         PreferencesSet,
     )
 }

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -59,9 +59,9 @@ async def save_new(conn: Connection, state: Notification, trace_headers: Mapping
         """INSERT INTO notifications (id, recipient_id, recipient_kind, site_id, lane, channel,
                requested_channel, template, params, status, attempts, next_attempt_at,
                hold_reason, cause_event_id, correlation_id, page_id, created_at, version,
-               trace_headers)
+               trace_headers, alert_id)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12, $13, $14, $15, $16,
-                   $17, $18)""",
+                   $17, $18, $19)""",
         state.id,
         state.recipient_id,
         state.recipient_kind.value,
@@ -80,7 +80,15 @@ async def save_new(conn: Connection, state: Notification, trace_headers: Mapping
         state.created_at,
         state.version,
         dict(trace_headers),
+        alert_of(state),
     )
+
+
+def alert_of(state: Notification) -> UUID | None:
+    """The crisis alert a page belongs to (kept in its own column to withdraw its retries)."""
+    if state.page_id is None or "alert_id" not in state.params:
+        return None
+    return UUID(str(state.params["alert_id"]))
 
 
 async def record(
@@ -134,9 +142,14 @@ async def save_change(
 
 
 async def claim(
-    conn: Connection, lane: Lane, now: datetime, lease_until: datetime
+    conn: Connection,
+    lane: Lane,
+    now: datetime,
+    lease_until: datetime,
+    channels: Collection[NotificationChannel] | None = None,
 ) -> tuple[Notification, dict[str, str]] | None:
-    """Take the lane's most overdue message for one worker until `lease_until`.
+    """Take the lane's most overdue message for one worker until `lease_until` (only messages
+    planned for `channels`, when given).
 
     The row lock lasts only this statement's transaction; the lease keeps other workers off
     while the provider is called, and lets them take over if this worker dies.
@@ -146,6 +159,7 @@ async def claim(
                SELECT id FROM notifications
                WHERE lane = $1 AND status = 'pending' AND next_attempt_at <= $2
                  AND (claimed_until IS NULL OR claimed_until <= $2)
+                 AND ($4::text[] IS NULL OR channel = ANY($4::text[]))
                ORDER BY next_attempt_at
                LIMIT 1
                FOR UPDATE SKIP LOCKED)
@@ -155,6 +169,7 @@ async def claim(
         lane.value,
         now,
         lease_until,
+        _channel_values(channels),
     )
     if row is None:
         return None
@@ -169,14 +184,22 @@ async def release(conn: Connection, notification_id: UUID) -> None:
     )
 
 
-async def next_due_at(conn: Connection, lane: Lane) -> datetime | None:
+async def next_due_at(
+    conn: Connection, lane: Lane, channels: Collection[NotificationChannel] | None = None
+) -> datetime | None:
     """When the lane's next pending message falls due (claimed ones: when their lease ends)."""
     due: datetime | None = await conn.fetchval(
         """SELECT min(greatest(next_attempt_at, coalesce(claimed_until, next_attempt_at)))
-           FROM notifications WHERE lane = $1 AND status = 'pending'""",
+           FROM notifications WHERE lane = $1 AND status = 'pending'
+             AND ($2::text[] IS NULL OR channel = ANY($2::text[]))""",
         lane.value,
+        _channel_values(channels),
     )
     return due
+
+
+def _channel_values(channels: Collection[NotificationChannel] | None) -> list[str] | None:
+    return sorted(c.value for c in channels) if channels is not None else None
 
 
 async def idle_page_notifications(
@@ -191,6 +214,19 @@ async def idle_page_notifications(
            FOR UPDATE SKIP LOCKED""",
         page_id,
         now,
+    )
+    return [from_row(r) for r in rows]
+
+
+async def pending_pages_of_alert(conn: Connection, alert_id: UUID) -> list[Notification]:
+    """An alert's pages still pending, locked for this transaction (claimed ones too: a worker
+    that is sending one right now then finds it withdrawn and drops its outcome)."""
+    rows = await conn.fetch(
+        """SELECT * FROM notifications
+           WHERE alert_id = $1 AND status = 'pending'
+           ORDER BY created_at, id
+           FOR UPDATE""",
+        alert_id,
     )
     return [from_row(r) for r in rows]
 

@@ -150,6 +150,12 @@ class Courier:
         outcome = await self._providers[channel].send(message)
         return await self._finish(claimed, channel, outcome)
 
+    async def record_crash(self, claimed: Notification) -> Notification | None:
+        """Delivery raised: record it as a transient failure of the planned channel."""
+        return await self._finish(
+            claimed, claimed.channel, DeliveryOutcome.transient("delivery_crashed")
+        )
+
     def _channel(self, claimed: Notification, recipient: Recipient) -> NotificationChannel | None:
         if claimed.recipient_kind is RecipientKind.STAFF:
             return claimed.channel  # a page names its channel: one row per channel

@@ -8,6 +8,8 @@ from uuid import UUID, uuid4
 from counseling_shared.codes import Channel, NotificationChannel
 from counseling_shared.envelope import Envelope
 from counseling_shared.events import (
+    AlertAcknowledged,
+    AlertResolved,
     AppointmentBooked,
     AppointmentCancelled,
     AppointmentRescheduled,
@@ -141,6 +143,17 @@ async def request_for_client(
     )
     await notification_store.add(conn, requested, current_trace_headers())
     await notification_store.wake(conn, Lane.BULK)
+
+
+async def on_alert_closed(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
+    """Someone took the alert (or it was resolved): its pages still waiting for a retry (or not
+    yet tried) are withdrawn. Pages already sent stay sent."""
+    assert isinstance(event, AlertAcknowledged | AlertResolved)
+    reason = "alert_acknowledged" if isinstance(event, AlertAcknowledged) else "alert_resolved"
+    for state in await notification_store.pending_pages_of_alert(uow.conn, event.alert_id):
+        await notification_store.record(
+            uow.conn, state, notification.withdraw(state, uow.now(), reason)
+        )
 
 
 def page_handler(alert_base_url: str) -> Handler:

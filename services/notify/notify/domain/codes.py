@@ -14,6 +14,8 @@ class NotificationStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    WITHDRAWN = "withdrawn"
+    """No longer wanted: a page whose alert was acknowledged or resolved before it went out."""
 
 
 class RecipientKind(StrEnum):

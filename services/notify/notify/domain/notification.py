@@ -122,6 +122,14 @@ class DeliveryExpedited:
     reason: str
 
 
+@dataclass(frozen=True)
+class DeliveryWithdrawn:
+    """Not sent after all: its reason (e.g. `alert_acknowledged`) made the message pointless."""
+
+    at: datetime
+    reason: str
+
+
 NotificationEvent = (
     NotificationRequested
     | DeliveryHeld
@@ -130,6 +138,7 @@ NotificationEvent = (
     | DeliverySucceeded
     | DeliveryAbandoned
     | DeliveryExpedited
+    | DeliveryWithdrawn
 )
 
 
@@ -206,6 +215,8 @@ def evolve(state: Notification | None, event: NotificationEvent) -> Notification
         return replace(state, status=NotificationStatus.FAILED, failed_at=event.at)
     if isinstance(event, DeliveryExpedited):
         return replace(state, next_attempt_at=event.at, hold_reason=None)
+    if isinstance(event, DeliveryWithdrawn):
+        return replace(state, status=NotificationStatus.WITHDRAWN, hold_reason=None)
     raise TypeError(f"unknown notification event {event!r}")
 
 
@@ -314,6 +325,13 @@ def expedite(state: Notification, now: datetime, reason: str) -> list[Notificati
     if not state.is_pending or state.next_attempt_at <= now:
         return []
     return [DeliveryExpedited(at=now, reason=reason)]
+
+
+def withdraw(state: Notification, now: datetime, reason: str) -> list[NotificationEvent]:
+    """Give up a message nobody needs any more (pending only: sent is sent)."""
+    if not state.is_pending:
+        return []
+    return [DeliveryWithdrawn(at=now, reason=reason)]
 
 
 def _require_pending(state: Notification) -> None:

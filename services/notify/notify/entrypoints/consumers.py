@@ -3,6 +3,9 @@
 notify-crisis (CRISIS)
     crisis.*.PageRequested            → on_page_requested: two crisis-lane notifications
                                         (SMS and email to the staff member)
+notify-alert-closed (CRISIS)
+    crisis.*.AlertAcknowledged        → on_alert_closed: the alert's pages still pending
+    crisis.*.AlertResolved              (retries, or not yet tried) are withdrawn
 notify-followups (FOLLOWUP)
     followup.*.FollowUpDue            → on_followup_due: one bulk-lane notification
 notify-appointments (BOOKING)
@@ -23,6 +26,8 @@ pool, so a backlog of follow-up mail never delays a page.
 """
 
 from counseling_shared.events import (
+    AlertAcknowledged,
+    AlertResolved,
     AppointmentBooked,
     AppointmentCancelled,
     AppointmentRescheduled,
@@ -53,6 +58,21 @@ def routes(settings: NotifySettings) -> list[Route]:
                 description="Pages to on-call staff: the crisis lane.",
             ),
             dispatch({PageRequested: handlers.page_handler(settings.alert_base_url)}),
+        ),
+        Route(
+            ConsumerSpec(
+                "notify-alert-closed",
+                "CRISIS",
+                ["crisis.*.AlertAcknowledged", "crisis.*.AlertResolved"],
+                backoff=CRISIS_BACKOFF,
+                description="Withdraws the pending pages of an acknowledged or resolved alert.",
+            ),
+            dispatch(
+                {
+                    AlertAcknowledged: handlers.on_alert_closed,
+                    AlertResolved: handlers.on_alert_closed,
+                }
+            ),
         ),
         Route(
             ConsumerSpec(

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
 
 from counseling_shared.clock import Clock
+from counseling_shared.codes import NotificationChannel
 from counseling_shared.logs import get_logger
 from counseling_shared.waiting import wait_for_wake
 from counseling_shared.wakeups import listen_for_wakeups
@@ -44,8 +46,10 @@ class LaneWorkers:
         lease: timedelta,
         idle_poll: float = 1.0,
         retry_delay: float = 1.0,
+        channels: Collection[NotificationChannel] | None = None,
     ) -> None:
         self.lane = lane
+        self.channels = frozenset(channels) if channels is not None else None
         self._size = size
         self._pool = pool
         self._dsn = dsn
@@ -104,27 +108,45 @@ class LaneWorkers:
                 await self._give_back(notification)
                 raise
             except Exception as exc:
-                # The lease stays: the message is tried again when it expires.
                 log.exception(
                     "delivery_crashed", notification_id=str(notification.id), error=repr(exc)
                 )
+                # A failed delivery gives its message back at once: recorded as a transient
+                # failure (it is retried after its back-off, and counts as an attempt), or, when
+                # even that cannot be written, released for the next worker.
+                if not await self._record_crash(notification):
+                    await self._give_back(notification)
                 await asyncio.sleep(self._retry_delay)
 
     async def claim(self) -> tuple[Notification, dict[str, str]] | None:
         now = self._clock.now()
         async with self._pool.acquire() as conn, conn.transaction():
-            return await notification_store.claim(conn, self.lane, now, now + self._lease)
+            return await notification_store.claim(
+                conn, self.lane, now, now + self._lease, self.channels
+            )
 
     async def _idle(self) -> None:
         sleep = self._idle_poll
         with contextlib.suppress(*_DB_ERRORS):
             async with self._pool.acquire() as conn:
-                due = await notification_store.next_due_at(conn, self.lane)
+                due = await notification_store.next_due_at(conn, self.lane, self.channels)
             if due is not None:
                 sleep = min(max((due - self._clock.now()).total_seconds(), 0.0), sleep)
         if sleep > 0:
             await wait_for_wake(self._wake, sleep)
         self._wake.clear()
+
+    async def _record_crash(self, notification: Notification) -> bool:
+        try:
+            await self._courier.record_crash(notification)
+        except Exception as exc:
+            log.warning(
+                "delivery_crash_not_recorded",
+                notification_id=str(notification.id),
+                error=repr(exc),
+            )
+            return False
+        return True
 
     async def _give_back(self, notification: Notification) -> None:
         """Stopping mid-delivery: let the next worker take it at once instead of after the
