@@ -3,6 +3,8 @@
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from counseling_shared.db import DbTimeouts
+
 
 class ServiceSettings(BaseSettings):
     """What every service reads from its environment (documented in the README)."""
@@ -32,6 +34,43 @@ class ServiceSettings(BaseSettings):
     )
     stream_replicas: int = Field(default=1, alias="STREAM_REPLICAS", ge=1, le=5)
     db_pool_max: int = Field(default=10, alias="DB_POOL_MAX", ge=2)
+    db_statement_timeout: float = Field(
+        default=15.0,
+        alias="DB_STATEMENT_TIMEOUT",
+        ge=0,
+        description="Seconds one SQL statement may run (0: no limit).",
+    )
+    db_lock_timeout: float = Field(
+        default=5.0,
+        alias="DB_LOCK_TIMEOUT",
+        ge=0,
+        description="Seconds a statement may wait for a lock (0: no limit).",
+    )
+    db_idle_in_transaction_timeout: float = Field(
+        default=60.0,
+        alias="DB_IDLE_IN_TRANSACTION_TIMEOUT",
+        ge=0,
+        description="Seconds a transaction may stay idle before the server ends it (0: never).",
+    )
+    handler_timeout: float = Field(
+        default=30.0,
+        alias="HANDLER_TIMEOUT",
+        gt=0,
+        description="Seconds one event handler may take before its message counts as failed.",
+    )
+    outage_backoff_max: float = Field(
+        default=10.0,
+        alias="OUTAGE_BACKOFF_MAX",
+        gt=0,
+        description="Longest wait between two probes of an unreachable database or NATS.",
+    )
+
+    def db_timeouts(self) -> DbTimeouts:
+        return DbTimeouts(
+            statement=self.db_statement_timeout,
+            lock=self.db_lock_timeout,
+            idle_in_transaction=self.db_idle_in_transaction_timeout,
+        )
 
     @field_validator("database_schema")
     @classmethod
