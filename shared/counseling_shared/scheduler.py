@@ -152,7 +152,8 @@ class DueScheduler:
             self._locked_rounds = 0
             return sleep
         self._locked_rounds += 1
-        return min(self._locked_retry * 2 ** (self._locked_rounds - 1), self._max_sleep)
+        backoff: float = self._locked_retry * 2.0 ** (self._locked_rounds - 1)
+        return min(backoff, self._max_sleep)
 
     async def next_due_at(self) -> datetime | None:
         due: datetime | None = await self._pool.fetchval(

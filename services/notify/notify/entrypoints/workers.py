@@ -132,7 +132,7 @@ class LaneWorkers:
             # Due now, yet `claim` found nothing: another transaction holds that row (SKIP
             # LOCKED). Back off, doubling, instead of spinning until it lets go.
             locked_rounds += 1
-            sleep = min(self._locked_retry * 2 ** (locked_rounds - 1), self._idle_poll)
+            sleep = min(self._locked_retry * 2.0 ** (locked_rounds - 1), self._idle_poll)
         else:
             locked_rounds = 0
         await wait_for_wake(self._wake, sleep)
