@@ -34,3 +34,8 @@ CONSUMER_WAITING = Gauge(
     "1 while a consumer has stopped fetching and waits for its database to answer",
     ["consumer"],
 )
+OUTBOX_DEAD_LETTERS = Counter(
+    "outbox_dead_letters_total",
+    "Outbox rows that can never be published, moved to outbox_dead_letters",
+    ["reason"],
+)

@@ -32,3 +32,7 @@ CREATE TABLE outbox_dead_letters (
 -- The pruner deletes old rows in small batches, oldest first.
 CREATE INDEX inbox_received_at ON inbox (received_at);
 CREATE INDEX outbox_published_at ON outbox (published_at) WHERE published_at IS NOT NULL;
+
+-- The aggregate an outbox row is about (the envelope's `subject`): the relay never lets a later
+-- event of one aggregate reach the stream before an earlier one (NULL on older rows).
+ALTER TABLE outbox ADD COLUMN aggregate text;
