@@ -39,3 +39,4 @@ OUTBOX_DEAD_LETTERS = Counter(
     "Outbox rows that can never be published, moved to outbox_dead_letters",
     ["reason"],
 )
+PRUNED_ROWS = Counter("pruned_rows_total", "Old rows deleted by the pruner", ["table"])

@@ -33,6 +33,7 @@ from counseling_shared.inbox import BatchHandler, Handler, InboxConsumer
 from counseling_shared.jetstream import ConsumerSpec, ensure_streams
 from counseling_shared.logs import configure_logging, get_logger
 from counseling_shared.migrations import apply_migrations
+from counseling_shared.pruner import Pruner, PruneTarget, backbone_targets
 from counseling_shared.relay import OutboxRelay
 from counseling_shared.settings import ServiceSettings
 from counseling_shared.tracing import configure_tracing
@@ -67,6 +68,8 @@ class ServiceDefinition:
     routers: Sequence[APIRouter] = ()
     background: Sequence[BackgroundTask] = ()
     on_start: Sequence[BackgroundTask] = ()
+    prune_targets: Sequence[PruneTarget] = ()
+    """The service's own tables to prune (settled timers, old attempts), beside the backbone's."""
     version: str = "1.0.0"
     registry: EventRegistry = REGISTRY
     state: dict[str, Any] = field(default_factory=dict)
@@ -199,6 +202,14 @@ class Runtime:
             self.consumers.append(consumer)
             self._spawn(consumer.run(), route.spec.durable)
             self._spawn(consumer.run_redriven(), f"{route.spec.durable}-redrive")
+        pruner = Pruner(
+            pool,
+            [*backbone_targets(s), *self.definition.prune_targets],
+            clock=self.clock,
+            batch_size=s.prune_batch,
+            interval=s.prune_interval,
+        )
+        self._spawn(pruner.run(), "pruner")
         for hook in self.definition.on_start:
             await hook(self)
         for task in self.definition.background:

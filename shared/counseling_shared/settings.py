@@ -1,5 +1,7 @@
 """Settings from the environment. Each service subclasses `ServiceSettings` with its own port."""
 
+from datetime import timedelta
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -71,6 +73,46 @@ class ServiceSettings(BaseSettings):
             lock=self.db_lock_timeout,
             idle_in_transaction=self.db_idle_in_transaction_timeout,
         )
+
+    prune_interval: float = Field(
+        default=600.0,
+        alias="PRUNE_INTERVAL",
+        gt=0,
+        description="Seconds between two pruning rounds.",
+    )
+    prune_batch: int = Field(
+        default=500, alias="PRUNE_BATCH", ge=1, description="Rows deleted per statement."
+    )
+    prune_inbox_after: timedelta = Field(
+        default=timedelta(days=100),
+        alias="PRUNE_INBOX_AFTER",
+        description="Age of inbox rows to delete; keep it longer than the streams' 90 days.",
+    )
+    prune_outbox_after: timedelta = Field(
+        default=timedelta(days=7),
+        alias="PRUNE_OUTBOX_AFTER",
+        description="Age of published outbox rows to delete.",
+    )
+    prune_idempotency_after: timedelta = Field(
+        default=timedelta(hours=24),
+        alias="PRUNE_IDEMPOTENCY_AFTER",
+        description="Age of HTTP idempotency keys to delete.",
+    )
+    prune_dead_letters_after: timedelta = Field(
+        default=timedelta(days=30),
+        alias="PRUNE_DEAD_LETTERS_AFTER",
+        description="Time a redriven or reviewed dead letter is kept.",
+    )
+    prune_settled_timers_after: timedelta = Field(
+        default=timedelta(days=30),
+        alias="PRUNE_SETTLED_TIMERS_AFTER",
+        description="Time a fired or cancelled timer row is kept (services with timers).",
+    )
+    prune_attempts_after: timedelta = Field(
+        default=timedelta(days=90),
+        alias="PRUNE_ATTEMPTS_AFTER",
+        description="Time a delivery attempt record is kept (notify).",
+    )
 
     @field_validator("database_schema")
     @classmethod

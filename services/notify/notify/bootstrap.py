@@ -6,6 +6,7 @@ import httpx
 
 from counseling_shared.codes import NotificationChannel
 from counseling_shared.db import create_pool
+from counseling_shared.pruner import PruneTarget
 from counseling_shared.service import BackgroundTask, Runtime, ServiceDefinition
 from notify.adapters.booking_directory import NatsClientDirectory
 from notify.adapters.smtp import SmtpProvider
@@ -30,6 +31,10 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
         routes=consumers.routes(s),
         routers=[http.router],
         background=[lane_pool(Lane.CRISIS, s), lane_pool(Lane.BULK, s)],
+        prune_targets=[
+            # What was tried when, kept for support questions; the notifications themselves stay.
+            PruneTarget("notification_attempts", "at < $1", s.prune_attempts_after),
+        ],
     )
 
 
@@ -41,7 +46,11 @@ def lane_pool(lane: Lane, s: NotifySettings) -> BackgroundTask:
 
     async def run(runtime: Runtime) -> None:
         pool = await create_pool(
-            s.database_url, schema=s.database_schema, min_size=1, max_size=size + 1
+            s.database_url,
+            schema=s.database_schema,
+            min_size=1,
+            max_size=size + 1,
+            timeouts=s.db_timeouts(),
         )
         try:
             async with httpx.AsyncClient(timeout=s.webhook_timeout) as client:
