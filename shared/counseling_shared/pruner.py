@@ -17,7 +17,6 @@ from typing import Any
 
 import asyncpg
 
-from counseling_shared.clock import Clock
 from counseling_shared.logs import get_logger
 from counseling_shared.metrics import PRUNED_ROWS
 from counseling_shared.settings import ServiceSettings
@@ -58,14 +57,12 @@ class Pruner:
         pool: asyncpg.Pool[Any],
         targets: Sequence[PruneTarget],
         *,
-        clock: Clock,
         batch_size: int = 500,
         interval: float = 600.0,
         pause: float = 0.05,
     ) -> None:
         self._pool = pool
         self._targets = list(targets)
-        self._clock = clock
         self._batch_size = batch_size
         self._interval = interval
         self._pause = pause
@@ -89,7 +86,9 @@ class Pruner:
         return deleted
 
     async def _prune(self, target: PruneTarget) -> int:
-        cutoff = self._clock.now() - target.keep
+        # The rows were stamped by the database's clock (`DEFAULT now()`), so ages are measured
+        # on it too; an injected service clock (tests run far in the future) must not age them.
+        cutoff = await self._pool.fetchval("SELECT now() - $1::interval", target.keep)
         total = 0
         while True:
             status = await self._pool.execute(

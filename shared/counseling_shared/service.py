@@ -205,7 +205,6 @@ class Runtime:
         pruner = Pruner(
             pool,
             [*backbone_targets(s), *self.definition.prune_targets],
-            clock=self.clock,
             batch_size=s.prune_batch,
             interval=s.prune_interval,
         )
