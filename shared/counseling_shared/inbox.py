@@ -463,10 +463,13 @@ class InboxConsumer:
     @contextlib.asynccontextmanager
     async def _budget(self) -> AsyncIterator[None]:
         """The handler's time budget: over it, the message fails like any handler failure."""
+        budget = asyncio.timeout(self._handler_timeout)
         try:
-            async with asyncio.timeout(self._handler_timeout):
+            async with budget:
                 yield
         except TimeoutError as exc:
+            if not budget.expired():
+                raise  # the handler's own timeout (a request it made), reported as it is
             raise HandlerTimedOut(f"handler ran over its {self._handler_timeout} s budget") from exc
 
     async def _failed(
