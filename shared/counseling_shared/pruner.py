@@ -46,7 +46,11 @@ def backbone_targets(settings: ServiceSettings) -> list[PruneTarget]:
         PruneTarget("outbox", "published_at < $1", settings.prune_outbox_after),
         PruneTarget("idempotency_keys", "created_at < $1", settings.prune_idempotency_after),
         # Dead letters only once handled: redriven, or marked reviewed by an operator.
-        PruneTarget("dead_letters", "redriven_at < $1", settings.prune_dead_letters_after),
+        PruneTarget(
+            "dead_letters",
+            "coalesce(redriven_at, reviewed_at) < $1",
+            settings.prune_dead_letters_after,
+        ),
         PruneTarget("outbox_dead_letters", "reviewed_at < $1", settings.prune_dead_letters_after),
     ]
 

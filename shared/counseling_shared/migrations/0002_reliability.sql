@@ -36,3 +36,7 @@ CREATE INDEX outbox_published_at ON outbox (published_at) WHERE published_at IS 
 -- The aggregate an outbox row is about (the envelope's `subject`): the relay never lets a later
 -- event of one aggregate reach the stream before an earlier one (NULL on older rows).
 ALTER TABLE outbox ADD COLUMN aggregate text;
+
+-- An operator's "seen, leave it" on a dead letter that is rightly refused: the pruner deletes it
+-- later, like a redriven one.
+ALTER TABLE dead_letters ADD COLUMN reviewed_at timestamptz;

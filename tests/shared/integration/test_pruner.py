@@ -65,15 +65,16 @@ async def test_the_backbone_prunes_only_what_is_settled_and_old(pool: asyncpg.Po
             (young_published, days_ago(1), days_ago(1)),
         ],
     )
-    redriven, waiting = uuid4(), uuid4()
+    redriven, reviewed, waiting = uuid4(), uuid4(), uuid4()
     await pool.executemany(
         """INSERT INTO dead_letters (consumer, stream, stream_seq, subject, event_id, reason,
-               detail, deliveries, payload, created_at, redriven_at)
+               detail, deliveries, payload, created_at, redriven_at, reviewed_at)
            VALUES ('probe', 'BOOKING', $1, 'booking.x.Y', $2, 'handler_failed', '', 8, '\\x7b7d',
-                   $3, $4)""",
+                   $3, $4, $5)""",
         [
-            (90_001, redriven, days_ago(200), days_ago(60)),
-            (90_002, waiting, days_ago(200), None),  # not handled yet: kept however old
+            (90_001, redriven, days_ago(200), days_ago(60), None),
+            (90_002, reviewed, days_ago(200), None, days_ago(60)),
+            (90_003, waiting, days_ago(200), None, None),  # not handled yet: kept however old
         ],
     )
     old_key, young_key = f"k-{uuid4()}", f"k-{uuid4()}"
@@ -91,6 +92,7 @@ async def test_the_backbone_prunes_only_what_is_settled_and_old(pool: asyncpg.Po
     assert {old_pending, young_published} <= outbox
     letters = {r["event_id"] for r in await pool.fetch("SELECT event_id FROM dead_letters")}
     assert redriven not in letters
+    assert reviewed not in letters
     assert waiting in letters
     keys = {r["key"] for r in await pool.fetch("SELECT key FROM idempotency_keys")}
     assert old_key not in keys
