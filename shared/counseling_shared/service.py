@@ -88,6 +88,7 @@ class Runtime:
         self.relay: OutboxRelay | None = None
         self.consumers: list[InboxConsumer] = []
         self.started = False
+        self._hooks_run = 0
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -182,6 +183,17 @@ class Runtime:
         self.js = js
 
     async def _start_loops(self) -> None:
+        if self.relay is None:
+            self._spawn_loops()
+        # A hook that failed on the database going away is run again on the next attempt.
+        for hook in self.definition.on_start[self._hooks_run :]:
+            await hook(self)
+            self._hooks_run += 1
+        for task in self.definition.background:
+            self._spawn(task(self), getattr(task, "__name__", "background"))
+        self.started = True
+
+    def _spawn_loops(self) -> None:
         s = self.settings
         pool, js = self.db(), self.jetstream()
         self.relay = OutboxRelay(pool, js, dsn=s.database_url, schema=s.database_schema)
@@ -209,11 +221,6 @@ class Runtime:
             interval=s.prune_interval,
         )
         self._spawn(pruner.run(), "pruner")
-        for hook in self.definition.on_start:
-            await hook(self)
-        for task in self.definition.background:
-            self._spawn(task(self), getattr(task, "__name__", "background"))
-        self.started = True
 
     def spawn_guarded(self, coro: Awaitable[None], name: str) -> None:
         """Run `coro` until `stop`; if it crashes, the process stops (never a silent loop)."""
