@@ -7,6 +7,7 @@ session's servers, which other tests use, are never disturbed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
@@ -17,11 +18,14 @@ import nats
 import pytest
 from nats.js import JetStreamContext
 
+from counseling_shared.clock import SystemClock
 from counseling_shared.codes import RiskLevel, RiskSource
-from counseling_shared.envelope import Envelope, wrap
+from counseling_shared.db import create_pool
+from counseling_shared.envelope import REGISTRY, Envelope, wrap
 from counseling_shared.events import IntegrationEvent, RiskFlagged
-from counseling_shared.inbox import dispatch
+from counseling_shared.inbox import InboxConsumer, dispatch
 from counseling_shared.jetstream import ConsumerSpec, ensure_streams
+from counseling_shared.migrations import apply_migrations
 from counseling_shared.service import Route, ServiceDefinition, create_app
 from counseling_shared.settings import ServiceSettings
 from counseling_shared.unit_of_work import UnitOfWork
@@ -215,3 +219,69 @@ async def _published(js: JetStreamContext, envelope: Envelope) -> bool:
 
 async def _is(answer: Awaitable[int], expected: int) -> bool:
     return await answer == expected
+
+
+async def test_a_connection_lost_inside_a_handler_is_not_counted_against_the_message(
+    own_postgres: PostgresServer, own_nats: NatsServer, database: str, js: JetStreamContext
+) -> None:
+    site = uuid4()
+    definition = flag_service(database, own_nats.url, site)
+    route = definition.routes[0]
+    entered, release = asyncio.Event(), asyncio.Event()
+    attempts = 0
+
+    async def slow_open_alert(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            entered.set()
+            await release.wait()  # the database goes away while the handler holds its batch
+        await route.handler(uow, envelope, event)
+
+    conn = await asyncpg.connect(database)
+    try:
+        await apply_migrations(conn, PROBE_MIGRATIONS)
+    finally:
+        await conn.close()
+    pool = await create_pool(database, max_size=4)
+    consumer = InboxConsumer(
+        pool=pool,
+        js=js,
+        spec=route.spec,
+        handler=slow_open_alert,
+        registry=REGISTRY,
+        source="probe",
+        clock=SystemClock(),
+        fetch_timeout=0.2,
+        outage_backoff=(0.1, 0.5),
+    )
+    flag = risk_flag(site)
+    task = asyncio.create_task(consumer.run())
+    try:
+        await publish(js, flag)
+        await asyncio.wait_for(entered.wait(), 20.0)
+        own_postgres.stop()
+        release.set()
+        await eventually(lambda: _waiting(consumer), timeout=20.0)
+        await asyncio.sleep(1.0)  # several probes fail meanwhile
+        own_postgres.start()
+        await eventually(lambda: alerts_for(database, flag), timeout=30.0)
+        await eventually(lambda: _resumed(consumer), timeout=20.0)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await pool.close()
+
+    assert attempts == 2, "the handler ran once before the outage and once after"
+    assert await alerts_for(database, flag) == 1
+    assert await count(database, "SELECT count(*) FROM inbox_failures") == 0
+    assert await count(database, "SELECT count(*) FROM dead_letters") == 0
+
+
+async def _waiting(consumer: InboxConsumer) -> bool:
+    return consumer.waiting
+
+
+async def _resumed(consumer: InboxConsumer) -> bool:
+    return consumer.ready
