@@ -20,7 +20,12 @@ from counseling_shared.events import IntegrationEvent, SessionCompleted
 from counseling_shared.inbox import Handler, InboxConsumer, PermanentFailure, _Outcome
 from counseling_shared.jetstream import ConsumerSpec
 from counseling_shared.unit_of_work import UnitOfWork
-from tests.shared.integration.support import eventually, messages_on, session_completed
+from tests.shared.integration.support import (
+    eventually,
+    messages_on,
+    session_completed,
+    stop,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -97,9 +102,7 @@ async def consuming(consumer: InboxConsumer) -> AsyncIterator[None]:
         await eventually(lambda: _bound(consumer))
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, 5.0)
+        await stop(task)
 
 
 async def _bound(consumer: InboxConsumer) -> bool:

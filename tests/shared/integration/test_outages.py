@@ -7,7 +7,6 @@ session's servers, which other tests use, are never disturbed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
@@ -31,7 +30,7 @@ from counseling_shared.settings import ServiceSettings
 from counseling_shared.unit_of_work import UnitOfWork
 from devstack.nats import NatsServer
 from devstack.postgres import PostgresServer, ensure_database
-from tests.shared.integration.support import PROBE_MIGRATIONS, eventually, served
+from tests.shared.integration.support import PROBE_MIGRATIONS, eventually, served, stop
 
 pytestmark = pytest.mark.integration
 
@@ -268,9 +267,7 @@ async def test_a_connection_lost_inside_a_handler_is_not_counted_against_the_mes
         await eventually(lambda: alerts_for(database, flag), timeout=30.0)
         await eventually(lambda: _resumed(consumer), timeout=20.0)
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop(task)
         await pool.close()
 
     assert attempts == 2, "the handler ran once before the outage and once after"
