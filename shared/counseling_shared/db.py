@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
@@ -14,6 +15,38 @@ if TYPE_CHECKING:
     Connection: TypeAlias = asyncpg.Connection[Any] | PoolConnectionProxy[Any]
 
 
+@dataclass(frozen=True)
+class DbTimeouts:
+    """Server-side time budgets of every connection (seconds; 0 turns one off).
+
+    A statement or a lock wait over its budget fails with an error (the handler's message is
+    retried, then dead-lettered), and a transaction left idle is ended by the server, so one
+    stuck lock or one forgotten transaction cannot stall a durable consumer for ever.
+    """
+
+    statement: float = 15.0
+    lock: float = 5.0
+    idle_in_transaction: float = 60.0
+
+    def server_settings(self) -> dict[str, str]:
+        return {
+            "statement_timeout": _ms(self.statement),
+            "lock_timeout": _ms(self.lock),
+            "idle_in_transaction_session_timeout": _ms(self.idle_in_transaction),
+        }
+
+
+def _ms(seconds: float) -> str:
+    return str(round(seconds * 1000))
+
+
+def _server_settings(schema: str | None, timeouts: DbTimeouts | None) -> dict[str, str] | None:
+    settings = {"search_path": f"{schema},public"} if schema else {}
+    if timeouts is not None:
+        settings.update(timeouts.server_settings())
+    return settings or None
+
+
 async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
     for type_name in ("json", "jsonb"):
         await conn.set_type_codec(
@@ -22,9 +55,14 @@ async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
 
 
 async def create_pool(
-    dsn: str, *, schema: str | None = None, min_size: int = 1, max_size: int = 10
+    dsn: str,
+    *,
+    schema: str | None = None,
+    min_size: int = 1,
+    max_size: int = 10,
+    timeouts: DbTimeouts | None = None,
 ) -> asyncpg.Pool[Any]:
-    server_settings = {"search_path": f"{schema},public"} if schema else None
+    server_settings = _server_settings(schema, timeouts)
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
@@ -36,9 +74,11 @@ async def create_pool(
     return pool
 
 
-async def connect(dsn: str, *, schema: str | None = None) -> asyncpg.Connection[Any]:
+async def connect(
+    dsn: str, *, schema: str | None = None, timeouts: DbTimeouts | None = None
+) -> asyncpg.Connection[Any]:
     """A single connection with the same codecs (LISTEN, advisory locks, tooling)."""
-    server_settings = {"search_path": f"{schema},public"} if schema else None
+    server_settings = _server_settings(schema, timeouts)
     conn: asyncpg.Connection[Any] = await asyncpg.connect(dsn, server_settings=server_settings)
     await _init_connection(conn)
     return conn

@@ -10,6 +10,14 @@ raises, the batch falls back to the per-message handler with a savepoint per mes
 message that cannot be decoded, has an unknown type or version, or keeps failing is written to
 `dead_letters` (and to the `dlq.<consumer>` subject) with its reason and terminated, so the
 messages after it still flow.
+
+Faults are not deliveries (DESIGN §11). JetStream never drops a message on its own (the
+durable's `max_deliver` is unlimited); the consumer counts its handler failures itself, in
+`inbox_failures`, and dead-letters a message once they reach `ConsumerSpec.max_deliver`. When
+the batch fails outside its handlers (pool, claim, commit, a lost connection), nothing is
+counted: the consumer keeps the batch in hand (its ack deadline extended with `in_progress`),
+stops fetching, probes the database with a growing back-off, and replays the same batch once
+it answers, however long the outage lasts.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -39,8 +47,10 @@ from counseling_shared.jetstream import (
 )
 from counseling_shared.logs import get_logger
 from counseling_shared.metrics import (
+    CONSUMER_WAITING,
     DEAD_LETTERS,
     HANDLER_SECONDS,
+    INFRASTRUCTURE_FAILURES,
     MESSAGES_CONSUMED,
     MESSAGES_DUPLICATE,
     MESSAGES_FAILED,
@@ -67,6 +77,38 @@ cause (suits projections). Raising rolls the batch back and replays it through t
 
 class PermanentFailure(Exception):
     """Raised by a handler for a message that can never succeed: dead-letter it at once."""
+
+
+class HandlerTimedOut(Exception):
+    """A handler ran over its time budget: a handler failure like any other."""
+
+
+BATCH_ERRORS = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    nats.errors.ConnectionClosedError,
+    nats.errors.ConnectionReconnectingError,
+)
+"""What may end a batch outside its handlers; it is an infrastructure fault, never counted."""
+
+_CONNECTION_ERRORS = (
+    ConnectionError,  # refused, reset, aborted (not TimeoutError: a handler's own budget)
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+    nats.errors.ConnectionClosedError,
+    nats.errors.ConnectionReconnectingError,
+)
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    """True when a handler failed because the database or NATS was unreachable: the message
+    is not at fault, so the failure does not count towards its dead-letter limit."""
+    return isinstance(exc, _CONNECTION_ERRORS)
 
 
 _Decoded = tuple[Envelope, IntegrationEvent] | EventDecodeError
@@ -126,6 +168,8 @@ class InboxConsumer:
         batch_size: int = 64,
         fetch_timeout: float = 1.0,
         batch_handler: BatchHandler | None = None,
+        handler_timeout: float = 30.0,
+        outage_backoff: tuple[float, float] = (0.25, 10.0),
     ) -> None:
         self.spec = spec
         self._pool = pool
@@ -137,13 +181,24 @@ class InboxConsumer:
         self._clock = clock
         self._batch_size = batch_size
         self._fetch_timeout = fetch_timeout
+        self._handler_timeout = handler_timeout
+        self._outage_backoff = outage_backoff
         self._tracer = tracer(f"{source}.consumer")
         self._consumed = MESSAGES_CONSUMED.labels(spec.durable)
         self._duplicates = MESSAGES_DUPLICATE.labels(spec.durable)
         self._failures = MESSAGES_FAILED.labels(spec.durable)
         self._handler_seconds = HANDLER_SECONDS.labels(spec.durable)
+        self._infrastructure_failures = INFRASTRUCTURE_FAILURES.labels(spec.durable)
+        self._waiting_gauge = CONSUMER_WAITING.labels(spec.durable)
         self.bound = False
         self.redrive_bound = False
+        self.waiting = False
+        """True while a batch waits for the database to answer again (not fetching)."""
+
+    @property
+    def ready(self) -> bool:
+        """Bound to its durable and fetching (not waiting out an outage)."""
+        return self.bound and not self.waiting
 
     async def run(self) -> None:
         await self._serve(self.spec, redriven=False)
@@ -157,11 +212,13 @@ class InboxConsumer:
         await self._serve(redrive_spec(self.spec), redriven=True)
 
     async def _serve(self, spec: ConsumerSpec, *, redriven: bool) -> None:
+        delay = self._outage_backoff[0]
         while True:
             try:
                 await ensure_consumer(self._js, spec)
                 sub = await self._js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
                 self._set_bound(redriven, True)
+                delay = self._outage_backoff[0]
                 try:
                     await self._consume(sub)
                 finally:
@@ -171,8 +228,11 @@ class InboxConsumer:
                         await sub.unsubscribe()
             except (nats.errors.Error, OSError) as exc:
                 self._set_bound(redriven, False)
-                log.warning("consumer_unbound", consumer=spec.durable, error=repr(exc))
-                await asyncio.sleep(1.0)
+                log.warning(
+                    "consumer_unbound", consumer=spec.durable, error=repr(exc), retry_in=delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._outage_backoff[1])
 
     def _set_bound(self, redriven: bool, bound: bool) -> None:
         if redriven:
@@ -199,30 +259,88 @@ class InboxConsumer:
         the failed message keeps its failure (its handler does not run twice in one delivery),
         the ones before it run again on a clean slate. With a batch handler, the fast pass calls
         it once for all fresh messages; if it raises, the batch is replayed carefully.
+
+        If the batch fails outside its handlers, nothing is settled: the batch is kept, the
+        database probed with a growing back-off, and the same batch replayed once it answers.
+        Meanwhile (and during any long batch) JetStream hears `in_progress` for each message,
+        so no message is redelivered to another replica or counted as a new delivery.
         """
         decoded = [self._decode(msg) for msg in msgs]
+        keep_alive = asyncio.create_task(self._keep_alive(msgs), name="inbox-keep-alive")
+        try:
+            outcomes = await self._attempt(msgs, decoded)
+            delay = self._outage_backoff[0]
+            while outcomes is None:
+                await self._wait_for_database(delay)
+                delay = min(delay * 2, self._outage_backoff[1])
+                outcomes = await self._attempt(msgs, decoded)
+        finally:
+            keep_alive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keep_alive
+            self._set_waiting(False)
+        self._consumed.inc(sum(o.handled for o in outcomes))
+        for outcome in outcomes:
+            await self._settle(outcome)
+
+    async def _attempt(self, msgs: list[Msg], decoded: list[_Decoded]) -> list[_Outcome] | None:
+        """One try at the batch's transaction: its outcomes, or None when it did not commit
+        for a reason outside its handlers."""
         try:
             async with self._pool.acquire() as conn:
                 try:
                     async with conn.transaction():
                         batch = await self._fast_batch(conn, decoded)
                         if self._batch_handler is not None:
-                            outcomes = await self._run_batch(batch, msgs, decoded)
-                        else:
-                            outcomes = await self._run(batch, msgs, decoded)
+                            return await self._run_batch(batch, msgs, decoded)
+                        return await self._run(batch, msgs, decoded)
                 except _BatchHandlerFailed:
                     async with conn.transaction():
-                        outcomes = await self._run(_Batch(conn), msgs, decoded)
+                        return await self._run(_Batch(conn), msgs, decoded)
                 except _HandlerFailed as failed:
                     async with conn.transaction():
-                        outcomes = await self._run(_Batch(conn, failed=failed), msgs, decoded)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            # Nothing committed: every message comes back after a short delay.
+                        return await self._run(_Batch(conn, failed=failed), msgs, decoded)
+        except BATCH_ERRORS as exc:
+            # Nothing committed and nothing counted: the same batch is tried again.
+            self._infrastructure_failures.inc()
             log.warning("batch_rolled_back", consumer=self.spec.durable, error=repr(exc))
-            outcomes = [_Outcome(m, "nak", self.spec.redelivery_delay(1)) for m in msgs]
-        self._consumed.inc(sum(o.handled for o in outcomes))
-        for outcome in outcomes:
-            await self._settle(outcome)
+            return None
+
+    async def _wait_for_database(self, delay: float) -> None:
+        """Sleep `delay`, then until the database answers, probing with a growing back-off."""
+        self._set_waiting(True)
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                async with asyncio.timeout(5.0):
+                    await self._pool.fetchval("SELECT 1")
+                return
+            except (*BATCH_ERRORS, TimeoutError) as exc:
+                log.warning(
+                    "consumer_waiting_for_database",
+                    consumer=self.spec.durable,
+                    error=repr(exc),
+                    retry_in=delay,
+                )
+                delay = min(delay * 2, self._outage_backoff[1])
+
+    def _set_waiting(self, waiting: bool) -> None:
+        if waiting != self.waiting:
+            self.waiting = waiting
+            self._waiting_gauge.set(int(waiting))
+            log.info(
+                "consumer_paused" if waiting else "consumer_resumed", consumer=self.spec.durable
+            )
+
+    async def _keep_alive(self, msgs: list[Msg]) -> None:
+        """Tell JetStream the batch is still being worked on, a few times per ack_wait."""
+        while True:
+            await asyncio.sleep(self.spec.ack_wait / 3)
+            for msg in msgs:
+                # NATS may be down too: the message then comes back after ack_wait, which the
+                # inbox makes harmless and which JetStream never counts towards dropping it.
+                with contextlib.suppress(nats.errors.Error, OSError):
+                    await msg.in_progress()
 
     def _decode(self, msg: Msg) -> _Decoded:
         try:
@@ -271,10 +389,13 @@ class InboxConsumer:
             started = time.perf_counter()
             try:
                 uow = UnitOfWork(batch.conn, source=self._source, clock=self._clock)
-                await self._batch_handler(uow, fresh)
-                await uow.flush()
+                async with self._budget():
+                    await self._batch_handler(uow, fresh)
+                    await uow.flush()
             except Exception as exc:
                 span.record_exception(exc)
+                if is_infrastructure_error(exc):
+                    raise
                 log.warning(
                     "batch_handler_failed",
                     consumer=self.spec.durable,
@@ -324,10 +445,13 @@ class InboxConsumer:
                 if batch.failed is not None and batch.failed.event_id == envelope.id:
                     raise batch.failed.error
                 uow = UnitOfWork(conn, source=self._source, clock=self._clock, cause=envelope)
-                await self._handler(uow, envelope, event)
-                await uow.flush()
+                async with self._budget():
+                    await self._handler(uow, envelope, event)
+                    await uow.flush()
             except Exception as exc:
                 span.record_exception(exc)
+                if is_infrastructure_error(exc):
+                    raise  # the whole batch waits for the database; the message is not at fault
                 if batch.fast:
                     raise _HandlerFailed(envelope.id, exc) from exc
                 await conn.execute("ROLLBACK TO SAVEPOINT inbox_message")
@@ -336,27 +460,61 @@ class InboxConsumer:
                 self._handler_seconds.observe(time.perf_counter() - started)
         return _Outcome(msg, "ack", handled=True)
 
+    @contextlib.asynccontextmanager
+    async def _budget(self) -> AsyncIterator[None]:
+        """The handler's time budget: over it, the message fails like any handler failure."""
+        budget = asyncio.timeout(self._handler_timeout)
+        try:
+            async with budget:
+                yield
+        except TimeoutError as exc:
+            if not budget.expired():
+                raise  # the handler's own timeout (a request it made), reported as it is
+            raise HandlerTimedOut(f"handler ran over its {self._handler_timeout} s budget") from exc
+
     async def _failed(
         self, conn: Connection, msg: Msg, envelope: Envelope, exc: Exception
     ) -> _Outcome:
-        """A handler raised: retry the message later, or dead-letter it."""
+        """A handler raised: count it, then retry the message later or dead-letter it.
+
+        The count is written on the batch's connection after the message's savepoint was rolled
+        back, so it commits with the batch: a batch that never commits (an infrastructure
+        fault) counts nothing, and the handler's failure is counted again when it recurs.
+        """
         if isinstance(exc, PermanentFailure):
+            await self._forget_failures(conn, envelope)
             await self._dead_letter(conn, msg, "rejected", str(exc), envelope)
             return _Outcome(msg, "term")
         self._failures.inc()
-        delivered = msg.metadata.num_delivered
-        if delivered >= self.spec.max_deliver:
-            detail = f"failed {delivered} times; last error: {exc!r}"
+        failures: int = await conn.fetchval(
+            """INSERT INTO inbox_failures (consumer, event_id, failures) VALUES ($1, $2, 1)
+               ON CONFLICT (consumer, event_id) DO UPDATE
+               SET failures = inbox_failures.failures + 1, failed_at = now()
+               RETURNING failures""",
+            self.spec.durable,
+            envelope.id,
+        )
+        if failures >= self.spec.max_deliver:
+            await self._forget_failures(conn, envelope)
+            detail = f"failed {failures} times; last error: {exc!r}"
             await self._dead_letter(conn, msg, "handler_failed", detail, envelope)
             return _Outcome(msg, "term")
         log.warning(
             "handler_failed",
             consumer=self.spec.durable,
             event_id=str(envelope.id),
-            delivered=delivered,
+            failures=failures,
             error=repr(exc),
         )
-        return _Outcome(msg, "nak", self.spec.redelivery_delay(delivered))
+        return _Outcome(msg, "nak", self.spec.redelivery_delay(failures))
+
+    async def _forget_failures(self, conn: Connection, envelope: Envelope) -> None:
+        # A redriven dead letter starts a fresh count.
+        await conn.execute(
+            "DELETE FROM inbox_failures WHERE consumer = $1 AND event_id = $2",
+            self.spec.durable,
+            envelope.id,
+        )
 
     async def _claim(self, batch: _Batch, event_id: UUID) -> bool:
         """Claim the message's inbox row (opening its savepoint when careful): False when seen.

@@ -54,7 +54,14 @@ STREAMS = [
 
 @dataclass(frozen=True)
 class ConsumerSpec:
-    """A durable pull consumer named `<service>-<purpose>` on one stream."""
+    """A durable pull consumer named `<service>-<purpose>` on one stream.
+
+    `max_deliver` is how many times a message's *handler* may fail before the message is
+    dead-lettered; the consumer counts those failures itself (`inbox_failures`). The JetStream
+    durable is configured with an unlimited `max_deliver`, so JetStream never drops a message
+    on its own: redeliveries caused by an outage (a database or NATS down, a killed replica)
+    cost nothing.
+    """
 
     durable: str
     stream: str
@@ -69,6 +76,8 @@ class ConsumerSpec:
         """The back-off before delivery number `delivered + 1`."""
         return self.backoff[min(delivered - 1, len(self.backoff) - 1)]
 
+
+UNLIMITED_DELIVERIES = -1
 
 REDRIVE_PREFIX = "dlq.redrive"
 REDRIVE_ORIGINAL_SUBJECT = "Dlq-Original-Subject"
@@ -130,7 +139,8 @@ async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
         deliver_policy=DeliverPolicy.ALL,
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=spec.ack_wait,
-        max_deliver=spec.max_deliver,
+        # Unlimited: only handler failures end retries, counted by the consumer (see above).
+        max_deliver=UNLIMITED_DELIVERIES,
         filter_subjects=spec.filter_subjects if len(spec.filter_subjects) > 1 else None,
         filter_subject=spec.filter_subjects[0] if len(spec.filter_subjects) == 1 else None,
         max_ack_pending=spec.max_ack_pending,

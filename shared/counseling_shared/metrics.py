@@ -23,3 +23,20 @@ OUTBOX_BACKLOG = Gauge("outbox_backlog", "Outbox rows not yet published")
 OUTBOX_LAG_SECONDS = Gauge(
     "outbox_relay_lag_seconds", "Age of the oldest unpublished outbox row at the last drain"
 )
+INFRASTRUCTURE_FAILURES = Counter(
+    "consumer_infrastructure_failures_total",
+    "Batches that failed outside their handlers (database or NATS unreachable); never counted"
+    " as deliveries",
+    ["consumer"],
+)
+CONSUMER_WAITING = Gauge(
+    "consumer_waiting",
+    "1 while a consumer has stopped fetching and waits for its database to answer",
+    ["consumer"],
+)
+OUTBOX_DEAD_LETTERS = Counter(
+    "outbox_dead_letters_total",
+    "Outbox rows that can never be published, moved to outbox_dead_letters",
+    ["reason"],
+)
+PRUNED_ROWS = Counter("pruned_rows_total", "Old rows deleted by the pruner", ["table"])

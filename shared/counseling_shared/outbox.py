@@ -26,10 +26,10 @@ async def enqueue(
         return
     trace_headers = headers if headers is not None else current_trace_headers()
     await conn.executemany(
-        """INSERT INTO outbox (event_id, stream, subject, payload, headers)
-           VALUES ($1, $2, $3, $4, $5)""",
+        """INSERT INTO outbox (event_id, stream, subject, payload, headers, aggregate)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
         [
-            (e.id, stream_for(e.source), e.nats_subject, e.encode(), trace_headers)
+            (e.id, stream_for(e.source), e.nats_subject, e.encode(), trace_headers, e.subject)
             for e in envelopes
         ],
     )

@@ -3,6 +3,12 @@
 Woken by `LISTEN outbox` (so latency is milliseconds) with a poll as a safety net. One replica
 drains at a time (a transaction-scoped advisory lock), so rows leave in outbox order; a row is
 republished after a crash between ack and mark, and JetStream drops it by `Nats-Msg-Id`.
+
+Publishes are pipelined, except that a row waits for the ack of the previous row of the same
+aggregate: if that one fails, nothing later of the aggregate has gone out, so the stream keeps
+each aggregate's order. Only the settled prefix of a batch is marked. A row that can never be
+published (larger than the server's max_payload, or no stream for its subject) moves to
+`outbox_dead_letters` with its reason, so the rows after it keep flowing.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +26,12 @@ import nats.js.errors
 from nats.js import JetStreamContext
 
 from counseling_shared.logs import get_logger
-from counseling_shared.metrics import OUTBOX_BACKLOG, OUTBOX_LAG_SECONDS, OUTBOX_PUBLISHED
+from counseling_shared.metrics import (
+    OUTBOX_BACKLOG,
+    OUTBOX_DEAD_LETTERS,
+    OUTBOX_LAG_SECONDS,
+    OUTBOX_PUBLISHED,
+)
 from counseling_shared.outbox import OUTBOX_CHANNEL
 from counseling_shared.waiting import wait_for_wake
 from counseling_shared.wakeups import listen_for_wakeups
@@ -29,6 +41,30 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 _RELAY_LOCK = 0x72656C79  # "rely"
+_STREAM_MISMATCH = 10060  # JetStream: "expected stream does not match"
+
+
+@dataclass
+class _Settled:
+    """How far a batch got: its leading rows that are done, and the dead ones among them."""
+
+    count: int = 0
+    dead: dict[int, tuple[str, str]] = field(default_factory=dict)  # position → reason, detail
+
+    @property
+    def published(self) -> int:
+        return self.count - len(self.dead)
+
+
+def subject_matches(pattern: str, subject: str) -> bool:
+    """NATS subject matching: `*` is one token, a final `>` one or more."""
+    want, have = pattern.split("."), subject.split(".")
+    for i, part in enumerate(want):
+        if part == ">":
+            return len(have) > i
+        if i >= len(have) or part not in ("*", have[i]):
+            return False
+    return len(want) == len(have)
 
 
 class OutboxRelay:
@@ -81,12 +117,13 @@ class OutboxRelay:
                 await listener
 
     async def drain_once(self) -> int:
-        """Publish one batch; return how many rows were marked published."""
+        """Publish one batch; return how many rows were settled (published or dead-lettered)."""
         async with self._pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK):
                 return 0
             rows = await conn.fetch(
-                """SELECT position, event_id, stream, subject, payload, headers, created_at
+                """SELECT position, event_id, stream, subject, payload, headers, created_at,
+                          aggregate
                    FROM outbox WHERE published_at IS NULL ORDER BY position LIMIT $1""",
                 self._batch_size,
             )
@@ -95,53 +132,140 @@ class OutboxRelay:
                 OUTBOX_LAG_SECONDS.set(0)
                 return 0
             OUTBOX_LAG_SECONDS.set((datetime.now(UTC) - rows[0]["created_at"]).total_seconds())
-            acked = await self._publish(rows)
-            await self._after_publish(acked)
-            if acked:
+            settled = await self._publish(rows)
+            await self._after_publish(settled.published)
+            published = [
+                r["position"] for r in rows[: settled.count] if r["position"] not in settled.dead
+            ]
+            if published:
                 await conn.execute(
                     "UPDATE outbox SET published_at = now() WHERE position = ANY($1::bigint[])",
-                    [r["position"] for r in rows[:acked]],
+                    published,
                 )
-                OUTBOX_PUBLISHED.inc(acked)
+                OUTBOX_PUBLISHED.inc(len(published))
+            if settled.dead:
+                await self._dead_letter(conn, settled.dead)
             await self._measure_backlog(conn, drained=len(rows) < self._batch_size)
-        if acked < len(rows):
+        if settled.count < len(rows):
             await asyncio.sleep(self._retry_delay)
-        return acked
+        return settled.count
 
-    async def _publish(self, rows: list[asyncpg.Record]) -> int:
-        """Publish rows pipelined; return the length of the acked prefix (keeps outbox order)."""
-        futures: list[asyncio.Future[Any]] = []
-        try:
-            for row in rows:
-                headers = {**row["headers"], "Nats-Msg-Id": str(row["event_id"])}
-                # No `wait_stall`: with one, nats-py takes its pending-publish semaphore through
-                # asyncio.wait_for, which yields on every message, so its flusher writes each
-                # message in a syscall of its own (a sixth of the throughput). A batch stays far
-                # below the 4000 pending publishes where the semaphore would make us wait.
-                futures.append(
-                    await self._js.publish_async(
-                        row["subject"], row["payload"], stream=row["stream"], headers=headers
-                    )
+    async def _publish(self, rows: list[asyncpg.Record]) -> _Settled:
+        """Publish rows pipelined, a row only after its aggregate's previous one was acked;
+        return the batch's settled prefix (keeps outbox order)."""
+        max_payload = self._js._nc.max_payload  # the context keeps its client private
+        dead: dict[int, tuple[str, str]] = {}
+        futures: dict[int, asyncio.Future[Any]] = {}
+        last_of: dict[str, asyncio.Future[Any]] = {}
+        for row in rows:
+            size = len(row["payload"])
+            if size > max_payload:
+                # Checked here: nats-py would raise after taking a pending-publish slot it
+                # never gives back.
+                dead[row["position"]] = (
+                    "too_large",
+                    f"{size} bytes, over the server's max_payload of {max_payload}",
                 )
-        except (nats.errors.Error, OSError) as exc:
-            log.warning("outbox_publish_failed", error=repr(exc))
+                continue
+            previous = last_of.get(row["aggregate"]) if row["aggregate"] else None
+            if previous is not None and not await self._acked(previous):
+                break  # the aggregate's earlier event is not stored: nothing after it goes out
+            try:
+                future = await self._send(row)
+            except (nats.errors.Error, OSError) as exc:
+                log.warning("outbox_publish_failed", error=repr(exc))
+                break
+            futures[row["position"]] = future
+            if row["aggregate"]:
+                last_of[row["aggregate"]] = future
         if futures:
-            await asyncio.wait(futures, timeout=self._publish_timeout)
-        acked, missing = 0, None
-        for future in futures:
-            if not future.done():
-                missing = missing or "no ack in time"
-            elif future.cancelled():
-                missing = missing or "cancelled"
-            elif (error := future.exception()) is not None:  # also marks it retrieved
-                missing = missing or repr(error)
-            elif missing is None:
-                acked += 1
+            await asyncio.wait(futures.values(), timeout=self._publish_timeout)
+        settled, missing = _Settled(dead=dead), None
+        for row in rows:
+            position = row["position"]
+            sent = futures.get(position)
+            if position in dead:
+                pass
+            elif sent is None:
+                missing = "not sent"
+            elif not sent.done():
+                missing = "no ack in time"
+            elif sent.cancelled():
+                missing = "cancelled"
+            elif (error := sent.exception()) is not None:  # also marks it retrieved
+                if await self._cannot_be_stored(row, error):
+                    dead[position] = ("no_stream", f"no stream stores {row['subject']}")
+                else:
+                    missing = repr(error)
+            if missing is not None:
+                break
+            settled.count += 1
+        settled.dead = {
+            p: d for p, d in dead.items() if p in {r["position"] for r in rows[: settled.count]}
+        }
         if missing is not None:
-            log.warning("outbox_ack_missing", error=missing, acked=acked, batch=len(futures))
-        for future in futures[acked:]:
+            log.warning("outbox_ack_missing", error=missing, settled=settled.count, batch=len(rows))
+        for future in futures.values():
             future.cancel()
-        return acked
+        return settled
+
+    async def _send(self, row: asyncpg.Record) -> asyncio.Future[Any]:
+        headers = {**row["headers"], "Nats-Msg-Id": str(row["event_id"])}
+        # No `wait_stall`: with one, nats-py takes its pending-publish semaphore through
+        # asyncio.wait_for, which yields on every message, so its flusher writes each message
+        # in a syscall of its own (a sixth of the throughput). A batch stays far below the
+        # 4000 pending publishes where the semaphore would make us wait.
+        return await self._js.publish_async(
+            row["subject"], row["payload"], stream=row["stream"], headers=headers
+        )
+
+    async def _acked(self, future: asyncio.Future[Any]) -> bool:
+        if not future.done():
+            await asyncio.wait([future], timeout=self._publish_timeout)
+        return future.done() and not future.cancelled() and future.exception() is None
+
+    async def _cannot_be_stored(self, row: asyncpg.Record, error: BaseException) -> bool:
+        """True when no stream will ever take the row (its stream is missing, or does not
+        listen on its subject), as opposed to a failure that a retry may get past."""
+        no_stream = isinstance(error, nats.js.errors.NoStreamResponseError) or (
+            isinstance(error, nats.js.errors.APIError) and error.err_code == _STREAM_MISMATCH
+        )
+        if not no_stream:
+            return False
+        try:
+            info = await self._js.stream_info(row["stream"])
+        except nats.js.errors.NotFoundError:
+            return True
+        except (nats.errors.Error, OSError):
+            return False  # cannot tell now: retry later rather than lose the row
+        if isinstance(error, nats.js.errors.APIError):
+            return True
+        return not any(subject_matches(p, row["subject"]) for p in info.config.subjects or [])
+
+    async def _dead_letter(self, conn: Connection, dead: dict[int, tuple[str, str]]) -> None:
+        """Move rows that can never be published out of the outbox, with their reasons."""
+        moved = await conn.fetch(
+            """WITH gone AS (DELETE FROM outbox WHERE position = ANY($1::bigint[])
+                             RETURNING *)
+               INSERT INTO outbox_dead_letters (position, event_id, stream, subject, payload,
+                   headers, created_at, reason, detail)
+               SELECT g.position, g.event_id, g.stream, g.subject, g.payload, g.headers,
+                      g.created_at, d.reason, d.detail
+               FROM gone g JOIN unnest($1::bigint[], $2::text[], $3::text[])
+                   AS d(position, reason, detail) ON d.position = g.position
+               RETURNING position, event_id, subject, reason""",
+            list(dead),
+            [reason for reason, _ in dead.values()],
+            [detail for _, detail in dead.values()],
+        )
+        for row in moved:
+            OUTBOX_DEAD_LETTERS.labels(row["reason"]).inc()
+            log.error(
+                "outbox_dead_lettered",
+                event_id=str(row["event_id"]),
+                subject=row["subject"],
+                reason=row["reason"],
+            )
 
     async def _measure_backlog(self, conn: Connection, *, drained: bool) -> None:
         # The count walks every unpublished row (and, until vacuum, the index entries of the

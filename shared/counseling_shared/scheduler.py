@@ -57,6 +57,7 @@ class DueScheduler:
         max_sleep: float = 1.0,
         retry_delay: float = 1.0,
         failure_backoff: float = 30.0,
+        locked_retry: float = 0.05,
     ) -> None:
         self._pool = pool
         self._dsn = dsn
@@ -74,6 +75,8 @@ class DueScheduler:
         self._tracer = tracer(f"{source}.scheduler")
         self._failure_backoff = timedelta(seconds=failure_backoff)
         self._backoff: dict[Any, datetime] = {}
+        self._locked_retry = locked_retry
+        self._locked_rounds = 0
 
     def wake(self) -> None:
         self._wake.set()
@@ -90,7 +93,7 @@ class DueScheduler:
                 try:
                     while await self.fire_due() == self._batch_size:
                         pass
-                    sleep = await self._seconds_until_next()
+                    sleep = self._not_before_locked(await self._seconds_until_next())
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     log.warning("scheduler_failed", table=self._table, error=repr(exc))
                     sleep = self._retry_delay
@@ -140,6 +143,17 @@ class DueScheduler:
                 continue
             fired += 1
         return fired
+
+    def _not_before_locked(self, sleep: float) -> float:
+        """A timer due now that `fire_due` could not claim is locked by another transaction
+        (another replica firing it, or a long write): wait with a growing back-off instead of
+        spinning until that transaction ends."""
+        if sleep > 0:
+            self._locked_rounds = 0
+            return sleep
+        self._locked_rounds += 1
+        backoff: float = self._locked_retry * 2.0 ** (self._locked_rounds - 1)
+        return min(backoff, self._max_sleep)
 
     async def next_due_at(self) -> datetime | None:
         due: datetime | None = await self._pool.fetchval(

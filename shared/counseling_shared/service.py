@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import nats
+import nats.errors
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -28,16 +28,20 @@ from counseling_shared.db import connect, create_pool
 from counseling_shared.envelope import REGISTRY, EventRegistry
 from counseling_shared.http.auth import ApiKeyAuth
 from counseling_shared.http.idempotency import IdempotencyMiddleware
-from counseling_shared.http.problems import install_problem_handlers
+from counseling_shared.http.problems import NotReady, install_problem_handlers
 from counseling_shared.inbox import BatchHandler, Handler, InboxConsumer
 from counseling_shared.jetstream import ConsumerSpec, ensure_streams
 from counseling_shared.logs import configure_logging, get_logger
 from counseling_shared.migrations import apply_migrations
+from counseling_shared.pruner import Pruner, PruneTarget, backbone_targets
 from counseling_shared.relay import OutboxRelay
 from counseling_shared.settings import ServiceSettings
 from counseling_shared.tracing import configure_tracing
 
 log = get_logger(__name__)
+
+_UNREACHABLE = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, nats.errors.Error)
+"""What a start-up attempt raises while the database or NATS cannot be reached."""
 
 BackgroundTask = Callable[["Runtime"], Awaitable[None]]
 
@@ -64,6 +68,8 @@ class ServiceDefinition:
     routers: Sequence[APIRouter] = ()
     background: Sequence[BackgroundTask] = ()
     on_start: Sequence[BackgroundTask] = ()
+    prune_targets: Sequence[PruneTarget] = ()
+    """The service's own tables to prune (settled timers, old attempts), beside the backbone's."""
     version: str = "1.0.0"
     registry: EventRegistry = REGISTRY
     state: dict[str, Any] = field(default_factory=dict)
@@ -81,6 +87,8 @@ class Runtime:
         self.js: JetStreamContext | None = None
         self.relay: OutboxRelay | None = None
         self.consumers: list[InboxConsumer] = []
+        self.started = False
+        self._hooks_run = 0
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -88,7 +96,9 @@ class Runtime:
         return self.definition.name
 
     def db(self) -> asyncpg.Pool[Any]:
-        assert self.pool is not None, "runtime not started"
+        if self.pool is None:
+            # Still waiting for the database at start-up: the request is refused, not lost.
+            raise NotReady()
         return self.pool
 
     def jetstream(self) -> JetStreamContext:
@@ -100,9 +110,36 @@ class Runtime:
         return self.nc
 
     async def start(self) -> None:
+        """Connect, migrate, and start every loop; raise if the database or NATS is down.
+
+        Safe to call again after such a failure: what is already open is kept.
+        """
+        await self._open_database()
+        await self._open_nats()
+        await self._start_loops()
+
+    async def start_when_reachable(self) -> None:
+        """`start`, retried with a growing back-off while the database or NATS is unreachable.
+
+        The HTTP server runs meanwhile: `/healthz` answers 200, `/readyz` 503 until it is done.
+        """
+        delay = 0.25
+        while True:
+            try:
+                await self.start()
+                return
+            except _UNREACHABLE as exc:
+                log.warning("waiting_for_infrastructure", error=repr(exc), retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.settings.outage_backoff_max)
+
+    async def _open_database(self) -> None:
+        if self.pool is not None:
+            return
         s = self.settings
         conn = await connect(s.database_url, schema=s.database_schema)
         try:
+            # Migrations come before any consumer or loop touches the tables.
             applied = await apply_migrations(
                 conn, self.definition.migrations_dir, schema=s.database_schema
             )
@@ -111,37 +148,83 @@ class Runtime:
         if applied:
             log.info("migrations_applied", names=applied)
         self.pool = await create_pool(
-            s.database_url, schema=s.database_schema, max_size=s.db_pool_max
+            s.database_url,
+            schema=s.database_schema,
+            max_size=s.db_pool_max,
+            timeouts=s.db_timeouts(),
         )
-        self.nc = await nats.connect(
-            s.nats_url,
-            name=self.name,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.5,
-            allow_reconnect=True,
-        )
-        self.js = self.nc.jetstream(timeout=5.0)
-        await ensure_streams(self.js, replicas=s.stream_replicas)
-        self.relay = OutboxRelay(self.pool, self.js, dsn=s.database_url, schema=s.database_schema)
+
+    async def _open_nats(self) -> None:
+        if self.js is not None:
+            return
+        s = self.settings
+        if self.nc is None:
+            nc = NatsClient()
+            # reconnect_time_wait is typed int in nats-py but takes seconds as a float.
+            options: dict[str, Any] = {"reconnect_time_wait": 0.5}
+            try:
+                # nats-py retries an unreachable server for ever when reconnects are unlimited:
+                # bound the first connection, and start over on the next attempt.
+                async with asyncio.timeout(5.0):
+                    await nc.connect(
+                        s.nats_url,
+                        name=self.name,
+                        max_reconnect_attempts=-1,
+                        allow_reconnect=True,
+                        **options,
+                    )
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await nc.close()
+                raise
+            self.nc = nc
+        js = self.nc.jetstream(timeout=5.0)
+        await ensure_streams(js, replicas=s.stream_replicas)
+        self.js = js
+
+    async def _start_loops(self) -> None:
+        if self.relay is None:
+            self._spawn_loops()
+        # A hook that failed on the database going away is run again on the next attempt.
+        for hook in self.definition.on_start[self._hooks_run :]:
+            await hook(self)
+            self._hooks_run += 1
+        for task in self.definition.background:
+            self._spawn(task(self), getattr(task, "__name__", "background"))
+        self.started = True
+
+    def _spawn_loops(self) -> None:
+        s = self.settings
+        pool, js = self.db(), self.jetstream()
+        self.relay = OutboxRelay(pool, js, dsn=s.database_url, schema=s.database_schema)
         self._spawn(self.relay.run(), "outbox-relay")
         for route in self.definition.routes:
             consumer = InboxConsumer(
-                pool=self.pool,
-                js=self.js,
+                pool=pool,
+                js=js,
                 spec=route.spec,
                 handler=route.handler,
                 batch_handler=route.batch_handler,
                 registry=self.definition.registry,
                 source=self.name,
                 clock=self.clock,
+                handler_timeout=s.handler_timeout,
+                outage_backoff=(0.25, s.outage_backoff_max),
             )
             self.consumers.append(consumer)
             self._spawn(consumer.run(), route.spec.durable)
             self._spawn(consumer.run_redriven(), f"{route.spec.durable}-redrive")
-        for hook in self.definition.on_start:
-            await hook(self)
-        for task in self.definition.background:
-            self._spawn(task(self), getattr(task, "__name__", "background"))
+        pruner = Pruner(
+            pool,
+            [*backbone_targets(s), *self.definition.prune_targets],
+            batch_size=s.prune_batch,
+            interval=s.prune_interval,
+        )
+        self._spawn(pruner.run(), "pruner")
+
+    def spawn_guarded(self, coro: Awaitable[None], name: str) -> None:
+        """Run `coro` until `stop`; if it crashes, the process stops (never a silent loop)."""
+        self._spawn(coro, name)
 
     def _spawn(self, coro: Awaitable[None], name: str) -> None:
         async def guarded() -> None:
@@ -184,12 +267,13 @@ class Runtime:
             await self.pool.close()
 
     async def readiness(self) -> dict[str, bool]:
-        checks = {"database": False, "nats": False, "consumers": False}
+        """Started, the database answering, NATS connected, every consumer fetching."""
+        checks = {"started": self.started, "database": False, "nats": False, "consumers": False}
         if self.pool is not None:
             with contextlib.suppress(Exception):
                 checks["database"] = await self.pool.fetchval("SELECT true", timeout=2.0)
         checks["nats"] = bool(self.nc is not None and self.nc.is_connected)
-        checks["consumers"] = all(c.bound for c in self.consumers)
+        checks["consumers"] = self.started and all(c.ready for c in self.consumers)
         return checks
 
 
@@ -204,11 +288,23 @@ def create_app(definition: ServiceDefinition, clock: Clock | None = None) -> Fas
     configure_tracing(definition.name, settings.otel_exporter_otlp_endpoint)
     runtime = Runtime(definition, clock or SystemClock())
 
+    async def start_in_background() -> None:
+        await runtime.start_when_reachable()
+        app.state.pool = runtime.pool
+        log.info("service_ready", port=settings.port)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await runtime.start()
-        app.state.pool = runtime.pool
-        log.info("service_started", port=settings.port)
+        # One attempt in the foreground, so a service whose servers are up is ready when it
+        # serves; if the database or NATS is down, the HTTP server still comes up (readiness
+        # 503) and the runtime keeps trying in the background instead of the process exiting.
+        try:
+            await runtime.start()
+            app.state.pool = runtime.pool
+            log.info("service_started", port=settings.port)
+        except _UNREACHABLE as exc:
+            log.warning("service_waiting_for_infrastructure", error=repr(exc))
+            runtime.spawn_guarded(start_in_background(), "start-when-reachable")
         try:
             yield
         finally:

@@ -1,7 +1,11 @@
 """Settings from the environment. Each service subclasses `ServiceSettings` with its own port."""
 
+from datetime import timedelta
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from counseling_shared.db import DbTimeouts
 
 
 class ServiceSettings(BaseSettings):
@@ -32,6 +36,83 @@ class ServiceSettings(BaseSettings):
     )
     stream_replicas: int = Field(default=1, alias="STREAM_REPLICAS", ge=1, le=5)
     db_pool_max: int = Field(default=10, alias="DB_POOL_MAX", ge=2)
+    db_statement_timeout: float = Field(
+        default=15.0,
+        alias="DB_STATEMENT_TIMEOUT",
+        ge=0,
+        description="Seconds one SQL statement may run (0: no limit).",
+    )
+    db_lock_timeout: float = Field(
+        default=5.0,
+        alias="DB_LOCK_TIMEOUT",
+        ge=0,
+        description="Seconds a statement may wait for a lock (0: no limit).",
+    )
+    db_idle_in_transaction_timeout: float = Field(
+        default=60.0,
+        alias="DB_IDLE_IN_TRANSACTION_TIMEOUT",
+        ge=0,
+        description="Seconds a transaction may stay idle before the server ends it (0: never).",
+    )
+    handler_timeout: float = Field(
+        default=30.0,
+        alias="HANDLER_TIMEOUT",
+        gt=0,
+        description="Seconds one event handler may take before its message counts as failed.",
+    )
+    outage_backoff_max: float = Field(
+        default=10.0,
+        alias="OUTAGE_BACKOFF_MAX",
+        gt=0,
+        description="Longest wait between two probes of an unreachable database or NATS.",
+    )
+
+    def db_timeouts(self) -> DbTimeouts:
+        return DbTimeouts(
+            statement=self.db_statement_timeout,
+            lock=self.db_lock_timeout,
+            idle_in_transaction=self.db_idle_in_transaction_timeout,
+        )
+
+    prune_interval: float = Field(
+        default=600.0,
+        alias="PRUNE_INTERVAL",
+        gt=0,
+        description="Seconds between two pruning rounds.",
+    )
+    prune_batch: int = Field(
+        default=500, alias="PRUNE_BATCH", ge=1, description="Rows deleted per statement."
+    )
+    prune_inbox_after: timedelta = Field(
+        default=timedelta(days=100),
+        alias="PRUNE_INBOX_AFTER",
+        description="Age of inbox rows to delete; keep it longer than the streams' 90 days.",
+    )
+    prune_outbox_after: timedelta = Field(
+        default=timedelta(days=7),
+        alias="PRUNE_OUTBOX_AFTER",
+        description="Age of published outbox rows to delete.",
+    )
+    prune_idempotency_after: timedelta = Field(
+        default=timedelta(hours=24),
+        alias="PRUNE_IDEMPOTENCY_AFTER",
+        description="Age of HTTP idempotency keys to delete.",
+    )
+    prune_dead_letters_after: timedelta = Field(
+        default=timedelta(days=30),
+        alias="PRUNE_DEAD_LETTERS_AFTER",
+        description="Time a redriven or reviewed dead letter is kept.",
+    )
+    prune_settled_timers_after: timedelta = Field(
+        default=timedelta(days=30),
+        alias="PRUNE_SETTLED_TIMERS_AFTER",
+        description="Time a fired or cancelled timer row is kept (services with timers).",
+    )
+    prune_attempts_after: timedelta = Field(
+        default=timedelta(days=90),
+        alias="PRUNE_ATTEMPTS_AFTER",
+        description="Time a delivery attempt record is kept (notify).",
+    )
 
     @field_validator("database_schema")
     @classmethod

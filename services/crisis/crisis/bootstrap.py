@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from counseling_shared.pruner import PruneTarget
 from counseling_shared.service import ServiceDefinition
 from crisis.application.publishing import Paging
 from crisis.entrypoints import consumers, http
@@ -23,4 +24,11 @@ def definition(settings: CrisisSettings | None = None) -> ServiceDefinition:
         routes=consumers.routes(paging),
         routers=[http.router],
         background=[escalation_scheduler(paging), escalation_auditor(paging), refresh_gauges],
+        prune_targets=[
+            PruneTarget(
+                "escalation_timers",
+                "status IN ('fired', 'cancelled') AND settled_at < $1",
+                s.prune_settled_timers_after,
+            )
+        ],
     )

@@ -6,6 +6,7 @@ import httpx
 
 from counseling_shared.codes import NotificationChannel
 from counseling_shared.db import create_pool
+from counseling_shared.pruner import PruneTarget
 from counseling_shared.service import BackgroundTask, Runtime, ServiceDefinition
 from notify.adapters.booking_directory import NatsClientDirectory
 from notify.adapters.smtp import SmtpProvider
@@ -44,6 +45,10 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
             *(lane_pool(Lane.CRISIS, s, channels) for channels in CRISIS_CHANNEL_GROUPS),
             lane_pool(Lane.BULK, s),
         ],
+        prune_targets=[
+            # What was tried when, kept for support questions; the notifications themselves stay.
+            PruneTarget("notification_attempts", "at < $1", s.prune_attempts_after),
+        ],
     )
 
 
@@ -59,7 +64,11 @@ def lane_pool(
 
     async def run(runtime: Runtime) -> None:
         pool = await create_pool(
-            s.database_url, schema=s.database_schema, min_size=1, max_size=size + 1
+            s.database_url,
+            schema=s.database_schema,
+            min_size=1,
+            max_size=size + 1,
+            timeouts=s.db_timeouts(),
         )
         try:
             async with httpx.AsyncClient(timeout=_capped(s.webhook_timeout, cap)) as client:

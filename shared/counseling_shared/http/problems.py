@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -39,6 +40,18 @@ class Conflict(Problem):
 class Unprocessable(Problem):
     def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(422, "validation-error", "Invalid request", detail, errors=errors or [])
+
+
+class NotReady(Problem):
+    """The service is up but cannot reach its database yet (start-up or an outage)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            503,
+            "unavailable",
+            "Service unavailable",
+            "The service cannot reach its database right now; try again shortly.",
+        )
 
 
 def problem_response(
@@ -94,6 +107,18 @@ def install_problem_handlers(app: FastAPI) -> None:
             title.get(exc.status_code, "Error"),
             str(exc.detail),
             request.url.path,
+        )
+
+    @app.exception_handler(asyncpg.PostgresConnectionError)
+    @app.exception_handler(asyncpg.CannotConnectNowError)
+    @app.exception_handler(asyncpg.InterfaceError)
+    @app.exception_handler(ConnectionError)
+    async def _unreachable(request: Request, exc: Exception) -> JSONResponse:
+        # The database went away under the request: nothing was committed, retry later.
+        log.warning("database_unreachable", path=request.url.path, error=repr(exc))
+        problem = NotReady()
+        return problem_response(
+            problem.status, problem.kind, problem.title, problem.detail, request.url.path
         )
 
     @app.exception_handler(Exception)

@@ -384,3 +384,40 @@ async def eventually_true(check: Any, timeout: float = 15.0) -> None:
     while not await check():
         assert asyncio.get_running_loop().time() < deadline, "condition never held"
         await asyncio.sleep(0.05)
+
+
+async def test_a_due_message_locked_by_another_transaction_does_not_spin_the_workers(
+    pool: asyncpg.Pool[Any], clock: ControllableClock, database_url: str
+) -> None:
+    claims = 0
+
+    class CountingWorkers(LaneWorkers):
+        async def claim(self) -> tuple[Notification, dict[str, str]] | None:
+            nonlocal claims
+            claims += 1
+            return await super().claim()
+
+    notification_id = await queue_followup(pool, clock)
+    workers = CountingWorkers(
+        lane=Lane.BULK,
+        size=1,
+        pool=pool,
+        dsn=database_url,
+        schema=None,
+        clock=clock,
+        courier=courier(pool, clock),
+        lease=LEASE,
+    )
+    async with pool.acquire() as holder, holder.transaction():
+        # Another transaction holds the due row: SKIP LOCKED finds nothing to claim.
+        await holder.execute(
+            "SELECT 1 FROM notifications WHERE id = $1 FOR UPDATE", notification_id
+        )
+        running = asyncio.create_task(workers.run())
+        await asyncio.sleep(2.0)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+    # Backing off while the row is locked: a handful of claims in 2 s, not thousands.
+    assert claims <= 12, f"{claims} claims in 2 s while the due message was locked"

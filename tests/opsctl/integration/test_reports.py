@@ -127,3 +127,42 @@ async def test_a_database_without_the_services_tables_is_a_clear_error(database_
 
     assert answer.code == 1
     assert "right service's database" in answer.stderr
+
+
+async def test_tables_lists_the_services_tables_with_their_sizes(migrated: str) -> None:
+    db = ["--service", "crisis", "--database-url", migrated, "--database-schema", "crisis"]
+
+    found = (await counselctl("tables", *db, "--json")).json()
+    shown = await counselctl("tables", *db)
+
+    names = {t["table"] for t in found}
+    assert {"alerts", "escalation_timers", "inbox", "outbox", "dead_letters"} <= names
+    assert "followups" not in names, "another schema's tables"
+    assert all(t["bytes"] > 0 for t in found)
+    assert "Tables of crisis" in shown.stdout
+
+
+async def test_outbox_dead_letters_lists_the_events_that_could_not_be_published(
+    migrated: str,
+) -> None:
+    reviewed, waiting = uuid4(), uuid4()
+    conn = await connect(migrated, schema="crisis")
+    try:
+        await conn.executemany(
+            """INSERT INTO outbox_dead_letters (position, event_id, stream, subject, payload,
+                   created_at, reason, detail, reviewed_at)
+               VALUES ($1, $2, 'CRISIS', 'crisis.x.AlertOpened', '\\x7b7d', now(), $3, 'd', $4)""",
+            [(1, reviewed, "no_stream", NOW), (2, waiting, "too_large", None)],
+        )
+    finally:
+        await conn.close()
+    db = ["--service", "crisis", "--database-url", migrated, "--database-schema", "crisis"]
+
+    every = (await counselctl("outbox", "dead-letters", *db, "--json")).json()
+    unreviewed = (await counselctl("outbox", "dead-letters", *db, "--waiting", "--json")).json()
+
+    assert [(d["event_id"], d["reason"]) for d in every] == [
+        (str(reviewed), "no_stream"),
+        (str(waiting), "too_large"),
+    ]
+    assert [d["event_id"] for d in unreviewed] == [str(waiting)]

@@ -38,6 +38,19 @@ async def eventually(
         await asyncio.sleep(interval)
 
 
+async def stop(task: asyncio.Task[None]) -> None:
+    """Cancel until the task ends: Python 3.11's asyncio.wait_for (inside nats-py's fetch)
+    swallows a cancel that lands as its result arrives, so one cancel may not be enough."""
+    for _ in range(10):
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=0.5)
+        if done:
+            break
+    assert task.done(), "the task did not stop"
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def messages_on(js: JetStreamContext, stream: str, subject: str) -> list[Msg]:
     """Every message the stream holds on `subject` (wildcards allowed), in stream order."""
     info = await js.stream_info(stream, subjects_filter=subject)

@@ -79,7 +79,12 @@ async def test_ready_when_database_nats_and_consumers_are_up(probe: httpx.AsyncC
     answer = await eventually(lambda: _ready(probe))
 
     assert answer is not None
-    assert answer.json()["checks"] == {"database": True, "nats": True, "consumers": True}
+    assert answer.json()["checks"] == {
+        "started": True,
+        "database": True,
+        "nats": True,
+        "consumers": True,
+    }
 
 
 async def test_not_ready_while_a_consumer_cannot_bind_or_nats_is_gone(
@@ -95,7 +100,12 @@ async def test_not_ready_while_a_consumer_cannot_bind_or_nats_is_gone(
         disconnected = await client.get("/readyz")
 
     assert unbound.status_code == 503
-    assert unbound.json()["checks"] == {"database": True, "nats": True, "consumers": False}
+    assert unbound.json()["checks"] == {
+        "started": True,
+        "database": True,
+        "nats": True,
+        "consumers": False,
+    }
     assert disconnected.status_code == 503
     assert disconnected.json()["checks"]["nats"] is False
 

@@ -14,12 +14,18 @@ import pytest
 from nats.js import JetStreamContext
 
 from counseling_shared.clock import SystemClock
+from counseling_shared.db import DbTimeouts, connect, create_pool
 from counseling_shared.envelope import REGISTRY, Envelope, wrap
 from counseling_shared.events import IntegrationEvent, SessionCompleted
 from counseling_shared.inbox import Handler, InboxConsumer, PermanentFailure, _Outcome
 from counseling_shared.jetstream import ConsumerSpec
 from counseling_shared.unit_of_work import UnitOfWork
-from tests.shared.integration.support import eventually, messages_on, session_completed
+from tests.shared.integration.support import (
+    eventually,
+    messages_on,
+    session_completed,
+    stop,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -96,9 +102,7 @@ async def consuming(consumer: InboxConsumer) -> AsyncIterator[None]:
         await eventually(lambda: _bound(consumer))
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, 5.0)
+        await stop(task)
 
 
 async def _bound(consumer: InboxConsumer) -> bool:
@@ -297,3 +301,92 @@ async def _in_outbox(pool: asyncpg.Pool[Any], event_id: UUID) -> bool:
         "SELECT count(*) = 1 FROM outbox WHERE event_id = $1", event_id
     )
     return found
+
+
+async def test_a_handler_stuck_on_a_locked_row_fails_by_lock_timeout_and_the_rest_flow(
+    migrated_url: str, js: JetStreamContext
+) -> None:
+    site = uuid4()
+    spec = spec_for(site)
+    locked_row, free_row = uuid4(), uuid4()
+    stuck, fine = session_completed(site), session_completed(site)
+    rows = {stuck.appointment_id: locked_row, fine.appointment_id: free_row}
+
+    async def lock_then_record(
+        uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent
+    ) -> None:
+        assert isinstance(event, SessionCompleted)
+        await uow.conn.execute(
+            "SELECT 1 FROM staff WHERE id = $1 FOR UPDATE", rows[event.appointment_id]
+        )
+        await uow.conn.execute(
+            "INSERT INTO sessions_seen (consumer, event_id, appointment_id) VALUES ($1, $2, $3)",
+            spec.durable,
+            envelope.id,
+            event.appointment_id,
+        )
+
+    budgeted = await create_pool(migrated_url, timeouts=DbTimeouts(lock=0.3))
+    holder = await connect(migrated_url)
+    try:
+        for row in (locked_row, free_row):
+            await holder.execute(
+                "INSERT INTO staff (id, site_id, role) VALUES ($1, $2, 'counselor')", row, site
+            )
+        async with holder.transaction():
+            await holder.execute("SELECT 1 FROM staff WHERE id = $1 FOR UPDATE", locked_row)
+            async with consuming(consumer_for(budgeted, js, spec, lock_then_record)):
+                await publish(js, envelope_of(stuck))
+                await publish(js, envelope_of(fine))
+                await eventually(lambda: _dead_letter_count(budgeted, spec, 1), timeout=15.0)
+                await eventually(lambda: _projected(budgeted, spec, fine.appointment_id))
+        letter = await budgeted.fetchrow(
+            "SELECT reason, detail FROM dead_letters WHERE consumer = $1", spec.durable
+        )
+    finally:
+        await holder.close()
+        await budgeted.close()
+
+    assert letter is not None
+    assert letter["reason"] == "handler_failed"
+    assert "LockNotAvailableError" in letter["detail"]
+
+
+async def test_a_handler_over_its_time_budget_fails_that_message_only(
+    pool: asyncpg.Pool[Any], js: JetStreamContext
+) -> None:
+    site = uuid4()
+    spec = spec_for(site)
+    slow, fine = session_completed(site), session_completed(site)
+    handler, attempts = recorder(spec)
+
+    async def hangs_on_slow(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
+        await handler(uow, envelope, event)
+        assert isinstance(event, SessionCompleted)
+        if event.appointment_id == slow.appointment_id:
+            await asyncio.Event().wait()  # never answers, like a provider that went silent
+
+    consumer = InboxConsumer(
+        pool=pool,
+        js=js,
+        spec=spec,
+        handler=hangs_on_slow,
+        registry=REGISTRY,
+        source=SOURCE,
+        clock=SystemClock(),
+        fetch_timeout=0.2,
+        handler_timeout=0.3,
+    )
+    async with consuming(consumer):
+        await publish(js, envelope_of(slow))
+        await publish(js, envelope_of(fine))
+        await eventually(lambda: _dead_letter_count(pool, spec, 1), timeout=15.0)
+        await eventually(lambda: _projected(pool, spec, fine.appointment_id))
+
+    letter = await pool.fetchrow(
+        "SELECT reason, detail FROM dead_letters WHERE consumer = $1", spec.durable
+    )
+    assert letter is not None
+    assert (letter["reason"], attempts[slow.appointment_id]) == ("handler_failed", 2)
+    assert "budget" in letter["detail"]
+    assert await rows_for(pool, spec) == {fine.appointment_id: 1}

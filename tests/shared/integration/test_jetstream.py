@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, StorageType
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType
 
 from counseling_shared.jetstream import (
     STREAMS,
@@ -97,8 +97,31 @@ async def test_ensure_consumer_creates_then_updates_a_durable(
 
     assert created.durable_name == "probe-sessions"
     assert created.ack_policy == AckPolicy.EXPLICIT
-    assert created.max_deliver == 3
+    # JetStream never drops a message on its own: the consumer counts handler failures.
+    assert created.max_deliver == -1
     assert created.filter_subject == f"{prefix}.a"
-    assert updated.max_deliver == 5
+    assert updated.max_deliver == -1
     assert updated.ack_wait == 12.0
     assert sorted(updated.filter_subjects or []) == [f"{prefix}.a", f"{prefix}.b"]
+
+
+async def test_an_existing_durable_with_a_bounded_max_deliver_is_made_unlimited_in_place(
+    js: JetStreamContext, scratch_stream: StreamSpec
+) -> None:
+    # A durable created by an earlier release, with JetStream's max_deliver bounding retries.
+    await ensure_streams(js, specs=[scratch_stream])
+    prefix = scratch_stream.subjects[0][:-2]
+    old = ConsumerConfig(
+        name="probe-old",
+        durable_name="probe-old",
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=30.0,
+        max_deliver=8,
+        filter_subject=f"{prefix}.a",
+    )
+    await js.add_consumer(scratch_stream.name, old)
+
+    await ensure_consumer(js, ConsumerSpec("probe-old", scratch_stream.name, [f"{prefix}.a"]))
+
+    assert (await js.consumer_info(scratch_stream.name, "probe-old")).config.max_deliver == -1

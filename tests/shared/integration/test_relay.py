@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
+import nats.errors
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
@@ -230,3 +231,69 @@ async def _relay_listening(pool: asyncpg.Pool[Any]) -> bool:
            WHERE datname = current_database() AND query = 'LISTEN "outbox"'"""
     )
     return found
+
+
+async def test_rows_that_can_never_be_published_are_dead_lettered_and_the_rest_flow(
+    pool: asyncpg.Pool[Any], nc: NatsClient, js: JetStreamContext, migrated_url: str
+) -> None:
+    site = uuid4()
+    [first] = await commit(pool, site, [uuid4()])
+    too_large, no_stream = uuid4(), uuid4()
+    await pool.executemany(
+        """INSERT INTO outbox (event_id, stream, subject, payload) VALUES ($1, $2, $3, $4)""",
+        [
+            (too_large, "BOOKING", f"booking.{site}.SessionCompleted", b"x" * (nc.max_payload + 1)),
+            (no_stream, "NOSUCH", f"nosuch.{site}.Nothing", b"{}"),
+        ],
+    )
+    [last] = await commit(pool, site, [uuid4()])
+
+    async with running(relay_for(pool, js, migrated_url, publish_timeout=1.0, retry_delay=0.1)):
+        await eventually(lambda: _none_left(pool, [last]), timeout=15.0)
+
+    assert await delivered_ids(js, site) == [first, last]
+    letters = await pool.fetch(
+        "SELECT event_id, reason FROM outbox_dead_letters WHERE event_id = ANY($1)",
+        [too_large, no_stream],
+    )
+    assert {r["event_id"]: r["reason"] for r in letters} == {
+        too_large: "too_large",
+        no_stream: "no_stream",
+    }
+    left = await pool.fetchval(
+        "SELECT count(*) FROM outbox WHERE event_id = ANY($1)", [too_large, no_stream]
+    )
+    assert left == 0
+
+
+async def test_a_publish_failing_mid_batch_keeps_each_aggregates_order(
+    pool: asyncpg.Pool[Any], js: JetStreamContext, migrated_url: str
+) -> None:
+    failed_once: set[UUID] = set()
+
+    class NacksOnce(OutboxRelay):
+        """JetStream answers the first publish of one event with an error (a transient one)."""
+
+        async def _send(self, row: asyncpg.Record) -> asyncio.Future[Any]:
+            if row["event_id"] == flaky and flaky not in failed_once:
+                failed_once.add(flaky)
+                future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+                future.set_exception(nats.errors.TimeoutError())
+                return future
+            return await super()._send(row)
+
+    site = uuid4()
+    a, b = uuid4(), uuid4()
+    ids = await commit(pool, site, [a, b, a, b, a])
+    flaky = ids[0]  # a's first event
+
+    relay = NacksOnce(pool, js, dsn=migrated_url, publish_timeout=1.0, retry_delay=0.1)
+    async with running(relay):
+        await eventually(lambda: _none_left(pool, ids), timeout=15.0)
+
+    delivered = await delivered_ids(js, site)
+    assert sorted(delivered) == sorted(ids), "lost or doubled"
+    by_aggregate = {a: [ids[0], ids[2], ids[4]], b: [ids[1], ids[3]]}
+    for aggregate, expected in by_aggregate.items():
+        assert [i for i in delivered if i in expected] == expected, f"{aggregate} reordered"
+    assert failed_once == {flaky}

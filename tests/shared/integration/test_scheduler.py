@@ -189,6 +189,34 @@ async def test_a_failed_timer_waiting_out_its_backoff_does_not_spin_the_schedule
     assert passes <= 5, f"{passes} passes in 1.5 s"
 
 
+async def test_a_due_timer_locked_by_another_transaction_does_not_spin_the_scheduler(
+    reminders: Reminders,
+) -> None:
+    passes = 0
+
+    class CountingScheduler(DueScheduler):
+        async def fire_due(self) -> int:
+            nonlocal passes
+            passes += 1
+            return await super().fire_due()
+
+    scheduler = reminders.scheduler(max_sleep=1.0)
+    scheduler.__class__ = CountingScheduler
+    reminder = await reminders.add(now() - timedelta(seconds=1))
+
+    async with reminders.pool.acquire() as holder, holder.transaction():
+        # Another replica (or a long write) holds the due row: SKIP LOCKED finds nothing.
+        await holder.execute("SELECT 1 FROM reminders WHERE id = $1 FOR UPDATE", reminder)
+        async with running(scheduler):
+            await asyncio.sleep(2.0)
+            held = passes
+    async with running(scheduler):
+        await eventually(reminders.firings, timeout=5.0)
+
+    # Backing off while the row is locked: a handful of passes in 2 s, not thousands.
+    assert held <= 12, f"{held} passes in 2 s while the due row was locked"
+
+
 async def test_a_scheduler_stops_when_cancelled_just_as_it_is_woken(reminders: Reminders) -> None:
     scheduler = reminders.scheduler(max_sleep=30.0)
     task = asyncio.create_task(scheduler.run())

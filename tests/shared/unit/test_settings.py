@@ -1,5 +1,7 @@
 """Settings come from the environment, under the names the README and CONTRACT.md give."""
 
+from datetime import timedelta
+
 import pytest
 from pydantic import Field, ValidationError
 
@@ -74,3 +76,61 @@ def test_a_schema_that_is_not_a_plain_identifier_is_refused(
 
     with pytest.raises(ValidationError):
         BookingLikeSettings()
+
+
+_RELIABILITY_ENV = {
+    "DB_STATEMENT_TIMEOUT": "20",
+    "DB_LOCK_TIMEOUT": "2.5",
+    "DB_IDLE_IN_TRANSACTION_TIMEOUT": "0",
+    "HANDLER_TIMEOUT": "12",
+    "OUTAGE_BACKOFF_MAX": "4",
+    "PRUNE_INTERVAL": "60",
+    "PRUNE_BATCH": "50",
+    "PRUNE_INBOX_AFTER": "P120D",
+    "PRUNE_OUTBOX_AFTER": "P3D",
+    "PRUNE_IDEMPOTENCY_AFTER": "PT12H",
+    "PRUNE_DEAD_LETTERS_AFTER": "P10D",
+    "PRUNE_SETTLED_TIMERS_AFTER": "P5D",
+    "PRUNE_ATTEMPTS_AFTER": "P60D",
+}
+
+
+def test_time_budgets_and_retention_are_read_from_the_environment(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    for name, value in _RELIABILITY_ENV.items():
+        clean_env.setenv(name, value)
+
+    settings = BookingLikeSettings()
+
+    assert settings.db_timeouts().server_settings() == {
+        "statement_timeout": "20000",
+        "lock_timeout": "2500",
+        "idle_in_transaction_session_timeout": "0",
+    }
+    assert (settings.handler_timeout, settings.outage_backoff_max) == (12.0, 4.0)
+    assert (settings.prune_interval, settings.prune_batch) == (60.0, 50)
+    assert settings.prune_inbox_after == timedelta(days=120)
+    assert settings.prune_outbox_after == timedelta(days=3)
+    assert settings.prune_idempotency_after == timedelta(hours=12)
+    assert settings.prune_dead_letters_after == timedelta(days=10)
+    assert settings.prune_settled_timers_after == timedelta(days=5)
+    assert settings.prune_attempts_after == timedelta(days=60)
+
+
+def test_the_documented_reliability_defaults(clean_env: pytest.MonkeyPatch) -> None:
+    for name in _RELIABILITY_ENV:
+        clean_env.delenv(name, raising=False)
+
+    settings = BookingLikeSettings()
+
+    assert settings.db_timeouts().server_settings() == {
+        "statement_timeout": "15000",
+        "lock_timeout": "5000",
+        "idle_in_transaction_session_timeout": "60000",
+    }
+    assert (settings.handler_timeout, settings.outage_backoff_max) == (30.0, 10.0)
+    # Inbox rows outlive the streams' 90 days, so a redelivery always finds its row.
+    assert settings.prune_inbox_after == timedelta(days=100)
+    assert settings.prune_outbox_after == timedelta(days=7)
+    assert settings.prune_idempotency_after == timedelta(hours=24)

@@ -2,7 +2,7 @@
 
 import typer
 
-from opsctl.commands import dead_letters, demo, docs, reports
+from opsctl.commands import dead_letters, demo, docs, reports, tables
 from opsctl.commands.rebuild import rebuild
 from opsctl.commands.streams import streams
 
@@ -17,6 +17,8 @@ app = typer.Typer(
 )
 app.command()(streams)
 app.command()(rebuild)
+app.command()(tables.tables)
+app.add_typer(tables.outbox, name="outbox")
 app.add_typer(dead_letters.app, name="dead-letters")
 app.add_typer(reports.followups, name="followups")
 app.add_typer(reports.alerts, name="alerts")

@@ -74,3 +74,48 @@ async def open_alerts(
         limit,
     )
     return [OpenAlert(**dict(r)) for r in rows]
+
+
+@dataclass(frozen=True)
+class TableSize:
+    """One table of a service's schema: PostgreSQL's live-row estimate and its size on disk."""
+
+    table: str
+    rows: int
+    bytes: int
+
+
+async def table_sizes(conn: Connection) -> list[TableSize]:
+    rows = await conn.fetch(
+        """SELECT relname AS table, n_live_tup AS rows, pg_total_relation_size(relid) AS bytes
+           FROM pg_stat_user_tables WHERE schemaname = current_schema()
+           ORDER BY bytes DESC, relname"""
+    )
+    return [TableSize(**dict(r)) for r in rows]
+
+
+@dataclass(frozen=True)
+class OutboxDeadLetter:
+    """A committed event the relay could never publish (too large, or no stream)."""
+
+    position: int
+    event_id: UUID
+    subject: str
+    reason: str
+    detail: str
+    created_at: datetime
+    dead_at: datetime
+    reviewed_at: datetime | None
+
+
+async def outbox_dead_letters(
+    conn: Connection, *, waiting: bool = False, limit: int = 1000
+) -> list[OutboxDeadLetter]:
+    rows = await conn.fetch(
+        """SELECT position, event_id, subject, reason, detail, created_at, dead_at, reviewed_at
+           FROM outbox_dead_letters WHERE NOT $1 OR reviewed_at IS NULL
+           ORDER BY position LIMIT $2""",
+        waiting,
+        limit,
+    )
+    return [OutboxDeadLetter(**dict(r)) for r in rows]

@@ -46,6 +46,7 @@ class LaneWorkers:
         lease: timedelta,
         idle_poll: float = 1.0,
         retry_delay: float = 1.0,
+        locked_retry: float = 0.05,
         channels: Collection[NotificationChannel] | None = None,
     ) -> None:
         self.lane = lane
@@ -59,6 +60,7 @@ class LaneWorkers:
         self._lease = lease
         self._idle_poll = idle_poll
         self._retry_delay = retry_delay
+        self._locked_retry = locked_retry
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -91,6 +93,7 @@ class LaneWorkers:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _work(self) -> None:
+        locked_rounds = 0
         while True:
             try:
                 claimed = await self.claim()
@@ -99,8 +102,9 @@ class LaneWorkers:
                 await asyncio.sleep(self._retry_delay)
                 continue
             if claimed is None:
-                await self._idle()
+                locked_rounds = await self._idle(locked_rounds)
                 continue
+            locked_rounds = 0
             notification, trace_headers = claimed
             try:
                 await self._courier.deliver(notification, trace_headers)
@@ -125,16 +129,25 @@ class LaneWorkers:
                 conn, self.lane, now, now + self._lease, self.channels
             )
 
-    async def _idle(self) -> None:
+    async def _idle(self, locked_rounds: int) -> int:
+        """Sleep until the next message falls due (or a NOTIFY); return the new count of
+        rounds in a row that found a message due now but could not claim it."""
         sleep = self._idle_poll
         with contextlib.suppress(*_DB_ERRORS):
             async with self._pool.acquire() as conn:
                 due = await notification_store.next_due_at(conn, self.lane, self.channels)
             if due is not None:
-                sleep = min(max((due - self._clock.now()).total_seconds(), 0.0), sleep)
-        if sleep > 0:
-            await wait_for_wake(self._wake, sleep)
+                sleep = min((due - self._clock.now()).total_seconds(), sleep)
+        if sleep <= 0:
+            # Due now, yet `claim` found nothing: another transaction holds that row (SKIP
+            # LOCKED). Back off, doubling, instead of spinning until it lets go.
+            locked_rounds += 1
+            sleep = min(self._locked_retry * 2.0 ** (locked_rounds - 1), self._idle_poll)
+        else:
+            locked_rounds = 0
+        await wait_for_wake(self._wake, sleep)
         self._wake.clear()
+        return locked_rounds
 
     async def _record_crash(self, notification: Notification) -> bool:
         try:
