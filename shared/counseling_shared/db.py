@@ -47,6 +47,17 @@ def _server_settings(schema: str | None, timeouts: DbTimeouts | None) -> dict[st
     return settings or None
 
 
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    # Raised by a pooled connection whose server went away mid-operation ("cannot switch to
+    # state …"): the database is gone, not a bug of ours.
+    asyncpg.InternalClientError,
+)
+"""What a database outage (or a failing statement) raises: loops back off and try again."""
+
+
 async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
     for type_name in ("json", "jsonb"):
         await conn.set_type_codec(

@@ -37,6 +37,7 @@ from nats.js import JetStreamContext
 from opentelemetry import trace
 
 from counseling_shared.clock import Clock
+from counseling_shared.db import DATABASE_ERRORS
 from counseling_shared.envelope import Envelope, EventDecodeError, EventRegistry
 from counseling_shared.events import IntegrationEvent
 from counseling_shared.jetstream import (
@@ -83,16 +84,17 @@ class HandlerTimedOut(Exception):
     """A handler ran over its time budget: a handler failure like any other."""
 
 
-BATCH_ERRORS = (
-    OSError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
+BATCH_ERRORS: tuple[type[Exception], ...] = (
+    *DATABASE_ERRORS,
     nats.errors.ConnectionClosedError,
     nats.errors.ConnectionReconnectingError,
 )
 """What may end a batch outside its handlers; it is an infrastructure fault, never counted."""
 
-_CONNECTION_ERRORS = (
+_PROBE_ERRORS: tuple[type[Exception], ...] = (*BATCH_ERRORS, TimeoutError)
+
+_CONNECTION_ERRORS: tuple[type[Exception], ...] = (
+    asyncpg.InternalClientError,  # a pooled connection whose server went away mid-operation
     ConnectionError,  # refused, reset, aborted (not TimeoutError: a handler's own budget)
     asyncpg.InterfaceError,
     asyncpg.PostgresConnectionError,
@@ -315,7 +317,7 @@ class InboxConsumer:
                 async with asyncio.timeout(5.0):
                     await self._pool.fetchval("SELECT 1")
                 return
-            except (*BATCH_ERRORS, TimeoutError) as exc:
+            except _PROBE_ERRORS as exc:
                 log.warning(
                     "consumer_waiting_for_database",
                     consumer=self.spec.durable,

@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 
+from counseling_shared.db import DATABASE_ERRORS
 from counseling_shared.logs import get_logger
 from counseling_shared.metrics import PRUNED_ROWS
 from counseling_shared.settings import ServiceSettings
@@ -75,7 +76,7 @@ class Pruner:
         while True:
             try:
                 await self.prune_once()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except DATABASE_ERRORS as exc:
                 # The database is away (or a statement timed out): try again next round.
                 log.warning("prune_failed", error=repr(exc))
             await asyncio.sleep(self._interval)

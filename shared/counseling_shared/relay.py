@@ -25,6 +25,7 @@ import nats.errors
 import nats.js.errors
 from nats.js import JetStreamContext
 
+from counseling_shared.db import DATABASE_ERRORS
 from counseling_shared.logs import get_logger
 from counseling_shared.metrics import (
     OUTBOX_BACKLOG,
@@ -106,7 +107,7 @@ class OutboxRelay:
                 try:
                     while await self.drain_once() == self._batch_size:
                         pass
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                except DATABASE_ERRORS as exc:
                     log.warning("outbox_drain_failed", error=repr(exc))
                     await asyncio.sleep(self._retry_delay)
                 await wait_for_wake(self._wake, self._poll_interval)

@@ -18,6 +18,7 @@ import asyncpg
 from opentelemetry import context as otel_context
 
 from counseling_shared.clock import Clock
+from counseling_shared.db import DATABASE_ERRORS
 from counseling_shared.logs import get_logger
 from counseling_shared.tracing import context_from_headers, tracer
 from counseling_shared.unit_of_work import UnitOfWork
@@ -94,7 +95,7 @@ class DueScheduler:
                     while await self.fire_due() == self._batch_size:
                         pass
                     sleep = self._not_before_locked(await self._seconds_until_next())
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                except DATABASE_ERRORS as exc:
                     log.warning("scheduler_failed", table=self._table, error=repr(exc))
                     sleep = self._retry_delay
                 await wait_for_wake(self._wake, sleep)
@@ -132,7 +133,7 @@ class DueScheduler:
                         await self._fire(uow, row)
                         # Inside the span: the outbox rows take the current trace's headers.
                         await uow.flush()
-            except (OSError, asyncpg.InterfaceError):
+            except (OSError, asyncpg.InterfaceError, asyncpg.InternalClientError):
                 raise
             except Exception as exc:
                 if row_id is None:

@@ -24,7 +24,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from counseling_shared.clock import Clock, SystemClock
-from counseling_shared.db import connect, create_pool
+from counseling_shared.db import DATABASE_ERRORS, connect, create_pool
 from counseling_shared.envelope import REGISTRY, EventRegistry
 from counseling_shared.http.auth import ApiKeyAuth
 from counseling_shared.http.idempotency import IdempotencyMiddleware
@@ -40,7 +40,7 @@ from counseling_shared.tracing import configure_tracing
 
 log = get_logger(__name__)
 
-_UNREACHABLE = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, nats.errors.Error)
+_UNREACHABLE: tuple[type[Exception], ...] = (*DATABASE_ERRORS, nats.errors.Error)
 """What a start-up attempt raises while the database or NATS cannot be reached."""
 
 BackgroundTask = Callable[["Runtime"], Awaitable[None]]

@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-import asyncpg
-
-from counseling_shared.db import connect
+from counseling_shared.db import DATABASE_ERRORS, connect
 from counseling_shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -36,7 +34,7 @@ async def listen_for_wakeups(
             await conn.add_listener(channel, lambda *_: wake.set())
             wake.set()
             await closed.wait()
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except DATABASE_ERRORS as exc:
             log.warning("listen_failed", channel=channel, error=repr(exc))
         finally:
             if conn is not None and not conn.is_closed():

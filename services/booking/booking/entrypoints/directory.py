@@ -20,6 +20,7 @@ from prometheus_client import Counter
 from booking.adapters import projections
 from booking.domain.client import Client
 from booking.settings import BookingSettings
+from counseling_shared.db import DATABASE_ERRORS
 from counseling_shared.logs import get_logger
 from counseling_shared.service import Runtime
 
@@ -58,7 +59,7 @@ async def answer(pool: asyncpg.Pool[Any], raw: bytes) -> dict[str, Any]:
     try:
         async with pool.acquire() as conn:
             found = await projections.load_client(conn, client_id)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except DATABASE_ERRORS as exc:
         log.warning("directory_unavailable", client_id=str(client_id), error=type(exc).__name__)
         return {"error": "unavailable"}
     return contact_of(found) if found else {"error": "not_found"}

@@ -19,6 +19,7 @@ import asyncpg
 
 from counseling_shared.clock import Clock
 from counseling_shared.codes import NotificationChannel
+from counseling_shared.db import DATABASE_ERRORS
 from counseling_shared.logs import get_logger
 from counseling_shared.waiting import wait_for_wake
 from counseling_shared.wakeups import listen_for_wakeups
@@ -29,7 +30,7 @@ from notify.domain.notification import Notification
 
 log = get_logger(__name__)
 
-_DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+_DB_ERRORS = DATABASE_ERRORS
 
 
 class LaneWorkers:
