@@ -257,6 +257,16 @@ async def check_dead_letters(figures: Figures, suite: Suite, site_id: str) -> No
             figures.problems.append(f"dead letter in {service}: {dict(row)}")
 
 
+def exited_services(suite: Suite) -> list[str]:
+    """Services whose process has ended: nothing restarts them here, as a fault must not stop
+    one (a consumer backs off and resumes by itself)."""
+    return [
+        f"{name} exited with code {process.exit_code}: " + "\n".join(process.last_lines)[-2000:]
+        for name, process in suite.processes.items()
+        if process.exit_code is not None
+    ]
+
+
 async def check_effects(js: JetStreamContext, site: Site) -> Figures:
     figures = Figures()
     events = await site_events(js, site.site_id)
@@ -283,6 +293,8 @@ async def recovered(
     figures if they never are."""
     figures = Figures()
     while time.monotonic() - fault_ended < timeout:
+        if exited := exited_services(site.suite):
+            raise AssertionError("\n".join(exited))
         try:
             figures = await check_effects(js, site)
         except (OSError, nats.errors.Error, asyncpg.PostgresError) as error:
