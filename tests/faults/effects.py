@@ -286,15 +286,16 @@ async def check_effects(js: JetStreamContext, site: Site) -> Figures:
 
 async def recovered(
     js: JetStreamContext, site: Site, *, fault_ended: float, timeout: float, settle: float = 2.0
-) -> tuple[Figures, float]:
-    """Poll until every effect is present and nothing is doubled; then look once more after
-    `settle` seconds (a late double shows up there). Returns the figures and the seconds from
-    `fault_ended` (a `time.monotonic()`) until the effects were complete; raises with the
-    figures if they never are."""
+) -> tuple[Figures, float | None]:
+    """Poll until every effect is present and nothing is doubled, then look once more after
+    `settle` seconds (a late double shows up there). Returns the last figures and the seconds
+    from `fault_ended` (a `time.monotonic()`) until the effects were complete, or None if they
+    never were within `timeout` (or a service died)."""
     figures = Figures()
     while time.monotonic() - fault_ended < timeout:
         if exited := exited_services(site.suite):
-            raise AssertionError("\n".join(exited))
+            figures.problems[:0] = exited
+            return figures, None
         try:
             figures = await check_effects(js, site)
         except (OSError, nats.errors.Error, asyncpg.PostgresError) as error:
@@ -303,7 +304,6 @@ async def recovered(
             took = time.monotonic() - fault_ended
             await asyncio.sleep(settle)
             final = await check_effects(js, site)
-            assert final.clean, final.summary()
-            return final, took
+            return final, took if final.clean else None
         await asyncio.sleep(1.0)
-    raise AssertionError(f"effects incomplete after {timeout:.0f}s: {figures.summary()}")
+    return figures, None

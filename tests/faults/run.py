@@ -27,7 +27,8 @@ async def survive(
 ) -> dict[str, Any]:
     """Start a site's load, let it flow, `inject` the fault (it returns once the fault is over:
     the server or process is back), keep the load on a little longer, then wait until every
-    effect of every accepted command is there. Records and returns the figures."""
+    effect of every accepted command is there. Records the figures (also when the effects
+    never complete) and fails unless every effect is there exactly once."""
     site = await Site.open(suite)
     async with site.steady_load(workers):
         await site.wait_flows(workers)
@@ -45,10 +46,13 @@ async def survive(
         "deliveries_checked": found.deliveries_checked,
         "lost": found.lost,
         "doubled": found.doubled,
-        "recovery_seconds": round(took, 1),
+        "recovered": took is not None,
+        "recovery_seconds": None if took is None else round(took, 1),
         "machine": f"{platform.machine()}, {psutil.cpu_count()} cores, {platform.system()}",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     figures.append(record)
     print(f"\nfault {name}: {record}")
+    assert took is not None, f"{name}: effects incomplete: {found.summary()}"
+    assert found.clean, f"{name}: {found.summary()}"
     return record
