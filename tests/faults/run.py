@@ -13,7 +13,7 @@ from tests.e2e.harness import Suite
 from tests.faults.effects import recovered
 from tests.faults.load import Site
 
-RECOVERY_TIMEOUT = 90.0
+RECOVERY_TIMEOUT = 120.0
 
 
 async def survive(

@@ -17,7 +17,8 @@ from tests.e2e.harness import Suite, eventually
 from tests.faults.conftest import observer, start_suite
 from tests.faults.run import survive
 
-pytestmark = pytest.mark.faults
+# Generous: a fault, its recovery and the load around it take 20 to 80 s on a quiet machine.
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
 
 NODE_DOWN = 5.0
 

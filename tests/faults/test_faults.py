@@ -14,7 +14,8 @@ from tests.e2e.harness import Suite
 from tests.faults.conftest import observer
 from tests.faults.run import survive
 
-pytestmark = pytest.mark.faults
+# Generous: a fault, its recovery and the load around it take 20 to 80 s on a quiet machine.
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
 
 POSTGRES_OUTAGE = 30.0
 
@@ -59,7 +60,6 @@ async def test_nats_restarted_under_load_loses_and_doubles_nothing(
     assert (record["lost"], record["doubled"]) == (0, 0)
 
 
-@pytest.mark.timeout(300)
 async def test_postgres_stopped_for_30s_under_load_loses_and_doubles_nothing(
     fault_postgres: PostgresServer,
     fault_suite: Suite,
