@@ -47,12 +47,17 @@ async def test_a_pages_pending_retry_is_withdrawn_when_its_alert_is_closed(
         subject=alert_id,
     )
 
-    async def sms_waits_for_its_retry() -> bool:
+    async def sms_waits_for_its_retry_and_email_went_out() -> bool:
         rows = await page_rows(notify, page_id)
-        sms = rows.get("sms")
-        return sms is not None and (sms["status"], sms["attempts"]) == ("pending", 1)
+        sms, email = rows.get("sms"), rows.get("email")
+        return (
+            sms is not None
+            and (sms["status"], sms["attempts"]) == ("pending", 1)
+            and email is not None
+            and email["status"] == "sent"
+        )
 
-    await eventually(sms_waits_for_its_retry, timeout=20.0)
+    await eventually(sms_waits_for_its_retry_and_email_went_out, timeout=20.0)
     assert (await page_rows(notify, page_id))["sms"]["alert_id"] == alert_id
 
     await notify.publish(
