@@ -76,6 +76,13 @@ cause (suits projections). Raising rolls the batch back and replays it through t
 """
 
 
+class SourceMismatch(EventDecodeError):
+    """An event whose `source` is not the context of the subject it came on: a forgery, or a
+    producer publishing outside its own subjects (DESIGN §10)."""
+
+    reason = "source_mismatch"
+
+
 class PermanentFailure(Exception):
     """Raised by a handler for a message that can never succeed: dead-letter it at once."""
 
@@ -346,9 +353,15 @@ class InboxConsumer:
 
     def _decode(self, msg: Msg) -> _Decoded:
         try:
-            return self._registry.decode(msg.data)
+            envelope, event = self._registry.decode(msg.data)
         except EventDecodeError as exc:
             return exc
+        # A redriven message is checked against the subject it was first published on.
+        subject = (msg.headers or {}).get(REDRIVE_ORIGINAL_SUBJECT, msg.subject)
+        context = subject.split(".", 1)[0]
+        if envelope.source != context:
+            return SourceMismatch(f"source {envelope.source[:40]!r} on a {context!r} subject")
+        return envelope, event
 
     async def _run(self, batch: _Batch, msgs: list[Msg], decoded: list[_Decoded]) -> list[_Outcome]:
         return [await self._process(batch, m, d) for m, d in zip(msgs, decoded, strict=True)]

@@ -8,6 +8,10 @@ from typing import Any
 import structlog
 from opentelemetry import trace
 
+QUIET_LOGGERS = ("httpx", "httpcore")
+"""At WARNING whatever the level: their INFO lines carry request URLs, and a provider's URL
+may carry its token."""
+
 
 def _add_trace_ids(_: Any, __: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
     span_context = trace.get_current_span().get_span_context()
@@ -39,6 +43,8 @@ def configure_logging(service_name: str, level: str = "INFO") -> None:
         )
     )
     logging.basicConfig(handlers=[handler], level=numeric, force=True)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
     structlog.configure(
         processors=[
             *enrich,

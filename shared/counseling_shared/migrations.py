@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
 BACKBONE_MIGRATIONS = Path(__file__).parent / "migrations"
 _LOCK_KEY = 0x6D696772  # "migr": one lock per database, shared by every replica
+
+APPEND_ONLY_TABLES = ("events", "audit")
+"""Tables the runtime role may read and insert into, never update or delete (DESIGN §10)."""
 
 
 async def apply_migrations(
@@ -49,3 +53,40 @@ def pending_files(service_dir: Path) -> list[tuple[str, Path]]:
     files = [(f"backbone/{p.name}", p) for p in sorted(BACKBONE_MIGRATIONS.glob("*.sql"))]
     files += [(f"{service_dir.parent.name}/{p.name}", p) for p in sorted(service_dir.glob("*.sql"))]
     return files
+
+
+def role_of(dsn: str) -> str | None:
+    """The role a PostgreSQL URL logs in as (None: libpq's default, the OS user)."""
+    user = urlsplit(dsn).username
+    return unquote(user) if user else None
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def grant_runtime_access(
+    conn: asyncpg.Connection[Any], role: str | None, *, schema: str | None = None
+) -> None:
+    """Give the runtime role DML on every table the migrations made, but no UPDATE or DELETE
+    on the append-only ones. Run as the migration role (the tables' owner) after migrating, so
+    tables added by a later migration are covered too."""
+    if role is None:
+        return
+    namespace = _ident(schema or "public")
+    grantee = _ident(role)
+    await conn.execute(
+        f"""GRANT USAGE ON SCHEMA {namespace} TO {grantee};
+            GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {namespace}
+                TO {grantee};
+            GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {namespace} TO {grantee};"""
+    )
+    present = await conn.fetch(
+        """SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND c.relname = ANY($2::text[])""",
+        schema or "public",
+        list(APPEND_ONLY_TABLES),
+    )
+    for row in present:
+        table = f"{namespace}.{_ident(row['relname'])}"
+        await conn.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {grantee}")

@@ -23,6 +23,8 @@ from nats.js import JetStreamContext
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from counseling_shared.bus import BusCredentials, connect_options
+from counseling_shared.busauth import durables_of, streams_needed
 from counseling_shared.clock import Clock, SystemClock
 from counseling_shared.db import DATABASE_ERRORS, connect, create_pool
 from counseling_shared.envelope import REGISTRY, EventRegistry
@@ -32,7 +34,7 @@ from counseling_shared.http.problems import NotReady, install_problem_handlers
 from counseling_shared.inbox import BatchHandler, Handler, InboxConsumer
 from counseling_shared.jetstream import ConsumerSpec, ensure_streams
 from counseling_shared.logs import configure_logging, get_logger
-from counseling_shared.migrations import apply_migrations
+from counseling_shared.migrations import apply_migrations, grant_runtime_access, role_of
 from counseling_shared.pruner import Pruner, PruneTarget, backbone_targets
 from counseling_shared.relay import OutboxRelay
 from counseling_shared.settings import ServiceSettings
@@ -87,6 +89,7 @@ class Runtime:
         self.js: JetStreamContext | None = None
         self.relay: OutboxRelay | None = None
         self.consumers: list[InboxConsumer] = []
+        self.streams_ready = False
         self.started = False
         self._hooks_run = 0
         self._tasks: list[asyncio.Task[None]] = []
@@ -133,20 +136,38 @@ class Runtime:
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.settings.outage_backoff_max)
 
-    async def _open_database(self) -> None:
-        if self.pool is not None:
-            return
+    def bus_credentials(self) -> BusCredentials:
         s = self.settings
-        conn = await connect(s.database_url, schema=s.database_schema)
+        seed = s.nats_nkey_seed.get_secret_value() if s.nats_nkey_seed is not None else None
+        return BusCredentials(
+            user=self.name,
+            seed=seed,
+            seed_file=s.nats_nkey_seed_file,
+            tls_ca_file=s.nats_tls_ca_file,
+        )
+
+    async def migrate(self) -> None:
+        """Apply migrations as the migration role, then grant the runtime role its share."""
+        s = self.settings
+        conn = await connect(s.migration_dsn, schema=s.database_schema)
         try:
             # Migrations come before any consumer or loop touches the tables.
             applied = await apply_migrations(
                 conn, self.definition.migrations_dir, schema=s.database_schema
             )
+            runtime_role = role_of(s.database_url)
+            if s.migration_database_url and runtime_role != role_of(s.migration_database_url):
+                await grant_runtime_access(conn, runtime_role, schema=s.database_schema)
         finally:
             await conn.close()
         if applied:
             log.info("migrations_applied", names=applied)
+
+    async def _open_database(self) -> None:
+        if self.pool is not None:
+            return
+        s = self.settings
+        await self.migrate()
         self.pool = await create_pool(
             s.database_url,
             schema=s.database_schema,
@@ -168,7 +189,7 @@ class Runtime:
                 async with asyncio.timeout(5.0):
                     await nc.connect(
                         s.nats_url,
-                        name=self.name,
+                        **connect_options(self.bus_credentials()),
                         max_reconnect_attempts=-1,
                         allow_reconnect=True,
                         **options,
@@ -179,8 +200,30 @@ class Runtime:
                 raise
             self.nc = nc
         js = self.nc.jetstream(timeout=5.0)
+        if s.nats_authenticated:
+            # The operator declares the streams (`counselctl streams ensure`); this user may
+            # not. Until they exist the service is not ready.
+            self.js = js
+            self._spawn(self._await_streams(), "await-streams")
+            return
         await ensure_streams(js, replicas=s.stream_replicas)
+        self.streams_ready = True
         self.js = js
+
+    async def _await_streams(self, interval: float = 1.0) -> None:
+        specs = durables_of(route.spec for route in self.definition.routes)
+        missing = streams_needed(self.name, specs)
+        while missing:
+            for name in list(missing):
+                try:
+                    await self.jetstream().stream_info(name)
+                    missing.remove(name)
+                except (nats.errors.Error, OSError, TimeoutError) as exc:
+                    log.info("stream_awaited", stream=name, error=type(exc).__name__)
+            if missing:
+                await asyncio.sleep(interval)
+        self.streams_ready = True
+        log.info("streams_found")
 
     async def _start_loops(self) -> None:
         if self.relay is None:
@@ -268,7 +311,13 @@ class Runtime:
 
     async def readiness(self) -> dict[str, bool]:
         """Started, the database answering, NATS connected, every consumer fetching."""
-        checks = {"started": self.started, "database": False, "nats": False, "consumers": False}
+        checks = {
+            "started": self.started,
+            "database": False,
+            "nats": False,
+            "streams": self.streams_ready,
+            "consumers": False,
+        }
         if self.pool is not None:
             with contextlib.suppress(Exception):
                 checks["database"] = await self.pool.fetchval("SELECT true", timeout=2.0)

@@ -1,11 +1,25 @@
 """Settings from the environment. Each service subclasses `ServiceSettings` with its own port."""
 
 from datetime import timedelta
+from pathlib import Path
+from typing import Literal, Self
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from counseling_shared.db import DbTimeouts
+
+SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+
+
+def with_sslmode(url: str, sslmode: str) -> str:
+    """`url` with `sslmode` in its query, unless the URL already names one."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(name == "sslmode" for name, _ in query):
+        return url
+    return urlunsplit(parts._replace(query=urlencode([*query, ("sslmode", sslmode)])))
 
 
 class ServiceSettings(BaseSettings):
@@ -17,6 +31,32 @@ class ServiceSettings(BaseSettings):
     nats_url: str = Field(default="nats://127.0.0.1:4222", alias="NATS_URL")
     database_url: str = Field(
         default="postgresql://postgres@127.0.0.1:5432/postgres", alias="DATABASE_URL"
+    )
+    migration_database_url: str | None = Field(
+        default=None,
+        alias="MIGRATION_DATABASE_URL",
+        description="The role that owns the tables and runs migrations; it grants the runtime "
+        "role (DATABASE_URL's) what it needs. Unset: DATABASE_URL's role does both.",
+    )
+    database_sslmode: SslMode | None = Field(
+        default=None,
+        alias="DATABASE_SSLMODE",
+        description="libpq `sslmode` added to both database URLs (unless a URL names one).",
+    )
+    nats_nkey_seed: SecretStr | None = Field(
+        default=None,
+        alias="NATS_NKEY_SEED",
+        description="This service's NATS user seed (`SU…`). Unset (and no seed file): no auth.",
+    )
+    nats_nkey_seed_file: Path | None = Field(
+        default=None,
+        alias="NATS_NKEY_SEED_FILE",
+        description="A file holding the seed instead (a mounted Kubernetes Secret).",
+    )
+    nats_tls_ca_file: Path | None = Field(
+        default=None,
+        alias="NATS_TLS_CA_FILE",
+        description="CA bundle to verify the NATS server's certificate (with a tls:// URL).",
     )
     database_schema: str | None = Field(
         default=None,
@@ -113,6 +153,39 @@ class ServiceSettings(BaseSettings):
         alias="PRUNE_ATTEMPTS_AFTER",
         description="Time a delivery attempt record is kept (notify).",
     )
+
+    @field_validator(
+        "migration_database_url",
+        "database_sslmode",
+        "nats_nkey_seed",
+        "nats_nkey_seed_file",
+        "nats_tls_ca_file",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # An empty variable (`X=` in a compose file or a ConfigMap) means "not set".
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _apply_sslmode(self) -> Self:
+        if self.database_sslmode is not None:
+            self.database_url = with_sslmode(self.database_url, self.database_sslmode)
+            if self.migration_database_url is not None:
+                self.migration_database_url = with_sslmode(
+                    self.migration_database_url, self.database_sslmode
+                )
+        return self
+
+    @property
+    def migration_dsn(self) -> str:
+        """Where migrations (and other maintenance, like rebuilds) connect."""
+        return self.migration_database_url or self.database_url
+
+    @property
+    def nats_authenticated(self) -> bool:
+        """Credentials given: the bus is administered by the operator, not by this service."""
+        return self.nats_nkey_seed is not None or self.nats_nkey_seed_file is not None
 
     @field_validator("database_schema")
     @classmethod

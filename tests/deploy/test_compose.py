@@ -151,7 +151,7 @@ def test_the_init_script_creates_one_database_per_service_with_a_password_from_e
 def test_nats_runs_jetstream_from_the_config_file_with_data_on_a_volume() -> None:
     nats = _service("nats")
     assert nats["image"].startswith("nats:")
-    mounts = {v.split(":")[0]: v.split(":")[1] for v in nats["volumes"]}
+    mounts = _mounts(nats)
     assert mounts["./deploy/nats/nats.conf"] == "/etc/nats/nats-server.conf"
     conf = (DEPLOY / "nats/nats.conf").read_text()
     store_dir = re.search(r"store_dir:\s*(\S+)", conf)
@@ -160,6 +160,56 @@ def test_nats_runs_jetstream_from_the_config_file_with_data_on_a_volume() -> Non
     for config in service_configs():
         url = urlsplit(environment_of(_service(config.name))["NATS_URL"])
         assert (url.hostname, url.port) == ("nats", 4222)
+
+
+def _mounts(service: dict[str, Any]) -> dict[str, str]:
+    """source (`bus/<subpath>` for a volume subpath) -> target."""
+    found = {}
+    for volume in service.get("volumes", []):
+        if isinstance(volume, str):
+            source, target = volume.split(":")[:2]
+        else:
+            subpath = volume.get("volume", {}).get("subpath")
+            source = f"{volume['source']}/{subpath}" if subpath else volume["source"]
+            target = volume["target"]
+        found[source] = target
+    return found
+
+
+@pytest.mark.parametrize("config", service_configs(), ids=lambda c: c.name)
+def test_each_service_sees_only_its_own_bus_seed_and_waits_for_the_streams(
+    config: ServiceConfig,
+) -> None:
+    service = _service(config.name)
+    bus_mounts = {s: t for s, t in _mounts(service).items() if s.startswith("bus")}
+    assert bus_mounts == {f"bus/{config.name}": "/run/bus"}
+    assert all(v.get("read_only") for v in service["volumes"] if isinstance(v, dict))
+    assert environment_of(service)["NATS_NKEY_SEED_FILE"] == "/run/bus/seed.nk"
+    assert service["depends_on"]["streams"]["condition"] == "service_completed_successfully"
+
+
+def test_the_operator_declares_the_streams_and_nats_loads_the_bus_users() -> None:
+    streams = _service("streams")
+    assert streams["command"] == ["counselctl", "streams", "ensure"]
+    assert _mounts(streams) == {"bus/counselctl": "/run/bus"}
+    assert _service("bus-config")["volumes"] == ["bus:/bus"]
+    nats = _service("nats")
+    assert _mounts(nats)["bus/server"] == "/etc/nats/bus"
+    assert nats["depends_on"]["bus-config"]["condition"] == "service_completed_successfully"
+    assert 'include "bus/auth.conf"' in (DEPLOY / "nats/nats.conf").read_text()
+
+
+@pytest.mark.parametrize("config", service_configs(), ids=lambda c: c.name)
+def test_each_service_migrates_as_its_databases_owner(config: ServiceConfig) -> None:
+    env = environment_of(_service(config.name))
+    url = urlsplit(env["MIGRATION_DATABASE_URL"])
+    assert url.username == f"{config.name}_owner"
+    assert url.path == f"/{config.name}"
+    secret = "owner-s3cret"  # noqa: S105 (a test value)
+    variable = f"{config.name.upper()}_OWNER_DB_PASSWORD"
+    resolved = environment_of(_service(config.name, {variable: secret}))
+    assert urlsplit(resolved["MIGRATION_DATABASE_URL"]).password == secret
+    assert environment_of(_service("postgres")).get(variable)
 
 
 def test_notify_delivers_to_mailpit_and_the_http_sink() -> None:

@@ -281,29 +281,34 @@ def test_no_secret_value_is_written_in_the_manifests(overlay: str, config: Servi
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 @pytest.mark.parametrize("config", service_configs(), ids=lambda c: c.name)
-def test_each_service_uses_its_own_cloudnativepg_database_and_role(
+def test_each_service_uses_its_own_cloudnativepg_database_and_roles(
     overlay: str, config: ServiceConfig
 ) -> None:
     manifests = _render(overlay)
     env = _environment(manifests, _one(manifests, "Deployment", config.name))
     url = urlsplit(env["DATABASE_URL"])
+    migration_url = urlsplit(env["MIGRATION_DATABASE_URL"])
     cluster = _one(manifests, "Cluster", "counseling-db")
     assert (url.hostname, url.port) == ("counseling-db-rw", 5432), "the primary's service"
+    assert (migration_url.hostname, migration_url.path) == (url.hostname, url.path)
     database = url.path.lstrip("/")
     assert database == config.name
     (db,) = [d for d in _all(manifests, "Database") if d["spec"]["name"] == database]
-    role = next(r for r in cluster["spec"]["managed"]["roles"] if r["name"] == db["spec"]["owner"])
-    assert role["name"] == config.name
-    # The service logs in with the very Secret CNPG sets the role's password from.
-    for variable, key in (("DB_USER", "username"), ("DB_PASSWORD", "password")):
-        ref = env[variable]["secretKeyRef"]
-        assert (ref["name"], ref["key"]) == (role["passwordSecret"]["name"], key)
-    # ... and pg_hba lets that role, and only it, into this database.
+    roles = {r["name"]: r for r in cluster["spec"]["managed"]["roles"]}
+    owner, runtime = f"{config.name}_owner", config.name
+    assert db["spec"]["owner"] == owner, "the owner (migration) role owns the database"
+    # The service logs in with the very Secrets CNPG sets the roles' passwords from.
+    for role, prefix in ((runtime, "DB_"), (owner, "DB_OWNER_")):
+        for variable, key in ((f"{prefix}USER", "username"), (f"{prefix}PASSWORD", "password")):
+            ref = env[variable]["secretKeyRef"]
+            assert (ref["name"], ref["key"]) == (roles[role]["passwordSecret"]["name"], key)
+    # ... and pg_hba lets those roles, and only them, into this database, over TLS only.
     hba = cluster["spec"]["postgresql"]["pg_hba"]
-    assert f"host {database} {database} all scram-sha-256" in hba
-    assert hba.index(f"host {database} {database} all scram-sha-256") < hba.index(
-        f"host {database} all all reject"
-    )
+    reject = hba.index(f"host {database} all all reject")
+    for role in (runtime, owner):
+        assert hba.index(f"hostssl {database} {role} all scram-sha-256") < reject
+    assert not [line for line in hba if line.startswith(f"host {database} {runtime}")]
+    assert env["DATABASE_SSLMODE"] == "require"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -408,3 +413,38 @@ def test_all_replicas_at_full_scale_fit_in_the_database_connection_limit(overlay
     limit = int(cluster["spec"]["postgresql"]["parameters"]["max_connections"])
     reserved = 10  # superuser, replication and the operator's own connections
     assert needed <= limit - reserved, f"{needed} connections at full scale, limit {limit}"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("config", service_configs(), ids=lambda c: c.name)
+def test_each_service_mounts_only_its_own_nats_seed(overlay: str, config: ServiceConfig) -> None:
+    manifests = _render(overlay)
+    deployment = _one(manifests, "Deployment", config.name)
+    env = _environment(manifests, deployment)
+    assert env["NATS_NKEY_SEED_FILE"] == "/run/bus/seed.nk"
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    secrets = {v["secret"]["secretName"] for v in volumes.values() if "secret" in v}
+    assert f"counseling-{config.name}-nats" in secrets
+    assert not {s for s in secrets if s.endswith("-nats")} - {f"counseling-{config.name}-nats"}
+    mounts = {m["mountPath"]: m for m in _container(deployment)["volumeMounts"]}
+    assert mounts["/run/bus"]["readOnly"] is True
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_operator_job_declares_the_streams(overlay: str) -> None:
+    manifests = _render(overlay)
+    job = _one(manifests, "Job", "counseling-streams")
+    container = _container(job)
+    assert container["args"] == ["counselctl", "streams", "ensure"]
+    volumes = job["spec"]["template"]["spec"]["volumes"]
+    assert {"secretName": "counseling-counselctl-nats", "defaultMode": 0o440} in [
+        v.get("secret") for v in volumes
+    ]
+
+
+def test_prod_connects_to_nats_over_tls_checking_the_servers_ca() -> None:
+    manifests = _render("prod")
+    for config in service_configs():
+        env = _environment(manifests, _one(manifests, "Deployment", config.name))
+        assert env["NATS_URL"] == "tls://nats:4222"
+        assert env["NATS_TLS_CA_FILE"] == "/run/nats-ca/ca.crt"

@@ -4,6 +4,7 @@ storage that acknowledges a write only once it is on disk."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from devstack.nats import nats_server_binary
+from opsctl.bus import write_bus_config
 from tests.deploy.support import DEPLOY, load_yaml
 
 
@@ -41,16 +43,30 @@ def _helm_values() -> dict[str, Any]:
     return values
 
 
-def test_the_compose_config_is_accepted_by_nats_server() -> None:
-    result = _check_config(DEPLOY / "nats/nats.conf")
+def _beside_bus_config(tmp_path: Path, conf: str) -> Path:
+    """The compose config in a directory laid out as in the nats container: `bus/auth.conf`
+    beside it, as the `bus-config` one-shot writes it (`counselctl bus config`)."""
+    made = write_bus_config(tmp_path / "volume")
+    (tmp_path / "bus").mkdir()
+    shutil.copy(made.auth_file, tmp_path / "bus" / "auth.conf")
+    path = tmp_path / "nats-server.conf"
+    path.write_text(conf)
+    return path
+
+
+def test_the_compose_config_with_the_bus_users_is_accepted_by_nats_server(
+    tmp_path: Path,
+) -> None:
+    conf = (DEPLOY / "nats/nats.conf").read_text()
+    assert 'include "bus/auth.conf"' in conf
+    result = _check_config(_beside_bus_config(tmp_path, conf))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_nats_server_rejects_a_broken_config(tmp_path: Path) -> None:
-    broken = tmp_path / "broken.conf"
     conf = (DEPLOY / "nats/nats.conf").read_text()
-    broken.write_text(conf.replace("sync_interval: always", "sync_interval: sometimes"))
-    assert _check_config(broken).returncode != 0
+    broken = conf.replace("sync_interval: always", "sync_interval: sometimes")
+    assert _check_config(_beside_bus_config(tmp_path, broken)).returncode != 0
 
 
 def test_compose_jetstream_syncs_every_write_to_the_data_volume() -> None:
@@ -85,3 +101,15 @@ def test_the_nats_exporter_the_lag_alerts_read_is_enabled() -> None:
     values = _helm_values()
     assert values["promExporter"]["enabled"] is True
     assert values["config"]["monitor"]["enabled"] is True
+
+
+def test_helm_values_load_the_bus_users_and_encrypt_clients_and_routes() -> None:
+    values = _helm_values()
+    config = values["config"]
+    assert config["merge"]["$include"] == "/etc/nats-bus/auth.conf"
+    mounts = [p["value"] for p in values["container"]["patch"] if p["path"] == "/volumeMounts/-"]
+    assert {"name": "bus-auth", "mountPath": "/etc/nats-bus", "readOnly": True} in mounts
+    volumes = [p["value"] for p in values["podTemplate"]["patch"]]
+    assert {"name": "bus-auth", "secret": {"secretName": "nats-bus-auth"}} in volumes
+    assert config["nats"]["tls"] == {"enabled": True, "secretName": "nats-server-tls"}
+    assert config["cluster"]["tls"] == {"enabled": True, "secretName": "nats-cluster-tls"}

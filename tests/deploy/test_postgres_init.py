@@ -21,6 +21,8 @@ from tests.deploy.support import DEPLOY, ROOT, SERVICES
 pytestmark = pytest.mark.integration
 
 PASSWORDS = {service: f"{service}-pw'with\"quotes" for service in SERVICES}
+OWNER_PASSWORDS = {service: f"{service}-owner-pw'with\"quotes" for service in SERVICES}
+ROLES = [*SERVICES, *(f"{service}_owner" for service in SERVICES)]
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +35,7 @@ def initialised_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pos
             "PGPORT": str(server.port),
             "POSTGRES_USER": "postgres",
             **{f"{service.upper()}_DB_PASSWORD": pw for service, pw in PASSWORDS.items()},
+            **{f"{s.upper()}_OWNER_DB_PASSWORD": pw for s, pw in OWNER_PASSWORDS.items()},
         }
         result = subprocess.run(
             ["sh", str(DEPLOY / "postgres/init-databases.sh")],
@@ -51,15 +54,15 @@ def _url(server: PostgresServer, role: str, database: str) -> str:
 
 
 @pytest.mark.parametrize("service", SERVICES)
-async def test_each_role_owns_its_database_and_applies_its_migrations(
+async def test_each_owner_role_owns_its_database_and_applies_its_migrations(
     initialised_server: PostgresServer, service: str
 ) -> None:
-    conn = await asyncpg.connect(_url(initialised_server, service, service))
+    conn = await asyncpg.connect(_url(initialised_server, f"{service}_owner", service))
     try:
         owner = await conn.fetchval(
             "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1", service
         )
-        assert owner == service
+        assert owner == f"{service}_owner"
         migrations = ROOT / "services" / service / service / "migrations"
         applied = await apply_migrations(conn, migrations)
         assert "backbone/0001_backbone.sql" in applied
@@ -75,6 +78,19 @@ async def test_a_role_cannot_enter_another_services_database(
 ) -> None:
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await asyncpg.connect(_url(initialised_server, "followup", "booking"))
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await asyncpg.connect(_url(initialised_server, "followup_owner", "booking"))
+
+
+async def test_the_runtime_role_connects_but_cannot_change_the_schema(
+    initialised_server: PostgresServer,
+) -> None:
+    conn = await asyncpg.connect(_url(initialised_server, "notify", "notify"))
+    try:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("CREATE TABLE sneaky (id int)")
+    finally:
+        await conn.close()
 
 
 async def test_each_role_logs_in_with_a_password_taken_literally(
@@ -85,11 +101,11 @@ async def test_each_role_logs_in_with_a_password_taken_literally(
         rows = await conn.fetch(
             "SELECT rolname, rolcanlogin, rolsuper, rolcreatedb, rolpassword"
             " FROM pg_authid WHERE rolname = ANY($1::text[])",
-            list(SERVICES),
+            ROLES,
         )
     finally:
         await conn.close()
-    assert {row["rolname"] for row in rows} == set(SERVICES)
+    assert {row["rolname"] for row in rows} == set(ROLES)
     for row in rows:
         assert row["rolcanlogin"]
         assert not row["rolsuper"]

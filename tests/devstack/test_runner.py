@@ -50,6 +50,16 @@ FAKE_SERVICE = textwrap.dedent(
     """
 )
 
+# What devstack reads of a service besides running it: its consumers (none for a fake).
+FAKE_BOOTSTRAP = textwrap.dedent(
+    """
+    import types
+
+    def definition():
+        return types.SimpleNamespace(routes=[])
+    """
+)
+
 
 class Runner:
     """The runner as a child process, its console output collected line by line."""
@@ -135,6 +145,8 @@ def fake_services(tmp_path: Path) -> tuple[dict[str, str], Path]:
         (modules / name).mkdir(parents=True)
         (modules / name / "__init__.py").write_text("")
         (modules / name / "__main__.py").write_text(FAKE_SERVICE)
+        # devstack reads each service's routing table for its NATS user's permissions.
+        (modules / name / "bootstrap.py").write_text(FAKE_BOOTSTRAP)
     env = {"PYTHONPATH": str(modules), "FAKE_OUT": str(out)}
     env |= {f"{name.upper()}_PORT": str(free_port()) for name in SERVICES}
     return env, out
@@ -186,6 +198,10 @@ def test_services_get_their_environment_and_are_stopped_with_the_stack(
     started = runner.descendants()
 
     booking = json.loads((out / "booking.json").read_text())
+    # Its own NATS user's seed, and an owner role for migrations beside the runtime role.
+    assert booking["NATS_NKEY_SEED_FILE"].endswith("/bus/booking/seed.nk")
+    assert "//booking_owner@" in booking["MIGRATION_DATABASE_URL"]
+    assert "//booking@" in booking["DATABASE_URL"]
     crisis_port = env["CRISIS_PORT"]
     assert booking["DATABASE_URL"].endswith("/booking")
     assert booking["NATS_URL"].startswith("nats://127.0.0.1:")

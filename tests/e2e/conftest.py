@@ -1,10 +1,13 @@
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from devstack.handles import PostgresHandle
+from devstack.nats import NatsServer
 from devstack.sinks import HttpSink, Sinks, SmtpSink
+from opsctl.bus import BusConfig, write_bus_config
 from tests.e2e.harness import Suite
 
 SUITE_ENV = {
@@ -17,6 +20,20 @@ and a 10 s lease, so a message a killed notify had claimed is taken again well i
 tests' 30 s waits (the default 2 minutes would outlive them)."""
 
 
+@dataclass(frozen=True)
+class SecuredNats:
+    url: str
+    bus: BusConfig
+
+
+@pytest.fixture(scope="module")
+def secured_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredNats]:
+    """A NATS server of the module's own that knows only the bus's users, as `make run`'s."""
+    bus = write_bus_config(tmp_path_factory.mktemp("e2e-bus") / "bus")
+    with NatsServer(tmp_path_factory.mktemp("e2e-nats"), config_file=bus.auth_file) as server:
+        yield SecuredNats(server.url, bus)
+
+
 @pytest.fixture(scope="module")
 def e2e_sinks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sinks]:
     outbox = tmp_path_factory.mktemp("e2e-outbox")
@@ -26,18 +43,19 @@ def e2e_sinks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sinks]:
 
 @pytest.fixture(scope="module")
 async def suite(
-    nats_url: str,
+    secured_nats: SecuredNats,
     postgres_server: PostgresHandle,
     e2e_sinks: Sinks,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Suite]:
     work_dir: Path = tmp_path_factory.mktemp("e2e")
     running = Suite(
-        nats_url=nats_url,
+        nats_url=secured_nats.url,
         postgres_url=postgres_server.url(),
         sinks=e2e_sinks,
         work_dir=work_dir,
         extra_env=SUITE_ENV,
+        bus=secured_nats.bus,
     )
     try:
         await running.start()

@@ -16,11 +16,23 @@ from typing import Any
 
 import httpx
 
+from counseling_shared.bus import connect_bus
+from counseling_shared.busauth import OPERATOR
+from counseling_shared.jetstream import ensure_streams
 from devstack.environment import SERVICES, common_env
 from devstack.ports import free_port
-from devstack.postgres import drop_database, ensure_database, with_database
+from devstack.postgres import (
+    ServiceRoles,
+    drop_database,
+    drop_roles,
+    ensure_database,
+    ensure_service_roles,
+    with_database,
+    with_role,
+)
 from devstack.services import ServiceProcess
 from devstack.sinks import Sinks
+from opsctl.bus import BusConfig
 
 API_KEY = "e2e-admin-key"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -35,13 +47,21 @@ class Suite:
         sinks: Sinks,
         work_dir: Path,
         extra_env: Mapping[str, str] | None = None,
+        bus: BusConfig | None = None,
     ) -> None:
+        """With `bus`, each service connects as its own NATS user and the streams are declared
+        by the operator; each service's database has an owner (migrations) and a runtime role."""
         self.nats_url = nats_url
+        self.bus = bus
         self.sinks = sinks
         self._postgres_url = postgres_url
         self._prefix = f"e2e_{uuid.uuid4().hex[:8]}"
         self.ports = {name: free_port() for name in SERVICES}
         self.databases = {name: f"{self._prefix}_{name}" for name in SERVICES}
+        self.roles = {
+            name: ServiceRoles.for_database(self.databases[name], uuid.uuid4().hex)
+            for name in SERVICES
+        }
         common = common_env(
             {"API_KEYS": API_KEY, "LOG_LEVEL": "INFO", **(extra_env or {})},
             nats_url=nats_url,
@@ -53,7 +73,7 @@ class Suite:
             name: ServiceProcess(
                 name,
                 self.ports[name],
-                {**common, "DATABASE_URL": self.database_url(name)},
+                {**common, **self._own_env(name)},
                 work_dir / "log",
                 work_dir / "run",
             )
@@ -62,6 +82,16 @@ class Suite:
 
     def database_url(self, service: str) -> str:
         return with_database(self._postgres_url, self.databases[service])
+
+    def _own_env(self, service: str) -> dict[str, str]:
+        roles, database = self.roles[service], self.database_url(service)
+        env = {
+            "DATABASE_URL": with_role(database, roles.runtime, roles.password),
+            "MIGRATION_DATABASE_URL": with_role(database, roles.owner, roles.password),
+        }
+        if self.bus is not None:
+            env["NATS_NKEY_SEED_FILE"] = str(self.bus.seed_file(service))
+        return env
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -72,6 +102,13 @@ class Suite:
     async def start(self) -> None:
         for name in SERVICES:
             await ensure_database(self._postgres_url, self.databases[name])
+            await ensure_service_roles(self._postgres_url, self.databases[name], self.roles[name])
+        if self.bus is not None:
+            nc = await connect_bus(self.nats_url, self.bus.credentials(OPERATOR))
+            try:
+                await ensure_streams(nc.jetstream(timeout=5.0))
+            finally:
+                await nc.close()
         for process in self.processes.values():
             process.start()
         for name in SERVICES:
@@ -106,6 +143,7 @@ class Suite:
             await asyncio.to_thread(process.stop)
         for name in SERVICES:
             await drop_database(self._postgres_url, self.databases[name])
+            await drop_roles(self._postgres_url, self.roles[name])
 
     def logs(self, service: str) -> str:
         return self.processes[service].log_path.read_text(errors="replace")

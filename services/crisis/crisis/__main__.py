@@ -15,7 +15,7 @@ from crisis.settings import CrisisSettings
 
 
 async def _rebuild(settings: CrisisSettings) -> None:
-    conn = await connect(settings.database_url, schema=settings.database_schema)
+    conn = await connect(settings.migration_dsn, schema=settings.database_schema)
     try:
         counts = await rebuild_projections(conn)
     finally:

@@ -15,7 +15,7 @@ from followup.settings import FollowupSettings
 
 
 async def _rebuild(settings: FollowupSettings) -> None:
-    conn = await connect(settings.database_url, schema=settings.database_schema)
+    conn = await connect(settings.migration_dsn, schema=settings.database_schema)
     try:
         counts = await rebuild_projections(conn)
     finally:

@@ -6,6 +6,7 @@ from uuid import uuid4
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
 
 from counseling_shared.clock import ControllableClock
 from counseling_shared.codes import Channel, NotificationChannel
@@ -100,6 +101,26 @@ def test_an_unknown_client_can_never_be_reached_but_a_garbled_answer_is_retried(
         parse_contact(uuid4(), b"<html>")
     with pytest.raises(DirectoryUnavailable):
         parse_contact(uuid4(), b'{"error": "internal"}')
+
+
+def test_a_reply_naming_another_client_is_not_used_and_is_retried() -> None:
+    asked = uuid4()
+    forged = {
+        "client_id": str(uuid4()),
+        "email": "attacker@mail.example",
+        "phone": "+15550000000",
+        "preferred_channel": "email",
+    }
+    with capture_logs() as logged:
+        with pytest.raises(DirectoryUnavailable, match="another client"):
+            parse_contact(asked, json.dumps(forged).encode())
+        without_id = {k: v for k, v in forged.items() if k != "client_id"}
+        with pytest.raises(DirectoryUnavailable):
+            parse_contact(asked, json.dumps(without_id).encode())
+    mismatches = [e for e in logged if e["event"] == "directory_reply_mismatch"]
+    assert [e["client_id"] for e in mismatches] == [str(asked), str(asked)]
+    assert "attacker@mail.example" not in repr(logged)
+    assert "+15550000000" not in repr(logged)
 
 
 def message_to(address: str, channel: NotificationChannel) -> OutgoingMessage:

@@ -83,6 +83,7 @@ async def test_ready_when_database_nats_and_consumers_are_up(probe: httpx.AsyncC
         "started": True,
         "database": True,
         "nats": True,
+        "streams": True,
         "consumers": True,
     }
 
@@ -104,6 +105,7 @@ async def test_not_ready_while_a_consumer_cannot_bind_or_nats_is_gone(
         "started": True,
         "database": True,
         "nats": True,
+        "streams": True,
         "consumers": False,
     }
     assert disconnected.status_code == 503

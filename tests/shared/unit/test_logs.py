@@ -59,3 +59,14 @@ def test_debug_lines_are_dropped_at_info_level(log_lines: io.StringIO) -> None:
     logging.getLogger("asyncpg").debug("noise")
 
     assert parsed(log_lines) == []
+
+
+def test_httpx_never_logs_request_urls_even_at_debug() -> None:
+    """Provider URLs may carry tokens; httpx logs each request's URL at INFO."""
+    configure_logging("probe", "DEBUG")
+    try:
+        assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+        assert not logging.getLogger("httpcore").isEnabledFor(logging.INFO)
+        assert logging.getLogger("httpx").isEnabledFor(logging.WARNING)
+    finally:
+        configure_logging("probe", "INFO")

@@ -134,3 +134,24 @@ def test_the_documented_reliability_defaults(clean_env: pytest.MonkeyPatch) -> N
     assert settings.prune_inbox_after == timedelta(days=100)
     assert settings.prune_outbox_after == timedelta(days=7)
     assert settings.prune_idempotency_after == timedelta(hours=24)
+
+
+def test_the_bus_and_database_security_settings_are_read_and_empty_means_unset() -> None:
+    settings = ServiceSettings.model_validate(
+        {
+            "DATABASE_URL": "postgresql://svc:pw@db:5432/svc",
+            "MIGRATION_DATABASE_URL": "postgresql://svc_owner:pw@db:5432/svc?sslmode=disable",
+            "DATABASE_SSLMODE": "require",
+            "NATS_NKEY_SEED_FILE": "/run/bus/seed.nk",
+            "NATS_NKEY_SEED": "",
+        }
+    )
+    assert settings.database_url == "postgresql://svc:pw@db:5432/svc?sslmode=require"
+    # A URL that names its own sslmode keeps it.
+    assert settings.migration_dsn.endswith("?sslmode=disable")
+    assert settings.nats_nkey_seed is None
+    assert settings.nats_authenticated
+    plain = ServiceSettings.model_validate({"MIGRATION_DATABASE_URL": "", "DATABASE_SSLMODE": ""})
+    assert plain.migration_dsn == plain.database_url
+    assert "sslmode" not in plain.database_url
+    assert not plain.nats_authenticated

@@ -1,8 +1,9 @@
 """The environment each service process is started with."""
 
 from collections.abc import Mapping
+from pathlib import Path
 
-from devstack.postgres import with_database
+from devstack.postgres import ServiceRoles, with_database, with_role
 
 SERVICES = ("booking", "followup", "notify", "crisis")
 DEFAULT_PORTS = {"booking": 8001, "followup": 8002, "notify": 8003, "crisis": 8004}
@@ -44,6 +45,21 @@ def common_env(
     return env
 
 
-def service_env(common: Mapping[str, str], service: str, postgres_url: str) -> dict[str, str]:
-    """`common` plus the service's own database on the server behind `postgres_url`."""
-    return {**common, "DATABASE_URL": with_database(postgres_url, service)}
+def service_env(
+    common: Mapping[str, str],
+    service: str,
+    postgres_url: str,
+    *,
+    roles: ServiceRoles | None = None,
+    seed_file: Path | None = None,
+) -> dict[str, str]:
+    """`common` plus the service's own database on the server behind `postgres_url` and,
+    when given, its two database roles (runtime, migrations) and its NATS user's seed file."""
+    env = {**common, "DATABASE_URL": with_database(postgres_url, service)}
+    if roles is not None:
+        database = env["DATABASE_URL"]
+        env["DATABASE_URL"] = with_role(database, roles.runtime, roles.password)
+        env["MIGRATION_DATABASE_URL"] = with_role(database, roles.owner, roles.password)
+    if seed_file is not None:
+        env["NATS_NKEY_SEED_FILE"] = str(seed_file)
+    return env

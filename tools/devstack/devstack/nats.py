@@ -52,8 +52,11 @@ class NatsServer:
         log_path: Path | None = None,
         startup_timeout: float = 30.0,
         cluster: ClusterMembership | None = None,
+        config_file: Path | None = None,
     ) -> None:
         self.store_dir = store_dir.resolve()
+        # A configuration file (e.g. the bus's users and permissions); the flags below win.
+        self.config_file = config_file.resolve() if config_file is not None else None
         self.host = LOOPBACK
         self.port = port or free_port()
         self.monitor_port = free_port()
@@ -86,6 +89,7 @@ class NatsServer:
         self._stop_leftovers()
         command = [
             str(nats_server_binary()),
+            *(("--config", str(self.config_file)) if self.config_file is not None else ()),
             *("--addr", self.host, "--port", str(self.port)),
             *("--http_port", str(self.monitor_port)),
             *("--jetstream", "--store_dir", str(self.store_dir)),

@@ -8,10 +8,11 @@ import shutil
 import signal
 import stat
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 import psutil
@@ -262,5 +263,87 @@ async def drop_database(server_url: str, name: str) -> None:
     conn = await asyncpg.connect(server_url)
     try:
         await conn.execute(f"DROP DATABASE IF EXISTS {_quote_ident(name)} WITH (FORCE)")
+    finally:
+        await conn.close()
+
+
+def with_role(url: str, role: str, password: str | None = None) -> str:
+    """The same server URL, logging in as `role` (with `password`, if given)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    where = f"{host}:{parts.port}" if parts.port else host
+    login = quote(role, safe="")
+    if password is not None:
+        login += ":" + quote(password, safe="")
+    return urlunsplit(parts._replace(netloc=f"{login}@{where}"))
+
+
+@dataclass(frozen=True)
+class ServiceRoles:
+    """A service database's two login roles: the owner runs migrations, the runtime role
+    serves (and gets only what the owner grants it after migrating)."""
+
+    owner: str
+    runtime: str
+    password: str | None = None
+
+    @classmethod
+    def for_database(cls, database: str, password: str | None = None) -> "ServiceRoles":
+        return cls(owner=f"{database}_owner", runtime=database, password=password)
+
+
+async def ensure_service_roles(server_url: str, database: str, roles: ServiceRoles) -> None:
+    """Create both roles unless they exist and hand the database to the owner.
+
+    Tables an earlier run made as the superuser are handed over too, so the owner can migrate
+    them and grant the runtime role its share.
+    """
+    conn = await asyncpg.connect(server_url)
+    try:
+        for role in (roles.owner, roles.runtime):
+            exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+            if not exists:
+                with contextlib.suppress(asyncpg.DuplicateObjectError):
+                    await conn.execute(f"CREATE ROLE {_quote_ident(role)} LOGIN")
+            if roles.password is not None:
+                literal = roles.password.replace("'", "''")
+                await conn.execute(f"ALTER ROLE {_quote_ident(role)} PASSWORD '{literal}'")
+        db, owner = _quote_ident(database), _quote_ident(roles.owner)
+        await conn.execute(
+            f"""ALTER DATABASE {db} OWNER TO {owner};
+                REVOKE ALL ON DATABASE {db} FROM PUBLIC;
+                GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {_quote_ident(roles.runtime)}"""
+        )
+    finally:
+        await conn.close()
+    conn = await asyncpg.connect(with_database(server_url, database))
+    try:
+        leftovers = await conn.fetch(
+            """SELECT c.relname, c.relkind::text AS relkind FROM pg_class c
+               JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+                 AND pg_get_userbyid(c.relowner) <> $1
+                 AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid
+                                 AND d.deptype IN ('a', 'i'))""",
+            roles.owner,
+        )
+        kinds = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW"}
+        for row in leftovers:
+            kind = kinds.get(row["relkind"], "SEQUENCE")
+            name = _quote_ident(row["relname"])
+            await conn.execute(f"ALTER {kind} public.{name} OWNER TO {owner}")
+    finally:
+        await conn.close()
+
+
+async def drop_roles(server_url: str, roles: ServiceRoles) -> None:
+    """Drop both roles, once their database (all they own) has been dropped."""
+    conn = await asyncpg.connect(server_url)
+    try:
+        for role in (roles.runtime, roles.owner):
+            if await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
+                await conn.execute(f"DROP ROLE {_quote_ident(role)}")
     finally:
         await conn.close()

@@ -10,14 +10,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from counseling_shared.bus import connect_bus
+from counseling_shared.busauth import OPERATOR
+from counseling_shared.jetstream import ensure_streams
 from devstack import console, signals
 from devstack.environment import SERVICES, common_env, port_variable, service_env, service_ports
 from devstack.nats import NatsServer
 from devstack.ports import pick_port
-from devstack.postgres import PostgresServer, ensure_database, with_database
+from devstack.postgres import (
+    PostgresServer,
+    ServiceRoles,
+    ensure_database,
+    ensure_service_roles,
+    with_database,
+)
 from devstack.procs import StartupError
 from devstack.services import ServiceProcess
 from devstack.sinks import HttpSink, SmtpSink
+from opsctl.bus import BusConfig, write_bus_config
 
 DEFAULT_INFRA_PORTS = {
     "DEVSTACK_NATS_PORT": 4222,
@@ -40,6 +50,8 @@ class Infra:
     postgres_url: str
     sink_env: dict[str, str]
     notes: list[tuple[str, str]]  # (what, where) lines for the summary table
+    bus: BusConfig | None = None  # the bus's users, when devstack runs NATS itself
+    roles: dict[str, ServiceRoles] | None = None  # per service, when it runs PostgreSQL
 
 
 def run(options: Options, env: Mapping[str, str]) -> int:
@@ -48,7 +60,7 @@ def run(options: Options, env: Mapping[str, str]) -> int:
     with contextlib.ExitStack() as stack:
         try:
             infra = _start_infra(var_dir, env, stack)
-            asyncio.run(_create_databases(infra.postgres_url))
+            asyncio.run(_prepare(infra))
             ports = service_ports(env)
             common = common_env(env, nats_url=infra.nats_url, ports=ports, sinks=infra.sink_env)
             if not options.start_services:
@@ -59,7 +71,13 @@ def run(options: Options, env: Mapping[str, str]) -> int:
                 ServiceProcess(
                     name,
                     ports[name],
-                    service_env(common, name, infra.postgres_url),
+                    service_env(
+                        common,
+                        name,
+                        infra.postgres_url,
+                        roles=infra.roles[name] if infra.roles else None,
+                        seed_file=infra.bus.seed_file(name) if infra.bus else None,
+                    ),
                     log_dir=var_dir / "log",
                     run_dir=var_dir / "run",
                 )
@@ -85,7 +103,10 @@ def _start_infra(var_dir: Path, env: Mapping[str, str], stack: contextlib.ExitSt
     notes: list[tuple[str, str]] = []
 
     postgres_url = env.get("DATABASE_URL", "")
+    roles: dict[str, ServiceRoles] | None = None
     if not postgres_url:
+        # Ours: each service gets a migration role and a runtime role on its database.
+        roles = {name: ServiceRoles.for_database(name) for name in SERVICES}
         postgres = PostgresServer(
             var_dir / "postgres",
             _infra_port(env, "DEVSTACK_POSTGRES_PORT"),
@@ -98,17 +119,23 @@ def _start_infra(var_dir: Path, env: Mapping[str, str], stack: contextlib.ExitSt
     notes.append(("PostgreSQL", _without_password(with_database(postgres_url, "<service>"))))
 
     nats_url = env.get("NATS_URL", "")
+    bus: BusConfig | None = None
     if not nats_url:
+        # Ours: authenticated, a user per service and the operator (seeds kept across runs).
+        bus = write_bus_config(var_dir / "bus")
         nats = NatsServer(
             var_dir / "nats",
             _infra_port(env, "DEVSTACK_NATS_PORT"),
             log_path=log_dir / "nats.log",
+            config_file=bus.auth_file,
         )
         stack.callback(nats.stop)
         console.say("devstack: starting NATS")
         nats.start()
         nats_url = nats.url
     notes.append(("NATS", nats_url))
+    if bus is not None:
+        notes.append(("bus seeds", f"{bus.directory}/ (counselctl: {bus.seed_file(OPERATOR)})"))
 
     outbox = var_dir / "outbox"
     sink_env: dict[str, str] = {}
@@ -126,7 +153,14 @@ def _start_infra(var_dir: Path, env: Mapping[str, str], stack: contextlib.ExitSt
             if not env.get(f"{channel}_WEBHOOK_URL"):
                 sink_env[f"{channel}_WEBHOOK_URL"] = url
                 notes.append((f"{channel.lower()} sink", f"{url} -> {outbox / channel.lower()}/"))
-    return Infra(nats_url=nats_url, postgres_url=postgres_url, sink_env=sink_env, notes=notes)
+    return Infra(
+        nats_url=nats_url,
+        postgres_url=postgres_url,
+        sink_env=sink_env,
+        notes=notes,
+        bus=bus,
+        roles=roles,
+    )
 
 
 def _infra_port(env: Mapping[str, str], variable: str) -> int:
@@ -134,9 +168,20 @@ def _infra_port(env: Mapping[str, str], variable: str) -> int:
     return pick_port(int(env.get(variable) or DEFAULT_INFRA_PORTS[variable]))
 
 
-async def _create_databases(postgres_url: str) -> None:
+async def _prepare(infra: Infra) -> None:
+    """The databases (and their roles), and the streams the operator declares."""
     for name in SERVICES:
-        await ensure_database(postgres_url, name)
+        await ensure_database(infra.postgres_url, name)
+        if infra.roles is not None:
+            await ensure_service_roles(infra.postgres_url, name, infra.roles[name])
+    if infra.bus is not None:
+        nc = await connect_bus(
+            infra.nats_url, infra.bus.credentials(OPERATOR), allow_reconnect=False
+        )
+        try:
+            await ensure_streams(nc.jetstream(timeout=5.0))
+        finally:
+            await nc.close()
 
 
 def _start_services(services: list[ServiceProcess], timeout: float) -> None:
@@ -211,6 +256,10 @@ def _print_env(common: Mapping[str, str], infra: Infra) -> None:
     for name in SERVICES:
         url = with_database(infra.postgres_url, name)
         console.say(f"export DATABASE_URL={shlex.quote(url)}  # for {name}")
+    if infra.bus is not None:
+        for user in (*SERVICES, OPERATOR):
+            seed = shlex.quote(str(infra.bus.seed_file(user)))
+            console.say(f"export NATS_NKEY_SEED_FILE={seed}  # for {user}")
     console.say()
 
 

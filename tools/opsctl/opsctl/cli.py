@@ -2,9 +2,8 @@
 
 import typer
 
-from opsctl.commands import dead_letters, demo, docs, reports, tables
+from opsctl.commands import bus, dead_letters, demo, docs, reports, streams, tables
 from opsctl.commands.rebuild import rebuild
-from opsctl.commands.streams import streams
 
 app = typer.Typer(
     name="counselctl",
@@ -15,7 +14,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
 )
-app.command()(streams)
+app.add_typer(streams.app, name="streams")
+app.add_typer(bus.app, name="bus")
 app.command()(rebuild)
 app.command()(tables.tables)
 app.add_typer(tables.outbox, name="outbox")

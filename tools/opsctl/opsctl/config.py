@@ -12,8 +12,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from counseling_shared.bus import BusCredentials
+from counseling_shared.busauth import OPERATOR
 from counseling_shared.settings import ServiceSettings
 
 
@@ -65,3 +68,18 @@ def database_for(
 def nats_url(explicit: str | None = None, env: Mapping[str, str] | None = None) -> str:
     env = os.environ if env is None else env
     return explicit or env.get("NATS_URL") or _DEFAULT_NATS_URL
+
+
+def operator_credentials(
+    seed_file: Path | None = None, env: Mapping[str, str] | None = None
+) -> BusCredentials:
+    """counselctl's own bus user: `--nkey-seed-file`, else `$NATS_NKEY_SEED_FILE`, else
+    `$NATS_NKEY_SEED`; none of them: an unauthenticated connection (a development bus)."""
+    env = os.environ if env is None else env
+    path = seed_file or (
+        Path(env["NATS_NKEY_SEED_FILE"]) if env.get("NATS_NKEY_SEED_FILE") else None
+    )
+    ca = Path(env["NATS_TLS_CA_FILE"]) if env.get("NATS_TLS_CA_FILE") else None
+    return BusCredentials(
+        user=OPERATOR, seed=env.get("NATS_NKEY_SEED") or None, seed_file=path, tls_ca_file=ca
+    )

@@ -8,10 +8,13 @@ import nats.errors
 from nats.aio.client import Client as NatsClient
 
 from counseling_shared.codes import Channel
+from counseling_shared.logs import get_logger
 from counseling_shared.tracing import current_trace_headers
 from notify.application.ports import ClientContact, ClientNotFound, DirectoryUnavailable
 
 DIRECTORY_SUBJECT = "booking.directory.contact"
+
+log = get_logger(__name__)
 
 
 class NatsClientDirectory:
@@ -45,6 +48,11 @@ def parse_contact(client_id: UUID, raw: bytes) -> ClientContact:
         raise ClientNotFound(str(client_id))
     if "error" in answer:
         raise DirectoryUnavailable(f"directory error {str(answer['error'])[:40]}")
+    if str(answer.get("client_id")) != str(client_id):
+        # Not the client we asked for: a stray or forged reply. Never used, never logged
+        # beyond the id we asked for; asking again later is the remedy.
+        log.warning("directory_reply_mismatch", client_id=str(client_id))
+        raise DirectoryUnavailable("reply names another client")
     preferred = answer.get("preferred_channel")
     return ClientContact(
         client_id=client_id,

@@ -8,13 +8,13 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import asyncpg
-import nats
 import nats.errors
 import typer
 from nats.js import JetStreamContext
 
+from counseling_shared.bus import connect_bus
 from counseling_shared.db import connect
-from opsctl.config import Service, database_for, nats_url
+from opsctl.config import Service, database_for, nats_url, operator_credentials
 from opsctl.console import stderr
 
 T = TypeVar("T")
@@ -82,9 +82,9 @@ async def _quiet(exc: Exception) -> None:
 async def jetstream(url: str | None) -> AsyncIterator[JetStreamContext]:
     where = nats_url(url)
     try:
-        nc = await nats.connect(
+        nc = await connect_bus(
             where,
-            name="counselctl",
+            operator_credentials(),
             connect_timeout=5,
             # nats-py retries the first connection too: twice, then give up.
             max_reconnect_attempts=1,

@@ -36,8 +36,8 @@ ReasonOption = Annotated[
     typer.Option(
         "--reason",
         "-r",
-        help="Only this reason: malformed, unknown_type, unsupported_version, rejected, "
-        "handler_failed.",
+        help="Only this reason: malformed, unknown_type, unsupported_version, source_mismatch, "
+        "rejected, handler_failed.",
     ),
 ]
 

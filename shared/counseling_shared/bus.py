@@ -1,0 +1,47 @@
+"""Connecting to NATS as one user of the bus (`busauth` says what each user may do)."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NatsClient
+
+from counseling_shared.busauth import inbox_prefix
+
+
+@dataclass(frozen=True)
+class BusCredentials:
+    """Who connects: the user's name (its inbox prefix) and, with auth, its nkey seed."""
+
+    user: str
+    seed: str | None = None
+    seed_file: Path | None = None
+    tls_ca_file: Path | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        return self.seed is not None or self.seed_file is not None
+
+
+def connect_options(credentials: BusCredentials) -> dict[str, Any]:
+    """nats-py `connect` arguments for these credentials (no auth when no seed is given)."""
+    options: dict[str, Any] = {"name": credentials.user}
+    # Replies and JetStream deliveries come to the user's own prefix: the only inbox
+    # subjects the server lets it subscribe to.
+    options["inbox_prefix"] = inbox_prefix(credentials.user)
+    if credentials.seed is not None:
+        options["nkeys_seed_str"] = credentials.seed
+    elif credentials.seed_file is not None:
+        options["nkeys_seed"] = str(credentials.seed_file)
+    if credentials.tls_ca_file is not None:
+        options["tls"] = ssl.create_default_context(cafile=str(credentials.tls_ca_file))
+    return options
+
+
+async def connect_bus(url: str, credentials: BusCredentials, **options: Any) -> NatsClient:
+    client: NatsClient = await nats.connect(url, **connect_options(credentials), **options)
+    return client
