@@ -11,7 +11,13 @@ from booking.domain import client
 from booking.domain.errors import UnknownAggregate
 from booking.entrypoints.http.deps import Live, execute
 from booking.entrypoints.http.errors import BookingRoute
-from booking.entrypoints.http.schemas import ClientIn, ClientOut, EpisodeClosedOut, EpisodeCloseIn
+from booking.entrypoints.http.schemas import (
+    ClientIn,
+    ClientOut,
+    ClientPatch,
+    EpisodeClosedOut,
+    EpisodeCloseIn,
+)
 from counseling_shared.http.dependencies import Caller
 
 router = APIRouter(route_class=BookingRoute, tags=["clients"])
@@ -50,6 +56,20 @@ async def get_client(client_id: UUID, caller: Caller, runtime: Live) -> ClientOu
         raise UnknownAggregate("client", client_id)
     require_site(caller, found.site_id)
     return ClientOut.of(found)
+
+
+@router.patch("/clients/{client_id}")
+async def correct_client_contact(
+    client_id: UUID, body: ClientPatch, caller: Caller, runtime: Live
+) -> ClientOut:
+    """Correct contact details (only the fields sent). Emits `ClientContactChanged`, which
+    carries the client's locale, time zone and preferred channel, never a contact detail."""
+    given = frozenset(body.model_fields_set & client.CORRECTABLE)
+    command = client.CorrectContact(given=given, **body.model_dump(include=set(given)))
+    corrected = await execute(
+        runtime, lambda uow: handlers.correct_client_contact(uow, client_id, command, caller)
+    )
+    return ClientOut.of(corrected)
 
 
 @router.post("/clients/{client_id}/episode/close")

@@ -89,6 +89,16 @@ async def get_staff_member(staff_id: UUID, caller: Caller, runtime: Live) -> Sta
     return StaffOut.of(member)
 
 
+@router.post("/staff/{staff_id}/deactivate", tags=["staff"])
+async def deactivate_staff_member(staff_id: UUID, caller: Caller, runtime: Live) -> StaffOut:
+    """The member left: they stay on record but are never booked or paged again. Emits
+    `StaffDeactivated` (once; deactivating again changes nothing)."""
+    member = await execute(
+        runtime, lambda uow: handlers.deactivate_staff_member(uow, staff_id, caller)
+    )
+    return StaffOut.of(member)
+
+
 @router.post("/rooms", status_code=201, tags=["rooms"])
 async def register_room(body: RoomIn, caller: Caller, runtime: Live) -> RoomOut:
     command = RegisterRoom(site_id=body.site_id, name=body.name)
