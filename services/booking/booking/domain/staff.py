@@ -73,7 +73,7 @@ StaffEvent = StaffMemberRegistered | StaffMemberDeactivated
 
 def register(
     command: RegisterStaffMember, site: Site | None, staff_id: UUID, now: datetime
-) -> list[StaffEvent]:
+) -> list[StaffMemberRegistered]:
     refuse_invalid(
         {
             "site_id": None if site is not None else "no site with this id",
