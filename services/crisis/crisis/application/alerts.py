@@ -9,7 +9,7 @@ from counseling_shared.codes import AlertOutcome
 from counseling_shared.logs import get_logger
 from counseling_shared.unit_of_work import UnitOfWork
 from crisis import metrics
-from crisis.adapters import alerts, flags, policies, timers
+from crisis.adapters import alerts, flags, policies, staff, timers
 from crisis.adapters.flags import RiskFlag
 from crisis.application.publishing import Paging, public_events
 from crisis.domain.alert import (
@@ -26,6 +26,7 @@ from crisis.domain.alert import (
     open_alert,
 )
 from crisis.domain.escalation import Step
+from crisis.domain.policy import EscalationPolicy, everyone
 from crisis.domain.timeline import (
     AlertEvent,
     ChainRepeated,
@@ -82,8 +83,9 @@ async def receive_flag(uow: UnitOfWork, flag: RiskFlag, paging: Paging) -> FlagO
     await alerts.lock_client(conn, flag.client_id)
     await policies.lock_site_for_flag(conn, flag.site_id)
     site_policy = await policies.policy_of(conn, flag.site_id)
+    in_force = site_policy.policy if site_policy else None
     command = ReceiveFlag(
-        flag.flag_id, flag.level, flag.source, site_policy.policy if site_policy else None
+        flag.flag_id, flag.level, flag.source, in_force, await _inactive(uow, in_force)
     )
     loaded = None
     if (active := await alerts.active_alert_of(conn, flag.client_id)) is not None:
@@ -130,7 +132,10 @@ async def escalation_due(uow: UnitOfWork, due: DueDeadline, paging: Paging) -> N
     loaded = (
         await alerts.load(conn, due.alert_id) if await alerts.lock(conn, due.alert_id) else None
     )
-    events = decide(loaded.alert, EscalationDue(due.step), uow.now()) if loaded else []
+    events = []
+    if loaded is not None:
+        inactive = await _inactive(uow, loaded.alert.policy)
+        events = decide(loaded.alert, EscalationDue(due.step, inactive), uow.now())
     await timers.settle(conn, due.timer_id, "fired" if events else "cancelled", uow.now())
     if loaded and events:
         await _save_and_publish(uow, due.alert_id, loaded, events, paging)
@@ -143,12 +148,13 @@ async def page_orphan_alerts(uow: UnitOfWork, site_id: UUID, paging: Paging) -> 
     if site_policy is None:
         return []
     adopted = []
+    inactive = await _inactive(uow, site_policy.policy)
     for alert_id in await policies.orphan_alerts_of(uow.conn, site_id):
         if not await alerts.lock(uow.conn, alert_id):
             continue
         loaded = await alerts.load(uow.conn, alert_id)
         assert loaded is not None
-        events = decide(loaded.alert, AdoptPolicy(site_policy.policy), uow.now())
+        events = decide(loaded.alert, AdoptPolicy(site_policy.policy, inactive), uow.now())
         if events:
             await _save_and_publish(uow, alert_id, loaded, events, paging)
             adopted.append(alert_id)
@@ -190,6 +196,11 @@ async def record_delivery(
         trigger = "flag" if page.flag_id else "escalation"
         latency = (delivered_at - page.requested_at).total_seconds()
         metrics.PAGE_LATENCY.labels(trigger).observe(max(latency, 0.0))
+
+
+async def _inactive(uow: UnitOfWork, policy: EscalationPolicy | None) -> frozenset[UUID]:
+    """Who of the policy booking deactivated: they are skipped when their level is paged."""
+    return await staff.inactive_among(uow.conn, everyone(policy)) if policy else frozenset()
 
 
 async def _change(uow: UnitOfWork, alert_id: UUID, command: Command, paging: Paging) -> Alert:

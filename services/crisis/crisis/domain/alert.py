@@ -14,6 +14,7 @@ from counseling_shared.codes import AlertOutcome, AlertStatus, RiskLevel, RiskSo
 from crisis.domain.escalation import FIRST_STEP, Step, fallback_step, next_step
 from crisis.domain.policy import EscalationPolicy
 from crisis.domain.timeline import (
+    STAFF_DEACTIVATED,
     Acknowledged,
     AlertEvent,
     ChainRepeated,
@@ -26,6 +27,7 @@ from crisis.domain.timeline import (
     PageFailed,
     PageRequested,
     PageSent,
+    PageSkipped,
     PolicyAdopted,
     Resolved,
 )
@@ -111,6 +113,7 @@ class ReceiveFlag:
     risk_level: RiskLevel
     source: RiskSource
     policy_in_force: EscalationPolicy | None
+    inactive_staff: frozenset[UUID] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,7 @@ class EscalationDue:
     """The deadline of `step` passed (a timer fired). Stale when the alert moved on."""
 
     step: Step
+    inactive_staff: frozenset[UUID] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,7 @@ class AdoptPolicy:
     """The site now has `policy`: an alert still open without one starts paging level 1."""
 
     policy: EscalationPolicy
+    inactive_staff: frozenset[UUID] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -198,7 +203,9 @@ def open_alert(
     if flag.policy_in_force is None:
         events.append(NoPolicy(now))
     else:
-        events += _pages(alert_id, flag.policy_in_force, FIRST_STEP, now, flag.flag_id)
+        events += _pages(
+            alert_id, flag.policy_in_force, FIRST_STEP, now, flag.flag_id, flag.inactive_staff
+        )
     return events
 
 
@@ -207,13 +214,13 @@ def decide(alert: Alert, command: Command, now: datetime) -> list[AlertEvent]:
         case ReceiveFlag():
             return _join(alert, command, now)
         case EscalationDue():
-            return _escalate(alert, command.step, now)
+            return _escalate(alert, command.step, now, command.inactive_staff)
         case AdoptPolicy():
             if alert.policy is not None or alert.status is not AlertStatus.OPEN:
                 return []  # it has a policy of its own already, or someone took it
             return [
                 PolicyAdopted(command.policy, now),
-                *_pages(alert.id, command.policy, FIRST_STEP, now, None),
+                *_pages(alert.id, command.policy, FIRST_STEP, now, None, command.inactive_staff),
             ]
         case Acknowledge():
             if alert.status is AlertStatus.RESOLVED:
@@ -262,11 +269,15 @@ def _join(alert: Alert, flag: ReceiveFlag, now: datetime) -> list[AlertEvent]:
     adopt = alert.policy is None and alert.status is AlertStatus.OPEN
     if adopt and flag.policy_in_force is not None:
         events.append(PolicyAdopted(flag.policy_in_force, now))
-        events += _pages(alert.id, flag.policy_in_force, FIRST_STEP, now, flag.flag_id)
+        events += _pages(
+            alert.id, flag.policy_in_force, FIRST_STEP, now, flag.flag_id, flag.inactive_staff
+        )
     return events
 
 
-def _escalate(alert: Alert, step: Step, now: datetime) -> list[AlertEvent]:
+def _escalate(
+    alert: Alert, step: Step, now: datetime, inactive: frozenset[UUID]
+) -> list[AlertEvent]:
     if alert.escalation_due_at is None or alert.step != step or alert.policy is None:
         return []  # acknowledged, resolved, exhausted, or a timer of an earlier step
     following = next_step(alert.policy, step)
@@ -275,14 +286,14 @@ def _escalate(alert: Alert, step: Step, now: datetime) -> list[AlertEvent]:
         fallback = alert.policy.fallback_staff_ids
         return [
             Exhausted(step.level, step.cycle, now),
-            *_pages_of(alert.id, fallback, fallback_step(alert.policy), now, None),
+            *_pages_of(alert.id, fallback, fallback_step(alert.policy), now, None, inactive),
         ]
     moved: AlertEvent
     if following.cycle == step.cycle:
         moved = Escalated(following.level, following.cycle, now)
     else:
         moved = ChainRepeated(following.cycle, now)
-    return [moved, *_pages(alert.id, alert.policy, following, now, None)]
+    return [moved, *_pages(alert.id, alert.policy, following, now, None, inactive)]
 
 
 def page_id_for(alert_id: UUID, step: Step, staff_id: UUID) -> UUID:
@@ -291,16 +302,30 @@ def page_id_for(alert_id: UUID, step: Step, staff_id: UUID) -> UUID:
 
 
 def _pages(
-    alert_id: UUID, policy: EscalationPolicy, step: Step, now: datetime, flag_id: UUID | None
+    alert_id: UUID,
+    policy: EscalationPolicy,
+    step: Step,
+    now: datetime,
+    flag_id: UUID | None,
+    inactive: frozenset[UUID],
 ) -> list[AlertEvent]:
-    return _pages_of(alert_id, policy.level(step.level).staff_ids, step, now, flag_id)
+    return _pages_of(alert_id, policy.level(step.level).staff_ids, step, now, flag_id, inactive)
 
 
 def _pages_of(
-    alert_id: UUID, staff_ids: Iterable[UUID], step: Step, now: datetime, flag_id: UUID | None
+    alert_id: UUID,
+    staff_ids: Iterable[UUID],
+    step: Step,
+    now: datetime,
+    flag_id: UUID | None,
+    inactive: frozenset[UUID],
 ) -> list[AlertEvent]:
+    """Page each of `staff_ids`, except those booking deactivated: the timeline names each one
+    skipped, so the gap in the chain is visible."""
     return [
-        PageRequested(
+        PageSkipped(staff, step.level, step.cycle, STAFF_DEACTIVATED, now)
+        if staff in inactive
+        else PageRequested(
             page_id_for(alert_id, step, staff), staff, step.level, step.cycle, flag_id, now
         )
         for staff in staff_ids
@@ -336,7 +361,7 @@ def evolve(alert: Alert | None, event: AlertEvent) -> Alert | None:
             return None
         raise ValueError(f"{type(event).__name__} before the alert opened")
     match event:
-        case FlagReceived() | NoPolicy():
+        case FlagReceived() | NoPolicy() | PageSkipped():
             return alert
         case PolicyAdopted():
             return replace(alert, policy=event.policy, step=FIRST_STEP, step_started_at=event.at)

@@ -71,6 +71,20 @@ class PageRequested:
 
 
 @dataclass(frozen=True)
+class PageSkipped:
+    """A staff member of the level being paged was not paged: booking deactivated them."""
+
+    staff_id: UUID
+    level: int
+    cycle: int
+    reason: str
+    at: datetime
+
+
+STAFF_DEACTIVATED = "staff_deactivated"
+
+
+@dataclass(frozen=True)
 class PageSent:
     page_id: UUID
     staff_id: UUID
@@ -136,6 +150,7 @@ AlertEvent = (
     | PolicyAdopted
     | LevelRaised
     | PageRequested
+    | PageSkipped
     | PageSent
     | PageFailed
     | Escalated
@@ -152,6 +167,7 @@ EVENT_TYPES: tuple[type[AlertEvent], ...] = (
     PolicyAdopted,
     LevelRaised,
     PageRequested,
+    PageSkipped,
     PageSent,
     PageFailed,
     Escalated,
@@ -168,6 +184,7 @@ _KINDS: dict[type[AlertEvent], str] = {
     PolicyAdopted: "policy_adopted",
     LevelRaised: "level_raised",
     PageRequested: "page_requested",
+    PageSkipped: "page_skipped",
     PageSent: "page_sent",
     PageFailed: "page_failed",
     Escalated: "escalated",
@@ -209,6 +226,13 @@ def timeline_details(event: AlertEvent) -> dict[str, Any]:
                 "staff_id": event.staff_id,
                 "level": event.level,
                 "cycle": event.cycle,
+            }
+        case PageSkipped():
+            return {
+                "staff_id": event.staff_id,
+                "level": event.level,
+                "cycle": event.cycle,
+                "reason": event.reason,
             }
         case PageSent():
             return {

@@ -9,7 +9,9 @@ crisis-page-deliveries  NOTIFY    notify.*.NotificationSent    -> on_page_delive
                                   notify.*.NotificationFailed  -> on_page_delivery
     with page_id set: the page's sent_at and a page_sent/page_failed step; emits nothing.
 crisis-staff            BOOKING   booking.*.StaffRegistered    -> on_staff_registered
-    staff ids per site, to check escalation policies; emits nothing.
+                                  booking.*.StaffDeactivated   -> on_staff_deactivated
+    staff ids per site, to check escalation policies, and who left (skipped when their level is
+    paged, refused in new policies, flagged on policy reads); emits nothing.
 
 Not consumed: crisis's own RiskFlagged (POST /risk-flags handles its flag in the same
 transaction). Missed deadlines are rows, not messages: see `entrypoints/scheduler.py`.
@@ -21,6 +23,7 @@ from counseling_shared.events import (
     NotificationFailed,
     NotificationSent,
     RiskFlagged,
+    StaffDeactivated,
     StaffRegistered,
 )
 from counseling_shared.inbox import Handler, dispatch
@@ -29,7 +32,7 @@ from counseling_shared.service import Route
 from counseling_shared.unit_of_work import UnitOfWork
 from crisis.adapters.flags import RiskFlag
 from crisis.application.alerts import receive_flag, record_delivery
-from crisis.application.policies import staff_registered
+from crisis.application.policies import staff_deactivated, staff_registered
 from crisis.application.publishing import Paging
 
 # Crisis traffic retries fast: a flag that failed on a database hiccup must page within seconds.
@@ -58,6 +61,10 @@ def routes(paging: Paging) -> list[Route]:
     async def on_staff_registered(uow: UnitOfWork, _: Envelope, event: IntegrationEvent) -> None:
         assert isinstance(event, StaffRegistered)
         await staff_registered(uow, event)
+
+    async def on_staff_deactivated(uow: UnitOfWork, _: Envelope, event: IntegrationEvent) -> None:
+        assert isinstance(event, StaffDeactivated)
+        await staff_deactivated(uow, event)
 
     flags: Handler = dispatch({RiskFlagged: on_risk_flagged})
     return [
@@ -94,9 +101,11 @@ def routes(paging: Paging) -> list[Route]:
             ConsumerSpec(
                 "crisis-staff",
                 "BOOKING",
-                ["booking.*.StaffRegistered"],
-                description="Staff ids per site, to check escalation policies",
+                ["booking.*.StaffRegistered", "booking.*.StaffDeactivated"],
+                description="Staff ids per site and who left, to check escalation policies",
             ),
-            dispatch({StaffRegistered: on_staff_registered}),
+            dispatch(
+                {StaffRegistered: on_staff_registered, StaffDeactivated: on_staff_deactivated}
+            ),
         ),
     ]

@@ -44,7 +44,19 @@ def _paging(runtime: Runtime) -> Paging:
     return Paging(_settings(runtime).alert_base_url)
 
 
-def _policy_out(stored: SitePolicy) -> EscalationPolicyOut:
+def _policy_out(stored: SitePolicy, inactive: frozenset[UUID] = frozenset()) -> EscalationPolicyOut:
+    levels = stored.policy.levels
+    warnings = [
+        f"level {n}: {staff} is deactivated and will be skipped"
+        for n, level in enumerate(levels, start=1)
+        for staff in level.staff_ids
+        if staff in inactive
+    ]
+    warnings += [
+        f"level {n}: everyone is deactivated, nobody is paged at this level"
+        for n, level in enumerate(levels, start=1)
+        if set(level.staff_ids) <= inactive
+    ]
     return EscalationPolicyOut.model_validate(
         {
             "site_id": stored.site_id,
@@ -53,6 +65,8 @@ def _policy_out(stored: SitePolicy) -> EscalationPolicyOut:
             "fallback_staff_ids": list(stored.policy.fallback_staff_ids),
             "version": stored.version,
             "updated_at": stored.updated_at,
+            "inactive_staff_ids": sorted(inactive, key=str),
+            "warnings": warnings,
         }
     )
 
@@ -106,9 +120,10 @@ async def get_escalation_policy(
     caller.require_site(site_id)
     async with runtime_of(request).db().acquire() as conn:
         stored = await policies.policy_of(conn, site_id)
-    if stored is None:
-        raise NotFound("escalation policy", site_id)
-    return _policy_out(stored)
+        if stored is None:
+            raise NotFound("escalation policy", site_id)
+        inactive = await policy_commands.policy_gaps(conn, stored.policy)
+    return _policy_out(stored, inactive)
 
 
 @router.post("/risk-flags", status_code=202, tags=["alerts"])

@@ -50,6 +50,14 @@ class EscalationPolicyOut(BaseModel):
     fallback_staff_ids: list[UUID] = Field(default_factory=list)
     version: int = Field(description="Counts the policy's changes, starting at 1.")
     updated_at: datetime
+    inactive_staff_ids: list[UUID] = Field(
+        default_factory=list,
+        description="Staff the policy names whom booking has deactivated since: they are"
+        " skipped when their level is paged. Replace them.",
+    )
+    warnings: list[str] = Field(
+        default_factory=list, description="What is wrong with the policy as it stands."
+    )
 
 
 class RiskFlagBody(BaseModel):
