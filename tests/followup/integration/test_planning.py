@@ -246,3 +246,32 @@ async def _sleep(seconds: float) -> None:
     import asyncio
 
     await asyncio.sleep(seconds)
+
+
+async def test_follow_ups_come_in_pages_by_due_time(client: Client) -> None:
+    await client.register()
+    await publish_as_booking(
+        client.js,
+        CareEpisodeClosed(
+            client_id=client.client_id,
+            site_id=client.site_id,
+            reason=ClosureReason.GOALS_MET,
+            effective_on=date.today() + timedelta(days=1),
+            referred=False,
+        ),
+        client.client_id,
+    )
+
+    async def three_planned() -> list[dict[str, Any]]:
+        found = await client.followups()
+        return found if len(found) == 3 else []
+
+    everything = await eventually(three_planned)
+    params = {"client_id": str(client.client_id), "limit": "2"}
+    first = await client.api.get("/followups", params=params)
+    cursor = first.headers["next-cursor"]
+    second = await client.api.get("/followups", params={**params, "cursor": cursor})
+
+    assert [f["id"] for f in first.json() + second.json()] == [f["id"] for f in everything]
+    assert "next-cursor" not in second.headers
+    assert [f["due_at"] for f in everything] == sorted(f["due_at"] for f in everything)

@@ -1,12 +1,14 @@
 """HTTP routes of crisis: thin — parse, authorise, hand to the application, shape the answer."""
 
+from datetime import datetime
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 
 from counseling_shared.codes import AlertStatus
 from counseling_shared.eventstore import ConcurrencyConflict
 from counseling_shared.http.dependencies import Caller
+from counseling_shared.http.pagination import Page
 from counseling_shared.http.problems import Conflict, NotFound, Unprocessable
 from counseling_shared.service import Runtime, runtime_of
 from counseling_shared.unit_of_work import UnitOfWork, unit_of_work
@@ -142,22 +144,26 @@ async def post_risk_flag(body: RiskFlagBody, request: Request, caller: Caller) -
 async def list_alerts(
     request: Request,
     caller: Caller,
+    page: Page,
     site_id: UUID | None = None,
     status: AlertStatus | None = None,
-    limit: int = Query(default=100, ge=1, le=500),
 ) -> list[AlertSummaryOut]:
-    """Newest first, limited to the sites the API key may see."""
+    """Newest first, limited to the sites the API key may see; a page at a time (`Link` and
+    `Next-Cursor` headers when more follow)."""
     if site_id is not None:
         caller.require_site(site_id)
+    before = page.after(datetime, UUID)
     async with runtime_of(request).db().acquire() as conn:
         rows = await alert_views.list_alerts(
             conn,
             site_id=site_id,
             allowed_sites=caller.site_ids,
             status=status.value if status else None,
-            limit=limit,
+            limit=page.fetch,
+            before=(before[0], before[1]) if before else None,
         )
-    return [AlertSummaryOut.model_validate(r) for r in rows]
+    served = page.serve(rows, key=lambda r: (r["opened_at"], r["id"]))
+    return [AlertSummaryOut.model_validate(r) for r in served]
 
 
 @router.get("/alerts/{alert_id}", tags=["alerts"])

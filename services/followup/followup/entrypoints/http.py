@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
 
@@ -11,6 +12,7 @@ from fastapi import APIRouter, Request
 from counseling_shared.eventstore import ConcurrencyConflict
 from counseling_shared.http.auth import Principal
 from counseling_shared.http.dependencies import Caller
+from counseling_shared.http.pagination import Page
 from counseling_shared.http.problems import Conflict, NotFound
 from counseling_shared.service import runtime_of
 from counseling_shared.unit_of_work import UnitOfWork, unit_of_work
@@ -105,15 +107,24 @@ async def get_policy(site_id: UUID, caller: Caller, request: Request) -> PolicyO
 async def list_followups(
     caller: Caller,
     request: Request,
+    page: Page,
     client_id: UUID | None = None,
     status: Status | None = None,
 ) -> list[FollowUpOut]:
-    """Follow-ups of the caller's sites, by due time; filter by client and status."""
+    """Follow-ups of the caller's sites, by due time; filter by client and status. A page at
+    a time (`Link` and `Next-Cursor` headers when more follow)."""
     site_ids = sorted(caller.site_ids) if caller.site_ids is not None else None
+    after = page.after(datetime, UUID)
 
     async def work(uow: UnitOfWork, store: PostgresFollowupStore) -> list[FollowUpOut]:
-        found = await store.list_followups(client_id=client_id, status=status, site_ids=site_ids)
-        return [FollowUpOut.of(f) for f in found]
+        found = await store.list_followups(
+            client_id=client_id,
+            status=status,
+            site_ids=site_ids,
+            limit=page.fetch,
+            after=(after[0], after[1]) if after else None,
+        )
+        return [FollowUpOut.of(f) for f in page.serve(found, key=lambda f: (f.due_at, f.id))]
 
     return await _read(request, work)
 

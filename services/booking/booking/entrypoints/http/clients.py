@@ -1,5 +1,6 @@
 """Clients and their episodes of care. Only authorised API callers see contact details."""
 
+from datetime import datetime
 from uuid import UUID
 
 from fastapi import APIRouter
@@ -19,6 +20,7 @@ from booking.entrypoints.http.schemas import (
     EpisodeCloseIn,
 )
 from counseling_shared.http.dependencies import Caller
+from counseling_shared.http.pagination import Page
 
 router = APIRouter(route_class=BookingRoute, tags=["clients"])
 
@@ -41,11 +43,13 @@ async def register_client(body: ClientIn, caller: Caller, runtime: Live) -> Clie
 
 @router.get("/clients")
 async def list_clients(
-    caller: Caller, runtime: Live, site_id: UUID | None = None
+    caller: Caller, runtime: Live, page: Page, site_id: UUID | None = None
 ) -> list[ClientOut]:
+    """In order of registration, a page at a time (`Link`/`Next-Cursor` when more follow)."""
+    window = queries.Window(page.fetch, page.after(datetime, UUID))
     async with runtime.db().acquire() as conn:
-        found = await queries.list_clients(conn, site_id, caller.site_ids)
-    return [ClientOut.of(c) for c in found]
+        found = await queries.list_clients(conn, site_id, caller.site_ids, window)
+    return [ClientOut.of(c) for c in page.serve(found, key=lambda c: (c.registered_at, c.id))]
 
 
 @router.get("/clients/{client_id}")

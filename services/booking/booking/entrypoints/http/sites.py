@@ -1,5 +1,6 @@
 """Sites, staff and rooms."""
 
+from datetime import datetime
 from uuid import UUID
 
 from fastapi import APIRouter
@@ -16,6 +17,7 @@ from booking.entrypoints.http.errors import BookingRoute
 from booking.entrypoints.http.schemas import RoomIn, RoomOut, SiteIn, SiteOut, StaffIn, StaffOut
 from counseling_shared.codes import StaffRole
 from counseling_shared.http.dependencies import Caller
+from counseling_shared.http.pagination import Page
 from counseling_shared.http.problems import Problem
 
 router = APIRouter(route_class=BookingRoute)
@@ -37,10 +39,12 @@ async def register_site(body: SiteIn, caller: Caller, runtime: Live) -> SiteOut:
 
 
 @router.get("/sites", tags=["sites"])
-async def list_sites(caller: Caller, runtime: Live) -> list[SiteOut]:
+async def list_sites(caller: Caller, runtime: Live, page: Page) -> list[SiteOut]:
+    """In order of registration, a page at a time (`Link`/`Next-Cursor` when more follow)."""
+    window = queries.Window(page.fetch, page.after(datetime, UUID))
     async with runtime.db().acquire() as conn:
-        sites = await queries.list_sites(conn, caller.site_ids)
-    return [SiteOut.of(s) for s in sites]
+        sites = await queries.list_sites(conn, caller.site_ids, window)
+    return [SiteOut.of(s) for s in page.serve(sites, key=lambda s: (s.registered_at, s.id))]
 
 
 @router.get("/sites/{site_id}", tags=["sites"])
@@ -72,11 +76,17 @@ async def register_staff_member(body: StaffIn, caller: Caller, runtime: Live) ->
 
 @router.get("/staff", tags=["staff"])
 async def list_staff(
-    caller: Caller, runtime: Live, site_id: UUID | None = None, role: StaffRole | None = None
+    caller: Caller,
+    runtime: Live,
+    page: Page,
+    site_id: UUID | None = None,
+    role: StaffRole | None = None,
 ) -> list[StaffOut]:
+    """In order of registration, a page at a time (`Link`/`Next-Cursor` when more follow)."""
+    window = queries.Window(page.fetch, page.after(datetime, UUID))
     async with runtime.db().acquire() as conn:
-        members = await queries.list_staff(conn, site_id, caller.site_ids, role)
-    return [StaffOut.of(m) for m in members]
+        members = await queries.list_staff(conn, site_id, caller.site_ids, window, role)
+    return [StaffOut.of(m) for m in page.serve(members, key=lambda m: (m.registered_at, m.id))]
 
 
 @router.get("/staff/{staff_id}", tags=["staff"])
@@ -107,10 +117,14 @@ async def register_room(body: RoomIn, caller: Caller, runtime: Live) -> RoomOut:
 
 
 @router.get("/rooms", tags=["rooms"])
-async def list_rooms(caller: Caller, runtime: Live, site_id: UUID | None = None) -> list[RoomOut]:
+async def list_rooms(
+    caller: Caller, runtime: Live, page: Page, site_id: UUID | None = None
+) -> list[RoomOut]:
+    """In order of registration, a page at a time (`Link`/`Next-Cursor` when more follow)."""
+    window = queries.Window(page.fetch, page.after(datetime, UUID))
     async with runtime.db().acquire() as conn:
-        rooms = await queries.list_rooms(conn, site_id, caller.site_ids)
-    return [RoomOut.of(r) for r in rooms]
+        rooms = await queries.list_rooms(conn, site_id, caller.site_ids, window)
+    return [RoomOut.of(r) for r in page.serve(rooms, key=lambda r: (r.registered_at, r.id))]
 
 
 @router.get("/rooms/{room_id}", tags=["rooms"])
