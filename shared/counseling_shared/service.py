@@ -29,8 +29,10 @@ from counseling_shared.clock import Clock, SystemClock
 from counseling_shared.db import DATABASE_ERRORS, connect, create_pool
 from counseling_shared.envelope import REGISTRY, EventRegistry
 from counseling_shared.http.auth import ApiKeyAuth
+from counseling_shared.http.body_limit import install_body_limit
 from counseling_shared.http.idempotency import IdempotencyMiddleware
 from counseling_shared.http.problems import NotReady, install_problem_handlers
+from counseling_shared.http.rate_limit import RateLimitMiddleware, parse_rate_limit
 from counseling_shared.inbox import BatchHandler, Handler, InboxConsumer
 from counseling_shared.jetstream import ConsumerSpec, ensure_streams
 from counseling_shared.logs import configure_logging, get_logger
@@ -364,6 +366,13 @@ def create_app(definition: ServiceDefinition, clock: Clock | None = None) -> Fas
     app.state.auth = ApiKeyAuth(settings.api_keys)
     install_problem_handlers(app)
     app.add_middleware(IdempotencyMiddleware, api_keys=settings.api_keys)
+    # Added last, so run first: the rate limit, then the body limit, then everything else.
+    install_body_limit(app)
+    app.add_middleware(
+        RateLimitMiddleware,
+        limits=parse_rate_limit(settings.rate_limit),
+        storage_uri=settings.rate_limit_storage_uri,
+    )
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
 
     @app.get("/healthz", include_in_schema=False)

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from counseling_shared.db import DbTimeouts
+from counseling_shared.http.rate_limit import parse_rate_limit
 
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 
@@ -153,6 +154,23 @@ class ServiceSettings(BaseSettings):
         alias="PRUNE_ATTEMPTS_AFTER",
         description="Time a delivery attempt record is kept (notify).",
     )
+    rate_limit: str = Field(
+        default="6000/minute",
+        alias="RATE_LIMIT",
+        description="Requests per API key, in `limits` notation (`6000/minute`, "
+        "`50/second;1000/minute`), or `off`. Health, readiness and metrics are never limited.",
+    )
+    rate_limit_storage_uri: str = Field(
+        default="memory://",
+        alias="RATE_LIMIT_STORAGE_URI",
+        description="Where the counts live: `memory://` (per process) or a shared store.",
+    )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit_parses(cls, value: str) -> str:
+        parse_rate_limit(value)  # a ValueError names what is wrong
+        return value
 
     @field_validator(
         "migration_database_url",
