@@ -5,16 +5,18 @@ from uuid import uuid4
 
 import pytest
 
-from counseling_shared.codes import Channel, RiskLevel
+from counseling_shared.codes import Channel, FollowUpKind, RiskLevel
 from counseling_shared.envelope import wrap
 from counseling_shared.events import (
     ClientContactChanged,
     ClientRegistered,
+    FollowUpDue,
     IntegrationEvent,
     PageRequested,
     StaffDeactivated,
 )
 from counseling_shared.unit_of_work import UnitOfWork
+from notify.application.erasure import erase_client
 from notify.application.handlers import on_directory_batch
 from tests.notify.integration.conftest import Notify, eventually
 from tests.notify.integration.test_directory_batch import _staff
@@ -100,3 +102,41 @@ async def test_a_batch_keeps_the_corrected_profile_and_a_departure_outlives_a_re
     assert staff is not None
     assert staff["phone"] is None
     assert staff["deactivated_at"] is not None
+
+
+async def test_an_erased_client_leaves_nothing_in_notify(notify: Notify) -> None:
+    site_id, client_id = await notify.new_site(), uuid4()
+    await notify.publish(
+        ClientRegistered(
+            client_id=client_id,
+            site_id=site_id,
+            locale="fr",
+            timezone="Europe/Paris",
+            preferred_channel=Channel.EMAIL,
+        ),
+        source="booking",
+        subject=client_id,
+    )
+    assert (
+        await notify.set_preferences(client_id, {"quiet_hours": {"start": "21:00", "end": "08:00"}})
+    ).status_code == 200
+    await notify.publish(
+        FollowUpDue(
+            followup_id=uuid4(),
+            client_id=client_id,
+            site_id=site_id,
+            kind=FollowUpKind.CHECKIN,
+            due_at=notify.clock.now(),
+        ),
+        source="followup",
+        subject=client_id,
+    )
+    await eventually(lambda: notify.notifications(recipient_id=client_id))
+
+    async with notify.pool.acquire() as conn:
+        changed = await erase_client(conn, client_id)
+
+    assert changed["notifications"] == 1
+    assert changed["recipient_preferences"] == 1
+    assert await notify.notifications(recipient_id=client_id) == []
+    assert (await notify.http.get(f"/recipients/{client_id}/preferences")).status_code == 404
