@@ -60,18 +60,30 @@ async def erase_client(conn: Connection, client_id: UUID) -> dict[str, int]:
             streams,
             ERASED,
         )
-        # Replayable answers of POST /clients and friends may hold the old details.
-        replays = await conn.execute(
-            """DELETE FROM idempotency_keys
-               WHERE position(convert_to($1, 'UTF8') IN coalesce(response_body, '')) > 0""",
-            str(client_id),
-        )
+        replays = "DELETE 0"
+        if await _idempotency_keeps_responses(conn):
+            # Replayable answers of POST /clients and friends may hold the old details.
+            replays = await conn.execute(
+                """DELETE FROM idempotency_keys
+                   WHERE position(convert_to($1, 'UTF8') IN coalesce(response_body, '')) > 0""",
+                str(client_id),
+            )
     return {
         "clients": _count(clients),
         "appointments": _count(appointments),
         "events": _count(events),
         "idempotency_keys": _count(replays),
     }
+
+
+async def _idempotency_keeps_responses(conn: Connection) -> bool:
+    """Whether idempotency records still hold whole responses (older schemas did)."""
+    found: bool = await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM information_schema.columns
+                          WHERE table_name = 'idempotency_keys' AND column_name = 'response_body'
+                            AND table_schema = current_schema())"""
+    )
+    return found
 
 
 def _count(status: str) -> int:

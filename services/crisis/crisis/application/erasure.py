@@ -1,6 +1,7 @@
 """Erasing a client on request: crisis drops all it holds about them (docs/security.md).
 
-That is their risk flags and every alert with its pages, timeline, deadlines and event stream.
+That is their risk flags, every alert with its pages, timeline, deadlines and event stream, and
+the client's site when crisis keeps it.
 A client with an alert still open or acknowledged is refused: a crisis in progress is resolved
 first. Runs as the operator (`counselctl clients erase`).
 """
@@ -45,4 +46,9 @@ async def erase_client(conn: Connection, client_id: UUID) -> dict[str, int]:
             "DELETE FROM risk_flags WHERE client_id = $1", client_id
         )
         counts["alerts"] = await conn.execute("DELETE FROM alerts WHERE id = ANY($1::uuid[])", ids)
+        if await conn.fetchval("SELECT to_regclass('clients') IS NOT NULL"):
+            # Where crisis keeps clients' sites (to check flags), when it does.
+            counts["clients"] = await conn.execute(
+                "DELETE FROM clients WHERE client_id = $1", client_id
+            )
     return {table: int(status.rsplit(" ", 1)[-1]) for table, status in counts.items()}
