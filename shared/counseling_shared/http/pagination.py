@@ -145,3 +145,21 @@ class PageRequest:
 
 Page = Annotated[PageRequest, Depends()]
 """Use as a route parameter type on every list endpoint."""
+
+PAGED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "One page of the list, as a JSON array.",
+        "headers": {
+            "Link": {
+                "description": 'The next page, `<…>; rel="next"` (RFC 8288); absent on the '
+                "last page.",
+                "schema": {"type": "string"},
+            },
+            NEXT_CURSOR_HEADER: {
+                "description": "The `cursor` of the next page; absent on the last page.",
+                "schema": {"type": "string"},
+            },
+        },
+    }
+}
+"""The list routes' `responses=`: documents the paging headers in the OpenAPI document."""

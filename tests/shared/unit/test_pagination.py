@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from counseling_shared.http.pagination import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
+    PAGED,
     InvalidCursor,
     Page,
     decode_cursor,
@@ -97,3 +98,17 @@ async def test_a_cursor_that_does_not_fit_the_list_is_a_422(cursor: str) -> None
     assert answer.json()["errors"] == [
         {"field": "cursor", "message": "not a cursor this list gave out"}
     ]
+
+
+def test_the_openapi_document_names_the_paging_headers() -> None:
+    app = FastAPI()
+
+    @app.get("/things", responses=PAGED)
+    async def things(page: Page) -> list[int]:
+        return page.serve([], key=lambda i: (i,))
+
+    ok = app.openapi()["paths"]["/things"]["get"]["responses"]["200"]
+    parameters = {p["name"] for p in app.openapi()["paths"]["/things"]["get"]["parameters"]}
+
+    assert set(ok["headers"]) == {"Link", "Next-Cursor"}
+    assert parameters == {"limit", "cursor"}

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from counseling_shared.codes import AlertStatus
 from counseling_shared.eventstore import ConcurrencyConflict
 from counseling_shared.http.dependencies import Caller
-from counseling_shared.http.pagination import Page
+from counseling_shared.http.pagination import PAGED, Page
 from counseling_shared.http.problems import Conflict, NotFound, Unprocessable
 from counseling_shared.service import Runtime, runtime_of
 from counseling_shared.unit_of_work import UnitOfWork, unit_of_work
@@ -140,7 +140,7 @@ async def post_risk_flag(body: RiskFlagBody, request: Request, caller: Caller) -
     return RiskFlagAccepted(alert_id=outcome.alert_id, flag_id=outcome.flag_id)
 
 
-@router.get("/alerts", tags=["alerts"])
+@router.get("/alerts", tags=["alerts"], responses=PAGED)
 async def list_alerts(
     request: Request,
     caller: Caller,

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from counseling_shared.eventstore import ConcurrencyConflict
 from counseling_shared.http.auth import Principal
 from counseling_shared.http.dependencies import Caller
-from counseling_shared.http.pagination import Page
+from counseling_shared.http.pagination import PAGED, Page
 from counseling_shared.http.problems import Conflict, NotFound
 from counseling_shared.service import runtime_of
 from counseling_shared.unit_of_work import UnitOfWork, unit_of_work
@@ -103,7 +103,7 @@ async def get_policy(site_id: UUID, caller: Caller, request: Request) -> PolicyO
     return await _read(request, work)
 
 
-@router.get("/followups", response_model=list[FollowUpOut])
+@router.get("/followups", response_model=list[FollowUpOut], responses=PAGED)
 async def list_followups(
     caller: Caller,
     request: Request,

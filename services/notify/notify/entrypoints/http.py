@@ -12,7 +12,7 @@ from counseling_shared.codes import Channel, NotificationChannel
 from counseling_shared.eventstore import ConcurrencyConflict
 from counseling_shared.http.auth import Principal
 from counseling_shared.http.dependencies import Caller
-from counseling_shared.http.pagination import Page
+from counseling_shared.http.pagination import PAGED, Page
 from counseling_shared.http.problems import Conflict, NotFound, Problem
 from counseling_shared.service import runtime_of
 from notify.adapters import directory_store, notification_queries, preference_store
@@ -140,7 +140,7 @@ class NotificationDetail(NotificationSummary):
     attempt_log: list[Attempt] = Field(description="Every attempt, oldest first.")
 
 
-@router.get("/notifications", response_model=list[NotificationSummary])
+@router.get("/notifications", response_model=list[NotificationSummary], responses=PAGED)
 async def list_notifications(
     request: Request,
     caller: Caller,

@@ -23,7 +23,7 @@ from booking.entrypoints.http.schemas import (
     RescheduleIn,
 )
 from counseling_shared.http.dependencies import Caller
-from counseling_shared.http.pagination import Page
+from counseling_shared.http.pagination import PAGED, Page
 
 router = APIRouter(route_class=BookingRoute, tags=["appointments"])
 
@@ -48,7 +48,7 @@ async def book_appointment(body: AppointmentIn, caller: Caller, runtime: Live) -
     return AppointmentOut.of(booked)
 
 
-@router.get("/appointments")
+@router.get("/appointments", responses=PAGED)
 async def list_appointments(
     caller: Caller,
     runtime: Live,

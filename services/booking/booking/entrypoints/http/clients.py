@@ -20,7 +20,7 @@ from booking.entrypoints.http.schemas import (
     EpisodeCloseIn,
 )
 from counseling_shared.http.dependencies import Caller
-from counseling_shared.http.pagination import Page
+from counseling_shared.http.pagination import PAGED, Page
 
 router = APIRouter(route_class=BookingRoute, tags=["clients"])
 
@@ -41,7 +41,7 @@ async def register_client(body: ClientIn, caller: Caller, runtime: Live) -> Clie
     return ClientOut.of(registered)
 
 
-@router.get("/clients")
+@router.get("/clients", responses=PAGED)
 async def list_clients(
     caller: Caller, runtime: Live, page: Page, site_id: UUID | None = None
 ) -> list[ClientOut]:

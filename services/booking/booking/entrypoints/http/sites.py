@@ -17,7 +17,7 @@ from booking.entrypoints.http.errors import BookingRoute
 from booking.entrypoints.http.schemas import RoomIn, RoomOut, SiteIn, SiteOut, StaffIn, StaffOut
 from counseling_shared.codes import StaffRole
 from counseling_shared.http.dependencies import Caller
-from counseling_shared.http.pagination import Page
+from counseling_shared.http.pagination import PAGED, Page
 from counseling_shared.http.problems import Problem
 
 router = APIRouter(route_class=BookingRoute)
@@ -38,7 +38,7 @@ async def register_site(body: SiteIn, caller: Caller, runtime: Live) -> SiteOut:
     return SiteOut.of(site)
 
 
-@router.get("/sites", tags=["sites"])
+@router.get("/sites", tags=["sites"], responses=PAGED)
 async def list_sites(caller: Caller, runtime: Live, page: Page) -> list[SiteOut]:
     """In order of registration, a page at a time (`Link`/`Next-Cursor` when more follow)."""
     window = queries.Window(page.fetch, page.after(datetime, UUID))
@@ -74,7 +74,7 @@ async def register_staff_member(body: StaffIn, caller: Caller, runtime: Live) ->
     return StaffOut.of(member)
 
 
-@router.get("/staff", tags=["staff"])
+@router.get("/staff", tags=["staff"], responses=PAGED)
 async def list_staff(
     caller: Caller,
     runtime: Live,
@@ -116,7 +116,7 @@ async def register_room(body: RoomIn, caller: Caller, runtime: Live) -> RoomOut:
     return RoomOut.of(room)
 
 
-@router.get("/rooms", tags=["rooms"])
+@router.get("/rooms", tags=["rooms"], responses=PAGED)
 async def list_rooms(
     caller: Caller, runtime: Live, page: Page, site_id: UUID | None = None
 ) -> list[RoomOut]:
