@@ -4,7 +4,8 @@ refused, and reading the policy that still names them flags the gap."""
 from typing import Any
 from uuid import UUID, uuid4
 
-from counseling_shared.events import StaffDeactivated
+from counseling_shared.codes import StaffRole
+from counseling_shared.events import StaffDeactivated, StaffRegistered
 from tests.crisis.integration.harness import Bus, RunningCrisis, eventually, pages
 from tests.crisis.integration.steps import alert, flag, kinds, put_policy, register_staff
 
@@ -66,3 +67,39 @@ async def test_a_policy_naming_a_deactivated_member_is_a_422(
     assert answer.json()["errors"] == [
         {"field": "levels.0.staff_ids", "message": f"{left} is deactivated and cannot be paged"}
     ]
+
+
+async def test_a_registration_handled_after_the_deactivation_leaves_the_member_inactive(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    site, member = uuid4(), uuid4()
+    await _deactivate(bus, crisis, site, member)  # crisis has not seen them registered
+
+    [stayed] = await register_staff(bus, site, 1)
+    await bus.publish(
+        StaffRegistered(
+            staff_id=member,
+            site_id=site,
+            name="Left already",
+            role=StaffRole.COUNSELOR,
+            email="left@center.example",
+            locale="en",
+        ),
+        source="booking",
+    )
+
+    async def registered() -> bool | None:
+        async with crisis.runtime.db().acquire() as conn:
+            role = await conn.fetchval("SELECT role FROM staff WHERE staff_id = $1", member)
+        return True if role == "counselor" else None
+
+    await eventually(registered, timeout=10)
+    await put_policy(crisis, site, [([stayed], "PT30S")])
+
+    answer = await crisis.http.put(
+        f"/sites/{site}/escalation-policy",
+        json={"levels": [{"staff_ids": [str(member)], "ack_timeout": "PT30S"}]},
+    )
+
+    assert answer.status_code == 422
+    assert "deactivated" in answer.json()["errors"][0]["message"]

@@ -35,11 +35,19 @@ async def not_at_site(conn: Connection, site_id: UUID, staff_ids: Collection[UUI
     return set(staff_ids) - {r["staff_id"] for r in known}
 
 
-async def deactivate_staff(conn: Connection, staff_id: UUID, at: datetime) -> None:
-    """Mark the member deactivated (the first time only: a replay keeps the first instant)."""
+async def deactivate_staff(conn: Connection, staff_id: UUID, site_id: UUID, at: datetime) -> None:
+    """Mark the member deactivated (the first time only: a replay keeps the first instant).
+
+    A redelivered StaffRegistered may come after it: the row stands in until then, and the
+    registration's upsert leaves `deactivated_at` as it is.
+    """
     await conn.execute(
-        "UPDATE staff SET deactivated_at = coalesce(deactivated_at, $2) WHERE staff_id = $1",
+        """INSERT INTO staff (staff_id, site_id, role, registered_at, deactivated_at)
+           VALUES ($1, $2, 'unknown', $3, $3)
+           ON CONFLICT (staff_id) DO UPDATE
+               SET deactivated_at = coalesce(staff.deactivated_at, EXCLUDED.deactivated_at)""",
         staff_id,
+        site_id,
         at,
     )
 

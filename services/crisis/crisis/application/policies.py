@@ -123,4 +123,4 @@ async def staff_registered(uow: UnitOfWork, event: public.StaffRegistered) -> No
 
 async def staff_deactivated(uow: UnitOfWork, event: public.StaffDeactivated) -> None:
     """From now on the member is skipped when paged and refused in new policies."""
-    await staff.deactivate_staff(uow.conn, event.staff_id, uow.now())
+    await staff.deactivate_staff(uow.conn, event.staff_id, event.site_id, uow.now())
