@@ -10,7 +10,7 @@ from uuid import UUID
 
 import asyncpg
 
-from counseling_shared import eventstore, outbox
+from counseling_shared import audit, eventstore, outbox
 from counseling_shared.clock import Clock
 from counseling_shared.envelope import Envelope, wrap
 from counseling_shared.events import IntegrationEvent
@@ -58,6 +58,7 @@ class UnitOfWork:
             correlation_id=self.cause.correlationid if self.cause else None,
             causation_id=self.cause.id if self.cause else None,
             time=self.clock.now(),
+            actor=actor.as_extension() if (actor := _current_actor()) else None,
         )
         self._pending.append(envelope)
         return envelope
@@ -69,6 +70,11 @@ class UnitOfWork:
     async def flush(self) -> None:
         pending, self._pending = self._pending, []
         await outbox.enqueue(self.conn, pending)
+
+
+def _current_actor() -> audit.Actor | None:
+    context = audit.current()
+    return context.actor if context else None
 
 
 @asynccontextmanager

@@ -14,16 +14,16 @@ from typing import Any
 import asyncpg
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from counseling_shared.http.auth import parse_api_keys
+from counseling_shared.http.auth import KeyRing
 from counseling_shared.http.problems import PROBLEM_JSON
 
 _TYPE = "https://counseling-suite.example/problems/"
 
 
 class IdempotencyMiddleware:
-    def __init__(self, app: ASGIApp, *, api_keys: str, stale_after: float = 60.0) -> None:
+    def __init__(self, app: ASGIApp, *, keys: KeyRing, stale_after: float = 60.0) -> None:
         self.app = app
-        self._keys = parse_api_keys(api_keys)
+        self._keys = keys
         self._stale_after = stale_after
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -32,8 +32,7 @@ class IdempotencyMiddleware:
             return
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         key = headers.get("idempotency-key")
-        scheme, _, token = headers.get("authorization", "").partition(" ")
-        principal = self._keys.get(token.strip()) if scheme.lower() == "bearer" else None
+        principal = self._keys.from_header(headers.get("authorization", ""))
         pool: asyncpg.Pool[Any] | None = getattr(scope["app"].state, "pool", None)
         if not key or principal is None or pool is None:
             await self.app(scope, receive, send)

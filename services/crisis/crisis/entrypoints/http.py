@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 
 from counseling_shared.codes import AlertStatus
 from counseling_shared.eventstore import ConcurrencyConflict
-from counseling_shared.http.dependencies import Caller
+from counseling_shared.http.dependencies import Caller, Person
 from counseling_shared.http.problems import Conflict, NotFound, Unprocessable
 from counseling_shared.service import Runtime, runtime_of
 from counseling_shared.unit_of_work import UnitOfWork, unit_of_work
@@ -63,7 +63,7 @@ def _invalid(exc: InvalidPolicy) -> Unprocessable:
 
 @router.put("/sites/{site_id}/escalation-policy", tags=["policies"])
 async def put_escalation_policy(
-    site_id: UUID, body: EscalationPolicyBody, request: Request, caller: Caller
+    site_id: UUID, body: EscalationPolicyBody, request: Request, caller: Person
 ) -> EscalationPolicyOut:
     """Replace the site's escalation policy. Alerts already open keep the copy they froze; an
     open alert that opened while the site had no policy is paged (level 1) at once."""
@@ -157,7 +157,7 @@ async def get_alert(alert_id: UUID, request: Request, caller: Caller) -> AlertOu
 
 @router.post("/alerts/{alert_id}/ack", tags=["alerts"])
 async def acknowledge_alert(
-    alert_id: UUID, body: AcknowledgeBody, request: Request, caller: Caller
+    alert_id: UUID, body: AcknowledgeBody, request: Request, caller: Person
 ) -> AlertOut:
     """Stop the escalation. Acknowledging twice changes nothing; a resolved alert is a 409."""
     runtime = runtime_of(request)
@@ -172,7 +172,7 @@ async def acknowledge_alert(
 
 @router.post("/alerts/{alert_id}/resolve", tags=["alerts"])
 async def resolve_alert(
-    alert_id: UUID, body: ResolveBody, request: Request, caller: Caller
+    alert_id: UUID, body: ResolveBody, request: Request, caller: Person
 ) -> AlertOut:
     runtime = runtime_of(request)
     async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
