@@ -9,7 +9,9 @@ crisis-page-deliveries  NOTIFY    notify.*.NotificationSent    -> on_page_delive
                                   notify.*.NotificationFailed  -> on_page_delivery
     with page_id set: the page's sent_at and a page_sent/page_failed step; emits nothing.
 crisis-staff            BOOKING   booking.*.StaffRegistered    -> on_staff_registered
-    staff ids per site, to check escalation policies; emits nothing.
+    staff ids per site, to check escalation policies and who acknowledges; emits nothing.
+crisis-clients          BOOKING   booking.*.ClientRegistered   -> on_client_registered
+    the site of each client, to refuse a flag for a client of another site; emits nothing.
 
 Not consumed: crisis's own RiskFlagged (POST /risk-flags handles its flag in the same
 transaction). Missed deadlines are rows, not messages: see `entrypoints/scheduler.py`.
@@ -17,6 +19,7 @@ transaction). Missed deadlines are rows, not messages: see `entrypoints/schedule
 
 from counseling_shared.envelope import Envelope
 from counseling_shared.events import (
+    ClientRegistered,
     IntegrationEvent,
     NotificationFailed,
     NotificationSent,
@@ -29,6 +32,7 @@ from counseling_shared.service import Route
 from counseling_shared.unit_of_work import UnitOfWork
 from crisis.adapters.flags import RiskFlag
 from crisis.application.alerts import receive_flag, record_delivery
+from crisis.application.people import client_registered
 from crisis.application.policies import staff_registered
 from crisis.application.publishing import Paging
 
@@ -58,6 +62,10 @@ def routes(paging: Paging) -> list[Route]:
     async def on_staff_registered(uow: UnitOfWork, _: Envelope, event: IntegrationEvent) -> None:
         assert isinstance(event, StaffRegistered)
         await staff_registered(uow, event)
+
+    async def on_client_registered(uow: UnitOfWork, _: Envelope, event: IntegrationEvent) -> None:
+        assert isinstance(event, ClientRegistered)
+        await client_registered(uow, event)
 
     flags: Handler = dispatch({RiskFlagged: on_risk_flagged})
     return [
@@ -98,5 +106,14 @@ def routes(paging: Paging) -> list[Route]:
                 description="Staff ids per site, to check escalation policies",
             ),
             dispatch({StaffRegistered: on_staff_registered}),
+        ),
+        Route(
+            ConsumerSpec(
+                "crisis-clients",
+                "BOOKING",
+                ["booking.*.ClientRegistered"],
+                description="The site of each client, to check risk flags",
+            ),
+            dispatch({ClientRegistered: on_client_registered}),
         ),
     ]

@@ -67,11 +67,19 @@ class RiskFlagAccepted(BaseModel):
 
 
 class AcknowledgeBody(BaseModel):
-    staff_id: UUID
+    staff_id: UUID | None = Field(
+        default=None,
+        description="Who acknowledges: only an admin key names them (acting for that staff"
+        " member); a staff key acts as its own staff member.",
+    )
 
 
 class ResolveBody(BaseModel):
-    staff_id: UUID
+    staff_id: UUID | None = Field(
+        default=None,
+        description="Who resolves: only an admin key names them (acting for that staff"
+        " member); a staff key acts as its own staff member.",
+    )
     outcome: AlertOutcome
 
 
