@@ -150,9 +150,7 @@ async def test_an_integration_key_may_not_ack_resolve_or_change_the_policy(
 async def test_a_staff_key_acknowledges_as_its_own_staff_member(center: Center) -> None:
     alert_id = await open_alert(center)
 
-    answer = await center.crisis.http.post(
-        f"/alerts/{alert_id}/ack", json={}, headers=staff_key(1)
-    )
+    answer = await center.crisis.http.post(f"/alerts/{alert_id}/ack", json={}, headers=staff_key(1))
 
     assert answer.status_code == 200, answer.text
     assert answer.json()["acknowledged_by"] == str(center.staff_a[1])
