@@ -102,6 +102,7 @@ def _entry(
         client_id=context.client_id
         or _uuid(params.get("client_id"))
         or _uuid(single.get("client_id"))
+        or (_uuid(single.get("recipient_id")) if single.get("recipient_kind") == "client" else None)
         or _uuid(query.get("client_id")),
         request_id=context.request_id,
         status=status,

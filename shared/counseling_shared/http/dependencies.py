@@ -5,10 +5,12 @@ Every route declares what it needs by taking one of these as a parameter: `Calle
 The declaration is readable (`declared_roles`), so a test can check that every route has one.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
 from counseling_shared.http.auth import Principal, Role
 from counseling_shared.http.problems import Problem
@@ -53,3 +55,25 @@ Person = Annotated[Principal, Depends(people)]
 """A person acting (`staff` or `admin`); an integration key gets a 403."""
 Admin = Annotated[Principal, Depends(admins)]
 """An `admin` key only."""
+
+
+def api_routes(routes: Iterable[BaseRoute]) -> list[APIRoute]:
+    """Every API route of an app (`app.routes`), inside included routers too."""
+    found: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif (included := getattr(route, "original_router", None)) is not None:
+            found += api_routes(included.routes)
+    return found
+
+
+def route_roles(route: APIRoute) -> frozenset[Role] | None:
+    """The roles a route declares it admits (None: it declares nothing)."""
+    pending = list(route.dependant.dependencies)
+    while pending:
+        dependency = pending.pop()
+        if (roles := declared_roles(dependency.call)) is not None:
+            return roles
+        pending += dependency.dependencies
+    return None

@@ -85,6 +85,10 @@ async def save_directory(
         await conn.executemany(_SAVE_CLIENT, [_client_row(c) for c in clients])
 
 
+async def is_client(conn: Connection, recipient_id: UUID) -> bool:
+    return bool(await conn.fetchval("SELECT true FROM clients WHERE client_id = $1", recipient_id))
+
+
 async def recipient_site_id(conn: Connection, recipient_id: UUID) -> UUID | None:
     """The site of a known client or staff member (for API-key site checks)."""
     found: UUID | None = await conn.fetchval(
