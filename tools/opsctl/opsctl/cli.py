@@ -2,7 +2,7 @@
 
 import typer
 
-from opsctl.commands import bus, dead_letters, demo, docs, reports, streams, tables
+from opsctl.commands import bus, dead_letters, demo, docs, reports, security, streams, tables
 from opsctl.commands.rebuild import rebuild
 
 app = typer.Typer(
@@ -24,3 +24,5 @@ app.add_typer(reports.followups, name="followups")
 app.add_typer(reports.alerts, name="alerts")
 app.add_typer(demo.app, name="demo")
 app.add_typer(docs.app, name="docs")
+app.add_typer(security.keys, name="keys")
+app.command()(security.audit)
