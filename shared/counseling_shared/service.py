@@ -367,7 +367,9 @@ def create_app(definition: ServiceDefinition, clock: Clock | None = None) -> Fas
     app.state.auth = ApiKeyAuth(settings.api_keys, development_mode=settings.development_mode)
     install_problem_handlers(app)
     app.add_middleware(AuditMiddleware, free_text_fields=definition.client_free_text)
-    app.add_middleware(IdempotencyMiddleware, keys=app.state.auth.keys)
+    app.add_middleware(
+        IdempotencyMiddleware, keys=app.state.auth.keys, ttl=settings.idempotency_key_ttl
+    )
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
 
     @app.get("/healthz", include_in_schema=False)

@@ -72,6 +72,11 @@ class ServiceSettings(BaseSettings):
         "[;staff=<staff_id>]` (or `key`: an admin of every site); the secret may be"
         " `sha256:<hex>`. See the README.",
     )
+    idempotency_key_ttl: timedelta = Field(
+        default=timedelta(hours=24),
+        alias="IDEMPOTENCY_KEY_TTL",
+        description="How long an Idempotency-Key is remembered (ISO 8601 duration, e.g. PT24H).",
+    )
     development_mode: bool = Field(
         default=False,
         alias="DEVELOPMENT_MODE",

@@ -10,7 +10,7 @@ from uuid import UUID
 
 import asyncpg
 
-from counseling_shared import audit, eventstore, outbox
+from counseling_shared import audit, eventstore, idempotency, outbox
 from counseling_shared.clock import Clock
 from counseling_shared.envelope import Envelope, wrap
 from counseling_shared.events import IntegrationEvent
@@ -69,6 +69,7 @@ class UnitOfWork:
 
     async def flush(self) -> None:
         pending, self._pending = self._pending, []
+        await idempotency.record(self.conn, pending[0].subject if pending else None)
         await outbox.enqueue(self.conn, pending)
 
 
@@ -81,8 +82,13 @@ def _current_actor() -> audit.Actor | None:
 async def unit_of_work(
     pool: asyncpg.Pool[Any], *, source: str, clock: Clock, cause: Envelope | None = None
 ) -> AsyncIterator[UnitOfWork]:
-    """Open a transaction, yield the unit of work, write its outbox rows and commit."""
+    """Open a transaction, yield the unit of work, write its outbox rows and commit.
+
+    Serving a request with an `Idempotency-Key`, the key is held and recorded in this same
+    transaction (`counseling_shared.idempotency`)."""
     async with pool.acquire() as conn, conn.transaction():
+        await idempotency.begin(conn)
         uow = UnitOfWork(conn, source=source, clock=clock, cause=cause)
         yield uow
         await uow.flush()
+    idempotency.committed()

@@ -55,6 +55,7 @@ class World:
     followup_id: str = ""
     notification_id: str = ""
     alert_id: str = ""
+    flag_id: str = ""
     _hour: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def key(self, role: Role, own: bool) -> str:
@@ -136,7 +137,9 @@ class World:
             "level": "high",
             "source": "integration",
         }
-        return str((await self.post("crisis", "/risk-flags", body))["alert_id"])
+        accepted = await self.post("crisis", "/risk-flags", body)
+        self.flag_id = accepted["flag_id"]
+        return str(accepted["alert_id"])
 
 
 Call = tuple[str, dict[str, Any] | None]  # path with query, JSON body
@@ -322,6 +325,7 @@ TABLE: dict[tuple[str, str, str], Case] = {
             },
         ),
     ),
+    ("crisis", "GET", "/risk-flags/{flag_id}"): Case(EVERYONE, fixed("/risk-flags/{flag_id}")),
     ("crisis", "GET", "/alerts"): Case(EVERYONE, fixed("/alerts?site_id={site_a}"), listing=True),
     ("crisis", "GET", "/alerts/{alert_id}"): Case(EVERYONE, fixed("/alerts/{alert_id}")),
     ("crisis", "POST", "/alerts/{alert_id}/ack"): Case(PEOPLE, _ack),

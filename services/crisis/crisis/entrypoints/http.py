@@ -12,7 +12,7 @@ from counseling_shared.http.dependencies import Caller, Person
 from counseling_shared.http.problems import Conflict, NotFound, Problem, Unprocessable
 from counseling_shared.service import Runtime, runtime_of
 from counseling_shared.unit_of_work import UnitOfWork, unit_of_work
-from crisis.adapters import alert_views, policies
+from crisis.adapters import alert_views, flags, policies
 from crisis.adapters.codec import policy_levels_json
 from crisis.adapters.flags import RiskFlag
 from crisis.adapters.policies import SitePolicy
@@ -30,6 +30,7 @@ from crisis.entrypoints.schemas import (
     ResolveBody,
     RiskFlagAccepted,
     RiskFlagBody,
+    RiskFlagOut,
 )
 from crisis.settings import CrisisSettings
 
@@ -131,6 +132,17 @@ async def post_risk_flag(body: RiskFlagBody, request: Request, caller: Caller) -
         flag = RiskFlag(uuid4(), body.client_id, body.site_id, body.level, body.source, uow.now())
         outcome = await alerts.submit_flag(uow, flag, _paging(runtime))
     return RiskFlagAccepted(alert_id=outcome.alert_id, flag_id=outcome.flag_id)
+
+
+@router.get("/risk-flags/{flag_id}", tags=["alerts"])
+async def get_risk_flag(flag_id: UUID, request: Request, caller: Caller) -> RiskFlagOut:
+    """A recorded flag and the alert it opened or joined (what a replayed POST answers)."""
+    async with runtime_of(request).db().acquire() as conn:
+        view = await flags.flag_view(conn, flag_id)
+    if view is None:
+        raise NotFound("risk flag", flag_id)
+    caller.require_site(view["site_id"])
+    return RiskFlagOut.model_validate(view)
 
 
 @router.get("/alerts", tags=["alerts"])

@@ -66,6 +66,14 @@ class RiskFlagAccepted(BaseModel):
     flag_id: UUID = Field(description="Id of the recorded flag (the RiskFlagged event's flag_id).")
 
 
+class RiskFlagOut(RiskFlagAccepted):
+    client_id: UUID
+    site_id: UUID
+    level: RiskLevel
+    source: RiskSource
+    flagged_at: datetime
+
+
 class AcknowledgeBody(BaseModel):
     staff_id: UUID | None = Field(
         default=None,
