@@ -1,6 +1,7 @@
 """`API_KEYS`: roles, sites, staff members and digests (contract: Identity, roles, audit)."""
 
 import hashlib
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -12,6 +13,8 @@ from counseling_shared.http.auth import (
     Role,
     check_keys_allowed,
 )
+from counseling_shared.service import ServiceDefinition, create_app
+from counseling_shared.settings import ServiceSettings
 
 SITE_A, SITE_B, STAFF = uuid4(), uuid4(), uuid4()
 
@@ -98,3 +101,15 @@ def test_the_development_key_needs_development_mode() -> None:
             check_keys_allowed(ring, development_mode=False)
         check_keys_allowed(ring, development_mode=True)
     check_keys_allowed(KeyRing("a-real-key"), development_mode=False)
+
+
+def test_a_service_refuses_to_start_on_the_development_key_outside_development_mode(
+    tmp_path: Path,
+) -> None:
+    def definition(development_mode: bool) -> ServiceDefinition:
+        settings = ServiceSettings(api_keys=DEV_ADMIN_KEY, development_mode=development_mode)
+        return ServiceDefinition(name="probe", settings=settings, migrations_dir=tmp_path)
+
+    with pytest.raises(InvalidApiKeys, match="DEVELOPMENT_MODE"):
+        create_app(definition(development_mode=False))
+    assert create_app(definition(development_mode=True)) is not None
