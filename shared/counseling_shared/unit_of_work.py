@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -15,6 +16,8 @@ from counseling_shared.clock import Clock
 from counseling_shared.envelope import Envelope, wrap
 from counseling_shared.events import IntegrationEvent
 from counseling_shared.eventstore import NewEvent, RecordedEvent
+
+_TRAILING_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
@@ -40,6 +43,7 @@ class UnitOfWork:
         self.clock = clock
         self.cause = cause
         self._pending: list[Envelope] = []
+        self._streams: list[str] = []  # appended to, in order (what the command created)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -47,6 +51,7 @@ class UnitOfWork:
     async def append(
         self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
     ) -> list[RecordedEvent]:
+        self._streams.append(stream_id)
         return await eventstore.append(self.conn, stream_id, expected_version, events)
 
     def publish(self, event: IntegrationEvent, *, subject: UUID | str) -> Envelope:
@@ -69,8 +74,15 @@ class UnitOfWork:
 
     async def flush(self) -> None:
         pending, self._pending = self._pending, []
-        await idempotency.record(self.conn, pending[0].subject if pending else None)
+        first = pending[0].subject if pending else _id_in(self._streams[0] if self._streams else "")
+        await idempotency.record(self.conn, first)
         await outbox.enqueue(self.conn, pending)
+
+
+def _id_in(stream_id: str) -> str | None:
+    """The aggregate id a stream is named after (`room-<uuid>` -> `<uuid>`)."""
+    found = _TRAILING_UUID.search(stream_id)
+    return found.group(0) if found else None
 
 
 def _current_actor() -> audit.Actor | None:
