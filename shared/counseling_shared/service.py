@@ -28,6 +28,7 @@ from counseling_shared.busauth import durables_of, streams_needed
 from counseling_shared.clock import Clock, SystemClock
 from counseling_shared.db import DATABASE_ERRORS, connect, create_pool
 from counseling_shared.envelope import REGISTRY, EventRegistry
+from counseling_shared.http.audit import AuditMiddleware, audit_router
 from counseling_shared.http.auth import ApiKeyAuth
 from counseling_shared.http.body_limit import install_body_limit
 from counseling_shared.http.idempotency import IdempotencyMiddleware
@@ -76,6 +77,8 @@ class ServiceDefinition:
     """The service's own tables to prune (settled timers, old attempts), beside the backbone's."""
     version: str = "1.0.0"
     registry: EventRegistry = REGISTRY
+    client_free_text: frozenset[str] = frozenset()
+    """Response fields holding free text about a client: withheld from integration keys."""
     state: dict[str, Any] = field(default_factory=dict)
 
 
@@ -363,9 +366,12 @@ def create_app(definition: ServiceDefinition, clock: Clock | None = None) -> Fas
 
     app = FastAPI(title=definition.name, version=definition.version, lifespan=lifespan)
     app.state.runtime = runtime
-    app.state.auth = ApiKeyAuth(settings.api_keys)
+    app.state.auth = ApiKeyAuth(settings.api_keys, development_mode=settings.development_mode)
     install_problem_handlers(app)
-    app.add_middleware(IdempotencyMiddleware, api_keys=settings.api_keys)
+    app.add_middleware(AuditMiddleware, free_text_fields=definition.client_free_text)
+    app.add_middleware(
+        IdempotencyMiddleware, keys=app.state.auth.keys, ttl=settings.idempotency_key_ttl
+    )
     # Added last, so run first: the rate limit, then the body limit, then everything else.
     install_body_limit(app)
     app.add_middleware(
@@ -394,6 +400,7 @@ def create_app(definition: ServiceDefinition, clock: Clock | None = None) -> Fas
 
     for router in definition.routers:
         app.include_router(router)
+    app.include_router(audit_router)
     return app
 
 

@@ -69,7 +69,19 @@ class ServiceSettings(BaseSettings):
     api_keys: str = Field(
         default="",
         alias="API_KEYS",
-        description="Comma-separated `key` (admin of every site) or `key=site_id|site_id`.",
+        description="Comma-separated keys, each `<secret>;role=<role>;sites=<id>|<id>"
+        "[;staff=<staff_id>]` (or `key`: an admin of every site); the secret may be"
+        " `sha256:<hex>`. See the README.",
+    )
+    idempotency_key_ttl: timedelta = Field(
+        default=timedelta(hours=24),
+        alias="IDEMPOTENCY_KEY_TTL",
+        description="How long an Idempotency-Key is remembered (ISO 8601 duration, e.g. PT24H).",
+    )
+    development_mode: bool = Field(
+        default=False,
+        alias="DEVELOPMENT_MODE",
+        description="A development stack: allows the `dev-admin-key`. Never set in production.",
     )
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     otel_exporter_otlp_endpoint: str | None = Field(

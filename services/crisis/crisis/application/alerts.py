@@ -88,7 +88,7 @@ async def receive_flag(uow: UnitOfWork, flag: RiskFlag, paging: Paging) -> FlagO
         flag.flag_id, flag.level, flag.source, in_force, await _inactive(uow, in_force)
     )
     loaded = None
-    if (active := await alerts.active_alert_of(conn, flag.client_id)) is not None:
+    if (active := await alerts.active_alert_of(conn, flag.client_id, flag.site_id)) is not None:
         await alerts.lock(conn, active)
         loaded = await alerts.load(conn, active)
     if loaded is not None and loaded.alert.is_active:

@@ -10,8 +10,11 @@ crisis-page-deliveries  NOTIFY    notify.*.NotificationSent    -> on_page_delive
     with page_id set: the page's sent_at and a page_sent/page_failed step; emits nothing.
 crisis-staff            BOOKING   booking.*.StaffRegistered    -> on_staff_registered
                                   booking.*.StaffDeactivated   -> on_staff_deactivated
-    staff ids per site, to check escalation policies, and who left (skipped when their level is
-    paged, refused in new policies, flagged on policy reads); emits nothing.
+    staff ids per site, to check escalation policies and who acknowledges, and who left
+    (skipped when their level is paged, refused in new policies, flagged on policy reads);
+    emits nothing.
+crisis-clients          BOOKING   booking.*.ClientRegistered   -> on_client_registered
+    the site of each client, to refuse a flag for a client of another site; emits nothing.
 
 Not consumed: crisis's own RiskFlagged (POST /risk-flags handles its flag in the same
 transaction). Missed deadlines are rows, not messages: see `entrypoints/scheduler.py`.
@@ -19,6 +22,7 @@ transaction). Missed deadlines are rows, not messages: see `entrypoints/schedule
 
 from counseling_shared.envelope import Envelope
 from counseling_shared.events import (
+    ClientRegistered,
     IntegrationEvent,
     NotificationFailed,
     NotificationSent,
@@ -32,6 +36,7 @@ from counseling_shared.service import Route
 from counseling_shared.unit_of_work import UnitOfWork
 from crisis.adapters.flags import RiskFlag
 from crisis.application.alerts import receive_flag, record_delivery
+from crisis.application.people import client_registered
 from crisis.application.policies import staff_deactivated, staff_registered
 from crisis.application.publishing import Paging
 
@@ -65,6 +70,10 @@ def routes(paging: Paging) -> list[Route]:
     async def on_staff_deactivated(uow: UnitOfWork, _: Envelope, event: IntegrationEvent) -> None:
         assert isinstance(event, StaffDeactivated)
         await staff_deactivated(uow, event)
+
+    async def on_client_registered(uow: UnitOfWork, _: Envelope, event: IntegrationEvent) -> None:
+        assert isinstance(event, ClientRegistered)
+        await client_registered(uow, event)
 
     flags: Handler = dispatch({RiskFlagged: on_risk_flagged})
     return [
@@ -107,5 +116,14 @@ def routes(paging: Paging) -> list[Route]:
             dispatch(
                 {StaffRegistered: on_staff_registered, StaffDeactivated: on_staff_deactivated}
             ),
+        ),
+        Route(
+            ConsumerSpec(
+                "crisis-clients",
+                "BOOKING",
+                ["booking.*.ClientRegistered"],
+                description="The site of each client, to check risk flags",
+            ),
+            dispatch({ClientRegistered: on_client_registered}),
         ),
     ]

@@ -74,12 +74,28 @@ class RiskFlagAccepted(BaseModel):
     flag_id: UUID = Field(description="Id of the recorded flag (the RiskFlagged event's flag_id).")
 
 
+class RiskFlagOut(RiskFlagAccepted):
+    client_id: UUID
+    site_id: UUID
+    level: RiskLevel
+    source: RiskSource
+    flagged_at: datetime
+
+
 class AcknowledgeBody(BaseModel):
-    staff_id: UUID
+    staff_id: UUID | None = Field(
+        default=None,
+        description="Who acknowledges: only an admin key names them (acting for that staff"
+        " member); a staff key acts as its own staff member.",
+    )
 
 
 class ResolveBody(BaseModel):
-    staff_id: UUID
+    staff_id: UUID | None = Field(
+        default=None,
+        description="Who resolves: only an admin key names them (acting for that staff"
+        " member); a staff key acts as its own staff member.",
+    )
     outcome: AlertOutcome
 
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 
 from counseling_shared.eventstore import ConcurrencyConflict
 from counseling_shared.http.auth import Principal
-from counseling_shared.http.dependencies import Caller
+from counseling_shared.http.dependencies import Caller, Person
 from counseling_shared.http.pagination import PAGED, Page
 from counseling_shared.http.problems import Conflict, NotFound
 from counseling_shared.service import runtime_of
@@ -79,7 +79,7 @@ def _followup_access(caller: Principal, followup_id: UUID) -> AccessCheck:
 
 
 @router.put("/sites/{site_id}/followup-policy", response_model=PolicyOut)
-async def put_policy(site_id: UUID, body: PolicyIn, caller: Caller, request: Request) -> PolicyOut:
+async def put_policy(site_id: UUID, body: PolicyIn, caller: Person, request: Request) -> PolicyOut:
     """Set the site's follow-up policy (ISO 8601 durations; omitted fields take defaults)."""
     caller.require_site(site_id)
     policy = policy_from_text(body.model_dump())

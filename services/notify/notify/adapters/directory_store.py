@@ -108,6 +108,10 @@ async def save_directory(
         await conn.executemany(_DEACTIVATE_STAFF, deactivations)
 
 
+async def is_client(conn: Connection, recipient_id: UUID) -> bool:
+    return bool(await conn.fetchval("SELECT true FROM clients WHERE client_id = $1", recipient_id))
+
+
 async def recipient_site_id(conn: Connection, recipient_id: UUID) -> UUID | None:
     """The site of a known client or staff member (for API-key site checks)."""
     found: UUID | None = await conn.fetchval(

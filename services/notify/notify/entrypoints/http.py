@@ -8,6 +8,7 @@ import asyncpg
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from counseling_shared import audit
 from counseling_shared.codes import Channel, NotificationChannel
 from counseling_shared.eventstore import ConcurrencyConflict
 from counseling_shared.http.auth import Principal
@@ -222,6 +223,8 @@ async def _require_recipient_access(
     heard of yet (booking's event still on its way) needs a key for every site."""
     async with pool.acquire() as conn:
         site_id = await directory_store.recipient_site_id(conn, recipient_id)
+        if await directory_store.is_client(conn, recipient_id):
+            audit.note_client(recipient_id)  # a client's preferences are client data
     if site_id is not None:
         caller.require_site(site_id)
     elif caller.site_ids is not None:

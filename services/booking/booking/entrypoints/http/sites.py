@@ -16,7 +16,7 @@ from booking.entrypoints.http.deps import Live, execute
 from booking.entrypoints.http.errors import BookingRoute
 from booking.entrypoints.http.schemas import RoomIn, RoomOut, SiteIn, SiteOut, StaffIn, StaffOut
 from counseling_shared.codes import StaffRole
-from counseling_shared.http.dependencies import Caller
+from counseling_shared.http.dependencies import Admin, Caller
 from counseling_shared.http.pagination import PAGED, Page
 from counseling_shared.http.problems import Problem
 
@@ -24,10 +24,12 @@ router = APIRouter(route_class=BookingRoute)
 
 
 @router.post("/sites", status_code=201, tags=["sites"])
-async def register_site(body: SiteIn, caller: Caller, runtime: Live) -> SiteOut:
+async def register_site(body: SiteIn, caller: Admin, runtime: Live) -> SiteOut:
     """Register a site (a key for every site only). Emits `SiteRegistered`."""
     if caller.site_ids is not None:
-        raise Problem(403, "forbidden", "Forbidden", "Only an every-site key registers sites.")
+        raise Problem(
+            403, "forbidden", "Forbidden", "Only an admin key for every site registers sites."
+        )
     command = RegisterSite(
         name=body.name,
         timezone=body.timezone,
