@@ -217,6 +217,11 @@ async def _complete(world: World, role: Role) -> Call:
     return f"/appointments/{await world.started_appointment()}/complete", body
 
 
+async def _deactivate(world: World, role: Role) -> Call:
+    # A counselor of its own: the others keep being booked by the rows after this one.
+    return f"/staff/{await world.new_counselor()}/deactivate", None
+
+
 def _acting(world: World, role: Role) -> dict[str, Any]:
     """An admin names who it acts for; a staff key acts as itself."""
     return {"staff_id": world.staff_a} if role is ADMIN else {}
@@ -249,6 +254,7 @@ TABLE: dict[tuple[str, str, str], Case] = {
     ("booking", "POST", "/staff"): Case(EVERYONE, _register_staff),
     ("booking", "GET", "/staff"): Case(EVERYONE, fixed("/staff?site_id={site_a}"), listing=True),
     ("booking", "GET", "/staff/{staff_id}"): Case(EVERYONE, fixed("/staff/{counselor_a}")),
+    ("booking", "POST", "/staff/{staff_id}/deactivate"): Case(ADMINS, _deactivate),
     ("booking", "POST", "/rooms"): Case(
         EVERYONE, fixed("/rooms", {"site_id": "{site_a}", "name": "Room"})
     ),
@@ -259,6 +265,9 @@ TABLE: dict[tuple[str, str, str], Case] = {
         EVERYONE, fixed("/clients?site_id={site_a}"), listing=True
     ),
     ("booking", "GET", "/clients/{client_id}"): Case(EVERYONE, fixed("/clients/{client_a}")),
+    ("booking", "PATCH", "/clients/{client_id}"): Case(
+        EVERYONE, fixed("/clients/{client_a}", {"locale": "fr"})
+    ),
     ("booking", "POST", "/clients/{client_id}/episode/close"): Case(EVERYONE, _close_episode),
     ("booking", "POST", "/appointments"): Case(EVERYONE, _book),
     ("booking", "GET", "/appointments"): Case(

@@ -102,7 +102,7 @@ async def get_staff_member(staff_id: UUID, caller: Caller, runtime: Live) -> Sta
 
 
 @router.post("/staff/{staff_id}/deactivate", tags=["staff"])
-async def deactivate_staff_member(staff_id: UUID, caller: Caller, runtime: Live) -> StaffOut:
+async def deactivate_staff_member(staff_id: UUID, caller: Admin, runtime: Live) -> StaffOut:
     """The member left: they stay on record but are never booked or paged again. Emits
     `StaffDeactivated` (once; deactivating again changes nothing)."""
     member = await execute(
