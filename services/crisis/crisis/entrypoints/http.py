@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request
 from counseling_shared.codes import AlertStatus
 from counseling_shared.eventstore import ConcurrencyConflict
 from counseling_shared.http.dependencies import Caller
+from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.problems import Conflict, NotFound, Unprocessable
 from counseling_shared.service import Runtime, runtime_of
 from counseling_shared.unit_of_work import UnitOfWork, unit_of_work
@@ -61,7 +62,11 @@ def _invalid(exc: InvalidPolicy) -> Unprocessable:
     return Unprocessable(str(exc), [{"field": e.field, "message": e.message} for e in exc.errors])
 
 
-@router.put("/sites/{site_id}/escalation-policy", tags=["policies"])
+@router.put(
+    "/sites/{site_id}/escalation-policy",
+    tags=["policies"],
+    responses=problem_responses(s409="Changed by another request meanwhile; try again."),
+)
 async def put_escalation_policy(
     site_id: UUID, body: EscalationPolicyBody, request: Request, caller: Caller
 ) -> EscalationPolicyOut:
@@ -99,7 +104,9 @@ async def put_escalation_policy(
     return _policy_out(stored)
 
 
-@router.get("/sites/{site_id}/escalation-policy", tags=["policies"])
+@router.get(
+    "/sites/{site_id}/escalation-policy", tags=["policies"], responses=problem_responses(404)
+)
 async def get_escalation_policy(
     site_id: UUID, request: Request, caller: Caller
 ) -> EscalationPolicyOut:
@@ -145,7 +152,7 @@ async def list_alerts(
     return [AlertSummaryOut.model_validate(r) for r in rows]
 
 
-@router.get("/alerts/{alert_id}", tags=["alerts"])
+@router.get("/alerts/{alert_id}", tags=["alerts"], responses=problem_responses(404))
 async def get_alert(alert_id: UUID, request: Request, caller: Caller) -> AlertOut:
     async with runtime_of(request).db().acquire() as conn:
         view = await alert_views.alert_view(conn, alert_id)
@@ -155,7 +162,11 @@ async def get_alert(alert_id: UUID, request: Request, caller: Caller) -> AlertOu
     return AlertOut.model_validate(view)
 
 
-@router.post("/alerts/{alert_id}/ack", tags=["alerts"])
+@router.post(
+    "/alerts/{alert_id}/ack",
+    tags=["alerts"],
+    responses=problem_responses(404, s409="The alert is already resolved."),
+)
 async def acknowledge_alert(
     alert_id: UUID, body: AcknowledgeBody, request: Request, caller: Caller
 ) -> AlertOut:
@@ -170,7 +181,11 @@ async def acknowledge_alert(
         return await _view(uow, alert_id)
 
 
-@router.post("/alerts/{alert_id}/resolve", tags=["alerts"])
+@router.post(
+    "/alerts/{alert_id}/resolve",
+    tags=["alerts"],
+    responses=problem_responses(404, s409="The alert is already resolved."),
+)
 async def resolve_alert(
     alert_id: UUID, body: ResolveBody, request: Request, caller: Caller
 ) -> AlertOut:

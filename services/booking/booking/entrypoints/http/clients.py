@@ -13,6 +13,7 @@ from booking.entrypoints.http.deps import Live, execute
 from booking.entrypoints.http.errors import BookingRoute
 from booking.entrypoints.http.schemas import ClientIn, ClientOut, EpisodeClosedOut, EpisodeCloseIn
 from counseling_shared.http.dependencies import Caller
+from counseling_shared.http.openapi import problem_responses
 
 router = APIRouter(route_class=BookingRoute, tags=["clients"])
 
@@ -42,7 +43,7 @@ async def list_clients(
     return [ClientOut.of(c) for c in found]
 
 
-@router.get("/clients/{client_id}")
+@router.get("/clients/{client_id}", responses=problem_responses(404))
 async def get_client(client_id: UUID, caller: Caller, runtime: Live) -> ClientOut:
     async with runtime.db().acquire() as conn:
         found = await projections.load_client(conn, client_id)
@@ -52,7 +53,10 @@ async def get_client(client_id: UUID, caller: Caller, runtime: Live) -> ClientOu
     return ClientOut.of(found)
 
 
-@router.post("/clients/{client_id}/episode/close")
+@router.post(
+    "/clients/{client_id}/episode/close",
+    responses=problem_responses(404, s409="The episode is already closed."),
+)
 async def close_care_episode(
     client_id: UUID, body: EpisodeCloseIn, caller: Caller, runtime: Live
 ) -> EpisodeClosedOut:

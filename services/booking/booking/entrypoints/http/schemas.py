@@ -1,10 +1,10 @@
 """Request and response bodies of booking's HTTP API (contract v1, plus extensions)."""
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from booking.domain.appointment import Appointment, AppointmentStatus
 from booking.domain.client import Client, EpisodeStatus
@@ -21,24 +21,12 @@ from counseling_shared.codes import (
     RiskLevel,
     StaffRole,
 )
-
-
-class Body(BaseModel):
-    """A request body. PostgreSQL text cannot hold NUL, so no string here may contain one."""
-
-    @field_validator("*")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        texts = value if isinstance(value, list) else [value]
-        if any(isinstance(t, str) and "\x00" in t for t in texts):
-            raise ValueError("must not contain NUL characters")
-        return value
-
+from counseling_shared.http.bodies import CalendarDate, Instant, RequestBody
 
 # --- sites -------------------------------------------------------------------------------
 
 
-class SiteIn(Body):
+class SiteIn(RequestBody):
     name: str = Field(min_length=1, max_length=200, description="The site's public name.")
     timezone: str = Field(description="IANA time zone, e.g. `Asia/Seoul`.", max_length=64)
     locale: str = Field(DEFAULT_LOCALE, description="BCP 47 default locale.", max_length=35)
@@ -73,7 +61,7 @@ class SiteOut(BaseModel):
 # --- staff and rooms ---------------------------------------------------------------------
 
 
-class StaffIn(Body):
+class StaffIn(RequestBody):
     site_id: UUID
     name: str = Field(min_length=1, max_length=200)
     role: StaffRole
@@ -106,7 +94,7 @@ class StaffOut(BaseModel):
         )
 
 
-class RoomIn(Body):
+class RoomIn(RequestBody):
     site_id: UUID
     name: str = Field(min_length=1, max_length=200)
 
@@ -127,7 +115,7 @@ class RoomOut(BaseModel):
 # --- clients -----------------------------------------------------------------------------
 
 
-class ClientIn(Body):
+class ClientIn(RequestBody):
     site_id: UUID
     name: str = Field(min_length=1, max_length=200)
     email: str | None = Field(None, max_length=254)
@@ -139,7 +127,7 @@ class ClientIn(Body):
     )
 
 
-class Referral(Body):
+class Referral(RequestBody):
     to: str = Field(min_length=1, max_length=500, description="Who the client was referred to.")
     contact: str = Field(min_length=1, max_length=500, description="How to reach them.")
 
@@ -200,9 +188,9 @@ def episode_out(client: Client) -> EpisodeOut:
     )
 
 
-class EpisodeCloseIn(Body):
+class EpisodeCloseIn(RequestBody):
     reason: ClosureReason
-    effective_on: date
+    effective_on: CalendarDate
     referral: Referral | None = Field(
         None, description="Where the client was referred; kept in booking, never published."
     )
@@ -220,33 +208,33 @@ class EpisodeClosedOut(EpisodeOut):
 # --- appointments ------------------------------------------------------------------------
 
 
-class AppointmentIn(Body):
+class AppointmentIn(RequestBody):
     counselor_id: UUID = Field(description="A counselor, supervisor or site lead.")
     client_id: UUID
     room_id: UUID | None = Field(None, description="Required for `in_person`.")
-    start: AwareDatetime = Field(description="RFC 3339 with an offset.")
+    start: Instant = Field(description="RFC 3339 with an offset.")
     duration_minutes: int = Field(
         DEFAULT_SESSION_MINUTES, ge=MIN_SESSION_MINUTES, le=MAX_SESSION_MINUTES
     )
     modality: Modality
 
 
-class RescheduleIn(Body):
-    start: AwareDatetime
+class RescheduleIn(RequestBody):
+    start: Instant
     duration_minutes: int | None = Field(
         None, ge=MIN_SESSION_MINUTES, le=MAX_SESSION_MINUTES, description="Default: unchanged."
     )
     room_id: UUID | None = Field(None, description="Default: unchanged.")
 
 
-class CancelIn(Body):
+class CancelIn(RequestBody):
     reason: str = Field(
         min_length=1, max_length=500, description="Kept in booking; never published."
     )
     cancelled_by: CancelledBy
 
 
-class CompleteIn(Body):
+class CompleteIn(RequestBody):
     goal_horizon: GoalHorizon
     goals: list[Annotated[str, Field(max_length=2000)]] = Field(
         max_length=50, description="The session's goals; kept in booking, never published."

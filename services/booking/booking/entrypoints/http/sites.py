@@ -16,6 +16,7 @@ from booking.entrypoints.http.errors import BookingRoute
 from booking.entrypoints.http.schemas import RoomIn, RoomOut, SiteIn, SiteOut, StaffIn, StaffOut
 from counseling_shared.codes import StaffRole
 from counseling_shared.http.dependencies import Caller
+from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.problems import Problem
 
 router = APIRouter(route_class=BookingRoute)
@@ -43,7 +44,7 @@ async def list_sites(caller: Caller, runtime: Live) -> list[SiteOut]:
     return [SiteOut.of(s) for s in sites]
 
 
-@router.get("/sites/{site_id}", tags=["sites"])
+@router.get("/sites/{site_id}", tags=["sites"], responses=problem_responses(404))
 async def get_site(site_id: UUID, caller: Caller, runtime: Live) -> SiteOut:
     async with runtime.db().acquire() as conn:
         site = await projections.load_site(conn, site_id)
@@ -79,7 +80,7 @@ async def list_staff(
     return [StaffOut.of(m) for m in members]
 
 
-@router.get("/staff/{staff_id}", tags=["staff"])
+@router.get("/staff/{staff_id}", tags=["staff"], responses=problem_responses(404))
 async def get_staff_member(staff_id: UUID, caller: Caller, runtime: Live) -> StaffOut:
     async with runtime.db().acquire() as conn:
         member = await projections.load_staff_member(conn, staff_id)
@@ -103,7 +104,7 @@ async def list_rooms(caller: Caller, runtime: Live, site_id: UUID | None = None)
     return [RoomOut.of(r) for r in rooms]
 
 
-@router.get("/rooms/{room_id}", tags=["rooms"])
+@router.get("/rooms/{room_id}", tags=["rooms"], responses=problem_responses(404))
 async def get_room(room_id: UUID, caller: Caller, runtime: Live) -> RoomOut:
     async with runtime.db().acquire() as conn:
         room = await projections.load_room(conn, room_id)
