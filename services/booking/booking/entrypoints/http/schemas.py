@@ -9,7 +9,13 @@ from pydantic import BaseModel, Field
 from booking.domain.appointment import Appointment, AppointmentStatus
 from booking.domain.client import Client, EpisodeStatus
 from booking.domain.room import Room
-from booking.domain.site import DEFAULT_LATE_CANCELLATION_WINDOW, DEFAULT_LOCALE, Site
+from booking.domain.site import (
+    DEFAULT_BOOKING_HORIZON_MONTHS,
+    DEFAULT_LATE_CANCELLATION_WINDOW,
+    DEFAULT_LOCALE,
+    MAX_BOOKING_HORIZON_MONTHS,
+    Site,
+)
 from booking.domain.slots import DEFAULT_SESSION_MINUTES, MAX_SESSION_MINUTES, MIN_SESSION_MINUTES
 from booking.domain.staff import StaffMember
 from counseling_shared.codes import (
@@ -36,6 +42,12 @@ class SiteIn(RequestBody):
         description="ISO 8601 duration (weeks, days, hours, minutes, seconds): a cancellation "
         "less than this before the start is late.",
     )
+    booking_horizon_months: int = Field(
+        DEFAULT_BOOKING_HORIZON_MONTHS,
+        ge=1,
+        le=MAX_BOOKING_HORIZON_MONTHS,
+        description="How far ahead sessions may be booked, in calendar months.",
+    )
 
 
 class SiteOut(BaseModel):
@@ -44,6 +56,7 @@ class SiteOut(BaseModel):
     timezone: str
     locale: str
     late_cancellation_window: str
+    booking_horizon_months: int
     registered_at: datetime
 
     @classmethod
@@ -54,6 +67,7 @@ class SiteOut(BaseModel):
             timezone=site.timezone,
             locale=site.locale,
             late_cancellation_window=site.late_cancellation_window,
+            booking_horizon_months=site.booking_horizon_months,
             registered_at=site.registered_at,
         )
 
@@ -209,6 +223,8 @@ class EpisodeClosedOut(EpisodeOut):
 
 
 class AppointmentIn(RequestBody):
+    """`start` at most 15 minutes in the past and within the site's booking horizon."""
+
     counselor_id: UUID = Field(description="A counselor, supervisor or site lead.")
     client_id: UUID
     room_id: UUID | None = Field(None, description="Required for `in_person`.")

@@ -32,6 +32,7 @@ async def register_site(body: SiteIn, caller: Caller, runtime: Live) -> SiteOut:
         timezone=body.timezone,
         locale=body.locale,
         late_cancellation_window=body.late_cancellation_window,
+        booking_horizon_months=body.booking_horizon_months,
     )
     site = await execute(runtime, lambda uow: handlers.register_site(uow, command))
     return SiteOut.of(site)
