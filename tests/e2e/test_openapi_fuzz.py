@@ -5,6 +5,7 @@ is one the document declares. Examples are bounded to keep the run to a minute o
 The documents are built from the code at collection (as `make docs` does); the first test proves
 each running service serves that same document."""
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -12,6 +13,8 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis import checks
 
+from devstack.handles import PostgresHandle
+from devstack.sinks import Sinks
 from opsctl.config import Service
 from opsctl.docs import openapi_document
 from tests.e2e.harness import AUTH, Suite
@@ -33,7 +36,7 @@ CHECKS = [
     checks.missing_required_header,
 ]
 FUZZ = settings(
-    max_examples=10,
+    max_examples=6,
     deadline=None,
     derandomize=True,
     phases=[Phase.explicit, Phase.generate],
@@ -45,6 +48,28 @@ booking = schemathesis.openapi.from_dict(DOCUMENTS[Service.BOOKING])
 followup = schemathesis.openapi.from_dict(DOCUMENTS[Service.FOLLOWUP])
 notify = schemathesis.openapi.from_dict(DOCUMENTS[Service.NOTIFY])
 crisis = schemathesis.openapi.from_dict(DOCUMENTS[Service.CRISIS])
+
+
+@pytest.fixture(scope="module")
+async def suite(
+    nats_url: str,
+    postgres_server: PostgresHandle,
+    e2e_sinks: Sinks,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Suite]:
+    """The suite, with a short wait for ids it has not heard of (most fuzzed ids are random)."""
+    running = Suite(
+        nats_url=nats_url,
+        postgres_url=postgres_server.url(),
+        sinks=e2e_sinks,
+        work_dir=tmp_path_factory.mktemp("fuzz"),
+        extra_env={"KNOWN_ID_WAIT_SECONDS": "0.1"},
+    )
+    try:
+        await running.start()
+        yield running
+    finally:
+        await running.stop()
 
 
 def _call(suite: Suite, service: Service, case: Any) -> None:
