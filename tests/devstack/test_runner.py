@@ -1,5 +1,6 @@
 """`python -m devstack` starts the stack, and leaves nothing of its own running when stopped."""
 
+import asyncio
 import json
 import os
 import signal
@@ -8,8 +9,10 @@ import sys
 import textwrap
 import threading
 import time
+import uuid
 from pathlib import Path
 
+import nats
 import psutil
 import pytest
 
@@ -67,7 +70,10 @@ class Runner:
     def __init__(self, var_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
         base = {k: v for k, v in os.environ.items() if k not in _STACK_VARIABLES}
         # Free ports, so the test never collides with a `make run` on the same machine.
-        base |= {f"DEVSTACK_{x}_PORT": "0" for x in ("NATS", "POSTGRES", "SMTP", "HTTP_SINK")}
+        base |= {
+            f"DEVSTACK_{x}_PORT": "0"
+            for x in ("NATS", "NATS_HTTP", "POSTGRES", "SMTP", "HTTP_SINK")
+        }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "devstack", "--var-dir", str(var_dir), *args],
             env=base | (env or {}),
@@ -232,3 +238,51 @@ def test_a_dying_service_takes_the_stack_down_with_its_last_words(
     assert "followup exited with code 3" in runner.output
     assert "followup: boom" in runner.output
     assert _all_gone(started)
+
+
+def test_counselctl_finds_the_running_stack_through_its_state_file(
+    tmp_path: Path, fake_services: tuple[dict[str, str], Path]
+) -> None:
+    env, _ = fake_services
+    var_dir = tmp_path / "var"
+    runner = Runner(var_dir, env=env)
+    runner.wait_for_line(READY)
+    state = json.loads((var_dir / "devstack.json").read_text())
+    asyncio.run(_publish_on_a_fresh_stream(state["nats"]["url"], messages=3))
+    # Nothing says where NATS or the databases are: only where the stack keeps its state.
+    bare = {k: v for k, v in os.environ.items() if k not in _STACK_VARIABLES}
+    bare["DEVSTACK_VAR_DIR"] = str(var_dir)
+
+    streams = subprocess.run(
+        [sys.executable, "-m", "opsctl", "streams", "--json"],
+        env=bare,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert streams.returncode == 0, streams.stderr
+    [probe] = [s for s in json.loads(streams.stdout) if s["name"] == PROBE_STREAM]
+    assert probe["messages"] == 3
+    assert state["databases"]["crisis"].endswith("/crisis")
+    assert state["services"]["booking"] == f"http://127.0.0.1:{env['BOOKING_PORT']}"
+    assert state["nats"]["credentials"]  # the operator seed counselctl used
+    assert f"NATS monitoring {state['nats']['monitor_url']}" in runner.output
+    runner.proc.send_signal(signal.SIGTERM)
+    assert runner.wait() == 0
+    assert not (var_dir / "devstack.json").exists()
+
+
+PROBE_STREAM = "BOOKING"
+
+
+async def _publish_on_a_fresh_stream(url: str, messages: int) -> None:
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        await js.add_stream(name=PROBE_STREAM, subjects=["booking.*.SiteRegistered"])
+        for _ in range(messages):
+            await js.publish(f"booking.{uuid.uuid4()}.SiteRegistered", b"{}")
+    finally:
+        await nc.close()
