@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 
 from counseling_shared.envelope import REGISTRY
-from opsctl.docs import PUBLISHED_BY, REGENERATE, default_docs_dir, documents
+from opsctl.docs import (
+    CONTRACT_PAGE,
+    PUBLISHED_BY,
+    REGENERATE,
+    contract_page,
+    default_docs_dir,
+    documents,
+)
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +85,26 @@ def test_each_service_document_holds_its_contract_operations(
 
     assert openapi["info"]["title"] == service
     assert method in openapi["paths"][path]
+
+
+def test_the_contract_pages_tables_match_the_documents(generated: dict[str, str]) -> None:
+    docs_dir = default_docs_dir()
+    page = (docs_dir / CONTRACT_PAGE).read_text("utf-8")
+
+    assert page == contract_page(docs_dir, generated), (
+        f"docs/{CONTRACT_PAGE} no longer matches the API documents. Regenerate with: {REGENERATE}"
+    )
+
+
+def test_the_contract_page_lists_every_operation_and_every_event(
+    generated: dict[str, str],
+) -> None:
+    page = contract_page(default_docs_dir(), generated)
+
+    for service in ("booking", "followup", "notify", "crisis"):
+        openapi = json.loads(generated[f"openapi/{service}.json"])
+        for path, item in openapi["paths"].items():
+            for method in item:
+                assert f"`{method.upper()} {path}`" in page, (service, method, path)
+    for channel in json.loads(generated["asyncapi.json"])["channels"].values():
+        assert f"`{channel['address']}`" in page
