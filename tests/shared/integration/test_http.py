@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -317,3 +319,31 @@ async def test_the_interactive_docs_load_every_asset_from_the_service(
     for asset in assets:
         assert asset.startswith("/"), f"{page} loads {asset} from elsewhere"
         assert (await probe.get(asset)).status_code == 200, asset
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="no Chromium on this machine")
+@pytest.mark.parametrize(("page", "rendered"), [("/docs", "opblock"), ("/redoc", "redoc-wrap")])
+async def test_the_interactive_docs_render_with_the_network_off(
+    probe: httpx.AsyncClient, tmp_path: Path, page: str, rendered: str
+) -> None:
+    # Every request but to the service itself goes to a proxy that is not there: no network.
+    browser = await asyncio.create_subprocess_exec(
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--proxy-server=127.0.0.1:9",
+        f"--user-data-dir={tmp_path}",
+        "--virtual-time-budget=10000",
+        "--dump-dom",
+        f"{probe.base_url}{page}",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    dom, _ = await asyncio.wait_for(browser.communicate(), timeout=90)
+
+    assert rendered in dom.decode()
+    assert "/staff" in dom.decode()
