@@ -108,3 +108,27 @@ def test_the_contract_page_lists_every_operation_and_every_event(
                 assert f"`{method.upper()} {path}`" in page, (service, method, path)
     for channel in json.loads(generated["asyncapi.json"])["channels"].values():
         assert f"`{channel['address']}`" in page
+
+
+@pytest.mark.parametrize("service", ["booking", "followup", "notify", "crisis"])
+def test_every_error_answer_is_declared_as_a_problem_and_every_key_as_bearer(
+    generated: dict[str, str], service: str
+) -> None:
+    openapi = json.loads(generated[f"openapi/{service}.json"])
+    problems = {"#/components/schemas/Problem", "#/components/schemas/ValidationProblem"}
+
+    assert openapi["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert openapi["security"] == [{"bearer": []}]
+    assert "HTTPValidationError" not in openapi["components"]["schemas"]
+    for path, item in openapi["paths"].items():
+        for method, operation in item.items():
+            public = operation.get("security") == []
+            assert public == (path in {"/healthz", "/readyz", "/metrics"}), (method, path)
+            if not public:
+                assert {"401", "403"} <= set(operation["responses"]), (method, path)
+            for status, answer in operation["responses"].items():
+                if status.startswith("4"):
+                    schema = answer["content"]["application/problem+json"]["schema"]
+                    expected = "ValidationProblem" if status == "422" else "Problem"
+                    assert schema["$ref"] == f"#/components/schemas/{expected}", (path, status)
+                    assert schema["$ref"] in problems
