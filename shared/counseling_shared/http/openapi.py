@@ -3,8 +3,9 @@
 FastAPI declares a 422 `HTTPValidationError` that no route answers and no other error. Here:
 - every error is declared with one problem+json schema (`Problem`; a 422 is a `ValidationProblem`
   with `errors: [{field, message}]`);
-- what every route can answer is declared centrally (401 and 403 where a key is needed, 400 for
-  a malformed body, 422 for invalid input, 409 for a POST whose `Idempotency-Key` is in flight);
+- what every route can answer is declared centrally (401 and 403 where a key is needed, 503
+  while the database is out of reach, 400 for a malformed body, 422 for invalid input, 409 for a
+  POST whose `Idempotency-Key` is in flight);
 - what only some routes answer (404, 409, …) each route names with `problem_responses(...)`;
 - a bearer `securitySchemes` applies to every operation but the public probes.
 """
@@ -78,6 +79,7 @@ DESCRIPTIONS = {
     413: "Request body too large.",
     422: "Invalid input: `errors` names each bad or unknown field.",
     429: "Too many requests.",
+    503: "The service cannot reach its database right now (start-up or an outage); retry.",
 }
 
 IDEMPOTENCY_KEY: dict[str, Any] = {
@@ -146,7 +148,7 @@ def truthful(document: dict[str, Any]) -> dict[str, Any]:
         if path in PUBLIC_PATHS:
             operation["security"] = []
             continue
-        for status in (401, 403):
+        for status in (401, 403, 503):
             _declare(operation, status)
         if "requestBody" in operation:
             _declare(operation, 400)
