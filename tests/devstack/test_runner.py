@@ -12,10 +12,10 @@ import time
 import uuid
 from pathlib import Path
 
-import nats
 import psutil
 import pytest
 
+from counseling_shared.bus import BusCredentials, connect_bus
 from devstack.environment import SERVICES
 from devstack.ports import free_port
 
@@ -248,7 +248,9 @@ def test_counselctl_finds_the_running_stack_through_its_state_file(
     runner = Runner(var_dir, env=env)
     runner.wait_for_line(READY)
     state = json.loads((var_dir / "devstack.json").read_text())
-    asyncio.run(_publish_on_a_fresh_stream(state["nats"]["url"], messages=3))
+    asyncio.run(
+        _publish_on_a_fresh_stream(state["nats"]["url"], state["nats"]["credentials"], messages=3)
+    )
     # Nothing says where NATS or the databases are: only where the stack keeps its state.
     bare = {k: v for k, v in os.environ.items() if k not in _STACK_VARIABLES}
     bare["DEVSTACK_VAR_DIR"] = str(var_dir)
@@ -277,11 +279,15 @@ def test_counselctl_finds_the_running_stack_through_its_state_file(
 PROBE_STREAM = "BOOKING"
 
 
-async def _publish_on_a_fresh_stream(url: str, messages: int) -> None:
-    nc = await nats.connect(url)
+async def _publish_on_a_fresh_stream(url: str, seed_file: str, messages: int) -> None:
+    # As booking, the only user that may publish on its subjects (seeds sit side by side).
+    booking = BusCredentials(
+        user="booking", seed_file=Path(seed_file).parents[1] / "booking" / "seed.nk"
+    )
+    nc = await connect_bus(url, booking, max_reconnect_attempts=1)
     try:
         js = nc.jetstream()
-        await js.add_stream(name=PROBE_STREAM, subjects=["booking.*.SiteRegistered"])
+        # devstack declares the streams itself; with fake services nothing else publishes.
         for _ in range(messages):
             await js.publish(f"booking.{uuid.uuid4()}.SiteRegistered", b"{}")
     finally:
