@@ -17,7 +17,8 @@ import asyncpg
 import nats.errors
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi_offline import FastAPIOffline
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -32,6 +33,7 @@ from counseling_shared.http.audit import AuditMiddleware, audit_router
 from counseling_shared.http.auth import ApiKeyAuth
 from counseling_shared.http.body_limit import install_body_limit
 from counseling_shared.http.idempotency import IdempotencyMiddleware
+from counseling_shared.http.openapi import describe_api
 from counseling_shared.http.problems import NotReady, install_problem_handlers
 from counseling_shared.http.rate_limit import RateLimitMiddleware, parse_rate_limit
 from counseling_shared.inbox import BatchHandler, Handler, InboxConsumer
@@ -364,7 +366,15 @@ def create_app(definition: ServiceDefinition, clock: Clock | None = None) -> Fas
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=definition.name, version=definition.version, lifespan=lifespan)
+    # Swagger UI (/docs) and ReDoc (/redoc) from assets the package bundles: no CDN, so the
+    # interactive docs work offline.
+    app = FastAPIOffline(
+        title=definition.name,
+        version=definition.version,
+        lifespan=lifespan,
+        static_url="/docs-assets",
+    )
+    describe_api(app)
     app.state.runtime = runtime
     app.state.auth = ApiKeyAuth(settings.api_keys, development_mode=settings.development_mode)
     install_problem_handlers(app)
@@ -381,11 +391,16 @@ def create_app(definition: ServiceDefinition, clock: Clock | None = None) -> Fas
     )
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
 
-    @app.get("/healthz", include_in_schema=False)
+    @app.get("/healthz", tags=["probes"], summary="Alive")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", include_in_schema=False)
+    @app.get(
+        "/readyz",
+        tags=["probes"],
+        summary="Ready: database and NATS connected, consumers bound",
+        responses={503: {"description": "Not ready; `checks` says what is missing."}},
+    )
     async def readyz() -> JSONResponse:
         checks = await runtime.readiness()
         ready = all(checks.values())
@@ -394,7 +409,13 @@ def create_app(definition: ServiceDefinition, clock: Clock | None = None) -> Fas
             status_code=200 if ready else 503,
         )
 
-    @app.get("/metrics", include_in_schema=False)
+    @app.get(
+        "/metrics",
+        tags=["probes"],
+        summary="Prometheus metrics",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}},
+    )
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -166,6 +166,13 @@ class ServiceSettings(BaseSettings):
         alias="PRUNE_ATTEMPTS_AFTER",
         description="Time a delivery attempt record is kept (notify).",
     )
+    known_id_wait_seconds: float = Field(
+        default=3.0,
+        alias="KNOWN_ID_WAIT_SECONDS",
+        ge=0,
+        description="How long a request naming a site, client or recipient this service has not"
+        " heard of yet waits for booking's event before it is refused with a 422.",
+    )
     rate_limit: str = Field(
         default="6000/minute",
         alias="RATE_LIMIT",

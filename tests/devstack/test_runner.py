@@ -1,5 +1,6 @@
 """`python -m devstack` starts the stack, and leaves nothing of its own running when stopped."""
 
+import asyncio
 import json
 import os
 import signal
@@ -8,11 +9,13 @@ import sys
 import textwrap
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import psutil
 import pytest
 
+from counseling_shared.bus import BusCredentials, connect_bus
 from devstack.environment import SERVICES
 from devstack.ports import free_port
 
@@ -67,7 +70,10 @@ class Runner:
     def __init__(self, var_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
         base = {k: v for k, v in os.environ.items() if k not in _STACK_VARIABLES}
         # Free ports, so the test never collides with a `make run` on the same machine.
-        base |= {f"DEVSTACK_{x}_PORT": "0" for x in ("NATS", "POSTGRES", "SMTP", "HTTP_SINK")}
+        base |= {
+            f"DEVSTACK_{x}_PORT": "0"
+            for x in ("NATS", "NATS_HTTP", "POSTGRES", "SMTP", "HTTP_SINK")
+        }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "devstack", "--var-dir", str(var_dir), *args],
             env=base | (env or {}),
@@ -232,3 +238,57 @@ def test_a_dying_service_takes_the_stack_down_with_its_last_words(
     assert "followup exited with code 3" in runner.output
     assert "followup: boom" in runner.output
     assert _all_gone(started)
+
+
+def test_counselctl_finds_the_running_stack_through_its_state_file(
+    tmp_path: Path, fake_services: tuple[dict[str, str], Path]
+) -> None:
+    env, _ = fake_services
+    var_dir = tmp_path / "var"
+    runner = Runner(var_dir, env=env)
+    runner.wait_for_line(READY)
+    state = json.loads((var_dir / "devstack.json").read_text())
+    asyncio.run(
+        _publish_on_a_fresh_stream(state["nats"]["url"], state["nats"]["credentials"], messages=3)
+    )
+    # Nothing says where NATS or the databases are: only where the stack keeps its state.
+    bare = {k: v for k, v in os.environ.items() if k not in _STACK_VARIABLES}
+    bare["DEVSTACK_VAR_DIR"] = str(var_dir)
+
+    streams = subprocess.run(
+        [sys.executable, "-m", "opsctl", "streams", "--json"],
+        env=bare,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert streams.returncode == 0, streams.stderr
+    [probe] = [s for s in json.loads(streams.stdout) if s["name"] == PROBE_STREAM]
+    assert probe["messages"] == 3
+    assert state["databases"]["crisis"].endswith("/crisis")
+    assert state["services"]["booking"] == f"http://127.0.0.1:{env['BOOKING_PORT']}"
+    assert state["nats"]["credentials"]  # the operator seed counselctl used
+    assert f"NATS monitoring {state['nats']['monitor_url']}" in runner.output
+    runner.proc.send_signal(signal.SIGTERM)
+    assert runner.wait() == 0
+    assert not (var_dir / "devstack.json").exists()
+
+
+PROBE_STREAM = "BOOKING"
+
+
+async def _publish_on_a_fresh_stream(url: str, seed_file: str, messages: int) -> None:
+    # As booking, the only user that may publish on its subjects (seeds sit side by side).
+    booking = BusCredentials(
+        user="booking", seed_file=Path(seed_file).parents[1] / "booking" / "seed.nk"
+    )
+    nc = await connect_bus(url, booking, max_reconnect_attempts=1)
+    try:
+        js = nc.jetstream()
+        # devstack declares the streams itself; with fake services nothing else publishes.
+        for _ in range(messages):
+            await js.publish(f"booking.{uuid.uuid4()}.SiteRegistered", b"{}")
+    finally:
+        await nc.close()

@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 
 from counseling_shared.envelope import REGISTRY
-from opsctl.docs import PUBLISHED_BY, REGENERATE, default_docs_dir, documents
+from opsctl.docs import (
+    CONTRACT_PAGE,
+    PUBLISHED_BY,
+    REGENERATE,
+    contract_page,
+    default_docs_dir,
+    documents,
+)
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +85,50 @@ def test_each_service_document_holds_its_contract_operations(
 
     assert openapi["info"]["title"] == service
     assert method in openapi["paths"][path]
+
+
+def test_the_contract_pages_tables_match_the_documents(generated: dict[str, str]) -> None:
+    docs_dir = default_docs_dir()
+    page = (docs_dir / CONTRACT_PAGE).read_text("utf-8")
+
+    assert page == contract_page(docs_dir, generated), (
+        f"docs/{CONTRACT_PAGE} no longer matches the API documents. Regenerate with: {REGENERATE}"
+    )
+
+
+def test_the_contract_page_lists_every_operation_and_every_event(
+    generated: dict[str, str],
+) -> None:
+    page = contract_page(default_docs_dir(), generated)
+
+    for service in ("booking", "followup", "notify", "crisis"):
+        openapi = json.loads(generated[f"openapi/{service}.json"])
+        for path, item in openapi["paths"].items():
+            for method in item:
+                assert f"`{method.upper()} {path}`" in page, (service, method, path)
+    for channel in json.loads(generated["asyncapi.json"])["channels"].values():
+        assert f"`{channel['address']}`" in page
+
+
+@pytest.mark.parametrize("service", ["booking", "followup", "notify", "crisis"])
+def test_every_error_answer_is_declared_as_a_problem_and_every_key_as_bearer(
+    generated: dict[str, str], service: str
+) -> None:
+    openapi = json.loads(generated[f"openapi/{service}.json"])
+    problems = {"#/components/schemas/Problem", "#/components/schemas/ValidationProblem"}
+
+    assert openapi["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert openapi["security"] == [{"bearer": []}]
+    assert "HTTPValidationError" not in openapi["components"]["schemas"]
+    for path, item in openapi["paths"].items():
+        for method, operation in item.items():
+            public = operation.get("security") == []
+            assert public == (path in {"/healthz", "/readyz", "/metrics"}), (method, path)
+            if not public:
+                assert {"401", "403"} <= set(operation["responses"]), (method, path)
+            for status, answer in operation["responses"].items():
+                if status.startswith("4"):
+                    schema = answer["content"]["application/problem+json"]["schema"]
+                    expected = "ValidationProblem" if status == "422" else "Problem"
+                    assert schema["$ref"] == f"#/components/schemas/{expected}", (path, status)
+                    assert schema["$ref"] in problems

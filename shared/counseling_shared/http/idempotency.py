@@ -76,6 +76,13 @@ class IdempotencyMiddleware:
                 "idempotency-key-reused",
                 "Idempotency key reused",
                 "This Idempotency-Key was used with a different request.",
+                # Every 422 names what is wrong (the documented ValidationProblem).
+                errors=[
+                    {
+                        "field": "Idempotency-Key",
+                        "message": "was already used with a different request",
+                    }
+                ],
             )
             return
         status, content_type, body = record.status_code, b"application/json", b"{}"
@@ -146,9 +153,11 @@ def _replay(body: bytes, original: Receive) -> Receive:
     return receive
 
 
-async def _send_problem(send: Send, status: int, kind: str, title: str, detail: str) -> None:
+async def _send_problem(
+    send: Send, status: int, kind: str, title: str, detail: str, **extensions: Any
+) -> None:
     body = json.dumps(
-        {"type": _TYPE + kind, "title": title, "status": status, "detail": detail}
+        {"type": _TYPE + kind, "title": title, "status": status, "detail": detail, **extensions}
     ).encode()
     await send(
         {

@@ -1,5 +1,6 @@
 """RFC 9457 problem+json errors, for domain errors and malformed or invalid requests."""
 
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import asyncpg
@@ -7,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from counseling_shared.logs import get_logger
 
@@ -55,7 +57,13 @@ class NotReady(Problem):
 
 
 def problem_response(
-    status: int, kind: str, title: str, detail: str, instance: str | None = None, **ext: Any
+    status: int,
+    kind: str,
+    title: str,
+    detail: str,
+    instance: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    **ext: Any,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": _TYPE_BASE + kind,
@@ -66,16 +74,96 @@ def problem_response(
     if instance:
         body["instance"] = instance
     body.update(ext)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    answer_headers = dict(headers or {})
+    if status == 401:
+        answer_headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=answer_headers)
+
+
+# pydantic prefixes a validator's own message with its kind; a client reads plain sentences.
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def plain_message(error: Mapping[str, Any]) -> str:
+    if error.get("type") == "extra_forbidden":
+        return "Unknown field: this request has no field of that name."
+    message = str(error.get("msg", "invalid"))
+    for prefix in _PYDANTIC_PREFIXES:
+        message = message.removeprefix(prefix)
+    return message
 
 
 def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     errors = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
-        errors.append({"field": ".".join(loc) or "body", "message": err.get("msg", "invalid")})
+        errors.append({"field": ".".join(loc) or "body", "message": plain_message(err)})
     return errors
+
+
+def _position(body: bytes, offset: int) -> str:
+    """`position 12 (line 2, column 3)`: where a parser stopped, counted in characters."""
+    text = body.decode("utf-8", errors="replace")[:offset]
+    line = text.count("\n") + 1
+    column = offset - (text.rfind("\n") + 1) + 1
+    return f"position {offset} (line {line}, column {column})"
+
+
+async def _malformed_json(request: Request, error: Mapping[str, Any]) -> JSONResponse:
+    loc = error.get("loc", ())
+    offset = loc[-1] if loc and isinstance(loc[-1], int) else 0
+    reason = str((error.get("ctx") or {}).get("error", "invalid JSON"))
+    where = _position(await request.body(), offset)
+    return problem_response(
+        400,
+        "malformed-body",
+        "Malformed request body",
+        f"The request body is not valid JSON: {reason} at {where}.",
+        request.url.path,
+    )
+
+
+async def _undecodable_body(request: Request) -> str | None:
+    """Why FastAPI could not parse the body, when it is not UTF-8; else None."""
+    body = await request.body()
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return (
+            f"The request body is not valid UTF-8: byte 0x{body[exc.start]:02x} at position "
+            f"{exc.start}."
+        )
+    return None
+
+
+def _leaf_routes(routes: Iterable[Any]) -> Iterator[Any]:
+    for route in routes:
+        included = getattr(route, "original_router", None)  # FastAPI's included routers
+        if included is not None:
+            yield from _leaf_routes(included.routes)
+        else:
+            yield route
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app accepts on this request's path (for `Allow`)."""
+    scope = {**request.scope, "method": "\x00"}
+    methods: set[str] = set()
+    for route in _leaf_routes(request.app.router.routes):
+        if getattr(route, "methods", None) and route.matches(dict(scope))[0] != Match.NONE:
+            methods.update(route.methods)
+    return sorted(methods)
+
+
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Content too large",
+    429: "Too many requests",
+}
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -87,27 +175,29 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        malformed = [e for e in exc.errors() if e.get("type") == "json_invalid"]
+        if malformed:
+            return await _malformed_json(request, malformed[0])
         errors = _field_errors(exc)
-        malformed = any(e.get("type") == "json_invalid" for e in exc.errors())
-        detail = (
-            "The request body is not valid JSON."
-            if malformed
-            else "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        )
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem_response(
             422, "validation-error", "Invalid request", detail, request.url.path, errors=errors
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        title = {401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed"}
-        return problem_response(
-            exc.status_code,
-            title.get(exc.status_code, "error").lower().replace(" ", "-"),
-            title.get(exc.status_code, "Error"),
-            str(exc.detail),
-            request.url.path,
-        )
+        status, detail = exc.status_code, str(exc.detail)
+        headers = dict(exc.headers or {})
+        title = _TITLES.get(status, "Error")
+        kind = title.lower().replace(" ", "-")
+        if status == 400:
+            undecodable = await _undecodable_body(request)
+            if undecodable:
+                kind, title, detail = "malformed-body", "Malformed request body", undecodable
+        if status == 405:
+            # Starlette names only the first route on the path; the app may have several.
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return problem_response(status, kind, title, detail, request.url.path, headers)
 
     @app.exception_handler(asyncpg.PostgresConnectionError)
     @app.exception_handler(asyncpg.CannotConnectNowError)

@@ -346,3 +346,77 @@ async def test_a_listing_window_without_an_offset_is_422(booking: Booking) -> No
 
     assert answer.status_code == 422
     assert [e["field"] for e in answer.json()["errors"]] == ["query.from"]
+
+
+@pytest.mark.parametrize(
+    ("start", "accepted"),
+    [
+        ({"minutes": -14}, True),  # the counselor enters it as the client sits down
+        ({"minutes": -16}, False),  # started a while ago: a mistake
+        ({"days": 540}, True),  # within 18 months
+        ({"days": 15 * 365}, False),  # 15 years ahead: a typo
+    ],
+)
+async def test_a_session_starts_between_a_short_grace_ago_and_the_sites_horizon(
+    booking: Booking, practice: dict[str, Any], start: dict[str, float], accepted: bool
+) -> None:
+    body = {
+        "counselor_id": practice["counselor"]["id"],
+        "client_id": practice["client"]["id"],
+        "start": booking.at(**start).isoformat(),
+        "modality": "online",
+    }
+
+    answer = await booking.post("/appointments", body)
+
+    if accepted:
+        assert answer.status_code == 201, answer.text
+    else:
+        assert answer.status_code == 422
+        assert [e["field"] for e in answer.json()["errors"]] == ["start"]
+
+
+async def test_a_site_sets_its_own_booking_horizon(booking: Booking) -> None:
+    site = await booking.site(booking_horizon_months=2)
+    counselor, client = await booking.counselor(site["id"]), await booking.client(site["id"])
+    body = {"counselor_id": counselor["id"], "client_id": client["id"], "modality": "online"}
+
+    soon = await booking.post("/appointments", body | {"start": booking.at(days=50).isoformat()})
+    later = await booking.post("/appointments", body | {"start": booking.at(days=70).isoformat()})
+
+    assert site["booking_horizon_months"] == 2
+    assert soon.status_code == 201, soon.text
+    assert later.status_code == 422
+    assert "2 months" in later.json()["errors"][0]["message"]
+
+
+async def test_rescheduling_beyond_the_horizon_is_422(
+    booking: Booking, practice: dict[str, Any]
+) -> None:
+    booked = await booking.appointment(
+        practice["counselor"], practice["client"], booking.at(hours=5)
+    )
+
+    moved = await booking.post(
+        f"/appointments/{booked['id']}/reschedule", {"start": booking.at(days=600).isoformat()}
+    )
+
+    assert moved.status_code == 422
+    assert [e["field"] for e in moved.json()["errors"]] == ["start"]
+
+
+async def test_an_unknown_field_is_422_naming_it(
+    booking: Booking, practice: dict[str, Any]
+) -> None:
+    body = {
+        "counselor_id": practice["counselor"]["id"],
+        "client_id": practice["client"]["id"],
+        "start": booking.at(hours=3).isoformat(),
+        "modality": "online",
+        "duration": 50,
+    }
+
+    answer = await booking.post("/appointments", body)
+
+    assert answer.status_code == 422
+    assert [e["field"] for e in answer.json()["errors"]] == ["duration"]

@@ -1,6 +1,7 @@
 """Aggregates in a known state, built through their own decide/evolve functions."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 from booking.domain import appointment, client, room, site, staff
@@ -14,7 +15,7 @@ from counseling_shared.codes import Channel, Modality, StaffRole
 NOW = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)
 
 
-def a_site(**fields: str) -> Site:
+def a_site(**fields: Any) -> Site:
     command = site.RegisterSite(
         **({"name": "Riverside", "timezone": "Asia/Seoul", "locale": "ko"} | fields)
     )

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from booking.domain.slots import (
     TimeSlot,
+    add_months,
     is_late_cancellation,
     session_length_problem,
     start_problem,
@@ -96,14 +97,38 @@ def test_a_cancellation_exactly_a_window_ahead_is_in_time() -> None:
     )
 
 
+NOW = datetime(2030, 6, 1, 9, 0, tzinfo=UTC)
+
+
 @pytest.mark.parametrize(
-    ("start", "ok"),
+    ("start", "horizon", "ok"),
     [
-        (datetime(1969, 12, 31, 23, 59, tzinfo=UTC), False),
-        (datetime(1970, 1, 1, tzinfo=UTC), True),
-        (datetime(2030, 6, 1, tzinfo=UTC), True),
-        (datetime(9999, 12, 31, 23, 59, tzinfo=UTC), False),
+        (NOW - timedelta(minutes=15, seconds=1), 18, False),  # past the grace
+        (NOW - timedelta(minutes=15), 18, True),
+        (NOW, 18, True),
+        (datetime(2031, 12, 1, 9, 0, tzinfo=UTC), 18, True),  # exactly 18 months ahead
+        (datetime(2031, 12, 1, 9, 1, tzinfo=UTC), 18, False),
+        (datetime(2030, 12, 1, 9, 1, tzinfo=UTC), 6, False),  # the site's own horizon
+        (datetime(2045, 6, 1, tzinfo=UTC), 18, False),  # 15 years ahead: a typo
+        (datetime(9999, 12, 31, 23, 59, tzinfo=UTC), 120, False),
     ],
 )
-def test_sessions_start_within_sane_years(start: datetime, ok: bool) -> None:
-    assert (start_problem(start) is None) == ok
+def test_sessions_start_between_a_short_grace_ago_and_the_sites_horizon(
+    start: datetime, horizon: int, ok: bool
+) -> None:
+    assert (start_problem(start, NOW, horizon) is None) == ok
+
+
+@pytest.mark.parametrize(
+    ("instant", "months", "expected"),
+    [
+        (datetime(2030, 1, 31, tzinfo=UTC), 1, datetime(2030, 2, 28, tzinfo=UTC)),
+        (datetime(2031, 12, 15, tzinfo=UTC), 1, datetime(2032, 1, 15, tzinfo=UTC)),
+        (datetime(2030, 6, 1, tzinfo=UTC), 18, datetime(2031, 12, 1, tzinfo=UTC)),
+        (datetime(2031, 8, 31, tzinfo=UTC), 6, datetime(2032, 2, 29, tzinfo=UTC)),
+    ],
+)
+def test_adding_months_keeps_the_day_or_the_months_last(
+    instant: datetime, months: int, expected: datetime
+) -> None:
+    assert add_months(instant, months) == expected

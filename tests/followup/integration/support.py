@@ -14,8 +14,9 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from counseling_shared.clock import SystemClock
+from counseling_shared.codes import Channel
 from counseling_shared.envelope import REGISTRY, Envelope, wrap
-from counseling_shared.events import IntegrationEvent
+from counseling_shared.events import ClientRegistered, IntegrationEvent, SiteRegistered
 from counseling_shared.service import Runtime, create_app
 from devstack.ports import free_port
 from followup.bootstrap import definition
@@ -92,6 +93,26 @@ async def publish_as_booking(
         headers={"Nats-Msg-Id": str(envelope.id)},
     )
     return envelope
+
+
+async def register_site(
+    js: JetStreamContext, site_id: UUID, timezone: str = "Europe/Paris"
+) -> None:
+    """Tell followup about a site as booking does (it refuses a policy for an unknown one)."""
+    site = SiteRegistered(site_id=site_id, name="Riverside", timezone=timezone, locale="fr")
+    await publish_as_booking(js, site, site_id)
+
+
+async def register_client(js: JetStreamContext, client_id: UUID, site_id: UUID) -> None:
+    """Tell followup about a client as booking does (it refuses preferences for unknown ones)."""
+    client = ClientRegistered(
+        client_id=client_id,
+        site_id=site_id,
+        locale="fr",
+        timezone="Europe/Paris",
+        preferred_channel=Channel.EMAIL,
+    )
+    await publish_as_booking(js, client, client_id)
 
 
 async def followup_events(

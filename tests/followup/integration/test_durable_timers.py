@@ -25,6 +25,7 @@ from tests.followup.integration.support import (
     eventually,
     followup_events,
     publish_as_booking,
+    register_site,
 )
 
 pytestmark = pytest.mark.integration
@@ -47,6 +48,7 @@ async def test_follow_up_due_arrives_on_time_and_exactly_once_across_a_restart(
     first = await RunningFollowup(database_url, nats_server.url).start()
     async with httpx.AsyncClient(base_url=first.url, headers=ADMIN) as api:
         policy = {"first_checkin_after": "PT2S", "short_term_every": "PT3S"}
+        await register_site(js, site_id)
         assert (await api.put(f"/sites/{site_id}/followup-policy", json=policy)).status_code == 200
     registered = ClientRegistered(
         client_id=client_id,

@@ -12,7 +12,12 @@ from nats.js import JetStreamContext
 
 from counseling_shared.codes import GoalHorizon, RiskLevel
 from counseling_shared.events import SessionCompleted
-from tests.followup.integration.support import eventually, publish_as_booking
+from tests.followup.integration.support import (
+    eventually,
+    publish_as_booking,
+    register_client,
+    register_site,
+)
 
 pytestmark = pytest.mark.integration
 PROBLEM = "application/problem+json"
@@ -61,8 +66,11 @@ async def test_a_site_without_a_policy_gets_the_contract_defaults(api: httpx.Asy
     assert body["post_closure_checkins"] == ["P14D", "P1M", "P3M"]
 
 
-async def test_a_policy_put_is_kept_and_read_back(api: httpx.AsyncClient) -> None:
+async def test_a_policy_put_is_kept_and_read_back(
+    api: httpx.AsyncClient, js: JetStreamContext
+) -> None:
     site_id = uuid4()
+    await register_site(js, site_id)  # the PUT waits for followup to hear of it
     answer = await api.put(
         f"/sites/{site_id}/followup-policy",
         json={"short_term_every": "P2W", "post_closure_checkins": ["PT30S", "P1Y"]},
@@ -155,8 +163,11 @@ async def test_a_bad_status_filter_is_422(api: httpx.AsyncClient) -> None:
     assert (await api.get("/followups", params={"status": "lost"})).status_code == 422
 
 
-async def test_preferences_are_kept_and_read_back(api: httpx.AsyncClient) -> None:
+async def test_preferences_are_kept_and_read_back(
+    api: httpx.AsyncClient, js: JetStreamContext
+) -> None:
     client_id = uuid4()
+    await register_client(js, client_id, uuid4())
     default = (await api.get(f"/clients/{client_id}/followup-preferences")).json()
     assert (default["intensity"], default["channel"]) == ("standard", None)
     answer = await api.put(
@@ -166,6 +177,44 @@ async def test_preferences_are_kept_and_read_back(api: httpx.AsyncClient) -> Non
     assert answer.status_code == 200, answer.text
     read = (await api.get(f"/clients/{client_id}/followup-preferences")).json()
     assert (read["intensity"], read["channel"]) == ("light", "messaging")
+
+
+async def test_a_policy_for_a_site_booking_never_registered_is_422(
+    api: httpx.AsyncClient,
+) -> None:
+    site_id = uuid4()
+
+    answer = await api.put(f"/sites/{site_id}/followup-policy", json={})
+
+    assert fields(answer) == {"site_id"}
+    assert (await api.get(f"/sites/{site_id}/followup-policy")).json()["is_default"] is True
+
+
+async def test_preferences_for_a_client_booking_never_registered_are_422(
+    api: httpx.AsyncClient,
+) -> None:
+    client_id = uuid4()
+
+    answer = await api.put(
+        f"/clients/{client_id}/followup-preferences", json={"intensity": "light"}
+    )
+
+    assert fields(answer) == {"client_id"}
+    kept = (await api.get(f"/clients/{client_id}/followup-preferences")).json()
+    assert kept["intensity"] == "standard"
+
+
+async def test_an_unknown_field_in_a_policy_is_422_naming_it(api: httpx.AsyncClient) -> None:
+    answer = await api.put(f"/sites/{uuid4()}/followup-policy", json={"first_checkin": "P7D"})
+
+    assert fields(answer) == {"first_checkin"}
+
+
+async def test_a_second_method_on_a_path_is_named_in_allow(api: httpx.AsyncClient) -> None:
+    answer = await api.delete(f"/sites/{uuid4()}/followup-policy")
+
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "GET, PUT"
 
 
 async def test_preferences_with_bad_values_are_422(api: httpx.AsyncClient) -> None:

@@ -28,6 +28,7 @@ from tests.followup.integration.support import (
     eventually,
     followup_events,
     publish_as_booking,
+    register_site,
 )
 
 pytestmark = pytest.mark.integration
@@ -195,6 +196,7 @@ async def test_a_follow_up_fired_on_time_is_counted_within_a_second_of_due_at(
     service = definition(settings(database_url, nats_server.url))
     async with running(service, SystemClock()) as (api, runtime):
         policy = {"first_checkin_after": "PT1S", "short_term_every": "P7D"}
+        await register_site(js, site_id)
         assert (await api.put(f"/sites/{site_id}/followup-policy", json=policy)).status_code == 200
         before = await scrape(api)
         session = session_completed(site_id, datetime.now(UTC))

@@ -25,7 +25,12 @@ from counseling_shared.events import (
     SessionMissed,
 )
 from followup.application.erasure import erase_client
-from tests.followup.integration.support import eventually, followup_events, publish_as_booking
+from tests.followup.integration.support import (
+    eventually,
+    followup_events,
+    publish_as_booking,
+    register_site,
+)
 
 pytestmark = pytest.mark.integration
 NEW_YORK = ZoneInfo("America/New_York")
@@ -41,6 +46,7 @@ class Client:
         self.client_id = uuid4()
 
     async def set_policy(self, **durations: Any) -> None:
+        await register_site(self.js, self.site_id)
         answer = await self.api.put(f"/sites/{self.site_id}/followup-policy", json=durations)
         assert answer.status_code == 200, answer.text
 
@@ -171,11 +177,11 @@ async def test_a_paused_client_gets_no_follow_up_due_until_resumed(
     client: Client, api: httpx.AsyncClient, db: asyncpg.Pool[Any]
 ) -> None:
     await client.set_policy(first_checkin_after="PT1S", short_term_every="PT2S")
+    await client.register()
     answer = await api.put(
         f"/clients/{client.client_id}/followup-preferences", json={"intensity": "paused"}
     )
     assert answer.status_code == 200, answer.text
-    await client.register()
     appointment_id = await client.complete_session()
 
     async def anchored() -> bool:

@@ -63,10 +63,6 @@ async def story(api: httpx.AsyncClient, js: JetStreamContext, db: asyncpg.Pool[A
     }
     answer = await api.put(f"/sites/{story.site_id}/followup-policy", json=policy)
     assert answer.status_code == 200, answer.text
-    paused = await api.put(
-        f"/clients/{story.paused}/followup-preferences", json={"intensity": "paused"}
-    )
-    assert paused.status_code == 200, paused.text
     for client_id in (story.in_care, story.closed, story.paused):
         registered = ClientRegistered(
             client_id=client_id,
@@ -76,6 +72,10 @@ async def story(api: httpx.AsyncClient, js: JetStreamContext, db: asyncpg.Pool[A
             preferred_channel=Channel.EMAIL,
         )
         await publish_as_booking(js, registered, client_id)
+    paused = await api.put(
+        f"/clients/{story.paused}/followup-preferences", json={"intensity": "paused"}
+    )
+    assert paused.status_code == 200, paused.text
 
     session = SessionCompleted(
         appointment_id=uuid4(),

@@ -16,7 +16,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from counseling_shared.codes import Channel, GoalHorizon, RiskLevel
 from counseling_shared.envelope import wrap
 from counseling_shared.events import ClientRegistered, SessionCompleted
-from tests.followup.integration.support import eventually, publish_as_booking
+from tests.followup.integration.support import eventually, publish_as_booking, register_site
 
 pytestmark = pytest.mark.integration
 
@@ -54,6 +54,7 @@ async def test_follow_up_due_continues_the_trace_of_the_completed_session(
 ) -> None:
     site_id, client_id, appointment_id = uuid4(), uuid4(), uuid4()
     policy = {"first_checkin_after": "PT1S", "short_term_every": "PT1H"}
+    await register_site(js, site_id)
     assert (await api.put(f"/sites/{site_id}/followup-policy", json=policy)).status_code == 200
     registered = ClientRegistered(
         client_id=client_id,

@@ -227,6 +227,33 @@ async def test_closing_the_episode_cancels_check_ins_and_plans_post_closure_ones
     ]
 
 
+async def test_a_session_after_the_closure_withdraws_post_closure_check_ins_as_reengaged(
+    world: World,
+) -> None:
+    await world.complete_session(START)
+    await world.handle(
+        CareEpisodeClosed(
+            client_id=world.client_id,
+            site_id=world.site_id,
+            reason=ClosureReason.CLIENT_WITHDREW,
+            effective_on=date(2025, 3, 7),
+            referred=False,
+        )
+    )
+    post_closure = world.followups(Status.SCHEDULED)
+
+    emitted = await world.complete_session(START + timedelta(days=20))
+
+    withdrawn = [e for e in emitted if isinstance(e, FollowUpCancelled)]
+    assert {e.followup_id for e in withdrawn} == {f.id for f in post_closure}
+    assert {world.store.followups[f.id].cancel_reason for f in post_closure} == {
+        CancelReason.REENGAGED
+    }
+    [series] = world.followups(Status.SCHEDULED)
+    assert series.kind is FollowUpKind.CHECKIN
+    assert series.due_at == START + timedelta(days=27)
+
+
 async def test_a_paused_client_gets_nothing_planned_and_nothing_emitted(world: World) -> None:
     await world.prefer(Intensity.PAUSED)
     assert await world.complete_session(START) == []

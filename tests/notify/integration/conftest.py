@@ -29,7 +29,12 @@ from nats.js import JetStreamContext
 
 from counseling_shared.codes import Channel, StaffRole
 from counseling_shared.envelope import Envelope, decode, wrap
-from counseling_shared.events import IntegrationEvent, SiteRegistered, StaffRegistered
+from counseling_shared.events import (
+    ClientRegistered,
+    IntegrationEvent,
+    SiteRegistered,
+    StaffRegistered,
+)
 from counseling_shared.service import create_app
 from devstack.sinks import HttpSink, Sinks, SmtpSink
 from notify.bootstrap import definition
@@ -130,6 +135,23 @@ class Notify:
             subject=site_id,
         )
         return site_id
+
+    async def new_client(
+        self, site_id: UUID, client_id: UUID, *, timezone: str = "Europe/Paris"
+    ) -> UUID:
+        """Tell notify about a client as booking does (it refuses preferences for unknown ones)."""
+        await self.publish(
+            ClientRegistered(
+                client_id=client_id,
+                site_id=site_id,
+                locale="en",
+                timezone=timezone,
+                preferred_channel=Channel.EMAIL,
+            ),
+            source="booking",
+            subject=client_id,
+        )
+        return client_id
 
     async def new_staff(
         self, site_id: UUID, *, phone: str | None = "+33600000001", locale: str = "en"

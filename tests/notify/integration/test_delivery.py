@@ -298,7 +298,7 @@ async def test_a_page_goes_to_sms_and_email_with_the_alert_link_and_ignores_quie
 
 async def test_quiet_hours_hold_a_followup_until_the_window_ends(notify: Notify) -> None:
     site_id = await notify.new_site(timezone="Asia/Tokyo")
-    client_id = uuid4()
+    client_id = await notify.new_client(site_id, uuid4(), timezone="Asia/Tokyo")
     address = f"quiet-{client_id.hex[:8]}@mail.example"
     notify.directory.add(client_id, email=address, timezone="Asia/Tokyo")
     local_now = notify.clock.now().astimezone(ZoneInfo("Asia/Tokyo"))

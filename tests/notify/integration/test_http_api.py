@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_preferences_are_replaced_by_a_put_and_read_back(notify: Notify) -> None:
-    recipient = uuid4()
+    recipient = await notify.new_client(await notify.new_site(), uuid4())
     put = await notify.set_preferences(
         recipient, {"quiet_hours": {"start": "21:00", "end": "08:00"}, "channel": "sms"}
     )
@@ -52,6 +52,18 @@ async def test_preferences_of_a_recipient_notify_never_heard_of_are_404(notify: 
     response = await notify.http.get(f"/recipients/{uuid4()}/preferences")
     assert response.status_code == 404
     assert response.json()["status"] == 404
+
+
+async def test_preferences_of_a_recipient_booking_never_registered_are_422(
+    notify: Notify,
+) -> None:
+    recipient = uuid4()
+
+    response = await notify.set_preferences(recipient, {"channel": "sms"})
+
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["recipient_id"]
+    assert (await notify.http.get(f"/recipients/{recipient}/preferences")).status_code == 404
 
 
 async def test_a_known_client_without_preferences_has_the_defaults(notify: Notify) -> None:
@@ -93,7 +105,7 @@ async def test_every_call_needs_an_api_key(notify: Notify) -> None:
 
 async def test_dropping_quiet_hours_releases_a_held_followup_at_once(notify: Notify) -> None:
     site_id = await notify.new_site(timezone="Asia/Seoul")
-    client_id = uuid4()
+    client_id = await notify.new_client(site_id, uuid4(), timezone="Asia/Seoul")
     address = f"held-{client_id.hex[:8]}@mail.example"
     notify.directory.add(client_id, email=address, timezone="Asia/Seoul")
     local_now = notify.clock.now().astimezone(ZoneInfo("Asia/Seoul"))

@@ -57,6 +57,7 @@ async def story(notify: Notify) -> Story:
     notify.directory.add(retried, phone="+15550000503", preferred_channel=Channel.SMS)
     notify.directory.add(refused, phone="+15550000400", preferred_channel=Channel.SMS)
     notify.directory.add(held, email="held@mail.example", timezone="Europe/Paris")
+    await notify.new_client(site_id, held, timezone="Europe/Paris")
 
     await followup_due(notify, site_id, emailed)
     page = PageRequested(

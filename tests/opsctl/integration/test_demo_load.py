@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -90,7 +90,9 @@ async def _get(base_url: str, path: str, **params: str) -> Any:
 
 
 async def test_a_demo_center_is_loaded_once_however_often_it_is_run(center: Center) -> None:
-    args = ["demo", "load", *center.options(), "--seed", "5", "--week-of", "2031-06-04"]
+    # A week well ahead, yet inside the sites' 18-month booking horizon.
+    week_of = (datetime.now(UTC) + timedelta(days=120)).date().isoformat()
+    args = ["demo", "load", *center.options(), "--seed", "5", "--week-of", week_of]
     args += ["--clients-per-site", "6"]
 
     first = await counselctl(*args, "--json")
@@ -100,7 +102,7 @@ async def test_a_demo_center_is_loaded_once_however_often_it_is_run(center: Cent
     assert set(sites) == {"paris", "seoul"}
     assert loaded["created"]["site"] == 2
     assert loaded["created"]["client"] == 12
-    assert loaded["week_of"] == "2031-06-04"
+    assert loaded["week_of"] == week_of
     assert "loading the demo center" in first.stderr
     zones = {s["id"]: s["timezone"] for s in await _get(center.booking, "/sites")}
     assert zones == {sites["paris"]: "Europe/Paris", sites["seoul"]: "Asia/Seoul"}

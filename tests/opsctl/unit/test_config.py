@@ -1,6 +1,17 @@
 """Where counselctl looks for each service's database and NATS."""
 
-from opsctl.config import Database, Service, database_for, nats_url
+import json
+from pathlib import Path
+from typing import Any
+
+from opsctl.config import (
+    Database,
+    Service,
+    database_for,
+    devstack_state,
+    nats_url,
+    state_path,
+)
 
 
 def test_an_explicit_url_wins_over_the_environment() -> None:
@@ -44,3 +55,32 @@ def test_nats_comes_from_the_option_then_the_environment_then_the_default() -> N
     assert nats_url("nats://opt:1", env={"NATS_URL": "nats://env:2"}) == "nats://opt:1"
     assert nats_url(env={"NATS_URL": "nats://env:2"}) == "nats://env:2"
     assert nats_url(env={}) == "nats://127.0.0.1:4222"
+
+
+STATE: dict[str, Any] = {
+    "format": 1,
+    "nats": {"url": "nats://127.0.0.1:14222", "monitor_url": None, "credentials": None},
+    "databases": {"crisis": "postgresql://postgres@127.0.0.1:15432/crisis"},
+    "services": {},
+    "api_key": None,
+}
+
+
+def test_a_running_devstack_is_found_when_nothing_is_set() -> None:
+    assert database_for(Service.CRISIS, env={}, state=STATE).url == STATE["databases"]["crisis"]
+    assert nats_url(env={}, state=STATE) == "nats://127.0.0.1:14222"
+
+
+def test_the_environment_wins_over_a_running_devstack() -> None:
+    env = {"DATABASE_URL": "postgresql://b@h/y", "NATS_URL": "nats://elsewhere:4222"}
+
+    assert database_for(Service.CRISIS, env=env, state=STATE).url == "postgresql://b@h/crisis"
+    assert nats_url(env=env, state=STATE) == "nats://elsewhere:4222"
+
+
+def test_the_state_file_lives_in_the_devstack_var_dir(tmp_path: Path) -> None:
+    (tmp_path / "devstack.json").write_text(json.dumps(STATE), encoding="utf-8")
+
+    assert state_path({"DEVSTACK_VAR_DIR": str(tmp_path)}) == tmp_path / "devstack.json"
+    assert devstack_state({"DEVSTACK_VAR_DIR": str(tmp_path)}) == STATE
+    assert devstack_state({"DEVSTACK_VAR_DIR": str(tmp_path / "none")}) == {}

@@ -6,11 +6,12 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from counseling_shared.codes import StaffRole
 from counseling_shared.envelope import Envelope
 from counseling_shared.events import IntegrationEvent, StaffRegistered
+from counseling_shared.http.bodies import RequestBody
 from counseling_shared.http.dependencies import Caller
 from counseling_shared.http.problems import NotFound
 from counseling_shared.jetstream import ConsumerSpec
@@ -23,12 +24,19 @@ from tests.shared.integration.support import PROBE_MIGRATIONS
 API_KEY = "probe-key"
 
 
-class StaffIn(BaseModel):
+class StaffIn(RequestBody):
     site_id: UUID = Field(description="The site the staff member works at.")
     name: str = Field(min_length=1, description="Full name.")
     role: StaffRole = Field(description="What they do at the site.")
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$", description="Work email for pages.")
     locale: str = Field("en", description="BCP 47 locale.")
+
+    @field_validator("name")
+    @classmethod
+    def _not_blank(cls, name: str) -> str:
+        if not name.strip():
+            raise ValueError("must not be blank")
+        return name
 
 
 class StaffOut(BaseModel):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -129,16 +132,66 @@ async def test_the_openapi_document_describes_the_routes(probe: httpx.AsyncClien
     assert fields["email"]["description"]
 
 
-async def test_a_malformed_json_body_is_a_problem(probe: httpx.AsyncClient) -> None:
+async def test_a_malformed_json_body_is_a_400_giving_the_position(
+    probe: httpx.AsyncClient,
+) -> None:
     answer = await probe.post(
-        "/staff", content=b"{bad", headers={**KEY, "content-type": "application/json"}
+        "/staff",
+        content=b'{"name": "A",\n "role": ,}',
+        headers={**KEY, "content-type": "application/json"},
     )
 
-    assert answer.status_code == 422
+    assert answer.status_code == 400
     assert answer.headers["content-type"] == PROBLEM
     body = answer.json()
-    assert body["detail"] == "The request body is not valid JSON."
-    assert {"type", "title", "status", "detail", "errors"} <= set(body)
+    assert body["title"] == "Malformed request body"
+    assert body["detail"].startswith("The request body is not valid JSON: Expecting value")
+    assert body["detail"].endswith("at position 23 (line 2, column 10).")
+
+
+async def test_a_body_that_is_not_utf8_is_a_400_giving_the_position(
+    probe: httpx.AsyncClient,
+) -> None:
+    answer = await probe.post(
+        "/staff",
+        content=b'{"name": "caf\xe9"}',
+        headers={**KEY, "content-type": "application/json"},
+    )
+
+    assert answer.status_code == 400
+    assert answer.headers["content-type"] == PROBLEM
+    assert answer.json()["title"] == "Malformed request body"
+    assert answer.json()["detail"] == (
+        "The request body is not valid UTF-8: byte 0xe9 at position 13."
+    )
+
+
+async def test_an_unknown_field_is_a_422_naming_it(probe: httpx.AsyncClient) -> None:
+    answer = await probe.post("/staff", json=staff(nickname="MJ"), headers=KEY)
+
+    assert answer.status_code == 422
+    assert answer.json()["errors"] == [
+        {"field": "nickname", "message": "Unknown field: this request has no field of that name."}
+    ]
+
+
+async def test_a_validators_message_reaches_the_client_as_a_plain_sentence(
+    probe: httpx.AsyncClient,
+) -> None:
+    answer = await probe.post("/staff", json=staff(name="  "), headers=KEY)
+
+    assert answer.status_code == 422
+    assert answer.json()["errors"] == [{"field": "name", "message": "must not be blank"}]
+
+
+async def test_a_method_the_path_does_not_take_is_a_405_with_allow(
+    probe: httpx.AsyncClient,
+) -> None:
+    answer = await probe.delete("/staff", headers=KEY)
+
+    assert answer.status_code == 405
+    assert answer.headers["content-type"] == PROBLEM
+    assert answer.headers["allow"] == "POST"
 
 
 async def test_invalid_fields_are_a_422_naming_each_field(probe: httpx.AsyncClient) -> None:
@@ -225,3 +278,72 @@ async def test_concurrent_requests_with_one_idempotency_key_execute_once(
 async def _ready(client: httpx.AsyncClient) -> httpx.Response | None:
     answer = await client.get("/readyz")
     return answer if answer.status_code == 200 else None
+
+
+async def test_the_openapi_document_declares_problems_and_the_bearer_scheme(
+    probe: httpx.AsyncClient,
+) -> None:
+    document = (await probe.get("/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    register = document["paths"]["/staff"]["post"]["responses"]
+    health = document["paths"]["/healthz"]["get"]
+
+    assert document["components"]["securitySchemes"]["bearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": document["components"]["securitySchemes"]["bearer"]["description"],
+    }
+    assert document["security"] == [{"bearer": []}]
+    assert health["security"] == []
+    assert document["paths"]["/metrics"]["get"]["security"] == []
+    assert "HTTPValidationError" not in schemas
+    assert {"400", "401", "403", "409", "422"} <= set(register)
+    invalid = register["422"]["content"]["application/problem+json"]["schema"]
+    assert invalid == {"$ref": "#/components/schemas/ValidationProblem"}
+    error_item = schemas["ValidationProblem"]["allOf"][1]["properties"]["errors"]["items"]
+    assert error_item["required"] == ["field", "message"]
+    assert register["401"]["content"]["application/problem+json"]["schema"] == {
+        "$ref": "#/components/schemas/Problem"
+    }
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+async def test_the_interactive_docs_load_every_asset_from_the_service(
+    probe: httpx.AsyncClient, page: str
+) -> None:
+    html = (await probe.get(page)).text
+    assets = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", html)
+    assets += re.findall(r"""url: ?['"]([^'"]+)['"]""", html)
+
+    assert assets
+    for asset in assets:
+        assert asset.startswith("/"), f"{page} loads {asset} from elsewhere"
+        assert (await probe.get(asset)).status_code == 200, asset
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="no Chromium on this machine")
+@pytest.mark.parametrize(("page", "rendered"), [("/docs", "opblock"), ("/redoc", "redoc-wrap")])
+async def test_the_interactive_docs_render_with_the_network_off(
+    probe: httpx.AsyncClient, tmp_path: Path, page: str, rendered: str
+) -> None:
+    # Every request but to the service itself goes to a proxy that is not there: no network.
+    browser = await asyncio.create_subprocess_exec(
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--proxy-server=127.0.0.1:9",
+        f"--user-data-dir={tmp_path}",
+        "--virtual-time-budget=10000",
+        "--dump-dom",
+        f"{probe.base_url}{page}",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    dom, _ = await asyncio.wait_for(browser.communicate(), timeout=90)
+
+    assert rendered in dom.decode()
+    assert "/staff" in dom.decode()

@@ -49,6 +49,7 @@ class NatsServer:
         store_dir: Path,
         port: int = 0,
         *,
+        monitor_port: int = 0,
         log_path: Path | None = None,
         startup_timeout: float = 30.0,
         cluster: ClusterMembership | None = None,
@@ -59,7 +60,7 @@ class NatsServer:
         self.config_file = config_file.resolve() if config_file is not None else None
         self.host = LOOPBACK
         self.port = port or free_port()
-        self.monitor_port = free_port()
+        self.monitor_port = monitor_port or free_port()
         self.log_path = log_path or self.store_dir / "nats-server.log"
         self.startup_timeout = startup_timeout
         self.cluster = cluster

@@ -14,7 +14,14 @@ from counseling_shared.bus import connect_bus
 from counseling_shared.busauth import OPERATOR
 from counseling_shared.jetstream import ensure_streams
 from devstack import console, signals
-from devstack.environment import SERVICES, common_env, port_variable, service_env, service_ports
+from devstack.environment import (
+    DEV_API_KEY,
+    SERVICES,
+    common_env,
+    port_variable,
+    service_env,
+    service_ports,
+)
 from devstack.nats import NatsServer
 from devstack.ports import pick_port
 from devstack.postgres import (
@@ -27,10 +34,12 @@ from devstack.postgres import (
 from devstack.procs import StartupError
 from devstack.services import ServiceProcess
 from devstack.sinks import HttpSink, SmtpSink
+from devstack.state import remove_state, state_document, write_state
 from opsctl.bus import BusConfig, write_bus_config
 
 DEFAULT_INFRA_PORTS = {
     "DEVSTACK_NATS_PORT": 4222,
+    "DEVSTACK_NATS_HTTP_PORT": 8222,
     "DEVSTACK_POSTGRES_PORT": 5432,
     "DEVSTACK_SMTP_PORT": 2525,
     "DEVSTACK_HTTP_SINK_PORT": 8025,
@@ -47,6 +56,7 @@ class Options:
 @dataclass
 class Infra:
     nats_url: str
+    nats_monitor_url: str | None
     postgres_url: str
     sink_env: dict[str, str]
     notes: list[tuple[str, str]]  # (what, where) lines for the summary table
@@ -85,7 +95,9 @@ def run(options: Options, env: Mapping[str, str]) -> int:
             ]
             stack.callback(_stop_services, services)
             _start_services(services, options.ready_timeout)
-            _print_table(services, infra, common, var_dir)
+            stack.callback(remove_state, var_dir)
+            state = write_state(var_dir, _state(services, infra, common))
+            _print_table(services, infra, common, var_dir, state)
             return _supervise(services)
         except StartupError as error:
             console.say(f"devstack: {error}")
@@ -120,22 +132,26 @@ def _start_infra(var_dir: Path, env: Mapping[str, str], stack: contextlib.ExitSt
 
     nats_url = env.get("NATS_URL", "")
     bus: BusConfig | None = None
+    nats_monitor_url: str | None = None
     if not nats_url:
         # Ours: authenticated, a user per service and the operator (seeds kept across runs).
         bus = write_bus_config(var_dir / "bus")
         nats = NatsServer(
             var_dir / "nats",
             _infra_port(env, "DEVSTACK_NATS_PORT"),
+            monitor_port=_infra_port(env, "DEVSTACK_NATS_HTTP_PORT"),
             log_path=log_dir / "nats.log",
             config_file=bus.auth_file,
         )
         stack.callback(nats.stop)
         console.say("devstack: starting NATS")
         nats.start()
-        nats_url = nats.url
+        nats_url, nats_monitor_url = nats.url, nats.monitor_url
     notes.append(("NATS", nats_url))
     if bus is not None:
         notes.append(("bus seeds", f"{bus.directory}/ (counselctl: {bus.seed_file(OPERATOR)})"))
+    if nats_monitor_url:
+        notes.append(("NATS monitoring", nats_monitor_url))
 
     outbox = var_dir / "outbox"
     sink_env: dict[str, str] = {}
@@ -155,6 +171,7 @@ def _start_infra(var_dir: Path, env: Mapping[str, str], stack: contextlib.ExitSt
                 notes.append((f"{channel.lower()} sink", f"{url} -> {outbox / channel.lower()}/"))
     return Infra(
         nats_url=nats_url,
+        nats_monitor_url=nats_monitor_url,
         postgres_url=postgres_url,
         sink_env=sink_env,
         notes=notes,
@@ -230,13 +247,31 @@ def _stop_services(services: list[ServiceProcess]) -> None:
         service.stop()
 
 
+def _state(
+    services: list[ServiceProcess], infra: Infra, common: Mapping[str, str]
+) -> dict[str, object]:
+    return state_document(
+        nats_url=infra.nats_url,
+        nats_monitor_url=infra.nats_monitor_url,
+        databases={s.name: with_database(infra.postgres_url, s.name) for s in services},
+        services={s.name: s.url for s in services},
+        api_key=common["API_KEYS"] if common["API_KEYS"] == DEV_API_KEY else None,
+        nats_credentials=str(infra.bus.seed_file(OPERATOR)) if infra.bus else None,
+    )
+
+
 def _print_table(
-    services: list[ServiceProcess], infra: Infra, common: Mapping[str, str], var_dir: Path
+    services: list[ServiceProcess],
+    infra: Infra,
+    common: Mapping[str, str],
+    var_dir: Path,
+    state: Path,
 ) -> None:
     rows = [(s.name, f"{s.url}/docs") for s in services]
     rows += infra.notes
     rows.append(("API key", _api_key_note(common)))
     rows.append(("logs", f"{var_dir / 'log'}/"))
+    rows.append(("state", f"{state} (counselctl reads it)"))
     console.say()
     console.say("devstack is up (Ctrl-C stops everything)")
     for what, where in rows:
@@ -265,7 +300,7 @@ def _print_env(common: Mapping[str, str], infra: Infra) -> None:
 
 def _api_key_note(common: Mapping[str, str]) -> str:
     keys = common["API_KEYS"]
-    return f"Authorization: Bearer {keys}" if keys == "dev-admin-key" else "from API_KEYS"
+    return f"Authorization: Bearer {keys}" if keys == DEV_API_KEY else "from API_KEYS"
 
 
 def _without_password(url: str) -> str:

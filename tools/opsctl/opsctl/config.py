@@ -3,16 +3,20 @@
 A service reads `DATABASE_URL`; `make run` gives each one the same server with the database
 named after the service. counselctl serves all four at once, so it reads, in order:
 `--database-url`, `<SERVICE>_DATABASE_URL`, then `DATABASE_URL` with its database name replaced
-by the service's name.
+by the service's name, then the state file of a running `make run` (`devstack.json` in
+`$DEVSTACK_VAR_DIR`, else in the source tree's `var/`, else in `./var`), then the services'
+defaults. NATS likewise: `--nats-url`, `NATS_URL`, the state file, the default.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from counseling_shared.bus import BusCredentials
@@ -45,15 +49,46 @@ def with_database(url: str, database: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
 
 
+STATE_FILE = "devstack.json"
+
+
+def state_path(env: Mapping[str, str]) -> Path:
+    """Where a running `make run` describes itself (see devstack.state for the format)."""
+    if env.get("DEVSTACK_VAR_DIR"):
+        return Path(env["DEVSTACK_VAR_DIR"]) / STATE_FILE
+    root = Path(__file__).resolve().parents[3]  # the source tree (opsctl is installed editable)
+    if (root / "pyproject.toml").is_file():
+        return root / "var" / STATE_FILE
+    return Path("var") / STATE_FILE
+
+
+def devstack_state(env: Mapping[str, str]) -> dict[str, Any]:
+    """The running stack's state file, or {} when there is none (or it cannot be read)."""
+    try:
+        found = json.loads(state_path(env).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) and found.get("format") == 1 else {}
+
+
+def _state_of(env: Mapping[str, str] | None) -> dict[str, Any]:
+    # Only the real environment falls back on a running stack: an explicit `env` is complete.
+    return devstack_state(os.environ) if env is None else {}
+
+
 def database_for(
     service: Service,
     explicit_url: str | None = None,
     explicit_schema: str | None = None,
     env: Mapping[str, str] | None = None,
+    state: Mapping[str, Any] | None = None,
 ) -> Database:
+    state = _state_of(env) if state is None else state
     env = os.environ if env is None else env
     prefix = service.value.upper()
     url = explicit_url or env.get(f"{prefix}_DATABASE_URL")
+    if not url and not env.get("DATABASE_URL"):
+        url = (state.get("databases") or {}).get(service.value)
     if not url:
         url = with_database(env.get("DATABASE_URL") or _DEFAULT_DATABASE_URL, service.value)
     schema = (
@@ -65,9 +100,15 @@ def database_for(
     return Database(url, schema)
 
 
-def nats_url(explicit: str | None = None, env: Mapping[str, str] | None = None) -> str:
+def nats_url(
+    explicit: str | None = None,
+    env: Mapping[str, str] | None = None,
+    state: Mapping[str, Any] | None = None,
+) -> str:
+    state = _state_of(env) if state is None else state
     env = os.environ if env is None else env
-    return explicit or env.get("NATS_URL") or _DEFAULT_NATS_URL
+    from_state: str | None = (state.get("nats") or {}).get("url")
+    return explicit or env.get("NATS_URL") or from_state or _DEFAULT_NATS_URL
 
 
 def operator_credentials(
@@ -75,10 +116,14 @@ def operator_credentials(
 ) -> BusCredentials:
     """counselctl's own bus user: `--nkey-seed-file`, else `$NATS_NKEY_SEED_FILE`, else
     `$NATS_NKEY_SEED`; none of them: an unauthenticated connection (a development bus)."""
+    state = _state_of(env)
     env = os.environ if env is None else env
     path = seed_file or (
         Path(env["NATS_NKEY_SEED_FILE"]) if env.get("NATS_NKEY_SEED_FILE") else None
     )
+    from_state: str | None = (state.get("nats") or {}).get("credentials")
+    if path is None and not env.get("NATS_NKEY_SEED") and from_state:
+        path = Path(from_state)  # the operator seed of a running `make run`
     ca = Path(env["NATS_TLS_CA_FILE"]) if env.get("NATS_TLS_CA_FILE") else None
     return BusCredentials(
         user=OPERATOR, seed=env.get("NATS_NKEY_SEED") or None, seed_file=path, tls_ca_file=ca

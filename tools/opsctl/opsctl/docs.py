@@ -4,6 +4,7 @@
   `create_app(definition())` (built, never started).
 - `docs/asyncapi.json`: the events, from a FastStream `NatsBroker` with one publisher per
   (context, event type) on `<context>.{site_id}.<Type>` whose message is the catalog's model.
+- the generated tables of `docs/contract.md` (see `opsctl.contract`), from those documents.
 
 `python -m opsctl.docs [--check]` does the same as `counselctl docs generate [--check]`.
 """
@@ -25,6 +26,9 @@ from counseling_shared.jetstream import BOOKING_EVENT_TYPES
 from counseling_shared.service import create_app
 from counseling_shared.settings import ServiceSettings
 from opsctl.config import Service
+from opsctl.contract import filled, generated_sections
+
+CONTRACT_PAGE = "contract.md"
 
 REGENERATE = "make docs  (or: counselctl docs generate)"
 CONTRACT_VERSION = "1.0.0"
@@ -138,9 +142,22 @@ def default_docs_dir() -> Path:
     return root / "docs" if (root / "pyproject.toml").is_file() else Path("docs")
 
 
+def contract_page(docs_dir: Path, generated: Mapping[str, str]) -> str:
+    """`docs/contract.md` with its generated tables as the documents give them."""
+    openapi = {s.value: json.loads(generated[f"openapi/{s.value}.json"]) for s in Service}
+    sections = generated_sections(openapi, json.loads(generated["asyncapi.json"]))
+    return filled((docs_dir / CONTRACT_PAGE).read_text(encoding="utf-8"), sections)
+
+
+def with_contract(docs_dir: Path, generated: dict[str, str]) -> dict[str, str]:
+    if (docs_dir / CONTRACT_PAGE).is_file():
+        generated[CONTRACT_PAGE] = contract_page(docs_dir, generated)
+    return generated
+
+
 def write_documents(docs_dir: Path) -> list[Path]:
     written = []
-    for name, text in documents().items():
+    for name, text in with_contract(docs_dir, documents()).items():
         path = docs_dir / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
@@ -151,7 +168,7 @@ def write_documents(docs_dir: Path) -> list[Path]:
 def drifted(docs_dir: Path) -> list[str]:
     """Documents whose committed text differs from what the code generates (or are missing)."""
     stale = []
-    for name, text in documents().items():
+    for name, text in with_contract(docs_dir, documents()).items():
         path = docs_dir / name
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
             stale.append(name)

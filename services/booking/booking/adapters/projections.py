@@ -48,6 +48,7 @@ def site_from(row: asyncpg.Record) -> Site:
         late_cancellation_window=row["late_cancellation_window"],
         registered_at=row["registered_at"],
         version=row["version"],
+        booking_horizon_months=row["booking_horizon_months"],
     )
 
 
@@ -59,11 +60,12 @@ async def load_site(conn: Connection, site_id: UUID) -> Site | None:
 async def save_site(conn: Connection, site: Site) -> None:
     await conn.execute(
         """INSERT INTO sites (id, name, timezone, locale, late_cancellation_window,
-                              registered_at, version)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
+                              registered_at, version, booking_horizon_months)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            ON CONFLICT (id) DO UPDATE SET
                name = EXCLUDED.name, timezone = EXCLUDED.timezone, locale = EXCLUDED.locale,
                late_cancellation_window = EXCLUDED.late_cancellation_window,
+               booking_horizon_months = EXCLUDED.booking_horizon_months,
                version = EXCLUDED.version""",
         site.id,
         site.name,
@@ -72,6 +74,7 @@ async def save_site(conn: Connection, site: Site) -> None:
         site.late_cancellation_window,
         site.registered_at,
         site.version,
+        site.booking_horizon_months,
     )
 
 

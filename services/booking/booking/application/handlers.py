@@ -206,10 +206,23 @@ async def book_appointment(
     the_room = await projections.load_room(uow.conn, command.room_id) if command.room_id else None
     appointment_id = uuid4()
     now = uow.now()
-    events = appointment.book(command, appointment_id, counselor, the_client, the_room, now)
+    events = appointment.book(
+        command,
+        appointment_id,
+        counselor,
+        the_client,
+        the_room,
+        now,
+        await _horizon_months(uow, counselor.site_id if counselor else None),
+    )
     assert the_client is not None  # book() refused an unknown client
     await _save_client(uow, the_client, client.reopen_for_booking(the_client, now))
     return await _save_appointment(uow, None, events)
+
+
+async def _horizon_months(uow: UnitOfWork, site_id: UUID | None) -> int:
+    at_site = await projections.load_site(uow.conn, site_id) if site_id else None
+    return at_site.booking_horizon_months if at_site else site.DEFAULT_BOOKING_HORIZON_MONTHS
 
 
 async def reschedule_appointment(
@@ -220,7 +233,8 @@ async def reschedule_appointment(
 ) -> Appointment:
     current = await _appointment(uow, appointment_id, access)
     new_room = await projections.load_room(uow.conn, command.room_id) if command.room_id else None
-    events = appointment.reschedule(current, command, new_room, uow.now())
+    horizon = await _horizon_months(uow, current.site_id)
+    events = appointment.reschedule(current, command, new_room, uow.now(), horizon)
     return await _save_appointment(uow, current, events)
 
 

@@ -13,6 +13,7 @@ from uuid import UUID
 from booking.domain.client import Client
 from booking.domain.errors import NotAllowedNow, refuse_invalid
 from booking.domain.room import Room
+from booking.domain.site import DEFAULT_BOOKING_HORIZON_MONTHS
 from booking.domain.slots import (
     DEFAULT_SESSION_MINUTES,
     TimeSlot,
@@ -188,6 +189,7 @@ def book(
     client: Client | None,
     room: Room | None,
     now: datetime,
+    horizon_months: int = DEFAULT_BOOKING_HORIZON_MONTHS,
 ) -> list[AppointmentEvent]:
     """Book a session. The counselor's site is the appointment's site; the client and the
     room must be at that site. A room is required in person and optional otherwise."""
@@ -198,7 +200,7 @@ def book(
             "client_id": _client_problem(client, site_id),
             "room_id": _room_problem(command.room_id, room, site_id, command.modality),
             "duration_minutes": session_length_problem(command.duration_minutes),
-            "start": start_problem(command.start),
+            "start": start_problem(command.start, now, horizon_months),
         }
     )
     assert counselor is not None
@@ -224,6 +226,7 @@ def reschedule(
     command: RescheduleAppointment,
     room: Room | None,
     now: datetime,
+    horizon_months: int = DEFAULT_BOOKING_HORIZON_MONTHS,
 ) -> list[AppointmentEvent]:
     """Move a booked session; the room stays unless a new one is named."""
     _require_booked(appointment, "rescheduled")
@@ -237,7 +240,7 @@ def reschedule(
             if command.room_id is None
             else _room_problem(command.room_id, room, appointment.site_id, appointment.modality),
             "duration_minutes": session_length_problem(minutes),
-            "start": start_problem(command.start),
+            "start": start_problem(command.start, now, horizon_months),
         }
     )
     slot = TimeSlot.of(command.start, minutes)

@@ -9,6 +9,9 @@ from booking.domain.values import is_known_timezone, is_locale, parse_duration
 
 DEFAULT_LOCALE = "en"
 DEFAULT_LATE_CANCELLATION_WINDOW = "PT24H"
+# How far ahead a session may be booked, in calendar months (a typo'd year lands beyond it).
+DEFAULT_BOOKING_HORIZON_MONTHS = 18
+MAX_BOOKING_HORIZON_MONTHS = 120
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class Site:
     late_cancellation_window: str
     registered_at: datetime
     version: int
+    booking_horizon_months: int = DEFAULT_BOOKING_HORIZON_MONTHS
 
     @property
     def late_window(self) -> timedelta:
@@ -38,6 +42,7 @@ class RegisterSite:
     timezone: str
     locale: str = DEFAULT_LOCALE
     late_cancellation_window: str = DEFAULT_LATE_CANCELLATION_WINDOW
+    booking_horizon_months: int = DEFAULT_BOOKING_HORIZON_MONTHS
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,8 @@ class SiteRegistered:
     locale: str
     late_cancellation_window: str
     registered_at: datetime
+    # Sites registered before the setting existed keep the default.
+    booking_horizon_months: int = DEFAULT_BOOKING_HORIZON_MONTHS
 
 
 SiteEvent = SiteRegistered
@@ -62,6 +69,9 @@ def register(command: RegisterSite, site_id: UUID, now: datetime) -> list[SiteEv
             else "must be an IANA time zone name such as Europe/Paris",
             "locale": None if is_locale(command.locale) else "must be a BCP 47 language tag",
             "late_cancellation_window": _duration_problem(command.late_cancellation_window),
+            "booking_horizon_months": None
+            if 1 <= command.booking_horizon_months <= MAX_BOOKING_HORIZON_MONTHS
+            else f"must be between 1 and {MAX_BOOKING_HORIZON_MONTHS}",
         }
     )
     return [
@@ -72,6 +82,7 @@ def register(command: RegisterSite, site_id: UUID, now: datetime) -> list[SiteEv
             locale=command.locale,
             late_cancellation_window=command.late_cancellation_window,
             registered_at=now,
+            booking_horizon_months=command.booking_horizon_months,
         )
     ]
 
@@ -95,5 +106,6 @@ def evolve(state: Site | None, event: SiteEvent) -> Site:
                 late_cancellation_window=event.late_cancellation_window,
                 registered_at=event.registered_at,
                 version=1,
+                booking_horizon_months=event.booking_horizon_months,
             )
     raise AssertionError(f"unhandled {event!r}")  # pragma: no cover

@@ -42,10 +42,33 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
-def start_problem(start: datetime) -> str | None:
-    if EARLIEST <= start < LATEST:
-        return None
-    return f"must be between {EARLIEST.year} and {LATEST.year}"
+# A session may be booked (or moved) to a start this much in the past: the counselor enters it
+# as the client sits down. Anything earlier is a mistake, and would still notify the client.
+PAST_GRACE = timedelta(minutes=15)
+
+
+def add_months(instant: datetime, months: int) -> datetime:
+    """The same wall-clock instant `months` calendar months later (the day clamped to the
+    month's last: 31 January + 1 month is 28 or 29 February)."""
+    index = instant.year * 12 + instant.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    following = datetime(year + (month == 12), month % 12 + 1, 1)
+    last_day = (following - timedelta(days=1)).day
+    return instant.replace(year=year, month=month, day=min(instant.day, last_day))
+
+
+def start_problem(start: datetime, now: datetime, horizon_months: int) -> str | None:
+    """Why `start` cannot be booked at `now`: more than PAST_GRACE ago, or beyond the site's
+    horizon."""
+    if not EARLIEST <= start < LATEST:
+        return f"must be between {EARLIEST.year} and {LATEST.year}"
+    if start < now - PAST_GRACE:
+        minutes = int(PAST_GRACE.total_seconds() // 60)
+        return f"must not be more than {minutes} minutes in the past"
+    if start > add_months(now, horizon_months):
+        return f"must be within the site's booking horizon of {horizon_months} months"
+    return None
 
 
 def session_length_problem(minutes: int) -> str | None:

@@ -10,6 +10,7 @@ from counseling_shared.codes import AlertStatus
 from counseling_shared.eventstore import ConcurrencyConflict
 from counseling_shared.http.auth import Principal, Role
 from counseling_shared.http.dependencies import Caller, Person
+from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.pagination import PAGED, Page
 from counseling_shared.http.problems import Conflict, NotFound, Problem, Unprocessable
 from counseling_shared.service import Runtime, runtime_of
@@ -80,7 +81,11 @@ def _invalid(exc: InvalidPolicy) -> Unprocessable:
     return Unprocessable(str(exc), [{"field": e.field, "message": e.message} for e in exc.errors])
 
 
-@router.put("/sites/{site_id}/escalation-policy", tags=["policies"])
+@router.put(
+    "/sites/{site_id}/escalation-policy",
+    tags=["policies"],
+    responses=problem_responses(s409="Changed by another request meanwhile; try again."),
+)
 async def put_escalation_policy(
     site_id: UUID, body: EscalationPolicyBody, request: Request, caller: Person
 ) -> EscalationPolicyOut:
@@ -118,7 +123,9 @@ async def put_escalation_policy(
     return _policy_out(stored)
 
 
-@router.get("/sites/{site_id}/escalation-policy", tags=["policies"])
+@router.get(
+    "/sites/{site_id}/escalation-policy", tags=["policies"], responses=problem_responses(404)
+)
 async def get_escalation_policy(
     site_id: UUID, request: Request, caller: Caller
 ) -> EscalationPolicyOut:
@@ -188,7 +195,7 @@ async def list_alerts(
     return [AlertSummaryOut.model_validate(r) for r in served]
 
 
-@router.get("/alerts/{alert_id}", tags=["alerts"])
+@router.get("/alerts/{alert_id}", tags=["alerts"], responses=problem_responses(404))
 async def get_alert(alert_id: UUID, request: Request, caller: Caller) -> AlertOut:
     async with runtime_of(request).db().acquire() as conn:
         view = await alert_views.alert_view(conn, alert_id)
@@ -198,7 +205,11 @@ async def get_alert(alert_id: UUID, request: Request, caller: Caller) -> AlertOu
     return AlertOut.model_validate(view)
 
 
-@router.post("/alerts/{alert_id}/ack", tags=["alerts"])
+@router.post(
+    "/alerts/{alert_id}/ack",
+    tags=["alerts"],
+    responses=problem_responses(404, s409="The alert is already resolved."),
+)
 async def acknowledge_alert(
     alert_id: UUID, body: AcknowledgeBody, request: Request, caller: Person
 ) -> AlertOut:
@@ -213,7 +224,11 @@ async def acknowledge_alert(
         return await _view(uow, alert_id)
 
 
-@router.post("/alerts/{alert_id}/resolve", tags=["alerts"])
+@router.post(
+    "/alerts/{alert_id}/resolve",
+    tags=["alerts"],
+    responses=problem_responses(404, s409="The alert is already resolved."),
+)
 async def resolve_alert(
     alert_id: UUID, body: ResolveBody, request: Request, caller: Person
 ) -> AlertOut:

@@ -6,10 +6,11 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from counseling_shared.codes import AlertOutcome, AlertStatus, RiskLevel, RiskSource
+from counseling_shared.http.bodies import RequestBody
 from crisis.domain.policy import MAX_LEVELS, MAX_REPEAT
 
 
-class PolicyLevelBody(BaseModel):
+class PolicyLevelBody(RequestBody):
     staff_ids: list[UUID] = Field(
         min_length=1, description="Staff members paged together at this level."
     )
@@ -19,7 +20,7 @@ class PolicyLevelBody(BaseModel):
     )
 
 
-class EscalationPolicyBody(BaseModel):
+class EscalationPolicyBody(RequestBody):
     levels: list[PolicyLevelBody] = Field(
         min_length=1, max_length=MAX_LEVELS, description="Paged in this order, level 1 first."
     )
@@ -60,7 +61,7 @@ class EscalationPolicyOut(BaseModel):
     )
 
 
-class RiskFlagBody(BaseModel):
+class RiskFlagBody(RequestBody):
     client_id: UUID
     site_id: UUID
     level: RiskLevel = Field(description="`moderate` or above opens or joins the client's alert.")
@@ -82,7 +83,7 @@ class RiskFlagOut(RiskFlagAccepted):
     flagged_at: datetime
 
 
-class AcknowledgeBody(BaseModel):
+class AcknowledgeBody(RequestBody):
     staff_id: UUID | None = Field(
         default=None,
         description="Who acknowledges: only an admin key names them (acting for that staff"
@@ -90,7 +91,7 @@ class AcknowledgeBody(BaseModel):
     )
 
 
-class ResolveBody(BaseModel):
+class ResolveBody(RequestBody):
     staff_id: UUID | None = Field(
         default=None,
         description="Who resolves: only an admin key names them (acting for that staff"

@@ -18,6 +18,8 @@ from followup.application.ports import FollowupStore
 from followup.domain import cadence, client_care, site
 from followup.domain.followup import CancelReason
 
+_POST_CLOSURE = frozenset({FollowUpKind.POST_CLOSURE})
+
 
 async def site_registered(uow: UnitOfWork, store: FollowupStore, event: SiteRegistered) -> None:
     """Keep the site's zone: it stands in for clients whose own zone we do not know."""
@@ -47,8 +49,11 @@ async def client_contact_changed(
 
 async def session_completed(uow: UnitOfWork, store: FollowupStore, event: SessionCompleted) -> None:
     """Re-anchor the client's plan on this session: open follow-ups are withdrawn and the first
-    check-in of the new series is planned (nothing while paused)."""
+    check-in of the new series is planned (nothing while paused). A session after the episode
+    was closed is re-engagement: the post-closure check-ins still open are withdrawn as
+    `reengaged`."""
     client = await changes.learn_client(uow, store, event.client_id, event.site_id)
+    reengaged = client.episode_closed_on is not None
     anchored = client_care.anchor_session(
         client, event.appointment_id, event.completed_at, event.goal_horizon
     )
@@ -57,6 +62,10 @@ async def session_completed(uow: UnitOfWork, store: FollowupStore, event: Sessio
     client = await changes.change_client(uow, store, client, anchored)
     if client.preferences.paused:
         return
+    if reengaged:
+        await changes.cancel_open(
+            uow, store, client.client_id, CancelReason.REENGAGED, kinds=_POST_CLOSURE
+        )
     await changes.cancel_open(uow, store, client.client_id, CancelReason.SESSION_COMPLETED)
     await care_plan.start_series(uow, store, client)
 

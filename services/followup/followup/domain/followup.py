@@ -34,6 +34,7 @@ class CancelReason(StrEnum):
     EPISODE_CLOSED = "episode_closed"
     PAUSED = "paused"
     SUPERSEDED = "superseded"
+    REENGAGED = "reengaged"  # a session after the closure: post-closure check-ins withdrawn
 
 
 @dataclass(frozen=True)

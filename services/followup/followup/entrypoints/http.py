@@ -12,10 +12,12 @@ from fastapi import APIRouter, Request
 from counseling_shared.eventstore import ConcurrencyConflict
 from counseling_shared.http.auth import Principal
 from counseling_shared.http.dependencies import Caller, Person
+from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.pagination import PAGED, Page
-from counseling_shared.http.problems import Conflict, NotFound
+from counseling_shared.http.problems import Conflict, NotFound, Unprocessable
 from counseling_shared.service import runtime_of
 from counseling_shared.unit_of_work import UnitOfWork, unit_of_work
+from counseling_shared.waiting import poll_until
 from followup.adapters.postgres_store import PostgresFollowupStore
 from followup.application import commands
 from followup.application.commands import AccessCheck, FollowUpNotFound
@@ -59,6 +61,21 @@ async def _read(request: Request, work: Work[T]) -> T:
         return await work(uow, PostgresFollowupStore(conn))
 
 
+async def _require_known(
+    request: Request, field: str, what: str, ident: UUID, known: Work[bool]
+) -> None:
+    """followup learns sites and clients from booking's events: one named a moment after booking
+    registered it is waited for (`KNOWN_ID_WAIT_SECONDS`), then refused with a 422."""
+    runtime = runtime_of(request)
+
+    async def check() -> bool:
+        return await _read(request, known)
+
+    if not await poll_until(check, runtime.settings.known_id_wait_seconds):
+        message = f"No {what} with id {ident} is known (registered in booking)."
+        raise Unprocessable(message, [{"field": field, "message": message}])
+
+
 def _client_access(caller: Principal, client_id: UUID) -> AccessCheck:
     def check(site_id: UUID | None) -> None:
         if site_id is not None:
@@ -80,8 +97,14 @@ def _followup_access(caller: Principal, followup_id: UUID) -> AccessCheck:
 
 @router.put("/sites/{site_id}/followup-policy", response_model=PolicyOut)
 async def put_policy(site_id: UUID, body: PolicyIn, caller: Person, request: Request) -> PolicyOut:
-    """Set the site's follow-up policy (ISO 8601 durations; omitted fields take defaults)."""
+    """Set the site's follow-up policy (ISO 8601 durations; omitted fields take defaults).
+    A site booking has not registered is a 422."""
     caller.require_site(site_id)
+
+    async def site_known(uow: UnitOfWork, store: PostgresFollowupStore) -> bool:
+        return await store.site_timezone(site_id) is not None
+
+    await _require_known(request, "site_id", "site", site_id, site_known)
     policy = policy_from_text(body.model_dump())
 
     async def work(uow: UnitOfWork, store: PostgresFollowupStore) -> PolicyOut:
@@ -129,7 +152,9 @@ async def list_followups(
     return await _read(request, work)
 
 
-@router.get("/followups/{followup_id}", response_model=FollowUpOut)
+@router.get(
+    "/followups/{followup_id}", response_model=FollowUpOut, responses=problem_responses(404)
+)
 async def get_followup(followup_id: UUID, caller: Caller, request: Request) -> FollowUpOut:
     async def work(uow: UnitOfWork, store: PostgresFollowupStore) -> FollowUpOut:
         found = await store.followup(followup_id)
@@ -140,7 +165,11 @@ async def get_followup(followup_id: UUID, caller: Caller, request: Request) -> F
     return await _read(request, work)
 
 
-@router.post("/followups/{followup_id}/complete", response_model=FollowUpOut)
+@router.post(
+    "/followups/{followup_id}/complete",
+    response_model=FollowUpOut,
+    responses=problem_responses(404, s409="Already completed or cancelled."),
+)
 async def complete_followup(
     followup_id: UUID, body: CompleteIn, caller: Caller, request: Request
 ) -> FollowUpOut:
@@ -169,7 +198,13 @@ async def complete_followup(
 async def put_preferences(
     client_id: UUID, body: PreferencesIn, caller: Caller, request: Request
 ) -> PreferencesOut:
-    """Set how (channel) and how often (intensity) the client is followed up."""
+    """Set how (channel) and how often (intensity) the client is followed up. A client booking
+    has not registered is a 422."""
+
+    async def client_known(uow: UnitOfWork, store: PostgresFollowupStore) -> bool:
+        return await store.client(client_id) is not None
+
+    await _require_known(request, "client_id", "client", client_id, client_known)
     preferences = FollowUpPreferences(body.channel, body.intensity)
 
     async def work(uow: UnitOfWork, store: PostgresFollowupStore) -> PreferencesOut:
@@ -181,7 +216,11 @@ async def put_preferences(
     return await _run(request, work)
 
 
-@router.get("/clients/{client_id}/followup-preferences", response_model=PreferencesOut)
+@router.get(
+    "/clients/{client_id}/followup-preferences",
+    response_model=PreferencesOut,
+    responses=problem_responses(404),
+)
 async def get_preferences(client_id: UUID, caller: Caller, request: Request) -> PreferencesOut:
     """The client's preferences (standard intensity, no channel, until set)."""
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from counseling_shared.codes import (
     Channel,
@@ -16,6 +16,7 @@ from counseling_shared.codes import (
     Intensity,
     RiskLevel,
 )
+from counseling_shared.http.bodies import RequestBody
 from followup.domain.client_care import ClientCare
 from followup.domain.followup import CancelReason, FollowUp, Progress, Status
 from followup.domain.policy import DEFAULT_POLICY, FollowUpPolicy, positive_duration
@@ -39,10 +40,8 @@ Duration = Annotated[
 _DEFAULT = DEFAULT_POLICY.as_text()
 
 
-class PolicyIn(BaseModel):
+class PolicyIn(RequestBody):
     """A site's follow-up policy. Omitted fields take the contract's defaults."""
-
-    model_config = ConfigDict(extra="forbid")
 
     first_checkin_after: Duration = Field(default=str(_DEFAULT["first_checkin_after"]))
     short_term_every: Duration = Field(default=str(_DEFAULT["short_term_every"]))
@@ -71,19 +70,15 @@ class PolicyOut(BaseModel):
         )
 
 
-class ProgressIn(BaseModel):
+class ProgressIn(RequestBody):
     """The client's progress in their words. Stays in followup's database, never on the bus."""
-
-    model_config = ConfigDict(extra="forbid")
 
     achieved: str | None = Field(default=None, max_length=4000)
     challenges: str | None = Field(default=None, max_length=4000)
     next_steps: str | None = Field(default=None, max_length=4000)
 
 
-class CompleteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CompleteIn(RequestBody):
     outcome: FollowUpOutcome
     progress: ProgressIn | None = None
     satisfaction: int | None = Field(default=None, ge=1, le=5)
@@ -141,9 +136,7 @@ def progress_of(body: CompleteIn) -> Progress | None:
     return Progress(body.progress.achieved, body.progress.challenges, body.progress.next_steps)
 
 
-class PreferencesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PreferencesIn(RequestBody):
     channel: Channel | None = Field(default=None, description="Preferred follow-up channel.")
     intensity: Intensity = Field(
         description="`light` doubles check-in intervals; `paused` stops follow-ups."

@@ -12,10 +12,13 @@ from counseling_shared import audit
 from counseling_shared.codes import Channel, NotificationChannel
 from counseling_shared.eventstore import ConcurrencyConflict
 from counseling_shared.http.auth import Principal
+from counseling_shared.http.bodies import RequestBody
 from counseling_shared.http.dependencies import Caller
+from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.pagination import PAGED, Page
-from counseling_shared.http.problems import Conflict, NotFound, Problem
-from counseling_shared.service import runtime_of
+from counseling_shared.http.problems import Conflict, NotFound, Problem, Unprocessable
+from counseling_shared.service import Runtime, runtime_of
+from counseling_shared.waiting import poll_until
 from notify.adapters import directory_store, notification_queries, preference_store
 from notify.application.preferences import set_recipient_preferences
 from notify.domain.codes import (
@@ -34,7 +37,7 @@ router = APIRouter(tags=["notify"])
 _CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 
 
-class QuietHoursBody(BaseModel):
+class QuietHoursBody(RequestBody):
     """A daily window in the recipient's own time zone; `end` before `start` wraps midnight."""
 
     model_config = ConfigDict(json_schema_extra={"example": {"start": "21:00", "end": "08:00"}})
@@ -58,7 +61,7 @@ class QuietHoursBody(BaseModel):
         return cls(start=quiet.start.strftime("%H:%M"), end=quiet.end.strftime("%H:%M"))
 
 
-class PreferencesBody(BaseModel):
+class PreferencesBody(RequestBody):
     quiet_hours: QuietHoursBody | None = Field(
         default=None, description="Hold follow-ups and confirmations in this window (not pages)."
     )
@@ -168,7 +171,11 @@ async def list_notifications(
     return [NotificationSummary.of(r) for r in served]
 
 
-@router.get("/notifications/{notification_id}", response_model=NotificationDetail)
+@router.get(
+    "/notifications/{notification_id}",
+    response_model=NotificationDetail,
+    responses=problem_responses(404),
+)
 async def get_notification(
     request: Request, caller: Caller, notification_id: UUID
 ) -> NotificationDetail:
@@ -184,11 +191,17 @@ async def get_notification(
     )
 
 
-@router.put("/recipients/{recipient_id}/preferences", response_model=Preferences)
+@router.put(
+    "/recipients/{recipient_id}/preferences",
+    response_model=Preferences,
+    responses=problem_responses(s409="Changed by another request meanwhile; try again."),
+)
 async def put_preferences(
     request: Request, caller: Caller, recipient_id: UUID, body: PreferencesBody
 ) -> Preferences:
+    """A recipient (client or staff member) booking has not registered is a 422."""
     runtime = runtime_of(request)
+    await _require_known_recipient(runtime, recipient_id)
     await _require_recipient_access(runtime.db(), caller, recipient_id)
     try:
         saved = await set_recipient_preferences(
@@ -203,7 +216,11 @@ async def put_preferences(
     return Preferences.of(saved)
 
 
-@router.get("/recipients/{recipient_id}/preferences", response_model=Preferences)
+@router.get(
+    "/recipients/{recipient_id}/preferences",
+    response_model=Preferences,
+    responses=problem_responses(404),
+)
 async def get_preferences(request: Request, caller: Caller, recipient_id: UUID) -> Preferences:
     pool = runtime_of(request).db()
     known_site = await _require_recipient_access(pool, caller, recipient_id)
@@ -214,6 +231,19 @@ async def get_preferences(request: Request, caller: Caller, recipient_id: UUID) 
             raise NotFound("recipient", recipient_id)
         prefs = RecipientPreferences(recipient_id)  # known, nothing set: the defaults
     return Preferences.of(prefs)
+
+
+async def _require_known_recipient(runtime: Runtime, recipient_id: UUID) -> None:
+    """notify learns clients and staff from booking's events: one named a moment after booking
+    registered it is waited for (`KNOWN_ID_WAIT_SECONDS`), then refused with a 422."""
+
+    async def known() -> bool:
+        async with runtime.db().acquire() as conn:
+            return await directory_store.recipient_site_id(conn, recipient_id) is not None
+
+    if not await poll_until(known, runtime.settings.known_id_wait_seconds):
+        message = f"No client or staff member with id {recipient_id} is known."
+        raise Unprocessable(message, [{"field": "recipient_id", "message": message}])
 
 
 async def _require_recipient_access(

@@ -5,7 +5,6 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from booking.adapters import projections, queries
 from booking.application import handlers
@@ -22,7 +21,9 @@ from booking.entrypoints.http.schemas import (
     CompleteIn,
     RescheduleIn,
 )
+from counseling_shared.http.bodies import Instant
 from counseling_shared.http.dependencies import Caller
+from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.pagination import PAGED, Page
 
 router = APIRouter(route_class=BookingRoute, tags=["appointments"])
@@ -33,7 +34,12 @@ _OVERLAP = (
 )
 
 
-@router.post("/appointments", status_code=201, description=_OVERLAP)
+@router.post(
+    "/appointments",
+    status_code=201,
+    description=_OVERLAP,
+    responses=problem_responses(s409="Overlap: `conflicting_appointment_id` names it."),
+)
 async def book_appointment(body: AppointmentIn, caller: Caller, runtime: Live) -> AppointmentOut:
     """Book a session. Emits `AppointmentBooked`."""
     command = appointment.BookAppointment(
@@ -59,11 +65,9 @@ async def list_appointments(
     site_id: UUID | None = None,
     status: AppointmentStatus | None = None,
     from_: Annotated[
-        AwareDatetime | None, Query(alias="from", description="Appointments ending after this.")
+        Instant | None, Query(alias="from", description="Appointments ending after this.")
     ] = None,
-    to: Annotated[
-        AwareDatetime | None, Query(description="Appointments starting before this.")
-    ] = None,
+    to: Annotated[Instant | None, Query(description="Appointments starting before this.")] = None,
 ) -> list[AppointmentOut]:
     """Appointments overlapping `[from, to)`, ordered by start, a page at a time (`Link` and
     `Next-Cursor` headers when more follow)."""
@@ -82,7 +86,7 @@ async def list_appointments(
     return [AppointmentOut.of(a) for a in page.serve(found, key=lambda a: (a.start, a.id))]
 
 
-@router.get("/appointments/{appointment_id}")
+@router.get("/appointments/{appointment_id}", responses=problem_responses(404))
 async def get_appointment(appointment_id: UUID, caller: Caller, runtime: Live) -> AppointmentOut:
     async with runtime.db().acquire() as conn:
         found = await projections.load_appointment(conn, appointment_id)
@@ -92,7 +96,11 @@ async def get_appointment(appointment_id: UUID, caller: Caller, runtime: Live) -
     return AppointmentOut.of(found)
 
 
-@router.post("/appointments/{appointment_id}/reschedule", description=_OVERLAP)
+@router.post(
+    "/appointments/{appointment_id}/reschedule",
+    description=_OVERLAP,
+    responses=problem_responses(404, s409="Overlap, or the appointment is not booked."),
+)
 async def reschedule_appointment(
     appointment_id: UUID, body: RescheduleIn, caller: Caller, runtime: Live
 ) -> AppointmentOut:
@@ -107,7 +115,10 @@ async def reschedule_appointment(
     return AppointmentOut.of(moved)
 
 
-@router.post("/appointments/{appointment_id}/cancel")
+@router.post(
+    "/appointments/{appointment_id}/cancel",
+    responses=problem_responses(404, s409="The appointment is not booked."),
+)
 async def cancel_appointment(
     appointment_id: UUID, body: CancelIn, caller: Caller, runtime: Live
 ) -> AppointmentOut:
@@ -120,14 +131,20 @@ async def cancel_appointment(
     return AppointmentOut.of(cancelled)
 
 
-@router.post("/appointments/{appointment_id}/no-show")
+@router.post(
+    "/appointments/{appointment_id}/no-show",
+    responses=problem_responses(404, s409="Not booked, or before its start."),
+)
 async def mark_no_show(appointment_id: UUID, caller: Caller, runtime: Live) -> AppointmentOut:
     """From the start on, while booked. Emits `SessionMissed`."""
     missed = await execute(runtime, lambda uow: handlers.mark_no_show(uow, appointment_id, caller))
     return AppointmentOut.of(missed)
 
 
-@router.post("/appointments/{appointment_id}/complete")
+@router.post(
+    "/appointments/{appointment_id}/complete",
+    responses=problem_responses(404, s409="Not booked, or before its start."),
+)
 async def complete_session(
     appointment_id: UUID, body: CompleteIn, caller: Caller, runtime: Live
 ) -> AppointmentOut:

@@ -20,6 +20,7 @@ from booking.entrypoints.http.schemas import (
     EpisodeCloseIn,
 )
 from counseling_shared.http.dependencies import Caller
+from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.pagination import PAGED, Page
 
 router = APIRouter(route_class=BookingRoute, tags=["clients"])
@@ -52,7 +53,7 @@ async def list_clients(
     return [ClientOut.of(c) for c in page.serve(found, key=lambda c: (c.registered_at, c.id))]
 
 
-@router.get("/clients/{client_id}")
+@router.get("/clients/{client_id}", responses=problem_responses(404))
 async def get_client(client_id: UUID, caller: Caller, runtime: Live) -> ClientOut:
     async with runtime.db().acquire() as conn:
         found = await projections.load_client(conn, client_id)
@@ -62,7 +63,7 @@ async def get_client(client_id: UUID, caller: Caller, runtime: Live) -> ClientOu
     return ClientOut.of(found)
 
 
-@router.patch("/clients/{client_id}")
+@router.patch("/clients/{client_id}", responses=problem_responses(404))
 async def correct_client_contact(
     client_id: UUID, body: ClientPatch, caller: Caller, runtime: Live
 ) -> ClientOut:
@@ -76,7 +77,10 @@ async def correct_client_contact(
     return ClientOut.of(corrected)
 
 
-@router.post("/clients/{client_id}/episode/close")
+@router.post(
+    "/clients/{client_id}/episode/close",
+    responses=problem_responses(404, s409="The episode is already closed."),
+)
 async def close_care_episode(
     client_id: UUID, body: EpisodeCloseIn, caller: Caller, runtime: Live
 ) -> EpisodeClosedOut:

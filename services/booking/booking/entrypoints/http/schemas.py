@@ -1,15 +1,21 @@
 """Request and response bodies of booking's HTTP API (contract v1, plus extensions)."""
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from booking.domain.appointment import Appointment, AppointmentStatus
 from booking.domain.client import Client, EpisodeStatus
 from booking.domain.room import Room
-from booking.domain.site import DEFAULT_LATE_CANCELLATION_WINDOW, DEFAULT_LOCALE, Site
+from booking.domain.site import (
+    DEFAULT_BOOKING_HORIZON_MONTHS,
+    DEFAULT_LATE_CANCELLATION_WINDOW,
+    DEFAULT_LOCALE,
+    MAX_BOOKING_HORIZON_MONTHS,
+    Site,
+)
 from booking.domain.slots import DEFAULT_SESSION_MINUTES, MAX_SESSION_MINUTES, MIN_SESSION_MINUTES
 from booking.domain.staff import StaffMember
 from counseling_shared.codes import (
@@ -21,24 +27,12 @@ from counseling_shared.codes import (
     RiskLevel,
     StaffRole,
 )
-
-
-class Body(BaseModel):
-    """A request body. PostgreSQL text cannot hold NUL, so no string here may contain one."""
-
-    @field_validator("*")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        texts = value if isinstance(value, list) else [value]
-        if any(isinstance(t, str) and "\x00" in t for t in texts):
-            raise ValueError("must not contain NUL characters")
-        return value
-
+from counseling_shared.http.bodies import CalendarDate, Instant, RequestBody
 
 # --- sites -------------------------------------------------------------------------------
 
 
-class SiteIn(Body):
+class SiteIn(RequestBody):
     name: str = Field(min_length=1, max_length=200, description="The site's public name.")
     timezone: str = Field(description="IANA time zone, e.g. `Asia/Seoul`.", max_length=64)
     locale: str = Field(DEFAULT_LOCALE, description="BCP 47 default locale.", max_length=35)
@@ -48,6 +42,12 @@ class SiteIn(Body):
         description="ISO 8601 duration (weeks, days, hours, minutes, seconds): a cancellation "
         "less than this before the start is late.",
     )
+    booking_horizon_months: int = Field(
+        DEFAULT_BOOKING_HORIZON_MONTHS,
+        ge=1,
+        le=MAX_BOOKING_HORIZON_MONTHS,
+        description="How far ahead sessions may be booked, in calendar months.",
+    )
 
 
 class SiteOut(BaseModel):
@@ -56,6 +56,7 @@ class SiteOut(BaseModel):
     timezone: str
     locale: str
     late_cancellation_window: str
+    booking_horizon_months: int
     registered_at: datetime
 
     @classmethod
@@ -66,6 +67,7 @@ class SiteOut(BaseModel):
             timezone=site.timezone,
             locale=site.locale,
             late_cancellation_window=site.late_cancellation_window,
+            booking_horizon_months=site.booking_horizon_months,
             registered_at=site.registered_at,
         )
 
@@ -73,7 +75,7 @@ class SiteOut(BaseModel):
 # --- staff and rooms ---------------------------------------------------------------------
 
 
-class StaffIn(Body):
+class StaffIn(RequestBody):
     site_id: UUID
     name: str = Field(min_length=1, max_length=200)
     role: StaffRole
@@ -110,7 +112,7 @@ class StaffOut(BaseModel):
         )
 
 
-class RoomIn(Body):
+class RoomIn(RequestBody):
     site_id: UUID
     name: str = Field(min_length=1, max_length=200)
 
@@ -131,7 +133,7 @@ class RoomOut(BaseModel):
 # --- clients -----------------------------------------------------------------------------
 
 
-class ClientIn(Body):
+class ClientIn(RequestBody):
     site_id: UUID
     name: str = Field(min_length=1, max_length=200)
     email: str | None = Field(None, max_length=254)
@@ -143,7 +145,7 @@ class ClientIn(Body):
     )
 
 
-class ClientPatch(Body):
+class ClientPatch(RequestBody):
     """A correction: only the fields sent change. `email` and `phone` may be sent as null to
     clear them; the result must still have the address `preferred_channel` needs."""
 
@@ -155,7 +157,7 @@ class ClientPatch(Body):
     preferred_channel: Channel | None = None
 
 
-class Referral(Body):
+class Referral(RequestBody):
     to: str = Field(min_length=1, max_length=500, description="Who the client was referred to.")
     contact: str = Field(min_length=1, max_length=500, description="How to reach them.")
 
@@ -216,9 +218,9 @@ def episode_out(client: Client) -> EpisodeOut:
     )
 
 
-class EpisodeCloseIn(Body):
+class EpisodeCloseIn(RequestBody):
     reason: ClosureReason
-    effective_on: date
+    effective_on: CalendarDate
     referral: Referral | None = Field(
         None, description="Where the client was referred; kept in booking, never published."
     )
@@ -236,33 +238,35 @@ class EpisodeClosedOut(EpisodeOut):
 # --- appointments ------------------------------------------------------------------------
 
 
-class AppointmentIn(Body):
+class AppointmentIn(RequestBody):
+    """`start` at most 15 minutes in the past and within the site's booking horizon."""
+
     counselor_id: UUID = Field(description="A counselor, supervisor or site lead.")
     client_id: UUID
     room_id: UUID | None = Field(None, description="Required for `in_person`.")
-    start: AwareDatetime = Field(description="RFC 3339 with an offset.")
+    start: Instant = Field(description="RFC 3339 with an offset.")
     duration_minutes: int = Field(
         DEFAULT_SESSION_MINUTES, ge=MIN_SESSION_MINUTES, le=MAX_SESSION_MINUTES
     )
     modality: Modality
 
 
-class RescheduleIn(Body):
-    start: AwareDatetime
+class RescheduleIn(RequestBody):
+    start: Instant
     duration_minutes: int | None = Field(
         None, ge=MIN_SESSION_MINUTES, le=MAX_SESSION_MINUTES, description="Default: unchanged."
     )
     room_id: UUID | None = Field(None, description="Default: unchanged.")
 
 
-class CancelIn(Body):
+class CancelIn(RequestBody):
     reason: str = Field(
         min_length=1, max_length=500, description="Kept in booking; never published."
     )
     cancelled_by: CancelledBy
 
 
-class CompleteIn(Body):
+class CompleteIn(RequestBody):
     goal_horizon: GoalHorizon
     goals: list[Annotated[str, Field(max_length=2000)]] = Field(
         max_length=50, description="The session's goals; kept in booking, never published."

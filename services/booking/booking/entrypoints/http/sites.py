@@ -17,6 +17,7 @@ from booking.entrypoints.http.errors import BookingRoute
 from booking.entrypoints.http.schemas import RoomIn, RoomOut, SiteIn, SiteOut, StaffIn, StaffOut
 from counseling_shared.codes import StaffRole
 from counseling_shared.http.dependencies import Admin, Caller
+from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.pagination import PAGED, Page
 from counseling_shared.http.problems import Problem
 
@@ -35,6 +36,7 @@ async def register_site(body: SiteIn, caller: Admin, runtime: Live) -> SiteOut:
         timezone=body.timezone,
         locale=body.locale,
         late_cancellation_window=body.late_cancellation_window,
+        booking_horizon_months=body.booking_horizon_months,
     )
     site = await execute(runtime, lambda uow: handlers.register_site(uow, command))
     return SiteOut.of(site)
@@ -49,7 +51,7 @@ async def list_sites(caller: Caller, runtime: Live, page: Page) -> list[SiteOut]
     return [SiteOut.of(s) for s in page.serve(sites, key=lambda s: (s.registered_at, s.id))]
 
 
-@router.get("/sites/{site_id}", tags=["sites"])
+@router.get("/sites/{site_id}", tags=["sites"], responses=problem_responses(404))
 async def get_site(site_id: UUID, caller: Caller, runtime: Live) -> SiteOut:
     async with runtime.db().acquire() as conn:
         site = await projections.load_site(conn, site_id)
@@ -91,7 +93,7 @@ async def list_staff(
     return [StaffOut.of(m) for m in page.serve(members, key=lambda m: (m.registered_at, m.id))]
 
 
-@router.get("/staff/{staff_id}", tags=["staff"])
+@router.get("/staff/{staff_id}", tags=["staff"], responses=problem_responses(404))
 async def get_staff_member(staff_id: UUID, caller: Caller, runtime: Live) -> StaffOut:
     async with runtime.db().acquire() as conn:
         member = await projections.load_staff_member(conn, staff_id)
@@ -129,7 +131,7 @@ async def list_rooms(
     return [RoomOut.of(r) for r in page.serve(rooms, key=lambda r: (r.registered_at, r.id))]
 
 
-@router.get("/rooms/{room_id}", tags=["rooms"])
+@router.get("/rooms/{room_id}", tags=["rooms"], responses=problem_responses(404))
 async def get_room(room_id: UUID, caller: Caller, runtime: Live) -> RoomOut:
     async with runtime.db().acquire() as conn:
         room = await projections.load_room(conn, room_id)
