@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from counseling_shared import audit
+from counseling_shared.http.bodies import Instant
 from counseling_shared.http.dependencies import Admin
 from counseling_shared.http.problems import Unprocessable
 from counseling_shared.logs import get_logger
@@ -182,8 +183,8 @@ async def read_audit(
     site_id: UUID | None = None,
     client_id: UUID | None = None,
     actor_id: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> AuditPage:

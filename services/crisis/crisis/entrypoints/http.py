@@ -158,7 +158,7 @@ async def post_risk_flag(body: RiskFlagBody, request: Request, caller: Caller) -
     return RiskFlagAccepted(alert_id=outcome.alert_id, flag_id=outcome.flag_id)
 
 
-@router.get("/risk-flags/{flag_id}", tags=["alerts"])
+@router.get("/risk-flags/{flag_id}", tags=["alerts"], responses=problem_responses(404))
 async def get_risk_flag(flag_id: UUID, request: Request, caller: Caller) -> RiskFlagOut:
     """A recorded flag and the alert it opened or joined (what a replayed POST answers)."""
     async with runtime_of(request).db().acquire() as conn:

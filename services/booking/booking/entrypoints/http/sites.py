@@ -103,7 +103,7 @@ async def get_staff_member(staff_id: UUID, caller: Caller, runtime: Live) -> Sta
     return StaffOut.of(member)
 
 
-@router.post("/staff/{staff_id}/deactivate", tags=["staff"])
+@router.post("/staff/{staff_id}/deactivate", tags=["staff"], responses=problem_responses(404))
 async def deactivate_staff_member(staff_id: UUID, caller: Admin, runtime: Live) -> StaffOut:
     """The member left: they stay on record but are never booked or paged again. Emits
     `StaffDeactivated` (once; deactivating again changes nothing)."""
