@@ -153,6 +153,12 @@ class ServiceSettings(BaseSettings):
         alias="PRUNE_ATTEMPTS_AFTER",
         description="Time a delivery attempt record is kept (notify).",
     )
+    link_signing_key: SecretStr = Field(
+        default=SecretStr("dev-link-signing-key"),
+        alias="LINK_SIGNING_KEY",
+        description="Secret that signs links used without a sign-in (calendar feeds, and"
+        " later page, check-in and waitlist links). Set a long random value in production.",
+    )
 
     @field_validator(
         "migration_database_url",

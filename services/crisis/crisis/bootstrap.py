@@ -5,7 +5,7 @@ from pathlib import Path
 from counseling_shared.pruner import PruneTarget
 from counseling_shared.service import ServiceDefinition
 from crisis.application.publishing import Paging
-from crisis.entrypoints import consumers, http
+from crisis.entrypoints import consumers, http, schedules_http
 from crisis.entrypoints.auditor import escalation_auditor
 from crisis.entrypoints.gauges import refresh_gauges
 from crisis.entrypoints.scheduler import escalation_scheduler
@@ -22,7 +22,7 @@ def definition(settings: CrisisSettings | None = None) -> ServiceDefinition:
         settings=s,
         migrations_dir=MIGRATIONS,
         routes=consumers.routes(paging),
-        routers=[http.router],
+        routers=[http.router, schedules_http.router],
         background=[escalation_scheduler(paging), escalation_auditor(paging), refresh_gauges],
         prune_targets=[
             PruneTarget(

@@ -47,3 +47,8 @@ class CrisisSettings(ServiceSettings):
         description="A page of an open alert with neither a delivery nor a failure this many"
         " seconds after it was requested counts in crisis_pages_unsent (alert CrisisPageNotSent).",
     )
+    calendar_link_ttl: str = Field(
+        default="P365D",
+        alias="CRISIS_CALENDAR_LINK_TTL",
+        description="How long a schedule's signed calendar-feed link stays valid (ISO 8601).",
+    )

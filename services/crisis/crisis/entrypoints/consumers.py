@@ -10,6 +10,8 @@ crisis-page-deliveries  NOTIFY    notify.*.NotificationSent    -> on_page_delive
     with page_id set: the page's sent_at and a page_sent/page_failed step; emits nothing.
 crisis-staff            BOOKING   booking.*.StaffRegistered    -> on_staff_registered
     staff ids per site, to check escalation policies; emits nothing.
+crisis-sites            BOOKING   booking.*.SiteRegistered     -> on_site_registered
+    sites' time zones (the zone of a schedule that names none); emits nothing.
 
 Not consumed: crisis's own RiskFlagged (POST /risk-flags handles its flag in the same
 transaction). Missed deadlines are rows, not messages: see `entrypoints/scheduler.py`.
@@ -21,6 +23,7 @@ from counseling_shared.events import (
     NotificationFailed,
     NotificationSent,
     RiskFlagged,
+    SiteRegistered,
     StaffRegistered,
 )
 from counseling_shared.inbox import Handler, dispatch
@@ -31,6 +34,7 @@ from crisis.adapters.flags import RiskFlag
 from crisis.application.alerts import receive_flag, record_delivery
 from crisis.application.policies import staff_registered
 from crisis.application.publishing import Paging
+from crisis.application.schedules import site_registered
 
 # Crisis traffic retries fast: a flag that failed on a database hiccup must page within seconds.
 _URGENT_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
@@ -58,6 +62,10 @@ def routes(paging: Paging) -> list[Route]:
     async def on_staff_registered(uow: UnitOfWork, _: Envelope, event: IntegrationEvent) -> None:
         assert isinstance(event, StaffRegistered)
         await staff_registered(uow, event)
+
+    async def on_site_registered(uow: UnitOfWork, _: Envelope, event: IntegrationEvent) -> None:
+        assert isinstance(event, SiteRegistered)
+        await site_registered(uow, event)
 
     flags: Handler = dispatch({RiskFlagged: on_risk_flagged})
     return [
@@ -98,5 +106,14 @@ def routes(paging: Paging) -> list[Route]:
                 description="Staff ids per site, to check escalation policies",
             ),
             dispatch({StaffRegistered: on_staff_registered}),
+        ),
+        Route(
+            ConsumerSpec(
+                "crisis-sites",
+                "BOOKING",
+                ["booking.*.SiteRegistered"],
+                description="Sites' time zones, for schedules that name none",
+            ),
+            dispatch({SiteRegistered: on_site_registered}),
         ),
     ]

@@ -94,8 +94,10 @@ def evolve(state: ScheduleState | None, event: ScheduleEvent) -> ScheduleState:
             return replace(state, overrides=kept)
 
 
-def fold(events: Iterable[ScheduleEvent]) -> ScheduleState | None:
-    state: ScheduleState | None = None
+def fold(
+    events: Iterable[ScheduleEvent], state: ScheduleState | None = None
+) -> ScheduleState | None:
+    """`state` after `events` (from nothing: the schedule its stored events describe)."""
     for event in events:
         state = evolve(state, event)
     return state
