@@ -36,6 +36,6 @@ PAGES_REQUESTED = Counter(
 )
 ESCALATION_STEPS = Counter(
     "crisis_escalation_steps_total",
-    "Missed deadlines acted on: escalated, chain_repeated or exhausted",
+    "Escalation steps: escalated, chain_repeated, exhausted or level_skipped (nobody on call)",
     ["kind"],
 )

@@ -12,6 +12,7 @@ from crisis import metrics
 from crisis.adapters import alerts, flags, policies, timers
 from crisis.adapters.flags import RiskFlag
 from crisis.application.publishing import Paging, public_events
+from crisis.application.schedules import on_call_now
 from crisis.domain.alert import (
     Acknowledge,
     AdoptPolicy,
@@ -26,11 +27,13 @@ from crisis.domain.alert import (
     open_alert,
 )
 from crisis.domain.escalation import Step
+from crisis.domain.policy import schedules_of
 from crisis.domain.timeline import (
     AlertEvent,
     ChainRepeated,
     Escalated,
     Exhausted,
+    LevelSkipped,
     NoPolicy,
     PageRequested,
     kind_of,
@@ -82,8 +85,13 @@ async def receive_flag(uow: UnitOfWork, flag: RiskFlag, paging: Paging) -> FlagO
     await alerts.lock_client(conn, flag.client_id)
     await policies.lock_site_for_flag(conn, flag.site_id)
     site_policy = await policies.policy_of(conn, flag.site_id)
+    in_force = site_policy.policy if site_policy else None
     command = ReceiveFlag(
-        flag.flag_id, flag.level, flag.source, site_policy.policy if site_policy else None
+        flag.flag_id,
+        flag.level,
+        flag.source,
+        in_force,
+        await on_call_now(uow, schedules_of(in_force)),
     )
     loaded = None
     if (active := await alerts.active_alert_of(conn, flag.client_id)) is not None:
@@ -130,7 +138,11 @@ async def escalation_due(uow: UnitOfWork, due: DueDeadline, paging: Paging) -> N
     loaded = (
         await alerts.load(conn, due.alert_id) if await alerts.lock(conn, due.alert_id) else None
     )
-    events = decide(loaded.alert, EscalationDue(due.step), uow.now()) if loaded else []
+    events = []
+    if loaded:
+        # The frozen policy keeps schedule references: who they name is decided now.
+        on_call = await on_call_now(uow, schedules_of(loaded.alert.policy))
+        events = decide(loaded.alert, EscalationDue(due.step, on_call), uow.now())
     await timers.settle(conn, due.timer_id, "fired" if events else "cancelled", uow.now())
     if loaded and events:
         await _save_and_publish(uow, due.alert_id, loaded, events, paging)
@@ -143,12 +155,13 @@ async def page_orphan_alerts(uow: UnitOfWork, site_id: UUID, paging: Paging) -> 
     if site_policy is None:
         return []
     adopted = []
+    on_call = await on_call_now(uow, schedules_of(site_policy.policy))
     for alert_id in await policies.orphan_alerts_of(uow.conn, site_id):
         if not await alerts.lock(uow.conn, alert_id):
             continue
         loaded = await alerts.load(uow.conn, alert_id)
         assert loaded is not None
-        events = decide(loaded.alert, AdoptPolicy(site_policy.policy), uow.now())
+        events = decide(loaded.alert, AdoptPolicy(site_policy.policy, on_call), uow.now())
         if events:
             await _save_and_publish(uow, alert_id, loaded, events, paging)
             adopted.append(alert_id)
@@ -232,7 +245,7 @@ def _count(events: list[AlertEvent]) -> None:
         match event:
             case PageRequested():
                 metrics.PAGES_REQUESTED.labels("flag" if event.flag_id else "escalation").inc()
-            case Escalated() | ChainRepeated() | Exhausted():
+            case Escalated() | ChainRepeated() | Exhausted() | LevelSkipped():
                 metrics.ESCALATION_STEPS.labels(kind_of(event)).inc()
             case NoPolicy():
                 metrics.ALERTS_WITHOUT_POLICY.inc()

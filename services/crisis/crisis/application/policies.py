@@ -12,7 +12,7 @@ import asyncpg
 
 from counseling_shared import events as public
 from counseling_shared.unit_of_work import UnitOfWork
-from crisis.adapters import policies, staff
+from crisis.adapters import policies, schedules, staff
 from crisis.adapters.policies import SitePolicy
 from crisis.domain.policy import (
     EscalationPolicy,
@@ -50,6 +50,7 @@ async def set_policy(
             for s in fallback_staff_ids
             if s in unknown
         ]
+    errors += await _schedules_not_of_site(uow, site_id, levels)
     if errors:
         raise InvalidPolicy(sorted(errors, key=lambda e: e.field))
     assert policy is not None
@@ -85,6 +86,20 @@ async def _staff_not_at_site(
             FieldError(f"levels.{i}.staff_ids", f"{s} is not a staff member of site {site_id}")
             for s in level.staff_ids
             if s in unknown
+        ]
+    return errors
+
+
+async def _schedules_not_of_site(
+    uow: UnitOfWork, site_id: UUID, levels: Sequence[LevelDraft]
+) -> list[FieldError]:
+    errors = []
+    for i, level in enumerate(levels):
+        known = await schedules.of_site(uow.conn, site_id, level.schedule_ids)
+        errors += [
+            FieldError(f"levels.{i}.schedule_ids", f"{s} is not a schedule of site {site_id}")
+            for s in level.schedule_ids
+            if s not in known
         ]
     return errors
 

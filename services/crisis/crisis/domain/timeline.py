@@ -71,6 +71,26 @@ class PageRequested:
 
 
 @dataclass(frozen=True)
+class OnCallResolved:
+    """A schedule of the level being paged was asked who is on call now (maybe nobody)."""
+
+    level: int
+    cycle: int
+    schedule_id: UUID
+    staff_ids: tuple[UUID, ...]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class LevelSkipped:
+    """The level resolved to nobody (its schedules had nobody on call): skipped at once."""
+
+    level: int
+    cycle: int
+    at: datetime
+
+
+@dataclass(frozen=True)
 class PageSent:
     page_id: UUID
     staff_id: UUID
@@ -136,6 +156,8 @@ AlertEvent = (
     | PolicyAdopted
     | LevelRaised
     | PageRequested
+    | OnCallResolved
+    | LevelSkipped
     | PageSent
     | PageFailed
     | Escalated
@@ -152,6 +174,8 @@ EVENT_TYPES: tuple[type[AlertEvent], ...] = (
     PolicyAdopted,
     LevelRaised,
     PageRequested,
+    OnCallResolved,
+    LevelSkipped,
     PageSent,
     PageFailed,
     Escalated,
@@ -168,6 +192,8 @@ _KINDS: dict[type[AlertEvent], str] = {
     PolicyAdopted: "policy_adopted",
     LevelRaised: "level_raised",
     PageRequested: "page_requested",
+    OnCallResolved: "oncall_resolved",
+    LevelSkipped: "level_skipped",
     PageSent: "page_sent",
     PageFailed: "page_failed",
     Escalated: "escalated",
@@ -210,6 +236,15 @@ def timeline_details(event: AlertEvent) -> dict[str, Any]:
                 "level": event.level,
                 "cycle": event.cycle,
             }
+        case OnCallResolved():
+            return {
+                "level": event.level,
+                "cycle": event.cycle,
+                "schedule_id": event.schedule_id,
+                "staff_ids": list(event.staff_ids),
+            }
+        case LevelSkipped():
+            return {"level": event.level, "cycle": event.cycle}
         case PageSent():
             return {
                 "page_id": event.page_id,
