@@ -69,12 +69,19 @@ async def save(
     return state
 
 
-async def project(conn: Connection, state: ScheduleState, version: int, now: datetime) -> None:
-    """Write the schedule's row and its overrides as `state` has them."""
+async def project(
+    conn: Connection,
+    state: ScheduleState,
+    version: int,
+    now: datetime,
+    created_at: datetime | None = None,
+) -> None:
+    """Write the schedule's row and its overrides as `state` has them. `now` stamps
+    `updated_at` (and `created_at` of a new row, unless `created_at` is given)."""
     schedule = state.schedule
     await conn.execute(
         """INSERT INTO schedules (id, site_id, name, timezone, layers, version, created_at,
-               updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+               updated_at) VALUES ($1, $2, $3, $4, $5, $6, $8, $7)
            ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, timezone = EXCLUDED.timezone,
                layers = EXCLUDED.layers, version = EXCLUDED.version,
                updated_at = EXCLUDED.updated_at""",
@@ -85,15 +92,16 @@ async def project(conn: Connection, state: ScheduleState, version: int, now: dat
         layers_json(schedule),
         version,
         now,
+        created_at or now,
     )
     await conn.execute(
         "DELETE FROM schedule_overrides WHERE schedule_id = $1", schedule.schedule_id
     )
     await conn.executemany(
         """INSERT INTO schedule_overrides (id, schedule_id, seq, staff_id, replaces, start_at,
-               end_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
+               end_at) VALUES ($1, $2, $3, $4, $5, $6, $7)""",
         [
-            (o.override_id, schedule.schedule_id, i, o.staff_id, o.replaces, o.start, o.end, now)
+            (o.override_id, schedule.schedule_id, i, o.staff_id, o.replaces, o.start, o.end)
             for i, o in enumerate(state.overrides, start=1)
         ],
     )

@@ -26,7 +26,6 @@ CREATE TABLE schedule_overrides (
     staff_id     uuid        NOT NULL,
     replaces     uuid,
     start_at     timestamptz NOT NULL,
-    end_at       timestamptz NOT NULL CHECK (end_at > start_at),
-    created_at   timestamptz NOT NULL
+    end_at       timestamptz NOT NULL CHECK (end_at > start_at)
 );
 CREATE INDEX schedule_overrides_by_schedule ON schedule_overrides (schedule_id, end_at);
