@@ -8,6 +8,7 @@ from crisis.application.publishing import Paging
 from crisis.entrypoints import consumers, http, schedules_http
 from crisis.entrypoints.auditor import escalation_auditor
 from crisis.entrypoints.gauges import refresh_gauges
+from crisis.entrypoints.oncall_check import oncall_look_ahead
 from crisis.entrypoints.scheduler import escalation_scheduler
 from crisis.settings import CrisisSettings
 
@@ -23,7 +24,12 @@ def definition(settings: CrisisSettings | None = None) -> ServiceDefinition:
         migrations_dir=MIGRATIONS,
         routes=consumers.routes(paging),
         routers=[http.router, schedules_http.router],
-        background=[escalation_scheduler(paging), escalation_auditor(paging), refresh_gauges],
+        background=[
+            escalation_scheduler(paging),
+            escalation_auditor(paging),
+            refresh_gauges,
+            oncall_look_ahead,
+        ],
         prune_targets=[
             PruneTarget(
                 "escalation_timers",

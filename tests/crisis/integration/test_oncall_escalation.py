@@ -4,6 +4,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+from counseling_shared.codes import StaffRole
+from counseling_shared.events import StaffRegistered
+from crisis.application.oncall_check import look_ahead
+from crisis.entrypoints.oncall_check import check_once
 from tests.crisis.integration.harness import Bus, RunningCrisis, eventually, pages
 from tests.crisis.integration.steps import alert, flag, kinds, register_staff
 from tests.crisis.integration.test_schedules import post_schedule, register_site
@@ -134,3 +138,43 @@ async def test_a_policy_may_only_name_schedules_of_its_site(
         "levels.0.schedule_ids",
         "levels.1.staff_ids",
     }
+
+
+async def test_the_look_ahead_counts_empty_hours_and_single_channel_staff(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    site = await register_site(bus, "UTC")
+    [reachable] = await register_staff(bus, site, 1)
+    email_only = uuid4()
+    await bus.publish(
+        StaffRegistered(
+            staff_id=email_only,
+            site_id=site,
+            name="Counselor",
+            role=StaffRole.COUNSELOR,
+            email="x@center.example",
+            locale="en",
+        ),
+        source="booking",
+    )
+    office = {
+        **daily_layer(reachable, email_only, start_on=datetime.now(UTC).date() - timedelta(days=2)),
+        "restrictions": [{"weekdays": [1, 2, 3, 4, 5, 6, 7], "from": "09:00", "to": "17:00"}],
+    }
+    rota = (await post_schedule(crisis, site, [office]))["schedule_id"]
+    await put_levels(crisis, site, [{"schedule_ids": [rota], "ack_timeout": "PT5M"}])
+
+    await check_once(crisis.runtime)
+
+    exposed = (await crisis.http.get("/metrics")).text
+    assert _gauge(exposed, "crisis_oncall_empty_hours", site) >= 7 * 16
+    assert _gauge(exposed, "crisis_oncall_single_channel_staff", site) == 1
+    async with crisis.runtime.db().acquire() as conn:
+        [found] = [s for s in await look_ahead(conn, datetime.now(UTC)) if s.site_id == site]
+    assert found.single_channel_staff == {email_only}
+
+
+def _gauge(exposed: str, name: str, site: UUID) -> float:
+    prefix = f'{name}{{site_id="{site}"}} '
+    [line] = [line for line in exposed.splitlines() if line.startswith(prefix)]
+    return float(line.removeprefix(prefix))

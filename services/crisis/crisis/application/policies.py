@@ -105,5 +105,9 @@ async def _schedules_not_of_site(
 
 
 async def staff_registered(uow: UnitOfWork, event: public.StaffRegistered) -> None:
-    """Only the id, site and role are kept: contact details stay with notify."""
-    await staff.record_staff(uow.conn, event.staff_id, event.site_id, event.role.value, uow.now())
+    """Only the id, site, role and the number of channels are kept: contact details stay with
+    notify."""
+    channels = sum(1 for contact in (event.email, event.phone) if contact)
+    await staff.record_staff(
+        uow.conn, event.staff_id, event.site_id, event.role.value, uow.now(), channels
+    )

@@ -29,3 +29,7 @@ CREATE TABLE schedule_overrides (
     end_at       timestamptz NOT NULL CHECK (end_at > start_at)
 );
 CREATE INDEX schedule_overrides_by_schedule ON schedule_overrides (schedule_id, end_at);
+
+-- How many ways a staff member can be reached (email, phone), from StaffRegistered: the count
+-- only, never the details. NULL: registered before crisis kept it.
+ALTER TABLE staff ADD COLUMN channels integer;
