@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
+
+import asyncpg
 
 from counseling_shared import events as public
 from counseling_shared.unit_of_work import UnitOfWork
@@ -102,6 +107,19 @@ async def remove_override(uow: UnitOfWork, schedule_id: UUID, override_id: UUID)
     loaded = await _load(uow, schedule_id)
     events = decide_remove_override(loaded.state, override_id, uow.now())
     await schedules.save(uow, schedule_id, loaded, events)
+
+
+async def wait_for_site(pool: asyncpg.Pool[Any], site_id: UUID, within: float) -> None:
+    """Give booking's SiteRegistered up to `within` seconds to arrive (a site is usually
+    registered just before its first schedule). `define_schedule` still makes the check."""
+    deadline = time.monotonic() + within
+    while True:
+        async with pool.acquire() as conn:
+            if await sites.timezone_of(conn, site_id) is not None:
+                return
+        if time.monotonic() >= deadline:
+            return
+        await asyncio.sleep(0.1)
 
 
 async def on_call_now(uow: UnitOfWork, schedule_ids: Collection[UUID]) -> OnCall:

@@ -108,6 +108,10 @@ async def _define(
         await policy_commands.wait_for_staff(
             runtime.db(), body.site_id, named, settings.staff_wait_seconds
         )
+    if body.timezone is None:
+        await schedule_commands.wait_for_site(
+            runtime.db(), body.site_id, settings.staff_wait_seconds
+        )
     try:
         async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
             stored = await schedule_commands.define_schedule(
