@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -15,6 +15,7 @@ from counseling_shared import events as public
 from counseling_shared.unit_of_work import UnitOfWork
 from crisis.adapters import schedules, sites, staff
 from crisis.adapters.schedules import StoredSchedule
+from crisis.domain.alert import OnCall
 from crisis.domain.policy import FieldError
 from crisis.domain.schedules.aggregate import (
     decide_add_override,
@@ -24,9 +25,6 @@ from crisis.domain.schedules.aggregate import (
 from crisis.domain.schedules.oncall import on_call
 from crisis.domain.schedules.overrides import InvalidOverride, Override, build_override
 from crisis.domain.schedules.schedule import InvalidSchedule, LayerDraft, build_schedule
-
-OnCall = Mapping[UUID, tuple[UUID, ...]]
-"""Who each schedule has on call at one instant."""
 
 
 class ScheduleNotFound(Exception):
