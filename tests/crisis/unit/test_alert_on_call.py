@@ -104,3 +104,16 @@ def test_the_frozen_policy_resolves_its_schedules_when_the_next_level_is_paged()
     after = fold(alert, events)
     assert after is not None
     assert after.step == Step(0, 2)
+
+
+def test_when_every_level_resolves_to_nobody_the_fallback_staff_are_paged_at_once() -> None:
+    rota, director = uuid4(), uuid4()
+    policy = EscalationPolicy(
+        (PolicyLevel((), MINUTE, (rota,)),), repeat=0, fallback_staff_ids=(director,)
+    )
+
+    events, alert = _open(policy, {rota: ()})
+
+    assert [kind_of(e) for e in events][-3:] == ["level_skipped", "exhausted", "page_requested"]
+    assert [e.staff_id for e in events if isinstance(e, PageRequested)] == [director]
+    assert alert.exhausted
