@@ -26,6 +26,10 @@ from devstack.postgres import PostgresServer, drop_database, ensure_database, wi
 from devstack.procs import wait_until
 from devstack.sinks import HttpSink, Sinks, SmtpSink
 
+# The tests run services with the development key (`dev-admin-key`), which a service refuses
+# unless it is told explicitly that this is a development stack.
+os.environ.setdefault("DEVELOPMENT_MODE", "true")
+
 NATS_IMAGE = os.environ.get("NATS_IMAGE", "nats:latest")
 POSTGRES_IMAGE = os.environ.get("POSTGRES_IMAGE", "postgres:17")
 

@@ -78,11 +78,15 @@ def wrap(
     causation_id: UUID | None = None,
     time: datetime | None = None,
     event_id: UUID | None = None,
+    actor: str | None = None,
 ) -> Envelope:
-    """Put a catalog event in an envelope. A new flow starts its own correlation id."""
+    """Put a catalog event in an envelope. A new flow starts its own correlation id.
+    `actor` (`<kind>:<id>`, extension attribute) names who caused it, when a person or key did."""
     new_id = event_id or uuid4()
     site_id = getattr(event, "site_id")  # noqa: B009 - every catalog event has one
+    extensions = {"actor": actor} if actor else {}
     return Envelope(
+        **extensions,
         id=new_id,
         type=event.event_type,
         source=source,

@@ -1,4 +1,4 @@
-"""The public event catalog: every integration event of contract v1, in one place.
+"""The public event catalog: every integration event of the contract, in one place.
 
 Producers and consumers share these definitions. Each class is the `data` of a CloudEvents
 envelope; `event_type` is the CloudEvents `type` and `schema_version` its `dataschemaversion`.
@@ -76,6 +76,27 @@ class ClientRegistered(IntegrationEvent):
     locale: str
     timezone: str
     preferred_channel: Channel
+
+
+class ClientContactChanged(IntegrationEvent):
+    """A client's contact details were corrected in booking.
+
+    Carries only the coded values other services keep (zone, locale, preferred channel): the
+    corrected name, email or phone stay in booking.
+    """
+
+    client_id: UUID
+    site_id: UUID
+    preferred_channel: Channel
+    locale: str
+    timezone: str
+
+
+class StaffDeactivated(IntegrationEvent):
+    """A staff member left (or was suspended): nobody pages or messages them from now on."""
+
+    staff_id: UUID
+    site_id: UUID
 
 
 class AppointmentBooked(IntegrationEvent):

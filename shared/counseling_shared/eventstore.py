@@ -14,6 +14,8 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
+from counseling_shared import audit
+
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
 
@@ -92,8 +94,16 @@ async def append(
     )
     if current != expected_version:
         raise ConcurrencyConflict(stream_id, expected_version)
+    actor = audit.actor_metadata()  # who caused it, when written while serving a request
     rows = [
-        (e.id, stream_id, expected_version + i, e.type, e.data, e.metadata)
+        (
+            e.id,
+            stream_id,
+            expected_version + i,
+            e.type,
+            e.data,
+            {**e.metadata, "actor": actor} if actor else e.metadata,
+        )
         for i, e in enumerate(events, start=1)
     ]
     try:

@@ -34,6 +34,8 @@ BOOKING_EVENT_TYPES = [
     "SiteRegistered",
     "StaffRegistered",
     "ClientRegistered",
+    "ClientContactChanged",
+    "StaffDeactivated",
     "AppointmentBooked",
     "AppointmentRescheduled",
     "AppointmentCancelled",

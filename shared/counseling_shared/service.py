@@ -28,9 +28,12 @@ from counseling_shared.busauth import durables_of, streams_needed
 from counseling_shared.clock import Clock, SystemClock
 from counseling_shared.db import DATABASE_ERRORS, connect, create_pool
 from counseling_shared.envelope import REGISTRY, EventRegistry
+from counseling_shared.http.audit import AuditMiddleware, audit_router
 from counseling_shared.http.auth import ApiKeyAuth
+from counseling_shared.http.body_limit import install_body_limit
 from counseling_shared.http.idempotency import IdempotencyMiddleware
 from counseling_shared.http.problems import NotReady, install_problem_handlers
+from counseling_shared.http.rate_limit import RateLimitMiddleware, parse_rate_limit
 from counseling_shared.inbox import BatchHandler, Handler, InboxConsumer
 from counseling_shared.jetstream import ConsumerSpec, ensure_streams
 from counseling_shared.logs import configure_logging, get_logger
@@ -74,6 +77,8 @@ class ServiceDefinition:
     """The service's own tables to prune (settled timers, old attempts), beside the backbone's."""
     version: str = "1.0.0"
     registry: EventRegistry = REGISTRY
+    client_free_text: frozenset[str] = frozenset()
+    """Response fields holding free text about a client: withheld from integration keys."""
     state: dict[str, Any] = field(default_factory=dict)
 
 
@@ -361,9 +366,19 @@ def create_app(definition: ServiceDefinition, clock: Clock | None = None) -> Fas
 
     app = FastAPI(title=definition.name, version=definition.version, lifespan=lifespan)
     app.state.runtime = runtime
-    app.state.auth = ApiKeyAuth(settings.api_keys)
+    app.state.auth = ApiKeyAuth(settings.api_keys, development_mode=settings.development_mode)
     install_problem_handlers(app)
-    app.add_middleware(IdempotencyMiddleware, api_keys=settings.api_keys)
+    app.add_middleware(AuditMiddleware, free_text_fields=definition.client_free_text)
+    app.add_middleware(
+        IdempotencyMiddleware, keys=app.state.auth.keys, ttl=settings.idempotency_key_ttl
+    )
+    # Added last, so run first: the rate limit, then the body limit, then everything else.
+    install_body_limit(app)
+    app.add_middleware(
+        RateLimitMiddleware,
+        limits=parse_rate_limit(settings.rate_limit),
+        storage_uri=settings.rate_limit_storage_uri,
+    )
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
 
     @app.get("/healthz", include_in_schema=False)
@@ -385,6 +400,7 @@ def create_app(definition: ServiceDefinition, clock: Clock | None = None) -> Fas
 
     for router in definition.routers:
         app.include_router(router)
+    app.include_router(audit_router)
     return app
 
 

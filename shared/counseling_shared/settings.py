@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from counseling_shared.db import DbTimeouts
+from counseling_shared.http.rate_limit import parse_rate_limit
 
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 
@@ -68,7 +69,19 @@ class ServiceSettings(BaseSettings):
     api_keys: str = Field(
         default="",
         alias="API_KEYS",
-        description="Comma-separated `key` (admin of every site) or `key=site_id|site_id`.",
+        description="Comma-separated keys, each `<secret>;role=<role>;sites=<id>|<id>"
+        "[;staff=<staff_id>]` (or `key`: an admin of every site); the secret may be"
+        " `sha256:<hex>`. See the README.",
+    )
+    idempotency_key_ttl: timedelta = Field(
+        default=timedelta(hours=24),
+        alias="IDEMPOTENCY_KEY_TTL",
+        description="How long an Idempotency-Key is remembered (ISO 8601 duration, e.g. PT24H).",
+    )
+    development_mode: bool = Field(
+        default=False,
+        alias="DEVELOPMENT_MODE",
+        description="A development stack: allows the `dev-admin-key`. Never set in production.",
     )
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     otel_exporter_otlp_endpoint: str | None = Field(
@@ -159,6 +172,23 @@ class ServiceSettings(BaseSettings):
         description="Secret that signs links used without a sign-in (calendar feeds, and"
         " later page, check-in and waitlist links). Set a long random value in production.",
     )
+    rate_limit: str = Field(
+        default="6000/minute",
+        alias="RATE_LIMIT",
+        description="Requests per API key, in `limits` notation (`6000/minute`, "
+        "`50/second;1000/minute`), or `off`. Health, readiness and metrics are never limited.",
+    )
+    rate_limit_storage_uri: str = Field(
+        default="memory://",
+        alias="RATE_LIMIT_STORAGE_URI",
+        description="Where the counts live: `memory://` (per process) or a shared store.",
+    )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit_parses(cls, value: str) -> str:
+        parse_rate_limit(value)  # a ValueError names what is wrong
+        return value
 
     @field_validator(
         "migration_database_url",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -10,11 +11,13 @@ from uuid import UUID
 
 import asyncpg
 
-from counseling_shared import eventstore, outbox
+from counseling_shared import audit, eventstore, idempotency, outbox
 from counseling_shared.clock import Clock
 from counseling_shared.envelope import Envelope, wrap
 from counseling_shared.events import IntegrationEvent
 from counseling_shared.eventstore import NewEvent, RecordedEvent
+
+_TRAILING_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
@@ -40,6 +43,7 @@ class UnitOfWork:
         self.clock = clock
         self.cause = cause
         self._pending: list[Envelope] = []
+        self._streams: list[str] = []  # appended to, in order (what the command created)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -47,6 +51,7 @@ class UnitOfWork:
     async def append(
         self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
     ) -> list[RecordedEvent]:
+        self._streams.append(stream_id)
         return await eventstore.append(self.conn, stream_id, expected_version, events)
 
     def publish(self, event: IntegrationEvent, *, subject: UUID | str) -> Envelope:
@@ -58,6 +63,7 @@ class UnitOfWork:
             correlation_id=self.cause.correlationid if self.cause else None,
             causation_id=self.cause.id if self.cause else None,
             time=self.clock.now(),
+            actor=actor.as_extension() if (actor := _current_actor()) else None,
         )
         self._pending.append(envelope)
         return envelope
@@ -68,15 +74,33 @@ class UnitOfWork:
 
     async def flush(self) -> None:
         pending, self._pending = self._pending, []
+        first = pending[0].subject if pending else _id_in(self._streams[0] if self._streams else "")
+        await idempotency.record(self.conn, first)
         await outbox.enqueue(self.conn, pending)
+
+
+def _id_in(stream_id: str) -> str | None:
+    """The aggregate id a stream is named after (`room-<uuid>` -> `<uuid>`)."""
+    found = _TRAILING_UUID.search(stream_id)
+    return found.group(0) if found else None
+
+
+def _current_actor() -> audit.Actor | None:
+    context = audit.current()
+    return context.actor if context else None
 
 
 @asynccontextmanager
 async def unit_of_work(
     pool: asyncpg.Pool[Any], *, source: str, clock: Clock, cause: Envelope | None = None
 ) -> AsyncIterator[UnitOfWork]:
-    """Open a transaction, yield the unit of work, write its outbox rows and commit."""
+    """Open a transaction, yield the unit of work, write its outbox rows and commit.
+
+    Serving a request with an `Idempotency-Key`, the key is held and recorded in this same
+    transaction (`counseling_shared.idempotency`)."""
     async with pool.acquire() as conn, conn.transaction():
+        await idempotency.begin(conn)
         uow = UnitOfWork(conn, source=source, clock=clock, cause=cause)
         yield uow
         await uow.flush()
+    idempotency.committed()

@@ -233,9 +233,14 @@ def check_sinks(figures: Figures, site: Site, events: dict[str, list[Event]]) ->
 
 async def check_alerts(figures: Figures, suite: Suite, site_id: str) -> None:
     async with suite.client("crisis") as crisis:
-        alerts = listed(
-            await crisis.get("/alerts", params={"site_id": site_id, "status": "open", "limit": 500})
-        )
+        alerts: list[Any] = []
+        params = {"site_id": site_id, "status": "open", "limit": "200"}
+        while True:  # every page: lists come at most 200 at a time
+            answer = await crisis.get("/alerts", params=params)
+            alerts += listed(answer)
+            if "next-cursor" not in answer.headers:
+                break
+            params = {**params, "cursor": answer.headers["next-cursor"]}
         for alert in alerts:
             detail = (await crisis.get(f"/alerts/{alert['id']}")).json()
             pages = detail.get("pages") or []

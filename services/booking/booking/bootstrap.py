@@ -16,6 +16,8 @@ def definition(settings: BookingSettings | None = None) -> ServiceDefinition:
         name="booking",
         settings=settings or BookingSettings(),
         migrations_dir=MIGRATIONS,
+        # Free text about a client: served to staff of the client's site and admins only.
+        client_free_text=frozenset({"goals", "next_steps", "cancel_reason"}),
         routes=ROUTES,
         routers=ROUTERS,
         on_start=[serve_directory],

@@ -26,6 +26,19 @@ class CrisisSettings(ServiceSettings):
         " booking's StaffRegistered before it is refused (staff are often registered just"
         " before the policy is set).",
     )
+    require_known_client: bool = Field(
+        default=True,
+        alias="CRISIS_REQUIRE_KNOWN_CLIENT",
+        description="Refuse (422) a risk flag posted for a client not registered at the flag's"
+        " site (booking's ClientRegistered).",
+    )
+    client_wait_seconds: float = Field(
+        default=3.0,
+        alias="CRISIS_CLIENT_WAIT_SECONDS",
+        ge=0,
+        description="How long a risk flag naming a client crisis has not heard of yet waits for"
+        " booking's ClientRegistered before it is refused.",
+    )
     gauge_interval: float = Field(
         default=5.0,
         alias="CRISIS_GAUGE_INTERVAL",

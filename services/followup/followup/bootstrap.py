@@ -18,6 +18,8 @@ def definition(settings: FollowupSettings | None = None) -> ServiceDefinition:
         name="followup",
         settings=settings or FollowupSettings(),
         migrations_dir=MIGRATIONS,
+        # Free text about a client: served to staff of the client's site and admins only.
+        client_free_text=frozenset({"progress"}),
         routes=ROUTES,
         routers=[router],
         background=[followup_scheduler, refresh_gauges],

@@ -1,30 +1,35 @@
 """`Idempotency-Key` for POST commands (contract: Conventions).
 
-The same key with the same body replays the first response and changes nothing; the same key
-with another body is a 422. A key whose first request is still running answers 409; one whose
-first request died without an answer for `stale_after` seconds is taken over by the next retry.
+The same key with the same body answers as the first request did and changes nothing: the
+same status, with the resource as it is now. The same key with another body is a 422. While
+the first request's command runs, the key answers 409; a key is never taken over. Records are
+written in the command's own transaction (see `counseling_shared.idempotency`) and expire after
+`IDEMPOTENCY_KEY_TTL`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from counseling_shared.http.auth import parse_api_keys
+from counseling_shared import idempotency
+from counseling_shared.http.auth import KeyRing
 from counseling_shared.http.problems import PROBLEM_JSON
 
 _TYPE = "https://counseling-suite.example/problems/"
+_NOT_FORWARDED = {b"content-length", b"content-type", b"idempotency-key", b"transfer-encoding"}
 
 
 class IdempotencyMiddleware:
-    def __init__(self, app: ASGIApp, *, api_keys: str, stale_after: float = 60.0) -> None:
+    def __init__(self, app: ASGIApp, *, keys: KeyRing, ttl: timedelta) -> None:
         self.app = app
-        self._keys = parse_api_keys(api_keys)
-        self._stale_after = stale_after
+        self._keys = keys
+        self._ttl = ttl
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -32,8 +37,7 @@ class IdempotencyMiddleware:
             return
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         key = headers.get("idempotency-key")
-        scheme, _, token = headers.get("authorization", "").partition(" ")
-        principal = self._keys.get(token.strip()) if scheme.lower() == "bearer" else None
+        principal = self._keys.from_header(headers.get("authorization", ""))
         pool: asyncpg.Pool[Any] | None = getattr(scope["app"].state, "pool", None)
         if not key or principal is None or pool is None:
             await self.app(scope, receive, send)
@@ -43,64 +47,29 @@ class IdempotencyMiddleware:
         request_hash = hashlib.sha256(
             scope["method"].encode() + scope["path"].encode() + b"\0" + body
         ).hexdigest()
-        claimed = await pool.fetchval(
-            """INSERT INTO idempotency_keys (principal, key, method, path, request_hash)
-               VALUES ($1, $2, $3, $4, $5)
-               ON CONFLICT (principal, key) DO UPDATE SET
-                   request_hash = EXCLUDED.request_hash, created_at = now()
-                   WHERE idempotency_keys.status_code IS NULL
-                     AND idempotency_keys.request_hash = EXCLUDED.request_hash
-                     AND idempotency_keys.created_at < now() - make_interval(secs => $6)
-               RETURNING true""",
-            principal.key_id,
-            key,
-            scope["method"],
-            scope["path"],
-            request_hash,
-            self._stale_after,
-        )
-        if not claimed:
-            await self._answer_from_record(pool, principal.key_id, key, request_hash, send)
+        found = await idempotency.find(pool, principal.key_id, key, self._ttl)
+        if found is not None:
+            await self._answer_again(scope, found, request_hash, send)
             return
 
-        captured: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
+        claim = idempotency.Claim(principal.key_id, key, request_hash, self._ttl, scope)
+        held: list[Message] = []
 
-        async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                captured["status"] = message["status"]
-                captured["headers"] = message.get("headers", [])
-            elif message["type"] == "http.response.body":
-                captured["body"] += message.get("body", b"")
+        async def hold(message: Message) -> None:
+            held.append(message)
+
+        with idempotency.claiming(claim):
+            await self.app(scope, _replay(body, receive), hold)
+        if claim.found is not None:  # recorded by another request between our look and lock
+            await self._answer_again(scope, claim.found, request_hash, send)
+            return
+        for message in held:
             await send(message)
 
-        try:
-            await self.app(scope, _replay(body, receive), capture)
-        finally:
-            if captured["status"] < 500:
-                content_type = dict(captured["headers"]).get(b"content-type", b"").decode()
-                await pool.execute(
-                    """UPDATE idempotency_keys SET status_code = $3, response_body = $4,
-                           content_type = $5 WHERE principal = $1 AND key = $2""",
-                    principal.key_id,
-                    key,
-                    captured["status"],
-                    captured["body"],
-                    content_type,
-                )
-            else:  # a failed attempt may be retried with the same key
-                await pool.execute(
-                    "DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2",
-                    principal.key_id,
-                    key,
-                )
-
-    async def _answer_from_record(
-        self, pool: asyncpg.Pool[Any], principal: str, key: str, request_hash: str, send: Send
+    async def _answer_again(
+        self, scope: Scope, record: idempotency.Record, request_hash: str, send: Send
     ) -> None:
-        row = await pool.fetchrow(
-            "SELECT * FROM idempotency_keys WHERE principal = $1 AND key = $2", principal, key
-        )
-        if row is None or row["request_hash"] != request_hash:
+        if record.request_hash != request_hash:
             await _send_problem(
                 send,
                 422,
@@ -108,26 +77,50 @@ class IdempotencyMiddleware:
                 "Idempotency key reused",
                 "This Idempotency-Key was used with a different request.",
             )
-        elif row["status_code"] is None:
-            await _send_problem(
-                send,
-                409,
-                "request-in-progress",
-                "Request in progress",
-                "A request with this Idempotency-Key is still being processed.",
-            )
-        else:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": row["status_code"],
-                    "headers": [
-                        (b"content-type", (row["content_type"] or "application/json").encode()),
-                        (b"idempotent-replayed", b"true"),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": row["response_body"] or b""})
+            return
+        status, content_type, body = record.status_code, b"application/json", b"{}"
+        if record.location is not None:
+            read_status, content_type, body = await self._read(scope, record.location)
+            if read_status != 200:  # gone, or no longer this key's to see: say so
+                status = read_status
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", content_type), (b"idempotent-replayed", b"true")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def _read(self, scope: Scope, location: str) -> tuple[int, bytes, bytes]:
+        """GET the resource through the app, as the same caller (audited like any read)."""
+        path, _, query = location.partition("?")
+        read_scope = {
+            **scope,
+            "method": "GET",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "headers": [(k, v) for k, v in scope["headers"] if k.lower() not in _NOT_FORWARDED],
+        }
+        for routed in ("route", "endpoint", "path_params"):
+            read_scope.pop(routed, None)
+        answer: dict[str, Any] = {"status": 500, "type": b"application/json", "body": b""}
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"] = message["status"]
+                answer["type"] = dict(message.get("headers", [])).get(
+                    b"content-type", b"application/json"
+                )
+            elif message["type"] == "http.response.body":
+                answer["body"] += message.get("body", b"")
+
+        await self.app(read_scope, receive, capture)
+        return answer["status"], answer["type"], answer["body"]
 
 
 async def _read_body(receive: Receive) -> bytes:

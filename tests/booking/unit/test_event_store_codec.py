@@ -26,6 +26,7 @@ SAMPLES: list[DomainEvent] = [
     staff.StaffMemberRegistered(
         uuid4(), uuid4(), "Dr. Park", StaffRole.SITE_LEAD, "p@c.example", None, "ko", NOW
     ),
+    staff.StaffMemberDeactivated(uuid4(), NOW),
     room.RoomRegistered(uuid4(), uuid4(), "Room 1", NOW),
     client.ClientRegistered(
         uuid4(), uuid4(), "Kim", None, "+82 10 0000 0000", "ko", "Asia/Seoul", Channel.SMS, NOW
@@ -34,6 +35,9 @@ SAMPLES: list[DomainEvent] = [
         uuid4(), 1, ClosureReason.REFERRED, date(2030, 1, 2), client.Referral("a", "b"), NOW
     ),
     client.CareEpisodeOpened(uuid4(), 2, NOW),
+    client.ClientContactCorrected(
+        uuid4(), "Kim", "k@mail.example", None, "fr", "Europe/Paris", Channel.EMAIL, NOW
+    ),
     appointment.AppointmentBooked(
         uuid4(), uuid4(), uuid4(), uuid4(), None, Modality.PHONE, NOW, LATER, NOW
     ),

@@ -10,6 +10,7 @@ from crisis.application.oncall_check import look_ahead
 from crisis.entrypoints.oncall_check import check_once
 from tests.crisis.integration.harness import Bus, RunningCrisis, eventually, pages
 from tests.crisis.integration.steps import alert, flag, kinds, register_staff
+from tests.crisis.integration.test_deactivated_staff import deactivate
 from tests.crisis.integration.test_schedules import post_schedule, register_site
 
 
@@ -178,3 +179,40 @@ def _gauge(exposed: str, name: str, site: UUID) -> float:
     prefix = f'{name}{{site_id="{site}"}} '
     [line] = [line for line in exposed.splitlines() if line.startswith(prefix)]
     return float(line.removeprefix(prefix))
+
+
+async def test_a_deactivated_person_on_call_is_skipped_and_the_emptied_level_skipped_at_once(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    site = await register_site(bus)
+    on_duty, backup = await register_staff(bus, site, 2)
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    rota = (await post_schedule(crisis, site, [daily_layer(on_duty, start_on=yesterday)]))[
+        "schedule_id"
+    ]
+    await put_levels(
+        crisis,
+        site,
+        [
+            {"schedule_ids": [rota], "ack_timeout": "PT10M"},
+            {"staff_ids": [str(backup)], "ack_timeout": "PT10M"},
+        ],
+    )
+    await deactivate(bus, crisis, site, on_duty)
+
+    alert_id = (await flag(crisis, site, uuid4()))["alert_id"]
+    paged = await eventually(lambda: _pages_of(bus, site, alert_id, 1), timeout=10, interval=0.1)
+
+    # Not after level 1's ten minutes: the level had nobody left to page.
+    assert [(p["staff_id"], p["level"]) for p in paged] == [(str(backup), 2)]
+    view = await alert(crisis, alert_id)
+    steps = kinds(view)
+    assert steps[steps.index("oncall_resolved") :][:5] == [
+        "oncall_resolved",
+        "page_skipped",
+        "level_skipped",
+        "escalated",
+        "page_requested",
+    ]
+    [skipped] = [s for s in view["timeline"] if s["kind"] == "page_skipped"]
+    assert (skipped["staff_id"], skipped["reason"]) == (str(on_duty), "staff_deactivated")

@@ -24,6 +24,7 @@ from counseling_shared.events import (
     SessionCompleted,
     SessionMissed,
 )
+from followup.application.erasure import erase_client
 from tests.followup.integration.support import eventually, followup_events, publish_as_booking
 
 pytestmark = pytest.mark.integration
@@ -246,3 +247,54 @@ async def _sleep(seconds: float) -> None:
     import asyncio
 
     await asyncio.sleep(seconds)
+
+
+async def test_follow_ups_come_in_pages_by_due_time(client: Client) -> None:
+    await client.register()
+    await publish_as_booking(
+        client.js,
+        CareEpisodeClosed(
+            client_id=client.client_id,
+            site_id=client.site_id,
+            reason=ClosureReason.GOALS_MET,
+            effective_on=date.today() + timedelta(days=1),
+            referred=False,
+        ),
+        client.client_id,
+    )
+
+    async def three_planned() -> list[dict[str, Any]]:
+        found = await client.followups()
+        return found if len(found) == 3 else []
+
+    everything = await eventually(three_planned)
+    params = {"client_id": str(client.client_id), "limit": "2"}
+    first = await client.api.get("/followups", params=params)
+    cursor = first.headers["next-cursor"]
+    second = await client.api.get("/followups", params={**params, "cursor": cursor})
+
+    assert [f["id"] for f in first.json() + second.json()] == [f["id"] for f in everything]
+    assert "next-cursor" not in second.headers
+    assert [f["due_at"] for f in everything] == sorted(f["due_at"] for f in everything)
+
+
+async def test_an_erased_client_leaves_nothing_in_followup(
+    client: Client, db: asyncpg.Pool[Any]
+) -> None:
+    await client.register()
+    await client.complete_session()
+    [planned] = await eventually(client.followups)
+
+    async with db.acquire() as conn:
+        changed = await erase_client(conn, client.client_id)
+        left = await conn.fetchval(
+            """SELECT (SELECT count(*) FROM followups WHERE client_id = $1)
+                    + (SELECT count(*) FROM clients WHERE client_id = $1)
+                    + (SELECT count(*) FROM events WHERE stream_id = ANY($2::text[]))""",
+            client.client_id,
+            [f"client-{client.client_id}", f"followup-{planned['id']}"],
+        )
+
+    assert (changed["clients"], changed["followups"]) == (1, 1)
+    assert left == 0
+    assert await client.followups() == []

@@ -2,7 +2,7 @@
 that records appends and publications instead of writing to PostgreSQL."""
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
@@ -68,6 +68,7 @@ class InMemoryFollowupStore(FollowupStore):
         status: Status | None = None,
         site_ids: Sequence[UUID] | None = None,
         limit: int = 500,
+        after: tuple[datetime, UUID] | None = None,
     ) -> list[FollowUp]:
         found = [
             f
@@ -75,6 +76,7 @@ class InMemoryFollowupStore(FollowupStore):
             if (client_id is None or f.client_id == client_id)
             and (status is None or f.status is status)
             and (site_ids is None or f.site_id in site_ids)
+            and (after is None or (f.due_at, f.id) > after)
         ]
         return sorted(found, key=lambda f: (f.due_at, f.id))[:limit]
 

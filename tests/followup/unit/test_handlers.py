@@ -19,6 +19,7 @@ from counseling_shared.codes import (
 )
 from counseling_shared.events import (
     CareEpisodeClosed,
+    ClientContactChanged,
     ClientRegistered,
     FollowUpCancelled,
     FollowUpCompleted,
@@ -63,6 +64,7 @@ class World:
         handlers = {
             SiteRegistered: booking_events.site_registered,
             ClientRegistered: booking_events.client_registered,
+            ClientContactChanged: booking_events.client_contact_changed,
             SessionCompleted: booking_events.session_completed,
             SessionMissed: booking_events.session_missed,
             CareEpisodeClosed: booking_events.care_episode_closed,
@@ -390,3 +392,24 @@ async def test_a_client_with_an_unknown_zone_is_planned_in_utc() -> None:
     await w.complete_session(datetime(2025, 3, 3, 10, 0, tzinfo=UTC))
     [checkin] = w.followups()
     assert checkin.due_at == datetime(2025, 3, 10, 10, 0, tzinfo=UTC)
+
+
+async def test_a_corrected_zone_is_kept_and_plans_the_next_check_ins_there(world: World) -> None:
+    seoul = ZoneInfo("Asia/Seoul")
+    await world.handle(
+        ClientContactChanged(
+            client_id=world.client_id,
+            site_id=world.site_id,
+            preferred_channel=Channel.SMS,
+            locale="ko",
+            timezone="Asia/Seoul",
+        )
+    )
+
+    # Paris moves its clocks on 30 March; Seoul does not: a week in each zone differs by 1 h.
+    await world.complete_session(datetime(2025, 3, 28, 22, 0, tzinfo=seoul))
+
+    [checkin] = world.followups()
+    kept = world.store.clients[world.client_id]
+    assert (kept.timezone, kept.locale) == ("Asia/Seoul", "ko")
+    assert checkin.due_at == datetime(2025, 4, 4, 22, 0, tzinfo=seoul)

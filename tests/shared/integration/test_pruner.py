@@ -79,8 +79,9 @@ async def test_the_backbone_prunes_only_what_is_settled_and_old(pool: asyncpg.Po
     )
     old_key, young_key = f"k-{uuid4()}", f"k-{uuid4()}"
     await pool.executemany(
-        """INSERT INTO idempotency_keys (principal, key, method, path, request_hash, created_at)
-           VALUES ('probe', $1, 'POST', '/x', 'h', $2)""",
+        """INSERT INTO idempotency_keys
+               (principal, key, method, path, request_hash, status_code, created_at)
+           VALUES ('probe', $1, 'POST', '/x', 'h', 201, $2)""",
         [(old_key, days_ago(2)), (young_key, NOW - timedelta(hours=1))],
     )
 

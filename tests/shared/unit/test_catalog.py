@@ -41,6 +41,12 @@ CONTRACT_EVENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("booking",),
         ("client_id", "site_id", "locale", "timezone", "preferred_channel"),
     ),
+    # contract v2 ("Version 2 events")
+    "ClientContactChanged": (
+        ("booking",),
+        ("client_id", "site_id", "preferred_channel", "locale", "timezone"),
+    ),
+    "StaffDeactivated": (("booking",), ("staff_id", "site_id")),
     "AppointmentBooked": (("booking",), _APPOINTMENT),
     "AppointmentRescheduled": (("booking",), _APPOINTMENT),
     "AppointmentCancelled": (("booking",), (*_APPOINTMENT, "cancelled_by", "late")),

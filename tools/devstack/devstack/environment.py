@@ -37,6 +37,7 @@ def common_env(
     env.update(sinks)
     env["NATS_URL"] = nats_url
     env.setdefault("API_KEYS", DEV_API_KEY)
+    env.setdefault("DEVELOPMENT_MODE", "true")  # a development stack: dev-admin-key is allowed
     env.setdefault("SMTP_FROM", DEV_SMTP_FROM)
     for name, port in ports.items():
         env[port_variable(name)] = str(port)

@@ -2,7 +2,17 @@
 
 import typer
 
-from opsctl.commands import bus, dead_letters, demo, docs, reports, streams, tables
+from opsctl.commands import (
+    bus,
+    clients,
+    dead_letters,
+    demo,
+    docs,
+    reports,
+    security,
+    streams,
+    tables,
+)
 from opsctl.commands.rebuild import rebuild
 
 app = typer.Typer(
@@ -22,5 +32,8 @@ app.add_typer(tables.outbox, name="outbox")
 app.add_typer(dead_letters.app, name="dead-letters")
 app.add_typer(reports.followups, name="followups")
 app.add_typer(reports.alerts, name="alerts")
+app.add_typer(clients.app, name="clients")
 app.add_typer(demo.app, name="demo")
 app.add_typer(docs.app, name="docs")
+app.add_typer(security.keys, name="keys")
+app.command()(security.audit)

@@ -89,6 +89,7 @@ def staff_from(row: asyncpg.Record) -> StaffMember:
         locale=row["locale"],
         registered_at=row["registered_at"],
         version=row["version"],
+        deactivated_at=row["deactivated_at"],
     )
 
 
@@ -100,11 +101,12 @@ async def load_staff_member(conn: Connection, staff_id: UUID) -> StaffMember | N
 async def save_staff_member(conn: Connection, member: StaffMember) -> None:
     await conn.execute(
         """INSERT INTO staff (id, site_id, name, role, email, phone, locale, registered_at,
-                              version)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                              version, deactivated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
            ON CONFLICT (id) DO UPDATE SET
                name = EXCLUDED.name, role = EXCLUDED.role, email = EXCLUDED.email,
-               phone = EXCLUDED.phone, locale = EXCLUDED.locale, version = EXCLUDED.version""",
+               phone = EXCLUDED.phone, locale = EXCLUDED.locale, version = EXCLUDED.version,
+               deactivated_at = EXCLUDED.deactivated_at""",
         member.id,
         member.site_id,
         member.name,
@@ -114,6 +116,7 @@ async def save_staff_member(conn: Connection, member: StaffMember) -> None:
         member.locale,
         member.registered_at,
         member.version,
+        member.deactivated_at,
     )
 
 

@@ -19,7 +19,16 @@ from booking.domain.staff import StaffMember
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
 
-MAX_PAGE = 1000
+RowKey = tuple[Any, ...]
+"""A row's sort key, e.g. (registered_at, id): a page continues after one."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """One keyset page: at most `size` rows whose sort key comes after `after`."""
+
+    size: int
+    after: RowKey | None = None
 
 
 class _Where:
@@ -40,6 +49,14 @@ class _Where:
         return " WHERE " + " AND ".join(self.conditions) if self.conditions else ""
 
 
+def _keyset(where: _Where, columns: str, window: Window) -> str:
+    """Continue after the window's key; the ORDER BY and LIMIT that go with it."""
+    if window.after is not None:
+        marks = ", ".join("{}" for _ in window.after)
+        where.add(f"({columns}) > ({marks})", *window.after)
+    return f" ORDER BY {columns} LIMIT {int(window.size)}"
+
+
 def _scope(where: _Where, site_id: UUID | None, visible_sites: Collection[UUID] | None) -> None:
     if site_id is not None:
         where.add("site_id = {}", site_id)
@@ -47,13 +64,14 @@ def _scope(where: _Where, site_id: UUID | None, visible_sites: Collection[UUID] 
         where.add("site_id = ANY({}::uuid[])", list(visible_sites))
 
 
-async def list_sites(conn: Connection, visible_sites: Collection[UUID] | None) -> list[Site]:
+async def list_sites(
+    conn: Connection, visible_sites: Collection[UUID] | None, window: Window
+) -> list[Site]:
     where = _Where()
     if visible_sites is not None:
         where.add("id = ANY({}::uuid[])", list(visible_sites))
-    rows = await conn.fetch(
-        f"SELECT * FROM sites{where.sql()} ORDER BY registered_at, id", *where.args
-    )
+    page = _keyset(where, "registered_at, id", window)
+    rows = await conn.fetch(f"SELECT * FROM sites{where.sql()}{page}", *where.args)
     return [site_from(r) for r in rows]
 
 
@@ -61,37 +79,35 @@ async def list_staff(
     conn: Connection,
     site_id: UUID | None,
     visible_sites: Collection[UUID] | None,
+    window: Window,
     role: str | None = None,
 ) -> list[StaffMember]:
     where = _Where()
     _scope(where, site_id, visible_sites)
     if role is not None:
         where.add("role = {}", role)
-    rows = await conn.fetch(
-        f"SELECT * FROM staff{where.sql()} ORDER BY registered_at, id", *where.args
-    )
+    page = _keyset(where, "registered_at, id", window)
+    rows = await conn.fetch(f"SELECT * FROM staff{where.sql()}{page}", *where.args)
     return [staff_member_from(r) for r in rows]
 
 
 async def list_rooms(
-    conn: Connection, site_id: UUID | None, visible_sites: Collection[UUID] | None
+    conn: Connection, site_id: UUID | None, visible_sites: Collection[UUID] | None, window: Window
 ) -> list[Room]:
     where = _Where()
     _scope(where, site_id, visible_sites)
-    rows = await conn.fetch(
-        f"SELECT * FROM rooms{where.sql()} ORDER BY registered_at, id", *where.args
-    )
+    page = _keyset(where, "registered_at, id", window)
+    rows = await conn.fetch(f"SELECT * FROM rooms{where.sql()}{page}", *where.args)
     return [room_from(r) for r in rows]
 
 
 async def list_clients(
-    conn: Connection, site_id: UUID | None, visible_sites: Collection[UUID] | None
+    conn: Connection, site_id: UUID | None, visible_sites: Collection[UUID] | None, window: Window
 ) -> list[Client]:
     where = _Where()
     _scope(where, site_id, visible_sites)
-    rows = await conn.fetch(
-        f"SELECT * FROM clients{where.sql()} ORDER BY registered_at, id", *where.args
-    )
+    page = _keyset(where, "registered_at, id", window)
+    rows = await conn.fetch(f"SELECT * FROM clients{where.sql()}{page}", *where.args)
     return [client_from(r) for r in rows]
 
 
@@ -106,11 +122,13 @@ class AppointmentFilter:
     status: AppointmentStatus | None = None
     ends_after: datetime | None = None
     starts_before: datetime | None = None
-    limit: int = MAX_PAGE
 
 
 async def list_appointments(
-    conn: Connection, selection: AppointmentFilter, visible_sites: Collection[UUID] | None
+    conn: Connection,
+    selection: AppointmentFilter,
+    visible_sites: Collection[UUID] | None,
+    window: Window,
 ) -> list[Appointment]:
     where = _Where()
     _scope(where, selection.site_id, visible_sites)
@@ -124,9 +142,6 @@ async def list_appointments(
         where.add("end_at > {}", selection.ends_after)
     if selection.starts_before is not None:
         where.add("start_at < {}", selection.starts_before)
-    limit = min(max(selection.limit, 1), MAX_PAGE)
-    rows = await conn.fetch(
-        f"SELECT * FROM appointments{where.sql()} ORDER BY start_at, id LIMIT {limit}",
-        *where.args,
-    )
+    page = _keyset(where, "start_at, id", window)
+    rows = await conn.fetch(f"SELECT * FROM appointments{where.sql()}{page}", *where.args)
     return [appointment_from(r) for r in rows]

@@ -95,6 +95,30 @@ async def register_staff_member(
     return state
 
 
+async def deactivate_staff_member(
+    uow: UnitOfWork, staff_id: UUID, access: SiteAccess
+) -> StaffMember:
+    current = await projections.load_staff_member(uow.conn, staff_id)
+    if current is None:
+        raise UnknownAggregate("staff member", staff_id)
+    require_site(access, current.site_id)
+    events = staff.deactivate(current, uow.now())
+    if not events:
+        return current
+    state = await _record(
+        uow,
+        stream_id("staff", staff_id),
+        current,
+        current.version,
+        events,
+        staff.evolve,
+        publishing.staff_events,
+        staff_id,
+    )
+    await projections.save_staff_member(uow.conn, state)
+    return state
+
+
 def _no_public_events(state: Room, event: room.RoomEvent) -> list[IntegrationEvent]:
     return []  # rooms matter only inside booking
 
@@ -129,6 +153,14 @@ async def close_care_episode(
 ) -> Client:
     current = await _client(uow, client_id, access)
     events = client.close_episode(current, command, uow.now())
+    return await _save_client(uow, current, events)
+
+
+async def correct_client_contact(
+    uow: UnitOfWork, client_id: UUID, command: client.CorrectContact, access: SiteAccess
+) -> Client:
+    current = await _client(uow, client_id, access)
+    events = client.correct_contact(current, command, uow.now())
     return await _save_client(uow, current, events)
 
 

@@ -21,18 +21,22 @@ def site_events(state: site.Site, event: site.SiteEvent) -> list[public.Integrat
 def staff_events(
     state: staff.StaffMember, event: staff.StaffEvent
 ) -> list[public.IntegrationEvent]:
-    # Staff contact details travel on purpose: crisis pages staff while booking is down.
-    return [
-        public.StaffRegistered(
-            staff_id=state.id,
-            site_id=state.site_id,
-            name=state.name,
-            role=state.role,
-            email=state.email,
-            phone=state.phone,
-            locale=state.locale,
-        )
-    ]
+    match event:
+        case staff.StaffMemberRegistered():
+            # Staff contact details travel on purpose: crisis pages staff while booking is down.
+            return [
+                public.StaffRegistered(
+                    staff_id=state.id,
+                    site_id=state.site_id,
+                    name=state.name,
+                    role=state.role,
+                    email=state.email,
+                    phone=state.phone,
+                    locale=state.locale,
+                )
+            ]
+        case staff.StaffMemberDeactivated():
+            return [public.StaffDeactivated(staff_id=state.id, site_id=state.site_id)]
 
 
 def client_events(state: client.Client, event: client.ClientEvent) -> list[public.IntegrationEvent]:
@@ -59,6 +63,17 @@ def client_events(state: client.Client, event: client.ClientEvent) -> list[publi
             ]
         case client.CareEpisodeOpened():
             return []  # the catalog has no such event: a booked session says enough
+        case client.ClientContactCorrected():
+            # The corrected name, email and phone stay here: only what others keep travels.
+            return [
+                public.ClientContactChanged(
+                    client_id=state.id,
+                    site_id=state.site_id,
+                    preferred_channel=state.preferred_channel,
+                    locale=state.locale,
+                    timezone=state.timezone,
+                )
+            ]
 
 
 def appointment_events(

@@ -326,6 +326,8 @@ def _counselor_problem(counselor: StaffMember | None) -> str | None:
         return "no staff member with this id"
     if not counselor.holds_sessions:
         return f"a {counselor.role} does not hold sessions"
+    if not counselor.active:
+        return "this staff member is deactivated"
     return None
 
 

@@ -77,6 +77,23 @@ class RegisterClient:
 
 
 @dataclass(frozen=True)
+class CorrectContact:
+    """A correction of contact details. Only the fields named in `given` change; `email` and
+    `phone` given as None are cleared (the others may not be)."""
+
+    given: frozenset[str]
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    locale: str | None = None
+    timezone: str | None = None
+    preferred_channel: Channel | None = None
+
+
+CORRECTABLE = frozenset({"name", "email", "phone", "locale", "timezone", "preferred_channel"})
+
+
+@dataclass(frozen=True)
 class CloseCareEpisode:
     reason: ClosureReason
     effective_on: date
@@ -113,7 +130,21 @@ class CareEpisodeOpened:
     opened_at: datetime
 
 
-ClientEvent = ClientRegistered | CareEpisodeClosed | CareEpisodeOpened
+@dataclass(frozen=True)
+class ClientContactCorrected:
+    """The client's contact details after a correction (all of them, changed or not)."""
+
+    client_id: UUID
+    name: str
+    email: str | None
+    phone: str | None
+    locale: str
+    timezone: str
+    preferred_channel: Channel
+    corrected_at: datetime
+
+
+ClientEvent = ClientRegistered | CareEpisodeClosed | CareEpisodeOpened | ClientContactCorrected
 
 
 def register(
@@ -151,6 +182,63 @@ def register(
             registered_at=now,
         )
     ]
+
+
+def correct_contact(client: Client, command: CorrectContact, now: datetime) -> list[ClientEvent]:
+    """Apply a correction; the merged details must still reach the client on their channel.
+
+    A correction that changes nothing records nothing.
+    """
+    given = command.given
+    name = command.name if "name" in given else client.name
+    email = command.email if "email" in given else client.email
+    phone = command.phone if "phone" in given else client.phone
+    locale = command.locale if "locale" in given else client.locale
+    timezone = command.timezone if "timezone" in given else client.timezone
+    channel = (
+        command.preferred_channel if "preferred_channel" in given else client.preferred_channel
+    )
+    needed = _CHANNEL_NEEDS[channel] if channel is not None else None
+    missing = f"required when preferred_channel is {channel}"
+    refuse_invalid(
+        {
+            "name": None if name and name.strip() else "must not be blank",
+            "email": _address_problem(email, is_email, "must be an email address")
+            or (missing if needed == "email" and email is None else None),
+            "phone": _address_problem(phone, is_phone, "must be a phone number")
+            or (missing if needed == "phone" and phone is None else None),
+            "locale": _required_problem(locale, is_locale, "must be a BCP 47 language tag"),
+            "timezone": _required_problem(
+                timezone, is_known_timezone, "must be an IANA time zone name such as Europe/Paris"
+            ),
+            "preferred_channel": None if channel is not None else "must not be null",
+        }
+    )
+    assert name is not None  # refuse_invalid named each missing one
+    assert locale is not None
+    assert timezone is not None
+    assert channel is not None
+    corrected = ClientContactCorrected(
+        client_id=client.id,
+        name=name.strip(),
+        email=email,
+        phone=phone,
+        locale=locale,
+        timezone=timezone,
+        preferred_channel=channel,
+        corrected_at=now,
+    )
+    before = (client.name, client.email, client.phone, client.locale, client.timezone)
+    after = (corrected.name, email, phone, locale, timezone)
+    if before == after and client.preferred_channel is channel:
+        return []
+    return [corrected]
+
+
+def _required_problem(value: str | None, valid: Callable[[str], bool], message: str) -> str | None:
+    if value is None:
+        return "must not be null"
+    return None if valid(value) else message
 
 
 def _address_problem(value: str | None, valid: Callable[[str], bool], message: str) -> str | None:
@@ -219,3 +307,15 @@ def evolve(state: Client | None, event: ClientEvent) -> Client:
             assert state is not None
             opened = Episode(event.episode, EpisodeStatus.OPEN, opened_at=event.opened_at)
             return replace(state, episode=opened, version=state.version + 1)
+        case ClientContactCorrected():
+            assert state is not None
+            return replace(
+                state,
+                name=event.name,
+                email=event.email,
+                phone=event.phone,
+                locale=event.locale,
+                timezone=event.timezone,
+                preferred_channel=event.preferred_channel,
+                version=state.version + 1,
+            )

@@ -15,10 +15,12 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
     for cls in (
         site.SiteRegistered,
         staff.StaffMemberRegistered,
+        staff.StaffMemberDeactivated,
         room.RoomRegistered,
         client.ClientRegistered,
         client.CareEpisodeClosed,
         client.CareEpisodeOpened,
+        client.ClientContactCorrected,
         appointment.AppointmentBooked,
         appointment.AppointmentRescheduled,
         appointment.AppointmentCancelled,

@@ -1,6 +1,6 @@
 """The StaffMember aggregate: counselors, supervisors, site leads and crisis-line staff."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
@@ -27,6 +27,11 @@ class StaffMember:
     locale: str
     registered_at: datetime
     version: int
+    deactivated_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.deactivated_at is None
 
     @property
     def holds_sessions(self) -> bool:
@@ -55,12 +60,20 @@ class StaffMemberRegistered:
     registered_at: datetime
 
 
-StaffEvent = StaffMemberRegistered
+@dataclass(frozen=True)
+class StaffMemberDeactivated:
+    """The member left or was suspended: kept on record, never paged or booked again."""
+
+    staff_id: UUID
+    deactivated_at: datetime
+
+
+StaffEvent = StaffMemberRegistered | StaffMemberDeactivated
 
 
 def register(
     command: RegisterStaffMember, site: Site | None, staff_id: UUID, now: datetime
-) -> list[StaffEvent]:
+) -> list[StaffMemberRegistered]:
     refuse_invalid(
         {
             "site_id": None if site is not None else "no site with this id",
@@ -89,15 +102,27 @@ def register(
     ]
 
 
+def deactivate(member: StaffMember, now: datetime) -> list[StaffEvent]:
+    """Deactivating someone already inactive changes nothing (a retried request)."""
+    if not member.active:
+        return []
+    return [StaffMemberDeactivated(member.id, now)]
+
+
 def evolve(state: StaffMember | None, event: StaffEvent) -> StaffMember:
-    return StaffMember(
-        id=event.staff_id,
-        site_id=event.site_id,
-        name=event.name,
-        role=event.role,
-        email=event.email,
-        phone=event.phone,
-        locale=event.locale,
-        registered_at=event.registered_at,
-        version=1,
-    )
+    match event:
+        case StaffMemberRegistered():
+            return StaffMember(
+                id=event.staff_id,
+                site_id=event.site_id,
+                name=event.name,
+                role=event.role,
+                email=event.email,
+                phone=event.phone,
+                locale=event.locale,
+                registered_at=event.registered_at,
+                version=1,
+            )
+        case StaffMemberDeactivated():
+            assert state is not None
+            return replace(state, deactivated_at=event.deactivated_at, version=state.version + 1)

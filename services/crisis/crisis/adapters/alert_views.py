@@ -62,18 +62,23 @@ async def list_alerts(
     allowed_sites: Collection[UUID] | None,
     status: str | None,
     limit: int,
+    before: tuple[datetime, UUID] | None = None,
 ) -> list[dict[str, Any]]:
-    """Newest first. `allowed_sites` None: every site the caller may see."""
+    """Newest first. `allowed_sites` None: every site the caller may see. `before` continues
+    a page after that (opened_at, id), going back in time."""
     rows = await conn.fetch(
         f"""SELECT {_SUMMARY} FROM alerts
             WHERE ($1::uuid IS NULL OR site_id = $1)
               AND ($2::uuid[] IS NULL OR site_id = ANY($2))
               AND ($3::text IS NULL OR status = $3)
-            ORDER BY opened_at DESC, id LIMIT $4""",
+              AND ($5::timestamptz IS NULL OR (opened_at, id) < ($5, $6::uuid))
+            ORDER BY opened_at DESC, id DESC LIMIT $4""",
         site_id,
         list(allowed_sites) if allowed_sites is not None else None,
         status,
         limit,
+        before[0] if before else None,
+        before[1] if before else None,
     )
     return [dict(r) for r in rows]
 

@@ -35,11 +35,13 @@ class LoadedAlert:
     version: int
 
 
-async def active_alert_of(conn: Connection, client_id: UUID) -> UUID | None:
-    """The client's open or acknowledged alert, if any."""
+async def active_alert_of(conn: Connection, client_id: UUID, site_id: UUID) -> UUID | None:
+    """The client's open or acknowledged alert at `site_id`, if any."""
     found: UUID | None = await conn.fetchval(
-        "SELECT id FROM alerts WHERE client_id = $1 AND status IN ('open', 'acknowledged')",
+        """SELECT id FROM alerts
+           WHERE client_id = $1 AND site_id = $2 AND status IN ('open', 'acknowledged')""",
         client_id,
+        site_id,
     )
     return found
 

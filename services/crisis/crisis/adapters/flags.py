@@ -88,3 +88,13 @@ async def alert_of_flag(conn: Connection, flag_id: UUID) -> UUID | None:
         "SELECT alert_id FROM risk_flags WHERE flag_id = $1", flag_id
     )
     return found
+
+
+async def flag_view(conn: Connection, flag_id: UUID) -> dict[str, Any] | None:
+    """A recorded flag with the alert it opened or joined (None below moderate)."""
+    row = await conn.fetchrow(
+        """SELECT flag_id, alert_id, client_id, site_id, level, source, flagged_at
+           FROM risk_flags WHERE flag_id = $1""",
+        flag_id,
+    )
+    return dict(row) if row else None

@@ -1,4 +1,5 @@
-"""Which staff ids belong to which site (from booking's StaffRegistered), to check policies."""
+"""Which staff ids belong to which site, and who has left (from booking's StaffRegistered and
+StaffDeactivated), to check policies and to skip people who can no longer be paged."""
 
 from __future__ import annotations
 
@@ -48,3 +49,32 @@ async def not_at_site(conn: Connection, site_id: UUID, staff_ids: Collection[UUI
         list(staff_ids),
     )
     return set(staff_ids) - {r["staff_id"] for r in known}
+
+
+async def deactivate_staff(conn: Connection, staff_id: UUID, site_id: UUID, at: datetime) -> None:
+    """Mark the member deactivated (the first time only: a replay keeps the first instant).
+
+    A redelivered StaffRegistered may come after it: the row stands in until then, and the
+    registration's upsert leaves `deactivated_at` as it is.
+    """
+    await conn.execute(
+        """INSERT INTO staff (staff_id, site_id, role, registered_at, deactivated_at)
+           VALUES ($1, $2, 'unknown', $3, $3)
+           ON CONFLICT (staff_id) DO UPDATE
+               SET deactivated_at = coalesce(staff.deactivated_at, EXCLUDED.deactivated_at)""",
+        staff_id,
+        site_id,
+        at,
+    )
+
+
+async def inactive_among(conn: Connection, staff_ids: Collection[UUID]) -> frozenset[UUID]:
+    """The ids among `staff_ids` that booking deactivated."""
+    if not staff_ids:
+        return frozenset()
+    rows = await conn.fetch(
+        """SELECT staff_id FROM staff
+           WHERE staff_id = ANY($1::uuid[]) AND deactivated_at IS NOT NULL""",
+        list(staff_ids),
+    )
+    return frozenset(r["staff_id"] for r in rows)

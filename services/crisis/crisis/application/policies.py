@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import asyncpg
@@ -14,12 +14,17 @@ from counseling_shared import events as public
 from counseling_shared.unit_of_work import UnitOfWork
 from crisis.adapters import policies, schedules, staff
 from crisis.adapters.policies import SitePolicy
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
+
 from crisis.domain.policy import (
     EscalationPolicy,
     FieldError,
     InvalidPolicy,
     LevelDraft,
     escalation_policy,
+    everyone,
 )
 
 
@@ -51,6 +56,7 @@ async def set_policy(
             if s in unknown
         ]
     errors += await _schedules_not_of_site(uow, site_id, levels)
+    errors += await _deactivated_staff(uow, levels, fallback_staff_ids)
     if errors:
         raise InvalidPolicy(sorted(errors, key=lambda e: e.field))
     assert policy is not None
@@ -104,6 +110,27 @@ async def _schedules_not_of_site(
     return errors
 
 
+async def _deactivated_staff(
+    uow: UnitOfWork, levels: Sequence[LevelDraft], fallback_staff_ids: Sequence[UUID]
+) -> list[FieldError]:
+    named = {s for lv in levels for s in lv.staff_ids} | set(fallback_staff_ids)
+    inactive = await staff.inactive_among(uow.conn, named)
+    why = "is deactivated and cannot be paged"
+    return [
+        FieldError(f"levels.{i}.staff_ids", f"{s} {why}")
+        for i, level in enumerate(levels)
+        for s in level.staff_ids
+        if s in inactive
+    ] + [
+        FieldError("fallback_staff_ids", f"{s} {why}") for s in fallback_staff_ids if s in inactive
+    ]
+
+
+async def policy_gaps(conn: Connection, policy: EscalationPolicy) -> frozenset[UUID]:
+    """Staff the policy names whom booking has deactivated since it was set: a gap to fix."""
+    return await staff.inactive_among(conn, everyone(policy))
+
+
 async def staff_registered(uow: UnitOfWork, event: public.StaffRegistered) -> None:
     """Only the id, site, role and the number of channels are kept: contact details stay with
     notify."""
@@ -111,3 +138,8 @@ async def staff_registered(uow: UnitOfWork, event: public.StaffRegistered) -> No
     await staff.record_staff(
         uow.conn, event.staff_id, event.site_id, event.role.value, uow.now(), channels
     )
+
+
+async def staff_deactivated(uow: UnitOfWork, event: public.StaffDeactivated) -> None:
+    """From now on the member is skipped when paged and refused in new policies."""
+    await staff.deactivate_staff(uow.conn, event.staff_id, event.site_id, uow.now())

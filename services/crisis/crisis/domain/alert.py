@@ -14,6 +14,7 @@ from counseling_shared.codes import AlertOutcome, AlertStatus, RiskLevel, RiskSo
 from crisis.domain.escalation import FIRST_STEP, Step, fallback_step, next_step
 from crisis.domain.policy import EscalationPolicy
 from crisis.domain.timeline import (
+    STAFF_DEACTIVATED,
     Acknowledged,
     AlertEvent,
     ChainRepeated,
@@ -28,6 +29,7 @@ from crisis.domain.timeline import (
     PageFailed,
     PageRequested,
     PageSent,
+    PageSkipped,
     PolicyAdopted,
     Resolved,
 )
@@ -117,6 +119,7 @@ class ReceiveFlag:
     source: RiskSource
     policy_in_force: EscalationPolicy | None
     on_call: OnCall = field(default_factory=dict)
+    inactive_staff: frozenset[UUID] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,7 @@ class EscalationDue:
 
     step: Step
     on_call: OnCall = field(default_factory=dict)
+    inactive_staff: frozenset[UUID] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,20 @@ class AdoptPolicy:
 
     policy: EscalationPolicy
     on_call: OnCall = field(default_factory=dict)
+    inactive_staff: frozenset[UUID] = frozenset()
+
+
+@dataclass(frozen=True)
+class _Roster:
+    """What a command knows about people at this instant: who each schedule has on call, and
+    whom booking deactivated."""
+
+    on_call: OnCall
+    inactive: frozenset[UUID]
+
+    @staticmethod
+    def of(command: ReceiveFlag | EscalationDue | AdoptPolicy) -> "_Roster":
+        return _Roster(command.on_call, command.inactive_staff)
 
 
 @dataclass(frozen=True)
@@ -212,7 +230,7 @@ def open_alert(
         events.append(NoPolicy(now))
     else:
         events += _page_level(
-            alert_id, flag.policy_in_force, FIRST_STEP, now, flag.flag_id, flag.on_call
+            alert_id, flag.policy_in_force, FIRST_STEP, now, flag.flag_id, _Roster.of(flag)
         )
     return events
 
@@ -222,13 +240,13 @@ def decide(alert: Alert, command: Command, now: datetime) -> list[AlertEvent]:
         case ReceiveFlag():
             return _join(alert, command, now)
         case EscalationDue():
-            return _escalate(alert, command.step, now, command.on_call)
+            return _escalate(alert, command.step, now, _Roster.of(command))
         case AdoptPolicy():
             if alert.policy is not None or alert.status is not AlertStatus.OPEN:
                 return []  # it has a policy of its own already, or someone took it
             return [
                 PolicyAdopted(command.policy, now),
-                *_page_level(alert.id, command.policy, FIRST_STEP, now, None, command.on_call),
+                *_page_level(alert.id, command.policy, FIRST_STEP, now, None, _Roster.of(command)),
             ]
         case Acknowledge():
             if alert.status is AlertStatus.RESOLVED:
@@ -278,15 +296,15 @@ def _join(alert: Alert, flag: ReceiveFlag, now: datetime) -> list[AlertEvent]:
     if adopt and flag.policy_in_force is not None:
         events.append(PolicyAdopted(flag.policy_in_force, now))
         events += _page_level(
-            alert.id, flag.policy_in_force, FIRST_STEP, now, flag.flag_id, flag.on_call
+            alert.id, flag.policy_in_force, FIRST_STEP, now, flag.flag_id, _Roster.of(flag)
         )
     return events
 
 
-def _escalate(alert: Alert, step: Step, now: datetime, on_call: OnCall) -> list[AlertEvent]:
+def _escalate(alert: Alert, step: Step, now: datetime, roster: _Roster) -> list[AlertEvent]:
     if alert.escalation_due_at is None or alert.step != step or alert.policy is None:
         return []  # acknowledged, resolved, exhausted, or a timer of an earlier step
-    return _move_on(alert.id, alert.policy, step, now, on_call, skipped=0)
+    return _move_on(alert.id, alert.policy, step, now, roster, skipped=0)
 
 
 def _move_on(
@@ -294,19 +312,19 @@ def _move_on(
     policy: EscalationPolicy,
     step: Step,
     now: datetime,
-    on_call: OnCall,
+    roster: _Roster,
     skipped: int,
 ) -> list[AlertEvent]:
     """Leave `step` for the next one and page it (or find the chain exhausted)."""
     following = next_step(policy, step)
     if following is None:
-        return _exhaust(alert_id, policy, step, now)
+        return _exhaust(alert_id, policy, step, now, roster)
     moved: AlertEvent
     if following.cycle == step.cycle:
         moved = Escalated(following.level, following.cycle, now)
     else:
         moved = ChainRepeated(following.cycle, now)
-    return [moved, *_page_level(alert_id, policy, following, now, None, on_call, skipped)]
+    return [moved, *_page_level(alert_id, policy, following, now, None, roster, skipped)]
 
 
 def _page_level(
@@ -315,27 +333,29 @@ def _page_level(
     step: Step,
     now: datetime,
     flag_id: UUID | None,
-    on_call: OnCall,
+    roster: _Roster,
     skipped: int = 0,
 ) -> list[AlertEvent]:
-    """Page the level of `step`: its staff and whoever its schedules have on call now.
+    """Page the level of `step`: its staff and whoever its schedules have on call now, except
+    those booking deactivated (each a `page_skipped` step).
 
-    A level that resolves to nobody is skipped at once (not after its ack_timeout). Once every
+    A level left with nobody to page is skipped at once (not after its ack_timeout). Once every
     level has been skipped at this instant, another pass would find the same nobody: the chain
     is exhausted.
     """
     level = policy.level(step.level)
     resolved = [
-        OnCallResolved(step.level, step.cycle, schedule, on_call.get(schedule, ()), now)
+        OnCallResolved(step.level, step.cycle, schedule, roster.on_call.get(schedule, ()), now)
         for schedule in level.schedule_ids
     ]
-    staff = list(dict.fromkeys([*level.staff_ids, *(s for r in resolved for s in r.staff_ids)]))
-    if staff:
-        return [*resolved, *_pages(alert_id, step, staff, now, flag_id)]
-    events: list[AlertEvent] = [*resolved, LevelSkipped(step.level, step.cycle, now)]
+    people = list(dict.fromkeys([*level.staff_ids, *(s for r in resolved for s in r.staff_ids)]))
+    pages = _pages(alert_id, step, people, now, flag_id, roster.inactive)
+    if any(isinstance(page, PageRequested) for page in pages):
+        return [*resolved, *pages]
+    events: list[AlertEvent] = [*resolved, *pages, LevelSkipped(step.level, step.cycle, now)]
     if skipped + 1 >= len(policy.levels):
-        return [*events, *_exhaust(alert_id, policy, step, now)]
-    return events + _move_on(alert_id, policy, step, now, on_call, skipped + 1)
+        return [*events, *_exhaust(alert_id, policy, step, now, roster)]
+    return events + _move_on(alert_id, policy, step, now, roster, skipped + 1)
 
 
 def page_id_for(alert_id: UUID, step: Step, staff_id: UUID) -> UUID:
@@ -344,22 +364,33 @@ def page_id_for(alert_id: UUID, step: Step, staff_id: UUID) -> UUID:
 
 
 def _exhaust(
-    alert_id: UUID, policy: EscalationPolicy, step: Step, now: datetime
+    alert_id: UUID, policy: EscalationPolicy, step: Step, now: datetime, roster: _Roster
 ) -> list[AlertEvent]:
     """The chain ran out at `step`: the fallback staff are paged, and the alert stays open."""
     fallback = list(policy.fallback_staff_ids)
     return [
         Exhausted(step.level, step.cycle, now),
-        *_pages(alert_id, fallback_step(policy), fallback, now, None),
+        *_pages(alert_id, fallback_step(policy), fallback, now, None, roster.inactive),
     ]
 
 
 def _pages(
-    alert_id: UUID, step: Step, staff: Iterable[UUID], now: datetime, flag_id: UUID | None
+    alert_id: UUID,
+    step: Step,
+    staff_ids: Iterable[UUID],
+    now: datetime,
+    flag_id: UUID | None,
+    inactive: frozenset[UUID],
 ) -> list[AlertEvent]:
+    """Page each of `staff_ids`, except those booking deactivated: the timeline names each one
+    skipped, so the gap in the chain is visible."""
     return [
-        PageRequested(page_id_for(alert_id, step, s), s, step.level, step.cycle, flag_id, now)
-        for s in staff
+        PageSkipped(staff, step.level, step.cycle, STAFF_DEACTIVATED, now)
+        if staff in inactive
+        else PageRequested(
+            page_id_for(alert_id, step, staff), staff, step.level, step.cycle, flag_id, now
+        )
+        for staff in staff_ids
     ]
 
 
@@ -392,7 +423,7 @@ def evolve(alert: Alert | None, event: AlertEvent) -> Alert | None:
             return None
         raise ValueError(f"{type(event).__name__} before the alert opened")
     match event:
-        case FlagReceived() | NoPolicy() | OnCallResolved() | LevelSkipped():
+        case FlagReceived() | NoPolicy() | OnCallResolved() | LevelSkipped() | PageSkipped():
             return alert
         case PolicyAdopted():
             return replace(alert, policy=event.policy, step=FIRST_STEP, step_started_at=event.at)

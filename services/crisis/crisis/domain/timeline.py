@@ -83,11 +83,26 @@ class OnCallResolved:
 
 @dataclass(frozen=True)
 class LevelSkipped:
-    """The level resolved to nobody (its schedules had nobody on call): skipped at once."""
+    """The level resolved to nobody to page (its schedules had nobody on call, or everyone it
+    named was deactivated): skipped at once."""
 
     level: int
     cycle: int
     at: datetime
+
+
+@dataclass(frozen=True)
+class PageSkipped:
+    """A staff member of the level being paged was not paged: booking deactivated them."""
+
+    staff_id: UUID
+    level: int
+    cycle: int
+    reason: str
+    at: datetime
+
+
+STAFF_DEACTIVATED = "staff_deactivated"
 
 
 @dataclass(frozen=True)
@@ -158,6 +173,7 @@ AlertEvent = (
     | PageRequested
     | OnCallResolved
     | LevelSkipped
+    | PageSkipped
     | PageSent
     | PageFailed
     | Escalated
@@ -176,6 +192,7 @@ EVENT_TYPES: tuple[type[AlertEvent], ...] = (
     PageRequested,
     OnCallResolved,
     LevelSkipped,
+    PageSkipped,
     PageSent,
     PageFailed,
     Escalated,
@@ -194,6 +211,7 @@ _KINDS: dict[type[AlertEvent], str] = {
     PageRequested: "page_requested",
     OnCallResolved: "oncall_resolved",
     LevelSkipped: "level_skipped",
+    PageSkipped: "page_skipped",
     PageSent: "page_sent",
     PageFailed: "page_failed",
     Escalated: "escalated",
@@ -245,6 +263,13 @@ def timeline_details(event: AlertEvent) -> dict[str, Any]:
             }
         case LevelSkipped():
             return {"level": event.level, "cycle": event.cycle}
+        case PageSkipped():
+            return {
+                "staff_id": event.staff_id,
+                "level": event.level,
+                "cycle": event.cycle,
+                "reason": event.reason,
+            }
         case PageSent():
             return {
                 "page_id": event.page_id,

@@ -9,7 +9,11 @@ crisis-page-deliveries  NOTIFY    notify.*.NotificationSent    -> on_page_delive
                                   notify.*.NotificationFailed  -> on_page_delivery
     with page_id set: the page's sent_at and a page_sent/page_failed step; emits nothing.
 crisis-staff            BOOKING   booking.*.StaffRegistered    -> on_staff_registered
-    staff ids per site, to check escalation policies; emits nothing.
+    staff ids per site, to check escalation policies and who acknowledges, and who left
+    (skipped when their level is paged, refused in new policies, flagged on policy reads);
+    emits nothing.
+crisis-clients          BOOKING   booking.*.ClientRegistered   -> on_client_registered
+    the site of each client, to refuse a flag for a client of another site; emits nothing.
 crisis-sites            BOOKING   booking.*.SiteRegistered     -> on_site_registered
     sites' time zones (the zone of a schedule that names none); emits nothing.
 
@@ -19,11 +23,13 @@ transaction). Missed deadlines are rows, not messages: see `entrypoints/schedule
 
 from counseling_shared.envelope import Envelope
 from counseling_shared.events import (
+    ClientRegistered,
     IntegrationEvent,
     NotificationFailed,
     NotificationSent,
     RiskFlagged,
     SiteRegistered,
+    StaffDeactivated,
     StaffRegistered,
 )
 from counseling_shared.inbox import Handler, dispatch
@@ -32,7 +38,8 @@ from counseling_shared.service import Route
 from counseling_shared.unit_of_work import UnitOfWork
 from crisis.adapters.flags import RiskFlag
 from crisis.application.alerts import receive_flag, record_delivery
-from crisis.application.policies import staff_registered
+from crisis.application.people import client_registered
+from crisis.application.policies import staff_deactivated, staff_registered
 from crisis.application.publishing import Paging
 from crisis.application.schedules import site_registered
 
@@ -62,6 +69,14 @@ def routes(paging: Paging) -> list[Route]:
     async def on_staff_registered(uow: UnitOfWork, _: Envelope, event: IntegrationEvent) -> None:
         assert isinstance(event, StaffRegistered)
         await staff_registered(uow, event)
+
+    async def on_staff_deactivated(uow: UnitOfWork, _: Envelope, event: IntegrationEvent) -> None:
+        assert isinstance(event, StaffDeactivated)
+        await staff_deactivated(uow, event)
+
+    async def on_client_registered(uow: UnitOfWork, _: Envelope, event: IntegrationEvent) -> None:
+        assert isinstance(event, ClientRegistered)
+        await client_registered(uow, event)
 
     async def on_site_registered(uow: UnitOfWork, _: Envelope, event: IntegrationEvent) -> None:
         assert isinstance(event, SiteRegistered)
@@ -102,10 +117,21 @@ def routes(paging: Paging) -> list[Route]:
             ConsumerSpec(
                 "crisis-staff",
                 "BOOKING",
-                ["booking.*.StaffRegistered"],
-                description="Staff ids per site, to check escalation policies",
+                ["booking.*.StaffRegistered", "booking.*.StaffDeactivated"],
+                description="Staff ids per site and who left, to check escalation policies",
             ),
-            dispatch({StaffRegistered: on_staff_registered}),
+            dispatch(
+                {StaffRegistered: on_staff_registered, StaffDeactivated: on_staff_deactivated}
+            ),
+        ),
+        Route(
+            ConsumerSpec(
+                "crisis-clients",
+                "BOOKING",
+                ["booking.*.ClientRegistered"],
+                description="The site of each client, to check risk flags",
+            ),
+            dispatch({ClientRegistered: on_client_registered}),
         ),
         Route(
             ConsumerSpec(

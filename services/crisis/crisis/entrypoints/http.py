@@ -1,20 +1,24 @@
 """HTTP routes of crisis: thin — parse, authorise, hand to the application, shape the answer."""
 
+from datetime import datetime
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 
+from counseling_shared import audit
 from counseling_shared.codes import AlertStatus
 from counseling_shared.eventstore import ConcurrencyConflict
-from counseling_shared.http.dependencies import Caller
-from counseling_shared.http.problems import Conflict, NotFound, Unprocessable
+from counseling_shared.http.auth import Principal, Role
+from counseling_shared.http.dependencies import Caller, Person
+from counseling_shared.http.pagination import PAGED, Page
+from counseling_shared.http.problems import Conflict, NotFound, Problem, Unprocessable
 from counseling_shared.service import Runtime, runtime_of
 from counseling_shared.unit_of_work import UnitOfWork, unit_of_work
-from crisis.adapters import alert_views, policies
+from crisis.adapters import alert_views, flags, policies
 from crisis.adapters.codec import policy_levels_json
 from crisis.adapters.flags import RiskFlag
 from crisis.adapters.policies import SitePolicy
-from crisis.application import alerts
+from crisis.application import alerts, people
 from crisis.application import policies as policy_commands
 from crisis.application.publishing import Paging
 from crisis.domain.alert import AlertResolved
@@ -28,6 +32,7 @@ from crisis.entrypoints.schemas import (
     ResolveBody,
     RiskFlagAccepted,
     RiskFlagBody,
+    RiskFlagOut,
 )
 from crisis.settings import CrisisSettings
 
@@ -44,7 +49,19 @@ def _paging(runtime: Runtime) -> Paging:
     return Paging(_settings(runtime).alert_base_url)
 
 
-def _policy_out(stored: SitePolicy) -> EscalationPolicyOut:
+def _policy_out(stored: SitePolicy, inactive: frozenset[UUID] = frozenset()) -> EscalationPolicyOut:
+    levels = stored.policy.levels
+    warnings = [
+        f"level {n}: {staff} is deactivated and will be skipped"
+        for n, level in enumerate(levels, start=1)
+        for staff in level.staff_ids
+        if staff in inactive
+    ]
+    warnings += [
+        f"level {n}: everyone is deactivated, nobody is paged at this level"
+        for n, level in enumerate(levels, start=1)
+        if set(level.staff_ids) <= inactive
+    ]
     return EscalationPolicyOut.model_validate(
         {
             "site_id": stored.site_id,
@@ -53,6 +70,8 @@ def _policy_out(stored: SitePolicy) -> EscalationPolicyOut:
             "fallback_staff_ids": list(stored.policy.fallback_staff_ids),
             "version": stored.version,
             "updated_at": stored.updated_at,
+            "inactive_staff_ids": sorted(inactive, key=str),
+            "warnings": warnings,
         }
     )
 
@@ -63,7 +82,7 @@ def _invalid(exc: InvalidPolicy) -> Unprocessable:
 
 @router.put("/sites/{site_id}/escalation-policy", tags=["policies"])
 async def put_escalation_policy(
-    site_id: UUID, body: EscalationPolicyBody, request: Request, caller: Caller
+    site_id: UUID, body: EscalationPolicyBody, request: Request, caller: Person
 ) -> EscalationPolicyOut:
     """Replace the site's escalation policy. Alerts already open keep the copy they froze; an
     open alert that opened while the site had no policy is paged (level 1) at once."""
@@ -109,43 +128,67 @@ async def get_escalation_policy(
     caller.require_site(site_id)
     async with runtime_of(request).db().acquire() as conn:
         stored = await policies.policy_of(conn, site_id)
-    if stored is None:
-        raise NotFound("escalation policy", site_id)
-    return _policy_out(stored)
+        if stored is None:
+            raise NotFound("escalation policy", site_id)
+        inactive = await policy_commands.policy_gaps(conn, stored.policy)
+    return _policy_out(stored, inactive)
 
 
 @router.post("/risk-flags", status_code=202, tags=["alerts"])
 async def post_risk_flag(body: RiskFlagBody, request: Request, caller: Caller) -> RiskFlagAccepted:
     """Record a risk flag. Moderate or above opens (or joins) the client's alert and pages
-    level 1 of the site's policy at once."""
+    level 1 of the site's policy at once. A client not registered at the site is a 422."""
     caller.require_site(body.site_id)
     runtime = runtime_of(request)
+    settings = _settings(runtime)
+    if settings.require_known_client and not await people.client_is_of_site(
+        runtime.db(), body.client_id, body.site_id, settings.client_wait_seconds
+    ):
+        raise Unprocessable(
+            f"Client {body.client_id} is not a client of site {body.site_id}.",
+            [{"field": "client_id", "message": "not a client of this site"}],
+        )
     async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
         flag = RiskFlag(uuid4(), body.client_id, body.site_id, body.level, body.source, uow.now())
         outcome = await alerts.submit_flag(uow, flag, _paging(runtime))
     return RiskFlagAccepted(alert_id=outcome.alert_id, flag_id=outcome.flag_id)
 
 
-@router.get("/alerts", tags=["alerts"])
+@router.get("/risk-flags/{flag_id}", tags=["alerts"])
+async def get_risk_flag(flag_id: UUID, request: Request, caller: Caller) -> RiskFlagOut:
+    """A recorded flag and the alert it opened or joined (what a replayed POST answers)."""
+    async with runtime_of(request).db().acquire() as conn:
+        view = await flags.flag_view(conn, flag_id)
+    if view is None:
+        raise NotFound("risk flag", flag_id)
+    caller.require_site(view["site_id"])
+    return RiskFlagOut.model_validate(view)
+
+
+@router.get("/alerts", tags=["alerts"], responses=PAGED)
 async def list_alerts(
     request: Request,
     caller: Caller,
+    page: Page,
     site_id: UUID | None = None,
     status: AlertStatus | None = None,
-    limit: int = Query(default=100, ge=1, le=500),
 ) -> list[AlertSummaryOut]:
-    """Newest first, limited to the sites the API key may see."""
+    """Newest first, limited to the sites the API key may see; a page at a time (`Link` and
+    `Next-Cursor` headers when more follow)."""
     if site_id is not None:
         caller.require_site(site_id)
+    before = page.after(datetime, UUID)
     async with runtime_of(request).db().acquire() as conn:
         rows = await alert_views.list_alerts(
             conn,
             site_id=site_id,
             allowed_sites=caller.site_ids,
             status=status.value if status else None,
-            limit=limit,
+            limit=page.fetch,
+            before=(before[0], before[1]) if before else None,
         )
-    return [AlertSummaryOut.model_validate(r) for r in rows]
+    served = page.serve(rows, key=lambda r: (r["opened_at"], r["id"]))
+    return [AlertSummaryOut.model_validate(r) for r in served]
 
 
 @router.get("/alerts/{alert_id}", tags=["alerts"])
@@ -160,14 +203,14 @@ async def get_alert(alert_id: UUID, request: Request, caller: Caller) -> AlertOu
 
 @router.post("/alerts/{alert_id}/ack", tags=["alerts"])
 async def acknowledge_alert(
-    alert_id: UUID, body: AcknowledgeBody, request: Request, caller: Caller
+    alert_id: UUID, body: AcknowledgeBody, request: Request, caller: Person
 ) -> AlertOut:
     """Stop the escalation. Acknowledging twice changes nothing; a resolved alert is a 409."""
     runtime = runtime_of(request)
     async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
-        await _authorise(uow, alert_id, caller)
+        actor = await _authorise(uow, alert_id, caller, body.staff_id)
         try:
-            await alerts.acknowledge(uow, alert_id, body.staff_id, _paging(runtime))
+            await alerts.acknowledge(uow, alert_id, actor, _paging(runtime))
         except AlertResolved as exc:
             raise Conflict(str(exc), alert_id=str(alert_id)) from None
         return await _view(uow, alert_id)
@@ -175,23 +218,50 @@ async def acknowledge_alert(
 
 @router.post("/alerts/{alert_id}/resolve", tags=["alerts"])
 async def resolve_alert(
-    alert_id: UUID, body: ResolveBody, request: Request, caller: Caller
+    alert_id: UUID, body: ResolveBody, request: Request, caller: Person
 ) -> AlertOut:
     runtime = runtime_of(request)
     async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
-        await _authorise(uow, alert_id, caller)
+        actor = await _authorise(uow, alert_id, caller, body.staff_id)
         try:
-            await alerts.resolve(uow, alert_id, body.staff_id, body.outcome, _paging(runtime))
+            await alerts.resolve(uow, alert_id, actor, body.outcome, _paging(runtime))
         except AlertResolved as exc:
             raise Conflict(str(exc), alert_id=str(alert_id)) from None
         return await _view(uow, alert_id)
 
 
-async def _authorise(uow: UnitOfWork, alert_id: UUID, caller: Caller) -> None:
+async def _authorise(
+    uow: UnitOfWork, alert_id: UUID, caller: Principal, named: UUID | None
+) -> UUID:
+    """The staff member acting on the alert: a staff key's own, or the one an admin names.
+    They must work at the alert's site."""
     site_id = await alert_views.alert_site(uow.conn, alert_id)
     if site_id is None:
         raise NotFound("alert", alert_id)
     caller.require_site(site_id)
+    if caller.role is Role.STAFF:
+        assert caller.staff_id is not None
+        if named is not None and named != caller.staff_id:
+            raise Problem(
+                403,
+                "forbidden",
+                "Forbidden",
+                "A staff key acts as its own staff member; only an admin key names staff_id.",
+            )
+        actor = caller.staff_id
+    else:
+        if named is None:
+            raise Unprocessable(
+                "An admin key names the staff member it acts for.",
+                [{"field": "staff_id", "message": "required with an admin key"}],
+            )
+        actor = named
+        audit.act_for(actor)
+    if not await people.works_at(uow.conn, actor, site_id):
+        raise Problem(
+            403, "forbidden", "Forbidden", f"Staff member {actor} does not work at this site."
+        )
+    return actor
 
 
 async def _view(uow: UnitOfWork, alert_id: UUID) -> AlertOut:

@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Query, Request, Response
 
 from counseling_shared.eventstore import ConcurrencyConflict
-from counseling_shared.http.dependencies import Caller
+from counseling_shared.http.dependencies import Caller, Person
 from counseling_shared.http.problems import Conflict, NotFound, Problem, Unprocessable
 from counseling_shared.links import LinkExpired, LinkSigner, LinkTampered
 from counseling_shared.service import Runtime, runtime_of
@@ -136,14 +136,14 @@ async def _define(
 
 
 @router.post("/schedules", status_code=201)
-async def post_schedule(body: ScheduleBody, request: Request, caller: Caller) -> ScheduleOut:
+async def post_schedule(body: ScheduleBody, request: Request, caller: Person) -> ScheduleOut:
     """Create a schedule for a site, in its own zone or the site's."""
     return await _define(request, caller, uuid4(), body)
 
 
 @router.put("/schedules/{schedule_id}")
 async def put_schedule(
-    schedule_id: UUID, body: ScheduleBody, request: Request, caller: Caller
+    schedule_id: UUID, body: ScheduleBody, request: Request, caller: Person
 ) -> ScheduleOut:
     """Replace the schedule's definition; its overrides stay."""
     await _readable(request, caller, schedule_id)
@@ -188,7 +188,7 @@ async def get_shifts(
 
 @router.post("/schedules/{schedule_id}/overrides", status_code=201)
 async def post_override(
-    schedule_id: UUID, body: OverrideBody, request: Request, caller: Caller
+    schedule_id: UUID, body: OverrideBody, request: Request, caller: Person
 ) -> OverrideOut:
     """Replace someone (`replaces`) or add someone for `[start, end)`. Alerts running now page
     the override from their next level on."""
@@ -218,7 +218,7 @@ async def post_override(
 
 @router.delete("/schedules/{schedule_id}/overrides/{override_id}", status_code=204)
 async def delete_override(
-    schedule_id: UUID, override_id: UUID, request: Request, caller: Caller
+    schedule_id: UUID, override_id: UUID, request: Request, caller: Person
 ) -> Response:
     await _readable(request, caller, schedule_id)
     runtime = runtime_of(request)

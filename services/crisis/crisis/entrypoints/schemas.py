@@ -56,6 +56,14 @@ class EscalationPolicyOut(BaseModel):
     fallback_staff_ids: list[UUID] = Field(default_factory=list)
     version: int = Field(description="Counts the policy's changes, starting at 1.")
     updated_at: datetime
+    inactive_staff_ids: list[UUID] = Field(
+        default_factory=list,
+        description="Staff the policy names whom booking has deactivated since: they are"
+        " skipped when their level is paged. Replace them.",
+    )
+    warnings: list[str] = Field(
+        default_factory=list, description="What is wrong with the policy as it stands."
+    )
 
 
 class RiskFlagBody(BaseModel):
@@ -72,12 +80,28 @@ class RiskFlagAccepted(BaseModel):
     flag_id: UUID = Field(description="Id of the recorded flag (the RiskFlagged event's flag_id).")
 
 
+class RiskFlagOut(RiskFlagAccepted):
+    client_id: UUID
+    site_id: UUID
+    level: RiskLevel
+    source: RiskSource
+    flagged_at: datetime
+
+
 class AcknowledgeBody(BaseModel):
-    staff_id: UUID
+    staff_id: UUID | None = Field(
+        default=None,
+        description="Who acknowledges: only an admin key names them (acting for that staff"
+        " member); a staff key acts as its own staff member.",
+    )
 
 
 class ResolveBody(BaseModel):
-    staff_id: UUID
+    staff_id: UUID | None = Field(
+        default=None,
+        description="Who resolves: only an admin key names them (acting for that staff"
+        " member); a staff key acts as its own staff member.",
+    )
     outcome: AlertOutcome
 
 
@@ -119,7 +143,8 @@ class TimelineEntryOut(BaseModel):
     at: datetime
     kind: str = Field(
         description="flag_received, opened, no_policy, policy_adopted, level_raised,"
-        " oncall_resolved, level_skipped, page_requested, page_sent, page_failed, escalated,"
+        " oncall_resolved, level_skipped, page_requested, page_skipped (with `reason`), page_sent,"
+        " page_failed, escalated,"
         " chain_repeated, acknowledged, resolved or exhausted."
     )
 

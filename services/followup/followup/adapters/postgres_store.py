@@ -248,17 +248,22 @@ class PostgresFollowupStore:
         status: Status | None = None,
         site_ids: Sequence[UUID] | None = None,
         limit: int = 500,
+        after: tuple[datetime, UUID] | None = None,
     ) -> list[FollowUp]:
+        """By due time; `after` continues a page after that (due_at, id)."""
         rows = await self.conn.fetch(
             """SELECT * FROM followups
                WHERE ($1::uuid IS NULL OR client_id = $1)
                  AND ($2::text IS NULL OR status = $2)
                  AND ($3::uuid[] IS NULL OR site_id = ANY($3))
+                 AND ($5::timestamptz IS NULL OR (due_at, id) > ($5, $6::uuid))
                ORDER BY due_at, id LIMIT $4""",
             client_id,
             status,
             list(site_ids) if site_ids is not None else None,
             limit,
+            after[0] if after else None,
+            after[1] if after else None,
         )
         return [followup_from_row(r) for r in rows]
 

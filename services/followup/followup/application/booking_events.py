@@ -5,6 +5,7 @@ from __future__ import annotations
 from counseling_shared.codes import FollowUpKind
 from counseling_shared.events import (
     CareEpisodeClosed,
+    ClientContactChanged,
     ClientRegistered,
     SessionCompleted,
     SessionMissed,
@@ -29,6 +30,16 @@ async def site_registered(uow: UnitOfWork, store: FollowupStore, event: SiteRegi
 
 
 async def client_registered(uow: UnitOfWork, store: FollowupStore, event: ClientRegistered) -> None:
+    await changes.learn_client(
+        uow, store, event.client_id, event.site_id, event.timezone, event.locale
+    )
+
+
+async def client_contact_changed(
+    uow: UnitOfWork, store: FollowupStore, event: ClientContactChanged
+) -> None:
+    """booking corrected the client's details: keep their new zone and locale (follow-ups
+    planned from now on use them)."""
     await changes.learn_client(
         uow, store, event.client_id, event.site_id, event.timezone, event.locale
     )

@@ -3,7 +3,7 @@ store both implement `FollowupStore`; the event store itself is reached through 
 """
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
@@ -60,4 +60,5 @@ class FollowupStore(Protocol):
         status: Status | None = None,
         site_ids: Sequence[UUID] | None = None,
         limit: int = 500,
+        after: tuple[datetime, UUID] | None = None,
     ) -> list[FollowUp]: ...

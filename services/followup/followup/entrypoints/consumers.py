@@ -2,6 +2,7 @@
 
 followup-sites   booking.*.SiteRegistered     → site_registered      → (keeps the site's zone)
 followup-care    booking.*.ClientRegistered   → client_registered    → (keeps zone, locale)
+                 booking.*.ClientContactChanged → client_contact_changed → (updates them)
                  booking.*.SessionCompleted   → session_completed    → FollowUpCancelled*,
                                                                         FollowUpScheduled
                  booking.*.SessionMissed      → session_missed       → FollowUpScheduled
@@ -22,6 +23,7 @@ from typing import TypeVar
 from counseling_shared.envelope import Envelope
 from counseling_shared.events import (
     CareEpisodeClosed,
+    ClientContactChanged,
     ClientRegistered,
     IntegrationEvent,
     SessionCompleted,
@@ -78,6 +80,7 @@ def routes(store: StoreFactory = postgres_store) -> list[Route]:
                 "BOOKING",
                 [
                     "booking.*.ClientRegistered",
+                    "booking.*.ClientContactChanged",
                     "booking.*.SessionCompleted",
                     "booking.*.SessionMissed",
                     "booking.*.CareEpisodeClosed",
@@ -88,6 +91,9 @@ def routes(store: StoreFactory = postgres_store) -> list[Route]:
                 {
                     ClientRegistered: handle(
                         ClientRegistered, booking_events.client_registered, store
+                    ),
+                    ClientContactChanged: handle(
+                        ClientContactChanged, booking_events.client_contact_changed, store
                     ),
                     SessionCompleted: handle(
                         SessionCompleted, booking_events.session_completed, store

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
 
@@ -10,7 +11,8 @@ from fastapi import APIRouter, Request
 
 from counseling_shared.eventstore import ConcurrencyConflict
 from counseling_shared.http.auth import Principal
-from counseling_shared.http.dependencies import Caller
+from counseling_shared.http.dependencies import Caller, Person
+from counseling_shared.http.pagination import PAGED, Page
 from counseling_shared.http.problems import Conflict, NotFound
 from counseling_shared.service import runtime_of
 from counseling_shared.unit_of_work import UnitOfWork, unit_of_work
@@ -77,7 +79,7 @@ def _followup_access(caller: Principal, followup_id: UUID) -> AccessCheck:
 
 
 @router.put("/sites/{site_id}/followup-policy", response_model=PolicyOut)
-async def put_policy(site_id: UUID, body: PolicyIn, caller: Caller, request: Request) -> PolicyOut:
+async def put_policy(site_id: UUID, body: PolicyIn, caller: Person, request: Request) -> PolicyOut:
     """Set the site's follow-up policy (ISO 8601 durations; omitted fields take defaults)."""
     caller.require_site(site_id)
     policy = policy_from_text(body.model_dump())
@@ -101,19 +103,28 @@ async def get_policy(site_id: UUID, caller: Caller, request: Request) -> PolicyO
     return await _read(request, work)
 
 
-@router.get("/followups", response_model=list[FollowUpOut])
+@router.get("/followups", response_model=list[FollowUpOut], responses=PAGED)
 async def list_followups(
     caller: Caller,
     request: Request,
+    page: Page,
     client_id: UUID | None = None,
     status: Status | None = None,
 ) -> list[FollowUpOut]:
-    """Follow-ups of the caller's sites, by due time; filter by client and status."""
+    """Follow-ups of the caller's sites, by due time; filter by client and status. A page at
+    a time (`Link` and `Next-Cursor` headers when more follow)."""
     site_ids = sorted(caller.site_ids) if caller.site_ids is not None else None
+    after = page.after(datetime, UUID)
 
     async def work(uow: UnitOfWork, store: PostgresFollowupStore) -> list[FollowUpOut]:
-        found = await store.list_followups(client_id=client_id, status=status, site_ids=site_ids)
-        return [FollowUpOut.of(f) for f in found]
+        found = await store.list_followups(
+            client_id=client_id,
+            status=status,
+            site_ids=site_ids,
+            limit=page.fetch,
+            after=(after[0], after[1]) if after else None,
+        )
+        return [FollowUpOut.of(f) for f in page.serve(found, key=lambda f: (f.due_at, f.id))]
 
     return await _read(request, work)
 

@@ -4,10 +4,14 @@ already makes each event apply once, and a later event simply wins)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 from notify.domain.recipients import ClientProfile, Site, StaffMember
+
+StaffDeactivation = tuple[UUID, UUID, datetime]
+"""(staff_id, site_id, deactivated_at)"""
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
@@ -17,11 +21,23 @@ _SAVE_SITE = """INSERT INTO sites (site_id, name, timezone, locale) VALUES ($1, 
     ON CONFLICT (site_id) DO UPDATE SET name = EXCLUDED.name,
         timezone = EXCLUDED.timezone, locale = EXCLUDED.locale"""
 
+# A replayed StaffRegistered never brings back the contact details of someone deactivated.
 _SAVE_STAFF = """INSERT INTO staff_contacts (staff_id, site_id, name, role, email, phone, locale)
     VALUES ($1, $2, $3, $4, $5, $6, $7)
     ON CONFLICT (staff_id) DO UPDATE SET site_id = EXCLUDED.site_id,
-        name = EXCLUDED.name, role = EXCLUDED.role, email = EXCLUDED.email,
-        phone = EXCLUDED.phone, locale = EXCLUDED.locale"""
+        name = EXCLUDED.name, role = EXCLUDED.role, locale = EXCLUDED.locale,
+        email = CASE WHEN staff_contacts.deactivated_at IS NULL
+                     THEN EXCLUDED.email END,
+        phone = CASE WHEN staff_contacts.deactivated_at IS NULL
+                     THEN EXCLUDED.phone END"""
+
+# Deactivation clears the contact details (nothing is sent to them any more); a row stands in
+# when StaffRegistered has not been seen, so a late one cannot make the person pageable.
+_DEACTIVATE_STAFF = """INSERT INTO staff_contacts (staff_id, site_id, name, role, email, phone,
+                                       locale, deactivated_at)
+    VALUES ($1, $2, '', '', NULL, NULL, '', $3)
+    ON CONFLICT (staff_id) DO UPDATE SET email = NULL, phone = NULL,
+        deactivated_at = coalesce(staff_contacts.deactivated_at, EXCLUDED.deactivated_at)"""
 
 _SAVE_CLIENT = """INSERT INTO clients (client_id, site_id, locale, timezone, preferred_channel)
     VALUES ($1, $2, $3, $4, $5)
@@ -64,6 +80,10 @@ async def save_staff(conn: Connection, staff: StaffMember) -> None:
     await conn.execute(_SAVE_STAFF, *_staff_row(staff))
 
 
+async def deactivate_staff(conn: Connection, deactivation: StaffDeactivation) -> None:
+    await conn.execute(_DEACTIVATE_STAFF, *deactivation)
+
+
 async def save_client(conn: Connection, client: ClientProfile) -> None:
     await conn.execute(_SAVE_CLIENT, *_client_row(client))
 
@@ -73,6 +93,7 @@ async def save_directory(
     sites: Sequence[Site],
     staff: Sequence[StaffMember],
     clients: Sequence[ClientProfile],
+    deactivations: Sequence[StaffDeactivation] = (),
 ) -> None:
     """A batch of upserts, one pipelined round trip per table; within a table rows apply in
     order, so a later event for the same id still wins. Sites first: staff and clients are
@@ -83,6 +104,12 @@ async def save_directory(
         await conn.executemany(_SAVE_STAFF, [_staff_row(s) for s in staff])
     if clients:
         await conn.executemany(_SAVE_CLIENT, [_client_row(c) for c in clients])
+    if deactivations:  # after the staff upserts: a later deactivation wins
+        await conn.executemany(_DEACTIVATE_STAFF, deactivations)
+
+
+async def is_client(conn: Connection, recipient_id: UUID) -> bool:
+    return bool(await conn.fetchval("SELECT true FROM clients WHERE client_id = $1", recipient_id))
 
 
 async def recipient_site_id(conn: Connection, recipient_id: UUID) -> UUID | None:

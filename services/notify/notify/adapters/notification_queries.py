@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -25,8 +26,10 @@ async def find(
     template: str | None,
     site_ids: Collection[UUID] | None,
     limit: int,
+    before: tuple[datetime, UUID] | None = None,
 ) -> list[asyncpg.Record]:
-    """Newest first. `site_ids` None: every site (an admin key)."""
+    """Newest first. `site_ids` None: every site (an admin key). `before` continues a page
+    after that (created_at, id), going back in time."""
     return await conn.fetch(
         f"""SELECT {_COLUMNS} FROM notifications
             WHERE ($1::uuid IS NULL OR recipient_id = $1)
@@ -34,7 +37,8 @@ async def find(
               AND ($3::text IS NULL OR lane = $3)
               AND ($4::text IS NULL OR template = $4)
               AND ($5::uuid[] IS NULL OR site_id = ANY($5))
-            ORDER BY created_at DESC, id
+              AND ($7::timestamptz IS NULL OR (created_at, id) < ($7, $8::uuid))
+            ORDER BY created_at DESC, id DESC
             LIMIT $6""",
         recipient_id,
         status,
@@ -42,6 +46,8 @@ async def find(
         template,
         list(site_ids) if site_ids is not None else None,
         limit,
+        before[0] if before else None,
+        before[1] if before else None,
     )
 
 

@@ -32,7 +32,7 @@ async def recipient_facts(conn: Connection, recipient_id: UUID, site_id: UUID) -
                   s.locale AS s_locale,
                   st.staff_id AS st_id, st.site_id AS st_site_id, st.name AS st_name,
                   st.role AS st_role, st.email AS st_email, st.phone AS st_phone,
-                  st.locale AS st_locale,
+                  st.locale AS st_locale, st.deactivated_at AS st_deactivated_at,
                   c.client_id AS c_id, c.site_id AS c_site_id, c.locale AS c_locale,
                   c.timezone AS c_timezone, c.preferred_channel AS c_channel
            FROM (SELECT $1::uuid AS recipient_id, $2::uuid AS site_id) AS asked
@@ -72,6 +72,7 @@ async def recipient_facts(conn: Connection, recipient_id: UUID, site_id: UUID) -
             email=row["st_email"],
             phone=row["st_phone"],
             locale=row["st_locale"],
+            active=row["st_deactivated_at"] is None,
         )
         if row["st_id"] is not None
         else None

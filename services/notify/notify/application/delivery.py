@@ -175,6 +175,9 @@ class Courier:
             if staff is None:
                 # StaffRegistered may still be on its way from booking's stream.
                 raise RecipientUnavailable(DeliveryOutcome.transient("recipient_unknown"))
+            if not staff.active:
+                # booking deactivated them: a page still queued for them is never sent.
+                raise RecipientUnavailable(DeliveryOutcome.permanent("recipient_deactivated"))
             return Recipient(
                 addresses=Addresses(email=staff.email, phone=staff.phone),
                 locale=staff.locale,

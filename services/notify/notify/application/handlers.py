@@ -2,6 +2,7 @@
 (the inbox makes that happen once per event); the lane workers deliver them after commit."""
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -13,11 +14,13 @@ from counseling_shared.events import (
     AppointmentBooked,
     AppointmentCancelled,
     AppointmentRescheduled,
+    ClientContactChanged,
     ClientRegistered,
     FollowUpDue,
     IntegrationEvent,
     PageRequested,
     SiteRegistered,
+    StaffDeactivated,
     StaffRegistered,
 )
 from counseling_shared.inbox import Handler
@@ -211,7 +214,8 @@ def _staff(event: StaffRegistered) -> StaffMember:
     )
 
 
-def _client(event: ClientRegistered) -> ClientProfile:
+def _client(event: ClientRegistered | ClientContactChanged) -> ClientProfile:
+    """A registration and a correction carry the same coded values: the later one wins."""
     return ClientProfile(
         client_id=event.client_id,
         site_id=event.site_id,
@@ -238,11 +242,33 @@ async def on_client_registered(
     await directory_store.save_client(uow.conn, _client(event))
 
 
+async def on_client_contact_changed(
+    uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent
+) -> None:
+    assert isinstance(event, ClientContactChanged)
+    await directory_store.save_client(uow.conn, _client(event))
+
+
+def _deactivation(event: StaffDeactivated, at: datetime) -> directory_store.StaffDeactivation:
+    return (event.staff_id, event.site_id, at)
+
+
+async def on_staff_deactivated(
+    uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent
+) -> None:
+    """Nothing more is sent to them, and their contact details are dropped."""
+    assert isinstance(event, StaffDeactivated)
+    await directory_store.deactivate_staff(uow.conn, _deactivation(event, uow.now()))
+
+
 async def on_directory_batch(
     uow: UnitOfWork, messages: Sequence[tuple[Envelope, IntegrationEvent]]
 ) -> None:
     """notify-directory's batch handler: the batch's upserts, one executemany per table."""
     sites = [_site(e) for _, e in messages if isinstance(e, SiteRegistered)]
     staff = [_staff(e) for _, e in messages if isinstance(e, StaffRegistered)]
-    clients = [_client(e) for _, e in messages if isinstance(e, ClientRegistered)]
-    await directory_store.save_directory(uow.conn, sites, staff, clients)
+    clients = [
+        _client(e) for _, e in messages if isinstance(e, ClientRegistered | ClientContactChanged)
+    ]
+    left = [_deactivation(e, uow.now()) for _, e in messages if isinstance(e, StaffDeactivated)]
+    await directory_store.save_directory(uow.conn, sites, staff, clients, left)

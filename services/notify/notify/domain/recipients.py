@@ -22,9 +22,10 @@ class StaffMember:
     site_id: UUID
     name: str
     role: str
-    email: str
+    email: str | None
     phone: str | None
     locale: str
+    active: bool = True
 
 
 @dataclass(frozen=True)

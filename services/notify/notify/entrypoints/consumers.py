@@ -17,6 +17,9 @@ notify-directory (BOOKING)
     booking.*.StaffRegistered         → on_staff_registered: staff contact details
     booking.*.ClientRegistered        → on_client_registered: client locale, zone, channel
                                         (no contact details)
+    booking.*.ClientContactChanged    → on_client_contact_changed: the same, corrected
+    booking.*.StaffDeactivated        → on_staff_deactivated: nothing more is sent to them
+                                        (pending pages fail), contact details dropped
     (batch handler on_directory_batch: the same upserts, one executemany per table per batch)
 
 Emitted: every notification ends in NotificationSent or NotificationFailed (with `page_id` for a
@@ -31,10 +34,12 @@ from counseling_shared.events import (
     AppointmentBooked,
     AppointmentCancelled,
     AppointmentRescheduled,
+    ClientContactChanged,
     ClientRegistered,
     FollowUpDue,
     PageRequested,
     SiteRegistered,
+    StaffDeactivated,
     StaffRegistered,
 )
 from counseling_shared.inbox import dispatch
@@ -110,6 +115,8 @@ def routes(settings: NotifySettings) -> list[Route]:
                     "booking.*.SiteRegistered",
                     "booking.*.StaffRegistered",
                     "booking.*.ClientRegistered",
+                    "booking.*.ClientContactChanged",
+                    "booking.*.StaffDeactivated",
                 ],
                 description="Sites, staff contacts and client profiles notify keeps.",
             ),
@@ -118,6 +125,8 @@ def routes(settings: NotifySettings) -> list[Route]:
                     SiteRegistered: handlers.on_site_registered,
                     StaffRegistered: handlers.on_staff_registered,
                     ClientRegistered: handlers.on_client_registered,
+                    ClientContactChanged: handlers.on_client_contact_changed,
+                    StaffDeactivated: handlers.on_staff_deactivated,
                 }
             ),
             # The upserts of a whole batch at once (replays and bulk registrations).

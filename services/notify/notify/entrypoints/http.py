@@ -1,17 +1,19 @@
 """notify's HTTP API: notifications (read) and recipient preferences."""
 
 from datetime import datetime, time
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from counseling_shared import audit
 from counseling_shared.codes import Channel, NotificationChannel
 from counseling_shared.eventstore import ConcurrencyConflict
 from counseling_shared.http.auth import Principal
 from counseling_shared.http.dependencies import Caller
+from counseling_shared.http.pagination import PAGED, Page
 from counseling_shared.http.problems import Conflict, NotFound, Problem
 from counseling_shared.service import runtime_of
 from notify.adapters import directory_store, notification_queries, preference_store
@@ -139,16 +141,18 @@ class NotificationDetail(NotificationSummary):
     attempt_log: list[Attempt] = Field(description="Every attempt, oldest first.")
 
 
-@router.get("/notifications", response_model=list[NotificationSummary])
+@router.get("/notifications", response_model=list[NotificationSummary], responses=PAGED)
 async def list_notifications(
     request: Request,
     caller: Caller,
+    page: Page,
     recipient_id: UUID | None = None,
     status: NotificationStatus | None = None,
     lane: Lane | None = None,
     template: Template | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[NotificationSummary]:
+    """Newest first, a page at a time (`Link` and `Next-Cursor` headers when more follow)."""
+    before = page.after(datetime, UUID)
     async with runtime_of(request).db().acquire() as conn:
         rows = await notification_queries.find(
             conn,
@@ -157,9 +161,11 @@ async def list_notifications(
             lane=lane.value if lane else None,
             template=template.value if template else None,
             site_ids=caller.site_ids,
-            limit=limit,
+            limit=page.fetch,
+            before=(before[0], before[1]) if before else None,
         )
-    return [NotificationSummary.of(r) for r in rows]
+    served = page.serve(rows, key=lambda r: (r["created_at"], r["id"]))
+    return [NotificationSummary.of(r) for r in served]
 
 
 @router.get("/notifications/{notification_id}", response_model=NotificationDetail)
@@ -217,6 +223,8 @@ async def _require_recipient_access(
     heard of yet (booking's event still on its way) needs a key for every site."""
     async with pool.acquire() as conn:
         site_id = await directory_store.recipient_site_id(conn, recipient_id)
+        if await directory_store.is_client(conn, recipient_id):
+            audit.note_client(recipient_id)  # a client's preferences are client data
     if site_id is not None:
         caller.require_site(site_id)
     elif caller.site_ids is not None:

@@ -1,5 +1,6 @@
 """Appointments: booking, rescheduling, cancelling and recording what happened."""
 
+from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -22,6 +23,7 @@ from booking.entrypoints.http.schemas import (
     RescheduleIn,
 )
 from counseling_shared.http.dependencies import Caller
+from counseling_shared.http.pagination import PAGED, Page
 
 router = APIRouter(route_class=BookingRoute, tags=["appointments"])
 
@@ -46,10 +48,11 @@ async def book_appointment(body: AppointmentIn, caller: Caller, runtime: Live) -
     return AppointmentOut.of(booked)
 
 
-@router.get("/appointments")
+@router.get("/appointments", responses=PAGED)
 async def list_appointments(
     caller: Caller,
     runtime: Live,
+    page: Page,
     counselor_id: UUID | None = None,
     client_id: UUID | None = None,
     room_id: UUID | None = None,
@@ -61,9 +64,9 @@ async def list_appointments(
     to: Annotated[
         AwareDatetime | None, Query(description="Appointments starting before this.")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = queries.MAX_PAGE,
 ) -> list[AppointmentOut]:
-    """Appointments overlapping `[from, to)`, ordered by start."""
+    """Appointments overlapping `[from, to)`, ordered by start, a page at a time (`Link` and
+    `Next-Cursor` headers when more follow)."""
     selection = queries.AppointmentFilter(
         counselor_id=counselor_id,
         client_id=client_id,
@@ -72,11 +75,11 @@ async def list_appointments(
         status=status,
         ends_after=from_,
         starts_before=to,
-        limit=limit,
     )
+    window = queries.Window(page.fetch, page.after(datetime, UUID))
     async with runtime.db().acquire() as conn:
-        found = await queries.list_appointments(conn, selection, caller.site_ids)
-    return [AppointmentOut.of(a) for a in found]
+        found = await queries.list_appointments(conn, selection, caller.site_ids, window)
+    return [AppointmentOut.of(a) for a in page.serve(found, key=lambda a: (a.start, a.id))]
 
 
 @router.get("/appointments/{appointment_id}")

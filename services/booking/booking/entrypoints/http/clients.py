@@ -1,5 +1,6 @@
 """Clients and their episodes of care. Only authorised API callers see contact details."""
 
+from datetime import datetime
 from uuid import UUID
 
 from fastapi import APIRouter
@@ -11,8 +12,15 @@ from booking.domain import client
 from booking.domain.errors import UnknownAggregate
 from booking.entrypoints.http.deps import Live, execute
 from booking.entrypoints.http.errors import BookingRoute
-from booking.entrypoints.http.schemas import ClientIn, ClientOut, EpisodeClosedOut, EpisodeCloseIn
+from booking.entrypoints.http.schemas import (
+    ClientIn,
+    ClientOut,
+    ClientPatch,
+    EpisodeClosedOut,
+    EpisodeCloseIn,
+)
 from counseling_shared.http.dependencies import Caller
+from counseling_shared.http.pagination import PAGED, Page
 
 router = APIRouter(route_class=BookingRoute, tags=["clients"])
 
@@ -33,13 +41,15 @@ async def register_client(body: ClientIn, caller: Caller, runtime: Live) -> Clie
     return ClientOut.of(registered)
 
 
-@router.get("/clients")
+@router.get("/clients", responses=PAGED)
 async def list_clients(
-    caller: Caller, runtime: Live, site_id: UUID | None = None
+    caller: Caller, runtime: Live, page: Page, site_id: UUID | None = None
 ) -> list[ClientOut]:
+    """In order of registration, a page at a time (`Link`/`Next-Cursor` when more follow)."""
+    window = queries.Window(page.fetch, page.after(datetime, UUID))
     async with runtime.db().acquire() as conn:
-        found = await queries.list_clients(conn, site_id, caller.site_ids)
-    return [ClientOut.of(c) for c in found]
+        found = await queries.list_clients(conn, site_id, caller.site_ids, window)
+    return [ClientOut.of(c) for c in page.serve(found, key=lambda c: (c.registered_at, c.id))]
 
 
 @router.get("/clients/{client_id}")
@@ -50,6 +60,20 @@ async def get_client(client_id: UUID, caller: Caller, runtime: Live) -> ClientOu
         raise UnknownAggregate("client", client_id)
     require_site(caller, found.site_id)
     return ClientOut.of(found)
+
+
+@router.patch("/clients/{client_id}")
+async def correct_client_contact(
+    client_id: UUID, body: ClientPatch, caller: Caller, runtime: Live
+) -> ClientOut:
+    """Correct contact details (only the fields sent). Emits `ClientContactChanged`, which
+    carries the client's locale, time zone and preferred channel, never a contact detail."""
+    given = frozenset(body.model_fields_set & client.CORRECTABLE)
+    command = client.CorrectContact(given=given, **body.model_dump(include=set(given)))
+    corrected = await execute(
+        runtime, lambda uow: handlers.correct_client_contact(uow, client_id, command, caller)
+    )
+    return ClientOut.of(corrected)
 
 
 @router.post("/clients/{client_id}/episode/close")

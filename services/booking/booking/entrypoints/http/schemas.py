@@ -91,6 +91,8 @@ class StaffOut(BaseModel):
     phone: str | None
     locale: str
     registered_at: datetime
+    active: bool = Field(True, description="False once deactivated: never booked or paged.")
+    deactivated_at: datetime | None = None
 
     @classmethod
     def of(cls, member: StaffMember) -> "StaffOut":
@@ -103,6 +105,8 @@ class StaffOut(BaseModel):
             phone=member.phone,
             locale=member.locale,
             registered_at=member.registered_at,
+            active=member.active,
+            deactivated_at=member.deactivated_at,
         )
 
 
@@ -137,6 +141,18 @@ class ClientIn(Body):
     preferred_channel: Channel = Field(
         description="`email` needs an email; `sms`, `phone` and `messaging` need a phone."
     )
+
+
+class ClientPatch(Body):
+    """A correction: only the fields sent change. `email` and `phone` may be sent as null to
+    clear them; the result must still have the address `preferred_channel` needs."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    email: str | None = Field(None, max_length=254)
+    phone: str | None = Field(None, max_length=32)
+    locale: str | None = Field(None, max_length=35)
+    timezone: str | None = Field(None, max_length=64)
+    preferred_channel: Channel | None = None
 
 
 class Referral(Body):

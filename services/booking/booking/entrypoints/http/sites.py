@@ -1,5 +1,6 @@
 """Sites, staff and rooms."""
 
+from datetime import datetime
 from uuid import UUID
 
 from fastapi import APIRouter
@@ -15,17 +16,20 @@ from booking.entrypoints.http.deps import Live, execute
 from booking.entrypoints.http.errors import BookingRoute
 from booking.entrypoints.http.schemas import RoomIn, RoomOut, SiteIn, SiteOut, StaffIn, StaffOut
 from counseling_shared.codes import StaffRole
-from counseling_shared.http.dependencies import Caller
+from counseling_shared.http.dependencies import Admin, Caller
+from counseling_shared.http.pagination import PAGED, Page
 from counseling_shared.http.problems import Problem
 
 router = APIRouter(route_class=BookingRoute)
 
 
 @router.post("/sites", status_code=201, tags=["sites"])
-async def register_site(body: SiteIn, caller: Caller, runtime: Live) -> SiteOut:
+async def register_site(body: SiteIn, caller: Admin, runtime: Live) -> SiteOut:
     """Register a site (a key for every site only). Emits `SiteRegistered`."""
     if caller.site_ids is not None:
-        raise Problem(403, "forbidden", "Forbidden", "Only an every-site key registers sites.")
+        raise Problem(
+            403, "forbidden", "Forbidden", "Only an admin key for every site registers sites."
+        )
     command = RegisterSite(
         name=body.name,
         timezone=body.timezone,
@@ -36,11 +40,13 @@ async def register_site(body: SiteIn, caller: Caller, runtime: Live) -> SiteOut:
     return SiteOut.of(site)
 
 
-@router.get("/sites", tags=["sites"])
-async def list_sites(caller: Caller, runtime: Live) -> list[SiteOut]:
+@router.get("/sites", tags=["sites"], responses=PAGED)
+async def list_sites(caller: Caller, runtime: Live, page: Page) -> list[SiteOut]:
+    """In order of registration, a page at a time (`Link`/`Next-Cursor` when more follow)."""
+    window = queries.Window(page.fetch, page.after(datetime, UUID))
     async with runtime.db().acquire() as conn:
-        sites = await queries.list_sites(conn, caller.site_ids)
-    return [SiteOut.of(s) for s in sites]
+        sites = await queries.list_sites(conn, caller.site_ids, window)
+    return [SiteOut.of(s) for s in page.serve(sites, key=lambda s: (s.registered_at, s.id))]
 
 
 @router.get("/sites/{site_id}", tags=["sites"])
@@ -70,13 +76,19 @@ async def register_staff_member(body: StaffIn, caller: Caller, runtime: Live) ->
     return StaffOut.of(member)
 
 
-@router.get("/staff", tags=["staff"])
+@router.get("/staff", tags=["staff"], responses=PAGED)
 async def list_staff(
-    caller: Caller, runtime: Live, site_id: UUID | None = None, role: StaffRole | None = None
+    caller: Caller,
+    runtime: Live,
+    page: Page,
+    site_id: UUID | None = None,
+    role: StaffRole | None = None,
 ) -> list[StaffOut]:
+    """In order of registration, a page at a time (`Link`/`Next-Cursor` when more follow)."""
+    window = queries.Window(page.fetch, page.after(datetime, UUID))
     async with runtime.db().acquire() as conn:
-        members = await queries.list_staff(conn, site_id, caller.site_ids, role)
-    return [StaffOut.of(m) for m in members]
+        members = await queries.list_staff(conn, site_id, caller.site_ids, window, role)
+    return [StaffOut.of(m) for m in page.serve(members, key=lambda m: (m.registered_at, m.id))]
 
 
 @router.get("/staff/{staff_id}", tags=["staff"])
@@ -89,6 +101,16 @@ async def get_staff_member(staff_id: UUID, caller: Caller, runtime: Live) -> Sta
     return StaffOut.of(member)
 
 
+@router.post("/staff/{staff_id}/deactivate", tags=["staff"])
+async def deactivate_staff_member(staff_id: UUID, caller: Admin, runtime: Live) -> StaffOut:
+    """The member left: they stay on record but are never booked or paged again. Emits
+    `StaffDeactivated` (once; deactivating again changes nothing)."""
+    member = await execute(
+        runtime, lambda uow: handlers.deactivate_staff_member(uow, staff_id, caller)
+    )
+    return StaffOut.of(member)
+
+
 @router.post("/rooms", status_code=201, tags=["rooms"])
 async def register_room(body: RoomIn, caller: Caller, runtime: Live) -> RoomOut:
     command = RegisterRoom(site_id=body.site_id, name=body.name)
@@ -96,11 +118,15 @@ async def register_room(body: RoomIn, caller: Caller, runtime: Live) -> RoomOut:
     return RoomOut.of(room)
 
 
-@router.get("/rooms", tags=["rooms"])
-async def list_rooms(caller: Caller, runtime: Live, site_id: UUID | None = None) -> list[RoomOut]:
+@router.get("/rooms", tags=["rooms"], responses=PAGED)
+async def list_rooms(
+    caller: Caller, runtime: Live, page: Page, site_id: UUID | None = None
+) -> list[RoomOut]:
+    """In order of registration, a page at a time (`Link`/`Next-Cursor` when more follow)."""
+    window = queries.Window(page.fetch, page.after(datetime, UUID))
     async with runtime.db().acquire() as conn:
-        rooms = await queries.list_rooms(conn, site_id, caller.site_ids)
-    return [RoomOut.of(r) for r in rooms]
+        rooms = await queries.list_rooms(conn, site_id, caller.site_ids, window)
+    return [RoomOut.of(r) for r in page.serve(rooms, key=lambda r: (r.registered_at, r.id))]
 
 
 @router.get("/rooms/{room_id}", tags=["rooms"])

@@ -1,0 +1,91 @@
+"""Erasing a client on request: booking keeps a tombstone (docs/security.md).
+
+The client's row and their appointments stay, so every id other services used still resolves,
+but whatever identifies or describes the person is blanked, in the projections and in the stored
+events alike, so a later `counselctl rebuild booking` cannot bring it back. Runs as the operator
+(`counselctl clients erase`), with a role that may rewrite the event store.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from booking.application.handlers import stream_id
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
+
+ERASED = "[erased]"
+
+
+async def erase_client(conn: Connection, client_id: UUID) -> dict[str, int]:
+    """Blank the client's details; return the rows changed per table (nothing for an unknown
+    client). Stored events keep their shape, so they still fold."""
+    async with conn.transaction():
+        clients = await conn.execute(
+            """UPDATE clients SET name = $2, email = NULL, phone = NULL,
+                                  referral_to = NULL, referral_contact = NULL
+               WHERE id = $1""",
+            client_id,
+            ERASED,
+        )
+        appointments = await conn.execute(
+            """UPDATE appointments
+               SET cancel_reason = CASE WHEN cancel_reason IS NULL THEN NULL ELSE $2 END,
+                   goals = CASE WHEN goals IS NULL THEN NULL ELSE '[]'::jsonb END,
+                   next_steps = NULL
+               WHERE client_id = $1""",
+            client_id,
+            ERASED,
+        )
+        streams = [stream_id("client", client_id)] + [
+            stream_id("appointment", r["id"])
+            for r in await conn.fetch("SELECT id FROM appointments WHERE client_id = $1", client_id)
+        ]
+        events = await conn.execute(
+            """UPDATE events SET data = data || CASE type
+                   WHEN 'ClientRegistered' THEN
+                       jsonb_build_object('name', $2::text, 'email', null, 'phone', null)
+                   WHEN 'ClientContactCorrected' THEN
+                       jsonb_build_object('name', $2::text, 'email', null, 'phone', null)
+                   WHEN 'CareEpisodeClosed' THEN jsonb_build_object('referral', null)
+                   WHEN 'AppointmentCancelled' THEN jsonb_build_object('reason', $2::text)
+                   WHEN 'SessionCompleted' THEN
+                       jsonb_build_object('goals', '[]'::jsonb, 'next_steps', null)
+                   END
+               WHERE stream_id = ANY($1::text[])
+                 AND type IN ('ClientRegistered', 'ClientContactCorrected', 'CareEpisodeClosed',
+                              'AppointmentCancelled', 'SessionCompleted')""",
+            streams,
+            ERASED,
+        )
+        replays = "DELETE 0"
+        if await _idempotency_keeps_responses(conn):
+            # Replayable answers of POST /clients and friends may hold the old details.
+            replays = await conn.execute(
+                """DELETE FROM idempotency_keys
+                   WHERE position(convert_to($1, 'UTF8') IN coalesce(response_body, '')) > 0""",
+                str(client_id),
+            )
+    return {
+        "clients": _count(clients),
+        "appointments": _count(appointments),
+        "events": _count(events),
+        "idempotency_keys": _count(replays),
+    }
+
+
+async def _idempotency_keeps_responses(conn: Connection) -> bool:
+    """Whether idempotency records still hold whole responses (older schemas did)."""
+    found: bool = await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM information_schema.columns
+                          WHERE table_name = 'idempotency_keys' AND column_name = 'response_body'
+                            AND table_schema = current_schema())"""
+    )
+    return found
+
+
+def _count(status: str) -> int:
+    """Rows of an `UPDATE n` / `DELETE n` command status."""
+    return int(status.rsplit(" ", 1)[-1])

@@ -1,0 +1,41 @@
+"""Erasing a client on request: followup drops all it holds about them (docs/security.md).
+
+That is their zone and preferences, every follow-up with its outcome's free text, and the
+event streams behind them. Runs as the operator (`counselctl clients erase`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from followup.domain import client_care, followup
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
+
+
+async def erase_client(conn: Connection, client_id: UUID) -> dict[str, int]:
+    """Delete the client's rows and streams; return the rows deleted per table."""
+    async with conn.transaction():
+        ids = [
+            r["id"]
+            for r in await conn.fetch("SELECT id FROM followups WHERE client_id = $1", client_id)
+        ]
+        streams = [client_care.stream_id(client_id)] + [followup.stream_id(i) for i in ids]
+        events = await conn.execute("DELETE FROM events WHERE stream_id = ANY($1::text[])", streams)
+        preferences = await conn.execute(
+            "DELETE FROM followup_preferences WHERE client_id = $1", client_id
+        )
+        followups = await conn.execute("DELETE FROM followups WHERE client_id = $1", client_id)
+        clients = await conn.execute("DELETE FROM clients WHERE client_id = $1", client_id)
+    return {
+        "clients": _count(clients),
+        "followup_preferences": _count(preferences),
+        "followups": _count(followups),
+        "events": _count(events),
+    }
+
+
+def _count(status: str) -> int:
+    return int(status.rsplit(" ", 1)[-1])

@@ -1,0 +1,161 @@
+"""Who did what: the actor of the request being served, and the append-only `audit` table.
+
+An HTTP request opens an `AuditContext` (the audit middleware does). Authentication names the
+actor; site checks note the site; whoever writes an event reads the actor from here, so events
+record who caused them without every command passing it along.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+import asyncpg
+
+ActorKind = Literal["key", "staff", "link"]
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: ActorKind
+    id: str
+
+    def as_extension(self) -> str:
+        """The CloudEvents `actor` extension attribute: `<kind>:<id>`."""
+        return f"{self.kind}:{self.id}"
+
+
+@dataclass
+class AuditContext:
+    request_id: str
+    actor: Actor | None = None
+    on_behalf_of: UUID | None = None  # an admin acting for this staff member
+    site_id: UUID | None = None
+    client_id: UUID | None = None
+    sees_free_text: bool = True  # False for callers that may not read free text about clients
+
+    def actor_metadata(self) -> dict[str, Any] | None:
+        if self.actor is None:
+            return None
+        meta: dict[str, Any] = {"kind": self.actor.kind, "id": self.actor.id}
+        if self.on_behalf_of is not None:
+            meta["on_behalf_of"] = str(self.on_behalf_of)
+        return meta
+
+
+_current: ContextVar[AuditContext | None] = ContextVar("audit_context", default=None)
+
+
+@contextmanager
+def audit_context(request_id: str) -> Iterator[AuditContext]:
+    context = AuditContext(request_id)
+    token = _current.set(context)
+    try:
+        yield context
+    finally:
+        _current.reset(token)
+
+
+def current() -> AuditContext | None:
+    return _current.get()
+
+
+def note_actor(actor: Actor, *, sees_free_text: bool = True) -> None:
+    if (context := _current.get()) is not None:
+        context.actor = actor
+        context.sees_free_text = sees_free_text
+
+
+def note_site(site_id: UUID) -> None:
+    """The first site a request is checked against is the site it is about."""
+    if (context := _current.get()) is not None and context.site_id is None:
+        context.site_id = site_id
+
+
+def note_client(client_id: UUID) -> None:
+    if (context := _current.get()) is not None and context.client_id is None:
+        context.client_id = client_id
+
+
+def act_for(staff_id: UUID) -> None:
+    """Record that the (admin) caller acts for this staff member."""
+    if (context := _current.get()) is not None:
+        context.on_behalf_of = staff_id
+
+
+def actor_metadata() -> dict[str, Any] | None:
+    """The current actor for an event's metadata, or None outside a request."""
+    context = _current.get()
+    return context.actor_metadata() if context else None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    actor: Actor
+    action: str
+    resource: str
+    resource_id: str | None
+    site_id: UUID | None
+    client_id: UUID | None
+    request_id: str
+    status: int
+    on_behalf_of: UUID | None = None
+
+
+async def record(conn: asyncpg.Pool[Any] | asyncpg.Connection[Any], entry: AuditEntry) -> None:
+    await conn.execute(
+        """INSERT INTO audit (actor_kind, actor_id, on_behalf_of, action, resource, resource_id,
+                              site_id, client_id, request_id, status)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+        entry.actor.kind,
+        entry.actor.id,
+        entry.on_behalf_of,
+        entry.action,
+        entry.resource,
+        entry.resource_id,
+        entry.site_id,
+        entry.client_id,
+        entry.request_id,
+        entry.status,
+    )
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    site_id: UUID | None = None
+    client_id: UUID | None = None
+    actor_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    after_id: int = 0
+    limit: int = 50
+    site_ids: Sequence[UUID] | None = field(default=None)  # the caller's sites (None: every)
+
+
+async def find(conn: asyncpg.Pool[Any] | asyncpg.Connection[Any], q: AuditQuery) -> list[Any]:
+    """Entries oldest first, after `after_id`; one more than `limit` tells there is more."""
+    rows: list[Any] = await conn.fetch(
+        """SELECT * FROM audit
+           WHERE id > $1
+             AND ($2::uuid IS NULL OR site_id = $2)
+             AND ($3::uuid IS NULL OR client_id = $3)
+             AND ($4::text IS NULL OR actor_id = $4 OR on_behalf_of::text = $4)
+             AND ($5::timestamptz IS NULL OR at >= $5)
+             AND ($6::timestamptz IS NULL OR at < $6)
+             AND ($7::uuid[] IS NULL OR site_id = ANY($7))
+           ORDER BY id LIMIT $8""",
+        q.after_id,
+        q.site_id,
+        q.client_id,
+        q.actor_id,
+        q.since,
+        q.until,
+        list(q.site_ids) if q.site_ids is not None else None,
+        q.limit + 1,
+    )
+    return rows

@@ -1,0 +1,228 @@
+"""Every authenticated HTTP request leaves an audit entry, written here once for all routes.
+
+The middleware opens the request's `AuditContext`; authentication names the actor, site checks
+note the site. When the answer is ready it also withholds free text about clients from callers
+that may not read it (integrations), then records who did what, on which resource, for which
+site and client, with which status. `GET /audit` (admin) reads the entries back.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from counseling_shared import audit
+from counseling_shared.http.dependencies import Admin
+from counseling_shared.http.problems import Unprocessable
+from counseling_shared.logs import get_logger
+
+log = get_logger(__name__)
+
+_UNAUDITED = frozenset(
+    {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+)
+_REQUEST_ID = b"x-request-id"
+
+
+class AuditMiddleware:
+    def __init__(self, app: ASGIApp, *, free_text_fields: frozenset[str] = frozenset()) -> None:
+        self.app = app
+        self._free_text = free_text_fields
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in _UNAUDITED:
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(_REQUEST_ID, b"").decode("latin-1")[:100]
+        request_id = given or uuid4().hex
+        with audit.audit_context(request_id) as context:
+            start: dict[str, Any] = {"status": 500, "headers": []}
+            chunks: list[bytes] = []
+
+            async def hold(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    start.update(status=message["status"], headers=list(message["headers"]))
+                elif message["type"] == "http.response.body":
+                    chunks.append(message.get("body", b""))
+
+            try:
+                await self.app(scope, receive, hold)
+            finally:
+                body = b"".join(chunks)
+                document = _json_of(body, start["headers"])
+                if document is not None and not context.sees_free_text and self._free_text:
+                    document = _withhold(document, self._free_text)
+                    body = json.dumps(document, separators=(",", ":")).encode()
+                await self._record(scope, context, start["status"], document)
+        headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+        headers += [
+            (b"content-length", str(len(body)).encode()),
+            (_REQUEST_ID, request_id.encode()),
+        ]
+        await send({"type": "http.response.start", "status": start["status"], "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _record(
+        self, scope: Scope, context: audit.AuditContext, status: int, document: Any
+    ) -> None:
+        if context.actor is None:  # not authenticated: nothing was read or changed
+            return
+        pool = getattr(scope["app"].state, "pool", None)
+        if pool is None:
+            return
+        entry = _entry(scope, context, status, document)
+        try:
+            await audit.record(pool, entry)
+        except Exception:  # the answer is already decided; say loudly that the trail has a gap
+            log.exception("audit_write_failed", request_id=context.request_id, action=entry.action)
+
+
+def _entry(
+    scope: Scope, context: audit.AuditContext, status: int, document: Any
+) -> audit.AuditEntry:
+    route = scope.get("route")
+    template = str(getattr(route, "path", scope["path"]))
+    endpoint = scope.get("endpoint")
+    params: dict[str, Any] = scope.get("path_params", {})
+    single = document if isinstance(document, dict) else {}
+    query = _query(scope)
+    assert context.actor is not None
+    return audit.AuditEntry(
+        actor=context.actor,
+        action=getattr(endpoint, "__name__", scope["method"].lower()),
+        resource=next((part for part in template.split("/") if part), "/"),
+        resource_id=str(list(params.values())[-1]) if params else _text(single.get("id")),
+        site_id=context.site_id or _uuid(single.get("site_id")) or _uuid(query.get("site_id")),
+        client_id=context.client_id
+        or _uuid(params.get("client_id"))
+        or _uuid(single.get("client_id"))
+        or (_uuid(single.get("recipient_id")) if single.get("recipient_kind") == "client" else None)
+        or _uuid(query.get("client_id")),
+        request_id=context.request_id,
+        status=status,
+        on_behalf_of=context.on_behalf_of,
+    )
+
+
+def _query(scope: Scope) -> dict[str, str]:
+    from urllib.parse import parse_qsl
+
+    return dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+
+
+def _json_of(body: bytes, headers: list[tuple[bytes, bytes]]) -> Any:
+    content_type = dict(headers).get(b"content-type", b"")
+    if b"json" not in content_type or not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _withhold(document: Any, fields: frozenset[str]) -> Any:
+    if isinstance(document, list):
+        return [_withhold(item, fields) for item in document]
+    if isinstance(document, dict):
+        return {
+            k: (None if k in fields and v is not None else _withhold(v, fields))
+            for k, v in document.items()
+        }
+    return document
+
+
+def _uuid(value: object) -> UUID | None:
+    try:
+        return UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value is not None else None
+
+
+class ActorOut(BaseModel):
+    kind: str = Field(description="`key` (an API key, by its id), `staff` or `link`.")
+    id: str
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    at: datetime
+    actor: ActorOut
+    on_behalf_of: UUID | None = Field(description="The staff member an admin acted for.")
+    action: str = Field(description="The operation (the route's name).")
+    resource: str
+    resource_id: str | None
+    site_id: UUID | None
+    client_id: UUID | None
+    request_id: str
+    status: int
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntryOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next entries.")
+
+
+audit_router = APIRouter(tags=["audit"])
+
+
+@audit_router.get("/audit")
+async def read_audit(
+    request: Request,
+    caller: Admin,
+    site_id: UUID | None = None,
+    client_id: UUID | None = None,
+    actor_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> AuditPage:
+    """Audit entries, oldest first (admin keys only; a site-bound admin sees its sites)."""
+    if site_id is not None:
+        caller.require_site(site_id)
+    try:
+        after = int(cursor) if cursor else 0
+    except ValueError:
+        raise Unprocessable("cursor is not one this service gave") from None
+    query = audit.AuditQuery(
+        site_id=site_id,
+        client_id=client_id,
+        actor_id=actor_id,
+        since=since,
+        until=until,
+        after_id=after,
+        limit=limit,
+        site_ids=sorted(caller.site_ids) if caller.site_ids is not None else None,
+    )
+    rows = await audit.find(request.app.state.pool, query)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return AuditPage(
+        items=[
+            AuditEntryOut(
+                id=r["id"],
+                at=r["at"],
+                actor=ActorOut(kind=r["actor_kind"], id=r["actor_id"]),
+                on_behalf_of=r["on_behalf_of"],
+                action=r["action"],
+                resource=r["resource"],
+                resource_id=r["resource_id"],
+                site_id=r["site_id"],
+                client_id=r["client_id"],
+                request_id=r["request_id"],
+                status=r["status"],
+            )
+            for r in rows
+        ],
+        next_cursor=str(rows[-1]["id"]) if more else None,
+    )

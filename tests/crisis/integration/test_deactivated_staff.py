@@ -1,0 +1,105 @@
+"""booking's StaffDeactivated in crisis: the person is no longer paged, a policy naming them is
+refused, and reading the policy that still names them flags the gap."""
+
+from typing import Any
+from uuid import UUID, uuid4
+
+from counseling_shared.codes import StaffRole
+from counseling_shared.events import StaffDeactivated, StaffRegistered
+from tests.crisis.integration.harness import Bus, RunningCrisis, eventually, pages
+from tests.crisis.integration.steps import alert, flag, kinds, put_policy, register_staff
+
+
+async def deactivate(bus: Bus, crisis: RunningCrisis, site: UUID, staff_id: UUID) -> None:
+    await bus.publish(StaffDeactivated(staff_id=staff_id, site_id=site), source="booking")
+
+    async def recorded() -> bool | None:
+        async with crisis.runtime.db().acquire() as conn:
+            at = await conn.fetchval(
+                "SELECT deactivated_at FROM staff WHERE staff_id = $1", staff_id
+            )
+        return True if at is not None else None
+
+    await eventually(recorded, timeout=10)
+
+
+async def test_a_deactivated_member_is_skipped_and_the_policy_read_flags_the_gap(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    site, client = uuid4(), uuid4()
+    left, stayed, backup = await register_staff(bus, site, 3)
+    await put_policy(crisis, site, [([left, stayed], "PT30S"), ([backup], "PT30S")])
+
+    await deactivate(bus, crisis, site, left)
+    policy = (await crisis.http.get(f"/sites/{site}/escalation-policy")).json()
+    alert_id = (await flag(crisis, site, client))["alert_id"]
+
+    assert policy["inactive_staff_ids"] == [str(left)]
+    assert policy["warnings"] == [f"level 1: {left} is deactivated and will be skipped"]
+
+    async def page_requested() -> list[dict[str, Any]] | None:
+        found = pages(await bus.crisis_events(site, "PageRequested"), alert_id)
+        return found or None
+
+    paged = await eventually(page_requested, timeout=5)
+    assert [p["staff_id"] for p in paged] == [str(stayed)]
+    view = await alert(crisis, alert_id)
+    assert kinds(view).count("page_skipped") == 1
+    [skipped] = [s for s in view["timeline"] if s["kind"] == "page_skipped"]
+    assert skipped["staff_id"] == str(left)
+    assert skipped["reason"] == "staff_deactivated"
+
+
+async def test_a_policy_naming_a_deactivated_member_is_a_422(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    site = uuid4()
+    left, stayed = await register_staff(bus, site, 2)
+    await put_policy(crisis, site, [([stayed], "PT30S")])
+    await deactivate(bus, crisis, site, left)
+
+    answer = await crisis.http.put(
+        f"/sites/{site}/escalation-policy",
+        json={"levels": [{"staff_ids": [str(stayed), str(left)], "ack_timeout": "PT30S"}]},
+    )
+
+    assert answer.status_code == 422
+    assert answer.json()["errors"] == [
+        {"field": "levels.0.staff_ids", "message": f"{left} is deactivated and cannot be paged"}
+    ]
+
+
+async def test_a_registration_handled_after_the_deactivation_leaves_the_member_inactive(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    site, member = uuid4(), uuid4()
+    await deactivate(bus, crisis, site, member)  # crisis has not seen them registered
+
+    [stayed] = await register_staff(bus, site, 1)
+    await bus.publish(
+        StaffRegistered(
+            staff_id=member,
+            site_id=site,
+            name="Left already",
+            role=StaffRole.COUNSELOR,
+            email="left@center.example",
+            locale="en",
+        ),
+        source="booking",
+    )
+
+    async def registered() -> bool | None:
+        async with crisis.runtime.db().acquire() as conn:
+            role = await conn.fetchval("SELECT role FROM staff WHERE staff_id = $1", member)
+        return True if role == "counselor" else None
+
+    await eventually(registered, timeout=10)
+    await put_policy(crisis, site, [([stayed], "PT30S")])
+
+    answer = await crisis.http.put(
+        f"/sites/{site}/escalation-policy",
+        json={"levels": [{"staff_ids": [str(member)], "ack_timeout": "PT30S"}]},
+    )
+
+    assert answer.status_code == 422
+    assert "deactivated" in answer.json()["errors"][0]["message"]

@@ -1,0 +1,619 @@
+"""Who may call what: every endpoint of the four services, by role and by own site or other site.
+
+The table below names every route with the roles it admits and how to call it on site A's
+resources. `test_every_route_is_in_the_table_with_the_roles_it_declares` reads the routes from
+the apps themselves, so a new route without a declaration (or without a row here) fails it.
+`test_each_route_answers_each_role_at_its_own_and_another_site` then calls every row with an
+`admin`, `integration` and `staff` key of site A (own) and of site B (other):
+- a role the route does not admit gets 403 at either site;
+- an admitted role gets its success (or a domain answer such as 409) at its own site;
+- an admitted role of the other site gets 403 or 404 (a list answers without site A's data).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import itertools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from counseling_shared.http.auth import Role
+from counseling_shared.http.dependencies import api_routes, route_roles
+from counseling_shared.service import create_app
+from tests.e2e.center import created, listed, unique_email, unique_phone
+from tests.e2e.harness import API_KEY, Suite, eventually
+
+pytestmark = pytest.mark.e2e
+
+ADMIN, INTEGRATION, STAFF = Role.ADMIN, Role.INTEGRATION, Role.STAFF
+EVERYONE = frozenset(Role)
+PEOPLE = frozenset({ADMIN, STAFF})
+ADMINS = frozenset({ADMIN})
+PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics"}  # no key, no data
+# No API key: a signed token in the link is the credential (checked by its own test below).
+SIGNED_LINK_ROUTES = {("crisis", "GET", "/schedules/{schedule_id}/calendar.ics")}
+SERVICES = ("booking", "followup", "notify", "crisis")
+
+
+@dataclass
+class World:
+    """Site A with everything a route may name, site B with its own staff; keys for both."""
+
+    suite: Suite
+    site_a: str
+    site_b: str
+    staff_a: str  # the staff key of site A acts as this crisis-line member
+    staff_b: str
+    counselor_a: str
+    room_a: str
+    client_a: str = ""
+    appointment_a: str = ""  # completed, with goals and next steps
+    followup_id: str = ""
+    notification_id: str = ""
+    alert_id: str = ""
+    flag_id: str = ""
+    schedule_id: str = ""
+    _hour: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def key(self, role: Role, own: bool) -> str:
+        return f"{role}-{'own' if own else 'other'}"
+
+    def api_keys(self) -> str:
+        entries = [API_KEY]
+        sites = ((True, self.site_a, self.staff_a), (False, self.site_b, self.staff_b))
+        for own, site, staff in sites:
+            entries += [
+                f"{self.key(ADMIN, own)};role=admin;sites={site}",
+                f"{self.key(INTEGRATION, own)};role=integration;sites={site}",
+                f"{self.key(STAFF, own)};role=staff;sites={site};staff={staff}",
+            ]
+        return ",".join(entries)
+
+    def admin(self, service: str) -> httpx.AsyncClient:
+        return self.suite.client(service)
+
+    def later(self) -> str:
+        """A start an hour apart from every other one this test books."""
+        start = datetime.now(UTC).replace(microsecond=0) + timedelta(
+            days=30, hours=next(self._hour)
+        )
+        return start.isoformat()
+
+    async def post(self, service: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        async with self.admin(service) as client:
+            return created(await client.post(path, json=body))
+
+    async def new_client(self) -> str:
+        body = {
+            "site_id": self.site_a,
+            "name": "Client",
+            "preferred_channel": "email",
+            "email": unique_email("client"),
+        }
+        return str((await self.post("booking", "/clients", body))["id"])
+
+    async def new_counselor(self) -> str:
+        body = {
+            "site_id": self.site_a,
+            "name": "Counselor",
+            "role": "counselor",
+            "email": unique_email("counselor"),
+        }
+        return str((await self.post("booking", "/staff", body))["id"])
+
+    async def book(self, *, start: str | None = None, client_id: str | None = None) -> str:
+        body = {
+            "counselor_id": self.counselor_a,
+            "client_id": client_id or self.client_a,
+            "start": start or self.later(),
+            "duration_minutes": 50,
+            "modality": "online",
+        }
+        return str((await self.post("booking", "/appointments", body))["id"])
+
+    async def started_appointment(self) -> str:
+        """An appointment whose start has passed (its own counselor and client)."""
+        counselor, client = await self.new_counselor(), await self.new_client()
+        start = datetime.now(UTC) + timedelta(seconds=0.5)
+        body = {
+            "counselor_id": counselor,
+            "client_id": client,
+            "start": start.isoformat(),
+            "duration_minutes": 15,
+            "modality": "online",
+        }
+        appointment = str((await self.post("booking", "/appointments", body))["id"])
+        await asyncio.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds()) + 0.1)
+        return appointment
+
+    async def new_alert(self) -> str:
+        client = await self.new_client()
+        body = {
+            "client_id": client,
+            "site_id": self.site_a,
+            "level": "high",
+            "source": "integration",
+        }
+        accepted = await self.post("crisis", "/risk-flags", body)
+        self.flag_id = accepted["flag_id"]
+        return str(accepted["alert_id"])
+
+
+Call = tuple[str, dict[str, Any] | None]  # path with query, JSON body
+Prepare = Callable[[World, Role], Awaitable[Call]]
+
+
+@dataclass(frozen=True)
+class Case:
+    roles: frozenset[Role]
+    prepare: Prepare
+    ok: frozenset[int] = frozenset({200, 201, 202, 204})
+    listing: bool = False  # another site's key may get 200, without site A's data
+    every_site_only: bool = False  # admitted roles also need a key for every site
+
+
+def fixed(path: str, body: dict[str, Any] | None = None) -> Prepare:
+    async def prepare(world: World, role: Role) -> Call:
+        return path.format(**vars(world)), body and _fill(world, body)
+
+    return prepare
+
+
+def _fill(world: World, body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.format(**vars(world)) if isinstance(v, str) else v for k, v in body.items()}
+
+
+async def _register_staff(world: World, role: Role) -> Call:
+    email = unique_email("staff")
+    return "/staff", {"site_id": world.site_a, "name": "N", "role": "counselor", "email": email}
+
+
+async def _register_client(world: World, role: Role) -> Call:
+    body = {
+        "site_id": world.site_a,
+        "name": "C",
+        "preferred_channel": "sms",
+        "phone": unique_phone(),
+    }
+    return "/clients", body
+
+
+async def _close_episode(world: World, role: Role) -> Call:
+    client = await world.new_client()
+    await world.book(client_id=client)  # opens the episode
+    body = {"reason": "goals_met", "effective_on": date.today().isoformat()}
+    return f"/clients/{client}/episode/close", body
+
+
+async def _book(world: World, role: Role) -> Call:
+    body = {
+        "counselor_id": world.counselor_a,
+        "client_id": world.client_a,
+        "start": world.later(),
+        "duration_minutes": 50,
+        "modality": "online",
+    }
+    return "/appointments", body
+
+
+async def _reschedule(world: World, role: Role) -> Call:
+    return f"/appointments/{await world.book()}/reschedule", {"start": world.later()}
+
+
+async def _cancel(world: World, role: Role) -> Call:
+    body = {"reason": "feels better", "cancelled_by": "client"}
+    return f"/appointments/{await world.book()}/cancel", body
+
+
+async def _no_show(world: World, role: Role) -> Call:
+    return f"/appointments/{await world.started_appointment()}/no-show", None
+
+
+async def _complete(world: World, role: Role) -> Call:
+    body = {"goal_horizon": "short_term", "goals": ["sleep better"], "next_steps": "journal"}
+    return f"/appointments/{await world.started_appointment()}/complete", body
+
+
+async def _deactivate(world: World, role: Role) -> Call:
+    # A counselor of its own: the others keep being booked by the rows after this one.
+    return f"/staff/{await world.new_counselor()}/deactivate", None
+
+
+def _acting(world: World, role: Role) -> dict[str, Any]:
+    """An admin names who it acts for; a staff key acts as itself."""
+    return {"staff_id": world.staff_a} if role is ADMIN else {}
+
+
+async def _ack(world: World, role: Role) -> Call:
+    return f"/alerts/{world.alert_id}/ack", _acting(world, role)
+
+
+async def _resolve(world: World, role: Role) -> Call:
+    body = {**_acting(world, role), "outcome": "safety_plan"}
+    return f"/alerts/{await world.new_alert()}/resolve", body
+
+
+def _policy(world: World) -> dict[str, Any]:
+    return {"levels": [{"staff_ids": [world.staff_a], "ack_timeout": "PT10M"}]}
+
+
+async def _put_policy(world: World, role: Role) -> Call:
+    return f"/sites/{world.site_a}/escalation-policy", _policy(world)
+
+
+def _schedule(world: World) -> dict[str, Any]:
+    rotation = {"kind": "daily", "handoff": "09:00", "start_on": date.today().isoformat()}
+    return {
+        "site_id": world.site_a,
+        "name": "Crisis line",
+        "timezone": "UTC",
+        "layers": [{"rotation": rotation, "participants": [world.staff_a]}],
+    }
+
+
+def _override(world: World) -> dict[str, Any]:
+    start = datetime.now(UTC) + timedelta(days=1)
+    end = start + timedelta(hours=1)
+    return {"staff_id": world.staff_a, "start": start.isoformat(), "end": end.isoformat()}
+
+
+async def _post_schedule(world: World, role: Role) -> Call:
+    return "/schedules", _schedule(world)
+
+
+async def _put_schedule(world: World, role: Role) -> Call:
+    return f"/schedules/{world.schedule_id}", _schedule(world)
+
+
+async def _post_override(world: World, role: Role) -> Call:
+    return f"/schedules/{world.schedule_id}/overrides", _override(world)
+
+
+async def _delete_override(world: World, role: Role) -> Call:
+    added = await world.post(
+        "crisis", f"/schedules/{world.schedule_id}/overrides", _override(world)
+    )
+    return f"/schedules/{world.schedule_id}/overrides/{added['override_id']}", None
+
+
+async def _shifts(world: World, role: Role) -> Call:
+    start = datetime.now(UTC).replace(microsecond=0)
+    window = {"from": start.isoformat(), "to": (start + timedelta(days=7)).isoformat()}
+    return f"/schedules/{world.schedule_id}/shifts?{urlencode(window)}", None
+
+
+TABLE: dict[tuple[str, str, str], Case] = {
+    # booking
+    ("booking", "POST", "/sites"): Case(
+        ADMINS, fixed("/sites", {"name": "New", "timezone": "UTC"}), every_site_only=True
+    ),
+    ("booking", "GET", "/sites"): Case(EVERYONE, fixed("/sites"), listing=True),
+    ("booking", "GET", "/sites/{site_id}"): Case(EVERYONE, fixed("/sites/{site_a}")),
+    ("booking", "POST", "/staff"): Case(EVERYONE, _register_staff),
+    ("booking", "GET", "/staff"): Case(EVERYONE, fixed("/staff?site_id={site_a}"), listing=True),
+    ("booking", "GET", "/staff/{staff_id}"): Case(EVERYONE, fixed("/staff/{counselor_a}")),
+    ("booking", "POST", "/staff/{staff_id}/deactivate"): Case(ADMINS, _deactivate),
+    ("booking", "POST", "/rooms"): Case(
+        EVERYONE, fixed("/rooms", {"site_id": "{site_a}", "name": "Room"})
+    ),
+    ("booking", "GET", "/rooms"): Case(EVERYONE, fixed("/rooms?site_id={site_a}"), listing=True),
+    ("booking", "GET", "/rooms/{room_id}"): Case(EVERYONE, fixed("/rooms/{room_a}")),
+    ("booking", "POST", "/clients"): Case(EVERYONE, _register_client),
+    ("booking", "GET", "/clients"): Case(
+        EVERYONE, fixed("/clients?site_id={site_a}"), listing=True
+    ),
+    ("booking", "GET", "/clients/{client_id}"): Case(EVERYONE, fixed("/clients/{client_a}")),
+    ("booking", "PATCH", "/clients/{client_id}"): Case(
+        EVERYONE, fixed("/clients/{client_a}", {"locale": "fr"})
+    ),
+    ("booking", "POST", "/clients/{client_id}/episode/close"): Case(EVERYONE, _close_episode),
+    ("booking", "POST", "/appointments"): Case(EVERYONE, _book),
+    ("booking", "GET", "/appointments"): Case(
+        EVERYONE, fixed("/appointments?site_id={site_a}"), listing=True
+    ),
+    ("booking", "GET", "/appointments/{appointment_id}"): Case(
+        EVERYONE, fixed("/appointments/{appointment_a}")
+    ),
+    ("booking", "POST", "/appointments/{appointment_id}/reschedule"): Case(EVERYONE, _reschedule),
+    ("booking", "POST", "/appointments/{appointment_id}/cancel"): Case(EVERYONE, _cancel),
+    ("booking", "POST", "/appointments/{appointment_id}/no-show"): Case(EVERYONE, _no_show),
+    ("booking", "POST", "/appointments/{appointment_id}/complete"): Case(EVERYONE, _complete),
+    # followup
+    ("followup", "PUT", "/sites/{site_id}/followup-policy"): Case(
+        PEOPLE, fixed("/sites/{site_a}/followup-policy", {})
+    ),
+    ("followup", "GET", "/sites/{site_id}/followup-policy"): Case(
+        EVERYONE, fixed("/sites/{site_a}/followup-policy")
+    ),
+    ("followup", "GET", "/followups"): Case(
+        EVERYONE, fixed("/followups?client_id={client_a}"), listing=True
+    ),
+    ("followup", "GET", "/followups/{followup_id}"): Case(
+        EVERYONE, fixed("/followups/{followup_id}")
+    ),
+    ("followup", "POST", "/followups/{followup_id}/complete"): Case(
+        EVERYONE,
+        fixed("/followups/{followup_id}/complete", {"outcome": "reached"}),
+        ok=frozenset({200, 409}),  # the first admitted call completes it
+    ),
+    ("followup", "PUT", "/clients/{client_id}/followup-preferences"): Case(
+        EVERYONE, fixed("/clients/{client_a}/followup-preferences", {"intensity": "standard"})
+    ),
+    ("followup", "GET", "/clients/{client_id}/followup-preferences"): Case(
+        EVERYONE, fixed("/clients/{client_a}/followup-preferences")
+    ),
+    # notify
+    ("notify", "GET", "/notifications"): Case(
+        EVERYONE, fixed("/notifications?recipient_id={client_a}"), listing=True
+    ),
+    ("notify", "GET", "/notifications/{notification_id}"): Case(
+        EVERYONE, fixed("/notifications/{notification_id}")
+    ),
+    ("notify", "PUT", "/recipients/{recipient_id}/preferences"): Case(
+        EVERYONE, fixed("/recipients/{client_a}/preferences", {"channel": "email"})
+    ),
+    ("notify", "GET", "/recipients/{recipient_id}/preferences"): Case(
+        EVERYONE, fixed("/recipients/{client_a}/preferences")
+    ),
+    # crisis
+    ("crisis", "PUT", "/sites/{site_id}/escalation-policy"): Case(PEOPLE, _put_policy),
+    ("crisis", "GET", "/sites/{site_id}/escalation-policy"): Case(
+        EVERYONE, fixed("/sites/{site_a}/escalation-policy")
+    ),
+    ("crisis", "POST", "/risk-flags"): Case(
+        EVERYONE,
+        fixed(
+            "/risk-flags",
+            {
+                "client_id": "{client_a}",
+                "site_id": "{site_a}",
+                "level": "low",
+                "source": "integration",
+            },
+        ),
+    ),
+    ("crisis", "GET", "/risk-flags/{flag_id}"): Case(EVERYONE, fixed("/risk-flags/{flag_id}")),
+    ("crisis", "GET", "/alerts"): Case(EVERYONE, fixed("/alerts?site_id={site_a}"), listing=True),
+    ("crisis", "GET", "/alerts/{alert_id}"): Case(EVERYONE, fixed("/alerts/{alert_id}")),
+    ("crisis", "POST", "/alerts/{alert_id}/ack"): Case(PEOPLE, _ack),
+    ("crisis", "POST", "/alerts/{alert_id}/resolve"): Case(PEOPLE, _resolve),
+    # Integrations read schedules but never change who is on call.
+    ("crisis", "POST", "/schedules"): Case(PEOPLE, _post_schedule),
+    ("crisis", "PUT", "/schedules/{schedule_id}"): Case(PEOPLE, _put_schedule),
+    ("crisis", "GET", "/schedules/{schedule_id}"): Case(
+        EVERYONE, fixed("/schedules/{schedule_id}")
+    ),
+    ("crisis", "GET", "/schedules/{schedule_id}/oncall"): Case(
+        EVERYONE, fixed("/schedules/{schedule_id}/oncall")
+    ),
+    ("crisis", "GET", "/schedules/{schedule_id}/shifts"): Case(EVERYONE, _shifts),
+    ("crisis", "POST", "/schedules/{schedule_id}/overrides"): Case(PEOPLE, _post_override),
+    ("crisis", "DELETE", "/schedules/{schedule_id}/overrides/{override_id}"): Case(
+        PEOPLE, _delete_override
+    ),
+    ("crisis", "GET", "/schedules/{schedule_id}/calendar-url"): Case(
+        EVERYONE, fixed("/schedules/{schedule_id}/calendar-url")
+    ),
+}
+for _service in SERVICES:  # every service reads its own audit trail the same way
+    TABLE[(_service, "GET", "/audit")] = Case(ADMINS, fixed("/audit?site_id={site_a}"))
+
+
+def test_every_route_is_in_the_table_with_the_roles_it_declares() -> None:
+    declared: dict[tuple[str, str, str], frozenset[Role] | None] = {}
+    for service in SERVICES:
+        app = create_app(importlib.import_module(f"{service}.bootstrap").definition())
+        for route in api_routes(app.routes):
+            if route.path in PUBLIC_PATHS:
+                continue
+            for method in route.methods or ():
+                declared[(service, method, route.path)] = route_roles(route)
+
+    undeclared = sorted(k for k, roles in declared.items() if roles is None)
+    assert undeclared == sorted(SIGNED_LINK_ROUTES), (
+        "routes without an access declaration (Caller, Person or Admin)"
+    )
+    for signed in SIGNED_LINK_ROUTES:
+        del declared[signed]
+    assert set(declared) == set(TABLE)
+    assert {k: declared[k] for k in TABLE} == {k: case.roles for k, case in TABLE.items()}
+
+
+@pytest.fixture(scope="module")
+async def world(suite: Suite) -> World:
+    async with suite.client("booking") as booking:
+        site_a = created(await booking.post("/sites", json={"name": "A", "timezone": "UTC"}))
+        site_b = created(await booking.post("/sites", json={"name": "B", "timezone": "UTC"}))
+        people = []
+        for site in (site_a, site_b):
+            body = {
+                "site_id": site["id"],
+                "name": "On call",
+                "role": "crisis_line",
+                "email": unique_email("oncall"),
+                "phone": unique_phone(),
+            }
+            people.append(created(await booking.post("/staff", json=body)))
+        counselor = created(
+            await booking.post(
+                "/staff",
+                json={
+                    "site_id": site_a["id"],
+                    "name": "Counselor",
+                    "role": "counselor",
+                    "email": unique_email("counselor"),
+                },
+            )
+        )
+        room = created(await booking.post("/rooms", json={"site_id": site_a["id"], "name": "R"}))
+    world = World(
+        suite,
+        site_a=site_a["id"],
+        site_b=site_b["id"],
+        staff_a=people[0]["id"],
+        staff_b=people[1]["id"],
+        counselor_a=counselor["id"],
+        room_a=room["id"],
+    )
+    await _restart_with_keys(suite, world.api_keys())
+
+    completed = await world.started_appointment()
+    world.appointment_a = completed
+    session = {"goal_horizon": "short_term", "goals": ["sleep better"], "next_steps": "journal"}
+    await world.post("booking", f"/appointments/{completed}/complete", session)
+    # Bind site A's follow-ups and notifications to a client of ours with a session of ours.
+    async with world.admin("booking") as booking:
+        done = created(await booking.get(f"/appointments/{completed}"))
+    world.client_a = done["client_id"]
+    await world.book()  # a confirmation to the client, in notify
+    async with world.admin("followup") as followup:
+        rows = await eventually(
+            lambda: _non_empty(followup, f"/followups?client_id={world.client_a}"), timeout=20
+        )
+        world.followup_id = rows[0]["id"]
+    async with world.admin("notify") as notify:
+        rows = await eventually(
+            lambda: _non_empty(notify, f"/notifications?recipient_id={world.client_a}"),
+            timeout=20,
+        )
+        world.notification_id = rows[0]["id"]
+    async with world.admin("crisis") as crisis:
+        policy = _policy(world)
+        await eventually(
+            lambda: _accepted(crisis, f"/sites/{world.site_a}/escalation-policy", policy)
+        )
+    world.alert_id = await world.new_alert()
+    world.schedule_id = (await world.post("crisis", "/schedules", _schedule(world)))["schedule_id"]
+    return world
+
+
+async def _restart_with_keys(suite: Suite, keys: str) -> None:
+    """The keys name sites and staff that exist only now: restart every service with them."""
+    for name, process in suite.processes.items():
+        process.send_stop()
+        await asyncio.to_thread(process.stop)
+        process.env["API_KEYS"] = keys
+        process.start()
+        await suite.wait_ready(name)
+
+
+async def _non_empty(client: httpx.AsyncClient, path: str) -> list[dict[str, Any]] | None:
+    return listed(await client.get(path)) or None
+
+
+async def _accepted(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> bool:
+    return (await client.put(path, json=body)).status_code == 200
+
+
+@pytest.mark.parametrize("route", sorted(TABLE), ids=lambda r: " ".join(r))
+async def test_each_route_answers_each_role_at_its_own_and_another_site(
+    world: World, route: tuple[str, str, str]
+) -> None:
+    service, method, _ = route
+    case = TABLE[route]
+    wrong: list[str] = []
+    for role, own in itertools.product(Role, (True, False)):
+        path, body = await case.prepare(world, role)
+        headers = {"Authorization": f"Bearer {world.key(role, own)}"}
+        async with httpx.AsyncClient(base_url=world.suite.url(service), timeout=15) as client:
+            answer = await client.request(method, path, json=body, headers=headers)
+        problem = _judge(world, case, role, own, answer)
+        if problem:
+            wrong.append(f"{role} key of the {'own' if own else 'other'} site: {problem}")
+    assert wrong == []
+
+
+def _judge(world: World, case: Case, role: Role, own: bool, answer: httpx.Response) -> str:
+    status = answer.status_code
+    if role not in case.roles or case.every_site_only:
+        return "" if status == 403 else f"expected 403, got {status} {answer.text[:200]}"
+    if own:
+        return (
+            ""
+            if status in case.ok
+            else f"expected {sorted(case.ok)}, got {status} {answer.text[:200]}"
+        )
+    if status in (403, 404):
+        return ""
+    if case.listing and status == 200 and world.site_a not in answer.text:
+        return ""
+    return f"expected 403/404 or nothing of site A, got {status} {answer.text[:200]}"
+
+
+async def _get(world: World, service: str, path: str, role: Role, **headers: str) -> Any:
+    auth = {"Authorization": f"Bearer {world.key(role, True)}", **headers}
+    async with httpx.AsyncClient(base_url=world.suite.url(service), timeout=15) as client:
+        answer = await client.get(path, headers=auth)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+async def test_free_text_about_a_client_is_withheld_from_integration_keys(world: World) -> None:
+    one = f"/appointments/{world.appointment_a}"
+    listing = f"/appointments?client_id={world.client_a}"
+
+    for_staff = await _get(world, "booking", one, STAFF)
+    for_integration = await _get(world, "booking", one, INTEGRATION)
+    listed_for_integration = await _get(world, "booking", listing, INTEGRATION)
+
+    assert (for_staff["goals"], for_staff["next_steps"]) == (["sleep better"], "journal")
+    assert (for_integration["goals"], for_integration["next_steps"]) == (None, None)
+    assert for_integration["status"] == "completed"  # the rest is served
+    assert {(a["goals"], a["next_steps"]) for a in listed_for_integration} == {(None, None)}
+
+
+async def test_every_client_read_is_in_the_audit_trail_with_its_actor(world: World) -> None:
+    reads = {
+        "booking": f"/clients/{world.client_a}",
+        "followup": f"/clients/{world.client_a}/followup-preferences",
+        "notify": f"/recipients/{world.client_a}/preferences",
+    }
+    for service, path in reads.items():
+        request_id = f"read-{service}-{world.client_a}"
+        await _get(world, service, path, STAFF, **{"X-Request-ID": request_id})
+
+        trail = await _get(world, service, f"/audit?client_id={world.client_a}", ADMIN)
+
+        [entry] = [e for e in trail["items"] if e["request_id"] == request_id]
+        assert entry["actor"] == {"kind": "staff", "id": world.staff_a}, service
+        assert (entry["client_id"], entry["site_id"], entry["status"]) == (
+            world.client_a,
+            world.site_a,
+            200,
+        ), service
+        assert entry["resource_id"] == world.client_a, service
+
+
+async def test_a_calendar_feed_answers_its_signed_link_alone_whatever_key_comes_with_it(
+    world: World,
+) -> None:
+    url = (await _get(world, "crisis", f"/schedules/{world.schedule_id}/calendar-url", ADMIN))[
+        "url"
+    ]
+    path = url[url.index("/schedules/") :]
+    other = (await world.post("crisis", "/schedules", _schedule(world)))["schedule_id"]
+    async with httpx.AsyncClient(base_url=world.suite.url("crisis"), timeout=15) as client:
+        without_key = await client.get(path)
+        altered = await client.get(path[:-2] + ("AA" if not path.endswith("AA") else "BB"))
+        elsewhere = await client.get(path.replace(world.schedule_id, other))
+        with_keys = {
+            (role, own): (
+                await client.get(
+                    path[:-2] + "zz",
+                    headers={"Authorization": f"Bearer {world.key(role, own)}"},
+                )
+            ).status_code
+            for role, own in itertools.product(Role, (True, False))
+        }
+
+    assert without_key.status_code == 200, without_key.text
+    assert without_key.headers["content-type"].startswith("text/calendar")
+    assert (altered.status_code, elsewhere.status_code) == (403, 403)
+    assert set(with_keys.values()) == {403}  # no API key stands in for the token
