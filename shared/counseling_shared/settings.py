@@ -173,6 +173,12 @@ class ServiceSettings(BaseSettings):
         description="How long a request naming a site, client or recipient this service has not"
         " heard of yet waits for booking's event before it is refused with a 422.",
     )
+    link_signing_key: SecretStr = Field(
+        default=SecretStr("dev-link-signing-key"),
+        alias="LINK_SIGNING_KEY",
+        description="Secret that signs links used without a sign-in (calendar feeds, and"
+        " later page, check-in and waitlist links). Set a long random value in production.",
+    )
     rate_limit: str = Field(
         default="6000/minute",
         alias="RATE_LIMIT",

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -36,6 +37,8 @@ EVERYONE = frozenset(Role)
 PEOPLE = frozenset({ADMIN, STAFF})
 ADMINS = frozenset({ADMIN})
 PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics"}  # no key, no data
+# No API key: a signed token in the link is the credential (checked by its own test below).
+SIGNED_LINK_ROUTES = {("crisis", "GET", "/schedules/{schedule_id}/calendar.ics")}
 SERVICES = ("booking", "followup", "notify", "crisis")
 
 
@@ -56,6 +59,7 @@ class World:
     notification_id: str = ""
     alert_id: str = ""
     flag_id: str = ""
+    schedule_id: str = ""
     _hour: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def key(self, role: Role, own: bool) -> str:
@@ -244,6 +248,47 @@ async def _put_policy(world: World, role: Role) -> Call:
     return f"/sites/{world.site_a}/escalation-policy", _policy(world)
 
 
+def _schedule(world: World) -> dict[str, Any]:
+    rotation = {"kind": "daily", "handoff": "09:00", "start_on": date.today().isoformat()}
+    return {
+        "site_id": world.site_a,
+        "name": "Crisis line",
+        "timezone": "UTC",
+        "layers": [{"rotation": rotation, "participants": [world.staff_a]}],
+    }
+
+
+def _override(world: World) -> dict[str, Any]:
+    start = datetime.now(UTC) + timedelta(days=1)
+    end = start + timedelta(hours=1)
+    return {"staff_id": world.staff_a, "start": start.isoformat(), "end": end.isoformat()}
+
+
+async def _post_schedule(world: World, role: Role) -> Call:
+    return "/schedules", _schedule(world)
+
+
+async def _put_schedule(world: World, role: Role) -> Call:
+    return f"/schedules/{world.schedule_id}", _schedule(world)
+
+
+async def _post_override(world: World, role: Role) -> Call:
+    return f"/schedules/{world.schedule_id}/overrides", _override(world)
+
+
+async def _delete_override(world: World, role: Role) -> Call:
+    added = await world.post(
+        "crisis", f"/schedules/{world.schedule_id}/overrides", _override(world)
+    )
+    return f"/schedules/{world.schedule_id}/overrides/{added['override_id']}", None
+
+
+async def _shifts(world: World, role: Role) -> Call:
+    start = datetime.now(UTC).replace(microsecond=0)
+    window = {"from": start.isoformat(), "to": (start + timedelta(days=7)).isoformat()}
+    return f"/schedules/{world.schedule_id}/shifts?{urlencode(window)}", None
+
+
 TABLE: dict[tuple[str, str, str], Case] = {
     # booking
     ("booking", "POST", "/sites"): Case(
@@ -339,6 +384,23 @@ TABLE: dict[tuple[str, str, str], Case] = {
     ("crisis", "GET", "/alerts/{alert_id}"): Case(EVERYONE, fixed("/alerts/{alert_id}")),
     ("crisis", "POST", "/alerts/{alert_id}/ack"): Case(PEOPLE, _ack),
     ("crisis", "POST", "/alerts/{alert_id}/resolve"): Case(PEOPLE, _resolve),
+    # Integrations read schedules but never change who is on call.
+    ("crisis", "POST", "/schedules"): Case(PEOPLE, _post_schedule),
+    ("crisis", "PUT", "/schedules/{schedule_id}"): Case(PEOPLE, _put_schedule),
+    ("crisis", "GET", "/schedules/{schedule_id}"): Case(
+        EVERYONE, fixed("/schedules/{schedule_id}")
+    ),
+    ("crisis", "GET", "/schedules/{schedule_id}/oncall"): Case(
+        EVERYONE, fixed("/schedules/{schedule_id}/oncall")
+    ),
+    ("crisis", "GET", "/schedules/{schedule_id}/shifts"): Case(EVERYONE, _shifts),
+    ("crisis", "POST", "/schedules/{schedule_id}/overrides"): Case(PEOPLE, _post_override),
+    ("crisis", "DELETE", "/schedules/{schedule_id}/overrides/{override_id}"): Case(
+        PEOPLE, _delete_override
+    ),
+    ("crisis", "GET", "/schedules/{schedule_id}/calendar-url"): Case(
+        EVERYONE, fixed("/schedules/{schedule_id}/calendar-url")
+    ),
 }
 for _service in SERVICES:  # every service reads its own audit trail the same way
     TABLE[(_service, "GET", "/audit")] = Case(ADMINS, fixed("/audit?site_id={site_a}"))
@@ -355,7 +417,11 @@ def test_every_route_is_in_the_table_with_the_roles_it_declares() -> None:
                 declared[(service, method, route.path)] = route_roles(route)
 
     undeclared = sorted(k for k, roles in declared.items() if roles is None)
-    assert undeclared == [], "routes without an access declaration (Caller, Person or Admin)"
+    assert undeclared == sorted(SIGNED_LINK_ROUTES), (
+        "routes without an access declaration (Caller, Person or Admin)"
+    )
+    for signed in SIGNED_LINK_ROUTES:
+        del declared[signed]
     assert set(declared) == set(TABLE)
     assert {k: declared[k] for k in TABLE} == {k: case.roles for k, case in TABLE.items()}
 
@@ -424,6 +490,7 @@ async def world(suite: Suite) -> World:
             lambda: _accepted(crisis, f"/sites/{world.site_a}/escalation-policy", policy)
         )
     world.alert_id = await world.new_alert()
+    world.schedule_id = (await world.post("crisis", "/schedules", _schedule(world)))["schedule_id"]
     return world
 
 
@@ -522,3 +589,31 @@ async def test_every_client_read_is_in_the_audit_trail_with_its_actor(world: Wor
             200,
         ), service
         assert entry["resource_id"] == world.client_a, service
+
+
+async def test_a_calendar_feed_answers_its_signed_link_alone_whatever_key_comes_with_it(
+    world: World,
+) -> None:
+    url = (await _get(world, "crisis", f"/schedules/{world.schedule_id}/calendar-url", ADMIN))[
+        "url"
+    ]
+    path = url[url.index("/schedules/") :]
+    other = (await world.post("crisis", "/schedules", _schedule(world)))["schedule_id"]
+    async with httpx.AsyncClient(base_url=world.suite.url("crisis"), timeout=15) as client:
+        without_key = await client.get(path)
+        altered = await client.get(path[:-2] + ("AA" if not path.endswith("AA") else "BB"))
+        elsewhere = await client.get(path.replace(world.schedule_id, other))
+        with_keys = {
+            (role, own): (
+                await client.get(
+                    path[:-2] + "zz",
+                    headers={"Authorization": f"Bearer {world.key(role, own)}"},
+                )
+            ).status_code
+            for role, own in itertools.product(Role, (True, False))
+        }
+
+    assert without_key.status_code == 200, without_key.text
+    assert without_key.headers["content-type"].startswith("text/calendar")
+    assert (altered.status_code, elsewhere.status_code) == (403, 403)
+    assert set(with_keys.values()) == {403}  # no API key stands in for the token

@@ -5,9 +5,10 @@ from pathlib import Path
 from counseling_shared.pruner import PruneTarget
 from counseling_shared.service import ServiceDefinition
 from crisis.application.publishing import Paging
-from crisis.entrypoints import consumers, http
+from crisis.entrypoints import consumers, http, schedules_http
 from crisis.entrypoints.auditor import escalation_auditor
 from crisis.entrypoints.gauges import refresh_gauges
+from crisis.entrypoints.oncall_check import oncall_look_ahead
 from crisis.entrypoints.scheduler import escalation_scheduler
 from crisis.settings import CrisisSettings
 
@@ -22,8 +23,13 @@ def definition(settings: CrisisSettings | None = None) -> ServiceDefinition:
         settings=s,
         migrations_dir=MIGRATIONS,
         routes=consumers.routes(paging),
-        routers=[http.router],
-        background=[escalation_scheduler(paging), escalation_auditor(paging), refresh_gauges],
+        routers=[http.router, schedules_http.router],
+        background=[
+            escalation_scheduler(paging),
+            escalation_auditor(paging),
+            refresh_gauges,
+            oncall_look_ahead,
+        ],
         prune_targets=[
             PruneTarget(
                 "escalation_timers",

@@ -36,6 +36,21 @@ PAGES_REQUESTED = Counter(
 )
 ESCALATION_STEPS = Counter(
     "crisis_escalation_steps_total",
-    "Missed deadlines acted on: escalated, chain_repeated or exhausted",
+    "Escalation steps: escalated, chain_repeated, exhausted or level_skipped (nobody on call)",
     ["kind"],
+)
+ONCALL_EMPTY_HOURS = Gauge(
+    "crisis_oncall_empty_hours",
+    "Hours of the next 7 days in which the site's first escalation level would resolve to nobody"
+    " (from the daily look-ahead check)",
+    ["site_id"],
+)
+ONCALL_SINGLE_CHANNEL = Gauge(
+    "crisis_oncall_single_channel_staff",
+    "Staff on call at the site in the next 7 days (or named in its policy) reachable on fewer"
+    " than two channels (phone and email)",
+    ["site_id"],
+)
+ONCALL_CHECKED_AT = Gauge(
+    "crisis_oncall_check_timestamp_seconds", "When the on-call look-ahead check last succeeded"
 )

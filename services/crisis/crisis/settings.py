@@ -60,3 +60,16 @@ class CrisisSettings(ServiceSettings):
         description="A page of an open alert with neither a delivery nor a failure this many"
         " seconds after it was requested counts in crisis_pages_unsent (alert CrisisPageNotSent).",
     )
+    calendar_link_ttl: str = Field(
+        default="P365D",
+        alias="CRISIS_CALENDAR_LINK_TTL",
+        description="How long a schedule's signed calendar-feed link stays valid (ISO 8601).",
+    )
+    oncall_check_interval: float = Field(
+        default=86400.0,
+        alias="CRISIS_ONCALL_CHECK_INTERVAL",
+        gt=0,
+        description="Seconds between runs of the on-call look-ahead check (7 days ahead: hours"
+        " a site's first level resolves to nobody, on-call staff with fewer than two channels)."
+        " It also runs at start-up.",
+    )

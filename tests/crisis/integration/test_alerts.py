@@ -242,7 +242,9 @@ async def test_editing_the_policy_never_changes_a_running_alert(
     assert [lv["staff_ids"] for lv in frozen["levels"]] == [[str(first)], [str(second)]]
     current = (await crisis.http.get(f"/sites/{site}/escalation-policy")).json()
     assert current["version"] == 2
-    assert current["levels"] == [{"staff_ids": [str(replacement)], "ack_timeout": "PT30S"}]
+    assert current["levels"] == [
+        {"staff_ids": [str(replacement)], "schedule_ids": [], "ack_timeout": "PT30S"}
+    ]
 
 
 async def test_after_the_last_level_the_chain_repeats_then_the_alert_stays_open_exhausted(

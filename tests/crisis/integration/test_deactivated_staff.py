@@ -10,7 +10,7 @@ from tests.crisis.integration.harness import Bus, RunningCrisis, eventually, pag
 from tests.crisis.integration.steps import alert, flag, kinds, put_policy, register_staff
 
 
-async def _deactivate(bus: Bus, crisis: RunningCrisis, site: UUID, staff_id: UUID) -> None:
+async def deactivate(bus: Bus, crisis: RunningCrisis, site: UUID, staff_id: UUID) -> None:
     await bus.publish(StaffDeactivated(staff_id=staff_id, site_id=site), source="booking")
 
     async def recorded() -> bool | None:
@@ -30,7 +30,7 @@ async def test_a_deactivated_member_is_skipped_and_the_policy_read_flags_the_gap
     left, stayed, backup = await register_staff(bus, site, 3)
     await put_policy(crisis, site, [([left, stayed], "PT30S"), ([backup], "PT30S")])
 
-    await _deactivate(bus, crisis, site, left)
+    await deactivate(bus, crisis, site, left)
     policy = (await crisis.http.get(f"/sites/{site}/escalation-policy")).json()
     alert_id = (await flag(crisis, site, client))["alert_id"]
 
@@ -56,7 +56,7 @@ async def test_a_policy_naming_a_deactivated_member_is_a_422(
     site = uuid4()
     left, stayed = await register_staff(bus, site, 2)
     await put_policy(crisis, site, [([stayed], "PT30S")])
-    await _deactivate(bus, crisis, site, left)
+    await deactivate(bus, crisis, site, left)
 
     answer = await crisis.http.put(
         f"/sites/{site}/escalation-policy",
@@ -73,7 +73,7 @@ async def test_a_registration_handled_after_the_deactivation_leaves_the_member_i
     crisis: RunningCrisis, bus: Bus
 ) -> None:
     site, member = uuid4(), uuid4()
-    await _deactivate(bus, crisis, site, member)  # crisis has not seen them registered
+    await deactivate(bus, crisis, site, member)  # crisis has not seen them registered
 
     [stayed] = await register_staff(bus, site, 1)
     await bus.publish(

@@ -52,6 +52,7 @@ class Story:
     acknowledged: str
     resolved: str
     adopted: str  # opened before its site had a policy, paging since the next flag
+    schedule: str  # redefined once, one override kept and one removed
 
 
 def delivery(
@@ -80,6 +81,7 @@ async def story(crisis: RunningCrisis, bus: Bus, clock: ControllableClock) -> St
     first, second, third = await register_staff(bus, site, 3)
     (late_staff,) = await register_staff(bus, late_site, 1)
     timeout = "PT10M"
+    schedule = await _schedule_with_overrides(crisis, site, [first, second, third])
     await put_policy(crisis, site, [([first], timeout), ([second, third], timeout)])
 
     escalating = (await flag(crisis, site, uuid4(), level="moderate"))["alert_id"]
@@ -114,7 +116,44 @@ async def story(crisis: RunningCrisis, bus: Bus, clock: ControllableClock) -> St
     await put_policy(crisis, late_site, [([late_staff], timeout)])
     assert (await flag(crisis, late_site, adopted_client))["alert_id"] == adopted
     await eventually(lambda: with_kinds(crisis, adopted, {"no_policy", "policy_adopted"}))
-    return Story(escalating, acknowledged, resolved, adopted)
+    return Story(escalating, acknowledged, resolved, adopted, schedule)
+
+
+async def _schedule_with_overrides(crisis: RunningCrisis, site: UUID, staff: list[UUID]) -> str:
+    layer = {
+        "rotation": {
+            "kind": "custom",
+            "every": "PT12H",
+            "handoff": "08:00",
+            "start_on": "2026-01-01",
+        },
+        "participants": [str(s) for s in staff[:2]],
+    }
+    body = {"site_id": str(site), "name": "Line", "timezone": "Europe/Paris", "layers": [layer]}
+
+    async def created() -> str | None:
+        answer = await crisis.http.post("/schedules", json=body)
+        return str(answer.json()["schedule_id"]) if answer.status_code == 201 else None
+
+    schedule_id = await eventually(created, timeout=10)
+    redefined = await crisis.http.put(f"/schedules/{schedule_id}", json={**body, "name": "Nights"})
+    assert redefined.status_code == 200, redefined.text
+    override_ids = []
+    for replaces in (str(staff[0]), None):
+        answer = await crisis.http.post(
+            f"/schedules/{schedule_id}/overrides",
+            json={
+                "staff_id": str(staff[2]),
+                "replaces": replaces,
+                "start": "2026-03-01T00:00:00Z",
+                "end": "2026-03-02T00:00:00Z",
+            },
+        )
+        assert answer.status_code == 201, answer.text
+        override_ids.append(answer.json()["override_id"])
+    removed = await crisis.http.delete(f"/schedules/{schedule_id}/overrides/{override_ids[1]}")
+    assert removed.status_code == 204
+    return schedule_id
 
 
 async def scheduled_deadlines(database_url: str) -> dict[str, tuple[UUID, int, int, datetime]]:
@@ -161,7 +200,9 @@ async def test_a_rebuilt_crisis_projection_equals_the_live_one_and_deadlines_sti
         await conn.close()
 
     assert await snapshot(database_url) == live
+    assert len(live["schedule_overrides"]) == 1
     assert counts == {
+        "schedule": 1,
         "escalation_policy": 2,
         "risk_flag": len(live["risk_flags"]),
         "alert": len(live["alerts"]),
@@ -202,6 +243,9 @@ async def test_counselctl_rebuild_repairs_a_damaged_crisis_projection(
         await conn.execute("UPDATE alerts SET status = 'open', current_level = 9")
         await conn.execute("UPDATE risk_flags SET alert_id = NULL")
         await conn.execute("DELETE FROM escalation_policies")
+        await conn.execute("DELETE FROM schedule_overrides")
+        await conn.execute("UPDATE schedules SET name = 'tampered', version = 99")
+        await conn.execute("UPDATE sites SET timezone = 'UTC'")  # booking's, not ours
         await conn.execute("UPDATE staff SET role = 'counselor'")  # booking's, not ours
     damaged = await snapshot(database_url)
 
@@ -211,9 +255,18 @@ async def test_counselctl_rebuild_repairs_a_damaged_crisis_projection(
 
     assert answer.json()["rebuilt"]["alert"] == len(live["alerts"])
     rebuilt = await snapshot(database_url)
-    for table in ("alerts", "alert_pages", "alert_timeline", "risk_flags", "escalation_policies"):
+    for table in (
+        "alerts",
+        "alert_pages",
+        "alert_timeline",
+        "risk_flags",
+        "escalation_policies",
+        "schedules",
+        "schedule_overrides",
+    ):
         assert rebuilt[table] == live[table], table
     assert rebuilt["staff"] == damaged["staff"]  # left as it was
+    assert rebuilt["sites"] == damaged["sites"]
     # The lost deadline is scheduled again (a new row), the stray one cancelled, the rest kept.
     restored = await scheduled_deadlines(database_url)
     assert set(restored) == set(pending)

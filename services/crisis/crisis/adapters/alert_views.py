@@ -21,7 +21,18 @@ async def alert_site(conn: Connection, alert_id: UUID) -> UUID | None:
 
 
 async def alert_view(conn: Connection, alert_id: UUID) -> dict[str, Any] | None:
-    """The alert with its frozen policy, pages and timeline."""
+    """The alert with its frozen policy, pages and timeline, as of one instant.
+
+    Its rows are read by several queries: outside a transaction they share one snapshot, or a
+    change committed between them (an escalation) would show a timeline step without its pages.
+    """
+    if conn.is_in_transaction():
+        return await _read_view(conn, alert_id)
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        return await _read_view(conn, alert_id)
+
+
+async def _read_view(conn: Connection, alert_id: UUID) -> dict[str, Any] | None:
     row = await conn.fetchrow(
         f"""SELECT {_SUMMARY}, policy_levels, policy_repeat, policy_fallback_staff_ids
             FROM alerts WHERE id = $1""",

@@ -184,4 +184,10 @@ async def _project_pages(conn: Connection, alert_id: UUID, events: list[AlertEve
 
 
 def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
-    return {k: v if isinstance(v, int | str) else str(v) for k, v in details.items()}
+    return {k: _json_value(v) for k, v in details.items()}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    return value if isinstance(value, int | str) else str(value)

@@ -45,6 +45,7 @@ def policy_levels_json(policy: EscalationPolicy) -> list[dict[str, Any]]:
     return [
         {
             "staff_ids": [str(s) for s in level.staff_ids],
+            "schedule_ids": [str(s) for s in level.schedule_ids],
             "ack_timeout": format_duration(level.ack_timeout),
         }
         for level in policy.levels
@@ -57,7 +58,9 @@ def policy_from_json(
     return EscalationPolicy(
         tuple(
             PolicyLevel(
-                tuple(UUID(s) for s in level["staff_ids"]), parse_duration(level["ack_timeout"])
+                tuple(UUID(s) for s in level["staff_ids"]),
+                parse_duration(level["ack_timeout"]),
+                tuple(UUID(s) for s in level.get("schedule_ids", [])),  # absent before schedules
             )
             for level in levels
         ),

@@ -119,3 +119,15 @@ async def save(conn: Connection, site_policy: SitePolicy) -> None:
         site_policy.updated_at,
         list(site_policy.policy.fallback_staff_ids),
     )
+
+
+async def all_policies(conn: Connection) -> list[SitePolicy]:
+    rows = await conn.fetch(
+        "SELECT site_id, levels, repeat, version, updated_at FROM escalation_policies"
+    )
+    return [
+        SitePolicy(
+            r["site_id"], policy_from_json(r["levels"], r["repeat"]), r["version"], r["updated_at"]
+        )
+        for r in rows
+    ]

@@ -13,16 +13,32 @@ if TYPE_CHECKING:
 
 
 async def record_staff(
-    conn: Connection, staff_id: UUID, site_id: UUID, role: str, at: datetime
+    conn: Connection, staff_id: UUID, site_id: UUID, role: str, at: datetime, channels: int
 ) -> None:
+    """`channels`: how many ways the staff member can be reached (the count, no details)."""
     await conn.execute(
-        """INSERT INTO staff (staff_id, site_id, role, registered_at) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (staff_id) DO UPDATE SET site_id = EXCLUDED.site_id, role = EXCLUDED.role""",
+        """INSERT INTO staff (staff_id, site_id, role, registered_at, channels)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (staff_id) DO UPDATE SET site_id = EXCLUDED.site_id, role = EXCLUDED.role,
+               channels = EXCLUDED.channels""",
         staff_id,
         site_id,
         role,
         at,
+        channels,
     )
+
+
+async def with_fewer_channels(
+    conn: Connection, staff_ids: Collection[UUID], channels: int
+) -> set[UUID]:
+    """The ids among `staff_ids` known to have fewer than `channels` ways to be reached."""
+    rows = await conn.fetch(
+        "SELECT staff_id FROM staff WHERE staff_id = ANY($1::uuid[]) AND channels < $2",
+        list(staff_ids),
+        channels,
+    )
+    return {r["staff_id"] for r in rows}
 
 
 async def not_at_site(conn: Connection, site_id: UUID, staff_ids: Collection[UUID]) -> set[UUID]:

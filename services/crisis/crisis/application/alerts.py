@@ -12,12 +12,14 @@ from crisis import metrics
 from crisis.adapters import alerts, flags, policies, staff, timers
 from crisis.adapters.flags import RiskFlag
 from crisis.application.publishing import Paging, public_events
+from crisis.application.schedules import on_call_now
 from crisis.domain.alert import (
     Acknowledge,
     AdoptPolicy,
     Alert,
     Command,
     EscalationDue,
+    OnCall,
     ReceiveFlag,
     RecordPageFailed,
     RecordPageSent,
@@ -26,12 +28,13 @@ from crisis.domain.alert import (
     open_alert,
 )
 from crisis.domain.escalation import Step
-from crisis.domain.policy import EscalationPolicy, everyone
+from crisis.domain.policy import EscalationPolicy, everyone, schedules_of
 from crisis.domain.timeline import (
     AlertEvent,
     ChainRepeated,
     Escalated,
     Exhausted,
+    LevelSkipped,
     NoPolicy,
     PageRequested,
     kind_of,
@@ -85,7 +88,7 @@ async def receive_flag(uow: UnitOfWork, flag: RiskFlag, paging: Paging) -> FlagO
     site_policy = await policies.policy_of(conn, flag.site_id)
     in_force = site_policy.policy if site_policy else None
     command = ReceiveFlag(
-        flag.flag_id, flag.level, flag.source, in_force, await _inactive(uow, in_force)
+        flag.flag_id, flag.level, flag.source, in_force, *await _people_now(uow, in_force)
     )
     loaded = None
     if (active := await alerts.active_alert_of(conn, flag.client_id, flag.site_id)) is not None:
@@ -134,8 +137,9 @@ async def escalation_due(uow: UnitOfWork, due: DueDeadline, paging: Paging) -> N
     )
     events = []
     if loaded is not None:
-        inactive = await _inactive(uow, loaded.alert.policy)
-        events = decide(loaded.alert, EscalationDue(due.step, inactive), uow.now())
+        # The frozen policy keeps schedule references: who they name is decided now.
+        on_call, inactive = await _people_now(uow, loaded.alert.policy)
+        events = decide(loaded.alert, EscalationDue(due.step, on_call, inactive), uow.now())
     await timers.settle(conn, due.timer_id, "fired" if events else "cancelled", uow.now())
     if loaded and events:
         await _save_and_publish(uow, due.alert_id, loaded, events, paging)
@@ -148,13 +152,13 @@ async def page_orphan_alerts(uow: UnitOfWork, site_id: UUID, paging: Paging) -> 
     if site_policy is None:
         return []
     adopted = []
-    inactive = await _inactive(uow, site_policy.policy)
+    on_call, inactive = await _people_now(uow, site_policy.policy)
     for alert_id in await policies.orphan_alerts_of(uow.conn, site_id):
         if not await alerts.lock(uow.conn, alert_id):
             continue
         loaded = await alerts.load(uow.conn, alert_id)
         assert loaded is not None
-        events = decide(loaded.alert, AdoptPolicy(site_policy.policy, inactive), uow.now())
+        events = decide(loaded.alert, AdoptPolicy(site_policy.policy, on_call, inactive), uow.now())
         if events:
             await _save_and_publish(uow, alert_id, loaded, events, paging)
             adopted.append(alert_id)
@@ -198,9 +202,16 @@ async def record_delivery(
         metrics.PAGE_LATENCY.labels(trigger).observe(max(latency, 0.0))
 
 
-async def _inactive(uow: UnitOfWork, policy: EscalationPolicy | None) -> frozenset[UUID]:
-    """Who of the policy booking deactivated: they are skipped when their level is paged."""
-    return await staff.inactive_among(uow.conn, everyone(policy)) if policy else frozenset()
+async def _people_now(
+    uow: UnitOfWork, policy: EscalationPolicy | None
+) -> tuple[OnCall, frozenset[UUID]]:
+    """Who the policy's schedules have on call now, and who of everyone it can page (named or
+    on call) booking deactivated: they are skipped when their level is paged."""
+    if policy is None:
+        return {}, frozenset()
+    on_call = await on_call_now(uow, schedules_of(policy))
+    reachable = everyone(policy) | {s for people in on_call.values() for s in people}
+    return on_call, await staff.inactive_among(uow.conn, reachable)
 
 
 async def _change(uow: UnitOfWork, alert_id: UUID, command: Command, paging: Paging) -> Alert:
@@ -243,7 +254,7 @@ def _count(events: list[AlertEvent]) -> None:
         match event:
             case PageRequested():
                 metrics.PAGES_REQUESTED.labels("flag" if event.flag_id else "escalation").inc()
-            case Escalated() | ChainRepeated() | Exhausted():
+            case Escalated() | ChainRepeated() | Exhausted() | LevelSkipped():
                 metrics.ESCALATION_STEPS.labels(kind_of(event)).inc()
             case NoPolicy():
                 metrics.ALERTS_WITHOUT_POLICY.inc()

@@ -12,7 +12,7 @@ import asyncpg
 
 from counseling_shared import events as public
 from counseling_shared.unit_of_work import UnitOfWork
-from crisis.adapters import policies, staff
+from crisis.adapters import policies, schedules, staff
 from crisis.adapters.policies import SitePolicy
 
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ async def set_policy(
             for s in fallback_staff_ids
             if s in unknown
         ]
+    errors += await _schedules_not_of_site(uow, site_id, levels)
     errors += await _deactivated_staff(uow, levels, fallback_staff_ids)
     if errors:
         raise InvalidPolicy(sorted(errors, key=lambda e: e.field))
@@ -95,6 +96,20 @@ async def _staff_not_at_site(
     return errors
 
 
+async def _schedules_not_of_site(
+    uow: UnitOfWork, site_id: UUID, levels: Sequence[LevelDraft]
+) -> list[FieldError]:
+    errors = []
+    for i, level in enumerate(levels):
+        known = await schedules.of_site(uow.conn, site_id, level.schedule_ids)
+        errors += [
+            FieldError(f"levels.{i}.schedule_ids", f"{s} is not a schedule of site {site_id}")
+            for s in level.schedule_ids
+            if s not in known
+        ]
+    return errors
+
+
 async def _deactivated_staff(
     uow: UnitOfWork, levels: Sequence[LevelDraft], fallback_staff_ids: Sequence[UUID]
 ) -> list[FieldError]:
@@ -117,8 +132,12 @@ async def policy_gaps(conn: Connection, policy: EscalationPolicy) -> frozenset[U
 
 
 async def staff_registered(uow: UnitOfWork, event: public.StaffRegistered) -> None:
-    """Only the id, site and role are kept: contact details stay with notify."""
-    await staff.record_staff(uow.conn, event.staff_id, event.site_id, event.role.value, uow.now())
+    """Only the id, site, role and the number of channels are kept: contact details stay with
+    notify."""
+    channels = sum(1 for contact in (event.email, event.phone) if contact)
+    await staff.record_staff(
+        uow.conn, event.staff_id, event.site_id, event.role.value, uow.now(), channels
+    )
 
 
 async def staff_deactivated(uow: UnitOfWork, event: public.StaffDeactivated) -> None:

@@ -1,14 +1,16 @@
 """Rebuild crisis's projections from its event store (DESIGN §2: an operator command).
 
 Rebuilt, from crisis's own streams, with the writers the write path uses:
-`escalation_policies` (`escalation-policy-<site>`), `risk_flags` (`risk-flag-<id>`; the alert a
+`escalation_policies` (`escalation-policy-<site>`), `schedules` and `schedule_overrides`
+(`schedule-<id>`), `risk_flags` (`risk-flag-<id>`; the alert a
 flag joined is the alert whose stream received it), and `alerts`, `alert_pages` and
 `alert_timeline` (`alert-<id>`). Rows are stamped with the service clock's time of the write that
 recorded the events (their `written_at` metadata; for events stored before crisis recorded it,
 the alert's last step and the store's `recorded_at`).
 
-Left untouched: `staff`, the staff ids crisis keeps from booking's StaffRegistered (no event of
-crisis's own records them), and the backbone's tables.
+Left untouched: `staff` and `sites`, the staff ids and site time zones crisis keeps from
+booking's StaffRegistered and SiteRegistered (no event of crisis's own records them), and the
+backbone's tables.
 
 `escalation_timers` holds the deadlines: state the events do not fully hold (a timer's id, and
 whether a deadline that found its alert had moved on was settled when it fired or when the alert
@@ -31,19 +33,33 @@ from uuid import UUID
 
 from counseling_shared.clock import Clock, SystemClock
 from counseling_shared.eventstore import RecordedEvent, read_stream
-from crisis.adapters import alerts, flags, policies, timers
+from crisis.adapters import alerts, flags, policies, schedules, timers
 from crisis.adapters.codec import from_stored, policy_from_json, written_at
 from crisis.adapters.policies import SitePolicy
 from crisis.domain.alert import Alert, fold
+from crisis.domain.schedules.aggregate import fold as schedule_fold
 from crisis.domain.timeline import FlagReceived
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
 
 # Stream kind (the stream id without its uuid) → the kind reported, in the order rows need.
-_KINDS = {"escalation-policy": "escalation_policy", "risk-flag": "risk_flag", "alert": "alert"}
+_KINDS = {
+    "schedule": "schedule",
+    "escalation-policy": "escalation_policy",
+    "risk-flag": "risk_flag",
+    "alert": "alert",
+}
 # Children before the rows they reference.
-_TABLES = ("alert_timeline", "alert_pages", "escalation_timers", "alerts", "risk_flags")
+_TABLES = (
+    "alert_timeline",
+    "alert_pages",
+    "escalation_timers",
+    "alerts",
+    "risk_flags",
+    "schedule_overrides",
+    "schedules",
+)
 _UUID_LENGTH = 36
 
 
@@ -77,7 +93,9 @@ async def rebuild_projections(
         rebuilt: list[Alert] = []
         for kind, aggregate_id in ours:
             records = await read_stream(conn, f"{kind}-{aggregate_id}")
-            if kind == "escalation-policy":
+            if kind == "schedule":
+                await _rebuild_schedule(conn, records)
+            elif kind == "escalation-policy":
                 await _rebuild_policy(conn, aggregate_id, records)
             elif kind == "risk-flag":
                 await _rebuild_flag(conn, records)
@@ -111,6 +129,19 @@ async def _rebuild_policy(conn: Connection, site_id: UUID, records: list[Recorde
     )
     at = written_at(last) or last.recorded_at
     await policies.save(conn, SitePolicy(site_id, policy, last.version, at))
+
+
+async def _rebuild_schedule(conn: Connection, records: list[RecordedEvent]) -> None:
+    state = schedule_fold(schedules.from_stored(r) for r in records)
+    assert state is not None, f"{records[0].stream_id} has no events"
+    first, last = records[0], records[-1]
+    await schedules.project(
+        conn,
+        state,
+        last.version,
+        written_at(last) or last.recorded_at,
+        created_at=written_at(first) or first.recorded_at,
+    )
 
 
 async def _rebuild_flag(conn: Connection, records: list[RecordedEvent]) -> None:

@@ -5,8 +5,8 @@
 on the live write path, when an alert is folded from the event store, and in unit tests.
 """
 
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID, uuid5
 
@@ -22,7 +22,9 @@ from crisis.domain.timeline import (
     Exhausted,
     FlagReceived,
     LevelRaised,
+    LevelSkipped,
     NoPolicy,
+    OnCallResolved,
     Opened,
     PageFailed,
     PageRequested,
@@ -104,6 +106,9 @@ class Alert:
 
 # --- commands ------------------------------------------------------------------------------
 
+OnCall = Mapping[UUID, tuple[UUID, ...]]
+"""Who each schedule has on call at the moment of the command (a schedule absent: nobody)."""
+
 
 @dataclass(frozen=True)
 class ReceiveFlag:
@@ -113,23 +118,44 @@ class ReceiveFlag:
     risk_level: RiskLevel
     source: RiskSource
     policy_in_force: EscalationPolicy | None
+    on_call: OnCall = field(default_factory=dict)
     inactive_staff: frozenset[UUID] = frozenset()
 
 
 @dataclass(frozen=True)
 class EscalationDue:
-    """The deadline of `step` passed (a timer fired). Stale when the alert moved on."""
+    """The deadline of `step` passed (a timer fired). Stale when the alert moved on.
+
+    `on_call` answers for the schedules of the frozen policy: they are resolved now, when the
+    next level is paged, so an override entered during the alert reaches it."""
 
     step: Step
+    on_call: OnCall = field(default_factory=dict)
     inactive_staff: frozenset[UUID] = frozenset()
 
 
 @dataclass(frozen=True)
 class AdoptPolicy:
-    """The site now has `policy`: an alert still open without one starts paging level 1."""
+    """The site now has `policy`: an alert still open without one starts paging level 1.
+
+    `on_call` answers for the policy's schedules now."""
 
     policy: EscalationPolicy
+    on_call: OnCall = field(default_factory=dict)
     inactive_staff: frozenset[UUID] = frozenset()
+
+
+@dataclass(frozen=True)
+class _Roster:
+    """What a command knows about people at this instant: who each schedule has on call, and
+    whom booking deactivated."""
+
+    on_call: OnCall
+    inactive: frozenset[UUID]
+
+    @staticmethod
+    def of(command: ReceiveFlag | EscalationDue | AdoptPolicy) -> "_Roster":
+        return _Roster(command.on_call, command.inactive_staff)
 
 
 @dataclass(frozen=True)
@@ -203,8 +229,8 @@ def open_alert(
     if flag.policy_in_force is None:
         events.append(NoPolicy(now))
     else:
-        events += _pages(
-            alert_id, flag.policy_in_force, FIRST_STEP, now, flag.flag_id, flag.inactive_staff
+        events += _page_level(
+            alert_id, flag.policy_in_force, FIRST_STEP, now, flag.flag_id, _Roster.of(flag)
         )
     return events
 
@@ -214,13 +240,13 @@ def decide(alert: Alert, command: Command, now: datetime) -> list[AlertEvent]:
         case ReceiveFlag():
             return _join(alert, command, now)
         case EscalationDue():
-            return _escalate(alert, command.step, now, command.inactive_staff)
+            return _escalate(alert, command.step, now, _Roster.of(command))
         case AdoptPolicy():
             if alert.policy is not None or alert.status is not AlertStatus.OPEN:
                 return []  # it has a policy of its own already, or someone took it
             return [
                 PolicyAdopted(command.policy, now),
-                *_pages(alert.id, command.policy, FIRST_STEP, now, None, command.inactive_staff),
+                *_page_level(alert.id, command.policy, FIRST_STEP, now, None, _Roster.of(command)),
             ]
         case Acknowledge():
             if alert.status is AlertStatus.RESOLVED:
@@ -269,31 +295,67 @@ def _join(alert: Alert, flag: ReceiveFlag, now: datetime) -> list[AlertEvent]:
     adopt = alert.policy is None and alert.status is AlertStatus.OPEN
     if adopt and flag.policy_in_force is not None:
         events.append(PolicyAdopted(flag.policy_in_force, now))
-        events += _pages(
-            alert.id, flag.policy_in_force, FIRST_STEP, now, flag.flag_id, flag.inactive_staff
+        events += _page_level(
+            alert.id, flag.policy_in_force, FIRST_STEP, now, flag.flag_id, _Roster.of(flag)
         )
     return events
 
 
-def _escalate(
-    alert: Alert, step: Step, now: datetime, inactive: frozenset[UUID]
-) -> list[AlertEvent]:
+def _escalate(alert: Alert, step: Step, now: datetime, roster: _Roster) -> list[AlertEvent]:
     if alert.escalation_due_at is None or alert.step != step or alert.policy is None:
         return []  # acknowledged, resolved, exhausted, or a timer of an earlier step
-    following = next_step(alert.policy, step)
+    return _move_on(alert.id, alert.policy, step, now, roster, skipped=0)
+
+
+def _move_on(
+    alert_id: UUID,
+    policy: EscalationPolicy,
+    step: Step,
+    now: datetime,
+    roster: _Roster,
+    skipped: int,
+) -> list[AlertEvent]:
+    """Leave `step` for the next one and page it (or find the chain exhausted)."""
+    following = next_step(policy, step)
     if following is None:
-        # The chain ran out: the fallback staff are paged, and the alert stays open.
-        fallback = alert.policy.fallback_staff_ids
-        return [
-            Exhausted(step.level, step.cycle, now),
-            *_pages_of(alert.id, fallback, fallback_step(alert.policy), now, None, inactive),
-        ]
+        return _exhaust(alert_id, policy, step, now, roster)
     moved: AlertEvent
     if following.cycle == step.cycle:
         moved = Escalated(following.level, following.cycle, now)
     else:
         moved = ChainRepeated(following.cycle, now)
-    return [moved, *_pages(alert.id, alert.policy, following, now, None, inactive)]
+    return [moved, *_page_level(alert_id, policy, following, now, None, roster, skipped)]
+
+
+def _page_level(
+    alert_id: UUID,
+    policy: EscalationPolicy,
+    step: Step,
+    now: datetime,
+    flag_id: UUID | None,
+    roster: _Roster,
+    skipped: int = 0,
+) -> list[AlertEvent]:
+    """Page the level of `step`: its staff and whoever its schedules have on call now, except
+    those booking deactivated (each a `page_skipped` step).
+
+    A level left with nobody to page is skipped at once (not after its ack_timeout). Once every
+    level has been skipped at this instant, another pass would find the same nobody: the chain
+    is exhausted.
+    """
+    level = policy.level(step.level)
+    resolved = [
+        OnCallResolved(step.level, step.cycle, schedule, roster.on_call.get(schedule, ()), now)
+        for schedule in level.schedule_ids
+    ]
+    people = list(dict.fromkeys([*level.staff_ids, *(s for r in resolved for s in r.staff_ids)]))
+    pages = _pages(alert_id, step, people, now, flag_id, roster.inactive)
+    if any(isinstance(page, PageRequested) for page in pages):
+        return [*resolved, *pages]
+    events: list[AlertEvent] = [*resolved, *pages, LevelSkipped(step.level, step.cycle, now)]
+    if skipped + 1 >= len(policy.levels):
+        return [*events, *_exhaust(alert_id, policy, step, now, roster)]
+    return events + _move_on(alert_id, policy, step, now, roster, skipped + 1)
 
 
 def page_id_for(alert_id: UUID, step: Step, staff_id: UUID) -> UUID:
@@ -301,21 +363,21 @@ def page_id_for(alert_id: UUID, step: Step, staff_id: UUID) -> UUID:
     return uuid5(alert_id, f"page:{step.cycle}:{step.level}:{staff_id}")
 
 
+def _exhaust(
+    alert_id: UUID, policy: EscalationPolicy, step: Step, now: datetime, roster: _Roster
+) -> list[AlertEvent]:
+    """The chain ran out at `step`: the fallback staff are paged, and the alert stays open."""
+    fallback = list(policy.fallback_staff_ids)
+    return [
+        Exhausted(step.level, step.cycle, now),
+        *_pages(alert_id, fallback_step(policy), fallback, now, None, roster.inactive),
+    ]
+
+
 def _pages(
     alert_id: UUID,
-    policy: EscalationPolicy,
     step: Step,
-    now: datetime,
-    flag_id: UUID | None,
-    inactive: frozenset[UUID],
-) -> list[AlertEvent]:
-    return _pages_of(alert_id, policy.level(step.level).staff_ids, step, now, flag_id, inactive)
-
-
-def _pages_of(
-    alert_id: UUID,
     staff_ids: Iterable[UUID],
-    step: Step,
     now: datetime,
     flag_id: UUID | None,
     inactive: frozenset[UUID],
@@ -361,7 +423,7 @@ def evolve(alert: Alert | None, event: AlertEvent) -> Alert | None:
             return None
         raise ValueError(f"{type(event).__name__} before the alert opened")
     match event:
-        case FlagReceived() | NoPolicy() | PageSkipped():
+        case FlagReceived() | NoPolicy() | OnCallResolved() | LevelSkipped() | PageSkipped():
             return alert
         case PolicyAdopted():
             return replace(alert, policy=event.policy, step=FIRST_STEP, step_started_at=event.at)

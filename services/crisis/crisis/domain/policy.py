@@ -15,10 +15,15 @@ MAX_REPEAT = 10
 
 @dataclass(frozen=True)
 class PolicyLevel:
-    """One rung of the ladder: the staff paged together, and how long they have to acknowledge."""
+    """One rung of the ladder: the staff paged together, and how long they have to acknowledge.
+
+    `schedule_ids` are resolved to whoever is on call at the moment the level is paged, and
+    paged with `staff_ids`.
+    """
 
     staff_ids: tuple[UUID, ...]
     ack_timeout: timedelta
+    schedule_ids: tuple[UUID, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,7 @@ class LevelDraft:
 
     staff_ids: Sequence[UUID]
     ack_timeout: str
+    schedule_ids: Sequence[UUID] = ()
 
 
 def escalation_policy(
@@ -79,10 +85,14 @@ def escalation_policy(
     built: list[PolicyLevel] = []
     for i, draft in enumerate(levels):
         where = f"levels.{i}"
-        if not draft.staff_ids:
-            errors.append(FieldError(f"{where}.staff_ids", "at least one staff member is needed"))
-        elif len(set(draft.staff_ids)) != len(draft.staff_ids):
+        if not draft.staff_ids and not draft.schedule_ids:
+            errors.append(
+                FieldError(f"{where}.staff_ids", "at least one staff member or schedule is needed")
+            )
+        if len(set(draft.staff_ids)) != len(draft.staff_ids):
             errors.append(FieldError(f"{where}.staff_ids", "a staff member is listed twice"))
+        if len(set(draft.schedule_ids)) != len(draft.schedule_ids):
+            errors.append(FieldError(f"{where}.schedule_ids", "a schedule is listed twice"))
         try:
             timeout = parse_duration(draft.ack_timeout)
         except InvalidDuration as exc:
@@ -90,7 +100,7 @@ def escalation_policy(
             continue
         if not MIN_ACK_TIMEOUT <= timeout <= MAX_ACK_TIMEOUT:
             errors.append(FieldError(f"{where}.ack_timeout", "must be between PT1S and P1D"))
-        built.append(PolicyLevel(tuple(draft.staff_ids), timeout))
+        built.append(PolicyLevel(tuple(draft.staff_ids), timeout, tuple(draft.schedule_ids)))
     if len(set(fallback_staff_ids)) != len(fallback_staff_ids):
         errors.append(FieldError("fallback_staff_ids", "a staff member is listed twice"))
     if errors:
@@ -99,7 +109,14 @@ def escalation_policy(
 
 
 def everyone(policy: EscalationPolicy) -> set[UUID]:
-    """Every staff member the policy can page."""
+    """Every staff member the policy names (those its schedules put on call aside)."""
     return {staff for level in policy.levels for staff in level.staff_ids} | set(
         policy.fallback_staff_ids
     )
+
+
+def schedules_of(policy: EscalationPolicy | None) -> set[UUID]:
+    """Every schedule the policy's levels name."""
+    if policy is None:
+        return set()
+    return {schedule for level in policy.levels for schedule in level.schedule_ids}

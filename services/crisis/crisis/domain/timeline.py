@@ -71,6 +71,27 @@ class PageRequested:
 
 
 @dataclass(frozen=True)
+class OnCallResolved:
+    """A schedule of the level being paged was asked who is on call now (maybe nobody)."""
+
+    level: int
+    cycle: int
+    schedule_id: UUID
+    staff_ids: tuple[UUID, ...]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class LevelSkipped:
+    """The level resolved to nobody to page (its schedules had nobody on call, or everyone it
+    named was deactivated): skipped at once."""
+
+    level: int
+    cycle: int
+    at: datetime
+
+
+@dataclass(frozen=True)
 class PageSkipped:
     """A staff member of the level being paged was not paged: booking deactivated them."""
 
@@ -150,6 +171,8 @@ AlertEvent = (
     | PolicyAdopted
     | LevelRaised
     | PageRequested
+    | OnCallResolved
+    | LevelSkipped
     | PageSkipped
     | PageSent
     | PageFailed
@@ -167,6 +190,8 @@ EVENT_TYPES: tuple[type[AlertEvent], ...] = (
     PolicyAdopted,
     LevelRaised,
     PageRequested,
+    OnCallResolved,
+    LevelSkipped,
     PageSkipped,
     PageSent,
     PageFailed,
@@ -184,6 +209,8 @@ _KINDS: dict[type[AlertEvent], str] = {
     PolicyAdopted: "policy_adopted",
     LevelRaised: "level_raised",
     PageRequested: "page_requested",
+    OnCallResolved: "oncall_resolved",
+    LevelSkipped: "level_skipped",
     PageSkipped: "page_skipped",
     PageSent: "page_sent",
     PageFailed: "page_failed",
@@ -227,6 +254,15 @@ def timeline_details(event: AlertEvent) -> dict[str, Any]:
                 "level": event.level,
                 "cycle": event.cycle,
             }
+        case OnCallResolved():
+            return {
+                "level": event.level,
+                "cycle": event.cycle,
+                "schedule_id": event.schedule_id,
+                "staff_ids": list(event.staff_ids),
+            }
+        case LevelSkipped():
+            return {"level": event.level, "cycle": event.cycle}
         case PageSkipped():
             return {
                 "staff_id": event.staff_id,

@@ -9,12 +9,13 @@ crisis-page-deliveries  NOTIFY    notify.*.NotificationSent    -> on_page_delive
                                   notify.*.NotificationFailed  -> on_page_delivery
     with page_id set: the page's sent_at and a page_sent/page_failed step; emits nothing.
 crisis-staff            BOOKING   booking.*.StaffRegistered    -> on_staff_registered
-                                  booking.*.StaffDeactivated   -> on_staff_deactivated
     staff ids per site, to check escalation policies and who acknowledges, and who left
     (skipped when their level is paged, refused in new policies, flagged on policy reads);
     emits nothing.
 crisis-clients          BOOKING   booking.*.ClientRegistered   -> on_client_registered
     the site of each client, to refuse a flag for a client of another site; emits nothing.
+crisis-sites            BOOKING   booking.*.SiteRegistered     -> on_site_registered
+    sites' time zones (the zone of a schedule that names none); emits nothing.
 
 Not consumed: crisis's own RiskFlagged (POST /risk-flags handles its flag in the same
 transaction). Missed deadlines are rows, not messages: see `entrypoints/scheduler.py`.
@@ -27,6 +28,7 @@ from counseling_shared.events import (
     NotificationFailed,
     NotificationSent,
     RiskFlagged,
+    SiteRegistered,
     StaffDeactivated,
     StaffRegistered,
 )
@@ -39,6 +41,7 @@ from crisis.application.alerts import receive_flag, record_delivery
 from crisis.application.people import client_registered
 from crisis.application.policies import staff_deactivated, staff_registered
 from crisis.application.publishing import Paging
+from crisis.application.schedules import site_registered
 
 # Crisis traffic retries fast: a flag that failed on a database hiccup must page within seconds.
 _URGENT_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
@@ -74,6 +77,10 @@ def routes(paging: Paging) -> list[Route]:
     async def on_client_registered(uow: UnitOfWork, _: Envelope, event: IntegrationEvent) -> None:
         assert isinstance(event, ClientRegistered)
         await client_registered(uow, event)
+
+    async def on_site_registered(uow: UnitOfWork, _: Envelope, event: IntegrationEvent) -> None:
+        assert isinstance(event, SiteRegistered)
+        await site_registered(uow, event)
 
     flags: Handler = dispatch({RiskFlagged: on_risk_flagged})
     return [
@@ -125,5 +132,14 @@ def routes(paging: Paging) -> list[Route]:
                 description="The site of each client, to check risk flags",
             ),
             dispatch({ClientRegistered: on_client_registered}),
+        ),
+        Route(
+            ConsumerSpec(
+                "crisis-sites",
+                "BOOKING",
+                ["booking.*.SiteRegistered"],
+                description="Sites' time zones, for schedules that name none",
+            ),
+            dispatch({SiteRegistered: on_site_registered}),
         ),
     ]

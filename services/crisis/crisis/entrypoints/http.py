@@ -105,7 +105,10 @@ async def put_escalation_policy(
             stored = await policy_commands.set_policy(
                 uow,
                 site_id,
-                [LevelDraft(level.staff_ids, level.ack_timeout) for level in body.levels],
+                [
+                    LevelDraft(level.staff_ids, level.ack_timeout, level.schedule_ids)
+                    for level in body.levels
+                ],
                 body.repeat,
                 body.fallback_staff_ids,
                 require_known_staff=settings.require_known_staff,

@@ -12,7 +12,12 @@ from crisis.domain.policy import MAX_LEVELS, MAX_REPEAT
 
 class PolicyLevelBody(RequestBody):
     staff_ids: list[UUID] = Field(
-        min_length=1, description="Staff members paged together at this level."
+        default_factory=list, description="Staff members paged together at this level."
+    )
+    schedule_ids: list[UUID] = Field(
+        default_factory=list,
+        description="Schedules of the site, resolved to whoever is on call when the level is"
+        " paged (at least one staff member or schedule per level).",
     )
     ack_timeout: str = Field(
         description="ISO 8601 duration (PT1S to P1D) this level has to acknowledge.",
@@ -41,6 +46,7 @@ class EscalationPolicyBody(RequestBody):
 
 class PolicyLevelOut(BaseModel):
     staff_ids: list[UUID]
+    schedule_ids: list[UUID] = Field(default_factory=list)
     ack_timeout: str = Field(description="ISO 8601 duration.")
 
 
@@ -127,7 +133,8 @@ class TimelineEntryOut(BaseModel):
 
     Depending on the kind, among: `flag_id`, `page_id`, `staff_id`, `notification_id`,
     `risk_level`, `previous_risk_level`, `source`, `level` (escalation level, 1-based), `cycle`
-    (pass through the chain, 0 = the first), `channel`, `attempts`, `outcome`, `policy_levels`.
+    (pass through the chain, 0 = the first), `channel`, `attempts`, `outcome`, `policy_levels`,
+    `schedule_id` and `staff_ids` (who a schedule had on call when its level was paged).
     Never free text about the client.
     """
 
@@ -137,8 +144,9 @@ class TimelineEntryOut(BaseModel):
     at: datetime
     kind: str = Field(
         description="flag_received, opened, no_policy, policy_adopted, level_raised,"
-        " page_requested, page_sent, page_failed, escalated, chain_repeated, acknowledged,"
-        " resolved or exhausted."
+        " oncall_resolved, level_skipped, page_requested, page_skipped (with `reason`), page_sent,"
+        " page_failed, escalated,"
+        " chain_repeated, acknowledged, resolved or exhausted."
     )
 
 

@@ -1,0 +1,69 @@
+"""The on-call calculator: who is on call at an instant, and the shifts over an interval.
+
+Both answers come from one function of the instant (`slots_at`), so they always agree: the
+shifts are the instants between consecutive changes, each labelled with what `slots_at` says
+at its start, and runs of the same answer merged.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from crisis.domain.schedules.overrides import OnCallSlot, Override, apply_overrides
+from crisis.domain.schedules.schedule import Schedule
+
+
+@dataclass(frozen=True)
+class Shift:
+    staff_id: UUID
+    start: datetime
+    end: datetime
+    layer: int | None  # 1-based; None for someone an override added
+    override_id: UUID | None = None
+
+
+def slots_at(
+    schedule: Schedule, overrides: Sequence[Override], instant: datetime
+) -> list[OnCallSlot]:
+    """Who is on call at `instant`: the last layer with someone, then the overrides."""
+    slots: list[OnCallSlot] = []
+    for number in range(len(schedule.layers), 0, -1):
+        staff = schedule.layers[number - 1].on_call(instant, schedule.zone)
+        if staff is not None:
+            slots = [OnCallSlot(staff, number)]
+            break
+    return apply_overrides(slots, overrides, instant)
+
+
+def on_call(schedule: Schedule, overrides: Sequence[Override], instant: datetime) -> list[UUID]:
+    """The staff on call at `instant`, layer's person first, then those overrides added."""
+    return [slot.staff_id for slot in slots_at(schedule, overrides, instant)]
+
+
+def shifts(
+    schedule: Schedule, overrides: Sequence[Override], start: datetime, end: datetime
+) -> list[Shift]:
+    """Every shift overlapping `[start, end)`, clipped to it, ordered by start then layer."""
+    if end <= start:
+        return []
+    changes: set[datetime] = set()
+    for layer in schedule.layers:
+        changes |= layer.changes(start, end, schedule.zone)
+    for override in overrides:
+        changes |= {at for at in (override.start, override.end) if start < at < end}
+    edges = [start, *sorted(changes), end]
+    open_shifts: dict[OnCallSlot, datetime] = {}
+    done: list[Shift] = []
+    for begin in edges[:-1]:
+        current = set(slots_at(schedule, overrides, begin))
+        for slot in [s for s in open_shifts if s not in current]:
+            done.append(_shift(slot, open_shifts.pop(slot), begin))
+        for slot in current:
+            open_shifts.setdefault(slot, begin)
+    done.extend(_shift(slot, since, end) for slot, since in open_shifts.items())
+    return sorted(done, key=lambda s: (s.start, s.layer or 0, str(s.staff_id)))
+
+
+def _shift(slot: OnCallSlot, start: datetime, end: datetime) -> Shift:
+    return Shift(slot.staff_id, start, end, slot.layer, slot.override_id)

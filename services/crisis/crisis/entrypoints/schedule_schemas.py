@@ -1,0 +1,102 @@
+"""Request and response bodies of the schedule routes."""
+
+from datetime import date, datetime
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from crisis.domain.schedules.rotation import RotationKind
+from crisis.domain.schedules.schedule import MAX_LAYERS, MAX_NAME_LENGTH, MAX_PARTICIPANTS
+
+_CLOCK = r"^\d\d:\d\d$"
+
+
+class RotationBody(BaseModel):
+    kind: RotationKind
+    every: str | None = Field(
+        default=None,
+        description="Custom rotations: the turn length as an ISO 8601 duration of whole"
+        " minutes, PT1H to P90D (e.g. P3D, PT12H), counted in local wall-clock time.",
+        examples=["PT12H"],
+    )
+    handoff: str = Field(
+        pattern=_CLOCK, description="Local wall-clock time of each handoff, HH:MM."
+    )
+    handoff_weekday: int | None = Field(
+        default=None, ge=1, le=7, description="Weekly rotations: 1 = Monday … 7 = Sunday."
+    )
+    start_on: date = Field(description="The first turn starts at the first handoff on or after.")
+
+
+class RestrictionBody(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    weekdays: list[int] = Field(min_length=1, description="1 = Monday … 7 = Sunday.")
+    from_: str = Field(alias="from", pattern=_CLOCK, description="Local HH:MM.")
+    to: str = Field(pattern=_CLOCK, description="Local HH:MM; at or before `from`: next day.")
+
+
+class LayerBody(BaseModel):
+    rotation: RotationBody
+    participants: list[UUID] = Field(
+        min_length=1, max_length=MAX_PARTICIPANTS, description="Staff ids, in turn order."
+    )
+    restrictions: list[RestrictionBody] = Field(
+        default_factory=list, description="The layer applies only inside these windows."
+    )
+
+
+class ScheduleBody(BaseModel):
+    site_id: UUID
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    timezone: str | None = Field(
+        default=None, description="IANA zone; absent: the site's.", examples=["Europe/Paris"]
+    )
+    layers: list[LayerBody] = Field(
+        min_length=1, max_length=MAX_LAYERS, description="A later layer wins where it has someone."
+    )
+
+
+class OverrideOut(BaseModel):
+    override_id: UUID
+    staff_id: UUID
+    replaces: UUID | None = Field(description="Absent: the staff member is added.")
+    start: datetime
+    end: datetime
+
+
+class ScheduleOut(BaseModel):
+    schedule_id: UUID
+    site_id: UUID
+    name: str
+    timezone: str
+    layers: list[LayerBody]
+    overrides: list[OverrideOut]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class OnCallOut(BaseModel):
+    at: datetime
+    staff_ids: list[UUID]
+
+
+class ShiftOut(BaseModel):
+    staff_id: UUID
+    start: datetime
+    end: datetime
+    layer: int | None = Field(description="1-based layer; null for someone an override added.")
+    override_id: UUID | None = None
+
+
+class OverrideBody(BaseModel):
+    staff_id: UUID
+    replaces: UUID | None = Field(default=None, description="Absent: adds `staff_id`.")
+    start: datetime
+    end: datetime
+
+
+class CalendarUrlOut(BaseModel):
+    url: str
+    expires_at: datetime

@@ -1,0 +1,84 @@
+"""Signed links: one mechanism for every link that acts without a sign-in.
+
+A token names its `purpose` (what it may be used for: a calendar feed, a page acknowledgement,
+a check-in form), its `subject` (the thing it opens), optionally the `person` it acts as, and
+when it expires. It is signed with the service's `LINK_SIGNING_KEY` (itsdangerous, HMAC), and
+the purpose is part of the signing salt, so a token minted for one purpose never opens another.
+Each token carries a random `link_id`, so a caller that needs single use can record it.
+
+`verify` tells a token that was altered (or signed with another key, or for another purpose:
+`LinkTampered`, answer 403) from a genuine one that has expired (`LinkExpired`, answer 410).
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+_SALT = "counseling-link:"
+
+
+class LinkError(Exception):
+    """The token cannot be used."""
+
+
+class LinkTampered(LinkError):
+    """Not a token this key signed for this purpose."""
+
+
+class LinkExpired(LinkError):
+    """A genuine token past its expiry."""
+
+    def __init__(self, link: "SignedLink") -> None:
+        super().__init__(f"the link expired at {link.expires_at.isoformat()}")
+        self.link = link
+
+
+@dataclass(frozen=True)
+class SignedLink:
+    purpose: str
+    subject: str
+    person: str | None
+    expires_at: datetime
+    link_id: UUID
+
+
+class LinkSigner:
+    """Signs and verifies tokens with one secret key."""
+
+    def __init__(self, secret_key: str) -> None:
+        if not secret_key:
+            raise ValueError("a link signing key is needed")
+        self._key = secret_key
+
+    def sign(
+        self, purpose: str, subject: str, *, expires_at: datetime, person: str | None = None
+    ) -> str:
+        payload = {
+            "s": subject,
+            "p": person,
+            "e": int(expires_at.timestamp()),
+            "j": uuid4().hex,
+        }
+        return str(self._serializer(purpose).dumps(payload))
+
+    def verify(self, token: str, purpose: str, *, now: datetime) -> SignedLink:
+        """The link `token` stands for; raises `LinkTampered` or `LinkExpired`."""
+        try:
+            payload = self._serializer(purpose).loads(token)
+            link = SignedLink(
+                purpose,
+                str(payload["s"]),
+                None if payload["p"] is None else str(payload["p"]),
+                datetime.fromtimestamp(int(payload["e"]), UTC),
+                UUID(hex=payload["j"]),
+            )
+        except (BadSignature, KeyError, TypeError, ValueError):
+            raise LinkTampered("the link is not valid") from None
+        if now >= link.expires_at:
+            raise LinkExpired(link)
+        return link
+
+    def _serializer(self, purpose: str) -> URLSafeSerializer:
+        return URLSafeSerializer(self._key, salt=_SALT + purpose)

@@ -1,0 +1,217 @@
+"""On-call schedules over HTTP, against real PostgreSQL and NATS."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from uuid import UUID, uuid4
+
+import httpx
+from icalendar import Calendar
+
+from counseling_shared.events import SiteRegistered
+from counseling_shared.links import LinkSigner
+from tests.crisis.integration.harness import Bus, RunningCrisis, eventually
+from tests.crisis.integration.steps import register_staff
+
+
+async def register_site(bus: Bus, timezone: str = "America/New_York") -> UUID:
+    site_id = uuid4()
+    await bus.publish(
+        SiteRegistered(site_id=site_id, name="North", timezone=timezone, locale="en"),
+        source="booking",
+    )
+    return site_id
+
+
+def weekly_layer(*participants: UUID, start_on: str = "2026-02-02") -> dict[str, Any]:
+    return {
+        "rotation": {
+            "kind": "weekly",
+            "handoff": "09:00",
+            "handoff_weekday": 1,
+            "start_on": start_on,
+        },
+        "participants": [str(p) for p in participants],
+    }
+
+
+async def post_schedule(
+    crisis: RunningCrisis, site_id: UUID, layers: list[dict[str, Any]], **extra: Any
+) -> dict[str, Any]:
+    """POST, retrying while crisis has not yet heard of the site or its staff."""
+    body = {"site_id": str(site_id), "name": "Crisis line", "layers": layers, **extra}
+
+    async def created() -> dict[str, Any] | None:
+        answer = await crisis.http.post("/schedules", json=body)
+        if answer.status_code == 422:
+            return None
+        assert answer.status_code == 201, answer.text
+        result: dict[str, Any] = answer.json()
+        return result
+
+    return await eventually(created, timeout=10)
+
+
+async def on_call_at(crisis: RunningCrisis, schedule_id: str, at: str) -> list[str]:
+    answer = await crisis.http.get(f"/schedules/{schedule_id}/oncall", params={"at": at})
+    assert answer.status_code == 200, answer.text
+    staff: list[str] = answer.json()["staff_ids"]
+    return staff
+
+
+async def test_a_schedule_in_the_sites_zone_hands_off_at_local_time_across_dst(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    site = await register_site(bus, "America/New_York")
+    a, b = await register_staff(bus, site, 2)
+    created = await post_schedule(crisis, site, [weekly_layer(a, b)])
+    schedule_id = created["schedule_id"]
+
+    assert created["timezone"] == "America/New_York"
+    assert await on_call_at(crisis, schedule_id, "2026-03-02T13:59:00Z") == [str(b)]
+    assert await on_call_at(crisis, schedule_id, "2026-03-02T14:00:00Z") == [str(a)]
+    assert await on_call_at(crisis, schedule_id, "2026-03-09T12:59:00Z") == [str(a)]
+    assert await on_call_at(crisis, schedule_id, "2026-03-09T13:00:00Z") == [str(b)]
+    answer = await crisis.http.get(
+        f"/schedules/{schedule_id}/shifts",
+        params={"from": "2026-03-01T00:00:00Z", "to": "2026-03-15T00:00:00Z"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert [(s["staff_id"], s["start"], s["end"], s["layer"]) for s in answer.json()] == [
+        (str(b), "2026-03-01T00:00:00Z", "2026-03-02T14:00:00Z", 1),
+        (str(a), "2026-03-02T14:00:00Z", "2026-03-09T13:00:00Z", 1),
+        (str(b), "2026-03-09T13:00:00Z", "2026-03-15T00:00:00Z", 1),
+    ]
+
+
+async def test_overrides_replace_someone_and_can_be_removed(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    site = await register_site(bus)
+    a, b, c = await register_staff(bus, site, 3)
+    schedule_id = (await post_schedule(crisis, site, [weekly_layer(a, b)]))["schedule_id"]
+
+    answer = await crisis.http.post(
+        f"/schedules/{schedule_id}/overrides",
+        json={
+            "staff_id": str(c),
+            "replaces": str(a),
+            "start": "2026-03-03T00:00:00Z",
+            "end": "2026-03-04T00:00:00Z",
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    override_id = answer.json()["override_id"]
+    assert await on_call_at(crisis, schedule_id, "2026-03-03T12:00:00Z") == [str(c)]
+    shifts = (
+        await crisis.http.get(
+            f"/schedules/{schedule_id}/shifts",
+            params={"from": "2026-03-03T00:00:00Z", "to": "2026-03-04T00:00:00Z"},
+        )
+    ).json()
+    assert [(s["staff_id"], s["override_id"]) for s in shifts] == [(str(c), override_id)]
+
+    removed = await crisis.http.delete(f"/schedules/{schedule_id}/overrides/{override_id}")
+    assert removed.status_code == 204
+    assert await on_call_at(crisis, schedule_id, "2026-03-03T12:00:00Z") == [str(a)]
+    again = await crisis.http.delete(f"/schedules/{schedule_id}/overrides/{override_id}")
+    assert again.status_code == 404
+
+
+async def test_a_put_replaces_the_definition_and_keeps_the_overrides(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    site = await register_site(bus)
+    a, b, c = await register_staff(bus, site, 3)
+    created = await post_schedule(crisis, site, [weekly_layer(a)], timezone="Europe/Paris")
+    schedule_id = created["schedule_id"]
+    await crisis.http.post(
+        f"/schedules/{schedule_id}/overrides",
+        json={"staff_id": str(c), "start": "2026-03-03T00:00:00Z", "end": "2026-03-04T00:00:00Z"},
+    )
+
+    answer = await crisis.http.put(
+        f"/schedules/{schedule_id}",
+        json={"site_id": str(site), "name": "Nights", "layers": [weekly_layer(b)]},
+    )
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["name"], answer.json()["version"]) == ("Nights", 3)
+    assert answer.json()["timezone"] == "America/New_York"  # no zone given: the site's
+    assert await on_call_at(crisis, schedule_id, "2026-03-03T12:00:00Z") == [str(b), str(c)]
+
+
+async def test_bad_schedules_and_queries_are_refused_field_by_field(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    site = await register_site(bus)
+    [a] = await register_staff(bus, site, 1)
+    await post_schedule(crisis, site, [weekly_layer(a)])  # crisis knows the site and a by now
+    bad = {
+        "site_id": str(site),
+        "name": "Crisis line",
+        "timezone": "Mars/Olympus",
+        "layers": [
+            {
+                "rotation": {"kind": "custom", "handoff": "25:00", "start_on": "2026-03-01"},
+                "participants": [str(a), str(uuid4())],
+                "restrictions": [{"weekdays": [8], "from": "09:00", "to": "09:00"}],
+            }
+        ],
+    }
+    answer = await crisis.http.post("/schedules", json=bad)
+
+    assert answer.status_code == 422
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    fields = {e["field"] for e in answer.json()["errors"]}
+    assert fields == {
+        "timezone",
+        "layers.0.rotation.handoff",
+        "layers.0.rotation.every",
+        "layers.0.participants",
+        "layers.0.restrictions.0.weekdays",
+        "layers.0.restrictions.0.to",
+    }
+    missing = await crisis.http.get(f"/schedules/{uuid4()}/oncall")
+    assert missing.status_code == 404
+
+
+async def test_the_calendar_feed_opens_with_its_signed_token_only(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    site = await register_site(bus)
+    a, b = await register_staff(bus, site, 2)
+    schedule_id = (await post_schedule(crisis, site, [weekly_layer(a, b)]))["schedule_id"]
+    other_id = (await post_schedule(crisis, site, [weekly_layer(b)]))["schedule_id"]
+
+    url = (await crisis.http.get(f"/schedules/{schedule_id}/calendar-url")).json()["url"]
+    token = parse_qs(urlsplit(url).query)["token"][0]
+    anonymous = httpx.AsyncClient(transport=crisis.http._transport, base_url="http://crisis")
+    async with anonymous:
+        feed = await anonymous.get(
+            f"/schedules/{schedule_id}/calendar.ics", params={"token": token}
+        )
+        assert feed.status_code == 200, feed.text
+        assert feed.headers["content-type"].startswith("text/calendar")
+        events = Calendar.from_ical(feed.content).walk("VEVENT")
+        assert {str(e["summary"]) for e in events} == {f"On call: staff {s}" for s in (a, b)}
+        assert len(events) >= 12  # 90 days of weekly turns
+
+        altered = token[:-3] + ("xyz" if not token.endswith("xyz") else "abc")
+        tampered = await anonymous.get(
+            f"/schedules/{schedule_id}/calendar.ics", params={"token": altered}
+        )
+        assert tampered.status_code == 403
+        elsewhere = await anonymous.get(
+            f"/schedules/{other_id}/calendar.ics", params={"token": token}
+        )
+        assert elsewhere.status_code == 403
+        key = crisis.runtime.settings.link_signing_key.get_secret_value()
+        expired = LinkSigner(key).sign(
+            "crisis-schedule-calendar",
+            schedule_id,
+            expires_at=datetime.now(UTC) - timedelta(minutes=1),
+        )
+        gone = await anonymous.get(
+            f"/schedules/{schedule_id}/calendar.ics", params={"token": expired}
+        )
+        assert gone.status_code == 410
