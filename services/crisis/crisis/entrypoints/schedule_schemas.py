@@ -1,17 +1,18 @@
 """Request and response bodies of the schedule routes."""
 
-from datetime import date, datetime
+from datetime import datetime
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from counseling_shared.http.bodies import CalendarDate, Instant, RequestBody
 from crisis.domain.schedules.rotation import RotationKind
 from crisis.domain.schedules.schedule import MAX_LAYERS, MAX_NAME_LENGTH, MAX_PARTICIPANTS
 
 _CLOCK = r"^\d\d:\d\d$"
 
 
-class RotationBody(BaseModel):
+class RotationBody(RequestBody):
     kind: RotationKind
     every: str | None = Field(
         default=None,
@@ -25,10 +26,12 @@ class RotationBody(BaseModel):
     handoff_weekday: int | None = Field(
         default=None, ge=1, le=7, description="Weekly rotations: 1 = Monday … 7 = Sunday."
     )
-    start_on: date = Field(description="The first turn starts at the first handoff on or after.")
+    start_on: CalendarDate = Field(
+        description="The first turn starts at the first handoff on or after."
+    )
 
 
-class RestrictionBody(BaseModel):
+class RestrictionBody(RequestBody):
     model_config = ConfigDict(populate_by_name=True)
 
     weekdays: list[int] = Field(min_length=1, description="1 = Monday … 7 = Sunday.")
@@ -36,7 +39,7 @@ class RestrictionBody(BaseModel):
     to: str = Field(pattern=_CLOCK, description="Local HH:MM; at or before `from`: next day.")
 
 
-class LayerBody(BaseModel):
+class LayerBody(RequestBody):
     rotation: RotationBody
     participants: list[UUID] = Field(
         min_length=1, max_length=MAX_PARTICIPANTS, description="Staff ids, in turn order."
@@ -46,7 +49,7 @@ class LayerBody(BaseModel):
     )
 
 
-class ScheduleBody(BaseModel):
+class ScheduleBody(RequestBody):
     site_id: UUID
     name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     timezone: str | None = Field(
@@ -90,11 +93,11 @@ class ShiftOut(BaseModel):
     override_id: UUID | None = None
 
 
-class OverrideBody(BaseModel):
+class OverrideBody(RequestBody):
     staff_id: UUID
     replaces: UUID | None = Field(default=None, description="Absent: adds `staff_id`.")
-    start: datetime
-    end: datetime
+    start: Instant
+    end: Instant
 
 
 class CalendarUrlOut(BaseModel):

@@ -7,7 +7,9 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Query, Request, Response
 
 from counseling_shared.eventstore import ConcurrencyConflict
+from counseling_shared.http.bodies import Instant
 from counseling_shared.http.dependencies import Caller, Person
+from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.problems import Conflict, NotFound, Problem, Unprocessable
 from counseling_shared.links import LinkExpired, LinkSigner, LinkTampered
 from counseling_shared.service import Runtime, runtime_of
@@ -141,7 +143,7 @@ async def post_schedule(body: ScheduleBody, request: Request, caller: Person) ->
     return await _define(request, caller, uuid4(), body)
 
 
-@router.put("/schedules/{schedule_id}")
+@router.put("/schedules/{schedule_id}", responses=problem_responses(404))
 async def put_schedule(
     schedule_id: UUID, body: ScheduleBody, request: Request, caller: Person
 ) -> ScheduleOut:
@@ -150,14 +152,14 @@ async def put_schedule(
     return await _define(request, caller, schedule_id, body)
 
 
-@router.get("/schedules/{schedule_id}")
+@router.get("/schedules/{schedule_id}", responses=problem_responses(404))
 async def get_schedule(schedule_id: UUID, request: Request, caller: Caller) -> ScheduleOut:
     return _out(await _readable(request, caller, schedule_id))
 
 
-@router.get("/schedules/{schedule_id}/oncall")
+@router.get("/schedules/{schedule_id}/oncall", responses=problem_responses(404))
 async def get_on_call(
-    schedule_id: UUID, request: Request, caller: Caller, at: datetime | None = None
+    schedule_id: UUID, request: Request, caller: Caller, at: Instant | None = None
 ) -> OnCallOut:
     """Who is on call at `at` (default: now), overrides included."""
     stored = await _readable(request, caller, schedule_id)
@@ -166,13 +168,13 @@ async def get_on_call(
     return OnCallOut(at=instant, staff_ids=staff)
 
 
-@router.get("/schedules/{schedule_id}/shifts")
+@router.get("/schedules/{schedule_id}/shifts", responses=problem_responses(404))
 async def get_shifts(
     schedule_id: UUID,
     request: Request,
     caller: Caller,
-    from_: Annotated[datetime, Query(alias="from")],
-    to: datetime,
+    from_: Annotated[Instant, Query(alias="from")],
+    to: Instant,
 ) -> list[ShiftOut]:
     """Shifts overlapping `[from, to)`, clipped to it (at most 92 days)."""
     start, end = _aware(from_, "from"), _aware(to, "to")
@@ -186,7 +188,9 @@ async def get_shifts(
     return [ShiftOut.model_validate(s, from_attributes=True) for s in found]
 
 
-@router.post("/schedules/{schedule_id}/overrides", status_code=201)
+@router.post(
+    "/schedules/{schedule_id}/overrides", status_code=201, responses=problem_responses(404)
+)
 async def post_override(
     schedule_id: UUID, body: OverrideBody, request: Request, caller: Person
 ) -> OverrideOut:
@@ -216,7 +220,11 @@ async def post_override(
     return _override_out(override)
 
 
-@router.delete("/schedules/{schedule_id}/overrides/{override_id}", status_code=204)
+@router.delete(
+    "/schedules/{schedule_id}/overrides/{override_id}",
+    status_code=204,
+    responses=problem_responses(404),
+)
 async def delete_override(
     schedule_id: UUID, override_id: UUID, request: Request, caller: Person
 ) -> Response:
@@ -234,7 +242,7 @@ async def delete_override(
     return Response(status_code=204)
 
 
-@router.get("/schedules/{schedule_id}/calendar-url")
+@router.get("/schedules/{schedule_id}/calendar-url", responses=problem_responses(404))
 async def get_calendar_url(schedule_id: UUID, request: Request, caller: Caller) -> CalendarUrlOut:
     """A link to the schedule's iCalendar feed, signed for this schedule, for a calendar app."""
     await _readable(request, caller, schedule_id)
@@ -251,7 +259,7 @@ async def get_calendar_url(schedule_id: UUID, request: Request, caller: Caller) 
 @router.get(
     "/schedules/{schedule_id}/calendar.ics",
     response_class=Response,
-    responses={200: {"content": {"text/calendar": {}}}},
+    responses={200: {"content": {"text/calendar": {}}}, **problem_responses(403, 404, 410)},
 )
 async def get_calendar(schedule_id: UUID, token: str, request: Request) -> Response:
     """The schedule's shifts for the next 90 days (RFC 5545). The signed token is the
