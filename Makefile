@@ -22,6 +22,7 @@ run: venv
 	exec $(VENV)/bin/python -m devstack $(RUN_ARGS)
 
 test: venv
+	scripts/test-tools.sh
 	exec $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: venv
