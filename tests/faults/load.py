@@ -130,23 +130,40 @@ class Site:
             await asyncio.sleep(0.1)
 
     async def _worker(self, counselor_id: str, stop: asyncio.Event) -> None:
-        # Each flow books its counselor into an earlier slot of its own: no overlap.
-        base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
         async with httpx.AsyncClient(timeout=10.0) as http:
             for number in itertools.count():
                 if stop.is_set():
                     return
-                start = base - timedelta(minutes=20 * number)
                 began = time.monotonic()
-                if await self._flow(http, counselor_id, start, number):
+                if await self._flow(http, counselor_id, number):
                     self.log.flows_done += 1
                 # Steady, not flat out: a backlog of the load's own making is not a fault's.
                 await asyncio.sleep(max(0.0, FLOW_PERIOD - (time.monotonic() - began)))
 
-    async def _flow(
-        self, http: httpx.AsyncClient, counselor_id: str, start: datetime, number: int
-    ) -> bool:
-        """One client's flow; True when every command of it was accepted."""
+    async def _flow(self, http: httpx.AsyncClient, counselor_id: str, number: int) -> bool:
+        """One client's flow; True when every command of it was accepted.
+
+        booking takes sessions that started at most 15 minutes ago (`slots.PAST_GRACE`), so
+        a session the flow can complete at once starts a minute ago; its counselor is one of its
+        own (the worker's first, then a new one each flow), so no two flows' sessions overlap.
+        """
+        if number > 0:
+            counselor = await self._send(
+                http,
+                Command("staff"),
+                "booking",
+                "/staff",
+                {
+                    "site_id": self.site_id,
+                    "name": "Counselor Load",
+                    "role": "counselor",
+                    "email": unique_email("counselor"),
+                },
+            )
+            if counselor is None:
+                return False
+            counselor_id = str(counselor["id"])
+        start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
         address = unique_email("load")
         client = await self._send(
             http,
@@ -261,6 +278,8 @@ def _ids_of(kind: str, answer: dict[str, Any]) -> dict[str, str]:
         return {"client_id": str(answer["id"])}
     if kind in ("booking", "completion"):
         return {"appointment_id": str(answer["id"])}
+    if kind == "staff":
+        return {"staff_id": str(answer["id"])}
     if kind == "flag":
         return {"flag_id": str(answer["flag_id"]), "alert_id": str(answer["alert_id"])}
     return {}

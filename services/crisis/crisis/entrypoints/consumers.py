@@ -43,6 +43,9 @@ from crisis.application.policies import staff_deactivated, staff_registered
 from crisis.application.publishing import Paging
 from crisis.application.schedules import site_registered
 
+CLIENTS_DURABLE = "crisis-clients"
+"""Learns each client's site; POST /risk-flags asks it whether a client may still arrive."""
+
 # Crisis traffic retries fast: a flag that failed on a database hiccup must page within seconds.
 _URGENT_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
@@ -126,7 +129,7 @@ def routes(paging: Paging) -> list[Route]:
         ),
         Route(
             ConsumerSpec(
-                "crisis-clients",
+                CLIENTS_DURABLE,
                 "BOOKING",
                 ["booking.*.ClientRegistered"],
                 description="The site of each client, to check risk flags",

@@ -15,7 +15,7 @@ from counseling_shared.http.pagination import PAGED, Page
 from counseling_shared.http.problems import Conflict, NotFound, Problem, Unprocessable
 from counseling_shared.service import Runtime, runtime_of
 from counseling_shared.unit_of_work import UnitOfWork, unit_of_work
-from crisis.adapters import alert_views, flags, policies
+from crisis.adapters import alert_views, clients, flags, policies
 from crisis.adapters.codec import policy_levels_json
 from crisis.adapters.flags import RiskFlag
 from crisis.adapters.policies import SitePolicy
@@ -24,6 +24,7 @@ from crisis.application import policies as policy_commands
 from crisis.application.publishing import Paging
 from crisis.domain.alert import AlertResolved
 from crisis.domain.policy import InvalidPolicy, LevelDraft
+from crisis.entrypoints.consumers import CLIENTS_DURABLE
 from crisis.entrypoints.schemas import (
     AcknowledgeBody,
     AlertOut,
@@ -151,6 +152,16 @@ async def post_risk_flag(body: RiskFlagBody, request: Request, caller: Caller) -
     if settings.require_known_client and not await people.client_is_of_site(
         runtime.db(), body.client_id, body.site_id, settings.client_wait_seconds
     ):
+        if await _clients_still_arriving(runtime, body.client_id):
+            # After an outage crisis may be behind booking's registrations: a flag must never
+            # be refused for that, so the caller is told to retry instead of given a 422.
+            raise Problem(
+                503,
+                "unavailable",
+                "Service unavailable",
+                "crisis has not yet caught up with booking's client registrations; retry"
+                " this flag in a few seconds.",
+            )
         raise Unprocessable(
             f"Client {body.client_id} is not a client of site {body.site_id}.",
             [{"field": "client_id", "message": "not a client of this site"}],
@@ -159,6 +170,19 @@ async def post_risk_flag(body: RiskFlagBody, request: Request, caller: Caller) -
         flag = RiskFlag(uuid4(), body.client_id, body.site_id, body.level, body.source, uow.now())
         outcome = await alerts.submit_flag(uow, flag, _paging(runtime))
     return RiskFlagAccepted(alert_id=outcome.alert_id, flag_id=outcome.flag_id)
+
+
+async def _clients_still_arriving(runtime: Runtime, client_id: UUID) -> bool:
+    """The client is unknown here while booking's ClientRegistered events still wait for the
+    `crisis-clients` consumer (or its database): it may be one of them."""
+    async with runtime.db().acquire() as conn:
+        if await clients.site_of(conn, client_id) is not None:
+            return False  # known, and of another site: a real 422
+    try:
+        info = await runtime.jetstream().consumer_info("BOOKING", CLIENTS_DURABLE)
+    except Exception:  # NATS unreachable: we cannot tell, so we cannot refuse
+        return True
+    return bool(info.num_pending or info.num_ack_pending)
 
 
 @router.get("/risk-flags/{flag_id}", tags=["alerts"], responses=problem_responses(404))
