@@ -99,7 +99,10 @@ async def test_an_audit_table_is_append_only_too_once_it_exists(
     await migrate(database_url, roles)
     conn = await connected(as_role(database_url, roles.runtime, roles))
     try:
-        await conn.execute("INSERT INTO audit (id, action) VALUES (1, 'read')")
+        await conn.execute(
+            """INSERT INTO audit (actor_kind, actor_id, action, resource, request_id, status)
+               VALUES ('key', 'k', 'read', 'clients', 'r', 200)"""
+        )
         with pytest.raises(DENIED):
             await conn.execute("UPDATE audit SET action = 'nothing'")
         with pytest.raises(DENIED):
