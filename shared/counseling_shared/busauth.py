@@ -34,7 +34,7 @@ from counseling_shared.jetstream import DLQ_STREAM, REDRIVE_PREFIX, ConsumerSpec
 JS_API = "$JS.API"
 DIRECTORY_SUBJECT = "booking.directory.contact"
 DIRECTORY_RESPONDER = "booking"
-DIRECTORY_CLIENTS = frozenset({"notify"})
+DIRECTORY_CLIENTS = frozenset({"notify", "crisis"})
 """The services that need client contact details at the moment of use."""
 
 OPERATOR = "counselctl"

@@ -63,7 +63,11 @@ async def suite(
         postgres_url=postgres_server.url(),
         sinks=e2e_sinks,
         work_dir=tmp_path_factory.mktemp("fuzz"),
-        extra_env={"KNOWN_ID_WAIT_SECONDS": "0.1"},
+        extra_env={
+            "KNOWN_ID_WAIT_SECONDS": "0.1",
+            "CRISIS_STAFF_WAIT_SECONDS": "0.1",
+            "CRISIS_CLIENT_WAIT_SECONDS": "0.1",
+        },
     )
     try:
         await running.start()
@@ -107,7 +111,4 @@ def test_notify_answers_only_what_its_document_declares(case: Any, suite: Suite)
 @crisis.parametrize()
 @FUZZ
 def test_crisis_answers_only_what_its_document_declares(case: Any, suite: Suite) -> None:
-    if (case.method, case.path) == ("POST", "/schedules"):
-        # Known failure, not yet diagnosed (merged at the end of a session; issue 9 is open).
-        pytest.xfail("POST /schedules: schemathesis finding not yet fixed (issue 9)")
     _call(suite, Service.CRISIS, case)

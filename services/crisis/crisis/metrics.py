@@ -54,3 +54,8 @@ ONCALL_SINGLE_CHANNEL = Gauge(
 ONCALL_CHECKED_AT = Gauge(
     "crisis_oncall_check_timestamp_seconds", "When the on-call look-ahead check last succeeded"
 )
+UNVERIFIED_FLAGS = Counter(
+    "crisis_flags_client_unverified_total",
+    "Risk flags accepted for a client crisis had not heard of while booking's directory could"
+    " not answer (paging never waits for booking); check such alerts' client ids",
+)

@@ -37,7 +37,15 @@ class CrisisSettings(ServiceSettings):
         alias="CRISIS_CLIENT_WAIT_SECONDS",
         ge=0,
         description="How long a risk flag naming a client crisis has not heard of yet waits for"
-        " booking's ClientRegistered before it is refused.",
+        " booking's ClientRegistered before booking's directory is asked.",
+    )
+    directory_timeout: float = Field(
+        default=1.5,
+        alias="CRISIS_DIRECTORY_TIMEOUT",
+        gt=0,
+        description="Seconds to wait for booking's directory (booking.directory.contact) when a"
+        " posted flag names a client crisis has not heard of; without an answer the flag is"
+        " accepted.",
     )
     gauge_interval: float = Field(
         default=5.0,

@@ -1,14 +1,19 @@
 """Acknowledging and resolving act as the credential's staff member; a flag must name a client
 of its site; a client's alert is looked up within the flag's site (contract: Identity, roles)."""
 
+import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from nats.aio.msg import Msg
+from prometheus_client import REGISTRY
 
+from counseling_shared.busauth import DIRECTORY_SUBJECT
 from counseling_shared.codes import Channel, RiskLevel, RiskSource, StaffRole
 from counseling_shared.events import ClientRegistered, RiskFlagged, StaffRegistered
 from devstack.handles import NatsHandle
@@ -246,17 +251,81 @@ async def test_a_flag_for_a_client_of_another_site_is_refused(center: Center) ->
     assert await _alerts_of(center, client_of_b) == []
 
 
-async def test_a_flag_for_a_client_crisis_never_heard_of_is_refused_after_a_short_wait(
+@asynccontextmanager
+async def booking_directory(center: Center, sites: dict[UUID, UUID]) -> AsyncIterator[None]:
+    """booking's side of `booking.directory.contact` on the real bus, knowing `sites`
+    (client id -> site id); crisis has heard nothing of these clients."""
+
+    async def answer(msg: Msg) -> None:
+        client_id = UUID(json.loads(msg.data)["client_id"])
+        site_id = sites.get(client_id)
+        reply = {"error": "not_found"} if site_id is None else directory_entry(client_id, site_id)
+        await msg.respond(json.dumps(reply).encode())
+
+    sub = await center.bus.nc.subscribe(DIRECTORY_SUBJECT, queue="booking-directory", cb=answer)
+    await center.bus.nc.flush()
+    try:
+        yield
+    finally:
+        await sub.unsubscribe()
+
+
+def directory_entry(client_id: UUID, site_id: UUID) -> dict[str, str]:
+    return {
+        "client_id": str(client_id),
+        "site_id": str(site_id),
+        "email": "client@example.org",
+        "locale": "en",
+        "timezone": "UTC",
+        "preferred_channel": "email",
+    }
+
+
+async def test_a_flag_for_a_client_booking_does_not_know_is_refused(center: Center) -> None:
+    stranger = uuid4()
+
+    async with booking_directory(center, {}):
+        answer = await center.crisis.http.post(
+            "/risk-flags", json=flag_body(stranger, SITE_A), headers=ADMIN
+        )
+
+    assert answer.status_code == 422
+    assert await _alerts_of(center, stranger) == []
+
+
+async def test_booking_vouches_for_a_client_whose_registration_has_not_reached_crisis(
     center: Center,
 ) -> None:
+    behind, of_b = uuid4(), uuid4()
+
+    async with booking_directory(center, {behind: SITE_A, of_b: SITE_B}):
+        accepted = await center.crisis.http.post(
+            "/risk-flags", json=flag_body(behind, SITE_A), headers=ADMIN
+        )
+        refused = await center.crisis.http.post(
+            "/risk-flags", json=flag_body(of_b, SITE_A), headers=ADMIN
+        )
+
+    assert accepted.status_code == 202, accepted.text
+    [alert] = await _alerts_of(center, behind)
+    assert alert["site_id"] == SITE_A
+    assert refused.status_code == 422
+    assert await _alerts_of(center, of_b) == []
+
+
+async def test_a_flag_is_accepted_unverified_when_booking_cannot_answer(center: Center) -> None:
+    """Paging never depends on booking being up (contract): nobody answers the directory."""
     stranger = uuid4()
+    before = REGISTRY.get_sample_value("crisis_flags_client_unverified_total") or 0.0
 
     answer = await center.crisis.http.post(
         "/risk-flags", json=flag_body(stranger, SITE_A), headers=ADMIN
     )
 
-    assert answer.status_code == 422
-    assert await _alerts_of(center, stranger) == []
+    assert answer.status_code == 202, answer.text
+    assert len(await _alerts_of(center, stranger)) == 1
+    after = REGISTRY.get_sample_value("crisis_flags_client_unverified_total")
+    assert after == before + 1
 
 
 async def test_a_flag_waits_for_a_client_registered_a_moment_ago(center: Center) -> None:

@@ -121,7 +121,14 @@ async def test_the_backlog_gauges_follow_planning_falling_due_late_and_completio
             start=t0,
         )
         await publish_as_booking(js, missed, missed.appointment_id)
-        # The contract's defaults: a check-in in 7 days, an outreach in 24 hours.
+
+        # The contract's defaults: a check-in in 7 days, an outreach in 24 hours. The table is
+        # asked first: the gauges are process-wide, so they alone cannot prove both are planned.
+        async def both_planned() -> bool:
+            async with runtime.db().acquire() as conn:
+                return (await scheduler_backlog(conn, t0, 5.0)).scheduled == 2
+
+        await eventually(both_planned)
         await eventually(lambda: backlog_shows(api, scheduled=2, due=0, overdue=0))
 
         # "Overdue" means more than 5 s past due_at and still scheduled.

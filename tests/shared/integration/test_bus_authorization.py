@@ -137,7 +137,7 @@ async def test_notify_cannot_publish_bookings_events_but_booking_can(secured: Se
     assert await stream_messages(secured, "BOOKING") == before + 1
 
 
-async def test_only_booking_answers_the_directory_and_only_notify_asks(
+async def test_only_booking_answers_the_directory_and_only_notify_and_crisis_ask(
     secured: SecuredBus,
 ) -> None:
     async def answer(msg: Msg) -> None:
@@ -147,6 +147,7 @@ async def test_only_booking_answers_the_directory_and_only_notify_asks(
         connected(secured, "booking") as booking,
         connected(secured, "notify") as notify,
         connected(secured, "followup") as followup,
+        connected(secured, "crisis") as crisis,
     ):
         await booking.nc.subscribe(DIRECTORY_SUBJECT, queue="booking-directory", cb=answer)
         await booking.nc.flush()
@@ -163,6 +164,8 @@ async def test_only_booking_answers_the_directory_and_only_notify_asks(
         reply = await notify.nc.request(DIRECTORY_SUBJECT, b'{"client_id": "x"}', timeout=5)
         assert json.loads(reply.data) == {"answered_by": "booking"}
         assert impostor_got == []
+        reply = await crisis.nc.request(DIRECTORY_SUBJECT, b'{"client_id": "x"}', timeout=5)
+        assert json.loads(reply.data) == {"answered_by": "booking"}
 
         with pytest.raises(DENIED):
             await followup.nc.request(DIRECTORY_SUBJECT, b'{"client_id": "x"}', timeout=1)

@@ -13,9 +13,11 @@ from counseling_shared.http.dependencies import Caller, Person
 from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.pagination import PAGED, Page
 from counseling_shared.http.problems import Conflict, NotFound, Problem, Unprocessable
+from counseling_shared.logs import get_logger
 from counseling_shared.service import Runtime, runtime_of
 from counseling_shared.unit_of_work import UnitOfWork, unit_of_work
 from crisis.adapters import alert_views, clients, flags, policies
+from crisis.adapters.booking_directory import DirectoryAnswer, client_site_answer
 from crisis.adapters.codec import policy_levels_json
 from crisis.adapters.flags import RiskFlag
 from crisis.adapters.policies import SitePolicy
@@ -24,7 +26,6 @@ from crisis.application import policies as policy_commands
 from crisis.application.publishing import Paging
 from crisis.domain.alert import AlertResolved
 from crisis.domain.policy import InvalidPolicy, LevelDraft
-from crisis.entrypoints.consumers import CLIENTS_DURABLE
 from crisis.entrypoints.schemas import (
     AcknowledgeBody,
     AlertOut,
@@ -36,8 +37,10 @@ from crisis.entrypoints.schemas import (
     RiskFlagBody,
     RiskFlagOut,
 )
+from crisis.metrics import UNVERIFIED_FLAGS
 from crisis.settings import CrisisSettings
 
+log = get_logger(__name__)
 router = APIRouter()
 
 
@@ -149,40 +152,49 @@ async def post_risk_flag(body: RiskFlagBody, request: Request, caller: Caller) -
     caller.require_site(body.site_id)
     runtime = runtime_of(request)
     settings = _settings(runtime)
-    if settings.require_known_client and not await people.client_is_of_site(
-        runtime.db(), body.client_id, body.site_id, settings.client_wait_seconds
-    ):
-        if await _clients_still_arriving(runtime, body.client_id):
-            # After an outage crisis may be behind booking's registrations: a flag must never
-            # be refused for that, so the caller is told to retry instead of given a 422.
-            raise Problem(
-                503,
-                "unavailable",
-                "Service unavailable",
-                "crisis has not yet caught up with booking's client registrations; retry"
-                " this flag in a few seconds.",
-            )
-        raise Unprocessable(
-            f"Client {body.client_id} is not a client of site {body.site_id}.",
-            [{"field": "client_id", "message": "not a client of this site"}],
-        )
+    if settings.require_known_client:
+        await _check_client_of_site(runtime, settings, body.client_id, body.site_id)
     async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
         flag = RiskFlag(uuid4(), body.client_id, body.site_id, body.level, body.source, uow.now())
         outcome = await alerts.submit_flag(uow, flag, _paging(runtime))
     return RiskFlagAccepted(alert_id=outcome.alert_id, flag_id=outcome.flag_id)
 
 
-async def _clients_still_arriving(runtime: Runtime, client_id: UUID) -> bool:
-    """The client is unknown here while booking's ClientRegistered events still wait for the
-    `crisis-clients` consumer (or its database): it may be one of them."""
+async def _check_client_of_site(
+    runtime: Runtime, settings: CrisisSettings, client_id: UUID, site_id: UUID
+) -> None:
+    """A 422 unless the client is of `site_id`. For a client crisis has not heard of, booking
+    (the authority on clients) is asked at once: crisis may be behind booking's registrations
+    (an outage, a stream electing its leader). If booking cannot answer, booking's
+    `ClientRegistered` is waited for briefly, and then the flag is accepted all the same:
+    paging never depends on booking being up."""
     async with runtime.db().acquire() as conn:
-        if await clients.site_of(conn, client_id) is not None:
-            return False  # known, and of another site: a real 422
-    try:
-        info = await runtime.jetstream().consumer_info("BOOKING", CLIENTS_DURABLE)
-    except Exception:  # NATS unreachable: we cannot tell, so we cannot refuse
-        return True
-    return bool(info.num_pending or info.num_ack_pending)
+        known_site = await clients.site_of(conn, client_id)
+    if known_site is None:
+        answer = await client_site_answer(
+            runtime.nats(), client_id, site_id, settings.directory_timeout
+        )
+        if answer is DirectoryAnswer.AT_SITE:
+            return
+        if answer is DirectoryAnswer.UNAVAILABLE:
+            if await people.client_is_of_site(
+                runtime.db(), client_id, site_id, settings.client_wait_seconds
+            ):
+                return
+            async with runtime.db().acquire() as conn:
+                known_site = await clients.site_of(conn, client_id)
+            if known_site is None:
+                UNVERIFIED_FLAGS.inc()
+                log.warning(
+                    "flag_client_unverified", client_id=str(client_id), site_id=str(site_id)
+                )
+                return
+    if known_site == site_id:
+        return
+    raise Unprocessable(
+        f"Client {client_id} is not a client of site {site_id}.",
+        [{"field": "client_id", "message": "not a client of this site"}],
+    )
 
 
 @router.get("/risk-flags/{flag_id}", tags=["alerts"], responses=problem_responses(404))
