@@ -86,6 +86,7 @@ def test_a_key_id_never_shows_the_key() -> None:
         ("sha256:abcd;role=admin", "64 hex digits"),
         (";role=admin", "empty"),
     ],
+    ids=lambda value: str(value).replace(str(SITE_A), "site").replace(str(STAFF), "staff"),
 )
 def test_an_entry_that_cannot_be_used_is_refused_at_start_up(spec: str, reason: str) -> None:
     with pytest.raises(InvalidApiKeys, match=reason):

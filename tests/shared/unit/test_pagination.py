@@ -90,6 +90,8 @@ async def test_the_default_page_is_fifty_and_more_than_two_hundred_is_a_422() ->
 @pytest.mark.parametrize(
     "cursor",
     ["not-a-cursor", encode_cursor([uuid4()]), encode_cursor([uuid4(), datetime.now(UTC)])],
+    # Stable ids: parallel workers must collect the same tests.
+    ids=["not-a-cursor", "one-key", "two-keys"],
 )
 async def test_a_cursor_that_does_not_fit_the_list_is_a_422(cursor: str) -> None:
     answer = await _get({"cursor": cursor})
