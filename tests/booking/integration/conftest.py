@@ -4,14 +4,13 @@ from datetime import UTC, datetime
 import pytest
 
 from counseling_shared.clock import ControllableClock
-from devstack.handles import NatsHandle
 from tests.booking.integration.support import Booking, running_booking
 
 START = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-async def booking(database_url: str, nats_server: NatsHandle) -> AsyncIterator[Booking]:
+async def booking(database_url: str, nats_url: str) -> AsyncIterator[Booking]:
     """Booking served on a free port over this module's fresh database, on a hand clock."""
-    async with running_booking(database_url, nats_server.url, ControllableClock(START)) as svc:
+    async with running_booking(database_url, nats_url, ControllableClock(START)) as svc:
         yield svc

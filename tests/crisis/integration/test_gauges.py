@@ -12,7 +12,6 @@ from counseling_shared.clock import ControllableClock
 from counseling_shared.codes import NotificationChannel
 from counseling_shared.events import NotificationFailed, NotificationSent
 from crisis.adapters.alert_views import unsent_page_count
-from devstack.handles import NatsHandle
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
@@ -32,10 +31,10 @@ def clock() -> ControllableClock:
 
 @pytest.fixture(scope="module")
 async def crisis(
-    database_url: str, nats_server: NatsHandle, clock: ControllableClock
+    database_url: str, nats_url: str, clock: ControllableClock
 ) -> AsyncIterator[RunningCrisis]:
     """crisis on the module's database with the default 30 s limit for an unsent page."""
-    async with running_crisis(crisis_settings(database_url, nats_server.url), clock) as running:
+    async with running_crisis(crisis_settings(database_url, nats_url), clock) as running:
         yield running
 
 

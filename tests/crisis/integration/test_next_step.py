@@ -12,7 +12,6 @@ from crisis.adapters import policies
 from crisis.adapters.policies import SitePolicy
 from crisis.domain.durations import parse_duration
 from crisis.domain.policy import EscalationPolicy, PolicyLevel
-from devstack.handles import NatsHandle
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
@@ -27,9 +26,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-async def crisis(database_url: str, nats_server: NatsHandle) -> AsyncIterator[RunningCrisis]:
+async def crisis(database_url: str, nats_url: str) -> AsyncIterator[RunningCrisis]:
     """crisis with an auditor that looks every 0.3 s."""
-    settings = crisis_settings(database_url, nats_server.url, CRISIS_AUDIT_INTERVAL=0.3)
+    settings = crisis_settings(database_url, nats_url, CRISIS_AUDIT_INTERVAL=0.3)
     async with running_crisis(settings) as running:
         yield running
 

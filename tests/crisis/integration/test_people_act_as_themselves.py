@@ -16,7 +16,6 @@ from prometheus_client import REGISTRY
 from counseling_shared.busauth import DIRECTORY_SUBJECT
 from counseling_shared.codes import Channel, RiskLevel, RiskSource, StaffRole
 from counseling_shared.events import ClientRegistered, RiskFlagged, StaffRegistered
-from devstack.handles import NatsHandle
 from tests.crisis.integration.harness import (
     API_KEY,
     Bus,
@@ -53,8 +52,8 @@ def staff_key(n: int) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-async def center(database_url: str, nats_server: NatsHandle) -> AsyncIterator[Center]:
-    async with Bus.connect(nats_server.url) as bus:
+async def center(database_url: str, nats_url: str) -> AsyncIterator[Center]:
+    async with Bus.connect(nats_url) as bus:
         staff_a, staff_b = [uuid4(), uuid4()], [uuid4()]
         keys = ",".join(
             [
@@ -68,7 +67,7 @@ async def center(database_url: str, nats_server: NatsHandle) -> AsyncIterator[Ce
         )
         settings = crisis_settings(
             database_url,
-            nats_server.url,
+            nats_url,
             API_KEYS=keys,
             CRISIS_REQUIRE_KNOWN_CLIENT=True,
             CRISIS_CLIENT_WAIT_SECONDS=0.5,

@@ -16,7 +16,6 @@ from counseling_shared.codes import NotificationChannel
 from counseling_shared.db import connect
 from counseling_shared.events import NotificationFailed, NotificationSent
 from crisis.application.rebuild import rebuild_projections
-from devstack.handles import NatsHandle
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
@@ -40,9 +39,9 @@ def clock() -> ControllableClock:
 
 @pytest.fixture(scope="module")
 async def crisis(
-    database_url: str, nats_server: NatsHandle, clock: ControllableClock
+    database_url: str, nats_url: str, clock: ControllableClock
 ) -> AsyncIterator[RunningCrisis]:
-    async with running_crisis(crisis_settings(database_url, nats_server.url), clock) as running:
+    async with running_crisis(crisis_settings(database_url, nats_url), clock) as running:
         yield running
 
 

@@ -5,7 +5,6 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from devstack.handles import NatsHandle
 from tests.crisis.integration.harness import (
     Bus,
     crisis_settings,
@@ -19,9 +18,9 @@ pytestmark = pytest.mark.integration
 
 
 async def test_a_restart_mid_escalation_neither_loses_nor_doubles_the_next_step(
-    database_url: str, nats_server: NatsHandle, bus: Bus
+    database_url: str, nats_url: str, bus: Bus
 ) -> None:
-    settings = crisis_settings(database_url, nats_server.url)
+    settings = crisis_settings(database_url, nats_url)
     site, client = uuid4(), uuid4()
 
     async with running_crisis(settings) as before:  # declares the streams

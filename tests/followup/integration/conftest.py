@@ -14,15 +14,14 @@ from nats.js import JetStreamContext
 
 from counseling_shared.db import create_pool
 from counseling_shared.jetstream import ensure_streams
-from devstack.handles import NatsHandle
 from tests.followup.integration.support import ADMIN, RunningFollowup
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-async def js(nats_server: NatsHandle) -> AsyncIterator[JetStreamContext]:
-    client: NatsClient = await nats.connect(nats_server.url, max_reconnect_attempts=-1)
+async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
+    client: NatsClient = await nats.connect(nats_url, max_reconnect_attempts=-1)
     context = client.jetstream(timeout=5.0)
     await ensure_streams(context)
     yield context
@@ -31,9 +30,9 @@ async def js(nats_server: NatsHandle) -> AsyncIterator[JetStreamContext]:
 
 @pytest.fixture(scope="module")
 async def service(
-    database_url: str, nats_server: NatsHandle, js: JetStreamContext
+    database_url: str, nats_url: str, js: JetStreamContext
 ) -> AsyncIterator[RunningFollowup]:
-    running = await RunningFollowup(database_url, nats_server.url).start()
+    running = await RunningFollowup(database_url, nats_url).start()
     yield running
     await running.stop()
 

@@ -18,7 +18,6 @@ from nats.js import JetStreamContext
 from counseling_shared.codes import Channel, GoalHorizon, RiskLevel
 from counseling_shared.db import create_pool
 from counseling_shared.events import ClientRegistered, FollowUpDue, SessionCompleted
-from devstack.handles import NatsHandle
 from tests.followup.integration.support import (
     ADMIN,
     RunningFollowup,
@@ -33,7 +32,7 @@ ON_TIME = timedelta(seconds=1)
 
 
 async def test_follow_up_due_arrives_on_time_and_exactly_once_across_a_restart(
-    database_url: str, nats_server: NatsHandle, js: JetStreamContext
+    database_url: str, nats_url: str, js: JetStreamContext
 ) -> None:
     site_id, client_id, appointment_id = uuid4(), uuid4(), uuid4()
 
@@ -45,7 +44,7 @@ async def test_follow_up_due_arrives_on_time_and_exactly_once_across_a_restart(
         found = await dues()
         return found if len(found) >= n else []
 
-    first = await RunningFollowup(database_url, nats_server.url).start()
+    first = await RunningFollowup(database_url, nats_url).start()
     async with httpx.AsyncClient(base_url=first.url, headers=ADMIN) as api:
         policy = {"first_checkin_after": "PT2S", "short_term_every": "PT3S"}
         await register_site(js, site_id)
@@ -78,8 +77,8 @@ async def test_follow_up_due_arrives_on_time_and_exactly_once_across_a_restart(
     await asyncio.sleep(3.5)
     assert len(await dues()) == 1
     replicas = [
-        await RunningFollowup(database_url, nats_server.url).start(),
-        await RunningFollowup(database_url, nats_server.url).start(),
+        await RunningFollowup(database_url, nats_url).start(),
+        await RunningFollowup(database_url, nats_url).start(),
     ]
     try:
         found = await eventually(lambda: at_least(3), timeout=15)

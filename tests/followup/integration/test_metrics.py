@@ -17,7 +17,6 @@ from counseling_shared.clock import Clock, ControllableClock, SystemClock
 from counseling_shared.codes import GoalHorizon, RiskLevel
 from counseling_shared.events import FollowUpDue, SessionCompleted, SessionMissed
 from counseling_shared.service import Runtime, ServiceDefinition, create_app
-from devstack.handles import NatsHandle
 from followup.adapters.backlog import scheduler_backlog
 from followup.bootstrap import definition
 from followup.entrypoints.gauges import refresh_gauges
@@ -102,11 +101,11 @@ def session_completed(site_id: UUID, completed_at: datetime) -> SessionCompleted
 
 
 async def test_the_backlog_gauges_follow_planning_falling_due_late_and_completion(
-    database_url: str, nats_server: NatsHandle, js: JetStreamContext
+    database_url: str, nats_url: str, js: JetStreamContext
 ) -> None:
     t0 = datetime.now(UTC).replace(microsecond=0)
     clock = ControllableClock(t0)
-    service = definition(settings(database_url, nats_server.url))
+    service = definition(settings(database_url, nats_url))
     # No scheduler loop: this test is the scheduler, firing by hand when it chooses (late).
     service.background = [refresh_gauges]
     site_id = uuid4()
@@ -196,11 +195,11 @@ async def test_the_backlog_gauges_follow_planning_falling_due_late_and_completio
         assert await eventually(both_dues) == [10.0, timedelta(days=1).total_seconds()]
 
 
-async def test_a_follow_up_fired_on_time_is_counted_within_a_second_of_due_at(
-    database_url: str, nats_server: NatsHandle, js: JetStreamContext
+async def test_a_follow_up_fired_on_time_is_counted_in_the_bucket_of_its_delay(
+    database_url: str, nats_url: str, js: JetStreamContext
 ) -> None:
     site_id = uuid4()
-    service = definition(settings(database_url, nats_server.url))
+    service = definition(settings(database_url, nats_url))
     async with running(service, SystemClock()) as (api, runtime):
         policy = {"first_checkin_after": "PT1S", "short_term_every": "P7D"}
         await register_site(js, site_id)
@@ -213,13 +212,21 @@ async def test_a_follow_up_fired_on_time_is_counted_within_a_second_of_due_at(
             lambda: followup_events(js, site_id, "FollowUpDue"), timeout=10
         )
         after = await scrape(api)
+        assert isinstance(due, FollowUpDue)
+        # On time, give or take the scheduler's poll and a loaded machine; it is counted in the
+        # histogram's bucket for the delay it really had (the bus's own record of it).
+        late = (envelope.time - due.due_at).total_seconds()
+        assert 0 <= late < 5
+        bucket = next(
+            b for b in ("0.05", "0.1", "0.25", "0.5", "1.0", "2.0", "5.0") if late <= float(b)
+        )
         delay = "followup_due_delay_seconds"
         counted = {
             name: value(after, name, **labels) - value(before, name, **labels)
             for name, labels in (
                 ("followup_due_emitted_total", {"kind": "checkin"}),
                 (f"{delay}_count", {}),
-                (f"{delay}_bucket", {"le": "1.0"}),
+                (f"{delay}_bucket", {"le": bucket}),
             )
         }
         assert counted == {
@@ -227,8 +234,6 @@ async def test_a_follow_up_fired_on_time_is_counted_within_a_second_of_due_at(
             f"{delay}_count": 1,
             f"{delay}_bucket": 1,
         }
-        assert isinstance(due, FollowUpDue)
-        assert timedelta(0) <= envelope.time - due.due_at < timedelta(seconds=1)
 
         # The gauges agree with the table (this module's earlier follow-ups included).
         async def gauges_match_the_table() -> bool:
