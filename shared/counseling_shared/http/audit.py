@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from counseling_shared import audit
 from counseling_shared.http.bodies import Instant
 from counseling_shared.http.dependencies import Admin
-from counseling_shared.http.problems import Unprocessable
+from counseling_shared.http.problems import Unprocessable, problem_response
 from counseling_shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -29,6 +29,7 @@ _UNAUDITED = frozenset(
     {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 )
 _REQUEST_ID = b"x-request-id"
+_DISCLOSURES = frozenset({"GET", "HEAD"})
 
 
 class AuditMiddleware:
@@ -60,7 +61,11 @@ class AuditMiddleware:
                 if document is not None and not context.sees_free_text and self._free_text:
                     document = _withhold(document, self._free_text)
                     body = json.dumps(document, separators=(",", ":")).encode()
-                await self._record(scope, context, start["status"], document)
+                recorded = await self._record(scope, context, start["status"], document)
+        if not recorded and scope["method"] in _DISCLOSURES and start["status"] < 400:
+            # A read that cannot be recorded is not answered: no disclosure without its trail.
+            # (A change has already been committed; its answer goes out, with the gap logged.)
+            start, body = _unrecorded_read(scope)
         headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
         headers += [
             (b"content-length", str(len(body)).encode()),
@@ -71,17 +76,33 @@ class AuditMiddleware:
 
     async def _record(
         self, scope: Scope, context: audit.AuditContext, status: int, document: Any
-    ) -> None:
+    ) -> bool:
+        """Whether the trail has what it needs (False: the entry could not be written)."""
         if context.actor is None:  # not authenticated: nothing was read or changed
-            return
+            return True
         pool = getattr(scope["app"].state, "pool", None)
         if pool is None:
-            return
+            return True
         entry = _entry(scope, context, status, document)
         try:
             await audit.record(pool, entry)
-        except Exception:  # the answer is already decided; say loudly that the trail has a gap
+        except Exception:  # say loudly that the trail has a gap
             log.exception("audit_write_failed", request_id=context.request_id, action=entry.action)
+            return False
+        return True
+
+
+def _unrecorded_read(scope: Scope) -> tuple[dict[str, Any], bytes]:
+    answer = problem_response(
+        503,
+        "unavailable",
+        "Service unavailable",
+        "This read could not be recorded in the audit trail, so it was not answered; try again"
+        " shortly.",
+        instance=scope["path"],
+        headers={"Retry-After": "5"},
+    )
+    return {"status": 503, "headers": list(answer.raw_headers)}, bytes(answer.body)
 
 
 def _entry(

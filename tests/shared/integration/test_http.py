@@ -347,3 +347,25 @@ async def test_the_interactive_docs_render_with_the_network_off(
 
     assert rendered in dom.decode()
     assert "/staff" in dom.decode()
+
+
+async def test_a_read_whose_audit_entry_cannot_be_written_is_not_answered(
+    probe: httpx.AsyncClient,
+) -> None:
+    created = await probe.post("/staff", json=staff(), headers=KEY)
+    assert created.status_code == 201, created.text
+    path = f"/staff/{created.json()['id']}"
+    db = runtime(probe).db()
+    await db.execute("ALTER TABLE audit RENAME TO audit_away")
+    try:
+        unrecorded = await probe.get(path, headers=KEY)
+        changed = await probe.post("/staff", json=staff(name="Seo-yeon Kim"), headers=KEY)
+    finally:
+        await db.execute("ALTER TABLE audit_away RENAME TO audit")
+
+    assert unrecorded.status_code == 503
+    assert unrecorded.headers["content-type"] == PROBLEM
+    assert "Min-jun" not in unrecorded.text
+    # A change is committed before its entry is written: its answer still goes out.
+    assert changed.status_code == 201
+    assert (await probe.get(path, headers=KEY)).status_code == 200
