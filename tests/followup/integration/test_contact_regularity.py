@@ -99,6 +99,7 @@ async def test_a_client_without_contact_gets_one_regularity_outreach_and_the_cou
     counselor = uuid4()
     await _session(js, site_id, client_id, counselor)
     row = await eventually(lambda: _row(db, client_id))
+    assert row is not None
     assert row["due_at"] == CLOCK.now() + timedelta(seconds=6)
 
     CLOCK.advance(timedelta(seconds=7))
