@@ -59,6 +59,7 @@ async def set_preferences(
         await regularity.left_care(uow, store, client)
     elif before.paused and not after.paused:
         await care_plan.resume(uow, store, client)
+        await regularity.back_in_care(uow, store, client)
     elif before.intensity != after.intensity:
         await care_plan.change_intensity(uow, store, client)
     return client

@@ -5,8 +5,8 @@ replaced: `sites` (streams `site-<id>`: followup records what booking says about
 `SiteRecorded` before projecting it), `followup_policies` (`policy-<id>`), `clients` and
 `followup_preferences` (`client-<id>`, likewise recorded as followup's own events) and
 `followups` (`followup-<id>`), `contact_regularity` (`regularity-<client id>`: the gap timer
-is armed again at the same `due_at`). The backbone's tables (inbox, outbox, dead letters, idempotency
-keys) are not projections and are left alone.
+is armed again at the same `due_at`). The backbone's tables (inbox, outbox, dead letters,
+idempotency keys) are not projections and are left alone.
 
 Each stream is replayed one recorded transaction at a time through the writers the write path
 uses (`PostgresFollowupStore`), stamped with the time that transaction recorded its events: the
@@ -104,9 +104,7 @@ def _evolve_regularity(state: Any, recorded: RecordedEvent) -> Any:
     return regularity.evolve(state, regularity.from_record(recorded.type, recorded.data))
 
 
-async def _save_regularity(
-    store: PostgresFollowupStore, _: UUID, state: Any, at: datetime
-) -> None:
+async def _save_regularity(store: PostgresFollowupStore, _: UUID, state: Any, at: datetime) -> None:
     await store.save_regularity(state)
 
 

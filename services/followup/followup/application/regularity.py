@@ -136,6 +136,18 @@ async def left_care(uow: UnitOfWork, store: FollowupStore, client: ClientCare) -
         await _change(uow, store, state, regularity.stop_gap_timer(state, uow.now()))
 
 
+async def back_in_care(uow: UnitOfWork, store: FollowupStore, client: ClientCare) -> None:
+    """Resumed from a pause: a stopped gap timer is armed again, counted from now."""
+    state = await store.regularity(client.client_id)
+    if state is None or not watched(client):
+        return  # no contact recorded yet: the next positive one arms the timer
+    assert client.site_id is not None
+    policy, _ = await store.policy(client.site_id)
+    await _change(
+        uow, store, state, regularity.arm_gap_timer(state, uow.now(), policy.max_contact_gap)
+    )
+
+
 async def gap_timer_fires(
     uow: UnitOfWork, store: FollowupStore, state: Regularity, client: ClientCare | None
 ) -> FollowUp | None:

@@ -100,7 +100,13 @@ class GapTimerStopped:
     at: datetime  # the client left care (closed, paused): nothing to watch
 
 
-Event = PositiveContactRecorded | NegativeContactNoted | GapFound | GapTimerStopped
+@dataclass(frozen=True)
+class GapTimerArmed:
+    at: datetime  # back in care without a new contact (resumed): the gap counts from here
+    gap_due_at: datetime
+
+
+Event = PositiveContactRecorded | NegativeContactNoted | GapFound | GapTimerStopped | GapTimerArmed
 
 
 @dataclass(frozen=True)
@@ -185,6 +191,14 @@ def stop_gap_timer(state: Regularity, now: datetime) -> list[Event]:
     return [GapTimerStopped(now)]
 
 
+def arm_gap_timer(state: Regularity, now: datetime, max_gap: CalendarDuration) -> list[Event]:
+    """A client watched again (resumed from a pause) whose timer was stopped: the gap is
+    counted from now, so a resumed client is not chased at once for the time they paused."""
+    if state.gap_due_at is not None or state.site_id is None:
+        return []
+    return [GapTimerArmed(now, elapsed_after(now, max_gap))]
+
+
 def evolve(state: Regularity, event: Event) -> Regularity:
     state = replace(state, version=state.version + 1)
     if isinstance(event, PositiveContactRecorded):
@@ -208,6 +222,8 @@ def evolve(state: Regularity, event: Event) -> Regularity:
         )
     if isinstance(event, GapFound):
         return replace(state, gap_found_at=event.at, gap_due_at=event.next_check_at)
+    if isinstance(event, GapTimerArmed):
+        return replace(state, gap_due_at=event.gap_due_at)
     return replace(state, gap_due_at=None, gap_found_at=None)
 
 
@@ -218,6 +234,7 @@ EVENT_TYPES: dict[type[Any], str] = {
     NegativeContactNoted: "NegativeContactNoted",
     GapFound: "ContactGapFound",
     GapTimerStopped: "ContactGapTimerStopped",
+    GapTimerArmed: "ContactGapTimerArmed",
 }
 
 
@@ -252,4 +269,6 @@ def from_record(event_type: str, data: dict[str, Any]) -> Event:
         return GapFound(at, datetime.fromisoformat(data["next_check_at"]))
     if event_type == "ContactGapTimerStopped":
         return GapTimerStopped(at)
+    if event_type == "ContactGapTimerArmed":
+        return GapTimerArmed(at, datetime.fromisoformat(data["gap_due_at"]))
     raise ValueError(f"unknown regularity event type {event_type!r}")
