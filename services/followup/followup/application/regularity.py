@@ -159,9 +159,10 @@ async def gap_timer_fires(
     assert client is not None
     assert client.site_id is not None
     policy, _ = await store.policy(client.site_id)
-    state = await _change(
-        uow, store, state, regularity.detect_gap(state, uow.now(), policy.max_contact_gap)
-    )
+    found = regularity.detect_gap(state, uow.now(), policy.max_contact_gap)
+    if not found:
+        return None  # re-armed by a contact since the scheduler read the row
+    state = await _change(uow, store, state, found)
     uow.publish(
         ContactGapDetected(
             client_id=client.client_id,
