@@ -92,13 +92,20 @@ async def session_attended(
 
 
 async def followup_answered(
-    uow: UnitOfWork, store: FollowupStore, completed: FollowUp, client: ClientCare | None
+    uow: UnitOfWork,
+    store: FollowupStore,
+    completed: FollowUp,
+    client: ClientCare | None,
+    *,
+    how_are_you: int | None = None,
 ) -> Contact:
     """A completed follow-up: positive re-arms the gap timer; negative starts the cool-off and
-    tells the site's supervisors (`NegativeContactRecorded`)."""
+    tells the site's supervisors (`NegativeContactRecorded`). A client's own answer (outcome
+    `responded`) passes its how-are-you score as `how_are_you`. Call under the client's lock."""
     contact = regularity.classify_followup_answer(
         completed.outcome.value if completed.outcome else "",
         satisfaction=completed.satisfaction,
+        how_are_you=how_are_you,
     )
     if contact is Contact.NEUTRAL:
         return contact
