@@ -27,7 +27,6 @@ from counseling_shared.events import (
     RiskFlagged,
     SessionCompleted,
 )
-from devstack.handles import NatsHandle
 from tests.followup.integration.support import (
     RunningFollowup,
     eventually,
@@ -46,9 +45,9 @@ CLOCK = ControllableClock(START)
 
 @pytest.fixture(scope="module")
 async def service(
-    database_url: str, nats_server: NatsHandle, js: JetStreamContext
+    database_url: str, nats_url: str, js: JetStreamContext
 ) -> AsyncIterator[RunningFollowup]:
-    running = await RunningFollowup(database_url, nats_server.url, CLOCK).start()
+    running = await RunningFollowup(database_url, nats_url, CLOCK).start()
     yield running
     await running.stop()
 
