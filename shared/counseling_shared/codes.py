@@ -75,6 +75,7 @@ class FollowUpKind(StrEnum):
     CHECKIN = "checkin"
     NO_SHOW_OUTREACH = "no_show_outreach"
     POST_CLOSURE = "post_closure"
+    REGULARITY = "regularity"  # outreach after `max_contact_gap` without a positive contact
 
 
 class FollowUpOutcome(StrEnum):

@@ -204,6 +204,31 @@ class FollowUpCompleted(IntegrationEvent):
     outcome: FollowUpOutcome
 
 
+class ContactGapDetected(IntegrationEvent):
+    """A client in care had no positive contact for the site's `max_contact_gap`: a
+    `regularity` outreach was planned and the counselor is told."""
+
+    client_id: UUID
+    site_id: UUID
+    counselor_id: UUID | None = Field(
+        default=None, description="The counselor of the client's latest completed session."
+    )
+    last_positive_contact_at: AwareDatetime | None = Field(
+        default=None, description="The last positive contact (None: none recorded yet)."
+    )
+
+
+class NegativeContactRecorded(IntegrationEvent):
+    """A negative contact (a follow-up declined, a low satisfaction or check-in answer) started
+    a cool-off: no outreach reaches the client until `cooloff_until`. The site's supervisors
+    are told; crisis paths are never held."""
+
+    client_id: UUID
+    site_id: UUID
+    counselor_id: UUID | None = None
+    cooloff_until: AwareDatetime | None = None
+
+
 # --- crisis --------------------------------------------------------------------------------
 
 

@@ -41,6 +41,7 @@ REQUIRED_ALERTS = {
     "DeadLettersGrowing": "a growing dead-letter count",
     "ConsumerLagging": "consumer lag",
     "FollowUpSchedulerBehind": "follow-ups past due that the scheduler has not fired",
+    "ClientsAdriftPastContactGap": "clients in care drifting past the contact gap",
 }
 # What the dashboard must show, by a series that shows it.
 REQUIRED_PANELS = {
@@ -57,6 +58,8 @@ REQUIRED_PANELS = {
     "crisis_pages_unsent": "pages not sent within 30 s",
     "crisis_page_latency_seconds_bucket": "page latency",
     "dead_letters_total": "dead letters",
+    "followup_clients_past_contact_gap": "clients past the contact gap, per site",
+    "followup_clients_in_cooloff": "clients in a cool-off, per site",
 }
 
 

@@ -334,6 +334,9 @@ TABLE: dict[tuple[str, str, str], Case] = {
     ("followup", "GET", "/sites/{site_id}/followup-policy"): Case(
         EVERYONE, fixed("/sites/{site_a}/followup-policy")
     ),
+    ("followup", "GET", "/sites/{site_id}/contact-gaps"): Case(
+        EVERYONE, fixed("/sites/{site_a}/contact-gaps")
+    ),
     ("followup", "GET", "/followups"): Case(
         EVERYONE, fixed("/followups?client_id={client_a}"), listing=True
     ),

@@ -2,7 +2,8 @@
 language; paused clients get nothing more; a no-show gets an SMS outreach."""
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,7 @@ from tests.e2e.center import (
     followup_texts,
     is_korean,
     listed,
+    notifications,
     unique_email,
     unique_phone,
 )
@@ -94,3 +96,56 @@ async def test_no_show_gets_an_sms_outreach(suite: Suite) -> None:
     async with suite.client("followup") as followup:
         rows = listed(await followup.get("/followups", params={"client_id": client["id"]}))
     assert [r["kind"] for r in rows] == ["no_show_outreach"]
+
+
+def _zone_at_midday() -> str:
+    """A fixed-offset zone where it is about noon now, so the civil-hour rule (09:00-20:00 in the
+    client's zone) lets the outreach go at once whenever the suite runs."""
+    offset = 12 - datetime.now(UTC).hour  # -11 … +12
+    return f"Etc/GMT{-offset:+d}" if offset else "Etc/GMT"  # Etc names invert the sign
+
+
+async def test_a_client_without_contact_gets_one_regularity_outreach_and_a_session_re_arms(
+    suite: Suite,
+) -> None:
+    center = await Center.open(suite, timezone=_zone_at_midday(), locale="en")
+    await center.set_followup_policy(
+        first_checkin_after="P7D", max_contact_gap="PT6S", negative_contact_cooloff="PT8S"
+    )
+    address = unique_email("adrift")
+    client = await center.register_client(email=address, preferred_channel="email")
+    await center.hold_session(client["id"])
+
+    async def outreach() -> list[dict[str, Any]]:
+        rows = await notifications(suite, client["id"], "followup_due")
+        return [r for r in rows if r["kind"] == "regularity" and r["status"] == "sent"]
+
+    sent = await eventually(outreach, timeout=20)
+    notices = await eventually(
+        lambda: notifications(suite, center.counselor_id, "contact_gap"), timeout=20
+    )
+    assert len(sent) == 1
+    assert len(notices) == 1  # the next one would come a whole gap (6 s) later
+    [email] = [
+        m for m in emails_to(suite.sinks, address) if sent[0]["id"] in str(m.message["Message-ID"])
+    ]
+    assert "Client Park" not in email.body
+
+    async def gaps() -> list[dict[str, Any]]:
+        async with suite.client("followup") as followup:
+            return listed(await followup.get(f"/sites/{center.site_id}/contact-gaps"))
+
+    assert [g["client_id"] for g in await gaps()] == [client["id"]]
+    await center.hold_session(client["id"])  # a new positive contact re-arms the timer
+
+    async def cleared() -> bool:
+        return await gaps() == []
+
+    await eventually(cleared, timeout=5)
+    assert len(await outreach()) == 1
+    async with suite.client("booking") as booking:
+        closed = await booking.post(
+            f"/clients/{client['id']}/episode/close",
+            json={"reason": "goals_met", "effective_on": datetime.now(UTC).date().isoformat()},
+        )
+    assert closed.status_code == 200, closed.text  # stops the timer for the rest of the module

@@ -4,10 +4,11 @@ gauges."""
 from pathlib import Path
 
 from counseling_shared.service import ServiceDefinition
+from followup.entrypoints import contact_gaps
 from followup.entrypoints.consumers import ROUTES
 from followup.entrypoints.gauges import refresh_gauges
 from followup.entrypoints.http import router
-from followup.entrypoints.scheduler import followup_scheduler
+from followup.entrypoints.scheduler import contact_gap_scheduler, followup_scheduler
 from followup.settings import FollowupSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -21,6 +22,6 @@ def definition(settings: FollowupSettings | None = None) -> ServiceDefinition:
         # Free text about a client: served to staff of the client's site and admins only.
         client_free_text=frozenset({"progress"}),
         routes=ROUTES,
-        routers=[router],
-        background=[followup_scheduler, refresh_gauges],
+        routers=[router, contact_gaps.router],
+        background=[followup_scheduler, contact_gap_scheduler, refresh_gauges],
     )

@@ -21,6 +21,23 @@ DUE_DELAY = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600, 86400),
 )
 
+CLIENTS_PAST_GAP = Gauge(
+    "followup_clients_past_contact_gap",
+    "Clients in care with no positive contact for the site's max_contact_gap",
+    ["site_id"],
+)
+CLIENTS_IN_COOLOFF = Gauge(
+    "followup_clients_in_cooloff",
+    "Clients in a cool-off after a negative contact (outreach held)",
+    ["site_id"],
+)
+CONTACT_GAPS_DETECTED = Counter(
+    "followup_contact_gaps_detected_total", "Contact-gap timers that fired (ContactGapDetected)"
+)
+REGULARITY_OUTREACH_PLANNED = Counter(
+    "followup_regularity_outreach_planned_total", "regularity follow-ups planned by a gap"
+)
+
 # Every kind shows from the start (at 0), so rates and alerts see a series before the first due.
 for _kind in FollowUpKind:
     DUE_EMITTED.labels(_kind.value)

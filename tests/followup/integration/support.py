@@ -13,7 +13,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from counseling_shared.clock import SystemClock
+from counseling_shared.clock import Clock, SystemClock
 from counseling_shared.codes import Channel
 from counseling_shared.envelope import REGISTRY, Envelope, wrap
 from counseling_shared.events import ClientRegistered, IntegrationEvent, SiteRegistered
@@ -29,17 +29,18 @@ ADMIN = {"Authorization": "Bearer dev-admin-key"}
 class RunningFollowup:
     """followup's app with its lifespan under uvicorn on a free port (one replica)."""
 
-    def __init__(self, database_url: str, nats_url: str) -> None:
+    def __init__(self, database_url: str, nats_url: str, clock: Clock | None = None) -> None:
         self.settings = FollowupSettings.model_validate(
             {"DATABASE_URL": database_url, "NATS_URL": nats_url, "API_KEYS": "dev-admin-key"}
         )
+        self.clock: Clock = clock or SystemClock()
         self.url = ""
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
         self.runtime: Runtime | None = None
 
     async def start(self) -> RunningFollowup:
-        app = create_app(definition(self.settings), SystemClock())
+        app = create_app(definition(self.settings), self.clock)
         self.runtime = app.state.runtime
         port = free_port()
         config = uvicorn.Config(

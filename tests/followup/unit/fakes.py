@@ -14,6 +14,7 @@ from followup.application.ports import FollowupStore
 from followup.domain.client_care import ClientCare
 from followup.domain.followup import FollowUp, Status
 from followup.domain.policy import DEFAULT_POLICY, FollowUpPolicy
+from followup.domain.regularity import Regularity
 
 
 class InMemoryFollowupStore(FollowupStore):
@@ -22,6 +23,7 @@ class InMemoryFollowupStore(FollowupStore):
         self.policies: dict[UUID, tuple[FollowUpPolicy, int]] = {}
         self.clients: dict[UUID, ClientCare] = {}
         self.followups: dict[UUID, FollowUp] = {}
+        self.regularities: dict[UUID, Regularity] = {}
         self.timer_wakeups = 0
 
     async def site_timezone(self, site_id: UUID) -> str | None:
@@ -46,6 +48,12 @@ class InMemoryFollowupStore(FollowupStore):
 
     async def save_client(self, client: ClientCare) -> None:
         self.clients[client.client_id] = client
+
+    async def regularity(self, client_id: UUID, *, for_update: bool = False) -> Regularity | None:
+        return self.regularities.get(client_id)
+
+    async def save_regularity(self, state: Regularity) -> None:
+        self.regularities[state.client_id] = state
 
     async def followup(self, followup_id: UUID, *, for_update: bool = False) -> FollowUp | None:
         return self.followups.get(followup_id)

@@ -154,7 +154,12 @@ class Notify:
         return client_id
 
     async def new_staff(
-        self, site_id: UUID, *, phone: str | None = "+33600000001", locale: str = "en"
+        self,
+        site_id: UUID,
+        *,
+        phone: str | None = "+33600000001",
+        locale: str = "en",
+        role: StaffRole = StaffRole.CRISIS_LINE,
     ) -> UUID:
         staff_id = uuid4()
         await self.publish(
@@ -162,7 +167,7 @@ class Notify:
                 staff_id=staff_id,
                 site_id=site_id,
                 name="Dr. On Call",
-                role=StaffRole.CRISIS_LINE,
+                role=role,
                 email=f"oncall-{staff_id.hex[:8]}@center.example",
                 phone=phone,
                 locale=locale,

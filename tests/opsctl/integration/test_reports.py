@@ -107,6 +107,50 @@ async def test_overdue_followups_are_the_scheduled_ones_past_their_time(migrated
     assert "Overdue follow-ups (3)" in table.stdout
 
 
+async def _regularity(
+    url: str, site: UUID, *, gap_found_at: datetime | None, cooloff_until: datetime | None
+) -> UUID:
+    conn = await connect(url, schema="followup")
+    try:
+        client_id = uuid4()
+        await conn.execute(
+            """INSERT INTO contact_regularity (id, site_id, last_positive_at, cooloff_until,
+                                               due_at, gap_found_at, version)
+               VALUES ($1, $2, $3, $4, $5, $6, 1)""",
+            client_id,
+            site,
+            NOW - timedelta(days=12),
+            cooloff_until,
+            NOW + timedelta(days=8),
+            gap_found_at,
+        )
+        return client_id
+    finally:
+        await conn.close()
+
+
+async def test_contact_gaps_lists_clients_past_the_gap_or_in_a_cooloff(migrated: str) -> None:
+    site = uuid4()
+    adrift = await _regularity(
+        migrated, site, gap_found_at=NOW - timedelta(days=2), cooloff_until=None
+    )
+    cooling = await _regularity(
+        migrated, site, gap_found_at=None, cooloff_until=NOW + timedelta(days=3)
+    )
+    await _regularity(migrated, site, gap_found_at=None, cooloff_until=NOW - timedelta(days=1))
+    await _regularity(migrated, site, gap_found_at=None, cooloff_until=None)
+    db = ["--database-url", migrated, "--database-schema", "followup"]
+
+    found = (await counselctl("contact-gaps", *db, "--site", str(site), "--json")).json()
+    shown = await counselctl("contact-gaps", *db, "--site", str(site))
+
+    assert sorted(g["client_id"] for g in found) == sorted([str(adrift), str(cooling)])
+    by_client = {g["client_id"]: g for g in found}
+    assert by_client[str(adrift)]["past_gap_since"] is not None
+    assert by_client[str(cooling)]["cooloff_until"] is not None
+    assert "Contact gaps (2)" in shown.stdout
+
+
 async def test_open_alerts_are_those_nobody_acknowledged(migrated: str) -> None:
     site = uuid4()
     paged = await _alert(migrated, site, "open", pages=2)

@@ -78,6 +78,11 @@ CONTRACT_EVENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "FollowUpDue": (("followup",), _FOLLOWUP),
     "FollowUpCancelled": (("followup",), _FOLLOWUP),
     "FollowUpCompleted": (("followup",), ("followup_id", "client_id", "site_id", "outcome")),
+    "ContactGapDetected": (
+        ("followup",),
+        ("client_id", "site_id", "counselor_id", "last_positive_contact_at"),
+    ),
+    "NegativeContactRecorded": (("followup",), ("client_id", "site_id", "counselor_id")),
     "AlertRaised": (("crisis",), _ALERT),
     "AlertEscalated": (("crisis",), _ALERT),
     "AlertAcknowledged": (("crisis",), _ALERT),

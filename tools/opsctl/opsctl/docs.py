@@ -43,6 +43,8 @@ PUBLISHED_BY: Mapping[str, tuple[str, ...]] = {
         "FollowUpCancelled",
         "FollowUpCompleted",
         "RiskFlagged",
+        "ContactGapDetected",
+        "NegativeContactRecorded",
     ),
     "crisis": (
         "AlertRaised",

@@ -1,4 +1,4 @@
-"""Read-only reports on other services' tables: overdue follow-ups, open alerts.
+"""Read-only reports on other services' tables: overdue follow-ups, contact gaps, open alerts.
 
 Plain SQL against the tables of followup's and crisis's migrations; nothing here writes.
 """
@@ -40,6 +40,38 @@ async def overdue_followups(
         limit,
     )
     return [OverdueFollowUp(**dict(r)) for r in rows]
+
+
+@dataclass(frozen=True)
+class ContactGap:
+    """A client past the contact gap or in a cool-off (followup's `contact_regularity`)."""
+
+    client_id: UUID
+    site_id: UUID
+    counselor_id: UUID | None
+    last_positive_contact_at: datetime | None
+    past_gap_since: datetime | None
+    cooloff_until: datetime | None
+
+
+async def contact_gaps(
+    conn: Connection, site_id: UUID | None = None, limit: int = 1000
+) -> list[ContactGap]:
+    """Longest adrift first; a cool-off shows only while it lasts."""
+    rows = await conn.fetch(
+        """SELECT id AS client_id, site_id, counselor_id,
+                  last_positive_at AS last_positive_contact_at,
+                  gap_found_at AS past_gap_since,
+                  CASE WHEN cooloff_until > now() THEN cooloff_until END AS cooloff_until
+           FROM contact_regularity
+           WHERE (gap_found_at IS NOT NULL OR cooloff_until > now())
+             AND ($1::uuid IS NULL OR site_id = $1)
+           ORDER BY last_positive_at NULLS FIRST, id
+           LIMIT $2""",
+        site_id,
+        limit,
+    )
+    return [ContactGap(**dict(r)) for r in rows]
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from counseling_shared.codes import (
 )
 from counseling_shared.scheduler import notify_timer_added
 from counseling_shared.tracing import current_trace_headers
+from followup.adapters.regularity_store import PostgresRegularityStore
 from followup.application.ports import ClientBusy
 from followup.domain.client_care import ClientCare
 from followup.domain.followup import CancelReason, FollowUp, Progress, Status
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 TIMER_CHANNEL = "followups_due"
 
 
-class PostgresFollowupStore:
+class PostgresFollowupStore(PostgresRegularityStore):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
@@ -77,6 +78,8 @@ class PostgresFollowupStore:
                 "long_term_every": row["long_term_every"],
                 "no_show_outreach_after": row["no_show_outreach_after"],
                 "post_closure_checkins": list(row["post_closure_checkins"]),
+                "max_contact_gap": row["max_contact_gap"],
+                "negative_contact_cooloff": row["negative_contact_cooloff"],
             }
         )
         return policy, row["version"]
@@ -88,12 +91,13 @@ class PostgresFollowupStore:
         await self.conn.execute(
             """INSERT INTO followup_policies (site_id, first_checkin_after, short_term_every,
                    long_term_every, no_show_outreach_after, post_closure_checkins, version,
-                   updated_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8::timestamptz, now()))
+                   updated_at, max_contact_gap, negative_contact_cooloff)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8::timestamptz, now()), $9, $10)
                ON CONFLICT (site_id) DO UPDATE SET first_checkin_after = $2,
                    short_term_every = $3, long_term_every = $4, no_show_outreach_after = $5,
                    post_closure_checkins = $6, version = $7,
-                   updated_at = coalesce($8::timestamptz, now())""",
+                   updated_at = coalesce($8::timestamptz, now()),
+                   max_contact_gap = $9, negative_contact_cooloff = $10""",
             site_id,
             text["first_checkin_after"],
             text["short_term_every"],
@@ -102,6 +106,8 @@ class PostgresFollowupStore:
             text["post_closure_checkins"],
             version,
             at,
+            text["max_contact_gap"],
+            text["negative_contact_cooloff"],
         )
 
     async def client(

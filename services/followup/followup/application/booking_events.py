@@ -13,7 +13,7 @@ from counseling_shared.events import (
 )
 from counseling_shared.eventstore import NewEvent
 from counseling_shared.unit_of_work import UnitOfWork
-from followup.application import care_plan, changes
+from followup.application import care_plan, changes, regularity
 from followup.application.ports import FollowupStore
 from followup.domain import cadence, client_care, site
 from followup.domain.followup import CancelReason
@@ -60,6 +60,7 @@ async def session_completed(uow: UnitOfWork, store: FollowupStore, event: Sessio
     if not anchored:
         return  # an older session reported late, or this one again
     client = await changes.change_client(uow, store, client, anchored)
+    await regularity.session_attended(uow, store, client, event.completed_at, event.counselor_id)
     if client.preferences.paused:
         return
     if reengaged:
@@ -91,6 +92,7 @@ async def care_episode_closed(
     if not ended:
         return
     client = await changes.change_client(uow, store, client, ended)
+    await regularity.left_care(uow, store, client)
     if client.preferences.paused:
         return
     await changes.cancel_open(uow, store, client.client_id, CancelReason.EPISODE_CLOSED)

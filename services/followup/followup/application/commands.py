@@ -10,7 +10,7 @@ from counseling_shared.codes import RiskSource
 from counseling_shared.events import FollowUpCompleted, RiskFlagged
 from counseling_shared.eventstore import NewEvent
 from counseling_shared.unit_of_work import UnitOfWork
-from followup.application import care_plan, changes
+from followup.application import care_plan, changes, regularity
 from followup.application.ports import FollowupStore
 from followup.domain import client_care, followup, site
 from followup.domain.client_care import ClientCare
@@ -56,8 +56,10 @@ async def set_preferences(
     after = client.preferences
     if after.paused and not before.paused:
         await care_plan.pause(uow, store, client)
+        await regularity.left_care(uow, store, client)
     elif before.paused and not after.paused:
         await care_plan.resume(uow, store, client)
+        await regularity.back_in_care(uow, store, client)
     elif before.intensity != after.intensity:
         await care_plan.change_intensity(uow, store, client)
     return client
@@ -105,6 +107,7 @@ async def complete_followup(
             ),
             subject=flag_id,
         )
+    await regularity.followup_answered(uow, store, completed, client)
     if state.status is Status.SCHEDULED:
         await care_plan.continue_series(uow, store, state, client)
     return completed

@@ -10,6 +10,7 @@ from uuid import UUID
 from followup.domain.client_care import ClientCare
 from followup.domain.followup import FollowUp, Status
 from followup.domain.policy import FollowUpPolicy
+from followup.domain.regularity import Regularity
 
 
 class ClientBusy(Exception):
@@ -20,7 +21,17 @@ class ClientBusy(Exception):
         self.client_id = client_id
 
 
-class FollowupStore(Protocol):
+class RegularityStore(Protocol):
+    """Contact regularity per client (the gap timer and the cool-off)."""
+
+    async def regularity(self, client_id: UUID, *, for_update: bool = False) -> Regularity | None:
+        """Callers hold the client's lock (or, for the gap timer, this row's) already."""
+
+    async def save_regularity(self, state: Regularity) -> None:
+        """Upsert the row; wakes the gap scheduler when its timer was armed or moved."""
+
+
+class FollowupStore(RegularityStore, Protocol):
     """Projections of followup, read and written inside the caller's transaction."""
 
     async def site_timezone(self, site_id: UUID) -> str | None:

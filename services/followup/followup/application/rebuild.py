@@ -4,8 +4,9 @@ Every table of followup's migrations is derived from followup's own event store,
 replaced: `sites` (streams `site-<id>`: followup records what booking says about a site as its own
 `SiteRecorded` before projecting it), `followup_policies` (`policy-<id>`), `clients` and
 `followup_preferences` (`client-<id>`, likewise recorded as followup's own events) and
-`followups` (`followup-<id>`). The backbone's tables (inbox, outbox, dead letters, idempotency
-keys) are not projections and are left alone.
+`followups` (`followup-<id>`), `contact_regularity` (`regularity-<client id>`: the gap timer
+is armed again at the same `due_at`). The backbone's tables (inbox, outbox, dead letters,
+idempotency keys) are not projections and are left alone.
 
 Each stream is replayed one recorded transaction at a time through the writers the write path
 uses (`PostgresFollowupStore`), stamped with the time that transaction recorded its events: the
@@ -33,14 +34,21 @@ from uuid import UUID
 
 from counseling_shared.eventstore import RecordedEvent, read_stream
 from followup.adapters.postgres_store import PostgresFollowupStore
-from followup.domain import client_care, followup, site
+from followup.domain import client_care, followup, regularity, site
 from followup.domain.policy import DEFAULT_POLICY
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
 
 # Children before the rows they reference.
-_TABLES = ("followup_preferences", "clients", "followups", "followup_policies", "sites")
+_TABLES = (
+    "followup_preferences",
+    "clients",
+    "followups",
+    "followup_policies",
+    "sites",
+    "contact_regularity",
+)
 
 
 @dataclass(frozen=True)
@@ -92,12 +100,21 @@ async def _save_followup(store: PostgresFollowupStore, _: UUID, state: Any, at: 
     await store.save_followup(state)
 
 
+def _evolve_regularity(state: Any, recorded: RecordedEvent) -> Any:
+    return regularity.evolve(state, regularity.from_record(recorded.type, recorded.data))
+
+
+async def _save_regularity(store: PostgresFollowupStore, _: UUID, state: Any, at: datetime) -> None:
+    await store.save_regularity(state)
+
+
 # Stream kind (the stream id's prefix) → how to fold and project it.
 _KINDS: dict[str, _Kind] = {
     "site": _Kind(lambda _: None, _evolve_site, _save_site),
     "policy": _Kind(lambda _: (DEFAULT_POLICY, 0), _evolve_policy, _save_policy),
     "client": _Kind(client_care.new_client, _evolve_client, _save_client),
     "followup": _Kind(lambda _: None, _evolve_followup, _save_followup),
+    "regularity": _Kind(regularity.new, _evolve_regularity, _save_regularity),
 }
 
 

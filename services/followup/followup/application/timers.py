@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from counseling_shared.codes import FollowUpKind
 from counseling_shared.unit_of_work import UnitOfWork
-from followup.application import care_plan, changes
+from followup.application import care_plan, changes, regularity
 from followup.application.ports import FollowupStore
 from followup.domain.followup import CancelReason, FollowUp
+from followup.domain.regularity import Regularity
 
 CLIENT_LOCK_WAIT = timedelta(milliseconds=500)
 """Below PostgreSQL's deadlock_timeout (1 s): the timer gives way before a deadlock is detected."""
@@ -39,6 +40,18 @@ async def follow_up_falls_due(
     ):
         await changes.cancel(uow, store, state, CancelReason.SUPERSEDED)
         return None
+    if await regularity.defer_in_cooloff(uow, store, state, client) is not None:
+        return None  # a cool-off holds it: planned again at its end
     due = await changes.fall_due(uow, store, state, client)
     await care_plan.continue_series(uow, store, state, client)
     return due
+
+
+async def contact_gap_timer_fires(
+    uow: UnitOfWork, store: FollowupStore, state: Regularity
+) -> FollowUp | None:
+    """A client's gap timer is due (the scheduler holds its row lock): wait for the client
+    only briefly, as above, then plan the `regularity` outreach and tell the counselor."""
+    client = await store.client(state.client_id, for_update=True, lock_wait=CLIENT_LOCK_WAIT)
+    fresh = await store.regularity(state.client_id)
+    return await regularity.gap_timer_fires(uow, store, fresh or state, client)

@@ -35,6 +35,7 @@ class CancelReason(StrEnum):
     PAUSED = "paused"
     SUPERSEDED = "superseded"
     REENGAGED = "reengaged"  # a session after the closure: post-closure check-ins withdrawn
+    COOLOFF = "cooloff"  # fell due in a cool-off: planned again at its end (regularity)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,9 @@ class FollowUpPolicy:
     post_closure_checkins: tuple[CalendarDuration, ...] = field(
         default_factory=lambda: (_d("P14D"), _d("P1M"), _d("P3M"))
     )
+    # Contact regularity (elapsed time): see domain/regularity.py.
+    max_contact_gap: CalendarDuration = field(default_factory=lambda: _d("P10D"))
+    negative_contact_cooloff: CalendarDuration = field(default_factory=lambda: _d("P14D"))
 
     def as_text(self) -> dict[str, str | list[str]]:
         return {
@@ -37,10 +40,13 @@ class FollowUpPolicy:
             "long_term_every": self.long_term_every.isoformat(),
             "no_show_outreach_after": self.no_show_outreach_after.isoformat(),
             "post_closure_checkins": [d.isoformat() for d in self.post_closure_checkins],
+            "max_contact_gap": self.max_contact_gap.isoformat(),
+            "negative_contact_cooloff": self.negative_contact_cooloff.isoformat(),
         }
 
 
 DEFAULT_POLICY = FollowUpPolicy()
+DEFAULT_REGULARITY = {"max_contact_gap": "P10D", "negative_contact_cooloff": "P14D"}
 
 
 def positive_duration(field_name: str, text: str) -> CalendarDuration:
@@ -55,7 +61,8 @@ def positive_duration(field_name: str, text: str) -> CalendarDuration:
 
 
 def policy_from_text(values: dict[str, str | list[str]]) -> FollowUpPolicy:
-    """Build a policy from its text form (as stored and as sent over HTTP)."""
+    """Build a policy from its text form (as stored and as sent over HTTP). The regularity
+    fields came later: a policy recorded without them takes their defaults."""
     checkins = values["post_closure_checkins"]
     assert isinstance(checkins, list)
     scalar = {}
@@ -66,6 +73,10 @@ def policy_from_text(values: dict[str, str | list[str]]) -> FollowUpPolicy:
         "no_show_outreach_after",
     ):
         text = values[name]
+        assert isinstance(text, str)
+        scalar[name] = positive_duration(name, text)
+    for name in ("max_contact_gap", "negative_contact_cooloff"):
+        text = values.get(name, DEFAULT_REGULARITY[name])
         assert isinstance(text, str)
         scalar[name] = positive_duration(name, text)
     return FollowUpPolicy(

@@ -11,7 +11,8 @@ from counseling_shared.service import Runtime
 from counseling_shared.unit_of_work import UnitOfWork
 from followup import metrics
 from followup.adapters.postgres_store import TIMER_CHANNEL, PostgresFollowupStore, followup_from_row
-from followup.application.timers import follow_up_falls_due
+from followup.adapters.regularity_store import GAP_TIMER_CHANNEL, regularity_from_row
+from followup.application.timers import contact_gap_timer_fires, follow_up_falls_due
 
 
 async def fire_followup(uow: UnitOfWork, row: asyncpg.Record) -> None:
@@ -42,3 +43,33 @@ def scheduler_for(runtime: Runtime, **options: Any) -> DueScheduler:
 async def followup_scheduler(runtime: Runtime) -> None:
     """Fires each scheduled follow-up within a second of its `due_at` (woken by NOTIFY)."""
     await scheduler_for(runtime).run()
+
+
+async def fire_contact_gap(uow: UnitOfWork, row: asyncpg.Record) -> None:
+    planned = await contact_gap_timer_fires(
+        uow, PostgresFollowupStore(uow.conn), regularity_from_row(row)
+    )
+    metrics.CONTACT_GAPS_DETECTED.inc()
+    if planned is not None:
+        metrics.REGULARITY_OUTREACH_PLANNED.inc()
+
+
+def gap_scheduler_for(runtime: Runtime, **options: Any) -> DueScheduler:
+    s = runtime.settings
+    return DueScheduler(
+        pool=runtime.db(),
+        dsn=s.database_url,
+        schema=s.database_schema,
+        source=runtime.name,
+        clock=runtime.clock,
+        table="contact_regularity",
+        channel=GAP_TIMER_CHANNEL,
+        fire=fire_contact_gap,
+        due_condition="due_at IS NOT NULL",
+        **options,
+    )
+
+
+async def contact_gap_scheduler(runtime: Runtime) -> None:
+    """Fires each client's contact-gap timer (an index on `due_at`, never a scan of clients)."""
+    await gap_scheduler_for(runtime).run()

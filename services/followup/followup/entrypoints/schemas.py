@@ -52,6 +52,14 @@ class PolicyIn(RequestBody):
         max_length=24,
         description="Check-ins after an episode closes, each counted from `effective_on`.",
     )
+    max_contact_gap: Duration = Field(
+        default=str(_DEFAULT["max_contact_gap"]),
+        description="Longest time a client in care may go without a positive contact (elapsed).",
+    )
+    negative_contact_cooloff: Duration = Field(
+        default=str(_DEFAULT["negative_contact_cooloff"]),
+        description="Pause in outreach to the client after a negative contact (elapsed).",
+    )
 
 
 class PolicyOut(BaseModel):
@@ -61,6 +69,8 @@ class PolicyOut(BaseModel):
     long_term_every: str
     no_show_outreach_after: str
     post_closure_checkins: list[str]
+    max_contact_gap: str
+    negative_contact_cooloff: str
     is_default: bool = Field(description="True while the site has not set a policy.")
 
     @classmethod

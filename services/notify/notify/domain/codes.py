@@ -35,6 +35,8 @@ class Template(StrEnum):
     APPOINTMENT_RESCHEDULED = "appointment_rescheduled"
     APPOINTMENT_CANCELLED = "appointment_cancelled"
     CRISIS_PAGE = "crisis_page"
+    CONTACT_GAP = "contact_gap"  # to the counselor: a client drifted past the contact gap
+    NEGATIVE_CONTACT = "negative_contact"  # to the site's supervisors: a cool-off started
 
 
 class HoldReason(StrEnum):

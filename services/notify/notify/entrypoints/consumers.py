@@ -8,6 +8,11 @@ notify-alert-closed (CRISIS)
     crisis.*.AlertResolved              (retries, or not yet tried) are withdrawn
 notify-followups (FOLLOWUP)
     followup.*.FollowUpDue            → on_followup_due: one bulk-lane notification
+notify-regularity (FOLLOWUP)
+    followup.*.ContactGapDetected     → on_contact_gap_detected: one bulk-lane email to the
+                                        counselor of the client's latest session
+    followup.*.NegativeContactRecorded → on_negative_contact_recorded: one bulk-lane email to
+                                        each supervisor of the site (else its leads)
 notify-appointments (BOOKING)
     booking.*.AppointmentBooked       → on_appointment_booked: one bulk-lane confirmation
     booking.*.AppointmentRescheduled  → on_appointment_rescheduled: one bulk-lane confirmation
@@ -36,7 +41,9 @@ from counseling_shared.events import (
     AppointmentRescheduled,
     ClientContactChanged,
     ClientRegistered,
+    ContactGapDetected,
     FollowUpDue,
+    NegativeContactRecorded,
     PageRequested,
     SiteRegistered,
     StaffDeactivated,
@@ -45,7 +52,7 @@ from counseling_shared.events import (
 from counseling_shared.inbox import dispatch
 from counseling_shared.jetstream import ConsumerSpec
 from counseling_shared.service import Route
-from notify.application import handlers
+from notify.application import handlers, regularity
 from notify.settings import NotifySettings
 
 # Pages are retried quickly: a second lost means a second later on the on-call phone.
@@ -87,6 +94,20 @@ def routes(settings: NotifySettings) -> list[Route]:
                 description="Follow-up messages to clients.",
             ),
             dispatch({FollowUpDue: handlers.on_followup_due}),
+        ),
+        Route(
+            ConsumerSpec(
+                "notify-regularity",
+                "FOLLOWUP",
+                ["followup.*.ContactGapDetected", "followup.*.NegativeContactRecorded"],
+                description="Contact-regularity notices to counselors and supervisors.",
+            ),
+            dispatch(
+                {
+                    ContactGapDetected: regularity.on_contact_gap_detected,
+                    NegativeContactRecorded: regularity.on_negative_contact_recorded,
+                }
+            ),
         ),
         Route(
             ConsumerSpec(

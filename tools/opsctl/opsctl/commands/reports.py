@@ -1,4 +1,4 @@
-"""`counselctl followups overdue` and `counselctl alerts open`."""
+"""`counselctl followups overdue`, `counselctl contact-gaps` and `counselctl alerts open`."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from opsctl.commands.common import (
 )
 from opsctl.config import Service
 from opsctl.console import print_json, stdout, table
-from opsctl.reports import OpenAlert, OverdueFollowUp
+from opsctl.reports import ContactGap, OpenAlert, OverdueFollowUp
 
 followups = typer.Typer(help="Reports on followup's database.", no_args_is_help=True)
 alerts = typer.Typer(help="Reports on crisis's database.", no_args_is_help=True)
@@ -50,6 +50,50 @@ def overdue(
             f"Overdue follow-ups ({len(found)})",
             ["id", "site", "client", "kind", "due at", "overdue by"],
             ([f.id, f.site_id, f.client_id, f.kind, f.due_at, f.overdue_by] for f in found),
+        )
+    )
+
+
+def contact_gaps(
+    site: SiteOption = None,
+    limit: LimitOption = 1000,
+    database_url: DatabaseUrlOption = None,
+    database_schema: DatabaseSchemaOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Clients in care past the site's max_contact_gap without a positive contact, or in a
+    cool-off after a negative one (outreach to them is held), from followup's database."""
+
+    async def work() -> list[ContactGap]:
+        async with database(Service.FOLLOWUP, database_url, database_schema) as conn:
+            return await reports.contact_gaps(conn, site, limit)
+
+    found = run(work())
+    if as_json:
+        print_json([asdict(g) for g in found])
+        return
+    stdout().print(
+        table(
+            f"Contact gaps ({len(found)})",
+            [
+                "client",
+                "site",
+                "counselor",
+                "last positive contact",
+                "past gap since",
+                "cool-off until",
+            ],
+            (
+                [
+                    g.client_id,
+                    g.site_id,
+                    g.counselor_id,
+                    g.last_positive_contact_at,
+                    g.past_gap_since,
+                    g.cooloff_until,
+                ]
+                for g in found
+            ),
         )
     )
 
