@@ -2,7 +2,8 @@
 -- revoked (the token alone would stay valid until it expires).
 CREATE TABLE staff_calendar_links (
     link_id     uuid        PRIMARY KEY,
-    staff_id    uuid        NOT NULL REFERENCES staff (id),
+    -- No foreign key to `staff`: that projection is truncated and rebuilt from events.
+    staff_id    uuid        NOT NULL,
     issued_by   text        NOT NULL,
     issued_at   timestamptz NOT NULL,
     expires_at  timestamptz NOT NULL,
