@@ -397,6 +397,9 @@ TABLE: dict[tuple[str, str, str], Case] = {
             {"site_id": "{site_a}", "url": WEBHOOK_URL, "event_types": ["AppointmentBooked"]},
         ),
     ),
+    ("notify", "GET", "/webhooks"): Case(
+        EVERYONE, fixed("/webhooks?site_id={site_a}"), listing=True
+    ),
     ("notify", "GET", "/webhooks/{webhook_id}"): Case(EVERYONE, fixed("/webhooks/{webhook_id}")),
     ("notify", "GET", "/webhooks/{webhook_id}/deliveries"): Case(
         EVERYONE, fixed("/webhooks/{webhook_id}/deliveries")

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -55,6 +56,7 @@ class Receiver:
 
     url: str
     script: list[int] = field(default_factory=list)
+    delay: float = 0.0  # seconds before each answer
     got: list[Received] = field(default_factory=list)
     answered: list[int] = field(default_factory=list)
 
@@ -71,6 +73,7 @@ def receiver() -> Iterator[Receiver]:
                 state.got.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
                 status = state.script.pop(0) if state.script else 200
                 state.answered.append(status)
+            time.sleep(state.delay)
             self.send_response(status)
             self.send_header("content-length", "0")
             self.end_headers()
@@ -213,16 +216,24 @@ async def test_a_410_disables_the_subscription_and_a_replay_resends_the_same_mes
     assert [r.headers["webhook-id"] for r in receiver.got] == [delivered["id"]] * 2
     assert receiver.got[0].body == receiver.got[1].body
 
-    receiver.script = [410]
+    # The receiver is gone; while it takes its time to say so, another event queues behind.
+    receiver.script, receiver.delay = [410], 1.0
     second = booked(site_id, datetime(2031, 3, 4, 9, tzinfo=UTC))
-    await notify.publish(second, source="booking", subject=second.appointment_id)
-    await eventually(lambda: _webhook_status(notify, hook["id"], "disabled"), interval=0.1)
     third = booked(site_id, datetime(2031, 3, 5, 9, tzinfo=UTC))
+    await notify.publish(second, source="booking", subject=second.appointment_id)
     await notify.publish(third, source="booking", subject=third.appointment_id)
+    await eventually(lambda: _webhook_status(notify, hook["id"], "disabled"), interval=0.1)
+    fourth = booked(site_id, datetime(2031, 3, 6, 9, tzinfo=UTC))
+    await notify.publish(fourth, source="booking", subject=fourth.appointment_id)
+    await eventually(lambda: _deliveries_count(notify, hook["id"], 3), interval=0.1)
 
-    newest = (await deliveries(notify, hook["id"]))[0]
-    assert newest["status"] == "failed"
-    assert newest["last_status_code"] == 410
+    rows = await deliveries(notify, hook["id"])
+    by_status = {(r["status"], r["last_status_code"], r["last_error"]) for r in rows}
+    assert by_status == {
+        ("delivered", 200, None),
+        ("failed", 410, None),
+        ("failed", None, "subscription_disabled"),  # the third never went out
+    }
     assert len(receiver.got) == 3  # nothing more is sent to a receiver that is gone
     refused = await notify.http.post(f"/webhooks/{hook['id']}/deliveries/{delivered['id']}/replay")
     assert refused.status_code == 409
@@ -244,17 +255,36 @@ async def test_a_subscription_gets_its_events_in_stream_order_even_when_one_is_r
 
 
 async def test_a_subscription_to_an_unknown_event_type_is_refused(notify: Notify) -> None:
+    site_id = uuid4()
     response = await notify.http.post(
         "/webhooks",
-        json={"site_id": str(uuid4()), "url": "https://x.example/h", "event_types": ["Nope"]},
+        json={"site_id": str(site_id), "url": "https://x.example/h", "event_types": ["Nope"]},
     )
     assert response.status_code == 422
     assert "Nope" in response.text
+    listed = await notify.http.get("/webhooks", params={"site_id": str(site_id)})
+    assert listed.json() == []
+
+
+async def test_subscriptions_are_listed_by_site_without_their_secrets(notify: Notify) -> None:
+    site_id = uuid4()
+    first = await subscribe(notify, site_id, "https://a.example/h", ["SessionCompleted"])
+    second = await subscribe(notify, site_id, "https://b.example/h", ["RiskFlagged"])
+    await subscribe(notify, uuid4(), "https://c.example/h", ["RiskFlagged"])
+
+    listed = (await notify.http.get("/webhooks", params={"site_id": str(site_id)})).json()
+
+    assert [w["id"] for w in listed] == [first["id"], second["id"]]
+    assert all("secret" not in w for w in listed)
 
 
 async def _delivered(notify: Notify, webhook_id: str) -> list[dict[str, Any]]:
     rows = await deliveries(notify, webhook_id)
     return rows if rows and rows[0]["status"] == "delivered" else []
+
+
+async def _deliveries_count(notify: Notify, webhook_id: str, count: int) -> bool:
+    return len(await deliveries(notify, webhook_id)) == count
 
 
 async def _all_delivered(notify: Notify, webhook_id: str, count: int) -> bool:

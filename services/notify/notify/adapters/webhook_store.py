@@ -90,6 +90,30 @@ async def get_subscription(conn: Connection, subscription_id: UUID) -> Subscript
     return subscription_from(row) if row else None
 
 
+async def list_subscriptions(
+    conn: Connection,
+    *,
+    site_id: UUID | None,
+    visible_sites: Sequence[UUID] | None,
+    limit: int,
+    after: tuple[datetime, UUID] | None,
+) -> list[Subscription]:
+    """Oldest first, a keyset page at a time."""
+    rows = await conn.fetch(
+        """SELECT * FROM webhook_subscriptions
+           WHERE ($1::uuid IS NULL OR site_id = $1)
+             AND ($2::uuid[] IS NULL OR site_id = ANY($2))
+             AND ($3::timestamptz IS NULL OR (created_at, id) > ($3, $4::uuid))
+           ORDER BY created_at, id LIMIT $5""",
+        site_id,
+        list(visible_sites) if visible_sites is not None else None,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+    return [subscription_from(r) for r in rows]
+
+
 async def enqueue(
     conn: Connection,
     *,
@@ -220,6 +244,14 @@ async def record_attempt(
             """UPDATE webhook_subscriptions SET status = 'disabled', claimed_until = NULL,
                    disabled_reason = 'receiver_gone', disabled_at = $2
                WHERE id = $1""",
+            claimed.subscription_id,
+            now,
+        )
+        # What was still queued for a receiver that is gone will never be sent.
+        await conn.execute(
+            """UPDATE webhook_deliveries SET status = 'failed', failed_at = $2,
+                   last_error = 'subscription_disabled'
+               WHERE subscription_id = $1 AND status = 'pending'""",
             claimed.subscription_id,
             now,
         )

@@ -124,6 +124,23 @@ async def post_webhook(request: Request, caller: Person, body: WebhookBody) -> W
     return WebhookCreated(**WebhookOut.of(created).model_dump(), secret=secret)
 
 
+@router.get("/webhooks", response_model=list[WebhookOut], responses=PAGED)
+async def list_webhooks(
+    request: Request, caller: Caller, page: Page, site_id: UUID | None = None
+) -> list[WebhookOut]:
+    """The subscriptions of the key's sites (or of `site_id`), oldest first, without secrets."""
+    after = page.after(datetime, UUID)
+    async with runtime_of(request).db().acquire() as conn:
+        found = await webhook_store.list_subscriptions(
+            conn,
+            site_id=site_id,
+            visible_sites=list(caller.site_ids) if caller.site_ids is not None else None,
+            limit=page.fetch,
+            after=(after[0], after[1]) if after else None,
+        )
+    return [WebhookOut.of(s) for s in page.serve(found, key=lambda s: (s.created_at, s.id))]
+
+
 @router.get("/webhooks/{webhook_id}", response_model=WebhookOut, responses=problem_responses(404))
 async def get_webhook(request: Request, caller: Caller, webhook_id: UUID) -> WebhookOut:
     return WebhookOut.of(await _subscription(runtime_of(request), caller, webhook_id))
