@@ -24,6 +24,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from counseling_shared.codes import CancelledBy, Modality
 from counseling_shared.events import AppointmentBooked, AppointmentCancelled
+from notify.application.erasure import erase_client
 from notify.domain.webhooks.signing import signed_headers
 from tests.notify.integration.conftest import Notify, eventually
 
@@ -188,6 +189,25 @@ async def test_a_receiver_answering_500_500_200_gets_three_signed_attempts_of_on
     assert row["attempts"] == 3
     assert row["last_status_code"] == 200
     assert [a["status_code"] for a in row["attempt_log"]] == [500, 500, 200]
+
+
+async def test_erasing_a_client_drops_the_webhook_deliveries_that_name_them(
+    notify: Notify, receiver: Receiver
+) -> None:
+    site_id = uuid4()
+    hook = await subscribe(notify, site_id, receiver.url, ["AppointmentBooked"])
+    theirs, other = booked(site_id), booked(site_id, datetime(2031, 5, 1, 9, tzinfo=UTC))
+    for event in (theirs, other):
+        await notify.publish(event, source="booking", subject=event.appointment_id)
+    await eventually(lambda: _all_delivered(notify, hook["id"], 2), interval=0.1)
+
+    async with notify.pool.acquire() as conn:
+        changed = await erase_client(conn, theirs.client_id)
+
+    assert changed["webhook_deliveries"] == 1
+    [kept] = await deliveries(notify, hook["id"])
+    assert str(theirs.client_id) not in json.dumps(kept)
+    assert kept["attempts"] == 1
 
 
 async def test_the_reference_library_rejects_a_six_minute_old_signature(notify: Notify) -> None:
