@@ -9,7 +9,6 @@ import pytest
 from icalendar import Calendar
 
 from counseling_shared.clock import ControllableClock
-from devstack.handles import NatsHandle
 from tests.booking.integration.support import ADMIN_KEY, Booking, running_booking
 
 pytestmark = pytest.mark.integration
@@ -115,9 +114,7 @@ async def test_an_expired_link_is_410(booking: Booking, practice: dict[str, Any]
 
 
 @pytest.fixture
-async def with_staff_keys(
-    booking: Booking, practice: dict[str, Any], database_url: str, nats_server: NatsHandle
-) -> AsyncIterator[Booking]:
+async def with_staff_keys(booking: Booking, practice: dict[str, Any]) -> AsyncIterator[Booking]:
     """A second booking replica on the same database, knowing staff and integration keys."""
     site = practice["site"]["id"]
     keys = ",".join(
@@ -129,7 +126,9 @@ async def with_staff_keys(
         ]
     )
     clock = ControllableClock(booking.clock.now())
-    async with running_booking(database_url, nats_server.url, clock, api_keys=keys) as replica:
+    async with running_booking(
+        booking.database_url, booking.nats_url, clock, api_keys=keys
+    ) as replica:
         yield replica
 
 
