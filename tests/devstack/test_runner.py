@@ -119,6 +119,7 @@ _STACK_VARIABLES = {
     "MESSAGING_WEBHOOK_URL",
     "API_KEYS",
     "ALERT_BASE_URL",
+    "BOOKING_BASE_URL",
     "DEVSTACK_VAR_DIR",
 }
 
@@ -213,6 +214,7 @@ def test_services_get_their_environment_and_are_stopped_with_the_stack(
     assert booking["NATS_URL"].startswith("nats://127.0.0.1:")
     assert booking["API_KEYS"] == "dev-admin-key"
     assert booking["ALERT_BASE_URL"] == f"http://127.0.0.1:{crisis_port}"
+    assert booking["BOOKING_BASE_URL"] == f"http://127.0.0.1:{env['BOOKING_PORT']}"
     assert booking["SMS_WEBHOOK_URL"].endswith("/sms")
     assert booking["SMTP_HOST"] == "127.0.0.1"
     assert json.loads((out / "crisis.json").read_text())["DATABASE_URL"].endswith("/crisis")

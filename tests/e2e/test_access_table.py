@@ -40,8 +40,12 @@ PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics"}  # no key, no data
 # The interactive documentation pages (served offline from bundled assets): no key, no data.
 DOCS_PATHS = {"/docs", "/docs/oauth2-redirect", "/redoc"}
 # No API key: a signed token in the link is the credential (checked by its own test below).
-SIGNED_LINK_ROUTES = {("crisis", "GET", "/schedules/{schedule_id}/calendar.ics")}
+SIGNED_LINK_ROUTES = {
+    ("crisis", "GET", "/schedules/{schedule_id}/calendar.ics"),
+    ("booking", "GET", "/staff/{staff_id}/calendar.ics"),
+}
 SERVICES = ("booking", "followup", "notify", "crisis")
+WEBHOOK_URL = "http://127.0.0.1:9/hooks"  # nothing listens: deliveries stay pending
 
 
 @dataclass
@@ -62,6 +66,8 @@ class World:
     alert_id: str = ""
     flag_id: str = ""
     schedule_id: str = ""
+    webhook_id: str = ""
+    delivery_id: str = ""
     _hour: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def key(self, role: Role, own: bool) -> str:
@@ -327,6 +333,25 @@ TABLE: dict[tuple[str, str, str], Case] = {
     ("booking", "POST", "/appointments/{appointment_id}/cancel"): Case(EVERYONE, _cancel),
     ("booking", "POST", "/appointments/{appointment_id}/no-show"): Case(EVERYONE, _no_show),
     ("booking", "POST", "/appointments/{appointment_id}/complete"): Case(EVERYONE, _complete),
+    ("booking", "GET", "/fhir/Appointment/{appointment_id}"): Case(
+        EVERYONE, fixed("/fhir/Appointment/{appointment_a}")
+    ),
+    ("booking", "GET", "/fhir/Appointment"): Case(
+        EVERYONE, fixed("/fhir/Appointment?patient=Patient/{client_a}"), listing=True
+    ),
+    ("booking", "GET", "/fhir/Slot"): Case(
+        EVERYONE, fixed("/fhir/Slot?schedule=Schedule/{counselor_a}"), listing=True
+    ),
+    ("booking", "GET", "/fhir/Schedule"): Case(
+        EVERYONE, fixed("/fhir/Schedule?actor=Practitioner/{counselor_a}"), listing=True
+    ),
+    # A feed link goes to the staff member it shows (the staff key acts as staff_a) or an admin.
+    ("booking", "GET", "/staff/{staff_id}/calendar-url"): Case(
+        PEOPLE, fixed("/staff/{staff_a}/calendar-url")
+    ),
+    ("booking", "DELETE", "/staff/{staff_id}/calendar-links"): Case(
+        PEOPLE, fixed("/staff/{staff_a}/calendar-links")
+    ),
     # followup
     ("followup", "PUT", "/sites/{site_id}/followup-policy"): Case(
         PEOPLE, fixed("/sites/{site_a}/followup-policy", {})
@@ -366,6 +391,26 @@ TABLE: dict[tuple[str, str, str], Case] = {
     ),
     ("notify", "GET", "/recipients/{recipient_id}/preferences"): Case(
         EVERYONE, fixed("/recipients/{client_a}/preferences")
+    ),
+    # Integrations read webhooks and their deliveries but never change them.
+    ("notify", "POST", "/webhooks"): Case(
+        PEOPLE,
+        fixed(
+            "/webhooks",
+            {"site_id": "{site_a}", "url": WEBHOOK_URL, "event_types": ["AppointmentBooked"]},
+        ),
+    ),
+    ("notify", "GET", "/webhooks"): Case(
+        EVERYONE, fixed("/webhooks?site_id={site_a}"), listing=True
+    ),
+    ("notify", "GET", "/webhooks/{webhook_id}"): Case(EVERYONE, fixed("/webhooks/{webhook_id}")),
+    ("notify", "GET", "/webhooks/{webhook_id}/deliveries"): Case(
+        EVERYONE, fixed("/webhooks/{webhook_id}/deliveries")
+    ),
+    ("notify", "POST", "/webhooks/{webhook_id}/deliveries/{delivery_id}/replay"): Case(
+        PEOPLE,
+        fixed("/webhooks/{webhook_id}/deliveries/{delivery_id}/replay"),
+        ok=frozenset({202, 409}),  # its receiver never answers: the delivery is still pending
     ),
     # crisis
     ("crisis", "PUT", "/sites/{site_id}/escalation-policy"): Case(PEOPLE, _put_policy),
@@ -477,7 +522,9 @@ async def world(suite: Suite) -> World:
     async with world.admin("booking") as booking:
         done = created(await booking.get(f"/appointments/{completed}"))
     world.client_a = done["client_id"]
-    await world.book()  # a confirmation to the client, in notify
+    hook = {"site_id": world.site_a, "url": WEBHOOK_URL, "event_types": ["AppointmentBooked"]}
+    world.webhook_id = (await world.post("notify", "/webhooks", hook))["id"]
+    await world.book()  # a confirmation to the client, in notify; a webhook delivery
     async with world.admin("followup") as followup:
         rows = await eventually(
             lambda: _non_empty(followup, f"/followups?client_id={world.client_a}"), timeout=20
@@ -489,6 +536,10 @@ async def world(suite: Suite) -> World:
             timeout=20,
         )
         world.notification_id = rows[0]["id"]
+        rows = await eventually(
+            lambda: _non_empty(notify, f"/webhooks/{world.webhook_id}/deliveries"), timeout=20
+        )
+        world.delivery_id = rows[0]["id"]
     async with world.admin("crisis") as crisis:
         policy = _policy(world)
         await eventually(
@@ -622,3 +673,19 @@ async def test_a_calendar_feed_answers_its_signed_link_alone_whatever_key_comes_
     assert without_key.headers["content-type"].startswith("text/calendar")
     assert (altered.status_code, elsewhere.status_code) == (403, 403)
     assert set(with_keys.values()) == {403}  # no API key stands in for the token
+
+
+async def test_a_staff_calendar_feed_answers_its_signed_link_alone(world: World) -> None:
+    url = (await _get(world, "booking", f"/staff/{world.staff_a}/calendar-url", STAFF))["url"]
+    path = url[url.index("/staff/") :]
+    async with httpx.AsyncClient(base_url=world.suite.url("booking"), timeout=15) as client:
+        without_key = await client.get(path)
+        altered = await client.get(path[:-2] + ("AA" if not path.endswith("AA") else "BB"))
+        elsewhere = await client.get(path.replace(world.staff_a, world.counselor_a))
+        with_key = await client.get(
+            path[:-2] + "zz", headers={"Authorization": f"Bearer {world.key(ADMIN, True)}"}
+        )
+
+    assert without_key.status_code == 200, without_key.text
+    assert without_key.headers["content-type"].startswith("text/calendar")
+    assert (altered.status_code, elsewhere.status_code, with_key.status_code) == (403, 403, 403)

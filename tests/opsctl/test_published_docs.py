@@ -124,7 +124,10 @@ def test_every_error_answer_is_declared_as_a_problem_and_every_key_as_bearer(
         for method, operation in item.items():
             public = operation.get("security") == []
             # Public: the probes, and routes whose credential is a signed link in the URL.
-            signed_link = path == "/schedules/{schedule_id}/calendar.ics"
+            signed_link = path in {
+                "/schedules/{schedule_id}/calendar.ics",
+                "/staff/{staff_id}/calendar.ics",
+            }
             assert public == (path in {"/healthz", "/readyz", "/metrics"} or signed_link), (
                 method,
                 path,

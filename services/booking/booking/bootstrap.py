@@ -2,8 +2,10 @@
 
 from pathlib import Path
 
+from booking.entrypoints import calendar
 from booking.entrypoints.consumers import ROUTES
 from booking.entrypoints.directory import serve_directory
+from booking.entrypoints.fhir import routes as fhir
 from booking.entrypoints.http import ROUTERS
 from booking.settings import BookingSettings
 from counseling_shared.service import ServiceDefinition
@@ -19,6 +21,6 @@ def definition(settings: BookingSettings | None = None) -> ServiceDefinition:
         # Free text about a client: served to staff of the client's site and admins only.
         client_free_text=frozenset({"goals", "next_steps", "cancel_reason"}),
         routes=ROUTES,
-        routers=ROUTERS,
+        routers=[*ROUTERS, fhir.router, calendar.router],
         on_start=[serve_directory],
     )

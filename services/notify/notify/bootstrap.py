@@ -1,5 +1,6 @@
 """Wires notify: its consumers, its HTTP routes and one delivery worker pool per lane."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -11,11 +12,14 @@ from counseling_shared.service import BackgroundTask, Runtime, ServiceDefinition
 from notify.adapters.booking_directory import NatsClientDirectory
 from notify.adapters.smtp import SmtpProvider
 from notify.adapters.templates import JinjaRenderer
+from notify.adapters.webhook_sender import WebhookSender
 from notify.adapters.webhooks import WebhookProvider
 from notify.application.delivery import Courier
 from notify.application.ports import ChannelProvider
+from notify.application.webhooks import WebhookCourier
 from notify.domain.codes import Lane
-from notify.entrypoints import consumers, http
+from notify.entrypoints import consumers, http, webhooks_http
+from notify.entrypoints.webhook_worker import WebhookWorker
 from notify.entrypoints.workers import LaneWorkers
 from notify.settings import NotifySettings
 
@@ -40,14 +44,16 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
         settings=s,
         migrations_dir=MIGRATIONS,
         routes=consumers.routes(s),
-        routers=[http.router],
+        routers=[http.router, webhooks_http.router],
         background=[
             *(lane_pool(Lane.CRISIS, s, channels) for channels in CRISIS_CHANNEL_GROUPS),
             lane_pool(Lane.BULK, s),
+            webhook_pool(s),
         ],
         prune_targets=[
             # What was tried when, kept for support questions; the notifications themselves stay.
             PruneTarget("notification_attempts", "at < $1", s.prune_attempts_after),
+            PruneTarget("webhook_attempts", "at < $1", s.prune_attempts_after),
         ],
     )
 
@@ -98,6 +104,46 @@ def lane_pool(
             await pool.close()
 
     run.__name__ = f"notify-{name}-lane"
+    return run
+
+
+def webhook_pool(s: NotifySettings) -> BackgroundTask:
+    """The webhook worker, with its own connections and HTTP client: a slow receiver holds
+    webhook workers only, never a lane's."""
+
+    async def run(runtime: Runtime) -> None:
+        pool = await create_pool(
+            s.database_url,
+            schema=s.database_schema,
+            min_size=1,
+            max_size=s.webhook_workers + 1,
+            timeouts=s.db_timeouts(),
+        )
+        try:
+            async with httpx.AsyncClient(
+                timeout=s.webhook_delivery_timeout, follow_redirects=False
+            ) as client:
+                worker = WebhookWorker(
+                    pool=pool,
+                    dsn=s.database_url,
+                    schema=s.database_schema,
+                    clock=runtime.clock,
+                    courier=WebhookCourier(
+                        pool=pool,
+                        clock=runtime.clock,
+                        sender=WebhookSender(client),
+                        policy=s.webhook_retry(),
+                    ),
+                    lease=timedelta(seconds=s.webhook_delivery_timeout * 3),
+                    concurrency=s.webhook_workers,
+                    idle_poll=s.idle_poll,
+                )
+                runtime.definition.state["webhook_worker"] = worker
+                await worker.run()
+        finally:
+            await pool.close()
+
+    run.__name__ = "notify-webhooks"
     return run
 
 

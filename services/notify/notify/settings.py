@@ -7,6 +7,7 @@ from pydantic import Field, field_validator
 
 from counseling_shared.settings import ServiceSettings
 from notify.domain.retry import RetryPolicy
+from notify.domain.webhooks.delivery import WebhookRetryPolicy
 
 
 class NotifySettings(ServiceSettings):
@@ -74,7 +75,38 @@ class NotifySettings(ServiceSettings):
         default=timedelta(minutes=1), alias="NOTIFY_CRISIS_RETRY_MAX_DELAY"
     )
 
+    webhook_retry_base: timedelta = Field(
+        default=timedelta(seconds=30),
+        alias="WEBHOOK_RETRY_BASE",
+        description="Back-off before a webhook's 2nd attempt; doubles each time, with jitter.",
+    )
+    webhook_retry_max_delay: timedelta = Field(
+        default=timedelta(hours=1),
+        alias="WEBHOOK_RETRY_MAX_DELAY",
+        description="Longest wait between two attempts of a webhook delivery.",
+    )
+    webhook_retry_window: timedelta = Field(
+        default=timedelta(hours=24),
+        alias="WEBHOOK_RETRY_WINDOW",
+        description="How long a webhook delivery is retried before it is given up.",
+    )
+    webhook_delivery_timeout: float = Field(
+        default=10.0,
+        alias="WEBHOOK_DELIVERY_TIMEOUT",
+        gt=0,
+        description="Seconds a webhook receiver has to answer one attempt.",
+    )
+    webhook_workers: int = Field(
+        default=4,
+        alias="WEBHOOK_WORKERS",
+        ge=1,
+        description="Subscriptions attempted side by side (one delivery each at a time).",
+    )
+
     @field_validator(
+        "webhook_retry_base",
+        "webhook_retry_max_delay",
+        "webhook_retry_window",
         "claim_lease",
         "retry_base",
         "crisis_retry_base",
@@ -91,6 +123,13 @@ class NotifySettings(ServiceSettings):
             except ValueError:
                 return value
         return value
+
+    def webhook_retry(self) -> WebhookRetryPolicy:
+        return WebhookRetryPolicy(
+            self.webhook_retry_base,
+            max(self.webhook_retry_max_delay, self.webhook_retry_base),
+            self.webhook_retry_window,
+        )
 
     def bulk_retry(self) -> RetryPolicy:
         return RetryPolicy(

@@ -101,13 +101,13 @@ def _auth(key: str) -> dict[str, str]:
 
 @contextlib.asynccontextmanager
 async def running_booking(
-    database_url: str, nats_url: str, clock: ControllableClock
+    database_url: str, nats_url: str, clock: ControllableClock, api_keys: str | None = None
 ) -> AsyncIterator[Booking]:
     port = free_port()
     settings = BookingSettings(
         database_url=database_url,
         nats_url=nats_url,
-        api_keys=f"{ADMIN_KEY},{ELSEWHERE_KEY}={ELSEWHERE_SITE}",
+        api_keys=api_keys or f"{ADMIN_KEY},{ELSEWHERE_KEY}={ELSEWHERE_SITE}",
         port=port,
         log_level="WARNING",
     )

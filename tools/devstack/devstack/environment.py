@@ -42,6 +42,7 @@ def common_env(
     for name, port in ports.items():
         env[port_variable(name)] = str(port)
     env.setdefault("ALERT_BASE_URL", f"http://127.0.0.1:{ports['crisis']}")
+    env.setdefault("BOOKING_BASE_URL", f"http://127.0.0.1:{ports['booking']}")
     env["PYTHONUNBUFFERED"] = "1"  # log lines reach the console as they happen
     return env
 

@@ -281,7 +281,7 @@ def _print_table(
 
 def _print_env(common: Mapping[str, str], infra: Infra) -> None:
     names = ["NATS_URL", "API_KEYS", "SMTP_HOST", "SMTP_PORT", "SMTP_FROM"]
-    names += ["SMS_WEBHOOK_URL", "MESSAGING_WEBHOOK_URL", "ALERT_BASE_URL"]
+    names += ["SMS_WEBHOOK_URL", "MESSAGING_WEBHOOK_URL", "ALERT_BASE_URL", "BOOKING_BASE_URL"]
     names += [port_variable(name) for name in SERVICES]
     console.say()
     console.say("devstack is up without services (Ctrl-C stops it). Environment to use:")

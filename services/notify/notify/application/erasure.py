@@ -1,7 +1,8 @@
 """Erasing a client on request: notify drops all it holds about them (docs/security.md).
 
-That is their profile (locale, zone, channel), their preferences, and every notification to
-them with its attempts and event stream. Runs as the operator (`counselctl clients erase`).
+That is their profile (locale, zone, channel), their preferences, every notification to them
+with its attempts and event stream, and every webhook delivery (with its attempts) whose event
+names them. Runs as the operator (`counselctl clients erase`).
 """
 
 from __future__ import annotations
@@ -39,12 +40,25 @@ async def erase_client(conn: Connection, client_id: UUID) -> dict[str, int]:
             "DELETE FROM recipient_preferences WHERE recipient_id = $1", client_id
         )
         clients = await conn.execute("DELETE FROM clients WHERE client_id = $1", client_id)
+        hooks = [
+            r["id"]
+            for r in await conn.fetch(
+                "SELECT id FROM webhook_deliveries WHERE strpos(body, $1) > 0", str(client_id)
+            )
+        ]
+        await conn.execute(
+            "DELETE FROM webhook_attempts WHERE delivery_id = ANY($1::uuid[])", hooks
+        )
+        deliveries = await conn.execute(
+            "DELETE FROM webhook_deliveries WHERE id = ANY($1::uuid[])", hooks
+        )
     return {
         "clients": _count(clients),
         "recipient_preferences": _count(preferences),
         "notifications": _count(notifications),
         "notification_attempts": _count(attempts),
         "events": _count(events),
+        "webhook_deliveries": _count(deliveries),
     }
 
 

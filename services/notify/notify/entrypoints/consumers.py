@@ -27,6 +27,12 @@ notify-directory (BOOKING)
                                         (pending pages fail), contact details dropped
     (batch handler on_directory_batch: the same upserts, one executemany per table per batch)
 
+notify-webhooks-booking (BOOKING), notify-webhooks-followup (FOLLOWUP),
+notify-webhooks-crisis (CRISIS)
+    every event of the stream         → webhooks.on_event: one pending delivery per active
+                                        subscription of the event's site that chose its type
+                                        (sent by the webhook worker, entrypoints/webhook_worker.py)
+
 Emitted: every notification ends in NotificationSent or NotificationFailed (with `page_id` for a
 page), published by the lane workers (entrypoints/workers.py) in the transaction that records
 the delivery, never by these handlers. Crisis traffic has its own durable and its own worker
@@ -50,10 +56,13 @@ from counseling_shared.events import (
     StaffRegistered,
 )
 from counseling_shared.inbox import dispatch
-from counseling_shared.jetstream import ConsumerSpec
+from counseling_shared.jetstream import STREAMS, ConsumerSpec
 from counseling_shared.service import Route
-from notify.application import handlers, regularity
+from notify.application import handlers, regularity, webhooks
 from notify.settings import NotifySettings
+
+WEBHOOK_STREAMS = ("BOOKING", "FOLLOWUP", "CRISIS")
+"""The streams whose events a subscription may choose (notify's own events are not offered)."""
 
 # Pages are retried quickly: a second lost means a second later on the on-call phone.
 CRISIS_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
@@ -153,4 +162,22 @@ def routes(settings: NotifySettings) -> list[Route]:
             # The upserts of a whole batch at once (replays and bulk registrations).
             batch_handler=handlers.on_directory_batch,
         ),
+        *webhook_routes(),
+    ]
+
+
+def webhook_routes() -> list[Route]:
+    """One durable per stream, each taking every event of its stream (in stream order)."""
+    subjects = {spec.name: spec.subjects for spec in STREAMS}
+    return [
+        Route(
+            ConsumerSpec(
+                f"notify-webhooks-{stream.lower()}",
+                stream,
+                list(subjects[stream]),
+                description=f"Queues {stream} events for the webhook subscriptions.",
+            ),
+            webhooks.on_event,
+        )
+        for stream in WEBHOOK_STREAMS
     ]

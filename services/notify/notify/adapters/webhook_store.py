@@ -1,0 +1,329 @@
+"""Webhook subscriptions, deliveries and attempts in notify's database."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from notify.domain.webhooks.delivery import DeliveryStatus, NextStep, SubscriptionStatus
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
+
+WAKE_CHANNEL = "webhook_deliveries"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: UUID
+    site_id: UUID
+    url: str
+    event_types: tuple[str, ...]
+    status: SubscriptionStatus
+    disabled_reason: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """The head delivery of a subscription, claimed for one attempt."""
+
+    id: UUID
+    subscription_id: UUID
+    url: str
+    secret: str
+    body: str
+    attempts: int
+    queued_at: datetime
+
+
+def subscription_from(row: asyncpg.Record) -> Subscription:
+    return Subscription(
+        id=row["id"],
+        site_id=row["site_id"],
+        url=row["url"],
+        event_types=tuple(row["event_types"]),
+        status=SubscriptionStatus(row["status"]),
+        disabled_reason=row["disabled_reason"],
+        created_at=row["created_at"],
+    )
+
+
+async def wake(conn: Connection) -> None:
+    """Wake the webhook workers when this transaction commits."""
+    await conn.execute("SELECT pg_notify($1, '')", WAKE_CHANNEL)
+
+
+async def add_subscription(
+    conn: Connection,
+    *,
+    site_id: UUID,
+    url: str,
+    event_types: Sequence[str],
+    secret: str,
+    created_by: str,
+    now: datetime,
+) -> Subscription:
+    row = await conn.fetchrow(
+        """INSERT INTO webhook_subscriptions
+               (id, site_id, url, event_types, secret, status, created_by, created_at)
+           VALUES ($1, $2, $3, $4, $5, 'active', $6, $7) RETURNING *""",
+        uuid4(),
+        site_id,
+        url,
+        list(event_types),
+        secret,
+        created_by,
+        now,
+    )
+    assert row is not None
+    return subscription_from(row)
+
+
+async def get_subscription(conn: Connection, subscription_id: UUID) -> Subscription | None:
+    row = await conn.fetchrow("SELECT * FROM webhook_subscriptions WHERE id = $1", subscription_id)
+    return subscription_from(row) if row else None
+
+
+async def list_subscriptions(
+    conn: Connection,
+    *,
+    site_id: UUID | None,
+    visible_sites: Sequence[UUID] | None,
+    limit: int,
+    after: tuple[datetime, UUID] | None,
+) -> list[Subscription]:
+    """Oldest first, a keyset page at a time."""
+    rows = await conn.fetch(
+        """SELECT * FROM webhook_subscriptions
+           WHERE ($1::uuid IS NULL OR site_id = $1)
+             AND ($2::uuid[] IS NULL OR site_id = ANY($2))
+             AND ($3::timestamptz IS NULL OR (created_at, id) > ($3, $4::uuid))
+           ORDER BY created_at, id LIMIT $5""",
+        site_id,
+        list(visible_sites) if visible_sites is not None else None,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+    return [subscription_from(r) for r in rows]
+
+
+async def enqueue(
+    conn: Connection,
+    *,
+    site_id: UUID,
+    event_id: UUID,
+    event_type: str,
+    body: str,
+    now: datetime,
+) -> int:
+    """One pending delivery per active subscription of the site that chose `event_type`;
+    how many were queued (an event seen again queues nothing new)."""
+    status: str = await conn.execute(
+        """INSERT INTO webhook_deliveries
+               (id, subscription_id, event_id, event_type, body, status, queued_at,
+                next_attempt_at)
+           SELECT gen_random_uuid(), s.id, $2, $3, $4, 'pending', $5, $5
+           FROM webhook_subscriptions s
+           WHERE s.site_id = $1 AND s.status = 'active' AND $3 = ANY(s.event_types)
+           ORDER BY s.id
+           ON CONFLICT (subscription_id, event_id) DO NOTHING""",
+        site_id,
+        event_id,
+        event_type,
+        body,
+        now,
+    )
+    queued = int(status.rsplit(" ", 1)[-1])
+    if queued:
+        await wake(conn)
+    return queued
+
+
+async def claim_heads(
+    conn: Connection, now: datetime, lease: timedelta, limit: int
+) -> list[ClaimedDelivery]:
+    """The oldest pending delivery of up to `limit` active subscriptions whose head is due,
+    each subscription leased to the caller until `now + lease`."""
+    rows = await conn.fetch(
+        """WITH heads AS (
+               SELECT DISTINCT ON (subscription_id) *
+               FROM webhook_deliveries WHERE status = 'pending'
+               ORDER BY subscription_id, queue_position
+           ), due AS (
+               SELECT h.id AS delivery_id, s.id AS subscription_id
+               FROM heads h JOIN webhook_subscriptions s ON s.id = h.subscription_id
+               WHERE s.status = 'active' AND h.next_attempt_at <= $1
+                 AND (s.claimed_until IS NULL OR s.claimed_until <= $1)
+               ORDER BY h.next_attempt_at LIMIT $3
+               FOR UPDATE OF s SKIP LOCKED
+           ), leased AS (
+               UPDATE webhook_subscriptions s SET claimed_until = $2
+               FROM due WHERE s.id = due.subscription_id
+               RETURNING s.id, s.url, s.secret, due.delivery_id
+           )
+           SELECT d.id, d.subscription_id, l.url, l.secret, d.body, d.attempts, d.queued_at
+           FROM leased l JOIN webhook_deliveries d ON d.id = l.delivery_id""",
+        now,
+        now + lease,
+        limit,
+    )
+    return [
+        ClaimedDelivery(
+            id=r["id"],
+            subscription_id=r["subscription_id"],
+            url=r["url"],
+            secret=r["secret"],
+            body=r["body"],
+            attempts=r["attempts"],
+            queued_at=r["queued_at"],
+        )
+        for r in rows
+    ]
+
+
+async def next_due_at(conn: Connection) -> datetime | None:
+    """When the earliest head of an active subscription falls due."""
+    due: datetime | None = await conn.fetchval(
+        """SELECT min(h.next_attempt_at) FROM (
+               SELECT DISTINCT ON (subscription_id) subscription_id, next_attempt_at
+               FROM webhook_deliveries WHERE status = 'pending'
+               ORDER BY subscription_id, queue_position
+           ) h JOIN webhook_subscriptions s ON s.id = h.subscription_id
+           WHERE s.status = 'active'"""
+    )
+    return due
+
+
+async def record_attempt(
+    conn: Connection,
+    claimed: ClaimedDelivery,
+    *,
+    at: datetime,
+    status_code: int | None,
+    error: str | None,
+    duration_ms: int,
+    step: NextStep,
+    now: datetime,
+) -> None:
+    """The attempt, the delivery's new state and the subscription's release, together."""
+    number = claimed.attempts + 1
+    await conn.execute(
+        """INSERT INTO webhook_attempts (delivery_id, number, at, status_code, error, duration_ms)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
+        claimed.id,
+        number,
+        at,
+        status_code,
+        error,
+        duration_ms,
+    )
+    await conn.execute(
+        """UPDATE webhook_deliveries SET
+               status = $2, attempts = $3, last_status_code = $4, last_error = $5,
+               next_attempt_at = COALESCE($6, next_attempt_at),
+               delivered_at = CASE WHEN $2 = 'delivered' THEN $7 ELSE delivered_at END,
+               failed_at = CASE WHEN $2 = 'failed' THEN $7 ELSE failed_at END
+           WHERE id = $1""",
+        claimed.id,
+        step.status.value,
+        number,
+        status_code,
+        error,
+        step.next_attempt_at,
+        now,
+    )
+    if step.disable_subscription:
+        await conn.execute(
+            """UPDATE webhook_subscriptions SET status = 'disabled', claimed_until = NULL,
+                   disabled_reason = 'receiver_gone', disabled_at = $2
+               WHERE id = $1""",
+            claimed.subscription_id,
+            now,
+        )
+        # What was still queued for a receiver that is gone will never be sent.
+        await conn.execute(
+            """UPDATE webhook_deliveries SET status = 'failed', failed_at = $2,
+                   last_error = 'subscription_disabled'
+               WHERE subscription_id = $1 AND status = 'pending'""",
+            claimed.subscription_id,
+            now,
+        )
+    else:
+        await conn.execute(
+            "UPDATE webhook_subscriptions SET claimed_until = NULL WHERE id = $1",
+            claimed.subscription_id,
+        )
+    await wake(conn)
+
+
+async def release(conn: Connection, subscription_id: UUID) -> None:
+    await conn.execute(
+        "UPDATE webhook_subscriptions SET claimed_until = NULL WHERE id = $1", subscription_id
+    )
+
+
+async def deliveries(
+    conn: Connection, subscription_id: UUID, limit: int, before: tuple[datetime, UUID] | None
+) -> list[asyncpg.Record]:
+    """Newest first, a keyset page at a time."""
+    if before is None:
+        rows: list[asyncpg.Record] = await conn.fetch(
+            """SELECT * FROM webhook_deliveries WHERE subscription_id = $1
+               ORDER BY queued_at DESC, id DESC LIMIT $2""",
+            subscription_id,
+            limit,
+        )
+        return rows
+    rows = await conn.fetch(
+        """SELECT * FROM webhook_deliveries WHERE subscription_id = $1
+             AND (queued_at, id) < ($3, $4)
+           ORDER BY queued_at DESC, id DESC LIMIT $2""",
+        subscription_id,
+        limit,
+        *before,
+    )
+    return rows
+
+
+async def attempts_of(conn: Connection, delivery_ids: Sequence[UUID]) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT * FROM webhook_attempts WHERE delivery_id = ANY($1::uuid[])
+           ORDER BY delivery_id, number""",
+        list(delivery_ids),
+    )
+    return rows
+
+
+async def delivery_for_update(
+    conn: Connection, subscription_id: UUID, delivery_id: UUID
+) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        """SELECT * FROM webhook_deliveries WHERE id = $1 AND subscription_id = $2
+           FOR UPDATE""",
+        delivery_id,
+        subscription_id,
+    )
+    return row
+
+
+async def requeue(conn: Connection, delivery_id: UUID, now: datetime) -> None:
+    """A replay: the same delivery (same `webhook-id`) at the back of its queue, with a fresh
+    retry window; its earlier attempts stay on record."""
+    await conn.execute(
+        """UPDATE webhook_deliveries SET
+               status = $2, queue_position = nextval('webhook_queue_position'),
+               queued_at = $3, next_attempt_at = $3, delivered_at = NULL, failed_at = NULL,
+               replays = replays + 1
+           WHERE id = $1""",
+        delivery_id,
+        DeliveryStatus.PENDING.value,
+        now,
+    )
+    await wake(conn)

@@ -1,0 +1,93 @@
+"""Signed webhooks: queue a delivery per matching subscription when an event arrives, and
+attempt a subscription's oldest pending delivery when it falls due."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+
+from counseling_shared.clock import Clock
+from counseling_shared.envelope import Envelope
+from counseling_shared.events import IntegrationEvent
+from counseling_shared.logs import get_logger
+from counseling_shared.unit_of_work import UnitOfWork
+from notify.adapters import webhook_store
+from notify.adapters.webhook_sender import WebhookSender
+from notify.domain.webhooks.delivery import WebhookRetryPolicy, after_attempt
+from notify.domain.webhooks.payload import webhook_body
+from notify.domain.webhooks.signing import signed_headers
+
+log = get_logger(__name__)
+
+
+async def on_event(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
+    """Queue the event for every active subscription of its site that chose its type, in the
+    transaction that records it as consumed (so it is queued once, and never lost)."""
+    await webhook_store.enqueue(
+        uow.conn,
+        site_id=envelope.siteid,
+        event_id=envelope.id,
+        event_type=envelope.type,
+        body=webhook_body(envelope.model_dump(mode="json", exclude_none=True)),
+        now=uow.clock.now(),
+    )
+
+
+class WebhookCourier:
+    """Makes one attempt of a claimed delivery and records what follows."""
+
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool[Any],
+        clock: Clock,
+        sender: WebhookSender,
+        policy: WebhookRetryPolicy,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._pool = pool
+        self._clock = clock
+        self._sender = sender
+        self._policy = policy
+        self._jitter = jitter
+
+    async def attempt(self, claimed: webhook_store.ClaimedDelivery) -> None:
+        at = self._clock.now()
+        headers = signed_headers(claimed.secret, str(claimed.id), at, claimed.body.encode())
+        started = time.perf_counter()
+        result = await self._sender.post(claimed.url, claimed.body, headers)
+        duration_ms = int((time.perf_counter() - started) * 1000)
+        now = self._clock.now()
+        step = after_attempt(
+            result,
+            queued_at=claimed.queued_at,
+            attempt=claimed.attempts + 1,
+            now=now,
+            policy=self._policy,
+            jitter=self._jitter(),
+        )
+        async with self._pool.acquire() as conn, conn.transaction():
+            await webhook_store.record_attempt(
+                conn,
+                claimed,
+                at=at,
+                status_code=result.status_code,
+                error=result.error,
+                duration_ms=duration_ms,
+                step=step,
+                now=now,
+            )
+        log.info(
+            "webhook_attempted",
+            delivery_id=str(claimed.id),
+            subscription_id=str(claimed.subscription_id),
+            attempt=claimed.attempts + 1,
+            status_code=result.status_code,
+            error=result.error,
+            outcome=step.status.value,
+            subscription_disabled=step.disable_subscription,
+        )

@@ -1,0 +1,68 @@
+from datetime import UTC, datetime, timedelta
+
+from notify.domain.webhooks.delivery import (
+    AttemptResult,
+    DeliveryStatus,
+    NextStep,
+    WebhookRetryPolicy,
+    after_attempt,
+)
+from notify.domain.webhooks.payload import webhook_body
+
+QUEUED = datetime(2030, 1, 1, tzinfo=UTC)
+POLICY = WebhookRetryPolicy(timedelta(seconds=30), timedelta(hours=1), timedelta(hours=24))
+
+
+def step(
+    status: int | None, attempt: int = 1, now: datetime = QUEUED, jitter: float = 0.5
+) -> NextStep:
+    return after_attempt(
+        AttemptResult(status, None if status else "http_timeout"),
+        queued_at=QUEUED,
+        attempt=attempt,
+        now=now,
+        policy=POLICY,
+        jitter=jitter,
+    )
+
+
+def test_a_2xx_delivers() -> None:
+    assert step(204).status is DeliveryStatus.DELIVERED
+
+
+def test_a_410_fails_the_delivery_and_disables_the_subscription() -> None:
+    result = step(410)
+    assert result.status is DeliveryStatus.FAILED
+    assert result.disable_subscription
+
+
+def test_other_answers_and_timeouts_are_retried_with_growing_jittered_back_off() -> None:
+    for status in (500, 429, 404, None):
+        assert step(status).status is DeliveryStatus.PENDING
+    first = step(500, 1, jitter=0.0).next_attempt_at
+    assert first == QUEUED + timedelta(seconds=15)  # half fixed, half jitter
+    retry_at = step(500, 1, jitter=0.999).next_attempt_at
+    assert retry_at is not None
+    assert retry_at < QUEUED + timedelta(seconds=30)
+    assert step(500, 4, jitter=0.0).next_attempt_at == QUEUED + timedelta(seconds=120)
+    assert step(500, 30, jitter=1.0).next_attempt_at == QUEUED + timedelta(hours=1)
+
+
+def test_retries_stop_once_the_next_attempt_would_fall_outside_24_hours() -> None:
+    late = QUEUED + timedelta(hours=23, minutes=50)
+    assert step(500, 20, now=late, jitter=0.0).status is DeliveryStatus.FAILED
+    assert step(500, 20, now=QUEUED + timedelta(hours=23), jitter=0.0).status is (
+        DeliveryStatus.PENDING
+    )
+
+
+def test_the_body_is_the_cloud_event_without_personal_signed_links() -> None:
+    event = {
+        "id": "e1",
+        "type": "PageRequested",
+        "data": {"page_id": "p1", "ack_url": "https://crisis/x?token=secret"},
+    }
+    body = webhook_body(event)
+    assert "token" not in body
+    assert '"page_id":"p1"' in body
+    assert '"type":"PageRequested"' in body
