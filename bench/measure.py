@@ -24,6 +24,8 @@ class Comparison:
     serial: Throughput
     """A second reference: the same work one statement or publish at a time, not pipelined."""
     serial_method: str
+    shares: tuple[float, ...] = ()
+    """Every run's backbone/raw ratio, each from one run's own pair of figures."""
 
     @property
     def share(self) -> float:

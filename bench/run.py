@@ -1,6 +1,9 @@
-"""Run both benchmarks, print the table and write docs/performance.md.
+"""Run the benchmarks, print the figures and write docs/performance.md with its charts.
 
-python bench/run.py [--events 20000] [--repeat 3] [--no-write]
+python bench/run.py [--events 2000] [--repeat 3] [--seconds 5] [--no-e2e] [--no-write]
+
+First the backbone (relay, consumer) against raw NATS and PostgreSQL, then the end-to-end
+paths with all four services running (booking, paging) against pgbench in the same run.
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
 
 import nats  # noqa: E402
 
-from bench import consumer, relay  # noqa: E402
+from bench import charts, consumer, e2e, relay  # noqa: E402
 from bench.measure import Comparison  # noqa: E402
-from bench.report import Machine, table, write_markdown  # noqa: E402
+from bench.report import Machine, load_average, table, write_markdown  # noqa: E402
 from bench.servers import servers  # noqa: E402
 from bench.workload import STREAM  # noqa: E402
 from counseling_shared.db import connect, create_pool  # noqa: E402
@@ -35,19 +38,15 @@ REPORT = ROOT / "docs" / "performance.md"
 async def measure(
     nats_url: str, server_url: str, events: int, repeat: int
 ) -> tuple[list[Comparison], Machine]:
-    """Each measurement `repeat` times, each on a fresh database; keep the best of each path."""
-    runs = [await _one_run(nats_url, server_url, events) for _ in range(repeat)]
-    best = [
-        Comparison(
-            first.name,
-            max((run[i].backbone for run in runs), key=lambda t: t.per_second),
-            max((run[i].raw for run in runs), key=lambda t: t.per_second),
-            first.raw_method,
-            max((run[i].serial for run in runs), key=lambda t: t.per_second),
-            first.serial_method,
-        )
-        for i, first in enumerate(runs[0])
-    ]
+    """Each measurement `repeat` times, each on a fresh database. Per path, the run with the
+    median ratio is shown (its backbone and raw figures come from that same run), with every
+    run's ratio beside it."""
+    runs = []
+    for number in range(1, repeat + 1):
+        runs.append(await _one_run(nats_url, server_url, events))
+        shares = ", ".join(f"{c.name.split(':')[0]} {c.share:.0%}" for c in runs[-1])
+        print(f"backbone run {number}: {shares}", flush=True)
+    best = [_median_run([run[i] for run in runs]) for i in range(len(runs[0]))]
     nc = await nats.connect(nats_url)
     conn = await connect(server_url)
     try:
@@ -64,6 +63,12 @@ async def measure(
         await conn.close()
         await nc.close()
     return best, machine
+
+
+def _median_run(same_path: list[Comparison]) -> Comparison:
+    ordered = sorted(same_path, key=lambda c: c.share)
+    median = ordered[(len(ordered) - 1) // 2]
+    return dataclasses.replace(median, shares=tuple(c.share for c in same_path))
 
 
 async def _one_run(nats_url: str, server_url: str, events: int) -> list[Comparison]:
@@ -94,10 +99,14 @@ async def _one_run(nats_url: str, server_url: str, events: int) -> list[Comparis
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=20_000, help="events per measurement")
+    parser.add_argument("--events", type=int, default=2_000, help="events per measurement")
     parser.add_argument(
-        "--repeat", type=int, default=3, help="runs per measurement; the best one counts"
+        "--repeat", type=int, default=3, help="runs per measurement; the median ratio counts"
     )
+    parser.add_argument(
+        "--seconds", type=float, default=5.0, help="length of each timed end-to-end window"
+    )
+    parser.add_argument("--no-e2e", action="store_true", help="only the backbone benchmarks")
     parser.add_argument(
         "--no-write", action="store_true", help="print only; leave docs/performance.md alone"
     )
@@ -109,10 +118,17 @@ def main(argv: list[str] | None = None) -> None:
         results, machine = asyncio.run(
             measure(found.nats_url, found.postgres_url, args.events, max(args.repeat, 1))
         )
-    machine = dataclasses.replace(machine, servers=found.where)
-    print(table(results))
+    machine = dataclasses.replace(machine, servers=found.where, load=load_average())
+    print(table(results), flush=True)
+    end_to_end = None
+    if not args.no_e2e:
+        end_to_end = asyncio.run(e2e.measure(max(args.repeat, 1), args.seconds))
+        machine = dataclasses.replace(machine, load=f"{machine.load}; after: {load_average()}")
     if not args.no_write:
-        write_markdown(REPORT, results, machine, args.events)
+        if end_to_end is not None:
+            charts.latency_histogram(REPORT.with_name(charts.LATENCY_PNG), end_to_end)
+            charts.throughput_chart(REPORT.with_name(charts.THROUGHPUT_PNG), results, end_to_end)
+        write_markdown(REPORT, results, machine, args.events, end_to_end)
         print(f"written to {REPORT.relative_to(ROOT)}")
 
 

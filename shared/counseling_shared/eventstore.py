@@ -89,11 +89,6 @@ async def append(
     """Append `events` after `expected_version` (0: a new stream) in the caller's transaction."""
     if not events:
         return []
-    current = await conn.fetchval(
-        "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1", stream_id
-    )
-    if current != expected_version:
-        raise ConcurrencyConflict(stream_id, expected_version)
     actor = audit.actor_metadata()  # who caused it, when written while serving a request
     rows = [
         (
@@ -106,20 +101,27 @@ async def append(
         )
         for i, e in enumerate(events, start=1)
     ]
-    try:
-        # A savepoint so a lost race leaves the caller's transaction usable for its error path.
-        async with conn.transaction():
-            records = await conn.fetch(
-                f"""INSERT INTO events (id, stream_id, version, type, data, metadata)
-                    SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[],
-                                         $5::jsonb[], $6::jsonb[])
-                    RETURNING {_COLUMNS}""",
-                *(list(col) for col in zip(*rows, strict=True)),
+    # One round trip: the version check and the insert in one statement. A stream already
+    # past `expected_version` inserts nothing; a concurrent writer's uncommitted row at the
+    # same version makes this one wait for it, then skip (DO NOTHING), so a lost race never
+    # aborts the caller's transaction and needs no savepoint.
+    records = await conn.fetch(
+        f"""INSERT INTO events (id, stream_id, version, type, data, metadata)
+            SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[],
+                                 $5::jsonb[], $6::jsonb[])
+            WHERE (SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $7) = $8
+            ON CONFLICT (stream_id, version) DO NOTHING
+            RETURNING {_COLUMNS}""",
+        *(list(col) for col in zip(*rows, strict=True)),
+        stream_id,
+        expected_version,
+    )
+    if len(records) != len(events):
+        if records:  # a writer that appended fewer events got there first: take ours back
+            await conn.execute(
+                "DELETE FROM events WHERE id = ANY($1::uuid[])", [r["id"] for r in records]
             )
-    except asyncpg.UniqueViolationError as exc:
-        if exc.constraint_name == "events_stream_id_version_key":
-            raise ConcurrencyConflict(stream_id, expected_version) from None
-        raise
+        raise ConcurrencyConflict(stream_id, expected_version)
     return [_recorded(r) for r in records]
 
 

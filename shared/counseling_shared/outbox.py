@@ -25,13 +25,19 @@ async def enqueue(
     if not envelopes:
         return
     trace_headers = headers if headers is not None else current_trace_headers()
-    await conn.executemany(
-        """INSERT INTO outbox (event_id, stream, subject, payload, headers, aggregate)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
-        [
-            (e.id, stream_for(e.source), e.nats_subject, e.encode(), trace_headers, e.subject)
-            for e in envelopes
-        ],
+    rows = [
+        (e.id, stream_for(e.source), e.nats_subject, e.encode(), trace_headers, e.subject)
+        for e in envelopes
+    ]
+    # One round trip for the rows and the wake-up. NOTIFY inside a transaction is delivered
+    # at commit, never for a rolled-back change.
+    await conn.execute(
+        """WITH added AS (
+               INSERT INTO outbox (event_id, stream, subject, payload, headers, aggregate)
+               SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[],
+                                    $5::jsonb[], $6::text[])
+               RETURNING 1)
+           SELECT pg_notify($7, '') FROM (SELECT count(*) FROM added) AS inserted""",
+        *(list(col) for col in zip(*rows, strict=True)),
+        OUTBOX_CHANNEL,
     )
-    # NOTIFY inside a transaction is delivered at commit, never for a rolled-back change.
-    await conn.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)

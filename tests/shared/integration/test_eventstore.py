@@ -115,6 +115,29 @@ async def test_a_writer_blocked_by_an_uncommitted_append_loses_when_it_commits(
                 await tx_a.rollback()
 
 
+async def test_a_longer_append_that_loses_a_race_leaves_none_of_its_events(
+    pool: asyncpg.Pool[Any],
+) -> None:
+    # A commits one event at version 1 while B waits to write versions 1 and 2: B's version 2
+    # collides with nothing, so only taking it back keeps B's transaction free of it.
+    stream = stream_name()
+    async with pool.acquire() as a, pool.acquire() as b:
+        tx_a, tx_b = a.transaction(), b.transaction()
+        await tx_a.start()
+        await tx_b.start()
+        try:
+            await append(a, stream, 0, new_events("BookedByA"))
+            blocked = asyncio.create_task(append(b, stream, 0, new_events("Booked", "Moved")))
+            await asyncio.sleep(0.2)
+            await tx_a.commit()
+            with pytest.raises(ConcurrencyConflict):
+                await blocked
+            seen_by_b = await read_stream(b, stream)
+        finally:
+            await tx_b.rollback()
+    assert [e.type for e in seen_by_b] == ["BookedByA"]
+
+
 async def test_read_all_never_skips_an_event_whose_transaction_commits_late(
     pool: asyncpg.Pool[Any],
 ) -> None:

@@ -1,0 +1,80 @@
+"""Page latency: from `POST /risk-flags` to the SMS provider receiving the on-call page.
+
+Each flag is for a client of its own (a second flag for a client with an open alert pages
+nobody again). The arrival instant is the SMS sink's record of the request (its file's
+mtime), so no polling sits in the timed window; the start is just before the accepted POST.
+"""
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.booking_load import Latencies
+from tests.e2e.center import Center, created, notify_knows
+from tests.e2e.harness import Suite, eventually
+
+
+@dataclass
+class Pager:
+    suite: Suite
+    center: Center
+    oncall: dict[str, Any]
+    clients: list[str] = field(default_factory=list)
+
+    @classmethod
+    async def prepare(cls, suite: Suite, flags: int) -> "Pager":
+        center = await Center.open(suite)
+        oncall = await center.register_staff()
+        clients = await asyncio.gather(*(center.register_client() for _ in range(flags)))
+        async with suite.client("crisis") as crisis:
+            deadline = time.monotonic() + 30
+            while True:  # the staff member may not have reached crisis yet
+                policy = {"levels": [{"staff_ids": [oncall["id"]], "ack_timeout": "PT6H"}]}
+                answer = await crisis.put(
+                    f"/sites/{center.site_id}/escalation-policy", json={**policy, "repeat": 0}
+                )
+                if answer.status_code == 200 or time.monotonic() > deadline:
+                    created(answer)
+                    break
+                await asyncio.sleep(0.2)
+        await notify_knows(suite, oncall)
+        return cls(suite, center, oncall, [str(c["id"]) for c in clients])
+
+    async def page_each(self, interval: float) -> Latencies:
+        """One flag every `interval` s, one after another; the latency of each page."""
+        sent: dict[str, float] = {}
+        began = time.perf_counter()
+        async with self.suite.client("crisis") as crisis:
+            for client_id in self.clients:
+                body = {
+                    "client_id": client_id,
+                    "site_id": self.center.site_id,
+                    "level": "high",
+                    "source": "integration",
+                }
+                while True:  # 503: crisis has not heard of the client yet; send it again
+                    at = time.time()
+                    answer = await crisis.post("/risk-flags", json=body)
+                    if answer.status_code != 503:
+                        break
+                    await asyncio.sleep(0.2)
+                sent[created(answer)["alert_id"]] = at
+                await asyncio.sleep(interval)
+        result = Latencies(seconds=time.perf_counter() - began)
+        sms = self.suite.sinks.http
+        pages = await eventually(lambda: _pages(sms.sms, sent), timeout=60, interval=0.2)
+        result.ok = [arrived - sent[alert] for alert, arrived in pages.items()]
+        result.failed = len(sent) - len(result.ok)
+        return result
+
+
+def _pages(received: list[Any], sent: dict[str, float]) -> dict[str, float] | None:
+    """Each alert's first SMS arrival, once every alert has one."""
+    first: dict[str, float] = {}
+    for request in received:
+        for alert in sent:
+            if alert in request.body:
+                arrived = request.path.stat().st_mtime
+                first[alert] = min(first.get(alert, arrived), arrived)
+    return first if len(first) == len(sent) else None
