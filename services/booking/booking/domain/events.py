@@ -1,6 +1,7 @@
 """Every aggregate event booking stores, by stored type name (the `events.type` column)."""
 
 from booking.domain import appointment, client, room, site, staff
+from booking.domain.scheduling import holds, hours, rules
 
 DomainEvent = (
     site.SiteEvent
@@ -8,6 +9,9 @@ DomainEvent = (
     | room.RoomEvent
     | client.ClientEvent
     | appointment.AppointmentEvent
+    | hours.HoursEvent
+    | rules.RulesEvent
+    | holds.HoldEvent
 )
 
 EVENT_TYPES: dict[str, type[DomainEvent]] = {
@@ -26,5 +30,9 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         appointment.AppointmentCancelled,
         appointment.SessionMarkedNoShow,
         appointment.SessionCompleted,
+        hours.WorkingHoursSet,
+        rules.BookingRulesSet,
+        holds.HoldPlaced,
+        holds.HoldReleased,
     )
 }

@@ -50,7 +50,9 @@ async def book_appointment(body: AppointmentIn, caller: Caller, runtime: Live) -
         duration_minutes=body.duration_minutes,
         modality=body.modality,
     )
-    booked = await execute(runtime, lambda uow: handlers.book_appointment(uow, command, caller))
+    booked = await execute(
+        runtime, lambda uow: handlers.book_appointment(uow, command, caller, body.hold_id)
+    )
     return AppointmentOut.of(booked)
 
 

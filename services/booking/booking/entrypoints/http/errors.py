@@ -18,6 +18,13 @@ def as_problem(exc: Exception) -> Problem | None:
             return Unprocessable(str(exc), errors=errors)
         case UnknownAggregate():
             return NotFound(exc.kind, exc.ident)
+        case SlotTaken() if exc.conflicting_hold_id is not None:
+            return Conflict(
+                f"{exc}: hold {exc.conflicting_hold_id}",
+                conflicting_appointment_id=None,
+                conflicting_hold_id=str(exc.conflicting_hold_id),
+                conflicting_resource=exc.resource,
+            )
         case SlotTaken():
             holder = exc.conflicting_appointment_id
             return Conflict(
