@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from booking.adapters import event_codec, projections, scheduling_store
+from booking.adapters import event_codec, projections, scheduling_store, series_store
 from booking.domain import appointment, client, room, site, staff
-from booking.domain.scheduling import holds, hours, rules
+from booking.domain.scheduling import holds, hours, rules, series
 from counseling_shared.eventstore import read_stream
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ _KINDS: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Connection, Any], A
     "hours": (hours.evolve, scheduling_store.save_hours),
     "siterules": (rules.evolve, scheduling_store.save_rules),
     "hold": (holds.evolve, scheduling_store.save_hold),
+    "series": (series.evolve, series_store.save_series),
 }
 
 

@@ -1,7 +1,7 @@
 """Every aggregate event booking stores, by stored type name (the `events.type` column)."""
 
 from booking.domain import appointment, client, room, site, staff
-from booking.domain.scheduling import holds, hours, rules
+from booking.domain.scheduling import holds, hours, rules, series
 
 DomainEvent = (
     site.SiteEvent
@@ -12,6 +12,7 @@ DomainEvent = (
     | hours.HoursEvent
     | rules.RulesEvent
     | holds.HoldEvent
+    | series.SeriesEvent
 )
 
 EVENT_TYPES: dict[str, type[DomainEvent]] = {
@@ -34,5 +35,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         rules.BookingRulesSet,
         holds.HoldPlaced,
         holds.HoldReleased,
+        series.SeriesBooked,
+        series.SeriesCancelled,
     )
 }

@@ -1,5 +1,5 @@
 """Booking's HTTP API (contract v1: booking)."""
 
-from booking.entrypoints.http import appointments, clients, scheduling, sites
+from booking.entrypoints.http import appointments, clients, scheduling, series, sites
 
-ROUTERS = [sites.router, clients.router, appointments.router, scheduling.router]
+ROUTERS = [sites.router, clients.router, appointments.router, scheduling.router, series.router]

@@ -8,6 +8,7 @@ from fastapi.routing import APIRoute
 
 from booking.application.ports import AccessDenied
 from booking.domain.errors import InvalidCommand, NotAllowedNow, SlotTaken, UnknownAggregate
+from booking.domain.scheduling.series import SeriesConflicts
 from counseling_shared.http.problems import Conflict, NotFound, Problem, Unprocessable
 
 
@@ -31,6 +32,23 @@ def as_problem(exc: Exception) -> Problem | None:
                 f"{exc}: appointment {holder}",
                 conflicting_appointment_id=str(holder) if holder else None,
                 conflicting_resource=exc.resource,
+            )
+        case SeriesConflicts():
+            return Conflict(
+                str(exc),
+                conflicts=[
+                    {
+                        "start": c.start.isoformat(),
+                        "conflicting_appointment_id": str(c.conflicting_appointment_id)
+                        if c.conflicting_appointment_id
+                        else None,
+                        "conflicting_hold_id": str(c.conflicting_hold_id)
+                        if c.conflicting_hold_id
+                        else None,
+                        "conflicting_resource": c.resource,
+                    }
+                    for c in exc.conflicts
+                ],
             )
         case NotAllowedNow():
             return Conflict(str(exc))
