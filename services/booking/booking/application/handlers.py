@@ -4,7 +4,7 @@ Each handler runs inside `run_command`, which retries once when another writer m
 aggregate's stream first (`ConcurrencyConflict`).
 """
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from uuid import UUID, uuid4
 
 from booking.adapters import claims, projections, scheduling_store
@@ -20,11 +20,15 @@ from booking.domain.errors import UnknownAggregate
 from booking.domain.room import Room
 from booking.domain.scheduling import holds
 from booking.domain.scheduling.rules import Fee
+from booking.domain.scheduling.waitlist import FreedSlot
 from booking.domain.site import Site
 from booking.domain.slots import TimeSlot
 from booking.domain.staff import StaffMember
 from counseling_shared.events import IntegrationEvent
 from counseling_shared.unit_of_work import UnitOfWork
+
+SlotFreed = Callable[[UnitOfWork, FreedSlot], Awaitable[object]]
+"""Called in the same transaction when a command frees a future slot (the waitlist's offer)."""
 
 # --- sites, staff, rooms -------------------------------------------------------------------
 
@@ -211,12 +215,16 @@ async def reschedule_appointment(
     appointment_id: UUID,
     command: appointment.RescheduleAppointment,
     access: SiteAccess,
+    on_freed: SlotFreed | None = None,
 ) -> Appointment:
     current = await _appointment(uow, appointment_id, access)
     new_room = await projections.load_room(uow.conn, command.room_id) if command.room_id else None
     horizon = await _horizon_months(uow, current.site_id)
     events = appointment.reschedule(current, command, new_room, uow.now(), horizon)
-    return await _save_appointment(uow, current, events)
+    moved = await _save_appointment(uow, current, events)
+    if on_freed is not None and moved.slot != current.slot:
+        await on_freed(uow, _freed(current))
+    return moved
 
 
 async def cancel_appointment(
@@ -224,13 +232,21 @@ async def cancel_appointment(
     appointment_id: UUID,
     command: appointment.CancelAppointment,
     access: SiteAccess,
+    on_freed: SlotFreed | None = None,
 ) -> Appointment:
     current = await _appointment(uow, appointment_id, access)
     at_site = await projections.load_site(uow.conn, current.site_id)
     assert at_site is not None  # an appointment's site always exists
     fee = await _missed_session_fee(uow, current.site_id)
     events = appointment.cancel(current, command, at_site.late_window, uow.now(), fee)
-    return await _save_appointment(uow, current, events)
+    cancelled = await _save_appointment(uow, current, events)
+    if on_freed is not None:
+        await on_freed(uow, _freed(current))
+    return cancelled
+
+
+def _freed(was: Appointment) -> FreedSlot:
+    return FreedSlot(was.site_id, was.counselor_id, was.room_id, was.modality, was.start, was.end)
 
 
 async def _missed_session_fee(uow: UnitOfWork, site_id: UUID) -> Fee | None:

@@ -10,9 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from booking.adapters import event_codec, projections, scheduling_store, series_store
+from booking.adapters import (
+    event_codec,
+    projections,
+    scheduling_store,
+    series_store,
+    waitlist_store,
+)
 from booking.domain import appointment, client, room, site, staff
-from booking.domain.scheduling import holds, hours, rules, series
+from booking.domain.scheduling import holds, hours, rules, series, waitlist
 from counseling_shared.eventstore import read_stream
 
 if TYPE_CHECKING:
@@ -29,6 +35,8 @@ _KINDS: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Connection, Any], A
     "siterules": (rules.evolve, scheduling_store.save_rules),
     "hold": (holds.evolve, scheduling_store.save_hold),
     "series": (series.evolve, series_store.save_series),
+    "waitlist": (waitlist.evolve_entry, waitlist_store.save_entry),
+    "offer": (waitlist.evolve_offer, waitlist_store.save_offer),
 }
 
 

@@ -93,6 +93,7 @@ async def cancel_series(
     from_date: date | None,
     command: appointment.CancelAppointment,
     access: SiteAccess,
+    on_freed: handlers.SlotFreed | None = None,
 ) -> BookedSeries:
     """Cancel the occurrences still booked on or after `from_date` (the site's local date;
     default: today), each as an ordinary cancellation."""
@@ -109,7 +110,7 @@ async def cancel_series(
             continue
         if found.start.astimezone(zone).date() < since:
             continue
-        await handlers.cancel_appointment(uow, appointment_id, command, access)
+        await handlers.cancel_appointment(uow, appointment_id, command, access, on_freed)
         cancelled.append(appointment_id)
     events = [
         series.SeriesCancelled(series_id, since, command.cancelled_by, tuple(cancelled), uow.now())

@@ -1,7 +1,7 @@
 """Every aggregate event booking stores, by stored type name (the `events.type` column)."""
 
 from booking.domain import appointment, client, room, site, staff
-from booking.domain.scheduling import holds, hours, rules, series
+from booking.domain.scheduling import holds, hours, rules, series, waitlist
 
 DomainEvent = (
     site.SiteEvent
@@ -13,6 +13,8 @@ DomainEvent = (
     | rules.RulesEvent
     | holds.HoldEvent
     | series.SeriesEvent
+    | waitlist.EntryEvent
+    | waitlist.OfferEvent
 )
 
 EVENT_TYPES: dict[str, type[DomainEvent]] = {
@@ -37,5 +39,10 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         holds.HoldReleased,
         series.SeriesBooked,
         series.SeriesCancelled,
+        waitlist.WaitlistJoined,
+        waitlist.WaitlistEntryBooked,
+        waitlist.WaitlistOfferMade,
+        waitlist.WaitlistOfferAccepted,
+        waitlist.WaitlistOfferExpired,
     )
 }

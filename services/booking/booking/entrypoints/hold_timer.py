@@ -8,14 +8,18 @@ from typing import Any
 import asyncpg
 
 from booking.adapters.scheduling_store import HOLD_TIMER_CHANNEL, hold_from
-from booking.application.holding import expire_hold
-from counseling_shared.scheduler import DueScheduler
+from booking.application.waitlist import OfferPolicy, hold_expired
+from booking.entrypoints.policies import offer_policy
+from counseling_shared.scheduler import DueScheduler, FireTimer
 from counseling_shared.service import Runtime
 from counseling_shared.unit_of_work import UnitOfWork
 
 
-async def fire_hold(uow: UnitOfWork, row: asyncpg.Record) -> None:
-    await expire_hold(uow, hold_from(row))
+def hold_firing(policy: OfferPolicy | None) -> FireTimer:
+    async def fire_hold(uow: UnitOfWork, row: asyncpg.Record) -> None:
+        await hold_expired(uow, hold_from(row), policy)
+
+    return fire_hold
 
 
 def hold_scheduler_for(runtime: Runtime, **options: Any) -> DueScheduler:
@@ -28,12 +32,13 @@ def hold_scheduler_for(runtime: Runtime, **options: Any) -> DueScheduler:
         clock=runtime.clock,
         table="holds",
         channel=HOLD_TIMER_CHANNEL,
-        fire=fire_hold,
+        fire=hold_firing(offer_policy(runtime)),
         due_condition="status = 'held'",
         **options,
     )
 
 
 async def hold_timer(runtime: Runtime) -> None:
-    """Releases each hold within a second of its expiry."""
+    """Releases each hold within a second of its expiry, and offers its slot to the
+    waitlist."""
     await hold_scheduler_for(runtime).run()

@@ -23,7 +23,7 @@ from booking.entrypoints.http.scheduling_schemas import (
     WorkingHoursIn,
     WorkingHoursOut,
 )
-from booking.settings import BookingSettings
+from booking.entrypoints.policies import booking_settings
 from counseling_shared.codes import Modality
 from counseling_shared.http.bodies import Instant
 from counseling_shared.http.dependencies import Caller, Person
@@ -132,7 +132,7 @@ async def place_hold(body: HoldIn, caller: Caller, runtime: Live) -> HoldOut:
     """Hold a slot for `HOLD_TTL` (default 5 minutes): nobody else can book or hold it
     meanwhile (the same database constraint as a booking), and `POST /appointments` with
     `hold_id` books it. Released by a durable timer when it expires. Emits `HoldPlaced`."""
-    ttl = parse_duration(_settings(runtime).hold_ttl)
+    ttl = parse_duration(booking_settings(runtime).hold_ttl)
     command = appointment.BookAppointment(
         counselor_id=body.counselor_id,
         client_id=body.client_id or body.counselor_id,  # unused when no client is named
@@ -155,9 +155,3 @@ async def get_hold(hold_id: UUID, caller: Caller, runtime: Live) -> HoldOut:
         raise UnknownAggregate("hold", hold_id)
     caller.require_site(found.site_id)
     return HoldOut.of(found)
-
-
-def _settings(runtime: Live) -> BookingSettings:
-    settings = runtime.settings
-    assert isinstance(settings, BookingSettings)
-    return settings

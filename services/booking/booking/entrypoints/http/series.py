@@ -14,6 +14,7 @@ from booking.domain.slots import DEFAULT_SESSION_MINUTES, MAX_SESSION_MINUTES, M
 from booking.entrypoints.http.deps import Live, execute
 from booking.entrypoints.http.errors import BookingRoute
 from booking.entrypoints.http.schemas import AppointmentOut
+from booking.entrypoints.policies import offer_policy
 from counseling_shared.codes import CancelledBy, Modality
 from counseling_shared.http.bodies import CalendarDate, Instant, RequestBody
 from counseling_shared.http.dependencies import Caller
@@ -125,6 +126,8 @@ async def cancel_series(
     command = appointment.CancelAppointment(reason=body.reason, cancelled_by=body.cancelled_by)
     done = await execute(
         runtime,
-        lambda uow: series_app.cancel_series(uow, series_id, body.from_, command, caller),
+        lambda uow: series_app.cancel_series(
+            uow, series_id, body.from_, command, caller, offer_policy(runtime).on_freed()
+        ),
     )
     return SeriesOut.of(done)
