@@ -128,10 +128,10 @@ async def test_an_expired_hold_is_released_by_the_timer_and_frees_its_slot(
 
     booking.clock.advance(timedelta(minutes=5, seconds=1))
 
-    async def released() -> bool:
+    async def hold_expired() -> bool:
         return bool((await booking.get(f"/holds/{hold['id']}")).json()["status"] == "expired")
 
-    await eventually(released)
+    await eventually(hold_expired)
 
     booked = await booking.appointment(practice["counselor"], client, start)
     assert booked["status"] == "booked"
