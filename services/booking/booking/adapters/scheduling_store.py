@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, time
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -34,25 +36,23 @@ def _weekly_json(weekly: tuple[WeeklyPeriod, ...]) -> str:
     )
 
 
-def _exceptions_json(exceptions: tuple[DateException, ...]) -> str:
-    return json.dumps(
-        [
-            {
-                "date": e.on.isoformat(),
-                "off": e.off,
-                "from": e.start.isoformat() if e.start else None,
-                "to": e.end.isoformat() if e.end else None,
-            }
-            for e in exceptions
-        ]
-    )
+def _exceptions_json(exceptions: tuple[DateException, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "date": e.on.isoformat(),
+            "off": e.off,
+            "from": e.start.isoformat() if e.start else None,
+            "to": e.end.isoformat() if e.end else None,
+        }
+        for e in exceptions
+    ]
 
 
 def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def hours_from(row: asyncpg.Record) -> WorkingHours:
+def hours_from(row: asyncpg.Record | Mapping[str, Any]) -> WorkingHours:
     weekly = tuple(
         WeeklyPeriod(p["weekday"], time.fromisoformat(p["from"]), time.fromisoformat(p["to"]))
         for p in _json(row["weekly"])
@@ -88,7 +88,7 @@ async def hours_at_site(conn: Connection, site_id: UUID) -> list[WorkingHours]:
 async def save_hours(conn: Connection, hours: WorkingHours) -> None:
     await conn.execute(
         """INSERT INTO working_hours (staff_id, site_id, weekly, exceptions, set_at, version)
-           VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6)
+           VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (staff_id) DO UPDATE SET
                weekly = EXCLUDED.weekly, exceptions = EXCLUDED.exceptions,
                set_at = EXCLUDED.set_at, version = EXCLUDED.version""",
@@ -187,3 +187,65 @@ async def save_hold(conn: Connection, hold: Hold) -> None:
     await claims.sync(conn, claims.of_hold(hold))
     if hold.version == 1:
         await notify_timer_added(conn, HOLD_TIMER_CHANNEL)
+
+
+# --- availability ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SiteCalendar:
+    """What availability needs of a site, read in one round trip."""
+
+    timezone: str
+    buffer_minutes: int
+    room_ids: list[UUID]
+    hours: list[WorkingHours]
+
+
+async def site_calendar(
+    conn: Connection, site_id: UUID, counselor_id: UUID | None
+) -> SiteCalendar | None:
+    """The site's zone and buffer, its rooms, and its active counselors' hours (one of them
+    when `counselor_id` is given)."""
+    row = await conn.fetchrow(
+        """WITH worked AS (
+               SELECT h.* FROM working_hours h JOIN staff s ON s.id = h.staff_id
+               WHERE h.site_id = $1 AND s.deactivated_at IS NULL
+                 AND ($2::uuid IS NULL OR h.staff_id = $2)
+           )
+           SELECT s.timezone, coalesce(r.buffer_minutes, 0) AS buffer_minutes,
+                  ARRAY(SELECT id FROM rooms WHERE site_id = $1
+                        ORDER BY registered_at, id) AS room_ids,
+                  ARRAY(SELECT staff_id FROM worked ORDER BY staff_id) AS staff_ids,
+                  ARRAY(SELECT weekly::text FROM worked ORDER BY staff_id) AS weekly,
+                  ARRAY(SELECT exceptions::text FROM worked ORDER BY staff_id) AS exceptions,
+                  ARRAY(SELECT set_at FROM worked ORDER BY staff_id) AS set_at,
+                  ARRAY(SELECT version FROM worked ORDER BY staff_id) AS versions
+           FROM sites s LEFT JOIN site_booking_rules r ON r.site_id = s.id
+           WHERE s.id = $1""",
+        site_id,
+        counselor_id,
+    )
+    if row is None:
+        return None
+    hours = [
+        hours_from(
+            {
+                "staff_id": staff_id,
+                "site_id": site_id,
+                "weekly": weekly,
+                "exceptions": exceptions,
+                "set_at": set_at,
+                "version": version,
+            }
+        )
+        for staff_id, weekly, exceptions, set_at, version in zip(
+            row["staff_ids"],
+            row["weekly"],
+            row["exceptions"],
+            row["set_at"],
+            row["versions"],
+            strict=True,
+        )
+    ]
+    return SiteCalendar(row["timezone"], row["buffer_minutes"], list(row["room_ids"]), hours)

@@ -134,14 +134,11 @@ async def availability(
     now: datetime,
 ) -> list[FreeSlot]:
     """Free slots at the site in `[start, end)`, ordered by start then counselor."""
-    at_site = await projections.load_site(conn, site_id)
-    if at_site is None:
+    calendar = await scheduling_store.site_calendar(conn, site_id, counselor_id)
+    if calendar is None:
         raise UnknownAggregate("site", site_id)
-    site_rules = await scheduling_store.load_rules(conn, site_id)
-    buffer = timedelta(minutes=site_rules.buffer_minutes if site_rules else 0)
-    zone = ZoneInfo(at_site.timezone)
-    every = await scheduling_store.hours_at_site(conn, site_id)
-    counselors = [h for h in every if counselor_id is None or h.staff_id == counselor_id]
+    buffer = timedelta(minutes=calendar.buffer_minutes)
+    zone = ZoneInfo(calendar.timezone)
     taken = await claims.in_window(conn, site_id, start - buffer, end + buffer)
     by_counselor: dict[UUID, list[tuple[datetime, datetime]]] = {}
     by_room: dict[UUID, list[tuple[datetime, datetime]]] = {}
@@ -151,15 +148,9 @@ async def availability(
             by_room.setdefault(room, []).append((begins, ends))
     rooms = None
     if modality is Modality.IN_PERSON:
-        room_ids = [
-            r["id"]
-            for r in await conn.fetch(
-                "SELECT id FROM rooms WHERE site_id = $1 ORDER BY registered_at, id", site_id
-            )
-        ]
-        rooms = {room: BusyTimes(by_room.get(room, ())) for room in room_ids}
+        rooms = {room: BusyTimes(by_room.get(room, ())) for room in calendar.room_ids}
     found: list[FreeSlot] = []
-    for worked in counselors:
+    for worked in calendar.hours:
         found += free_slots(
             worked.staff_id,
             worked.intervals(zone, start, end),
