@@ -27,13 +27,11 @@ HOLD_TIMER_CHANNEL = "booking_holds"
 # --- working hours -----------------------------------------------------------------------
 
 
-def _weekly_json(weekly: tuple[WeeklyPeriod, ...]) -> str:
-    return json.dumps(
-        [
-            {"weekday": p.weekday, "from": p.start.isoformat(), "to": p.end.isoformat()}
-            for p in weekly
-        ]
-    )
+def _weekly_json(weekly: tuple[WeeklyPeriod, ...]) -> list[dict[str, Any]]:
+    return [
+        {"weekday": p.weekday, "from": p.start.isoformat(), "to": p.end.isoformat()}
+        for p in weekly
+    ]
 
 
 def _exceptions_json(exceptions: tuple[DateException, ...]) -> list[dict[str, Any]]:
