@@ -29,8 +29,7 @@ HOLD_TIMER_CHANNEL = "booking_holds"
 
 def _weekly_json(weekly: tuple[WeeklyPeriod, ...]) -> list[dict[str, Any]]:
     return [
-        {"weekday": p.weekday, "from": p.start.isoformat(), "to": p.end.isoformat()}
-        for p in weekly
+        {"weekday": p.weekday, "from": p.start.isoformat(), "to": p.end.isoformat()} for p in weekly
     ]
 
 
