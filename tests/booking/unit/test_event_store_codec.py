@@ -9,7 +9,7 @@ import pytest
 from booking.adapters import event_codec
 from booking.domain import appointment, client, room, site, staff
 from booking.domain.events import EVENT_TYPES, DomainEvent
-from booking.domain.scheduling import holds, hours, rules
+from booking.domain.scheduling import holds, hours, rules, series, waitlist
 from counseling_shared.codes import (
     CancelledBy,
     Channel,
@@ -64,6 +64,29 @@ SAMPLES: list[DomainEvent] = [
         uuid4(), uuid4(), uuid4(), None, uuid4(), Modality.IN_PERSON, NOW, LATER, NOW, LATER
     ),
     holds.HoldReleased(uuid4(), holds.ReleaseReason.BOOKED, NOW, uuid4()),
+    series.SeriesBooked(
+        uuid4(),
+        uuid4(),
+        uuid4(),
+        uuid4(),
+        None,
+        Modality.ONLINE,
+        "FREQ=WEEKLY;COUNT=2",
+        "Europe/Paris",
+        50,
+        (uuid4(), uuid4()),
+        NOW,
+    ),
+    series.SeriesCancelled(uuid4(), date(2030, 4, 1), CancelledBy.CLIENT, (uuid4(),), NOW),
+    waitlist.WaitlistJoined(
+        uuid4(), uuid4(), uuid4(), None, Modality.PHONE, NOW, LATER, (1, 3), NOW
+    ),
+    waitlist.WaitlistEntryBooked(uuid4(), uuid4(), NOW),
+    waitlist.WaitlistOfferMade(
+        uuid4(), uuid4(), uuid4(), uuid4(), uuid4(), uuid4(), NOW, LATER, NOW, LATER
+    ),
+    waitlist.WaitlistOfferAccepted(uuid4(), uuid4(), NOW),
+    waitlist.WaitlistOfferExpired(uuid4(), NOW),
 ]
 
 
