@@ -37,12 +37,6 @@ class BookingSettings(ServiceSettings):
         alias="WAITLIST_OFFER_TTL",
         description="How long a waitlist offer holds the freed slot for its client (ISO 8601).",
     )
-    public_base_url: str = Field(
-        default="http://127.0.0.1:8001",
-        alias="BOOKING_PUBLIC_URL",
-        description="Where clients reach booking: waitlist accept links point to "
-        "`<this>/waitlist/offers/{id}/accept?token=…`.",
-    )
 
     @field_validator("hold_ttl", "waitlist_offer_ttl")
     @classmethod

@@ -19,5 +19,5 @@ def offer_policy(runtime: Runtime) -> OfferPolicy:
     return OfferPolicy(
         ttl=parse_duration(settings.waitlist_offer_ttl),
         signer=LinkSigner(settings.link_signing_key.get_secret_value()),
-        base_url=settings.public_base_url,
+        base_url=settings.booking_base_url,
     )
