@@ -21,7 +21,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
 
 import nats  # noqa: E402
 
-from bench import charts, consumer, e2e, relay  # noqa: E402
+from bench import availability, charts, consumer, e2e, relay  # noqa: E402
 from bench.measure import Comparison  # noqa: E402
 from bench.report import Machine, load_average, table, write_markdown  # noqa: E402
 from bench.servers import servers  # noqa: E402
@@ -130,6 +130,9 @@ def main(argv: list[str] | None = None) -> None:
             charts.throughput_chart(REPORT.with_name(charts.THROUGHPUT_PNG), results, end_to_end)
         write_markdown(REPORT, results, machine, args.events, end_to_end)
         print(f"written to {REPORT.relative_to(ROOT)}")
+    # booking's GET /availability budget: its own section of the same report
+    with servers() as found:
+        availability.run(found.postgres_url, write=not args.no_write)
 
 
 if __name__ == "__main__":

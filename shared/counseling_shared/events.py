@@ -6,6 +6,7 @@ Only identifiers and coded values live here: no client names, contact details or
 """
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -118,11 +119,59 @@ class AppointmentRescheduled(AppointmentBooked):
     previous_start: AwareDatetime | None = None
 
 
+class FeeDue(BaseModel):
+    """What a missed session costs the client under the site's `missed_session_fee`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    amount: Decimal = Field(description="Decimal amount, e.g. `40.00` (a string in JSON).")
+    currency: str = Field(description="ISO 4217 code, e.g. `EUR`.")
+
+
 class AppointmentCancelled(AppointmentBooked):
-    """A booked session was cancelled; `late` when inside the site's late-cancellation window."""
+    """A booked session was cancelled; `late` when inside the site's late-cancellation window.
+    `fee_due` when the client cancelled late and the site charges a missed-session fee."""
 
     cancelled_by: CancelledBy
     late: bool
+    fee_due: FeeDue | None = None
+
+
+class HoldPlaced(IntegrationEvent):
+    """A slot is held (for an integration finishing a booking, or for a waitlist offer)
+    until `expires_at`; nobody else can book it meanwhile."""
+
+    hold_id: UUID
+    site_id: UUID
+    counselor_id: UUID
+    start: AwareDatetime
+    end: AwareDatetime
+    expires_at: AwareDatetime | None = None
+
+
+class HoldReleased(IntegrationEvent):
+    """A hold ended: it `expired` (the slot is free again) or was `booked`."""
+
+    hold_id: UUID
+    site_id: UUID
+    counselor_id: UUID
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: str | None = Field(default=None, description="`expired` or `booked`.")
+
+
+class WaitlistOfferMade(IntegrationEvent):
+    """A freed slot is offered to a waitlisted client until `expires_at`; notify sends the
+    signed `accept_url` to the client in their locale."""
+
+    offer_id: UUID
+    client_id: UUID
+    site_id: UUID
+    appointment_start: AwareDatetime
+    accept_url: str
+    expires_at: AwareDatetime
+    counselor_id: UUID | None = None
+    appointment_end: AwareDatetime | None = None
 
 
 class SessionCompleted(IntegrationEvent):
@@ -138,13 +187,15 @@ class SessionCompleted(IntegrationEvent):
 
 
 class SessionMissed(IntegrationEvent):
-    """The client did not come to a booked session (no-show)."""
+    """The client did not come to a booked session (no-show). `fee_due` when the site
+    charges a missed-session fee."""
 
     appointment_id: UUID
     site_id: UUID
     client_id: UUID
     counselor_id: UUID
     start: AwareDatetime
+    fee_due: FeeDue | None = None
 
 
 class CareEpisodeClosed(IntegrationEvent):

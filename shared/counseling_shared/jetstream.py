@@ -43,6 +43,9 @@ BOOKING_EVENT_TYPES = [
     "SessionMissed",
     "CareEpisodeClosed",
     "RiskFlagged",
+    "HoldPlaced",
+    "HoldReleased",
+    "WaitlistOfferMade",
 ]
 
 STREAMS = [

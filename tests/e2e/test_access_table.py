@@ -43,6 +43,7 @@ DOCS_PATHS = {"/docs", "/docs/oauth2-redirect", "/redoc"}
 SIGNED_LINK_ROUTES = {
     ("crisis", "GET", "/schedules/{schedule_id}/calendar.ics"),
     ("booking", "GET", "/staff/{staff_id}/calendar.ics"),
+    ("booking", "POST", "/waitlist/offers/{offer_id}/accept"),
 }
 SERVICES = ("booking", "followup", "notify", "crisis")
 WEBHOOK_URL = "http://127.0.0.1:9/hooks"  # nothing listens: deliveries stay pending
@@ -234,6 +235,77 @@ async def _deactivate(world: World, role: Role) -> Call:
     return f"/staff/{await world.new_counselor()}/deactivate", None
 
 
+WEEKDAYS = {"weekly": [{"weekday": d, "from": "09:00", "to": "17:00"} for d in range(1, 6)]}
+
+
+async def _hours_set(world: World, role: Role) -> Call:
+    async with world.admin("booking") as client:
+        answer = await client.put(f"/staff/{world.counselor_a}/working-hours", json=WEEKDAYS)
+        assert answer.status_code == 200, answer.text
+    return f"/staff/{world.counselor_a}/working-hours", None
+
+
+async def _rules_set(world: World, role: Role) -> Call:
+    async with world.admin("booking") as client:
+        answer = await client.put(
+            f"/sites/{world.site_a}/booking-rules", json={"buffer_minutes": 5}
+        )
+        assert answer.status_code == 200, answer.text
+    return f"/sites/{world.site_a}/booking-rules", None
+
+
+async def _availability(world: World, role: Role) -> Call:
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=60)
+    window = {
+        "site_id": world.site_a,
+        "from": start.isoformat(),
+        "to": (start + timedelta(days=7)).isoformat(),
+    }
+    return f"/availability?{urlencode(window)}", None
+
+
+def _hold_body(world: World) -> dict[str, Any]:
+    return {"counselor_id": world.counselor_a, "start": world.later(), "modality": "online"}
+
+
+async def _hold(world: World, role: Role) -> Call:
+    return "/holds", _hold_body(world)
+
+
+async def _get_hold(world: World, role: Role) -> Call:
+    return f"/holds/{(await world.post('booking', '/holds', _hold_body(world)))['id']}", None
+
+
+async def _series_body(world: World) -> dict[str, Any]:
+    return {
+        "counselor_id": await world.new_counselor(),
+        "client_id": await world.new_client(),
+        "start": world.later(),
+        "modality": "online",
+        "rrule": "FREQ=WEEKLY;COUNT=2",
+    }
+
+
+async def _book_series(world: World, role: Role) -> Call:
+    return "/appointment-series", await _series_body(world)
+
+
+async def _get_series(world: World, role: Role) -> Call:
+    booked = await world.post("booking", "/appointment-series", await _series_body(world))
+    return f"/appointment-series/{booked['id']}", None
+
+
+async def _cancel_series(world: World, role: Role) -> Call:
+    booked = await world.post("booking", "/appointment-series", await _series_body(world))
+    body = {"reason": "moving", "cancelled_by": "client"}
+    return f"/appointment-series/{booked['id']}/cancel", body
+
+
+async def _get_waitlist_entry(world: World, role: Role) -> Call:
+    body = {"client_id": world.client_a, "site_id": world.site_a}
+    return f"/waitlist/{(await world.post('booking', '/waitlist', body))['id']}", None
+
+
 def _acting(world: World, role: Role) -> dict[str, Any]:
     """An admin names who it acts for; a staff key acts as itself."""
     return {"staff_id": world.staff_a} if role is ADMIN else {}
@@ -352,6 +424,27 @@ TABLE: dict[tuple[str, str, str], Case] = {
     ("booking", "DELETE", "/staff/{staff_id}/calendar-links"): Case(
         PEOPLE, fixed("/staff/{staff_a}/calendar-links")
     ),
+    ("booking", "PUT", "/staff/{staff_id}/working-hours"): Case(
+        EVERYONE, fixed("/staff/{counselor_a}/working-hours", WEEKDAYS)
+    ),
+    ("booking", "GET", "/staff/{staff_id}/working-hours"): Case(EVERYONE, _hours_set),
+    ("booking", "PUT", "/sites/{site_id}/booking-rules"): Case(
+        PEOPLE, fixed("/sites/{site_a}/booking-rules", {"buffer_minutes": 5})
+    ),
+    ("booking", "GET", "/sites/{site_id}/booking-rules"): Case(EVERYONE, _rules_set),
+    ("booking", "GET", "/availability"): Case(EVERYONE, _availability),
+    ("booking", "POST", "/holds"): Case(EVERYONE, _hold),
+    ("booking", "GET", "/holds/{hold_id}"): Case(EVERYONE, _get_hold),
+    ("booking", "POST", "/appointment-series"): Case(EVERYONE, _book_series),
+    ("booking", "GET", "/appointment-series/{series_id}"): Case(EVERYONE, _get_series),
+    ("booking", "POST", "/appointment-series/{series_id}/cancel"): Case(EVERYONE, _cancel_series),
+    ("booking", "POST", "/waitlist"): Case(
+        EVERYONE, fixed("/waitlist", {"client_id": "{client_a}", "site_id": "{site_a}"})
+    ),
+    ("booking", "GET", "/waitlist"): Case(
+        EVERYONE, fixed("/waitlist?site_id={site_a}"), listing=True
+    ),
+    ("booking", "GET", "/waitlist/{entry_id}"): Case(EVERYONE, _get_waitlist_entry),
     # followup
     ("followup", "PUT", "/sites/{site_id}/followup-policy"): Case(
         PEOPLE, fixed("/sites/{site_a}/followup-policy", {})

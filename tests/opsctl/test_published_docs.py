@@ -127,6 +127,7 @@ def test_every_error_answer_is_declared_as_a_problem_and_every_key_as_bearer(
             signed_link = path in {
                 "/schedules/{schedule_id}/calendar.ics",
                 "/staff/{staff_id}/calendar.ics",
+                "/waitlist/offers/{offer_id}/accept",
             }
             assert public == (path in {"/healthz", "/readyz", "/metrics"} or signed_link), (
                 method,

@@ -1,4 +1,5 @@
-"""Wires booking: settings, migrations, HTTP routers, routing table, directory responder."""
+"""Wires booking: settings, migrations, HTTP routers, routing table, directory responder and
+the hold timer."""
 
 from pathlib import Path
 
@@ -6,6 +7,7 @@ from booking.entrypoints import calendar
 from booking.entrypoints.consumers import ROUTES
 from booking.entrypoints.directory import serve_directory
 from booking.entrypoints.fhir import routes as fhir
+from booking.entrypoints.hold_timer import hold_timer
 from booking.entrypoints.http import ROUTERS
 from booking.settings import BookingSettings
 from counseling_shared.service import ServiceDefinition
@@ -23,4 +25,5 @@ def definition(settings: BookingSettings | None = None) -> ServiceDefinition:
         routes=ROUTES,
         routers=[*ROUTERS, fhir.router, calendar.router],
         on_start=[serve_directory],
+        background=[hold_timer],
     )

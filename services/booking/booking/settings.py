@@ -2,8 +2,9 @@
 
 from datetime import timedelta
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from booking.domain.values import parse_duration
 from counseling_shared.settings import ServiceSettings
 
 
@@ -25,3 +26,21 @@ class BookingSettings(ServiceSettings):
         alias="BOOKING_CALENDAR_LINK_TTL",
         description="How long a staff member's signed calendar-feed link stays valid (ISO 8601).",
     )
+    hold_ttl: str = Field(
+        default="PT5M",
+        alias="HOLD_TTL",
+        description="How long a hold (`POST /holds`) keeps its slot before it is released "
+        "(ISO 8601 duration: weeks, days, hours, minutes, seconds).",
+    )
+    waitlist_offer_ttl: str = Field(
+        default="PT15M",
+        alias="WAITLIST_OFFER_TTL",
+        description="How long a waitlist offer holds the freed slot for its client (ISO 8601).",
+    )
+
+    @field_validator("hold_ttl", "waitlist_offer_ttl")
+    @classmethod
+    def _a_duration(cls, value: str) -> str:
+        if parse_duration(value).total_seconds() <= 0:
+            raise ValueError("must be a positive duration")
+        return value

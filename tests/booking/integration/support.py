@@ -146,3 +146,15 @@ async def site_events(
         return found
     finally:
         await nc.close()
+
+
+async def eventually(check: Any, timeout: float = 20.0, interval: float = 0.1) -> Any:
+    """Poll the async `check` until it returns a truthy value; return that value."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        last = await check()
+        if last:
+            return last
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+        await asyncio.sleep(interval)

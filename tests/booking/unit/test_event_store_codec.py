@@ -1,6 +1,7 @@
 """Every aggregate event survives the trip through the event store's JSON."""
 
-from datetime import date, timedelta
+from datetime import date, time, timedelta
+from decimal import Decimal
 from uuid import uuid4
 
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from booking.adapters import event_codec
 from booking.domain import appointment, client, room, site, staff
 from booking.domain.events import EVENT_TYPES, DomainEvent
+from booking.domain.scheduling import holds, hours, rules, series, waitlist
 from counseling_shared.codes import (
     CancelledBy,
     Channel,
@@ -43,10 +45,48 @@ SAMPLES: list[DomainEvent] = [
     ),
     appointment.AppointmentRescheduled(uuid4(), uuid4(), LATER, LATER + LATER.resolution, NOW, NOW),
     appointment.AppointmentCancelled(uuid4(), CancelledBy.CENTER, True, "flood", NOW),
-    appointment.SessionMarkedNoShow(uuid4(), NOW),
+    appointment.SessionMarkedNoShow(uuid4(), NOW, rules.Fee(Decimal("40.50"), "EUR")),
     appointment.SessionCompleted(
         uuid4(), NOW, GoalHorizon.LONG_TERM, ("a", "b"), "c", RiskLevel.IMMINENT, uuid4()
     ),
+    hours.WorkingHoursSet(
+        uuid4(),
+        uuid4(),
+        (hours.WeeklyPeriod(1, time(9), time(17)),),
+        (
+            hours.DateException(date(2030, 12, 24), True),
+            hours.DateException(date(2030, 12, 27), False, time(10), time(12)),
+        ),
+        NOW,
+    ),
+    rules.BookingRulesSet(uuid4(), 10, rules.Fee(Decimal("12.00"), "KRW"), NOW),
+    holds.HoldPlaced(
+        uuid4(), uuid4(), uuid4(), None, uuid4(), Modality.IN_PERSON, NOW, LATER, NOW, LATER
+    ),
+    holds.HoldReleased(uuid4(), holds.ReleaseReason.BOOKED, NOW, uuid4()),
+    series.SeriesBooked(
+        uuid4(),
+        uuid4(),
+        uuid4(),
+        uuid4(),
+        None,
+        Modality.ONLINE,
+        "FREQ=WEEKLY;COUNT=2",
+        "Europe/Paris",
+        50,
+        (uuid4(), uuid4()),
+        NOW,
+    ),
+    series.SeriesCancelled(uuid4(), date(2030, 4, 1), CancelledBy.CLIENT, (uuid4(),), NOW),
+    waitlist.WaitlistJoined(
+        uuid4(), uuid4(), uuid4(), None, Modality.PHONE, NOW, LATER, (1, 3), NOW
+    ),
+    waitlist.WaitlistEntryBooked(uuid4(), uuid4(), NOW),
+    waitlist.WaitlistOfferMade(
+        uuid4(), uuid4(), uuid4(), uuid4(), uuid4(), uuid4(), NOW, LATER, NOW, LATER
+    ),
+    waitlist.WaitlistOfferAccepted(uuid4(), uuid4(), NOW),
+    waitlist.WaitlistOfferExpired(uuid4(), NOW),
 ]
 
 

@@ -23,6 +23,14 @@ APPOINTMENT = {
     "late": False,
     "site_name": "Riverside",
 }
+WAITLIST_OFFER = {
+    "offer_id": str(uuid4()),
+    "start": START,
+    "end": "2030-05-14T06:50:00+00:00",
+    "expires_at": "2030-05-13T09:15:00+00:00",
+    "accept_url": "https://booking.example/waitlist/offers/1/accept?token=abc",
+    "site_name": "Riverside",
+}
 ALERT_ID = str(uuid4())
 PAGE = {"alert_id": ALERT_ID, "page_id": str(uuid4()), "level": 2, "alert_url": "https://c/a/1"}
 EVERY_MESSAGE: list[tuple[Template, Params]] = [
@@ -34,6 +42,7 @@ EVERY_MESSAGE: list[tuple[Template, Params]] = [
     (Template.FOLLOWUP_DUE, {"kind": "no_show_outreach", "site_name": "Riverside"}),
     (Template.FOLLOWUP_DUE, {"kind": "post_closure", "site_name": None}),
     (Template.CRISIS_PAGE, {**PAGE, "site_name": "Riverside"}),
+    (Template.WAITLIST_OFFER, WAITLIST_OFFER),
 ]
 
 
@@ -124,3 +133,20 @@ def test_an_unknown_followup_kind_is_a_template_error() -> None:
         RENDERER.render(
             Template.FOLLOWUP_DUE, {"kind": "séance"}, message_locale("en"), ZoneInfo("UTC")
         )
+
+
+@pytest.mark.parametrize(
+    ("locale", "zone", "expected"),
+    [
+        ("ko", "Asia/Seoul", "2030년 5월 14일 화요일"),
+        ("fr", "Europe/Paris", "mardi 14 mai 2030"),
+        ("ru", "Europe/Moscow", "вторник, 14 мая 2030"),
+    ],
+)
+def test_a_waitlist_offer_carries_its_accept_link_in_the_clients_language(
+    locale: str, zone: str, expected: str
+) -> None:
+    text = render(Template.WAITLIST_OFFER, WAITLIST_OFFER, locale, zone)
+
+    assert expected in text
+    assert text.count(WAITLIST_OFFER["accept_url"]) == 2  # in the email and in the SMS

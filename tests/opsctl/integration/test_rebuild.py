@@ -70,6 +70,12 @@ async def test_a_rebuilt_booking_projection_equals_the_live_one(booking: Booking
         "room": 1,
         "client": 1,
         "appointment": 2,
+        "hours": 0,
+        "siterules": 0,
+        "hold": 0,
+        "series": 0,
+        "waitlist": 0,
+        "offer": 0,
     }
     assert await _rows(booking.database_url) == live
     assert "rebuilding booking" in answer.stderr  # the progress bar

@@ -25,7 +25,7 @@ from counseling_shared.envelope import (
     decode,
     wrap,
 )
-from counseling_shared.events import IntegrationEvent, SessionCompleted
+from counseling_shared.events import FeeDue, IntegrationEvent, SessionCompleted
 from counseling_shared.unit_of_work import UnitOfWork
 
 CLOUDEVENTS_ATTRIBUTES = {
@@ -217,6 +217,12 @@ def _values(annotation: Any) -> st.SearchStrategy[Any]:
         return st.none()
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return st.sampled_from(list(annotation))
+    if annotation is FeeDue:
+        return st.builds(
+            FeeDue,
+            amount=st.decimals(min_value=0, max_value=10**6, places=2, allow_nan=False),
+            currency=st.sampled_from(["EUR", "KRW", "USD"]),
+        )
     simple: dict[Any, st.SearchStrategy[Any]] = {
         UUID: st.uuids(),
         str: st.text(max_size=40),

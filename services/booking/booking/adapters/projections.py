@@ -12,6 +12,7 @@ from uuid import UUID
 
 import asyncpg
 
+from booking.adapters import claims
 from booking.domain.appointment import (
     Appointment,
     AppointmentStatus,
@@ -20,6 +21,7 @@ from booking.domain.appointment import (
 )
 from booking.domain.client import Client, Episode, EpisodeStatus, Referral
 from booking.domain.room import Room
+from booking.domain.scheduling.rules import Fee
 from booking.domain.site import Site
 from booking.domain.slots import TimeSlot
 from booking.domain.staff import StaffMember
@@ -242,6 +244,9 @@ RESOURCE_OF_CONSTRAINT = {
     "appointments_counselor_free": "counselor",
     "appointments_room_free": "room",
     "appointments_client_free": "client",
+    "slot_claims_counselor_free": "counselor",
+    "slot_claims_room_free": "room",
+    "slot_claims_client_free": "client",
 }
 
 
@@ -282,6 +287,9 @@ def appointment_from(row: asyncpg.Record) -> Appointment:
         cancellation=cancellation,
         session=session,
         missed_at=row["missed_at"],
+        fee_due=Fee(row["fee_amount"], row["fee_currency"])
+        if row["fee_amount"] is not None
+        else None,
     )
 
 
@@ -298,9 +306,9 @@ async def save_appointment(conn: Connection, appointment: Appointment) -> None:
                                      start_at, end_at, status, booked_at, cancelled_by, late,
                                      cancel_reason, cancelled_at, missed_at, completed_at,
                                      goal_horizon, goals, next_steps, risk_level,
-                                     risk_flag_id, version)
+                                     risk_flag_id, version, fee_amount, fee_currency)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                   $17, $18, $19, $20, $21, $22)
+                   $17, $18, $19, $20, $21, $22, $23, $24)
            ON CONFLICT (id) DO UPDATE SET
                room_id = EXCLUDED.room_id, start_at = EXCLUDED.start_at,
                end_at = EXCLUDED.end_at, status = EXCLUDED.status,
@@ -309,7 +317,8 @@ async def save_appointment(conn: Connection, appointment: Appointment) -> None:
                missed_at = EXCLUDED.missed_at, completed_at = EXCLUDED.completed_at,
                goal_horizon = EXCLUDED.goal_horizon, goals = EXCLUDED.goals,
                next_steps = EXCLUDED.next_steps, risk_level = EXCLUDED.risk_level,
-               risk_flag_id = EXCLUDED.risk_flag_id, version = EXCLUDED.version""",
+               risk_flag_id = EXCLUDED.risk_flag_id, version = EXCLUDED.version,
+               fee_amount = EXCLUDED.fee_amount, fee_currency = EXCLUDED.fee_currency""",
         appointment.id,
         appointment.site_id,
         appointment.client_id,
@@ -332,7 +341,10 @@ async def save_appointment(conn: Connection, appointment: Appointment) -> None:
         session.risk_level.value if session else None,
         session.risk_flag_id if session else None,
         appointment.version,
+        appointment.fee_due.amount if appointment.fee_due else None,
+        appointment.fee_due.currency if appointment.fee_due else None,
     )
+    await claims.sync(conn, claims.of_appointment(appointment))
 
 
 async def find_booked_overlap(

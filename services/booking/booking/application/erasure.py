@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from booking.application.handlers import stream_id
+from booking.application.recording import stream_id
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection

@@ -4,55 +4,31 @@ Each handler runs inside `run_command`, which retries once when another writer m
 aggregate's stream first (`ConcurrencyConflict`).
 """
 
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Sequence
 from uuid import UUID, uuid4
 
-import asyncpg
-
-from booking.adapters import event_codec, projections
+from booking.adapters import claims, projections, scheduling_store
 from booking.application import publishing
+from booking.application.claiming import save_claiming
+from booking.application.holding import consume_hold as release_hold_for
 from booking.application.ports import SiteAccess, require_site
+from booking.application.recording import record, stream_id
 from booking.domain import appointment, client, room, site, staff
 from booking.domain.appointment import Appointment
 from booking.domain.client import Client
-from booking.domain.errors import SlotTaken, UnknownAggregate
-from booking.domain.events import DomainEvent
+from booking.domain.errors import UnknownAggregate
 from booking.domain.room import Room
+from booking.domain.scheduling import holds
+from booking.domain.scheduling.rules import Fee
+from booking.domain.scheduling.waitlist import FreedSlot
 from booking.domain.site import Site
+from booking.domain.slots import TimeSlot
 from booking.domain.staff import StaffMember
 from counseling_shared.events import IntegrationEvent
-from counseling_shared.eventstore import ConcurrencyConflict
 from counseling_shared.unit_of_work import UnitOfWork
 
-S = TypeVar("S")
-E = TypeVar("E", bound=DomainEvent)
-
-
-def stream_id(kind: str, ident: UUID) -> str:
-    """`appointment-<uuid>`, `client-<uuid>`, …: one stream per aggregate."""
-    return f"{kind}-{ident}"
-
-
-async def _record(
-    uow: UnitOfWork,
-    stream: str,
-    state: S | None,
-    version: int,
-    events: Sequence[E],
-    evolve: Callable[[S | None, E], S],
-    publish: Callable[[S, E], list[IntegrationEvent]],
-    subject: UUID,
-) -> S:
-    """Append `events` after `version`, fold them into the state and queue public events."""
-    await uow.append(stream, version, [event_codec.encode(e) for e in events])
-    for event in events:
-        state = evolve(state, event)
-        for public_event in publish(state, event):
-            uow.publish(public_event, subject=subject)
-    assert state is not None, "a decision with no events changes nothing"
-    return state
-
+SlotFreed = Callable[[UnitOfWork, FreedSlot], Awaitable[object]]
+"""Called in the same transaction when a command frees a future slot (the waitlist's offer)."""
 
 # --- sites, staff, rooms -------------------------------------------------------------------
 
@@ -60,7 +36,7 @@ async def _record(
 async def register_site(uow: UnitOfWork, command: site.RegisterSite) -> Site:
     site_id = uuid4()
     events = site.register(command, site_id, uow.now())
-    state = await _record(
+    state = await record(
         uow,
         stream_id("site", site_id),
         None,
@@ -81,7 +57,7 @@ async def register_staff_member(
     staff_id = uuid4()
     at_site = await projections.load_site(uow.conn, command.site_id)
     events = staff.register(command, at_site, staff_id, uow.now())
-    state = await _record(
+    state = await record(
         uow,
         stream_id("staff", staff_id),
         None,
@@ -105,7 +81,7 @@ async def deactivate_staff_member(
     events = staff.deactivate(current, uow.now())
     if not events:
         return current
-    state = await _record(
+    state = await record(
         uow,
         stream_id("staff", staff_id),
         current,
@@ -128,7 +104,7 @@ async def register_room(uow: UnitOfWork, command: room.RegisterRoom, access: Sit
     room_id = uuid4()
     at_site = await projections.load_site(uow.conn, command.site_id)
     events = room.register(command, at_site, room_id, uow.now())
-    state = await _record(
+    state = await record(
         uow, stream_id("room", room_id), None, 0, events, room.evolve, _no_public_events, room_id
     )
     await projections.save_room(uow.conn, state)
@@ -179,7 +155,7 @@ async def _save_client(
         assert current is not None
         return current
     ident = current.id if current else events[0].client_id
-    state = await _record(
+    state = await record(
         uow,
         stream_id("client", ident),
         current,
@@ -197,7 +173,10 @@ async def _save_client(
 
 
 async def book_appointment(
-    uow: UnitOfWork, command: appointment.BookAppointment, access: SiteAccess
+    uow: UnitOfWork,
+    command: appointment.BookAppointment,
+    access: SiteAccess,
+    hold_id: UUID | None = None,
 ) -> Appointment:
     counselor = await projections.load_staff_member(uow.conn, command.counselor_id)
     if counselor is not None:
@@ -216,6 +195,12 @@ async def book_appointment(
         await _horizon_months(uow, counselor.site_id if counselor else None),
     )
     assert the_client is not None  # book() refused an unknown client
+    if hold_id is not None:
+        # Same transaction: the hold's claim goes as the appointment's comes, so nobody
+        # else can slip into the slot between them.
+        booked = events[0]
+        assert isinstance(booked, appointment.AppointmentBooked)
+        await consume_hold(uow, hold_id, booked)
     await _save_client(uow, the_client, client.reopen_for_booking(the_client, now))
     return await _save_appointment(uow, None, events)
 
@@ -230,12 +215,16 @@ async def reschedule_appointment(
     appointment_id: UUID,
     command: appointment.RescheduleAppointment,
     access: SiteAccess,
+    on_freed: SlotFreed | None = None,
 ) -> Appointment:
     current = await _appointment(uow, appointment_id, access)
     new_room = await projections.load_room(uow.conn, command.room_id) if command.room_id else None
     horizon = await _horizon_months(uow, current.site_id)
     events = appointment.reschedule(current, command, new_room, uow.now(), horizon)
-    return await _save_appointment(uow, current, events)
+    moved = await _save_appointment(uow, current, events)
+    if on_freed is not None and moved.slot != current.slot:
+        await on_freed(uow, _freed(current))
+    return moved
 
 
 async def cancel_appointment(
@@ -243,17 +232,32 @@ async def cancel_appointment(
     appointment_id: UUID,
     command: appointment.CancelAppointment,
     access: SiteAccess,
+    on_freed: SlotFreed | None = None,
 ) -> Appointment:
     current = await _appointment(uow, appointment_id, access)
     at_site = await projections.load_site(uow.conn, current.site_id)
     assert at_site is not None  # an appointment's site always exists
-    events = appointment.cancel(current, command, at_site.late_window, uow.now())
-    return await _save_appointment(uow, current, events)
+    fee = await _missed_session_fee(uow, current.site_id)
+    events = appointment.cancel(current, command, at_site.late_window, uow.now(), fee)
+    cancelled = await _save_appointment(uow, current, events)
+    if on_freed is not None:
+        await on_freed(uow, _freed(current))
+    return cancelled
+
+
+def _freed(was: Appointment) -> FreedSlot:
+    return FreedSlot(was.site_id, was.counselor_id, was.room_id, was.modality, was.start, was.end)
+
+
+async def _missed_session_fee(uow: UnitOfWork, site_id: UUID) -> Fee | None:
+    site_rules = await scheduling_store.load_rules(uow.conn, site_id)
+    return site_rules.missed_session_fee if site_rules else None
 
 
 async def mark_no_show(uow: UnitOfWork, appointment_id: UUID, access: SiteAccess) -> Appointment:
     current = await _appointment(uow, appointment_id, access)
-    events = appointment.mark_no_show(current, uow.now())
+    fee = await _missed_session_fee(uow, current.site_id)
+    events = appointment.mark_no_show(current, uow.now(), fee)
     return await _save_appointment(uow, current, events)
 
 
@@ -280,7 +284,7 @@ async def _save_appointment(
     uow: UnitOfWork, current: Appointment | None, events: Sequence[appointment.AppointmentEvent]
 ) -> Appointment:
     ident = current.id if current else events[0].appointment_id
-    state = await _record(
+    state = await record(
         uow,
         stream_id("appointment", ident),
         current,
@@ -290,16 +294,24 @@ async def _save_appointment(
         publishing.appointment_events,
         ident,
     )
-    try:
-        async with uow.conn.transaction():  # savepoint: the lookup below still runs
-            await projections.save_appointment(uow.conn, state)
-    except asyncpg.ExclusionViolationError as exc:
-        resource = projections.RESOURCE_OF_CONSTRAINT.get(exc.constraint_name or "")
-        if resource is None:
-            raise
-        holder = await projections.find_booked_overlap(uow.conn, resource, state)
-        if holder is None:
-            # The holder moved or was cancelled after we collided with it: try again.
-            raise ConcurrencyConflict(stream_id("appointment", ident), state.version) from None
-        raise SlotTaken(resource, holder) from None
+    await save_claiming(
+        uow,
+        lambda: projections.save_appointment(uow.conn, state),
+        claims.of_appointment(state),
+        stream_id("appointment", ident),
+        state.version,
+    )
     return state
+
+
+async def consume_hold(
+    uow: UnitOfWork, hold_id: UUID, booked: appointment.AppointmentBooked
+) -> None:
+    wanted = holds.Booking(
+        booked.counselor_id,
+        booked.client_id,
+        booked.room_id,
+        booked.modality,
+        TimeSlot(booked.start, booked.end),
+    )
+    await release_hold_for(uow, hold_id, wanted, booked.appointment_id)

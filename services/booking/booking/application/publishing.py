@@ -6,6 +6,7 @@ cancellation reasons or referral text.
 
 from booking.domain import appointment, client, site, staff
 from booking.domain.appointment import Appointment
+from booking.domain.scheduling.rules import Fee
 from counseling_shared import events as public
 from counseling_shared.codes import RiskSource
 
@@ -97,7 +98,10 @@ def appointment_events(
         case appointment.AppointmentCancelled():
             return [
                 public.AppointmentCancelled(
-                    **booked, cancelled_by=event.cancelled_by, late=event.late
+                    **booked,
+                    cancelled_by=event.cancelled_by,
+                    late=event.late,
+                    fee_due=_fee(event.fee_due),
                 )
             ]
         case appointment.SessionMarkedNoShow():
@@ -108,6 +112,7 @@ def appointment_events(
                     client_id=state.client_id,
                     counselor_id=state.counselor_id,
                     start=state.start,
+                    fee_due=_fee(event.fee_due),
                 )
             ]
         case appointment.SessionCompleted():
@@ -134,3 +139,7 @@ def appointment_events(
                     )
                 )
             return completed
+
+
+def _fee(fee: Fee | None) -> public.FeeDue | None:
+    return public.FeeDue(amount=fee.amount, currency=fee.currency) if fee else None

@@ -10,8 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from booking.adapters import event_codec, projections
+from booking.adapters import (
+    event_codec,
+    projections,
+    scheduling_store,
+    series_store,
+    waitlist_store,
+)
 from booking.domain import appointment, client, room, site, staff
+from booking.domain.scheduling import holds, hours, rules, series, waitlist
 from counseling_shared.eventstore import read_stream
 
 if TYPE_CHECKING:
@@ -24,6 +31,12 @@ _KINDS: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Connection, Any], A
     "room": (room.evolve, projections.save_room),
     "client": (client.evolve, projections.save_client),
     "appointment": (appointment.evolve, projections.save_appointment),
+    "hours": (hours.evolve, scheduling_store.save_hours),
+    "siterules": (rules.evolve, scheduling_store.save_rules),
+    "hold": (holds.evolve, scheduling_store.save_hold),
+    "series": (series.evolve, series_store.save_series),
+    "waitlist": (waitlist.evolve_entry, waitlist_store.save_entry),
+    "offer": (waitlist.evolve_offer, waitlist_store.save_offer),
 }
 
 
@@ -37,7 +50,11 @@ async def rebuild_projections(
     counts = dict.fromkeys(_KINDS, 0)
     async with conn.transaction():
         await conn.execute("LOCK TABLE events IN SHARE MODE")
-        await conn.execute("TRUNCATE appointments, clients, rooms, staff, sites")
+        await conn.execute(
+            "TRUNCATE waitlist_offers, waitlist_entries, series_appointments, appointment_series,"
+            " slot_claims, holds, working_hours, site_booking_rules, appointments,"
+            " clients, rooms, staff, sites"
+        )
         streams = [
             r["stream_id"] for r in await conn.fetch("SELECT DISTINCT stream_id FROM events")
         ]

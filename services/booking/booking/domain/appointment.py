@@ -13,6 +13,7 @@ from uuid import UUID
 from booking.domain.client import Client
 from booking.domain.errors import NotAllowedNow, refuse_invalid
 from booking.domain.room import Room
+from booking.domain.scheduling.rules import Fee
 from booking.domain.site import DEFAULT_BOOKING_HORIZON_MONTHS
 from booking.domain.slots import (
     DEFAULT_SESSION_MINUTES,
@@ -69,6 +70,7 @@ class Appointment:
     cancellation: Cancellation | None = None
     session: SessionNotes | None = None
     missed_at: datetime | None = None
+    fee_due: Fee | None = None  # a missed session's fee, when the site charges one
 
     @property
     def start(self) -> datetime:
@@ -151,12 +153,14 @@ class AppointmentCancelled:
     late: bool
     reason: str
     cancelled_at: datetime
+    fee_due: Fee | None = None
 
 
 @dataclass(frozen=True)
 class SessionMarkedNoShow:
     appointment_id: UUID
     recorded_at: datetime
+    fee_due: Fee | None = None
 
 
 @dataclass(frozen=True)
@@ -193,16 +197,7 @@ def book(
 ) -> list[AppointmentEvent]:
     """Book a session. The counselor's site is the appointment's site; the client and the
     room must be at that site. A room is required in person and optional otherwise."""
-    site_id = counselor.site_id if counselor is not None else None
-    refuse_invalid(
-        {
-            "counselor_id": _counselor_problem(counselor),
-            "client_id": _client_problem(client, site_id),
-            "room_id": _room_problem(command.room_id, room, site_id, command.modality),
-            "duration_minutes": session_length_problem(command.duration_minutes),
-            "start": start_problem(command.start, now, horizon_months),
-        }
-    )
+    check_booking(command, counselor, client, room, now, horizon_months)
     assert counselor is not None
     assert client is not None
     slot = TimeSlot.of(command.start, command.duration_minutes)
@@ -219,6 +214,29 @@ def book(
             booked_at=now,
         )
     ]
+
+
+def check_booking(
+    command: BookAppointment,
+    counselor: StaffMember | None,
+    client: Client | None,
+    room: Room | None,
+    now: datetime,
+    horizon_months: int,
+    *,
+    client_named: bool = True,
+) -> None:
+    """What `book` checks, for holds too (a hold may name no client: `client_named`)."""
+    site_id = counselor.site_id if counselor is not None else None
+    refuse_invalid(
+        {
+            "counselor_id": _counselor_problem(counselor),
+            "client_id": _client_problem(client, site_id) if client_named else None,
+            "room_id": _room_problem(command.room_id, room, site_id, command.modality),
+            "duration_minutes": session_length_problem(command.duration_minutes),
+            "start": start_problem(command.start, now, horizon_months),
+        }
+    )
 
 
 def reschedule(
@@ -261,25 +279,33 @@ def cancel(
     command: CancelAppointment,
     late_window: timedelta,
     now: datetime,
+    missed_session_fee: Fee | None = None,
 ) -> list[AppointmentEvent]:
-    """Cancel a booked session; `late` when inside the site's late-cancellation window."""
+    """Cancel a booked session; `late` when inside the site's late-cancellation window. A
+    late cancellation by the client owes the site's `missed_session_fee`, if it has one."""
     _require_booked(appointment, "cancelled")
     refuse_invalid({"reason": None if command.reason.strip() else "must not be blank"})
+    late = is_late_cancellation(appointment.start, now, late_window)
+    by_client = command.cancelled_by is CancelledBy.CLIENT
     return [
         AppointmentCancelled(
             appointment_id=appointment.id,
             cancelled_by=command.cancelled_by,
-            late=is_late_cancellation(appointment.start, now, late_window),
+            late=late,
             reason=command.reason.strip(),
             cancelled_at=now,
+            fee_due=missed_session_fee if late and by_client else None,
         )
     ]
 
 
-def mark_no_show(appointment: Appointment, now: datetime) -> list[AppointmentEvent]:
+def mark_no_show(
+    appointment: Appointment, now: datetime, missed_session_fee: Fee | None = None
+) -> list[AppointmentEvent]:
+    """A no-show owes the site's `missed_session_fee`, if it has one."""
     _require_booked(appointment, "marked as a no-show")
     _require_started(appointment, now, "marked as a no-show")
-    return [SessionMarkedNoShow(appointment.id, now)]
+    return [SessionMarkedNoShow(appointment.id, now, missed_session_fee)]
 
 
 def complete(
@@ -380,9 +406,19 @@ def evolve(state: Appointment | None, event: AppointmentEvent) -> Appointment:
             cancellation = Cancellation(
                 event.cancelled_by, event.late, event.reason, event.cancelled_at
             )
-            return replace(state, status=AppointmentStatus.CANCELLED, cancellation=cancellation)
+            return replace(
+                state,
+                status=AppointmentStatus.CANCELLED,
+                cancellation=cancellation,
+                fee_due=event.fee_due,
+            )
         case SessionMarkedNoShow():
-            return replace(state, status=AppointmentStatus.NO_SHOW, missed_at=event.recorded_at)
+            return replace(
+                state,
+                status=AppointmentStatus.NO_SHOW,
+                missed_at=event.recorded_at,
+                fee_due=event.fee_due,
+            )
         case SessionCompleted():
             notes = SessionNotes(
                 completed_at=event.completed_at,

@@ -37,9 +37,18 @@ class NotAllowedNow(DomainError):
 
 
 class SlotTaken(DomainError):
-    """Another booked appointment holds the counselor, the room or the client then (409)."""
+    """Another booked appointment (or a live hold) has the counselor, the room or the client
+    then (409)."""
 
-    def __init__(self, resource: str, conflicting_appointment_id: UUID | None) -> None:
-        super().__init__(f"the {resource} already has a booked appointment at that time")
+    def __init__(
+        self,
+        resource: str,
+        conflicting_appointment_id: UUID | None,
+        *,
+        conflicting_hold_id: UUID | None = None,
+    ) -> None:
+        what = "a hold" if conflicting_hold_id else "a booked appointment"
+        super().__init__(f"the {resource} already has {what} at that time")
         self.resource = resource
         self.conflicting_appointment_id = conflicting_appointment_id
+        self.conflicting_hold_id = conflicting_hold_id

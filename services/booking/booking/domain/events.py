@@ -1,6 +1,7 @@
 """Every aggregate event booking stores, by stored type name (the `events.type` column)."""
 
 from booking.domain import appointment, client, room, site, staff
+from booking.domain.scheduling import holds, hours, rules, series, waitlist
 
 DomainEvent = (
     site.SiteEvent
@@ -8,6 +9,12 @@ DomainEvent = (
     | room.RoomEvent
     | client.ClientEvent
     | appointment.AppointmentEvent
+    | hours.HoursEvent
+    | rules.RulesEvent
+    | holds.HoldEvent
+    | series.SeriesEvent
+    | waitlist.EntryEvent
+    | waitlist.OfferEvent
 )
 
 EVENT_TYPES: dict[str, type[DomainEvent]] = {
@@ -26,5 +33,16 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         appointment.AppointmentCancelled,
         appointment.SessionMarkedNoShow,
         appointment.SessionCompleted,
+        hours.WorkingHoursSet,
+        rules.BookingRulesSet,
+        holds.HoldPlaced,
+        holds.HoldReleased,
+        series.SeriesBooked,
+        series.SeriesCancelled,
+        waitlist.WaitlistJoined,
+        waitlist.WaitlistEntryBooked,
+        waitlist.WaitlistOfferMade,
+        waitlist.WaitlistOfferAccepted,
+        waitlist.WaitlistOfferExpired,
     )
 }

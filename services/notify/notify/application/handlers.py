@@ -22,6 +22,7 @@ from counseling_shared.events import (
     SiteRegistered,
     StaffDeactivated,
     StaffRegistered,
+    WaitlistOfferMade,
 )
 from counseling_shared.inbox import Handler
 from counseling_shared.tracing import current_trace_headers
@@ -79,6 +80,28 @@ async def on_appointment_cancelled(
     assert isinstance(event, AppointmentCancelled)
     extra = {"cancelled_by": event.cancelled_by.value, "late": event.late}
     await _confirm(uow, envelope, event, Template.APPOINTMENT_CANCELLED, extra)
+
+
+async def on_waitlist_offer_made(
+    uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent
+) -> None:
+    """A freed slot offered to a waitlisted client: its signed accept link, in their locale,
+    held through their quiet hours like every bulk message."""
+    assert isinstance(event, WaitlistOfferMade)
+    await request_for_client(
+        uow,
+        envelope,
+        client_id=event.client_id,
+        site_id=event.site_id,
+        template=Template.WAITLIST_OFFER,
+        params={
+            "offer_id": str(event.offer_id),
+            "start": event.appointment_start.isoformat(),
+            "end": (event.appointment_end or event.appointment_start).isoformat(),
+            "expires_at": event.expires_at.isoformat(),
+            "accept_url": event.accept_url,
+        },
+    )
 
 
 async def _confirm(

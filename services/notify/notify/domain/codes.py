@@ -37,6 +37,7 @@ class Template(StrEnum):
     CRISIS_PAGE = "crisis_page"
     CONTACT_GAP = "contact_gap"  # to the counselor: a client drifted past the contact gap
     NEGATIVE_CONTACT = "negative_contact"  # to the site's supervisors: a cool-off started
+    WAITLIST_OFFER = "waitlist_offer"
 
 
 class HoldReason(StrEnum):

@@ -17,6 +17,9 @@ notify-appointments (BOOKING)
     booking.*.AppointmentBooked       → on_appointment_booked: one bulk-lane confirmation
     booking.*.AppointmentRescheduled  → on_appointment_rescheduled: one bulk-lane confirmation
     booking.*.AppointmentCancelled    → on_appointment_cancelled: one bulk-lane confirmation
+notify-waitlist (BOOKING)
+    booking.*.WaitlistOfferMade       → on_waitlist_offer_made: the offer's accept link to the
+                                        client (bulk lane, their locale and quiet hours)
 notify-directory (BOOKING)
     booking.*.SiteRegistered          → on_site_registered: sites (name, time zone, locale)
     booking.*.StaffRegistered         → on_staff_registered: staff contact details
@@ -54,6 +57,7 @@ from counseling_shared.events import (
     SiteRegistered,
     StaffDeactivated,
     StaffRegistered,
+    WaitlistOfferMade,
 )
 from counseling_shared.inbox import dispatch
 from counseling_shared.jetstream import STREAMS, ConsumerSpec
@@ -136,6 +140,15 @@ def routes(settings: NotifySettings) -> list[Route]:
                     AppointmentCancelled: handlers.on_appointment_cancelled,
                 }
             ),
+        ),
+        Route(
+            ConsumerSpec(
+                "notify-waitlist",
+                "BOOKING",
+                ["booking.*.WaitlistOfferMade"],
+                description="Waitlist offers to clients, with their signed accept link.",
+            ),
+            dispatch({WaitlistOfferMade: handlers.on_waitlist_offer_made}),
         ),
         Route(
             ConsumerSpec(

@@ -1,5 +1,19 @@
 """Booking's HTTP API (contract v1: booking)."""
 
-from booking.entrypoints.http import appointments, clients, sites
+from booking.entrypoints.http import (
+    appointments,
+    clients,
+    scheduling,
+    series,
+    sites,
+    waitlist,
+)
 
-ROUTERS = [sites.router, clients.router, appointments.router]
+ROUTERS = [
+    sites.router,
+    clients.router,
+    appointments.router,
+    scheduling.router,
+    series.router,
+    waitlist.router,
+]

@@ -21,6 +21,7 @@ from booking.entrypoints.http.schemas import (
     CompleteIn,
     RescheduleIn,
 )
+from booking.entrypoints.policies import offer_policy
 from counseling_shared.http.bodies import Instant
 from counseling_shared.http.dependencies import Caller
 from counseling_shared.http.openapi import problem_responses
@@ -50,7 +51,9 @@ async def book_appointment(body: AppointmentIn, caller: Caller, runtime: Live) -
         duration_minutes=body.duration_minutes,
         modality=body.modality,
     )
-    booked = await execute(runtime, lambda uow: handlers.book_appointment(uow, command, caller))
+    booked = await execute(
+        runtime, lambda uow: handlers.book_appointment(uow, command, caller, body.hold_id)
+    )
     return AppointmentOut.of(booked)
 
 
@@ -104,13 +107,16 @@ async def get_appointment(appointment_id: UUID, caller: Caller, runtime: Live) -
 async def reschedule_appointment(
     appointment_id: UUID, body: RescheduleIn, caller: Caller, runtime: Live
 ) -> AppointmentOut:
-    """Move a booked session (409 when not booked). Emits `AppointmentRescheduled`."""
+    """Move a booked session (409 when not booked). Emits `AppointmentRescheduled`; the
+    slot it leaves is offered to the waitlist (`WaitlistOfferMade`)."""
     command = appointment.RescheduleAppointment(
         start=body.start, duration_minutes=body.duration_minutes, room_id=body.room_id
     )
     moved = await execute(
         runtime,
-        lambda uow: handlers.reschedule_appointment(uow, appointment_id, command, caller),
+        lambda uow: handlers.reschedule_appointment(
+            uow, appointment_id, command, caller, offer_policy(runtime).on_freed()
+        ),
     )
     return AppointmentOut.of(moved)
 
@@ -122,11 +128,16 @@ async def reschedule_appointment(
 async def cancel_appointment(
     appointment_id: UUID, body: CancelIn, caller: Caller, runtime: Live
 ) -> AppointmentOut:
-    """Cancel a booked session; `late` inside the site's late-cancellation window.
-    Emits `AppointmentCancelled` (the reason stays in booking)."""
+    """Cancel a booked session; `late` inside the site's late-cancellation window, with
+    `fee_due` for a late client cancellation when the site charges a missed-session fee.
+    Emits `AppointmentCancelled` (the reason stays in booking); a future slot is offered to
+    the waitlist (`WaitlistOfferMade`)."""
     command = appointment.CancelAppointment(reason=body.reason, cancelled_by=body.cancelled_by)
     cancelled = await execute(
-        runtime, lambda uow: handlers.cancel_appointment(uow, appointment_id, command, caller)
+        runtime,
+        lambda uow: handlers.cancel_appointment(
+            uow, appointment_id, command, caller, offer_policy(runtime).on_freed()
+        ),
     )
     return AppointmentOut.of(cancelled)
 
@@ -136,7 +147,8 @@ async def cancel_appointment(
     responses=problem_responses(404, s409="Not booked, or before its start."),
 )
 async def mark_no_show(appointment_id: UUID, caller: Caller, runtime: Live) -> AppointmentOut:
-    """From the start on, while booked. Emits `SessionMissed`."""
+    """From the start on, while booked. Emits `SessionMissed` (with `fee_due` when the site
+    charges a missed-session fee)."""
     missed = await execute(runtime, lambda uow: handlers.mark_no_show(uow, appointment_id, caller))
     return AppointmentOut.of(missed)
 

@@ -8,6 +8,7 @@ from fastapi.routing import APIRoute
 
 from booking.application.ports import AccessDenied
 from booking.domain.errors import InvalidCommand, NotAllowedNow, SlotTaken, UnknownAggregate
+from booking.domain.scheduling.series import SeriesConflicts
 from counseling_shared.http.problems import Conflict, NotFound, Problem, Unprocessable
 
 
@@ -18,12 +19,36 @@ def as_problem(exc: Exception) -> Problem | None:
             return Unprocessable(str(exc), errors=errors)
         case UnknownAggregate():
             return NotFound(exc.kind, exc.ident)
+        case SlotTaken() if exc.conflicting_hold_id is not None:
+            return Conflict(
+                f"{exc}: hold {exc.conflicting_hold_id}",
+                conflicting_appointment_id=None,
+                conflicting_hold_id=str(exc.conflicting_hold_id),
+                conflicting_resource=exc.resource,
+            )
         case SlotTaken():
             holder = exc.conflicting_appointment_id
             return Conflict(
                 f"{exc}: appointment {holder}",
                 conflicting_appointment_id=str(holder) if holder else None,
                 conflicting_resource=exc.resource,
+            )
+        case SeriesConflicts():
+            return Conflict(
+                str(exc),
+                conflicts=[
+                    {
+                        "start": c.start.isoformat(),
+                        "conflicting_appointment_id": str(c.conflicting_appointment_id)
+                        if c.conflicting_appointment_id
+                        else None,
+                        "conflicting_hold_id": str(c.conflicting_hold_id)
+                        if c.conflicting_hold_id
+                        else None,
+                        "conflicting_resource": c.resource,
+                    }
+                    for c in exc.conflicts
+                ],
             )
         case NotAllowedNow():
             return Conflict(str(exc))

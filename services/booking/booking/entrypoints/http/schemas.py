@@ -1,6 +1,7 @@
 """Request and response bodies of booking's HTTP API (contract v1, plus extensions)."""
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
@@ -249,6 +250,12 @@ class AppointmentIn(RequestBody):
         DEFAULT_SESSION_MINUTES, ge=MIN_SESSION_MINUTES, le=MAX_SESSION_MINUTES
     )
     modality: Modality
+    hold_id: UUID | None = Field(
+        None,
+        description="A live hold (`POST /holds`) to turn into this appointment atomically; "
+        "its counselor, room, modality, start and length must match (and its client, if it "
+        "named one). An expired or used hold is a 409.",
+    )
 
 
 class RescheduleIn(RequestBody):
@@ -275,6 +282,11 @@ class CompleteIn(RequestBody):
     risk_level: RiskLevel = RiskLevel.NONE
 
 
+class FeeOut(BaseModel):
+    amount: Decimal = Field(description="Decimal amount, e.g. `40.00`.")
+    currency: str = Field(description="ISO 4217 code.")
+
+
 class AppointmentOut(BaseModel):
     id: UUID
     site_id: UUID
@@ -298,6 +310,11 @@ class AppointmentOut(BaseModel):
     next_steps: str | None = None
     risk_level: RiskLevel | None = None
     risk_flag_id: UUID | None = None
+    fee_due: FeeOut | None = Field(
+        None,
+        description="Set when the client cancelled late or did not come and the site charges "
+        "a `missed_session_fee`.",
+    )
 
     @classmethod
     def of(cls, appointment: Appointment) -> "AppointmentOut":
@@ -325,4 +342,7 @@ class AppointmentOut(BaseModel):
             next_steps=session.next_steps if session else None,
             risk_level=session.risk_level if session else None,
             risk_flag_id=session.risk_flag_id if session else None,
+            fee_due=FeeOut(amount=appointment.fee_due.amount, currency=appointment.fee_due.currency)
+            if appointment.fee_due
+            else None,
         )

@@ -1,0 +1,114 @@
+"""`slot_claims`: the one table whose exclusion constraints keep booked appointments and live
+holds apart (migration 0003). Each projection save keeps its owner's claim in step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+if TYPE_CHECKING:
+    from booking.domain.appointment import Appointment
+    from booking.domain.scheduling.holds import Hold
+    from counseling_shared.db import Connection
+
+
+@dataclass(frozen=True)
+class Claim:
+    owner_id: UUID
+    owner_kind: str  # appointment | hold
+    site_id: UUID
+    counselor_id: UUID
+    room_id: UUID | None
+    client_id: UUID | None
+    start: datetime
+    end: datetime
+    active: bool  # False: the owner no longer blocks its slot
+
+
+def of_appointment(appointment: Appointment) -> Claim:
+    return Claim(
+        appointment.id,
+        "appointment",
+        appointment.site_id,
+        appointment.counselor_id,
+        appointment.room_id,
+        appointment.client_id,
+        appointment.start,
+        appointment.end,
+        active=appointment.status == "booked",
+    )
+
+
+def of_hold(hold: Hold) -> Claim:
+    return Claim(
+        hold.id,
+        "hold",
+        hold.site_id,
+        hold.counselor_id,
+        hold.room_id,
+        hold.client_id,
+        hold.slot.start,
+        hold.slot.end,
+        active=hold.status == "held",
+    )
+
+
+async def sync(conn: Connection, claim: Claim) -> None:
+    """Write or drop the claim. Raises `asyncpg.ExclusionViolationError` when it collides."""
+    if not claim.active:
+        await conn.execute("DELETE FROM slot_claims WHERE owner_id = $1", claim.owner_id)
+        return
+    await conn.execute(
+        """INSERT INTO slot_claims (owner_id, owner_kind, site_id, counselor_id, room_id,
+                                    client_id, start_at, end_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (owner_id) DO UPDATE SET
+               room_id = EXCLUDED.room_id, client_id = EXCLUDED.client_id,
+               start_at = EXCLUDED.start_at, end_at = EXCLUDED.end_at""",
+        claim.owner_id,
+        claim.owner_kind,
+        claim.site_id,
+        claim.counselor_id,
+        claim.room_id,
+        claim.client_id,
+        claim.start,
+        claim.end,
+    )
+
+
+@dataclass(frozen=True)
+class Holder:
+    owner_id: UUID
+    owner_kind: str
+
+
+async def holder_of(conn: Connection, resource: str, claim: Claim) -> Holder | None:
+    """Who else claims `resource` (counselor, room or client) during `claim`'s slot."""
+    column = {"counselor": "counselor_id", "room": "room_id", "client": "client_id"}[resource]
+    row = await conn.fetchrow(
+        f"""SELECT owner_id, owner_kind FROM slot_claims
+            WHERE {column} = $1 AND owner_id <> $2
+              AND tstzrange(start_at, end_at, '[)') && tstzrange($3, $4, '[)')
+            ORDER BY start_at LIMIT 1""",
+        getattr(claim, column),
+        claim.owner_id,
+        claim.start,
+        claim.end,
+    )
+    return Holder(row["owner_id"], row["owner_kind"]) if row else None
+
+
+async def in_window(
+    conn: Connection, site_id: UUID, start: datetime, end: datetime
+) -> list[tuple[UUID, UUID | None, datetime, datetime]]:
+    """(counselor, room, start, end) of every claim at the site overlapping `[start, end)`."""
+    rows = await conn.fetch(
+        """SELECT counselor_id, room_id, start_at, end_at FROM slot_claims
+           WHERE site_id = $1 AND start_at < $3 AND end_at > $2""",
+        site_id,
+        start,
+        end,
+    )
+    return [(r["counselor_id"], r["room_id"], r["start_at"], r["end_at"]) for r in rows]

@@ -1,0 +1,65 @@
+"""Projection rows of appointment series and the occurrences they booked."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from booking.domain.scheduling.series import Series
+from counseling_shared.codes import Modality
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
+
+
+async def load_series(conn: Connection, series_id: UUID) -> Series | None:
+    row = await conn.fetchrow("SELECT * FROM appointment_series WHERE id = $1", series_id)
+    if row is None:
+        return None
+    ids = await conn.fetch(
+        "SELECT appointment_id FROM series_appointments WHERE series_id = $1 ORDER BY occurrence",
+        series_id,
+    )
+    return Series(
+        id=row["id"],
+        site_id=row["site_id"],
+        counselor_id=row["counselor_id"],
+        client_id=row["client_id"],
+        room_id=row["room_id"],
+        modality=Modality(row["modality"]),
+        rrule=row["rrule"],
+        timezone=row["timezone"],
+        duration_minutes=row["duration_minutes"],
+        booked_at=row["booked_at"],
+        appointment_ids=tuple(r["appointment_id"] for r in ids),
+        version=row["version"],
+        cancelled_from=row["cancelled_from"],
+    )
+
+
+async def save_series(conn: Connection, series: Series) -> None:
+    await conn.execute(
+        """INSERT INTO appointment_series (id, site_id, counselor_id, client_id, room_id,
+                                           modality, rrule, timezone, duration_minutes,
+                                           booked_at, cancelled_from, version)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+           ON CONFLICT (id) DO UPDATE SET
+               cancelled_from = EXCLUDED.cancelled_from, version = EXCLUDED.version""",
+        series.id,
+        series.site_id,
+        series.counselor_id,
+        series.client_id,
+        series.room_id,
+        series.modality.value,
+        series.rrule,
+        series.timezone,
+        series.duration_minutes,
+        series.booked_at,
+        series.cancelled_from,
+        series.version,
+    )
+    await conn.executemany(
+        """INSERT INTO series_appointments (appointment_id, series_id, occurrence)
+           VALUES ($1, $2, $3) ON CONFLICT (appointment_id) DO NOTHING""",
+        [(a, series.id, n) for n, a in enumerate(series.appointment_ids, 1)],
+    )

@@ -1,0 +1,134 @@
+"""Booking and cancelling recurring series: every occurrence in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import TYPE_CHECKING
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
+
+from booking.adapters import projections, series_store
+from booking.application import handlers
+from booking.application.ports import SiteAccess, require_site
+from booking.application.recording import record, stream_id
+from booking.domain import appointment
+from booking.domain.appointment import Appointment, AppointmentStatus
+from booking.domain.errors import SlotTaken, UnknownAggregate
+from booking.domain.scheduling import series
+from booking.domain.scheduling.series import Conflict, Series, SeriesConflicts
+from counseling_shared.events import IntegrationEvent
+from counseling_shared.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
+
+
+@dataclass(frozen=True)
+class BookedSeries:
+    series: Series
+    appointments: list[Appointment]
+
+
+def _no_public(state: Series, event: series.SeriesEvent) -> list[IntegrationEvent]:
+    return []  # each occurrence publishes its own AppointmentBooked / AppointmentCancelled
+
+
+async def book_series(
+    uow: UnitOfWork, first: appointment.BookAppointment, rule: str, access: SiteAccess
+) -> BookedSeries:
+    """Book every occurrence or none: all are tried in this transaction, and any conflict
+    (another session or a hold) raises `SeriesConflicts` naming each, which rolls it back."""
+    counselor = await projections.load_staff_member(uow.conn, first.counselor_id)
+    if counselor is None:
+        # Let the ordinary booking checks name every bad field.
+        await handlers.book_appointment(uow, first, access)
+        raise AssertionError("unreachable: an unknown counselor is refused")  # pragma: no cover
+    require_site(access, counselor.site_id)
+    at_site = await projections.load_site(uow.conn, counselor.site_id)
+    assert at_site is not None
+    starts = series.occurrences(rule, first.start, ZoneInfo(at_site.timezone))
+    booked: list[Appointment] = []
+    conflicts: list[Conflict] = []
+    for start in starts:
+        try:
+            booked.append(await handlers.book_appointment(uow, replace(first, start=start), access))
+        except SlotTaken as taken:
+            conflicts.append(
+                Conflict(
+                    start,
+                    taken.resource,
+                    taken.conflicting_appointment_id,
+                    taken.conflicting_hold_id,
+                )
+            )
+    if conflicts:
+        raise SeriesConflicts(conflicts)
+    series_id = uuid4()
+    events = [
+        series.SeriesBooked(
+            series_id,
+            counselor.site_id,
+            counselor.id,
+            first.client_id,
+            first.room_id,
+            first.modality,
+            rule,
+            at_site.timezone,
+            first.duration_minutes,
+            tuple(a.id for a in booked),
+            uow.now(),
+        )
+    ]
+    state = await record(
+        uow, stream_id("series", series_id), None, 0, events, series.evolve, _no_public, series_id
+    )
+    await series_store.save_series(uow.conn, state)
+    return BookedSeries(state, booked)
+
+
+async def cancel_series(
+    uow: UnitOfWork,
+    series_id: UUID,
+    from_date: date | None,
+    command: appointment.CancelAppointment,
+    access: SiteAccess,
+    on_freed: handlers.SlotFreed | None = None,
+) -> BookedSeries:
+    """Cancel the occurrences still booked on or after `from_date` (the site's local date;
+    default: today), each as an ordinary cancellation."""
+    current = await series_store.load_series(uow.conn, series_id)
+    if current is None:
+        raise UnknownAggregate("appointment series", series_id)
+    require_site(access, current.site_id)
+    zone = ZoneInfo(current.timezone)
+    since = from_date or uow.now().astimezone(zone).date()
+    cancelled: list[UUID] = []
+    for appointment_id in current.appointment_ids:
+        found = await projections.load_appointment(uow.conn, appointment_id)
+        if found is None or found.status is not AppointmentStatus.BOOKED:
+            continue
+        if found.start.astimezone(zone).date() < since:
+            continue
+        await handlers.cancel_appointment(uow, appointment_id, command, access, on_freed)
+        cancelled.append(appointment_id)
+    events = [
+        series.SeriesCancelled(series_id, since, command.cancelled_by, tuple(cancelled), uow.now())
+    ]
+    state = await record(
+        uow,
+        stream_id("series", series_id),
+        current,
+        current.version,
+        events,
+        series.evolve,
+        _no_public,
+        series_id,
+    )
+    await series_store.save_series(uow.conn, state)
+    return BookedSeries(state, await occurrences_of(uow.conn, state))
+
+
+async def occurrences_of(conn: Connection, state: Series) -> list[Appointment]:
+    found = [await projections.load_appointment(conn, a) for a in state.appointment_ids]
+    return [a for a in found if a is not None]

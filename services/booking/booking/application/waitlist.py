@@ -1,0 +1,248 @@
+"""The waitlist: joining it, offering freed slots in order, accepting an offer.
+
+A freed slot is offered inside the transaction that freed it (the cancellation, the
+reschedule, or the timer releasing a hold), so a slot is never freed without its offer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import quote
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from booking.adapters import claims, projections, scheduling_store, waitlist_store
+from booking.adapters.projections import RESOURCE_OF_CONSTRAINT
+from booking.application import handlers
+from booking.application.holding import expire_hold, save_hold
+from booking.application.ports import EverySite, SiteAccess, require_site
+from booking.application.recording import record, stream_id
+from booking.domain import appointment
+from booking.domain.appointment import Appointment
+from booking.domain.errors import UnknownAggregate
+from booking.domain.scheduling import holds, waitlist
+from booking.domain.scheduling.holds import Hold
+from booking.domain.scheduling.waitlist import Entry, FreedSlot, Offer, OfferStatus
+from booking.domain.slots import TimeSlot
+from counseling_shared import events as public
+from counseling_shared.events import IntegrationEvent
+from counseling_shared.links import LinkSigner
+from counseling_shared.unit_of_work import UnitOfWork
+
+ACCEPT_PURPOSE = "waitlist-offer"
+
+
+@dataclass(frozen=True)
+class OfferPolicy:
+    ttl: timedelta
+    signer: LinkSigner
+    base_url: str
+
+    def accept_url(self, offer: Offer) -> str:
+        token = self.signer.sign(
+            ACCEPT_PURPOSE, str(offer.id), expires_at=offer.expires_at, person=str(offer.client_id)
+        )
+        base = self.base_url.rstrip("/")
+        return f"{base}/waitlist/offers/{offer.id}/accept?token={quote(token)}"
+
+    def on_freed(self) -> handlers.SlotFreed:
+        return lambda uow, freed: offer_freed_slot(uow, freed, self)
+
+
+def _no_public(state: object, event: object) -> list[IntegrationEvent]:
+    return []
+
+
+async def join_waitlist(
+    uow: UnitOfWork, command: waitlist.JoinWaitlist, access: SiteAccess
+) -> Entry:
+    require_site(access, command.site_id)
+    the_client = await projections.load_client(uow.conn, command.client_id)
+    counselor = (
+        await projections.load_staff_member(uow.conn, command.counselor_id)
+        if command.counselor_id
+        else None
+    )
+    entry_id = uuid4()
+    events = waitlist.join(command, entry_id, the_client, counselor, uow.now())
+    state = await record(
+        uow,
+        stream_id("waitlist", entry_id),
+        None,
+        0,
+        events,
+        waitlist.evolve_entry,
+        _no_public,
+        entry_id,
+    )
+    await waitlist_store.save_entry(uow.conn, state)
+    return state
+
+
+def offer_events(state: Offer, event: waitlist.OfferEvent, url: str) -> list[IntegrationEvent]:
+    if not isinstance(event, waitlist.WaitlistOfferMade):
+        return []
+    return [
+        public.WaitlistOfferMade(
+            offer_id=state.id,
+            client_id=state.client_id,
+            site_id=state.site_id,
+            appointment_start=state.start,
+            appointment_end=state.end,
+            counselor_id=state.counselor_id,
+            accept_url=url,
+            expires_at=state.expires_at,
+        )
+    ]
+
+
+async def _save_offer(
+    uow: UnitOfWork,
+    current: Offer | None,
+    events: list[waitlist.OfferEvent],
+    policy: OfferPolicy | None = None,
+) -> Offer:
+    ident = current.id if current else events[0].offer_id
+
+    def publish(state: Offer, event: waitlist.OfferEvent) -> list[IntegrationEvent]:
+        return offer_events(state, event, policy.accept_url(state)) if policy else []
+
+    state = await record(
+        uow,
+        stream_id("offer", ident),
+        current,
+        current.version if current else 0,
+        events,
+        waitlist.evolve_offer,
+        publish,
+        ident,
+    )
+    await waitlist_store.save_offer(uow.conn, state)
+    return state
+
+
+async def offer_freed_slot(uow: UnitOfWork, freed: FreedSlot, policy: OfferPolicy) -> Offer | None:
+    """Offer `freed` to the first waiting entry it fits (in order of joining) that has no
+    open offer, was not offered this slot before, and whose client is free then."""
+    now = uow.now()
+    if freed.start <= now:
+        return None
+    at_site = await projections.load_site(uow.conn, freed.site_id)
+    assert at_site is not None
+    zone = ZoneInfo(at_site.timezone)
+    slot = TimeSlot(freed.start, freed.end)
+    for entry in await waitlist_store.candidates(
+        uow.conn, freed.site_id, freed.counselor_id, freed.start
+    ):
+        if not entry.matches(freed, zone):
+            continue
+        hold_id = uuid4()
+        claim = claims.Claim(
+            hold_id,
+            "hold",
+            freed.site_id,
+            freed.counselor_id,
+            freed.room_id,
+            entry.client_id,
+            slot.start,
+            slot.end,
+            active=True,
+        )
+        taken = await _claim_refused(uow, claim)
+        if taken == "client":
+            continue  # this client is busy then: the next one may not be
+        if taken is not None:
+            return None  # someone else has the slot already
+        placed = holds.place(
+            hold_id,
+            freed.site_id,
+            freed.counselor_id,
+            entry.client_id,
+            freed.room_id,
+            freed.modality,
+            slot,
+            now,
+            now + policy.ttl,
+        )
+        hold = await save_hold(uow, None, placed)
+        made = waitlist.WaitlistOfferMade(
+            uuid4(),
+            entry.id,
+            entry.site_id,
+            entry.client_id,
+            hold.id,
+            freed.counselor_id,
+            slot.start,
+            slot.end,
+            now,
+            hold.expires_at,
+        )
+        return await _save_offer(uow, None, [made], policy)
+    return None
+
+
+async def _claim_refused(uow: UnitOfWork, claim: claims.Claim) -> str | None:
+    """Claim the slot ahead of the hold's events; the resource that refused it, if any."""
+    try:
+        async with uow.conn.transaction():
+            await claims.sync(uow.conn, claim)
+    except asyncpg.ExclusionViolationError as exc:
+        return RESOURCE_OF_CONSTRAINT.get(exc.constraint_name or "", "counselor")
+    return None
+
+
+async def hold_expired(uow: UnitOfWork, hold: Hold, policy: OfferPolicy | None) -> None:
+    """The timer's work: release the hold, close its offer, offer the slot to the next."""
+    released = await expire_hold(uow, hold)
+    if released is None:
+        return
+    offer = await waitlist_store.offer_of_hold(uow.conn, hold.id)
+    if offer is not None and offer.status is OfferStatus.OPEN:
+        await _save_offer(uow, offer, [waitlist.WaitlistOfferExpired(offer.id, uow.now())])
+    if policy is not None:
+        freed = FreedSlot(
+            hold.site_id,
+            hold.counselor_id,
+            hold.room_id,
+            hold.modality,
+            hold.slot.start,
+            hold.slot.end,
+        )
+        await offer_freed_slot(uow, freed, policy)
+
+
+async def accept_offer(uow: UnitOfWork, offer_id: UUID) -> Appointment:
+    """Book the offered slot through its hold (the signed link is the credential)."""
+    offer = await waitlist_store.load_offer(uow.conn, offer_id, lock=True)
+    if offer is None:
+        raise UnknownAggregate("waitlist offer", offer_id)
+    waitlist.check_acceptable(offer, uow.now())
+    hold = await scheduling_store.load_hold(uow.conn, offer.hold_id)
+    assert hold is not None
+    command = appointment.BookAppointment(
+        counselor_id=hold.counselor_id,
+        client_id=offer.client_id,
+        room_id=hold.room_id,
+        start=hold.slot.start,
+        duration_minutes=hold.slot.minutes,
+        modality=hold.modality,
+    )
+    booked = await handlers.book_appointment(uow, command, EverySite(), hold_id=hold.id)
+    await _save_offer(uow, offer, [waitlist.WaitlistOfferAccepted(offer.id, booked.id, uow.now())])
+    entry = await waitlist_store.load_entry(uow.conn, offer.entry_id)
+    assert entry is not None
+    state = await record(
+        uow,
+        stream_id("waitlist", entry.id),
+        entry,
+        entry.version,
+        [waitlist.WaitlistEntryBooked(entry.id, booked.id, uow.now())],
+        waitlist.evolve_entry,
+        _no_public,
+        entry.id,
+    )
+    await waitlist_store.save_entry(uow.conn, state)
+    return booked

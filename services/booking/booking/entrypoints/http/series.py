@@ -1,0 +1,133 @@
+"""Recurring series (contract v2: `POST /appointment-series` and its cancel)."""
+
+from uuid import UUID
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from booking.adapters import series_store
+from booking.application import series as series_app
+from booking.domain import appointment
+from booking.domain.errors import UnknownAggregate
+from booking.domain.scheduling.series import MAX_OCCURRENCES
+from booking.domain.slots import DEFAULT_SESSION_MINUTES, MAX_SESSION_MINUTES, MIN_SESSION_MINUTES
+from booking.entrypoints.http.deps import Live, execute
+from booking.entrypoints.http.errors import BookingRoute
+from booking.entrypoints.http.schemas import AppointmentOut
+from booking.entrypoints.policies import offer_policy
+from counseling_shared.codes import CancelledBy, Modality
+from counseling_shared.http.bodies import CalendarDate, Instant, RequestBody
+from counseling_shared.http.dependencies import Caller
+from counseling_shared.http.openapi import problem_responses
+
+router = APIRouter(route_class=BookingRoute, tags=["appointment series"])
+
+
+class SeriesIn(RequestBody):
+    counselor_id: UUID
+    client_id: UUID
+    room_id: UUID | None = Field(None, description="Required for `in_person`.")
+    start: Instant = Field(
+        description="The first start; its local time in the site's zone "
+        "is kept for every occurrence."
+    )
+    duration_minutes: int = Field(
+        DEFAULT_SESSION_MINUTES, ge=MIN_SESSION_MINUTES, le=MAX_SESSION_MINUTES
+    )
+    modality: Modality
+    rrule: str = Field(
+        max_length=200,
+        description="RFC 5545 subset: `FREQ=WEEKLY` or `MONTHLY`, `INTERVAL`, `COUNT` or "
+        "`UNTIL` (a date, or a UTC time), `BYDAY`; at most "
+        f"{MAX_OCCURRENCES} occurrences, e.g. `FREQ=WEEKLY;COUNT=10;BYDAY=TU`.",
+    )
+
+
+class SeriesCancelIn(RequestBody):
+    from_: CalendarDate | None = Field(
+        None,
+        alias="from",
+        description="Cancel the occurrences on this date (site's zone) and after; default today.",
+    )
+    reason: str = Field(min_length=1, max_length=500, description="Kept in booking.")
+    cancelled_by: CancelledBy
+
+
+class SeriesOut(BaseModel):
+    id: UUID
+    site_id: UUID
+    counselor_id: UUID
+    client_id: UUID
+    rrule: str
+    timezone: str
+    cancelled_from: str | None
+    appointments: list[AppointmentOut]
+
+    @classmethod
+    def of(cls, booked: series_app.BookedSeries) -> "SeriesOut":
+        s = booked.series
+        return cls(
+            id=s.id,
+            site_id=s.site_id,
+            counselor_id=s.counselor_id,
+            client_id=s.client_id,
+            rrule=s.rrule,
+            timezone=s.timezone,
+            cancelled_from=s.cancelled_from.isoformat() if s.cancelled_from else None,
+            appointments=[AppointmentOut.of(a) for a in booked.appointments],
+        )
+
+
+@router.post(
+    "/appointment-series",
+    status_code=201,
+    responses=problem_responses(
+        s409="Some occurrences are taken: `conflicts` lists each (`start`, "
+        "`conflicting_appointment_id` or `conflicting_hold_id`, `conflicting_resource`); "
+        "nothing was booked."
+    ),
+)
+async def book_series(body: SeriesIn, caller: Caller, runtime: Live) -> SeriesOut:
+    """Book every occurrence of the rule, checked together in one transaction, or none.
+    Emits one `AppointmentBooked` per occurrence."""
+    first = appointment.BookAppointment(
+        counselor_id=body.counselor_id,
+        client_id=body.client_id,
+        room_id=body.room_id,
+        start=body.start,
+        duration_minutes=body.duration_minutes,
+        modality=body.modality,
+    )
+    booked = await execute(
+        runtime, lambda uow: series_app.book_series(uow, first, body.rrule, caller)
+    )
+    return SeriesOut.of(booked)
+
+
+@router.get("/appointment-series/{series_id}", responses=problem_responses(404))
+async def get_series(series_id: UUID, caller: Caller, runtime: Live) -> SeriesOut:
+    async with runtime.db().acquire() as conn:
+        found = await series_store.load_series(conn, series_id)
+    if found is None:
+        raise UnknownAggregate("appointment series", series_id)
+    caller.require_site(found.site_id)
+    async with runtime.db().acquire() as conn:
+        occurrences = await series_app.occurrences_of(conn, found)
+    return SeriesOut.of(series_app.BookedSeries(found, occurrences))
+
+
+@router.post("/appointment-series/{series_id}/cancel", responses=problem_responses(404))
+async def cancel_series(
+    series_id: UUID, body: SeriesCancelIn, caller: Caller, runtime: Live
+) -> SeriesOut:
+    """Cancel this and the following occurrences still booked (each emits
+    `AppointmentCancelled`). One occurrence is moved alone with
+    `POST /appointments/{id}/reschedule`."""
+    command = appointment.CancelAppointment(reason=body.reason, cancelled_by=body.cancelled_by)
+    done = await execute(
+        runtime,
+        lambda uow: series_app.cancel_series(
+            uow, series_id, body.from_, command, caller, offer_policy(runtime).on_freed()
+        ),
+    )
+    return SeriesOut.of(done)

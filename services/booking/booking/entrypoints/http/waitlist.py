@@ -1,0 +1,185 @@
+"""The waitlist (contract v2: `POST /waitlist`) and the signed accept link of its offers."""
+
+from datetime import datetime
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from booking.adapters import waitlist_store
+from booking.application import waitlist as waitlist_app
+from booking.domain.errors import UnknownAggregate
+from booking.domain.scheduling import waitlist
+from booking.domain.scheduling.waitlist import Entry, EntryStatus, Offer, OfferStatus
+from booking.entrypoints.http.deps import Live, execute
+from booking.entrypoints.http.errors import BookingRoute
+from booking.entrypoints.http.schemas import AppointmentOut
+from booking.entrypoints.policies import booking_settings
+from counseling_shared import audit
+from counseling_shared.codes import Modality
+from counseling_shared.http.bodies import Instant, RequestBody
+from counseling_shared.http.dependencies import Caller
+from counseling_shared.http.openapi import problem_responses
+from counseling_shared.http.pagination import PAGED, Page
+from counseling_shared.http.problems import Problem
+from counseling_shared.links import LinkExpired, LinkSigner, LinkTampered
+
+router = APIRouter(route_class=BookingRoute, tags=["waitlist"])
+
+
+class WaitlistIn(RequestBody):
+    client_id: UUID
+    site_id: UUID
+    counselor_id: UUID | None = Field(None, description="Only this counselor's slots.")
+    modality: Modality | None = Field(None, description="Only slots of this modality.")
+    earliest: Instant | None = Field(None, description="Slots starting at or after this.")
+    latest: Instant | None = Field(None, description="Slots ending at or before this.")
+    weekdays: list[int] | None = Field(
+        None, max_length=7, description="ISO weekdays (1 Monday … 7 Sunday), site's zone."
+    )
+
+
+class OfferOut(BaseModel):
+    id: UUID
+    start: datetime
+    end: datetime
+    counselor_id: UUID
+    status: OfferStatus
+    expires_at: datetime
+    appointment_id: UUID | None
+
+    @classmethod
+    def of(cls, offer: Offer) -> "OfferOut":
+        return cls(
+            id=offer.id,
+            start=offer.start,
+            end=offer.end,
+            counselor_id=offer.counselor_id,
+            status=offer.status,
+            expires_at=offer.expires_at,
+            appointment_id=offer.appointment_id,
+        )
+
+
+class WaitlistEntryOut(BaseModel):
+    id: UUID
+    site_id: UUID
+    client_id: UUID
+    counselor_id: UUID | None
+    modality: Modality | None
+    earliest: datetime | None
+    latest: datetime | None
+    weekdays: list[int] | None
+    joined_at: datetime
+    status: EntryStatus
+    offers: list[OfferOut] = Field(default_factory=list, description="Offers made, in order.")
+
+    @classmethod
+    def of(cls, entry: Entry, offers: list[Offer] | None = None) -> "WaitlistEntryOut":
+        return cls(
+            id=entry.id,
+            site_id=entry.site_id,
+            client_id=entry.client_id,
+            counselor_id=entry.counselor_id,
+            modality=entry.modality,
+            earliest=entry.earliest,
+            latest=entry.latest,
+            weekdays=list(entry.weekdays) if entry.weekdays else None,
+            joined_at=entry.joined_at,
+            status=entry.status,
+            offers=[OfferOut.of(o) for o in offers or []],
+        )
+
+
+@router.post("/waitlist", status_code=201)
+async def join_waitlist(body: WaitlistIn, caller: Caller, runtime: Live) -> WaitlistEntryOut:
+    """Put a client on the site's waitlist. A freed slot that fits the entry is offered to
+    the entries in order of joining, one at a time (`WaitlistOfferMade`, holding the slot for
+    `WAITLIST_OFFER_TTL`)."""
+    command = waitlist.JoinWaitlist(
+        client_id=body.client_id,
+        site_id=body.site_id,
+        counselor_id=body.counselor_id,
+        modality=body.modality,
+        earliest=body.earliest,
+        latest=body.latest,
+        weekdays=tuple(body.weekdays) if body.weekdays else None,
+    )
+    entry = await execute(runtime, lambda uow: waitlist_app.join_waitlist(uow, command, caller))
+    return WaitlistEntryOut.of(entry)
+
+
+@router.get("/waitlist", responses=PAGED)
+async def list_waitlist(
+    caller: Caller, runtime: Live, page: Page, site_id: UUID | None = None
+) -> list[WaitlistEntryOut]:
+    """Entries in order of joining."""
+    async with runtime.db().acquire() as conn:
+        found = await waitlist_store.list_entries(
+            conn, site_id, caller.site_ids, page.fetch, page.after(datetime, UUID)
+        )
+    return [WaitlistEntryOut.of(e) for e in page.serve(found, key=lambda e: (e.joined_at, e.id))]
+
+
+@router.get("/waitlist/{entry_id}", responses=problem_responses(404))
+async def get_waitlist_entry(entry_id: UUID, caller: Caller, runtime: Live) -> WaitlistEntryOut:
+    async with runtime.db().acquire() as conn:
+        entry = await waitlist_store.load_entry(conn, entry_id)
+        if entry is None:
+            raise UnknownAggregate("waitlist entry", entry_id)
+        caller.require_site(entry.site_id)
+        offers = await waitlist_store.offers_of_entry(conn, entry_id)
+    return WaitlistEntryOut.of(entry, offers)
+
+
+@router.post(
+    "/waitlist/offers/{offer_id}/accept",
+    status_code=201,
+    responses=problem_responses(
+        403,
+        404,
+        410,
+        s409="Already accepted (`appointment_id` names the booking).",
+    ),
+    openapi_extra={"security": []},  # the signed token is the credential
+)
+async def accept_offer(
+    offer_id: UUID,
+    request: Request,
+    runtime: Live,
+    token: str = Query(max_length=1000, description="The signed token of the offer's link."),
+) -> AppointmentOut:
+    """Accept a waitlist offer with its signed link: books the held slot (201,
+    `AppointmentBooked`). 409 when accepted before, 410 when the offer or its link expired
+    (the slot went to the next entry), 403 for an altered link."""
+    signer = LinkSigner(booking_settings(runtime).link_signing_key.get_secret_value())
+    try:
+        link = signer.verify(token, waitlist_app.ACCEPT_PURPOSE, now=runtime.clock.now())
+    except LinkExpired:
+        raise _gone("This offer has expired; the slot went to the next client.") from None
+    except LinkTampered:
+        raise _bad_link() from None
+    if link.subject != str(offer_id):
+        raise _bad_link()
+    audit.note_actor(audit.Actor("link", str(link.link_id)), sees_free_text=False)
+    try:
+        booked = await execute(runtime, lambda uow: waitlist_app.accept_offer(uow, offer_id))
+    except waitlist.OfferExpired as exc:
+        raise _gone(str(exc)) from None
+    except waitlist.OfferAlreadyAccepted as exc:
+        raise Problem(
+            409,
+            "conflict",
+            "Conflict",
+            str(exc),
+            appointment_id=str(exc.appointment_id),
+        ) from None
+    return AppointmentOut.of(booked)
+
+
+def _gone(detail: str) -> Problem:
+    return Problem(410, "offer-expired", "Gone", detail)
+
+
+def _bad_link() -> Problem:
+    return Problem(403, "link-invalid", "Forbidden", "This link is not valid.")

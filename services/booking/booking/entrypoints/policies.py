@@ -1,0 +1,23 @@
+"""Policies the entrypoints build from booking's settings."""
+
+from booking.application.waitlist import OfferPolicy
+from booking.domain.values import parse_duration
+from booking.settings import BookingSettings
+from counseling_shared.links import LinkSigner
+from counseling_shared.service import Runtime
+
+
+def booking_settings(runtime: Runtime) -> BookingSettings:
+    settings = runtime.settings
+    assert isinstance(settings, BookingSettings)
+    return settings
+
+
+def offer_policy(runtime: Runtime) -> OfferPolicy:
+    """How waitlist offers are made: their time to live and their signed accept link."""
+    settings = booking_settings(runtime)
+    return OfferPolicy(
+        ttl=parse_duration(settings.waitlist_offer_ttl),
+        signer=LinkSigner(settings.link_signing_key.get_secret_value()),
+        base_url=settings.booking_base_url,
+    )
