@@ -6,6 +6,7 @@ Only identifiers and coded values live here: no client names, contact details or
 """
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -19,6 +20,8 @@ from counseling_shared.codes import (
     FollowUpKind,
     FollowUpOutcome,
     GoalHorizon,
+    Instrument,
+    MeasureBand,
     Modality,
     NotificationChannel,
     RiskLevel,
@@ -118,11 +121,22 @@ class AppointmentRescheduled(AppointmentBooked):
     previous_start: AwareDatetime | None = None
 
 
+class FeeDue(BaseModel):
+    """What a missed session costs the client under the site's `missed_session_fee`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    amount: Decimal = Field(description="Decimal amount, e.g. `40.00` (a string in JSON).")
+    currency: str = Field(description="ISO 4217 code, e.g. `EUR`.")
+
+
 class AppointmentCancelled(AppointmentBooked):
-    """A booked session was cancelled; `late` when inside the site's late-cancellation window."""
+    """A booked session was cancelled; `late` when inside the site's late-cancellation window.
+    `fee_due` when the client cancelled late and the site charges a missed-session fee."""
 
     cancelled_by: CancelledBy
     late: bool
+    fee_due: FeeDue | None = None
 
 
 class SessionCompleted(IntegrationEvent):
@@ -138,13 +152,15 @@ class SessionCompleted(IntegrationEvent):
 
 
 class SessionMissed(IntegrationEvent):
-    """The client did not come to a booked session (no-show)."""
+    """The client did not come to a booked session (no-show). `fee_due` when the site
+    charges a missed-session fee."""
 
     appointment_id: UUID
     site_id: UUID
     client_id: UUID
     counselor_id: UUID
     start: AwareDatetime
+    fee_due: FeeDue | None = None
 
 
 class CareEpisodeClosed(IntegrationEvent):
@@ -187,6 +203,15 @@ class FollowUpDue(FollowUpScheduled):
     channel: Channel | None = Field(
         default=None, description="The client's follow-up channel preference, when set."
     )
+    appointment_start: AwareDatetime | None = Field(
+        default=None,
+        description="Kind `reminder`: the start of the appointment it reminds of.",
+    )
+    response_url: str | None = Field(
+        default=None,
+        description="A signed, single-use link to the client's answer form (kinds that ask the"
+        " client); it carries no client detail, only a signed token.",
+    )
 
 
 class FollowUpCancelled(FollowUpScheduled):
@@ -196,7 +221,7 @@ class FollowUpCancelled(FollowUpScheduled):
 
 
 class FollowUpCompleted(IntegrationEvent):
-    """Staff recorded the outcome of a follow-up."""
+    """The outcome of a follow-up was recorded: by staff, or `responded` by the client's answer."""
 
     followup_id: UUID
     client_id: UUID
@@ -227,6 +252,26 @@ class NegativeContactRecorded(IntegrationEvent):
     site_id: UUID
     counselor_id: UUID | None = None
     cooloff_until: AwareDatetime | None = None
+
+
+class MeasureRecorded(IntegrationEvent):
+    """A client answered a standardised questionnaire: its total score and published band."""
+
+    client_id: UUID
+    site_id: UUID
+    followup_id: UUID
+    instrument: Instrument
+    score: int = Field(ge=0)
+    band: MeasureBand
+
+
+class CallbackRequested(IntegrationEvent):
+    """A client asked, through a check-in form, to be contacted by the center."""
+
+    client_id: UUID
+    site_id: UUID
+    counselor_id: UUID | None = None
+    followup_id: UUID
 
 
 # --- crisis --------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from counseling_shared.envelope import (
     decode,
     wrap,
 )
-from counseling_shared.events import IntegrationEvent, SessionCompleted
+from counseling_shared.events import FeeDue, IntegrationEvent, SessionCompleted
 from counseling_shared.unit_of_work import UnitOfWork
 
 CLOUDEVENTS_ATTRIBUTES = {
@@ -225,6 +225,11 @@ def _values(annotation: Any) -> st.SearchStrategy[Any]:
         datetime: _INSTANTS,
         AwareDatetime: _INSTANTS,
         date: st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1)),
+        FeeDue: st.builds(
+            FeeDue,
+            amount=st.decimals(min_value=0, max_value=100_000, places=2),
+            currency=st.sampled_from(["EUR", "KRW", "USD"]),
+        ),
     }
     # An annotation this does not know fails here, so a new field type is noticed.
     return simple[annotation]
