@@ -76,12 +76,32 @@ class FollowUpKind(StrEnum):
     NO_SHOW_OUTREACH = "no_show_outreach"
     POST_CLOSURE = "post_closure"
     REGULARITY = "regularity"  # outreach after `max_contact_gap` without a positive contact
+    SATISFACTION = "satisfaction"  # a rating request after a completed session
+    REMINDER = "reminder"  # before a booked appointment
 
 
 class FollowUpOutcome(StrEnum):
     REACHED = "reached"
     NOT_REACHED = "not_reached"
     DECLINED = "declined"
+    RESPONDED = "responded"  # the client answered the check-in form themselves
+
+
+class Instrument(StrEnum):
+    """A standardised questionnaire a follow-up may ask (contract v2: `measures`)."""
+
+    PHQ9 = "phq9"
+    GAD7 = "gad7"
+
+
+class MeasureBand(StrEnum):
+    """Published severity bands of PHQ-9 and GAD-7 (GAD-7 has no `moderately_severe`)."""
+
+    MINIMAL = "minimal"
+    MILD = "mild"
+    MODERATE = "moderate"
+    MODERATELY_SEVERE = "moderately_severe"
+    SEVERE = "severe"
 
 
 class Intensity(StrEnum):

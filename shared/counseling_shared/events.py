@@ -20,6 +20,8 @@ from counseling_shared.codes import (
     FollowUpKind,
     FollowUpOutcome,
     GoalHorizon,
+    Instrument,
+    MeasureBand,
     Modality,
     NotificationChannel,
     RiskLevel,
@@ -238,6 +240,15 @@ class FollowUpDue(FollowUpScheduled):
     channel: Channel | None = Field(
         default=None, description="The client's follow-up channel preference, when set."
     )
+    appointment_start: AwareDatetime | None = Field(
+        default=None,
+        description="Kind `reminder`: the start of the appointment it reminds of.",
+    )
+    response_url: str | None = Field(
+        default=None,
+        description="A signed, single-use link to the client's answer form (kinds that ask the"
+        " client); it carries no client detail, only a signed token.",
+    )
 
 
 class FollowUpCancelled(FollowUpScheduled):
@@ -247,7 +258,7 @@ class FollowUpCancelled(FollowUpScheduled):
 
 
 class FollowUpCompleted(IntegrationEvent):
-    """Staff recorded the outcome of a follow-up."""
+    """The outcome of a follow-up was recorded: by staff, or `responded` by the client's answer."""
 
     followup_id: UUID
     client_id: UUID
@@ -278,6 +289,26 @@ class NegativeContactRecorded(IntegrationEvent):
     site_id: UUID
     counselor_id: UUID | None = None
     cooloff_until: AwareDatetime | None = None
+
+
+class MeasureRecorded(IntegrationEvent):
+    """A client answered a standardised questionnaire: its total score and published band."""
+
+    client_id: UUID
+    site_id: UUID
+    followup_id: UUID
+    instrument: Instrument
+    score: int = Field(ge=0)
+    band: MeasureBand
+
+
+class CallbackRequested(IntegrationEvent):
+    """A client asked, through a check-in form, to be contacted by the center."""
+
+    client_id: UUID
+    site_id: UUID
+    counselor_id: UUID | None = None
+    followup_id: UUID
 
 
 # --- crisis --------------------------------------------------------------------------------

@@ -44,6 +44,9 @@ SIGNED_LINK_ROUTES = {
     ("crisis", "GET", "/schedules/{schedule_id}/calendar.ics"),
     ("booking", "GET", "/staff/{staff_id}/calendar.ics"),
     ("booking", "POST", "/waitlist/offers/{offer_id}/accept"),
+    # The client's answer form: the signed, single-use link is the credential.
+    ("followup", "GET", "/followups/{followup_id}/response"),
+    ("followup", "POST", "/followups/{followup_id}/response"),
 }
 SERVICES = ("booking", "followup", "notify", "crisis")
 WEBHOOK_URL = "http://127.0.0.1:9/hooks"  # nothing listens: deliveries stay pending
@@ -471,6 +474,16 @@ TABLE: dict[tuple[str, str, str], Case] = {
     ),
     ("followup", "GET", "/clients/{client_id}/followup-preferences"): Case(
         EVERYONE, fixed("/clients/{client_a}/followup-preferences")
+    ),
+    # A client's scores are clinical: people of the client's site only, never integrations.
+    ("followup", "GET", "/clients/{client_id}/measures"): Case(
+        PEOPLE, fixed("/clients/{client_a}/measures")
+    ),
+    ("followup", "GET", "/clients/{client_id}/progress"): Case(
+        PEOPLE, fixed("/clients/{client_a}/progress")
+    ),
+    ("followup", "GET", "/sites/{site_id}/satisfaction"): Case(
+        EVERYONE, fixed("/sites/{site_a}/satisfaction")
     ),
     # notify
     ("notify", "GET", "/notifications"): Case(

@@ -8,7 +8,11 @@ from followup.entrypoints import contact_gaps
 from followup.entrypoints.consumers import ROUTES
 from followup.entrypoints.gauges import refresh_gauges
 from followup.entrypoints.http import router
+from followup.entrypoints.measures_http import router as measures_router
+from followup.entrypoints.satisfaction_http import router as satisfaction_router
 from followup.entrypoints.scheduler import contact_gap_scheduler, followup_scheduler
+from followup.entrypoints.web.progress_page import router as progress_router
+from followup.entrypoints.web.response_form import router as response_form_router
 from followup.settings import FollowupSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -22,6 +26,13 @@ def definition(settings: FollowupSettings | None = None) -> ServiceDefinition:
         # Free text about a client: served to staff of the client's site and admins only.
         client_free_text=frozenset({"progress"}),
         routes=ROUTES,
-        routers=[router, contact_gaps.router],
+        routers=[
+            router,
+            contact_gaps.router,
+            measures_router,
+            satisfaction_router,
+            progress_router,
+            response_form_router,
+        ],
         background=[followup_scheduler, contact_gap_scheduler, refresh_gauges],
     )

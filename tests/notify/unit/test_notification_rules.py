@@ -26,7 +26,9 @@ NIGHT_IN_UTC = QuietHours(time(9, 0), time(12, 0))  # covers NOW in UTC
 EMAIL = NotificationChannel.EMAIL
 
 
-def queued(lane: Lane = Lane.BULK, quiet: QuietHours | None = None) -> Notification:
+def queued(
+    lane: Lane = Lane.BULK, quiet: QuietHours | None = None, params: dict[str, str] | None = None
+) -> Notification:
     requested = rules.request(
         notification_id=uuid4(),
         recipient_id=uuid4(),
@@ -35,7 +37,7 @@ def queued(lane: Lane = Lane.BULK, quiet: QuietHours | None = None) -> Notificat
         lane=lane,
         channel=EMAIL,
         template=Template.FOLLOWUP_DUE if lane is Lane.BULK else Template.CRISIS_PAGE,
-        params={"kind": "checkin"},
+        params=params or {"kind": "checkin"},
         cause_event_id=uuid4(),
         now=NOW,
         quiet_hours=quiet,
@@ -61,6 +63,25 @@ def test_a_followup_asked_for_in_quiet_hours_waits_for_the_window_to_end() -> No
     state = queued(quiet=NIGHT_IN_UTC)
     assert state.next_attempt_at == datetime(2025, 6, 11, 12, 0, tzinfo=UTC)
     assert state.hold_reason is HoldReason.QUIET_HOURS
+
+
+@pytest.mark.parametrize(
+    ("start", "held"),
+    [
+        (datetime(2025, 6, 11, 11, 0, tzinfo=UTC), False),  # before the quiet hours end: at once
+        (datetime(2025, 6, 11, 12, 0, tzinfo=UTC), False),  # as they end: too late, at once
+        (datetime(2025, 6, 11, 14, 0, tzinfo=UTC), True),  # after: it still arrives in time
+    ],
+)
+def test_quiet_hours_hold_a_reminder_only_when_it_still_arrives_before_the_session(
+    start: datetime, held: bool
+) -> None:
+    params = {"kind": "reminder", "appointment_start": start.isoformat()}
+    state = queued(quiet=NIGHT_IN_UTC, params=params)
+    assert (state.hold_reason is HoldReason.QUIET_HOURS) == held
+    assert state.next_attempt_at == (datetime(2025, 6, 11, 12, 0, tzinfo=UTC) if held else NOW)
+    later = rules.hold_if_quiet(state, NIGHT_IN_UTC, ZoneInfo("UTC"), NOW)
+    assert bool(later) == held
 
 
 def test_a_page_is_never_held_by_quiet_hours() -> None:

@@ -31,6 +31,7 @@ WAITLIST_OFFER = {
     "accept_url": "https://booking.example/waitlist/offers/1/accept?token=abc",
     "site_name": "Riverside",
 }
+FEE = {"fee_amount": "40.00", "fee_currency": "EUR"}
 ALERT_ID = str(uuid4())
 PAGE = {"alert_id": ALERT_ID, "page_id": str(uuid4()), "level": 2, "alert_url": "https://c/a/1"}
 EVERY_MESSAGE: list[tuple[Template, Params]] = [
@@ -41,8 +42,16 @@ EVERY_MESSAGE: list[tuple[Template, Params]] = [
     (Template.FOLLOWUP_DUE, {"kind": "checkin", "site_name": None}),
     (Template.FOLLOWUP_DUE, {"kind": "no_show_outreach", "site_name": "Riverside"}),
     (Template.FOLLOWUP_DUE, {"kind": "post_closure", "site_name": None}),
+    (Template.FOLLOWUP_DUE, {"kind": "satisfaction", "site_name": "Riverside"}),
+    (Template.FOLLOWUP_DUE, {"kind": "reminder", "site_name": None, "appointment_start": START}),
     (Template.CRISIS_PAGE, {**PAGE, "site_name": "Riverside"}),
     (Template.WAITLIST_OFFER, WAITLIST_OFFER),
+    (
+        Template.CALLBACK_REQUESTED,
+        {"client_id": str(uuid4()), "followup_id": str(uuid4()), "site_name": None},
+    ),
+    (Template.MISSED_SESSION_FEE, {**APPOINTMENT, "reason": "no_show", **FEE}),
+    (Template.MISSED_SESSION_FEE, {**APPOINTMENT, "reason": "late_cancellation", **FEE}),
 ]
 
 
@@ -105,9 +114,9 @@ def test_each_followup_kind_has_its_own_words() -> None:
             message_locale("en"),
             ZoneInfo("UTC"),
         ).subject
-        for kind in ("checkin", "no_show_outreach", "post_closure")
+        for kind in ("checkin", "no_show_outreach", "post_closure", "satisfaction")
     }
-    assert len(set(subjects.values())) == 3
+    assert len(set(subjects.values())) == 4
 
 
 @pytest.mark.parametrize("language", WRITTEN_LANGUAGES)
@@ -135,9 +144,62 @@ def test_an_unknown_followup_kind_is_a_template_error() -> None:
         )
 
 
+@pytest.mark.parametrize("language", WRITTEN_LANGUAGES)
+@pytest.mark.parametrize("kind", ["checkin", "no_show_outreach", "post_closure", "satisfaction"])
+def test_a_followup_with_a_response_link_carries_it_in_every_form(language: str, kind: str) -> None:
+    url = "https://f/followups/1/response?token=abc.def"
+    message = RENDERER.render(
+        Template.FOLLOWUP_DUE,
+        {"kind": kind, "site_name": None, "response_url": url},
+        message_locale(language),
+        ZoneInfo("UTC"),
+    )
+    for text in (message.body, message.short):
+        assert text.count(url) == 1
+        assert "  " not in text.replace("\n", "")
+    without = RENDERER.render(
+        Template.FOLLOWUP_DUE,
+        {"kind": kind, "site_name": None, "response_url": None},
+        message_locale(language),
+        ZoneInfo("UTC"),
+    )
+    assert "https://" not in without.body + without.short
+
+
+@pytest.mark.parametrize(
+    ("locale", "amount"),
+    [("en", "€40.00"), ("fr", "40,00\u00a0€"), ("ko", "€40.00"), ("ru", "40,00\u00a0€")],
+)
+def test_a_missed_session_fee_is_stated_in_the_clients_language_with_its_amount(
+    locale: str, amount: str
+) -> None:
+    params = {**APPOINTMENT, "reason": "no_show", **FEE}
+    message = RENDERER.render(
+        Template.MISSED_SESSION_FEE, params, message_locale(locale), ZoneInfo("Europe/Paris")
+    )
+    for text in (message.body, message.short):
+        assert amount in text, text
+    assert (
+        message.body
+        != RENDERER.render(
+            Template.MISSED_SESSION_FEE,
+            {**params, "reason": "late_cancellation"},
+            message_locale(locale),
+            ZoneInfo("Europe/Paris"),
+        ).body
+    )
+
+
+def test_a_fee_with_a_bad_amount_is_a_template_error_not_a_crash() -> None:
+    params = {**APPOINTMENT, "reason": "no_show", "fee_amount": "forty", "fee_currency": "EUR"}
+    with pytest.raises(TemplateMissing):
+        RENDERER.render(Template.MISSED_SESSION_FEE, params, message_locale("en"), ZoneInfo("UTC"))
+
+
 @pytest.mark.parametrize(
     ("locale", "zone", "expected"),
     [
+        ("en", "America/New_York", "Tuesday, May 14, 2030"),
         ("ko", "Asia/Seoul", "2030년 5월 14일 화요일"),
         ("fr", "Europe/Paris", "mardi 14 mai 2030"),
         ("ru", "Europe/Moscow", "вторник, 14 мая 2030"),
@@ -150,3 +212,20 @@ def test_a_waitlist_offer_carries_its_accept_link_in_the_clients_language(
 
     assert expected in text
     assert text.count(WAITLIST_OFFER["accept_url"]) == 2  # in the email and in the SMS
+
+
+@pytest.mark.parametrize(
+    ("locale", "zone", "expected"),
+    [
+        ("en", "America/New_York", "Tuesday, May 14, 2030"),
+        ("ko", "Asia/Seoul", "2030년 5월 14일 화요일"),
+        ("fr", "Europe/Paris", "mardi 14 mai 2030"),
+        ("ru", "Europe/Moscow", "вторник, 14 мая 2030"),
+    ],
+)
+def test_a_reminder_shows_the_appointment_in_the_clients_zone_and_language(
+    locale: str, zone: str, expected: str
+) -> None:
+    params = {"kind": "reminder", "site_name": None, "appointment_start": START}
+    text = render(Template.FOLLOWUP_DUE, params, locale, zone)
+    assert expected in text

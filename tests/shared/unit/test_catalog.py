@@ -75,7 +75,7 @@ CONTRACT_EVENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("flag_id", "client_id", "site_id", "level", "source", "flagged_at"),
     ),
     "FollowUpScheduled": (("followup",), _FOLLOWUP),
-    "FollowUpDue": (("followup",), _FOLLOWUP),
+    "FollowUpDue": (("followup",), (*_FOLLOWUP, "response_url")),
     "FollowUpCancelled": (("followup",), _FOLLOWUP),
     "FollowUpCompleted": (("followup",), ("followup_id", "client_id", "site_id", "outcome")),
     "ContactGapDetected": (
@@ -83,6 +83,11 @@ CONTRACT_EVENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("client_id", "site_id", "counselor_id", "last_positive_contact_at"),
     ),
     "NegativeContactRecorded": (("followup",), ("client_id", "site_id", "counselor_id")),
+    "MeasureRecorded": (
+        ("followup",),
+        ("client_id", "site_id", "followup_id", "instrument", "score", "band"),
+    ),
+    "CallbackRequested": (("followup",), ("client_id", "site_id", "counselor_id", "followup_id")),
     "AlertRaised": (("crisis",), _ALERT),
     "AlertEscalated": (("crisis",), _ALERT),
     "AlertAcknowledged": (("crisis",), _ALERT),

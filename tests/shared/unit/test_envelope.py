@@ -231,6 +231,11 @@ def _values(annotation: Any) -> st.SearchStrategy[Any]:
         datetime: _INSTANTS,
         AwareDatetime: _INSTANTS,
         date: st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1)),
+        FeeDue: st.builds(
+            FeeDue,
+            amount=st.decimals(min_value=0, max_value=100_000, places=2),
+            currency=st.sampled_from(["EUR", "KRW", "USD"]),
+        ),
     }
     # An annotation this does not know fails here, so a new field type is noticed.
     return simple[annotation]

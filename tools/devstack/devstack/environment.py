@@ -43,6 +43,8 @@ def common_env(
         env[port_variable(name)] = str(port)
     env.setdefault("ALERT_BASE_URL", f"http://127.0.0.1:{ports['crisis']}")
     env.setdefault("BOOKING_BASE_URL", f"http://127.0.0.1:{ports['booking']}")
+    if "followup" in ports:  # where clients open their answer forms (FollowUpDue.response_url)
+        env.setdefault("FOLLOWUP_RESPONSE_BASE_URL", f"http://127.0.0.1:{ports['followup']}")
     env["PYTHONUNBUFFERED"] = "1"  # log lines reach the console as they happen
     return env
 

@@ -45,6 +45,8 @@ PUBLISHED_BY: Mapping[str, tuple[str, ...]] = {
         "RiskFlagged",
         "ContactGapDetected",
         "NegativeContactRecorded",
+        "MeasureRecorded",
+        "CallbackRequested",
     ),
     "crisis": (
         "AlertRaised",

@@ -80,6 +80,10 @@ class PostgresFollowupStore(PostgresRegularityStore):
                 "post_closure_checkins": list(row["post_closure_checkins"]),
                 "max_contact_gap": row["max_contact_gap"],
                 "negative_contact_cooloff": row["negative_contact_cooloff"],
+                "measures": row["measures"],
+                "emergency_line": row["emergency_line"],
+                "satisfaction_survey_after": row["satisfaction_survey_after"],
+                "appointment_reminders": list(row["appointment_reminders"]),
             }
         )
         return policy, row["version"]
@@ -91,13 +95,17 @@ class PostgresFollowupStore(PostgresRegularityStore):
         await self.conn.execute(
             """INSERT INTO followup_policies (site_id, first_checkin_after, short_term_every,
                    long_term_every, no_show_outreach_after, post_closure_checkins, version,
-                   updated_at, max_contact_gap, negative_contact_cooloff)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8::timestamptz, now()), $9, $10)
+                   updated_at, max_contact_gap, negative_contact_cooloff, measures,
+                   emergency_line, satisfaction_survey_after, appointment_reminders)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8::timestamptz, now()), $9, $10,
+                   $11, $12, $13, $14)
                ON CONFLICT (site_id) DO UPDATE SET first_checkin_after = $2,
                    short_term_every = $3, long_term_every = $4, no_show_outreach_after = $5,
                    post_closure_checkins = $6, version = $7,
                    updated_at = coalesce($8::timestamptz, now()),
-                   max_contact_gap = $9, negative_contact_cooloff = $10""",
+                   max_contact_gap = $9, negative_contact_cooloff = $10, measures = $11,
+                   emergency_line = $12, satisfaction_survey_after = $13,
+                   appointment_reminders = $14""",
             site_id,
             text["first_checkin_after"],
             text["short_term_every"],
@@ -108,6 +116,10 @@ class PostgresFollowupStore(PostgresRegularityStore):
             at,
             text["max_contact_gap"],
             text["negative_contact_cooloff"],
+            text["measures"],
+            text["emergency_line"],
+            text["satisfaction_survey_after"],
+            text["appointment_reminders"],
         )
 
     async def client(
@@ -140,6 +152,7 @@ class PostgresFollowupStore(PostgresRegularityStore):
             session_completed_at=row["session_completed_at"],
             goal_horizon=GoalHorizon(row["goal_horizon"]) if row["goal_horizon"] else None,
             episode_closed_on=row["episode_closed_on"],
+            counselor_id=row["counselor_id"],
         )
 
     async def _lock_client(self, client_id: UUID, lock_wait: timedelta | None) -> None:
@@ -167,11 +180,11 @@ class PostgresFollowupStore(PostgresRegularityStore):
         """`at` stamps a preferences change (default: this transaction's `now()`)."""
         await self.conn.execute(
             """INSERT INTO clients (client_id, site_id, timezone, locale, session_id,
-                   session_completed_at, goal_horizon, episode_closed_on, version)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                   session_completed_at, goal_horizon, episode_closed_on, version, counselor_id)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                ON CONFLICT (client_id) DO UPDATE SET site_id = $2, timezone = $3, locale = $4,
                    session_id = $5, session_completed_at = $6, goal_horizon = $7,
-                   episode_closed_on = $8, version = $9""",
+                   episode_closed_on = $8, version = $9, counselor_id = $10""",
             client.client_id,
             client.site_id,
             client.timezone,
@@ -181,6 +194,7 @@ class PostgresFollowupStore(PostgresRegularityStore):
             client.goal_horizon,
             client.episode_closed_on,
             client.version,
+            client.counselor_id,
         )
         prefs = client.preferences
         await self.conn.execute(
@@ -215,9 +229,10 @@ class PostgresFollowupStore(PostgresRegularityStore):
             """INSERT INTO followups (id, client_id, site_id, kind, due_at, status, goal_horizon,
                    session_id, cancel_reason, outcome, satisfaction, risk_level,
                    progress_achieved, progress_challenges, progress_next_steps, completed_at,
-                   created_at, updated_at, version, trace_headers)
+                   created_at, updated_at, version, trace_headers, counselor_id,
+                   appointment_start)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                       $17, $18, $19, $20)
+                       $17, $18, $19, $20, $21, $22)
                ON CONFLICT (id) DO UPDATE SET due_at = $5, status = $6, cancel_reason = $9,
                    outcome = $10, satisfaction = $11, risk_level = $12, progress_achieved = $13,
                    progress_challenges = $14, progress_next_steps = $15, completed_at = $16,
@@ -243,6 +258,8 @@ class PostgresFollowupStore(PostgresRegularityStore):
             followup.version,
             # Kept from the first insert only: the trace of the flow that planned it.
             current_trace_headers() or None,
+            followup.counselor_id,
+            followup.appointment_start,
         )
         if followup.status is Status.SCHEDULED:
             await notify_timer_added(self.conn, TIMER_CHANNEL)
@@ -303,4 +320,6 @@ def followup_from_row(row: asyncpg.Record) -> FollowUp:
         satisfaction=row["satisfaction"],
         risk_level=RiskLevel(row["risk_level"]) if row["risk_level"] else None,
         completed_at=row["completed_at"],
+        counselor_id=row["counselor_id"],
+        appointment_start=row["appointment_start"],
     )

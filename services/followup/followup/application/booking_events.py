@@ -19,6 +19,8 @@ from followup.domain import cadence, client_care, site
 from followup.domain.followup import CancelReason
 
 _POST_CLOSURE = frozenset({FollowUpKind.POST_CLOSURE})
+# A new session re-plans check-ins; rating requests and reminders of other sessions stay.
+_REPLANNED = frozenset(FollowUpKind) - {FollowUpKind.SATISFACTION, FollowUpKind.REMINDER}
 
 
 async def site_registered(uow: UnitOfWork, store: FollowupStore, event: SiteRegistered) -> None:
@@ -53,9 +55,11 @@ async def session_completed(uow: UnitOfWork, store: FollowupStore, event: Sessio
     was closed is re-engagement: the post-closure check-ins still open are withdrawn as
     `reengaged`."""
     client = await changes.learn_client(uow, store, event.client_id, event.site_id)
+    # Every completed session (a late-reported one too) gets its one rating request.
+    await care_plan.plan_satisfaction(uow, store, client, event)
     reengaged = client.episode_closed_on is not None
     anchored = client_care.anchor_session(
-        client, event.appointment_id, event.completed_at, event.goal_horizon
+        client, event.appointment_id, event.completed_at, event.goal_horizon, event.counselor_id
     )
     if not anchored:
         return  # an older session reported late, or this one again
@@ -67,7 +71,10 @@ async def session_completed(uow: UnitOfWork, store: FollowupStore, event: Sessio
         await changes.cancel_open(
             uow, store, client.client_id, CancelReason.REENGAGED, kinds=_POST_CLOSURE
         )
-    await changes.cancel_open(uow, store, client.client_id, CancelReason.SESSION_COMPLETED)
+    # A rating request of an earlier session stays open: each session gets its own.
+    await changes.cancel_open(
+        uow, store, client.client_id, CancelReason.SESSION_COMPLETED, kinds=_REPLANNED
+    )
     await care_plan.start_series(uow, store, client)
 
 

@@ -10,13 +10,16 @@ While a client is `paused`, nothing is planned or emitted; see `resume`.
 from __future__ import annotations
 
 from datetime import date, datetime
+from uuid import uuid5
 
 from counseling_shared.codes import FollowUpKind, GoalHorizon
+from counseling_shared.events import SessionCompleted
 from counseling_shared.unit_of_work import UnitOfWork
 from followup.application import changes
 from followup.application.ports import FollowupStore
 from followup.domain import cadence
 from followup.domain.client_care import ClientCare
+from followup.domain.durations import add_in_zone
 from followup.domain.followup import CancelReason, FollowUp
 
 CHECKINS = frozenset({FollowUpKind.CHECKIN})
@@ -110,8 +113,34 @@ async def plan_post_closure(
     for due in cadence.post_closure_dues(effective_on, policy, client.zone):
         if only_after is not None and (due <= only_after or due in existing):
             continue
-        planned.append(await changes.plan(uow, store, client, FollowUpKind.POST_CLOSURE, due))
+        made = await changes.plan(uow, store, client, FollowUpKind.POST_CLOSURE, due)
+        if made is not None:
+            planned.append(made)
     return planned
+
+
+async def plan_satisfaction(
+    uow: UnitOfWork, store: FollowupStore, client: ClientCare, session: SessionCompleted
+) -> FollowUp | None:
+    """One rating request per completed session, `satisfaction_survey_after` it, when the site's
+    policy asks for one. Its id is derived from the session, so a redelivered or late-reported
+    session never plans a second."""
+    if client.preferences.paused:
+        return None
+    policy, _ = await store.policy(session.site_id)
+    if policy.satisfaction_survey_after is None:
+        return None
+    due = add_in_zone(session.completed_at, policy.satisfaction_survey_after, client.zone)
+    return await changes.plan(
+        uow,
+        store,
+        client,
+        FollowUpKind.SATISFACTION,
+        due,
+        session_id=session.appointment_id,
+        counselor_id=session.counselor_id,
+        followup_id=uuid5(session.appointment_id, FollowUpKind.SATISFACTION.value),
+    )
 
 
 async def pause(uow: UnitOfWork, store: FollowupStore, client: ClientCare) -> int:

@@ -13,7 +13,7 @@ from counseling_shared.codes import FollowUpKind, GoalHorizon
 from counseling_shared.events import FollowUpCancelled, FollowUpDue, FollowUpScheduled
 from counseling_shared.eventstore import NewEvent
 from counseling_shared.unit_of_work import UnitOfWork
-from followup.application.ports import FollowupStore
+from followup.application.ports import FollowupStore, ResponseLinkMaker
 from followup.domain import client_care, followup
 from followup.domain.client_care import ClientCare
 from followup.domain.followup import CancelReason, FollowUp
@@ -90,13 +90,29 @@ async def plan(
     *,
     goal_horizon: GoalHorizon | None = None,
     session_id: UUID | None = None,
-) -> FollowUp:
+    counselor_id: UUID | None = None,
+    followup_id: UUID | None = None,
+    appointment_start: datetime | None = None,
+) -> FollowUp | None:
+    """Plan a follow-up; None when `followup_id` names one already planned (planning is
+    idempotent)."""
     assert client.site_id is not None, "a follow-up belongs to a site"
+    state = await store.followup(followup_id) if followup_id else None
+    followup_id = followup_id or uuid4()
     command = followup.Plan(
-        uuid4(), client.client_id, client.site_id, kind, due_at, goal_horizon, session_id
+        followup_id,
+        client.client_id,
+        client.site_id,
+        kind,
+        due_at,
+        goal_horizon,
+        session_id,
+        counselor_id,
+        appointment_start,
     )
-    planned = await change_followup(uow, store, None, command)
-    assert planned is not None
+    planned = await change_followup(uow, store, state, command)
+    if planned is None:
+        return None
     uow.publish(
         FollowUpScheduled(
             followup_id=planned.id,
@@ -149,11 +165,16 @@ async def cancel_open(
 
 
 async def fall_due(
-    uow: UnitOfWork, store: FollowupStore, state: FollowUp, client: ClientCare | None
+    uow: UnitOfWork,
+    store: FollowupStore,
+    state: FollowUp,
+    client: ClientCare | None,
+    links: ResponseLinkMaker | None = None,
 ) -> FollowUp:
     due = await change_followup(uow, store, state, followup.FallDue())
     assert due is not None
     channel = client.preferences.channel if client else None
+    response_url = links.url_for(due, uow.now()) if links is not None else None
     uow.publish(
         FollowUpDue(
             followup_id=due.id,
@@ -162,6 +183,8 @@ async def fall_due(
             kind=due.kind,
             due_at=due.due_at,
             channel=channel,
+            appointment_start=due.appointment_start,
+            response_url=response_url,
         ),
         subject=due.id,
     )

@@ -1,7 +1,8 @@
 """Erasing a client on request: followup drops all it holds about them (docs/security.md).
 
-That is their zone and preferences, every follow-up with its outcome's free text, and the
-event streams behind them. Runs as the operator (`counselctl clients erase`).
+That is their zone and preferences, every follow-up with its outcome's free text, their answers
+to check-in forms (with their comments) and their scores, and the event streams behind them.
+Runs as the operator (`counselctl clients erase`).
 """
 
 from __future__ import annotations
@@ -27,12 +28,18 @@ async def erase_client(conn: Connection, client_id: UUID) -> dict[str, int]:
         preferences = await conn.execute(
             "DELETE FROM followup_preferences WHERE client_id = $1", client_id
         )
+        responses = await conn.execute(
+            "DELETE FROM checkin_responses WHERE client_id = $1", client_id
+        )
+        measures = await conn.execute("DELETE FROM measures WHERE client_id = $1", client_id)
         followups = await conn.execute("DELETE FROM followups WHERE client_id = $1", client_id)
         clients = await conn.execute("DELETE FROM clients WHERE client_id = $1", client_id)
     return {
         "clients": _count(clients),
         "followup_preferences": _count(preferences),
         "followups": _count(followups),
+        "checkin_responses": _count(responses),
+        "measures": _count(measures),
         "events": _count(events),
     }
 

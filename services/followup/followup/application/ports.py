@@ -9,6 +9,8 @@ from uuid import UUID
 
 from followup.domain.client_care import ClientCare
 from followup.domain.followup import FollowUp, Status
+from followup.domain.measures.answers import CheckinAnswers
+from followup.domain.measures.scoring import RecordedScore, Score
 from followup.domain.policy import FollowUpPolicy
 from followup.domain.regularity import Regularity
 
@@ -73,3 +75,28 @@ class FollowupStore(RegularityStore, Protocol):
         limit: int = 500,
         after: tuple[datetime, UUID] | None = None,
     ) -> list[FollowUp]: ...
+
+
+class MeasureStore(Protocol):
+    """Check-in answers and the scores they make, inside the caller's transaction."""
+
+    async def save_response(
+        self,
+        followup: FollowUp,
+        link_id: UUID,
+        answers: CheckinAnswers,
+        submitted_at: datetime,
+    ) -> bool:
+        """Keep the answers; False (nothing written) when the follow-up was already answered."""
+
+    async def save_score(self, followup: FollowUp, score: Score, recorded_at: datetime) -> None: ...
+
+    async def scores_of(self, client_id: UUID) -> list[RecordedScore]:
+        """The client's scores, oldest first."""
+
+
+class ResponseLinkMaker(Protocol):
+    """Makes the signed link a client answers a follow-up with."""
+
+    def url_for(self, followup: FollowUp, now: datetime) -> str | None:
+        """The link, or None for a kind that asks the client nothing."""

@@ -7,7 +7,7 @@ from datetime import timedelta
 from counseling_shared.codes import FollowUpKind
 from counseling_shared.unit_of_work import UnitOfWork
 from followup.application import care_plan, changes, regularity
-from followup.application.ports import FollowupStore
+from followup.application.ports import FollowupStore, ResponseLinkMaker
 from followup.domain.followup import CancelReason, FollowUp
 from followup.domain.regularity import Regularity
 
@@ -16,9 +16,13 @@ CLIENT_LOCK_WAIT = timedelta(milliseconds=500)
 
 
 async def follow_up_falls_due(
-    uow: UnitOfWork, store: FollowupStore, state: FollowUp
+    uow: UnitOfWork,
+    store: FollowupStore,
+    state: FollowUp,
+    links: ResponseLinkMaker | None = None,
 ) -> FollowUp | None:
-    """Mark it due and emit `FollowUpDue` (with the client's channel), then plan the next
+    """Mark it due and emit `FollowUpDue` (with the client's channel and, given `links`, the
+    signed link to the client's answer form), then plan the next
     check-in of a rolling series. The scheduler holds the row lock, so this runs once.
     Returns the follow-up that fell due, or None when it was withdrawn instead.
 
@@ -30,6 +34,10 @@ async def follow_up_falls_due(
     # client first: wait for the client only briefly (ClientBusy: the scheduler retries later)
     # so that the two orders cannot deadlock, and read its state fresh under the lock.
     client = await store.client(state.client_id, for_update=True, lock_wait=CLIENT_LOCK_WAIT)
+    started = state.appointment_start is not None and state.appointment_start <= uow.now()
+    if state.kind is FollowUpKind.REMINDER and started:
+        await changes.cancel(uow, store, state, CancelReason.STARTED)  # never after the start
+        return None
     if client is not None and client.preferences.paused:
         await changes.cancel(uow, store, state, CancelReason.PAUSED)
         return None
@@ -42,7 +50,7 @@ async def follow_up_falls_due(
         return None
     if await regularity.defer_in_cooloff(uow, store, state, client) is not None:
         return None  # a cool-off holds it: planned again at its end
-    due = await changes.fall_due(uow, store, state, client)
+    due = await changes.fall_due(uow, store, state, client, links)
     await care_plan.continue_series(uow, store, state, client)
     return due
 

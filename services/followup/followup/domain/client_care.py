@@ -47,6 +47,7 @@ class SessionAnchored:
     session_id: UUID
     completed_at: datetime
     goal_horizon: GoalHorizon
+    counselor_id: UUID | None = None  # absent in events stored before contract v2
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class ClientCare:
     session_completed_at: datetime | None = None
     goal_horizon: GoalHorizon | None = None
     episode_closed_on: date | None = None
+    counselor_id: UUID | None = None  # the counselor of the anchoring session
 
     @property
     def stream_id(self) -> str:
@@ -110,7 +112,11 @@ def set_preferences(state: ClientCare, preferences: FollowUpPreferences) -> list
 
 
 def anchor_session(
-    state: ClientCare, session_id: UUID, completed_at: datetime, horizon: GoalHorizon
+    state: ClientCare,
+    session_id: UUID,
+    completed_at: datetime,
+    horizon: GoalHorizon,
+    counselor_id: UUID | None = None,
 ) -> list[Event]:
     """A completed session re-anchors the series, unless a later session already did."""
     if state.session_id == session_id:
@@ -119,7 +125,7 @@ def anchor_session(
         return []
     if state.episode_closed_on is not None and completed_at.date() < state.episode_closed_on:
         return []  # a late report of a session from before the closure does not reopen care
-    return [SessionAnchored(session_id, completed_at, horizon)]
+    return [SessionAnchored(session_id, completed_at, horizon, counselor_id)]
 
 
 def end_episode(state: ClientCare, effective_on: date, reason: ClosureReason) -> list[Event]:
@@ -142,6 +148,7 @@ def evolve(state: ClientCare, event: Event) -> ClientCare:
             session_completed_at=event.completed_at,
             goal_horizon=event.goal_horizon,
             episode_closed_on=None,
+            counselor_id=event.counselor_id,
         )
     return replace(state, episode_closed_on=event.effective_on)
 
@@ -177,6 +184,7 @@ def from_record(event_type: str, data: dict[str, Any]) -> Event:
             UUID(data["session_id"]),
             datetime.fromisoformat(data["completed_at"]),
             GoalHorizon(data["goal_horizon"]),
+            UUID(data["counselor_id"]) if data.get("counselor_id") else None,
         )
     if event_type == "CareEpisodeEnded":
         return EpisodeEnded(date.fromisoformat(data["effective_on"]), ClosureReason(data["reason"]))

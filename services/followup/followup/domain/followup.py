@@ -36,6 +36,9 @@ class CancelReason(StrEnum):
     SUPERSEDED = "superseded"
     REENGAGED = "reengaged"  # a session after the closure: post-closure check-ins withdrawn
     COOLOFF = "cooloff"  # fell due in a cool-off: planned again at its end (regularity)
+    RESCHEDULED = "rescheduled"  # a reminder of an appointment that moved
+    APPOINTMENT_CANCELLED = "appointment_cancelled"  # a reminder of a cancelled appointment
+    STARTED = "started"  # a reminder whose appointment had begun when it fell due
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class Plan:
     due_at: datetime
     goal_horizon: GoalHorizon | None = None
     session_id: UUID | None = None
+    counselor_id: UUID | None = None
+    appointment_start: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,8 @@ class Planned:
     goal_horizon: GoalHorizon | None
     session_id: UUID | None
     at: datetime
+    counselor_id: UUID | None = None  # the session's counselor (absent before contract v2)
+    appointment_start: datetime | None = None  # a reminder's appointment
 
 
 @dataclass(frozen=True)
@@ -141,6 +148,8 @@ class FollowUp:
     satisfaction: int | None = None
     risk_level: RiskLevel | None = None
     completed_at: datetime | None = None
+    counselor_id: UUID | None = None
+    appointment_start: datetime | None = None
 
     @property
     def stream_id(self) -> str:
@@ -165,6 +174,8 @@ def decide(state: FollowUp | None, command: Command, now: datetime) -> list[Even
                 command.goal_horizon,
                 command.session_id,
                 now,
+                command.counselor_id,
+                command.appointment_start,
             )
         ]
     assert state is not None, "only planning starts a follow-up"
@@ -197,6 +208,8 @@ def evolve(state: FollowUp | None, event: Event) -> FollowUp:
             session_id=event.session_id,
             created_at=event.at,
             updated_at=event.at,
+            counselor_id=event.counselor_id,
+            appointment_start=event.appointment_start,
         )
     assert state is not None
     state = replace(state, version=state.version + 1, updated_at=event.at)
@@ -259,6 +272,12 @@ def from_record(event_type: str, data: dict[str, Any]) -> Event:
             GoalHorizon(data["goal_horizon"]) if data.get("goal_horizon") else None,
             UUID(data["session_id"]) if data.get("session_id") else None,
             at,
+            UUID(data["counselor_id"]) if data.get("counselor_id") else None,
+            (
+                datetime.fromisoformat(data["appointment_start"])
+                if data.get("appointment_start")
+                else None
+            ),
         )
     if event_type == "FollowUpFellDue":
         return FellDue(at)

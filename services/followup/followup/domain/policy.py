@@ -1,8 +1,21 @@
 """A site's follow-up policy: when check-ins, outreach and post-closure calls fall due."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from counseling_shared.codes import FollowUpKind, Instrument
 from followup.domain.durations import CalendarDuration, parse_duration
+
+ASKING_KINDS = frozenset(
+    {
+        FollowUpKind.CHECKIN,
+        FollowUpKind.NO_SHOW_OUTREACH,
+        FollowUpKind.POST_CLOSURE,
+        FollowUpKind.SATISFACTION,
+    }
+)
+"""Follow-up kinds whose `FollowUpDue` carries a link to the client's answer form."""
 
 
 class InvalidPolicy(ValueError):
@@ -32,8 +45,21 @@ class FollowUpPolicy:
     # Contact regularity (elapsed time): see domain/regularity.py.
     max_contact_gap: CalendarDuration = field(default_factory=lambda: _d("P10D"))
     negative_contact_cooloff: CalendarDuration = field(default_factory=lambda: _d("P14D"))
+    # Which instruments the answer form of each kind asks (contract v2 `measures`).
+    measures: Mapping[FollowUpKind, tuple[Instrument, ...]] = field(default_factory=dict)
+    # The center's emergency line, shown on the answer form (not a client detail).
+    emergency_line: str | None = None
+    # A rating request this long after each completed session (None: no survey).
+    satisfaction_survey_after: CalendarDuration | None = None
+    # Reminders this long before each booked appointment.
+    appointment_reminders: tuple[CalendarDuration, ...] = field(
+        default_factory=lambda: (_d("P1D"), _d("PT2H"))
+    )
 
-    def as_text(self) -> dict[str, str | list[str]]:
+    def instruments_for(self, kind: FollowUpKind) -> tuple[Instrument, ...]:
+        return tuple(self.measures.get(kind, ()))
+
+    def as_text(self) -> dict[str, Any]:
         return {
             "first_checkin_after": self.first_checkin_after.isoformat(),
             "short_term_every": self.short_term_every.isoformat(),
@@ -42,6 +68,14 @@ class FollowUpPolicy:
             "post_closure_checkins": [d.isoformat() for d in self.post_closure_checkins],
             "max_contact_gap": self.max_contact_gap.isoformat(),
             "negative_contact_cooloff": self.negative_contact_cooloff.isoformat(),
+            "measures": {k.value: [i.value for i in v] for k, v in sorted(self.measures.items())},
+            "emergency_line": self.emergency_line,
+            "satisfaction_survey_after": (
+                self.satisfaction_survey_after.isoformat()
+                if self.satisfaction_survey_after
+                else None
+            ),
+            "appointment_reminders": [d.isoformat() for d in self.appointment_reminders],
         }
 
 
@@ -60,7 +94,27 @@ def positive_duration(field_name: str, text: str) -> CalendarDuration:
     return duration
 
 
-def policy_from_text(values: dict[str, str | list[str]]) -> FollowUpPolicy:
+def measures_from_text(values: Mapping[str, Any]) -> dict[FollowUpKind, tuple[Instrument, ...]]:
+    """`{"checkin": ["phq9"]}` as codes; raises `InvalidPolicy` naming a bad kind or instrument."""
+    measures: dict[FollowUpKind, tuple[Instrument, ...]] = {}
+    for kind_text, names in values.items():
+        try:
+            kind = FollowUpKind(kind_text)
+        except ValueError:
+            raise InvalidPolicy("measures", f"{kind_text!r} is not a follow-up kind") from None
+        if kind not in ASKING_KINDS or kind is FollowUpKind.SATISFACTION:
+            raise InvalidPolicy("measures", f"{kind_text!r} follow-ups ask no questions")
+        try:
+            instruments = tuple(dict.fromkeys(Instrument(n) for n in names))
+        except ValueError:
+            allowed = ", ".join(i.value for i in Instrument)
+            raise InvalidPolicy("measures", f"instruments are {allowed}") from None
+        if instruments:
+            measures[kind] = instruments
+    return measures
+
+
+def policy_from_text(values: Mapping[str, Any]) -> FollowUpPolicy:
     """Build a policy from its text form (as stored and as sent over HTTP). The regularity
     fields came later: a policy recorded without them takes their defaults."""
     checkins = values["post_closure_checkins"]
@@ -81,6 +135,17 @@ def policy_from_text(values: dict[str, str | list[str]]) -> FollowUpPolicy:
         scalar[name] = positive_duration(name, text)
     return FollowUpPolicy(
         **scalar,
+        measures=measures_from_text(values.get("measures") or {}),
+        emergency_line=values.get("emergency_line") or None,
+        satisfaction_survey_after=(
+            positive_duration("satisfaction_survey_after", values["satisfaction_survey_after"])
+            if values.get("satisfaction_survey_after")
+            else None
+        ),
+        appointment_reminders=tuple(
+            positive_duration(f"appointment_reminders.{i}", text)
+            for i, text in enumerate(values.get("appointment_reminders", ["P1D", "PT2H"]))
+        ),
         post_closure_checkins=tuple(
             positive_duration(f"post_closure_checkins.{i}", text) for i, text in enumerate(checkins)
         ),

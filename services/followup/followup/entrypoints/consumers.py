@@ -8,6 +8,11 @@ followup-care    booking.*.ClientRegistered   → client_registered    → (keep
                  booking.*.SessionMissed      → session_missed       → FollowUpScheduled
                  booking.*.CareEpisodeClosed  → care_episode_closed  → FollowUpCancelled*,
                                                                         FollowUpScheduled*
+                 booking.*.AppointmentBooked  → appointment_booked   → FollowUpScheduled*
+                                                                        (`reminder`)
+                 booking.*.AppointmentRescheduled → appointment_rescheduled → FollowUpCancelled*,
+                                                                        FollowUpScheduled*
+                 booking.*.AppointmentCancelled → appointment_cancelled → FollowUpCancelled*
 
 One consumer carries every per-client event so a client's events are handled in stream order
 (their registration before their first session). The scheduler (entrypoints/scheduler.py) emits
@@ -22,6 +27,9 @@ from typing import TypeVar
 
 from counseling_shared.envelope import Envelope
 from counseling_shared.events import (
+    AppointmentBooked,
+    AppointmentCancelled,
+    AppointmentRescheduled,
     CareEpisodeClosed,
     ClientContactChanged,
     ClientRegistered,
@@ -35,7 +43,7 @@ from counseling_shared.jetstream import ConsumerSpec
 from counseling_shared.service import Route
 from counseling_shared.unit_of_work import UnitOfWork
 from followup.adapters.postgres_store import PostgresFollowupStore
-from followup.application import booking_events
+from followup.application import booking_events, reminders
 from followup.application.ports import FollowupStore
 
 E = TypeVar("E", bound=IntegrationEvent)
@@ -84,6 +92,9 @@ def routes(store: StoreFactory = postgres_store) -> list[Route]:
                     "booking.*.SessionCompleted",
                     "booking.*.SessionMissed",
                     "booking.*.CareEpisodeClosed",
+                    "booking.*.AppointmentBooked",
+                    "booking.*.AppointmentRescheduled",
+                    "booking.*.AppointmentCancelled",
                 ],
                 description="followup: clients, sessions and episodes that plan follow-ups",
             ),
@@ -101,6 +112,15 @@ def routes(store: StoreFactory = postgres_store) -> list[Route]:
                     SessionMissed: handle(SessionMissed, booking_events.session_missed, store),
                     CareEpisodeClosed: handle(
                         CareEpisodeClosed, booking_events.care_episode_closed, store
+                    ),
+                    AppointmentBooked: handle(
+                        AppointmentBooked, reminders.appointment_booked, store
+                    ),
+                    AppointmentRescheduled: handle(
+                        AppointmentRescheduled, reminders.appointment_rescheduled, store
+                    ),
+                    AppointmentCancelled: handle(
+                        AppointmentCancelled, reminders.appointment_cancelled, store
                     ),
                 }
             ),

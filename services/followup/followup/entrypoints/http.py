@@ -24,7 +24,7 @@ from followup.application.commands import AccessCheck, FollowUpNotFound
 from followup.domain import client_care
 from followup.domain.errors import FollowUpAlreadyClosed
 from followup.domain.followup import Complete, Status
-from followup.domain.policy import policy_from_text
+from followup.domain.policy import InvalidPolicy, policy_from_text
 from followup.domain.preferences import FollowUpPreferences
 from followup.entrypoints.schemas import (
     CompleteIn,
@@ -105,7 +105,10 @@ async def put_policy(site_id: UUID, body: PolicyIn, caller: Person, request: Req
         return await store.site_timezone(site_id) is not None
 
     await _require_known(request, "site_id", "site", site_id, site_known)
-    policy = policy_from_text(body.model_dump())
+    try:
+        policy = policy_from_text(body.model_dump(mode="json"))
+    except InvalidPolicy as exc:
+        raise Unprocessable(str(exc), [{"field": exc.field, "message": exc.message}]) from None
 
     async def work(uow: UnitOfWork, store: PostgresFollowupStore) -> PolicyOut:
         saved = await commands.set_policy(uow, store, site_id, policy)

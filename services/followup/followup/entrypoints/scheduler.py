@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -12,11 +13,23 @@ from counseling_shared.unit_of_work import UnitOfWork
 from followup import metrics
 from followup.adapters.postgres_store import TIMER_CHANNEL, PostgresFollowupStore, followup_from_row
 from followup.adapters.regularity_store import GAP_TIMER_CHANNEL, regularity_from_row
+from followup.adapters.response_links import ResponseLinks
 from followup.application.timers import contact_gap_timer_fires, follow_up_falls_due
+from followup.settings import FollowupSettings
 
 
-async def fire_followup(uow: UnitOfWork, row: asyncpg.Record) -> None:
-    due = await follow_up_falls_due(uow, PostgresFollowupStore(uow.conn), followup_from_row(row))
+def firer(links: ResponseLinks) -> Callable[[UnitOfWork, asyncpg.Record], Awaitable[None]]:
+    async def fire(uow: UnitOfWork, row: asyncpg.Record) -> None:
+        await fire_followup(uow, row, links)
+
+    return fire
+
+
+async def fire_followup(
+    uow: UnitOfWork, row: asyncpg.Record, links: ResponseLinks | None = None
+) -> None:
+    store = PostgresFollowupStore(uow.conn)
+    due = await follow_up_falls_due(uow, store, followup_from_row(row), links)
     if due is not None:
         # Counted inside the scheduler's transaction: should its commit fail, the row fires
         # again on a later pass and is counted again (rare; the event itself is not doubled).
@@ -26,6 +39,7 @@ async def fire_followup(uow: UnitOfWork, row: asyncpg.Record) -> None:
 
 def scheduler_for(runtime: Runtime, **options: Any) -> DueScheduler:
     s = runtime.settings
+    assert isinstance(s, FollowupSettings)
     return DueScheduler(
         pool=runtime.db(),
         dsn=s.database_url,
@@ -34,7 +48,7 @@ def scheduler_for(runtime: Runtime, **options: Any) -> DueScheduler:
         clock=runtime.clock,
         table="followups",
         channel=TIMER_CHANNEL,
-        fire=fire_followup,
+        fire=firer(ResponseLinks.from_settings(s)),
         due_condition="status = 'scheduled'",
         **options,
     )

@@ -13,6 +13,7 @@ from counseling_shared.codes import (
     FollowUpKind,
     FollowUpOutcome,
     GoalHorizon,
+    Instrument,
     Intensity,
     RiskLevel,
 )
@@ -60,6 +61,29 @@ class PolicyIn(RequestBody):
         default=str(_DEFAULT["negative_contact_cooloff"]),
         description="Pause in outreach to the client after a negative contact (elapsed).",
     )
+    measures: dict[FollowUpKind, list[Instrument]] = Field(
+        default_factory=dict,
+        description="Which instruments the client's answer form asks, per follow-up kind, e.g."
+        ' `{"checkin": ["phq9"]}`.',
+        examples=[{"checkin": ["phq9", "gad7"]}],
+    )
+    emergency_line: str | None = Field(
+        default=None,
+        max_length=40,
+        pattern=r"^[0-9+()\- ]{2,40}$",
+        description="The center's emergency number, shown on the answer form (at once when a"
+        " client reports thoughts of self-harm).",
+    )
+    satisfaction_survey_after: Duration | None = Field(
+        default=None,
+        description="Ask the client for a 1-5 rating this long after each completed session"
+        " (e.g. `PT3H`); absent: no survey.",
+    )
+    appointment_reminders: list[Duration] = Field(
+        default_factory=lambda: ["P1D", "PT2H"],
+        max_length=6,
+        description="Remind the client this long before each booked appointment (empty: none).",
+    )
 
 
 class PolicyOut(BaseModel):
@@ -71,6 +95,10 @@ class PolicyOut(BaseModel):
     post_closure_checkins: list[str]
     max_contact_gap: str
     negative_contact_cooloff: str
+    measures: dict[FollowUpKind, list[Instrument]]
+    emergency_line: str | None
+    satisfaction_survey_after: str | None
+    appointment_reminders: list[str]
     is_default: bool = Field(description="True while the site has not set a policy.")
 
     @classmethod

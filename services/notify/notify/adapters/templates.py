@@ -3,11 +3,13 @@
 Each template file defines three blocks: `subject` and `body` (email) and `short` (SMS and
 messaging). Templates see the notification's parameters, `site_name`, `common` (the macros of
 the language's `_common.txt`: site names, modalities, signatures) and `day`, `date`, `hour`,
-`zone`, which format an instant in the recipient's time zone and locale.
+`zone`, which format an instant in the recipient's time zone and locale, and `money`, which
+formats an amount and its ISO 4217 currency in the recipient's locale.
 """
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,6 +17,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time, get_timezone_name
+from babel.numbers import format_currency
 
 from notify.application.ports import RenderedMessage, TemplateMissing
 from notify.domain.codes import Template
@@ -59,7 +62,7 @@ class JinjaRenderer:
             values["common"] = common.make_module(values)
             context = compiled.new_context(values, shared=False)
             parts = {block: _render_block(compiled, block, context) for block in BLOCKS}
-        except (jinja2.TemplateError, KeyError, ValueError) as exc:
+        except (jinja2.TemplateError, KeyError, ValueError, ArithmeticError) as exc:
             raise TemplateMissing(f"{name}: {type(exc).__name__}: {exc}") from None
         return RenderedMessage(subject=parts["subject"], body=parts["body"], short=parts["short"])
 
@@ -111,4 +114,15 @@ def _formatters(locale: Locale, zone: ZoneInfo) -> Mapping[str, Callable[..., st
     def short(value: object) -> str:
         return str(value)[:8]
 
-    return {"day": day, "date": date, "hour": hour, "zone": zone_name, "short": short}
+    def money(amount: str, currency: str) -> str:
+        """An amount in the recipient's locale: `€40.00`, `40,00 €`, `₩40,000`."""
+        return format_currency(Decimal(amount), currency, locale=locale)
+
+    return {
+        "day": day,
+        "date": date,
+        "hour": hour,
+        "zone": zone_name,
+        "short": short,
+        "money": money,
+    }

@@ -52,6 +52,12 @@ async def on_followup_due(uow: UnitOfWork, envelope: Envelope, event: Integratio
             "followup_id": str(event.followup_id),
             "kind": event.kind.value,
             "due_at": event.due_at.isoformat(),
+            # A reminder's appointment: shown in the client's zone, and the quiet-hours deadline.
+            "appointment_start": (
+                event.appointment_start.isoformat() if event.appointment_start else None
+            ),
+            # The signed link to the client's answer form (a credential, not a client detail).
+            "response_url": event.response_url,
         },
         requested_channel=event.channel,
     )
@@ -80,6 +86,10 @@ async def on_appointment_cancelled(
     assert isinstance(event, AppointmentCancelled)
     extra = {"cancelled_by": event.cancelled_by.value, "late": event.late}
     await _confirm(uow, envelope, event, Template.APPOINTMENT_CANCELLED, extra)
+    # Imported here: that module builds on this one's request_for_client.
+    from notify.application.missed_session_fees import on_late_cancellation_fee
+
+    await on_late_cancellation_fee(uow, envelope, event)
 
 
 async def on_waitlist_offer_made(

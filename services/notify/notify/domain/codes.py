@@ -38,6 +38,8 @@ class Template(StrEnum):
     CONTACT_GAP = "contact_gap"  # to the counselor: a client drifted past the contact gap
     NEGATIVE_CONTACT = "negative_contact"  # to the site's supervisors: a cool-off started
     WAITLIST_OFFER = "waitlist_offer"
+    CALLBACK_REQUESTED = "callback_requested"  # to the counselor: a client asked for contact
+    MISSED_SESSION_FEE = "missed_session_fee"  # to the client: a no-show or late cancellation fee
 
 
 class HoldReason(StrEnum):

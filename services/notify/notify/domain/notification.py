@@ -249,7 +249,7 @@ def request(
     zone: tzinfo | None = None,
 ) -> NotificationRequested:
     """Queue a message. Outside the crisis lane it waits out the recipient's quiet hours."""
-    release = held_until(lane, quiet_hours, zone, now)
+    release = held_until(lane, quiet_hours, zone, now, deadline_of(params))
     return NotificationRequested(
         notification_id=notification_id,
         recipient_id=recipient_id,
@@ -270,12 +270,27 @@ def request(
 
 
 def held_until(
-    lane: Lane, quiet_hours: QuietHours | None, zone: tzinfo | None, now: datetime
+    lane: Lane,
+    quiet_hours: QuietHours | None,
+    zone: tzinfo | None,
+    now: datetime,
+    deadline: datetime | None = None,
 ) -> datetime | None:
-    """The end of the recipient's quiet hours if `now` is inside them. Pages are never held."""
+    """The end of the recipient's quiet hours if `now` is inside them. Pages are never held,
+    and neither is a message that would then arrive too late (a reminder whose appointment
+    starts before the quiet hours end goes at once)."""
     if lane is Lane.CRISIS or quiet_hours is None or zone is None:
         return None
-    return quiet_hours.release_at(now, zone)
+    release = quiet_hours.release_at(now, zone)
+    if release is not None and deadline is not None and release >= deadline:
+        return None
+    return release
+
+
+def deadline_of(params: Params) -> datetime | None:
+    """When a message stops being useful: a reminder's appointment start."""
+    start = params.get("appointment_start")
+    return datetime.fromisoformat(start) if isinstance(start, str) else None
 
 
 def hold_if_quiet(
@@ -283,7 +298,7 @@ def hold_if_quiet(
 ) -> list[NotificationEvent]:
     """At send time: hold the message if the recipient's quiet hours have begun since."""
     _require_pending(state)
-    release = held_until(state.lane, quiet_hours, zone, now)
+    release = held_until(state.lane, quiet_hours, zone, now, deadline_of(state.params))
     if release is None:
         return []
     return [DeliveryHeld(at=now, until=release, reason=HoldReason.QUIET_HOURS)]

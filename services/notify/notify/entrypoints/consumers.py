@@ -7,16 +7,23 @@ notify-alert-closed (CRISIS)
     crisis.*.AlertAcknowledged        → on_alert_closed: the alert's pages still pending
     crisis.*.AlertResolved              (retries, or not yet tried) are withdrawn
 notify-followups (FOLLOWUP)
-    followup.*.FollowUpDue            → on_followup_due: one bulk-lane notification
+    followup.*.FollowUpDue            → on_followup_due: one bulk-lane notification (with the
+                                        signed link to the client's answer form)
 notify-regularity (FOLLOWUP)
     followup.*.ContactGapDetected     → on_contact_gap_detected: one bulk-lane email to the
                                         counselor of the client's latest session
     followup.*.NegativeContactRecorded → on_negative_contact_recorded: one bulk-lane email to
                                         each supervisor of the site (else its leads)
+notify-client-answers (FOLLOWUP)
+    followup.*.CallbackRequested      → on_callback_requested: one bulk-lane email to the
+                                        counselor (none when followup knows no counselor)
 notify-appointments (BOOKING)
     booking.*.AppointmentBooked       → on_appointment_booked: one bulk-lane confirmation
     booking.*.AppointmentRescheduled  → on_appointment_rescheduled: one bulk-lane confirmation
-    booking.*.AppointmentCancelled    → on_appointment_cancelled: one bulk-lane confirmation
+    booking.*.AppointmentCancelled    → on_appointment_cancelled: one bulk-lane confirmation,
+                                        plus a missed-session fee notice when `fee_due`
+    booking.*.SessionMissed           → on_session_missed: a missed-session fee notice when
+                                        `fee_due` (else nothing: followup's outreach speaks)
 notify-waitlist (BOOKING)
     booking.*.WaitlistOfferMade       → on_waitlist_offer_made: the offer's accept link to the
                                         client (bulk lane, their locale and quiet hours)
@@ -48,12 +55,14 @@ from counseling_shared.events import (
     AppointmentBooked,
     AppointmentCancelled,
     AppointmentRescheduled,
+    CallbackRequested,
     ClientContactChanged,
     ClientRegistered,
     ContactGapDetected,
     FollowUpDue,
     NegativeContactRecorded,
     PageRequested,
+    SessionMissed,
     SiteRegistered,
     StaffDeactivated,
     StaffRegistered,
@@ -62,7 +71,7 @@ from counseling_shared.events import (
 from counseling_shared.inbox import dispatch
 from counseling_shared.jetstream import STREAMS, ConsumerSpec
 from counseling_shared.service import Route
-from notify.application import handlers, regularity, webhooks
+from notify.application import client_answers, handlers, missed_session_fees, regularity, webhooks
 from notify.settings import NotifySettings
 
 WEBHOOK_STREAMS = ("BOOKING", "FOLLOWUP", "CRISIS")
@@ -124,20 +133,32 @@ def routes(settings: NotifySettings) -> list[Route]:
         ),
         Route(
             ConsumerSpec(
+                "notify-client-answers",
+                "FOLLOWUP",
+                ["followup.*.CallbackRequested"],
+                description="A client asked, in a check-in answer, to be contacted: their"
+                " counselor is told.",
+            ),
+            dispatch({CallbackRequested: client_answers.on_callback_requested}),
+        ),
+        Route(
+            ConsumerSpec(
                 "notify-appointments",
                 "BOOKING",
                 [
                     "booking.*.AppointmentBooked",
                     "booking.*.AppointmentRescheduled",
                     "booking.*.AppointmentCancelled",
+                    "booking.*.SessionMissed",
                 ],
-                description="Appointment confirmations to clients.",
+                description="Appointment confirmations to clients; missed-session fee notices.",
             ),
             dispatch(
                 {
                     AppointmentBooked: handlers.on_appointment_booked,
                     AppointmentRescheduled: handlers.on_appointment_rescheduled,
                     AppointmentCancelled: handlers.on_appointment_cancelled,
+                    SessionMissed: missed_session_fees.on_session_missed,
                 }
             ),
         ),

@@ -1,0 +1,65 @@
+"""The scores a client's answers made (contract v2: `GET /clients/{id}/measures`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from counseling_shared.codes import Instrument, MeasureBand
+from counseling_shared.http.auth import Principal
+from counseling_shared.http.dependencies import Person
+from counseling_shared.http.openapi import problem_responses
+from counseling_shared.http.problems import NotFound
+from counseling_shared.service import runtime_of
+from followup.adapters.measure_store import PostgresMeasureStore
+from followup.adapters.postgres_store import PostgresFollowupStore
+from followup.domain.measures.scoring import RecordedScore, max_score
+
+router = APIRouter(tags=["measures"])
+
+
+class MeasureOut(BaseModel):
+    followup_id: UUID
+    instrument: Instrument
+    score: int
+    max_score: int = Field(description="27 for PHQ-9, 21 for GAD-7.")
+    band: MeasureBand
+    recorded_at: datetime
+
+    @classmethod
+    def of(cls, s: RecordedScore) -> MeasureOut:
+        return cls(
+            followup_id=s.followup_id,
+            instrument=s.instrument,
+            score=s.total,
+            max_score=max_score(s.instrument),
+            band=s.band,
+            recorded_at=s.recorded_at,
+        )
+
+
+async def client_scores(
+    request: Request, caller: Principal, client_id: UUID
+) -> list[RecordedScore]:
+    """The client's scores, oldest first: 404 for a client followup has not met, 403 for one of
+    another site (as the client's preferences)."""
+    async with runtime_of(request).db().acquire() as conn:
+        client = await PostgresFollowupStore(conn).client(client_id)
+        if client is None or client.site_id is None:
+            raise NotFound("client", client_id)
+        caller.require_site(client.site_id)  # also notes the site for the audit entry
+        return await PostgresMeasureStore(conn).scores_of(client_id)
+
+
+@router.get(
+    "/clients/{client_id}/measures",
+    response_model=list[MeasureOut],
+    responses=problem_responses(403, 404),
+)
+async def list_measures(client_id: UUID, caller: Person, request: Request) -> list[MeasureOut]:
+    """The client's PHQ-9 and GAD-7 scores with their published bands, oldest first (staff of
+    the client's site and admins; an audited read)."""
+    return [MeasureOut.of(s) for s in await client_scores(request, caller, client_id)]

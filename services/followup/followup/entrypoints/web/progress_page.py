@@ -1,0 +1,37 @@
+"""The progress page for staff (contract v2: `GET /clients/{id}/progress`): the client's scores
+over time as server-drawn SVG charts with band lines, and their follow-ups' outcomes beneath.
+HTML for people; the same data as JSON is `GET /clients/{id}/measures`."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from counseling_shared.http.dependencies import Person
+from counseling_shared.service import runtime_of
+from followup.adapters.postgres_store import PostgresFollowupStore
+from followup.entrypoints.measures_http import client_scores
+from followup.entrypoints.web.chart import charts
+from followup.entrypoints.web.response_form import templates
+
+router = APIRouter()
+NAMES = {"phq9": "PHQ-9 (depression)", "gad7": "GAD-7 (anxiety)"}
+
+
+@router.get("/clients/{client_id}/progress", response_class=HTMLResponse, include_in_schema=False)
+async def show_progress(client_id: UUID, caller: Person, request: Request) -> HTMLResponse:
+    scores = await client_scores(request, caller, client_id)
+    async with runtime_of(request).db().acquire() as conn:
+        followups = await PostgresFollowupStore(conn).list_followups(client_id=client_id)
+    context = {
+        "locale": "en",
+        "title": "Client progress",
+        "client_id": client_id,
+        "charts": charts(scores),
+        "scores": scores,
+        "names": NAMES,
+        "followups": followups,
+    }
+    return templates.TemplateResponse(request, "progress.html", context)
