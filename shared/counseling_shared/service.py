@@ -38,6 +38,7 @@ from counseling_shared.http.problems import NotReady, install_problem_handlers
 from counseling_shared.http.rate_limit import RateLimitMiddleware, parse_rate_limit
 from counseling_shared.inbox import BatchHandler, Handler, InboxConsumer
 from counseling_shared.jetstream import ConsumerSpec, ensure_streams
+from counseling_shared.links import check_link_key_allowed
 from counseling_shared.logs import configure_logging, get_logger
 from counseling_shared.migrations import apply_migrations, grant_runtime_access, role_of
 from counseling_shared.pruner import Pruner, PruneTarget, backbone_targets
@@ -377,6 +378,9 @@ def create_app(definition: ServiceDefinition, clock: Clock | None = None) -> Fas
     describe_api(app)
     app.state.runtime = runtime
     app.state.auth = ApiKeyAuth(settings.api_keys, development_mode=settings.development_mode)
+    check_link_key_allowed(
+        settings.link_signing_key.get_secret_value(), development_mode=settings.development_mode
+    )
     install_problem_handlers(app)
     app.add_middleware(AuditMiddleware, free_text_fields=definition.client_free_text)
     app.add_middleware(

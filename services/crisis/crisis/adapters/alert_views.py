@@ -116,3 +116,13 @@ async def unsent_page_count(conn: Connection, now: datetime, after_seconds: floa
         after_seconds,
     )
     return count
+
+
+async def page_of(conn: Connection, page_id: UUID) -> dict[str, Any] | None:
+    """The page with the alert it belongs to: `alert_id`, `staff_id`, `site_id`, `client_id`."""
+    row = await conn.fetchrow(
+        """SELECT p.page_id, p.alert_id, p.staff_id, a.site_id, a.client_id
+           FROM alert_pages p JOIN alerts a ON a.id = p.alert_id WHERE p.page_id = $1""",
+        page_id,
+    )
+    return dict(row) if row is not None else None

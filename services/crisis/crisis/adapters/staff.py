@@ -13,20 +13,35 @@ if TYPE_CHECKING:
 
 
 async def record_staff(
-    conn: Connection, staff_id: UUID, site_id: UUID, role: str, at: datetime, channels: int
+    conn: Connection,
+    staff_id: UUID,
+    site_id: UUID,
+    role: str,
+    at: datetime,
+    channels: int,
+    locale: str | None = None,
 ) -> None:
-    """`channels`: how many ways the staff member can be reached (the count, no details)."""
+    """`channels`: how many ways the staff member can be reached (the count, no details);
+    `locale`: the language of their on-call page."""
     await conn.execute(
-        """INSERT INTO staff (staff_id, site_id, role, registered_at, channels)
-           VALUES ($1, $2, $3, $4, $5)
+        """INSERT INTO staff (staff_id, site_id, role, registered_at, channels, locale)
+           VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (staff_id) DO UPDATE SET site_id = EXCLUDED.site_id, role = EXCLUDED.role,
-               channels = EXCLUDED.channels""",
+               channels = EXCLUDED.channels, locale = EXCLUDED.locale""",
         staff_id,
         site_id,
         role,
         at,
         channels,
+        locale,
     )
+
+
+async def locale_of(conn: Connection, staff_id: UUID) -> str | None:
+    locale: str | None = await conn.fetchval(
+        "SELECT locale FROM staff WHERE staff_id = $1", staff_id
+    )
+    return locale
 
 
 async def with_fewer_channels(

@@ -132,11 +132,17 @@ async def policy_gaps(conn: Connection, policy: EscalationPolicy) -> frozenset[U
 
 
 async def staff_registered(uow: UnitOfWork, event: public.StaffRegistered) -> None:
-    """Only the id, site, role and the number of channels are kept: contact details stay with
-    notify."""
+    """Only the id, site, role, locale and the number of channels are kept: contact details
+    stay with notify."""
     channels = sum(1 for contact in (event.email, event.phone) if contact)
     await staff.record_staff(
-        uow.conn, event.staff_id, event.site_id, event.role.value, uow.now(), channels
+        uow.conn,
+        event.staff_id,
+        event.site_id,
+        event.role.value,
+        uow.now(),
+        channels,
+        event.locale,
     )
 
 
