@@ -378,9 +378,6 @@ def create_app(definition: ServiceDefinition, clock: Clock | None = None) -> Fas
     describe_api(app)
     app.state.runtime = runtime
     app.state.auth = ApiKeyAuth(settings.api_keys, development_mode=settings.development_mode)
-    check_link_key_allowed(
-        settings.link_signing_key.get_secret_value(), development_mode=settings.development_mode
-    )
     install_problem_handlers(app)
     app.add_middleware(AuditMiddleware, free_text_fields=definition.client_free_text)
     app.add_middleware(
@@ -430,6 +427,11 @@ def create_app(definition: ServiceDefinition, clock: Clock | None = None) -> Fas
 
 
 def run_service(definition: ServiceDefinition) -> None:
-    app = create_app(definition)
     s = definition.settings
+    # Checked where the service is served (not in create_app, which the docs build also uses
+    # with default settings): a forgeable link key never serves outside development.
+    check_link_key_allowed(
+        s.link_signing_key.get_secret_value(), development_mode=s.development_mode
+    )
+    app = create_app(definition)
     uvicorn.run(app, host=s.host, port=s.port, log_config=None, access_log=False)

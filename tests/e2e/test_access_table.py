@@ -40,10 +40,15 @@ PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics"}  # no key, no data
 # The interactive documentation pages (served offline from bundled assets): no key, no data.
 DOCS_PATHS = {"/docs", "/docs/oauth2-redirect", "/redoc"}
 # No API key: a signed token in the link is the credential (checked by its own test below).
+# The on-call page's routes are checked by tests/crisis/integration/test_oncall_page.py.
 SIGNED_LINK_ROUTES = {
     ("crisis", "GET", "/schedules/{schedule_id}/calendar.ics"),
     ("booking", "GET", "/staff/{staff_id}/calendar.ics"),
     ("booking", "POST", "/waitlist/offers/{offer_id}/accept"),
+    ("crisis", "GET", "/pages/{page_id}"),
+    ("crisis", "POST", "/pages/{page_id}/ack"),
+    ("crisis", "POST", "/pages/{page_id}/resolve"),
+    ("crisis", "POST", "/pages/{page_id}/contact"),
 }
 SERVICES = ("booking", "followup", "notify", "crisis")
 WEBHOOK_URL = "http://127.0.0.1:9/hooks"  # nothing listens: deliveries stay pending
@@ -543,6 +548,9 @@ TABLE: dict[tuple[str, str, str], Case] = {
     ),
     ("crisis", "GET", "/schedules/{schedule_id}/calendar-url"): Case(
         EVERYONE, fixed("/schedules/{schedule_id}/calendar-url")
+    ),
+    ("crisis", "PUT", "/staff/{staff_id}/pin"): Case(
+        ADMINS, fixed("/staff/{staff_a}/pin", {"pin": "482913"})
     ),
 }
 for _service in SERVICES:  # every service reads its own audit trail the same way

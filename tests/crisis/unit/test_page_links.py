@@ -8,7 +8,7 @@ from uuid import uuid4
 import pytest
 
 from counseling_shared.links import InvalidLinkKey, LinkSigner
-from counseling_shared.service import create_app
+from counseling_shared.service import run_service
 from crisis.application.publishing import PAGE_LINK_PURPOSE, Paging
 from crisis.bootstrap import definition
 from crisis.domain.pins import InvalidPin, check_pin_format, hash_pin, pin_matches
@@ -57,4 +57,4 @@ def test_a_production_crisis_refuses_to_start_with_the_development_link_key() ->
         {"API_KEYS": "a-real-key-0123456789abcdef", "DEVELOPMENT_MODE": False}
     )
     with pytest.raises(InvalidLinkKey):
-        create_app(definition(settings))
+        run_service(definition(settings))
