@@ -334,6 +334,10 @@ class PageRequested(IntegrationEvent):
         description="A link signed for this page and staff member (valid for PAGE_LINK_TTL):"
         " opens the on-call page, which acknowledges as them without a sign-in.",
     )
+    reply_code: str | None = Field(
+        default=None,
+        description="The staff member may text `ACK <reply_code>` back to acknowledge.",
+    )
     requested_at: datetime | None = None
 
 

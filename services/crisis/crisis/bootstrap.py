@@ -4,7 +4,14 @@ from pathlib import Path
 
 from counseling_shared.pruner import PruneTarget
 from counseling_shared.service import ServiceDefinition
-from crisis.entrypoints import consumers, http, oncall_page, pins_http, schedules_http
+from crisis.entrypoints import (
+    consumers,
+    http,
+    inbound_sms,
+    oncall_page,
+    pins_http,
+    schedules_http,
+)
 from crisis.entrypoints.auditor import escalation_auditor
 from crisis.entrypoints.gauges import refresh_gauges
 from crisis.entrypoints.oncall_check import oncall_look_ahead
@@ -22,8 +29,14 @@ def definition(settings: CrisisSettings | None = None) -> ServiceDefinition:
         name="crisis",
         settings=s,
         migrations_dir=MIGRATIONS,
-        routes=consumers.routes(paging),
-        routers=[http.router, schedules_http.router, oncall_page.router, pins_http.router],
+        routes=consumers.routes(paging, s.link_signing_key.get_secret_value()),
+        routers=[
+            http.router,
+            schedules_http.router,
+            oncall_page.router,
+            pins_http.router,
+            inbound_sms.router,
+        ],
         background=[
             escalation_scheduler(paging),
             escalation_auditor(paging),

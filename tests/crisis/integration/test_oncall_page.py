@@ -15,8 +15,26 @@ from counseling_shared.codes import StaffRole
 from counseling_shared.events import StaffRegistered
 from counseling_shared.links import LinkSigner
 from crisis.application.publishing import PAGE_LINK_PURPOSE
-from tests.crisis.integration.harness import Bus, RunningCrisis, eventually, pages
+from devstack.handles import NatsHandle
+from tests.crisis.integration.harness import (
+    Bus,
+    RunningCrisis,
+    crisis_settings,
+    eventually,
+    pages,
+    running_crisis,
+)
 from tests.crisis.integration.steps import alert, flag, put_policy, register_staff
+
+SMS_SECRET = "inbound-sms-test-secret"  # noqa: S105 - a test value
+
+
+@pytest.fixture(scope="module")
+async def crisis(database_url: str, nats_server: NatsHandle) -> AsyncIterator[RunningCrisis]:
+    """crisis with SMS replies configured."""
+    settings = crisis_settings(database_url, nats_server.url, INBOUND_SMS_SECRET=SMS_SECRET)
+    async with running_crisis(settings) as running:
+        yield running
 
 
 async def _page_link(bus: Bus, site_id: UUID, alert_id: str) -> dict[str, Any]:
@@ -262,3 +280,59 @@ async def test_contact_details_show_only_after_the_pin_and_wrong_tries_lock_it(
     views = [e for e in trail["items"] if e["action"] == "contact_by_link"]
     assert [e["status"] for e in views][:3] == [403, 403, 200]
     assert all(e["on_behalf_of"] == str(staff[0]) for e in views)
+
+
+async def _reply(crisis: RunningCrisis, sender: str, text: str, secret: str = SMS_SECRET) -> Any:
+    return await crisis.http.post(
+        "/inbound/sms",
+        json={"from": sender, "text": text},
+        headers={"X-Webhook-Secret": secret, "Authorization": ""},
+    )
+
+
+async def test_an_sms_reply_ack_with_the_code_acknowledges_as_the_staff_member_whose_phone_sent_it(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    site_id = uuid4()
+    phones = {uuid4(): "+33 6 12 34 56 78", uuid4(): "+33611111111"}
+    for staff_id, phone in phones.items():
+        await bus.publish(
+            StaffRegistered(
+                staff_id=staff_id,
+                site_id=site_id,
+                name="On call",
+                role=StaffRole.CRISIS_LINE,
+                email="oncall@center.example",
+                phone=phone,
+                locale="en",
+            ),
+            source="booking",
+        )
+    first, second = list(phones)
+    _, _, alert_id, page = await _paged_alert(crisis, bus, [first, second], site_id)
+    code = page["reply_code"]
+    assert code == UUID(page["page_id"]).hex[:6].upper()
+
+    assert (await _reply(crisis, "+33612345678", f"ACK {code}", "wrong")).status_code == 401
+    help_text = await _reply(crisis, "+33612345678", "hello")
+    assert help_text.status_code == 200
+    assert "ACK" in help_text.json()["reply"]
+    # The right code from another staff member's phone acknowledges nothing.
+    other = await _reply(crisis, "+33611111111", f"ACK {code}")
+    assert "No open page" in other.json()["reply"]
+    assert (await alert(crisis, alert_id))["status"] == "open"
+
+    acked = await _reply(crisis, "0033 6 12 34 56 78", f"ack {code.lower()}")
+    assert acked.status_code == 200, acked.text
+    assert "acknowledged" in acked.json()["reply"]
+    view = await alert(crisis, alert_id)
+    assert (view["status"], view["acknowledged_by"]) == ("acknowledged", str(first))
+
+    again = await _reply(crisis, "+33612345678", f"ACK {code}")
+    assert "already acknowledged by" in again.json()["reply"]
+    assert str(first)[:8] in again.json()["reply"]
+    trail = (await crisis.http.get("/audit", params={"actor_id": str(first)})).json()["items"]
+    assert [e["action"] for e in trail if e["actor"]["kind"] == "staff"] == [
+        "inbound_sms",
+        "inbound_sms",
+    ]

@@ -22,6 +22,13 @@ from crisis.domain.timeline import (
 PAGE_LINK_PURPOSE = "crisis-page"
 
 
+def reply_code(page_id: UUID) -> str:
+    """The code a paged staff member texts back (`ACK <code>`): the page id's first 6 hex
+    digits. Only a reply from the paged staff member's own phone counts, so it need not be
+    secret, only distinct among their open pages."""
+    return page_id.hex[:6].upper()
+
+
 @dataclass(frozen=True)
 class Paging:
     """How pages point on-call staff back to the alert: the API's URL, and a link signed for
@@ -91,6 +98,7 @@ def public_events(
                         risk_level=alert.risk_level,
                         alert_url=paging.alert_url(alert.id),
                         ack_url=paging.ack_url(event.page_id, event.staff_id, event.at),
+                        reply_code=reply_code(event.page_id),
                         requested_at=event.at,
                     )
                 )

@@ -183,3 +183,20 @@ class StaffPinBody(RequestBody):
         " client's contact details. Kept only as a scrypt hash.",
         examples=["482913"],
     )
+
+
+class InboundSmsBody(BaseModel):
+    """What the SMS provider posts for a text received on the center's paging number."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str = Field(
+        alias="from", min_length=3, max_length=32, description="The sender's phone number."
+    )
+    text: str = Field(max_length=1600, description="The message as typed.")
+
+
+class InboundSmsReply(BaseModel):
+    reply: str = Field(
+        description="The text to send back to the sender (the provider texts it to them)."
+    )
