@@ -72,6 +72,8 @@ async def test_the_link_opens_the_page_and_acknowledges_once_as_the_paged_staff_
     opened = await crisis.http.get(path, params={"token": token}, headers={"Authorization": ""})
     assert opened.status_code == 200, opened.text
     assert opened.headers["content-type"].startswith("text/html")
+    assert opened.headers["cache-control"] == "no-store"
+    assert opened.headers["referrer-policy"] == "no-referrer"
     html = opened.text
     assert ">Acknowledge</button>" in html
     assert ">Resolve</button>" in html

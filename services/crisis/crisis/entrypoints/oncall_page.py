@@ -223,7 +223,11 @@ def _problem(lang: str, title: str, text: str, status: int) -> HTMLResponse:
     return HTMLResponse(body, status_code=status, headers=_NO_STORE)
 
 
-_NO_STORE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+_NO_STORE = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex",
+}
 
 
 async def _render(
