@@ -104,9 +104,8 @@ async def resolve_by_link(
         try:
             chosen = AlertOutcome(outcome)
         except ValueError:
-            return await _render(
-                request, uow, link, token, notice=("Outcome", "bad", {}), status=422
-            )
+            unknown: NoticeSpec = ("Choose an outcome from the list.", "bad", {})
+            return await _render(request, uow, link, token, notice=unknown, status=422)
         try:
             await alerts.resolve(
                 uow, link.alert_id, link.staff_id, chosen, paging_for(_settings(runtime))
@@ -134,24 +133,34 @@ async def contact_by_link(
             return link
         audit.note_client(link.client_id)
         checked = await confirm_pin(uow, link.staff_id, pin, policy)
-    # The try is committed (counted) before anything is answered.
-    async with runtime.db().acquire() as conn, conn.transaction():
-        uow_view = _ReadOnly(conn, runtime)
-        if checked is not PinCheck.CONFIRMED:
-            message, status = {
-                PinCheck.WRONG: ("Wrong PIN.", 403),
-                PinCheck.NOT_SET: ("No PIN is set for you; ask an administrator.", 403),
-                PinCheck.LOCKED: ("Too many wrong PINs; try again later.", 429),
-            }[checked]
-            return await _render(request, uow_view, link, token, pin_message=message, status=status)
+    # The try is committed (counted) before anything is answered; booking is asked outside
+    # any transaction, so a slow directory holds no database connection.
+    contact: ClientContact | None = None
+    message, status = None, 200
+    if checked is PinCheck.CONFIRMED:
         try:
             contact = await client_contact(
                 runtime.nats(), link.client_id, link.site_id, settings.directory_timeout
             )
         except ContactUnavailable:
             message = "The contact details could not be fetched right now; try again."
-            return await _render(request, uow_view, link, token, pin_message=message, status=503)
-        return await _render(request, uow_view, link, token, contact=contact)
+            status = 503
+    else:
+        message, status = {
+            PinCheck.WRONG: ("Wrong PIN.", 403),
+            PinCheck.NOT_SET: ("No PIN is set for you; ask an administrator.", 403),
+            PinCheck.LOCKED: ("Too many wrong PINs; try again later.", 429),
+        }[checked]
+    async with runtime.db().acquire() as conn, conn.transaction(readonly=True):
+        return await _render(
+            request,
+            _ReadOnly(conn, runtime),
+            link,
+            token,
+            pin_message=message,
+            contact=contact,
+            status=status,
+        )
 
 
 class _ReadOnly:
