@@ -15,7 +15,6 @@ from counseling_shared.codes import StaffRole
 from counseling_shared.events import StaffRegistered
 from counseling_shared.links import LinkSigner
 from crisis.application.publishing import PAGE_LINK_PURPOSE
-from devstack.handles import NatsHandle
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
@@ -30,9 +29,9 @@ SMS_SECRET = "inbound-sms-test-secret"  # noqa: S105 - a test value
 
 
 @pytest.fixture(scope="module")
-async def crisis(database_url: str, nats_server: NatsHandle) -> AsyncIterator[RunningCrisis]:
+async def crisis(database_url: str, nats_url: str) -> AsyncIterator[RunningCrisis]:
     """crisis with SMS replies configured."""
-    settings = crisis_settings(database_url, nats_server.url, INBOUND_SMS_SECRET=SMS_SECRET)
+    settings = crisis_settings(database_url, nats_url, INBOUND_SMS_SECRET=SMS_SECRET)
     async with running_crisis(settings) as running:
         yield running
 
