@@ -360,6 +360,15 @@ class PageRequested(IntegrationEvent):
     level: int = Field(description="The escalation level this page belongs to (1-based).")
     risk_level: RiskLevel | None = None
     alert_url: str | None = Field(default=None, description="Link to the alert for on-call staff.")
+    ack_url: str | None = Field(
+        default=None,
+        description="A link signed for this page and staff member (valid for PAGE_LINK_TTL):"
+        " opens the on-call page, which acknowledges as them without a sign-in.",
+    )
+    reply_code: str | None = Field(
+        default=None,
+        description="The staff member may text `ACK <reply_code>` back to acknowledge.",
+    )
     requested_at: datetime | None = None
 
 

@@ -17,6 +17,7 @@ from uuid import UUID, uuid4
 from itsdangerous import BadSignature, URLSafeSerializer
 
 _SALT = "counseling-link:"
+DEV_LINK_SIGNING_KEY = "dev-link-signing-key"  # the development stack's key (never in production)
 
 
 class LinkError(Exception):
@@ -82,3 +83,19 @@ class LinkSigner:
 
     def _serializer(self, purpose: str) -> URLSafeSerializer:
         return URLSafeSerializer(self._key, salt=_SALT + purpose)
+
+
+class InvalidLinkKey(ValueError):
+    """`LINK_SIGNING_KEY` cannot be used outside a development stack."""
+
+
+def check_link_key_allowed(secret_key: str, *, development_mode: bool) -> None:
+    """Refuse to serve with an empty or the well-known development key unless development mode
+    is set explicitly: anyone could forge a link signed with it."""
+    if development_mode:
+        return
+    if not secret_key.strip() or secret_key == DEV_LINK_SIGNING_KEY:
+        raise InvalidLinkKey(
+            "LINK_SIGNING_KEY is empty or the development stack's key; set a long random"
+            " value (or DEVELOPMENT_MODE=true for a development stack)"
+        )

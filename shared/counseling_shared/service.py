@@ -38,6 +38,7 @@ from counseling_shared.http.problems import NotReady, install_problem_handlers
 from counseling_shared.http.rate_limit import RateLimitMiddleware, parse_rate_limit
 from counseling_shared.inbox import BatchHandler, Handler, InboxConsumer
 from counseling_shared.jetstream import ConsumerSpec, ensure_streams
+from counseling_shared.links import check_link_key_allowed
 from counseling_shared.logs import configure_logging, get_logger
 from counseling_shared.migrations import apply_migrations, grant_runtime_access, role_of
 from counseling_shared.pruner import Pruner, PruneTarget, backbone_targets
@@ -426,6 +427,11 @@ def create_app(definition: ServiceDefinition, clock: Clock | None = None) -> Fas
 
 
 def run_service(definition: ServiceDefinition) -> None:
-    app = create_app(definition)
     s = definition.settings
+    # Checked where the service is served (not in create_app, which the docs build also uses
+    # with default settings): a forgeable link key never serves outside development.
+    check_link_key_allowed(
+        s.link_signing_key.get_secret_value(), development_mode=s.development_mode
+    )
+    app = create_app(definition)
     uvicorn.run(app, host=s.host, port=s.port, log_config=None, access_log=False)

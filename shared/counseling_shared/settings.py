@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from counseling_shared.db import DbTimeouts
 from counseling_shared.http.rate_limit import parse_rate_limit
+from counseling_shared.links import DEV_LINK_SIGNING_KEY
 
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 
@@ -174,10 +175,11 @@ class ServiceSettings(BaseSettings):
         " heard of yet waits for booking's event before it is refused with a 422.",
     )
     link_signing_key: SecretStr = Field(
-        default=SecretStr("dev-link-signing-key"),
+        default=SecretStr(DEV_LINK_SIGNING_KEY),
         alias="LINK_SIGNING_KEY",
-        description="Secret that signs links used without a sign-in (calendar feeds, and"
-        " later page, check-in and waitlist links). Set a long random value in production.",
+        description="Secret that signs links used without a sign-in (calendar feeds, page"
+        " links). Required outside DEVELOPMENT_MODE: empty or the development default is"
+        " refused at start.",
     )
     rate_limit: str = Field(
         default="6000/minute",

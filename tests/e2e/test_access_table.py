@@ -40,6 +40,7 @@ PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics"}  # no key, no data
 # The interactive documentation pages (served offline from bundled assets): no key, no data.
 DOCS_PATHS = {"/docs", "/docs/oauth2-redirect", "/redoc"}
 # No API key: a signed token in the link is the credential (checked by its own test below).
+# The on-call page's routes are checked by tests/crisis/integration/test_oncall_page.py.
 SIGNED_LINK_ROUTES = {
     ("crisis", "GET", "/schedules/{schedule_id}/calendar.ics"),
     ("booking", "GET", "/staff/{staff_id}/calendar.ics"),
@@ -47,7 +48,14 @@ SIGNED_LINK_ROUTES = {
     # The client's answer form: the signed, single-use link is the credential.
     ("followup", "GET", "/followups/{followup_id}/response"),
     ("followup", "POST", "/followups/{followup_id}/response"),
+    ("crisis", "GET", "/pages/{page_id}"),
+    ("crisis", "POST", "/pages/{page_id}/ack"),
+    ("crisis", "POST", "/pages/{page_id}/resolve"),
+    ("crisis", "POST", "/pages/{page_id}/contact"),
 }
+# No API key: the SMS provider's webhook, authenticated by its shared secret (tested in
+# tests/crisis/integration/test_oncall_page.py).
+WEBHOOK_ROUTES = {("crisis", "POST", "/inbound/sms")}
 SERVICES = ("booking", "followup", "notify", "crisis")
 WEBHOOK_URL = "http://127.0.0.1:9/hooks"  # nothing listens: deliveries stay pending
 
@@ -557,6 +565,9 @@ TABLE: dict[tuple[str, str, str], Case] = {
     ("crisis", "GET", "/schedules/{schedule_id}/calendar-url"): Case(
         EVERYONE, fixed("/schedules/{schedule_id}/calendar-url")
     ),
+    ("crisis", "PUT", "/staff/{staff_id}/pin"): Case(
+        ADMINS, fixed("/staff/{staff_a}/pin", {"pin": "482913"})
+    ),
 }
 for _service in SERVICES:  # every service reads its own audit trail the same way
     TABLE[(_service, "GET", "/audit")] = Case(ADMINS, fixed("/audit?site_id={site_a}"))
@@ -573,10 +584,10 @@ def test_every_route_is_in_the_table_with_the_roles_it_declares() -> None:
                 declared[(service, method, route.path)] = route_roles(route)
 
     undeclared = sorted(k for k, roles in declared.items() if roles is None)
-    assert undeclared == sorted(SIGNED_LINK_ROUTES), (
+    assert undeclared == sorted(SIGNED_LINK_ROUTES | WEBHOOK_ROUTES), (
         "routes without an access declaration (Caller, Person or Admin)"
     )
-    for signed in SIGNED_LINK_ROUTES:
+    for signed in SIGNED_LINK_ROUTES | WEBHOOK_ROUTES:
         del declared[signed]
     assert set(declared) == set(TABLE)
     assert {k: declared[k] for k in TABLE} == {k: case.roles for k, case in TABLE.items()}

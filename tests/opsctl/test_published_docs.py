@@ -123,11 +123,13 @@ def test_every_error_answer_is_declared_as_a_problem_and_every_key_as_bearer(
     for path, item in openapi["paths"].items():
         for method, operation in item.items():
             public = operation.get("security") == []
-            # Public: the probes, and routes whose credential is a signed link in the URL.
+            # Public: the probes, routes whose credential is a signed link in the URL, and the
+            # SMS provider's webhook (its shared secret header is the credential).
             signed_link = path in {
                 "/schedules/{schedule_id}/calendar.ics",
                 "/staff/{staff_id}/calendar.ics",
                 "/waitlist/offers/{offer_id}/accept",
+                "/inbound/sms",
             }
             assert public == (path in {"/healthz", "/readyz", "/metrics"} or signed_link), (
                 method,

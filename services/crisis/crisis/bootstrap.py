@@ -4,11 +4,18 @@ from pathlib import Path
 
 from counseling_shared.pruner import PruneTarget
 from counseling_shared.service import ServiceDefinition
-from crisis.application.publishing import Paging
-from crisis.entrypoints import consumers, http, schedules_http
+from crisis.entrypoints import (
+    consumers,
+    http,
+    inbound_sms,
+    oncall_page,
+    pins_http,
+    schedules_http,
+)
 from crisis.entrypoints.auditor import escalation_auditor
 from crisis.entrypoints.gauges import refresh_gauges
 from crisis.entrypoints.oncall_check import oncall_look_ahead
+from crisis.entrypoints.paging import paging_for
 from crisis.entrypoints.scheduler import escalation_scheduler
 from crisis.settings import CrisisSettings
 
@@ -17,13 +24,19 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def definition(settings: CrisisSettings | None = None) -> ServiceDefinition:
     s = settings or CrisisSettings()
-    paging = Paging(s.alert_base_url)
+    paging = paging_for(s)
     return ServiceDefinition(
         name="crisis",
         settings=s,
         migrations_dir=MIGRATIONS,
-        routes=consumers.routes(paging),
-        routers=[http.router, schedules_http.router],
+        routes=consumers.routes(paging, s.link_signing_key.get_secret_value()),
+        routers=[
+            http.router,
+            schedules_http.router,
+            oncall_page.router,
+            pins_http.router,
+            inbound_sms.router,
+        ],
         background=[
             escalation_scheduler(paging),
             escalation_auditor(paging),

@@ -1,6 +1,6 @@
 """Settings of the crisis service, read from the environment."""
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from counseling_shared.settings import ServiceSettings
 
@@ -80,4 +80,28 @@ class CrisisSettings(ServiceSettings):
         description="Seconds between runs of the on-call look-ahead check (7 days ahead: hours"
         " a site's first level resolves to nobody, on-call staff with fewer than two channels)."
         " It also runs at start-up.",
+    )
+    page_link_ttl: str = Field(
+        default="PT12H",
+        alias="PAGE_LINK_TTL",
+        description="How long a page's signed acknowledgement link (`ack_url`) stays valid"
+        " (ISO 8601 duration).",
+    )
+    pin_max_attempts: int = Field(
+        default=5,
+        alias="CRISIS_PIN_MAX_ATTEMPTS",
+        ge=1,
+        description="Wrong PINs in a row before a staff member's PIN is locked on the on-call"
+        " page (contact details stay hidden) for CRISIS_PIN_LOCKOUT.",
+    )
+    pin_lockout: str = Field(
+        default="PT15M",
+        alias="CRISIS_PIN_LOCKOUT",
+        description="How long a PIN stays locked after too many wrong tries (ISO 8601).",
+    )
+    inbound_sms_secret: SecretStr = Field(
+        default=SecretStr(""),
+        alias="INBOUND_SMS_SECRET",
+        description="Shared secret the SMS provider sends (header `X-Webhook-Secret`) with a"
+        " staff member's reply to `POST /inbound/sms`. Empty: the webhook answers 503.",
     )

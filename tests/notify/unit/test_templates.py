@@ -229,3 +229,19 @@ def test_a_reminder_shows_the_appointment_in_the_clients_zone_and_language(
     params = {"kind": "reminder", "site_name": None, "appointment_start": START}
     text = render(Template.FOLLOWUP_DUE, params, locale, zone)
     assert expected in text
+
+
+@pytest.mark.parametrize("language", WRITTEN_LANGUAGES)
+def test_a_pages_sms_carries_the_signed_link_and_the_reply_code_in_every_language(
+    language: str,
+) -> None:
+    link = "https://crisis.example/pages/7f3c?token=eyJzIjoi.signed"
+    params = {**PAGE, "alert_url": link, "reply_code": "7F3C1A", "site_name": "Riverside"}
+    message = RENDERER.render(
+        Template.CRISIS_PAGE, params, message_locale(language), ZoneInfo("UTC")
+    )
+    assert link in message.short
+    assert link in message.body
+    assert "ACK 7F3C1A" in message.short
+    without = RENDERER.render(Template.CRISIS_PAGE, PAGE, message_locale(language), ZoneInfo("UTC"))
+    assert "ACK" not in without.short  # a page stored before reply codes renders as before

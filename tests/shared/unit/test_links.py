@@ -2,7 +2,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from counseling_shared.links import LinkExpired, LinkSigner, LinkTampered
+from counseling_shared.links import (
+    InvalidLinkKey,
+    LinkExpired,
+    LinkSigner,
+    LinkTampered,
+    check_link_key_allowed,
+)
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 SIGNER = LinkSigner("test-key")
@@ -43,3 +49,16 @@ def test_a_link_opens_only_its_own_purpose_and_key() -> None:
         LinkSigner("another-key").verify(token, "calendar", now=NOW)
     with pytest.raises(LinkTampered):
         SIGNER.verify("not-a-token", "calendar", now=NOW)
+
+
+@pytest.mark.parametrize("key", ["", "   ", "dev-link-signing-key"])
+def test_a_service_outside_development_mode_refuses_an_empty_or_the_development_key(
+    key: str,
+) -> None:
+    with pytest.raises(InvalidLinkKey, match="LINK_SIGNING_KEY"):
+        check_link_key_allowed(key, development_mode=False)
+    check_link_key_allowed(key, development_mode=True)  # a development stack may
+
+
+def test_a_real_key_is_accepted_outside_development_mode() -> None:
+    check_link_key_allowed("4f1c0b9e7d2a" * 4, development_mode=False)

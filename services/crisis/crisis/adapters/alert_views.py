@@ -116,3 +116,28 @@ async def unsent_page_count(conn: Connection, now: datetime, after_seconds: floa
         after_seconds,
     )
     return count
+
+
+async def page_of(conn: Connection, page_id: UUID) -> dict[str, Any] | None:
+    """The page with the alert it belongs to: `alert_id`, `staff_id`, `site_id`, `client_id`."""
+    row = await conn.fetchrow(
+        """SELECT p.page_id, p.alert_id, p.staff_id, a.site_id, a.client_id
+           FROM alert_pages p JOIN alerts a ON a.id = p.alert_id WHERE p.page_id = $1""",
+        page_id,
+    )
+    return dict(row) if row is not None else None
+
+
+async def page_with_code(
+    conn: Connection, staff_ids: Collection[UUID], code: str
+) -> dict[str, Any] | None:
+    """The latest page to one of `staff_ids` whose id starts with `code` (hex, any case)."""
+    row = await conn.fetchrow(
+        """SELECT p.page_id, p.alert_id, p.staff_id, a.site_id, a.status
+           FROM alert_pages p JOIN alerts a ON a.id = p.alert_id
+           WHERE p.staff_id = ANY($1::uuid[]) AND p.page_id::text LIKE $2
+           ORDER BY p.requested_at DESC LIMIT 1""",
+        list(staff_ids),
+        code.lower() + "%",
+    )
+    return dict(row) if row is not None else None

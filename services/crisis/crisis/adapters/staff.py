@@ -13,20 +13,50 @@ if TYPE_CHECKING:
 
 
 async def record_staff(
-    conn: Connection, staff_id: UUID, site_id: UUID, role: str, at: datetime, channels: int
+    conn: Connection,
+    staff_id: UUID,
+    site_id: UUID,
+    role: str,
+    at: datetime,
+    channels: int,
+    locale: str | None = None,
+    phone_digest: str | None = None,
 ) -> None:
-    """`channels`: how many ways the staff member can be reached (the count, no details)."""
+    """`channels`: how many ways the staff member can be reached (the count, no details);
+    `locale`: the language of their on-call page; `phone_digest`: a keyed digest of their
+    phone, never the number."""
     await conn.execute(
-        """INSERT INTO staff (staff_id, site_id, role, registered_at, channels)
-           VALUES ($1, $2, $3, $4, $5)
+        """INSERT INTO staff (staff_id, site_id, role, registered_at, channels, locale,
+                              phone_digest)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
            ON CONFLICT (staff_id) DO UPDATE SET site_id = EXCLUDED.site_id, role = EXCLUDED.role,
-               channels = EXCLUDED.channels""",
+               channels = EXCLUDED.channels, locale = EXCLUDED.locale,
+               phone_digest = EXCLUDED.phone_digest""",
         staff_id,
         site_id,
         role,
         at,
         channels,
+        locale,
+        phone_digest,
     )
+
+
+async def with_phone_digest(conn: Connection, digest: str) -> list[UUID]:
+    """Active staff whose phone has this digest."""
+    rows = await conn.fetch(
+        """SELECT staff_id FROM staff
+           WHERE phone_digest = $1 AND deactivated_at IS NULL ORDER BY staff_id""",
+        digest,
+    )
+    return [r["staff_id"] for r in rows]
+
+
+async def locale_of(conn: Connection, staff_id: UUID) -> str | None:
+    locale: str | None = await conn.fetchval(
+        "SELECT locale FROM staff WHERE staff_id = $1", staff_id
+    )
+    return locale
 
 
 async def with_fewer_channels(

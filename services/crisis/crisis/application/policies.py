@@ -18,6 +18,7 @@ from crisis.adapters.policies import SitePolicy
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
 
+from crisis.domain.phones import phone_digest
 from crisis.domain.policy import (
     EscalationPolicy,
     FieldError,
@@ -131,12 +132,21 @@ async def policy_gaps(conn: Connection, policy: EscalationPolicy) -> frozenset[U
     return await staff.inactive_among(conn, everyone(policy))
 
 
-async def staff_registered(uow: UnitOfWork, event: public.StaffRegistered) -> None:
-    """Only the id, site, role and the number of channels are kept: contact details stay with
-    notify."""
+async def staff_registered(
+    uow: UnitOfWork, event: public.StaffRegistered, phone_key: str = ""
+) -> None:
+    """Only the id, site, role, locale, the number of channels and a keyed digest of the phone
+    (to recognise SMS replies) are kept: contact details stay with notify."""
     channels = sum(1 for contact in (event.email, event.phone) if contact)
     await staff.record_staff(
-        uow.conn, event.staff_id, event.site_id, event.role.value, uow.now(), channels
+        uow.conn,
+        event.staff_id,
+        event.site_id,
+        event.role.value,
+        uow.now(),
+        channels,
+        event.locale,
+        phone_digest(phone_key, event.phone) if event.phone and phone_key else None,
     )
 
 

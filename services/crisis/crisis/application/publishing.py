@@ -1,9 +1,11 @@
 """Which public events an alert's own events become on the bus (CRISIS stream)."""
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from counseling_shared import events as public
+from counseling_shared.links import LinkSigner
 from crisis.domain.alert import Alert, evolve
 from crisis.domain.timeline import (
     Acknowledged,
@@ -17,15 +19,38 @@ from crisis.domain.timeline import (
     Resolved,
 )
 
+PAGE_LINK_PURPOSE = "crisis-page"
+
+
+def reply_code(page_id: UUID) -> str:
+    """The code a paged staff member texts back (`ACK <code>`): the page id's first 6 hex
+    digits. Only a reply from the paged staff member's own phone counts, so it need not be
+    secret, only distinct among their open pages."""
+    return page_id.hex[:6].upper()
+
 
 @dataclass(frozen=True)
 class Paging:
-    """How pages point on-call staff back to the alert."""
+    """How pages point on-call staff back to the alert: the API's URL, and a link signed for
+    the one page and staff member that opens the on-call page without a sign-in."""
 
     alert_base_url: str
+    signer: LinkSigner | None = None
+    link_ttl: timedelta = timedelta(hours=12)
 
     def alert_url(self, alert_id: UUID) -> str:
         return f"{self.alert_base_url.rstrip('/')}/alerts/{alert_id}"
+
+    def ack_url(self, page_id: UUID, staff_id: UUID, requested_at: datetime) -> str | None:
+        if self.signer is None:
+            return None
+        token = self.signer.sign(
+            PAGE_LINK_PURPOSE,
+            str(page_id),
+            person=str(staff_id),
+            expires_at=requested_at + self.link_ttl,
+        )
+        return f"{self.alert_base_url.rstrip('/')}/pages/{page_id}?token={token}"
 
 
 def public_events(
@@ -72,6 +97,8 @@ def public_events(
                         level=event.level,
                         risk_level=alert.risk_level,
                         alert_url=paging.alert_url(alert.id),
+                        ack_url=paging.ack_url(event.page_id, event.staff_id, event.at),
+                        reply_code=reply_code(event.page_id),
                         requested_at=event.at,
                     )
                 )

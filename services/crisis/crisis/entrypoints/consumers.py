@@ -50,7 +50,9 @@ CLIENTS_DURABLE = "crisis-clients"
 _URGENT_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 
-def routes(paging: Paging) -> list[Route]:
+def routes(paging: Paging, phone_key: str = "") -> list[Route]:
+    """`phone_key`: the key of staff phones' digests (crisis keeps no number)."""
+
     async def on_risk_flagged(uow: UnitOfWork, _: Envelope, event: IntegrationEvent) -> None:
         assert isinstance(event, RiskFlagged)
         flag = RiskFlag(
@@ -71,7 +73,7 @@ def routes(paging: Paging) -> list[Route]:
 
     async def on_staff_registered(uow: UnitOfWork, _: Envelope, event: IntegrationEvent) -> None:
         assert isinstance(event, StaffRegistered)
-        await staff_registered(uow, event)
+        await staff_registered(uow, event, phone_key)
 
     async def on_staff_deactivated(uow: UnitOfWork, _: Envelope, event: IntegrationEvent) -> None:
         assert isinstance(event, StaffDeactivated)

@@ -26,6 +26,7 @@ from crisis.application import policies as policy_commands
 from crisis.application.publishing import Paging
 from crisis.domain.alert import AlertResolved
 from crisis.domain.policy import InvalidPolicy, LevelDraft
+from crisis.entrypoints.paging import paging_for
 from crisis.entrypoints.schemas import (
     AcknowledgeBody,
     AlertOut,
@@ -51,7 +52,7 @@ def _settings(runtime: Runtime) -> CrisisSettings:
 
 
 def _paging(runtime: Runtime) -> Paging:
-    return Paging(_settings(runtime).alert_base_url)
+    return paging_for(_settings(runtime))
 
 
 def _policy_out(stored: SitePolicy, inactive: frozenset[UUID] = frozenset()) -> EscalationPolicyOut:

@@ -174,3 +174,29 @@ class AlertOut(AlertSummaryOut):
     policy: FrozenPolicyOut | None
     pages: list[PageOut]
     timeline: list[TimelineEntryOut]
+
+
+class StaffPinBody(RequestBody):
+    pin: str = Field(
+        pattern=r"^[0-9]{4,12}$",
+        description="4 to 12 digits the staff member types on the on-call page to see a"
+        " client's contact details. Kept only as a scrypt hash.",
+        examples=["482913"],
+    )
+
+
+class InboundSmsBody(BaseModel):
+    """What the SMS provider posts for a text received on the center's paging number."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str = Field(
+        alias="from", min_length=3, max_length=32, description="The sender's phone number."
+    )
+    text: str = Field(max_length=1600, description="The message as typed.")
+
+
+class InboundSmsReply(BaseModel):
+    reply: str = Field(
+        description="The text to send back to the sender (the provider texts it to them)."
+    )

@@ -204,7 +204,10 @@ def page_handler(alert_base_url: str) -> Handler:
             "alert_id": str(event.alert_id),
             "page_id": str(event.page_id),
             "level": event.level,
-            "alert_url": event.alert_url or f"{base}/alerts/{event.alert_id}",
+            # The signed link opens the on-call page without a sign-in; the API's URL (which
+            # needs a key) is the fallback for a page from a crisis that signs none.
+            "alert_url": event.ack_url or event.alert_url or f"{base}/alerts/{event.alert_id}",
+            "reply_code": event.reply_code or "",
         }
         headers = current_trace_headers()
         for channel in PAGE_CHANNELS:

@@ -1,0 +1,63 @@
+"""SMS replies from paged staff: `ACK <code>` acknowledges the alert of the page with that code
+as the staff member whose phone sent it. The answer text goes back by SMS (as the webhook's
+answer, which the provider texts to the sender)."""
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from counseling_shared.unit_of_work import UnitOfWork
+from crisis.adapters import alert_views, staff
+from crisis.application import alerts
+from crisis.application.publishing import Paging, reply_code
+from crisis.domain.phones import phone_digest
+
+_ACK = re.compile(r"^\s*ACK\s+([0-9A-Za-z]{6})\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SmsAnswer:
+    """What to text back: an English msgid and its values (translated by the caller)."""
+
+    msgid: str
+    values: dict[str, Any] = field(default_factory=dict)
+    staff_id: UUID | None = None
+    alert_id: UUID | None = None
+    site_id: UUID | None = None
+
+
+HELP = "Reply ACK and the code from the page, e.g. ACK 1A2B3C."
+UNKNOWN = "No open page with this code was sent to this phone."
+ACKNOWLEDGED = "Alert %(alert)s acknowledged. Escalation has stopped."
+ALREADY = "Alert %(alert)s was already acknowledged by %(who)s at %(when)s."
+RESOLVED = "Alert %(alert)s is already resolved."
+
+
+async def handle_reply(
+    uow: UnitOfWork, phone_key: str, sender: str, text: str, paging: Paging
+) -> SmsAnswer:
+    matched = _ACK.match(text)
+    if matched is None:
+        return SmsAnswer(HELP)
+    code = matched.group(1).upper()
+    senders = await staff.with_phone_digest(uow.conn, phone_digest(phone_key, sender))
+    page = await alert_views.page_with_code(uow.conn, senders, code) if senders else None
+    if page is None or reply_code(page["page_id"]) != code:
+        return SmsAnswer(UNKNOWN)
+    staff_id, alert_id = page["staff_id"], page["alert_id"]
+    known = {"staff_id": staff_id, "alert_id": alert_id, "site_id": page["site_id"]}
+    short = str(alert_id)[:8]
+    if page["status"] == "open":
+        await alerts.acknowledge(uow, alert_id, staff_id, paging)
+    view = await alert_views.alert_view(uow.conn, alert_id)
+    assert view is not None
+    if page["status"] == "open" and view["acknowledged_by"] == staff_id:
+        return SmsAnswer(ACKNOWLEDGED, {"alert": short}, **known)
+    if view["acknowledged_at"] is None:
+        return SmsAnswer(RESOLVED, {"alert": short}, **known)
+    return SmsAnswer(
+        ALREADY,
+        {"alert": short, "who": str(view["acknowledged_by"])[:8], "when": view["acknowledged_at"]},
+        **known,
+    )

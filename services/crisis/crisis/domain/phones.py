@@ -1,0 +1,27 @@
+"""Recognising a staff member's phone in an SMS reply without keeping the number.
+
+crisis keeps no contact details: for each staff member it keeps only a keyed digest
+(HMAC-SHA256) of their phone number in a normal form, enough to tell whether an SMS reply
+comes from a phone it paged. Without the key the digest cannot be brute-forced back to a
+number.
+"""
+
+import hashlib
+import hmac
+import re
+
+_NOT_DIGITS = re.compile(r"[^0-9]")
+
+
+def normalise_phone(phone: str) -> str:
+    """`+33 6 12-34-56-78` → `+33612345678`; `0033…` → `+33…`."""
+    text = phone.strip()
+    digits = _NOT_DIGITS.sub("", text)
+    if text.startswith("00"):
+        return "+" + digits[2:]
+    return ("+" if text.startswith("+") else "") + digits
+
+
+def phone_digest(key: str, phone: str) -> str:
+    normal = normalise_phone(phone)
+    return hmac.new(f"staff-phone:{key}".encode(), normal.encode(), hashlib.sha256).hexdigest()

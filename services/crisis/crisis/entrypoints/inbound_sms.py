@@ -1,0 +1,69 @@
+"""`POST /inbound/sms`: the SMS provider's webhook for replies to pages (`ACK <code>`).
+
+Authenticated by a shared secret (`INBOUND_SMS_SECRET`, header `X-Webhook-Secret`), not an API
+key. The answer's `reply` is what the provider texts back to the sender: crisis keeps no phone
+numbers, so it answers on the provider's own reply path rather than sending an SMS itself.
+"""
+
+import hmac
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+
+from counseling_shared import audit
+from counseling_shared.http.openapi import problem_responses
+from counseling_shared.http.problems import Problem
+from counseling_shared.service import Runtime, runtime_of
+from counseling_shared.unit_of_work import unit_of_work
+from crisis.adapters import sites, staff
+from crisis.application.sms_replies import handle_reply
+from crisis.entrypoints.page_i18n import language_of, translator, when_formatter
+from crisis.entrypoints.paging import paging_for
+from crisis.entrypoints.schemas import InboundSmsBody, InboundSmsReply
+from crisis.settings import CrisisSettings
+
+router = APIRouter(tags=["inbound"])
+
+
+def _settings(runtime: Runtime) -> CrisisSettings:
+    settings = runtime.settings
+    assert isinstance(settings, CrisisSettings)
+    return settings
+
+
+@router.post(
+    "/inbound/sms",
+    responses=problem_responses(
+        s401="Missing or wrong `X-Webhook-Secret`.",
+        s503="No `INBOUND_SMS_SECRET` is configured.",
+    ),
+    openapi_extra={"security": []},  # the shared secret header is the credential
+)
+async def inbound_sms(
+    body: InboundSmsBody,
+    request: Request,
+    x_webhook_secret: Annotated[str | None, Header(max_length=200)] = None,
+) -> InboundSmsReply:
+    """A staff member's SMS reply. `ACK <code>` (the code in their page) acknowledges that
+    alert as them when it comes from their phone; anything else gets a short help text."""
+    runtime = runtime_of(request)
+    settings = _settings(runtime)
+    secret = settings.inbound_sms_secret.get_secret_value()
+    if not secret:
+        raise Problem(503, "unavailable", "Service unavailable", "SMS replies are not configured.")
+    if not x_webhook_secret or not hmac.compare_digest(x_webhook_secret, secret):
+        raise Problem(401, "unauthorized", "Unauthorized", "Missing or wrong X-Webhook-Secret.")
+    audit.note_actor(audit.Actor("key", "inbound-sms"))
+    phone_key = settings.link_signing_key.get_secret_value()
+    async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
+        answer = await handle_reply(uow, phone_key, body.from_, body.text, paging_for(settings))
+        lang, zone = "en", None
+        if answer.staff_id is not None and answer.site_id is not None:
+            audit.note_actor(audit.Actor("staff", str(answer.staff_id)))
+            audit.note_site(answer.site_id)
+            lang = language_of(await staff.locale_of(uow.conn, answer.staff_id))
+            zone = await sites.timezone_of(uow.conn, answer.site_id)
+    when = when_formatter(lang, zone)
+    values = {k: when(v) if isinstance(v, datetime) else v for k, v in answer.values.items()}
+    return InboundSmsReply(reply=translator(lang)(answer.msgid, **values))

@@ -1,0 +1,294 @@
+"""The on-call page: server-rendered HTML opened from a page's signed link (`ack_url`).
+
+The signed token is the credential: it acts as the one staff member the page was sent to.
+Every use (a view, an acknowledgement, a resolution, a PIN try, a refused or expired link)
+leaves an audit entry through the audit middleware: the actor is the link (`link:<link_id>`),
+acting for the staff member. Forms are plain HTML posts, so everything works without
+JavaScript; while the alert is open the page refreshes itself (meta refresh) to show new pages
+and their delivery.
+"""
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+from uuid import UUID
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from counseling_shared import audit
+from counseling_shared.codes import AlertOutcome
+from counseling_shared.links import LinkExpired, LinkTampered
+from counseling_shared.service import Runtime, runtime_of
+from counseling_shared.unit_of_work import UnitOfWork, unit_of_work
+from crisis.adapters import alert_views, sites, staff
+from crisis.adapters.booking_directory import ClientContact, ContactUnavailable, client_contact
+from crisis.application import alerts, people
+from crisis.application.page_links import PageLink, open_page_link
+from crisis.application.pins import PinCheck, PinPolicy, confirm_pin
+from crisis.domain.alert import AlertResolved
+from crisis.domain.durations import parse_duration
+from crisis.entrypoints.page_i18n import language_of, translator, when_formatter
+from crisis.entrypoints.page_view import Notice, PageView
+from crisis.entrypoints.paging import link_signer, paging_for
+from crisis.settings import CrisisSettings
+
+# HTML, not the JSON API: left out of the OpenAPI document (docs/contract.md lists them).
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
+
+REFRESH_SECONDS = 10
+NoticeSpec = tuple[str, str, dict[str, Any]]  # msgid, tone, what fills it
+Token = Annotated[str, Form(max_length=2000)]
+
+
+def _settings(runtime: Runtime) -> CrisisSettings:
+    settings = runtime.settings
+    assert isinstance(settings, CrisisSettings)
+    return settings
+
+
+@router.get("/pages/{page_id}", response_class=HTMLResponse)
+async def oncall_page(page_id: UUID, token: str, request: Request) -> HTMLResponse:
+    """The alert as the paged staff member sees it."""
+    runtime = runtime_of(request)
+    async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
+        link = await _open(uow, runtime, token, page_id)
+        if isinstance(link, HTMLResponse):
+            return link
+        return await _render(request, uow, link, token)
+
+
+@router.post("/pages/{page_id}/ack", response_class=HTMLResponse)
+async def acknowledge_by_link(page_id: UUID, token: Token, request: Request) -> HTMLResponse:
+    """Acknowledge as the link's staff member: 200; 409 (saying who and when) once anyone has."""
+    runtime = runtime_of(request)
+    async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
+        link = await _open(uow, runtime, token, page_id)
+        if isinstance(link, HTMLResponse):
+            return link
+        before = await alert_views.alert_view(uow.conn, link.alert_id)
+        assert before is not None
+        if before["status"] == "open":
+            await alerts.acknowledge(
+                uow, link.alert_id, link.staff_id, paging_for(_settings(runtime))
+            )
+        after = await alert_views.alert_view(uow.conn, link.alert_id)
+        assert after is not None
+        mine = before["status"] == "open" and after["acknowledged_by"] == link.staff_id
+        if mine:
+            notice: NoticeSpec = (
+                "You acknowledged this alert; escalation has stopped.",
+                "good",
+                {},
+            )
+            return await _render(request, uow, link, token, notice=notice)
+        if after["status"] == "resolved" and after["acknowledged_at"] is None:
+            notice = ("This alert is already resolved.", "bad", {})
+        else:
+            notice = ("Already acknowledged by %(who)s at %(when)s.", "bad", {"ack": True})
+        return await _render(request, uow, link, token, notice=notice, status=409)
+
+
+@router.post("/pages/{page_id}/resolve", response_class=HTMLResponse)
+async def resolve_by_link(
+    page_id: UUID, token: Token, outcome: Annotated[str, Form(max_length=40)], request: Request
+) -> HTMLResponse:
+    """Resolve with an outcome as the link's staff member: 200; 409 when already resolved."""
+    runtime = runtime_of(request)
+    async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
+        link = await _open(uow, runtime, token, page_id)
+        if isinstance(link, HTMLResponse):
+            return link
+        try:
+            chosen = AlertOutcome(outcome)
+        except ValueError:
+            unknown: NoticeSpec = ("Choose an outcome from the list.", "bad", {})
+            return await _render(request, uow, link, token, notice=unknown, status=422)
+        try:
+            await alerts.resolve(
+                uow, link.alert_id, link.staff_id, chosen, paging_for(_settings(runtime))
+            )
+        except AlertResolved:
+            resolved: NoticeSpec = ("This alert is already resolved.", "bad", {})
+            return await _render(request, uow, link, token, notice=resolved, status=409)
+        return await _render(
+            request, uow, link, token, notice=("You resolved this alert.", "good", {})
+        )
+
+
+@router.post("/pages/{page_id}/contact", response_class=HTMLResponse)
+async def contact_by_link(
+    page_id: UUID, token: Token, pin: Annotated[str, Form(max_length=40)], request: Request
+) -> HTMLResponse:
+    """The client's contact details, fetched from booking now, once the PIN is confirmed.
+    403 for a wrong (or unset) PIN, 429 while locked, 503 when booking cannot answer."""
+    runtime = runtime_of(request)
+    settings = _settings(runtime)
+    policy = PinPolicy(settings.pin_max_attempts, parse_duration(settings.pin_lockout))
+    async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
+        link = await _open(uow, runtime, token, page_id)
+        if isinstance(link, HTMLResponse):
+            return link
+        audit.note_client(link.client_id)
+        checked = await confirm_pin(uow, link.staff_id, pin, policy)
+    # The try is committed (counted) before anything is answered; booking is asked outside
+    # any transaction, so a slow directory holds no database connection.
+    contact: ClientContact | None = None
+    message, status = None, 200
+    if checked is PinCheck.CONFIRMED:
+        try:
+            contact = await client_contact(
+                runtime.nats(), link.client_id, link.site_id, settings.directory_timeout
+            )
+        except ContactUnavailable:
+            message = "The contact details could not be fetched right now; try again."
+            status = 503
+    else:
+        message, status = {
+            PinCheck.WRONG: ("Wrong PIN.", 403),
+            PinCheck.NOT_SET: ("No PIN is set for you; ask an administrator.", 403),
+            PinCheck.LOCKED: ("Too many wrong PINs; try again later.", 429),
+        }[checked]
+    async with runtime.db().acquire() as conn, conn.transaction(readonly=True):
+        return await _render(
+            request,
+            _ReadOnly(conn, runtime),
+            link,
+            token,
+            pin_message=message,
+            contact=contact,
+            status=status,
+        )
+
+
+class _ReadOnly:
+    """What `_render` needs of a unit of work, over a plain connection."""
+
+    def __init__(self, conn: Any, runtime: Runtime) -> None:
+        self.conn = conn
+        self._runtime = runtime
+
+    def now(self) -> Any:
+        return self._runtime.clock.now()
+
+
+async def _open(
+    uow: UnitOfWork, runtime: Runtime, token: str, page_id: UUID
+) -> PageLink | HTMLResponse:
+    """The link, noted as the request's actor; or the 403/410 page (also audited)."""
+    signer = link_signer(_settings(runtime))
+    try:
+        link = await open_page_link(uow.conn, signer, token, page_id, uow.now())
+    except LinkExpired as exc:
+        audit.note_actor(audit.Actor("link", str(exc.link.link_id)))
+        page = await _expired_page(uow, exc.link.subject, exc.link.person)
+        if page is not None:
+            audit.act_for(page["staff_id"])
+            audit.note_site(page["site_id"])
+        lang = await _language(uow, exc.link.person)
+        _ = translator(lang)
+        return _problem(
+            lang,
+            _("Link expired"),
+            _("This link has expired. Open the alert from a newer page or ask a colleague."),
+            410,
+        )
+    except LinkTampered:
+        audit.note_actor(audit.Actor("link", "invalid"))
+        _ = translator("en")
+        return _problem("en", _("Link not valid"), _("This link is not valid."), 403)
+    audit.note_actor(audit.Actor("link", str(link.link_id)))
+    audit.act_for(link.staff_id)
+    audit.note_site(link.site_id)
+    if not await people.works_at(uow.conn, link.staff_id, link.site_id):
+        lang = await _language(uow, str(link.staff_id))
+        _ = translator(lang)
+        return _problem(lang, _("Link not valid"), _("This link is not valid."), 403)
+    return link
+
+
+async def _expired_page(uow: Any, page_id: str, person: str | None) -> dict[str, Any] | None:
+    """The page a genuine but expired link was for, to audit whose it was."""
+    try:
+        page = await alert_views.page_of(uow.conn, UUID(page_id))
+    except ValueError:
+        return None
+    return page if page is not None and str(page["staff_id"]) == person else None
+
+
+async def _language(uow: Any, staff_id: str | None) -> str:
+    if staff_id is None:
+        return "en"
+    try:
+        return language_of(await staff.locale_of(uow.conn, UUID(staff_id)))
+    except ValueError:
+        return "en"
+
+
+def _problem(lang: str, title: str, text: str, status: int) -> HTMLResponse:
+    body = templates.get_template("link_problem.html").render(lang=lang, title=title, text=text)
+    return HTMLResponse(body, status_code=status, headers=_NO_STORE)
+
+
+_NO_STORE = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex",
+}
+
+
+async def _render(
+    request: Request,
+    uow: Any,
+    link: PageLink,
+    token: str,
+    *,
+    notice: NoticeSpec | None = None,
+    pin_message: str | None = None,
+    contact: ClientContact | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    runtime = runtime_of(request)
+    view = await alert_views.alert_view(uow.conn, link.alert_id)
+    assert view is not None
+    lang = language_of(await staff.locale_of(uow.conn, link.staff_id))
+    _ = translator(lang)
+    when = when_formatter(lang, await sites.timezone_of(uow.conn, link.site_id))
+    page = PageView(view, link.staff_id, _, when)
+    shown_notice = None
+    if notice is not None:
+        text, tone, extra = notice
+        if extra.get("ack"):
+            shown = _(
+                text, who=page.who(view["acknowledged_by"]), when=when(view["acknowledged_at"])
+            )
+        else:
+            shown = _(text)
+        shown_notice = Notice(shown, tone)
+    base = urlsplit(_settings(runtime).alert_base_url).path.rstrip("/") + f"/pages/{link.page_id}"
+    self_url = f"{base}?token={quote(token, safe='')}"
+    live = view["status"] in ("open", "acknowledged") and contact is None
+    refresh = f"{REFRESH_SECONDS}; url={self_url}" if live else None
+    context = {
+        "lang": lang,
+        "_": _,
+        "alert": page.alert(),
+        "pages": page.pages(),
+        "timeline": page.timeline(),
+        "outcomes": page.outcomes(),
+        "notice": shown_notice,
+        "token": token,
+        "me": page.who(link.staff_id),
+        "can_acknowledge": view["status"] == "open",
+        "can_resolve": view["status"] != "resolved",
+        "actions": view["status"] != "resolved",
+        "show_contact_section": view["status"] != "resolved" or contact is not None,
+        "contact": contact,
+        "pin_message": _(pin_message) if pin_message else None,
+        "refresh": refresh,
+        "urls": {"ack": f"{base}/ack", "resolve": f"{base}/resolve", "contact": f"{base}/contact"},
+    }
+    body = templates.get_template("oncall_page.html").render(context)
+    return HTMLResponse(body, status_code=status, headers=_NO_STORE)

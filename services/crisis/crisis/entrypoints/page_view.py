@@ -1,0 +1,162 @@
+"""What the on-call page shows, in the staff member's language: built from the alert's view.
+
+Ids and coded values only, like the timeline itself: no client detail reaches the page except
+the contact details a confirmed PIN fetched for this one answer.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from counseling_shared.codes import AlertOutcome
+from crisis.entrypoints.page_i18n import Translate
+
+OUTCOME_TEXT = {
+    AlertOutcome.SAFETY_PLAN: "Safety plan",
+    AlertOutcome.REFERRED_EMERGENCY: "Referred to emergency services",
+    AlertOutcome.REFERRED_HOSPITAL: "Referred to hospital",
+    AlertOutcome.POLICE: "Police",
+    AlertOutcome.NO_RISK_FOUND: "No risk found",
+}
+STATUS_TEXT = {"open": "Open", "acknowledged": "Acknowledged", "resolved": "Resolved"}
+
+
+@dataclass(frozen=True)
+class Notice:
+    text: str
+    tone: str  # good, bad or plain
+
+
+def short_id(value: object) -> str:
+    return str(value)[:8]
+
+
+class PageView:
+    """The template's values for one alert, seen by `me`."""
+
+    def __init__(
+        self,
+        view: dict[str, Any],
+        me: UUID,
+        _: Translate,
+        when: Callable[[datetime | None], str],
+    ) -> None:
+        self.view, self.me, self._, self.when = view, me, _, when
+
+    def who(self, staff_id: object) -> str:
+        text = short_id(staff_id)
+        return f"{text} ({self._('you')})" if str(staff_id) == str(self.me) else text
+
+    def acknowledged_text(self) -> str:
+        v = self.view
+        if v["acknowledged_at"] is None:
+            return ""
+        return self._(
+            "%(who)s at %(when)s",
+            who=self.who(v["acknowledged_by"]),
+            when=self.when(v["acknowledged_at"]),
+        )
+
+    def alert(self) -> dict[str, Any]:
+        v, _ = self.view, self._
+        resolved = ""
+        if v["resolved_at"] is not None:
+            resolved = _(
+                "%(who)s at %(when)s",
+                who=self.who(v["resolved_by"]),
+                when=self.when(v["resolved_at"]),
+            )
+            if v.get("outcome"):
+                resolved += f" · {_(OUTCOME_TEXT[AlertOutcome(v['outcome'])])}"
+        return {
+            "short_id": short_id(v["id"]),
+            "status": v["status"],
+            "status_text": _(STATUS_TEXT[v["status"]]),
+            "risk_text": _(str(v["level"])),
+            "current_level": v["current_level"],
+            "opened_text": self.when(v["opened_at"]),
+            "acknowledged_text": self.acknowledged_text(),
+            "resolved_text": resolved,
+        }
+
+    def pages(self) -> list[dict[str, Any]]:
+        _ = self._
+        out = []
+        for p in self.view["pages"]:
+            if p["sent_at"] is not None:
+                delivery = f"{_('Sent')} {self.when(p['sent_at'])}"
+            elif p["failed_at"] is not None:
+                delivery = f"{_('Failed')} {self.when(p['failed_at'])}"
+            else:
+                delivery = _("Waiting for delivery")
+            out.append(
+                {
+                    "who": self.who(p["staff_id"]),
+                    "level": p["level"],
+                    "requested_text": self.when(p["requested_at"]),
+                    "delivery_text": delivery,
+                }
+            )
+        return out
+
+    def timeline(self) -> list[dict[str, str]]:
+        return [
+            {"at_text": self.when(step["at"]), "text": self._step(step)}
+            for step in self.view["timeline"]
+        ]
+
+    def outcomes(self) -> list[tuple[str, str]]:
+        return [(o.value, self._(text)) for o, text in OUTCOME_TEXT.items()]
+
+    def _step(self, step: dict[str, Any]) -> str:
+        _, kind = self._, step["kind"]
+        who = self.who(step.get("staff_id", ""))
+        level = step.get("level", "")
+        match kind:
+            case "flag_received":
+                return f"{_('Risk flag received')} ({_(str(step.get('risk_level')))})"
+            case "opened":
+                return _("Alert opened")
+            case "no_policy":
+                return _("No escalation policy yet")
+            case "policy_adopted":
+                return _("Escalation policy adopted")
+            case "level_raised":
+                return f"{_('Risk level raised')} ({_(str(step.get('risk_level')))})"
+            case "page_requested":
+                return _("Page requested for %(who)s (level %(level)s)", who=who, level=level)
+            case "oncall_resolved":
+                names = ", ".join(self.who(s) for s in step.get("staff_ids", [])) or "—"
+                return _(
+                    "On call from the schedule: %(who)s (level %(level)s)", who=names, level=level
+                )
+            case "level_skipped":
+                return _("Level %(level)s skipped: nobody on call", level=level)
+            case "page_skipped":
+                return _("%(who)s skipped (%(reason)s)", who=who, reason=step.get("reason", ""))
+            case "page_sent":
+                return _(
+                    "Page to %(who)s sent by %(channel)s", who=who, channel=step.get("channel", "")
+                )
+            case "page_failed":
+                return _(
+                    "Page to %(who)s failed by %(channel)s",
+                    who=who,
+                    channel=step.get("channel", ""),
+                )
+            case "escalated":
+                return _("Escalated to level %(level)s", level=level)
+            case "chain_repeated":
+                return _("Chain started again")
+            case "acknowledged":
+                return _("Acknowledged by %(who)s", who=who)
+            case "resolved":
+                outcome = step.get("outcome")
+                text = _("Resolved by %(who)s", who=who)
+                return f"{text} · {_(OUTCOME_TEXT[AlertOutcome(outcome)])}" if outcome else text
+            case "exhausted":
+                return _("Every level was paged without an acknowledgement")
+            case _:
+                return str(kind)

@@ -1,0 +1,339 @@
+"""The on-call page opened from a page's signed link: acknowledge (200, then 409 saying who and
+when), resolve, expired (410) and altered (403) links, the staff member's language, and client
+contact details behind a PIN with wrong tries limited. Every use is audited."""
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from uuid import UUID, uuid4
+
+import pytest
+
+from counseling_shared.codes import StaffRole
+from counseling_shared.events import StaffRegistered
+from counseling_shared.links import LinkSigner
+from crisis.application.publishing import PAGE_LINK_PURPOSE
+from tests.crisis.integration.harness import (
+    Bus,
+    RunningCrisis,
+    crisis_settings,
+    eventually,
+    pages,
+    running_crisis,
+)
+from tests.crisis.integration.steps import alert, flag, put_policy, register_staff
+
+SMS_SECRET = "inbound-sms-test-secret"  # noqa: S105 - a test value
+
+
+@pytest.fixture(scope="module")
+async def crisis(database_url: str, nats_url: str) -> AsyncIterator[RunningCrisis]:
+    """crisis with SMS replies configured."""
+    settings = crisis_settings(database_url, nats_url, INBOUND_SMS_SECRET=SMS_SECRET)
+    async with running_crisis(settings) as running:
+        yield running
+
+
+async def _page_link(bus: Bus, site_id: UUID, alert_id: str) -> dict[str, Any]:
+    async def found() -> dict[str, Any] | None:
+        paged = pages(await bus.crisis_events(site_id, "PageRequested"), alert_id)
+        return paged[0] if paged else None
+
+    return await eventually(found, timeout=10)
+
+
+def _path_and_token(ack_url: str) -> tuple[str, str]:
+    parts = urlsplit(ack_url)
+    return parts.path, parse_qs(parts.query)["token"][0]
+
+
+async def _paged_alert(
+    crisis: RunningCrisis, bus: Bus, staff: list[UUID] | None = None, site_id: UUID | None = None
+) -> tuple[UUID, list[UUID], str, dict[str, Any]]:
+    site_id = site_id or uuid4()
+    staff = staff or await register_staff(bus, site_id, 2)
+    await put_policy(crisis, site_id, [([staff[0]], "PT60S"), ([staff[1]], "PT60S")], repeat=0)
+    alert_id = (await flag(crisis, site_id, uuid4()))["alert_id"]
+    page = await _page_link(bus, site_id, alert_id)
+    return site_id, staff, alert_id, page
+
+
+async def test_the_link_opens_the_page_and_acknowledges_once_as_the_paged_staff_member(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    site_id, staff, alert_id, page = await _paged_alert(crisis, bus)
+    assert page["staff_id"] == str(staff[0])
+    path, token = _path_and_token(page["ack_url"])
+    assert path == f"/pages/{page['page_id']}"
+
+    opened = await crisis.http.get(path, params={"token": token}, headers={"Authorization": ""})
+    assert opened.status_code == 200, opened.text
+    assert opened.headers["content-type"].startswith("text/html")
+    assert opened.headers["cache-control"] == "no-store"
+    assert opened.headers["referrer-policy"] == "no-referrer"
+    html = opened.text
+    assert ">Acknowledge</button>" in html
+    assert ">Resolve</button>" in html
+    assert "safety_plan" in html  # the outcome choices
+    assert 'http-equiv="refresh"' in html  # refreshed while open
+    assert str(staff[0])[:8] in html
+    assert alert_id[:8] in html
+
+    acked = await crisis.http.post(
+        f"{path}/ack", data={"token": token}, headers={"Authorization": ""}
+    )
+    assert acked.status_code == 200, acked.text
+    assert "escalation has stopped" in acked.text
+    view = await alert(crisis, alert_id)
+    assert view["status"] == "acknowledged"
+    assert view["acknowledged_by"] == str(staff[0])
+    assert view["escalation_due_at"] is None
+
+    again = await crisis.http.post(
+        f"{path}/ack", data={"token": token}, headers={"Authorization": ""}
+    )
+    assert again.status_code == 409
+    assert "Already acknowledged by" in again.text
+    assert str(staff[0])[:8] in again.text
+
+    trail = (await crisis.http.get("/audit", params={"actor_id": str(staff[0])})).json()["items"]
+    link_uses = [e for e in trail if e["actor"]["kind"] == "link"]
+    assert [e["status"] for e in link_uses if e["action"] == "acknowledge_by_link"] == [200, 409]
+    assert any(e["action"] == "oncall_page" and e["status"] == 200 for e in link_uses)
+    assert all(e["site_id"] == str(site_id) for e in link_uses)
+
+
+async def test_resolving_through_the_link_records_the_outcome_and_a_second_try_is_a_409(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    _, staff, alert_id, page = await _paged_alert(crisis, bus)
+    path, token = _path_and_token(page["ack_url"])
+
+    wrong = await crisis.http.post(f"{path}/resolve", data={"token": token, "outcome": "nope"})
+    assert wrong.status_code == 422
+    resolved = await crisis.http.post(
+        f"{path}/resolve", data={"token": token, "outcome": "safety_plan"}
+    )
+    assert resolved.status_code == 200, resolved.text
+    view = await alert(crisis, alert_id)
+    assert (view["status"], view["outcome"], view["resolved_by"]) == (
+        "resolved",
+        "safety_plan",
+        str(staff[0]),
+    )
+    again = await crisis.http.post(f"{path}/resolve", data={"token": token, "outcome": "police"})
+    assert again.status_code == 409
+
+
+async def test_an_altered_link_is_a_403_another_pages_token_too_and_an_expired_one_a_410(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    site_id, staff, alert_id, page = await _paged_alert(crisis, bus)
+    path, token = _path_and_token(page["ack_url"])
+    altered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    for bad in (altered, token + "x", "garbage"):
+        answer = await crisis.http.get(path, params={"token": bad})
+        assert answer.status_code == 403, bad
+        assert "not valid" in answer.text
+        post = await crisis.http.post(f"{path}/ack", data={"token": bad})
+        assert post.status_code == 403
+
+    key = crisis.runtime.settings.link_signing_key.get_secret_value()
+    signer = LinkSigner(key)
+    # Genuinely signed, but for another page id (or another person) than the one it opens.
+    other_page = signer.sign(
+        PAGE_LINK_PURPOSE, str(uuid4()), person=str(staff[0]), expires_at=_later()
+    )
+    assert (await crisis.http.get(path, params={"token": other_page})).status_code == 403
+    other_person = signer.sign(
+        PAGE_LINK_PURPOSE, page["page_id"], person=str(staff[1]), expires_at=_later()
+    )
+    assert (await crisis.http.get(path, params={"token": other_person})).status_code == 403
+    # Signed for the calendar purpose: never opens a page.
+    calendar = signer.sign("crisis-schedule-calendar", page["page_id"], expires_at=_later())
+    assert (await crisis.http.get(path, params={"token": calendar})).status_code == 403
+
+    expired = signer.sign(
+        PAGE_LINK_PURPOSE,
+        page["page_id"],
+        person=str(staff[0]),
+        expires_at=datetime.now(UTC) - timedelta(seconds=1),
+    )
+    gone = await crisis.http.get(path, params={"token": expired})
+    assert gone.status_code == 410
+    assert "expired" in gone.text
+    refused = await crisis.http.post(f"{path}/ack", data={"token": expired})
+    assert refused.status_code == 410
+    assert (await alert(crisis, alert_id))["status"] == "open"
+
+    refused_uses = (await crisis.http.get("/audit", params={"actor_id": "invalid"})).json()
+    assert [
+        (e["action"], e["status"])
+        for e in refused_uses["items"]
+        if e["resource_id"] == page["page_id"]
+    ][:2] == [("oncall_page", 403), ("acknowledge_by_link", 403)]
+    expired_uses = (await crisis.http.get("/audit", params={"site_id": str(site_id)})).json()
+    assert [(e["action"], e["status"]) for e in expired_uses["items"] if e["status"] == 410] == [
+        ("oncall_page", 410),
+        ("acknowledge_by_link", 410),
+    ]
+
+
+def _later() -> datetime:
+    return datetime.now(UTC) + timedelta(hours=1)
+
+
+async def test_the_page_speaks_the_staff_members_language(crisis: RunningCrisis, bus: Bus) -> None:
+    site_id = uuid4()
+    french, korean = uuid4(), uuid4()
+    for staff_id, locale in ((french, "fr-FR"), (korean, "ko")):
+        await bus.publish(
+            StaffRegistered(
+                staff_id=staff_id,
+                site_id=site_id,
+                name="On call",
+                role=StaffRole.CRISIS_LINE,
+                email="oncall@center.example",
+                phone="+15550000001",
+                locale=locale,
+            ),
+            source="booking",
+        )
+    _, _, _, page = await _paged_alert(crisis, bus, [french, korean], site_id)
+    path, token = _path_and_token(page["ack_url"])
+    html = (await crisis.http.get(path, params={"token": token})).text
+    assert '<html lang="fr">' in html
+    assert ">Prendre en charge</button>" in html
+    assert ">Clore</button>" in html
+
+
+@pytest.fixture
+async def directory(bus: Bus) -> AsyncIterator[dict[UUID, dict[str, Any]]]:
+    """booking's directory on the real NATS: answers for the clients the test puts in."""
+    known: dict[UUID, dict[str, Any]] = {}
+
+    async def answer(msg: Any) -> None:
+        client_id = UUID(json.loads(msg.data)["client_id"])
+        reply = known.get(client_id, {"error": "not_found"})
+        await msg.respond(json.dumps(reply).encode())
+
+    sub = await bus.nc.subscribe("booking.directory.contact", cb=answer)
+    try:
+        yield known
+    finally:
+        await sub.unsubscribe()
+
+
+async def test_contact_details_show_only_after_the_pin_and_wrong_tries_lock_it(
+    crisis: RunningCrisis, bus: Bus, directory: dict[UUID, dict[str, Any]]
+) -> None:
+    site_id = uuid4()
+    staff = await register_staff(bus, site_id, 2)
+    await put_policy(crisis, site_id, [([staff[0]], "PT60S")], repeat=0)
+    client_id = uuid4()
+    directory[client_id] = {
+        "client_id": str(client_id),
+        "site_id": str(site_id),
+        "phone": "+15557654321",
+        "email": "client@example.org",
+        "preferred_channel": "sms",
+    }
+    alert_id = (await flag(crisis, site_id, client_id))["alert_id"]
+    page = await _page_link(bus, site_id, alert_id)
+    path, token = _path_and_token(page["ack_url"])
+
+    opened = (await crisis.http.get(path, params={"token": token})).text
+    assert "+15557654321" not in opened
+    assert "client@example.org" not in opened
+    unset = await crisis.http.post(f"{path}/contact", data={"token": token, "pin": "1234"})
+    assert unset.status_code == 403
+    assert "No PIN is set" in unset.text
+
+    assert (
+        await crisis.http.put(f"/staff/{staff[0]}/pin", json={"pin": "12ab"})
+    ).status_code == 422
+    set_pin = await crisis.http.put(f"/staff/{staff[0]}/pin", json={"pin": "482913"})
+    assert set_pin.status_code == 204, set_pin.text
+    stored = await crisis.runtime.db().fetchval(
+        "SELECT pin_hash FROM staff_pins WHERE staff_id = $1", staff[0]
+    )
+    assert stored.startswith("scrypt$")
+    assert "482913" not in stored
+
+    wrong = await crisis.http.post(f"{path}/contact", data={"token": token, "pin": "000000"})
+    assert wrong.status_code == 403
+    assert "Wrong PIN" in wrong.text
+    assert "+15557654321" not in wrong.text
+    shown = await crisis.http.post(f"{path}/contact", data={"token": token, "pin": "482913"})
+    assert shown.status_code == 200, shown.text
+    assert "+15557654321" in shown.text
+    assert "client@example.org" in shown.text
+
+    for _ in range(crisis.runtime.settings.pin_max_attempts):  # type: ignore[attr-defined]
+        await crisis.http.post(f"{path}/contact", data={"token": token, "pin": "111111"})
+    locked = await crisis.http.post(f"{path}/contact", data={"token": token, "pin": "482913"})
+    assert locked.status_code == 429
+    assert "+15557654321" not in locked.text
+
+    trail = (await crisis.http.get("/audit", params={"client_id": str(client_id)})).json()
+    views = [e for e in trail["items"] if e["action"] == "contact_by_link"]
+    assert [e["status"] for e in views][:3] == [403, 403, 200]
+    assert all(e["on_behalf_of"] == str(staff[0]) for e in views)
+
+
+async def _reply(crisis: RunningCrisis, sender: str, text: str, secret: str = SMS_SECRET) -> Any:
+    return await crisis.http.post(
+        "/inbound/sms",
+        json={"from": sender, "text": text},
+        headers={"X-Webhook-Secret": secret, "Authorization": ""},
+    )
+
+
+async def test_an_sms_reply_ack_with_the_code_acknowledges_as_the_staff_member_whose_phone_sent_it(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    site_id = uuid4()
+    phones = {uuid4(): "+33 6 12 34 56 78", uuid4(): "+33611111111"}
+    for staff_id, phone in phones.items():
+        await bus.publish(
+            StaffRegistered(
+                staff_id=staff_id,
+                site_id=site_id,
+                name="On call",
+                role=StaffRole.CRISIS_LINE,
+                email="oncall@center.example",
+                phone=phone,
+                locale="en",
+            ),
+            source="booking",
+        )
+    first, second = list(phones)
+    _, _, alert_id, page = await _paged_alert(crisis, bus, [first, second], site_id)
+    code = page["reply_code"]
+    assert code == UUID(page["page_id"]).hex[:6].upper()
+
+    assert (await _reply(crisis, "+33612345678", f"ACK {code}", "wrong")).status_code == 401
+    help_text = await _reply(crisis, "+33612345678", "hello")
+    assert help_text.status_code == 200
+    assert "ACK" in help_text.json()["reply"]
+    # The right code from another staff member's phone acknowledges nothing.
+    other = await _reply(crisis, "+33611111111", f"ACK {code}")
+    assert "No open page" in other.json()["reply"]
+    assert (await alert(crisis, alert_id))["status"] == "open"
+
+    acked = await _reply(crisis, "0033 6 12 34 56 78", f"ack {code.lower()}")
+    assert acked.status_code == 200, acked.text
+    assert "acknowledged" in acked.json()["reply"]
+    view = await alert(crisis, alert_id)
+    assert (view["status"], view["acknowledged_by"]) == ("acknowledged", str(first))
+
+    again = await _reply(crisis, "+33612345678", f"ACK {code}")
+    assert "already acknowledged by" in again.json()["reply"]
+    assert str(first)[:8] in again.json()["reply"]
+    trail = (await crisis.http.get("/audit", params={"actor_id": str(first)})).json()["items"]
+    assert [e["action"] for e in trail if e["actor"]["kind"] == "staff"] == [
+        "inbound_sms",
+        "inbound_sms",
+    ]
