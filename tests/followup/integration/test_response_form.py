@@ -23,6 +23,7 @@ from counseling_shared.events import (
     FollowUpDue,
     FollowUpScheduled,
     MeasureRecorded,
+    NegativeContactRecorded,
     RiskFlagged,
     SessionCompleted,
 )
@@ -79,9 +80,17 @@ def path_of(url: str) -> str:
     return "/" + url.split("://", 1)[1].split("/", 1)[1]
 
 
-def form_fields(phq9: list[int], *, contact: str = "yes", token: str) -> dict[str, str]:
+def form_fields(
+    phq9: list[int], *, contact: str = "yes", token: str, wellbeing: int = 2
+) -> dict[str, str]:
     fields = {f"phq9_{n}": str(v) for n, v in enumerate(phq9, start=1)}
-    return {**fields, "wellbeing": "2", "contact": contact, "comment": "Rough week", "token": token}
+    return {
+        **fields,
+        "wellbeing": str(wellbeing),
+        "contact": contact,
+        "comment": "Rough week",
+        "token": token,
+    }
 
 
 async def test_an_answer_with_item9_at_two_completes_the_checkin_and_flags_a_high_risk(
@@ -173,6 +182,30 @@ async def test_an_answer_with_item9_at_two_completes_the_checkin_and_flags_a_hig
     async with db.acquire() as conn:  # erasure on request takes the answers and scores too
         erased = await erase_client(conn, due.client_id)
     assert (erased["checkin_responses"], erased["measures"]) == (1, 1)
+
+
+async def test_a_client_answering_very_bad_is_a_negative_contact_that_starts_the_cooloff(
+    api: httpx.AsyncClient, js: JetStreamContext
+) -> None:
+    site_id, due = await due_link(api, js)
+    assert due.response_url is not None
+    async with httpx.AsyncClient(base_url=str(api.base_url), timeout=10.0) as public:
+        form = await public.get(path_of(due.response_url))
+        token = re.search(r'name="token" value="([^"]+)"', form.text)
+        assert token is not None
+        sent = await public.post(
+            f"/followups/{due.followup_id}/response",
+            data=form_fields([0] * 9, contact="no", token=token[1], wellbeing=1),
+        )
+        assert sent.status_code == 200, sent.text
+
+    async def negative() -> list[Any]:
+        found = [e for _, e in await followup_events(js, site_id)]
+        return [e for e in found if isinstance(e, NegativeContactRecorded)]
+
+    [recorded] = await eventually(negative)
+    assert recorded.client_id == due.client_id
+    assert recorded.cooloff_until is not None
 
 
 async def test_an_incomplete_answer_shows_the_form_again_and_stores_nothing(

@@ -101,7 +101,9 @@ async def answer_checkin(
         assert site_id == asked.followup.site_id
 
     try:
-        done = await commands.complete_followup(uow, store, followup_id, complete, same_site)
+        done = await commands.complete_followup(
+            uow, store, followup_id, complete, same_site, how_are_you=answers.wellbeing
+        )
     except FollowUpAlreadyClosed:
         raise AlreadyAnswered(asked.locale) from None
     now = uow.now()

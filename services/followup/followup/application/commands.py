@@ -71,9 +71,12 @@ async def complete_followup(
     followup_id: UUID,
     command: followup.Complete,
     check_access: AccessCheck,
+    *,
+    how_are_you: int | None = None,
 ) -> FollowUp:
     """Record the outcome. A risk of `moderate` or above raises `RiskFlagged` (source followup);
-    completing a check-in before it fell due keeps its series going."""
+    completing a check-in before it fell due keeps its series going. `how_are_you` is the
+    client's own answer (1-5) when they answered the form: it counts for contact regularity."""
     # Lock order: the client before its follow-ups (as a pause does), then read both fresh,
     # so a pause racing this completion either sees the next check-in or stops it being planned.
     seen = await store.followup(followup_id)
@@ -107,7 +110,7 @@ async def complete_followup(
             ),
             subject=flag_id,
         )
-    await regularity.followup_answered(uow, store, completed, client)
+    await regularity.followup_answered(uow, store, completed, client, how_are_you=how_are_you)
     if state.status is Status.SCHEDULED:
         await care_plan.continue_series(uow, store, state, client)
     return completed
