@@ -217,8 +217,9 @@ async def test_in_a_browser_a_client_answers_a_checkin_and_item9_pages_the_on_ca
         assert again is not None
         assert again.status == 409
         assert "Déjà reçu" in await page.content()
-    # Asked of the product: within 2 s. Asserted with room for a loaded 2-core test machine.
-    assert latency < 4.0, f"the page took {latency:.3f}s"
+    # Asked of the product: within 2 s of the submission (0.28 s measured on a quiet 2-core
+    # machine; the whole chain is followup's outbox, crisis, notify and the SMS provider).
+    assert latency < 2.0, f"the page took {latency:.3f}s"
     assert "Client Park" not in sms[0].body
     async with suite.client("followup") as followup:
         rows = listed(await followup.get("/followups", params={"client_id": client["id"]}))
