@@ -27,6 +27,7 @@ from counseling_shared.wakeups import listen_for_wakeups
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
+    from counseling_shared.service import Runtime
 
 log = get_logger(__name__)
 
@@ -81,6 +82,32 @@ class DueScheduler:
 
     def wake(self) -> None:
         self._wake.set()
+
+    @classmethod
+    def of_runtime(
+        cls,
+        runtime: Runtime,
+        *,
+        table: str,
+        channel: str,
+        fire: FireTimer,
+        due_condition: str = "status = 'scheduled'",
+        **options: Any,
+    ) -> DueScheduler:
+        """A scheduler over one of the service's timer tables, on its pool, clock and database."""
+        settings = runtime.settings
+        return cls(
+            pool=runtime.db(),
+            dsn=settings.database_url,
+            schema=settings.database_schema,
+            source=runtime.name,
+            clock=runtime.clock,
+            table=table,
+            channel=channel,
+            fire=fire,
+            due_condition=due_condition,
+            **options,
+        )
 
     async def run(self) -> None:
         listener = asyncio.create_task(

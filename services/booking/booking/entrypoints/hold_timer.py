@@ -23,13 +23,8 @@ def hold_firing(policy: OfferPolicy | None) -> FireTimer:
 
 
 def hold_scheduler_for(runtime: Runtime, **options: Any) -> DueScheduler:
-    s = runtime.settings
-    return DueScheduler(
-        pool=runtime.db(),
-        dsn=s.database_url,
-        schema=s.database_schema,
-        source=runtime.name,
-        clock=runtime.clock,
+    return DueScheduler.of_runtime(
+        runtime,
         table="holds",
         channel=HOLD_TIMER_CHANNEL,
         fire=hold_firing(offer_policy(runtime)),

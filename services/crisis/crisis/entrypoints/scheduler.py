@@ -25,13 +25,8 @@ def escalation_scheduler(paging: Paging) -> BackgroundTask:
 
 
 def scheduler_for(runtime: Runtime, fire: Any) -> DueScheduler:
-    s = runtime.settings
-    return DueScheduler(
-        pool=runtime.db(),
-        dsn=s.database_url,
-        schema=s.database_schema,
-        source="crisis",
-        clock=runtime.clock,
+    return DueScheduler.of_runtime(
+        runtime,
         table=timers.TABLE,
         channel=timers.CHANNEL,
         fire=fire,

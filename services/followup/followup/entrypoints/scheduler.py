@@ -40,12 +40,8 @@ async def fire_followup(
 def scheduler_for(runtime: Runtime, **options: Any) -> DueScheduler:
     s = runtime.settings
     assert isinstance(s, FollowupSettings)
-    return DueScheduler(
-        pool=runtime.db(),
-        dsn=s.database_url,
-        schema=s.database_schema,
-        source=runtime.name,
-        clock=runtime.clock,
+    return DueScheduler.of_runtime(
+        runtime,
         table="followups",
         channel=TIMER_CHANNEL,
         fire=firer(ResponseLinks.from_settings(s)),
@@ -69,13 +65,8 @@ async def fire_contact_gap(uow: UnitOfWork, row: asyncpg.Record) -> None:
 
 
 def gap_scheduler_for(runtime: Runtime, **options: Any) -> DueScheduler:
-    s = runtime.settings
-    return DueScheduler(
-        pool=runtime.db(),
-        dsn=s.database_url,
-        schema=s.database_schema,
-        source=runtime.name,
-        clock=runtime.clock,
+    return DueScheduler.of_runtime(
+        runtime,
         table="contact_regularity",
         channel=GAP_TIMER_CHANNEL,
         fire=fire_contact_gap,
