@@ -4,18 +4,11 @@ the client by id only. Nobody is told when followup knows no counselor for the c
 
 from __future__ import annotations
 
-from uuid import uuid4
-
-from counseling_shared.codes import NotificationChannel
 from counseling_shared.envelope import Envelope
 from counseling_shared.events import CallbackRequested, IntegrationEvent
-from counseling_shared.tracing import current_trace_headers
 from counseling_shared.unit_of_work import UnitOfWork
-from notify.adapters import notification_store
-from notify.adapters.recipient_facts import recipient_facts
-from notify.domain import notification
-from notify.domain.codes import Lane, RecipientKind, Template
-from notify.domain.quiet_hours import zone_named
+from notify.application.staff_emails import email_staff
+from notify.domain.codes import Template
 
 
 async def on_callback_requested(
@@ -24,22 +17,7 @@ async def on_callback_requested(
     assert isinstance(event, CallbackRequested)
     if event.counselor_id is None:
         return
-    facts = await recipient_facts(uow.conn, event.counselor_id, event.site_id)
-    zone_name = facts.site.timezone if facts.site else None
-    requested = notification.request(
-        notification_id=uuid4(),
-        recipient_id=event.counselor_id,
-        recipient_kind=RecipientKind.STAFF,
-        site_id=event.site_id,
-        lane=Lane.BULK,
-        channel=NotificationChannel.EMAIL,
-        template=Template.CALLBACK_REQUESTED,
-        params={"client_id": str(event.client_id), "followup_id": str(event.followup_id)},
-        cause_event_id=envelope.id,
-        correlation_id=envelope.correlationid,
-        now=uow.now(),
-        quiet_hours=facts.preferences.quiet_hours if facts.preferences else None,
-        zone=zone_named(zone_name) if zone_name else None,
+    params = {"client_id": str(event.client_id), "followup_id": str(event.followup_id)}
+    await email_staff(
+        uow, envelope, [event.counselor_id], event.site_id, Template.CALLBACK_REQUESTED, params
     )
-    await notification_store.add(uow.conn, requested, current_trace_headers())
-    await notification_store.wake(uow.conn, Lane.BULK)

@@ -8,21 +8,13 @@ never pass through here."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from uuid import UUID, uuid4
-
-from counseling_shared.codes import NotificationChannel
 from counseling_shared.envelope import Envelope
 from counseling_shared.events import ContactGapDetected, IntegrationEvent, NegativeContactRecorded
-from counseling_shared.tracing import current_trace_headers
 from counseling_shared.unit_of_work import UnitOfWork
-from notify.adapters import notification_store
-from notify.adapters.recipient_facts import recipient_facts
 from notify.adapters.staff_roles import site_staff_with_roles
-from notify.domain import notification
-from notify.domain.codes import Lane, RecipientKind, Template
+from notify.application.staff_emails import email_staff
+from notify.domain.codes import Template
 from notify.domain.notification import Params
-from notify.domain.quiet_hours import zone_named
 
 SUPERVISING_ROLES = ("supervisor",)
 FALLBACK_ROLES = ("site_lead",)
@@ -41,7 +33,7 @@ async def on_contact_gap_detected(
         "client_id": str(event.client_id),
         "last_positive_contact_at": last.isoformat() if last else None,
     }
-    await _email_staff(
+    await email_staff(
         uow, envelope, [event.counselor_id], event.site_id, Template.CONTACT_GAP, params
     )
 
@@ -59,38 +51,4 @@ async def on_negative_contact_recorded(
         "client_id": str(event.client_id),
         "cooloff_until": until.isoformat() if until else None,
     }
-    await _email_staff(uow, envelope, staff, event.site_id, Template.NEGATIVE_CONTACT, params)
-
-
-async def _email_staff(
-    uow: UnitOfWork,
-    envelope: Envelope,
-    staff_ids: Iterable[UUID],
-    site_id: UUID,
-    template: Template,
-    params: Params,
-) -> None:
-    headers = current_trace_headers()
-    queued = False
-    for staff_id in staff_ids:
-        facts = await recipient_facts(uow.conn, staff_id, site_id)
-        zone_name = facts.site.timezone if facts.site else None
-        requested = notification.request(
-            notification_id=uuid4(),
-            recipient_id=staff_id,
-            recipient_kind=RecipientKind.STAFF,
-            site_id=site_id,
-            lane=Lane.BULK,
-            channel=NotificationChannel.EMAIL,
-            template=template,
-            params=params,
-            cause_event_id=envelope.id,
-            correlation_id=envelope.correlationid,
-            now=uow.now(),
-            quiet_hours=facts.preferences.quiet_hours if facts.preferences else None,
-            zone=zone_named(zone_name) if zone_name else None,
-        )
-        await notification_store.add(uow.conn, requested, headers)
-        queued = True
-    if queued:
-        await notification_store.wake(uow.conn, Lane.BULK)
+    await email_staff(uow, envelope, staff, event.site_id, Template.NEGATIVE_CONTACT, params)
