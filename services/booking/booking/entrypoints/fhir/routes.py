@@ -158,7 +158,7 @@ async def search_slots(
     ] = None,
 ) -> FhirJSONResponse:
     """The busy slots of counselors' schedules: one per session not cancelled. Free slots are
-    not listed (booking keeps no working hours to derive them from)."""
+    not listed yet: `GET /availability` serves them, not yet as FHIR Slots."""
     counselors = reference_ids(schedule, "Schedule", "schedule")
     async with runtime.db().acquire() as conn:
         found = await fhir_queries.appointments_by_start(
