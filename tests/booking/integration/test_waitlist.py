@@ -153,7 +153,8 @@ def _form_of(page: str) -> tuple[str, dict[str, str]]:
     """The page's one form: its action and its hidden token."""
     action = re.search(r'<form method="post" action="([^"]+)"', page)
     token = re.search(r'<input type="hidden" name="token" value="([^"]+)"', page)
-    assert action and token, page
+    assert action, page
+    assert token, page
     return html.unescape(action.group(1)), {"token": html.unescape(token.group(1))}
 
 
