@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.booking.integration.support import Booking, eventually, site_events
+from tests.browser import chromium, needs_chromium
 
 pytestmark = pytest.mark.integration
 
@@ -212,3 +213,43 @@ async def test_the_accept_link_opens_a_page_in_the_clients_locale_whose_button_b
     assert api_again.headers["content-type"].startswith("application/problem+json")
     offer = (await _entry(booking, entry["id"]))["offers"][0]
     assert api_again.json()["appointment_id"] == offer["appointment_id"]
+
+
+@needs_chromium
+async def test_a_phone_without_javascript_books_the_offer_with_the_pages_button(
+    booking: Booking,
+) -> None:
+    site = await booking.site(name="Riverside Counseling")
+    counselor = await booking.counselor(site["id"])
+    taken = await booking.appointment(
+        counselor, await booking.client(site["id"]), booking.at(hours=70)
+    )
+    waiting = await booking.client(site["id"], locale="ko-KR")
+    entry = await booking.created("/waitlist", {"client_id": waiting["id"], "site_id": site["id"]})
+    await booking.post(
+        f"/appointments/{taken['id']}/cancel", {"reason": "ill", "cancelled_by": "client"}
+    )
+    base = str(booking.http.base_url).rstrip("/")
+    link = base + await _offer_url(booking, site["id"], 8)
+
+    async with chromium() as browser:
+        context = await browser.new_context(
+            java_script_enabled=False, viewport={"width": 360, "height": 640}
+        )
+        page = await context.new_page()
+        opened = await page.goto(link)
+        assert opened is not None
+        assert opened.status == 200
+        button = page.get_by_role("button", name="이 시간으로 예약하기")
+        box = await button.bounding_box()
+        assert box is not None
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= 360  # fits a 360 px screen, no sideways scroll
+        async with page.expect_navigation() as answered:
+            await button.click()
+        booked = await answered.value
+        assert booked is not None
+        assert booked.status == 201
+        assert await page.locator("h1").inner_text() == "예약되었습니다"
+        await context.close()
+    assert (await _entry(booking, entry["id"]))["status"] == "booked"
