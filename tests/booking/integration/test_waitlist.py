@@ -126,6 +126,9 @@ async def test_an_altered_accept_link_is_refused(booking: Booking) -> None:
     forged = await booking.http.post(f"/waitlist/offers/{offer['id']}/accept?token=x{offer['id']}")
 
     assert forged.status_code == 403
+    no_token = await booking.http.post(f"/waitlist/offers/{offer['id']}/accept")
+    assert no_token.status_code == 403
+    assert no_token.headers["content-type"].startswith("application/problem+json")
     forged_page = await booking.http.get(
         f"/waitlist/offers/{offer['id']}/accept",
         params={"token": f"x{offer['id']}"},

@@ -148,8 +148,8 @@ async def accept_offer(
     offer_id: UUID,
     request: Request,
     runtime: Live,
-    token: str | None = Query(
-        None,
+    token: str = Query(
+        "",
         max_length=1000,
         description="The signed token of the offer's link (a browser form may send it instead).",
     ),
@@ -161,7 +161,7 @@ async def accept_offer(
     if offer_page.is_form_post(request):
         return await offer_page.accept_from_form(request, runtime, offer_id, token)
     try:
-        verify_accept_link(runtime, offer_id, token or "")
+        verify_accept_link(runtime, offer_id, token)
     except LinkExpired:
         raise _gone("This offer has expired; the slot went to the next client.") from None
     except LinkTampered:

@@ -102,11 +102,11 @@ async def show_offer(offer_id: UUID, request: Request, token: str = "") -> HTMLR
 
 
 async def accept_from_form(
-    request: Request, runtime: Runtime, offer_id: UUID, query_token: str | None
+    request: Request, runtime: Runtime, offer_id: UUID, query_token: str
 ) -> HTMLResponse:
     """The page's button: book the offer (201 page) or say why not."""
     sent = (await request.form()).get("token")
-    token = sent if isinstance(sent, str) and sent else query_token or ""
+    token = sent if isinstance(sent, str) and sent else query_token
     try:
         shown = await _open(runtime, offer_id, token)
         try:
