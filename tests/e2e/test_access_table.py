@@ -44,6 +44,8 @@ DOCS_PATHS = {"/docs", "/docs/oauth2-redirect", "/redoc"}
 SIGNED_LINK_ROUTES = {
     ("crisis", "GET", "/schedules/{schedule_id}/calendar.ics"),
     ("booking", "GET", "/staff/{staff_id}/calendar.ics"),
+    # The waitlist offer's page and its button (or an API caller's accept).
+    ("booking", "GET", "/waitlist/offers/{offer_id}/accept"),
     ("booking", "POST", "/waitlist/offers/{offer_id}/accept"),
     # The client's answer form: the signed, single-use link is the credential.
     ("followup", "GET", "/followups/{followup_id}/response"),

@@ -9,6 +9,7 @@ from booking.entrypoints.directory import serve_directory
 from booking.entrypoints.fhir import routes as fhir
 from booking.entrypoints.hold_timer import hold_timer
 from booking.entrypoints.http import ROUTERS
+from booking.entrypoints.web import offer_page
 from booking.settings import BookingSettings
 from counseling_shared.service import ServiceDefinition
 
@@ -23,7 +24,7 @@ def definition(settings: BookingSettings | None = None) -> ServiceDefinition:
         # Free text about a client: served to staff of the client's site and admins only.
         client_free_text=frozenset({"goals", "next_steps", "cancel_reason"}),
         routes=ROUTES,
-        routers=[*ROUTERS, fhir.router, calendar.router],
+        routers=[*ROUTERS, fhir.router, calendar.router, offer_page.router],
         on_start=[serve_directory],
         background=[hold_timer],
     )

@@ -3,7 +3,7 @@
 from datetime import datetime
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from booking.adapters import waitlist_store
@@ -14,15 +14,15 @@ from booking.domain.scheduling.waitlist import Entry, EntryStatus, Offer, OfferS
 from booking.entrypoints.http.deps import Live, execute
 from booking.entrypoints.http.errors import BookingRoute
 from booking.entrypoints.http.schemas import AppointmentOut
-from booking.entrypoints.policies import booking_settings
-from counseling_shared import audit
+from booking.entrypoints.offer_link import verify_accept_link
+from booking.entrypoints.web import offer_page
 from counseling_shared.codes import Modality
 from counseling_shared.http.bodies import Instant, RequestBody
 from counseling_shared.http.dependencies import Caller
 from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.pagination import PAGED, Page
 from counseling_shared.http.problems import Problem
-from counseling_shared.links import LinkExpired, LinkSigner, LinkTampered
+from counseling_shared.links import LinkExpired, LinkTampered
 
 router = APIRouter(route_class=BookingRoute, tags=["waitlist"])
 
@@ -135,6 +135,7 @@ async def get_waitlist_entry(entry_id: UUID, caller: Caller, runtime: Live) -> W
 @router.post(
     "/waitlist/offers/{offer_id}/accept",
     status_code=201,
+    response_model=AppointmentOut,
     responses=problem_responses(
         403,
         404,
@@ -147,21 +148,24 @@ async def accept_offer(
     offer_id: UUID,
     request: Request,
     runtime: Live,
-    token: str = Query(max_length=1000, description="The signed token of the offer's link."),
-) -> AppointmentOut:
+    token: str = Query(
+        "",
+        max_length=1000,
+        description="The signed token of the offer's link (a browser form may send it instead).",
+    ),
+) -> AppointmentOut | Response:
     """Accept a waitlist offer with its signed link: books the held slot (201,
     `AppointmentBooked`). 409 when accepted before, 410 when the offer or its link expired
-    (the slot went to the next entry), 403 for an altered link."""
-    signer = LinkSigner(booking_settings(runtime).link_signing_key.get_secret_value())
+    (the slot went to the next entry), 403 for an altered link. A browser's form post
+    (`application/x-www-form-urlencoded`) gets the same answers as HTML pages."""
+    if offer_page.is_form_post(request):
+        return await offer_page.accept_from_form(request, runtime, offer_id, token)
     try:
-        link = signer.verify(token, waitlist_app.ACCEPT_PURPOSE, now=runtime.clock.now())
+        verify_accept_link(runtime, offer_id, token)
     except LinkExpired:
         raise _gone("This offer has expired; the slot went to the next client.") from None
     except LinkTampered:
         raise _bad_link() from None
-    if link.subject != str(offer_id):
-        raise _bad_link()
-    audit.note_actor(audit.Actor("link", str(link.link_id)), sees_free_text=False)
     try:
         booked = await execute(runtime, lambda uow: waitlist_app.accept_offer(uow, offer_id))
     except waitlist.OfferExpired as exc:

@@ -1,0 +1,1 @@
+"""Booking's server-rendered pages for clients (Jinja2): the waitlist offer page."""
