@@ -161,6 +161,100 @@ async def test_a_client_without_contact_gets_one_regularity_outreach_and_a_sessi
     assert closed.status_code == 200, closed.text  # stops the timer for the rest of the module
 
 
+async def _followups(suite: Suite, client_id: str) -> list[dict[str, Any]]:
+    async with suite.client("followup") as followup:
+        return listed(await followup.get("/followups", params={"client_id": client_id}))
+
+
+async def _first_checkin_due(suite: Suite, client_id: str) -> dict[str, Any]:
+    async def due() -> list[dict[str, Any]]:
+        rows = await _followups(suite, client_id)
+        return [r for r in rows if r["kind"] == "checkin" and r["status"] == "due"]
+
+    found: list[dict[str, Any]] = await eventually(due, timeout=15)
+    return found[0]
+
+
+async def _complete(suite: Suite, followup_id: str, body: dict[str, Any]) -> None:
+    async with suite.client("followup") as followup:
+        answer = await followup.post(f"/followups/{followup_id}/complete", json=body)
+    assert answer.status_code == 200, answer.text
+
+
+async def _cooloff_until(suite: Suite, site_id: str, client_id: str) -> datetime:
+    async with suite.client("followup") as followup:
+        gaps = listed(await followup.get(f"/sites/{site_id}/contact-gaps"))
+    [mine] = [g for g in gaps if g["client_id"] == client_id]
+    assert mine["cooloff_until"] is not None
+    return datetime.fromisoformat(mine["cooloff_until"])
+
+
+async def test_a_declined_checkin_defers_the_next_one_past_the_cooloff_and_it_is_sent_once(
+    suite: Suite,
+) -> None:
+    """Check-ins every 12 s, a 15 s cool-off: the second check-in falls due inside the cool-off
+    that the declined first one started, so it is withdrawn and sent once at the cool-off's end."""
+    center = await Center.open(suite, timezone=_zone_at_midday(), locale="en")
+    await center.set_followup_policy(
+        first_checkin_after="PT1S", short_term_every="PT12S", negative_contact_cooloff="PT15S"
+    )
+    client = await center.register_client(email=unique_email("declines"))
+    await center.hold_session(client["id"])
+    first = await _first_checkin_due(suite, client["id"])
+    await _complete(suite, first["id"], {"outcome": "declined"})
+    until = await _cooloff_until(suite, center.site_id, client["id"])
+
+    async def two_checkins_sent() -> list[dict[str, Any]]:
+        rows = await notifications(suite, client["id"], "followup_due")
+        sent = [r for r in rows if r["kind"] == "checkin" and r["status"] == "sent"]
+        return sent if len(sent) >= 2 else []
+
+    sent = await eventually(two_checkins_sent, timeout=40)
+    rows = await _followups(suite, client["id"])
+    withdrawn = [r for r in rows if r["cancel_reason"] == "cooloff"]
+    assert [r["kind"] for r in withdrawn] == ["checkin"]
+    [moved] = [
+        r for r in rows if r["kind"] == "checkin" and datetime.fromisoformat(r["due_at"]) == until
+    ]
+    assert moved["status"] == "due"
+    later = sorted(sent, key=lambda r: r["created_at"])[1]
+    assert datetime.fromisoformat(later["created_at"]) >= until  # nothing went out in between
+    await asyncio.sleep(1)  # a second copy would have been queued by now
+    after = await notifications(suite, client["id"], "followup_due")
+    assert len([r for r in after if r["kind"] == "checkin"]) == 2
+
+
+async def test_a_risk_reported_during_a_cooloff_pages_the_on_call_staff_at_once(
+    suite: Suite,
+) -> None:
+    center = await Center.open(suite, timezone=_zone_at_midday(), locale="en")
+    on_call = await center.register_staff()
+    async with suite.client("crisis") as crisis:
+        policy = {"levels": [{"staff_ids": [on_call["id"]], "ack_timeout": "PT5M"}]}
+        await eventually(
+            lambda: _accepted(crisis, f"/sites/{center.site_id}/escalation-policy", policy)
+        )
+    await notify_knows(suite, on_call)
+    await center.set_followup_policy(
+        first_checkin_after="PT1S", short_term_every="P7D", negative_contact_cooloff="PT10M"
+    )
+    client = await center.register_client(email=unique_email("risk-in-cooloff"))
+    await center.hold_session(client["id"])
+    first = await _first_checkin_due(suite, client["id"])
+    await _complete(suite, first["id"], {"outcome": "declined"})
+    assert await _cooloff_until(suite, center.site_id, client["id"]) > datetime.now(UTC)
+    [planned] = [r for r in await _followups(suite, client["id"]) if r["status"] == "scheduled"]
+
+    reported = time.monotonic()
+    await _complete(suite, planned["id"], {"outcome": "reached", "risk_level": "high"})
+    sms = await eventually(lambda: texts_to(suite.sinks, on_call["phone"]), 10, 0.02)
+    latency = time.monotonic() - reported
+
+    assert latency < 2.0, f"the page took {latency:.3f}s"  # never held by the cool-off
+    assert "Client Park" not in sms[0].body
+    assert await _cooloff_until(suite, center.site_id, client["id"]) > datetime.now(UTC)
+
+
 @needs_chromium
 async def test_in_a_browser_a_client_answers_a_checkin_and_item9_pages_the_on_call_staff(
     suite: Suite,
