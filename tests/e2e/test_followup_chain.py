@@ -1,6 +1,7 @@
 """booking → session completed → check-ins on the cadence → notification in the client's
-language; paused clients get nothing more; a no-show gets an SMS outreach; in a real browser, a
-client answers a check-in and an item-9 answer pages the on-call staff."""
+language; paused clients get nothing more; a no-show gets an SMS outreach; contact regularity
+(a gap's outreach, a cool-off's deferral, a risk during a cool-off paged at once); in a real
+browser, a client answers a check-in and an item-9 answer pages the on-call staff."""
 
 import asyncio
 import os
