@@ -9,40 +9,33 @@ No payment is taken or asked for here.
 from __future__ import annotations
 
 from counseling_shared.envelope import Envelope
-from counseling_shared.events import AppointmentCancelled, FeeDue, IntegrationEvent, SessionMissed
+from counseling_shared.events import AppointmentCancelled, IntegrationEvent, SessionMissed
 from counseling_shared.unit_of_work import UnitOfWork
 from notify.application.handlers import request_for_client
 from notify.domain.codes import Template
 
 
-def _fee_params(fee: FeeDue) -> dict[str, str]:
-    return {"fee_amount": str(fee.amount), "fee_currency": fee.currency.upper()}
-
-
 async def on_session_missed(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
     assert isinstance(event, SessionMissed)
-    if event.fee_due is None:
-        return  # the no-show outreach (followup's FollowUpDue) is the only message
-    await request_for_client(
-        uow,
-        envelope,
-        client_id=event.client_id,
-        site_id=event.site_id,
-        template=Template.MISSED_SESSION_FEE,
-        params={
-            "appointment_id": str(event.appointment_id),
-            "start": event.start.isoformat(),
-            "reason": "no_show",
-            **_fee_params(event.fee_due),
-        },
-    )
+    # Without a fee, the no-show outreach (followup's FollowUpDue) is the only message.
+    await _fee_notice(uow, envelope, event, "no_show")
 
 
 async def on_late_cancellation_fee(
     uow: UnitOfWork, envelope: Envelope, event: AppointmentCancelled
 ) -> None:
     """Called after the cancellation's confirmation: a second message when a fee is due."""
-    if event.fee_due is None:
+    await _fee_notice(uow, envelope, event, "late_cancellation")
+
+
+async def _fee_notice(
+    uow: UnitOfWork,
+    envelope: Envelope,
+    event: SessionMissed | AppointmentCancelled,
+    reason: str,
+) -> None:
+    fee = event.fee_due
+    if fee is None:
         return
     await request_for_client(
         uow,
@@ -53,7 +46,8 @@ async def on_late_cancellation_fee(
         params={
             "appointment_id": str(event.appointment_id),
             "start": event.start.isoformat(),
-            "reason": "late_cancellation",
-            **_fee_params(event.fee_due),
+            "reason": reason,
+            "fee_amount": str(fee.amount),
+            "fee_currency": fee.currency.upper(),
         },
     )
