@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from counseling_shared.codes import Channel, ClosureReason, GoalHorizon, Intensity
 from followup.domain.preferences import FollowUpPreferences
+from followup.domain.records import plain_fields
 
 UTC_ZONE = ZoneInfo("UTC")
 
@@ -162,15 +163,7 @@ EVENT_TYPES: dict[type[Any], str] = {
 
 
 def to_record(event: Event) -> tuple[str, dict[str, Any]]:
-    data: dict[str, Any] = {}
-    for key, value in event.__dict__.items():
-        if isinstance(value, datetime | date):
-            data[key] = value.isoformat()
-        elif isinstance(value, UUID):
-            data[key] = str(value)
-        else:
-            data[key] = value
-    return EVENT_TYPES[type(event)], data
+    return EVENT_TYPES[type(event)], plain_fields(event)
 
 
 def from_record(event_type: str, data: dict[str, Any]) -> Event:

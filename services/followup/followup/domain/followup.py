@@ -14,6 +14,7 @@ from uuid import UUID
 
 from counseling_shared.codes import FollowUpKind, FollowUpOutcome, GoalHorizon, RiskLevel
 from followup.domain.errors import FollowUpAlreadyClosed, FollowUpNotScheduled
+from followup.domain.records import plain_fields
 
 
 class Status(StrEnum):
@@ -247,16 +248,10 @@ EVENT_TYPES: dict[type[Any], str] = {
 
 def to_record(event: Event) -> tuple[str, dict[str, Any]]:
     """The event store's (type, data) for an event; instants as ISO strings."""
-    data: dict[str, Any] = {}
-    for key, value in event.__dict__.items():
-        if isinstance(value, Progress):
-            data[key] = dict(value.__dict__)
-        elif isinstance(value, datetime):
-            data[key] = value.isoformat()
-        elif isinstance(value, UUID):
-            data[key] = str(value)
-        else:
-            data[key] = value
+    data = {
+        key: dict(value.__dict__) if isinstance(value, Progress) else value
+        for key, value in plain_fields(event).items()
+    }
     return EVENT_TYPES[type(event)], data
 
 

@@ -22,6 +22,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from followup.domain.durations import CalendarDuration, add_in_zone
+from followup.domain.records import plain_fields
 
 ELAPSED = ZoneInfo("UTC")
 """Gaps and cool-offs are elapsed time: counted on UTC's calendar, no wall clock kept."""
@@ -239,15 +240,7 @@ EVENT_TYPES: dict[type[Any], str] = {
 
 
 def to_record(event: Event) -> tuple[str, dict[str, Any]]:
-    data: dict[str, Any] = {}
-    for key, value in event.__dict__.items():
-        if isinstance(value, datetime):
-            data[key] = value.isoformat()
-        elif isinstance(value, UUID):
-            data[key] = str(value)
-        else:
-            data[key] = value
-    return EVENT_TYPES[type(event)], data
+    return EVENT_TYPES[type(event)], plain_fields(event)
 
 
 def from_record(event_type: str, data: dict[str, Any]) -> Event:
