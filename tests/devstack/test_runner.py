@@ -19,6 +19,9 @@ from counseling_shared.bus import BusCredentials, connect_bus
 from devstack.environment import SERVICES
 from devstack.ports import free_port
 
+# It starts embedded NATS and PostgreSQL servers, like every integration test.
+pytestmark = pytest.mark.integration
+
 READY = "devstack is up"
 
 # Stands in for `python -m <service>` until the real services exist: serves /readyz on
@@ -247,7 +250,8 @@ def test_counselctl_finds_the_running_stack_through_its_state_file(
 ) -> None:
     env, _ = fake_services
     var_dir = tmp_path / "var"
-    runner = Runner(var_dir, env=env)
+    monitor_port = free_port()
+    runner = Runner(var_dir, env=env | {"DEVSTACK_NATS_HTTP_PORT": str(monitor_port)})
     runner.wait_for_line(READY)
     state = json.loads((var_dir / "devstack.json").read_text())
     asyncio.run(
@@ -272,6 +276,7 @@ def test_counselctl_finds_the_running_stack_through_its_state_file(
     assert state["databases"]["crisis"].endswith("/crisis")
     assert state["services"]["booking"] == f"http://127.0.0.1:{env['BOOKING_PORT']}"
     assert state["nats"]["credentials"]  # the operator seed counselctl used
+    assert state["nats"]["monitor_url"] == f"http://127.0.0.1:{monitor_port}"
     assert f"NATS monitoring {state['nats']['monitor_url']}" in runner.output
     runner.proc.send_signal(signal.SIGTERM)
     assert runner.wait() == 0

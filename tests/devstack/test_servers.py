@@ -116,6 +116,24 @@ def test_smtp_sink_files_and_remembers_each_email(sinks: Sinks) -> None:
     assert b"Subject:" in received.path.read_bytes()
 
 
+def test_an_smtp_failure_aimed_at_one_recipient_is_not_taken_by_another(sinks: Sinks) -> None:
+    sinks.smtp.fail_next(1, to="busy@example.com")
+
+    def send(to: str) -> None:
+        with smtplib.SMTP(sinks.smtp.host, sinks.smtp.port) as client:
+            client.sendmail("counseling@localhost", [to], f"To: {to}\r\n\r\nHello")
+
+    send("someone@example.com")
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        send("busy@example.com")
+    assert refused.value.smtp_code == 451
+    send("busy@example.com")
+    assert [m.rcpt_tos for m in sinks.smtp.wait_for(2)] == [
+        ("someone@example.com",),
+        ("busy@example.com",),
+    ]
+
+
 def test_http_sink_records_posts_and_fails_on_request(sinks: Sinks) -> None:
     payload = {"to": "+15550100", "body": "Your session is tomorrow", "idempotency_key": "k1"}
     assert _post(sinks.http.sms_url, payload) == 200
@@ -130,6 +148,19 @@ def test_http_sink_records_posts_and_fails_on_request(sinks: Sinks) -> None:
     assert (first.duplicate, retried.duplicate) == (False, True)
     assert sinks.http.messaging == []
     assert json.loads((sinks.outbox_dir / "sms" / "1.json").read_text()) == payload
+
+
+def test_an_http_failure_aimed_at_one_recipient_is_not_taken_by_another(sinks: Sinks) -> None:
+    """Tests share one sink: another test's message in flight must not take a failure armed
+    for this test's recipient, nor change the status it was armed with."""
+    sinks.http.fail_next(1, channel="sms", status=503, to="+15550000503")
+    sinks.http.fail_next(1, channel="sms", status=400, to="+15550000400")
+
+    assert _post(sinks.http.sms_url, {"to": "+15550000001", "body": "someone else"}) == 200
+    assert _post(sinks.http.sms_url, {"to": "+15550000400", "body": "refused"}) == 400
+    assert _post(sinks.http.messaging_url, {"to": "+15550000503", "body": "other channel"}) == 200
+    assert _post(sinks.http.sms_url, {"to": "+15550000503", "body": "retried"}) == 503
+    assert _post(sinks.http.sms_url, {"to": "+15550000503", "body": "retried"}) == 200
 
 
 def test_http_sink_rejects_what_is_not_a_message(sinks: Sinks) -> None:

@@ -3,6 +3,7 @@
 import collections
 import contextlib
 import datetime
+import json
 import signal
 import subprocess
 import sys
@@ -69,15 +70,20 @@ class ServiceProcess:
         self._pump.start()
 
     def ready(self) -> bool:
-        """True once `GET /readyz` answers 200; raises StartupError if the process died."""
+        """True once this service's `GET /readyz` answers 200; raises StartupError if the
+        process died or another service answers on its port."""
         if self.exit_code is not None:
             raise StartupError(f"{self.name} exited with code {self.exit_code}")
         try:
             with urllib.request.urlopen(f"{self.url}/readyz", timeout=1.0) as response:  # noqa: S310
                 status: int = response.status
-                return status == 200
+                body = response.read()
         except OSError:
             return False
+        answering = _service_named_in(body)
+        if answering is not None and answering != self.name:
+            raise StartupError(f"{self.name}: port {self.port} is answered by {answering}")
+        return status == 200
 
     def send_stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
@@ -112,3 +118,12 @@ class ServiceProcess:
             if proc.cmdline()[-2:] == ["-m", self.name]:
                 stop_stray(proc, signal.SIGTERM)
         self.pid_path.unlink(missing_ok=True)
+
+
+def _service_named_in(readyz_body: bytes) -> str | None:
+    try:
+        parsed = json.loads(readyz_body)
+    except ValueError:
+        return None
+    named = parsed.get("service") if isinstance(parsed, dict) else None
+    return named if isinstance(named, str) else None

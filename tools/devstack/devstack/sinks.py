@@ -22,23 +22,29 @@ HTTP_CHANNELS = ("sms", "messaging")
 
 
 class _FailureBudget:
-    """How many upcoming requests to refuse, per channel or for any channel (None)."""
+    """How many upcoming requests to refuse, and with which status: per channel or for any
+    channel (None), per recipient or for anyone (None). A test that targets its own recipient
+    cannot have its failure taken by another test's message in flight."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._left: dict[str | None, int] = {}
+        self._left: dict[tuple[str | None, str | None], list[int]] = {}
 
-    def add(self, count: int, channel: str | None) -> None:
+    def add(self, count: int, channel: str | None, to: str | None = None, status: int = 0) -> None:
         with self._lock:
-            self._left[channel] = self._left.get(channel, 0) + count
+            left = self._left.setdefault((channel, to), [0, status])
+            left[0] += count
+            left[1] = status
 
-    def take(self, channel: str) -> bool:
+    def take(self, channel: str, to: str | None = None) -> int | None:
+        """The status to refuse this request with, or None to accept it."""
         with self._lock:
-            for key in (channel, None):
-                if self._left.get(key, 0) > 0:
-                    self._left[key] -= 1
-                    return True
-            return False
+            for key in ((channel, to), (None, to), (channel, None), (None, None)):
+                left = self._left.get(key)
+                if left is not None and left[0] > 0:
+                    left[0] -= 1
+                    return left[1]
+            return None
 
 
 @dataclass(frozen=True)
@@ -80,9 +86,10 @@ class SmtpSink:
     def wait_for(self, count: int, timeout: float = 10.0) -> list[ReceivedEmail]:
         return self.emails.wait_for(count, timeout)
 
-    def fail_next(self, count: int = 1) -> None:
-        """Answer the next `count` messages with a temporary failure (451)."""
-        self._failures.add(count, None)
+    def fail_next(self, count: int = 1, to: str | None = None) -> None:
+        """Answer the next `count` messages (to `to`, or anyone) with a temporary failure
+        (451)."""
+        self._failures.add(count, None, to)
 
     def start(self) -> None:
         self._controller.start()
@@ -109,7 +116,8 @@ class _SmtpHandler:
         self.failures = failures
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.failures.take("email"):
+        recipient = envelope.rcpt_tos[0] if envelope.rcpt_tos else None
+        if self.failures.take("email", recipient) is not None:
             return "451 4.3.0 Temporary failure (devstack fail_next)"
         raw: bytes = envelope.original_content or envelope.content
         message = email.message_from_bytes(raw, policy=email.policy.default)
@@ -151,7 +159,6 @@ class ReceivedRequest:
 @dataclass
 class _HttpState:
     failures: _FailureBudget = field(default_factory=_FailureBudget)
-    failure_status: int = 503
     delay: float = 0.0
     seen_keys: set[tuple[str, str]] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -198,10 +205,12 @@ class HttpSink:
     def wait_for(self, count: int, channel: str, timeout: float = 10.0) -> list[ReceivedRequest]:
         return self.folders[channel].wait_for(count, timeout)
 
-    def fail_next(self, count: int = 1, channel: str | None = None, status: int = 503) -> None:
-        """Refuse the next `count` requests (on `channel`, or any) with `status`, unrecorded."""
-        self.state.failure_status = status
-        self.state.failures.add(count, channel)
+    def fail_next(
+        self, count: int = 1, channel: str | None = None, status: int = 503, to: str | None = None
+    ) -> None:
+        """Refuse the next `count` requests (on `channel`, or any; to `to`, or anyone) with
+        `status`, unrecorded."""
+        self.state.failures.add(count, channel, to, status)
 
     def set_delay(self, seconds: float) -> None:
         """Answer every request `seconds` late (recorded first, as a slow provider would)."""
@@ -268,13 +277,14 @@ class _SinkRequestHandler(BaseHTTPRequestHandler):
         if channel not in HTTP_CHANNELS:
             self._answer(HTTPStatus.NOT_FOUND, {"error": f"unknown path {self.path}"})
             return
-        if sink.state.failures.take(channel):
-            self._answer(sink.state.failure_status, {"error": "injected failure"})
-            return
         try:
             payload = json.loads(body)
         except ValueError:
             payload = None
+        to = str(payload.get("to")) if isinstance(payload, dict) else None
+        if (status := sink.state.failures.take(channel, to)) is not None:
+            self._answer(status, {"error": "injected failure"})
+            return
         if not isinstance(payload, dict) or not {"to", "body"} <= payload.keys():
             self._answer(HTTPStatus.BAD_REQUEST, {"error": 'expected JSON {"to", "body", ...}'})
             return

@@ -1,0 +1,67 @@
+"""Ports handed to the stack's processes, and how the runner knows a service is its own."""
+
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devstack.ports import LOOPBACK, free_port
+from devstack.procs import StartupError
+from devstack.services import ServiceProcess
+
+# Real sockets and a real HTTP server, like the rest of the devstack tests.
+pytestmark = pytest.mark.integration
+
+
+def test_free_port_never_hands_the_same_port_out_twice() -> None:
+    # The kernel picks among ~14,000 ports; 500 picks repeat one by chance ~9 times on average.
+    ports = [free_port() for _ in range(500)]
+
+    assert len(set(ports)) == len(ports)
+
+
+def _answering_as(service: str) -> type[http.server.BaseHTTPRequestHandler]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"status": "ready", "service": service}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def notify_on_a_port() -> Iterator[int]:
+    server = http.server.HTTPServer((LOOPBACK, 0), _answering_as("notify"))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_service_whose_port_another_service_answers_is_not_ready(
+    notify_on_a_port: int, tmp_path: Path
+) -> None:
+    crisis = ServiceProcess("crisis", notify_on_a_port, {}, tmp_path, tmp_path)
+
+    with pytest.raises(StartupError, match="answered by notify"):
+        crisis.ready()
+
+
+def test_a_service_answering_on_its_own_port_is_ready(
+    notify_on_a_port: int, tmp_path: Path
+) -> None:
+    notify = ServiceProcess("notify", notify_on_a_port, {}, tmp_path, tmp_path)
+
+    assert notify.ready()
