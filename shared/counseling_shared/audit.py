@@ -17,7 +17,9 @@ from uuid import UUID
 
 import asyncpg
 
-ActorKind = Literal["key", "staff", "link"]
+ActorKind = Literal["key", "staff", "link", "service", "operator"]
+"""`service`: another service over the bus (a read of booking's client directory);
+`operator`: a person at `counselctl` (a client's erasure), by their login name."""
 
 
 @dataclass(frozen=True)
@@ -108,20 +110,28 @@ class AuditEntry:
 
 
 async def record(conn: asyncpg.Pool[Any] | asyncpg.Connection[Any], entry: AuditEntry) -> None:
+    await record_many(conn, [entry])
+
+
+async def record_many(
+    conn: asyncpg.Pool[Any] | asyncpg.Connection[Any], entries: Sequence[AuditEntry]
+) -> None:
+    """All of `entries` in one statement, in their order."""
     await conn.execute(
         """INSERT INTO audit (actor_kind, actor_id, on_behalf_of, action, resource, resource_id,
                               site_id, client_id, request_id, status)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
-        entry.actor.kind,
-        entry.actor.id,
-        entry.on_behalf_of,
-        entry.action,
-        entry.resource,
-        entry.resource_id,
-        entry.site_id,
-        entry.client_id,
-        entry.request_id,
-        entry.status,
+           SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[],
+                                $6::text[], $7::uuid[], $8::uuid[], $9::text[], $10::int[])""",
+        [e.actor.kind for e in entries],
+        [e.actor.id for e in entries],
+        [e.on_behalf_of for e in entries],
+        [e.action for e in entries],
+        [e.resource for e in entries],
+        [e.resource_id for e in entries],
+        [e.site_id for e in entries],
+        [e.client_id for e in entries],
+        [e.request_id for e in entries],
+        [e.status for e in entries],
     )
 
 

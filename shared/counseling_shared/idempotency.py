@@ -5,7 +5,8 @@ first unit of work the request opens takes a transaction-scoped advisory lock on
 second request with the same key while the first one's transaction is open gets a 409 (the lock
 dies with the transaction, so a crashed request never leaves a key stuck, and nothing is ever
 "taken over"). Under the lock, a key already recorded means the command already ran: the
-request is answered as a replay instead. At commit the record is written in the same
+request is answered as a replay instead (one recorded just as the lock was granted is found
+at commit, which never overwrites a live record). At commit the record is written in the same
 transaction as the command's effects, so there is never an effect without its record nor a
 record without its effect.
 
@@ -20,7 +21,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import asyncpg
 
@@ -49,6 +50,7 @@ class Claim:
     scope: Mapping[str, Any]
     recorded: bool = False  # its unit of work committed the record
     found: Record | None = None  # already recorded: the request is answered as a replay
+    looked_up: bool = True  # the middleware looked the key up before the command ran
 
 
 class KeyInUse(Problem):
@@ -94,44 +96,87 @@ async def find(
     return Record(**dict(row)) if row else None
 
 
+def answered_as_replay() -> bool:
+    """The request being served turned out to repeat a recorded command."""
+    claim = _claim.get()
+    return claim is not None and claim.found is not None
+
+
+async def look_up_if_unsettled(conn: asyncpg.Pool[Any] | Connection) -> None:
+    """After a command whose key was not looked up before it ran: unless its unit of work
+    recorded the key or found it under the lock, look it up now (the command was refused
+    before its transaction, or did not open one). Found: the command already ran, and the
+    request is answered as a replay, whatever the command said this time."""
+    claim = _claim.get()
+    if claim is None or claim.looked_up or claim.recorded or claim.found is not None:
+        return
+    claim.looked_up = True
+    if (found := await find(conn, claim.principal, claim.key, claim.ttl)) is not None:
+        claim.found = found
+        raise AlreadyDone()
+
+
 def _pending() -> Claim | None:
     claim = _claim.get()
     return claim if claim is not None and not claim.recorded else None
 
 
 async def begin(conn: Connection) -> None:
-    """At the start of a unit of work: hold the key for this transaction, or refuse."""
+    """At the start of a unit of work: hold the key for this transaction, or refuse.
+
+    The lock and the look-up are one round trip. The look-up's snapshot is taken as the
+    statement starts, before the lock is granted, so a record committed by a request that let
+    go of the key in between is not seen here: `record` finds it at commit instead."""
     if (claim := _pending()) is None:
         return
-    held = await conn.fetchval(
-        "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))",
+    row = await conn.fetchrow(
+        """SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS held,
+                  k.request_hash, k.status_code, k.resource_id, k.location
+           FROM (SELECT 1) AS one
+           LEFT JOIN idempotency_keys k
+             ON k.principal = $2 AND k.key = $3 AND k.created_at > now() - $4::interval""",
         f"idempotency/{claim.principal}/{claim.key}",
+        claim.principal,
+        claim.key,
+        claim.ttl,
     )
-    if not held:
+    assert row is not None  # one row, whether the key is recorded or not
+    if not row["held"]:
         raise KeyInUse()
-    if (record := await find(conn, claim.principal, claim.key, claim.ttl)) is not None:
-        claim.found = record
+    if row["request_hash"] is not None:
+        claim.found = Record(
+            row["request_hash"], row["status_code"], row["resource_id"], row["location"]
+        )
         raise AlreadyDone()
 
 
-async def record(conn: Connection, first_subject: str | None) -> None:
-    """Before commit: the key's record, in the command's transaction."""
+def upsert(first: int) -> str:
+    """The record's insert, its parameters numbered from `$first` (`record_parameters`).
+    It overwrites an expired record only (a live one was written by the same key's command)
+    and returns a row only when it wrote."""
+    n = [f"${i}" for i in range(first, first + 9)]
+    return f"""INSERT INTO idempotency_keys
+               (principal, key, method, path, request_hash, status_code, resource_id, location)
+           VALUES ({", ".join(n[:8])})
+           ON CONFLICT (principal, key) DO UPDATE SET
+               method = EXCLUDED.method, path = EXCLUDED.path,
+               request_hash = EXCLUDED.request_hash, status_code = EXCLUDED.status_code,
+               resource_id = EXCLUDED.resource_id, location = EXCLUDED.location,
+               created_at = now()
+           WHERE idempotency_keys.created_at <= now() - {n[8]}::interval
+           RETURNING 1"""
+
+
+def record_parameters(first_subject: str | None) -> tuple[Any, ...] | None:
+    """The values of `upsert` for the request being served, or None when no key is pending."""
     if (claim := _pending()) is None:
-        return
+        return None
     scope = claim.scope
     route = scope.get("route")
     template = str(getattr(route, "path", scope["path"]))
     params: dict[str, Any] = dict(scope.get("path_params") or {})
     resource_id = str(list(params.values())[-1]) if params else first_subject
-    await conn.execute(
-        """INSERT INTO idempotency_keys
-               (principal, key, method, path, request_hash, status_code, resource_id, location)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-           ON CONFLICT (principal, key) DO UPDATE SET
-               method = EXCLUDED.method, path = EXCLUDED.path,
-               request_hash = EXCLUDED.request_hash, status_code = EXCLUDED.status_code,
-               resource_id = EXCLUDED.resource_id, location = EXCLUDED.location,
-               created_at = now()""",  # a conflict here is an expired record: `begin` saw none
+    return (
         claim.principal,
         claim.key,
         scope["method"],
@@ -140,7 +185,26 @@ async def record(conn: Connection, first_subject: str | None) -> None:
         getattr(route, "status_code", None) or 200,
         resource_id,
         location_of(scope["path"], template, resource_id),
+        claim.ttl,
     )
+
+
+async def record(conn: Connection, first_subject: str | None) -> None:
+    """Before commit: the key's record, in the command's transaction."""
+    if (values := record_parameters(first_subject)) is None:
+        return
+    if await conn.fetchval(upsert(1), *values) is None:
+        await recorded_meanwhile(conn)
+
+
+async def recorded_meanwhile(conn: Connection) -> NoReturn:
+    """`upsert` wrote nothing: a live record, committed after `begin`'s snapshot by a request
+    that held the key before us. The command already ran: ours is rolled back and answered
+    as a replay."""
+    claim = _claim.get()
+    assert claim is not None
+    claim.found = await find(conn, claim.principal, claim.key, claim.ttl)
+    raise AlreadyDone()
 
 
 def committed() -> None:

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -36,6 +37,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from opentelemetry import trace
 
+from counseling_shared import outbox
 from counseling_shared.clock import Clock
 from counseling_shared.db import DATABASE_ERRORS
 from counseling_shared.envelope import Envelope, EventDecodeError, EventRegistry
@@ -56,6 +58,7 @@ from counseling_shared.metrics import (
     MESSAGES_DUPLICATE,
     MESSAGES_FAILED,
 )
+from counseling_shared.pull import Puller
 from counseling_shared.tracing import context_from_headers, tracer
 from counseling_shared.unit_of_work import UnitOfWork
 
@@ -74,6 +77,31 @@ Called once per batch inside the batch's transaction, with a unit of work that h
 cause (suits projections). Raising rolls the batch back and replays it through the per-message
 `Handler`, a savepoint per message, so a poison message is still isolated and dead-lettered.
 """
+
+
+# The consumer's tracer and the trace each fresh message of the batch being handled came with.
+_batch_traces: contextvars.ContextVar[tuple[trace.Tracer, Mapping[UUID, Any]] | None] = (
+    contextvars.ContextVar("inbox_batch_traces", default=None)
+)
+
+
+@contextlib.contextmanager
+def message_span(envelope: Envelope) -> Iterator[None]:
+    """In a batch handler: the span the per-message path would handle `envelope` in, a child
+    of the trace the message came with, so what is written meanwhile (a timer's trace headers,
+    outbox rows made here) continues that message's trace rather than the batch's."""
+    batch = _batch_traces.get()
+    if batch is None:
+        yield
+        return
+    consumer, traces = batch
+    with consumer.start_as_current_span(
+        f"handle {envelope.type}",
+        context=traces.get(envelope.id),
+        kind=trace.SpanKind.CONSUMER,
+        attributes={"messaging.system": "nats", "messaging.message.id": str(envelope.id)},
+    ):
+        yield
 
 
 class SourceMismatch(EventDecodeError):
@@ -149,6 +177,8 @@ class _Batch:
     fresh: set[UUID] | None = None
     failed: _HandlerFailed | None = None
     savepoint_open: bool = False
+    # Fast pass: every handler's outbox rows, written by one statement after the last one.
+    outbox_rows: list[outbox.OutboxRow] = field(default_factory=list)
 
     @property
     def fast(self) -> bool:
@@ -225,16 +255,18 @@ class InboxConsumer:
         while True:
             try:
                 await ensure_consumer(self._js, spec)
-                sub = await self._js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
-                self._set_bound(redriven, True)
-                delay = self._outage_backoff[0]
-                try:
-                    await self._consume(sub)
-                finally:
-                    # A pull subscription left behind (task cancelled at shutdown, or a rebind)
-                    # holds `nc.drain()` for its whole 30 s timeout: let go of it.
-                    with contextlib.suppress(Exception):
-                        await sub.unsubscribe()
+                puller = Puller(
+                    self._js._nc,  # the context keeps its client private
+                    spec.stream,
+                    spec.durable,
+                    expires=self._fetch_timeout,
+                )
+                # A subscription left behind (task cancelled at shutdown, or a rebind) would
+                # hold `nc.drain()` for its whole timeout: the puller lets go of it on exit.
+                async with puller:
+                    self._set_bound(redriven, True)
+                    delay = self._outage_backoff[0]
+                    await self._consume(puller)
             except (nats.errors.Error, OSError) as exc:
                 self._set_bound(redriven, False)
                 log.warning(
@@ -249,15 +281,12 @@ class InboxConsumer:
         else:
             self.bound = bound
 
-    async def _consume(self, sub: JetStreamContext.PullSubscription) -> None:
+    async def _consume(self, puller: Puller) -> None:
         while True:
-            try:
-                msgs = await sub.fetch(self._batch_size, timeout=self._fetch_timeout)
-            except TimeoutError:
-                # nats' own TimeoutError, or a plain asyncio one that fetch raises when its
-                # deadline runs out between requests: an idle poll, not an unbound consumer.
-                continue
-            await self.process_batch(msgs)
+            # Back as soon as a message is there; empty after an idle `fetch_timeout`.
+            msgs = await puller.fetch(self._batch_size)
+            if msgs:
+                await self.process_batch(msgs)
 
     async def process_batch(self, msgs: list[Msg]) -> None:
         """Handle a fetched batch in one transaction, then ack, nak or terminate each message.
@@ -364,7 +393,16 @@ class InboxConsumer:
         return envelope, event
 
     async def _run(self, batch: _Batch, msgs: list[Msg], decoded: list[_Decoded]) -> list[_Outcome]:
-        return [await self._process(batch, m, d) for m, d in zip(msgs, decoded, strict=True)]
+        outcomes = [await self._process(batch, m, d) for m, d in zip(msgs, decoded, strict=True)]
+        if batch.fast:
+            try:
+                await outbox.enqueue_rows(batch.conn, batch.outbox_rows)
+            except Exception as exc:
+                if is_infrastructure_error(exc):
+                    raise
+                # Not one message's fault: the careful pass writes each message's rows alone.
+                raise _BatchHandlerFailed(repr(exc)) from exc
+        return outcomes
 
     async def _run_batch(
         self, batch: _Batch, msgs: list[Msg], decoded: list[_Decoded]
@@ -374,6 +412,7 @@ class InboxConsumer:
         outcomes: list[_Outcome] = []
         fresh: list[tuple[Envelope, IntegrationEvent]] = []
         links: list[trace.Link] = []
+        traces: dict[UUID, Any] = {}
         for msg, item in zip(msgs, decoded, strict=True):
             if isinstance(item, EventDecodeError):
                 await self._dead_letter(batch.conn, msg, item.reason, str(item), None)
@@ -381,8 +420,9 @@ class InboxConsumer:
             elif await self._claim(batch, item[0].id):
                 fresh.append(item)
                 outcomes.append(_Outcome(msg, "ack", handled=True))
+                traces[item[0].id] = context_from_headers(msg.headers)
                 # The batch's span is linked to each message's trace (it has many parents).
-                sent = trace.get_current_span(context_from_headers(msg.headers))
+                sent = trace.get_current_span(traces[item[0].id])
                 if sent.get_span_context().is_valid:
                     link_attributes = {"messaging.message.id": str(item[0].id)}
                     links.append(trace.Link(sent.get_span_context(), link_attributes))
@@ -402,6 +442,7 @@ class InboxConsumer:
             },
         ) as span:
             started = time.perf_counter()
+            known = _batch_traces.set((self._tracer, traces))
             try:
                 uow = UnitOfWork(batch.conn, source=self._source, clock=self._clock)
                 async with self._budget():
@@ -419,6 +460,7 @@ class InboxConsumer:
                 )
                 raise _BatchHandlerFailed(repr(exc)) from exc
             finally:
+                _batch_traces.reset(known)
                 self._handler_seconds.observe(time.perf_counter() - started)
         return outcomes
 
@@ -462,7 +504,8 @@ class InboxConsumer:
                 uow = UnitOfWork(conn, source=self._source, clock=self._clock, cause=envelope)
                 async with self._budget():
                     await self._handler(uow, envelope, event)
-                    await uow.flush()
+                    # Made here, in the message's span, so each row keeps its own trace.
+                    await uow.flush(batch.outbox_rows if batch.fast else None)
             except Exception as exc:
                 span.record_exception(exc)
                 if is_infrastructure_error(exc):

@@ -17,13 +17,15 @@ from nats.js.api import (
 
 DAY = 24 * 3600.0
 DLQ_STREAM = "DLQ"
+EVENT_STREAM_MAX_AGE = 90 * DAY
+"""How long the event streams keep a message: long enough to rebuild a consumer from the start."""
 
 
 @dataclass(frozen=True)
 class StreamSpec:
     name: str
     subjects: list[str]
-    max_age: float = 90 * DAY  # long enough to rebuild a consumer from the start
+    max_age: float = EVENT_STREAM_MAX_AGE
     duplicate_window: float = 120.0
 
 

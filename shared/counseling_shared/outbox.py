@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from counseling_shared.envelope import Envelope
 from counseling_shared.tracing import current_trace_headers
@@ -18,26 +18,49 @@ def stream_for(context: str) -> str:
     return context.upper()
 
 
+def insert_rows(first: int) -> str:
+    """The rows' insert, their six columns' arrays numbered from `$first` (`row_columns`)."""
+    n = [f"${i}" for i in range(first, first + 6)]
+    return f"""INSERT INTO outbox (event_id, stream, subject, payload, headers, aggregate)
+               SELECT * FROM unnest({n[0]}::uuid[], {n[1]}::text[], {n[2]}::text[],
+                                    {n[3]}::bytea[], {n[4]}::jsonb[], {n[5]}::text[])
+               RETURNING 1"""
+
+
+OutboxRow = tuple[Any, ...]
+"""One outbox row's values, in `insert_rows`' column order."""
+
+
+def rows_of(envelopes: list[Envelope], headers: dict[str, str] | None = None) -> list[OutboxRow]:
+    """The envelopes' rows, with the current trace's headers unless `headers` are given."""
+    trace_headers = headers if headers is not None else current_trace_headers()
+    return [
+        (e.id, stream_for(e.source), e.nats_subject, e.encode(), trace_headers, e.subject)
+        for e in envelopes
+    ]
+
+
+def row_columns(rows: list[OutboxRow]) -> list[list[Any]]:
+    """The values of `insert_rows`: one array per column."""
+    return [list(col) for col in zip(*rows, strict=True)]
+
+
 async def enqueue(
     conn: Connection, envelopes: list[Envelope], headers: dict[str, str] | None = None
 ) -> None:
     """Add envelopes to the outbox and wake the relay once the transaction commits."""
-    if not envelopes:
+    await enqueue_rows(conn, rows_of(envelopes, headers))
+
+
+async def enqueue_rows(conn: Connection, rows: list[OutboxRow]) -> None:
+    """`enqueue` for rows made earlier (`rows_of`), perhaps of several units of work."""
+    if not rows:
         return
-    trace_headers = headers if headers is not None else current_trace_headers()
-    rows = [
-        (e.id, stream_for(e.source), e.nats_subject, e.encode(), trace_headers, e.subject)
-        for e in envelopes
-    ]
     # One round trip for the rows and the wake-up. NOTIFY inside a transaction is delivered
     # at commit, never for a rolled-back change.
     await conn.execute(
-        """WITH added AS (
-               INSERT INTO outbox (event_id, stream, subject, payload, headers, aggregate)
-               SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[],
-                                    $5::jsonb[], $6::text[])
-               RETURNING 1)
+        f"""WITH added AS ({insert_rows(1)})
            SELECT pg_notify($7, '') FROM (SELECT count(*) FROM added) AS inserted""",
-        *(list(col) for col in zip(*rows, strict=True)),
+        *row_columns(rows),
         OUTBOX_CHANNEL,
     )

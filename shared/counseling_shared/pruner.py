@@ -45,7 +45,12 @@ def backbone_targets(settings: ServiceSettings) -> list[PruneTarget]:
         PruneTarget("inbox", "received_at < $1", settings.prune_inbox_after),
         PruneTarget("inbox_failures", "failed_at < $1", settings.prune_inbox_after),
         PruneTarget("outbox", "published_at < $1", settings.prune_outbox_after),
-        PruneTarget("idempotency_keys", "created_at < $1", settings.prune_idempotency_after),
+        # Never before the key's promised lifetime, whichever of the two settings is longer.
+        PruneTarget(
+            "idempotency_keys",
+            "created_at < $1",
+            max(settings.prune_idempotency_after, settings.idempotency_key_ttl),
+        ),
         # Dead letters only once handled: redriven, or marked reviewed by an operator.
         PruneTarget(
             "dead_letters",

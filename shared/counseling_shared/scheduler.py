@@ -37,9 +37,35 @@ FireTimer = Callable[[UnitOfWork, asyncpg.Record], Awaitable[None]]
 The timer table needs `id` and `due_at` columns."""
 
 
-async def notify_timer_added(conn: Connection, channel: str) -> None:
-    """Wake the schedulers when the transaction that added or moved a timer commits."""
-    await conn.execute("SELECT pg_notify($1, '')", channel)
+async def notify_timer_added(
+    conn: Connection, channel: str, due_at: datetime | None = None
+) -> None:
+    """Wake the schedulers when the transaction that added or moved a timer commits.
+
+    With `due_at` in the payload, a scheduler already set to wake before it stays asleep:
+    a check-in planned a week ahead no longer costs every scheduler a round of look-ups."""
+    await conn.execute("SELECT pg_notify($1, $2)", channel, timer_payload(due_at))
+
+
+def timer_payload(due_at: datetime | None) -> str:
+    """The wake-up's payload: the timer's due time (empty: look now). For a statement that
+    sends its NOTIFY itself, with the row it writes, instead of calling `notify_timer_added`."""
+    return due_at.isoformat() if due_at is not None else ""
+
+
+def _due_of(payload: str) -> datetime | None:
+    try:
+        due = datetime.fromisoformat(payload) if payload else None
+    except ValueError:
+        return None
+    return due if due is not None and due.tzinfo is not None else None
+
+
+def claim_statement(table: str, due_condition: str) -> str:
+    """The claim of one due timer: `$1` is now, `$2` the ids to pass over (backing off)."""
+    return f"""SELECT * FROM {table}
+               WHERE {due_condition} AND due_at <= $1 AND NOT (id = ANY($2))
+               ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED"""
 
 
 class DueScheduler:
@@ -79,6 +105,7 @@ class DueScheduler:
         self._backoff: dict[Any, datetime] = {}
         self._locked_retry = locked_retry
         self._locked_rounds = 0
+        self._asleep_until: datetime | None = None  # None while awake: every NOTIFY counts
 
     def wake(self) -> None:
         self._wake.set()
@@ -112,7 +139,12 @@ class DueScheduler:
     async def run(self) -> None:
         listener = asyncio.create_task(
             listen_for_wakeups(
-                self._dsn, self._schema, self._channel, self._wake, retry_delay=self._retry_delay
+                self._dsn,
+                self._schema,
+                self._channel,
+                self._wake,
+                retry_delay=self._retry_delay,
+                accept=self._wakes_sooner,
             ),
             name=f"{self._table}-listen",
         )
@@ -125,12 +157,20 @@ class DueScheduler:
                 except DATABASE_ERRORS as exc:
                     log.warning("scheduler_failed", table=self._table, error=repr(exc))
                     sleep = self._retry_delay
+                self._asleep_until = self._clock.now() + timedelta(seconds=max(sleep, 0.0))
                 await wait_for_wake(self._wake, sleep)
+                self._asleep_until = None
                 self._wake.clear()
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
+
+    def _wakes_sooner(self, payload: str) -> bool:
+        """Whether a NOTIFY's timer (its due time in the payload) is due before this
+        scheduler wakes anyway; one without a readable due time always wakes it."""
+        due, asleep_until = _due_of(payload), self._asleep_until
+        return due is None or asleep_until is None or due <= asleep_until
 
     async def fire_due(self) -> int:
         """Fire up to one batch of due timers; return how many fired."""
@@ -142,9 +182,7 @@ class DueScheduler:
             try:
                 async with self._pool.acquire() as conn, conn.transaction():
                     row = await conn.fetchrow(
-                        f"""SELECT * FROM {self._table}
-                            WHERE {self._due} AND due_at <= $1 AND NOT (id = ANY($2))
-                            ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED""",
+                        claim_statement(self._table, self._due),
                         self._clock.now(),
                         list(self._backoff),
                     )

@@ -12,16 +12,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import nats.errors
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.telemetry import TelemetryConfig
 from fastapi_offline import FastAPIOffline
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from counseling_shared.bus import BusCredentials, connect_options
@@ -30,7 +31,7 @@ from counseling_shared.clock import Clock, SystemClock
 from counseling_shared.db import DATABASE_ERRORS, connect, create_pool
 from counseling_shared.envelope import REGISTRY, EventRegistry
 from counseling_shared.http.audit import AuditMiddleware, audit_router
-from counseling_shared.http.auth import ApiKeyAuth
+from counseling_shared.http.auth import ApiKeyAuth, StaffDeactivatedLookup
 from counseling_shared.http.body_limit import install_body_limit
 from counseling_shared.http.idempotency import IdempotencyMiddleware
 from counseling_shared.http.openapi import describe_api
@@ -52,6 +53,8 @@ _UNREACHABLE: tuple[type[Exception], ...] = (*DATABASE_ERRORS, nats.errors.Error
 """What a start-up attempt raises while the database or NATS cannot be reached."""
 
 BackgroundTask = Callable[["Runtime"], Awaitable[None]]
+StaffDeactivatedQuery = Callable[["asyncpg.Pool[Any]", UUID], Awaitable[bool]]
+"""A service's look-up of its own projection: has booking deactivated this staff member?"""
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ class ServiceDefinition:
     registry: EventRegistry = REGISTRY
     client_free_text: frozenset[str] = frozenset()
     """Response fields holding free text about a client: withheld from integration keys."""
+    staff_deactivated: StaffDeactivatedQuery | None = None
+    """Asked for every `staff` key: a deactivated member's key is refused on every route."""
     state: dict[str, Any] = field(default_factory=dict)
 
 
@@ -334,9 +339,39 @@ class Runtime:
         return checks
 
 
+_UNTRACED = frozenset({"/healthz", "/readyz", "/metrics"})
+
+SERVER_SPANS: TelemetryConfig = {
+    # FastAPI's own telemetry names the server span once routing has chosen the route; the
+    # OpenTelemetry instrumentation matched the path against every route in turn, before
+    # routing, to name it. One span per request: no spans for dependencies and serialization.
+    "operation_spans": False,
+    "exclude": lambda scope: scope.get("path") in _UNTRACED,
+}
+
+
 def runtime_of(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+async def live_runtime(request: Request) -> Runtime:
+    """`runtime_of` as a route dependency: FastAPI runs a plain `def` dependency in a worker
+    thread, a hand-off that cost each request more than the look-up itself."""
+    return runtime_of(request)
+
+
+def _staff_lookup(
+    runtime: Runtime, query: StaffDeactivatedQuery | None
+) -> StaffDeactivatedLookup | None:
+    """The service's query, on the runtime's pool (503 while the database is not reached)."""
+    if query is None:
+        return None
+
+    async def deactivated(staff_id: UUID) -> bool:
+        return await query(runtime.db(), staff_id)
+
+    return deactivated
 
 
 def create_app(definition: ServiceDefinition, clock: Clock | None = None) -> FastAPI:
@@ -374,15 +409,18 @@ def create_app(definition: ServiceDefinition, clock: Clock | None = None) -> Fas
         version=definition.version,
         lifespan=lifespan,
         static_url="/docs-assets",
+        telemetry=SERVER_SPANS,
     )
     describe_api(app)
     app.state.runtime = runtime
-    app.state.auth = ApiKeyAuth(settings.api_keys, development_mode=settings.development_mode)
+    app.state.auth = ApiKeyAuth(
+        settings.api_keys,
+        development_mode=settings.development_mode,
+        staff_deactivated=_staff_lookup(runtime, definition.staff_deactivated),
+    )
     install_problem_handlers(app)
     app.add_middleware(AuditMiddleware, free_text_fields=definition.client_free_text)
-    app.add_middleware(
-        IdempotencyMiddleware, keys=app.state.auth.keys, ttl=settings.idempotency_key_ttl
-    )
+    app.add_middleware(IdempotencyMiddleware, auth=app.state.auth, ttl=settings.idempotency_key_ttl)
     # Added last, so run first: the rate limit, then the body limit, then everything else.
     install_body_limit(app)
     app.add_middleware(
@@ -390,7 +428,6 @@ def create_app(definition: ServiceDefinition, clock: Clock | None = None) -> Fas
         limits=parse_rate_limit(settings.rate_limit),
         storage_uri=settings.rate_limit_storage_uri,
     )
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
 
     @app.get("/healthz", tags=["probes"], summary="Alive")
     async def healthz() -> dict[str, str]:
@@ -406,7 +443,11 @@ def create_app(definition: ServiceDefinition, clock: Clock | None = None) -> Fas
         checks = await runtime.readiness()
         ready = all(checks.values())
         return JSONResponse(
-            {"status": "ready" if ready else "not_ready", "checks": checks},
+            {
+                "status": "ready" if ready else "not_ready",
+                "service": definition.name,
+                "checks": checks,
+            },
             status_code=200 if ready else 503,
         )
 
@@ -434,4 +475,14 @@ def run_service(definition: ServiceDefinition) -> None:
         s.link_signing_key.get_secret_value(), development_mode=s.development_mode
     )
     app = create_app(definition)
-    uvicorn.run(app, host=s.host, port=s.port, log_config=None, access_log=False)
+    # uvloop and httptools (both dependencies) roughly halve the event loop's and the HTTP
+    # parser's share of each request; "auto" picks them and falls back where they cannot run.
+    uvicorn.run(
+        app,
+        host=s.host,
+        port=s.port,
+        loop="auto",
+        http="auto",
+        log_config=None,
+        access_log=False,
+    )

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from counseling_shared.db import DbTimeouts
 from counseling_shared.http.rate_limit import parse_rate_limit
+from counseling_shared.jetstream import DAY, EVENT_STREAM_MAX_AGE
 from counseling_shared.links import DEV_LINK_SIGNING_KEY
 
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
@@ -192,6 +193,18 @@ class ServiceSettings(BaseSettings):
         alias="RATE_LIMIT_STORAGE_URI",
         description="Where the counts live: `memory://` (per process) or a shared store.",
     )
+
+    @field_validator("prune_inbox_after")
+    @classmethod
+    def _inbox_outlives_the_streams(cls, value: timedelta) -> timedelta:
+        # A younger row could be pruned while the stream can still redeliver (or a rebuild
+        # replay) its message, which the inbox would then apply a second time.
+        if value.total_seconds() <= EVENT_STREAM_MAX_AGE:
+            days = round(EVENT_STREAM_MAX_AGE / DAY)
+            raise ValueError(
+                f"PRUNE_INBOX_AFTER must be longer than the streams keep messages ({days} days)"
+            )
+        return value
 
     @field_validator("rate_limit")
     @classmethod

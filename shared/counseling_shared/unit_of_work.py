@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -54,6 +54,11 @@ class UnitOfWork:
         self._streams.append(stream_id)
         return await eventstore.append(self.conn, stream_id, expected_version, events)
 
+    def appended(self, stream_id: str) -> None:
+        """Note a stream the caller appended to with a statement of its own (one that also
+        writes its rows: `eventstore.append_statement`), as `append` does."""
+        self._streams.append(stream_id)
+
     def publish(self, event: IntegrationEvent, *, subject: UUID | str) -> Envelope:
         """Queue a public event; it reaches the outbox when `flush` runs (at commit)."""
         envelope = wrap(
@@ -68,15 +73,47 @@ class UnitOfWork:
         self._pending.append(envelope)
         return envelope
 
+    @contextmanager
+    def caused_by(self, envelope: Envelope) -> Iterator[None]:
+        """Within it, events published continue `envelope`'s correlation and name it as their
+        causation: a batch handler handles many envelopes in one unit of work."""
+        previous, self.cause = self.cause, envelope
+        try:
+            yield
+        finally:
+            self.cause = previous
+
     @property
     def published(self) -> list[Envelope]:
         return list(self._pending)
 
-    async def flush(self) -> None:
+    async def flush(self, later: list[outbox.OutboxRow] | None = None) -> None:
+        """Write the outbox rows (and the request's `Idempotency-Key` record, if any). With
+        `later`, the rows are added to it instead, for the caller to write in the same
+        transaction with other units of work's (an inbox batch writes them all at once)."""
         pending, self._pending = self._pending, []
         first = pending[0].subject if pending else _id_in(self._streams[0] if self._streams else "")
-        await idempotency.record(self.conn, first)
-        await outbox.enqueue(self.conn, pending)
+        key = idempotency.record_parameters(first)
+        if later is not None or key is None or not pending:
+            await idempotency.record(self.conn, first)
+            rows = outbox.rows_of(pending)
+            if later is not None:
+                later.extend(rows)
+            else:
+                await outbox.enqueue_rows(self.conn, rows)
+            return
+        # A keyed command with events: its record and its outbox rows in one round trip.
+        keyed = await self.conn.fetchval(
+            f"""WITH added AS ({outbox.insert_rows(1)}),
+                     keyed AS ({idempotency.upsert(8)})
+                SELECT (SELECT count(*) FROM keyed), pg_notify($7, '')
+                FROM (SELECT count(*) FROM added) AS inserted""",
+            *outbox.row_columns(outbox.rows_of(pending)),
+            outbox.OUTBOX_CHANNEL,
+            *key,
+        )
+        if keyed == 0:
+            await idempotency.recorded_meanwhile(self.conn)
 
 
 def _id_in(stream_id: str) -> str | None:

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from counseling_shared import audit
+from counseling_shared import audit, audit_batch, idempotency
 from counseling_shared.http.bodies import Instant
 from counseling_shared.http.dependencies import Admin
 from counseling_shared.http.problems import Unprocessable, problem_response
@@ -80,12 +80,14 @@ class AuditMiddleware:
         """Whether the trail has what it needs (False: the entry could not be written)."""
         if context.actor is None:  # not authenticated: nothing was read or changed
             return True
+        if idempotency.answered_as_replay():
+            return True  # changed nothing; the replay's read of the resource is recorded
         pool = getattr(scope["app"].state, "pool", None)
         if pool is None:
             return True
         entry = _entry(scope, context, status, document)
         try:
-            await audit.record(pool, entry)
+            await audit_batch.record(pool, entry)
         except Exception:  # say loudly that the trail has a gap
             log.exception("audit_write_failed", request_id=context.request_id, action=entry.action)
             return False
@@ -112,14 +114,19 @@ def _entry(
     template = str(getattr(route, "path", scope["path"]))
     endpoint = scope.get("endpoint")
     params: dict[str, Any] = scope.get("path_params", {})
-    single = document if isinstance(document, dict) else {}
+    single = document if isinstance(document, dict) else _shared_by_all(document)
     query = _query(scope)
+    resource = next((part for part in template.split("/") if part), "/")
+    if resource == "clients" and isinstance(document, dict) and "client_id" not in single:
+        single = {**single, "client_id": single.get("id")}  # a client registered or corrected
     assert context.actor is not None
     return audit.AuditEntry(
         actor=context.actor,
         action=getattr(endpoint, "__name__", scope["method"].lower()),
-        resource=next((part for part in template.split("/") if part), "/"),
-        resource_id=str(list(params.values())[-1]) if params else _text(single.get("id")),
+        resource=resource,
+        resource_id=str(list(params.values())[-1])
+        if params
+        else _text(single.get("id") if isinstance(document, dict) else None),
         site_id=context.site_id or _uuid(single.get("site_id")) or _uuid(query.get("site_id")),
         client_id=context.client_id
         or _uuid(params.get("client_id"))
@@ -130,6 +137,21 @@ def _entry(
         status=status,
         on_behalf_of=context.on_behalf_of,
     )
+
+
+def _shared_by_all(document: Any) -> dict[str, Any]:
+    """Of a list answer, the values every item agrees on (a list of one client's appointments
+    names that client and site), so the entry is found by client and by a site's admin."""
+    if not isinstance(document, list) or not document:
+        return {}
+    if not all(isinstance(item, dict) for item in document):
+        return {}
+    fields = ("site_id", "client_id", "recipient_id", "recipient_kind")
+    return {
+        name: document[0].get(name)
+        for name in fields
+        if all(item.get(name) == document[0].get(name) for item in document)
+    }
 
 
 def _query(scope: Scope) -> dict[str, str]:
@@ -171,7 +193,11 @@ def _text(value: object) -> str | None:
 
 
 class ActorOut(BaseModel):
-    kind: str = Field(description="`key` (an API key, by its id), `staff` or `link`.")
+    kind: str = Field(
+        description="`key` (an API key, by its id), `staff`, `link`, `service` (another"
+        " service reading booking's client directory over the bus) or `operator` (a person at"
+        " `counselctl`, erasing a client)."
+    )
     id: str
 
 

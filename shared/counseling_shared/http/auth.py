@@ -8,14 +8,22 @@
   `sites=*` (or no `sites`) means every site and is allowed for `admin` only; a `staff` entry
   names its staff member.
 
+A site list that is written but empty (`<secret>=`, `sites=`) is refused, whatever the role: an
+unset variable must never make an admin of every site.
+
 `<secret>` is the key itself or `sha256:<64 hex digits>`, the SHA-256 of the key, so that the
 configuration need not hold the key. Keys are compared by digest, in constant time.
+
+A `staff` key stops working as soon as its service knows the staff member was deactivated
+(booking's StaffDeactivated): the service gives `ApiKeyAuth` a look-up of its own projection,
+asked for `staff` keys only, and the key gets a 403 `staff-deactivated`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
@@ -89,19 +97,28 @@ def _digest_of(secret: str, position: int) -> bytes:
 
 
 def _sites(text: str, position: int) -> frozenset[UUID] | None:
-    if text in ("", "*"):
+    """The sites of `sites=` or `key=`: `*` is every site. A list written but empty (`key=`,
+    `sites=`, often an unset variable) is refused: it must never mean every site."""
+    if text.strip() == "*":
         return None
     try:
-        return frozenset(UUID(s) for s in text.split("|") if s)
+        sites = frozenset(UUID(s) for s in text.split("|") if s.strip())
     except ValueError:
         raise InvalidApiKeys(f"API_KEYS entry {position}: a site is not a UUID") from None
+    if not sites:
+        raise InvalidApiKeys(
+            f"API_KEYS entry {position}: the site list is empty; name sites, or write * for"
+            " every site (admin only)"
+        )
+    return sites
 
 
 def _parse_entry(item: str, position: int) -> _Entry:
     if ";" not in item:  # the compatible forms: `key` or `key=site|site`, both admin
-        secret, _, sites = item.partition("=")
+        secret, has_sites, sites = item.partition("=")
         digest = _digest_of(secret, position)
-        return _Entry(digest, Principal(digest.hex()[:16], _sites(sites, position)))
+        site_ids = _sites(sites, position) if has_sites else None
+        return _Entry(digest, Principal(digest.hex()[:16], site_ids))
     secret, *options = item.split(";")
     fields: dict[str, str] = {}
     for option in options:
@@ -115,7 +132,7 @@ def _parse_entry(item: str, position: int) -> _Entry:
         raise InvalidApiKeys(
             f"API_KEYS entry {position}: role must be admin, integration or staff"
         ) from None
-    site_ids = _sites(fields.get("sites", ""), position)
+    site_ids = _sites(fields["sites"], position) if "sites" in fields else None
     if site_ids is None and role is not Role.ADMIN:
         raise InvalidApiKeys(f"API_KEYS entry {position}: a {role} key needs a list of sites")
     staff_id: UUID | None = None
@@ -172,9 +189,32 @@ def check_keys_allowed(ring: KeyRing, *, development_mode: bool) -> None:
         )
 
 
+StaffDeactivatedLookup = Callable[[UUID], Awaitable[bool]]
+"""Whether the service has learned that this staff member was deactivated (one indexed read of
+its own projection; no call to another service)."""
+
+
+class StaffDeactivatedProblem(Problem):
+    def __init__(self) -> None:
+        super().__init__(
+            403,
+            "staff-deactivated",
+            "Staff member deactivated",
+            "This staff key belongs to a staff member who has been deactivated; it is no longer"
+            " accepted.",
+        )
+
+
 class ApiKeyAuth:
-    def __init__(self, spec: str, *, development_mode: bool = True) -> None:
+    def __init__(
+        self,
+        spec: str,
+        *,
+        development_mode: bool = True,
+        staff_deactivated: StaffDeactivatedLookup | None = None,
+    ) -> None:
         self._keys = KeyRing(spec)
+        self._staff_deactivated = staff_deactivated
         check_keys_allowed(self._keys, development_mode=development_mode)
 
     @property
@@ -189,4 +229,19 @@ class ApiKeyAuth:
             )
         request.state.principal = principal
         audit.note_actor(principal.actor, sees_free_text=principal.role is not Role.INTEGRATION)
+        return principal
+
+    async def is_deactivated(self, principal: Principal) -> bool:
+        """Whether `principal` is a `staff` key whose member was deactivated (admin and
+        integration keys are never looked up)."""
+        if principal.staff_id is None or self._staff_deactivated is None:
+            return False
+        return await self._staff_deactivated(principal.staff_id)
+
+    async def authenticate(self, request: Request) -> Principal:
+        """The caller, as `__call__`, refused with a 403 if a deactivated member's key. The actor
+        is noted first, so the refusal is audited like any other."""
+        principal = self(request)
+        if await self.is_deactivated(principal):
+            raise StaffDeactivatedProblem()
         return principal

@@ -2,6 +2,7 @@
 
 Every route declares what it needs by taking one of these as a parameter: `Caller` (any role),
 `Person` (`staff` or `admin`: people, not integrations) or `Admin`. A wrong role is a 403.
+A deactivated staff member's key is a 403 on every route (see `ApiKeyAuth.authenticate`).
 The declaration is readable (`declared_roles`), so a test can check that every route has one.
 """
 
@@ -12,15 +13,16 @@ from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
-from counseling_shared.http.auth import Principal, Role
+from counseling_shared.http.auth import ApiKeyAuth, Principal, Role
 from counseling_shared.http.problems import Problem
 
 Access = Callable[[Request], Awaitable[Principal]]
 
 
-def authenticate(request: Request) -> Principal:
-    principal: Principal = request.app.state.auth(request)
-    return principal
+async def authenticate(request: Request) -> Principal:
+    """The caller (401 without a valid key; 403 for a deactivated staff member's key)."""
+    auth: ApiKeyAuth = request.app.state.auth
+    return await auth.authenticate(request)
 
 
 def allow(*roles: Role) -> Access:
@@ -28,7 +30,7 @@ def allow(*roles: Role) -> Access:
     allowed = frozenset(roles)
 
     async def dependency(request: Request) -> Principal:
-        principal = authenticate(request)
+        principal = await authenticate(request)
         if principal.role not in allowed:
             needed = " or ".join(sorted(allowed))
             raise Problem(

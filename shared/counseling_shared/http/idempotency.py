@@ -5,31 +5,110 @@ same status, with the resource as it is now. The same key with another body is a
 the first request's command runs, the key answers 409; a key is never taken over. Records are
 written in the command's own transaction (see `counseling_shared.idempotency`) and expire after
 `IDEMPOTENCY_KEY_TTL`.
+
+The key is looked up before the command runs, so a replay runs none of it. A route of
+`KeyCheckedInTransaction` skips that look-up (one round trip, and a pool acquire, per keyed
+command): its command only reads before its unit of work, whose first statement finds the key
+under its lock, so a replay costs the body's validation and that statement.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
+from fastapi import Request, Response
+from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from counseling_shared import idempotency
-from counseling_shared.http.auth import KeyRing
-from counseling_shared.http.problems import PROBLEM_JSON
+from counseling_shared.http.auth import ApiKeyAuth
+from counseling_shared.http.problems import DATABASE_UNREACHABLE, PROBLEM_JSON, NotReady
+from counseling_shared.logs import get_logger
 
 _TYPE = "https://counseling-suite.example/problems/"
+log = get_logger(__name__)
 _NOT_FORWARDED = {b"content-length", b"content-type", b"idempotency-key", b"transfer-encoding"}
 
 
+class KeyCheckedInTransaction(APIRoute):
+    """A route whose command reads, and changes nothing, before its unit of work: its key is
+    looked up there, under the key's lock, not by the middleware before the command runs.
+
+    A replay runs the body's validation again: if the command is refused before its unit of
+    work (or opens none), the key is looked up afterwards, so a recorded key is answered as a
+    replay (or a 422 for another body) whatever the command says now."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                response = await handle(request)
+            except idempotency.KeyInUse:
+                raise  # another request holds the key: not ours to answer
+            except Exception:
+                await _look_up_if_unsettled(request)
+                raise
+            await _look_up_if_unsettled(request)
+            return response
+
+        return answer
+
+
+async def _look_up_if_unsettled(request: Request) -> None:
+    # A key is claimed only once the pool is open (see the middleware).
+    if (pool := getattr(request.app.state, "pool", None)) is not None:
+        await idempotency.look_up_if_unsettled(pool)
+
+
+class _PostRoutes:
+    """Which route a POST reaches, as far as the look-up is concerned: the first route (or
+    mount) whose path matches and takes POST, as routing picks it. A path without parameters
+    is remembered (bounded by the routes), so the hot paths match once."""
+
+    def __init__(self) -> None:
+        self._candidates: list[tuple[re.Pattern[str], bool, bool]] | None = None
+        self._by_path: dict[str, bool] = {}
+
+    def checked_in_transaction(self, scope: Scope) -> bool:
+        path: str = scope["path"]
+        if (known := self._by_path.get(path)) is not None:
+            return known
+        for regex, in_transaction, literal in self._routes(scope["app"]):
+            if regex.match(path):
+                if literal:
+                    self._by_path[path] = in_transaction
+                return in_transaction
+        return False
+
+    def _routes(self, app: Any) -> list[tuple[re.Pattern[str], bool, bool]]:
+        if self._candidates is None:
+            found = []
+            for context in iter_route_contexts(app.routes):
+                methods, template = context.methods, context.path_format
+                if template is None or (methods is not None and "POST" not in methods):
+                    continue
+                # A mount (no methods) takes every method: it wins over later routes.
+                regex = getattr(context, "path_regex", None) or compile_path(template)[0]
+                in_transaction = isinstance(context.original_route, KeyCheckedInTransaction)
+                found.append((regex, in_transaction, "{" not in template))
+            self._candidates = found
+        return self._candidates
+
+
 class IdempotencyMiddleware:
-    def __init__(self, app: ASGIApp, *, keys: KeyRing, ttl: timedelta) -> None:
+    def __init__(self, app: ASGIApp, *, auth: ApiKeyAuth, ttl: timedelta) -> None:
         self.app = app
-        self._keys = keys
+        self._auth = auth
         self._ttl = ttl
+        self._routes = _PostRoutes()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -37,9 +116,13 @@ class IdempotencyMiddleware:
             return
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         key = headers.get("idempotency-key")
-        principal = self._keys.from_header(headers.get("authorization", ""))
+        principal = self._auth.keys.from_header(headers.get("authorization", ""))
         pool: asyncpg.Pool[Any] | None = getattr(scope["app"].state, "pool", None)
         if not key or principal is None or pool is None:
+            await self.app(scope, receive, send)
+            return
+        if await self._auth.is_deactivated(principal):
+            # Never replay an earlier answer to a member who has left: the route refuses them.
             await self.app(scope, receive, send)
             return
 
@@ -47,12 +130,25 @@ class IdempotencyMiddleware:
         request_hash = hashlib.sha256(
             scope["method"].encode() + scope["path"].encode() + b"\0" + body
         ).hexdigest()
-        found = await idempotency.find(pool, principal.key_id, key, self._ttl)
-        if found is not None:
-            await self._answer_again(scope, found, request_hash, send)
-            return
+        look_up_now = not self._routes.checked_in_transaction(scope)
+        if look_up_now:
+            try:
+                found = await idempotency.find(pool, principal.key_id, key, self._ttl)
+            except DATABASE_UNREACHABLE as exc:
+                # Outside the routes, so answered here: a retry with the same key is safe.
+                log.warning("database_unreachable", path=scope["path"], error=repr(exc))
+                problem = NotReady()
+                await _send_problem(
+                    send, problem.status, problem.kind, problem.title, problem.detail
+                )
+                return
+            if found is not None:
+                await self._answer_again(scope, found, request_hash, send)
+                return
 
-        claim = idempotency.Claim(principal.key_id, key, request_hash, self._ttl, scope)
+        claim = idempotency.Claim(
+            principal.key_id, key, request_hash, self._ttl, scope, looked_up=look_up_now
+        )
         held: list[Message] = []
 
         async def hold(message: Message) -> None:
@@ -110,7 +206,8 @@ class IdempotencyMiddleware:
             "query_string": query.encode(),
             "headers": [(k, v) for k, v in scope["headers"] if k.lower() not in _NOT_FORWARDED],
         }
-        for routed in ("route", "endpoint", "path_params"):
+        # Routed afresh; the read must not rename the command's telemetry span either.
+        for routed in ("route", "endpoint", "path_params", "fastapi.telemetry"):
             read_scope.pop(routed, None)
         answer: dict[str, Any] = {"status": 500, "type": b"application/json", "body": b""}
 

@@ -73,7 +73,8 @@ VALIDATION_PROBLEM_SCHEMA: dict[str, Any] = {
 DESCRIPTIONS = {
     400: "Malformed body: not JSON or not UTF-8; `detail` gives the position.",
     401: "No Bearer API key, or an unknown one.",
-    403: "The key may not act on that site.",
+    403: "The key may not act on that site (or in that role); a deactivated staff member's key"
+    " gets `type` `.../problems/staff-deactivated`.",
     404: "No such resource (or none the key may see).",
     409: "Conflict with the resource's current state.",
     413: "Request body too large.",
@@ -146,8 +147,12 @@ def truthful(document: dict[str, Any]) -> dict[str, Any]:
         if "422" in responses:
             responses["422"] = _problem(422)
         if path in PUBLIC_PATHS or operation.get("security") == []:
-            # A probe, or a route whose credential is a signed link, not an API key.
+            # A probe, or a route whose credential is a signed link, not an API key. A body it
+            # takes can still be malformed.
             operation["security"] = []
+            if "requestBody" in operation:
+                _declare(operation, 400)
+                operation["responses"] = dict(sorted(responses.items()))
             continue
         for status in (401, 403, 503):
             _declare(operation, status)

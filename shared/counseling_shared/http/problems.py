@@ -199,21 +199,40 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers["Allow"] = ", ".join(allowed_methods(request))
         return problem_response(status, kind, title, detail, request.url.path, headers)
 
-    @app.exception_handler(asyncpg.PostgresConnectionError)
-    @app.exception_handler(asyncpg.CannotConnectNowError)
-    @app.exception_handler(asyncpg.InterfaceError)
-    @app.exception_handler(ConnectionError)
-    async def _unreachable(request: Request, exc: Exception) -> JSONResponse:
-        # The database went away under the request: nothing was committed, retry later.
-        log.warning("database_unreachable", path=request.url.path, error=repr(exc))
-        problem = NotReady()
-        return problem_response(
-            problem.status, problem.kind, problem.title, problem.detail, request.url.path
-        )
+    for unreachable in DATABASE_UNREACHABLE:
+        app.add_exception_handler(unreachable, _unreachable)
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        # Raised outside the routes (the idempotency or audit middleware reading the database),
+        # an exception skips the handlers above and lands here: answer it as they would.
+        if isinstance(exc, DATABASE_UNREACHABLE):
+            return await _unreachable(request, exc)
+        if isinstance(exc, Problem):
+            return await _problem(request, exc)
         log.exception("unhandled_error", path=request.url.path)
         return problem_response(
             500, "internal", "Internal error", "An unexpected error occurred.", request.url.path
         )
+
+
+DATABASE_UNREACHABLE: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.InterfaceError,
+    # A pooled connection whose server went away mid-operation ("cannot switch to state …").
+    asyncpg.InternalClientError,
+    ConnectionError,
+)
+"""The database went away under a request: nothing was committed, the client may retry."""
+
+
+async def _unreachable(request: Request, exc: Exception) -> JSONResponse:
+    # The database went away under the request: nothing was committed, retry later.
+    log.warning("database_unreachable", path=request.url.path, error=repr(exc))
+    problem = NotReady()
+    return problem_response(
+        problem.status, problem.kind, problem.title, problem.detail, request.url.path
+    )

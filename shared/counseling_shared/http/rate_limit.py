@@ -1,10 +1,12 @@
 """A per-key rate limit (contract v2): past it, a 429 problem+json with `Retry-After`.
 
-The counting is the `limits` library's moving window, so a burst at a window's edge cannot
-double the rate. Each credential has its own budget, identified by a digest of the bearer
-token it presents (the token itself is never kept); a request without one is counted against
-its client address. Health, readiness and metrics are never limited: probes and scrapers must
-always get through.
+The counting is the `limits` library's sliding window counter: the previous window's count,
+weighted by how much of it still overlaps, plus the current one's, so a burst at a window's edge
+cannot double the rate. (Its moving window is exact but cost each request three times the CPU:
+its in-memory expiry hands every key to a worker thread.) Each credential has its own budget,
+identified by a digest of the bearer token it presents (the token itself is never kept); a
+request without one is counted against its client address. Health, readiness and metrics are
+never limited: probes and scrapers must always get through.
 
 `RATE_LIMIT` takes the library's notation, e.g. `6000/minute` or `50/second;1000/minute`
 (every part must hold); `off` disables the limit. Counts live in the process by default
@@ -22,7 +24,7 @@ from collections.abc import Sequence
 
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -60,7 +62,7 @@ class RateLimitMiddleware:
         uri = storage_uri if storage_uri.startswith("async+") else f"async+{storage_uri}"
         storage = storage_from_string(uri)
         assert isinstance(storage, Storage), "an async storage"
-        self._limiter = MovingWindowRateLimiter(storage)
+        self._limiter = SlidingWindowCounterRateLimiter(storage)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in UNLIMITED_PATHS or not self._limits:

@@ -111,3 +111,40 @@ async def served(app: FastAPI) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+@contextlib.asynccontextmanager
+async def delaying_proxy(url: str, delay: float) -> AsyncIterator[str]:
+    """A TCP proxy to the server at `url` (nats://host:port) that holds every byte the client
+    sends for `delay` seconds (the server's replies pass at once); yields the proxy's URL.
+
+    A slow path to the server makes it start each pull request's `expires` late, so the request
+    outlives the client's own timeout: the race a loaded machine hits now and then."""
+    host, port = url.rsplit("//", 1)[-1].rsplit(":", 1)
+    pipes: set[asyncio.Task[None]] = set()
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, hold: float) -> None:
+        try:
+            while data := await reader.read(65536):
+                if hold:
+                    await asyncio.sleep(hold)
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    async def connected(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection(host, int(port))
+        for task in (pipe(client_r, server_w, delay), pipe(server_r, client_w, 0.0)):
+            pipes.add(asyncio.create_task(task))
+
+    server = await asyncio.start_server(connected, "127.0.0.1", 0)
+    try:
+        yield f"nats://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        server.close()
+        for task in pipes:
+            task.cancel()
+        await asyncio.gather(*pipes, return_exceptions=True)

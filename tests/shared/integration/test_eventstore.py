@@ -17,6 +17,7 @@ from counseling_shared.eventstore import (
     append,
     read_all,
     read_stream,
+    read_streams,
     stream_version,
 )
 
@@ -47,6 +48,26 @@ async def test_appended_events_read_back_in_version_order(pool: asyncpg.Pool[Any
     assert read[0].metadata == {"by": "test"}
     assert [e.type for e in tail] == ["Completed"]
     assert version == 3
+
+
+async def test_read_streams_gives_each_stream_of_a_kind_whole_and_in_order(
+    pool: asyncpg.Pool[Any],
+) -> None:
+    kind = f"kind_{uuid4().hex[:8]}"  # the `_` must not match any character
+    first, second = sorted(f"{kind}-{uuid4()}" for _ in range(2))
+    async with pool.acquire() as conn:
+        await append(conn, second, 0, new_events("A"))
+        await append(conn, first, 0, new_events("A", "B"))
+        await append(conn, second, 1, new_events("B", "C"))
+        await append(conn, f"{kind.replace('_', 'x')}-{uuid4()}", 0, new_events("A"))
+        await append(conn, f"other-{kind}-{uuid4()}", 0, new_events("A"))
+        async with conn.transaction():
+            streams = [s async for s in read_streams(conn, f"{kind}-", prefetch=2)]
+
+    assert [[(e.stream_id, e.version, e.type) for e in s] for s in streams] == [
+        [(first, 1, "A"), (first, 2, "B")],
+        [(second, 1, "A"), (second, 2, "B"), (second, 3, "C")],
+    ]
 
 
 async def test_a_stale_expected_version_is_a_concurrency_conflict(
@@ -186,3 +207,66 @@ async def _end_of_log(conn: asyncpg.pool.PoolConnectionProxy[Any]) -> CommitPosi
 
 def _advance(cursor: CommitPosition, page: list[RecordedEvent]) -> CommitPosition:
     return CommitPosition(page[-1].txid, page[-1].position) if page else cursor
+
+
+async def test_read_streams_parses_the_json_as_the_connection_does(
+    pool: asyncpg.Pool[Any],
+) -> None:
+    stream = f"kind{uuid4().hex[:8]}-{uuid4()}"
+    data = {
+        "floats": [0.1, 1e300, -2.5e-300, 5e-324, 1.7976931348623157e308, -0.0],
+        "big": 12345678901234567890123456789,
+        "text": '\u00e9\u4e2d\U0001f600 "quoted" \\ \n',
+        "nested": {"list": [1, None, True, False, {"k": []}]},
+    }
+    event = NewEvent(type="A", data=data, metadata={"actor": {"id": "x", "n": 0.3}})
+    async with pool.acquire() as conn:
+        await append(conn, stream, 0, [event])
+        [expected] = await read_stream(conn, stream)  # the connection's json.loads
+        async with conn.transaction():
+            [[replayed]] = [s async for s in read_streams(conn, stream)]
+            [[bare]] = [s async for s in read_streams(conn, stream, metadata=False)]
+
+    assert replayed == expected
+    assert repr(replayed.data) == repr(expected.data)  # -0.0 and the big int too
+    assert bare.data == expected.data
+    assert bare.metadata == {}
+
+
+class _Writer:
+    """A gate that writes on the reader's connection between its fetches, as a rebuild's
+    batched writes do."""
+
+    def __init__(self, conn: Any, table: str) -> None:
+        self.conn, self.table = conn, table
+        self.calls: list[str] = []
+
+    async def before_fetch(self) -> None:
+        self.calls.append("before")
+        await self.conn.execute(f"INSERT INTO {self.table} VALUES ({len(self.calls)})")
+
+    def after_fetch(self) -> None:
+        self.calls.append("after")
+
+
+async def test_read_streams_lets_its_gate_use_the_connection_between_fetches(
+    pool: asyncpg.Pool[Any],
+) -> None:
+    kind = f"gate{uuid4().hex[:8]}"
+    first, second = sorted(f"{kind}-{uuid4()}" for _ in range(2))
+    async with pool.acquire() as conn:
+        await append(conn, first, 0, new_events("A", "B", "C"))
+        await append(conn, second, 0, new_events("A", "B"))
+        async with conn.transaction():
+            await conn.execute("CREATE TEMPORARY TABLE gate_writes (n int) ON COMMIT DROP")
+            gate = _Writer(conn, "gate_writes")
+            streams = [s async for s in read_streams(conn, f"{kind}-", prefetch=2, gate=gate)]
+            written = await conn.fetchval("SELECT count(*) FROM gate_writes")
+
+    assert [[(e.stream_id, e.version) for e in s] for s in streams] == [
+        [(first, 1), (first, 2), (first, 3)],
+        [(second, 1), (second, 2)],
+    ]
+    # Before the cursor is opened, then around each of the three fetches of two events.
+    assert gate.calls == ["before", *["before", "after"] * 3]
+    assert written == 4

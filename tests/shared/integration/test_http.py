@@ -104,6 +104,7 @@ async def test_not_ready_while_a_consumer_cannot_bind_or_nats_is_gone(
         disconnected = await client.get("/readyz")
 
     assert unbound.status_code == 503
+    assert unbound.json()["service"] == definition.name
     assert unbound.json()["checks"] == {
         "started": True,
         "database": True,

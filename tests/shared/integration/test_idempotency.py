@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
+from counseling_shared import idempotency
 from counseling_shared.clock import SystemClock
 from counseling_shared.service import Runtime, create_app
 from devstack.handles import NatsHandle
@@ -173,3 +174,82 @@ async def test_a_key_is_forgotten_after_it_expires(probe: httpx.AsyncClient) -> 
     assert other.status_code == 201
     assert other.json()["id"] != first.json()["id"]
     assert await key_rows(probe, key) == 1
+
+
+async def test_a_record_committed_after_the_lock_is_kept_and_the_command_answered_as_a_replay(
+    probe: httpx.AsyncClient,
+) -> None:
+    # `begin` locks the key and looks it up in one statement, whose snapshot predates the lock:
+    # a record committed by the key's previous holder just then is not seen until `record`.
+    db = runtime(probe).db()
+    key = str(uuid4())
+    scope = {"method": "POST", "path": "/staff"}
+    claim = idempotency.Claim("probe-key", key, "ours", timedelta(hours=24), scope)
+    with idempotency.claiming(claim):
+        async with db.acquire() as conn:
+            transaction = conn.transaction()
+            await transaction.start()
+            await idempotency.begin(conn)
+            await db.execute(
+                """INSERT INTO idempotency_keys (principal, key, method, path, request_hash,
+                                                 status_code, resource_id, location)
+                   VALUES ('probe-key', $1, 'POST', '/staff', 'theirs', 201, 'x', '/staff/x')""",
+                key,
+            )
+            with pytest.raises(idempotency.AlreadyDone):
+                await idempotency.record(conn, "ours")
+            await transaction.rollback()
+
+    assert claim.found is not None
+    assert claim.found.request_hash == "theirs"
+    kept = await db.fetchval("SELECT request_hash FROM idempotency_keys WHERE key = $1", key)
+    assert kept == "theirs"
+
+
+async def test_a_command_whose_key_was_recorded_meanwhile_is_rolled_back_and_replayed(
+    probe: httpx.AsyncClient,
+) -> None:
+    # The same race through a whole request: the record and the outbox rows go in one
+    # statement at commit, which finds the live record and writes neither.
+    first_key = str(uuid4())
+    existing = (
+        await probe.post("/staff", json=staff(), headers={**KEY, "Idempotency-Key": first_key})
+    ).json()
+    principal = (
+        await runtime(probe)
+        .db()
+        .fetchval("SELECT principal FROM idempotency_keys WHERE key = $1", first_key)
+    )
+    before = await staff_rows(probe)
+    key = str(uuid4())
+    runtime(probe).definition.state["delay"] = 1.0
+    try:
+        request = asyncio.create_task(
+            probe.post("/staff", json=staff(), headers={**KEY, "Idempotency-Key": key})
+        )
+        await asyncio.sleep(0.4)  # past `begin`, inside the command
+        await (
+            runtime(probe)
+            .db()
+            .execute(
+                """INSERT INTO idempotency_keys (principal, key, method, path, request_hash,
+                                                 status_code, resource_id, location)
+                   VALUES ($4, $1, 'POST', '/staff', 'theirs', 201, $2, $3)""",
+                key,
+                existing["id"],
+                f"/staff/{existing['id']}",
+                principal,
+            )
+        )
+        answer = await request
+    finally:
+        runtime(probe).definition.state["delay"] = 0.0
+
+    assert answer.status_code == 422  # the record's request had another body
+    assert await staff_rows(probe) == before
+    kept = (
+        await runtime(probe)
+        .db()
+        .fetchval("SELECT request_hash FROM idempotency_keys WHERE key = $1", key)
+    )
+    assert kept == "theirs"

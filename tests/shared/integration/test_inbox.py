@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -41,7 +42,9 @@ def spec_for(site: UUID) -> ConsumerSpec:
         f"probe-sessions-{uuid4().hex[:8]}",
         "BOOKING",
         [f"booking.{site}.SessionCompleted"],
-        ack_wait=1.0,
+        # Long enough that a loaded machine stalling the loop never redelivers a message mid-batch
+        # (which would run its handler once more than the tests count).
+        ack_wait=10.0,
         max_deliver=2,
         backoff=(0.1,),
     )
@@ -143,7 +146,7 @@ async def test_a_lost_ack_redelivers_and_the_inbox_skips_the_second_delivery(
             await super()._settle(outcome)
 
     site = uuid4()
-    spec = spec_for(site)
+    spec = replace(spec_for(site), ack_wait=1.0)  # the lost ack's redelivery comes after it
     handler, attempts = recorder(spec)
     consumer = consumer_for(pool, js, spec, handler, LosesFirstAck)
     event = session_completed(site)
@@ -390,3 +393,115 @@ async def test_a_handler_over_its_time_budget_fails_that_message_only(
     assert (letter["reason"], attempts[slow.appointment_id]) == ("handler_failed", 2)
     assert "budget" in letter["detail"]
     assert await rows_for(pool, spec) == {fine.appointment_id: 1}
+
+
+async def test_a_batch_longer_than_ack_wait_keeps_its_messages_from_other_replicas(
+    pool: asyncpg.Pool[Any], js: JetStreamContext
+) -> None:
+    # The batch tells JetStream it is still working (`in_progress`), so a message whose handler
+    # outlives ack_wait is not redelivered to another replica meanwhile, nor counted again.
+    site = uuid4()
+    spec = replace(spec_for(site), ack_wait=3.0)
+    event = session_completed(site)
+    handler, attempts = recorder(spec)
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
+        entered.set()
+        await release.wait()
+        await handler(uow, envelope, event)
+
+    async with consuming(consumer_for(pool, js, spec, slow)):
+        other_replica = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
+        try:
+            await publish(js, envelope_of(event))
+            await asyncio.wait_for(entered.wait(), 10.0)
+            # Twice ack_wait: without the progress signal the message comes back within it.
+            with pytest.raises(TimeoutError):
+                await other_replica.fetch(1, timeout=2 * spec.ack_wait)
+        finally:
+            release.set()
+            await other_replica.unsubscribe()
+        await eventually(lambda: _projected(pool, spec, event.appointment_id), timeout=10.0)
+        info = await js.consumer_info(spec.stream, spec.durable)
+
+    assert attempts[event.appointment_id] == 1
+    assert info.num_redelivered == 0
+
+
+def publisher(
+    site: UUID, fail_first: UUID | None = None
+) -> tuple[Handler, dict[UUID, Envelope], list[int]]:
+    """A handler publishing one event per message (the last run's, by its cause); it notes
+    how many of them the outbox already holds, seen from its own transaction, when it runs."""
+    outgoing: dict[UUID, Envelope] = {}
+    seen: list[int] = []
+    failed: set[UUID] = set()
+
+    async def react(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
+        assert isinstance(event, SessionCompleted)
+        seen.append(
+            await uow.conn.fetchval(
+                "SELECT count(*) FROM outbox WHERE event_id = ANY($1::uuid[])",
+                [e.id for e in outgoing.values()],
+            )
+        )
+        published = uow.publish(session_completed(site), subject=event.appointment_id)
+        if event.appointment_id == fail_first and fail_first not in failed:
+            failed.add(fail_first)
+            raise Flaky("down this once")
+        outgoing[envelope.id] = published
+
+    return react, outgoing, seen
+
+
+async def _outbox_rows(pool: asyncpg.Pool[Any], envelopes: list[Envelope]) -> list[UUID]:
+    rows = await pool.fetch(
+        "SELECT causation_id FROM (SELECT (convert_from(payload, 'UTF8')::jsonb"
+        " ->> 'causationid')::uuid AS causation_id FROM outbox WHERE event_id = ANY($1::uuid[]))"
+        " AS published",
+        [e.id for e in envelopes],
+    )
+    return sorted(r["causation_id"] for r in rows)
+
+
+async def test_a_batchs_outbox_rows_are_written_once_after_its_handlers(
+    pool: asyncpg.Pool[Any], js: JetStreamContext
+) -> None:
+    # Published before the consumer starts: one fetched batch, one outbox statement for it.
+    site = uuid4()
+    react, outgoing, seen = publisher(site)
+    causes = [envelope_of(session_completed(site)) for _ in range(3)]
+    for cause in causes:
+        await publish(js, cause)
+
+    async with consuming(consumer_for(pool, js, spec_for(site), react)):
+        await eventually(lambda: _has(list(outgoing), 3))
+        await eventually(lambda: _all_in_outbox(pool, list(outgoing.values())))
+
+    assert seen == [0, 0, 0]  # none written while the batch's handlers ran
+    assert await _outbox_rows(pool, list(outgoing.values())) == sorted(c.id for c in causes)
+
+
+async def test_a_batch_replayed_message_by_message_writes_each_outbox_row_once(
+    pool: asyncpg.Pool[Any], js: JetStreamContext
+) -> None:
+    site = uuid4()
+    causes = [envelope_of(session_completed(site)) for _ in range(3)]
+    react, outgoing, _ = publisher(site, fail_first=UUID(str(causes[1].data["appointment_id"])))
+    for cause in causes:
+        await publish(js, cause)
+
+    async with consuming(consumer_for(pool, js, spec_for(site), react)):
+        await eventually(lambda: _has(list(outgoing), 3), timeout=5.0)
+        await eventually(lambda: _all_in_outbox(pool, list(outgoing.values())))
+
+    # The fast pass's rows were rolled back with it; the careful pass wrote each once.
+    assert await _outbox_rows(pool, list(outgoing.values())) == sorted(c.id for c in causes)
+
+
+async def _all_in_outbox(pool: asyncpg.Pool[Any], envelopes: list[Envelope]) -> bool:
+    found: int = await pool.fetchval(
+        "SELECT count(*) FROM outbox WHERE event_id = ANY($1::uuid[])", [e.id for e in envelopes]
+    )
+    return found == len(envelopes)

@@ -4,6 +4,7 @@ the fallback for a failing batch, each event still applied once."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -159,7 +160,9 @@ async def test_a_crash_after_the_commit_before_the_ack_has_no_second_effect(
             await super()._settle(outcome)
 
     site = uuid4()
-    spec = spec_for(site)
+    # The lost acks' redelivery comes after ack_wait (the shared spec's 10 s would outlast the
+    # wait below).
+    spec = replace(spec_for(site), ack_wait=2.0)
     handler, attempts = recorder(spec)
     batch_handler, calls = batch_recorder(spec)
     events = [session_completed(site) for _ in range(3)]
@@ -168,7 +171,7 @@ async def test_a_crash_after_the_commit_before_the_ack_has_no_second_effect(
 
     consumer = batch_consumer(pool, js, spec, handler, batch_handler, LosesFirstAcks)
     async with consuming(consumer):
-        await eventually(lambda: _has(LosesFirstAcks.settled, 6), timeout=5.0)
+        await eventually(lambda: _has(LosesFirstAcks.settled, 6), timeout=15.0)
         info = await js.consumer_info(spec.stream, spec.durable)
 
     assert sorted(LosesFirstAcks.settled) == [1, 1, 1, 2, 2, 2], "redelivered after ack_wait"

@@ -30,6 +30,7 @@ from counseling_shared.settings import ServiceSettings
 from counseling_shared.unit_of_work import UnitOfWork
 from devstack.nats import NatsServer
 from devstack.postgres import PostgresServer, ensure_database
+from tests.shared.integration.probe_service import API_KEY, probe_definition
 from tests.shared.integration.support import PROBE_MIGRATIONS, eventually, served, stop
 
 pytestmark = pytest.mark.integration
@@ -282,3 +283,38 @@ async def _waiting(consumer: InboxConsumer) -> bool:
 
 async def _resumed(consumer: InboxConsumer) -> bool:
     return consumer.ready
+
+
+async def test_a_command_sent_while_the_database_is_down_is_refused_503_and_runs_once_after(
+    own_postgres: PostgresServer, own_nats: NatsServer, database: str, js: JetStreamContext
+) -> None:
+    # A client (and the fault suite's load) retries on 503 with its Idempotency-Key; a 500
+    # would say the request itself was wrong.
+    site = uuid4()
+    app = create_app(probe_definition(database_url=database, nats_url=own_nats.url, site_id=site))
+    headers = {"Authorization": f"Bearer {API_KEY}", "Idempotency-Key": f"k-{uuid4()}"}
+    body = {"site_id": str(site), "name": "Ana Ruiz", "role": "counselor", "email": "a@c.example"}
+
+    async with served(app) as base_url, httpx.AsyncClient(base_url=base_url) as client:
+        await eventually(lambda: _is(readiness(client), 200), timeout=20.0)
+        own_postgres.stop()
+        during = [(await client.post("/staff", json=body, headers=headers)) for _ in range(3)]
+        own_postgres.start()
+        after = await _eventually_answered(client, body, headers)
+
+    assert [(r.status_code, r.headers["content-type"]) for r in during] == [
+        (503, "application/problem+json")
+    ] * 3
+    assert after.status_code == 201
+    assert await count(database, "SELECT count(*) FROM staff WHERE site_id = $1", site) == 1
+
+
+async def _eventually_answered(
+    client: httpx.AsyncClient, body: dict[str, str], headers: dict[str, str]
+) -> httpx.Response:
+    deadline = asyncio.get_running_loop().time() + 30.0
+    while True:
+        response = await client.post("/staff", json=body, headers=headers)
+        if response.status_code != 503 or asyncio.get_running_loop().time() > deadline:
+            return response
+        await asyncio.sleep(0.2)

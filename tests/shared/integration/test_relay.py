@@ -14,6 +14,7 @@ import nats.errors
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
+from prometheus_client import REGISTRY
 
 from counseling_shared.clock import SystemClock
 from counseling_shared.envelope import Envelope
@@ -247,9 +248,13 @@ async def test_rows_that_can_never_be_published_are_dead_lettered_and_the_rest_f
         ],
     )
     [last] = await commit(pool, site, [uuid4()])
+    counted_before = {r: _dead_lettered(r) for r in ("too_large", "no_stream")}
 
     async with running(relay_for(pool, js, migrated_url, publish_timeout=1.0, retry_delay=0.1)):
         await eventually(lambda: _none_left(pool, [last]), timeout=15.0)
+
+    counted = {r: _dead_lettered(r) - n for r, n in counted_before.items()}
+    assert counted == {"too_large": 1, "no_stream": 1}, "the metric the alert rule reads"
 
     assert await delivered_ids(js, site) == [first, last]
     letters = await pool.fetch(
@@ -264,6 +269,10 @@ async def test_rows_that_can_never_be_published_are_dead_lettered_and_the_rest_f
         "SELECT count(*) FROM outbox WHERE event_id = ANY($1)", [too_large, no_stream]
     )
     assert left == 0
+
+
+def _dead_lettered(reason: str) -> float:
+    return REGISTRY.get_sample_value("outbox_dead_letters_total", {"reason": reason}) or 0.0
 
 
 async def test_a_publish_failing_mid_batch_keeps_each_aggregates_order(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -71,7 +71,7 @@ class Reminders:
                 broken,
             )
             if notify:
-                await notify_timer_added(conn, self.channel)
+                await notify_timer_added(conn, self.channel, due_at)
         return reminder_id
 
     async def firings(self) -> dict[UUID, list[datetime]]:
@@ -108,6 +108,20 @@ async def running(*schedulers: DueScheduler) -> AsyncIterator[None]:
         for task in tasks:
             task.cancel()
         await asyncio.wait(tasks, timeout=5.0)
+
+
+def count_passes(scheduler: DueScheduler) -> Callable[[], int]:
+    """Count the scheduler's passes over its due timers; the function returned reads the count."""
+    passes = 0
+    fire_due = scheduler.fire_due
+
+    async def counted() -> int:
+        nonlocal passes
+        passes += 1
+        return await fire_due()
+
+    scheduler.fire_due = counted  # type: ignore[method-assign]
+    return lambda: passes
 
 
 def now() -> datetime:
@@ -154,6 +168,26 @@ async def test_an_earlier_timer_wakes_a_sleeping_scheduler(reminders: Reminders)
     assert later not in fired
 
 
+async def test_timers_due_after_the_scheduler_wakes_anyway_leave_it_asleep(
+    reminders: Reminders,
+) -> None:
+    scheduler = reminders.scheduler(max_sleep=30.0)
+    passes = count_passes(scheduler)
+    async with running(scheduler):
+        await eventually(reminders.listening)
+        await asyncio.sleep(0.3)  # asleep now, for 30 s
+        asleep = passes()
+        for _ in range(5):  # a week ahead, as a planned check-in is
+            await reminders.add(now() + timedelta(days=7))
+        await asyncio.sleep(0.5)
+        after_far = passes()
+        soon = await reminders.add(now())
+        fired = await eventually(reminders.firings, timeout=3.0)
+
+    assert after_far == asleep, f"{after_far - asleep} passes for timers due in a week"
+    assert list(fired) == [soon]
+
+
 async def test_a_failing_timer_does_not_hold_back_the_others_and_is_retried(
     reminders: Reminders,
 ) -> None:
@@ -170,38 +204,22 @@ async def test_a_failing_timer_does_not_hold_back_the_others_and_is_retried(
 async def test_a_failed_timer_waiting_out_its_backoff_does_not_spin_the_scheduler(
     reminders: Reminders,
 ) -> None:
-    passes = 0
-
-    class CountingScheduler(DueScheduler):
-        async def fire_due(self) -> int:
-            nonlocal passes
-            passes += 1
-            return await super().fire_due()
-
     scheduler = reminders.scheduler(failure_backoff=30.0, max_sleep=1.0)
-    scheduler.__class__ = CountingScheduler
+    passes = count_passes(scheduler)
     await reminders.add(now() - timedelta(seconds=1), broken=True)
 
     async with running(scheduler):
         await asyncio.sleep(1.5)
 
     # Asleep until the backoff ends (or max_sleep): a couple of passes, not thousands.
-    assert passes <= 5, f"{passes} passes in 1.5 s"
+    assert passes() <= 5, f"{passes()} passes in 1.5 s"
 
 
 async def test_a_due_timer_locked_by_another_transaction_does_not_spin_the_scheduler(
     reminders: Reminders,
 ) -> None:
-    passes = 0
-
-    class CountingScheduler(DueScheduler):
-        async def fire_due(self) -> int:
-            nonlocal passes
-            passes += 1
-            return await super().fire_due()
-
     scheduler = reminders.scheduler(max_sleep=1.0)
-    scheduler.__class__ = CountingScheduler
+    passes = count_passes(scheduler)
     reminder = await reminders.add(now() - timedelta(seconds=1))
 
     async with reminders.pool.acquire() as holder, holder.transaction():
@@ -209,7 +227,7 @@ async def test_a_due_timer_locked_by_another_transaction_does_not_spin_the_sched
         await holder.execute("SELECT 1 FROM reminders WHERE id = $1 FOR UPDATE", reminder)
         async with running(scheduler):
             await asyncio.sleep(2.0)
-            held = passes
+            held = passes()
     async with running(scheduler):
         await eventually(reminders.firings, timeout=5.0)
 

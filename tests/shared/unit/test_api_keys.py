@@ -53,6 +53,13 @@ def test_each_entry_names_its_role_sites_and_staff_member() -> None:
     assert admin.actor.id == admin.key_id
 
 
+def test_every_site_is_said_with_a_star_or_by_leaving_the_list_out() -> None:
+    ring = KeyRing("a, b=*, c;role=admin;sites=*, d;role=admin")
+
+    assert [p and p.site_ids for p in (ring.lookup(k) for k in "abcd")] == [None] * 4
+    assert all(ring.lookup(k) is not None for k in "abcd")
+
+
 def test_a_secret_given_as_its_sha256_digest_matches_the_key() -> None:
     digest = hashlib.sha256(b"the-real-key").hexdigest()
     ring = KeyRing(f"sha256:{digest};role=integration;sites={SITE_A}")
@@ -85,6 +92,12 @@ def test_a_key_id_never_shows_the_key() -> None:
         ("k;role=admin;sites=not-a-uuid", "not a UUID"),
         ("sha256:abcd;role=admin", "64 hex digits"),
         (";role=admin", "empty"),
+        # A list written but empty (an unset variable) never means every site.
+        ("k=", "site list is empty"),
+        ("k= ", "site list is empty"),
+        ("k=|", "site list is empty"),
+        ("k;role=admin;sites=", "site list is empty"),
+        ("k;role=integration;sites=", "site list is empty"),
     ],
     ids=lambda value: str(value).replace(str(SITE_A), "site").replace(str(STAFF), "staff"),
 )

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from pydantic import Field, ValidationError
 
+from counseling_shared.pruner import backbone_targets
 from counseling_shared.settings import ServiceSettings
 
 
@@ -134,6 +135,33 @@ def test_the_documented_reliability_defaults(clean_env: pytest.MonkeyPatch) -> N
     assert settings.prune_inbox_after == timedelta(days=100)
     assert settings.prune_outbox_after == timedelta(days=7)
     assert settings.prune_idempotency_after == timedelta(hours=24)
+
+
+@pytest.mark.parametrize("age", ["P30D", "P90D"])
+def test_inbox_retention_at_or_below_the_streams_is_refused(
+    clean_env: pytest.MonkeyPatch, age: str
+) -> None:
+    # The stream may still redeliver (or a rebuild replay) a message whose inbox row is gone.
+    clean_env.setenv("PRUNE_INBOX_AFTER", age)
+
+    with pytest.raises(ValidationError, match="PRUNE_INBOX_AFTER must be longer than the streams"):
+        BookingLikeSettings()
+
+
+@pytest.mark.parametrize(
+    ("ttl", "prune_after", "kept"),
+    [("P7D", "PT24H", timedelta(days=7)), ("PT1H", "PT24H", timedelta(hours=24))],
+    ids=["ttl-longer", "prune-longer"],
+)
+def test_idempotency_keys_are_never_pruned_before_their_ttl(
+    clean_env: pytest.MonkeyPatch, ttl: str, prune_after: str, kept: timedelta
+) -> None:
+    clean_env.setenv("IDEMPOTENCY_KEY_TTL", ttl)
+    clean_env.setenv("PRUNE_IDEMPOTENCY_AFTER", prune_after)
+
+    targets = {t.table: t.keep for t in backbone_targets(BookingLikeSettings())}
+
+    assert targets["idempotency_keys"] == kept
 
 
 def test_the_bus_and_database_security_settings_are_read_and_empty_means_unset() -> None:
