@@ -3,6 +3,7 @@ the hold timer."""
 
 from pathlib import Path
 
+from booking.adapters import staff_status
 from booking.entrypoints import calendar
 from booking.entrypoints.consumers import ROUTES
 from booking.entrypoints.directory import serve_directory
@@ -27,4 +28,5 @@ def definition(settings: BookingSettings | None = None) -> ServiceDefinition:
         routers=[*ROUTERS, fhir.router, calendar.router, offer_page.router],
         on_start=[serve_directory],
         background=[hold_timer],
+        staff_deactivated=staff_status.is_deactivated,
     )

@@ -107,6 +107,19 @@ async def test_a_link_is_refused_when_altered_revoked_or_for_someone_else(
     assert (await booking.http.get(await feed_url(booking, counselor))).status_code == 200
 
 
+async def test_a_deactivated_staff_members_feed_is_refused(
+    booking: Booking, practice: dict[str, Any]
+) -> None:
+    leaving = (await booking.counselor(practice["site"]["id"]))["id"]
+    url = await feed_url(booking, leaving)
+    assert (await booking.http.get(url)).status_code == 200
+
+    deactivated = await booking.post(f"/staff/{leaving}/deactivate")
+    assert deactivated.status_code == 200, deactivated.text
+
+    assert (await booking.http.get(url)).status_code == 403
+
+
 async def test_an_expired_link_is_410(booking: Booking, practice: dict[str, Any]) -> None:
     url = await feed_url(booking, practice["counselor"]["id"])
     booking.clock.advance(timedelta(days=366))

@@ -47,6 +47,30 @@ async def test_a_directory_request_gets_the_clients_contact_details(booking: Boo
     }
 
 
+async def test_each_directory_answer_is_in_the_audit_trail_with_the_asking_service(
+    booking: Booking,
+) -> None:
+    site = await booking.site()
+    client = await booking.client(site["id"])
+    # notify's connection: its replies come on its own inbox prefix (enforced on the real bus).
+    nc = await nats.connect(booking.nats_url, inbox_prefix="_INBOX.notify")
+    try:
+        reply = await nc.request(SUBJECT, json.dumps({"client_id": client["id"]}).encode(), 3)
+    finally:
+        await nc.close()
+    assert json.loads(reply.data)["client_id"] == client["id"]
+
+    trail = (await booking.get("/audit", client_id=client["id"])).json()["items"]
+
+    [entry] = [e for e in trail if e["action"] == "directory_contact"]
+    assert entry["actor"] == {"kind": "service", "id": "notify"}
+    assert (entry["client_id"], entry["site_id"], entry["status"]) == (
+        client["id"],
+        site["id"],
+        200,
+    )
+
+
 async def test_an_unknown_client_is_not_found(booking: Booking) -> None:
     answer = await _ask(booking.nats_url, json.dumps({"client_id": str(uuid.uuid4())}).encode())
 

@@ -5,7 +5,7 @@ from uuid import uuid4
 
 import pytest
 
-from booking.entrypoints.directory import contact_of, requested_client
+from booking.entrypoints.directory import asker_of, contact_of, requested_client
 from tests.booking.unit.builders import a_client, a_site
 
 CONTRACT_FIELDS = {"client_id", "email", "phone", "locale", "timezone", "preferred_channel"}
@@ -33,3 +33,20 @@ def test_the_answer_has_the_contract_fields_and_no_name() -> None:
     assert "name" not in answer
     assert answer["client_id"] == str(registered.id)
     json.dumps(answer)  # plain JSON values only
+
+
+@pytest.mark.parametrize(
+    ("reply_subject", "asker"),
+    [
+        ("_INBOX.notify.abc123.1", "notify"),
+        ("_INBOX.crisis.xyz.7", "crisis"),
+        ("_INBOX.followup.abc.1", "unknown"),  # not a service that may ask
+        ("_INBOX.Xq1w2e3r4t5y6u7i8o.1", "unknown"),  # an anonymous connection's inbox
+        ("notify.reply", "unknown"),
+        (None, "unknown"),
+    ],
+)
+def test_the_asker_is_the_service_whose_inbox_the_answer_goes_to(
+    reply_subject: str | None, asker: str
+) -> None:
+    assert asker_of(reply_subject) == asker

@@ -183,7 +183,7 @@ async def save_hold(conn: Connection, hold: Hold) -> None:
     )
     await claims.sync(conn, claims.of_hold(hold))
     if hold.version == 1:
-        await notify_timer_added(conn, HOLD_TIMER_CHANNEL)
+        await notify_timer_added(conn, HOLD_TIMER_CHANNEL, hold.expires_at)
 
 
 # --- availability ------------------------------------------------------------------------

@@ -4,10 +4,12 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from booking.adapters import claims
+from booking.adapters import claims, projections
 from booking.adapters.projections import RESOURCE_OF_CONSTRAINT
+from booking.domain.appointment import Appointment
 from booking.domain.errors import SlotTaken
-from counseling_shared.eventstore import ConcurrencyConflict
+from counseling_shared import eventstore
+from counseling_shared.eventstore import ConcurrencyConflict, NewEvent
 from counseling_shared.unit_of_work import UnitOfWork
 
 
@@ -27,10 +29,46 @@ async def save_claiming(
         resource = RESOURCE_OF_CONSTRAINT.get(exc.constraint_name or "")
         if resource is None:
             raise
+        raise await _refusal(uow, (resource,), claim, stream, version) from None
+
+
+async def insert_claiming(
+    uow: UnitOfWork, appointment: Appointment, stream: str, events: list[NewEvent]
+) -> None:
+    """Append a new appointment's `events` and insert its booked row with its claim, in one
+    statement; an overlap becomes `SlotTaken` naming the first resource (counselor, room,
+    client) another appointment or hold holds (the events go with the rolled-back
+    transaction)."""
+    uow.appended(stream)
+    row = await uow.conn.fetchrow(
+        f"""WITH {projections.BOOKED_CTES},
+                 appended AS ({eventstore.append_statement(projections.BOOKED_PARAMETERS + 1)})
+            SELECT {projections.BOOKED_WRITTEN} AS written,
+                   (SELECT count(*) FROM appended) AS appended""",
+        *projections.booked_values(appointment),
+        *eventstore.append_values(stream, 0, events),
+    )
+    assert row is not None
+    if row["appended"] != len(events):  # a new stream already written: decide again
+        raise ConcurrencyConflict(stream, 0)
+    if row["written"]:
+        return
+    claim = claims.of_appointment(appointment)
+    resources = ("counselor", "room", "client") if claim.room_id else ("counselor", "client")
+    raise await _refusal(uow, resources, claim, stream, appointment.version)
+
+
+async def _refusal(
+    uow: UnitOfWork, resources: tuple[str, ...], claim: claims.Claim, stream: str, version: int
+) -> Exception:
+    """What to raise after a collision: `SlotTaken` naming who holds the first of `resources`,
+    or a retry when the other claim vanished meanwhile."""
+    for resource in resources:
         holder = await claims.holder_of(uow.conn, resource, claim)
         if holder is None:
-            # The holder moved or was released after we collided with it: try again.
-            raise ConcurrencyConflict(stream, version) from None
+            continue
         if holder.owner_kind == "hold":
-            raise SlotTaken(resource, None, conflicting_hold_id=holder.owner_id) from None
-        raise SlotTaken(resource, holder.owner_id) from None
+            return SlotTaken(resource, None, conflicting_hold_id=holder.owner_id)
+        return SlotTaken(resource, holder.owner_id)
+    # The holder moved or was released after we collided with it: decide again.
+    return ConcurrencyConflict(stream, version)

@@ -9,10 +9,10 @@ from uuid import UUID, uuid4
 
 from booking.adapters import claims, projections, scheduling_store
 from booking.application import publishing
-from booking.application.claiming import save_claiming
+from booking.application.claiming import insert_claiming, save_claiming
 from booking.application.holding import consume_hold as release_hold_for
 from booking.application.ports import SiteAccess, require_site
-from booking.application.recording import record, stream_id
+from booking.application.recording import encode, fold, record, stream_id
 from booking.domain import appointment, client, room, site, staff
 from booking.domain.appointment import Appointment
 from booking.domain.client import Client
@@ -178,10 +178,11 @@ async def book_appointment(
     access: SiteAccess,
     hold_id: UUID | None = None,
 ) -> Appointment:
-    counselor = await projections.load_staff_member(uow.conn, command.counselor_id)
+    counselor, the_client, horizon = await projections.load_booking_parties(
+        uow.conn, command.counselor_id, command.client_id
+    )
     if counselor is not None:
         require_site(access, counselor.site_id)
-    the_client = await projections.load_client(uow.conn, command.client_id)
     the_room = await projections.load_room(uow.conn, command.room_id) if command.room_id else None
     appointment_id = uuid4()
     now = uow.now()
@@ -192,7 +193,7 @@ async def book_appointment(
         the_client,
         the_room,
         now,
-        await _horizon_months(uow, counselor.site_id if counselor else None),
+        horizon if horizon is not None else site.DEFAULT_BOOKING_HORIZON_MONTHS,
     )
     assert the_client is not None  # book() refused an unknown client
     if hold_id is not None:
@@ -284,23 +285,29 @@ async def _save_appointment(
     uow: UnitOfWork, current: Appointment | None, events: Sequence[appointment.AppointmentEvent]
 ) -> Appointment:
     ident = current.id if current else events[0].appointment_id
-    state = await record(
-        uow,
-        stream_id("appointment", ident),
-        current,
-        current.version if current else 0,
-        events,
-        appointment.evolve,
-        publishing.appointment_events,
-        ident,
-    )
-    await save_claiming(
-        uow,
-        lambda: projections.save_appointment(uow.conn, state),
-        claims.of_appointment(state),
-        stream_id("appointment", ident),
-        state.version,
-    )
+    stream = stream_id("appointment", ident)
+    if current is None:
+        # A new appointment's events, row and claim go in one round trip.
+        state = fold(uow, None, events, appointment.evolve, publishing.appointment_events, ident)
+        await insert_claiming(uow, state, stream, encode(events))
+    else:
+        state = await record(
+            uow,
+            stream,
+            current,
+            current.version,
+            events,
+            appointment.evolve,
+            publishing.appointment_events,
+            ident,
+        )
+        await save_claiming(
+            uow,
+            lambda: projections.save_appointment(uow.conn, state),
+            claims.of_appointment(state),
+            stream,
+            state.version,
+        )
     return state
 
 

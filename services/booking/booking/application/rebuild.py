@@ -3,6 +3,13 @@
 Every stream is folded with its aggregate's `evolve`, in version order, and the final states
 replace the projection rows. Writers wait meanwhile (a SHARE lock on `events`), so the rebuilt
 rows match the store exactly.
+
+The write path's save functions write the rows, into `RecordedWrites`: every
+`flush_every` aggregates (and at the end of each kind, so a kind's rows exist before the next
+kind's rows reference them) each statement runs once as an `executemany`. That regrouping is
+safe here: each aggregate is saved once, after TRUNCATE, and every save writes only its own
+rows, keyed by its id (an upsert, then its slot claim's upsert or no-op delete, or its series'
+occurrences), reading nothing. The hold timers' scheduler is woken once, at the end.
 """
 
 from __future__ import annotations
@@ -19,7 +26,9 @@ from booking.adapters import (
 )
 from booking.domain import appointment, client, room, site, staff
 from booking.domain.scheduling import holds, hours, rules, series, waitlist
-from counseling_shared.eventstore import read_stream
+from counseling_shared.batched_writes import Batches
+from counseling_shared.eventstore import read_streams
+from counseling_shared.scheduler import notify_timer_added
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
@@ -41,11 +50,15 @@ _KINDS: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Connection, Any], A
 
 
 async def rebuild_projections(
-    conn: Connection, *, progress: Callable[[int, int], None] | None = None
+    conn: Connection,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    flush_every: int = 2000,
 ) -> dict[str, int]:
     """Replace every projection row by the fold of its stream; return rows per kind.
 
-    `progress(done, total)` is called after each stream (`counselctl rebuild` draws a bar).
+    `progress(done, total)` is called after each batch of streams is written (`counselctl
+    rebuild` draws a bar); at most `flush_every` folded aggregates wait in memory.
     """
     counts = dict.fromkeys(_KINDS, 0)
     async with conn.transaction():
@@ -55,22 +68,21 @@ async def rebuild_projections(
             " slot_claims, holds, working_hours, site_booking_rules, appointments,"
             " clients, rooms, staff, sites"
         )
-        streams = [
-            r["stream_id"] for r in await conn.fetch("SELECT DISTINCT stream_id FROM events")
-        ]
-        by_kind: dict[str, list[str]] = {kind: [] for kind in _KINDS}
-        for stream in streams:
-            kind = stream.split("-", 1)[0]
-            if kind in by_kind:
-                by_kind[kind].append(stream)
-        total = sum(len(found) for found in by_kind.values())
-        for kind, (evolve, save) in _KINDS.items():
-            for stream in sorted(by_kind[kind]):
-                state = None
-                for recorded in await read_stream(conn, stream):
-                    state = evolve(state, event_codec.decode(recorded))
-                await save(conn, state)
-                counts[kind] += 1
-                if progress is not None:
-                    progress(sum(counts.values()), total)
+        found = await conn.fetch("SELECT DISTINCT stream_id FROM events")
+        total = sum(1 for r in found if r["stream_id"].split("-", 1)[0] in _KINDS)
+        async with Batches(conn, every=flush_every, total=total, progress=progress) as batches:
+            # In the kinds' order, each kind's events read by one query.
+            for kind, (evolve, save) in _KINDS.items():
+                async for records in read_streams(
+                    conn, f"{kind}-", metadata=False, gate=batches, prefetch=batches.fetch
+                ):
+                    state = None
+                    for recorded in records:
+                        state = evolve(state, event_codec.decode(recorded))
+                    await save(batches.into, state)
+                    counts[kind] += 1
+                    await batches.saved()
+                await batches.flush()
+        for channel in sorted(batches.writes.woken):
+            await notify_timer_added(conn, channel)
     return counts

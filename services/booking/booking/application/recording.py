@@ -7,6 +7,7 @@ from uuid import UUID
 from booking.adapters import event_codec
 from booking.domain.events import DomainEvent
 from counseling_shared.events import IntegrationEvent
+from counseling_shared.eventstore import NewEvent
 from counseling_shared.unit_of_work import UnitOfWork
 
 S = TypeVar("S")
@@ -29,7 +30,23 @@ async def record(
     subject: UUID,
 ) -> S:
     """Append `events` after `version`, fold them into the state and queue public events."""
-    await uow.append(stream, version, [event_codec.encode(e) for e in events])
+    await uow.append(stream, version, encode(events))
+    return fold(uow, state, events, evolve, publish, subject)
+
+
+def encode(events: Sequence[E]) -> list[NewEvent]:
+    return [event_codec.encode(e) for e in events]
+
+
+def fold(
+    uow: UnitOfWork,
+    state: S | None,
+    events: Sequence[E],
+    evolve: Callable[[S | None, E], S],
+    publish: Callable[[S, E], list[IntegrationEvent]],
+    subject: UUID,
+) -> S:
+    """The state after `events`, their public events queued (written at commit)."""
     for event in events:
         state = evolve(state, event)
         for public_event in publish(state, event):

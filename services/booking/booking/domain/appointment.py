@@ -5,7 +5,7 @@ Overlaps with other appointments are not decided here: they span aggregates, so 
 exclusion constraints on the appointments projection refuse them (see `SlotTaken`).
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
@@ -24,6 +24,7 @@ from booking.domain.slots import (
 )
 from booking.domain.staff import StaffMember
 from counseling_shared.codes import CancelledBy, GoalHorizon, Modality, RiskLevel
+from counseling_shared.fast_replace import replace
 
 
 class AppointmentStatus(StrEnum):

@@ -114,8 +114,8 @@ async def revoke_calendar_links(staff_id: UUID, caller: Person, runtime: Live) -
 async def get_calendar(staff_id: UUID, token: str, runtime: Live) -> Response:
     """The staff member's sessions from 30 days back to a year ahead (RFC 5545), without
     client names; a session cancelled in the last 30 days shows as `STATUS:CANCELLED`. The
-    signed token is the credential: 403 when altered, revoked or for someone else, 410 when
-    expired."""
+    signed token is the credential: 403 when altered, revoked, for someone else or for a
+    deactivated staff member, 410 when expired."""
     now = runtime.clock.now()
     try:
         link = _signer(runtime).verify(token, CALENDAR_PURPOSE, now=now)
@@ -131,6 +131,8 @@ async def get_calendar(staff_id: UUID, token: str, runtime: Live) -> Response:
         member = await projections.load_staff_member(conn, staff_id)
         if member is None:
             raise UnknownAggregate("staff member", staff_id)
+        if member.deactivated_at is not None:  # someone who has left takes no feed along
+            raise _bad_link()
         audit.note_actor(audit.Actor("link", str(link.link_id)), sees_free_text=False)
         audit.note_site(member.site_id)
         found = await calendar_store.sessions(

@@ -140,6 +140,8 @@ async def search_appointments(
             visible_sites=caller.site_ids,
             window=Window(page.fetch, page.after(datetime, UUID)),
         )
+    if len(sites := {a.site_id for a in found}) == 1:  # one client's: the trail names its site
+        audit.note_site(sites.pop())
     return _bundle(request, page, found, lambda a: (a.start, a.id), resources.appointment)
 
 

@@ -6,12 +6,12 @@ from typing import Annotated, TypeVar
 from fastapi import Depends
 
 from booking.application.runner import run_command
-from counseling_shared.service import Runtime, runtime_of
+from counseling_shared.service import Runtime, live_runtime
 from counseling_shared.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
 
-Live = Annotated[Runtime, Depends(runtime_of)]
+Live = Annotated[Runtime, Depends(live_runtime)]
 
 
 async def execute(runtime: Runtime, handler: Callable[[UnitOfWork], Awaitable[T]]) -> T:

@@ -4,11 +4,11 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
-from fastapi.routing import APIRoute
 
 from booking.application.ports import AccessDenied
 from booking.domain.errors import InvalidCommand, NotAllowedNow, SlotTaken, UnknownAggregate
 from booking.domain.scheduling.series import SeriesConflicts
+from counseling_shared.http.idempotency import KeyCheckedInTransaction
 from counseling_shared.http.problems import Conflict, NotFound, Problem, Unprocessable
 
 
@@ -59,8 +59,9 @@ def as_problem(exc: Exception) -> Problem | None:
     return None
 
 
-class BookingRoute(APIRoute):
-    """Routes whose domain errors become problem+json answers."""
+class BookingRoute(KeyCheckedInTransaction):
+    """Routes whose domain errors become problem+json answers. Each command runs whole in its
+    unit of work (`run_command`), so an `Idempotency-Key` is looked up there, under its lock."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()

@@ -34,8 +34,9 @@ from counseling_shared import audit
 from counseling_shared.links import LinkExpired, LinkTampered
 from counseling_shared.service import Runtime, runtime_of
 
-# HTML for people, not the JSON API: left out of the OpenAPI document.
-router = APIRouter(include_in_schema=False)
+# HTML for people. Declared in the OpenAPI document all the same: the JSON accept shares its
+# path, so `Allow` names GET, and the document must say what a GET answers.
+router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 _PATH = "/waitlist/offers/{offer_id}/accept"
 _MAX_TOKEN = 1000
@@ -72,7 +73,24 @@ def is_form_post(request: Request) -> bool:
     return kind == "application/x-www-form-urlencoded"
 
 
-@router.get(_PATH, response_class=HTMLResponse)
+def _page(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+@router.get(
+    _PATH,
+    response_class=HTMLResponse,
+    tags=["waitlist"],
+    summary="The offer's page for the client (HTML)",
+    responses={
+        200: {"description": 'The offer, with a "Book this time" button posting the form.'},
+        403: _page("An altered link: a page saying so."),
+        404: _page("No such offer: a page saying so."),
+        409: _page("Accepted before: a page naming the booked time."),
+        410: _page("The offer or its link expired: a page saying so."),
+    },
+    openapi_extra={"security": []},  # the signed token is the credential
+)
 async def show_offer(offer_id: UUID, request: Request, token: str = "") -> HTMLResponse:
     """The offer as the client sees it, with the button that books it."""
     runtime = runtime_of(request)

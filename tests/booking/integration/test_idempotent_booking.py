@@ -1,0 +1,109 @@
+"""A keyed booking's `Idempotency-Key` is looked up in its own transaction, under the key's
+lock, not before the command runs; replays answer exactly as before."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from counseling_shared import idempotency
+from counseling_shared.db import connect
+from tests.booking.integration.support import ADMIN_KEY, Booking
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+async def practice(booking: Booking) -> dict[str, Any]:
+    site = await booking.site()
+    return {
+        "counselor": await booking.counselor(site["id"]),
+        "client": await booking.client(site["id"]),
+    }
+
+
+@pytest.fixture
+def look_ups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The keys looked up outside a unit of work (the look-up before a command, or after one)."""
+    seen: list[str] = []
+    find = idempotency.find
+
+    async def counted(conn: Any, principal: str, key: str, ttl: timedelta) -> Any:
+        seen.append(key)
+        return await find(conn, principal, key, ttl)
+
+    monkeypatch.setattr(idempotency, "find", counted)
+    return seen
+
+
+def body_of(practice: dict[str, Any], start: str) -> dict[str, Any]:
+    return {
+        "counselor_id": practice["counselor"]["id"],
+        "client_id": practice["client"]["id"],
+        "start": start,
+        "modality": "online",
+    }
+
+
+def keyed(key: str, request_id: str | None = None) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}", "Idempotency-Key": key}
+    return headers | ({"X-Request-ID": request_id} if request_id else {})
+
+
+async def test_a_keyed_booking_and_its_replay_look_the_key_up_only_in_the_transaction(
+    booking: Booking, practice: dict[str, Any], look_ups: list[str]
+) -> None:
+    body, key = body_of(practice, booking.at(hours=400).isoformat()), str(uuid.uuid4())
+
+    first = await booking.http.post("/appointments", json=body, headers=keyed(key))
+    again = await booking.http.post("/appointments", json=body, headers=keyed(key))
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert look_ups == []
+
+
+async def test_a_replay_whose_command_would_be_refused_now_is_answered_from_its_record(
+    booking: Booking, practice: dict[str, Any], look_ups: list[str]
+) -> None:
+    body, key = body_of(practice, booking.at(hours=402).isoformat()), str(uuid.uuid4())
+    first = await booking.http.post("/appointments", json=body, headers=keyed(key))
+    refused_body = {**body, "modality": "telepathy"}  # refused before the transaction
+
+    same_body_later = await booking.http.post("/appointments", json=body, headers=keyed(key))
+    other_body = await booking.http.post("/appointments", json=refused_body, headers=keyed(key))
+
+    assert (first.status_code, same_body_later.status_code) == (201, 201)
+    assert same_body_later.json()["id"] == first.json()["id"]
+    assert other_body.status_code == 422
+    assert other_body.json()["type"].endswith("/idempotency-key-reused")
+    assert look_ups == [key]  # only the refused request looked it up, after its refusal
+
+
+async def test_a_replay_leaves_one_audit_entry_for_its_read_and_none_for_the_attempt(
+    booking: Booking, practice: dict[str, Any]
+) -> None:
+    body, key = body_of(practice, booking.at(hours=404).isoformat()), str(uuid.uuid4())
+    request_id = uuid.uuid4().hex
+    first = await booking.http.post("/appointments", json=body, headers=keyed(key))
+
+    again = await booking.http.post("/appointments", json=body, headers=keyed(key, request_id))
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    entries = [(row["action"], row["status"]) for row in await _audit_of(booking, request_id)]
+    assert entries == [("get_appointment", 200)]
+
+
+async def _audit_of(booking: Booking, request_id: str) -> list[Any]:
+    conn = await connect(booking.database_url)
+    try:
+        rows: list[Any] = await conn.fetch(
+            "SELECT action, status FROM audit WHERE request_id = $1 ORDER BY id", request_id
+        )
+    finally:
+        await conn.close()
+    return rows
