@@ -4,6 +4,7 @@ gauges."""
 from pathlib import Path
 
 from counseling_shared.service import ServiceDefinition
+from followup.adapters import staff_store
 from followup.entrypoints import contact_gaps
 from followup.entrypoints.consumers import ROUTES
 from followup.entrypoints.gauges import refresh_gauges
@@ -25,6 +26,7 @@ def definition(settings: FollowupSettings | None = None) -> ServiceDefinition:
         migrations_dir=MIGRATIONS,
         # Free text about a client: served to staff of the client's site and admins only.
         client_free_text=frozenset({"progress"}),
+        staff_deactivated=staff_store.is_deactivated,
         routes=ROUTES,
         routers=[
             router,

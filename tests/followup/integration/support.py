@@ -29,9 +29,15 @@ ADMIN = {"Authorization": "Bearer dev-admin-key"}
 class RunningFollowup:
     """followup's app with its lifespan under uvicorn on a free port (one replica)."""
 
-    def __init__(self, database_url: str, nats_url: str, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        nats_url: str,
+        clock: Clock | None = None,
+        api_keys: str = "dev-admin-key",
+    ) -> None:
         self.settings = FollowupSettings.model_validate(
-            {"DATABASE_URL": database_url, "NATS_URL": nats_url, "API_KEYS": "dev-admin-key"}
+            {"DATABASE_URL": database_url, "NATS_URL": nats_url, "API_KEYS": api_keys}
         )
         self.clock: Clock = clock or SystemClock()
         self.url = ""

@@ -212,3 +212,35 @@ async def _open_followup(api: httpx.AsyncClient, client_id: UUID) -> str:
     open_ = [f["id"] for f in listed if f["status"] in ("scheduled", "due")]
     assert open_, listed
     return str(open_[0])
+
+
+async def test_the_contact_gaps_come_a_page_at_a_time_longest_adrift_first(
+    api: httpx.AsyncClient, db: asyncpg.Pool[Any]
+) -> None:
+    """Never in touch first, then by the last positive contact; every client once."""
+    site_id = uuid4()
+    never = sorted([uuid4(), uuid4(), uuid4()])
+    touched = [(uuid4(), START - timedelta(days=d)) for d in (30, 20, 10, 5)]
+    rows = [(c, None) for c in never] + touched
+    await db.executemany(
+        """INSERT INTO contact_regularity (id, site_id, last_positive_at, gap_found_at, version)
+           VALUES ($1, $2, $3, $4, 1)""",
+        [(client, site_id, last, START) for client, last in rows],
+    )
+
+    served: list[str] = []
+    sizes: list[int] = []
+    path = f"/sites/{site_id}/contact-gaps?limit=2"
+    while True:
+        answer = await api.get(path)
+        assert answer.status_code == 200, answer.text
+        served += [c["client_id"] for c in answer.json()]
+        sizes.append(len(answer.json()))
+        if "Next-Cursor" not in answer.headers:
+            break
+        path = f"/sites/{site_id}/contact-gaps?limit=2&cursor={answer.headers['Next-Cursor']}"
+
+    assert served == [str(c) for c, _ in rows]
+    assert sizes == [2, 2, 2, 1]
+    too_many = await api.get(f"/sites/{site_id}/contact-gaps?limit=201")
+    assert too_many.status_code == 422

@@ -163,6 +163,15 @@ async def test_a_bad_status_filter_is_422(api: httpx.AsyncClient) -> None:
     assert (await api.get("/followups", params={"status": "lost"})).status_code == 422
 
 
+@pytest.mark.parametrize("to", ["0.5", "1700000000", "2030-03-10T15:00:00"], ids=str)
+async def test_a_satisfaction_window_bound_is_an_instant_with_an_offset_never_a_number(
+    api: httpx.AsyncClient, to: str
+) -> None:
+    answer = await api.get(f"/sites/{uuid4()}/satisfaction", params={"to": to})
+
+    assert fields(answer) == {"query.to"}
+
+
 async def test_preferences_are_kept_and_read_back(
     api: httpx.AsyncClient, js: JetStreamContext
 ) -> None:

@@ -214,26 +214,25 @@ async def test_a_follow_up_fired_on_time_is_counted_in_the_bucket_of_its_delay(
         after = await scrape(api)
         assert isinstance(due, FollowUpDue)
         # On time, give or take the scheduler's poll and a loaded machine; it is counted in the
-        # histogram's bucket for the delay it really had (the bus's own record of it).
+        # histogram's bucket for the delay it really had. The bus's record of it (the event's
+        # time) is taken a moment before the scheduler observes it, so the observation may sit
+        # one bucket up when the delay lies just under a boundary, never lower.
         late = (envelope.time - due.due_at).total_seconds()
         assert 0 <= late < 5
-        bucket = next(
-            b for b in ("0.05", "0.1", "0.25", "0.5", "1.0", "2.0", "5.0") if late <= float(b)
-        )
         delay = "followup_due_delay_seconds"
-        counted = {
-            name: value(after, name, **labels) - value(before, name, **labels)
-            for name, labels in (
-                ("followup_due_emitted_total", {"kind": "checkin"}),
-                (f"{delay}_count", {}),
-                (f"{delay}_bucket", {"le": bucket}),
-            )
-        }
-        assert counted == {
-            "followup_due_emitted_total": 1,
-            f"{delay}_count": 1,
-            f"{delay}_bucket": 1,
-        }
+        boundaries = ("0.05", "0.1", "0.25", "0.5", "1.0", "2.0", "5.0")
+
+        def counted(name: str, **labels: str) -> float:
+            return value(after, name, **labels) - value(before, name, **labels)
+
+        assert counted("followup_due_emitted_total", kind="checkin") == 1
+        assert counted(f"{delay}_count") == 1
+        in_bucket = {b: counted(f"{delay}_bucket", le=b) for b in boundaries}
+        its_bucket = next(b for b in boundaries if in_bucket[b] == 1)
+        assert all(in_bucket[b] == 1 for b in boundaries[boundaries.index(its_bucket) :])
+        assert late <= float(its_bucket)
+        below = boundaries[boundaries.index(its_bucket) - 1] if its_bucket != "0.05" else "0"
+        assert float(below) < late + 0.25
 
         # The gauges agree with the table (this module's earlier follow-ups included).
         async def gauges_match_the_table() -> bool:

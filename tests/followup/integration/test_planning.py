@@ -173,6 +173,38 @@ async def test_closing_the_episode_cancels_check_ins_and_plans_post_closure_ones
     assert [e.kind for e in scheduled] == ["checkin"] + ["post_closure"] * 3
 
 
+async def test_a_session_after_the_closure_withdraws_the_post_closure_check_ins_as_reengaged(
+    client: Client,
+) -> None:
+    await client.register()
+    await client.complete_session()
+    await eventually(client.followups)
+    closed = CareEpisodeClosed(
+        client_id=client.client_id,
+        site_id=client.site_id,
+        reason=ClosureReason.CLIENT_WITHDREW,
+        effective_on=date.today(),
+        referred=False,
+    )
+    await publish_as_booking(client.js, closed, client.client_id)
+
+    async def post_closure_planned() -> list[dict[str, Any]]:
+        scheduled = await client.followups("scheduled")
+        return scheduled if len(scheduled) == 3 else []
+
+    post_closure = await eventually(post_closure_planned)
+    # The client books again and comes: the series starts over, the post-closure ones go.
+    await client.complete_session(datetime.now(UTC) + timedelta(seconds=1))
+
+    async def regular_series() -> list[dict[str, Any]]:
+        scheduled = await client.followups("scheduled")
+        return scheduled if [f["kind"] for f in scheduled] == ["checkin"] else []
+
+    await eventually(regular_series)
+    withdrawn = {f["id"]: f["cancel_reason"] for f in await client.followups("cancelled")}
+    assert {withdrawn[f["id"]] for f in post_closure} == {"reengaged"}
+
+
 async def test_a_paused_client_gets_no_follow_up_due_until_resumed(
     client: Client, api: httpx.AsyncClient, db: asyncpg.Pool[Any]
 ) -> None:

@@ -24,7 +24,7 @@ from counseling_shared.events import (
 from followup.application.rebuild import rebuild_projections
 from tests.followup.integration.support import eventually, publish_as_booking
 from tests.opsctl.integration.support import counselctl
-from tests.projections import snapshot
+from tests.projections import rows_updated_by, snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -173,8 +173,22 @@ async def test_a_rebuilt_followup_projection_equals_the_live_one(
         "followup": len(live["followups"]),
         # One client had a completed session: their contact-regularity row is rebuilt too.
         "regularity": len(live["contact_regularity"]),
+        "staff": len(live["deactivated_staff"]),
     }
     assert calls[-1] == (sum(counts.values()), sum(counts.values()))
+
+
+async def test_a_rebuild_writes_each_followup_row_once_with_its_kept_columns(
+    story: Story, database_url: str
+) -> None:
+    """The columns no event holds go in with each row's insert: no row is updated afterwards
+    (a second version of every row in the rebuild's transaction)."""
+    live = await snapshot(database_url)
+
+    updated = await rows_updated_by(database_url, rebuild_projections, "followups")
+
+    assert updated == 0
+    assert await snapshot(database_url) == live
 
 
 async def test_counselctl_rebuild_repairs_a_damaged_followup_projection(

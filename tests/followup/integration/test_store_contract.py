@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -10,18 +11,22 @@ from uuid import uuid4
 import asyncpg
 import pytest
 
+from counseling_shared.clock import ControllableClock
 from counseling_shared.codes import Channel, FollowUpKind, GoalHorizon, Intensity
 from counseling_shared.db import connect, create_pool
+from counseling_shared.eventstore import NewEvent, read_stream
 from counseling_shared.migrations import apply_migrations
+from counseling_shared.unit_of_work import UnitOfWork
 from followup.adapters.postgres_store import PostgresFollowupStore
 from followup.application.ports import FollowupStore
 from followup.bootstrap import MIGRATIONS
+from followup.domain import followup
 from followup.domain.client_care import ClientCare
 from followup.domain.durations import parse_duration
 from followup.domain.followup import FollowUp, Progress, Status
 from followup.domain.policy import DEFAULT_POLICY, FollowUpPolicy
 from followup.domain.preferences import FollowUpPreferences
-from tests.followup.unit.fakes import InMemoryFollowupStore
+from tests.followup.unit.fakes import InMemoryFollowupStore, RecordingUnitOfWork
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)
@@ -137,3 +142,67 @@ async def test_follow_ups_read_back_and_open_ones_are_scheduled_or_due(
         saved[1].id
     ]
     assert await store.list_followups(client_id=client_id, site_ids=[uuid4()]) == []
+
+
+def unit_of_work_for(store: FollowupStore, streams: dict[str, list[NewEvent]]) -> UnitOfWork:
+    if isinstance(store, PostgresFollowupStore):
+        return UnitOfWork(store.conn, source="followup", clock=ControllableClock(NOW))
+    return RecordingUnitOfWork(ControllableClock(NOW), streams)
+
+
+async def stream_length(store: FollowupStore, streams: dict[str, list[NewEvent]], id_: Any) -> int:
+    stream = followup.stream_id(id_)
+    if isinstance(store, PostgresFollowupStore):
+        return len(await read_stream(store.conn, stream))
+    return len(streams.get(stream, []))
+
+
+def planned_events(planned: FollowUp) -> list[NewEvent]:
+    plan = followup.Plan(
+        planned.id,
+        planned.client_id,
+        planned.site_id,
+        planned.kind,
+        planned.due_at,
+        planned.goal_horizon,
+        planned.session_id,
+    )
+    return [NewEvent(*followup.to_record(e)) for e in followup.decide(None, plan, NOW)]
+
+
+async def test_a_new_follow_up_is_added_with_its_events_once(store: FollowupStore) -> None:
+    streams: dict[str, list[NewEvent]] = {}
+    planned = a_followup(uuid4(), uuid4(), Status.SCHEDULED, 3)
+    stream = followup.stream_id(planned.id)
+
+    added = await store.add_followup(
+        unit_of_work_for(store, streams), stream, planned_events(planned), planned
+    )
+    again = await store.add_followup(
+        unit_of_work_for(store, streams),
+        stream,
+        planned_events(planned),
+        replace(planned, due_at=NOW + timedelta(days=9)),
+    )
+
+    assert (added, again) == (True, False)
+    assert await store.followup(planned.id) == planned
+    assert await stream_length(store, streams, planned.id) == 1
+
+
+async def test_a_follow_up_with_a_row_is_not_added_even_without_events(
+    store: FollowupStore,
+) -> None:
+    streams: dict[str, list[NewEvent]] = {}
+    saved = a_followup(uuid4(), uuid4(), Status.SCHEDULED, 3)
+    await store.save_followup(saved)
+
+    added = await store.add_followup(
+        unit_of_work_for(store, streams),
+        followup.stream_id(saved.id),
+        planned_events(saved),
+        saved,
+    )
+
+    assert added is False
+    assert await stream_length(store, streams, saved.id) == 0

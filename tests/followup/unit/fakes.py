@@ -69,6 +69,15 @@ class InMemoryFollowupStore(FollowupStore):
         if followup.status is Status.SCHEDULED:
             self.timer_wakeups += 1
 
+    async def add_followup(
+        self, uow: UnitOfWork, stream_id: str, events: Sequence[NewEvent], followup: FollowUp
+    ) -> bool:
+        if followup.id in self.followups:
+            return False
+        await uow.append(stream_id, 0, events)
+        await self.save_followup(followup)
+        return True
+
     async def list_followups(
         self,
         *,

@@ -2,7 +2,9 @@
 cancellation, never sent once the appointment has started (in-memory store, controllable clock)."""
 
 from datetime import datetime, timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
+
+import pytest
 
 from counseling_shared.codes import FollowUpKind, Modality
 from counseling_shared.events import (
@@ -16,6 +18,7 @@ from counseling_shared.events import (
 )
 from followup.application import reminders
 from followup.application.timers import follow_up_falls_due
+from followup.domain.followup import FollowUp
 
 from .test_handlers import PARIS, START, World
 
@@ -71,6 +74,28 @@ async def test_a_redelivered_booking_plans_nothing_twice() -> None:
     event = booked(world, START + timedelta(days=3))
     assert len(await run(world, event)) == 2
     assert await run(world, event) == []
+
+
+async def test_a_booking_plans_its_new_reminders_without_looking_a_follow_up_up_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A new follow-up's events and row are one statement; its row is read only when it exists.
+    world = World()
+    await world.register()
+    look_ups: list[UUID] = []
+    find = world.store.followup
+
+    async def counted(followup_id: UUID, *, for_update: bool = False) -> FollowUp | None:
+        look_ups.append(followup_id)
+        return await find(followup_id, for_update=for_update)
+
+    monkeypatch.setattr(world.store, "followup", counted)
+    event = booked(world, START + timedelta(days=3))
+
+    first = await run(world, event)
+    assert (len(first), look_ups) == (2, [])
+    assert await run(world, event) == []  # redelivered: each reminder is found, not planned
+    assert len(look_ups) == 2
 
 
 async def test_a_reschedule_moves_the_reminders_and_a_cancellation_withdraws_them() -> None:

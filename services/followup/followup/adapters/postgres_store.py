@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 import asyncpg
 
+from counseling_shared import eventstore
 from counseling_shared.codes import (
     Channel,
     FollowUpKind,
@@ -17,7 +19,8 @@ from counseling_shared.codes import (
     Intensity,
     RiskLevel,
 )
-from counseling_shared.scheduler import notify_timer_added
+from counseling_shared.eventstore import ConcurrencyConflict, NewEvent
+from counseling_shared.scheduler import notify_timer_added, timer_payload
 from counseling_shared.tracing import current_trace_headers
 from followup.adapters.regularity_store import PostgresRegularityStore
 from followup.application.ports import ClientBusy
@@ -28,13 +31,76 @@ from followup.domain.preferences import FollowUpPreferences
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
+    from counseling_shared.unit_of_work import UnitOfWork
 
 TIMER_CHANNEL = "followups_due"
 
 
+_ROW_COLUMNS = """id, client_id, site_id, kind, due_at, status, goal_horizon, session_id,
+    cancel_reason, outcome, satisfaction, risk_level, progress_achieved, progress_challenges,
+    progress_next_steps, completed_at, created_at, updated_at, version, trace_headers,
+    counselor_id, appointment_start"""
+
+
+def _row_values(followup: FollowUp, trace_headers_json: str | None) -> tuple[object, ...]:
+    """A follow-up's row, in `_ROW_COLUMNS`' order (its trace headers as JSON text: the
+    statements cast them, so that a rebuild writes back the text it read, undecoded)."""
+    progress = followup.progress or Progress()
+    return (
+        followup.id,
+        followup.client_id,
+        followup.site_id,
+        followup.kind,
+        followup.due_at,
+        followup.status,
+        followup.goal_horizon,
+        followup.session_id,
+        followup.cancel_reason,
+        followup.outcome,
+        followup.satisfaction,
+        followup.risk_level,
+        progress.achieved,
+        progress.challenges,
+        progress.next_steps,
+        followup.completed_at,
+        followup.created_at,
+        followup.updated_at,
+        followup.version,
+        # Kept from the first insert only: the trace of the flow that planned it.
+        trace_headers_json,
+        followup.counselor_id,
+        followup.appointment_start,
+    )
+
+
+def _current_trace_json() -> str | None:
+    """The current trace's headers as JSON text (None outside a trace)."""
+    headers = current_trace_headers()
+    return json.dumps(headers) if headers else None
+
+
 class PostgresFollowupStore(PostgresRegularityStore):
-    def __init__(self, conn: Connection) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        wake_apart: bool = False,
+        kept_traces: Mapping[UUID, str] | None = None,
+    ) -> None:
+        """`wake_apart`: a scheduled follow-up wakes the schedulers by a statement of its own
+        (`notify_timer_added`, no due time), for a caller that collects the wakes and sends
+        each channel once (a rebuild's batched writes); otherwise the wake goes with the row.
+        `kept_traces` (a rebuild's): a new follow-up row gets the trace headers kept for its
+        id (the column's JSON text), none when none was kept, instead of the current trace's
+        (the row is written once, with them, rather than updated afterwards)."""
         self.conn = conn
+        self._wake_apart = wake_apart
+        self._kept_traces = kept_traces
+
+    def _trace_headers_json(self, followup: FollowUp) -> str | None:
+        if self._kept_traces is not None:
+            return self._kept_traces.get(followup.id)
+        return _current_trace_json()
 
     async def site_timezone(self, site_id: UUID) -> str | None:
         zone: str | None = await self.conn.fetchval(
@@ -69,24 +135,7 @@ class PostgresFollowupStore(PostgresRegularityStore):
         row = await self.conn.fetchrow(
             "SELECT * FROM followup_policies WHERE site_id = $1", site_id
         )
-        if row is None:
-            return DEFAULT_POLICY, 0
-        policy = policy_from_text(
-            {
-                "first_checkin_after": row["first_checkin_after"],
-                "short_term_every": row["short_term_every"],
-                "long_term_every": row["long_term_every"],
-                "no_show_outreach_after": row["no_show_outreach_after"],
-                "post_closure_checkins": list(row["post_closure_checkins"]),
-                "max_contact_gap": row["max_contact_gap"],
-                "negative_contact_cooloff": row["negative_contact_cooloff"],
-                "measures": row["measures"],
-                "emergency_line": row["emergency_line"],
-                "satisfaction_survey_after": row["satisfaction_survey_after"],
-                "appointment_reminders": list(row["appointment_reminders"]),
-            }
-        )
-        return policy, row["version"]
+        return policy_from_row(row) if row is not None else (DEFAULT_POLICY, 0)
 
     async def save_policy(
         self, site_id: UUID, policy: FollowUpPolicy, version: int, *, at: datetime | None = None
@@ -136,24 +185,7 @@ class PostgresFollowupStore(PostgresRegularityStore):
                WHERE c.client_id = $1""",
             client_id,
         )
-        if row is None:
-            return None
-        return ClientCare(
-            client_id=row["client_id"],
-            version=row["version"],
-            site_id=row["site_id"],
-            timezone=row["timezone"],
-            locale=row["locale"],
-            preferences=FollowUpPreferences(
-                Channel(row["channel"]) if row["channel"] else None,
-                Intensity(row["intensity"]) if row["intensity"] else Intensity.STANDARD,
-            ),
-            session_id=row["session_id"],
-            session_completed_at=row["session_completed_at"],
-            goal_horizon=GoalHorizon(row["goal_horizon"]) if row["goal_horizon"] else None,
-            episode_closed_on=row["episode_closed_on"],
-            counselor_id=row["counselor_id"],
-        )
+        return client_from_row(row) if row is not None else None
 
     async def _lock_client(self, client_id: UUID, lock_wait: timedelta | None) -> None:
         if lock_wait is None:
@@ -224,45 +256,62 @@ class PostgresFollowupStore(PostgresRegularityStore):
         return [followup_from_row(r) for r in rows]
 
     async def save_followup(self, followup: FollowUp) -> None:
-        progress = followup.progress or Progress()
+        # The scheduler's wake-up goes with the row (one round trip): a NOTIFY is delivered at
+        # commit, and only for a follow-up left scheduled.
+        scheduled = followup.status is Status.SCHEDULED
         await self.conn.execute(
-            """INSERT INTO followups (id, client_id, site_id, kind, due_at, status, goal_horizon,
-                   session_id, cancel_reason, outcome, satisfaction, risk_level,
-                   progress_achieved, progress_challenges, progress_next_steps, completed_at,
-                   created_at, updated_at, version, trace_headers, counselor_id,
-                   appointment_start)
+            f"""WITH saved AS (
+               INSERT INTO followups ({_ROW_COLUMNS})
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                       $17, $18, $19, $20, $21, $22)
+                       $17, $18, $19, $20::text::jsonb, $21, $22)
                ON CONFLICT (id) DO UPDATE SET due_at = $5, status = $6, cancel_reason = $9,
                    outcome = $10, satisfaction = $11, risk_level = $12, progress_achieved = $13,
                    progress_challenges = $14, progress_next_steps = $15, completed_at = $16,
-                   updated_at = $18, version = $19""",
-            followup.id,
-            followup.client_id,
-            followup.site_id,
-            followup.kind,
-            followup.due_at,
-            followup.status,
-            followup.goal_horizon,
-            followup.session_id,
-            followup.cancel_reason,
-            followup.outcome,
-            followup.satisfaction,
-            followup.risk_level,
-            progress.achieved,
-            progress.challenges,
-            progress.next_steps,
-            followup.completed_at,
-            followup.created_at,
-            followup.updated_at,
-            followup.version,
-            # Kept from the first insert only: the trace of the flow that planned it.
-            current_trace_headers() or None,
-            followup.counselor_id,
-            followup.appointment_start,
+                   updated_at = $18, version = $19
+               RETURNING 1)
+               SELECT pg_notify($23, $24) FROM saved WHERE $25""",
+            *_row_values(followup, self._trace_headers_json(followup)),
+            TIMER_CHANNEL,
+            "" if self._wake_apart else timer_payload(followup.due_at),
+            scheduled and not self._wake_apart,
         )
-        if followup.status is Status.SCHEDULED:
+        if scheduled and self._wake_apart:
             await notify_timer_added(self.conn, TIMER_CHANNEL)
+
+    async def add_followup(
+        self, uow: UnitOfWork, stream_id: str, events: Sequence[NewEvent], followup: FollowUp
+    ) -> bool:
+        """A new follow-up's events, its row and its scheduler wake-up in one statement,
+        written only when it has no row yet (False: nothing written)."""
+        scheduled = followup.status is Status.SCHEDULED
+        only_if = "NOT EXISTS (SELECT 1 FROM followups WHERE id = $1)"
+        row = await self.conn.fetchrow(
+            f"""WITH appended AS ({eventstore.append_statement(26, only_if=only_if)}),
+                     saved AS (
+                         INSERT INTO followups ({_ROW_COLUMNS})
+                         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                                $15, $16, $17, $18, $19, $20::text::jsonb, $21, $22
+                         WHERE EXISTS (SELECT 1 FROM appended)
+                         ON CONFLICT (id) DO NOTHING
+                         RETURNING 1)
+                SELECT (SELECT count(*) FROM appended) AS appended,
+                       (SELECT count(*) FROM saved) AS saved,
+                       (SELECT pg_notify($23, $24) FROM saved WHERE $25) AS woken""",
+            *_row_values(followup, _current_trace_json()),
+            TIMER_CHANNEL,
+            timer_payload(followup.due_at),
+            scheduled and not self._wake_apart,
+            *eventstore.append_values(stream_id, 0, events),
+        )
+        assert row is not None
+        if row["appended"] == 0:
+            return False  # planned before, or its stream begun meanwhile: decided again
+        if row["appended"] != len(events) or row["saved"] != 1:
+            raise ConcurrencyConflict(stream_id, 0)  # a writer got there meanwhile: retried
+        uow.appended(stream_id)
+        if scheduled and self._wake_apart:
+            await notify_timer_added(self.conn, TIMER_CHANNEL, followup.due_at)
+        return True
 
     async def list_followups(
         self,
@@ -322,4 +371,44 @@ def followup_from_row(row: asyncpg.Record) -> FollowUp:
         completed_at=row["completed_at"],
         counselor_id=row["counselor_id"],
         appointment_start=row["appointment_start"],
+    )
+
+
+def policy_from_row(row: asyncpg.Record) -> tuple[FollowUpPolicy, int]:
+    """A `followup_policies` row: the policy and its stream version."""
+    policy = policy_from_text(
+        {
+            "first_checkin_after": row["first_checkin_after"],
+            "short_term_every": row["short_term_every"],
+            "long_term_every": row["long_term_every"],
+            "no_show_outreach_after": row["no_show_outreach_after"],
+            "post_closure_checkins": list(row["post_closure_checkins"]),
+            "max_contact_gap": row["max_contact_gap"],
+            "negative_contact_cooloff": row["negative_contact_cooloff"],
+            "measures": row["measures"],
+            "emergency_line": row["emergency_line"],
+            "satisfaction_survey_after": row["satisfaction_survey_after"],
+            "appointment_reminders": list(row["appointment_reminders"]),
+        }
+    )
+    return policy, row["version"]
+
+
+def client_from_row(row: asyncpg.Record) -> ClientCare:
+    """A `clients` row joined with its `followup_preferences` (channel, intensity)."""
+    return ClientCare(
+        client_id=row["client_id"],
+        version=row["version"],
+        site_id=row["site_id"],
+        timezone=row["timezone"],
+        locale=row["locale"],
+        preferences=FollowUpPreferences(
+            Channel(row["channel"]) if row["channel"] else None,
+            Intensity(row["intensity"]) if row["intensity"] else Intensity.STANDARD,
+        ),
+        session_id=row["session_id"],
+        session_completed_at=row["session_completed_at"],
+        goal_horizon=GoalHorizon(row["goal_horizon"]) if row["goal_horizon"] else None,
+        episode_closed_on=row["episode_closed_on"],
+        counselor_id=row["counselor_id"],
     )

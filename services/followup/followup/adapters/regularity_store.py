@@ -4,7 +4,7 @@ Mixed into `PostgresFollowupStore`, so the write path keeps one store per transa
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -50,22 +50,42 @@ class PostgresRegularityStore:
             state.version,
         )
         if state.gap_due_at is not None:
-            await notify_timer_added(self.conn, GAP_TIMER_CHANNEL)
+            await notify_timer_added(self.conn, GAP_TIMER_CHANNEL, state.gap_due_at)
 
     async def contact_watch(
-        self, site_id: UUID, now: datetime, *, limit: int = 1000
+        self,
+        site_id: UUID,
+        now: datetime,
+        *,
+        limit: int,
+        after: tuple[datetime, UUID] | None = None,
     ) -> list[Regularity]:
-        """The site's clients past the gap or in a cool-off now, the longest adrift first."""
+        """The site's clients past the gap or in a cool-off now, the longest adrift first (never
+        in touch first), one keyset page after `after` (`watch_key` of the last one served)."""
         rows = await self.conn.fetch(
             """SELECT * FROM contact_regularity
                WHERE site_id = $1
                  AND (gap_found_at IS NOT NULL OR cooloff_until > $2)
-               ORDER BY last_positive_at NULLS FIRST, id LIMIT $3""",
+                 AND ($4::timestamptz IS NULL
+                      OR (COALESCE(last_positive_at, $6), id) > ($4, $5))
+               ORDER BY COALESCE(last_positive_at, $6), id LIMIT $3""",
             site_id,
             now,
             limit,
+            after[0] if after else None,
+            after[1] if after else None,
+            NEVER_IN_TOUCH,
         )
         return [regularity_from_row(r) for r in rows]
+
+
+NEVER_IN_TOUCH = datetime(1, 1, 1, tzinfo=UTC)
+"""Where a client never in positive contact sorts in the contact watch: before everyone."""
+
+
+def watch_key(state: Regularity) -> tuple[datetime, UUID]:
+    """A client's place in the contact watch (its page cursor)."""
+    return (state.last_positive_at or NEVER_IN_TOUCH, state.client_id)
 
 
 async def regularity_counts(

@@ -10,7 +10,7 @@ While a client is `paused`, nothing is planned or emitted; see `resume`.
 from __future__ import annotations
 
 from datetime import date, datetime
-from uuid import uuid5
+from uuid import UUID, uuid5
 
 from counseling_shared.codes import FollowUpKind, GoalHorizon
 from counseling_shared.events import SessionCompleted
@@ -139,8 +139,13 @@ async def plan_satisfaction(
         due,
         session_id=session.appointment_id,
         counselor_id=session.counselor_id,
-        followup_id=uuid5(session.appointment_id, FollowUpKind.SATISFACTION.value),
+        followup_id=satisfaction_id(session.appointment_id),
     )
+
+
+def satisfaction_id(session_id: UUID) -> UUID:
+    """The id of a session's one rating request (derived: a redelivery plans no second)."""
+    return uuid5(session_id, FollowUpKind.SATISFACTION.value)
 
 
 async def pause(uow: UnitOfWork, store: FollowupStore, client: ClientCare) -> int:

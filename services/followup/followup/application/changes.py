@@ -81,6 +81,21 @@ async def change_followup(
     return state
 
 
+async def _add_new(
+    uow: UnitOfWork, store: FollowupStore, command: followup.Plan
+) -> FollowUp | None:
+    """`command` decided as a new follow-up and written in one statement, unless one with its
+    id exists (None: nothing written). Planning a new follow-up needs no look-up first."""
+    events = followup.decide(None, command, uow.now())
+    state: FollowUp | None = None
+    for event in events:
+        state = followup.evolve(state, event)
+    assert state is not None
+    records = [NewEvent(*followup.to_record(e)) for e in events]
+    added = await store.add_followup(uow, followup.stream_id(command.followup_id), records, state)
+    return state if added else None
+
+
 async def plan(
     uow: UnitOfWork,
     store: FollowupStore,
@@ -97,10 +112,8 @@ async def plan(
     """Plan a follow-up; None when `followup_id` names one already planned (planning is
     idempotent)."""
     assert client.site_id is not None, "a follow-up belongs to a site"
-    state = await store.followup(followup_id) if followup_id else None
-    followup_id = followup_id or uuid4()
     command = followup.Plan(
-        followup_id,
+        followup_id or uuid4(),
         client.client_id,
         client.site_id,
         kind,
@@ -110,7 +123,10 @@ async def plan(
         counselor_id,
         appointment_start,
     )
-    planned = await change_followup(uow, store, state, command)
+    planned = await _add_new(uow, store, command)
+    if planned is None and followup_id is not None:
+        # Planned before (a derived id), or its stream begun meanwhile: decided on its state.
+        planned = await change_followup(uow, store, await store.followup(followup_id), command)
     if planned is None:
         return None
     uow.publish(

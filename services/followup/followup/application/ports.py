@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
+from counseling_shared.eventstore import NewEvent
+from counseling_shared.unit_of_work import UnitOfWork
 from followup.domain.client_care import ClientCare
 from followup.domain.followup import FollowUp, Status
 from followup.domain.measures.answers import CheckinAnswers
@@ -65,6 +67,12 @@ class FollowupStore(RegularityStore, Protocol):
 
     async def save_followup(self, followup: FollowUp) -> None:
         """Upsert the projection row; wakes the schedulers when a timer was added or moved."""
+
+    async def add_followup(
+        self, uow: UnitOfWork, stream_id: str, events: Sequence[NewEvent], followup: FollowUp
+    ) -> bool:
+        """A new follow-up: its events appended to its new stream and its row saved (as
+        `save_followup`), unless it has a row already; False then, and nothing written."""
 
     async def list_followups(
         self,

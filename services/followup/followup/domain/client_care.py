@@ -7,13 +7,14 @@ booking's events and from the preferences endpoint; folded from the `client-<id>
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from counseling_shared.codes import Channel, ClosureReason, GoalHorizon, Intensity
+from counseling_shared.fast_replace import replace
 from followup.domain.preferences import FollowUpPreferences
 from followup.domain.records import plain_fields
 

@@ -6,13 +6,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from counseling_shared.codes import FollowUpKind, FollowUpOutcome, GoalHorizon, RiskLevel
+from counseling_shared.fast_replace import replace
 from followup.domain.errors import FollowUpAlreadyClosed, FollowUpNotScheduled
 from followup.domain.records import plain_fields
 

@@ -13,6 +13,13 @@ followup-care    booking.*.ClientRegistered   → client_registered    → (keep
                  booking.*.AppointmentRescheduled → appointment_rescheduled → FollowUpCancelled*,
                                                                         FollowUpScheduled*
                  booking.*.AppointmentCancelled → appointment_cancelled → FollowUpCancelled*
+followup-staff   booking.*.StaffDeactivated   → staff_deactivated    → (their staff key is
+                                                                        refused from then on)
+
+followup-staff is a durable of its own rather than one more subject of followup-care: JetStream
+does not go back over messages a durable has passed when its filter subjects are widened, so
+deactivations published before an upgrade would never reach followup-care; a new durable
+(DeliverPolicy.ALL) reads every one still in the stream.
 
 One consumer carries every per-client event so a client's events are handled in stream order
 (their registration before their first session). The scheduler (entrypoints/scheduler.py) emits
@@ -37,14 +44,16 @@ from counseling_shared.events import (
     SessionCompleted,
     SessionMissed,
     SiteRegistered,
+    StaffDeactivated,
 )
 from counseling_shared.inbox import Handler, PermanentFailure, dispatch
 from counseling_shared.jetstream import ConsumerSpec
 from counseling_shared.service import Route
 from counseling_shared.unit_of_work import UnitOfWork
 from followup.adapters.postgres_store import PostgresFollowupStore
-from followup.application import booking_events, reminders
+from followup.application import booking_events, reminders, staff_events
 from followup.application.ports import FollowupStore
+from followup.entrypoints.care_batch import care_batch
 
 E = TypeVar("E", bound=IntegrationEvent)
 StoreFactory = Callable[[UnitOfWork], FollowupStore]
@@ -69,7 +78,33 @@ def handle(
     return run
 
 
+async def staff_deactivated(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
+    if not isinstance(event, StaffDeactivated):
+        raise PermanentFailure(f"expected {StaffDeactivated.event_type}, got {envelope.type}")
+    await staff_events.staff_deactivated(uow, event)
+
+
 def routes(store: StoreFactory = postgres_store) -> list[Route]:
+    """`store` stands in for the Postgres store in tests; the batch handler of followup-care
+    (Postgres only) is given only with the Postgres store."""
+    care = dispatch(
+        {
+            ClientRegistered: handle(ClientRegistered, booking_events.client_registered, store),
+            ClientContactChanged: handle(
+                ClientContactChanged, booking_events.client_contact_changed, store
+            ),
+            SessionCompleted: handle(SessionCompleted, booking_events.session_completed, store),
+            SessionMissed: handle(SessionMissed, booking_events.session_missed, store),
+            CareEpisodeClosed: handle(CareEpisodeClosed, booking_events.care_episode_closed, store),
+            AppointmentBooked: handle(AppointmentBooked, reminders.appointment_booked, store),
+            AppointmentRescheduled: handle(
+                AppointmentRescheduled, reminders.appointment_rescheduled, store
+            ),
+            AppointmentCancelled: handle(
+                AppointmentCancelled, reminders.appointment_cancelled, store
+            ),
+        }
+    )
     return [
         Route(
             ConsumerSpec(
@@ -98,32 +133,18 @@ def routes(store: StoreFactory = postgres_store) -> list[Route]:
                 ],
                 description="followup: clients, sessions and episodes that plan follow-ups",
             ),
-            dispatch(
-                {
-                    ClientRegistered: handle(
-                        ClientRegistered, booking_events.client_registered, store
-                    ),
-                    ClientContactChanged: handle(
-                        ClientContactChanged, booking_events.client_contact_changed, store
-                    ),
-                    SessionCompleted: handle(
-                        SessionCompleted, booking_events.session_completed, store
-                    ),
-                    SessionMissed: handle(SessionMissed, booking_events.session_missed, store),
-                    CareEpisodeClosed: handle(
-                        CareEpisodeClosed, booking_events.care_episode_closed, store
-                    ),
-                    AppointmentBooked: handle(
-                        AppointmentBooked, reminders.appointment_booked, store
-                    ),
-                    AppointmentRescheduled: handle(
-                        AppointmentRescheduled, reminders.appointment_rescheduled, store
-                    ),
-                    AppointmentCancelled: handle(
-                        AppointmentCancelled, reminders.appointment_cancelled, store
-                    ),
-                }
+            care,
+            # A fetched batch with a few statements; `care` replays a batch that fails.
+            care_batch(care) if store is postgres_store else None,
+        ),
+        Route(
+            ConsumerSpec(
+                "followup-staff",
+                "BOOKING",
+                ["booking.*.StaffDeactivated"],
+                description="followup: deactivated staff, whose keys are refused",
             ),
+            dispatch({StaffDeactivated: staff_deactivated}),
         ),
     ]
 

@@ -10,8 +10,10 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from counseling_shared.http.dependencies import Caller
+from counseling_shared.http.pagination import PAGED, Page
 from counseling_shared.service import runtime_of
 from followup.adapters.postgres_store import PostgresFollowupStore
+from followup.adapters.regularity_store import watch_key
 from followup.domain.regularity import Regularity
 
 router = APIRouter(tags=["followup"])
@@ -50,13 +52,19 @@ class ContactGapOut(BaseModel):
         )
 
 
-@router.get("/sites/{site_id}/contact-gaps", response_model=list[ContactGapOut])
-async def list_contact_gaps(site_id: UUID, caller: Caller, request: Request) -> list[ContactGapOut]:
+@router.get("/sites/{site_id}/contact-gaps", response_model=list[ContactGapOut], responses=PAGED)
+async def list_contact_gaps(
+    site_id: UUID, caller: Caller, request: Request, page: Page
+) -> list[ContactGapOut]:
     """Clients of the site past `max_contact_gap` without a positive contact, or in a cool-off
-    after a negative one, longest adrift first (at most 1000)."""
+    after a negative one, longest adrift first; a page at a time (`Link` and `Next-Cursor`
+    headers when more follow)."""
     caller.require_site(site_id)
     runtime = runtime_of(request)
     now = runtime.clock.now()
+    after = page.after(datetime, UUID)
     async with runtime.db().acquire() as conn:
-        watch = await PostgresFollowupStore(conn).contact_watch(site_id, now)
-    return [ContactGapOut.of(state, now) for state in watch]
+        watch = await PostgresFollowupStore(conn).contact_watch(
+            site_id, now, limit=page.fetch, after=(after[0], after[1]) if after else None
+        )
+    return [ContactGapOut.of(state, now) for state in page.serve(watch, key=watch_key)]

@@ -6,8 +6,9 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
+from counseling_shared.http.bodies import Instant
 from counseling_shared.http.dependencies import Caller
 from counseling_shared.service import runtime_of
 from followup.adapters.measure_store import PostgresMeasureStore
@@ -46,8 +47,8 @@ async def site_satisfaction(
     site_id: UUID,
     caller: Caller,
     request: Request,
-    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    since: Annotated[Instant | None, Query(alias="from")] = None,
+    until: Annotated[Instant | None, Query(alias="to")] = None,
 ) -> SatisfactionOut:
     """Clients' 1-5 ratings of their sessions (answered rating requests, kind `satisfaction`),
     completed in [`from`, `to`): count, mean and distribution, for the site and per counselor."""

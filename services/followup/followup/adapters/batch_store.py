@@ -1,0 +1,262 @@
+"""A fetched batch of booking events handled with a few statements (issue #12).
+
+`BatchStore` is a `FollowupStore` for one run of messages: `load` reads and locks, in a few
+statements, everything the handlers of those messages read (their clients, open follow-ups,
+contact regularity, sites and policies); the handlers then read and write in memory, and
+`write` sends every write at once: the events in one statement, then each row statement of
+the per-message store once as an `executemany`, parents before children.
+
+The handlers are the per-message ones, unchanged, so the rows and events are the same ones.
+Each client's statements keep their order within each statement text, and each upsert is
+keyed by its own aggregate (the regrouping argument of `counseling_shared.batched_writes`).
+A read of something not loaded raises `NotLoaded`: the batch is then rolled back and replayed
+message by message by the inbox, never answered from a stale read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from counseling_shared import eventstore
+from counseling_shared.batched_writes import RecordedWrites, run
+from counseling_shared.eventstore import ConcurrencyConflict, NewEvent, RecordedEvent
+from counseling_shared.unit_of_work import UnitOfWork
+from followup.adapters.postgres_store import (
+    PostgresFollowupStore,
+    client_from_row,
+    followup_from_row,
+    policy_from_row,
+)
+from followup.adapters.regularity_store import regularity_from_row
+from followup.domain.client_care import ClientCare
+from followup.domain.followup import FollowUp, Status
+from followup.domain.policy import DEFAULT_POLICY, FollowUpPolicy
+from followup.domain.regularity import Regularity
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
+
+_OPEN = (Status.SCHEDULED, Status.DUE)
+# Parents before the rows that reference them; the wakes last (they are sent at commit).
+_TABLE_ORDER = (
+    "INTO clients",
+    "INTO followup_preferences",
+    "INTO contact_regularity",
+    "INTO followups",
+    "pg_notify",
+)
+
+
+class NotLoaded(LookupError):
+    """A handler read something the batch did not load: replay the batch message by message."""
+
+
+class _Writes(RecordedWrites):
+    """The per-message store's statements, kept as they are (wakes too: a `pg_notify` per
+    timer, as the per-message path sends them; PostgreSQL folds identical ones at commit)."""
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        self._calls.setdefault(sql, []).append(args)
+        self.recorded += 1
+        return ""
+
+
+def _table_rank(sql: str) -> int:
+    return next((i for i, table in enumerate(_TABLE_ORDER) if table in sql), len(_TABLE_ORDER))
+
+
+class BatchUnitOfWork(UnitOfWork):
+    """The batch's unit of work for its handlers: appends are kept for `BatchStore.write`;
+    events are published under the message being handled (`caused_by`)."""
+
+    def __init__(self, outer: UnitOfWork) -> None:
+        super().__init__(outer.conn, source=outer.source, clock=outer.clock)
+        self.appends: list[tuple[str, int, list[NewEvent]]] = []
+
+    async def append(
+        self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+    ) -> list[RecordedEvent]:
+        """Kept, written by `BatchStore.write` (followup's handlers use no recorded event)."""
+        if events:
+            self.appends.append((stream_id, expected_version, list(events)))
+        self.appended(stream_id)
+        return []
+
+
+class BatchStore(PostgresFollowupStore):
+    """Reads from what `load` loaded; writes kept until `write`."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._writes = _Writes()
+        super().__init__(self._writes.connection)
+        self._conn = conn
+        self._client_ids: set[UUID] = set()
+        self._clients: dict[UUID, ClientCare] = {}
+        self._regularity: dict[UUID, Regularity] = {}
+        self._followups: dict[UUID, FollowUp] = {}
+        self._followup_ids: set[UUID] = set()  # looked up (found or not)
+        self._site_ids: set[UUID] = set()
+        self._zones: dict[UUID, str | None] = {}
+        self._policies: dict[UUID, tuple[FollowUpPolicy, int]] = {}
+
+    async def load(
+        self,
+        client_ids: Collection[UUID],
+        site_ids: Collection[UUID],
+        followup_ids: Collection[UUID] = (),
+    ) -> None:
+        """Lock the clients (in id order, as one statement) and read what their handlers read:
+        their rows, open follow-ups (locked, as `open_followups`), `followup_ids`, contact
+        regularity, and the sites' zones and policies."""
+        clients = sorted(set(client_ids))
+        sites = sorted(set(site_ids))
+        ids = sorted(set(followup_ids))
+        conn = self._conn
+        await conn.execute(
+            "SELECT 1 FROM clients WHERE client_id = ANY($1::uuid[]) ORDER BY client_id FOR UPDATE",
+            clients,
+        )
+        # Read after the lock, in statements of their own (see `PostgresFollowupStore.client`).
+        for row in await conn.fetch(
+            """SELECT c.*, p.channel, p.intensity FROM clients c
+               LEFT JOIN followup_preferences p USING (client_id)
+               WHERE c.client_id = ANY($1::uuid[])""",
+            clients,
+        ):
+            self._clients[row["client_id"]] = client_from_row(row)
+        for row in await conn.fetch(
+            """SELECT * FROM followups
+               WHERE (client_id = ANY($1::uuid[]) AND status IN ('scheduled', 'due'))
+                  OR id = ANY($2::uuid[])
+               ORDER BY id FOR UPDATE""",
+            clients,
+            ids,
+        ):
+            self._followups[row["id"]] = followup_from_row(row)
+        for row in await conn.fetch(
+            "SELECT * FROM contact_regularity WHERE id = ANY($1::uuid[])", clients
+        ):
+            self._regularity[row["id"]] = regularity_from_row(row)
+        for row in await conn.fetch(
+            "SELECT site_id, timezone FROM sites WHERE site_id = ANY($1::uuid[])", sites
+        ):
+            self._zones[row["site_id"]] = row["timezone"]
+        for row in await conn.fetch(
+            "SELECT * FROM followup_policies WHERE site_id = ANY($1::uuid[])", sites
+        ):
+            self._policies[row["site_id"]] = policy_from_row(row)
+        self._client_ids.update(clients)
+        self._site_ids.update(sites)
+        self._followup_ids.update(ids)
+
+    async def write(self, uow: BatchUnitOfWork) -> None:
+        """The batch's events in one statement, then each row statement once."""
+        await _append_all(self._conn, uow.appends)
+        uow.appends = []
+        calls = self._writes.take()
+        await run(self._conn, {sql: calls[sql] for sql in sorted(calls, key=_table_rank)})
+
+    # Reads: what `load` loaded, as the handlers' own writes left it.
+
+    def _client_loaded(self, client_id: UUID) -> None:
+        if client_id not in self._client_ids:
+            raise NotLoaded(f"client {client_id}")
+
+    def _site_loaded(self, site_id: UUID) -> None:
+        if site_id not in self._site_ids:
+            raise NotLoaded(f"site {site_id}")
+
+    async def site_timezone(self, site_id: UUID) -> str | None:
+        self._site_loaded(site_id)
+        return self._zones.get(site_id)
+
+    async def policy(self, site_id: UUID) -> tuple[FollowUpPolicy, int]:
+        self._site_loaded(site_id)
+        return self._policies.get(site_id, (DEFAULT_POLICY, 0))
+
+    async def client(
+        self, client_id: UUID, *, for_update: bool = False, lock_wait: timedelta | None = None
+    ) -> ClientCare | None:
+        self._client_loaded(client_id)  # locked by `load`
+        return self._clients.get(client_id)
+
+    async def regularity(self, client_id: UUID, *, for_update: bool = False) -> Regularity | None:
+        self._client_loaded(client_id)
+        return self._regularity.get(client_id)
+
+    async def followup(self, followup_id: UUID, *, for_update: bool = False) -> FollowUp | None:
+        found = self._followups.get(followup_id)
+        if found is None and followup_id not in self._followup_ids:
+            raise NotLoaded(f"follow-up {followup_id}")
+        return found
+
+    async def open_followups(self, client_id: UUID) -> list[FollowUp]:
+        self._client_loaded(client_id)
+        return sorted(
+            (f for f in self._followups.values() if f.client_id == client_id and f.status in _OPEN),
+            key=lambda f: f.id,
+        )
+
+    # Writes: kept in memory for the reads above, and recorded for `write`.
+
+    async def save_client(self, client: ClientCare, **kwargs: Any) -> None:
+        self._clients[client.client_id] = client
+        self._client_ids.add(client.client_id)
+        await super().save_client(client, **kwargs)
+
+    async def save_regularity(self, state: Regularity) -> None:
+        self._regularity[state.client_id] = state
+        await super().save_regularity(state)
+
+    async def save_followup(self, followup: FollowUp) -> None:
+        self._followups[followup.id] = followup
+        self._followup_ids.add(followup.id)
+        await super().save_followup(followup)
+
+    async def add_followup(
+        self, uow: UnitOfWork, stream_id: str, events: Sequence[NewEvent], followup: FollowUp
+    ) -> bool:
+        """As the per-message store: nothing written when the follow-up has a row (a new id
+        the batch did not look up is a fresh uuid4; if it had a stream, `write`'s insert of
+        its first event conflicts and the batch is replayed message by message)."""
+        if followup.id in self._followups:
+            return False
+        await uow.append(stream_id, 0, events)
+        await self.save_followup(followup)
+        return True
+
+    async def save_site(self, *args: Any, **kwargs: Any) -> None:
+        raise NotLoaded("a site is written message by message")
+
+    async def save_policy(self, *args: Any, **kwargs: Any) -> None:
+        raise NotLoaded("a policy is written message by message")
+
+
+async def _append_all(conn: Connection, appends: list[tuple[str, int, list[NewEvent]]]) -> None:
+    """Every kept append in one insert, in their order. Each append continues its stream from
+    the version the batch read under the client's lock; an event whose (stream, version) is
+    taken means a writer got there meanwhile: `ConcurrencyConflict`, and the batch is replayed
+    message by message."""
+    if not appends:
+        return
+    columns: list[list[Any]] = [[] for _ in range(6)]
+    for stream_id, expected_version, events in appends:
+        values = eventstore.append_values(stream_id, expected_version, events)
+        for column, added in zip(columns, values[:6], strict=True):
+            column.extend(added)
+    written = await conn.fetch(
+        """INSERT INTO events (id, stream_id, version, type, data, metadata)
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[],
+                                $5::jsonb[], $6::jsonb[])
+           ON CONFLICT (stream_id, version) DO NOTHING
+           RETURNING id""",
+        *columns,
+    )
+    if len(written) != len(columns[0]):
+        kept = {r["id"] for r in written}
+        for stream_id, expected_version, events in appends:
+            if any(e.id not in kept for e in events):
+                raise ConcurrencyConflict(stream_id, expected_version)

@@ -1,0 +1,100 @@
+"""followup-care's batch handler: a fetched batch's booking events with a few statements.
+
+Runs of the events below are handled together (`BatchStore`: one load, one write); any other
+event (a reminder's) is handled alone, in its place, so each client's events keep the stream's
+order. As in the inbox's per-message fast pass, each message is handled in its own span (a child
+of the trace it came with), its events are published under it (their correlation and causation
+ids) and made into outbox rows there, and every row is written at the end. If anything raises,
+the inbox rolls the batch back and replays it message by message (the per-message handlers)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+from uuid import UUID
+
+from counseling_shared import outbox
+from counseling_shared.envelope import Envelope
+from counseling_shared.events import (
+    CareEpisodeClosed,
+    ClientContactChanged,
+    ClientRegistered,
+    IntegrationEvent,
+    SessionCompleted,
+    SessionMissed,
+)
+from counseling_shared.inbox import Handler, message_span
+from counseling_shared.unit_of_work import UnitOfWork
+from followup.adapters.batch_store import BatchStore, BatchUnitOfWork
+from followup.application import booking_events, care_plan
+from followup.application.ports import FollowupStore
+
+# The handlers that read and write only what `BatchStore.load` loads for their event.
+BATCHED: dict[type[IntegrationEvent], Callable[[UnitOfWork, FollowupStore, Any], Awaitable[None]]]
+BATCHED = {
+    ClientRegistered: booking_events.client_registered,
+    ClientContactChanged: booking_events.client_contact_changed,
+    SessionCompleted: booking_events.session_completed,
+    SessionMissed: booking_events.session_missed,
+    CareEpisodeClosed: booking_events.care_episode_closed,
+}
+
+Message = tuple[Envelope, IntegrationEvent]
+
+
+def care_batch(one_by_one: Handler) -> Callable[[UnitOfWork, Sequence[Message]], Awaitable[None]]:
+    """The batch handler; `one_by_one` (the route's handler) takes the events not batched."""
+
+    async def handle_batch(uow: UnitOfWork, messages: Sequence[Message]) -> None:
+        rows: list[outbox.OutboxRow] = []
+        run: list[Message] = []
+        for envelope, event in messages:
+            if type(event) in BATCHED:
+                run.append((envelope, event))
+                continue
+            await _handle_run(uow, run, rows)
+            run = []
+            alone = UnitOfWork(uow.conn, source=uow.source, clock=uow.clock, cause=envelope)
+            with message_span(envelope):
+                await one_by_one(alone, envelope, event)
+                await alone.flush(rows)
+        await _handle_run(uow, run, rows)
+        await outbox.enqueue_rows(uow.conn, rows)
+
+    return handle_batch
+
+
+async def _handle_run(
+    uow: UnitOfWork, run: Sequence[Message], rows: list[outbox.OutboxRow]
+) -> None:
+    if not run:
+        return
+    store = BatchStore(uow.conn)
+    clients, sites = zip(*(_client_and_site(event) for _, event in run), strict=True)
+    await store.load(clients, sites, _satisfaction_ids(run))
+    batch = BatchUnitOfWork(uow)
+    for envelope, event in run:
+        with message_span(envelope), batch.caused_by(envelope):
+            await BATCHED[type(event)](batch, store, event)
+            await batch.flush(rows)  # the outbox rows only: the appends wait for `write`
+    await store.write(batch)
+
+
+def _satisfaction_ids(run: Sequence[Message]) -> list[UUID]:
+    return [
+        care_plan.satisfaction_id(event.appointment_id)
+        for _, event in run
+        if isinstance(event, SessionCompleted)
+    ]
+
+
+def _client_and_site(event: IntegrationEvent) -> tuple[UUID, UUID]:
+    assert isinstance(
+        event,
+        ClientRegistered
+        | ClientContactChanged
+        | SessionCompleted
+        | SessionMissed
+        | CareEpisodeClosed,
+    )
+    return event.client_id, event.site_id

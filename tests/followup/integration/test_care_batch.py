@@ -1,0 +1,281 @@
+"""followup-care's batch handler writes exactly what the per-message handlers write.
+
+The same messages (new and known clients, a repeated and a late session, a no-show, a closure,
+a paused client, a client followup never met, a reminder in the middle) run once as the inbox's
+fast pass runs them one by one and once through the batch handler, each in a transaction rolled
+back afterwards; every table, every event and every outbox row (the published envelopes, with
+their correlation and causation ids) must be the same. Ids are made deterministic by a seeded
+`os.urandom` (uuid4 reads it) so the two runs draw the same ones in the same order."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from uuid import UUID, uuid4
+
+import asyncpg
+import pytest
+
+from counseling_shared import outbox
+from counseling_shared.clock import ControllableClock
+from counseling_shared.codes import (
+    Channel,
+    ClosureReason,
+    GoalHorizon,
+    Intensity,
+    Modality,
+    RiskLevel,
+)
+from counseling_shared.db import connect, create_pool
+from counseling_shared.envelope import Envelope, wrap
+from counseling_shared.events import (
+    AppointmentBooked,
+    CareEpisodeClosed,
+    ClientRegistered,
+    IntegrationEvent,
+    SessionCompleted,
+    SessionMissed,
+)
+from counseling_shared.migrations import apply_migrations
+from counseling_shared.unit_of_work import UnitOfWork
+from followup.adapters.postgres_store import PostgresFollowupStore
+from followup.bootstrap import MIGRATIONS
+from followup.domain.durations import parse_duration
+from followup.domain.policy import DEFAULT_POLICY
+from followup.domain.preferences import FollowUpPreferences
+from followup.entrypoints import consumers
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)
+SITE = UUID("00000000-0000-4000-8000-000000000001")
+UNKNOWN_SITE = UUID("00000000-0000-4000-8000-000000000002")
+KNOWN = UUID("00000000-0000-4000-8000-0000000000a1")  # in care, a check-in open
+PAUSED = UUID("00000000-0000-4000-8000-0000000000a2")
+NEW = UUID("00000000-0000-4000-8000-0000000000a3")  # registered in the batch
+STRANGER = UUID("00000000-0000-4000-8000-0000000000a4")  # first seen in a session
+COUNSELOR = UUID("00000000-0000-4000-8000-0000000000c1")
+TABLES = ("clients", "followup_preferences", "followups", "contact_regularity", "sites")
+
+
+@pytest.fixture(scope="module")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool[Any]]:
+    conn = await connect(database_url)
+    try:
+        await apply_migrations(conn, MIGRATIONS)
+    finally:
+        await conn.close()
+    db = await create_pool(database_url, max_size=2)
+    yield db
+    await db.close()
+
+
+def _session(client_id: UUID, n: int, completed_at: datetime) -> SessionCompleted:
+    return SessionCompleted(
+        appointment_id=UUID(int=0x5E55 + n),
+        site_id=SITE,
+        client_id=client_id,
+        counselor_id=COUNSELOR,
+        completed_at=completed_at,
+        goal_horizon=GoalHorizon.SHORT_TERM,
+        risk_level=RiskLevel.NONE,
+    )
+
+
+def _messages() -> list[tuple[Envelope, IntegrationEvent]]:
+    events: list[IntegrationEvent] = [
+        ClientRegistered(
+            client_id=NEW,
+            site_id=SITE,
+            locale="fr",
+            timezone="Europe/Paris",
+            preferred_channel=Channel.EMAIL,
+        ),
+        _session(NEW, 1, NOW - timedelta(hours=2)),
+        _session(KNOWN, 2, NOW - timedelta(hours=1)),  # re-plans its open check-in
+        _session(KNOWN, 2, NOW - timedelta(hours=1)),  # the same session again (a new envelope)
+        _session(KNOWN, 3, NOW - timedelta(days=3)),  # reported late: a rating request only
+        _session(PAUSED, 4, NOW - timedelta(hours=1)),
+        _session(STRANGER, 5, NOW - timedelta(hours=3)),
+        AppointmentBooked(  # not batched: handled alone, in its place
+            appointment_id=UUID(int=0xB00C),
+            site_id=SITE,
+            client_id=KNOWN,
+            counselor_id=COUNSELOR,
+            room_id=None,
+            start=NOW + timedelta(days=3),
+            end=NOW + timedelta(days=3, hours=1),
+            modality=Modality.ONLINE,
+        ),
+        SessionMissed(
+            appointment_id=UUID(int=0x4155),
+            site_id=SITE,
+            client_id=NEW,
+            counselor_id=COUNSELOR,
+            start=NOW - timedelta(hours=1),
+        ),
+        CareEpisodeClosed(
+            client_id=NEW,
+            site_id=SITE,
+            reason=ClosureReason.GOALS_MET,
+            effective_on=date(2025, 6, 2),
+            referred=False,
+        ),
+        _session(NEW, 6, NOW - timedelta(minutes=30)),  # re-engaged after the closure
+    ]
+    return [
+        (wrap(e, source="booking", subject=SITE, event_id=UUID(int=i + 1), time=NOW), e)
+        for i, e in enumerate(events)
+    ]
+
+
+async def _given(conn: Connection, clock: ControllableClock) -> None:
+    """A site with a rating request policy; a client in care with a check-in; a paused one."""
+    store = PostgresFollowupStore(conn)
+    await store.save_site(SITE, "Europe/Paris", "fr", 1)
+    policy = replace(DEFAULT_POLICY, satisfaction_survey_after=parse_duration("P1D"))
+    await store.save_policy(SITE, policy, 1)
+    uow = UnitOfWork(conn, source="followup", clock=clock)
+    care = consumers.routes()[1].handler
+    for client_id in (KNOWN, PAUSED):
+        registered = ClientRegistered(
+            client_id=client_id,
+            site_id=SITE,
+            locale="fr",
+            timezone="Europe/Paris",
+            preferred_channel=Channel.SMS,
+        )
+        envelope = wrap(registered, source="booking", subject=client_id)
+        await care(uow, envelope, registered)
+        earlier = _session(client_id, 0, NOW - timedelta(days=10))
+        await care(uow, wrap(earlier, source="booking", subject=client_id), earlier)
+    paused = await store.client(PAUSED)
+    assert paused is not None
+    await store.save_client(
+        replace(paused, preferences=FollowUpPreferences(intensity=Intensity.PAUSED))
+    )
+    await uow.flush()
+
+
+async def _one_by_one(conn: Connection, clock: ControllableClock) -> None:
+    """As the inbox's fast pass: a unit of work per message, the outbox rows written at once."""
+    care = consumers.routes()[1].handler
+    rows: list[outbox.OutboxRow] = []
+    for envelope, event in _messages():
+        uow = UnitOfWork(conn, source="followup", clock=clock, cause=envelope)
+        await care(uow, envelope, event)
+        await uow.flush(rows)
+    await outbox.enqueue_rows(conn, rows)
+
+
+async def _batched(conn: Connection, clock: ControllableClock) -> None:
+    """As the inbox's fast pass with a batch handler: one call, one unit of work."""
+    route = consumers.routes()[1]
+    assert route.batch_handler is not None
+    uow = UnitOfWork(conn, source="followup", clock=clock)
+    await route.batch_handler(uow, _messages())
+    await uow.flush()
+
+
+async def _state_after(
+    pool: asyncpg.Pool[Any], run: Callable[[Any, ControllableClock], Awaitable[None]], seed: int
+) -> dict[str, list[dict[str, Any]]]:
+    """Every table after `run`, in a transaction rolled back afterwards. Values the database
+    stamps (its `now()`, transaction ids, sequence positions) are replaced by what they mean."""
+    draw = random.Random(seed)
+    real_urandom = os.urandom
+    async with pool.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        os.urandom = lambda n: bytes(draw.getrandbits(8) for _ in range(n))
+        try:
+            clock = ControllableClock(NOW)
+            await _given(conn, clock)
+            await run(conn, clock)
+            now = await conn.fetchval("SELECT now()")
+            tables: dict[str, list[dict[str, Any]]] = {}
+            for table in TABLES:
+                rows = await conn.fetch(f"SELECT * FROM {table} ORDER BY {table}::text")
+                tables[table] = [_plain(r, now) for r in rows]
+            events = await conn.fetch("SELECT * FROM events ORDER BY position")
+            tables["events"] = [
+                _plain(r, now, drop=frozenset({"position", "txid"})) for r in events
+            ]
+            sent = await conn.fetch("SELECT * FROM outbox ORDER BY position")
+            tables["outbox"] = [_plain(r, now, drop=frozenset({"position"})) for r in sent]
+            return tables
+        finally:
+            os.urandom = real_urandom
+            await tx.rollback()
+
+
+def _plain(
+    row: asyncpg.Record, now: datetime, drop: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    return {k: ("<now>" if v == now else v) for k, v in row.items() if k not in drop}
+
+
+async def test_a_batch_writes_what_the_messages_write_one_by_one(
+    pool: asyncpg.Pool[Any],
+) -> None:
+    one_by_one = await _state_after(pool, _one_by_one, seed=12)
+    batched = await _state_after(pool, _batched, seed=12)
+    assert one_by_one["followups"], "the messages planned follow-ups"
+    assert len(one_by_one["outbox"]) >= 8, "the messages published events"
+    for table, rows in one_by_one.items():
+        assert batched[table] == rows, table
+
+
+async def test_a_batch_wakes_the_schedulers_with_each_timer_it_sets(
+    pool: asyncpg.Pool[Any],
+) -> None:
+    """The wakes go with the rows, as one by one: the check-in's due time on `followups_due`,
+    the gap timer's on `contact_gaps_due`, delivered when the batch commits."""
+    site_id, client_id = uuid4(), uuid4()
+    heard: list[tuple[str, str]] = []
+    async with pool.acquire() as listener:
+
+        def hear(*args: Any) -> None:  # (connection, pid, channel, payload)
+            heard.append((args[2], args[3]))
+
+        for channel in ("followups_due", "contact_gaps_due"):
+            await listener.add_listener(channel, hear)
+        async with pool.acquire() as conn, conn.transaction():
+            await PostgresFollowupStore(conn).save_site(site_id, "Europe/Paris", "fr", 1)
+            session = SessionCompleted(
+                appointment_id=uuid4(),
+                site_id=site_id,
+                client_id=client_id,
+                counselor_id=COUNSELOR,
+                completed_at=NOW,
+                goal_horizon=GoalHorizon.SHORT_TERM,
+                risk_level=RiskLevel.NONE,
+            )
+            route = consumers.routes()[1]
+            assert route.batch_handler is not None
+            uow = UnitOfWork(conn, source="followup", clock=ControllableClock(NOW))
+            await route.batch_handler(
+                uow, [(wrap(session, source="booking", subject=site_id), session)]
+            )
+            await uow.flush()
+            checkin = await conn.fetchval(
+                "SELECT due_at FROM followups WHERE client_id = $1 AND kind = 'checkin'", client_id
+            )
+            gap = await conn.fetchval(
+                "SELECT due_at FROM contact_regularity WHERE id = $1", client_id
+            )
+        for _ in range(100):
+            if len(heard) >= 2:
+                break
+            await asyncio.sleep(0.02)
+        for channel in ("followups_due", "contact_gaps_due"):
+            await listener.remove_listener(channel, hear)
+    assert ("followups_due", checkin.isoformat()) in heard
+    assert ("contact_gaps_due", gap.isoformat()) in heard
