@@ -9,16 +9,20 @@ from counseling_shared.codes import NotificationChannel
 from counseling_shared.db import create_pool
 from counseling_shared.pruner import PruneTarget
 from counseling_shared.service import BackgroundTask, Runtime, ServiceDefinition
+from notify.adapters import directory_store
 from notify.adapters.booking_directory import NatsClientDirectory
+from notify.adapters.http_client import provider_client
 from notify.adapters.smtp import SmtpProvider
 from notify.adapters.templates import JinjaRenderer
+from notify.adapters.time_capped import TimeCapped
 from notify.adapters.webhook_sender import WebhookSender
 from notify.adapters.webhooks import WebhookProvider
 from notify.application.delivery import Courier
 from notify.application.ports import ChannelProvider
 from notify.application.webhooks import WebhookCourier
-from notify.domain.codes import Lane
+from notify.domain.codes import Lane, Template
 from notify.entrypoints import consumers, http, webhooks_http
+from notify.entrypoints.page_priority import PagesFirst
 from notify.entrypoints.webhook_worker import WebhookWorker
 from notify.entrypoints.workers import LaneWorkers
 from notify.settings import NotifySettings
@@ -39,15 +43,17 @@ every email worker, never an SMS one."""
 
 def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
     s = settings or NotifySettings()
+    pages = PagesFirst()  # shared by the lanes: bulk claims wait while a page is delivered
     return ServiceDefinition(
         name="notify",
         settings=s,
         migrations_dir=MIGRATIONS,
+        staff_deactivated=directory_store.is_deactivated,
         routes=consumers.routes(s),
         routers=[http.router, webhooks_http.router],
         background=[
-            *(lane_pool(Lane.CRISIS, s, channels) for channels in CRISIS_CHANNEL_GROUPS),
-            lane_pool(Lane.BULK, s),
+            *(lane_pool(Lane.CRISIS, s, channels, pages) for channels in CRISIS_CHANNEL_GROUPS),
+            lane_pool(Lane.BULK, s, pages=pages),
             webhook_pool(s),
         ],
         prune_targets=[
@@ -59,7 +65,10 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
 
 
 def lane_pool(
-    lane: Lane, s: NotifySettings, channels: frozenset[NotificationChannel] | None = None
+    lane: Lane,
+    s: NotifySettings,
+    channels: frozenset[NotificationChannel] | None = None,
+    pages: PagesFirst | None = None,
 ) -> BackgroundTask:
     """A lane's workers (for some channels only, when given) with their own database
     connections and HTTP client, so nothing the bulk lane does can queue a page behind it."""
@@ -69,6 +78,9 @@ def lane_pool(
     name = lane.value + "".join(f"-{c.value}" for c in sorted(channels or ()))
 
     async def run(runtime: Runtime) -> None:
+        renderer = JinjaRenderer()
+        if lane is Lane.CRISIS:
+            renderer.preload([Template.CRISIS_PAGE])
         pool = await create_pool(
             s.database_url,
             schema=s.database_schema,
@@ -76,14 +88,15 @@ def lane_pool(
             max_size=size + 1,
             timeouts=s.db_timeouts(),
         )
+        email = smtp_provider(s, runtime, timeout_cap=cap)
         try:
-            async with httpx.AsyncClient(timeout=_capped(s.webhook_timeout, cap)) as client:
+            async with provider_client(_capped(s.webhook_timeout, cap)) as client:
                 courier = Courier(
                     pool=pool,
                     clock=runtime.clock,
                     directory=NatsClientDirectory(runtime.nats(), s.directory_timeout),
-                    providers=providers(s, client, runtime, smtp_timeout_cap=cap),
-                    renderer=JinjaRenderer(),
+                    providers=providers(s, client, runtime, timeout_cap=cap, email=email),
+                    renderer=renderer,
                     retry=retry,
                 )
                 workers = LaneWorkers(
@@ -97,10 +110,12 @@ def lane_pool(
                     lease=s.claim_lease,
                     idle_poll=s.idle_poll,
                     channels=channels,
+                    pages=pages,
                 )
                 runtime.definition.state[f"{name}_workers"] = workers
                 await workers.run()
         finally:
+            await email.aclose()
             await pool.close()
 
     run.__name__ = f"notify-{name}-lane"
@@ -131,7 +146,9 @@ def webhook_pool(s: NotifySettings) -> BackgroundTask:
                     courier=WebhookCourier(
                         pool=pool,
                         clock=runtime.clock,
-                        sender=WebhookSender(client),
+                        sender=WebhookSender(
+                            client, reach_private=s.webhooks_reach_private_addresses
+                        ),
                         policy=s.webhook_retry(),
                     ),
                     lease=timedelta(seconds=s.webhook_delivery_timeout * 3),
@@ -151,14 +168,11 @@ def _capped(timeout: float, cap: float | None) -> float:
     return min(timeout, cap) if cap is not None else timeout
 
 
-def providers(
-    s: NotifySettings,
-    client: httpx.AsyncClient,
-    runtime: Runtime,
-    *,
-    smtp_timeout_cap: float | None = None,
-) -> dict[NotificationChannel, ChannelProvider]:
-    email = SmtpProvider(
+def smtp_provider(
+    s: NotifySettings, runtime: Runtime, *, timeout_cap: float | None = None
+) -> SmtpProvider:
+    """A lane's email provider: its connections are the lane's own, like its HTTP client."""
+    return SmtpProvider(
         host=s.smtp_host,
         port=s.smtp_port,
         sender=s.smtp_from,
@@ -167,10 +181,25 @@ def providers(
         password=s.smtp_password,
         start_tls=s.smtp_starttls,
         use_tls=s.smtp_tls,
-        timeout=_capped(s.smtp_timeout, smtp_timeout_cap),
+        timeout=_capped(s.smtp_timeout, timeout_cap),
     )
-    return {
+
+
+def providers(
+    s: NotifySettings,
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    *,
+    timeout_cap: float | None = None,
+    email: SmtpProvider | None = None,
+) -> dict[NotificationChannel, ChannelProvider]:
+    email = email or smtp_provider(s, runtime, timeout_cap=timeout_cap)
+    found: dict[NotificationChannel, ChannelProvider] = {
         NotificationChannel.EMAIL: email,
         NotificationChannel.SMS: WebhookProvider(client, s.sms_webhook_url),
         NotificationChannel.MESSAGING: WebhookProvider(client, s.messaging_webhook_url),
     }
+    if timeout_cap is None:
+        return found
+    # The clients' timeouts bound each step; the cap bounds the whole attempt.
+    return {channel: TimeCapped(p, timeout_cap) for channel, p in found.items()}

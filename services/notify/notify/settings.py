@@ -96,6 +96,15 @@ class NotifySettings(ServiceSettings):
         gt=0,
         description="Seconds a webhook receiver has to answer one attempt.",
     )
+    webhook_rotation_overlap: timedelta = Field(
+        default=timedelta(hours=24),
+        alias="WEBHOOK_ROTATION_OVERLAP",
+        gt=timedelta(0),
+        description=(
+            "After a webhook's secret is rotated, how long deliveries are also signed with the"
+            " previous one (so its receiver can switch without losing a message)."
+        ),
+    )
     webhook_workers: int = Field(
         default=4,
         alias="WEBHOOK_WORKERS",
@@ -103,10 +112,25 @@ class NotifySettings(ServiceSettings):
         description="Subscriptions attempted side by side (one delivery each at a time).",
     )
 
+    webhook_allow_private_urls: bool | None = Field(
+        default=None,
+        alias="WEBHOOK_ALLOW_PRIVATE_URLS",
+        description=(
+            "Whether webhooks may go to private, loopback or link-local addresses; unset, only"
+            " in DEVELOPMENT_MODE (where receivers run on localhost)."
+        ),
+    )
+
+    @property
+    def webhooks_reach_private_addresses(self) -> bool:
+        allowed = self.webhook_allow_private_urls
+        return self.development_mode if allowed is None else allowed
+
     @field_validator(
         "webhook_retry_base",
         "webhook_retry_max_delay",
         "webhook_retry_window",
+        "webhook_rotation_overlap",
         "claim_lease",
         "retry_base",
         "crisis_retry_base",

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -134,6 +136,11 @@ class Notify:
             source="booking",
             subject=site_id,
         )
+        # Known before anything else is sent to it: the site's durable and the one carrying a
+        # test's next event are separate, so without the wait the message could come first.
+        await eventually(
+            lambda: self.pool.fetchval("SELECT 1 FROM sites WHERE site_id = $1", site_id)
+        )
         return site_id
 
     async def new_client(
@@ -215,6 +222,28 @@ class Notify:
         finally:
             await sub.unsubscribe()
         return found
+
+
+_ROUND_TRIPS = ("execute", "executemany", "fetch", "fetchrow", "fetchval")
+
+
+class CountingConnection:
+    """A connection that counts the statements sent through it (each one a round trip)."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self.round_trips = 0
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._conn, name)
+        if name not in _ROUND_TRIPS:
+            return attr
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            self.round_trips += 1
+            return await attr(*args, **kwargs)
+
+        return counted
 
 
 async def eventually(
@@ -310,3 +339,59 @@ async def notify(
 async def _ready(client: httpx.AsyncClient) -> bool:
     response = await client.get("/readyz")
     return response.status_code == 200
+
+
+# A webhook receiver: a small threaded HTTP server on 127.0.0.1 (tests of signed webhooks).
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def event(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.body)
+        return parsed
+
+
+@dataclass
+class Receiver:
+    """Answers `script` in order, then 200, to every POST; keeps what it got."""
+
+    url: str
+    script: list[int] = field(default_factory=list)
+    delay: float = 0.0  # seconds before each answer
+    got: list[Received] = field(default_factory=list)
+    answered: list[int] = field(default_factory=list)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver(url="")
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            with lock:
+                state.got.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
+                status = state.script.pop(0) if state.script else 200
+                state.answered.append(status)
+            time.sleep(state.delay)
+            self.send_response(status)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()

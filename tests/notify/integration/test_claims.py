@@ -4,10 +4,11 @@ the directory is faked too, and delivery is driven step by step with a controlla
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -20,17 +21,21 @@ from counseling_shared.envelope import wrap
 from counseling_shared.events import PageRequested
 from counseling_shared.migrations import apply_migrations
 from counseling_shared.unit_of_work import UnitOfWork
-from notify.adapters import directory_store, notification_store
+from notify.adapters import directory_store, notification_store, webhook_store
 from notify.adapters.templates import JinjaRenderer
 from notify.application.delivery import Courier
+from notify.application.erasure import erase_client
 from notify.application.handlers import page_handler
 from notify.application.ports import ClientContact, ClientNotFound, OutgoingMessage
+from notify.application.webhooks import WebhookCourier
 from notify.bootstrap import MIGRATIONS
 from notify.domain import notification
 from notify.domain.codes import Lane, NotificationStatus, RecipientKind, Template
 from notify.domain.notification import DeliveryOutcome, Notification
 from notify.domain.recipients import StaffMember
 from notify.domain.retry import RetryPolicy
+from notify.entrypoints.page_priority import PagesFirst
+from notify.entrypoints.webhook_worker import WebhookWorker
 from notify.entrypoints.workers import LaneWorkers
 
 pytestmark = pytest.mark.integration
@@ -109,6 +114,34 @@ def courier(
         renderer=JinjaRenderer(),
         retry=SLOW_RETRY,
         jitter=lambda: 1.0,
+    )
+
+
+W = TypeVar("W", bound=LaneWorkers)
+
+
+def lane_workers(
+    kind: type[W],
+    pool: asyncpg.Pool[Any],
+    clock: ControllableClock,
+    database_url: str,
+    *,
+    lane: Lane,
+    size: int = 1,
+    delivery: Courier | None = None,
+    **options: Any,
+) -> W:
+    """A lane's workers on the test database (the scripted providers unless `delivery`)."""
+    return kind(
+        lane=lane,
+        size=size,
+        pool=pool,
+        dsn=database_url,
+        schema=None,
+        clock=clock,
+        courier=delivery or courier(pool, clock),
+        lease=LEASE,
+        **options,
     )
 
 
@@ -300,15 +333,13 @@ async def test_a_worker_stopped_mid_delivery_gives_the_message_back_at_once(
 ) -> None:
     _, page_id = await request_page(pool, clock, phone="+33600000001")
     stuck = StuckProvider()
-    workers = LaneWorkers(
+    workers = lane_workers(
+        LaneWorkers,
+        pool,
+        clock,
+        database_url,
         lane=Lane.CRISIS,
-        size=1,
-        pool=pool,
-        dsn=database_url,
-        schema=None,
-        clock=clock,
-        courier=courier(pool, clock, email=stuck, sms=stuck),
-        lease=LEASE,
+        delivery=courier(pool, clock, email=stuck, sms=stuck),
         idle_poll=0.05,
     )
     running = asyncio.create_task(workers.run())
@@ -344,15 +375,13 @@ async def test_a_crashed_delivery_gives_its_lease_back_at_once_as_a_counted_atte
 ) -> None:
     _, page_id = await request_page(pool, clock, phone="+33600000002")
     crashing = CrashingProvider()
-    workers = LaneWorkers(
+    workers = lane_workers(
+        LaneWorkers,
+        pool,
+        clock,
+        database_url,
         lane=Lane.CRISIS,
-        size=1,
-        pool=pool,
-        dsn=database_url,
-        schema=None,
-        clock=clock,
-        courier=courier(pool, clock, email=crashing, sms=crashing),
-        lease=LEASE,
+        delivery=courier(pool, clock, email=crashing, sms=crashing),
         idle_poll=0.05,
         retry_delay=0.05,
     )
@@ -386,28 +415,21 @@ async def eventually_true(check: Any, timeout: float = 15.0) -> None:
         await asyncio.sleep(0.05)
 
 
+class CountingWorkers(LaneWorkers):
+    """Lane workers that count their claims."""
+
+    claims = 0
+
+    async def claim(self) -> notification_store.Claimed | None:
+        self.claims += 1
+        return await super().claim()
+
+
 async def test_a_due_message_locked_by_another_transaction_does_not_spin_the_workers(
     pool: asyncpg.Pool[Any], clock: ControllableClock, database_url: str
 ) -> None:
-    claims = 0
-
-    class CountingWorkers(LaneWorkers):
-        async def claim(self) -> tuple[Notification, dict[str, str]] | None:
-            nonlocal claims
-            claims += 1
-            return await super().claim()
-
     notification_id = await queue_followup(pool, clock)
-    workers = CountingWorkers(
-        lane=Lane.BULK,
-        size=1,
-        pool=pool,
-        dsn=database_url,
-        schema=None,
-        clock=clock,
-        courier=courier(pool, clock),
-        lease=LEASE,
-    )
+    workers = lane_workers(CountingWorkers, pool, clock, database_url, lane=Lane.BULK)
     async with pool.acquire() as holder, holder.transaction():
         # Another transaction holds the due row: SKIP LOCKED finds nothing to claim.
         await holder.execute(
@@ -420,4 +442,241 @@ async def test_a_due_message_locked_by_another_transaction_does_not_spin_the_wor
             await running
 
     # Backing off while the row is locked: a handful of claims in 2 s, not thousands.
+    claims = workers.claims
     assert claims <= 12, f"{claims} claims in 2 s while the due message was locked"
+
+
+async def test_a_queued_message_wakes_one_idle_worker_not_the_whole_lane(
+    pool: asyncpg.Pool[Any], clock: ControllableClock, database_url: str
+) -> None:
+    workers = lane_workers(
+        CountingWorkers,
+        pool,
+        clock,
+        database_url,
+        lane=Lane.BULK,
+        size=4,
+        idle_poll=60.0,  # no polling in this test: only wake-ups claim
+    )
+    running = asyncio.create_task(workers.run())
+    try:
+        for _ in range(100):  # every worker has looked once and gone idle
+            if workers.claims >= 4:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        before = workers.claims
+        notification_id = await queue_followup(pool, clock)  # it wakes the lane, once
+        for _ in range(100):
+            status = await pool.fetchval(
+                "SELECT status FROM notifications WHERE id = $1", notification_id
+            )
+            if status != "pending":
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+    finally:
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+    # The woken worker's claim, the one more it draws in, and its look after delivering;
+    # with every idle worker woken it was five (four claims, then the deliverer's look).
+    assert status != "pending"
+    claims = workers.claims - before
+    assert claims <= 3, f"{claims} claims for one queued message"
+
+
+async def test_a_webhook_head_leased_by_another_replica_does_not_spin_the_webhook_worker(
+    pool: asyncpg.Pool[Any], clock: ControllableClock, database_url: str
+) -> None:
+    rounds = 0
+
+    class NeverCalled:
+        async def attempt(self, claimed: webhook_store.ClaimedDelivery) -> None:
+            raise AssertionError("a head leased by another replica was attempted")
+
+    class CountingWorker(WebhookWorker):
+        async def deliver_due(self) -> int:
+            nonlocal rounds
+            rounds += 1
+            return await super().deliver_due()
+
+    async with pool.acquire() as conn:
+        subscription = await webhook_store.add_subscription(
+            conn,
+            site_id=uuid4(),
+            url="http://127.0.0.1:9/hook",
+            event_types=["AppointmentBooked"],
+            secret="s" * 32,
+            created_by="test",
+            now=clock.now(),
+        )
+        await webhook_store.enqueue(
+            conn,
+            site_id=subscription.site_id,
+            event_id=uuid4(),
+            event_type="AppointmentBooked",
+            body="{}",
+            now=clock.now(),
+        )
+        # Another replica is attempting the due head: its lease runs far beyond the test.
+        await conn.execute(
+            "UPDATE webhook_subscriptions SET claimed_until = $2 WHERE id = $1",
+            subscription.id,
+            clock.now() + timedelta(hours=1),
+        )
+    worker = CountingWorker(
+        pool=pool,
+        dsn=database_url,
+        schema=None,
+        clock=clock,
+        courier=cast(WebhookCourier, NeverCalled()),
+        lease=LEASE,
+        concurrency=4,
+    )
+    running = asyncio.create_task(worker.run())
+    try:
+        await asyncio.sleep(2.0)
+    finally:
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        await pool.execute(
+            "DELETE FROM webhook_deliveries WHERE subscription_id = $1", subscription.id
+        )
+        await pool.execute("DELETE FROM webhook_subscriptions WHERE id = $1", subscription.id)
+
+    # It looks again when the lease runs out (at most every idle poll), not 20 times a second.
+    assert rounds <= 6, f"{rounds} rounds in 2 s while the due head was leased elsewhere"
+
+
+async def test_the_bulk_lane_claims_nothing_new_while_a_page_is_being_delivered(
+    pool: asyncpg.Pool[Any], clock: ControllableClock, database_url: str
+) -> None:
+    pages = PagesFirst(longest_hold=30.0)
+    workers = lane_workers(
+        LaneWorkers, pool, clock, database_url, lane=Lane.BULK, size=2, pages=pages
+    )
+    queued = await queue_followup(pool, clock)
+
+    async def attempts() -> int:
+        found: int = await pool.fetchval("SELECT attempts FROM notifications WHERE id = $1", queued)
+        return found
+
+    running = asyncio.create_task(workers.run())
+    try:
+        with pages.delivering():
+            await asyncio.sleep(0.5)  # the workers have started and would have claimed it
+            during_the_page = await attempts()
+        for _ in range(200):
+            if await attempts():
+                break
+            await asyncio.sleep(0.05)
+        after_the_page = await attempts()
+    finally:
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+    assert (during_the_page, after_the_page) == (0, 1)
+
+
+class CountingPool:
+    """A pool whose connections count round trips: each statement, and BEGIN and COMMIT of
+    each transaction."""
+
+    _STATEMENTS = ("execute", "executemany", "fetch", "fetchrow", "fetchval")
+
+    def __init__(self, pool: asyncpg.Pool[Any]) -> None:
+        self._pool = pool
+        self.round_trips = 0
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Any]:
+        async with self._pool.acquire() as conn:
+            yield _CountingConnection(conn, self)
+
+
+class _CountingConnection:
+    def __init__(self, conn: Any, counter: CountingPool) -> None:
+        self._conn = conn
+        self._counter = counter
+
+    def transaction(self) -> Any:
+        self._counter.round_trips += 2  # BEGIN, then COMMIT (or ROLLBACK)
+        return self._conn.transaction()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._conn, name)
+        if name not in CountingPool._STATEMENTS:
+            return attr
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            self._counter.round_trips += 1
+            return await attr(*args, **kwargs)
+
+        return counted
+
+
+async def test_a_confirmation_costs_two_round_trips_its_claim_with_facts_and_its_outcome(
+    pool: asyncpg.Pool[Any], clock: ControllableClock
+) -> None:
+    client = uuid4()
+    contact = ClientContact(client, "c@mail.example", None, "en", "UTC", Channel.EMAIL)
+    queued = await queue_followup_for(pool, clock, client)
+    counting = CountingPool(pool)
+    couriers = courier(
+        cast("asyncpg.Pool[Any]", counting), clock, clients=KnownClients(**{str(client): contact})
+    )
+    async with counting.acquire() as conn:
+        claimed = await notification_store.claim(conn, Lane.BULK, clock.now(), clock.now() + LEASE)
+    assert claimed is not None
+    assert claimed.notification.id == queued
+
+    sent = await couriers.deliver(*claimed)
+
+    assert sent is not None
+    assert sent.status is NotificationStatus.SENT
+    # The claim, with the recipient's facts; then the events, row, attempt and announcement in
+    # one statement, outside any transaction (BEGIN and COMMIT would be two more).
+    assert counting.round_trips == 2
+    row = await pool.fetchrow(
+        "SELECT status, version, claimed_until FROM notifications WHERE id = $1", queued
+    )
+    assert row is not None
+    assert (row["status"], row["version"], row["claimed_until"]) == ("sent", sent.version, None)
+    versions = await pool.fetch(
+        "SELECT version, type FROM events WHERE stream_id = $1 ORDER BY version",
+        notification_store.stream_id(queued),
+    )
+    assert [r["version"] for r in versions] == list(range(1, sent.version + 1))
+    attempts = await pool.fetch(
+        "SELECT number, outcome FROM notification_attempts WHERE notification_id = $1", queued
+    )
+    assert [(a["number"], a["outcome"]) for a in attempts] == [(1, "sent")]
+    assert [e["type"] for e in await announced(pool, queued)] == ["NotificationSent"]
+
+
+async def test_an_outcome_for_a_client_erased_mid_delivery_leaves_nothing_behind(
+    pool: asyncpg.Pool[Any], clock: ControllableClock
+) -> None:
+    client = uuid4()
+    contact = ClientContact(client, "c@mail.example", None, "en", "UTC", Channel.EMAIL)
+    queued = await queue_followup_for(pool, clock, client)
+    couriers = courier(pool, clock, clients=KnownClients(**{str(client): contact}))
+    claimed = await claim_this(pool, clock, queued)
+    async with pool.acquire() as conn:
+        await erase_client(conn, client)
+
+    assert await couriers.deliver(claimed) is None
+
+    left = await pool.fetchval(
+        "SELECT count(*) FROM events WHERE stream_id = $1", notification_store.stream_id(queued)
+    )
+    assert left == 0, "no event of the erased client's notification outlives the erasure"
+    assert await announced(pool, queued) == []
+    attempts = await pool.fetchval(
+        "SELECT count(*) FROM notification_attempts WHERE notification_id = $1", queued
+    )
+    assert attempts == 0

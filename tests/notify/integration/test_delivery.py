@@ -145,7 +145,7 @@ async def test_sms_is_retried_after_503s_with_the_same_idempotency_key_then_sent
     client_id = uuid4()
     phone = f"+1555{client_id.int % 10**7:07d}"
     notify.directory.add(client_id, phone=phone, preferred_channel=Channel.SMS)
-    notify.sinks.http.fail_next(2, channel="sms", status=503)
+    notify.sinks.http.fail_next(2, channel="sms", status=503, to=phone)
 
     await notify.publish(followup_due(client_id, site_id), source="followup", subject=client_id)
 
@@ -171,7 +171,7 @@ async def test_an_smtp_451_is_retried_and_the_email_keeps_its_message_id(notify:
     client_id = uuid4()
     address = f"busy-{client_id.hex[:8]}@mail.example"
     notify.directory.add(client_id, email=address)
-    notify.sinks.smtp.fail_next(1)
+    notify.sinks.smtp.fail_next(1, to=address)
 
     await notify.publish(followup_due(client_id, site_id), source="followup", subject=client_id)
 
@@ -191,7 +191,7 @@ async def test_a_provider_refusing_for_good_fails_at_once_and_emits_notification
     site_id = await notify.new_site()
     client_id = uuid4()
     notify.directory.add(client_id, phone="+15550000400", preferred_channel=Channel.SMS)
-    notify.sinks.http.fail_next(1, channel="sms", status=400)
+    notify.sinks.http.fail_next(1, channel="sms", status=400, to="+15550000400")
 
     await notify.publish(followup_due(client_id, site_id), source="followup", subject=client_id)
 

@@ -117,7 +117,8 @@ async def test_a_pages_email_on_a_silent_server_times_out_within_ten_seconds(
         )
 
     attempt = await eventually(email_attempted, timeout=40.0, interval=0.2)
-    assert attempt["error_code"] == "smtp_timeout"
+    # The SMTP client's own 10 s step timeout, or the attempt's 10 s cap, whichever ends first.
+    assert attempt["error_code"] in {"smtp_timeout", "provider_timeout"}
     # Claimed at most a few seconds after the page was queued (other emails may hold the
     # email workers for up to 10 s each), then at most 10 s at the provider.
     assert (attempt["at"] - attempt["created_at"]).total_seconds() < 35.0

@@ -38,7 +38,7 @@ async def test_a_pages_pending_retry_is_withdrawn_when_its_alert_is_closed(
     site_id = await notify.new_site()
     staff_id = await notify.new_staff(site_id, phone="+33644444444")
     alert_id, page_id = uuid4(), uuid4()
-    notify.sinks.http.fail_next(1, channel="sms", status=503)
+    notify.sinks.http.fail_next(1, channel="sms", status=503, to="+33644444444")
     await notify.publish(
         PageRequested(
             alert_id=alert_id, page_id=page_id, staff_id=staff_id, site_id=site_id, level=1

@@ -6,27 +6,30 @@ The receiver is a small threaded HTTP server that answers the statuses a test sc
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
-import threading
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from uuid import UUID, uuid4
 
+import asyncpg
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from counseling_shared.codes import CancelledBy, Modality
+from counseling_shared.envelope import wrap
 from counseling_shared.events import AppointmentBooked, AppointmentCancelled
+from counseling_shared.unit_of_work import UnitOfWork
+from notify.adapters import webhook_store
+from notify.application import webhooks
 from notify.application.erasure import erase_client
 from notify.domain.webhooks.signing import signed_headers
-from tests.notify.integration.conftest import Notify, eventually
+from tests.notify.integration.conftest import CountingConnection, Notify, Receiver, eventually
+
+pytestmark = pytest.mark.integration
 
 TOLERANCE = timedelta(minutes=5)
 
@@ -38,59 +41,6 @@ def notify_overrides() -> dict[str, Any]:
         "webhook_retry_max_delay": timedelta(milliseconds=200),
         "webhook_delivery_timeout": 5.0,
     }
-
-
-@dataclass
-class Received:
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def event(self) -> dict[str, Any]:
-        parsed: dict[str, Any] = json.loads(self.body)
-        return parsed
-
-
-@dataclass
-class Receiver:
-    """Answers `script` in order, then 200, to every POST; keeps what it got."""
-
-    url: str
-    script: list[int] = field(default_factory=list)
-    delay: float = 0.0  # seconds before each answer
-    got: list[Received] = field(default_factory=list)
-    answered: list[int] = field(default_factory=list)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    state = Receiver(url="")
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length", "0")))
-            with lock:
-                state.got.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
-                status = state.script.pop(0) if state.script else 200
-                state.answered.append(status)
-            time.sleep(state.delay)
-            self.send_response(status)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def reference_verify(secret: str, headers: dict[str, str], body: bytes, now: datetime) -> None:
@@ -320,3 +270,52 @@ async def _attempts_at_least(notify: Notify, webhook_id: str, count: int) -> boo
 async def _webhook_status(notify: Notify, webhook_id: str, status: str) -> bool:
     response = await notify.http.get(f"/webhooks/{webhook_id}")
     return bool(response.json()["status"] == status)
+
+
+async def test_a_batch_of_events_is_queued_for_its_subscriptions_in_one_statement_in_order(
+    notify: Notify, receiver: Receiver
+) -> None:
+    site_id, elsewhere = uuid4(), uuid4()
+    bookings = await subscribe(notify, site_id, receiver.url, ["AppointmentBooked"])
+    everything = await subscribe(
+        notify, site_id, receiver.url, ["AppointmentBooked", "AppointmentCancelled"]
+    )
+    first, second = booked(site_id), booked(site_id, datetime(2031, 3, 4, 9, tzinfo=UTC))
+    cancelled = AppointmentCancelled(
+        **first.model_dump(), cancelled_by=CancelledBy.CLIENT, late=False
+    )
+    events = [first, cancelled, booked(elsewhere), second]
+    batch = [(wrap(e, source="booking", subject=uuid4()), e) for e in events]
+    woken: asyncio.Queue[str] = asyncio.Queue()
+    listener = await asyncpg.connect(notify.settings.database_url)
+    try:
+        await listener.add_listener(
+            webhook_store.WAKE_CHANNEL, lambda *args: woken.put_nowait(args[2])
+        )
+        async with notify.pool.acquire() as conn, conn.transaction():
+            counting = CountingConnection(conn)
+            uow = UnitOfWork(counting, source="notify", clock=notify.clock)  # type: ignore[arg-type]
+            await webhooks.on_events(uow, batch)
+        assert counting.round_trips == 1
+        await asyncio.wait_for(woken.get(), timeout=5.0)
+
+        # The same batch again (a redelivery the inbox let through) queues nothing new.
+        queued_again = [webhooks.queued_event(envelope) for envelope, _ in batch]
+        async with notify.pool.acquire() as conn:
+            assert await webhook_store.enqueue_many(conn, queued_again, notify.clock.now()) == 0
+    finally:
+        await listener.close()
+
+    rows = await notify.pool.fetch(
+        """SELECT subscription_id::text AS hook, event_id FROM webhook_deliveries
+           WHERE subscription_id = ANY($1::uuid[]) ORDER BY queue_position""",
+        [bookings["id"], everything["id"]],
+    )
+    ids = [envelope.id for envelope, _ in batch]
+    queued: dict[str, list[UUID]] = {}
+    for r in rows:
+        queued.setdefault(r["hook"], []).append(r["event_id"])
+    assert queued == {
+        bookings["id"]: [ids[0], ids[3]],
+        everything["id"]: [ids[0], ids[1], ids[3]],
+    }

@@ -1,7 +1,14 @@
 """How provider answers become outcomes, and what goes into an email."""
 
+import asyncio
 import json
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 from uuid import uuid4
 
 import httpx
@@ -10,12 +17,15 @@ from structlog.testing import capture_logs
 
 from counseling_shared.clock import ControllableClock
 from counseling_shared.codes import Channel, NotificationChannel
+from counseling_shared.service import Runtime
 from devstack.ports import free_port
 from notify.adapters.booking_directory import parse_contact
 from notify.adapters.smtp import SmtpProvider, _by_reply_code, message_id
 from notify.adapters.webhooks import WebhookProvider, outcome_of_status
 from notify.application.ports import ClientNotFound, DirectoryUnavailable, OutgoingMessage
+from notify.bootstrap import providers
 from notify.domain.codes import AttemptOutcome
+from notify.settings import NotifySettings
 
 TRANSIENT, PERMANENT, SENT = (
     AttemptOutcome.TRANSIENT_FAILURE,
@@ -150,3 +160,62 @@ async def test_a_header_injection_in_an_address_fails_for_good() -> None:
         message_to("a@example.org\nBcc: everyone@example.org", NotificationChannel.EMAIL)
     )
     assert (outcome.kind, outcome.error_code) == (PERMANENT, "invalid_address")
+
+
+async def test_a_capped_attempt_on_a_slow_drip_provider_ends_at_the_cap() -> None:
+    # The crisis lane's providers are capped as a whole (PAGE_PROVIDER_TIMEOUT). Each read here
+    # comes within the client's 1 s timeout, so httpx alone would wait about 4 s.
+    async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 20\r\n\r\n")
+        for _ in range(20):
+            writer.write(b"x")
+            await writer.drain()
+            await asyncio.sleep(0.2)
+        writer.close()
+
+    server = await asyncio.start_server(drip, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, httpx.AsyncClient(timeout=1.0) as client:
+        settings = NotifySettings(sms_webhook_url=f"http://127.0.0.1:{port}/sms")
+        runtime = cast(Runtime, SimpleNamespace(clock=ControllableClock()))
+        provider = providers(settings, client, runtime, timeout_cap=0.5)[NotificationChannel.SMS]
+        started = time.monotonic()
+        outcome = await provider.send(message_to("+15550100", NotificationChannel.SMS))
+        took = time.monotonic() - started
+
+    assert (outcome.kind, outcome.error_code) == (TRANSIENT, "provider_timeout")
+    assert took < 2.5, f"the attempt took {took:.1f} s"
+
+
+_FIRST_REQUEST = """
+import asyncio, sys
+from pathlib import Path
+from devstack.sinks import HttpSink
+from notify.adapters.http_client import provider_client
+
+async def first_request(url):
+    async with provider_client(5.0) as client:
+        before = set(sys.modules)
+        answer = await client.post(url, json={"to": "+33612345678", "body": "page"})
+        assert answer.status_code == 200, answer.status_code
+        print(" ".join(sorted(set(sys.modules) - before)))
+
+with HttpSink(Path(sys.argv[1])) as sink:
+    asyncio.run(first_request(sink.sms_url))
+"""
+
+
+def test_a_lanes_http_client_has_loaded_what_its_first_request_needs(tmp_path: Path) -> None:
+    """In a fresh interpreter, as in notify's process: the first page after a start used to
+    import anyio's backend in its own time."""
+    done = subprocess.run(
+        [sys.executable, "-c", _FIRST_REQUEST, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = done.stdout.split()
+    assert [m for m in loaded if m.split(".")[0] in ("anyio", "httpcore", "h11", "httpx")] == []

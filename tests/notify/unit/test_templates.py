@@ -1,5 +1,6 @@
 """Messages in each language, with times in the recipient's own zone."""
 
+from typing import Any
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
@@ -245,3 +246,25 @@ def test_a_pages_sms_carries_the_signed_link_and_the_reply_code_in_every_languag
     assert "ACK 7F3C1A" in message.short
     without = RENDERER.render(Template.CRISIS_PAGE, PAGE, message_locale(language), ZoneInfo("UTC"))
     assert "ACK" not in without.short  # a page stored before reply codes renders as before
+
+
+@pytest.mark.parametrize("language", WRITTEN_LANGUAGES)
+def test_a_preloaded_page_is_rendered_without_compiling_anything(
+    language: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    renderer = JinjaRenderer()
+    renderer.preload([Template.CRISIS_PAGE])
+    env: Any = renderer._env
+    compile_now = env.compile
+    compiled: list[Any] = []
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        compiled.append(args[1:2] or kwargs.get("name"))
+        return compile_now(*args, **kwargs)
+
+    monkeypatch.setattr(env, "compile", counting)
+    page = {**PAGE, "site_name": "Riverside"}
+
+    renderer.render(Template.CRISIS_PAGE, page, message_locale(language), ZoneInfo("UTC"))
+
+    assert compiled == []

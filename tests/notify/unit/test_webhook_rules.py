@@ -1,5 +1,8 @@
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
 from notify.domain.webhooks.delivery import (
     AttemptResult,
     DeliveryStatus,
@@ -8,6 +11,7 @@ from notify.domain.webhooks.delivery import (
     after_attempt,
 )
 from notify.domain.webhooks.payload import webhook_body
+from notify.domain.webhooks.signing import new_secret, signed_headers, signing_secrets
 
 QUEUED = datetime(2030, 1, 1, tzinfo=UTC)
 POLICY = WebhookRetryPolicy(timedelta(seconds=30), timedelta(hours=1), timedelta(hours=24))
@@ -66,3 +70,21 @@ def test_the_body_is_the_cloud_event_without_personal_signed_links() -> None:
     assert "token" not in body
     assert '"page_id":"p1"' in body
     assert '"type":"PageRequested"' in body
+
+
+def test_a_rotated_out_secret_signs_beside_the_new_one_until_its_overlap_ends() -> None:
+    ends = QUEUED + timedelta(hours=24)
+    before, at_end = ends - timedelta(seconds=1), ends
+    assert signing_secrets("whsec_new", "whsec_old", ends, before) == ("whsec_new", "whsec_old")
+    assert signing_secrets("whsec_new", "whsec_old", ends, at_end) == ("whsec_new",)
+    assert signing_secrets("whsec_new", None, None, before) == ("whsec_new",)
+
+
+def test_two_signatures_are_space_separated_and_each_verifies_with_its_own_secret() -> None:
+    new, old, body = new_secret(), new_secret(), b'{"id":"x"}'
+    headers = signed_headers(new, "msg_1", datetime.now(UTC), body, also_with=[old])
+    assert [s[:3] for s in headers["webhook-signature"].split(" ")] == ["v1,", "v1,"]
+    for secret in (new, old):
+        Webhook(secret).verify(body, headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(new_secret()).verify(body, headers)

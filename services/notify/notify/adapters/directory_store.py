@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from notify.domain.recipients import ClientProfile, Site, StaffMember
@@ -14,6 +14,8 @@ StaffDeactivation = tuple[UUID, UUID, datetime]
 """(staff_id, site_id, deactivated_at)"""
 
 if TYPE_CHECKING:
+    import asyncpg
+
     from counseling_shared.db import Connection
 
 
@@ -120,3 +122,11 @@ async def recipient_site_id(conn: Connection, recipient_id: UUID) -> UUID | None
         recipient_id,
     )
     return found
+
+
+async def is_deactivated(db: asyncpg.Pool[Any], staff_id: UUID) -> bool:
+    """For the auth layer: booking deactivated this member (one primary-key read)."""
+    found = await db.fetchval(
+        "SELECT deactivated_at IS NOT NULL FROM staff_contacts WHERE staff_id = $1", staff_id
+    )
+    return bool(found)

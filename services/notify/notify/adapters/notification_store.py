@@ -5,14 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from uuid import UUID
 
 import asyncpg
 
-from counseling_shared import eventstore
+from counseling_shared import audit, eventstore, outbox
 from counseling_shared.codes import Channel, NotificationChannel
 from notify.adapters.event_codec import to_new_event
+from notify.adapters.recipient_facts import (
+    FACTS_COLUMNS,
+    RecipientFacts,
+    facts_from_row,
+    facts_joins,
+)
 from notify.domain.codes import HoldReason, Lane, NotificationStatus, RecipientKind, Template
 from notify.domain.notification import (
     DeliveryAttempted,
@@ -44,24 +50,118 @@ async def wake(conn: Connection, lane: Lane) -> None:
 async def add(
     conn: Connection, requested: NotificationRequested, trace_headers: Mapping[str, str]
 ) -> Notification:
-    """Store a newly requested notification (its event and its row)."""
-    await eventstore.append(
-        conn, stream_id(requested.notification_id), 0, [to_new_event(requested)]
-    )
-    state = evolve(None, requested)
-    await save_new(conn, state, trace_headers)
+    """Store a newly requested notification (its event and its row) and wake its lane's
+    workers at commit: `add_many` of one."""
+    [state] = await add_many(conn, [requested], [trace_headers])
     return state
 
 
-async def save_new(conn: Connection, state: Notification, trace_headers: Mapping[str, str]) -> None:
-    """The row of a notification just requested (`state` after `NotificationRequested`)."""
+# Every new stream's first event, every row, and the lanes' wake-ups (delivered at commit).
+_ADD_MANY = """WITH appended AS (
+        INSERT INTO events (id, stream_id, version, type, data, metadata)
+        SELECT e.id, e.stream_id, 1, e.type, e.data, e.metadata
+        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[])
+             AS e(id, stream_id, type, data, metadata)
+        ON CONFLICT (stream_id, version) DO NOTHING
+        RETURNING 1),
+    saved AS (
+        INSERT INTO notifications (id, recipient_id, recipient_kind, site_id, lane, channel,
+            requested_channel, template, params, status, attempts, next_attempt_at,
+            hold_reason, cause_event_id, correlation_id, page_id, created_at, version,
+            trace_headers, alert_id)
+        SELECT r.id, r.recipient_id, r.recipient_kind, r.site_id, r.lane, r.channel,
+            r.requested_channel, r.template, r.params, r.status, 0, r.next_attempt_at,
+            r.hold_reason, r.cause_event_id, r.correlation_id, r.page_id, r.created_at,
+            r.version, r.trace_headers, r.alert_id
+        FROM unnest($6::uuid[], $7::uuid[], $8::text[], $9::uuid[], $10::text[], $11::text[],
+                    $12::text[], $13::text[], $14::jsonb[], $15::text[], $16::timestamptz[],
+                    $17::text[], $18::uuid[], $19::uuid[], $20::uuid[], $21::timestamptz[],
+                    $22::int[], $23::jsonb[], $24::uuid[])
+             AS r(id, recipient_id, recipient_kind, site_id, lane, channel, requested_channel,
+                  template, params, status, next_attempt_at, hold_reason, cause_event_id,
+                  correlation_id, page_id, created_at, version, trace_headers, alert_id))
+    SELECT (SELECT count(*) FROM appended) AS appended
+    FROM (SELECT count(*) FROM (SELECT pg_notify(lane, '') FROM unnest($25::text[]) AS lane)
+          AS notified) AS woken"""
+
+
+async def add_many(
+    conn: Connection,
+    requested: Sequence[NotificationRequested],
+    trace_headers: Sequence[Mapping[str, str]],
+) -> list[Notification]:
+    """Store newly requested notifications (their events and rows) and wake their lanes'
+    workers at commit: one statement, one round trip, however many (an inbox batch's)."""
+    if not requested:
+        return []
+    states = [evolve(None, r) for r in requested]
+    events = [to_new_event(r) for r in requested]
+    actor = audit.actor_metadata()  # who caused it, when written while serving a request
+    lanes = sorted({wake_channel(s.lane) for s in states})
+    appended = await conn.fetchval(
+        _ADD_MANY,
+        [e.id for e in events],
+        [stream_id(s.id) for s in states],
+        [e.type for e in events],
+        [e.data for e in events],
+        [{**e.metadata, "actor": actor} if actor else e.metadata for e in events],
+        *_new_row_columns(states, trace_headers),
+        lanes,
+    )
+    if appended != len(states):
+        # A notification id already used: never with fresh ids, but never silently either.
+        raise eventstore.ConcurrencyConflict(stream_id(states[0].id), 0)
+    return states
+
+
+def _new_row_columns(
+    states: Sequence[Notification], trace_headers: Sequence[Mapping[str, str]]
+) -> list[list[object]]:
+    """`_ADD_MANY`'s row columns: one array per column, in its order."""
+    return [
+        [s.id for s in states],
+        [s.recipient_id for s in states],
+        [s.recipient_kind.value for s in states],
+        [s.site_id for s in states],
+        [s.lane.value for s in states],
+        [s.channel.value for s in states],
+        [s.requested_channel.value if s.requested_channel else None for s in states],
+        [s.template.value for s in states],
+        [dict(s.params) for s in states],
+        [s.status.value for s in states],
+        [s.next_attempt_at for s in states],
+        [s.hold_reason.value if s.hold_reason else None for s in states],
+        [s.cause_event_id for s in states],
+        [s.correlation_id for s in states],
+        [s.page_id for s in states],
+        [s.created_at for s in states],
+        [s.version for s in states],
+        [dict(h) for h in trace_headers],
+        [alert_of(s) for s in states],
+    ]
+
+
+async def save_replayed(
+    conn: Connection,
+    state: Notification,
+    attempts: Sequence[DeliveryAttempted],
+    *,
+    claimed_until: datetime | None = None,
+    trace_headers_json: str = "{}",
+) -> None:
+    """A rebuild's row of a notification as its events left it, and its attempts: the row
+    `add_many` then `save_change` would leave, written once instead of inserted then updated,
+    with the two columns no event holds (the claim of a worker delivering it now, the trace of
+    the event that asked for it) as the rebuild kept them (default: no claim, no trace). The
+    trace headers are the kept column's JSON text, written back as they were read (never
+    decoded and encoded again)."""
     await conn.execute(
         """INSERT INTO notifications (id, recipient_id, recipient_kind, site_id, lane, channel,
                requested_channel, template, params, status, attempts, next_attempt_at,
-               hold_reason, cause_event_id, correlation_id, page_id, created_at, version,
-               trace_headers, alert_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12, $13, $14, $15, $16,
-                   $17, $18, $19)""",
+               hold_reason, last_error, sent_at, failed_at, cause_event_id, correlation_id,
+               page_id, created_at, version, trace_headers, alert_id, claimed_until)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                   $18, $19, $20, $21, $22::text::jsonb, $23, $24)""",
         state.id,
         state.recipient_id,
         state.recipient_kind.value,
@@ -72,16 +172,35 @@ async def save_new(conn: Connection, state: Notification, trace_headers: Mapping
         state.template.value,
         dict(state.params),
         state.status.value,
+        state.attempts,
         state.next_attempt_at,
         state.hold_reason.value if state.hold_reason else None,
+        state.last_error,
+        state.sent_at,
+        state.failed_at,
         state.cause_event_id,
         state.correlation_id,
         state.page_id,
         state.created_at,
         state.version,
-        dict(trace_headers),
+        trace_headers_json,
         alert_of(state),
+        claimed_until,
     )
+    if attempts:
+        await conn.execute(
+            """INSERT INTO notification_attempts
+                   (notification_id, number, at, channel, outcome, error_code)
+               SELECT $1, a.number, a.at, a.channel, a.outcome, a.error_code
+               FROM unnest($2::integer[], $3::timestamptz[], $4::text[], $5::text[],
+                           $6::text[]) AS a(number, at, channel, outcome, error_code)""",
+            state.id,
+            [a.number for a in attempts],
+            [a.at for a in attempts],
+            [a.channel.value for a in attempts],
+            [a.outcome.value for a in attempts],
+            [a.error_code for a in attempts],
+        )
 
 
 def alert_of(state: Notification) -> UUID | None:
@@ -96,7 +215,8 @@ async def record(
 ) -> Notification:
     """Append `events` after `state.version`, update the projections and end any claim.
 
-    Raises `ConcurrencyConflict` when another worker recorded first (its lease had expired).
+    Raises `ConcurrencyConflict` when another worker recorded first (its lease had expired),
+    or when the client was erased meanwhile (the row is gone).
     """
     if not events:
         return state
@@ -104,20 +224,46 @@ async def record(
         conn, stream_id(state.id), state.version, [to_new_event(e) for e in events]
     )
     new = fold(state, events)
-    await save_change(conn, new, events)
+    if not await save_change(conn, new, events):
+        # The client was erased while we waited for the row: our events must not outlive it.
+        raise eventstore.ConcurrencyConflict(stream_id(state.id), state.version)
     return new
+
+
+# The status says whether the row was there: "SELECT 1", or "SELECT 0" once erased.
+_SAVE_CHANGE = """WITH updated AS (
+        UPDATE notifications SET channel = $2, status = $3, attempts = $4,
+            next_attempt_at = $5, hold_reason = $6, last_error = $7, sent_at = $8,
+            failed_at = $9, version = $10, claimed_until = NULL
+        WHERE id = $1
+        RETURNING id),
+    logged AS (
+        INSERT INTO notification_attempts
+            (notification_id, number, at, channel, outcome, error_code)
+        SELECT updated.id, a.number, a.at, a.channel, a.outcome, a.error_code
+        FROM updated, unnest($11::integer[], $12::timestamptz[], $13::text[], $14::text[],
+                             $15::text[]) AS a(number, at, channel, outcome, error_code))
+    SELECT 1 FROM updated"""
 
 
 async def save_change(
     conn: Connection, new: Notification, events: Sequence[NotificationEvent]
-) -> None:
-    """Bring the row to `new` (the state after `events`), log its attempts, end any claim."""
-    await conn.execute(
-        """UPDATE notifications SET channel = $2, status = $3, attempts = $4,
-               next_attempt_at = $5, hold_reason = $6, last_error = $7, sent_at = $8,
-               failed_at = $9, version = $10, claimed_until = NULL
-           WHERE id = $1""",
+) -> bool:
+    """Bring the row to `new` (the state after `events`), log its attempts, end any claim: one
+    statement (one round trip) for every delivery recorded. False: the row is gone (erased)."""
+    status = await conn.execute(
+        _SAVE_CHANGE,
         new.id,
+        *_change_values(new, events),
+    )
+    return status == "SELECT 1"
+
+
+def _change_values(new: Notification, events: Sequence[NotificationEvent]) -> list[object]:
+    """The row's new columns and the attempts' columns, in the order `_SAVE_CHANGE` and
+    `_RECORD_OUTCOME` take them."""
+    attempts = [e for e in events if isinstance(e, DeliveryAttempted)]
+    return [
         new.channel.value,
         new.status.value,
         new.attempts,
@@ -127,18 +273,92 @@ async def save_change(
         new.sent_at,
         new.failed_at,
         new.version,
-    )
-    attempts = [e for e in events if isinstance(e, DeliveryAttempted)]
-    if attempts:
-        await conn.executemany(
-            """INSERT INTO notification_attempts
-                   (notification_id, number, at, channel, outcome, error_code)
-               VALUES ($1, $2, $3, $4, $5, $6)""",
-            [
-                (new.id, a.number, a.at, a.channel.value, a.outcome.value, a.error_code)
-                for a in attempts
-            ],
+        [a.number for a in attempts],
+        [a.at for a in attempts],
+        [a.channel.value for a in attempts],
+        [a.outcome.value for a in attempts],
+        [a.error_code for a in attempts],
+    ]
+
+
+# A delivery's outcome in one statement, so in no explicit transaction (BEGIN and COMMIT were
+# two of its five round trips). The row is locked first, at the version the worker claimed: a
+# worker whose lease ran out and was overtaken, or a client erased meanwhile, finds no row and
+# writes nothing. The events are appended without ON CONFLICT: a clash aborts the statement
+# whole instead of leaving some of them behind.
+_RECORD_OUTCOME = """WITH locked AS (
+        SELECT id FROM notifications WHERE id = $1 AND version = $2 FOR UPDATE),
+    appended AS (
+        INSERT INTO events (id, stream_id, version, type, data, metadata)
+        SELECT e.* FROM unnest($3::uuid[], $4::text[], $5::int[], $6::text[], $7::jsonb[],
+                               $8::jsonb[]) AS e
+        WHERE EXISTS (SELECT 1 FROM locked)
+        RETURNING 1),
+    updated AS (
+        UPDATE notifications n SET channel = $9, status = $10, attempts = $11,
+            next_attempt_at = $12, hold_reason = $13, last_error = $14, sent_at = $15,
+            failed_at = $16, version = $17, claimed_until = NULL
+        FROM locked WHERE n.id = locked.id
+        RETURNING n.id),
+    logged AS (
+        INSERT INTO notification_attempts
+            (notification_id, number, at, channel, outcome, error_code)
+        SELECT updated.id, a.number, a.at, a.channel, a.outcome, a.error_code
+        FROM updated, unnest($18::integer[], $19::timestamptz[], $20::text[], $21::text[],
+                             $22::text[]) AS a(number, at, channel, outcome, error_code)),
+    announced AS (
+        INSERT INTO outbox (event_id, stream, subject, payload, headers, aggregate)
+        SELECT o.* FROM unnest($23::uuid[], $24::text[], $25::text[], $26::bytea[],
+                               $27::jsonb[], $28::text[]) AS o
+        WHERE EXISTS (SELECT 1 FROM updated)
+        RETURNING 1)
+    SELECT (SELECT count(*) FROM updated) AS recorded
+    FROM (SELECT count(*) FROM (SELECT pg_notify($29, '') FROM announced LIMIT 1) AS n) AS woken"""
+
+
+async def record_outcome(
+    conn: Connection,
+    state: Notification,
+    events: Sequence[NotificationEvent],
+    announcement: Sequence[outbox.OutboxRow],
+) -> Notification:
+    """`record` and the outbox rows of its public announcement, in one statement (atomic on
+    its own: call it outside a transaction, or inside one that does more).
+
+    Raises `ConcurrencyConflict` when another worker recorded first (its lease had expired),
+    or when the client was erased meanwhile (the row is gone).
+    """
+    if not events:
+        return state
+    new = fold(state, events)
+    appended = eventstore.append_values(
+        stream_id(state.id), state.version, [to_new_event(e) for e in events]
+    )[:6]
+    try:
+        recorded = await conn.fetchval(
+            _RECORD_OUTCOME,
+            state.id,
+            state.version,
+            *appended,
+            *_change_values(new, events),
+            *(outbox.row_columns(list(announcement)) if announcement else [[]] * 6),
+            outbox.OUTBOX_CHANNEL,
         )
+    except asyncpg.UniqueViolationError:
+        # A writer that did not lock the row first appended at our version meanwhile.
+        raise eventstore.ConcurrencyConflict(stream_id(state.id), state.version) from None
+    if recorded != 1:
+        raise eventstore.ConcurrencyConflict(stream_id(state.id), state.version)
+    return new
+
+
+class Claimed(NamedTuple):
+    """A claimed message, its trace context, and what notify knows of its recipient and site
+    (read in the claim's own statement)."""
+
+    notification: Notification
+    trace_headers: dict[str, str]
+    facts: RecipientFacts
 
 
 async def claim(
@@ -147,25 +367,28 @@ async def claim(
     now: datetime,
     lease_until: datetime,
     channels: Collection[NotificationChannel] | None = None,
-) -> tuple[Notification, dict[str, str]] | None:
+) -> Claimed | None:
     """Take the lane's most overdue message for one worker until `lease_until` (only messages
-    planned for `channels`, when given).
+    planned for `channels`, when given), with its recipient's facts: one round trip.
 
     The row lock lasts only this statement's transaction; the lease keeps other workers off
     while the provider is called, and lets them take over if this worker dies.
     """
     row = await conn.fetchrow(
-        """WITH next AS (
+        f"""WITH next AS (
                SELECT id FROM notifications
                WHERE lane = $1 AND status = 'pending' AND next_attempt_at <= $2
                  AND (claimed_until IS NULL OR claimed_until <= $2)
                  AND ($4::text[] IS NULL OR channel = ANY($4::text[]))
                ORDER BY next_attempt_at
                LIMIT 1
-               FOR UPDATE SKIP LOCKED)
-           UPDATE notifications n SET claimed_until = $3
-           FROM next WHERE n.id = next.id
-           RETURNING n.*""",
+               FOR UPDATE SKIP LOCKED),
+           claimed AS (
+               UPDATE notifications n SET claimed_until = $3
+               FROM next WHERE n.id = next.id
+               RETURNING n.*)
+           SELECT claimed.*, {FACTS_COLUMNS}
+           FROM claimed {facts_joins("claimed")}""",
         lane.value,
         now,
         lease_until,
@@ -173,7 +396,7 @@ async def claim(
     )
     if row is None:
         return None
-    return from_row(row), dict(row["trace_headers"] or {})
+    return Claimed(from_row(row), dict(row["trace_headers"] or {}), facts_from_row(row))
 
 
 async def release(conn: Connection, notification_id: UUID) -> None:

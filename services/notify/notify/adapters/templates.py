@@ -7,7 +7,8 @@ the language's `_common.txt`: site names, modalities, signatures) and `day`, `da
 formats an amount and its ISO 4217 currency in the recipient's locale.
 """
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -41,6 +42,7 @@ def template_file(template: Template, params: Params, language: str) -> str:
 
 class JinjaRenderer:
     def __init__(self, directory: Path = TEMPLATES_DIR) -> None:
+        self._directory = directory
         # Plain-text messages: nothing is rendered as HTML, so there is nothing to escape.
         self._env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(directory),
@@ -50,6 +52,16 @@ class JinjaRenderer:
             lstrip_blocks=True,
             keep_trailing_newline=False,
         )
+
+    def preload(self, templates: Iterable[Template]) -> None:
+        """Compile `templates` and `_common.txt` in every language now: the first message of
+        each used to pay for its compilation (about 10 ms, several times that under load)."""
+        languages = sorted(p.name for p in self._directory.iterdir() if p.is_dir())
+        names = ["_common", *(t.value for t in templates)]
+        for language in languages:
+            for name in names:
+                with contextlib.suppress(jinja2.TemplateNotFound):
+                    self._env.get_template(f"{language}/{name}.txt")
 
     def render(
         self, template: Template, params: Params, locale: MessageLocale, zone: ZoneInfo

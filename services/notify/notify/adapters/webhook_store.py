@@ -27,6 +27,7 @@ class Subscription:
     status: SubscriptionStatus
     disabled_reason: str | None
     created_at: datetime
+    previous_secret_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class ClaimedDelivery:
     body: str
     attempts: int
     queued_at: datetime
+    previous_secret: str | None = None
+    previous_secret_expires_at: datetime | None = None
 
 
 def subscription_from(row: asyncpg.Record) -> Subscription:
@@ -51,6 +54,7 @@ def subscription_from(row: asyncpg.Record) -> Subscription:
         status=SubscriptionStatus(row["status"]),
         disabled_reason=row["disabled_reason"],
         created_at=row["created_at"],
+        previous_secret_expires_at=row["previous_secret_expires_at"],
     )
 
 
@@ -85,9 +89,87 @@ async def add_subscription(
     return subscription_from(row)
 
 
-async def get_subscription(conn: Connection, subscription_id: UUID) -> Subscription | None:
-    row = await conn.fetchrow("SELECT * FROM webhook_subscriptions WHERE id = $1", subscription_id)
+async def get_subscription(
+    conn: Connection, subscription_id: UUID, *, for_update: bool = False
+) -> Subscription | None:
+    """The subscription, unless it is unknown or deleted."""
+    row = await conn.fetchrow(
+        "SELECT * FROM webhook_subscriptions WHERE id = $1 AND status <> 'deleted'"
+        + (" FOR UPDATE" if for_update else ""),
+        subscription_id,
+    )
     return subscription_from(row) if row else None
+
+
+async def change_subscription(
+    conn: Connection,
+    subscription_id: UUID,
+    *,
+    url: str | None,
+    event_types: Sequence[str] | None,
+    reactivate: bool,
+) -> Subscription:
+    """A new `url` or `event_types` (None keeps it); `reactivate` makes a disabled
+    subscription active again. Deliveries already queued go to the new URL."""
+    row = await conn.fetchrow(
+        """UPDATE webhook_subscriptions SET
+               url = COALESCE($2, url),
+               event_types = COALESCE($3::text[], event_types),
+               status = CASE WHEN $4 THEN 'active' ELSE status END,
+               disabled_reason = CASE WHEN $4 THEN NULL ELSE disabled_reason END,
+               disabled_at = CASE WHEN $4 THEN NULL ELSE disabled_at END
+           WHERE id = $1 AND status <> 'deleted' RETURNING *""",
+        subscription_id,
+        url,
+        list(event_types) if event_types is not None else None,
+        reactivate,
+    )
+    assert row is not None
+    if reactivate:
+        await wake(conn)
+    return subscription_from(row)
+
+
+async def delete_subscription(conn: Connection, subscription_id: UUID, now: datetime) -> None:
+    """Marks it deleted (its deliveries and attempts stay on record) and gives up what was
+    still queued for it: nothing more is sent."""
+    await conn.execute(
+        """UPDATE webhook_subscriptions SET status = 'deleted', deleted_at = $2,
+               claimed_until = NULL
+           WHERE id = $1""",
+        subscription_id,
+        now,
+    )
+    await _give_up_pending(conn, subscription_id, now, "subscription_deleted")
+
+
+async def rotate_secret(
+    conn: Connection, subscription_id: UUID, secret: str, overlap_until: datetime
+) -> Subscription:
+    """`secret` signs from now on; the one it replaces also signs until `overlap_until`. A
+    second rotation inside the overlap drops the oldest secret: two sign at most."""
+    row = await conn.fetchrow(
+        """UPDATE webhook_subscriptions SET
+               previous_secret = secret, previous_secret_expires_at = $3, secret = $2
+           WHERE id = $1 AND status <> 'deleted' RETURNING *""",
+        subscription_id,
+        secret,
+        overlap_until,
+    )
+    assert row is not None
+    return subscription_from(row)
+
+
+async def _give_up_pending(
+    conn: Connection, subscription_id: UUID, now: datetime, reason: str
+) -> None:
+    await conn.execute(
+        """UPDATE webhook_deliveries SET status = 'failed', failed_at = $2, last_error = $3
+           WHERE subscription_id = $1 AND status = 'pending'""",
+        subscription_id,
+        now,
+        reason,
+    )
 
 
 async def list_subscriptions(
@@ -101,7 +183,7 @@ async def list_subscriptions(
     """Oldest first, a keyset page at a time."""
     rows = await conn.fetch(
         """SELECT * FROM webhook_subscriptions
-           WHERE ($1::uuid IS NULL OR site_id = $1)
+           WHERE status <> 'deleted' AND ($1::uuid IS NULL OR site_id = $1)
              AND ($2::uuid[] IS NULL OR site_id = ANY($2))
              AND ($3::timestamptz IS NULL OR (created_at, id) > ($3, $4::uuid))
            ORDER BY created_at, id LIMIT $5""",
@@ -146,6 +228,49 @@ async def enqueue(
     return queued
 
 
+@dataclass(frozen=True)
+class QueuedEvent:
+    """An event to queue for its site's subscriptions (`enqueue_many`)."""
+
+    site_id: UUID | None
+    event_id: UUID
+    event_type: str
+    body: str
+
+
+async def enqueue_many(conn: Connection, events: Sequence[QueuedEvent], now: datetime) -> int:
+    """`enqueue` for a consumer's whole batch, in one statement (the webhook workers woken at
+    commit when anything was queued): each subscription's deliveries in the events' order."""
+    if not events:
+        return 0
+    queued: int | None = await conn.fetchval(
+        """WITH queued AS (
+               INSERT INTO webhook_deliveries
+                   (id, subscription_id, event_id, event_type, body, status, queued_at,
+                    next_attempt_at)
+               SELECT gen_random_uuid(), s.id, e.event_id, e.event_type, e.body, 'pending',
+                      $5, $5
+               FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) WITH ORDINALITY
+                    AS e(site_id, event_id, event_type, body, n)
+               JOIN webhook_subscriptions s
+                 ON s.site_id = e.site_id AND s.status = 'active'
+                AND e.event_type = ANY(s.event_types)
+               ORDER BY e.n, s.id
+               ON CONFLICT (subscription_id, event_id) DO NOTHING
+               RETURNING 1)
+           SELECT counted.n
+           FROM (SELECT count(*) AS n FROM queued) AS counted,
+                LATERAL (SELECT pg_notify($6, '') WHERE counted.n > 0) AS woken""",
+        [e.site_id for e in events],
+        [e.event_id for e in events],
+        [e.event_type for e in events],
+        [e.body for e in events],
+        now,
+        WAKE_CHANNEL,
+    )
+    return queued or 0  # no row: nothing queued, nobody woken
+
+
 async def claim_heads(
     conn: Connection, now: datetime, lease: timedelta, limit: int
 ) -> list[ClaimedDelivery]:
@@ -166,9 +291,11 @@ async def claim_heads(
            ), leased AS (
                UPDATE webhook_subscriptions s SET claimed_until = $2
                FROM due WHERE s.id = due.subscription_id
-               RETURNING s.id, s.url, s.secret, due.delivery_id
+               RETURNING s.id, s.url, s.secret, s.previous_secret, s.previous_secret_expires_at,
+                   due.delivery_id
            )
-           SELECT d.id, d.subscription_id, l.url, l.secret, d.body, d.attempts, d.queued_at
+           SELECT d.id, d.subscription_id, l.url, l.secret, l.previous_secret,
+               l.previous_secret_expires_at, d.body, d.attempts, d.queued_at
            FROM leased l JOIN webhook_deliveries d ON d.id = l.delivery_id""",
         now,
         now + lease,
@@ -183,15 +310,18 @@ async def claim_heads(
             body=r["body"],
             attempts=r["attempts"],
             queued_at=r["queued_at"],
+            previous_secret=r["previous_secret"],
+            previous_secret_expires_at=r["previous_secret_expires_at"],
         )
         for r in rows
     ]
 
 
 async def next_due_at(conn: Connection) -> datetime | None:
-    """When the earliest head of an active subscription falls due."""
+    """When the earliest head of an active subscription falls due: for a head another replica
+    holds, when its lease runs out (it is released sooner with a NOTIFY when done)."""
     due: datetime | None = await conn.fetchval(
-        """SELECT min(h.next_attempt_at) FROM (
+        """SELECT min(greatest(h.next_attempt_at, s.claimed_until)) FROM (
                SELECT DISTINCT ON (subscription_id) subscription_id, next_attempt_at
                FROM webhook_deliveries WHERE status = 'pending'
                ORDER BY subscription_id, queue_position
@@ -213,6 +343,12 @@ async def record_attempt(
     now: datetime,
 ) -> None:
     """The attempt, the delivery's new state and the subscription's release, together."""
+    # The subscription's row first, then its delivery's: the order a DELETE or a disabling
+    # takes them in (the subscription, then its pending deliveries). Locking the delivery
+    # first deadlocked against a DELETE of the subscription made meanwhile.
+    await conn.execute(
+        "SELECT 1 FROM webhook_subscriptions WHERE id = $1 FOR UPDATE", claimed.subscription_id
+    )
     number = claimed.attempts + 1
     await conn.execute(
         """INSERT INTO webhook_attempts (delivery_id, number, at, status_code, error, duration_ms)
@@ -248,18 +384,16 @@ async def record_attempt(
             now,
         )
         # What was still queued for a receiver that is gone will never be sent.
-        await conn.execute(
-            """UPDATE webhook_deliveries SET status = 'failed', failed_at = $2,
-                   last_error = 'subscription_disabled'
-               WHERE subscription_id = $1 AND status = 'pending'""",
-            claimed.subscription_id,
-            now,
-        )
+        await _give_up_pending(conn, claimed.subscription_id, now, "subscription_disabled")
     else:
-        await conn.execute(
-            "UPDATE webhook_subscriptions SET claimed_until = NULL WHERE id = $1",
+        deleted = await conn.fetchval(
+            """UPDATE webhook_subscriptions SET claimed_until = NULL WHERE id = $1
+               RETURNING status = 'deleted'""",
             claimed.subscription_id,
         )
+        if deleted:
+            # Deleted while this attempt was out: its retry, too, is never made.
+            await _give_up_pending(conn, claimed.subscription_id, now, "subscription_deleted")
     await wake(conn)
 
 

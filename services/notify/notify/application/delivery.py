@@ -16,14 +16,14 @@ from opentelemetry import trace
 from counseling_shared import outbox
 from counseling_shared.clock import Clock
 from counseling_shared.codes import Channel, NotificationChannel
-from counseling_shared.envelope import wrap
+from counseling_shared.envelope import Envelope, wrap
 from counseling_shared.events import NotificationFailed, NotificationSent
 from counseling_shared.eventstore import ConcurrencyConflict
 from counseling_shared.logs import get_logger
 from counseling_shared.tracing import context_from_headers, tracer
 from counseling_shared.unit_of_work import unit_of_work
 from notify.adapters import notification_store
-from notify.adapters.recipient_facts import recipient_facts
+from notify.adapters.recipient_facts import RecipientFacts, recipient_facts
 from notify.application.ports import (
     ChannelProvider,
     ClientDirectory,
@@ -90,9 +90,13 @@ class Courier:
         self._tracer = tracer("notify.delivery")
 
     async def deliver(
-        self, claimed: Notification, trace_headers: Mapping[str, str] | None = None
+        self,
+        claimed: Notification,
+        trace_headers: Mapping[str, str] | None = None,
+        facts: RecipientFacts | None = None,
     ) -> Notification | None:
-        """Deliver (or hold, or fail) `claimed`; None when another worker recorded first."""
+        """Deliver (or hold, or fail) `claimed`; None when another worker recorded first.
+        `facts`: the recipient's, when the claim read them (else they are read here)."""
         with self._tracer.start_as_current_span(
             f"deliver {claimed.template.value}",
             context=context_from_headers(trace_headers),
@@ -103,15 +107,17 @@ class Courier:
                 "notify.attempt": claimed.attempts + 1,
             },
         ) as span:
-            result = await self._deliver(claimed)
+            result = await self._deliver(claimed, facts)
             if result is not None:
                 span.set_attribute("notify.status", result.status.value)
                 span.set_attribute("notify.channel", result.channel.value)
             return result
 
-    async def _deliver(self, claimed: Notification) -> Notification | None:
+    async def _deliver(
+        self, claimed: Notification, facts: RecipientFacts | None
+    ) -> Notification | None:
         try:
-            recipient = await self._recipient(claimed)
+            recipient = await self._recipient(claimed, facts)
         except RecipientUnavailable as exc:
             return await self._finish(claimed, claimed.channel, exc.outcome)
 
@@ -161,9 +167,10 @@ class Courier:
             return claimed.channel  # a page names its channel: one row per channel
         return choose_channel(recipient.wishes, recipient.addresses)
 
-    async def _recipient(self, claimed: Notification) -> Recipient:
-        async with self._pool.acquire() as conn:
-            facts = await recipient_facts(conn, claimed.recipient_id, claimed.site_id)
+    async def _recipient(self, claimed: Notification, facts: RecipientFacts | None) -> Recipient:
+        if facts is None:
+            async with self._pool.acquire() as conn:
+                facts = await recipient_facts(conn, claimed.recipient_id, claimed.site_id)
         preferences, site = facts.preferences, facts.site
         staff, profile = facts.staff, facts.client
         quiet_hours = preferences.quiet_hours if preferences else None
@@ -217,12 +224,22 @@ class Courier:
     async def _record(
         self, claimed: Notification, events: list[NotificationEvent]
     ) -> Notification | None:
+        expected = rules.fold(claimed, events)
+        announcement = outbox.rows_of(self._announcement(expected))
         try:
-            async with unit_of_work(self._pool, source=SOURCE, clock=self._clock) as uow:
-                recorded = await notification_store.record(uow.conn, claimed, events)
-                await self._announce(uow.conn, recorded)
-                if recorded.status is NotificationStatus.FAILED and recorded.page_id:
+            if expected.status is NotificationStatus.FAILED and expected.page_id:
+                # A failed page also expedites its other channel: one transaction for both.
+                async with unit_of_work(self._pool, source=SOURCE, clock=self._clock) as uow:
+                    recorded = await notification_store.record_outcome(
+                        uow.conn, claimed, events, announcement
+                    )
                     await self._try_other_channels(uow.conn, recorded)
+            else:
+                # One statement: atomic without BEGIN and COMMIT (two round trips fewer).
+                async with self._pool.acquire() as conn:
+                    recorded = await notification_store.record_outcome(
+                        conn, claimed, events, announcement
+                    )
         except ConcurrencyConflict:
             # Our lease ran out and another worker took over and recorded first.
             log.warning("notification_lease_lost", notification_id=str(claimed.id))
@@ -231,10 +248,10 @@ class Courier:
         _log_outcome(recorded)
         return recorded
 
-    async def _announce(self, conn: Any, recorded: Notification) -> None:
-        """NotificationSent / NotificationFailed, in the same transaction as the status."""
+    def _announcement(self, recorded: Notification) -> list[Envelope]:
+        """NotificationSent / NotificationFailed, written with the status (none while pending)."""
         if recorded.status is NotificationStatus.PENDING:
-            return
+            return []
         kind = (
             NotificationSent if recorded.status is NotificationStatus.SENT else NotificationFailed
         )
@@ -256,7 +273,7 @@ class Courier:
             causation_id=recorded.cause_event_id,
             time=self._clock.now(),
         )
-        await outbox.enqueue(conn, [envelope])
+        return [envelope]
 
     async def _try_other_channels(self, conn: Any, failed: Notification) -> None:
         """A page that failed on one channel: its other channel goes now, not at its retry."""

@@ -20,11 +20,14 @@ if TYPE_CHECKING:
 async def erase_client(conn: Connection, client_id: UUID) -> dict[str, int]:
     """Delete the client's rows and streams; return the rows deleted per table."""
     async with conn.transaction():
+        # Locked first: a worker recording a delivery would otherwise commit an attempt
+        # between our delete of the attempts and our delete of its notification.
         ids = [
             r["id"]
             for r in await conn.fetch(
                 """SELECT id FROM notifications
-                   WHERE recipient_id = $1 AND recipient_kind = 'client'""",
+                   WHERE recipient_id = $1 AND recipient_kind = 'client'
+                   FOR UPDATE""",
                 client_id,
             )
         ]

@@ -4,9 +4,9 @@
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
-from counseling_shared.codes import Channel, NotificationChannel
+from counseling_shared.codes import NotificationChannel
 from counseling_shared.envelope import Envelope
 from counseling_shared.events import (
     AlertAcknowledged,
@@ -19,6 +19,7 @@ from counseling_shared.events import (
     FollowUpDue,
     IntegrationEvent,
     PageRequested,
+    SessionMissed,
     SiteRegistered,
     StaffDeactivated,
     StaffRegistered,
@@ -28,157 +29,115 @@ from counseling_shared.inbox import Handler
 from counseling_shared.tracing import current_trace_headers
 from counseling_shared.unit_of_work import UnitOfWork
 from notify.adapters import directory_store, notification_store
-from notify.adapters.recipient_facts import recipient_facts
+from notify.application import missed_session_fees
+from notify.application.client_messages import ClientMessage, MessagesOf, client_message_handler
 from notify.domain import notification
-from notify.domain.channels import planned_channel
 from notify.domain.codes import Lane, RecipientKind, Template
 from notify.domain.notification import Params
-from notify.domain.quiet_hours import zone_named
 from notify.domain.recipients import ClientProfile, Site, StaffMember
 
 PAGE_CHANNELS = (NotificationChannel.SMS, NotificationChannel.EMAIL)
 """A page goes to the staff member's phone and mailbox, both at once."""
 
 
-async def on_followup_due(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
+def followup_due_messages(envelope: Envelope, event: IntegrationEvent) -> list[ClientMessage]:
     assert isinstance(event, FollowUpDue)
-    await request_for_client(
-        uow,
-        envelope,
-        client_id=event.client_id,
-        site_id=event.site_id,
-        template=Template.FOLLOWUP_DUE,
-        params={
-            "followup_id": str(event.followup_id),
-            "kind": event.kind.value,
-            "due_at": event.due_at.isoformat(),
-            # A reminder's appointment: shown in the client's zone, and the quiet-hours deadline.
-            "appointment_start": (
-                event.appointment_start.isoformat() if event.appointment_start else None
-            ),
-            # The signed link to the client's answer form (a credential, not a client detail).
-            "response_url": event.response_url,
-        },
-        requested_channel=event.channel,
-    )
+    params: Params = {
+        "followup_id": str(event.followup_id),
+        "kind": event.kind.value,
+        "due_at": event.due_at.isoformat(),
+        # A reminder's appointment: shown in the client's zone, and the quiet-hours deadline.
+        "appointment_start": (
+            event.appointment_start.isoformat() if event.appointment_start else None
+        ),
+        # The signed link to the client's answer form (a credential, not a client detail).
+        "response_url": event.response_url,
+    }
+    return [
+        ClientMessage(
+            envelope,
+            event.client_id,
+            event.site_id,
+            Template.FOLLOWUP_DUE,
+            params,
+            requested_channel=event.channel,
+        )
+    ]
 
 
-async def on_appointment_booked(
-    uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent
-) -> None:
+def appointment_booked_messages(envelope: Envelope, event: IntegrationEvent) -> list[ClientMessage]:
     assert isinstance(event, AppointmentBooked)
-    await _confirm(uow, envelope, event, Template.APPOINTMENT_BOOKED, {})
+    return [_confirmation(envelope, event, Template.APPOINTMENT_BOOKED, {})]
 
 
-async def on_appointment_rescheduled(
-    uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent
-) -> None:
+def appointment_rescheduled_messages(
+    envelope: Envelope, event: IntegrationEvent
+) -> list[ClientMessage]:
     assert isinstance(event, AppointmentRescheduled)
     previous = event.previous_start.isoformat() if event.previous_start else None
-    await _confirm(
-        uow, envelope, event, Template.APPOINTMENT_RESCHEDULED, {"previous_start": previous}
-    )
+    extra = {"previous_start": previous}
+    return [_confirmation(envelope, event, Template.APPOINTMENT_RESCHEDULED, extra)]
 
 
-async def on_appointment_cancelled(
-    uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent
-) -> None:
+def appointment_cancelled_messages(
+    envelope: Envelope, event: IntegrationEvent
+) -> list[ClientMessage]:
+    """The cancellation's confirmation, then a fee notice when a fee is due."""
     assert isinstance(event, AppointmentCancelled)
     extra = {"cancelled_by": event.cancelled_by.value, "late": event.late}
-    await _confirm(uow, envelope, event, Template.APPOINTMENT_CANCELLED, extra)
-    # Imported here: that module builds on this one's request_for_client.
-    from notify.application.missed_session_fees import on_late_cancellation_fee
-
-    await on_late_cancellation_fee(uow, envelope, event)
+    confirmation = _confirmation(envelope, event, Template.APPOINTMENT_CANCELLED, extra)
+    fee = missed_session_fees.fee_notice(envelope, event, "late_cancellation")
+    return [confirmation] if fee is None else [confirmation, fee]
 
 
-async def on_waitlist_offer_made(
-    uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent
-) -> None:
+def waitlist_offer_messages(envelope: Envelope, event: IntegrationEvent) -> list[ClientMessage]:
     """A freed slot offered to a waitlisted client: its signed accept link, in their locale,
     held through their quiet hours like every bulk message."""
     assert isinstance(event, WaitlistOfferMade)
-    await request_for_client(
-        uow,
-        envelope,
-        client_id=event.client_id,
-        site_id=event.site_id,
-        template=Template.WAITLIST_OFFER,
-        params={
-            "offer_id": str(event.offer_id),
-            "start": event.appointment_start.isoformat(),
-            "end": (event.appointment_end or event.appointment_start).isoformat(),
-            "expires_at": event.expires_at.isoformat(),
-            "accept_url": event.accept_url,
-        },
-    )
+    params: Params = {
+        "offer_id": str(event.offer_id),
+        "start": event.appointment_start.isoformat(),
+        "end": (event.appointment_end or event.appointment_start).isoformat(),
+        "expires_at": event.expires_at.isoformat(),
+        "accept_url": event.accept_url,
+    }
+    template = Template.WAITLIST_OFFER
+    return [ClientMessage(envelope, event.client_id, event.site_id, template, params)]
 
 
-async def _confirm(
-    uow: UnitOfWork,
-    envelope: Envelope,
-    event: AppointmentBooked,
-    template: Template,
-    extra: dict[str, Any],
-) -> None:
-    await request_for_client(
-        uow,
-        envelope,
-        client_id=event.client_id,
-        site_id=event.site_id,
-        template=template,
-        params={
-            "appointment_id": str(event.appointment_id),
-            "start": event.start.isoformat(),
-            "end": event.end.isoformat(),
-            "modality": event.modality.value,
-            "previous_start": None,
-            **extra,
-        },
-    )
+def _confirmation(
+    envelope: Envelope, event: AppointmentBooked, template: Template, extra: dict[str, Any]
+) -> ClientMessage:
+    params: Params = {
+        "appointment_id": str(event.appointment_id),
+        "start": event.start.isoformat(),
+        "end": event.end.isoformat(),
+        "modality": event.modality.value,
+        "previous_start": None,
+        **extra,
+    }
+    return ClientMessage(envelope, event.client_id, event.site_id, template, params)
 
 
-async def request_for_client(
-    uow: UnitOfWork,
-    envelope: Envelope,
-    *,
-    client_id: UUID,
-    site_id: UUID,
-    template: Template,
-    params: Params,
-    requested_channel: Channel | None = None,
-) -> None:
-    """One bulk-lane message to a client, held from the start if it is their quiet hours."""
-    conn = uow.conn
-    facts = await recipient_facts(conn, client_id, site_id)
-    preferences, profile = facts.preferences, facts.client
-    zone_name = profile.timezone if profile else facts.site.timezone if facts.site else None
-    channel = planned_channel(
-        [
-            preferences.channel if preferences else None,
-            requested_channel,
-            profile.preferred_channel if profile else None,
-        ]
-    )
-    requested = notification.request(
-        notification_id=uuid4(),
-        recipient_id=client_id,
-        recipient_kind=RecipientKind.CLIENT,
-        site_id=site_id,
-        lane=Lane.BULK,
-        channel=channel,
-        requested_channel=requested_channel,
-        template=template,
-        params=params,
-        cause_event_id=envelope.id,
-        correlation_id=envelope.correlationid,
-        now=uow.now(),
-        quiet_hours=preferences.quiet_hours if preferences else None,
-        # Unknown zone: no hold now; the send-time check uses booking's answer.
-        zone=zone_named(zone_name) if zone_name else None,
-    )
-    await notification_store.add(conn, requested, current_trace_headers())
-    await notification_store.wake(conn, Lane.BULK)
+FOLLOWUP_MESSAGES: dict[type[IntegrationEvent], MessagesOf] = {
+    FollowUpDue: followup_due_messages,
+}
+APPOINTMENT_MESSAGES: dict[type[IntegrationEvent], MessagesOf] = {
+    AppointmentBooked: appointment_booked_messages,
+    AppointmentRescheduled: appointment_rescheduled_messages,
+    AppointmentCancelled: appointment_cancelled_messages,
+    SessionMissed: missed_session_fees.session_missed_messages,
+}
+WAITLIST_MESSAGES: dict[type[IntegrationEvent], MessagesOf] = {
+    WaitlistOfferMade: waitlist_offer_messages,
+}
+"""Each consumer's table: its per-message and its batch handler are both made from it."""
+
+on_followup_due = client_message_handler(followup_due_messages)
+on_appointment_booked = client_message_handler(appointment_booked_messages)
+on_appointment_rescheduled = client_message_handler(appointment_rescheduled_messages)
+on_appointment_cancelled = client_message_handler(appointment_cancelled_messages)
+on_waitlist_offer_made = client_message_handler(waitlist_offer_messages)
 
 
 async def on_alert_closed(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
@@ -209,9 +168,8 @@ def page_handler(alert_base_url: str) -> Handler:
             "alert_url": event.ack_url or event.alert_url or f"{base}/alerts/{event.alert_id}",
             "reply_code": event.reply_code or "",
         }
-        headers = current_trace_headers()
-        for channel in PAGE_CHANNELS:
-            requested = notification.request(
+        requested = [
+            notification.request(
                 notification_id=uuid4(),
                 recipient_id=event.staff_id,
                 recipient_kind=RecipientKind.STAFF,
@@ -225,8 +183,11 @@ def page_handler(alert_base_url: str) -> Handler:
                 page_id=event.page_id,
                 now=uow.now(),
             )
-            await notification_store.add(uow.conn, requested, headers)
-        await notification_store.wake(uow.conn, Lane.CRISIS)
+            for channel in PAGE_CHANNELS
+        ]
+        # Both rows and the crisis lane's wake-up in one round trip.
+        headers = current_trace_headers()
+        await notification_store.add_many(uow.conn, requested, [headers] * len(requested))
 
     return on_page_requested
 

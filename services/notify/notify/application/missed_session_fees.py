@@ -6,48 +6,37 @@ only tells the client, in their language and zone, with the amount in their loca
 No payment is taken or asked for here.
 """
 
-from __future__ import annotations
-
 from counseling_shared.envelope import Envelope
 from counseling_shared.events import AppointmentCancelled, IntegrationEvent, SessionMissed
-from counseling_shared.unit_of_work import UnitOfWork
-from notify.application.handlers import request_for_client
+from notify.application.client_messages import ClientMessage, client_message_handler
 from notify.domain.codes import Template
+from notify.domain.notification import Params
 
 
-async def on_session_missed(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
+def session_missed_messages(envelope: Envelope, event: IntegrationEvent) -> list[ClientMessage]:
     assert isinstance(event, SessionMissed)
     # Without a fee, the no-show outreach (followup's FollowUpDue) is the only message.
-    await _fee_notice(uow, envelope, event, "no_show")
+    fee = fee_notice(envelope, event, "no_show")
+    return [] if fee is None else [fee]
 
 
-async def on_late_cancellation_fee(
-    uow: UnitOfWork, envelope: Envelope, event: AppointmentCancelled
-) -> None:
-    """Called after the cancellation's confirmation: a second message when a fee is due."""
-    await _fee_notice(uow, envelope, event, "late_cancellation")
-
-
-async def _fee_notice(
-    uow: UnitOfWork,
-    envelope: Envelope,
-    event: SessionMissed | AppointmentCancelled,
-    reason: str,
-) -> None:
+def fee_notice(
+    envelope: Envelope, event: SessionMissed | AppointmentCancelled, reason: str
+) -> ClientMessage | None:
+    """The fee notice, when booking says a fee is due (after a late cancellation's
+    confirmation, or alone for a no-show)."""
     fee = event.fee_due
     if fee is None:
-        return
-    await request_for_client(
-        uow,
-        envelope,
-        client_id=event.client_id,
-        site_id=event.site_id,
-        template=Template.MISSED_SESSION_FEE,
-        params={
-            "appointment_id": str(event.appointment_id),
-            "start": event.start.isoformat(),
-            "reason": reason,
-            "fee_amount": str(fee.amount),
-            "fee_currency": fee.currency.upper(),
-        },
-    )
+        return None
+    params: Params = {
+        "appointment_id": str(event.appointment_id),
+        "start": event.start.isoformat(),
+        "reason": reason,
+        "fee_amount": str(fee.amount),
+        "fee_currency": fee.currency.upper(),
+    }
+    template = Template.MISSED_SESSION_FEE
+    return ClientMessage(envelope, event.client_id, event.site_id, template, params)
+
+
+on_session_missed = client_message_handler(session_missed_messages)

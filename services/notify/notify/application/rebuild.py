@@ -2,9 +2,11 @@
 
 Rebuilt, from notify's own streams: `notifications` and `notification_attempts`
 (`notification-<id>`: every attempt is a `DeliveryAttempted` event) and `recipient_preferences`
-(`recipient-<id>`). Each stream is folded with the domain's `evolve` and written by the same
-functions the write path uses (`notification_store.save_new` / `save_change`,
-`preference_store.save`).
+(`recipient-<id>`). Each stream is folded with the domain's `evolve` and written by the
+stores: a notification as its events left it by `notification_store.save_replayed` (one insert
+of the final row, where the write path's `add_many` then `save_change` would write it twice,
+a third of a rebuild's writes of the table), preferences by the write path's
+`preference_store.save`.
 
 Left untouched: `sites`, `staff_contacts` and `clients`, copies of booking's facts kept from
 consumed events (notify records no event of its own for them, so its store cannot rebuild them;
@@ -15,18 +17,29 @@ from its events (requested, held for quiet hours, retry scheduled, expedited), s
 still waiting is waiting again, at the same time. Two columns of a row are not in any event and
 are carried over by id: `claimed_until`, the lease of the worker delivering it right now (clearing
 it would let a second worker claim the message and send it twice), and `trace_headers` (the trace
-of the event that asked for it). The lanes' workers are woken when the rebuild commits.
+of the event that asked for it). They are read before the rows are deleted and written by each
+notification's insert (an UPDATE of every row afterwards cost a second row version of each).
+The lanes' workers are woken when the rebuild commits.
 
 Writers wait meanwhile (a SHARE lock on `events`). Old rows are deleted rather than truncated so
 readers (the API, the lane workers' claims) keep seeing them until the rebuild commits.
+
+The save functions write into `RecordedWrites`: every `flush_every` aggregates (and at the end
+of each kind) each statement runs once as an `executemany`. That regrouping gives the same rows
+as one statement after the other: each stream is saved once, reading nothing; a notification's
+insert is seen before its attempts (which touch only that notification's rows), and a
+recipient's preferences are one upsert.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, NamedTuple
+from uuid import UUID
 
-from counseling_shared.eventstore import RecordedEvent, read_stream
+from counseling_shared.batched_writes import Batches
+from counseling_shared.eventstore import RecordedEvent, read_streams
 from notify.adapters import notification_store, preference_store
 from notify.adapters.event_codec import from_recorded
 from notify.domain import notification, preferences
@@ -40,51 +53,67 @@ _KINDS = {"notification": "notification", "recipient": "recipient_preferences"}
 
 
 async def rebuild_projections(
-    conn: Connection, *, progress: Callable[[int, int], None] | None = None
+    conn: Connection,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    flush_every: int = 2000,
 ) -> dict[str, int]:
     """Replace every projection row of notify's own streams by their fold; rows per kind.
 
-    `progress(done, total)` is called after each stream (`counselctl rebuild` draws a bar).
+    `progress(done, total)` is called after each batch of streams is written (`counselctl
+    rebuild` draws a bar); at most `flush_every` folded aggregates wait in memory.
     """
     counts = dict.fromkeys(_KINDS.values(), 0)
     async with conn.transaction():
         await conn.execute("LOCK TABLE events IN SHARE MODE")
-        await conn.execute(
-            """CREATE TEMPORARY TABLE kept_delivery_state ON COMMIT DROP AS
-               SELECT id, claimed_until, trace_headers FROM notifications"""
+        # Written with each notification's insert (not by an UPDATE of every row afterwards).
+        found_kept = await conn.fetch(
+            """SELECT id, claimed_until, trace_headers::text FROM notifications
+               WHERE claimed_until IS NOT NULL OR trace_headers <> '{}'"""
         )
+        kept = {r["id"]: Kept(r["claimed_until"], r["trace_headers"]) for r in found_kept}
         for table in ("notification_attempts", "notifications", "recipient_preferences"):
             await conn.execute(f"DELETE FROM {table}")
-        streams = [
-            r["stream_id"]
-            for r in await conn.fetch("SELECT DISTINCT stream_id FROM events ORDER BY stream_id")
-        ]
-        ours = [s for s in streams if s.partition("-")[0] in _KINDS]
-        for stream in ours:
-            kind = stream.partition("-")[0]
-            if kind == "notification":
-                await _rebuild_notification(conn, stream)
-            else:
-                await _rebuild_preferences(conn, stream)
-            counts[_KINDS[kind]] += 1
-            if progress is not None:
-                progress(sum(counts.values()), len(ours))
-        await conn.execute(
-            """UPDATE notifications n
-               SET claimed_until = k.claimed_until, trace_headers = k.trace_headers
-               FROM kept_delivery_state k WHERE k.id = n.id"""
-        )
+        found = await conn.fetch("SELECT DISTINCT stream_id FROM events")
+        total = sum(1 for r in found if r["stream_id"].partition("-")[0] in _KINDS)
+        async with Batches(conn, every=flush_every, total=total, progress=progress) as batches:
+            # Kind by kind in stream id order, each kind's events read by one query.
+            for kind in sorted(_KINDS):
+                async for records in read_streams(
+                    conn, f"{kind}-", metadata=False, gate=batches, prefetch=batches.fetch
+                ):
+                    if kind == "notification":
+                        await _rebuild_notification(batches.into, records, kept)
+                    else:
+                        await _rebuild_preferences(batches.into, records)
+                    counts[_KINDS[kind]] += 1
+                    await batches.saved()
+                await batches.flush()
         for lane in Lane:
             await notification_store.wake(conn, lane)
     return counts
 
 
-async def _rebuild_notification(conn: Connection, stream: str) -> None:
-    requested, *changes = [_notification_event(r) for r in await read_stream(conn, stream)]
-    state = notification.evolve(None, requested)
-    await notification_store.save_new(conn, state, {})
-    if changes:
-        await notification_store.save_change(conn, notification.fold(state, changes), changes)
+class Kept(NamedTuple):
+    """A notification's columns that no event holds, carried over by id."""
+
+    claimed_until: datetime | None
+    trace_headers_json: str  # the column's JSON text, written back as it was read
+
+
+async def _rebuild_notification(
+    conn: Connection, records: list[RecordedEvent], kept: Mapping[UUID, Kept]
+) -> None:
+    requested, *changes = [_notification_event(r) for r in records]
+    state = notification.fold(notification.evolve(None, requested), changes)
+    attempts = [e for e in changes if isinstance(e, notification.DeliveryAttempted)]
+    claimed_until, trace_headers_json = kept.get(state.id, _NOTHING_KEPT)
+    await notification_store.save_replayed(
+        conn, state, attempts, claimed_until=claimed_until, trace_headers_json=trace_headers_json
+    )
+
+
+_NOTHING_KEPT = Kept(None, "{}")
 
 
 def _notification_event(recorded: RecordedEvent) -> notification.NotificationEvent:
@@ -94,12 +123,12 @@ def _notification_event(recorded: RecordedEvent) -> notification.NotificationEve
     return event
 
 
-async def _rebuild_preferences(conn: Connection, stream: str) -> None:
+async def _rebuild_preferences(conn: Connection, records: list[RecordedEvent]) -> None:
     state: preferences.RecipientPreferences | None = None
-    for recorded in await read_stream(conn, stream):
+    for recorded in records:
         event = from_recorded(recorded)
         if not isinstance(event, preferences.PreferencesSet):
-            raise ValueError(f"{stream} holds a {recorded.type}")
+            raise ValueError(f"{recorded.stream_id} holds a {recorded.type}")
         state = preferences.evolve(state, event)
     if state is not None:
         await preference_store.save(conn, state)

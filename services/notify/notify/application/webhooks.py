@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -19,7 +19,7 @@ from notify.adapters import webhook_store
 from notify.adapters.webhook_sender import WebhookSender
 from notify.domain.webhooks.delivery import WebhookRetryPolicy, after_attempt
 from notify.domain.webhooks.payload import webhook_body
-from notify.domain.webhooks.signing import signed_headers
+from notify.domain.webhooks.signing import signed_headers, signing_secrets
 
 log = get_logger(__name__)
 
@@ -34,6 +34,21 @@ async def on_event(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent)
         event_type=envelope.type,
         body=webhook_body(envelope.model_dump(mode="json", exclude_none=True)),
         now=uow.clock.now(),
+    )
+
+
+async def on_events(uow: UnitOfWork, messages: Sequence[tuple[Envelope, IntegrationEvent]]) -> None:
+    """`on_event`'s batch handler: the batch's events queued in one statement."""
+    queued = [queued_event(envelope) for envelope, _ in messages]
+    await webhook_store.enqueue_many(uow.conn, queued, uow.clock.now())
+
+
+def queued_event(envelope: Envelope) -> webhook_store.QueuedEvent:
+    return webhook_store.QueuedEvent(
+        site_id=envelope.siteid,
+        event_id=envelope.id,
+        event_type=envelope.type,
+        body=webhook_body(envelope.model_dump(mode="json", exclude_none=True)),
     )
 
 
@@ -57,7 +72,12 @@ class WebhookCourier:
 
     async def attempt(self, claimed: webhook_store.ClaimedDelivery) -> None:
         at = self._clock.now()
-        headers = signed_headers(claimed.secret, str(claimed.id), at, claimed.body.encode())
+        current, *previous = signing_secrets(
+            claimed.secret, claimed.previous_secret, claimed.previous_secret_expires_at, at
+        )
+        headers = signed_headers(
+            current, str(claimed.id), at, claimed.body.encode(), also_with=previous
+        )
         started = time.perf_counter()
         result = await self._sender.post(claimed.url, claimed.body, headers)
         duration_ms = int((time.perf_counter() - started) * 1000)

@@ -4,12 +4,13 @@ NotificationSent / NotificationFailed are published alongside by the application
 """
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
 from counseling_shared.codes import Channel, NotificationChannel
+from counseling_shared.fast_replace import replace
 from notify.domain.codes import (
     AttemptOutcome,
     HoldReason,

@@ -24,6 +24,8 @@ notify-appointments (BOOKING)
                                         plus a missed-session fee notice when `fee_due`
     booking.*.SessionMissed           → on_session_missed: a missed-session fee notice when
                                         `fee_due` (else nothing: followup's outreach speaks)
+    (batch handler, as for notify-followups and notify-waitlist: the batch's clients looked up
+    in one query, its notifications stored, with their lanes' wake-up, in one statement)
 notify-waitlist (BOOKING)
     booking.*.WaitlistOfferMade       → on_waitlist_offer_made: the offer's accept link to the
                                         client (bulk lane, their locale and quiet hours)
@@ -42,6 +44,7 @@ notify-webhooks-crisis (CRISIS)
     every event of the stream         → webhooks.on_event: one pending delivery per active
                                         subscription of the event's site that chose its type
                                         (sent by the webhook worker, entrypoints/webhook_worker.py)
+    (batch handler webhooks.on_events: a batch's deliveries queued in one statement)
 
 Emitted: every notification ends in NotificationSent or NotificationFailed (with `page_id` for a
 page), published by the lane workers (entrypoints/workers.py) in the transaction that records
@@ -49,29 +52,31 @@ the delivery, never by these handlers. Crisis traffic has its own durable and it
 pool, so a backlog of follow-up mail never delays a page.
 """
 
+from collections.abc import Mapping
+
 from counseling_shared.events import (
     AlertAcknowledged,
     AlertResolved,
-    AppointmentBooked,
-    AppointmentCancelled,
-    AppointmentRescheduled,
     CallbackRequested,
     ClientContactChanged,
     ClientRegistered,
     ContactGapDetected,
-    FollowUpDue,
+    IntegrationEvent,
     NegativeContactRecorded,
     PageRequested,
-    SessionMissed,
     SiteRegistered,
     StaffDeactivated,
     StaffRegistered,
-    WaitlistOfferMade,
 )
-from counseling_shared.inbox import dispatch
+from counseling_shared.inbox import BatchHandler, Handler, dispatch
 from counseling_shared.jetstream import STREAMS, ConsumerSpec
 from counseling_shared.service import Route
-from notify.application import client_answers, handlers, missed_session_fees, regularity, webhooks
+from notify.application import client_answers, handlers, regularity, webhooks
+from notify.application.client_messages import (
+    MessagesOf,
+    client_message_handler,
+    client_messages_batch,
+)
 from notify.settings import NotifySettings
 
 WEBHOOK_STREAMS = ("BOOKING", "FOLLOWUP", "CRISIS")
@@ -115,7 +120,7 @@ def routes(settings: NotifySettings) -> list[Route]:
                 ["followup.*.FollowUpDue"],
                 description="Follow-up messages to clients.",
             ),
-            dispatch({FollowUpDue: handlers.on_followup_due}),
+            *client_message_handlers(handlers.FOLLOWUP_MESSAGES),
         ),
         Route(
             ConsumerSpec(
@@ -153,14 +158,7 @@ def routes(settings: NotifySettings) -> list[Route]:
                 ],
                 description="Appointment confirmations to clients; missed-session fee notices.",
             ),
-            dispatch(
-                {
-                    AppointmentBooked: handlers.on_appointment_booked,
-                    AppointmentRescheduled: handlers.on_appointment_rescheduled,
-                    AppointmentCancelled: handlers.on_appointment_cancelled,
-                    SessionMissed: missed_session_fees.on_session_missed,
-                }
-            ),
+            *client_message_handlers(handlers.APPOINTMENT_MESSAGES),
         ),
         Route(
             ConsumerSpec(
@@ -169,7 +167,7 @@ def routes(settings: NotifySettings) -> list[Route]:
                 ["booking.*.WaitlistOfferMade"],
                 description="Waitlist offers to clients, with their signed accept link.",
             ),
-            dispatch({WaitlistOfferMade: handlers.on_waitlist_offer_made}),
+            *client_message_handlers(handlers.WAITLIST_MESSAGES),
         ),
         Route(
             ConsumerSpec(
@@ -200,6 +198,16 @@ def routes(settings: NotifySettings) -> list[Route]:
     ]
 
 
+def client_message_handlers(
+    table: Mapping[type[IntegrationEvent], MessagesOf],
+) -> tuple[Handler, BatchHandler]:
+    """A consumer of events that ask for client messages: its per-message handler and its batch
+    handler (a batch's clients looked up in one query, its notifications stored in one
+    statement), both from one table."""
+    per_message = dispatch({t: client_message_handler(of) for t, of in table.items()})
+    return per_message, client_messages_batch(table)
+
+
 def webhook_routes() -> list[Route]:
     """One durable per stream, each taking every event of its stream (in stream order)."""
     subjects = {spec.name: spec.subjects for spec in STREAMS}
@@ -212,6 +220,8 @@ def webhook_routes() -> list[Route]:
                 description=f"Queues {stream} events for the webhook subscriptions.",
             ),
             webhooks.on_event,
+            # Every event of the stream, so a burst's batches are large: one statement each.
+            batch_handler=webhooks.on_events,
         )
         for stream in WEBHOOK_STREAMS
     ]

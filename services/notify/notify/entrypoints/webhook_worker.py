@@ -111,5 +111,5 @@ class WebhookWorker:
             due = await webhook_store.next_due_at(conn)
         if due is None:
             return self._idle_poll
-        # A head leased by another replica is due "now": look again shortly, not in a spin.
+        # A head leased by another replica is due when its lease runs out; never spin.
         return min(max((due - self._clock.now()).total_seconds(), 0.05), self._idle_poll)

@@ -1,27 +1,39 @@
 """notify's webhook API: subscriptions, their deliveries (with every attempt), and replays."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal, Self
 from uuid import UUID
 
-from fastapi import APIRouter, Request
-from pydantic import AnyHttpUrl, BaseModel, Field, field_validator
+from fastapi import APIRouter, Request, Response
+from pydantic import AnyHttpUrl, BaseModel, Field, field_validator, model_validator
 
 from counseling_shared.envelope import REGISTRY
 from counseling_shared.http.bodies import RequestBody
 from counseling_shared.http.dependencies import Caller, Person
 from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.pagination import PAGED, Page
-from counseling_shared.http.problems import Conflict, NotFound
+from counseling_shared.http.problems import Conflict, NotFound, Unprocessable
 from counseling_shared.service import Runtime, runtime_of
 from notify.adapters import webhook_store
+from notify.adapters.webhook_addresses import RefusedAddress, check_public
 from notify.adapters.webhook_store import Subscription
 from notify.domain.webhooks.delivery import DeliveryStatus, SubscriptionStatus
 from notify.domain.webhooks.signing import new_secret
+from notify.settings import NotifySettings
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
 
 router = APIRouter(tags=["webhooks"])
 
 EventType = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+def _known_types(value: list[str]) -> list[str]:
+    unknown = sorted(set(value) - set(REGISTRY.event_types))
+    if unknown:
+        raise ValueError(f"unknown event types: {', '.join(unknown)}")
+    return sorted(set(value))
 
 
 class WebhookBody(RequestBody):
@@ -36,10 +48,40 @@ class WebhookBody(RequestBody):
     @field_validator("event_types")
     @classmethod
     def _known_types(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(REGISTRY.event_types))
-        if unknown:
-            raise ValueError(f"unknown event types: {', '.join(unknown)}")
-        return sorted(set(value))
+        return _known_types(value)
+
+
+class WebhookChange(RequestBody):
+    """What to change; a field left out stays as it is."""
+
+    url: AnyHttpUrl | None = Field(
+        default=None, description="Where each event is `POST`ed from now on, queued ones too."
+    )
+    event_types: list[EventType] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=50,
+        description="The CloudEvents types to receive from now on.",
+    )
+    status: Literal["active"] | None = Field(
+        default=None,
+        description="`active` re-enables a subscription disabled after a 410; its deliveries"
+        " given up then stay failed (replay them to send them again).",
+    )
+
+    @field_validator("event_types")
+    @classmethod
+    def _known_types(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _known_types(value)
+
+    @model_validator(mode="after")
+    def _something_given(self) -> Self:
+        nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
+        if nulls:
+            raise ValueError(f"may be left out but not null: {', '.join(nulls)}")
+        if not self.model_fields_set:
+            raise ValueError("name at least one of url, event_types, status")
+        return self
 
 
 class WebhookOut(BaseModel):
@@ -50,6 +92,11 @@ class WebhookOut(BaseModel):
     status: SubscriptionStatus = Field(description="`disabled` after a receiver answered 410.")
     disabled_reason: str | None
     created_at: datetime
+    previous_secret_expires_at: datetime | None = Field(
+        default=None,
+        description="Until then deliveries are also signed with the secret in use before the"
+        " last rotation.",
+    )
 
     @classmethod
     def of(cls, s: Subscription) -> "WebhookOut":
@@ -61,12 +108,20 @@ class WebhookOut(BaseModel):
             status=s.status,
             disabled_reason=s.disabled_reason,
             created_at=s.created_at,
+            previous_secret_expires_at=s.previous_secret_expires_at,
         )
 
 
 class WebhookCreated(WebhookOut):
     secret: str = Field(
         description="`whsec_…`: verifies `webhook-signature`. Shown only in this answer."
+    )
+
+
+class WebhookSecretRotated(WebhookOut):
+    secret: str = Field(
+        description="The new `whsec_…`, shown only in this answer. Deliveries are signed with"
+        " both it and the previous secret until `previous_secret_expires_at`."
     )
 
 
@@ -103,6 +158,35 @@ async def _subscription(runtime: Runtime, caller: Caller, webhook_id: UUID) -> S
     return found
 
 
+def _settings(runtime: Runtime) -> NotifySettings:
+    settings = runtime.settings
+    assert isinstance(settings, NotifySettings)
+    return settings
+
+
+async def _require_public(runtime: Runtime, url: str) -> None:
+    """The SSRF guard of a subscription's URL, on creation and on every change of it."""
+    if _settings(runtime).webhooks_reach_private_addresses:
+        return
+    try:
+        await check_public(url)
+    except RefusedAddress as refused:
+        raise Unprocessable(
+            "Webhooks are delivered to public receivers only.",
+            errors=[{"field": "url", "message": f"{refused}"}],
+        ) from None
+
+
+async def _subscription_for_update(
+    conn: "Connection", caller: Caller, webhook_id: UUID
+) -> Subscription:
+    found = await webhook_store.get_subscription(conn, webhook_id, for_update=True)
+    if found is None:
+        raise NotFound("webhook", webhook_id)
+    caller.require_site(found.site_id)
+    return found
+
+
 @router.post("/webhooks", status_code=201, response_model=WebhookCreated)
 async def post_webhook(request: Request, caller: Person, body: WebhookBody) -> WebhookCreated:
     """Subscribe `url` to the site's events of `event_types`. Each event is `POST`ed as its
@@ -110,6 +194,7 @@ async def post_webhook(request: Request, caller: Person, body: WebhookBody) -> W
     `webhook-signature`), retried with back-off for 24 h; a 410 disables the subscription."""
     caller.require_site(body.site_id)
     runtime = runtime_of(request)
+    await _require_public(runtime, str(body.url))
     async with runtime.db().acquire() as conn:
         secret = new_secret()
         created = await webhook_store.add_subscription(
@@ -144,6 +229,75 @@ async def list_webhooks(
 @router.get("/webhooks/{webhook_id}", response_model=WebhookOut, responses=problem_responses(404))
 async def get_webhook(request: Request, caller: Caller, webhook_id: UUID) -> WebhookOut:
     return WebhookOut.of(await _subscription(runtime_of(request), caller, webhook_id))
+
+
+@router.patch(
+    "/webhooks/{webhook_id}",
+    response_model=WebhookOut,
+    responses=problem_responses(404, 422),
+)
+async def patch_webhook(
+    request: Request, caller: Person, webhook_id: UUID, body: WebhookChange
+) -> WebhookOut:
+    """Change the URL (checked as on creation), the event types, or re-enable a subscription
+    disabled after a 410 (`status: active`, which clears `disabled_reason`). Deliveries already
+    queued keep their place and go to the new URL. An extension beyond the contract."""
+    runtime = runtime_of(request)
+    if body.url is not None:
+        await _require_public(runtime, str(body.url))
+    async with runtime.db().acquire() as conn, conn.transaction():
+        await _subscription_for_update(conn, caller, webhook_id)
+        changed = await webhook_store.change_subscription(
+            conn,
+            webhook_id,
+            url=str(body.url) if body.url is not None else None,
+            event_types=body.event_types,
+            reactivate=body.status == "active",
+        )
+    return WebhookOut.of(changed)
+
+
+@router.delete(
+    "/webhooks/{webhook_id}",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(404),
+)
+async def delete_webhook(request: Request, caller: Person, webhook_id: UUID) -> Response:
+    """Stop the subscription: nothing more is queued or sent for it, and its pending deliveries
+    are given up. It is then unknown (404) here; its delivery history is kept on record. An
+    extension beyond the contract."""
+    runtime = runtime_of(request)
+    async with runtime.db().acquire() as conn, conn.transaction():
+        await _subscription_for_update(conn, caller, webhook_id)
+        await webhook_store.delete_subscription(conn, webhook_id, runtime.clock.now())
+    return Response(status_code=204)
+
+
+@router.post(
+    "/webhooks/{webhook_id}/rotate-secret",
+    response_model=WebhookSecretRotated,
+    responses=problem_responses(404),
+)
+async def rotate_webhook_secret(
+    request: Request, caller: Person, webhook_id: UUID
+) -> WebhookSecretRotated:
+    """A new signing secret. For `WEBHOOK_ROTATION_OVERLAP` (24 h) every delivery carries two
+    signatures in `webhook-signature` (space-separated, as Standard Webhooks allows): one with
+    the new secret and one with the previous, so the receiver verifies with either while it
+    switches. Rotating again within the overlap drops the oldest secret. An extension beyond
+    the contract."""
+    runtime = runtime_of(request)
+    secret = new_secret()
+    async with runtime.db().acquire() as conn, conn.transaction():
+        await _subscription_for_update(conn, caller, webhook_id)
+        rotated = await webhook_store.rotate_secret(
+            conn,
+            webhook_id,
+            secret,
+            runtime.clock.now() + _settings(runtime).webhook_rotation_overlap,
+        )
+    return WebhookSecretRotated(**WebhookOut.of(rotated).model_dump(), secret=secret)
 
 
 @router.get(

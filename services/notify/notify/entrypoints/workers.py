@@ -3,8 +3,10 @@
 Each worker claims the lane's most overdue pending message (`FOR UPDATE SKIP LOCKED`, then a
 lease in `claimed_until`), delivers it outside any transaction, and records the outcome. Idle
 workers sleep until the next message falls due or a `NOTIFY notifications_<lane>` from the
-transaction that queued one. A worker that dies leaves its lease to expire; the message is then
-claimed again (and may be sent twice, with the same Message-ID / idempotency key).
+transaction that queued one; a NOTIFY wakes one idle worker, and a worker that claimed a
+message wakes the next (`WakeOne`), so a single message costs one claim, not one per worker.
+A worker that dies leaves its lease to expire; the message is then claimed again (and may be
+sent twice, with the same Message-ID / idempotency key).
 """
 
 from __future__ import annotations
@@ -21,12 +23,12 @@ from counseling_shared.clock import Clock
 from counseling_shared.codes import NotificationChannel
 from counseling_shared.db import DATABASE_ERRORS
 from counseling_shared.logs import get_logger
-from counseling_shared.waiting import wait_for_wake
-from counseling_shared.wakeups import listen_for_wakeups
+from counseling_shared.wakeups import WakeOne, listen_for_wakeups
 from notify.adapters import notification_store
 from notify.application.delivery import Courier
 from notify.domain.codes import Lane
 from notify.domain.notification import Notification
+from notify.entrypoints.page_priority import PagesFirst
 
 log = get_logger(__name__)
 
@@ -49,6 +51,7 @@ class LaneWorkers:
         retry_delay: float = 1.0,
         locked_retry: float = 0.05,
         channels: Collection[NotificationChannel] | None = None,
+        pages: PagesFirst | None = None,
     ) -> None:
         self.lane = lane
         self.channels = frozenset(channels) if channels is not None else None
@@ -62,7 +65,9 @@ class LaneWorkers:
         self._idle_poll = idle_poll
         self._retry_delay = retry_delay
         self._locked_retry = locked_retry
-        self._wake = asyncio.Event()
+        self._wake = WakeOne()
+        # The crisis lane marks its deliveries; the bulk lane waits for them before claiming.
+        self._pages = pages
 
     def wake(self) -> None:
         self._wake.set()
@@ -96,6 +101,8 @@ class LaneWorkers:
     async def _work(self) -> None:
         locked_rounds = 0
         while True:
+            if self._pages is not None and self.lane is Lane.BULK:
+                await self._pages.wait_for_pages()
             try:
                 claimed = await self.claim()
             except _DB_ERRORS as exc:
@@ -106,9 +113,11 @@ class LaneWorkers:
                 locked_rounds = await self._idle(locked_rounds)
                 continue
             locked_rounds = 0
-            notification, trace_headers = claimed
+            self._wake.set()  # there may be more: draw in one more idle worker
+            notification, trace_headers, facts = claimed
             try:
-                await self._courier.deliver(notification, trace_headers)
+                with self._page_in_flight():
+                    await self._courier.deliver(notification, trace_headers, facts)
             except asyncio.CancelledError:
                 await self._give_back(notification)
                 raise
@@ -123,9 +132,16 @@ class LaneWorkers:
                     await self._give_back(notification)
                 await asyncio.sleep(self._retry_delay)
 
-    async def claim(self) -> tuple[Notification, dict[str, str]] | None:
+    def _page_in_flight(self) -> contextlib.AbstractContextManager[None]:
+        if self._pages is not None and self.lane is Lane.CRISIS:
+            return self._pages.delivering()
+        return contextlib.nullcontext()
+
+    async def claim(self) -> notification_store.Claimed | None:
         now = self._clock.now()
-        async with self._pool.acquire() as conn, conn.transaction():
+        # One statement, so no explicit transaction: its row lock lasts the statement, and
+        # BEGIN and COMMIT were two of the claim's three round trips.
+        async with self._pool.acquire() as conn:
             return await notification_store.claim(
                 conn, self.lane, now, now + self._lease, self.channels
             )
@@ -146,8 +162,7 @@ class LaneWorkers:
             sleep = min(self._locked_retry * 2.0 ** (locked_rounds - 1), self._idle_poll)
         else:
             locked_rounds = 0
-        await wait_for_wake(self._wake, sleep)
-        self._wake.clear()
+        await self._wake.wait(sleep)
         return locked_rounds
 
     async def _record_crash(self, notification: Notification) -> bool:
