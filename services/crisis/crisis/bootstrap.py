@@ -4,6 +4,7 @@ from pathlib import Path
 
 from counseling_shared.pruner import PruneTarget
 from counseling_shared.service import ServiceDefinition
+from crisis.adapters import staff
 from crisis.entrypoints import (
     consumers,
     http,
@@ -29,6 +30,7 @@ def definition(settings: CrisisSettings | None = None) -> ServiceDefinition:
         name="crisis",
         settings=s,
         migrations_dir=MIGRATIONS,
+        staff_deactivated=staff.is_deactivated,
         routes=consumers.routes(paging, s.link_signing_key.get_secret_value()),
         routers=[
             http.router,

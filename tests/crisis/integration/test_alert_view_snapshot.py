@@ -3,9 +3,13 @@
 from typing import Any
 from uuid import UUID, uuid4
 
+import pytest
+
 from crisis.adapters.alert_views import alert_view
 from tests.crisis.integration.harness import Bus, RunningCrisis
 from tests.crisis.integration.steps import flag, put_policy, register_staff
+
+pytestmark = pytest.mark.integration
 
 
 class _CommitsBetweenQueries:

@@ -8,6 +8,8 @@ from crisis.application.erasure import ActiveAlert, erase_client
 from tests.crisis.integration.harness import Bus, RunningCrisis
 from tests.crisis.integration.steps import flag, put_policy, register_staff
 
+pytestmark = pytest.mark.integration
+
 
 async def test_a_client_in_an_open_crisis_is_not_erased_and_a_resolved_one_is(
     crisis: RunningCrisis, bus: Bus

@@ -4,6 +4,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+import pytest
+
 from counseling_shared.codes import StaffRole
 from counseling_shared.events import StaffRegistered
 from crisis.application.oncall_check import look_ahead
@@ -12,6 +14,8 @@ from tests.crisis.integration.harness import Bus, RunningCrisis, eventually, pag
 from tests.crisis.integration.steps import alert, flag, kinds, register_staff
 from tests.crisis.integration.test_deactivated_staff import deactivate
 from tests.crisis.integration.test_schedules import post_schedule, register_site
+
+pytestmark = pytest.mark.integration
 
 
 def daily_layer(*participants: UUID, start_on: date) -> dict[str, Any]:

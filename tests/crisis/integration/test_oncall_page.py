@@ -25,6 +25,8 @@ from tests.crisis.integration.harness import (
 )
 from tests.crisis.integration.steps import alert, flag, put_policy, register_staff
 
+pytestmark = pytest.mark.integration
+
 SMS_SECRET = "inbound-sms-test-secret"  # noqa: S105 - a test value
 
 

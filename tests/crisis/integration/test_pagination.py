@@ -2,8 +2,12 @@
 
 from uuid import uuid4
 
+import pytest
+
 from tests.crisis.integration.harness import RunningCrisis
 from tests.crisis.integration.steps import flag
+
+pytestmark = pytest.mark.integration
 
 
 async def test_alerts_come_in_pages_that_join_up_to_every_alert_of_the_site(

@@ -238,15 +238,19 @@ async def test_an_admin_acts_for_a_named_staff_member_and_that_is_recorded(
 
 
 async def test_a_flag_for_a_client_of_another_site_is_refused(center: Center) -> None:
+    """Sent with site A's id, by an admin or by site A's own staff key (which may flag at A)."""
     client_of_b = await register_client(center, SITE_B)
     await eventually(lambda: _known(center, client_of_b))
 
-    answer = await center.crisis.http.post(
-        "/risk-flags", json=flag_body(client_of_b, SITE_A), headers=ADMIN
-    )
+    answers = [
+        await center.crisis.http.post(
+            "/risk-flags", json=flag_body(client_of_b, SITE_A), headers=headers
+        )
+        for headers in (ADMIN, staff_key(0))
+    ]
 
-    assert answer.status_code == 422
-    assert answer.json()["errors"][0]["field"] == "client_id"
+    assert [a.status_code for a in answers] == [422, 422]
+    assert [a.json()["errors"][0]["field"] for a in answers] == ["client_id", "client_id"]
     assert await _alerts_of(center, client_of_b) == []
 
 

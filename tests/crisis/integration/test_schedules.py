@@ -6,12 +6,15 @@ from urllib.parse import parse_qs, urlsplit
 from uuid import UUID, uuid4
 
 import httpx
+import pytest
 from icalendar import Calendar
 
 from counseling_shared.events import SiteRegistered
 from counseling_shared.links import LinkSigner
 from tests.crisis.integration.harness import Bus, RunningCrisis, eventually
 from tests.crisis.integration.steps import register_staff
+
+pytestmark = pytest.mark.integration
 
 
 async def register_site(bus: Bus, timezone: str = "America/New_York") -> UUID:

@@ -62,12 +62,13 @@ def flag_from_stored(data: dict[str, Any]) -> RiskFlag:
     )
 
 
-async def save(conn: Connection, flag: RiskFlag, received_at: datetime) -> bool:
-    """Insert the flag's `risk_flags` row (not linked to an alert yet); False if it is there."""
-    fresh: bool | None = await conn.fetchval(
-        """INSERT INTO risk_flags (flag_id, client_id, site_id, level, source, flagged_at,
-               received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT (flag_id) DO NOTHING RETURNING true""",
+_INSERT = """INSERT INTO risk_flags (flag_id, client_id, site_id, level, source, flagged_at,
+    received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+    ON CONFLICT (flag_id) DO NOTHING"""
+
+
+def _row(flag: RiskFlag, received_at: datetime) -> tuple[object, ...]:
+    return (
         flag.flag_id,
         flag.client_id,
         flag.site_id,
@@ -76,7 +77,17 @@ async def save(conn: Connection, flag: RiskFlag, received_at: datetime) -> bool:
         flag.flagged_at,
         received_at,
     )
+
+
+async def save(conn: Connection, flag: RiskFlag, received_at: datetime) -> bool:
+    """Insert the flag's `risk_flags` row (not linked to an alert yet); False if it is there."""
+    fresh: bool | None = await conn.fetchval(_INSERT + " RETURNING true", *_row(flag, received_at))
     return bool(fresh)
+
+
+async def write(conn: Connection, flag: RiskFlag, received_at: datetime) -> None:
+    """`save` without its answer: a write only, which a batch of writes can hold."""
+    await conn.execute(_INSERT, *_row(flag, received_at))
 
 
 async def link_to_alert(conn: Connection, flag_id: UUID, alert_id: UUID) -> None:

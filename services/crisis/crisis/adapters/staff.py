@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 if TYPE_CHECKING:
+    import asyncpg
+
     from counseling_shared.db import Connection
 
 
@@ -81,6 +83,17 @@ async def not_at_site(conn: Connection, site_id: UUID, staff_ids: Collection[UUI
     return set(staff_ids) - {r["staff_id"] for r in known}
 
 
+async def is_active_at(conn: Connection, staff_id: UUID, site_id: UUID) -> bool:
+    """Whether the member is registered at `site_id` and booking has not deactivated them."""
+    found = await conn.fetchval(
+        """SELECT true FROM staff
+           WHERE staff_id = $1 AND site_id = $2 AND deactivated_at IS NULL""",
+        staff_id,
+        site_id,
+    )
+    return bool(found)
+
+
 async def deactivate_staff(conn: Connection, staff_id: UUID, site_id: UUID, at: datetime) -> None:
     """Mark the member deactivated (the first time only: a replay keeps the first instant).
 
@@ -108,3 +121,11 @@ async def inactive_among(conn: Connection, staff_ids: Collection[UUID]) -> froze
         list(staff_ids),
     )
     return frozenset(r["staff_id"] for r in rows)
+
+
+async def is_deactivated(db: asyncpg.Pool[Any], staff_id: UUID) -> bool:
+    """For the auth layer: booking deactivated this member (one primary-key read)."""
+    found = await db.fetchval(
+        "SELECT deactivated_at IS NOT NULL FROM staff WHERE staff_id = $1", staff_id
+    )
+    return bool(found)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
@@ -18,6 +19,34 @@ CHANNEL = "escalation_timers"
 DUE = "status = 'scheduled'"
 
 
+# The alert's other scheduled timers cancelled ($3: it keeps a deadline, at cycle $4 and
+# level $5). One a scheduler has claimed right now is skipped (SKIP LOCKED).
+_CANCEL_OTHERS = f"""UPDATE {TABLE} SET status = 'cancelled', settled_at = $2
+    WHERE id IN (SELECT id FROM {TABLE}
+                 WHERE alert_id = $1 AND status = 'scheduled'
+                   AND NOT ($3 AND cycle = $4 AND level = $5)
+                 FOR UPDATE SKIP LOCKED)"""
+# The alert's current deadline, unless it is there already.
+_ADD = f"""INSERT INTO {TABLE} (id, alert_id, cycle, level, due_at, created_at, trace_headers)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
+    ON CONFLICT (alert_id, cycle, level) DO NOTHING"""
+
+
+def _cancel_others_args(alert: Alert, now: datetime) -> tuple[object, ...]:
+    due, step = alert.escalation_due_at, alert.step
+    keep = due is not None and step is not None
+    return (alert.id, now, keep, step.cycle if step else 0, step.level if step else 0)
+
+
+def _add_args(alert: Alert, now: datetime) -> tuple[object, ...] | None:
+    due, step = alert.escalation_due_at, alert.step
+    if due is None or step is None:
+        return None
+    # The flow's trace: the page this deadline fires continues it.
+    trace = current_trace_headers() or None
+    return (uuid4(), alert.id, step.cycle, step.level, due, now, trace)
+
+
 async def follow(conn: Connection, alert: Alert, now: datetime) -> None:
     """Leave exactly the alert's current deadline scheduled, in the caller's transaction.
 
@@ -25,36 +54,22 @@ async def follow(conn: Connection, alert: Alert, now: datetime) -> None:
     skipped (SKIP LOCKED, so an acknowledgement never waits on or deadlocks with a firing timer):
     that timer's own transaction then finds the alert moved on and settles it as cancelled.
     """
-    due, step = alert.escalation_due_at, alert.step
-    keep = due is not None and step is not None
-    await conn.execute(
-        f"""UPDATE {TABLE} SET status = 'cancelled', settled_at = $2
-            WHERE id IN (SELECT id FROM {TABLE}
-                         WHERE alert_id = $1 AND status = 'scheduled'
-                           AND NOT ($3 AND cycle = $4 AND level = $5)
-                         FOR UPDATE SKIP LOCKED)""",
-        alert.id,
-        now,
-        keep,
-        step.cycle if step else 0,
-        step.level if step else 0,
-    )
-    if due is None or step is None:
+    await conn.execute(_CANCEL_OTHERS, *_cancel_others_args(alert, now))
+    added = _add_args(alert, now)
+    if added is None:
         return
-    added = await conn.fetchval(
-        f"""INSERT INTO {TABLE} (id, alert_id, cycle, level, due_at, created_at, trace_headers)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
-            ON CONFLICT (alert_id, cycle, level) DO NOTHING RETURNING true""",
-        uuid4(),
-        alert.id,
-        step.cycle,
-        step.level,
-        due,
-        now,
-        # The flow's trace: the page this deadline fires continues it.
-        current_trace_headers() or None,
-    )
+    if await conn.fetchval(_ADD + " RETURNING true", *added):
+        await notify_timer_added(conn, CHANNEL, alert.escalation_due_at)
+
+
+async def follow_all(conn: Connection, alerts: Sequence[Alert], now: datetime) -> None:
+    """`follow` for many alerts, one statement of each kind for all (a projection rebuild):
+    each alert's statements touch only its own timers, so running every cancel before every
+    add leaves the same rows. The scheduler is woken once, if any alert has a deadline."""
+    await conn.executemany(_CANCEL_OTHERS, [_cancel_others_args(a, now) for a in alerts])
+    added = [args for args in (_add_args(a, now) for a in alerts) if args is not None]
     if added:
+        await conn.executemany(_ADD, added)
         await notify_timer_added(conn, CHANNEL)
 
 
@@ -93,7 +108,7 @@ async def restore(conn: Connection, alert: Alert, now: datetime) -> bool:
         due,
         now,
     )
-    await notify_timer_added(conn, CHANNEL)
+    await notify_timer_added(conn, CHANNEL, due)
     return True
 
 

@@ -38,12 +38,14 @@ async def look_ahead(conn: Connection, now: datetime, days: int = 7) -> list[Sit
             (states[s].schedule, states[s].overrides) for s in first.schedule_ids if s in states
         ]
         every_schedule = [(s.schedule, s.overrides) for s in states.values()]
-        reachable = staff_on_call(every_schedule, start, end) | everyone(policy)
+        named = staff_on_call(every_schedule, start, end) | everyone(policy)
+        # Deactivated staff are skipped when paged: their shifts are holes, not cover.
+        absent = await staff.inactive_among(conn, named)
         found.append(
             SiteLookAhead(
                 site_policy.site_id,
-                empty_hours(first, level_one, start, days * 24),
-                await staff.with_fewer_channels(conn, reachable, MIN_CHANNELS),
+                empty_hours(first, level_one, start, days * 24, absent),
+                await staff.with_fewer_channels(conn, named - absent, MIN_CHANNELS),
             )
         )
     return found

@@ -37,4 +37,6 @@ async def client_is_of_site(
 
 
 async def works_at(conn: Any, staff_id: UUID, site_id: UUID) -> bool:
-    return not await staff.not_at_site(conn, site_id, [staff_id])
+    """Registered at the site and not deactivated: someone who has left acts on no alert,
+    neither with their key, through a page link sent before they left, nor by an admin."""
+    return await staff.is_active_at(conn, staff_id, site_id)

@@ -33,6 +33,9 @@ class ScheduleNotFound(Exception):
         self.schedule_id = schedule_id
 
 
+_DEACTIVATED = "is deactivated and cannot be paged"
+
+
 async def define_schedule(
     uow: UnitOfWork,
     schedule_id: UUID,
@@ -68,6 +71,13 @@ async def define_schedule(
                 for s in layer.participants
                 if s in unknown
             ]
+    inactive = await staff.inactive_among(conn, {p for layer in layers for p in layer.participants})
+    errors += [
+        FieldError(f"layers.{i}.participants", f"{s} {_DEACTIVATED}")
+        for i, layer in enumerate(layers)
+        for s in layer.participants
+        if s in inactive
+    ]
     if errors:
         raise InvalidSchedule(sorted(errors, key=lambda e: e.field))
     assert schedule is not None
@@ -95,6 +105,8 @@ async def add_override(
     site_id = loaded.state.schedule.site_id
     if require_known_staff and await staff.not_at_site(uow.conn, site_id, [staff_id]):
         raise InvalidOverride("staff_id", f"{staff_id} is not a staff member of the site")
+    if await staff.inactive_among(uow.conn, [staff_id]):
+        raise InvalidOverride("staff_id", f"{staff_id} {_DEACTIVATED}")
     events = decide_add_override(loaded.state, override, uow.now())
     await schedules.save(uow, schedule_id, loaded, events)
     return override

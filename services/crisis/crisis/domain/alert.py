@@ -6,11 +6,12 @@ on the live write path, when an alert is folded from the event store, and in uni
 """
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID, uuid5
 
 from counseling_shared.codes import AlertOutcome, AlertStatus, RiskLevel, RiskSource
+from counseling_shared.fast_replace import replace
 from crisis.domain.escalation import FIRST_STEP, Step, fallback_step, next_step
 from crisis.domain.policy import EscalationPolicy
 from crisis.domain.timeline import (

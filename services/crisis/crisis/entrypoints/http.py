@@ -151,6 +151,7 @@ async def post_risk_flag(body: RiskFlagBody, request: Request, caller: Caller) -
     """Record a risk flag. Moderate or above opens (or joins) the client's alert and pages
     level 1 of the site's policy at once. A client not registered at the site is a 422."""
     caller.require_site(body.site_id)
+    audit.note_client(body.client_id)  # the answer names only the alert and the flag
     runtime = runtime_of(request)
     settings = _settings(runtime)
     if settings.require_known_client:
@@ -311,7 +312,10 @@ async def _authorise(
         audit.act_for(actor)
     if not await people.works_at(uow.conn, actor, site_id):
         raise Problem(
-            403, "forbidden", "Forbidden", f"Staff member {actor} does not work at this site."
+            403,
+            "forbidden",
+            "Forbidden",
+            f"Staff member {actor} does not work at this site (or has been deactivated).",
         )
     return actor
 

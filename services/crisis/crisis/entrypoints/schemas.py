@@ -186,7 +186,10 @@ class StaffPinBody(RequestBody):
 
 
 class InboundSmsBody(BaseModel):
-    """What the SMS provider posts for a text received on the center's paging number."""
+    """What the SMS provider posts for a text received on the center's paging number.
+
+    Not a `RequestBody`: fields the provider adds (message ids, timestamps) are ignored rather
+    than refused, so a staff member's `ACK` is never lost to a provider's change."""
 
     model_config = ConfigDict(populate_by_name=True)
 

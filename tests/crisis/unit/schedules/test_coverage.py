@@ -58,3 +58,22 @@ def test_staff_on_call_are_everyone_with_a_shift_in_the_window() -> None:
     extra = Override(uuid4(), c, MONDAY + timedelta(days=10), MONDAY + timedelta(days=11))
 
     assert staff_on_call([(schedule, [extra])], MONDAY, MONDAY + timedelta(days=2)) == {a, b}
+
+
+def test_the_shifts_of_deactivated_staff_are_holes_not_cover() -> None:
+    left, stayed = uuid4(), uuid4()
+    schedule = _schedule(Layer(DAILY, (left, stayed)))  # left on Mondays, stayed on Tuesdays
+    level = PolicyLevel((), timedelta(minutes=5), (schedule.schedule_id,))
+
+    assert empty_hours(level, [(schedule, [])], MONDAY, 48) == []
+    empty = empty_hours(level, [(schedule, [])], MONDAY, 48, absent={left})
+    assert len(empty) == 24
+    assert MONDAY + timedelta(hours=24) not in empty
+
+
+def test_a_level_naming_only_deactivated_staff_is_not_always_covered() -> None:
+    left = uuid4()
+    level = PolicyLevel((left,), timedelta(minutes=5), ())
+
+    assert empty_hours(level, [], MONDAY, 24) == []
+    assert len(empty_hours(level, [], MONDAY, 24, absent={left})) == 24

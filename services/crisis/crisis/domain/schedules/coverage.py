@@ -3,7 +3,7 @@
 Pure functions of schedules and an interval, for the daily look-ahead check.
 """
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -22,14 +22,21 @@ def empty_hours(
     schedules: Sequence[ScheduleWithOverrides],
     start: datetime,
     hours: int,
+    absent: Collection[UUID] = frozenset(),
 ) -> list[datetime]:
     """The starts of the hours of `[start, start + hours)` in which, at some instant, the level
-    resolves to nobody. `schedules` are the level's (one it names that is missing: nobody)."""
-    if level.staff_ids:
+    resolves to nobody. `schedules` are the level's (one it names that is missing: nobody);
+    staff in `absent` (deactivated) are never paged, so their shifts cover nothing."""
+    if set(level.staff_ids) - set(absent):
         return []  # named staff are always there to page
     end = start + hours * HOUR
     covered = _union(
-        [s for schedule, overrides in schedules for s in shifts(schedule, overrides, start, end)]
+        [
+            s
+            for schedule, overrides in schedules
+            for s in shifts(schedule, overrides, start, end)
+            if s.staff_id not in absent
+        ]
     )
     gaps = _complement(covered, start, end)
     found = []
