@@ -110,6 +110,10 @@ def test_the_contract_page_lists_every_operation_and_every_event(
         assert f"`{channel['address']}`" in page
 
 
+# Pages a person opens from a message (HTML) that share their path with a JSON operation.
+HTML_PAGES = {("booking", "get", "/waitlist/offers/{offer_id}/accept")}
+
+
 @pytest.mark.parametrize("service", ["booking", "followup", "notify", "crisis"])
 def test_every_error_answer_is_declared_as_a_problem_and_every_key_as_bearer(
     generated: dict[str, str], service: str
@@ -137,9 +141,61 @@ def test_every_error_answer_is_declared_as_a_problem_and_every_key_as_bearer(
             )
             if not public:
                 assert {"401", "403"} <= set(operation["responses"]), (method, path)
+            if "application/json" in operation.get("requestBody", {}).get("content", {}):
+                assert {"400", "422"} <= set(operation["responses"]), (method, path)
             for status, answer in operation["responses"].items():
+                if (service, method, path) in HTML_PAGES and "text/html" in answer["content"]:
+                    continue  # a page for a person: its refusals are pages too
                 if status.startswith("4"):
                     schema = answer["content"]["application/problem+json"]["schema"]
                     expected = "ValidationProblem" if status == "422" else "Problem"
                     assert schema["$ref"] == f"#/components/schemas/{expected}", (path, status)
                     assert schema["$ref"] in problems
+
+
+# The SMS provider's webhook takes what the provider sends: a field it adds must not lose a
+# staff member's `ACK`. Every other body is ours, and a field it does not define is a 422.
+LENIENT_BODIES = {("crisis", "post", "/inbound/sms")}
+
+
+def _open_objects(schemas: dict[str, Any], schema: Any, seen: set[str]) -> list[str]:
+    """The object schemas under `schema` (followed through $ref, properties, items and
+    unions) that take properties they do not define."""
+    if isinstance(schema, list):
+        return [name for part in schema for name in _open_objects(schemas, part, seen)]
+    if not isinstance(schema, dict):
+        return []
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[1]
+        if name in seen:
+            return []
+        seen.add(name)
+        return [f"{name}.{o}" if o else name for o in _open_objects(schemas, schemas[name], seen)]
+    found = (
+        [""] if "properties" in schema and schema.get("additionalProperties") is not False else []
+    )
+    for key in ("properties", "items", "anyOf", "oneOf", "allOf"):
+        part = schema.get(key)
+        found += _open_objects(
+            schemas, list(part.values()) if key == "properties" and part else part, seen
+        )
+    return found
+
+
+@pytest.mark.parametrize("service", ["booking", "followup", "notify", "crisis"])
+def test_every_request_body_refuses_fields_it_does_not_define(
+    generated: dict[str, str], service: str
+) -> None:
+    openapi = json.loads(generated[f"openapi/{service}.json"])
+    schemas = openapi["components"]["schemas"]
+
+    open_bodies = {}
+    for path, item in openapi["paths"].items():
+        for method, operation in item.items():
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body is None or (service, method, path) in LENIENT_BODIES:
+                continue
+            if found := _open_objects(schemas, body["schema"], set()):
+                open_bodies[f"{method.upper()} {path}"] = found
+
+    assert not open_bodies, f"bodies that would drop an unknown field silently: {open_bodies}"

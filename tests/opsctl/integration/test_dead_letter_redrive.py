@@ -189,3 +189,27 @@ async def test_a_redrive_that_fails_again_is_a_new_dead_letter_on_its_original_s
     assert fixed.code == 0, fixed
     assert await _handled(pool, envelope) == 1
     assert projection.runs[envelope.id] == 5  # 2 + 2 failed, then the second redrive
+
+
+async def test_a_reviewed_dead_letter_leaves_the_waiting_list_and_is_not_redriven_by_all(
+    probe: tuple[Runtime, Projection], database_url: str, nats_url: str
+) -> None:
+    runtime, projection = probe
+    pool = runtime.db()
+    projection.broken = True
+    envelope = await _publish(runtime)
+    letter_id = await eventually(lambda: _letter_of(pool, envelope, "BOOKING"))
+
+    reviewed = await counselctl("dead-letters", "review", str(letter_id), *_db(database_url))
+    waiting = await counselctl("dead-letters", "list", "--waiting", *_db(database_url), "--json")
+    projection.broken = False
+    everything = await counselctl(
+        "dead-letters", "redrive", "--all", *_db(database_url), "--nats-url", nats_url
+    )
+
+    assert reviewed.code == 0, reviewed
+    assert await pool.fetchval("SELECT reviewed_at FROM dead_letters WHERE id = $1", letter_id)
+    assert letter_id not in [letter["id"] for letter in waiting.json()]
+    assert everything.code == 0, everything
+    assert str(letter_id) not in everything.stdout.split()
+    assert await _handled(pool, envelope) == 0

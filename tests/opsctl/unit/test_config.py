@@ -10,6 +10,7 @@ from opsctl.config import (
     database_for,
     devstack_state,
     nats_url,
+    service_url,
     state_path,
 )
 
@@ -76,6 +77,18 @@ def test_the_environment_wins_over_a_running_devstack() -> None:
 
     assert database_for(Service.CRISIS, env=env, state=STATE).url == "postgresql://b@h/crisis"
     assert nats_url(env=env, state=STATE) == "nats://elsewhere:4222"
+
+
+def test_a_services_api_is_found_where_a_running_devstack_serves_it() -> None:
+    # `BOOKING_PORT=9101 make run` in one terminal, `counselctl demo load` in another.
+    state = {**STATE, "services": {"booking": "http://127.0.0.1:9101"}}
+
+    assert service_url(Service.BOOKING, env={}, state=state) == "http://127.0.0.1:9101"
+    assert service_url(Service.CRISIS, env={}, state=state) == "http://127.0.0.1:8004"
+    assert service_url(Service.BOOKING, env={"BOOKING_PORT": "9201"}, state=state) == (
+        "http://127.0.0.1:9201"
+    )
+    assert service_url(Service.BOOKING, "http://b:1", env={}, state=state) == "http://b:1"
 
 
 def test_the_state_file_lives_in_the_devstack_var_dir(tmp_path: Path) -> None:

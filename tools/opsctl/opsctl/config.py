@@ -5,7 +5,9 @@ named after the service. counselctl serves all four at once, so it reads, in ord
 `--database-url`, `<SERVICE>_DATABASE_URL`, then `DATABASE_URL` with its database name replaced
 by the service's name, then the state file of a running `make run` (`devstack.json` in
 `$DEVSTACK_VAR_DIR`, else in the source tree's `var/`, else in `./var`), then the services'
-defaults. NATS likewise: `--nats-url`, `NATS_URL`, the state file, the default.
+defaults. NATS likewise: `--nats-url`, `NATS_URL`, the state file, the default. A service's
+HTTP API (`demo load`): `--<service>-url`, `<SERVICE>_PORT` on this machine, the state file, the
+contract's port.
 """
 
 from __future__ import annotations
@@ -109,6 +111,36 @@ def nats_url(
     env = os.environ if env is None else env
     from_state: str | None = (state.get("nats") or {}).get("url")
     return explicit or env.get("NATS_URL") or from_state or _DEFAULT_NATS_URL
+
+
+# The contract's ports, where `make run` serves each service unless `<SERVICE>_PORT` says otherwise.
+# Literals, not the services' settings: devstack imports this module, and its tests stand fake
+# services in for the real ones.
+DEFAULT_PORTS: Mapping[Service, int] = {
+    Service.BOOKING: 8001,
+    Service.FOLLOWUP: 8002,
+    Service.NOTIFY: 8003,
+    Service.CRISIS: 8004,
+}
+
+
+def service_url(
+    service: Service,
+    explicit: str | None = None,
+    env: Mapping[str, str] | None = None,
+    state: Mapping[str, Any] | None = None,
+) -> str:
+    """Where a service's HTTP API is: a running `make run` may serve it on another port than the
+    contract's (its terminal's `<SERVICE>_PORT`), which its state file names."""
+    state = _state_of(env) if state is None else state
+    env = os.environ if env is None else env
+    port = env.get(f"{service.value.upper()}_PORT")
+    if explicit:
+        return explicit
+    if port:
+        return f"http://127.0.0.1:{port}"
+    from_state: str | None = (state.get("services") or {}).get(service.value)
+    return from_state or f"http://127.0.0.1:{DEFAULT_PORTS[service]}"
 
 
 def operator_credentials(

@@ -26,7 +26,7 @@ REDRIVE_OF = "Dlq-Redrive-Of"
 """Header naming the dead letter (its id in the service's `dead_letters`) a message redrives."""
 
 _COLUMNS = """id, consumer, stream, stream_seq, subject, event_id, event_type, reason, detail,
-              deliveries, payload, headers, created_at, redriven_at"""
+              deliveries, payload, headers, created_at, redriven_at, reviewed_at"""
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class DeadLetter:
     headers: dict[str, str]
     created_at: datetime
     redriven_at: datetime | None
+    reviewed_at: datetime | None = None
 
     @classmethod
     def of(cls, row: asyncpg.Record) -> DeadLetter:
@@ -60,7 +61,8 @@ class DeadLetter:
 
 @dataclass(frozen=True)
 class Selection:
-    """Which dead letters: of one consumer, with one reason, only those not yet redriven."""
+    """Which dead letters: of one consumer, with one reason, only those still waiting (neither
+    redriven nor marked reviewed)."""
 
     consumer: str | None = None
     reason: str | None = None
@@ -73,7 +75,7 @@ async def list_dead_letters(conn: Connection, selection: Selection) -> list[Dead
         f"""SELECT {_COLUMNS} FROM dead_letters
             WHERE ($1::text IS NULL OR consumer = $1)
               AND ($2::text IS NULL OR reason = $2)
-              AND (NOT $3 OR redriven_at IS NULL)
+              AND (NOT $3 OR (redriven_at IS NULL AND reviewed_at IS NULL))
             ORDER BY id
             LIMIT $4""",
         selection.consumer,
@@ -87,6 +89,17 @@ async def list_dead_letters(conn: Connection, selection: Selection) -> list[Dead
 async def get_dead_letter(conn: Connection, letter_id: int) -> DeadLetter | None:
     row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM dead_letters WHERE id = $1", letter_id)
     return DeadLetter.of(row) if row else None
+
+
+async def mark_reviewed(conn: Connection, letter_ids: list[int]) -> list[int]:
+    """Mark dead letters rightly refused (not to be redriven): the pruner deletes them after
+    PRUNE_DEAD_LETTERS_AFTER. Returns the ids found; marking one twice keeps its first time."""
+    rows = await conn.fetch(
+        """UPDATE dead_letters SET reviewed_at = coalesce(reviewed_at, now())
+           WHERE id = ANY($1) RETURNING id""",
+        letter_ids,
+    )
+    return sorted(r["id"] for r in rows)
 
 
 class AlreadyRedriven(Exception):

@@ -33,7 +33,7 @@ CONTRACT_PAGE = "contract.md"
 REGENERATE = "make docs  (or: counselctl docs generate)"
 CONTRACT_VERSION = "1.0.0"
 
-# Which context publishes which catalog event (CONTRACT.md, "Events"). booking's list is the
+# Which context publishes which catalog event (docs/contract.md, "Events"). booking's list is the
 # one its stream is declared with, so the two cannot disagree.
 PUBLISHED_BY: Mapping[str, tuple[str, ...]] = {
     "booking": tuple(BOOKING_EVENT_TYPES),

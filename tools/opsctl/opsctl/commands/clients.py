@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import typer
 
@@ -25,10 +25,12 @@ def erase(
     """Erase a client on request: booking keeps a tombstone (no name, contact details or
     notes), followup, notify and crisis delete what they hold. Refused while the client has an
     unresolved crisis alert. Each service's database comes from `<SERVICE>_DATABASE_URL` or
-    `DATABASE_URL` (as for every command)."""
+    `DATABASE_URL` (as for every command). Each service's audit trail records the erasure
+    (actor `operator`, your login name; action `erase_client`)."""
     if not yes:
         fail("erasing a client cannot be undone: pass --yes to go ahead", code=2)
     changed: dict[str, dict[str, int]] = {}
+    request_id = uuid4().hex  # one id for the entries of this erasure in every service
 
     async def work() -> None:
         for service in erasure.ORDER:
@@ -37,8 +39,10 @@ def erase(
                 try:
                     changed[service.value] = dict(await hook(conn, client_id))
                 except ValueError as exc:  # a refusal, before anything changed there
+                    await erasure.record(conn, client_id, request_id, status=409)
                     done = ", ".join(changed) or "nothing"
                     fail(f"{service.value} refused: {exc} (already erased: {done})")
+                await erasure.record(conn, client_id, request_id, status=200)
 
     run(work())
     if as_json:

@@ -1,4 +1,4 @@
-"""`counselctl dead-letters list | show | redrive`."""
+"""`counselctl dead-letters list | show | redrive | review`."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ from opsctl.config import Service
 from opsctl.console import print_json, progress, stderr, stdout, table
 from opsctl.dead_letters import DeadLetter, Selection
 
-app = typer.Typer(help="Messages a consumer gave up on: list, show, redrive.", no_args_is_help=True)
+app = typer.Typer(
+    help="Messages a consumer gave up on: list, show, redrive, review.", no_args_is_help=True
+)
 
 ConsumerOption = Annotated[
     str | None, typer.Option("--consumer", "-c", help="Only this consumer (durable name).")
@@ -54,7 +56,7 @@ def list_(
     consumer: ConsumerOption = None,
     reason: ReasonOption = None,
     waiting: Annotated[
-        bool, typer.Option("--waiting", help="Only those not redriven yet.")
+        bool, typer.Option("--waiting", help="Only those neither redriven nor reviewed.")
     ] = False,
     limit: Annotated[int, typer.Option(help="At most this many, oldest first.")] = 1000,
     database_url: DatabaseUrlOption = None,
@@ -85,6 +87,7 @@ def list_(
                 "deliveries",
                 "dead-lettered",
                 "redriven",
+                "reviewed",
             ],
             (
                 [
@@ -97,6 +100,7 @@ def list_(
                     d.deliveries,
                     d.created_at,
                     d.redriven_at,
+                    d.reviewed_at,
                 ]
                 for d in found
             ),
@@ -212,3 +216,29 @@ async def _redrive(
                         fail(f"{exc} (--again redrives it once more)")
                 bar.advance(task)
         return done
+
+
+@app.command()
+def review(
+    letter_ids: Annotated[
+        list[int], typer.Argument(metavar="ID...", help="Dead letters rightly refused.")
+    ],
+    service: ServiceOption,
+    database_url: DatabaseUrlOption = None,
+    database_schema: DatabaseSchemaOption = None,
+) -> None:
+    """Mark dead letters reviewed: rightly refused, never to be redriven.
+
+    They leave `list --waiting` and `redrive --all`, and the pruner deletes them after
+    PRUNE_DEAD_LETTERS_AFTER (30 days by default).
+    """
+
+    async def work() -> list[int]:
+        async with database(service, database_url, database_schema) as conn:
+            return await letters.mark_reviewed(conn, letter_ids)
+
+    marked = run(work())
+    unknown = sorted(set(letter_ids) - set(marked))
+    stderr().print(f"marked {len(marked)} dead letter(s) of {service.value} reviewed")
+    if unknown:
+        fail(f"{service.value} has no dead letter {', '.join(map(str, unknown))}")

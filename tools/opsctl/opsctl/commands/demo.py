@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -10,6 +9,7 @@ import httpx
 import typer
 
 from opsctl.commands.common import JsonOption, fail, run
+from opsctl.config import Service, service_url
 from opsctl.console import print_json, progress, stdout, table
 from opsctl.demo.load import DemoLoadFailed, LoadedCenter, load_demo
 from opsctl.demo.plan import Step, demo_plan, next_week
@@ -19,15 +19,11 @@ app = typer.Typer(help="A demo center for trying the suite.", no_args_is_help=Tr
 DEV_API_KEY = "dev-admin-key"
 
 
-def _local(service: str, port: int) -> str:
-    """The service on this machine, at its `<SERVICE>_PORT` (the contract's default port)."""
-    return f"http://127.0.0.1:{os.environ.get(f'{service.upper()}_PORT') or port}"
-
-
 def _url_option(service: str, port: int) -> object:
     return typer.Option(
         f"--{service}-url",
-        help=f"Default: `http://127.0.0.1:${service.upper()}_PORT` ({port}).",
+        help=f"Default: `http://127.0.0.1:${service.upper()}_PORT`, else where a running"
+        f" `make run` serves it, else port {port}.",
         show_default=False,
     )
 
@@ -64,9 +60,9 @@ def load(
     week = week_of.date() if week_of else next_week(datetime.now(UTC).date())
     plan = demo_plan(seed, week, clients_per_site)
     urls = {
-        "booking": booking_url or _local("booking", 8001),
-        "followup": followup_url or _local("followup", 8002),
-        "crisis": crisis_url or _local("crisis", 8004),
+        "booking": service_url(Service.BOOKING, booking_url),
+        "followup": service_url(Service.FOLLOWUP, followup_url),
+        "crisis": service_url(Service.CRISIS, crisis_url),
     }
     center = _load(plan, urls, api_key, seed, wait)
     summary = {
