@@ -281,6 +281,19 @@ def test_no_secret_value_is_written_in_the_manifests(overlay: str, config: Servi
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 @pytest.mark.parametrize("config", service_configs(), ids=lambda c: c.name)
+def test_no_service_runs_in_development_mode_and_its_keys_come_from_a_secret(
+    overlay: str, config: ServiceConfig
+) -> None:
+    """So `dev-admin-key` and the development link key are refused at start-up."""
+    manifests = _render(overlay)
+    env = _environment(manifests, _one(manifests, "Deployment", config.name))
+    assert str(env.get("DEVELOPMENT_MODE", "false")).lower() == "false"
+    for name in ("API_KEYS", "LINK_SIGNING_KEY"):
+        assert "secretKeyRef" in env[name], f"{name} is not from a Secret"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("config", service_configs(), ids=lambda c: c.name)
 def test_each_service_uses_its_own_cloudnativepg_database_and_roles(
     overlay: str, config: ServiceConfig
 ) -> None:

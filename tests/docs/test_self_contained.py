@@ -1,5 +1,6 @@
-"""A newcomer's clone is all they have: every relative link in README.md and docs/*.md must
-lead to a file inside the clone, never beside it."""
+"""A newcomer's clone is all they have: every relative link in README.md, docs/*.md and the
+services' READMEs must lead to a file inside the clone, never beside it, and no page names a
+document the clone does not hold (the team's own notes are not part of the product)."""
 
 import re
 import shutil
@@ -12,6 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # Markdown links `[text](target)` and paths quoted in backticks that climb out (`../x`).
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 QUOTED_PATH = re.compile(r"`(\.\./[^`\s]*)`")
+# A document named bare, as in "see DESIGN.md".
+DOCUMENT_NAME = re.compile(r"\b[A-Za-z0-9_.-]+\.md\b")
 
 
 def _relative_targets(text: str) -> list[str]:
@@ -34,7 +37,11 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _pages(clone: Path) -> list[Path]:
-    return [clone / "README.md", *sorted((clone / "docs").glob("*.md"))]
+    return [
+        clone / "README.md",
+        *sorted((clone / "docs").glob("*.md")),
+        *sorted((clone / "services").glob("*/README.md")),
+    ]
 
 
 def test_every_relative_link_resolves_inside_a_fresh_clone(clone: Path) -> None:
@@ -54,3 +61,15 @@ def test_the_link_check_sees_links_that_climb_out() -> None:
         "../shared/CONTRACT.md",
     ]
     assert _relative_targets("[site](https://example.org) [top](#top)") == []
+
+
+def test_no_page_names_a_document_the_clone_does_not_hold(clone: Path) -> None:
+    held = {p.name for p in clone.rglob("*.md") if ".git" not in p.parts}
+    missing = [
+        f"{page.relative_to(clone)}: {name}"
+        for page in _pages(clone)
+        for name in sorted(set(DOCUMENT_NAME.findall(page.read_text("utf-8"))))
+        if name not in held
+    ]
+
+    assert not missing, "pages naming documents outside the clone:\n" + "\n".join(missing)

@@ -136,6 +136,15 @@ class Suite:
         self.processes[service].start()
         await self.wait_ready(service)
 
+    async def restart_with_keys(self, keys: str) -> None:
+        """Keys naming sites and staff that exist only now: restart every service with them."""
+        for name, process in self.processes.items():
+            process.send_stop()
+            await asyncio.to_thread(process.stop)
+            process.env["API_KEYS"] = keys
+            process.start()
+            await self.wait_ready(name)
+
     async def stop(self) -> None:
         for process in self.processes.values():
             process.send_stop()

@@ -376,6 +376,12 @@ async def _delete_override(world: World, role: Role) -> Call:
     return f"/schedules/{world.schedule_id}/overrides/{added['override_id']}", None
 
 
+async def _delete_webhook(world: World, role: Role) -> Call:
+    """A subscription of its own for each call: a deleted one answers 404 to the next."""
+    hook = {"site_id": world.site_a, "url": WEBHOOK_URL, "event_types": ["AppointmentBooked"]}
+    return f"/webhooks/{(await world.post('notify', '/webhooks', hook))['id']}", None
+
+
 async def _shifts(world: World, role: Role) -> Call:
     start = datetime.now(UTC).replace(microsecond=0)
     window = {"from": start.isoformat(), "to": (start + timedelta(days=7)).isoformat()}
@@ -520,6 +526,13 @@ TABLE: dict[tuple[str, str, str], Case] = {
         EVERYONE, fixed("/webhooks?site_id={site_a}"), listing=True
     ),
     ("notify", "GET", "/webhooks/{webhook_id}"): Case(EVERYONE, fixed("/webhooks/{webhook_id}")),
+    ("notify", "PATCH", "/webhooks/{webhook_id}"): Case(
+        PEOPLE, fixed("/webhooks/{webhook_id}", {"event_types": ["AppointmentBooked"]})
+    ),
+    ("notify", "DELETE", "/webhooks/{webhook_id}"): Case(PEOPLE, _delete_webhook),
+    ("notify", "POST", "/webhooks/{webhook_id}/rotate-secret"): Case(
+        PEOPLE, fixed("/webhooks/{webhook_id}/rotate-secret")
+    ),
     ("notify", "GET", "/webhooks/{webhook_id}/deliveries"): Case(
         EVERYONE, fixed("/webhooks/{webhook_id}/deliveries")
     ),
@@ -631,7 +644,8 @@ async def world(suite: Suite) -> World:
         counselor_a=counselor["id"],
         room_a=room["id"],
     )
-    await _restart_with_keys(suite, world.api_keys())
+    # The keys name sites and staff that exist only now.
+    await suite.restart_with_keys(world.api_keys())
 
     completed = await world.started_appointment()
     world.appointment_a = completed
@@ -667,16 +681,6 @@ async def world(suite: Suite) -> World:
     world.alert_id = await world.new_alert()
     world.schedule_id = (await world.post("crisis", "/schedules", _schedule(world)))["schedule_id"]
     return world
-
-
-async def _restart_with_keys(suite: Suite, keys: str) -> None:
-    """The keys name sites and staff that exist only now: restart every service with them."""
-    for name, process in suite.processes.items():
-        process.send_stop()
-        await asyncio.to_thread(process.stop)
-        process.env["API_KEYS"] = keys
-        process.start()
-        await suite.wait_ready(name)
 
 
 async def _non_empty(client: httpx.AsyncClient, path: str) -> list[dict[str, Any]] | None:
@@ -757,25 +761,58 @@ async def test_free_text_about_a_client_is_withheld_from_integration_keys(world:
 
 
 async def test_every_client_read_is_in_the_audit_trail_with_its_actor(world: World) -> None:
-    reads = {
-        "booking": f"/clients/{world.client_a}",
-        "followup": f"/clients/{world.client_a}/followup-preferences",
-        "notify": f"/recipients/{world.client_a}/preferences",
-    }
-    for service, path in reads.items():
-        request_id = f"read-{service}-{world.client_a}"
+    """Each read of one client's data, in all four services (single resources and lists
+    filtered to the client), is an entry naming the client, the site and the staff actor; and so
+    are the client's registration, a risk flag and notify's directory read."""
+    alert_id = await world.new_alert()  # its own client; sets world.flag_id
+    alert = await _get(world, "crisis", f"/alerts/{alert_id}", ADMIN)
+    client, flagged = world.client_a, alert["client_id"]
+    reads = [
+        ("booking", f"/clients/{client}", client),
+        ("booking", f"/appointments/{world.appointment_a}", client),
+        ("booking", f"/appointments?client_id={client}", client),
+        ("booking", f"/fhir/Appointment/{world.appointment_a}", client),
+        ("booking", f"/fhir/Appointment?patient=Patient/{client}", client),
+        ("followup", f"/followups/{world.followup_id}", client),
+        ("followup", f"/followups?client_id={client}", client),
+        ("followup", f"/clients/{client}/followup-preferences", client),
+        ("followup", f"/clients/{client}/measures", client),
+        ("notify", f"/notifications/{world.notification_id}", client),
+        ("notify", f"/notifications?recipient_id={client}", client),
+        ("notify", f"/recipients/{client}/preferences", client),
+        ("crisis", f"/alerts/{alert_id}", flagged),
+        ("crisis", f"/risk-flags/{world.flag_id}", flagged),
+    ]
+    missing: list[str] = []
+    registered = await _register_client(world, STAFF)
+    async with httpx.AsyncClient(base_url=world.suite.url("booking"), timeout=15) as http:
+        headers = {"Authorization": f"Bearer {world.key(STAFF, True)}", "X-Request-ID": "reg"}
+        new_client = created(await http.post(registered[0], json=registered[1], headers=headers))
+    trail = await _whole_trail(world, "booking", new_client["id"])
+    if ("register_client", world.staff_a) not in [(e["action"], e["actor"]["id"]) for e in trail]:
+        missing.append(f"booking POST /clients: {trail}")
+    # notify read the client's address from booking's directory, over the authenticated bus.
+    directory = {"kind": "service", "id": "notify"}
+
+    async def read_by_notify() -> bool:
+        trail = await _whole_trail(world, "booking", client)
+        return any(e["action"] == "directory_contact" and e["actor"] == directory for e in trail)
+
+    await eventually(read_by_notify, timeout=20)
+    flagging = [e["action"] for e in await _whole_trail(world, "crisis", flagged)]
+    if flagging[:1] != ["post_risk_flag"]:
+        missing.append(f"crisis POST /risk-flags: {flagging}")
+    for n, (service, path, client_id) in enumerate(reads):
+        request_id = f"read-{n}-{client_id}"
         await _get(world, service, path, STAFF, **{"X-Request-ID": request_id})
 
-        trail = await _whole_trail(world, service, world.client_a)
+        trail = await _whole_trail(world, service, client_id)
 
-        [entry] = [e for e in trail if e["request_id"] == request_id]
-        assert entry["actor"] == {"kind": "staff", "id": world.staff_a}, service
-        assert (entry["client_id"], entry["site_id"], entry["status"]) == (
-            world.client_a,
-            world.site_a,
-            200,
-        ), service
-        assert entry["resource_id"] == world.client_a, service
+        found = [e for e in trail if e["request_id"] == request_id]
+        expected = {"kind": "staff", "id": world.staff_a}, client_id, world.site_a, 200
+        if [(e["actor"], e["client_id"], e["site_id"], e["status"]) for e in found] != [expected]:
+            missing.append(f"{service} GET {path}: {found}")
+    assert missing == [], "\n".join(missing)
 
 
 async def test_a_calendar_feed_answers_its_signed_link_alone_whatever_key_comes_with_it(

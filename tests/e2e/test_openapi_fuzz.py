@@ -57,7 +57,8 @@ async def suite(
     e2e_sinks: Sinks,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Suite]:
-    """The suite, with a short wait for ids it has not heard of (most fuzzed ids are random)."""
+    """The suite, with a short wait for ids it has not heard of (most fuzzed ids are random),
+    and every optional route configured."""
     running = Suite(
         nats_url=nats_url,
         postgres_url=postgres_server.url(),
@@ -67,6 +68,9 @@ async def suite(
             "KNOWN_ID_WAIT_SECONDS": "0.1",
             "CRISIS_STAFF_WAIT_SECONDS": "0.1",
             "CRISIS_CLIENT_WAIT_SECONDS": "0.1",
+            # Without a secret the SMS webhook is a deliberate 503 (not configured); with one,
+            # the fuzzed header is a wrong secret: a 401.
+            "INBOUND_SMS_SECRET": "fuzz-inbound-secret",
         },
     )
     try:

@@ -26,12 +26,12 @@ from tests.e2e.center import Center, created, unique_email, unique_phone
 from tests.e2e.harness import AUTH, Suite
 
 COMMAND_DEADLINE = 45.0
-"""How long a command is retried. Below the idempotency middleware's 60 s takeover of a key
-whose first request died unanswered, so a retry never runs a command a second time."""
+"""How long a command is retried with its Idempotency-Key. A retry never runs a command a second
+time: the key is held by its first try's transaction and recorded in it."""
 
 IN_PROGRESS_PATIENCE = 5.0
 """How long a command keeps getting "409 in progress" before the load counts it `unknown` and
-moves on: after a kill, its first try died unanswered and the key stays claimed until then."""
+moves on: after a kill, the key stays held until PostgreSQL ends the dead request's transaction."""
 
 RETRY_PAUSE = 0.5
 
