@@ -22,7 +22,12 @@ def latency_histogram(path: Path, e2e: EndToEnd) -> None:
         ("booking, paced at 100/s", run.paced.ok),
         ("page: risk flag → SMS provider", e2e.pages.ok),
     ]
-    figure, axes = plt.subplots(len(series), 1, figsize=(8, 7), constrained_layout=True)
+    if e2e.backlog is not None:
+        series.append(
+            (f"page behind a {e2e.backlog.queued:,}-message bulk backlog", e2e.backlog.pages.ok)
+        )
+    height = 2.4 * len(series)
+    figure, axes = plt.subplots(len(series), 1, figsize=(8, height), constrained_layout=True)
     for ax, (title, seconds) in zip(axes, series, strict=True):
         millis = [s * 1000 for s in seconds]
         ax.hist(millis, bins=40, color="#4C72B0")
@@ -42,7 +47,16 @@ def throughput_chart(path: Path, backbone: list[Comparison], e2e: EndToEnd) -> N
     ]
     ours = [run.flat.per_second, *(c.backbone.per_second for c in backbone)]
     raw = [run.pgbench_tps, *(c.raw.per_second for c in backbone)]
-    figure, ax = plt.subplots(figsize=(9, 5), constrained_layout=True)
+    if e2e.pipeline is not None:
+        names.append("SessionCompleted → followup check-in rows\nvs raw fetch + inserts + acks")
+        ours.append(e2e.pipeline.followup.per_second)
+        raw.append(e2e.pipeline.raw.per_second)
+    for r in e2e.rebuilds:
+        if r.rebuild.events:
+            names.append(f"{r.service} projection rebuild\nvs one read + executemany")
+            ours.append(r.rebuild.per_second)
+            raw.append(r.raw.per_second)
+    figure, ax = plt.subplots(figsize=(9, 2 + 0.6 * len(names)), constrained_layout=True)
     positions = range(len(names))
     ax.barh([p + 0.2 for p in positions], ours, height=0.4, label="ours", color="#4C72B0")
     ax.barh([p - 0.2 for p in positions], raw, height=0.4, label="raw limit", color="#C0C0C0")

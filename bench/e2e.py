@@ -5,10 +5,17 @@ import os
 import statistics
 from dataclasses import dataclass, field
 
+from bench import backlog, pipeline, rebuild
+from bench.backlog import Backlog
 from bench.booking_load import BookingLoad, Latencies
+from bench.cpu import CpuMeter
 from bench.paging import Pager
 from bench.pgbench import single_row_inserts
+from bench.pipeline import Pipeline
+from bench.rebuild import RebuildSpeed
 from bench.stack import running_stack
+from counseling_shared.db import connect
+from counseling_shared.waiting import poll_until
 
 IN_FLIGHT = 16
 PACED_RATE = 100.0
@@ -29,6 +36,10 @@ class BookingRun:
     pgbench_tps: float
     paced: Latencies
     cpu_ms_per_booking: float  # booking's own CPU seconds (user + system) per booking
+    cpu_ms_by_process: dict[str, float] = field(default_factory=dict)
+    """Each process's CPU per booking during the flat-out window: the four services,
+    PostgreSQL (postmaster and backends), NATS and the load generator (this process, which
+    also relays the services' log lines)."""
 
     @property
     def share(self) -> float:
@@ -39,6 +50,9 @@ class BookingRun:
 class EndToEnd:
     runs: list[BookingRun] = field(default_factory=list)
     pages: Latencies = field(default_factory=Latencies)
+    pipeline: Pipeline | None = None
+    rebuilds: list[RebuildSpeed] = field(default_factory=list)
+    backlog: Backlog | None = None
 
     @property
     def median_run(self) -> BookingRun:
@@ -55,28 +69,28 @@ class EndToEnd:
         return [r.paced.percentile(99) for r in self.runs]
 
 
-def _cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def measure(repeat: int, seconds: float) -> EndToEnd:
     result = EndToEnd()
     async with running_stack() as stack:
         suite = stack.suite
         load = await BookingLoad.prepare(suite)
         pager = await Pager.prepare(suite, PAGES)
-        booking_pid = suite.processes["booking"].pid
-        assert booking_pid is not None
+        behind_backlog = await Pager.prepare(suite, PAGES)
+        services = {name: p.pid for name, p in suite.processes.items() if p.pid is not None}
+        meter = CpuMeter(
+            {**services, "nats": stack.nats_pid, "load generator": os.getpid()},
+            {"postgresql": stack.postgres_pid},
+        )
         server_url = stack.postgres_url
         for number in range(1, repeat + 1):
-            cpu_before = _cpu_seconds(booking_pid)
+            meter.start()
             flat = await load.flat_out(IN_FLIGHT, seconds)
-            cpu_ms = (_cpu_seconds(booking_pid) - cpu_before) / max(1, len(flat.ok)) * 1000
+            spent = meter.stop()
+            per_booking = {name: cpu / max(1, len(flat.ok)) * 1000 for name, cpu in spent.items()}
+            cpu_ms = per_booking["booking"]
             tps = await single_row_inserts(server_url, IN_FLIGHT, seconds)
             paced = await load.paced(PACED_RATE, min(seconds, PACED_SECONDS))
-            run = BookingRun(flat, tps, paced, cpu_ms)
+            run = BookingRun(flat, tps, paced, cpu_ms, per_booking)
             result.runs.append(run)
             print(
                 f"e2e run {number}: booking {flat.per_second:,.0f}/s "
@@ -85,10 +99,30 @@ async def measure(repeat: int, seconds: float) -> EndToEnd:
                 f"{paced.percentile(99) * 1000:.0f} ms; {cpu_ms:.1f} ms CPU per booking",
                 flush=True,
             )
+        # "Idle" means idle: the bookings' confirmations are still being sent after the paced
+        # window (not timed).
+        await _until_notify_is_idle(suite.database_url("notify"))
         result.pages = await pager.page_each(PAGE_INTERVAL)
         print(
             f"pages: p50 {result.pages.percentile(50) * 1000:.0f} ms, "
             f"p99 {result.pages.percentile(99) * 1000:.0f} ms",
+            flush=True,
+        )
+        result.pipeline = found = await pipeline.measure(stack)
+        print(
+            f"SessionCompleted → check-in rows: {found.followup.per_second:,.0f}/s, "
+            f"raw consumer {found.raw.per_second:,.0f}/s ({found.share:.1%})",
+            flush=True,
+        )
+        # After the pipeline (followup's store is full) and before the backlog (which leaves
+        # notify's lane draining).
+        result.rebuilds = await rebuild.measure(stack)
+        result.backlog = behind = await backlog.measure(stack, behind_backlog, PAGE_INTERVAL)
+        print(
+            f"pages behind {behind.queued:,} bulk messages: p50 "
+            f"{behind.pages.percentile(50) * 1000:.0f} ms, p99 "
+            f"{behind.pages.percentile(99) * 1000:.0f} ms; {behind.at_last_page:,} undelivered "
+            f"when the last page arrived",
             flush=True,
         )
     return result
@@ -99,3 +133,17 @@ def spread(values: list[float]) -> str:
     if not values:
         return "-"
     return f"{statistics.median(values):.1%} ({min(values):.1%} to {max(values):.1%})"
+
+
+async def _until_notify_is_idle(dsn: str, within: float = 120.0) -> None:
+    """Wait (at most `within` s) until notify has no message pending."""
+    conn = await connect(dsn)
+
+    async def idle() -> bool:
+        pending = await conn.fetchval("SELECT count(*) FROM notifications WHERE status = 'pending'")
+        return not pending
+
+    try:
+        await poll_until(idle, within, every=0.5)
+    finally:
+        await conn.close()

@@ -21,6 +21,12 @@ class Pager:
     center: Center
     oncall: dict[str, Any]
     clients: list[str] = field(default_factory=list)
+    first_sent: float = 0.0  # epoch seconds of the last `page_each`'s first flag
+    last_arrival: float = 0.0  # and of its last page's arrival at the SMS provider
+    sent: dict[str, float] = field(default_factory=dict)
+    """The last `page_each`'s flags: alert id → epoch seconds just before its POST."""
+    answered: dict[str, float] = field(default_factory=dict)  # and when crisis answered it
+    arrived: dict[str, float] = field(default_factory=dict)  # and its page reached the provider
 
     @classmethod
     async def prepare(cls, suite: Suite, flags: int) -> "Pager":
@@ -44,6 +50,7 @@ class Pager:
     async def page_each(self, interval: float) -> Latencies:
         """One flag every `interval` s, one after another; the latency of each page."""
         sent: dict[str, float] = {}
+        answered: dict[str, float] = {}
         began = time.perf_counter()
         async with self.suite.client("crisis") as crisis:
             for client_id in self.clients:
@@ -59,12 +66,15 @@ class Pager:
                     if answer.status_code != 503:
                         break
                     await asyncio.sleep(0.2)
-                sent[created(answer)["alert_id"]] = at
+                alert_id = created(answer)["alert_id"]
+                sent[alert_id], answered[alert_id] = at, time.time()
                 await asyncio.sleep(interval)
         result = Latencies(seconds=time.perf_counter() - began)
         sms = self.suite.sinks.http
         pages = await eventually(lambda: _pages(sms.sms, sent), timeout=60, interval=0.2)
         result.ok = [arrived - sent[alert] for alert, arrived in pages.items()]
+        self.first_sent, self.last_arrival = min(sent.values()), max(pages.values())
+        self.sent, self.answered, self.arrived = sent, answered, pages
         result.failed = len(sent) - len(result.ok)
         return result
 

@@ -1,11 +1,12 @@
 """Profile booking while `POST /appointments` runs flat out: py-spy samples the booking
 process, and the samples are summed by the part of the request they were in.
 
-python bench/profile_booking.py [--seconds 20] [--out docs/profile]
+python bench/profile_booking.py [--seconds 20] [--out docs/profile] [--service booking]
 
-Writes <out>/booking-flamegraph.svg, <out>/booking-stacks.txt (collapsed stacks) and prints
-the summary that docs/performance.md quotes. py-spy needs ptrace rights over the process
-(root, or the same user with ptrace allowed).
+Writes <out>/<service>-flamegraph.svg, <out>/<service>-stacks.txt (collapsed stacks) and
+prints the summary that docs/performance.md quotes. `--service followup` samples followup's
+process instead, while the same bookings run (it plans their reminders). py-spy needs ptrace
+rights over the process (root, or the same user with ptrace allowed).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("outbox and envelopes", ("counseling_shared/outbox.py", "counseling_shared/envelope.py")),
     ("event store", ("counseling_shared/eventstore.py",)),
     ("booking's own code", ("booking/",)),
+    ("followup's own code", ("followup/",)),
+    ("inbox consumer", ("counseling_shared/inbox.py", "counseling_shared/pull.py")),
     ("nats client", ("nats/",)),
     ("HTTP stack (uvicorn, starlette, fastapi)", ("uvicorn/", "starlette/", "fastapi/", "h11/")),
     ("asyncio event loop", ("asyncio/", "uvloop/")),
@@ -74,14 +77,14 @@ def summarize(collapsed: str) -> list[tuple[str, float]]:
     return [(name, n / total) for name, n in counts.most_common()]
 
 
-async def profile(seconds: float, out: Path) -> list[tuple[str, float]]:
+async def profile(seconds: float, out: Path, service: str = "booking") -> list[tuple[str, float]]:
     await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     async with running_stack() as stack:
         suite = stack.suite
         load = await BookingLoad.prepare(suite)
-        pid = suite.processes["booking"].pid
+        pid = suite.processes[service].pid
         assert pid is not None
-        stacks = out / "booking-stacks.txt"
+        stacks = out / f"{service}-stacks.txt"
         recorders = [
             subprocess.Popen(  # noqa: ASYNC220 (started, not waited for, here)
                 [
@@ -102,7 +105,7 @@ async def profile(seconds: float, out: Path) -> list[tuple[str, float]]:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            for fmt, path in (("raw", stacks), ("flamegraph", out / "booking-flamegraph.svg"))
+            for fmt, path in (("raw", stacks), ("flamegraph", out / f"{service}-flamegraph.svg"))
         ]
         result = await load.flat_out(16, seconds + 2)
         for recorder in recorders:
@@ -118,8 +121,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "profile")
+    parser.add_argument("--service", default="booking", help="the process to sample")
     args = parser.parse_args()
-    for name, share in asyncio.run(profile(args.seconds, args.out)):
+    for name, share in asyncio.run(profile(args.seconds, args.out, args.service)):
         print(f"{share:6.1%}  {name}")
 
 

@@ -2,10 +2,14 @@
 
 import os
 import platform
+import statistics
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.backlog import BACKLOG, THROUGH_HANDLER
+from bench.backlog import P99_TARGET as BACKLOG_P99_TARGET
+from bench.claims import RATIO_TARGET, SMALL, ClaimCost
 from bench.e2e import (
     BOOKING_TARGET,
     IN_FLIGHT,
@@ -18,6 +22,8 @@ from bench.e2e import (
     spread,
 )
 from bench.measure import Comparison
+from bench.pipeline import SESSIONS
+from bench.rebuild import TARGET as REBUILD_TARGET
 
 TARGET = 0.20  # each path at least 20 % of its raw limit
 
@@ -121,11 +127,103 @@ def e2e_section(e2e: EndToEnd | None) -> str:
         f"p99 {_ms(pages.percentile(99))} ({pages.failed} missing) | | | "
         f"p99 < {_ms(PAGE_P99_TARGET)} | {page_ok} |",
     ]
+    if e2e.backlog is not None:
+        b = e2e.backlog
+        met = "yes" if b.pages.percentile(99) < BACKLOG_P99_TARGET else "NO"
+        rows.append(
+            f"| page behind a {b.queued:,}-message bulk backlog (FollowUpDue check-ins, queued "
+            f"in notify's bulk lane) | {len(b.pages.ok)} pages, p50 "
+            f"{_ms(b.pages.percentile(50))}, p99 {_ms(b.pages.percentile(99))} "
+            f"({b.pages.failed} missing); backlog undelivered: {b.at_first_page:,} when the "
+            f"first page was sent, {b.at_last_page:,} when the last page arrived (the lane "
+            f"delivered {b.drained_per_second:,.0f}/s meanwhile; {b.failed} failed) | | | "
+            f"p99 < {_ms(BACKLOG_P99_TARGET)}, pages not behind the bulk | {met} |"
+        )
+    if e2e.pipeline is not None:
+        f = e2e.pipeline
+        rows.append(
+            f"| `SessionCompleted` on the bus → followup's scheduled check-in rows committed | "
+            f"{f.followup.per_second:,.0f} events/s ({f.followup.events:,} in "
+            f"{f.followup.seconds:.1f} s) | the consumer's raw limit on the same messages "
+            f"(fetch, inserts, acks): {f.raw.per_second:,.0f}/s | {f.share:.1%} | none given | |"
+        )
     cpu = ", ".join(f"{r.cpu_ms_per_booking:.1f}" for r in e2e.runs)
     return "\n".join(rows) + (
         f"\n\nbooking's own CPU time per booking (user + system, from `/proc`), per run: "
         f"{cpu} ms. It depends on the machine's load much less than the rates do."
+        f"\n\n{cpu_budget(e2e)}"
     )
+
+
+def cpu_budget(e2e: EndToEnd) -> str:
+    """Where the machine's CPU went per booking, process by process, in each flat-out run."""
+    runs = [r for r in e2e.runs if r.cpu_ms_by_process]
+    if not runs:
+        return ""
+    names = list(runs[0].cpu_ms_by_process)
+    columns = " | ".join(f"run {n}" for n in range(1, len(runs) + 1))
+    header = f"| CPU per booking, flat out | {columns}"
+    rows = [header + " |", "|---|" + "---|" * len(runs)]
+    for name in names:
+        values = " | ".join(f"{r.cpu_ms_by_process.get(name, 0.0):.1f} ms" for r in runs)
+        rows.append(f"| {name} | {values} |")
+    totals = " | ".join(f"**{sum(r.cpu_ms_by_process.values()):.1f} ms**" for r in runs)
+    rows.append(f"| all of them | {totals} |")
+    spent = [sum(r.cpu_ms_by_process.values()) for r in runs]
+    target_rate = statistics.median(BOOKING_TARGET * r.pgbench_tps for r in runs)
+    return (
+        "\n".join(rows)
+        + "\n\nWith every process on the same two cores, bookings a second cannot exceed "
+        f"2,000 ms / (all of them): about {statistics.median(2000 / t for t in spent):,.0f} "
+        f"here. Reaching {BOOKING_TARGET:.0%} of pgbench's single-row inserts (about "
+        f"{target_rate:,.0f} a second) would need the whole suite to spend at most "
+        f"{2000 / target_rate:.1f} ms per booking, against {statistics.median(spent):.1f} ms "
+        "measured."
+    )
+
+
+def rebuild_section(e2e: EndToEnd | None) -> str:
+    if e2e is None or not e2e.rebuilds:
+        return "Not measured in this run (`--no-e2e`)."
+    rows = [
+        "| service | events in its store (streams) | rebuild | raw limit, same database "
+        "| ratio | target | met |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in e2e.rebuilds:
+        rows.append(
+            f"| {r.service} | {r.rebuild.events:,} ({r.streams:,}) | "
+            f"{r.rebuild.per_second:,.0f} events/s ({r.rebuild.seconds:.2f} s) | "
+            f"{r.raw.per_second:,.0f} events/s | {r.share:.1%} | "
+            f"≥ {REBUILD_TARGET:,.0f} events/s | {'yes' if r.met else 'NO'} |"
+        )
+    return "\n".join(rows)
+
+
+def claims_section(costs: list[ClaimCost] | None) -> str:
+    if not costs:
+        return "Not measured in this run (`--no-claims`)."
+    rows = [
+        f"| timer table (scheduler) | one claim, {SMALL:,} future rows: p50, p99 "
+        f"| with {costs[0].large_rows:,}: p50, p99 | ratio of p50s | target | met | index read |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in costs:
+        rows.append(
+            f"| {c.table} | {_ms2(statistics.median(c.small))}, {_ms2(_p99(c.small))} "
+            f"| {_ms2(statistics.median(c.large))}, {_ms2(_p99(c.large))} | {c.ratio:.2f} "
+            f"| < {RATIO_TARGET} | {'yes' if c.met else 'NO'} | `{c.index}` |"
+        )
+    return "\n".join(rows)
+
+
+def _ms2(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
+
+
+def _p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
 
 
 def write_markdown(
@@ -134,6 +232,7 @@ def write_markdown(
     machine: Machine,
     events: int,
     e2e: EndToEnd | None = None,
+    claims: list[ClaimCost] | None = None,
 ) -> None:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     raw_methods = "\n".join(
@@ -149,10 +248,15 @@ def write_markdown(
             m=machine,
             memory=f"{machine.memory_gib:.1f}",
             e2e=e2e_section(e2e),
+            claims=claims_section(claims),
+            rebuild=rebuild_section(e2e),
             in_flight=IN_FLIGHT,
             rate=PACED_RATE,
             paced_seconds=PACED_SECONDS,
             page_interval=PAGE_INTERVAL,
+            backlog=BACKLOG,
+            through_handler=THROUGH_HANDLER,
+            sessions=SESSIONS,
         )
     )
 
@@ -190,9 +294,10 @@ run's ratio beside it.
 
 - Machine: {m.cpus} CPUs (`nproc`), {memory} GiB, {m.cpu_model}, Python {m.python};
   NATS {m.nats_server}, PostgreSQL {m.postgres} ({m.servers}, on the same machine).
-- Load average (1, 5, 15 min) at the start: {m.load}. The machine is shared: other test
-  suites were running, so absolute rates are lower and noisier than on an idle machine, and
-  the ratios (both sides measured under the same load) are the figures to compare.
+- Load average (1, 5, 15 min) at the start: {m.load}. The machine may be shared (a
+  1-minute load above 2 means other work was running): absolute rates then are lower and
+  noisier than on an idle machine, and the ratios (both sides measured under the same load)
+  are the figures to compare.
 
 ### End to end, all four services running
 
@@ -205,7 +310,8 @@ run's ratio beside it.
 The four services run as `make run` starts them (`python -m <service>`, one process each, a
 NATS server that knows only the bus's users, one embedded PostgreSQL with a database per
 service, an SMTP server and an SMS provider stand-in), logging at INFO. The load comes from
-one Python process of httpx clients on the same machine, so it competes for the same CPUs.
+one Python process of aiohttp clients on the same machine, so it competes for the same CPUs
+(the CPU table above counts it; it also relays the services' log lines).
 
 - **booking, flat out**: {in_flight} requests in flight for the window; each books a fresh
   15-minute slot for one of 64 counselor/client pairs, with an `Idempotency-Key`, so no two
@@ -220,6 +326,223 @@ one Python process of httpx clients on the same machine, so it competes for the 
 - **page latency**: a high risk flag for a fresh client every {page_interval} s; the time from
   just before the accepted `POST /risk-flags` until the SMS provider stand-in recorded the
   on-call page (the file it writes; no polling in the timed window).
+- **page behind a bulk backlog** (`bench/backlog.py`): {backlog:,} FollowUpDue check-in
+  messages to the clients of one site are queued in notify's bulk lane in one transaction on
+  notify's database, so the whole backlog appears at once: the first
+  {through_handler} by notify's own FollowUpDue handler (`handlers.on_followup_due`, called
+  in the benchmark process), the rest as SQL copies of those (new ids, each with its requested
+  event in notify's store, so deliveries are recorded as usual). The bus is skipped because
+  queuing all of them through the handler alone takes about 100 s here, and through the
+  consumer the lane would start draining long before the backlog was complete. Then pages
+  are sent as above while the lane drains. How much of the backlog was still undelivered
+  when the first page was sent and when the last one reached the SMS provider comes from the
+  messages' own `sent_at` / `failed_at`, read afterwards: if pages waited behind bulk mail,
+  the backlog would be nearly gone by the last page.
+- **`SessionCompleted` → scheduled follow-up** (`bench/pipeline.py`): {sessions:,}
+  `SessionCompleted` envelopes for fresh clients of one site followup already knows,
+  published on booking's stream as booking's relay does (booking's NATS user, the event's
+  subject, `Nats-Msg-Id`), all pipelined; from just before the first publish until followup
+  has committed a scheduled first check-in for every one (counted on followup's database
+  every 20 ms, so the end is known to 20 ms; followup also writes the client, its contact
+  regularity and the events of each). Its limit: the consumer's raw limit (below) run on the
+  same stored messages through a durable of its own, under the benchmarks' own NATS user.
+  Since 2026-12-04 followup-care has a batch handler (`followup/entrypoints/care_batch.py`,
+  issue #12): a fetched batch's client, session, no-show and closure events run through the
+  per-message handlers unchanged, on a store (`adapters/batch_store.py`) that loads and locks
+  everything they read in six statements and then writes every event in one `unnest` insert
+  and each row statement once as an `executemany`; each event is published under the message
+  that caused it (`UnitOfWork.caused_by`) in that message's own span (`inbox.message_span`).
+  A test runs the same messages both ways and compares every table, event and outbox row.
+  Measured old (main) and new alternately with this benchmark alone (one stack each, load
+  2.2 to 2.8): 141, 140, 187 events/s before and 589, 488, 570 after (about 3.5 times),
+  followup's CPU 3.55, 3.80, 2.90 ms an event before and 1.03, 0.99, 0.85 after. Still a
+  tenth of the raw limit: not yet looked into (the fetch size, the per-batch statements, the
+  reminders' events, which are still handled one by one inside the batch).
+
+### Projection rebuild, per service
+
+{rebuild}
+
+Each service's own `rebuild_projections` (what `python -m <service> rebuild-projections` and
+`counselctl rebuild` run), on its database in the running stack, over the event store the
+benchmarks above filled (booking's from the bookings, followup's from the `SessionCompleted`
+pipeline, notify's from the confirmations, crisis's from the pages), before the backlog is
+queued; events/s is the store's events over the rebuild's time. Its raw limit, on the same
+database right after: every event read in one query in stream order and one row per stream
+written with asyncpg `executemany` into a temporary table, in one transaction (rolled back):
+the least a rebuild does. A store of a few hundred events gives a rate dominated by the
+rebuild's fixed costs (its lock, deletes and temporary tables): read the events column.
+
+The rebuilds read each stream with a query of its own; they now read each kind's events with
+one query through a cursor (`eventstore.read_streams`). Measured on followup's rebuild, one
+store of 4,001 events (1,000 sessions through the pipeline), the old and the new code run
+alternately in one process on the shared machine (load average 13 to 15): 10.7 s and 8.8 s
+before, 5.8 s and 4.3 s after, about twice as fast.
+
+Each kind is now folded in memory and written in batches: the write path's own save
+functions write into a recorder (`counseling_shared.batched_writes.RecordedWrites`) instead
+of the connection, and every 2,000 aggregates, and at the end of each kind (so a kind's rows
+exist before the next kind's rows reference them), each distinct statement runs once as an
+asyncpg `executemany`, in the order the statements were first seen, in the same transaction
+under the same lock. The save functions stay the one place each table's SQL is written; the
+regrouping keeps their result because every save writes only its own aggregate's rows and
+reads nothing (each rebuild's docstring says why for its saves; reads are refused by the
+recorder); crisis's timer reconciliation has a batched twin (`timers.follow_all`). The
+schedulers are woken once per channel at the end instead of once per timer. Tests rebuild
+many aggregates of every kind in batches of two and compare every table with the live rows
+(`tests/*/integration/test_rebuild_batches.py`; running the statements in the wrong order
+or dropping a kind's last batch makes them fail).
+
+Measured with `python -m bench.rebuild_ab` (2026-12-04, shared machine, load average 3.7 to
+6.0): stores filled through the running services, dumped, restored on a server of their own,
+and rebuilt by the main branch's code and this code alternately, three times each. Events/s,
+old then new: booking (4,456 appointments booked through its API, 1,115 cancelled; 6,006
+events) 906, 854, 724 and 1,841, 3,442, 3,043, and on a second store (3,509 booked, every
+one rescheduled, 878 cancelled; 8,052 events) 2,804, 981, 2,321 and 4,597, 4,940, 9,068;
+followup (3,000 sessions; 23,204 events) 1,133, 1,459, 763 and 2,822, 3,475, 3,234; notify
+(the bookings' and pages' notifications; 18,544 events) 1,267, 1,479, 1,441 and 2,128,
+4,222, 5,145; crisis (300 risk flags paged; 1,801 events) 2,097, 1,815, 1,469 and 6,487,
+5,445, 1,767. CPU per 1,000 events (this process folding plus the PostgreSQL backend
+writing), steadier than the rates: booking about 590 ms before and 160 ms after (on the
+second store 350 to 450 and 115 to 145); followup 430 and 160; notify 410 and 160; crisis
+490 and 180: a rebuild costs about a third of the CPU it did, and two to four times fewer
+seconds.
+
+Still below 20,000 events/s. About half of a rebuild's time is now its batched writes
+(booking 1.0 to 1.2 s of 1.7 s, followup 1.5 to 1.7 s of 4.0 to 4.4 s, notify 1.1 to 1.2 s
+of 2.4 to 2.7 s), 60 to 110 µs per row, and the rest the read and the fold (decoding each
+stored event into its domain event, the aggregates' `evolve`, building the rows), 50 to 100
+µs of Python per event; the two run one after the other on one connection. One `INSERT ...
+SELECT FROM unnest(...)` instead of `executemany`, tried on the same rows, saved only 20 to
+30 % (followups 68 to 70 µs a row down to 45 to 62; appointments, with three exclusion
+constraints and four other indexes, 114 to 127 down to 92 to 98); loading an index-free copy
+of the table and building its indexes and constraints afterwards (a rebuild into new tables,
+swapped in at the end) did better on appointments (132 to 177 µs a row down to 49 to 66) but
+not much on followups (82 to 91 down to 50 to 64). At 20,000 events/s a rebuild has 50 µs
+per event for everything, so both the writes and the fold must become several times cheaper:
+batching alone does not get there.
+
+Since then (2026-12-04, second round): a cheaper fold, fewer rows for followup, and the
+writes overlapped with the fold. Profiled with py-spy on the restored stores, the fold's
+time went to `dataclasses.replace` in the aggregates' `evolve` (15 to 33 % of the fold's
+samples: every field walked and set again through the frozen `__init__`), to `json.loads` of
+each event's data and metadata (about a sixth of the process's samples, in asyncpg's
+protocol callback), to the validation of each event, and for followup to the OpenTelemetry
+propagators and a timer payload computed per row only to be thrown away. Now: `read_streams`
+selects the JSON as text and parses it with pydantic-core's parser (about 2.4 times faster
+than `json.loads`, the same values; a test compares them on floats, big integers and
+escapes), and booking's, followup's and notify's rebuilds do not read the metadata at all;
+the hot aggregates (appointment, notification, follow-up, client care, alert) evolve through
+`counseling_shared.fast_replace.replace`, which copies the state's `__dict__` (5.5 times
+faster on a follow-up; it goes through `dataclasses.replace` for any class with a
+`__post_init__`, an `InitVar`, a `ClassVar`, slots or an `__init__` of its own, so a check
+in `__post_init__` still runs); followup saves a follow-up and a regularity row once, from
+the stream's final state, instead of after each recorded transaction (their upserts set
+every column a later event changes, so the row is the same; 14,476 follow-up upserts instead
+of 23,188 on the store below, 1.8 to 2.1 s of writes instead of 3.1 to 3.7 s), with no trace
+headers per row (the kept ones are put back at the end, as before); notify writes each
+notification's final row in one insert (`notification_store.save_replayed`) instead of the
+write path's insert of the requested row then update to the final one. And a batch is
+written while the next is folded: `Batches` writes in a task and `read_streams` takes it as
+a gate, so the cursor fetches only when no batch is on the connection, and a full batch
+starts right after a fetch, while what was fetched is folded (about a batch's worth of
+events per fetch).
+
+Measured on the stores above (8,052, 24,775 and 23,850 events), restored on a server of
+their own, the main branch (a worktree of its own, its own process) and this code (before
+notify's one insert and the fold's turns of the event loop, below) alternately, three times
+each, load average 4.5 to 7.2 (events/s, old then new): booking 2,122, 1,421, 4,874 and
+2,997, 6,562, 2,783; followup 2,708, 3,722, 3,070 and 2,102, 4,621, 4,378; notify 2,875,
+3,345, 2,447 and 5,344, 4,676, 5,658. The rates move by two or three times from run to run
+at that load; CPU per 1,000 events moves less: this process (the fold) booking 65 to 71 ms
+before and 40 to 50 after, followup 80 to 99 and 54 to 59, notify 78 to 84 and 51 to 59,
+about a third less; the PostgreSQL backend unchanged for booking (94 to 96, 89 to 91) and
+notify (90 to 104, 82 to 97), followup 86 to 107 and 73 to 78 (the fewer upserts). On the
+first stores (6,006, 23,204, 18,544 and 1,801 events; load 3.6 to 5.3): booking 4,422,
+4,138, 3,556 and 6,383, 5,468, 3,482; followup 2,834, 4,385, 4,044 and 6,028, 5,285, 5,695;
+notify 4,982, 8,279, 7,059 and 6,081, 6,033, 8,644; crisis 2,669, 1,237, 2,140 and 5,157,
+3,238, 3,676; fold CPU booking 63 to 70 and 48 to 58, followup 81 to 88 and 49 to 60, notify
+60 to 73 and 43 to 54, crisis 88 to 113 and 68 to 88. Notify's one insert per notification,
+measured alone afterwards (the code before it and with it, alternately, load 5.7 to 7.1):
+PostgreSQL's CPU per 1,000 events 90 to 92 ms before and 53 to 62 after on the 23,850 events
+(3,404, 4,064, 2,355 and 4,358, 4,548, 5,060 events/s), 95 to 98 and 44 to 66 on the 18,544
+(1,898, 2,713, 1,855 and 9,975, 4,921, 8,333 events/s): about 40 % less. The overlap alone,
+at first (this code with each batch written when full and the fold waiting for it,
+alternately with the overlap, load 3.3 to 4.8 and again at 2.2 to 2.5), did not show:
+booking 1.09, 1.31, 0.95 s without and 1.47, 0.97, 1.22 s with; followup 4.15, 3.74, 4.21
+and 3.59, 8.66, 3.43; notify 3.73, 4.74, 3.60 and 5.38, 3.63, 7.82. The write task did not
+move while the fold ran: the fold's awaits never wait, so the event loop got no turn
+(asyncpg sends a batch and reads its answers only in the loop) until the next fetch waited
+for the write. The fold now gives the loop a turn every 16 aggregates while a batch is being
+written (a test fails without it). Then (load 1.8 to 2.0): followup 3.20, 2.71, 2.59 s
+without and 2.59, 2.32, 2.14 s with; notify 1.88, 2.44, 2.46 and 1.80, 1.98, 2.12; booking
+1.21, 0.84, 1.23 and 1.21, 1.13, 1.32 (its 3,510 appointments are under two batches: little
+to overlap). A test writes on the reader's connection between fetches; the batches' tests
+fail if a batch is written before a fetch is done, or two at once.
+
+All of it together, on a quiet machine (load average 0.7 to 1.2, 14:50 to 14:55 UTC), the
+main branch after this round's other merges (its own worktree and process) and this branch
+alternately, three times each, events/s: booking 6,054, 7,378, 7,159 and 9,001, 10,393,
+10,601 (the first store of 6,006 events: 4,924, 5,353, 6,179 and 5,729, 5,981, 5,275);
+followup 6,132, 6,280, 5,844 and 12,912, 9,854, 12,426 (the first: 7,200, 6,516, 6,576 and
+11,159, 10,834, 10,673); notify 7,177, 6,188, 6,442 and 12,382, 11,079, 10,188 (the first:
+6,872, 8,132, 5,312 and 11,634, 11,394, 11,542); crisis's stores (121 and 1,801 events)
+about the same. CPU per 1,000 events, fold then PostgreSQL: booking 52 to 74 and 84 to 99 ms
+before, 31 to 37 and 67 to 78 after; followup 80 to 85 and 89 to 102, 46 to 56 and 62 to 80;
+notify 79 to 80 and 75 to 93, 43 to 59 and 55 to 64.
+
+Still below 20,000 events/s (about 10,000 to 13,000 for followup and notify, 5,000 to 10,000
+for booking): 30 to 60 µs of Python and 55 to 80 µs of PostgreSQL per event. Not built, what
+is left: a rebuild into new tables without indexes, swapped in at the end, for booking's
+appointments and notify's notifications (most of PostgreSQL's share; it changes what readers
+see meanwhile: today booking's TRUNCATE makes readers wait for the rebuild, followup's and
+notify's DELETE lets them read the old rows until the commit); COPY
+(`copy_records_to_table`) where a statement is a plain insert into a table the rebuild
+emptied (notify's `save_replayed` now is; the write path's saves are upserts), which needs
+the recorder to know the table and columns of such a save; and a reader on a second
+connection in the same snapshot, so that fetching does not wait for the writes either.
+
+Third round (2026-12-04, 15:00 to 15:15 UTC): followup and notify no longer end with an
+`UPDATE` of every row to put back the columns no event holds (followup's trace headers,
+notify's claims and trace headers). The rebuild reads them before it deletes the rows (only
+the rows that have any: `SELECT id, trace_headers::text ... WHERE trace_headers IS NOT
+NULL`, notify's also where a claim is held) into a dict by id, and each row's insert writes
+them: `PostgresFollowupStore(kept_traces=...)` and `notification_store.save_replayed(...,
+claimed_until=..., trace_headers_json=...)`. The trace headers stay the JSON text read
+(`$n::text::jsonb` in the statements; the write path binds `json.dumps` of the current
+trace, what the jsonb codec did): decoding and encoding them again cost about 6 µs a row,
+which at first took back in the fold most of what the UPDATE's removal saved. Timed alone
+on the restored stores (load 1.6 to 1.8): the read 27 to 28 ms for 14,476 follow-ups (one
+slow run 106) and 20 to 22 ms for 7,938 notifications, where the temporary table and the UPDATE
+took 264 to 320 ms and 145 to 164 ms (more inside a rebuild, whose UPDATE meets the rows it
+just inserted: 0.4 to 0.5 s of followup's, timed before). Tests: a rebuild inside a test's
+transaction updates no row of `followups` or `notifications` (`pg_stat_xact_user_tables`;
+6 rows updated before), and the kept claim and trace reach the recorded insert.
+
+Measured with the main branch (its own worktree and process) and this code alternately
+(`/tmp/rebuild3/ab.py`), events/s old then new, CPU per 1,000 events fold / PostgreSQL:
+notify on 23,850 events (load 1.3 to 1.6), four times each: 11,190, 13,994, 12,569, 11,361
+and 16,716, 14,512, 13,720, 13,205; PostgreSQL 52 to 60 ms before, 36 to 50 after, the fold
+38 to 53 and 39 to 49. On 18,544 events (load 2.6 to 2.7): 8,202, 4,834, 8,181 and 10,912,
+9,232, 10,609; PostgreSQL 54 to 67 and 51 to 53. Followup on 24,775 events (load 1.7 to
+2.4): 9,048, 7,909, 3,683, 7,768 and 11,108, 9,409, 7,205, 12,757; PostgreSQL 68 to 81 and
+46 to 62, the fold 52 to 65 and 50 to 71. On 23,204 events (load 2.5 to 2.8): 8,169, 12,754,
+9,102 and 11,840, 8,427, 11,604; PostgreSQL 53 to 66 and 44 to 62. With the kept traces
+decoded and encoded again (the first version, load 1.3 to 1.7), followup was not faster
+(10,358, 13,406, 11,215, 12,256 and 10,351, 9,328, 11,441, 10,129: the fold 39 to 59 ms and
+55 to 84). PostgreSQL's CPU per event is a tenth to a quarter less for both; the rates move
+by a third from run to run at these loads.
+
+Not built in this round: COPY for notify's insert (`copy_records_to_table` uses the binary
+COPY format, and the services' jsonb codec is text-only: asyncpg refuses it with "no binary
+format encoder for type jsonb", MagicStack/asyncpg#604; `params` and `trace_headers` are
+jsonb, so it needs a binary jsonb codec, a 0x01 byte before the JSON text, on the connection
+that writes). Profiled with py-spy on the 24,775 and 23,850 events (this code, 250 samples/s,
+`/tmp/rebuild3/spy-*.txt`): in followup's process `UUID(str)` is 12 % of the samples (the
+identifiers of each event's data in `followup.from_record`, and each stream id), the
+dataclasses' generated `__init__` 9 %, asyncpg encoding the batches 10 %; in notify's, each
+event's pydantic validation 11 %, the batches' encoding 20 %, the attempts' columns built in
+`save_replayed` 9 %.
 
 ### The backbone, beside raw NATS and PostgreSQL
 
@@ -242,76 +565,421 @@ envelopes to the outbox first (not timed), then `OutboxRelay.drain_once()` runs 
 row is published, acked by JetStream (file storage, 2 min duplicate window, `Nats-Msg-Id`)
 and marked published. The consumer's envelopes are stored in the stream first (not timed);
 then an `InboxConsumer` runs until every projection row is committed. The consumer's raw
-limit is PostgreSQL's inserts alone: it leaves out the JetStream fetch and the acks that the
-consumer must also do, so the consumer's share is a lower bound of its real efficiency.
+limit does what the consumer must do, with none of our code: a durable of its own on the same
+stored messages, a nats-py pull fetch of the same batch size, each message's JSON decoded into
+its row, the inbox and projection rows inserted with asyncpg `executemany` in one transaction
+per batch, then each message acked (timed from the first fetch to the last ack). What the
+consumer does beyond it (envelope validation with pydantic, its tracing span, metrics, dead
+letters, the redelivery bookkeeping) is what the ratio measures.
 
-## Where a booking's time goes (profile)
+### The schedulers' claim, with 10,000 and with 1,000,000 rows not yet due
 
-`python bench/profile_booking.py` runs the same stack, books flat out with {in_flight} in flight,
-and samples booking's process with py-spy for 20 s; it writes
-`docs/profile/booking-flamegraph.svg` (and the collapsed stacks, not committed) and sums the
-samples by the part of the request they were in (idle waits left out; a socket write counts
-for the library that wrote). `docs/profile/booking-flamegraph-before.svg` is the same
-profile before the changes below. Both were taken on the shared machine (load average 5 to
-14), with few samples (805 before, 490 after: the sampler itself slowed booking to about 10
-to 30 bookings a second), so differences of a few points are noise:
+{claims}
 
-| part | before | after |
+`python -m bench.claims` (also run by `make bench`): the statement each scheduler runs to take
+the next due row (followup's and crisis's `DueScheduler` claim, `claim_statement` in
+`counseling_shared.scheduler`; notify's lane worker, `notification_store.claim`), in a
+database of the service's own schema holding 20 due rows and either 10,000 or 1,000,000 rows
+due later, inserted by `generate_series` in SQL (ordered ids, foreign keys of the crisis
+timers unchecked: the rows they reference play no part in a claim) and analysed. The claims
+alternate between the two databases, so both sizes see the same load; each runs in a
+transaction rolled back afterwards (not timed), so each claim takes the same due row. The
+claim reads the partial index on the due time and stops at the first row, so its cost does
+not grow with the rows that are not due.
+
+## Where a booking's time goes
+
+### Round trips, in every database
+
+Every statement is a round trip: a socket write, a wake-up of a PostgreSQL backend, CPU in both
+processes and, inside a transaction, time the transaction stays open. `python -m
+bench.statements 20` makes 20 bookings one after another with PostgreSQL logging every
+statement, and counts them by database (with what the bookings set off: confirmations,
+reminders, the relays, and the idle workers' and schedulers' once-a-second looks, which weigh
+more one booking at a time than under load):
+
+| database | before this round (2026-12-04, 03:00) | after |
 |---|---|---|
-| database driver (asyncpg), nearly all of it socket writes of statements | 50 % | 34 % |
-| HTTP stack: uvicorn, starlette, FastAPI and the middleware chain | 21 % | 30 % |
-| asyncio event loop itself | 16 % | 21 % |
-| nats client (the relay and the directory responder) | 3 % | 8 % |
-| booking's own code (handlers, domain, projections) | 4 % | 3 % |
-| pydantic | 2 % | 1 % |
-| logging (structlog, JSON) | 1 % | 1 % |
-| idempotency, outbox, event store (our Python, not their SQL) | 2 % | 1 % |
+| booking | 24.8 | 20.0 |
+| notify | 50.0 | 28.8 |
+| followup | 24.8 | 15.8 |
+| crisis | 5.6 | 4.8 |
+| all four | 105 | 69 |
 
-The cost of a booking is round trips to PostgreSQL, not Python: each statement is a socket
-write, a wake-up of the PostgreSQL backend and a wait, and while booking waits the
-transaction is open (`pg_stat_activity` shows booking's connections `idle in transaction`,
-waiting for the client, nearly all the time). A booking made 18 round trips: `BEGIN`, the
-idempotency key's advisory lock, its look-up, the counselor, the client, the site (booking
-horizon), the appointment stream's version check, a savepoint, the event insert, the
-savepoint's release, a savepoint, the appointment row, its release, the outbox rows, the
-NOTIFY, the idempotency record, `COMMIT`, and the pool's reset query on release. It now makes
-13 (below).
+(Counted with the same script on both commits, three seconds after the last booking. booking's
+figure now includes the audit entry written for each directory answer, new in this round.)
+
+The next round (2026-12-04, 09:35 and 10:03, same script, 20 bookings): booking 19.4 → 16.6,
+followup 18.9 → 17.3, notify 30.8 → 28.9, crisis 4.9 → 4.8. One booking at a time shows only
+the statements merged; the audit entries and an inbox batch's outbox rows, now written
+together, are saved only under load, where many requests or messages share one statement.
+
+The round after (2026-12-04, 14:27 and 14:28, same script, 20 bookings, load average 4.4 to
+5.0): booking 16.5 → 15.4 (the idempotency look-up before the transaction is gone), followup
+18.1 → 14.8 (a new reminder's look-up, events and row are one statement), crisis 4.4 → 3.2
+and notify 33.9 → 28.6 (neither changed: their idle looks vary from run to run); all four
+72.8 → 62.1.
+
+### The profile
+
+`python bench/profile_booking.py` runs the same stack, books flat out with {in_flight} in
+flight, and samples booking's process with py-spy for 20 s; it writes
+`docs/profile/booking-flamegraph.svg` and sums the samples by the part of the request they
+were in (idle waits left out; a socket write counts for the library that wrote).
+`docs/profile/booking-flamegraph-before.svg` is the profile before this round's changes.
+Shares, booking's process only:
+
+| part | first profile | before this round | after this round |
+|---|---|---|---|
+| database driver (asyncpg) | 50 % | 34 % | 49 % |
+| HTTP stack: uvicorn, starlette, FastAPI and the middleware chain | 21 % | 30 % | 25 % |
+| event loop (asyncio; uvloop after) | 16 % | 21 % | 8 % |
+| nats client (the relay and the directory responder) | 3 % | 8 % | 2 % |
+| booking's own code (handlers, domain, projections) | 4 % | 3 % | 6 % |
+| pydantic | 2 % | 1 % | 3 % |
+| logging (structlog, JSON) | 1 % | 1 % | 2 % |
+| idempotency, outbox, event store (our Python, not their SQL) | 2 % | 1 % | 3 % |
+
+The after-profile ran at 81 bookings a second on a quiet machine (the earlier ones at 10 to
+30 on a loaded one). The event loop's share fell with uvloop, and the HTTP stack's with
+httptools and the changes below; what remains is mostly asyncpg's statements, which is why
+the round trips above are the measure that matters.
+
+In the next round's profiles (py-spy, 20 s flat out, load average 4 to 8, before at 75
+bookings a second, after at 57) asyncpg's share of booking's samples fell from 46 % to 39 %
+(the HTTP stack's rose from 28 % to 30 %, the event loop's from 10 % to 15 %). The largest
+single statement left is the idempotency middleware's look-up before the transaction,
+through the pool (8 % of booking's samples, its pool acquire and release included); the
+OpenTelemetry middleware's route look-up for the span name, which tries every route in turn,
+is 3 %. followup's samples are mostly its event loop and asyncpg (57 % and 30 %).
+
+The round after (2026-12-04, 13:49 to 14:10, load average 5 to 8.5): before it, at 46
+bookings a second, the idempotency look-up before the transaction was 6.3 % of booking's
+samples and the span name's route look-up 3.5 %; after it, at 86 a second, neither is
+there, and asyncpg is 43 %, the HTTP stack 30 %, the event loop 9 %, booking's own code 6 %,
+the nats client 3.5 % and pydantic 3 %. `python bench/profile_booking.py --service followup`
+samples followup instead while booking runs flat out: 58 % of its samples are uvloop's loop
+with no Python frame above it, mostly waiting (followup used about a sixth of a core; py-spy
+cannot tell uvloop's wait from its work), and of the rest nearly all is the inbox consumer
+handling `AppointmentBooked`: planning the reminders 17 % of all samples (each a look-up of
+the follow-up, the event append and the row), learning the client 7 % (its lock and read).
+
+## Where a page's time goes
+
+`python -m bench.page_hops` starts the same stack, sends 20 high risk flags 0.25 s apart in
+each of three rounds (`--backlog 20000`: while notify's bulk lane drains that many
+messages) and cuts each page's path at instants the services record anyway, on the machine's
+one clock: crisis's outbox row (`created_at`, its transaction's start; `published_at`, the
+relay's transaction), notify's inbox row (`received_at`, the consumer's batch), the SMS
+notification (`created_at`, queued by the handler) and the SMS stand-in's file (its mtime,
+the end of the timed window). It also prints each process's CPU while paging. Idle, the code
+before this round, 60 pages (2026-12-04 09:35, load average 2.3 to 2.6), in ms:
+
+| hop | p50 | p90 | max |
+|---|---|---|---|
+| `POST /risk-flags` sent → crisis's transaction begins | 4.6 | 8.4 | 14.4 |
+| → crisis's relay publishes (its transaction begins) | 8.4 | 15.1 | 22.8 |
+| → notify's consumer begins the batch | 7.6 | 278.9 | 490.5 |
+| → the SMS is queued in the crisis lane | 1.9 | 5.8 | 13.6 |
+| → the SMS provider stand-in has it | 17.1 | 25.9 | 79.3 |
+| whole page | 42.7 | 306.2 | 521.7 |
+
+What made the tail, and what was changed (each with a test that fails on the old code):
+
+1. **A pull request left behind by the previous fetch** (relay → consumer). nats-py's
+   `fetch` sends its requests with `no_wait` and `expires` (the server holds one until a
+   message is there, then ends it with a 404), all answering on one subject. When a fetch
+   gave up a moment before its request expired on the server (its timer starts before the
+   request arrives), that request's late 408 arrived during the next fetch, which took it for
+   its own end and sent a second, lingering request besides. The next message went to that
+   leftover; the fetch after took it as its first message and waited for the end of a
+   request that was not its own: up to the whole 1 s fetch timeout, or until another message
+   came. The inbox consumer now pulls through `counseling_shared.pull.Puller`: each request
+   answers on a subject of its own, so only its own 404 or 408 ends it, and messages brought
+   by an earlier request are handed over with the next batch (never dropped).
+   `tests/shared/integration/test_inbox_latency.py` slows the pull requests by 50 ms
+   through a proxy (as a loaded machine does now and then): messages in pairs waited up to
+   0.8 to 0.9 s for their handler before, at most 0.19 s after.
+2. **The first page after a start paid for imports**: httpx loads anyio's asyncio backend
+   at its first request, 40 to 60 ms on a quiet machine and 180 ms measured in the stack;
+   notify's lane clients load it when they are created.
+3. **The first page in each language compiled its template** (about 10 ms, several times
+   that under load): the crisis lanes compile the page templates of every language at start.
+4. **Behind a bulk backlog every hop of a page took two to three times as long as idle**,
+   crisis's too: draining bulk mail kept the two cores busy (notify, PostgreSQL, the SMTP
+   stand-in). While a page is being delivered, notify's bulk lane now claims nothing new (a
+   second at most, so a stream of pages cannot stop it; the messages it is sending go on).
+
+Checked and not a cause: the relay and the lane workers are woken by NOTIFY (a worker
+claimed the SMS 0.5 ms after the NOTIFY reached it, not at its 1 s poll); the SMS client is
+one keep-alive connection per lane; the provider is 127.0.0.1 (no DNS); the benchmark's
+arrival instant is the file's mtime, no polling.
+
+Before and after, alternating the old code (`main` before this round, in a second worktree,
+with the same benchmark) and the new on the same machine, 60 pages per run (40 at 10:07),
+each run's p99 and its largest relay → consumer hop ("20,000 bulk": behind the backlog):
+
+| runs (2026-12-04), ms | load average | p99 before | p99 after | hop before | hop after |
+|---|---|---|---|---|---|
+| idle, 09:49 to 09:59 | 5 to 12 | 199, 730, 681 | 1,389, 541, 686 | 30, 140, 53 | 75, 62, 44 |
+| idle, 10:18 to 10:23 | 2.0 to 4.5 | 269, 624, 227 | 117, 160, 165 | 178, 33, 22 | 19, 22, 24 |
+| idle, 10:24 to 10:28 | 2.2 to 4.9 | 112, 366, 251 | 150, 208, 155 | 10, 36, 30 | 23, 39, 13 |
+| 20,000 bulk, 10:01 to 10:05 | 5 to 6.5 | 598, 396 | 467, 596 | 521, 62 | 65, 70 |
+| 20,000 bulk, 10:07 to 10:13 | 7.6 to 11.7 | 1,844, 522 | 946, 460 | 335, 93 | 87, 115 |
+| 20,000 bulk, 10:28 to 10:33 | 2.1 to 5.2 | 250, 373 | 373, 478 | 124, 226 | 66, 54 |
+| idle, 10:37 to 10:39 | 1.0 to 1.7 | 332, 423 | 76, 136 | 293, 277 | 8, 9 |
+| 20,000 bulk, 10:39 to 10:42 | 1.3 to 3.2 | 359, 229 | 220, 264 | 49, 107 | 81, 39 |
+
+The idle runs at 09:49 and the backlog runs at 10:01 and 10:07 had only the first change, the
+idle runs at 10:18 the first two, the others the first three. On the quiet machine (10:37),
+the rounds' p99 (20 pages each) were 332, 317, 308, 423, 167 and 85 ms before and 76, 47,
+43, 78, 55 and 136 ms after (the one above 100 ms: one page's crisis request took 107 ms
+before its transaction began), the median page 48 and 35 ms. The fourth change, measured
+alone behind the backlog (the branch without it against the branch with it, alternately):
+at 10:44 to 10:47 (load average 1.3 to 3.0), p99 280 and 193 ms without, 201 and 159 ms
+with, the median page 104 and 82 ms without, 82 and 74 ms with, the SMS lane's hop (queued →
+provider) at its median 54 and 43 ms without, 39 and 37 ms with; a third pair at 10:48, as
+the load rose from 3.9 to 5.7, went the other way (222 ms without, 513 ms with, medians 111
+and 162 ms). Its gain is not settled by these runs.
+
+Behind the backlog, the first round after the backlog is queued is the slowest in every run,
+before and after (PostgreSQL spends twice the CPU then that it does in the later rounds; not
+looked into further); the later rounds' p99 was 117 to 158 ms before and 98 to 119 ms after in
+the pair at 10:28. The consumer hop's tail is gone: its largest value in any run after is 115 ms,
+against up to 521 ms before. The whole page's p99 still moves with the neighbours' load far more
+than with our code: idle, it is below 100 ms on a quiet machine and not at a load average of 4
+and more; behind the backlog, below 250 ms in most runs on a quiet machine, not on a loaded one.
 
 ## What was changed, measured
 
-Measured as booking's own CPU time per booking (from `/proc`, which a loaded machine disturbs
-far less than a rate), flat out, two windows each, the same stack before and after:
+Earlier rounds: the pool returns connections without asyncpg's reset query; an event append
+is one statement (version check, insert, `ON CONFLICT DO NOTHING`); the outbox rows and their
+NOTIFY are one statement (10.7 → 9.5 ms of booking CPU per booking).
 
-1. The pool returns a connection without asyncpg's reset query
-   (`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`): pooled connections keep no
-   session state (advisory locks are transaction-scoped, settings are set with
-   `set_config(…, true)`, LISTEN and session locks use connections of their own), and asyncpg
-   still rolls back an open transaction before the connection is reused. One round trip less
-   per request, in every service.
-2. An event append is one statement: the stream's version check, the insert and
-   `ON CONFLICT (stream_id, version) DO NOTHING` together, so a lost race inserts nothing and
-   needs no savepoint (a longer append that loses takes back the rows it did insert). Four
-   round trips become one, per stream written.
-3. The outbox rows and their NOTIFY are one statement. One round trip less.
+This round (booking's CPU per booking, flat out, on the shared machine: about 10 ms before
+this round, about 5 ms after; the table above gives every process's):
 
-Together: 10.7 → 9.5 ms of booking CPU per booking (about 11 % less), and 9.1 → 8.1 ms of
-notify CPU per booking (the same shared code serves its writes). Rates moved within the noise
-of the shared machine.
+1. **uvloop and httptools** under uvicorn (both picked automatically when installed): the
+   event loop and HTTP parsing were a third of booking's samples.
+2. **A new appointment and its slot claim in one statement.** `INSERT … ON CONFLICT DO NOTHING`
+   answers the exclusion constraints without an error, so no savepoint is needed: the
+   overlap look-up runs only when nothing was written (then the transaction is rolled back
+   with the 409). Savepoint, appointment row, claim row, release: four round trips become one.
+3. **The counselor, the client and the site's booking horizon in one query** (three become
+   one).
+4. **No worker thread per request**: booking's runtime dependency was a plain `def`, which
+   FastAPI runs in a thread pool; it is `async` now.
+5. **One span per request**: the ASGI instrumentation's `receive`/`send` child spans are
+   excluded.
+6. **The rate limit's sliding window counter** instead of its moving window, whose in-memory
+   expiry handed every key to a worker thread (122 → 40 µs of CPU per request, measured
+   alone).
+7. **The load generator sends through aiohttp**: httpx's client cost 6 to 9 ms of CPU per
+   request on the same two cores, as much as booking itself (now about 2 ms).
+8. **notify's lane workers are woken one at a time** (`WakeOne`): a NOTIFY used to wake every
+   idle worker, and each ran a claim and a next-due query for one message (test: one queued
+   message makes at most three claims among four workers; it made six). Their claim is one
+   statement in autocommit (its `BEGIN` and `COMMIT` were two of three round trips).
+9. **Schedulers stay asleep for far timers**: a timer's NOTIFY carries its due time, and a
+   scheduler already set to wake before it ignores it (a reminder planned for tomorrow cost
+   followup's scheduler a lock, a look-up and a next-due query per booking).
+10. **The relay skips its backlog count** after a short batch that went out whole (one
+    statement in six of a drain, in every service).
+
+What did not help enough to matter, or was left: dropping the idempotency middleware's
+look-up before the transaction (a replay must not run the command's validation again, so it
+stays).
+
+The next round (2026-12-04) cut round trips and commits on the booking path and in the shared
+backbone, keeping every behaviour (tests for the new paths fail on the old code):
+
+1. **An `Idempotency-Key`'s lock and look-up are one statement.** The look-up's snapshot
+   predates the lock, so a record committed by the key's previous holder in between is not
+   seen there; the record's insert at commit now overwrites an expired record only, and
+   finding a live one rolls the command back and answers it as a replay (before, it
+   overwrote whatever it found).
+2. **A keyed command's record and its outbox rows are one statement** at commit. Each module
+   gives its own insert as a fragment (`idempotency.upsert`, `outbox.insert_rows`); the unit
+   of work, whose job is the commit, puts them together.
+3. **A new appointment's events, its row and its slot claim are one statement**
+   (`eventstore.append_statement` with the booked row's common table expressions). Together
+   with 1 and 2, booking's transaction is six round trips instead of nine.
+4. **Audit entries are written together** (`counseling_shared.audit_batch`): while one insert
+   runs, the entries that arrive wait and go in the next, one statement and one commit for
+   all; each request still waits for its own entry (a read is answered only once recorded),
+   and a bad entry fails alone. Every HTTP request of every service and each directory answer
+   writes one, so under load this saves a commit per request.
+5. **An inbox batch's outbox rows are one statement** after its handlers (the fast pass; each
+   row made in its message's span, so it keeps that message's trace): a consumer whose
+   handlers publish (followup's, planning reminders) no longer writes the outbox per message.
+6. **A follow-up's row and its scheduler wake-up are one statement** in followup.
+
+Measured old and new code alternately (`main` at f24bf3c and this branch before main's notify
+and rebuild changes were merged in; each run a fresh stack, 3 s warm-up, then two 10 s
+flat-out windows with 16 in flight; five rounds, 09:45 to 10:28, load average 3.4 to 11.8),
+CPU per booking, every window (one window of each side lost to a crashed load run):
+
+| process | old, median of 9 windows | new, median of 9 windows |
+|---|---|---|
+| booking | 5.7 ms | 4.9 ms |
+| followup | 4.0 ms | 3.3 ms |
+| notify | 5.2 ms | 4.3 ms |
+| postgresql | 6.7 ms | 5.2 ms |
+| all processes | 24.8 ms | 20.4 ms |
+
+Every window, old then new (ms):
+
+- booking: 6.05, 5.08, 5.64, 6.50, 5.96, 6.36, 5.03, 5.68, 5.58;
+  4.27, 3.65, 5.14, 4.64, 5.33, 4.92, 4.71, 5.10, 4.85
+- followup: 3.59, 3.64, 4.28, 4.43, 4.04, 4.82, 3.39, 3.32, 3.96;
+  2.58, 2.42, 3.59, 3.54, 3.96, 3.17, 2.61, 3.44, 3.31
+- notify: 5.20, 4.71, 5.44, 6.50, 5.84, 6.18, 4.25, 4.86, 5.15;
+  3.79, 3.49, 4.83, 4.28, 5.92, 4.41, 3.44, 4.84, 4.14
+- postgresql: 6.39, 5.97, 7.06, 7.39, 6.86, 7.17, 5.74, 6.13, 6.68;
+  4.70, 4.19, 6.01, 5.14, 5.92, 5.27, 4.65, 5.63, 5.19
+- all processes: 24.5, 22.3, 26.2, 28.9, 26.7, 28.7, 21.1, 23.2, 24.8;
+  17.6, 15.8, 23.0, 20.6, 24.7, 20.4, 17.7, 22.4, 20.2
+
+About a sixth less CPU per booking in all, a seventh in booking's own process. Rates moved
+with the neighbours' load far more than with the code: 55 and 60 bookings a second (old)
+then 106 and 111 (new) at a load of 6 to 7; 27 to 36 for both at 10 to 12; 66 to 79 (old)
+and 70 to 90 (new) at 3.6 to 5.2. CPU per booking also falls a little as the rate rises
+(relays and consumers batch more), so the pairs at a similar load compare best: booking
+5.6 → 4.0 ms at 6 to 7, 6.2 → 5.3 ms at 11 to 12, 5.4 → 4.9 ms at 3.6 to 5.2.
+
+The round after (2026-12-04, afternoon) took the two costs the profile named in booking's
+HTTP path, and followup's per-reminder round trips, keeping every behaviour (each new test
+fails on the old code):
+
+1. **A keyed booking's `Idempotency-Key` is looked up in its transaction only.** The unit of
+   work's first statement already locks the key and looks it up; the middleware's look-up
+   before the command (a pool acquire, a statement, a release) is skipped for routes of
+   `KeyCheckedInTransaction`, whose commands only read before their unit of work (every
+   booking route: `run_command` runs the whole command in it). A replay costs its body's
+   validation and that one statement; a command refused before its transaction (a body that
+   no longer validates, another body under the same key) looks the key up afterwards, so it
+   is still answered as a replay or a 422; a replay's attempt writes no audit entry, only its
+   read does, as before. The other services' routes keep the look-up before the command.
+2. **FastAPI's own telemetry makes the server span** (`FastAPI(telemetry=...)`, one span per
+   request, none for the probes), named once routing has chosen the route; the
+   OpenTelemetry instrumentation matched the path against every route in turn first.
+3. **A new follow-up's events, its row and its scheduler wake-up are one statement**
+   (`FollowupStore.add_followup`), written only when it has no row yet; a reminder needed a
+   look-up of its row, the append and the row's write before. A follow-up planned before (a
+   redelivered booking) is read and decided as before.
+
+Measured old (`main` at f293d5b) and new code alternately, each run a fresh stack, 3 s
+warm-up, two 10 s flat-out windows with 16 in flight, CPU per booking from `/proc`: ten
+rounds, 14:02 to 14:39, load average 4.6 to 8.6 (other helpers' work). Rounds 1 to 3 had
+changes 1 and 2 only: booking 5.33 → 4.08 ms, followup 3.45 → 2.82, PostgreSQL 5.92 → 4.93,
+all processes 21.9 → 17.6 (medians of 6 windows each). Rounds 4 to 10 had all three (medians
+of 14 windows each):
+
+| process | old | new |
+|---|---|---|
+| booking | 5.07 ms | 4.52 ms |
+| followup | 3.31 ms | 3.13 ms |
+| notify | 4.64 ms | 4.42 ms |
+| postgresql | 5.76 ms | 5.41 ms |
+| all processes | 21.4 ms | 20.3 ms |
+
+Every window of rounds 4 to 10, old then new (ms):
+
+- booking: 4.79, 4.60, 5.97, 5.59, 4.50, 4.55, 4.81, 5.27, 4.90, 4.50, 5.23, 5.58, 5.28, 5.50;
+  4.74, 4.42, 4.53, 4.55, 3.37, 4.44, 4.80, 4.47, 4.63, 4.51, 5.32, 4.60, 3.96, 3.92
+- followup: 3.20, 3.03, 3.82, 4.17, 2.94, 3.05, 3.33, 3.42, 3.33, 3.21, 3.26, 3.30, 3.71, 3.61;
+  3.24, 3.29, 3.13, 3.05, 2.28, 3.19, 3.20, 3.13, 3.14, 3.14, 3.04, 3.45, 2.72, 2.55
+- postgresql: 5.76, 5.06, 6.73, 6.57, 5.19, 5.48, 5.89, 5.58, 5.51, 5.40, 5.94, 5.77, 6.16,
+  5.82; 5.99, 5.45, 5.92, 5.08, 4.24, 5.17, 5.53, 5.40, 5.52, 5.41, 5.49, 5.37, 4.67, 4.79
+- all processes: 20.9, 19.2, 25.3, 24.7, 19.0, 19.9, 21.6, 21.2, 20.8, 19.9, 21.8, 22.0, 23.4,
+  22.5; 22.4, 20.7, 21.9, 20.1, 15.0, 19.3, 21.0, 20.2, 20.4, 20.7, 20.6, 20.2, 17.6, 17.5
+
+About a ninth less CPU per booking in booking's process; followup's and PostgreSQL's gains
+(a booking of the benchmark plans one reminder, its other one already past) are within the
+spread. The flat-out rate did not move beyond the neighbours' load: medians 58 (old) and 53
+(new) bookings a second in rounds 4 to 10, 49 and 60 in rounds 1 to 3, every window between
+32 and 97.
 
 ## Not reached, and what is left
 
 - Booking is far from 10 % of pgbench's single-row inserts, and the paced p99 is far from
-  50 ms on this shared machine: booking runs at about 1 to 2 % of pgbench. What is left, in
-  the order the profile points to:
-  - the remaining round trips: the three reads before the decision (counselor, client, site)
-    can be one query; the appointment row's savepoint can go (`ON CONFLICT DO NOTHING` also
-    answers an exclusion constraint, and the overlap look-up then runs only when no row was
-    written); the idempotency record and the outbox rows can be one statement;
-  - the middleware chain (about a quarter of the samples): each of about ten ASGI
-    middlewares wraps every request;
-  - a `*_WORKERS` setting for several uvicorn processes per service, which only helps where
-    there are spare cores (not here).
-- Not built yet: page latency behind a 20,000-message backlog, the `SessionCompleted` →
-  follow-up row pipeline in events/s, projection rebuild speed per service, and the
-  scheduler's claim cost at 10k and 1M rows.
+  50 ms: the CPU table above shows why on this machine. Every booking costs the whole suite
+  (booking, notify's confirmation, followup's reminder, crisis's delivery tracking,
+  PostgreSQL, NATS and the load generator) some tens of milliseconds of CPU on two shared
+  cores, which caps the rate near 100 a second before any queueing; a paced 100/s is at that
+  ceiling, so its latencies are a queue's. Reaching 600 a second here would need the suite to
+  spend about 3 ms of CPU per booking in all. What is left, by size:
+  - notify's per-message work. Done: SMTP connections are kept between messages
+    (`adapters/smtp_connections.py`); the consumers of booking's and followup's events
+    (`notify-appointments`, `-followups`, `-waitlist`) and the three webhook durables have batch
+    handlers, so a fetched batch reads its clients' facts in one query and stores every
+    notification (event, row, the lane's wake-up) in one statement, or queues every webhook
+    delivery in one; a page's two rows are one statement; a lane worker's claim reads the
+    recipient's facts in the same statement, and a delivery's outcome (events, row, attempt,
+    `NotificationSent`, the relay's wake-up) is one statement outside a transaction, the row
+    locked at the claimed version so a lost lease or an erasure writes nothing (a delivered
+    confirmation: two round trips, from six plus the facts). Measured on 2026-12-04, old (`main`
+    at f293d5b) and new code alternately, each run a fresh stack, load average 4.4 to 8.3:
+    `python -m bench.notify_load --bookings 300 --in-flight 16` (bookings 16 at a time, so
+    booking's events reach notify in bursts) gave notify's database 18.8, 19.1, 19.1, 19.2, 18.5
+    statements per confirmation before and 7.1, 7.7, 7.4, 7.3, 7.1 after, and CPU per
+    confirmation (the burst and the drain after it, statement log on) notify 12.5, 13.6, 12.7 →
+    9.5, 10.1, 9.6 ms and PostgreSQL 11.7, 11.9, 11.5 → 9.7, 9.9, 9.2 ms; `python -m
+    bench.notify_cost --bookings 30 --backlog 1000` gave notify's CPU per booking (one at a
+    time) 17.3, 20.0, 18.7, 12.7 → 16.3, 17.0, 16.3, 15.7 ms, notify's CPU per bulk message 9.0,
+    9.2, 8.5, 6.7 → 7.7, 8.1, 9.2, 6.9 ms and the bulk lane 27.6, 41.7, 37.2, 77.1 → 37.2, 45.1,
+    31.0, 50.4 messages/s: the drain's gain, if any, is inside the spread of the neighbours'
+    load (sending, not its statements, is most of a bulk message). Left: each worker still
+    claims one message at a time and asks booking's directory once per message. A claim of
+    several due bulk messages per statement (checking for pages in flight before each send,
+    giving back the rest when stopped), their outcomes in one statement, and a batched directory
+    responder (`booking.directory.contacts`, one audit row per client) are not built. A contact
+    cache is not built on purpose: the contract is that booking's answer serves one delivery and
+    is never stored, each answer is an audit entry in booking, booking's erasure sends notify's
+    process no event, and `ClientContactChanged` carries no address and reaches one replica
+    after the relay's delay, so a cache would send to an address the client just corrected. A
+    py-spy profile of notify draining a backlog (before this round) put 13 % in composing the
+    email (the `email` package's header parsing), 14 % in the SMTP transaction, 14 % in
+    recording, 22 % in the event loop itself (per round trip) and 2 % in the directory request;
+  - the remaining round trips (about 62 statements per booking across the databases, one
+    booking at a time). booking's transaction is still `BEGIN`, the key's lock, the parties'
+    read, the appointment's statement, the outbox and key record, `COMMIT`; followup's
+    handling of a booking still locks and reads the client and reads the site's policy, one
+    message at a time. A batch handler for followup's consumer is not built: its unit of work
+    has no single cause, so the reminders it plans would lose the booking's correlation and
+    causation ids, which each message's own unit of work keeps. The other services' routes
+    keep the idempotency look-up before the command (`KeyCheckedInTransaction` is for routes
+    whose commands only read before their unit of work: booking's all do; the others are not
+    checked);
+  - a `*_WORKERS` setting for several uvicorn processes per service is not built: it only
+    helps where there are spare cores (not here), and each process would need Prometheus's
+    multiprocess mode for one `/metrics`; replicas (Kubernetes, Compose) give the same
+    scaling today.
+- Projection rebuilds run at a few thousand events/s, far from 20,000, though rows are now
+  written in batches (see their section): what is left is about half the batched writes
+  themselves (60 to 110 µs a row, into tables with their indexes and exclusion constraints)
+  and half Python folding (50 to 100 µs an event; about a third less since the second
+  round: a cheaper JSON parse, a cheaper `evolve`, fewer followup and notify row writes,
+  the next batch folded while the last one is written; 10,000 to 13,000 events/s for
+  followup and notify on a quiet machine). Rebuilding into new tables without indexes and
+  swapping them in is not built.
+- The `SessionCompleted` → follow-up pipeline runs at a few percent of the consumer's raw
+  limit: each session makes followup learn the client, anchor the session, record the
+  contact regularity and plan the check-in, each its own stream, rows and round trips, one
+  event at a time (its route has no batch handler).
+- notify's bulk lane delivers a few tens of messages a second here (each asks booking's
+  directory for the contact and sends over a kept SMTP connection, one at a time per worker,
+  with notify's one process CPU-bound), so a 20,000-message backlog takes many minutes to drain.
+  Pages do not wait behind it (nearly all of it is still queued when the last page arrives), but
+  their latency follows the machine's load (see "Where a page's time goes"): with the consumer's
+  lingering pull requests gone, what is left is CPU time on two shared cores, which stretches
+  every hop two to five times at a load average of 5 to 10 (the SMS lane's hop, queued →
+  provider, from 17 ms to 70 to 90 ms at its median). The idle p99 is below 100 ms on a quiet
+  machine, not on a loaded one, and behind the backlog not reliably below 250 ms: the bulk lane
+  now holds back new claims while a page is delivered, but the page's way up to that point
+  (crisis, the relay, notify's consumer) still shares the cores with the drain; pausing the bulk
+  lane from the moment a page is queued is not built. A real SMS provider is reached over TLS,
+  where httpx's 5 s keep-alive expiry makes a page after a quiet spell open a new connection
+  (DNS, TCP, TLS): a longer keep-alive for the crisis lanes' clients would spare that, but the
+  stand-in on 127.0.0.1 cannot measure it.
 """

@@ -1,9 +1,11 @@
 """Run the benchmarks, print the figures and write docs/performance.md with its charts.
 
-python bench/run.py [--events 2000] [--repeat 3] [--seconds 5] [--no-e2e] [--no-write]
+python bench/run.py [--events 2000] [--repeat 3] [--seconds 5] [--no-e2e] [--no-claims]
+                    [--no-write]
 
-First the backbone (relay, consumer) against raw NATS and PostgreSQL, then the end-to-end
-paths with all four services running (booking, paging) against pgbench in the same run.
+First the backbone (relay, consumer) against raw NATS and PostgreSQL and the schedulers' claim
+cost at 10k and 1M rows, then the end-to-end paths with all four services running (booking,
+paging) against pgbench in the same run.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
 
 import nats  # noqa: E402
 
-from bench import availability, charts, consumer, e2e, relay  # noqa: E402
+from bench import availability, charts, claims, consumer, e2e, relay  # noqa: E402
 from bench.measure import Comparison  # noqa: E402
 from bench.report import Machine, load_average, table, write_markdown  # noqa: E402
 from bench.servers import servers  # noqa: E402
@@ -108,6 +110,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--no-e2e", action="store_true", help="only the backbone benchmarks")
     parser.add_argument(
+        "--no-claims", action="store_true", help="skip the schedulers' claim cost (1M rows)"
+    )
+    parser.add_argument(
         "--no-write", action="store_true", help="print only; leave docs/performance.md alone"
     )
     args = parser.parse_args(argv)
@@ -118,6 +123,7 @@ def main(argv: list[str] | None = None) -> None:
         results, machine = asyncio.run(
             measure(found.nats_url, found.postgres_url, args.events, max(args.repeat, 1))
         )
+        claim_costs = None if args.no_claims else asyncio.run(claims.measure(found.postgres_url))
     machine = dataclasses.replace(machine, servers=found.where, load=load_average())
     print(table(results), flush=True)
     end_to_end = None
@@ -128,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
         if end_to_end is not None:
             charts.latency_histogram(REPORT.with_name(charts.LATENCY_PNG), end_to_end)
             charts.throughput_chart(REPORT.with_name(charts.THROUGHPUT_PNG), results, end_to_end)
-        write_markdown(REPORT, results, machine, args.events, end_to_end)
+        write_markdown(REPORT, results, machine, args.events, end_to_end, claim_costs)
         print(f"written to {REPORT.relative_to(ROOT)}")
     # booking's GET /availability budget: its own section of the same report
     with servers() as found:

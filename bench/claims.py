@@ -1,0 +1,257 @@
+"""The schedulers' claim cost with 10k and with 1M future rows in their timer tables.
+
+One claim is the statement a scheduler runs to take the next due row: followup's and crisis's
+`DueScheduler` (`claim_statement` over `followups` and `escalation_timers`) and notify's lane
+worker (`notification_store.claim` over `notifications`, bulk lane). Each table gets a few due
+rows and 10,000 rows due in the future, then 990,000 more future rows, inserted by
+`generate_series` in SQL (one database with 10,000, another with 1,000,000), and the same
+claim is timed on each, alternately: the cost must not grow with the rows that are not due
+(the ratio of the medians stays under 1.5). Each timed claim runs in a transaction that is
+rolled back afterwards (not timed), so every claim finds the same due row.
+
+python -m bench.claims [--large 1000000] [--claims 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from counseling_shared.db import connect
+from counseling_shared.migrations import apply_migrations
+from counseling_shared.scheduler import claim_statement
+from crisis.adapters.timers import DUE as CRISIS_DUE
+from crisis.bootstrap import MIGRATIONS as CRISIS_MIGRATIONS
+from devstack.postgres import drop_database, ensure_database, with_database
+from followup.bootstrap import MIGRATIONS as FOLLOWUP_MIGRATIONS
+from notify.adapters import notification_store
+from notify.bootstrap import MIGRATIONS as NOTIFY_MIGRATIONS
+from notify.domain.codes import Lane
+
+SMALL = 10_000
+LARGE = 1_000_000
+DUE_ROWS = 20
+CLAIMS = 200
+RATIO_TARGET = 1.5
+
+Conn = Any  # an asyncpg connection
+Claim = Callable[[Conn, datetime], Awaitable[object]]
+
+
+@dataclass(frozen=True)
+class Table:
+    """One scheduler's timer table: how to fill it and how its scheduler claims a row."""
+
+    name: str
+    migrations: Path
+    fill: str
+    """INSERT … SELECT … FROM generate_series($1::int, $2::int) g: row g due at $3 + (g - $1)
+    seconds, its ids made from g."""
+    claim: Claim
+    unchecked_references: bool = False
+    """Fill with foreign keys unchecked (the referenced rows play no part in a claim)."""
+
+
+async def _claim_followup(conn: Conn, now: datetime) -> object:
+    return await conn.fetchrow(claim_statement("followups", "status = 'scheduled'"), now, [])
+
+
+async def _claim_escalation(conn: Conn, now: datetime) -> object:
+    return await conn.fetchrow(claim_statement("escalation_timers", CRISIS_DUE), now, [])
+
+
+async def _claim_notification(conn: Conn, now: datetime) -> object:
+    return await notification_store.claim(conn, Lane.BULK, now, now + timedelta(seconds=30))
+
+
+TABLES = (
+    Table(
+        "followup: followups (DueScheduler)",
+        FOLLOWUP_MIGRATIONS,
+        """INSERT INTO followups (id, client_id, site_id, kind, due_at, status, created_at,
+                                  updated_at, version)
+           SELECT lpad(to_hex(g), 32, '0')::uuid, lpad(to_hex(g), 32, '0')::uuid,
+                  lpad(to_hex(g % 50), 32, '0')::uuid, 'checkin',
+                  $3::timestamptz + (g - $1) * interval '1 second', 'scheduled', now(), now(), 1
+           FROM generate_series($1::int, $2::int) g""",
+        _claim_followup,
+    ),
+    Table(
+        "crisis: escalation_timers (DueScheduler)",
+        CRISIS_MIGRATIONS,
+        """INSERT INTO escalation_timers (id, alert_id, cycle, level, due_at, created_at)
+           SELECT lpad(to_hex(g), 32, '0')::uuid, lpad(to_hex(g), 32, '0')::uuid, 0, 0,
+                  $3::timestamptz + (g - $1) * interval '1 second', now()
+           FROM generate_series($1::int, $2::int) g""",
+        _claim_escalation,
+        unchecked_references=True,
+    ),
+    Table(
+        "notify: notifications, bulk lane (lane worker)",
+        NOTIFY_MIGRATIONS,
+        """INSERT INTO notifications (id, recipient_id, recipient_kind, site_id, lane, channel,
+                                      template, status, next_attempt_at, cause_event_id,
+                                      created_at, version)
+           SELECT lpad(to_hex(g), 32, '0')::uuid, lpad(to_hex(g), 32, '0')::uuid, 'client',
+                  lpad(to_hex(g % 50), 32, '0')::uuid, 'bulk', 'email', 'followup_due',
+                  'pending', $3::timestamptz + (g - $1) * interval '1 second',
+                  lpad(to_hex(g), 32, '0')::uuid, now(), 1
+           FROM generate_series($1::int, $2::int) g""",
+        _claim_notification,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class ClaimCost:
+    table: str
+    small: list[float]  # seconds per claim with SMALL future rows
+    large: list[float]  # with `large_rows` future rows
+    large_rows: int
+    index: str  # the index the claim's plan reads, from EXPLAIN
+    fill_seconds: float  # inserting the large table's rows (not timed in the claims)
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.large) / statistics.median(self.small)
+
+    @property
+    def met(self) -> bool:
+        return self.ratio < RATIO_TARGET
+
+
+async def _timed_claim(conn: Conn, claim: Claim) -> float:
+    """Seconds for one claim; its transaction is rolled back afterwards (not timed)."""
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        now = datetime.now(UTC)
+        began = time.perf_counter()
+        row = await claim(conn, now)
+        took = time.perf_counter() - began
+    finally:
+        await transaction.rollback()
+    if row is None:
+        raise RuntimeError("the claim found no due row")
+    return took
+
+
+async def _fill(conn: Conn, table: Table, rows: int, base: datetime, offset: int = 0) -> None:
+    """`rows` rows due from `base` on, a second apart; ids in order (`offset` keeps them
+    unique), so the inserts append to the indexes instead of splitting pages at random."""
+    if table.unchecked_references:
+        await conn.execute("SET session_replication_role = replica")
+    await conn.execute(table.fill, offset + 1, offset + rows, base)
+    if table.unchecked_references:
+        await conn.execute("SET session_replication_role = DEFAULT")
+    await conn.execute("ANALYZE")
+
+
+def _indexes(plan: Any) -> list[str]:
+    found = [plan["Index Name"]] if "Index Name" in plan else []
+    for child in plan.get("Plans", []):
+        found += _indexes(child)
+    return found
+
+
+async def _plan_index(conn: Conn, claim: Claim) -> str:
+    """The index the claim's statement reads, from the plan PostgreSQL chose."""
+    # Capture the statement the claim runs through a connection stand-in, then EXPLAIN it.
+    recorder = _Recorder(conn)
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        await claim(recorder, datetime.now(UTC))
+        query, args = recorder.last
+        plan = await conn.fetchval(f"EXPLAIN (FORMAT JSON) {query}", *args)
+    finally:
+        await transaction.rollback()
+    if isinstance(plan, str):  # a connection without a json codec
+        plan = json.loads(plan)
+    return ", ".join(_indexes(plan[0]["Plan"])) or "none (sequential scan)"
+
+
+class _Recorder:
+    """Passes `fetchrow` through to the connection, keeping the statement and its arguments."""
+
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
+        self.last: tuple[str, tuple[Any, ...]] = ("", ())
+
+    async def fetchrow(self, query: str, *args: Any) -> Any:
+        self.last = (query, args)
+        return await self._conn.fetchrow(query, *args)
+
+
+async def measure_table(server_url: str, table: Table, large: int, claims: int) -> ClaimCost:
+    """Two databases of the service's schema, one with `SMALL` and one with `large` future
+    rows (and the same few due rows); the claims alternate between them, so a change in the
+    machine's load reaches both sizes alike."""
+    names = [f"bench_claims_{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    conns: list[Conn] = []
+    try:
+        now = datetime.now(UTC)
+        fill_seconds = 0.0
+        for name, rows in zip(names, (SMALL, large), strict=True):
+            await ensure_database(server_url, name)
+            conn = await connect(with_database(server_url, name))
+            conns.append(conn)
+            await apply_migrations(conn, table.migrations)
+            await _fill(conn, table, DUE_ROWS, now - timedelta(days=1))
+            began = time.perf_counter()
+            await _fill(conn, table, rows, now + timedelta(days=1), offset=DUE_ROWS)
+            fill_seconds = time.perf_counter() - began
+        small, big = conns
+        for _ in range(10):  # warm both plan caches, not kept
+            await _timed_claim(small, table.claim)
+            await _timed_claim(big, table.claim)
+        small_times, large_times = [], []
+        for _ in range(claims):
+            small_times.append(await _timed_claim(small, table.claim))
+            large_times.append(await _timed_claim(big, table.claim))
+        index = await _plan_index(big, table.claim)
+    finally:
+        for conn in conns:
+            await conn.close()
+        for name in names:
+            await drop_database(server_url, name)
+    return ClaimCost(table.name, small_times, large_times, large, index, fill_seconds)
+
+
+async def measure(server_url: str, large: int = LARGE, claims: int = CLAIMS) -> list[ClaimCost]:
+    costs = []
+    for table in TABLES:
+        cost = await measure_table(server_url, table, large, claims)
+        print(
+            f"claim, {cost.table}: {statistics.median(cost.small) * 1000:.2f} ms with "
+            f"{SMALL:,} rows, {statistics.median(cost.large) * 1000:.2f} ms with "
+            f"{large:,} (ratio {cost.ratio:.2f}; {cost.index}; "
+            f"{cost.fill_seconds:.0f} s to insert)",
+            flush=True,
+        )
+        costs.append(cost)
+    return costs
+
+
+def main(argv: list[str] | None = None) -> None:
+    from bench.servers import servers
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--large", type=int, default=LARGE)
+    parser.add_argument("--claims", type=int, default=CLAIMS)
+    args = parser.parse_args(argv)
+    with servers() as found:
+        asyncio.run(measure(found.postgres_url, args.large, args.claims))
+
+
+if __name__ == "__main__":
+    main()

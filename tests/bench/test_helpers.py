@@ -1,0 +1,79 @@
+"""The benchmarks' pure helpers: what they decode, build and report."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.backlog import _copy_rows
+from bench.claims import ClaimCost, _indexes
+from bench.consumer import row_of
+from bench.e2e import EndToEnd
+from bench.measure import Throughput
+from bench.page_hops import hops
+from bench.rebuild import RebuildSpeed
+from bench.report import claims_section, rebuild_section
+from bench.workload import sessions_completed
+from counseling_shared.envelope import REGISTRY
+from counseling_shared.events import SessionCompleted
+
+
+def test_the_raw_consumer_decodes_a_stored_envelope_into_the_projection_row() -> None:
+    [envelope] = sessions_completed(1)
+    event = REGISTRY.parse(envelope)
+    assert isinstance(event, SessionCompleted)
+
+    row = row_of(envelope.encode())
+
+    assert row == (envelope.id, event.appointment_id, event.client_id, event.completed_at)
+
+
+def test_the_indexes_of_a_plan_are_found_in_its_nested_nodes() -> None:
+    plan = {
+        "Node Type": "Update",
+        "Plans": [
+            {"Node Type": "Limit", "Plans": [{"Index Name": "notifications_due"}]},
+            {"Node Type": "Index Scan", "Index Name": "notifications_pkey"},
+        ],
+    }
+
+    assert _indexes(plan) == ["notifications_due", "notifications_pkey"]
+
+
+def test_a_backlog_copy_takes_new_ids_and_keeps_every_other_column() -> None:
+    statement = _copy_rows(["id", "lane", "cause_event_id", "params"])
+
+    assert "(id, lane, cause_event_id, params)" in statement
+    assert "SELECT c.id, n.lane, c.cause_event_id, n.params" in statement
+
+
+def test_a_claim_ratio_over_the_target_is_reported_as_not_met() -> None:
+    cost = ClaimCost("followups", [0.001] * 3, [0.002] * 3, 1_000_000, "followups_due", 1.0)
+
+    assert cost.ratio == 2.0
+    assert "| 2.00 | < 1.5 | NO |" in claims_section([cost])
+
+
+def test_a_rebuild_below_twenty_thousand_events_a_second_is_reported_as_not_met() -> None:
+    slow = RebuildSpeed("followup", Throughput(1_000, 0.5), Throughput(1_000, 0.02), 400, 400)
+    fast = RebuildSpeed("notify", Throughput(30_000, 1.0), Throughput(30_000, 0.5), 9, 9)
+
+    table = rebuild_section(EndToEnd(rebuilds=[slow, fast]))
+
+    assert "| followup | 1,000 (400) | 2,000 events/s (0.50 s) | 50,000 events/s | 4.0% |" in table
+    assert table.splitlines()[2].endswith("| NO |")
+    assert table.splitlines()[3].endswith("| yes |")
+
+
+def test_a_pages_hops_are_the_differences_of_its_instants_and_a_missing_one_is_left_out() -> None:
+    instants = {
+        "a": {"post": 10.0, "txn": 10.004, "relay": 10.010, "provider": 10.050},
+        "b": {"post": 20.0, "txn": 20.002, "relay": 20.020, "inbox": 20.030, "provider": 20.040},
+    }
+
+    found = hops(instants)
+
+    assert found.seconds["post → txn"] == pytest.approx([0.004, 0.002])
+    assert found.seconds["txn → relay"] == pytest.approx([0.006, 0.018])
+    assert found.seconds["relay → inbox"] == pytest.approx([0.010])  # a's inbox is unknown
+    assert found.seconds["post → provider"] == pytest.approx([0.050, 0.040])
+    assert "inbox → queued" not in found.seconds  # nobody has both
