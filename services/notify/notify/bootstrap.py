@@ -60,6 +60,21 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
             # What was tried when, kept for support questions; the notifications themselves stay.
             PruneTarget("notification_attempts", "at < $1", s.prune_attempts_after),
             PruneTarget("webhook_attempts", "at < $1", s.prune_attempts_after),
+            # Then a finished delivery whose attempts are gone, then a deleted subscription
+            # with nothing left on record (in this order: each is the next one's reference).
+            PruneTarget(
+                "webhook_deliveries",
+                "status <> 'pending' AND coalesce(delivered_at, failed_at) < $1"
+                " AND NOT EXISTS (SELECT 1 FROM webhook_attempts a"
+                " WHERE a.delivery_id = webhook_deliveries.id)",
+                s.prune_attempts_after,
+            ),
+            PruneTarget(
+                "webhook_subscriptions",
+                "status = 'deleted' AND deleted_at < $1 AND NOT EXISTS (SELECT 1 FROM"
+                " webhook_deliveries d WHERE d.subscription_id = webhook_subscriptions.id)",
+                s.prune_attempts_after,
+            ),
         ],
     )
 
