@@ -4,12 +4,16 @@ A token names its `purpose` (what it may be used for: a calendar feed, a page ac
 a check-in form), its `subject` (the thing it opens), optionally the `person` it acts as, and
 when it expires. It is signed with the service's `LINK_SIGNING_KEY` (itsdangerous, HMAC), and
 the purpose is part of the signing salt, so a token minted for one purpose never opens another.
+Keys rotate: after a new `LINK_SIGNING_KEY`, the keys it replaced (`LINK_SIGNING_PREVIOUS_KEYS`)
+still verify, so links already sent keep working until the operator drops them; only the
+current key signs.
 Each token carries a random `link_id`, so a caller that needs single use can record it.
 
 `verify` tells a token that was altered (or signed with another key, or for another purpose:
 `LinkTampered`, answer 403) from a genuine one that has expired (`LinkExpired`, answer 410).
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
@@ -46,12 +50,13 @@ class SignedLink:
 
 
 class LinkSigner:
-    """Signs and verifies tokens with one secret key."""
+    """Signs with one secret key; verifies with it and the keys it replaced."""
 
-    def __init__(self, secret_key: str) -> None:
+    def __init__(self, secret_key: str, previous_keys: Sequence[str] = ()) -> None:
         if not secret_key:
             raise ValueError("a link signing key is needed")
-        self._key = secret_key
+        # itsdangerous signs with the last key of the list and verifies with any of them.
+        self._keys = [*(k for k in previous_keys if k), secret_key]
 
     def sign(
         self, purpose: str, subject: str, *, expires_at: datetime, person: str | None = None
@@ -82,20 +87,28 @@ class LinkSigner:
         return link
 
     def _serializer(self, purpose: str) -> URLSafeSerializer:
-        return URLSafeSerializer(self._key, salt=_SALT + purpose)
+        return URLSafeSerializer(self._keys, salt=_SALT + purpose)
 
 
 class InvalidLinkKey(ValueError):
     """`LINK_SIGNING_KEY` cannot be used outside a development stack."""
 
 
-def check_link_key_allowed(secret_key: str, *, development_mode: bool) -> None:
+def check_link_key_allowed(
+    secret_key: str, *, development_mode: bool, previous_keys: Sequence[str] = ()
+) -> None:
     """Refuse to serve with an empty or the well-known development key unless development mode
-    is set explicitly: anyone could forge a link signed with it."""
+    is set explicitly: anyone could forge a link signed with it. A previous key verifies, so it
+    may not be the development key either."""
     if development_mode:
         return
     if not secret_key.strip() or secret_key == DEV_LINK_SIGNING_KEY:
         raise InvalidLinkKey(
             "LINK_SIGNING_KEY is empty or the development stack's key; set a long random"
             " value (or DEVELOPMENT_MODE=true for a development stack)"
+        )
+    if DEV_LINK_SIGNING_KEY in previous_keys:
+        raise InvalidLinkKey(
+            "LINK_SIGNING_PREVIOUS_KEYS holds the development stack's key: anyone could forge"
+            " a link it verifies; remove it"
         )

@@ -471,9 +471,8 @@ def run_service(definition: ServiceDefinition) -> None:
     s = definition.settings
     # Checked where the service is served (not in create_app, which the docs build also uses
     # with default settings): a forgeable link key never serves outside development.
-    check_link_key_allowed(
-        s.link_signing_key.get_secret_value(), development_mode=s.development_mode
-    )
+    current, *previous = s.link_keys
+    check_link_key_allowed(current, development_mode=s.development_mode, previous_keys=previous)
     app = create_app(definition)
     # uvloop and httptools (both dependencies) roughly halve the event loop's and the HTTP
     # parser's share of each request; "auto" picks them and falls back where they cannot run.

@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from counseling_shared.db import DbTimeouts
 from counseling_shared.http.rate_limit import parse_rate_limit
 from counseling_shared.jetstream import DAY, EVENT_STREAM_MAX_AGE
-from counseling_shared.links import DEV_LINK_SIGNING_KEY
+from counseling_shared.links import DEV_LINK_SIGNING_KEY, LinkSigner
 
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 
@@ -182,6 +182,13 @@ class ServiceSettings(BaseSettings):
         " links). Required outside DEVELOPMENT_MODE: empty or the development default is"
         " refused at start.",
     )
+    link_signing_previous_keys: SecretStr = Field(
+        default=SecretStr(""),
+        alias="LINK_SIGNING_PREVIOUS_KEYS",
+        description="Comma-separated keys that LINK_SIGNING_KEY replaced: links they signed"
+        " (and, in crisis, staff phone digests made with them) are still accepted; nothing new"
+        " is signed with them. Drop a key once what it signed may stop working.",
+    )
     rate_limit: str = Field(
         default="6000/minute",
         alias="RATE_LIMIT",
@@ -234,6 +241,17 @@ class ServiceSettings(BaseSettings):
                     self.migration_database_url, self.database_sslmode
                 )
         return self
+
+    @property
+    def link_keys(self) -> tuple[str, ...]:
+        """The current link signing key first, then the ones it replaced."""
+        previous = self.link_signing_previous_keys.get_secret_value().split(",")
+        current = self.link_signing_key.get_secret_value()
+        return (current, *(k.strip() for k in previous if k.strip()))
+
+    def link_signer(self) -> LinkSigner:
+        current, *previous = self.link_keys
+        return LinkSigner(current, previous)
 
     @property
     def migration_dsn(self) -> str:

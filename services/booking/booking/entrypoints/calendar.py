@@ -17,7 +17,7 @@ from counseling_shared.http.auth import Principal, Role
 from counseling_shared.http.dependencies import Person
 from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.problems import Problem
-from counseling_shared.links import LinkExpired, LinkSigner, LinkTampered
+from counseling_shared.links import LinkExpired, LinkTampered
 from counseling_shared.service import Runtime
 
 router = APIRouter(route_class=BookingRoute, tags=["calendar"])
@@ -38,10 +38,6 @@ def _settings(runtime: Runtime) -> BookingSettings:
     settings = runtime.settings
     assert isinstance(settings, BookingSettings)
     return settings
-
-
-def _signer(runtime: Runtime) -> LinkSigner:
-    return LinkSigner(runtime.settings.link_signing_key.get_secret_value())
 
 
 async def _own_or_admin(runtime: Runtime, caller: Principal, staff_id: UUID) -> StaffMember:
@@ -72,7 +68,7 @@ async def get_calendar_url(staff_id: UUID, caller: Person, runtime: Live) -> Cal
     settings = _settings(runtime)
     now = runtime.clock.now()
     expires_at = now + settings.calendar_link_ttl
-    signer = _signer(runtime)
+    signer = runtime.settings.link_signer()
     token = signer.sign(
         CALENDAR_PURPOSE, str(staff_id), expires_at=expires_at, person=caller.actor.id
     )
@@ -118,7 +114,7 @@ async def get_calendar(staff_id: UUID, token: str, runtime: Live) -> Response:
     deactivated staff member, 410 when expired."""
     now = runtime.clock.now()
     try:
-        link = _signer(runtime).verify(token, CALENDAR_PURPOSE, now=now)
+        link = runtime.settings.link_signer().verify(token, CALENDAR_PURPOSE, now=now)
     except LinkExpired:
         raise Problem(410, "link-expired", "Gone", "This calendar link has expired.") from None
     except LinkTampered:

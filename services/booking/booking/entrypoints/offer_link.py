@@ -6,14 +6,14 @@ from uuid import UUID
 from booking.application import waitlist as waitlist_app
 from booking.entrypoints.policies import booking_settings
 from counseling_shared import audit
-from counseling_shared.links import LinkSigner, LinkTampered, SignedLink
+from counseling_shared.links import LinkTampered, SignedLink
 from counseling_shared.service import Runtime
 
 
 def verify_accept_link(runtime: Runtime, offer_id: UUID, token: str) -> SignedLink:
     """The link, with the link noted as the audit actor. Raises `LinkExpired`, or
     `LinkTampered` (also for a genuine link to another offer)."""
-    signer = LinkSigner(booking_settings(runtime).link_signing_key.get_secret_value())
+    signer = booking_settings(runtime).link_signer()
     link = signer.verify(token, waitlist_app.ACCEPT_PURPOSE, now=runtime.clock.now())
     if link.subject != str(offer_id):
         raise LinkTampered("a link to another offer")

@@ -3,7 +3,6 @@
 from booking.application.waitlist import OfferPolicy
 from booking.domain.values import parse_duration
 from booking.settings import BookingSettings
-from counseling_shared.links import LinkSigner
 from counseling_shared.service import Runtime
 
 
@@ -18,6 +17,6 @@ def offer_policy(runtime: Runtime) -> OfferPolicy:
     settings = booking_settings(runtime)
     return OfferPolicy(
         ttl=parse_duration(settings.waitlist_offer_ttl),
-        signer=LinkSigner(settings.link_signing_key.get_secret_value()),
+        signer=settings.link_signer(),
         base_url=settings.booking_base_url,
     )

@@ -3,7 +3,7 @@ StaffDeactivated), to check policies and to skip people who can no longer be pag
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -44,12 +44,12 @@ async def record_staff(
     )
 
 
-async def with_phone_digest(conn: Connection, digest: str) -> list[UUID]:
-    """Active staff whose phone has this digest."""
+async def with_phone_digest(conn: Connection, digests: Sequence[str]) -> list[UUID]:
+    """Active staff whose phone has one of these digests (one per key)."""
     rows = await conn.fetch(
         """SELECT staff_id FROM staff
-           WHERE phone_digest = $1 AND deactivated_at IS NULL ORDER BY staff_id""",
-        digest,
+           WHERE phone_digest = ANY($1::text[]) AND deactivated_at IS NULL ORDER BY staff_id""",
+        list(digests),
     )
     return [r["staff_id"] for r in rows]
 

@@ -3,6 +3,7 @@ as the staff member whose phone sent it. The answer text goes back by SMS (as th
 answer, which the provider texts to the sender)."""
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -35,13 +36,16 @@ RESOLVED = "Alert %(alert)s is already resolved."
 
 
 async def handle_reply(
-    uow: UnitOfWork, phone_key: str, sender: str, text: str, paging: Paging
+    uow: UnitOfWork, phone_keys: Sequence[str], sender: str, text: str, paging: Paging
 ) -> SmsAnswer:
+    """`phone_keys`: the current key of staff phone digests and the ones it replaced (a digest
+    made before a key rotation still matches until the staff member's next change)."""
     matched = _ACK.match(text)
     if matched is None:
         return SmsAnswer(HELP)
     code = matched.group(1).upper()
-    senders = await staff.with_phone_digest(uow.conn, phone_digest(phone_key, sender))
+    digests = [phone_digest(key, sender) for key in phone_keys]
+    senders = await staff.with_phone_digest(uow.conn, digests)
     page = await alert_views.page_with_code(uow.conn, senders, code) if senders else None
     if page is None or reply_code(page["page_id"]) != code:
         return SmsAnswer(UNKNOWN)

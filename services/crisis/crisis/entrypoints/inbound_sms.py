@@ -55,9 +55,9 @@ async def inbound_sms(
     if not x_webhook_secret or not hmac.compare_digest(x_webhook_secret, secret):
         raise Problem(401, "unauthorized", "Unauthorized", "Missing or wrong X-Webhook-Secret.")
     audit.note_actor(audit.Actor("key", "inbound-sms"))
-    phone_key = settings.link_signing_key.get_secret_value()
+    phone_keys = settings.link_keys
     async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
-        answer = await handle_reply(uow, phone_key, body.from_, body.text, paging_for(settings))
+        answer = await handle_reply(uow, phone_keys, body.from_, body.text, paging_for(settings))
         lang, zone = "en", None
         if answer.staff_id is not None and answer.site_id is not None:
             audit.note_actor(audit.Actor("staff", str(answer.staff_id)))

@@ -31,7 +31,7 @@ from crisis.domain.alert import AlertResolved
 from crisis.domain.durations import parse_duration
 from crisis.entrypoints.page_i18n import language_of, translator, when_formatter
 from crisis.entrypoints.page_view import Notice, PageView
-from crisis.entrypoints.paging import link_signer, paging_for
+from crisis.entrypoints.paging import paging_for
 from crisis.settings import CrisisSettings
 
 # HTML, not the JSON API: left out of the OpenAPI document (docs/contract.md lists them).
@@ -178,7 +178,7 @@ async def _open(
     uow: UnitOfWork, runtime: Runtime, token: str, page_id: UUID
 ) -> PageLink | HTMLResponse:
     """The link, noted as the request's actor; or the 403/410 page (also audited)."""
-    signer = link_signer(_settings(runtime))
+    signer = _settings(runtime).link_signer()
     try:
         link = await open_page_link(uow.conn, signer, token, page_id, uow.now())
     except LinkExpired as exc:

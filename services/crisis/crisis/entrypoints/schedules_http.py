@@ -11,7 +11,7 @@ from counseling_shared.http.bodies import Instant
 from counseling_shared.http.dependencies import Caller, Person
 from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.problems import Conflict, NotFound, Problem, Unprocessable
-from counseling_shared.links import LinkExpired, LinkSigner, LinkTampered
+from counseling_shared.links import LinkExpired, LinkTampered
 from counseling_shared.service import Runtime, runtime_of
 from counseling_shared.unit_of_work import unit_of_work
 from crisis.adapters import ical, schedules
@@ -249,7 +249,7 @@ async def get_calendar_url(schedule_id: UUID, request: Request, caller: Caller) 
     runtime = runtime_of(request)
     settings = _settings(runtime)
     expires_at = runtime.clock.now() + parse_duration(settings.calendar_link_ttl)
-    token = _signer(settings).sign(CALENDAR_PURPOSE, str(schedule_id), expires_at=expires_at)
+    token = settings.link_signer().sign(CALENDAR_PURPOSE, str(schedule_id), expires_at=expires_at)
     base = settings.alert_base_url.rstrip("/")
     return CalendarUrlOut(
         url=f"{base}/schedules/{schedule_id}/calendar.ics?token={token}", expires_at=expires_at
@@ -268,7 +268,7 @@ async def get_calendar(schedule_id: UUID, token: str, request: Request) -> Respo
     runtime = runtime_of(request)
     now = runtime.clock.now()
     try:
-        link = _signer(_settings(runtime)).verify(token, CALENDAR_PURPOSE, now=now)
+        link = _settings(runtime).link_signer().verify(token, CALENDAR_PURPOSE, now=now)
     except LinkExpired:
         raise Problem(410, "link-expired", "Gone", "This calendar link has expired.") from None
     except LinkTampered:
@@ -287,10 +287,6 @@ async def get_calendar(schedule_id: UUID, token: str, request: Request) -> Respo
 
 def _bad_link() -> Problem:
     return Problem(403, "link-invalid", "Forbidden", "This link is not valid.")
-
-
-def _signer(settings: CrisisSettings) -> LinkSigner:
-    return LinkSigner(settings.link_signing_key.get_secret_value())
 
 
 def _aware(value: datetime, field: str) -> datetime:

@@ -30,7 +30,7 @@ class ResponseLinks:
     @classmethod
     def from_settings(cls, settings: FollowupSettings) -> ResponseLinks:
         return cls(
-            LinkSigner(settings.link_signing_key.get_secret_value()),
+            settings.link_signer(),
             settings.response_base_url,
             parse_duration(settings.response_link_ttl),
         )
