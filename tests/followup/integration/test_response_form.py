@@ -161,6 +161,18 @@ async def test_an_answer_with_item9_at_two_completes_the_checkin_and_flags_a_hig
     assert progress.text.count('stroke-dasharray="4 4"') == 4  # PHQ-9's four band limits
     assert "10 (moderate)" in progress.text
     assert "responded" in progress.text
+    # In the browser's language: the page's words and every code's name.
+    korean = await api.get(
+        f"/clients/{due.client_id}/progress", headers={"Accept-Language": "ko-KR,ko;q=0.9"}
+    )
+    assert korean.status_code == 200
+    assert '<html lang="ko">' in korean.text
+    assert f"내담자 {due.client_id}의 경과" in korean.text
+    assert "10 (중등도)" in korean.text
+    assert "응답함" in korean.text
+    assert "안부 확인" in korean.text
+    assert "responded" not in korean.text
+    assert "Follow-ups" not in korean.text
     unknown = await api.get(f"/clients/{uuid4()}/measures")
     assert unknown.status_code == 404
     reads = await db.fetch(

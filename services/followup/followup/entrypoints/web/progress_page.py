@@ -1,6 +1,7 @@
 """The progress page for staff (contract v2: `GET /clients/{id}/progress`): the client's scores
 over time as server-drawn SVG charts with band lines, and their follow-ups' outcomes beneath.
-HTML for people; the same data as JSON is `GET /clients/{id}/measures`."""
+HTML for people, in the browser's language (`Accept-Language`: en, ko, fr, ru); the same data
+as JSON is `GET /clients/{id}/measures`."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from followup.adapters.postgres_store import PostgresFollowupStore
 from followup.entrypoints.measures_http import client_scores
 from followup.entrypoints.web.chart import charts
 from followup.entrypoints.web.response_form import templates
+from followup.entrypoints.web.texts import PROGRESS_TEXTS, browser_locale
 
 router = APIRouter()
-NAMES = {"phq9": "PHQ-9 (depression)", "gad7": "GAD-7 (anxiety)"}
 
 
 @router.get("/clients/{client_id}/progress", response_class=HTMLResponse, include_in_schema=False)
@@ -25,13 +26,15 @@ async def show_progress(client_id: UUID, caller: Person, request: Request) -> HT
     scores = await client_scores(request, caller, client_id)
     async with runtime_of(request).db().acquire() as conn:
         followups = await PostgresFollowupStore(conn).list_followups(client_id=client_id)
+    locale = browser_locale(request.headers.get("accept-language", ""))
+    t = PROGRESS_TEXTS[locale]
     context = {
-        "locale": "en",
-        "title": "Client progress",
+        "locale": locale,
+        "t": t,
+        "title": t["title"],
         "client_id": client_id,
         "charts": charts(scores),
         "scores": scores,
-        "names": NAMES,
         "followups": followups,
     }
     return templates.TemplateResponse(request, "progress.html", context)

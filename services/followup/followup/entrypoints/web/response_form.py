@@ -38,7 +38,13 @@ from followup.application.checkin_answers import (
 from followup.application.commands import FollowUpNotFound
 from followup.domain.measures.answers import InvalidCheckinAnswer
 from followup.domain.measures.scoring import ITEM_COUNT, SELF_HARM_ITEM
-from followup.entrypoints.web.texts import INSTRUMENT_TEXTS, TEXTS, InstrumentText, locale_of
+from followup.entrypoints.web.texts import (
+    INSTRUMENT_TEXTS,
+    TEXTS,
+    InstrumentText,
+    browser_locale,
+    locale_of,
+)
 from followup.settings import FollowupSettings
 
 router = APIRouter()
@@ -101,11 +107,7 @@ async def _form(request: Request, followup_id: UUID) -> FormToAnswer:
 
 def _browser_locale(request: Request) -> str:
     """For a page before the link is trusted: the browser's first language we speak."""
-    for part in request.headers.get("accept-language", "").split(","):
-        tag = part.split(";")[0].strip()
-        if tag and locale_of(tag) == tag.split("-")[0].lower():
-            return locale_of(tag)
-    return "en"
+    return browser_locale(request.headers.get("accept-language", ""))
 
 
 def _message(request: Request, page: _Page, **extra: Any) -> HTMLResponse:

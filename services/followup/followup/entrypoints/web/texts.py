@@ -1,17 +1,20 @@
-"""The answer form's words in the four locales it speaks, one file each under `locales/`.
+"""The pages' words in the four locales they speak, one file each under `locales/`.
 
-Each file has the form's own words (`[form]`) and the wording of PHQ-9 and GAD-7 (`[phq9]`,
-`[gad7]`), with its source named in the file's header comment.
+Each file has the answer form's own words (`[form]`), the wording of PHQ-9 and GAD-7 (`[phq9]`,
+`[gad7]`), with its source named in the file's header comment, and the staff progress page's
+words (`[progress]`, with a name for every band, kind, status and outcome code).
 """
 
 from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from counseling_shared.codes import Instrument
+from counseling_shared.codes import FollowUpKind, FollowUpOutcome, Instrument, MeasureBand
+from followup.domain.followup import Status
 from followup.domain.measures.scoring import ITEM_COUNT
 
 LOCALES = ("en", "ko", "fr", "ru")
@@ -38,7 +41,33 @@ def _instrument(raw: dict[str, Any], instrument: Instrument) -> InstrumentText:
     return text
 
 
+_CODES: dict[str, type[StrEnum]] = {
+    "bands": MeasureBand,
+    "kinds": FollowUpKind,
+    "statuses": Status,
+    "outcomes": FollowUpOutcome,
+}
+
+
+def _progress(locale: str, raw: dict[str, Any], english: dict[str, Any]) -> dict[str, Any]:
+    """A locale's progress words, refused at start-up if it misses one English has or a code."""
+    missing = [key for key in english if key not in raw]
+    missing += [
+        f"{table}.{code.value}"
+        for table, codes in _CODES.items()
+        for code in codes
+        if code.value not in raw.get(table, {})
+    ]
+    if missing:
+        raise ValueError(f"locales/{locale}.toml [progress] lacks {', '.join(missing)}")
+    return raw
+
+
 _RAW = {locale: _load(locale) for locale in LOCALES}
+PROGRESS_TEXTS: dict[str, dict[str, Any]] = {
+    locale: _progress(locale, raw["progress"], _RAW["en"]["progress"])
+    for locale, raw in _RAW.items()
+}
 TEXTS: dict[str, dict[str, str]] = {locale: raw["form"] for locale, raw in _RAW.items()}
 INSTRUMENT_TEXTS: dict[Instrument, dict[str, InstrumentText]] = {
     i: {locale: _instrument(raw[i.value], i) for locale, raw in _RAW.items()} for i in Instrument
@@ -49,3 +78,13 @@ def locale_of(locale: str | None) -> str:
     """The form's language for a BCP 47 tag (`fr-CA` is `fr`); English otherwise."""
     base = (locale or "en").split("-")[0].lower()
     return base if base in TEXTS else "en"
+
+
+def browser_locale(accept_language: str) -> str:
+    """The first language of an `Accept-Language` header that the pages speak; English
+    otherwise (quality values are not weighed: browsers list languages in preference order)."""
+    for part in accept_language.split(","):
+        tag = part.split(";")[0].strip()
+        if tag and locale_of(tag) == tag.split("-")[0].lower():
+            return locale_of(tag)
+    return "en"
