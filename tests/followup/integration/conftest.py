@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import asyncpg
@@ -48,3 +48,15 @@ async def db(database_url: str, service: RunningFollowup) -> AsyncIterator[async
     pool = await create_pool(database_url, max_size=3)
     yield pool
     await pool.close()
+
+
+@pytest.fixture
+def impatient(service: RunningFollowup) -> Iterator[None]:
+    """followup refusing an id it has not heard of after 0.3 s, for tests of that refusal (the
+    harness otherwise waits `KNOWN_ID_WAIT_SECONDS` for booking's event)."""
+    assert service.runtime is not None
+    settings = service.runtime.settings
+    generous = settings.known_id_wait_seconds
+    settings.known_id_wait_seconds = 0.3
+    yield
+    settings.known_id_wait_seconds = generous

@@ -26,6 +26,13 @@ T = TypeVar("T")
 ADMIN = {"Authorization": "Bearer dev-admin-key"}
 
 
+# Tests publish a site or client as booking would and then call the API at once; on a loaded
+# machine followup may take longer than the default 3 s to consume it (seen in CI). The wait is
+# the product's own mechanism for that race: give it room, at the cost of a slower answer in
+# the two tests of a site or client booking never registered.
+KNOWN_ID_WAIT_SECONDS = 10.0
+
+
 class RunningFollowup:
     """followup's app with its lifespan under uvicorn on a free port (one replica)."""
 
@@ -37,7 +44,12 @@ class RunningFollowup:
         api_keys: str = "dev-admin-key",
     ) -> None:
         self.settings = FollowupSettings.model_validate(
-            {"DATABASE_URL": database_url, "NATS_URL": nats_url, "API_KEYS": api_keys}
+            {
+                "DATABASE_URL": database_url,
+                "NATS_URL": nats_url,
+                "API_KEYS": api_keys,
+                "KNOWN_ID_WAIT_SECONDS": KNOWN_ID_WAIT_SECONDS,
+            }
         )
         self.clock: Clock = clock or SystemClock()
         self.url = ""

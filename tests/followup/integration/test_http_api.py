@@ -188,6 +188,7 @@ async def test_preferences_are_kept_and_read_back(
     assert (read["intensity"], read["channel"]) == ("light", "messaging")
 
 
+@pytest.mark.usefixtures("impatient")
 async def test_a_policy_for_a_site_booking_never_registered_is_422(
     api: httpx.AsyncClient,
 ) -> None:
@@ -199,6 +200,7 @@ async def test_a_policy_for_a_site_booking_never_registered_is_422(
     assert (await api.get(f"/sites/{site_id}/followup-policy")).json()["is_default"] is True
 
 
+@pytest.mark.usefixtures("impatient")
 async def test_preferences_for_a_client_booking_never_registered_are_422(
     api: httpx.AsyncClient,
 ) -> None:

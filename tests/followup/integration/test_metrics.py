@@ -24,6 +24,7 @@ from followup.entrypoints.scheduler import scheduler_for
 from followup.settings import FollowupSettings
 from tests.followup.integration.support import (
     ADMIN,
+    KNOWN_ID_WAIT_SECONDS,
     eventually,
     followup_events,
     publish_as_booking,
@@ -61,6 +62,7 @@ def settings(database_url: str, nats_url: str) -> FollowupSettings:
             "NATS_URL": nats_url,
             "API_KEYS": "dev-admin-key",
             "FOLLOWUP_GAUGE_INTERVAL": 0.1,
+            "KNOWN_ID_WAIT_SECONDS": KNOWN_ID_WAIT_SECONDS,
         }
     )
 
