@@ -158,6 +158,10 @@ class Notify:
             source="booking",
             subject=client_id,
         )
+        # Known before the test calls the API about them (notify waits only 3 s for it).
+        await eventually(
+            lambda: self.pool.fetchval("SELECT 1 FROM clients WHERE client_id = $1", client_id)
+        )
         return client_id
 
     async def new_staff(
