@@ -8,10 +8,13 @@ from counseling_shared.events import StaffRegistered
 from tests.crisis.integration.harness import Bus, RunningCrisis, eventually
 
 
-async def register_staff(bus: Bus, site_id: UUID, count: int) -> list[UUID]:
-    """Staff members joining the site, as booking announces them."""
+async def register_staff(
+    bus: Bus, site_id: UUID, count: int, phones: list[str] | None = None
+) -> list[UUID]:
+    """Staff members joining the site, as booking announces them (with these phones, or one
+    number for all)."""
     staff = [uuid4() for _ in range(count)]
-    for staff_id in staff:
+    for staff_id, phone in zip(staff, phones or ["+15550000000"] * count, strict=True):
         await bus.publish(
             StaffRegistered(
                 staff_id=staff_id,
@@ -19,7 +22,7 @@ async def register_staff(bus: Bus, site_id: UUID, count: int) -> list[UUID]:
                 name="On-call counselor",
                 role=StaffRole.CRISIS_LINE,
                 email=f"{staff_id.hex[:8]}@center.example",
-                phone="+15550000000",
+                phone=phone,
                 locale="en",
             ),
             source="booking",

@@ -10,8 +10,6 @@ from uuid import uuid4
 
 import pytest
 
-from counseling_shared.codes import StaffRole
-from counseling_shared.events import StaffRegistered
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
@@ -20,7 +18,7 @@ from tests.crisis.integration.harness import (
     pages,
     running_crisis,
 )
-from tests.crisis.integration.steps import alert, flag, put_policy
+from tests.crisis.integration.steps import alert, flag, put_policy, register_staff
 
 pytestmark = pytest.mark.integration
 
@@ -68,20 +66,9 @@ async def open_page(crisis: RunningCrisis, ack_url: str) -> int:
 @pytest.fixture
 async def paged_before_rotation(database_url: str, nats_url: str) -> dict[str, Any]:
     """A staff member with a phone, paged by a crisis signing with the old key."""
-    site_id, staff_id = uuid4(), uuid4()
+    site_id = uuid4()
     async with crisis_with(database_url, nats_url, OLD_KEY) as crisis, Bus.connect(nats_url) as bus:
-        await bus.publish(
-            StaffRegistered(
-                staff_id=staff_id,
-                site_id=site_id,
-                name="On call",
-                role=StaffRole.CRISIS_LINE,
-                email="oncall@center.example",
-                phone=PHONE,
-                locale="en",
-            ),
-            source="booking",
-        )
+        [staff_id] = await register_staff(bus, site_id, 1, [PHONE])
         await put_policy(crisis, site_id, [([staff_id], "PT60S")], repeat=0)
         alert_id = (await flag(crisis, site_id, uuid4()))["alert_id"]
 

@@ -297,21 +297,7 @@ async def test_an_sms_reply_ack_with_the_code_acknowledges_as_the_staff_member_w
     crisis: RunningCrisis, bus: Bus
 ) -> None:
     site_id = uuid4()
-    phones = {uuid4(): "+33 6 12 34 56 78", uuid4(): "+33611111111"}
-    for staff_id, phone in phones.items():
-        await bus.publish(
-            StaffRegistered(
-                staff_id=staff_id,
-                site_id=site_id,
-                name="On call",
-                role=StaffRole.CRISIS_LINE,
-                email="oncall@center.example",
-                phone=phone,
-                locale="en",
-            ),
-            source="booking",
-        )
-    first, second = list(phones)
+    first, second = await register_staff(bus, site_id, 2, ["+33 6 12 34 56 78", "+33611111111"])
     _, _, alert_id, page = await _paged_alert(crisis, bus, [first, second], site_id)
     code = page["reply_code"]
     assert code == UUID(page["page_id"]).hex[:6].upper()
