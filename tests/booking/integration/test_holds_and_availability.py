@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
+from fhir.resources.R4B import get_fhir_model_class
 
 from tests.booking.integration.support import Booking, eventually, site_events
 
@@ -268,3 +270,71 @@ def _next_weekday(after: datetime, weekday: int) -> datetime:
     while day.isoweekday() != weekday:
         day += timedelta(days=1)
     return day
+
+
+async def test_fhir_free_slots_are_the_availability_and_page_with_the_busy_ones(
+    booking: Booking,
+) -> None:
+    practice = await _practice(booking, timezone="UTC")
+    site_id, counselor = practice["site"]["id"], practice["counselor"]
+    day = _next_weekday(booking.clock.now() + timedelta(days=2), 3)  # a Wednesday
+    session = await booking.appointment(
+        counselor, await booking.client(site_id), day.replace(hour=11)
+    )
+    window = {"from": day.isoformat(), "to": (day + timedelta(days=2)).isoformat()}
+    available = await booking.get(
+        "/availability", site_id=site_id, counselor_id=counselor["id"], limit="200", **window
+    )
+    assert available.status_code == 200, available.text
+
+    async def slots(key: str = "dev-admin-key", **extra: str) -> httpx.Response:
+        params: list[tuple[str, str | int | float | bool | None]] = [
+            ("schedule", f"Schedule/{counselor['id']}"),
+            ("start", f"ge{day.date().isoformat()}"),
+            ("start", f"lt{(day + timedelta(days=2)).date().isoformat()}"),
+            *extra.items(),
+        ]
+        return await booking.http.get(
+            "/fhir/Slot", params=params, headers={"Authorization": f"Bearer {key}"}
+        )
+
+    def found(answer: httpx.Response) -> list[dict[str, Any]]:
+        assert answer.status_code == 200, answer.text
+        return [e["resource"] for e in answer.json().get("entry", [])]
+
+    both = found(await slots(status="free,busy", limit="200"))
+    for slot in both:
+        get_fhir_model_class("Slot").model_validate(slot)  # valid FHIR R4 Slots
+
+    def times(items: list[dict[str, Any]]) -> list[tuple[datetime, datetime]]:
+        return [
+            (datetime.fromisoformat(i["start"]), datetime.fromisoformat(i["end"])) for i in items
+        ]
+
+    assert times([s for s in both if s["status"] == "free"]) == times(available.json())
+    assert [s["id"] for s in both if s["status"] == "busy"] == [session["id"]]
+    assert [s["start"] for s in both] == sorted(s["start"] for s in both)
+    assert found(await slots(status="free", limit="200")) == [
+        s for s in both if s["status"] == "free"
+    ]  # the same ids on every search
+    assert found(await slots()) == [s for s in both if s["status"] == "busy"]  # the default
+
+    paged: list[dict[str, Any]] = []
+    answer = await slots(status="free,busy", limit="4")
+    while True:
+        paged += found(answer)
+        cursor = answer.headers.get("Next-Cursor")
+        if cursor is None:
+            break
+        answer = await slots(status="free,busy", limit="4", cursor=cursor)
+    assert paged == both
+
+    assert found(await slots("elsewhere-key", status="free")) == []  # another site's schedule
+    assert (await slots(status="tentative")).status_code == 422
+    unbounded = await booking.http.get(
+        "/fhir/Slot",
+        params={"schedule": counselor["id"], "status": "free", "start": f"ge{day.date()}"},
+        headers={"Authorization": "Bearer dev-admin-key"},
+    )
+    assert unbounded.status_code == 422
+    assert "both ends" in unbounded.json()["detail"]

@@ -5,14 +5,17 @@
 - Schedule: one per staff member who holds sessions (`Schedule/{staff_id}`), its actor the
   practitioner.
 - Slot: the time a session takes in its counselor's schedule (`busy`), one per appointment
-  that was not cancelled, with the appointment's id.
+  that was not cancelled, with the appointment's id; and, when asked for, the bookable time
+  of the counselor's working hours (`free`), as `GET /availability` finds it.
 """
 
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from uuid import UUID, uuid5
 
 from booking.domain.appointment import Appointment, AppointmentStatus
+from booking.domain.scheduling.availability import FreeSlot
 from booking.domain.staff import StaffMember
 
 FHIR_JSON = "application/fhir+json"
@@ -58,13 +61,33 @@ def appointment(a: Appointment) -> dict[str, Any]:
 
 
 def slot(a: Appointment) -> dict[str, Any]:
+    """A session's time: a busy slot with the appointment's id."""
+    return _slot(a.id, a.counselor_id, "busy", a.start, a.end)
+
+
+def free_slot(f: FreeSlot) -> dict[str, Any]:
+    """A bookable time: a free slot whose id is derived from the counselor and the time."""
+    return _slot(free_slot_id(f), f.counselor_id, "free", f.start, f.end)
+
+
+def free_slot_id(f: FreeSlot) -> UUID:
+    # Stable across searches and pages (the cursor orders by it), without storing free time.
+    return uuid5(_FREE_SLOTS, f"{f.counselor_id}/{f.start.isoformat()}/{f.end.isoformat()}")
+
+
+_FREE_SLOTS = UUID("6f1f3f0e-5a43-4b8e-9a39-2c1d7f0b9e51")
+
+
+def _slot(
+    slot_id: UUID, counselor_id: UUID, status: str, start: datetime, end: datetime
+) -> dict[str, Any]:
     return {
         "resourceType": "Slot",
-        "id": str(a.id),
-        "schedule": {"reference": f"Schedule/{a.counselor_id}"},
-        "status": "busy",
-        "start": _instant(a.start),
-        "end": _instant(a.end),
+        "id": str(slot_id),
+        "schedule": {"reference": f"Schedule/{counselor_id}"},
+        "status": status,
+        "start": _instant(start),
+        "end": _instant(end),
     }
 
 

@@ -5,21 +5,28 @@ Searches answer `searchset` Bundles a page at a time (`limit`, 50 by default; th
 """
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from booking.adapters import fhir_queries, projections
+from booking.adapters.fhir_queries import StartRange
 from booking.adapters.queries import Window
+from booking.application import scheduling
 from booking.domain.errors import UnknownAggregate
+from booking.domain.scheduling.availability import FreeSlot
+from booking.domain.slots import DEFAULT_SESSION_MINUTES
 from booking.entrypoints.fhir import resources
 from booking.entrypoints.fhir.search import reference_ids, start_range
 from booking.entrypoints.http.deps import Live
 from booking.entrypoints.http.errors import BookingRoute
 from counseling_shared import audit
+from counseling_shared.codes import Modality
+from counseling_shared.http.auth import Principal
 from counseling_shared.http.dependencies import Caller
 from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.pagination import (
@@ -29,6 +36,10 @@ from counseling_shared.http.pagination import (
     PageRequest,
     encode_cursor,
 )
+from counseling_shared.http.problems import Unprocessable
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
 
 router = APIRouter(route_class=BookingRoute, prefix="/fhir", tags=["fhir"])
 
@@ -145,6 +156,17 @@ async def search_appointments(
     return _bundle(request, page, found, lambda a: (a.start, a.id), resources.appointment)
 
 
+@dataclass(frozen=True)
+class _SlotEntry:
+    start: datetime
+    id: UUID
+    resource: dict[str, Any]
+
+
+SLOT_STATUSES = ("busy", "free")
+FREE_SLOT_MINUTES = DEFAULT_SESSION_MINUTES
+
+
 @router.get("/Slot", response_class=FhirJSONResponse, responses=_fhir("Slot", search=True))
 async def search_slots(
     request: Request,
@@ -158,21 +180,89 @@ async def search_slots(
         list[str] | None,
         Query(description="With a prefix: `ge2030-03-01`, `lt2030-03-08T00:00:00Z`."),
     ] = None,
+    status: Annotated[
+        list[str] | None,
+        Query(
+            description="`busy` (the default), `free`, or both (`free,busy`). Free slots need"
+            " `schedule` and a `start` range with both ends (`ge…` and `lt…`) of at most"
+            f" {scheduling.MAX_AVAILABILITY_DAYS} days."
+        ),
+    ] = None,
 ) -> FhirJSONResponse:
-    """The busy slots of counselors' schedules: one per session not cancelled. Free slots are
-    not listed yet: `GET /availability` serves them, not yet as FHIR Slots."""
+    """Slots of counselors' schedules, ordered by start. `busy`: one per session not
+    cancelled, with the appointment's id. `free`: the counselor's bookable time, cut into
+    slots of the default session length (50 minutes) from the start of each working period,
+    exactly as `GET /availability` finds it (online sessions: no room needed), with an id
+    derived from the counselor and the time."""
+    statuses = _slot_statuses(status)
     counselors = reference_ids(schedule, "Schedule", "schedule")
+    starts = start_range(start, "start")
+    after = page.after(datetime, UUID)
+    entries: list[_SlotEntry] = []
     async with runtime.db().acquire() as conn:
-        found = await fhir_queries.appointments_by_start(
-            conn,
-            client_ids=None,
-            counselor_ids=counselors,
-            starts=start_range(start, "start"),
-            visible_sites=caller.site_ids,
-            window=Window(page.fetch, page.after(datetime, UUID)),
-            exclude_cancelled=True,
+        if "busy" in statuses:
+            busy = await fhir_queries.appointments_by_start(
+                conn,
+                client_ids=None,
+                counselor_ids=counselors,
+                starts=starts,
+                visible_sites=caller.site_ids,
+                window=Window(page.fetch, after),
+                exclude_cancelled=True,
+            )
+            entries += [_SlotEntry(a.start, a.id, resources.slot(a)) for a in busy]
+        if "free" in statuses:
+            free = await _free_slots(conn, caller, counselors, starts, runtime.clock.now())
+            entries += [
+                _SlotEntry(f.start, resources.free_slot_id(f), resources.free_slot(f)) for f in free
+            ]
+    entries.sort(key=lambda e: (e.start, e.id))
+    if after is not None:
+        entries = [e for e in entries if (e.start, e.id) > after]
+    return _bundle(request, page, entries, lambda e: (e.start, e.id), lambda e: e.resource)
+
+
+def _slot_statuses(values: list[str] | None) -> set[str]:
+    statuses = {part.strip() for value in values or ["busy"] for part in value.split(",")}
+    if unknown := statuses - set(SLOT_STATUSES):
+        message = f"unknown Slot status {sorted(unknown)!r}: expected busy, free or both"
+        raise Unprocessable(message, [{"field": "status", "message": message}])
+    return statuses
+
+
+async def _free_slots(
+    conn: "Connection",
+    caller: Principal,
+    counselors: list[UUID] | None,
+    starts: StartRange,
+    now: datetime,
+) -> list[FreeSlot]:
+    """Each named counselor's free time in the range (counselors of sites the caller cannot
+    see are left out, as their busy slots are)."""
+    begin, end = starts.start_from, starts.start_before
+    longest = timedelta(days=scheduling.MAX_AVAILABILITY_DAYS)
+    if not counselors or begin is None or end is None or end - begin > longest:
+        message = (
+            "free slots need `schedule` and a `start` range with both ends (e.g. `ge2030-03-01`"
+            f" and `lt2030-03-08`) of at most {scheduling.MAX_AVAILABILITY_DAYS} days"
         )
-    return _bundle(request, page, found, lambda a: (a.start, a.id), resources.slot)
+        raise Unprocessable(message, [{"field": "status", "message": message}])
+    found: list[FreeSlot] = []
+    for counselor_id in dict.fromkeys(counselors):
+        member = await projections.load_staff_member(conn, counselor_id)
+        if member is None or not caller.can_access(member.site_id):
+            continue
+        found += await scheduling.availability(
+            conn,
+            member.site_id,
+            counselor_id,
+            begin,
+            end,
+            timedelta(minutes=FREE_SLOT_MINUTES),
+            Modality.ONLINE,
+            now,
+        )
+    return found
 
 
 @router.get("/Schedule", response_class=FhirJSONResponse, responses=_fhir("Schedule", search=True))
