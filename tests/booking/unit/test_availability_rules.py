@@ -78,6 +78,30 @@ def test_a_dated_exception_replaces_the_weekday_or_takes_the_day_off() -> None:
     assert local == [("06-03 13:00", 15), ("06-17 09:00", 17)]
 
 
+def test_a_day_of_two_periods_gives_both_in_order_however_they_were_listed() -> None:
+    # A lunch break: the afternoon given first. Periods must compare (this raised TypeError,
+    # a 500 from GET /availability for any counselor working two periods a day).
+    hours = WorkingHours(
+        COUNSELOR,
+        uuid4(),
+        (WeeklyPeriod(1, time(13), time(17)), WeeklyPeriod(1, time(9), time(12))),
+        (
+            DateException(date(2030, 6, 10), False, time(14), time(16)),
+            DateException(date(2030, 6, 10), False, time(8), time(10)),
+        ),
+        NOW,
+        1,
+    )
+
+    first, second = (
+        hours.intervals(UTC, DAY, DAY + timedelta(days=1)),
+        hours.intervals(UTC, DAY + timedelta(days=7), DAY + timedelta(days=8)),
+    )
+
+    assert [(a.hour, b.hour) for a, b in first] == [(9, 12), (13, 17)]
+    assert [(a.hour, b.hour) for a, b in second] == [(8, 10), (14, 16)]
+
+
 @pytest.mark.parametrize(
     ("weekly", "exceptions", "field"),
     [

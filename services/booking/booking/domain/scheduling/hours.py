@@ -15,9 +15,10 @@ from booking.domain.staff import StaffMember
 MAX_PERIODS = 50
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Period:
-    """`[start, end)` on one day, local wall-clock time."""
+    """`[start, end)` on one day, local wall-clock time (ordered by start: a day's periods
+    are listed in order)."""
 
     start: time
     end: time
@@ -54,11 +55,9 @@ class WorkingHours:
         if dated:
             if any(e.off for e in dated):
                 return []
-            return sorted(Period(e.start, e.end) for e in dated if e.start and e.end)  # type: ignore[type-var]
+            return sorted(Period(e.start, e.end) for e in dated if e.start and e.end)
         weekday = day.isoweekday()
-        return sorted(  # type: ignore[type-var]
-            Period(p.start, p.end) for p in self.weekly if p.weekday == weekday
-        )
+        return sorted(Period(p.start, p.end) for p in self.weekly if p.weekday == weekday)
 
     def intervals(
         self, zone: ZoneInfo, start: datetime, end: datetime
