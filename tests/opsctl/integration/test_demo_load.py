@@ -118,6 +118,23 @@ async def test_a_demo_center_is_loaded_once_however_often_it_is_run(center: Cent
     escalation = await _get(center.crisis, f"/sites/{sites['paris']}/escalation-policy")
     paged = {s for level in escalation["levels"] for s in level["staff_ids"]}
     assert {s["id"] for s in on_call} <= paged
+    # The counselors have working hours: the week shows open time, never over a session.
+    monday = datetime.fromisoformat(week_of).replace(tzinfo=UTC)
+    monday -= timedelta(days=monday.weekday())
+    window = {"from": monday.isoformat(), "to": (monday + timedelta(days=7)).isoformat()}
+    open_time = await _get(
+        center.booking, "/availability", site_id=sites["paris"], limit="200", **window
+    )
+    assert open_time
+    sessions = [
+        (a["counselor_id"], datetime.fromisoformat(a["start"]), datetime.fromisoformat(a["end"]))
+        for a in booked["paris"]
+    ]
+    for slot in open_time:
+        start, end = datetime.fromisoformat(slot["start"]), datetime.fromisoformat(slot["end"])
+        assert not any(
+            c == slot["counselor_id"] and s < end and start < e for c, s, e in sessions
+        ), slot
 
     again = await counselctl(*args, "--json")
 

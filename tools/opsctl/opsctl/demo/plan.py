@@ -120,6 +120,13 @@ SITES = (
 
 SESSION_HOURS = (9, 10, 11, 13, 14, 15, 16)  # local starts; 50-minute sessions never overlap
 WORKDAYS = 5
+# Counselors' hours, in the site's zone (lunch at noon), so `GET /availability` and FHIR free
+# slots have something to show around the week's sessions.
+WORKING_HOURS = [
+    {"weekday": day, "from": start, "to": end}
+    for day in range(1, WORKDAYS + 1)
+    for start, end in (("09:00", "12:00"), ("13:00", "17:00"))
+]
 SESSION_MINUTES = 50
 CHANNELS = {"email": 5, "sms": 2, "messaging": 2, "phone": 1}
 
@@ -208,6 +215,15 @@ def _registrations(seed: int, site: DemoSite, clients: int) -> Iterator[Step]:
                 "phone": _phone(rng, site),
                 "locale": site.locale,
             },
+        )
+    for n in range(site.counselors):
+        staff_key = f"staff:{site.key}:counselor:{n}"
+        yield Step(
+            f"working-hours:{site.key}:{n}",
+            "booking",
+            "PUT",
+            f"/staff/{{{staff_key}}}/working-hours",
+            {"weekly": WORKING_HOURS},
         )
     for n, room in enumerate(site.rooms):
         yield Step(
