@@ -93,10 +93,9 @@ def test_a_day_of_two_periods_gives_both_in_order_however_they_were_listed() -> 
         1,
     )
 
-    first, second = (
-        hours.intervals(UTC, DAY, DAY + timedelta(days=1)),
-        hours.intervals(UTC, DAY + timedelta(days=7), DAY + timedelta(days=8)),
-    )
+    utc = ZoneInfo("UTC")
+    first = hours.intervals(utc, DAY, DAY + timedelta(days=1))
+    second = hours.intervals(utc, DAY + timedelta(days=7), DAY + timedelta(days=8))
 
     assert [(a.hour, b.hour) for a, b in first] == [(9, 12), (13, 17)]
     assert [(a.hour, b.hour) for a, b in second] == [(8, 10), (14, 16)]
