@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from fastapi import Request
@@ -231,17 +232,39 @@ class ApiKeyAuth:
         audit.note_actor(principal.actor, sees_free_text=principal.role is not Role.INTEGRATION)
         return principal
 
-    async def is_deactivated(self, principal: Principal) -> bool:
+    async def is_deactivated(
+        self, principal: Principal, scope_state: MutableMapping[str, Any] | None = None
+    ) -> bool:
         """Whether `principal` is a `staff` key whose member was deactivated (admin and
-        integration keys are never looked up)."""
-        if principal.staff_id is None or self._staff_deactivated is None:
+        integration keys are never looked up). With the request's `scope["state"]`, the answer
+        is kept there for the rest of the request: the idempotency middleware and the route
+        ask about the same key, and one read answers both."""
+        staff_id = principal.staff_id
+        if staff_id is None or self._staff_deactivated is None:
             return False
-        return await self._staff_deactivated(principal.staff_id)
+        known = scope_state.get(_DEACTIVATED) if scope_state is not None else None
+        if isinstance(known, tuple) and known[0] == staff_id:
+            return bool(known[1])
+        answer = await self._staff_deactivated(staff_id)
+        if scope_state is not None:
+            scope_state[_DEACTIVATED] = (staff_id, answer)
+        return answer
 
     async def authenticate(self, request: Request) -> Principal:
         """The caller, as `__call__`, refused with a 403 if a deactivated member's key. The actor
         is noted first, so the refusal is audited like any other."""
         principal = self(request)
-        if await self.is_deactivated(principal):
+        if await self.is_deactivated(principal, request_state(request.scope)):
             raise StaffDeactivatedProblem()
         return principal
+
+
+_DEACTIVATED = "counseling.staff_deactivated"
+"""The request state's entry holding (staff_id, deactivated) once asked."""
+
+
+def request_state(scope: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """The request's own state dict (`request.state` reads the same one; the server copies
+    the app's state into each request's scope, so nothing here outlives the request)."""
+    state: MutableMapping[str, Any] = scope.setdefault("state", {})
+    return state

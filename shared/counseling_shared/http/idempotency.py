@@ -28,7 +28,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from counseling_shared import idempotency
-from counseling_shared.http.auth import ApiKeyAuth
+from counseling_shared.http.auth import ApiKeyAuth, request_state
 from counseling_shared.http.problems import DATABASE_UNREACHABLE, PROBLEM_JSON, NotReady
 from counseling_shared.logs import get_logger
 
@@ -121,7 +121,7 @@ class IdempotencyMiddleware:
         if not key or principal is None or pool is None:
             await self.app(scope, receive, send)
             return
-        if await self._auth.is_deactivated(principal):
+        if await self._auth.is_deactivated(principal, request_state(scope)):
             # Never replay an earlier answer to a member who has left: the route refuses them.
             await self.app(scope, receive, send)
             return
