@@ -96,8 +96,10 @@ def _replayed(row: asyncpg.Record) -> RecordedEvent:
         stream_id=row["stream_id"],
         version=row["version"],
         type=row["type"],
-        data=from_json(row["data"]),
-        metadata={} if metadata is None else from_json(metadata),
+        # Only the keys' strings cached: faster than caching every string (the default),
+        # same values.
+        data=from_json(row["data"], cache_strings="keys"),
+        metadata={} if metadata is None else from_json(metadata, cache_strings="keys"),
         recorded_at=row["recorded_at"],
         txid=row["txid"],
     )
