@@ -30,7 +30,7 @@ from booking.adapters import (
 from booking.domain import appointment, client, room, site, staff
 from booking.domain.scheduling import holds, hours, rules, series, waitlist
 from counseling_shared.batched_writes import Batches
-from counseling_shared.eventstore import read_streams
+from counseling_shared.eventstore import read_streams_json
 from counseling_shared.rebuild_indexes import indexes_built_after
 from counseling_shared.scheduler import notify_timer_added
 
@@ -104,12 +104,14 @@ async def _refold(
     async with Batches(conn, every=flush_every, total=total, progress=progress) as batches:
         # In the kinds' order, each kind's events read by one query.
         for kind, (evolve, save) in _KINDS.items():
-            async for records in read_streams(
-                conn, f"{kind}-", metadata=False, gate=batches, prefetch=batches.fetch
+            async for records in read_streams_json(
+                conn, f"{kind}-", gate=batches, prefetch=batches.fetch
             ):
                 state = None
                 for recorded in records:
-                    state = evolve(state, event_codec.decode(recorded))
+                    state = evolve(
+                        state, event_codec.decode_json(recorded.type, recorded.data_json)
+                    )
                 await save(batches.into, state)
                 counts[kind] += 1
                 await batches.saved()
