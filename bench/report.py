@@ -573,7 +573,10 @@ own process) and this branch alternately, three rounds of two runs each, load av
 10,397) and 11,559 to 13,589 (12,557), 26 to 34 / 67 to 73 ms and 23 to 25 / 59 to 70;
 followup 13,092 to 26,400 (18,440) and 19,900 to 28,921 (26,985), 28 to 31 / 24 to 26 and 23
 to 27 / 23 to 25; notify 18,203 to 26,289 (23,223) and 14,793 to 31,379 (24,746), 25 to 29 /
-20 to 23 and 19 to 23 / 20 to 22. At this load followup and notify pass 20,000 events/s in
+20 to 23 and 19 to 23 / 20 to 22. Two more rounds (load 2.6 to 3.0): booking 9,932 to
+11,939 and 11,159 to 14,617, fold 29 to 36 / 70 to 76 ms and 22 to 23 / 57 to 59; crisis,
+which shares the replayed events and the recorder, 7,398 to 12,592 and 9,698 to 14,698 on
+its 1,801 events (no worse). At this load followup and notify pass 20,000 events/s in
 most runs on these stores (as main did in some); booking stays near 12,000: its rows per
 event are many (8,060 appointments and 7,482 slot claims for 12,101 events) and its
 exclusion constraints are checked for every row whichever way they are built. Not done:
