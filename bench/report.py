@@ -544,6 +544,47 @@ dataclasses' generated `__init__` 9 %, asyncpg encoding the batches 10 %; in not
 event's pydantic validation 11 %, the batches' encoding 20 %, the attempts' columns built in
 `save_replayed` 9 %.
 
+Fourth round (2026-12-04, 16:25 to 17:00 UTC; stores filled by `python -m bench.rebuild_ab
+--dump --booking-seconds 60`: booking 12,101 events, followup 41,578, notify 36,801, crisis
+1,801). booking's rebuild truncates its tables, so readers already wait for its commit; it
+now drops their secondary indexes and exclusion constraints after the TRUNCATE and creates
+them again before the commit, each built once from the finished table
+(`counseling_shared.rebuild_indexes`; the definitions are read from `pg_indexes.indexdef` and
+`pg_get_constraintdef` at rebuild time, so the migrations stay their only source; primary
+keys and unique indexes stay, the upserts need them). Adding the six exclusion constraints
+back (three on `appointments`, three on `slot_claims`) takes 0.45 to 1.1 s of the rebuild and
+cannot overlap the fold, but still costs less than keeping them row by row (PostgreSQL 71 to
+74 ms per 1,000 events with them dropped too, 79 to 88 with only the plain indexes dropped).
+followup's and notify's rebuilds DELETE so that readers keep the old rows until the commit;
+`DROP INDEX` takes an ACCESS EXCLUSIVE lock, which would make readers wait (and fail after
+the services' 5 s `lock_timeout`), so they keep their indexes; tried on notify anyway, it
+saved nothing measurable (PostgreSQL 21 to 25 ms per 1,000 events either way). The fold:
+notify and booking validate each stored event's JSON text in one pass
+(`eventstore.read_streams_json`, pydantic's `validate_json`) instead of parsing it into a dict
+and validating that; followup parses the ids in its events with pydantic-core
+(`counseling_shared.stored_ids.parse_uuid`, five times faster than `UUID(text)`, which it falls
+back to for any text not in the canonical form: a test compares values and errors); a
+replayed `RecordedEvent` gets its fields as one dict instead of through the frozen
+dataclass's `__init__` (3 µs an event); `RecordedWrites` looks for a wake only in a statement
+new to the batch (it copied each statement's text to strip it); followup's rebuild upserts
+follow-ups without the CTE the write path wraps around them to send its NOTIFY. Main (its
+own process) and this branch alternately, three rounds of two runs each, load average 2.8 to
+3.3, events/s and CPU per 1,000 events (fold / PostgreSQL): booking 6,352 to 12,424 (median
+10,397) and 11,559 to 13,589 (12,557), 26 to 34 / 67 to 73 ms and 23 to 25 / 59 to 70;
+followup 13,092 to 26,400 (18,440) and 19,900 to 28,921 (26,985), 28 to 31 / 24 to 26 and 23
+to 27 / 23 to 25; notify 18,203 to 26,289 (23,223) and 14,793 to 31,379 (24,746), 25 to 29 /
+20 to 23 and 19 to 23 / 20 to 22. Two more rounds (load 2.6 to 3.0): booking 9,932 to
+11,939 and 11,159 to 14,617, fold 29 to 36 / 70 to 76 ms and 22 to 23 / 57 to 59; crisis,
+which shares the replayed events and the recorder, 7,398 to 12,592 and 9,698 to 14,698 on
+its 1,801 events (no worse). At this load followup and notify pass 20,000 events/s in
+most runs on these stores (as main did in some); booking stays near 12,000: its rows per
+event are many (8,060 appointments and 7,482 slot claims for 12,101 events) and its
+exclusion constraints are checked for every row whichever way they are built. Not done:
+COPY (still the binary jsonb codec it needs) and a rebuild into index-free tables swapped in
+at the end for followup and notify (it touches every foreign key, grant and prepared
+statement that names the tables, for a PostgreSQL share that is now about half of the
+rebuild's CPU).
+
 ### The backbone, beside raw NATS and PostgreSQL
 
 {table}

@@ -62,3 +62,19 @@ async def rows_updated_by(
         return updated
     finally:
         await conn.close()
+
+
+async def index_definitions(database_url: str) -> dict[tuple[str, str], str]:
+    """Every index and constraint of the database's schema: (table, name) → definition."""
+    conn = await connect(database_url)
+    try:
+        found = await conn.fetch(
+            """SELECT tablename AS owner, indexname AS name, indexdef AS definition
+               FROM pg_indexes WHERE schemaname = current_schema()
+               UNION ALL
+               SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)
+               FROM pg_constraint WHERE connamespace = current_schema()::regnamespace"""
+        )
+        return {(r["owner"], r["name"]): r["definition"] for r in found}
+    finally:
+        await conn.close()

@@ -50,10 +50,13 @@ class RecordedWrites:
         return cast("Connection", self)
 
     async def execute(self, sql: str, *args: Any) -> str:
-        if sql.lstrip().startswith(_NOTIFY):
-            self.woken.add(str(args[0]) if args else sql)
-            return ""
-        self._calls.setdefault(sql, []).append(args)
+        calls = self._calls.get(sql)
+        if calls is None:  # a text not seen in this batch yet (lstrip copies the whole text)
+            if sql.lstrip().startswith(_NOTIFY):
+                self.woken.add(str(args[0]) if args else sql)
+                return ""
+            calls = self._calls[sql] = []
+        calls.append(args)
         self.recorded += 1
         return ""
 

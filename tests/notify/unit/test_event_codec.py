@@ -1,5 +1,7 @@
-"""notify's stored events read back as they were written (what a rebuild folds)."""
+"""notify's stored events read back as they were written (what a rebuild folds), from the
+parsed data and from the stored JSON text alike."""
 
+import json
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from uuid import uuid4
@@ -8,7 +10,7 @@ import pytest
 
 from counseling_shared.codes import Channel, NotificationChannel
 from counseling_shared.eventstore import RecordedEvent
-from notify.adapters.event_codec import from_recorded, to_new_event
+from notify.adapters.event_codec import from_recorded, from_stored_json, to_new_event
 from notify.domain import notification as rules
 from notify.domain.codes import AttemptOutcome, HoldReason, Lane, RecipientKind, Template
 from notify.domain.preferences import PreferencesSet
@@ -92,3 +94,20 @@ def test_an_event_type_notify_never_stores_is_refused() -> None:
 
     with pytest.raises(ValueError, match="AlertRaised"):
         from_recorded(stranger)
+
+
+@pytest.mark.parametrize("event", EVENTS, ids=lambda e: type(e).__name__)
+def test_a_stored_events_json_text_reads_back_equal_to_its_parsed_data(event: Any) -> None:
+    stored = to_new_event(event)
+    text = json.dumps(stored.data, separators=(", ", ": "))  # as jsonb prints it
+
+    from_text = from_stored_json(stored.type, text)
+
+    assert from_text == event
+    assert from_text == from_recorded(recorded(event))
+    assert type(from_text) is type(event)
+
+
+def test_an_event_type_notify_never_stores_is_refused_from_its_text() -> None:
+    with pytest.raises(ValueError, match="AlertRaised"):
+        from_stored_json("AlertRaised", "{}")

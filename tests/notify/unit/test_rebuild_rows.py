@@ -2,12 +2,13 @@
 and one of its attempts, never an insert then an update of the same row (each a row version
 and index entries in the rebuild's transaction)."""
 
+import json
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 from counseling_shared.batched_writes import RecordedWrites
 from counseling_shared.codes import NotificationChannel
-from counseling_shared.eventstore import RecordedEvent
+from counseling_shared.eventstore import StoredJson
 from notify.adapters.event_codec import to_new_event
 from notify.application.rebuild import Kept, _rebuild_notification
 from notify.domain import notification as rules
@@ -16,19 +17,15 @@ from notify.domain.codes import AttemptOutcome, Lane, RecipientKind, Template
 AT = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
 
 
-def _recorded(events: list[rules.NotificationEvent]) -> list[RecordedEvent]:
+def _recorded(events: list[rules.NotificationEvent]) -> list[StoredJson]:
     stream = f"notification-{uuid4()}"
     return [
-        RecordedEvent(
-            position=n,
-            id=uuid4(),
+        StoredJson(
             stream_id=stream,
             version=n,
             type=(new := to_new_event(event)).type,
-            data=new.data,
-            metadata={},
+            data_json=json.dumps(new.data),
             recorded_at=AT,
-            txid=n,
         )
         for n, event in enumerate(events, start=1)
     ]

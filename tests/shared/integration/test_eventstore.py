@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 from uuid import uuid4
 
@@ -18,6 +19,7 @@ from counseling_shared.eventstore import (
     read_all,
     read_stream,
     read_streams,
+    read_streams_json,
     stream_version,
 )
 
@@ -63,11 +65,17 @@ async def test_read_streams_gives_each_stream_of_a_kind_whole_and_in_order(
         await append(conn, f"other-{kind}-{uuid4()}", 0, new_events("A"))
         async with conn.transaction():
             streams = [s async for s in read_streams(conn, f"{kind}-", prefetch=2)]
+            texts = [s async for s in read_streams_json(conn, f"{kind}-", prefetch=2)]
 
     assert [[(e.stream_id, e.version, e.type) for e in s] for s in streams] == [
         [(first, 1, "A"), (first, 2, "B")],
         [(second, 1, "A"), (second, 2, "B"), (second, 3, "C")],
     ]
+    # The same streams with each event's data as its JSON text.
+    assert [
+        [(e.stream_id, e.version, e.type, json.loads(e.data_json), e.recorded_at) for e in s]
+        for s in texts
+    ] == [[(e.stream_id, e.version, e.type, e.data, e.recorded_at) for e in s] for s in streams]
 
 
 async def test_a_stale_expected_version_is_a_concurrency_conflict(

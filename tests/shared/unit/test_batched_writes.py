@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
-from counseling_shared.batched_writes import Batches
+from counseling_shared.batched_writes import Batches, RecordedWrites
 
 # Code that wrote on the spot would wait for good on the slow connection: fail instead.
 pytestmark = pytest.mark.timeout(5)
@@ -120,3 +120,24 @@ async def test_leaving_on_an_error_waits_for_the_batch_being_written() -> None:
     with pytest.raises(RuntimeError, match="fold failed"):
         await _fold_failing_while_a_batch_is_written(conn)
     assert not conn.busy  # the transaction can be rolled back: the connection is free
+
+
+async def test_recorded_calls_regroup_by_text_and_wakes_are_collected_not_recorded() -> None:
+    writes = RecordedWrites()
+    await writes.execute("INSERT INTO a VALUES ($1)", 1)
+    await writes.execute("  SELECT pg_notify($1, '')", "timers")
+    await writes.execute("INSERT INTO b VALUES ($1)", 2)
+    await writes.execute("INSERT INTO a VALUES ($1)", 3)
+    await writes.execute("  SELECT pg_notify($1, '')", "lanes")
+    await writes.executemany("INSERT INTO b VALUES ($1)", [(4,), (5,)])
+
+    assert writes.recorded == 5
+    assert writes.woken == {"timers", "lanes"}
+    assert writes.take() == {
+        "INSERT INTO a VALUES ($1)": [(1,), (3,)],
+        "INSERT INTO b VALUES ($1)": [(2,), (4,), (5,)],
+    }
+    assert writes.recorded == 0
+    await writes.execute("  SELECT pg_notify($1, '')", "later")
+    assert writes.take() == {}
+    assert writes.woken == {"timers", "lanes", "later"}

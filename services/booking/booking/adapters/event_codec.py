@@ -24,3 +24,13 @@ def decode(recorded: RecordedEvent) -> DomainEvent:
         raise ValueError(f"unknown stored event type {recorded.type!r}")
     event: DomainEvent = adapter.validate_python(recorded.data)
     return event
+
+
+def decode_json(event_type: str, data_json: str) -> DomainEvent:
+    """`decode` of the stored JSON text itself: parsed and validated in one pass, without
+    the dict `decode` is given (a rebuild's replays, `read_streams_json`)."""
+    adapter = _ADAPTERS.get(event_type)
+    if adapter is None:
+        raise ValueError(f"unknown stored event type {event_type!r}")
+    event: DomainEvent = adapter.validate_json(data_json)
+    return event

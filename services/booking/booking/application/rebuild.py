@@ -2,7 +2,10 @@
 
 Every stream is folded with its aggregate's `evolve`, in version order, and the final states
 replace the projection rows. Writers wait meanwhile (a SHARE lock on `events`), so the rebuilt
-rows match the store exactly.
+rows match the store exactly. The tables are truncated (readers wait for the commit), so
+their secondary indexes and exclusion constraints are dropped meanwhile and created again,
+from the catalog's definitions, before the commit (`rebuild_indexes`): each is built once
+instead of maintained row by row, and the exclusion constraints check every rebuilt row.
 
 The write path's save functions write the rows, into `RecordedWrites`: every
 `flush_every` aggregates (and at the end of each kind, so a kind's rows exist before the next
@@ -27,7 +30,8 @@ from booking.adapters import (
 from booking.domain import appointment, client, room, site, staff
 from booking.domain.scheduling import holds, hours, rules, series, waitlist
 from counseling_shared.batched_writes import Batches
-from counseling_shared.eventstore import read_streams
+from counseling_shared.eventstore import read_streams_json
+from counseling_shared.rebuild_indexes import indexes_built_after
 from counseling_shared.scheduler import notify_timer_added
 
 if TYPE_CHECKING:
@@ -48,6 +52,23 @@ _KINDS: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Connection, Any], A
     "offer": (waitlist.evolve_offer, waitlist_store.save_offer),
 }
 
+# Every projection table, children before the rows they reference.
+_TABLES = (
+    "waitlist_offers",
+    "waitlist_entries",
+    "series_appointments",
+    "appointment_series",
+    "slot_claims",
+    "holds",
+    "working_hours",
+    "site_booking_rules",
+    "appointments",
+    "clients",
+    "rooms",
+    "staff",
+    "sites",
+)
+
 
 async def rebuild_projections(
     conn: Connection,
@@ -63,26 +84,37 @@ async def rebuild_projections(
     counts = dict.fromkeys(_KINDS, 0)
     async with conn.transaction():
         await conn.execute("LOCK TABLE events IN SHARE MODE")
-        await conn.execute(
-            "TRUNCATE waitlist_offers, waitlist_entries, series_appointments, appointment_series,"
-            " slot_claims, holds, working_hours, site_booking_rules, appointments,"
-            " clients, rooms, staff, sites"
-        )
-        found = await conn.fetch("SELECT DISTINCT stream_id FROM events")
-        total = sum(1 for r in found if r["stream_id"].split("-", 1)[0] in _KINDS)
-        async with Batches(conn, every=flush_every, total=total, progress=progress) as batches:
-            # In the kinds' order, each kind's events read by one query.
-            for kind, (evolve, save) in _KINDS.items():
-                async for records in read_streams(
-                    conn, f"{kind}-", metadata=False, gate=batches, prefetch=batches.fetch
-                ):
-                    state = None
-                    for recorded in records:
-                        state = evolve(state, event_codec.decode(recorded))
-                    await save(batches.into, state)
-                    counts[kind] += 1
-                    await batches.saved()
-                await batches.flush()
-        for channel in sorted(batches.writes.woken):
-            await notify_timer_added(conn, channel)
+        await conn.execute(f"TRUNCATE {', '.join(_TABLES)}")
+        # TRUNCATE holds the tables ACCESS EXCLUSIVE already: readers wait for the commit
+        # whether or not the indexes are there meanwhile, and each is built once at the end.
+        async with indexes_built_after(conn, _TABLES, exclusions=True):
+            await _refold(conn, counts, progress, flush_every)
     return counts
+
+
+async def _refold(
+    conn: Connection,
+    counts: dict[str, int],
+    progress: Callable[[int, int], None] | None,
+    flush_every: int,
+) -> None:
+    """Fold every stream and write its rows (in batches); count them into `counts`."""
+    found = await conn.fetch("SELECT DISTINCT stream_id FROM events")
+    total = sum(1 for r in found if r["stream_id"].split("-", 1)[0] in _KINDS)
+    async with Batches(conn, every=flush_every, total=total, progress=progress) as batches:
+        # In the kinds' order, each kind's events read by one query.
+        for kind, (evolve, save) in _KINDS.items():
+            async for records in read_streams_json(
+                conn, f"{kind}-", gate=batches, prefetch=batches.fetch
+            ):
+                state = None
+                for recorded in records:
+                    state = evolve(
+                        state, event_codec.decode_json(recorded.type, recorded.data_json)
+                    )
+                await save(batches.into, state)
+                counts[kind] += 1
+                await batches.saved()
+            await batches.flush()
+    for channel in sorted(batches.writes.woken):
+        await notify_timer_added(conn, channel)

@@ -73,6 +73,15 @@ def _row_values(followup: FollowUp, trace_headers_json: str | None) -> tuple[obj
     )
 
 
+_UPSERT_FOLLOWUP = f"""INSERT INTO followups ({_ROW_COLUMNS})
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                       $17, $18, $19, $20::text::jsonb, $21, $22)
+               ON CONFLICT (id) DO UPDATE SET due_at = $5, status = $6, cancel_reason = $9,
+                   outcome = $10, satisfaction = $11, risk_level = $12, progress_achieved = $13,
+                   progress_challenges = $14, progress_next_steps = $15, completed_at = $16,
+                   updated_at = $18, version = $19"""
+
+
 def _current_trace_json() -> str | None:
     """The current trace's headers as JSON text (None outside a trace)."""
     headers = current_trace_headers()
@@ -256,27 +265,25 @@ class PostgresFollowupStore(PostgresRegularityStore):
         return [followup_from_row(r) for r in rows]
 
     async def save_followup(self, followup: FollowUp) -> None:
+        scheduled = followup.status is Status.SCHEDULED
+        row = _row_values(followup, self._trace_headers_json(followup))
+        if self._wake_apart:
+            # The caller wakes the schedulers itself: the upsert alone (a rebuild runs it for
+            # every follow-up; wrapped to wake, it cost PostgreSQL a CTE per row).
+            await self.conn.execute(_UPSERT_FOLLOWUP, *row)
+            if scheduled:
+                await notify_timer_added(self.conn, TIMER_CHANNEL)
+            return
         # The scheduler's wake-up goes with the row (one round trip): a NOTIFY is delivered at
         # commit, and only for a follow-up left scheduled.
-        scheduled = followup.status is Status.SCHEDULED
         await self.conn.execute(
-            f"""WITH saved AS (
-               INSERT INTO followups ({_ROW_COLUMNS})
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                       $17, $18, $19, $20::text::jsonb, $21, $22)
-               ON CONFLICT (id) DO UPDATE SET due_at = $5, status = $6, cancel_reason = $9,
-                   outcome = $10, satisfaction = $11, risk_level = $12, progress_achieved = $13,
-                   progress_challenges = $14, progress_next_steps = $15, completed_at = $16,
-                   updated_at = $18, version = $19
-               RETURNING 1)
+            f"""WITH saved AS ({_UPSERT_FOLLOWUP} RETURNING 1)
                SELECT pg_notify($23, $24) FROM saved WHERE $25""",
-            *_row_values(followup, self._trace_headers_json(followup)),
+            *row,
             TIMER_CHANNEL,
-            "" if self._wake_apart else timer_payload(followup.due_at),
-            scheduled and not self._wake_apart,
+            timer_payload(followup.due_at),
+            scheduled,
         )
-        if scheduled and self._wake_apart:
-            await notify_timer_added(self.conn, TIMER_CHANNEL)
 
     async def add_followup(
         self, uow: UnitOfWork, stream_id: str, events: Sequence[NewEvent], followup: FollowUp

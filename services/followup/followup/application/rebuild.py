@@ -46,6 +46,7 @@ from uuid import UUID
 from counseling_shared.batched_writes import Batches
 from counseling_shared.eventstore import RecordedEvent, read_streams
 from counseling_shared.scheduler import notify_timer_added
+from counseling_shared.stored_ids import parse_uuid
 from followup.adapters import staff_store
 from followup.adapters.postgres_store import PostgresFollowupStore
 from followup.domain import client_care, followup, regularity, site, staff
@@ -185,7 +186,7 @@ async def rebuild_projections(
                 async for records in read_streams(
                     conn, f"{kind}-", metadata=False, gate=batches, prefetch=batches.fetch
                 ):
-                    aggregate_id = UUID(_split(records[0].stream_id)[1])
+                    aggregate_id = parse_uuid(_split(records[0].stream_id)[1])
                     state = spec.start(aggregate_id)
                     if spec.per_transaction:
                         for at, batch in _transactions(records):

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from counseling_shared.codes import Channel, ClosureReason, GoalHorizon, Intensity
 from counseling_shared.fast_replace import replace
+from counseling_shared.stored_ids import parse_uuid
 from followup.domain.preferences import FollowUpPreferences
 from followup.domain.records import plain_fields
 
@@ -169,16 +170,16 @@ def to_record(event: Event) -> tuple[str, dict[str, Any]]:
 
 def from_record(event_type: str, data: dict[str, Any]) -> Event:
     if event_type == "ClientRecorded":
-        return ClientRecorded(UUID(data["site_id"]), data.get("timezone"), data.get("locale"))
+        return ClientRecorded(parse_uuid(data["site_id"]), data.get("timezone"), data.get("locale"))
     if event_type == "FollowUpPreferencesSet":
         channel = data.get("channel")
         return PreferencesSet(Channel(channel) if channel else None, Intensity(data["intensity"]))
     if event_type == "SessionAnchored":
         return SessionAnchored(
-            UUID(data["session_id"]),
+            parse_uuid(data["session_id"]),
             datetime.fromisoformat(data["completed_at"]),
             GoalHorizon(data["goal_horizon"]),
-            UUID(data["counselor_id"]) if data.get("counselor_id") else None,
+            parse_uuid(data["counselor_id"]) if data.get("counselor_id") else None,
         )
     if event_type == "CareEpisodeEnded":
         return EpisodeEnded(date.fromisoformat(data["effective_on"]), ClosureReason(data["reason"]))

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from counseling_shared.codes import FollowUpKind, FollowUpOutcome, GoalHorizon, RiskLevel
 from counseling_shared.fast_replace import replace
+from counseling_shared.stored_ids import parse_uuid
 from followup.domain.errors import FollowUpAlreadyClosed, FollowUpNotScheduled
 from followup.domain.records import plain_fields
 
@@ -260,15 +261,15 @@ def from_record(event_type: str, data: dict[str, Any]) -> Event:
     at = datetime.fromisoformat(data["at"])
     if event_type == "FollowUpPlanned":
         return Planned(
-            UUID(data["followup_id"]),
-            UUID(data["client_id"]),
-            UUID(data["site_id"]),
+            parse_uuid(data["followup_id"]),
+            parse_uuid(data["client_id"]),
+            parse_uuid(data["site_id"]),
             FollowUpKind(data["kind"]),
             datetime.fromisoformat(data["due_at"]),
             GoalHorizon(data["goal_horizon"]) if data.get("goal_horizon") else None,
-            UUID(data["session_id"]) if data.get("session_id") else None,
+            parse_uuid(data["session_id"]) if data.get("session_id") else None,
             at,
-            UUID(data["counselor_id"]) if data.get("counselor_id") else None,
+            parse_uuid(data["counselor_id"]) if data.get("counselor_id") else None,
             (
                 datetime.fromisoformat(data["appointment_start"])
                 if data.get("appointment_start")

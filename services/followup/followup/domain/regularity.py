@@ -21,6 +21,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from counseling_shared.stored_ids import parse_uuid
 from followup.domain.durations import CalendarDuration, add_in_zone
 from followup.domain.records import plain_fields
 
@@ -249,14 +250,14 @@ def from_record(event_type: str, data: dict[str, Any]) -> Event:
         counselor = data.get("counselor_id")
         return PositiveContactRecorded(
             at,
-            UUID(data["site_id"]),
+            parse_uuid(data["site_id"]),
             datetime.fromisoformat(data["gap_due_at"]),
             bool(data["client_initiated"]),
-            UUID(counselor) if counselor else None,
+            parse_uuid(counselor) if counselor else None,
         )
     if event_type == "NegativeContactNoted":
         return NegativeContactNoted(
-            at, UUID(data["site_id"]), datetime.fromisoformat(data["cooloff_until"])
+            at, parse_uuid(data["site_id"]), datetime.fromisoformat(data["cooloff_until"])
         )
     if event_type == "ContactGapFound":
         return GapFound(at, datetime.fromisoformat(data["next_check_at"]))

@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from counseling_shared.stored_ids import parse_uuid
+
 
 @dataclass(frozen=True)
 class StaffDeactivationRecorded:
@@ -28,5 +30,5 @@ def from_record(event_type: str, data: dict[str, Any]) -> StaffDeactivationRecor
     if event_type != "StaffDeactivationRecorded":
         raise ValueError(f"not a staff event: {event_type}")
     return StaffDeactivationRecorded(
-        UUID(data["site_id"]), datetime.fromisoformat(data["deactivated_at"])
+        parse_uuid(data["site_id"]), datetime.fromisoformat(data["deactivated_at"])
     )

@@ -79,3 +79,13 @@ def from_recorded(record: RecordedEvent) -> StoredEvent:
         raise ValueError(f"unknown notify event type {record.type!r}")
     event: StoredEvent = adapter.validate_python(record.data)
     return event
+
+
+def from_stored_json(event_type: str, data_json: str) -> StoredEvent:
+    """`from_recorded` for the stored JSON text itself: parsed and validated in one pass,
+    without the dict `from_recorded` is given (a rebuild's replays, `read_streams_json`)."""
+    adapter = _ADAPTERS.get(event_type)
+    if adapter is None:
+        raise ValueError(f"unknown notify event type {event_type!r}")
+    event: StoredEvent = adapter.validate_json(data_json)
+    return event

@@ -39,9 +39,9 @@ from typing import TYPE_CHECKING, NamedTuple
 from uuid import UUID
 
 from counseling_shared.batched_writes import Batches
-from counseling_shared.eventstore import RecordedEvent, read_streams
+from counseling_shared.eventstore import StoredJson, read_streams_json
 from notify.adapters import notification_store, preference_store
-from notify.adapters.event_codec import from_recorded
+from notify.adapters.event_codec import from_stored_json
 from notify.domain import notification, preferences
 from notify.domain.codes import Lane
 
@@ -79,8 +79,8 @@ async def rebuild_projections(
         async with Batches(conn, every=flush_every, total=total, progress=progress) as batches:
             # Kind by kind in stream id order, each kind's events read by one query.
             for kind in sorted(_KINDS):
-                async for records in read_streams(
-                    conn, f"{kind}-", metadata=False, gate=batches, prefetch=batches.fetch
+                async for records in read_streams_json(
+                    conn, f"{kind}-", gate=batches, prefetch=batches.fetch
                 ):
                     if kind == "notification":
                         await _rebuild_notification(batches.into, records, kept)
@@ -102,7 +102,7 @@ class Kept(NamedTuple):
 
 
 async def _rebuild_notification(
-    conn: Connection, records: list[RecordedEvent], kept: Mapping[UUID, Kept]
+    conn: Connection, records: list[StoredJson], kept: Mapping[UUID, Kept]
 ) -> None:
     requested, *changes = [_notification_event(r) for r in records]
     state = notification.fold(notification.evolve(None, requested), changes)
@@ -116,17 +116,17 @@ async def _rebuild_notification(
 _NOTHING_KEPT = Kept(None, "{}")
 
 
-def _notification_event(recorded: RecordedEvent) -> notification.NotificationEvent:
-    event = from_recorded(recorded)
+def _notification_event(recorded: StoredJson) -> notification.NotificationEvent:
+    event = from_stored_json(recorded.type, recorded.data_json)
     if isinstance(event, preferences.PreferencesSet):
         raise ValueError(f"{recorded.stream_id} holds a {recorded.type}")
     return event
 
 
-async def _rebuild_preferences(conn: Connection, records: list[RecordedEvent]) -> None:
+async def _rebuild_preferences(conn: Connection, records: list[StoredJson]) -> None:
     state: preferences.RecipientPreferences | None = None
     for recorded in records:
-        event = from_recorded(recorded)
+        event = from_stored_json(recorded.type, recorded.data_json)
         if not isinstance(event, preferences.PreferencesSet):
             raise ValueError(f"{recorded.stream_id} holds a {recorded.type}")
         state = preferences.evolve(state, event)

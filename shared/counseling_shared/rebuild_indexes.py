@@ -1,0 +1,85 @@
+"""A rebuild's tables without their secondary indexes while it inserts, and with them again,
+built once each, before it commits.
+
+Maintaining an index row by row costs a rebuild more than building it once from the finished
+table (most of PostgreSQL's share of rebuilding appointments). The definitions come from the
+catalog (`pg_indexes.indexdef`, `pg_get_constraintdef`) when the rebuild starts, so the
+migrations stay the only place they are written.
+
+Dropped: plain indexes, and exclusion constraints when asked (they are added again before
+commit, which checks every row again: a rebuild that broke one fails and rolls back). Kept:
+primary keys, unique indexes and unique constraints (upserts need them as arbiters).
+
+`DROP INDEX` locks its table ACCESS EXCLUSIVE until commit: readers wait for the rebuild.
+Use it only where the rebuild already holds that lock (a TRUNCATE in the same transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
+
+
+@dataclass(frozen=True)
+class DroppedIndex:
+    """An index, or an exclusion constraint, and the statements that drop and create it."""
+
+    drop: str
+    create: str
+
+
+# Plain secondary indexes of the tables (each `$1` name resolved through the search path):
+# not unique, not a primary key, backing no constraint.
+_INDEXES = """
+    SELECT format('DROP INDEX %I.%I', x.schemaname, x.indexname) AS drop, x.indexdef AS create
+    FROM unnest($1::text[]) AS wanted(name)
+    JOIN pg_class t ON t.oid = to_regclass(wanted.name)
+    JOIN pg_namespace n ON n.oid = t.relnamespace
+    JOIN pg_indexes x ON x.schemaname = n.nspname AND x.tablename = t.relname
+    JOIN pg_class i ON i.relname = x.indexname AND i.relnamespace = n.oid
+    JOIN pg_index ix ON ix.indexrelid = i.oid
+    WHERE NOT ix.indisunique AND NOT ix.indisprimary
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)
+    ORDER BY x.indexname
+"""
+
+# Exclusion constraints of the tables.
+_EXCLUSIONS = """
+    SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', t.oid::regclass, c.conname) AS drop,
+           format('ALTER TABLE %s ADD CONSTRAINT %I %s', t.oid::regclass, c.conname,
+                  pg_get_constraintdef(c.oid)) AS create
+    FROM unnest($1::text[]) AS wanted(name)
+    JOIN pg_class t ON t.oid = to_regclass(wanted.name)
+    JOIN pg_constraint c ON c.conrelid = t.oid AND c.contype = 'x'
+    ORDER BY c.conname
+"""
+
+
+async def droppable(
+    conn: Connection, tables: Sequence[str], *, exclusions: bool = False
+) -> list[DroppedIndex]:
+    """The tables' secondary indexes (and exclusion constraints, if asked), from the catalog."""
+    found = await conn.fetch(_INDEXES, list(tables))
+    if exclusions:
+        found += await conn.fetch(_EXCLUSIONS, list(tables))
+    return [DroppedIndex(r["drop"], r["create"]) for r in found]
+
+
+@asynccontextmanager
+async def indexes_built_after(
+    conn: Connection, tables: Sequence[str], *, exclusions: bool = False
+) -> AsyncIterator[list[DroppedIndex]]:
+    """Inside the caller's transaction: drop the tables' secondary indexes, let the caller
+    write, then create each again as it was. On an error nothing is created again: the
+    caller's transaction rolls back, and with it the drops."""
+    dropped = await droppable(conn, tables, exclusions=exclusions)
+    for index in dropped:
+        await conn.execute(index.drop)
+    yield dropped
+    for index in dropped:
+        await conn.execute(index.create)
