@@ -154,6 +154,7 @@ async def test_a_deleted_subscription_is_gone_and_its_pending_deliveries_are_giv
     event = booked(site_id)
     await notify.publish(event, source="booking", subject=event.appointment_id)
     await eventually(lambda: _tried(notify, hook["id"]), interval=0.1)
+    assert (await notify.http.post(f"/webhooks/{hook['id']}/rotate-secret")).status_code == 200
 
     deleted = await notify.http.delete(f"/webhooks/{hook['id']}")
 
@@ -188,6 +189,12 @@ async def test_a_deleted_subscription_is_gone_and_its_pending_deliveries_are_giv
     [kept] = rows  # its history stays; the later event was not queued
     assert (kept["status"], kept["last_error"]) == ("failed", "subscription_deleted")
     assert kept["attempts"] >= 1
+    secrets = await notify.pool.fetchrow(
+        "SELECT secret, previous_secret FROM webhook_subscriptions WHERE id = $1",
+        UUID(hook["id"]),
+    )
+    assert secrets is not None
+    assert (secrets["secret"], secrets["previous_secret"]) == ("", None)  # nothing signs again
 
 
 async def test_an_attempt_out_when_the_subscription_is_deleted_is_not_retried(
@@ -309,6 +316,10 @@ async def test_after_a_rotation_either_secret_verifies_until_the_overlap_ends(
     for retired in (old, new):
         with pytest.raises(WebhookVerificationError):
             reference_verify(retired, after.headers, after.body, sent_at)
+    kept = await notify.pool.fetchval(
+        "SELECT previous_secret FROM webhook_subscriptions WHERE id = $1", UUID(hook["id"])
+    )
+    assert kept is None  # a secret past its overlap is not kept either
 
 
 async def _delivered_after(notify: Notify, webhook_id: str) -> list[dict[str, Any]]:

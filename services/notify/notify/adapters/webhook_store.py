@@ -132,10 +132,10 @@ async def change_subscription(
 
 async def delete_subscription(conn: Connection, subscription_id: UUID, now: datetime) -> None:
     """Marks it deleted (its deliveries and attempts stay on record) and gives up what was
-    still queued for it: nothing more is sent."""
+    still queued for it: nothing more is sent, so its signing secrets are not kept."""
     await conn.execute(
         """UPDATE webhook_subscriptions SET status = 'deleted', deleted_at = $2,
-               claimed_until = NULL
+               claimed_until = NULL, secret = '', previous_secret = NULL
            WHERE id = $1""",
         subscription_id,
         now,
@@ -289,7 +289,10 @@ async def claim_heads(
                ORDER BY h.next_attempt_at LIMIT $3
                FOR UPDATE OF s SKIP LOCKED
            ), leased AS (
-               UPDATE webhook_subscriptions s SET claimed_until = $2
+               -- A previous secret past its overlap signs nothing more: forget it here.
+               UPDATE webhook_subscriptions s SET claimed_until = $2,
+                   previous_secret = CASE WHEN s.previous_secret_expires_at <= $1 THEN NULL
+                                          ELSE s.previous_secret END
                FROM due WHERE s.id = due.subscription_id
                RETURNING s.id, s.url, s.secret, s.previous_secret, s.previous_secret_expires_at,
                    due.delivery_id
