@@ -498,6 +498,9 @@ TABLE: dict[tuple[str, str, str], Case] = {
     ("followup", "GET", "/clients/{client_id}/progress"): Case(
         PEOPLE, fixed("/clients/{client_a}/progress")
     ),
+    ("followup", "GET", "/fhir/Observation"): Case(
+        PEOPLE, fixed("/fhir/Observation?patient=Patient/{client_a}")
+    ),
     ("followup", "GET", "/sites/{site_id}/satisfaction"): Case(
         EVERYONE, fixed("/sites/{site_a}/satisfaction")
     ),
@@ -777,6 +780,7 @@ async def test_every_client_read_is_in_the_audit_trail_with_its_actor(world: Wor
         ("followup", f"/followups?client_id={client}", client),
         ("followup", f"/clients/{client}/followup-preferences", client),
         ("followup", f"/clients/{client}/measures", client),
+        ("followup", f"/fhir/Observation?patient=Patient/{client}", client),
         ("notify", f"/notifications/{world.notification_id}", client),
         ("notify", f"/notifications?recipient_id={client}", client),
         ("notify", f"/recipients/{client}/preferences", client),

@@ -7,6 +7,7 @@ from counseling_shared.service import ServiceDefinition
 from followup.adapters import staff_store
 from followup.entrypoints import contact_gaps
 from followup.entrypoints.consumers import ROUTES
+from followup.entrypoints.fhir.routes import router as fhir_router
 from followup.entrypoints.gauges import refresh_gauges
 from followup.entrypoints.http import router
 from followup.entrypoints.measures_http import router as measures_router
@@ -32,6 +33,7 @@ def definition(settings: FollowupSettings | None = None) -> ServiceDefinition:
             router,
             contact_gaps.router,
             measures_router,
+            fhir_router,
             satisfaction_router,
             progress_router,
             response_form_router,

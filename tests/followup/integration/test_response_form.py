@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 import asyncpg
 import httpx
 import pytest
+from fhir.resources.R4B import get_fhir_model_class
 from nats.js import JetStreamContext
 
 from counseling_shared.codes import GoalHorizon, RiskLevel
@@ -155,6 +156,35 @@ async def test_an_answer_with_item9_at_two_completes_the_checkin_and_flags_a_hig
         27,
         "moderate",
     )
+    fhir = await api.get("/fhir/Observation", params={"patient": f"Patient/{due.client_id}"})
+    assert fhir.status_code == 200, fhir.text
+    assert fhir.headers["content-type"].startswith("application/fhir+json")
+    get_fhir_model_class("Bundle").model_validate(fhir.json())
+    [entry] = fhir.json()["entry"]
+    observation = entry["resource"]
+    get_fhir_model_class("Observation").model_validate(observation)
+    assert observation["code"]["coding"][0] == {
+        "system": "http://loinc.org",
+        "code": "44261-6",
+        "display": "Patient Health Questionnaire 9 item (PHQ-9) total score",
+    }
+    assert (observation["valueInteger"], observation["subject"]["reference"]) == (
+        10,
+        f"Patient/{due.client_id}",
+    )
+    assert observation["interpretation"][0]["coding"][0]["code"] == "moderate"
+    assert observation["identifier"][0]["value"] == str(due.followup_id)
+    assert "Rough week" not in fhir.text  # the comment stays in followup
+    gad7 = await api.get(
+        "/fhir/Observation",
+        params={"patient": str(due.client_id), "code": "http://loinc.org|70274-6"},
+    )
+    assert gad7.json()["total"] == 0
+    assert (await api.get("/fhir/Observation", params={"patient": "Patient/7"})).status_code == 422
+    unknown_code = await api.get(
+        "/fhir/Observation", params={"patient": str(due.client_id), "code": "http://x|1"}
+    )
+    assert unknown_code.status_code == 422
     progress = await api.get(f"/clients/{due.client_id}/progress")
     assert progress.status_code == 200
     assert progress.text.count("<svg") == 1
@@ -183,6 +213,10 @@ async def test_an_answer_with_item9_at_two_completes_the_checkin_and_flags_a_hig
         ("list_measures", due.client_id),
         ("show_progress", due.client_id),
     }
+    fhir_reads = await db.fetch(
+        "SELECT status, client_id FROM audit WHERE action = 'search_observations'"
+    )
+    assert {(r["status"], r["client_id"]) for r in fhir_reads} >= {(200, due.client_id)}
     audit = await db.fetch(
         "SELECT actor_kind, status FROM audit WHERE resource_id = $1 ORDER BY at",
         str(due.followup_id),
