@@ -11,6 +11,7 @@ from counseling_shared.pruner import PruneTarget
 from counseling_shared.service import BackgroundTask, Runtime, ServiceDefinition
 from notify.adapters import directory_store
 from notify.adapters.booking_directory import NatsClientDirectory
+from notify.adapters.failover import FailoverProvider
 from notify.adapters.http_client import provider_client
 from notify.adapters.smtp import SmtpProvider
 from notify.adapters.templates import JinjaRenderer
@@ -209,12 +210,26 @@ def providers(
     email: SmtpProvider | None = None,
 ) -> dict[NotificationChannel, ChannelProvider]:
     email = email or smtp_provider(s, runtime, timeout_cap=timeout_cap)
-    found: dict[NotificationChannel, ChannelProvider] = {
-        NotificationChannel.EMAIL: email,
-        NotificationChannel.SMS: WebhookProvider(client, s.sms_webhook_url),
-        NotificationChannel.MESSAGING: WebhookProvider(client, s.messaging_webhook_url),
+
+    def capped(provider: ChannelProvider) -> ChannelProvider:
+        # The clients' timeouts bound each step; the cap bounds each provider's whole send
+        # (each one's: a first provider that hangs must leave the fallback its own time).
+        return provider if timeout_cap is None else TimeCapped(provider, timeout_cap)
+
+    def http(channel: NotificationChannel, url: str, fallback: str | None) -> ChannelProvider:
+        first = capped(WebhookProvider(client, url))
+        if not fallback:
+            return first
+        return FailoverProvider(channel.value, first, capped(WebhookProvider(client, fallback)))
+
+    return {
+        NotificationChannel.EMAIL: capped(email),
+        NotificationChannel.SMS: http(
+            NotificationChannel.SMS, s.sms_webhook_url, s.sms_fallback_webhook_url
+        ),
+        NotificationChannel.MESSAGING: http(
+            NotificationChannel.MESSAGING,
+            s.messaging_webhook_url,
+            s.messaging_fallback_webhook_url,
+        ),
     }
-    if timeout_cap is None:
-        return found
-    # The clients' timeouts bound each step; the cap bounds the whole attempt.
-    return {channel: TimeCapped(p, timeout_cap) for channel, p in found.items()}

@@ -13,3 +13,9 @@ DELIVERY_LATENCY = Histogram(
     ["lane"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 6 * 3600, 24 * 3600),
 )
+PROVIDER_FAILOVERS = Counter(
+    "notify_provider_failovers_total",
+    "Messages handed to a channel's fallback provider after its first provider failed in a way"
+    " worth retrying, by channel and whether the fallback took it",
+    ["channel", "outcome"],
+)

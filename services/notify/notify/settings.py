@@ -31,6 +31,17 @@ class NotifySettings(ServiceSettings):
     messaging_webhook_url: str = Field(
         default="http://127.0.0.1:8025/messaging", alias="MESSAGING_WEBHOOK_URL"
     )
+    sms_fallback_webhook_url: str | None = Field(
+        default=None,
+        alias="SMS_FALLBACK_WEBHOOK_URL",
+        description="A second SMS provider: a message the first could not take (unreachable,"
+        " a timeout, a 429 or 5xx) goes to it at once, in the same attempt.",
+    )
+    messaging_fallback_webhook_url: str | None = Field(
+        default=None,
+        alias="MESSAGING_FALLBACK_WEBHOOK_URL",
+        description="A second messaging provider, used as SMS_FALLBACK_WEBHOOK_URL is.",
+    )
     webhook_timeout: float = Field(default=15.0, alias="WEBHOOK_TIMEOUT", gt=0)
 
     alert_base_url: str = Field(
