@@ -5,6 +5,7 @@ import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -338,3 +339,16 @@ async def test_fhir_free_slots_are_the_availability_and_page_with_the_busy_ones(
     )
     assert unbounded.status_code == 422
     assert "both ends" in unbounded.json()["detail"]
+    many = [("schedule", ",".join(str(uuid4()) for _ in range(21)))]
+    too_many = await booking.http.get(
+        "/fhir/Slot",
+        params=[
+            *many,
+            ("status", "free"),
+            ("start", f"ge{day.date()}"),
+            ("start", f"lt{(day + timedelta(days=2)).date()}"),
+        ],
+        headers={"Authorization": "Bearer dev-admin-key"},
+    )
+    assert too_many.status_code == 422
+    assert "at most 20 schedules" in too_many.json()["detail"]

@@ -165,6 +165,7 @@ class _SlotEntry:
 
 SLOT_STATUSES = ("busy", "free")
 FREE_SLOT_MINUTES = DEFAULT_SESSION_MINUTES
+MAX_FREE_SCHEDULES = 20  # each is its own calendar to compute
 
 
 @router.get("/Slot", response_class=FhirJSONResponse, responses=_fhir("Slot", search=True))
@@ -184,8 +185,8 @@ async def search_slots(
         list[str] | None,
         Query(
             description="`busy` (the default), `free`, or both (`free,busy`). Free slots need"
-            " `schedule` and a `start` range with both ends (`ge…` and `lt…`) of at most"
-            f" {scheduling.MAX_AVAILABILITY_DAYS} days."
+            " `schedule` (at most 20) and a `start` range with both ends (`ge…` and `lt…`) of"
+            f" at most {scheduling.MAX_AVAILABILITY_DAYS} days."
         ),
     ] = None,
 ) -> FhirJSONResponse:
@@ -247,6 +248,9 @@ async def _free_slots(
             f" and `lt2030-03-08`) of at most {scheduling.MAX_AVAILABILITY_DAYS} days"
         )
         raise Unprocessable(message, [{"field": "status", "message": message}])
+    if len(set(counselors)) > MAX_FREE_SCHEDULES:
+        message = f"free slots of at most {MAX_FREE_SCHEDULES} schedules at a time"
+        raise Unprocessable(message, [{"field": "schedule", "message": message}])
     found: list[FreeSlot] = []
     for counselor_id in dict.fromkeys(counselors):
         member = await projections.load_staff_member(conn, counselor_id)
