@@ -30,7 +30,7 @@ from tests.e2e.center import (
     unique_email,
     unique_phone,
 )
-from tests.e2e.harness import Suite, eventually
+from tests.e2e.harness import AUTH, Suite, eventually
 
 pytestmark = pytest.mark.e2e
 SCREENSHOTS = os.environ.get("SCREENSHOTS")  # a folder: the browser test saves its pages there
@@ -322,6 +322,23 @@ async def test_in_a_browser_a_client_answers_a_checkin_and_item9_pages_the_on_ca
         assert answered["outcome"] == "responded"
         [score] = listed(await followup.get(f"/clients/{client['id']}/measures"))
     assert (score["instrument"], score["score"], score["band"]) == ("phq9", 10, "moderate")
+
+    # The counselor's side: the progress page, in a Korean browser (the staff page speaks the
+    # browser's language), with the chart named for screen readers.
+    async with chromium() as browser:
+        desk = await browser.new_context(locale="ko-KR", extra_http_headers=AUTH)
+        page = await desk.new_page()
+        shown = await page.goto(f"{suite.url('followup')}/clients/{client['id']}/progress")
+        assert shown is not None
+        assert shown.status == 200
+        assert await page.get_attribute("html", "lang") == "ko"
+        heading = await page.get_by_role("heading", level=1).inner_text()
+        assert heading == f"내담자 {client['id']}의 경과"
+        assert await page.get_by_role("img", name=re.compile(r"PHQ-9 \(우울\)")).count() == 1
+        scores = await page.get_by_role("table").first.inner_text()
+        assert "중등도" in scores
+        if SCREENSHOTS:
+            await page.screenshot(path=str(Path(SCREENSHOTS) / "progress-ko.png"), full_page=True)
 
 
 async def _accepted(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> bool:
