@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -191,6 +192,10 @@ async def test_an_answer_with_item9_at_two_completes_the_checkin_and_flags_a_hig
     assert progress.text.count('stroke-dasharray="4 4"') == 4  # PHQ-9's four band limits
     assert "10 (moderate)" in progress.text
     assert "responded" in progress.text
+    # Times in the site's zone (the harness's site is in Paris), named on the page.
+    assert "Times are in Europe/Paris." in progress.text
+    recorded = datetime.fromisoformat(score["recorded_at"]).astimezone(ZoneInfo("Europe/Paris"))
+    assert f"<td>{recorded:%Y-%m-%d %H:%M}</td>" in progress.text
     # In the browser's language: the page's words and every code's name.
     korean = await api.get(
         f"/clients/{due.client_id}/progress", headers={"Accept-Language": "ko-KR,ko;q=0.9"}

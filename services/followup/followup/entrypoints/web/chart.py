@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 
 from counseling_shared.codes import Instrument, MeasureBand
 from followup.domain.measures.scoring import BANDS, RecordedScore, max_score
@@ -51,7 +52,7 @@ def _y(score: float, top_score: int) -> float:
     return TOP + (HEIGHT - TOP - BOTTOM) * (1 - score / top_score)
 
 
-def chart_for(instrument: Instrument, scores: Sequence[RecordedScore]) -> Chart:
+def chart_for(instrument: Instrument, scores: Sequence[RecordedScore], zone: tzinfo = UTC) -> Chart:
     """The chart of one instrument's scores (oldest first), x spread by time."""
     mine = [s for s in scores if s.instrument is instrument]
     top = max_score(instrument)
@@ -64,7 +65,7 @@ def chart_for(instrument: Instrument, scores: Sequence[RecordedScore]) -> Chart:
             _y(s.total, top),
             s.total,
             s.band,
-            s.recorded_at.date().isoformat(),
+            s.recorded_at.astimezone(zone).date().isoformat(),
         )
         for s, t in zip(mine, times, strict=True)
     )
@@ -72,6 +73,7 @@ def chart_for(instrument: Instrument, scores: Sequence[RecordedScore]) -> Chart:
     return Chart(instrument, WIDTH, HEIGHT, points, lines, LEFT, _y(0, top), top)
 
 
-def charts(scores: Sequence[RecordedScore]) -> list[Chart]:
+def charts(scores: Sequence[RecordedScore], zone: tzinfo = UTC) -> list[Chart]:
+    """One chart per instrument answered, its points labelled with their date in `zone`."""
     present = {s.instrument for s in scores}
-    return [chart_for(i, scores) for i in Instrument if i in present]
+    return [chart_for(i, scores, zone) for i in Instrument if i in present]

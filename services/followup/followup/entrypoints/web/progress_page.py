@@ -6,6 +6,7 @@ as JSON is `GET /clients/{id}/measures`."""
 from __future__ import annotations
 
 from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -25,7 +26,12 @@ router = APIRouter()
 async def show_progress(client_id: UUID, caller: Person, request: Request) -> HTMLResponse:
     scores = await client_scores(request, caller, client_id)
     async with runtime_of(request).db().acquire() as conn:
-        followups = await PostgresFollowupStore(conn).list_followups(client_id=client_id)
+        store = PostgresFollowupStore(conn)
+        followups = await store.list_followups(client_id=client_id)
+        client = await store.client(client_id)
+        site_id = client.site_id if client is not None else None
+        zone_name = await store.site_timezone(site_id) if site_id is not None else None
+    zone = _zone(zone_name)
     locale = browser_locale(request.headers.get("accept-language", ""))
     t = PROGRESS_TEXTS[locale]
     context = {
@@ -33,8 +39,18 @@ async def show_progress(client_id: UUID, caller: Person, request: Request) -> HT
         "t": t,
         "title": t["title"],
         "client_id": client_id,
-        "charts": charts(scores),
+        "zone": str(zone),
+        # The site's wall-clock time, where the staff reading it work.
+        "when": lambda at: at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+        "charts": charts(scores, zone),
         "scores": scores,
         "followups": followups,
     }
     return templates.TemplateResponse(request, "progress.html", context)
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
