@@ -29,10 +29,11 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from counseling_shared.codes import Channel, StaffRole
+from counseling_shared.codes import Channel, FollowUpKind, StaffRole
 from counseling_shared.envelope import Envelope, decode, wrap
 from counseling_shared.events import (
     ClientRegistered,
+    FollowUpDue,
     IntegrationEvent,
     SiteRegistered,
     StaffRegistered,
@@ -43,6 +44,25 @@ from notify.bootstrap import definition
 from notify.settings import NotifySettings
 
 API_KEY = "dev-admin-key"
+
+
+def followup_due(
+    client_id: UUID,
+    site_id: UUID,
+    kind: FollowUpKind = FollowUpKind.CHECKIN,
+    channel: Channel | None = None,
+) -> FollowUpDue:
+    """A check-in falling due now, as followup announces it."""
+    return FollowUpDue(
+        followup_id=uuid4(),
+        client_id=client_id,
+        site_id=site_id,
+        kind=kind,
+        due_at=datetime.now(UTC),
+        channel=channel,
+    )
+
+
 T = TypeVar("T")
 
 

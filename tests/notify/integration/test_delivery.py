@@ -17,25 +17,9 @@ from counseling_shared.events import (
     PageRequested,
 )
 from devstack.sinks import ReceivedEmail
-from tests.notify.integration.conftest import Notify, eventually
+from tests.notify.integration.conftest import Notify, eventually, followup_due
 
 pytestmark = pytest.mark.integration
-
-
-def followup_due(
-    client_id: UUID,
-    site_id: UUID,
-    kind: FollowUpKind = FollowUpKind.CHECKIN,
-    channel: Channel | None = None,
-) -> FollowUpDue:
-    return FollowUpDue(
-        followup_id=uuid4(),
-        client_id=client_id,
-        site_id=site_id,
-        kind=kind,
-        due_at=datetime.now(UTC),
-        channel=channel,
-    )
 
 
 async def settled(notify: Notify, recipient_id: UUID, count: int = 1) -> list[dict[str, Any]]:

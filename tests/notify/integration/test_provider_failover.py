@@ -3,17 +3,16 @@ for now goes to the second at once, in the same attempt; a refusal for good is n
 when both fail the message is retried as usual."""
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 
-from counseling_shared.codes import Channel, FollowUpKind
-from counseling_shared.events import FollowUpDue, PageRequested
+from counseling_shared.codes import Channel
+from counseling_shared.events import PageRequested
 from devstack.sinks import HttpSink
-from tests.notify.integration.conftest import Notify, eventually
+from tests.notify.integration.conftest import Notify, eventually, followup_due
 
 pytestmark = pytest.mark.integration
 
@@ -42,14 +41,7 @@ async def settled(notify: Notify, recipient_id: UUID, **match: Any) -> dict[str,
 async def due(notify: Notify, site_id: UUID, phone: str) -> UUID:
     client_id = uuid4()
     notify.directory.add(client_id, phone=phone, preferred_channel=Channel.SMS)
-    event = FollowUpDue(
-        followup_id=uuid4(),
-        client_id=client_id,
-        site_id=site_id,
-        kind=FollowUpKind.CHECKIN,
-        due_at=datetime.now(UTC),
-    )
-    await notify.publish(event, source="followup", subject=client_id)
+    await notify.publish(followup_due(client_id, site_id), source="followup", subject=client_id)
     return client_id
 
 
