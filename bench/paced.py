@@ -1,14 +1,15 @@
 """Only booking's paced measurement, against the whole suite: quick rounds for an A/B.
 
 python -m bench.paced [--rate 100] [--seconds 20] [--rounds 3] [--warmup 3] [--gc-trace]
-                      [--env NAME=VALUE ...]
+                      [--env NAME=VALUE ...] [--profile booking-stacks.txt]
 
 The stack starts as `make bench` starts it (bench/stack.py); set-up (site, staff, clients) and
 a warm-up window at the same pace come before the timed rounds, and each round waits until
 notify has sent every confirmation of the previous one. Per round it prints booking's latency
 percentiles, each process's CPU per booking, booking's RSS and the load average. `--env`
 passes settings to the four services; `--gc-trace` records booking's garbage collections
-(bench/gctrace) and prints the pauses that fell inside each timed window.
+(bench/gctrace) and prints the pauses that fell inside each timed window; `--profile` samples
+booking with py-spy during the first round and prints where its time went.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +30,7 @@ if __package__ in (None, ""):
 from bench.booking_load import BookingLoad, Latencies  # noqa: E402
 from bench.cpu import CpuMeter  # noqa: E402
 from bench.e2e import _until_notify_is_idle  # noqa: E402
+from bench.profile_booking import PY_SPY, summarize  # noqa: E402
 from bench.report import load_average  # noqa: E402
 from bench.stack import running_stack  # noqa: E402
 
@@ -86,6 +89,7 @@ async def run(args: argparse.Namespace) -> None:
         for number in range(1, args.rounds + 1):
             await _until_notify_is_idle(suite.database_url("notify"))
             rss_before, load_before = rss_mib(booking), load_average()
+            spy = _py_spy(booking, args.seconds, args.profile) if number == 1 else None
             meter.start()
             began = time.time()
             paced = await load.paced(args.rate, args.seconds)
@@ -100,8 +104,20 @@ async def run(args: argparse.Namespace) -> None:
                 f"load {load_before} -> {load_average()}",
                 flush=True,
             )
+            if spy is not None:
+                await asyncio.to_thread(spy.wait)
+                for part, share in summarize(await asyncio.to_thread(args.profile.read_text)):
+                    print(f"  {share:6.1%}  {part}", flush=True)
             if trace_dir is not None:
                 print(f"  {gc_pauses(trace_dir / f'{booking}.gc', began, ended)}", flush=True)
+
+
+def _py_spy(pid: int, seconds: float, out: Path | None) -> subprocess.Popen[bytes] | None:
+    if out is None:
+        return None
+    command = [str(PY_SPY), "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "97"]
+    command += ["--nonblocking", "--format", "raw", "-o", str(out)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def main() -> None:
@@ -111,6 +127,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=3.0, help="untimed seconds first")
     parser.add_argument("--gc-trace", action="store_true", help="record booking's collections")
+    parser.add_argument("--profile", type=Path, help="py-spy's collapsed stacks, round 1")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for services")
     asyncio.run(run(parser.parse_args()))
 
