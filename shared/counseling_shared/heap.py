@@ -4,7 +4,7 @@ A started service holds a large heap of objects that live as long as the process
 routes and their pydantic models, compiled validators, modules). CPython's full (generation 2)
 collection walks every one of them: in booking, at a paced 100 requests a second, one every 20
 to 60 s that stopped the event loop for 65 to 270 ms, and every request waiting then ended in
-the tail (4 to 23 ms once frozen; `python -m bench.paced --gc-trace` shows them).
+the tail (4 to 60 ms, mostly under 15, once frozen; `python -m bench.paced --gc-trace` shows them).
 `gc.freeze()` moves what exists once the service has started into a permanent generation that
 no collection walks again, so a full collection only visits what was made since.
 """
