@@ -30,6 +30,7 @@ from counseling_shared.busauth import durables_of, streams_needed
 from counseling_shared.clock import Clock, SystemClock
 from counseling_shared.db import DATABASE_ERRORS, connect, create_pool
 from counseling_shared.envelope import REGISTRY, EventRegistry
+from counseling_shared.heap import freeze_startup_heap
 from counseling_shared.http.audit import AuditMiddleware, audit_router
 from counseling_shared.http.auth import ApiKeyAuth, StaffDeactivatedLookup
 from counseling_shared.http.body_limit import install_body_limit
@@ -106,6 +107,7 @@ class Runtime:
         self.started = False
         self._hooks_run = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self.heap_frozen = False
 
     @property
     def name(self) -> str:
@@ -278,6 +280,14 @@ class Runtime:
         )
         self._spawn(pruner.run(), "pruner")
 
+    def settle_heap(self) -> None:
+        """Once started, freeze the heap built so far (`counseling_shared.heap`): the app and
+        its connections live as long as the process, so full collections need not walk them."""
+        if self.heap_frozen or not self.settings.gc_freeze_after_start:
+            return
+        freeze_startup_heap()
+        self.heap_frozen = True
+
     def spawn_guarded(self, coro: Awaitable[None], name: str) -> None:
         """Run `coro` until `stop`; if it crashes, the process stops (never a silent loop)."""
         self._spawn(coro, name)
@@ -384,6 +394,7 @@ def create_app(definition: ServiceDefinition, clock: Clock | None = None) -> Fas
         await runtime.start_when_reachable()
         app.state.pool = runtime.pool
         log.info("service_ready", port=settings.port)
+        runtime.settle_heap()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -394,6 +405,7 @@ def create_app(definition: ServiceDefinition, clock: Clock | None = None) -> Fas
             await runtime.start()
             app.state.pool = runtime.pool
             log.info("service_started", port=settings.port)
+            runtime.settle_heap()
         except _UNREACHABLE as exc:
             log.warning("service_waiting_for_infrastructure", error=repr(exc))
             runtime.spawn_guarded(start_in_background(), "start-when-reachable")

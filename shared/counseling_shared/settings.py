@@ -200,6 +200,13 @@ class ServiceSettings(BaseSettings):
         alias="RATE_LIMIT_STORAGE_URI",
         description="Where the counts live: `memory://` (per process) or a shared store.",
     )
+    gc_freeze_after_start: bool = Field(
+        default=True,
+        alias="GC_FREEZE_AFTER_START",
+        description="Once started, move every object into the garbage collector's permanent"
+        " generation (`gc.freeze`), so full collections no longer walk the app's long-lived"
+        " objects and pause requests for tens of milliseconds.",
+    )
 
     @field_validator("prune_inbox_after")
     @classmethod

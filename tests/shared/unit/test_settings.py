@@ -183,3 +183,11 @@ def test_the_bus_and_database_security_settings_are_read_and_empty_means_unset()
     assert plain.migration_dsn == plain.database_url
     assert "sslmode" not in plain.database_url
     assert not plain.nats_authenticated
+
+
+def test_the_heap_is_frozen_after_start_unless_turned_off(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.delenv("GC_FREEZE_AFTER_START", raising=False)
+    assert BookingLikeSettings().gc_freeze_after_start is True
+
+    clean_env.setenv("GC_FREEZE_AFTER_START", "false")
+    assert BookingLikeSettings().gc_freeze_after_start is False
