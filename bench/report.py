@@ -625,8 +625,18 @@ due later, inserted by `generate_series` in SQL (ordered ids, foreign keys of th
 timers unchecked: the rows they reference play no part in a claim) and analysed. The claims
 alternate between the two databases, so both sizes see the same load; each runs in a
 transaction rolled back afterwards (not timed), so each claim takes the same due row. The
-claim reads the partial index on the due time and stops at the first row, so its cost does
+claim reads the partial index on the due time and stops at the first row, so its cost should
 not grow with the rows that are not due.
+
+At a tenth of a millisecond a claim is mostly PostgreSQL's fixed costs, and its plan cache
+moves it: after five runs a prepared statement may switch from custom plans (planned for each
+`now`; with 20 due rows against a million later ones, none of them in ANALYZE's sample, the
+planner may probe the index for its actual lower end, not verified) to one generic plan.
+Runs on 2026-12-04 gave followup's and crisis's ratios of 1.03 to 1.14 (loaded machine, 0.21
+to 0.29 ms a claim) and 1.1 to 2.2 (quiet machine, 0.07 ms); in one experiment, switching the
+session's `plan_cache_mode` to `force_generic_plan` and back moved the small table's claim
+from 0.08 to 0.14 ms and the ratio from 1.96 to 1.04. The absolute growth is at most 0.07 ms
+a claim; measuring both plan modes apart is the next step.
 
 ## Where a booking's time goes
 
