@@ -628,15 +628,15 @@ transaction rolled back afterwards (not timed), so each claim takes the same due
 claim reads the partial index on the due time and stops at the first row, so its cost should
 not grow with the rows that are not due.
 
-At a tenth of a millisecond a claim is mostly PostgreSQL's fixed costs, and its plan cache
-moves it: after five runs a prepared statement may switch from custom plans (planned for each
-`now`; with 20 due rows against a million later ones, none of them in ANALYZE's sample, the
-planner may probe the index for its actual lower end, not verified) to one generic plan.
-Runs on 2026-12-04 gave followup's and crisis's ratios of 1.03 to 1.14 (loaded machine, 0.21
-to 0.29 ms a claim) and 1.1 to 2.2 (quiet machine, 0.07 ms); in one experiment, switching the
-session's `plan_cache_mode` to `force_generic_plan` and back moved the small table's claim
-from 0.08 to 0.14 ms and the ratio from 1.96 to 1.04. The absolute growth is at most 0.07 ms
-a claim; measuring both plan modes apart is the next step.
+At a tenth of a millisecond a claim is mostly fixed costs, and the medians of the two sizes
+move by a factor of two between runs of the same code. Runs on 2026-12-04 gave followup's and
+crisis's ratios of 1.03 to 1.14 (loaded machine, 0.21 to 0.29 ms a claim) and 1.1 to 2.2
+(quiet machine, 0.07 to 0.16 ms). A repeat with PostgreSQL's plan cache forced each way
+(`plan_cache_mode`, custom then generic plans, twice each, 300 claims a side) gave 0.77 to
+2.09 for followup and 0.87 to 1.17 for crisis, with the same setting giving 0.07 ms in one
+block and 0.18 ms in the next: the plan cache does not explain it, the timer's noise at this
+scale does. The absolute difference stayed at or under 0.08 ms a claim. A steadier figure
+(the minimum or a low percentile of many claims, on a pinned core) is the next step.
 
 ## Where a booking's time goes
 
