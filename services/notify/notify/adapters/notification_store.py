@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
@@ -195,11 +195,7 @@ async def save_replayed(
                FROM unnest($2::integer[], $3::timestamptz[], $4::text[], $5::text[],
                            $6::text[]) AS a(number, at, channel, outcome, error_code)""",
             state.id,
-            [a.number for a in attempts],
-            [a.at for a in attempts],
-            [a.channel.value for a in attempts],
-            [a.outcome.value for a in attempts],
-            [a.error_code for a in attempts],
+            *_attempt_columns(attempts),
         )
 
 
@@ -273,6 +269,14 @@ def _change_values(new: Notification, events: Sequence[NotificationEvent]) -> li
         new.sent_at,
         new.failed_at,
         new.version,
+        *_attempt_columns(attempts),
+    ]
+
+
+def _attempt_columns(attempts: Sequence[DeliveryAttempted]) -> list[list[Any]]:
+    """The attempts as the arrays every `unnest(number, at, channel, outcome, error_code)` of
+    `notification_attempts` here takes."""
+    return [
         [a.number for a in attempts],
         [a.at for a in attempts],
         [a.channel.value for a in attempts],
