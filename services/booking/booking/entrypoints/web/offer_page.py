@@ -31,6 +31,7 @@ from booking.entrypoints.http.deps import execute
 from booking.entrypoints.offer_link import verify_accept_link
 from booking.entrypoints.web.texts import TEXTS, locale_of
 from counseling_shared import audit
+from counseling_shared.http.languages import browser_language
 from counseling_shared.links import LinkExpired, LinkTampered
 from counseling_shared.service import Runtime, runtime_of
 
@@ -194,8 +195,4 @@ def _message(request: Request, refused: _Refused) -> HTMLResponse:
 
 def _browser_locale(request: Request) -> str:
     """Before the link is trusted: the browser's first language the page speaks."""
-    for part in request.headers.get("accept-language", "").split(","):
-        tag = part.split(";")[0].strip()
-        if tag and locale_of(tag) == tag.split("-")[0].lower():
-            return locale_of(tag)
-    return "en"
+    return browser_language(request.headers.get("accept-language", ""), TEXTS)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from counseling_shared.codes import FollowUpKind, FollowUpOutcome, Instrument, MeasureBand
+from counseling_shared.http.languages import browser_language
 from followup.domain.followup import Status
 from followup.domain.measures.scoring import ITEM_COUNT
 
@@ -82,9 +83,5 @@ def locale_of(locale: str | None) -> str:
 
 def browser_locale(accept_language: str) -> str:
     """The first language of an `Accept-Language` header that the pages speak; English
-    otherwise (quality values are not weighed: browsers list languages in preference order)."""
-    for part in accept_language.split(","):
-        tag = part.split(";")[0].strip()
-        if tag and locale_of(tag) == tag.split("-")[0].lower():
-            return locale_of(tag)
-    return "en"
+    otherwise."""
+    return browser_language(accept_language, TEXTS)
