@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from bench.backlog import _copy_rows
-from bench.claims import ClaimCost, _indexes
+from bench.claims import ClaimCost, InServer, _as_text, _indexes
 from bench.consumer import row_of
 from bench.e2e import EndToEnd
 from bench.measure import Throughput
@@ -46,11 +48,54 @@ def test_a_backlog_copy_takes_new_ids_and_keeps_every_other_column() -> None:
     assert "SELECT c.id, n.lane, c.cause_event_id, n.params" in statement
 
 
+def _claim_cost(round_trips: tuple[float, float], in_server: tuple[float, float]) -> ClaimCost:
+    small, large = round_trips
+    server_small, server_large = in_server
+    return ClaimCost(
+        "followups",
+        [small] * 3,
+        [large] * 3,
+        1_000_000,
+        "followups_due",
+        1.0,
+        [InServer(server_small, 6)] * 3,
+        [InServer(server_large, 7)] * 3,
+    )
+
+
 def test_a_claim_ratio_over_the_target_is_reported_as_not_met() -> None:
-    cost = ClaimCost("followups", [0.001] * 3, [0.002] * 3, 1_000_000, "followups_due", 1.0)
+    cost = _claim_cost(round_trips=(0.001, 0.001), in_server=(0.05, 0.1))
 
     assert cost.ratio == 2.0
     assert "| 2.00 | < 1.5 | NO |" in claims_section([cost])
+
+
+def test_the_claim_is_judged_by_its_cost_in_postgresql_not_by_its_round_trip() -> None:
+    slow_round_trips = _claim_cost(round_trips=(0.00007, 0.00013), in_server=(0.06, 0.061))
+
+    assert slow_round_trips.round_trip_ratio > 1.5
+    assert slow_round_trips.met
+    row = claims_section([slow_round_trips]).splitlines()[-1]
+    assert "0.060 ms, 0.060 ms (6)" in row
+    assert "0.061 ms, 0.061 ms (7)" in row
+    assert "| 0.07 ms, 0.13 ms (1.86) |" in row
+
+
+@pytest.mark.parametrize(
+    ("arg", "text"),
+    [
+        (None, None),
+        (datetime(2026, 12, 4, 18, 0, tzinfo=UTC), "2026-12-04T18:00:00+00:00"),
+        ([], "{}"),
+        (["email", "sms"], '{"email","sms"}'),
+        ("bulk", "bulk"),
+    ],
+    ids=["none", "datetime", "empty-list", "list", "text"],
+)
+def test_an_explained_claims_untyped_arguments_are_sent_as_postgresqls_text(
+    arg: object, text: str | None
+) -> None:
+    assert _as_text(arg) == text
 
 
 def test_a_rebuild_below_twenty_thousand_events_a_second_is_reported_as_not_met() -> None:
