@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from booking.application.reannounce import reannounce_staff
 from booking.application.rebuild import rebuild_projections
 from counseling_shared.db import connect
 from tests.booking.integration.support import Booking
@@ -67,9 +68,19 @@ async def test_rebuilding_the_projections_gives_back_the_same_rows(booking: Book
             "referral": {"to": "x", "contact": "y"},
         },
     )
+    changed = await booking.http.patch(
+        f"/staff/{counselor['id']}",
+        json={"phone": "+82 10 7777 8888", "locale": "en", "name": "Dr. Park"},
+        headers={"Authorization": "Bearer dev-admin-key"},
+    )
+    assert changed.status_code == 200, changed.text
+    left = await booking.counselor(site["id"])
+    assert (await booking.post(f"/staff/{left['id']}/deactivate")).status_code == 200
     conn = await connect(booking.database_url)
     try:
+        assert await reannounce_staff(conn) >= 1  # a StaffMemberAnnouncedAgain on each stream
         before = {t: await conn.fetch(f"SELECT * FROM {t} ORDER BY id") for t in TABLES}
+        assert ("+82 10 7777 8888", 3) in {(r["phone"], r["version"]) for r in before["staff"]}
 
         counts = await rebuild_projections(conn)
 

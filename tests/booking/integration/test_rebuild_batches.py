@@ -40,14 +40,21 @@ async def _put(booking: Booking, path: str, body: Any) -> None:
 
 
 async def _site_with_history(booking: Booking, number: int) -> dict[str, Any]:
-    """A site, its rules, two counselors with hours, a room, clients; appointments booked,
-    moved, cancelled and completed (the clock moves on: holds and offers come later)."""
+    """A site, its rules, two counselors with hours (one's contact details changed), a room,
+    clients; appointments booked, moved, cancelled and completed (the clock moves on: holds
+    and offers come later)."""
     site = await booking.site(timezone="UTC", late_cancellation_window="PT3H")
     await _put(booking, f"/sites/{site['id']}/booking-rules", {"buffer_minutes": 5 + number})
     counselors = [await booking.counselor(site["id"]) for _ in range(2)]
     for counselor in counselors:
         await _put(booking, f"/staff/{counselor['id']}/working-hours", {"weekly": WEEKDAYS})
     room = await booking.room(site["id"])
+    changed = await booking.http.patch(
+        f"/staff/{counselors[1]['id']}",
+        json={"phone": None, "email": f"moved-{number}@center.example"},
+        headers={"Authorization": "Bearer dev-admin-key"},
+    )
+    assert changed.status_code == 200, changed.text
     clients = [await booking.client(site["id"]) for _ in range(4)]
     moved = await booking.appointment(
         counselors[0], clients[0], booking.at(hours=1), modality="in_person", room_id=room["id"]

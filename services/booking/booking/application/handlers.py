@@ -95,6 +95,40 @@ async def deactivate_staff_member(
     return state
 
 
+async def change_staff_contact(
+    uow: UnitOfWork, staff_id: UUID, command: staff.ChangeStaffContact, access: SiteAccess
+) -> StaffMember:
+    current = await projections.load_staff_member(uow.conn, staff_id)
+    if current is None:
+        raise UnknownAggregate("staff member", staff_id)
+    require_site(access, current.site_id)
+    return await _save_staff(uow, current, staff.change_contact(current, command, uow.now()))
+
+
+async def announce_staff_again(uow: UnitOfWork, current: StaffMember) -> StaffMember:
+    """Publish the member's details again (`counselctl staff reannounce`)."""
+    return await _save_staff(uow, current, staff.announce_again(current, uow.now()))
+
+
+async def _save_staff(
+    uow: UnitOfWork, current: StaffMember, events: Sequence[staff.StaffEvent]
+) -> StaffMember:
+    if not events:
+        return current
+    state = await record(
+        uow,
+        stream_id("staff", current.id),
+        current,
+        current.version,
+        events,
+        staff.evolve,
+        publishing.staff_events,
+        current.id,
+    )
+    await projections.save_staff_member(uow.conn, state)
+    return state
+
+
 def _no_public_events(state: Room, event: room.RoomEvent) -> list[IntegrationEvent]:
     return []  # rooms matter only inside booking
 

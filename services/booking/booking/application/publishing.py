@@ -23,8 +23,14 @@ def staff_events(
     state: staff.StaffMember, event: staff.StaffEvent
 ) -> list[public.IntegrationEvent]:
     match event:
-        case staff.StaffMemberRegistered():
+        case (
+            staff.StaffMemberRegistered()
+            | staff.StaffMemberContactChanged()
+            | staff.StaffMemberAnnouncedAgain()
+        ):
             # Staff contact details travel on purpose: crisis pages staff while booking is down.
+            # A change, or an operator's announcement, sends the whole current snapshot again
+            # as StaffRegistered: every consumer already upserts on it.
             return [
                 public.StaffRegistered(
                     staff_id=state.id,

@@ -23,6 +23,8 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         site.SiteRegistered,
         staff.StaffMemberRegistered,
         staff.StaffMemberDeactivated,
+        staff.StaffMemberContactChanged,
+        staff.StaffMemberAnnouncedAgain,
         room.RoomRegistered,
         client.ClientRegistered,
         client.CareEpisodeClosed,

@@ -4,7 +4,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
-from booking.domain.errors import refuse_invalid
+from booking.domain.errors import NotAllowedNow, refuse_invalid
 from booking.domain.site import Site
 from booking.domain.values import is_email, is_locale, is_phone
 from counseling_shared.codes import StaffRole
@@ -49,6 +49,21 @@ class RegisterStaffMember:
 
 
 @dataclass(frozen=True)
+class ChangeStaffContact:
+    """A change of contact details. Only the fields named in `given` change; `phone` given as
+    None removes it (the others may not be None)."""
+
+    given: frozenset[str]
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    locale: str | None = None
+
+
+CHANGEABLE = frozenset({"name", "email", "phone", "locale"})
+
+
+@dataclass(frozen=True)
 class StaffMemberRegistered:
     staff_id: UUID
     site_id: UUID
@@ -68,7 +83,33 @@ class StaffMemberDeactivated:
     deactivated_at: datetime
 
 
-StaffEvent = StaffMemberRegistered | StaffMemberDeactivated
+@dataclass(frozen=True)
+class StaffMemberContactChanged:
+    """The member's contact details after a change (all of them, changed or not)."""
+
+    staff_id: UUID
+    name: str
+    email: str
+    phone: str | None
+    locale: str
+    changed_at: datetime
+
+
+@dataclass(frozen=True)
+class StaffMemberAnnouncedAgain:
+    """An operator had booking announce the member's current details again (after a key
+    rotation, so every consumer re-derives what it keeps from them). Nothing changed."""
+
+    staff_id: UUID
+    announced_at: datetime
+
+
+StaffEvent = (
+    StaffMemberRegistered
+    | StaffMemberDeactivated
+    | StaffMemberContactChanged
+    | StaffMemberAnnouncedAgain
+)
 
 
 def register(
@@ -109,6 +150,47 @@ def deactivate(member: StaffMember, now: datetime) -> list[StaffEvent]:
     return [StaffMemberDeactivated(member.id, now)]
 
 
+def change_contact(
+    member: StaffMember, command: ChangeStaffContact, now: datetime
+) -> list[StaffEvent]:
+    """Validated as on registration. A change that changes nothing records nothing; a
+    deactivated member's details are not changed (nothing is sent to them any more)."""
+    if not member.active:
+        raise NotAllowedNow(f"staff member {member.id} is deactivated")
+    given = command.given
+    name = command.name if "name" in given else member.name
+    email = command.email if "email" in given else member.email
+    phone = command.phone if "phone" in given else member.phone
+    locale = command.locale if "locale" in given else member.locale
+    refuse_invalid(
+        {
+            "name": None if name is not None and name.strip() else "must not be blank",
+            "email": None if email is not None and is_email(email) else "must be an email address",
+            "phone": None if phone is None or is_phone(phone) else "must be a phone number",
+            "locale": None
+            if locale is not None and is_locale(locale)
+            else "must be a BCP 47 language tag",
+        }
+    )
+    assert name is not None  # refuse_invalid named each missing one
+    assert email is not None
+    assert locale is not None
+    changed = StaffMemberContactChanged(member.id, name.strip(), email, phone, locale, now)
+    if (changed.name, email, phone, locale) == (
+        member.name,
+        member.email,
+        member.phone,
+        member.locale,
+    ):
+        return []
+    return [changed]
+
+
+def announce_again(member: StaffMember, now: datetime) -> list[StaffEvent]:
+    """Only active members are announced again: a deactivated one is never paged."""
+    return [StaffMemberAnnouncedAgain(member.id, now)] if member.active else []
+
+
 def evolve(state: StaffMember | None, event: StaffEvent) -> StaffMember:
     match event:
         case StaffMemberRegistered():
@@ -126,3 +208,16 @@ def evolve(state: StaffMember | None, event: StaffEvent) -> StaffMember:
         case StaffMemberDeactivated():
             assert state is not None
             return replace(state, deactivated_at=event.deactivated_at, version=state.version + 1)
+        case StaffMemberContactChanged():
+            assert state is not None
+            return replace(
+                state,
+                name=event.name,
+                email=event.email,
+                phone=event.phone,
+                locale=event.locale,
+                version=state.version + 1,
+            )
+        case StaffMemberAnnouncedAgain():
+            assert state is not None
+            return replace(state, version=state.version + 1)

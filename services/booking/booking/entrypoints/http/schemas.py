@@ -2,10 +2,10 @@
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Self
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from booking.domain.appointment import Appointment, AppointmentStatus
 from booking.domain.client import Client, EpisodeStatus
@@ -83,6 +83,26 @@ class StaffIn(RequestBody):
     email: str = Field(max_length=254)
     phone: str | None = Field(None, max_length=32)
     locale: str | None = Field(None, max_length=35, description="Defaults to the site's.")
+
+
+class StaffPatch(RequestBody):
+    """What to change; a field left out stays as it is. Only `phone` may be null (removed)."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    email: str | None = Field(None, max_length=254)
+    phone: str | None = Field(None, max_length=32, description="null removes the phone.")
+    locale: str | None = Field(None, max_length=35, description="BCP 47 language tag.")
+
+    @model_validator(mode="after")
+    def _something_given(self) -> Self:
+        nulls = sorted(
+            name for name in self.model_fields_set - {"phone"} if getattr(self, name) is None
+        )
+        if nulls:
+            raise ValueError(f"may be left out but not null: {', '.join(nulls)}")
+        if not self.model_fields_set:
+            raise ValueError("name at least one of name, email, phone, locale")
+        return self
 
 
 class StaffOut(BaseModel):

@@ -8,14 +8,24 @@ from fastapi import APIRouter
 from booking.adapters import projections, queries
 from booking.application import handlers
 from booking.application.ports import require_site
+from booking.domain import staff
 from booking.domain.errors import UnknownAggregate
 from booking.domain.room import RegisterRoom
 from booking.domain.site import RegisterSite
 from booking.domain.staff import RegisterStaffMember
 from booking.entrypoints.http.deps import Live, execute
 from booking.entrypoints.http.errors import BookingRoute
-from booking.entrypoints.http.schemas import RoomIn, RoomOut, SiteIn, SiteOut, StaffIn, StaffOut
+from booking.entrypoints.http.schemas import (
+    RoomIn,
+    RoomOut,
+    SiteIn,
+    SiteOut,
+    StaffIn,
+    StaffOut,
+    StaffPatch,
+)
 from counseling_shared.codes import StaffRole
+from counseling_shared.http.auth import Role
 from counseling_shared.http.dependencies import Admin, Caller
 from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.pagination import PAGED, Page
@@ -100,6 +110,33 @@ async def get_staff_member(staff_id: UUID, caller: Caller, runtime: Live) -> Sta
     if member is None:
         raise UnknownAggregate("staff member", staff_id)
     require_site(caller, member.site_id)
+    return StaffOut.of(member)
+
+
+@router.patch(
+    "/staff/{staff_id}",
+    tags=["staff"],
+    responses=problem_responses(
+        404, s409="The staff member is deactivated: their details are not changed."
+    ),
+)
+async def change_staff_contact(
+    staff_id: UUID, body: StaffPatch, caller: Caller, runtime: Live
+) -> StaffOut:
+    """Change a staff member's name, email, phone (null removes it) or locale: only the
+    fields sent, checked as on registration. Emits `StaffRegistered` again with the whole
+    current snapshot, so notify pages the new number and crisis re-digests it. The same
+    callers as `POST /staff`, except that a `staff` key changes only its own record. An
+    extension beyond the contract."""
+    if caller.role is Role.STAFF and caller.staff_id != staff_id:
+        raise Problem(
+            403, "forbidden", "Forbidden", "A staff key changes only its own staff member."
+        )
+    given = frozenset(body.model_fields_set & staff.CHANGEABLE)
+    command = staff.ChangeStaffContact(given=given, **body.model_dump(include=set(given)))
+    member = await execute(
+        runtime, lambda uow: handlers.change_staff_contact(uow, staff_id, command, caller)
+    )
     return StaffOut.of(member)
 
 
