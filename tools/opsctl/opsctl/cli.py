@@ -10,6 +10,7 @@ from opsctl.commands import (
     docs,
     reports,
     security,
+    staff,
     streams,
     tables,
 )
@@ -34,6 +35,7 @@ app.add_typer(reports.followups, name="followups")
 app.command("contact-gaps")(reports.contact_gaps)
 app.add_typer(reports.alerts, name="alerts")
 app.add_typer(clients.app, name="clients")
+app.add_typer(staff.app, name="staff")
 app.add_typer(demo.app, name="demo")
 app.add_typer(docs.app, name="docs")
 app.add_typer(security.keys, name="keys")
