@@ -59,3 +59,11 @@ UNVERIFIED_FLAGS = Counter(
     "Risk flags accepted for a client crisis had not heard of while booking's directory could"
     " not answer (paging never waits for booking); check such alerts' client ids",
 )
+STAFF_PHONE_DIGESTS = Gauge(
+    "crisis_staff_phone_digests",
+    "Active staff whose phone digest (to recognise SMS replies) was made with the current"
+    " LINK_SIGNING_KEY, with one of LINK_SIGNING_PREVIOUS_KEYS, or with a key not on record"
+    " (made before crisis recorded keys, or with a key no longer listed: such a phone's"
+    " replies no longer match). A previous key may be dropped once previous and unknown are 0",
+    ["key"],
+)

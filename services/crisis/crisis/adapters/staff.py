@@ -4,6 +4,7 @@ StaffDeactivated), to check policies and to skip people who can no longer be pag
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -23,17 +24,21 @@ async def record_staff(
     channels: int,
     locale: str | None = None,
     phone_digest: str | None = None,
+    phone_digest_key: str | None = None,
 ) -> None:
     """`channels`: how many ways the staff member can be reached (the count, no details);
     `locale`: the language of their on-call page; `phone_digest`: a keyed digest of their
-    phone, never the number."""
+    phone, never the number, made with the key whose fingerprint is `phone_digest_key`.
+    A later StaffRegistered (a change of details, an operator's reannouncement) replaces
+    them all."""
     await conn.execute(
         """INSERT INTO staff (staff_id, site_id, role, registered_at, channels, locale,
-                              phone_digest)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
+                              phone_digest, phone_digest_key)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            ON CONFLICT (staff_id) DO UPDATE SET site_id = EXCLUDED.site_id, role = EXCLUDED.role,
                channels = EXCLUDED.channels, locale = EXCLUDED.locale,
-               phone_digest = EXCLUDED.phone_digest""",
+               phone_digest = EXCLUDED.phone_digest,
+               phone_digest_key = EXCLUDED.phone_digest_key""",
         staff_id,
         site_id,
         role,
@@ -41,17 +46,51 @@ async def record_staff(
         channels,
         locale,
         phone_digest,
+        phone_digest_key if phone_digest is not None else None,
     )
 
 
-async def with_phone_digest(conn: Connection, digests: Sequence[str]) -> list[UUID]:
-    """Active staff whose phone has one of these digests (one per key)."""
+@dataclass(frozen=True)
+class PhoneMatch:
+    staff_id: UUID
+    phone_digest: str
+    phone_digest_key: str | None
+
+
+async def with_phone_digest(conn: Connection, digests: Sequence[str]) -> list[PhoneMatch]:
+    """Active staff whose phone has one of these digests (one per key), with the digest they
+    matched by and its key's fingerprint."""
     rows = await conn.fetch(
-        """SELECT staff_id FROM staff
+        """SELECT staff_id, phone_digest, phone_digest_key FROM staff
            WHERE phone_digest = ANY($1::text[]) AND deactivated_at IS NULL ORDER BY staff_id""",
         list(digests),
     )
-    return [r["staff_id"] for r in rows]
+    return [PhoneMatch(r["staff_id"], r["phone_digest"], r["phone_digest_key"]) for r in rows]
+
+
+async def redigest_phone(
+    conn: Connection, staff_id: UUID, old_digest: str, new_digest: str, key: str
+) -> None:
+    """Replace the member's digest by one made with the current key (fingerprint `key`),
+    unless a StaffRegistered replaced it meanwhile."""
+    await conn.execute(
+        """UPDATE staff SET phone_digest = $3, phone_digest_key = $4
+           WHERE staff_id = $1 AND phone_digest = $2""",
+        staff_id,
+        old_digest,
+        new_digest,
+        key,
+    )
+
+
+async def phone_digests_by_key(conn: Connection) -> dict[str | None, int]:
+    """Active staff with a phone digest, by the fingerprint of the key that made it."""
+    rows = await conn.fetch(
+        """SELECT phone_digest_key AS key, count(*) AS n FROM staff
+           WHERE phone_digest IS NOT NULL AND deactivated_at IS NULL
+           GROUP BY phone_digest_key"""
+    )
+    return {r["key"]: r["n"] for r in rows}
 
 
 async def locale_of(conn: Connection, staff_id: UUID) -> str | None:

@@ -18,7 +18,7 @@ from crisis.adapters.policies import SitePolicy
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
 
-from crisis.domain.phones import phone_digest
+from crisis.domain.phones import key_fingerprint, phone_digest
 from crisis.domain.policy import (
     EscalationPolicy,
     FieldError,
@@ -147,6 +147,7 @@ async def staff_registered(
         channels,
         event.locale,
         phone_digest(phone_key, event.phone) if event.phone and phone_key else None,
+        key_fingerprint(phone_key) if phone_key else None,
     )
 
 

@@ -12,7 +12,7 @@ from counseling_shared.unit_of_work import UnitOfWork
 from crisis.adapters import alert_views, staff
 from crisis.application import alerts
 from crisis.application.publishing import Paging, reply_code
-from crisis.domain.phones import phone_digest
+from crisis.domain.phones import key_fingerprint, phone_digest
 
 _ACK = re.compile(r"^\s*ACK\s+([0-9A-Za-z]{6})\s*$", re.IGNORECASE)
 
@@ -39,13 +39,17 @@ async def handle_reply(
     uow: UnitOfWork, phone_keys: Sequence[str], sender: str, text: str, paging: Paging
 ) -> SmsAnswer:
     """`phone_keys`: the current key of staff phone digests and the ones it replaced (a digest
-    made before a key rotation still matches until the staff member's next change)."""
+    made before a key rotation still matches while its key is listed). A sender matched under
+    a previous key (or under a key not on record) has their digest made again with the
+    current key: crisis has their number at this moment only."""
     matched = _ACK.match(text)
     if matched is None:
         return SmsAnswer(HELP)
     code = matched.group(1).upper()
     digests = [phone_digest(key, sender) for key in phone_keys]
-    senders = await staff.with_phone_digest(uow.conn, digests)
+    matches = await staff.with_phone_digest(uow.conn, digests)
+    await _redigest(uow, matches, digests[0], key_fingerprint(phone_keys[0]))
+    senders = [m.staff_id for m in matches]
     page = await alert_views.page_with_code(uow.conn, senders, code) if senders else None
     if page is None or reply_code(page["page_id"]) != code:
         return SmsAnswer(UNKNOWN)
@@ -65,3 +69,13 @@ async def handle_reply(
         {"alert": short, "who": str(view["acknowledged_by"])[:8], "when": view["acknowledged_at"]},
         **known,
     )
+
+
+async def _redigest(
+    uow: UnitOfWork, matches: Sequence[staff.PhoneMatch], current: str, current_key: str
+) -> None:
+    for match in matches:
+        if (match.phone_digest, match.phone_digest_key) != (current, current_key):
+            await staff.redigest_phone(
+                uow.conn, match.staff_id, match.phone_digest, current, current_key
+            )

@@ -4,6 +4,9 @@ crisis keeps no contact details: for each staff member it keeps only a keyed dig
 (HMAC-SHA256) of their phone number in a normal form, enough to tell whether an SMS reply
 comes from a phone it paged. Without the key the digest cannot be brute-forced back to a
 number.
+
+Each digest is stored with the fingerprint of the key that made it (`key_fingerprint`): a
+short HMAC of a fixed label, which tells keys apart without revealing them.
 """
 
 import hashlib
@@ -25,3 +28,8 @@ def normalise_phone(phone: str) -> str:
 def phone_digest(key: str, phone: str) -> str:
     normal = normalise_phone(phone)
     return hmac.new(f"staff-phone:{key}".encode(), normal.encode(), hashlib.sha256).hexdigest()
+
+
+def key_fingerprint(key: str) -> str:
+    """A non-secret name of `key` (12 hex digits): which key made a stored digest."""
+    return hmac.new(key.encode(), b"staff-phone-key-fingerprint", hashlib.sha256).hexdigest()[:12]

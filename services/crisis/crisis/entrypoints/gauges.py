@@ -1,12 +1,13 @@
-"""Refreshes the gauges read from the database: open alerts, overdue escalation steps and pages
-not sent in time."""
+"""Refreshes the gauges read from the database: open alerts, overdue escalation steps, pages
+not sent in time, and staff phone digests by the key that made them."""
 
 import asyncio
 
 from counseling_shared.logs import get_logger
 from counseling_shared.service import Runtime
 from crisis import metrics
-from crisis.adapters import alert_views, timers
+from crisis.adapters import alert_views, staff, timers
+from crisis.domain.phones import key_fingerprint
 from crisis.settings import CrisisSettings
 
 log = get_logger(__name__)
@@ -18,6 +19,7 @@ async def refresh_gauges(runtime: Runtime) -> None:
     interval, unsent_after = 5.0, 30.0
     if isinstance(settings, CrisisSettings):
         interval, unsent_after = settings.gauge_interval, settings.page_unsent_after
+    current, *previous = [key_fingerprint(k) for k in settings.link_keys]
     while True:
         try:
             now = runtime.clock.now()
@@ -25,11 +27,25 @@ async def refresh_gauges(runtime: Runtime) -> None:
                 counts = await alert_views.open_alert_counts(conn)
                 overdue = await timers.overdue_count(conn, now, OVERDUE_GRACE_SECONDS)
                 unsent = await alert_views.unsent_page_count(conn, now, unsent_after)
+                digests = await staff.phone_digests_by_key(conn)
             for status, n in counts.items():
                 metrics.OPEN_ALERTS.labels(status).set(n)
             metrics.OVERDUE_STEPS.set(overdue)
             metrics.PAGES_UNSENT.set(unsent)
+            for state, n in digest_states(digests, current, frozenset(previous)).items():
+                metrics.STAFF_PHONE_DIGESTS.labels(state).set(n)
         except Exception as exc:
             # Gauges are not worth stopping the process for (a crashed task would).
             log.warning("gauges_not_refreshed", error=repr(exc))
         await asyncio.sleep(interval)
+
+
+def digest_states(
+    by_key: dict[str | None, int], current: str, previous: frozenset[str]
+) -> dict[str, int]:
+    """Digest counts by key fingerprint → by state: `current`, `previous` or `unknown`."""
+    states = dict.fromkeys(("current", "previous", "unknown"), 0)
+    for key, n in by_key.items():
+        state = "current" if key == current else "previous" if key in previous else "unknown"
+        states[state] += n
+    return states
