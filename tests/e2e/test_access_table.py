@@ -398,6 +398,10 @@ TABLE: dict[tuple[str, str, str], Case] = {
     ("booking", "POST", "/staff"): Case(EVERYONE, _register_staff),
     ("booking", "GET", "/staff"): Case(EVERYONE, fixed("/staff?site_id={site_a}"), listing=True),
     ("booking", "GET", "/staff/{staff_id}"): Case(EVERYONE, fixed("/staff/{counselor_a}")),
+    # The callers of POST /staff, but a staff key changes only its own member (staff_a).
+    ("booking", "PATCH", "/staff/{staff_id}"): Case(
+        EVERYONE, fixed("/staff/{staff_a}", {"locale": "en-GB"})
+    ),
     ("booking", "POST", "/staff/{staff_id}/deactivate"): Case(ADMINS, _deactivate),
     ("booking", "POST", "/rooms"): Case(
         EVERYONE, fixed("/rooms", {"site_id": "{site_a}", "name": "Room"})

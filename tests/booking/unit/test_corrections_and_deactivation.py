@@ -1,11 +1,13 @@
 """Correcting a client's contact details and deactivating a staff member who left."""
 
+from dataclasses import replace
+
 import pytest
 
 from booking.application import publishing
 from booking.domain import client, staff
 from booking.domain.client import CorrectContact
-from booking.domain.errors import InvalidCommand
+from booking.domain.errors import InvalidCommand, NotAllowedNow
 from counseling_shared import events as public
 from counseling_shared.codes import Channel
 from tests.booking.unit.builders import NOW, a_client, a_site, a_staff_member
@@ -92,3 +94,69 @@ def test_deactivating_twice_changes_nothing() -> None:
     inactive = staff.evolve(member, staff.deactivate(member, NOW)[0])
 
     assert staff.deactivate(inactive, NOW) == []
+
+
+def _change(**fields: object) -> staff.ChangeStaffContact:
+    return staff.ChangeStaffContact(given=frozenset(fields), **fields)  # type: ignore[arg-type]
+
+
+def test_a_staff_change_keeps_what_was_not_sent_and_bumps_the_version() -> None:
+    member = a_staff_member(a_site())
+
+    [changed] = staff.change_contact(member, _change(phone="+82 10 1234 5678"), NOW)
+    after = staff.evolve(member, changed)
+
+    assert (after.phone, after.email, after.name, after.locale) == (
+        "+82 10 1234 5678",
+        member.email,
+        member.name,
+        member.locale,
+    )
+    assert after.version == member.version + 1
+
+
+def test_a_staff_change_that_changes_nothing_records_nothing() -> None:
+    member = a_staff_member(a_site())
+
+    assert staff.change_contact(member, _change(name=f"  {member.name} "), NOW) == []
+
+
+def test_a_staff_change_is_checked_as_a_registration_and_only_the_phone_may_be_removed() -> None:
+    member = a_staff_member(a_site())
+
+    with pytest.raises(InvalidCommand) as refused:
+        staff.change_contact(member, _change(email=None, phone="x", locale="?", name=""), NOW)
+
+    assert set(refused.value.errors) == {"email", "phone", "locale", "name"}
+    assert staff.change_contact(member, _change(phone=None), NOW) == []  # it had none
+
+
+def test_a_deactivated_member_is_neither_changed_nor_announced_again() -> None:
+    member = a_staff_member(a_site())
+    left = staff.evolve(member, staff.deactivate(member, NOW)[0])
+
+    with pytest.raises(NotAllowedNow):
+        staff.change_contact(left, _change(phone="+82 10 1234 5678"), NOW)
+    assert staff.announce_again(left, NOW) == []
+
+
+def test_a_change_and_an_announcement_publish_the_whole_snapshot_as_staff_registered() -> None:
+    member = a_staff_member(a_site())
+    [changed] = staff.change_contact(member, _change(locale="fr", phone="+33 6 12 34 56 78"), NOW)
+    after = staff.evolve(member, changed)
+    [again] = staff.announce_again(after, NOW)
+    announced = staff.evolve(after, again)
+
+    published = publishing.staff_events(after, changed) + publishing.staff_events(announced, again)
+
+    assert announced == replace(after, version=after.version + 1)
+    expected = public.StaffRegistered(
+        staff_id=member.id,
+        site_id=member.site_id,
+        name=member.name,
+        role=member.role,
+        email=member.email,
+        phone="+33 6 12 34 56 78",
+        locale="fr",
+    )
+    assert published == [expected, expected]

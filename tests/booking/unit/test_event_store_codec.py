@@ -30,6 +30,8 @@ SAMPLES: list[DomainEvent] = [
         uuid4(), uuid4(), "Dr. Park", StaffRole.SITE_LEAD, "p@c.example", None, "ko", NOW
     ),
     staff.StaffMemberDeactivated(uuid4(), NOW),
+    staff.StaffMemberContactChanged(uuid4(), "Dr. Park", "p@c.example", "+82 10 1234", "en", NOW),
+    staff.StaffMemberAnnouncedAgain(uuid4(), NOW),
     room.RoomRegistered(uuid4(), uuid4(), "Room 1", NOW),
     client.ClientRegistered(
         uuid4(), uuid4(), "Kim", None, "+82 10 0000 0000", "ko", "Asia/Seoul", Channel.SMS, NOW
