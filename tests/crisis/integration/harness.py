@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -108,8 +109,11 @@ class Bus:
         finally:
             await nc.close()
 
-    async def publish(self, event: IntegrationEvent, *, source: str) -> UUID:
-        envelope = wrap(event, source=source, subject=uuid4())
+    async def publish(
+        self, event: IntegrationEvent, *, source: str, time: datetime | None = None
+    ) -> UUID:
+        """`time`: the envelope's (default: now), e.g. an older announcement arriving late."""
+        envelope = wrap(event, source=source, subject=uuid4(), time=time)
         await self.js.publish(
             envelope.nats_subject,
             envelope.encode(),

@@ -4,6 +4,7 @@ current one, and `crisis_staff_phone_digests` shows how many digests still need 
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -128,6 +129,37 @@ async def test_a_changed_phone_replaces_the_digest_the_old_number_no_longer_matc
         # Answered in the member's new language, French.
         assert "prise en charge" in await reply(crisis, new_phone, f"ACK {code}")
         assert (await alert(crisis, alert_id))["acknowledged_by"] == str(staff_id)
+
+
+async def test_an_older_announcement_arriving_late_does_not_bring_back_the_old_phone(
+    database_url: str, nats_url: str
+) -> None:
+    site_id, old_phone, new_phone = uuid4(), "+33 6 66 66 66 66", "+33 7 77 77 77 77"
+    now = datetime.now(UTC)
+    async with crisis_with(database_url, nats_url, NEW_KEY), Bus.connect(nats_url) as bus:
+        staff_id = uuid4()
+        await bus.publish(_registered(staff_id, site_id, new_phone, "fr"), source="booking")
+        await eventually(lambda: _has_digest(database_url, staff_id, new_phone))
+        # The registration, retried after a failure (or redriven), comes after the change.
+        late = _registered(staff_id, site_id, old_phone, "en")
+        await bus.publish(late, source="booking", time=now - timedelta(minutes=5))
+        [marker] = await register_staff(bus, site_id, 1)  # after it on the same consumer
+        await eventually(lambda: _has_digest(database_url, marker, "+15550000000"))
+
+        assert await _has_digest(database_url, staff_id, new_phone)
+        assert (await stored(database_url, staff_id))["locale"] == "fr"
+
+
+def _registered(staff_id: UUID, site_id: UUID, phone: str, locale: str) -> StaffRegistered:
+    return StaffRegistered(
+        staff_id=staff_id,
+        site_id=site_id,
+        name="On-call counselor",
+        role=StaffRole.CRISIS_LINE,
+        email=f"{staff_id.hex[:8]}@center.example",
+        phone=phone,
+        locale=locale,
+    )
 
 
 async def test_a_reply_matched_under_a_previous_key_is_digested_again_with_the_current_one(

@@ -1,6 +1,7 @@
 """notify-directory's batch handler: a batch of registrations upserted at once, the later event
 for the same id winning."""
 
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
@@ -14,7 +15,7 @@ from counseling_shared.events import (
     StaffRegistered,
 )
 from counseling_shared.unit_of_work import UnitOfWork
-from notify.application.handlers import on_directory_batch
+from notify.application.handlers import on_directory_batch, on_staff_registered
 from tests.notify.integration.conftest import Notify
 
 pytestmark = pytest.mark.integration
@@ -66,3 +67,29 @@ async def test_a_directory_batch_upserts_every_registration_and_the_later_one_wi
     )
     assert client is not None
     assert (client["locale"], client["preferred_channel"]) == ("fr", Channel.SMS.value)
+
+
+async def test_an_older_announcement_arriving_late_keeps_the_newer_contacts(
+    notify: Notify,
+) -> None:
+    """booking announces a member again when their details change; the first announcement,
+    retried or redriven after the change, must not bring the old phone back."""
+    site_id, staff_id, now = uuid4(), uuid4(), datetime.now(UTC)
+    changed = _staff(staff_id, site_id, "+33600000009")
+    first = _staff(staff_id, site_id, "+33600000008")
+    late_in_a_batch = [
+        (wrap(changed, source="booking", subject=staff_id, time=now), changed),
+        (wrap(first, source="booking", subject=staff_id, time=now - timedelta(minutes=5)), first),
+    ]
+    late_alone = wrap(first, source="booking", subject=staff_id, time=now - timedelta(minutes=1))
+
+    async with notify.pool.acquire() as conn, conn.transaction():
+        uow = UnitOfWork(conn, source="notify", clock=notify.clock)
+        await on_directory_batch(uow, late_in_a_batch)
+        await on_staff_registered(uow, late_alone, first)
+
+    row = await notify.pool.fetchrow(
+        "SELECT phone, announced_at FROM staff_contacts WHERE staff_id = $1", staff_id
+    )
+    assert row is not None
+    assert (row["phone"], row["announced_at"]) == ("+33600000009", now)

@@ -25,20 +25,25 @@ async def record_staff(
     locale: str | None = None,
     phone_digest: str | None = None,
     phone_digest_key: str | None = None,
+    announced_at: datetime | None = None,
 ) -> None:
     """`channels`: how many ways the staff member can be reached (the count, no details);
     `locale`: the language of their on-call page; `phone_digest`: a keyed digest of their
     phone, never the number, made with the key whose fingerprint is `phone_digest_key`.
     A later StaffRegistered (a change of details, an operator's reannouncement) replaces
-    them all."""
+    them all; one announced before what is kept (`announced_at`, the envelope's time: a retry
+    or a redriven dead letter arriving late) changes nothing."""
     await conn.execute(
         """INSERT INTO staff (staff_id, site_id, role, registered_at, channels, locale,
-                              phone_digest, phone_digest_key)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                              phone_digest, phone_digest_key, announced_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
            ON CONFLICT (staff_id) DO UPDATE SET site_id = EXCLUDED.site_id, role = EXCLUDED.role,
                channels = EXCLUDED.channels, locale = EXCLUDED.locale,
                phone_digest = EXCLUDED.phone_digest,
-               phone_digest_key = EXCLUDED.phone_digest_key""",
+               phone_digest_key = EXCLUDED.phone_digest_key,
+               announced_at = EXCLUDED.announced_at
+           WHERE staff.announced_at IS NULL OR EXCLUDED.announced_at IS NULL
+              OR staff.announced_at <= EXCLUDED.announced_at""",
         staff_id,
         site_id,
         role,
@@ -47,6 +52,7 @@ async def record_staff(
         locale,
         phone_digest,
         phone_digest_key if phone_digest is not None else None,
+        announced_at,
     )
 
 

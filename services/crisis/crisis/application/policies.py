@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -133,10 +134,14 @@ async def policy_gaps(conn: Connection, policy: EscalationPolicy) -> frozenset[U
 
 
 async def staff_registered(
-    uow: UnitOfWork, event: public.StaffRegistered, phone_key: str = ""
+    uow: UnitOfWork,
+    event: public.StaffRegistered,
+    phone_key: str = "",
+    announced_at: datetime | None = None,
 ) -> None:
     """Only the id, site, role, locale, the number of channels and a keyed digest of the phone
-    (to recognise SMS replies) are kept: contact details stay with notify."""
+    (to recognise SMS replies) are kept: contact details stay with notify. `announced_at`:
+    the envelope's time (an older announcement arriving late changes nothing)."""
     channels = sum(1 for contact in (event.email, event.phone) if contact)
     await staff.record_staff(
         uow.conn,
@@ -148,6 +153,7 @@ async def staff_registered(
         event.locale,
         phone_digest(phone_key, event.phone) if event.phone and phone_key else None,
         key_fingerprint(phone_key) if phone_key else None,
+        announced_at,
     )
 
 

@@ -71,9 +71,11 @@ def routes(paging: Paging, phone_key: str = "") -> list[Route]:
         assert isinstance(event, NotificationSent)  # NotificationFailed is one too
         await record_delivery(uow, event, envelope.time)
 
-    async def on_staff_registered(uow: UnitOfWork, _: Envelope, event: IntegrationEvent) -> None:
+    async def on_staff_registered(
+        uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent
+    ) -> None:
         assert isinstance(event, StaffRegistered)
-        await staff_registered(uow, event, phone_key)
+        await staff_registered(uow, event, phone_key, envelope.time)
 
     async def on_staff_deactivated(uow: UnitOfWork, _: Envelope, event: IntegrationEvent) -> None:
         assert isinstance(event, StaffDeactivated)

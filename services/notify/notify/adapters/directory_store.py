@@ -24,14 +24,20 @@ _SAVE_SITE = """INSERT INTO sites (site_id, name, timezone, locale) VALUES ($1, 
         timezone = EXCLUDED.timezone, locale = EXCLUDED.locale"""
 
 # A replayed StaffRegistered never brings back the contact details of someone deactivated.
-_SAVE_STAFF = """INSERT INTO staff_contacts (staff_id, site_id, name, role, email, phone, locale)
-    VALUES ($1, $2, $3, $4, $5, $6, $7)
+# booking announces a member again when their details change: one announced before the
+# details kept here (a retry or a redriven dead letter arriving late) changes nothing.
+_SAVE_STAFF = """INSERT INTO staff_contacts (staff_id, site_id, name, role, email, phone, locale,
+                                       announced_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
     ON CONFLICT (staff_id) DO UPDATE SET site_id = EXCLUDED.site_id,
         name = EXCLUDED.name, role = EXCLUDED.role, locale = EXCLUDED.locale,
         email = CASE WHEN staff_contacts.deactivated_at IS NULL
                      THEN EXCLUDED.email END,
         phone = CASE WHEN staff_contacts.deactivated_at IS NULL
-                     THEN EXCLUDED.phone END"""
+                     THEN EXCLUDED.phone END,
+        announced_at = EXCLUDED.announced_at
+    WHERE staff_contacts.announced_at IS NULL OR EXCLUDED.announced_at IS NULL
+       OR staff_contacts.announced_at <= EXCLUDED.announced_at"""
 
 # Deactivation clears the contact details (nothing is sent to them any more); a row stands in
 # when StaffRegistered has not been seen, so a late one cannot make the person pageable.
@@ -61,6 +67,7 @@ def _staff_row(staff: StaffMember) -> tuple[object, ...]:
         staff.email,
         staff.phone,
         staff.locale,
+        staff.announced_at,
     )
 
 

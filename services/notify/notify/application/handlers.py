@@ -199,7 +199,8 @@ def _site(event: SiteRegistered) -> Site:
     return Site(event.site_id, event.name, event.timezone, event.locale)
 
 
-def _staff(event: StaffRegistered) -> StaffMember:
+def _staff(event: StaffRegistered, announced_at: datetime) -> StaffMember:
+    """`announced_at`: the envelope's time (booking announces a member again on a change)."""
     return StaffMember(
         staff_id=event.staff_id,
         site_id=event.site_id,
@@ -208,6 +209,7 @@ def _staff(event: StaffRegistered) -> StaffMember:
         email=event.email,
         phone=event.phone,
         locale=event.locale,
+        announced_at=announced_at,
     )
 
 
@@ -229,7 +231,7 @@ async def on_site_registered(uow: UnitOfWork, envelope: Envelope, event: Integra
 
 async def on_staff_registered(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
     assert isinstance(event, StaffRegistered)
-    await directory_store.save_staff(uow.conn, _staff(event))
+    await directory_store.save_staff(uow.conn, _staff(event, envelope.time))
 
 
 async def on_client_registered(
@@ -263,7 +265,7 @@ async def on_directory_batch(
 ) -> None:
     """notify-directory's batch handler: the batch's upserts, one executemany per table."""
     sites = [_site(e) for _, e in messages if isinstance(e, SiteRegistered)]
-    staff = [_staff(e) for _, e in messages if isinstance(e, StaffRegistered)]
+    staff = [_staff(e, m.time) for m, e in messages if isinstance(e, StaffRegistered)]
     clients = [
         _client(e) for _, e in messages if isinstance(e, ClientRegistered | ClientContactChanged)
     ]

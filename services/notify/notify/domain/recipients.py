@@ -1,6 +1,7 @@
 """What notify knows about sites and recipients, learnt from booking's events."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from counseling_shared.codes import Channel
@@ -26,6 +27,7 @@ class StaffMember:
     phone: str | None
     locale: str
     active: bool = True
+    announced_at: datetime | None = None  # the StaffRegistered's envelope time
 
 
 @dataclass(frozen=True)
