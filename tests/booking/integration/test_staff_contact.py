@@ -174,6 +174,13 @@ async def test_a_staff_key_changes_its_own_details_only(
     assert (await replica.get(f"/staff/{people['colleague']['id']}")).json()["phone"] == (
         people["colleague"]["phone"]
     )
+    trail = await replica.get("/audit", actor_id=people["member"]["id"])
+    assert [
+        (e["action"], e["resource_id"], e["site_id"], e["status"]) for e in trail.json()["items"]
+    ] == [
+        ("change_staff_contact", people["member"]["id"], people["member"]["site_id"], 200),
+        ("change_staff_contact", people["colleague"]["id"], None, 403),
+    ]
 
 
 async def test_a_replayed_idempotency_key_changes_and_announces_once(booking: Booking) -> None:
