@@ -13,13 +13,15 @@ and announced again (never an older snapshot after a newer one from this command
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 from booking.adapters import projections
 from booking.application import handlers
 from booking.application.runner import SOURCE
-from counseling_shared.clock import Clock, SystemClock
+from counseling_shared.clock import Clock
 from counseling_shared.eventstore import ConcurrencyConflict
 from counseling_shared.unit_of_work import UnitOfWork
 
@@ -41,18 +43,30 @@ async def reannounce_staff(
     )
     announced = 0
     for row in found:
-        announced += await _announce(conn, row["id"], clock or SystemClock())
+        announced += await _announce(conn, row["id"], clock)
     return announced
 
 
-async def _announce(conn: Connection, staff_id: UUID, clock: Clock) -> int:
+@dataclass(frozen=True)
+class _At:
+    instant: datetime
+
+    def now(self) -> datetime:
+        return self.instant
+
+
+async def _announce(conn: Connection, staff_id: UUID, clock: Clock | None) -> int:
     for attempt in (1, 2):
         try:
             async with conn.transaction():
+                # The database server's clock, not the operator's machine's: consumers keep a
+                # member's latest announcement by its time, and a clock running behind would
+                # make this one look older than the last change (and be ignored).
+                at = clock or _At(await conn.fetchval("SELECT clock_timestamp()"))
                 member = await projections.load_staff_member(conn, staff_id)
                 if member is None or not member.active:
                     return 0  # deactivated meanwhile: never paged again
-                uow = UnitOfWork(conn, source=SOURCE, clock=clock)
+                uow = UnitOfWork(conn, source=SOURCE, clock=at)
                 await handlers.announce_staff_again(uow, member)
                 await uow.flush()
             return 1
