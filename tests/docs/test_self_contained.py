@@ -96,3 +96,29 @@ def test_the_section_check_sees_a_bare_document_name() -> None:
         "DESIGN",
         "CONTRACT.md",
     ]
+
+
+def _sources(clone: Path) -> list[Path]:
+    folders = ("shared", "services", "tools", "bench", "tests", "deploy")
+    return [
+        path
+        for folder in folders
+        for suffix in ("*.py", "*.sql", "*.yaml", "*.yml", "*.toml")
+        for path in sorted((clone / folder).rglob(suffix))
+    ]
+
+
+def test_no_code_comment_cites_a_section_of_a_document_the_clone_does_not_hold(
+    clone: Path,
+) -> None:
+    held = {p.name for p in clone.rglob("*.md") if ".git" not in p.parts}
+    own_tests = {clone / "tests" / "docs" / "test_self_contained.py"}
+    cited = [
+        f"{source.relative_to(clone)}: {name} §"
+        for source in _sources(clone)
+        if source not in own_tests
+        for name in sorted(set(SECTION_OF.findall(source.read_text("utf-8"))))
+        if name not in held | LAWS and f"{name}.md" not in held
+    ]
+
+    assert not cited, "code citing sections of documents outside the clone:\n" + "\n".join(cited)
