@@ -1,4 +1,5 @@
-"""Who may do what on the bus: one NATS user per service, plus the operator (DESIGN §10).
+"""Who may do what on the bus: one NATS user per service, plus the operator
+(docs/security.md, The bus).
 
 This is the one place the permission model lives. `server_authorization` renders it as the
 `authorization {}` block of nats-server's configuration (JSON, which the server's config
@@ -46,7 +47,8 @@ def inbox_prefix(user: str) -> str:
 
 
 def own_stream(service: str) -> str:
-    """The stream holding a context's events (DESIGN §4: one stream per producing context)."""
+    """The stream holding a context's events: one stream per producing context
+    (docs/architecture.md, Subjects and streams)."""
     return service.upper()
 
 

@@ -1,4 +1,4 @@
-"""Every clock read goes through a `Clock` so tests can control time (DESIGN §3)."""
+"""Every clock read goes through a `Clock` so tests can control time (docs/backbone.md, Time)."""
 
 from datetime import UTC, datetime, timedelta
 from typing import Protocol

@@ -65,7 +65,7 @@ class Envelope(BaseModel):
 
 
 def subject_for(context: str, site_id: UUID | str, event_type: str) -> str:
-    """`<context>.<site_id>.<EventType>` (DESIGN §4)."""
+    """`<context>.<site_id>.<EventType>` (docs/architecture.md, Subjects and streams)."""
     return f"{context}.{site_id}.{event_type}"
 
 

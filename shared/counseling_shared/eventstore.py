@@ -1,4 +1,4 @@
-"""The event store: one `events` table per service database (DESIGN §2).
+"""The event store: one `events` table per service database (docs/backbone.md).
 
 Appends are optimistic: the writer says which version it loaded, and `UNIQUE (stream_id,
 version)` turns a concurrent writer's stale version into `ConcurrencyConflict`.

@@ -1,4 +1,4 @@
-"""The inbox consumer: JetStream → one transaction per batch → ack after commit (DESIGN §2, §4).
+"""The inbox consumer: JetStream → one transaction per batch → ack after commit (docs/backbone.md).
 
 Each fetched batch is one transaction: every message's event id goes into the `inbox` table (a
 redelivered message is skipped), its handler appends, projects and publishes on the same
@@ -11,7 +11,7 @@ message that cannot be decoded, has an unknown type or version, or keeps failing
 `dead_letters` (and to the `dlq.<consumer>` subject) with its reason and terminated, so the
 messages after it still flow.
 
-Faults are not deliveries (DESIGN §11). JetStream never drops a message on its own (the
+Faults are not deliveries (docs/reliability.md). JetStream never drops a message on its own (the
 durable's `max_deliver` is unlimited); the consumer counts its handler failures itself, in
 `inbox_failures`, and dead-letters a message once they reach `ConsumerSpec.max_deliver`. When
 the batch fails outside its handlers (pool, claim, commit, a lost connection), nothing is
@@ -106,7 +106,7 @@ def message_span(envelope: Envelope) -> Iterator[None]:
 
 class SourceMismatch(EventDecodeError):
     """An event whose `source` is not the context of the subject it came on: a forgery, or a
-    producer publishing outside its own subjects (DESIGN §10)."""
+    producer publishing outside its own subjects (docs/security.md, The bus)."""
 
     reason = "source_mismatch"
 

@@ -1,4 +1,5 @@
-"""Streams and consumers, declared in code and created or updated idempotently (DESIGN §4)."""
+"""Streams and consumers, declared in code and created or updated idempotently
+(docs/architecture.md, Subjects and streams)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace

@@ -16,7 +16,8 @@ BACKBONE_MIGRATIONS = Path(__file__).parent / "migrations"
 _LOCK_KEY = 0x6D696772  # "migr": one lock per database, shared by every replica
 
 APPEND_ONLY_TABLES = ("events", "audit")
-"""Tables the runtime role may read and insert into, never update or delete (DESIGN §10)."""
+"""Tables the runtime role may read and insert into, never update or delete
+(docs/security.md, Transport and database)."""
 
 
 async def apply_migrations(

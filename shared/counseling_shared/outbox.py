@@ -14,7 +14,8 @@ OUTBOX_CHANNEL = "outbox"
 
 
 def stream_for(context: str) -> str:
-    """The JetStream stream a producing context publishes to (DESIGN §4)."""
+    """The JetStream stream a producing context publishes to
+    (docs/architecture.md, Subjects and streams)."""
     return context.upper()
 
 

@@ -1,4 +1,5 @@
-"""The outbox relay: committed outbox rows → JetStream, marked only after the ack (DESIGN §2).
+"""The outbox relay: committed outbox rows → JetStream, marked only after the ack
+(docs/backbone.md).
 
 Woken by `LISTEN outbox` (so latency is milliseconds) with a poll as a safety net. One replica
 drains at a time (a transaction-scoped advisory lock), so rows leave in outbox order; a row is

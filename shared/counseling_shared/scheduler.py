@@ -1,4 +1,5 @@
-"""Durable timers: rows with a `due_at`, claimed with `FOR UPDATE SKIP LOCKED` (DESIGN §3).
+"""Durable timers: rows with a `due_at`, claimed with `FOR UPDATE SKIP LOCKED`
+(docs/backbone.md, Timers).
 
 The owning service keeps a table of timers; this loop claims the due ones in small batches, runs
 the service's `fire` callback for each inside the normal write path (one transaction per timer,

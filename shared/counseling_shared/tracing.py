@@ -1,4 +1,5 @@
-"""OpenTelemetry setup and W3C `traceparent` propagation across NATS headers (DESIGN §5)."""
+"""OpenTelemetry setup and W3C `traceparent` propagation across NATS headers
+(docs/operations.md)."""
 
 from collections.abc import Mapping
 

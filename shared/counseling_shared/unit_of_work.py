@@ -1,4 +1,5 @@
-"""One transaction for one state change: append, project, record for publication (DESIGN §2)."""
+"""One transaction for one state change: append, project, record for publication
+(docs/backbone.md)."""
 
 from __future__ import annotations
 

@@ -15,6 +15,10 @@ LINK = re.compile(r"\]\(([^)\s]+)\)")
 QUOTED_PATH = re.compile(r"`(\.\./[^`\s]*)`")
 # A document named bare, as in "see DESIGN.md".
 DOCUMENT_NAME = re.compile(r"\b[A-Za-z0-9_.-]+\.md\b")
+# A section of a document, as in "DESIGN §9" (the name without its `.md`).
+SECTION_OF = re.compile(r"\b([A-Za-z0-9_.-]+) §\s*\d")
+# Laws are cited by section too; they are not documents of ours.
+LAWS = {"HIPAA", "GDPR"}
 
 
 def _relative_targets(text: str) -> list[str]:
@@ -73,3 +77,48 @@ def test_no_page_names_a_document_the_clone_does_not_hold(clone: Path) -> None:
     ]
 
     assert not missing, "pages naming documents outside the clone:\n" + "\n".join(missing)
+
+
+def test_no_page_cites_a_section_of_a_document_the_clone_does_not_hold(clone: Path) -> None:
+    held = {p.name for p in clone.rglob("*.md") if ".git" not in p.parts}
+    cited = [
+        f"{page.relative_to(clone)}: {name} §"
+        for page in _pages(clone)
+        for name in sorted(set(SECTION_OF.findall(page.read_text("utf-8"))))
+        if name not in held | LAWS and f"{name}.md" not in held
+    ]
+
+    assert not cited, "pages citing sections of documents outside the clone:\n" + "\n".join(cited)
+
+
+def test_the_section_check_sees_a_bare_document_name() -> None:
+    assert SECTION_OF.findall("a deviation from DESIGN §4 and CONTRACT.md § 2") == [
+        "DESIGN",
+        "CONTRACT.md",
+    ]
+
+
+def _sources(clone: Path) -> list[Path]:
+    folders = ("shared", "services", "tools", "bench", "tests", "deploy")
+    return [
+        path
+        for folder in folders
+        for suffix in ("*.py", "*.sql", "*.yaml", "*.yml", "*.toml")
+        for path in sorted((clone / folder).rglob(suffix))
+    ]
+
+
+def test_no_code_comment_cites_a_section_of_a_document_the_clone_does_not_hold(
+    clone: Path,
+) -> None:
+    held = {p.name for p in clone.rglob("*.md") if ".git" not in p.parts}
+    own_tests = {clone / "tests" / "docs" / "test_self_contained.py"}
+    cited = [
+        f"{source.relative_to(clone)}: {name} §"
+        for source in _sources(clone)
+        if source not in own_tests
+        for name in sorted(set(SECTION_OF.findall(source.read_text("utf-8"))))
+        if name not in held | LAWS and f"{name}.md" not in held
+    ]
+
+    assert not cited, "code citing sections of documents outside the clone:\n" + "\n".join(cited)

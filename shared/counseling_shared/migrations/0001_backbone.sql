@@ -10,7 +10,7 @@ CREATE TABLE events (
     data         jsonb       NOT NULL,
     metadata     jsonb       NOT NULL DEFAULT '{}',
     recorded_at  timestamptz NOT NULL DEFAULT now(),
-    -- The writing transaction, so "read all" can follow commit order (DESIGN §9).
+    -- The writing transaction, so "read all" can follow commit order (docs/architecture.md, Read-all in commit order).
     txid         xid8        NOT NULL DEFAULT pg_current_xact_id(),
     UNIQUE (stream_id, version)
 );

@@ -1,4 +1,4 @@
-"""The bus is authenticated and each service least-privileged (DESIGN §10), on a real
+"""The bus is authenticated and each service least-privileged (docs/security.md, The bus), on a real
 nats-server configured by `counselctl bus config`."""
 
 import asyncio

@@ -1,5 +1,5 @@
 """Migrations run as the database's owner; the runtime role gets DML, but events and audit
-stay append-only for it (DESIGN §10)."""
+stay append-only for it (docs/security.md, Transport and database)."""
 
 from __future__ import annotations
 

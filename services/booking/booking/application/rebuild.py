@@ -1,4 +1,4 @@
-"""Rebuild booking's projections from its event store (DESIGN §2: an operator command).
+"""Rebuild booking's projections from its event store (an operator command; docs/backbone.md).
 
 Every stream is folded with its aggregate's `evolve`, in version order, and the final states
 replace the projection rows. Writers wait meanwhile (a SHARE lock on `events`), so the rebuilt

@@ -1,5 +1,5 @@
 """The durable timer that releases holds when `HOLD_TTL` (or a waitlist offer's TTL) is up
-(DESIGN §3: rows with a `due_at`, claimed with SKIP LOCKED, woken by NOTIFY)."""
+(rows with a `due_at`, claimed with SKIP LOCKED, woken by NOTIFY; docs/backbone.md, Timers)."""
 
 from __future__ import annotations
 

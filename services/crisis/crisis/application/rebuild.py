@@ -1,4 +1,4 @@
-"""Rebuild crisis's projections from its event store (DESIGN §2: an operator command).
+"""Rebuild crisis's projections from its event store (an operator command; docs/backbone.md).
 
 Rebuilt, from crisis's own streams, with the writers the write path uses:
 `escalation_policies` (`escalation-policy-<site>`), `schedules` and `schedule_overrides`

@@ -1,13 +1,15 @@
-"""Rebuild followup's projections from its event store (DESIGN §2: an operator command).
+"""Rebuild followup's projections from its event store (an operator command; docs/backbone.md).
 
-Every table of followup's migrations is derived from followup's own event store, so every one is
-replaced: `sites` (streams `site-<id>`: followup records what booking says about a site as its own
-`SiteRecorded` before projecting it), `followup_policies` (`policy-<id>`), `clients` and
+Every projection derived from followup's own event store is replaced: `sites` (streams
+`site-<id>`: followup records what booking says about a site as its own `SiteRecorded` before
+projecting it), `followup_policies` (`policy-<id>`), `clients` and
 `followup_preferences` (`client-<id>`, likewise recorded as followup's own events) and
 `followups` (`followup-<id>`), `contact_regularity` (`regularity-<client id>`: the gap timer
 is armed again at the same `due_at`), `deactivated_staff` (`staff-<id>`: booking's
-StaffDeactivated recorded as followup's own `StaffDeactivationRecorded`). The backbone's tables
-(inbox, outbox, dead letters, idempotency keys) are not projections and are left alone.
+StaffDeactivated recorded as followup's own `StaffDeactivationRecorded`). Left alone: the
+backbone's tables (inbox, outbox, dead letters, idempotency keys), and `checkin_responses` and
+`measures`, written with a client's answer: its event holds the outcome and risk, not the item
+answers, so the store cannot rebuild them.
 
 Each stream is replayed one recorded transaction at a time through the writers the write path
 uses (`PostgresFollowupStore`), stamped with the time that transaction recorded its events: the

@@ -1,4 +1,4 @@
-"""The durable timer loop over the `followups` table (DESIGN §3)."""
+"""The durable timer loop over the `followups` table (docs/backbone.md, Timers)."""
 
 from __future__ import annotations
 

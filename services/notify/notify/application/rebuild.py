@@ -1,4 +1,4 @@
-"""Rebuild notify's projections from its event store (DESIGN §2: an operator command).
+"""Rebuild notify's projections from its event store (an operator command; docs/backbone.md).
 
 Rebuilt, from notify's own streams: `notifications` and `notification_attempts`
 (`notification-<id>`: every attempt is a `DeliveryAttempted` event) and `recipient_preferences`
