@@ -172,9 +172,10 @@ async def digest_states(suite: Suite) -> dict[str, float]:
 
 
 async def reannounce(suite: Suite) -> int:
-    """`counselctl staff reannounce --json`, as an operator runs it against booking's database."""
+    """`counselctl staff reannounce --json`, as an operator runs it against booking's database
+    (with booking's runtime role: it writes what a request writes)."""
     roles = suite.roles["booking"]
-    url = with_role(suite.database_url("booking"), roles.owner, roles.password)
+    url = with_role(suite.database_url("booking"), roles.runtime, roles.password)
     counselctl = Path(sys.executable).parent / "counselctl"
     done = await asyncio.create_subprocess_exec(
         str(counselctl),
