@@ -11,7 +11,7 @@ from counseling_shared.eventstore import read_stream
 from counseling_shared.unit_of_work import UnitOfWork
 from crisis.adapters import timers
 from crisis.adapters.codec import from_stored, policy_levels_json, to_stored
-from crisis.domain.alert import Alert, fold
+from crisis.domain.alert import Alert, Page, fold
 from crisis.domain.timeline import (
     AlertEvent,
     PageFailed,
@@ -96,6 +96,37 @@ async def project(
     await _project_alert(conn, alert, version + len(events), now)
     await _project_timeline(conn, alert.id, version, events)
     await _project_pages(conn, alert.id, events)
+
+
+async def project_replayed(
+    conn: Connection, alert: Alert, events: list[AlertEvent], now: datetime
+) -> None:
+    """`project` of a whole stream into emptied tables (a projection rebuild): each page is
+    inserted once with its final delivery instants instead of inserted then updated per
+    `PageSent`/`PageFailed`. The same rows: the alert's pages fold those events the way the
+    updates do (the first delivery and the first failure are kept)."""
+    await _project_alert(conn, alert, len(events), now)
+    await _project_timeline(conn, alert.id, 0, events)
+    if alert.pages:
+        await conn.executemany(_INSERT_PAGE, [_page_row(alert.id, p) for p in alert.pages])
+
+
+_INSERT_PAGE = """INSERT INTO alert_pages (page_id, alert_id, staff_id, level, cycle, flag_id,
+    requested_at, sent_at, failed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"""
+
+
+def _page_row(alert_id: UUID, page: Page) -> tuple[object, ...]:
+    return (
+        page.page_id,
+        alert_id,
+        page.staff_id,
+        page.level,
+        page.cycle,
+        page.flag_id,
+        page.requested_at,
+        page.sent_at,
+        page.failed_at,
+    )
 
 
 async def _project_alert(conn: Connection, alert: Alert, version: int, now: datetime) -> None:
