@@ -29,14 +29,19 @@ class Pager:
     arrived: dict[str, float] = field(default_factory=dict)  # and its page reached the provider
 
     @classmethod
-    async def prepare(cls, suite: Suite, flags: int) -> "Pager":
+    async def prepare(
+        cls, suite: Suite, flags: int, ack_timeouts: tuple[str, ...] = ("PT6H",)
+    ) -> "Pager":
+        """A site of its own with one on-call counselor at every level of its policy (one
+        level per `ack_timeouts`), and `flags` clients."""
         center = await Center.open(suite)
         oncall = await center.register_staff()
         clients = await asyncio.gather(*(center.register_client() for _ in range(flags)))
         async with suite.client("crisis") as crisis:
             deadline = time.monotonic() + 30
             while True:  # the staff member may not have reached crisis yet
-                policy = {"levels": [{"staff_ids": [oncall["id"]], "ack_timeout": "PT6H"}]}
+                levels = [{"staff_ids": [oncall["id"]], "ack_timeout": t} for t in ack_timeouts]
+                policy = {"levels": levels}
                 answer = await crisis.put(
                     f"/sites/{center.site_id}/escalation-policy", json={**policy, "repeat": 0}
                 )
@@ -77,6 +82,18 @@ class Pager:
         self.sent, self.answered, self.arrived = sent, answered, pages
         result.failed = len(sent) - len(result.ok)
         return result
+
+    async def answer(self, acknowledged: int, resolved: int) -> None:
+        """The on-call counselor acknowledges every `acknowledged`-th alert of the last
+        `page_each` and resolves every `resolved`-th (crisis's own acknowledge and resolve)."""
+        staff = {"staff_id": self.oncall["id"]}
+        chosen = sorted(self.sent)
+        async with self.suite.client("crisis") as crisis:
+            for alert_id in chosen[::acknowledged]:
+                created(await crisis.post(f"/alerts/{alert_id}/ack", json=staff))
+            for alert_id in chosen[::resolved]:
+                body = {**staff, "outcome": "safety_plan"}
+                created(await crisis.post(f"/alerts/{alert_id}/resolve", json=body))
 
 
 def _pages(received: list[Any], sent: dict[str, float]) -> dict[str, float] | None:
