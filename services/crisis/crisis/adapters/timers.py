@@ -77,16 +77,13 @@ _ADD_CURRENT = f"""INSERT INTO {TABLE} (id, alert_id, cycle, level, due_at, crea
     ON CONFLICT (alert_id, cycle, level) DO NOTHING"""
 
 
-async def follow_rebuilt(conn: Connection, now: datetime, earliest_due: datetime | None) -> None:
-    """`follow` for every row of `alerts`, in two statements (a projection rebuild, after
-    its alerts are written; the timers it kept are in `escalation_timers`). `earliest_due`, the
-    earliest deadline of the alerts (None: none has one), wakes the schedulers once, for then:
-    one already set to wake sooner stays asleep."""
+async def follow_rebuilt(conn: Connection, now: datetime) -> None:
+    """`follow` for every row of `alerts`, in two statements, without waking the schedulers (a
+    projection rebuild, after its alerts are written, with the timers it kept back in the
+    table; it wakes them once, for the earliest deadline: one set to wake sooner stays asleep).
+    Writes only: a batch of writes can hold them."""
     await conn.execute(_CANCEL_STALE, now)
-    if earliest_due is None:
-        return
     await conn.execute(_ADD_CURRENT, now, current_trace_headers() or None)
-    await notify_timer_added(conn, CHANNEL, earliest_due)
 
 
 async def alerts_without_deadline(conn: Connection) -> list[UUID]:

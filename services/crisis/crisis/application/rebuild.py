@@ -26,14 +26,17 @@ earliest deadline.
 Writers wait meanwhile (a SHARE lock on `events`). Old rows are deleted rather than truncated so
 readers (the API, the gauges) keep seeing them until the rebuild commits.
 
-The writers write into `RecordedWrites`: every `flush_every` aggregates (and at the end of each
-kind) each statement runs once as an `executemany`, while the next aggregates are folded.
-That regrouping gives the same rows as one statement after the other: each stream is saved
-once, reading nothing, and writes only its own rows (a schedule's no-op delete of its
-overrides is seen before their inserts). Alerts are folded before flags: each flag's row is
-inserted with the alert whose stream received it (`flags.write_replayed`) instead of inserted
-then linked, and each page once with its final delivery instants
-(`alerts.project_replayed`) instead of inserted then updated per delivery.
+The writers write into `RecordedWrites`: every `flush_every` aggregates each statement runs
+once as an `executemany`, while the next aggregates are folded. That regrouping gives the same
+rows as one statement after the other: each stream is saved once, reading nothing, and writes
+only its own rows (a schedule's no-op delete of its overrides is seen before their inserts),
+and no kind's rows reference another kind's, so a batch may end one kind and start the next.
+The deletes of the old rows are the first batch's first statements, and the timers'
+reconciliation (after every alert's statements) goes with the flags' first batch: both run
+while aggregates are folded. Alerts are folded before flags: each flag's row is inserted with
+the alert whose stream received it (`flags.write_replayed`) instead of inserted then linked,
+and each page once with its final delivery instants (`alerts.project_replayed`) instead of
+inserted then updated per delivery.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from uuid import UUID
 from counseling_shared.batched_writes import Batches
 from counseling_shared.clock import Clock, SystemClock
 from counseling_shared.eventstore import RecordedEvent, read_streams
+from counseling_shared.scheduler import notify_timer_added
 from crisis.adapters import alerts, flags, policies, schedules, timers
 from crisis.adapters.codec import from_stored, policy_from_json, written_at
 from crisis.adapters.policies import SitePolicy
@@ -102,15 +106,18 @@ async def rebuild_projections(
             """CREATE TEMPORARY TABLE kept_escalation_timers ON COMMIT DROP AS
                SELECT * FROM escalation_timers"""
         )
-        for table in (*_TABLES, "escalation_policies"):
-            await conn.execute(f"DELETE FROM {table}")
         streams = [
             r["stream_id"] for r in await conn.fetch("SELECT DISTINCT stream_id FROM events")
         ]
         total = sum(1 for found in map(_ours, streams) if found is not None)
         async with Batches(conn, every=flush_every, total=total, progress=progress) as batches:
             into = batches.into
-            # In the kinds' order, each kind's events read by one query.
+            # The old rows are deleted by the first batch, while the first aggregates are
+            # folded (every statement of a batch runs after the ones it saw before).
+            for table in (*_TABLES, "escalation_policies"):
+                await into.execute(f"DELETE FROM {table}")
+            # In the kinds' order, each kind's events read by one query. No kind's rows
+            # reference another's: a batch may hold the end of one and the start of the next.
             for kind in _KINDS:
                 async for records in read_streams(
                     conn, f"{kind}-", gate=batches, prefetch=_EVENTS_PER_STREAM * flush_every
@@ -131,21 +138,20 @@ async def rebuild_projections(
                         await _rebuild_flag(into, records, alert_of_flag)
                     counts[_KINDS[kind]] += 1
                     await batches.saved()
-                await batches.flush()
-                if kind == "alert":  # every alert row is written: their deadlines now
-                    await _reconcile_timers(conn, clock, earliest_due)
+                if kind == "alert":  # after every alert's rows, with the flags' first batch
+                    await _reconcile_timers(into, clock)
+        if earliest_due is not None:  # once, for the earliest deadline
+            await notify_timer_added(conn, timers.CHANNEL, earliest_due)
     return counts
 
 
-async def _reconcile_timers(
-    conn: Connection, clock: Clock | None, earliest_due: datetime | None
-) -> None:
+async def _reconcile_timers(conn: Connection, clock: Clock | None) -> None:
     """The kept timers of alerts that have a stream back, then reconciled with the alerts."""
     await conn.execute(
         """INSERT INTO escalation_timers
            SELECT k.* FROM kept_escalation_timers k JOIN alerts a ON a.id = k.alert_id"""
     )
-    await timers.follow_rebuilt(conn, (clock or SystemClock()).now(), earliest_due)
+    await timers.follow_rebuilt(conn, (clock or SystemClock()).now())
 
 
 def _ours(stream_id: str) -> tuple[str, UUID] | None:
