@@ -41,6 +41,8 @@ inserted then updated per delivery.
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -79,9 +81,6 @@ _TABLES = (
     "schedules",
 )
 _UUID_LENGTH = 36
-# Events per fetch of the reader: about a batch's worth of alerts (a dozen events each, a flag
-# one), so that a batch is written while the next is folded rather than a sliver of it.
-_EVENTS_PER_STREAM = 10
 
 
 async def rebuild_projections(
@@ -106,10 +105,15 @@ async def rebuild_projections(
             """CREATE TEMPORARY TABLE kept_escalation_timers ON COMMIT DROP AS
                SELECT * FROM escalation_timers"""
         )
-        streams = [
-            r["stream_id"] for r in await conn.fetch("SELECT DISTINCT stream_id FROM events")
-        ]
-        total = sum(1 for found in map(_ours, streams) if found is not None)
+        # Each kind's streams and events: the progress bar's total and each kind's fetch.
+        streams: Counter[str] = Counter()
+        events: Counter[str] = Counter()
+        for row in await conn.fetch("SELECT stream_id, count(*) FROM events GROUP BY stream_id"):
+            found = _ours(row[0])
+            if found is not None:
+                streams[found[0]] += 1
+                events[found[0]] += row[1]
+        total = sum(streams.values())
         async with Batches(conn, every=flush_every, total=total, progress=progress) as batches:
             into = batches.into
             # The old rows are deleted by the first batch, while the first aggregates are
@@ -120,7 +124,10 @@ async def rebuild_projections(
             # reference another's: a batch may hold the end of one and the start of the next.
             for kind in _KINDS:
                 async for records in read_streams(
-                    conn, f"{kind}-", gate=batches, prefetch=_EVENTS_PER_STREAM * flush_every
+                    conn,
+                    f"{kind}-",
+                    gate=batches,
+                    prefetch=_prefetch(flush_every, streams[kind], events[kind]),
                 ):
                     found = _ours(records[0].stream_id)
                     if found is None or found[0] != kind:
@@ -152,6 +159,14 @@ async def _reconcile_timers(conn: Connection, clock: Clock | None) -> None:
            SELECT k.* FROM kept_escalation_timers k JOIN alerts a ON a.id = k.alert_id"""
     )
     await timers.follow_rebuilt(conn, (clock or SystemClock()).now())
+
+
+def _prefetch(every: int, streams: int, events: int) -> int:
+    """Events per fetch: a little over a batch's worth of the kind's streams (a dozen events
+    for an alert, one for a flag). A full batch starts after a fetch: each is then written
+    while the next fetch is folded, rather than two batches' worth at a time, or the whole
+    kind at its end."""
+    return max(1, math.ceil(1.1 * every * events / streams)) if streams else every
 
 
 def _ours(stream_id: str) -> tuple[str, UUID] | None:
