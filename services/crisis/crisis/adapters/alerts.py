@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -99,16 +100,35 @@ async def project(
 
 
 async def project_replayed(
-    conn: Connection, alert: Alert, events: list[AlertEvent], now: datetime
+    conn: Connection,
+    alert: Alert,
+    events: list[AlertEvent],
+    stored: Sequence[Mapping[str, Any]],
+    now: datetime,
 ) -> None:
-    """`project` of a whole stream into emptied tables (a projection rebuild): each page is
-    inserted once with its final delivery instants instead of inserted then updated per
-    `PageSent`/`PageFailed`. The same rows: the alert's pages fold those events the way the
-    updates do (the first delivery and the first failure are kept)."""
+    """`project` of a whole stream into emptied tables (a projection rebuild), given each
+    event's stored JSON too: each page is inserted once with its final delivery instants
+    instead of inserted then updated per `PageSent`/`PageFailed` (the same row: the alert's
+    pages fold those events the way the updates do, keeping the first delivery and the first
+    failure), and the timeline's details are taken from the stored JSON (`stored_details`)."""
     await _project_alert(conn, alert, len(events), now)
-    await _project_timeline(conn, alert.id, 0, events)
+    await conn.executemany(
+        _INSERT_STEP,
+        [
+            (alert.id, seq, e.at, kind_of(e), stored_details(e, data))
+            for seq, (e, data) in enumerate(zip(events, stored, strict=True), start=1)
+        ],
+    )
     if alert.pages:
         await conn.executemany(_INSERT_PAGE, [_page_row(alert.id, p) for p in alert.pages])
+
+
+def stored_details(event: AlertEvent, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The timeline's details of `event` as the write path writes them, each value the event's
+    stored JSON holds taken from it (an id or a coded value is stored as the same text), the
+    others computed (an `Opened`'s number of levels, a `ChainRepeated`'s level): `str` of an
+    id costs more than the rest of a step's row."""
+    return {k: data[k] if k in data else _json_value(v) for k, v in timeline_details(event).items()}
 
 
 _INSERT_PAGE = """INSERT INTO alert_pages (page_id, alert_id, staff_id, level, cycle, flag_id,
@@ -175,7 +195,7 @@ async def _project_timeline(
     conn: Connection, alert_id: UUID, version: int, events: list[AlertEvent]
 ) -> None:
     await conn.executemany(
-        "INSERT INTO alert_timeline (alert_id, seq, at, kind, details) VALUES ($1, $2, $3, $4, $5)",
+        _INSERT_STEP,
         [
             (alert_id, version + i, e.at, kind_of(e), _jsonable(timeline_details(e)))
             for i, e in enumerate(events, start=1)
@@ -212,6 +232,11 @@ async def _project_pages(conn: Connection, alert_id: UUID, events: list[AlertEve
                 )
             case _:
                 pass
+
+
+_INSERT_STEP = (
+    "INSERT INTO alert_timeline (alert_id, seq, at, kind, details) VALUES ($1, $2, $3, $4, $5)"
+)
 
 
 def _jsonable(details: dict[str, Any]) -> dict[str, Any]:

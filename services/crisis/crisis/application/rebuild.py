@@ -215,7 +215,9 @@ async def _rebuild_alert(
     events = [from_stored(r) for r in records]
     alert = fold(None, events)
     assert alert is not None, f"{records[0].stream_id} never opened"
-    await alerts.project_replayed(conn, alert, events, written_at(records[-1]) or events[-1].at)
+    stored = [r.data for r in records]
+    now = written_at(records[-1]) or events[-1].at
+    await alerts.project_replayed(conn, alert, events, stored, now)
     for event in events:
         if isinstance(event, FlagReceived):
             alert_of_flag[event.flag_id] = alert.id
