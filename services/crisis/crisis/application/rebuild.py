@@ -109,10 +109,10 @@ async def rebuild_projections(
         streams: Counter[str] = Counter()
         events: Counter[str] = Counter()
         for row in await conn.fetch("SELECT stream_id, count(*) FROM events GROUP BY stream_id"):
-            found = _ours(row[0])
+            found = _kind_of(row[0])
             if found is not None:
-                streams[found[0]] += 1
-                events[found[0]] += row[1]
+                streams[found] += 1
+                events[found] += row[1]
         total = sum(streams.values())
         async with Batches(conn, every=flush_every, total=total, progress=progress) as batches:
             into = batches.into
@@ -129,14 +129,13 @@ async def rebuild_projections(
                     gate=batches,
                     prefetch=_prefetch(flush_every, streams[kind], events[kind]),
                 ):
-                    found = _ours(records[0].stream_id)
-                    if found is None or found[0] != kind:
+                    if _kind_of(records[0].stream_id) != kind:
                         continue  # another kind whose name starts with this one's
-                    aggregate_id = found[1]
                     if kind == "schedule":
                         await _rebuild_schedule(into, records)
                     elif kind == "escalation-policy":
-                        await _rebuild_policy(into, aggregate_id, records)
+                        site_id = UUID(records[0].stream_id[-_UUID_LENGTH:])
+                        await _rebuild_policy(into, site_id, records)
                     elif kind == "alert":
                         due = await _rebuild_alert(into, records, alert_of_flag)
                         if due is not None and (earliest_due is None or due < earliest_due):
@@ -169,12 +168,11 @@ def _prefetch(every: int, streams: int, events: int) -> int:
     return max(1, math.ceil(1.1 * every * events / streams)) if streams else every
 
 
-def _ours(stream_id: str) -> tuple[str, UUID] | None:
-    """(kind, aggregate id) of one of crisis's own streams, else None."""
-    kind, tail = stream_id[: -_UUID_LENGTH - 1], stream_id[-_UUID_LENGTH:]
-    if kind not in _KINDS:
-        return None
-    return kind, UUID(tail)
+def _kind_of(stream_id: str) -> str | None:
+    """The kind of one of crisis's own streams, else None (a string slice: parsing each
+    stream's uuid twice was 4 % of the rebuild's samples; only a policy needs its id)."""
+    kind = stream_id[: -_UUID_LENGTH - 1]
+    return kind if kind in _KINDS and stream_id[-_UUID_LENGTH - 1] == "-" else None
 
 
 async def _rebuild_policy(conn: Connection, site_id: UUID, records: list[RecordedEvent]) -> None:
