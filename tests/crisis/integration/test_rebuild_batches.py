@@ -170,8 +170,8 @@ async def _woken(database_url: str) -> AsyncIterator[list[str]]:
     payloads: list[str] = []
     conn = await connect(database_url)
 
-    def heard(_: object, __: int, ___: str, payload: str) -> None:
-        payloads.append(payload)
+    def heard(*args: Any) -> None:  # (connection, pid, channel, payload)
+        payloads.append(args[3])
 
     await conn.add_listener(timers.CHANNEL, heard)
     try:
