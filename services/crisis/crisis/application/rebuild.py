@@ -20,8 +20,8 @@ missing one is added, an existing row keeps its id), and any other scheduled dea
 alert is cancelled. A pending deadline is never lost; timers of alerts with no stream are
 dropped. A kept timer keeps its `trace_headers` (the flow's trace, in no event); a missing
 deadline the rebuild adds carries the rebuild's own trace, if any. `timers.follow_rebuilt` does
-it in two statements over the rebuilt `alerts` rows, and wakes the schedulers once, for the
-earliest deadline.
+it in two statements over the rebuilt `alerts` rows; the schedulers are woken once, at the
+commit, for the earliest deadline.
 
 Writers wait meanwhile (a SHARE lock on `events`). Old rows are deleted rather than truncated so
 readers (the API, the gauges) keep seeing them until the rebuild commits.
