@@ -26,7 +26,8 @@ PAGES = 20
 PAGE_INTERVAL = 0.25
 # Crisis's store before its rebuild is timed: the pages above leave about a hundred events, a
 # rate of fixed costs only. These flags, each escalated once, half of them acknowledged and a
-# quarter resolved, add about 12 events each (~5,000 in all; 20 to 40 s to page and answer).
+# quarter resolved, add about 11 events each (~4,300 in all; about 40 s at a load average of 5
+# to 6, half of it registering their clients through booking).
 REBUILD_FLAGS = 400
 
 BOOKING_TARGET = 0.10  # of pgbench's single-row inserts
