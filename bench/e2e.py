@@ -3,6 +3,7 @@ each figure beside PostgreSQL's own limit measured in the same run."""
 
 import os
 import statistics
+import time
 from dataclasses import dataclass, field
 
 from bench import backlog, pipeline, rebuild
@@ -16,12 +17,18 @@ from bench.rebuild import RebuildSpeed
 from bench.stack import running_stack
 from counseling_shared.db import connect
 from counseling_shared.waiting import poll_until
+from tests.e2e.harness import Suite
 
 IN_FLIGHT = 16
 PACED_RATE = 100.0
 PACED_SECONDS = 3.0  # a service slower than the pace drains the queue after the window
 PAGES = 20
 PAGE_INTERVAL = 0.25
+# Crisis's store before its rebuild is timed: the pages above leave about a hundred events, a
+# rate of fixed costs only. These flags, each escalated once, half of them acknowledged and a
+# quarter resolved, add about 11 events each (~4,300 in all; about 40 s at a load average of 5
+# to 6, half of it registering their clients through booking).
+REBUILD_FLAGS = 400
 
 BOOKING_TARGET = 0.10  # of pgbench's single-row inserts
 PACED_P99_TARGET = 0.050
@@ -114,6 +121,7 @@ async def measure(repeat: int, seconds: float) -> EndToEnd:
             f"raw consumer {found.raw.per_second:,.0f}/s ({found.share:.1%})",
             flush=True,
         )
+        await fill_crisis(stack.suite, REBUILD_FLAGS)
         # After the pipeline (followup's store is full) and before the backlog (which leaves
         # notify's lane draining).
         result.rebuilds = await rebuild.measure(stack)
@@ -133,6 +141,41 @@ def spread(values: list[float]) -> str:
     if not values:
         return "-"
     return f"{statistics.median(values):.1%} ({min(values):.1%} to {max(values):.1%})"
+
+
+async def fill_crisis(suite: Suite, flags: int) -> None:
+    """`flags` risk flags paged at a site whose first level times out after a second: each
+    alert escalates once (its second level waits 6 hours), then the on-call counselor
+    acknowledges half of them and resolves a quarter, through crisis's API."""
+    began = time.perf_counter()
+    pager = await Pager.prepare(suite, flags, ack_timeouts=("PT1S", "PT6H"))
+    prepared = time.perf_counter()
+    await pager.flag_all(concurrency=8)
+    paged = time.perf_counter()
+    alerts = list(pager.sent)
+    conn = await connect(suite.database_url("crisis"))
+
+    async def escalated() -> bool:
+        count = await conn.fetchval(
+            "SELECT count(*) FROM alert_pages WHERE level = 2 AND alert_id = ANY($1::uuid[])",
+            alerts,
+        )
+        return bool(count >= len(alerts))
+
+    try:
+        if not await poll_until(escalated, 120, every=0.5):
+            print("crisis: not every alert escalated within 120 s", flush=True)
+    finally:
+        await conn.close()
+    escalated_at = time.perf_counter()
+    await pager.answer(acknowledged=2, resolved=4)
+    await _until_notify_is_idle(suite.database_url("notify"))
+    print(
+        f"crisis: {flags} flags paged, escalated and answered in "
+        f"{time.perf_counter() - began:.0f} s (clients {prepared - began:.0f} s, paging "
+        f"{paged - prepared:.0f} s, escalations {escalated_at - paged:.0f} s)",
+        flush=True,
+    )
 
 
 async def _until_notify_is_idle(dsn: str, within: float = 120.0) -> None:

@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from bench.booking_load import Latencies
 from tests.e2e.center import Center, created, notify_knows
 from tests.e2e.harness import Suite, eventually
@@ -29,14 +31,19 @@ class Pager:
     arrived: dict[str, float] = field(default_factory=dict)  # and its page reached the provider
 
     @classmethod
-    async def prepare(cls, suite: Suite, flags: int) -> "Pager":
+    async def prepare(
+        cls, suite: Suite, flags: int, ack_timeouts: tuple[str, ...] = ("PT6H",)
+    ) -> "Pager":
+        """A site of its own with one on-call counselor at every level of its policy (one
+        level per `ack_timeouts`), and `flags` clients."""
         center = await Center.open(suite)
         oncall = await center.register_staff()
         clients = await asyncio.gather(*(center.register_client() for _ in range(flags)))
         async with suite.client("crisis") as crisis:
             deadline = time.monotonic() + 30
             while True:  # the staff member may not have reached crisis yet
-                policy = {"levels": [{"staff_ids": [oncall["id"]], "ack_timeout": "PT6H"}]}
+                levels = [{"staff_ids": [oncall["id"]], "ack_timeout": t} for t in ack_timeouts]
+                policy = {"levels": levels}
                 answer = await crisis.put(
                     f"/sites/{center.site_id}/escalation-policy", json={**policy, "repeat": 0}
                 )
@@ -54,19 +61,7 @@ class Pager:
         began = time.perf_counter()
         async with self.suite.client("crisis") as crisis:
             for client_id in self.clients:
-                body = {
-                    "client_id": client_id,
-                    "site_id": self.center.site_id,
-                    "level": "high",
-                    "source": "integration",
-                }
-                while True:  # 503: crisis has not heard of the client yet; send it again
-                    at = time.time()
-                    answer = await crisis.post("/risk-flags", json=body)
-                    if answer.status_code != 503:
-                        break
-                    await asyncio.sleep(0.2)
-                alert_id = created(answer)["alert_id"]
+                at, alert_id = await self._flag(crisis, client_id)
                 sent[alert_id], answered[alert_id] = at, time.time()
                 await asyncio.sleep(interval)
         result = Latencies(seconds=time.perf_counter() - began)
@@ -77,6 +72,54 @@ class Pager:
         self.sent, self.answered, self.arrived = sent, answered, pages
         result.failed = len(sent) - len(result.ok)
         return result
+
+    async def _flag(self, crisis: httpx.AsyncClient, client_id: str) -> tuple[float, str]:
+        """One high flag for the client: (epoch seconds just before the accepted POST, the
+        alert it opened)."""
+        body = {
+            "client_id": client_id,
+            "site_id": self.center.site_id,
+            "level": "high",
+            "source": "integration",
+        }
+        while True:  # 503: crisis has not heard of the client yet; send it again
+            at = time.time()
+            answer = await crisis.post("/risk-flags", json=body)
+            if answer.status_code != 503:
+                return at, str(created(answer)["alert_id"])
+            await asyncio.sleep(0.2)
+
+    async def flag_all(self, concurrency: int) -> None:
+        """One flag per client, `concurrency` at a time, unmeasured (filling a store): their
+        alerts become `sent`, for `answer`."""
+        limit = asyncio.Semaphore(concurrency)
+        async with self.suite.client("crisis") as crisis:
+
+            async def one(client_id: str) -> tuple[float, str]:
+                async with limit:
+                    return await self._flag(crisis, client_id)
+
+            flagged = await asyncio.gather(*(one(c) for c in self.clients))
+        self.sent = {alert_id: at for at, alert_id in flagged}
+
+    async def answer(self, acknowledged: int, resolved: int) -> None:
+        """The on-call counselor acknowledges every `acknowledged`-th alert of the last
+        `page_each` or `flag_all` and resolves every `resolved`-th (crisis's own acknowledge and
+        resolve), eight requests at a time."""
+        staff = {"staff_id": self.oncall["id"]}
+        chosen = sorted(self.sent)
+        limit = asyncio.Semaphore(8)
+        async with self.suite.client("crisis") as crisis:
+
+            async def post(path: str, body: dict[str, Any]) -> None:
+                async with limit:
+                    created(await crisis.post(path, json=body))
+
+            acks = [post(f"/alerts/{a}/ack", staff) for a in chosen[::acknowledged]]
+            await asyncio.gather(*acks)
+            outcome = {**staff, "outcome": "safety_plan"}
+            resolves = [post(f"/alerts/{a}/resolve", outcome) for a in chosen[::resolved]]
+            await asyncio.gather(*resolves)
 
 
 def _pages(received: list[Any], sent: dict[str, float]) -> dict[str, float] | None:

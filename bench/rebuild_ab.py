@@ -4,8 +4,9 @@
 event store by driving the services as users would: booking, appointments booked flat out
 through its API, then every one rescheduled and a quarter of them cancelled; followup,
 SessionCompleted envelopes on booking's stream (as `bench.pipeline` sends them); crisis and
-notify, risk flags posted to crisis, each paging the on-call counselor, and every booking's
-and page's notification delivered. Then it times each service's `rebuild_projections` on its
+notify, risk flags posted to crisis, each paging the on-call counselor, escalated once, half
+of them acknowledged and a quarter resolved (`bench.e2e.fill_crisis`), and every booking's and
+page's notification delivered. Then it times each service's `rebuild_projections` on its
 own database, alternating the baseline (`DIR/<service>.py`, e.g. the main branch's files) and
 the current code, `--rounds` times. Per run: events/s, and CPU milliseconds per 1,000 events
 of this process (the fold) and of the PostgreSQL backend (the writes), read from `/proc`,
@@ -32,8 +33,7 @@ from typing import Any
 
 from bench.booking_load import BookingLoad
 from bench.cpu import cpu_seconds
-from bench.e2e import _until_notify_is_idle
-from bench.paging import Pager
+from bench.e2e import _until_notify_is_idle, fill_crisis
 from bench.pipeline import measure as run_pipeline
 from bench.rebuild import REBUILDS
 from bench.stack import Stack, running_stack
@@ -110,9 +110,7 @@ async def fill(stack: Stack, booking_seconds: float, sessions: int, flags: int) 
     print(f"fill: {await _cancel_some(load, 0.25):,} cancelled", flush=True)
     await run_pipeline(stack, sessions)
     print(f"fill: {sessions:,} sessions completed", flush=True)
-    pager = await Pager.prepare(suite, flags)
-    await pager.page_each(0.0)
-    print(f"fill: {flags:,} risk flags paged", flush=True)
+    await fill_crisis(suite, flags)
     await _until_notify_is_idle(suite.database_url("notify"), within=600)
 
 

@@ -381,7 +381,8 @@ one Python process of aiohttp clients on the same machine, so it competes for th
 Each service's own `rebuild_projections` (what `python -m <service> rebuild-projections` and
 `counselctl rebuild` run), on its database in the running stack, over the event store the
 benchmarks above filled (booking's from the bookings, followup's from the `SessionCompleted`
-pipeline, notify's from the confirmations, crisis's from the pages), before the backlog is
+pipeline, notify's from the confirmations, crisis's from the pages and 400 flags paged,
+escalated and answered for it: `bench.e2e.fill_crisis`), before the backlog is
 queued; events/s is the store's events over the rebuild's time. Its raw limit, on the same
 database right after: every event read in one query in stream order and one row per stream
 written with asyncpg `executemany` into a temporary table, in one transaction (rolled back):
@@ -402,7 +403,8 @@ asyncpg `executemany`, in the order the statements were first seen, in the same 
 under the same lock. The save functions stay the one place each table's SQL is written; the
 regrouping keeps their result because every save writes only its own aggregate's rows and
 reads nothing (each rebuild's docstring says why for its saves; reads are refused by the
-recorder); crisis's timer reconciliation has a batched twin (`timers.follow_all`). The
+recorder); crisis's timer reconciliation has a batched twin (`timers.follow_all`, since replaced by
+`timers.follow_rebuilt`). The
 schedulers are woken once per channel at the end instead of once per timer. Tests rebuild
 many aggregates of every kind in batches of two and compare every table with the live rows
 (`tests/*/integration/test_rebuild_batches.py`; running the statements in the wrong order
@@ -599,6 +601,56 @@ COPY (still the binary jsonb codec it needs) and a rebuild into index-free table
 at the end for followup and notify (it touches every foreign key, grant and prepared
 statement that names the tables, for a PostgreSQL share that is now about half of the
 rebuild's CPU).
+
+Crisis (2026-12-04, 18:40 to 19:05 UTC). `make bench` rebuilt crisis over the pages' 122
+events (0.03 s: fixed costs only); before timing the rebuilds it now fills crisis's store as a
+day of pages would (`bench.e2e.fill_crisis`, also what `bench.rebuild_ab --flags` does): 400
+flags posted eight at a time at a site whose first level times out after a second, each alert
+escalated once (its second level waits 6 hours), half of them acknowledged and a quarter
+resolved through crisis's API, about 4,300 events. It adds about 40 s to `make bench` (load 5
+to 6: 19 s registering the 400 clients through booking, 8 s flagging, 7 s until every alert
+escalated, 6 s answering and until notify is idle); notify's store grows by the pages'
+notifications. The rebuild: alerts are folded before flags, so each flag's row is inserted
+with its alert (`flags.write_replayed`) instead of inserted then linked; each page is inserted
+once with its final delivery instants (`alerts.project_replayed`: the alert's pages fold
+`PageSent`/`PageFailed` as the live `coalesce` updates do) instead of inserted then updated per
+delivery; an alert's timeline steps are one `INSERT ... SELECT FROM unnest(...)`, their
+details taken from each event's stored JSON (`alerts.stored_details`; a unit test compares
+them with the write path's for every kind of event) instead of `str()` of every id again; the
+timers are reconciled by two statements over the rebuilt `alerts` rows
+(`timers.follow_rebuilt`, replacing the `executemany` of `follow_all`'s per-alert `UPDATE ...
+FOR UPDATE SKIP LOCKED`: the rows are the rebuild's own), and the schedulers are woken once
+with the earliest deadline (one set to wake sooner stays asleep); the deletes of the old rows
+are the first batch's first statements and the timers' statements go with the flags' first
+batch, both written while aggregates are folded; batches of 100 aggregates, each kind fetched
+a little over a batch at a time (a dozen events an alert, one a flag), so that every batch is
+written while the next is folded (before, 2,000 aggregates a batch held all of crisis's
+alerts: nothing overlapped). Measured on that store (4,301 events: 400 alerts, 800 pages,
+1,600 deliveries, 400 escalations; 200 timers scheduled, 200 cancelled, 400 fired) restored
+on a server of its own, main (its own worktree and process) and this branch alternately, one
+rebuild per process, five rounds, load average 3.5 to 4.8: main 5,424 to 15,396 events/s
+(median 8,343), CPU per 1,000 events fold 28 to 30 / PostgreSQL 35 to 42 ms; this branch
+10,329 to 19,187 (median 15,233), 23 to 26 / 23 to 26 ms. Five rebuilds per process after a
+first (three rounds, load 3.9 to 4.9): main 8,393 to 16,805 events/s, 28.1 to 31.4 / 33.9 to
+37.7 ms; this branch 13,031 to 23,071, 22.2 to 25.1 / 25.6 to 26.0 ms. On the older store of
+600 flags paged only (3,601 events; load 3.6 to 4.7): main 11,000, 15,942, 15,921 and this
+branch 11,428, 21,068, 17,320 events/s, 26 to 30 / 31 to 33 and 23 to 26 / 25 to 28 ms. The
+rebuilt rows equal the live ones on both stores (every projection table compared). What stops
+20,000 events/s at this load: with other runs on both cores the fold and the backend do not
+overlap, and the rebuild's wall time is about their CPU added up, 46 to 52 ms per 1,000 events;
+the fixed costs are now 10 to 30 ms (lock, temporary table, the streams' count, commit). On a
+quiet machine the two should overlap, about 25 to 30 µs an event (not measured: the machine
+never went below a load of 3.5 meanwhile). What is left per event: asyncpg encoding the
+batches (about 30 % of the process's samples), pydantic validating each event (11 %), reading
+(11 %), the fold itself (8 %); in PostgreSQL, the foreign key checked for each timeline step
+and page, the alerts' five indexes, the deletes' checks of the three tables that reference
+`alerts`. Tried and dropped: the pages by `unnest` too (no gain: fold 24.2 to 25.0 and
+PostgreSQL 24.2 to 26.0 ms against 23.2 to 23.8 and 22.8 to 24.6); 50 or 250 aggregates a
+batch instead of 100 (no difference beyond the noise); counting the streams with a regular
+expression in SQL (42 to 47 ms, against 2 ms for fetching them); COPY (no binary jsonb
+encoder); upserting the alerts instead of deleting them (a drifted row could break
+`alerts_one_active_per_client` halfway through). `bench.rebuild_ab --baseline` cannot load
+main's crisis rebuild any more (it calls `timers.follow_all`): compare worktrees instead.
 
 ### The backbone, beside raw NATS and PostgreSQL
 

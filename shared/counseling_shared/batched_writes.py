@@ -150,7 +150,8 @@ class Batches:
     async def flush(self) -> None:
         """Write what waits and wait until it is written (call it at the end of each kind)."""
         await self.before_fetch()
-        if self._pending:
+        # Statements of no aggregate too (a rebuild's deletes recorded before any save).
+        if self._pending or self.writes.recorded:
             self._start()
             await self.before_fetch()
 

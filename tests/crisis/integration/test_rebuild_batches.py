@@ -1,11 +1,15 @@
 """A rebuild writing its rows in batches gives back exactly the live rows, with many aggregates
-of every kind and batches smaller than a kind (a lost override or page, a page update run before
-its insert, a flag linked before it exists or a timer not reconciled would show)."""
+of every kind and batches smaller than a kind (a lost override or page, a page's deliveries
+folded otherwise than the live updates do, a flag without its alert or a timer not reconciled
+would show); it appends and publishes nothing, and wakes the schedulers once, for the earliest
+deadline."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -13,7 +17,9 @@ import pytest
 
 from counseling_shared.clock import ControllableClock
 from counseling_shared.codes import NotificationChannel
-from counseling_shared.events import NotificationSent
+from counseling_shared.db import connect
+from counseling_shared.events import NotificationFailed, NotificationSent
+from crisis.adapters import timers
 from crisis.application.rebuild import rebuild_projections
 from tests.crisis.integration.harness import (
     Bus,
@@ -80,8 +86,8 @@ async def _paged(crisis: RunningCrisis, alert_id: str) -> dict[str, Any]:
 
 
 async def _site(crisis: RunningCrisis, bus: Bus) -> None:
-    """A policy, a schedule; an alert paged and delivered, one acknowledged, one joined by a
-    second flag; a flag too low to open one."""
+    """A policy, a schedule; an alert paged, delivered twice and then failed on a third
+    channel, one acknowledged, one joined by a second flag; a flag too low to open one."""
     site = uuid4()
     first, second = await register_staff(bus, site, 2)
     await _schedule(crisis, site, [first, second])
@@ -93,20 +99,29 @@ async def _site(crisis: RunningCrisis, bus: Bus) -> None:
     await flag(crisis, site, joined, level="imminent")
     assert (await flag(crisis, site, uuid4(), level="low"))["alert_id"] is None
     [page] = (await eventually(lambda: _paged(crisis, delivered)))["pages"]
-    sent = NotificationSent(
-        notification_id=uuid4(),
-        recipient_id=UUID(page["staff_id"]),
-        site_id=site,
-        channel=NotificationChannel.SMS,
-        template="crisis_page",
-        cause_event_id=uuid4(),
-        attempts=1,
-        page_id=UUID(page["page_id"]),
-    )
-    await bus.publish(sent, source="notify")
+    # The page's row keeps the first delivery and the first failure (each dated by its
+    # envelope): a rebuild keeping the last, or dropping the failure, differs from it.
+    for kind, channel in (
+        (NotificationSent, NotificationChannel.SMS),
+        (NotificationSent, NotificationChannel.EMAIL),
+        (NotificationFailed, NotificationChannel.SMS),
+    ):
+        delivery = kind(
+            notification_id=uuid4(),
+            recipient_id=UUID(page["staff_id"]),
+            site_id=site,
+            channel=channel,
+            template="crisis_page",
+            cause_event_id=uuid4(),
+            attempts=1,
+            page_id=UUID(page["page_id"]),
+        )
+        await bus.publish(delivery, source="notify")
+        await asyncio.sleep(0.01)  # the next envelope is dated later
 
     async def delivered_page() -> bool:
-        return "page_sent" in kinds(await alert(crisis, delivered))
+        steps = kinds(await alert(crisis, delivered))
+        return steps.count("page_sent") == 2 and "page_failed" in steps
 
     await eventually(delivered_page)
     answer = await crisis.http.post(f"/alerts/{acknowledged}/ack", json={"staff_id": str(first)})
@@ -117,12 +132,51 @@ async def test_a_rebuild_in_small_batches_of_many_aggregates_equals_the_live_pro
     crisis: RunningCrisis, bus: Bus, clock: ControllableClock, database_url: str
 ) -> None:
     for _ in range(SITES):
+        clock.advance(timedelta(seconds=1))  # each site's deadlines a second later
         await _site(crisis, bus)
     live = await snapshot(database_url)
     assert len(live["schedule_overrides"]) == 2 * SITES
     assert len(live["alerts"]) == 3 * SITES
     assert {r["status"] for r in live["escalation_timers"]} == {"scheduled", "cancelled"}
-    counts = await rebuild_in_small_batches(database_url, rebuild_projections, clock=clock)
+    delivered = [p for p in live["alert_pages"] if p["sent_at"] and p["failed_at"]]
+    assert len(delivered) == SITES
+    assert all(p["sent_at"] < p["failed_at"] for p in delivered)
+    stored = await _backbone_counts(database_url)
+    async with _woken(database_url) as wakes:
+        counts = await rebuild_in_small_batches(database_url, rebuild_projections, clock=clock)
 
     assert await snapshot(database_url) == live
     assert min(counts.values()) >= SITES, counts
+    # Nothing appended or published again (no page, no escalation sent twice).
+    assert await _backbone_counts(database_url) == stored
+    # One wake, for the earliest deadline: a scheduler set to wake sooner stays asleep.
+    deadlines = [r["due_at"] for r in live["escalation_timers"] if r["status"] == "scheduled"]
+    assert len(set(deadlines)) == SITES
+    assert [datetime.fromisoformat(w) for w in wakes] == [min(deadlines)]
+
+
+async def _backbone_counts(database_url: str) -> dict[str, int]:
+    conn = await connect(database_url)
+    try:
+        tables = ("events", "outbox")
+        return {t: int(await conn.fetchval(f"SELECT count(*) FROM {t}")) for t in tables}
+    finally:
+        await conn.close()
+
+
+@asynccontextmanager
+async def _woken(database_url: str) -> AsyncIterator[list[str]]:
+    """The payloads of the schedulers' wake-ups sent meanwhile."""
+    payloads: list[str] = []
+    conn = await connect(database_url)
+
+    def heard(*args: Any) -> None:  # (connection, pid, channel, payload)
+        payloads.append(args[3])
+
+    await conn.add_listener(timers.CHANNEL, heard)
+    try:
+        yield payloads
+        await asyncio.sleep(0.2)  # a notification is delivered after the commit
+    finally:
+        await conn.remove_listener(timers.CHANNEL, heard)
+        await conn.close()

@@ -141,3 +141,18 @@ async def test_recorded_calls_regroup_by_text_and_wakes_are_collected_not_record
     await writes.execute("  SELECT pg_notify($1, '')", "later")
     assert writes.take() == {}
     assert writes.woken == {"timers", "lanes", "later"}
+
+
+async def test_statements_of_no_aggregate_are_written_too() -> None:
+    """A rebuild's deletes, recorded before any save: with no aggregate at all (an empty
+    store) they are still written when the batches end, and otherwise go first."""
+    conn = _SlowConnection()
+    conn.go.set()
+    async with Batches(cast("Connection", conn), every=2, total=0) as batches:
+        await batches.into.execute("DELETE FROM t")
+    assert conn.written == [("DELETE FROM t", [()])]
+    conn.written.clear()
+    async with Batches(cast("Connection", conn), every=2, total=1) as batches:
+        await batches.into.execute("DELETE FROM t")
+        await _save(batches, 1)
+    assert conn.written == [("DELETE FROM t", [()]), ("INSERT INTO t VALUES ($1)", [(1,)])]

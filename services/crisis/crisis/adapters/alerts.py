@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -11,7 +13,7 @@ from counseling_shared.eventstore import read_stream
 from counseling_shared.unit_of_work import UnitOfWork
 from crisis.adapters import timers
 from crisis.adapters.codec import from_stored, policy_levels_json, to_stored
-from crisis.domain.alert import Alert, fold
+from crisis.domain.alert import Alert, Page, fold
 from crisis.domain.timeline import (
     AlertEvent,
     PageFailed,
@@ -98,6 +100,62 @@ async def project(
     await _project_pages(conn, alert.id, events)
 
 
+async def project_replayed(
+    conn: Connection,
+    alert: Alert,
+    events: list[AlertEvent],
+    stored: Sequence[Mapping[str, Any]],
+    now: datetime,
+) -> None:
+    """`project` of a whole stream into emptied tables (a projection rebuild), given each
+    event's stored JSON too: each page is inserted once with its final delivery instants
+    instead of inserted then updated per `PageSent`/`PageFailed` (the same row: the alert's
+    pages fold those events the way the updates do, keeping the first delivery and the first
+    failure), and the timeline's details are taken from the stored JSON (`stored_details`)."""
+    await _project_alert(conn, alert, len(events), now)
+    # One statement for the alert's steps: a row per event cost asyncpg and PostgreSQL more.
+    await conn.execute(
+        _INSERT_STEPS,
+        alert.id,
+        list(range(1, len(events) + 1)),
+        [e.at for e in events],
+        [kind_of(e) for e in events],
+        [json.dumps(stored_details(e, data)) for e, data in zip(events, stored, strict=True)],
+    )
+    if alert.pages:
+        await conn.executemany(_INSERT_PAGE, [_page_row(alert.id, p) for p in alert.pages])
+
+
+def stored_details(event: AlertEvent, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The timeline's details of `event` as the write path writes them, each value the event's
+    stored JSON holds taken from it (an id or a coded value is stored as the same text), the
+    others computed (an `Opened`'s number of levels, a `ChainRepeated`'s level): `str` of an
+    id costs more than the rest of a step's row."""
+    return {k: data[k] if k in data else _json_value(v) for k, v in timeline_details(event).items()}
+
+
+_INSERT_STEPS = """INSERT INTO alert_timeline (alert_id, seq, at, kind, details)
+    SELECT $1, seq, at, kind, details::jsonb
+    FROM unnest($2::int[], $3::timestamptz[], $4::text[], $5::text[])
+        AS s(seq, at, kind, details)"""
+_INSERT_PAGE = """INSERT INTO alert_pages (page_id, alert_id, staff_id, level, cycle, flag_id,
+    requested_at, sent_at, failed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"""
+
+
+def _page_row(alert_id: UUID, page: Page) -> tuple[object, ...]:
+    return (
+        page.page_id,
+        alert_id,
+        page.staff_id,
+        page.level,
+        page.cycle,
+        page.flag_id,
+        page.requested_at,
+        page.sent_at,
+        page.failed_at,
+    )
+
+
 async def _project_alert(conn: Connection, alert: Alert, version: int, now: datetime) -> None:
     await conn.execute(
         """INSERT INTO alerts (id, client_id, site_id, level, status, current_level, cycle,
@@ -144,7 +202,7 @@ async def _project_timeline(
     conn: Connection, alert_id: UUID, version: int, events: list[AlertEvent]
 ) -> None:
     await conn.executemany(
-        "INSERT INTO alert_timeline (alert_id, seq, at, kind, details) VALUES ($1, $2, $3, $4, $5)",
+        _INSERT_STEP,
         [
             (alert_id, version + i, e.at, kind_of(e), _jsonable(timeline_details(e)))
             for i, e in enumerate(events, start=1)
@@ -181,6 +239,11 @@ async def _project_pages(conn: Connection, alert_id: UUID, events: list[AlertEve
                 )
             case _:
                 pass
+
+
+_INSERT_STEP = (
+    "INSERT INTO alert_timeline (alert_id, seq, at, kind, details) VALUES ($1, $2, $3, $4, $5)"
+)
 
 
 def _jsonable(details: dict[str, Any]) -> dict[str, Any]:

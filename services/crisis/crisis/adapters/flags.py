@@ -85,9 +85,18 @@ async def save(conn: Connection, flag: RiskFlag, received_at: datetime) -> bool:
     return bool(fresh)
 
 
-async def write(conn: Connection, flag: RiskFlag, received_at: datetime) -> None:
-    """`save` without its answer: a write only, which a batch of writes can hold."""
-    await conn.execute(_INSERT, *_row(flag, received_at))
+async def write_replayed(
+    conn: Connection, flag: RiskFlag, received_at: datetime, alert_id: UUID | None
+) -> None:
+    """`save` then `link_to_alert` in one insert, without an answer: a write only, which a
+    batch of writes can hold (a projection rebuild, which folds the alerts first and so knows
+    which one each flag joined)."""
+    await conn.execute(_INSERT_LINKED, *_row(flag, received_at), alert_id)
+
+
+_INSERT_LINKED = """INSERT INTO risk_flags (flag_id, client_id, site_id, level, source, flagged_at,
+    received_at, alert_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    ON CONFLICT (flag_id) DO NOTHING"""
 
 
 async def link_to_alert(conn: Connection, flag_id: UUID, alert_id: UUID) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
@@ -62,15 +61,29 @@ async def follow(conn: Connection, alert: Alert, now: datetime) -> None:
         await notify_timer_added(conn, CHANNEL, alert.escalation_due_at)
 
 
-async def follow_all(conn: Connection, alerts: Sequence[Alert], now: datetime) -> None:
-    """`follow` for many alerts, one statement of each kind for all (a projection rebuild):
-    each alert's statements touch only its own timers, so running every cancel before every
-    add leaves the same rows. The scheduler is woken once, if any alert has a deadline."""
-    await conn.executemany(_CANCEL_OTHERS, [_cancel_others_args(a, now) for a in alerts])
-    added = [args for args in (_add_args(a, now) for a in alerts) if args is not None]
-    if added:
-        await conn.executemany(_ADD, added)
-        await notify_timer_added(conn, CHANNEL)
+# `follow` for every alert at once, from the `alerts` rows a projection rebuild just wrote
+# (their cycle, current_level and escalation_due_at are each alert's step and deadline, as
+# `_cancel_others_args` and `_add_args` take them from the alert). The rebuild's own rows:
+# nobody else can hold a lock on them, so no SKIP LOCKED.
+_CANCEL_STALE = f"""UPDATE {TABLE} t SET status = 'cancelled', settled_at = $1
+    FROM alerts a
+    WHERE a.id = t.alert_id AND t.status = 'scheduled'
+      AND NOT (a.escalation_due_at IS NOT NULL
+               AND t.cycle = a.cycle AND t.level = a.current_level)"""
+_ADD_CURRENT = f"""INSERT INTO {TABLE} (id, alert_id, cycle, level, due_at, created_at,
+        trace_headers)
+    SELECT gen_random_uuid(), a.id, a.cycle, a.current_level, a.escalation_due_at, $1, $2
+    FROM alerts a WHERE a.escalation_due_at IS NOT NULL
+    ON CONFLICT (alert_id, cycle, level) DO NOTHING"""
+
+
+async def follow_rebuilt(conn: Connection, now: datetime) -> None:
+    """`follow` for every row of `alerts`, in two statements, without waking the schedulers (a
+    projection rebuild, after its alerts are written, with the timers it kept back in the
+    table; it wakes them once, for the earliest deadline: one set to wake sooner stays asleep).
+    Writes only: a batch of writes can hold them."""
+    await conn.execute(_CANCEL_STALE, now)
+    await conn.execute(_ADD_CURRENT, now, current_trace_headers() or None)
 
 
 async def alerts_without_deadline(conn: Connection) -> list[UUID]:
