@@ -8,9 +8,10 @@ flag joined is the alert whose stream received it), and `alerts`, `alert_pages` 
 recorded the events (their `written_at` metadata; for events stored before crisis recorded it,
 the alert's last step and the store's `recorded_at`).
 
-Left untouched: `staff` and `sites`, the staff ids and site time zones crisis keeps from
-booking's StaffRegistered and SiteRegistered (no event of crisis's own records them), and the
-backbone's tables.
+Left untouched: `staff`, `sites` and `clients`, what crisis keeps from booking's
+StaffRegistered, SiteRegistered and ClientRegistered (no event of crisis's own records them);
+`staff_pins`, set through crisis's PIN route and kept only as a hash, never as an event; and
+the backbone's tables.
 
 `escalation_timers` holds the deadlines: state the events do not fully hold (a timer's id, and
 whether a deadline that found its alert had moved on was settled when it fired or when the alert
