@@ -78,6 +78,35 @@ async def sync(conn: Connection, claim: Claim) -> None:
     )
 
 
+_COLUMNS = (
+    "owner_id",
+    "owner_kind",
+    "site_id",
+    "counselor_id",
+    "room_id",
+    "client_id",
+    "start_at",
+    "end_at",
+)
+
+
+async def insert_replayed(conn: Connection, claim: Claim) -> None:
+    """A rebuild's `sync` into the emptied table: a live claim inserted (a rebuild's recorder
+    copies them), none for an owner that no longer blocks its slot (nothing to delete)."""
+    if claim.active:
+        row = (
+            claim.owner_id,
+            claim.owner_kind,
+            claim.site_id,
+            claim.counselor_id,
+            claim.room_id,
+            claim.client_id,
+            claim.start,
+            claim.end,
+        )
+        await conn.copy_records_to_table("slot_claims", records=(row,), columns=_COLUMNS)
+
+
 @dataclass(frozen=True)
 class Holder:
     owner_id: UUID

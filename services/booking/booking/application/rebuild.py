@@ -3,16 +3,19 @@
 Every stream is folded with its aggregate's `evolve`, in version order, and the final states
 replace the projection rows. Writers wait meanwhile (a SHARE lock on `events`), so the rebuilt
 rows match the store exactly. The tables are truncated (readers wait for the commit), so
-their secondary indexes and exclusion constraints are dropped meanwhile and created again,
-from the catalog's definitions, before the commit (`rebuild_indexes`): each is built once
-instead of maintained row by row, and the exclusion constraints check every rebuilt row.
+their secondary indexes, exclusion constraints and foreign keys are dropped meanwhile and
+created again, from the catalog's definitions, before the commit (`rebuild_indexes`): each
+is built once instead of maintained row by row, and the constraints check every rebuilt row.
 
 The write path's save functions write the rows, into `RecordedWrites`: every
 `flush_every` aggregates (and at the end of each kind, so a kind's rows exist before the next
 kind's rows reference them) each statement runs once as an `executemany`. That regrouping is
 safe here: each aggregate is saved once, after TRUNCATE, and every save writes only its own
 rows, keyed by its id (an upsert, then its slot claim's upsert or no-op delete, or its series'
-occurrences), reading nothing. The hold timers' scheduler is woken once, at the end.
+occurrences), reading nothing. Appointments, most of the rows, are saved by
+`save_replayed_appointment` instead of the write path's upsert: the row and its live claim
+as plain inserts, copied (binary COPY, jsonb in binary meanwhile), and no claim at all for a
+cancelled one (the write path deletes it). The hold timers' scheduler is woken once, at the end.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from booking.adapters import (
 from booking.domain import appointment, client, room, site, staff
 from booking.domain.scheduling import holds, hours, rules, series, waitlist
 from counseling_shared.batched_writes import Batches
+from counseling_shared.db import binary_jsonb
 from counseling_shared.eventstore import read_streams_json
 from counseling_shared.rebuild_indexes import indexes_built_after
 from counseling_shared.scheduler import notify_timer_added
@@ -43,7 +47,7 @@ _KINDS: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Connection, Any], A
     "staff": (staff.evolve, projections.save_staff_member),
     "room": (room.evolve, projections.save_room),
     "client": (client.evolve, projections.save_client),
-    "appointment": (appointment.evolve, projections.save_appointment),
+    "appointment": (appointment.evolve, projections.save_replayed_appointment),
     "hours": (hours.evolve, scheduling_store.save_hours),
     "siterules": (rules.evolve, scheduling_store.save_rules),
     "hold": (holds.evolve, scheduling_store.save_hold),
@@ -87,7 +91,10 @@ async def rebuild_projections(
         await conn.execute(f"TRUNCATE {', '.join(_TABLES)}")
         # TRUNCATE holds the tables ACCESS EXCLUSIVE already: readers wait for the commit
         # whether or not the indexes are there meanwhile, and each is built once at the end.
-        async with indexes_built_after(conn, _TABLES, exclusions=True):
+        async with (
+            indexes_built_after(conn, _TABLES, exclusions=True, foreign_keys=True),
+            binary_jsonb(conn),  # appointments' goals, copied
+        ):
             await _refold(conn, counts, progress, flush_every)
     return counts
 
