@@ -10,8 +10,8 @@ Dropped: plain indexes, and exclusion constraints and foreign keys when asked (t
 again before commit, which checks every row again: a rebuild that broke one fails and rolls
 back). A foreign key is checked row by row by a trigger that looks up and locks the
 referenced row (half of the cost of inserting an appointment); added again, it is one join.
-Only keys between the tables given are dropped. Kept: primary keys, unique indexes and unique
-constraints (upserts need them as arbiters).
+Only keys to a table the caller holds locked (a TRUNCATE) are dropped. Kept: primary keys,
+unique indexes and unique constraints (upserts need them as arbiters).
 
 `DROP INDEX` locks its table ACCESS EXCLUSIVE until commit: readers wait for the rebuild.
 Use it only where the rebuild already holds that lock (a TRUNCATE in the same transaction).
@@ -62,16 +62,20 @@ _EXCLUSIONS = """
     ORDER BY c.conname
 """
 
-# Foreign keys between the tables (from one of them to one of them: the referenced table is
-# locked by the caller too, so adding the key again waits for no one).
+# Foreign keys from the tables to a table this transaction holds locked against writers
+# (adding a key again takes SHARE ROW EXCLUSIVE on the referenced table: with the lock held
+# already, it waits for no one and blocks no one longer than the caller does).
 _FOREIGN_KEYS = """
-    WITH wanted AS (SELECT to_regclass(name) AS oid FROM unnest($1::text[]) AS name)
     SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', c.conrelid::regclass, c.conname) AS drop,
            format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname,
                   pg_get_constraintdef(c.oid)) AS create
     FROM pg_constraint c
     WHERE c.contype = 'f'
-      AND c.conrelid IN (SELECT oid FROM wanted) AND c.confrelid IN (SELECT oid FROM wanted)
+      AND c.conrelid IN (SELECT to_regclass(name) FROM unnest($1::text[]) AS name)
+      AND c.confrelid IN (
+          SELECT relation FROM pg_locks
+          WHERE pid = pg_backend_pid() AND granted AND locktype = 'relation'
+            AND mode IN ('ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock'))
     ORDER BY c.conrelid::regclass::text, c.conname
 """
 

@@ -56,6 +56,24 @@ _KINDS: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Connection, Any], A
     "offer": (waitlist.evolve_offer, waitlist_store.save_offer),
 }
 
+# The tables each kind's saves write.
+_TABLES_OF_KIND = {
+    "site": ("sites",),
+    "staff": ("staff",),
+    "room": ("rooms",),
+    "client": ("clients",),
+    "appointment": ("appointments", "slot_claims"),
+    "hours": ("working_hours",),
+    "siterules": ("site_booking_rules",),
+    "hold": ("holds", "slot_claims"),
+    "series": ("appointment_series", "series_appointments"),
+    "waitlist": ("waitlist_entries",),
+    "offer": ("waitlist_offers",),
+}
+# Streams of a kind from which its tables' indexes and constraints are dropped meanwhile:
+# dropping and adding one again costs about what keeping it costs a hundred rows.
+MANY_STREAMS = 100
+
 # Every projection table, children before the rows they reference.
 _TABLES = (
     "waitlist_offers",
@@ -79,35 +97,49 @@ async def rebuild_projections(
     *,
     progress: Callable[[int, int], None] | None = None,
     flush_every: int = 2000,
+    many_streams: int = MANY_STREAMS,
 ) -> dict[str, int]:
     """Replace every projection row by the fold of its stream; return rows per kind.
 
     `progress(done, total)` is called after each batch of streams is written (`counselctl
-    rebuild` draws a bar); at most `flush_every` folded aggregates wait in memory.
+    rebuild` draws a bar); at most `flush_every` folded aggregates wait in memory. The
+    tables of a kind with `many_streams` or more are written without their secondary
+    indexes, exclusion constraints and foreign keys, which are added again at the end.
     """
     counts = dict.fromkeys(_KINDS, 0)
     async with conn.transaction():
         await conn.execute("LOCK TABLE events IN SHARE MODE")
         await conn.execute(f"TRUNCATE {', '.join(_TABLES)}")
+        streams = await _streams_of_kinds(conn)
         # TRUNCATE holds the tables ACCESS EXCLUSIVE already: readers wait for the commit
         # whether or not the indexes are there meanwhile, and each is built once at the end.
+        many = {t for k, n in streams.items() if n >= many_streams for t in _TABLES_OF_KIND[k]}
         async with (
-            indexes_built_after(conn, _TABLES, exclusions=True, foreign_keys=True),
+            indexes_built_after(conn, sorted(many), exclusions=True, foreign_keys=True),
             binary_jsonb(conn),  # appointments' goals, copied
         ):
-            await _refold(conn, counts, progress, flush_every)
+            await _refold(conn, sum(streams.values()), counts, progress, flush_every)
     return counts
+
+
+async def _streams_of_kinds(conn: Connection) -> dict[str, int]:
+    """How many streams of each of `_KINDS` the store holds."""
+    found = await conn.fetch(
+        """SELECT split_part(stream_id, '-', 1) AS kind, count(DISTINCT stream_id) AS streams
+           FROM events GROUP BY 1"""
+    )
+    return {r["kind"]: r["streams"] for r in found if r["kind"] in _KINDS}
 
 
 async def _refold(
     conn: Connection,
+    total: int,
     counts: dict[str, int],
     progress: Callable[[int, int], None] | None,
     flush_every: int,
 ) -> None:
-    """Fold every stream and write its rows (in batches); count them into `counts`."""
-    found = await conn.fetch("SELECT DISTINCT stream_id FROM events")
-    total = sum(1 for r in found if r["stream_id"].split("-", 1)[0] in _KINDS)
+    """Fold every stream (`total` of them) and write its rows (in batches); count them into
+    `counts`."""
     async with Batches(conn, every=flush_every, total=total, progress=progress) as batches:
         # In the kinds' order, each kind's events read by one query.
         for kind, (evolve, save) in _KINDS.items():
