@@ -3,9 +3,12 @@
 Every stream is folded with its aggregate's `evolve`, in version order, and the final states
 replace the projection rows. Writers wait meanwhile (a SHARE lock on `events`), so the rebuilt
 rows match the store exactly. The tables are truncated (readers wait for the commit), so
-their secondary indexes, exclusion constraints and foreign keys are dropped meanwhile and
-created again, from the catalog's definitions, before the commit (`rebuild_indexes`): each
-is built once instead of maintained row by row, and the constraints check every rebuilt row.
+the secondary indexes and foreign keys of the tables of kinds with many streams are dropped
+meanwhile and created again, from the catalog's definitions, before the commit
+(`rebuild_indexes`): each is built once instead of maintained row by row, and each key
+checks every rebuilt row. The exclusion constraints stay: checking them is most of
+PostgreSQL's share, and costs about the same row by row as when a constraint is added
+again, but row by row it runs while this process folds the next batch, not after the fold.
 
 The write path's save functions write the rows, into `RecordedWrites`: every
 `flush_every` aggregates (and at the end of each kind, so a kind's rows exist before the next
@@ -104,7 +107,7 @@ async def rebuild_projections(
     `progress(done, total)` is called after each batch of streams is written (`counselctl
     rebuild` draws a bar); at most `flush_every` folded aggregates wait in memory. The
     tables of a kind with `many_streams` or more are written without their secondary
-    indexes, exclusion constraints and foreign keys, which are added again at the end.
+    indexes and foreign keys, which are added again at the end.
     """
     counts = dict.fromkeys(_KINDS, 0)
     async with conn.transaction():
@@ -115,7 +118,7 @@ async def rebuild_projections(
         # whether or not the indexes are there meanwhile, and each is built once at the end.
         many = {t for k, n in streams.items() if n >= many_streams for t in _TABLES_OF_KIND[k]}
         async with (
-            indexes_built_after(conn, sorted(many), exclusions=True, foreign_keys=True),
+            indexes_built_after(conn, sorted(many), foreign_keys=True),
             binary_jsonb(conn),  # appointments' goals, copied
         ):
             await _refold(conn, sum(streams.values()), counts, progress, flush_every)
