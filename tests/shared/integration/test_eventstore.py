@@ -278,3 +278,44 @@ async def test_read_streams_lets_its_gate_use_the_connection_between_fetches(
     # Before the cursor is opened, then around each of the three fetches of two events.
     assert gate.calls == ["before", *["before", "after"] * 3]
     assert written == 4
+
+
+class _Counter:
+    """A gate that counts the reader's fetches."""
+
+    def __init__(self) -> None:
+        self.fetches = 0
+
+    async def before_fetch(self) -> None:
+        pass
+
+    def after_fetch(self) -> None:
+        self.fetches += 1
+
+
+async def test_a_first_fetch_of_a_few_events_doubles_up_to_prefetch_and_reads_every_stream(
+    pool: asyncpg.Pool[Any],
+) -> None:
+    kind = f"ramp{uuid4().hex[:8]}"
+    ids = sorted(f"{kind}-{uuid4()}" for _ in range(3))
+    async with pool.acquire() as conn:
+        for stream, types in zip(
+            ids, (("A", "B", "C"), ("A", "B"), ("A", "B", "C", "D")), strict=True
+        ):
+            await append(conn, stream, 0, new_events(*types))
+        async with conn.transaction():
+            flat, ramped = _Counter(), _Counter()
+            whole = [s async for s in read_streams_json(conn, f"{kind}-", prefetch=4, gate=flat)]
+            read = [
+                s
+                async for s in read_streams_json(
+                    conn, f"{kind}-", prefetch=4, gate=ramped, first_fetch=1
+                )
+            ]
+
+    assert [[(e.stream_id, e.version) for e in s] for s in read] == [
+        [(e.stream_id, e.version) for e in s] for s in whole
+    ]
+    assert sum(len(s) for s in read) == 9
+    assert flat.fetches == 3  # 4 + 4 + 1
+    assert ramped.fetches == 4  # 1 + 2 + 4 + 2
