@@ -135,10 +135,7 @@ class Batches:
     is being written and one filled at a time. Use it as `async with`: leaving writes what
     waits, and a rebuild that fails while a batch is being written waits for it before its
     transaction is rolled back. Give it to `read_streams` as its `gate` (and `fetch` as its
-    `prefetch`): the cursor fetches only when no batch is being written. `eager`: after each
-    fetch, what waits is written even if fewer than `every` (the connection is free, and the
-    backend would otherwise idle while the fold fills a batch; with a reader whose first
-    fetches are small, the first rows go in early)."""
+    `prefetch`): the cursor fetches only when no batch is being written."""
 
     def __init__(
         self,
@@ -147,14 +144,12 @@ class Batches:
         every: int,
         total: int,
         progress: Callable[[int, int], None] | None = None,
-        eager: bool = False,
     ) -> None:
         self.writes = RecordedWrites()
         self.into = self.writes.connection  # what the save functions are given
         self.done = 0
         self._conn, self._every, self._total, self._progress = conn, every, total, progress
         self._pending = 0
-        self._eager = eager
         self._writing: asyncio.Task[None] | None = None
         # Events per fetch for `read_streams`: about one batch's, so that a batch is written
         # while the next one is folded rather than while a fraction of it is.
@@ -203,9 +198,7 @@ class Batches:
 
     def after_fetch(self) -> None:
         """The reader's fetch is done: a full batch may take the connection now."""
-        if self._writing is None and (
-            self._pending >= self._every or (self._eager and self._pending)
-        ):
+        if self._pending >= self._every and self._writing is None:
             self._start()
 
     def _start(self) -> None:

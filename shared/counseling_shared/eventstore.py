@@ -226,20 +226,13 @@ class StoredJson(NamedTuple):
 
 
 async def read_streams_json(
-    conn: Connection,
-    prefix: str,
-    *,
-    prefetch: int = 1000,
-    gate: FetchGate | None = None,
-    first_fetch: int | None = None,
+    conn: Connection, prefix: str, *, prefetch: int = 1000, gate: FetchGate | None = None
 ) -> AsyncIterator[list[StoredJson]]:
     """`read_streams`, each event's data left as its JSON text (no metadata): for a replay
     whose decoder parses and validates the text in one step (pydantic's `validate_json`)
-    rather than a parsed copy of it. `first_fetch`: the first fetch's events, each next
-    fetch twice as many up to `prefetch` (a gate's first batch can start sooner)."""
+    rather than a parsed copy of it."""
     columns = "stream_id, version, type, data::text, recorded_at"
-    read = _read_kind(conn, prefix, columns, StoredJson._make, prefetch, gate, first_fetch)
-    async for stream in read:
+    async for stream in _read_kind(conn, prefix, columns, StoredJson._make, prefetch, gate):
         yield stream
 
 
@@ -258,7 +251,6 @@ async def _read_kind(
     make: Callable[[asyncpg.Record], _Event],
     prefetch: int,
     gate: FetchGate | None,
-    first_fetch: int | None = None,
 ) -> AsyncIterator[list[_Event]]:
     pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     sql = f"SELECT {columns} FROM events WHERE stream_id LIKE $1 ORDER BY stream_id, version"
@@ -266,11 +258,10 @@ async def _read_kind(
         await gate.before_fetch()
     cursor = await conn.cursor(sql, pattern)
     stream: list[_Event] = []
-    size = min(first_fetch or prefetch, prefetch)
     while True:
         if gate is not None:
             await gate.before_fetch()
-        rows = await cursor.fetch(size)
+        rows = await cursor.fetch(prefetch)
         if gate is not None:
             gate.after_fetch()
         for row in rows:
@@ -279,9 +270,8 @@ async def _read_kind(
                 yield stream
                 stream = []
             stream.append(recorded)
-        if len(rows) < size:
+        if len(rows) < prefetch:
             break
-        size = min(2 * size, prefetch)
     if stream:
         yield stream
 

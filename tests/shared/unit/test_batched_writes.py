@@ -178,19 +178,3 @@ async def test_copied_rows_go_in_one_copy_per_table_and_columns_at_their_first_p
         ("copy", ("child", ("id",)), [(4,)]),
     ]
     assert writes.recorded == 0
-
-
-@pytest.mark.parametrize("eager", [False, True])
-async def test_an_eager_batch_is_written_after_a_fetch_even_when_not_full(eager: bool) -> None:
-    conn = _SlowConnection()
-    conn.go.set()
-    async with Batches(cast("Connection", conn), every=10, total=3, eager=eager) as batches:
-        await _save(batches, 1)
-        await _save(batches, 2)
-        batches.after_fetch()
-        await batches.before_fetch()
-        written = list(conn.written)
-        await _save(batches, 3)
-    expected = [("INSERT INTO t VALUES ($1)", [(1,), (2,)])] if eager else []
-    assert written == expected
-    assert [row for _, rows in conn.written for row in rows] == [(1,), (2,), (3,)]
