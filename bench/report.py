@@ -617,12 +617,13 @@ waiting for the CPU meanwhile (run-queue wait under 20 ms, `/proc/<pid>/schedsta
 two runs (`bench.rebuild_ab --from-dump`, load 3.4 to 4.9): 7,226 to 12,586 events/s
 (median 11,636) and 13,100 to 16,534 (13,996); CPU per 1,000 events, fold / PostgreSQL,
 26 to 28 / 63 to 74 ms and 18 to 27 / 46 to 50. Tried and not kept: a kind's first fetches
-small (256 events, doubling) with every fetch followed by a write of whatever was folded,
-so that PostgreSQL starts writing before a whole batch is folded: a timeline of the fetches
-and writes showed its 90 ms idle at the start of the appointments gone, but the rebuild was
-not measurably faster at load 4 to 5 (nine runs each) and PostgreSQL spent 1 to 2 ms more
-per 1,000 events. PostgreSQL's CPU for this store is now 0.5 s whatever the fold does
-(24,000 events/s at best); 20,000 is reached only on an otherwise idle machine, in some runs.
+small (256 events, doubling) with every fetch followed by a write of whatever was folded, so
+that PostgreSQL starts writing before a whole batch is folded: a timeline of the fetches and
+writes showed its 90 ms idle at the start of the appointments gone, but the rebuild was not
+measurably faster at load 3.4 to 5.2 (24 runs each, alternately; in the last 15, median
+10,500 events/s with it, 10,900 without) and PostgreSQL spent 1 to 2 ms more per 1,000
+events. PostgreSQL's CPU for this store is now 0.5 s whatever the fold does (24,000 events/s
+at best); 20,000 is reached only on an otherwise idle machine, in some runs.
 
 ### The backbone, beside raw NATS and PostgreSQL
 
