@@ -588,8 +588,8 @@ rebuild's CPU).
 Fifth round, booking only (2026-12-04, 18:40 to 19:15 UTC, on the fourth round's store of
 12,101 events; shared machine, load average 2.7 to 6.4). Appointments and their slot claims
 now go in by binary COPY: the rebuild saves an appointment with
-`projections.save_replayed_appointment` (the row, and its claim only while it is booked:
-the write path deletes a cancelled one's, which cost 578 no-op DELETEs), and `RecordedWrites`
+`projections.save_replayed_appointment` (the row, and its claim only while it is booked: the
+write path deletes a cancelled one's, which cost 578 no-op DELETEs), and `RecordedWrites`
 records a save's `copy_records_to_table` as one COPY per table and columns, at the place a
 statement would have run. A plain insert is what the upsert did: each appointment is saved
 once, from its final state, into a truncated table (a second save would fail on the primary
@@ -610,15 +610,17 @@ same), 0.4 s of this rebuild. Added again after the fold, they run while this pr
 (PostgreSQL's CPU 94 ms during the fold and 404 to 408 ms after it); kept, they are checked
 as each batch is copied, while the next batch is folded (461 to 521 ms during, 18 to 21
 after), for the same CPU (40 to 45 ms per 1,000 events either way), so the rebuild now keeps
-them. Timed in one process on the restored store, alternately: with no other process
-waiting for the CPU meanwhile (run-queue wait under 20 ms, `/proc/<pid>/schedstat`), kept
-0.59 to 0.70 s (17,213 to 20,351 events/s), dropped 0.73 to 0.79 s; at load 3 to 4 both
-0.8 to 2 s. The main branch (its own process) and this branch alternately, three rounds of
-two runs (`bench.rebuild_ab --from-dump`, load 3.4 to 4.9): 7,226 to 12,586 events/s
-(median 11,636) and 13,100 to 16,534 (13,996); CPU per 1,000 events, fold / PostgreSQL,
-26 to 28 / 63 to 74 ms and 18 to 27 / 46 to 50. Tried and not kept: a kind's first fetches
-small (256 events, doubling) with every fetch followed by a write of whatever was folded, so
-that PostgreSQL starts writing before a whole batch is folded: a timeline of the fetches and
+them. Timed in one process on the restored store, alternately: with no other process waiting
+for the CPU meanwhile (run-queue wait under 20 ms, `/proc/<pid>/schedstat`), kept 0.59 to
+0.70 s (17,213 to 20,351 events/s), dropped 0.73 to 0.79 s; at load 3 to 4 both 0.8 to 2 s.
+The main branch (its own process) and this branch alternately, three rounds of two runs
+(`bench.rebuild_ab --from-dump`, load 3.4 to 4.9): 7,226 to 12,586 events/s (median 11,636)
+and 13,100 to 16,534 (13,996); CPU per 1,000 events, fold / PostgreSQL, 26 to 28 / 63 to 74
+ms and 18 to 27 / 46 to 50; three more rounds at load 4.7 to 6.0, where the rates no longer
+tell them apart: 5,974 to 10,731 (median 8,679) and 6,663 to 12,502 (8,251), 26 to 28 / 62
+to 66 ms and 19 to 26 / 47 to 51. Tried and not kept: a kind's first fetches small (256
+events, doubling) with every fetch followed by a write of whatever was folded, so that
+PostgreSQL starts writing before a whole batch is folded: a timeline of the fetches and
 writes showed its 90 ms idle at the start of the appointments gone, but the rebuild was not
 measurably faster at load 3.4 to 5.2 (24 runs each, alternately; in the last 15, median
 10,500 events/s with it, 10,900 without) and PostgreSQL spent 1 to 2 ms more per 1,000
