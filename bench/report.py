@@ -652,6 +652,48 @@ encoder); upserting the alerts instead of deleting them (a drifted row could bre
 `alerts_one_active_per_client` halfway through). `bench.rebuild_ab --baseline` cannot load
 main's crisis rebuild any more (it calls `timers.follow_all`): compare worktrees instead.
 
+Fifth round, booking only (2026-12-04, 18:40 to 19:15 UTC, on the fourth round's store of
+12,101 events; shared machine, load average 2.7 to 6.4). Appointments and their slot claims
+now go in by binary COPY: the rebuild saves an appointment with
+`projections.save_replayed_appointment` (the row, and its claim only while it is booked: the
+write path deletes a cancelled one's, which cost 578 no-op DELETEs), and `RecordedWrites`
+records a save's `copy_records_to_table` as one COPY per table and columns, at the place a
+statement would have run. A plain insert is what the upsert did: each appointment is saved
+once, from its final state, into a truncated table (a second save would fail on the primary
+key). jsonb (the goals) goes in PostgreSQL's binary format on the rebuild's connection
+meanwhile (`db.binary_jsonb`; the services' text codec is back afterwards, a test checks
+both; MagicStack/asyncpg#604). The foreign keys from the rebuilt tables to tables the
+transaction holds locked are dropped too and added again at the end, one join each
+(`rebuild_indexes`, `foreign_keys=True`): each inserted appointment looked up and locked its
+site, client, counselor and room row, 50 to 72 µs a row with the keys, 14 to 24 without; by
+COPY, 12. Indexes and keys are dropped only on the tables of kinds with 100 streams or more
+(dropping and adding a dozen indexes and 25 keys of nearly empty tables cost 30 to 75 ms).
+What is left of PostgreSQL's share is the exclusion constraints: each booked appointment is
+checked by six (three on `appointments`, three on `slot_claims`), 8 to 10 µs each however
+they are built (timed alone on the 7,482 claims: adding the counselor's or the client's
+constraint 75 to 88 ms of CPU, of which the GiST build 9 to 16, the rest one index probe per
+row; the rows' order changed nothing; inserting with the constraint in place cost about the
+same), 0.4 s of this rebuild. Added again after the fold, they run while this process waits
+(PostgreSQL's CPU 94 ms during the fold and 404 to 408 ms after it); kept, they are checked
+as each batch is copied, while the next batch is folded (461 to 521 ms during, 18 to 21
+after), for the same CPU (40 to 45 ms per 1,000 events either way), so the rebuild now keeps
+them. Timed in one process on the restored store, alternately: with no other process waiting
+for the CPU meanwhile (run-queue wait under 20 ms, `/proc/<pid>/schedstat`), kept 0.59 to
+0.70 s (17,213 to 20,351 events/s), dropped 0.73 to 0.79 s; at load 3 to 4 both 0.8 to 2 s.
+The main branch (its own process) and this branch alternately, three rounds of two runs
+(`bench.rebuild_ab --from-dump`, load 3.4 to 4.9): 7,226 to 12,586 events/s (median 11,636)
+and 13,100 to 16,534 (13,996); CPU per 1,000 events, fold / PostgreSQL, 26 to 28 / 63 to 74
+ms and 18 to 27 / 46 to 50; three more rounds at load 4.7 to 6.0, where the rates no longer
+tell them apart: 5,974 to 10,731 (median 8,679) and 6,663 to 12,502 (8,251), 26 to 28 / 62
+to 66 ms and 19 to 26 / 47 to 51. Tried and not kept: a kind's first fetches small (256
+events, doubling) with every fetch followed by a write of whatever was folded, so that
+PostgreSQL starts writing before a whole batch is folded: a timeline of the fetches and
+writes showed its 90 ms idle at the start of the appointments gone, but the rebuild was not
+measurably faster at load 3.4 to 5.2 (24 runs each, alternately; in the last 15, median
+10,500 events/s with it, 10,900 without) and PostgreSQL spent 1 to 2 ms more per 1,000
+events. PostgreSQL's CPU for this store is now 0.5 s whatever the fold does (24,000 events/s
+at best); 20,000 is reached only on an otherwise idle machine, in some runs.
+
 ### The backbone, beside raw NATS and PostgreSQL
 
 {table}

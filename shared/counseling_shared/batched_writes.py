@@ -13,6 +13,11 @@ keep their order); it does not for a save that reads (reads are refused here) or
 and re-inserts the same child rows more than once before a flush. Each rebuild says why its
 saves qualify.
 
+A save may also call `copy_records_to_table(table, records=..., columns=...)`, for a plain
+insert into a table the rebuild emptied: its rows go in by one binary COPY per table and
+columns (a tenth of an `executemany`'s cost per row in PostgreSQL), at its place in that
+order. COPY needs a binary codec for jsonb (`db.binary_jsonb`).
+
 `SELECT pg_notify(...)` wakes are not batched: their channels are collected in `woken`, and
 the caller wakes each channel once when it is done.
 
@@ -36,11 +41,25 @@ _NOTIFY = "SELECT pg_notify("
 _YIELD_EVERY = 16  # aggregates folded between two turns of the event loop while writing
 
 
+class CopyInto(str):
+    """Where recorded rows are copied (a table and its columns, in the rows' order), as a
+    recorded call's key: its text is the COPY statement's, so it sorts and reads as one."""
+
+    table: str
+    columns: tuple[str, ...]
+
+    def __new__(cls, table: str, columns: tuple[str, ...]) -> CopyInto:
+        target = super().__new__(cls, f"COPY {table} ({', '.join(columns)}) FROM STDIN")
+        target.table, target.columns = table, columns
+        return target
+
+
 class RecordedWrites:
     """A write-only stand-in connection whose statements run later, batched, on `conn`."""
 
     def __init__(self) -> None:
         self._calls: Recorded = {}  # insertion order: first seen
+        self._targets: dict[tuple[str, tuple[str, ...]], CopyInto] = {}
         self.woken: set[str] = set()
         self.recorded = 0
 
@@ -66,6 +85,19 @@ class RecordedWrites:
             self._calls.setdefault(sql, []).extend(rows)
             self.recorded += len(rows)
 
+    async def copy_records_to_table(
+        self, table_name: str, *, records: Iterable[Sequence[Any]], columns: Sequence[str]
+    ) -> str:
+        rows = list(records)
+        if rows:
+            key = (table_name, tuple(columns))
+            target = self._targets.get(key)
+            if target is None:
+                target = self._targets[key] = CopyInto(*key)
+            self._calls.setdefault(target, []).extend(rows)
+            self.recorded += len(rows)
+        return ""
+
     def _refuse(self, *_: Any, **__: Any) -> Any:
         raise TypeError("a batched save cannot read: its writes have not run yet")
 
@@ -81,13 +113,17 @@ class RecordedWrites:
         await run(conn, self.take())
 
 
-Recorded = dict[str, list[Sequence[Any]]]  # SQL text → each call's arguments, first seen first
+# SQL text (or COPY target) → each call's arguments (rows), first seen first.
+Recorded = dict[str, list[Sequence[Any]]]
 
 
 async def run(conn: Connection, calls: Recorded) -> None:
-    """One `executemany` per SQL text, in the order the texts were first seen."""
-    for sql, rows in calls.items():
-        await conn.executemany(sql, rows)
+    """One `executemany` per SQL text, one COPY per target, in the order first seen."""
+    for what, rows in calls.items():
+        if isinstance(what, CopyInto):
+            await conn.copy_records_to_table(what.table, records=rows, columns=what.columns)
+        else:
+            await conn.executemany(what, rows)
 
 
 class Batches:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -62,6 +64,34 @@ async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
     for type_name in ("json", "jsonb"):
         await conn.set_type_codec(
             type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+def _jsonb_binary(value: Any) -> bytes:
+    return b"\x01" + json.dumps(value).encode()  # jsonb's binary format: version 1, the text
+
+
+def _jsonb_from_binary(data: bytes) -> Any:
+    return json.loads(data[1:])
+
+
+@asynccontextmanager
+async def binary_jsonb(conn: Connection) -> AsyncIterator[None]:
+    """jsonb sent and read in PostgreSQL's binary format meanwhile (the same values as the
+    services' text codec), as `copy_records_to_table` needs (binary COPY; MagicStack/asyncpg
+    #604); the services' codec again afterwards, whatever happens."""
+    await conn.set_type_codec(
+        "jsonb",
+        encoder=_jsonb_binary,
+        decoder=_jsonb_from_binary,
+        schema="pg_catalog",
+        format="binary",
+    )
+    try:
+        yield
+    finally:
+        await conn.set_type_codec(
+            "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
         )
 
 

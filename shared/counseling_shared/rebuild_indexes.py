@@ -6,9 +6,12 @@ table (most of PostgreSQL's share of rebuilding appointments). The definitions c
 catalog (`pg_indexes.indexdef`, `pg_get_constraintdef`) when the rebuild starts, so the
 migrations stay the only place they are written.
 
-Dropped: plain indexes, and exclusion constraints when asked (they are added again before
-commit, which checks every row again: a rebuild that broke one fails and rolls back). Kept:
-primary keys, unique indexes and unique constraints (upserts need them as arbiters).
+Dropped: plain indexes, and exclusion constraints and foreign keys when asked (they are added
+again before commit, which checks every row again: a rebuild that broke one fails and rolls
+back). A foreign key is checked row by row by a trigger that looks up and locks the
+referenced row (half of the cost of inserting an appointment); added again, it is one join.
+Only keys to a table the caller holds locked (a TRUNCATE) are dropped. Kept: primary keys,
+unique indexes and unique constraints (upserts need them as arbiters).
 
 `DROP INDEX` locks its table ACCESS EXCLUSIVE until commit: readers wait for the rebuild.
 Use it only where the rebuild already holds that lock (a TRUNCATE in the same transaction).
@@ -59,25 +62,53 @@ _EXCLUSIONS = """
     ORDER BY c.conname
 """
 
+# Foreign keys from the tables to a table this transaction holds locked against writers
+# (adding a key again takes SHARE ROW EXCLUSIVE on the referenced table: with the lock held
+# already, it waits for no one and blocks no one longer than the caller does).
+_FOREIGN_KEYS = """
+    SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', c.conrelid::regclass, c.conname) AS drop,
+           format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname,
+                  pg_get_constraintdef(c.oid)) AS create
+    FROM pg_constraint c
+    WHERE c.contype = 'f'
+      AND c.conrelid IN (SELECT to_regclass(name) FROM unnest($1::text[]) AS name)
+      AND c.confrelid IN (
+          SELECT relation FROM pg_locks
+          WHERE pid = pg_backend_pid() AND granted AND locktype = 'relation'
+            AND mode IN ('ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock'))
+    ORDER BY c.conrelid::regclass::text, c.conname
+"""
+
 
 async def droppable(
-    conn: Connection, tables: Sequence[str], *, exclusions: bool = False
+    conn: Connection,
+    tables: Sequence[str],
+    *,
+    exclusions: bool = False,
+    foreign_keys: bool = False,
 ) -> list[DroppedIndex]:
-    """The tables' secondary indexes (and exclusion constraints, if asked), from the catalog."""
+    """The tables' secondary indexes (and exclusion constraints, foreign keys, if asked), from
+    the catalog, in the order they are to be created again."""
     found = await conn.fetch(_INDEXES, list(tables))
     if exclusions:
         found += await conn.fetch(_EXCLUSIONS, list(tables))
+    if foreign_keys:
+        found += await conn.fetch(_FOREIGN_KEYS, list(tables))
     return [DroppedIndex(r["drop"], r["create"]) for r in found]
 
 
 @asynccontextmanager
 async def indexes_built_after(
-    conn: Connection, tables: Sequence[str], *, exclusions: bool = False
+    conn: Connection,
+    tables: Sequence[str],
+    *,
+    exclusions: bool = False,
+    foreign_keys: bool = False,
 ) -> AsyncIterator[list[DroppedIndex]]:
     """Inside the caller's transaction: drop the tables' secondary indexes, let the caller
     write, then create each again as it was. On an error nothing is created again: the
     caller's transaction rolls back, and with it the drops."""
-    dropped = await droppable(conn, tables, exclusions=exclusions)
+    dropped = await droppable(conn, tables, exclusions=exclusions, foreign_keys=foreign_keys)
     for index in dropped:
         await conn.execute(index.drop)
     yield dropped

@@ -110,3 +110,81 @@ async def test_without_exclusions_the_constraint_stays_and_checks_each_row(
     async with probe.acquire() as conn:
         with pytest.raises(asyncpg.ExclusionViolationError):
             await _two_overlapping_rows(conn, exclusions=False)
+
+
+FOREIGN = (
+    "CREATE TABLE IF NOT EXISTS rebuilt_parent (id integer PRIMARY KEY)",
+    "CREATE TABLE IF NOT EXISTS rebuilt_outside (id integer PRIMARY KEY)",
+    """CREATE TABLE IF NOT EXISTS rebuilt_child (
+        id integer PRIMARY KEY,
+        parent integer NOT NULL REFERENCES rebuilt_parent (id),
+        outside integer REFERENCES rebuilt_outside (id)
+    )""",
+)
+
+
+async def _keys(conn: Connection) -> dict[str, str]:
+    found = await conn.fetch(
+        """SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint
+           WHERE conrelid = 'rebuilt_child'::regclass AND contype = 'f'"""
+    )
+    return {r["conname"]: r["definition"] for r in found}
+
+
+@pytest.fixture
+async def family(pool: asyncpg.Pool[Any]) -> asyncpg.Pool[Any]:
+    async with pool.acquire() as conn:
+        for statement in FOREIGN:
+            await conn.execute(statement)
+        await conn.execute("TRUNCATE rebuilt_child, rebuilt_parent, rebuilt_outside")
+    return pool
+
+
+async def test_foreign_keys_to_locked_tables_are_dropped_meanwhile_and_come_back(
+    family: asyncpg.Pool[Any],
+) -> None:
+    async with family.acquire() as conn:
+        before = await _keys(conn)
+        async with conn.transaction():
+            await conn.execute("TRUNCATE rebuilt_child, rebuilt_parent")  # both locked
+            async with indexes_built_after(conn, ["rebuilt_child"], foreign_keys=True) as dropped:
+                meanwhile = await _keys(conn)
+                # The child first: no trigger looks for its parent until the key is back.
+                await conn.execute("INSERT INTO rebuilt_child VALUES (1, 5, NULL)")
+                await conn.execute("INSERT INTO rebuilt_parent VALUES (5)")
+        after = await _keys(conn)
+    assert after == before
+    assert [d.drop for d in dropped] == [
+        "ALTER TABLE rebuilt_child DROP CONSTRAINT rebuilt_child_parent_fkey"
+    ]
+    # The key to a table the caller has not locked stays: adding it again would lock it.
+    assert set(meanwhile) == {"rebuilt_child_outside_fkey"}
+
+
+async def test_without_the_referenced_table_locked_the_key_stays(
+    family: asyncpg.Pool[Any],
+) -> None:
+    async with family.acquire() as conn, conn.transaction():
+        await conn.execute("TRUNCATE rebuilt_child")
+        async with indexes_built_after(conn, ["rebuilt_child"], foreign_keys=True) as dropped:
+            assert dropped == []
+            with pytest.raises(asyncpg.ForeignKeyViolationError):
+                await conn.execute("INSERT INTO rebuilt_child VALUES (1, 5, NULL)")
+
+
+async def _orphan_written_without_its_key(conn: Connection) -> None:
+    async with conn.transaction():
+        await conn.execute("TRUNCATE rebuilt_child, rebuilt_parent")
+        async with indexes_built_after(conn, ["rebuilt_child"], foreign_keys=True):
+            await conn.execute("INSERT INTO rebuilt_child VALUES (1, 5, NULL)")
+
+
+async def test_a_foreign_key_broken_meanwhile_fails_and_rolls_everything_back(
+    family: asyncpg.Pool[Any],
+) -> None:
+    async with family.acquire() as conn:
+        before = await _keys(conn)
+        with pytest.raises(asyncpg.ForeignKeyViolationError):
+            await _orphan_written_without_its_key(conn)
+        assert await _keys(conn) == before
+        assert await conn.fetchval("SELECT count(*) FROM rebuilt_child") == 0

@@ -156,3 +156,40 @@ async def test_statements_of_no_aggregate_are_written_too() -> None:
         await batches.into.execute("DELETE FROM t")
         await _save(batches, 1)
     assert conn.written == [("DELETE FROM t", [()]), ("INSERT INTO t VALUES ($1)", [(1,)])]
+
+
+class _Recorder:
+    """What `run` sends to the connection, in order."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Any, list[Sequence[Any]]]] = []
+
+    async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
+        self.sent.append(("executemany", sql, list(args)))
+
+    async def copy_records_to_table(
+        self, table_name: str, *, records: Iterable[Sequence[Any]], columns: Sequence[str]
+    ) -> None:
+        self.sent.append(("copy", (table_name, tuple(columns)), list(records)))
+
+
+async def test_copied_rows_go_in_one_copy_per_table_and_columns_at_their_first_place() -> None:
+    writes = RecordedWrites()
+    into = writes.connection
+    await into.execute("INSERT INTO parent VALUES ($1)", 1)
+    await into.copy_records_to_table("child", records=[(1, "a")], columns=("id", "v"))
+    await into.copy_records_to_table("other", records=[(7,)], columns=("id",))
+    await into.execute("INSERT INTO parent VALUES ($1)", 2)
+    await into.copy_records_to_table("child", records=[(2, "b"), (3, "c")], columns=("id", "v"))
+    await into.copy_records_to_table("child", records=[(4,)], columns=("id",))  # other columns
+    assert writes.recorded == 7
+
+    conn = _Recorder()
+    await writes.flush(cast("Connection", conn))
+    assert conn.sent == [
+        ("executemany", "INSERT INTO parent VALUES ($1)", [(1,), (2,)]),
+        ("copy", ("child", ("id", "v")), [(1, "a"), (2, "b"), (3, "c")]),
+        ("copy", ("other", ("id",)), [(7,)]),
+        ("copy", ("child", ("id",)), [(4,)]),
+    ]
+    assert writes.recorded == 0

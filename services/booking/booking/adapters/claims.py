@@ -55,18 +55,26 @@ def of_hold(hold: Hold) -> Claim:
     )
 
 
-async def sync(conn: Connection, claim: Claim) -> None:
-    """Write or drop the claim. Raises `asyncpg.ExclusionViolationError` when it collides."""
-    if not claim.active:
-        await conn.execute("DELETE FROM slot_claims WHERE owner_id = $1", claim.owner_id)
-        return
-    await conn.execute(
-        """INSERT INTO slot_claims (owner_id, owner_kind, site_id, counselor_id, room_id,
-                                    client_id, start_at, end_at)
+_COLUMNS = (
+    "owner_id",
+    "owner_kind",
+    "site_id",
+    "counselor_id",
+    "room_id",
+    "client_id",
+    "start_at",
+    "end_at",
+)
+_UPSERT = f"""INSERT INTO slot_claims ({", ".join(_COLUMNS)})
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            ON CONFLICT (owner_id) DO UPDATE SET
                room_id = EXCLUDED.room_id, client_id = EXCLUDED.client_id,
-               start_at = EXCLUDED.start_at, end_at = EXCLUDED.end_at""",
+               start_at = EXCLUDED.start_at, end_at = EXCLUDED.end_at"""
+
+
+def _row(claim: Claim) -> tuple[object, ...]:
+    """The values of `_COLUMNS`, in order."""
+    return (
         claim.owner_id,
         claim.owner_kind,
         claim.site_id,
@@ -76,6 +84,21 @@ async def sync(conn: Connection, claim: Claim) -> None:
         claim.start,
         claim.end,
     )
+
+
+async def sync(conn: Connection, claim: Claim) -> None:
+    """Write or drop the claim. Raises `asyncpg.ExclusionViolationError` when it collides."""
+    if not claim.active:
+        await conn.execute("DELETE FROM slot_claims WHERE owner_id = $1", claim.owner_id)
+        return
+    await conn.execute(_UPSERT, *_row(claim))
+
+
+async def insert_replayed(conn: Connection, claim: Claim) -> None:
+    """A rebuild's `sync` into the emptied table: a live claim inserted (a rebuild's recorder
+    copies them), none for an owner that no longer blocks its slot (nothing to delete)."""
+    if claim.active:
+        await conn.copy_records_to_table("slot_claims", records=(_row(claim),), columns=_COLUMNS)
 
 
 @dataclass(frozen=True)

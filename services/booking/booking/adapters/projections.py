@@ -380,6 +380,20 @@ async def save_appointment(conn: Connection, appointment: Appointment) -> None:
     await claims.sync(conn, claims.of_appointment(appointment))
 
 
+_APPOINTMENT_COLUMN_NAMES = tuple(" ".join(_APPOINTMENT_COLUMNS.split()).split(", "))
+
+
+async def save_replayed_appointment(conn: Connection, appointment: Appointment) -> None:
+    """A rebuild's save, into the emptied tables: the row and its claim (a cancelled or
+    missed appointment has none) as plain inserts, which a rebuild's recorder turns into one
+    COPY per table (`batched_writes`). Once per appointment, from its final state: a second
+    save of one appointment would be refused by the primary key."""
+    await conn.copy_records_to_table(
+        "appointments", records=(_appointment_row(appointment),), columns=_APPOINTMENT_COLUMN_NAMES
+    )
+    await claims.insert_replayed(conn, claims.of_appointment(appointment))
+
+
 BOOKED_CTES = f"""booked AS (
                INSERT INTO appointments ({_APPOINTMENT_COLUMNS})
                VALUES ({_APPOINTMENT_VALUES})
