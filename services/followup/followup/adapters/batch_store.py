@@ -97,6 +97,8 @@ class BatchStore(PostgresFollowupStore):
         self._clients: dict[UUID, ClientCare] = {}
         self._regularity: dict[UUID, Regularity] = {}
         self._followups: dict[UUID, FollowUp] = {}
+        # Each client's follow-ups' ids, so `open_followups` does not scan the whole batch's.
+        self._of_client: dict[UUID, set[UUID]] = {}
         self._followup_ids: set[UUID] = set()  # looked up (found or not)
         self._site_ids: set[UUID] = set()
         self._zones: dict[UUID, str | None] = {}
@@ -135,7 +137,7 @@ class BatchStore(PostgresFollowupStore):
             clients,
             ids,
         ):
-            self._followups[row["id"]] = followup_from_row(row)
+            self._keep_followup(followup_from_row(row))
         for row in await conn.fetch(
             "SELECT * FROM contact_regularity WHERE id = ANY($1::uuid[])", clients
         ):
@@ -195,10 +197,12 @@ class BatchStore(PostgresFollowupStore):
 
     async def open_followups(self, client_id: UUID) -> list[FollowUp]:
         self._client_loaded(client_id)
-        return sorted(
-            (f for f in self._followups.values() if f.client_id == client_id and f.status in _OPEN),
-            key=lambda f: f.id,
-        )
+        found = (self._followups[i] for i in self._of_client.get(client_id, ()))
+        return sorted((f for f in found if f.status in _OPEN), key=lambda f: f.id)
+
+    def _keep_followup(self, followup: FollowUp) -> None:
+        self._followups[followup.id] = followup
+        self._of_client.setdefault(followup.client_id, set()).add(followup.id)
 
     # Writes: kept in memory for the reads above, and recorded for `write`.
 
@@ -212,7 +216,7 @@ class BatchStore(PostgresFollowupStore):
         await super().save_regularity(state)
 
     async def save_followup(self, followup: FollowUp) -> None:
-        self._followups[followup.id] = followup
+        self._keep_followup(followup)
         self._followup_ids.add(followup.id)
         await super().save_followup(followup)
 
