@@ -49,6 +49,7 @@ from followup.domain.durations import parse_duration
 from followup.domain.policy import DEFAULT_POLICY
 from followup.domain.preferences import FollowUpPreferences
 from followup.entrypoints import consumers
+from followup.entrypoints.care_batch import care_batch
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
@@ -184,6 +185,18 @@ async def _batched(conn: Connection, clock: ControllableClock) -> None:
     await uow.flush()
 
 
+def _batched_in_chunks(chunk: int) -> Callable[[Connection, ControllableClock], Awaitable[None]]:
+    """As `_batched`, each run's writes sent every `chunk` messages while the next are handled."""
+
+    async def batched(conn: Connection, clock: ControllableClock) -> None:
+        handler = care_batch(consumers.routes()[1].handler, chunk=chunk)
+        uow = UnitOfWork(conn, source="followup", clock=clock)
+        await handler(uow, _messages())
+        await uow.flush()
+
+    return batched
+
+
 async def _state_after(
     pool: asyncpg.Pool[Any], run: Callable[[Any, ControllableClock], Awaitable[None]], seed: int
 ) -> dict[str, list[dict[str, Any]]]:
@@ -229,6 +242,18 @@ async def test_a_batch_writes_what_the_messages_write_one_by_one(
     batched = await _state_after(pool, _batched, seed=12)
     assert one_by_one["followups"], "the messages planned follow-ups"
     assert len(one_by_one["outbox"]) >= 8, "the messages published events"
+    for table, rows in one_by_one.items():
+        assert batched[table] == rows, table
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3])
+async def test_a_batch_written_in_chunks_writes_what_the_messages_write_one_by_one(
+    pool: asyncpg.Pool[Any], chunk: int
+) -> None:
+    """A client's events fall in different chunks (its registration, sessions, no-show and
+    closure are apart): each chunk's rows are written while the next chunk is handled."""
+    one_by_one = await _state_after(pool, _one_by_one, seed=12)
+    batched = await _state_after(pool, _batched_in_chunks(chunk), seed=12)
     for table, rows in one_by_one.items():
         assert batched[table] == rows, table
 

@@ -16,12 +16,13 @@ message by message by the inbox, never answered from a stale read.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from counseling_shared import eventstore
-from counseling_shared.batched_writes import RecordedWrites, run
+from counseling_shared.batched_writes import Recorded, RecordedWrites, run
 from counseling_shared.eventstore import ConcurrencyConflict, NewEvent, RecordedEvent
 from counseling_shared.unit_of_work import UnitOfWork
 from followup.adapters.postgres_store import (
@@ -156,10 +157,14 @@ class BatchStore(PostgresFollowupStore):
 
     async def write(self, uow: BatchUnitOfWork) -> None:
         """The batch's events in one statement, then each row statement once."""
-        await _append_all(self._conn, uow.appends)
-        uow.appends = []
+        await self.take(uow).write(self._conn)
+
+    def take(self, uow: BatchUnitOfWork) -> Writes:
+        """What the handlers wrote since the last `take`, forgotten here: written later by
+        `Writes.write` while the handlers go on (they read what `load` loaded, never these)."""
+        appends, uow.appends = uow.appends, []
         calls = self._writes.take()
-        await run(self._conn, {sql: calls[sql] for sql in sorted(calls, key=_table_rank)})
+        return Writes(appends, {sql: calls[sql] for sql in sorted(calls, key=_table_rank)})
 
     # Reads: what `load` loaded, as the handlers' own writes left it.
 
@@ -237,6 +242,19 @@ class BatchStore(PostgresFollowupStore):
 
     async def save_policy(self, *args: Any, **kwargs: Any) -> None:
         raise NotLoaded("a policy is written message by message")
+
+
+@dataclass(frozen=True)
+class Writes:
+    """Some messages' writes: their events, then each row statement's calls (parents first)."""
+
+    appends: list[tuple[str, int, list[NewEvent]]]
+    calls: Recorded
+
+    async def write(self, conn: Connection) -> None:
+        """The events in one statement, then each row statement once as an `executemany`."""
+        await _append_all(conn, self.appends)
+        await run(conn, self.calls)
 
 
 async def _append_all(conn: Connection, appends: list[tuple[str, int, list[NewEvent]]]) -> None:
