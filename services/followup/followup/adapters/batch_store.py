@@ -15,6 +15,7 @@ message by message by the inbox, never answered from a stale read.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -269,13 +270,21 @@ async def _append_all(conn: Connection, appends: list[tuple[str, int, list[NewEv
         values = eventstore.append_values(stream_id, expected_version, events)
         for column, added in zip(columns, values[:6], strict=True):
             column.extend(added)
+    # The data and metadata as two JSON arrays: one `json.dumps` each instead of one per
+    # value (what a `jsonb[]` costs here, about half of the statement's time in this process).
     written = await conn.fetch(
         """INSERT INTO events (id, stream_id, version, type, data, metadata)
-           SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[],
-                                $5::jsonb[], $6::jsonb[])
+           SELECT e.id, e.stream_id, e.version, e.type, d.value, m.value
+           FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[])
+                    WITH ORDINALITY AS e(id, stream_id, version, type, n)
+           JOIN jsonb_array_elements($5::text::jsonb) WITH ORDINALITY AS d(value, n) USING (n)
+           JOIN jsonb_array_elements($6::text::jsonb) WITH ORDINALITY AS m(value, n) USING (n)
+           ORDER BY e.n
            ON CONFLICT (stream_id, version) DO NOTHING
            RETURNING id""",
-        *columns,
+        *columns[:4],
+        json.dumps(columns[4]),
+        json.dumps(columns[5]),
     )
     if len(written) != len(columns[0]):
         kept = {r["id"] for r in written}
