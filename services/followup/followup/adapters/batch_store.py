@@ -4,7 +4,8 @@
 statements, everything the handlers of those messages read (their clients, open follow-ups,
 contact regularity, sites and policies); the handlers then read and write in memory, and
 `write` sends every write at once: the events in one statement, then each row statement of
-the per-message store once as an `executemany`, parents before children.
+the per-message store once as an `executemany`, parents before children (or `take` hands
+over what was written so far, for the caller to write while the handlers go on).
 
 The handlers are the per-message ones, unchanged, so the rows and events are the same ones.
 Each client's statements keep their order within each statement text, and each upsert is
