@@ -10,20 +10,35 @@ Beside it, in the same run, the consumer's raw limit on the same stored messages
 its own (the benchmarks' NATS user), a nats-py pull fetch, the inbox and one projection row per
 event inserted with asyncpg `executemany`, each message acked (`bench.consumer.raw_consume`),
 into a scratch database on the same PostgreSQL.
+
+Alone, for an A/B of followup's batch path (the raw limit is left out unless `--raw`):
+
+python -m bench.pipeline [--sessions 2000] [--rounds 3] [--raw] [--profile followup-stacks.txt]
+
+Per round: the rate, each process's CPU per event (followup's is the path's own cost) and the
+load average; `--profile` samples followup with py-spy during the first round and prints where
+its time went.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import os
+import signal
+import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.consumer import raw_consume
+from bench.cpu import CpuMeter
 from bench.measure import Throughput
-from bench.stack import Stack
+from bench.profile_booking import PY_SPY, summarize
+from bench.stack import Stack, running_stack
 from counseling_shared.bus import connect_bus
 from counseling_shared.codes import GoalHorizon, RiskLevel
 from counseling_shared.db import connect, create_pool
@@ -68,6 +83,22 @@ def sessions(site_id: uuid.UUID, count: int) -> list[Envelope]:
 
 
 async def measure(stack: Stack, count: int = SESSIONS) -> Pipeline:
+    followup = await planned(stack, count)
+    raw = await _raw(stack, followup.site_id, count)
+    return Pipeline(followup.throughput, raw)
+
+
+@dataclass(frozen=True)
+class _Planned:
+    site_id: uuid.UUID
+    throughput: Throughput
+
+
+async def planned(
+    stack: Stack, count: int, on_start: Callable[[], object] = lambda: None
+) -> _Planned:
+    """`count` sessions of a fresh site until followup has planned each one's check-in;
+    `on_start` is called once the site is known, just before the timed window."""
     suite, postgres_url = stack.suite, stack.postgres_url
     assert suite.bus is not None
     site_id = uuid.uuid4()
@@ -87,6 +118,7 @@ async def measure(stack: Stack, count: int = SESSIONS) -> Pipeline:
         await eventually(lambda: followup_db.fetchval(known, site_id), timeout=60)
         planned = """SELECT count(*) FROM followups
                      WHERE site_id = $1 AND kind = 'checkin' AND status = 'scheduled'"""
+        on_start()
         began = time.perf_counter()
         acks = [
             await js.publish_async(
@@ -104,8 +136,7 @@ async def measure(stack: Stack, count: int = SESSIONS) -> Pipeline:
     finally:
         await booking.close()
         await followup_db.close()
-    raw = await _raw(stack, site_id, count)
-    return Pipeline(followup, raw)
+    return _Planned(site_id, followup)
 
 
 async def _raw(stack: Stack, site_id: uuid.UUID, count: int) -> Throughput:
@@ -136,3 +167,63 @@ async def _raw(stack: Stack, site_id: uuid.UUID, count: int) -> Throughput:
             await pool.close()
     finally:
         await drop_database(postgres_url, name)
+
+
+async def _rounds(args: argparse.Namespace) -> None:
+    async with running_stack(dict(item.split("=", 1) for item in args.env)) as stack:
+        pids = {n: p.pid for n, p in stack.suite.processes.items() if p.pid is not None}
+        meter = CpuMeter(
+            {**pids, "nats": stack.nats_pid, "bench": os.getpid()},
+            {"postgresql": stack.postgres_pid},
+        )
+        await planned(stack, args.warmup)  # untimed: connections, caches, plans
+        for number in range(1, args.rounds + 1):
+            load_before = _load()
+            spy = _py_spy(pids["followup"], args.profile) if number == 1 else None
+            found = await planned(stack, args.sessions, meter.start)
+            spent = meter.stop()
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)  # py-spy writes its samples on SIGINT
+                await asyncio.to_thread(spy.wait)
+            per = {name: cpu / args.sessions * 1000 for name, cpu in spent.items()}
+            cpu = ", ".join(f"{name} {ms:.2f}" for name, ms in per.items())
+            print(
+                f"round {number}: {found.throughput.per_second:,.0f} events/s "
+                f"({args.sessions} in {found.throughput.seconds:.2f} s); "
+                f"load {load_before} -> {_load()}\n  CPU ms per event: {cpu}",
+                flush=True,
+            )
+            if args.raw:
+                raw = await _raw(stack, found.site_id, args.sessions)
+                print(f"  raw limit {raw.per_second:,.0f}/s", flush=True)
+            if spy is not None:
+                collapsed = await asyncio.to_thread(args.profile.read_text)
+                for part, share in summarize(collapsed):
+                    print(f"  {share:6.1%}  {part}", flush=True)
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _py_spy(pid: int, out: Path | None) -> subprocess.Popen[bytes] | None:
+    if out is None:
+        return None
+    command = [str(PY_SPY), "record", "-p", str(pid), "-r", "197", "--nonblocking"]
+    command += ["--format", "raw", "-o", str(out)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=SESSIONS, help="events a round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=200, help="untimed events first")
+    parser.add_argument("--raw", action="store_true", help="the raw limit after each round")
+    parser.add_argument("--profile", type=Path, help="py-spy's collapsed stacks, round 1")
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for services")
+    asyncio.run(_rounds(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

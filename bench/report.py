@@ -371,8 +371,40 @@ one Python process of aiohttp clients on the same machine, so it competes for th
   Measured old (main) and new alternately with this benchmark alone (one stack each, load
   2.2 to 2.8): 141, 140, 187 events/s before and 589, 488, 570 after (about 3.5 times),
   followup's CPU 3.55, 3.80, 2.90 ms an event before and 1.03, 0.99, 0.85 after. Still a
-  tenth of the raw limit: not yet looked into (the fetch size, the per-batch statements, the
-  reminders' events, which are still handled one by one inside the batch).
+  tenth of the raw limit.
+  Second round (2026-12-04), profiled first: `python -m bench.pipeline --profile` samples
+  followup with py-spy while the sessions run (alone, rounds, each process's CPU per event
+  from `/proc`). Of followup's samples (4,000 sessions, 64 a batch): the per-message handlers'
+  own Python (deciding, the aggregates' events, the envelopes) about a third, the batch's
+  events insert 11 % (asyncpg encoding one `jsonb` value per event), the other write
+  statements 3 %, each message's span 6 %, its outbox rows 4 %, the load 3 %; the relay
+  publishing the `FollowUpScheduled` events 5 %, the NATS client 7 %, the event loop 13 to
+  18 %, decoding 2 %, the inbox claim 1 %, the fetch and the acks under 1 %. Timed inside the
+  consumer (256 a batch), per event: handlers 346 µs, writes 257, load 57, commit 50, claim
+  26, outbox rows 23, decoding 17, acks 3; while the writes ran, followup waited. So now:
+  followup-care fetches 256 messages a batch (`Route.fetch`; the inbox's default stays 64);
+  a run's writes are sent every 64 messages while the handlers go on with the next ones
+  (`care_batch.CHUNK`: PostgreSQL writes one chunk while followup handles the next, the
+  chunks in order, one at a time); the events' data and metadata go as two JSON arrays (one
+  `json.dumps` each instead of one per value); a message's span is started without
+  `start_as_current_span`'s layers and its trace headers are made once
+  (`tracing.current_trace_headers` keeps the last context's); a client's open follow-ups are
+  found by an index instead of a scan of the batch's. Tests: the same messages written in
+  chunks of 1, 2 and 3 leave every table, event and outbox row of the one-by-one run, and each
+  message's outbox and follow-up rows carry a span of that message's own trace. Measured old
+  (main) and new alternately, one stack each, 4,000 sessions, load 4.6 to 6.0: 758, 670, 837,
+  1,109, 908 events/s before and 768, 949, 1,288, 1,324, 970 after (each pair in favour of
+  the new code, by 1 to 54 %); CPU per event, followup 0.46 to 0.50 ms before and 0.41 to
+  0.45 after, PostgreSQL 0.30 to 0.32 and 0.26 to 0.28. With 2,000 sessions (three rounds
+  each, three alternations, load 3.3 to 5.3) the rates overlap (733 to 1,081 before, 630 to
+  1,772 after) while the CPU per event falls the same way (followup 0.42 to 0.47 ms before,
+  0.36 to 0.44 after): on two shared cores the rate follows the neighbours more than the
+  code. Still about a tenth of the raw limit, short of 20 %: what is left is mostly CPU, the
+  per-message handlers' Python (each fresh client's session makes five events, two client
+  rows, an envelope and a span), asyncpg encoding the rows, decoding, the relay and NATS.
+  Not done: the reminders' events are still handled one by one inside the batch; a fresh
+  client's two `save_client` rows in one batch are both written; the next batch is not
+  fetched before the commit.
 
 ### Projection rebuild, per service
 
@@ -1131,10 +1163,11 @@ spread. The flat-out rate did not move beyond the neighbours' load: medians 58 (
   the next batch folded while the last one is written; 10,000 to 13,000 events/s for
   followup and notify on a quiet machine). Rebuilding into new tables without indexes and
   swapping them in is not built.
-- The `SessionCompleted` → follow-up pipeline runs at a few percent of the consumer's raw
+- The `SessionCompleted` → follow-up pipeline runs at about a tenth of the consumer's raw
   limit: each session makes followup learn the client, anchor the session, record the
-  contact regularity and plan the check-in, each its own stream, rows and round trips, one
-  event at a time (its route has no batch handler).
+  contact regularity and plan the check-in, each its own stream and rows; batched (256 a
+  fetch, written in chunks while the next are handled), what is left is mostly the
+  per-message handlers' own Python.
 - notify's bulk lane delivers a few tens of messages a second here (each asks booking's
   directory for the contact and sends over a kept SMTP connection, one at a time per worker,
   with notify's one process CPU-bound), so a 20,000-message backlog takes many minutes to drain.

@@ -64,11 +64,13 @@ class Route:
 
     `batch_handler`, optional, handles a fetched batch's fresh messages in one call (see
     `counseling_shared.inbox.BatchHandler`); `handler` stays the fallback for a failing batch.
+    `fetch` is how many messages one fetch asks for at most (one transaction's batch).
     """
 
     spec: ConsumerSpec
     handler: Handler
     batch_handler: BatchHandler | None = None
+    fetch: int = 64
 
 
 @dataclass
@@ -263,6 +265,7 @@ class Runtime:
                 spec=route.spec,
                 handler=route.handler,
                 batch_handler=route.batch_handler,
+                batch_size=route.fetch,
                 registry=self.definition.registry,
                 source=self.name,
                 clock=self.clock,

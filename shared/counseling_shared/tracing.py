@@ -4,7 +4,7 @@
 from collections.abc import Mapping
 
 from opentelemetry import context as otel_context
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.propagate import extract, inject
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -41,11 +41,23 @@ def tracer(name: str) -> trace.Tracer:
     return trace.get_tracer(name)
 
 
+# The last context's headers: a handler asks several times in one span (each outbox row,
+# a timer's row), and the propagators' inject is a fair share of a batched event's cost. A
+# context is never changed once made (a new value makes a new context), so it is the key.
+_last_headers: tuple[object, object, dict[str, str]] | None = None
+
+
 def current_trace_headers() -> dict[str, str]:
     """The active trace context as headers (`traceparent`, `tracestate`) to send along."""
+    global _last_headers
+    context, propagator = otel_context.get_current(), propagate.get_global_textmap()
+    last = _last_headers
+    if last is not None and last[0] is context and last[1] is propagator:
+        return dict(last[2])
     carrier: dict[str, str] = {}
-    inject(carrier)
-    return carrier
+    inject(carrier, context=context)
+    _last_headers = (context, propagator, carrier)
+    return dict(carrier)
 
 
 def context_from_headers(headers: Mapping[str, str] | None) -> otel_context.Context:

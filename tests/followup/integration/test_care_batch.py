@@ -10,6 +10,7 @@ their correlation and causation ids) must be the same. Ids are made deterministi
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,7 +22,7 @@ from uuid import UUID, uuid4
 import asyncpg
 import pytest
 
-from counseling_shared import outbox
+from counseling_shared import inbox, outbox
 from counseling_shared.clock import ControllableClock
 from counseling_shared.codes import (
     Channel,
@@ -42,6 +43,12 @@ from counseling_shared.events import (
     SessionMissed,
 )
 from counseling_shared.migrations import apply_migrations
+from counseling_shared.tracing import (
+    configure_tracing,
+    context_from_headers,
+    current_trace_headers,
+    tracer,
+)
 from counseling_shared.unit_of_work import UnitOfWork
 from followup.adapters.postgres_store import PostgresFollowupStore
 from followup.bootstrap import MIGRATIONS
@@ -49,6 +56,7 @@ from followup.domain.durations import parse_duration
 from followup.domain.policy import DEFAULT_POLICY
 from followup.domain.preferences import FollowUpPreferences
 from followup.entrypoints import consumers
+from followup.entrypoints.care_batch import care_batch
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
@@ -184,6 +192,18 @@ async def _batched(conn: Connection, clock: ControllableClock) -> None:
     await uow.flush()
 
 
+def _batched_in_chunks(chunk: int) -> Callable[[Connection, ControllableClock], Awaitable[None]]:
+    """As `_batched`, each run's writes sent every `chunk` messages while the next are handled."""
+
+    async def batched(conn: Connection, clock: ControllableClock) -> None:
+        handler = care_batch(consumers.routes()[1].handler, chunk=chunk)
+        uow = UnitOfWork(conn, source="followup", clock=clock)
+        await handler(uow, _messages())
+        await uow.flush()
+
+    return batched
+
+
 async def _state_after(
     pool: asyncpg.Pool[Any], run: Callable[[Any, ControllableClock], Awaitable[None]], seed: int
 ) -> dict[str, list[dict[str, Any]]]:
@@ -229,6 +249,18 @@ async def test_a_batch_writes_what_the_messages_write_one_by_one(
     batched = await _state_after(pool, _batched, seed=12)
     assert one_by_one["followups"], "the messages planned follow-ups"
     assert len(one_by_one["outbox"]) >= 8, "the messages published events"
+    for table, rows in one_by_one.items():
+        assert batched[table] == rows, table
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3])
+async def test_a_batch_written_in_chunks_writes_what_the_messages_write_one_by_one(
+    pool: asyncpg.Pool[Any], chunk: int
+) -> None:
+    """A client's events fall in different chunks (its registration, sessions, no-show and
+    closure are apart): each chunk's rows are written while the next chunk is handled."""
+    one_by_one = await _state_after(pool, _one_by_one, seed=12)
+    batched = await _state_after(pool, _batched_in_chunks(chunk), seed=12)
     for table, rows in one_by_one.items():
         assert batched[table] == rows, table
 
@@ -279,3 +311,62 @@ async def test_a_batch_wakes_the_schedulers_with_each_timer_it_sets(
             await listener.remove_listener(channel, hear)
     assert ("followups_due", checkin.isoformat()) in heard
     assert ("contact_gaps_due", gap.isoformat()) in heard
+
+
+async def test_each_message_of_a_batch_is_handled_and_published_under_its_own_trace(
+    pool: asyncpg.Pool[Any],
+) -> None:
+    """As the inbox runs it (each message's trace given): every outbox row and follow-up row
+    a message made carries a span of that message's own trace (a child of what booking sent),
+    whichever chunk it was handled in, not its neighbour's and not the batch's."""
+    configure_tracing("followup", None)
+    booking = tracer("booking")
+    site_id = uuid4()
+    sessions = [
+        SessionCompleted(
+            appointment_id=uuid4(),
+            site_id=site_id,
+            client_id=uuid4(),
+            counselor_id=COUNSELOR,
+            completed_at=NOW,
+            goal_horizon=GoalHorizon.SHORT_TERM,
+            risk_level=RiskLevel.NONE,
+        )
+        for _ in range(5)
+    ]
+    messages = [(wrap(s, source="booking", subject=s.appointment_id), s) for s in sessions]
+    sent: dict[UUID, str] = {}  # envelope id -> the traceparent booking sent it with
+    for envelope, _ in messages:
+        with booking.start_as_current_span("publish"):
+            sent[envelope.id] = current_trace_headers()["traceparent"]
+    traces = {i: context_from_headers({"traceparent": parent}) for i, parent in sent.items()}
+    by_client = {s.client_id: e.id for e, s in messages}
+    async with pool.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            await PostgresFollowupStore(conn).save_site(site_id, "Europe/Paris", "fr", 1)
+            known = inbox._batch_traces.set((tracer("followup.consumer"), traces))
+            try:
+                uow = UnitOfWork(conn, source="followup", clock=ControllableClock(NOW))
+                await care_batch(consumers.routes()[1].handler, chunk=2)(uow, messages)
+                await uow.flush()
+            finally:
+                inbox._batch_traces.reset(known)
+            published = await conn.fetch("SELECT payload, headers FROM outbox")
+            planned = await conn.fetch(
+                "SELECT client_id, trace_headers FROM followups WHERE site_id = $1", site_id
+            )
+        finally:
+            await tx.rollback()
+    made: list[tuple[UUID, str]] = [
+        (cause, row["headers"]["traceparent"])
+        for row in published
+        if (cause := UUID(json.loads(row["payload"])["causationid"])) in sent
+    ]
+    assert len(made) == len(planned) == len(messages)
+    made += [(by_client[r["client_id"]], r["trace_headers"]["traceparent"]) for r in planned]
+    for cause, traceparent in made:
+        _, trace_id, span_id, _ = traceparent.split("-")
+        _, sent_trace, sent_span, _ = sent[cause].split("-")
+        assert (trace_id, span_id != sent_span) == (sent_trace, True), cause

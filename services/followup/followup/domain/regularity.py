@@ -14,13 +14,14 @@ its end; crisis paths never pass through here. Pure: `decide_*` return events, `
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from counseling_shared.fast_replace import replace
 from counseling_shared.stored_ids import parse_uuid
 from followup.domain.durations import CalendarDuration, add_in_zone
 from followup.domain.records import plain_fields

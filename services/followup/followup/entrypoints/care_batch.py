@@ -5,10 +5,18 @@ event (a reminder's) is handled alone, in its place, so each client's events kee
 order. As in the inbox's per-message fast pass, each message is handled in its own span (a child
 of the trace it came with), its events are published under it (their correlation and causation
 ids) and made into outbox rows there, and every row is written at the end. If anything raises,
-the inbox rolls the batch back and replays it message by message (the per-message handlers)."""
+the inbox rolls the batch back and replays it message by message (the per-message handlers).
+
+A run's writes are sent every `chunk` messages, while the handlers go on with the next ones:
+PostgreSQL writes one chunk while this process handles the next (two cores instead of taking
+turns). The handlers read only what `BatchStore.load` loaded and their own writes kept in
+memory, never the rows being written, and the chunks are written in message order, one at a
+time, so the rows are those of one write at the end (a chunk's statements are the regrouped
+statements of its messages, `BatchStore`'s argument)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from uuid import UUID
@@ -42,7 +50,16 @@ BATCHED = {
 Message = tuple[Envelope, IntegrationEvent]
 
 
-def care_batch(one_by_one: Handler) -> Callable[[UnitOfWork, Sequence[Message]], Awaitable[None]]:
+CHUNK = 64
+"""Messages handled between two writes: each write costs a few round trips."""
+_YIELD_EVERY = 8
+"""Messages handled between two turns of the event loop, so the chunk being written moves on
+to its next statement (the handlers never wait on anything)."""
+
+
+def care_batch(
+    one_by_one: Handler, chunk: int = CHUNK
+) -> Callable[[UnitOfWork, Sequence[Message]], Awaitable[None]]:
     """The batch handler; `one_by_one` (the route's handler) takes the events not batched."""
 
     async def handle_batch(uow: UnitOfWork, messages: Sequence[Message]) -> None:
@@ -52,20 +69,20 @@ def care_batch(one_by_one: Handler) -> Callable[[UnitOfWork, Sequence[Message]],
             if type(event) in BATCHED:
                 run.append((envelope, event))
                 continue
-            await _handle_run(uow, run, rows)
+            await _handle_run(uow, run, rows, chunk)
             run = []
             alone = UnitOfWork(uow.conn, source=uow.source, clock=uow.clock, cause=envelope)
             with message_span(envelope):
                 await one_by_one(alone, envelope, event)
                 await alone.flush(rows)
-        await _handle_run(uow, run, rows)
+        await _handle_run(uow, run, rows, chunk)
         await outbox.enqueue_rows(uow.conn, rows)
 
     return handle_batch
 
 
 async def _handle_run(
-    uow: UnitOfWork, run: Sequence[Message], rows: list[outbox.OutboxRow]
+    uow: UnitOfWork, run: Sequence[Message], rows: list[outbox.OutboxRow], chunk: int
 ) -> None:
     if not run:
         return
@@ -73,11 +90,25 @@ async def _handle_run(
     clients, sites = zip(*(_client_and_site(event) for _, event in run), strict=True)
     await store.load(clients, sites, _satisfaction_ids(run))
     batch = BatchUnitOfWork(uow)
-    for envelope, event in run:
-        with message_span(envelope), batch.caused_by(envelope):
-            await BATCHED[type(event)](batch, store, event)
-            await batch.flush(rows)  # the outbox rows only: the appends wait for `write`
-    await store.write(batch)
+    writing: asyncio.Task[None] | None = None
+    try:
+        for number, (envelope, event) in enumerate(run, start=1):
+            with message_span(envelope), batch.caused_by(envelope):
+                await BATCHED[type(event)](batch, store, event)
+                await batch.flush(rows)  # the outbox rows only: the appends wait for `write`
+            if number % chunk == 0 and number < len(run):
+                if writing is not None:
+                    await writing  # one chunk on the connection at a time, in order
+                writing = asyncio.create_task(store.take(batch).write(uow.conn))
+            elif writing is not None and number % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+        if writing is not None:
+            await writing
+        writing = None
+        await store.write(batch)
+    finally:
+        if writing is not None:  # failing: the connection is free before the rollback
+            await asyncio.gather(writing, return_exceptions=True)
 
 
 def _satisfaction_ids(run: Sequence[Message]) -> list[UUID]:

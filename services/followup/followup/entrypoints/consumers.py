@@ -56,6 +56,7 @@ from followup.application.ports import FollowupStore
 from followup.entrypoints.care_batch import care_batch
 
 E = TypeVar("E", bound=IntegrationEvent)
+CARE_FETCH = 256
 StoreFactory = Callable[[UnitOfWork], FollowupStore]
 
 
@@ -136,6 +137,9 @@ def routes(store: StoreFactory = postgres_store) -> list[Route]:
             care,
             # A fetched batch with a few statements; `care` replays a batch that fails.
             care_batch(care) if store is postgres_store else None,
+            # 256 rather than the inbox's 64: the batch's statements, round trips, fetch and
+            # commit are shared by four times the events (a catch-up after an outage).
+            fetch=CARE_FETCH,
         ),
         Route(
             ConsumerSpec(
