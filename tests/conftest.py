@@ -11,11 +11,13 @@ import re
 import socket
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.nodeid import coerce_node_id  # pytest 9: an item's id, set below
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
@@ -43,6 +45,20 @@ hypothesis_settings.register_profile(
     "ci", parent=hypothesis_settings.get_profile("suite"), derandomize=True, database=None
 )
 hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "suite")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test gets an id of its own. schemathesis names an operation's test
+    `test_x[GET /sites]` but leaves it the id `test_x`; pytest-xdist keys its work by id, so
+    under `make test` (`-n`) only one operation of each document ran. The operation goes into
+    the id, and two tests with one id stop the run instead of hiding each other."""
+    for item in items:
+        suffix = item.name[item.name.find("[") :] if "[" in item.name else ""
+        if suffix and not item.nodeid.endswith(suffix):
+            item._id = coerce_node_id(item.nodeid + suffix)
+    repeated = sorted(nodeid for nodeid, n in Counter(i.nodeid for i in items).items() if n > 1)
+    if repeated:
+        raise pytest.UsageError("tests sharing an id (only one would run):\n" + "\n".join(repeated))
 
 
 class ExternalNats:
