@@ -1102,13 +1102,14 @@ spread. The flat-out rate did not move beyond the neighbours' load: medians 58 (
 
 ## Not reached, and what is left
 
-- Booking is far from 10 % of pgbench's single-row inserts, and the paced p99 is far from
-  50 ms: the CPU table above shows why on this machine. Every booking costs the whole suite
-  (booking, notify's confirmation, followup's reminder, crisis's delivery tracking,
-  PostgreSQL, NATS and the load generator) some tens of milliseconds of CPU on two shared
-  cores, which caps the rate near 100 a second before any queueing; a paced 100/s is at that
-  ceiling, so its latencies are a queue's. Reaching 600 a second here would need the suite to
-  spend about 3 ms of CPU per booking in all. What is left, by size:
+- Booking is far from 10 % of pgbench's single-row inserts: the CPU table above shows why on
+  this machine. Every booking costs the whole suite (booking, notify's confirmation,
+  followup's reminder, crisis's delivery tracking, PostgreSQL, NATS and the load generator)
+  about 7 ms of CPU on a quiet machine, and two to three times that on a loaded one, on two
+  shared cores: that caps the rate near 280 a second before any queueing, where 10 % of
+  pgbench would need at most about 2.2 ms. The paced 100/s keeps its p99 under 50 ms on a
+  quiet machine and not on a loaded one (at 100 a second the two cores are full at 20 ms of
+  CPU per booking, and bookings wait for each other's CPU well before). What is left, by size:
   - notify's per-message work. Done: SMTP connections are kept between messages
     (`adapters/smtp_connections.py`); the consumers of booking's and followup's events
     (`notify-appointments`, `-followups`, `-waitlist`) and the three webhook durables have batch
@@ -1143,44 +1144,44 @@ spread. The flat-out rate did not move beyond the neighbours' load: medians 58 (
     recording, 22 % in the event loop itself (per round trip) and 2 % in the directory request;
   - the remaining round trips (about 62 statements per booking across the databases, one
     booking at a time). booking's transaction is still `BEGIN`, the key's lock, the parties'
-    read, the appointment's statement, the outbox and key record, `COMMIT`; followup's
-    handling of a booking still locks and reads the client and reads the site's policy, one
-    message at a time. A batch handler for followup's consumer is not built: its unit of work
-    has no single cause, so the reminders it plans would lose the booking's correlation and
-    causation ids, which each message's own unit of work keeps. The other services' routes
-    keep the idempotency look-up before the command (`KeyCheckedInTransaction` is for routes
-    whose commands only read before their unit of work: booking's all do; the others are not
-    checked);
+    read, the appointment's statement, the outbox and key record, `COMMIT`. The other
+    services' routes keep the idempotency look-up before the command (`KeyCheckedInTransaction`
+    is for routes whose commands only read before their unit of work: booking's all do; the
+    others are not checked);
   - a `*_WORKERS` setting for several uvicorn processes per service is not built: it only
     helps where there are spare cores (not here), and each process would need Prometheus's
     multiprocess mode for one `/metrics`; replicas (Kubernetes, Compose) give the same
     scaling today.
-- Projection rebuilds run at a few thousand events/s, far from 20,000, though rows are now
-  written in batches (see their section): what is left is about half the batched writes
-  themselves (60 to 110 µs a row, into tables with their indexes and exclusion constraints)
-  and half Python folding (50 to 100 µs an event; about a third less since the second
-  round: a cheaper JSON parse, a cheaper `evolve`, fewer followup and notify row writes,
-  the next batch folded while the last one is written; 10,000 to 13,000 events/s for
-  followup and notify on a quiet machine). Rebuilding into new tables without indexes and
-  swapping them in is not built.
+- Projection rebuilds reach 20,000 events/s for followup and notify on a quiet machine, and
+  for booking and crisis only on an otherwise idle one (in some runs): see their section and
+  the table above. What is left for booking is PostgreSQL's: its six exclusion constraints
+  checked for every booked appointment (about 0.4 s of CPU on a 12,000-event store, however
+  they are built), which puts its best rate near 24,000 events/s; for crisis, the fold and
+  the writes take about 23 to 26 ms of CPU per 1,000 events each, and reach 20,000 events/s
+  only when the two run on separate cores at the same time. Rebuilding into new tables
+  without indexes and swapping them in is not built (it touches every foreign key, grant and
+  prepared statement naming the tables).
 - The `SessionCompleted` → follow-up pipeline runs at about a tenth of the consumer's raw
   limit: each session makes followup learn the client, anchor the session, record the
   contact regularity and plan the check-in, each its own stream and rows; batched (256 a
   fetch, written in chunks while the next are handled), what is left is mostly the
-  per-message handlers' own Python.
-- notify's bulk lane delivers a few tens of messages a second here (each asks booking's
-  directory for the contact and sends over a kept SMTP connection, one at a time per worker,
-  with notify's one process CPU-bound), so a 20,000-message backlog takes many minutes to drain.
-  Pages do not wait behind it (nearly all of it is still queued when the last page arrives), but
-  their latency follows the machine's load (see "Where a page's time goes"): with the consumer's
-  lingering pull requests gone, what is left is CPU time on two shared cores, which stretches
-  every hop two to five times at a load average of 5 to 10 (the SMS lane's hop, queued →
-  provider, from 17 ms to 70 to 90 ms at its median). The idle p99 is below 100 ms on a quiet
-  machine, not on a loaded one, and behind the backlog not reliably below 250 ms: the bulk lane
-  now holds back new claims while a page is delivered, but the page's way up to that point
-  (crisis, the relay, notify's consumer) still shares the cores with the drain; pausing the bulk
-  lane from the moment a page is queued is not built. A real SMS provider is reached over TLS,
-  where httpx's 5 s keep-alive expiry makes a page after a quiet spell open a new connection
-  (DNS, TCP, TLS): a longer keep-alive for the crisis lanes' clients would spare that, but the
-  stand-in on 127.0.0.1 cannot measure it.
+  per-message handlers' own Python (about 40 % of followup's samples), then the writes (18 %)
+  and the event loop (13 %).
+- notify's bulk lane delivers one message at a time per worker (each asks booking's directory
+  for the contact and sends over a kept SMTP connection), about 190 a second here while pages
+  are sent, so a 20,000-message backlog takes a couple of minutes to drain. Pages do not wait
+  behind it (nearly all of it is still queued when the last page arrives), but their latency
+  follows the machine's load (see "Where a page's time goes"): what is left is CPU time on two
+  shared cores, which stretches every hop two to five times at a load average of 5 to 10 (the
+  SMS lane's hop, queued → provider, from 17 ms to 70 to 90 ms at its median). The idle p99
+  is below 100 ms on a quiet machine, not always on a loaded one: the bulk lane holds back new
+  claims while a page is delivered, but the page's way up to that point (crisis, the relay,
+  notify's consumer) still shares the cores with the drain; pausing the bulk lane from the
+  moment a page is queued is not built. A real SMS provider is reached over TLS, where httpx's
+  5 s keep-alive expiry makes a page after a quiet spell open a new connection (DNS, TCP,
+  TLS): a longer keep-alive for the crisis lanes' clients would spare that, but the stand-in
+  on 127.0.0.1 cannot measure it.
+- The schedulers' claim: met, judged by its cost in PostgreSQL since 2026-12-04 (see its
+  section); the round trip the scheduler sees is two modes of wake-up latency that do not
+  depend on the table's size.
 """
