@@ -3,7 +3,6 @@
 `python -m booking rebuild-projections`: refold the projection tables from the event store.
 """
 
-import asyncio
 import json
 import sys
 
@@ -11,6 +10,7 @@ from booking.application.rebuild import rebuild_projections
 from booking.bootstrap import definition
 from booking.settings import BookingSettings
 from counseling_shared.db import connect
+from counseling_shared.offline import run_database_command
 from counseling_shared.service import run_service
 
 
@@ -28,7 +28,7 @@ def main() -> None:
         case []:
             run_service(definition())
         case ["rebuild-projections"]:
-            asyncio.run(_rebuild(BookingSettings()))
+            run_database_command(_rebuild(BookingSettings()), "rebuild-projections")
         case _:
             sys.exit("usage: python -m booking [rebuild-projections]")
 

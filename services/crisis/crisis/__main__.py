@@ -3,11 +3,11 @@
 `python -m crisis rebuild-projections`: refold the projection tables from the event store.
 """
 
-import asyncio
 import json
 import sys
 
 from counseling_shared.db import connect
+from counseling_shared.offline import run_database_command
 from counseling_shared.service import run_service
 from crisis.application.rebuild import rebuild_projections
 from crisis.bootstrap import definition
@@ -28,7 +28,7 @@ def main() -> None:
         case []:
             run_service(definition())
         case ["rebuild-projections"]:
-            asyncio.run(_rebuild(CrisisSettings()))
+            run_database_command(_rebuild(CrisisSettings()), "rebuild-projections")
         case _:
             sys.exit("usage: python -m crisis [rebuild-projections]")
 

@@ -3,11 +3,11 @@
 `python -m notify rebuild-projections`: refold the projection tables from the event store.
 """
 
-import asyncio
 import json
 import sys
 
 from counseling_shared.db import connect
+from counseling_shared.offline import run_database_command
 from counseling_shared.service import run_service
 from notify.application.rebuild import rebuild_projections
 from notify.bootstrap import definition
@@ -28,7 +28,7 @@ def main() -> None:
         case []:
             run_service(definition())
         case ["rebuild-projections"]:
-            asyncio.run(_rebuild(NotifySettings()))
+            run_database_command(_rebuild(NotifySettings()), "rebuild-projections")
         case _:
             sys.exit("usage: python -m notify [rebuild-projections]")
 

@@ -92,6 +92,26 @@ def test_more_clients_leave_the_existing_records_bodies_unchanged() -> None:
     assert all(large[key] == step for key, step in small.items())
 
 
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(min_value=1, max_value=1000),
+    fewer=st.integers(min_value=1, max_value=12),
+    more=st.integers(min_value=0, max_value=8),
+)
+def test_more_clients_add_sessions_and_leave_the_weeks_others_unchanged(
+    seed: int, fewer: int, more: int
+) -> None:
+    """Each site's sessions are planned client by client, so a larger plan starts with the
+    smaller one's: `demo load --clients-per-site` raised (or lowered) for a week already loaded
+    only adds (or leaves out) the extra clients' sessions, never a key with another body."""
+    week = date(2031, 6, 2)
+    small = {s.key: s for s in _by_kind(demo_plan(seed, week, fewer), "appointment")}
+    large = {s.key: s for s in _by_kind(demo_plan(seed, week, fewer + more), "appointment")}
+
+    assert set(small) <= set(large)
+    assert all(large[key] == step for key, step in small.items())
+
+
 def test_a_center_has_two_zones_several_locales_and_channels_and_both_policies() -> None:
     plan = demo_plan(1, date(2031, 6, 2), clients_per_site=12)
 

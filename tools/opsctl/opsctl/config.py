@@ -73,6 +73,17 @@ def devstack_state(env: Mapping[str, str]) -> dict[str, Any]:
     return found if isinstance(found, dict) and found.get("format") == 1 else {}
 
 
+def missing_stack_hint(env: Mapping[str, str]) -> str | None:
+    """Why counselctl fell back on the default servers, when it did: nothing names a server and
+    no `make run` state file is where it looked (a stack started with another DEVSTACK_VAR_DIR)."""
+    if env.get("NATS_URL") or env.get("DATABASE_URL") or devstack_state(env):
+        return None
+    return (
+        f"no running `make run` found (no state file {state_path(env)}): start it, or set "
+        "DEVSTACK_VAR_DIR to the one it runs with, or NATS_URL and DATABASE_URL"
+    )
+
+
 def _state_of(env: Mapping[str, str] | None) -> dict[str, Any]:
     # Only the real environment falls back on a running stack: an explicit `env` is complete.
     return devstack_state(os.environ) if env is None else {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -14,7 +15,13 @@ from nats.js import JetStreamContext
 
 from counseling_shared.bus import connect_bus
 from counseling_shared.db import connect
-from opsctl.config import Service, database_for, nats_url, operator_credentials
+from opsctl.config import (
+    Service,
+    database_for,
+    missing_stack_hint,
+    nats_url,
+    operator_credentials,
+)
 from opsctl.console import stderr
 
 T = TypeVar("T")
@@ -57,7 +64,8 @@ def run(work: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(work)
     except (OSError, TimeoutError, nats.errors.Error) as exc:
-        fail(f"cannot reach the server: {exc!r}")
+        hint = missing_stack_hint(os.environ)
+        fail(f"cannot reach the server: {exc!r}" + (f"\n{hint}" if hint else ""))
     except asyncpg.PostgresError as exc:
         fail(f"database: {exc} (is this the right service's database?)")
 

@@ -1,0 +1,43 @@
+"""`python -m <service> rebuild-projections` against a database that does not answer: one line
+naming the command and the setting to check, exit 1, no traceback (a newcomer ran it without
+DATABASE_URL and got 50 lines of asyncpg internals)."""
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+SERVICES = ["booking", "followup", "notify", "crisis"]
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port  # closed again: nothing listens there
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_rebuild_against_an_unreachable_database_is_one_line(service: str) -> None:
+    env = {
+        k: v for k, v in os.environ.items() if "DATABASE_URL" not in k and k != "DATABASE_SCHEMA"
+    }
+    url = f"postgresql://postgres:secret-pw@127.0.0.1:{_closed_port()}/{service}"
+    env |= {"DATABASE_URL": url, "DEVELOPMENT_MODE": "true"}
+
+    done = subprocess.run(
+        [sys.executable, "-m", service, "rebuild-projections"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("rebuild-projections: the database failed: ")
+    assert "DATABASE_URL" in done.stderr
+    assert "secret-pw" not in done.stderr
+    assert done.stdout == ""
