@@ -1105,9 +1105,9 @@ spread. The flat-out rate did not move beyond the neighbours' load: medians 58 (
 - Booking is far from 10 % of pgbench's single-row inserts: the CPU table above shows why on
   this machine. Every booking costs the whole suite (booking, notify's confirmation,
   followup's reminder, crisis's delivery tracking, PostgreSQL, NATS and the load generator)
-  about 7 ms of CPU on a quiet machine, and two to three times that on a loaded one, on two
-  shared cores: that caps the rate near 280 a second before any queueing, where 10 % of
-  pgbench would need at most about 2.2 ms. The paced 100/s keeps its p99 under 50 ms on a
+  7 to 8 ms of CPU on a quiet machine, and two to three times that on a loaded one, on two
+  shared cores: that caps the rate near 250 to 280 a second before any queueing, where 10 %
+  of pgbench would need at most about 2.2 ms. The paced 100/s keeps its p99 under 50 ms on a
   quiet machine and not on a loaded one (at 100 a second the two cores are full at 20 ms of
   CPU per booking, and bookings wait for each other's CPU well before). What is left, by size:
   - notify's per-message work. Done: SMTP connections are kept between messages
@@ -1153,23 +1153,24 @@ spread. The flat-out rate did not move beyond the neighbours' load: medians 58 (
     multiprocess mode for one `/metrics`; replicas (Kubernetes, Compose) give the same
     scaling today.
 - Projection rebuilds reach 20,000 events/s for followup and notify on a quiet machine, and
-  for booking and crisis only on an otherwise idle one (in some runs): see their section and
-  the table above. What is left for booking is PostgreSQL's: its six exclusion constraints
-  checked for every booked appointment (about 0.4 s of CPU on a 12,000-event store, however
-  they are built), which puts its best rate near 24,000 events/s; for crisis, the fold and
-  the writes take about 23 to 26 ms of CPU per 1,000 events each, and reach 20,000 events/s
-  only when the two run on separate cores at the same time. Rebuilding into new tables
-  without indexes and swapping them in is not built (it touches every foreign key, grant and
-  prepared statement naming the tables).
-- The `SessionCompleted` → follow-up pipeline runs at about a tenth of the consumer's raw
+  for booking and crisis only on an otherwise idle one, in some runs (crisis 19,660 in the
+  `make bench` of 2026-12-04 19:35 UTC; booking 10,018 there, on a store of under 5,000 events
+  where its fixed costs weigh more): see their section and the table above. What is left for
+  booking is PostgreSQL's: its six exclusion constraints checked for every booked appointment
+  (about 0.4 s of CPU on a 12,000-event store, however they are built), which puts its best
+  rate near 24,000 events/s; for crisis, the fold and the writes take about 23 to 26 ms of CPU
+  per 1,000 events each, and reach 20,000 events/s only when the two run on separate cores at
+  the same time. Rebuilding into new tables without indexes and swapping them in is not built
+  (it touches every foreign key, grant and prepared statement naming the tables).
+- The `SessionCompleted` → follow-up pipeline runs at 11 to 14 % of the consumer's raw
   limit: each session makes followup learn the client, anchor the session, record the
   contact regularity and plan the check-in, each its own stream and rows; batched (256 a
   fetch, written in chunks while the next are handled), what is left is mostly the
   per-message handlers' own Python (about 40 % of followup's samples), then the writes (18 %)
   and the event loop (13 %).
 - notify's bulk lane delivers one message at a time per worker (each asks booking's directory
-  for the contact and sends over a kept SMTP connection), about 190 a second here while pages
-  are sent, so a 20,000-message backlog takes a couple of minutes to drain. Pages do not wait
+  for the contact and sends over a kept SMTP connection), 180 to 190 a second here while
+  pages are sent, so a 20,000-message backlog takes a couple of minutes to drain. Pages do not wait
   behind it (nearly all of it is still queued when the last page arrives), but their latency
   follows the machine's load (see "Where a page's time goes"): what is left is CPU time on two
   shared cores, which stretches every hop two to five times at a load average of 5 to 10 (the
