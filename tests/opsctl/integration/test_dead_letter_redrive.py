@@ -213,3 +213,83 @@ async def test_a_reviewed_dead_letter_leaves_the_waiting_list_and_is_not_redrive
     assert everything.code == 0, everything
     assert str(letter_id) not in everything.stdout.split()
     assert await _handled(pool, envelope) == 0
+
+
+async def _stored_letter(pool: asyncpg.Pool[Any], *, redriven: bool = False) -> int:
+    """A dead letter written as the consumer would: refusals need no poison delivery."""
+    letter_id: int = await pool.fetchval(
+        """INSERT INTO dead_letters (consumer, stream, stream_seq, subject, reason, detail,
+                                     deliveries, payload, redriven_at)
+           VALUES ('probe-refusals', 'BOOKING', nextval('dead_letters_id_seq') + 1000000,
+                   'booking.x.SessionCompleted', 'handler_failed', 'probe', 2, '{}',
+                   CASE WHEN $1 THEN now() END)
+           RETURNING id""",
+        redriven,
+    )
+    return letter_id
+
+
+async def _redriven_at(pool: asyncpg.Pool[Any], letter_id: int) -> Any:
+    return await pool.fetchval("SELECT redriven_at FROM dead_letters WHERE id = $1", letter_id)
+
+
+async def test_redriving_named_letters_redrives_none_when_one_is_missing(
+    probe: tuple[Runtime, Projection], database_url: str, nats_url: str
+) -> None:
+    pool = probe[0].db()
+    there = await _stored_letter(pool)
+    missing = there + 1000
+
+    answer = await counselctl(
+        "dead-letters", "redrive", str(there), str(missing), *_db(database_url),
+        "--nats-url", nats_url,
+    )  # fmt: skip
+
+    assert answer.code == 1, answer
+    assert answer.stderr.strip().splitlines() == [
+        f"error: booking has no dead letter {missing}: redrove none"
+    ], "the service is named, and no progress line is left behind"
+    assert await _redriven_at(pool, there) is None
+
+
+async def test_redriving_named_letters_redrives_none_when_one_was_redriven_before(
+    probe: tuple[Runtime, Projection], database_url: str, nats_url: str
+) -> None:
+    pool = probe[0].db()
+    waiting, before = await _stored_letter(pool), await _stored_letter(pool, redriven=True)
+
+    answer = await counselctl(
+        "dead-letters", "redrive", str(waiting), str(before), *_db(database_url),
+        "--nats-url", nats_url,
+    )  # fmt: skip
+
+    assert answer.code == 1, answer
+    (line,) = answer.stderr.strip().splitlines()
+    assert line.startswith(f"error: dead letter {before} of booking was already redriven at ")
+    assert line.endswith(": redrove none (--again redrives once more)")
+    assert await _redriven_at(pool, waiting) is None
+
+
+async def test_reviewing_named_letters_marks_none_when_one_is_missing(
+    probe: tuple[Runtime, Projection], database_url: str
+) -> None:
+    pool = probe[0].db()
+    first, second = await _stored_letter(pool), await _stored_letter(pool)
+    missing = second + 1000
+
+    refused = await counselctl(
+        "dead-letters", "review", str(first), str(missing), str(missing + 1), *_db(database_url)
+    )
+    reviewed_after_refusal = await pool.fetchval(
+        "SELECT count(*) FROM dead_letters WHERE id = ANY($1) AND reviewed_at IS NOT NULL",
+        [first, second],
+    )
+    marked = await counselctl("dead-letters", "review", str(first), str(second), *_db(database_url))
+
+    assert refused.code == 1, refused
+    assert refused.stderr.strip().splitlines() == [
+        f"error: booking has no dead letters {missing}, {missing + 1}: marked none reviewed"
+    ], "one answer: no 'marked 1' before the refusal"
+    assert reviewed_after_refusal == 0
+    assert marked.code == 0, marked
+    assert marked.stderr.strip() == "marked 2 dead letter(s) of booking reviewed"

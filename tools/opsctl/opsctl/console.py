@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,9 +36,15 @@ def stderr() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def progress() -> Progress:
+# The bar on screen, if any: an error printed while it is live would land on its line and the
+# bar be drawn again after it, so `end_progress` stops it first.
+_live: list[Progress] = []
+
+
+@contextmanager
+def progress() -> Iterator[Progress]:
     """A bar with `done/total` and elapsed time; a spinner while the total is unknown."""
-    return Progress(
+    bar = Progress(
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -45,6 +52,20 @@ def progress() -> Progress:
         TimeElapsedColumn(),
         console=stderr(),
     )
+    bar.start()
+    _live.append(bar)
+    try:
+        yield bar
+    finally:
+        if bar in _live:  # not stopped by `end_progress` already
+            _live.remove(bar)
+            bar.stop()
+
+
+def end_progress() -> None:
+    """Stop the bars on screen, leaving their last state on a line of its own."""
+    while _live:
+        _live.pop().stop()
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:

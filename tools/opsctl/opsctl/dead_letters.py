@@ -93,13 +93,32 @@ async def get_dead_letter(conn: Connection, letter_id: int) -> DeadLetter | None
 
 async def mark_reviewed(conn: Connection, letter_ids: list[int]) -> list[int]:
     """Mark dead letters rightly refused (not to be redriven): the pruner deletes them after
-    PRUNE_DEAD_LETTERS_AFTER. Returns the ids found; marking one twice keeps its first time."""
+    PRUNE_DEAD_LETTERS_AFTER. All or none: raises `NoSuchDeadLetter` (and marks nothing) when
+    an id is not there. Returns the ids marked; marking one twice keeps its first time."""
+    async with conn.transaction():
+        rows = await conn.fetch(
+            """UPDATE dead_letters SET reviewed_at = coalesce(reviewed_at, now())
+               WHERE id = ANY($1) RETURNING id""",
+            letter_ids,
+        )
+        marked = sorted(r["id"] for r in rows)
+        missing = sorted(set(letter_ids) - set(marked))
+        if missing:
+            raise NoSuchDeadLetter(missing)  # rolls the marks back
+    return marked
+
+
+async def already_redriven(conn: Connection, letter_ids: list[int]) -> dict[int, datetime | None]:
+    """When each named letter was redriven (None: not yet); raises `NoSuchDeadLetter` when an
+    id is not there. Lets `redrive ID...` refuse before it redrives any of them."""
     rows = await conn.fetch(
-        """UPDATE dead_letters SET reviewed_at = coalesce(reviewed_at, now())
-           WHERE id = ANY($1) RETURNING id""",
-        letter_ids,
+        "SELECT id, redriven_at FROM dead_letters WHERE id = ANY($1)", letter_ids
     )
-    return sorted(r["id"] for r in rows)
+    found: dict[int, datetime | None] = {r["id"]: r["redriven_at"] for r in rows}
+    missing = sorted(set(letter_ids) - set(found))
+    if missing:
+        raise NoSuchDeadLetter(missing)
+    return found
 
 
 class AlreadyRedriven(Exception):
@@ -109,7 +128,10 @@ class AlreadyRedriven(Exception):
 
 
 class NoSuchDeadLetter(LookupError):
-    pass
+    def __init__(self, letter_ids: list[int]) -> None:
+        plural = "s" if len(letter_ids) > 1 else ""
+        super().__init__(f"no dead letter{plural} {', '.join(map(str, letter_ids))}")
+        self.letter_ids = letter_ids
 
 
 def redrive_headers(letter: DeadLetter, *, attempt: str = "") -> dict[str, str]:
@@ -139,7 +161,7 @@ async def redrive(
             f"SELECT {_COLUMNS} FROM dead_letters WHERE id = $1 FOR UPDATE", letter_id
         )
         if row is None:
-            raise NoSuchDeadLetter(f"no dead letter {letter_id}")
+            raise NoSuchDeadLetter([letter_id])
         letter = DeadLetter.of(row)
         if letter.redriven_at is not None and not again:
             raise AlreadyRedriven(letter)

@@ -22,7 +22,7 @@ from opsctl.config import (
     nats_url,
     operator_credentials,
 )
-from opsctl.console import stderr
+from opsctl.console import end_progress, stderr
 
 T = TypeVar("T")
 
@@ -55,6 +55,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
+    end_progress()  # the error goes below the bar, never onto its line
     stderr().print(f"[red]error:[/red] {message}")
     raise typer.Exit(code)
 

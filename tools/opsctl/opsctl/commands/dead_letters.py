@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from nats.js import JetStreamContext
 from rich.json import JSON
 from rich.markup import escape
 
@@ -23,8 +24,11 @@ from opsctl.commands.common import (
     run,
 )
 from opsctl.config import Service
-from opsctl.console import print_json, progress, stderr, stdout, table
+from opsctl.console import cell, print_json, progress, stderr, stdout, table
 from opsctl.dead_letters import DeadLetter, Selection
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
 
 app = typer.Typer(
     help="Messages a consumer gave up on: list, show, redrive, review.", no_args_is_help=True
@@ -199,23 +203,58 @@ async def _redrive(
     database_schema: str | None,
     nats_url: str | None,
 ) -> list[DeadLetter]:
-    async with database(service, database_url, database_schema) as conn, jetstream(nats_url) as js:
+    async with database(service, database_url, database_schema) as conn:
         if all_:
             letter_ids = [d.id for d in await letters.list_dead_letters(conn, selection)]
-        done: list[DeadLetter] = []
-        with progress() as bar:
-            task = bar.add_task("redriving", total=len(letter_ids))
-            for letter_id in letter_ids:
-                try:
-                    done.append(await letters.redrive(conn, js, letter_id, again=again))
-                except letters.NoSuchDeadLetter as exc:
-                    fail(str(exc))
-                except letters.AlreadyRedriven as exc:
-                    # With --all, another operator got there first: nothing to do.
-                    if not all_:
-                        fail(f"{exc} (--again redrives it once more)")
-                bar.advance(task)
-        return done
+        else:
+            await _refuse_unless_redrivable(service, conn, letter_ids, again)
+        async with jetstream(nats_url) as js:
+            return await _redrive_each(service, conn, js, letter_ids, all_, again)
+
+
+async def _refuse_unless_redrivable(
+    service: Service, conn: Connection, letter_ids: list[int], again: bool
+) -> None:
+    """Named letters: all of them can be redriven, or none is (nothing half done)."""
+    try:
+        redriven_at = await letters.already_redriven(conn, letter_ids)
+    except letters.NoSuchDeadLetter as exc:
+        fail(f"{service.value} has {exc}: redrove none")
+    before = sorted(i for i, at in redriven_at.items() if at is not None)
+    if before and not again:
+        if len(before) == 1:
+            at = cell(redriven_at[before[0]])
+            done = f"dead letter {before[0]} of {service.value} was already redriven at {at}"
+        else:
+            ids = ", ".join(map(str, before))
+            done = f"dead letters {ids} of {service.value} were already redriven"
+        fail(f"{done}: redrove none (--again redrives once more)")
+
+
+async def _redrive_each(
+    service: Service,
+    conn: Connection,
+    js: JetStreamContext,
+    letter_ids: list[int],
+    all_: bool,
+    again: bool,
+) -> list[DeadLetter]:
+    done: list[DeadLetter] = []
+    with progress() as bar:
+        task = bar.add_task("redriving", total=len(letter_ids))
+        for letter_id in letter_ids:
+            try:
+                done.append(await letters.redrive(conn, js, letter_id, again=again))
+            except (letters.NoSuchDeadLetter, letters.AlreadyRedriven) as exc:
+                # Another operator (or the pruner) got there since the check or the listing:
+                # with --all nothing to do; named, say so and how far it went.
+                if not all_:
+                    fail(
+                        f"{service.value}: {exc}; redrove {len(done)} of {len(letter_ids)}"
+                        " before it"
+                    )
+            bar.advance(task)
+    return done
 
 
 @app.command()
@@ -235,10 +274,11 @@ def review(
 
     async def work() -> list[int]:
         async with database(service, database_url, database_schema) as conn:
-            return await letters.mark_reviewed(conn, letter_ids)
+            try:
+                return await letters.mark_reviewed(conn, letter_ids)
+            except letters.NoSuchDeadLetter as exc:
+                # All or none, as `redrive ID...`: a mistyped id changes nothing.
+                fail(f"{service.value} has {exc}: marked none reviewed")
 
     marked = run(work())
-    unknown = sorted(set(letter_ids) - set(marked))
     stderr().print(f"marked {len(marked)} dead letter(s) of {service.value} reviewed")
-    if unknown:
-        fail(f"{service.value} has no dead letter {', '.join(map(str, unknown))}")
