@@ -2,6 +2,7 @@
 
 import typer
 
+from opsctl import help_types
 from opsctl.commands import (
     bus,
     clients,
@@ -16,6 +17,7 @@ from opsctl.commands import (
 )
 from opsctl.commands.rebuild import rebuild
 
+help_types.install()
 app = typer.Typer(
     name="counselctl",
     help="Operate the counseling-center suite: streams, dead letters, projections, reports, "

@@ -152,7 +152,7 @@ def show(
 def redrive(
     service: ServiceOption,
     letter_ids: Annotated[
-        list[int] | None, typer.Argument(metavar="[ID]...", help="Dead letters to redrive.")
+        list[int] | None, typer.Argument(metavar="ID", help="Dead letters to redrive.")
     ] = None,
     all_: Annotated[
         bool,
@@ -260,7 +260,7 @@ async def _redrive_each(
 @app.command()
 def review(
     letter_ids: Annotated[
-        list[int], typer.Argument(metavar="ID...", help="Dead letters rightly refused.")
+        list[int], typer.Argument(metavar="ID", help="Dead letters rightly refused.")
     ],
     service: ServiceOption,
     database_url: DatabaseUrlOption = None,
