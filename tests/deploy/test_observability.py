@@ -60,6 +60,7 @@ REQUIRED_PANELS = {
     "dead_letters_total": "dead letters",
     "followup_clients_past_contact_gap": "clients past the contact gap, per site",
     "followup_clients_in_cooloff": "clients in a cool-off, per site",
+    "crisis_staff_phone_digests": "staff phone digests by signing key (key rotation)",
 }
 
 
@@ -205,6 +206,17 @@ def test_the_dashboard_is_importable() -> None:
             assert panel["targets"], panel["title"]
             ref_ids = [t["refId"] for t in panel["targets"]]
             assert len(ref_ids) == len(set(ref_ids))
+
+
+def test_no_two_panels_overlap() -> None:
+    # Grafana would push an overlapping panel down on import, away from its row.
+    taken: dict[tuple[int, int], str] = {}
+    for panel in _panels(_dashboard()):
+        grid = panel["gridPos"]
+        for y in range(grid["y"], grid["y"] + grid["h"]):
+            for x in range(grid["x"], grid["x"] + grid["w"]):
+                assert (x, y) not in taken, f"{panel['title']} overlaps {taken[x, y]}"
+                taken[x, y] = panel["title"]
 
 
 def test_promtool_accepts_the_rules() -> None:
