@@ -116,9 +116,11 @@ async def test_a_redriven_dead_letter_is_handled_once_by_the_same_handler(
     listed = (await counselctl("dead-letters", "list", *_db(database_url), "--json")).json()
     shown = await counselctl("dead-letters", "show", str(first_id), *_db(database_url), "--json")
     projection.broken = False  # the operator fixes the cause
+    # Named twice by mistake: redriven once, not refused halfway.
     redriven = await counselctl(
-        "dead-letters", "redrive", str(first_id), *_db(database_url), "--nats-url", nats_url
-    )
+        "dead-letters", "redrive", str(first_id), str(first_id), *_db(database_url),
+        "--nats-url", nats_url,
+    )  # fmt: skip
     await eventually(lambda: _handled(pool, first))
 
     mine = [d for d in listed if d["event_id"] in (str(first.id), str(second.id))]

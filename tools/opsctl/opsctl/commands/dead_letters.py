@@ -179,7 +179,7 @@ def redrive(
     redriven = run(
         _redrive(
             service,
-            letter_ids or [],
+            list(dict.fromkeys(letter_ids or [])),  # an id named twice is redriven once
             all_,
             Selection(consumer, reason, not again),
             again,
