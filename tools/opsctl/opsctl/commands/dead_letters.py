@@ -170,7 +170,8 @@ def redrive(
     """Hand dead letters back to the consumer that gave up on them, once its cause is fixed.
 
     The consumer's handler runs again through its inbox, so an event it already applied is
-    skipped. A letter that fails again becomes a new dead letter.
+    skipped. A letter that fails again becomes a new dead letter. Named letters go all or
+    none: an unknown id, or one redriven before (without --again), redrives none.
     """
     if bool(letter_ids) == all_:
         fail("name dead letter ids, or --all", code=2)
@@ -269,7 +270,7 @@ def review(
     """Mark dead letters reviewed: rightly refused, never to be redriven.
 
     They leave `list --waiting` and `redrive --all`, and the pruner deletes them after
-    PRUNE_DEAD_LETTERS_AFTER (30 days by default).
+    PRUNE_DEAD_LETTERS_AFTER (30 days by default). All or none: an unknown id marks none.
     """
 
     async def work() -> list[int]:
