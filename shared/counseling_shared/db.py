@@ -62,9 +62,14 @@ DATABASE_ERRORS: tuple[type[Exception], ...] = (
 
 async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
     for type_name in ("json", "jsonb"):
-        await conn.set_type_codec(
-            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
-        )
+        await _json_as_text(conn, type_name)
+
+
+async def _json_as_text(conn: Connection, type_name: str) -> None:
+    """The services' codec for json and jsonb: Python values, sent and read as JSON text."""
+    await conn.set_type_codec(
+        type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+    )
 
 
 def _jsonb_binary(value: Any) -> bytes:
@@ -90,9 +95,7 @@ async def binary_jsonb(conn: Connection) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await conn.set_type_codec(
-            "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
-        )
+        await _json_as_text(conn, "jsonb")
 
 
 async def _keep_session(conn: asyncpg.Connection[Any]) -> None:
