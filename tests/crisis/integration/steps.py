@@ -1,11 +1,24 @@
 """Steps the crisis integration tests share: staff, policies, flags, alert reads."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID, uuid4
 
 from counseling_shared.codes import StaffRole
 from counseling_shared.events import StaffRegistered
-from tests.crisis.integration.harness import Bus, RunningCrisis, eventually
+from tests.crisis.integration.harness import (
+    Bus,
+    RunningCrisis,
+    crisis_settings,
+    eventually,
+    running_crisis,
+)
+
+# Link signing keys before and after a rotation, and the inbound SMS webhook's secret.
+OLD_LINK_KEY = "old-link-key-" + "o" * 32
+NEW_LINK_KEY = "new-link-key-" + "n" * 32
+INBOUND_SMS_SECRET = "inbound-sms-test-secret"  # noqa: S105 - a test value
 
 
 async def register_staff(
@@ -89,3 +102,31 @@ async def alert(crisis: RunningCrisis, alert_id: UUID | str) -> dict[str, Any]:
 
 def kinds(view: dict[str, Any]) -> list[str]:
     return [step["kind"] for step in view["timeline"]]
+
+
+@asynccontextmanager
+async def crisis_with_keys(
+    database_url: str, nats_url: str, key: str, previous: str = ""
+) -> AsyncIterator[RunningCrisis]:
+    """crisis signing with `key`, verifying with `previous` too, taking SMS replies."""
+    settings = crisis_settings(
+        database_url,
+        nats_url,
+        LINK_SIGNING_KEY=key,
+        LINK_SIGNING_PREVIOUS_KEYS=previous,
+        INBOUND_SMS_SECRET=INBOUND_SMS_SECRET,
+    )
+    async with running_crisis(settings) as running:
+        yield running
+
+
+async def sms_reply(crisis: RunningCrisis, phone: str, text: str) -> str:
+    """What crisis answers an SMS from `phone` (the provider texts it back)."""
+    answer = await crisis.http.post(
+        "/inbound/sms",
+        json={"from": phone, "text": text},
+        headers={"X-Webhook-Secret": INBOUND_SMS_SECRET, "Authorization": ""},
+    )
+    assert answer.status_code == 200, answer.text
+    reply_text: str = answer.json()["reply"]
+    return reply_text

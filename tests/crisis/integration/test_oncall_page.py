@@ -23,17 +23,21 @@ from tests.crisis.integration.harness import (
     pages,
     running_crisis,
 )
-from tests.crisis.integration.steps import alert, flag, put_policy, register_staff
+from tests.crisis.integration.steps import (
+    INBOUND_SMS_SECRET,
+    alert,
+    flag,
+    put_policy,
+    register_staff,
+)
 
 pytestmark = pytest.mark.integration
-
-SMS_SECRET = "inbound-sms-test-secret"  # noqa: S105 - a test value
 
 
 @pytest.fixture(scope="module")
 async def crisis(database_url: str, nats_url: str) -> AsyncIterator[RunningCrisis]:
     """crisis with SMS replies configured."""
-    settings = crisis_settings(database_url, nats_url, INBOUND_SMS_SECRET=SMS_SECRET)
+    settings = crisis_settings(database_url, nats_url, INBOUND_SMS_SECRET=INBOUND_SMS_SECRET)
     async with running_crisis(settings) as running:
         yield running
 
@@ -285,7 +289,9 @@ async def test_contact_details_show_only_after_the_pin_and_wrong_tries_lock_it(
     assert all(e["on_behalf_of"] == str(staff[0]) for e in views)
 
 
-async def _reply(crisis: RunningCrisis, sender: str, text: str, secret: str = SMS_SECRET) -> Any:
+async def _reply(
+    crisis: RunningCrisis, sender: str, text: str, secret: str = INBOUND_SMS_SECRET
+) -> Any:
     return await crisis.http.post(
         "/inbound/sms",
         json={"from": sender, "text": text},

@@ -2,8 +2,6 @@
 digest (a changed phone), a reply matched under a previous key is digested again with the
 current one, and `crisis_staff_phone_digests` shows how many digests still need an old key."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -17,44 +15,21 @@ from crisis.domain.phones import key_fingerprint, phone_digest
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
-    crisis_settings,
     eventually,
     pages,
-    running_crisis,
 )
-from tests.crisis.integration.steps import alert, flag, put_policy, register_staff
+from tests.crisis.integration.steps import (
+    NEW_LINK_KEY,
+    OLD_LINK_KEY,
+    alert,
+    crisis_with_keys,
+    flag,
+    put_policy,
+    register_staff,
+    sms_reply,
+)
 
 pytestmark = pytest.mark.integration
-
-OLD_KEY = "old-link-key-" + "o" * 32
-NEW_KEY = "new-link-key-" + "n" * 32
-SMS_SECRET = "inbound-sms-test-secret"  # noqa: S105 - a test value
-
-
-@asynccontextmanager
-async def crisis_with(
-    database_url: str, nats_url: str, key: str, previous: str = ""
-) -> AsyncIterator[RunningCrisis]:
-    settings = crisis_settings(
-        database_url,
-        nats_url,
-        LINK_SIGNING_KEY=key,
-        LINK_SIGNING_PREVIOUS_KEYS=previous,
-        INBOUND_SMS_SECRET=SMS_SECRET,
-    )
-    async with running_crisis(settings) as running:
-        yield running
-
-
-async def reply(crisis: RunningCrisis, phone: str, text: str) -> str:
-    answer = await crisis.http.post(
-        "/inbound/sms",
-        json={"from": phone, "text": text},
-        headers={"X-Webhook-Secret": SMS_SECRET, "Authorization": ""},
-    )
-    assert answer.status_code == 200, answer.text
-    reply_text: str = answer.json()["reply"]
-    return reply_text
 
 
 async def digest_states(crisis: RunningCrisis) -> dict[str, float]:
@@ -103,7 +78,10 @@ async def test_a_changed_phone_replaces_the_digest_the_old_number_no_longer_matc
     database_url: str, nats_url: str
 ) -> None:
     site_id, old_phone, new_phone = uuid4(), "+33 6 11 11 11 11", "+33 7 22 22 22 22"
-    async with crisis_with(database_url, nats_url, NEW_KEY) as crisis, Bus.connect(nats_url) as bus:
+    async with (
+        crisis_with_keys(database_url, nats_url, NEW_LINK_KEY) as crisis,
+        Bus.connect(nats_url) as bus,
+    ):
         [staff_id] = await register_staff(bus, site_id, 1, [old_phone])
         await eventually(lambda: _has_digest(database_url, staff_id, old_phone))
 
@@ -123,11 +101,11 @@ async def test_a_changed_phone_replaces_the_digest_the_old_number_no_longer_matc
         assert (await stored(database_url, staff_id))["locale"] == "fr"
         code = await paged_code(crisis, bus, site_id, staff_id)
 
-        assert "No open page" in await reply(crisis, old_phone, f"ACK {code}")
+        assert "No open page" in await sms_reply(crisis, old_phone, f"ACK {code}")
         alert_id = (await _latest_alert(crisis, site_id))["id"]
         assert (await alert(crisis, alert_id))["status"] == "open"
         # Answered in the member's new language, French.
-        assert "prise en charge" in await reply(crisis, new_phone, f"ACK {code}")
+        assert "prise en charge" in await sms_reply(crisis, new_phone, f"ACK {code}")
         assert (await alert(crisis, alert_id))["acknowledged_by"] == str(staff_id)
 
 
@@ -136,7 +114,7 @@ async def test_an_older_announcement_arriving_late_does_not_bring_back_the_old_p
 ) -> None:
     site_id, old_phone, new_phone = uuid4(), "+33 6 66 66 66 66", "+33 7 77 77 77 77"
     now = datetime.now(UTC)
-    async with crisis_with(database_url, nats_url, NEW_KEY), Bus.connect(nats_url) as bus:
+    async with crisis_with_keys(database_url, nats_url, NEW_LINK_KEY), Bus.connect(nats_url) as bus:
         staff_id = uuid4()
         await bus.publish(_registered(staff_id, site_id, new_phone, "fr"), source="booking")
         await eventually(lambda: _has_digest(database_url, staff_id, new_phone))
@@ -166,37 +144,41 @@ async def test_a_reply_matched_under_a_previous_key_is_digested_again_with_the_c
     database_url: str, nats_url: str
 ) -> None:
     site_id, phones = uuid4(), ["+33 6 33 33 33 33", "+33 6 44 44 44 44", "+33 6 55 55 55 55"]
-    async with crisis_with(database_url, nats_url, OLD_KEY), Bus.connect(nats_url) as bus:
+    async with crisis_with_keys(database_url, nats_url, OLD_LINK_KEY), Bus.connect(nats_url) as bus:
         paged, silent, unknown = staff = await register_staff(bus, site_id, 3, phones)
-        await eventually(lambda: _all_have_digests(database_url, staff, phones, OLD_KEY))
+        await eventually(lambda: _all_have_digests(database_url, staff, phones, OLD_LINK_KEY))
     await _forget_key(database_url, unknown)  # as the migration left digests made before it
     await _clear_other_staff(database_url, site_id)
 
     async with (
-        crisis_with(database_url, nats_url, NEW_KEY, previous=OLD_KEY) as crisis,
+        crisis_with_keys(database_url, nats_url, NEW_LINK_KEY, previous=OLD_LINK_KEY) as crisis,
         Bus.connect(nats_url) as bus,
     ):
         await eventually(lambda: shows(crisis, current=0, previous=2, unknown=1), timeout=10)
         code = await paged_code(crisis, bus, site_id, paged)
 
-        assert "acknowledged" in await reply(crisis, phones[0], f"ACK {code}")
+        assert "acknowledged" in await sms_reply(crisis, phones[0], f"ACK {code}")
 
         assert await stored(database_url, paged) == {
-            "phone_digest": phone_digest(NEW_KEY, phones[0]),
-            "phone_digest_key": key_fingerprint(NEW_KEY),
+            "phone_digest": phone_digest(NEW_LINK_KEY, phones[0]),
+            "phone_digest_key": key_fingerprint(NEW_LINK_KEY),
             "locale": "en",
         }
         await eventually(lambda: shows(crisis, current=1, previous=1, unknown=1), timeout=10)
         # Any reply matched by the number counts, a wrong code too: the number is known then.
-        assert "No open page" in await reply(crisis, phones[2], "ACK ZZZZZZ")
+        assert "No open page" in await sms_reply(crisis, phones[2], "ACK ZZZZZZ")
         await eventually(lambda: shows(crisis, current=2, previous=1, unknown=0), timeout=10)
-        assert (await stored(database_url, silent))["phone_digest_key"] == key_fingerprint(OLD_KEY)
+        assert (await stored(database_url, silent))["phone_digest_key"] == key_fingerprint(
+            OLD_LINK_KEY
+        )
 
     # The old key dropped: the member who replied still matches, the silent one no longer does.
-    async with crisis_with(database_url, nats_url, NEW_KEY) as crisis:
+    async with crisis_with_keys(database_url, nats_url, NEW_LINK_KEY) as crisis:
         await eventually(lambda: shows(crisis, current=2, previous=0, unknown=1), timeout=10)
-        assert "No open page" in await reply(crisis, phones[1], "ACK ZZZZZZ")
-        assert (await stored(database_url, silent))["phone_digest_key"] == key_fingerprint(OLD_KEY)
+        assert "No open page" in await sms_reply(crisis, phones[1], "ACK ZZZZZZ")
+        assert (await stored(database_url, silent))["phone_digest_key"] == key_fingerprint(
+            OLD_LINK_KEY
+        )
 
 
 async def test_staff_announced_again_are_all_digested_with_the_current_key(
@@ -205,13 +187,13 @@ async def test_staff_announced_again_are_all_digested_with_the_current_key(
     """What `counselctl staff reannounce` makes booking send: each member's StaffRegistered."""
     site_id = uuid4()
     phones = ["+44 20 7946 0001", "+44 20 7946 0002"]
-    async with crisis_with(database_url, nats_url, OLD_KEY), Bus.connect(nats_url) as bus:
+    async with crisis_with_keys(database_url, nats_url, OLD_LINK_KEY), Bus.connect(nats_url) as bus:
         staff = await register_staff(bus, site_id, 2, phones)
-        await eventually(lambda: _all_have_digests(database_url, staff, phones, OLD_KEY))
+        await eventually(lambda: _all_have_digests(database_url, staff, phones, OLD_LINK_KEY))
     await _clear_other_staff(database_url, site_id)
 
     async with (
-        crisis_with(database_url, nats_url, NEW_KEY, previous=OLD_KEY) as crisis,
+        crisis_with_keys(database_url, nats_url, NEW_LINK_KEY, previous=OLD_LINK_KEY) as crisis,
         Bus.connect(nats_url) as bus,
     ):
         await eventually(lambda: shows(crisis, current=0, previous=2, unknown=0), timeout=10)
@@ -229,10 +211,12 @@ async def test_staff_announced_again_are_all_digested_with_the_current_key(
                 source="booking",
             )
         await eventually(lambda: shows(crisis, current=2, previous=0, unknown=0), timeout=10)
-        assert await _all_have_digests(database_url, staff, phones, NEW_KEY)
+        assert await _all_have_digests(database_url, staff, phones, NEW_LINK_KEY)
 
 
-async def _has_digest(database_url: str, staff_id: UUID, phone: str, key: str = NEW_KEY) -> bool:
+async def _has_digest(
+    database_url: str, staff_id: UUID, phone: str, key: str = NEW_LINK_KEY
+) -> bool:
     conn = await connect(database_url)
     try:
         row = await conn.fetchrow(
