@@ -731,7 +731,8 @@ Sixth round, fixed costs (2026-12-04, 19:40 to 20:05 UTC). A store like `make be
 2,269 of them rescheduled: 6,406 events; crisis 3,992 events), and a copy with each
 appointment's later events removed, one event a stream as in `make bench` (4,137 events: 3,603
 appointments, 464 clients, 66 staff, 2 rooms, 2 sites). A timeline of one rebuild of the
-latter (each connection call's wall time, the main branch, load 2.0, 313 ms): the first
+latter (each connection call's wall time, `python -m bench.rebuild_timeline` on the main
+branch's code, load 2.0, 313 ms): the first
 statements 12 ms (TRUNCATE 5.6, the streams' count 1.6, the catalog 4.5, then the drops one
 statement each), the small kinds 20 ms, then the appointments folded with PostgreSQL idle (62
 ms: at 2,000 aggregates a batch, a kind of fewer than 4,000 events is one fetch and one batch,
