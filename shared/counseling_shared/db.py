@@ -65,7 +65,8 @@ DATABASE_ERRORS: tuple[type[Exception], ...] = (
 # loses at most the rebuild itself, never half of it (the database comes back as it was
 # before, and the rebuild can be run again), and the first write committed after it flushes
 # the WAL up to and including the rebuild's commit record (the WAL is written in order): no
-# durable write can follow a lost rebuild. Only the rebuild's own transaction (LOCAL).
+# durable write can follow a lost rebuild. Only the rebuild's own transaction (LOCAL; a rebuild
+# nested in a caller's transaction, as tests run it, leaves it off until that one ends).
 REBUILD_COMMIT = "SET LOCAL synchronous_commit = off"
 
 
