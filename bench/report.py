@@ -759,7 +759,8 @@ runs it, `/tmp/rebuild2/ab.sh`), ms, old then new: at load 1.8 to 2.0, the 4,137
 253; 286, 277, 555 and 242, 259, 444; crisis 171, 184, 195 and 188, 214, 576; at load 4.4
 to 4.8 the rates do not tell them apart. CPU per 1,000 events is unchanged for booking (fold
 19 to 22, PostgreSQL 39 to 48 ms) and crisis's fold a little lower (19 to 24 against 21 to
-27; 1 to 3 ms in most runs); with half a million objects alive in the process (a benchmark process's heap), the
+27; 1 to 3 ms in most runs); with half a million objects alive in the process (a
+benchmark process's heap), the
 fold's CPU is 34 to 40 ms before and 19 to 22 after (booking, 336 to 1,016 ms and 235 to
 572), crisis's 22 to 24 and 19 to 20. What is left for booking is PostgreSQL's: on this store
 its CPU is 170 to 190 ms, and the fixed costs about 30 ms of the 250. Its six exclusion
@@ -770,8 +771,11 @@ appointment) took 27 to 36 ms of PostgreSQL's CPU per 1,000 events instead of 44
 173 to 224 ms (18,500 to 23,900 events/s) instead of 251 to 342. That is a schema decision,
 not taken here. Crisis: 19 to 22 ms of fold and 20 to 25 of PostgreSQL per 1,000 events;
 what is left is asyncpg encoding the batches, each event's validation and the fold itself.
-Tried and not kept: nothing measured worse; batches of 2,000 against 250 were not apart in
-rates at load 1.6 to 2.7 (the timeline shows the overlap, the machine's other load hides it).
+Not told apart by the rates: batches of 2,000 against 250 at load 1.6 to 2.7 (kept for the
+overlap the timeline shows; the machine's other load hides it). Not done: writing a small
+kind's last batch while the next kind's first events are fetched (booking's sites, staff,
+rooms and clients take about 30 ms one after the other; a batch spanning two kinds keeps
+their order only while no later kind reuses an earlier kind's statement).
 
 ### The backbone, beside raw NATS and PostgreSQL
 
