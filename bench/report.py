@@ -726,6 +726,57 @@ measurably faster at load 3.4 to 5.2 (24 runs each, alternately; in the last 15,
 events. PostgreSQL's CPU for this store is now 0.5 s whatever the fold does (24,000 events/s
 at best); 20,000 is reached only on an otherwise idle machine, in some runs.
 
+Sixth round, fixed costs (2026-12-04, 19:40 to 20:05 UTC). A store like `make bench`'s:
+`python -m bench.rebuild_ab --dump DIR --booking-seconds 20` (3,603 appointments booked,
+2,269 of them rescheduled: 6,406 events; crisis 3,992 events), and a copy with each
+appointment's later events removed, one event a stream as in `make bench` (4,137 events: 3,603
+appointments, 464 clients, 66 staff, 2 rooms, 2 sites). A timeline of one rebuild of the
+latter (each connection call's wall time, `python -m bench.rebuild_timeline` on the main
+branch's code, load 2.0, 313 ms): the first
+statements 17 ms (TRUNCATE 5.6, the streams' count 1.6, the catalog 4.5, then the drops, one
+statement each), the small kinds 20 ms, then the appointments folded with PostgreSQL idle (62
+ms: at 2,000 aggregates a batch, a kind of fewer than 4,000 events is one fetch and one batch,
+written at the kind's end), then their COPY (90 ms) and their claims' (78 ms) with this
+process idle, the indexes and keys added again 11 ms, and COMMIT 34 ms (24 to 37 ms in other
+runs, crisis's too: the WAL's fsync on a shared disk). Now: the rebuild's first statements
+are one simple query (`SET LOCAL synchronous_commit = off`, the lock, TRUNCATE; crisis's
+lock and temporary table likewise), and its commit does not wait for the WAL to reach the
+disk (1.8 to 7 ms): a crash just after it loses the whole rebuild or nothing, and the next
+write committed after it flushes the WAL past the rebuild's commit record
+(`db.REBUILD_COMMIT`); `rebuild_indexes` reads the catalog in one query and sends the drops,
+then the creates, as one statement each; no cursor is opened for a kind with no stream
+(6 of booking's 11 here); booking's batches are 250 aggregates (about 500 events a fetch), so
+the first COPY starts at 62 ms instead of 96 and the copies run back to back while the rest
+is folded (253 to 351 ms in four instrumented runs on the same store, load 1.7 to 2.0;
+main's two: 313 and 381); the cyclic garbage collector
+is paused during a rebuild (`gc_paused`: a full collection walks the whole process, 38 to 40
+ms in a fresh process, more in a process with a bigger heap such as `make bench`'s); crisis
+encodes each timeline step's details with pydantic-core (0.35 µs instead of 2.3). Measured
+(main's worktree and this branch alternately, one rebuild per fresh process as `make bench`
+runs it, `/tmp/rebuild2/ab.sh`), ms, old then new: at load 1.8 to 2.0, the 4,137 events 284,
+259, 252 and 263, 270, 235; the 6,406 events 296, 293, 266 and 231, 229, 245; crisis 148,
+150, 153 and 146, 149, 153; at load 2.6 to 3.6 (the final code): 275, 455, 266 and 281, 244,
+253; 286, 277, 555 and 242, 259, 444; crisis 171, 184, 195 and 188, 214, 576; at load 4.4
+to 4.8 the rates do not tell them apart. CPU per 1,000 events is unchanged for booking (fold
+19 to 22, PostgreSQL 39 to 48 ms) and crisis's fold a little lower (19 to 24 against 21 to
+27; 1 to 3 ms in most runs); with half a million objects alive in the process (a
+benchmark process's heap), the
+fold's CPU is 34 to 40 ms before and 19 to 22 after (booking, 336 to 1,016 ms and 235 to
+572), crisis's 22 to 24 and 19 to 20. What is left for booking is PostgreSQL's: on this store
+its CPU is 170 to 190 ms, and the fixed costs about 30 ms of the 250. Its six exclusion
+constraints are most of it: the same store with `appointments`' three dropped (a copy of the
+database, not the schema: `slot_claims`' three already hold every booked appointment's
+counselor, room and client slot, if every writer keeps a claim beside each booked
+appointment) took 27 to 36 ms of PostgreSQL's CPU per 1,000 events instead of 44 to 46, and
+173 to 224 ms (18,500 to 23,900 events/s) instead of 251 to 342. That is a schema decision,
+not taken here. Crisis: 19 to 22 ms of fold and 20 to 25 of PostgreSQL per 1,000 events;
+what is left is asyncpg encoding the batches, each event's validation and the fold itself.
+Not told apart by the rates: batches of 2,000 against 250 at load 1.6 to 2.7 (kept for the
+overlap the timeline shows; the machine's other load hides it). Not done: writing a small
+kind's last batch while the next kind's first events are fetched (booking's sites, staff,
+rooms and clients take about 30 ms one after the other; a batch spanning two kinds keeps
+their order only while no later kind reuses an earlier kind's statement).
+
 ### The backbone, beside raw NATS and PostgreSQL
 
 {table}

@@ -39,7 +39,8 @@ class DroppedIndex:
 # Plain secondary indexes of the tables (each `$1` name resolved through the search path):
 # not unique, not a primary key, backing no constraint.
 _INDEXES = """
-    SELECT format('DROP INDEX %I.%I', x.schemaname, x.indexname) AS drop, x.indexdef AS create
+    SELECT 1 AS part, x.indexname::text AS key,
+           format('DROP INDEX %I.%I', x.schemaname, x.indexname) AS drop, x.indexdef AS create
     FROM unnest($1::text[]) AS wanted(name)
     JOIN pg_class t ON t.oid = to_regclass(wanted.name)
     JOIN pg_namespace n ON n.oid = t.relnamespace
@@ -48,27 +49,27 @@ _INDEXES = """
     JOIN pg_index ix ON ix.indexrelid = i.oid
     WHERE NOT ix.indisunique AND NOT ix.indisprimary
       AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)
-    ORDER BY x.indexname
 """
 
 # Exclusion constraints of the tables.
 _EXCLUSIONS = """
-    SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', t.oid::regclass, c.conname) AS drop,
+    SELECT 2, c.conname::text,
+           format('ALTER TABLE %s DROP CONSTRAINT %I', t.oid::regclass, c.conname),
            format('ALTER TABLE %s ADD CONSTRAINT %I %s', t.oid::regclass, c.conname,
-                  pg_get_constraintdef(c.oid)) AS create
+                  pg_get_constraintdef(c.oid))
     FROM unnest($1::text[]) AS wanted(name)
     JOIN pg_class t ON t.oid = to_regclass(wanted.name)
     JOIN pg_constraint c ON c.conrelid = t.oid AND c.contype = 'x'
-    ORDER BY c.conname
 """
 
 # Foreign keys from the tables to a table this transaction holds locked against writers
 # (adding a key again takes SHARE ROW EXCLUSIVE on the referenced table: with the lock held
 # already, it waits for no one and blocks no one longer than the caller does).
 _FOREIGN_KEYS = """
-    SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', c.conrelid::regclass, c.conname) AS drop,
+    SELECT 3, c.conrelid::regclass::text || ' ' || c.conname,
+           format('ALTER TABLE %s DROP CONSTRAINT %I', c.conrelid::regclass, c.conname),
            format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname,
-                  pg_get_constraintdef(c.oid)) AS create
+                  pg_get_constraintdef(c.oid))
     FROM pg_constraint c
     WHERE c.contype = 'f'
       AND c.conrelid IN (SELECT to_regclass(name) FROM unnest($1::text[]) AS name)
@@ -76,7 +77,6 @@ _FOREIGN_KEYS = """
           SELECT relation FROM pg_locks
           WHERE pid = pg_backend_pid() AND granted AND locktype = 'relation'
             AND mode IN ('ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock'))
-    ORDER BY c.conrelid::regclass::text, c.conname
 """
 
 
@@ -88,12 +88,16 @@ async def droppable(
     foreign_keys: bool = False,
 ) -> list[DroppedIndex]:
     """The tables' secondary indexes (and exclusion constraints, foreign keys, if asked), from
-    the catalog, in the order they are to be created again."""
-    found = await conn.fetch(_INDEXES, list(tables))
+    the catalog, in the order they are to be created again: indexes, exclusion constraints,
+    foreign keys, each by name."""
+    # One query, one round trip (each was a statement prepared and run on its own: 6 to 12
+    # ms each at a load of 3 to 4, for a rebuild that may take 0.3 s).
+    parts = [_INDEXES]
     if exclusions:
-        found += await conn.fetch(_EXCLUSIONS, list(tables))
+        parts.append(_EXCLUSIONS)
     if foreign_keys:
-        found += await conn.fetch(_FOREIGN_KEYS, list(tables))
+        parts.append(_FOREIGN_KEYS)
+    found = await conn.fetch(" UNION ALL ".join(parts) + " ORDER BY 1, 2", list(tables))
     return [DroppedIndex(r["drop"], r["create"]) for r in found]
 
 
@@ -109,8 +113,9 @@ async def indexes_built_after(
     write, then create each again as it was. On an error nothing is created again: the
     caller's transaction rolls back, and with it the drops."""
     dropped = await droppable(conn, tables, exclusions=exclusions, foreign_keys=foreign_keys)
-    for index in dropped:
-        await conn.execute(index.drop)
+    # All drops as one simple query, and all creates as another: one round trip each.
+    if dropped:
+        await conn.execute(";\n".join(index.drop for index in dropped))
     yield dropped
-    for index in dropped:
-        await conn.execute(index.create)
+    if dropped:
+        await conn.execute(";\n".join(index.create for index in dropped))

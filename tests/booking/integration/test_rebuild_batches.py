@@ -175,3 +175,17 @@ async def test_a_store_that_double_books_fails_the_rebuild_and_leaves_the_rows(
 
 class _RollBack(Exception):
     """Leaves the test's transaction without committing it."""
+
+
+async def test_the_rebuilds_asynchronous_commit_ends_with_it(booking: Booking) -> None:
+    """`SET LOCAL synchronous_commit = off` is the rebuild's transaction's only: the connection
+    commits synchronously again afterwards (a plain SET would leave it off for good)."""
+    site = await booking.site()
+    await booking.client(site["id"])
+    conn = await connect(booking.database_url)
+    try:
+        assert await conn.fetchval("SHOW synchronous_commit") == "on"
+        await rebuild_projections(conn)
+        assert await conn.fetchval("SHOW synchronous_commit") == "on"
+    finally:
+        await conn.close()

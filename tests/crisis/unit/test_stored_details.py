@@ -1,11 +1,12 @@
 """A rebuild takes the timeline's details from each event's stored JSON: for every kind of
 event, the same details the write path writes from the event itself."""
 
+import json
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 from counseling_shared.codes import AlertOutcome, RiskLevel, RiskSource
-from crisis.adapters.alerts import _jsonable, stored_details
+from crisis.adapters.alerts import _jsonable, stored_details, stored_details_json
 from crisis.adapters.codec import to_stored
 from crisis.domain.policy import EscalationPolicy, PolicyLevel
 from crisis.domain.timeline import (
@@ -75,3 +76,12 @@ def test_a_value_the_stored_json_lacks_is_computed() -> None:
     """An event stored before one of its fields existed (decoded with the field's default)."""
     event = Escalated(2, 0, AT)
     assert stored_details(event, {"at": AT.isoformat()}) == {"level": 2, "cycle": 0}
+
+
+def test_the_details_text_is_the_json_the_write_path_sends() -> None:
+    """The rebuild's text (pydantic-core's encoder) holds the values json.dumps's does (what
+    the `::jsonb` cast compares: spacing and escapes do not matter)."""
+    for event in EVENTS:
+        data = to_stored(event, written_at=AT).data
+        text = stored_details_json(event, data)
+        assert json.loads(text) == json.loads(json.dumps(_jsonable(timeline_details(event))))

@@ -36,8 +36,9 @@ from booking.adapters import (
 from booking.domain import appointment, client, room, site, staff
 from booking.domain.scheduling import holds, hours, rules, series, waitlist
 from counseling_shared.batched_writes import Batches
-from counseling_shared.db import binary_jsonb
+from counseling_shared.db import REBUILD_COMMIT, binary_jsonb
 from counseling_shared.eventstore import read_streams_json
+from counseling_shared.gc_paused import gc_paused
 from counseling_shared.rebuild_indexes import indexes_built_after
 from counseling_shared.scheduler import notify_timer_added
 
@@ -76,6 +77,10 @@ _TABLES_OF_KIND = {
 # Streams of a kind from which its tables' indexes and constraints are dropped meanwhile:
 # dropping and adding one again costs about what keeping it costs a hundred rows.
 MANY_STREAMS = 100
+# Aggregates a batch (and about two fetches' worth of events): small enough that a store of a
+# few thousand appointments is written in several batches, each copied (and its exclusion
+# constraints checked) while the next is folded, instead of in one batch at the kind's end.
+FLUSH_EVERY = 250
 
 # Every projection table, children before the rows they reference.
 _TABLES = (
@@ -99,7 +104,7 @@ async def rebuild_projections(
     conn: Connection,
     *,
     progress: Callable[[int, int], None] | None = None,
-    flush_every: int = 2000,
+    flush_every: int = FLUSH_EVERY,
     many_streams: int = MANY_STREAMS,
 ) -> dict[str, int]:
     """Replace every projection row by the fold of its stream; return rows per kind.
@@ -110,9 +115,13 @@ async def rebuild_projections(
     indexes and foreign keys, which are added again at the end.
     """
     counts = dict.fromkeys(_KINDS, 0)
-    async with conn.transaction():
-        await conn.execute("LOCK TABLE events IN SHARE MODE")
-        await conn.execute(f"TRUNCATE {', '.join(_TABLES)}")
+    # No cyclic collection while it runs (`gc_paused`: one costs up to 40 ms here).
+    async with gc_paused(), conn.transaction():
+        # One round trip (a simple query). The commit does not wait for its WAL to reach the
+        # disk (20 to 40 ms): see `counseling_shared.db.REBUILD_COMMIT`.
+        await conn.execute(
+            f"{REBUILD_COMMIT}; LOCK TABLE events IN SHARE MODE; TRUNCATE {', '.join(_TABLES)}"
+        )
         streams = await _streams_of_kinds(conn)
         # TRUNCATE holds the tables ACCESS EXCLUSIVE already: readers wait for the commit
         # whether or not the indexes are there meanwhile, and each is built once at the end.
@@ -121,7 +130,7 @@ async def rebuild_projections(
             indexes_built_after(conn, sorted(many), foreign_keys=True),
             binary_jsonb(conn),  # appointments' goals, copied
         ):
-            await _refold(conn, sum(streams.values()), counts, progress, flush_every)
+            await _refold(conn, streams, counts, progress, flush_every)
     return counts
 
 
@@ -136,16 +145,20 @@ async def _streams_of_kinds(conn: Connection) -> dict[str, int]:
 
 async def _refold(
     conn: Connection,
-    total: int,
+    streams: dict[str, int],
     counts: dict[str, int],
     progress: Callable[[int, int], None] | None,
     flush_every: int,
 ) -> None:
-    """Fold every stream (`total` of them) and write its rows (in batches); count them into
-    `counts`."""
+    """Fold every stream (`streams` of each kind) and write its rows (in batches); count them
+    into `counts`."""
+    total = sum(streams.values())
     async with Batches(conn, every=flush_every, total=total, progress=progress) as batches:
-        # In the kinds' order, each kind's events read by one query.
+        # In the kinds' order, each kind's events read by one query; none for a kind with no
+        # stream (the SHARE lock keeps the count true).
         for kind, (evolve, save) in _KINDS.items():
+            if not streams.get(kind):
+                continue
             async for records in read_streams_json(
                 conn, f"{kind}-", gate=batches, prefetch=batches.fetch
             ):

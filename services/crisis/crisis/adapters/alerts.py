@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
+
+from pydantic_core import to_json
 
 from counseling_shared.eventstore import read_stream
 from counseling_shared.unit_of_work import UnitOfWork
@@ -120,7 +121,7 @@ async def project_replayed(
         list(range(1, len(events) + 1)),
         [e.at for e in events],
         [kind_of(e) for e in events],
-        [json.dumps(stored_details(e, data)) for e, data in zip(events, stored, strict=True)],
+        [stored_details_json(e, data) for e, data in zip(events, stored, strict=True)],
     )
     if alert.pages:
         await conn.executemany(_INSERT_PAGE, [_page_row(alert.id, p) for p in alert.pages])
@@ -132,6 +133,12 @@ def stored_details(event: AlertEvent, data: Mapping[str, Any]) -> dict[str, Any]
     others computed (an `Opened`'s number of levels, a `ChainRepeated`'s level): `str` of an
     id costs more than the rest of a step's row."""
     return {k: data[k] if k in data else _json_value(v) for k, v in timeline_details(event).items()}
+
+
+def stored_details_json(event: AlertEvent, data: Mapping[str, Any]) -> str:
+    """`stored_details` as JSON text for the `::jsonb` cast: pydantic-core's encoder, 0.35 µs a
+    step against json.dumps's 2.3 (no spaces, UTF-8 rather than escapes: the same jsonb)."""
+    return to_json(stored_details(event, data)).decode()
 
 
 _INSERT_STEPS = """INSERT INTO alert_timeline (alert_id, seq, at, kind, details)

@@ -51,7 +51,9 @@ from uuid import UUID
 
 from counseling_shared.batched_writes import Batches
 from counseling_shared.clock import Clock, SystemClock
+from counseling_shared.db import REBUILD_COMMIT
 from counseling_shared.eventstore import RecordedEvent, read_streams
+from counseling_shared.gc_paused import gc_paused
 from counseling_shared.scheduler import notify_timer_added
 from crisis.adapters import alerts, flags, policies, schedules, timers
 from crisis.adapters.codec import from_stored, policy_from_json, written_at
@@ -100,11 +102,14 @@ async def rebuild_projections(
     counts = dict.fromkeys(_KINDS.values(), 0)
     alert_of_flag: dict[UUID, UUID] = {}  # each flag the alert whose stream received it
     earliest_due: datetime | None = None  # of the rebuilt alerts' escalation deadlines
-    async with conn.transaction():
-        await conn.execute("LOCK TABLE events IN SHARE MODE")
+    # No cyclic collection while it runs (`gc_paused`: one costs up to 40 ms here).
+    async with gc_paused(), conn.transaction():
+        # One round trip (a simple query). The commit does not wait for its WAL to reach the
+        # disk (20 to 40 ms): see `counseling_shared.db.REBUILD_COMMIT`.
         await conn.execute(
-            """CREATE TEMPORARY TABLE kept_escalation_timers ON COMMIT DROP AS
-               SELECT * FROM escalation_timers"""
+            f"""{REBUILD_COMMIT}; LOCK TABLE events IN SHARE MODE;
+                CREATE TEMPORARY TABLE kept_escalation_timers ON COMMIT DROP AS
+                SELECT * FROM escalation_timers"""
         )
         # Each kind's streams and events: the progress bar's total and each kind's fetch.
         streams: Counter[str] = Counter()
