@@ -1203,24 +1203,27 @@ spread. The flat-out rate did not move beyond the neighbours' load: medians 58 (
     helps where there are spare cores (not here), and each process would need Prometheus's
     multiprocess mode for one `/metrics`; replicas (Kubernetes, Compose) give the same
     scaling today.
-- Projection rebuilds reach 20,000 events/s for followup and notify on a quiet machine, and
-  for booking and crisis only on an otherwise idle one, in some runs (crisis 19,660 in the
-  `make bench` of 2026-12-04 19:35 UTC; booking 10,018 there, on a store of under 5,000 events
-  where its fixed costs weigh more): see their section and the table above. What is left for
-  booking is PostgreSQL's: its six exclusion constraints checked for every booked appointment
-  (about 0.4 s of CPU on a 12,000-event store, however they are built), which puts its best
-  rate near 24,000 events/s; for crisis, the fold and the writes take about 23 to 26 ms of CPU
-  per 1,000 events each, and reach 20,000 events/s only when the two run on separate cores at
-  the same time. Rebuilding into new tables without indexes and swapping them in is not built
-  (it touches every foreign key, grant and prepared statement naming the tables).
-- The `SessionCompleted` → follow-up pipeline runs at 11 to 14 % of the consumer's raw
+- Projection rebuilds run near 20,000 events/s for followup, notify and crisis on a quiet
+  machine, each above it in some runs and below in others, and booking below it: two `make
+  bench` runs on 2026-12-04 (load 1.3 and 0.8 at the start) gave followup 22,063 and 18,974,
+  notify 25,970 and 22,964, crisis 19,660 and 21,553, booking 10,018 and 13,711 events/s
+  (booking on stores of about 5,000 events, where its fixed costs weigh more). What is left
+  for booking is PostgreSQL's: its six exclusion constraints checked for every booked
+  appointment (about 0.4 s of CPU on a 12,000-event store, however they are built), which puts
+  its best rate near 24,000 events/s; dropping `appointments`' three, which `slot_claims`
+  duplicates as long as every writer keeps a claim beside each booked appointment, would be a
+  schema change and is not done. For crisis and followup, the fold and the writes reach 20,000
+  events/s only when the two run on separate cores at the same time. Rebuilding into new
+  tables without indexes and swapping them in is not built (it touches every foreign key,
+  grant and prepared statement naming the tables).
+- The `SessionCompleted` → follow-up pipeline runs at 11 to 16 % of the consumer's raw
   limit: each session makes followup learn the client, anchor the session, record the
   contact regularity and plan the check-in, each its own stream and rows; batched (256 a
   fetch, written in chunks while the next are handled), what is left is mostly the
   per-message handlers' own Python (about 40 % of followup's samples), then the writes (18 %)
   and the event loop (13 %).
 - notify's bulk lane delivers one message at a time per worker (each asks booking's directory
-  for the contact and sends over a kept SMTP connection), 180 to 190 a second here while
+  for the contact and sends over a kept SMTP connection), 170 to 190 a second here while
   pages are sent, so a 20,000-message backlog takes a couple of minutes to drain. Pages do not wait
   behind it (nearly all of it is still queued when the last page arrives), but their latency
   follows the machine's load (see "Where a page's time goes"): what is left is CPU time on two
