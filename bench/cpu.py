@@ -60,3 +60,10 @@ class CpuMeter:
     def stop(self) -> dict[str, float]:
         now = self._now()
         return {name: now[name] - self._began.get(name, now[name]) for name in now}
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"

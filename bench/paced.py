@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,10 +27,9 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(ROOT))
 
 from bench.booking_load import BookingLoad, Latencies  # noqa: E402
-from bench.cpu import CpuMeter  # noqa: E402
+from bench.cpu import CpuMeter, load_average  # noqa: E402
 from bench.e2e import _until_notify_is_idle  # noqa: E402
-from bench.profile_booking import PY_SPY, summarize  # noqa: E402
-from bench.report import load_average  # noqa: E402
+from bench.profile_booking import py_spy_record, summarize  # noqa: E402
 from bench.stack import running_stack  # noqa: E402
 
 GC_TRACE = Path(__file__).resolve().parent / "gctrace"
@@ -89,7 +87,11 @@ async def run(args: argparse.Namespace) -> None:
         for number in range(1, args.rounds + 1):
             await _until_notify_is_idle(suite.database_url("notify"))
             rss_before, load_before = rss_mib(booking), load_average()
-            spy = _py_spy(booking, args.seconds, args.profile) if number == 1 else None
+            spy = (
+                py_spy_record(booking, args.profile, rate=97, seconds=args.seconds)
+                if args.profile and number == 1
+                else None
+            )
             meter.start()
             began = time.time()
             paced = await load.paced(args.rate, args.seconds)
@@ -110,14 +112,6 @@ async def run(args: argparse.Namespace) -> None:
                     print(f"  {share:6.1%}  {part}", flush=True)
             if trace_dir is not None:
                 print(f"  {gc_pauses(trace_dir / f'{booking}.gc', began, ended)}", flush=True)
-
-
-def _py_spy(pid: int, seconds: float, out: Path | None) -> subprocess.Popen[bytes] | None:
-    if out is None:
-        return None
-    command = [str(PY_SPY), "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "97"]
-    command += ["--nonblocking", "--format", "raw", "-o", str(out)]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def main() -> None:

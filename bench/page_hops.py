@@ -28,9 +28,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bench.backlog import queue_backlog
-from bench.cpu import CpuMeter
+from bench.cpu import CpuMeter, load_average
 from bench.paging import Pager
-from bench.report import load_average
 from bench.stack import Stack, running_stack
 from counseling_shared.db import connect
 from counseling_shared.waiting import poll_until

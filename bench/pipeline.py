@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import os
 import signal
-import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -35,9 +34,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.consumer import raw_consume
-from bench.cpu import CpuMeter
+from bench.cpu import CpuMeter, load_average
 from bench.measure import Throughput
-from bench.profile_booking import PY_SPY, summarize
+from bench.profile_booking import py_spy_record, summarize
 from bench.stack import Stack, running_stack
 from counseling_shared.bus import connect_bus
 from counseling_shared.codes import GoalHorizon, RiskLevel
@@ -178,8 +177,12 @@ async def _rounds(args: argparse.Namespace) -> None:
         )
         await planned(stack, args.warmup)  # untimed: connections, caches, plans
         for number in range(1, args.rounds + 1):
-            load_before = _load()
-            spy = _py_spy(pids["followup"], args.profile) if number == 1 else None
+            load_before = load_average()
+            spy = (
+                py_spy_record(pids["followup"], args.profile, rate=197)
+                if args.profile and number == 1
+                else None
+            )
             found = await planned(stack, args.sessions, meter.start)
             spent = meter.stop()
             if spy is not None:
@@ -190,7 +193,7 @@ async def _rounds(args: argparse.Namespace) -> None:
             print(
                 f"round {number}: {found.throughput.per_second:,.0f} events/s "
                 f"({args.sessions} in {found.throughput.seconds:.2f} s); "
-                f"load {load_before} -> {_load()}\n  CPU ms per event: {cpu}",
+                f"load {load_before} -> {load_average()}\n  CPU ms per event: {cpu}",
                 flush=True,
             )
             if args.raw:
@@ -200,18 +203,6 @@ async def _rounds(args: argparse.Namespace) -> None:
                 collapsed = await asyncio.to_thread(args.profile.read_text)
                 for part, share in summarize(collapsed):
                     print(f"  {share:6.1%}  {part}", flush=True)
-
-
-def _load() -> str:
-    return " ".join(f"{x:.1f}" for x in os.getloadavg())
-
-
-def _py_spy(pid: int, out: Path | None) -> subprocess.Popen[bytes] | None:
-    if out is None:
-        return None
-    command = [str(PY_SPY), "record", "-p", str(pid), "-r", "197", "--nonblocking"]
-    command += ["--format", "raw", "-o", str(out)]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def main() -> None:

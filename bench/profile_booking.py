@@ -77,6 +77,18 @@ def summarize(collapsed: str) -> list[tuple[str, float]]:
     return [(name, n / total) for name, n in counts.most_common()]
 
 
+def py_spy_record(
+    pid: int, out: Path, *, rate: int, seconds: float | None = None, fmt: str = "raw"
+) -> subprocess.Popen[bytes]:
+    """py-spy sampling `pid` `rate` times a second into `out`, for `seconds` (else until the
+    process ends or the recorder is stopped); started, not waited for."""
+    command = [str(PY_SPY), "record", "-p", str(pid), "-r", str(rate), "--nonblocking"]
+    if seconds is not None:
+        command += ["-d", str(int(seconds))]
+    command += ["--format", fmt, "-o", str(out)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 async def profile(seconds: float, out: Path, service: str = "booking") -> list[tuple[str, float]]:
     await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     async with running_stack() as stack:
@@ -86,25 +98,7 @@ async def profile(seconds: float, out: Path, service: str = "booking") -> list[t
         assert pid is not None
         stacks = out / f"{service}-stacks.txt"
         recorders = [
-            subprocess.Popen(  # noqa: ASYNC220 (started, not waited for, here)
-                [
-                    str(PY_SPY),
-                    "record",
-                    "-p",
-                    str(pid),
-                    "-d",
-                    str(int(seconds)),
-                    "-r",
-                    "97",
-                    "--nonblocking",
-                    "--format",
-                    fmt,
-                    "-o",
-                    str(path),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            py_spy_record(pid, path, rate=97, seconds=seconds, fmt=fmt)
             for fmt, path in (("raw", stacks), ("flamegraph", out / f"{service}-flamegraph.svg"))
         ]
         result = await load.flat_out(16, seconds + 2)

@@ -89,13 +89,6 @@ def table(results: list[Comparison]) -> str:
     return "\n".join([line(header), rule, *(line(r) for r in rows)])
 
 
-def load_average() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "unknown"
-
-
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:,.0f} ms"
 

@@ -24,8 +24,9 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
 import nats  # noqa: E402
 
 from bench import availability, charts, claims, consumer, e2e, relay  # noqa: E402
+from bench.cpu import load_average  # noqa: E402
 from bench.measure import Comparison  # noqa: E402
-from bench.report import Machine, load_average, table, write_markdown  # noqa: E402
+from bench.report import Machine, table, write_markdown  # noqa: E402
 from bench.servers import servers  # noqa: E402
 from bench.workload import STREAM  # noqa: E402
 from counseling_shared.db import connect, create_pool  # noqa: E402
