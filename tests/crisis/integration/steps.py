@@ -27,7 +27,13 @@ async def register_staff(
     """Staff members joining the site, as booking announces them (with these phones, or one
     number for all)."""
     staff = [uuid4() for _ in range(count)]
-    for staff_id, phone in zip(staff, phones or ["+15550000000"] * count, strict=True):
+    await announce_staff(bus, site_id, staff, phones or ["+15550000000"] * count)
+    return staff
+
+
+async def announce_staff(bus: Bus, site_id: UUID, staff: list[UUID], phones: list[str]) -> None:
+    """booking's StaffRegistered for each member (again, for members already known)."""
+    for staff_id, phone in zip(staff, phones, strict=True):
         await bus.publish(
             StaffRegistered(
                 staff_id=staff_id,
@@ -40,7 +46,6 @@ async def register_staff(
             ),
             source="booking",
         )
-    return staff
 
 
 async def put_policy(

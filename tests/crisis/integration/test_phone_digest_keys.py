@@ -22,6 +22,7 @@ from tests.crisis.integration.steps import (
     NEW_LINK_KEY,
     OLD_LINK_KEY,
     alert,
+    announce_staff,
     crisis_with_keys,
     flag,
     put_policy,
@@ -197,19 +198,7 @@ async def test_staff_announced_again_are_all_digested_with_the_current_key(
         Bus.connect(nats_url) as bus,
     ):
         await eventually(lambda: shows(crisis, current=0, previous=2, unknown=0), timeout=10)
-        for staff_id, phone in zip(staff, phones, strict=True):
-            await bus.publish(
-                StaffRegistered(
-                    staff_id=staff_id,
-                    site_id=site_id,
-                    name="On-call counselor",
-                    role=StaffRole.CRISIS_LINE,
-                    email=f"{staff_id.hex[:8]}@center.example",
-                    phone=phone,
-                    locale="en",
-                ),
-                source="booking",
-            )
+        await announce_staff(bus, site_id, staff, phones)
         await eventually(lambda: shows(crisis, current=2, previous=0, unknown=0), timeout=10)
         assert await _all_have_digests(database_url, staff, phones, NEW_LINK_KEY)
 
