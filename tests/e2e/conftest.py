@@ -47,14 +47,16 @@ async def suite(
     postgres_server: PostgresHandle,
     e2e_sinks: Sinks,
     tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[Suite]:
+    """The suite of the test module; a module's `SUITE_EXTRA_ENV` adds settings of its own."""
     work_dir: Path = tmp_path_factory.mktemp("e2e")
     running = Suite(
         nats_url=secured_nats.url,
         postgres_url=postgres_server.url(),
         sinks=e2e_sinks,
         work_dir=work_dir,
-        extra_env=SUITE_ENV,
+        extra_env={**SUITE_ENV, **getattr(request.module, "SUITE_EXTRA_ENV", {})},
         bus=secured_nats.bus,
     )
     try:

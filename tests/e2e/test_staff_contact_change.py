@@ -9,18 +9,14 @@ import json
 import os
 import re
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from devstack.handles import PostgresHandle
 from devstack.postgres import with_role
-from devstack.sinks import Sinks
 from tests.e2e.center import Center, created, notify_knows, texts_to, unique_phone
-from tests.e2e.conftest import SUITE_ENV, SecuredNats
 from tests.e2e.harness import Suite, eventually
 
 pytestmark = pytest.mark.e2e
@@ -29,29 +25,8 @@ OLD_KEY = "e2e-old-link-key-" + "o" * 32
 NEW_KEY = "e2e-new-link-key-" + "n" * 32
 SMS_SECRET = "e2e-inbound-sms-secret"  # noqa: S105 - a test value
 REPLY_CODE = re.compile(r"ACK ([0-9A-F]{6})")
-
-
-@pytest.fixture(scope="module")
-async def suite(
-    secured_nats: SecuredNats,
-    postgres_server: PostgresHandle,
-    e2e_sinks: Sinks,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[Suite]:
-    """The suite with SMS replies configured and a link signing key of its own."""
-    running = Suite(
-        nats_url=secured_nats.url,
-        postgres_url=postgres_server.url(),
-        sinks=e2e_sinks,
-        work_dir=tmp_path_factory.mktemp("e2e-staff"),
-        extra_env={**SUITE_ENV, "INBOUND_SMS_SECRET": SMS_SECRET, "LINK_SIGNING_KEY": OLD_KEY},
-        bus=secured_nats.bus,
-    )
-    try:
-        await running.start()
-        yield running
-    finally:
-        await running.stop()
+# The suite (tests/e2e/conftest.py) with SMS replies configured and a signing key of its own.
+SUITE_EXTRA_ENV = {"INBOUND_SMS_SECRET": SMS_SECRET, "LINK_SIGNING_KEY": OLD_KEY}
 
 
 async def sms_reply(suite: Suite, phone: str, text: str) -> str:
