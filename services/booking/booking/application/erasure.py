@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from booking.application.recording import stream_id
+from counseling_shared.erasure import erase_dead_letters
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
@@ -68,11 +69,14 @@ async def erase_client(conn: Connection, client_id: UUID) -> dict[str, int]:
                    WHERE position(convert_to($1, 'UTF8') IN coalesce(response_body, '')) > 0""",
                 str(client_id),
             )
+        # Deleted, not tombstoned: no other service refers to a dead letter.
+        dead_letters = await erase_dead_letters(conn, client_id)
     return {
         "clients": _count(clients),
         "appointments": _count(appointments),
         "events": _count(events),
         "idempotency_keys": _count(replays),
+        "dead_letters": dead_letters,
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from counseling_shared.erasure import erase_dead_letters
 from followup.domain import client_care, followup
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ async def erase_client(conn: Connection, client_id: UUID) -> dict[str, int]:
         measures = await conn.execute("DELETE FROM measures WHERE client_id = $1", client_id)
         followups = await conn.execute("DELETE FROM followups WHERE client_id = $1", client_id)
         clients = await conn.execute("DELETE FROM clients WHERE client_id = $1", client_id)
+        dead_letters = await erase_dead_letters(conn, client_id)
     return {
         "clients": _count(clients),
         "followup_preferences": _count(preferences),
@@ -41,6 +43,7 @@ async def erase_client(conn: Connection, client_id: UUID) -> dict[str, int]:
         "checkin_responses": _count(responses),
         "measures": _count(measures),
         "events": _count(events),
+        "dead_letters": dead_letters,
     }
 
 
