@@ -8,21 +8,28 @@ after the service:
 
 The function is `async (conn, client_id) -> Mapping[str, int]` (rows changed per table) and
 runs in its own transaction; it raises `ValueError` to refuse (nothing changed). booking keeps
-a tombstone; the others drop what they hold. Each service's audit trail then records the
-erasure (or the refusal) with the operator as its actor.
+a tombstone; the others drop what they hold, and every service deletes its dead letters naming
+the client (`counseling_shared.erasure`). Each service's audit trail then records the erasure
+(or the refusal) with the operator as its actor. Last, `sweep_dlq` deletes the copies of those
+dead letters on the `DLQ` stream.
 """
 
 from __future__ import annotations
 
 import getpass
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 import asyncpg
+import nats.js.errors
+from nats.js import JetStreamContext
 
 from counseling_shared import audit
+from counseling_shared.erasure import names_client
+from counseling_shared.jetstream import DLQ_STREAM
 from opsctl.config import Service
 
 if TYPE_CHECKING:
@@ -62,3 +69,40 @@ def erase_hook(service: Service) -> EraseHook:
         if entry.name == service.value:
             return cast(EraseHook, entry.load())
     raise LookupError(f"{service.value} offers no {ERASE_GROUP} entry point")
+
+
+@dataclass
+class Sweep:
+    """How far the sweep of the DLQ stream went: filled in as it goes, so a sweep cut short (NATS
+    lost halfway) still says what it removed."""
+
+    scanned: int = 0
+    removed: int = 0
+    complete: bool = False
+
+
+async def sweep_dlq(js: JetStreamContext, client_id: UUID, sweep: Sweep) -> None:
+    """Delete every message of the DLQ stream naming the client (dead-letter copies and pending
+    redrives alike), by sequence; the server overwrites a deleted message's data."""
+    try:
+        state = (await js.stream_info(DLQ_STREAM)).state
+    except nats.js.errors.NotFoundError:
+        sweep.complete = True  # no DLQ stream, nothing on it
+        return
+    seq = max(state.first_seq, 1)
+    while True:
+        try:
+            # The first message at or after `seq`: deleted sequences are skipped server-side.
+            msg = await js.get_msg(DLQ_STREAM, seq=seq, subject=">", next=True)
+        except nats.js.errors.NotFoundError:
+            break  # past the last message
+        assert msg.seq is not None
+        sweep.scanned += 1
+        if names_client(client_id, msg.subject or "", msg.headers, msg.data):
+            try:
+                await js.delete_msg(DLQ_STREAM, msg.seq)
+                sweep.removed += 1
+            except nats.js.errors.NotFoundError:
+                pass  # aged out or deleted by someone else meanwhile
+        seq = msg.seq + 1
+    sweep.complete = True
