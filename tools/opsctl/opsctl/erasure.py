@@ -16,16 +16,19 @@ dead letters on the `DLQ` stream.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, cast
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
+import nats.errors
 import nats.js.errors
 from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from counseling_shared import audit
 from counseling_shared.erasure import names_client
@@ -40,6 +43,8 @@ ERASE_GROUP = "counseling.erase_client"
 # crisis first: it refuses a client in an active crisis before anything else is touched.
 # booking last: its tombstone is what the others' ids point at.
 ORDER = (Service.CRISIS, Service.FOLLOWUP, Service.NOTIFY, Service.BOOKING)
+
+_BATCH = 500  # DLQ messages read per request while sweeping
 
 EraseHook = Callable[["Connection", UUID], Awaitable[Mapping[str, int]]]
 
@@ -83,26 +88,55 @@ class Sweep:
 
 async def sweep_dlq(js: JetStreamContext, client_id: UUID, sweep: Sweep) -> None:
     """Delete every message of the DLQ stream naming the client (dead-letter copies and pending
-    redrives alike), by sequence; the server overwrites a deleted message's data."""
+    redrives alike), by sequence; the server overwrites a deleted message's data.
+
+    It reads the stream through an ephemeral consumer of its own, in batches (a request per
+    message, `get_msg`, took 4 to 6 times longer), which it deletes when done."""
     try:
-        state = (await js.stream_info(DLQ_STREAM)).state
+        if (await js.stream_info(DLQ_STREAM)).state.messages == 0:
+            sweep.complete = True
+            return
     except nats.js.errors.NotFoundError:
         sweep.complete = True  # no DLQ stream, nothing on it
         return
-    seq = max(state.first_seq, 1)
-    while True:
-        try:
-            # The first message at or after `seq`: deleted sequences are skipped server-side.
-            msg = await js.get_msg(DLQ_STREAM, seq=seq, subject=">", next=True)
-        except nats.js.errors.NotFoundError:
-            break  # past the last message
-        assert msg.seq is not None
+    name = f"erase-{uuid4().hex}"
+    await js.add_consumer(
+        DLQ_STREAM,
+        ConsumerConfig(
+            name=name,
+            ack_policy=AckPolicy.NONE,
+            deliver_policy=DeliverPolicy.ALL,
+            mem_storage=True,
+            inactive_threshold=60.0,  # gone by itself should we die before deleting it
+        ),
+    )
+    reader = await js.pull_subscribe_bind(name, stream=DLQ_STREAM)
+    try:
+        while not await _swept_batch(js, reader, client_id, sweep):
+            pass
+    finally:
+        with contextlib.suppress(nats.errors.Error):
+            await reader.unsubscribe()
+        with contextlib.suppress(nats.errors.Error):
+            await js.delete_consumer(DLQ_STREAM, name)
+    sweep.complete = True
+
+
+async def _swept_batch(
+    js: JetStreamContext, reader: JetStreamContext.PullSubscription, client_id: UUID, sweep: Sweep
+) -> bool:
+    """Sweep the next batch; True once the whole stream has been read."""
+    try:
+        batch = await reader.fetch(_BATCH, timeout=2.0)
+    except nats.errors.TimeoutError:
+        # Nothing came: done only if the server has nothing left for us (not merely slow).
+        return (await reader.consumer_info()).num_pending == 0
+    for msg in batch:
         sweep.scanned += 1
-        if names_client(client_id, msg.subject or "", msg.headers, msg.data):
+        if names_client(client_id, msg.subject, msg.headers, msg.data):
             try:
-                await js.delete_msg(DLQ_STREAM, msg.seq)
+                await js.delete_msg(DLQ_STREAM, msg.metadata.sequence.stream)
                 sweep.removed += 1
             except nats.js.errors.NotFoundError:
                 pass  # aged out or deleted by someone else meanwhile
-        seq = msg.seq + 1
-    sweep.complete = True
+    return batch[-1].metadata.num_pending == 0

@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 
 import nats.errors
 import typer
+from rich.markup import escape
 
 from opsctl import erasure
 from opsctl.commands.common import JsonOption, NatsUrlOption, database, fail, jetstream, run
@@ -74,13 +75,16 @@ def erase(
             }
         )
     else:
-        rows = [(svc, tbl, n) for svc, counts in changed.items() for tbl, n in counts.items()]
-        rows.append(("nats", "DLQ stream (messages)", sweep.removed))
+        rows: list[tuple[str, str, int | str]] = [
+            (svc, tbl, n) for svc, counts in changed.items() for tbl, n in counts.items()
+        ]
+        swept = sweep.removed if sweep.complete else f"{sweep.removed} (not swept)"
+        rows.append(("nats", "DLQ stream (messages)", swept))
         stdout().print(table(f"Erased client {client_id}", ["service", "table", "rows"], rows))
     if problem:
         # Rerunning is safe: the databases have nothing left to erase, the stream is swept.
         fail(
-            f"the databases are erased, but the DLQ stream was not swept ({problem[0]}): "
+            f"the databases are erased, but the DLQ stream was not swept ({escape(problem[0])}): "
             f"{sweep.removed} message(s) naming the client removed before that. Run "
             f"`counselctl clients erase {client_id} --yes` again once NATS answers.",
             code=STREAM_LEFT,
