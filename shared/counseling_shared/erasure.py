@@ -3,7 +3,8 @@ erasure").
 
 One rule, in SQL for a service's `dead_letters` table and in Python for the copies on the `DLQ`
 stream: a dead letter names the client when the canonical text of their id (`str(UUID)`,
-compared without regard to case) occurs in its subject, its headers or its payload. The payload
+compared without regard to case) occurs in its subject, its headers or its payload (in the table
+also its failure detail, which may quote the payload). The payload
 is searched as bytes, so the id is found in any JSON field at any depth (`client_id`, an
 envelope's data, a nested object) and in a payload that is not JSON or not even UTF-8.
 

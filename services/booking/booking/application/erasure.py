@@ -2,7 +2,8 @@
 
 The client's row and their appointments stay, so every id other services used still resolves,
 but whatever identifies or describes the person is blanked, in the projections and in the stored
-events alike, so a later `counselctl rebuild booking` cannot bring it back. Runs as the operator
+events alike, so a later `counselctl rebuild booking` cannot bring it back. Its dead letters naming
+the client are deleted (`counseling_shared.erasure`). Runs as the operator
 (`counselctl clients erase`), with a role that may rewrite the event store.
 """
 

@@ -1,7 +1,7 @@
 """Erasing a client on request: crisis drops all it holds about them (docs/security.md).
 
 That is their risk flags, every alert with its pages, timeline, deadlines and event stream, and
-the client's site when crisis keeps it.
+the client's site when crisis keeps it, and the dead letters naming them.
 A client with an alert still open or acknowledged is refused: a crisis in progress is resolved
 first. Runs as the operator (`counselctl clients erase`).
 """

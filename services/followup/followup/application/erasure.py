@@ -1,7 +1,8 @@
 """Erasing a client on request: followup drops all it holds about them (docs/security.md).
 
 That is their zone and preferences, every follow-up with its outcome's free text, their answers
-to check-in forms (with their comments) and their scores, and the event streams behind them.
+to check-in forms (with their comments) and their scores, the event streams behind them, and
+the dead letters naming them.
 Runs as the operator (`counselctl clients erase`).
 """
 

@@ -2,7 +2,7 @@
 
 That is their profile (locale, zone, channel), their preferences, every notification to them
 with its attempts and event stream, and every webhook delivery (with its attempts) whose event
-names them. Runs as the operator (`counselctl clients erase`).
+names them, and the dead letters naming them. Runs as the operator (`counselctl clients erase`).
 """
 
 from __future__ import annotations
