@@ -154,7 +154,8 @@ async def _on_stream(nats_url: str, *clients: UUID) -> list[UUID]:
     """Which of `clients` each message on the DLQ stream names (one entry per message)."""
     nc = await nats.connect(nats_url)
     js = nc.jetstream(timeout=5.0)
-    named, seq = [], 1
+    named: list[UUID] = []
+    seq = 1
     try:
         while True:
             try:

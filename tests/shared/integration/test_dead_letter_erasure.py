@@ -4,13 +4,16 @@ stream's (Python) agree on which letters those are."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
 
 from counseling_shared.erasure import erase_dead_letters, names_client
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +43,7 @@ CASES: dict[str, tuple[tuple[str, dict[str, str], bytes], bool]] = {
 }
 
 
-async def _insert(conn: asyncpg.Connection[Any], name: str, letter: tuple[Any, ...]) -> int:
+async def _insert(conn: Connection, name: str, letter: tuple[Any, ...]) -> int:
     subject, headers, payload = letter
     found: int = await conn.fetchval(
         """INSERT INTO dead_letters (consumer, stream, stream_seq, subject, reason, detail,
