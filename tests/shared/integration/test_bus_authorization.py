@@ -30,6 +30,7 @@ from crisis.bootstrap import definition
 from devstack.nats import NatsServer
 from opsctl.bus import BusConfig, service_consumers, write_bus_config
 from opsctl.config import Service
+from opsctl.erasure import Sweep, sweep_dlq
 from tests.crisis.integration.harness import crisis_settings, eventually, running_crisis
 
 pytestmark = pytest.mark.integration
@@ -213,6 +214,27 @@ async def test_only_the_operator_administers_streams_and_redrives(secured: Secur
         await ensure_streams(js)  # idempotent, allowed
         ack = await js.publish(redrive_subject("nobody-here"), b"{}")
         assert ack.stream == "DLQ"
+
+
+async def test_the_operator_may_erase_a_clients_dead_letters_from_the_dlq_and_a_service_not(
+    secured: SecuredBus,
+) -> None:
+    x, y = uuid4(), uuid4()
+    async with connected(secured, "notify") as notify:
+        js = notify.nc.jetstream(timeout=1.0)
+        for who in (x, y):
+            await js.publish("dlq.notify.probe", json.dumps({"client_id": str(who)}).encode())
+        with pytest.raises(DENIED):
+            await sweep_dlq(js, x, Sweep())
+    async with connected(secured, OPERATOR) as operator:
+        js = operator.nc.jetstream(timeout=5.0)
+        sweep = Sweep()
+        await sweep_dlq(js, x, sweep)
+        consumers = [c.name for c in await js.consumers_info("DLQ")]
+
+    assert (sweep.removed, sweep.complete) == (1, True)
+    assert operator.violations() == []
+    assert not [c for c in consumers if c.startswith("erase-")], "its reader is deleted"
 
 
 async def test_one_service_cannot_read_another_services_replies(secured: SecuredBus) -> None:

@@ -2,7 +2,8 @@
 
 The client's row and their appointments stay, so every id other services used still resolves,
 but whatever identifies or describes the person is blanked, in the projections and in the stored
-events alike, so a later `counselctl rebuild booking` cannot bring it back. Runs as the operator
+events alike, so a later `counselctl rebuild booking` cannot bring it back. Its dead letters naming
+the client are deleted (`counseling_shared.erasure`). Runs as the operator
 (`counselctl clients erase`), with a role that may rewrite the event store.
 """
 
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from booking.application.recording import stream_id
+from counseling_shared.erasure import erase_dead_letters
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
@@ -68,11 +70,14 @@ async def erase_client(conn: Connection, client_id: UUID) -> dict[str, int]:
                    WHERE position(convert_to($1, 'UTF8') IN coalesce(response_body, '')) > 0""",
                 str(client_id),
             )
+        # Deleted, not tombstoned: no other service refers to a dead letter.
+        dead_letters = await erase_dead_letters(conn, client_id)
     return {
         "clients": _count(clients),
         "appointments": _count(appointments),
         "events": _count(events),
         "idempotency_keys": _count(replays),
+        "dead_letters": dead_letters,
     }
 
 

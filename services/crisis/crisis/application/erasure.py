@@ -1,7 +1,7 @@
 """Erasing a client on request: crisis drops all it holds about them (docs/security.md).
 
 That is their risk flags, every alert with its pages, timeline, deadlines and event stream, and
-the client's site when crisis keeps it.
+the client's site when crisis keeps it, and the dead letters naming them.
 A client with an alert still open or acknowledged is refused: a crisis in progress is resolved
 first. Runs as the operator (`counselctl clients erase`).
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from counseling_shared.erasure import erase_dead_letters
 from crisis.adapters.alerts import stream_id
 
 if TYPE_CHECKING:
@@ -51,4 +52,6 @@ async def erase_client(conn: Connection, client_id: UUID) -> dict[str, int]:
             counts["clients"] = await conn.execute(
                 "DELETE FROM clients WHERE client_id = $1", client_id
             )
-    return {table: int(status.rsplit(" ", 1)[-1]) for table, status in counts.items()}
+        dead_letters = await erase_dead_letters(conn, client_id)
+    changed = {table: int(status.rsplit(" ", 1)[-1]) for table, status in counts.items()}
+    return changed | {"dead_letters": dead_letters}

@@ -1,7 +1,8 @@
 """Erasing a client on request: followup drops all it holds about them (docs/security.md).
 
 That is their zone and preferences, every follow-up with its outcome's free text, their answers
-to check-in forms (with their comments) and their scores, and the event streams behind them.
+to check-in forms (with their comments) and their scores, the event streams behind them, and
+the dead letters naming them.
 Runs as the operator (`counselctl clients erase`).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from counseling_shared.erasure import erase_dead_letters
 from followup.domain import client_care, followup
 
 if TYPE_CHECKING:
@@ -34,6 +36,7 @@ async def erase_client(conn: Connection, client_id: UUID) -> dict[str, int]:
         measures = await conn.execute("DELETE FROM measures WHERE client_id = $1", client_id)
         followups = await conn.execute("DELETE FROM followups WHERE client_id = $1", client_id)
         clients = await conn.execute("DELETE FROM clients WHERE client_id = $1", client_id)
+        dead_letters = await erase_dead_letters(conn, client_id)
     return {
         "clients": _count(clients),
         "followup_preferences": _count(preferences),
@@ -41,6 +44,7 @@ async def erase_client(conn: Connection, client_id: UUID) -> dict[str, int]:
         "checkin_responses": _count(responses),
         "measures": _count(measures),
         "events": _count(events),
+        "dead_letters": dead_letters,
     }
 
 

@@ -2,7 +2,7 @@
 
 That is their profile (locale, zone, channel), their preferences, every notification to them
 with its attempts and event stream, and every webhook delivery (with its attempts) whose event
-names them. Runs as the operator (`counselctl clients erase`).
+names them, and the dead letters naming them. Runs as the operator (`counselctl clients erase`).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from counseling_shared.erasure import erase_dead_letters
 from notify.adapters.notification_store import stream_id as notification_stream
 from notify.adapters.preference_store import stream_id as preference_stream
 
@@ -55,6 +56,7 @@ async def erase_client(conn: Connection, client_id: UUID) -> dict[str, int]:
         deliveries = await conn.execute(
             "DELETE FROM webhook_deliveries WHERE id = ANY($1::uuid[])", hooks
         )
+        dead_letters = await erase_dead_letters(conn, client_id)
     return {
         "clients": _count(clients),
         "recipient_preferences": _count(preferences),
@@ -62,6 +64,7 @@ async def erase_client(conn: Connection, client_id: UUID) -> dict[str, int]:
         "notification_attempts": _count(attempts),
         "events": _count(events),
         "webhook_deliveries": _count(deliveries),
+        "dead_letters": dead_letters,
     }
 
 
