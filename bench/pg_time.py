@@ -391,6 +391,22 @@ def report(window: Window, top: int) -> None:
             print("   indexes not read in the window, on written tables: " + "; ".join(unread))
 
 
+def dump(window: Window, into: Path | None) -> None:
+    """Every statement of `window` into `<into>-<idle|loaded>.tsv`, for reading at leisure."""
+    if into is None:
+        return
+    name = "idle" if window.bookings == 0 else "loaded"
+    per = window.bookings or window.seconds
+    lines = ["database\tper_unit_us\tcalls_per_unit\tmean_us\trows\twal_bytes\tquery"]
+    for s in sorted(window.statements, key=lambda s: (s.database, -s.total_ms)):
+        mean = s.total_ms / s.calls * 1000 if s.calls else 0.0
+        lines.append(
+            f"{s.database}\t{s.total_ms * 1000 / per:.1f}\t{s.calls / per:.3f}\t{mean:.1f}\t"
+            f"{s.rows}\t{s.wal_bytes}\t{s.query}"
+        )
+    Path(f"{into}-{name}.tsv").write_text("\n".join(lines) + "\n")
+
+
 async def run(args: argparse.Namespace) -> None:
     async with running_stack(postgres_settings=PG_SETTINGS) as stack:
         suite = stack.suite
@@ -413,6 +429,7 @@ async def run(args: argparse.Namespace) -> None:
                 "idle", stack.postgres_url, stack.postgres_pid, names, notify_dsn, None, args.idle
             )
             report(idle, args.top)
+            dump(idle, args.dump)
         label = f"flat out, {args.flat} in flight" if args.flat else f"paced {args.rate:.0f}/s"
 
         def work() -> Awaitable[Latencies]:
@@ -437,6 +454,7 @@ async def run(args: argparse.Namespace) -> None:
             flush=True,
         )
         report(loaded, args.top)
+        dump(loaded, args.dump)
 
 
 def main() -> None:
@@ -447,6 +465,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0, help="untimed seconds first")
     parser.add_argument("--idle", type=float, default=10.0, help="the idle window, s")
     parser.add_argument("--top", type=int, default=8, help="statements shown per database")
+    parser.add_argument("--dump", type=Path, help="every statement of each window, as TSV")
     asyncio.run(run(parser.parse_args()))
 
 
