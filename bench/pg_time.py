@@ -208,7 +208,9 @@ async def counters(server_url: str, names: dict[str, str]) -> Counters:
             rows = await conn.fetch(
                 """SELECT i.relname AS tbl, i.indexrelname AS idx,
                           CASE WHEN x.indisprimary THEN 'pk' WHEN x.indisunique THEN 'unique'
-                               ELSE 'plain' END AS kind,
+                               WHEN EXISTS (SELECT FROM pg_constraint c
+                                            WHERE c.conindid = i.indexrelid AND c.contype = 'x')
+                               THEN 'exclusion' ELSE 'plain' END AS kind,
                           t.n_tup_ins + t.n_tup_upd + t.n_tup_del AS changed
                    FROM pg_stat_user_indexes i
                    JOIN pg_index x ON x.indexrelid = i.indexrelid
