@@ -908,6 +908,85 @@ cannot tell uvloop's wait from its work), and of the rest nearly all is the inbo
 handling `AppointmentBooked`: planning the reminders 17 % of all samples (each a look-up of
 the follow-up, the event append and the row), learning the client 7 % (its lock and read).
 
+### Where PostgreSQL's time goes
+
+`python -m bench.pg_time` starts the same stack with PostgreSQL loading `pg_stat_statements`
+(planning tracked; a setting for the benchmark only, `running_stack(postgres_settings=…)`:
+`make run` and the tests start the server as before), sets up, warms up, resets the
+statistics, measures 10 s with nothing booked, then books at 100 a second for 20 s and keeps the
+window open until notify has sent every confirmation. Per database it prints commits
+(`pg_stat_database`), statements and their time (planning + execution), the top statements with
+their calls, mean, rows and WAL, the CPU of that database's backends from `/proc` (each
+backend's pid mapped through `pg_stat_activity`), and the server's other processes and WAL.
+Statement time is wall time inside the backend (waiting for a lock, for I/O, for the commit's
+WAL flush, or for a core counts too), not CPU; what the backends' CPU does not show in
+statements is the work of each round trip that no statement is charged with (the protocol,
+bind, starting and ending transactions, the commit's flush).
+
+Three runs on `main`'s services (2026-12-04, 21:25 to 21:47, alternating with the change
+below; load average 7 to 15 from other work on the machine, so every figure is two to three
+times a quiet machine's: `make bench`'s flat-out table above gives PostgreSQL 2.3 to 2.6 ms),
+medians per booking:
+
+| database | commits | statements | statements' time | backends' CPU | CPU not in statements |
+|---|---|---|---|---|---|
+| booking | 3.20 | 8.5 | 0.92 ms | 1.88 ms | 0.96 ms |
+| notify | 3.11 | 6.1 | 1.04 ms | 2.15 ms | 1.11 ms |
+| followup | 0.27 | 5.7 | 0.46 ms | 0.77 ms | 0.31 ms |
+| crisis | 0.73 | 2.1 | 0.04 ms | 0.27 ms | 0.23 ms |
+| all four | 7.3 | 22.2 | 2.40 ms | 5.09 ms | 2.69 ms |
+
+PostgreSQL as a whole: 5.21, 5.25, 5.34 ms per booking (autovacuum, the background writer and
+the WAL writer 0.15 to 0.2 of it); 164 WAL records, 24 to 25 kB and 4.7 to 5.3 WAL flushes
+(`fsync`) per booking. What that says:
+
+- Half of PostgreSQL's CPU is not in any statement's time: it is the round trips themselves,
+  about 22 statements and 7 commits (5 of them flushing WAL) per booking, some 120 µs of a
+  backend's CPU per statement beyond its own time at this load. Fewer round trips and
+  commits is the lever, and they are in the code paths others are changing (booking's
+  request, notify's lanes, followup's reminders).
+- The costliest statements: booking's appointment insert (the appointment and its slot claim:
+  six GiST exclusion constraints and four foreign keys; 430 to 550 µs, 3.6 kB of WAL),
+  notify's delivery outcome (520 µs, 3.2 kB), notify's claim (160 to 170 µs, 1.1 to 1.2 a
+  booking), followup's two reminder events inserts (130 µs each), booking's outbox and key
+  insert (100 µs) and its audit insert (the request's entry and the directory answer's, 110 to
+  125 µs), the relays' `UPDATE outbox SET published_at` (0.5 a booking in notify, 164 µs).
+- The services' idle looks (schedulers, lane workers, relays): 54 statements and 49 to 67
+  commits a second in all four databases with nothing to do, 4 to 7 ms of PostgreSQL's CPU a
+  second (`/proc` counts 10 ms ticks: coarse):
+  about 0.05 ms per booking at 100 a second, less flat out. Not where the time goes.
+- Planning: 0.15 ms per booking (statements are prepared once per connection). Triggers:
+  only audit's append-only trigger, which never fires on an insert.
+- Indexes no statement read during the window: every one backs a constraint (primary keys,
+  unique ids, exclusion constraints) or a read that matters (the audit trail by site, client
+  and actor; appointment lists; read-all in commit order; the pruner's age conditions), so none
+  was dropped. One thing was written for nothing: the room exclusion constraints' GiST entry
+  of every claim without a room (online and phone appointments), which can never conflict
+  (a NULL key is distinct from every other).
+
+Changed: the room exclusion constraints of `appointments` and `slot_claims` index only claims
+that have a room (booking's migration 0004; same names, same refusals; a test books six
+roomless sessions at one instant). Measured with `bench.pg_time` alternately against `main`
+(three pairs, load 7 to 15): WAL of the appointment insert 3,555, 3,629, 3,604 bytes → 3,238,
+3,219, 3,219; WAL records per booking 164, 164, 163 → 162, 161, 158; booking's backends
+1.82, 1.88, 2.04 → 1.80, 1.72, 1.79 ms per booking; PostgreSQL as a whole 5.21, 5.25, 5.34 →
+4.99, 4.75, 4.95 ms, though notify's and followup's backends, which the change does not touch,
+fell by 0.05 to 0.2 ms too, and the load fell during the runs: the whole-server figure's gain
+is mostly the neighbours'. `python -m bench.paced --rate 100 --rounds 3`, three alternations
+(load 8 to 20): PostgreSQL 3.2, 2.3, 2.6, 2.5, 2.1, 2.5, 2.1, 2.2, 3.0 ms per booking before
+and 2.1, 2.2, 2.2, 2.3, 2.4, 2.2, 2.1, 2.4, 2.4 after; at that load notify fell behind in most
+rounds (its share of the window's work falls outside it), so those figures hide more than they
+show. A small gain for online and phone bookings (two GiST inserts of six), none for bookings
+in a room.
+
+Not done, each a candidate: fewer round trips and commits on the paths above (others' work);
+an asynchronous commit for the relays' published mark (a lost mark only publishes the event
+again, which `Nats-Msg-Id` and the inbox drop), not done because `synchronous_commit` stays on
+for the services; the appointments' three exclusion constraints, which `slot_claims` duplicates,
+and the four foreign keys of an appointment (each locks the referenced site, counselor and client
+row `FOR KEY SHARE`; with every booking at one site, concurrent lockers share that row, not
+measured apart), kept because they protect the data.
+
 ## Where a page's time goes
 
 `python -m bench.page_hops` starts the same stack, sends 20 high risk flags 0.25 s apart in

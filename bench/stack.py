@@ -49,7 +49,11 @@ class Stack:
 
 
 @contextlib.asynccontextmanager
-async def running_stack(extra_env: dict[str, str] | None = None) -> AsyncIterator[Stack]:
+async def running_stack(
+    extra_env: dict[str, str] | None = None,
+    postgres_settings: dict[str, str] | None = None,
+) -> AsyncIterator[Stack]:
+    """`postgres_settings` are given to the server at start (`-c`), beside devstack's."""
     with contextlib.ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-e2e-")))
         bus = write_bus_config(scratch / "bus")
@@ -58,7 +62,9 @@ async def running_stack(extra_env: dict[str, str] | None = None) -> AsyncIterato
         users = [*bus_users(bus.seeds), BusUser(BENCH_USER, public_key_of(seed), BENCH_PERMISSIONS)]
         bus.auth_file.write_text(render_server_authorization(users))
         nats = stack.enter_context(NatsServer(scratch / "nats", config_file=bus.auth_file))
-        postgres = stack.enter_context(PostgresServer(scratch / "postgres" / "data"))
+        postgres = stack.enter_context(
+            PostgresServer(scratch / "postgres" / "data", settings=postgres_settings)
+        )
         outbox = scratch / "outbox"
         outbox.mkdir()
         smtp = stack.enter_context(SmtpSink(outbox))

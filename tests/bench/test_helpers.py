@@ -12,6 +12,7 @@ from bench.consumer import row_of
 from bench.e2e import EndToEnd
 from bench.measure import Throughput
 from bench.page_hops import hops
+from bench.pg_time import EXITED, Processes, cpu_by_kind
 from bench.rebuild import RebuildSpeed
 from bench.report import claims_section, rebuild_section
 from bench.workload import sessions_completed
@@ -122,3 +123,27 @@ def test_a_pages_hops_are_the_differences_of_its_instants_and_a_missing_one_is_l
     assert found.seconds["relay → inbox"] == pytest.approx([0.010])  # a's inbox is unknown
     assert found.seconds["post → provider"] == pytest.approx([0.050, 0.040])
     assert "inbox → queued" not in found.seconds  # nobody has both
+
+
+def test_pg_time_charges_each_backend_to_its_database_and_an_exited_one_to_the_reaped() -> None:
+    before = Processes(
+        cpu={1: 1.0, 2: 2.0, 3: 0.5},
+        kind={1: "booking", 2: "notify", 3: "notify"},
+        postmaster=0.1,
+        reaped=4.0,
+    )
+    # pid 3 exited with 0.7 s in all (0.2 s of it in the window); pid 4 is new.
+    after = Processes(
+        cpu={1: 1.5, 2: 2.25, 4: 0.125},
+        kind={1: "booking", 2: "notify", 4: "walwriter"},
+        postmaster=0.15,
+        reaped=4.7,
+    )
+
+    spent = cpu_by_kind(before, after)
+
+    assert spent["booking"] == pytest.approx(0.5)
+    assert spent["notify"] == pytest.approx(0.25)
+    assert spent["walwriter"] == pytest.approx(0.125)
+    assert spent[EXITED] == pytest.approx(0.2)
+    assert spent["postmaster"] == pytest.approx(0.05)

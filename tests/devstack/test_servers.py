@@ -182,3 +182,16 @@ def _post(url: str, payload: object) -> int:
             return status
     except urllib.error.HTTPError as error:
         return error.code
+
+
+async def test_postgres_starts_with_extra_settings_for_one_run(tmp_path: Path) -> None:
+    # bench.pg_time loads pg_stat_statements this way; without settings nothing is preloaded.
+    settings = {"shared_preload_libraries": "pg_stat_statements"}
+    with PostgresServer(tmp_path / "data", settings=settings) as server:
+        conn = await asyncpg.connect(server.url())
+        try:
+            assert await conn.fetchval("SHOW shared_preload_libraries") == "pg_stat_statements"
+            assert await conn.fetchval("SHOW max_connections") == "200"  # devstack's own kept
+        finally:
+            await conn.close()
+    assert PostgresServer(tmp_path / "other").settings.get("shared_preload_libraries") is None

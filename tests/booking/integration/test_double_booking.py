@@ -309,3 +309,32 @@ async def _appointments_where(booking: Booking, column: str, value: str) -> list
     finally:
         await conn.close()
     return [str(r["id"]) for r in rows]
+
+
+async def test_simultaneous_sessions_without_a_room_never_clash_on_the_room(
+    booking: Booking,
+) -> None:
+    # The room constraints index only claims that have a room (migration 0004): roomless
+    # sessions at one instant, each with its own counselor and client, are all booked.
+    site = await booking.site()
+    pairs = [
+        (await booking.counselor(site["id"]), await booking.client(site["id"])) for _ in range(6)
+    ]
+    start = booking.at(hours=220).isoformat()
+
+    answers = await asyncio.gather(
+        *(
+            booking.post(
+                "/appointments",
+                {
+                    "counselor_id": counselor["id"],
+                    "client_id": client["id"],
+                    "start": start,
+                    "modality": modality,
+                },
+            )
+            for (counselor, client), modality in zip(pairs, ["online", "phone"] * 3, strict=True)
+        )
+    )
+
+    assert [a.status_code for a in answers] == [201] * 6, [a.text for a in answers]

@@ -8,6 +8,7 @@ import shutil
 import signal
 import stat
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -49,6 +50,7 @@ class PostgresServer:
         *,
         log_path: Path | None = None,
         startup_timeout: float = 60.0,
+        settings: Mapping[str, str] | None = None,
     ) -> None:
         self.data_dir = data_dir.resolve()
         self.host = LOOPBACK
@@ -56,6 +58,9 @@ class PostgresServer:
         # Not inside data_dir: initdb wants that directory empty.
         self.log_path = log_path or self.data_dir.with_name(self.data_dir.name + ".log")
         self.startup_timeout = startup_timeout
+        # Beside SETTINGS, for one run only (a benchmark loading pg_stat_statements, say):
+        # `make run` and the tests pass none.
+        self.settings = {**SETTINGS, **(settings or {})}
         self._proc: subprocess.Popen[bytes] | None = None
         self._account = _RunAs.for_current_user()
 
@@ -80,7 +85,7 @@ class PostgresServer:
         self._clear_stale_lock()
         command = [str(postgres_bin_dir() / "postgres"), "-D", str(self.data_dir)]
         command += ["-c", f"listen_addresses={self.host}", "-c", f"port={self.port}"]
-        for name, value in SETTINGS.items():
+        for name, value in self.settings.items():
             command += ["-c", f"{name}={value}"]
         with self.log_path.open("ab") as log:
             # A session of its own: Ctrl-C in the terminal must not reach it before the
