@@ -1,10 +1,11 @@
 """followup-care's batch handler: a fetched batch's booking events with a few statements.
 
-Runs of the events below are handled together (`BatchStore`: one load, one write); any other
-event (a reminder's) is handled alone, in its place, so each client's events keep the stream's
-order. As in the inbox's per-message fast pass, each message is handled in its own span (a child
-of the trace it came with), its events are published under it (their correlation and causation
-ids) and made into outbox rows there, and every row is written at the end. If anything raises,
+Runs of the events below (the clients', sessions', closures' and appointments') are handled
+together (`BatchStore`: one load, one write); any other event is handled alone, in its place,
+so each client's events keep the stream's order. As in the inbox's per-message fast pass,
+each message is handled in its own span (a child of the trace it came with), its events are
+published under it (their correlation and causation ids) and made into outbox rows there, and
+every row is written at the end. If anything raises,
 the inbox rolls the batch back and replays it message by message (the per-message handlers).
 
 A run's writes are sent every `chunk` messages, while the handlers go on with the next ones:
@@ -24,6 +25,9 @@ from uuid import UUID
 from counseling_shared import outbox
 from counseling_shared.envelope import Envelope
 from counseling_shared.events import (
+    AppointmentBooked,
+    AppointmentCancelled,
+    AppointmentRescheduled,
     CareEpisodeClosed,
     ClientContactChanged,
     ClientRegistered,
@@ -34,7 +38,7 @@ from counseling_shared.events import (
 from counseling_shared.inbox import Handler, message_span
 from counseling_shared.unit_of_work import UnitOfWork
 from followup.adapters.batch_store import BatchStore, BatchUnitOfWork
-from followup.application import booking_events, care_plan
+from followup.application import booking_events, care_plan, reminders
 from followup.application.ports import FollowupStore
 
 # The handlers that read and write only what `BatchStore.load` loads for their event.
@@ -45,7 +49,12 @@ BATCHED = {
     SessionCompleted: booking_events.session_completed,
     SessionMissed: booking_events.session_missed,
     CareEpisodeClosed: booking_events.care_episode_closed,
+    AppointmentBooked: reminders.appointment_booked,
+    AppointmentRescheduled: reminders.appointment_rescheduled,
+    AppointmentCancelled: reminders.appointment_cancelled,
 }
+# The events whose handlers read the client's contact regularity (the others skip its load).
+_READ_REGULARITY = (SessionCompleted, CareEpisodeClosed)
 
 Message = tuple[Envelope, IntegrationEvent]
 
@@ -88,7 +97,12 @@ async def _handle_run(
         return
     store = BatchStore(uow.conn)
     clients, sites = zip(*(_client_and_site(event) for _, event in run), strict=True)
-    await store.load(clients, sites, _satisfaction_ids(run))
+    await store.load_sites(sites)
+    await store.load(
+        clients,
+        _satisfaction_ids(run) + await _reminder_ids(store, run),
+        regularity=any(isinstance(event, _READ_REGULARITY) for _, event in run),
+    )
     batch = BatchUnitOfWork(uow)
     writing: asyncio.Task[None] | None = None
     try:
@@ -119,6 +133,21 @@ def _satisfaction_ids(run: Sequence[Message]) -> list[UUID]:
     ]
 
 
+async def _reminder_ids(store: BatchStore, run: Sequence[Message]) -> list[UUID]:
+    """The reminders a booking or a reschedule may plan (its site's policy's offsets): they
+    may exist already (a move back to an earlier start), and `plan` decides on their state."""
+    ids: list[UUID] = []
+    for _, event in run:
+        if type(event) in (AppointmentBooked, AppointmentRescheduled):
+            assert isinstance(event, AppointmentBooked)
+            policy, _ = await store.policy(event.site_id)
+            ids += (
+                reminders.reminder_id(event.appointment_id, offset, event.start)
+                for offset in policy.appointment_reminders
+            )
+    return ids
+
+
 def _client_and_site(event: IntegrationEvent) -> tuple[UUID, UUID]:
     assert isinstance(
         event,
@@ -126,6 +155,7 @@ def _client_and_site(event: IntegrationEvent) -> tuple[UUID, UUID]:
         | ClientContactChanged
         | SessionCompleted
         | SessionMissed
-        | CareEpisodeClosed,
+        | CareEpisodeClosed
+        | AppointmentBooked,  # its reschedules and cancellations too
     )
     return event.client_id, event.site_id
