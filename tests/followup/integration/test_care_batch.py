@@ -324,7 +324,8 @@ async def test_a_batch_wakes_the_schedulers_with_each_timer_it_sets(
     pool: asyncpg.Pool[Any],
 ) -> None:
     """The wakes go with the rows, as one by one: the check-in's due time on `followups_due`,
-    the gap timer's on `contact_gaps_due`, delivered when the batch commits."""
+    the gap timer's on `contact_gaps_due`, delivered when the batch commits (a registration
+    and a session: a run of one would go through the per-message handler)."""
     site_id, client_id = uuid4(), uuid4()
     heard: list[tuple[str, str]] = []
     async with pool.acquire() as listener:
@@ -347,9 +348,17 @@ async def test_a_batch_wakes_the_schedulers_with_each_timer_it_sets(
             )
             route = consumers.routes()[1]
             assert route.batch_handler is not None
+            registered = ClientRegistered(
+                client_id=client_id,
+                site_id=site_id,
+                locale="fr",
+                timezone="Europe/Paris",
+                preferred_channel=Channel.SMS,
+            )
             uow = UnitOfWork(conn, source="followup", clock=ControllableClock(NOW))
             await route.batch_handler(
-                uow, [(wrap(session, source="booking", subject=site_id), session)]
+                uow,
+                [(wrap(e, source="booking", subject=site_id), e) for e in (registered, session)],
             )
             await uow.flush()
             checkin = await conn.fetchval(

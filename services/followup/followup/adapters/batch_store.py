@@ -105,6 +105,7 @@ class BatchStore(PostgresFollowupStore):
         # Each client's follow-ups' ids, so `open_followups` does not scan the whole batch's.
         self._of_client: dict[UUID, set[UUID]] = {}
         self._followup_ids: set[UUID] = set()  # looked up (found or not)
+        self._open_ids: set[UUID] = set()  # the clients whose open follow-ups were read
         self._site_ids: set[UUID] = set()
         self._zones: dict[UUID, str | None] = {}
         self._policies: dict[UUID, tuple[FollowUpPolicy, int]] = {}
@@ -131,13 +132,17 @@ class BatchStore(PostgresFollowupStore):
         client_ids: Collection[UUID],
         followup_ids: Collection[UUID] = (),
         *,
+        open_of: Collection[UUID] | None = None,
         regularity: bool = True,
     ) -> None:
         """Lock the clients (in id order, as one statement) and read what their handlers read:
-        their rows, open follow-ups (locked, as `open_followups`), `followup_ids`, and (unless
-        no handler of the run reads it: `regularity`) their contact regularity."""
+        their rows, the open follow-ups (locked, as `open_followups`) of `open_of` (default:
+        every client), `followup_ids`, and (unless no handler of the run reads it:
+        `regularity`) their contact regularity."""
         clients = sorted(set(client_ids))
         ids = sorted(set(followup_ids))
+        # A client booked far ahead has many open reminders: read only where a handler asks.
+        with_open = clients if open_of is None else sorted(set(open_of))
         conn = self._conn
         await conn.execute(
             "SELECT 1 FROM clients WHERE client_id = ANY($1::uuid[]) ORDER BY client_id FOR UPDATE",
@@ -156,10 +161,11 @@ class BatchStore(PostgresFollowupStore):
                WHERE (client_id = ANY($1::uuid[]) AND status IN ('scheduled', 'due'))
                   OR id = ANY($2::uuid[])
                ORDER BY id FOR UPDATE""",
-            clients,
+            with_open,
             ids,
         ):
             self._keep_followup(followup_from_row(row))
+        self._open_ids.update(with_open)
         if regularity:
             for row in await conn.fetch(
                 "SELECT * FROM contact_regularity WHERE id = ANY($1::uuid[])", clients
@@ -216,7 +222,8 @@ class BatchStore(PostgresFollowupStore):
         return found
 
     async def open_followups(self, client_id: UUID) -> list[FollowUp]:
-        self._client_loaded(client_id)
+        if client_id not in self._open_ids:
+            raise NotLoaded(f"open follow-ups of {client_id}")
         found = (self._followups[i] for i in self._of_client.get(client_id, ()))
         return sorted((f for f in found if f.status in _OPEN), key=lambda f: f.id)
 
