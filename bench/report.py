@@ -395,9 +395,46 @@ one Python process of aiohttp clients on the same machine, so it competes for th
   code. Still about a tenth of the raw limit, short of 20 %: what is left is mostly CPU, the
   per-message handlers' Python (each fresh client's session makes five events, two client
   rows, an envelope and a span), asyncpg encoding the rows, decoding, the relay and NATS.
-  Not done: the reminders' events are still handled one by one inside the batch; a fresh
-  client's two `save_client` rows in one batch are both written; the next batch is not
-  fetched before the commit.
+  Not done: a fresh client's two `save_client` rows in one batch are both written; the next
+  batch is not fetched before the commit.
+  Third round (2026-12-04, issue #12, the reminders of booked appointments): profiled first
+  (`bench/profile_booking.py --service followup`, flat out): of followup's samples, the event
+  loop 45 % (uvloop's C under `Runner.run`: sockets and asyncpg's protocol, so round trips),
+  asyncpg 28 %, followup's own Python 12 %, pydantic 5 %, the inbox and NATS 4 % each; each
+  booking cost five statements of its own (the client's lock and row, the policy, one insert
+  per reminder), as `AppointmentBooked`, `AppointmentRescheduled` and `AppointmentCancelled`
+  still went one by one inside the batch. They now go through the batch store too: the
+  sites and policies are read first in one statement, so the reminders' ids (derived from
+  the appointment, the offset and the start) are loaded with the follow-ups (a move back to
+  an earlier start finds its withdrawn reminders, as one by one does); a client's open
+  follow-ups are loaded only where a handler withdraws some (sessions, closures, reschedules,
+  cancellations), contact regularity only for sessions and closures. The first try loaded
+  every client's open follow-ups: a client booked far ahead has hundreds of open reminders
+  in the benchmark, and a batch then cost more of followup's CPU than one by one (measured
+  in one process, batches of 16 bookings: 1.8 and 3.3 ms an event against 1.2 and 1.3). A
+  run of one message goes through the per-message handler: alone, a booking costs five
+  statements against a run's six, and PostgreSQL more for the run's `unnest` insert (in one
+  process, batches of one: followup 1.5 to 1.6 ms an event batched, 1.3 one by one;
+  PostgreSQL 1.2 to 1.9 and 0.9). Batches of 4: followup 0.6 to 0.75 ms against 1.0 to 1.25,
+  PostgreSQL 0.6 to 0.8 against 0.6 to 0.7; of 16: 0.33 to 0.41 against 1.0 to 1.1,
+  PostgreSQL 0.3 to 0.4 against 0.6. With the final code (load 5.6, three rounds): batches
+  of 2, followup 0.68 to 0.89 ms against 0.85 to 1.07, PostgreSQL the same (0.55 to 0.68);
+  of 3, 0.52 to 0.67 against 0.87 to 0.94. Tests: the comparison test's mixed batch now has
+  bookings, reschedules and cancellations (a client registered in the batch, clients with
+  other events in it and one with none, one first met in a booking at a site followup does
+  not know, a paused one, a move back to a start planned before the batch) and checks which
+  reminders were planned and withdrawn; a batch of appointment events costs seven statements
+  for 3 clients as for 12. Measured main and this alternately (`python -m bench.paced --rate
+  100 --rounds 3`, three pairs, load 9.9 to 14.5, so booking queued and followup's batches
+  were large): followup's CPU per booking 1.0, 1.3, 1.3; 2.1, 1.1, 1.2; 1.2, 1.3, 1.2 ms
+  before and 0.6, 0.6, 0.6; 0.6, 0.9, 0.7; 1.1, 1.0, 0.8 after (the one round of main that
+  kept up, p50 21 ms, cost 2.1: with a few messages a fetch, most of a booking's cost is the
+  fetch's own). `python -m bench.pipeline` (three pairs, load 8.5 to 11): followup 0.43 to
+  0.51 ms an event before and 0.34 to 0.48 after, PostgreSQL 0.23 to 0.39 and 0.24 to 0.37,
+  rates overlapping (341 to 1,293 and 300 to 1,604 events/s): no worse. The in-process
+  figures above come from a throwaway script (load 12 to 17, two rounds each way). Left out:
+  the clients' lock merged with the sites' read (one round trip fewer a batch) showed no
+  difference in CPU there.
 
 ### Projection rebuild, per service
 

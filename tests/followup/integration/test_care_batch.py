@@ -1,11 +1,13 @@
 """followup-care's batch handler writes exactly what the per-message handlers write.
 
 The same messages (new and known clients, a repeated and a late session, a no-show, a closure,
-a paused client, a client followup never met, a reminder in the middle) run once as the inbox's
-fast pass runs them one by one and once through the batch handler, each in a transaction rolled
-back afterwards; every table, every event and every outbox row (the published envelopes, with
-their correlation and causation ids) must be the same. Ids are made deterministic by a seeded
-`os.urandom` (uuid4 reads it) so the two runs draw the same ones in the same order."""
+a paused client, a client followup never met; appointments booked, rescheduled and cancelled,
+for clients with and without other events in the batch, one registered in the batch) run once
+as the inbox's fast pass runs them one by one and once through the batch handler, each in a
+transaction rolled back afterwards; every table, every event and every outbox row (the
+published envelopes, with their correlation and causation ids) must be the same. Ids are made
+deterministic by a seeded `os.urandom` (uuid4 reads it) so the two runs draw the same ones in
+the same order."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -25,6 +27,7 @@ import pytest
 from counseling_shared import inbox, outbox
 from counseling_shared.clock import ControllableClock
 from counseling_shared.codes import (
+    CancelledBy,
     Channel,
     ClosureReason,
     GoalHorizon,
@@ -36,6 +39,8 @@ from counseling_shared.db import connect, create_pool
 from counseling_shared.envelope import Envelope, wrap
 from counseling_shared.events import (
     AppointmentBooked,
+    AppointmentCancelled,
+    AppointmentRescheduled,
     CareEpisodeClosed,
     ClientRegistered,
     IntegrationEvent,
@@ -69,6 +74,8 @@ KNOWN = UUID("00000000-0000-4000-8000-0000000000a1")  # in care, a check-in open
 PAUSED = UUID("00000000-0000-4000-8000-0000000000a2")
 NEW = UUID("00000000-0000-4000-8000-0000000000a3")  # registered in the batch
 STRANGER = UUID("00000000-0000-4000-8000-0000000000a4")  # first seen in a session
+BOOKER = UUID("00000000-0000-4000-8000-0000000000a5")  # first seen in a booking, of no site known
+LONE = UUID("00000000-0000-4000-8000-0000000000a6")  # booked before; only a cancellation here
 COUNSELOR = UUID("00000000-0000-4000-8000-0000000000c1")
 TABLES = ("clients", "followup_preferences", "followups", "contact_regularity", "sites")
 
@@ -97,6 +104,30 @@ def _session(client_id: UUID, n: int, completed_at: datetime) -> SessionComplete
     )
 
 
+def _booked(
+    appointment: int,
+    client_id: UUID,
+    start: datetime,
+    kind: type[AppointmentBooked] = AppointmentBooked,
+    site_id: UUID = SITE,
+) -> AppointmentBooked:
+    """An appointment event of booking's; `kind` a reschedule (to `start`) or a cancellation."""
+    fields: dict[str, Any] = {}
+    if kind is AppointmentCancelled:
+        fields = {"cancelled_by": CancelledBy.CLIENT, "late": False}
+    return kind(
+        appointment_id=UUID(int=0xB00C + appointment),
+        site_id=site_id,
+        client_id=client_id,
+        counselor_id=COUNSELOR,
+        room_id=None,
+        start=start,
+        end=start + timedelta(hours=1),
+        modality=Modality.ONLINE,
+        **fields,
+    )
+
+
 def _messages() -> list[tuple[Envelope, IntegrationEvent]]:
     events: list[IntegrationEvent] = [
         ClientRegistered(
@@ -107,21 +138,22 @@ def _messages() -> list[tuple[Envelope, IntegrationEvent]]:
             preferred_channel=Channel.EMAIL,
         ),
         _session(NEW, 1, NOW - timedelta(hours=2)),
+        _booked(1, NEW, NOW + timedelta(days=5)),  # a client registered in this batch
         _session(KNOWN, 2, NOW - timedelta(hours=1)),  # re-plans its open check-in
         _session(KNOWN, 2, NOW - timedelta(hours=1)),  # the same session again (a new envelope)
         _session(KNOWN, 3, NOW - timedelta(days=3)),  # reported late: a rating request only
         _session(PAUSED, 4, NOW - timedelta(hours=1)),
         _session(STRANGER, 5, NOW - timedelta(hours=3)),
-        AppointmentBooked(  # not batched: handled alone, in its place
-            appointment_id=UUID(int=0xB00C),
-            site_id=SITE,
-            client_id=KNOWN,
-            counselor_id=COUNSELOR,
-            room_id=None,
-            start=NOW + timedelta(days=3),
-            end=NOW + timedelta(days=3, hours=1),
-            modality=Modality.ONLINE,
-        ),
+        _booked(2, KNOWN, NOW + timedelta(days=3)),
+        _booked(1, NEW, NOW + timedelta(days=6), AppointmentRescheduled),  # booked in this batch
+        # Three hours ahead: the one-day reminder's moment has passed, the two-hour one comes.
+        _booked(3, BOOKER, NOW + timedelta(hours=3), site_id=UNKNOWN_SITE),
+        # Back to the start it had before the batch: those reminders were withdrawn (derived
+        # ids, in the database), planning them is a no-op as one by one.
+        _booked(4, KNOWN, NOW + timedelta(days=4), AppointmentRescheduled),
+        _booked(5, PAUSED, NOW + timedelta(days=2)),  # paused: no reminders
+        _booked(2, KNOWN, NOW + timedelta(days=3), AppointmentCancelled),  # booked in this batch
+        _booked(6, LONE, NOW + timedelta(days=2), AppointmentCancelled),  # booked before
         SessionMissed(
             appointment_id=UUID(int=0x4155),
             site_id=SITE,
@@ -145,7 +177,8 @@ def _messages() -> list[tuple[Envelope, IntegrationEvent]]:
 
 
 async def _given(conn: Connection, clock: ControllableClock) -> None:
-    """A site with a rating request policy; a client in care with a check-in; a paused one."""
+    """A site with a rating request policy; a client in care with a check-in and an
+    appointment moved from its first start; a paused one; one with only a booking."""
     store = PostgresFollowupStore(conn)
     await store.save_site(SITE, "Europe/Paris", "fr", 1)
     policy = replace(DEFAULT_POLICY, satisfaction_survey_after=parse_duration("P1D"))
@@ -164,6 +197,19 @@ async def _given(conn: Connection, clock: ControllableClock) -> None:
         await care(uow, envelope, registered)
         earlier = _session(client_id, 0, NOW - timedelta(days=10))
         await care(uow, wrap(earlier, source="booking", subject=client_id), earlier)
+    for event in (
+        _booked(4, KNOWN, NOW + timedelta(days=4)),
+        _booked(4, KNOWN, NOW + timedelta(days=7), AppointmentRescheduled),
+        ClientRegistered(
+            client_id=LONE,
+            site_id=SITE,
+            locale="fr",
+            timezone="Europe/Paris",
+            preferred_channel=Channel.SMS,
+        ),
+        _booked(6, LONE, NOW + timedelta(days=2)),
+    ):
+        await care(uow, wrap(event, source="booking", subject=SITE), event)
     paused = await store.client(PAUSED)
     assert paused is not None
     await store.save_client(
@@ -249,6 +295,15 @@ async def test_a_batch_writes_what_the_messages_write_one_by_one(
     batched = await _state_after(pool, _batched, seed=12)
     assert one_by_one["followups"], "the messages planned follow-ups"
     assert len(one_by_one["outbox"]) >= 8, "the messages published events"
+    reminders = [r for r in one_by_one["followups"] if r["kind"] == "reminder"]
+    assert {(r["client_id"], r["status"], r["cancel_reason"]) for r in reminders} == {
+        (NEW, "cancelled", "rescheduled"),  # moved in the batch
+        (NEW, "cancelled", "episode_closed"),  # planned for the new start, then the closure
+        (KNOWN, "cancelled", "appointment_cancelled"),  # booked and cancelled in the batch
+        (KNOWN, "cancelled", "rescheduled"),  # moved before the batch, not planned again
+        (BOOKER, "scheduled", None),
+        (LONE, "cancelled", "appointment_cancelled"),
+    }, "the appointment events planned and withdrawn reminders"
     for table, rows in one_by_one.items():
         assert batched[table] == rows, table
 
@@ -269,7 +324,8 @@ async def test_a_batch_wakes_the_schedulers_with_each_timer_it_sets(
     pool: asyncpg.Pool[Any],
 ) -> None:
     """The wakes go with the rows, as one by one: the check-in's due time on `followups_due`,
-    the gap timer's on `contact_gaps_due`, delivered when the batch commits."""
+    the gap timer's on `contact_gaps_due`, delivered when the batch commits (a registration
+    and a session: a run of one would go through the per-message handler)."""
     site_id, client_id = uuid4(), uuid4()
     heard: list[tuple[str, str]] = []
     async with pool.acquire() as listener:
@@ -292,9 +348,17 @@ async def test_a_batch_wakes_the_schedulers_with_each_timer_it_sets(
             )
             route = consumers.routes()[1]
             assert route.batch_handler is not None
+            registered = ClientRegistered(
+                client_id=client_id,
+                site_id=site_id,
+                locale="fr",
+                timezone="Europe/Paris",
+                preferred_channel=Channel.SMS,
+            )
             uow = UnitOfWork(conn, source="followup", clock=ControllableClock(NOW))
             await route.batch_handler(
-                uow, [(wrap(session, source="booking", subject=site_id), session)]
+                uow,
+                [(wrap(e, source="booking", subject=site_id), e) for e in (registered, session)],
             )
             await uow.flush()
             checkin = await conn.fetchval(
@@ -370,3 +434,81 @@ async def test_each_message_of_a_batch_is_handled_and_published_under_its_own_tr
         _, trace_id, span_id, _ = traceparent.split("-")
         _, sent_trace, sent_span, _ = sent[cause].split("-")
         assert (trace_id, span_id != sent_span) == (sent_trace, True), cause
+
+
+class _Counted:
+    """A connection that keeps the text of each statement sent through it."""
+
+    def __init__(self, conn: Connection, statements: list[str]) -> None:
+        self._conn = conn
+        self._statements = statements
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._conn, name)
+        if name not in ("execute", "executemany", "fetch", "fetchrow", "fetchval"):
+            return found
+
+        async def counted(query: str, *args: Any, **kwargs: Any) -> Any:
+            self._statements.append(query)
+            return await found(query, *args, **kwargs)
+
+        return counted
+
+
+@pytest.mark.parametrize("clients", [3, 12])
+async def test_a_batch_of_appointment_events_costs_the_same_statements_however_many(
+    pool: asyncpg.Pool[Any], clients: int
+) -> None:
+    """Bookings, reschedules and cancellations go through the batch's load and writes: a batch
+    costs the statements of 3 clients' events whatever their number (one by one, each message
+    would cost its own look-ups and inserts)."""
+    site_id = uuid4()
+    client_ids = [uuid4() for _ in range(clients)]
+    events: list[IntegrationEvent] = []
+    for n, client_id in enumerate(client_ids):
+        start = NOW + timedelta(days=3)
+        events.append(_booked(0x100 + n, client_id, start, site_id=site_id))
+        if n % 3 == 1:
+            moved = start + timedelta(days=1)
+            events.append(_booked(0x100 + n, client_id, moved, AppointmentRescheduled, site_id))
+        elif n % 3 == 2:
+            events.append(_booked(0x100 + n, client_id, start, AppointmentCancelled, site_id))
+    statements: list[str] = []
+    async with pool.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            clock = ControllableClock(NOW)
+            await PostgresFollowupStore(conn).save_site(site_id, "Europe/Paris", "fr", 1)
+            care = consumers.routes()[1].handler
+            uow = UnitOfWork(conn, source="followup", clock=clock)
+            for client_id in client_ids:
+                registered = ClientRegistered(
+                    client_id=client_id,
+                    site_id=site_id,
+                    locale="fr",
+                    timezone="Europe/Paris",
+                    preferred_channel=Channel.SMS,
+                )
+                await care(uow, wrap(registered, source="booking", subject=site_id), registered)
+            await uow.flush()
+            counted = _Counted(conn, statements)
+            batch = UnitOfWork(cast(Any, counted), source="followup", clock=clock)
+            await care_batch(care)(
+                batch, [(wrap(e, source="booking", subject=site_id), e) for e in events]
+            )
+            await batch.flush()
+            planned = await conn.fetch(
+                "SELECT status, count(*) FROM followups WHERE site_id = $1 GROUP BY status",
+                site_id,
+            )
+        finally:
+            await tx.rollback()
+    # Two reminders a booking; a move withdraws two and plans two; a cancellation withdraws two.
+    moves, cancellations = (len(range(i, clients, 3)) for i in (1, 2))
+    assert dict(planned) == {
+        "scheduled": 2 * (clients - cancellations),
+        "cancelled": 2 * (moves + cancellations),
+    }
+    # The sites, the clients' lock and rows, their follow-ups; the events, the rows, the outbox.
+    assert len(statements) == 7, statements

@@ -1,11 +1,12 @@
 """A fetched batch of booking events handled with a few statements (issue #12).
 
-`BatchStore` is a `FollowupStore` for one run of messages: `load` reads and locks, in a few
-statements, everything the handlers of those messages read (their clients, open follow-ups,
-contact regularity, sites and policies); the handlers then read and write in memory, and
-`write` sends every write at once: the events in one statement, then each row statement of
-the per-message store once as an `executemany`, parents before children (or `take` hands
-over what was written so far, for the caller to write while the handlers go on).
+`BatchStore` is a `FollowupStore` for one run of messages: `load_sites` and `load` read and
+lock, in a few statements, everything the handlers of those messages read (their sites and
+policies, clients, open follow-ups, named follow-ups and contact regularity); the handlers
+then read and write in memory, and `write` sends every write at once: the events in one
+statement, then each row statement of the per-message store once as an `executemany`,
+parents before children (or `take` hands over what was written so far, for the caller to
+write while the handlers go on).
 
 The handlers are the per-message ones, unchanged, so the rows and events are the same ones.
 Each client's statements keep their order within each statement text, and each upsert is
@@ -99,26 +100,49 @@ class BatchStore(PostgresFollowupStore):
         self._client_ids: set[UUID] = set()
         self._clients: dict[UUID, ClientCare] = {}
         self._regularity: dict[UUID, Regularity] = {}
+        self._regularity_ids: set[UUID] = set()  # looked up (found or not)
         self._followups: dict[UUID, FollowUp] = {}
         # Each client's follow-ups' ids, so `open_followups` does not scan the whole batch's.
         self._of_client: dict[UUID, set[UUID]] = {}
         self._followup_ids: set[UUID] = set()  # looked up (found or not)
+        self._open_ids: set[UUID] = set()  # the clients whose open follow-ups were read
         self._site_ids: set[UUID] = set()
         self._zones: dict[UUID, str | None] = {}
         self._policies: dict[UUID, tuple[FollowUpPolicy, int]] = {}
 
+    async def load_sites(self, site_ids: Collection[UUID]) -> None:
+        """The sites' zones and policies, in one statement (not locked: the per-message
+        handlers read them without a lock too). First, so that the caller can derive the
+        follow-up ids a policy gives (the reminders') before `load`."""
+        sites = sorted(set(site_ids))
+        for row in await self._conn.fetch(
+            """SELECT x.wanted, s.timezone AS site_timezone, p.*
+               FROM unnest($1::uuid[]) AS x(wanted)
+               LEFT JOIN sites s ON s.site_id = x.wanted
+               LEFT JOIN followup_policies p ON p.site_id = x.wanted""",
+            sites,
+        ):
+            self._zones[row["wanted"]] = row["site_timezone"]
+            if row["site_id"] is not None:
+                self._policies[row["wanted"]] = policy_from_row(row)
+        self._site_ids.update(sites)
+
     async def load(
         self,
         client_ids: Collection[UUID],
-        site_ids: Collection[UUID],
         followup_ids: Collection[UUID] = (),
+        *,
+        open_of: Collection[UUID] | None = None,
+        regularity: bool = True,
     ) -> None:
         """Lock the clients (in id order, as one statement) and read what their handlers read:
-        their rows, open follow-ups (locked, as `open_followups`), `followup_ids`, contact
-        regularity, and the sites' zones and policies."""
+        their rows, the open follow-ups (locked, as `open_followups`) of `open_of` (default:
+        every client), `followup_ids`, and (unless no handler of the run reads it:
+        `regularity`) their contact regularity."""
         clients = sorted(set(client_ids))
-        sites = sorted(set(site_ids))
         ids = sorted(set(followup_ids))
+        # A client booked far ahead has many open reminders: read only where a handler asks.
+        with_open = clients if open_of is None else sorted(set(open_of))
         conn = self._conn
         await conn.execute(
             "SELECT 1 FROM clients WHERE client_id = ANY($1::uuid[]) ORDER BY client_id FOR UPDATE",
@@ -137,24 +161,18 @@ class BatchStore(PostgresFollowupStore):
                WHERE (client_id = ANY($1::uuid[]) AND status IN ('scheduled', 'due'))
                   OR id = ANY($2::uuid[])
                ORDER BY id FOR UPDATE""",
-            clients,
+            with_open,
             ids,
         ):
             self._keep_followup(followup_from_row(row))
-        for row in await conn.fetch(
-            "SELECT * FROM contact_regularity WHERE id = ANY($1::uuid[])", clients
-        ):
-            self._regularity[row["id"]] = regularity_from_row(row)
-        for row in await conn.fetch(
-            "SELECT site_id, timezone FROM sites WHERE site_id = ANY($1::uuid[])", sites
-        ):
-            self._zones[row["site_id"]] = row["timezone"]
-        for row in await conn.fetch(
-            "SELECT * FROM followup_policies WHERE site_id = ANY($1::uuid[])", sites
-        ):
-            self._policies[row["site_id"]] = policy_from_row(row)
+        self._open_ids.update(with_open)
+        if regularity:
+            for row in await conn.fetch(
+                "SELECT * FROM contact_regularity WHERE id = ANY($1::uuid[])", clients
+            ):
+                self._regularity[row["id"]] = regularity_from_row(row)
+            self._regularity_ids.update(clients)
         self._client_ids.update(clients)
-        self._site_ids.update(sites)
         self._followup_ids.update(ids)
 
     async def write(self, uow: BatchUnitOfWork) -> None:
@@ -193,7 +211,8 @@ class BatchStore(PostgresFollowupStore):
         return self._clients.get(client_id)
 
     async def regularity(self, client_id: UUID, *, for_update: bool = False) -> Regularity | None:
-        self._client_loaded(client_id)
+        if client_id not in self._regularity_ids:
+            raise NotLoaded(f"contact regularity {client_id}")
         return self._regularity.get(client_id)
 
     async def followup(self, followup_id: UUID, *, for_update: bool = False) -> FollowUp | None:
@@ -203,7 +222,8 @@ class BatchStore(PostgresFollowupStore):
         return found
 
     async def open_followups(self, client_id: UUID) -> list[FollowUp]:
-        self._client_loaded(client_id)
+        if client_id not in self._open_ids:
+            raise NotLoaded(f"open follow-ups of {client_id}")
         found = (self._followups[i] for i in self._of_client.get(client_id, ()))
         return sorted((f for f in found if f.status in _OPEN), key=lambda f: f.id)
 
@@ -220,6 +240,7 @@ class BatchStore(PostgresFollowupStore):
 
     async def save_regularity(self, state: Regularity) -> None:
         self._regularity[state.client_id] = state
+        self._regularity_ids.add(state.client_id)
         await super().save_regularity(state)
 
     async def save_followup(self, followup: FollowUp) -> None:
