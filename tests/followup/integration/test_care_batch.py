@@ -148,8 +148,8 @@ def _messages() -> list[tuple[Envelope, IntegrationEvent]]:
         _booked(1, NEW, NOW + timedelta(days=6), AppointmentRescheduled),  # booked in this batch
         # Three hours ahead: the one-day reminder's moment has passed, the two-hour one comes.
         _booked(3, BOOKER, NOW + timedelta(hours=3), site_id=UNKNOWN_SITE),
-        # Back to the start it had before the batch: those reminders were withdrawn (derived
-        # ids, in the database), planning them is a no-op as one by one.
+        # Back to the start it had before the batch: the reminders withdrawn by the first move
+        # stay withdrawn (in the database), and this reschedule plans its own.
         _booked(4, KNOWN, NOW + timedelta(days=4), AppointmentRescheduled),
         _booked(5, PAUSED, NOW + timedelta(days=2)),  # paused: no reminders
         _booked(2, KNOWN, NOW + timedelta(days=3), AppointmentCancelled),  # booked in this batch
@@ -300,7 +300,8 @@ async def test_a_batch_writes_what_the_messages_write_one_by_one(
         (NEW, "cancelled", "rescheduled"),  # moved in the batch
         (NEW, "cancelled", "episode_closed"),  # planned for the new start, then the closure
         (KNOWN, "cancelled", "appointment_cancelled"),  # booked and cancelled in the batch
-        (KNOWN, "cancelled", "rescheduled"),  # moved before the batch, not planned again
+        (KNOWN, "cancelled", "rescheduled"),  # moved before the batch
+        (KNOWN, "scheduled", None),  # moved back to its first start in the batch: planned again
         (BOOKER, "scheduled", None),
         (LONE, "cancelled", "appointment_cancelled"),
     }, "the appointment events planned and withdrawn reminders"

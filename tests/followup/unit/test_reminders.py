@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from counseling_shared.codes import FollowUpKind, Modality
+from counseling_shared.envelope import Envelope, wrap
 from counseling_shared.events import (
     AppointmentBooked,
     AppointmentCancelled,
@@ -43,8 +44,12 @@ def booked(
     )
 
 
-async def run(world: World, event: AppointmentBooked) -> list[IntegrationEvent]:
+async def run(
+    world: World, event: AppointmentBooked, cause: Envelope | None = None
+) -> list[IntegrationEvent]:
+    """Handle `event`, as the inbox does when `cause` (its envelope) is given."""
     uow = world.uow()
+    uow.cause = cause
     if isinstance(event, AppointmentCancelled):
         await reminders.appointment_cancelled(uow, world.store, event)
     elif isinstance(event, AppointmentRescheduled):
@@ -124,6 +129,23 @@ async def test_a_reschedule_moves_the_reminders_and_a_cancellation_withdraws_the
     )
     assert [type(e) for e in cancelled] == [FollowUpCancelled] * 2
     assert await world.store.open_followups(world.client_id) == []
+
+
+async def test_an_appointment_moved_back_to_a_start_it_had_gets_its_reminders_again() -> None:
+    world = World()
+    await world.register()
+    appointment_id = uuid4()
+    first, later = START + timedelta(days=3), START + timedelta(days=5)
+    await run(world, booked(world, first, appointment_id=appointment_id))
+    for start in (later, first):  # away, and back: each reschedule is its own event
+        moved = booked(world, start, AppointmentRescheduled, appointment_id=appointment_id)
+        await run(world, moved, cause=wrap(moved, source="booking", subject=appointment_id))
+
+    planned = await world.store.open_followups(world.client_id)
+    assert sorted(f.due_at for f in planned) == [
+        first - timedelta(days=1),
+        first - timedelta(hours=2),
+    ]
 
 
 async def test_a_reminder_whose_moment_passed_is_not_planned_the_later_one_is() -> None:

@@ -3,8 +3,9 @@
 
 A booking plans one reminder per offset still ahead; a reschedule withdraws them and plans them
 for the new start; a cancellation withdraws them; one falling due after its appointment started
-is withdrawn instead (timers.py). Ids derive from the appointment, the offset and the start, so
-a redelivered event plans nothing twice. The durable timers are the follow-ups' own.
+is withdrawn instead (timers.py). Ids derive from the appointment, the offset and the start (and
+for a reschedule, the reschedule's own event id), so a redelivered event plans nothing twice. The
+durable timers are the follow-ups' own.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from datetime import datetime
 from uuid import UUID, uuid5
 
 from counseling_shared.codes import FollowUpKind
-from counseling_shared.events import AppointmentBooked, AppointmentCancelled
+from counseling_shared.envelope import Envelope
+from counseling_shared.events import AppointmentBooked, AppointmentCancelled, AppointmentRescheduled
 from counseling_shared.unit_of_work import UnitOfWork
 from followup.application import changes
 from followup.application.ports import FollowupStore
@@ -23,8 +25,18 @@ from followup.domain.followup import CancelReason
 REMINDERS = frozenset({FollowUpKind.REMINDER})
 
 
-def reminder_id(appointment_id: UUID, offset: CalendarDuration, start: datetime) -> UUID:
-    return uuid5(appointment_id, f"reminder/{offset.isoformat()}/{start.isoformat()}")
+def reminder_id(
+    appointment_id: UUID, offset: CalendarDuration, start: datetime, moved_by: UUID | None = None
+) -> UUID:
+    name = f"reminder/{offset.isoformat()}/{start.isoformat()}"
+    return uuid5(appointment_id, f"{name}/{moved_by}" if moved_by else name)
+
+
+def moved_by(event: AppointmentBooked, cause: Envelope | None) -> UUID | None:
+    """The reschedule whose reminders these are, if `event` is one. Moved back to a start it had
+    before, an appointment needs new reminders: those ids were withdrawn by the first move, and a
+    cancelled follow-up stays cancelled. A redelivered reschedule has the same event id."""
+    return cause.id if isinstance(event, AppointmentRescheduled) and cause else None
 
 
 async def appointment_booked(
@@ -49,7 +61,9 @@ async def appointment_booked(
             session_id=event.appointment_id,
             counselor_id=event.counselor_id,
             appointment_start=event.start,
-            followup_id=reminder_id(event.appointment_id, offset, event.start),
+            followup_id=reminder_id(
+                event.appointment_id, offset, event.start, moved_by(event, uow.cause)
+            ),
         )
 
 

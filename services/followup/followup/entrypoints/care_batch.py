@@ -160,14 +160,15 @@ def _satisfaction_ids(run: Sequence[Message]) -> list[UUID]:
 
 async def _reminder_ids(store: BatchStore, run: Sequence[Message]) -> list[UUID]:
     """The reminders a booking or a reschedule may plan (its site's policy's offsets): they
-    may exist already (a move back to an earlier start), and `plan` decides on their state."""
+    may exist already (a redelivered event), and `plan` decides on their state."""
     ids: list[UUID] = []
-    for _, event in run:
+    for envelope, event in run:
         if type(event) in (AppointmentBooked, AppointmentRescheduled):
             assert isinstance(event, AppointmentBooked)
             policy, _ = await store.policy(event.site_id)
+            moved_by = reminders.moved_by(event, envelope)
             ids += (
-                reminders.reminder_id(event.appointment_id, offset, event.start)
+                reminders.reminder_id(event.appointment_id, offset, event.start, moved_by)
                 for offset in policy.appointment_reminders
             )
     return ids
