@@ -45,6 +45,7 @@ class UnitOfWork:
         self.cause = cause
         self._pending: list[Envelope] = []
         self._streams: list[str] = []  # appended to, in order (what the command created)
+        self._key_written = False  # `write_with_flush` wrote the request's key record
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -93,10 +94,11 @@ class UnitOfWork:
         `later`, the rows are added to it instead, for the caller to write in the same
         transaction with other units of work's (an inbox batch writes them all at once)."""
         pending, self._pending = self._pending, []
-        first = pending[0].subject if pending else _id_in(self._streams[0] if self._streams else "")
-        key = idempotency.record_parameters(first)
+        first = self._first_subject(pending)
+        key = None if self._key_written else idempotency.record_parameters(first)
         if later is not None or key is None or not pending:
-            await idempotency.record(self.conn, first)
+            if not self._key_written:
+                await idempotency.record(self.conn, first)
             rows = outbox.rows_of(pending)
             if later is not None:
                 later.extend(rows)
@@ -115,6 +117,51 @@ class UnitOfWork:
         )
         if keyed == 0:
             await idempotency.recorded_meanwhile(self.conn)
+
+    async def write_with_flush(
+        self, ctes: str, columns: str, values: Sequence[Any]
+    ) -> asyncpg.Record:
+        """Run the caller's last write, given as common table expressions `ctes` and the
+        `columns` its `SELECT` returns (parameters from `$1`, `values`), in one statement with
+        what `flush` writes for the events published so far: the outbox rows and the request's
+        key record. One round trip fewer for a command whose last write is known to come last
+        (a new appointment). Anything published afterwards is still written by `flush`.
+
+        A live record of the key found by the insert (written meanwhile by the key's previous
+        holder) raises as `flush` does, before the caller looks at its own columns: the whole
+        statement is rolled back with the transaction either way."""
+        pending, key = self._pending, None
+        if pending and not self._key_written:  # a series books several: the first one merges
+            key = idempotency.record_parameters(self._first_subject(pending))
+        if key is None:  # nothing to merge: the caller's statement alone, `flush` at commit
+            row = await self.conn.fetchrow(f"WITH {ctes} SELECT {columns}", *values)
+            assert row is not None
+            return row
+        self._pending = []
+        first = len(values) + 1
+        row = await self.conn.fetchrow(
+            f"""WITH {ctes},
+                     added AS ({outbox.insert_rows(first)}),
+                     keyed AS ({idempotency.upsert(first + 7)})
+                SELECT {columns}, (SELECT count(*) FROM keyed) AS keyed,
+                       pg_notify(${first + 6}, '') AS notified""",
+            *values,
+            *outbox.row_columns(outbox.rows_of(pending)),
+            outbox.OUTBOX_CHANNEL,
+            *key,
+        )
+        assert row is not None
+        self._key_written = True
+        if row["keyed"] == 0:
+            await idempotency.recorded_meanwhile(self.conn)
+        return row
+
+    def _first_subject(self, pending: list[Envelope]) -> str | None:
+        """The resource a key record names: the first published event's subject, else the
+        first stream's aggregate."""
+        if pending:
+            return pending[0].subject
+        return _id_in(self._streams[0] if self._streams else "")
 
 
 def _id_in(stream_id: str) -> str | None:

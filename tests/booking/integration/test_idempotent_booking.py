@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 
 from counseling_shared import idempotency
@@ -107,3 +108,50 @@ async def _audit_of(booking: Booking, request_id: str) -> list[Any]:
     finally:
         await conn.close()
     return rows
+
+
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, str]]:
+    """(connection, SQL) of every statement run while a request with the key `counted-*` is
+    served (its context carries the key's claim): the request's own, on whichever connection."""
+    seen: list[tuple[int, str]] = []
+    for name in ("execute", "fetch", "fetchrow", "fetchval"):
+        original = getattr(asyncpg.Connection, name)
+
+        def counting(original: Any) -> Any:
+            async def run(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+                claim = idempotency._claim.get()
+                if claim is not None and claim.key.startswith("counted-"):
+                    seen.append((id(self), " ".join(query.split())))
+                return await original(self, query, *args, **kwargs)
+
+            return run
+
+        monkeypatch.setattr(asyncpg.Connection, name, counting(original))
+    return seen
+
+
+async def test_a_keyed_booking_commits_in_five_round_trips(
+    booking: Booking, practice: dict[str, Any], statements: list[tuple[int, str]]
+) -> None:
+    """BEGIN, the key's lock and look-up, the parties' read, the appointment with its events,
+    outbox rows and key record, COMMIT: the outbox rows and the key record used to be a sixth."""
+    body, key = body_of(practice, booking.at(hours=406).isoformat()), f"counted-{uuid.uuid4()}"
+
+    first = await booking.http.post("/appointments", json=body, headers=keyed(key))
+    again = await booking.http.post("/appointments", json=body, headers=keyed(key))
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json()["id"] == first.json()["id"]
+    begun = [i for i, (_, sql) in enumerate(statements) if sql.startswith("BEGIN")]
+    conn, _ = statements[begun[0]]
+    transaction: list[str] = []
+    for owner, sql in statements[begun[0] :]:
+        if owner == conn:
+            transaction.append(sql)
+            if sql.startswith("COMMIT"):
+                break
+    assert len(transaction) == 5, transaction
+    assert "INSERT INTO idempotency_keys" in transaction[3]
+    assert "INSERT INTO outbox" in transaction[3]
+    assert "INSERT INTO appointments" in transaction[3]
