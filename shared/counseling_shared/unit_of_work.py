@@ -134,12 +134,10 @@ class UnitOfWork:
         if pending and not self._key_written:  # a series books several: the first one merges
             key = idempotency.record_parameters(self._first_subject(pending))
         if key is None:  # nothing to merge: the caller's statement alone, `flush` at commit
-            row = await self.conn.fetchrow(f"WITH {ctes} SELECT {columns}", *values)
-            assert row is not None
-            return row
+            return await self._fetch_one(f"WITH {ctes} SELECT {columns}", *values)
         self._pending = []
         first = len(values) + 1
-        row = await self.conn.fetchrow(
+        row = await self._fetch_one(
             f"""WITH {ctes},
                      added AS ({outbox.insert_rows(first)}),
                      keyed AS ({idempotency.upsert(first + 7)})
@@ -150,10 +148,14 @@ class UnitOfWork:
             outbox.OUTBOX_CHANNEL,
             *key,
         )
-        assert row is not None
         self._key_written = True
         if row["keyed"] == 0:
             await idempotency.recorded_meanwhile(self.conn)
+        return row
+
+    async def _fetch_one(self, sql: str, *values: Any) -> asyncpg.Record:
+        row: asyncpg.Record | None = await self.conn.fetchrow(sql, *values)
+        assert row is not None  # a SELECT without FROM: always one row
         return row
 
     def _first_subject(self, pending: list[Envelope]) -> str | None:
