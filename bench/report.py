@@ -1144,7 +1144,7 @@ spread. The flat-out rate did not move beyond the neighbours' load: medians 58 (
 (new) bookings a second in rounds 4 to 10, 49 and 60 in rounds 1 to 3, every window between
 32 and 97.
 
-Booking's own path (2026-12-04, 20:45 to 22:00 UTC, issue #12): a keyed booking's transaction
+Booking's own path (2026-12-04, 20:45 to 22:05 UTC, issue #12): a keyed booking's transaction
 is four round trips instead of six, keeping every answer, audit entry and span:
 
 1. **A new appointment's statement also writes its outbox rows and its `Idempotency-Key`
@@ -1176,10 +1176,17 @@ CPU per booking per round. Change 1 alone (20:55 to 21:25, load average 8 to 20)
 not keep 100 bookings a second in most rounds (p50 from 40 ms to 11 s): where booking falls
 behind, its relay, audit writer and notify's look-ups batch more and its CPU per booking
 drops to about 1.9 ms, where it keeps up it is 2.2 to 2.6 ms on either side, and which
-regime a round lands in follows the neighbours, not the code. So the two fewer round trips
-(about a seventh of booking's statements per booking) did not show in booking's CPU per
-booking beyond that spread; they also leave PostgreSQL two statements fewer per booking.
-Profiled right after (`--rounds 1 --profile`, each side once, load 8, both keeping up: p50
+regime a round lands in follows the neighbours, not the code. Once more, both changes, on a
+quieter machine (21:52 to 22:05, load 4.6 to 9.0), where both sides kept up in most rounds:
+main 2.94, 2.76, 2.78, 2.28, 2.56, 2.50, 2.41, 2.55, 2.41 ms (median 2.55), branch 2.37, 2.47,
+2.24, 2.59, 2.66, 2.42, 2.08, 2.03, 2.61 (median 2.42; the 2.08 and 2.03 with p50 of 0.2 and
+0.5 s); rounds at the same p50 compare best: 26 ms, main 2.76 and 2.78, branch 2.59; 31 ms,
+branch 2.47 and 2.66; 40 to 52 ms, main 2.28 to 2.56, branch 2.24 to 2.61; PostgreSQL's CPU
+per booking at 26 ms 4.64 to 5.08 on main, 4.25 here. So the two fewer round trips (about a
+seventh of booking's statements per booking) show as at most 5 to 10 % of booking's CPU in
+the rounds that compare, within the spread of the neighbours' load; they also leave
+PostgreSQL two statements fewer per booking.
+Profiled between the second and third pairs (`--rounds 1 --profile`, each side once, load 8: p50
 79 ms on main, 40 ms here; booking 2.37 and 2.42 ms a booking): asyncpg's share of
 booking's samples 45 % on main and 37 % here, the transaction's statements 37 % and 32 % (main:
 the key's look-up 3.9 %, the parties' read 4.7 %, the appointment 9.4 %, the outbox rows and
