@@ -1260,6 +1260,62 @@ spread. The flat-out rate did not move beyond the neighbours' load: medians 58 (
 (new) bookings a second in rounds 4 to 10, 49 and 60 in rounds 1 to 3, every window between
 32 and 97.
 
+Booking's own path (2026-12-04, 20:45 to 22:05 UTC, issue #12): a keyed booking's transaction
+is four round trips instead of six, keeping every answer, audit entry and span:
+
+1. **A new appointment's statement also writes its outbox rows and its `Idempotency-Key`
+   record** (`UnitOfWork.write_with_flush`; the appointment's events, row and slot claim were
+   one statement already). The outbox rows and the record are those `flush` would write at
+   commit, made from the events published so far; a live record found by the insert raises as
+   at commit, and an overlap or a lost race still rolls all of it back. Events published
+   afterwards (none for a booking) are still written by `flush`, and a series' later bookings
+   no longer write the record again.
+2. **The key's lock and look-up are joined to the booking's parties' read**
+   (`UnitOfWork.first_read`, opted into by `POST /appointments` with
+   `run_command(..., key_in_first_read=True)`): one statement reads the counselor, the client,
+   the site's horizon, takes the key's lock and looks the key up, and refuses as `begin` did
+   (409 `request-in-progress`, or a replay). A unit of work that opts in and makes no first
+   read has the key held at `flush`; every other route keeps `begin` first.
+
+Tests: a keyed booking's transaction on its connection is `BEGIN`, the lock with the parties'
+read, the appointment with its outbox rows and key record, `COMMIT` (six statements on main:
+the test fails there); a booking whose key another transaction holds is a 409
+`request-in-progress` and books nothing. `python -m bench.statements 20`: booking's
+statements per booking 15.6 (main) and 14.2 (this branch); all four databases 53.2 and 48.0
+(the others vary with their idle looks). Measured with `python -m bench.paced --rate 100
+--rounds 3`, main (its own worktree) and the branch alternately, three pairs each, booking's
+CPU per booking per round. Change 1 alone (20:55 to 21:25, load average 8 to 20): main 2.04,
+2.09, 1.92, 2.08, 1.85, 2.02, 1.93, 1.96, 1.88 ms (median 1.96), branch 1.74, 1.81, 1.81,
+2.06, 2.02, 1.90, 2.16, 2.08, 2.12 (median 2.02). Both changes (21:25 to 21:48, load 9 to
+13): main 2.10, 2.02, 1.87, 1.86, 2.15, 1.98, 2.47, 2.47, 2.22 (median 2.10), branch 2.29,
+1.80, 1.88, 2.13, 2.38, 2.31, 2.33, 2.55, 2.49 (median 2.31). At these loads the machine could
+not keep 100 bookings a second in most rounds (p50 from 40 ms to 11 s): where booking falls
+behind, its relay, audit writer and notify's look-ups batch more and its CPU per booking
+drops to about 1.9 ms, where it keeps up it is 2.2 to 2.6 ms on either side, and which
+regime a round lands in follows the neighbours, not the code. Once more, both changes, on a
+quieter machine (21:52 to 22:05, load 4.6 to 9.0), where both sides kept up in most rounds:
+main 2.94, 2.76, 2.78, 2.28, 2.56, 2.50, 2.41, 2.55, 2.41 ms (median 2.55), branch 2.37, 2.47,
+2.24, 2.59, 2.66, 2.42, 2.08, 2.03, 2.61 (median 2.42; the 2.08 and 2.03 with p50 of 0.2 and
+0.5 s); rounds at the same p50 compare best: 26 ms, main 2.76 and 2.78, branch 2.59; 31 ms,
+branch 2.47 and 2.66; 40 to 52 ms, main 2.28 to 2.56, branch 2.24 to 2.61; PostgreSQL's CPU
+per booking at 26 ms 4.64 to 5.08 on main, 4.25 here. So the two fewer round trips (about a
+seventh of booking's statements per booking) show as at most 5 to 10 % of booking's CPU in
+the rounds that compare, within the spread of the neighbours' load; they also leave
+PostgreSQL two statements fewer per booking.
+Profiled between the second and third pairs (`--rounds 1 --profile`, each side once, load 8: p50
+79 ms on main, 40 ms here; booking 2.37 and 2.42 ms a booking): asyncpg's share of
+booking's samples 45 % on main and 37 % here, the transaction's statements 37 % and 32 % (main:
+the key's look-up 3.9 %, the parties' read 4.7 %, the appointment 9.4 %, the outbox rows and
+key record 5.3 %; here: the joined read 4.5 %, the joined write 9.9 %), the event loop 19 %
+and 24 %, the HTTP stack 20 % either way, the relay 7 to 8 %, the audit writer about 4 %.
+py-spy's samples cover about 90 % of the window's wall time while booking used a quarter
+of a core, so they are not CPU time: the shares moved, booking's CPU did not measurably.
+Not done: the audit entry of a write in the command's own transaction (each booking still
+writes two audit rows through the batch writer, its request's and the directory answer's);
+the relay's advisory lock and its `SELECT` in one statement (the select's snapshot would
+predate the lock, so a second relay could publish rows already published: left); `BEGIN` in
+the first statement (asyncpg sends it alone).
+
 ## Not reached, and what is left
 
 - Booking is far from 10 % of pgbench's single-row inserts: the CPU table above shows why on
@@ -1303,8 +1359,9 @@ spread. The flat-out rate did not move beyond the neighbours' load: medians 58 (
     email (the `email` package's header parsing), 14 % in the SMTP transaction, 14 % in
     recording, 22 % in the event loop itself (per round trip) and 2 % in the directory request;
   - the remaining round trips (about 62 statements per booking across the databases, one
-    booking at a time). booking's transaction is still `BEGIN`, the key's lock, the parties'
-    read, the appointment's statement, the outbox and key record, `COMMIT`. The other
+    booking at a time). A keyed booking's transaction is now `BEGIN`, the key's lock with the
+    parties' read, the appointment's statement with its outbox rows and key record, `COMMIT`
+    (four round trips; see "What was changed, measured"). The other
     services' routes keep the idempotency look-up before the command (`KeyCheckedInTransaction`
     is for routes whose commands only read before their unit of work: booking's all do; the
     others are not checked);

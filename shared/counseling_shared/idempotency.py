@@ -127,25 +127,47 @@ async def begin(conn: Connection) -> None:
     The lock and the look-up are one round trip. The look-up's snapshot is taken as the
     statement starts, before the lock is granted, so a record committed by a request that let
     go of the key in between is not seen here: `record` finds it at commit instead."""
-    if (claim := _pending()) is None:
+    if (values := lock_values()) is None:
         return
-    row = await conn.fetchrow(
-        """SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS held,
-                  k.request_hash, k.status_code, k.resource_id, k.location
+    row = await conn.fetchrow(lock_and_find(1), *values)
+    assert row is not None  # one row, whether the key is recorded or not
+    settle(row)
+
+
+def lock_and_find(first: int) -> str:
+    """`begin`'s statement, its parameters numbered from `$first` (`lock_values`): one row,
+    its columns prefixed `key_`, for a caller that joins it to a read of its own."""
+    n = [f"${i}" for i in range(first, first + 4)]
+    return f"""SELECT pg_try_advisory_xact_lock(hashtextextended({n[0]}, 0)) AS key_held,
+                  k.request_hash AS key_request_hash, k.status_code AS key_status_code,
+                  k.resource_id AS key_resource_id, k.location AS key_location
            FROM (SELECT 1) AS one
            LEFT JOIN idempotency_keys k
-             ON k.principal = $2 AND k.key = $3 AND k.created_at > now() - $4::interval""",
-        f"idempotency/{claim.principal}/{claim.key}",
-        claim.principal,
-        claim.key,
-        claim.ttl,
-    )
-    assert row is not None  # one row, whether the key is recorded or not
-    if not row["held"]:
+             ON k.principal = {n[1]} AND k.key = {n[2]}
+            AND k.created_at > now() - {n[3]}::interval"""
+
+
+def lock_values() -> tuple[Any, ...] | None:
+    """The values of `lock_and_find` for the request being served, or None when no key is
+    pending."""
+    if (claim := _pending()) is None:
+        return None
+    return (f"idempotency/{claim.principal}/{claim.key}", claim.principal, claim.key, claim.ttl)
+
+
+def settle(row: asyncpg.Record) -> None:
+    """After `lock_and_find`'s row: refuse a key held by another request (409), or answer a
+    recorded one as a replay."""
+    claim = _claim.get()
+    assert claim is not None
+    if not row["key_held"]:
         raise KeyInUse()
-    if row["request_hash"] is not None:
+    if row["key_request_hash"] is not None:
         claim.found = Record(
-            row["request_hash"], row["status_code"], row["resource_id"], row["location"]
+            row["key_request_hash"],
+            row["key_status_code"],
+            row["key_resource_id"],
+            row["key_location"],
         )
         raise AlreadyDone()
 

@@ -45,6 +45,8 @@ class UnitOfWork:
         self.cause = cause
         self._pending: list[Envelope] = []
         self._streams: list[str] = []  # appended to, in order (what the command created)
+        self._key_written = False  # `write_with_flush` wrote the request's key record
+        self._key_unchecked = False  # the key's lock and look-up are left to `first_read`
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -59,6 +61,32 @@ class UnitOfWork:
         """Note a stream the caller appended to with a statement of its own (one that also
         writes its rows: `eventstore.append_statement`), as `append` does."""
         self._streams.append(stream_id)
+
+    async def first_read(self, sql: str, *values: Any) -> asyncpg.Record:
+        """The command's first statement, a one-row read (parameters from `$1`). In a unit of
+        work opened with `key_in_first_read`, the request's key lock and look-up
+        (`idempotency.begin`) are joined to it, one round trip instead of two: held or
+        recorded, it refuses exactly as `begin` does."""
+        if not self._key_unchecked:
+            return await self._fetch_one(sql, *values)
+        self._key_unchecked = False
+        key = idempotency.lock_values()
+        assert key is not None  # set only while a key is pending
+        row = await self._fetch_one(
+            f"""SELECT * FROM ({idempotency.lock_and_find(len(values) + 1)}) AS key_check,
+                              ({sql}) AS first_read""",
+            *values,
+            *key,
+        )
+        idempotency.settle(row)
+        return row
+
+    async def check_key(self) -> None:
+        """The key's lock and look-up, if still left to a first read that never came (before
+        the outbox rows and the key record are written)."""
+        if self._key_unchecked:
+            self._key_unchecked = False
+            await idempotency.begin(self.conn)
 
     def publish(self, event: IntegrationEvent, *, subject: UUID | str) -> Envelope:
         """Queue a public event; it reaches the outbox when `flush` runs (at commit)."""
@@ -92,11 +120,13 @@ class UnitOfWork:
         """Write the outbox rows (and the request's `Idempotency-Key` record, if any). With
         `later`, the rows are added to it instead, for the caller to write in the same
         transaction with other units of work's (an inbox batch writes them all at once)."""
+        await self.check_key()
         pending, self._pending = self._pending, []
-        first = pending[0].subject if pending else _id_in(self._streams[0] if self._streams else "")
-        key = idempotency.record_parameters(first)
+        first = self._first_subject(pending)
+        key = None if self._key_written else idempotency.record_parameters(first)
         if later is not None or key is None or not pending:
-            await idempotency.record(self.conn, first)
+            if not self._key_written:
+                await idempotency.record(self.conn, first)
             rows = outbox.rows_of(pending)
             if later is not None:
                 later.extend(rows)
@@ -116,6 +146,54 @@ class UnitOfWork:
         if keyed == 0:
             await idempotency.recorded_meanwhile(self.conn)
 
+    async def write_with_flush(
+        self, ctes: str, columns: str, values: Sequence[Any]
+    ) -> asyncpg.Record:
+        """Run the caller's last write, given as common table expressions `ctes` and the
+        `columns` its `SELECT` returns (parameters from `$1`, `values`), in one statement with
+        what `flush` writes for the events published so far: the outbox rows and the request's
+        key record. One round trip fewer for a command whose last write is known to come last
+        (a new appointment). Anything published afterwards is still written by `flush`.
+
+        A live record of the key found by the insert (written meanwhile by the key's previous
+        holder) raises as `flush` does, before the caller looks at its own columns: the whole
+        statement is rolled back with the transaction either way."""
+        await self.check_key()
+        pending, key = self._pending, None
+        if pending and not self._key_written:  # a series books several: the first one merges
+            key = idempotency.record_parameters(self._first_subject(pending))
+        if key is None:  # nothing to merge: the caller's statement alone, `flush` at commit
+            return await self._fetch_one(f"WITH {ctes} SELECT {columns}", *values)
+        self._pending = []
+        first = len(values) + 1
+        row = await self._fetch_one(
+            f"""WITH {ctes},
+                     added AS ({outbox.insert_rows(first)}),
+                     keyed AS ({idempotency.upsert(first + 7)})
+                SELECT {columns}, (SELECT count(*) FROM keyed) AS keyed,
+                       pg_notify(${first + 6}, '') AS notified""",
+            *values,
+            *outbox.row_columns(outbox.rows_of(pending)),
+            outbox.OUTBOX_CHANNEL,
+            *key,
+        )
+        self._key_written = True
+        if row["keyed"] == 0:
+            await idempotency.recorded_meanwhile(self.conn)
+        return row
+
+    async def _fetch_one(self, sql: str, *values: Any) -> asyncpg.Record:
+        row: asyncpg.Record | None = await self.conn.fetchrow(sql, *values)
+        assert row is not None  # a SELECT without FROM: always one row
+        return row
+
+    def _first_subject(self, pending: list[Envelope]) -> str | None:
+        """The resource a key record names: the first published event's subject, else the
+        first stream's aggregate."""
+        if pending:
+            return pending[0].subject
+        return _id_in(self._streams[0] if self._streams else "")
+
 
 def _id_in(stream_id: str) -> str | None:
     """The aggregate id a stream is named after (`room-<uuid>` -> `<uuid>`)."""
@@ -130,15 +208,25 @@ def _current_actor() -> audit.Actor | None:
 
 @asynccontextmanager
 async def unit_of_work(
-    pool: asyncpg.Pool[Any], *, source: str, clock: Clock, cause: Envelope | None = None
+    pool: asyncpg.Pool[Any],
+    *,
+    source: str,
+    clock: Clock,
+    cause: Envelope | None = None,
+    key_in_first_read: bool = False,
 ) -> AsyncIterator[UnitOfWork]:
     """Open a transaction, yield the unit of work, write its outbox rows and commit.
 
     Serving a request with an `Idempotency-Key`, the key is held and recorded in this same
-    transaction (`counseling_shared.idempotency`)."""
+    transaction (`counseling_shared.idempotency`). With `key_in_first_read`, the command's
+    first statement is to be its `first_read`, which holds and looks up the key too (one
+    round trip fewer); a command that makes none has the key held at `flush`."""
     async with pool.acquire() as conn, conn.transaction():
-        await idempotency.begin(conn)
         uow = UnitOfWork(conn, source=source, clock=clock, cause=cause)
+        if key_in_first_read and idempotency.lock_values() is not None:
+            uow._key_unchecked = True
+        else:
+            await idempotency.begin(conn)
         yield uow
         await uow.flush()
     idempotency.committed()

@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 
 from counseling_shared import idempotency
@@ -107,3 +108,91 @@ async def _audit_of(booking: Booking, request_id: str) -> list[Any]:
     finally:
         await conn.close()
     return rows
+
+
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, str]]:
+    """(connection, SQL) of every statement run while a request with the key `counted-*` is
+    served (its context carries the key's claim): the request's own, on whichever connection."""
+    seen: list[tuple[int, str]] = []
+    for name in ("execute", "fetch", "fetchrow", "fetchval"):
+        original = getattr(asyncpg.Connection, name)
+
+        def counting(original: Any) -> Any:
+            async def run(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+                claim = idempotency._claim.get()
+                if claim is not None and claim.key.startswith("counted-"):
+                    seen.append((id(self), " ".join(query.split())))
+                return await original(self, query, *args, **kwargs)
+
+            return run
+
+        monkeypatch.setattr(asyncpg.Connection, name, counting(original))
+    return seen
+
+
+async def test_a_keyed_booking_commits_in_four_round_trips(
+    booking: Booking, practice: dict[str, Any], statements: list[tuple[int, str]]
+) -> None:
+    """BEGIN, the key's lock and look-up with the parties' read, the appointment with its
+    events, outbox rows and key record, COMMIT: the key's lock and look-up were a statement of
+    their own, and the outbox rows with the key record another."""
+    body, key = body_of(practice, booking.at(hours=406).isoformat()), f"counted-{uuid.uuid4()}"
+
+    first = await booking.http.post("/appointments", json=body, headers=keyed(key))
+    again = await booking.http.post("/appointments", json=body, headers=keyed(key))
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json()["id"] == first.json()["id"]
+    begun = [i for i, (_, sql) in enumerate(statements) if sql.startswith("BEGIN")]
+    conn, _ = statements[begun[0]]
+    transaction: list[str] = []
+    for owner, sql in statements[begun[0] :]:
+        if owner == conn:
+            transaction.append(sql)
+            if sql.startswith("COMMIT"):
+                break
+    assert len(transaction) == 4, transaction
+    assert "pg_try_advisory_xact_lock" in transaction[1]
+    assert "LEFT JOIN staff AS counselor" in transaction[1]
+    assert "INSERT INTO idempotency_keys" in transaction[2]
+    assert "INSERT INTO outbox" in transaction[2]
+    assert "INSERT INTO appointments" in transaction[2]
+
+
+async def test_a_booking_whose_key_another_request_holds_is_refused_and_writes_nothing(
+    booking: Booking, practice: dict[str, Any]
+) -> None:
+    """The key's lock is taken by the booking's first read: held elsewhere, the booking is a
+    409 `request-in-progress` and books nothing."""
+    learned = str(uuid.uuid4())
+    body = body_of(practice, booking.at(hours=408).isoformat())
+    assert (await booking.http.post("/appointments", json=body, headers=keyed(learned))).is_success
+    conn = await connect(booking.database_url)
+    try:
+        principal = await conn.fetchval(
+            "SELECT principal FROM idempotency_keys WHERE key = $1", learned
+        )
+        key, start = str(uuid.uuid4()), booking.at(hours=410).isoformat()
+        async with conn.transaction():  # what a running request with the key holds
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                f"idempotency/{principal}/{key}",
+            )
+            held = await booking.http.post(
+                "/appointments", json=body_of(practice, start), headers=keyed(key)
+            )
+        booked = await conn.fetchval(
+            "SELECT count(*) FROM appointments WHERE start_at = $1::timestamptz",
+            booking.at(hours=410),
+        )
+    finally:
+        await conn.close()
+
+    assert held.status_code == 409
+    assert held.json()["type"].endswith("/request-in-progress")
+    assert booked == 0
+    after = await booking.http.post(
+        "/appointments", json=body_of(practice, start), headers=keyed(key)
+    )
+    assert after.status_code == 201

@@ -103,21 +103,18 @@ async def load_staff_member(conn: Connection, staff_id: UUID) -> StaffMember | N
     return staff_from(row) if row else None
 
 
-async def load_booking_parties(
-    conn: Connection, counselor_id: UUID, client_id: UUID
-) -> tuple[StaffMember | None, Client | None, int | None]:
-    """The counselor, the client and the counselor's site's booking horizon (months), in one
-    round trip instead of three: what every booking reads before it decides."""
-    row = await conn.fetchrow(
-        """SELECT counselor, client, site.booking_horizon_months AS horizon
+BOOKING_PARTIES = """SELECT counselor, client, site.booking_horizon_months AS horizon
            FROM (SELECT) AS one
            LEFT JOIN staff AS counselor ON counselor.id = $1
            LEFT JOIN clients AS client ON client.id = $2
-           LEFT JOIN sites AS site ON site.id = counselor.site_id""",
-        counselor_id,
-        client_id,
-    )
-    assert row is not None  # `one` always has its row
+           LEFT JOIN sites AS site ON site.id = counselor.site_id"""
+"""The counselor, the client and the counselor's site's booking horizon (months), in one
+round trip instead of three: what every booking reads before it decides. One row."""
+
+
+def booking_parties_from(
+    row: asyncpg.Record,
+) -> tuple[StaffMember | None, Client | None, int | None]:
     counselor, the_client = row["counselor"], row["client"]
     return (
         staff_from(counselor) if counselor is not None else None,

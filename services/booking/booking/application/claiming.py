@@ -40,15 +40,14 @@ async def insert_claiming(
     client) another appointment or hold holds (the events go with the rolled-back
     transaction)."""
     uow.appended(stream)
-    row = await uow.conn.fetchrow(
-        f"""WITH {projections.BOOKED_CTES},
-                 appended AS ({eventstore.append_statement(projections.BOOKED_PARAMETERS + 1)})
-            SELECT {projections.BOOKED_WRITTEN} AS written,
-                   (SELECT count(*) FROM appended) AS appended""",
-        *projections.booked_values(appointment),
-        *eventstore.append_values(stream, 0, events),
+    # The last write of a booking: its outbox rows and key record go in the same statement.
+    row = await uow.write_with_flush(
+        f"""{projections.BOOKED_CTES},
+            appended AS ({eventstore.append_statement(projections.BOOKED_PARAMETERS + 1)})""",
+        f"""{projections.BOOKED_WRITTEN} AS written,
+            (SELECT count(*) FROM appended) AS appended""",
+        [*projections.booked_values(appointment), *eventstore.append_values(stream, 0, events)],
     )
-    assert row is not None
     if row["appended"] != len(events):  # a new stream already written: decide again
         raise ConcurrencyConflict(stream, 0)
     if row["written"]:

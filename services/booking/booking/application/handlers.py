@@ -212,8 +212,9 @@ async def book_appointment(
     access: SiteAccess,
     hold_id: UUID | None = None,
 ) -> Appointment:
-    counselor, the_client, horizon = await projections.load_booking_parties(
-        uow.conn, command.counselor_id, command.client_id
+    # The first statement: with the request's key lock and look-up when the route asks.
+    counselor, the_client, horizon = projections.booking_parties_from(
+        await uow.first_read(projections.BOOKING_PARTIES, command.counselor_id, command.client_id)
     )
     if counselor is not None:
         require_site(access, counselor.site_id)

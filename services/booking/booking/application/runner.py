@@ -21,16 +21,23 @@ class ChangedConcurrently(NotAllowedNow):
 
 
 async def run_command(
-    pool: asyncpg.Pool[Any], clock: Clock, handler: Callable[[UnitOfWork], Awaitable[T]]
+    pool: asyncpg.Pool[Any],
+    clock: Clock,
+    handler: Callable[[UnitOfWork], Awaitable[T]],
+    *,
+    key_in_first_read: bool = False,
 ) -> T:
     """Commit `handler`'s events, projections and outbox rows together, or none of them.
 
     A stale version means another writer got there first: the command is decided again on
     fresh state once (it may now be refused for a good reason), then given up as a 409.
+    `key_in_first_read`: the handler's first statement is `uow.first_read` (`unit_of_work`).
     """
     for attempt in (1, 2):
         try:
-            async with unit_of_work(pool, source=SOURCE, clock=clock) as uow:
+            async with unit_of_work(
+                pool, source=SOURCE, clock=clock, key_in_first_read=key_in_first_read
+            ) as uow:
                 return await handler(uow)
         except ConcurrencyConflict as exc:
             if attempt == 2:

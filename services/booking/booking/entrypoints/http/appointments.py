@@ -52,7 +52,9 @@ async def book_appointment(body: AppointmentIn, caller: Caller, runtime: Live) -
         modality=body.modality,
     )
     booked = await execute(
-        runtime, lambda uow: handlers.book_appointment(uow, command, caller, body.hold_id)
+        runtime,
+        lambda uow: handlers.book_appointment(uow, command, caller, body.hold_id),
+        key_in_first_read=True,  # its parties' read holds and looks up the key
     )
     return AppointmentOut.of(booked)
 

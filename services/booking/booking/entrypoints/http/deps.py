@@ -14,5 +14,12 @@ T = TypeVar("T")
 Live = Annotated[Runtime, Depends(live_runtime)]
 
 
-async def execute(runtime: Runtime, handler: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-    return await run_command(runtime.db(), runtime.clock, handler)
+async def execute(
+    runtime: Runtime,
+    handler: Callable[[UnitOfWork], Awaitable[T]],
+    *,
+    key_in_first_read: bool = False,
+) -> T:
+    return await run_command(
+        runtime.db(), runtime.clock, handler, key_in_first_read=key_in_first_read
+    )
