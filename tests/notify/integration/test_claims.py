@@ -75,17 +75,17 @@ class StuckProvider:
 
 class KnownClients:
     def __init__(self, **contacts: ClientContact) -> None:
-        self.contacts = {UUID(k): v for k, v in contacts.items()}
+        self.known = {UUID(k): v for k, v in contacts.items()}
         self.batches: list[list[UUID]] = []
 
     async def contact(self, client_id: UUID) -> ClientContact:
-        if client_id not in self.contacts:
+        if client_id not in self.known:
             raise ClientNotFound(str(client_id))
-        return self.contacts[client_id]
+        return self.known[client_id]
 
     async def contacts(self, client_ids: Sequence[UUID]) -> list[ContactAnswer]:
         self.batches.append(list(client_ids))
-        return [self.contacts.get(c) or ClientNotFound(str(c)) for c in client_ids]
+        return [self.known.get(c) or ClientNotFound(str(c)) for c in client_ids]
 
 
 @pytest.fixture(scope="module")
