@@ -175,7 +175,8 @@ async def test_a_page_arriving_mid_batch_gives_the_rest_back_until_it_is_deliver
     try:
 
         async def first_recorded() -> bool:
-            return (await rows(pool, queued))[0]["status"] == "sent"
+            status: str = (await rows(pool, queued))[0]["status"]
+            return status == "sent"
 
         await eventually_true(first_recorded)
         await asyncio.sleep(0.3)  # time enough to send more, were it not for the page

@@ -84,10 +84,10 @@ _RECORD_OUTCOMES = """WITH locked AS (
 async def record_outcomes(
     conn: Connection, outcomes: Sequence[Outcome]
 ) -> list[Notification | None]:
-    """Record every outcome (each with events) in one statement (atomic on its own: call it outside a
-    transaction); for each, in order, the recorded state, or None when it wrote nothing (lease
-    lost or erased). Raises `ConcurrencyConflict` when a writer that did not lock the row first
-    appended at one of the claimed versions (nothing is written then)."""
+    """Record every outcome (each with events) in one statement (atomic on its own: call it
+    outside a transaction); for each, in order, the recorded state, or None when it wrote
+    nothing (lease lost or erased). Raises `ConcurrencyConflict` when a writer that did not
+    lock the row first appended at one of the claimed versions (nothing is written then)."""
     if not outcomes:
         return []
     news = [fold(o.claimed, o.events) for o in outcomes]
