@@ -116,13 +116,18 @@ class Courier:
             return result
 
     async def deliver_batch(
-        self, batch: Sequence[Claimed], go_on: Callable[[], bool]
+        self,
+        batch: Sequence[Claimed],
+        go_on: Callable[[], bool],
+        stopped: Callable[[list[Claimed]], Awaitable[None]],
     ) -> list[Claimed]:
         """Deliver a bulk worker's claimed messages in turn and record their outcomes in one
         statement; the clients' contacts are asked of booking in one request, each answer
         serving its one delivery and dropped with the batch. `go_on()` is asked before each
         message after the first: when it says no (a page is in flight, the leases run short),
-        the rest is returned untouched, for the caller to give back."""
+        the rest is handed to `stopped` (which gives it back, and waits out the page) before
+        the outcomes are recorded, so a page is not kept waiting by their statement; the rest
+        is also returned."""
         answers = await self._contacts(batch)
         outcomes: list[Outcome] = []
         rest: list[Claimed] = []
@@ -132,6 +137,8 @@ class Courier:
                     rest = list(batch[n:])
                     break
                 outcomes.append(await self._decide(item, answer))
+            if rest:
+                await stopped(rest)
         except asyncio.CancelledError:
             # Stopped: what was sent is recorded (else it would go again), best effort.
             with contextlib.suppress(Exception):

@@ -11,7 +11,8 @@ sent twice, with the same Message-ID / idempotency key).
 The bulk lane's workers claim up to `claim_size` messages at a time (one claim statement, one
 directory request, one statement for the outcomes), each with its own lease, and send them in
 turn; before each send after the first they check that no page is in flight and that the
-leases have more than half their time left, else they give the rest back at once.
+leases have more than half their time left, else they give the rest back at once (and record
+what they sent once the page is out).
 """
 
 from __future__ import annotations
@@ -150,8 +151,14 @@ class LaneWorkers:
             paged = self._pages is not None and self._pages.in_flight > 0
             return not paged and self._clock.now() < give_up_at
 
+        async def stopped(rest: list[notification_store.Claimed]) -> None:
+            # The rest goes back at once; what was sent is recorded once the page is out.
+            await self._give_back(*(c.notification for c in rest))
+            if self._pages is not None:
+                await self._pages.wait_for_pages()
+
         try:
-            rest = await self._courier.deliver_batch(batch, go_on)
+            await self._courier.deliver_batch(batch, go_on, stopped)
         except asyncio.CancelledError:
             await self._give_back(*(c.notification for c in batch))
             raise
@@ -161,9 +168,6 @@ class LaneWorkers:
             log.exception("delivery_batch_crashed", lane=self.lane.value, error=repr(exc))
             await self._give_back(*(c.notification for c in batch))
             await asyncio.sleep(self._retry_delay)
-            return
-        if rest:
-            await self._give_back(*(c.notification for c in rest))
 
     def _page_in_flight(self) -> contextlib.AbstractContextManager[None]:
         if self._pages is not None and self.lane is Lane.CRISIS:
