@@ -260,7 +260,8 @@ async def _plan_index(conn: Conn, query: str, args: tuple[Any, ...]) -> str:
 
 
 class _Recorder:
-    """Passes `fetchrow` through to the connection, keeping the statement and its arguments."""
+    """Passes `fetchrow` and `fetch` (notify's claim of several) through to the connection,
+    keeping the statement and its arguments."""
 
     def __init__(self, conn: Conn) -> None:
         self._conn = conn
@@ -269,6 +270,10 @@ class _Recorder:
     async def fetchrow(self, query: str, *args: Any) -> Any:
         self.last = (query, args)
         return await self._conn.fetchrow(query, *args)
+
+    async def fetch(self, query: str, *args: Any) -> Any:
+        self.last = (query, args)
+        return await self._conn.fetch(query, *args)
 
 
 async def measure_table(

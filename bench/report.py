@@ -1346,11 +1346,50 @@ the first statement (asyncpg sends it alone).
     time) 17.3, 20.0, 18.7, 12.7 → 16.3, 17.0, 16.3, 15.7 ms, notify's CPU per bulk message 9.0,
     9.2, 8.5, 6.7 → 7.7, 8.1, 9.2, 6.9 ms and the bulk lane 27.6, 41.7, 37.2, 77.1 → 37.2, 45.1,
     31.0, 50.4 messages/s: the drain's gain, if any, is inside the spread of the neighbours'
-    load (sending, not its statements, is most of a bulk message). Left: each worker still
-    claims one message at a time and asks booking's directory once per message. A claim of
-    several due bulk messages per statement (checking for pages in flight before each send,
-    giving back the rest when stopped), their outcomes in one statement, and a batched directory
-    responder (`booking.directory.contacts`, one audit row per client) are not built. A contact
+    load (sending, not its statements, is most of a bulk message). Then (2026-12-04, 20:52 to
+    21:57 UTC) a bulk-lane worker claims up to `NOTIFY_BULK_CLAIM` (8) due messages in one
+    statement, each with its own lease, asks booking for all their clients in one request
+    (`booking.directory.contacts`, an extension: one entry and one audit row per message, as if
+    each had been asked alone; `booking.directory.contact` is unchanged, and a booking without
+    the new subject is asked one client at a time), sends them in turn and records their
+    outcomes in one statement (`adapters/notification_outcomes.py`, each row locked at its
+    claimed version, so a lost lease or an erasure drops that message's outcome only). Before
+    each send after the first it gives the rest back at once when a page is being delivered
+    (recording what it sent once the page is out) or half the lease has gone by; stopped, it
+    records what it sent and gives back the rest.
+    The crisis lane still claims one message at a time. Measured against `main` alternately,
+    each run a fresh stack, load average 9 to 15 (other runs on the machine): `python -m
+    bench.notify_cost --bookings 30 --backlog 1000` gave CPU per bulk message notify 4.44,
+    4.09, 4.07 → 3.12, 3.24, 2.98 ms, PostgreSQL 2.48, 2.41, 2.42 → 0.58, 0.81, 0.73 ms,
+    booking (its directory answers) 1.05, 0.91, 0.89 → 0.24, 0.26, 0.23 ms and crisis 1.07,
+    0.95, 0.93 → 0.38, 0.41, 0.37 ms (its consumer of `NotificationSent` gets them in bigger
+    batches): about 9 → 4.5 ms of the suite's CPU per bulk message. notify's CPU per booking
+    there (one booking at a time, so claims of one) did not change: 8.67, 9.67, 9.00 → 9.33,
+    10.00, 8.33 ms; nor did it in `python -m bench.paced --rate 100 --rounds 3` (two pairs,
+    the machine saturated by the neighbours: p50 1 to 5 s on both sides), notify 0.6, 0.6, 0.6,
+    1.1, 0.5, 0.6 → 1.8, 0.6, 0.7, 1.3, 0.6, 0.6 ms per booking per round (confirmations come
+    one or two at a time there too). The bulk lane alone drained 38.2, 46.0, 60.2 → 48.3, 43.4,
+    44.4 messages/s (`notify_cost`, the rate bound by each worker's sends one after another,
+    and by the neighbours); behind pages (`bench.backlog`'s measurement: 20 pages 0.25 s apart
+    behind 20,000 check-ins; an ad hoc script calling `bench.backlog.measure`, before the
+    change below) it drained 30, 31, 33 → 152, 85, 38 messages/s while the pages' p50 / p99
+    went 177 / 418, 184 / 349, 170 / 390 → 72 / 177, 111 / 300, 192 / 361 ms. `python -m
+    bench.page_hops --backlog 20000` (60 pages a run) first said otherwise: end-to-end medians
+    146, 192, 213, 107, 55 → 204, 297, 297, 152, 158 ms in five pairs (load 9 to 15), the
+    crisis lane's queued → provider hop slower too, when a worker stopped by a page recorded
+    what it had sent (up to 8 rows) while the page was out. It now gives the rest back at once
+    and records after the page; six more pairs (load 5 to 8.5) gave medians 62, 58, 67, 122,
+    90, 109 → 79, 104, 44, 96, 78, 93 ms, worst pages 385, 148, 187, 181, 287, 239 → 305, 181,
+    92, 235, 235, 192 ms, and the median of the rounds' p99 (20 pages each; the first three
+    pairs, then the last three) 134 and 192 → 135 and 168 ms: no worse, within the
+    neighbours' noise. The hops before notify (crisis's transaction and relay) were slower too
+    in the first five pairs, probably because the faster lane takes more of the two cores
+    while it drains, which the pages-first hold (only while a page is delivered) does not
+    cover. Left: sending (composing the
+    email, the SMTP transaction) is now most of a bulk message; a worker's claimed messages go
+    one after another, so with 4 workers the lane's rate is bound by 4 sends in flight, and
+    sending a claim's messages concurrently is not built (each would need its own SMTP
+    connection, and a page would then find more bulk sends in flight). A contact
     cache is not built on purpose: the contract is that booking's answer serves one delivery and
     is never stored, each answer is an audit entry in booking, booking's erasure sends notify's
     process no event, and `ClientContactChanged` carries no address and reaches one replica

@@ -14,8 +14,9 @@ A service may:
   (no stream creation, update, purge or deletion; no other service's durables);
 - receive replies only on its own inbox prefix (`_INBOX.<service>.>`), so no service can read
   another's replies or JetStream deliveries;
-- for booking: answer `booking.directory.contact` (`allow_responses`); for the services in
-  `DIRECTORY_CLIENTS`: ask it.
+- for booking: answer the directory's subjects (`booking.directory.contact`, and
+  `booking.directory.contacts` for several clients at once) (`allow_responses`); for the
+  services in `DIRECTORY_CLIENTS`: ask them.
 
 The operator (`counselctl`) administers streams and consumers and redrives dead letters.
 """
@@ -34,6 +35,9 @@ from counseling_shared.jetstream import DLQ_STREAM, REDRIVE_PREFIX, ConsumerSpec
 
 JS_API = "$JS.API"
 DIRECTORY_SUBJECT = "booking.directory.contact"
+DIRECTORY_BATCH_SUBJECT = "booking.directory.contacts"
+"""Several clients in one request (an extension: the one-client subject stays as it was)."""
+DIRECTORY_SUBJECTS = (DIRECTORY_SUBJECT, DIRECTORY_BATCH_SUBJECT)
 DIRECTORY_RESPONDER = "booking"
 DIRECTORY_CLIENTS = frozenset({"notify", "crisis"})
 """The services that need client contact details at the moment of use."""
@@ -111,14 +115,14 @@ def service_permissions(service: str, consumers: Sequence[ConsumerSpec]) -> dict
     for spec in consumers:
         publish += _consumer_api(spec)
     if service in DIRECTORY_CLIENTS:
-        publish.append(DIRECTORY_SUBJECT)
+        publish += DIRECTORY_SUBJECTS
     subscribe = [f"{inbox_prefix(service)}.>"]
     permissions: dict[str, Any] = {
         "publish": {"allow": list(dict.fromkeys(publish))},
         "subscribe": {"allow": subscribe},
     }
     if service == DIRECTORY_RESPONDER:
-        subscribe.append(DIRECTORY_SUBJECT)
+        subscribe += DIRECTORY_SUBJECTS
         # One reply per request, within a minute, to whoever asked.
         permissions["allow_responses"] = {"max": 1, "expires": "1m"}
     return permissions

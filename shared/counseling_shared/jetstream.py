@@ -30,7 +30,8 @@ class StreamSpec:
     duplicate_window: float = 120.0
 
 
-# booking also answers core request-reply on `booking.directory.contact` (contract), which a
+# booking also answers core request-reply on `booking.directory.contact` (contract) and
+# `booking.directory.contacts` (several clients at once), which a
 # `booking.>` stream would capture and answer with a PubAck, racing the real responder. So the
 # BOOKING stream lists one wildcard per event type booking publishes instead.
 BOOKING_EVENT_TYPES = [

@@ -7,6 +7,7 @@ from booking.adapters import staff_status
 from booking.entrypoints import calendar
 from booking.entrypoints.consumers import ROUTES
 from booking.entrypoints.directory import serve_directory
+from booking.entrypoints.directory_batch import serve_directory_batch
 from booking.entrypoints.fhir import routes as fhir
 from booking.entrypoints.hold_timer import hold_timer
 from booking.entrypoints.http import ROUTERS
@@ -26,7 +27,7 @@ def definition(settings: BookingSettings | None = None) -> ServiceDefinition:
         client_free_text=frozenset({"goals", "next_steps", "cancel_reason"}),
         routes=ROUTES,
         routers=[*ROUTERS, fhir.router, calendar.router, offer_page.router],
-        on_start=[serve_directory],
+        on_start=[serve_directory, serve_directory_batch],
         background=[hold_timer],
         staff_deactivated=staff_status.is_deactivated,
     )

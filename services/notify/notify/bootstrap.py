@@ -127,6 +127,7 @@ def lane_pool(
                     idle_poll=s.idle_poll,
                     channels=channels,
                     pages=pages,
+                    claim_size=s.bulk_claim if lane is Lane.BULK else 1,
                 )
                 runtime.definition.state[f"{name}_workers"] = workers
                 await workers.run()

@@ -58,6 +58,13 @@ class NotifySettings(ServiceSettings):
 
     crisis_workers: int = Field(default=2, alias="NOTIFY_CRISIS_WORKERS", ge=1)
     bulk_workers: int = Field(default=4, alias="NOTIFY_BULK_WORKERS", ge=1)
+    bulk_claim: int = Field(
+        default=8,
+        alias="NOTIFY_BULK_CLAIM",
+        ge=1,
+        le=100,
+        description="Most bulk messages a worker claims at once (one directory request).",
+    )
     claim_lease: timedelta = Field(
         default=timedelta(minutes=2),
         alias="NOTIFY_CLAIM_LEASE",

@@ -81,12 +81,16 @@ class ShiftableClock:
 
 @dataclass
 class Directory:
-    """booking's `booking.directory.contact` played by a small nats-py responder."""
+    """booking's `booking.directory.contact` and `booking.directory.contacts` played by a small
+    nats-py responder."""
 
     nc: NatsClient
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
+    batches: list[list[str]] = field(default_factory=list)
+    """The client ids of each `booking.directory.contacts` request (also in `requests`)."""
     _sub: Any = None
+    _batch_sub: Any = None
 
     def add(
         self,
@@ -109,13 +113,17 @@ class Directory:
 
     async def start(self) -> None:
         self._sub = await self.nc.subscribe("booking.directory.contact", cb=self._answer)
+        self._batch_sub = await self.nc.subscribe(
+            "booking.directory.contacts", cb=self._answer_many
+        )
         await self.nc.flush()
 
     async def stop(self) -> None:
         """Nobody answers any more (booking is down)."""
         if self._sub is not None:
             await self._sub.unsubscribe()
-            self._sub = None
+            await self._batch_sub.unsubscribe()
+            self._sub = self._batch_sub = None
             await self.nc.flush()
 
     async def _answer(self, msg: Msg) -> None:
@@ -123,6 +131,13 @@ class Directory:
         self.requests.append(client_id)
         answer = self.contacts.get(client_id, {"error": "not_found"})
         await msg.respond(json.dumps(answer).encode())
+
+    async def _answer_many(self, msg: Msg) -> None:
+        asked = [str(c) for c in json.loads(msg.data)["client_ids"]]
+        self.batches.append(asked)
+        self.requests += asked
+        answers = [self.contacts.get(c, {"client_id": c, "error": "not_found"}) for c in asked]
+        await msg.respond(json.dumps({"contacts": answers}).encode())
 
 
 @dataclass

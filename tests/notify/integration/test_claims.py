@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 from uuid import UUID, uuid4
@@ -26,7 +26,12 @@ from notify.adapters.templates import JinjaRenderer
 from notify.application.delivery import Courier
 from notify.application.erasure import erase_client
 from notify.application.handlers import page_handler
-from notify.application.ports import ClientContact, ClientNotFound, OutgoingMessage
+from notify.application.ports import (
+    ClientContact,
+    ClientNotFound,
+    ContactAnswer,
+    OutgoingMessage,
+)
 from notify.application.webhooks import WebhookCourier
 from notify.bootstrap import MIGRATIONS
 from notify.domain import notification
@@ -70,12 +75,17 @@ class StuckProvider:
 
 class KnownClients:
     def __init__(self, **contacts: ClientContact) -> None:
-        self.contacts = {UUID(k): v for k, v in contacts.items()}
+        self.known = {UUID(k): v for k, v in contacts.items()}
+        self.batches: list[list[UUID]] = []
 
     async def contact(self, client_id: UUID) -> ClientContact:
-        if client_id not in self.contacts:
+        if client_id not in self.known:
             raise ClientNotFound(str(client_id))
-        return self.contacts[client_id]
+        return self.known[client_id]
+
+    async def contacts(self, client_ids: Sequence[UUID]) -> list[ContactAnswer]:
+        self.batches.append(list(client_ids))
+        return [self.known.get(c) or ClientNotFound(str(c)) for c in client_ids]
 
 
 @pytest.fixture(scope="module")

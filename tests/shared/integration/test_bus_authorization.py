@@ -20,7 +20,7 @@ from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 
 from counseling_shared.bus import BusCredentials, connect_bus
-from counseling_shared.busauth import DIRECTORY_SUBJECT, OPERATOR, new_seed
+from counseling_shared.busauth import OPERATOR, new_seed
 from counseling_shared.codes import StaffRole
 from counseling_shared.envelope import wrap
 from counseling_shared.events import IntegrationEvent, StaffRegistered
@@ -138,9 +138,12 @@ async def test_notify_cannot_publish_bookings_events_but_booking_can(secured: Se
     assert await stream_messages(secured, "BOOKING") == before + 1
 
 
+@pytest.mark.parametrize("subject", ["booking.directory.contact", "booking.directory.contacts"])
 async def test_only_booking_answers_the_directory_and_only_notify_and_crisis_ask(
-    secured: SecuredBus,
+    secured: SecuredBus, subject: str
 ) -> None:
+    """Both directory subjects: the one-client one and the batched extension."""
+
     async def answer(msg: Msg) -> None:
         await msg.respond(json.dumps({"answered_by": "booking"}).encode())
 
@@ -150,7 +153,7 @@ async def test_only_booking_answers_the_directory_and_only_notify_and_crisis_ask
         connected(secured, "followup") as followup,
         connected(secured, "crisis") as crisis,
     ):
-        await booking.nc.subscribe(DIRECTORY_SUBJECT, queue="booking-directory", cb=answer)
+        await booking.nc.subscribe(subject, queue="booking-directory", cb=answer)
         await booking.nc.flush()
 
         impostor_got: list[Msg] = []
@@ -158,18 +161,18 @@ async def test_only_booking_answers_the_directory_and_only_notify_and_crisis_ask
         async def impostor(msg: Msg) -> None:
             impostor_got.append(msg)
 
-        await notify.nc.subscribe(DIRECTORY_SUBJECT, cb=impostor)
+        await notify.nc.subscribe(subject, cb=impostor)
         await settle(notify)
-        assert any(DIRECTORY_SUBJECT in v for v in notify.violations())
+        assert any(subject in v for v in notify.violations())
 
-        reply = await notify.nc.request(DIRECTORY_SUBJECT, b'{"client_id": "x"}', timeout=5)
+        reply = await notify.nc.request(subject, b'{"client_id": "x"}', timeout=5)
         assert json.loads(reply.data) == {"answered_by": "booking"}
         assert impostor_got == []
-        reply = await crisis.nc.request(DIRECTORY_SUBJECT, b'{"client_id": "x"}', timeout=5)
+        reply = await crisis.nc.request(subject, b'{"client_id": "x"}', timeout=5)
         assert json.loads(reply.data) == {"answered_by": "booking"}
 
         with pytest.raises(DENIED):
-            await followup.nc.request(DIRECTORY_SUBJECT, b'{"client_id": "x"}', timeout=1)
+            await followup.nc.request(subject, b'{"client_id": "x"}', timeout=1)
 
 
 async def test_notify_cannot_touch_another_services_durables(secured: SecuredBus) -> None:

@@ -1,4 +1,5 @@
-"""The client directory: core NATS request-reply on `booking.directory.contact`.
+"""The client directory: core NATS request-reply on `booking.directory.contact` (and on
+`booking.directory.contacts` for several clients at once: `directory_batch`).
 
 notify asks for a client's address when it sends (contract: client contact details live only
 in booking). Request `{"client_id": "<uuid>"}`; reply `{"client_id", "email", "phone",
@@ -84,7 +85,7 @@ def asker_of(reply_subject: str | None) -> str:
     return "unknown"
 
 
-def _request_id(msg: Msg) -> str:
+def request_id_of(msg: Msg) -> str:
     """The asker's trace id (W3C `traceparent`), so the entry joins the asker's trace."""
     parts = (msg.headers or {}).get("traceparent", "").split("-")
     return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else uuid4().hex
@@ -105,7 +106,7 @@ async def audited(pool: asyncpg.Pool[Any], msg: Msg, reply: dict[str, Any]) -> d
         resource_id=str(client_id),
         site_id=UUID(site) if site else None,
         client_id=client_id,
-        request_id=_request_id(msg),
+        request_id=request_id_of(msg),
         status=_STATUS[outcome],
     )
     try:
@@ -116,11 +117,15 @@ async def audited(pool: asyncpg.Pool[Any], msg: Msg, reply: dict[str, Any]) -> d
     return reply
 
 
+def directory_queue(runtime: Runtime) -> str:
+    settings = runtime.settings
+    return settings.directory_queue if isinstance(settings, BookingSettings) else DEFAULT_QUEUE
+
+
 async def serve_directory(runtime: Runtime) -> None:
     """`on_start` hook: subscribe the responder in the replicas' shared queue group."""
     pool = runtime.db()
-    settings = runtime.settings
-    queue = settings.directory_queue if isinstance(settings, BookingSettings) else DEFAULT_QUEUE
+    queue = directory_queue(runtime)
 
     async def respond(msg: Msg) -> None:
         reply = await audited(pool, msg, await answer(pool, msg.data))

@@ -195,7 +195,7 @@ async def save_replayed(
                FROM unnest($2::integer[], $3::timestamptz[], $4::text[], $5::text[],
                            $6::text[]) AS a(number, at, channel, outcome, error_code)""",
             state.id,
-            *_attempt_columns(attempts),
+            *attempt_columns(attempts),
         )
 
 
@@ -269,11 +269,11 @@ def _change_values(new: Notification, events: Sequence[NotificationEvent]) -> li
         new.sent_at,
         new.failed_at,
         new.version,
-        *_attempt_columns(attempts),
+        *attempt_columns(attempts),
     ]
 
 
-def _attempt_columns(attempts: Sequence[DeliveryAttempted]) -> list[list[Any]]:
+def attempt_columns(attempts: Sequence[DeliveryAttempted]) -> list[list[Any]]:
     """The attempts as the arrays every `unnest(number, at, channel, outcome, error_code)` of
     `notification_attempts` here takes."""
     return [
@@ -372,42 +372,70 @@ async def claim(
     lease_until: datetime,
     channels: Collection[NotificationChannel] | None = None,
 ) -> Claimed | None:
-    """Take the lane's most overdue message for one worker until `lease_until` (only messages
-    planned for `channels`, when given), with its recipient's facts: one round trip.
+    """Take the lane's most overdue message for one worker: `claim_many` of one."""
+    claimed = await claim_many(conn, lane, now, lease_until, channels, 1)
+    return claimed[0] if claimed else None
 
-    The row lock lasts only this statement's transaction; the lease keeps other workers off
-    while the provider is called, and lets them take over if this worker dies.
+
+async def claim_many(
+    conn: Connection,
+    lane: Lane,
+    now: datetime,
+    lease_until: datetime,
+    channels: Collection[NotificationChannel] | None = None,
+    most: int = 1,
+) -> list[Claimed]:
+    """Take the lane's `most` most overdue messages for one worker until `lease_until` (only
+    messages planned for `channels`, when given), most overdue first, each with its
+    recipient's facts: one round trip however many.
+
+    The row locks last only this statement's transaction; each message's lease keeps other
+    workers off while the provider is called, and lets them take over if this worker dies.
     """
-    row = await conn.fetchrow(
+    rows = await conn.fetch(
         f"""WITH next AS (
                SELECT id FROM notifications
                WHERE lane = $1 AND status = 'pending' AND next_attempt_at <= $2
                  AND (claimed_until IS NULL OR claimed_until <= $2)
                  AND ($4::text[] IS NULL OR channel = ANY($4::text[]))
                ORDER BY next_attempt_at
-               LIMIT 1
+               LIMIT $5
                FOR UPDATE SKIP LOCKED),
            claimed AS (
                UPDATE notifications n SET claimed_until = $3
                FROM next WHERE n.id = next.id
                RETURNING n.*)
            SELECT claimed.*, {FACTS_COLUMNS}
-           FROM claimed {facts_joins("claimed")}""",
+           FROM claimed {facts_joins("claimed")}
+           ORDER BY claimed.next_attempt_at, claimed.id""",
         lane.value,
         now,
         lease_until,
         _channel_values(channels),
+        most,
     )
-    if row is None:
-        return None
-    return Claimed(from_row(row), dict(row["trace_headers"] or {}), facts_from_row(row))
+    return [
+        Claimed(from_row(row), dict(row["trace_headers"] or {}), facts_from_row(row))
+        for row in rows
+    ]
 
 
 async def release(conn: Connection, notification_id: UUID) -> None:
     """Give a claimed message back to its lane at once (a worker stopping mid-delivery)."""
+    await release_many(conn, [notification_id])
+
+
+async def release_many(conn: Connection, notification_ids: Sequence[UUID]) -> None:
+    """Give claimed messages back to their lane at once (a worker stopping, or the rest of a
+    bulk claim when a page arrives), and wake the lane's workers for them."""
     await conn.execute(
-        "UPDATE notifications SET claimed_until = NULL WHERE id = $1 AND status = 'pending'",
-        notification_id,
+        """WITH released AS (
+               UPDATE notifications SET claimed_until = NULL
+               WHERE id = ANY($1::uuid[]) AND status = 'pending'
+               RETURNING lane)
+           SELECT pg_notify('notifications_' || lane, '')
+           FROM (SELECT DISTINCT lane FROM released) AS lanes""",
+        list(notification_ids),
     )
 
 

@@ -4,10 +4,13 @@ NotificationSent / NotificationFailed in one transaction."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -22,12 +25,16 @@ from counseling_shared.eventstore import ConcurrencyConflict
 from counseling_shared.logs import get_logger
 from counseling_shared.tracing import context_from_headers, tracer
 from counseling_shared.unit_of_work import unit_of_work
-from notify.adapters import notification_store
+from notify.adapters import notification_outcomes, notification_store
+from notify.adapters.notification_outcomes import Outcome
+from notify.adapters.notification_store import Claimed
 from notify.adapters.recipient_facts import RecipientFacts, recipient_facts
 from notify.application.ports import (
     ChannelProvider,
+    ClientContact,
     ClientDirectory,
     ClientNotFound,
+    ContactAnswer,
     DirectoryUnavailable,
     MessageRenderer,
     OutgoingMessage,
@@ -44,6 +51,9 @@ from notify.metrics import DELIVERY_ATTEMPTS, DELIVERY_LATENCY
 
 log = get_logger(__name__)
 SOURCE = "notify"
+
+ContactSource = Callable[[UUID], Awaitable[ClientContact]]
+"""Where one delivery gets its client's contact: booking's directory, or a batched answer."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +107,105 @@ class Courier:
     ) -> Notification | None:
         """Deliver (or hold, or fail) `claimed`; None when another worker recorded first.
         `facts`: the recipient's, when the claim read them (else they are read here)."""
-        with self._tracer.start_as_current_span(
+        with self._span(claimed, trace_headers) as span:
+            events = await self._deliver(claimed, facts, self._directory.contact)
+            result = await self._record(claimed, events)
+            if result is not None:
+                span.set_attribute("notify.status", result.status.value)
+                span.set_attribute("notify.channel", result.channel.value)
+            return result
+
+    async def deliver_batch(
+        self,
+        batch: Sequence[Claimed],
+        go_on: Callable[[], bool],
+        stopped: Callable[[list[Claimed]], Awaitable[None]],
+    ) -> list[Claimed]:
+        """Deliver a bulk worker's claimed messages in turn and record their outcomes in one
+        statement; the clients' contacts are asked of booking in one request, each answer
+        serving its one delivery and dropped with the batch. `go_on()` is asked before each
+        message after the first: when it says no (a page is in flight, the leases run short),
+        the rest is handed to `stopped` (which gives it back, and waits out the page) before
+        the outcomes are recorded, so a page is not kept waiting by their statement; the rest
+        is also returned."""
+        answers = await self._contacts(batch)
+        outcomes: list[Outcome] = []
+        rest: list[Claimed] = []
+        try:
+            for n, (item, answer) in enumerate(zip(batch, answers, strict=True)):
+                if n and not go_on():
+                    rest = list(batch[n:])
+                    break
+                outcomes.append(await self._decide(item, answer))
+            if rest:
+                await stopped(rest)
+        except asyncio.CancelledError:
+            # Stopped: what was sent is recorded (else it would go again), best effort.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(asyncio.wait_for(self.record_many(outcomes), 2.0))
+            raise
+        await self.record_many(outcomes)
+        return rest
+
+    async def _contacts(self, batch: Sequence[Claimed]) -> list[ContactAnswer | None]:
+        """booking's answer for each client message of `batch` (None for staff), in one
+        request; every client's is unavailable when booking answers none."""
+        asked = [c.notification.recipient_kind is RecipientKind.CLIENT for c in batch]
+        ids = [
+            c.notification.recipient_id for c, client in zip(batch, asked, strict=True) if client
+        ]
+        answers: list[ContactAnswer]
+        try:
+            answers = await self._directory.contacts(ids) if ids else []
+        except DirectoryUnavailable as exc:
+            answers = [exc] * len(ids)
+        found = iter(answers)
+        return [next(found) if client else None for client in asked]
+
+    async def _decide(self, item: Claimed, answer: ContactAnswer | None) -> Outcome:
+        """One message of a batch delivered (or held, or failed), in its own span; not
+        recorded yet. A crash is a transient failure, as a lone delivery's is."""
+        claimed = item.notification
+
+        async def contact(client_id: UUID) -> ClientContact:
+            if isinstance(answer, ClientContact) and answer.client_id == client_id:
+                return answer
+            raise answer if isinstance(answer, Exception) else DirectoryUnavailable("not asked")
+
+        with self._span(claimed, item.trace_headers):
+            try:
+                events = await self._deliver(claimed, item.facts, contact)
+            except Exception as exc:
+                log.exception("delivery_crashed", notification_id=str(claimed.id), error=repr(exc))
+                outcome = DeliveryOutcome.transient("delivery_crashed")
+                events = self._attempted(claimed, claimed.channel, outcome)
+            return Outcome(claimed, events, self.announcement_rows(claimed, events))
+
+    async def record_many(self, outcomes: Sequence[Outcome]) -> None:
+        """Record outcomes in one statement; one at a time when it cannot be (a failed page,
+        which also expedites its other channel, or a clash with a writer that did not lock)."""
+        alone = [o for o in outcomes if _needs_transaction(o)]
+        together = [o for o in outcomes if not _needs_transaction(o)]
+        recorded: list[Notification | None] = []
+        if together:
+            try:
+                async with self._pool.acquire() as conn:
+                    recorded = await notification_outcomes.record_outcomes(conn, together)
+            except ConcurrencyConflict:
+                alone, together = list(outcomes), []
+        for outcome, result in zip(together, recorded, strict=True):
+            if result is None:
+                log.warning("notification_lease_lost", notification_id=str(outcome.claimed.id))
+                continue
+            _count(result)
+            _log_outcome(result)
+        for outcome in alone:
+            await self._record(outcome.claimed, list(outcome.events))
+
+    def _span(
+        self, claimed: Notification, trace_headers: Mapping[str, str] | None
+    ) -> contextlib.AbstractContextManager[trace.Span]:
+        return self._tracer.start_as_current_span(
             f"deliver {claimed.template.value}",
             context=context_from_headers(trace_headers),
             kind=trace.SpanKind.PRODUCER,
@@ -106,32 +214,28 @@ class Courier:
                 "notify.lane": claimed.lane.value,
                 "notify.attempt": claimed.attempts + 1,
             },
-        ) as span:
-            result = await self._deliver(claimed, facts)
-            if result is not None:
-                span.set_attribute("notify.status", result.status.value)
-                span.set_attribute("notify.channel", result.channel.value)
-            return result
+        )
 
     async def _deliver(
-        self, claimed: Notification, facts: RecipientFacts | None
-    ) -> Notification | None:
+        self, claimed: Notification, facts: RecipientFacts | None, contact: ContactSource
+    ) -> list[NotificationEvent]:
+        """Hold, send or fail `claimed`: the events its outcome is (recorded by the caller)."""
         try:
-            recipient = await self._recipient(claimed, facts)
+            recipient = await self._recipient(claimed, facts, contact)
         except RecipientUnavailable as exc:
-            return await self._finish(claimed, claimed.channel, exc.outcome)
+            return self._attempted(claimed, claimed.channel, exc.outcome)
 
         held = rules.hold_if_quiet(
             claimed, recipient.quiet_hours, recipient.zone, self._clock.now()
         )
         if held:
             log.info("notification_held", notification_id=str(claimed.id), reason="quiet_hours")
-            return await self._record(claimed, held)
+            return held
 
         channel = self._channel(claimed, recipient)
         address = recipient.addresses.for_channel(channel) if channel else None
         if channel is None or address is None:
-            return await self._finish(
+            return self._attempted(
                 claimed, channel or claimed.channel, DeliveryOutcome.permanent("no_address")
             )
         locale = message_locale(recipient.locale)
@@ -144,7 +248,7 @@ class Courier:
             )
         except TemplateMissing as exc:
             log.error("template_failed", notification_id=str(claimed.id), error=str(exc))
-            return await self._finish(claimed, channel, DeliveryOutcome.permanent("template"))
+            return self._attempted(claimed, channel, DeliveryOutcome.permanent("template"))
         message = OutgoingMessage(
             notification_id=claimed.id,
             channel=channel,
@@ -154,7 +258,7 @@ class Courier:
             language=locale.language,
         )
         outcome = await self._providers[channel].send(message)
-        return await self._finish(claimed, channel, outcome)
+        return self._attempted(claimed, channel, outcome)
 
     async def record_crash(self, claimed: Notification) -> Notification | None:
         """Delivery raised: record it as a transient failure of the planned channel."""
@@ -167,7 +271,9 @@ class Courier:
             return claimed.channel  # a page names its channel: one row per channel
         return choose_channel(recipient.wishes, recipient.addresses)
 
-    async def _recipient(self, claimed: Notification, facts: RecipientFacts | None) -> Recipient:
+    async def _recipient(
+        self, claimed: Notification, facts: RecipientFacts | None, contact_of: ContactSource
+    ) -> Recipient:
         if facts is None:
             async with self._pool.acquire() as conn:
                 facts = await recipient_facts(conn, claimed.recipient_id, claimed.site_id)
@@ -195,7 +301,7 @@ class Courier:
             )
 
         try:
-            contact = await self._directory.contact(claimed.recipient_id)
+            contact = await contact_of(claimed.recipient_id)
         except DirectoryUnavailable:
             raise RecipientUnavailable(DeliveryOutcome.transient("directory_unavailable")) from None
         except ClientNotFound:
@@ -216,10 +322,14 @@ class Courier:
     async def _finish(
         self, claimed: Notification, channel: NotificationChannel, outcome: DeliveryOutcome
     ) -> Notification | None:
-        events = rules.record_attempt(
+        return await self._record(claimed, self._attempted(claimed, channel, outcome))
+
+    def _attempted(
+        self, claimed: Notification, channel: NotificationChannel, outcome: DeliveryOutcome
+    ) -> list[NotificationEvent]:
+        return rules.record_attempt(
             claimed, channel, outcome, self._clock.now(), self._retry, self._jitter()
         )
-        return await self._record(claimed, events)
 
     async def _record(
         self, claimed: Notification, events: list[NotificationEvent]
@@ -247,6 +357,12 @@ class Courier:
         _count(recorded)
         _log_outcome(recorded)
         return recorded
+
+    def announcement_rows(
+        self, claimed: Notification, events: list[NotificationEvent]
+    ) -> list[outbox.OutboxRow]:
+        """The outbox rows of the public announcement `events` end in (in the current trace)."""
+        return outbox.rows_of(self._announcement(rules.fold(claimed, events)))
 
     def _announcement(self, recorded: Notification) -> list[Envelope]:
         """NotificationSent / NotificationFailed, written with the status (none while pending)."""
@@ -286,6 +402,13 @@ class Courier:
             if events:
                 await notification_store.record(conn, sibling, events)
                 await notification_store.wake(conn, sibling.lane)
+
+
+def _needs_transaction(outcome: Outcome) -> bool:
+    """A page that fails: recorded with its other channel's expedition, in one transaction."""
+    if outcome.claimed.page_id is None:
+        return False
+    return rules.fold(outcome.claimed, outcome.events).status is NotificationStatus.FAILED
 
 
 def _count(recorded: Notification) -> None:

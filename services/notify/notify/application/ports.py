@@ -1,6 +1,7 @@
 """What delivery needs from the outside world: booking's client directory, the providers of
 each channel, and the message templates."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
@@ -32,11 +33,21 @@ class ClientNotFound(Exception):
     """booking knows no such client: the delivery can never succeed."""
 
 
+ContactAnswer = ClientContact | ClientNotFound | DirectoryUnavailable
+"""booking's answer about one client of a batched request: the details, or why not."""
+
+
 class ClientDirectory(Protocol):
-    """booking's client directory (`booking.directory.contact`, request-reply)."""
+    """booking's client directory (`booking.directory.contact`, and
+    `booking.directory.contacts` for several clients; request-reply)."""
 
     async def contact(self, client_id: UUID) -> ClientContact:
         """The client's contact details; raises DirectoryUnavailable or ClientNotFound."""
+        ...
+
+    async def contacts(self, client_ids: Sequence[UUID]) -> list[ContactAnswer]:
+        """One answer per id asked, in order (each for one delivery); raises
+        DirectoryUnavailable when booking answers none of them."""
         ...
 
 

@@ -7,6 +7,12 @@ transaction that queued one; a NOTIFY wakes one idle worker, and a worker that c
 message wakes the next (`WakeOne`), so a single message costs one claim, not one per worker.
 A worker that dies leaves its lease to expire; the message is then claimed again (and may be
 sent twice, with the same Message-ID / idempotency key).
+
+The bulk lane's workers claim up to `claim_size` messages at a time (one claim statement, one
+directory request, one statement for the outcomes), each with its own lease, and send them in
+turn; before each send after the first they check that no page is in flight and that the
+leases have more than half their time left, else they give the rest back at once (and record
+what they sent once the page is out).
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ class LaneWorkers:
         locked_retry: float = 0.05,
         channels: Collection[NotificationChannel] | None = None,
         pages: PagesFirst | None = None,
+        claim_size: int = 1,
     ) -> None:
         self.lane = lane
         self.channels = frozenset(channels) if channels is not None else None
@@ -68,6 +75,7 @@ class LaneWorkers:
         self._wake = WakeOne()
         # The crisis lane marks its deliveries; the bulk lane waits for them before claiming.
         self._pages = pages
+        self._claim_size = claim_size
 
     def wake(self) -> None:
         self._wake.set()
@@ -104,17 +112,20 @@ class LaneWorkers:
             if self._pages is not None and self.lane is Lane.BULK:
                 await self._pages.wait_for_pages()
             try:
-                claimed = await self.claim()
+                batch = await self.claim_batch()
             except _DB_ERRORS as exc:
                 log.warning("notification_claim_failed", lane=self.lane.value, error=repr(exc))
                 await asyncio.sleep(self._retry_delay)
                 continue
-            if claimed is None:
+            if not batch:
                 locked_rounds = await self._idle(locked_rounds)
                 continue
             locked_rounds = 0
             self._wake.set()  # there may be more: draw in one more idle worker
-            notification, trace_headers, facts = claimed
+            if self._claim_size > 1:
+                await self._deliver_batch(batch)
+                continue
+            [(notification, trace_headers, facts)] = batch
             try:
                 with self._page_in_flight():
                     await self._courier.deliver(notification, trace_headers, facts)
@@ -132,18 +143,51 @@ class LaneWorkers:
                     await self._give_back(notification)
                 await asyncio.sleep(self._retry_delay)
 
+    async def _deliver_batch(self, batch: list[notification_store.Claimed]) -> None:
+        # Past half the lease, the rest goes back: no lease runs out while its message waits.
+        give_up_at = self._clock.now() + self._lease / 2
+
+        def go_on() -> bool:
+            paged = self._pages is not None and self._pages.in_flight > 0
+            return not paged and self._clock.now() < give_up_at
+
+        async def stopped(rest: list[notification_store.Claimed]) -> None:
+            # The rest goes back at once; what was sent is recorded once the page is out.
+            await self._give_back(*(c.notification for c in rest))
+            if self._pages is not None:
+                await self._pages.wait_for_pages()
+
+        try:
+            await self._courier.deliver_batch(batch, go_on, stopped)
+        except asyncio.CancelledError:
+            await self._give_back(*(c.notification for c in batch))
+            raise
+        except Exception as exc:
+            # Recording failed (or the directory raised unexpectedly): the leases are given
+            # back, so the messages go again soon (same Message-ID / idempotency key).
+            log.exception("delivery_batch_crashed", lane=self.lane.value, error=repr(exc))
+            await self._give_back(*(c.notification for c in batch))
+            await asyncio.sleep(self._retry_delay)
+
     def _page_in_flight(self) -> contextlib.AbstractContextManager[None]:
         if self._pages is not None and self.lane is Lane.CRISIS:
             return self._pages.delivering()
         return contextlib.nullcontext()
 
     async def claim(self) -> notification_store.Claimed | None:
+        batch = await self._claim(1)
+        return batch[0] if batch else None
+
+    async def claim_batch(self) -> list[notification_store.Claimed]:
+        return await self._claim(self._claim_size)
+
+    async def _claim(self, most: int) -> list[notification_store.Claimed]:
         now = self._clock.now()
-        # One statement, so no explicit transaction: its row lock lasts the statement, and
+        # One statement, so no explicit transaction: its row locks last the statement, and
         # BEGIN and COMMIT were two of the claim's three round trips.
         async with self._pool.acquire() as conn:
-            return await notification_store.claim(
-                conn, self.lane, now, now + self._lease, self.channels
+            return await notification_store.claim_many(
+                conn, self.lane, now, now + self._lease, self.channels, most
             )
 
     async def _idle(self, locked_rounds: int) -> int:
@@ -177,13 +221,13 @@ class LaneWorkers:
             return False
         return True
 
-    async def _give_back(self, notification: Notification) -> None:
-        """Stopping mid-delivery: let the next worker take it at once instead of after the
-        lease. Best effort; the lease covers a failure here."""
+    async def _give_back(self, *notifications: Notification) -> None:
+        """Stopping mid-delivery (or a page arrived mid-batch): let the next worker take them
+        at once instead of after the lease. Best effort; the lease covers a failure here."""
 
         async def release() -> None:
             async with asyncio.timeout(2.0), self._pool.acquire() as conn:
-                await notification_store.release(conn, notification.id)
+                await notification_store.release_many(conn, [n.id for n in notifications])
 
         with contextlib.suppress(Exception):
             await asyncio.shield(release())
