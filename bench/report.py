@@ -1411,7 +1411,10 @@ the first statement (asyncpg sends it alone).
 - Projection rebuilds run near 20,000 events/s for followup, notify and crisis on a quiet
   machine, each above it in some runs and below in others, and booking below it: two `make
   bench` runs on 2026-12-04 (load 1.3 and 0.8 at the start) gave followup 22,063 and 18,974,
-  notify 25,970 and 22,964, crisis 19,660 and 21,553, booking 10,018 and 13,711 events/s
+  notify 25,970 and 22,964, crisis 19,660 and 21,553, booking 10,018 and 13,711 events/s; two
+  more at 22:11 and 22:16 UTC (load 0.6 and 3.0; booking's room constraints no longer index
+  roomless claims, see "Where PostgreSQL's time goes") gave followup 16,300 and 18,502, notify
+  23,663 and 23,395, crisis 21,798 and 20,838, booking 15,819 and 15,839 events/s
   (booking on stores of about 5,000 events, where its fixed costs weigh more). What is left
   for booking is PostgreSQL's: its six exclusion constraints checked for every booked
   appointment (about 0.4 s of CPU on a 12,000-event store, however they are built), which puts
@@ -1427,9 +1430,10 @@ the first statement (asyncpg sends it alone).
   fetch, written in chunks while the next are handled), what is left is mostly the
   per-message handlers' own Python (about 40 % of followup's samples), then the writes (18 %)
   and the event loop (13 %).
-- notify's bulk lane delivers one message at a time per worker (each asks booking's directory
-  for the contact and sends over a kept SMTP connection), 170 to 190 a second here while
-  pages are sent, so a 20,000-message backlog takes a couple of minutes to drain. Pages do not wait
+- notify's bulk lane: each worker claims up to `NOTIFY_BULK_CLAIM` (8) messages at once, asks
+  booking's directory for their clients in one request and sends them one after another over
+  a kept SMTP connection: 330 a second here while pages are sent (170 to 190 before the
+  multi-claim), so a 20,000-message backlog takes about a minute to drain. Pages do not wait
   behind it (nearly all of it is still queued when the last page arrives), but their latency
   follows the machine's load (see "Where a page's time goes"): what is left is CPU time on two
   shared cores, which stretches every hop two to five times at a load average of 5 to 10 (the
