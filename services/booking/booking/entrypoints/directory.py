@@ -91,15 +91,9 @@ def request_id_of(msg: Msg) -> str:
     return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else uuid4().hex
 
 
-async def audited(pool: asyncpg.Pool[Any], msg: Msg, reply: dict[str, Any]) -> dict[str, Any]:
-    """The reply once its audit entry is written; `unavailable` instead of a client's details
-    when the entry cannot be written (the asker asks again later)."""
-    outcome = str(reply.get("error", "found"))
-    client_id = requested_client(msg.data)
-    if client_id is None or outcome not in _STATUS:
-        return reply  # nothing was read: a malformed request, or the database is out of reach
-    site = reply.get("site_id")
-    entry = audit.AuditEntry(
+def directory_entry(msg: Msg, client_id: UUID, site: str | None, status: int) -> audit.AuditEntry:
+    """The audit entry of one client's answer (found: 200, unknown: 404), to the asking service."""
+    return audit.AuditEntry(
         actor=audit.Actor("service", asker_of(msg.reply)),
         action="directory_contact",
         resource="clients",
@@ -107,8 +101,18 @@ async def audited(pool: asyncpg.Pool[Any], msg: Msg, reply: dict[str, Any]) -> d
         site_id=UUID(site) if site else None,
         client_id=client_id,
         request_id=request_id_of(msg),
-        status=_STATUS[outcome],
+        status=status,
     )
+
+
+async def audited(pool: asyncpg.Pool[Any], msg: Msg, reply: dict[str, Any]) -> dict[str, Any]:
+    """The reply once its audit entry is written; `unavailable` instead of a client's details
+    when the entry cannot be written (the asker asks again later)."""
+    outcome = str(reply.get("error", "found"))
+    client_id = requested_client(msg.data)
+    if client_id is None or outcome not in _STATUS:
+        return reply  # nothing was read: a malformed request, or the database is out of reach
+    entry = directory_entry(msg, client_id, reply.get("site_id"), _STATUS[outcome])
     try:
         await audit_batch.record(pool, entry)
     except Exception:  # say loudly that the trail has a gap, and disclose nothing

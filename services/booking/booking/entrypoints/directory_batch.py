@@ -26,10 +26,9 @@ from booking.adapters import projections
 from booking.domain.client import Client
 from booking.entrypoints.directory import (
     ANSWERS,
-    asker_of,
     contact_of,
+    directory_entry,
     directory_queue,
-    request_id_of,
 )
 from counseling_shared import audit, audit_batch
 from counseling_shared.busauth import DIRECTORY_BATCH_SUBJECT
@@ -88,17 +87,8 @@ async def answer_many(pool: asyncpg.Pool[Any], msg: Msg) -> dict[str, Any]:
 
 
 def _entry(msg: Msg, client_id: UUID, contact: dict[str, Any]) -> audit.AuditEntry:
-    site = contact.get("site_id")
-    return audit.AuditEntry(
-        actor=audit.Actor("service", asker_of(msg.reply)),
-        action="directory_contact",
-        resource="clients",
-        resource_id=str(client_id),
-        site_id=UUID(site) if site else None,
-        client_id=client_id,
-        request_id=request_id_of(msg),
-        status=404 if "error" in contact else 200,
-    )
+    status = 404 if "error" in contact else 200
+    return directory_entry(msg, client_id, contact.get("site_id"), status)
 
 
 async def respond_many(pool: asyncpg.Pool[Any], msg: Msg) -> None:
