@@ -1371,9 +1371,9 @@ the first statement (asyncpg sends it alone).
     one or two at a time there too; a claim of one sent through the one-message path
     instead made no difference either, two pairs at paced 100/s: notify 4.6 to 4.8 ms a
     booking against 4.6 to 4.7, so it was not kept). The bulk lane alone drained 38.2,
-    46.0, 60.2 → 48.3, 43.4, 44.4 messages/s (`notify_cost`, the rate bound by each worker's sends one after another,
-    and by the neighbours); behind pages (`bench.backlog`'s measurement: 20 pages 0.25 s apart
-    behind 20,000 check-ins; an ad hoc script calling `bench.backlog.measure`, before the
+    46.0, 60.2 → 48.3, 43.4, 44.4 messages/s (`notify_cost`, the rate bound by each
+    worker's sends one after another, and by the neighbours); behind pages (`bench.backlog`'s
+    measurement: 20 pages 0.25 s apart behind 20,000 check-ins; an ad hoc script calling `bench.backlog.measure`, before the
     change below) it drained 30, 31, 33 → 152, 85, 38 messages/s while the pages' p50 / p99
     went 177 / 418, 184 / 349, 170 / 390 → 72 / 177, 111 / 300, 192 / 361 ms. `python -m
     bench.page_hops --backlog 20000` (60 pages a run) first said otherwise: end-to-end medians
