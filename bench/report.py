@@ -1368,14 +1368,14 @@ the first statement (asyncpg sends it alone).
     10.00, 8.33 ms; nor did it in `python -m bench.paced --rate 100 --rounds 3` (two pairs,
     the machine saturated by the neighbours: p50 1 to 5 s on both sides), notify 0.6, 0.6, 0.6,
     1.1, 0.5, 0.6 → 1.8, 0.6, 0.7, 1.3, 0.6, 0.6 ms per booking per round (confirmations come
-    one or two at a time there too; a claim of one sent through the one-message path
-    instead made no difference either, two pairs at paced 100/s: notify 4.6 to 4.8 ms a
-    booking against 4.6 to 4.7, so it was not kept). The bulk lane alone drained 38.2,
-    46.0, 60.2 → 48.3, 43.4, 44.4 messages/s (`notify_cost`, the rate bound by each
-    worker's sends one after another, and by the neighbours); behind pages (`bench.backlog`'s
-    measurement: 20 pages 0.25 s apart behind 20,000 check-ins; an ad hoc script calling `bench.backlog.measure`, before the
-    change below) it drained 30, 31, 33 → 152, 85, 38 messages/s while the pages' p50 / p99
-    went 177 / 418, 184 / 349, 170 / 390 → 72 / 177, 111 / 300, 192 / 361 ms. `python -m
+    one or two at a time there too; a claim of one sent through the one-message path instead
+    made no difference either, two pairs at paced 100/s: notify 4.6 to 4.8 ms a booking against
+    4.6 to 4.7, so it was not kept). The bulk lane alone drained 38.2, 46.0, 60.2 → 48.3, 43.4,
+    44.4 messages/s (`notify_cost`, the rate bound by each worker's sends one after another, and
+    by the neighbours); behind pages (`bench.backlog`'s measurement: 20 pages 0.25 s apart
+    behind 20,000 check-ins; an ad hoc script calling `bench.backlog.measure`, before the change
+    below) it drained 30, 31, 33 → 152, 85, 38 messages/s while the pages' p50 / p99 went 177 /
+    418, 184 / 349, 170 / 390 → 72 / 177, 111 / 300, 192 / 361 ms. `python -m
     bench.page_hops --backlog 20000` (60 pages a run) first said otherwise: end-to-end medians
     146, 192, 213, 107, 55 → 204, 297, 297, 152, 158 ms in five pairs (load 9 to 15), the
     crisis lane's queued → provider hop slower too, when a worker stopped by a page recorded
