@@ -34,18 +34,22 @@ async def register_staff(
 async def announce_staff(bus: Bus, site_id: UUID, staff: list[UUID], phones: list[str]) -> None:
     """booking's StaffRegistered for each member (again, for members already known)."""
     for staff_id, phone in zip(staff, phones, strict=True):
-        await bus.publish(
-            StaffRegistered(
-                staff_id=staff_id,
-                site_id=site_id,
-                name="On-call counselor",
-                role=StaffRole.CRISIS_LINE,
-                email=f"{staff_id.hex[:8]}@center.example",
-                phone=phone,
-                locale="en",
-            ),
-            source="booking",
-        )
+        await bus.publish(staff_registered(staff_id, site_id, phone), source="booking")
+
+
+def staff_registered(
+    staff_id: UUID, site_id: UUID, phone: str | None = None, locale: str = "en"
+) -> StaffRegistered:
+    """booking's announcement of a crisis line member."""
+    return StaffRegistered(
+        staff_id=staff_id,
+        site_id=site_id,
+        name="On-call counselor",
+        role=StaffRole.CRISIS_LINE,
+        email=f"{staff_id.hex[:8]}@center.example",
+        phone=phone,
+        locale=locale,
+    )
 
 
 async def put_policy(

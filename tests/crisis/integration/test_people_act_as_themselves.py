@@ -14,8 +14,8 @@ from nats.aio.msg import Msg
 from prometheus_client import REGISTRY
 
 from counseling_shared.busauth import DIRECTORY_SUBJECT
-from counseling_shared.codes import Channel, RiskLevel, RiskSource, StaffRole
-from counseling_shared.events import ClientRegistered, RiskFlagged, StaffRegistered
+from counseling_shared.codes import Channel, RiskLevel, RiskSource
+from counseling_shared.events import ClientRegistered, RiskFlagged
 from tests.crisis.integration.harness import (
     API_KEY,
     Bus,
@@ -24,7 +24,7 @@ from tests.crisis.integration.harness import (
     eventually,
     running_crisis,
 )
-from tests.crisis.integration.steps import put_policy
+from tests.crisis.integration.steps import put_policy, staff_registered
 
 pytestmark = pytest.mark.integration
 
@@ -79,17 +79,6 @@ async def center(database_url: str, nats_url: str) -> AsyncIterator[Center]:
             await put_policy(crisis, SITE_A, [(staff_a, "PT60S")])
             await put_policy(crisis, SITE_B, [(staff_b, "PT60S")])
             yield Center(crisis, bus, staff_a, staff_b)
-
-
-def staff_registered(staff_id: UUID, site_id: UUID) -> StaffRegistered:
-    return StaffRegistered(
-        staff_id=staff_id,
-        site_id=site_id,
-        name="On-call counselor",
-        role=StaffRole.CRISIS_LINE,
-        email=f"{staff_id.hex[:8]}@center.example",
-        locale="en",
-    )
 
 
 async def register_client(center: Center, site_id: UUID) -> UUID:

@@ -8,9 +8,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from counseling_shared.codes import StaffRole
 from counseling_shared.db import connect
-from counseling_shared.events import StaffRegistered
 from crisis.domain.phones import key_fingerprint, phone_digest
 from tests.crisis.integration.harness import (
     Bus,
@@ -28,6 +26,7 @@ from tests.crisis.integration.steps import (
     put_policy,
     register_staff,
     sms_reply,
+    staff_registered,
 )
 
 pytestmark = pytest.mark.integration
@@ -86,18 +85,8 @@ async def test_a_changed_phone_replaces_the_digest_the_old_number_no_longer_matc
         [staff_id] = await register_staff(bus, site_id, 1, [old_phone])
         await eventually(lambda: _has_digest(database_url, staff_id, old_phone))
 
-        await bus.publish(  # booking announces the member again after PATCH /staff/{id}
-            StaffRegistered(
-                staff_id=staff_id,
-                site_id=site_id,
-                name="On-call counselor",
-                role=StaffRole.CRISIS_LINE,
-                email="moved@center.example",
-                phone=new_phone,
-                locale="fr",
-            ),
-            source="booking",
-        )
+        # booking announces the member again after PATCH /staff/{id}
+        await bus.publish(staff_registered(staff_id, site_id, new_phone, "fr"), source="booking")
         await eventually(lambda: _has_digest(database_url, staff_id, new_phone))
         assert (await stored(database_url, staff_id))["locale"] == "fr"
         code = await paged_code(crisis, bus, site_id, staff_id)
@@ -117,28 +106,16 @@ async def test_an_older_announcement_arriving_late_does_not_bring_back_the_old_p
     now = datetime.now(UTC)
     async with crisis_with_keys(database_url, nats_url, NEW_LINK_KEY), Bus.connect(nats_url) as bus:
         staff_id = uuid4()
-        await bus.publish(_registered(staff_id, site_id, new_phone, "fr"), source="booking")
+        await bus.publish(staff_registered(staff_id, site_id, new_phone, "fr"), source="booking")
         await eventually(lambda: _has_digest(database_url, staff_id, new_phone))
         # The registration, retried after a failure (or redriven), comes after the change.
-        late = _registered(staff_id, site_id, old_phone, "en")
+        late = staff_registered(staff_id, site_id, old_phone)
         await bus.publish(late, source="booking", time=now - timedelta(minutes=5))
         [marker] = await register_staff(bus, site_id, 1)  # after it on the same consumer
         await eventually(lambda: _has_digest(database_url, marker, "+15550000000"))
 
         assert await _has_digest(database_url, staff_id, new_phone)
         assert (await stored(database_url, staff_id))["locale"] == "fr"
-
-
-def _registered(staff_id: UUID, site_id: UUID, phone: str, locale: str) -> StaffRegistered:
-    return StaffRegistered(
-        staff_id=staff_id,
-        site_id=site_id,
-        name="On-call counselor",
-        role=StaffRole.CRISIS_LINE,
-        email=f"{staff_id.hex[:8]}@center.example",
-        phone=phone,
-        locale=locale,
-    )
 
 
 async def test_a_reply_matched_under_a_previous_key_is_digested_again_with_the_current_one(
