@@ -73,6 +73,9 @@ def _row_values(followup: FollowUp, trace_headers_json: str | None) -> tuple[obj
     )
 
 
+_ROW_COLUMN_NAMES = tuple(" ".join(_ROW_COLUMNS.split()).split(", "))
+
+
 _UPSERT_FOLLOWUP = f"""INSERT INTO followups ({_ROW_COLUMNS})
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
                        $17, $18, $19, $20::text::jsonb, $21, $22)
@@ -284,6 +287,21 @@ class PostgresFollowupStore(PostgresRegularityStore):
             timer_payload(followup.due_at),
             scheduled,
         )
+
+    async def save_replayed_followup(self, followup: FollowUp) -> None:
+        """A rebuild's save into the emptied table: the row as a plain insert, which a
+        rebuild's recorder turns into one COPY per batch (`batched_writes`; needs
+        `db.binary_jsonb`). Once per follow-up, from its final
+        state (what the upserts after each transaction would leave): a second save of one
+        follow-up would be refused by the primary key. The kept trace headers are to be
+        `db.JsonText` (sent as read) and the wake goes apart, as with `wake_apart`."""
+        await self.conn.copy_records_to_table(
+            "followups",
+            records=(_row_values(followup, self._trace_headers_json(followup)),),
+            columns=_ROW_COLUMN_NAMES,
+        )
+        if followup.status is Status.SCHEDULED:
+            await notify_timer_added(self.conn, TIMER_CHANNEL)
 
     async def add_followup(
         self, uow: UnitOfWork, stream_id: str, events: Sequence[NewEvent], followup: FollowUp
