@@ -108,6 +108,7 @@ class PostgresFollowupStore(PostgresRegularityStore):
         self.conn = conn
         self._wake_apart = wake_apart
         self._kept_traces = kept_traces
+        self._replays_woke = False
 
     def _trace_headers_json(self, followup: FollowUp) -> str | None:
         if self._kept_traces is not None:
@@ -300,7 +301,9 @@ class PostgresFollowupStore(PostgresRegularityStore):
             records=(_row_values(followup, self._trace_headers_json(followup)),),
             columns=_ROW_COLUMN_NAMES,
         )
-        if followup.status is Status.SCHEDULED:
+        if followup.status is Status.SCHEDULED and not self._replays_woke:
+            # Once: the recorder's wakes are one per channel for the whole rebuild anyway.
+            self._replays_woke = True
             await notify_timer_added(self.conn, TIMER_CHANNEL)
 
     async def add_followup(
