@@ -85,6 +85,36 @@ _UPSERT_FOLLOWUP = f"""INSERT INTO followups ({_ROW_COLUMNS})
                    updated_at = $18, version = $19"""
 
 
+_CLIENT_COLUMNS = (
+    "client_id",
+    "site_id",
+    "timezone",
+    "locale",
+    "session_id",
+    "session_completed_at",
+    "goal_horizon",
+    "episode_closed_on",
+    "version",
+    "counselor_id",
+)
+
+
+def _client_row(client: ClientCare) -> tuple[object, ...]:
+    """A client's `clients` row, in `_CLIENT_COLUMNS`' order."""
+    return (
+        client.client_id,
+        client.site_id,
+        client.timezone,
+        client.locale,
+        client.session_id,
+        client.session_completed_at,
+        client.goal_horizon,
+        client.episode_closed_on,
+        client.version,
+        client.counselor_id,
+    )
+
+
 def _current_trace_json() -> str | None:
     """The current trace's headers as JSON text (None outside a trace)."""
     headers = current_trace_headers()
@@ -224,22 +254,12 @@ class PostgresFollowupStore(PostgresRegularityStore):
     async def save_client(self, client: ClientCare, *, at: datetime | None = None) -> None:
         """`at` stamps a preferences change (default: this transaction's `now()`)."""
         await self.conn.execute(
-            """INSERT INTO clients (client_id, site_id, timezone, locale, session_id,
-                   session_completed_at, goal_horizon, episode_closed_on, version, counselor_id)
+            f"""INSERT INTO clients ({", ".join(_CLIENT_COLUMNS)})
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                ON CONFLICT (client_id) DO UPDATE SET site_id = $2, timezone = $3, locale = $4,
                    session_id = $5, session_completed_at = $6, goal_horizon = $7,
                    episode_closed_on = $8, version = $9, counselor_id = $10""",
-            client.client_id,
-            client.site_id,
-            client.timezone,
-            client.locale,
-            client.session_id,
-            client.session_completed_at,
-            client.goal_horizon,
-            client.episode_closed_on,
-            client.version,
-            client.counselor_id,
+            *_client_row(client),
         )
         prefs = client.preferences
         await self.conn.execute(
@@ -253,6 +273,21 @@ class PostgresFollowupStore(PostgresRegularityStore):
             prefs.channel,
             prefs.intensity,
             at,
+        )
+
+    async def save_replayed_client(self, client: ClientCare, *, preferences_at: datetime) -> None:
+        """A rebuild's save into the emptied tables: `save_client`'s two rows as plain inserts
+        (one COPY per table a batch, by a rebuild's recorder), once per client, from its final
+        state. `preferences_at`: when its preferences last changed, the time `save_client`'s
+        upsert leaves (it keeps the row's time while the preferences are the same)."""
+        await self.conn.copy_records_to_table(
+            "clients", records=(_client_row(client),), columns=_CLIENT_COLUMNS
+        )
+        prefs = client.preferences
+        await self.conn.copy_records_to_table(
+            "followup_preferences",
+            records=((client.client_id, prefs.channel, prefs.intensity, preferences_at),),
+            columns=("client_id", "channel", "intensity", "updated_at"),
         )
 
     async def followup(self, followup_id: UUID, *, for_update: bool = False) -> FollowUp | None:
