@@ -42,10 +42,13 @@ _ROW_COLUMNS = """id, client_id, site_id, kind, due_at, status, goal_horizon, se
     counselor_id, appointment_start"""
 
 
+_NO_PROGRESS = Progress()  # frozen: one for every row without (a rebuild writes thousands)
+
+
 def _row_values(followup: FollowUp, trace_headers_json: str | None) -> tuple[object, ...]:
     """A follow-up's row, in `_ROW_COLUMNS`' order (its trace headers as JSON text: the
     statements cast them, so that a rebuild writes back the text it read, undecoded)."""
-    progress = followup.progress or Progress()
+    progress = followup.progress or _NO_PROGRESS
     return (
         followup.id,
         followup.client_id,
