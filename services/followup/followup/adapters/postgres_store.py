@@ -330,10 +330,10 @@ class PostgresFollowupStore(PostgresRegularityStore):
     async def save_replayed_followup(self, followup: FollowUp) -> None:
         """A rebuild's save into the emptied table: the row as a plain insert, which a
         rebuild's recorder turns into one COPY per batch (`batched_writes`; needs
-        `db.binary_jsonb`). Once per follow-up, from its final
-        state (what the upserts after each transaction would leave): a second save of one
-        follow-up would be refused by the primary key. The kept trace headers are to be
-        `db.JsonText` (sent as read) and the wake goes apart, as with `wake_apart`."""
+        `db.binary_jsonb`). Once per follow-up, from its final state (what the upserts after
+        each transaction would leave): a second save of one follow-up would be refused by the
+        primary key. The kept trace headers are to be `db.JsonText` (sent as read); the wake
+        goes apart, as with `wake_apart`."""
         await self.conn.copy_records_to_table(
             "followups",
             records=(_row_values(followup, self._trace_headers_json(followup)),),
