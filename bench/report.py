@@ -848,17 +848,19 @@ this code 534 to 612 (30,136 to 34,534); 24.8 to 26.2 / 26.0 to 26.6 and 17.3 to
 to 1,427; 19.6 to 22.3 / 18.1 to 20.9 and 14.6 to 16.5 / 7.6 to 8.8. In a running stack after a
 fill (23,023 events, `log_lock_waits` on: no lock wait over 100 ms), five rounds at load 7.0 to
 7.4: main 1,085 to 2,830 ms (8,134 to 21,222 events/s), this code 580 to 1,460 (15,765 to
-39,676); 22.7 to 28.2 / 20.8 to 23.0 and 14.6 to 17.2 / 8.3 to 10.0. Not told apart by the
-rates: the index read alone (six pairs at load 3.5 to 4.2, 395 to 454 ms without it, 407 to 503
-with; kept for the timeline's 20 ms of idle gone) and batches of 250, 1,000 or 2,000 aggregates
-against 500 (load 1.2 to 1.4). Tried and not kept: asyncpg's own UUID (`pgproto.UUID`, a
-`uuid.UUID`) from `stored_ids.parse_uuid`, fold 16.0 to 16.4 ms per 1,000 events against 16.7 to
-18.1 (four pairs, load 1.4 to 1.5), about 1 µs an event, but `parse_uuid` promises a plain
-`uuid.UUID` to every service. What is left is this process's CPU, 16 to 18 ms per 1,000 events
-(py-spy: reading and decoding the events 15 % of the samples, asyncpg encoding and sending the
-COPY 14 %, the follow-ups' decoding and fold 15 %, their rows 8 %), with PostgreSQL's 8 to 11
-beside it; at a load of 7, where the two no longer overlap and wait their turn, it still falls
-under 20,000 events/s in some runs.
+39,676); 22.7 to 28.2 / 20.8 to 23.0 and 14.6 to 17.2 / 8.3 to 10.0. On a second fill (28,205
+events; this branch's final code, load 5.1 to 5.3): main 985 to 1,314 ms (21,467 to 28,645
+events/s), this code 568 to 681 (41,391 to 49,697); 21.9 to 24.2 / 18.1 to 20.2 and 13.3 to 17.9
+/ 7.4 to 8.5. Not told apart by the rates: the index read alone (six pairs at load 3.5 to 4.2,
+395 to 454 ms without it, 407 to 503 with; kept for the timeline's 20 ms of idle gone) and
+batches of 250, 1,000 or 2,000 aggregates against 500 (load 1.2 to 1.4). Tried and not kept:
+asyncpg's own UUID (`pgproto.UUID`, a `uuid.UUID`) from `stored_ids.parse_uuid`, fold 16.0 to
+16.4 ms per 1,000 events against 16.7 to 18.1 (four pairs, load 1.4 to 1.5), about 1 µs an
+event, but `parse_uuid` promises a plain `uuid.UUID` to every service. What is left is this
+process's CPU, 16 to 18 ms per 1,000 events (py-spy: reading and decoding the events 15 % of the
+samples, asyncpg encoding and sending the COPY 14 %, the follow-ups' decoding and fold 15 %,
+their rows 8 %), with PostgreSQL's 8 to 11 beside it; at a load of 7, where the two no longer
+overlap and wait their turn, it still falls under 20,000 events/s in some runs.
 
 ### The backbone, beside raw NATS and PostgreSQL
 
