@@ -20,23 +20,18 @@ occurrences), reading nothing. Appointments, most of the rows, are saved by
 as plain inserts, copied (binary COPY, jsonb in binary meanwhile), and no claim at all for a
 cancelled one (the write path deletes it). The hold timers' scheduler is woken once, at the end.
 
-When `appointments` already holds about as many rows as the store has appointments (a rebuild
-of a projection that is mostly right), it and `slot_claims` are compared instead of emptied:
-the rebuilt rows are copied into temporary twins, and at the end of the appointments only the
-rows that differ (or exist on one side only) are deleted, then the rebuilt ones inserted. The
-exclusion constraints then check only the rows written, not every booked appointment again
-(four probes each, whose cost grows with the appointments of its counselor and client: most of
-PostgreSQL's share). Deleting before inserting keeps the result that of an empty table: rows
-that conflict only in an intermediate state never meet. A projection whose rows mostly differ
-pays for it: its inserts run after the fold instead of beside it.
+When `appointments` already holds about as many rows as the store has appointments, it and
+`slot_claims` are compared with the rebuilt rows instead of emptied, and only the rows that
+differ are written (`appointment_twins`: the exclusion constraints then check only those).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from booking.adapters import (
+    appointment_twins,
     event_codec,
     projections,
     scheduling_store,
@@ -92,28 +87,11 @@ MANY_STREAMS = 100
 # constraints checked) while the next is folded, instead of in one batch at the kind's end.
 FLUSH_EVERY = 250
 
-# Tables compared with their rebuilt rows (in temporary twins) rather than emptied, when
-# `appointments` is filled: what the exclusion constraints check is then only what changed.
-_TWINS = {"appointments": "rebuilt_appointments", "slot_claims": "rebuilt_slot_claims"}
-# Compared when `appointments` holds at least this share of the store's appointments: a
-# projection mostly lost gains nothing from the comparison and loses the inserts' overlap.
+# `appointments` compared with the rebuilt rows (`appointment_twins`) when it holds at least
+# this share of the store's appointments: a projection mostly lost gains nothing from it.
 COMPARED_SHARE = 0.5
-# The rows that differ out, the rebuilt ones in: deletes first, so that a row moving into a
-# slot another row is leaving never meets it (the result is that of an emptied table). Rows are
-# equal when every column is (`IS NOT DISTINCT FROM`, each type's equality). Holds' claims are
-# not in the twin: deleted here, written again by the holds' saves.
-_APPLY_TWINS = """
-    DELETE FROM slot_claims c WHERE NOT EXISTS (
-        SELECT FROM rebuilt_slot_claims r
-        WHERE r.owner_id = c.owner_id AND ROW(r.*) IS NOT DISTINCT FROM ROW(c.*));
-    DELETE FROM appointments a WHERE NOT EXISTS (
-        SELECT FROM rebuilt_appointments r
-        WHERE r.id = a.id AND ROW(r.*) IS NOT DISTINCT FROM ROW(a.*));
-    INSERT INTO appointments SELECT * FROM rebuilt_appointments r
-        WHERE NOT EXISTS (SELECT FROM appointments a WHERE a.id = r.id);
-    INSERT INTO slot_claims SELECT * FROM rebuilt_slot_claims r
-        WHERE NOT EXISTS (SELECT FROM slot_claims c WHERE c.owner_id = r.owner_id);
-    DROP TABLE rebuilt_appointments, rebuilt_slot_claims"""
+# Appointments rebuilt before the comparison is judged worth it (`Twins.decide`).
+COMPARED_SAMPLE = 250
 
 # Every projection table, children before the rows they reference.
 _TABLES = (
@@ -139,13 +117,15 @@ async def rebuild_projections(
     progress: Callable[[int, int], None] | None = None,
     flush_every: int = FLUSH_EVERY,
     many_streams: int = MANY_STREAMS,
+    compared_sample: int = COMPARED_SAMPLE,
 ) -> dict[str, int]:
     """Replace every projection row by the fold of its stream; return rows per kind.
 
     `progress(done, total)` is called after each batch of streams is written (`counselctl
     rebuild` draws a bar); at most `flush_every` folded aggregates wait in memory. The
     tables of a kind with `many_streams` or more are written without their secondary
-    indexes and foreign keys, which are added again at the end.
+    indexes and foreign keys, which are added again at the end. A filled `appointments` is
+    compared with the rebuilt rows unless most of the first `compared_sample` differ.
     """
     counts = dict.fromkeys(_KINDS, 0)
     # No cyclic collection while it runs (`gc_paused`: one costs up to 40 ms here).
@@ -169,7 +149,8 @@ async def rebuild_projections(
             binary_jsonb(conn),  # appointments' goals, copied
         ):
             await conn.execute(_emptied(twins))
-            await _refold(conn, streams, counts, progress, flush_every, twins)
+            sample = compared_sample if twins else None
+            await _refold(conn, streams, counts, progress, flush_every, sample)
     return counts
 
 
@@ -177,12 +158,8 @@ def _emptied(twins: bool) -> str:
     """TRUNCATE of the tables rebuilt from nothing, and the temporary twins of the others."""
     if not twins:
         return f"TRUNCATE {', '.join(_TABLES)}"
-    emptied = ", ".join(t for t in _TABLES if t not in _TWINS)
-    created = "; ".join(
-        f"CREATE TEMPORARY TABLE {twin} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP"
-        for table, twin in _TWINS.items()
-    )
-    return f"TRUNCATE {emptied}; {created}"
+    emptied = ", ".join(t for t in _TABLES if t not in appointment_twins.TWINS)
+    return f"TRUNCATE {emptied}; {appointment_twins.CREATE}"
 
 
 async def _streams_of_kinds(conn: Connection) -> tuple[dict[str, int], int]:
@@ -197,45 +174,32 @@ async def _streams_of_kinds(conn: Connection) -> tuple[dict[str, int], int]:
     return {r["kind"]: r["streams"] for r in found if r["kind"] in _KINDS}, projected
 
 
-class _IntoTwins:
-    """A rebuild's recorder whose copies into a table of `_TWINS` go to its twin. It copies
-    only: a save that would do anything else fails loudly (AttributeError)."""
-
-    def __init__(self, into: Connection) -> None:
-        self._into = into
-
-    async def copy_records_to_table(
-        self, table_name: str, *, records: Iterable[Sequence[Any]], columns: Sequence[str]
-    ) -> str:
-        twin = _TWINS.get(table_name, table_name)
-        copied: str = await self._into.copy_records_to_table(twin, records=records, columns=columns)
-        return copied
-
-
 async def _refold(
     conn: Connection,
     streams: dict[str, int],
     counts: dict[str, int],
     progress: Callable[[int, int], None] | None,
     flush_every: int,
-    twins: bool,
+    compared_sample: int | None,
 ) -> None:
     """Fold every stream (`streams` of each kind) and write its rows (in batches); count them
-    into `counts`. With `twins`, appointments are copied into the twins and applied after
-    their kind (before the holds, whose claims share `slot_claims`)."""
+    into `counts`. With a `compared_sample`, appointments are copied into the twins, judged
+    after that many, and applied after their kind (before the holds' claims are written)."""
     total = sum(streams.values())
     async with Batches(conn, every=flush_every, total=total, progress=progress) as batches:
-        appointments_into = cast("Connection", _IntoTwins(batches.into)) if twins else None
+        twin, judged = None, None
+        if compared_sample is not None:
+            twin = appointment_twins.Twins(batches.into)
+            judged = (compared_sample, twin.decide)
         # In the kinds' order, each kind's events read by one query; none for a kind with no
         # stream (the SHARE lock keeps the count true).
-        for kind, (evolve, save) in _KINDS.items():
-            if streams.get(kind):
-                into = batches.into
-                if kind == "appointment" and appointments_into is not None:
-                    into = appointments_into
-                await _refold_kind(conn, batches, kind, (evolve, save), into, counts)
-            if kind == "appointment" and twins:
-                await conn.execute(_APPLY_TWINS)  # before the holds' claims are written
+        for kind, fold in _KINDS.items():
+            if kind == "appointment" and twin is not None:
+                into = cast("Connection", twin)
+                await _refold_kind(conn, batches, kind, fold, into, counts, judged)
+                await twin.apply(conn)  # before the holds' claims are written
+            elif streams.get(kind):
+                await _refold_kind(conn, batches, kind, fold, batches.into, counts)
     for channel in sorted(batches.writes.woken):
         await notify_timer_added(conn, channel)
 
@@ -247,8 +211,10 @@ async def _refold_kind(
     fold: tuple[Callable[[Any, Any], Any], Callable[[Connection, Any], Any]],
     into: Connection,
     counts: dict[str, int],
+    first_batch: tuple[int, Callable[[Connection], Awaitable[None]]] | None = None,
 ) -> None:
-    """Fold and save (into `into`) every stream of `kind`, then write what waits."""
+    """Fold and save (into `into`) every stream of `kind`, then write what waits. With
+    `first_batch` (n, call): once n aggregates are saved, they are written, then `call` runs."""
     evolve, save = fold
     async for records in read_streams_json(conn, f"{kind}-", gate=batches, prefetch=batches.fetch):
         state = None
@@ -257,4 +223,7 @@ async def _refold_kind(
         await save(into, state)
         counts[kind] += 1
         await batches.saved()
+        if first_batch is not None and counts[kind] == first_batch[0]:
+            await batches.flush()  # between two fetches: the connection is free
+            await first_batch[1](conn)
     await batches.flush()
