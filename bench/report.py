@@ -846,11 +846,12 @@ comparing each fail one. Main and this branch alternately, one rebuild per fresh
 (`/tmp/bookrebuild/ab.sh`): the rows as written, nine rounds at load 1.8 to 2.5, main 357 to
 459 ms (median 369, 15,545 events/s), this branch 177 to 229 ms (median 187, 30,674 events/s),
 CPU per 1,000 events fold / PostgreSQL 21 to 28 / 49 to 54 ms and 21 to 24 / 10.5 to 12.2;
-five more at load 4.7 to 5.0: 424 to 1,088 and 175 to 589 ms, PostgreSQL 49 to 58 and 12 to
+nine more at load 3.5 to 5.0: 353 to 1,088 and 171 to 589 ms, PostgreSQL 47 to 58 and 10.5 to
 16. A tenth of the appointments drifted (load 2.1): 353 to 411 and 197 to 254 ms. Every one
-drifted (load 2.6 to 3.0): 344 to 413 and 375 to 455 ms, PostgreSQL 47 to 51 and 51 to 65 (the
-first batch's twin, the decision and the move). Appointments emptied: the same path, 365 to
-438 and 375 to 453 ms. The untrimmed store (6,435 events, every appointment moved a week
+drifted: at load 2.6 to 3.0, 344 to 413 and 375 to 455 ms, PostgreSQL 47 to 51 and 51 to 65
+(the first batch's twin, the decision and the move); at 4.5 to 5.1, 471 to 583 and 408 to 559
+ms, PostgreSQL 51 to 52 either way. Appointments emptied (the same path; load 2.3 and 4.2 to
+4.6): 357 to 477 and 367 to 480 ms, PostgreSQL 49 to 52 either way. The untrimmed store (6,435 events, every appointment moved a week
 later and a quarter cancelled): 176 to 199 and 137 to 140 ms. What is left on rows as written
 is this process, about 120 ms of CPU (each event's pydantic validation a fifth of the fold,
 the twins' COPY encoding a quarter of the process's samples), with PostgreSQL mostly waiting,
