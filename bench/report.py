@@ -832,34 +832,36 @@ truncated. The rebuilt rows are copied into temporary twins (no index, no constr
 the appointments the rows that differ in any column, or exist on one side only, are deleted,
 then the rebuilt ones inserted (`booking.adapters.appointment_twins`; deletes first, so two rows
 that conflict only halfway, one leaving a slot the other takes, never meet; holds' claims are
-written again by their saves). The exclusion constraints check only what is written. The first
-250 appointments decide: if most differ from their rows (a new column, a changed rule), both
-tables are emptied, the twins' rows moved in and the rest copied straight in, as before. Tests:
-the batched rebuild runs three times over one store, as written, drifted (two appointments in
-each other's slots, one deleted with a stray hold's claim in its slot, a stray appointment,
-other goals, a longer claim) and with appointments emptied, and equals the live rows each time;
-a filled projection with one drifted row deletes and inserts one row, with most drifted all of
-them (`pg_stat_xact_user_tables`); a double booking fails the rebuild either way. Comparing ids
-only, inserting before deleting, keeping stray rows, never or always emptying, and never
-comparing each fail one. Main and this branch alternately, one rebuild per fresh process
-(`/tmp/bookrebuild/ab.sh`): the rows as written, nine rounds at load 1.8 to 2.5, main 357 to 459
-ms (median 369, 15,545 events/s), this branch 177 to 229 ms (median 187, 30,674 events/s), CPU
-per 1,000 events fold / PostgreSQL 21 to 28 / 49 to 54 ms and 21 to 24 / 10.5 to 12.2; nine more
-at load 3.5 to 5.0: 353 to 1,088 and 171 to 589 ms, PostgreSQL 47 to 58 and 10.5 to 16. A tenth
-of the appointments drifted (load 2.1): 353 to 411 and 197 to 254 ms. Every one drifted: at load
-2.6 to 3.0, 344 to 413 and 375 to 455 ms, PostgreSQL 47 to 51 and 51 to 65 (the first batch's
-twin, the decision and the move); at 4.5 to 5.1, 471 to 583 and 408 to 559 ms, PostgreSQL 51 to
-52 either way. Appointments emptied (the same path; load 2.3 and 4.2 to 4.6): 357 to 477 and 367
-to 480 ms, PostgreSQL 49 to 52 either way. The untrimmed store (6,435 events, every appointment
-moved a week later and a quarter cancelled): 176 to 199 and 137 to 140 ms. What is left on rows
-as written is this process, about 120 ms of CPU (each event's pydantic validation a fifth of the
-fold, the twins' COPY encoding a quarter of the process's samples), with PostgreSQL mostly
-waiting, and about 50 ms of fixed costs (the catalog, the drops, TRUNCATE of the other tables,
-adding the indexes and keys again, the comparison, 10 ms). A rebuild that rewrites most rows
-still checks the six exclusion constraints for each (0.35 to 0.45 s here); dropping
-`appointments`' three stays a schema decision. Not done: keeping the two compared tables' plain
-indexes instead of dropping and building them again (about 8 ms here; their foreign keys must go
-while the tables they reference are truncated).
+written again by their saves). The exclusion constraints check only what is written. `make
+bench` rebuilds over the rows the services wrote, so its figure is now this case (nothing to
+repair), not that of a rebuild into empty tables. The first 250 appointments decide: if most
+differ from their rows (a new column, a changed rule), both tables are emptied, the twins' rows
+moved in and the rest copied straight in, as before. Tests: the batched rebuild runs three times
+over one store, as written, drifted (two appointments in each other's slots, one deleted with a
+stray hold's claim in its slot, a stray appointment, other goals, a longer claim) and with
+appointments emptied, and equals the live rows each time; a filled projection with one drifted
+row deletes and inserts one row, with most drifted all of them (`pg_stat_xact_user_tables`); a
+double booking fails the rebuild either way. Comparing ids only, inserting before deleting,
+keeping stray rows, never or always emptying, and never comparing each fail one. Main and this
+branch alternately, one rebuild per fresh process (`/tmp/bookrebuild/ab.sh`): the rows as
+written, nine rounds at load 1.8 to 2.5, main 357 to 459 ms (median 369, 15,545 events/s), this
+branch 177 to 229 ms (median 187, 30,674 events/s), CPU per 1,000 events fold / PostgreSQL 21 to
+28 / 49 to 54 ms and 21 to 24 / 10.5 to 12.2; nine more at load 3.5 to 5.0: 353 to 1,088 and 171
+to 589 ms, PostgreSQL 47 to 58 and 10.5 to 16. A tenth of the appointments drifted (load 2.1):
+353 to 411 and 197 to 254 ms. Every one drifted: at load 2.6 to 3.0, 344 to 413 and 375 to 455
+ms, PostgreSQL 47 to 51 and 51 to 65 (the first batch's twin, the decision and the move); at 4.5
+to 5.1, 471 to 583 and 408 to 559 ms, PostgreSQL 51 to 52 either way. Appointments emptied (the
+same path; load 2.3 and 4.2 to 4.6): 357 to 477 and 367 to 480 ms, PostgreSQL 49 to 52 either
+way. The untrimmed store (6,435 events, every appointment moved a week later and a quarter
+cancelled): 176 to 199 and 137 to 140 ms. What is left on rows as written is this process, about
+120 ms of CPU (each event's pydantic validation a fifth of the fold, the twins' COPY encoding a
+quarter of the process's samples), with PostgreSQL mostly waiting, and about 50 ms of fixed
+costs (the catalog, the drops, TRUNCATE of the other tables, adding the indexes and keys again,
+the comparison, 10 ms). A rebuild that rewrites most rows still meets the exclusion constraints
+for each (four for an online appointment; 0.35 to 0.45 s here); dropping `appointments`' three
+stays a schema decision. Not done: keeping the two compared tables' plain indexes instead of
+dropping and building them again (about 8 ms here; their foreign keys must go while the tables
+they reference are truncated).
 
 ### The backbone, beside raw NATS and PostgreSQL
 
