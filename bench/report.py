@@ -185,7 +185,7 @@ def rebuild_section(e2e: EndToEnd | None) -> str:
     ]
     for r in e2e.rebuilds:
         rows.append(
-            f"| {r.service} | {r.rebuild.events:,} ({r.streams:,}) | "
+            f"| {r.label} | {r.rebuild.events:,} ({r.streams:,}) | "
             f"{r.rebuild.per_second:,.0f} events/s ({r.rebuild.seconds:.2f} s) | "
             f"{r.raw.per_second:,.0f} events/s | {r.share:.1%} | "
             f"≥ {REBUILD_TARGET:,.0f} events/s | {'yes' if r.met else 'NO'} |"
@@ -450,6 +450,10 @@ database right after: every event read in one query in stream order and one row 
 written with asyncpg `executemany` into a temporary table, in one transaction (rolled back):
 the least a rebuild does. A store of a few hundred events gives a rate dominated by the
 rebuild's fixed costs (its lock, deletes and temporary tables): read the events column.
+booking's rebuild compares a filled projection with the rebuilt rows and rewrites only the
+appointments that differ (see "Seventh round" below), so its first row is a rebuild with
+nothing to repair; its second row empties `appointments` and `slot_claims` first and times
+the same rebuild writing every row again, as after a lost or emptied projection.
 
 The rebuilds read each stream with a query of its own; they now read each kind's events with
 one query through a cursor (`eventstore.read_streams`). Measured on followup's rebuild, one
