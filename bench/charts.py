@@ -53,7 +53,8 @@ def throughput_chart(path: Path, backbone: list[Comparison], e2e: EndToEnd) -> N
         raw.append(e2e.pipeline.raw.per_second)
     for r in e2e.rebuilds:
         if r.rebuild.events:
-            names.append(f"{r.service} projection rebuild\nvs one read + executemany")
+            emptied = ", tables emptied first" if r.emptied else ""
+            names.append(f"{r.service} projection rebuild{emptied}\nvs one read + executemany")
             ours.append(r.rebuild.per_second)
             raw.append(r.raw.per_second)
     figure, ax = plt.subplots(figsize=(9, 2 + 0.6 * len(names)), constrained_layout=True)

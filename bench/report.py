@@ -185,7 +185,7 @@ def rebuild_section(e2e: EndToEnd | None) -> str:
     ]
     for r in e2e.rebuilds:
         rows.append(
-            f"| {r.service} | {r.rebuild.events:,} ({r.streams:,}) | "
+            f"| {r.label} | {r.rebuild.events:,} ({r.streams:,}) | "
             f"{r.rebuild.per_second:,.0f} events/s ({r.rebuild.seconds:.2f} s) | "
             f"{r.raw.per_second:,.0f} events/s | {r.share:.1%} | "
             f"≥ {REBUILD_TARGET:,.0f} events/s | {'yes' if r.met else 'NO'} |"
@@ -450,6 +450,10 @@ database right after: every event read in one query in stream order and one row 
 written with asyncpg `executemany` into a temporary table, in one transaction (rolled back):
 the least a rebuild does. A store of a few hundred events gives a rate dominated by the
 rebuild's fixed costs (its lock, deletes and temporary tables): read the events column.
+booking's rebuild compares a filled projection with the rebuilt rows and rewrites only the
+appointments that differ (see "Seventh round" below), so its first row is a rebuild with
+nothing to repair; its second row empties `appointments` and `slot_claims` first and times
+the same rebuild writing every row again, as after a lost or emptied projection.
 
 The rebuilds read each stream with a query of its own; they now read each kind's events with
 one query through a cursor (`eventstore.read_streams`). Measured on followup's rebuild, one
@@ -806,6 +810,62 @@ overlap the timeline shows; the machine's other load hides it). Not done: writin
 kind's last batch while the next kind's first events are fetched (booking's sites, staff,
 rooms and clients take about 30 ms one after the other; a batch spanning two kinds keeps
 their order only while no later kind reuses an earlier kind's statement).
+
+Seventh round, booking (2026-12-04, 23:00 to 23:45 UTC). A store like `make bench`'s: `python -m
+bench.rebuild_ab --dump DIR --booking-seconds 20` (2,796 appointments booked by
+`bench.booking_load`'s 64 counselor/client pairs), each appointment's later events removed and
+every appointment stream copied a day later: 5,736 events, 5,592 online appointments, all
+booked, about 87 per counselor and per client (as in `make bench`, whose store had 5,636). A
+timeline of main's rebuild on it (load 1.2 to 2.7, 370 to 480 ms): 15 ms before the first fetch,
+then 285 ms of copies (appointments 150, their claims 135) back to back, PostgreSQL busy
+throughout and the fold (120 ms of CPU) hidden behind them, then 12 ms adding the indexes and
+keys again and 1 to 26 ms of commit. A copy of 250 appointments took 8.5 ms at first and 17 ms
+at the end: the four exclusion constraints an online appointment meets (counselor and client, on
+both tables) cost about 10 µs a row each (the 5,592 claims by `INSERT ... SELECT`: 118 to 152 ms
+with their two, 11 to 24 without; adding one to the filled table 56 ms, its GiST build 11 to 23
+of them), and a probe reads every entry of its counselor or client in the leaf it lands on
+(`perf` on the backend: `detoast_attr` of each entry's range 19 % of the samples, `gistScanPage`
+11 %, `range_deserialize` 6 %), so the cost grows with the appointments per counselor and
+client. Built differently, it is not cheaper: PostgreSQL 18 already sorts these GiST builds
+(`gist_uuid_ops` and `range_ops` have sortsupport), a sorted build ignores `fillfactor` (10, 30
+and 90 gave the same index and 53 to 69 ms), the range first took 98 to 100 ms, `buffering = on`
+75 to 91, and copying in counselor or start order instead of id order changed nothing. Changed:
+when `appointments` holds at least half as many rows as the store has appointment streams, it
+and `slot_claims` are locked as before (ACCESS EXCLUSIVE: readers wait for the commit) but not
+truncated. The rebuilt rows are copied into temporary twins (no index, no constraint), and after
+the appointments the rows that differ in any column, or exist on one side only, are deleted,
+then the rebuilt ones inserted (`booking.adapters.appointment_twins`; deletes first, so two rows
+that conflict only halfway, one leaving a slot the other takes, never meet; holds' claims are
+written again by their saves). The exclusion constraints check only what is written. `make
+bench` rebuilds over the rows the services wrote, so its figure is now this case (nothing to
+repair), not that of a rebuild into empty tables. The first 250 appointments decide: if most
+differ from their rows (a new column, a changed rule), both tables are emptied, the twins' rows
+moved in and the rest copied straight in, as before. Tests: the batched rebuild runs three times
+over one store, as written, drifted (two appointments in each other's slots, one deleted with a
+stray hold's claim in its slot, a stray appointment, other goals, a longer claim) and with
+appointments emptied, and equals the live rows each time; a filled projection with one drifted
+row deletes and inserts one row, with most drifted all of them (`pg_stat_xact_user_tables`); a
+double booking fails the rebuild either way. Comparing ids only, inserting before deleting,
+keeping stray rows, never or always emptying, and never comparing each fail one. Main and this
+branch alternately, one rebuild per fresh process (`/tmp/bookrebuild/ab.sh`): the rows as
+written, nine rounds at load 1.8 to 2.5, main 357 to 459 ms (median 369, 15,545 events/s), this
+branch 177 to 229 ms (median 187, 30,674 events/s), CPU per 1,000 events fold / PostgreSQL 21 to
+28 / 49 to 54 ms and 21 to 24 / 10.5 to 12.2; nine more at load 3.5 to 5.0: 353 to 1,088 and 171
+to 589 ms, PostgreSQL 47 to 58 and 10.5 to 16. A tenth of the appointments drifted (load 2.1):
+353 to 411 and 197 to 254 ms. Every one drifted: at load 2.6 to 3.0, 344 to 413 and 375 to 455
+ms, PostgreSQL 47 to 51 and 51 to 65 (the first batch's twin, the decision and the move); at 4.5
+to 5.1, 471 to 583 and 408 to 559 ms, PostgreSQL 51 to 52 either way. Appointments emptied (the
+same path; load 2.3 and 4.2 to 4.6): 357 to 477 and 367 to 480 ms, PostgreSQL 49 to 52 either
+way. The untrimmed store (6,435 events, every appointment moved a week later and a quarter
+cancelled): 176 to 199 and 137 to 140 ms. What is left on rows as written is this process, about
+120 ms of CPU (each event's pydantic validation a fifth of the fold, the twins' COPY encoding a
+quarter of the process's samples), with PostgreSQL mostly waiting, and about 50 ms of fixed
+costs (the catalog, the drops, TRUNCATE of the other tables, adding the indexes and keys again,
+the comparison, 10 ms). A rebuild that rewrites most rows still meets the exclusion constraints
+for each (four for an online appointment; 0.35 to 0.45 s here); dropping `appointments`' three
+stays a schema decision. Not done: keeping the two compared tables' plain indexes instead of
+dropping and building them again (about 8 ms here; their foreign keys must go while the tables
+they reference are truncated).
 
 Seventh round, followup only (2026-12-04, 23:00 to 23:40 UTC). A store like `make bench`'s:
 `python -m bench.rebuild_ab --dump DIR --booking-seconds 30 --sessions 2000` with its 6,450

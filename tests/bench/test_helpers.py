@@ -110,6 +110,19 @@ def test_a_rebuild_below_twenty_thousand_events_a_second_is_reported_as_not_met(
     assert table.splitlines()[3].endswith("| yes |")
 
 
+def test_a_rebuild_timed_after_emptying_tables_says_so_in_its_row() -> None:
+    as_is = RebuildSpeed("booking", Throughput(6_000, 0.2), Throughput(6_000, 0.05), 6, 6)
+    emptied = RebuildSpeed(
+        "booking", Throughput(6_000, 0.4), Throughput(6_000, 0.05), 6, 6, ("a", "b")
+    )
+
+    rows = rebuild_section(EndToEnd(rebuilds=[as_is, emptied])).splitlines()
+
+    assert rows[2].startswith("| booking | 6,000 (6) | 30,000 events/s (0.20 s) |")
+    assert rows[3].startswith("| booking, a and b emptied first | 6,000 (6) | 15,000 events/s")
+    assert rows[3].endswith("| NO |")
+
+
 def test_a_pages_hops_are_the_differences_of_its_instants_and_a_missing_one_is_left_out() -> None:
     instants = {
         "a": {"post": 10.0, "txn": 10.004, "relay": 10.010, "provider": 10.050},

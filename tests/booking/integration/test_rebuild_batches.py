@@ -112,35 +112,126 @@ async def _holds_series_and_offers(booking: Booking, practice: dict[str, Any]) -
     assert answer.status_code == 200, answer.text
 
 
+async def _drift(database_url: str) -> None:
+    """Projection rows that no longer match the store, as a rebuild must repair them: two
+    appointments of one counselor in each other's slot (rows and claims), a booked one gone
+    and a stray hold's claim in its slot, a stray appointment with its claim, other goals on a
+    completed one, a claim a minute longer. Only a rebuild that deletes every differing row
+    before it inserts the rebuilt ones gets through without an exclusion violation."""
+    conn = await connect(database_url)
+    try:
+        a, b = await conn.fetch(
+            """SELECT id, start_at, end_at FROM appointments WHERE status = 'booked'
+               AND counselor_id = (SELECT counselor_id FROM appointments WHERE status = 'booked'
+                                   GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1)
+               ORDER BY start_at LIMIT 2"""
+        )
+        gone, longer = await conn.fetch(
+            """SELECT id, start_at, end_at FROM appointments
+               WHERE status = 'booked' AND id <> ALL($1::uuid[]) ORDER BY start_at LIMIT 2""",
+            [a["id"], b["id"]],
+        )
+        for table, key in (("appointments", "id"), ("slot_claims", "owner_id")):
+            move = f"UPDATE {table} SET start_at = $2, end_at = $3 WHERE {key} = $1"
+            far = timedelta(days=400)
+            await conn.execute(move, a["id"], a["start_at"] + far, a["end_at"] + far)
+            await conn.execute(move, b["id"], a["start_at"], a["end_at"])
+            await conn.execute(move, a["id"], b["start_at"], b["end_at"])
+        await conn.execute("DELETE FROM slot_claims WHERE owner_id = $1", gone["id"])
+        await conn.execute("DELETE FROM appointments WHERE id = $1", gone["id"])
+        await conn.execute(
+            """INSERT INTO slot_claims (owner_id, owner_kind, site_id, counselor_id, start_at,
+                                        end_at)
+               SELECT gen_random_uuid(), 'hold', site_id, counselor_id, $2, $3
+               FROM appointments WHERE id = $1""",
+            a["id"],
+            gone["start_at"],
+            gone["end_at"],
+        )
+        stray = uuid4()
+        await conn.execute(
+            """INSERT INTO appointments
+               SELECT $2, site_id, client_id, counselor_id, room_id, modality,
+                      start_at + interval '500 days', end_at + interval '500 days', status,
+                      booked_at, cancelled_by, late, cancel_reason, cancelled_at, missed_at,
+                      completed_at, goal_horizon, goals, next_steps, risk_level, risk_flag_id,
+                      version, fee_amount, fee_currency
+               FROM appointments WHERE id = $1""",
+            b["id"],
+            stray,
+        )
+        await conn.execute(
+            """INSERT INTO slot_claims
+               SELECT $2, owner_kind, site_id, counselor_id, room_id, client_id,
+                      start_at + interval '500 days', end_at + interval '500 days'
+               FROM slot_claims WHERE owner_id = $1""",
+            b["id"],
+            stray,
+        )
+        changed = await conn.execute(
+            """UPDATE appointments SET goals = '["not", "these"]'
+               WHERE id = (SELECT id FROM appointments WHERE status = 'completed' LIMIT 1)"""
+        )
+        assert changed == "UPDATE 1"
+        await conn.execute(
+            "UPDATE slot_claims SET end_at = end_at + interval '1 minute' WHERE owner_id = $1",
+            longer["id"],
+        )
+    finally:
+        await conn.close()
+
+
+async def _emptied(database_url: str) -> None:
+    """No appointment rows at all (the rebuild truncates and copies straight in)."""
+    conn = await connect(database_url)
+    try:
+        await conn.execute("TRUNCATE appointments, slot_claims")
+    finally:
+        await conn.close()
+
+
 async def test_a_rebuild_in_small_batches_of_many_aggregates_equals_the_live_projection(
     booking: Booking,
 ) -> None:
+    """Rebuilt three times from the same store: over the rows as written, over rows that
+    drifted (`appointments` and `slot_claims` compared with the rebuilt rows), and over emptied
+    appointments (truncated and copied straight in)."""
     practices = [await _site_with_history(booking, n) for n in range(SITES)]
     for practice in practices:
         await _holds_series_and_offers(booking, practice)
-    live = {t: rows for t, rows in (await snapshot(booking.database_url)).items() if t in REBUILT}
+    live = await _rebuilt_tables(booking.database_url)
     assert all(len(live[t]) >= SITES for t in REBUILT), {t: len(r) for t, r in live.items()}
     indexes = await index_definitions(booking.database_url)
-    # Every kind's tables without their indexes and constraints meanwhile, however few rows.
-    counts = await rebuild_in_small_batches(
-        booking.database_url, rebuild_projections, many_streams=1
-    )
+    for spoil in (None, _drift, _emptied):
+        if spoil is not None:
+            await spoil(booking.database_url)
+            assert await _rebuilt_tables(booking.database_url) != live, spoil
+        # Every kind's tables without their indexes and constraints meanwhile, however few
+        # rows.
+        counts = await rebuild_in_small_batches(
+            booking.database_url, rebuild_projections, many_streams=1
+        )
 
-    # The rebuild drops the tables' secondary indexes and foreign keys while it writes: every
-    # one is back, as the migrations defined it.
-    assert await index_definitions(booking.database_url) == indexes
-    assert ("appointments", "appointments_by_counselor") in indexes
-    assert ("appointments", "appointments_counselor_free") in indexes
-    assert ("appointments", "appointments_client_id_fkey") in indexes
+        # The rebuild drops the tables' secondary indexes and foreign keys while it writes:
+        # every one is back, as the migrations defined it.
+        assert await index_definitions(booking.database_url) == indexes
+        assert ("appointments", "appointments_by_counselor") in indexes
+        assert ("appointments", "appointments_counselor_free") in indexes
+        assert ("appointments", "appointments_client_id_fkey") in indexes
 
-    rebuilt = await snapshot(booking.database_url)
-    for table in REBUILT:
-        assert rebuilt[table] == live[table], table
-    assert min(counts.values()) >= SITES, counts
+        rebuilt = await _rebuilt_tables(booking.database_url)
+        for table in REBUILT:
+            assert rebuilt[table] == live[table], (spoil, table)
+        assert min(counts.values()) >= SITES, counts
 
 
+async def _rebuilt_tables(database_url: str) -> dict[str, list[dict[str, Any]]]:
+    return {t: rows for t, rows in (await snapshot(database_url)).items() if t in REBUILT}
+
+
+@pytest.mark.parametrize("many_streams", [1, 1000])  # compared with the rows, or truncated
 async def test_a_store_that_double_books_fails_the_rebuild_and_leaves_the_rows(
-    booking: Booking,
+    booking: Booking, many_streams: int
 ) -> None:
     site = await booking.site()
     counselor, client = await booking.counselor(site["id"]), await booking.client(site["id"])
@@ -161,8 +252,9 @@ async def test_a_store_that_double_books_fails_the_rebuild_and_leaves_the_rows(
                 twin,
             )
             with pytest.raises(asyncpg.ExclusionViolationError):
-                # Nested: a savepoint. Its indexes dropped whatever the count of streams.
-                await rebuild_projections(conn, many_streams=1)
+                # Nested: a savepoint. With 1, its indexes dropped whatever the count of
+                # streams and `appointments` compared with the rebuilt rows.
+                await rebuild_projections(conn, many_streams=many_streams)
             after = await conn.fetch("SELECT * FROM appointments ORDER BY id")
             raise _RollBack
     except _RollBack:

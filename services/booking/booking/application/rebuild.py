@@ -19,14 +19,19 @@ occurrences), reading nothing. Appointments, most of the rows, are saved by
 `save_replayed_appointment` instead of the write path's upsert: the row and its live claim
 as plain inserts, copied (binary COPY, jsonb in binary meanwhile), and no claim at all for a
 cancelled one (the write path deletes it). The hold timers' scheduler is woken once, at the end.
+
+When `appointments` already holds about as many rows as the store has appointments, it and
+`slot_claims` are compared with the rebuilt rows instead of emptied, and only the rows that
+differ are written (`appointment_twins`: the exclusion constraints then check only those).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from booking.adapters import (
+    appointment_twins,
     event_codec,
     projections,
     scheduling_store,
@@ -82,6 +87,12 @@ MANY_STREAMS = 100
 # constraints checked) while the next is folded, instead of in one batch at the kind's end.
 FLUSH_EVERY = 250
 
+# `appointments` compared with the rebuilt rows (`appointment_twins`) when it holds at least
+# this share of the store's appointments: a projection mostly lost gains nothing from it.
+COMPARED_SHARE = 0.5
+# Appointments rebuilt before the comparison is judged worth it (`Twins.decide`).
+COMPARED_SAMPLE = 250
+
 # Every projection table, children before the rows they reference.
 _TABLES = (
     "waitlist_offers",
@@ -106,41 +117,61 @@ async def rebuild_projections(
     progress: Callable[[int, int], None] | None = None,
     flush_every: int = FLUSH_EVERY,
     many_streams: int = MANY_STREAMS,
+    compared_sample: int = COMPARED_SAMPLE,
 ) -> dict[str, int]:
     """Replace every projection row by the fold of its stream; return rows per kind.
 
     `progress(done, total)` is called after each batch of streams is written (`counselctl
     rebuild` draws a bar); at most `flush_every` folded aggregates wait in memory. The
     tables of a kind with `many_streams` or more are written without their secondary
-    indexes and foreign keys, which are added again at the end.
+    indexes and foreign keys, which are added again at the end. A filled `appointments` is
+    compared with the rebuilt rows unless most of the first `compared_sample` differ.
     """
     counts = dict.fromkeys(_KINDS, 0)
     # No cyclic collection while it runs (`gc_paused`: one costs up to 40 ms here).
     async with gc_paused(), conn.transaction():
         # One round trip (a simple query). The commit does not wait for its WAL to reach the
-        # disk (20 to 40 ms): see `counseling_shared.db.REBUILD_COMMIT`.
+        # disk (20 to 40 ms): see `counseling_shared.db.REBUILD_COMMIT`. ACCESS EXCLUSIVE, as
+        # TRUNCATE takes it (the tables compared are not truncated): readers wait for the
+        # commit whether or not the indexes are there meanwhile, each built once at the end.
         await conn.execute(
-            f"{REBUILD_COMMIT}; LOCK TABLE events IN SHARE MODE; TRUNCATE {', '.join(_TABLES)}"
+            f"{REBUILD_COMMIT}; LOCK TABLE events IN SHARE MODE;"
+            f" LOCK TABLE {', '.join(_TABLES)} IN ACCESS EXCLUSIVE MODE"
         )
-        streams = await _streams_of_kinds(conn)
-        # TRUNCATE holds the tables ACCESS EXCLUSIVE already: readers wait for the commit
-        # whether or not the indexes are there meanwhile, and each is built once at the end.
+        streams, projected = await _streams_of_kinds(conn)
         many = {t for k, n in streams.items() if n >= many_streams for t in _TABLES_OF_KIND[k]}
+        # Compared only with their foreign keys dropped meanwhile (`many`): the tables they
+        # reference are truncated.
+        booked = streams.get("appointment", 0)
+        twins = "appointments" in many and projected >= COMPARED_SHARE * booked
         async with (
             indexes_built_after(conn, sorted(many), foreign_keys=True),
             binary_jsonb(conn),  # appointments' goals, copied
         ):
-            await _refold(conn, streams, counts, progress, flush_every)
+            await conn.execute(_emptied(twins))
+            sample = compared_sample if twins else None
+            await _refold(conn, streams, counts, progress, flush_every, sample)
     return counts
 
 
-async def _streams_of_kinds(conn: Connection) -> dict[str, int]:
-    """How many streams of each of `_KINDS` the store holds."""
+def _emptied(twins: bool) -> str:
+    """TRUNCATE of the tables rebuilt from nothing, and the temporary twins of the others."""
+    if not twins:
+        return f"TRUNCATE {', '.join(_TABLES)}"
+    emptied = ", ".join(t for t in _TABLES if t not in appointment_twins.TWINS)
+    return f"TRUNCATE {emptied}; {appointment_twins.CREATE}"
+
+
+async def _streams_of_kinds(conn: Connection) -> tuple[dict[str, int], int]:
+    """How many streams of each of `_KINDS` the store holds, and how many rows `appointments`
+    holds."""
     found = await conn.fetch(
-        """SELECT split_part(stream_id, '-', 1) AS kind, count(*) AS streams
+        """SELECT split_part(stream_id, '-', 1) AS kind, count(*) AS streams,
+                  (SELECT count(*) FROM appointments) AS projected
            FROM (SELECT DISTINCT stream_id FROM events) AS s GROUP BY 1"""
     )
-    return {r["kind"]: r["streams"] for r in found if r["kind"] in _KINDS}
+    projected = found[0]["projected"] if found else 0
+    return {r["kind"]: r["streams"] for r in found if r["kind"] in _KINDS}, projected
 
 
 async def _refold(
@@ -149,27 +180,50 @@ async def _refold(
     counts: dict[str, int],
     progress: Callable[[int, int], None] | None,
     flush_every: int,
+    compared_sample: int | None,
 ) -> None:
     """Fold every stream (`streams` of each kind) and write its rows (in batches); count them
-    into `counts`."""
+    into `counts`. With a `compared_sample`, appointments are copied into the twins, judged
+    after that many, and applied after their kind (before the holds' claims are written)."""
     total = sum(streams.values())
     async with Batches(conn, every=flush_every, total=total, progress=progress) as batches:
+        twin, judged = None, None
+        if compared_sample is not None:
+            twin = appointment_twins.Twins(batches.into)
+            judged = (compared_sample, twin.decide)
         # In the kinds' order, each kind's events read by one query; none for a kind with no
         # stream (the SHARE lock keeps the count true).
-        for kind, (evolve, save) in _KINDS.items():
-            if not streams.get(kind):
-                continue
-            async for records in read_streams_json(
-                conn, f"{kind}-", gate=batches, prefetch=batches.fetch
-            ):
-                state = None
-                for recorded in records:
-                    state = evolve(
-                        state, event_codec.decode_json(recorded.type, recorded.data_json)
-                    )
-                await save(batches.into, state)
-                counts[kind] += 1
-                await batches.saved()
-            await batches.flush()
+        for kind, fold in _KINDS.items():
+            if kind == "appointment" and twin is not None:
+                into = cast("Connection", twin)
+                await _refold_kind(conn, batches, kind, fold, into, counts, judged)
+                await twin.apply(conn)  # before the holds' claims are written
+            elif streams.get(kind):
+                await _refold_kind(conn, batches, kind, fold, batches.into, counts)
     for channel in sorted(batches.writes.woken):
         await notify_timer_added(conn, channel)
+
+
+async def _refold_kind(
+    conn: Connection,
+    batches: Batches,
+    kind: str,
+    fold: tuple[Callable[[Any, Any], Any], Callable[[Connection, Any], Any]],
+    into: Connection,
+    counts: dict[str, int],
+    first_batch: tuple[int, Callable[[Connection], Awaitable[None]]] | None = None,
+) -> None:
+    """Fold and save (into `into`) every stream of `kind`, then write what waits. With
+    `first_batch` (n, call): once n aggregates are saved, they are written, then `call` runs."""
+    evolve, save = fold
+    async for records in read_streams_json(conn, f"{kind}-", gate=batches, prefetch=batches.fetch):
+        state = None
+        for recorded in records:
+            state = evolve(state, event_codec.decode_json(recorded.type, recorded.data_json))
+        await save(into, state)
+        counts[kind] += 1
+        await batches.saved()
+        if first_batch is not None and counts[kind] == first_batch[0]:
+            await batches.flush()  # between two fetches: the connection is free
+            await first_batch[1](conn)
+    await batches.flush()
