@@ -867,6 +867,61 @@ stays a schema decision. Not done: keeping the two compared tables' plain indexe
 dropping and building them again (about 8 ms here; their foreign keys must go while the tables
 they reference are truncated).
 
+Seventh round, followup only (2026-12-04, 23:00 to 23:40 UTC). A store like `make bench`'s:
+`python -m bench.rebuild_ab --dump DIR --booking-seconds 30 --sessions 2000` with its 6,450
+`FollowUpWithdrawn` events removed (18,443 events in 16,443 streams: 12,356 follow-ups of one
+event, 2,084 clients of two, 2,000 regularity streams; `make bench`'s had 18,489 in 16,489),
+each run on a fresh copy of the database (`CREATE DATABASE ... TEMPLATE`: rebuilt once, as `make
+bench` does). Main's rebuild on it took 0.86 to 1.08 s, as in `make bench`. Its timeline
+(`bench.rebuild_timeline`, load 1.7, 896 ms): the kept traces 17 ms, the seven deletes 38, the
+stream ids 6; the clients folded with PostgreSQL idle (35 ms), then written with this process
+idle (50); the follow-ups' first fetch and fold with PostgreSQL idle (135); then their upserts,
+180, 174 and 128 ms back to back (40 µs a row, the fold long done: PostgreSQL was the critical
+path); the regularity rows last, this process idle (30). Now: a follow-up, a regularity row and
+a client are each saved once, from the stream's final state, by binary COPY into the emptied
+tables (`save_replayed_followup`, `save_replayed_regularity`, `save_replayed_client`; 12 µs a
+follow-up row instead of 40), the client's preferences row stamped with the time of the last
+transaction that changed them (the write path's upsert keeps the row's time while they stay the
+same: the batch test fails on the first or the last transaction's time instead); the kept trace
+headers go into the COPY as the JSON text read (`db.JsonText`, which `binary_jsonb` sends as it
+is; a test checks that a plain string is still encoded); the old rows' deletes are the first
+batch's first statements; batches of 500 aggregates, which may span two kinds (no kind's rows
+reference another's); the first statements are one simple query with `synchronous_commit` off,
+the collector is paused, the streams are counted per kind in SQL (4 ms); each kind's events come
+along the (stream_id, version) index (`random_page_cost` 1.1 in the rebuild's transaction: the
+plan was a sequential scan and a sort spilled to disk, 24 ms before the follow-ups' first row
+with this process idle, 4 ms now); `Planned` and `FollowUp` are made by
+`fast_replace.constructor`, which sets the new instance's `__dict__` whole (0.54 and 1.05 µs
+instead of 1.29 and 2.39; a unit test compares it with the class for positions, keywords,
+defaults and errors). Measured (main's code and each step alternately, one rebuild per fresh
+process on a fresh copy, four rounds, load 2.0 to 2.4), ms and CPU per 1,000 events fold /
+PostgreSQL: main 860 to 973 (18,958 to 21,439 events/s), 22.7 to 23.3 / 25.5 to 29.3; COPY and
+the fixed costs 467 to 621, 19.3 to 20.2 / 11.4 to 11.9; the constructors 539 to 570, 17.4 to
+17.8 / 11.4 to 11.9; the clients once 466 to 541, 17.0 to 17.9 / 10.3; the index read 523 to 553
+(one run 1,143 with its CPU as the others'), 17.3 to 18.6 / 10.3 to 10.8. At load 1.2 to 1.8 the
+final code took 364 to 393 ms (about 48,000 events/s) in 13 of 17 runs (the others 492 to 637),
+its process's CPU, 320 ms, the critical path (PostgreSQL's 180 to 190). With half a million
+objects alive in the process (a benchmark's heap; five pairs at load 4.4 to 4.8, `make bench`'s
+conditions): main 949 to 1,054 ms (17,493 to 19,429 events/s, under the target in every run),
+this code 534 to 612 (30,136 to 34,534); 24.8 to 26.2 / 26.0 to 26.6 and 17.3 to 17.9 / 9.8 to
+10.3. On the whole store (24,893 events, load 4.5 to 5.0): main 760 to 2,207 ms, this code 473
+to 1,427; 19.6 to 22.3 / 18.1 to 20.9 and 14.6 to 16.5 / 7.6 to 8.8. In a running stack after a
+fill (23,023 events, `log_lock_waits` on: no lock wait over 100 ms), five rounds at load 7.0 to
+7.4: main 1,085 to 2,830 ms (8,134 to 21,222 events/s), this code 580 to 1,460 (15,765 to
+39,676); 22.7 to 28.2 / 20.8 to 23.0 and 14.6 to 17.2 / 8.3 to 10.0. On a second fill (28,205
+events; this branch's final code, load 5.1 to 5.3): main 985 to 1,314 ms (21,467 to 28,645
+events/s), this code 568 to 681 (41,391 to 49,697); 21.9 to 24.2 / 18.1 to 20.2 and 13.3 to 17.9
+/ 7.4 to 8.5. Not told apart by the rates: the index read alone (six pairs at load 3.5 to 4.2,
+395 to 454 ms without it, 407 to 503 with; kept for the timeline's 20 ms of idle gone) and
+batches of 250, 1,000 or 2,000 aggregates against 500 (load 1.2 to 1.4). Tried and not kept:
+asyncpg's own UUID (`pgproto.UUID`, a `uuid.UUID`) from `stored_ids.parse_uuid`, fold 16.0 to
+16.4 ms per 1,000 events against 16.7 to 18.1 (four pairs, load 1.4 to 1.5), about 1 µs an
+event, but `parse_uuid` promises a plain `uuid.UUID` to every service. What is left is this
+process's CPU, 16 to 18 ms per 1,000 events (py-spy: reading and decoding the events 15 % of the
+samples, asyncpg encoding and sending the COPY 14 %, the follow-ups' decoding and fold 15 %,
+their rows 8 %), with PostgreSQL's 8 to 11 beside it; at a load of 7, where the two no longer
+overlap and wait their turn, it still falls under 20,000 events/s in some runs.
+
 ### The backbone, beside raw NATS and PostgreSQL
 
 {table}

@@ -82,8 +82,16 @@ async def _json_as_text(conn: Connection, type_name: str) -> None:
     )
 
 
+class JsonText(str):
+    """JSON text already encoded (read back from a jsonb column as text, say): `binary_jsonb`
+    sends it as it is rather than as a JSON string."""
+
+    __slots__ = ()
+
+
 def _jsonb_binary(value: Any) -> bytes:
-    return b"\x01" + json.dumps(value).encode()  # jsonb's binary format: version 1, the text
+    text = value if type(value) is JsonText else json.dumps(value)
+    return b"\x01" + text.encode()  # jsonb's binary format: version 1, the text
 
 
 def _jsonb_from_binary(data: bytes) -> Any:

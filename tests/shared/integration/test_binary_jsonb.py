@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from counseling_shared.db import binary_jsonb
+from counseling_shared.db import JsonText, binary_jsonb
 
 pytestmark = pytest.mark.integration
 
@@ -64,3 +64,24 @@ async def test_the_text_codec_is_back_after_an_error(pool: asyncpg.Pool[Any]) ->
         with pytest.raises(asyncpg.InternalClientError, match="no binary format encoder"):
             await _copy(conn)
         await conn.execute("DROP TABLE jsonb_probe")
+
+
+async def test_json_text_is_copied_as_the_json_it_holds(pool: asyncpg.Pool[Any]) -> None:
+    """A `JsonText` (jsonb read back as text) goes in as that JSON, not as a JSON string of
+    it; any other value is still encoded (a plain `str` is a JSON string)."""
+    stored = '{"traceparent": "00-ab-cd-01", "n": [1, 2.5]}'
+    async with pool.acquire() as conn:
+        await conn.execute("CREATE TEMP TABLE jsonb_probe (id int PRIMARY KEY, body jsonb)")
+        async with binary_jsonb(conn):
+            await conn.copy_records_to_table(
+                "jsonb_probe",
+                records=[(1, JsonText(stored)), (2, stored), (3, {"k": "v"})],
+                columns=("id", "body"),
+            )
+        read = await conn.fetch("SELECT body, jsonb_typeof(body) AS t FROM jsonb_probe ORDER BY id")
+        await conn.execute("DROP TABLE jsonb_probe")
+    assert [(r["body"], r["t"]) for r in read] == [
+        ({"traceparent": "00-ab-cd-01", "n": [1, 2.5]}, "object"),
+        (stored, "string"),
+        ({"k": "v"}, "object"),
+    ]

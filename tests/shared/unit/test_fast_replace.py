@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import FrozenInstanceError, InitVar, dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -83,3 +83,64 @@ def test_other_dataclasses_go_through_dataclasses_replace(
 def test_an_unknown_field_is_refused_as_dataclasses_replace_does() -> None:
     with pytest.raises(TypeError):
         replace(State(1), colour="red")
+
+
+@dataclass(frozen=True)
+class Planned:
+    id: int
+    kind: str
+    at: float = 0.0
+    note: str | None = None
+
+
+def test_a_constructor_makes_what_the_class_makes() -> None:
+    make = fast_replace.constructor(Planned)
+    assert make is not Planned  # it took the fast way
+    calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+        ((1, "a"), {}),
+        ((1, "a", 2.5), {}),
+        ((1,), {"kind": "b", "note": "n"}),
+        ((), {"id": 1, "kind": "c", "at": 1.0, "note": None}),
+    ]
+    for args, kwargs in calls:
+        made, expected = make(*args, **kwargs), Planned(*args, **kwargs)
+        assert made == expected
+        assert made.__dict__ == expected.__dict__  # every field, defaults included
+        assert type(made) is Planned
+    with pytest.raises(FrozenInstanceError):
+        make(1, "a").kind = "x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [
+        pytest.param((1,), {}, id="missing"),
+        pytest.param((1, "a", 0.0, None, 5), {}, id="too-many"),
+        pytest.param((1, "a"), {"id": 2}, id="twice"),
+        pytest.param((1, "a"), {"other": 2}, id="unknown"),
+    ],
+)
+def test_a_constructor_refuses_what_the_class_refuses(
+    args: tuple[object, ...], kwargs: dict[str, object]
+) -> None:
+    with pytest.raises(TypeError):
+        Planned(*args, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        fast_replace.constructor(Planned)(*args, **kwargs)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ShadowingNames:
+    made: int
+    make: int = 1
+
+
+def test_a_field_may_take_any_name() -> None:
+    assert fast_replace.constructor(ShadowingNames)(3) == ShadowingNames(3)
+
+
+@pytest.mark.parametrize("cls", [Checked, WithInitVar, Counted, Slotted, State])
+def test_other_classes_are_their_own_constructor(cls: type) -> None:
+    """A check in `__post_init__`, an init-only variable, a class variable, slots or a default
+    factory: only the class's own `__init__` makes them right."""
+    assert fast_replace.constructor(cls) is cls

@@ -42,10 +42,13 @@ _ROW_COLUMNS = """id, client_id, site_id, kind, due_at, status, goal_horizon, se
     counselor_id, appointment_start"""
 
 
+_NO_PROGRESS = Progress()  # frozen: one for every row without (a rebuild writes thousands)
+
+
 def _row_values(followup: FollowUp, trace_headers_json: str | None) -> tuple[object, ...]:
     """A follow-up's row, in `_ROW_COLUMNS`' order (its trace headers as JSON text: the
     statements cast them, so that a rebuild writes back the text it read, undecoded)."""
-    progress = followup.progress or Progress()
+    progress = followup.progress or _NO_PROGRESS
     return (
         followup.id,
         followup.client_id,
@@ -73,6 +76,9 @@ def _row_values(followup: FollowUp, trace_headers_json: str | None) -> tuple[obj
     )
 
 
+_ROW_COLUMN_NAMES = tuple(" ".join(_ROW_COLUMNS.split()).split(", "))
+
+
 _UPSERT_FOLLOWUP = f"""INSERT INTO followups ({_ROW_COLUMNS})
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
                        $17, $18, $19, $20::text::jsonb, $21, $22)
@@ -80,6 +86,36 @@ _UPSERT_FOLLOWUP = f"""INSERT INTO followups ({_ROW_COLUMNS})
                    outcome = $10, satisfaction = $11, risk_level = $12, progress_achieved = $13,
                    progress_challenges = $14, progress_next_steps = $15, completed_at = $16,
                    updated_at = $18, version = $19"""
+
+
+_CLIENT_COLUMNS = (
+    "client_id",
+    "site_id",
+    "timezone",
+    "locale",
+    "session_id",
+    "session_completed_at",
+    "goal_horizon",
+    "episode_closed_on",
+    "version",
+    "counselor_id",
+)
+
+
+def _client_row(client: ClientCare) -> tuple[object, ...]:
+    """A client's `clients` row, in `_CLIENT_COLUMNS`' order."""
+    return (
+        client.client_id,
+        client.site_id,
+        client.timezone,
+        client.locale,
+        client.session_id,
+        client.session_completed_at,
+        client.goal_horizon,
+        client.episode_closed_on,
+        client.version,
+        client.counselor_id,
+    )
 
 
 def _current_trace_json() -> str | None:
@@ -105,6 +141,7 @@ class PostgresFollowupStore(PostgresRegularityStore):
         self.conn = conn
         self._wake_apart = wake_apart
         self._kept_traces = kept_traces
+        self._replays_woke = False
 
     def _trace_headers_json(self, followup: FollowUp) -> str | None:
         if self._kept_traces is not None:
@@ -220,22 +257,12 @@ class PostgresFollowupStore(PostgresRegularityStore):
     async def save_client(self, client: ClientCare, *, at: datetime | None = None) -> None:
         """`at` stamps a preferences change (default: this transaction's `now()`)."""
         await self.conn.execute(
-            """INSERT INTO clients (client_id, site_id, timezone, locale, session_id,
-                   session_completed_at, goal_horizon, episode_closed_on, version, counselor_id)
+            f"""INSERT INTO clients ({", ".join(_CLIENT_COLUMNS)})
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                ON CONFLICT (client_id) DO UPDATE SET site_id = $2, timezone = $3, locale = $4,
                    session_id = $5, session_completed_at = $6, goal_horizon = $7,
                    episode_closed_on = $8, version = $9, counselor_id = $10""",
-            client.client_id,
-            client.site_id,
-            client.timezone,
-            client.locale,
-            client.session_id,
-            client.session_completed_at,
-            client.goal_horizon,
-            client.episode_closed_on,
-            client.version,
-            client.counselor_id,
+            *_client_row(client),
         )
         prefs = client.preferences
         await self.conn.execute(
@@ -249,6 +276,21 @@ class PostgresFollowupStore(PostgresRegularityStore):
             prefs.channel,
             prefs.intensity,
             at,
+        )
+
+    async def save_replayed_client(self, client: ClientCare, *, preferences_at: datetime) -> None:
+        """A rebuild's save into the emptied tables: `save_client`'s two rows as plain inserts
+        (one COPY per table a batch, by a rebuild's recorder), once per client, from its final
+        state. `preferences_at`: when its preferences last changed, the time `save_client`'s
+        upsert leaves (it keeps the row's time while the preferences are the same)."""
+        await self.conn.copy_records_to_table(
+            "clients", records=(_client_row(client),), columns=_CLIENT_COLUMNS
+        )
+        prefs = client.preferences
+        await self.conn.copy_records_to_table(
+            "followup_preferences",
+            records=((client.client_id, prefs.channel, prefs.intensity, preferences_at),),
+            columns=("client_id", "channel", "intensity", "updated_at"),
         )
 
     async def followup(self, followup_id: UUID, *, for_update: bool = False) -> FollowUp | None:
@@ -284,6 +326,23 @@ class PostgresFollowupStore(PostgresRegularityStore):
             timer_payload(followup.due_at),
             scheduled,
         )
+
+    async def save_replayed_followup(self, followup: FollowUp) -> None:
+        """A rebuild's save into the emptied table: the row as a plain insert, which a
+        rebuild's recorder turns into one COPY per batch (`batched_writes`; needs
+        `db.binary_jsonb`). Once per follow-up, from its final state (what the upserts after
+        each transaction would leave): a second save of one follow-up would be refused by the
+        primary key. The kept trace headers are to be `db.JsonText` (sent as read); the wake
+        goes apart, as with `wake_apart`."""
+        await self.conn.copy_records_to_table(
+            "followups",
+            records=(_row_values(followup, self._trace_headers_json(followup)),),
+            columns=_ROW_COLUMN_NAMES,
+        )
+        if followup.status is Status.SCHEDULED and not self._replays_woke:
+            # Once: the recorder's wakes are one per channel for the whole rebuild anyway.
+            self._replays_woke = True
+            await notify_timer_added(self.conn, TIMER_CHANNEL)
 
     async def add_followup(
         self, uow: UnitOfWork, stream_id: str, events: Sequence[NewEvent], followup: FollowUp

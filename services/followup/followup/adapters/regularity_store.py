@@ -19,6 +19,34 @@ if TYPE_CHECKING:
 GAP_TIMER_CHANNEL = "contact_gaps_due"
 
 
+_COLUMNS = (
+    "id",
+    "site_id",
+    "counselor_id",
+    "last_positive_at",
+    "last_negative_at",
+    "cooloff_until",
+    "due_at",
+    "gap_found_at",
+    "version",
+)
+
+
+def _row(state: Regularity) -> tuple[object, ...]:
+    """A client's `contact_regularity` row, in `_COLUMNS`' order."""
+    return (
+        state.client_id,
+        state.site_id,
+        state.counselor_id,
+        state.last_positive_at,
+        state.last_negative_at,
+        state.cooloff_until,
+        state.gap_due_at,
+        state.gap_found_at,
+        state.version,
+    )
+
+
 class PostgresRegularityStore:
     conn: Connection
 
@@ -33,21 +61,22 @@ class PostgresRegularityStore:
         """Upsert the row; wakes the gap scheduler when the timer was armed or moved."""
         assert state.site_id is not None, "a regularity row belongs to a site"
         await self.conn.execute(
-            """INSERT INTO contact_regularity (id, site_id, counselor_id, last_positive_at,
-                   last_negative_at, cooloff_until, due_at, gap_found_at, version)
+            f"""INSERT INTO contact_regularity ({", ".join(_COLUMNS)})
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                ON CONFLICT (id) DO UPDATE SET site_id = $2, counselor_id = $3,
                    last_positive_at = $4, last_negative_at = $5, cooloff_until = $6,
                    due_at = $7, gap_found_at = $8, version = $9""",
-            state.client_id,
-            state.site_id,
-            state.counselor_id,
-            state.last_positive_at,
-            state.last_negative_at,
-            state.cooloff_until,
-            state.gap_due_at,
-            state.gap_found_at,
-            state.version,
+            *_row(state),
+        )
+        if state.gap_due_at is not None:
+            await notify_timer_added(self.conn, GAP_TIMER_CHANNEL, state.gap_due_at)
+
+    async def save_replayed_regularity(self, state: Regularity) -> None:
+        """A rebuild's save into the emptied table: `save_regularity`'s row as a plain insert
+        (one COPY per batch by a rebuild's recorder), once per client from its final state."""
+        assert state.site_id is not None, "a regularity row belongs to a site"
+        await self.conn.copy_records_to_table(
+            "contact_regularity", records=(_row(state),), columns=_COLUMNS
         )
         if state.gap_due_at is not None:
             await notify_timer_added(self.conn, GAP_TIMER_CHANNEL, state.gap_due_at)
