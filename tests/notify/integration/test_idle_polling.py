@@ -280,9 +280,7 @@ async def test_eight_messages_queued_at_once_draw_in_every_worker(
 ) -> None:
     clients = known_clients(8)
     email = GatedProvider()
-    lane = workers(
-        clean, database_url, email, clients, size=4, idle_poll=LONG, listening_poll=LONG
-    )
+    lane = workers(clean, database_url, email, clients, size=4, idle_poll=LONG, listening_poll=LONG)
     async with running(lane):
         await listening(clean)
         await asyncio.sleep(0.5)  # all four idle; no poll would come in this test
