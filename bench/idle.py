@@ -41,7 +41,7 @@ SERVICES = ("booking", "notify", "followup", "crisis")
 
 LOOPS: tuple[tuple[str, str], ...] = (
     # (a regular expression over the normalised statement, the loop that sends it)
-    (r"^(BEGIN|COMMIT|ROLLBACK)", "transactions (BEGIN/COMMIT)"),
+    (r"^(BEGIN|COMMIT|ROLLBACK)", "BEGIN/COMMIT (relay drains, timer and webhook claims)"),
     (r"pg_try_advisory_xact_lock|FROM outbox WHERE published_at IS NULL", "outbox relay"),
     (r"^LISTEN|^UNLISTEN", "listeners (LISTEN)"),
     (r"FROM notifications WHERE lane = \$1 AND status = 'pending'", "notify lane workers"),
@@ -49,7 +49,7 @@ LOOPS: tuple[tuple[str, str], ...] = (
     (r"webhook_", "notify webhook worker"),
     (r"DELETE FROM \w+ WHERE ctid|now\(\) - \$1::interval", "pruner"),
     (r"min\(due_at\)|due_at <= \$1", "timer schedulers"),
-    (r"escalation_audit|audit", "crisis escalation auditor"),
+    (r"FROM alerts a JOIN escalation_policies", "crisis escalation auditor"),
     (r"count\(\*\)", "gauges (counts)"),
     (r"^SELECT true$|^SELECT \$1$", "health checks"),
 )
