@@ -326,7 +326,7 @@ async def test_a_relay_whose_listen_is_down_publishes_within_its_short_poll(
     await sub.unsubscribe()
 
     assert Envelope.model_validate_json(msg.data).id == event_id
-    assert latency < 1.0, f"published {latency:.2f} s after commit"
+    assert latency < 2.0, f"published {latency:.2f} s after commit"
 
 
 async def test_a_listening_relay_does_not_poll_at_its_short_interval(
