@@ -1139,6 +1139,72 @@ and the four foreign keys of an appointment (each locks the referenced site, cou
 row `FOR KEY SHARE`; with every booking at one site, concurrent lockers share that row, not
 measured apart), kept because they protect the data.
 
+### At idle
+
+`python -m bench.idle` starts the stack as `make bench` does and leaves it alone (no site, no
+booking): after 15 s it counts, per service database, the statements (`pg_stat_statements`)
+and commits (`pg_stat_database`) a second, the CPU of its backends and of each service, and
+groups the statements by the loop that sends them. Three runs of two 30 s rounds each,
+alternating with `main` (2026-12-04 23:13 to 23:21, load 1.2 to 4.0):
+
+| a second, at idle | statements, before | after | commits, before | after |
+|---|---|---|---|---|
+| booking | 8.0 | 0.8 to 0.9 | 3.0 | 0.3 |
+| notify | 23.5 to 24.0 | 1.4 | 18.9 to 19.2 | 0.9 |
+| followup | 12.4 | 1.6 to 1.7 | 5.4 | 0.8 to 1.0 |
+| crisis | 9.2 | 2.0 to 2.1 | 4.2 to 4.6 | 1.5 to 1.9 |
+| all four | 53.1 to 53.7 | 5.8 to 6.0 | 31.8 to 31.9 | 3.7 to 3.8 |
+
+The databases' backends spent 4.2 to 5.0 ms of CPU a second before and 0.7 to 1.2 ms after
+(`/proc` counts 10 ms ticks: coarse), the four services 18.7 to 19.5 ms before and 11.3 to 12.0
+ms after.
+
+Before, every loop looked once a second: notify's eight lane workers (two SMS and messaging,
+two email, four bulk) a claim and a next-due look each (16 of its 24), every relay a drain
+(`BEGIN`, its advisory lock, the look, `COMMIT`), every timer a claim transaction and a
+next-due look, notify's webhook worker the same. Two changes:
+
+1. **While a loop's LISTEN connection is up it sleeps up to `LISTENING_POLL` (10 s)**: the
+   relays, the timers, notify's lanes and webhook worker. PostgreSQL hands a listening
+   connection every NOTIFY committed, so the look by time only covers what no NOTIFY announces,
+   and each loop already sleeps until the next due time it knows (a timer, a retry, a dead
+   replica's lease running out). While the connection is down (connecting, reconnecting) they
+   look every second as before, and the moment it drops its loop is woken. The 10 s bound is
+   left for a LISTEN connection that died without its socket noticing.
+2. **Of a lane's idle workers only one looks by time**; the others sleep until woken
+   (`WakeOne`). A worker that claims wakes the next, which then looks by time; a worker whose
+   next look is due sooner than the poller's (a retry it has just scheduled) keeps its own.
+
+Tests (each fails on the wrong implementation, checked by breaking it): a lane of four idle
+workers makes one worker's claims, not four; a message queued while the lane's LISTEN is down
+goes out within the short poll, and one queued while it is up at once; a retry goes out at its
+time while another worker sleeps on a 60 s poll; a message leased by a dead replica goes out when
+the lease ends; eight messages queued at once keep all four workers busy; a relay and a timer
+whose LISTEN is down publish or fire within the short poll, and while it is up make no look in
+1.5 s with nothing due, yet fire a timer due in a second on time; a LISTEN connection killed by
+`pg_terminate_backend` wakes its loop. crisis's integration tests move a controllable clock by
+hand, which no NOTIFY announces: they set `LISTENING_POLL` to 0.5 s.
+
+Latency did not get worse. `python -m bench.page_hops --pages 20 --rounds 3` (60 idle pages a
+run, four runs on each side, alternating, load 3.7 to 8.5): a flag to the SMS provider took
+29 to 67 ms at the median before and 23 to 26 ms after, p90 38 to 139 → 28 to 38 ms, the
+slowest page 52 to 313 → 50 to 58 ms; crisis's relay hop (commit to relay) 5.9 to 20 → 5.1 to
+5.5 ms at its median. Perhaps the once-a-second looks of some twenty loops, started together
+and so waking together, kept pages waiting for a core now and then; not measured apart.
+`python -m bench.paced --rate 100 --rounds 2 --seconds 15`, four runs on each side,
+alternating (load 3.7 to 7.1): the suite's CPU per booking 13.2 to 18.9 ms before (median
+16.4) and 13.8 to 19.3 ms after (median 16.5), PostgreSQL's 3.3 to 5.2 and 3.7 to 5.3 ms: no
+difference beyond the noise (p99 49 to 507 ms before, 38 to 189 ms after: the load's).
+
+What is left at idle: crisis's and followup's gauges and crisis's escalation auditor (every 5 s,
+0.4 to 1.2 statements a second), and NATS (6 to 8 ms of CPU a second, unchanged): every
+consumer's pull request expires after a second and is sent again. One run with the consumers'
+`fetch_timeout` at 10 s instead of 1 (not kept; load 2.0 to 3.9): NATS 2.3 to 2.7 ms of CPU a
+second, the services 7.0 to 7.3 ms instead of 11.3 to 12.0. Not done: a longer pull request
+outlives a client that reconnected or died for as long, and what JetStream then does with a
+message for it was not checked. Nor folded: the next-due look into the claim statement (at one
+look per lane per 10 s, 0.3 statements a second).
+
 ## Where a page's time goes
 
 `python -m bench.page_hops` starts the same stack, sends 20 high risk flags 0.25 s apart in

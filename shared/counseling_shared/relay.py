@@ -1,7 +1,9 @@
 """The outbox relay: committed outbox rows → JetStream, marked only after the ack
 (docs/backbone.md).
 
-Woken by `LISTEN outbox` (so latency is milliseconds) with a poll as a safety net. One replica
+Woken by `LISTEN outbox` (so latency is milliseconds) with a poll as a safety net: every
+`poll_interval` while the LISTEN connection is down, every `listening_poll` while it is up (no
+NOTIFY is missed then; the poll covers a connection that died without a word). One replica
 drains at a time (a transaction-scoped advisory lock), so rows leave in outbox order; a row is
 republished after a crash between ack and mark, and JetStream drops it by `Nats-Msg-Id`.
 
@@ -36,7 +38,7 @@ from counseling_shared.metrics import (
 )
 from counseling_shared.outbox import OUTBOX_CHANNEL
 from counseling_shared.waiting import wait_for_wake
-from counseling_shared.wakeups import listen_for_wakeups
+from counseling_shared.wakeups import ListenState, listen_for_wakeups
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
@@ -79,6 +81,7 @@ class OutboxRelay:
         schema: str | None = None,
         batch_size: int = 256,
         poll_interval: float = 1.0,
+        listening_poll: float = 10.0,
         publish_timeout: float = 5.0,
         retry_delay: float = 0.5,
     ) -> None:
@@ -88,6 +91,8 @@ class OutboxRelay:
         self._schema = schema
         self._batch_size = batch_size
         self._poll_interval = poll_interval
+        self._listening_poll = listening_poll
+        self._listen = ListenState()
         self._publish_timeout = publish_timeout
         self._retry_delay = retry_delay
         self._wake = asyncio.Event()
@@ -99,7 +104,12 @@ class OutboxRelay:
     async def run(self) -> None:
         listener = asyncio.create_task(
             listen_for_wakeups(
-                self._dsn, self._schema, OUTBOX_CHANNEL, self._wake, retry_delay=self._retry_delay
+                self._dsn,
+                self._schema,
+                OUTBOX_CHANNEL,
+                self._wake,
+                retry_delay=self._retry_delay,
+                state=self._listen,
             ),
             name="outbox-listen",
         )
@@ -111,7 +121,8 @@ class OutboxRelay:
                 except DATABASE_ERRORS as exc:
                     log.warning("outbox_drain_failed", error=repr(exc))
                     await asyncio.sleep(self._retry_delay)
-                await wait_for_wake(self._wake, self._poll_interval)
+                poll = self._listen.poll(self._poll_interval, self._listening_poll)
+                await wait_for_wake(self._wake, poll)
                 self._wake.clear()
         finally:
             listener.cancel()

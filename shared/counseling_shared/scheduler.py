@@ -5,6 +5,10 @@ The owning service keeps a table of timers; this loop claims the due ones in sma
 the service's `fire` callback for each inside the normal write path (one transaction per timer,
 so one bad timer cannot hold back the others), and sleeps until the next `due_at` or until a
 `NOTIFY <channel>` says an earlier timer was added. Several replicas may run it at once.
+
+It sleeps at most `max_sleep` while its LISTEN connection is down (an earlier timer added
+meanwhile told nobody), and at most `listening_sleep` while it is up: then only a connection
+that died without a word, or a timer moved without a NOTIFY, waits that long.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from counseling_shared.logs import get_logger
 from counseling_shared.tracing import context_from_headers, tracer
 from counseling_shared.unit_of_work import UnitOfWork
 from counseling_shared.waiting import wait_for_wake
-from counseling_shared.wakeups import listen_for_wakeups
+from counseling_shared.wakeups import ListenState, listen_for_wakeups
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
@@ -84,6 +88,7 @@ class DueScheduler:
         due_condition: str = "status = 'scheduled'",
         batch_size: int = 20,
         max_sleep: float = 1.0,
+        listening_sleep: float = 10.0,
         retry_delay: float = 1.0,
         failure_backoff: float = 30.0,
         locked_retry: float = 0.05,
@@ -99,6 +104,8 @@ class DueScheduler:
         self._due = due_condition
         self._batch_size = batch_size
         self._max_sleep = max_sleep
+        self._listening_sleep = listening_sleep
+        self._listen = ListenState()
         self._retry_delay = retry_delay
         self._wake = asyncio.Event()
         self._tracer = tracer(f"{source}.scheduler")
@@ -134,7 +141,7 @@ class DueScheduler:
             channel=channel,
             fire=fire,
             due_condition=due_condition,
-            **options,
+            **({"listening_sleep": settings.listening_poll} | options),
         )
 
     async def run(self) -> None:
@@ -146,6 +153,7 @@ class DueScheduler:
                 self._wake,
                 retry_delay=self._retry_delay,
                 accept=self._wakes_sooner,
+                state=self._listen,
             ),
             name=f"{self._table}-listen",
         )
@@ -236,9 +244,10 @@ class DueScheduler:
             list(self._backoff),
         )
         wake_at = min((d for d in (due, *self._backoff.values()) if d is not None), default=None)
+        longest = self._listen.poll(self._max_sleep, self._listening_sleep)
         if wake_at is None:
-            return self._max_sleep
-        return min((wake_at - self._clock.now()).total_seconds(), self._max_sleep)
+            return longest
+        return min((wake_at - self._clock.now()).total_seconds(), longest)
 
 
 def _trace_parent(row: asyncpg.Record) -> otel_context.Context | None:

@@ -256,7 +256,13 @@ class Runtime:
     def _spawn_loops(self) -> None:
         s = self.settings
         pool, js = self.db(), self.jetstream()
-        self.relay = OutboxRelay(pool, js, dsn=s.database_url, schema=s.database_schema)
+        self.relay = OutboxRelay(
+            pool,
+            js,
+            dsn=s.database_url,
+            schema=s.database_schema,
+            listening_poll=s.listening_poll,
+        )
         self._spawn(self.relay.run(), "outbox-relay")
         for route in self.definition.routes:
             consumer = InboxConsumer(

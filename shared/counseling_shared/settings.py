@@ -129,6 +129,16 @@ class ServiceSettings(BaseSettings):
             idle_in_transaction=self.db_idle_in_transaction_timeout,
         )
 
+    listening_poll: float = Field(
+        default=10.0,
+        alias="LISTENING_POLL",
+        gt=0,
+        description=(
+            "Longest sleep (seconds) of a loop woken by LISTEN/NOTIFY (outbox relay, timers,"
+            " notify's workers) while its LISTEN connection is up; while it is down, they look"
+            " every second."
+        ),
+    )
     prune_interval: float = Field(
         default=600.0,
         alias="PRUNE_INTERVAL",

@@ -33,6 +33,8 @@ class WakeOne:
     def __init__(self) -> None:
         self._idle: deque[asyncio.Event] = deque()
         self._missed = False
+        self._poller: object | None = None  # the idle worker that looks by time, if any
+        self._poll_at = 0.0
 
     def set(self) -> None:
         while self._idle:
@@ -42,15 +44,15 @@ class WakeOne:
                 return
         self._missed = True
 
-    async def wait(self, timeout: float) -> bool:
-        """Sleep until woken (True) or `timeout` seconds pass (False)."""
+    async def wait(self, timeout: float | None) -> bool:
+        """Sleep until woken (True) or `timeout` seconds pass (False); None: no timeout."""
         if self._missed:
             self._missed = False
             return True
         waiter = asyncio.Event()
         self._idle.append(waiter)
         try:
-            async with asyncio.timeout(max(timeout, 0.0)):
+            async with asyncio.timeout(None if timeout is None else max(timeout, 0.0)):
                 await waiter.wait()
         except TimeoutError:
             return False
@@ -58,6 +60,44 @@ class WakeOne:
             with contextlib.suppress(ValueError):
                 self._idle.remove(waiter)
         return True
+
+    async def poll_or_wait(self, timeout: float) -> bool:
+        """Like `wait`, but of the pool's idle workers only the one due to look first keeps
+        its timeout (the poller); the others sleep until a `set()`.
+
+        Each idle worker used to look once a poll interval, most of them for nothing. The
+        poller needs no help: when it wakes and claims, its `set()` draws in the next worker,
+        which then becomes the poller; when it finds nothing, it polls again. A worker whose
+        look is due sooner than the poller's (a retry it just scheduled) takes over."""
+        deadline = asyncio.get_running_loop().time() + max(timeout, 0.0)
+        if self._poller is not None and self._poll_at <= deadline:
+            return await self.wait(None)
+        token = object()
+        self._poller, self._poll_at = token, deadline
+        try:
+            return await self.wait(timeout)
+        finally:
+            if self._poller is token:
+                self._poller = None
+
+
+class ListenState:
+    """Whether a loop's LISTEN connection is up, so that the loop knows how long it may sleep.
+
+    While it is up, PostgreSQL hands it every NOTIFY committed, so the loop's look by time
+    only covers what no NOTIFY announces (work due by time, a lease running out) and a
+    connection that died without a word: it may be long (`LISTENING_POLL`). While it is down
+    (not yet connected, or reconnecting) NOTIFYs go to nobody: the loop polls at its short
+    interval.
+    """
+
+    def __init__(self) -> None:
+        self.up = False
+
+    def poll(self, short: float, listening: float) -> float:
+        """The loop's longest sleep now: `listening` (never shorter than `short`) while the
+        LISTEN is up, else `short`."""
+        return max(short, listening) if self.up else short
 
 
 async def listen_for_wakeups(
@@ -68,12 +108,14 @@ async def listen_for_wakeups(
     *,
     retry_delay: float = 1.0,
     accept: Callable[[str], bool] | None = None,
+    state: ListenState | None = None,
 ) -> None:
     """Set `wake` on every `NOTIFY <channel>`, for ever; reconnect when the database goes away.
 
     `wake` is also set right after each (re)connection, because anything committed while no
     connection was listening sent its NOTIFY to nobody. `accept`, given a NOTIFY's payload,
-    may decline to wake for it.
+    may decline to wake for it. `state.up` says whether the LISTEN is in place; when it goes
+    down, `wake` is set too, so that a loop asleep for a long poll goes back to short ones.
     """
 
     def on_notify(_conn: Any, _pid: int, _channel: str, payload: object) -> None:
@@ -87,11 +129,16 @@ async def listen_for_wakeups(
             closed = asyncio.Event()
             conn.add_termination_listener(lambda *_, ev=closed: ev.set())
             await conn.add_listener(channel, on_notify)
+            if state is not None:
+                state.up = True
             wake.set()
             await closed.wait()
         except DATABASE_ERRORS as exc:
             log.warning("listen_failed", channel=channel, error=repr(exc))
         finally:
+            if state is not None and state.up:
+                state.up = False
+                wake.set()
             if conn is not None and not conn.is_closed():
                 with contextlib.suppress(Exception):
                     await conn.close()

@@ -125,6 +125,7 @@ def lane_pool(
                     courier=courier,
                     lease=s.claim_lease,
                     idle_poll=s.idle_poll,
+                    listening_poll=s.listening_poll,
                     channels=channels,
                     pages=pages,
                     claim_size=s.bulk_claim if lane is Lane.BULK else 1,
@@ -171,6 +172,7 @@ def webhook_pool(s: NotifySettings) -> BackgroundTask:
                     lease=timedelta(seconds=s.webhook_delivery_timeout * 3),
                     concurrency=s.webhook_workers,
                     idle_poll=s.idle_poll,
+                    listening_poll=s.listening_poll,
                 )
                 runtime.definition.state["webhook_worker"] = worker
                 await worker.run()

@@ -74,7 +74,10 @@ class NotifySettings(ServiceSettings):
         default=1.0,
         alias="NOTIFY_IDLE_POLL",
         gt=0,
-        description="Longest sleep of an idle worker between looks at its lane (seconds).",
+        description=(
+            "Longest sleep (seconds) of a lane's idle worker between looks at its lane while the"
+            " lane's LISTEN connection is down (LISTENING_POLL while it is up)."
+        ),
     )
 
     max_attempts: int = Field(default=6, alias="NOTIFY_MAX_ATTEMPTS", ge=1)

@@ -38,6 +38,9 @@ def crisis_settings(database_url: str, nats_url: str, **extra: Any) -> CrisisSet
             "ALERT_BASE_URL": ALERT_BASE_URL,
             "CRISIS_GAUGE_INTERVAL": 0.2,
             "CRISIS_STAFF_WAIT_SECONDS": 0.5,
+            # A test moves its controllable clock by hand, and no NOTIFY says a deadline fell
+            # due: the escalation timers look twice a second (production: LISTENING_POLL, 10 s).
+            "LISTENING_POLL": 0.5,
             # Most tests flag made-up clients; test_people_act_as_themselves checks clients.
             "CRISIS_REQUIRE_KNOWN_CLIENT": False,
             **extra,

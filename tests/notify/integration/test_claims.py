@@ -426,13 +426,13 @@ async def eventually_true(check: Any, timeout: float = 15.0) -> None:
 
 
 class CountingWorkers(LaneWorkers):
-    """Lane workers that count their claims."""
+    """Lane workers that count their claims (every claim statement goes through `_claim`)."""
 
     claims = 0
 
-    async def claim(self) -> notification_store.Claimed | None:
+    async def _claim(self, most: int) -> list[notification_store.Claimed]:
         self.claims += 1
-        return await super().claim()
+        return await super()._claim(most)
 
 
 async def test_a_due_message_locked_by_another_transaction_does_not_spin_the_workers(

@@ -306,3 +306,46 @@ async def test_a_publish_failing_mid_batch_keeps_each_aggregates_order(
     for aggregate, expected in by_aggregate.items():
         assert [i for i in delivered if i in expected] == expected, f"{aggregate} reordered"
     assert failed_once == {flaky}
+
+
+NOBODY_LISTENS = "postgresql://nobody@127.0.0.1:1/nothing"  # the LISTEN never connects
+
+
+async def test_a_relay_whose_listen_is_down_publishes_within_its_short_poll(
+    pool: asyncpg.Pool[Any], nc: NatsClient, js: JetStreamContext
+) -> None:
+    site = uuid4()
+    sub = await nc.subscribe(f"booking.{site}.>")
+    relay = relay_for(pool, js, NOBODY_LISTENS, poll_interval=0.2, listening_poll=60.0)
+    async with running(relay):
+        await asyncio.sleep(0.5)
+        committed = time.monotonic()
+        [event_id] = await commit(pool, site, [uuid4()])  # its NOTIFY reaches nobody
+        msg = await sub.next_msg(timeout=5.0)
+        latency = time.monotonic() - committed
+    await sub.unsubscribe()
+
+    assert Envelope.model_validate_json(msg.data).id == event_id
+    assert latency < 2.0, f"published {latency:.2f} s after commit"
+
+
+async def test_a_listening_relay_does_not_poll_at_its_short_interval(
+    pool: asyncpg.Pool[Any], js: JetStreamContext, migrated_url: str
+) -> None:
+    drains = 0
+
+    class Counting(OutboxRelay):
+        async def drain_once(self) -> int:
+            nonlocal drains
+            drains += 1
+            return await super().drain_once()
+
+    relay = Counting(pool, js, dsn=migrated_url, poll_interval=0.1, listening_poll=60.0)
+    async with running(relay):
+        await eventually(lambda: _relay_listening(pool))
+        await asyncio.sleep(0.3)
+        before = drains
+        await asyncio.sleep(1.5)
+        idle = drains - before
+
+    assert idle == 0, f"{idle} drains in 1.5 s with nothing committed"

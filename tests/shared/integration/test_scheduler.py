@@ -276,3 +276,38 @@ async def test_a_fired_timer_continues_the_trace_that_scheduled_it(reminders: Re
     assert seen[traced] == planning_trace
     assert seen[untraced] is not None  # a trace of its own, from the firing span
     assert seen[untraced] != planning_trace
+
+
+NOBODY_LISTENS = "postgresql://nobody@127.0.0.1:1/nothing"  # the LISTEN never connects
+
+
+async def test_a_scheduler_whose_listen_is_down_looks_at_its_short_interval(
+    reminders: Reminders,
+) -> None:
+    reminders.url = NOBODY_LISTENS  # its pool works; its NOTIFYs reach nobody
+    async with running(reminders.scheduler(max_sleep=0.2, listening_sleep=60.0)):
+        await asyncio.sleep(0.5)
+        added = now()
+        reminder = await reminders.add(added)
+        fired = await eventually(reminders.firings, timeout=5.0)
+
+    assert fired[reminder][0] - added < timedelta(seconds=2.0)
+
+
+async def test_a_listening_scheduler_sleeps_long_between_looks_and_wakes_on_time(
+    reminders: Reminders,
+) -> None:
+    scheduler = reminders.scheduler(max_sleep=0.1, listening_sleep=60.0)
+    passes = count_passes(scheduler)
+    async with running(scheduler):
+        await eventually(reminders.listening)
+        await asyncio.sleep(0.3)
+        asleep = passes()
+        await asyncio.sleep(1.5)
+        idle_passes = passes() - asleep
+        due_at = now() + timedelta(seconds=1.0)
+        reminder = await reminders.add(due_at)  # its NOTIFY carries the due time
+        fired = await eventually(reminders.firings, timeout=5.0)
+
+    assert idle_passes == 0, f"{idle_passes} passes in 1.5 s with nothing due"
+    assert due_at <= fired[reminder][0] < due_at + timedelta(seconds=1.0)

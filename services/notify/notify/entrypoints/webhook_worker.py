@@ -5,7 +5,8 @@ LOCKED`, then a lease on the subscription), attempts them side by side outside a
 transaction, and records each outcome. A subscription's next delivery is attempted only once
 its head is delivered or given up, so a receiver gets its events in order. Idle, the loop
 sleeps until the next attempt falls due or a `NOTIFY webhook_deliveries` (a delivery queued or
-replayed). Several replicas may run it; a dead one's leases run out and are taken over.
+replayed), at most `idle_poll` while its LISTEN connection is down and `listening_poll` while
+it is up. Several replicas may run it; a dead one's leases run out and are taken over.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from counseling_shared.clock import Clock
 from counseling_shared.db import DATABASE_ERRORS
 from counseling_shared.logs import get_logger
 from counseling_shared.waiting import wait_for_wake
-from counseling_shared.wakeups import listen_for_wakeups
+from counseling_shared.wakeups import ListenState, listen_for_wakeups
 from notify.adapters import webhook_store
 from notify.application.webhooks import WebhookCourier
 
@@ -40,6 +41,7 @@ class WebhookWorker:
         lease: timedelta,
         concurrency: int,
         idle_poll: float = 1.0,
+        listening_poll: float = 10.0,
         retry_delay: float = 1.0,
     ) -> None:
         self._pool = pool
@@ -50,6 +52,8 @@ class WebhookWorker:
         self._lease = lease
         self._concurrency = concurrency
         self._idle_poll = idle_poll
+        self._listening_poll = listening_poll
+        self._listen = ListenState()
         self._retry_delay = retry_delay
         self._wake = asyncio.Event()
 
@@ -61,6 +65,7 @@ class WebhookWorker:
                 webhook_store.WAKE_CHANNEL,
                 self._wake,
                 retry_delay=self._retry_delay,
+                state=self._listen,
             ),
             name="webhooks-listen",
         )
@@ -109,7 +114,8 @@ class WebhookWorker:
     async def _seconds_until_next(self) -> float:
         async with self._pool.acquire() as conn:
             due = await webhook_store.next_due_at(conn)
+        longest = self._listen.poll(self._idle_poll, self._listening_poll)
         if due is None:
-            return self._idle_poll
+            return longest
         # A head leased by another replica is due when its lease runs out; never spin.
-        return min(max((due - self._clock.now()).total_seconds(), 0.05), self._idle_poll)
+        return min(max((due - self._clock.now()).total_seconds(), 0.05), longest)

@@ -5,6 +5,9 @@ lease in `claimed_until`), delivers it outside any transaction, and records the 
 workers sleep until the next message falls due or a `NOTIFY notifications_<lane>` from the
 transaction that queued one; a NOTIFY wakes one idle worker, and a worker that claimed a
 message wakes the next (`WakeOne`), so a single message costs one claim, not one per worker.
+Of the idle workers only one looks by time (`WakeOne.poll_or_wait`): every `idle_poll` while
+the lane's LISTEN connection is down, at most every `listening_poll` while it is up (a message
+due by time, a retry, a dead replica's lease, and the next due time is looked up each time).
 A worker that dies leaves its lease to expire; the message is then claimed again (and may be
 sent twice, with the same Message-ID / idempotency key).
 
@@ -29,7 +32,7 @@ from counseling_shared.clock import Clock
 from counseling_shared.codes import NotificationChannel
 from counseling_shared.db import DATABASE_ERRORS
 from counseling_shared.logs import get_logger
-from counseling_shared.wakeups import WakeOne, listen_for_wakeups
+from counseling_shared.wakeups import ListenState, WakeOne, listen_for_wakeups
 from notify.adapters import notification_store
 from notify.application.delivery import Courier
 from notify.domain.codes import Lane
@@ -54,6 +57,7 @@ class LaneWorkers:
         courier: Courier,
         lease: timedelta,
         idle_poll: float = 1.0,
+        listening_poll: float = 10.0,
         retry_delay: float = 1.0,
         locked_retry: float = 0.05,
         channels: Collection[NotificationChannel] | None = None,
@@ -70,6 +74,8 @@ class LaneWorkers:
         self._courier = courier
         self._lease = lease
         self._idle_poll = idle_poll
+        self._listening_poll = listening_poll
+        self._listen = ListenState()
         self._retry_delay = retry_delay
         self._locked_retry = locked_retry
         self._wake = WakeOne()
@@ -89,6 +95,7 @@ class LaneWorkers:
                     notification_store.wake_channel(self.lane),
                     self._wake,
                     retry_delay=self._retry_delay,
+                    state=self._listen,
                 ),
                 name=f"{self.lane}-listen",
             )
@@ -193,7 +200,7 @@ class LaneWorkers:
     async def _idle(self, locked_rounds: int) -> int:
         """Sleep until the next message falls due (or a NOTIFY); return the new count of
         rounds in a row that found a message due now but could not claim it."""
-        sleep = self._idle_poll
+        sleep = self._listen.poll(self._idle_poll, self._listening_poll)
         with contextlib.suppress(*_DB_ERRORS):
             async with self._pool.acquire() as conn:
                 due = await notification_store.next_due_at(conn, self.lane, self.channels)
@@ -206,7 +213,7 @@ class LaneWorkers:
             sleep = min(self._locked_retry * 2.0 ** (locked_rounds - 1), self._idle_poll)
         else:
             locked_rounds = 0
-        await self._wake.wait(sleep)
+        await self._wake.poll_or_wait(sleep)
         return locked_rounds
 
     async def _record_crash(self, notification: Notification) -> bool:
