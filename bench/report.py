@@ -1196,6 +1196,17 @@ alternating (load 3.7 to 7.1): the suite's CPU per booking 13.2 to 18.9 ms befor
 16.4) and 13.8 to 19.3 ms after (median 16.5), PostgreSQL's 3.3 to 5.2 and 3.7 to 5.3 ms: no
 difference beyond the noise (p99 49 to 507 ms before, 38 to 189 ms after: the load's).
 
+Then one exception, for pages: **crisis's outbox relay and notify's page lanes keep the one
+second look while listening** (`CrisisSettings.relay_listening_poll`, `listening_poll_of` in
+notify's bootstrap; `LISTENING_POLL` only if shorter). A LISTEN connection that a firewall or
+NAT drops after an idle timeout without a reset stays "up" to its socket; with the 10 s bound a
+page queued meanwhile could wait up to 10 s at each of those two hops, and a page is what the
+suite must never hold. crisis's timers keep the long look (their deadlines are known). It
+costs about 7 statements a second: `python -m bench.idle --settle 15 --seconds 30 --rounds 2`
+(2026-12-04 23:55, load 0.7): 13.0 statements and 8.3 commits a second in all four databases
+(crisis 5.6: the relay's `BEGIN`, lock, look and `COMMIT` each second; notify 5.0: a claim and
+a next-due look a second in each of the two page lanes), backends 1.7 ms of CPU a second.
+
 What is left at idle: crisis's and followup's gauges and crisis's escalation auditor (every 5 s,
 0.4 to 1.2 statements a second), and NATS (6 to 8 ms of CPU a second, unchanged): every
 consumer's pull request expires after a second and is sent again. One run with the consumers'

@@ -261,7 +261,7 @@ class Runtime:
             js,
             dsn=s.database_url,
             schema=s.database_schema,
-            listening_poll=s.listening_poll,
+            listening_poll=s.relay_listening_poll(),
         )
         self._spawn(self.relay.run(), "outbox-relay")
         for route in self.definition.routes:

@@ -139,6 +139,12 @@ class ServiceSettings(BaseSettings):
             " every second."
         ),
     )
+
+    def relay_listening_poll(self) -> float:
+        """The outbox relay's longest sleep while its LISTEN connection is up (a service whose
+        events page people shortens it)."""
+        return self.listening_poll
+
     prune_interval: float = Field(
         default=600.0,
         alias="PRUNE_INTERVAL",

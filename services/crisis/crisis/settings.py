@@ -4,6 +4,9 @@ from pydantic import Field, SecretStr
 
 from counseling_shared.settings import ServiceSettings
 
+# Seconds: how long a page can wait on crisis's relay if its LISTEN connection died unseen.
+PAGE_PATH_POLL = 1.0
+
 
 class CrisisSettings(ServiceSettings):
     service_name: str = "crisis"
@@ -105,3 +108,10 @@ class CrisisSettings(ServiceSettings):
         description="Shared secret the SMS provider sends (header `X-Webhook-Secret`) with a"
         " staff member's reply to `POST /inbound/sms`. Empty: the webhook answers 503.",
     )
+
+    def relay_listening_poll(self) -> float:
+        """Pages cross crisis's outbox relay: it looks every second even while its LISTEN
+        connection is up, so a connection dropped without a word (a firewall's idle timeout)
+        holds a page for a second at most, not for `LISTENING_POLL` (crisis's timers keep it:
+        their deadlines are known)."""
+        return min(PAGE_PATH_POLL, self.listening_poll)

@@ -80,6 +80,15 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
     )
 
 
+def listening_poll_of(lane: Lane, s: NotifySettings) -> float:
+    """How long a lane's polling worker may sleep while its LISTEN connection is up. Pages keep
+    the short look: a LISTEN connection dropped without a word (a firewall's idle timeout) must
+    not hold a page for `LISTENING_POLL`; the bulk lane can wait that long."""
+    if lane is Lane.CRISIS:
+        return min(s.idle_poll, s.listening_poll)
+    return s.listening_poll
+
+
 def lane_pool(
     lane: Lane,
     s: NotifySettings,
@@ -125,7 +134,7 @@ def lane_pool(
                     courier=courier,
                     lease=s.claim_lease,
                     idle_poll=s.idle_poll,
-                    listening_poll=s.listening_poll,
+                    listening_poll=listening_poll_of(lane, s),
                     channels=channels,
                     pages=pages,
                     claim_size=s.bulk_claim if lane is Lane.BULK else 1,

@@ -76,7 +76,8 @@ class NotifySettings(ServiceSettings):
         gt=0,
         description=(
             "Longest sleep (seconds) of a lane's idle worker between looks at its lane while the"
-            " lane's LISTEN connection is down (LISTENING_POLL while it is up)."
+            " lane's LISTEN connection is down (while it is up: LISTENING_POLL for the bulk lane,"
+            " the shorter of the two for the page lanes)."
         ),
     )
 
