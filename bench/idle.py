@@ -33,7 +33,13 @@ if __package__ in (None, ""):
 import asyncpg  # noqa: E402
 
 from bench.cpu import CpuMeter, load_average  # noqa: E402
-from bench.pg_time import PG_SETTINGS, Statement, cpu_by_kind, processes  # noqa: E402
+from bench.pg_time import (  # noqa: E402
+    PG_SETTINGS,
+    Statement,
+    count_statements,
+    cpu_by_kind,
+    processes,
+)
 from bench.pg_time import statements_now as pg_statements  # noqa: E402
 from bench.stack import running_stack  # noqa: E402
 
@@ -149,11 +155,7 @@ async def run(args: argparse.Namespace) -> None:
     env = dict(item.split("=", 1) for item in args.env)
     async with running_stack(env, postgres_settings=PG_SETTINGS) as stack:
         suite = stack.suite
-        admin = await asyncpg.connect(stack.postgres_url)
-        try:
-            await admin.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        finally:
-            await admin.close()
+        await count_statements(stack.postgres_url)
         names = {suite.databases[s]: s for s in SERVICES}
         pids = {name: p.pid for name, p in suite.processes.items() if p.pid is not None}
         meter = CpuMeter({**pids, "nats": stack.nats_pid}, {})

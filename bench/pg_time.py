@@ -409,14 +409,19 @@ def dump(window: Window, into: Path | None) -> None:
     Path(f"{into}-{name}.tsv").write_text("\n".join(lines) + "\n")
 
 
+async def count_statements(postgres_url: str) -> None:
+    """Create `pg_stat_statements` (its library is loaded by `PG_SETTINGS`)."""
+    admin = await asyncpg.connect(postgres_url)
+    try:
+        await admin.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    finally:
+        await admin.close()
+
+
 async def run(args: argparse.Namespace) -> None:
     async with running_stack(postgres_settings=PG_SETTINGS) as stack:
         suite = stack.suite
-        admin = await asyncpg.connect(stack.postgres_url)
-        try:
-            await admin.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        finally:
-            await admin.close()
+        await count_statements(stack.postgres_url)
         names = {suite.databases[s]: s for s in ("booking", "notify", "followup", "crisis")}
         notify_dsn = suite.database_url("notify")
         load = await BookingLoad.prepare(suite)
