@@ -1201,11 +1201,22 @@ second look while listening** (`CrisisSettings.relay_listening_poll`, `listening
 notify's bootstrap; `LISTENING_POLL` only if shorter). A LISTEN connection that a firewall or
 NAT drops after an idle timeout without a reset stays "up" to its socket; with the 10 s bound a
 page queued meanwhile could wait up to 10 s at each of those two hops, and a page is what the
-suite must never hold. crisis's timers keep the long look (their deadlines are known). It
-costs about 7 statements a second: `python -m bench.idle --settle 15 --seconds 30 --rounds 2`
-(2026-12-04 23:55, load 0.7): 13.0 statements and 8.3 commits a second in all four databases
-(crisis 5.6: the relay's `BEGIN`, lock, look and `COMMIT` each second; notify 5.0: a claim and
-a next-due look a second in each of the two page lanes), backends 1.7 ms of CPU a second.
+suite must never hold. crisis's timers keep the long look (their deadlines are known). And a
+relay's look by time now first asks whether any row waits (`SELECT EXISTS`, one statement
+outside a transaction) instead of draining (`BEGIN`, its lock, the look, `COMMIT`). Measured
+with `python -m bench.idle --settle 15 --seconds 30 --rounds 2`: 13.0 statements a second in
+all four databases with the page path's one-second looks alone (23:50, load 0.7; crisis 5.6,
+of them 4 its relay's drain; notify 5.0, a claim and a next-due look a second in each of its
+two page lanes), 9.1 with the relay's cheaper look too (23:56, load 0.2; crisis 2.6, notify
+4.7, followup 1.3, booking 0.5), backends 1.5 ms of CPU a second.
+
+Found on the way, and fixed: with `LISTENING_POLL` a relay whose drain left rows behind (NATS
+down, a publish refused) slept up to 10 s before trying again while its LISTEN connection was
+up, since no NOTIFY announces rows already committed: events committed during a NATS outage
+went out up to 10 s after it ended instead of within a second. A drain that leaves rows (or
+fails) now retries every `poll_interval` (1 s) whatever the LISTEN connection's state
+(`tests/shared/integration/test_relay.py`: the NATS-outage test runs with a 60 s listening
+poll; it failed on the previous code).
 
 What is left at idle: crisis's and followup's gauges and crisis's escalation auditor (every 5 s,
 0.4 to 1.2 statements a second), and NATS (6 to 8 ms of CPU a second, unchanged): every

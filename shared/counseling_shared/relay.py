@@ -3,7 +3,10 @@
 
 Woken by `LISTEN outbox` (so latency is milliseconds) with a poll as a safety net: every
 `poll_interval` while the LISTEN connection is down, every `listening_poll` while it is up (no
-NOTIFY is missed then; the poll covers a connection that died without a word). One replica
+NOTIFY is missed then; the poll covers a connection that died without a word). A look by time
+first asks whether any row waits (one statement, outside a transaction) before it drains; rows
+a drain could not settle (NATS or the database failing) are tried again every `poll_interval`
+whatever the LISTEN connection's state, since no NOTIFY will announce them. One replica
 drains at a time (a transaction-scoped advisory lock), so rows leave in outbox order; a row is
 republished after a crash between ack and mark, and JetStream drops it by `Nats-Msg-Id`.
 
@@ -97,6 +100,8 @@ class OutboxRelay:
         self._retry_delay = retry_delay
         self._wake = asyncio.Event()
         self._backlog_counted_at = 0.0
+        # The last drain left rows it could not settle (or failed): retry them soon.
+        self._stuck = False
 
     def wake(self) -> None:
         self._wake.set()
@@ -114,23 +119,43 @@ class OutboxRelay:
             name="outbox-listen",
         )
         try:
+            woken = True  # drain what start-up finds
             while True:
                 try:
-                    while await self.drain_once() == self._batch_size:
-                        pass
+                    # A look by time first asks, outside any transaction, whether anything
+                    # waits: at idle one statement instead of a drain's four.
+                    if woken or self._stuck or await self._anything_waiting():
+                        while await self.drain_once() == self._batch_size:
+                            pass
                 except DATABASE_ERRORS as exc:
                     log.warning("outbox_drain_failed", error=repr(exc))
+                    self._stuck = True
                     await asyncio.sleep(self._retry_delay)
-                poll = self._listen.poll(self._poll_interval, self._listening_poll)
-                await wait_for_wake(self._wake, poll)
+                # Rows left behind (NATS or the database failing) are retried at the short
+                # interval, whatever the LISTEN connection's state: no NOTIFY will announce them.
+                poll = (
+                    self._poll_interval
+                    if self._stuck
+                    else self._listen.poll(self._poll_interval, self._listening_poll)
+                )
+                woken = await wait_for_wake(self._wake, poll)
                 self._wake.clear()
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
 
+    async def _anything_waiting(self) -> bool:
+        """Whether an outbox row waits to be published (`outbox_unpublished`'s index)."""
+        return bool(
+            await self._pool.fetchval(
+                "SELECT EXISTS (SELECT FROM outbox WHERE published_at IS NULL)"
+            )
+        )
+
     async def drain_once(self) -> int:
         """Publish one batch; return how many rows were settled (published or dead-lettered)."""
+        self._stuck = False
         async with self._pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK):
                 return 0
@@ -164,6 +189,7 @@ class OutboxRelay:
                 settled_all=settled.count == len(rows),
             )
         if settled.count < len(rows):
+            self._stuck = True
             await asyncio.sleep(self._retry_delay)
         return settled.count
 

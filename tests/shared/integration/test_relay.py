@@ -200,7 +200,11 @@ async def test_events_committed_while_nats_is_down_flow_once_in_order_when_it_re
     nats_comes_back: NatsHandle,
 ) -> None:
     site = uuid4()
-    relay = relay_for(pool, js, migrated_url, publish_timeout=0.5, retry_delay=0.2)
+    # Its LISTEN stays up the whole time: the rows left behind are retried at the short
+    # interval all the same (no NOTIFY announces them), not after `listening_poll`.
+    relay = relay_for(
+        pool, js, migrated_url, publish_timeout=0.5, retry_delay=0.2, listening_poll=60.0
+    )
     appointments = [uuid4() for _ in range(3)]
     async with running(relay):
         [before] = await commit(pool, site, [appointments[0]])
@@ -349,3 +353,31 @@ async def test_a_listening_relay_does_not_poll_at_its_short_interval(
         idle = drains - before
 
     assert idle == 0, f"{idle} drains in 1.5 s with nothing committed"
+
+
+async def test_a_listening_relays_look_by_time_drains_nothing_when_nothing_waits(
+    pool: asyncpg.Pool[Any], js: JetStreamContext, migrated_url: str
+) -> None:
+    drains = 0
+
+    class Counting(OutboxRelay):
+        async def drain_once(self) -> int:
+            nonlocal drains
+            drains += 1
+            return await super().drain_once()
+
+    relay = Counting(pool, js, dsn=migrated_url, poll_interval=0.1, listening_poll=0.2)
+    async with running(relay):
+        await eventually(lambda: _relay_listening(pool))
+        await eventually(lambda: _none_waiting(pool))  # other tests' rows, drained
+        await asyncio.sleep(0.3)
+        before = drains
+        await asyncio.sleep(1.5)  # about seven looks by time
+        idle = drains - before
+
+    assert idle == 0, f"{idle} drains (a transaction each) in 1.5 s with nothing waiting"
+
+
+async def _none_waiting(pool: asyncpg.Pool[Any]) -> bool:
+    waiting: int = await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+    return waiting == 0
