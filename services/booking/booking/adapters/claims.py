@@ -135,3 +135,25 @@ async def in_window(
         end,
     )
     return [(r["counselor_id"], r["room_id"], r["start_at"], r["end_at"]) for r in rows]
+
+
+# `slot_claims`' exclusion constraints keep booked appointments and holds apart only if each
+# booked appointment has its claim, same site, counselor, room, client and span, and no claim
+# outlives its appointment's booking (`appointments`' own constraints catch an overlap of
+# booked appointments, not a claim gone astray).
+_UNMIRRORED = """
+    SELECT coalesce(a.id, c.owner_id) AS id
+    FROM (SELECT id, site_id, counselor_id, room_id, client_id, start_at, end_at
+          FROM appointments WHERE status = 'booked') a
+    FULL JOIN (SELECT owner_id, site_id, counselor_id, room_id, client_id, start_at, end_at
+               FROM slot_claims WHERE owner_kind = 'appointment') c ON c.owner_id = a.id
+    WHERE a.id IS NULL OR c.owner_id IS NULL
+       OR (a.site_id, a.counselor_id, a.room_id, a.client_id, a.start_at, a.end_at)
+          IS DISTINCT FROM (c.site_id, c.counselor_id, c.room_id, c.client_id, c.start_at, c.end_at)
+    ORDER BY 1 LIMIT $1"""
+
+
+async def unmirrored(conn: Connection, limit: int = 10) -> list[UUID]:
+    """Appointments (at most `limit`) whose booking and claim disagree: booked without its
+    claim, claimed while not booked, or claimed for another counselor, room, client or span."""
+    return [r["id"] for r in await conn.fetch(_UNMIRRORED, limit)]
