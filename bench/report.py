@@ -867,6 +867,23 @@ stays a schema decision. Not done: keeping the two compared tables' plain indexe
 dropping and building them again (about 8 ms here; their foreign keys must go while the tables
 they reference are truncated).
 
+Measured, not done (2026-12-05, 00:00 to 00:35 UTC): dropping `appointments`' three exclusion
+constraints, which `slot_claims`' duplicate as long as every writer keeps each booked
+appointment's claim beside it (a migration on a branch of its own; `tests/booking` passed
+after one assertion naming the dropped constraint was moved to `slot_claims`'). The rebuild
+into emptied tables, on the store above restored twice (one copy each way), 14 rounds
+alternately, load 0.4 to 0.9: 15,916 to 17,503 events/s (median 17,055) with them and 20,496
+to 25,872 (24,054) without, PostgreSQL 47.1 against 27.9 ms per 1,000 events (medians), the
+fold unchanged; over rows already right, no difference (nothing is written). Per booking
+(`bench.pg_time`, three runs each, load 1.7 to 3.4): booking's insert 546, 555, 502 against
+495, 487, 422 µs and 498 bytes of WAL less; the suite's PostgreSQL CPU per booking at paced
+100/s (`bench.paced`, six rounds each, load 3 to 5) 5.0 to 5.3 ms either way. Kept: they are
+the database's own refusal of two booked appointments that overlap, whatever a writer does
+with the claim, and the gain is a rebuild from empty tables (after a lost projection), not a
+booking. What came of it: `claims.unmirrored` (one query, 2 ms on 5,592 booked appointments)
+lists booked appointments whose claim is missing, extra or different; every booking
+integration module ends by checking it, and a test spoils the mirror five ways.
+
 Seventh round, followup only (2026-12-04, 23:00 to 23:40 UTC). A store like `make bench`'s:
 `python -m bench.rebuild_ab --dump DIR --booking-seconds 30 --sessions 2000` with its 6,450
 `FollowUpWithdrawn` events removed (18,443 events in 16,443 streams: 12,356 follow-ups of one
