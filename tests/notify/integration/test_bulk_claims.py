@@ -157,23 +157,35 @@ class PageArrives:
         return DeliveryOutcome.sent()
 
 
+def bulk_workers(
+    pool: asyncpg.Pool[Any],
+    clock: ControllableClock,
+    database_url: str,
+    email: Any,
+    known: KnownClients,
+    **options: Any,
+) -> LaneWorkers:
+    """The bulk lane's workers, claiming up to 8 at a time, sending email through `email`."""
+    return lane_workers(
+        LaneWorkers,
+        pool,
+        clock,
+        database_url,
+        lane=Lane.BULK,
+        delivery=courier(pool, clock, email=email, clients=known),
+        claim_size=8,
+        **options,
+    )
+
+
 async def test_a_page_arriving_mid_batch_gives_the_rest_back_until_it_is_delivered(
     pool: asyncpg.Pool[Any], clock: ControllableClock, database_url: str
 ) -> None:
     queued, known = await queue_clients(pool, clock, 4)
     pages = PagesFirst(longest_hold=30.0)
     email = PageArrives(pages)
-    workers = lane_workers(
-        LaneWorkers,
-        pool,
-        clock,
-        database_url,
-        lane=Lane.BULK,
-        size=1,
-        delivery=courier(pool, clock, email=email, clients=known),
-        pages=pages,
-        claim_size=8,
-        idle_poll=0.05,
+    workers = bulk_workers(
+        pool, clock, database_url, email, known, size=1, pages=pages, idle_poll=0.05
     )
     running = asyncio.create_task(workers.run())
     try:
@@ -216,15 +228,7 @@ async def test_the_rest_of_a_batch_goes_back_when_half_its_lease_is_gone(
             return await super().send(message)
 
     email = SlowProvider()
-    workers = lane_workers(
-        LaneWorkers,
-        pool,
-        clock,
-        database_url,
-        lane=Lane.BULK,
-        delivery=courier(pool, clock, email=email, clients=known),
-        claim_size=8,
-    )
+    workers = bulk_workers(pool, clock, database_url, email, known)
     batch = await workers.claim_batch()
     assert [c.notification.id for c in batch] == queued
 
@@ -254,16 +258,7 @@ async def test_a_worker_stopped_mid_batch_records_what_it_sent_and_gives_back_th
 ) -> None:
     queued, known = await queue_clients(pool, clock, 3)
     email = HangsOnSecond()
-    workers = lane_workers(
-        LaneWorkers,
-        pool,
-        clock,
-        database_url,
-        lane=Lane.BULK,
-        delivery=courier(pool, clock, email=email, clients=known),
-        claim_size=8,
-        idle_poll=0.05,
-    )
+    workers = bulk_workers(pool, clock, database_url, email, known, idle_poll=0.05)
     running = asyncio.create_task(workers.run())
     await asyncio.wait_for(email.hung.wait(), 10)
 

@@ -248,10 +248,9 @@ async def test_a_worker_that_lost_its_lease_records_nothing_over_the_one_that_to
     assert [e["type"] for e in await announced(pool, queued)] == ["NotificationSent"]
 
 
-async def queue_followup_for(
-    pool: asyncpg.Pool[Any], clock: ControllableClock, client: UUID
-) -> UUID:
-    requested = notification.request(
+def bulk_checkin(client: UUID, now: datetime) -> notification.NotificationRequested:
+    """A bulk check-in email to `client`, due at `now`."""
+    return notification.request(
         notification_id=uuid4(),
         recipient_id=client,
         recipient_kind=RecipientKind.CLIENT,
@@ -261,8 +260,14 @@ async def queue_followup_for(
         template=Template.FOLLOWUP_DUE,
         params={"kind": "checkin"},
         cause_event_id=uuid4(),
-        now=clock.now(),
+        now=now,
     )
+
+
+async def queue_followup_for(
+    pool: asyncpg.Pool[Any], clock: ControllableClock, client: UUID
+) -> UUID:
+    requested = bulk_checkin(client, clock.now())
     async with pool.acquire() as conn:
         await notification_store.add(conn, requested, {})
     return requested.notification_id

@@ -24,12 +24,11 @@ from notify.adapters.templates import JinjaRenderer
 from notify.application.delivery import Courier
 from notify.application.ports import ClientContact, OutgoingMessage
 from notify.bootstrap import MIGRATIONS
-from notify.domain import notification
-from notify.domain.codes import Lane, RecipientKind, Template
+from notify.domain.codes import Lane
 from notify.domain.notification import DeliveryOutcome
 from notify.domain.retry import RetryPolicy
 from notify.entrypoints.workers import LaneWorkers
-from tests.notify.integration.test_claims import KnownClients, ScriptedProvider
+from tests.notify.integration.test_claims import KnownClients, ScriptedProvider, bulk_checkin
 
 pytestmark = pytest.mark.integration
 
@@ -130,25 +129,9 @@ def known_clients(count: int) -> KnownClients:
     )
 
 
-def bulk_checkin(client: UUID) -> notification.NotificationRequested:
-    """A bulk check-in email to `client`, due now."""
-    return notification.request(
-        notification_id=uuid4(),
-        recipient_id=client,
-        recipient_kind=RecipientKind.CLIENT,
-        site_id=uuid4(),
-        lane=Lane.BULK,
-        channel=NotificationChannel.EMAIL,
-        template=Template.FOLLOWUP_DUE,
-        params={"kind": "checkin"},
-        cause_event_id=uuid4(),
-        now=SystemClock().now(),
-    )
-
-
 async def queue(pool: asyncpg.Pool[Any], client: UUID) -> UUID:
     """A bulk email to `client`, due now; its transaction sends the lane's NOTIFY."""
-    requested = bulk_checkin(client)
+    requested = bulk_checkin(client, SystemClock().now())
     async with pool.acquire() as conn:
         await notification_store.add(conn, requested, {})
     return requested.notification_id
@@ -291,7 +274,7 @@ async def test_eight_messages_queued_at_once_draw_in_every_worker(
         await asyncio.sleep(0.5)  # all four idle; no poll would come in this test
         async with clean.acquire() as conn, conn.transaction():
             for client in clients.known:
-                await notification_store.add(conn, bulk_checkin(client), {})
+                await notification_store.add(conn, bulk_checkin(client, SystemClock().now()), {})
         await until(lambda: email.in_flight == 4, within=5.0)
         email.release.set()
         await until(lambda: email.sent == 8, within=5.0)
