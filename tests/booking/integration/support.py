@@ -158,3 +158,16 @@ async def eventually(check: Any, timeout: float = 20.0, interval: float = 0.1) -
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
         await asyncio.sleep(interval)
+
+
+async def ask_directory(
+    nats_url: str, subject: str, payload: bytes, inbox_prefix: str = "_INBOX"
+) -> dict[str, object]:
+    """One request to booking's directory responder (`subject`), as a service would ask."""
+    nc = await nats.connect(nats_url, inbox_prefix=inbox_prefix)
+    try:
+        reply = await nc.request(subject, payload, timeout=3)
+    finally:
+        await nc.close()
+    answer: dict[str, object] = json.loads(reply.data)
+    return answer

@@ -8,21 +8,11 @@ import nats
 import pytest
 from nats.aio.msg import Msg
 
-from tests.booking.integration.support import Booking
+from tests.booking.integration.support import Booking, ask_directory
 
 pytestmark = pytest.mark.integration
 
 SUBJECT = "booking.directory.contact"
-
-
-async def _ask(nats_url: str, payload: bytes) -> dict[str, object]:
-    nc = await nats.connect(nats_url)
-    try:
-        reply = await nc.request(SUBJECT, payload, timeout=3)
-    finally:
-        await nc.close()
-    answer: dict[str, object] = json.loads(reply.data)
-    return answer
 
 
 async def test_a_directory_request_gets_the_clients_contact_details(booking: Booking) -> None:
@@ -34,7 +24,9 @@ async def test_a_directory_request_gets_the_clients_contact_details(booking: Boo
         preferred_channel="messaging",
     )
 
-    answer = await _ask(booking.nats_url, json.dumps({"client_id": client["id"]}).encode())
+    answer = await ask_directory(
+        booking.nats_url, SUBJECT, json.dumps({"client_id": client["id"]}).encode()
+    )
 
     assert answer == {
         "client_id": client["id"],
@@ -72,7 +64,9 @@ async def test_each_directory_answer_is_in_the_audit_trail_with_the_asking_servi
 
 
 async def test_an_unknown_client_is_not_found(booking: Booking) -> None:
-    answer = await _ask(booking.nats_url, json.dumps({"client_id": str(uuid.uuid4())}).encode())
+    answer = await ask_directory(
+        booking.nats_url, SUBJECT, json.dumps({"client_id": str(uuid.uuid4())}).encode()
+    )
 
     assert answer == {"error": "not_found"}
 
@@ -81,7 +75,7 @@ async def test_an_unknown_client_is_not_found(booking: Booking) -> None:
     "payload", [b"not json", b"[]", b"{}", b'{"client_id": "nope"}', b'{"client_id": 7}']
 )
 async def test_a_malformed_request_is_a_bad_request(booking: Booking, payload: bytes) -> None:
-    assert await _ask(booking.nats_url, payload) == {"error": "bad_request"}
+    assert await ask_directory(booking.nats_url, SUBJECT, payload) == {"error": "bad_request"}
 
 
 async def test_replicas_share_requests_through_the_booking_directory_queue_group(

@@ -5,24 +5,13 @@ alone on `booking.directory.contact`."""
 import json
 import uuid
 
-import nats
 import pytest
 
-from tests.booking.integration.support import Booking
+from tests.booking.integration.support import Booking, ask_directory
 
 pytestmark = pytest.mark.integration
 
 SUBJECT = "booking.directory.contacts"
-
-
-async def _ask(nats_url: str, payload: bytes, inbox_prefix: str = "_INBOX") -> dict[str, object]:
-    nc = await nats.connect(nats_url, inbox_prefix=inbox_prefix)
-    try:
-        reply = await nc.request(SUBJECT, payload, timeout=3)
-    finally:
-        await nc.close()
-    answer: dict[str, object] = json.loads(reply.data)
-    return answer
 
 
 async def test_one_entry_per_client_asked_in_the_order_asked(booking: Booking) -> None:
@@ -34,7 +23,9 @@ async def test_one_entry_per_client_asked_in_the_order_asked(booking: Booking) -
     unknown = str(uuid.uuid4())
 
     asked = [lou["id"], unknown, camille["id"], lou["id"]]
-    answer = await _ask(booking.nats_url, json.dumps({"client_ids": asked}).encode())
+    answer = await ask_directory(
+        booking.nats_url, SUBJECT, json.dumps({"client_ids": asked}).encode()
+    )
 
     contacts = answer["contacts"]
     assert isinstance(contacts, list)
@@ -61,7 +52,7 @@ async def test_each_entry_is_an_audit_entry_of_the_asking_service(booking: Booki
 
     asked = [client["id"], other["id"], client["id"], unknown]
     payload = json.dumps({"client_ids": asked}).encode()
-    await _ask(booking.nats_url, payload, inbox_prefix="_INBOX.notify")
+    await ask_directory(booking.nats_url, SUBJECT, payload, inbox_prefix="_INBOX.notify")
 
     trail = (await booking.get("/audit", client_id=client["id"])).json()["items"]
     mine = [e for e in trail if e["action"] == "directory_contact"]
@@ -90,4 +81,4 @@ async def test_each_entry_is_an_audit_entry_of_the_asking_service(booking: Booki
     ],
 )
 async def test_a_malformed_request_is_a_bad_request(booking: Booking, payload: bytes) -> None:
-    assert await _ask(booking.nats_url, payload) == {"error": "bad_request"}
+    assert await ask_directory(booking.nats_url, SUBJECT, payload) == {"error": "bad_request"}
