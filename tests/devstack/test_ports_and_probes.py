@@ -2,6 +2,8 @@
 
 import http.server
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +23,26 @@ def test_free_port_never_hands_the_same_port_out_twice() -> None:
     ports = [free_port() for _ in range(500)]
 
     assert len(set(ports)) == len(ports)
+
+
+def test_two_processes_choosing_at_once_never_get_the_same_port() -> None:
+    # As two pytest-xdist workers starting stacks: 500 picks each, side by side. Without the
+    # machine-wide claims, two sets this size share a port ~9 times on average.
+    other = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from devstack.ports import free_port\n"
+            "print(' '.join(str(free_port()) for _ in range(500)))",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    mine = {free_port() for _ in range(500)}
+    theirs, _ = other.communicate(timeout=60)
+
+    assert other.returncode == 0
+    assert mine.isdisjoint(int(p) for p in theirs.split())
 
 
 def _answering_as(service: str) -> type[http.server.BaseHTTPRequestHandler]:
