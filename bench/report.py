@@ -884,6 +884,26 @@ booking. What came of it: `claims.unmirrored` (one query, 2 ms on 5,592 booked a
 lists booked appointments whose claim is missing, extra or different; every booking
 integration module ends by checking it, and a test spoils the mirror five ways.
 
+Measured, not done (2026-12-05, 01:40 to 02:10 UTC; a store filled by `python -m
+bench.rebuild_ab --dump DIR --services booking`: 7,970 events, 7,232 appointments, 7,173
+booked): two ways to keep the database's refusal and pay fewer probes. PostgreSQL 18 builds
+both GiST indexes sorted (`gist_uuid_ops` and `range_ops` have sort support): 14 ms for the
+counselor's index over the 7,173 rows, where adding the constraint takes 72 to 80 ms, so the
+probes, about 9 µs a row, are the cost, and the rebuild with them dropped and added again
+(`indexes_built_after(..., exclusions=True)`) ran 15,242 to 15,520 events/s against 16,349 to
+17,273 keeping them (three runs each, alternately). A query that finds every overlap at once
+(each row's start against the latest end before it, per counselor) takes 4 ms, but a constraint
+cannot be added without its per-row check (an exclusion constraint has no `NOT VALID`). The
+other way: `appointments`' three constraints replaced by a deferred foreign key from each
+booked appointment to its claim, same site, counselor, room, client and span (two generated
+columns and a seven-column unique index on `slot_claims`), so a booked appointment exists only
+with an identical claim and `slot_claims`' constraints keep booked appointments apart. Timed in
+SQL on the same rows (both tables emptied, then filled by `INSERT ... SELECT`, four rounds
+alternately): 427 to 444 ms now, 291 to 320 with the key (its check included), about what
+dropping the three constraints saves in the rebuild; that would put the rebuild into emptied
+tables near 20,500 events/s, at the price of a schema change on the booking path for a rebuild
+after a lost projection. Not built.
+
 Seventh round, followup only (2026-12-04, 23:00 to 23:40 UTC). A store like `make bench`'s:
 `python -m bench.rebuild_ab --dump DIR --booking-seconds 30 --sessions 2000` with its 6,450
 `FollowUpWithdrawn` events removed (18,443 events in 16,443 streams: 12,356 follow-ups of one
