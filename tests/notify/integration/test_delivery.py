@@ -316,6 +316,47 @@ async def test_quiet_hours_hold_a_followup_until_the_window_ends(notify: Notify)
     assert any(address in m.rcpt_tos for m in notify.sinks.smtp.messages)
 
 
+async def test_a_message_held_again_by_new_quiet_hours_does_not_ask_booking(
+    notify: Notify,
+) -> None:
+    """New quiet hours send a held message back to the workers at once; when they still cover
+    now, it is held again by the client's time zone notify knows, without asking booking for
+    an address that would not be used."""
+    site_id = await notify.new_site(timezone="Asia/Tokyo")
+    client_id = await notify.new_client(site_id, uuid4(), timezone="Asia/Tokyo")
+    address = f"asked-{client_id.hex[:8]}@mail.example"
+    notify.directory.add(client_id, email=address, timezone="Asia/Tokyo")
+    zone = ZoneInfo("Asia/Tokyo")
+    local_now = notify.clock.now().astimezone(zone).replace(second=0, microsecond=0)
+
+    def quiet_until(end: datetime) -> dict[str, Any]:
+        window = {"start": (local_now - timedelta(hours=1)).strftime("%H:%M")}
+        return {"quiet_hours": {**window, "end": end.strftime("%H:%M")}}
+
+    async def held_until(end: datetime) -> list[dict[str, Any]]:
+        rows = await notify.notifications(recipient_id=client_id)
+        return [r for r in rows if datetime.fromisoformat(r["next_attempt_at"]) == end]
+
+    # Queued in quiet hours: held until they end (booking is not asked when queueing).
+    first_end, second_end = local_now + timedelta(hours=2), local_now + timedelta(hours=4)
+    assert (await notify.set_preferences(client_id, quiet_until(first_end))).status_code == 200
+    await notify.publish(followup_due(client_id, site_id), source="followup", subject=client_id)
+    await eventually(lambda: held_until(first_end))
+
+    # Longer quiet hours: the message is tried at once, and held again until they end.
+    assert (await notify.set_preferences(client_id, quiet_until(second_end))).status_code == 200
+    [row] = await eventually(lambda: held_until(second_end))
+    assert (row["status"], row["held_for"], row["attempts"]) == ("pending", "quiet_hours", 0)
+    detail = await notify.notification(row["id"])
+    assert detail["attempt_log"] == []
+    assert str(client_id) not in notify.directory.requests
+
+    notify.clock.jump_to(second_end + timedelta(seconds=1))
+    [row] = await settled(notify, client_id)
+    assert row["status"] == "sent"
+    assert notify.directory.requests.count(str(client_id)) == 1
+
+
 async def notify_idle_for(notify: Notify, seconds: float) -> None:
     """Give the workers time to (wrongly) send something: several idle polls."""
     import asyncio

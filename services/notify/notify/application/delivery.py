@@ -9,6 +9,7 @@ import contextlib
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -128,7 +129,10 @@ class Courier:
         the rest is handed to `stopped` (which gives it back, and waits out the page) before
         the outcomes are recorded, so a page is not kept waiting by their statement; the rest
         is also returned."""
-        answers = await self._contacts(batch)
+        # One instant for the batch's holds before asking, so a message not asked about is
+        # held (`held_before_asking`) and never looks for an answer it was not given.
+        asked_at = self._clock.now()
+        answers = await self._contacts(batch, asked_at)
         outcomes: list[Outcome] = []
         rest: list[Claimed] = []
         try:
@@ -136,7 +140,7 @@ class Courier:
                 if n and not go_on():
                     rest = list(batch[n:])
                     break
-                outcomes.append(await self._decide(item, answer))
+                outcomes.append(await self._decide(item, answer, asked_at))
             if rest:
                 await stopped(rest)
         except asyncio.CancelledError:
@@ -147,10 +151,18 @@ class Courier:
         await self.record_many(outcomes)
         return rest
 
-    async def _contacts(self, batch: Sequence[Claimed]) -> list[ContactAnswer | None]:
-        """booking's answer for each client message of `batch` (None for staff), in one
-        request; every client's is unavailable when booking answers none."""
-        asked = [c.notification.recipient_kind is RecipientKind.CLIENT for c in batch]
+    async def _contacts(
+        self, batch: Sequence[Claimed], asked_at: datetime
+    ) -> list[ContactAnswer | None]:
+        """booking's answer for each client message of `batch` (None for staff, and for a
+        message held for quiet hours before asking), in one request; every client's is
+        unavailable when booking answers none."""
+        asked = [
+            c.notification.recipient_kind is RecipientKind.CLIENT
+            and c.facts is not None
+            and not held_before_asking(c.notification, c.facts, asked_at)
+            for c in batch
+        ]
         ids = [
             c.notification.recipient_id for c, client in zip(batch, asked, strict=True) if client
         ]
@@ -162,7 +174,9 @@ class Courier:
         found = iter(answers)
         return [next(found) if client else None for client in asked]
 
-    async def _decide(self, item: Claimed, answer: ContactAnswer | None) -> Outcome:
+    async def _decide(
+        self, item: Claimed, answer: ContactAnswer | None, asked_at: datetime
+    ) -> Outcome:
         """One message of a batch delivered (or held, or failed), in its own span; not
         recorded yet. A crash is a transient failure, as a lone delivery's is."""
         claimed = item.notification
@@ -174,7 +188,7 @@ class Courier:
 
         with self._span(claimed, item.trace_headers):
             try:
-                events = await self._deliver(claimed, item.facts, contact)
+                events = await self._deliver(claimed, item.facts, contact, asked_at)
             except Exception as exc:
                 log.exception("delivery_crashed", notification_id=str(claimed.id), error=repr(exc))
                 outcome = DeliveryOutcome.transient("delivery_crashed")
@@ -217,9 +231,21 @@ class Courier:
         )
 
     async def _deliver(
-        self, claimed: Notification, facts: RecipientFacts | None, contact: ContactSource
+        self,
+        claimed: Notification,
+        facts: RecipientFacts | None,
+        contact: ContactSource,
+        asked_at: datetime | None = None,
     ) -> list[NotificationEvent]:
-        """Hold, send or fail `claimed`: the events its outcome is (recorded by the caller)."""
+        """Hold, send or fail `claimed`: the events its outcome is (recorded by the caller).
+        `asked_at`: the instant its batch decided whether to ask booking about it."""
+        if facts is None:
+            async with self._pool.acquire() as conn:
+                facts = await recipient_facts(conn, claimed.recipient_id, claimed.site_id)
+        held = held_before_asking(claimed, facts, asked_at or self._clock.now())
+        if held:
+            log.info("notification_held", notification_id=str(claimed.id), reason="quiet_hours")
+            return held
         try:
             recipient = await self._recipient(claimed, facts, contact)
         except RecipientUnavailable as exc:
@@ -272,11 +298,8 @@ class Courier:
         return choose_channel(recipient.wishes, recipient.addresses)
 
     async def _recipient(
-        self, claimed: Notification, facts: RecipientFacts | None, contact_of: ContactSource
+        self, claimed: Notification, facts: RecipientFacts, contact_of: ContactSource
     ) -> Recipient:
-        if facts is None:
-            async with self._pool.acquire() as conn:
-                facts = await recipient_facts(conn, claimed.recipient_id, claimed.site_id)
         preferences, site = facts.preferences, facts.site
         staff, profile = facts.staff, facts.client
         quiet_hours = preferences.quiet_hours if preferences else None
@@ -443,3 +466,18 @@ def _log_outcome(recorded: Notification) -> None:
             next_attempt_at=recorded.next_attempt_at.isoformat(),
             **fields,
         )
+
+
+def held_before_asking(
+    claimed: Notification, facts: RecipientFacts, now: datetime
+) -> list[NotificationEvent]:
+    """A client's message held for quiet hours by the time zone notify already knows (the
+    client's from booking's events, else the site's), before booking is asked for the
+    address: a message that does not go now discloses nothing. booking's answer may name a
+    newer zone; the check after it holds by that one too."""
+    if claimed.recipient_kind is not RecipientKind.CLIENT or facts.preferences is None:
+        return []
+    known = facts.client.timezone if facts.client else (facts.site.timezone if facts.site else None)
+    if known is None:  # as when it was queued: no hold by a guess; booking's answer decides
+        return []
+    return rules.hold_if_quiet(claimed, facts.preferences.quiet_hours, zone_named(known), now)
