@@ -4,6 +4,7 @@ gets what it needs, and nothing more, from its manifests."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,7 +25,8 @@ OVERLAYS = ("dev", "prod")
 KUBERNETES_VERSION = kubernetes_validate.latest_version()
 CNPG_GROUP = "postgresql.cnpg.io/"
 SECRET_LOOKING = re.compile(r"PASSWORD|SECRET|TOKEN|API_KEY|WEBHOOK|CREDENTIAL|PRIVATE", re.I)
-ALLOWED_EGRESS_PORTS = {("TCP", 4222), ("TCP", 5432), ("UDP", 53), ("TCP", 53)}
+# NATS, PostgreSQL, DNS and an OpenTelemetry collector (OTLP over HTTP).
+ALLOWED_EGRESS_PORTS = {("TCP", 4222), ("TCP", 5432), ("UDP", 53), ("TCP", 53), ("TCP", 4318)}
 PROVIDER_PORTS = {("TCP", 25), ("TCP", 465), ("TCP", 587), ("TCP", 443)}
 
 Manifest = dict[str, Any]
@@ -349,8 +351,46 @@ def test_network_policy_lets_a_service_reach_only_nats_its_database_dns_and_prov
     assert all(
         peer["podSelector"]["matchLabels"] == {"k8s-app": "kube-dns"} for peer in by_port[53]
     )
+    collector = {"app.kubernetes.io/name": "opentelemetry-collector"}
+    assert all(peer["podSelector"]["matchLabels"] == collector for peer in by_port[4318])
     (ingress,) = policy["spec"]["ingress"]
     assert [p["port"] for p in ingress["ports"]] == [config.default_port]
+
+
+# What notify's providers may not be: private, shared (CGNAT), link-local, loopback.
+NON_PUBLIC_V4 = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+                 "169.254.0.0/16", "127.0.0.0/8")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_notify_reaches_its_providers_at_public_addresses_only(overlay: str) -> None:
+    """The egress policy is what stops a webhook host that resolves to an internal address
+    after notify checked it (DNS rebinding; docs/security.md): every address block notify may
+    reach on its provider ports leaves out the non-public ranges."""
+    policy = _one(_render(overlay), "NetworkPolicy", "notify")
+    blocks = [
+        peer["ipBlock"]
+        for rule in policy["spec"]["egress"]
+        for peer in rule["to"]
+        if "ipBlock" in peer
+    ]
+    assert blocks, "the providers are reached through an ipBlock"
+    for block in blocks:
+        cidr = ipaddress.ip_network(block["cidr"])
+        assert cidr.version == 4, "no IPv6 block (its ULA and link-local ranges would need cutting)"
+        cut = [ipaddress.ip_network(c) for c in block.get("except", [])]
+        for private in map(ipaddress.ip_network, NON_PUBLIC_V4):
+            if private.overlaps(cidr):
+                assert any(private.subnet_of(c) for c in cut if c.version == 4), (
+                    f"{block['cidr']} lets notify reach {private}"
+                )
+    # The metadata address in particular: inside the block, inside an exception.
+    metadata = ipaddress.ip_address("169.254.169.254")
+    assert all(
+        any(metadata in ipaddress.ip_network(c) for c in block.get("except", []))
+        for block in blocks
+        if metadata in ipaddress.ip_network(block["cidr"])
+    )
 
 
 # ---- the overlays ----------------------------------------------------------------------
