@@ -118,6 +118,8 @@ def _chart_config(values: dict[str, Any], store_dir: Path) -> str:
         "port": 4222,
         "http_port": config["monitor"]["port"],
         "jetstream": {"store_dir": str(store_dir), **config["jetstream"]["merge"]},
+        # Routes without TLS here: the merge is what is under test.
+        "cluster": {"name": "nats", "port": 6222, "routes": [], **config["cluster"]["merge"]},
         **config["merge"],
     }
     return re.sub(r'"[^"]*\$include": "(.*)",?', r"include \1;", json.dumps(doc, indent=2))
@@ -175,3 +177,9 @@ def test_helm_values_load_the_bus_users_and_encrypt_clients_and_routes() -> None
     assert {"name": "bus-auth", "secret": {"secretName": "nats-bus-auth"}} in volumes
     assert config["nats"]["tls"] == {"enabled": True, "secretName": "nats-server-tls"}
     assert config["cluster"]["tls"] == {"enabled": True, "secretName": "nats-cluster-tls"}
+
+
+def test_clients_are_not_told_the_servers_pod_addresses() -> None:
+    # Clients verify the server's certificate by name (tls://nats:4222); an advertised pod IP
+    # would be a server to reconnect to that no DNS-name certificate matches.
+    assert _helm_values()["config"]["cluster"]["merge"]["no_advertise"] is True
