@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import nats
 from nats.aio.client import Client as NatsClient
@@ -27,8 +29,27 @@ class BusCredentials:
         return self.seed is not None or self.seed_file is not None
 
 
-def connect_options(credentials: BusCredentials) -> dict[str, Any]:
-    """nats-py `connect` arguments for these credentials (no auth when no seed is given)."""
+def tls_server_name(url: str) -> str | None:
+    """The name every server's certificate is checked against: the URL's host, unless it is
+    an IP address.
+
+    Why: a cluster advertises its servers' pod IPs; nats-py checks a server learned from a
+    learned server (a restarted pod's new IP, after a failover) against that IP, and the
+    certificates carry names only. (The Helm values also turn advertising off.)
+    """
+    host = urlsplit(url if "://" in url else f"nats://{url}").hostname
+    if not host:
+        return None
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    return None
+
+
+def connect_options(credentials: BusCredentials, url: str | None = None) -> dict[str, Any]:
+    """nats-py `connect` arguments for these credentials (no auth when no seed is given), for
+    the server at `url` (with TLS, its name is the one every certificate is checked against)."""
     options: dict[str, Any] = {"name": credentials.user}
     # Replies and JetStream deliveries come to the user's own prefix: the only inbox
     # subjects the server lets it subscribe to.
@@ -39,9 +60,13 @@ def connect_options(credentials: BusCredentials) -> dict[str, Any]:
         options["nkeys_seed"] = str(credentials.seed_file)
     if credentials.tls_ca_file is not None:
         options["tls"] = ssl.create_default_context(cafile=str(credentials.tls_ca_file))
+    tls = credentials.tls_ca_file is not None or (url or "").startswith("tls://")
+    server_name = tls_server_name(url) if tls and url else None
+    if server_name is not None:
+        options["tls_hostname"] = server_name
     return options
 
 
 async def connect_bus(url: str, credentials: BusCredentials, **options: Any) -> NatsClient:
-    client: NatsClient = await nats.connect(url, **connect_options(credentials), **options)
+    client: NatsClient = await nats.connect(url, **connect_options(credentials, url), **options)
     return client

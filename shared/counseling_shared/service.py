@@ -206,7 +206,7 @@ class Runtime:
                 async with asyncio.timeout(5.0):
                     await nc.connect(
                         s.nats_url,
-                        **connect_options(self.bus_credentials()),
+                        **connect_options(self.bus_credentials(), s.nats_url),
                         max_reconnect_attempts=-1,
                         allow_reconnect=True,
                         **options,

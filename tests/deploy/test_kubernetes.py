@@ -4,6 +4,7 @@ gets what it needs, and nothing more, from its manifests."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,7 +25,8 @@ OVERLAYS = ("dev", "prod")
 KUBERNETES_VERSION = kubernetes_validate.latest_version()
 CNPG_GROUP = "postgresql.cnpg.io/"
 SECRET_LOOKING = re.compile(r"PASSWORD|SECRET|TOKEN|API_KEY|WEBHOOK|CREDENTIAL|PRIVATE", re.I)
-ALLOWED_EGRESS_PORTS = {("TCP", 4222), ("TCP", 5432), ("UDP", 53), ("TCP", 53)}
+# NATS, PostgreSQL, DNS and an OpenTelemetry collector (OTLP over HTTP).
+ALLOWED_EGRESS_PORTS = {("TCP", 4222), ("TCP", 5432), ("UDP", 53), ("TCP", 53), ("TCP", 4318)}
 PROVIDER_PORTS = {("TCP", 25), ("TCP", 465), ("TCP", 587), ("TCP", 443)}
 
 Manifest = dict[str, Any]
@@ -224,9 +226,10 @@ def test_every_deployment_has_probes_resources_and_runs_non_root(overlay: str) -
     for deployment in _all(_render(overlay), "Deployment"):
         name = deployment["metadata"]["name"]
         pod = deployment["spec"]["template"]["spec"]
+        serves = name != "counselctl"  # the operator CLI's pod serves nothing to probe
         for container in pod["containers"]:
-            assert container.get("readinessProbe"), name
-            assert container.get("livenessProbe"), name
+            assert container.get("readinessProbe") or not serves, name
+            assert container.get("livenessProbe") or not serves, name
             resources = container["resources"]
             for side in ("requests", "limits"):
                 assert {"cpu", "memory"} <= set(resources[side]), f"{name} {side}"
@@ -349,8 +352,52 @@ def test_network_policy_lets_a_service_reach_only_nats_its_database_dns_and_prov
     assert all(
         peer["podSelector"]["matchLabels"] == {"k8s-app": "kube-dns"} for peer in by_port[53]
     )
+    collector = {"app.kubernetes.io/name": "opentelemetry-collector"}
+    assert all(peer["podSelector"]["matchLabels"] == collector for peer in by_port[4318])
     (ingress,) = policy["spec"]["ingress"]
     assert [p["port"] for p in ingress["ports"]] == [config.default_port]
+
+
+# What notify's providers may not be: private, shared (CGNAT), link-local, loopback.
+NON_PUBLIC_V4 = (
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "169.254.0.0/16",
+    "127.0.0.0/8",
+)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_notify_reaches_its_providers_at_public_addresses_only(overlay: str) -> None:
+    """The egress policy is what stops a webhook host that resolves to an internal address
+    after notify checked it (DNS rebinding; docs/security.md): every address block notify may
+    reach on its provider ports leaves out the non-public ranges."""
+    policy = _one(_render(overlay), "NetworkPolicy", "notify")
+    blocks = [
+        peer["ipBlock"]
+        for rule in policy["spec"]["egress"]
+        for peer in rule["to"]
+        if "ipBlock" in peer
+    ]
+    assert blocks, "the providers are reached through an ipBlock"
+    for block in blocks:
+        cidr = ipaddress.ip_network(block["cidr"])
+        assert cidr.version == 4, "no IPv6 block (its ULA and link-local ranges would need cutting)"
+        cut = [ipaddress.IPv4Network(c) for c in block.get("except", [])]
+        for private in map(ipaddress.IPv4Network, NON_PUBLIC_V4):
+            if private.overlaps(cidr):
+                assert any(private.subnet_of(c) for c in cut), (
+                    f"{block['cidr']} lets notify reach {private}"
+                )
+    # The metadata address in particular: inside the block, inside an exception.
+    metadata = ipaddress.ip_address("169.254.169.254")
+    assert all(
+        any(metadata in ipaddress.ip_network(c) for c in block.get("except", []))
+        for block in blocks
+        if metadata in ipaddress.ip_network(block["cidr"])
+    )
 
 
 # ---- the overlays ----------------------------------------------------------------------
@@ -411,21 +458,45 @@ def test_every_secret_the_manifests_reference_is_documented_with_its_keys() -> N
         assert f"`{key}`" in operations, f"docs/operations.md names the key {key} of {name}"
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_all_replicas_at_full_scale_fit_in_the_database_connection_limit(overlay: str) -> None:
-    # Each process holds DB_POOL_MAX pooled connections plus a few of its own (the relay's and
-    # the scheduler's LISTEN connections, migrations at start-up).
+def _database_connections(overlay: str, *, rolling: bool) -> tuple[int, int]:
+    """Connections every service process can hold at the autoscalers' maximum, and the
+    database's budget for them. Each process holds DB_POOL_MAX pooled connections plus a few
+    of its own (the relay's and the scheduler's LISTEN connections, migrations at start-up).
+    `rolling`: one apply rolls all four Deployments at once; each then runs maxSurge new pods
+    beyond its count, while up to maxSurge replaced pods still drain (a terminating pod does
+    not count against the surge, and holds its connections until it has stopped)."""
     per_process_extra = 3
     manifests = _render(overlay)
     needed = 0
     for service in SERVICES:
-        env = _environment(manifests, _one(manifests, "Deployment", service))
+        deployment = _one(manifests, "Deployment", service)
+        env = _environment(manifests, deployment)
         replicas = _one(manifests, "HorizontalPodAutoscaler", service)["spec"]["maxReplicas"]
+        if rolling:
+            surge = deployment["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
+            assert isinstance(surge, int), "a pod count, not a percentage"
+            replicas += 2 * surge
         needed += replicas * (int(env.get("DB_POOL_MAX", "10")) + per_process_extra)
+    # The counselctl pod when scaled up: one connection per database per command.
+    needed += len(SERVICES)
     cluster = _one(manifests, "Cluster", "counseling-db")
     limit = int(cluster["spec"]["postgresql"]["parameters"]["max_connections"])
     reserved = 10  # superuser, replication and the operator's own connections
-    assert needed <= limit - reserved, f"{needed} connections at full scale, limit {limit}"
+    return needed, limit - reserved
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("rolling", [False, True], ids=["steady", "rolling-update"])
+def test_all_replicas_at_full_scale_fit_in_the_database_connection_limit(
+    overlay: str, rolling: bool
+) -> None:
+    needed, budget = _database_connections(overlay, rolling=rolling)
+    assert needed <= budget, f"{needed} connections at full scale, {budget} available"
+
+
+def test_prod_rolling_at_full_scale_uses_most_of_the_connection_budget() -> None:
+    # The figures docs/operations.md and postgres-cluster.yaml quote.
+    assert _database_connections("prod", rolling=True) == (364, 390)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -461,3 +532,50 @@ def test_prod_connects_to_nats_over_tls_checking_the_servers_ca() -> None:
         env = _environment(manifests, _one(manifests, "Deployment", config.name))
         assert env["NATS_URL"] == "tls://nats:4222"
         assert env["NATS_TLS_CA_FILE"] == "/run/nats-ca/ca.crt"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_counselctl_pod_is_the_operator_on_the_bus_and_each_databases_owner(
+    overlay: str,
+) -> None:
+    """`kubectl exec deploy/counselctl -- counselctl …`: the operator's NATS seed (a service's
+    user may not redrive dead letters), each database's owner role, none by default."""
+    manifests = _render(overlay)
+    deployment = _one(manifests, "Deployment", "counselctl")
+    assert deployment["spec"]["replicas"] == 0, "scaled up by hand, back to none on apply"
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    env = _environment(manifests, deployment)
+    assert env["NATS_NKEY_SEED_FILE"] == "/run/bus/seed.nk"
+    secrets = {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+    assert {s for s in secrets if s.endswith("-nats")} == {"counseling-counselctl-nats"}
+    assert {m["mountPath"]: m for m in _container(deployment)["volumeMounts"]}["/run/bus"][
+        "readOnly"
+    ]
+    for service in SERVICES:
+        url = urlsplit(env[f"{service.upper()}_DATABASE_URL"])
+        assert (url.hostname, url.port, url.path) == ("counseling-db-rw", 5432, f"/{service}")
+        assert "sslmode=require" in url.query, "pg_hba admits TLS only"
+        for part, key in ((url.username, "username"), (url.password, "password")):
+            variable = re.fullmatch(r"\$\((\w+)\)", part or "")
+            assert variable is not None, part
+            ref = env[variable.group(1)]["secretKeyRef"]
+            assert (ref["name"], ref["key"]) == (f"counseling-{service}-db-owner", key)
+    assert not [k for k in env if k in ("DATABASE_URL", "MIGRATION_DATABASE_URL")]
+    if overlay == "prod":
+        assert env["NATS_TLS_CA_FILE"] == "/run/nats-ca/ca.crt"
+        assert "nats-server-tls" in secrets
+    policy = _one(manifests, "NetworkPolicy", "counselctl")
+    assert _selects(
+        policy["spec"]["podSelector"], deployment["spec"]["template"]["metadata"]["labels"]
+    )
+    assert not policy["spec"].get("ingress")
+    ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]}
+    assert ports == {4222, 5432, 53}
+
+
+def test_no_operator_command_runs_in_a_service_pod() -> None:
+    operations = (ROOT / "docs/operations.md").read_text()
+    found = re.findall(r"exec deploy/(\w+) -- counselctl", operations)
+    assert found, "the guide shows operator commands in the cluster"
+    assert set(found) == {"counselctl"}, found

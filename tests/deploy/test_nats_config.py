@@ -3,6 +3,8 @@ storage that acknowledges a write only once it is on disk."""
 
 from __future__ import annotations
 
+import json
+import posixpath
 import re
 import shutil
 import subprocess
@@ -103,13 +105,81 @@ def test_the_nats_exporter_the_lag_alerts_read_is_enabled() -> None:
     assert values["config"]["monitor"]["enabled"] is True
 
 
+# Where the chart (1.x) puts its generated config, and the reloader's default mount filter.
+CHART_CONFIG_DIR = "/etc/nats-config"
+RELOADER_MOUNT_PREFIXES = ("/etc/",)
+
+
+def _chart_config(values: dict[str, Any], store_dir: Path) -> str:
+    """The server config as the chart writes it: its values as JSON, where a `$include` key
+    becomes an `include <path>;` directive (the chart's `nats.formatConfig`)."""
+    config = values["config"]
+    doc: dict[str, Any] = {
+        "port": 4222,
+        "http_port": config["monitor"]["port"],
+        "jetstream": {"store_dir": str(store_dir), **config["jetstream"]["merge"]},
+        # Routes without TLS here: the merge is what is under test.
+        "cluster": {"name": "nats", "port": 6222, "routes": [], **config["cluster"]["merge"]},
+        **config["merge"],
+    }
+    return re.sub(r'"[^"]*\$include": "(.*)",?', r"include \1;", json.dumps(doc, indent=2))
+
+
+def _in_pod_layout(root: Path, values: dict[str, Any]) -> Path:
+    """`root` laid out like the NATS pod: the chart's config in etc/nats-config/nats.conf, the
+    `nats-bus-auth` Secret (as `counselctl bus config` writes it) where values mount it."""
+    mounts = [p["value"] for p in values["container"]["patch"] if p["path"] == "/volumeMounts/-"]
+    (bus_mount,) = [m["mountPath"] for m in mounts if m["name"] == "bus-auth"]
+    made = write_bus_config(root / "made")
+    (root / bus_mount.lstrip("/")).mkdir(parents=True)
+    shutil.copy(made.auth_file, root / bus_mount.lstrip("/") / "auth.conf")
+    config = root / CHART_CONFIG_DIR.lstrip("/") / "nats.conf"
+    config.parent.mkdir(parents=True)
+    config.write_text(_chart_config(values, root / "data"))
+    return config
+
+
+def test_the_chart_config_with_the_bus_users_is_accepted_by_nats_server(tmp_path: Path) -> None:
+    # nats-server resolves an include against the including file's folder, even an absolute
+    # one; the layout under tmp_path mirrors the pod's mounts, so only a relative path works.
+    result = _check_config(_in_pod_layout(tmp_path, _helm_values()))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_nats_server_refuses_the_chart_config_with_an_absolute_include(tmp_path: Path) -> None:
+    values = _helm_values()
+    values["config"]["merge"]["$include"] = "/etc/nats-bus/auth.conf"
+    result = _check_config(_in_pod_layout(tmp_path, values))
+    assert result.returncode != 0
+    assert "etc/nats-config/etc/nats-bus/auth.conf" in result.stdout + result.stderr
+
+
+def test_the_config_reloader_watches_the_included_bus_users() -> None:
+    # The chart gives the reloader `-config <config dir>/<include>` (path-cleaned) and the
+    # nats container's mounts under its prefixes: the file must be inside one of those mounts.
+    values = _helm_values()
+    watched = posixpath.normpath(
+        posixpath.join(CHART_CONFIG_DIR, values["config"]["merge"]["$include"])
+    )
+    assert watched == "/etc/nats-bus/auth.conf"
+    mounts = [p["value"] for p in values["container"]["patch"] if p["path"] == "/volumeMounts/-"]
+    reloader_mounts = [m for m in mounts if m["mountPath"].startswith(RELOADER_MOUNT_PREFIXES)]
+    assert any(watched.startswith(m["mountPath"] + "/") for m in reloader_mounts)
+    assert "natsVolumeMountPrefixes" not in values.get("reloader", {}), "the default, /etc/"
+
+
 def test_helm_values_load_the_bus_users_and_encrypt_clients_and_routes() -> None:
     values = _helm_values()
     config = values["config"]
-    assert config["merge"]["$include"] == "/etc/nats-bus/auth.conf"
     mounts = [p["value"] for p in values["container"]["patch"] if p["path"] == "/volumeMounts/-"]
     assert {"name": "bus-auth", "mountPath": "/etc/nats-bus", "readOnly": True} in mounts
     volumes = [p["value"] for p in values["podTemplate"]["patch"]]
     assert {"name": "bus-auth", "secret": {"secretName": "nats-bus-auth"}} in volumes
     assert config["nats"]["tls"] == {"enabled": True, "secretName": "nats-server-tls"}
     assert config["cluster"]["tls"] == {"enabled": True, "secretName": "nats-cluster-tls"}
+
+
+def test_clients_are_not_told_the_servers_pod_addresses() -> None:
+    # Clients verify the server's certificate by name (tls://nats:4222); an advertised pod IP
+    # would be a server to reconnect to that no DNS-name certificate matches.
+    assert _helm_values()["config"]["cluster"]["merge"]["no_advertise"] is True

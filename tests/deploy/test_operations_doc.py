@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.deploy.support import DEPLOY, ROOT, load_yaml
+from tests.deploy.support import DEPLOY, ROOT, load_yaml, load_yaml_documents
 
 OPERATIONS = ROOT / "docs/operations.md"
 
@@ -55,3 +55,31 @@ def test_the_compose_variables_it_lists_are_the_ones_compose_reads() -> None:
     listed = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", _text()))
     undocumented = sorted(read - listed)
     assert not undocumented, f"docs/operations.md does not mention {undocumented}"
+
+
+def _section(heading: str) -> str:
+    text = _text()
+    start = text.index(f"\n## {heading}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else len(text)]
+
+
+def test_the_upgrade_deletes_the_streams_job_before_applying() -> None:
+    # A Job's pod template is immutable: applying a new image or ConfigMap hash over the
+    # previous Job fails, and an unchanged one does not run again.
+    job = next(
+        m
+        for m in load_yaml_documents((DEPLOY / "k8s/base/streams-job.yaml").read_text())
+        if m["kind"] == "Job"
+    )
+    name = job["metadata"]["name"]
+    upgrade = _section("Upgrade")
+    delete = upgrade.index(f"delete job {name} --ignore-not-found")
+    assert delete < upgrade.index("kubectl apply -k deploy/k8s/overlays/")
+    assert "on every apply" not in (DEPLOY / "k8s/base/streams-job.yaml").read_text()
+
+
+def test_kubernetes_commands_say_which_namespace_the_dev_overlay_uses() -> None:
+    dev = load_yaml(DEPLOY / "k8s/overlays/dev/kustomization.yaml")["namespace"]
+    install = _section("Install on Kubernetes")
+    assert f"-n {dev}" in install, "the dev namespace for helm and kubectl"
