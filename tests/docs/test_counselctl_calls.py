@@ -16,7 +16,9 @@ import pytest
 import typer.main
 import yaml
 
+from opsctl.bus import service_consumers
 from opsctl.cli import app
+from opsctl.config import Service
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [
@@ -117,6 +119,21 @@ def test_every_counselctl_call_is_one_counselctl_accepts(source: str) -> None:
     root = typer.main.get_command(app)
     wrong = {call: found for call in _calls(source) if (found := problems(call, root))}
     assert not wrong, f"{source}: {wrong}"
+
+
+@pytest.mark.parametrize("source", [*PAGES, ALERTS])
+def test_dead_letter_examples_name_a_service_that_has_some(source: str) -> None:
+    """A service without consumers never has a dead letter: README's example listed booking's,
+    which always shows nothing."""
+    consuming = {s.value for s in Service if service_consumers(s)}
+    named = [
+        m.group(1)
+        for call in _calls(source)
+        if call.startswith("dead-letters ")
+        for m in [re.search(r"(?:--service|-s)[ =](\w+)", call)]
+        if m and m.group(1) in {s.value for s in Service}
+    ]
+    assert not [n for n in named if n not in consuming], f"{source}: {named}"
 
 
 def test_the_pages_and_alerts_show_calls_at_all() -> None:
