@@ -1,8 +1,9 @@
 """The pages say what the code does: every setting the services read is in a settings table with
 its default, no table lists a variable nothing reads, every table of a service's migrations is
 named in its README and in the rebuild table of docs/operator-cli.md, and every counselctl
-command has its section there. Each check reads the code itself, so a new setting, table or
-command without its documentation fails here."""
+command has its section there (test_counselctl_calls checks every command line the pages
+show). Each check reads the code itself, so a new setting, table or command without its
+documentation fails here."""
 
 from __future__ import annotations
 
@@ -212,60 +213,3 @@ def test_the_default_check_sees_a_wrong_default() -> None:
     assert _written("10 (s)") == _as_documented(10.0)
     assert _written("`PT5M`") != _as_documented("PT15M")
     assert _written("unset") is None
-
-
-PAGES = [
-    "README.md",
-    *(f"services/{s}/README.md" for s in sorted(SERVICES)),
-    *(
-        str(p.relative_to(ROOT))
-        for p in sorted((ROOT / "docs").glob("*.md"))
-        if p.name != "performance.md"  # written by `make bench`
-    ),
-]
-
-
-def _unknown_command(words: list[str], group: Any) -> str | None:
-    """The first word of `counselctl <words>` that is not a command, or None."""
-    for word in words:
-        if not re.fullmatch(r"[a-z][a-z-]*", word) or not hasattr(group, "commands"):
-            return None  # an argument or an option: the command is complete
-        if word not in group.commands:
-            return word
-        group = group.commands[word]
-    return None
-
-
-def _counselctl_calls(text: str) -> list[str]:
-    """What follows `counselctl` in inline code and in the command lines of code blocks."""
-    fenced = re.compile(r"^```.*?^```", re.M | re.S)
-    calls = [
-        line
-        for block in fenced.findall(text)
-        for line in re.findall(r"^\s*(?:\$ )?(?:\.venv/bin/)?counselctl (.*)$", block, re.M)
-    ]
-    for code in re.findall(r"`([^`]+)`", fenced.sub("", text)):
-        calls += re.findall(r"\bcounselctl ([^`]*)", code)
-    return calls
-
-
-@pytest.mark.parametrize("page", PAGES)
-def test_every_counselctl_command_a_page_names_exists(page: str) -> None:
-    root = typer.main.get_command(app)
-    unknown = [
-        call
-        for call in _counselctl_calls(_text(page))
-        if _unknown_command(call.split(), root) is not None
-    ]
-    assert not unknown, f"{page} names commands counselctl does not have: {unknown}"
-
-
-def test_the_command_check_sees_a_command_that_does_not_exist() -> None:
-    root = typer.main.get_command(app)
-    assert _unknown_command(["dlq", "purge"], root) == "dlq"
-    assert _unknown_command(["dead-letters", "purge"], root) == "purge"
-    assert _unknown_command(["dead-letters", "review", "42", "--service", "S"], root) is None
-    assert _counselctl_calls("run `counselctl dlq purge`\n```sh\n$ counselctl streams\n```") == [
-        "streams",
-        "dlq purge",
-    ]

@@ -40,6 +40,50 @@ def test_the_shared_url_names_the_service_database_like_make_run() -> None:
     assert found.url == "postgresql://postgres:pw@db.example:5433/followup?sslmode=require"
 
 
+def test_owner_commands_prefer_the_migration_role_at_each_level() -> None:
+    """A service's container: DATABASE_URL is the runtime role, MIGRATION_DATABASE_URL the
+    owner, each naming the service's own database."""
+    container = {
+        "DATABASE_URL": "postgresql://booking:rt@db:5432/booking",
+        "MIGRATION_DATABASE_URL": "postgresql://booking_owner:ow@db:5432/booking",
+    }
+    specific = container | {
+        "BOOKING_DATABASE_URL": "postgresql://rt@h/b",
+        "BOOKING_MIGRATION_DATABASE_URL": "postgresql://ow@h/b",
+    }
+
+    assert database_for(Service.BOOKING, env=container, owner=True).url == (
+        "postgresql://booking_owner:ow@db:5432/booking"
+    )
+    assert database_for(Service.BOOKING, env=container).url == (
+        "postgresql://booking:rt@db:5432/booking"
+    )
+    assert database_for(Service.BOOKING, env=specific, owner=True).url == "postgresql://ow@h/b"
+    assert database_for(Service.BOOKING, env=specific).url == "postgresql://rt@h/b"
+    assert database_for(Service.BOOKING, "postgresql://x@h/b", env=specific, owner=True).url == (
+        "postgresql://x@h/b"
+    )
+
+
+def test_owner_commands_fall_back_on_the_runtime_variables() -> None:
+    env = {"BOOKING_DATABASE_URL": "postgresql://rt@h/b", "DATABASE_URL": "postgresql://s@h/x"}
+
+    assert database_for(Service.BOOKING, env=env, owner=True).url == "postgresql://rt@h/b"
+    assert database_for(Service.CRISIS, env=env, owner=True).url == "postgresql://s@h/crisis"
+
+
+def test_a_migration_url_alone_keeps_a_running_devstack_out() -> None:
+    state = {"databases": {"notify": "postgresql://postgres@127.0.0.1:5432/notify"}}
+    env = {"MIGRATION_DATABASE_URL": "postgresql://o@db/notify"}
+
+    assert database_for(Service.NOTIFY, env=env, state=state, owner=True).url == (
+        "postgresql://o@db/notify"
+    )
+    assert database_for(Service.NOTIFY, env={}, state=state, owner=True).url == (
+        "postgresql://postgres@127.0.0.1:5432/notify"
+    )
+
+
 def test_without_any_setting_the_services_default_server_is_used() -> None:
     assert database_for(Service.NOTIFY, env={}).url == "postgresql://postgres@127.0.0.1:5432/notify"
 

@@ -3,11 +3,12 @@
 A service reads `DATABASE_URL`; `make run` gives each one the same server with the database
 named after the service. counselctl serves all four at once, so it reads, in order:
 `--database-url`, `<SERVICE>_DATABASE_URL`, then `DATABASE_URL` with its database name replaced
-by the service's name, then the state file of a running `make run` (`devstack.json` in
-`$DEVSTACK_VAR_DIR`, else in the source tree's `var/`, else in `./var`), then the services'
-defaults. NATS likewise: `--nats-url`, `NATS_URL`, the state file, the default. A service's
-HTTP API (`demo load`): `--<service>-url`, `<SERVICE>_PORT` on this machine, the state file, the
-contract's port.
+by the service's name (`rebuild` and `clients erase` try the `MIGRATION_DATABASE_URL` variant
+of each variable first: see `database_for`), then the state file of a running `make run`
+(`devstack.json` in `$DEVSTACK_VAR_DIR`, else in the source tree's `var/`, else in `./var`), then
+the services' defaults. NATS likewise: `--nats-url`, `NATS_URL`, the state file, the default.
+A service's HTTP API (`demo load`): `--<service>-url`, `<SERVICE>_PORT` on this machine, the
+state file, the contract's port.
 """
 
 from __future__ import annotations
@@ -76,7 +77,12 @@ def devstack_state(env: Mapping[str, str]) -> dict[str, Any]:
 def missing_stack_hint(env: Mapping[str, str]) -> str | None:
     """Why counselctl fell back on the default servers, when it did: nothing names a server and
     no `make run` state file is where it looked (a stack started with another DEVSTACK_VAR_DIR)."""
-    if env.get("NATS_URL") or env.get("DATABASE_URL") or devstack_state(env):
+    if (
+        env.get("NATS_URL")
+        or env.get("DATABASE_URL")
+        or env.get("MIGRATION_DATABASE_URL")
+        or devstack_state(env)
+    ):
         return None
     return (
         f"no running `make run` found (no state file {state_path(env)}): start it, or set "
@@ -95,15 +101,25 @@ def database_for(
     explicit_schema: str | None = None,
     env: Mapping[str, str] | None = None,
     state: Mapping[str, Any] | None = None,
+    *,
+    owner: bool = False,
 ) -> Database:
+    """`owner`: for commands that need the role owning the tables (`rebuild`, `clients erase`
+    lock or rewrite `events`, which the runtime role may only read and append to). They prefer
+    the migration role's URL (`<SERVICE>_MIGRATION_DATABASE_URL`, `MIGRATION_DATABASE_URL`,
+    what a service's container has) at each level, and fall back on the runtime one."""
     state = _state_of(env) if state is None else state
     env = os.environ if env is None else env
     prefix = service.value.upper()
-    url = explicit_url or env.get(f"{prefix}_DATABASE_URL")
-    if not url and not env.get("DATABASE_URL"):
+    kinds = ("MIGRATION_DATABASE_URL", "DATABASE_URL") if owner else ("DATABASE_URL",)
+    url = explicit_url or next(
+        (env[f"{prefix}_{k}"] for k in kinds if env.get(f"{prefix}_{k}")), None
+    )
+    shared = next((env[k] for k in kinds if env.get(k)), None)
+    if not url and not shared:
         url = (state.get("databases") or {}).get(service.value)
     if not url:
-        url = with_database(env.get("DATABASE_URL") or _DEFAULT_DATABASE_URL, service.value)
+        url = with_database(shared or _DEFAULT_DATABASE_URL, service.value)
     schema = (
         explicit_schema
         or env.get(f"{prefix}_DATABASE_SCHEMA")
@@ -157,8 +173,9 @@ def service_url(
 def operator_credentials(
     seed_file: Path | None = None, env: Mapping[str, str] | None = None
 ) -> BusCredentials:
-    """counselctl's own bus user: `--nkey-seed-file`, else `$NATS_NKEY_SEED_FILE`, else
-    `$NATS_NKEY_SEED`; none of them: an unauthenticated connection (a development bus)."""
+    """counselctl's own bus user: `seed_file`, else `$NATS_NKEY_SEED_FILE`, else
+    `$NATS_NKEY_SEED`, else the operator seed of a running `make run`; none of them: an
+    unauthenticated connection (a development bus)."""
     state = _state_of(env)
     env = os.environ if env is None else env
     path = seed_file or (

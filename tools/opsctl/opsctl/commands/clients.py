@@ -10,7 +10,14 @@ import typer
 from rich.markup import escape
 
 from opsctl import erasure
-from opsctl.commands.common import JsonOption, NatsUrlOption, database, fail, jetstream, run
+from opsctl.commands.common import (
+    JsonOption,
+    NatsUrlOption,
+    fail,
+    jetstream,
+    owner_database,
+    run,
+)
 from opsctl.console import print_json, stderr, stdout, table
 
 app = typer.Typer(help="A client's data across the services.", no_args_is_help=True)
@@ -32,8 +39,10 @@ def erase(
     notes), followup, notify and crisis delete what they hold; every service deletes its dead
     letters naming the client, and then their copies on the DLQ stream are deleted. Refused
     while the client has an unresolved crisis alert. Each service's database comes from
-    `<SERVICE>_DATABASE_URL` or `DATABASE_URL` (as for every command). Each service's audit
-    trail records the erasure (actor `operator`, your login name; action `erase_client`).
+    `<SERVICE>_MIGRATION_DATABASE_URL`, `<SERVICE>_DATABASE_URL`, `MIGRATION_DATABASE_URL` or
+    `DATABASE_URL`: it rewrites the event stores, which only the role owning the tables may.
+    Each service's audit trail records the erasure (actor `operator`, your login name; action
+    `erase_client`).
     When NATS cannot be reached, the databases are still erased and it exits 3: run it again
     once NATS answers."""
     if not yes:
@@ -46,7 +55,8 @@ def erase(
     async def work() -> None:
         for service in erasure.ORDER:
             hook = erasure.erase_hook(service)
-            async with database(service, None, None) as conn:
+            doing = f"{service.value} erase (already erased: {', '.join(changed) or 'nothing'})"
+            async with owner_database(service, None, None, doing) as conn:
                 try:
                     changed[service.value] = dict(await hook(conn, client_id))
                 except ValueError as exc:  # a refusal, before anything changed there

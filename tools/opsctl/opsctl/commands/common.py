@@ -12,9 +12,11 @@ import asyncpg
 import nats.errors
 import typer
 from nats.js import JetStreamContext
+from rich.markup import escape
 
 from counseling_shared.bus import connect_bus
 from counseling_shared.db import connect
+from counseling_shared.migrations import role_of
 from opsctl.config import (
     Service,
     database_for,
@@ -35,6 +37,16 @@ DatabaseUrlOption = Annotated[
         "--database-url",
         help="Default: `$<SERVICE>_DATABASE_URL`, else `$DATABASE_URL` with the service's "
         "name as database name.",
+        show_default=False,
+    ),
+]
+OwnerDatabaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="The role owning the service's tables. Default: "
+        "`$<SERVICE>_MIGRATION_DATABASE_URL`, else `$<SERVICE>_DATABASE_URL`, else "
+        "`$MIGRATION_DATABASE_URL` or `$DATABASE_URL` with the service's name as database name.",
         show_default=False,
     ),
 ]
@@ -79,6 +91,29 @@ async def database(
     conn = await connect(db.url, schema=db.schema)
     try:
         yield conn
+    finally:
+        await conn.close()
+
+
+@asynccontextmanager
+async def owner_database(
+    service: Service, url: str | None, schema: str | None, doing: str
+) -> AsyncIterator[asyncpg.Connection[Any]]:
+    """The service's database as the role that owns its tables (`database_for(owner=True)`).
+    The runtime role may not lock or rewrite `events`: say which variable names the owner,
+    rather than "permission denied" alone. `doing` says what was being done, for the error."""
+    db = database_for(service, url, schema, owner=True)
+    conn = await connect(db.url, schema=db.schema)
+    try:
+        yield conn
+    except asyncpg.InsufficientPrivilegeError as exc:
+        prefix, role = service.value.upper(), role_of(db.url) or "(the default)"
+        fail(
+            f"{doing}: the database role {role} may not ({escape(str(exc))}). "
+            f"It needs the role that owns {service.value}'s tables (the service's "
+            f"MIGRATION_DATABASE_URL): set MIGRATION_DATABASE_URL or "
+            f"{prefix}_MIGRATION_DATABASE_URL to its URL, or pass --database-url where offered."
+        )
     finally:
         await conn.close()
 

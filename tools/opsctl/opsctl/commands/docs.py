@@ -25,7 +25,8 @@ def generate(
         bool, typer.Option("--check", help="Write nothing; exit 1 when a document is out of date.")
     ] = False,
 ) -> None:
-    """Write docs/openapi/<service>.json for each service and docs/asyncapi.json, from the code."""
+    """Write `docs/openapi/<service>.json` for each service and `docs/asyncapi.json`, from the
+    code."""
     # Imported here: it builds every service's app, which other commands need not pay for.
     from opsctl import docs as published
 

@@ -7,10 +7,10 @@ import typer
 from opsctl import rebuild as rebuilding
 from opsctl.commands.common import (
     DatabaseSchemaOption,
-    DatabaseUrlOption,
     JsonOption,
+    OwnerDatabaseUrlOption,
     ServiceOption,
-    database,
+    owner_database,
     run,
 )
 from opsctl.config import Service
@@ -21,11 +21,13 @@ NOT_SUPPORTED = 2
 
 def rebuild(
     service: ServiceOption,
-    database_url: DatabaseUrlOption = None,
+    database_url: OwnerDatabaseUrlOption = None,
     database_schema: DatabaseSchemaOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Rebuild the service's projections from its own event store (writers wait meanwhile)."""
+    """Rebuild the service's projections from its own event store (writers wait meanwhile).
+    It locks `events`, which only the role owning the tables may: the service's
+    `MIGRATION_DATABASE_URL` (read before `DATABASE_URL`)."""
     try:
         rebuilding.rebuild_hook(service.value)
     except rebuilding.RebuildNotSupported:
@@ -43,7 +45,8 @@ def rebuild(
 async def _rebuild(
     service: Service, database_url: str | None, database_schema: str | None
 ) -> dict[str, int]:
-    async with database(service, database_url, database_schema) as conn:
+    doing = f"rebuild of {service.value}"
+    async with owner_database(service, database_url, database_schema, doing) as conn:
         with progress() as bar:
             task = bar.add_task(f"rebuilding {service.value}", total=None)
 
