@@ -12,7 +12,6 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 from pydantic import AnyHttpUrl, BaseModel, Field, field_validator, model_validator
 
-from counseling_shared import idempotency
 from counseling_shared.envelope import REGISTRY
 from counseling_shared.http.bodies import RequestBody
 from counseling_shared.http.dependencies import Caller, Person
@@ -21,7 +20,7 @@ from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.pagination import PAGED, Page
 from counseling_shared.http.problems import Conflict, NotFound, Unprocessable
 from counseling_shared.service import Runtime, runtime_of
-from counseling_shared.unit_of_work import unit_of_work
+from counseling_shared.unit_of_work import UnitOfWork, unit_of_work
 from notify.adapters import webhook_store
 from notify.adapters.webhook_addresses import RefusedAddress, check_public
 from notify.adapters.webhook_store import Subscription
@@ -215,12 +214,12 @@ async def post_webhook(request: Request, caller: Person, body: WebhookBody) -> W
             created_by=caller.actor.id,
             now=runtime.clock.now(),
         )
-        _replayed_with_secret(created.id)
+        _replayed_with_secret(uow, created.id)
     return WebhookCreated(**WebhookOut.of(created).model_dump(), secret=secret)
 
 
-def _replayed_with_secret(webhook_id: UUID) -> None:
-    idempotency.name_resource(str(webhook_id), f"{REPLAYED}/webhooks/{webhook_id}")
+def _replayed_with_secret(uow: UnitOfWork, webhook_id: UUID) -> None:
+    uow.name_resource(webhook_id, f"{REPLAYED}/webhooks/{webhook_id}")
 
 
 @router.get(
@@ -330,7 +329,7 @@ async def rotate_webhook_secret(
             secret,
             runtime.clock.now() + _settings(runtime).webhook_rotation_overlap,
         )
-        _replayed_with_secret(webhook_id)
+        _replayed_with_secret(uow, webhook_id)
     return WebhookSecretRotated(**WebhookOut.of(rotated).model_dump(), secret=secret)
 
 
@@ -413,9 +412,7 @@ async def replay_delivery(
         if row["status"] == DeliveryStatus.PENDING:
             raise Conflict("The delivery is still pending: it is tried again on its own.")
         await webhook_store.requeue(uow.conn, delivery_id, runtime.clock.now())
-        idempotency.name_resource(
-            str(delivery_id), f"{REPLAYED}/webhooks/{webhook_id}/deliveries/{delivery_id}"
-        )
+        uow.name_resource(delivery_id, f"{REPLAYED}/webhooks/{webhook_id}/deliveries/{delivery_id}")
     return ReplayAccepted(delivery_id=delivery_id, status=DeliveryStatus.PENDING)
 
 
