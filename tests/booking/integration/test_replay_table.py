@@ -12,21 +12,15 @@ from typing import Any
 import pytest
 
 from opsctl.config import Service
-from opsctl.docs import openapi_document
 from tests.booking.integration.support import ADMIN_KEY, Booking
 from tests.booking.integration.test_holds_and_availability import _practice as _working
+from tests.keyed_posts import keyed_posts
 
 pytestmark = pytest.mark.integration
 
 Practice = dict[str, Any]
 Call = tuple[str, dict[str, Any] | None]
 CANCEL = {"reason": "moved", "cancelled_by": "center"}
-
-
-def keyed_posts(service: Service) -> set[str]:
-    """The document's POST paths a caller's API key authorises (signed links are no key's)."""
-    paths = openapi_document(service)["paths"]
-    return {p for p, ops in paths.items() if "post" in ops and ops["post"].get("security") != []}
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,10 @@ from uuid import uuid4
 import pytest
 
 from opsctl.config import Service
-from tests.booking.integration.test_replay_table import keyed_posts
 from tests.crisis.integration.harness import Bus, RunningCrisis
 from tests.crisis.integration.steps import flag, put_policy, register_staff
 from tests.crisis.integration.test_schedules import post_schedule, register_site, weekly_layer
+from tests.keyed_posts import keyed_posts
 
 pytestmark = pytest.mark.integration
 

@@ -10,6 +10,8 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from opsctl.config import Service
+from tests.keyed_posts import keyed_posts
 from tests.notify.integration.conftest import Notify, Receiver, eventually
 from tests.notify.integration.test_webhooks import booked, deliveries
 
@@ -101,3 +103,11 @@ async def test_a_retried_delivery_replay_requeues_once(notify: Notify, receiver:
     assert set(again.json()) == set(first.json())
     [row] = await deliveries(notify, hook["id"])
     assert row["replays"] == 1
+
+
+def test_every_keyed_post_of_notify_is_replayed_above() -> None:
+    assert keyed_posts(Service.NOTIFY) == {
+        "/webhooks",
+        "/webhooks/{webhook_id}/rotate-secret",
+        "/webhooks/{webhook_id}/deliveries/{delivery_id}/replay",
+    }
