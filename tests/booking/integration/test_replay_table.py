@@ -94,7 +94,9 @@ async def _appointments(b: Booking, p: Practice) -> Call:
 
 async def _appointments_of_hold(b: Booking, p: Practice) -> Call:
     client = await b.client(p["site"]["id"])
-    hold = await b.created("/holds", (await _holds(b, p))[1] | {"start": b.at(205).isoformat()})
+    _, hold_body = await _holds(b, p)
+    assert hold_body is not None
+    hold = await b.created("/holds", hold_body | {"start": b.at(205).isoformat()})
     return "/appointments", _booking_body(p, client, b.at(205)) | {
         "duration_minutes": 50,
         "hold_id": hold["id"],

@@ -73,6 +73,7 @@ async def test_a_retried_rotation_rotates_once_and_answers_the_same_secret(
         "SELECT secret, previous_secret FROM webhook_subscriptions WHERE id = $1",
         UUID(created["id"]),
     )
+    assert secrets is not None
     # Rotated once: the creation's secret still signs alongside the rotation's.
     assert (secrets["secret"], secrets["previous_secret"]) == (
         first.json()["secret"],
