@@ -13,6 +13,7 @@ from tests.booking.integration.support import ADMIN_KEY, Booking
 from tests.booking.integration.test_holds_and_availability import _hold
 from tests.booking.integration.test_holds_and_availability import _practice as _working
 from tests.booking.integration.test_series import _practice, _series
+from tests.booking.integration.test_waitlist import _offer_url
 
 pytestmark = pytest.mark.integration
 
@@ -75,3 +76,27 @@ async def test_a_replayed_episode_close_answers_the_episode(booking: Booking) ->
     # The replay's read is no route to anyone else.
     hidden = await booking.get(f"/replayed/clients/{client['id']}/episode")
     assert hidden.status_code == 404
+
+
+async def test_an_offer_accepted_with_an_api_key_and_a_key_is_replayed_as_the_appointment(
+    booking: Booking,
+) -> None:
+    # The signed link is the credential; a caller may still send its API key and a key.
+    site = await booking.site()
+    counselor = await booking.counselor(site["id"])
+    taken = await booking.appointment(
+        counselor, await booking.client(site["id"]), booking.at(hours=140)
+    )
+    entry = await booking.created(
+        "/waitlist", {"client_id": (await booking.client(site["id"]))["id"], "site_id": site["id"]}
+    )
+    await booking.post(
+        f"/appointments/{taken['id']}/cancel", {"reason": "ill", "cancelled_by": "counselor"}
+    )
+    assert (await booking.get(f"/waitlist/{entry['id']}")).json()["offers"]
+    link = await _offer_url(booking, site["id"], 8)
+
+    first, again = await _twice(booking, link, None)
+
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert again.json() == first.json()
