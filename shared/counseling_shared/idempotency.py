@@ -11,7 +11,14 @@ transaction as the command's effects, so there is never an effect without its re
 record without its effect.
 
 A record holds no client data: the request's hash, the status, the resource id and where the
-resource can be read. A replay reads the resource as it is now.
+resource can be read. A replay reads the resource as it is now, through the app as the same
+caller, and answers the recorded status with that body (or the read's status when it is not a
+200: the resource is gone, or no longer the caller's to see).
+
+Where the resource is read: by default the path up to its last parameter, or, for a
+collection, the item named by the first event published (`location_of`). A command whose
+answer is not that read names its own (`name_resource`): another resource (a series, not its
+first appointment), or a replay-only read of the answer's shape (`http.idempotency.ReplayOnly`).
 """
 
 from __future__ import annotations
@@ -51,6 +58,8 @@ class Claim:
     recorded: bool = False  # its unit of work committed the record
     found: Record | None = None  # already recorded: the request is answered as a replay
     looked_up: bool = True  # the middleware looked the key up before the command ran
+    resource_id: str | None = None  # named by the command (`name_resource`)
+    location: str | None = None  # named by the command: where a replay reads its answer
 
 
 class KeyInUse(Problem):
@@ -114,6 +123,14 @@ async def look_up_if_unsettled(conn: asyncpg.Pool[Any] | Connection) -> None:
     if (found := await find(conn, claim.principal, claim.key, claim.ttl)) is not None:
         claim.found = found
         raise AlreadyDone()
+
+
+def name_resource(resource_id: str, location: str | None = None) -> None:
+    """The resource the command being served answers with, and where a replay reads it
+    (by default as `location_of` says: a collection's item named `resource_id`). Called
+    before the command's record is written; a no-op without a pending key."""
+    if (claim := _pending()) is not None:
+        claim.resource_id, claim.location = resource_id, location
 
 
 def _pending() -> Claim | None:
@@ -197,7 +214,8 @@ def record_parameters(first_subject: str | None) -> tuple[Any, ...] | None:
     route = scope.get("route")
     template = str(getattr(route, "path", scope["path"]))
     params: dict[str, Any] = dict(scope.get("path_params") or {})
-    resource_id = str(list(params.values())[-1]) if params else first_subject
+    resource_id = claim.resource_id or (str(list(params.values())[-1]) if params else first_subject)
+    location = claim.location or location_of(scope["path"], template, resource_id)
     return (
         claim.principal,
         claim.key,
@@ -206,7 +224,7 @@ def record_parameters(first_subject: str | None) -> tuple[Any, ...] | None:
         claim.request_hash,
         getattr(route, "status_code", None) or 200,
         resource_id,
-        location_of(scope["path"], template, resource_id),
+        location,
         claim.ttl,
     )
 

@@ -88,6 +88,12 @@ class UnitOfWork:
             self._key_unchecked = False
             await idempotency.begin(self.conn)
 
+    def name_resource(self, resource_id: UUID | str, location: str | None = None) -> None:
+        """The resource the command answers with, when it is not the first event's subject:
+        what a replay of the request's `Idempotency-Key` reads (`idempotency.name_resource`).
+        Before the command's first write of a new appointment, whose statement records the key."""
+        idempotency.name_resource(str(resource_id), location)
+
     def publish(self, event: IntegrationEvent, *, subject: UUID | str) -> Envelope:
         """Queue a public event; it reaches the outbox when `flush` runs (at commit)."""
         envelope = wrap(

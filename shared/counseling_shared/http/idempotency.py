@@ -1,7 +1,9 @@
 """`Idempotency-Key` for POST commands (contract: Conventions).
 
 The same key with the same body answers as the first request did and changes nothing: the
-same status, with the resource as it is now. The same key with another body is a 422. While
+same status, with the resource as it is now (read through the app as the same caller, so the
+body has the first answer's shape; a resource gone or no longer the caller's to see answers
+that read's 404 or 403 instead). The same key with another body is a 422. While
 the first request's command runs, the key answers 409; a key is never taken over. Records are
 written in the command's own transaction (see `counseling_shared.idempotency`) and expire after
 `IDEMPOTENCY_KEY_TTL`.
@@ -22,8 +24,9 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -35,6 +38,23 @@ from counseling_shared.logs import get_logger
 _TYPE = "https://counseling-suite.example/problems/"
 log = get_logger(__name__)
 _NOT_FORWARDED = {b"content-length", b"content-type", b"idempotency-key", b"transfer-encoding"}
+_REPLAY_READ = "counseling.replay_read"  # set in the scope of a replay's read only
+
+REPLAYED = "/replayed"
+"""The prefix of replay-only reads: a command whose answer is no resource's read (a secret
+shown once, a closed episode, one override of a schedule) names one of these
+(`idempotency.name_resource`), declared with `ReplayOnly`."""
+
+
+def _replay_only(request: Request) -> None:
+    # An outside request cannot set a scope key: to it the route does not exist.
+    if not request.scope.get(_REPLAY_READ):
+        raise HTTPException(404)
+
+
+ReplayOnly = Depends(_replay_only)
+"""For a route under `REPLAYED`: answered only to a replay's read, an unknown route (404) to
+anything else. Declare it with `include_in_schema=False, dependencies=[ReplayOnly]`."""
 
 
 class KeyCheckedInTransaction(APIRoute):
@@ -205,6 +225,7 @@ class IdempotencyMiddleware:
             "raw_path": path.encode(),
             "query_string": query.encode(),
             "headers": [(k, v) for k, v in scope["headers"] if k.lower() not in _NOT_FORWARDED],
+            _REPLAY_READ: True,
         }
         # Routed afresh; the read must not rename the command's telemetry span either.
         for routed in ("route", "endpoint", "path_params", "fastapi.telemetry"):

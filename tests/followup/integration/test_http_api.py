@@ -12,12 +12,14 @@ from nats.js import JetStreamContext
 
 from counseling_shared.codes import GoalHorizon, RiskLevel
 from counseling_shared.events import SessionCompleted
+from opsctl.config import Service
 from tests.followup.integration.support import (
     eventually,
     publish_as_booking,
     register_client,
     register_site,
 )
+from tests.keyed_posts import keyed_posts
 
 pytestmark = pytest.mark.integration
 PROBLEM = "application/problem+json"
@@ -157,6 +159,11 @@ async def test_a_follow_up_is_listed_read_and_completed_once_with_an_idempotency
         )
     ).json()
     assert len(scheduled) == 1
+
+
+def test_its_route_is_followups_only_keyed_post() -> None:
+    """The test above replays every keyed POST of followup's document (contract: Retries)."""
+    assert keyed_posts(Service.FOLLOWUP) == {"/followups/{followup_id}/complete"}
 
 
 async def test_a_bad_status_filter_is_422(api: httpx.AsyncClient) -> None:

@@ -236,6 +236,9 @@ async def book_appointment(
         # else can slip into the slot between them.
         booked = events[0]
         assert isinstance(booked, appointment.AppointmentBooked)
+        # A replay answers the appointment, not the hold released first (from `/appointments`
+        # or from a waitlist offer's link).
+        uow.name_resource(appointment_id, f"/appointments/{appointment_id}")
         await consume_hold(uow, hold_id, booked)
     await _save_client(uow, the_client, client.reopen_for_booking(the_client, now))
     return await _save_appointment(uow, None, events)

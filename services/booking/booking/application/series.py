@@ -48,6 +48,8 @@ async def book_series(
     at_site = await projections.load_site(uow.conn, counselor.site_id)
     assert at_site is not None
     starts = series.occurrences(rule, first.start, ZoneInfo(at_site.timezone))
+    series_id = uuid4()
+    uow.name_resource(series_id)  # a replay answers the series, not its first appointment
     booked: list[Appointment] = []
     conflicts: list[Conflict] = []
     for start in starts:
@@ -64,7 +66,6 @@ async def book_series(
             )
     if conflicts:
         raise SeriesConflicts(conflicts)
-    series_id = uuid4()
     events = [
         series.SeriesBooked(
             series_id,

@@ -10,6 +10,7 @@ from counseling_shared.codes import AlertStatus
 from counseling_shared.eventstore import ConcurrencyConflict
 from counseling_shared.http.auth import Principal, Role
 from counseling_shared.http.dependencies import Caller, Person
+from counseling_shared.http.idempotency import REPLAYED, ReplayOnly
 from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.pagination import PAGED, Page
 from counseling_shared.http.problems import Conflict, NotFound, Problem, Unprocessable
@@ -158,6 +159,8 @@ async def post_risk_flag(body: RiskFlagBody, request: Request, caller: Caller) -
         await _check_client_of_site(runtime, settings, body.client_id, body.site_id)
     async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
         flag = RiskFlag(uuid4(), body.client_id, body.site_id, body.level, body.source, uow.now())
+        # A replay answers as this does, naming no client (not the flag's whole view).
+        uow.name_resource(flag.flag_id, f"{REPLAYED}/risk-flags/{flag.flag_id}")
         outcome = await alerts.submit_flag(uow, flag, _paging(runtime))
     return RiskFlagAccepted(alert_id=outcome.alert_id, flag_id=outcome.flag_id)
 
@@ -201,13 +204,22 @@ async def _check_client_of_site(
 
 @router.get("/risk-flags/{flag_id}", tags=["alerts"], responses=problem_responses(404))
 async def get_risk_flag(flag_id: UUID, request: Request, caller: Caller) -> RiskFlagOut:
-    """A recorded flag and the alert it opened or joined (what a replayed POST answers)."""
+    """A recorded flag and the alert it opened or joined."""
     async with runtime_of(request).db().acquire() as conn:
         view = await flags.flag_view(conn, flag_id)
     if view is None:
         raise NotFound("risk flag", flag_id)
     caller.require_site(view["site_id"])
     return RiskFlagOut.model_validate(view)
+
+
+@router.get(
+    f"{REPLAYED}/risk-flags/{{flag_id}}", include_in_schema=False, dependencies=[ReplayOnly]
+)
+async def replayed_risk_flag(flag_id: UUID, request: Request, caller: Caller) -> RiskFlagAccepted:
+    """What a replayed flag answers: its alert now, as the first answer named it."""
+    view = await get_risk_flag(flag_id, request, caller)
+    return RiskFlagAccepted(alert_id=view.alert_id, flag_id=view.flag_id)
 
 
 @router.get("/alerts", tags=["alerts"], responses=PAGED)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from counseling_shared.eventstore import ConcurrencyConflict
 from counseling_shared.http.bodies import Instant
 from counseling_shared.http.dependencies import Caller, Person
+from counseling_shared.http.idempotency import REPLAYED, ReplayOnly
 from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.problems import Conflict, NotFound, Problem, Unprocessable
 from counseling_shared.links import LinkExpired, LinkTampered
@@ -199,12 +200,17 @@ async def post_override(
     await _readable(request, caller, schedule_id)
     runtime = runtime_of(request)
     settings = _settings(runtime)
+    override_id = uuid4()
     try:
         async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
+            # A replay answers the override, not the whole schedule.
+            uow.name_resource(
+                override_id, f"{REPLAYED}/schedules/{schedule_id}/overrides/{override_id}"
+            )
             override = await schedule_commands.add_override(
                 uow,
                 schedule_id,
-                uuid4(),
+                override_id,
                 body.staff_id,
                 body.start,
                 body.end,
@@ -218,6 +224,21 @@ async def post_override(
     except ConcurrencyConflict:
         raise Conflict("The schedule changed at the same moment; try again.") from None
     return _override_out(override)
+
+
+@router.get(
+    f"{REPLAYED}/schedules/{{schedule_id}}/overrides/{{override_id}}",
+    include_in_schema=False,
+    dependencies=[ReplayOnly],
+)
+async def replayed_override(
+    schedule_id: UUID, override_id: UUID, request: Request, caller: Person
+) -> OverrideOut:
+    """What a replayed override answers: the override, while the schedule has it."""
+    stored = await _readable(request, caller, schedule_id)
+    if (found := stored.state.override(override_id)) is None:
+        raise NotFound("override", override_id)
+    return _override_out(found)
 
 
 @router.delete(

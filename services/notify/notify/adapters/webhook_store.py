@@ -438,6 +438,24 @@ async def attempts_of(conn: Connection, delivery_ids: Sequence[UUID]) -> list[as
     return rows
 
 
+async def secret_of(conn: Connection, subscription_id: UUID) -> str | None:
+    """The secret signing now (for a replayed creation or rotation only)."""
+    secret: str | None = await conn.fetchval(
+        "SELECT secret FROM webhook_subscriptions WHERE id = $1 AND status <> 'deleted'",
+        subscription_id,
+    )
+    return secret
+
+
+async def delivery_status(conn: Connection, subscription_id: UUID, delivery_id: UUID) -> str | None:
+    status: str | None = await conn.fetchval(
+        "SELECT status FROM webhook_deliveries WHERE id = $1 AND subscription_id = $2",
+        delivery_id,
+        subscription_id,
+    )
+    return status
+
+
 async def delivery_for_update(
     conn: Connection, subscription_id: UUID, delivery_id: UUID
 ) -> asyncpg.Record | None:

@@ -1,4 +1,9 @@
-"""notify's webhook API: subscriptions, their deliveries (with every attempt), and replays."""
+"""notify's webhook API: subscriptions, their deliveries (with every attempt), and replays.
+
+Each command runs in a `unit_of_work`, so its `Idempotency-Key` is held and recorded with it. A
+replay of a command whose answer shows a secret reads it again through a replay-only route
+(`ReplayOnly`): the same caller, with the same key, within the key's lifetime, and nobody else,
+sees the secret in use now (a later rotation's, if one came since)."""
 
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Literal, Self
@@ -10,10 +15,12 @@ from pydantic import AnyHttpUrl, BaseModel, Field, field_validator, model_valida
 from counseling_shared.envelope import REGISTRY
 from counseling_shared.http.bodies import RequestBody
 from counseling_shared.http.dependencies import Caller, Person
+from counseling_shared.http.idempotency import REPLAYED, ReplayOnly
 from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.pagination import PAGED, Page
 from counseling_shared.http.problems import Conflict, NotFound, Unprocessable
 from counseling_shared.service import Runtime, runtime_of
+from counseling_shared.unit_of_work import UnitOfWork, unit_of_work
 from notify.adapters import webhook_store
 from notify.adapters.webhook_addresses import RefusedAddress, check_public
 from notify.adapters.webhook_store import Subscription
@@ -25,6 +32,7 @@ if TYPE_CHECKING:
     from counseling_shared.db import Connection
 
 router = APIRouter(tags=["webhooks"])
+SOURCE = "notify"
 
 EventType = Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -195,10 +203,10 @@ async def post_webhook(request: Request, caller: Person, body: WebhookBody) -> W
     caller.require_site(body.site_id)
     runtime = runtime_of(request)
     await _require_public(runtime, str(body.url))
-    async with runtime.db().acquire() as conn:
+    async with unit_of_work(runtime.db(), source=SOURCE, clock=runtime.clock) as uow:
         secret = new_secret()
         created = await webhook_store.add_subscription(
-            conn,
+            uow.conn,
             site_id=body.site_id,
             url=str(body.url),
             event_types=body.event_types,
@@ -206,7 +214,31 @@ async def post_webhook(request: Request, caller: Person, body: WebhookBody) -> W
             created_by=caller.actor.id,
             now=runtime.clock.now(),
         )
+        _replayed_with_secret(uow, created.id)
     return WebhookCreated(**WebhookOut.of(created).model_dump(), secret=secret)
+
+
+def _replayed_with_secret(uow: UnitOfWork, webhook_id: UUID) -> None:
+    uow.name_resource(webhook_id, f"{REPLAYED}/webhooks/{webhook_id}")
+
+
+@router.get(
+    f"{REPLAYED}/webhooks/{{webhook_id}}",
+    response_model=WebhookCreated,
+    include_in_schema=False,
+    dependencies=[ReplayOnly],
+)
+async def replay_webhook_with_secret(
+    request: Request, caller: Person, webhook_id: UUID
+) -> WebhookCreated:
+    """What a replayed creation or rotation answers: the subscription with its secret now."""
+    async with runtime_of(request).db().acquire() as conn:
+        found = await webhook_store.get_subscription(conn, webhook_id)
+        secret = await webhook_store.secret_of(conn, webhook_id)
+    if found is None or secret is None:
+        raise NotFound("webhook", webhook_id)
+    caller.require_site(found.site_id)
+    return WebhookCreated(**WebhookOut.of(found).model_dump(), secret=secret)
 
 
 @router.get("/webhooks", response_model=list[WebhookOut], responses=PAGED)
@@ -289,14 +321,15 @@ async def rotate_webhook_secret(
     the contract."""
     runtime = runtime_of(request)
     secret = new_secret()
-    async with runtime.db().acquire() as conn, conn.transaction():
-        await _subscription_for_update(conn, caller, webhook_id)
+    async with unit_of_work(runtime.db(), source=SOURCE, clock=runtime.clock) as uow:
+        await _subscription_for_update(uow.conn, caller, webhook_id)
         rotated = await webhook_store.rotate_secret(
-            conn,
+            uow.conn,
             webhook_id,
             secret,
             runtime.clock.now() + _settings(runtime).webhook_rotation_overlap,
         )
+        _replayed_with_secret(uow, webhook_id)
     return WebhookSecretRotated(**WebhookOut.of(rotated).model_dump(), secret=secret)
 
 
@@ -372,11 +405,30 @@ async def replay_delivery(
     subscription = await _subscription(runtime, caller, webhook_id)
     if subscription.status is not SubscriptionStatus.ACTIVE:
         raise Conflict("The subscription is disabled: its receiver answered 410.")
-    async with runtime.db().acquire() as conn, conn.transaction():
-        row = await webhook_store.delivery_for_update(conn, webhook_id, delivery_id)
+    async with unit_of_work(runtime.db(), source=SOURCE, clock=runtime.clock) as uow:
+        row = await webhook_store.delivery_for_update(uow.conn, webhook_id, delivery_id)
         if row is None:
             raise NotFound("delivery", delivery_id)
         if row["status"] == DeliveryStatus.PENDING:
             raise Conflict("The delivery is still pending: it is tried again on its own.")
-        await webhook_store.requeue(conn, delivery_id, runtime.clock.now())
+        await webhook_store.requeue(uow.conn, delivery_id, runtime.clock.now())
+        uow.name_resource(delivery_id, f"{REPLAYED}/webhooks/{webhook_id}/deliveries/{delivery_id}")
     return ReplayAccepted(delivery_id=delivery_id, status=DeliveryStatus.PENDING)
+
+
+@router.get(
+    f"{REPLAYED}/webhooks/{{webhook_id}}/deliveries/{{delivery_id}}",
+    response_model=ReplayAccepted,
+    include_in_schema=False,
+    dependencies=[ReplayOnly],
+)
+async def replayed_delivery(
+    request: Request, caller: Person, webhook_id: UUID, delivery_id: UUID
+) -> ReplayAccepted:
+    """What a replayed delivery replay answers: the delivery's status now."""
+    await _subscription(runtime_of(request), caller, webhook_id)
+    async with runtime_of(request).db().acquire() as conn:
+        status = await webhook_store.delivery_status(conn, webhook_id, delivery_id)
+    if status is None:
+        raise NotFound("delivery", delivery_id)
+    return ReplayAccepted(delivery_id=delivery_id, status=DeliveryStatus(status))

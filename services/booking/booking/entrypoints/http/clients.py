@@ -19,7 +19,9 @@ from booking.entrypoints.http.schemas import (
     EpisodeClosedOut,
     EpisodeCloseIn,
 )
+from counseling_shared import idempotency
 from counseling_shared.http.dependencies import Caller
+from counseling_shared.http.idempotency import REPLAYED, ReplayOnly
 from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.pagination import PAGED, Page
 
@@ -94,7 +96,26 @@ async def close_care_episode(
         if body.referral
         else None,
     )
+    # A replay answers the episode, not the client.
+    idempotency.name_resource(str(client_id), f"{REPLAYED}/clients/{client_id}/episode")
     closed = await execute(
         runtime, lambda uow: handlers.close_care_episode(uow, client_id, command, caller)
     )
     return EpisodeClosedOut.of(closed)
+
+
+@router.get(
+    f"{REPLAYED}/clients/{{client_id}}/episode",
+    include_in_schema=False,
+    dependencies=[ReplayOnly],
+)
+async def replayed_episode_close(
+    client_id: UUID, caller: Caller, runtime: Live
+) -> EpisodeClosedOut:
+    """What a replayed episode close answers: the client's episode now."""
+    async with runtime.db().acquire() as conn:
+        found = await projections.load_client(conn, client_id)
+    if found is None:
+        raise UnknownAggregate("client", client_id)
+    require_site(caller, found.site_id)
+    return EpisodeClosedOut.of(found)
