@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from counseling_shared.codes import AlertOutcome, AlertStatus, RiskLevel, RiskSource
 from counseling_shared.http.bodies import RequestBody
 from crisis.domain.policy import MAX_LEVELS, MAX_REPEAT
+from crisis.entrypoints.resource_ids import WithId, legacy_id
 
 
 class PolicyLevelBody(RequestBody):
@@ -74,11 +75,19 @@ class RiskFlagBody(RequestBody):
     source: RiskSource
 
 
-class RiskFlagAccepted(BaseModel):
+class RiskFlagAccepted(WithId):
+    """The recorded flag: `id` is the flag's (GET /risk-flags/{id}), `alert_id` the alert's."""
+
+    legacy_id_field = "flag_id"
+
     alert_id: UUID | None = Field(
         description="The alert opened or joined; null for a level below moderate."
     )
-    flag_id: UUID = Field(description="Id of the recorded flag (the RiskFlagged event's flag_id).")
+    flag_id: UUID = Field(
+        description="Deprecated: the same as `id` (the RiskFlagged event's flag_id), kept for"
+        " older readers.",
+        json_schema_extra={"deprecated": True},
+    )
 
 
 class RiskFlagOut(RiskFlagAccepted):
@@ -114,8 +123,10 @@ class FrozenPolicyOut(BaseModel):
     fallback_staff_ids: list[UUID] = Field(default_factory=list)
 
 
-class PageOut(BaseModel):
-    page_id: UUID
+class PageOut(WithId):
+    legacy_id_field = "page_id"
+
+    page_id: UUID = legacy_id("page")
     staff_id: UUID
     level: int = Field(
         description="Escalation level (1-based); one past the last level: the fallback staff."
