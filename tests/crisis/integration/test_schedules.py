@@ -152,7 +152,8 @@ async def test_schedules_and_overrides_answer_their_id_as_id_and_the_old_name_to
     a, b = await register_staff(bus, site, 2)
     created = await post_schedule(crisis, site, [weekly_layer(a)])
     schedule_id = created["id"]
-    assert UUID(schedule_id) and created["schedule_id"] == schedule_id
+    assert UUID(schedule_id)
+    assert created["schedule_id"] == schedule_id
 
     replaced = await crisis.http.put(
         f"/schedules/{schedule_id}",
@@ -167,7 +168,8 @@ async def test_schedules_and_overrides_answer_their_id_as_id_and_the_old_name_to
     )
     assert answer.status_code == 201, answer.text
     override = answer.json()
-    assert UUID(override["id"]) and override["override_id"] == override["id"]
+    assert UUID(override["id"])
+    assert override["override_id"] == override["id"]
     read = (await crisis.http.get(f"/schedules/{schedule_id}")).json()
     assert read["id"] == schedule_id
     assert [(o["id"], o["override_id"]) for o in read["overrides"]] == [(override["id"],) * 2]

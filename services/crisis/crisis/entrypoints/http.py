@@ -159,7 +159,7 @@ async def post_risk_flag(body: RiskFlagBody, request: Request, caller: Caller) -
     async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
         flag = RiskFlag(uuid4(), body.client_id, body.site_id, body.level, body.source, uow.now())
         outcome = await alerts.submit_flag(uow, flag, _paging(runtime))
-    return RiskFlagAccepted(alert_id=outcome.alert_id, flag_id=outcome.flag_id)
+    return RiskFlagAccepted(id=outcome.flag_id, alert_id=outcome.alert_id, flag_id=outcome.flag_id)
 
 
 async def _check_client_of_site(

@@ -87,6 +87,7 @@ def _out(stored: StoredSchedule) -> ScheduleOut:
 
 def _override_out(o: Override) -> OverrideOut:
     return OverrideOut(
+        id=o.override_id,
         override_id=o.override_id,
         staff_id=o.staff_id,
         replaces=o.replaces,
