@@ -46,7 +46,9 @@ class LayerBody(RequestBody):
         min_length=1, max_length=MAX_PARTICIPANTS, description="Staff ids, in turn order."
     )
     restrictions: list[RestrictionBody] = Field(
-        default_factory=list, description="The layer applies only inside these windows."
+        default_factory=list,
+        json_schema_extra={"default": []},  # a factory's default is not shown otherwise
+        description="The layer applies only inside these windows.",
     )
 
 

@@ -1,6 +1,7 @@
 """Request and response bodies of the crisis API (the OpenAPI document is built from these)."""
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,13 +11,19 @@ from counseling_shared.http.bodies import RequestBody
 from crisis.domain.policy import MAX_LEVELS, MAX_REPEAT
 from crisis.entrypoints.resource_ids import WithId, legacy_id
 
+_SHOWN_EMPTY: dict[str, Any] = {"default": []}
+"""A `default_factory`'s default is left out of the OpenAPI document; this shows it."""
+
 
 class PolicyLevelBody(RequestBody):
     staff_ids: list[UUID] = Field(
-        default_factory=list, description="Staff members paged together at this level."
+        default_factory=list,
+        json_schema_extra=_SHOWN_EMPTY,
+        description="Staff members paged together at this level.",
     )
     schedule_ids: list[UUID] = Field(
         default_factory=list,
+        json_schema_extra=_SHOWN_EMPTY,
         description="Schedules of the site, resolved to whoever is on call when the level is"
         " paged (at least one staff member or schedule per level).",
     )
@@ -39,6 +46,7 @@ class EscalationPolicyBody(RequestBody):
     )
     fallback_staff_ids: list[UUID] = Field(
         default_factory=list,
+        json_schema_extra=_SHOWN_EMPTY,
         max_length=20,
         description="Paged when the chain is exhausted (nobody acknowledged any level of any"
         " pass); the alert then stays open with `exhausted` true (AlertExhausted).",
