@@ -223,6 +223,20 @@ class AuditPage(BaseModel):
 audit_router = APIRouter(tags=["audit"])
 
 
+_MAX_ENTRY_ID = 2**63 - 1  # the `audit.id` bigserial
+
+
+def _after_id(cursor: str | None) -> int:
+    """The entry id a cursor this service gave names; anything else is a 422 naming `cursor`
+    (a number past bigint would otherwise reach PostgreSQL and fail there, as a 500)."""
+    if not cursor:
+        return 0
+    if not (cursor.isascii() and cursor.isdigit()) or int(cursor) > _MAX_ENTRY_ID:
+        message = "not a cursor this list gave out"
+        raise Unprocessable(f"cursor: {message}", [{"field": "cursor", "message": message}])
+    return int(cursor)
+
+
 @audit_router.get("/audit")
 async def read_audit(
     request: Request,
@@ -238,10 +252,7 @@ async def read_audit(
     """Audit entries, oldest first (admin keys only; a site-bound admin sees its sites)."""
     if site_id is not None:
         caller.require_site(site_id)
-    try:
-        after = int(cursor) if cursor else 0
-    except ValueError:
-        raise Unprocessable("cursor is not one this service gave") from None
+    after = _after_id(cursor)
     query = audit.AuditQuery(
         site_id=site_id,
         client_id=client_id,

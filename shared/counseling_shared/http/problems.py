@@ -40,8 +40,10 @@ class Conflict(Problem):
 
 
 class Unprocessable(Problem):
-    def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(422, "validation-error", "Invalid request", detail, errors=errors or [])
+    """A 422: `errors` must name each bad field (the contract), so it is not optional."""
+
+    def __init__(self, detail: str, errors: list[dict[str, Any]]) -> None:
+        super().__init__(422, "validation-error", "Invalid request", detail, errors=errors)
 
 
 class NotReady(Problem):

@@ -41,6 +41,7 @@ async def test_a_posted_flag_pages_level_one_at_once(crisis: RunningCrisis, bus:
     events = await bus.crisis_events(site)
     flagged = [e for e in events if e.type == "RiskFlagged"]
     assert [f.data["flag_id"] for f in flagged] == [accepted["flag_id"]]
+    assert accepted["id"] == accepted["flag_id"]  # the contract's `id`; `flag_id` kept
     assert flagged[0].data["source"] == "followup"
     raised = [e for e in events if e.type == "AlertRaised"]
     assert [(r.data["alert_id"], r.data["current_level"]) for r in raised] == [(alert_id, 1)]
@@ -51,6 +52,7 @@ async def test_a_posted_flag_pages_level_one_at_once(crisis: RunningCrisis, bus:
     assert (view["status"], view["current_level"], view["level"]) == ("open", 1, "high")
     assert kinds(view) == ["flag_received", "opened", "page_requested", "page_requested"]
     assert {p["staff_id"] for p in view["pages"]} == {str(first), str(second)}
+    assert all(UUID(p["id"]) and p["id"] == p["page_id"] for p in view["pages"])
     async with crisis.runtime.db().acquire() as conn:
         timers = await conn.fetch(
             "SELECT cycle, level, status FROM escalation_timers WHERE alert_id = $1", UUID(alert_id)

@@ -143,6 +143,40 @@ async def test_a_put_replaces_the_definition_and_keeps_the_overrides(
     assert await on_call_at(crisis, schedule_id, "2026-03-03T12:00:00Z") == [str(b), str(c)]
 
 
+async def test_schedules_and_overrides_answer_their_id_as_id_and_the_old_name_too(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    """The contract returns server-made ids as `id`; `schedule_id` / `override_id` stay for
+    readers written before (deprecated in the OpenAPI document)."""
+    site = await register_site(bus)
+    a, b = await register_staff(bus, site, 2)
+    created = await post_schedule(crisis, site, [weekly_layer(a)])
+    schedule_id = created["id"]
+    assert UUID(schedule_id)
+    assert created["schedule_id"] == schedule_id
+
+    replaced = await crisis.http.put(
+        f"/schedules/{schedule_id}",
+        json={"site_id": str(site), "name": "Nights", "layers": [weekly_layer(b)]},
+    )
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["id"] == replaced.json()["schedule_id"] == schedule_id
+
+    answer = await crisis.http.post(
+        f"/schedules/{schedule_id}/overrides",
+        json={"staff_id": str(a), "start": "2026-03-03T00:00:00Z", "end": "2026-03-04T00:00:00Z"},
+    )
+    assert answer.status_code == 201, answer.text
+    override = answer.json()
+    assert UUID(override["id"])
+    assert override["override_id"] == override["id"]
+    read = (await crisis.http.get(f"/schedules/{schedule_id}")).json()
+    assert read["id"] == schedule_id
+    assert [(o["id"], o["override_id"]) for o in read["overrides"]] == [(override["id"],) * 2]
+    removed = await crisis.http.delete(f"/schedules/{schedule_id}/overrides/{override['id']}")
+    assert removed.status_code == 204
+
+
 async def test_bad_schedules_and_queries_are_refused_field_by_field(
     crisis: RunningCrisis, bus: Bus
 ) -> None:

@@ -27,7 +27,13 @@ from notify.adapters import webhook_store
 from notify.application import webhooks
 from notify.application.erasure import erase_client
 from notify.domain.webhooks.signing import signed_headers
-from tests.notify.integration.conftest import CountingConnection, Notify, Receiver, eventually
+from tests.notify.integration.conftest import (
+    CountingConnection,
+    Notify,
+    Receiver,
+    eventually,
+    followup_due,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -139,6 +145,33 @@ async def test_a_receiver_answering_500_500_200_gets_three_signed_attempts_of_on
     assert row["attempts"] == 3
     assert row["last_status_code"] == 200
     assert [a["status_code"] for a in row["attempt_log"]] == [500, 500, 200]
+
+
+async def test_notifys_own_notification_sent_reaches_a_subscriber_signed(
+    notify: Notify, receiver: Receiver
+) -> None:
+    """The catalogue offers notify's own events: a message notify sends comes back to it on its
+    stream and goes out through the same durable, signed webhook path as any other event."""
+    site_id = await notify.new_site()
+    hook = await subscribe(
+        notify, site_id, receiver.url, ["NotificationSent", "NotificationFailed"]
+    )
+    client_id = uuid4()
+    notify.directory.add(client_id, email=f"c-{client_id.hex[:8]}@mail.example")
+
+    cause = await notify.publish(
+        followup_due(client_id, site_id), source="followup", subject=client_id
+    )
+
+    [row] = await eventually(lambda: _delivered(notify, hook["id"]), timeout=20.0, interval=0.1)
+    [sent] = await notify.notifications(recipient_id=client_id)
+    [request] = receiver.got
+    Webhook(hook["secret"]).verify(request.body, request.headers)
+    assert request.headers["webhook-id"] == row["id"]
+    assert (row["event_type"], request.event["type"]) == ("NotificationSent", "NotificationSent")
+    assert request.event["source"] == "notify"
+    assert request.event["data"]["notification_id"] == sent["id"]
+    assert request.event["data"]["cause_event_id"] == str(cause.id)
 
 
 async def test_erasing_a_client_drops_the_webhook_deliveries_that_name_them(

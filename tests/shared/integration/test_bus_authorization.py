@@ -21,9 +21,9 @@ from nats.js.api import ConsumerConfig
 
 from counseling_shared.bus import BusCredentials, connect_bus
 from counseling_shared.busauth import OPERATOR, new_seed
-from counseling_shared.codes import StaffRole
+from counseling_shared.codes import NotificationChannel, StaffRole
 from counseling_shared.envelope import wrap
-from counseling_shared.events import IntegrationEvent, StaffRegistered
+from counseling_shared.events import IntegrationEvent, NotificationSent, StaffRegistered
 from counseling_shared.jetstream import ensure_consumer, ensure_streams, redrive_subject
 from counseling_shared.service import create_app
 from crisis.bootstrap import definition
@@ -199,6 +199,34 @@ async def test_notify_cannot_touch_another_services_durables(secured: SecuredBus
     async with connected(secured, "crisis") as crisis:
         info = await crisis.nc.jetstream(timeout=5.0).consumer_info(stream, durable)
         assert info.name == durable
+
+
+async def test_notify_reads_its_own_events_back_for_the_webhooks(secured: SecuredBus) -> None:
+    """The webhook durable on notify's own stream works with the permissions notify is given:
+    notify publishes a NotificationSent, then pulls it back from that durable."""
+    [spec] = [c for c in service_consumers(Service.NOTIFY) if c.durable == "notify-webhooks-notify"]
+    assert (spec.stream, spec.filter_subjects) == ("NOTIFY", ["notify.>"])
+    sent = NotificationSent(
+        notification_id=uuid4(),
+        recipient_id=uuid4(),
+        site_id=uuid4(),
+        channel=NotificationChannel.EMAIL,
+        template="followup_due",
+        cause_event_id=uuid4(),
+        attempts=1,
+    )
+    subject, payload = encoded(sent, source="notify")
+    async with connected(secured, "notify") as notify:
+        js = notify.nc.jetstream(timeout=5.0)
+        await ensure_consumer(js, spec)
+        await js.publish(subject, payload)
+        sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
+        got = await sub.fetch(100, timeout=5.0)
+        assert subject in [m.subject for m in got]
+        for message in got:
+            await message.ack()
+        await settle(notify)
+        assert notify.violations() == []
 
 
 async def test_only_the_operator_administers_streams_and_redrives(secured: SecuredBus) -> None:

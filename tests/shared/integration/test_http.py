@@ -208,6 +208,17 @@ async def test_invalid_fields_are_a_422_naming_each_field(probe: httpx.AsyncClie
     assert named == {"site_id", "name", "role", "email"}
 
 
+@pytest.mark.parametrize("cursor", ["not-a-cursor", "-1", "1e3", "99999999999999999999"])
+async def test_a_bad_audit_cursor_is_a_422_naming_the_cursor(
+    probe: httpx.AsyncClient, cursor: str
+) -> None:
+    answer = await probe.get("/audit", params={"cursor": cursor}, headers=KEY)
+
+    assert answer.status_code == 422
+    assert answer.headers["content-type"] == PROBLEM
+    assert [e["field"] for e in answer.json()["errors"]] == ["cursor"]
+
+
 async def test_unknown_things_are_404_problems(probe: httpx.AsyncClient) -> None:
     missing = await probe.get(f"/staff/{uuid4()}", headers=KEY)
     nowhere = await probe.get("/no/such/path", headers=KEY)

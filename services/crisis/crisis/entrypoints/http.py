@@ -162,7 +162,7 @@ async def post_risk_flag(body: RiskFlagBody, request: Request, caller: Caller) -
         # A replay answers as this does, naming no client (not the flag's whole view).
         uow.name_resource(flag.flag_id, f"{REPLAYED}/risk-flags/{flag.flag_id}")
         outcome = await alerts.submit_flag(uow, flag, _paging(runtime))
-    return RiskFlagAccepted(alert_id=outcome.alert_id, flag_id=outcome.flag_id)
+    return RiskFlagAccepted(id=outcome.flag_id, alert_id=outcome.alert_id, flag_id=outcome.flag_id)
 
 
 async def _check_client_of_site(

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from counseling_shared.http.bodies import CalendarDate, Instant, RequestBody
 from crisis.domain.schedules.rotation import RotationKind
 from crisis.domain.schedules.schedule import MAX_LAYERS, MAX_NAME_LENGTH, MAX_PARTICIPANTS
+from crisis.entrypoints.resource_ids import WithId, legacy_id
 
 _CLOCK = r"^\d\d:\d\d$"
 
@@ -45,7 +46,9 @@ class LayerBody(RequestBody):
         min_length=1, max_length=MAX_PARTICIPANTS, description="Staff ids, in turn order."
     )
     restrictions: list[RestrictionBody] = Field(
-        default_factory=list, description="The layer applies only inside these windows."
+        default_factory=list,
+        json_schema_extra={"default": []},  # a factory's default is not shown otherwise
+        description="The layer applies only inside these windows.",
     )
 
 
@@ -60,16 +63,20 @@ class ScheduleBody(RequestBody):
     )
 
 
-class OverrideOut(BaseModel):
-    override_id: UUID
+class OverrideOut(WithId):
+    legacy_id_field = "override_id"
+
+    override_id: UUID = legacy_id("override")
     staff_id: UUID
     replaces: UUID | None = Field(description="Absent: the staff member is added.")
     start: datetime
     end: datetime
 
 
-class ScheduleOut(BaseModel):
-    schedule_id: UUID
+class ScheduleOut(WithId):
+    legacy_id_field = "schedule_id"
+
+    schedule_id: UUID = legacy_id("schedule")
     site_id: UUID
     name: str
     timezone: str

@@ -88,6 +88,7 @@ def _out(stored: StoredSchedule) -> ScheduleOut:
 
 def _override_out(o: Override) -> OverrideOut:
     return OverrideOut(
+        id=o.override_id,
         override_id=o.override_id,
         staff_id=o.staff_id,
         replaces=o.replaces,
@@ -177,7 +178,9 @@ async def get_shifts(
     from_: Annotated[Instant, Query(alias="from")],
     to: Instant,
 ) -> list[ShiftOut]:
-    """Shifts overlapping `[from, to)`, clipped to it (at most 92 days)."""
+    """Shifts overlapping `[from, to)`, clipped to it (at most 92 days). Not paged: the range
+    bounds the list, so it takes no `limit` or `cursor` and sends no `Next-Cursor`; ask for a
+    shorter range for fewer shifts."""
     start, end = _aware(from_, "from"), _aware(to, "to")
     if not timedelta(0) < end - start <= MAX_SHIFTS_SPAN:
         raise Unprocessable(

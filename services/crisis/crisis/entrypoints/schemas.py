@@ -1,6 +1,7 @@
 """Request and response bodies of the crisis API (the OpenAPI document is built from these)."""
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -8,14 +9,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from counseling_shared.codes import AlertOutcome, AlertStatus, RiskLevel, RiskSource
 from counseling_shared.http.bodies import RequestBody
 from crisis.domain.policy import MAX_LEVELS, MAX_REPEAT
+from crisis.entrypoints.resource_ids import WithId, legacy_id
+
+_SHOWN_EMPTY: dict[str, Any] = {"default": []}
+"""A `default_factory`'s default is left out of the OpenAPI document; this shows it."""
 
 
 class PolicyLevelBody(RequestBody):
     staff_ids: list[UUID] = Field(
-        default_factory=list, description="Staff members paged together at this level."
+        default_factory=list,
+        json_schema_extra=_SHOWN_EMPTY,
+        description="Staff members paged together at this level.",
     )
     schedule_ids: list[UUID] = Field(
         default_factory=list,
+        json_schema_extra=_SHOWN_EMPTY,
         description="Schedules of the site, resolved to whoever is on call when the level is"
         " paged (at least one staff member or schedule per level).",
     )
@@ -38,6 +46,7 @@ class EscalationPolicyBody(RequestBody):
     )
     fallback_staff_ids: list[UUID] = Field(
         default_factory=list,
+        json_schema_extra=_SHOWN_EMPTY,
         max_length=20,
         description="Paged when the chain is exhausted (nobody acknowledged any level of any"
         " pass); the alert then stays open with `exhausted` true (AlertExhausted).",
@@ -74,11 +83,19 @@ class RiskFlagBody(RequestBody):
     source: RiskSource
 
 
-class RiskFlagAccepted(BaseModel):
+class RiskFlagAccepted(WithId):
+    """The recorded flag: `id` is the flag's (GET /risk-flags/{id}), `alert_id` the alert's."""
+
+    legacy_id_field = "flag_id"
+
     alert_id: UUID | None = Field(
         description="The alert opened or joined; null for a level below moderate."
     )
-    flag_id: UUID = Field(description="Id of the recorded flag (the RiskFlagged event's flag_id).")
+    flag_id: UUID = Field(
+        description="Deprecated: the same as `id` (the RiskFlagged event's flag_id), kept for"
+        " older readers.",
+        json_schema_extra={"deprecated": True},
+    )
 
 
 class RiskFlagOut(RiskFlagAccepted):
@@ -114,8 +131,10 @@ class FrozenPolicyOut(BaseModel):
     fallback_staff_ids: list[UUID] = Field(default_factory=list)
 
 
-class PageOut(BaseModel):
-    page_id: UUID
+class PageOut(WithId):
+    legacy_id_field = "page_id"
+
+    page_id: UUID = legacy_id("page")
     staff_id: UUID
     level: int = Field(
         description="Escalation level (1-based); one past the last level: the fallback staff."

@@ -73,11 +73,27 @@ class PostgresMeasureStore:
         )
         return [(r["counselor_id"], r["satisfaction"]) for r in rows]
 
-    async def scores_of(self, client_id: UUID) -> list[RecordedScore]:
+    async def scores_of(
+        self,
+        client_id: UUID,
+        *,
+        limit: int | None = None,
+        after: tuple[datetime, str, UUID] | None = None,
+    ) -> list[RecordedScore]:
+        """The client's scores, oldest first; `limit` of them after the key `after`
+        (recorded_at, instrument, followup_id: unique, so a page never repeats or skips)."""
         rows = await self.conn.fetch(
             """SELECT followup_id, instrument, score, band, recorded_at FROM measures
-               WHERE client_id = $1 ORDER BY recorded_at, instrument""",
+               WHERE client_id = $1
+                 AND ($2::timestamptz IS NULL
+                      OR (recorded_at, instrument, followup_id) > ($2, $3::text, $4::uuid))
+               ORDER BY recorded_at, instrument, followup_id
+               LIMIT $5""",
             client_id,
+            after[0] if after else None,
+            after[1] if after else None,
+            after[2] if after else None,
+            limit,
         )
         return [
             RecordedScore(

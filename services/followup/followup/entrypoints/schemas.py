@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, Field
@@ -41,6 +42,12 @@ Duration = Annotated[
 _DEFAULT = DEFAULT_POLICY.as_text()
 
 
+def _shown_default(field: str) -> dict[str, Any]:
+    """A `default_factory` (a fresh list or dict per request) leaves the default out of the
+    OpenAPI document; this puts the same value there."""
+    return {"default": copy.deepcopy(_DEFAULT[field])}
+
+
 class PolicyIn(RequestBody):
     """A site's follow-up policy. Omitted fields take the contract's defaults."""
 
@@ -49,7 +56,8 @@ class PolicyIn(RequestBody):
     long_term_every: Duration = Field(default=str(_DEFAULT["long_term_every"]))
     no_show_outreach_after: Duration = Field(default=str(_DEFAULT["no_show_outreach_after"]))
     post_closure_checkins: list[Duration] = Field(
-        default_factory=lambda: list(DEFAULT_POLICY.as_text()["post_closure_checkins"]),
+        default_factory=lambda: list(_DEFAULT["post_closure_checkins"]),
+        json_schema_extra=_shown_default("post_closure_checkins"),
         max_length=24,
         description="Check-ins after an episode closes, each counted from `effective_on`.",
     )
@@ -63,6 +71,7 @@ class PolicyIn(RequestBody):
     )
     measures: dict[FollowUpKind, list[Instrument]] = Field(
         default_factory=dict,
+        json_schema_extra=_shown_default("measures"),
         description="Which instruments the client's answer form asks, per follow-up kind, e.g."
         ' `{"checkin": ["phq9"]}`.',
         examples=[{"checkin": ["phq9", "gad7"]}],
@@ -80,7 +89,8 @@ class PolicyIn(RequestBody):
         " (e.g. `PT3H`); absent: no survey.",
     )
     appointment_reminders: list[Duration] = Field(
-        default_factory=lambda: ["P1D", "PT2H"],
+        default_factory=lambda: list(_DEFAULT["appointment_reminders"]),
+        json_schema_extra=_shown_default("appointment_reminders"),
         max_length=6,
         description="Remind the client this long before each booked appointment (empty: none).",
     )

@@ -40,11 +40,13 @@ notify-directory (BOOKING)
     (batch handler on_directory_batch: the same upserts, one executemany per table per batch)
 
 notify-webhooks-booking (BOOKING), notify-webhooks-followup (FOLLOWUP),
-notify-webhooks-crisis (CRISIS)
+notify-webhooks-crisis (CRISIS), notify-webhooks-notify (NOTIFY)
     every event of the stream         → webhooks.on_event: one pending delivery per active
                                         subscription of the event's site that chose its type
                                         (sent by the webhook worker, entrypoints/webhook_worker.py)
     (batch handler webhooks.on_events: a batch's deliveries queued in one statement)
+    notify's own NotificationSent / NotificationFailed come back to it from its stream like any
+    other context's events; a webhook delivery publishes nothing, so this never loops.
 
 Emitted: every notification ends in NotificationSent or NotificationFailed (with `page_id` for a
 page), published by the lane workers (entrypoints/workers.py) in the transaction that records
@@ -79,8 +81,9 @@ from notify.application.client_messages import (
 )
 from notify.settings import NotifySettings
 
-WEBHOOK_STREAMS = ("BOOKING", "FOLLOWUP", "CRISIS")
-"""The streams whose events a subscription may choose (notify's own events are not offered)."""
+WEBHOOK_STREAMS = ("BOOKING", "FOLLOWUP", "CRISIS", "NOTIFY")
+"""The streams whose events a subscription may choose: every context's, notify's own included
+(the contract's catalogue offers NotificationSent and NotificationFailed)."""
 
 # Pages are retried quickly: a second lost means a second later on the on-call phone.
 CRISIS_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)

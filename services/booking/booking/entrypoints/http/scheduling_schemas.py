@@ -39,6 +39,7 @@ class WorkingHoursIn(RequestBody):
     weekly: list[WeeklyPeriodIn] = Field(max_length=hours.MAX_PERIODS)
     exceptions: list[ExceptionIn] = Field(
         default_factory=list,
+        json_schema_extra={"default": []},  # a factory's default is not shown otherwise
         max_length=hours.MAX_PERIODS,
         description="Dated exceptions in the site's zone: `off`, or `from`/`to` periods that "
         "replace that day's weekly ones.",
