@@ -219,7 +219,7 @@ async def get_risk_flag(flag_id: UUID, request: Request, caller: Caller) -> Risk
 async def replayed_risk_flag(flag_id: UUID, request: Request, caller: Caller) -> RiskFlagAccepted:
     """What a replayed flag answers: its alert now, as the first answer named it."""
     view = await get_risk_flag(flag_id, request, caller)
-    return RiskFlagAccepted(alert_id=view.alert_id, flag_id=view.flag_id)
+    return RiskFlagAccepted(id=view.flag_id, alert_id=view.alert_id, flag_id=view.flag_id)
 
 
 @router.get("/alerts", tags=["alerts"], responses=PAGED)
