@@ -80,6 +80,10 @@ class ConsumerSpec:
     ack_wait: float = 30.0
     max_ack_pending: int = 1000
     description: str = field(default="")
+    from_new: bool = False
+    """Created now, start at the stream's next message instead of its first: a durable added
+    to a running suite must not replay the stream's retained past (90 days). Only at creation;
+    an existing durable keeps its position."""
 
     def redelivery_delay(self, delivered: int) -> float:
         """The back-off before delivery number `delivered + 1`."""
@@ -110,6 +114,7 @@ def redrive_spec(spec: ConsumerSpec) -> ConsumerSpec:
         stream=DLQ_STREAM,
         filter_subjects=[redrive_subject(spec.durable)],
         description=f"dead letters of {spec.durable} redriven by an operator",
+        from_new=False,
     )
 
 
@@ -145,7 +150,7 @@ async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
         name=spec.durable,
         durable_name=spec.durable,
         description=spec.description or None,
-        deliver_policy=DeliverPolicy.ALL,
+        deliver_policy=DeliverPolicy.NEW if spec.from_new else DeliverPolicy.ALL,
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=spec.ack_wait,
         # Unlimited: only handler failures end retries, counted by the consumer (see above).

@@ -125,3 +125,28 @@ async def test_an_existing_durable_with_a_bounded_max_deliver_is_made_unlimited_
     await ensure_consumer(js, ConsumerSpec("probe-old", scratch_stream.name, [f"{prefix}.a"]))
 
     assert (await js.consumer_info(scratch_stream.name, "probe-old")).config.max_deliver == -1
+
+
+async def test_a_durable_declared_from_new_skips_the_streams_past_and_keeps_its_position(
+    js: JetStreamContext, scratch_stream: StreamSpec
+) -> None:
+    await ensure_streams(js, specs=[scratch_stream])
+    subject = f"{scratch_stream.subjects[0][:-2]}.a"
+    await js.publish(subject, b"before")
+    spec = ConsumerSpec("probe-new", scratch_stream.name, [subject], from_new=True)
+    everything = ConsumerSpec("probe-all", scratch_stream.name, [subject])
+
+    await ensure_consumer(js, spec)
+    await ensure_consumer(js, everything)
+    await js.publish(subject, b"after")
+    await ensure_consumer(js, spec)  # declared again at the next start: same position
+
+    async def read(durable: str) -> list[bytes]:
+        pull = await js.pull_subscribe_bind(durable, scratch_stream.name)
+        got = await pull.fetch(10, timeout=1.0)
+        for message in got:
+            await message.ack()
+        return [m.data for m in got]
+
+    assert await read("probe-new") == [b"after"]
+    assert await read("probe-all") == [b"before", b"after"]

@@ -85,6 +85,10 @@ WEBHOOK_STREAMS = ("BOOKING", "FOLLOWUP", "CRISIS", "NOTIFY")
 """The streams whose events a subscription may choose: every context's, notify's own included
 (the contract's catalogue offers NotificationSent and NotificationFailed)."""
 
+WEBHOOK_STREAMS_FROM_NEW = frozenset({"NOTIFY"})
+"""Webhook durables added after the suite was deployed: created, they start at the stream's next
+event, so an upgrade does not send subscribers that chose NotificationSent the 90 days before."""
+
 # Pages are retried quickly: a second lost means a second later on the on-call phone.
 CRISIS_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
@@ -221,6 +225,7 @@ def webhook_routes() -> list[Route]:
                 stream,
                 list(subjects[stream]),
                 description=f"Queues {stream} events for the webhook subscriptions.",
+                from_new=stream in WEBHOOK_STREAMS_FROM_NEW,
             ),
             webhooks.on_event,
             # Every event of the stream, so a burst's batches are large: one statement each.
