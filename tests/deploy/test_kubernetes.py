@@ -575,7 +575,9 @@ def test_the_counselctl_pod_is_the_operator_on_the_bus_and_each_databases_owner(
 
 
 def test_no_operator_command_runs_in_a_service_pod() -> None:
+    """A service pod's NATS user may not act as the operator; a rebuild, which needs only the
+    service's own database (its owner role is in the pod), may run there."""
     operations = (ROOT / "docs/operations.md").read_text()
-    found = re.findall(r"exec deploy/(\w+) -- counselctl", operations)
+    found = re.findall(r"exec deploy/(\w+) -- counselctl (\S+)", operations)
     assert found, "the guide shows operator commands in the cluster"
-    assert set(found) == {"counselctl"}, found
+    assert {pod for pod, command in found if command != "rebuild"} == {"counselctl"}, found
