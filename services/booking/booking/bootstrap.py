@@ -13,6 +13,7 @@ from booking.entrypoints.hold_timer import hold_timer
 from booking.entrypoints.http import ROUTERS
 from booking.entrypoints.web import offer_page
 from booking.settings import BookingSettings
+from counseling_shared.connections import process_connections
 from counseling_shared.service import ServiceDefinition
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -31,3 +32,9 @@ def definition(settings: BookingSettings | None = None) -> ServiceDefinition:
         background=[hold_timer],
         staff_deactivated=staff_status.is_deactivated,
     )
+
+
+def connection_budget(s: BookingSettings) -> int:
+    """PostgreSQL connections one booking process holds at most (counseling_shared.connections):
+    its pool, the relay's LISTEN and the hold timer's."""
+    return process_connections(s.db_pool_max, listeners=1)

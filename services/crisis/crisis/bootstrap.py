@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from counseling_shared.connections import process_connections
 from counseling_shared.pruner import PruneTarget
 from counseling_shared.service import ServiceDefinition
 from crisis.adapters import staff
@@ -53,3 +54,10 @@ def definition(settings: CrisisSettings | None = None) -> ServiceDefinition:
             )
         ],
     )
+
+
+def connection_budget(s: CrisisSettings) -> int:
+    """PostgreSQL connections one crisis process holds at most (counseling_shared.connections):
+    its pool (the escalation auditor, gauges and on-call look-ahead use it too), the relay's
+    LISTEN and the escalation scheduler's."""
+    return process_connections(s.db_pool_max, listeners=1)

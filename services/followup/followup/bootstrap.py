@@ -3,6 +3,7 @@ gauges."""
 
 from pathlib import Path
 
+from counseling_shared.connections import process_connections
 from counseling_shared.service import ServiceDefinition
 from followup.adapters import staff_store
 from followup.entrypoints import contact_gaps
@@ -40,3 +41,10 @@ def definition(settings: FollowupSettings | None = None) -> ServiceDefinition:
         ],
         background=[followup_scheduler, contact_gap_scheduler, refresh_gauges],
     )
+
+
+def connection_budget(s: FollowupSettings) -> int:
+    """PostgreSQL connections one followup process holds at most
+    (counseling_shared.connections): its pool (the gauges use it too), the relay's LISTEN and
+    one for each of its two schedulers (follow-ups, contact gaps)."""
+    return process_connections(s.db_pool_max, listeners=2)

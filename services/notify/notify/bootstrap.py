@@ -6,6 +6,7 @@ from pathlib import Path
 import httpx
 
 from counseling_shared.codes import NotificationChannel
+from counseling_shared.connections import process_connections
 from counseling_shared.db import create_pool
 from counseling_shared.pruner import PruneTarget
 from counseling_shared.service import BackgroundTask, Runtime, ServiceDefinition
@@ -89,6 +90,29 @@ def listening_poll_of(lane: Lane, s: NotifySettings) -> float:
     return s.listening_poll
 
 
+def lane_pool_size(lane: Lane, s: NotifySettings) -> int:
+    """A lane's pool at most: a connection per worker and one more, so a worker never waits for
+    another's connection (the crisis lanes' must stay so: pages wait for nothing)."""
+    return (s.crisis_workers if lane is Lane.CRISIS else s.bulk_workers) + 1
+
+
+def webhook_pool_size(s: NotifySettings) -> int:
+    """The webhook worker's pool at most: a connection per worker and one more."""
+    return s.webhook_workers + 1
+
+
+def connection_budget(s: NotifySettings) -> int:
+    """PostgreSQL connections one notify process holds at most (counseling_shared.connections):
+    its pool and the relay's LISTEN, and for each crisis channel group, the bulk lane and the
+    webhook worker a pool of its own and a LISTEN connection."""
+    pools = [
+        *(lane_pool_size(Lane.CRISIS, s) for _ in CRISIS_CHANNEL_GROUPS),
+        lane_pool_size(Lane.BULK, s),
+        webhook_pool_size(s),
+    ]
+    return process_connections(s.db_pool_max, listeners=len(pools), own_pools=pools)
+
+
 def lane_pool(
     lane: Lane,
     s: NotifySettings,
@@ -110,7 +134,7 @@ def lane_pool(
             s.database_url,
             schema=s.database_schema,
             min_size=1,
-            max_size=size + 1,
+            max_size=lane_pool_size(lane, s),
             timeouts=s.db_timeouts(),
         )
         email = smtp_provider(s, runtime, timeout_cap=cap)
@@ -158,7 +182,7 @@ def webhook_pool(s: NotifySettings) -> BackgroundTask:
             s.database_url,
             schema=s.database_schema,
             min_size=1,
-            max_size=s.webhook_workers + 1,
+            max_size=webhook_pool_size(s),
             timeouts=s.db_timeouts(),
         )
         try:
