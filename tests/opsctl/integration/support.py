@@ -10,7 +10,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from booking.bootstrap import MIGRATIONS as BOOKING_MIGRATIONS
+from crisis.bootstrap import MIGRATIONS as CRISIS_MIGRATIONS
+from followup.bootstrap import MIGRATIONS as FOLLOWUP_MIGRATIONS
+from notify.bootstrap import MIGRATIONS as NOTIFY_MIGRATIONS
+
 COUNSELCTL = Path(sys.executable).with_name("counselctl")
+# Each service's migrations, for a test that gives every service a schema of one database.
+SCHEMAS: dict[str, Path] = {
+    "booking": BOOKING_MIGRATIONS,
+    "followup": FOLLOWUP_MIGRATIONS,
+    "notify": NOTIFY_MIGRATIONS,
+    "crisis": CRISIS_MIGRATIONS,
+}
 # Settings the command could otherwise pick up from the machine: tests name every server.
 _AMBIENT = ("NATS_URL", "DATABASE_URL", "DATABASE_SCHEMA", "COUNSELCTL_API_KEY")
 

@@ -9,7 +9,6 @@ import getpass
 import json
 import secrets
 import socket
-from pathlib import Path
 from uuid import UUID, uuid4
 
 import nats
@@ -17,7 +16,6 @@ import nats.js.errors
 import pytest
 from typer.testing import CliRunner, Result
 
-from booking.bootstrap import MIGRATIONS as BOOKING_MIGRATIONS
 from counseling_shared.db import connect
 from counseling_shared.jetstream import (
     DLQ_STREAM,
@@ -26,19 +24,10 @@ from counseling_shared.jetstream import (
     redrive_subject,
 )
 from counseling_shared.migrations import apply_migrations
-from crisis.bootstrap import MIGRATIONS as CRISIS_MIGRATIONS
-from followup.bootstrap import MIGRATIONS as FOLLOWUP_MIGRATIONS
-from notify.bootstrap import MIGRATIONS as NOTIFY_MIGRATIONS
 from opsctl.cli import app
+from tests.opsctl.integration.support import SCHEMAS
 
 pytestmark = pytest.mark.integration
-
-SCHEMAS: dict[str, Path] = {
-    "booking": BOOKING_MIGRATIONS,
-    "followup": FOLLOWUP_MIGRATIONS,
-    "notify": NOTIFY_MIGRATIONS,
-    "crisis": CRISIS_MIGRATIONS,
-}
 
 
 async def _entries(url: str, schema: str, client_id: UUID) -> list[tuple[str, str, str, int]]:

@@ -11,16 +11,13 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from uuid import uuid4
 
 import pytest
 from typer.testing import CliRunner, Result
 
-from booking.bootstrap import MIGRATIONS as BOOKING_MIGRATIONS
 from counseling_shared.db import connect
 from counseling_shared.migrations import apply_migrations, grant_runtime_access
-from crisis.bootstrap import MIGRATIONS as CRISIS_MIGRATIONS
 from devstack.handles import PostgresHandle
 from devstack.postgres import (
     ServiceRoles,
@@ -30,18 +27,11 @@ from devstack.postgres import (
     ensure_service_roles,
     with_role,
 )
-from followup.bootstrap import MIGRATIONS as FOLLOWUP_MIGRATIONS
-from notify.bootstrap import MIGRATIONS as NOTIFY_MIGRATIONS
 from opsctl.cli import app
+from tests.opsctl.integration.support import SCHEMAS
 
 pytestmark = pytest.mark.integration
 
-SCHEMAS: dict[str, Path] = {
-    "booking": BOOKING_MIGRATIONS,
-    "followup": FOLLOWUP_MIGRATIONS,
-    "notify": NOTIFY_MIGRATIONS,
-    "crisis": CRISIS_MIGRATIONS,
-}
 # The machine's own settings must not stand in for the ones a test leaves out.
 _UNSET: dict[str, str | None] = dict.fromkeys(
     ["DATABASE_URL", "MIGRATION_DATABASE_URL", "DATABASE_SCHEMA"]
