@@ -37,8 +37,14 @@ def tls_server_name(url: str) -> str | None:
     learned server (a restarted pod's new IP, after a failover) against that IP, and the
     certificates carry names only. (The Helm values also turn advertising off.)
     """
-    host = urlsplit(url if "://" in url else f"nats://{url}").hostname
-    if not host:
+    # A list of servers (comma-separated) is pinned only when every entry names the same host:
+    # one name could not verify servers listed by other names.
+    hosts = {
+        urlsplit(u if "://" in u else f"nats://{u}").hostname
+        for u in (part.strip() for part in url.split(","))
+        if u
+    }
+    if len(hosts) != 1 or not (host := hosts.pop()):
         return None
     try:
         ipaddress.ip_address(host)

@@ -57,3 +57,8 @@ def test_without_a_url_the_options_are_the_credentials_alone() -> None:
 def test_a_url_without_a_scheme_is_nats_py_s_default(ca_file: Path) -> None:
     credentials = BusCredentials(user="booking", tls_ca_file=ca_file)
     assert connect_options(credentials, "nats:4222")["tls_hostname"] == "nats"
+
+
+def test_a_list_of_servers_is_pinned_only_when_they_share_one_name() -> None:
+    assert tls_server_name("tls://nats:4222, tls://nats:4223") == "nats"
+    assert tls_server_name("tls://nats-0.nats:4222,tls://nats-1.nats:4222") is None
