@@ -17,6 +17,8 @@ from counseling_shared.events import (
     PageRequested,
 )
 from devstack.sinks import ReceivedEmail
+from notify.adapters.notification_store import wake_channel
+from notify.domain.codes import Lane
 from tests.notify.integration.conftest import Notify, eventually, followup_due
 
 pytestmark = pytest.mark.integration
@@ -308,7 +310,7 @@ async def test_quiet_hours_hold_a_followup_until_the_window_ends(notify: Notify)
     await notify_idle_for(notify, seconds=0.8)
     assert not any(address in m.rcpt_tos for m in notify.sinks.smtp.messages)
 
-    notify.clock.jump_to(window_end + timedelta(seconds=1))
+    await jump_and_wake_bulk_lane(notify, window_end + timedelta(seconds=1))
 
     [row] = await settled(notify, client_id)
     assert row["status"] == "sent"
@@ -351,10 +353,18 @@ async def test_a_message_held_again_by_new_quiet_hours_does_not_ask_booking(
     assert detail["attempt_log"] == []
     assert str(client_id) not in notify.directory.requests
 
-    notify.clock.jump_to(second_end + timedelta(seconds=1))
+    await jump_and_wake_bulk_lane(notify, second_end + timedelta(seconds=1))
     [row] = await settled(notify, client_id)
     assert row["status"] == "sent"
     assert notify.directory.requests.count(str(client_id)) == 1
+
+
+async def jump_and_wake_bulk_lane(notify: Notify, instant: datetime) -> None:
+    """Move the clock to `instant` and wake the bulk lane's workers, as the passing of time
+    would have: an idle worker sleeps until the next message is due by its clock (or its
+    `LISTENING_POLL`, 10 s), so it cannot see a jump."""
+    notify.clock.jump_to(instant)
+    await notify.pool.execute("SELECT pg_notify($1, '')", wake_channel(Lane.BULK))
 
 
 async def notify_idle_for(notify: Notify, seconds: float) -> None:
