@@ -159,7 +159,6 @@ class Courier:
         unavailable when booking answers none."""
         asked = [
             c.notification.recipient_kind is RecipientKind.CLIENT
-            and c.facts is not None
             and not held_before_asking(c.notification, c.facts, asked_at)
             for c in batch
         ]
