@@ -26,6 +26,8 @@ from tests.deploy.support import (
 OVERLAYS = ("dev", "prod")
 KUBERNETES_VERSION = kubernetes_validate.latest_version()
 CNPG_GROUP = "postgresql.cnpg.io/"
+BARMAN_GROUP = "barmancloud.cnpg.io/"
+BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
 SECRET_LOOKING = re.compile(r"PASSWORD|SECRET|TOKEN|API_KEY|WEBHOOK|CREDENTIAL|PRIVATE", re.I)
 # NATS, PostgreSQL, DNS and an OpenTelemetry collector (OTLP over HTTP).
 ALLOWED_EGRESS_PORTS = {("TCP", 4222), ("TCP", 5432), ("UDP", 53), ("TCP", 53), ("TCP", 4318)}
@@ -88,7 +90,7 @@ def _environment(manifests: tuple[Manifest, ...], deployment: Manifest) -> dict[
 def test_every_builtin_resource_is_valid_for_a_recent_kubernetes(overlay: str) -> None:
     problems = []
     for manifest in _render(overlay):
-        if manifest["apiVersion"].startswith(CNPG_GROUP):
+        if manifest["apiVersion"].startswith((CNPG_GROUP, BARMAN_GROUP)):
             continue
         try:
             kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
@@ -108,11 +110,12 @@ def test_the_validator_rejects_a_misspelt_field() -> None:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_only_known_kinds_are_rendered(overlay: str) -> None:
     kinds = {(m["apiVersion"], m["kind"]) for m in _render(overlay)}
-    custom = {k for k in kinds if k[0].startswith(CNPG_GROUP)}
+    custom = {k for k in kinds if k[0].startswith((CNPG_GROUP, BARMAN_GROUP))}
     assert custom <= {
         ("postgresql.cnpg.io/v1", "Cluster"),
         ("postgresql.cnpg.io/v1", "Database"),
         ("postgresql.cnpg.io/v1", "ScheduledBackup"),
+        ("barmancloud.cnpg.io/v1", "ObjectStore"),
     }
     assert ("v1", "Secret") not in kinds, "Secrets are created by the operator, never shipped"
 
@@ -139,8 +142,26 @@ def test_the_cloudnativepg_resources_have_their_required_fields(overlay: str) ->
     for backup in _all(manifests, "ScheduledBackup"):
         assert backup["spec"]["cluster"]["name"] == "counseling-db"
         assert len(backup["spec"]["schedule"].split()) == 6, "CNPG cron has a seconds field"
-        assert backup["spec"]["method"] == "barmanObjectStore"
-        assert "barmanObjectStore" in spec.get("backup", {}), "the cluster says where to"
+        # The in-tree barmanObjectStore is deprecated (CloudNativePG 1.26): the plugin's.
+        assert backup["spec"]["method"] == "plugin"
+        assert backup["spec"]["pluginConfiguration"]["name"] == BARMAN_PLUGIN
+        _the_cluster_archives_to_an_object_store(manifests, spec)
+
+
+def _the_cluster_archives_to_an_object_store(
+    manifests: tuple[Manifest, ...], cluster_spec: Manifest
+) -> None:
+    assert "backup" not in cluster_spec, "the deprecated in-tree backup section is gone"
+    plugins = {p["name"]: p for p in cluster_spec.get("plugins", [])}
+    assert BARMAN_PLUGIN in plugins, "the cluster names the plugin its backups use"
+    plugin = plugins[BARMAN_PLUGIN]
+    assert plugin["isWALArchiver"] is True, "WAL archived continuously: point-in-time recovery"
+    store = _one(manifests, "ObjectStore", plugin["parameters"]["barmanObjectName"])["spec"]
+    assert "serverName" not in store["configuration"], "the plugin refuses it there"
+    assert re.fullmatch(r"[1-9][0-9]*[dwm]", store["retentionPolicy"])
+    assert store["configuration"]["destinationPath"].startswith(("s3://", "gs://", "https://"))
+    credentials = store["configuration"]["s3Credentials"]
+    assert credentials["accessKeyId"]["name"] == credentials["secretAccessKey"]["name"]
 
 
 # ---- each service ----------------------------------------------------------------------
