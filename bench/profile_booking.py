@@ -104,11 +104,18 @@ async def profile(seconds: float, out: Path, service: str = "booking") -> list[t
         result = await load.flat_out(16, seconds + 2)
         for recorder in recorders:
             await asyncio.to_thread(recorder.wait)
+        await asyncio.to_thread(_without_checkout_path, out / f"{service}-flamegraph.svg")
         print(
             f"during the profile: {result.per_second:.0f} bookings/s, "
             f"p50 {result.percentile(50) * 1000:.0f} ms, p99 {result.percentile(99) * 1000:.0f} ms"
         )
     return summarize(await asyncio.to_thread(stacks.read_text))
+
+
+def _without_checkout_path(svg: Path) -> None:
+    """py-spy writes its command line, with this checkout's absolute paths, into the picture:
+    the published one names paths from the repository's root instead."""
+    svg.write_text(svg.read_text().replace(f"{ROOT}/", ""))
 
 
 def main() -> None:

@@ -1470,7 +1470,7 @@ fails on the old code):
 
 Measured old (`main` at f293d5b) and new code alternately, each run a fresh stack, 3 s
 warm-up, two 10 s flat-out windows with 16 in flight, CPU per booking from `/proc`: ten
-rounds, 14:02 to 14:39, load average 4.6 to 8.6 (other helpers' work). Rounds 1 to 3 had
+rounds, 14:02 to 14:39, load average 4.6 to 8.6 (other work on the machine). Rounds 1 to 3 had
 changes 1 and 2 only: booking 5.33 → 4.08 ms, followup 3.45 → 2.82, PostgreSQL 5.92 → 4.93,
 all processes 21.9 → 17.6 (medians of 6 windows each). Rounds 4 to 10 had all three (medians
 of 14 windows each):
