@@ -27,9 +27,7 @@ def _add_trace_ids(_: Any, __: str, event: MutableMapping[str, Any]) -> Mapping[
 # domain (so `user@10.0.0.5` in a URL and `x@y` stay); phones need a `+` or `00` prefix and 8
 # to 15 digits, so UUIDs, hex trace ids, counts and timestamps (`+00:00`) are left alone.
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_PHONE = re.compile(
-    r"(?:(?<![\w+])\+|(?<![\w+.:/-])00)\d(?:[ .()-]{0,2}\d){7,14}(?![\w])"
-)
+_PHONE = re.compile(r"(?:(?<![\w+])\+|(?<![\w+.:/-])00)\d(?:[ .()-]{0,2}\d){7,14}(?![\w])")
 EMAIL_MASK = "<email>"
 PHONE_MASK = "<phone>"
 

@@ -37,9 +37,7 @@ async def test_another_sites_key_gets_the_same_quick_403_for_unknown_and_foreign
         source="booking",
         subject=foreign,
     )
-    await eventually(
-        lambda: _status(notify, foreign, f"Bearer {API_KEY}", want=200), timeout=10
-    )
+    await eventually(lambda: _status(notify, foreign, f"Bearer {API_KEY}", want=200), timeout=10)
     site_key = {"Authorization": f"Bearer {SITE_KEY}"}
 
     started = time.monotonic()
@@ -54,9 +52,7 @@ async def test_another_sites_key_gets_the_same_quick_403_for_unknown_and_foreign
     assert (unknown.status_code, other.status_code) == (403, 403)
     assert unknown_took < 1.0  # KNOWN_ID_WAIT_SECONDS (3 s) not spent on it
     # A key of every site still waits for a late registration, then gets the 422.
-    assert (
-        await notify.set_preferences(uuid4(), {"channel": "sms"})
-    ).status_code == 422
+    assert (await notify.set_preferences(uuid4(), {"channel": "sms"})).status_code == 422
 
 
 async def _status(notify: Notify, recipient: Any, bearer: str, *, want: int) -> bool:

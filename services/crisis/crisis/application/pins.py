@@ -35,7 +35,8 @@ class PinPolicy:
         longest = max(self.lockout, MAX_LOCKOUT)
         if lockouts > 32:  # 2**32 lockouts already pass any cap; avoid a huge timedelta
             return longest
-        return min(self.lockout * 2 ** (lockouts - 1), longest)
+        doubled: timedelta = self.lockout * (2 ** (lockouts - 1))
+        return min(doubled, longest)
 
 
 async def set_pin(uow: UnitOfWork, staff_id: UUID, pin: str) -> None:
