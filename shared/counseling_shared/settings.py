@@ -217,8 +217,8 @@ class ServiceSettings(BaseSettings):
         alias="RATE_LIMIT_STORAGE_URI",
         description="Where the counts live: `memory://` (per process) or a shared store.",
     )
-    forwarded_allow_ips: str = Field(
-        default="",
+    forwarded_allow_ips: str | None = Field(
+        default=None,
         alias="FORWARDED_ALLOW_IPS",
         description="Comma-separated addresses or CIDR ranges of the proxies (the ingress)"
         " whose `X-Forwarded-For` names the client: the rate limit then counts anonymous"
@@ -248,8 +248,8 @@ class ServiceSettings(BaseSettings):
 
     @field_validator("forwarded_allow_ips")
     @classmethod
-    def _proxies_parse(cls, value: str) -> str:
-        for part in (p.strip() for p in value.split(",")):
+    def _proxies_parse(cls, value: str | None) -> str | None:
+        for part in (p.strip() for p in (value or "").split(",")):
             if part and part != "*":
                 ipaddress.ip_network(part, strict=False)  # a ValueError names the entry
         return value
@@ -293,7 +293,8 @@ class ServiceSettings(BaseSettings):
     @property
     def trusted_proxies(self) -> tuple[str, ...]:
         """FORWARDED_ALLOW_IPS as a list (empty: trust no forwarded address)."""
-        return tuple(p.strip() for p in self.forwarded_allow_ips.split(",") if p.strip())
+        spec = self.forwarded_allow_ips or ""
+        return tuple(p.strip() for p in spec.split(",") if p.strip())
 
     def link_signer(self) -> LinkSigner:
         current, *previous = self.link_keys
