@@ -316,7 +316,7 @@ async def test_an_sms_reply_ack_with_the_code_acknowledges_as_the_staff_member_w
     odd = await crisis.http.post(
         "/inbound/sms",
         json={"from": "+33612345678", "text": f"ACK {code}"},
-        headers={"X-Webhook-Secret": f"{INBOUND_SMS_SECRET}\xe9".encode(), "Authorization": ""},
+        headers={b"x-webhook-secret": f"{INBOUND_SMS_SECRET}\xe9".encode(), b"authorization": b""},
     )
     assert odd.status_code == 401
     help_text = await _reply(crisis, "+33612345678", "hello")
