@@ -83,8 +83,16 @@ async def test_the_link_opens_the_page_and_acknowledges_once_as_the_paged_staff_
     assert ">Acknowledge</button>" in html
     assert ">Resolve</button>" in html
     assert "safety_plan" in html  # the outcome choices
-    assert 'http-equiv="refresh"' in html  # refreshed while open
-    assert str(staff[0])[:8] in html
+    # Never reloads itself (it would wipe a PIN being typed): says when, and offers a reload.
+    assert 'http-equiv="refresh"' not in html
+    assert "Updated at " in html
+    assert f'href="{path}?token=' in html
+    assert '<option value="" disabled selected>' in html  # no outcome chosen for the person
+    assert "frame-ancestors 'none'" in opened.headers["content-security-policy"]
+    assert opened.headers["x-content-type-options"] == "nosniff"
+    # Names from StaffRegistered, not ids.
+    assert "On-call counselor (you)" in html
+    assert str(staff[0])[:8] not in html
     assert alert_id[:8] in html
 
     acked = await crisis.http.post(
@@ -101,8 +109,9 @@ async def test_the_link_opens_the_page_and_acknowledges_once_as_the_paged_staff_
         f"{path}/ack", data={"token": token}, headers={"Authorization": ""}
     )
     assert again.status_code == 409
-    assert "Already acknowledged by" in again.text
-    assert str(staff[0])[:8] in again.text
+    assert "You acknowledged this at" in again.text  # one's own: not an error
+    assert 'class="notice good"' in again.text
+    assert "Already acknowledged by" not in again.text
 
     trail = (await crisis.http.get("/audit", params={"actor_id": str(staff[0])})).json()["items"]
     link_uses = [e for e in trail if e["actor"]["kind"] == "link"]
