@@ -9,12 +9,15 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID, uuid4
 
+import asyncpg
+import httpx
 import pytest
 
 from counseling_shared.codes import StaffRole
 from counseling_shared.events import StaffRegistered
 from counseling_shared.links import LinkSigner
 from crisis.application.publishing import PAGE_LINK_PURPOSE
+from crisis.entrypoints import oncall_page
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
@@ -29,6 +32,7 @@ from tests.crisis.integration.steps import (
     flag,
     put_policy,
     register_staff,
+    staff_registered,
 )
 
 pytestmark = pytest.mark.integration
@@ -340,3 +344,70 @@ async def test_an_sms_reply_ack_with_the_code_acknowledges_as_the_staff_member_w
         "inbound_sms",
         "inbound_sms",
     ]
+
+
+async def test_another_members_ack_is_named_and_errors_are_pages_in_the_readers_language(
+    crisis: RunningCrisis, bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site_id, alex, bea = uuid4(), uuid4(), uuid4()
+    for staff_id, name in ((alex, "Alex Martin"), (bea, "Bea Kim")):
+        registered = staff_registered(staff_id, site_id, locale="fr-FR")
+        await bus.publish(registered.model_copy(update={"name": name}), source="booking")
+    await put_policy(crisis, site_id, [([alex, bea], "PT60S")], repeat=0)
+    alert_id = (await flag(crisis, site_id, uuid4()))["alert_id"]
+
+    async def both() -> list[dict[str, Any]] | None:
+        paged = pages(await bus.crisis_events(site_id, "PageRequested"), alert_id)
+        return paged if len(paged) == 2 else None
+
+    links = {UUID(p["staff_id"]): _path_and_token(p["ack_url"]) for p in await eventually(both)}
+    alex_path, alex_token = links[alex]
+    assert (await crisis.http.post(f"{alex_path}/ack", data={"token": alex_token})).is_success
+    bea_path, bea_token = links[bea]
+    late = await crisis.http.post(f"{bea_path}/ack", data={"token": bea_token})
+    assert late.status_code == 409
+    assert "Déjà prise en charge par Alex Martin le " in late.text
+    assert 'class="notice bad"' in late.text
+    assert "Bea Kim (vous)" in late.text
+
+    # A link cut before its token: the 403 page, in the browser's language, not problem+json.
+    cut = await crisis.http.get(bea_path, headers={"Accept-Language": "ko-KR,ko;q=0.9"})
+    assert cut.status_code == 403
+    assert cut.headers["content-type"].startswith("text/html")
+    assert '<html lang="ko">' in cut.text
+    assert "frame-ancestors 'none'" in cut.headers["content-security-policy"]
+    untokened_post = await crisis.http.post(f"{bea_path}/ack", data={})
+    assert (untokened_post.status_code, untokened_post.headers["content-type"][:9]) == (
+        403,
+        "text/html",
+    )
+    # The JSON API still answers problem+json.
+    assert (
+        (await crisis.http.get("/alerts/nope"))
+        .headers["content-type"]
+        .startswith("application/problem+json")
+    )
+
+    # The database gone under a tap on Acknowledge: a page saying what to do.
+    async def unreachable(*_: object) -> None:
+        raise asyncpg.PostgresConnectionError("connection refused")
+
+    monkeypatch.setattr(oncall_page.alert_views, "alert_view", unreachable)
+    outage = await crisis.http.post(
+        f"{bea_path}/ack", data={"token": bea_token}, headers={"Accept-Language": "ru"}
+    )
+    assert outage.status_code == 503
+    assert '<html lang="ru">' in outage.text
+    assert "позвоните коллеге" in outage.text  # call a colleague
+
+    async def bug(*_: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(oncall_page.alert_views, "alert_view", bug)
+    app = crisis.http._transport.app  # type: ignore[attr-defined]
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://crisis") as browser:
+        failed = await browser.get(bea_path, params={"token": bea_token})
+    assert failed.status_code == 500
+    assert failed.headers["content-type"].startswith("text/html")
+    assert "call a colleague" in failed.text

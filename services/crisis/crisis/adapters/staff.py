@@ -29,9 +29,10 @@ async def record_staff(
     announced_at: datetime | None = None,
     name: str | None = None,
 ) -> None:
-    """`name`: shown to colleagues on the on-call page; `channels`: how many ways the staff member can be reached (the count, no details);
-    `locale`: the language of their on-call page; `phone_digest`: a keyed digest of their
-    phone, never the number, made with the key whose fingerprint is `phone_digest_key`.
+    """`name`: shown to colleagues on the on-call page; `channels`: how many ways the staff
+    member can be reached (the count, no details); `locale`: the language of their on-call
+    page; `phone_digest`: a keyed digest of their phone, never the number, made with the key
+    whose fingerprint is `phone_digest_key`.
     A later StaffRegistered (a change of details, an operator's reannouncement) replaces
     them all; one announced before what is kept (`announced_at`, the envelope's time: a retry
     or a redriven dead letter arriving late) changes nothing."""

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
+
 from counseling_shared import audit
 from counseling_shared.codes import AlertOutcome
 from counseling_shared.http.page_headers import page_headers
