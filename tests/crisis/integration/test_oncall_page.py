@@ -16,8 +16,8 @@ import pytest
 from counseling_shared.codes import StaffRole
 from counseling_shared.events import StaffRegistered
 from counseling_shared.links import LinkSigner
+from crisis.adapters import alert_views
 from crisis.application.publishing import PAGE_LINK_PURPOSE
-from crisis.entrypoints import oncall_page
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
@@ -392,7 +392,7 @@ async def test_another_members_ack_is_named_and_errors_are_pages_in_the_readers_
     async def unreachable(*_: object) -> None:
         raise asyncpg.PostgresConnectionError("connection refused")
 
-    monkeypatch.setattr(oncall_page.alert_views, "alert_view", unreachable)
+    monkeypatch.setattr(alert_views, "alert_view", unreachable)
     outage = await crisis.http.post(
         f"{bea_path}/ack", data={"token": bea_token}, headers={"Accept-Language": "ru"}
     )
@@ -403,7 +403,7 @@ async def test_another_members_ack_is_named_and_errors_are_pages_in_the_readers_
     async def bug(*_: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(oncall_page.alert_views, "alert_view", bug)
+    monkeypatch.setattr(alert_views, "alert_view", bug)
     app = crisis.http._transport.app  # type: ignore[attr-defined]
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://crisis") as browser:
