@@ -179,7 +179,8 @@ def install_html_error_pages(app: FastAPI, page: HtmlErrorPage) -> None:
     app.state.html_error_page = page
 
 
-def _html_page(request: Request, status: int) -> Response | None:
+def html_page_for(request: Request, status: int) -> Response | None:
+    """The app's HTML error page for this request, if it has one (`install_html_error_pages`)."""
     page: HtmlErrorPage | None = getattr(request.app.state, "html_error_page", None)
     return page(request, status) if page is not None else None
 
@@ -187,7 +188,7 @@ def _html_page(request: Request, status: int) -> Response | None:
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> Response:
-        if (page := _html_page(request, exc.status)) is not None:
+        if (page := html_page_for(request, exc.status)) is not None:
             return page
         return problem_response(
             exc.status, exc.kind, exc.title, exc.detail, request.url.path, **exc.extensions
@@ -195,7 +196,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        if (page := _html_page(request, 422)) is not None:
+        if (page := html_page_for(request, 422)) is not None:
             return page
         malformed = [e for e in exc.errors() if e.get("type") == "json_invalid"]
         if malformed:
@@ -208,7 +209,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        if (page := _html_page(request, exc.status_code)) is not None:
+        if (page := html_page_for(request, exc.status_code)) is not None:
             return page
         status, detail = exc.status_code, str(exc.detail)
         headers = dict(exc.headers or {})
@@ -235,7 +236,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         if isinstance(exc, Problem):
             return await _problem(request, exc)
         log.exception("unhandled_error", path=request.url.path)
-        if (page := _html_page(request, 500)) is not None:
+        if (page := html_page_for(request, 500)) is not None:
             return page
         return problem_response(
             500, "internal", "Internal error", "An unexpected error occurred.", request.url.path
@@ -258,7 +259,7 @@ DATABASE_UNREACHABLE: tuple[type[Exception], ...] = (
 async def _unreachable(request: Request, exc: Exception) -> Response:
     # The database went away under the request: nothing was committed, retry later.
     log.warning("database_unreachable", path=request.url.path, error=repr(exc))
-    if (page := _html_page(request, 503)) is not None:
+    if (page := html_page_for(request, 503)) is not None:
         return page
     problem = NotReady()
     return problem_response(

@@ -13,6 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
+from counseling_shared import audit_batch
 from counseling_shared.codes import StaffRole
 from counseling_shared.events import StaffRegistered
 from counseling_shared.links import LinkSigner
@@ -410,3 +411,25 @@ async def test_another_members_ack_is_named_and_errors_are_pages_in_the_readers_
     assert failed.status_code == 500
     assert failed.headers["content-type"].startswith("text/html")
     assert "call a colleague" in failed.text
+
+
+async def test_a_view_the_audit_trail_cannot_record_is_refused_with_a_page(
+    crisis: RunningCrisis, bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, _, _, page = await _paged_alert(crisis, bus)
+    path, token = _path_and_token(page["ack_url"])
+
+    async def trail_down(*_: object) -> None:
+        raise asyncpg.PostgresConnectionError("connection refused")
+
+    monkeypatch.setattr(audit_batch, "record", trail_down)
+    refused = await crisis.http.get(
+        path, params={"token": token}, headers={"Accept-Language": "fr-CA,fr;q=0.9"}
+    )
+    assert refused.status_code == 503
+    assert refused.headers["content-type"].startswith("text/html")
+    assert '<html lang="fr">' in refused.text
+    assert "Prendre en charge" not in refused.text  # not the page itself
+    # The JSON API still answers problem+json.
+    api = await crisis.http.get(f"/alerts/{page['alert_id']}")
+    assert (api.status_code, api.headers["content-type"]) == (503, "application/problem+json")

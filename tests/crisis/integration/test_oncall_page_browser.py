@@ -1,4 +1,7 @@
-"""Audit findings on the on-call page, in a real browser, each failing on main (2026-12-05).
+"""The on-call page on a phone, in a real browser: a browser audit's findings (2026-12-05),
+each of which failed before the fix (self-refresh wiping a PIN being typed, a preselected
+outcome, the status off-screen at 320 px with large text, English problem+json for a cut link,
+no CSP).
 
 The app runs in-process (ASGI): the browser's requests to http://crisis are answered by it."""
 
