@@ -433,3 +433,24 @@ async def test_a_view_the_audit_trail_cannot_record_is_refused_with_a_page(
     # The JSON API still answers problem+json.
     api = await crisis.http.get(f"/alerts/{page['alert_id']}")
     assert (api.status_code, api.headers["content-type"]) == (503, "application/problem+json")
+
+
+async def test_a_member_known_before_names_were_kept_is_named_from_their_next_announcement(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    site_id, staff, _, page = await _paged_alert(crisis, bus)
+    path, token = _path_and_token(page["ack_url"])
+    db = crisis.runtime.db()
+    await db.execute("UPDATE staff SET name = NULL WHERE staff_id = $1", staff[0])  # pre-0008
+    unnamed = (await crisis.http.get(path, params={"token": token})).text
+    assert f"{str(staff[0])[:8]} (you)" in unnamed  # a short id stands in
+
+    # `counselctl staff reannounce`: booking announces every active member again.
+    renamed = staff_registered(staff[0], site_id).model_copy(update={"name": "Sam Lee"})
+    await bus.publish(renamed, source="booking")
+
+    async def named() -> str | None:
+        html = (await crisis.http.get(path, params={"token": token})).text
+        return html if "Sam Lee (you)" in html else None
+
+    assert str(staff[0])[:8] not in await eventually(named, timeout=10)
