@@ -36,7 +36,12 @@ from counseling_shared.http.auth import ApiKeyAuth, StaffDeactivatedLookup
 from counseling_shared.http.body_limit import install_body_limit
 from counseling_shared.http.idempotency import IdempotencyMiddleware
 from counseling_shared.http.openapi import describe_api
-from counseling_shared.http.problems import NotReady, install_problem_handlers
+from counseling_shared.http.problems import (
+    HtmlErrorPage,
+    NotReady,
+    install_html_error_pages,
+    install_problem_handlers,
+)
 from counseling_shared.http.rate_limit import RateLimitMiddleware, parse_rate_limit
 from counseling_shared.inbox import BatchHandler, Handler, InboxConsumer
 from counseling_shared.jetstream import ConsumerSpec, ensure_streams
@@ -90,6 +95,8 @@ class ServiceDefinition:
     """Response fields holding free text about a client: withheld from integration keys."""
     staff_deactivated: StaffDeactivatedQuery | None = None
     """Asked for every `staff` key: a deactivated member's key is refused on every route."""
+    html_error_page: HtmlErrorPage | None = None
+    """Answers the errors of the service's HTML pages as HTML (`install_html_error_pages`)."""
     state: dict[str, Any] = field(default_factory=dict)
 
 
@@ -440,6 +447,8 @@ def create_app(definition: ServiceDefinition, clock: Clock | None = None) -> Fas
         staff_deactivated=_staff_lookup(runtime, definition.staff_deactivated),
     )
     install_problem_handlers(app)
+    if definition.html_error_page is not None:
+        install_html_error_pages(app, definition.html_error_page)
     app.add_middleware(AuditMiddleware, free_text_fields=definition.client_free_text)
     app.add_middleware(IdempotencyMiddleware, auth=app.state.auth, ttl=settings.idempotency_key_ttl)
     # Added last, so run first: the rate limit, then the body limit, then everything else.

@@ -139,8 +139,9 @@ async def staff_registered(
     phone_key: str = "",
     announced_at: datetime | None = None,
 ) -> None:
-    """Only the id, site, role, locale, the number of channels and a keyed digest of the phone
-    (to recognise SMS replies) are kept: contact details stay with notify. `announced_at`:
+    """Only the id, site, role, name (shown to colleagues on the on-call page), locale, the
+    number of channels and a keyed digest of the phone (to recognise SMS replies) are kept:
+    contact details stay with notify. `announced_at`:
     the envelope's time (an older announcement arriving late changes nothing)."""
     channels = sum(1 for contact in (event.email, event.phone) if contact)
     await staff.record_staff(
@@ -154,6 +155,7 @@ async def staff_registered(
         phone_digest(phone_key, event.phone) if event.phone and phone_key else None,
         key_fingerprint(phone_key) if phone_key else None,
         announced_at,
+        event.name,
     )
 
 
