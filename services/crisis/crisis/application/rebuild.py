@@ -184,7 +184,10 @@ def _kind_of(stream_id: str) -> str | None:
 async def _rebuild_policy(conn: Connection, site_id: UUID, records: list[RecordedEvent]) -> None:
     last = records[-1]
     policy = policy_from_json(
-        last.data["levels"], last.data["repeat"], last.data.get("fallback_staff_ids", ())
+        last.data["levels"],
+        last.data["repeat"],
+        last.data.get("fallback_staff_ids", ()),
+        last.data.get("ack_expires_after"),
     )
     at = written_at(last) or last.recorded_at
     await policies.save(conn, SitePolicy(site_id, policy, last.version, at))
