@@ -232,3 +232,20 @@ def test_promtool_accepts_the_rules() -> None:
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_rules_unit_tests_pass() -> None:
+    """promtool's own unit tests of rules (tests/deploy/rules/*.yaml): series in, alerts out."""
+    promtool = venv_tool("promtool")
+    assert promtool is not None, "promtool is missing: apt-get install -y prometheus"
+    tests = sorted(str(p) for p in (ROOT / "tests/deploy/rules").glob("*.yaml"))
+    assert tests
+    result = subprocess.run(
+        [str(promtool), "test", "rules", *tests],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

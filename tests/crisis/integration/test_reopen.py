@@ -12,6 +12,8 @@ from uuid import UUID, uuid4
 import pytest
 
 from counseling_shared.clock import ControllableClock
+from counseling_shared.db import connect
+from crisis.application.rebuild import rebuild_projections
 from tests.crisis.integration.harness import (
     Bus,
     BusEvent,
@@ -22,6 +24,7 @@ from tests.crisis.integration.harness import (
     running_crisis,
 )
 from tests.crisis.integration.steps import alert, flag, kinds, put_policy, register_staff
+from tests.projections import snapshot
 
 pytestmark = pytest.mark.integration
 MINUTE = timedelta(minutes=1)
@@ -191,3 +194,38 @@ async def test_an_ack_left_unresolved_past_ack_expires_after_reopens_also_across
         )
         assert resolved.status_code == 200, resolved.text
         assert [t[3] for t in await timers(restarted, alert_id)][-1] == "cancelled"
+
+
+async def test_a_rebuild_keeps_a_reopened_alert_and_its_acknowledgements_expiry(
+    database_url: str, nats_url: str, bus: Bus
+) -> None:
+    clock = ControllableClock(datetime.now(UTC).replace(microsecond=0))
+    site, client = uuid4(), uuid4()
+    async with crisis_on(database_url, nats_url, clock) as crisis:
+        (first,) = await register_staff(bus, site, 1)
+        await put_policy(crisis, site, [([first], "PT5M")], ack_expires_after="PT1H")
+        alert_id = (await flag(crisis, site, client, "moderate"))["alert_id"]
+        await ack(crisis, alert_id, first)
+        clock.advance(10 * MINUTE)
+        await flag(crisis, site, client, "imminent")  # re-opened: round 1
+        clock.advance(MINUTE)
+        await ack(crisis, alert_id, first)  # its expiry, round 1, is pending
+        live = await snapshot(database_url)
+
+        conn = await connect(database_url)
+        try:
+            await rebuild_projections(conn, clock=clock)
+        finally:
+            await conn.close()
+
+        assert await snapshot(database_url) == live
+        # The kept expiry still fires: round 2 pages the acknowledger again.
+        clock.advance(timedelta(hours=1, seconds=1))
+
+        async def twice() -> list[BusEvent] | None:
+            found = await reopenings(bus, site, alert_id)
+            return found if len(found) == 2 else None
+
+        reasons = [e.data["reason"] for e in await eventually(twice, timeout=10)]
+        assert reasons == ["risk_raised", "ack_expired"]
+        assert len((await alert(crisis, alert_id))["pages"]) == 3

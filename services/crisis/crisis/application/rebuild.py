@@ -218,7 +218,8 @@ async def _rebuild_flag(
 async def _rebuild_alert(
     conn: Connection, records: list[RecordedEvent], alert_of_flag: dict[UUID, UUID]
 ) -> datetime | None:
-    """Save one alert's rows; its escalation deadline (None: none is running)."""
+    """Save one alert's rows; when its timer falls due (an escalation deadline or an
+    acknowledgement's expiry; None: none is running)."""
     events = [from_stored(r) for r in records]
     alert = fold(None, events)
     assert alert is not None, f"{records[0].stream_id} never opened"
@@ -228,4 +229,4 @@ async def _rebuild_alert(
     for event in events:
         if isinstance(event, FlagReceived):
             alert_of_flag[event.flag_id] = alert.id
-    return alert.escalation_due_at
+    return alert.deadline.due_at if alert.deadline else None
