@@ -350,10 +350,8 @@ class AlertReopened(AlertRaised):
     `ack_expires_after` (`ack_expired`). The staff member who had acknowledged it is paged at
     once (a `PageRequested`) and has the level's `ack_timeout` to acknowledge again."""
 
-    staff_id: UUID | None = Field(
-        default=None, description="Who had acknowledged the alert: they are paged again."
-    )
-    reason: AlertReopenReason | None = None
+    staff_id: UUID = Field(description="Who had acknowledged the alert: they are paged again.")
+    reason: AlertReopenReason
 
 
 class AlertExhausted(AlertRaised):
