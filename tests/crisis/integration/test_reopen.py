@@ -13,6 +13,7 @@ import pytest
 
 from counseling_shared.clock import ControllableClock
 from counseling_shared.db import connect
+from crisis.adapters.alert_views import unsent_page_count
 from crisis.application.rebuild import rebuild_projections
 from tests.crisis.integration.harness import (
     Bus,
@@ -115,6 +116,11 @@ async def test_a_rise_in_risk_after_an_ack_pages_the_acknowledger_and_then_escal
         assert paged[1]["page_id"] != paged[0]["page_id"]
         assert await metric(crisis, REOPENED) == reopened_before + 1
 
+        # The re-opening's page is due to reach the acknowledger; the first one, which the
+        # acknowledgement withdrew in notify, never will and is not counted as unsent.
+        async with crisis.runtime.db().acquire() as conn:
+            unsent = await unsent_page_count(conn, raised_at + timedelta(seconds=31), 30.0)
+        assert unsent == 1
         # Nobody takes it again within level 1's ack_timeout: level 2 is paged.
         clock.set(due + timedelta(seconds=1))
 

@@ -124,12 +124,15 @@ async def oldest_acknowledgement_age(conn: Connection, now: datetime) -> float:
 
 async def unsent_page_count(conn: Connection, now: datetime, after_seconds: float) -> int:
     """Pages of open alerts requested more than `after_seconds` ago that no channel has delivered
-    nor given up on: the staff member should have been reached by now."""
+    nor given up on: the staff member should have been reached by now. A re-opened alert's
+    pages from before its re-opening do not count: the acknowledgement withdrew those notify
+    had not sent yet, and they will never be."""
     count: int = await conn.fetchval(
         """SELECT count(*) FROM alert_pages p JOIN alerts a ON a.id = p.alert_id
            WHERE p.sent_at IS NULL AND p.failed_at IS NULL
              AND p.requested_at < $1::timestamptz - make_interval(secs => $2)
-             AND a.status = 'open'""",
+             AND a.status = 'open'
+             AND (a.reopened_at IS NULL OR p.requested_at >= a.reopened_at)""",
         now,
         after_seconds,
     )

@@ -170,9 +170,9 @@ async def _project_alert(conn: Connection, alert: Alert, version: int, now: date
                exhausted, policy_levels, policy_repeat, escalation_due_at, opened_at,
                acknowledged_at, acknowledged_by, resolved_at, resolved_by, outcome,
                version, updated_at, policy_fallback_staff_ids, reopens, ack_expires_at,
-               policy_ack_expires_after)
+               policy_ack_expires_after, reopened_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                   $18, $19, $20, $21, $22, $23)
+                   $18, $19, $20, $21, $22, $23, $24)
            ON CONFLICT (id) DO UPDATE SET
                level = EXCLUDED.level, status = EXCLUDED.status,
                current_level = EXCLUDED.current_level, cycle = EXCLUDED.cycle,
@@ -185,7 +185,8 @@ async def _project_alert(conn: Connection, alert: Alert, version: int, now: date
                resolved_by = EXCLUDED.resolved_by, outcome = EXCLUDED.outcome,
                version = EXCLUDED.version, updated_at = EXCLUDED.updated_at,
                reopens = EXCLUDED.reopens, ack_expires_at = EXCLUDED.ack_expires_at,
-               policy_ack_expires_after = EXCLUDED.policy_ack_expires_after""",
+               policy_ack_expires_after = EXCLUDED.policy_ack_expires_after,
+               reopened_at = EXCLUDED.reopened_at""",
         alert.id,
         alert.client_id,
         alert.site_id,
@@ -209,6 +210,7 @@ async def _project_alert(conn: Connection, alert: Alert, version: int, now: date
         alert.reopens,
         alert.ack_expires_at,
         ack_expires_after_text(alert.policy) if alert.policy else None,
+        alert.reopened_at,
     )
 
 

@@ -103,6 +103,7 @@ class Alert:
     resolved_at: datetime | None = None
     outcome: AlertOutcome | None = None
     reopens: int = 0
+    reopened_at: datetime | None = None
 
     @property
     def is_active(self) -> bool:
@@ -565,6 +566,7 @@ def evolve(alert: Alert | None, event: AlertEvent) -> Alert | None:
                 alert,
                 status=AlertStatus.OPEN,
                 reopens=alert.reopens + 1,
+                reopened_at=event.at,
                 step_started_at=event.at if alert.step else None,
                 exhausted=False,  # an exhausted alert taken then re-opened runs its last level
                 acknowledged_by=None,

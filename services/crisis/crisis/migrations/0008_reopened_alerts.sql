@@ -13,6 +13,7 @@ ALTER TABLE escalation_timers
 
 ALTER TABLE alerts
     ADD COLUMN reopens integer NOT NULL DEFAULT 0,
+    ADD COLUMN reopened_at timestamptz,
     ADD COLUMN ack_expires_at timestamptz,
     ADD COLUMN policy_ack_expires_after text;
 -- The age gauge of acknowledged alerts, and the auditor's look for ones without a timer.
