@@ -38,6 +38,7 @@ async def set_policy(
     fallback_staff_ids: Sequence[UUID] = (),
     *,
     require_known_staff: bool,
+    ack_expires_after: str | None = None,
 ) -> SitePolicy:
     """Replace the site's policy. Alerts already open keep the copy they froze.
 
@@ -46,7 +47,7 @@ async def set_policy(
     errors: list[FieldError] = []
     policy: EscalationPolicy | None = None
     try:
-        policy = escalation_policy(levels, repeat, fallback_staff_ids)
+        policy = escalation_policy(levels, repeat, fallback_staff_ids, ack_expires_after)
     except InvalidPolicy as exc:
         errors += exc.errors
     if require_known_staff:

@@ -185,5 +185,9 @@ class PageView:
                 return f"{text} · {_(OUTCOME_TEXT[AlertOutcome(outcome)])}" if outcome else text
             case "exhausted":
                 return _("Every level was paged without an acknowledgement")
+            case "reopened" if step.get("reason") == "ack_expired":
+                return _("Reopened (acknowledgement expired): %(who)s paged again", who=who)
+            case "reopened":
+                return _("Reopened (risk level raised): %(who)s paged again", who=who)
             case _:
                 return str(kind)

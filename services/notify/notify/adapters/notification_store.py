@@ -473,15 +473,22 @@ async def idle_page_notifications(
     return [from_row(r) for r in rows]
 
 
-async def pending_pages_of_alert(conn: Connection, alert_id: UUID) -> list[Notification]:
+async def pending_pages_of_alert(
+    conn: Connection, alert_id: UUID, requested_by: datetime | None = None
+) -> list[Notification]:
     """An alert's pages still pending, locked for this transaction (claimed ones too: a worker
-    that is sending one right now then finds it withdrawn and drops its outcome)."""
+    that is sending one right now then finds it withdrawn and drops its outcome). With
+    `requested_by`, only pages crisis requested by then (a page without `requested_at`, from
+    before notify kept it, counts as one)."""
     rows = await conn.fetch(
         """SELECT * FROM notifications
            WHERE alert_id = $1 AND status = 'pending'
+             AND ($2::timestamptz IS NULL OR NOT params ? 'requested_at'
+                  OR (params ->> 'requested_at')::timestamptz <= $2)
            ORDER BY created_at, id
            FOR UPDATE""",
         alert_id,
+        requested_by,
     )
     return [from_row(r) for r in rows]
 
