@@ -36,17 +36,17 @@ async def row_of(notify: Notify, recipient_id: UUID) -> dict[str, Any] | None:
 
 
 async def deferred_at_least(notify: Notify, recipient_id: UUID, times: int) -> dict[str, Any]:
-    async def probe() -> dict[str, Any] | None:
+    async def probe() -> dict[str, Any]:
         row = await row_of(notify, recipient_id)
-        return row if row and (row["deferrals"] >= times or row["status"] != "pending") else None
+        return row if row and (row["deferrals"] >= times or row["status"] != "pending") else {}
 
     return await eventually(probe, timeout=20.0)
 
 
 async def finished(notify: Notify, recipient_id: UUID) -> dict[str, Any]:
-    async def probe() -> dict[str, Any] | None:
+    async def probe() -> dict[str, Any]:
         row = await row_of(notify, recipient_id)
-        return row if row and row["status"] != "pending" else None
+        return row if row and row["status"] != "pending" else {}
 
     return await eventually(probe, timeout=20.0)
 
