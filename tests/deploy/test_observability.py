@@ -232,3 +232,19 @@ def test_promtool_accepts_the_rules() -> None:
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtools_unit_tests_of_the_rules_pass() -> None:
+    # deploy/prometheus/alerts.test.yaml: series in, which alerts fire when (notify's deferrals).
+    promtool = venv_tool("promtool")
+    assert promtool is not None, "promtool is missing: apt-get install -y prometheus"
+    result = subprocess.run(
+        [str(promtool), "test", "rules", "alerts.test.yaml"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ALERTS.parent,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
