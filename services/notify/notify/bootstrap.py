@@ -147,6 +147,7 @@ def lane_pool(
                     providers=providers(s, client, runtime, timeout_cap=cap, email=email),
                     renderer=renderer,
                     retry=retry,
+                    defer_max_age=s.defer_max_age,
                 )
                 workers = LaneWorkers(
                     lane=lane,

@@ -7,6 +7,13 @@ DELIVERY_ATTEMPTS = Counter(
     "Attempts to hand a message to a provider, by lane, channel and outcome",
     ["lane", "channel", "outcome"],
 )
+DELIVERY_DEFERRALS = Counter(
+    "notify_delivery_deferrals_total",
+    "Messages put back without an attempt because notify's own side could not answer"
+    " (outcome deferred), or given up when that lasted past their deadline (given_up),"
+    " by lane and reason (directory_unavailable, recipient_unknown)",
+    ["lane", "reason", "outcome"],
+)
 DELIVERY_LATENCY = Histogram(
     "notify_delivery_latency_seconds",
     "From the event asking for a message to the provider accepting it, by lane",

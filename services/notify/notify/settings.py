@@ -93,6 +93,17 @@ class NotifySettings(ServiceSettings):
         description="Back-off before the 2nd attempt of a page; doubles each time.",
     )
     retry_max_delay: timedelta = Field(default=timedelta(hours=1), alias="NOTIFY_RETRY_MAX_DELAY")
+    defer_max_age: timedelta = Field(
+        default=timedelta(hours=6),
+        alias="NOTIFY_DEFER_MAX_AGE",
+        gt=timedelta(0),
+        description=(
+            "How long a client's (or a staff notice's) message waits, without counting"
+            " attempts, while notify's own side cannot answer (booking's directory, its copy of"
+            " the staff), from its first such wait; a reminder waits until its appointment"
+            " starts and a waitlist offer until it expires instead. Then it fails."
+        ),
+    )
     crisis_retry_max_delay: timedelta = Field(
         default=timedelta(minutes=1), alias="NOTIFY_CRISIS_RETRY_MAX_DELAY"
     )
@@ -158,6 +169,7 @@ class NotifySettings(ServiceSettings):
         "crisis_retry_base",
         "retry_max_delay",
         "crisis_retry_max_delay",
+        "defer_max_age",
         mode="before",
     )
     @classmethod
