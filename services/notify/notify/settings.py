@@ -110,7 +110,9 @@ class NotifySettings(ServiceSettings):
     webhook_retry_window: timedelta = Field(
         default=timedelta(hours=24),
         alias="WEBHOOK_RETRY_WINDOW",
-        description="How long a webhook delivery is retried before it is given up.",
+        description=(
+            "How long a webhook delivery is retried, from its first attempt, before it is given up."
+        ),
     )
     webhook_delivery_timeout: float = Field(
         default=10.0,
@@ -132,6 +134,15 @@ class NotifySettings(ServiceSettings):
         alias="WEBHOOK_WORKERS",
         ge=1,
         description="Subscriptions attempted side by side (one delivery each at a time).",
+    )
+    webhook_gauge_interval: float = Field(
+        default=15.0,
+        alias="WEBHOOK_GAUGE_INTERVAL",
+        gt=0,
+        description=(
+            "Seconds between reads of the webhook gauges from the database (each subscription's"
+            " oldest pending delivery, subscriptions by status)."
+        ),
     )
 
     webhook_allow_private_urls: bool | None = Field(

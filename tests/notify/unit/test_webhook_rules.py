@@ -18,11 +18,15 @@ POLICY = WebhookRetryPolicy(timedelta(seconds=30), timedelta(hours=1), timedelta
 
 
 def step(
-    status: int | None, attempt: int = 1, now: datetime = QUEUED, jitter: float = 0.5
+    status: int | None,
+    attempt: int = 1,
+    now: datetime = QUEUED,
+    jitter: float = 0.5,
+    first_attempt_at: datetime = QUEUED,
 ) -> NextStep:
     return after_attempt(
         AttemptResult(status, None if status else "http_timeout"),
-        queued_at=QUEUED,
+        first_attempt_at=first_attempt_at,
         attempt=attempt,
         now=now,
         policy=POLICY,
@@ -57,6 +61,19 @@ def test_retries_stop_once_the_next_attempt_would_fall_outside_24_hours() -> Non
     assert step(500, 20, now=late, jitter=0.0).status is DeliveryStatus.FAILED
     assert step(500, 20, now=QUEUED + timedelta(hours=23), jitter=0.0).status is (
         DeliveryStatus.PENDING
+    )
+
+
+def test_the_24_hours_count_from_the_first_attempt_not_from_queueing() -> None:
+    """A delivery that waited 23 h 55 min behind a failing head still gets its own 24 h once
+    its turn comes: its first attempt failing is retried, not the end of it."""
+    turn = QUEUED + timedelta(hours=23, minutes=55)
+    first = step(503, 1, now=turn, jitter=0.0, first_attempt_at=turn)
+    assert first.status is DeliveryStatus.PENDING
+    assert first.next_attempt_at == turn + timedelta(seconds=15)
+    late = turn + timedelta(hours=23, minutes=50)
+    assert step(503, 20, now=late, jitter=0.0, first_attempt_at=turn).status is (
+        DeliveryStatus.FAILED
     )
 
 

@@ -15,9 +15,15 @@ from counseling_shared.envelope import Envelope
 from counseling_shared.events import IntegrationEvent
 from counseling_shared.logs import get_logger
 from counseling_shared.unit_of_work import UnitOfWork
+from notify import metrics
 from notify.adapters import webhook_store
 from notify.adapters.webhook_sender import WebhookSender
-from notify.domain.webhooks.delivery import WebhookRetryPolicy, after_attempt
+from notify.domain.webhooks.delivery import (
+    DeliveryStatus,
+    NextStep,
+    WebhookRetryPolicy,
+    after_attempt,
+)
 from notify.domain.webhooks.payload import webhook_body
 from notify.domain.webhooks.signing import signed_headers, signing_secrets
 
@@ -84,7 +90,8 @@ class WebhookCourier:
         now = self._clock.now()
         step = after_attempt(
             result,
-            queued_at=claimed.queued_at,
+            # The window opens at the first attempt (this one, if none is on record yet).
+            first_attempt_at=claimed.first_attempt_at or at,
             attempt=claimed.attempts + 1,
             now=now,
             policy=self._policy,
@@ -101,6 +108,7 @@ class WebhookCourier:
                 step=step,
                 now=now,
             )
+        metrics.WEBHOOK_ATTEMPTS.labels(outcome_of(step)).inc()
         log.info(
             "webhook_attempted",
             delivery_id=str(claimed.id),
@@ -111,3 +119,14 @@ class WebhookCourier:
             outcome=step.status.value,
             subscription_disabled=step.disable_subscription,
         )
+
+
+def outcome_of(step: NextStep) -> str:
+    """The `outcome` label of `notify_webhook_attempts_total` for what follows an attempt."""
+    if step.disable_subscription:
+        return "receiver_gone"
+    return {
+        DeliveryStatus.DELIVERED: "delivered",
+        DeliveryStatus.PENDING: "retried",
+        DeliveryStatus.FAILED: "failed",
+    }[step.status]

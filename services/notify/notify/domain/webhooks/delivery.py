@@ -25,19 +25,23 @@ GONE = 410
 @dataclass(frozen=True)
 class WebhookRetryPolicy:
     """Exponential back-off with jitter (`base`, doubling, at most `max_delay`), for as long as
-    the next attempt falls inside `window` from when the delivery was queued (24 h)."""
+    the next attempt falls inside `window` (24 h) from the delivery's first attempt.
+
+    Why not from when it was queued: only a subscription's head is attempted, so a delivery
+    waits behind a failing head for up to `window`. Counted from queueing, its own window was
+    spent before it was ever tried, and it failed at its first failed attempt."""
 
     base: timedelta
     max_delay: timedelta
     window: timedelta
 
     def next_attempt(
-        self, queued_at: datetime, failed_attempt: int, now: datetime, jitter: float
+        self, first_attempt_at: datetime, failed_attempt: int, now: datetime, jitter: float
     ) -> datetime | None:
         """When to try again after failed attempt `failed_attempt`; None: give up."""
         backoff = RetryPolicy(failed_attempt + 1, self.base, max(self.max_delay, self.base))
         at = now + backoff.delay_after(failed_attempt, jitter)
-        return at if at <= queued_at + self.window else None
+        return at if at <= first_attempt_at + self.window else None
 
 
 @dataclass(frozen=True)
@@ -62,19 +66,20 @@ class NextStep:
 def after_attempt(
     result: AttemptResult,
     *,
-    queued_at: datetime,
+    first_attempt_at: datetime,
     attempt: int,
     now: datetime,
     policy: WebhookRetryPolicy,
     jitter: float,
 ) -> NextStep:
     """2xx delivered; 410 fails it and disables the subscription; anything else (another
-    status, a timeout, no connection) is retried until the window closes."""
+    status, a timeout, no connection) is retried until the window that opened with the
+    delivery's first attempt (`first_attempt_at`) closes."""
     if result.succeeded:
         return NextStep(DeliveryStatus.DELIVERED, None, False)
     if result.status_code == GONE:
         return NextStep(DeliveryStatus.FAILED, None, True)
-    retry_at = policy.next_attempt(queued_at, attempt, now, jitter)
+    retry_at = policy.next_attempt(first_attempt_at, attempt, now, jitter)
     if retry_at is None:
         return NextStep(DeliveryStatus.FAILED, None, False)
     return NextStep(DeliveryStatus.PENDING, retry_at, False)
