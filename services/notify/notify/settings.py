@@ -114,6 +114,15 @@ class NotifySettings(ServiceSettings):
             "How long a webhook delivery is retried, from its first attempt, before it is given up."
         ),
     )
+    webhook_disable_after: timedelta = Field(
+        default=timedelta(days=5),
+        alias="WEBHOOK_DISABLE_AFTER",
+        gt=timedelta(0),
+        description=(
+            "A webhook receiver that failed every attempt for this long is disabled"
+            " (`receiver_failing`); its queued deliveries wait for it to be re-enabled."
+        ),
+    )
     webhook_delivery_timeout: float = Field(
         default=10.0,
         alias="WEBHOOK_DELIVERY_TIMEOUT",
@@ -163,6 +172,7 @@ class NotifySettings(ServiceSettings):
         "webhook_retry_base",
         "webhook_retry_max_delay",
         "webhook_retry_window",
+        "webhook_disable_after",
         "webhook_rotation_overlap",
         "claim_lease",
         "retry_base",
@@ -186,6 +196,7 @@ class NotifySettings(ServiceSettings):
             self.webhook_retry_base,
             max(self.webhook_retry_max_delay, self.webhook_retry_base),
             self.webhook_retry_window,
+            self.webhook_disable_after,
         )
 
     def bulk_retry(self) -> RetryPolicy:

@@ -4,6 +4,7 @@ their own 24 h of retries, and the held state shows in the API and the gauges.""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -148,3 +149,60 @@ async def test_a_disabled_subscription_leaves_the_oldest_pending_gauge_and_is_co
     disabled_now = REGISTRY.get_sample_value("notify_webhook_subscriptions", {"status": "disabled"})
     assert disabled_now is not None
     assert disabled_now == (disabled_before or 0) + 1
+
+
+async def test_a_receiver_failing_for_five_days_is_disabled_and_what_waited_goes_out_later(
+    notify: Notify, receiver: Receiver
+) -> None:
+    """Order makes each delivery wait for the one before: a receiver that never recovers
+    would hold a queue growing by a day's events and draining by one a day. After five days
+    of nothing but failures the subscription is disabled; what waited is kept, untried, and
+    goes out in order once it is re-enabled."""
+    site_id = uuid4()
+    hook = await subscribe(notify, site_id, receiver.url, ["AppointmentBooked"])
+    first, second = booked(site_id), booked(site_id, datetime(2031, 3, 4, 9, tzinfo=UTC))
+    receiver.by_subject[str(first.appointment_id)] = [503] * 100_000
+    receiver.by_subject[str(second.appointment_id)] = [503]
+    await notify.publish(first, source="booking", subject=first.appointment_id)
+    await notify.publish(second, source="booking", subject=second.appointment_id)
+
+    async def retried() -> bool:
+        rows = await deliveries(notify, hook["id"])
+        return len(rows) == 2 and rows[1]["attempts"] >= 2
+
+    await eventually(retried, timeout=20.0, interval=0.1)
+    notify.clock.jump_to(notify.clock.now() + timedelta(days=5, seconds=1))
+
+    async def disabled() -> dict[str, Any]:
+        found = await webhook(notify, hook["id"])
+        return found if found["status"] == "disabled" else {}
+
+    view = await eventually(disabled, timeout=20.0, interval=0.1)
+    assert view["disabled_reason"] == "receiver_failing"
+    assert view["pending_deliveries"] == 1
+    waiting, given_up = await deliveries(notify, hook["id"])
+    assert (given_up["status"], given_up["last_status_code"]) == ("failed", 503)
+    assert (waiting["status"], waiting["attempts"]) == ("pending", 0)
+    tried = len(receiver.got)
+    await asyncio.sleep(0.5)
+    assert len(receiver.got) == tried  # nothing is sent while it is disabled
+    await refresh_once(notify.pool, notify.clock)
+    assert oldest_pending_seconds(hook["id"]) is None
+
+    # Re-enabled, the streak starts afresh: one more 503 is retried, not a new disabling.
+    changed = await notify.http.patch(f"/webhooks/{hook['id']}", json={"status": "active"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["pending_deliveries"] == 1
+
+    async def delivered() -> dict[str, Any]:
+        rows = await deliveries(notify, hook["id"])
+        return rows[0] if rows[0]["status"] == "delivered" else {}
+
+    row = await eventually(delivered, timeout=20.0, interval=0.1)
+    assert [a["status_code"] for a in row["attempt_log"]] == [503, 200]
+    view = await webhook(notify, hook["id"])
+    assert (view["status"], view["disabled_reason"], view["pending_deliveries"]) == (
+        "active",
+        None,
+        0,
+    )

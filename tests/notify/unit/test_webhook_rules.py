@@ -6,6 +6,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from notify.domain.webhooks.delivery import (
     AttemptResult,
     DeliveryStatus,
+    DisabledReason,
     NextStep,
     WebhookRetryPolicy,
     after_attempt,
@@ -75,6 +76,37 @@ def test_the_24_hours_count_from_the_first_attempt_not_from_queueing() -> None:
     assert step(503, 20, now=late, jitter=0.0, first_attempt_at=turn).status is (
         DeliveryStatus.FAILED
     )
+
+
+def test_a_receiver_failing_every_attempt_for_five_days_is_disabled_with_its_queue_kept() -> None:
+    policy = WebhookRetryPolicy(
+        timedelta(seconds=30), timedelta(hours=1), timedelta(hours=24), timedelta(days=5)
+    )
+    turn = QUEUED + timedelta(days=5)
+
+    def failed(failing_since: datetime | None, first: datetime = turn) -> NextStep:
+        return after_attempt(
+            AttemptResult(503),
+            first_attempt_at=first,
+            attempt=1,
+            now=turn,
+            policy=policy,
+            jitter=0.0,
+            failing_since=failing_since,
+        )
+
+    assert failed(None).disable is None  # this failure starts the streak
+    assert failed(turn - timedelta(days=4, hours=23)).disable is None
+    five_days = failed(QUEUED)
+    assert five_days.disable is DisabledReason.RECEIVER_FAILING
+    # The delivery tried keeps its own retry window; the subscription just stops for now.
+    assert (five_days.status, five_days.next_attempt_at) == (
+        DeliveryStatus.PENDING,
+        turn + timedelta(seconds=15),
+    )
+    assert failed(QUEUED, first=QUEUED).status is DeliveryStatus.FAILED
+    assert step(410).disable is DisabledReason.RECEIVER_GONE
+    assert step(503).disable is None  # without `disable_after`, never
 
 
 def test_the_body_is_the_cloud_event_without_personal_signed_links() -> None:

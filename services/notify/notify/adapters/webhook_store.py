@@ -10,7 +10,12 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from notify.domain.webhooks.delivery import DeliveryStatus, NextStep, SubscriptionStatus
+from notify.domain.webhooks.delivery import (
+    DeliveryStatus,
+    DisabledReason,
+    NextStep,
+    SubscriptionStatus,
+)
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
@@ -45,6 +50,8 @@ class ClaimedDelivery:
     previous_secret_expires_at: datetime | None = None
     first_attempt_at: datetime | None = None
     """None until an attempt is recorded: this attempt then opens its retry window."""
+    failing_since: datetime | None = None
+    """The subscription's first failed attempt since its last success; None: none failed."""
 
 
 def subscription_from(row: asyncpg.Record) -> Subscription:
@@ -119,7 +126,8 @@ async def change_subscription(
                event_types = COALESCE($3::text[], event_types),
                status = CASE WHEN $4 THEN 'active' ELSE status END,
                disabled_reason = CASE WHEN $4 THEN NULL ELSE disabled_reason END,
-               disabled_at = CASE WHEN $4 THEN NULL ELSE disabled_at END
+               disabled_at = CASE WHEN $4 THEN NULL ELSE disabled_at END,
+               failing_since = CASE WHEN $4 THEN NULL ELSE failing_since END
            WHERE id = $1 AND status <> 'deleted' RETURNING *""",
         subscription_id,
         url,
@@ -297,10 +305,11 @@ async def claim_heads(
                                           ELSE s.previous_secret END
                FROM due WHERE s.id = due.subscription_id
                RETURNING s.id, s.url, s.secret, s.previous_secret, s.previous_secret_expires_at,
-                   due.delivery_id
+                   s.failing_since, due.delivery_id
            )
            SELECT d.id, d.subscription_id, l.url, l.secret, l.previous_secret,
-               l.previous_secret_expires_at, d.body, d.attempts, d.queued_at, d.first_attempt_at
+               l.previous_secret_expires_at, d.body, d.attempts, d.queued_at, d.first_attempt_at,
+               l.failing_since
            FROM leased l JOIN webhook_deliveries d ON d.id = l.delivery_id""",
         now,
         now + lease,
@@ -318,6 +327,7 @@ async def claim_heads(
             previous_secret=r["previous_secret"],
             previous_secret_expires_at=r["previous_secret_expires_at"],
             first_attempt_at=r["first_attempt_at"],
+            failing_since=r["failing_since"],
         )
         for r in rows
     ]
@@ -383,25 +393,32 @@ async def record_attempt(
         now,
         at,
     )
-    if step.disable_subscription:
+    # The receiver's failing streak: a failed attempt starts it, a success ends it.
+    failing_since = None if step.status is DeliveryStatus.DELIVERED else at
+    deleted = await conn.fetchval(
+        """UPDATE webhook_subscriptions SET claimed_until = NULL,
+               failing_since = CASE WHEN $2::timestamptz IS NULL THEN NULL
+                                    ELSE COALESCE(failing_since, $2) END
+           WHERE id = $1
+           RETURNING status = 'deleted'""",
+        claimed.subscription_id,
+        failing_since,
+    )
+    if deleted:
+        # Deleted while this attempt was out: its retry, too, is never made.
+        await _give_up_pending(conn, claimed.subscription_id, now, "subscription_deleted")
+    elif step.disable is not None:
         await conn.execute(
-            """UPDATE webhook_subscriptions SET status = 'disabled', claimed_until = NULL,
-                   disabled_reason = 'receiver_gone', disabled_at = $2
+            """UPDATE webhook_subscriptions SET status = 'disabled', disabled_reason = $3,
+                   disabled_at = $2
                WHERE id = $1""",
             claimed.subscription_id,
             now,
+            step.disable.value,
         )
-        # What was still queued for a receiver that is gone will never be sent.
-        await _give_up_pending(conn, claimed.subscription_id, now, "subscription_disabled")
-    else:
-        deleted = await conn.fetchval(
-            """UPDATE webhook_subscriptions SET claimed_until = NULL WHERE id = $1
-               RETURNING status = 'deleted'""",
-            claimed.subscription_id,
-        )
-        if deleted:
-            # Deleted while this attempt was out: its retry, too, is never made.
-            await _give_up_pending(conn, claimed.subscription_id, now, "subscription_deleted")
+        if step.disable is DisabledReason.RECEIVER_GONE:
+            # What was still queued for a receiver that is gone will never be sent.
+            await _give_up_pending(conn, claimed.subscription_id, now, "subscription_disabled")
     await wake(conn)
 
 

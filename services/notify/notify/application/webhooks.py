@@ -20,6 +20,7 @@ from notify.adapters import webhook_store
 from notify.adapters.webhook_sender import WebhookSender
 from notify.domain.webhooks.delivery import (
     DeliveryStatus,
+    DisabledReason,
     NextStep,
     WebhookRetryPolicy,
     after_attempt,
@@ -96,6 +97,7 @@ class WebhookCourier:
             now=now,
             policy=self._policy,
             jitter=self._jitter(),
+            failing_since=claimed.failing_since,
         )
         async with self._pool.acquire() as conn, conn.transaction():
             await webhook_store.record_attempt(
@@ -109,6 +111,12 @@ class WebhookCourier:
                 now=now,
             )
         metrics.WEBHOOK_ATTEMPTS.labels(outcome_of(step)).inc()
+        if step.disable is not None:
+            log.warning(
+                "webhook_subscription_disabled",
+                subscription_id=str(claimed.subscription_id),
+                reason=step.disable.value,
+            )
         log.info(
             "webhook_attempted",
             delivery_id=str(claimed.id),
@@ -117,13 +125,13 @@ class WebhookCourier:
             status_code=result.status_code,
             error=result.error,
             outcome=step.status.value,
-            subscription_disabled=step.disable_subscription,
+            subscription_disabled=step.disable.value if step.disable else None,
         )
 
 
 def outcome_of(step: NextStep) -> str:
     """The `outcome` label of `notify_webhook_attempts_total` for what follows an attempt."""
-    if step.disable_subscription:
+    if step.disable is DisabledReason.RECEIVER_GONE:
         return "receiver_gone"
     return {
         DeliveryStatus.DELIVERED: "delivered",

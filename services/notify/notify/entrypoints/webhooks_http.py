@@ -73,8 +73,9 @@ class WebhookChange(RequestBody):
     )
     status: Literal["active"] | None = Field(
         default=None,
-        description="`active` re-enables a subscription disabled after a 410; its deliveries"
-        " given up then stay failed (replay them to send them again).",
+        description="`active` re-enables a disabled subscription. After a 410 its deliveries"
+        " given up then stay failed (replay them to send them again); after"
+        " `receiver_failing` the deliveries that waited go out, in order.",
     )
 
     @field_validator("event_types")
@@ -97,8 +98,14 @@ class WebhookOut(BaseModel):
     site_id: UUID
     url: str
     event_types: list[str]
-    status: SubscriptionStatus = Field(description="`disabled` after a receiver answered 410.")
-    disabled_reason: str | None
+    status: SubscriptionStatus = Field(
+        description="`disabled` after its receiver answered 410, or failed every attempt for"
+        " `WEBHOOK_DISABLE_AFTER` (5 days)."
+    )
+    disabled_reason: str | None = Field(
+        description="`receiver_gone` (a 410: what was queued was given up) or"
+        " `receiver_failing` (what was queued waits for `PATCH` `status: active`)."
+    )
     created_at: datetime
     previous_secret_expires_at: datetime | None = Field(
         default=None,
@@ -331,8 +338,8 @@ async def get_webhook(request: Request, caller: Caller, webhook_id: UUID) -> Web
 async def patch_webhook(
     request: Request, caller: Person, webhook_id: UUID, body: WebhookChange
 ) -> WebhookOut:
-    """Change the URL (checked as on creation), the event types, or re-enable a subscription
-    disabled after a 410 (`status: active`, which clears `disabled_reason`). Deliveries already
+    """Change the URL (checked as on creation), the event types, or re-enable a disabled
+    subscription (`status: active`, which clears `disabled_reason`). Deliveries already
     queued keep their place and go to the new URL. An extension beyond the contract."""
     runtime = runtime_of(request)
     if body.url is not None:
@@ -473,7 +480,7 @@ async def replay_delivery(
     runtime = runtime_of(request)
     subscription = await _subscription(runtime, caller, webhook_id)
     if subscription.status is not SubscriptionStatus.ACTIVE:
-        raise Conflict("The subscription is disabled: its receiver answered 410.")
+        raise Conflict("The subscription is disabled: re-enable it first (PATCH status active).")
     async with unit_of_work(runtime.db(), source=SOURCE, clock=runtime.clock) as uow:
         row = await webhook_store.delivery_for_update(uow.conn, webhook_id, delivery_id)
         if row is None:

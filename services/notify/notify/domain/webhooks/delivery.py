@@ -18,6 +18,14 @@ class SubscriptionStatus(StrEnum):
     DISABLED = "disabled"
 
 
+class DisabledReason(StrEnum):
+    RECEIVER_GONE = "receiver_gone"
+    """It answered 410: what was still queued for it is given up."""
+    RECEIVER_FAILING = "receiver_failing"
+    """Every attempt failed for `disable_after`: what was queued waits, untried, until the
+    subscription is re-enabled (never failed without an attempt)."""
+
+
 GONE = 410
 """The receiver says the endpoint is gone for good: the subscription is disabled."""
 
@@ -34,6 +42,10 @@ class WebhookRetryPolicy:
     base: timedelta
     max_delay: timedelta
     window: timedelta
+    disable_after: timedelta | None = None
+    """A receiver failing every attempt (of any delivery) for this long is disabled; None:
+    never. Order makes each delivery wait for the one before, so a receiver that never
+    recovers would otherwise hold a queue that grows by a day's events and drains by one."""
 
     def next_attempt(
         self, first_attempt_at: datetime, failed_attempt: int, now: datetime, jitter: float
@@ -60,7 +72,11 @@ class AttemptResult:
 class NextStep:
     status: DeliveryStatus
     next_attempt_at: datetime | None
-    disable_subscription: bool
+    disable: DisabledReason | None = None
+
+    @property
+    def disable_subscription(self) -> bool:
+        return self.disable is not None
 
 
 def after_attempt(
@@ -71,15 +87,20 @@ def after_attempt(
     now: datetime,
     policy: WebhookRetryPolicy,
     jitter: float,
+    failing_since: datetime | None = None,
 ) -> NextStep:
     """2xx delivered; 410 fails it and disables the subscription; anything else (another
     status, a timeout, no connection) is retried until the window that opened with the
-    delivery's first attempt (`first_attempt_at`) closes."""
+    delivery's first attempt (`first_attempt_at`) closes. `failing_since`: the subscription's
+    first failed attempt since its last success (None: this one is the first); failing for
+    `policy.disable_after` disables the subscription, its queue kept."""
     if result.succeeded:
-        return NextStep(DeliveryStatus.DELIVERED, None, False)
+        return NextStep(DeliveryStatus.DELIVERED, None)
     if result.status_code == GONE:
-        return NextStep(DeliveryStatus.FAILED, None, True)
+        return NextStep(DeliveryStatus.FAILED, None, DisabledReason.RECEIVER_GONE)
     retry_at = policy.next_attempt(first_attempt_at, attempt, now, jitter)
-    if retry_at is None:
-        return NextStep(DeliveryStatus.FAILED, None, False)
-    return NextStep(DeliveryStatus.PENDING, retry_at, False)
+    status = DeliveryStatus.PENDING if retry_at is not None else DeliveryStatus.FAILED
+    failing_for = now - (failing_since or now)
+    if policy.disable_after is not None and failing_for >= policy.disable_after:
+        return NextStep(status, retry_at, DisabledReason.RECEIVER_FAILING)
+    return NextStep(status, retry_at)

@@ -6,3 +6,6 @@ ALTER TABLE webhook_deliveries ADD COLUMN first_attempt_at timestamptz;
 UPDATE webhook_deliveries d SET first_attempt_at = (
     SELECT min(a.at) FROM webhook_attempts a WHERE a.delivery_id = d.id AND a.at >= d.queued_at)
 WHERE d.status = 'pending' AND d.attempts > 0;
+-- A subscription's first failed attempt since its last successful one (NULL: none failed): a
+-- receiver failing every attempt for WEBHOOK_DISABLE_AFTER is disabled (`receiver_failing`).
+ALTER TABLE webhook_subscriptions ADD COLUMN failing_since timestamptz;
