@@ -24,8 +24,9 @@ def definition(settings: BookingSettings | None = None) -> ServiceDefinition:
         name="booking",
         settings=settings or BookingSettings(),
         migrations_dir=MIGRATIONS,
-        # Free text about a client: served to staff of the client's site and admins only.
-        client_free_text=frozenset({"goals", "next_steps", "cancel_reason"}),
+        # Free text about a client (a referral: who to, how to reach them): served to staff of
+        # the client's site and admins only.
+        client_free_text=frozenset({"goals", "next_steps", "cancel_reason", "referral"}),
         routes=ROUTES,
         routers=[*ROUTERS, fhir.router, calendar.router, offer_page.router],
         on_start=[serve_directory, serve_directory_batch],

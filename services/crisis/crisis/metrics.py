@@ -20,6 +20,12 @@ PAGES_UNSENT = Gauge(
     "Pages of open alerts requested more than CRISIS_PAGE_UNSENT_AFTER_SECONDS (30) ago with"
     " neither a delivery (NotificationSent) nor a failure (NotificationFailed)",
 )
+OPEN_EXHAUSTED_ALERTS = Gauge(
+    "crisis_open_exhausted_alerts",
+    "Open (unacknowledged) alerts whose escalation chain is exhausted: every level of every"
+    " pass was paged without an acknowledgement, the fallback staff (if any) were paged once,"
+    " and nothing more is scheduled (refreshed from the database)",
+)
 ALERTS_WITHOUT_POLICY = Counter(
     "crisis_alerts_without_policy_total",
     "Alerts opened at a site that has no escalation policy (nobody could be paged)",

@@ -13,6 +13,7 @@ import pytest
 
 from counseling_shared.codes import StaffRole
 from counseling_shared.events import StaffRegistered
+from counseling_shared.http.private_pages import PRIVATE_PAGE_HEADERS
 from counseling_shared.links import LinkSigner
 from crisis.application.publishing import PAGE_LINK_PURPOSE
 from tests.crisis.integration.harness import (
@@ -79,6 +80,8 @@ async def test_the_link_opens_the_page_and_acknowledges_once_as_the_paged_staff_
     assert opened.headers["content-type"].startswith("text/html")
     assert opened.headers["cache-control"] == "no-store"
     assert opened.headers["referrer-policy"] == "no-referrer"
+    # The header set of every page with personal data (the answer form's, the offer page's).
+    assert {k: opened.headers.get(k) for k in PRIVATE_PAGE_HEADERS} == dict(PRIVATE_PAGE_HEADERS)
     html = opened.text
     assert ">Acknowledge</button>" in html
     assert ">Resolve</button>" in html

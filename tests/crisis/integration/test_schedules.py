@@ -252,3 +252,38 @@ async def test_the_calendar_feed_opens_with_its_signed_token_only(
             f"/schedules/{schedule_id}/calendar.ics", params={"token": expired}
         )
         assert gone.status_code == 410
+
+
+async def test_an_override_that_changes_nothing_is_accepted_with_warnings_naming_where(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    site = await register_site(bus)
+    a, b, c = await register_staff(bus, site, 3)
+    schedule_id = (await post_schedule(crisis, site, [weekly_layer(a, b)]))["schedule_id"]
+
+    async def override(staff: UUID, replaces: UUID, start: str, end: str) -> dict[str, Any]:
+        answer = await crisis.http.post(
+            f"/schedules/{schedule_id}/overrides",
+            json={"staff_id": str(staff), "replaces": str(replaces), "start": start, "end": end},
+        )
+        assert answer.status_code == 201, answer.text
+        result: dict[str, Any] = answer.json()
+        return result
+
+    # a's week (2026-03-02 14:00Z to 03-09 13:00Z) goes to b; then c is asked to replace a on
+    # Wednesday, where b already stands in for a.
+    week = await override(b, a, "2026-03-02T14:00:00Z", "2026-03-09T13:00:00Z")
+    wednesday = await override(c, a, "2026-03-04T05:00:00Z", "2026-03-05T05:00:00Z")
+
+    assert week["warnings"] == []
+    assert wednesday["warnings"] == [
+        f"2026-03-04T05:00:00Z to 2026-03-05T05:00:00Z: no effect, {b} already stands in for"
+        f" {a} (override {week['id']}); to take that shift, replace {b}"
+    ]
+    assert await on_call_at(crisis, schedule_id, "2026-03-04T17:00:00Z") == [str(b)]
+    removed = await crisis.http.delete(f"/schedules/{schedule_id}/overrides/{wednesday['id']}")
+    assert removed.status_code == 204
+    # What the warning advises takes the shift.
+    instead = await override(c, b, "2026-03-04T05:00:00Z", "2026-03-05T05:00:00Z")
+    assert instead["warnings"] == []
+    assert await on_call_at(crisis, schedule_id, "2026-03-04T17:00:00Z") == [str(c)]

@@ -104,6 +104,15 @@ async def open_alert_counts(conn: Connection) -> dict[str, int]:
     return counts
 
 
+async def open_exhausted_count(conn: Connection) -> int:
+    """Open (unacknowledged) alerts whose chain is exhausted: nothing more is scheduled for
+    them, so nobody else is paged until a person acknowledges or resolves them."""
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM alerts WHERE status = 'open' AND exhausted"
+    )
+    return count
+
+
 async def unsent_page_count(conn: Connection, now: datetime, after_seconds: float) -> int:
     """Pages of open alerts requested more than `after_seconds` ago that no channel has delivered
     nor given up on: the staff member should have been reached by now."""

@@ -27,6 +27,7 @@ from crisis.application import policies as policy_commands
 from crisis.application.publishing import Paging
 from crisis.domain.alert import AlertResolved
 from crisis.domain.policy import InvalidPolicy, LevelDraft
+from crisis.domain.policy_warnings import policy_warnings
 from crisis.entrypoints.paging import paging_for
 from crisis.entrypoints.schemas import (
     AcknowledgeBody,
@@ -57,18 +58,6 @@ def _paging(runtime: Runtime) -> Paging:
 
 
 def _policy_out(stored: SitePolicy, inactive: frozenset[UUID] = frozenset()) -> EscalationPolicyOut:
-    levels = stored.policy.levels
-    warnings = [
-        f"level {n}: {staff} is deactivated and will be skipped"
-        for n, level in enumerate(levels, start=1)
-        for staff in level.staff_ids
-        if staff in inactive
-    ]
-    warnings += [
-        f"level {n}: everyone is deactivated, nobody is paged at this level"
-        for n, level in enumerate(levels, start=1)
-        if set(level.staff_ids) <= inactive
-    ]
     return EscalationPolicyOut.model_validate(
         {
             "site_id": stored.site_id,
@@ -78,7 +67,7 @@ def _policy_out(stored: SitePolicy, inactive: frozenset[UUID] = frozenset()) -> 
             "version": stored.version,
             "updated_at": stored.updated_at,
             "inactive_staff_ids": sorted(inactive, key=str),
-            "warnings": warnings,
+            "warnings": policy_warnings(stored.policy, inactive),
         }
     )
 

@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 
 from counseling_shared import audit
 from counseling_shared.codes import AlertOutcome
+from counseling_shared.http.private_pages import PRIVATE_PAGE_HEADERS
 from counseling_shared.links import LinkExpired, LinkTampered
 from counseling_shared.service import Runtime, runtime_of
 from counseling_shared.unit_of_work import UnitOfWork, unit_of_work
@@ -232,11 +233,7 @@ def _problem(lang: str, title: str, text: str, status: int) -> HTMLResponse:
     return HTMLResponse(body, status_code=status, headers=_NO_STORE)
 
 
-_NO_STORE = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Robots-Tag": "noindex",
-}
+_NO_STORE = PRIVATE_PAGE_HEADERS
 
 
 async def _render(

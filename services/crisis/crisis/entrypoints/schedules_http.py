@@ -20,7 +20,7 @@ from crisis.adapters.schedule_codec import layers_json
 from crisis.adapters.schedules import StoredSchedule
 from crisis.application import policies as policy_commands
 from crisis.application import schedules as schedule_commands
-from crisis.application.schedules import ScheduleNotFound
+from crisis.application.schedules import AddedOverride, ScheduleNotFound, added_override
 from crisis.domain.durations import parse_duration
 from crisis.domain.schedules.aggregate import SiteMismatch, UnknownOverride
 from crisis.domain.schedules.oncall import on_call, shifts
@@ -33,6 +33,7 @@ from crisis.domain.schedules.schedule import (
 from crisis.entrypoints.schedule_schemas import (
     CalendarUrlOut,
     OnCallOut,
+    OverrideAccepted,
     OverrideBody,
     OverrideOut,
     ScheduleBody,
@@ -84,6 +85,10 @@ def _out(stored: StoredSchedule) -> ScheduleOut:
             "updated_at": stored.updated_at,
         }
     )
+
+
+def _accepted(added: AddedOverride) -> OverrideAccepted:
+    return OverrideAccepted(**_override_out(added.override).model_dump(), warnings=added.warnings())
 
 
 def _override_out(o: Override) -> OverrideOut:
@@ -197,9 +202,10 @@ async def get_shifts(
 )
 async def post_override(
     schedule_id: UUID, body: OverrideBody, request: Request, caller: Person
-) -> OverrideOut:
+) -> OverrideAccepted:
     """Replace someone (`replaces`) or add someone for `[start, end)`. Alerts running now page
-    the override from their next level on."""
+    the override from their next level on. Overrides apply in the order entered, each to
+    whoever is on call at that instant; `warnings` name where this one changes nothing."""
     await _readable(request, caller, schedule_id)
     runtime = runtime_of(request)
     settings = _settings(runtime)
@@ -210,7 +216,7 @@ async def post_override(
             uow.name_resource(
                 override_id, f"{REPLAYED}/schedules/{schedule_id}/overrides/{override_id}"
             )
-            override = await schedule_commands.add_override(
+            added = await schedule_commands.add_override(
                 uow,
                 schedule_id,
                 override_id,
@@ -226,7 +232,7 @@ async def post_override(
         raise Unprocessable(str(exc), [{"field": exc.field, "message": exc.message}]) from None
     except ConcurrencyConflict:
         raise Conflict("The schedule changed at the same moment; try again.") from None
-    return _override_out(override)
+    return _accepted(added)
 
 
 @router.get(
@@ -236,12 +242,13 @@ async def post_override(
 )
 async def replayed_override(
     schedule_id: UUID, override_id: UUID, request: Request, caller: Person
-) -> OverrideOut:
-    """What a replayed override answers: the override, while the schedule has it."""
+) -> OverrideAccepted:
+    """What a replayed override answers: the override, while the schedule has it (its
+    `warnings` as the schedule stands now)."""
     stored = await _readable(request, caller, schedule_id)
-    if (found := stored.state.override(override_id)) is None:
+    if stored.state.override(override_id) is None:
         raise NotFound("override", override_id)
-    return _override_out(found)
+    return _accepted(added_override(stored.state, override_id))
 
 
 @router.delete(

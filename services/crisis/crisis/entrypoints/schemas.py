@@ -72,7 +72,11 @@ class EscalationPolicyOut(BaseModel):
         " skipped when their level is paged. Replace them.",
     )
     warnings: list[str] = Field(
-        default_factory=list, description="What is wrong with the policy as it stands."
+        default_factory=list,
+        description="What is wrong with the policy as it stands: each deactivated person named,"
+        " a level (or the fallback) left with nobody to page, and an empty"
+        " `fallback_staff_ids` (nobody more is paged when the chain is exhausted). A level with"
+        " schedules is never said to page nobody: they are resolved when it is paged.",
     )
 
 
