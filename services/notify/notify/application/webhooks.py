@@ -15,9 +15,16 @@ from counseling_shared.envelope import Envelope
 from counseling_shared.events import IntegrationEvent
 from counseling_shared.logs import get_logger
 from counseling_shared.unit_of_work import UnitOfWork
+from notify import metrics
 from notify.adapters import webhook_store
 from notify.adapters.webhook_sender import WebhookSender
-from notify.domain.webhooks.delivery import WebhookRetryPolicy, after_attempt
+from notify.domain.webhooks.delivery import (
+    DeliveryStatus,
+    DisabledReason,
+    NextStep,
+    WebhookRetryPolicy,
+    after_attempt,
+)
 from notify.domain.webhooks.payload import webhook_body
 from notify.domain.webhooks.signing import signed_headers, signing_secrets
 
@@ -84,11 +91,13 @@ class WebhookCourier:
         now = self._clock.now()
         step = after_attempt(
             result,
-            queued_at=claimed.queued_at,
+            # The window opens at the first attempt (this one, if none is on record yet).
+            first_attempt_at=claimed.first_attempt_at or at,
             attempt=claimed.attempts + 1,
             now=now,
             policy=self._policy,
             jitter=self._jitter(),
+            failing_since=claimed.failing_since,
         )
         async with self._pool.acquire() as conn, conn.transaction():
             await webhook_store.record_attempt(
@@ -101,6 +110,13 @@ class WebhookCourier:
                 step=step,
                 now=now,
             )
+        metrics.WEBHOOK_ATTEMPTS.labels(outcome_of(step)).inc()
+        if step.disable is not None:
+            log.warning(
+                "webhook_subscription_disabled",
+                subscription_id=str(claimed.subscription_id),
+                reason=step.disable.value,
+            )
         log.info(
             "webhook_attempted",
             delivery_id=str(claimed.id),
@@ -109,5 +125,16 @@ class WebhookCourier:
             status_code=result.status_code,
             error=result.error,
             outcome=step.status.value,
-            subscription_disabled=step.disable_subscription,
+            subscription_disabled=step.disable.value if step.disable else None,
         )
+
+
+def outcome_of(step: NextStep) -> str:
+    """The `outcome` label of `notify_webhook_attempts_total` for what follows an attempt."""
+    if step.disable is DisabledReason.RECEIVER_GONE:
+        return "receiver_gone"
+    return {
+        DeliveryStatus.DELIVERED: "delivered",
+        DeliveryStatus.PENDING: "retried",
+        DeliveryStatus.FAILED: "failed",
+    }[step.status]
