@@ -37,7 +37,12 @@ from counseling_shared.http.auth import ApiKeyAuth, StaffDeactivatedLookup
 from counseling_shared.http.body_limit import install_body_limit
 from counseling_shared.http.idempotency import IdempotencyMiddleware
 from counseling_shared.http.openapi import describe_api
-from counseling_shared.http.problems import NotReady, install_problem_handlers
+from counseling_shared.http.problems import (
+    HtmlErrorPage,
+    NotReady,
+    install_html_error_pages,
+    install_problem_handlers,
+)
 from counseling_shared.http.rate_limit import (
     RateBudget,
     RateKeys,
@@ -101,6 +106,8 @@ class ServiceDefinition:
     genuine one is rate-limited per link, not per address (http/rate_limit.py)."""
     rate_budgets: Sequence[RateBudget] = ()
     """Credentials of the service's own that get a rate budget apart (crisis's SMS webhook)."""
+    html_error_page: HtmlErrorPage | None = None
+    """Answers the errors of the service's HTML pages as HTML (`install_html_error_pages`)."""
     state: dict[str, Any] = field(default_factory=dict)
 
 
@@ -451,6 +458,8 @@ def create_app(definition: ServiceDefinition, clock: Clock | None = None) -> Fas
         staff_deactivated=_staff_lookup(runtime, definition.staff_deactivated),
     )
     install_problem_handlers(app)
+    if definition.html_error_page is not None:
+        install_html_error_pages(app, definition.html_error_page)
     app.add_middleware(AuditMiddleware, free_text_fields=definition.client_free_text)
     app.add_middleware(IdempotencyMiddleware, auth=app.state.auth, ttl=settings.idempotency_key_ttl)
     # Added last, so run first: the rate limit, then the body limit, then everything else.

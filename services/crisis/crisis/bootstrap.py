@@ -18,6 +18,7 @@ from crisis.entrypoints import (
 from crisis.entrypoints.auditor import escalation_auditor
 from crisis.entrypoints.gauges import refresh_gauges
 from crisis.entrypoints.oncall_check import oncall_look_ahead
+from crisis.entrypoints.page_errors import html_error_page
 from crisis.entrypoints.paging import paging_for
 from crisis.entrypoints.scheduler import escalation_scheduler
 from crisis.settings import CrisisSettings
@@ -37,6 +38,7 @@ def definition(settings: CrisisSettings | None = None) -> ServiceDefinition:
         # flood elsewhere cannot starve an acknowledgement.
         link_purposes=(PAGE_LINK_PURPOSE, schedules_http.CALENDAR_PURPOSE),
         rate_budgets=(inbound_sms.provider_budget(s),),
+        html_error_page=html_error_page,
         routes=consumers.routes(paging, s.link_signing_key.get_secret_value()),
         routers=[
             http.router,

@@ -44,10 +44,11 @@ from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from counseling_shared.http.auth import KeyRing
-from counseling_shared.http.problems import problem_response
+from counseling_shared.http.problems import html_page_for, problem_response
 from counseling_shared.links import LinkExpired, LinkSigner, LinkTampered
 
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -188,7 +189,8 @@ class RateLimitMiddleware:
     ) -> None:
         stats = await self._limiter.get_window_stats(item, key)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-        response = problem_response(
+        page = html_page_for(Request(scope), 429)  # a person's page answers HTML
+        response = page or problem_response(
             429,
             "rate-limited",
             "Too many requests",

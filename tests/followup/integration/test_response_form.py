@@ -29,6 +29,7 @@ from counseling_shared.events import (
     RiskFlagged,
     SessionCompleted,
 )
+from counseling_shared.http.private_pages import CONTENT_SECURITY_POLICY
 from counseling_shared.links import LinkSigner
 from followup.adapters.response_links import PURPOSE
 from followup.application.erasure import erase_client
@@ -307,7 +308,8 @@ PRIVATE_PAGE = {
     "cache-control": "no-store",
     "referrer-policy": "no-referrer",
     "x-robots-tag": "noindex",
-    "content-security-policy": "frame-ancestors 'none'",
+    # No script, inline styles only, forms to the same origin, never framed.
+    "content-security-policy": CONTENT_SECURITY_POLICY,
     "x-frame-options": "DENY",
     "x-content-type-options": "nosniff",
 }

@@ -10,7 +10,8 @@ from uuid import uuid4
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
 
 from counseling_shared.clock import SystemClock
 from counseling_shared.http.body_limit import MAX_BODY_BYTES
@@ -191,3 +192,34 @@ async def test_a_header_that_is_not_utf8_is_never_a_500(
         ]
 
     assert all(400 <= a.status_code < 500 for a in answers), [a.status_code for a in answers]
+
+
+def _html_for_staff_reads(request: Request, status: int) -> Response | None:
+    """A service's HTML error page, for its pages (here: reads of a staff member)."""
+    if request.method != "GET" or not request.url.path.startswith("/staff/"):
+        return None
+    return HTMLResponse(f"<p>error {status}</p>", status_code=status)
+
+
+@pytest.fixture(scope="module")
+async def limited_pages(
+    migrated_url: str, nats_server: NatsHandle
+) -> AsyncIterator[httpx.AsyncClient]:
+    definition = probe_definition(database_url=migrated_url, nats_url=nats_server.url, site_id=SITE)
+    definition.settings = definition.settings.model_copy(update={"rate_limit": f"{RATE}/minute"})
+    definition.html_error_page = _html_for_staff_reads
+    app = create_app(definition, SystemClock())
+    async with served(app) as base_url, httpx.AsyncClient(base_url=base_url) as client:
+        yield client
+
+
+async def test_a_page_past_its_rate_is_refused_with_the_services_html_page(
+    limited_pages: httpx.AsyncClient,
+) -> None:
+    answers = [await limited_pages.get(f"/staff/{uuid4()}", headers=KEY) for _ in range(RATE + 1)]
+
+    assert [a.status_code for a in answers] == [404] * RATE + [429]
+    assert [a.text for a in answers[-2:]] == ["<p>error 404</p>", "<p>error 429</p>"]
+    assert 0 < int(answers[-1].headers["retry-after"]) <= 60
+    api = await limited_pages.post("/staff", json={}, headers={"Authorization": "Bearer other"})
+    assert api.headers["content-type"] == "application/problem+json"  # not a page

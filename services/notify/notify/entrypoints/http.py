@@ -104,7 +104,10 @@ class NotificationSummary(BaseModel):
     lane: Lane
     next_attempt_at: datetime | None = Field(description="When it is tried next, if pending.")
     held_for: HoldReason | None = Field(description="Why it waits, when held (quiet hours).")
-    last_error: str | None = Field(description="Error code of the last failed attempt.")
+    last_error: str | None = Field(
+        description="Error code of the last failed attempt, or why a pending message was deferred"
+        " (`directory_unavailable`, `recipient_unknown`: notify's own side did not answer)."
+    )
     created_at: datetime
 
     @classmethod

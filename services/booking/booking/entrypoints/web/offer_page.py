@@ -42,7 +42,7 @@ router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 _PATH = "/waitlist/offers/{offer_id}/accept"
 _MAX_TOKEN = 1000
-# The token is in the URL: keep the page out of caches and its URL out of Referer headers.
+# The token is in the URL: kept out of caches and Referer headers; no script, no framing.
 _PRIVATE = PRIVATE_PAGE_HEADERS
 
 
