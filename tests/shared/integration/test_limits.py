@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
 from counseling_shared.clock import SystemClock
+from counseling_shared.http import rate_limit
 from counseling_shared.http.body_limit import MAX_BODY_BYTES
 from counseling_shared.service import create_app
 from devstack.handles import NatsHandle
@@ -223,3 +224,22 @@ async def test_a_page_past_its_rate_is_refused_with_the_services_html_page(
     assert 0 < int(answers[-1].headers["retry-after"]) <= 60
     api = await limited_pages.post("/staff", json={}, headers={"Authorization": "Bearer other"})
     assert api.headers["content-type"] == "application/problem+json"  # not a page
+
+
+async def test_the_limiters_memory_is_bounded_new_addresses_then_share_one_budget(
+    migrated_url: str, nats_server: NatsHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rate_limit, "MAX_TRACKED_KEYS", 5)
+    app = _app(migrated_url, nats_server.url)
+    for n in range(5):
+        async with _from(app, f"192.0.2.{n}") as client:
+            assert (await client.get(ANON_PATH)).status_code == 401
+    late = []
+    for n in range(RATE + 1):
+        async with _from(app, f"198.51.100.{n}") as client:
+            late.append((await client.get(ANON_PATH)).status_code)
+    async with _from(app, "10.1.1.1") as client:
+        keyed = await client.get(f"/staff/{uuid4()}", headers=KEY)
+
+    assert late == [401] * RATE + [429]  # distinct addresses, one shared budget
+    assert keyed.status_code != 429  # a key keeps its own
