@@ -1,11 +1,12 @@
-"""Wires booking: settings, migrations, HTTP routers, routing table, directory responder and
-the hold timer."""
+"""Wires booking: settings, migrations, HTTP routers, routing table, directory responder, the
+hold timer and the deferred waitlist offers' timer."""
 
 from pathlib import Path
 
 from booking.adapters import staff_status
 from booking.entrypoints import calendar
 from booking.entrypoints.consumers import ROUTES
+from booking.entrypoints.deferred_offer_timer import deferred_offer_timer
 from booking.entrypoints.directory import serve_directory
 from booking.entrypoints.directory_batch import serve_directory_batch
 from booking.entrypoints.fhir import routes as fhir
@@ -29,12 +30,12 @@ def definition(settings: BookingSettings | None = None) -> ServiceDefinition:
         routes=ROUTES,
         routers=[*ROUTERS, fhir.router, calendar.router, offer_page.router],
         on_start=[serve_directory, serve_directory_batch],
-        background=[hold_timer],
+        background=[hold_timer, deferred_offer_timer],
         staff_deactivated=staff_status.is_deactivated,
     )
 
 
 def connection_budget(s: BookingSettings) -> int:
     """PostgreSQL connections one booking process holds at most (counseling_shared.connections):
-    its pool, the relay's LISTEN and the hold timer's."""
-    return process_connections(s.db_pool_max, listeners=1)
+    its pool, the relay's LISTEN and the two timers' (holds, deferred waitlist offers)."""
+    return process_connections(s.db_pool_max, listeners=2)
