@@ -5,8 +5,10 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import ValidationError
 
 from booking.domain.scheduling.offer_window import OfferWindow, offer_at
+from booking.settings import BookingSettings
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -14,8 +16,8 @@ DAY = OfferWindow.parse("08:00-20:00")
 TTL = timedelta(minutes=15)
 
 
-def _berlin(*args: int) -> datetime:
-    return datetime(*args, tzinfo=BERLIN)  # type: ignore[misc]
+def _berlin(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=BERLIN)
 
 
 def test_a_slot_freed_inside_the_window_is_offered_at_once() -> None:
@@ -120,5 +122,11 @@ def test_always_offers_at_any_hour() -> None:
 
 @pytest.mark.parametrize("text", ["", "8:00-20:00", "08:00-24:00", "20:00-08:00", "08:00-08:00"])
 def test_a_window_that_is_not_one_span_of_one_day_is_refused(text: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"HH:MM-HH:MM|same day"):
         OfferWindow.parse(text)
+
+
+def test_the_setting_is_checked_when_the_service_starts() -> None:
+    with pytest.raises(ValidationError, match="WAITLIST_OFFER_HOURS"):
+        BookingSettings.model_validate({"WAITLIST_OFFER_HOURS": "20:00-08:00"})
+    assert BookingSettings().waitlist_offer_hours == "08:00-20:00"

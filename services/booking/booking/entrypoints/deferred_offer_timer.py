@@ -32,8 +32,3 @@ def deferred_scheduler_for(runtime: Runtime, **options: Any) -> DueScheduler:
         due_condition="status = 'waiting'",
         **options,
     )
-
-
-async def deferred_offer_timer(runtime: Runtime) -> None:
-    """Offers each deferred slot to the waitlist within a second of the window's opening."""
-    await deferred_scheduler_for(runtime).run()
