@@ -134,10 +134,17 @@ async def test_a_slot_booked_overnight_or_starting_before_the_window_is_not_offe
     async with running_booking(database_url, nats_url, clock) as booking:
         practice = await _practice(booking)
         site, counselor = practice["site"], practice["counselor"]
-        starts = [_berlin(5, 7), _berlin(5, 8, 10), _berlin(5, 16), _berlin(5, 18)]
+        other = await booking.counselor(site["id"])
+        starts = [
+            (counselor, _berlin(5, 7)),
+            (counselor, _berlin(5, 8, 10)),
+            (other, _berlin(5, 8, 20)),
+            (counselor, _berlin(5, 16)),
+            (counselor, _berlin(5, 18)),
+        ]
         taken = [
-            await booking.appointment(counselor, await booking.client(site["id"]), start)
-            for start in starts
+            await booking.appointment(whose, await booking.client(site["id"]), start)
+            for whose, start in starts
         ]
         clock.set(TEN_PM)
 
@@ -146,6 +153,7 @@ async def test_a_slot_booked_overnight_or_starting_before_the_window_is_not_offe
 
         # 07:00 starts before the window opens, 08:10 less than an offer's 15 minutes after.
         assert [d["start_at"] for d in await _deferred(booking, site)] == [
+            _berlin(5, 8, 20).astimezone(UTC),
             _berlin(5, 16).astimezone(UTC),
             _berlin(5, 18).astimezone(UTC),
         ]
@@ -153,9 +161,11 @@ async def test_a_slot_booked_overnight_or_starting_before_the_window_is_not_offe
         someone = await booking.client(site["id"])
         await booking.appointment(counselor, someone, _berlin(5, 16))  # still bookable at night
 
-    # The process stops overnight: the deferred slots are rows, and the next one offers them.
+    # The process stops overnight: the deferred slots are rows, and the next one offers them,
+    # late (08:06): the 08:20 slot no longer leaves an offer its 15 minutes, the 16:00 one was
+    # booked meanwhile, the 18:00 one goes to the first entry.
     async with running_booking(database_url, nats_url, clock) as again:
-        clock.set(_berlin(5, 8))
+        clock.set(_berlin(5, 8, 6))
         await _wake(again, DEFERRED_TIMER_CHANNEL)
 
         async def released() -> bool:

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from booking.domain.scheduling.offer_window import OfferWindow, offer_at
+from booking.domain.scheduling.offer_window import OfferWindow, offer_at, worth_a_late_offer
 from booking.settings import BookingSettings
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -65,6 +65,14 @@ def test_a_slot_with_less_than_an_offers_ttl_left_after_the_opening_is_not_offer
 
     assert offer_at(DAY, BERLIN, now, opening + TTL - timedelta(seconds=1), TTL) is None
     assert offer_at(DAY, BERLIN, now, opening + TTL, TTL) == opening
+
+
+def test_a_timer_firing_late_offers_the_slot_only_with_a_whole_ttl_left() -> None:
+    start = _berlin(2030, 6, 5, 8, 30)
+
+    assert worth_a_late_offer(start, _berlin(2030, 6, 5, 8, 0), TTL)
+    assert worth_a_late_offer(start, _berlin(2030, 6, 5, 8, 15), TTL)
+    assert not worth_a_late_offer(start, _berlin(2030, 6, 5, 8, 16), TTL)
 
 
 def test_the_opening_stays_eight_local_across_the_spring_dst_change() -> None:

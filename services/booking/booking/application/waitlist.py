@@ -28,7 +28,7 @@ from booking.domain.errors import UnknownAggregate
 from booking.domain.scheduling import deferred, holds, waitlist
 from booking.domain.scheduling.deferred import DeferredSlot
 from booking.domain.scheduling.holds import Hold
-from booking.domain.scheduling.offer_window import OfferWindow, offer_at
+from booking.domain.scheduling.offer_window import OfferWindow, offer_at, worth_a_late_offer
 from booking.domain.scheduling.waitlist import Entry, FreedSlot, Offer, OfferStatus
 from booking.domain.slots import TimeSlot
 from counseling_shared import events as public
@@ -232,7 +232,8 @@ async def deferred_due(uow: UnitOfWork, slot: DeferredSlot, policy: OfferPolicy)
         slot.id,
     )
     await deferred_store.save_deferred(uow.conn, state)
-    await offer_freed_slot(uow, slot.slot, policy)
+    if worth_a_late_offer(slot.slot.start, uow.now(), policy.ttl):
+        await offer_freed_slot(uow, slot.slot, policy)
 
 
 async def _claim_refused(uow: UnitOfWork, claim: claims.Claim) -> str | None:

@@ -65,4 +65,11 @@ def offer_at(
     if window.is_open(now, zone):
         return now
     opening = window.next_opening(now, zone)
-    return opening if start - opening >= ttl else None
+    return opening if worth_a_late_offer(start, opening, ttl) else None
+
+
+def worth_a_late_offer(start: datetime, at: datetime, ttl: timedelta) -> bool:
+    """Whether a slot kept for the window's opening is still worth offering `at` then: the
+    client gets the offer's whole `ttl` before the slot starts (a timer firing late, after a
+    restart, may find less)."""
+    return start - at >= ttl
