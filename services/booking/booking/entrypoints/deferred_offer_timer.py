@@ -15,6 +15,11 @@ from counseling_shared.scheduler import DueScheduler, FireTimer
 from counseling_shared.service import Runtime
 from counseling_shared.unit_of_work import UnitOfWork
 
+# Its rows fall due hours after they are written (at the window's opening), each announced by
+# a NOTIFY: looking by time once a minute instead of every LISTENING_POLL only bounds how late
+# a row whose NOTIFY was lost (a LISTEN connection dead without a word) is seen.
+LOOK_EVERY = 60.0
+
 
 def deferred_firing(policy: OfferPolicy) -> FireTimer:
     async def fire_deferred(uow: UnitOfWork, row: asyncpg.Record) -> None:
@@ -30,5 +35,5 @@ def deferred_scheduler_for(runtime: Runtime, **options: Any) -> DueScheduler:
         channel=DEFERRED_TIMER_CHANNEL,
         fire=deferred_firing(offer_policy(runtime)),
         due_condition="status = 'waiting'",
-        **options,
+        **({"listening_sleep": LOOK_EVERY} | options),
     )
