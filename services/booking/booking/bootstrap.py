@@ -4,6 +4,7 @@ hold timer and the deferred waitlist offers' timer."""
 from pathlib import Path
 
 from booking.adapters import staff_status
+from booking.application.waitlist import ACCEPT_PURPOSE
 from booking.entrypoints import calendar
 from booking.entrypoints.consumers import ROUTES
 from booking.entrypoints.directory import serve_directory
@@ -32,6 +33,8 @@ def definition(settings: BookingSettings | None = None) -> ServiceDefinition:
         on_start=[serve_directory, serve_directory_batch],
         background=[timers],
         staff_deactivated=staff_status.is_deactivated,
+        # Rate-limited per link, not per address: a calendar feed, a waitlist offer.
+        link_purposes=(calendar.CALENDAR_PURPOSE, ACCEPT_PURPOSE),
     )
 
 
