@@ -5,7 +5,9 @@ progress page. The JSON API keeps problem+json.
 The client's pages: a request the route could not read (a link cut before `?token=`, an
 altered id) is a link that is not valid (403); an outage or a bug says "try again later" and
 names the emergency line when this process saw the link (`recent_links`), a generic emergency
-sentence otherwise. The language is the client's when known, else the browser's.
+sentence otherwise. The language is the client's when known, else the browser's. Known means
+the request's own token was verified first: an id alone (a cut link) tells nobody the client's
+language.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from followup.entrypoints.web import recent_links
 from followup.entrypoints.web.response_form import templates
 from followup.entrypoints.web.texts import PROGRESS_TEXTS, TEXTS, browser_locale
 
-_FORM = re.compile(r"^/followups/(?P<id>[^/]+)/response/?$")
+_FORM = re.compile(r"^/followups/[^/]+/response/?$")
 _PROGRESS = re.compile(r"^/clients/[^/]+/progress/?$")
 
 
@@ -29,22 +31,20 @@ def html_error_page(request: Request, status: int) -> Response | None:
     path = request.url.path
     if status == 405:
         return None  # keeps its Allow header (problems.py)
-    if form := _FORM.match(path):
-        return _client_page(request, form["id"], status)
+    if _FORM.match(path):
+        return _client_page(request, status)
     if _PROGRESS.match(path):
         return _staff_page(request, status)
     return None
 
 
-def _recent(raw_id: str) -> recent_links.RecentLink | None:
-    try:
-        return recent_links.recall(UUID(raw_id))
-    except ValueError:
-        return None
+def _recent(request: Request) -> recent_links.RecentLink | None:
+    verified: UUID | None = getattr(request.state, "verified_followup", None)
+    return recent_links.recall(verified) if verified is not None else None
 
 
-def _client_page(request: Request, raw_id: str, status: int) -> Response:
-    known = _recent(raw_id)
+def _client_page(request: Request, status: int) -> Response:
+    known = _recent(request)
     locale = known.locale if known else browser_locale(request.headers.get("accept-language", ""))
     if status >= 500:
         # An outage: the person may have been about to say they are not safe.

@@ -104,6 +104,8 @@ async def _verify(request: Request, followup_id: UUID, token: str) -> SignedLink
     except LinkTampered:
         raise _Page(403, "invalid_title", "invalid", _browser_locale(request)) from None
     audit.note_actor(audit.Actor("link", str(link.link_id)), sees_free_text=False)
+    # Lets an error page after this point speak the client's language (`page_errors`).
+    request.state.verified_followup = followup_id
     return link
 
 
