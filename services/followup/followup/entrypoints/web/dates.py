@@ -14,19 +14,21 @@ from babel.dates import format_date, format_datetime, format_time
 def when_formatter(locale: str, zone: ZoneInfo) -> Callable[[datetime], str]:
     """Date (medium) and time of day (short, no seconds) in `zone`, joined as `locale` joins
     them."""
-    joined = str(Locale.parse(locale).datetime_formats["medium"])
+    parsed = Locale.parse(locale)  # once: Babel parses a string locale on every call
+    joined = str(parsed.datetime_formats["medium"])
 
     def when(at: datetime) -> str:
         local = at.astimezone(zone)
-        time_of_day = format_time(local, format="short", locale=locale)
-        return joined.format(time_of_day, format_date(local, format="medium", locale=locale))
+        time_of_day = format_time(local, format="short", locale=parsed)
+        return joined.format(time_of_day, format_date(local, format="medium", locale=parsed))
 
     return when
 
 
 def day_formatter(locale: str, zone: ZoneInfo) -> Callable[[datetime], str]:
     """The date alone (a chart point's label) in `zone`."""
-    return lambda at: format_date(at.astimezone(zone), format="medium", locale=locale)
+    parsed = Locale.parse(locale)
+    return lambda at: format_date(at.astimezone(zone), format="medium", locale=parsed)
 
 
 def zone_name(zone: ZoneInfo, locale: str, at: datetime) -> str:
