@@ -15,6 +15,7 @@ from followup.entrypoints.http import router
 from followup.entrypoints.measures_http import router as measures_router
 from followup.entrypoints.satisfaction_http import router as satisfaction_router
 from followup.entrypoints.scheduler import contact_gap_scheduler, followup_scheduler
+from followup.entrypoints.web.page_errors import html_error_page
 from followup.entrypoints.web.progress_page import router as progress_router
 from followup.entrypoints.web.response_form import router as response_form_router
 from followup.settings import FollowupSettings
@@ -42,6 +43,7 @@ def definition(settings: FollowupSettings | None = None) -> ServiceDefinition:
             response_form_router,
         ],
         background=[followup_scheduler, contact_gap_scheduler, refresh_gauges],
+        html_error_page=html_error_page,
     )
 
 
