@@ -504,21 +504,10 @@ async def test_a_queued_message_wakes_one_idle_worker_not_the_whole_lane(
     assert claims <= 3, f"{claims} claims for one queued message"
 
 
-async def test_a_webhook_head_leased_by_another_replica_does_not_spin_the_webhook_worker(
-    pool: asyncpg.Pool[Any], clock: ControllableClock, database_url: str
-) -> None:
-    rounds = 0
-
-    class NeverCalled:
-        async def attempt(self, claimed: webhook_store.ClaimedDelivery) -> None:
-            raise AssertionError("a head leased by another replica was attempted")
-
-    class CountingWorker(WebhookWorker):
-        async def deliver_due(self) -> int:
-            nonlocal rounds
-            rounds += 1
-            return await super().deliver_due()
-
+async def a_due_webhook(
+    pool: asyncpg.Pool[Any], clock: ControllableClock
+) -> webhook_store.Subscription:
+    """A subscription with one delivery queued and due now."""
     async with pool.acquire() as conn:
         subscription = await webhook_store.add_subscription(
             conn,
@@ -537,6 +526,26 @@ async def test_a_webhook_head_leased_by_another_replica_does_not_spin_the_webhoo
             body="{}",
             now=clock.now(),
         )
+    return subscription
+
+
+async def test_a_webhook_head_leased_by_another_replica_does_not_spin_the_webhook_worker(
+    pool: asyncpg.Pool[Any], clock: ControllableClock, database_url: str
+) -> None:
+    rounds = 0
+
+    class NeverCalled:
+        async def attempt(self, claimed: webhook_store.ClaimedDelivery) -> None:
+            raise AssertionError("a head leased by another replica was attempted")
+
+    class CountingWorker(WebhookWorker):
+        async def deliver_due(self) -> int:
+            nonlocal rounds
+            rounds += 1
+            return await super().deliver_due()
+
+    subscription = await a_due_webhook(pool, clock)
+    async with pool.acquire() as conn:
         # Another replica is attempting the due head: its lease runs far beyond the test.
         await conn.execute(
             "UPDATE webhook_subscriptions SET claimed_until = $2 WHERE id = $1",
@@ -591,24 +600,7 @@ async def test_a_webhook_attempt_that_crashes_is_a_counted_failed_attempt_not_a_
     courier = WebhookCourier(
         pool=pool, clock=clock, sender=cast(WebhookSender, sender), policy=policy
     )
-    async with pool.acquire() as conn:
-        subscription = await webhook_store.add_subscription(
-            conn,
-            site_id=uuid4(),
-            url="http://127.0.0.1:9/hook",
-            event_types=["AppointmentBooked"],
-            secret="s" * 32,
-            created_by="test",
-            now=clock.now(),
-        )
-        await webhook_store.enqueue(
-            conn,
-            site_id=subscription.site_id,
-            event_id=uuid4(),
-            event_type="AppointmentBooked",
-            body="{}",
-            now=clock.now(),
-        )
+    subscription = await a_due_webhook(pool, clock)
     worker = WebhookWorker(
         pool=pool,
         dsn=database_url,
