@@ -28,7 +28,8 @@ async def all_sent(suite: Suite, client_id: str, count: int) -> list[dict[str, A
             rows = listed(await notify.get("/notifications", params={"recipient_id": client_id}))
         return rows if len(rows) >= count and all(r["status"] == "sent" for r in rows) else []
 
-    return await eventually(probe, timeout=30)
+    rows: list[dict[str, Any]] = await eventually(probe, timeout=30)
+    return rows
 
 
 async def test_a_ten_week_series_is_one_confirmation_and_its_cancellation_one_text(

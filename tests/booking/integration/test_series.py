@@ -158,8 +158,6 @@ async def test_a_series_publishes_its_occurrences_with_its_id_then_one_summary(
     assert [o["appointment_id"] for o in summary["occurrences"]] == [a["id"] for a in occurrences]
     assert (summary["client_id"], summary["modality"]) == (practice["client"]["id"], "online")
     ended = events[12][1]
-    assert [o["appointment_id"] for o in ended["occurrences"]] == [
-        a["id"] for a in occurrences[2:]
-    ]
+    assert [o["appointment_id"] for o in ended["occurrences"]] == [a["id"] for a in occurrences[2:]]
     assert (ended["cancelled_from"], ended["cancelled_by"]) == ("2030-04-01", "client")
     assert found[7][1]["subject"] == series_id  # the summary is the series' own event

@@ -300,7 +300,7 @@ def test_a_preloaded_page_is_rendered_without_compiling_anything(
             "fr",
             ("mardi 14 mai 2030", "mardi 4 juin 2030", "08:00"),
             "et 6 autres",
-            "heure d’été d’Europe centrale",
+            "été d\u2019Europe centrale",
         ),
         (
             "ko",
@@ -310,7 +310,7 @@ def test_a_preloaded_page_is_rendered_without_compiling_anything(
         ),
         (
             "ru",
-            ("вторник, 14 мая 2030 г.", "вторник, 4 июня 2030 г.", "08:00"),
+            ("вторник, 14 мая 2030", "вторник, 4 июня 2030", "08:00"),
             "и ещё 6",
             "Центральная Европа, летнее время",
         ),
