@@ -114,6 +114,12 @@ class AppointmentBooked(IntegrationEvent):
     start: AwareDatetime
     end: AwareDatetime
     modality: Modality
+    series_id: UUID | None = Field(
+        default=None,
+        description="Extension: set when a series command booked (or cancelled) this occurrence;"
+        " its summary (`AppointmentSeriesBooked`, `AppointmentSeriesCancelled`) follows."
+        " Absent for a single appointment and for an occurrence moved or cancelled alone.",
+    )
 
 
 class AppointmentRescheduled(AppointmentBooked):
@@ -138,6 +144,46 @@ class AppointmentCancelled(AppointmentBooked):
     cancelled_by: CancelledBy
     late: bool
     fee_due: FeeDue | None = None
+
+
+class SeriesOccurrence(BaseModel):
+    """One occurrence of a recurring series, as its own `AppointmentBooked` names it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    appointment_id: UUID
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class AppointmentSeriesBooked(IntegrationEvent):
+    """A recurring series was booked (extension): every occurrence, in order. Each also has its
+    own `AppointmentBooked` (with this `series_id`), published before this summary in the same
+    transaction: a consumer that wants one message per series acts on this event alone."""
+
+    series_id: UUID
+    site_id: UUID
+    client_id: UUID
+    counselor_id: UUID
+    room_id: UUID | None
+    modality: Modality
+    occurrences: list[SeriesOccurrence]
+
+
+class AppointmentSeriesCancelled(IntegrationEvent):
+    """A recurring series was cancelled from `cancelled_from` (the site's date) on
+    (extension): the occurrences cancelled now, in order, each also with its own
+    `AppointmentCancelled` (with this `series_id`) published before this summary."""
+
+    series_id: UUID
+    site_id: UUID
+    client_id: UUID
+    counselor_id: UUID
+    room_id: UUID | None
+    modality: Modality
+    cancelled_from: date
+    cancelled_by: CancelledBy
+    occurrences: list[SeriesOccurrence]
 
 
 class HoldPlaced(IntegrationEvent):

@@ -50,6 +50,8 @@ BOOKING_EVENT_TYPES = [
     "HoldPlaced",
     "HoldReleased",
     "WaitlistOfferMade",
+    "AppointmentSeriesBooked",
+    "AppointmentSeriesCancelled",
 ]
 
 STREAMS = [

@@ -93,6 +93,7 @@ class BookAppointment:
     modality: Modality
     room_id: UUID | None = None
     duration_minutes: int = DEFAULT_SESSION_MINUTES
+    series_id: UUID | None = None  # booked by a series command (its events say so)
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class RescheduleAppointment:
 class CancelAppointment:
     reason: str
     cancelled_by: CancelledBy
+    series_id: UUID | None = None  # cancelled by a series command (its events say so)
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,7 @@ class AppointmentBooked:
     start: datetime
     end: datetime
     booked_at: datetime
+    series_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,7 @@ class AppointmentCancelled:
     reason: str
     cancelled_at: datetime
     fee_due: Fee | None = None
+    series_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -213,6 +217,7 @@ def book(
             start=slot.start,
             end=slot.end,
             booked_at=now,
+            series_id=command.series_id,
         )
     ]
 
@@ -296,6 +301,7 @@ def cancel(
             reason=command.reason.strip(),
             cancelled_at=now,
             fee_due=missed_session_fee if late and by_client else None,
+            series_id=command.series_id,
         )
     ]
 
