@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from counseling_shared.codes import (
     AlertOutcome,
+    AlertReopenReason,
     CancelledBy,
     Channel,
     ClosureReason,
@@ -341,6 +342,16 @@ class AlertResolved(AlertRaised):
 
     staff_id: UUID | None = None
     outcome: AlertOutcome | None = None
+
+
+class AlertReopened(AlertRaised):
+    """An acknowledged alert is open again and escalation resumes: a risk flag raised its
+    `level` (`risk_raised`), or the acknowledgement lapsed unresolved after the policy's
+    `ack_expires_after` (`ack_expired`). The staff member who had acknowledged it is paged at
+    once (a `PageRequested`) and has the level's `ack_timeout` to acknowledge again."""
+
+    staff_id: UUID = Field(description="Who had acknowledged the alert: they are paged again.")
+    reason: AlertReopenReason
 
 
 class AlertExhausted(AlertRaised):

@@ -20,6 +20,12 @@ PAGES_UNSENT = Gauge(
     "Pages of open alerts requested more than CRISIS_PAGE_UNSENT_AFTER_SECONDS (30) ago with"
     " neither a delivery (NotificationSent) nor a failure (NotificationFailed)",
 )
+OPEN_EXHAUSTED_ALERTS = Gauge(
+    "crisis_open_exhausted_alerts",
+    "Open (unacknowledged) alerts whose escalation chain is exhausted: every level of every"
+    " pass was paged without an acknowledgement, the fallback staff (if any) were paged once,"
+    " and nothing more is scheduled (refreshed from the database)",
+)
 ALERTS_WITHOUT_POLICY = Counter(
     "crisis_alerts_without_policy_total",
     "Alerts opened at a site that has no escalation policy (nobody could be paged)",
@@ -36,7 +42,9 @@ PAGES_REQUESTED = Counter(
 )
 ESCALATION_STEPS = Counter(
     "crisis_escalation_steps_total",
-    "Escalation steps: escalated, chain_repeated, exhausted or level_skipped (nobody on call)",
+    "Escalation steps: escalated, chain_repeated, exhausted, level_skipped (nobody on call) or"
+    " reopened (an acknowledged alert opened again: its risk rose, or the acknowledgement"
+    " expired; its acknowledger is paged again)",
     ["kind"],
 )
 ONCALL_EMPTY_HOURS = Gauge(
@@ -66,4 +74,9 @@ STAFF_PHONE_DIGESTS = Gauge(
     " (made before crisis recorded keys, or with a key no longer listed: such a phone's"
     " replies no longer match). A previous key may be dropped once previous and unknown are 0",
     ["key"],
+)
+OLDEST_ACKNOWLEDGEMENT = Gauge(
+    "crisis_oldest_acknowledged_alert_age_seconds",
+    "How long the longest-held acknowledged, unresolved alert has been acknowledged (0 when"
+    " none is): an alert someone took and never resolved",
 )

@@ -6,6 +6,7 @@ from pathlib import Path
 from counseling_shared.connections import process_connections
 from counseling_shared.service import ServiceDefinition
 from followup.adapters import staff_store
+from followup.adapters.response_links import PURPOSE as RESPONSE_PURPOSE
 from followup.entrypoints import contact_gaps
 from followup.entrypoints.consumers import ROUTES
 from followup.entrypoints.fhir.routes import router as fhir_router
@@ -29,6 +30,7 @@ def definition(settings: FollowupSettings | None = None) -> ServiceDefinition:
         # Free text about a client: served to staff of the client's site and admins only.
         client_free_text=frozenset({"progress"}),
         staff_deactivated=staff_store.is_deactivated,
+        link_purposes=(RESPONSE_PURPOSE,),  # the answer form: rate-limited per link
         routes=ROUTES,
         routers=[
             router,

@@ -9,6 +9,7 @@ import pytest
 
 from counseling_shared.codes import StaffRole
 from counseling_shared.events import StaffDeactivated, StaffRegistered
+from crisis.domain.policy_warnings import NO_FALLBACK
 from tests.crisis.integration.harness import Bus, RunningCrisis, eventually, pages
 from tests.crisis.integration.steps import alert, flag, kinds, put_policy, register_staff
 
@@ -40,7 +41,10 @@ async def test_a_deactivated_member_is_skipped_and_the_policy_read_flags_the_gap
     alert_id = (await flag(crisis, site, client))["alert_id"]
 
     assert policy["inactive_staff_ids"] == [str(left)]
-    assert policy["warnings"] == [f"level 1: {left} is deactivated and will be skipped"]
+    assert policy["warnings"] == [
+        f"level 1: {left} is deactivated and will be skipped",
+        NO_FALLBACK,
+    ]
 
     async def page_requested() -> list[dict[str, Any]] | None:
         found = pages(await bus.crisis_events(site, "PageRequested"), alert_id)

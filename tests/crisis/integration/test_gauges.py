@@ -20,6 +20,7 @@ from tests.crisis.integration.harness import (
     running_crisis,
 )
 from tests.crisis.integration.steps import alert, flag, put_policy, register_staff
+from tests.crisis.integration.test_deactivated_staff import deactivate
 
 pytestmark = pytest.mark.integration
 
@@ -112,3 +113,38 @@ async def test_a_page_of_an_open_alert_counts_as_unsent_30_s_after_its_request_u
     )
     assert resolved.status_code == 200, resolved.text
     await eventually(lambda: shows_unsent(crisis, 0))
+
+
+async def open_exhausted(crisis: RunningCrisis) -> float:
+    metrics = (await crisis.http.get("/metrics")).text
+    line = next(x for x in metrics.splitlines() if x.startswith("crisis_open_exhausted_alerts "))
+    return float(line.split()[-1])
+
+
+async def test_open_exhausted_alerts_are_counted_until_someone_acknowledges_or_resolves(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    site = uuid4()
+    gone, present = await register_staff(bus, site, 2)
+    # No fallback, and level 1's only person deactivated: the chain is exhausted at once.
+    await put_policy(crisis, site, [([gone], "PT1H")], repeat=0)
+    await deactivate(bus, crisis, site, gone)
+    before = await open_exhausted(crisis)
+
+    exhausted = [(await flag(crisis, site, uuid4()))["alert_id"] for _ in range(2)]
+    views = [await alert(crisis, a) for a in exhausted]
+    assert [(v["exhausted"], v["status"], v["pages"]) for v in views] == [(True, "open", [])] * 2
+
+    async def counted(n: float) -> bool:
+        return await open_exhausted(crisis) == n
+
+    await eventually(lambda: counted(before + 2))
+    ack = await crisis.http.post(f"/alerts/{exhausted[0]}/ack", json={"staff_id": str(present)})
+    assert ack.status_code == 200, ack.text
+    await eventually(lambda: counted(before + 1))
+    resolved = await crisis.http.post(
+        f"/alerts/{exhausted[1]}/resolve",
+        json={"staff_id": str(present), "outcome": "no_risk_found"},
+    )
+    assert resolved.status_code == 200, resolved.text
+    await eventually(lambda: counted(before))

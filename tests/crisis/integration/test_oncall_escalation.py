@@ -9,6 +9,7 @@ import pytest
 from counseling_shared.codes import StaffRole
 from counseling_shared.events import StaffRegistered
 from crisis.application.oncall_check import look_ahead
+from crisis.domain.policy_warnings import NO_FALLBACK
 from crisis.entrypoints.oncall_check import check_once
 from tests.crisis.integration.harness import Bus, RunningCrisis, eventually, pages
 from tests.crisis.integration.steps import alert, flag, kinds, register_staff
@@ -220,3 +221,44 @@ async def test_a_deactivated_person_on_call_is_skipped_and_the_emptied_level_ski
     ]
     [skipped] = [s for s in view["timeline"] if s["kind"] == "page_skipped"]
     assert (skipped["staff_id"], skipped["reason"]) == (str(on_duty), "staff_deactivated")
+
+
+async def test_the_policy_warns_only_of_gaps_that_are_there(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    site = await register_site(bus)
+    on_duty, named, backup = await register_staff(bus, site, 3)
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    rota = (await post_schedule(crisis, site, [daily_layer(on_duty, start_on=yesterday)]))[
+        "schedule_id"
+    ]
+    body = {
+        "levels": [
+            {"staff_ids": [str(named)], "schedule_ids": [rota], "ack_timeout": "PT10M"},
+            {"schedule_ids": [rota], "ack_timeout": "PT10M"},
+        ],
+        "repeat": 0,
+        "fallback_staff_ids": [str(backup)],
+    }
+
+    async def put(policy: dict[str, Any]) -> dict[str, Any] | None:
+        answer = await crisis.http.put(f"/sites/{site}/escalation-policy", json=policy)
+        assert answer.status_code in (200, 422), answer.text
+        return answer.json() if answer.status_code == 200 else None
+
+    without_fallback = await eventually(lambda: put({**body, "fallback_staff_ids": []}), timeout=10)
+    # A level of schedules only is not "everyone deactivated"; an empty fallback is a gap.
+    assert without_fallback["warnings"] == [NO_FALLBACK]
+    assert (await eventually(lambda: put(body), timeout=10))["warnings"] == []
+
+    await deactivate(bus, crisis, site, named)
+    policy = (await crisis.http.get(f"/sites/{site}/escalation-policy")).json()
+    assert policy["warnings"] == [
+        f"level 1: {named} is deactivated and will be skipped",
+        "level 1: every staff member named is deactivated; only whoever its schedules have on"
+        " call is paged",
+    ]
+    # And so it is: level 1 pages the schedule's on-call person.
+    alert_id = (await flag(crisis, site, uuid4()))["alert_id"]
+    paged = await eventually(lambda: _pages_of(bus, site, alert_id, 1), timeout=10, interval=0.1)
+    assert [(p["staff_id"], p["level"]) for p in paged] == [(str(on_duty), 1)]

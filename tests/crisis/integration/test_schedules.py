@@ -12,7 +12,7 @@ from icalendar import Calendar
 from counseling_shared.events import SiteRegistered
 from counseling_shared.links import LinkSigner
 from tests.crisis.integration.harness import Bus, RunningCrisis, eventually
-from tests.crisis.integration.steps import register_staff
+from tests.crisis.integration.steps import register_staff, staff_registered
 
 pytestmark = pytest.mark.integration
 
@@ -216,7 +216,10 @@ async def test_the_calendar_feed_opens_with_its_signed_token_only(
     crisis: RunningCrisis, bus: Bus
 ) -> None:
     site = await register_site(bus)
-    a, b = await register_staff(bus, site, 2)
+    a, b = uuid4(), uuid4()
+    for staff_id, name in ((a, "Alex Martin"), (b, "Bea Kim")):
+        registered = staff_registered(staff_id, site, locale="fr-FR")
+        await bus.publish(registered.model_copy(update={"name": name}), source="booking")
     schedule_id = (await post_schedule(crisis, site, [weekly_layer(a, b)]))["schedule_id"]
     other_id = (await post_schedule(crisis, site, [weekly_layer(b)]))["schedule_id"]
 
@@ -230,8 +233,20 @@ async def test_the_calendar_feed_opens_with_its_signed_token_only(
         assert feed.status_code == 200, feed.text
         assert feed.headers["content-type"].startswith("text/calendar")
         events = Calendar.from_ical(feed.content).walk("VEVENT")
-        assert {str(e["summary"]) for e in events} == {f"On call: staff {s}" for s in (a, b)}
+        # Names, in the language of the people on call (no Accept-Language sent).
+        assert {str(e["summary"]) for e in events} == {
+            "De garde : Alex Martin",
+            "De garde : Bea Kim",
+        }
+        assert {str(e["description"]) for e in events} == {"couche 1"}
         assert len(events) >= 12  # 90 days of weekly turns
+        asked = await anonymous.get(
+            f"/schedules/{schedule_id}/calendar.ics",
+            params={"token": token},
+            headers={"Accept-Language": "ko-KR,ko;q=0.9"},
+        )
+        summaries = {str(e["summary"]) for e in Calendar.from_ical(asked.content).walk("VEVENT")}
+        assert summaries == {"당직: Alex Martin", "당직: Bea Kim"}
 
         altered = token[:-3] + ("xyz" if not token.endswith("xyz") else "abc")
         tampered = await anonymous.get(
@@ -252,3 +267,38 @@ async def test_the_calendar_feed_opens_with_its_signed_token_only(
             f"/schedules/{schedule_id}/calendar.ics", params={"token": expired}
         )
         assert gone.status_code == 410
+
+
+async def test_an_override_that_changes_nothing_is_accepted_with_warnings_naming_where(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    site = await register_site(bus)
+    a, b, c = await register_staff(bus, site, 3)
+    schedule_id = (await post_schedule(crisis, site, [weekly_layer(a, b)]))["schedule_id"]
+
+    async def override(staff: UUID, replaces: UUID, start: str, end: str) -> dict[str, Any]:
+        answer = await crisis.http.post(
+            f"/schedules/{schedule_id}/overrides",
+            json={"staff_id": str(staff), "replaces": str(replaces), "start": start, "end": end},
+        )
+        assert answer.status_code == 201, answer.text
+        result: dict[str, Any] = answer.json()
+        return result
+
+    # a's week (2026-03-02 14:00Z to 03-09 13:00Z) goes to b; then c is asked to replace a on
+    # Wednesday, where b already stands in for a.
+    week = await override(b, a, "2026-03-02T14:00:00Z", "2026-03-09T13:00:00Z")
+    wednesday = await override(c, a, "2026-03-04T05:00:00Z", "2026-03-05T05:00:00Z")
+
+    assert week["warnings"] == []
+    assert wednesday["warnings"] == [
+        f"2026-03-04T05:00:00Z to 2026-03-05T05:00:00Z: no effect, {b} already stands in for"
+        f" {a} (override {week['id']}); to take that shift, replace {b}"
+    ]
+    assert await on_call_at(crisis, schedule_id, "2026-03-04T17:00:00Z") == [str(b)]
+    removed = await crisis.http.delete(f"/schedules/{schedule_id}/overrides/{wednesday['id']}")
+    assert removed.status_code == 204
+    # What the warning advises takes the shift.
+    instead = await override(c, b, "2026-03-04T05:00:00Z", "2026-03-05T05:00:00Z")
+    assert instead["warnings"] == []
+    assert await on_call_at(crisis, schedule_id, "2026-03-04T17:00:00Z") == [str(c)]

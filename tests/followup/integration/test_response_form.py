@@ -29,6 +29,7 @@ from counseling_shared.events import (
     RiskFlagged,
     SessionCompleted,
 )
+from counseling_shared.http.private_pages import CONTENT_SECURITY_POLICY
 from counseling_shared.links import LinkSigner
 from followup.adapters.response_links import PURPOSE
 from followup.application.erasure import erase_client
@@ -301,6 +302,65 @@ async def test_an_altered_another_followups_or_expired_link_gets_a_clear_page(
     assert gone.status_code == 410
     posted = await api.post(path, data=form_fields([0] * 9, token=expired))
     assert posted.status_code == 410
+
+
+PRIVATE_PAGE = {
+    "cache-control": "no-store",
+    "referrer-policy": "no-referrer",
+    "x-robots-tag": "noindex",
+    # No script, inline styles only, forms to the same origin, never framed.
+    "content-security-policy": CONTENT_SECURITY_POLICY,
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+}
+
+
+def private_headers(answer: httpx.Response) -> dict[str, str | None]:
+    return {name: answer.headers.get(name) for name in PRIVATE_PAGE}
+
+
+async def test_every_answer_form_page_is_kept_out_of_caches_referers_and_frames(
+    api: httpx.AsyncClient, js: JetStreamContext
+) -> None:
+    """The GET carries the token in its URL, the 422 echoes the PHQ-9 answers given: neither
+    may be cached, passed on as a Referer or framed; nor may the 403, 410 and 200 pages."""
+    _, due = await due_link(api, js)
+    assert due.response_url is not None
+    token = due.response_url.split("token=", 1)[1]
+    path = f"/followups/{due.followup_id}/response"
+    public = httpx.AsyncClient(base_url=str(api.base_url), timeout=10.0)  # no API key
+    async with public:
+        form = await public.get(path, params={"token": token})
+        incomplete = await public.post(path, data=form_fields([3] * 8, token=token))
+        altered = await public.get(path, params={"token": token[:-2] + "zz"})
+        signer = LinkSigner("dev-link-signing-key")
+        late = signer.sign(
+            PURPOSE, str(due.followup_id), expires_at=datetime.now(UTC) - timedelta(seconds=1)
+        )
+        expired = await public.get(path, params={"token": late})
+        thanks = await public.post(path, data=form_fields([0] * 9, token=token))
+        progress = await api.get(f"/clients/{due.client_id}/progress")
+
+    answers = {
+        "form": form,
+        "422": incomplete,
+        "403": altered,
+        "410": expired,
+        "thanks": thanks,
+        "progress": progress,
+    }
+    statuses = {name: a.status_code for name, a in answers.items()}
+    assert statuses == {
+        "form": 200,
+        "422": 422,
+        "403": 403,
+        "410": 410,
+        "thanks": 200,
+        "progress": 200,
+    }
+    assert {name: private_headers(a) for name, a in answers.items()} == {
+        name: PRIVATE_PAGE for name in answers
+    }
 
 
 async def test_each_completed_session_gets_one_rating_request_and_the_summary_matches(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -18,11 +19,14 @@ from crisis.adapters.schedules import StoredSchedule
 from crisis.domain.alert import OnCall
 from crisis.domain.policy import FieldError
 from crisis.domain.schedules.aggregate import (
+    ScheduleState,
     decide_add_override,
     decide_define,
     decide_remove_override,
+    fold,
 )
 from crisis.domain.schedules.oncall import on_call
+from crisis.domain.schedules.override_effect import override_warnings
 from crisis.domain.schedules.overrides import InvalidOverride, Override, build_override
 from crisis.domain.schedules.schedule import InvalidSchedule, LayerDraft, build_schedule
 
@@ -98,8 +102,11 @@ async def add_override(
     replaces: UUID | None,
     *,
     require_known_staff: bool,
-) -> Override:
-    """Raises `InvalidOverride` for a bad interval or a staff member not of the site."""
+) -> AddedOverride:
+    """Raises `InvalidOverride` for a bad interval or a staff member not of the site.
+
+    Accepted even where it changes nothing (someone already stands in for the person it
+    replaces, say): the answer's `warnings` name those stretches, so the operator can fix it."""
     loaded = await _load(uow, schedule_id)
     override = build_override(override_id, staff_id, start, end, replaces)
     site_id = loaded.state.schedule.site_id
@@ -109,7 +116,30 @@ async def add_override(
         raise InvalidOverride("staff_id", f"{staff_id} {_DEACTIVATED}")
     events = decide_add_override(loaded.state, override, uow.now())
     await schedules.save(uow, schedule_id, loaded, events)
-    return override
+    after = fold(events, loaded.state)
+    assert after is not None
+    return added_override(after, override_id)
+
+
+@dataclass(frozen=True)
+class AddedOverride:
+    """The override, and the schedule as it stands with it."""
+
+    override: Override
+    state: ScheduleState
+
+    def warnings(self) -> list[str]:
+        """Where the override changes nothing. CPU only (up to tens of ms for a long override
+        over busy layers): call it after the transaction, not holding the schedule's lock."""
+        return override_warnings(
+            self.state.schedule, self.state.overrides, self.override.override_id
+        )
+
+
+def added_override(state: ScheduleState, override_id: UUID) -> AddedOverride:
+    override = state.override(override_id)
+    assert override is not None
+    return AddedOverride(override, state)
 
 
 async def remove_override(uow: UnitOfWork, schedule_id: UUID, override_id: UUID) -> None:

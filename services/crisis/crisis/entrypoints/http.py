@@ -21,12 +21,13 @@ from crisis.adapters import alert_views, clients, flags, policies
 from crisis.adapters.booking_directory import DirectoryAnswer, client_site_answer
 from crisis.adapters.codec import policy_levels_json
 from crisis.adapters.flags import RiskFlag
-from crisis.adapters.policies import SitePolicy
+from crisis.adapters.policies import SitePolicy, ack_expires_after_text
 from crisis.application import alerts, people
 from crisis.application import policies as policy_commands
 from crisis.application.publishing import Paging
 from crisis.domain.alert import AlertResolved
 from crisis.domain.policy import InvalidPolicy, LevelDraft
+from crisis.domain.policy_warnings import policy_warnings
 from crisis.entrypoints.paging import paging_for
 from crisis.entrypoints.schemas import (
     AcknowledgeBody,
@@ -57,28 +58,17 @@ def _paging(runtime: Runtime) -> Paging:
 
 
 def _policy_out(stored: SitePolicy, inactive: frozenset[UUID] = frozenset()) -> EscalationPolicyOut:
-    levels = stored.policy.levels
-    warnings = [
-        f"level {n}: {staff} is deactivated and will be skipped"
-        for n, level in enumerate(levels, start=1)
-        for staff in level.staff_ids
-        if staff in inactive
-    ]
-    warnings += [
-        f"level {n}: everyone is deactivated, nobody is paged at this level"
-        for n, level in enumerate(levels, start=1)
-        if set(level.staff_ids) <= inactive
-    ]
     return EscalationPolicyOut.model_validate(
         {
             "site_id": stored.site_id,
             "levels": policy_levels_json(stored.policy),
             "repeat": stored.policy.repeat,
             "fallback_staff_ids": list(stored.policy.fallback_staff_ids),
+            "ack_expires_after": ack_expires_after_text(stored.policy),
             "version": stored.version,
             "updated_at": stored.updated_at,
             "inactive_staff_ids": sorted(inactive, key=str),
-            "warnings": warnings,
+            "warnings": policy_warnings(stored.policy, inactive),
         }
     )
 
@@ -118,6 +108,7 @@ async def put_escalation_policy(
                 body.repeat,
                 body.fallback_staff_ids,
                 require_known_staff=settings.require_known_staff,
+                ack_expires_after=body.ack_expires_after,
             )
             # Alerts that opened while the site had no policy are paged now, in this
             # transaction: the policy is never stored without them being paged.

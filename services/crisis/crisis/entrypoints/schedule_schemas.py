@@ -73,6 +73,17 @@ class OverrideOut(WithId):
     end: datetime
 
 
+class OverrideAccepted(OverrideOut):
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Stretches of `[start, end)` where the override changes nothing, and why:"
+        " someone an earlier override put in the replaced person's place stands in there"
+        " (replace them instead), the added person is on call already, or the replaced person"
+        " is not on call at any time of it. Overrides apply in the order entered, each to"
+        " whoever is on call at that instant. Empty: it takes effect throughout.",
+    )
+
+
 class ScheduleOut(WithId):
     legacy_id_field = "schedule_id"
 

@@ -20,7 +20,7 @@ from crisis.adapters.schedule_codec import layers_json
 from crisis.adapters.schedules import StoredSchedule
 from crisis.application import policies as policy_commands
 from crisis.application import schedules as schedule_commands
-from crisis.application.schedules import ScheduleNotFound
+from crisis.application.schedules import AddedOverride, ScheduleNotFound, added_override
 from crisis.domain.durations import parse_duration
 from crisis.domain.schedules.aggregate import SiteMismatch, UnknownOverride
 from crisis.domain.schedules.oncall import on_call, shifts
@@ -30,9 +30,12 @@ from crisis.domain.schedules.schedule import (
     LayerDraft,
     RestrictionDraft,
 )
+from crisis.entrypoints.calendar_words import feed_words
+from crisis.entrypoints.page_i18n import translator
 from crisis.entrypoints.schedule_schemas import (
     CalendarUrlOut,
     OnCallOut,
+    OverrideAccepted,
     OverrideBody,
     OverrideOut,
     ScheduleBody,
@@ -84,6 +87,10 @@ def _out(stored: StoredSchedule) -> ScheduleOut:
             "updated_at": stored.updated_at,
         }
     )
+
+
+def _accepted(added: AddedOverride) -> OverrideAccepted:
+    return OverrideAccepted(**_override_out(added.override).model_dump(), warnings=added.warnings())
 
 
 def _override_out(o: Override) -> OverrideOut:
@@ -197,9 +204,10 @@ async def get_shifts(
 )
 async def post_override(
     schedule_id: UUID, body: OverrideBody, request: Request, caller: Person
-) -> OverrideOut:
+) -> OverrideAccepted:
     """Replace someone (`replaces`) or add someone for `[start, end)`. Alerts running now page
-    the override from their next level on."""
+    the override from their next level on. Overrides apply in the order entered, each to
+    whoever is on call at that instant; `warnings` name where this one changes nothing."""
     await _readable(request, caller, schedule_id)
     runtime = runtime_of(request)
     settings = _settings(runtime)
@@ -210,7 +218,7 @@ async def post_override(
             uow.name_resource(
                 override_id, f"{REPLAYED}/schedules/{schedule_id}/overrides/{override_id}"
             )
-            override = await schedule_commands.add_override(
+            added = await schedule_commands.add_override(
                 uow,
                 schedule_id,
                 override_id,
@@ -226,7 +234,7 @@ async def post_override(
         raise Unprocessable(str(exc), [{"field": exc.field, "message": exc.message}]) from None
     except ConcurrencyConflict:
         raise Conflict("The schedule changed at the same moment; try again.") from None
-    return _override_out(override)
+    return _accepted(added)
 
 
 @router.get(
@@ -236,12 +244,13 @@ async def post_override(
 )
 async def replayed_override(
     schedule_id: UUID, override_id: UUID, request: Request, caller: Person
-) -> OverrideOut:
-    """What a replayed override answers: the override, while the schedule has it."""
+) -> OverrideAccepted:
+    """What a replayed override answers: the override, while the schedule has it (its
+    `warnings` as the schedule stands now)."""
     stored = await _readable(request, caller, schedule_id)
-    if (found := stored.state.override(override_id)) is None:
+    if stored.state.override(override_id) is None:
         raise NotFound("override", override_id)
-    return _override_out(found)
+    return _accepted(added_override(stored.state, override_id))
 
 
 @router.delete(
@@ -301,11 +310,12 @@ async def get_calendar(schedule_id: UUID, token: str, request: Request) -> Respo
         raise _bad_link()
     async with runtime.db().acquire() as conn:
         stored = await schedules.state_of(conn, schedule_id)
-    if stored is None:
-        raise NotFound("schedule", schedule_id)
-    state = stored.state
-    found = shifts(state.schedule, state.overrides, now, now + timedelta(days=CALENDAR_DAYS))
-    body = ical.calendar_feed(schedule_id, state.schedule.name, found, now)
+        if stored is None:
+            raise NotFound("schedule", schedule_id)
+        state = stored.state
+        found = shifts(state.schedule, state.overrides, now, now + timedelta(days=CALENDAR_DAYS))
+        names, lang = await feed_words(conn, request, {s.staff_id for s in found})
+    body = ical.calendar_feed(schedule_id, state.schedule.name, found, now, names, translator(lang))
     return Response(body, media_type="text/calendar; charset=utf-8")
 
 

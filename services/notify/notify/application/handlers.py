@@ -142,10 +142,17 @@ on_waitlist_offer_made = client_message_handler(waitlist_offer_messages)
 
 async def on_alert_closed(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
     """Someone took the alert (or it was resolved): its pages still waiting for a retry (or not
-    yet tried) are withdrawn. Pages already sent stay sent."""
+    yet tried) are withdrawn. Pages already sent stay sent.
+
+    An acknowledgement withdraws only the pages crisis requested up to it (its envelope's
+    `time`, crisis's clock like a page's `requested_at`): crisis re-opens an acknowledged alert
+    when its risk rises and pages the acknowledger again, and that page, read by another
+    consumer, may be here before a late-read acknowledgement that must not silence it."""
     assert isinstance(event, AlertAcknowledged | AlertResolved)
-    reason = "alert_acknowledged" if isinstance(event, AlertAcknowledged) else "alert_resolved"
-    for state in await notification_store.pending_pages_of_alert(uow.conn, event.alert_id):
+    acknowledged = isinstance(event, AlertAcknowledged)
+    reason = "alert_acknowledged" if acknowledged else "alert_resolved"
+    up_to = envelope.time if acknowledged else None
+    for state in await notification_store.pending_pages_of_alert(uow.conn, event.alert_id, up_to):
         await notification_store.record(
             uow.conn, state, notification.withdraw(state, uow.now(), reason)
         )
@@ -168,6 +175,8 @@ def page_handler(alert_base_url: str) -> Handler:
             "alert_url": event.ack_url or event.alert_url or f"{base}/alerts/{event.alert_id}",
             "reply_code": event.reply_code or "",
         }
+        if event.requested_at is not None:  # which acknowledgement may withdraw it
+            params["requested_at"] = event.requested_at.isoformat()
         requested = [
             notification.request(
                 notification_id=uuid4(),

@@ -47,12 +47,7 @@ def shifts(
     """Every shift overlapping `[start, end)`, clipped to it, ordered by start then layer."""
     if end <= start:
         return []
-    changes: set[datetime] = set()
-    for layer in schedule.layers:
-        changes |= layer.changes(start, end, schedule.zone)
-    for override in overrides:
-        changes |= {at for at in (override.start, override.end) if start < at < end}
-    edges = [start, *sorted(changes), end]
+    edges = change_edges(schedule, overrides, start, end)
     open_shifts: dict[OnCallSlot, datetime] = {}
     done: list[Shift] = []
     for begin in edges[:-1]:
@@ -63,6 +58,19 @@ def shifts(
             open_shifts.setdefault(slot, begin)
     done.extend(_shift(slot, since, end) for slot, since in open_shifts.items())
     return sorted(done, key=lambda s: (s.start, s.layer or 0, str(s.staff_id)))
+
+
+def change_edges(
+    schedule: Schedule, overrides: Sequence[Override], start: datetime, end: datetime
+) -> list[datetime]:
+    """`start`, every instant in `(start, end)` where the answer may change (handoffs, window
+    edges, override edges), and `end`: between two of them `slots_at` answers the same."""
+    changes: set[datetime] = set()
+    for layer in schedule.layers:
+        changes |= layer.changes(start, end, schedule.zone)
+    for override in overrides:
+        changes |= {at for at in (override.start, override.end) if start < at < end}
+    return [start, *sorted(changes), end]
 
 
 def _shift(slot: OnCallSlot, start: datetime, end: datetime) -> Shift:

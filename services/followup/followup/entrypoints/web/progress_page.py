@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from counseling_shared.http.dependencies import Person
+from counseling_shared.http.private_pages import PRIVATE_PAGE_HEADERS
 from counseling_shared.service import runtime_of
 from followup.adapters.postgres_store import PostgresFollowupStore
 from followup.entrypoints.measures_http import client_scores
@@ -46,7 +47,9 @@ async def show_progress(client_id: UUID, caller: Person, request: Request) -> HT
         "scores": scores,
         "followups": followups,
     }
-    return templates.TemplateResponse(request, "progress.html", context)
+    return templates.TemplateResponse(
+        request, "progress.html", context, headers=PRIVATE_PAGE_HEADERS
+    )
 
 
 def _zone(name: str | None) -> ZoneInfo:

@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from counseling_shared import audit
 from counseling_shared.codes import FollowUpKind, Instrument
 from counseling_shared.eventstore import ConcurrencyConflict
+from counseling_shared.http.private_pages import PRIVATE_PAGE_HEADERS
 from counseling_shared.links import LinkExpired, LinkTampered, SignedLink
 from counseling_shared.service import runtime_of
 from counseling_shared.unit_of_work import UnitOfWork, unit_of_work
@@ -115,7 +116,11 @@ def _message(request: Request, page: _Page, **extra: Any) -> HTMLResponse:
     lines = [t[page.line_key], *extra.pop("more", [])]
     context = {"locale": page.locale, "t": t, "title": t[page.title_key], "lines": lines}
     return templates.TemplateResponse(
-        request, "message.html", {**context, **extra}, status_code=page.status
+        request,
+        "message.html",
+        {**context, **extra},
+        status_code=page.status,
+        headers=PRIVATE_PAGE_HEADERS,
     )
 
 
@@ -143,8 +148,13 @@ def _render_form(
         "show_emergency": given.get(f"phq9_{SELF_HARM_ITEM}", "0") not in ("", "0"),
         "rating_form": form.followup.kind is FollowUpKind.SATISFACTION,
     }
+    # The GET's URL holds the token; a 422 re-shows the answers given (PHQ-9 item 9 too).
     return templates.TemplateResponse(
-        request, "form.html", context, status_code=422 if errors else 200
+        request,
+        "form.html",
+        context,
+        status_code=422 if errors else 200,
+        headers=PRIVATE_PAGE_HEADERS,
     )
 
 

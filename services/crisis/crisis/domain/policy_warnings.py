@@ -1,0 +1,42 @@
+"""What is wrong with an escalation policy as it stands: lines an operator reads with it.
+
+Pure: the caller says which staff booking has deactivated. A level's schedules are resolved only
+when it is paged, so a level with schedules is never said to page nobody here (the on-call
+look-ahead, `crisis_oncall_empty_hours`, watches the schedules themselves).
+"""
+
+from collections.abc import Collection
+from uuid import UUID
+
+from crisis.domain.policy import EscalationPolicy
+
+NO_FALLBACK = "fallback_staff_ids is empty: when the chain is exhausted nobody more is paged"
+FALLBACK_ALL_DEACTIVATED = (
+    "fallback: everyone is deactivated, nobody more is paged when the chain is exhausted"
+)
+
+
+def policy_warnings(policy: EscalationPolicy, inactive: Collection[UUID] = ()) -> list[str]:
+    """One line per gap: each deactivated person, each level (and the fallback) left with
+    nobody, and a fallback that pages nobody when the chain is exhausted."""
+    warnings: list[str] = []
+    for n, level in enumerate(policy.levels, start=1):
+        gone = [staff for staff in level.staff_ids if staff in inactive]
+        warnings += [f"level {n}: {staff} is deactivated and will be skipped" for staff in gone]
+        if not gone or len(gone) < len(level.staff_ids):
+            continue  # someone named is still paged (or nobody named was deactivated)
+        if level.schedule_ids:
+            warnings.append(
+                f"level {n}: every staff member named is deactivated; only whoever its"
+                " schedules have on call is paged"
+            )
+        else:
+            warnings.append(f"level {n}: everyone is deactivated, nobody is paged at this level")
+    fallback = policy.fallback_staff_ids
+    gone = [staff for staff in fallback if staff in inactive]
+    warnings += [f"fallback: {staff} is deactivated and will be skipped" for staff in gone]
+    if not fallback:
+        warnings.append(NO_FALLBACK)
+    elif len(gone) == len(fallback):
+        warnings.append(FALLBACK_ALL_DEACTIVATED)
+    return warnings
