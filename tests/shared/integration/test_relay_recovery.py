@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import asyncpg
 import nats
@@ -21,9 +23,10 @@ from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
 from prometheus_client import REGISTRY
 
+from counseling_shared.envelope import wrap
 from counseling_shared.relay import OutboxRelay
 from devstack.handles import NatsHandle
-from tests.shared.integration.support import eventually
+from tests.shared.integration.support import eventually, session_completed
 from tests.shared.integration.test_relay import (
     _none_left,
     commit,
@@ -35,6 +38,8 @@ from tests.shared.integration.test_relay import (
 )
 
 pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _sample(name: str, labels: dict[str, str] | None = None) -> float:
@@ -220,3 +225,59 @@ async def _heartbeat_set() -> bool:
 
 async def _gauge(name: str, labels: dict[str, str]) -> bool:
     return _sample(name, labels) == 1
+
+
+def _documented_move_back(event_id: UUID) -> str:
+    """docs/operations.md's statement that moves an outbox dead letter back, for `event_id`."""
+    guide = (ROOT / "docs/operations.md").read_text()
+    section = guide.split("## Outbox dead letters", 1)[1].split("\n## ", 1)[0]
+    [sql] = re.findall(r"```sql\n(.*?)```", section, flags=re.DOTALL)
+    return str(sql).replace("<id>", str(event_id))
+
+
+async def test_the_documented_move_back_publishes_a_dead_letter_in_its_aggregates_order(
+    pool: asyncpg.Pool[Any], js: JetStreamContext, migrated_url: str
+) -> None:
+    # A stream that does not take the event's subject: dead-lettered. Widened, the event is
+    # moved back by the operator's statement and must be published with its aggregate.
+    name = f"NARROW{uuid4().hex[:8].upper()}"
+    prefix = name.lower()
+    await js.add_stream(StreamConfig(name=name, subjects=[f"{prefix}.kept.>"]))
+    appointment = uuid4()
+    envelope = wrap(session_completed(uuid4(), appointment), source=prefix, subject=appointment)
+    subject = f"{prefix}.{envelope.siteid}.{envelope.type}"
+    await pool.execute(
+        """INSERT INTO outbox (event_id, stream, subject, payload, aggregate)
+           VALUES ($1, $2, $3, $4, $5)""",
+        envelope.id,
+        name,
+        subject,
+        envelope.encode(),
+        str(appointment),
+    )
+    try:
+        async with running(relay_for(pool, js, migrated_url, publish_timeout=1.0)):
+            await eventually(lambda: _dead_lettered(pool, envelope.id), timeout=10.0)
+        await js.update_stream(StreamConfig(name=name, subjects=[f"{prefix}.>"]))
+
+        await pool.execute(_documented_move_back(envelope.id))
+        aggregate = await pool.fetchval(
+            "SELECT aggregate FROM outbox WHERE event_id = $1", envelope.id
+        )
+        assert aggregate == str(appointment), "moved back without its aggregate"
+        async with running(relay_for(pool, js, migrated_url, poll_interval=0.1)):
+            await eventually(lambda: _none_left(pool, [envelope.id]), timeout=10.0)
+        stored = await js.get_last_msg(name, subject)
+        assert stored.headers is not None
+        assert stored.headers["Nats-Msg-Id"] == str(envelope.id)
+        assert not await _dead_lettered(pool, envelope.id)
+    finally:
+        await pool.execute("DELETE FROM outbox WHERE event_id = $1", envelope.id)
+        await js.delete_stream(name)
+
+
+async def _dead_lettered(pool: asyncpg.Pool[Any], event_id: UUID) -> bool:
+    found: bool = await pool.fetchval(
+        "SELECT count(*) > 0 FROM outbox_dead_letters WHERE event_id = $1", event_id
+    )
+    return found
