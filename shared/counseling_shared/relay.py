@@ -17,7 +17,8 @@ published (larger than the server's max_payload, or its stream exists but does n
 subject) moves to `outbox_dead_letters` with its reason, so the rows after it keep flowing. A
 stream that does not exist (yet, or any more: NATS lost its volumes, or the service started
 before the streams were declared) holds the rows back instead, retried with a back-off, and
-`outbox_relay_stream_missing` says so.
+`outbox_relay_stream_missing` says so; meanwhile only its first row is sent again (a probe),
+not the rows after it.
 
 While NATS is disconnected nothing is published (nats-py would buffer the publishes, then
 refuse them); the gauges are kept true meanwhile. The relay publishes on a JetStream context of
@@ -132,6 +133,7 @@ class OutboxRelay:
         self._backlog_counted_at = 0.0
         # The last drain left rows it could not settle (or failed): retry them soon.
         self._stuck = False
+        self._more = False  # the last drain settled what it took and more waits: go on at once
         # The heartbeat: whether the last look or drain left nothing behind, and when one last
         # did (a drain that settled a whole batch counts too). Read when scraped.
         self._clear = False
@@ -179,7 +181,7 @@ class OutboxRelay:
                     # A look by time first asks, outside any transaction, whether anything
                     # waits: at idle one statement instead of a drain's four.
                     if woken or self._stuck or await self._anything_waiting():
-                        while await self.drain_once() == self._batch_size:
+                        while await self.drain_once() and self._more:
                             pass
                 except DATABASE_ERRORS as exc:
                     log.warning("outbox_drain_failed", error=repr(exc))
@@ -216,6 +218,7 @@ class OutboxRelay:
     async def drain_once(self) -> int:
         """Publish one batch; return how many rows were settled (published or dead-lettered)."""
         self._stuck = False
+        self._more = False
         self._clear = False
         if not self._nats_connected():
             await self._measure_while_disconnected()
@@ -256,14 +259,21 @@ class OutboxRelay:
                 drained=len(rows) < self._batch_size,
                 settled_all=settled.count == len(rows),
             )
+        # The row that probed a missing stream was stored: the stream is back.
+        probe_passed = bool(self._missing_streams) and settled.missing_stream is None
         self._note_missing_stream(settled.missing_stream)
         if settled.count < len(rows):
             self._oldest = rows[settled.count]["created_at"].timestamp()
             self._stuck = True
-            await asyncio.sleep(self._next_retry_delay())
+            if probe_passed and settled.count > 0:
+                self._more = True
+                self._retries = 0
+            else:
+                await asyncio.sleep(self._next_retry_delay())
         else:
             self._oldest = None  # the next drain, if any, looks again
-            self._left_nothing(idle=len(rows) < self._batch_size)
+            self._more = len(rows) == self._batch_size
+            self._left_nothing(idle=not self._more)
         return settled.count
 
     def _next_retry_delay(self) -> float:
@@ -328,6 +338,7 @@ class OutboxRelay:
         dead: dict[int, tuple[str, str]] = {}
         futures: dict[int, asyncio.Future[Any]] = {}
         last_of: dict[str, asyncio.Future[Any]] = {}
+        probing = False
         for row in rows:
             size = len(row["payload"])
             if size > max_payload:
@@ -353,6 +364,11 @@ class OutboxRelay:
             futures[row["position"]] = future
             if row["aggregate"]:
                 last_of[row["aggregate"]] = future
+            if row["stream"] in self._missing_streams:
+                # A probe: the rows after it wait for its answer rather than being sent again
+                # on every retry (after the 2-minute duplicate window, stored again).
+                probing = True
+                break
         if futures:
             await asyncio.wait(futures.values(), timeout=self._publish_timeout)
         settled, missing = _Settled(dead=dead), None
@@ -382,7 +398,7 @@ class OutboxRelay:
         settled.dead = {
             p: d for p, d in dead.items() if p in {r["position"] for r in rows[: settled.count]}
         }
-        if missing is not None:
+        if missing is not None and not (probing and missing == "not sent"):
             log.warning("outbox_ack_missing", error=missing, settled=settled.count, batch=len(rows))
             for future in futures.values():  # the failures after the first are retried too
                 if future.done() and not future.cancelled():

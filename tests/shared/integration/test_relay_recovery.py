@@ -196,12 +196,26 @@ async def test_rows_wait_for_a_missing_stream_and_flow_once_it_is_declared(
     )
     [after] = await commit(pool, uuid4(), [uuid4()])
     missing = {"stream": name}
-    relay = relay_for(pool, js, migrated_url, publish_timeout=1.0, retry_delay=0.1)
+    relay = relay_for(
+        pool, js, migrated_url, publish_timeout=1.0, retry_delay=0.1, poll_interval=0.2
+    )
+    sends: list[UUID] = []
+    send = relay._send
+
+    async def counted_send(row: asyncpg.Record) -> asyncio.Future[Any]:
+        sends.append(row["event_id"])
+        return await send(row)
+
+    relay._send = counted_send  # type: ignore[method-assign]
     try:
         async with running(relay):
             await eventually(lambda: _gauge("outbox_relay_stream_missing", missing), timeout=10.0)
-            await asyncio.sleep(1.0)  # several attempts
+            await asyncio.sleep(1.5)  # several attempts
             assert await unpublished(pool, [event_id, after]) == 2, "dead-lettered, or passed"
+            # Only the waiting row probes its stream: the rows after it were sent once, not
+            # on every retry (past the duplicate window, each would be stored again).
+            assert sends.count(event_id) >= 2
+            assert sends.count(after) == 1
 
             await js.add_stream(StreamConfig(name=name, subjects=[f"{name.lower()}.>"]))
             await eventually(lambda: _none_left(pool, [event_id, after]), timeout=15.0)
