@@ -50,6 +50,7 @@ BOOKING_EVENT_TYPES = [
     "HoldPlaced",
     "HoldReleased",
     "WaitlistOfferMade",
+    "AppointmentConfirmed",
 ]
 
 STREAMS = [
