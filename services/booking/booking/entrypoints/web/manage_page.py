@@ -142,7 +142,7 @@ async def confirm(appointment_id: UUID, request: Request) -> HTMLResponse:
                 lambda uow: handlers.confirm_appointment(uow, appointment_id, EverySite()),
             )
         except NotAllowedNow:
-            raise _Refused(*_refusal(await _reload(runtime, shown))) from None
+            raise _refused_now(await _reload(runtime, shown)) from None
     except _Refused as refused:
         return _message(request, refused)
     return _message(request, _Refused(200, "confirmed", shown))
@@ -195,7 +195,7 @@ async def cancel(appointment_id: UUID, request: Request) -> HTMLResponse:
                 ),
             )
         except NotAllowedNow:
-            raise _Refused(*_refusal(await _reload(runtime, shown))) from None
+            raise _refused_now(await _reload(runtime, shown)) from None
         cancelled = await _reload(runtime, shown)
     except _Refused as refused:
         return _message(request, refused)
@@ -222,7 +222,13 @@ def _refusal(shown: _Shown) -> tuple[int, str, _Shown]:
         return 409, "was_cancelled", shown
     if state is Manageable.OVER:
         return 410, "over", shown
-    return 200, "", shown
+    return 200, "open", shown
+
+
+def _refused_now(shown: _Shown) -> _Refused:
+    """A command refused because the appointment changed since it was loaded."""
+    status, key, _ = _refusal(shown)
+    return _Refused(status, key, shown) if status != 200 else _Refused(409, "was_cancelled", shown)
 
 
 async def _open(runtime: Runtime, appointment_id: UUID, token: str) -> _Shown:
@@ -234,9 +240,12 @@ async def _open(runtime: Runtime, appointment_id: UUID, token: str) -> _Shown:
     except LinkExpired as exc:
         if exc.link.subject != str(appointment_id):
             raise _Refused(403, "invalid") from None
-        # Genuine but past the start: the page still speaks the client's language.
+        # Genuine but past the start it was minted for: the page still speaks the client's
+        # language, and says so if the appointment moved rather than began.
         audit.note_actor(audit.Actor("link", str(exc.link.link_id)), sees_free_text=False)
-        raise _Refused(410, "over", await _load(runtime, appointment_id)) from None
+        late = await _load(runtime, appointment_id)
+        moved = late is not None and not for_this_start(exc.link, late.appointment)
+        raise _Refused(410, "replaced" if moved else "over", late) from None
     except LinkTampered:
         raise _Refused(403, "invalid") from None
     if link.subject != str(appointment_id):
