@@ -120,6 +120,12 @@ class AppointmentBooked(IntegrationEvent):
         " its summary (`AppointmentSeriesBooked`, `AppointmentSeriesCancelled`) follows."
         " Absent for a single appointment and for an occurrence moved or cancelled alone.",
     )
+    manage_url: str | None = Field(
+        default=None,
+        description="Extension: the client's signed link to confirm or cancel this session"
+        " (valid until its start; a reschedule sends a new one). Booked and rescheduled only;"
+        " never in a webhook's body.",
+    )
 
 
 class AppointmentRescheduled(AppointmentBooked):
@@ -184,6 +190,18 @@ class AppointmentSeriesCancelled(IntegrationEvent):
     cancelled_from: date
     cancelled_by: CancelledBy
     occurrences: list[SeriesOccurrence]
+
+
+class AppointmentConfirmed(IntegrationEvent):
+    """Extension: the client confirmed they will come to a booked session (from the signed
+    link in a reminder). Ids and times only."""
+
+    appointment_id: UUID
+    site_id: UUID
+    client_id: UUID
+    counselor_id: UUID
+    start: AwareDatetime
+    confirmed_at: AwareDatetime
 
 
 class HoldPlaced(IntegrationEvent):
@@ -295,6 +313,11 @@ class FollowUpDue(FollowUpScheduled):
         default=None,
         description="A signed, single-use link to the client's answer form (kinds that ask the"
         " client); it carries no client detail, only a signed token.",
+    )
+    manage_url: str | None = Field(
+        default=None,
+        description="Extension, kind `reminder`: booking's signed link for the client to"
+        " confirm or cancel the appointment (its `AppointmentBooked`'s `manage_url`).",
     )
 
 

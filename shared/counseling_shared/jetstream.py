@@ -52,6 +52,7 @@ BOOKING_EVENT_TYPES = [
     "WaitlistOfferMade",
     "AppointmentSeriesBooked",
     "AppointmentSeriesCancelled",
+    "AppointmentConfirmed",
 ]
 
 STREAMS = [

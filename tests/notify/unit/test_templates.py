@@ -250,6 +250,24 @@ def test_a_reminder_shows_the_appointment_in_the_clients_zone_and_language(
 
 
 @pytest.mark.parametrize("language", WRITTEN_LANGUAGES)
+def test_a_reminder_carries_the_confirm_or_cancel_link_in_every_language(language: str) -> None:
+    link = "https://booking.example/appointments/4b1c/manage?token=eyJzIjoi.signed"
+    params = {"kind": "reminder", "site_name": "Riverside", "appointment_start": START}
+    message = RENDERER.render(
+        Template.FOLLOWUP_DUE,
+        {**params, "manage_url": link},
+        message_locale(language),
+        ZoneInfo("UTC"),
+    )
+    assert link in message.short  # SMS and messaging
+    assert link in message.body  # email
+    without = RENDERER.render(
+        Template.FOLLOWUP_DUE, params, message_locale(language), ZoneInfo("UTC")
+    )
+    assert "token" not in without.body  # a reminder planned before the link renders as before
+
+
+@pytest.mark.parametrize("language", WRITTEN_LANGUAGES)
 def test_a_pages_sms_carries_the_signed_link_and_the_reply_code_in_every_language(
     language: str,
 ) -> None:

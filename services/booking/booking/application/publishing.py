@@ -6,6 +6,7 @@ cancellation reasons or referral text.
 
 from collections.abc import Callable, Sequence
 
+from booking.application.manage_links import manage_url
 from booking.domain import appointment, client, site, staff
 from booking.domain.appointment import Appointment
 from booking.domain.scheduling import series
@@ -101,9 +102,28 @@ def appointment_events(
     }
     match event:
         case appointment.AppointmentBooked():
-            return [public.AppointmentBooked(**booked, series_id=event.series_id)]
+            return [
+                public.AppointmentBooked(
+                    **booked, series_id=event.series_id, manage_url=manage_url(state)
+                )
+            ]
         case appointment.AppointmentRescheduled():
-            return [public.AppointmentRescheduled(**booked, previous_start=event.previous_start)]
+            return [
+                public.AppointmentRescheduled(
+                    **booked, previous_start=event.previous_start, manage_url=manage_url(state)
+                )
+            ]
+        case appointment.AppointmentConfirmed():
+            return [
+                public.AppointmentConfirmed(
+                    appointment_id=state.id,
+                    site_id=state.site_id,
+                    client_id=state.client_id,
+                    counselor_id=state.counselor_id,
+                    start=state.start,
+                    confirmed_at=event.confirmed_at,
+                )
+            ]
         case appointment.AppointmentCancelled():
             return [
                 public.AppointmentCancelled(

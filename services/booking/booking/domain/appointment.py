@@ -1,6 +1,8 @@
 """The Appointment aggregate: one session of a client with a counselor, maybe in a room.
 
 Status moves `booked` → `cancelled` | `no_show` | `completed`, and only from `booked`.
+A booked appointment may be confirmed by the client (`confirmed_at`) before it starts; a
+reschedule clears that: the client confirmed the old time, not the new one.
 Overlaps with other appointments are not decided here: they span aggregates, so PostgreSQL's
 exclusion constraints on the appointments projection refuse them (see `SlotTaken`).
 """
@@ -72,6 +74,7 @@ class Appointment:
     session: SessionNotes | None = None
     missed_at: datetime | None = None
     fee_due: Fee | None = None  # a missed session's fee, when the site charges one
+    confirmed_at: datetime | None = None  # the client confirmed they will come
 
     @property
     def start(self) -> datetime:
@@ -162,6 +165,14 @@ class AppointmentCancelled:
 
 
 @dataclass(frozen=True)
+class AppointmentConfirmed:
+    """The client said they will come (from the signed link in their reminder)."""
+
+    appointment_id: UUID
+    confirmed_at: datetime
+
+
+@dataclass(frozen=True)
 class SessionMarkedNoShow:
     appointment_id: UUID
     recorded_at: datetime
@@ -185,6 +196,7 @@ AppointmentEvent = (
     | AppointmentCancelled
     | SessionMarkedNoShow
     | SessionCompleted
+    | AppointmentConfirmed
 )
 
 
@@ -306,6 +318,20 @@ def cancel(
     ]
 
 
+def confirm(appointment: Appointment, now: datetime) -> list[AppointmentEvent]:
+    """The client confirms a booked session before it starts; confirming again changes
+    nothing (no event), so a link pressed twice records one confirmation."""
+    _require_booked(appointment, "confirmed")
+    if now >= appointment.start:
+        raise NotAllowedNow(
+            f"appointment {appointment.id} started at {appointment.start.isoformat()}; "
+            "it can be confirmed only before its start"
+        )
+    if appointment.confirmed_at is not None:
+        return []
+    return [AppointmentConfirmed(appointment.id, now)]
+
+
 def mark_no_show(
     appointment: Appointment, now: datetime, missed_session_fee: Fee | None = None
 ) -> list[AppointmentEvent]:
@@ -408,7 +434,14 @@ def evolve(state: Appointment | None, event: AppointmentEvent) -> Appointment:
     state = replace(state, version=state.version + 1)
     match event:
         case AppointmentRescheduled():
-            return replace(state, slot=TimeSlot(event.start, event.end), room_id=event.room_id)
+            return replace(
+                state,
+                slot=TimeSlot(event.start, event.end),
+                room_id=event.room_id,
+                confirmed_at=None,  # the confirmation was of the old time
+            )
+        case AppointmentConfirmed():
+            return replace(state, confirmed_at=event.confirmed_at)
         case AppointmentCancelled():
             cancellation = Cancellation(
                 event.cancelled_by, event.late, event.reason, event.cancelled_at

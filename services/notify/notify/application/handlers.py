@@ -54,6 +54,8 @@ def followup_due_messages(envelope: Envelope, event: IntegrationEvent) -> list[C
         ),
         # The signed link to the client's answer form (a credential, not a client detail).
         "response_url": event.response_url,
+        # A reminder's signed link to confirm or cancel (booking's page; a credential too).
+        "manage_url": event.manage_url,
     }
     return [
         ClientMessage(
