@@ -11,7 +11,6 @@ from followup.domain.durations import (
     add_in_zone,
     add_months,
     parse_duration,
-    series_time,
 )
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -137,25 +136,3 @@ def test_exact_durations_add_elapsed_seconds_in_any_zone(
 ) -> None:
     due = add_in_zone(start, CalendarDuration(seconds=seconds), zone)
     assert due - start == timedelta(seconds=seconds)
-
-
-def test_a_monthly_series_whose_first_time_is_clamped_returns_to_the_starts_day() -> None:
-    # Jan 31 + P1M is Feb 28; the series counts from Jan 31, so it is on the 31st in March again.
-    start = datetime(2025, 1, 31, 9, 30, tzinfo=PARIS)
-    monthly = CalendarDuration(months=1)
-    days = [series_time(start, monthly, monthly, n, PARIS).astimezone(PARIS) for n in range(4)]
-    assert [d.date() for d in days] == [
-        date(2025, 2, 28),
-        date(2025, 3, 31),
-        date(2025, 4, 30),
-        date(2025, 5, 31),
-    ]
-    assert {d.time().isoformat(timespec="minutes") for d in days} == {"09:30"}
-
-
-def test_a_first_delay_with_days_anchors_the_series_on_the_day_it_lands() -> None:
-    # Jan 25 + P1M6D is Mar 3 (Feb 25 + 6 days); monthly from there: Apr 3, May 3.
-    start = datetime(2025, 1, 25, 9, 0, tzinfo=PARIS)
-    first, monthly = CalendarDuration(months=1, days=6), CalendarDuration(months=1)
-    days = [series_time(start, first, monthly, n, PARIS).astimezone(PARIS) for n in range(3)]
-    assert [d.date() for d in days] == [date(2025, 3, 3), date(2025, 4, 3), date(2025, 5, 3)]

@@ -128,14 +128,8 @@ def series_time(
     if not (months or first.days or later_months or every.days * n):
         return start.astimezone(UTC) + exact
     local = start.astimezone(zone)
-    if first.days:
-        anchor_day = add_months(local.date(), months) + timedelta(days=first.days)
-        day = add_months(anchor_day, later_months)
-    else:
-        # The anchor keeps the start's day of the month even where `first` landed on a shorter
-        # month: clamping it first would carry February's 28th into every later month.
-        day = add_months(local.date(), months + later_months)
-    day += timedelta(days=every.days * n)
+    anchor_day = add_months(local.date(), months) + timedelta(days=first.days)
+    day = add_months(anchor_day, later_months) + timedelta(days=every.days * n)
     wall = datetime.combine(day, local.time().replace(fold=0), tzinfo=zone)
     return wall.astimezone(UTC) + exact
 
