@@ -11,6 +11,7 @@ from followup.domain.durations import (
     add_in_zone,
     add_months,
     parse_duration,
+    series_time,
 )
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -136,3 +137,11 @@ def test_exact_durations_add_elapsed_seconds_in_any_zone(
 ) -> None:
     due = add_in_zone(start, CalendarDuration(seconds=seconds), zone)
     assert due - start == timedelta(seconds=seconds)
+
+
+def test_a_series_whose_first_time_fell_on_a_short_months_end_goes_on_from_that_day() -> None:
+    # Jan 31 + P1M is Feb 28: that is the series' anchor, and each month counts from it.
+    start = datetime(2025, 1, 31, 9, 30, tzinfo=PARIS)
+    monthly = CalendarDuration(months=1)
+    days = [series_time(start, monthly, monthly, n, PARIS).astimezone(PARIS) for n in range(3)]
+    assert [d.date() for d in days] == [date(2025, 2, 28), date(2025, 3, 28), date(2025, 4, 28)]

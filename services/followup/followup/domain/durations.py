@@ -117,10 +117,13 @@ def series_time(
 ) -> datetime:
     """The `n`-th time (from 0) of the series `start + first`, then every `every`, in UTC.
 
-    Every occurrence is counted from the series' anchor (`start + first` on the local calendar),
-    never from the previous occurrence: a monthly series anchored on the 31st falls on the 28th
-    or 29th in February and on the 31st again in March, and a wall time moved forward by a DST
-    gap on one day is the nominal wall time again on the next. Exact parts add up as elapsed time.
+    Every occurrence is counted from the series' anchor (`start + first` on the local calendar,
+    the first time's date as it fell), never from the previous occurrence: a monthly series
+    anchored on the 31st falls on the 28th or 29th in February and on the 31st again in March,
+    and a wall time moved forward by a DST gap on one day is the nominal wall time again on the
+    next. An anchor that itself fell on a short month's end (Jan 31 + P1M = Feb 28) is the 28th:
+    the series goes on from there (Mar 28), as the client was first told. Exact parts add up as
+    elapsed time.
     """
     months = 12 * first.years + first.months
     later_months = n * (12 * every.years + every.months)
