@@ -1,0 +1,143 @@
+"""The inbox consumer keeps each aggregate's events in stream order: an event that failed and
+was nak'ed holds back the later events of its subject (in its batch and in later batches)
+until it is handled or dead-lettered, while the other subjects go on."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+import pytest
+from nats.js import JetStreamContext
+
+from counseling_shared.envelope import Envelope, wrap
+from counseling_shared.inbox import _Hold
+from counseling_shared.jetstream import ConsumerSpec, ensure_consumer
+from tests.shared.integration.support import eventually, session_completed
+from tests.shared.integration.test_inbox import (
+    _dead_letter_count,
+    _projected,
+    consumer_for,
+    consuming,
+    envelope_of,
+    publish,
+    recorder,
+    rows_for,
+    spec_for,
+)
+
+pytestmark = pytest.mark.integration
+
+
+async def _seen_in_order(pool: asyncpg.Pool[Any], spec: ConsumerSpec) -> list[UUID]:
+    rows = await pool.fetch(
+        "SELECT appointment_id FROM sessions_seen WHERE consumer = $1 ORDER BY seen_at",
+        spec.durable,
+    )
+    return [r["appointment_id"] for r in rows]
+
+
+async def _count(pool: asyncpg.Pool[Any], spec: ConsumerSpec, n: int) -> bool:
+    return len(await _seen_in_order(pool, spec)) >= n
+
+
+async def test_a_nakd_event_is_not_overtaken_by_a_later_event_of_its_aggregate_in_its_batch(
+    pool: asyncpg.Pool[Any], js: JetStreamContext
+) -> None:
+    # The audit's probe: AppointmentBooked fails once, AppointmentCancelled of the same
+    # appointment follows in the same batch (both published before the consumer starts).
+    site = uuid4()
+    spec = spec_for(site)
+    aggregate = uuid4()
+    first, second = session_completed(site), session_completed(site)
+    handler, attempts = recorder(spec, fail_first={first.appointment_id})
+    for event in (first, second):
+        await publish(js, wrap(event, source="booking", subject=aggregate))
+
+    async with consuming(consumer_for(pool, js, spec, handler)):
+        await eventually(lambda: _count(pool, spec, 2), timeout=10.0)
+
+    assert await _seen_in_order(pool, spec) == [first.appointment_id, second.appointment_id]
+    assert attempts == {first.appointment_id: 2, second.appointment_id: 1}
+
+
+async def test_a_nakd_event_holds_its_aggregates_events_of_later_batches_not_the_others(
+    pool: asyncpg.Pool[Any], js: JetStreamContext
+) -> None:
+    site = uuid4()
+    spec = replace(spec_for(site), backoff=(1.5,))
+    aggregate = uuid4()
+    first, second, other = (session_completed(site) for _ in range(3))
+    handler, attempts = recorder(spec, fail_first={first.appointment_id})
+
+    async with consuming(consumer_for(pool, js, spec, handler)):
+        await publish(js, wrap(first, source="booking", subject=aggregate))
+        await eventually(lambda: _attempted(attempts, first.appointment_id))
+        # Next batches, while the first waits out its 1.5 s back-off.
+        await publish(js, wrap(second, source="booking", subject=aggregate))
+        await publish(js, envelope_of(other))
+        await eventually(lambda: _projected(pool, spec, other.appointment_id), timeout=5.0)
+        ahead = await rows_for(pool, spec)
+        await eventually(lambda: _count(pool, spec, 3), timeout=10.0)
+
+    assert ahead == {other.appointment_id: 1}, "another aggregate waited, or this one did not"
+    order = await _seen_in_order(pool, spec)
+    assert order.index(first.appointment_id) < order.index(second.appointment_id)
+    assert attempts[second.appointment_id] == 1
+
+
+async def test_a_dead_lettered_event_lets_its_aggregates_later_events_go(
+    pool: asyncpg.Pool[Any], js: JetStreamContext
+) -> None:
+    site = uuid4()
+    spec = spec_for(site)  # max_deliver 2
+    aggregate = uuid4()
+    doomed, later = session_completed(site), session_completed(site)
+    handler, _ = recorder(spec, always_fail={doomed.appointment_id})
+    for event in (doomed, later):
+        await publish(js, wrap(event, source="booking", subject=aggregate))
+
+    async with consuming(consumer_for(pool, js, spec, handler)):
+        await eventually(lambda: _projected(pool, spec, later.appointment_id), timeout=10.0)
+
+    assert await _dead_letter_count(pool, spec, 1)
+    assert await rows_for(pool, spec) == {later.appointment_id: 1}
+
+
+@pytest.mark.parametrize("settled_elsewhere", [True, False])
+async def test_a_hold_ends_when_another_replica_handled_the_failed_event(
+    pool: asyncpg.Pool[Any], js: JetStreamContext, settled_elsewhere: bool
+) -> None:
+    # This replica saw the first event fail; another one handled its redelivery (its inbox
+    # row is there): the next event of the aggregate is not kept waiting for the hold to expire.
+    site = uuid4()
+    spec = spec_for(site)
+    handler, _ = recorder(spec)
+    consumer = consumer_for(pool, js, spec, handler)
+    failed_id, aggregate = uuid4(), uuid4()
+    later = session_completed(site)
+    envelope: Envelope = wrap(later, source="booking", subject=aggregate)
+    if settled_elsewhere:
+        await pool.execute(
+            "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2)", spec.durable, failed_id
+        )
+    now = time.monotonic()
+    consumer._holds[str(aggregate)] = _Hold(failed_id, now + 60.0, now + 120.0)
+    await ensure_consumer(js, spec)
+    await publish(js, envelope)
+    sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
+    try:
+        [msg] = await sub.fetch(1, timeout=5.0)
+        await consumer.process_batch([msg])
+    finally:
+        await sub.unsubscribe()
+
+    assert await _projected(pool, spec, later.appointment_id) is settled_elsewhere
+    assert (str(aggregate) in consumer._holds) is not settled_elsewhere
+
+
+async def _attempted(attempts: Any, key: UUID) -> bool:
+    return bool(attempts[key] >= 1)
