@@ -178,6 +178,13 @@ def _is_outage(exc: BaseException) -> bool:
     return is_infrastructure_error(exc) or isinstance(exc, OSError)
 
 
+def _message_at_fault(exc: BaseException) -> bool:
+    """A refusal a message's own values may cause (data exception, integrity constraint,
+    program limit such as a too-large row), as opposed to the database's set-up (a grant)."""
+    state = getattr(exc, "sqlstate", None) or ""
+    return isinstance(exc, asyncpg.PostgresError) and state[:2] in {"22", "23", "54"}
+
+
 _REFUSALS_BEFORE_SPLIT = 2
 """A batch the database refused this many times in a row (answering meanwhile) is split."""
 
@@ -394,10 +401,12 @@ class InboxConsumer:
         An outage (the database or NATS unreachable) is waited out with a growing back-off and
         the same batch replayed, however long it lasts; an overloaded database (a timeout, a
         deadlock) is given the same back-off. An error the database answers with, outside the
-        handlers, may be a message's fault (a value it refuses to store): a batch refused twice
-        in a row is split and each message tried alone, and a message refused alone is
-        dead-lettered in a transaction of its own, or terminated if even that is refused.
-        Nothing is counted as a handler failure.
+        handlers, may be one message's doing: a batch refused twice in a row is split and each
+        message tried alone. A message refused alone for a value (a data or constraint error)
+        is dead-lettered in a transaction of its own; refused for anything else (a missing
+        grant, a missing table), or its dead letter refused too, it is nak'ed with the longest
+        back-off: never lost, and the messages after it flow on. Nothing of this is counted as
+        a handler failure.
         """
         delay = self._outage_backoff[0]
         refused = 0
@@ -405,7 +414,12 @@ class InboxConsumer:
         while True:
             try:
                 if refusal is not None and refused >= _REFUSALS_BEFORE_SPLIT:
-                    return [await self._unprocessable(msgs[0], decoded[0], refusal)]
+                    if refused == _REFUSALS_BEFORE_SPLIT and _message_at_fault(refusal):
+                        outcome = await self._unprocessable(msgs[0], decoded[0], refusal)
+                    else:
+                        outcome = self._put_back(msgs[0], decoded[0], refusal)
+                    self._remember([outcome])
+                    return [outcome]
                 outcomes = await self._attempt(msgs, decoded)
                 self._remember(outcomes)
                 return outcomes
@@ -421,9 +435,6 @@ class InboxConsumer:
                     await asyncio.sleep(delay)
                 elif _is_outage(exc) or not await self._database_answers():
                     await self._wait_for_database(delay)
-                elif refused > _REFUSALS_BEFORE_SPLIT:
-                    # Even the dead letter was refused (no grant on `dead_letters`, say).
-                    return [self._terminated_unrecorded(msgs[0], refusal or exc, exc)]
                 else:
                     refused += 1
                     refusal = refusal or exc
@@ -441,30 +452,28 @@ class InboxConsumer:
 
     async def _unprocessable(self, msg: Msg, item: _Decoded, error: Exception) -> _Outcome:
         """A message the database refuses (outside its handler) even alone: a dead letter."""
-        envelope = None if isinstance(item, EventDecodeError) else item[0]
+        envelope = _envelope_of(item)
         detail = f"refused by the database outside the handler: {error!r}"
         async with self._pool.acquire() as conn, conn.transaction():
             await self._dead_letter(conn, msg, "unprocessable", detail, envelope)
             if envelope is not None:
                 await self._forget_failures(conn, envelope)
-        self._release(envelope)
         return _Outcome(msg, "term", envelope=envelope)
 
-    def _terminated_unrecorded(self, msg: Msg, error: Exception, refused: Exception) -> _Outcome:
-        """Neither the message nor its dead letter can be written: terminated, so the durable
-        flows on. The log names the message's stream sequence (the stream keeps it)."""
+    def _put_back(self, msg: Msg, item: _Decoded, error: Exception) -> _Outcome:
+        """A message that cannot be handled nor dead-lettered now (the database refuses it
+        for a reason of its own): nak'ed with the longest back-off, until that is fixed."""
+        delay = self.spec.backoff[-1]
         meta = msg.metadata
-        DEAD_LETTERS.labels(self.spec.durable, "unrecorded").inc()
         log.error(
-            "terminated_unrecorded",
+            "message_refused",
             consumer=self.spec.durable,
             stream=meta.stream,
             stream_seq=meta.sequence.stream,
             error=repr(error)[:500],
-            dead_letter_error=repr(refused)[:500],
+            retry_in=delay,
         )
-        self._release(_envelope_of(self._decode(msg)))
-        return _Outcome(msg, "term")
+        return _Outcome(msg, "nak", delay, envelope=_envelope_of(item))
 
     async def _attempt(self, msgs: list[Msg], decoded: list[_Decoded]) -> list[_Outcome]:
         """One try at the batch's transaction: its outcomes once it committed. Raises what
@@ -531,7 +540,7 @@ class InboxConsumer:
                 # Long enough for any replica to have had it again; it may never tell us.
                 until = due + 2 * self.spec.ack_wait
                 self._holds[envelope.subject] = _Hold(envelope.id, due, until)
-            else:
+            elif self._holds:
                 self._release(envelope)
 
     def _release(self, envelope: Envelope | None) -> None:

@@ -5,7 +5,6 @@ dead-letters a message of a `retry_overload` durable."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from typing import Any
 from uuid import UUID, uuid4
@@ -110,18 +109,19 @@ async def test_a_rejection_whose_reason_holds_a_nul_is_dead_lettered_with_it_esc
 
 
 class RefusesOneFailureCount(NeverWaits):
-    """The failure count of one message is refused by the database (as a missing grant or a
-    bad value would be): the batch's transaction fails outside every handler."""
+    """The failure count of one message is refused by the database (a value it rejects, or a
+    table it lacks): the batch's transaction fails outside every handler."""
 
-    doomed: UUID
+    doomed: UUID | None
+    statement = "SELECT 1 / 0"
 
     async def _failed(self, conn: Any, msg: Msg, envelope: Envelope, exc: Exception) -> _Outcome:
         if envelope.id == self.doomed:
-            await conn.execute("SELECT 1 / 0")
+            await conn.execute(self.statement)
         return await super()._failed(conn, msg, envelope, exc)
 
 
-async def test_a_message_refused_outside_its_handler_is_dead_lettered_and_its_batch_flows(
+async def test_a_message_refused_for_a_value_is_dead_lettered_alone_and_its_batch_flows(
     pool: asyncpg.Pool[Any], js: JetStreamContext
 ) -> None:
     # Published before the consumer starts: one batch, failing as a whole the same way twice,
@@ -151,10 +151,48 @@ async def test_a_message_refused_outside_its_handler_is_dead_lettered_and_its_ba
     assert attempts[doomed.appointment_id] >= 1
 
 
-class RefusesOneDeadLetter(NeverWaits):
-    """Even the dead letter of one message is refused (no grant on `dead_letters`, say)."""
+class LacksATable(RefusesOneFailureCount):
+    statement = "SELECT count(*) FROM no_such_table"
 
-    doomed: UUID
+
+async def test_a_message_refused_for_the_databases_set_up_is_put_back_not_given_up(
+    pool: asyncpg.Pool[Any], js: JetStreamContext
+) -> None:
+    # Not the message's fault (a missing table or grant): it is neither dead-lettered nor
+    # terminated but nak'ed, the others flow, and once the set-up is fixed it goes the usual
+    # way (here: its handler keeps failing, so a handler_failed dead letter).
+    site = uuid4()
+    spec = spec_for(site)
+    first, doomed, last = (session_completed(site) for _ in range(3))
+    handler, _ = recorder(spec, always_fail={doomed.appointment_id})
+    envelopes = [envelope_of(e) for e in (first, doomed, last)]
+    for envelope in envelopes:
+        await publish(js, envelope)
+    LacksATable.doomed = envelopes[1].id
+    NeverWaits.waits = 0
+
+    async with consuming(consumer_for(pool, js, spec, handler, LacksATable)):
+        await eventually(lambda: _projected(pool, spec, last.appointment_id), timeout=15.0)
+        redelivered = await eventually(lambda: _redelivered(js, spec.stream, spec.durable))
+        assert await _letters(pool, spec.durable) == []
+        LacksATable.doomed = None  # the operator fixes it
+        await eventually(lambda: _dead_letter_count(pool, spec, 1), timeout=10.0)
+
+    assert [r["reason"] for r in await _letters(pool, spec.durable)] == ["handler_failed"]
+    assert await rows_for(pool, spec) == {first.appointment_id: 1, last.appointment_id: 1}
+    assert redelivered
+    assert NeverWaits.waits == 0
+
+
+async def _redelivered(js: JetStreamContext, stream: str, durable: str) -> int:
+    redelivered: int = (await js.consumer_info(stream, durable)).num_redelivered
+    return redelivered
+
+
+class RefusesOneDeadLetter(NeverWaits):
+    """Even the dead letter of one message is refused."""
+
+    doomed: UUID | None
 
     async def _dead_letter(
         self, conn: Any, msg: Msg, reason: str, detail: str, envelope: Envelope | None
@@ -164,7 +202,7 @@ class RefusesOneDeadLetter(NeverWaits):
         await super()._dead_letter(conn, msg, reason, detail, envelope)
 
 
-async def test_a_message_whose_dead_letter_is_refused_too_is_terminated_and_the_rest_flow(
+async def test_a_message_whose_dead_letter_is_refused_too_is_put_back_and_the_rest_flow(
     pool: asyncpg.Pool[Any], js: JetStreamContext
 ) -> None:
     site = uuid4()
@@ -179,12 +217,15 @@ async def test_a_message_whose_dead_letter_is_refused_too_is_terminated_and_the_
 
     async with consuming(consumer_for(pool, js, spec, handler, RefusesOneDeadLetter)):
         await eventually(lambda: _projected(pool, spec, last.appointment_id), timeout=15.0)
+        assert await _letters(pool, spec.durable) == []
+        await eventually(lambda: _redelivered(js, spec.stream, spec.durable))
+        RefusesOneDeadLetter.doomed = None
+        await eventually(lambda: _dead_letter_count(pool, spec, 1), timeout=10.0)
         info = await eventually(lambda: _settled(js, spec.stream, spec.durable))
-        await asyncio.sleep(0.5)  # a terminated message never comes back
-        assert await rows_for(pool, spec) == {first.appointment_id: 1, last.appointment_id: 1}
 
-    assert await _letters(pool, spec.durable) == []
-    assert info.num_redelivered == 0
+    assert [r["reason"] for r in await _letters(pool, spec.durable)] == ["rejected"]
+    assert await rows_for(pool, spec) == {first.appointment_id: 1, last.appointment_id: 1}
+    assert info.num_ack_pending == 0
     assert NeverWaits.waits == 0
 
 
