@@ -174,8 +174,12 @@ def is_overload_error(exc: BaseException) -> bool:
 
 
 def _is_outage(exc: BaseException) -> bool:
-    """Outside a handler: the database or NATS cannot be reached (a timeout included)."""
-    return is_infrastructure_error(exc) or isinstance(exc, OSError)
+    """Outside a handler: the database or NATS cannot be reached (a timeout included), or the
+    server lacks resources (disk full, out of memory, an I/O error): nobody's message at fault."""
+    if is_infrastructure_error(exc) or isinstance(exc, OSError):
+        return True
+    state = getattr(exc, "sqlstate", None) or ""
+    return isinstance(exc, asyncpg.PostgresError) and state[:2] in {"53", "57", "58"}
 
 
 def _message_at_fault(exc: BaseException) -> bool:

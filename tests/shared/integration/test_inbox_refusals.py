@@ -272,13 +272,3 @@ async def test_lock_timeouts_never_dead_letter_a_message_of_a_retry_overload_dur
         assert [r["reason"] for r in letters] == ["handler_failed"]
         assert "LockNotAvailableError" in letters[0]["detail"]
 
-
-def test_flaky_stays_a_handler_failure() -> None:
-    # Only the database's overload errors are exempt, not any exception a handler raises.
-    from counseling_shared.inbox import is_overload_error
-
-    assert not is_overload_error(Flaky("down"))
-    assert is_overload_error(asyncpg.LockNotAvailableError("x"))
-    assert is_overload_error(asyncpg.QueryCanceledError("x"))
-    assert is_overload_error(asyncpg.DeadlockDetectedError("x"))
-    assert is_overload_error(asyncpg.SerializationError("x"))
