@@ -20,7 +20,6 @@ from counseling_shared.inbox import InboxConsumer, PermanentFailure, _Outcome
 from counseling_shared.unit_of_work import UnitOfWork
 from tests.shared.integration.support import eventually, session_completed
 from tests.shared.integration.test_inbox import (
-    Flaky,
     _dead_letter_count,
     _projected,
     consumer_for,
@@ -271,4 +270,3 @@ async def test_lock_timeouts_never_dead_letter_a_message_of_a_retry_overload_dur
     else:
         assert [r["reason"] for r in letters] == ["handler_failed"]
         assert "LockNotAvailableError" in letters[0]["detail"]
-
