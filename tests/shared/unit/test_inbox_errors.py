@@ -8,6 +8,9 @@ from counseling_shared.inbox import _is_outage, _message_at_fault, is_overload_e
 def test_a_value_the_database_refuses_is_the_messages_fault_not_an_outage() -> None:
     for refusal in (
         asyncpg.UntranslatableCharacterError("\\u0000 cannot be converted to text"),
+        asyncpg.CharacterNotInRepertoireError("invalid byte sequence for encoding UTF8: 0x00"),
+        # What asyncpg raises itself for an argument it cannot encode (an int4 overflow).
+        asyncpg.DataError("invalid input for query argument $1: 3000000000"),
         asyncpg.DivisionByZeroError("division by zero"),
         asyncpg.UniqueViolationError("duplicate key"),
         asyncpg.ProgramLimitExceededError("index row size exceeds maximum"),
