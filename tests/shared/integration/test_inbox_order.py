@@ -68,7 +68,7 @@ async def test_a_nakd_event_holds_its_aggregates_events_of_later_batches_not_the
     pool: asyncpg.Pool[Any], js: JetStreamContext
 ) -> None:
     site = uuid4()
-    spec = replace(spec_for(site), backoff=(1.5,))
+    spec = replace(spec_for(site), backoff=(3.0,))
     aggregate = uuid4()
     first, second, other = (session_completed(site) for _ in range(3))
     handler, attempts = recorder(spec, fail_first={first.appointment_id})
@@ -76,7 +76,7 @@ async def test_a_nakd_event_holds_its_aggregates_events_of_later_batches_not_the
     async with consuming(consumer_for(pool, js, spec, handler)):
         await publish(js, wrap(first, source="booking", subject=aggregate))
         await eventually(lambda: _attempted(attempts, first.appointment_id))
-        # Next batches, while the first waits out its 1.5 s back-off.
+        # Next batches, while the first waits out its 3 s back-off.
         await publish(js, wrap(second, source="booking", subject=aggregate))
         await publish(js, envelope_of(other))
         await eventually(lambda: _projected(pool, spec, other.appointment_id), timeout=5.0)
