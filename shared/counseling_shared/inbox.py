@@ -38,7 +38,7 @@ from nats.js import JetStreamContext
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from counseling_shared import outbox
+from counseling_shared import inbox_holds, outbox
 from counseling_shared.clock import Clock
 from counseling_shared.db import DATABASE_ERRORS
 from counseling_shared.envelope import Envelope, EventDecodeError, EventRegistry
@@ -192,9 +192,6 @@ def _message_at_fault(exc: BaseException) -> bool:
 _REFUSALS_BEFORE_SPLIT = 2
 """A batch the database refused this many times in a row (answering meanwhile) is split."""
 
-_HELD_MARGIN = 0.25
-"""A held message comes back this long after the failed one it waits for is due again."""
-
 
 _Decoded = tuple[Envelope, IntegrationEvent] | EventDecodeError
 
@@ -229,6 +226,8 @@ class _Batch:
     outbox_rows: list[outbox.OutboxRow] = field(default_factory=list)
     # Messages held back (event id → nak delay): an earlier event of their subject is unsettled.
     held: Mapping[UUID, float] = field(default_factory=dict)
+    # Messages that hold their own subject (they failed before): settled, they release it.
+    holders: set[UUID] = field(default_factory=set)
     # Subjects whose event failed in this batch (→ nak delay for the later ones).
     failed_subjects: dict[str, float] = field(default_factory=dict)
 
@@ -244,16 +243,6 @@ class _Outcome:
     delay: float = 0.0
     handled: bool = False  # the handler ran and its writes are part of the commit
     envelope: Envelope | None = None
-    held: bool = False  # nak'ed unhandled: an earlier event of its subject is not settled yet
-
-
-@dataclass
-class _Hold:
-    """A subject (aggregate) whose event failed and was nak'ed: its later events wait."""
-
-    event_id: UUID
-    due: float  # monotonic: when the failed event is redelivered
-    until: float  # monotonic: released then, settled or not (another replica may have it)
 
 
 class InboxConsumer:
@@ -297,8 +286,6 @@ class InboxConsumer:
         self.waiting = False
         """True while a batch waits for the database to answer again (not fetching)."""
         self._stopping = asyncio.Event()
-        self._holds: dict[str, _Hold] = {}
-        """Subjects (aggregates) whose event failed here, unsettled: their later events wait."""
 
     @property
     def ready(self) -> bool:
@@ -422,11 +409,8 @@ class InboxConsumer:
                         outcome = await self._unprocessable(msgs[0], decoded[0], refusal)
                     else:
                         outcome = self._put_back(msgs[0], decoded[0], refusal)
-                    self._remember([outcome])
                     return [outcome]
-                outcomes = await self._attempt(msgs, decoded)
-                self._remember(outcomes)
-                return outcomes
+                return await self._attempt(msgs, decoded)
             except BATCH_ERRORS as exc:
                 self._infrastructure_failures.inc()
                 log.warning(
@@ -462,6 +446,7 @@ class InboxConsumer:
             await self._dead_letter(conn, msg, "unprocessable", detail, envelope)
             if envelope is not None:
                 await self._forget_failures(conn, envelope)
+                await inbox_holds.release(conn, self.spec.durable, [envelope.id])
         return _Outcome(msg, "term", envelope=envelope)
 
     def _put_back(self, msg: Msg, item: _Decoded, error: Exception) -> _Outcome:
@@ -483,76 +468,20 @@ class InboxConsumer:
         """One try at the batch's transaction: its outcomes once it committed. Raises what
         made it fail outside its handlers."""
         async with self._pool.acquire() as conn:
-            held = await self._held(conn, decoded)
+            fast: _Batch | None = None
             try:
                 async with conn.transaction():
-                    batch = await self._fast_batch(conn, decoded, held)
+                    fast = await self._fast_batch(conn, decoded)
                     if self._batch_handler is not None:
-                        return await self._run_batch(batch, msgs, decoded)
-                    return await self._run(batch, msgs, decoded)
-            except _BatchHandlerFailed:
+                        return await self._run_batch(fast, msgs, decoded)
+                    return await self._run(fast, msgs, decoded)
+            except (_BatchHandlerFailed, _HandlerFailed) as exc:
+                assert fast is not None  # handlers run only after the claim
+                failed = exc if isinstance(exc, _HandlerFailed) else None
+                # The holds the fast pass read still apply (its claims were rolled back).
+                careful = _Batch(conn, failed=failed, held=fast.held, holders=fast.holders)
                 async with conn.transaction():
-                    return await self._run(_Batch(conn, held=held), msgs, decoded)
-            except _HandlerFailed as failed:
-                async with conn.transaction():
-                    return await self._run(_Batch(conn, failed=failed, held=held), msgs, decoded)
-
-    async def _held(self, conn: Connection, decoded: list[_Decoded]) -> dict[UUID, float]:
-        """The batch's messages that must wait (id → nak delay): an earlier event of their
-        subject failed here and is not handled or dead-lettered yet (docs/reliability.md)."""
-        if not self._holds:
-            return {}
-        now = time.monotonic()
-        for subject, expiring in list(self._holds.items()):
-            if expiring.until <= now:
-                del self._holds[subject]
-        waiting: list[tuple[Envelope, _Hold]] = []
-        for envelope in map(_envelope_of, decoded):
-            hold = self._holds.get(envelope.subject) if envelope is not None else None
-            if envelope is not None and hold is not None and hold.event_id != envelope.id:
-                waiting.append((envelope, hold))
-        if not waiting:
-            return {}
-        # Settled by another replica meanwhile (or by this one, on a path that did not say).
-        settled = await conn.fetch(
-            """SELECT event_id FROM inbox WHERE consumer = $1 AND event_id = ANY($2::uuid[])
-               UNION ALL
-               SELECT event_id FROM dead_letters
-               WHERE consumer = $1 AND event_id = ANY($2::uuid[]) AND redriven_at IS NULL""",
-            self.spec.durable,
-            list({hold.event_id for _, hold in waiting}),
-        )
-        done = {r["event_id"] for r in settled}
-        for envelope, hold in waiting:
-            if hold.event_id in done:
-                self._holds.pop(envelope.subject, None)
-        return {
-            envelope.id: max(hold.due - now, 0.0) + _HELD_MARGIN
-            for envelope, hold in waiting
-            if hold.event_id not in done
-        }
-
-    def _remember(self, outcomes: list[_Outcome]) -> None:
-        """After a commit: a failed (nak'ed) event holds its subject; settled, it lets go."""
-        now = time.monotonic()
-        for outcome in outcomes:
-            envelope = outcome.envelope
-            if envelope is None or outcome.held:
-                continue
-            if outcome.action == "nak":
-                due = now + outcome.delay
-                # Long enough for any replica to have had it again; it may never tell us.
-                until = due + 2 * self.spec.ack_wait
-                self._holds[envelope.subject] = _Hold(envelope.id, due, until)
-            elif self._holds:
-                self._release(envelope)
-
-    def _release(self, envelope: Envelope | None) -> None:
-        if envelope is None:
-            return
-        hold = self._holds.get(envelope.subject)
-        if hold is not None and hold.event_id == envelope.id:
-            del self._holds[envelope.subject]
+                    return await self._run(careful, msgs, decoded)
 
     async def _database_answers(self) -> bool:
         try:
@@ -612,6 +541,7 @@ class InboxConsumer:
 
     async def _run(self, batch: _Batch, msgs: list[Msg], decoded: list[_Decoded]) -> list[_Outcome]:
         outcomes = [await self._process(batch, m, d) for m, d in zip(msgs, decoded, strict=True)]
+        await self._release_holds(batch, outcomes)
         if batch.fast:
             try:
                 await outbox.enqueue_rows(batch.conn, batch.outbox_rows)
@@ -636,7 +566,7 @@ class InboxConsumer:
                 await self._dead_letter(batch.conn, msg, item.reason, str(item), None)
                 outcomes.append(_Outcome(msg, "term"))
             elif item[0].id in batch.held:
-                outcomes.append(_Outcome(msg, "nak", batch.held[item[0].id], held=True))
+                outcomes.append(_Outcome(msg, "nak", batch.held[item[0].id]))
             elif await self._claim(batch, item[0].id):
                 fresh.append(item)
                 outcomes.append(_Outcome(msg, "ack", handled=True, envelope=item[0]))
@@ -648,7 +578,8 @@ class InboxConsumer:
                     links.append(trace.Link(sent.get_span_context(), link_attributes))
             else:
                 self._duplicates.inc()
-                outcomes.append(_Outcome(msg, "ack"))
+                outcomes.append(_Outcome(msg, "ack", envelope=item[0]))
+        await self._release_holds(batch, outcomes)
         if not fresh:
             return outcomes
         with self._tracer.start_as_current_span(
@@ -684,21 +615,24 @@ class InboxConsumer:
                 self._handler_seconds.observe(time.perf_counter() - started)
         return outcomes
 
-    async def _fast_batch(
-        self, conn: Connection, decoded: list[_Decoded], held: Mapping[UUID, float]
-    ) -> _Batch:
-        """Claim the inbox rows of every decodable message in one statement (but the held
-        ones: they are nak'ed unhandled, and a claimed row would skip their redelivery)."""
-        ids = [d[0].id for d in decoded if not isinstance(d, EventDecodeError)]
-        if held:
-            ids = [i for i in ids if i not in held]
-        fresh = await conn.fetch(
-            """INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])
-               ON CONFLICT DO NOTHING RETURNING event_id""",
-            self.spec.durable,
-            ids,
-        )
-        return _Batch(conn, fresh={r["event_id"] for r in fresh}, held=held)
+    async def _fast_batch(self, conn: Connection, decoded: list[_Decoded]) -> _Batch:
+        """Claim the inbox rows of every decodable message in one statement, but the held
+        ones' (`inbox_holds`): they are nak'ed unhandled, their rows left for the redelivery."""
+        envelopes = [d[0] for d in decoded if not isinstance(d, EventDecodeError)]
+        claim = await inbox_holds.claim(conn, self.spec.durable, envelopes)
+        return _Batch(conn, fresh=claim.fresh, held=claim.held, holders=claim.holders)
+
+    async def _release_holds(self, batch: _Batch, outcomes: list[_Outcome]) -> None:
+        """The messages holding their subject that were settled now let it go (same commit)."""
+        if not batch.holders:
+            return
+        settled = [
+            o.envelope.id
+            for o in outcomes
+            if o.envelope is not None and o.envelope.id in batch.holders and o.action != "nak"
+        ]
+        if settled:
+            await inbox_holds.release(batch.conn, self.spec.durable, settled)
 
     async def _process(self, batch: _Batch, msg: Msg, decoded: _Decoded) -> _Outcome:
         conn = batch.conn
@@ -709,7 +643,7 @@ class InboxConsumer:
         # Before the claim: a held message's inbox row must stay free for its redelivery.
         wait = batch.held.get(envelope.id, batch.failed_subjects.get(envelope.subject))
         if wait is not None:
-            return _Outcome(msg, "nak", wait, envelope=envelope, held=True)
+            return _Outcome(msg, "nak", wait, envelope=envelope)
 
         parent = context_from_headers(msg.headers)
         with self._tracer.start_as_current_span(
@@ -744,8 +678,12 @@ class InboxConsumer:
                 await conn.execute("ROLLBACK TO SAVEPOINT inbox_message")
                 outcome = await self._failed(conn, msg, envelope, exc)
                 if outcome.action == "nak":
-                    # Its subject's later events in this batch wait for it (stream order).
-                    batch.failed_subjects[envelope.subject] = outcome.delay + _HELD_MARGIN
+                    # Its subject's later events wait for it (stream order), in this batch and
+                    # on every replica until it is settled.
+                    await inbox_holds.hold(conn, self.spec.durable, envelope, outcome.delay)
+                    batch.failed_subjects[envelope.subject] = (
+                        outcome.delay + inbox_holds.HELD_MARGIN
+                    )
                 return outcome
             finally:
                 self._handler_seconds.observe(time.perf_counter() - started)

@@ -4,7 +4,6 @@ until it is handled or dead-lettered, while the other subjects go on."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from typing import Any
 from uuid import UUID, uuid4
@@ -13,9 +12,8 @@ import asyncpg
 import pytest
 from nats.js import JetStreamContext
 
-from counseling_shared.envelope import Envelope, wrap
-from counseling_shared.inbox import _Hold
-from counseling_shared.jetstream import ConsumerSpec, ensure_consumer
+from counseling_shared.envelope import wrap
+from counseling_shared.jetstream import ConsumerSpec
 from tests.shared.integration.support import eventually, session_completed
 from tests.shared.integration.test_inbox import (
     _dead_letter_count,
@@ -107,36 +105,30 @@ async def test_a_dead_lettered_event_lets_its_aggregates_later_events_go(
     assert await rows_for(pool, spec) == {later.appointment_id: 1}
 
 
-@pytest.mark.parametrize("settled_elsewhere", [True, False])
-async def test_a_hold_ends_when_another_replica_handled_the_failed_event(
-    pool: asyncpg.Pool[Any], js: JetStreamContext, settled_elsewhere: bool
+async def test_a_nakd_event_holds_its_aggregate_on_every_replica(
+    pool: asyncpg.Pool[Any], js: JetStreamContext
 ) -> None:
-    # This replica saw the first event fail; another one handled its redelivery (its inbox
-    # row is there): the next event of the aggregate is not kept waiting for the hold to expire.
+    # One replica sees the first event fail and stops; another fetches the next event of the
+    # same aggregate while the first waits out its back-off: it must wait too.
     site = uuid4()
-    spec = spec_for(site)
-    handler, _ = recorder(spec)
-    consumer = consumer_for(pool, js, spec, handler)
-    failed_id, aggregate = uuid4(), uuid4()
-    later = session_completed(site)
-    envelope: Envelope = wrap(later, source="booking", subject=aggregate)
-    if settled_elsewhere:
-        await pool.execute(
-            "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2)", spec.durable, failed_id
-        )
-    now = time.monotonic()
-    consumer._holds[str(aggregate)] = _Hold(failed_id, now + 60.0, now + 120.0)
-    await ensure_consumer(js, spec)
-    await publish(js, envelope)
-    sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
-    try:
-        [msg] = await sub.fetch(1, timeout=5.0)
-        await consumer.process_batch([msg])
-    finally:
-        await sub.unsubscribe()
+    spec = replace(spec_for(site), backoff=(3.0,))
+    aggregate = uuid4()
+    first, second = session_completed(site), session_completed(site)
+    handler, attempts = recorder(spec, fail_first={first.appointment_id})
 
-    assert await _projected(pool, spec, later.appointment_id) is settled_elsewhere
-    assert (str(aggregate) in consumer._holds) is not settled_elsewhere
+    async with consuming(consumer_for(pool, js, spec, handler)):
+        await publish(js, wrap(first, source="booking", subject=aggregate))
+        await eventually(lambda: _attempted(attempts, first.appointment_id))
+    async with consuming(consumer_for(pool, js, spec, handler)):
+        await publish(js, wrap(second, source="booking", subject=aggregate))
+        await eventually(lambda: _count(pool, spec, 2), timeout=15.0)
+        holds = await pool.fetchval(
+            "SELECT count(*) FROM inbox_holds WHERE consumer = $1", spec.durable
+        )
+
+    assert await _seen_in_order(pool, spec) == [first.appointment_id, second.appointment_id]
+    assert attempts == {first.appointment_id: 2, second.appointment_id: 1}
+    assert holds == 0, "the hold outlived the event that held it"
 
 
 async def _attempted(attempts: Any, key: UUID) -> bool:

@@ -222,7 +222,9 @@ async def test_a_message_whose_dead_letter_is_refused_too_is_put_back_and_the_re
         await eventually(lambda: _dead_letter_count(pool, spec, 1), timeout=10.0)
         info = await eventually(lambda: _settled(js, spec.stream, spec.durable))
 
-    assert [r["reason"] for r in await _letters(pool, spec.durable)] == ["rejected"]
+    # Fixed while the consumer was trying it alone: then its own dead letter goes through.
+    [letter] = await _letters(pool, spec.durable)
+    assert letter["reason"] in {"rejected", "unprocessable"}
     assert await rows_for(pool, spec) == {first.appointment_id: 1, last.appointment_id: 1}
     assert info.num_ack_pending == 0
     assert NeverWaits.waits == 0
