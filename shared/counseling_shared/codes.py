@@ -116,6 +116,13 @@ class AlertStatus(StrEnum):
     RESOLVED = "resolved"
 
 
+class AlertReopenReason(StrEnum):
+    """Why an acknowledged crisis alert opened again (`AlertReopened.reason`)."""
+
+    RISK_RAISED = "risk_raised"
+    ACK_EXPIRED = "ack_expired"
+
+
 class AlertOutcome(StrEnum):
     SAFETY_PLAN = "safety_plan"
     REFERRED_EMERGENCY = "referred_emergency"

@@ -40,8 +40,11 @@ REQUIRED_ALERTS = {
     "CrisisPageSentLate": "a page sent later than 30 s",
     "CrisisEscalationStepOverdue": "an overdue escalation step",
     "CrisisAlertExhausted": "an open alert whose escalation chain ran out (nobody more is paged)",
+    "WebhookSubscriptionStuck": "a webhook subscription held back by a refused delivery",
     "DeadLettersGrowing": "a growing dead-letter count",
     "ConsumerLagging": "consumer lag",
+    "OutboxRelayStalled": "an outbox relay that stopped publishing (hung, NATS away)",
+    "OutboxStreamMissing": "events held back because their stream does not exist",
     "FollowUpSchedulerBehind": "follow-ups past due that the scheduler has not fired",
     "ClientsAdriftPastContactGap": "clients in care drifting past the contact gap",
 }
@@ -63,6 +66,9 @@ REQUIRED_PANELS = {
     "followup_clients_past_contact_gap": "clients past the contact gap, per site",
     "followup_clients_in_cooloff": "clients in a cool-off, per site",
     "crisis_staff_phone_digests": "staff phone digests by signing key (key rotation)",
+    "notify_webhook_attempts_total": "webhook attempts by outcome",
+    "notify_webhook_oldest_pending_seconds": "webhook subscriptions held back (oldest pending)",
+    "notify_webhook_subscriptions": "webhook subscriptions disabled",
 }
 
 
@@ -258,3 +264,11 @@ def test_the_exhausted_alert_reads_the_gauge_once_for_all_replicas() -> None:
     assert promql_metric_names(rule["expr"]) == {"crisis_open_exhausted_alerts"}
     assert rule["expr"].strip().startswith("max(")  # every replica reports the same count
     assert rule["labels"]["severity"] == "page"
+
+
+def test_the_stuck_webhook_alert_reads_the_gauge_once_for_all_replicas() -> None:
+    rule = next(r for r in _rules() if r.get("alert") == "WebhookSubscriptionStuck")
+    assert promql_metric_names(rule["expr"]) == {"notify_webhook_oldest_pending_seconds"}
+    # Every replica reports the same age, read from the database: one alert per subscription.
+    assert rule["expr"].strip().startswith("max by (subscription_id) (")
+    assert rule["labels"]["severity"] == "ticket"

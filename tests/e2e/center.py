@@ -81,14 +81,16 @@ class Center:
         async with self.suite.client("booking") as booking:
             return created(await booking.post("/clients", json=body))
 
-    async def register_staff(self, role: str = "crisis_line") -> dict[str, Any]:
+    async def register_staff(
+        self, role: str = "crisis_line", name: str = "On-call"
+    ) -> dict[str, Any]:
         async with self.suite.client("booking") as booking:
             return created(
                 await booking.post(
                     "/staff",
                     json={
                         "site_id": self.site_id,
-                        "name": "On-call",
+                        "name": name,
                         "role": role,
                         "email": unique_email("oncall"),
                         "phone": unique_phone(),

@@ -48,6 +48,11 @@ SIGNED_LINK_ROUTES = {
     # The waitlist offer's page and its button (or an API caller's accept).
     ("booking", "GET", "/waitlist/offers/{offer_id}/accept"),
     ("booking", "POST", "/waitlist/offers/{offer_id}/accept"),
+    # The client's confirm-or-cancel pages (tests/booking/integration/test_manage_link.py).
+    ("booking", "GET", "/appointments/{appointment_id}/manage"),
+    ("booking", "POST", "/appointments/{appointment_id}/manage/confirm"),
+    ("booking", "GET", "/appointments/{appointment_id}/manage/cancel"),
+    ("booking", "POST", "/appointments/{appointment_id}/manage/cancel"),
     # The client's answer form: the signed, single-use link is the credential.
     ("followup", "GET", "/followups/{followup_id}/response"),
     ("followup", "POST", "/followups/{followup_id}/response"),
@@ -399,9 +404,9 @@ TABLE: dict[tuple[str, str, str], Case] = {
     ("booking", "POST", "/staff"): Case(EVERYONE, _register_staff),
     ("booking", "GET", "/staff"): Case(EVERYONE, fixed("/staff?site_id={site_a}"), listing=True),
     ("booking", "GET", "/staff/{staff_id}"): Case(EVERYONE, fixed("/staff/{counselor_a}")),
-    # The callers of POST /staff, but a staff key changes only its own member (staff_a).
+    # People only (pages go to these details): a staff key changes only its own (staff_a).
     ("booking", "PATCH", "/staff/{staff_id}"): Case(
-        EVERYONE, fixed("/staff/{staff_a}", {"locale": "en-GB"})
+        PEOPLE, fixed("/staff/{staff_a}", {"locale": "en-GB"})
     ),
     ("booking", "POST", "/staff/{staff_id}/deactivate"): Case(ADMINS, _deactivate),
     ("booking", "POST", "/rooms"): Case(
@@ -750,6 +755,21 @@ async def _get(world: World, service: str, path: str, role: Role, **headers: str
     return answer.json()
 
 
+async def _all_pages(world: World, service: str, path: str, role: Role) -> list[Any]:
+    """Every item of a list, following its `Next-Cursor` header."""
+    auth = {"Authorization": f"Bearer {world.key(role, True)}"}
+    items: list[Any] = []
+    async with httpx.AsyncClient(base_url=world.suite.url(service), timeout=15) as client:
+        params = {"limit": "200"}
+        while True:
+            answer = await client.get(path, params=params, headers=auth)
+            assert answer.status_code == 200, answer.text
+            items += answer.json()
+            if "next-cursor" not in answer.headers:
+                return items
+            params = {"limit": "200", "cursor": answer.headers["next-cursor"]}
+
+
 async def _whole_trail(world: World, service: str, client_id: str) -> list[Any]:
     """Every audit entry about the client, following `next_cursor` (oldest first)."""
     entries: list[Any] = []
@@ -774,6 +794,20 @@ async def test_free_text_about_a_client_is_withheld_from_integration_keys(world:
     assert (for_integration["goals"], for_integration["next_steps"]) == (None, None)
     assert for_integration["status"] == "completed"  # the rest is served
     assert {(a["goals"], a["next_steps"]) for a in listed_for_integration} == {(None, None)}
+
+    # A referral (who the client was referred to, how to reach them), after a referral close.
+    referred = await world.new_client()
+    referral = {"to": "Inpatient unit, St. X", "contact": "Dr Y, +1 555 0101"}
+    close = {"reason": "referred", "effective_on": date.today().isoformat(), "referral": referral}
+    await world.post("booking", f"/clients/{referred}/episode/close", close)
+    clients = f"/clients?site_id={world.site_a}"
+    for role, expected in ((STAFF, referral), (ADMIN, referral), (INTEGRATION, None)):
+        one = await _get(world, "booking", f"/clients/{referred}", role)
+        listed = await _all_pages(world, "booking", clients, role)
+        assert (one["episode"]["referred"], one["episode"]["referral"]) == (True, expected)
+        assert [c["episode"]["referral"] for c in listed if c["id"] == referred] == [expected]
+        if role is INTEGRATION:
+            assert {c["episode"]["referral"] is None for c in listed} == {True}
 
 
 async def test_every_client_read_is_in_the_audit_trail_with_its_actor(world: World) -> None:

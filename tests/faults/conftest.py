@@ -19,8 +19,8 @@ from tests.e2e.harness import Suite
 FAULT_ENV = {
     # A delivery repeated after a crash waits for its lease: 10 s, not the default 2 minutes.
     "NOTIFY_CLAIM_LEASE": "PT10S",
-    # Retries (booking's directory gone, a provider refused) every second or two, and enough
-    # of them to outlast the longest fault here.
+    # Retries (a provider refused) and deferrals (booking's directory gone: no attempt counted)
+    # every second or two, and enough attempts to outlast the longest fault here.
     "NOTIFY_RETRY_BASE": "0.5",
     "NOTIFY_RETRY_MAX_DELAY": "2",
     "NOTIFY_CRISIS_RETRY_BASE": "0.5",

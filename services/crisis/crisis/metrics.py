@@ -42,7 +42,9 @@ PAGES_REQUESTED = Counter(
 )
 ESCALATION_STEPS = Counter(
     "crisis_escalation_steps_total",
-    "Escalation steps: escalated, chain_repeated, exhausted or level_skipped (nobody on call)",
+    "Escalation steps: escalated, chain_repeated, exhausted, level_skipped (nobody on call) or"
+    " reopened (an acknowledged alert opened again: its risk rose, or the acknowledgement"
+    " expired; its acknowledger is paged again)",
     ["kind"],
 )
 ONCALL_EMPTY_HOURS = Gauge(
@@ -72,4 +74,9 @@ STAFF_PHONE_DIGESTS = Gauge(
     " (made before crisis recorded keys, or with a key no longer listed: such a phone's"
     " replies no longer match). A previous key may be dropped once previous and unknown are 0",
     ["key"],
+)
+OLDEST_ACKNOWLEDGEMENT = Gauge(
+    "crisis_oldest_acknowledged_alert_age_seconds",
+    "How long the longest-held acknowledged, unresolved alert has been acknowledged (0 when"
+    " none is): an alert someone took and never resolved",
 )

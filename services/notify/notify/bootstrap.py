@@ -25,6 +25,7 @@ from notify.application.webhooks import WebhookCourier
 from notify.domain.codes import Lane, Template
 from notify.entrypoints import consumers, http, webhooks_http
 from notify.entrypoints.page_priority import PagesFirst
+from notify.entrypoints.webhook_gauges import refresh_webhook_gauges
 from notify.entrypoints.webhook_worker import WebhookWorker
 from notify.entrypoints.workers import LaneWorkers
 from notify.settings import NotifySettings
@@ -57,6 +58,7 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
             *(lane_pool(Lane.CRISIS, s, channels, pages) for channels in CRISIS_CHANNEL_GROUPS),
             lane_pool(Lane.BULK, s, pages=pages),
             webhook_pool(s),
+            refresh_webhook_gauges,
         ],
         prune_targets=[
             # What was tried when, kept for support questions; the notifications themselves stay.
@@ -147,6 +149,7 @@ def lane_pool(
                     providers=providers(s, client, runtime, timeout_cap=cap, email=email),
                     renderer=renderer,
                     retry=retry,
+                    defer_max_age=s.defer_max_age,
                 )
                 workers = LaneWorkers(
                     lane=lane,

@@ -1,11 +1,18 @@
 """Prometheus metrics of notify's deliveries (served on /metrics with the backbone's)."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 DELIVERY_ATTEMPTS = Counter(
     "notify_delivery_attempts_total",
     "Attempts to hand a message to a provider, by lane, channel and outcome",
     ["lane", "channel", "outcome"],
+)
+DELIVERY_DEFERRALS = Counter(
+    "notify_delivery_deferrals_total",
+    "Messages put back without an attempt because notify's own side could not answer"
+    " (outcome deferred), or given up when that lasted past their deadline (given_up),"
+    " by lane and reason (directory_unavailable, recipient_unknown)",
+    ["lane", "reason", "outcome"],
 )
 DELIVERY_LATENCY = Histogram(
     "notify_delivery_latency_seconds",
@@ -19,3 +26,28 @@ PROVIDER_FAILOVERS = Counter(
     " worth retrying, by channel and whether the fallback took it",
     ["channel", "outcome"],
 )
+
+WEBHOOK_ATTEMPTS = Counter(
+    "notify_webhook_attempts_total",
+    "Webhook delivery attempts by what followed: delivered, retried (pending, tried again"
+    " later), failed (its retry window closed) or receiver_gone (a 410 disabled the"
+    " subscription)",
+    ["outcome"],
+)
+WEBHOOK_OLDEST_PENDING = Gauge(
+    "notify_webhook_oldest_pending_seconds",
+    "Age of each active subscription's oldest pending delivery (0 when none), read from the"
+    " database: the same on every replica",
+    ["subscription_id"],
+)
+WEBHOOK_SUBSCRIPTIONS = Gauge(
+    "notify_webhook_subscriptions",
+    "Webhook subscriptions by status (active, disabled), read from the database",
+    ["status"],
+)
+
+# Every outcome and status shows from the start (at 0), so rates and alerts see a series.
+for _outcome in ("delivered", "retried", "failed", "receiver_gone"):
+    WEBHOOK_ATTEMPTS.labels(_outcome)
+for _status in ("active", "disabled"):
+    WEBHOOK_SUBSCRIPTIONS.labels(_status)

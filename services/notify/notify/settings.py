@@ -93,6 +93,17 @@ class NotifySettings(ServiceSettings):
         description="Back-off before the 2nd attempt of a page; doubles each time.",
     )
     retry_max_delay: timedelta = Field(default=timedelta(hours=1), alias="NOTIFY_RETRY_MAX_DELAY")
+    defer_max_age: timedelta = Field(
+        default=timedelta(hours=6),
+        alias="NOTIFY_DEFER_MAX_AGE",
+        gt=timedelta(0),
+        description=(
+            "How long a client's (or a staff notice's) message waits, without counting"
+            " attempts, while notify's own side cannot answer (booking's directory, its copy of"
+            " the staff), from its first such wait; a reminder waits until its appointment"
+            " starts and a waitlist offer until it expires instead. Then it fails."
+        ),
+    )
     crisis_retry_max_delay: timedelta = Field(
         default=timedelta(minutes=1), alias="NOTIFY_CRISIS_RETRY_MAX_DELAY"
     )
@@ -110,7 +121,18 @@ class NotifySettings(ServiceSettings):
     webhook_retry_window: timedelta = Field(
         default=timedelta(hours=24),
         alias="WEBHOOK_RETRY_WINDOW",
-        description="How long a webhook delivery is retried before it is given up.",
+        description=(
+            "How long a webhook delivery is retried, from its first attempt, before it is given up."
+        ),
+    )
+    webhook_disable_after: timedelta = Field(
+        default=timedelta(days=5),
+        alias="WEBHOOK_DISABLE_AFTER",
+        gt=timedelta(0),
+        description=(
+            "A webhook receiver that failed every attempt for this long is disabled"
+            " (`receiver_failing`); its queued deliveries wait for it to be re-enabled."
+        ),
     )
     webhook_delivery_timeout: float = Field(
         default=10.0,
@@ -133,6 +155,15 @@ class NotifySettings(ServiceSettings):
         ge=1,
         description="Subscriptions attempted side by side (one delivery each at a time).",
     )
+    webhook_gauge_interval: float = Field(
+        default=15.0,
+        alias="WEBHOOK_GAUGE_INTERVAL",
+        gt=0,
+        description=(
+            "Seconds between reads of the webhook gauges from the database (each subscription's"
+            " oldest pending delivery, subscriptions by status)."
+        ),
+    )
 
     webhook_allow_private_urls: bool | None = Field(
         default=None,
@@ -152,12 +183,14 @@ class NotifySettings(ServiceSettings):
         "webhook_retry_base",
         "webhook_retry_max_delay",
         "webhook_retry_window",
+        "webhook_disable_after",
         "webhook_rotation_overlap",
         "claim_lease",
         "retry_base",
         "crisis_retry_base",
         "retry_max_delay",
         "crisis_retry_max_delay",
+        "defer_max_age",
         mode="before",
     )
     @classmethod
@@ -175,6 +208,7 @@ class NotifySettings(ServiceSettings):
             self.webhook_retry_base,
             max(self.webhook_retry_max_delay, self.webhook_retry_base),
             self.webhook_retry_window,
+            self.webhook_disable_after,
         )
 
     def bulk_retry(self) -> RetryPolicy:

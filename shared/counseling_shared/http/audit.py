@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from counseling_shared import audit, audit_batch, idempotency
 from counseling_shared.http.bodies import Instant
 from counseling_shared.http.dependencies import Admin
-from counseling_shared.http.problems import Unprocessable, problem_response
+from counseling_shared.http.problems import Unprocessable, html_page_for, problem_response
 from counseling_shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -95,6 +95,9 @@ class AuditMiddleware:
 
 
 def _unrecorded_read(scope: Scope) -> tuple[dict[str, Any], bytes]:
+    page = html_page_for(Request(scope), 503)  # a person's page: HTML, saying to try again
+    if page is not None:
+        return {"status": 503, "headers": list(page.raw_headers)}, bytes(page.body)
     answer = problem_response(
         503,
         "unavailable",

@@ -1,12 +1,12 @@
 """RFC 9457 problem+json errors, for domain errors and malformed or invalid requests."""
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -168,15 +168,36 @@ _TITLES = {
 }
 
 
+HtmlErrorPage = Callable[[Request, int], Response | None]
+"""An HTML error page for a request a person made in a browser (the status it would have
+answered: 403 for a link with no token, 500, 503), or None to answer problem+json."""
+
+
+def install_html_error_pages(app: FastAPI, page: HtmlErrorPage) -> None:
+    """Let `page` answer the errors of the service's HTML routes (it decides which by the
+    request), so a person never reads problem+json."""
+    app.state.html_error_page = page
+
+
+def html_page_for(request: Request, status: int) -> Response | None:
+    """The app's HTML error page for this request, if it has one (`install_html_error_pages`)."""
+    page: HtmlErrorPage | None = getattr(request.app.state, "html_error_page", None)
+    return page(request, status) if page is not None else None
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+    async def _problem(request: Request, exc: Problem) -> Response:
+        if (page := html_page_for(request, exc.status)) is not None:
+            return page
         return problem_response(
             exc.status, exc.kind, exc.title, exc.detail, request.url.path, **exc.extensions
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if (page := html_page_for(request, 422)) is not None:
+            return page
         malformed = [e for e in exc.errors() if e.get("type") == "json_invalid"]
         if malformed:
             return await _malformed_json(request, malformed[0])
@@ -187,7 +208,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if (page := html_page_for(request, exc.status_code)) is not None:
+            return page
         status, detail = exc.status_code, str(exc.detail)
         headers = dict(exc.headers or {})
         title = _TITLES.get(status, "Error")
@@ -205,7 +228,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         app.add_exception_handler(unreachable, _unreachable)
 
     @app.exception_handler(Exception)
-    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+    async def _bug(request: Request, exc: Exception) -> Response:
         # Raised outside the routes (the idempotency or audit middleware reading the database),
         # an exception skips the handlers above and lands here: answer it as they would.
         if isinstance(exc, DATABASE_UNREACHABLE):
@@ -213,6 +236,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         if isinstance(exc, Problem):
             return await _problem(request, exc)
         log.exception("unhandled_error", path=request.url.path)
+        if (page := html_page_for(request, 500)) is not None:
+            return page
         return problem_response(
             500, "internal", "Internal error", "An unexpected error occurred.", request.url.path
         )
@@ -231,9 +256,11 @@ DATABASE_UNREACHABLE: tuple[type[Exception], ...] = (
 """The database went away under a request: nothing was committed, the client may retry."""
 
 
-async def _unreachable(request: Request, exc: Exception) -> JSONResponse:
+async def _unreachable(request: Request, exc: Exception) -> Response:
     # The database went away under the request: nothing was committed, retry later.
     log.warning("database_unreachable", path=request.url.path, error=repr(exc))
+    if (page := html_page_for(request, 503)) is not None:
+        return page
     problem = NotReady()
     return problem_response(
         problem.status, problem.kind, problem.title, problem.detail, request.url.path

@@ -187,6 +187,10 @@ async def test_the_accept_link_opens_a_page_in_the_clients_locale_whose_button_b
     assert page.headers["content-type"].startswith("text/html")
     assert page.headers["cache-control"] == "no-store"
     assert page.headers["referrer-policy"] == "no-referrer"
+    # No script, no framing, no sniffing (counseling_shared.http.private_pages).
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
     assert '<html lang="fr">' in page.text
     assert '<button type="submit">Réserver ce créneau</button>' in page.text
     assert "Centre Rive Gauche" in page.text

@@ -10,7 +10,7 @@ import pytest
 from booking.adapters import event_codec
 from booking.domain import appointment, client, room, site, staff
 from booking.domain.events import EVENT_TYPES, DomainEvent
-from booking.domain.scheduling import holds, hours, rules, series, waitlist
+from booking.domain.scheduling import deferred, holds, hours, rules, series, waitlist
 from counseling_shared.codes import (
     CancelledBy,
     Channel,
@@ -49,6 +49,7 @@ SAMPLES: list[DomainEvent] = [
     appointment.AppointmentRescheduled(uuid4(), uuid4(), LATER, LATER + LATER.resolution, NOW, NOW),
     appointment.AppointmentCancelled(uuid4(), CancelledBy.CENTER, True, "flood", NOW),
     appointment.SessionMarkedNoShow(uuid4(), NOW, rules.Fee(Decimal("40.50"), "EUR")),
+    appointment.AppointmentConfirmed(uuid4(), NOW),
     appointment.SessionCompleted(
         uuid4(), NOW, GoalHorizon.LONG_TERM, ("a", "b"), "c", RiskLevel.IMMINENT, uuid4()
     ),
@@ -90,6 +91,10 @@ SAMPLES: list[DomainEvent] = [
     ),
     waitlist.WaitlistOfferAccepted(uuid4(), uuid4(), NOW),
     waitlist.WaitlistOfferExpired(uuid4(), NOW),
+    deferred.FreedSlotDeferred(
+        uuid4(), uuid4(), uuid4(), None, Modality.ONLINE, LATER, LATER, NOW, LATER
+    ),
+    deferred.DeferredSlotReleased(uuid4(), LATER),
 ]
 
 

@@ -58,6 +58,7 @@ async def put_policy(
     levels: list[tuple[list[UUID], str]],
     repeat: int = 1,
     fallback: list[UUID] | None = None,
+    ack_expires_after: str | None = None,
 ) -> dict[str, Any]:
     """PUT the policy, retrying while crisis has not yet seen the staff registrations."""
     body: dict[str, Any] = {
@@ -69,6 +70,8 @@ async def put_policy(
     }
     if fallback is not None:
         body["fallback_staff_ids"] = [str(s) for s in fallback]
+    if ack_expires_after is not None:
+        body["ack_expires_after"] = ack_expires_after
 
     async def accepted() -> dict[str, Any] | None:
         answer = await crisis.http.put(f"/sites/{site_id}/escalation-policy", json=body)

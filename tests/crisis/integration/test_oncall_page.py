@@ -9,11 +9,16 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID, uuid4
 
+import asyncpg
+import httpx
 import pytest
 
+from counseling_shared import audit_batch
 from counseling_shared.codes import StaffRole
 from counseling_shared.events import StaffRegistered
+from counseling_shared.http.private_pages import PRIVATE_PAGE_HEADERS
 from counseling_shared.links import LinkSigner
+from crisis.adapters import alert_views
 from crisis.application.publishing import PAGE_LINK_PURPOSE
 from tests.crisis.integration.harness import (
     Bus,
@@ -29,6 +34,7 @@ from tests.crisis.integration.steps import (
     flag,
     put_policy,
     register_staff,
+    staff_registered,
 )
 
 pytestmark = pytest.mark.integration
@@ -79,12 +85,22 @@ async def test_the_link_opens_the_page_and_acknowledges_once_as_the_paged_staff_
     assert opened.headers["content-type"].startswith("text/html")
     assert opened.headers["cache-control"] == "no-store"
     assert opened.headers["referrer-policy"] == "no-referrer"
+    # The header set of every page with personal data (the answer form's, the offer page's).
+    assert {k: opened.headers.get(k) for k in PRIVATE_PAGE_HEADERS} == dict(PRIVATE_PAGE_HEADERS)
     html = opened.text
     assert ">Acknowledge</button>" in html
     assert ">Resolve</button>" in html
     assert "safety_plan" in html  # the outcome choices
-    assert 'http-equiv="refresh"' in html  # refreshed while open
-    assert str(staff[0])[:8] in html
+    # Never reloads itself (it would wipe a PIN being typed): says when, and offers a reload.
+    assert 'http-equiv="refresh"' not in html
+    assert "Updated at " in html
+    assert f'href="{path}?token=' in html
+    assert '<option value="" disabled selected>' in html  # no outcome chosen for the person
+    assert "frame-ancestors 'none'" in opened.headers["content-security-policy"]
+    assert opened.headers["x-content-type-options"] == "nosniff"
+    # Names from StaffRegistered, not ids.
+    assert "On-call counselor (you)" in html
+    assert str(staff[0])[:8] not in html
     assert alert_id[:8] in html
 
     acked = await crisis.http.post(
@@ -101,8 +117,9 @@ async def test_the_link_opens_the_page_and_acknowledges_once_as_the_paged_staff_
         f"{path}/ack", data={"token": token}, headers={"Authorization": ""}
     )
     assert again.status_code == 409
-    assert "Already acknowledged by" in again.text
-    assert str(staff[0])[:8] in again.text
+    assert "You acknowledged this at" in again.text  # one's own: not an error
+    assert 'class="notice good"' in again.text
+    assert "Already acknowledged by" not in again.text
 
     trail = (await crisis.http.get("/audit", params={"actor_id": str(staff[0])})).json()["items"]
     link_uses = [e for e in trail if e["actor"]["kind"] == "link"]
@@ -309,6 +326,13 @@ async def test_an_sms_reply_ack_with_the_code_acknowledges_as_the_staff_member_w
     assert code == UUID(page["page_id"]).hex[:6].upper()
 
     assert (await _reply(crisis, "+33612345678", f"ACK {code}", "wrong")).status_code == 401
+    # A secret with a byte that is not ASCII is a wrong secret (401), never a 500.
+    odd = await crisis.http.post(
+        "/inbound/sms",
+        json={"from": "+33612345678", "text": f"ACK {code}"},
+        headers={b"x-webhook-secret": f"{INBOUND_SMS_SECRET}\xe9".encode(), b"authorization": b""},
+    )
+    assert odd.status_code == 401
     help_text = await _reply(crisis, "+33612345678", "hello")
     assert help_text.status_code == 200
     assert "ACK" in help_text.json()["reply"]
@@ -324,10 +348,119 @@ async def test_an_sms_reply_ack_with_the_code_acknowledges_as_the_staff_member_w
     assert (view["status"], view["acknowledged_by"]) == ("acknowledged", str(first))
 
     again = await _reply(crisis, "+33612345678", f"ACK {code}")
-    assert "already acknowledged by" in again.json()["reply"]
-    assert str(first)[:8] in again.json()["reply"]
+    assert "already acknowledged by On-call counselor at" in again.json()["reply"]
     trail = (await crisis.http.get("/audit", params={"actor_id": str(first)})).json()["items"]
     assert [e["action"] for e in trail if e["actor"]["kind"] == "staff"] == [
         "inbound_sms",
         "inbound_sms",
     ]
+
+
+async def test_another_members_ack_is_named_and_errors_are_pages_in_the_readers_language(
+    crisis: RunningCrisis, bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site_id, alex, bea = uuid4(), uuid4(), uuid4()
+    for staff_id, name in ((alex, "Alex Martin"), (bea, "Bea Kim")):
+        registered = staff_registered(staff_id, site_id, locale="fr-FR")
+        await bus.publish(registered.model_copy(update={"name": name}), source="booking")
+    await put_policy(crisis, site_id, [([alex, bea], "PT60S")], repeat=0)
+    alert_id = (await flag(crisis, site_id, uuid4()))["alert_id"]
+
+    async def both() -> list[dict[str, Any]] | None:
+        paged = pages(await bus.crisis_events(site_id, "PageRequested"), alert_id)
+        return paged if len(paged) == 2 else None
+
+    links = {UUID(p["staff_id"]): _path_and_token(p["ack_url"]) for p in await eventually(both)}
+    alex_path, alex_token = links[alex]
+    assert (await crisis.http.post(f"{alex_path}/ack", data={"token": alex_token})).is_success
+    bea_path, bea_token = links[bea]
+    late = await crisis.http.post(f"{bea_path}/ack", data={"token": bea_token})
+    assert late.status_code == 409
+    assert "Déjà prise en charge par Alex Martin le " in late.text
+    assert 'class="notice bad"' in late.text
+    assert "Bea Kim (vous)" in late.text
+
+    # A link cut before its token: the 403 page, in the browser's language, not problem+json.
+    cut = await crisis.http.get(bea_path, headers={"Accept-Language": "ko-KR,ko;q=0.9"})
+    assert cut.status_code == 403
+    assert cut.headers["content-type"].startswith("text/html")
+    assert '<html lang="ko">' in cut.text
+    assert "frame-ancestors 'none'" in cut.headers["content-security-policy"]
+    untokened_post = await crisis.http.post(f"{bea_path}/ack", data={})
+    assert (untokened_post.status_code, untokened_post.headers["content-type"][:9]) == (
+        403,
+        "text/html",
+    )
+    # The JSON API still answers problem+json.
+    assert (
+        (await crisis.http.get("/alerts/nope"))
+        .headers["content-type"]
+        .startswith("application/problem+json")
+    )
+
+    # The database gone under a tap on Acknowledge: a page saying what to do.
+    async def unreachable(*_: object) -> None:
+        raise asyncpg.PostgresConnectionError("connection refused")
+
+    monkeypatch.setattr(alert_views, "alert_view", unreachable)
+    outage = await crisis.http.post(
+        f"{bea_path}/ack", data={"token": bea_token}, headers={"Accept-Language": "ru"}
+    )
+    assert outage.status_code == 503
+    assert '<html lang="ru">' in outage.text
+    assert "позвоните коллеге" in outage.text  # call a colleague
+
+    async def bug(*_: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(alert_views, "alert_view", bug)
+    app = crisis.http._transport.app  # type: ignore[attr-defined]
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://crisis") as browser:
+        failed = await browser.get(bea_path, params={"token": bea_token})
+    assert failed.status_code == 500
+    assert failed.headers["content-type"].startswith("text/html")
+    assert "call a colleague" in failed.text
+
+
+async def test_a_view_the_audit_trail_cannot_record_is_refused_with_a_page(
+    crisis: RunningCrisis, bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, _, _, page = await _paged_alert(crisis, bus)
+    path, token = _path_and_token(page["ack_url"])
+
+    async def trail_down(*_: object) -> None:
+        raise asyncpg.PostgresConnectionError("connection refused")
+
+    monkeypatch.setattr(audit_batch, "record", trail_down)
+    refused = await crisis.http.get(
+        path, params={"token": token}, headers={"Accept-Language": "fr-CA,fr;q=0.9"}
+    )
+    assert refused.status_code == 503
+    assert refused.headers["content-type"].startswith("text/html")
+    assert '<html lang="fr">' in refused.text
+    assert "Prendre en charge" not in refused.text  # not the page itself
+    # The JSON API still answers problem+json.
+    api = await crisis.http.get(f"/alerts/{page['alert_id']}")
+    assert (api.status_code, api.headers["content-type"]) == (503, "application/problem+json")
+
+
+async def test_a_member_known_before_names_were_kept_is_named_from_their_next_announcement(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    site_id, staff, _, page = await _paged_alert(crisis, bus)
+    path, token = _path_and_token(page["ack_url"])
+    db = crisis.runtime.db()
+    await db.execute("UPDATE staff SET name = NULL WHERE staff_id = $1", staff[0])  # pre-0008
+    unnamed = (await crisis.http.get(path, params={"token": token})).text
+    assert f"{str(staff[0])[:8]} (you)" in unnamed  # a short id stands in
+
+    # `counselctl staff reannounce`: booking announces every active member again.
+    renamed = staff_registered(staff[0], site_id).model_copy(update={"name": "Sam Lee"})
+    await bus.publish(renamed, source="booking")
+
+    async def named() -> str | None:
+        html = (await crisis.http.get(path, params={"token": token})).text
+        return html if "Sam Lee (you)" in html else None
+
+    assert str(staff[0])[:8] not in await eventually(named, timeout=10)

@@ -12,7 +12,7 @@ from icalendar import Calendar
 from counseling_shared.events import SiteRegistered
 from counseling_shared.links import LinkSigner
 from tests.crisis.integration.harness import Bus, RunningCrisis, eventually
-from tests.crisis.integration.steps import register_staff
+from tests.crisis.integration.steps import register_staff, staff_registered
 
 pytestmark = pytest.mark.integration
 
@@ -216,7 +216,10 @@ async def test_the_calendar_feed_opens_with_its_signed_token_only(
     crisis: RunningCrisis, bus: Bus
 ) -> None:
     site = await register_site(bus)
-    a, b = await register_staff(bus, site, 2)
+    a, b = uuid4(), uuid4()
+    for staff_id, name in ((a, "Alex Martin"), (b, "Bea Kim")):
+        registered = staff_registered(staff_id, site, locale="fr-FR")
+        await bus.publish(registered.model_copy(update={"name": name}), source="booking")
     schedule_id = (await post_schedule(crisis, site, [weekly_layer(a, b)]))["schedule_id"]
     other_id = (await post_schedule(crisis, site, [weekly_layer(b)]))["schedule_id"]
 
@@ -230,8 +233,20 @@ async def test_the_calendar_feed_opens_with_its_signed_token_only(
         assert feed.status_code == 200, feed.text
         assert feed.headers["content-type"].startswith("text/calendar")
         events = Calendar.from_ical(feed.content).walk("VEVENT")
-        assert {str(e["summary"]) for e in events} == {f"On call: staff {s}" for s in (a, b)}
+        # Names, in the language of the people on call (no Accept-Language sent).
+        assert {str(e["summary"]) for e in events} == {
+            "De garde : Alex Martin",
+            "De garde : Bea Kim",
+        }
+        assert {str(e["description"]) for e in events} == {"couche 1"}
         assert len(events) >= 12  # 90 days of weekly turns
+        asked = await anonymous.get(
+            f"/schedules/{schedule_id}/calendar.ics",
+            params={"token": token},
+            headers={"Accept-Language": "ko-KR,ko;q=0.9"},
+        )
+        summaries = {str(e["summary"]) for e in Calendar.from_ical(asked.content).walk("VEVENT")}
+        assert summaries == {"당직: Alex Martin", "당직: Bea Kim"}
 
         altered = token[:-3] + ("xyz" if not token.endswith("xyz") else "abc")
         tampered = await anonymous.get(

@@ -41,3 +41,16 @@ def test_a_policy_needs_at_least_one_level() -> None:
     with pytest.raises(InvalidPolicy) as caught:
         escalation_policy([])
     assert [e.field for e in caught.value.errors] == ["levels"]
+
+
+def test_ack_expires_after_is_optional_and_bounded() -> None:
+    level = [LevelDraft([uuid4()], "PT5M")]
+
+    assert escalation_policy(level).ack_expires_after is None
+    assert escalation_policy(level, ack_expires_after="PT4H").ack_expires_after == timedelta(
+        hours=4
+    )
+    for bad in ("PT30S", "P31D", "soon"):
+        with pytest.raises(InvalidPolicy) as raised:
+            escalation_policy(level, ack_expires_after=bad)
+        assert [e.field for e in raised.value.errors] == ["ack_expires_after"]

@@ -5,7 +5,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
-from counseling_shared.codes import AlertOutcome, RiskLevel, RiskSource
+from counseling_shared.codes import AlertOutcome, AlertReopenReason, RiskLevel, RiskSource
 from crisis.adapters.alerts import _jsonable, stored_details, stored_details_json
 from crisis.adapters.codec import to_stored
 from crisis.domain.policy import EscalationPolicy, PolicyLevel
@@ -27,6 +27,7 @@ from crisis.domain.timeline import (
     PageSent,
     PageSkipped,
     PolicyAdopted,
+    Reopened,
     Resolved,
     timeline_details,
 )
@@ -59,6 +60,7 @@ EVENTS: list[AlertEvent] = [
     Acknowledged(uuid4(), 2, AT),
     Resolved(uuid4(), AlertOutcome.REFERRED_HOSPITAL, AT),
     Exhausted(2, 1, AT),
+    Reopened(uuid4(), AlertReopenReason.RISK_RAISED, 2, 1, AT),
 ]
 
 

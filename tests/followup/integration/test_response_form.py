@@ -29,6 +29,7 @@ from counseling_shared.events import (
     RiskFlagged,
     SessionCompleted,
 )
+from counseling_shared.http.private_pages import CONTENT_SECURITY_POLICY
 from counseling_shared.links import LinkSigner
 from followup.adapters.response_links import PURPOSE
 from followup.application.erasure import erase_client
@@ -192,10 +193,14 @@ async def test_an_answer_with_item9_at_two_completes_the_checkin_and_flags_a_hig
     assert progress.text.count('stroke-dasharray="4 4"') == 4  # PHQ-9's four band limits
     assert "10 (moderate)" in progress.text
     assert "responded" in progress.text
-    # Times in the site's zone (the harness's site is in Paris), named on the page.
-    assert "Times are in Europe/Paris." in progress.text
+    # Times in the site's zone (the harness's site is in Paris), named by its city, written as
+    # the reader's language writes them (Babel): "Dec 5, 2026, 9:30 AM".
+    assert "Times are Paris time." in progress.text
     recorded = datetime.fromisoformat(score["recorded_at"]).astimezone(ZoneInfo("Europe/Paris"))
-    assert f"<td>{recorded:%Y-%m-%d %H:%M}</td>" in progress.text
+    hour = recorded.hour % 12 or 12
+    english = f"{recorded:%b} {recorded.day}, {recorded.year}, {hour}:{recorded:%M}"
+    assert f"<td>{english}\u202f{recorded:%p}</td>" in progress.text
+    assert "style=" not in progress.text  # the stylesheet has it (a CSP may forbid attributes)
     # In the browser's language: the page's words and every code's name.
     korean = await api.get(
         f"/clients/{due.client_id}/progress", headers={"Accept-Language": "ko-KR,ko;q=0.9"}
@@ -204,6 +209,8 @@ async def test_an_answer_with_item9_at_two_completes_the_checkin_and_flags_a_hig
     assert '<html lang="ko">' in korean.text
     assert f"내담자 {due.client_id}의 경과" in korean.text
     assert "10 (중등도)" in korean.text
+    assert "시각은 파리 기준입니다." in korean.text
+    assert f"<td>{recorded.year}. {recorded.month}. {recorded.day}. " in korean.text
     assert "응답함" in korean.text
     assert "안부 확인" in korean.text
     assert "responded" not in korean.text
@@ -301,6 +308,65 @@ async def test_an_altered_another_followups_or_expired_link_gets_a_clear_page(
     assert gone.status_code == 410
     posted = await api.post(path, data=form_fields([0] * 9, token=expired))
     assert posted.status_code == 410
+
+
+PRIVATE_PAGE = {
+    "cache-control": "no-store",
+    "referrer-policy": "no-referrer",
+    "x-robots-tag": "noindex",
+    # No script, inline styles only, forms to the same origin, never framed.
+    "content-security-policy": CONTENT_SECURITY_POLICY,
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+}
+
+
+def private_headers(answer: httpx.Response) -> dict[str, str | None]:
+    return {name: answer.headers.get(name) for name in PRIVATE_PAGE}
+
+
+async def test_every_answer_form_page_is_kept_out_of_caches_referers_and_frames(
+    api: httpx.AsyncClient, js: JetStreamContext
+) -> None:
+    """The GET carries the token in its URL, the 422 echoes the PHQ-9 answers given: neither
+    may be cached, passed on as a Referer or framed; nor may the 403, 410 and 200 pages."""
+    _, due = await due_link(api, js)
+    assert due.response_url is not None
+    token = due.response_url.split("token=", 1)[1]
+    path = f"/followups/{due.followup_id}/response"
+    public = httpx.AsyncClient(base_url=str(api.base_url), timeout=10.0)  # no API key
+    async with public:
+        form = await public.get(path, params={"token": token})
+        incomplete = await public.post(path, data=form_fields([3] * 8, token=token))
+        altered = await public.get(path, params={"token": token[:-2] + "zz"})
+        signer = LinkSigner("dev-link-signing-key")
+        late = signer.sign(
+            PURPOSE, str(due.followup_id), expires_at=datetime.now(UTC) - timedelta(seconds=1)
+        )
+        expired = await public.get(path, params={"token": late})
+        thanks = await public.post(path, data=form_fields([0] * 9, token=token))
+        progress = await api.get(f"/clients/{due.client_id}/progress")
+
+    answers = {
+        "form": form,
+        "422": incomplete,
+        "403": altered,
+        "410": expired,
+        "thanks": thanks,
+        "progress": progress,
+    }
+    statuses = {name: a.status_code for name, a in answers.items()}
+    assert statuses == {
+        "form": 200,
+        "422": 422,
+        "403": 403,
+        "410": 410,
+        "thanks": 200,
+        "progress": 200,
+    }
+    assert {name: private_headers(a) for name, a in answers.items()} == {
+        name: PRIVATE_PAGE for name in answers
+    }
 
 
 async def test_each_completed_session_gets_one_rating_request_and_the_summary_matches(

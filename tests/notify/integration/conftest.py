@@ -396,10 +396,12 @@ class Received:
 
 @dataclass
 class Receiver:
-    """Answers `script` in order, then 200, to every POST; keeps what it got."""
+    """Answers `script` in order, then 200, to every POST; keeps what it got. An event whose
+    `subject` is in `by_subject` gets that list's answers instead (then 200)."""
 
     url: str
     script: list[int] = field(default_factory=list)
+    by_subject: dict[str, list[int]] = field(default_factory=dict)
     delay: float = 0.0  # seconds before each answer
     got: list[Received] = field(default_factory=list)
     answered: list[int] = field(default_factory=list)
@@ -414,8 +416,11 @@ def receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             with lock:
-                state.got.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
-                status = state.script.pop(0) if state.script else 200
+                received = Received({k.lower(): v for k, v in self.headers.items()}, body)
+                state.got.append(received)
+                own = state.by_subject.get(str(received.event.get("subject")))
+                queue = own if own is not None else state.script
+                status = queue.pop(0) if queue else 200
                 state.answered.append(status)
             time.sleep(state.delay)
             self.send_response(status)

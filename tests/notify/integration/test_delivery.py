@@ -209,8 +209,8 @@ async def test_booking_not_answering_is_retried_until_it_answers(notify: Notify)
     [row] = await settled(notify, client_id)
     detail = await notify.notification(row["id"])
     assert detail["status"] == "sent"
-    assert detail["attempt_log"][0]["error_code"] == "directory_unavailable"
-    assert detail["attempt_log"][-1]["outcome"] == "sent"
+    # booking's silence was no attempt of the client's (tests/notify/integration/test_deferrals)
+    assert [a["outcome"] for a in detail["attempt_log"]] == ["sent"]
 
 
 async def test_a_channel_without_an_address_falls_back_to_one_with_an_address(

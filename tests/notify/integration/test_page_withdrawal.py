@@ -12,6 +12,7 @@ from counseling_shared.events import AlertAcknowledged, AlertResolved, PageReque
 from tests.notify.integration.conftest import Notify, eventually
 
 pytestmark = pytest.mark.integration
+MINUTE = timedelta(minutes=1)
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +83,55 @@ async def test_a_pages_pending_retry_is_withdrawn_when_its_alert_is_closed(
     assert rows["email"]["status"] == "sent"  # already delivered: stays as it was
     listed = await notify.notifications(recipient_id=str(staff_id), status="withdrawn")
     assert [n["channel"] for n in listed] == ["sms"]
+
+
+async def test_an_acknowledgement_withdraws_only_the_pages_requested_before_it(
+    notify: Notify,
+) -> None:
+    """crisis re-opens an acknowledged alert whose risk rises and pages its acknowledger again:
+    that page may be read before the acknowledgement (two consumers), which must not withdraw
+    it. Pages are told apart by `requested_at` against the acknowledgement's `time`."""
+    site_id = await notify.new_site()
+    staff_id = await notify.new_staff(site_id, phone="+33655555555")
+    alert_id, before, after = uuid4(), uuid4(), uuid4()
+    # The acknowledgement below is published (its envelope `time`) within the test's 20 s
+    # waits: `before` was requested ahead of it, `after` (the re-opening's page) after it.
+    now = notify.clock.now()
+    notify.sinks.http.fail_next(2, channel="sms", status=503, to="+33655555555")
+    for page_id, requested_at in ((before, now - MINUTE), (after, now + 10 * MINUTE)):
+        page = PageRequested(
+            alert_id=alert_id,
+            page_id=page_id,
+            staff_id=staff_id,
+            site_id=site_id,
+            level=1,
+            requested_at=requested_at,
+        )
+        await notify.publish(page, source="crisis", subject=alert_id)
+
+    async def both_wait_for_a_retry() -> bool:
+        for page_id in (before, after):
+            sms = (await page_rows(notify, page_id)).get("sms")
+            if sms is None or (sms["status"], sms["attempts"]) != ("pending", 1):
+                return False
+        return True
+
+    await eventually(both_wait_for_a_retry, timeout=20.0)
+    await notify.publish(
+        AlertAcknowledged(
+            alert_id=alert_id,
+            client_id=uuid4(),
+            site_id=site_id,
+            level=RiskLevel.MODERATE,
+            current_level=1,
+            staff_id=staff_id,
+        ),
+        source="crisis",
+        subject=alert_id,
+    )
+
+    async def older_withdrawn() -> bool:
+        return bool((await page_rows(notify, before))["sms"]["status"] == "withdrawn")
+
+    await eventually(older_withdrawn, timeout=20.0)
+    assert (await page_rows(notify, after))["sms"]["status"] == "pending"

@@ -30,6 +30,8 @@ class Story:
     refused: UUID  # an SMS refused for good
     held: UUID  # inside their quiet hours: still waiting, leased by a worker
     lease: datetime
+    deferred: UUID  # booking did not answer at first: deferred, then sent
+    fell_back: UUID  # an SMS refused for good, then sent by email
 
 
 async def done(notify: Notify, recipient_id: UUID, count: int = 1) -> bool:
@@ -53,6 +55,14 @@ async def story(notify: Notify) -> Story:
     site_id = await notify.new_site(timezone="Europe/Paris")
     staff_id = await notify.new_staff(site_id, phone="+33600000077")
     emailed, retried, refused, held = uuid4(), uuid4(), uuid4(), uuid4()
+    deferred, fell_back = uuid4(), uuid4()
+    notify.directory.add(deferred, email="deferred@mail.example")
+    notify.directory.add(
+        fell_back,
+        email="fell-back@mail.example",
+        phone="+15550000401",
+        preferred_channel=Channel.SMS,
+    )
     notify.directory.add(emailed, email="emailed@mail.example", locale="fr")
     notify.directory.add(retried, phone="+15550000503", preferred_channel=Channel.SMS)
     notify.directory.add(refused, phone="+15550000400", preferred_channel=Channel.SMS)
@@ -76,6 +86,18 @@ async def story(notify: Notify) -> Story:
     await eventually(lambda: done(notify, retried))
     notify.sinks.http.fail_next(1, channel="sms", status=400, to="+15550000400")
     await followup_due(notify, site_id, refused)
+    notify.sinks.http.fail_next(1, channel="sms", status=400, to="+15550000401")
+    await followup_due(notify, site_id, fell_back)
+    await notify.directory.stop()
+    try:
+        await followup_due(notify, site_id, deferred)
+        await eventually(
+            lambda: notify.pool.fetchval(
+                "SELECT deferrals > 0 FROM notifications WHERE recipient_id = $1", deferred
+            )
+        )
+    finally:
+        await notify.directory.start()
 
     local_now = notify.clock.now().astimezone(ZoneInfo("Europe/Paris"))
     quiet = {
@@ -87,7 +109,7 @@ async def story(notify: Notify) -> Story:
     assert answer.status_code == 200
     await followup_due(notify, site_id, held)
 
-    for recipient, count in ((emailed, 1), (refused, 1)):
+    for recipient, count in ((emailed, 1), (refused, 1), (fell_back, 1), (deferred, 1)):
         await eventually(lambda r=recipient, n=count: done(notify, r, n))  # type: ignore[misc]
     [waiting] = await eventually(lambda: notify.notifications(recipient_id=held))
     assert waiting["held_for"] == "quiet_hours"
@@ -96,7 +118,7 @@ async def story(notify: Notify) -> Story:
     await notify.pool.execute(
         "UPDATE notifications SET claimed_until = $2 WHERE id = $1", UUID(waiting["id"]), lease
     )
-    return Story(site_id, staff_id, emailed, retried, refused, held, lease)
+    return Story(site_id, staff_id, emailed, retried, refused, held, lease, deferred, fell_back)
 
 
 async def test_a_rebuilt_notify_projection_equals_the_live_one(

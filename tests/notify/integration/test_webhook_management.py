@@ -217,6 +217,28 @@ async def test_an_attempt_out_when_the_subscription_is_deleted_is_not_retried(
     assert len(receiver.got) == 1
 
 
+async def test_a_410_answered_after_the_subscription_was_deleted_leaves_it_deleted(
+    notify: Notify, receiver: Receiver
+) -> None:
+    site_id = uuid4()
+    hook = await subscribe(notify, site_id, receiver.url, ["AppointmentBooked"])
+    receiver.script, receiver.delay = [410], 0.5  # gone, said after a while
+    event = booked(site_id)
+    await notify.publish(event, source="booking", subject=event.appointment_id)
+    await eventually(lambda: _received(receiver, 1), interval=0.02)
+
+    deleted = await notify.http.delete(f"/webhooks/{hook['id']}")  # while the 410 is on its way
+
+    assert deleted.status_code == 204, deleted.text
+    async with notify.pool.acquire() as conn:
+        await eventually(lambda: _recorded_attempt(conn, hook["id"]), interval=0.05)
+        status = await conn.fetchval(
+            "SELECT status FROM webhook_subscriptions WHERE id = $1", UUID(hook["id"])
+        )
+    assert status == "deleted"
+    assert (await notify.http.get(f"/webhooks/{hook['id']}")).status_code == 404
+
+
 async def test_an_attempt_recorded_while_its_subscription_is_being_deleted_does_not_deadlock(
     notify: Notify, receiver: Receiver
 ) -> None:

@@ -73,6 +73,10 @@ EVENTS: list[Any] = [
     rules.DeliverySucceeded(at=AT, attempts=2),
     rules.DeliveryAbandoned(at=AT, attempts=4, error_code="http_400"),
     rules.DeliveryExpedited(at=AT, reason="sms_failed"),
+    rules.DeliveryDeferred(at=AT, until=LATER, reason="directory_unavailable"),
+    rules.ChannelFellBack(
+        at=AT, failed=NotificationChannel.SMS, to=NotificationChannel.EMAIL, error_code="http_400"
+    ),
     PreferencesSet(uuid4(), QuietHours(time(21, 0), time(8, 0)), Channel.SMS, AT),
     PreferencesSet(uuid4(), None, None, AT),
 ]

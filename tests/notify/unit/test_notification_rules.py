@@ -150,3 +150,93 @@ def test_a_waiting_message_is_expedited_and_a_due_one_is_left_alone() -> None:
 def test_versions_count_events() -> None:
     state = attempt(queued(), DeliveryOutcome.transient("smtp_451"))
     assert state.version == 3  # requested, attempted, retry scheduled
+
+
+# --- our own side down: deferred, not attempted -------------------------------------------
+
+MAX_AGE = timedelta(hours=6)
+SMS = NotificationChannel.SMS
+
+
+def deferred(
+    state: Notification, at: datetime, reason: str = "directory_unavailable"
+) -> Notification:
+    return fold(state, rules.defer(state, reason, at, POLICY, jitter=0.5, max_age=MAX_AGE))
+
+
+def test_a_deferral_counts_no_attempt_and_waits_longer_each_time_up_to_its_cap() -> None:
+    state, at, waits = queued(), NOW, []
+    for _ in range(12):  # twice NOTIFY_MAX_ATTEMPTS and more: still pending
+        state = deferred(state, at)
+        waits.append(state.next_attempt_at - at)
+        at = state.next_attempt_at
+    assert (state.status, state.attempts, state.deferrals) == (NotificationStatus.PENDING, 0, 12)
+    assert state.last_error == "directory_unavailable"
+    assert state.deferred_since == NOW
+    assert waits[0] == timedelta(seconds=7.5)  # the lane's back-off: 10 s ceiling, jitter 0.5
+    assert waits[1] == timedelta(seconds=15)
+    assert max(waits) == waits[-1] == rules.DEFER_MAX_DELAY * 0.75  # capped, then jittered
+
+
+def test_without_a_deadline_of_its_own_a_message_waits_the_max_age_then_fails() -> None:
+    state = deferred(queued(), NOW)
+    almost = NOW + MAX_AGE - timedelta(seconds=5)
+    last = deferred(state, almost)
+    assert last.status is NotificationStatus.PENDING
+    assert last.next_attempt_at == NOW + MAX_AGE  # never past it
+    events = rules.defer(last, "directory_unavailable", NOW + MAX_AGE, POLICY, 0.5, MAX_AGE)
+    gone = fold(last, events)
+    assert (gone.status, gone.attempts, gone.last_error) == (
+        NotificationStatus.FAILED,
+        0,
+        "directory_unavailable",
+    )
+
+
+def test_the_max_age_counts_from_the_first_deferral_not_from_queueing() -> None:
+    # Queued, then held overnight for quiet hours: its age does not count against it.
+    state = deferred(queued(), NOW + timedelta(hours=9))
+    assert state.status is NotificationStatus.PENDING
+    assert state.deferred_since == NOW + timedelta(hours=9)
+
+
+@pytest.mark.parametrize("key", ["appointment_start", "expires_at"])
+def test_a_message_with_a_deadline_of_its_own_waits_until_it_and_no_longer(key: str) -> None:
+    deadline = NOW + timedelta(days=2)  # later than the max age: the message's own counts
+    state = queued(params={key: deadline.isoformat()})
+    state = deferred(state, NOW + timedelta(days=1))
+    assert state.status is NotificationStatus.PENDING
+    assert deferred(state, deadline).status is NotificationStatus.FAILED
+    soon = queued(params={key: (NOW + timedelta(minutes=30)).isoformat()})
+    assert deferred(soon, NOW + timedelta(minutes=31)).status is NotificationStatus.FAILED
+
+
+def test_an_attempt_after_deferrals_is_attempt_one() -> None:
+    state = deferred(deferred(queued(), NOW), NOW + timedelta(minutes=1))
+    sent = attempt(state, DeliveryOutcome.sent(), NOW + timedelta(minutes=2))
+    assert (sent.status, sent.attempts) == (NotificationStatus.SENT, 1)
+
+
+# --- a channel refused for good: the next one, once ---------------------------------------
+
+
+def test_a_refused_channel_falls_back_once_and_both_attempts_are_recorded() -> None:
+    state = queued()
+    refused = DeliveryOutcome.permanent("http_400")
+    assert rules.ends_it(state, refused, POLICY)
+    moved = fold(state, rules.fall_back(state, SMS, refused, EMAIL, NOW))
+    assert (moved.status, moved.attempts, moved.channel) == (NotificationStatus.PENDING, 1, EMAIL)
+    assert moved.failed_channel is SMS
+    sent = attempt(moved, DeliveryOutcome.sent())
+    assert (sent.status, sent.attempts, sent.channel) == (NotificationStatus.SENT, 2, EMAIL)
+    with pytest.raises(ValueError, match="fell back"):
+        rules.fall_back(moved, EMAIL, refused, SMS, NOW)
+
+
+def test_only_an_outcome_that_would_end_the_message_falls_back() -> None:
+    state = queued()
+    assert not rules.ends_it(state, DeliveryOutcome.sent(), POLICY)
+    assert not rules.ends_it(state, DeliveryOutcome.transient("http_503"), POLICY)
+    for n in range(1, POLICY.max_attempts):
+        state = attempt(state, DeliveryOutcome.transient("http_503"), NOW + timedelta(minutes=n))
+    assert rules.ends_it(state, DeliveryOutcome.transient("http_503"), POLICY)  # the last try

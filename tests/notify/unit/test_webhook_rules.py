@@ -6,6 +6,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from notify.domain.webhooks.delivery import (
     AttemptResult,
     DeliveryStatus,
+    DisabledReason,
     NextStep,
     WebhookRetryPolicy,
     after_attempt,
@@ -18,11 +19,15 @@ POLICY = WebhookRetryPolicy(timedelta(seconds=30), timedelta(hours=1), timedelta
 
 
 def step(
-    status: int | None, attempt: int = 1, now: datetime = QUEUED, jitter: float = 0.5
+    status: int | None,
+    attempt: int = 1,
+    now: datetime = QUEUED,
+    jitter: float = 0.5,
+    first_attempt_at: datetime = QUEUED,
 ) -> NextStep:
     return after_attempt(
         AttemptResult(status, None if status else "http_timeout"),
-        queued_at=QUEUED,
+        first_attempt_at=first_attempt_at,
         attempt=attempt,
         now=now,
         policy=POLICY,
@@ -60,6 +65,50 @@ def test_retries_stop_once_the_next_attempt_would_fall_outside_24_hours() -> Non
     )
 
 
+def test_the_24_hours_count_from_the_first_attempt_not_from_queueing() -> None:
+    """A delivery that waited 23 h 55 min behind a failing head still gets its own 24 h once
+    its turn comes: its first attempt failing is retried, not the end of it."""
+    turn = QUEUED + timedelta(hours=23, minutes=55)
+    first = step(503, 1, now=turn, jitter=0.0, first_attempt_at=turn)
+    assert first.status is DeliveryStatus.PENDING
+    assert first.next_attempt_at == turn + timedelta(seconds=15)
+    late = turn + timedelta(hours=23, minutes=50)
+    assert step(503, 20, now=late, jitter=0.0, first_attempt_at=turn).status is (
+        DeliveryStatus.FAILED
+    )
+
+
+def test_a_receiver_failing_every_attempt_for_five_days_is_disabled_with_its_queue_kept() -> None:
+    policy = WebhookRetryPolicy(
+        timedelta(seconds=30), timedelta(hours=1), timedelta(hours=24), timedelta(days=5)
+    )
+    turn = QUEUED + timedelta(days=5)
+
+    def failed(failing_since: datetime | None, first: datetime = turn) -> NextStep:
+        return after_attempt(
+            AttemptResult(503),
+            first_attempt_at=first,
+            attempt=1,
+            now=turn,
+            policy=policy,
+            jitter=0.0,
+            failing_since=failing_since,
+        )
+
+    assert failed(None).disable is None  # this failure starts the streak
+    assert failed(turn - timedelta(days=4, hours=23)).disable is None
+    five_days = failed(QUEUED)
+    assert five_days.disable is DisabledReason.RECEIVER_FAILING
+    # The delivery tried keeps its own retry window; the subscription just stops for now.
+    assert (five_days.status, five_days.next_attempt_at) == (
+        DeliveryStatus.PENDING,
+        turn + timedelta(seconds=15),
+    )
+    assert failed(QUEUED, first=QUEUED).status is DeliveryStatus.FAILED
+    assert step(410).disable is DisabledReason.RECEIVER_GONE
+    assert step(503).disable is None  # without `disable_after`, never
+
+
 def test_the_body_is_the_cloud_event_without_personal_signed_links() -> None:
     event = {
         "id": "e1",
@@ -70,6 +119,18 @@ def test_the_body_is_the_cloud_event_without_personal_signed_links() -> None:
     assert "token" not in body
     assert '"page_id":"p1"' in body
     assert '"type":"PageRequested"' in body
+
+
+def test_a_reminders_and_a_bookings_manage_link_never_reach_a_webhook() -> None:
+    for kind in ("FollowUpDue", "AppointmentBooked"):
+        event = {
+            "id": "e2",
+            "type": kind,
+            "data": {"appointment_id": "a1", "manage_url": "https://booking/m?token=secret"},
+        }
+        body = webhook_body(event)
+        assert "token" not in body
+        assert '"appointment_id":"a1"' in body
 
 
 def test_a_rotated_out_secret_signs_beside_the_new_one_until_its_overlap_ends() -> None:

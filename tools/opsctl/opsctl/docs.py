@@ -54,6 +54,7 @@ PUBLISHED_BY: Mapping[str, tuple[str, ...]] = {
         "AlertAcknowledged",
         "AlertResolved",
         "AlertExhausted",
+        "AlertReopened",
         "PageRequested",
         "RiskFlagged",
     ),

@@ -11,7 +11,7 @@ from booking.adapters import claims, projections, scheduling_store
 from booking.application import publishing
 from booking.application.claiming import insert_claiming, save_claiming
 from booking.application.holding import consume_hold as release_hold_for
-from booking.application.ports import SiteAccess, require_site
+from booking.application.ports import PeopleOnly, SiteAccess, require_site
 from booking.application.recording import encode, fold, record, stream_id
 from booking.domain import appointment, client, room, site, staff
 from booking.domain.appointment import Appointment
@@ -167,9 +167,18 @@ async def close_care_episode(
 
 
 async def correct_client_contact(
-    uow: UnitOfWork, client_id: UUID, command: client.CorrectContact, access: SiteAccess
+    uow: UnitOfWork,
+    client_id: UUID,
+    command: client.CorrectContact,
+    access: SiteAccess,
+    *,
+    may_change_addresses: bool = True,
 ) -> Client:
+    """`may_change_addresses` False (an integration): an email or phone other than the
+    current one is refused (PeopleOnly); sending the current one, as a sync does, is not."""
     current = await _client(uow, client_id, access)
+    if not may_change_addresses and client.changes_an_address(current, command):
+        raise PeopleOnly("Only a person (a staff or admin key) changes a client's email or phone.")
     events = client.correct_contact(current, command, uow.now())
     return await _save_client(uow, current, events)
 
@@ -282,6 +291,17 @@ async def cancel_appointment(
     if on_freed is not None:
         await on_freed(uow, _freed(current))
     return cancelled
+
+
+async def confirm_appointment(
+    uow: UnitOfWork, appointment_id: UUID, access: SiteAccess
+) -> Appointment:
+    """The client confirms; a second confirmation records nothing (`appointment.confirm`)."""
+    current = await _appointment(uow, appointment_id, access)
+    events = appointment.confirm(current, uow.now())
+    if not events:
+        return current
+    return await _save_appointment(uow, current, events)
 
 
 def _freed(was: Appointment) -> FreedSlot:

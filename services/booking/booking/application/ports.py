@@ -28,3 +28,8 @@ class AccessDenied(Exception):
 def require_site(access: SiteAccess, site_id: UUID) -> None:
     if not access.can_access(site_id):
         raise AccessDenied(site_id)
+
+
+class PeopleOnly(Exception):
+    """Only a person (a `staff` or `admin` key) may do this, not an integration (answered as
+    403 with this message)."""

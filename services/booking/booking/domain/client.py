@@ -91,6 +91,16 @@ class CorrectContact:
 
 
 CORRECTABLE = frozenset({"name", "email", "phone", "locale", "timezone", "preferred_channel"})
+ADDRESSES = ("email", "phone")  # where the client's messages and signed links go
+
+
+def changes_an_address(client: Client, command: CorrectContact) -> bool:
+    """Whether the correction sends the client's messages somewhere else (or nowhere): an
+    email or phone given with a value other than the current one."""
+    return any(
+        field in command.given and getattr(command, field) != getattr(client, field)
+        for field in ADDRESSES
+    )
 
 
 @dataclass(frozen=True)

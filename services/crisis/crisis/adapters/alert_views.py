@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 _SUMMARY = """id, client_id, site_id, level, status, current_level, cycle, exhausted,
     escalation_due_at, opened_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by,
-    outcome"""
+    outcome, ack_expires_at"""
 
 
 async def alert_site(conn: Connection, alert_id: UUID) -> UUID | None:
@@ -34,7 +34,8 @@ async def alert_view(conn: Connection, alert_id: UUID) -> dict[str, Any] | None:
 
 async def _read_view(conn: Connection, alert_id: UUID) -> dict[str, Any] | None:
     row = await conn.fetchrow(
-        f"""SELECT {_SUMMARY}, policy_levels, policy_repeat, policy_fallback_staff_ids
+        f"""SELECT {_SUMMARY}, policy_levels, policy_repeat, policy_fallback_staff_ids,
+                   policy_ack_expires_after
             FROM alerts WHERE id = $1""",
         alert_id,
     )
@@ -43,8 +44,14 @@ async def _read_view(conn: Connection, alert_id: UUID) -> dict[str, Any] | None:
     view = dict(row)
     levels, repeat = view.pop("policy_levels"), view.pop("policy_repeat")
     fallback = view.pop("policy_fallback_staff_ids") or []
+    expires = view.pop("policy_ack_expires_after")
     view["policy"] = (
-        {"levels": levels, "repeat": repeat, "fallback_staff_ids": fallback}
+        {
+            "levels": levels,
+            "repeat": repeat,
+            "fallback_staff_ids": fallback,
+            "ack_expires_after": expires,
+        }
         if levels is not None
         else None
     )
@@ -113,14 +120,28 @@ async def open_exhausted_count(conn: Connection) -> int:
     return count
 
 
+async def oldest_acknowledgement_age(conn: Connection, now: datetime) -> float:
+    """Seconds since the longest-held acknowledged, unresolved alert was acknowledged (0 when
+    none is): an alert taken and then left, which nothing pages about by default."""
+    age: float | None = await conn.fetchval(
+        """SELECT extract(epoch FROM $1::timestamptz - min(acknowledged_at))::float8
+           FROM alerts WHERE status = 'acknowledged'""",
+        now,
+    )
+    return max(age or 0.0, 0.0)
+
+
 async def unsent_page_count(conn: Connection, now: datetime, after_seconds: float) -> int:
     """Pages of open alerts requested more than `after_seconds` ago that no channel has delivered
-    nor given up on: the staff member should have been reached by now."""
+    nor given up on: the staff member should have been reached by now. A re-opened alert's
+    pages from before its re-opening do not count: the acknowledgement withdrew those notify
+    had not sent yet, and they will never be."""
     count: int = await conn.fetchval(
         """SELECT count(*) FROM alert_pages p JOIN alerts a ON a.id = p.alert_id
            WHERE p.sent_at IS NULL AND p.failed_at IS NULL
              AND p.requested_at < $1::timestamptz - make_interval(secs => $2)
-             AND a.status = 'open'""",
+             AND a.status = 'open'
+             AND (a.reopened_at IS NULL OR p.requested_at >= a.reopened_at)""",
         now,
         after_seconds,
     )

@@ -14,6 +14,7 @@ from counseling_shared.eventstore import read_stream
 from counseling_shared.unit_of_work import UnitOfWork
 from crisis.adapters import timers
 from crisis.adapters.codec import from_stored, policy_levels_json, to_stored
+from crisis.adapters.policies import ack_expires_after_text
 from crisis.domain.alert import Alert, Page, fold
 from crisis.domain.timeline import (
     AlertEvent,
@@ -168,9 +169,10 @@ async def _project_alert(conn: Connection, alert: Alert, version: int, now: date
         """INSERT INTO alerts (id, client_id, site_id, level, status, current_level, cycle,
                exhausted, policy_levels, policy_repeat, escalation_due_at, opened_at,
                acknowledged_at, acknowledged_by, resolved_at, resolved_by, outcome,
-               version, updated_at, policy_fallback_staff_ids)
+               version, updated_at, policy_fallback_staff_ids, reopens, ack_expires_at,
+               policy_ack_expires_after, reopened_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                   $18, $19, $20)
+                   $18, $19, $20, $21, $22, $23, $24)
            ON CONFLICT (id) DO UPDATE SET
                level = EXCLUDED.level, status = EXCLUDED.status,
                current_level = EXCLUDED.current_level, cycle = EXCLUDED.cycle,
@@ -181,7 +183,10 @@ async def _project_alert(conn: Connection, alert: Alert, version: int, now: date
                acknowledged_at = EXCLUDED.acknowledged_at,
                acknowledged_by = EXCLUDED.acknowledged_by, resolved_at = EXCLUDED.resolved_at,
                resolved_by = EXCLUDED.resolved_by, outcome = EXCLUDED.outcome,
-               version = EXCLUDED.version, updated_at = EXCLUDED.updated_at""",
+               version = EXCLUDED.version, updated_at = EXCLUDED.updated_at,
+               reopens = EXCLUDED.reopens, ack_expires_at = EXCLUDED.ack_expires_at,
+               policy_ack_expires_after = EXCLUDED.policy_ack_expires_after,
+               reopened_at = EXCLUDED.reopened_at""",
         alert.id,
         alert.client_id,
         alert.site_id,
@@ -202,6 +207,10 @@ async def _project_alert(conn: Connection, alert: Alert, version: int, now: date
         version,
         now,
         list(alert.policy.fallback_staff_ids) if alert.policy else None,
+        alert.reopens,
+        alert.ack_expires_at,
+        ack_expires_after_text(alert.policy) if alert.policy else None,
+        alert.reopened_at,
     )
 
 

@@ -53,7 +53,10 @@ def policy_levels_json(policy: EscalationPolicy) -> list[dict[str, Any]]:
 
 
 def policy_from_json(
-    levels: list[dict[str, Any]], repeat: int, fallback_staff_ids: Sequence[Any] = ()
+    levels: list[dict[str, Any]],
+    repeat: int,
+    fallback_staff_ids: Sequence[Any] = (),
+    ack_expires_after: str | None = None,
 ) -> EscalationPolicy:
     return EscalationPolicy(
         tuple(
@@ -66,4 +69,5 @@ def policy_from_json(
         ),
         repeat,
         tuple(UUID(str(s)) for s in fallback_staff_ids),
+        parse_duration(ack_expires_after) if ack_expires_after else None,
     )

@@ -1,9 +1,10 @@
 """A schedule's shifts as an iCalendar feed (RFC 5545), built with `icalendar`.
 
-Events carry staff ids and layer numbers only: crisis keeps no names or contact details.
+Events name the staff member on call (booking's StaffRegistered `name`; a short id for one crisis
+has no name for) and the layer, in the language `_` translates to; no contact details.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from uuid import UUID, uuid5
 
@@ -13,13 +14,22 @@ from crisis.domain.schedules.oncall import Shift
 
 
 def calendar_feed(
-    schedule_id: UUID, name: str, shifts: Sequence[Shift], generated_at: datetime
+    schedule_id: UUID,
+    name: str,
+    shifts: Sequence[Shift],
+    generated_at: datetime,
+    names: Mapping[str, str] | None = None,
+    _: Callable[..., str] | None = None,
 ) -> bytes:
+    """`names`: staff names by id; `_`: the translator (`page_i18n.translator`; English
+    when None)."""
+    _ = _ or _english
+    names = names or {}
     calendar = Calendar()
     calendar.add("prodid", "-//counseling-center//crisis on-call//EN")
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("x-wr-calname", f"On call: {name}")
+    calendar.add("x-wr-calname", _("On call: %(who)s", who=name))
     for shift in shifts:
         event = Event()
         # Stable per shift, so a calendar app updates rather than duplicates on refresh.
@@ -27,10 +37,14 @@ def calendar_feed(
         event.add("dtstamp", generated_at)
         event.add("dtstart", shift.start)
         event.add("dtend", shift.end)
-        event.add("summary", f"On call: staff {shift.staff_id}")
-        why = f"layer {shift.layer}" if shift.layer is not None else "added by an override"
-        if shift.override_id is not None and shift.layer is not None:
-            why += " (override)"
+        who = names.get(str(shift.staff_id)) or _("staff %(id)s", id=str(shift.staff_id)[:8])
+        event.add("summary", _("On call: %(who)s", who=who))
+        if shift.layer is None:
+            why = _("added by an override")
+        elif shift.override_id is not None:
+            why = _("layer %(layer)s (override)", layer=shift.layer)
+        else:
+            why = _("layer %(layer)s", layer=shift.layer)
         event.add("description", why)
         calendar.add_component(event)
     data: bytes = calendar.to_ical()
@@ -39,3 +53,7 @@ def calendar_feed(
 
 def _key(shift: Shift) -> str:
     return f"{shift.staff_id}:{shift.start.isoformat()}:{shift.layer}:{shift.override_id}"
+
+
+def _english(msgid: str, **values: object) -> str:
+    return msgid % values if values else msgid

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from counseling_shared.eventstore import NewEvent
 from counseling_shared.unit_of_work import UnitOfWork
 from crisis.adapters.codec import policy_from_json, policy_levels_json, written_metadata
+from crisis.domain.durations import format_duration
 from crisis.domain.policy import EscalationPolicy
 
 if TYPE_CHECKING:
@@ -26,13 +27,15 @@ class SitePolicy:
 
 async def policy_of(conn: Connection, site_id: UUID) -> SitePolicy | None:
     row = await conn.fetchrow(
-        """SELECT levels, repeat, fallback_staff_ids, version, updated_at
+        """SELECT levels, repeat, fallback_staff_ids, version, updated_at, ack_expires_after
            FROM escalation_policies WHERE site_id = $1""",
         site_id,
     )
     if row is None:
         return None
-    policy = policy_from_json(row["levels"], row["repeat"], row["fallback_staff_ids"])
+    policy = policy_from_json(
+        row["levels"], row["repeat"], row["fallback_staff_ids"], row["ack_expires_after"]
+    )
     return SitePolicy(site_id, policy, row["version"], row["updated_at"])
 
 
@@ -42,21 +45,18 @@ async def replace_policy(
     """Record the new policy after `current` (raises ConcurrencyConflict if another won)."""
     version = current.version if current else 0
     now = uow.now()
+    data: dict[str, Any] = {
+        "site_id": str(site_id),
+        "levels": policy_levels_json(policy),
+        "repeat": policy.repeat,
+        "fallback_staff_ids": [str(s) for s in policy.fallback_staff_ids],
+    }
+    if (expires := ack_expires_after_text(policy)) is not None:
+        data["ack_expires_after"] = expires
     await uow.append(
         stream_id(site_id),
         version,
-        [
-            NewEvent(
-                "EscalationPolicySet",
-                {
-                    "site_id": str(site_id),
-                    "levels": policy_levels_json(policy),
-                    "repeat": policy.repeat,
-                    "fallback_staff_ids": [str(s) for s in policy.fallback_staff_ids],
-                },
-                written_metadata(now),
-            )
-        ],
+        [NewEvent("EscalationPolicySet", data, written_metadata(now))],
     )
     saved = SitePolicy(site_id, policy, version + 1, now)
     await save(uow.conn, saved)
@@ -107,18 +107,26 @@ async def save(conn: Connection, site_policy: SitePolicy) -> None:
     """Upsert the site's `escalation_policies` row."""
     await conn.execute(
         """INSERT INTO escalation_policies (site_id, levels, repeat, fallback_staff_ids, version,
-               updated_at)
-           VALUES ($1, $2, $3, $6, $4, $5)
+               updated_at, ack_expires_after)
+           VALUES ($1, $2, $3, $6, $4, $5, $7)
            ON CONFLICT (site_id) DO UPDATE SET levels = EXCLUDED.levels,
                repeat = EXCLUDED.repeat, fallback_staff_ids = EXCLUDED.fallback_staff_ids,
-               version = EXCLUDED.version, updated_at = EXCLUDED.updated_at""",
+               version = EXCLUDED.version, updated_at = EXCLUDED.updated_at,
+               ack_expires_after = EXCLUDED.ack_expires_after""",
         site_policy.site_id,
         policy_levels_json(site_policy.policy),
         site_policy.policy.repeat,
         site_policy.version,
         site_policy.updated_at,
         list(site_policy.policy.fallback_staff_ids),
+        ack_expires_after_text(site_policy.policy),
     )
+
+
+def ack_expires_after_text(policy: EscalationPolicy) -> str | None:
+    """The policy's `ack_expires_after` as ISO 8601 text (None: acknowledgements hold)."""
+    expires = policy.ack_expires_after
+    return format_duration(expires) if expires is not None else None
 
 
 async def all_policies(conn: Connection) -> list[SitePolicy]:

@@ -1,5 +1,6 @@
 """Which staff ids belong to which site, and who has left (from booking's StaffRegistered and
-StaffDeactivated), to check policies and to skip people who can no longer be paged."""
+StaffDeactivated), to check policies and to skip people who can no longer be paged; and their
+names, for the on-call page and calendar."""
 
 from __future__ import annotations
 
@@ -26,19 +27,21 @@ async def record_staff(
     phone_digest: str | None = None,
     phone_digest_key: str | None = None,
     announced_at: datetime | None = None,
+    name: str | None = None,
 ) -> None:
-    """`channels`: how many ways the staff member can be reached (the count, no details);
-    `locale`: the language of their on-call page; `phone_digest`: a keyed digest of their
-    phone, never the number, made with the key whose fingerprint is `phone_digest_key`.
+    """`name`: shown to colleagues on the on-call page; `channels`: how many ways the staff
+    member can be reached (the count, no details); `locale`: the language of their on-call
+    page; `phone_digest`: a keyed digest of their phone, never the number, made with the key
+    whose fingerprint is `phone_digest_key`.
     A later StaffRegistered (a change of details, an operator's reannouncement) replaces
     them all; one announced before what is kept (`announced_at`, the envelope's time: a retry
     or a redriven dead letter arriving late) changes nothing."""
     await conn.execute(
         """INSERT INTO staff (staff_id, site_id, role, registered_at, channels, locale,
-                              phone_digest, phone_digest_key, announced_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                              phone_digest, phone_digest_key, announced_at, name)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
            ON CONFLICT (staff_id) DO UPDATE SET site_id = EXCLUDED.site_id, role = EXCLUDED.role,
-               channels = EXCLUDED.channels, locale = EXCLUDED.locale,
+               channels = EXCLUDED.channels, locale = EXCLUDED.locale, name = EXCLUDED.name,
                phone_digest = EXCLUDED.phone_digest,
                phone_digest_key = EXCLUDED.phone_digest_key,
                announced_at = EXCLUDED.announced_at
@@ -53,6 +56,7 @@ async def record_staff(
         phone_digest,
         phone_digest_key if phone_digest is not None else None,
         announced_at,
+        name,
     )
 
 
@@ -104,6 +108,25 @@ async def locale_of(conn: Connection, staff_id: UUID) -> str | None:
         "SELECT locale FROM staff WHERE staff_id = $1", staff_id
     )
     return locale
+
+
+async def names_of(conn: Connection, staff_ids: Collection[object]) -> dict[str, str]:
+    """The known names of `staff_ids`, by the id's text (members with no name left out)."""
+    ids = [UUID(str(s)) for s in staff_ids]
+    rows = await conn.fetch(
+        "SELECT staff_id, name FROM staff WHERE staff_id = ANY($1::uuid[]) AND name IS NOT NULL",
+        ids,
+    )
+    return {str(r["staff_id"]): r["name"] for r in rows}
+
+
+async def locales_of(conn: Connection, staff_ids: Collection[UUID]) -> list[str]:
+    """The locales of `staff_ids` crisis knows (one per member)."""
+    rows = await conn.fetch(
+        "SELECT locale FROM staff WHERE staff_id = ANY($1::uuid[]) AND locale IS NOT NULL",
+        list(staff_ids),
+    )
+    return [r["locale"] for r in rows]
 
 
 async def with_fewer_channels(

@@ -1,4 +1,9 @@
-"""Escalation deadlines as rows (`escalation_timers`), kept in step with each alert."""
+"""Escalation deadlines as rows (`escalation_timers`), kept in step with each alert.
+
+A row is the alert's one pending timer (`Alert.deadline`): a level's ack deadline (`kind`
+`escalation`) while it is open, or its acknowledgement's expiry (`ack_expiry`) while it is
+acknowledged under a policy with `ack_expires_after`; `round` counts the alert's re-openings.
+"""
 
 from __future__ import annotations
 
@@ -18,32 +23,46 @@ CHANNEL = "escalation_timers"
 DUE = "status = 'scheduled'"
 
 
-# The alert's other scheduled timers cancelled ($3: it keeps a deadline, at cycle $4 and
-# level $5). One a scheduler has claimed right now is skipped (SKIP LOCKED).
+# The alert's other scheduled timers cancelled ($3: it keeps a timer, at cycle $4, level $5,
+# round $6 of kind $7). One a scheduler has claimed right now is skipped (SKIP LOCKED).
 _CANCEL_OTHERS = f"""UPDATE {TABLE} SET status = 'cancelled', settled_at = $2
     WHERE id IN (SELECT id FROM {TABLE}
                  WHERE alert_id = $1 AND status = 'scheduled'
-                   AND NOT ($3 AND cycle = $4 AND level = $5)
+                   AND NOT ($3 AND cycle = $4 AND level = $5 AND round = $6 AND kind = $7)
                  FOR UPDATE SKIP LOCKED)"""
-# The alert's current deadline, unless it is there already.
-_ADD = f"""INSERT INTO {TABLE} (id, alert_id, cycle, level, due_at, created_at, trace_headers)
-    VALUES ($1, $2, $3, $4, $5, $6, $7)
-    ON CONFLICT (alert_id, cycle, level) DO NOTHING"""
+# The alert's current timer, unless it is there already.
+_ADD = f"""INSERT INTO {TABLE} (id, alert_id, cycle, level, due_at, created_at, trace_headers,
+        round, kind)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    ON CONFLICT (alert_id, round, kind, cycle, level) DO NOTHING"""
 
 
 def _cancel_others_args(alert: Alert, now: datetime) -> tuple[object, ...]:
-    due, step = alert.escalation_due_at, alert.step
-    keep = due is not None and step is not None
-    return (alert.id, now, keep, step.cycle if step else 0, step.level if step else 0)
+    deadline = alert.deadline
+    if deadline is None:
+        return (alert.id, now, False, 0, 0, 0, "escalation")
+    step = deadline.step
+    return (alert.id, now, True, step.cycle, step.level, deadline.round, deadline.kind)
 
 
 def _add_args(alert: Alert, now: datetime) -> tuple[object, ...] | None:
-    due, step = alert.escalation_due_at, alert.step
-    if due is None or step is None:
+    deadline = alert.deadline
+    if deadline is None:
         return None
     # The flow's trace: the page this deadline fires continues it.
     trace = current_trace_headers() or None
-    return (uuid4(), alert.id, step.cycle, step.level, due, now, trace)
+    step = deadline.step
+    return (
+        uuid4(),
+        alert.id,
+        step.cycle,
+        step.level,
+        deadline.due_at,
+        now,
+        trace,
+        deadline.round,
+        deadline.kind,
+    )
 
 
 async def follow(conn: Connection, alert: Alert, now: datetime) -> None:
@@ -58,23 +77,26 @@ async def follow(conn: Connection, alert: Alert, now: datetime) -> None:
     if added is None:
         return
     if await conn.fetchval(_ADD + " RETURNING true", *added):
-        await notify_timer_added(conn, CHANNEL, alert.escalation_due_at)
+        await notify_timer_added(conn, CHANNEL, alert.deadline.due_at if alert.deadline else None)
 
 
 # `follow` for every alert at once, from the `alerts` rows a projection rebuild just wrote
-# (their cycle, current_level and escalation_due_at are each alert's step and deadline, as
-# `_cancel_others_args` and `_add_args` take them from the alert). The rebuild's own rows:
-# nobody else can hold a lock on them, so no SKIP LOCKED.
+# (their cycle, current_level, reopens and escalation_due_at or ack_expires_at are each
+# alert's timer, as `Alert.deadline` gives it; at most one of the two instants is set). The
+# rebuild's own rows: nobody else can hold a lock on them, so no SKIP LOCKED.
+_CURRENT_KIND = """CASE WHEN a.escalation_due_at IS NOT NULL THEN 'escalation'
+    WHEN a.ack_expires_at IS NOT NULL THEN 'ack_expiry' END"""
 _CANCEL_STALE = f"""UPDATE {TABLE} t SET status = 'cancelled', settled_at = $1
     FROM alerts a
     WHERE a.id = t.alert_id AND t.status = 'scheduled'
-      AND NOT (a.escalation_due_at IS NOT NULL
-               AND t.cycle = a.cycle AND t.level = a.current_level)"""
+      AND NOT (coalesce(t.kind = {_CURRENT_KIND}, false)
+               AND t.cycle = a.cycle AND t.level = a.current_level AND t.round = a.reopens)"""
 _ADD_CURRENT = f"""INSERT INTO {TABLE} (id, alert_id, cycle, level, due_at, created_at,
-        trace_headers)
-    SELECT gen_random_uuid(), a.id, a.cycle, a.current_level, a.escalation_due_at, $1, $2
-    FROM alerts a WHERE a.escalation_due_at IS NOT NULL
-    ON CONFLICT (alert_id, cycle, level) DO NOTHING"""
+        trace_headers, round, kind)
+    SELECT gen_random_uuid(), a.id, a.cycle, a.current_level,
+           coalesce(a.escalation_due_at, a.ack_expires_at), $1, $2, a.reopens, {_CURRENT_KIND}
+    FROM alerts a WHERE a.escalation_due_at IS NOT NULL OR a.ack_expires_at IS NOT NULL
+    ON CONFLICT (alert_id, round, kind, cycle, level) DO NOTHING"""
 
 
 async def follow_rebuilt(conn: Connection, now: datetime) -> None:
@@ -87,10 +109,12 @@ async def follow_rebuilt(conn: Connection, now: datetime) -> None:
 
 
 async def alerts_without_deadline(conn: Connection) -> list[UUID]:
-    """Open, unacknowledged, not exhausted alerts with a policy but no scheduled deadline."""
+    """Open, unacknowledged, not exhausted alerts with a policy, and acknowledged ones whose
+    acknowledgement expires, that have no scheduled timer."""
     rows = await conn.fetch(
         f"""SELECT a.id FROM alerts a
-            WHERE a.status = 'open' AND NOT a.exhausted AND a.policy_levels IS NOT NULL
+            WHERE ((a.status = 'open' AND NOT a.exhausted AND a.policy_levels IS NOT NULL)
+                   OR (a.status = 'acknowledged' AND a.ack_expires_at IS NOT NULL))
               AND NOT EXISTS (SELECT 1 FROM {TABLE} t
                               WHERE t.alert_id = a.id AND t.status = 'scheduled')"""
     )
@@ -98,11 +122,12 @@ async def alerts_without_deadline(conn: Connection) -> list[UUID]:
 
 
 async def restore(conn: Connection, alert: Alert, now: datetime) -> bool:
-    """Re-create the alert's current deadline when nothing is scheduled for it (the auditor's
-    repair; the caller holds the alert's lock). True when a deadline was restored."""
-    due, step = alert.escalation_due_at, alert.step
-    if due is None or step is None:
+    """Re-create the alert's current timer when nothing is scheduled for it (the auditor's
+    repair; the caller holds the alert's lock). True when a timer was restored."""
+    deadline = alert.deadline
+    if deadline is None:
         return False
+    due, step = deadline.due_at, deadline.step
     scheduled = await conn.fetchval(
         f"SELECT true FROM {TABLE} WHERE alert_id = $1 AND status = 'scheduled' LIMIT 1",
         alert.id,
@@ -110,9 +135,10 @@ async def restore(conn: Connection, alert: Alert, now: datetime) -> bool:
     if scheduled:
         return False
     await conn.execute(
-        f"""INSERT INTO {TABLE} (id, alert_id, cycle, level, due_at, created_at, trace_headers)
-            VALUES ($1, $2, $3, $4, $5, $6, NULL)
-            ON CONFLICT (alert_id, cycle, level) DO UPDATE
+        f"""INSERT INTO {TABLE} (id, alert_id, cycle, level, due_at, created_at, trace_headers,
+                round, kind)
+            VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8)
+            ON CONFLICT (alert_id, round, kind, cycle, level) DO UPDATE
                SET status = 'scheduled', due_at = EXCLUDED.due_at, settled_at = NULL""",
         uuid4(),
         alert.id,
@@ -120,6 +146,8 @@ async def restore(conn: Connection, alert: Alert, now: datetime) -> bool:
         step.level,
         due,
         now,
+        deadline.round,
+        deadline.kind,
     )
     await notify_timer_added(conn, CHANNEL, due)
     return True

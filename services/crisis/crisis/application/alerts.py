@@ -1,5 +1,6 @@
 """Command and event handlers for alerts. Each runs inside the caller's unit of work."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
@@ -14,10 +15,12 @@ from crisis.adapters.flags import RiskFlag
 from crisis.application.publishing import Paging, public_events
 from crisis.application.schedules import on_call_now
 from crisis.domain.alert import (
+    AckExpired,
     Acknowledge,
     AdoptPolicy,
     Alert,
     Command,
+    DeadlineKind,
     EscalationDue,
     OnCall,
     ReceiveFlag,
@@ -37,6 +40,7 @@ from crisis.domain.timeline import (
     LevelSkipped,
     NoPolicy,
     PageRequested,
+    Reopened,
     kind_of,
 )
 
@@ -87,17 +91,24 @@ async def receive_flag(uow: UnitOfWork, flag: RiskFlag, paging: Paging) -> FlagO
     await policies.lock_site_for_flag(conn, flag.site_id)
     site_policy = await policies.policy_of(conn, flag.site_id)
     in_force = site_policy.policy if site_policy else None
-    command = ReceiveFlag(
-        flag.flag_id, flag.level, flag.source, in_force, *await _people_now(uow, in_force)
-    )
     loaded = None
     if (active := await alerts.active_alert_of(conn, flag.client_id, flag.site_id)) is not None:
         await alerts.lock(conn, active)
         loaded = await alerts.load(conn, active)
     if loaded is not None and loaded.alert.is_active:
-        alert_id = loaded.alert.id
-        events = decide(loaded.alert, command, uow.now())
+        alert = loaded.alert
+        # A flag re-opening an acknowledged alert pages by its frozen policy and its
+        # acknowledger: who they are (deactivated?) is asked now. Adopting uses the site's.
+        people = await _people_now(
+            uow, alert.policy or in_force, [alert.acknowledged_by] if alert.acknowledged_by else []
+        )
+        command = ReceiveFlag(flag.flag_id, flag.level, flag.source, in_force, *people)
+        alert_id = alert.id
+        events = decide(alert, command, uow.now())
     else:  # no alert, or it was resolved while we waited for its lock
+        command = ReceiveFlag(
+            flag.flag_id, flag.level, flag.source, in_force, *await _people_now(uow, in_force)
+        )
         loaded, alert_id = None, uuid4()
         events = open_alert(alert_id, flag.client_id, flag.site_id, command, uow.now())
     await _save_and_publish(uow, alert_id, loaded, events, paging)
@@ -118,15 +129,19 @@ async def resolve(
 
 @dataclass(frozen=True)
 class DueDeadline:
-    """A claimed `escalation_timers` row."""
+    """A claimed `escalation_timers` row: a level's ack deadline, or an acknowledgement's
+    expiry (`ack_expiry`), of the alert's re-opening `round` (0: never re-opened)."""
 
     timer_id: UUID
     alert_id: UUID
     step: Step
+    kind: DeadlineKind = "escalation"
+    round: int = 0
 
 
 async def escalation_due(uow: UnitOfWork, due: DueDeadline, paging: Paging) -> None:
-    """A deadline passed: page the next step, unless the alert moved on (then the timer is void).
+    """A deadline passed: page the next step, or (an acknowledgement expired) re-open the alert
+    and page its acknowledger; unless the alert moved on (then the timer is void).
 
     The timer row is settled in the same transaction as the alert's events, so a crash before
     commit fires it again and a crash after commit never does.
@@ -137,9 +152,16 @@ async def escalation_due(uow: UnitOfWork, due: DueDeadline, paging: Paging) -> N
     )
     events = []
     if loaded is not None:
+        alert = loaded.alert
         # The frozen policy keeps schedule references: who they name is decided now.
-        on_call, inactive = await _people_now(uow, loaded.alert.policy)
-        events = decide(loaded.alert, EscalationDue(due.step, on_call, inactive), uow.now())
+        taker = [alert.acknowledged_by] if alert.acknowledged_by else []
+        on_call, inactive = await _people_now(uow, alert.policy, taker)
+        command: Command = (
+            AckExpired(due.round, on_call, inactive)
+            if due.kind == "ack_expiry"
+            else EscalationDue(due.step, on_call, inactive, due.round)
+        )
+        events = decide(alert, command, uow.now())
     await timers.settle(conn, due.timer_id, "fired" if events else "cancelled", uow.now())
     if loaded and events:
         await _save_and_publish(uow, due.alert_id, loaded, events, paging)
@@ -203,14 +225,16 @@ async def record_delivery(
 
 
 async def _people_now(
-    uow: UnitOfWork, policy: EscalationPolicy | None
+    uow: UnitOfWork, policy: EscalationPolicy | None, also: Iterable[UUID] = ()
 ) -> tuple[OnCall, frozenset[UUID]]:
     """Who the policy's schedules have on call now, and who of everyone it can page (named or
-    on call) booking deactivated: they are skipped when their level is paged."""
+    on call, and `also`: an acknowledger paged again) booking deactivated: they are skipped
+    when their level is paged."""
+    also = set(also)
     if policy is None:
-        return {}, frozenset()
+        return {}, await staff.inactive_among(uow.conn, also)
     on_call = await on_call_now(uow, schedules_of(policy))
-    reachable = everyone(policy) | {s for people in on_call.values() for s in people}
+    reachable = everyone(policy) | {s for people in on_call.values() for s in people} | also
     return on_call, await staff.inactive_among(uow.conn, reachable)
 
 
@@ -254,7 +278,7 @@ def _count(events: list[AlertEvent]) -> None:
         match event:
             case PageRequested():
                 metrics.PAGES_REQUESTED.labels("flag" if event.flag_id else "escalation").inc()
-            case Escalated() | ChainRepeated() | Exhausted() | LevelSkipped():
+            case Escalated() | ChainRepeated() | Exhausted() | LevelSkipped() | Reopened():
                 metrics.ESCALATION_STEPS.labels(kind_of(event)).inc()
             case NoPolicy():
                 metrics.ALERTS_WITHOUT_POLICY.inc()

@@ -49,7 +49,7 @@ async def _restore_deadline(pool: asyncpg.Pool[Any], clock: Clock, alert_id: UUI
         if not await alerts.lock(conn, alert_id):
             return 0
         loaded = await alerts.load(conn, alert_id)
-        if loaded is None or loaded.alert.escalation_due_at is None:
+        if loaded is None or loaded.alert.deadline is None:
             return 0
         if not await timers.restore(conn, loaded.alert, clock.now()):
             return 0

@@ -38,6 +38,7 @@ async def set_policy(
     fallback_staff_ids: Sequence[UUID] = (),
     *,
     require_known_staff: bool,
+    ack_expires_after: str | None = None,
 ) -> SitePolicy:
     """Replace the site's policy. Alerts already open keep the copy they froze.
 
@@ -46,7 +47,7 @@ async def set_policy(
     errors: list[FieldError] = []
     policy: EscalationPolicy | None = None
     try:
-        policy = escalation_policy(levels, repeat, fallback_staff_ids)
+        policy = escalation_policy(levels, repeat, fallback_staff_ids, ack_expires_after)
     except InvalidPolicy as exc:
         errors += exc.errors
     if require_known_staff:
@@ -139,8 +140,9 @@ async def staff_registered(
     phone_key: str = "",
     announced_at: datetime | None = None,
 ) -> None:
-    """Only the id, site, role, locale, the number of channels and a keyed digest of the phone
-    (to recognise SMS replies) are kept: contact details stay with notify. `announced_at`:
+    """Only the id, site, role, name (shown to colleagues on the on-call page), locale, the
+    number of channels and a keyed digest of the phone (to recognise SMS replies) are kept:
+    contact details stay with notify. `announced_at`:
     the envelope's time (an older announcement arriving late changes nothing)."""
     channels = sum(1 for contact in (event.email, event.phone) if contact)
     await staff.record_staff(
@@ -154,6 +156,7 @@ async def staff_registered(
         phone_digest(phone_key, event.phone) if event.phone and phone_key else None,
         key_fingerprint(phone_key) if phone_key else None,
         announced_at,
+        event.name,
     )
 
 

@@ -16,6 +16,7 @@ from crisis.domain.timeline import (
     Opened,
     PageRequested,
     PolicyAdopted,
+    Reopened,
     Resolved,
 )
 
@@ -59,7 +60,8 @@ def public_events(
     """Fold the events one by one and say what each one announces, in order.
 
     Flags, raised levels and deliveries stay in the timeline: the contract has no public event
-    for them.
+    for them (a raised level that re-opens an acknowledged alert is announced by its
+    `AlertReopened`, which carries the new level).
     """
     out: list[public.IntegrationEvent] = []
     alert = before
@@ -83,6 +85,10 @@ def public_events(
                 out.append(public.AlertExhausted(**fields))
             case Acknowledged():
                 out.append(public.AlertAcknowledged(**fields, staff_id=event.staff_id))
+            case Reopened():
+                out.append(
+                    public.AlertReopened(**fields, staff_id=event.staff_id, reason=event.reason)
+                )
             case Resolved():
                 out.append(
                     public.AlertResolved(**fields, staff_id=event.staff_id, outcome=event.outcome)

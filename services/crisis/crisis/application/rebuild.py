@@ -184,7 +184,10 @@ def _kind_of(stream_id: str) -> str | None:
 async def _rebuild_policy(conn: Connection, site_id: UUID, records: list[RecordedEvent]) -> None:
     last = records[-1]
     policy = policy_from_json(
-        last.data["levels"], last.data["repeat"], last.data.get("fallback_staff_ids", ())
+        last.data["levels"],
+        last.data["repeat"],
+        last.data.get("fallback_staff_ids", ()),
+        last.data.get("ack_expires_after"),
     )
     at = written_at(last) or last.recorded_at
     await policies.save(conn, SitePolicy(site_id, policy, last.version, at))
@@ -215,7 +218,8 @@ async def _rebuild_flag(
 async def _rebuild_alert(
     conn: Connection, records: list[RecordedEvent], alert_of_flag: dict[UUID, UUID]
 ) -> datetime | None:
-    """Save one alert's rows; its escalation deadline (None: none is running)."""
+    """Save one alert's rows; when its timer falls due (an escalation deadline or an
+    acknowledgement's expiry; None: none is running)."""
     events = [from_stored(r) for r in records]
     alert = fold(None, events)
     assert alert is not None, f"{records[0].stream_id} never opened"
@@ -225,4 +229,4 @@ async def _rebuild_alert(
     for event in events:
         if isinstance(event, FlagReceived):
             alert_of_flag[event.flag_id] = alert.id
-    return alert.escalation_due_at
+    return alert.deadline.due_at if alert.deadline else None

@@ -64,10 +64,10 @@ async def handle_reply(
         return SmsAnswer(ACKNOWLEDGED, {"alert": short}, **known)
     if view["acknowledged_at"] is None:
         return SmsAnswer(RESOLVED, {"alert": short}, **known)
+    by = view["acknowledged_by"]
+    who = (await staff.names_of(uow.conn, [by])).get(str(by)) or str(by)[:8]
     return SmsAnswer(
-        ALREADY,
-        {"alert": short, "who": str(view["acknowledged_by"])[:8], "when": view["acknowledged_at"]},
-        **known,
+        ALREADY, {"alert": short, "who": who, "when": view["acknowledged_at"]}, **known
     )
 
 

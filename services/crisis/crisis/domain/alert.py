@@ -8,13 +8,22 @@ on the live write path, when an alert is folded from the event store, and in uni
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 from uuid import UUID, uuid5
 
-from counseling_shared.codes import AlertOutcome, AlertStatus, RiskLevel, RiskSource
+from counseling_shared.codes import (
+    AlertOutcome,
+    AlertReopenReason,
+    AlertStatus,
+    RiskLevel,
+    RiskSource,
+)
 from counseling_shared.fast_replace import replace
 from crisis.domain.escalation import FIRST_STEP, Step, fallback_step, next_step
 from crisis.domain.policy import EscalationPolicy
 from crisis.domain.timeline import (
+    REOPEN_ACK_EXPIRED,
+    REOPEN_RISK_RAISED,
     STAFF_DEACTIVATED,
     Acknowledged,
     AlertEvent,
@@ -32,6 +41,7 @@ from crisis.domain.timeline import (
     PageSent,
     PageSkipped,
     PolicyAdopted,
+    Reopened,
     Resolved,
 )
 
@@ -50,6 +60,21 @@ class Page:
     flag_id: UUID | None = None
     sent_at: datetime | None = None
     failed_at: datetime | None = None
+
+
+DeadlineKind = Literal["escalation", "ack_expiry"]
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """The alert's one pending timer: the current level's ack deadline while it is open, or
+    when its acknowledgement expires while it is acknowledged. `round` counts re-openings, so a
+    timer of an earlier round (same step) is told apart from the running one."""
+
+    kind: DeadlineKind
+    round: int
+    step: Step
+    due_at: datetime
 
 
 @dataclass(frozen=True)
@@ -77,6 +102,8 @@ class Alert:
     resolved_by: UUID | None = None
     resolved_at: datetime | None = None
     outcome: AlertOutcome | None = None
+    reopens: int = 0
+    reopened_at: datetime | None = None
 
     @property
     def is_active(self) -> bool:
@@ -100,6 +127,28 @@ class Alert:
         ):
             return None
         return self.step_started_at + self.policy.level(self.step.level).ack_timeout
+
+    @property
+    def ack_expires_at(self) -> datetime | None:
+        """When the acknowledgement lapses (the policy's `ack_expires_after`); None: it holds."""
+        if (
+            self.status is not AlertStatus.ACKNOWLEDGED
+            or self.acknowledged_at is None
+            or self.policy is None
+            or self.policy.ack_expires_after is None
+        ):
+            return None
+        return self.acknowledged_at + self.policy.ack_expires_after
+
+    @property
+    def deadline(self) -> Deadline | None:
+        """The timer that should be scheduled for the alert now (None: nothing)."""
+        step = self.step or Step(0, 0)
+        if (due := self.escalation_due_at) is not None:
+            return Deadline("escalation", self.reopens, step, due)
+        if (expires := self.ack_expires_at) is not None:
+            return Deadline("ack_expiry", self.reopens, step, expires)
+        return None
 
     def page(self, page_id: UUID) -> Page | None:
         return next((p for p in self.pages if p.page_id == page_id), None)
@@ -133,6 +182,17 @@ class EscalationDue:
     step: Step
     on_call: OnCall = field(default_factory=dict)
     inactive_staff: frozenset[UUID] = frozenset()
+    round: int = 0
+
+
+@dataclass(frozen=True)
+class AckExpired:
+    """The acknowledgement of round `round` lapsed (its timer fired). Stale when the alert was
+    resolved or re-opened since; `on_call` answers for the frozen policy's schedules now."""
+
+    round: int
+    on_call: OnCall = field(default_factory=dict)
+    inactive_staff: frozenset[UUID] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -155,7 +215,7 @@ class _Roster:
     inactive: frozenset[UUID]
 
     @staticmethod
-    def of(command: ReceiveFlag | EscalationDue | AdoptPolicy) -> "_Roster":
+    def of(command: "ReceiveFlag | EscalationDue | AckExpired | AdoptPolicy") -> "_Roster":
         return _Roster(command.on_call, command.inactive_staff)
 
 
@@ -190,6 +250,7 @@ class RecordPageFailed:
 Command = (
     ReceiveFlag
     | EscalationDue
+    | AckExpired
     | AdoptPolicy
     | Acknowledge
     | Resolve
@@ -241,7 +302,14 @@ def decide(alert: Alert, command: Command, now: datetime) -> list[AlertEvent]:
         case ReceiveFlag():
             return _join(alert, command, now)
         case EscalationDue():
+            if command.round != alert.reopens:
+                return []  # a deadline from before the alert was re-opened
             return _escalate(alert, command.step, now, _Roster.of(command))
+        case AckExpired():
+            expires = alert.ack_expires_at
+            if command.round != alert.reopens or expires is None or now < expires:
+                return []  # resolved, re-opened since, or not yet due
+            return _reopen(alert, REOPEN_ACK_EXPIRED, now, _Roster.of(command), None)
         case AdoptPolicy():
             if alert.policy is not None or alert.status is not AlertStatus.OPEN:
                 return []  # it has a policy of its own already, or someone took it
@@ -292,6 +360,10 @@ def _join(alert: Alert, flag: ReceiveFlag, now: datetime) -> list[AlertEvent]:
     events: list[AlertEvent] = [FlagReceived(flag.flag_id, flag.risk_level, flag.source, now)]
     if flag.risk_level.rank > alert.risk_level.rank:
         events.append(LevelRaised(flag.flag_id, alert.risk_level, flag.risk_level, now))
+        if alert.status is AlertStatus.ACKNOWLEDGED:
+            # A higher risk is news the acknowledger has not seen (an accidental ACK, or one
+            # given for the lower risk): they must take it again, or escalation resumes.
+            events += _reopen(alert, REOPEN_RISK_RAISED, now, _Roster.of(flag), flag.flag_id)
     # An alert that opened before its site had a policy starts paging once one exists.
     adopt = alert.policy is None and alert.status is AlertStatus.OPEN
     if adopt and flag.policy_in_force is not None:
@@ -305,7 +377,28 @@ def _join(alert: Alert, flag: ReceiveFlag, now: datetime) -> list[AlertEvent]:
 def _escalate(alert: Alert, step: Step, now: datetime, roster: _Roster) -> list[AlertEvent]:
     if alert.escalation_due_at is None or alert.step != step or alert.policy is None:
         return []  # acknowledged, resolved, exhausted, or a timer of an earlier step
-    return _move_on(alert.id, alert.policy, step, now, roster, skipped=0)
+    return _move_on(alert.id, alert.policy, step, now, roster, skipped=0, round_=alert.reopens)
+
+
+def _reopen(
+    alert: Alert, reason: AlertReopenReason, now: datetime, roster: _Roster, flag_id: UUID | None
+) -> list[AlertEvent]:
+    """The acknowledged alert opens again at the step where it was taken, and whoever took it
+    is paged at once (a page of its own: the round is in its id). Their deadline is that
+    level's `ack_timeout`; missed, escalation goes on from there. Someone deactivated since is
+    skipped and the next step is paged now."""
+    staff = alert.acknowledged_by
+    assert staff is not None, "an acknowledged alert names who took it"
+    round_ = alert.reopens + 1
+    step = alert.step or Step(0, 0)  # no policy: a page outside any level
+    events: list[AlertEvent] = [Reopened(staff, reason, step.level, step.cycle, now)]
+    if staff not in roster.inactive:
+        page_id = page_id_for(alert.id, step, staff, round_)
+        return [*events, PageRequested(page_id, staff, step.level, step.cycle, flag_id, now)]
+    events.append(PageSkipped(staff, step.level, step.cycle, STAFF_DEACTIVATED, now))
+    if alert.policy is None or alert.step is None:
+        return events
+    return events + _move_on(alert.id, alert.policy, alert.step, now, roster, 0, round_)
 
 
 def _move_on(
@@ -315,17 +408,18 @@ def _move_on(
     now: datetime,
     roster: _Roster,
     skipped: int,
+    round_: int = 0,
 ) -> list[AlertEvent]:
     """Leave `step` for the next one and page it (or find the chain exhausted)."""
     following = next_step(policy, step)
     if following is None:
-        return _exhaust(alert_id, policy, step, now, roster)
+        return _exhaust(alert_id, policy, step, now, roster, round_)
     moved: AlertEvent
     if following.cycle == step.cycle:
         moved = Escalated(following.level, following.cycle, now)
     else:
         moved = ChainRepeated(following.cycle, now)
-    return [moved, *_page_level(alert_id, policy, following, now, None, roster, skipped)]
+    return [moved, *_page_level(alert_id, policy, following, now, None, roster, skipped, round_)]
 
 
 def _page_level(
@@ -336,6 +430,7 @@ def _page_level(
     flag_id: UUID | None,
     roster: _Roster,
     skipped: int = 0,
+    round_: int = 0,
 ) -> list[AlertEvent]:
     """Page the level of `step`: its staff and whoever its schedules have on call now, except
     those booking deactivated (each a `page_skipped` step).
@@ -350,28 +445,36 @@ def _page_level(
         for schedule in level.schedule_ids
     ]
     people = list(dict.fromkeys([*level.staff_ids, *(s for r in resolved for s in r.staff_ids)]))
-    pages = _pages(alert_id, step, people, now, flag_id, roster.inactive)
+    pages = _pages(alert_id, step, people, now, flag_id, roster.inactive, round_)
     if any(isinstance(page, PageRequested) for page in pages):
         return [*resolved, *pages]
     events: list[AlertEvent] = [*resolved, *pages, LevelSkipped(step.level, step.cycle, now)]
     if skipped + 1 >= len(policy.levels):
-        return [*events, *_exhaust(alert_id, policy, step, now, roster)]
-    return events + _move_on(alert_id, policy, step, now, roster, skipped + 1)
+        return [*events, *_exhaust(alert_id, policy, step, now, roster, round_)]
+    return events + _move_on(alert_id, policy, step, now, roster, skipped + 1, round_)
 
 
-def page_id_for(alert_id: UUID, step: Step, staff_id: UUID) -> UUID:
-    """Stable per (alert, step, staff member): a replayed decision can never page twice."""
-    return uuid5(alert_id, f"page:{step.cycle}:{step.level}:{staff_id}")
+def page_id_for(alert_id: UUID, step: Step, staff_id: UUID, round_: int = 0) -> UUID:
+    """Stable per (alert, round, step, staff member): a replayed decision can never page twice,
+    and a re-opened alert's pages (round 1, 2, …) never reuse an earlier page's id."""
+    if round_ == 0:  # the ids of alerts never re-opened, as before rounds existed
+        return uuid5(alert_id, f"page:{step.cycle}:{step.level}:{staff_id}")
+    return uuid5(alert_id, f"page:{round_}:{step.cycle}:{step.level}:{staff_id}")
 
 
 def _exhaust(
-    alert_id: UUID, policy: EscalationPolicy, step: Step, now: datetime, roster: _Roster
+    alert_id: UUID,
+    policy: EscalationPolicy,
+    step: Step,
+    now: datetime,
+    roster: _Roster,
+    round_: int = 0,
 ) -> list[AlertEvent]:
     """The chain ran out at `step`: the fallback staff are paged, and the alert stays open."""
     fallback = list(policy.fallback_staff_ids)
     return [
         Exhausted(step.level, step.cycle, now),
-        *_pages(alert_id, fallback_step(policy), fallback, now, None, roster.inactive),
+        *_pages(alert_id, fallback_step(policy), fallback, now, None, roster.inactive, round_),
     ]
 
 
@@ -382,6 +485,7 @@ def _pages(
     now: datetime,
     flag_id: UUID | None,
     inactive: frozenset[UUID],
+    round_: int = 0,
 ) -> list[AlertEvent]:
     """Page each of `staff_ids`, except those booking deactivated: the timeline names each one
     skipped, so the gap in the chain is visible."""
@@ -389,7 +493,12 @@ def _pages(
         PageSkipped(staff, step.level, step.cycle, STAFF_DEACTIVATED, now)
         if staff in inactive
         else PageRequested(
-            page_id_for(alert_id, step, staff), staff, step.level, step.cycle, flag_id, now
+            page_id_for(alert_id, step, staff, round_),
+            staff,
+            step.level,
+            step.cycle,
+            flag_id,
+            now,
         )
         for staff in staff_ids
     ]
@@ -451,6 +560,17 @@ def evolve(alert: Alert | None, event: AlertEvent) -> Alert | None:
                 status=AlertStatus.ACKNOWLEDGED,
                 acknowledged_by=event.staff_id,
                 acknowledged_at=event.at,
+            )
+        case Reopened():
+            return replace(
+                alert,
+                status=AlertStatus.OPEN,
+                reopens=alert.reopens + 1,
+                reopened_at=event.at,
+                step_started_at=event.at if alert.step else None,
+                exhausted=False,  # an exhausted alert taken then re-opened runs its last level
+                acknowledged_by=None,
+                acknowledged_at=None,
             )
         case Resolved():
             return replace(

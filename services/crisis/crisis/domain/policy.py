@@ -11,6 +11,8 @@ MIN_ACK_TIMEOUT = timedelta(seconds=1)
 MAX_ACK_TIMEOUT = timedelta(days=1)
 MAX_LEVELS = 10
 MAX_REPEAT = 10
+MIN_ACK_EXPIRES_AFTER = timedelta(minutes=1)
+MAX_ACK_EXPIRES_AFTER = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,9 @@ class EscalationPolicy:
     repeat: int = 1
     fallback_staff_ids: tuple[UUID, ...] = ()
     """Paged once when the chain is exhausted (the alert then stays open, `exhausted`)."""
+    ack_expires_after: timedelta | None = None
+    """How long an acknowledgement holds an unresolved alert: then it re-opens and its
+    acknowledger is paged again (None: it holds until resolved)."""
 
     def level(self, number: int) -> PolicyLevel:
         """Level `number`, 1-based as staff and the contract count them."""
@@ -72,7 +77,10 @@ class LevelDraft:
 
 
 def escalation_policy(
-    levels: Sequence[LevelDraft], repeat: int = 1, fallback_staff_ids: Sequence[UUID] = ()
+    levels: Sequence[LevelDraft],
+    repeat: int = 1,
+    fallback_staff_ids: Sequence[UUID] = (),
+    ack_expires_after: str | None = None,
 ) -> EscalationPolicy:
     """Check an operator's draft and build the policy, or raise `InvalidPolicy` naming fields."""
     errors: list[FieldError] = []
@@ -103,9 +111,23 @@ def escalation_policy(
         built.append(PolicyLevel(tuple(draft.staff_ids), timeout, tuple(draft.schedule_ids)))
     if len(set(fallback_staff_ids)) != len(fallback_staff_ids):
         errors.append(FieldError("fallback_staff_ids", "a staff member is listed twice"))
+    expires = _ack_expires_after(ack_expires_after, errors)
     if errors:
         raise InvalidPolicy(errors)
-    return EscalationPolicy(tuple(built), repeat, tuple(fallback_staff_ids))
+    return EscalationPolicy(tuple(built), repeat, tuple(fallback_staff_ids), expires)
+
+
+def _ack_expires_after(text: str | None, errors: list[FieldError]) -> timedelta | None:
+    if text is None:
+        return None
+    try:
+        expires = parse_duration(text)
+    except InvalidDuration as exc:
+        errors.append(FieldError("ack_expires_after", str(exc)))
+        return None
+    if not MIN_ACK_EXPIRES_AFTER <= expires <= MAX_ACK_EXPIRES_AFTER:
+        errors.append(FieldError("ack_expires_after", "must be between PT1M and P30D"))
+    return expires
 
 
 def everyone(policy: EscalationPolicy) -> set[UUID]:

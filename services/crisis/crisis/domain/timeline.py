@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from counseling_shared.codes import AlertOutcome, RiskLevel, RiskSource
+from counseling_shared.codes import AlertOutcome, AlertReopenReason, RiskLevel, RiskSource
 from crisis.domain.policy import EscalationPolicy
 
 
@@ -149,6 +149,23 @@ class Acknowledged:
 
 
 @dataclass(frozen=True)
+class Reopened:
+    """An acknowledged alert is open again and its acknowledger is paged at once: a flag raised
+    its risk level (`risk_raised`), or the acknowledgement expired unresolved (`ack_expired`,
+    the policy's `ack_expires_after`). Escalation resumes from `level` of pass `cycle`."""
+
+    staff_id: UUID
+    reason: AlertReopenReason
+    level: int
+    cycle: int
+    at: datetime
+
+
+REOPEN_RISK_RAISED = AlertReopenReason.RISK_RAISED
+REOPEN_ACK_EXPIRED = AlertReopenReason.ACK_EXPIRED
+
+
+@dataclass(frozen=True)
 class Resolved:
     staff_id: UUID
     outcome: AlertOutcome
@@ -181,6 +198,7 @@ AlertEvent = (
     | Acknowledged
     | Resolved
     | Exhausted
+    | Reopened
 )
 
 EVENT_TYPES: tuple[type[AlertEvent], ...] = (
@@ -200,6 +218,7 @@ EVENT_TYPES: tuple[type[AlertEvent], ...] = (
     Acknowledged,
     Resolved,
     Exhausted,
+    Reopened,
 )
 
 _KINDS: dict[type[AlertEvent], str] = {
@@ -219,6 +238,7 @@ _KINDS: dict[type[AlertEvent], str] = {
     Acknowledged: "acknowledged",
     Resolved: "resolved",
     Exhausted: "exhausted",
+    Reopened: "reopened",
 }
 
 
@@ -293,5 +313,12 @@ def timeline_details(event: AlertEvent) -> dict[str, Any]:
             return {"staff_id": event.staff_id, "level": event.level}
         case Resolved():
             return {"staff_id": event.staff_id, "outcome": event.outcome}
+        case Reopened():
+            return {
+                "staff_id": event.staff_id,
+                "reason": event.reason,
+                "level": event.level,
+                "cycle": event.cycle,
+            }
         case NoPolicy():
             return {}

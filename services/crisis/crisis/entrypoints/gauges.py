@@ -1,5 +1,6 @@
 """Refreshes the gauges read from the database: open alerts (and those exhausted), overdue
-escalation steps, pages not sent in time, and staff phone digests by the key that made them.
+escalation steps, pages not sent in time, the oldest acknowledgement of an unresolved alert, and
+staff phone digests by the key that made them.
 
 Every replica reports the same database's counts: rules read them with `max`, never `sum`."""
 
@@ -30,12 +31,14 @@ async def refresh_gauges(runtime: Runtime) -> None:
                 exhausted = await alert_views.open_exhausted_count(conn)
                 overdue = await timers.overdue_count(conn, now, OVERDUE_GRACE_SECONDS)
                 unsent = await alert_views.unsent_page_count(conn, now, unsent_after)
+                held = await alert_views.oldest_acknowledgement_age(conn, now)
                 digests = await staff.phone_digests_by_key(conn)
             for status, n in counts.items():
                 metrics.OPEN_ALERTS.labels(status).set(n)
             metrics.OPEN_EXHAUSTED_ALERTS.set(exhausted)
             metrics.OVERDUE_STEPS.set(overdue)
             metrics.PAGES_UNSENT.set(unsent)
+            metrics.OLDEST_ACKNOWLEDGEMENT.set(held)
             for state, n in digest_states(digests, current, frozenset(previous)).items():
                 metrics.STAFF_PHONE_DIGESTS.labels(state).set(n)
         except Exception as exc:

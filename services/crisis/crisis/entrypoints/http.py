@@ -21,7 +21,7 @@ from crisis.adapters import alert_views, clients, flags, policies
 from crisis.adapters.booking_directory import DirectoryAnswer, client_site_answer
 from crisis.adapters.codec import policy_levels_json
 from crisis.adapters.flags import RiskFlag
-from crisis.adapters.policies import SitePolicy
+from crisis.adapters.policies import SitePolicy, ack_expires_after_text
 from crisis.application import alerts, people
 from crisis.application import policies as policy_commands
 from crisis.application.publishing import Paging
@@ -64,6 +64,7 @@ def _policy_out(stored: SitePolicy, inactive: frozenset[UUID] = frozenset()) -> 
             "levels": policy_levels_json(stored.policy),
             "repeat": stored.policy.repeat,
             "fallback_staff_ids": list(stored.policy.fallback_staff_ids),
+            "ack_expires_after": ack_expires_after_text(stored.policy),
             "version": stored.version,
             "updated_at": stored.updated_at,
             "inactive_staff_ids": sorted(inactive, key=str),
@@ -107,6 +108,7 @@ async def put_escalation_policy(
                 body.repeat,
                 body.fallback_staff_ids,
                 require_known_staff=settings.require_known_staff,
+                ack_expires_after=body.ack_expires_after,
             )
             # Alerts that opened while the site had no policy are paged now, in this
             # transaction: the policy is never stored without them being paged.

@@ -4,21 +4,21 @@ The signed token is the credential: it acts as the one staff member the page was
 Every use (a view, an acknowledgement, a resolution, a PIN try, a refused or expired link)
 leaves an audit entry through the audit middleware: the actor is the link (`link:<link_id>`),
 acting for the staff member. Forms are plain HTML posts, so everything works without
-JavaScript; while the alert is open the page refreshes itself (meta refresh) to show new pages
-and their delivery.
+JavaScript. The page never reloads itself (a reload would wipe a PIN being typed and move a
+screen reader to the top): it says when it was last updated and offers a Reload link.
+Errors are HTML pages too (`page_errors`), in the reader's language.
 """
 
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 from uuid import UUID
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
 from counseling_shared import audit
 from counseling_shared.codes import AlertOutcome
+from counseling_shared.http.private_pages import page_headers
 from counseling_shared.links import LinkExpired, LinkTampered
 from counseling_shared.service import Runtime, runtime_of
 from counseling_shared.unit_of_work import UnitOfWork, unit_of_work
@@ -29,16 +29,19 @@ from crisis.application.page_links import PageLink, open_page_link
 from crisis.application.pins import PinCheck, PinPolicy, confirm_pin
 from crisis.domain.alert import AlertResolved
 from crisis.domain.durations import parse_duration
-from crisis.entrypoints.page_i18n import language_of, translator, when_formatter
-from crisis.entrypoints.page_view import Notice, PageView
+from crisis.entrypoints.page_errors import (
+    not_valid_page,
+    problem_page,
+    reader_language,
+    templates,
+)
+from crisis.entrypoints.page_i18n import language_of, time_formatter, translator, when_formatter
+from crisis.entrypoints.page_view import Notice, PageView, staff_ids_in
 from crisis.entrypoints.paging import paging_for
 from crisis.settings import CrisisSettings
 
 # HTML, not the JSON API: left out of the OpenAPI document (docs/contract.md lists them).
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
-
-REFRESH_SECONDS = 10
 NoticeSpec = tuple[str, str, dict[str, Any]]  # msgid, tone, what fills it
 Token = Annotated[str, Form(max_length=2000)]
 
@@ -54,7 +57,7 @@ async def oncall_page(page_id: UUID, token: str, request: Request) -> HTMLRespon
     """The alert as the paged staff member sees it."""
     runtime = runtime_of(request)
     async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
-        link = await _open(uow, runtime, token, page_id)
+        link = await _open(uow, runtime, token, page_id, request)
         if isinstance(link, HTMLResponse):
             return link
         return await _render(request, uow, link, token)
@@ -65,7 +68,7 @@ async def acknowledge_by_link(page_id: UUID, token: Token, request: Request) -> 
     """Acknowledge as the link's staff member: 200; 409 (saying who and when) once anyone has."""
     runtime = runtime_of(request)
     async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
-        link = await _open(uow, runtime, token, page_id)
+        link = await _open(uow, runtime, token, page_id, request)
         if isinstance(link, HTMLResponse):
             return link
         before = await alert_views.alert_view(uow.conn, link.alert_id)
@@ -86,6 +89,10 @@ async def acknowledge_by_link(page_id: UUID, token: Token, request: Request) -> 
             return await _render(request, uow, link, token, notice=notice)
         if after["status"] == "resolved" and after["acknowledged_at"] is None:
             notice = ("This alert is already resolved.", "bad", {})
+        elif after["acknowledged_by"] == link.staff_id:
+            # A second tap (or a reload) of one's own acknowledgement: still a 409, but nothing
+            # went wrong.
+            notice = ("You acknowledged this at %(when)s.", "good", {"ack": True})
         else:
             notice = ("Already acknowledged by %(who)s at %(when)s.", "bad", {"ack": True})
         return await _render(request, uow, link, token, notice=notice, status=409)
@@ -98,7 +105,7 @@ async def resolve_by_link(
     """Resolve with an outcome as the link's staff member: 200; 409 when already resolved."""
     runtime = runtime_of(request)
     async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
-        link = await _open(uow, runtime, token, page_id)
+        link = await _open(uow, runtime, token, page_id, request)
         if isinstance(link, HTMLResponse):
             return link
         try:
@@ -128,7 +135,7 @@ async def contact_by_link(
     settings = _settings(runtime)
     policy = PinPolicy(settings.pin_max_attempts, parse_duration(settings.pin_lockout))
     async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
-        link = await _open(uow, runtime, token, page_id)
+        link = await _open(uow, runtime, token, page_id, request)
         if isinstance(link, HTMLResponse):
             return link
         audit.note_client(link.client_id)
@@ -175,7 +182,7 @@ class _ReadOnly:
 
 
 async def _open(
-    uow: UnitOfWork, runtime: Runtime, token: str, page_id: UUID
+    uow: UnitOfWork, runtime: Runtime, token: str, page_id: UUID, request: Request
 ) -> PageLink | HTMLResponse:
     """The link, noted as the request's actor; or the 403/410 page (also audited)."""
     signer = _settings(runtime).link_signer()
@@ -189,7 +196,7 @@ async def _open(
             audit.note_site(page["site_id"])
         lang = await _language(uow, exc.link.person)
         _ = translator(lang)
-        return _problem(
+        return problem_page(
             lang,
             _("Link expired"),
             _("This link has expired. Open the alert from a newer page or ask a colleague."),
@@ -197,15 +204,13 @@ async def _open(
         )
     except LinkTampered:
         audit.note_actor(audit.Actor("link", "invalid"))
-        _ = translator("en")
-        return _problem("en", _("Link not valid"), _("This link is not valid."), 403)
+        # Whose link it was is not known: the browser's language.
+        return not_valid_page(reader_language(request))
     audit.note_actor(audit.Actor("link", str(link.link_id)))
     audit.act_for(link.staff_id)
     audit.note_site(link.site_id)
     if not await people.works_at(uow.conn, link.staff_id, link.site_id):
-        lang = await _language(uow, str(link.staff_id))
-        _ = translator(lang)
-        return _problem(lang, _("Link not valid"), _("This link is not valid."), 403)
+        return not_valid_page(await _language(uow, str(link.staff_id)))
     return link
 
 
@@ -227,18 +232,6 @@ async def _language(uow: Any, staff_id: str | None) -> str:
         return "en"
 
 
-def _problem(lang: str, title: str, text: str, status: int) -> HTMLResponse:
-    body = templates.get_template("link_problem.html").render(lang=lang, title=title, text=text)
-    return HTMLResponse(body, status_code=status, headers=_NO_STORE)
-
-
-_NO_STORE = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Robots-Tag": "noindex",
-}
-
-
 async def _render(
     request: Request,
     uow: Any,
@@ -255,8 +248,10 @@ async def _render(
     assert view is not None
     lang = language_of(await staff.locale_of(uow.conn, link.staff_id))
     _ = translator(lang)
-    when = when_formatter(lang, await sites.timezone_of(uow.conn, link.site_id))
-    page = PageView(view, link.staff_id, _, when)
+    zone = await sites.timezone_of(uow.conn, link.site_id)
+    when = when_formatter(lang, zone)
+    names = await staff.names_of(uow.conn, [link.staff_id, *staff_ids_in(view)])
+    page = PageView(view, link.staff_id, _, when, names)
     shown_notice = None
     if notice is not None:
         text, tone, extra = notice
@@ -269,8 +264,6 @@ async def _render(
         shown_notice = Notice(shown, tone)
     base = urlsplit(_settings(runtime).alert_base_url).path.rstrip("/") + f"/pages/{link.page_id}"
     self_url = f"{base}?token={quote(token, safe='')}"
-    live = view["status"] in ("open", "acknowledged") and contact is None
-    refresh = f"{REFRESH_SECONDS}; url={self_url}" if live else None
     context = {
         "lang": lang,
         "_": _,
@@ -287,8 +280,10 @@ async def _render(
         "show_contact_section": view["status"] != "resolved" or contact is not None,
         "contact": contact,
         "pin_message": _(pin_message) if pin_message else None,
-        "refresh": refresh,
+        "updated_text": time_formatter(lang, zone)(uow.now()),
+        "reload_url": self_url,
+        "channel_text": page.channel_text,
         "urls": {"ack": f"{base}/ack", "resolve": f"{base}/resolve", "contact": f"{base}/contact"},
     }
     body = templates.get_template("oncall_page.html").render(context)
-    return HTMLResponse(body, status_code=status, headers=_NO_STORE)
+    return HTMLResponse(body, status_code=status, headers=page_headers())

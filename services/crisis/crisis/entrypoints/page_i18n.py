@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel.dates import format_datetime
+from babel.dates import format_datetime, format_time
 from babel.messages.pofile import read_po
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
@@ -47,15 +47,39 @@ def translator(language: str) -> Translate:
     return translate
 
 
-def when_formatter(language: str, timezone: str | None) -> Callable[[datetime | None], str]:
+def _zone(timezone: str | None) -> ZoneInfo:
     try:
-        zone = ZoneInfo(timezone) if timezone else ZoneInfo("UTC")
+        return ZoneInfo(timezone) if timezone else ZoneInfo("UTC")
     except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
+        return ZoneInfo("UTC")
+
+
+def _zone_name(at: datetime, zone: ZoneInfo, language: str) -> str:
+    # The zone's city in the reader's language ("Paris", "서울", "Москва"): staff on call in
+    # another zone, or reading it on a phone set to theirs, know which clock is meant.
+    return format_datetime(at, format="VVV", tzinfo=zone, locale=language)
+
+
+def when_formatter(language: str, timezone: str | None) -> Callable[[datetime | None], str]:
+    """Date and time in the site's zone, followed by the zone's city."""
+    zone = _zone(timezone)
 
     def when(at: datetime | None) -> str:
         if at is None:
             return ""
-        return format_datetime(at, format="medium", tzinfo=zone, locale=language)
+        shown = format_datetime(at, format="medium", tzinfo=zone, locale=language)
+        return f"{shown} ({_zone_name(at, zone, language)})"
 
     return when
+
+
+def time_formatter(language: str, timezone: str | None) -> Callable[[datetime], str]:
+    """The time of day only (HH:MM in the reader's convention) in the site's zone, and the
+    zone's city: when the page was last updated."""
+    zone = _zone(timezone)
+
+    def time_of(at: datetime) -> str:
+        shown = format_time(at, format="short", tzinfo=zone, locale=language)
+        return f"{shown} ({_zone_name(at, zone, language)})"
+
+    return time_of

@@ -1,10 +1,11 @@
 """What the on-call page shows, in the staff member's language: built from the alert's view.
 
-Ids and coded values only, like the timeline itself: no client detail reaches the page except
-the contact details a confirmed PIN fetched for this one answer.
+Coded values and staff names (from booking's StaffRegistered; a short id for a member crisis
+has no name for): no client detail reaches the page except the contact details a confirmed PIN
+fetched for this one answer.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,8 @@ OUTCOME_TEXT = {
     AlertOutcome.NO_RISK_FOUND: "No risk found",
 }
 STATUS_TEXT = {"open": "Open", "acknowledged": "Acknowledged", "resolved": "Resolved"}
+# Channel codes (pages' and the client's preferred channel) as words to translate.
+CHANNEL_TEXT = {"email": "email", "sms": "SMS", "messaging": "messaging app", "phone": "phone"}
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,21 @@ def short_id(value: object) -> str:
     return str(value)[:8]
 
 
+def staff_ids_in(view: dict[str, Any]) -> set[str]:
+    """Every staff id the page may name: who was paged, acknowledged, resolved, and each step's."""
+    return set(_staff_ids(view)) - {""}
+
+
+def _staff_ids(view: dict[str, Any]) -> Iterator[str]:
+    yield str(view.get("acknowledged_by") or "")
+    yield str(view.get("resolved_by") or "")
+    for page in view["pages"]:
+        yield str(page["staff_id"])
+    for step in view["timeline"]:
+        yield str(step.get("staff_id") or "")
+        yield from (str(s) for s in step.get("staff_ids", []))
+
+
 class PageView:
     """The template's values for one alert, seen by `me`."""
 
@@ -42,12 +60,19 @@ class PageView:
         me: UUID,
         _: Translate,
         when: Callable[[datetime | None], str],
+        names: Mapping[str, str] | None = None,
     ) -> None:
         self.view, self.me, self._, self.when = view, me, _, when
+        self.names = names or {}
 
     def who(self, staff_id: object) -> str:
-        text = short_id(staff_id)
+        text = self.names.get(str(staff_id)) or short_id(staff_id)
         return f"{text} ({self._('you')})" if str(staff_id) == str(self.me) else text
+
+    def channel_text(self, channel: object) -> str:
+        """A channel code in words (an unknown code as it is)."""
+        code = str(channel or "")
+        return self._(CHANNEL_TEXT[code]) if code in CHANNEL_TEXT else code
 
     def acknowledged_text(self) -> str:
         v = self.view
@@ -138,13 +163,15 @@ class PageView:
                 return _("%(who)s skipped (%(reason)s)", who=who, reason=step.get("reason", ""))
             case "page_sent":
                 return _(
-                    "Page to %(who)s sent by %(channel)s", who=who, channel=step.get("channel", "")
+                    "Page to %(who)s sent by %(channel)s",
+                    who=who,
+                    channel=self.channel_text(step.get("channel")),
                 )
             case "page_failed":
                 return _(
                     "Page to %(who)s failed by %(channel)s",
                     who=who,
-                    channel=step.get("channel", ""),
+                    channel=self.channel_text(step.get("channel")),
                 )
             case "escalated":
                 return _("Escalated to level %(level)s", level=level)
@@ -158,5 +185,9 @@ class PageView:
                 return f"{text} · {_(OUTCOME_TEXT[AlertOutcome(outcome)])}" if outcome else text
             case "exhausted":
                 return _("Every level was paged without an acknowledgement")
+            case "reopened" if step.get("reason") == "ack_expired":
+                return _("Reopened (acknowledgement expired): %(who)s paged again", who=who)
+            case "reopened":
+                return _("Reopened (risk level raised): %(who)s paged again", who=who)
             case _:
                 return str(kind)

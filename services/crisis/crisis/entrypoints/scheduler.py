@@ -15,7 +15,8 @@ from crisis.domain.escalation import Step
 
 def escalation_scheduler(paging: Paging) -> BackgroundTask:
     async def fire(uow: UnitOfWork, row: asyncpg.Record) -> None:
-        due = DueDeadline(row["id"], row["alert_id"], Step(row["cycle"], row["level"]))
+        step = Step(row["cycle"], row["level"])
+        due = DueDeadline(row["id"], row["alert_id"], step, row["kind"], row["round"])
         await escalation_due(uow, due, paging)
 
     async def escalation_scheduler(runtime: Runtime) -> None:

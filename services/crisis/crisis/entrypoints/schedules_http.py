@@ -30,6 +30,8 @@ from crisis.domain.schedules.schedule import (
     LayerDraft,
     RestrictionDraft,
 )
+from crisis.entrypoints.calendar_words import feed_words
+from crisis.entrypoints.page_i18n import translator
 from crisis.entrypoints.schedule_schemas import (
     CalendarUrlOut,
     OnCallOut,
@@ -308,11 +310,12 @@ async def get_calendar(schedule_id: UUID, token: str, request: Request) -> Respo
         raise _bad_link()
     async with runtime.db().acquire() as conn:
         stored = await schedules.state_of(conn, schedule_id)
-    if stored is None:
-        raise NotFound("schedule", schedule_id)
-    state = stored.state
-    found = shifts(state.schedule, state.overrides, now, now + timedelta(days=CALENDAR_DAYS))
-    body = ical.calendar_feed(schedule_id, state.schedule.name, found, now)
+        if stored is None:
+            raise NotFound("schedule", schedule_id)
+        state = stored.state
+        found = shifts(state.schedule, state.overrides, now, now + timedelta(days=CALENDAR_DAYS))
+        names, lang = await feed_words(conn, request, {s.staff_id for s in found})
+    body = ical.calendar_feed(schedule_id, state.schedule.name, found, now, names, translator(lang))
     return Response(body, media_type="text/calendar; charset=utf-8")
 
 

@@ -51,6 +51,14 @@ class EscalationPolicyBody(RequestBody):
         description="Paged when the chain is exhausted (nobody acknowledged any level of any"
         " pass); the alert then stays open with `exhausted` true (AlertExhausted).",
     )
+    ack_expires_after: str | None = Field(
+        default=None,
+        description="Extension: ISO 8601 duration (PT1M to P30D). An acknowledged alert still"
+        " unresolved this long after its acknowledgement opens again (AlertReopened, reason"
+        " `ack_expired`): whoever acknowledged it is paged again and escalation resumes from"
+        " their level. Absent or null: an acknowledgement holds until the alert is resolved.",
+        examples=["PT4H"],
+    )
 
 
 class PolicyLevelOut(BaseModel):
@@ -64,6 +72,9 @@ class EscalationPolicyOut(BaseModel):
     levels: list[PolicyLevelOut]
     repeat: int
     fallback_staff_ids: list[UUID] = Field(default_factory=list)
+    ack_expires_after: str | None = Field(
+        default=None, description="ISO 8601 duration; null: acknowledgements hold until resolved."
+    )
     version: int = Field(description="Counts the policy's changes, starting at 1.")
     updated_at: datetime
     inactive_staff_ids: list[UUID] = Field(
@@ -133,6 +144,9 @@ class FrozenPolicyOut(BaseModel):
     levels: list[PolicyLevelOut]
     repeat: int
     fallback_staff_ids: list[UUID] = Field(default_factory=list)
+    ack_expires_after: str | None = Field(
+        default=None, description="ISO 8601 duration; null: acknowledgements hold until resolved."
+    )
 
 
 class PageOut(WithId):
@@ -157,7 +171,8 @@ class TimelineEntryOut(BaseModel):
     Depending on the kind, among: `flag_id`, `page_id`, `staff_id`, `notification_id`,
     `risk_level`, `previous_risk_level`, `source`, `level` (escalation level, 1-based), `cycle`
     (pass through the chain, 0 = the first), `channel`, `attempts`, `outcome`, `policy_levels`,
-    `schedule_id` and `staff_ids` (who a schedule had on call when its level was paged).
+    `schedule_id` and `staff_ids` (who a schedule had on call when its level was paged),
+    `reason` (why a page was skipped, or why the alert was re-opened).
     Never free text about the client.
     """
 
@@ -169,7 +184,8 @@ class TimelineEntryOut(BaseModel):
         description="flag_received, opened, no_policy, policy_adopted, level_raised,"
         " oncall_resolved, level_skipped, page_requested, page_skipped (with `reason`), page_sent,"
         " page_failed, escalated,"
-        " chain_repeated, acknowledged, resolved or exhausted."
+        " chain_repeated, acknowledged, resolved, exhausted or reopened (with `reason`"
+        " `risk_raised` or `ack_expired`, and the `staff_id` paged again)."
     )
 
 
@@ -184,6 +200,11 @@ class AlertSummaryOut(BaseModel):
     exhausted: bool = Field(description="Every level of every pass was paged unacknowledged.")
     escalation_due_at: datetime | None = Field(
         description="When the next level is paged unless someone acknowledges."
+    )
+    ack_expires_at: datetime | None = Field(
+        default=None,
+        description="Extension: while acknowledged under a policy with `ack_expires_after`,"
+        " when the alert opens again unless it is resolved first.",
     )
     opened_at: datetime
     acknowledged_at: datetime | None
@@ -201,8 +222,8 @@ class AlertOut(AlertSummaryOut):
 
 class StaffPinBody(RequestBody):
     pin: str = Field(
-        pattern=r"^[0-9]{4,12}$",
-        description="4 to 12 digits the staff member types on the on-call page to see a"
+        pattern=r"^[0-9]{6,12}$",
+        description="6 to 12 digits the staff member types on the on-call page to see a"
         " client's contact details. Kept only as a scrypt hash.",
         examples=["482913"],
     )

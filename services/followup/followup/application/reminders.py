@@ -61,6 +61,7 @@ async def appointment_booked(
             session_id=event.appointment_id,
             counselor_id=event.counselor_id,
             appointment_start=event.start,
+            manage_url=event.manage_url,  # booking's signed confirm-or-cancel link
             followup_id=reminder_id(
                 event.appointment_id, offset, event.start, moved_by(event, uow.cause)
             ),

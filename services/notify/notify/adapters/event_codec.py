@@ -12,8 +12,10 @@ from pydantic import TypeAdapter
 
 from counseling_shared.eventstore import NewEvent, RecordedEvent
 from notify.domain.notification import (
+    ChannelFellBack,
     DeliveryAbandoned,
     DeliveryAttempted,
+    DeliveryDeferred,
     DeliveryExpedited,
     DeliveryHeld,
     DeliverySucceeded,
@@ -39,6 +41,8 @@ _ADAPTERS: dict[str, TypeAdapter[Any]] = {
         DeliveryAbandoned,
         DeliveryExpedited,
         DeliveryWithdrawn,
+        DeliveryDeferred,
+        ChannelFellBack,
         PreferencesSet,
     )
 }

@@ -54,31 +54,33 @@ _RECORD_OUTCOMES = """WITH locked AS (
         UPDATE notifications n SET channel = r.channel, status = r.status,
             attempts = r.attempts, next_attempt_at = r.next_attempt_at,
             hold_reason = r.hold_reason, last_error = r.last_error, sent_at = r.sent_at,
-            failed_at = r.failed_at, version = r.version, claimed_until = NULL
+            failed_at = r.failed_at, version = r.version, deferrals = r.deferrals,
+            deferred_since = r.deferred_since, failed_channel = r.failed_channel,
+            claimed_until = NULL
         FROM unnest($10::uuid[], $11::text[], $12::text[], $13::int[], $14::timestamptz[],
                     $15::text[], $16::text[], $17::timestamptz[], $18::timestamptz[],
-                    $19::int[])
+                    $19::int[], $20::int[], $21::timestamptz[], $22::text[])
              AS r(id, channel, status, attempts, next_attempt_at, hold_reason, last_error,
-                  sent_at, failed_at, version)
+                  sent_at, failed_at, version, deferrals, deferred_since, failed_channel)
         WHERE n.id = r.id AND n.id IN (SELECT id FROM locked)
         RETURNING n.id),
     logged AS (
         INSERT INTO notification_attempts
             (notification_id, number, at, channel, outcome, error_code)
         SELECT a.owner, a.number, a.at, a.channel, a.outcome, a.error_code
-        FROM unnest($20::uuid[], $21::integer[], $22::timestamptz[], $23::text[], $24::text[],
-                    $25::text[]) AS a(owner, number, at, channel, outcome, error_code)
+        FROM unnest($23::uuid[], $24::integer[], $25::timestamptz[], $26::text[], $27::text[],
+                    $28::text[]) AS a(owner, number, at, channel, outcome, error_code)
         WHERE a.owner IN (SELECT id FROM updated)),
     announced AS (
         INSERT INTO outbox (event_id, stream, subject, payload, headers, aggregate)
         SELECT o.event_id, o.stream, o.subject, o.payload, o.headers, o.aggregate
-        FROM unnest($26::uuid[], $27::text[], $28::text[], $29::bytea[], $30::jsonb[],
-                    $31::text[], $32::uuid[])
+        FROM unnest($29::uuid[], $30::text[], $31::text[], $32::bytea[], $33::jsonb[],
+                    $34::text[], $35::uuid[])
              AS o(event_id, stream, subject, payload, headers, aggregate, owner)
         WHERE o.owner IN (SELECT id FROM updated)
         RETURNING 1)
     SELECT array(SELECT id FROM updated) AS recorded
-    FROM (SELECT count(*) FROM (SELECT pg_notify($33, '') FROM announced LIMIT 1) AS n) AS woken"""
+    FROM (SELECT count(*) FROM (SELECT pg_notify($36, '') FROM announced LIMIT 1) AS n) AS woken"""
 
 
 async def record_outcomes(
@@ -132,6 +134,9 @@ def _row_columns(news: Sequence[Notification]) -> list[list[Any]]:
         [n.sent_at for n in news],
         [n.failed_at for n in news],
         [n.version for n in news],
+        [n.deferrals for n in news],
+        [n.deferred_since for n in news],
+        [n.failed_channel.value if n.failed_channel else None for n in news],
     ]
 
 

@@ -159,9 +159,10 @@ async def save_replayed(
         """INSERT INTO notifications (id, recipient_id, recipient_kind, site_id, lane, channel,
                requested_channel, template, params, status, attempts, next_attempt_at,
                hold_reason, last_error, sent_at, failed_at, cause_event_id, correlation_id,
-               page_id, created_at, version, trace_headers, alert_id, claimed_until)
+               page_id, created_at, version, trace_headers, alert_id, claimed_until,
+               deferrals, deferred_since, failed_channel)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                   $18, $19, $20, $21, $22::text::jsonb, $23, $24)""",
+                   $18, $19, $20, $21, $22::text::jsonb, $23, $24, $25, $26, $27)""",
         state.id,
         state.recipient_id,
         state.recipient_kind.value,
@@ -186,6 +187,9 @@ async def save_replayed(
         trace_headers_json,
         alert_of(state),
         claimed_until,
+        state.deferrals,
+        state.deferred_since,
+        state.failed_channel.value if state.failed_channel else None,
     )
     if attempts:
         await conn.execute(
@@ -230,15 +234,16 @@ async def record(
 _SAVE_CHANGE = """WITH updated AS (
         UPDATE notifications SET channel = $2, status = $3, attempts = $4,
             next_attempt_at = $5, hold_reason = $6, last_error = $7, sent_at = $8,
-            failed_at = $9, version = $10, claimed_until = NULL
+            failed_at = $9, version = $10, deferrals = $11, deferred_since = $12,
+            failed_channel = $13, claimed_until = NULL
         WHERE id = $1
         RETURNING id),
     logged AS (
         INSERT INTO notification_attempts
             (notification_id, number, at, channel, outcome, error_code)
         SELECT updated.id, a.number, a.at, a.channel, a.outcome, a.error_code
-        FROM updated, unnest($11::integer[], $12::timestamptz[], $13::text[], $14::text[],
-                             $15::text[]) AS a(number, at, channel, outcome, error_code))
+        FROM updated, unnest($14::integer[], $15::timestamptz[], $16::text[], $17::text[],
+                             $18::text[]) AS a(number, at, channel, outcome, error_code))
     SELECT 1 FROM updated"""
 
 
@@ -269,6 +274,9 @@ def _change_values(new: Notification, events: Sequence[NotificationEvent]) -> li
         new.sent_at,
         new.failed_at,
         new.version,
+        new.deferrals,
+        new.deferred_since,
+        new.failed_channel.value if new.failed_channel else None,
         *attempt_columns(attempts),
     ]
 
@@ -301,23 +309,24 @@ _RECORD_OUTCOME = """WITH locked AS (
     updated AS (
         UPDATE notifications n SET channel = $9, status = $10, attempts = $11,
             next_attempt_at = $12, hold_reason = $13, last_error = $14, sent_at = $15,
-            failed_at = $16, version = $17, claimed_until = NULL
+            failed_at = $16, version = $17, deferrals = $18, deferred_since = $19,
+            failed_channel = $20, claimed_until = NULL
         FROM locked WHERE n.id = locked.id
         RETURNING n.id),
     logged AS (
         INSERT INTO notification_attempts
             (notification_id, number, at, channel, outcome, error_code)
         SELECT updated.id, a.number, a.at, a.channel, a.outcome, a.error_code
-        FROM updated, unnest($18::integer[], $19::timestamptz[], $20::text[], $21::text[],
-                             $22::text[]) AS a(number, at, channel, outcome, error_code)),
+        FROM updated, unnest($21::integer[], $22::timestamptz[], $23::text[], $24::text[],
+                             $25::text[]) AS a(number, at, channel, outcome, error_code)),
     announced AS (
         INSERT INTO outbox (event_id, stream, subject, payload, headers, aggregate)
-        SELECT o.* FROM unnest($23::uuid[], $24::text[], $25::text[], $26::bytea[],
-                               $27::jsonb[], $28::text[]) AS o
+        SELECT o.* FROM unnest($26::uuid[], $27::text[], $28::text[], $29::bytea[],
+                               $30::jsonb[], $31::text[]) AS o
         WHERE EXISTS (SELECT 1 FROM updated)
         RETURNING 1)
     SELECT (SELECT count(*) FROM updated) AS recorded
-    FROM (SELECT count(*) FROM (SELECT pg_notify($29, '') FROM announced LIMIT 1) AS n) AS woken"""
+    FROM (SELECT count(*) FROM (SELECT pg_notify($32, '') FROM announced LIMIT 1) AS n) AS woken"""
 
 
 async def record_outcome(
@@ -473,15 +482,22 @@ async def idle_page_notifications(
     return [from_row(r) for r in rows]
 
 
-async def pending_pages_of_alert(conn: Connection, alert_id: UUID) -> list[Notification]:
+async def pending_pages_of_alert(
+    conn: Connection, alert_id: UUID, requested_by: datetime | None = None
+) -> list[Notification]:
     """An alert's pages still pending, locked for this transaction (claimed ones too: a worker
-    that is sending one right now then finds it withdrawn and drops its outcome)."""
+    that is sending one right now then finds it withdrawn and drops its outcome). With
+    `requested_by`, only pages crisis requested by then (a page without `requested_at`, from
+    before notify kept it, counts as one)."""
     rows = await conn.fetch(
         """SELECT * FROM notifications
            WHERE alert_id = $1 AND status = 'pending'
+             AND ($2::timestamptz IS NULL OR NOT params ? 'requested_at'
+                  OR (params ->> 'requested_at')::timestamptz <= $2)
            ORDER BY created_at, id
            FOR UPDATE""",
         alert_id,
+        requested_by,
     )
     return [from_row(r) for r in rows]
 
@@ -525,4 +541,9 @@ def from_row(row: asyncpg.Record) -> Notification:
         sent_at=row["sent_at"],
         failed_at=row["failed_at"],
         version=row["version"],
+        deferrals=row["deferrals"],
+        deferred_since=row["deferred_since"],
+        failed_channel=NotificationChannel(row["failed_channel"])
+        if row["failed_channel"]
+        else None,
     )

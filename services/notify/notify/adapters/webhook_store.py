@@ -10,7 +10,12 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from notify.domain.webhooks.delivery import DeliveryStatus, NextStep, SubscriptionStatus
+from notify.domain.webhooks.delivery import (
+    DeliveryStatus,
+    DisabledReason,
+    NextStep,
+    SubscriptionStatus,
+)
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
@@ -43,6 +48,10 @@ class ClaimedDelivery:
     queued_at: datetime
     previous_secret: str | None = None
     previous_secret_expires_at: datetime | None = None
+    first_attempt_at: datetime | None = None
+    """None until an attempt is recorded: this attempt then opens its retry window."""
+    failing_since: datetime | None = None
+    """The subscription's first failed attempt since its last success; None: none failed."""
 
 
 def subscription_from(row: asyncpg.Record) -> Subscription:
@@ -117,7 +126,8 @@ async def change_subscription(
                event_types = COALESCE($3::text[], event_types),
                status = CASE WHEN $4 THEN 'active' ELSE status END,
                disabled_reason = CASE WHEN $4 THEN NULL ELSE disabled_reason END,
-               disabled_at = CASE WHEN $4 THEN NULL ELSE disabled_at END
+               disabled_at = CASE WHEN $4 THEN NULL ELSE disabled_at END,
+               failing_since = CASE WHEN $4 THEN NULL ELSE failing_since END
            WHERE id = $1 AND status <> 'deleted' RETURNING *""",
         subscription_id,
         url,
@@ -295,10 +305,11 @@ async def claim_heads(
                                           ELSE s.previous_secret END
                FROM due WHERE s.id = due.subscription_id
                RETURNING s.id, s.url, s.secret, s.previous_secret, s.previous_secret_expires_at,
-                   due.delivery_id
+                   s.failing_since, due.delivery_id
            )
            SELECT d.id, d.subscription_id, l.url, l.secret, l.previous_secret,
-               l.previous_secret_expires_at, d.body, d.attempts, d.queued_at
+               l.previous_secret_expires_at, d.body, d.attempts, d.queued_at, d.first_attempt_at,
+               l.failing_since
            FROM leased l JOIN webhook_deliveries d ON d.id = l.delivery_id""",
         now,
         now + lease,
@@ -315,6 +326,8 @@ async def claim_heads(
             queued_at=r["queued_at"],
             previous_secret=r["previous_secret"],
             previous_secret_expires_at=r["previous_secret_expires_at"],
+            first_attempt_at=r["first_attempt_at"],
+            failing_since=r["failing_since"],
         )
         for r in rows
     ]
@@ -367,6 +380,7 @@ async def record_attempt(
         """UPDATE webhook_deliveries SET
                status = $2, attempts = $3, last_status_code = $4, last_error = $5,
                next_attempt_at = COALESCE($6, next_attempt_at),
+               first_attempt_at = COALESCE(first_attempt_at, $8),
                delivered_at = CASE WHEN $2 = 'delivered' THEN $7 ELSE delivered_at END,
                failed_at = CASE WHEN $2 = 'failed' THEN $7 ELSE failed_at END
            WHERE id = $1""",
@@ -377,26 +391,34 @@ async def record_attempt(
         error,
         step.next_attempt_at,
         now,
+        at,
     )
-    if step.disable_subscription:
+    # The receiver's failing streak: a failed attempt starts it, a success ends it.
+    failing_since = None if step.status is DeliveryStatus.DELIVERED else at
+    deleted = await conn.fetchval(
+        """UPDATE webhook_subscriptions SET claimed_until = NULL,
+               failing_since = CASE WHEN $2::timestamptz IS NULL THEN NULL
+                                    ELSE COALESCE(failing_since, $2) END
+           WHERE id = $1
+           RETURNING status = 'deleted'""",
+        claimed.subscription_id,
+        failing_since,
+    )
+    if deleted:
+        # Deleted while this attempt was out: its retry, too, is never made.
+        await _give_up_pending(conn, claimed.subscription_id, now, "subscription_deleted")
+    elif step.disable is not None:
         await conn.execute(
-            """UPDATE webhook_subscriptions SET status = 'disabled', claimed_until = NULL,
-                   disabled_reason = 'receiver_gone', disabled_at = $2
+            """UPDATE webhook_subscriptions SET status = 'disabled', disabled_reason = $3,
+                   disabled_at = $2
                WHERE id = $1""",
             claimed.subscription_id,
             now,
+            step.disable.value,
         )
-        # What was still queued for a receiver that is gone will never be sent.
-        await _give_up_pending(conn, claimed.subscription_id, now, "subscription_disabled")
-    else:
-        deleted = await conn.fetchval(
-            """UPDATE webhook_subscriptions SET claimed_until = NULL WHERE id = $1
-               RETURNING status = 'deleted'""",
-            claimed.subscription_id,
-        )
-        if deleted:
-            # Deleted while this attempt was out: its retry, too, is never made.
-            await _give_up_pending(conn, claimed.subscription_id, now, "subscription_deleted")
+        if step.disable is DisabledReason.RECEIVER_GONE:
+            # What was still queued for a receiver that is gone will never be sent.
+            await _give_up_pending(conn, claimed.subscription_id, now, "subscription_disabled")
     await wake(conn)
 
 
@@ -470,11 +492,12 @@ async def delivery_for_update(
 
 async def requeue(conn: Connection, delivery_id: UUID, now: datetime) -> None:
     """A replay: the same delivery (same `webhook-id`) at the back of its queue, with a fresh
-    retry window; its earlier attempts stay on record."""
+    retry window (from its next attempt); its earlier attempts stay on record."""
     await conn.execute(
         """UPDATE webhook_deliveries SET
                status = $2, queue_position = nextval('webhook_queue_position'),
                queued_at = $3, next_attempt_at = $3, delivered_at = NULL, failed_at = NULL,
+               first_attempt_at = NULL,
                replays = replays + 1
            WHERE id = $1""",
         delivery_id,
@@ -482,3 +505,71 @@ async def requeue(conn: Connection, delivery_id: UUID, now: datetime) -> None:
         now,
     )
     await wake(conn)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What waits for a subscription: its pending deliveries and how long its head has held
+    them (a head being retried holds back every delivery queued after it)."""
+
+    pending: int = 0
+    oldest_queued_at: datetime | None = None
+    head_first_attempt_at: datetime | None = None
+    """When the head was first tried, if that attempt (and every one since) failed."""
+    head_attempts: int = 0
+    head_last_status_code: int | None = None
+    head_last_error: str | None = None
+
+
+async def backlogs(conn: Connection, subscription_ids: Sequence[UUID]) -> dict[UUID, Backlog]:
+    """The backlog of each subscription given that has a pending delivery."""
+    rows = await conn.fetch(
+        """SELECT p.subscription_id, p.pending, p.oldest_queued_at, h.first_attempt_at,
+               h.attempts, h.last_status_code, h.last_error
+           FROM (SELECT subscription_id, count(*) AS pending, min(queued_at) AS oldest_queued_at
+                 FROM webhook_deliveries
+                 WHERE status = 'pending' AND subscription_id = ANY($1::uuid[])
+                 GROUP BY subscription_id) p
+           CROSS JOIN LATERAL (
+               SELECT first_attempt_at, attempts, last_status_code, last_error
+               FROM webhook_deliveries
+               WHERE subscription_id = p.subscription_id AND status = 'pending'
+               ORDER BY queue_position LIMIT 1) h""",
+        list(subscription_ids),
+    )
+    return {
+        r["subscription_id"]: Backlog(
+            pending=r["pending"],
+            oldest_queued_at=r["oldest_queued_at"],
+            head_first_attempt_at=r["first_attempt_at"] if r["attempts"] else None,
+            head_attempts=r["attempts"],
+            head_last_status_code=r["last_status_code"],
+            head_last_error=r["last_error"],
+        )
+        for r in rows
+    }
+
+
+@dataclass(frozen=True)
+class Health:
+    """The webhook gauges' reading: subscriptions by status, and the oldest pending delivery's
+    queueing time of each active subscription (None: nothing pending)."""
+
+    by_status: dict[str, int]
+    oldest_pending: dict[UUID, datetime | None]
+
+
+async def health(conn: Connection) -> Health:
+    rows = await conn.fetch(
+        """SELECT s.id, s.status,
+               (SELECT min(d.queued_at) FROM webhook_deliveries d
+                WHERE d.subscription_id = s.id AND d.status = 'pending') AS oldest
+           FROM webhook_subscriptions s WHERE s.status <> 'deleted'"""
+    )
+    by_status: dict[str, int] = {}
+    oldest: dict[UUID, datetime | None] = {}
+    for r in rows:
+        by_status[r["status"]] = by_status.get(r["status"], 0) + 1
+        if r["status"] == SubscriptionStatus.ACTIVE:
+            oldest[r["id"]] = r["oldest"]
+    return Health(by_status=by_status, oldest_pending=oldest)

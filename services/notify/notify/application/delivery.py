@@ -9,7 +9,7 @@ import contextlib
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -42,16 +42,27 @@ from notify.application.ports import (
     TemplateMissing,
 )
 from notify.domain import notification as rules
-from notify.domain.channels import Addresses, choose_channel
-from notify.domain.codes import NotificationStatus, RecipientKind
+from notify.domain.channels import Addresses, choose_channel, next_channel
+from notify.domain.codes import AttemptOutcome, Lane, NotificationStatus, RecipientKind
 from notify.domain.locales import message_locale
-from notify.domain.notification import DeliveryOutcome, Notification, NotificationEvent
+from notify.domain.notification import (
+    DeliveryAbandoned,
+    DeliveryAttempted,
+    DeliveryDeferred,
+    DeliveryOutcome,
+    Notification,
+    NotificationEvent,
+)
 from notify.domain.quiet_hours import QuietHours, zone_named
 from notify.domain.retry import RetryPolicy
-from notify.metrics import DELIVERY_ATTEMPTS, DELIVERY_LATENCY
+from notify.metrics import DELIVERY_ATTEMPTS, DELIVERY_DEFERRALS, DELIVERY_LATENCY
 
 log = get_logger(__name__)
 SOURCE = "notify"
+
+DEFER_MAX_AGE = timedelta(hours=6)
+"""How long a message without a deadline of its own waits for notify's own side
+(`NOTIFY_DEFER_MAX_AGE`)."""
 
 ContactSource = Callable[[UUID], Awaitable[ClientContact]]
 """Where one delivery gets its client's contact: booking's directory, or a batched answer."""
@@ -70,11 +81,14 @@ class Recipient:
 
 
 class RecipientUnavailable(Exception):
-    """The recipient cannot be resolved right now; `outcome` says whether to retry."""
+    """The recipient cannot be resolved right now; `outcome` says whether to retry. `ours`:
+    the cause is notify's own side (booking's directory unreachable, notify's copy of the
+    staff behind), not the recipient: no attempt of theirs is counted."""
 
-    def __init__(self, outcome: DeliveryOutcome) -> None:
+    def __init__(self, outcome: DeliveryOutcome, *, ours: bool = False) -> None:
         super().__init__(outcome.error_code)
         self.outcome = outcome
+        self.ours = ours
 
 
 class Courier:
@@ -90,6 +104,7 @@ class Courier:
         renderer: MessageRenderer,
         retry: RetryPolicy,
         jitter: Callable[[], float] = random.random,
+        defer_max_age: timedelta = DEFER_MAX_AGE,
     ) -> None:
         self._pool = pool
         self._clock = clock
@@ -98,6 +113,7 @@ class Courier:
         self._renderer = renderer
         self._retry = retry
         self._jitter = jitter
+        self._defer_max_age = defer_max_age
         self._tracer = tracer("notify.delivery")
 
     async def deliver(
@@ -210,8 +226,8 @@ class Courier:
             if result is None:
                 log.warning("notification_lease_lost", notification_id=str(outcome.claimed.id))
                 continue
-            _count(result)
-            _log_outcome(result)
+            _count(result, outcome.events)
+            _log_outcome(result, outcome.events)
         for outcome in alone:
             await self._record(outcome.claimed, list(outcome.events))
 
@@ -248,6 +264,9 @@ class Courier:
         try:
             recipient = await self._recipient(claimed, facts, contact)
         except RecipientUnavailable as exc:
+            if exc.ours and claimed.lane is Lane.BULK:
+                # Pages keep counting: they fail within minutes, on crisis's timeline.
+                return self._deferred(claimed, exc.outcome.error_code or "unavailable")
             return self._attempted(claimed, claimed.channel, exc.outcome)
 
         held = rules.hold_if_quiet(
@@ -274,16 +293,52 @@ class Courier:
         except TemplateMissing as exc:
             log.error("template_failed", notification_id=str(claimed.id), error=str(exc))
             return self._attempted(claimed, channel, DeliveryOutcome.permanent("template"))
-        message = OutgoingMessage(
-            notification_id=claimed.id,
-            channel=channel,
-            to=address,
-            subject=rendered.subject,
-            body=rendered.text_for(channel),
-            language=locale.language,
+
+        def message_on(channel: NotificationChannel, address: str) -> OutgoingMessage:
+            return OutgoingMessage(
+                notification_id=claimed.id,
+                channel=channel,
+                to=address,
+                subject=rendered.subject,
+                body=rendered.text_for(channel),
+                language=locale.language,
+            )
+
+        outcome = await self._providers[channel].send(message_on(channel, address))
+        other = self._fallback(claimed, recipient, channel, outcome)
+        if other is None:
+            return self._attempted(claimed, channel, outcome)
+        # Refused for good here: the client's next channel with an address, once, now.
+        log.info(
+            "notification_channel_fell_back",
+            notification_id=str(claimed.id),
+            failed=channel.value,
+            to=other.value,
+            error=outcome.error_code,
         )
-        outcome = await self._providers[channel].send(message)
-        return self._attempted(claimed, channel, outcome)
+        events = rules.fall_back(claimed, channel, outcome, other, self._clock.now())
+        moved = rules.fold(claimed, events)
+        other_address = recipient.addresses.for_channel(other)
+        assert other_address is not None
+        second = await self._providers[other].send(message_on(other, other_address))
+        return events + self._attempted(moved, other, second)
+
+    def _fallback(
+        self,
+        claimed: Notification,
+        recipient: Recipient,
+        channel: NotificationChannel,
+        outcome: DeliveryOutcome,
+    ) -> NotificationChannel | None:
+        """Where a client's message goes when `outcome` on `channel` would end it; None when
+        it does not, is no client's, or fell back once already."""
+        if (
+            claimed.recipient_kind is not RecipientKind.CLIENT
+            or claimed.failed_channel is not None
+            or not rules.ends_it(claimed, outcome, self._retry)
+        ):
+            return None
+        return next_channel(recipient.wishes, recipient.addresses, channel)
 
     async def record_crash(self, claimed: Notification) -> Notification | None:
         """Delivery raised: record it as a transient failure of the planned channel."""
@@ -294,7 +349,7 @@ class Courier:
     def _channel(self, claimed: Notification, recipient: Recipient) -> NotificationChannel | None:
         if claimed.recipient_kind is RecipientKind.STAFF:
             return claimed.channel  # a page names its channel: one row per channel
-        return choose_channel(recipient.wishes, recipient.addresses)
+        return choose_channel(recipient.wishes, recipient.addresses, claimed.failed_channel)
 
     async def _recipient(
         self, claimed: Notification, facts: RecipientFacts, contact_of: ContactSource
@@ -308,8 +363,11 @@ class Courier:
 
         if claimed.recipient_kind is RecipientKind.STAFF:
             if staff is None:
-                # StaffRegistered may still be on its way from booking's stream.
-                raise RecipientUnavailable(DeliveryOutcome.transient("recipient_unknown"))
+                # StaffRegistered may still be on its way from booking's stream: notify's
+                # copy is behind (its consumer paused, NATS down), not the staff member.
+                raise RecipientUnavailable(
+                    DeliveryOutcome.transient("recipient_unknown"), ours=True
+                )
             if not staff.active:
                 # booking deactivated them: a page still queued for them is never sent.
                 raise RecipientUnavailable(DeliveryOutcome.permanent("recipient_deactivated"))
@@ -325,7 +383,8 @@ class Courier:
         try:
             contact = await contact_of(claimed.recipient_id)
         except DirectoryUnavailable:
-            raise RecipientUnavailable(DeliveryOutcome.transient("directory_unavailable")) from None
+            outcome = DeliveryOutcome.transient("directory_unavailable")
+            raise RecipientUnavailable(outcome, ours=True) from None
         except ClientNotFound:
             raise RecipientUnavailable(DeliveryOutcome.permanent("recipient_not_found")) from None
         return Recipient(
@@ -345,6 +404,12 @@ class Courier:
         self, claimed: Notification, channel: NotificationChannel, outcome: DeliveryOutcome
     ) -> Notification | None:
         return await self._record(claimed, self._attempted(claimed, channel, outcome))
+
+    def _deferred(self, claimed: Notification, reason: str) -> list[NotificationEvent]:
+        log.info("notification_deferred", notification_id=str(claimed.id), reason=reason)
+        return rules.defer(
+            claimed, reason, self._clock.now(), self._retry, self._jitter(), self._defer_max_age
+        )
 
     def _attempted(
         self, claimed: Notification, channel: NotificationChannel, outcome: DeliveryOutcome
@@ -376,8 +441,8 @@ class Courier:
             # Our lease ran out and another worker took over and recorded first.
             log.warning("notification_lease_lost", notification_id=str(claimed.id))
             return None
-        _count(recorded)
-        _log_outcome(recorded)
+        _count(recorded, events)
+        _log_outcome(recorded, events)
         return recorded
 
     def announcement_rows(
@@ -433,21 +498,34 @@ def _needs_transaction(outcome: Outcome) -> bool:
     return rules.fold(outcome.claimed, outcome.events).status is NotificationStatus.FAILED
 
 
-def _count(recorded: Notification) -> None:
-    if recorded.attempts == 0 or recorded.hold_reason is not None:
-        return  # held for quiet hours: no attempt was made
-    outcome = {
+def _count(recorded: Notification, events: Sequence[NotificationEvent]) -> None:
+    """The attempts `events` record (none when held or deferred), and deferrals."""
+    lane = recorded.lane.value
+    for event in events:
+        if isinstance(event, DeliveryDeferred):
+            DELIVERY_DEFERRALS.labels(lane, event.reason, "deferred").inc()
+    attempts = [e for e in events if isinstance(e, DeliveryAttempted)]
+    if not attempts and recorded.status is NotificationStatus.FAILED:
+        # Given up without an attempt: a deferral ran past the message's deadline.
+        reason = next((e.error_code for e in events if isinstance(e, DeliveryAbandoned)), None)
+        DELIVERY_DEFERRALS.labels(lane, reason or "unknown", "given_up").inc()
+    final = {
         NotificationStatus.SENT: "sent",
         NotificationStatus.FAILED: "failed",
         NotificationStatus.PENDING: "retry",
     }[recorded.status]
-    DELIVERY_ATTEMPTS.labels(recorded.lane.value, recorded.channel.value, outcome).inc()
-    if recorded.sent_at is not None:
+    for n, attempt in enumerate(attempts, start=1):
+        # An attempt before the last one here was refused for good: its message fell back.
+        outcome = final if n == len(attempts) else "failed"
+        if attempt.outcome is AttemptOutcome.SENT:
+            outcome = "sent"
+        DELIVERY_ATTEMPTS.labels(lane, attempt.channel.value, outcome).inc()
+    if attempts and recorded.sent_at is not None:
         latency = (recorded.sent_at - recorded.created_at).total_seconds()
         DELIVERY_LATENCY.labels(recorded.lane.value).observe(max(latency, 0.0))
 
 
-def _log_outcome(recorded: Notification) -> None:
+def _log_outcome(recorded: Notification, events: Sequence[NotificationEvent]) -> None:
     fields: dict[str, Any] = {
         "notification_id": str(recorded.id),
         "template": recorded.template.value,
@@ -458,7 +536,7 @@ def _log_outcome(recorded: Notification) -> None:
         log.info("notification_sent", **fields)
     elif recorded.status is NotificationStatus.FAILED:
         log.warning("notification_failed", error=recorded.last_error, **fields)
-    elif recorded.hold_reason is None:
+    elif recorded.hold_reason is None and not any(isinstance(e, DeliveryDeferred) for e in events):
         log.info(
             "notification_retry_scheduled",
             error=recorded.last_error,

@@ -5,7 +5,7 @@ NotificationSent / NotificationFailed are published alongside by the application
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from uuid import UUID
 
@@ -124,6 +124,28 @@ class DeliveryExpedited:
 
 
 @dataclass(frozen=True)
+class DeliveryDeferred:
+    """Not attempted: notify's own side (booking's directory, notify's copy of the staff) could
+    not answer, which says nothing about the recipient. No attempt is counted; it is tried
+    again at `until`."""
+
+    at: datetime
+    until: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class ChannelFellBack:
+    """A client's message refused for good on `failed` goes on `to` instead (once per message:
+    `to` is the next channel of the client's order that has an address)."""
+
+    at: datetime
+    failed: NotificationChannel
+    to: NotificationChannel
+    error_code: str | None
+
+
+@dataclass(frozen=True)
 class DeliveryWithdrawn:
     """Not sent after all: its reason (e.g. `alert_acknowledged`) made the message pointless."""
 
@@ -140,6 +162,8 @@ NotificationEvent = (
     | DeliveryAbandoned
     | DeliveryExpedited
     | DeliveryWithdrawn
+    | DeliveryDeferred
+    | ChannelFellBack
 )
 
 
@@ -169,6 +193,9 @@ class Notification:
     sent_at: datetime | None = None
     failed_at: datetime | None = None
     version: int = 0
+    deferrals: int = 0
+    deferred_since: datetime | None = None  # the first deferral: the max age counts from it
+    failed_channel: NotificationChannel | None = None  # fell back from it: never tried again
 
     @property
     def is_pending(self) -> bool:
@@ -213,7 +240,22 @@ def evolve(state: Notification | None, event: NotificationEvent) -> Notification
     if isinstance(event, DeliverySucceeded):
         return replace(state, status=NotificationStatus.SENT, sent_at=event.at)
     if isinstance(event, DeliveryAbandoned):
-        return replace(state, status=NotificationStatus.FAILED, failed_at=event.at)
+        # The error is the last attempt's (already there), or the deferral's that ran out.
+        error = event.error_code if event.error_code is not None else state.last_error
+        return replace(
+            state, status=NotificationStatus.FAILED, failed_at=event.at, last_error=error
+        )
+    if isinstance(event, DeliveryDeferred):
+        return replace(
+            state,
+            next_attempt_at=event.until,
+            hold_reason=None,
+            last_error=event.reason,
+            deferrals=state.deferrals + 1,
+            deferred_since=state.deferred_since or event.at,
+        )
+    if isinstance(event, ChannelFellBack):
+        return replace(state, channel=event.to, failed_channel=event.failed)
     if isinstance(event, DeliveryExpedited):
         return replace(state, next_attempt_at=event.at, hold_reason=None)
     if isinstance(event, DeliveryWithdrawn):
@@ -292,6 +334,80 @@ def deadline_of(params: Params) -> datetime | None:
     """When a message stops being useful: a reminder's appointment start."""
     start = params.get("appointment_start")
     return datetime.fromisoformat(start) if isinstance(start, str) else None
+
+
+def useful_until(params: Params) -> datetime | None:
+    """When a message is of no use any more, if it says: a reminder's appointment start, a
+    waitlist offer's expiry. (Quiet hours look at the reminder's start only: an offer is held
+    through them even if it expires meanwhile, see the README.)"""
+    for key in ("appointment_start", "expires_at"):
+        value = params.get(key)
+        if isinstance(value, str):
+            return datetime.fromisoformat(value)
+    return None
+
+
+DEFER_MAX_DELAY = timedelta(minutes=5)
+"""The longest wait between two looks while notify's own side is down: the lane's back-off,
+capped lower than for a provider's failures, so messages go soon after booking is back."""
+
+
+def defer(
+    state: Notification,
+    reason: str,
+    now: datetime,
+    policy: RetryPolicy,
+    jitter: float,
+    max_age: timedelta,
+) -> list[NotificationEvent]:
+    """Our own side could not answer: try again later without counting an attempt, until the
+    message's own deadline (`useful_until`), else `max_age` after its first deferral; then
+    it fails with `reason`."""
+    _require_pending(state)
+    deadline = useful_until(state.params) or (state.deferred_since or now) + max_age
+    if now >= deadline:
+        return [DeliveryAbandoned(at=now, attempts=state.attempts, error_code=reason)]
+    # The lane's back-off with its ceiling capped (the jitter still spreads the herd).
+    capped = RetryPolicy(
+        policy.max_attempts,
+        min(policy.base, DEFER_MAX_DELAY),
+        min(policy.max_delay, DEFER_MAX_DELAY),
+    )
+    wait = capped.delay_after(state.deferrals + 1, jitter)
+    return [DeliveryDeferred(at=now, until=min(now + wait, deadline), reason=reason)]
+
+
+def fall_back(
+    state: Notification,
+    failed: NotificationChannel,
+    outcome: DeliveryOutcome,
+    to: NotificationChannel,
+    now: datetime,
+) -> list[NotificationEvent]:
+    """The attempt on `failed` would end the message; it goes on `to` instead (the caller
+    records that attempt next). Once: a message that fell back already cannot again."""
+    _require_pending(state)
+    if state.failed_channel is not None:
+        raise ValueError(f"notification {state.id} fell back from {state.failed_channel} already")
+    return [
+        DeliveryAttempted(
+            at=now,
+            number=state.attempts + 1,
+            channel=failed,
+            outcome=outcome.kind,
+            error_code=outcome.error_code,
+        ),
+        ChannelFellBack(at=now, failed=failed, to=to, error_code=outcome.error_code),
+    ]
+
+
+def ends_it(state: Notification, outcome: DeliveryOutcome, policy: RetryPolicy) -> bool:
+    """Whether this attempt's outcome would give the message up (refused, or the last try)."""
+    if outcome.kind is AttemptOutcome.SENT:
+        return False
+    return outcome.kind is AttemptOutcome.PERMANENT_FAILURE or policy.gives_up_after(
+        state.attempts + 1
+    )
 
 
 def hold_if_quiet(

@@ -5,7 +5,7 @@ replay of a command whose answer shows a secret reads it again through a replay-
 (`ReplayOnly`): the same caller, with the same key, within the key's lifetime, and nobody else,
 sees the secret in use now (a later rotation's, if one came since)."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Literal, Self
 from uuid import UUID
 
@@ -23,7 +23,7 @@ from counseling_shared.service import Runtime, runtime_of
 from counseling_shared.unit_of_work import UnitOfWork, unit_of_work
 from notify.adapters import webhook_store
 from notify.adapters.webhook_addresses import RefusedAddress, check_public
-from notify.adapters.webhook_store import Subscription
+from notify.adapters.webhook_store import Backlog, Subscription
 from notify.domain.webhooks.delivery import DeliveryStatus, SubscriptionStatus
 from notify.domain.webhooks.signing import new_secret
 from notify.settings import NotifySettings
@@ -73,8 +73,9 @@ class WebhookChange(RequestBody):
     )
     status: Literal["active"] | None = Field(
         default=None,
-        description="`active` re-enables a subscription disabled after a 410; its deliveries"
-        " given up then stay failed (replay them to send them again).",
+        description="`active` re-enables a disabled subscription. After a 410 its deliveries"
+        " given up then stay failed (replay them to send them again); after"
+        " `receiver_failing` the deliveries that waited go out, in order.",
     )
 
     @field_validator("event_types")
@@ -97,17 +98,50 @@ class WebhookOut(BaseModel):
     site_id: UUID
     url: str
     event_types: list[str]
-    status: SubscriptionStatus = Field(description="`disabled` after a receiver answered 410.")
-    disabled_reason: str | None
+    status: SubscriptionStatus = Field(
+        description="`disabled` after its receiver answered 410, or failed every attempt for"
+        " `WEBHOOK_DISABLE_AFTER` (5 days)."
+    )
+    disabled_reason: str | None = Field(
+        description="`receiver_gone` (a 410: what was queued was given up) or"
+        " `receiver_failing` (what was queued waits for `PATCH` `status: active`)."
+    )
     created_at: datetime
     previous_secret_expires_at: datetime | None = Field(
         default=None,
         description="Until then deliveries are also signed with the secret in use before the"
         " last rotation.",
     )
+    pending_deliveries: int = Field(
+        default=0, description="Deliveries queued and not yet delivered or given up."
+    )
+    oldest_pending_queued_at: datetime | None = Field(
+        default=None, description="When the oldest of them was queued; none if nothing waits."
+    )
+    retrying_since: datetime | None = Field(
+        default=None,
+        description="Set while the oldest pending delivery has been tried and every attempt"
+        " failed: when it was first tried. Deliveries go out in order, so the others wait"
+        " behind it until it is delivered or given up (`retrying_until`).",
+    )
+    retrying_until: datetime | None = Field(
+        default=None,
+        description="When that delivery is given up at the latest (`WEBHOOK_RETRY_WINDOW`"
+        " after its first attempt); each delivery behind it then gets its own window.",
+    )
+    retrying_last_status_code: int | None = Field(
+        default=None, description="The receiver's last answer to that delivery."
+    )
+    retrying_last_error: str | None = Field(
+        default=None, description="`http_timeout`, `http_unreachable`, … for that delivery."
+    )
 
     @classmethod
-    def of(cls, s: Subscription) -> "WebhookOut":
+    def of(
+        cls, s: Subscription, backlog: Backlog | None = None, window: timedelta | None = None
+    ) -> "WebhookOut":
+        b = backlog or Backlog()
+        retrying = b.head_first_attempt_at
         return cls(
             id=s.id,
             site_id=s.site_id,
@@ -117,6 +151,12 @@ class WebhookOut(BaseModel):
             disabled_reason=s.disabled_reason,
             created_at=s.created_at,
             previous_secret_expires_at=s.previous_secret_expires_at,
+            pending_deliveries=b.pending,
+            oldest_pending_queued_at=b.oldest_queued_at,
+            retrying_since=retrying,
+            retrying_until=retrying + window if retrying and window else None,
+            retrying_last_status_code=b.head_last_status_code if retrying else None,
+            retrying_last_error=b.head_last_error if retrying else None,
         )
 
 
@@ -137,7 +177,10 @@ class AttemptOut(BaseModel):
     number: int
     at: datetime
     status_code: int | None = Field(description="The receiver's answer; none on a timeout.")
-    error: str | None = Field(description="`http_timeout` or `http_unreachable`, else none.")
+    error: str | None = Field(
+        description="`http_timeout`, `http_unreachable`, `private_address` or `internal_error`"
+        " (notify failed to make the attempt), else none."
+    )
     duration_ms: int
 
 
@@ -151,10 +194,27 @@ class DeliveryOut(BaseModel):
     last_error: str | None
     queued_at: datetime
     next_attempt_at: datetime | None = Field(description="When it is tried next, if pending.")
+    first_attempt_at: datetime | None = Field(
+        default=None,
+        description="Its first attempt (since its last replay): its retry window opens then.",
+    )
+    retry_until: datetime | None = Field(
+        default=None,
+        description="If pending and tried: when it is given up at the latest.",
+    )
     delivered_at: datetime | None
     failed_at: datetime | None
     replays: int
     attempt_log: list[AttemptOut] = Field(description="Every attempt, oldest first.")
+
+
+async def _out(
+    conn: "Connection", runtime: Runtime, subscriptions: list[Subscription]
+) -> list[WebhookOut]:
+    """The subscriptions as answered, each with its backlog (read now)."""
+    found = await webhook_store.backlogs(conn, [s.id for s in subscriptions])
+    window = _settings(runtime).webhook_retry_window
+    return [WebhookOut.of(s, found.get(s.id), window) for s in subscriptions]
 
 
 async def _subscription(runtime: Runtime, caller: Caller, webhook_id: UUID) -> Subscription:
@@ -232,13 +292,15 @@ async def replay_webhook_with_secret(
     request: Request, caller: Person, webhook_id: UUID
 ) -> WebhookCreated:
     """What a replayed creation or rotation answers: the subscription with its secret now."""
-    async with runtime_of(request).db().acquire() as conn:
+    runtime = runtime_of(request)
+    async with runtime.db().acquire() as conn:
         found = await webhook_store.get_subscription(conn, webhook_id)
         secret = await webhook_store.secret_of(conn, webhook_id)
-    if found is None or secret is None:
-        raise NotFound("webhook", webhook_id)
-    caller.require_site(found.site_id)
-    return WebhookCreated(**WebhookOut.of(found).model_dump(), secret=secret)
+        if found is None or secret is None:
+            raise NotFound("webhook", webhook_id)
+        caller.require_site(found.site_id)
+        [out] = await _out(conn, runtime, [found])
+    return WebhookCreated(**out.model_dump(), secret=secret)
 
 
 @router.get("/webhooks", response_model=list[WebhookOut], responses=PAGED)
@@ -247,7 +309,8 @@ async def list_webhooks(
 ) -> list[WebhookOut]:
     """The subscriptions of the key's sites (or of `site_id`), oldest first, without secrets."""
     after = page.after(datetime, UUID)
-    async with runtime_of(request).db().acquire() as conn:
+    runtime = runtime_of(request)
+    async with runtime.db().acquire() as conn:
         found = await webhook_store.list_subscriptions(
             conn,
             site_id=site_id,
@@ -255,12 +318,19 @@ async def list_webhooks(
             limit=page.fetch,
             after=(after[0], after[1]) if after else None,
         )
-    return [WebhookOut.of(s) for s in page.serve(found, key=lambda s: (s.created_at, s.id))]
+        served = page.serve(found, key=lambda s: (s.created_at, s.id))
+        return await _out(conn, runtime, served)
 
 
 @router.get("/webhooks/{webhook_id}", response_model=WebhookOut, responses=problem_responses(404))
 async def get_webhook(request: Request, caller: Caller, webhook_id: UUID) -> WebhookOut:
-    return WebhookOut.of(await _subscription(runtime_of(request), caller, webhook_id))
+    """The subscription and what waits for it: `pending_deliveries`, and `retrying_since`
+    while the oldest of them is failing and holds the others back."""
+    runtime = runtime_of(request)
+    found = await _subscription(runtime, caller, webhook_id)
+    async with runtime.db().acquire() as conn:
+        [out] = await _out(conn, runtime, [found])
+    return out
 
 
 @router.patch(
@@ -271,8 +341,8 @@ async def get_webhook(request: Request, caller: Caller, webhook_id: UUID) -> Web
 async def patch_webhook(
     request: Request, caller: Person, webhook_id: UUID, body: WebhookChange
 ) -> WebhookOut:
-    """Change the URL (checked as on creation), the event types, or re-enable a subscription
-    disabled after a 410 (`status: active`, which clears `disabled_reason`). Deliveries already
+    """Change the URL (checked as on creation), the event types, or re-enable a disabled
+    subscription (`status: active`, which clears `disabled_reason`). Deliveries already
     queued keep their place and go to the new URL. An extension beyond the contract."""
     runtime = runtime_of(request)
     if body.url is not None:
@@ -286,7 +356,8 @@ async def patch_webhook(
             event_types=body.event_types,
             reactivate=body.status == "active",
         )
-    return WebhookOut.of(changed)
+        [out] = await _out(conn, runtime, [changed])
+    return out
 
 
 @router.delete(
@@ -330,7 +401,8 @@ async def rotate_webhook_secret(
             runtime.clock.now() + _settings(runtime).webhook_rotation_overlap,
         )
         _replayed_with_secret(uow, webhook_id)
-    return WebhookSecretRotated(**WebhookOut.of(rotated).model_dump(), secret=secret)
+        [out] = await _out(uow.conn, runtime, [rotated])
+    return WebhookSecretRotated(**out.model_dump(), secret=secret)
 
 
 @router.get(
@@ -344,6 +416,7 @@ async def list_deliveries(
     """Newest first, each with every attempt, a page at a time."""
     runtime = runtime_of(request)
     await _subscription(runtime, caller, webhook_id)
+    window = _settings(runtime).webhook_retry_window
     before = page.after(datetime, UUID)
     async with runtime.db().acquire() as conn:
         rows = await webhook_store.deliveries(
@@ -373,6 +446,12 @@ async def list_deliveries(
             last_error=r["last_error"],
             queued_at=r["queued_at"],
             next_attempt_at=r["next_attempt_at"] if r["status"] == "pending" else None,
+            first_attempt_at=r["first_attempt_at"],
+            retry_until=(
+                r["first_attempt_at"] + window
+                if r["status"] == "pending" and r["first_attempt_at"]
+                else None
+            ),
             delivered_at=r["delivered_at"],
             failed_at=r["failed_at"],
             replays=r["replays"],
@@ -404,7 +483,7 @@ async def replay_delivery(
     runtime = runtime_of(request)
     subscription = await _subscription(runtime, caller, webhook_id)
     if subscription.status is not SubscriptionStatus.ACTIVE:
-        raise Conflict("The subscription is disabled: its receiver answered 410.")
+        raise Conflict("The subscription is disabled: re-enable it first (PATCH status active).")
     async with unit_of_work(runtime.db(), source=SOURCE, clock=runtime.clock) as uow:
         row = await webhook_store.delivery_for_update(uow.conn, webhook_id, delivery_id)
         if row is None:

@@ -20,6 +20,7 @@ from booking.entrypoints.http.schemas import (
     EpisodeCloseIn,
 )
 from counseling_shared import idempotency
+from counseling_shared.http.auth import Role
 from counseling_shared.http.dependencies import Caller
 from counseling_shared.http.idempotency import REPLAYED, ReplayOnly
 from counseling_shared.http.openapi import problem_responses
@@ -70,11 +71,19 @@ async def correct_client_contact(
     client_id: UUID, body: ClientPatch, caller: Caller, runtime: Live
 ) -> ClientOut:
     """Correct contact details (only the fields sent). Emits `ClientContactChanged`, which
-    carries the client's locale, time zone and preferred channel, never a contact detail."""
+    carries the client's locale, time zone and preferred channel, never a contact detail.
+    An `integration` key corrects the name, locale, time zone and preferred channel; an
+    `email` or `phone` other than the current one is a 403 from it (the client's reminders
+    and signed check-in links go there): a person changes those."""
     given = frozenset(body.model_fields_set & client.CORRECTABLE)
     command = client.CorrectContact(given=given, **body.model_dump(include=set(given)))
+    # The addresses decide who answers the client's check-ins: people change them.
+    people = caller.role is not Role.INTEGRATION
     corrected = await execute(
-        runtime, lambda uow: handlers.correct_client_contact(uow, client_id, command, caller)
+        runtime,
+        lambda uow: handlers.correct_client_contact(
+            uow, client_id, command, caller, may_change_addresses=people
+        ),
     )
     return ClientOut.of(corrected)
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from fastapi import Request, Response
 
-from booking.application.ports import AccessDenied
+from booking.application.ports import AccessDenied, PeopleOnly
 from booking.domain.errors import InvalidCommand, NotAllowedNow, SlotTaken, UnknownAggregate
 from booking.domain.scheduling.series import SeriesConflicts
 from counseling_shared.http.idempotency import KeyCheckedInTransaction
@@ -52,6 +52,8 @@ def as_problem(exc: Exception) -> Problem | None:
             )
         case NotAllowedNow():
             return Conflict(str(exc))
+        case PeopleOnly():
+            return Problem(403, "forbidden", "Forbidden", str(exc))
         case AccessDenied():
             return Problem(
                 403, "forbidden", "Forbidden", "This API key has no access to that site."

@@ -26,7 +26,7 @@ from booking.entrypoints.http.schemas import (
 )
 from counseling_shared.codes import StaffRole
 from counseling_shared.http.auth import Role
-from counseling_shared.http.dependencies import Admin, Caller
+from counseling_shared.http.dependencies import Admin, Caller, Person
 from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.pagination import PAGED, Page
 from counseling_shared.http.problems import Problem
@@ -73,7 +73,17 @@ async def get_site(site_id: UUID, caller: Caller, runtime: Live) -> SiteOut:
 
 @router.post("/staff", status_code=201, tags=["staff"])
 async def register_staff_member(body: StaffIn, caller: Caller, runtime: Live) -> StaffOut:
-    """Register a staff member. Emits `StaffRegistered` (with contact details, for paging)."""
+    """Register a staff member. Emits `StaffRegistered` (with contact details, for paging).
+    An `integration` key registers counselors, supervisors and site leads, not `crisis_line`
+    members (403): those are on call, so a person registers them."""
+    if caller.role is Role.INTEGRATION and body.role is StaffRole.CRISIS_LINE:
+        # Whoever registers an on-call member chooses where pages and their links go.
+        raise Problem(
+            403,
+            "forbidden",
+            "Forbidden",
+            "Only a person (a staff or admin key) registers crisis_line members.",
+        )
     command = RegisterStaffMember(
         site_id=body.site_id,
         name=body.name,
@@ -121,13 +131,14 @@ async def get_staff_member(staff_id: UUID, caller: Caller, runtime: Live) -> Sta
     ),
 )
 async def change_staff_contact(
-    staff_id: UUID, body: StaffPatch, caller: Caller, runtime: Live
+    staff_id: UUID, body: StaffPatch, caller: Person, runtime: Live
 ) -> StaffOut:
     """Change a staff member's name, email, phone (null removes it) or locale: only the
     fields sent, checked as on registration. Emits `StaffRegistered` again with the whole
-    current snapshot, so notify pages the new number and crisis re-digests it. The same
-    callers as `POST /staff`, except that a `staff` key changes only its own record. An
-    extension beyond the contract."""
+    current snapshot, so notify pages the new number and crisis re-digests it. People only:
+    a `staff` key changes its own record, an `admin` key anyone's at its sites; an
+    `integration` key gets a 403 (the member's pages would follow the new details, and an SMS
+    `ACK` from the new number would act as them). An extension beyond the contract."""
     if caller.role is Role.STAFF and caller.staff_id != staff_id:
         raise Problem(
             403, "forbidden", "Forbidden", "A staff key changes only its own staff member."

@@ -32,6 +32,7 @@ from booking.entrypoints.offer_link import verify_accept_link
 from booking.entrypoints.web.texts import TEXTS, locale_of
 from counseling_shared import audit
 from counseling_shared.http.languages import browser_language
+from counseling_shared.http.private_pages import PRIVATE_PAGE_HEADERS
 from counseling_shared.links import LinkExpired, LinkTampered
 from counseling_shared.service import Runtime, runtime_of
 
@@ -41,8 +42,8 @@ router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 _PATH = "/waitlist/offers/{offer_id}/accept"
 _MAX_TOKEN = 1000
-# The token is in the URL: keep the page out of caches and its URL out of Referer headers.
-_PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+# The token is in the URL: kept out of caches and Referer headers; no script, no framing.
+_PRIVATE = PRIVATE_PAGE_HEADERS
 
 
 @dataclass(frozen=True)

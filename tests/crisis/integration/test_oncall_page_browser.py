@@ -1,0 +1,126 @@
+"""The on-call page on a phone, in a real browser: a browser audit's findings (2026-12-05),
+each of which failed before the fix (self-refresh wiping a PIN being typed, a preselected
+outcome, the status off-screen at 320 px with large text, English problem+json for a cut link,
+no CSP).
+
+The app runs in-process (ASGI): the browser's requests to http://crisis are answered by it."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from uuid import uuid4
+
+import pytest
+from playwright.async_api import Page, Route
+
+from tests.browser import chromium, needs_chromium
+from tests.crisis.integration.harness import Bus, RunningCrisis, crisis_settings, running_crisis
+from tests.crisis.integration.steps import flag, put_policy, register_staff
+from tests.crisis.integration.test_oncall_page import _page_link
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+async def crisis(database_url: str, nats_url: str) -> AsyncIterator[RunningCrisis]:
+    async with running_crisis(crisis_settings(database_url, nats_url)) as running:
+        yield running
+
+
+@asynccontextmanager
+async def phone(crisis: RunningCrisis, locale: str = "en-US") -> AsyncIterator[Page]:
+    async def forward(route: Route) -> None:
+        request = route.request
+        answer = await crisis.http.request(
+            request.method,
+            request.url,
+            content=request.post_data_buffer,
+            headers={**request.headers, "Authorization": ""},
+        )
+        await route.fulfill(
+            status=answer.status_code, headers=dict(answer.headers), body=answer.content
+        )
+
+    async with chromium() as browser:
+        context = await browser.new_context(
+            viewport={"width": 360, "height": 740}, is_mobile=True, locale=locale
+        )
+        await context.route("http://crisis/**", forward)
+        yield await context.new_page()
+
+
+async def _ack_url(crisis: RunningCrisis, bus: Bus) -> tuple[str, str]:
+    site_id = uuid4()
+    staff = await register_staff(bus, site_id, 2)
+    await put_policy(crisis, site_id, [([staff[0]], "PT60S"), ([staff[1]], "PT60S")], repeat=0)
+    alert_id = (await flag(crisis, site_id, uuid4()))["alert_id"]
+    page = await _page_link(bus, site_id, alert_id)
+    return page["ack_url"].replace(page["ack_url"].split("/pages/")[0], "http://crisis"), alert_id
+
+
+@needs_chromium
+async def test_a_pin_being_typed_is_not_wiped_by_the_self_refresh(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    url, _ = await _ack_url(crisis, bus)
+    async with phone(crisis) as page:
+        await page.goto(url)
+        await page.fill("#pin", "12")
+        await page.select_option("#outcome", "police")
+        await asyncio.sleep(11)  # REFRESH_SECONDS is 10
+        assert await page.input_value("#pin") == "12"
+        assert await page.input_value("#outcome") == "police"
+
+
+@needs_chromium
+async def test_resolve_needs_an_outcome_chosen_on_purpose(crisis: RunningCrisis, bus: Bus) -> None:
+    url, alert_id = await _ack_url(crisis, bus)
+    async with phone(crisis) as page:
+        await page.goto(url)
+        await page.get_by_role("button", name="Resolve").click()  # a mis-tap under Acknowledge
+        await page.wait_for_load_state()
+        view = await crisis.http.get(f"/alerts/{alert_id}")
+        assert view.json()["status"] == "open"
+
+
+@needs_chromium
+async def test_status_stays_on_screen_with_large_text_on_a_small_phone(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    url, _ = await _ack_url(crisis, bus)
+    async with phone(crisis) as page:
+        await page.set_viewport_size({"width": 320, "height": 640})
+        await page.goto(url)
+        await page.evaluate("document.documentElement.style.fontSize = '200%'")
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 320
+        assert await page.locator("dd.status-open").is_visible()
+        box = await page.locator("dd.status-open").bounding_box()
+        assert box is not None
+        assert box["x"] + box["width"] <= 320
+
+
+@needs_chromium
+async def test_a_cut_or_altered_link_answers_a_page_in_the_browsers_language(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    url, _ = await _ack_url(crisis, bus)
+    async with phone(crisis, locale="fr-FR") as page:
+        cut = await page.goto(url.split("?")[0])  # an SMS app that cut the link at "?"
+        assert cut is not None
+        assert cut.headers["content-type"].startswith("text/html")
+        altered = await page.goto(url[:-2] + "AA")
+        assert altered is not None
+        assert altered.status == 403
+        assert await page.evaluate("document.documentElement.lang") == "fr"
+
+
+@needs_chromium
+async def test_the_page_cannot_be_framed_and_has_a_csp(crisis: RunningCrisis, bus: Bus) -> None:
+    url, _ = await _ack_url(crisis, bus)
+    async with phone(crisis) as page:
+        opened = await page.goto(url)
+        assert opened is not None
+        csp = opened.headers.get("content-security-policy", "")
+        assert "frame-ancestors 'none'" in csp
+        assert "default-src 'none'" in csp
+        assert "form-action 'self'" in csp
