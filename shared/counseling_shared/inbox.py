@@ -38,7 +38,7 @@ from nats.js import JetStreamContext
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from counseling_shared import outbox
+from counseling_shared import inbox_holds, outbox
 from counseling_shared.clock import Clock
 from counseling_shared.db import DATABASE_ERRORS
 from counseling_shared.envelope import Envelope, EventDecodeError, EventRegistry
@@ -160,6 +160,39 @@ def is_infrastructure_error(exc: BaseException) -> bool:
     return isinstance(exc, _CONNECTION_ERRORS)
 
 
+OVERLOAD_ERRORS: tuple[type[Exception], ...] = (
+    asyncpg.QueryCanceledError,  # 57014: statement timeout
+    asyncpg.LockNotAvailableError,  # 55P03: lock timeout
+    asyncpg.DeadlockDetectedError,  # 40P01
+    asyncpg.SerializationError,  # 40001
+)
+"""What a busy database answers: the statement failed, the next try may well succeed."""
+
+
+def is_overload_error(exc: BaseException) -> bool:
+    return isinstance(exc, OVERLOAD_ERRORS)
+
+
+def _is_outage(exc: BaseException) -> bool:
+    """Outside a handler: the database or NATS cannot be reached (a timeout included), or the
+    server lacks resources (disk full, out of memory, an I/O error): nobody's message at fault."""
+    if is_infrastructure_error(exc) or isinstance(exc, OSError):
+        return True
+    state = getattr(exc, "sqlstate", None) or ""
+    return isinstance(exc, asyncpg.PostgresError) and state[:2] in {"53", "57", "58"}
+
+
+def _message_at_fault(exc: BaseException) -> bool:
+    """A refusal a message's own values may cause (data exception, integrity constraint,
+    program limit such as a too-large row), as opposed to the database's set-up (a grant)."""
+    state = getattr(exc, "sqlstate", None) or ""
+    return isinstance(exc, asyncpg.PostgresError) and state[:2] in {"22", "23", "54"}
+
+
+_REFUSALS_BEFORE_SPLIT = 2
+"""A batch the database refused this many times in a row (answering meanwhile) is split."""
+
+
 _Decoded = tuple[Envelope, IntegrationEvent] | EventDecodeError
 
 
@@ -191,6 +224,12 @@ class _Batch:
     savepoint_open: bool = False
     # Fast pass: every handler's outbox rows, written by one statement after the last one.
     outbox_rows: list[outbox.OutboxRow] = field(default_factory=list)
+    # Messages held back (event id → nak delay): an earlier event of their subject is unsettled.
+    held: Mapping[UUID, float] = field(default_factory=dict)
+    # Messages that hold their own subject (they failed before): settled, they release it.
+    holders: set[UUID] = field(default_factory=set)
+    # Subjects whose event failed in this batch (→ nak delay for the later ones).
+    failed_subjects: dict[str, float] = field(default_factory=dict)
 
     @property
     def fast(self) -> bool:
@@ -203,6 +242,7 @@ class _Outcome:
     action: str  # ack | nak | term
     delay: float = 0.0
     handled: bool = False  # the handler ran and its writes are part of the commit
+    envelope: Envelope | None = None
 
 
 class InboxConsumer:
@@ -245,6 +285,7 @@ class InboxConsumer:
         self.redrive_bound = False
         self.waiting = False
         """True while a batch waits for the database to answer again (not fetching)."""
+        self._stopping = asyncio.Event()
 
     @property
     def ready(self) -> bool:
@@ -264,7 +305,7 @@ class InboxConsumer:
 
     async def _serve(self, spec: ConsumerSpec, *, redriven: bool) -> None:
         delay = self._outage_backoff[0]
-        while True:
+        while not self._stopping.is_set():
             try:
                 await ensure_consumer(self._js, spec)
                 puller = Puller(
@@ -279,8 +320,11 @@ class InboxConsumer:
                     self._set_bound(redriven, True)
                     delay = self._outage_backoff[0]
                     await self._consume(puller)
+                self._set_bound(redriven, False)
             except (nats.errors.Error, OSError) as exc:
                 self._set_bound(redriven, False)
+                if self._stopping.is_set():
+                    return
                 log.warning(
                     "consumer_unbound", consumer=spec.durable, error=repr(exc), retry_in=delay
                 )
@@ -293,12 +337,21 @@ class InboxConsumer:
         else:
             self.bound = bound
 
+    def stop_fetching(self) -> None:
+        """Shutting down: fetch no more; the batch in hand finishes (`run` then returns).
+
+        A fetch under way is let run out (at most `fetch_timeout`), so no message is left
+        delivered to a request nobody reads (it would come back only after `ack_wait`)."""
+        self._stopping.set()
+
     async def _consume(self, puller: Puller) -> None:
-        while True:
+        while not self._stopping.is_set():
             # Back as soon as a message is there; empty after an idle `fetch_timeout`.
             msgs = await puller.fetch(self._batch_size)
             if msgs:
                 await self.process_batch(msgs)
+        # Messages an earlier request brought after its fetch returned: straight back.
+        await _nak_now(puller.take_arrived())
 
     async def process_batch(self, msgs: list[Msg]) -> None:
         """Handle a fetched batch in one transaction, then ack, nak or terminate each message.
@@ -310,51 +363,133 @@ class InboxConsumer:
         the ones before it run again on a clean slate. With a batch handler, the fast pass calls
         it once for all fresh messages; if it raises, the batch is replayed carefully.
 
-        If the batch fails outside its handlers, nothing is settled: the batch is kept, the
-        database probed with a growing back-off, and the same batch replayed once it answers.
-        Meanwhile (and during any long batch) JetStream hears `in_progress` for each message,
-        so no message is redelivered to another replica or counted as a new delivery.
+        If the batch fails outside its handlers, nothing is settled: the batch is kept and
+        replayed (see `_outcomes`). Meanwhile (and during any long batch) JetStream hears
+        `in_progress` for each message, so no message is redelivered to another replica or
+        counted as a new delivery. Cancelled (shutdown past its deadline), the batch's unsettled
+        messages are nak'ed at once, so another replica gets them without waiting `ack_wait`.
         """
         decoded = [self._decode(msg) for msg in msgs]
         keep_alive = asyncio.create_task(self._keep_alive(msgs), name="inbox-keep-alive")
         try:
-            outcomes = await self._attempt(msgs, decoded)
-            delay = self._outage_backoff[0]
-            while outcomes is None:
-                await self._wait_for_database(delay)
-                delay = min(delay * 2, self._outage_backoff[1])
-                outcomes = await self._attempt(msgs, decoded)
-        finally:
-            keep_alive.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keep_alive
-            self._set_waiting(False)
-        self._consumed.inc(sum(o.handled for o in outcomes))
-        for outcome in outcomes:
-            await self._settle(outcome)
+            try:
+                outcomes = await self._outcomes(msgs, decoded)
+            finally:
+                keep_alive.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keep_alive
+                self._set_waiting(False)
+            self._consumed.inc(sum(o.handled for o in outcomes))
+            for outcome in outcomes:
+                await self._settle(outcome)
+        except asyncio.CancelledError:
+            await _nak_now(msgs)  # the settled ones refuse a second answer
+            raise
 
-    async def _attempt(self, msgs: list[Msg], decoded: list[_Decoded]) -> list[_Outcome] | None:
-        """One try at the batch's transaction: its outcomes, or None when it did not commit
-        for a reason outside its handlers."""
+    async def _outcomes(self, msgs: list[Msg], decoded: list[_Decoded]) -> list[_Outcome]:
+        """The batch's committed outcomes, however many tries that takes.
+
+        An outage (the database or NATS unreachable) is waited out with a growing back-off and
+        the same batch replayed, however long it lasts; an overloaded database (a timeout, a
+        deadlock) is given the same back-off. An error the database answers with, outside the
+        handlers, may be one message's doing: a batch refused twice in a row is split and each
+        message tried alone. A message refused alone for a value (a data or constraint error)
+        is dead-lettered in a transaction of its own; refused for anything else (a missing
+        grant, a missing table), or its dead letter refused too, it is nak'ed with the longest
+        back-off: never lost, and the messages after it flow on. Nothing of this is counted as
+        a handler failure.
+        """
+        delay = self._outage_backoff[0]
+        refused = 0
+        refusal: Exception | None = None
+        while True:
+            try:
+                if refusal is not None and refused >= _REFUSALS_BEFORE_SPLIT:
+                    if refused == _REFUSALS_BEFORE_SPLIT and _message_at_fault(refusal):
+                        outcome = await self._unprocessable(msgs[0], decoded[0], refusal)
+                    else:
+                        outcome = self._put_back(msgs[0], decoded[0], refusal)
+                    return [outcome]
+                return await self._attempt(msgs, decoded)
+            except BATCH_ERRORS as exc:
+                self._infrastructure_failures.inc()
+                log.warning(
+                    "batch_rolled_back",
+                    consumer=self.spec.durable,
+                    messages=len(msgs),
+                    error=repr(exc),
+                )
+                if is_overload_error(exc):
+                    await asyncio.sleep(delay)
+                elif _is_outage(exc) or not await self._database_answers():
+                    await self._wait_for_database(delay)
+                else:
+                    refused += 1
+                    refusal = refusal or exc
+                    if refused >= _REFUSALS_BEFORE_SPLIT and len(msgs) > 1:
+                        break
+                    continue
+                delay = min(delay * 2, self._outage_backoff[1])
+        log.warning(
+            "batch_split", consumer=self.spec.durable, messages=len(msgs), error=repr(refusal)
+        )
+        outcomes = []
+        for msg, item in zip(msgs, decoded, strict=True):
+            outcomes.extend(await self._outcomes([msg], [item]))
+        return outcomes
+
+    async def _unprocessable(self, msg: Msg, item: _Decoded, error: Exception) -> _Outcome:
+        """A message the database refuses (outside its handler) even alone: a dead letter."""
+        envelope = _envelope_of(item)
+        detail = f"refused by the database outside the handler: {error!r}"
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._dead_letter(conn, msg, "unprocessable", detail, envelope)
+            if envelope is not None:
+                await self._forget_failures(conn, envelope)
+                await inbox_holds.release(conn, self.spec.durable, [envelope.id])
+        return _Outcome(msg, "term", envelope=envelope)
+
+    def _put_back(self, msg: Msg, item: _Decoded, error: Exception) -> _Outcome:
+        """A message that cannot be handled nor dead-lettered now (the database refuses it
+        for a reason of its own): nak'ed with the longest back-off, until that is fixed."""
+        delay = self.spec.backoff[-1]
+        meta = msg.metadata
+        log.error(
+            "message_refused",
+            consumer=self.spec.durable,
+            stream=meta.stream,
+            stream_seq=meta.sequence.stream,
+            error=repr(error)[:500],
+            retry_in=delay,
+        )
+        return _Outcome(msg, "nak", delay, envelope=_envelope_of(item))
+
+    async def _attempt(self, msgs: list[Msg], decoded: list[_Decoded]) -> list[_Outcome]:
+        """One try at the batch's transaction: its outcomes once it committed. Raises what
+        made it fail outside its handlers."""
+        async with self._pool.acquire() as conn:
+            fast: _Batch | None = None
+            try:
+                async with conn.transaction():
+                    fast = await self._fast_batch(conn, decoded)
+                    if self._batch_handler is not None:
+                        return await self._run_batch(fast, msgs, decoded)
+                    return await self._run(fast, msgs, decoded)
+            except (_BatchHandlerFailed, _HandlerFailed) as exc:
+                assert fast is not None  # handlers run only after the claim
+                failed = exc if isinstance(exc, _HandlerFailed) else None
+                # The holds the fast pass read still apply (its claims were rolled back).
+                careful = _Batch(conn, failed=failed, held=fast.held, holders=fast.holders)
+                async with conn.transaction():
+                    return await self._run(careful, msgs, decoded)
+
+    async def _database_answers(self) -> bool:
         try:
-            async with self._pool.acquire() as conn:
-                try:
-                    async with conn.transaction():
-                        batch = await self._fast_batch(conn, decoded)
-                        if self._batch_handler is not None:
-                            return await self._run_batch(batch, msgs, decoded)
-                        return await self._run(batch, msgs, decoded)
-                except _BatchHandlerFailed:
-                    async with conn.transaction():
-                        return await self._run(_Batch(conn), msgs, decoded)
-                except _HandlerFailed as failed:
-                    async with conn.transaction():
-                        return await self._run(_Batch(conn, failed=failed), msgs, decoded)
-        except BATCH_ERRORS as exc:
-            # Nothing committed and nothing counted: the same batch is tried again.
-            self._infrastructure_failures.inc()
-            log.warning("batch_rolled_back", consumer=self.spec.durable, error=repr(exc))
-            return None
+            async with asyncio.timeout(5.0):
+                await self._pool.fetchval("SELECT 1")
+        except _PROBE_ERRORS:
+            return False
+        return True
 
     async def _wait_for_database(self, delay: float) -> None:
         """Sleep `delay`, then until the database answers, probing with a growing back-off."""
@@ -406,6 +541,7 @@ class InboxConsumer:
 
     async def _run(self, batch: _Batch, msgs: list[Msg], decoded: list[_Decoded]) -> list[_Outcome]:
         outcomes = [await self._process(batch, m, d) for m, d in zip(msgs, decoded, strict=True)]
+        await self._release_holds(batch, outcomes)
         if batch.fast:
             try:
                 await outbox.enqueue_rows(batch.conn, batch.outbox_rows)
@@ -429,9 +565,11 @@ class InboxConsumer:
             if isinstance(item, EventDecodeError):
                 await self._dead_letter(batch.conn, msg, item.reason, str(item), None)
                 outcomes.append(_Outcome(msg, "term"))
+            elif item[0].id in batch.held:
+                outcomes.append(_Outcome(msg, "nak", batch.held[item[0].id]))
             elif await self._claim(batch, item[0].id):
                 fresh.append(item)
-                outcomes.append(_Outcome(msg, "ack", handled=True))
+                outcomes.append(_Outcome(msg, "ack", handled=True, envelope=item[0]))
                 traces[item[0].id] = context_from_headers(msg.headers)
                 # The batch's span is linked to each message's trace (it has many parents).
                 sent = trace.get_current_span(traces[item[0].id])
@@ -440,7 +578,8 @@ class InboxConsumer:
                     links.append(trace.Link(sent.get_span_context(), link_attributes))
             else:
                 self._duplicates.inc()
-                outcomes.append(_Outcome(msg, "ack"))
+                outcomes.append(_Outcome(msg, "ack", envelope=item[0]))
+        await self._release_holds(batch, outcomes)
         if not fresh:
             return outcomes
         with self._tracer.start_as_current_span(
@@ -477,15 +616,23 @@ class InboxConsumer:
         return outcomes
 
     async def _fast_batch(self, conn: Connection, decoded: list[_Decoded]) -> _Batch:
-        """Claim the inbox rows of every decodable message in one statement."""
-        ids = [d[0].id for d in decoded if not isinstance(d, EventDecodeError)]
-        fresh = await conn.fetch(
-            """INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])
-               ON CONFLICT DO NOTHING RETURNING event_id""",
-            self.spec.durable,
-            ids,
-        )
-        return _Batch(conn, fresh={r["event_id"] for r in fresh})
+        """Claim the inbox rows of every decodable message in one statement, but the held
+        ones' (`inbox_holds`): they are nak'ed unhandled, their rows left for the redelivery."""
+        envelopes = [d[0] for d in decoded if not isinstance(d, EventDecodeError)]
+        claim = await inbox_holds.claim(conn, self.spec.durable, envelopes)
+        return _Batch(conn, fresh=claim.fresh, held=claim.held, holders=claim.holders)
+
+    async def _release_holds(self, batch: _Batch, outcomes: list[_Outcome]) -> None:
+        """The messages holding their subject that were settled now let it go (same commit)."""
+        if not batch.holders:
+            return
+        settled = [
+            o.envelope.id
+            for o in outcomes
+            if o.envelope is not None and o.envelope.id in batch.holders and o.action != "nak"
+        ]
+        if settled:
+            await inbox_holds.release(batch.conn, self.spec.durable, settled)
 
     async def _process(self, batch: _Batch, msg: Msg, decoded: _Decoded) -> _Outcome:
         conn = batch.conn
@@ -493,6 +640,10 @@ class InboxConsumer:
             await self._dead_letter(conn, msg, decoded.reason, str(decoded), None)
             return _Outcome(msg, "term")
         envelope, event = decoded
+        # Before the claim: a held message's inbox row must stay free for its redelivery.
+        wait = batch.held.get(envelope.id, batch.failed_subjects.get(envelope.subject))
+        if wait is not None:
+            return _Outcome(msg, "nak", wait, envelope=envelope)
 
         parent = context_from_headers(msg.headers)
         with self._tracer.start_as_current_span(
@@ -510,7 +661,7 @@ class InboxConsumer:
             try:
                 if not await self._claim(batch, envelope.id):
                     self._duplicates.inc()
-                    return _Outcome(msg, "ack")
+                    return _Outcome(msg, "ack", envelope=envelope)
                 if batch.failed is not None and batch.failed.event_id == envelope.id:
                     raise batch.failed.error
                 uow = UnitOfWork(conn, source=self._source, clock=self._clock, cause=envelope)
@@ -525,10 +676,18 @@ class InboxConsumer:
                 if batch.fast:
                     raise _HandlerFailed(envelope.id, exc) from exc
                 await conn.execute("ROLLBACK TO SAVEPOINT inbox_message")
-                return await self._failed(conn, msg, envelope, exc)
+                outcome = await self._failed(conn, msg, envelope, exc)
+                if outcome.action == "nak":
+                    # Its subject's later events wait for it (stream order), in this batch and
+                    # on every replica until it is settled.
+                    await inbox_holds.hold(conn, self.spec.durable, envelope, outcome.delay)
+                    batch.failed_subjects[envelope.subject] = (
+                        outcome.delay + inbox_holds.HELD_MARGIN
+                    )
+                return outcome
             finally:
                 self._handler_seconds.observe(time.perf_counter() - started)
-        return _Outcome(msg, "ack", handled=True)
+        return _Outcome(msg, "ack", handled=True, envelope=envelope)
 
     @contextlib.asynccontextmanager
     async def _budget(self) -> AsyncIterator[None]:
@@ -554,7 +713,19 @@ class InboxConsumer:
         if isinstance(exc, PermanentFailure):
             await self._forget_failures(conn, envelope)
             await self._dead_letter(conn, msg, "rejected", str(exc), envelope)
-            return _Outcome(msg, "term")
+            return _Outcome(msg, "term", envelope=envelope)
+        if self.spec.retry_overload and is_overload_error(exc):
+            # The database is busy, the message is not at fault: retried, never dead-lettered.
+            self._infrastructure_failures.inc()
+            delivered = msg.metadata.num_delivered or 1
+            log.warning(
+                "handler_overloaded",
+                consumer=self.spec.durable,
+                event_id=str(envelope.id),
+                deliveries=delivered,
+                error=repr(exc),
+            )
+            return _Outcome(msg, "nak", self.spec.redelivery_delay(delivered), envelope=envelope)
         self._failures.inc()
         failures: int = await conn.fetchval(
             """INSERT INTO inbox_failures (consumer, event_id, failures) VALUES ($1, $2, 1)
@@ -568,7 +739,7 @@ class InboxConsumer:
             await self._forget_failures(conn, envelope)
             detail = f"failed {failures} times; last error: {exc!r}"
             await self._dead_letter(conn, msg, "handler_failed", detail, envelope)
-            return _Outcome(msg, "term")
+            return _Outcome(msg, "term", envelope=envelope)
         log.warning(
             "handler_failed",
             consumer=self.spec.durable,
@@ -576,7 +747,7 @@ class InboxConsumer:
             failures=failures,
             error=repr(exc),
         )
-        return _Outcome(msg, "nak", self.spec.redelivery_delay(failures))
+        return _Outcome(msg, "nak", self.spec.redelivery_delay(failures), envelope=envelope)
 
     async def _forget_failures(self, conn: Connection, envelope: Envelope) -> None:
         # A redriven dead letter starts a fresh count.
@@ -619,8 +790,14 @@ class InboxConsumer:
         envelope: Envelope | None,
     ) -> None:
         meta = msg.metadata
+        # What PostgreSQL refuses to store (a NUL, in text or jsonb) is left out, and the
+        # record says so: a dead letter that cannot be written would stall the durable.
+        headers, dropped = _storable_headers(msg.headers)
+        if dropped:
+            detail = f"{detail} (headers not stored, unstorable: {', '.join(dropped)})"
+        detail = _storable(detail[:2000])
         # A redriven message keeps the subject it was first published on.
-        subject = (msg.headers or {}).get(REDRIVE_ORIGINAL_SUBJECT, msg.subject)
+        subject = _storable(headers.get(REDRIVE_ORIGINAL_SUBJECT, msg.subject))
         await conn.execute(
             """INSERT INTO dead_letters (consumer, stream, stream_seq, subject, event_id,
                    event_type, reason, detail, deliveries, payload, headers)
@@ -633,10 +810,10 @@ class InboxConsumer:
             envelope.id if envelope else None,
             envelope.type if envelope else None,
             reason,
-            detail[:2000],
+            detail,
             meta.num_delivered,
             msg.data,
-            dict(msg.headers or {}),
+            headers,
         )
         DEAD_LETTERS.labels(self.spec.durable, reason).inc()
         log.error(
@@ -648,7 +825,7 @@ class InboxConsumer:
             detail=detail[:500],
         )
         headers = {
-            **dict(msg.headers or {}),
+            **headers,
             "Nats-Msg-Id": f"{self.spec.durable}:{meta.stream}:{meta.sequence.stream}",
             "Dlq-Reason": reason,
             REDRIVE_ORIGINAL_SUBJECT: subject,
@@ -682,3 +859,32 @@ def dispatch(table: Mapping[type[IntegrationEvent], Handler]) -> Handler:
 
     route.table = dict(table)  # type: ignore[attr-defined]  # for docs and tests
     return route
+
+
+def _envelope_of(item: _Decoded) -> Envelope | None:
+    return None if isinstance(item, EventDecodeError) else item[0]
+
+
+async def _nak_now(msgs: Sequence[Msg]) -> None:
+    """Give back messages fetched but not settled, for redelivery at once (shutdown)."""
+    for msg in msgs:
+        # Already settled, or NATS away: it comes back after ack_wait, harmless either way.
+        with contextlib.suppress(nats.errors.Error, OSError):
+            await msg.nak()
+
+
+def _storable(text: str) -> str:
+    """`text` as PostgreSQL's text and jsonb take it: no NUL, valid UTF-8."""
+    return text.replace("\x00", "\\0").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _storable_headers(headers: Mapping[str, str] | None) -> tuple[dict[str, str], list[str]]:
+    """The headers PostgreSQL can store as they are, and the names of those it cannot."""
+    kept: dict[str, str] = {}
+    dropped: list[str] = []
+    for name, value in (headers or {}).items():
+        if _storable(name) == name and _storable(value) == value:
+            kept[name] = value
+        else:
+            dropped.append(_storable(name)[:100])
+    return kept, dropped

@@ -87,6 +87,12 @@ class ConsumerSpec:
     """Created now, start at the stream's next message instead of its first: a durable added
     to a running suite must not replay the stream's retained past (90 days). Only at creation;
     an existing durable keeps its position."""
+    retry_overload: bool = False
+    """A handler failing because the database is busy (statement or lock timeout, deadlock,
+    serialization failure) is retried with the back-off and never counts towards
+    `max_deliver`: for the durables whose messages must never become dead letters for want of
+    capacity (risk flags, pages; docs/reliability.md). Such a failure that never goes away is
+    retried for ever, visible in `consumer_infrastructure_failures_total`."""
 
     def redelivery_delay(self, delivered: int) -> float:
         """The back-off before delivery number `delivered + 1`."""

@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 
 from counseling_shared.db import DATABASE_ERRORS
+from counseling_shared.inbox_holds import INBOX_HOLD_LAPSE
 from counseling_shared.logs import get_logger
 from counseling_shared.metrics import PRUNED_ROWS
 from counseling_shared.settings import ServiceSettings
@@ -44,6 +45,8 @@ def backbone_targets(settings: ServiceSettings) -> list[PruneTarget]:
         # Longer than the streams keep messages (90 days): a redelivery always finds its row.
         PruneTarget("inbox", "received_at < $1", settings.prune_inbox_after),
         PruneTarget("inbox_failures", "failed_at < $1", settings.prune_inbox_after),
+        # Lapsed holds only (their message never came back): a live one is deleted when settled.
+        PruneTarget("inbox_holds", "due < $1", INBOX_HOLD_LAPSE + timedelta(hours=1)),
         PruneTarget("outbox", "published_at < $1", settings.prune_outbox_after),
         # Never before the key's promised lifetime, whichever of the two settings is longer.
         PruneTarget(

@@ -97,6 +97,10 @@ class Puller:
             pass  # no answer at all (NATS away, or a slow server): what came is returned
         return msgs
 
+    def take_arrived(self) -> list[Msg]:
+        """Every message already here and not yet fetched (to give back at shutdown)."""
+        return self._already_arrived(self._arrived.qsize())
+
     def _already_arrived(self, batch: int) -> list[Msg]:
         """Messages an earlier request brought after its fetch had returned."""
         msgs: list[Msg] = []

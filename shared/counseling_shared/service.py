@@ -127,7 +127,11 @@ class Runtime:
         self.started = False
         self._hooks_run = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self._consumer_tasks: list[asyncio.Task[None]] = []
         self.heap_frozen = False
+        self.drain_timeout = 10.0
+        """At shutdown, how long the consumers' batches in hand may take to finish (well
+        inside the pods' 30 s grace period); past it they are cancelled and nak'ed."""
 
     @property
     def name(self) -> str:
@@ -297,8 +301,10 @@ class Runtime:
                 outage_backoff=(0.25, s.outage_backoff_max),
             )
             self.consumers.append(consumer)
-            self._spawn(consumer.run(), route.spec.durable)
-            self._spawn(consumer.run_redriven(), f"{route.spec.durable}-redrive")
+            self._consumer_tasks.append(self._spawn(consumer.run(), route.spec.durable))
+            self._consumer_tasks.append(
+                self._spawn(consumer.run_redriven(), f"{route.spec.durable}-redrive")
+            )
         pruner = Pruner(
             pool,
             [*backbone_targets(s), *self.definition.prune_targets],
@@ -319,7 +325,7 @@ class Runtime:
         """Run `coro` until `stop`; if it crashes, the process stops (never a silent loop)."""
         self._spawn(coro, name)
 
-    def _spawn(self, coro: Awaitable[None], name: str) -> None:
+    def _spawn(self, coro: Awaitable[None], name: str) -> asyncio.Task[None]:
         async def guarded() -> None:
             try:
                 await coro
@@ -333,9 +339,12 @@ class Runtime:
 
                 os.kill(os.getpid(), signal.SIGTERM)
 
-        self._tasks.append(asyncio.create_task(guarded(), name=name))
+        task = asyncio.create_task(guarded(), name=name)
+        self._tasks.append(task)
+        return task
 
     async def stop(self) -> None:
+        await self._drain_consumers()
         # Cancel until each loop has ended: Python 3.11's asyncio.wait_for (used inside nats-py's
         # fetch) swallows a cancel that lands as its result arrives, so once may not be enough.
         pending = set(self._tasks)
@@ -358,6 +367,19 @@ class Runtime:
                 await self.nc.drain()
         if self.pool is not None:
             await self.pool.close()
+
+    async def _drain_consumers(self) -> None:
+        """Stop fetching and let each consumer finish the batch in hand, within the deadline:
+        a rolling deploy then settles its messages instead of leaving them to ack_wait. What
+        is still in hand after it is cancelled and nak'ed (`InboxConsumer.process_batch`)."""
+        for consumer in self.consumers:
+            consumer.stop_fetching()
+        running = [t for t in self._consumer_tasks if not t.done()]
+        if running:
+            _, late = await asyncio.wait(running, timeout=self.drain_timeout)
+            if late:
+                log.warning("consumers_not_drained", tasks=sorted(t.get_name() for t in late))
+        self._consumer_tasks.clear()
 
     async def readiness(self) -> dict[str, bool]:
         """Started, the database answering, NATS connected, every consumer fetching."""

@@ -97,6 +97,8 @@ def routes(paging: Paging, phone_key: str = "") -> list[Route]:
                 "BOOKING",
                 ["booking.*.RiskFlagged"],
                 backoff=_URGENT_BACKOFF,
+                # A flag is never dead-lettered for want of database capacity.
+                retry_overload=True,
                 description="Risk flags from session notes: open or join alerts",
             ),
             flags,
@@ -107,6 +109,8 @@ def routes(paging: Paging, phone_key: str = "") -> list[Route]:
                 "FOLLOWUP",
                 ["followup.*.RiskFlagged"],
                 backoff=_URGENT_BACKOFF,
+                # A flag is never dead-lettered for want of database capacity.
+                retry_overload=True,
                 description="Risk flags from follow-up outcomes: open or join alerts",
             ),
             flags,

@@ -107,6 +107,8 @@ def routes(settings: NotifySettings) -> list[Route]:
                 "CRISIS",
                 ["crisis.*.PageRequested"],
                 backoff=CRISIS_BACKOFF,
+                # A page (or its withdrawal) is never dead-lettered for want of database capacity.
+                retry_overload=True,
                 description="Pages to on-call staff: the crisis lane.",
             ),
             dispatch({PageRequested: handlers.page_handler(settings.alert_base_url)}),
@@ -117,6 +119,8 @@ def routes(settings: NotifySettings) -> list[Route]:
                 "CRISIS",
                 ["crisis.*.AlertAcknowledged", "crisis.*.AlertResolved"],
                 backoff=CRISIS_BACKOFF,
+                # A page (or its withdrawal) is never dead-lettered for want of database capacity.
+                retry_overload=True,
                 description="Withdraws the pending pages of an acknowledged or resolved alert.",
             ),
             dispatch(

@@ -43,7 +43,7 @@ ReasonOption = Annotated[
         "--reason",
         "-r",
         help="Only this reason: malformed, unknown_type, unsupported_version, source_mismatch, "
-        "rejected, handler_failed.",
+        "rejected, handler_failed, unprocessable.",
     ),
 ]
 
