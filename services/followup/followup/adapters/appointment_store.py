@@ -1,0 +1,70 @@
+"""asyncpg storage of the `appointments` projection (migrations/0007).
+
+Mixed into `PostgresFollowupStore`, so the write path keeps one store per transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+import asyncpg
+
+from followup.domain.appointments import Appointment, AppointmentStatus
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
+
+_UPSERT = """INSERT INTO appointments (appointment_id, client_id, site_id, counselor_id, start,
+                 moved_by, status, version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (appointment_id) DO UPDATE SET client_id = $2, site_id = $3,
+                 counselor_id = $4, start = $5, moved_by = $6, status = $7, version = $8"""
+
+
+class PostgresAppointmentStore:
+    conn: Connection
+
+    async def appointment(self, appointment_id: UUID) -> Appointment | None:
+        """Read under the client's lock (every writer of an appointment holds it)."""
+        row = await self.conn.fetchrow(
+            "SELECT * FROM appointments WHERE appointment_id = $1", appointment_id
+        )
+        return appointment_from_row(row) if row else None
+
+    async def booked_appointments(self, client_id: UUID, after: datetime) -> list[Appointment]:
+        rows = await self.conn.fetch(
+            """SELECT * FROM appointments
+               WHERE client_id = $1 AND status = 'booked' AND start > $2
+               ORDER BY start, appointment_id""",
+            client_id,
+            after,
+        )
+        return [appointment_from_row(r) for r in rows]
+
+    async def save_appointment(self, state: Appointment) -> None:
+        """Write-only (a batch and a rebuild record it): an upsert keyed by the appointment."""
+        await self.conn.execute(
+            _UPSERT,
+            state.appointment_id,
+            state.client_id,
+            state.site_id,
+            state.counselor_id,
+            state.start,
+            state.moved_by,
+            state.status.value,
+            state.version,
+        )
+
+
+def appointment_from_row(row: asyncpg.Record) -> Appointment:
+    return Appointment(
+        row["appointment_id"],
+        row["client_id"],
+        row["site_id"],
+        row["counselor_id"],
+        row["start"],
+        AppointmentStatus(row["status"]),
+        row["version"],
+        row["moved_by"],
+    )
