@@ -4,7 +4,7 @@ Mixed into `PostgresFollowupStore`, so the write path keeps one store per transa
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -16,10 +16,11 @@ if TYPE_CHECKING:
     from counseling_shared.db import Connection
 
 _UPSERT = """INSERT INTO appointments (appointment_id, client_id, site_id, counselor_id, start,
-                 moved_by, status, version)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 start_offset, moved_by, status, version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (appointment_id) DO UPDATE SET client_id = $2, site_id = $3,
-                 counselor_id = $4, start = $5, moved_by = $6, status = $7, version = $8"""
+                 counselor_id = $4, start = $5, start_offset = $6, moved_by = $7, status = $8,
+                 version = $9"""
 
 
 class PostgresAppointmentStore:
@@ -51,19 +52,29 @@ class PostgresAppointmentStore:
             state.site_id,
             state.counselor_id,
             state.start,
+            _offset_seconds(state.start),
             state.moved_by,
             state.status.value,
             state.version,
         )
 
 
+def _offset_seconds(start: datetime) -> int:
+    offset = start.utcoffset()
+    assert offset is not None, "booking's starts carry their offset"
+    return int(offset.total_seconds())
+
+
 def appointment_from_row(row: asyncpg.Record) -> Appointment:
+    # The start with the offset booking wrote: a reminder's id names the start as written
+    # (`reminders.reminder_id`), so a resume finds the reminders its booking planned.
+    written = timezone(timedelta(seconds=row["start_offset"]))
     return Appointment(
         row["appointment_id"],
         row["client_id"],
         row["site_id"],
         row["counselor_id"],
-        row["start"],
+        row["start"].astimezone(written),
         AppointmentStatus(row["status"]),
         row["version"],
         row["moved_by"],

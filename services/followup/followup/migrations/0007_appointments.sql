@@ -7,6 +7,7 @@ CREATE TABLE appointments (
     site_id         uuid        NOT NULL,
     counselor_id    uuid        NOT NULL,
     start           timestamptz NOT NULL,
+    start_offset    integer     NOT NULL,   -- seconds east of UTC, as booking wrote the start
     moved_by        uuid,                   -- the reschedule its reminders' ids name
     status          text        NOT NULL CHECK (status IN ('booked', 'cancelled', 'completed', 'no_show')),
     version         integer     NOT NULL
