@@ -65,7 +65,7 @@ async def _client(js: JetStreamContext, db: asyncpg.Pool[Any]) -> tuple[UUID, UU
 
     async def known() -> bool:
         found = await db.fetchval("SELECT site_id FROM clients WHERE client_id = $1", client_id)
-        return found == site_id
+        return bool(found == site_id)
 
     await eventually(known)
     return site_id, client_id
