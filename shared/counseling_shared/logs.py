@@ -1,6 +1,7 @@
 """structlog JSON logs to stdout, each line with the active trace and span ids."""
 
 import logging
+import re
 import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any
@@ -21,6 +22,43 @@ def _add_trace_ids(_: Any, __: str, event: MutableMapping[str, Any]) -> Mapping[
     return event
 
 
+# Defence in depth: a provider's exception (aiosmtplib's refused recipient, an httpx error) may
+# carry an address into `error=repr(exc)` or the traceback. Emails need a dotted alphabetic
+# domain (so `user@10.0.0.5` in a URL and `x@y` stay); phones need a `+` or `00` prefix and 8
+# to 15 digits, so UUIDs, hex trace ids, counts and timestamps (`+00:00`) are left alone.
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_PHONE = re.compile(r"(?:(?<![\w+])\+|(?<![\w+.:/-])00)\d(?:[ .()-]{0,2}\d){7,14}(?![\w])")
+EMAIL_MASK = "<email>"
+PHONE_MASK = "<phone>"
+
+
+def redact_contact(text: str) -> str:
+    """`text` with email addresses and international phone numbers masked."""
+    if "@" in text:
+        text = _EMAIL.sub(EMAIL_MASK, text)
+    if "+" in text or "00" in text:
+        text = _PHONE.sub(PHONE_MASK, text)
+    return text
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_contact(value)
+    if isinstance(value, list | tuple):
+        return type(value)(_redacted(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    return value
+
+
+def redact_contacts(_: Any, __: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
+    """A structlog processor, after `format_exc_info`: masks contact details in every string
+    field, the rendered exception included."""
+    for name, value in event.items():
+        event[name] = _redacted(value)
+    return event
+
+
 def configure_logging(service_name: str, level: str = "INFO") -> None:
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     enrich: list[structlog.typing.Processor] = [
@@ -38,6 +76,7 @@ def configure_logging(service_name: str, level: str = "INFO") -> None:
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
+                redact_contacts,
                 structlog.processors.JSONRenderer(),
             ],
         )
@@ -49,6 +88,7 @@ def configure_logging(service_name: str, level: str = "INFO") -> None:
         processors=[
             *enrich,
             structlog.processors.format_exc_info,
+            redact_contacts,
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),

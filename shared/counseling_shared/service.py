@@ -24,6 +24,7 @@ from fastapi_offline import FastAPIOffline
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from counseling_shared.bus import BusCredentials, connect_options
 from counseling_shared.busauth import durables_of, streams_needed
@@ -42,7 +43,12 @@ from counseling_shared.http.problems import (
     install_html_error_pages,
     install_problem_handlers,
 )
-from counseling_shared.http.rate_limit import RateLimitMiddleware, parse_rate_limit
+from counseling_shared.http.rate_limit import (
+    RateBudget,
+    RateKeys,
+    RateLimitMiddleware,
+    parse_rate_limit,
+)
 from counseling_shared.inbox import BatchHandler, Handler, InboxConsumer
 from counseling_shared.jetstream import ConsumerSpec, ensure_streams
 from counseling_shared.links import check_link_key_allowed
@@ -95,6 +101,11 @@ class ServiceDefinition:
     """Response fields holding free text about a client: withheld from integration keys."""
     staff_deactivated: StaffDeactivatedQuery | None = None
     """Asked for every `staff` key: a deactivated member's key is refused on every route."""
+    link_purposes: Sequence[str] = ()
+    """The purposes of the signed links the service's routes accept: a request carrying a
+    genuine one is rate-limited per link, not per address (http/rate_limit.py)."""
+    rate_budgets: Sequence[RateBudget] = ()
+    """Credentials of the service's own that get a rate budget apart (crisis's SMS webhook)."""
     html_error_page: HtmlErrorPage | None = None
     """Answers the errors of the service's HTML pages as HTML (`install_html_error_pages`)."""
     state: dict[str, Any] = field(default_factory=dict)
@@ -457,7 +468,18 @@ def create_app(definition: ServiceDefinition, clock: Clock | None = None) -> Fas
         RateLimitMiddleware,
         limits=parse_rate_limit(settings.rate_limit),
         storage_uri=settings.rate_limit_storage_uri,
+        rate_keys=RateKeys(
+            keys=app.state.auth.keys,
+            signer=settings.link_signer(),
+            link_purposes=tuple(definition.link_purposes),
+            budgets=tuple(definition.rate_budgets),
+        ),
     )
+    trusted_proxies = settings.trusted_proxies
+    if trusted_proxies:
+        # Outermost: the client address everything after sees (the rate limit above all) is
+        # the one the trusted ingress forwarded; from anyone else X-Forwarded-For is ignored.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(trusted_proxies))
 
     @app.get("/healthz", tags=["probes"], summary="Alive")
     async def healthz() -> dict[str, str]:
@@ -514,4 +536,7 @@ def run_service(definition: ServiceDefinition) -> None:
         http="auto",
         log_config=None,
         access_log=False,
+        # create_app applies FORWARDED_ALLOW_IPS itself; uvicorn's own default would trust
+        # 127.0.0.1 (a sidecar) and rewrite the client address a second time.
+        proxy_headers=False,
     )

@@ -1,5 +1,6 @@
 """Settings from the environment. Each service subclasses `ServiceSettings` with its own port."""
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal, Self
@@ -216,6 +217,15 @@ class ServiceSettings(BaseSettings):
         alias="RATE_LIMIT_STORAGE_URI",
         description="Where the counts live: `memory://` (per process) or a shared store.",
     )
+    forwarded_allow_ips: str | None = Field(
+        default=None,
+        alias="FORWARDED_ALLOW_IPS",
+        description="Comma-separated addresses or CIDR ranges of the proxies (the ingress)"
+        " whose `X-Forwarded-For` names the client: the rate limit then counts anonymous"
+        " requests per real client. Empty: the connecting address counts (behind an ingress,"
+        " everyone shares the ingress's budget). `*` trusts anyone: never where clients can"
+        " reach the service directly.",
+    )
     gc_freeze_after_start: bool = Field(
         default=True,
         alias="GC_FREEZE_AFTER_START",
@@ -234,6 +244,14 @@ class ServiceSettings(BaseSettings):
             raise ValueError(
                 f"PRUNE_INBOX_AFTER must be longer than the streams keep messages ({days} days)"
             )
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies_parse(cls, value: str | None) -> str | None:
+        for part in (p.strip() for p in (value or "").split(",")):
+            if part and part != "*":
+                ipaddress.ip_network(part, strict=False)  # a ValueError names the entry
         return value
 
     @field_validator("rate_limit")
@@ -271,6 +289,12 @@ class ServiceSettings(BaseSettings):
         previous = self.link_signing_previous_keys.get_secret_value().split(",")
         current = self.link_signing_key.get_secret_value()
         return (current, *(k.strip() for k in previous if k.strip()))
+
+    @property
+    def trusted_proxies(self) -> tuple[str, ...]:
+        """FORWARDED_ALLOW_IPS as a list (empty: trust no forwarded address)."""
+        spec = self.forwarded_allow_ips or ""
+        return tuple(p.strip() for p in spec.split(",") if p.strip())
 
     def link_signer(self) -> LinkSigner:
         current, *previous = self.link_keys

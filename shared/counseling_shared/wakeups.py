@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from counseling_shared.db import DATABASE_ERRORS, connect
@@ -117,10 +118,39 @@ async def listen_for_wakeups(
     may decline to wake for it. `state.up` says whether the LISTEN is in place; when it goes
     down, `wake` is set too, so that a loop asleep for a long poll goes back to short ones.
     """
+    await listen_on_channels(
+        dsn, schema, {channel: Wakeup(wake, accept)}, retry_delay=retry_delay, state=state
+    )
 
-    def on_notify(_conn: Any, _pid: int, _channel: str, payload: object) -> None:
-        if accept is None or accept(str(payload)):
-            wake.set()
+
+@dataclass(frozen=True)
+class Wakeup:
+    """What a NOTIFY on one channel wakes, and whether its payload is worth waking for."""
+
+    wake: Wakeable
+    accept: Callable[[str], bool] | None = None
+
+
+async def listen_on_channels(
+    dsn: str,
+    schema: str | None,
+    wakeups: Mapping[str, Wakeup],
+    *,
+    retry_delay: float = 1.0,
+    state: ListenState | None = None,
+) -> None:
+    """`listen_for_wakeups` for several channels on one connection (one LISTEN connection
+    where a service has several timer tables): each channel wakes its own loop; all of them
+    are woken on each (re)connection and when the connection goes down."""
+
+    def on_notify(_conn: Any, _pid: int, channel: str, payload: object) -> None:
+        wakeup = wakeups.get(channel)
+        if wakeup is not None and (wakeup.accept is None or wakeup.accept(str(payload))):
+            wakeup.wake.set()
+
+    def wake_all() -> None:
+        for wakeup in wakeups.values():
+            wakeup.wake.set()
 
     while True:
         conn = None
@@ -128,17 +158,18 @@ async def listen_for_wakeups(
             conn = await connect(dsn, schema=schema)
             closed = asyncio.Event()
             conn.add_termination_listener(lambda *_, ev=closed: ev.set())
-            await conn.add_listener(channel, on_notify)
+            for channel in wakeups:
+                await conn.add_listener(channel, on_notify)
             if state is not None:
                 state.up = True
-            wake.set()
+            wake_all()
             await closed.wait()
         except DATABASE_ERRORS as exc:
-            log.warning("listen_failed", channel=channel, error=repr(exc))
+            log.warning("listen_failed", channel=",".join(wakeups), error=repr(exc))
         finally:
             if state is not None and state.up:
                 state.up = False
-                wake.set()
+                wake_all()
             if conn is not None and not conn.is_closed():
                 with contextlib.suppress(Exception):
                     await conn.close()

@@ -629,3 +629,41 @@ def test_no_operator_command_runs_in_a_service_pod() -> None:
     found = re.findall(r"exec deploy/(\w+) -- counselctl (\S+)", operations)
     assert found, "the guide shows operator commands in the cluster"
     assert {pod for pod, command in found if command != "rebuild"} == {"counselctl"}, found
+
+
+NATS_POD_LABELS = {"app.kubernetes.io/name": "nats", "app.kubernetes.io/component": "nats"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_the_suite_reaches_nats_clients_port_and_no_pod_its_monitoring(overlay: str) -> None:
+    """/connz and /jsz list every client and stream: the NATS pods admit clients on 4222 from
+    the suite's pods, routes on 6222 from each other, the exporter's scrape on 7777, and
+    nothing on the monitoring port 8222 (the kubelet's probes come from the node)."""
+    manifests = _render(overlay)
+    policy = _one(manifests, "NetworkPolicy", "nats")
+    assert _selects(policy["spec"]["podSelector"], NATS_POD_LABELS)
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    by_port: dict[int, list[dict[str, Any]]] = {}
+    for rule in policy["spec"]["ingress"]:
+        assert rule.get("from"), "every ingress rule names who may connect"
+        for port in rule["ports"]:
+            by_port.setdefault(port["port"], []).extend(rule["from"])
+    assert set(by_port) == {4222, 6222, 7777}
+    assert [peer["podSelector"]["matchLabels"] for peer in by_port[6222]] == [NATS_POD_LABELS]
+    # Every pod of the suite that talks to NATS is admitted on 4222.
+    clients = [
+        m["spec"]["template"]["metadata"]["labels"]
+        for m in manifests
+        if m["kind"] in ("Deployment", "Job")
+        and any(
+            env.get("name") == "NATS_URL" or "configMapRef" in env
+            for c in m["spec"]["template"]["spec"]["containers"]
+            for env in [*c.get("env", []), *c.get("envFrom", [])]
+        )
+    ]
+    assert len(clients) >= len(SERVICES) + 1
+    for labels in clients:
+        assert any(_selects(peer["podSelector"], labels) for peer in by_port[4222]), labels
+    assert all("namespaceSelector" not in peer for peer in by_port[4222]), "this namespace only"
+    (scraper,) = by_port[7777]
+    assert scraper["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "prometheus"}

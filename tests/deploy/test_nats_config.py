@@ -183,3 +183,23 @@ def test_clients_are_not_told_the_servers_pod_addresses() -> None:
     # Clients verify the server's certificate by name (tls://nats:4222); an advertised pod IP
     # would be a server to reconnect to that no DNS-name certificate matches.
     assert _helm_values()["config"]["cluster"]["merge"]["no_advertise"] is True
+
+
+def test_compose_monitoring_answers_inside_the_container_only() -> None:
+    # /connz and /jsz describe every client and stream; the health check runs in the container.
+    conf = (DEPLOY / "nats/nats.conf").read_text()
+    assert re.search(r"^http:\s*127\.0\.0\.1:8222\s*$", conf, re.M)
+    compose = load_yaml(DEPLOY.parent / "docker-compose.yml")
+    nats = compose["services"]["nats"]
+    assert "http://127.0.0.1:8222/" in " ".join(nats["healthcheck"]["test"])
+    assert not [p for p in nats.get("ports", []) if "8222" in str(p)]
+
+
+def test_helm_monitoring_is_for_probes_and_the_exporter_with_a_policy_for_the_pods() -> None:
+    values = _helm_values()
+    assert values["config"]["monitor"] == {"enabled": True, "port": 8222}
+    policy = load_yaml(DEPLOY / "k8s/base/nats-policy.yaml")
+    assert policy["kind"] == "NetworkPolicy"
+    ports = {p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]}
+    assert 8222 not in ports
+    assert values["promExporter"]["port"] in ports

@@ -294,9 +294,11 @@ async def test_in_a_browser_a_client_answers_a_checkin_and_item9_pages_the_on_ca
         for item in range(1, 9):
             await page.check(f'input[name="phq9_{item}"][value="1"]')
         emergency = page.locator(".if-self-harm")
-        assert not await emergency.is_visible()
+        assert await emergency.is_visible()  # beside item 9 always, without :has() or script
+        calm = await emergency.evaluate("e => getComputedStyle(e).backgroundColor")
         await page.check('input[name="phq9_9"][value="2"]')
-        assert await emergency.is_visible()  # the emergency line at once, without JavaScript
+        # In alarm colours at once (CSS :has(), no JavaScript).
+        assert await emergency.evaluate("e => getComputedStyle(e).backgroundColor") != calm
         await page.get_by_label("Non, merci").check()
         if SCREENSHOTS:
             await page.screenshot(path=str(Path(SCREENSHOTS) / "checkin-form-360.png"))

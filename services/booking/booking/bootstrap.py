@@ -1,16 +1,17 @@
-"""Wires booking: settings, migrations, HTTP routers, routing table, directory responder and
-the hold timer."""
+"""Wires booking: settings, migrations, HTTP routers, routing table, directory responder, the
+hold timer and the deferred waitlist offers' timer."""
 
 from pathlib import Path
 
 from booking.adapters import staff_status
+from booking.application.waitlist import ACCEPT_PURPOSE
 from booking.entrypoints import calendar
 from booking.entrypoints.consumers import ROUTES
 from booking.entrypoints.directory import serve_directory
 from booking.entrypoints.directory_batch import serve_directory_batch
 from booking.entrypoints.fhir import routes as fhir
-from booking.entrypoints.hold_timer import hold_timer
 from booking.entrypoints.http import ROUTERS
+from booking.entrypoints.timers import timers
 from booking.entrypoints.web import offer_page
 from booking.settings import BookingSettings
 from counseling_shared.connections import process_connections
@@ -30,12 +31,14 @@ def definition(settings: BookingSettings | None = None) -> ServiceDefinition:
         routes=ROUTES,
         routers=[*ROUTERS, fhir.router, calendar.router, offer_page.router],
         on_start=[serve_directory, serve_directory_batch],
-        background=[hold_timer],
+        background=[timers],
         staff_deactivated=staff_status.is_deactivated,
+        # Rate-limited per link, not per address: a calendar feed, a waitlist offer.
+        link_purposes=(calendar.CALENDAR_PURPOSE, ACCEPT_PURPOSE),
     )
 
 
 def connection_budget(s: BookingSettings) -> int:
     """PostgreSQL connections one booking process holds at most (counseling_shared.connections):
-    its pool, the relay's LISTEN and the hold timer's."""
+    its pool, the relay's LISTEN and the timers' (holds and deferred waitlist offers share it)."""
     return process_connections(s.db_pool_max, listeners=1)

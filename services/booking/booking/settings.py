@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from pydantic import Field, field_validator
 
+from booking.domain.scheduling.offer_window import OfferWindow
 from booking.domain.values import parse_duration
 from counseling_shared.settings import ServiceSettings
 
@@ -37,6 +38,18 @@ class BookingSettings(ServiceSettings):
         alias="WAITLIST_OFFER_TTL",
         description="How long a waitlist offer holds the freed slot for its client (ISO 8601).",
     )
+    waitlist_offer_hours: str = Field(
+        default="08:00-20:00",
+        alias="WAITLIST_OFFER_HOURS",
+        description="When waitlist offers are made, local time in each site's zone "
+        "(`HH:MM-HH:MM`, or `always`): a slot freed outside them is offered when they open.",
+    )
+
+    @field_validator("waitlist_offer_hours")
+    @classmethod
+    def _a_window(cls, value: str) -> str:
+        OfferWindow.parse(value)  # a ValueError names what is wrong
+        return value
 
     @field_validator("hold_ttl", "waitlist_offer_ttl")
     @classmethod

@@ -6,6 +6,7 @@ from counseling_shared.connections import process_connections
 from counseling_shared.pruner import PruneTarget
 from counseling_shared.service import ServiceDefinition
 from crisis.adapters import staff
+from crisis.application.publishing import PAGE_LINK_PURPOSE
 from crisis.entrypoints import (
     consumers,
     http,
@@ -33,6 +34,10 @@ def definition(settings: CrisisSettings | None = None) -> ServiceDefinition:
         settings=s,
         migrations_dir=MIGRATIONS,
         staff_deactivated=staff.is_deactivated,
+        # Rate-limited per link (page ack, resolve, PIN) and the SMS webhook on its own, so a
+        # flood elsewhere cannot starve an acknowledgement.
+        link_purposes=(PAGE_LINK_PURPOSE, schedules_http.CALENDAR_PURPOSE),
+        rate_budgets=(inbound_sms.provider_budget(s),),
         html_error_page=html_error_page,
         routes=consumers.routes(paging, s.link_signing_key.get_secret_value()),
         routers=[

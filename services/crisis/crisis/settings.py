@@ -100,7 +100,8 @@ class CrisisSettings(ServiceSettings):
     pin_lockout: str = Field(
         default="PT15M",
         alias="CRISIS_PIN_LOCKOUT",
-        description="How long a PIN stays locked after too many wrong tries (ISO 8601).",
+        description="How long a PIN stays locked after too many wrong tries (ISO 8601); each"
+        " further lockout in a row lasts twice the last, up to a day.",
     )
     inbound_sms_secret: SecretStr = Field(
         default=SecretStr(""),

@@ -1,36 +1,16 @@
-"""`python -m followup`: serve followup on FOLLOWUP_PORT (default 8002).
+"""`python -m followup`: serve followup on `FOLLOWUP_PORT` (default 8002).
 
 `python -m followup rebuild-projections`: refold the projection tables from the event store.
 """
 
-import json
-import sys
-
-from counseling_shared.db import connect
-from counseling_shared.offline import run_database_command
-from counseling_shared.service import run_service
+from counseling_shared.offline import service_main
 from followup.application.rebuild import rebuild_projections
 from followup.bootstrap import definition
 from followup.settings import FollowupSettings
 
 
-async def _rebuild(settings: FollowupSettings) -> None:
-    conn = await connect(settings.migration_dsn, schema=settings.database_schema)
-    try:
-        counts = await rebuild_projections(conn)
-    finally:
-        await conn.close()
-    print(json.dumps({"rebuilt": counts}))
-
-
 def main() -> None:
-    match sys.argv[1:]:
-        case []:
-            run_service(definition())
-        case ["rebuild-projections"]:
-            run_database_command(_rebuild(FollowupSettings()), "rebuild-projections")
-        case _:
-            sys.exit("usage: python -m followup [rebuild-projections]")
+    service_main("followup", definition, FollowupSettings, rebuild_projections)
 
 
 if __name__ == "__main__":

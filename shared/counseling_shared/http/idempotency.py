@@ -134,7 +134,9 @@ class IdempotencyMiddleware:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        # latin-1, as the audit middleware reads them: any byte decodes, so a crafted header
+        # byte (\xe9) is an ordinary value the route judges, never a 500.
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         key = headers.get("idempotency-key")
         principal = self._auth.keys.from_header(headers.get("authorization", ""))
         pool: asyncpg.Pool[Any] | None = getattr(scope["app"].state, "pool", None)

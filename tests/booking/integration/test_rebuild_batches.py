@@ -32,6 +32,7 @@ REBUILT = (
     "series_appointments",
     "waitlist_entries",
     "waitlist_offers",
+    "waitlist_deferred_slots",
 )
 
 
@@ -103,9 +104,23 @@ async def _holds_series_and_offers(booking: Booking, practice: dict[str, Any]) -
             "rrule": "FREQ=WEEKLY;COUNT=3",
         },
     )
-    # A waiting client, then a freed slot: the entry gets an offer (and its hold).
+    # A waiting client, then a freed slot: at 21:00 at this UTC site, outside the offer
+    # window, it waits for the window to open (a deferred slot).
+    assert booking.clock.now().hour >= 20
     await booking.created("/waitlist", {"client_id": clients[2]["id"], "site_id": site_id})
     taken = await booking.appointment(first, clients[1], booking.at(hours=40))
+    answer = await booking.post(
+        f"/appointments/{taken['id']}/cancel", {"reason": "ill", "cancelled_by": "client"}
+    )
+    assert answer.status_code == 200, answer.text
+    # The same at a site where it is 16:00: the entry gets an offer (and its hold).
+    there = await booking.site(timezone="America/New_York")
+    counselor = await booking.counselor(there["id"])
+    waiting = await booking.client(there["id"])
+    await booking.created("/waitlist", {"client_id": waiting["id"], "site_id": there["id"]})
+    taken = await booking.appointment(
+        counselor, await booking.client(there["id"]), booking.at(hours=40)
+    )
     answer = await booking.post(
         f"/appointments/{taken['id']}/cancel", {"reason": "ill", "cancelled_by": "client"}
     )

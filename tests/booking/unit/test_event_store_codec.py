@@ -10,7 +10,7 @@ import pytest
 from booking.adapters import event_codec
 from booking.domain import appointment, client, room, site, staff
 from booking.domain.events import EVENT_TYPES, DomainEvent
-from booking.domain.scheduling import holds, hours, rules, series, waitlist
+from booking.domain.scheduling import deferred, holds, hours, rules, series, waitlist
 from counseling_shared.codes import (
     CancelledBy,
     Channel,
@@ -90,6 +90,10 @@ SAMPLES: list[DomainEvent] = [
     ),
     waitlist.WaitlistOfferAccepted(uuid4(), uuid4(), NOW),
     waitlist.WaitlistOfferExpired(uuid4(), NOW),
+    deferred.FreedSlotDeferred(
+        uuid4(), uuid4(), uuid4(), None, Modality.ONLINE, LATER, LATER, NOW, LATER
+    ),
+    deferred.DeferredSlotReleased(uuid4(), LATER),
 ]
 
 

@@ -326,6 +326,13 @@ async def test_an_sms_reply_ack_with_the_code_acknowledges_as_the_staff_member_w
     assert code == UUID(page["page_id"]).hex[:6].upper()
 
     assert (await _reply(crisis, "+33612345678", f"ACK {code}", "wrong")).status_code == 401
+    # A secret with a byte that is not ASCII is a wrong secret (401), never a 500.
+    odd = await crisis.http.post(
+        "/inbound/sms",
+        json={"from": "+33612345678", "text": f"ACK {code}"},
+        headers={b"x-webhook-secret": f"{INBOUND_SMS_SECRET}\xe9".encode(), b"authorization": b""},
+    )
+    assert odd.status_code == 401
     help_text = await _reply(crisis, "+33612345678", "hello")
     assert help_text.status_code == 200
     assert "ACK" in help_text.json()["reply"]

@@ -46,8 +46,8 @@ def test_a_pin_is_kept_as_a_salted_scrypt_hash_that_only_the_pin_matches() -> No
     assert not pin_matches("482913", "not-a-hash")
 
 
-@pytest.mark.parametrize("pin", ["123", "12ab", "1234567890123", ""])
-def test_a_pin_is_four_to_twelve_digits(pin: str) -> None:
+@pytest.mark.parametrize("pin", ["123", "12345", "12ab", "1234567890123", ""])
+def test_a_pin_is_six_to_twelve_digits(pin: str) -> None:
     with pytest.raises(InvalidPin):
         check_pin_format(pin)
 

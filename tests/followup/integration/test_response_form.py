@@ -193,10 +193,14 @@ async def test_an_answer_with_item9_at_two_completes_the_checkin_and_flags_a_hig
     assert progress.text.count('stroke-dasharray="4 4"') == 4  # PHQ-9's four band limits
     assert "10 (moderate)" in progress.text
     assert "responded" in progress.text
-    # Times in the site's zone (the harness's site is in Paris), named on the page.
-    assert "Times are in Europe/Paris." in progress.text
+    # Times in the site's zone (the harness's site is in Paris), named by its city, written as
+    # the reader's language writes them (Babel): "Dec 5, 2026, 9:30 AM".
+    assert "Times are Paris time." in progress.text
     recorded = datetime.fromisoformat(score["recorded_at"]).astimezone(ZoneInfo("Europe/Paris"))
-    assert f"<td>{recorded:%Y-%m-%d %H:%M}</td>" in progress.text
+    hour = recorded.hour % 12 or 12
+    english = f"{recorded:%b} {recorded.day}, {recorded.year}, {hour}:{recorded:%M}"
+    assert f"<td>{english}\u202f{recorded:%p}</td>" in progress.text
+    assert "style=" not in progress.text  # the stylesheet has it (a CSP may forbid attributes)
     # In the browser's language: the page's words and every code's name.
     korean = await api.get(
         f"/clients/{due.client_id}/progress", headers={"Accept-Language": "ko-KR,ko;q=0.9"}
@@ -205,6 +209,8 @@ async def test_an_answer_with_item9_at_two_completes_the_checkin_and_flags_a_hig
     assert '<html lang="ko">' in korean.text
     assert f"내담자 {due.client_id}의 경과" in korean.text
     assert "10 (중등도)" in korean.text
+    assert "시각은 파리 기준입니다." in korean.text
+    assert f"<td>{recorded.year}. {recorded.month}. {recorded.day}. " in korean.text
     assert "응답함" in korean.text
     assert "안부 확인" in korean.text
     assert "responded" not in korean.text

@@ -23,6 +23,7 @@ from counseling_shared.migrations import apply_migrations
 from counseling_shared.unit_of_work import UnitOfWork
 from notify.adapters import directory_store, notification_store, webhook_store
 from notify.adapters.templates import JinjaRenderer
+from notify.adapters.webhook_sender import WebhookSender
 from notify.application.delivery import Courier
 from notify.application.erasure import erase_client
 from notify.application.handlers import page_handler
@@ -39,6 +40,7 @@ from notify.domain.codes import Lane, NotificationStatus, RecipientKind, Templat
 from notify.domain.notification import DeliveryOutcome, Notification
 from notify.domain.recipients import StaffMember
 from notify.domain.retry import RetryPolicy
+from notify.domain.webhooks.delivery import WebhookRetryPolicy
 from notify.entrypoints.page_priority import PagesFirst
 from notify.entrypoints.webhook_worker import WebhookWorker
 from notify.entrypoints.workers import LaneWorkers
@@ -502,21 +504,10 @@ async def test_a_queued_message_wakes_one_idle_worker_not_the_whole_lane(
     assert claims <= 3, f"{claims} claims for one queued message"
 
 
-async def test_a_webhook_head_leased_by_another_replica_does_not_spin_the_webhook_worker(
-    pool: asyncpg.Pool[Any], clock: ControllableClock, database_url: str
-) -> None:
-    rounds = 0
-
-    class NeverCalled:
-        async def attempt(self, claimed: webhook_store.ClaimedDelivery) -> None:
-            raise AssertionError("a head leased by another replica was attempted")
-
-    class CountingWorker(WebhookWorker):
-        async def deliver_due(self) -> int:
-            nonlocal rounds
-            rounds += 1
-            return await super().deliver_due()
-
+async def a_due_webhook(
+    pool: asyncpg.Pool[Any], clock: ControllableClock
+) -> webhook_store.Subscription:
+    """A subscription with one delivery queued and due now."""
     async with pool.acquire() as conn:
         subscription = await webhook_store.add_subscription(
             conn,
@@ -535,6 +526,26 @@ async def test_a_webhook_head_leased_by_another_replica_does_not_spin_the_webhoo
             body="{}",
             now=clock.now(),
         )
+    return subscription
+
+
+async def test_a_webhook_head_leased_by_another_replica_does_not_spin_the_webhook_worker(
+    pool: asyncpg.Pool[Any], clock: ControllableClock, database_url: str
+) -> None:
+    rounds = 0
+
+    class NeverCalled:
+        async def attempt(self, claimed: webhook_store.ClaimedDelivery) -> None:
+            raise AssertionError("a head leased by another replica was attempted")
+
+    class CountingWorker(WebhookWorker):
+        async def deliver_due(self) -> int:
+            nonlocal rounds
+            rounds += 1
+            return await super().deliver_due()
+
+    subscription = await a_due_webhook(pool, clock)
+    async with pool.acquire() as conn:
         # Another replica is attempting the due head: its lease runs far beyond the test.
         await conn.execute(
             "UPDATE webhook_subscriptions SET claimed_until = $2 WHERE id = $1",
@@ -564,6 +575,65 @@ async def test_a_webhook_head_leased_by_another_replica_does_not_spin_the_webhoo
 
     # It looks again when the lease runs out (at most every idle poll), not 20 times a second.
     assert rounds <= 6, f"{rounds} rounds in 2 s while the due head was leased elsewhere"
+
+
+class CrashingSender:
+    """A sender that fails in notify itself (a bug, or a body it cannot send), every time."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def post(self, url: str, body: str, headers: dict[str, str]) -> Any:
+        self.calls += 1
+        raise UnicodeEncodeError("ascii", "é", 0, 1, "a header notify cannot send")
+
+
+async def test_a_webhook_attempt_that_crashes_is_a_counted_failed_attempt_not_a_loop(
+    pool: asyncpg.Pool[Any], clock: ControllableClock, database_url: str
+) -> None:
+    """Before, a crash inside the attempt was not recorded: the lease ran out and the same
+    crash came back forever, never counted, holding the subscription's later deliveries."""
+    sender = CrashingSender()
+    policy = WebhookRetryPolicy(
+        base=timedelta(seconds=30), max_delay=timedelta(minutes=5), window=timedelta(hours=24)
+    )
+    courier = WebhookCourier(
+        pool=pool, clock=clock, sender=cast(WebhookSender, sender), policy=policy
+    )
+    subscription = await a_due_webhook(pool, clock)
+    worker = WebhookWorker(
+        pool=pool,
+        dsn=database_url,
+        schema=None,
+        clock=clock,
+        courier=courier,
+        lease=LEASE,
+        concurrency=4,
+    )
+    try:
+        assert await worker.deliver_due() == 1
+        row = await pool.fetchrow(
+            """SELECT d.status, d.attempts, d.next_attempt_at, a.error
+               FROM webhook_deliveries d JOIN webhook_attempts a ON a.delivery_id = d.id
+               WHERE d.subscription_id = $1""",
+            subscription.id,
+        )
+        assert row is not None
+        assert (row["status"], row["attempts"], row["error"]) == ("pending", 1, "internal_error")
+        # Retried after its back-off, as any failed attempt, not at once and not never.
+        assert clock.now() < row["next_attempt_at"] <= clock.now() + timedelta(seconds=31)
+        assert await worker.deliver_due() == 0, "not due again before its back-off"
+        assert sender.calls == 1
+    finally:
+        await pool.execute(
+            """DELETE FROM webhook_attempts WHERE delivery_id IN
+                   (SELECT id FROM webhook_deliveries WHERE subscription_id = $1)""",
+            subscription.id,
+        )
+        await pool.execute(
+            "DELETE FROM webhook_deliveries WHERE subscription_id = $1", subscription.id
+        )
+        await pool.execute("DELETE FROM webhook_subscriptions WHERE id = $1", subscription.id)
 
 
 async def test_the_bulk_lane_claims_nothing_new_while_a_page_is_being_delivered(

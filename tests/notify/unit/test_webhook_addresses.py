@@ -22,8 +22,23 @@ REFUSED = {
     "ipv6-unique-local": "fd00::1",
     "ipv6-link-local": "fe80::1",
     "ipv4-mapped-loopback": "::ffff:127.0.0.1",
+    "nat64-private": "64:ff9b::a00:1",
+    "nat64-metadata": "64:ff9b::a9fe:a9fe",
+    "nat64-local-use": "64:ff9b:1::a00:1",
+    "nat64-local-use-public-looking": "64:ff9b:1:5db8:d822::",
+    "6to4-private": "2002:a00:1::",
+    "6to4-loopback": "2002:7f00:1::1",
+    "ipv4-compatible-loopback": "::127.0.0.1",
+    "ipv4-compatible-private": "::10.0.0.1",
+    "ipv4-translated-private": "::ffff:0:a00:1",
+    "teredo-private-client": "2001:0:5db8:d822::f5ff:fffe",  # client 10.0.0.1, obfuscated
 }
-PUBLIC = {"ipv4": "93.184.216.34", "ipv6": "2606:2800:220:1:248:1893:25c8:1946"}
+PUBLIC = {
+    "ipv4": "93.184.216.34",
+    "ipv6": "2606:2800:220:1:248:1893:25c8:1946",
+    "nat64-public": "64:ff9b::5db8:d822",
+    "6to4-public": "2002:5db8:d822::1",
+}
 
 
 @pytest.mark.parametrize("address", list(REFUSED.values()), ids=list(REFUSED))

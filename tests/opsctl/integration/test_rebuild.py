@@ -76,6 +76,7 @@ async def test_a_rebuilt_booking_projection_equals_the_live_one(booking: Booking
         "series": 0,
         "waitlist": 0,
         "offer": 0,
+        "deferred": 0,
     }
     assert await _rows(booking.database_url) == live
     assert "rebuilding booking" in answer.stderr  # the progress bar

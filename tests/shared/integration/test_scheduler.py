@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from counseling_shared.clock import SystemClock
-from counseling_shared.scheduler import DueScheduler, notify_timer_added
+from counseling_shared.scheduler import DueScheduler, notify_timer_added, run_together
 from counseling_shared.tracing import (
     configure_tracing,
     current_trace_headers,
@@ -166,6 +166,36 @@ async def test_an_earlier_timer_wakes_a_sleeping_scheduler(reminders: Reminders)
     assert list(fired) == [earlier]
     assert fired[earlier][0] - added < timedelta(seconds=1)
     assert later not in fired
+
+
+async def test_two_tables_share_one_listen_connection_and_each_notify_wakes_its_scheduler(
+    pool: asyncpg.Pool[Any], migrated_url: str
+) -> None:
+    holds, offers = Reminders(pool, migrated_url), Reminders(pool, migrated_url)
+    together = asyncio.create_task(
+        run_together(holds.scheduler(max_sleep=30.0), offers.scheduler(max_sleep=30.0))
+    )
+    try:
+        await eventually(offers.listening)  # the last LISTEN of the shared connection
+        listeners = await pool.fetchval(
+            """SELECT count(*) FROM pg_stat_activity
+               WHERE datname = current_database() AND query = ANY($1)""",
+            [f'LISTEN "{holds.channel}"', f'LISTEN "{offers.channel}"'],
+        )
+        assert listeners == 1
+        await asyncio.sleep(0.3)  # both asleep now, for up to LISTENING_POLL (10 s)
+        added = now()
+        first = await holds.add(added)
+        fired = await eventually(holds.firings, timeout=3.0)
+        second = await offers.add(now())
+        fired_too = await eventually(offers.firings, timeout=3.0)
+    finally:
+        together.cancel()
+        await asyncio.wait([together], timeout=5.0)
+
+    assert list(fired) == [first]
+    assert fired[first][0] - added < timedelta(seconds=1)
+    assert list(fired_too) == [second]
 
 
 async def test_timers_due_after_the_scheduler_wakes_anyway_leave_it_asleep(

@@ -70,3 +70,46 @@ def test_httpx_never_logs_request_urls_even_at_debug() -> None:
         assert logging.getLogger("httpx").isEnabledFor(logging.WARNING)
     finally:
         configure_logging("probe", "INFO")
+
+
+def test_an_exception_carrying_an_email_or_a_phone_is_logged_without_them(
+    log_lines: io.StringIO,
+) -> None:
+    try:
+        raise RuntimeError("550 <ana.lee+x@clinic.example.org> refused; sms +33 6 12 34 56 78")
+    except RuntimeError as exc:
+        get_logger("probe").exception("delivery_failed", error=repr(exc), to="0033612345678")
+    try:
+        raise ValueError("call +15551234567")
+    except ValueError:
+        logging.getLogger("uvicorn.error").exception("boom from stdlib")
+
+    text = log_lines.getvalue()
+    first, second = parsed(log_lines)
+    for secret in ("ana.lee", "clinic.example.org", "12 34 56", "5551234567", "612345678"):
+        assert secret not in text
+    assert "<email>" in first["error"]
+    assert "<phone>" in first["error"]
+    assert first["to"] == "<phone>"
+    assert "<email>" in first["exception"]
+    assert "<phone>" in second["exception"]
+
+
+def test_ids_timestamps_and_plain_numbers_are_not_mistaken_for_contacts(
+    log_lines: io.StringIO,
+) -> None:
+    kept = {
+        "id": "3f2b8c1e-9d4a-4b6f-8e21-00a1b2c3d4e5",
+        "digit_id": "3f2b8c1e-9d4a-4b6f-8e21-001234567890",
+        "fraction": "took 15.00123456789 s",
+        "trace": "0af7651916cd43dd8448eb211c80319c",
+        "at": "2026-12-05T03:30:15.123456+00:00",
+        "count": "12345678901",
+        "url": "postgresql://booking@127.0.0.1:5432/booking",
+        "subject": "crisis.alert.v1.AlertRaised",
+        "offset": "+0100",
+    }
+    get_logger("probe").info("kept", **kept)
+
+    [line] = parsed(log_lines)
+    assert {k: line[k] for k in kept} == kept

@@ -41,3 +41,12 @@ def test_rebuild_against_an_unreachable_database_is_one_line(service: str) -> No
     assert "DATABASE_URL" in done.stderr
     assert "secret-pw" not in done.stderr
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_an_unknown_command_names_the_ones_there_are(service: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", service, "rebuild"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"usage: python -m {service} [rebuild-projections]"

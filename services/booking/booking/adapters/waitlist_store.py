@@ -78,6 +78,15 @@ async def candidates(
     return [entry_from(r) for r in rows]
 
 
+async def waiting(conn: Connection, site_id: UUID) -> list[Entry]:
+    """The site's waiting entries, unlocked, whatever their offers: whether a slot freed
+    outside the offer window is worth keeping until it opens."""
+    rows = await conn.fetch(
+        "SELECT * FROM waitlist_entries WHERE site_id = $1 AND status = 'waiting'", site_id
+    )
+    return [entry_from(r) for r in rows]
+
+
 async def list_entries(
     conn: Connection,
     site_id: UUID | None,

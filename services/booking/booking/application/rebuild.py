@@ -18,7 +18,8 @@ rows, keyed by its id (an upsert, then its slot claim's upsert or no-op delete, 
 occurrences), reading nothing. Appointments, most of the rows, are saved by
 `save_replayed_appointment` instead of the write path's upsert: the row and its live claim
 as plain inserts, copied (binary COPY, jsonb in binary meanwhile), and no claim at all for a
-cancelled one (the write path deletes it). The hold timers' scheduler is woken once, at the end.
+cancelled one (the write path deletes it). The hold timers' and the deferred offers' schedulers
+are woken once, at the end.
 
 When `appointments` already holds about as many rows as the store has appointments, it and
 `slot_claims` are compared with the rebuilt rows instead of emptied, and only the rows that
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from booking.adapters import (
     appointment_twins,
+    deferred_store,
     event_codec,
     projections,
     scheduling_store,
@@ -39,7 +41,7 @@ from booking.adapters import (
     waitlist_store,
 )
 from booking.domain import appointment, client, room, site, staff
-from booking.domain.scheduling import holds, hours, rules, series, waitlist
+from booking.domain.scheduling import deferred, holds, hours, rules, series, waitlist
 from counseling_shared.batched_writes import Batches
 from counseling_shared.db import REBUILD_COMMIT, binary_jsonb
 from counseling_shared.eventstore import read_streams_json
@@ -63,6 +65,7 @@ _KINDS: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Connection, Any], A
     "series": (series.evolve, series_store.save_series),
     "waitlist": (waitlist.evolve_entry, waitlist_store.save_entry),
     "offer": (waitlist.evolve_offer, waitlist_store.save_offer),
+    "deferred": (deferred.evolve, deferred_store.save_deferred),
 }
 
 # The tables each kind's saves write.
@@ -78,6 +81,7 @@ _TABLES_OF_KIND = {
     "series": ("appointment_series", "series_appointments"),
     "waitlist": ("waitlist_entries",),
     "offer": ("waitlist_offers",),
+    "deferred": ("waitlist_deferred_slots",),
 }
 # Streams of a kind from which its tables' indexes and constraints are dropped meanwhile:
 # dropping and adding one again costs about what keeping it costs a hundred rows.
@@ -95,6 +99,7 @@ COMPARED_SAMPLE = 250
 
 # Every projection table, children before the rows they reference.
 _TABLES = (
+    "waitlist_deferred_slots",
     "waitlist_offers",
     "waitlist_entries",
     "series_appointments",

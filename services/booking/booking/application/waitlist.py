@@ -2,19 +2,21 @@
 
 A freed slot is offered inside the transaction that freed it (the cancellation, the
 reschedule, or the timer releasing a hold), so a slot is never freed without its offer.
+Outside the offer window (`WAITLIST_OFFER_HOURS`, the site's zone) that transaction instead
+records the slot as deferred: a durable timer offers it when the window opens.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import quote
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from booking.adapters import claims, projections, scheduling_store, waitlist_store
+from booking.adapters import claims, deferred_store, projections, scheduling_store, waitlist_store
 from booking.adapters.projections import RESOURCE_OF_CONSTRAINT
 from booking.application import handlers
 from booking.application.holding import expire_hold, save_hold
@@ -23,8 +25,10 @@ from booking.application.recording import record, stream_id
 from booking.domain import appointment
 from booking.domain.appointment import Appointment
 from booking.domain.errors import UnknownAggregate
-from booking.domain.scheduling import holds, waitlist
+from booking.domain.scheduling import deferred, holds, waitlist
+from booking.domain.scheduling.deferred import DeferredSlot
 from booking.domain.scheduling.holds import Hold
+from booking.domain.scheduling.offer_window import OfferWindow, offer_at, worth_a_late_offer
 from booking.domain.scheduling.waitlist import Entry, FreedSlot, Offer, OfferStatus
 from booking.domain.slots import TimeSlot
 from counseling_shared import events as public
@@ -40,6 +44,7 @@ class OfferPolicy:
     ttl: timedelta
     signer: LinkSigner
     base_url: str
+    window: OfferWindow  # the hours of the site's day in which offers are made
 
     def accept_url(self, offer: Offer) -> str:
         token = self.signer.sign(
@@ -126,13 +131,20 @@ async def _save_offer(
 
 async def offer_freed_slot(uow: UnitOfWork, freed: FreedSlot, policy: OfferPolicy) -> Offer | None:
     """Offer `freed` to the first waiting entry it fits (in order of joining) that has no
-    open offer, was not offered this slot before, and whose client is free then."""
+    open offer, was not offered this slot before, and whose client is free then; outside
+    the offer window, defer it to the window's opening instead (when anyone waits for it)."""
     now = uow.now()
     if freed.start <= now:
         return None
     at_site = await projections.load_site(uow.conn, freed.site_id)
     assert at_site is not None
     zone = ZoneInfo(at_site.timezone)
+    when = offer_at(policy.window, zone, now, freed.start, policy.ttl)
+    if when is None:
+        return None
+    if when > now:
+        await _defer(uow, freed, zone, when)
+        return None
     slot = TimeSlot(freed.start, freed.end)
     for entry in await waitlist_store.candidates(
         uow.conn, freed.site_id, freed.counselor_id, freed.start
@@ -182,6 +194,46 @@ async def offer_freed_slot(uow: UnitOfWork, freed: FreedSlot, policy: OfferPolic
         )
         return await _save_offer(uow, None, [made], policy)
     return None
+
+
+async def _defer(uow: UnitOfWork, freed: FreedSlot, zone: ZoneInfo, when: datetime) -> None:
+    """Keep the slot for the window's opening, unless no waiting entry could take it."""
+    entries = await waitlist_store.waiting(uow.conn, freed.site_id)
+    if not any(entry.matches(freed, zone) for entry in entries):
+        return  # as inside the window: a slot nobody waits for is not offered later either
+    deferred_id = uuid4()
+    state = await record(
+        uow,
+        stream_id("deferred", deferred_id),
+        None,
+        0,
+        deferred.defer(deferred_id, freed, uow.now(), when),
+        deferred.evolve,
+        _no_public,
+        deferred_id,
+    )
+    await deferred_store.save_deferred(uow.conn, state)
+
+
+async def deferred_due(uow: UnitOfWork, slot: DeferredSlot, policy: OfferPolicy) -> None:
+    """The deferred-offer timer's work: the window opened, so the slot goes to the waitlist
+    as if freed now (still free, still far enough ahead; a late timer defers it again)."""
+    events = deferred.release(slot, uow.now())
+    if not events:
+        return
+    state = await record(
+        uow,
+        stream_id("deferred", slot.id),
+        slot,
+        slot.version,
+        events,
+        deferred.evolve,
+        _no_public,
+        slot.id,
+    )
+    await deferred_store.save_deferred(uow.conn, state)
+    if worth_a_late_offer(slot.slot.start, uow.now(), policy.ttl):
+        await offer_freed_slot(uow, slot.slot, policy)
 
 
 async def _claim_refused(uow: UnitOfWork, claim: claims.Claim) -> str | None:

@@ -1,7 +1,7 @@
 """Every aggregate event booking stores, by stored type name (the `events.type` column)."""
 
 from booking.domain import appointment, client, room, site, staff
-from booking.domain.scheduling import holds, hours, rules, series, waitlist
+from booking.domain.scheduling import deferred, holds, hours, rules, series, waitlist
 
 DomainEvent = (
     site.SiteEvent
@@ -15,6 +15,7 @@ DomainEvent = (
     | series.SeriesEvent
     | waitlist.EntryEvent
     | waitlist.OfferEvent
+    | deferred.DeferredEvent
 )
 
 EVENT_TYPES: dict[str, type[DomainEvent]] = {
@@ -46,5 +47,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         waitlist.WaitlistOfferMade,
         waitlist.WaitlistOfferAccepted,
         waitlist.WaitlistOfferExpired,
+        deferred.FreedSlotDeferred,
+        deferred.DeferredSlotReleased,
     )
 }

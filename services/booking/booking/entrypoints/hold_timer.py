@@ -31,9 +31,3 @@ def hold_scheduler_for(runtime: Runtime, **options: Any) -> DueScheduler:
         due_condition="status = 'held'",
         **options,
     )
-
-
-async def hold_timer(runtime: Runtime) -> None:
-    """Releases each hold within a second of its expiry, and offers its slot to the
-    waitlist."""
-    await hold_scheduler_for(runtime).run()

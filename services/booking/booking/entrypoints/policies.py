@@ -1,6 +1,7 @@
 """Policies the entrypoints build from booking's settings."""
 
 from booking.application.waitlist import OfferPolicy
+from booking.domain.scheduling.offer_window import OfferWindow
 from booking.domain.values import parse_duration
 from booking.settings import BookingSettings
 from counseling_shared.service import Runtime
@@ -13,10 +14,12 @@ def booking_settings(runtime: Runtime) -> BookingSettings:
 
 
 def offer_policy(runtime: Runtime) -> OfferPolicy:
-    """How waitlist offers are made: their time to live and their signed accept link."""
+    """How waitlist offers are made: their time to live, their signed accept link and the
+    hours in which they are made."""
     settings = booking_settings(runtime)
     return OfferPolicy(
         ttl=parse_duration(settings.waitlist_offer_ttl),
         signer=settings.link_signer(),
         base_url=settings.booking_base_url,
+        window=OfferWindow.parse(settings.waitlist_offer_hours),
     )

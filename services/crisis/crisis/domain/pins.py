@@ -11,16 +11,18 @@ import os
 import re
 
 _N, _R, _P, _LEN = 2**14, 8, 1, 32
-_PIN = re.compile(r"^[0-9]{4,12}$")
+# New PINs have at least 6 digits (a million guesses, not ten thousand); PINs set before
+# with 4 or 5 digits keep working: only their hash is kept, so the check is on setting.
+_PIN = re.compile(r"^[0-9]{6,12}$")
 
 
 class InvalidPin(ValueError):
-    """A PIN is 4 to 12 digits."""
+    """A PIN is 6 to 12 digits."""
 
 
 def check_pin_format(pin: str) -> str:
     if not _PIN.match(pin):
-        raise InvalidPin("a PIN is 4 to 12 digits")
+        raise InvalidPin("a PIN is 6 to 12 digits")
     return pin
 
 

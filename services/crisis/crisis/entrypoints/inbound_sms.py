@@ -10,10 +10,12 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
+from starlette.types import Scope
 
 from counseling_shared import audit
 from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.problems import Problem
+from counseling_shared.http.rate_limit import RateBudget
 from counseling_shared.service import Runtime, runtime_of
 from counseling_shared.unit_of_work import unit_of_work
 from crisis.adapters import sites, staff
@@ -32,8 +34,27 @@ def _settings(runtime: Runtime) -> CrisisSettings:
     return settings
 
 
+SMS_PATH = "/inbound/sms"
+
+
+def provider_budget(settings: CrisisSettings) -> RateBudget:
+    """The SMS provider's own rate budget: a request to the webhook with the right secret
+    spends `sms-provider`'s, never the (shared, floodable) address's."""
+    secret = settings.inbound_sms_secret.get_secret_value().encode()
+
+    def budget(scope: Scope) -> str | None:
+        if not secret or scope["path"] != SMS_PATH:
+            return None
+        for name, value in scope["headers"]:
+            if name == b"x-webhook-secret" and hmac.compare_digest(value, secret):
+                return "sms-provider"
+        return None
+
+    return budget
+
+
 @router.post(
-    "/inbound/sms",
+    SMS_PATH,
     responses=problem_responses(
         s401="Missing or wrong `X-Webhook-Secret`.",
         s503="No `INBOUND_SMS_SECRET` is configured.",
@@ -52,7 +73,9 @@ async def inbound_sms(
     secret = settings.inbound_sms_secret.get_secret_value()
     if not secret:
         raise Problem(503, "unavailable", "Service unavailable", "SMS replies are not configured.")
-    if not x_webhook_secret or not hmac.compare_digest(x_webhook_secret, secret):
+    # Compared as bytes: compare_digest refuses str holding non-ASCII (a TypeError, a 500).
+    given = (x_webhook_secret or "").encode()
+    if not given or not hmac.compare_digest(given, secret.encode()):
         raise Problem(401, "unauthorized", "Unauthorized", "Missing or wrong X-Webhook-Secret.")
     audit.note_actor(audit.Actor("key", "inbound-sms"))
     phone_keys = settings.link_keys

@@ -222,8 +222,8 @@ class AlertOut(AlertSummaryOut):
 
 class StaffPinBody(RequestBody):
     pin: str = Field(
-        pattern=r"^[0-9]{4,12}$",
-        description="4 to 12 digits the staff member types on the on-call page to see a"
+        pattern=r"^[0-9]{6,12}$",
+        description="6 to 12 digits the staff member types on the on-call page to see a"
         " client's contact details. Kept only as a scrypt hash.",
         examples=["482913"],
     )

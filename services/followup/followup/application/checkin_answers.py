@@ -31,9 +31,11 @@ from followup.domain.measures.answers import (
 class AlreadyAnswered(Exception):
     """The link was used before (or staff recorded the outcome): nothing changes."""
 
-    def __init__(self, locale: str | None = None) -> None:
+    def __init__(self, locale: str | None = None, emergency_line: str | None = None) -> None:
         super().__init__("the follow-up was already answered or closed")
         self.locale = locale
+        # The site's line, shown on the "already received" page (a reload, the link reopened).
+        self.emergency_line = emergency_line
 
 
 @dataclass(frozen=True)
@@ -62,9 +64,9 @@ async def form_for(store: FollowupStore, followup_id: UUID) -> FormToAnswer:
     if state is None:
         raise FollowUpNotFound(followup_id)
     client = await store.client(state.client_id)
-    if not state.status.is_open:
-        raise AlreadyAnswered(client.locale if client else None)
     policy, _ = await store.policy(state.site_id)
+    if not state.status.is_open:
+        raise AlreadyAnswered(client.locale if client else None, policy.emergency_line)
     return FormToAnswer(
         state,
         policy.instruments_for(state.kind),
@@ -105,11 +107,11 @@ async def answer_checkin(
             uow, store, followup_id, complete, same_site, how_are_you=answers.wellbeing
         )
     except FollowUpAlreadyClosed:
-        raise AlreadyAnswered(asked.locale) from None
+        raise AlreadyAnswered(asked.locale, asked.emergency_line) from None
     now = uow.now()
     if not await measures.save_response(done, link_id, answers, now):
         raise AlreadyAnswered(
-            asked.locale
+            asked.locale, asked.emergency_line
         )  # unreachable while completion is once-only; kept as a guard
     for score in assessment.scores:
         await measures.save_score(done, score, now)

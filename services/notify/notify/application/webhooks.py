@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -19,6 +20,7 @@ from notify import metrics
 from notify.adapters import webhook_store
 from notify.adapters.webhook_sender import WebhookSender
 from notify.domain.webhooks.delivery import (
+    AttemptResult,
     DeliveryStatus,
     DisabledReason,
     NextStep,
@@ -59,6 +61,10 @@ def queued_event(envelope: Envelope) -> webhook_store.QueuedEvent:
     )
 
 
+INTERNAL_ERROR = "internal_error"
+"""The attempt's error when notify itself failed to make it (see `WebhookCourier.attempt`)."""
+
+
 class WebhookCourier:
     """Makes one attempt of a claimed delivery and records what follows."""
 
@@ -77,16 +83,31 @@ class WebhookCourier:
         self._policy = policy
         self._jitter = jitter
 
-    async def attempt(self, claimed: webhook_store.ClaimedDelivery) -> None:
-        at = self._clock.now()
+    async def _sign_and_post(
+        self, claimed: webhook_store.ClaimedDelivery, at: datetime
+    ) -> AttemptResult:
         current, *previous = signing_secrets(
             claimed.secret, claimed.previous_secret, claimed.previous_secret_expires_at, at
         )
         headers = signed_headers(
             current, str(claimed.id), at, claimed.body.encode(), also_with=previous
         )
+        return await self._sender.post(claimed.url, claimed.body, headers)
+
+    async def attempt(self, claimed: webhook_store.ClaimedDelivery) -> None:
+        at = self._clock.now()
         started = time.perf_counter()
-        result = await self._sender.post(claimed.url, claimed.body, headers)
+        try:
+            result = await self._sign_and_post(claimed, at)
+        except Exception as exc:
+            # A bug, or a delivery we cannot sign or send: recorded as a failed attempt, so
+            # its retries, its window and the receiver's health rules apply. Left unrecorded,
+            # its lease would run out and the same crash come back forever, holding every
+            # later delivery of the subscription behind it.
+            log.exception(
+                "webhook_attempt_crashed", delivery_id=str(claimed.id), error=type(exc).__name__
+            )
+            result = AttemptResult(None, INTERNAL_ERROR)
         duration_ms = int((time.perf_counter() - started) * 1000)
         now = self._clock.now()
         step = after_attempt(

@@ -202,8 +202,13 @@ async def get_notification(
 async def put_preferences(
     request: Request, caller: Caller, recipient_id: UUID, body: PreferencesBody
 ) -> Preferences:
-    """A recipient (client or staff member) booking has not registered is a 422."""
+    """A recipient (client or staff member) booking has not registered is a 422 (to a key of
+    every site; a site-bound key gets the 403 it gets for another site's recipient)."""
     runtime = runtime_of(request)
+    if caller.site_ids is not None:
+        # Site access first, at once: waiting for an unknown id would tell another site's key
+        # which ids exist (422 vs 403, or by the time taken) and cost 3 s of polling each.
+        await _require_recipient_access(runtime.db(), caller, recipient_id)
     await _require_known_recipient(runtime, recipient_id)
     await _require_recipient_access(runtime.db(), caller, recipient_id)
     try:

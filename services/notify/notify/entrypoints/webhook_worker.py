@@ -100,8 +100,11 @@ class WebhookWorker:
             await self._release(claimed)
             raise
         except Exception as exc:
-            # Not recorded: the lease runs out and the same attempt is made again.
-            log.exception("webhook_attempt_crashed", delivery_id=str(claimed.id), error=repr(exc))
+            # Recording its outcome failed (the database): the lease runs out and the same
+            # attempt is made again. A crash of the attempt itself is recorded by the courier.
+            log.exception(
+                "webhook_attempt_not_recorded", delivery_id=str(claimed.id), error=repr(exc)
+            )
 
     async def _release(self, claimed: webhook_store.ClaimedDelivery) -> None:
         async def release() -> None:

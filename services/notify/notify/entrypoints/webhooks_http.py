@@ -177,7 +177,10 @@ class AttemptOut(BaseModel):
     number: int
     at: datetime
     status_code: int | None = Field(description="The receiver's answer; none on a timeout.")
-    error: str | None = Field(description="`http_timeout` or `http_unreachable`, else none.")
+    error: str | None = Field(
+        description="`http_timeout`, `http_unreachable`, `private_address` or `internal_error`"
+        " (notify failed to make the attempt), else none."
+    )
     duration_ms: int
 
 

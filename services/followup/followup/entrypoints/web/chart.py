@@ -5,9 +5,9 @@ Pure arithmetic (the template draws it), so the page needs no JavaScript and no 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from counseling_shared.codes import Instrument, MeasureBand
 from followup.domain.measures.scoring import BANDS, RecordedScore, max_score
@@ -52,7 +52,16 @@ def _y(score: float, top_score: int) -> float:
     return TOP + (HEIGHT - TOP - BOTTOM) * (1 - score / top_score)
 
 
-def chart_for(instrument: Instrument, scores: Sequence[RecordedScore], zone: tzinfo = UTC) -> Chart:
+def _iso_day(at: datetime, zone: tzinfo) -> str:
+    return at.astimezone(zone).date().isoformat()
+
+
+def chart_for(
+    instrument: Instrument,
+    scores: Sequence[RecordedScore],
+    zone: tzinfo = UTC,
+    label: Callable[[datetime], str] | None = None,
+) -> Chart:
     """The chart of one instrument's scores (oldest first), x spread by time."""
     mine = [s for s in scores if s.instrument is instrument]
     top = max_score(instrument)
@@ -65,7 +74,7 @@ def chart_for(instrument: Instrument, scores: Sequence[RecordedScore], zone: tzi
             _y(s.total, top),
             s.total,
             s.band,
-            s.recorded_at.astimezone(zone).date().isoformat(),
+            label(s.recorded_at) if label else _iso_day(s.recorded_at, zone),
         )
         for s, t in zip(mine, times, strict=True)
     )
@@ -73,7 +82,12 @@ def chart_for(instrument: Instrument, scores: Sequence[RecordedScore], zone: tzi
     return Chart(instrument, WIDTH, HEIGHT, points, lines, LEFT, _y(0, top), top)
 
 
-def charts(scores: Sequence[RecordedScore], zone: tzinfo = UTC) -> list[Chart]:
-    """One chart per instrument answered, its points labelled with their date in `zone`."""
+def charts(
+    scores: Sequence[RecordedScore],
+    zone: tzinfo = UTC,
+    label: Callable[[datetime], str] | None = None,
+) -> list[Chart]:
+    """One chart per instrument answered, its points labelled with their date in `zone` (by
+    `label` when given, e.g. in the reader's language)."""
     present = {s.instrument for s in scores}
-    return [chart_for(i, scores, zone) for i in Instrument if i in present]
+    return [chart_for(i, scores, zone, label) for i in Instrument if i in present]

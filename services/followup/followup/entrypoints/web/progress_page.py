@@ -1,7 +1,8 @@
 """The progress page for staff (contract v2: `GET /clients/{id}/progress`): the client's scores
 over time as server-drawn SVG charts with band lines, and their follow-ups' outcomes beneath.
 HTML for people, in the browser's language (`Accept-Language`: en, ko, fr, ru); the same data
-as JSON is `GET /clients/{id}/measures`."""
+as JSON is `GET /clients/{id}/measures`. Dates by Babel in that language and the site's zone,
+named by its city (`dates`); errors are HTML pages too (`page_errors`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from counseling_shared.service import runtime_of
 from followup.adapters.postgres_store import PostgresFollowupStore
 from followup.entrypoints.measures_http import client_scores
 from followup.entrypoints.web.chart import charts
+from followup.entrypoints.web.dates import day_formatter, when_formatter, zone_name
 from followup.entrypoints.web.response_form import templates
 from followup.entrypoints.web.texts import PROGRESS_TEXTS, browser_locale
 
@@ -31,8 +33,8 @@ async def show_progress(client_id: UUID, caller: Person, request: Request) -> HT
         followups = await store.list_followups(client_id=client_id)
         client = await store.client(client_id)
         site_id = client.site_id if client is not None else None
-        zone_name = await store.site_timezone(site_id) if site_id is not None else None
-    zone = _zone(zone_name)
+        timezone = await store.site_timezone(site_id) if site_id is not None else None
+    zone = _zone(timezone)
     locale = browser_locale(request.headers.get("accept-language", ""))
     t = PROGRESS_TEXTS[locale]
     context = {
@@ -40,10 +42,10 @@ async def show_progress(client_id: UUID, caller: Person, request: Request) -> HT
         "t": t,
         "title": t["title"],
         "client_id": client_id,
-        "zone": str(zone),
-        # The site's wall-clock time, where the staff reading it work.
-        "when": lambda at: at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-        "charts": charts(scores, zone),
+        "zone": zone_name(zone, locale, runtime_of(request).clock.now()),
+        # The site's wall-clock time, where the staff reading it work, as their language writes it.
+        "when": when_formatter(locale, zone),
+        "charts": charts(scores, zone, day_formatter(locale, zone)),
         "scores": scores,
         "followups": followups,
     }

@@ -5,6 +5,10 @@ locale with the instruments the site's policy asks for this kind of follow-up; `
 the answers (`checkin_answers.answer_checkin`). An altered link gets a 403 page, an expired one a
 410 page, a second submission a 409 page saying the answers were already received. Using a link
 is audited (actor kind `link`, its id).
+
+A 422 names each missing answer (`phq9_5`) at its question and in a summary at the top; the
+"already received" page shows the site's emergency line (a reload re-posts, the link is reopened).
+Errors the route cannot answer itself are HTML pages too (`page_errors`).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from followup.application.checkin_answers import (
 from followup.application.commands import FollowUpNotFound
 from followup.domain.measures.answers import InvalidCheckinAnswer
 from followup.domain.measures.scoring import ITEM_COUNT, SELF_HARM_ITEM
+from followup.entrypoints.web import recent_links
 from followup.entrypoints.web.texts import (
     INSTRUMENT_TEXTS,
     TEXTS,
@@ -59,6 +64,14 @@ class _Shown:
     text: InstrumentText
 
 
+@dataclass(frozen=True)
+class _Problem:
+    """A line of the error summary: the question's id (its fieldset) and its words."""
+
+    anchor: str
+    label: str
+
+
 class _Page(Exception):
     """Answer with a message page instead of the form."""
 
@@ -69,6 +82,7 @@ class _Page(Exception):
             line_key,
             locale,
         )
+        self.emergency_line: str | None = None  # shown, not as an alert, when the site has one
 
 
 def _links(request: Request) -> ResponseLinks:
@@ -90,6 +104,8 @@ async def _verify(request: Request, followup_id: UUID, token: str) -> SignedLink
     except LinkTampered:
         raise _Page(403, "invalid_title", "invalid", _browser_locale(request)) from None
     audit.note_actor(audit.Actor("link", str(link.link_id)), sees_free_text=False)
+    # Lets an error page after this point speak the client's language (`page_errors`).
+    request.state.verified_followup = followup_id
     return link
 
 
@@ -100,10 +116,20 @@ async def _form(request: Request, followup_id: UUID) -> FormToAnswer:
         except FollowUpNotFound:
             raise _Page(404, "invalid_title", "missing", _browser_locale(request)) from None
         except AlreadyAnswered as exc:
-            raise _Page(409, "done_title", "done", locale_of(exc.locale)) from None
+            raise _done(followup_id, exc) from None
+    recent_links.remember(followup_id, locale_of(form.locale), form.emergency_line)
     audit.note_site(form.followup.site_id)
     audit.note_client(form.followup.client_id)
     return form
+
+
+def _done(followup_id: UUID, exc: AlreadyAnswered) -> _Page:
+    """The "already received" page: with the site's line, whatever was answered (not shown)."""
+    locale = locale_of(exc.locale)
+    recent_links.remember(followup_id, locale, exc.emergency_line)
+    page = _Page(409, "done_title", "done", locale)
+    page.emergency_line = exc.emergency_line
+    return page
 
 
 def _browser_locale(request: Request) -> str:
@@ -114,7 +140,14 @@ def _browser_locale(request: Request) -> str:
 def _message(request: Request, page: _Page, **extra: Any) -> HTMLResponse:
     t = TEXTS[page.locale]
     lines = [t[page.line_key], *extra.pop("more", [])]
-    context = {"locale": page.locale, "t": t, "title": t[page.title_key], "lines": lines}
+    context = {
+        "locale": page.locale,
+        "t": t,
+        "title": t[page.title_key],
+        "lines": lines,
+        "show_line": page.emergency_line is not None,
+        "emergency_line": page.emergency_line,
+    }
     return templates.TemplateResponse(
         request,
         "message.html",
@@ -142,6 +175,7 @@ def _render_form(
         "instruments": shown,
         "given": given,
         "errors": errors,
+        "problems": _problems(errors, shown, TEXTS[locale]),
         "token": token,
         "action": _PATH.format(followup_id=form.followup.id),
         "emergency_line": form.emergency_line,
@@ -201,14 +235,15 @@ async def submit_response_form(followup_id: UUID, request: Request) -> HTMLRespo
     except InvalidCheckinAnswer as exc:
         return _render_form(request, form, token, given=fields, errors=frozenset({exc.field}))
     except AlreadyAnswered as exc:
-        return _message(request, _Page(409, "done_title", "done", locale_of(exc.locale)))
+        return _message(request, _done(followup_id, exc))
     t = TEXTS[locale]
+    thanks = _Page(200, "thanks_title", "thanks", locale)
+    thanks.emergency_line = form.emergency_line
     return _message(
         request,
-        _Page(200, "thanks_title", "thanks", locale),
+        thanks,
         more=[t["callback"]] if assessment.wants_contact else [],
-        show_emergency=assessment.risk_level is not None,
-        emergency_line=form.emergency_line,
+        show_emergency=assessment.risk_level is not None,  # then as an alert, first
     )
 
 
@@ -218,7 +253,7 @@ def _missing_rating(fields: dict[str, str]) -> frozenset[str]:
 
 
 def _missing(fields: dict[str, str], instruments: tuple[Instrument, ...]) -> frozenset[str]:
-    """Form fields without a well-formed answer (a group is named by its instrument)."""
+    """Form fields without a well-formed answer, each item by its own name (`phq9_5`)."""
     missing: set[str] = set()
     if fields.get("wellbeing") not in {str(v) for v in range(1, 6)}:
         missing.add("wellbeing")
@@ -227,8 +262,21 @@ def _missing(fields: dict[str, str], instruments: tuple[Instrument, ...]) -> fro
     for instrument in instruments:
         for n in range(1, ITEM_COUNT[instrument] + 1):
             if fields.get(f"{instrument.value}_{n}") not in ("0", "1", "2", "3"):
-                missing.add(instrument.value)
+                missing.add(f"{instrument.value}_{n}")
     return frozenset(missing)
+
+
+def _problems(errors: frozenset[str], shown: list[_Shown], t: dict[str, str]) -> list[_Problem]:
+    """The error summary's lines, in the form's order, each naming its question."""
+    questions = [("satisfaction", t["satisfaction"]), ("wellbeing", t["wellbeing"])]
+    for instrument in shown:
+        questions.append((instrument.code, instrument.text.title))
+        questions += [
+            (f"{instrument.code}_{n}", f"{instrument.text.title}, {n}. {item}")
+            for n, item in enumerate(instrument.text.items, start=1)
+        ]
+    questions += [("contact", t["contact"]), ("comment", t["comment"])]
+    return [_Problem(anchor, label) for anchor, label in questions if anchor in errors]
 
 
 async def _answer(

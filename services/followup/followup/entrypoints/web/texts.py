@@ -64,12 +64,22 @@ def _progress(locale: str, raw: dict[str, Any], english: dict[str, Any]) -> dict
     return raw
 
 
+def _form(locale: str, raw: dict[str, str], english: dict[str, str]) -> dict[str, str]:
+    """A locale's form words, refused at start-up if it misses one English has."""
+    missing = [key for key in english if key not in raw]
+    if missing:
+        raise ValueError(f"locales/{locale}.toml [form] lacks {', '.join(missing)}")
+    return raw
+
+
 _RAW = {locale: _load(locale) for locale in LOCALES}
 PROGRESS_TEXTS: dict[str, dict[str, Any]] = {
     locale: _progress(locale, raw["progress"], _RAW["en"]["progress"])
     for locale, raw in _RAW.items()
 }
-TEXTS: dict[str, dict[str, str]] = {locale: raw["form"] for locale, raw in _RAW.items()}
+TEXTS: dict[str, dict[str, str]] = {
+    locale: _form(locale, raw["form"], _RAW["en"]["form"]) for locale, raw in _RAW.items()
+}
 INSTRUMENT_TEXTS: dict[Instrument, dict[str, InstrumentText]] = {
     i: {locale: _instrument(raw[i.value], i) for locale, raw in _RAW.items()} for i in Instrument
 }
