@@ -302,3 +302,24 @@ async def test_paused_through_a_closure_the_resume_brings_the_reminders_back(
     world.clock.set(WEDNESDAY)
     await world.prefer(Intensity.STANDARD)
     assert len(_reminders(world, Status.SCHEDULED)) == 2
+
+
+async def test_re_engaging_with_its_reminders_still_open_looks_no_reminder_up_by_id(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A batch has the client's open follow-ups loaded, not every id of a reminder's chain.
+    await world.complete_session(MONDAY - timedelta(days=7))
+    await _book_friday(world)
+    await _close(world)
+    looked_up: list[UUID] = []
+    find = world.store.followup
+
+    async def counted(followup_id: UUID, *, for_update: bool = False) -> FollowUp | None:
+        looked_up.append(followup_id)
+        return await find(followup_id, for_update=for_update)
+
+    monkeypatch.setattr(world.store, "followup", counted)
+    world.clock.set(WEDNESDAY)
+    await _reengage(world)
+    assert looked_up == []
+    assert len(_reminders(world, Status.SCHEDULED)) == 2

@@ -118,6 +118,12 @@ async def plan_reminders_ahead(uow: UnitOfWork, store: FollowupStore, client: Cl
         return 0
     now = uow.now()
     planned = 0
+    # The usual case, a reminder still open, needs no look-up by id (a batch loaded these).
+    still_open = {
+        (f.session_id, f.appointment_start, f.due_at)
+        for f in await store.open_followups(client.client_id)
+        if f.kind is FollowUpKind.REMINDER
+    }
     for appointment in await store.booked_appointments(client.client_id, now):
         policy, _ = await store.policy(appointment.site_id)
         ahead = appointments.reminders_ahead(
@@ -125,6 +131,8 @@ async def plan_reminders_ahead(uow: UnitOfWork, store: FollowupStore, client: Cl
         )
         for _, offset, due in ahead:
             start = appointment.start
+            if (appointment.appointment_id, start, due) in still_open:
+                continue
             followup_id = reminder_id(
                 appointment.appointment_id, offset, start, appointment.moved_by
             )
