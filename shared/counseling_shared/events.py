@@ -114,6 +114,18 @@ class AppointmentBooked(IntegrationEvent):
     start: AwareDatetime
     end: AwareDatetime
     modality: Modality
+    series_id: UUID | None = Field(
+        default=None,
+        description="Extension: set when a series command booked (or cancelled) this occurrence;"
+        " its summary (`AppointmentSeriesBooked`, `AppointmentSeriesCancelled`) follows."
+        " Absent for a single appointment and for an occurrence moved or cancelled alone.",
+    )
+    manage_url: str | None = Field(
+        default=None,
+        description="Extension: the client's signed link to confirm or cancel this session"
+        " (valid until its start; a reschedule sends a new one). Booked and rescheduled only;"
+        " never in a webhook's body.",
+    )
 
 
 class AppointmentRescheduled(AppointmentBooked):
@@ -138,6 +150,58 @@ class AppointmentCancelled(AppointmentBooked):
     cancelled_by: CancelledBy
     late: bool
     fee_due: FeeDue | None = None
+
+
+class SeriesOccurrence(BaseModel):
+    """One occurrence of a recurring series, as its own `AppointmentBooked` names it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    appointment_id: UUID
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class AppointmentSeriesBooked(IntegrationEvent):
+    """A recurring series was booked (extension): every occurrence, in order. Each also has its
+    own `AppointmentBooked` (with this `series_id`), published before this summary in the same
+    transaction: a consumer that wants one message per series acts on this event alone."""
+
+    series_id: UUID
+    site_id: UUID
+    client_id: UUID
+    counselor_id: UUID
+    room_id: UUID | None
+    modality: Modality
+    occurrences: list[SeriesOccurrence]
+
+
+class AppointmentSeriesCancelled(IntegrationEvent):
+    """A recurring series was cancelled from `cancelled_from` (the site's date) on
+    (extension): the occurrences cancelled now, in order, each also with its own
+    `AppointmentCancelled` (with this `series_id`) published before this summary."""
+
+    series_id: UUID
+    site_id: UUID
+    client_id: UUID
+    counselor_id: UUID
+    room_id: UUID | None
+    modality: Modality
+    cancelled_from: date
+    cancelled_by: CancelledBy
+    occurrences: list[SeriesOccurrence]
+
+
+class AppointmentConfirmed(IntegrationEvent):
+    """Extension: the client confirmed they will come to a booked session (from the signed
+    link in a reminder). Ids and times only."""
+
+    appointment_id: UUID
+    site_id: UUID
+    client_id: UUID
+    counselor_id: UUID
+    start: AwareDatetime
+    confirmed_at: AwareDatetime
 
 
 class HoldPlaced(IntegrationEvent):
@@ -249,6 +313,11 @@ class FollowUpDue(FollowUpScheduled):
         default=None,
         description="A signed, single-use link to the client's answer form (kinds that ask the"
         " client); it carries no client detail, only a signed token.",
+    )
+    manage_url: str | None = Field(
+        default=None,
+        description="Extension, kind `reminder`: booking's signed link for the client to"
+        " confirm or cancel the appointment (its `AppointmentBooked`'s `manage_url`).",
     )
 
 

@@ -50,6 +50,9 @@ BOOKING_EVENT_TYPES = [
     "HoldPlaced",
     "HoldReleased",
     "WaitlistOfferMade",
+    "AppointmentSeriesBooked",
+    "AppointmentSeriesCancelled",
+    "AppointmentConfirmed",
 ]
 
 STREAMS = [

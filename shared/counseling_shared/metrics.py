@@ -21,7 +21,18 @@ HANDLER_SECONDS = Histogram(
 OUTBOX_PUBLISHED = Counter("outbox_published_total", "Outbox rows acked by JetStream")
 OUTBOX_BACKLOG = Gauge("outbox_backlog", "Outbox rows not yet published")
 OUTBOX_LAG_SECONDS = Gauge(
-    "outbox_relay_lag_seconds", "Age of the oldest unpublished outbox row at the last drain"
+    "outbox_relay_lag_seconds",
+    "Age, when scraped, of the oldest unpublished outbox row the relay last saw (0: none)",
+)
+OUTBOX_RELAY_HEARTBEAT = Gauge(
+    "outbox_relay_heartbeat_timestamp_seconds",
+    "Unix time the relay last left nothing behind (a drain that settled every row it took, or"
+    " a look that found nothing waiting); the scrape time while it is idle with nothing left",
+)
+OUTBOX_STREAM_MISSING = Gauge(
+    "outbox_relay_stream_missing",
+    "1 while the relay holds rows back because their stream does not exist",
+    ["stream"],
 )
 INFRASTRUCTURE_FAILURES = Counter(
     "consumer_infrastructure_failures_total",

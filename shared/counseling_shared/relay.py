@@ -13,8 +13,19 @@ republished after a crash between ack and mark, and JetStream drops it by `Nats-
 Publishes are pipelined, except that a row waits for the ack of the previous row of the same
 aggregate: if that one fails, nothing later of the aggregate has gone out, so the stream keeps
 each aggregate's order. Only the settled prefix of a batch is marked. A row that can never be
-published (larger than the server's max_payload, or no stream for its subject) moves to
-`outbox_dead_letters` with its reason, so the rows after it keep flowing.
+published (larger than the server's max_payload, or its stream exists but does not take its
+subject) moves to `outbox_dead_letters` with its reason, so the rows after it keep flowing. A
+stream that does not exist (yet, or any more: NATS lost its volumes, or the service started
+before the streams were declared) holds the rows back instead, retried with a back-off, and
+`outbox_relay_stream_missing` says so; meanwhile only its first row is sent again (a probe),
+not the rows after it.
+
+While NATS is disconnected nothing is published (nats-py would buffer the publishes, then
+refuse them); the gauges are kept true meanwhile. The relay publishes on a JetStream context of
+its own, and a batch cancels whatever is still pending on it when it ends: nats-py never gives
+back the pending-publish slot of a publish whose send raised, and with every slot gone
+`publish_async` would wait for ever. `outbox_relay_heartbeat_timestamp_seconds` says when the
+relay last left nothing behind.
 """
 
 from __future__ import annotations
@@ -23,7 +34,6 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -38,6 +48,8 @@ from counseling_shared.metrics import (
     OUTBOX_DEAD_LETTERS,
     OUTBOX_LAG_SECONDS,
     OUTBOX_PUBLISHED,
+    OUTBOX_RELAY_HEARTBEAT,
+    OUTBOX_STREAM_MISSING,
 )
 from counseling_shared.outbox import OUTBOX_CHANNEL
 from counseling_shared.waiting import wait_for_wake
@@ -57,6 +69,7 @@ class _Settled:
 
     count: int = 0
     dead: dict[int, tuple[str, str]] = field(default_factory=dict)  # position → reason, detail
+    missing_stream: str | None = None  # the batch stopped at a row whose stream does not exist
 
     @property
     def published(self) -> int:
@@ -74,6 +87,14 @@ def subject_matches(pattern: str, subject: str) -> bool:
     return len(want) == len(have)
 
 
+def _raise_if_cancelled() -> None:
+    """nats-py turns a cancel that lands while `publish_async` waits for a pending-publish slot
+    into `TooManyStalledMsgsError`: give the cancel back rather than count a failed send."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -87,9 +108,17 @@ class OutboxRelay:
         listening_poll: float = 10.0,
         publish_timeout: float = 5.0,
         retry_delay: float = 0.5,
+        max_retry_delay: float = 5.0,
+        max_pending: int = 4000,
     ) -> None:
         self._pool = pool
-        self._js = js
+        self._nc = js._nc  # the context keeps its client private
+        # A context of the relay's own (same client, prefix and timeout): every publish pending
+        # on it is the relay's, so a batch may cancel them all and count them itself.
+        self._js = JetStreamContext(
+            self._nc, prefix=js._prefix, timeout=js._timeout, publish_async_max_pending=max_pending
+        )
+        self._max_pending = max_pending
         self._dsn = dsn
         self._schema = schema
         self._batch_size = batch_size
@@ -98,13 +127,40 @@ class OutboxRelay:
         self._listen = ListenState()
         self._publish_timeout = publish_timeout
         self._retry_delay = retry_delay
+        self._max_retry_delay = max_retry_delay
+        self._retries = 0  # drains in a row that left rows behind: the back-off's exponent
         self._wake = asyncio.Event()
         self._backlog_counted_at = 0.0
         # The last drain left rows it could not settle (or failed): retry them soon.
         self._stuck = False
+        self._more = False  # the last drain settled what it took and more waits: go on at once
+        # The heartbeat: whether the last look or drain left nothing behind, and when one last
+        # did (a drain that settled a whole batch counts too). Read when scraped.
+        self._clear = False
+        self._clear_at = 0.0
+        # Unix time the oldest unpublished row the relay knows of was created (None: none), so
+        # the lag keeps growing while the relay cannot look.
+        self._oldest: float | None = None
+        self._waiting_for_nats = False
+        self._missing_streams: set[str] = set()
+        OUTBOX_RELAY_HEARTBEAT.set_function(self._heartbeat)
+        OUTBOX_LAG_SECONDS.set_function(self._lag)
 
     def wake(self) -> None:
         self._wake.set()
+
+    def _heartbeat(self) -> float:
+        return time.time() if self._clear else self._clear_at
+
+    def _lag(self) -> float:
+        return 0.0 if self._oldest is None else max(time.time() - self._oldest, 0.0)
+
+    def _left_nothing(self, *, idle: bool) -> None:
+        """A drain settled every row it took (`idle`: and there was no more), or a look found
+        nothing waiting."""
+        self._clear_at = time.time()
+        self._clear = idle
+        self._retries = 0
 
     async def run(self) -> None:
         listener = asyncio.create_task(
@@ -125,11 +181,12 @@ class OutboxRelay:
                     # A look by time first asks, outside any transaction, whether anything
                     # waits: at idle one statement instead of a drain's four.
                     if woken or self._stuck or await self._anything_waiting():
-                        while await self.drain_once() == self._batch_size:
+                        while await self.drain_once() and self._more:
                             pass
                 except DATABASE_ERRORS as exc:
                     log.warning("outbox_drain_failed", error=repr(exc))
                     self._stuck = True
+                    self._clear = False
                     await asyncio.sleep(self._retry_delay)
                 # Rows left behind (NATS or the database failing) are retried at the short
                 # interval, whatever the LISTEN connection's state: no NOTIFY will announce them.
@@ -141,22 +198,34 @@ class OutboxRelay:
                 woken = await wait_for_wake(self._wake, poll)
                 self._wake.clear()
         finally:
+            self._clear = False  # a stopped relay's heartbeat stops too
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
 
     async def _anything_waiting(self) -> bool:
         """Whether an outbox row waits to be published (`outbox_unpublished`'s index)."""
-        return bool(
+        waiting = bool(
             await self._pool.fetchval(
                 "SELECT EXISTS (SELECT FROM outbox WHERE published_at IS NULL)"
             )
         )
+        if not waiting:
+            self._oldest = None
+            self._left_nothing(idle=True)
+        return waiting
 
     async def drain_once(self) -> int:
         """Publish one batch; return how many rows were settled (published or dead-lettered)."""
         self._stuck = False
+        self._more = False
+        self._clear = False
+        if not self._nats_connected():
+            await self._measure_while_disconnected()
+            self._stuck = True
+            return 0
         async with self._pool.acquire() as conn, conn.transaction():
+            # Not ours: another replica drains (and keeps the heartbeat its service shows).
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK):
                 return 0
             rows = await conn.fetch(
@@ -167,9 +236,11 @@ class OutboxRelay:
             )
             if not rows:
                 OUTBOX_BACKLOG.set(0)
-                OUTBOX_LAG_SECONDS.set(0)
+                self._oldest = None
+                self._note_missing_stream(None)
+                self._left_nothing(idle=True)
                 return 0
-            OUTBOX_LAG_SECONDS.set((datetime.now(UTC) - rows[0]["created_at"]).total_seconds())
+            self._oldest = rows[0]["created_at"].timestamp()
             settled = await self._publish(rows)
             await self._after_publish(settled.published)
             published = [
@@ -188,23 +259,90 @@ class OutboxRelay:
                 drained=len(rows) < self._batch_size,
                 settled_all=settled.count == len(rows),
             )
+        # The row that probed a missing stream was stored: the stream is back.
+        probe_passed = bool(self._missing_streams) and settled.missing_stream is None
+        self._note_missing_stream(settled.missing_stream)
         if settled.count < len(rows):
+            self._oldest = rows[settled.count]["created_at"].timestamp()
             self._stuck = True
-            await asyncio.sleep(self._retry_delay)
+            if probe_passed and settled.count > 0:
+                self._more = True
+                self._retries = 0
+            else:
+                await asyncio.sleep(self._next_retry_delay())
+        else:
+            self._oldest = None  # the next drain, if any, looks again
+            self._more = len(rows) == self._batch_size
+            self._left_nothing(idle=not self._more)
         return settled.count
+
+    def _next_retry_delay(self) -> float:
+        """The pause after a drain that left rows behind: `retry_delay`, doubling for each such
+        drain in a row up to `max_retry_delay` (a missing stream may take a while to appear)."""
+        delay = min(self._retry_delay * 2.0 ** min(self._retries, 16), self._max_retry_delay)
+        self._retries += 1
+        return delay
+
+    def _nats_connected(self) -> bool:
+        if self._nc.is_connected:
+            if self._waiting_for_nats:
+                self._waiting_for_nats = False
+                log.info("outbox_nats_back")
+            return True
+        if not self._waiting_for_nats:
+            self._waiting_for_nats = True
+            log.warning("outbox_waiting_for_nats")
+        return False
+
+    async def _measure_while_disconnected(self) -> None:
+        """Keep the backlog and lag true while nothing can be published (once a second at most:
+        the count walks every unpublished row)."""
+        now = time.monotonic()
+        if now - self._backlog_counted_at < 1.0:
+            return
+        self._backlog_counted_at = now
+        row = await self._pool.fetchrow(
+            """SELECT count(*) AS waiting, min(created_at) AS oldest
+               FROM outbox WHERE published_at IS NULL"""
+        )
+        assert row is not None
+        OUTBOX_BACKLOG.set(row["waiting"])
+        self._oldest = row["oldest"].timestamp() if row["oldest"] is not None else None
+
+    def _note_missing_stream(self, stream: str | None) -> None:
+        """Raise `outbox_relay_stream_missing` for the stream a drain stopped at, lower it for
+        the ones it got past; log each change once."""
+        found = self._missing_streams - {stream}
+        for name in found:
+            OUTBOX_STREAM_MISSING.labels(name).set(0)
+            log.info("outbox_stream_found", stream=name)
+        if stream is not None and stream not in self._missing_streams:
+            OUTBOX_STREAM_MISSING.labels(stream).set(1)
+            log.error("outbox_stream_missing", stream=stream)
+        self._missing_streams = {stream} if stream is not None else set()
 
     async def _publish(self, rows: list[asyncpg.Record]) -> _Settled:
         """Publish rows pipelined, a row only after its aggregate's previous one was acked;
         return the batch's settled prefix (keeps outbox order)."""
-        max_payload = self._js._nc.max_payload  # the context keeps its client private
+        try:
+            return await self._publish_batch(rows)
+        finally:
+            # Nothing of a batch stays pending on the relay's context: also not a publish whose
+            # send raised after nats-py had taken its slot and registered its future (it never
+            # gives that slot back; with all 4000 gone, `publish_async` would wait for ever).
+            for future in list(self._js._publish_async_futures.values()):
+                future.cancel()
+
+    async def _publish_batch(self, rows: list[asyncpg.Record]) -> _Settled:
+        max_payload = self._nc.max_payload
         dead: dict[int, tuple[str, str]] = {}
         futures: dict[int, asyncio.Future[Any]] = {}
         last_of: dict[str, asyncio.Future[Any]] = {}
+        probing = False
         for row in rows:
             size = len(row["payload"])
             if size > max_payload:
-                # Checked here: nats-py would raise after taking a pending-publish slot it
-                # never gives back.
+                # Checked here: nats-py would raise after taking a pending-publish slot.
                 dead[row["position"]] = (
                     "too_large",
                     f"{size} bytes, over the server's max_payload of {max_payload}",
@@ -213,14 +351,24 @@ class OutboxRelay:
             previous = last_of.get(row["aggregate"]) if row["aggregate"] else None
             if previous is not None and not await self._acked(previous):
                 break  # the aggregate's earlier event is not stored: nothing after it goes out
+            # Checked first, so `publish_async` never waits for a slot nor buffers while
+            # NATS is away: the rest of the batch is "not sent", and retried.
+            if not self._nc.is_connected or self._js.publish_async_pending() >= self._max_pending:
+                break
             try:
                 future = await self._send(row)
             except (nats.errors.Error, OSError) as exc:
+                _raise_if_cancelled()
                 log.warning("outbox_publish_failed", error=repr(exc))
                 break
             futures[row["position"]] = future
             if row["aggregate"]:
                 last_of[row["aggregate"]] = future
+            if row["stream"] in self._missing_streams:
+                # A probe: the rows after it wait for its answer rather than being sent again
+                # on every retry (after the 2-minute duplicate window, stored again).
+                probing = True
+                break
         if futures:
             await asyncio.wait(futures.values(), timeout=self._publish_timeout)
         settled, missing = _Settled(dead=dead), None
@@ -236,8 +384,12 @@ class OutboxRelay:
             elif sent.cancelled():
                 missing = "cancelled"
             elif (error := sent.exception()) is not None:  # also marks it retrieved
-                if await self._cannot_be_stored(row, error):
-                    dead[position] = ("no_stream", f"no stream stores {row['subject']}")
+                why = await self._why_not_stored(row, error)
+                if why == "no_stream":
+                    dead[position] = ("no_stream", f"stream {row['stream']} does not take it")
+                elif why == "stream_missing":
+                    settled.missing_stream = row["stream"]
+                    missing = f"stream {row['stream']} does not exist"
                 else:
                     missing = repr(error)
             if missing is not None:
@@ -246,18 +398,19 @@ class OutboxRelay:
         settled.dead = {
             p: d for p, d in dead.items() if p in {r["position"] for r in rows[: settled.count]}
         }
-        if missing is not None:
+        if missing is not None and not (probing and missing == "not sent"):
             log.warning("outbox_ack_missing", error=missing, settled=settled.count, batch=len(rows))
-        for future in futures.values():
-            future.cancel()
+            for future in futures.values():  # the failures after the first are retried too
+                if future.done() and not future.cancelled():
+                    future.exception()  # retrieved: asyncio would log each one as lost
         return settled
 
     async def _send(self, row: asyncpg.Record) -> asyncio.Future[Any]:
         headers = {**row["headers"], "Nats-Msg-Id": str(row["event_id"])}
         # No `wait_stall`: with one, nats-py takes its pending-publish semaphore through
         # asyncio.wait_for, which yields on every message, so its flusher writes each message
-        # in a syscall of its own (a sixth of the throughput). A batch stays far below the
-        # 4000 pending publishes where the semaphore would make us wait.
+        # in a syscall of its own (a sixth of the throughput). `_publish_batch` checks for a
+        # free slot first instead.
         return await self._js.publish_async(
             row["subject"], row["payload"], stream=row["stream"], headers=headers
         )
@@ -267,23 +420,27 @@ class OutboxRelay:
             await asyncio.wait([future], timeout=self._publish_timeout)
         return future.done() and not future.cancelled() and future.exception() is None
 
-    async def _cannot_be_stored(self, row: asyncpg.Record, error: BaseException) -> bool:
-        """True when no stream will ever take the row (its stream is missing, or does not
-        listen on its subject), as opposed to a failure that a retry may get past."""
+    async def _why_not_stored(self, row: asyncpg.Record, error: BaseException) -> str | None:
+        """Why JetStream refused the row: `no_stream` when no stream will ever take it (its
+        stream exists but does not listen on its subject, or another stream holds the
+        subject), `stream_missing` when its stream does not exist (declared late, or lost with
+        NATS's volumes: the row waits for it); None for a failure a retry may get past."""
         no_stream = isinstance(error, nats.js.errors.NoStreamResponseError) or (
             isinstance(error, nats.js.errors.APIError) and error.err_code == _STREAM_MISMATCH
         )
         if not no_stream:
-            return False
+            return None
         try:
             info = await self._js.stream_info(row["stream"])
         except nats.js.errors.NotFoundError:
-            return True
+            return "stream_missing"
         except (nats.errors.Error, OSError):
-            return False  # cannot tell now: retry later rather than lose the row
+            return None  # cannot tell now: retry later rather than lose the row
         if isinstance(error, nats.js.errors.APIError):
-            return True
-        return not any(subject_matches(p, row["subject"]) for p in info.config.subjects or [])
+            return "no_stream"
+        if any(subject_matches(p, row["subject"]) for p in info.config.subjects or []):
+            return None  # it takes the subject (a leader election, say): retry
+        return "no_stream"
 
     async def _dead_letter(self, conn: Connection, dead: dict[int, tuple[str, str]]) -> None:
         """Move rows that can never be published out of the outbox, with their reasons."""

@@ -24,7 +24,7 @@ import asyncpg
 from opentelemetry import context as otel_context
 
 from counseling_shared.clock import Clock
-from counseling_shared.db import DATABASE_ERRORS
+from counseling_shared.inbox import BATCH_ERRORS, is_infrastructure_error
 from counseling_shared.logs import get_logger
 from counseling_shared.tracing import context_from_headers, tracer
 from counseling_shared.unit_of_work import UnitOfWork
@@ -154,7 +154,7 @@ class DueScheduler:
                 while await self.fire_due() == self._batch_size:
                     pass
                 sleep = self._not_before_locked(await self._seconds_until_next())
-            except DATABASE_ERRORS as exc:
+            except BATCH_ERRORS as exc:
                 log.warning("scheduler_failed", table=self._table, error=repr(exc))
                 sleep = self._retry_delay
             self._asleep_until = self._clock.now() + timedelta(seconds=max(sleep, 0.0))
@@ -197,7 +197,10 @@ class DueScheduler:
             except (OSError, asyncpg.InterfaceError, asyncpg.InternalClientError):
                 raise
             except Exception as exc:
-                if row_id is None:
+                # The database or NATS went away (a restart: ConnectionDoesNotExistError,
+                # AdminShutdownError, CannotConnectNowError…): the timer is not at fault, so
+                # the loop retries it with the others instead of backing it off.
+                if row_id is None or is_infrastructure_error(exc):
                     raise
                 # One failing timer must not hold back the others: retry it a bit later.
                 log.exception("timer_failed", table=self._table, id=str(row_id), error=repr(exc))

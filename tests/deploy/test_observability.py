@@ -43,6 +43,8 @@ REQUIRED_ALERTS = {
     "WebhookSubscriptionStuck": "a webhook subscription held back by a refused delivery",
     "DeadLettersGrowing": "a growing dead-letter count",
     "ConsumerLagging": "consumer lag",
+    "OutboxRelayStalled": "an outbox relay that stopped publishing (hung, NATS away)",
+    "OutboxStreamMissing": "events held back because their stream does not exist",
     "FollowUpSchedulerBehind": "follow-ups past due that the scheduler has not fired",
     "ClientsAdriftPastContactGap": "clients in care drifting past the contact gap",
 }

@@ -27,6 +27,7 @@ def test_the_links_are_found_in_the_code() -> None:
     assert _paths_built_on_the_base_url() >= {
         "/staff/{id}/calendar.ics",
         "/waitlist/offers/{id}/accept",
+        "/appointments/{id}/manage",
     }
 
 

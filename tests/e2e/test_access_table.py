@@ -48,6 +48,11 @@ SIGNED_LINK_ROUTES = {
     # The waitlist offer's page and its button (or an API caller's accept).
     ("booking", "GET", "/waitlist/offers/{offer_id}/accept"),
     ("booking", "POST", "/waitlist/offers/{offer_id}/accept"),
+    # The client's confirm-or-cancel pages (tests/booking/integration/test_manage_link.py).
+    ("booking", "GET", "/appointments/{appointment_id}/manage"),
+    ("booking", "POST", "/appointments/{appointment_id}/manage/confirm"),
+    ("booking", "GET", "/appointments/{appointment_id}/manage/cancel"),
+    ("booking", "POST", "/appointments/{appointment_id}/manage/cancel"),
     # The client's answer form: the signed, single-use link is the credential.
     ("followup", "GET", "/followups/{followup_id}/response"),
     ("followup", "POST", "/followups/{followup_id}/response"),

@@ -111,7 +111,15 @@ def test_the_contract_page_lists_every_operation_and_every_event(
 
 
 # Pages a person opens from a message (HTML) that share their path with a JSON operation.
-HTML_PAGES = {("booking", "get", "/waitlist/offers/{offer_id}/accept")}
+_MANAGE = "/appointments/{appointment_id}/manage"
+HTML_PAGES = {
+    ("booking", "get", "/waitlist/offers/{offer_id}/accept"),
+    # The client's confirm-or-cancel pages (the reminder's `manage_url`): HTML only.
+    ("booking", "get", _MANAGE),
+    ("booking", "post", f"{_MANAGE}/confirm"),
+    ("booking", "get", f"{_MANAGE}/cancel"),
+    ("booking", "post", f"{_MANAGE}/cancel"),
+}
 
 
 @pytest.mark.parametrize("service", ["booking", "followup", "notify", "crisis"])
@@ -134,6 +142,9 @@ def test_every_error_answer_is_declared_as_a_problem_and_every_key_as_bearer(
                 "/staff/{staff_id}/calendar.ics",
                 "/waitlist/offers/{offer_id}/accept",
                 "/inbound/sms",
+                _MANAGE,
+                f"{_MANAGE}/confirm",
+                f"{_MANAGE}/cancel",
             }
             assert public == (path in {"/healthz", "/readyz", "/metrics"} or signed_link), (
                 method,

@@ -12,7 +12,7 @@ from booking.entrypoints.directory_batch import serve_directory_batch
 from booking.entrypoints.fhir import routes as fhir
 from booking.entrypoints.http import ROUTERS
 from booking.entrypoints.timers import timers
-from booking.entrypoints.web import offer_page
+from booking.entrypoints.web import manage_page, offer_page
 from booking.settings import BookingSettings
 from counseling_shared.connections import process_connections
 from counseling_shared.service import ServiceDefinition
@@ -29,7 +29,7 @@ def definition(settings: BookingSettings | None = None) -> ServiceDefinition:
         # the client's site and admins only.
         client_free_text=frozenset({"goals", "next_steps", "cancel_reason", "referral"}),
         routes=ROUTES,
-        routers=[*ROUTERS, fhir.router, calendar.router, offer_page.router],
+        routers=[*ROUTERS, fhir.router, calendar.router, offer_page.router, manage_page.router],
         on_start=[serve_directory, serve_directory_batch],
         background=[timers],
         staff_deactivated=staff_status.is_deactivated,

@@ -1,5 +1,5 @@
 """Recurring series: wall-clock time across DST, all occurrences checked in one transaction,
-cancel from a date on, one occurrence moved alone."""
+cancel from a date on, one occurrence moved alone; the events a series publishes."""
 
 from datetime import datetime, timedelta
 from typing import Any
@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.booking.integration.support import Booking
+from tests.booking.integration.support import Booking, site_events
 
 pytestmark = pytest.mark.integration
 
@@ -112,3 +112,52 @@ async def test_a_series_over_fifty_two_occurrences_is_refused(booking: Booking) 
 
     assert answer.status_code == 422
     assert answer.json()["errors"][0]["field"] == "rrule"
+
+
+async def test_a_series_publishes_its_occurrences_with_its_id_then_one_summary(
+    booking: Booking,
+) -> None:
+    """Occurrences booked or cancelled by a series command name it, and the summary follows
+    them; an occurrence moved or cancelled alone is an ordinary appointment's event."""
+    practice = await _practice(booking)
+    site_id = practice["site"]["id"]
+    booked = await booking.created("/appointment-series", _series(practice, "FREQ=WEEKLY;COUNT=4"))
+    series_id, occurrences = booked["id"], booked["appointments"]
+    later = (FIRST + timedelta(weeks=1, hours=1)).isoformat()
+    moved = await booking.post(f"/appointments/{occurrences[1]['id']}/reschedule", {"start": later})
+    assert moved.status_code == 200
+    alone = await booking.post(
+        f"/appointments/{occurrences[0]['id']}/cancel",
+        {"reason": "ill", "cancelled_by": "client"},
+    )
+    assert alone.status_code == 200
+    cancelled = await booking.post(
+        f"/appointment-series/{series_id}/cancel",
+        {"from": "2030-04-01", "reason": "moving away", "cancelled_by": "client"},
+    )
+    assert cancelled.status_code == 200, cancelled.text
+
+    found = await site_events(booking.nats_url, site_id, 13)
+
+    events = [(subject.rsplit(".", 1)[1], envelope["data"]) for subject, envelope, _ in found]
+    assert [name for name, _ in events[3:]] == [
+        *["AppointmentBooked"] * 4,
+        "AppointmentSeriesBooked",
+        "AppointmentRescheduled",
+        "AppointmentCancelled",
+        *["AppointmentCancelled"] * 2,
+        "AppointmentSeriesCancelled",
+    ]
+    assert [data.get("series_id") for _, data in events[3:]] == [
+        *[series_id] * 5,
+        None,
+        None,
+        *[series_id] * 3,
+    ]
+    summary = events[7][1]
+    assert [o["appointment_id"] for o in summary["occurrences"]] == [a["id"] for a in occurrences]
+    assert (summary["client_id"], summary["modality"]) == (practice["client"]["id"], "online")
+    ended = events[12][1]
+    assert [o["appointment_id"] for o in ended["occurrences"]] == [a["id"] for a in occurrences[2:]]
+    assert (ended["cancelled_from"], ended["cancelled_by"]) == ("2030-04-01", "client")
+    assert found[7][1]["subject"] == series_id  # the summary is the series' own event

@@ -49,6 +49,7 @@ SAMPLES: list[DomainEvent] = [
     appointment.AppointmentRescheduled(uuid4(), uuid4(), LATER, LATER + LATER.resolution, NOW, NOW),
     appointment.AppointmentCancelled(uuid4(), CancelledBy.CENTER, True, "flood", NOW),
     appointment.SessionMarkedNoShow(uuid4(), NOW, rules.Fee(Decimal("40.50"), "EUR")),
+    appointment.AppointmentConfirmed(uuid4(), NOW),
     appointment.SessionCompleted(
         uuid4(), NOW, GoalHorizon.LONG_TERM, ("a", "b"), "c", RiskLevel.IMMINENT, uuid4()
     ),

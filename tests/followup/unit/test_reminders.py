@@ -190,3 +190,31 @@ async def test_a_completed_session_keeps_the_reminders_of_the_next_appointment()
     assert not any(isinstance(e, FollowUpCancelled) for e in events)
     kinds = {f.kind for f in await world.store.open_followups(world.client_id)}
     assert kinds == {FollowUpKind.REMINDER, FollowUpKind.CHECKIN}
+
+
+async def test_a_reminder_carries_the_latest_manage_link_of_its_appointment() -> None:
+    world = World()
+    await world.register()
+    appointment_id = uuid4()
+    first, later = START + timedelta(hours=3), START + timedelta(hours=5)
+    await run(world, booked(world, first, appointment_id=appointment_id, manage_url="https://b/1"))
+    moved = booked(
+        world,
+        later,
+        AppointmentRescheduled,
+        appointment_id=appointment_id,
+        manage_url="https://b/2",
+    )
+    await run(world, moved)
+    [reminder] = await world.store.open_followups(world.client_id)
+    [due] = await world.fire(reminder)
+    assert isinstance(due, FollowUpDue)
+    assert due.manage_url == "https://b/2"  # the first link names the old start: refused
+    plain = START + timedelta(hours=9)
+    await run(world, booked(world, plain))  # published before booking minted links
+    [older] = [
+        f for f in await world.store.open_followups(world.client_id) if f.appointment_start == plain
+    ]
+    [without] = await world.fire(older)
+    assert isinstance(without, FollowUpDue)
+    assert without.manage_url is None

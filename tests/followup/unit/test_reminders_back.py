@@ -323,3 +323,14 @@ async def test_re_engaging_with_its_reminders_still_open_looks_no_reminder_up_by
     await _reengage(world)
     assert looked_up == []
     assert len(_reminders(world, Status.SCHEDULED)) == 2
+
+
+async def test_a_reminder_planned_again_carries_the_manage_link_of_its_booking(
+    world: World,
+) -> None:
+    link = "https://booking.example/appointments/manage?token=signed"
+    await run(world, booked(world, FRIDAY, manage_url=link))
+    await world.prefer(Intensity.PAUSED)
+    world.clock.set(WEDNESDAY)
+    await world.prefer(Intensity.STANDARD)
+    assert [f.manage_url for f in _reminders(world, Status.SCHEDULED)] == [link, link]

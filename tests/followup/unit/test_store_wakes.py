@@ -46,7 +46,7 @@ async def test_a_rebuilds_saves_leave_one_wake_per_channel_to_the_rebuild() -> N
     [(statement, rows)] = writes._calls.items()
     assert "pg_notify" not in statement  # the upsert alone, no NOTIFY per row
     assert len(rows) == 3
-    assert all(len(row) == 22 for row in rows)  # the row's columns, nothing else
+    assert all(len(row) == 23 for row in rows)  # the row's columns, nothing else
     assert writes.woken == {TIMER_CHANNEL}
 
 

@@ -33,6 +33,19 @@ WAITLIST_OFFER = {
     "site_name": "Riverside",
 }
 FEE = {"fee_amount": "40.00", "fee_currency": "EUR"}
+SERIES = {
+    "series_id": str(uuid4()),
+    "modality": "online",
+    "count": 10,
+    "occurrences": [  # what notify lists of a 10-week series: its first dates
+        {"start": f"2030-{day}T06:00:00+00:00", "end": f"2030-{day}T06:50:00+00:00"}
+        for day in ("05-14", "05-21", "05-28", "06-04")
+    ],
+    "more": 6,
+    "first_start": START,
+    "last_start": "2030-07-16T06:00:00+00:00",
+    "site_name": "Riverside",
+}
 ALERT_ID = str(uuid4())
 PAGE = {"alert_id": ALERT_ID, "page_id": str(uuid4()), "level": 2, "alert_url": "https://c/a/1"}
 EVERY_MESSAGE: list[tuple[Template, Params]] = [
@@ -53,6 +66,10 @@ EVERY_MESSAGE: list[tuple[Template, Params]] = [
     ),
     (Template.MISSED_SESSION_FEE, {**APPOINTMENT, "reason": "no_show", **FEE}),
     (Template.MISSED_SESSION_FEE, {**APPOINTMENT, "reason": "late_cancellation", **FEE}),
+    (Template.APPOINTMENT_SERIES_BOOKED, SERIES),
+    (Template.APPOINTMENT_SERIES_BOOKED, {**SERIES, "count": 2, "more": 0, "site_name": None}),
+    (Template.APPOINTMENT_SERIES_CANCELLED, {**SERIES, "cancelled_by": "client"}),
+    (Template.APPOINTMENT_SERIES_CANCELLED, {**SERIES, "cancelled_by": "center"}),
 ]
 
 
@@ -233,6 +250,24 @@ def test_a_reminder_shows_the_appointment_in_the_clients_zone_and_language(
 
 
 @pytest.mark.parametrize("language", WRITTEN_LANGUAGES)
+def test_a_reminder_carries_the_confirm_or_cancel_link_in_every_language(language: str) -> None:
+    link = "https://booking.example/appointments/4b1c/manage?token=eyJzIjoi.signed"
+    params = {"kind": "reminder", "site_name": "Riverside", "appointment_start": START}
+    message = RENDERER.render(
+        Template.FOLLOWUP_DUE,
+        {**params, "manage_url": link},
+        message_locale(language),
+        ZoneInfo("UTC"),
+    )
+    assert link in message.short  # SMS and messaging
+    assert link in message.body  # email
+    without = RENDERER.render(
+        Template.FOLLOWUP_DUE, params, message_locale(language), ZoneInfo("UTC")
+    )
+    assert "token" not in without.body  # a reminder planned before the link renders as before
+
+
+@pytest.mark.parametrize("language", WRITTEN_LANGUAGES)
 def test_a_pages_sms_carries_the_signed_link_and_the_reply_code_in_every_language(
     language: str,
 ) -> None:
@@ -268,3 +303,62 @@ def test_a_preloaded_page_is_rendered_without_compiling_anything(
     renderer.render(Template.CRISIS_PAGE, page, message_locale(language), ZoneInfo("UTC"))
 
     assert compiled == []
+
+
+@pytest.mark.parametrize(
+    ("locale", "dates", "more", "zone"),
+    [
+        (
+            "en",
+            ("Tuesday, May 14, 2030", "Tuesday, June 4, 2030", "8:00 AM"),
+            "and 6 more",
+            "Central European Summer Time",
+        ),
+        (
+            "fr",
+            ("mardi 14 mai 2030", "mardi 4 juin 2030", "08:00"),
+            "et 6 autres",
+            "été d\u2019Europe centrale",
+        ),
+        (
+            "ko",
+            ("2030년 5월 14일 화요일", "2030년 6월 4일 화요일", "오전 8:00"),
+            "외 6회",
+            "중부유럽 하계 표준시",
+        ),
+        (
+            "ru",
+            ("вторник, 14 мая 2030", "вторник, 4 июня 2030", "08:00"),
+            "и ещё 6",
+            "Центральная Европа, летнее время",
+        ),
+    ],
+)
+def test_a_series_confirmation_lists_its_first_dates_and_how_many_more_in_the_clients_zone(
+    locale: str, dates: tuple[str, ...], more: str, zone: str
+) -> None:
+    message = RENDERER.render(
+        Template.APPOINTMENT_SERIES_BOOKED, SERIES, message_locale(locale), ZoneInfo("Europe/Paris")
+    )
+
+    body = message.body.replace("\u202f", " ")  # CLDR's narrow no-break spaces
+    for shown in dates:
+        assert shown in body
+    assert more in body
+    assert zone in body
+    assert "10" in message.subject
+    assert "10" in message.short
+    assert "21" not in message.short  # the SMS lists no dates but the first and last
+
+
+def test_a_series_across_a_dst_change_names_the_zone_without_a_season() -> None:
+    winter = {**SERIES, "first_start": "2030-03-11T16:00:00+00:00"}
+
+    text = render(
+        Template.APPOINTMENT_SERIES_CANCELLED,
+        {**winter, "cancelled_by": "client"},
+        "en",
+        "Europe/Paris",
+    )
+
+    assert "Times: Central European Time" in text

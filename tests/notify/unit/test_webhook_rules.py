@@ -121,6 +121,18 @@ def test_the_body_is_the_cloud_event_without_personal_signed_links() -> None:
     assert '"type":"PageRequested"' in body
 
 
+def test_a_reminders_and_a_bookings_manage_link_never_reach_a_webhook() -> None:
+    for kind in ("FollowUpDue", "AppointmentBooked"):
+        event = {
+            "id": "e2",
+            "type": kind,
+            "data": {"appointment_id": "a1", "manage_url": "https://booking/m?token=secret"},
+        }
+        body = webhook_body(event)
+        assert "token" not in body
+        assert '"appointment_id":"a1"' in body
+
+
 def test_a_rotated_out_secret_signs_beside_the_new_one_until_its_overlap_ends() -> None:
     ends = QUEUED + timedelta(hours=24)
     before, at_end = ends - timedelta(seconds=1), ends

@@ -341,3 +341,33 @@ async def test_a_listening_scheduler_sleeps_long_between_looks_and_wakes_on_time
 
     assert idle_passes == 0, f"{idle_passes} passes in 1.5 s with nothing due"
     assert due_at <= fired[reminder][0] < due_at + timedelta(seconds=1.0)
+
+
+@pytest.mark.parametrize(
+    "lost",
+    [
+        asyncpg.ConnectionDoesNotExistError,
+        asyncpg.AdminShutdownError,
+        asyncpg.CannotConnectNowError,
+    ],
+)
+async def test_a_timer_firing_as_the_database_restarts_is_retried_without_its_backoff(
+    reminders: Reminders, lost: type[Exception]
+) -> None:
+    # The database went away under the fire, not the timer's fault: backed off, a follow-up
+    # waited 30 s (crisis's escalation 5 s) after a restart, with a traceback logged.
+    scheduler = reminders.scheduler(failure_backoff=30.0, retry_delay=0.1)
+    fire, failed = scheduler._fire, 0
+
+    async def fire_losing_the_database_once(uow: UnitOfWork, row: asyncpg.Record) -> None:
+        nonlocal failed
+        if not failed:
+            failed += 1
+            raise lost("the server restarted")
+        await fire(uow, row)
+
+    scheduler._fire = fire_losing_the_database_once
+    reminder = await reminders.add(now() - timedelta(seconds=1))
+    async with running(scheduler):
+        await eventually(lambda: _all_fired(reminders, [reminder]), timeout=5.0)
+    assert failed == 1

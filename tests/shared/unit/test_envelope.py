@@ -25,7 +25,7 @@ from counseling_shared.envelope import (
     decode,
     wrap,
 )
-from counseling_shared.events import FeeDue, IntegrationEvent, SessionCompleted
+from counseling_shared.events import FeeDue, IntegrationEvent, SeriesOccurrence, SessionCompleted
 from counseling_shared.unit_of_work import UnitOfWork
 
 CLOUDEVENTS_ATTRIBUTES = {
@@ -215,6 +215,12 @@ def _values(annotation: Any) -> st.SearchStrategy[Any]:
         return st.one_of(*(_values(a) for a in typing.get_args(annotation)))
     if annotation is type(None):
         return st.none()
+    if origin is list:
+        return st.lists(_values(typing.get_args(annotation)[0]), max_size=4)
+    if annotation is SeriesOccurrence:
+        return st.builds(
+            SeriesOccurrence, appointment_id=st.uuids(), start=_INSTANTS, end=_INSTANTS
+        )
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return st.sampled_from(list(annotation))
     if annotation is FeeDue:

@@ -310,6 +310,7 @@ def appointment_from(row: asyncpg.Record) -> Appointment:
         fee_due=Fee(row["fee_amount"], row["fee_currency"])
         if row["fee_amount"] is not None
         else None,
+        confirmed_at=row["confirmed_at"],
     )
 
 
@@ -321,9 +322,9 @@ async def load_appointment(conn: Connection, appointment_id: UUID) -> Appointmen
 _APPOINTMENT_COLUMNS = """id, site_id, client_id, counselor_id, room_id, modality, start_at,
     end_at, status, booked_at, cancelled_by, late, cancel_reason, cancelled_at, missed_at,
     completed_at, goal_horizon, goals, next_steps, risk_level, risk_flag_id, version,
-    fee_amount, fee_currency"""
+    fee_amount, fee_currency, confirmed_at"""
 _APPOINTMENT_VALUES = """$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-    $17, $18, $19, $20, $21, $22, $23, $24"""
+    $17, $18, $19, $20, $21, $22, $23, $24, $25"""
 
 
 def _appointment_row(appointment: Appointment) -> tuple[object, ...]:
@@ -354,6 +355,7 @@ def _appointment_row(appointment: Appointment) -> tuple[object, ...]:
         appointment.version,
         appointment.fee_due.amount if appointment.fee_due else None,
         appointment.fee_due.currency if appointment.fee_due else None,
+        appointment.confirmed_at,
     )
 
 
@@ -371,7 +373,8 @@ async def save_appointment(conn: Connection, appointment: Appointment) -> None:
                goal_horizon = EXCLUDED.goal_horizon, goals = EXCLUDED.goals,
                next_steps = EXCLUDED.next_steps, risk_level = EXCLUDED.risk_level,
                risk_flag_id = EXCLUDED.risk_flag_id, version = EXCLUDED.version,
-               fee_amount = EXCLUDED.fee_amount, fee_currency = EXCLUDED.fee_currency""",
+               fee_amount = EXCLUDED.fee_amount, fee_currency = EXCLUDED.fee_currency,
+               confirmed_at = EXCLUDED.confirmed_at""",
         *_appointment_row(appointment),
     )
     await claims.sync(conn, claims.of_appointment(appointment))
@@ -408,7 +411,7 @@ BOOKED_CTES = f"""booked AS (
 """A new booked appointment and its slot claim (`booked_values`, from `$1`), as common table
 expressions; `BOOKED_WRITTEN` says whether both went in. For a statement writing more."""
 BOOKED_WRITTEN = "EXISTS (SELECT FROM claimed)"
-BOOKED_PARAMETERS = 24
+BOOKED_PARAMETERS = 25
 
 
 def booked_values(appointment: Appointment) -> tuple[object, ...]:

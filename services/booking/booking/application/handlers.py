@@ -293,6 +293,17 @@ async def cancel_appointment(
     return cancelled
 
 
+async def confirm_appointment(
+    uow: UnitOfWork, appointment_id: UUID, access: SiteAccess
+) -> Appointment:
+    """The client confirms; a second confirmation records nothing (`appointment.confirm`)."""
+    current = await _appointment(uow, appointment_id, access)
+    events = appointment.confirm(current, uow.now())
+    if not events:
+        return current
+    return await _save_appointment(uow, current, events)
+
+
 def _freed(was: Appointment) -> FreedSlot:
     return FreedSlot(was.site_id, was.counselor_id, was.room_id, was.modality, was.start, was.end)
 

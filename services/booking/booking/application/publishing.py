@@ -4,8 +4,12 @@ Only identifiers and coded values cross: no names, contact details, goals, next 
 cancellation reasons or referral text.
 """
 
+from collections.abc import Callable, Sequence
+
+from booking.application.manage_links import manage_url
 from booking.domain import appointment, client, site, staff
 from booking.domain.appointment import Appointment
+from booking.domain.scheduling import series
 from booking.domain.scheduling.rules import Fee
 from counseling_shared import events as public
 from counseling_shared.codes import RiskSource
@@ -98,9 +102,28 @@ def appointment_events(
     }
     match event:
         case appointment.AppointmentBooked():
-            return [public.AppointmentBooked(**booked)]
+            return [
+                public.AppointmentBooked(
+                    **booked, series_id=event.series_id, manage_url=manage_url(state)
+                )
+            ]
         case appointment.AppointmentRescheduled():
-            return [public.AppointmentRescheduled(**booked, previous_start=event.previous_start)]
+            return [
+                public.AppointmentRescheduled(
+                    **booked, previous_start=event.previous_start, manage_url=manage_url(state)
+                )
+            ]
+        case appointment.AppointmentConfirmed():
+            return [
+                public.AppointmentConfirmed(
+                    appointment_id=state.id,
+                    site_id=state.site_id,
+                    client_id=state.client_id,
+                    counselor_id=state.counselor_id,
+                    start=state.start,
+                    confirmed_at=event.confirmed_at,
+                )
+            ]
         case appointment.AppointmentCancelled():
             return [
                 public.AppointmentCancelled(
@@ -108,6 +131,7 @@ def appointment_events(
                     cancelled_by=event.cancelled_by,
                     late=event.late,
                     fee_due=_fee(event.fee_due),
+                    series_id=event.series_id,
                 )
             ]
         case appointment.SessionMarkedNoShow():
@@ -145,6 +169,50 @@ def appointment_events(
                     )
                 )
             return completed
+
+
+def series_events(
+    occurrences: Sequence[Appointment],
+) -> Callable[[series.Series, series.SeriesEvent], list[public.IntegrationEvent]]:
+    """A series' summary event, naming `occurrences` (those booked, or those cancelled now).
+
+    Each occurrence also publishes its own event (with the `series_id`) before this one, so a
+    consumer that wants one message per series (notify) acts on the summary alone."""
+    listed = [
+        public.SeriesOccurrence(appointment_id=a.id, start=a.start, end=a.end)
+        for a in sorted(occurrences, key=lambda a: a.start)
+    ]
+
+    def summary(state: series.Series, event: series.SeriesEvent) -> list[public.IntegrationEvent]:
+        match event:
+            case series.SeriesBooked():
+                return [
+                    public.AppointmentSeriesBooked(
+                        series_id=state.id,
+                        site_id=state.site_id,
+                        client_id=state.client_id,
+                        counselor_id=state.counselor_id,
+                        room_id=state.room_id,
+                        modality=state.modality,
+                        occurrences=listed,
+                    )
+                ]
+            case series.SeriesCancelled():
+                return [
+                    public.AppointmentSeriesCancelled(
+                        series_id=state.id,
+                        site_id=state.site_id,
+                        client_id=state.client_id,
+                        counselor_id=state.counselor_id,
+                        room_id=state.room_id,
+                        modality=state.modality,
+                        cancelled_from=event.from_date,
+                        cancelled_by=event.cancelled_by,
+                        occurrences=listed,
+                    )
+                ]
+
+    return summary
 
 
 def _fee(fee: Fee | None) -> public.FeeDue | None:

@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 from booking.adapters import projections, series_store
-from booking.application import handlers
+from booking.application import handlers, publishing
 from booking.application.ports import SiteAccess, require_site
 from booking.application.recording import record, stream_id
 from booking.domain import appointment
@@ -17,7 +17,6 @@ from booking.domain.appointment import Appointment, AppointmentStatus
 from booking.domain.errors import SlotTaken, UnknownAggregate
 from booking.domain.scheduling import series
 from booking.domain.scheduling.series import Conflict, Series, SeriesConflicts
-from counseling_shared.events import IntegrationEvent
 from counseling_shared.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
@@ -28,10 +27,6 @@ if TYPE_CHECKING:
 class BookedSeries:
     series: Series
     appointments: list[Appointment]
-
-
-def _no_public(state: Series, event: series.SeriesEvent) -> list[IntegrationEvent]:
-    return []  # each occurrence publishes its own AppointmentBooked / AppointmentCancelled
 
 
 async def book_series(
@@ -54,7 +49,8 @@ async def book_series(
     conflicts: list[Conflict] = []
     for start in starts:
         try:
-            booked.append(await handlers.book_appointment(uow, replace(first, start=start), access))
+            occurrence = replace(first, start=start, series_id=series_id)
+            booked.append(await handlers.book_appointment(uow, occurrence, access))
         except SlotTaken as taken:
             conflicts.append(
                 Conflict(
@@ -81,8 +77,10 @@ async def book_series(
             uow.now(),
         )
     ]
+    # After the occurrences' own events: the summary notify sends one confirmation for.
+    summary = publishing.series_events(booked)
     state = await record(
-        uow, stream_id("series", series_id), None, 0, events, series.evolve, _no_public, series_id
+        uow, stream_id("series", series_id), None, 0, events, series.evolve, summary, series_id
     )
     await series_store.save_series(uow.conn, state)
     return BookedSeries(state, booked)
@@ -104,17 +102,21 @@ async def cancel_series(
     require_site(access, current.site_id)
     zone = ZoneInfo(current.timezone)
     since = from_date or uow.now().astimezone(zone).date()
-    cancelled: list[UUID] = []
+    cancelled: list[Appointment] = []
+    as_part = replace(command, series_id=series_id)  # each occurrence's event names the series
     for appointment_id in current.appointment_ids:
         found = await projections.load_appointment(uow.conn, appointment_id)
         if found is None or found.status is not AppointmentStatus.BOOKED:
             continue
         if found.start.astimezone(zone).date() < since:
             continue
-        await handlers.cancel_appointment(uow, appointment_id, command, access, on_freed)
-        cancelled.append(appointment_id)
+        cancelled.append(
+            await handlers.cancel_appointment(uow, appointment_id, as_part, access, on_freed)
+        )
     events = [
-        series.SeriesCancelled(series_id, since, command.cancelled_by, tuple(cancelled), uow.now())
+        series.SeriesCancelled(
+            series_id, since, command.cancelled_by, tuple(a.id for a in cancelled), uow.now()
+        )
     ]
     state = await record(
         uow,
@@ -123,7 +125,7 @@ async def cancel_series(
         current.version,
         events,
         series.evolve,
-        _no_public,
+        publishing.series_events(cancelled),
         series_id,
     )
     await series_store.save_series(uow.conn, state)

@@ -1,6 +1,8 @@
 """The Appointment aggregate: one session of a client with a counselor, maybe in a room.
 
 Status moves `booked` → `cancelled` | `no_show` | `completed`, and only from `booked`.
+A booked appointment may be confirmed by the client (`confirmed_at`) before it starts; a
+reschedule clears that: the client confirmed the old time, not the new one.
 Overlaps with other appointments are not decided here: they span aggregates, so PostgreSQL's
 exclusion constraints on the appointments projection refuse them (see `SlotTaken`).
 """
@@ -72,6 +74,7 @@ class Appointment:
     session: SessionNotes | None = None
     missed_at: datetime | None = None
     fee_due: Fee | None = None  # a missed session's fee, when the site charges one
+    confirmed_at: datetime | None = None  # the client confirmed they will come
 
     @property
     def start(self) -> datetime:
@@ -93,6 +96,7 @@ class BookAppointment:
     modality: Modality
     room_id: UUID | None = None
     duration_minutes: int = DEFAULT_SESSION_MINUTES
+    series_id: UUID | None = None  # booked by a series command (its events say so)
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,7 @@ class RescheduleAppointment:
 class CancelAppointment:
     reason: str
     cancelled_by: CancelledBy
+    series_id: UUID | None = None  # cancelled by a series command (its events say so)
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,7 @@ class AppointmentBooked:
     start: datetime
     end: datetime
     booked_at: datetime
+    series_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +161,15 @@ class AppointmentCancelled:
     reason: str
     cancelled_at: datetime
     fee_due: Fee | None = None
+    series_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class AppointmentConfirmed:
+    """The client said they will come (from the signed link in their reminder)."""
+
+    appointment_id: UUID
+    confirmed_at: datetime
 
 
 @dataclass(frozen=True)
@@ -181,6 +196,7 @@ AppointmentEvent = (
     | AppointmentCancelled
     | SessionMarkedNoShow
     | SessionCompleted
+    | AppointmentConfirmed
 )
 
 
@@ -213,6 +229,7 @@ def book(
             start=slot.start,
             end=slot.end,
             booked_at=now,
+            series_id=command.series_id,
         )
     ]
 
@@ -296,8 +313,23 @@ def cancel(
             reason=command.reason.strip(),
             cancelled_at=now,
             fee_due=missed_session_fee if late and by_client else None,
+            series_id=command.series_id,
         )
     ]
+
+
+def confirm(appointment: Appointment, now: datetime) -> list[AppointmentEvent]:
+    """The client confirms a booked session before it starts; confirming again changes
+    nothing (no event), so a link pressed twice records one confirmation."""
+    _require_booked(appointment, "confirmed")
+    if now >= appointment.start:
+        raise NotAllowedNow(
+            f"appointment {appointment.id} started at {appointment.start.isoformat()}; "
+            "it can be confirmed only before its start"
+        )
+    if appointment.confirmed_at is not None:
+        return []
+    return [AppointmentConfirmed(appointment.id, now)]
 
 
 def mark_no_show(
@@ -402,7 +434,14 @@ def evolve(state: Appointment | None, event: AppointmentEvent) -> Appointment:
     state = replace(state, version=state.version + 1)
     match event:
         case AppointmentRescheduled():
-            return replace(state, slot=TimeSlot(event.start, event.end), room_id=event.room_id)
+            return replace(
+                state,
+                slot=TimeSlot(event.start, event.end),
+                room_id=event.room_id,
+                confirmed_at=None,  # the confirmation was of the old time
+            )
+        case AppointmentConfirmed():
+            return replace(state, confirmed_at=event.confirmed_at)
         case AppointmentCancelled():
             cancellation = Cancellation(
                 event.cancelled_by, event.late, event.reason, event.cancelled_at

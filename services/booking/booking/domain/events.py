@@ -36,6 +36,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         appointment.AppointmentCancelled,
         appointment.SessionMarkedNoShow,
         appointment.SessionCompleted,
+        appointment.AppointmentConfirmed,
         hours.WorkingHoursSet,
         rules.BookingRulesSet,
         holds.HoldPlaced,

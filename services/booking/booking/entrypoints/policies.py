@@ -1,5 +1,6 @@
 """Policies the entrypoints build from booking's settings."""
 
+from booking.application.manage_links import ManageLinks
 from booking.application.waitlist import OfferPolicy
 from booking.domain.scheduling.offer_window import OfferWindow
 from booking.domain.values import parse_duration
@@ -23,3 +24,9 @@ def offer_policy(runtime: Runtime) -> OfferPolicy:
         base_url=settings.booking_base_url,
         window=OfferWindow.parse(settings.waitlist_offer_hours),
     )
+
+
+def manage_link_maker(runtime: Runtime) -> ManageLinks:
+    """The client's signed confirm-or-cancel links (`manage_url`)."""
+    settings = booking_settings(runtime)
+    return ManageLinks(signer=settings.link_signer(), base_url=settings.booking_base_url)

@@ -16,11 +16,11 @@ if TYPE_CHECKING:
     from counseling_shared.db import Connection
 
 _UPSERT = """INSERT INTO appointments (appointment_id, client_id, site_id, counselor_id, start,
-                 start_offset, moved_by, status, version)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                 start_offset, moved_by, status, version, manage_url)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
              ON CONFLICT (appointment_id) DO UPDATE SET client_id = $2, site_id = $3,
                  counselor_id = $4, start = $5, start_offset = $6, moved_by = $7, status = $8,
-                 version = $9"""
+                 version = $9, manage_url = $10"""
 
 
 class PostgresAppointmentStore:
@@ -56,6 +56,7 @@ class PostgresAppointmentStore:
             state.moved_by,
             state.status.value,
             state.version,
+            state.manage_url,
         )
 
 
@@ -78,4 +79,5 @@ def appointment_from_row(row: asyncpg.Record) -> Appointment:
         AppointmentStatus(row["status"]),
         row["version"],
         row["moved_by"],
+        row["manage_url"],
     )

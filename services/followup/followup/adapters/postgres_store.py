@@ -40,7 +40,7 @@ TIMER_CHANNEL = "followups_due"
 _ROW_COLUMNS = """id, client_id, site_id, kind, due_at, status, goal_horizon, session_id,
     cancel_reason, outcome, satisfaction, risk_level, progress_achieved, progress_challenges,
     progress_next_steps, completed_at, created_at, updated_at, version, trace_headers,
-    counselor_id, appointment_start"""
+    counselor_id, appointment_start, manage_url"""
 
 
 _NO_PROGRESS = Progress()  # frozen: one for every row without (a rebuild writes thousands)
@@ -74,6 +74,7 @@ def _row_values(followup: FollowUp, trace_headers_json: str | None) -> tuple[obj
         trace_headers_json,
         followup.counselor_id,
         followup.appointment_start,
+        followup.manage_url,
     )
 
 
@@ -82,7 +83,7 @@ _ROW_COLUMN_NAMES = tuple(" ".join(_ROW_COLUMNS.split()).split(", "))
 
 _UPSERT_FOLLOWUP = f"""INSERT INTO followups ({_ROW_COLUMNS})
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                       $17, $18, $19, $20::text::jsonb, $21, $22)
+                       $17, $18, $19, $20::text::jsonb, $21, $22, $23)
                ON CONFLICT (id) DO UPDATE SET due_at = $5, status = $6, cancel_reason = $9,
                    outcome = $10, satisfaction = $11, risk_level = $12, progress_achieved = $13,
                    progress_challenges = $14, progress_next_steps = $15, completed_at = $16,
@@ -321,7 +322,7 @@ class PostgresFollowupStore(PostgresRegularityStore, PostgresAppointmentStore):
         # commit, and only for a follow-up left scheduled.
         await self.conn.execute(
             f"""WITH saved AS ({_UPSERT_FOLLOWUP} RETURNING 1)
-               SELECT pg_notify($23, $24) FROM saved WHERE $25""",
+               SELECT pg_notify($24, $25) FROM saved WHERE $26""",
             *row,
             TIMER_CHANNEL,
             timer_payload(followup.due_at),
@@ -353,17 +354,17 @@ class PostgresFollowupStore(PostgresRegularityStore, PostgresAppointmentStore):
         scheduled = followup.status is Status.SCHEDULED
         only_if = "NOT EXISTS (SELECT 1 FROM followups WHERE id = $1)"
         row = await self.conn.fetchrow(
-            f"""WITH appended AS ({eventstore.append_statement(26, only_if=only_if)}),
+            f"""WITH appended AS ({eventstore.append_statement(27, only_if=only_if)}),
                      saved AS (
                          INSERT INTO followups ({_ROW_COLUMNS})
                          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                                $15, $16, $17, $18, $19, $20::text::jsonb, $21, $22
+                                $15, $16, $17, $18, $19, $20::text::jsonb, $21, $22, $23
                          WHERE EXISTS (SELECT 1 FROM appended)
                          ON CONFLICT (id) DO NOTHING
                          RETURNING 1)
                 SELECT (SELECT count(*) FROM appended) AS appended,
                        (SELECT count(*) FROM saved) AS saved,
-                       (SELECT pg_notify($23, $24) FROM saved WHERE $25) AS woken""",
+                       (SELECT pg_notify($24, $25) FROM saved WHERE $26) AS woken""",
             *_row_values(followup, _current_trace_json()),
             TIMER_CHANNEL,
             timer_payload(followup.due_at),
@@ -438,6 +439,7 @@ def followup_from_row(row: asyncpg.Record) -> FollowUp:
         completed_at=row["completed_at"],
         counselor_id=row["counselor_id"],
         appointment_start=row["appointment_start"],
+        manage_url=row["manage_url"],
     )
 
 

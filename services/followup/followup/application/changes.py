@@ -108,6 +108,7 @@ async def plan(
     counselor_id: UUID | None = None,
     followup_id: UUID | None = None,
     appointment_start: datetime | None = None,
+    manage_url: str | None = None,
 ) -> FollowUp | None:
     """Plan a follow-up; None when `followup_id` names one already planned (planning is
     idempotent)."""
@@ -122,6 +123,7 @@ async def plan(
         session_id,
         counselor_id,
         appointment_start,
+        manage_url,
     )
     planned = await _add_new(uow, store, command)
     if planned is None and followup_id is not None:
@@ -201,6 +203,7 @@ async def fall_due(
             channel=channel,
             appointment_start=due.appointment_start,
             response_url=response_url,
+            manage_url=due.manage_url,
         ),
         subject=due.id,
     )

@@ -83,7 +83,7 @@ async def appointment_booked(
     client = await changes.learn_client(uow, store, event.client_id, event.site_id)
     cause = moved_by(event, uow.cause)
     recorded = appointments.AppointmentRecorded(
-        event.client_id, event.site_id, event.counselor_id, event.start, cause
+        event.client_id, event.site_id, event.counselor_id, event.start, cause, event.manage_url
     )
     decide = appointments.move if isinstance(event, AppointmentRescheduled) else appointments.book
     await record_appointment(uow, store, event.appointment_id, lambda s: decide(s, recorded))
@@ -105,6 +105,7 @@ async def appointment_booked(
             session_id=event.appointment_id,
             counselor_id=event.counselor_id,
             appointment_start=event.start,
+            manage_url=event.manage_url,  # booking's signed confirm-or-cancel link
             followup_id=reminder_id(event.appointment_id, offset, event.start, cause),
         )
 
@@ -149,6 +150,7 @@ async def plan_reminders_ahead(uow: UnitOfWork, store: FollowupStore, client: Cl
                 session_id=appointment.appointment_id,
                 counselor_id=appointment.counselor_id,
                 appointment_start=start,
+                manage_url=appointment.manage_url,
                 followup_id=followup_id,
             )
             planned += made is not None

@@ -38,6 +38,7 @@ class AppointmentRecorded:
     counselor_id: UUID
     start: datetime
     moved_by: UUID | None = None
+    manage_url: str | None = None  # booking's signed confirm-or-cancel link (its reminders')
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Appointment:
     status: AppointmentStatus
     version: int
     moved_by: UUID | None = None
+    manage_url: str | None = None
 
     @property
     def stream_id(self) -> str:
@@ -77,7 +79,11 @@ def move(state: Appointment | None, recorded: AppointmentRecorded) -> list[Event
     """A reschedule of a booked (or never seen) appointment; an ended one stays ended."""
     if state is not None and state.status is not AppointmentStatus.BOOKED:
         return []
-    if state is not None and (state.start, state.moved_by) == (recorded.start, recorded.moved_by):
+    if state is not None and (state.start, state.moved_by, state.manage_url) == (
+        recorded.start,
+        recorded.moved_by,
+        recorded.manage_url,
+    ):
         return []  # redelivered
     return [recorded]
 
@@ -101,6 +107,7 @@ def evolve(state: Appointment | None, appointment_id: UUID, event: Event) -> App
             AppointmentStatus.BOOKED,
             (state.version if state else 0) + 1,
             event.moved_by,
+            event.manage_url,
         )
     assert state is not None, "an appointment ends after it was recorded"
     return replace(state, status=event.status, version=state.version + 1)
@@ -115,6 +122,7 @@ def to_record(event: Event) -> tuple[str, dict[str, Any]]:
         "counselor_id": str(event.counselor_id),
         "start": event.start.isoformat(),
         "moved_by": str(event.moved_by) if event.moved_by else None,
+        "manage_url": event.manage_url,
     }
 
 
@@ -126,6 +134,7 @@ def from_record(event_type: str, data: dict[str, Any]) -> Event:
             parse_uuid(data["counselor_id"]),
             datetime.fromisoformat(data["start"]),
             parse_uuid(data["moved_by"]) if data.get("moved_by") else None,
+            data.get("manage_url"),
         )
     if event_type == "AppointmentEnded":
         return AppointmentEnded(AppointmentStatus(data["status"]))

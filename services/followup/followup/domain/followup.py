@@ -67,6 +67,7 @@ class Plan:
     session_id: UUID | None = None
     counselor_id: UUID | None = None
     appointment_start: datetime | None = None
+    manage_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ class Planned:
     at: datetime
     counselor_id: UUID | None = None  # the session's counselor (absent before contract v2)
     appointment_start: datetime | None = None  # a reminder's appointment
+    # A reminder's signed confirm-or-cancel link from booking (its `manage_url`).
+    manage_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,7 @@ class FollowUp:
     completed_at: datetime | None = None
     counselor_id: UUID | None = None
     appointment_start: datetime | None = None
+    manage_url: str | None = None
 
     @property
     def stream_id(self) -> str:
@@ -183,6 +187,7 @@ def decide(state: FollowUp | None, command: Command, now: datetime) -> list[Even
                 now,
                 command.counselor_id,
                 command.appointment_start,
+                command.manage_url,
             )
         ]
     assert state is not None, "only planning starts a follow-up"
@@ -217,6 +222,7 @@ def evolve(state: FollowUp | None, event: Event) -> FollowUp:
             updated_at=event.at,
             counselor_id=event.counselor_id,
             appointment_start=event.appointment_start,
+            manage_url=event.manage_url,
         )
     assert state is not None
     state = replace(state, version=state.version + 1, updated_at=event.at)
@@ -279,6 +285,7 @@ def from_record(event_type: str, data: dict[str, Any]) -> Event:
                 if data.get("appointment_start")
                 else None
             ),
+            data.get("manage_url"),
         )
     if event_type == "FollowUpFellDue":
         return FellDue(at)

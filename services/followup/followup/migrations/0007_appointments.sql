@@ -9,6 +9,7 @@ CREATE TABLE appointments (
     start           timestamptz NOT NULL,
     start_offset    integer     NOT NULL,   -- seconds east of UTC, as booking wrote the start
     moved_by        uuid,                   -- the reschedule its reminders' ids name
+    manage_url      text,                   -- booking's signed link, carried by its reminders
     status          text        NOT NULL CHECK (status IN ('booked', 'cancelled', 'completed', 'no_show')),
     version         integer     NOT NULL
 );

@@ -3,7 +3,8 @@
 Each template file defines three blocks: `subject` and `body` (email) and `short` (SMS and
 messaging). Templates see the notification's parameters, `site_name`, `common` (the macros of
 the language's `_common.txt`: site names, modalities, signatures) and `day`, `date`, `hour`,
-`zone`, which format an instant in the recipient's time zone and locale, and `money`, which
+`zone`, which format an instant in the recipient's time zone and locale, `zone_over(first,
+last)`, the zone of a list of dates (generic when they straddle a DST change), and `money`, which
 formats an amount and its ISO 4217 currency in the recipient's locale.
 """
 
@@ -123,6 +124,12 @@ def _formatters(locale: Locale, zone: ZoneInfo) -> Mapping[str, Callable[..., st
     def zone_name(value: str | datetime) -> str:
         return get_timezone_name(local(value), "long", locale=locale)
 
+    def zone_over(first: str | datetime, last: str | datetime) -> str:
+        """The zone of a list of dates: its specific name ("Central European Summer Time")
+        when both ends share it, else the generic one ("Central European Time")."""
+        named = zone_name(first)
+        return named if named == zone_name(last) else get_timezone_name(zone, "long", locale=locale)
+
     def short(value: object) -> str:
         return str(value)[:8]
 
@@ -135,6 +142,7 @@ def _formatters(locale: Locale, zone: ZoneInfo) -> Mapping[str, Callable[..., st
         "date": date,
         "hour": hour,
         "zone": zone_name,
+        "zone_over": zone_over,
         "short": short,
         "money": money,
     }

@@ -14,6 +14,8 @@ from counseling_shared.events import (
     AppointmentBooked,
     AppointmentCancelled,
     AppointmentRescheduled,
+    AppointmentSeriesBooked,
+    AppointmentSeriesCancelled,
     ClientContactChanged,
     ClientRegistered,
     FollowUpDue,
@@ -29,7 +31,7 @@ from counseling_shared.inbox import Handler
 from counseling_shared.tracing import current_trace_headers
 from counseling_shared.unit_of_work import UnitOfWork
 from notify.adapters import directory_store, notification_store
-from notify.application import missed_session_fees
+from notify.application import missed_session_fees, series_messages
 from notify.application.client_messages import ClientMessage, MessagesOf, client_message_handler
 from notify.domain import notification
 from notify.domain.codes import Lane, RecipientKind, Template
@@ -52,6 +54,8 @@ def followup_due_messages(envelope: Envelope, event: IntegrationEvent) -> list[C
         ),
         # The signed link to the client's answer form (a credential, not a client detail).
         "response_url": event.response_url,
+        # A reminder's signed link to confirm or cancel (booking's page; a credential too).
+        "manage_url": event.manage_url,
     }
     return [
         ClientMessage(
@@ -67,6 +71,8 @@ def followup_due_messages(envelope: Envelope, event: IntegrationEvent) -> list[C
 
 def appointment_booked_messages(envelope: Envelope, event: IntegrationEvent) -> list[ClientMessage]:
     assert isinstance(event, AppointmentBooked)
+    if event.series_id is not None:
+        return []  # the series' summary (AppointmentSeriesBooked) gets one confirmation
     return [_confirmation(envelope, event, Template.APPOINTMENT_BOOKED, {})]
 
 
@@ -82,12 +88,16 @@ def appointment_rescheduled_messages(
 def appointment_cancelled_messages(
     envelope: Envelope, event: IntegrationEvent
 ) -> list[ClientMessage]:
-    """The cancellation's confirmation, then a fee notice when a fee is due."""
+    """The cancellation's confirmation, then a fee notice when a fee is due. An occurrence
+    cancelled with its series gets no confirmation of its own (the series' summary,
+    AppointmentSeriesCancelled, gets one notice), but its fee notice still goes."""
     assert isinstance(event, AppointmentCancelled)
-    extra = {"cancelled_by": event.cancelled_by.value, "late": event.late}
-    confirmation = _confirmation(envelope, event, Template.APPOINTMENT_CANCELLED, extra)
     fee = missed_session_fees.fee_notice(envelope, event, "late_cancellation")
-    return [confirmation] if fee is None else [confirmation, fee]
+    fees = [] if fee is None else [fee]
+    if event.series_id is not None:
+        return fees
+    extra = {"cancelled_by": event.cancelled_by.value, "late": event.late}
+    return [_confirmation(envelope, event, Template.APPOINTMENT_CANCELLED, extra), *fees]
 
 
 def waitlist_offer_messages(envelope: Envelope, event: IntegrationEvent) -> list[ClientMessage]:
@@ -127,6 +137,8 @@ APPOINTMENT_MESSAGES: dict[type[IntegrationEvent], MessagesOf] = {
     AppointmentRescheduled: appointment_rescheduled_messages,
     AppointmentCancelled: appointment_cancelled_messages,
     SessionMissed: missed_session_fees.session_missed_messages,
+    AppointmentSeriesBooked: series_messages.series_booked_messages,
+    AppointmentSeriesCancelled: series_messages.series_cancelled_messages,
 }
 WAITLIST_MESSAGES: dict[type[IntegrationEvent], MessagesOf] = {
     WaitlistOfferMade: waitlist_offer_messages,

@@ -40,6 +40,8 @@ class Template(StrEnum):
     WAITLIST_OFFER = "waitlist_offer"
     CALLBACK_REQUESTED = "callback_requested"  # to the counselor: a client asked for contact
     MISSED_SESSION_FEE = "missed_session_fee"  # to the client: a no-show or late cancellation fee
+    APPOINTMENT_SERIES_BOOKED = "appointment_series_booked"  # one per series, not per occurrence
+    APPOINTMENT_SERIES_CANCELLED = "appointment_series_cancelled"
 
 
 class HoldReason(StrEnum):

@@ -19,9 +19,15 @@ notify-client-answers (FOLLOWUP)
                                         counselor (none when followup knows no counselor)
 notify-appointments (BOOKING)
     booking.*.AppointmentBooked       → on_appointment_booked: one bulk-lane confirmation
+                                        (none for an occurrence naming a `series_id`)
     booking.*.AppointmentRescheduled  → on_appointment_rescheduled: one bulk-lane confirmation
     booking.*.AppointmentCancelled    → on_appointment_cancelled: one bulk-lane confirmation,
                                         plus a missed-session fee notice when `fee_due`
+                                        (the fee notice only, with a `series_id`)
+    booking.*.AppointmentSeriesBooked → series_booked_messages: ONE confirmation listing the
+                                        series' first dates ("and N more")
+    booking.*.AppointmentSeriesCancelled → series_cancelled_messages: one notice for the
+                                        occurrences cancelled (none when none were)
     booking.*.SessionMissed           → on_session_missed: a missed-session fee notice when
                                         `fee_due` (else nothing: followup's outreach speaks)
     (batch handler, as for notify-followups and notify-waitlist: the batch's clients looked up
@@ -162,8 +168,11 @@ def routes(settings: NotifySettings) -> list[Route]:
                     "booking.*.AppointmentRescheduled",
                     "booking.*.AppointmentCancelled",
                     "booking.*.SessionMissed",
+                    "booking.*.AppointmentSeriesBooked",
+                    "booking.*.AppointmentSeriesCancelled",
                 ],
-                description="Appointment confirmations to clients; missed-session fee notices.",
+                description="Appointment confirmations to clients (one per series);"
+                " missed-session fee notices.",
             ),
             *client_message_handlers(handlers.APPOINTMENT_MESSAGES),
         ),

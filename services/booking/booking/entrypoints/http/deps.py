@@ -5,7 +5,9 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends
 
+from booking.application import manage_links
 from booking.application.runner import run_command
+from booking.entrypoints.policies import manage_link_maker
 from counseling_shared.service import Runtime, live_runtime
 from counseling_shared.unit_of_work import UnitOfWork
 
@@ -20,6 +22,8 @@ async def execute(
     *,
     key_in_first_read: bool = False,
 ) -> T:
-    return await run_command(
-        runtime.db(), runtime.clock, handler, key_in_first_read=key_in_first_read
-    )
+    # A booking or a reschedule publishes the client's manage link (`manage_url`).
+    with manage_links.minting(manage_link_maker(runtime)):
+        return await run_command(
+            runtime.db(), runtime.clock, handler, key_in_first_read=key_in_first_read
+        )

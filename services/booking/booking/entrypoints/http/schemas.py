@@ -335,6 +335,11 @@ class AppointmentOut(BaseModel):
         description="Set when the client cancelled late or did not come and the site charges "
         "a `missed_session_fee`.",
     )
+    confirmed_at: datetime | None = Field(
+        None,
+        description="Extension: when the client confirmed they will come (the signed link in"
+        " their reminder); cleared by a reschedule.",
+    )
 
     @classmethod
     def of(cls, appointment: Appointment) -> "AppointmentOut":
@@ -365,4 +370,5 @@ class AppointmentOut(BaseModel):
             fee_due=FeeOut(amount=appointment.fee_due.amount, currency=appointment.fee_due.currency)
             if appointment.fee_due
             else None,
+            confirmed_at=appointment.confirmed_at,
         )

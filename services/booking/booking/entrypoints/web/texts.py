@@ -1,4 +1,5 @@
-"""The offer page's words in the four locales it speaks, one file each under `locales/`."""
+"""The client pages' words (the waitlist offer page, `[offer]`; the appointment's manage
+page, `[manage]`) in the four locales they speak, one file each under `locales/`."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ LOCALES = ("en", "ko", "fr", "ru")
 _DIR = Path(__file__).parent / "locales"
 
 
-def _load(locale: str) -> dict[str, str]:
+def _load(locale: str, page: str = "offer") -> dict[str, str]:
     with (_DIR / f"{locale}.toml").open("rb") as file:
-        texts: dict[str, str] = tomllib.load(file)["offer"]
+        texts: dict[str, str] = tomllib.load(file)[page]
     return texts
 
 
 TEXTS: dict[str, dict[str, str]] = {locale: _load(locale) for locale in LOCALES}
+MANAGE_TEXTS: dict[str, dict[str, str]] = {locale: _load(locale, "manage") for locale in LOCALES}
 
 
 def locale_of(locale: str | None) -> str:

@@ -1,7 +1,8 @@
 """The body of a webhook: the CloudEvent as it travelled on the bus.
 
 A few events carry a signed link made for one person (a page's `ack_url`, a waitlist offer's
-`accept_url`, a check-in's `response_url`). Whoever holds such a link can act as that person,
+`accept_url`, a check-in's `response_url`, an appointment's or a reminder's
+`manage_url`). Whoever holds such a link can act as that person,
 so it never leaves the center through a webhook: those fields are left out. Nothing else is
 changed, and events carry no client names, contact details or free text to begin with.
 """
@@ -9,7 +10,7 @@ changed, and events carry no client names, contact details or free text to begin
 import json
 from typing import Any
 
-PERSONAL_LINK_FIELDS = frozenset({"ack_url", "accept_url", "response_url"})
+PERSONAL_LINK_FIELDS = frozenset({"ack_url", "accept_url", "response_url", "manage_url"})
 
 
 def webhook_body(cloud_event: dict[str, Any]) -> str:

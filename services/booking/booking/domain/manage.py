@@ -1,0 +1,51 @@
+"""What the client's manage page (the signed link in a reminder) may offer, decided purely.
+
+The page tells the client before they cancel whether the cancellation is late and what fee
+the site's policy charges; the cancel itself (`appointment.cancel`, by the client) decides
+the same way, so what the page said and what is recorded agree.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from booking.domain.appointment import Appointment, AppointmentStatus
+from booking.domain.scheduling.rules import Fee
+from booking.domain.slots import is_late_cancellation
+
+
+class Manageable(StrEnum):
+    OPEN = "open"  # booked and not started: confirm or cancel
+    CANCELLED = "cancelled"  # nothing left to do (409)
+    OVER = "over"  # started, completed or missed (410)
+
+
+@dataclass(frozen=True)
+class CancellationTerms:
+    """What cancelling now costs: `late` inside the site's window, with the site's fee."""
+
+    late: bool
+    fee: Fee | None
+    late_from: datetime  # when a cancellation becomes late
+
+
+def manageable(appointment: Appointment, now: datetime) -> Manageable:
+    if appointment.status is AppointmentStatus.CANCELLED:
+        return Manageable.CANCELLED
+    if appointment.status is not AppointmentStatus.BOOKED or now >= appointment.start:
+        return Manageable.OVER
+    return Manageable.OPEN
+
+
+def cancellation_terms(
+    appointment: Appointment, late_window: timedelta, fee: Fee | None, now: datetime
+) -> CancellationTerms:
+    """The terms of a client's cancellation at `now` (as `appointment.cancel` records them)."""
+    late = is_late_cancellation(appointment.start, now, late_window)
+    return CancellationTerms(late, fee if late else None, appointment.start - late_window)
+
+
+def worse_than_shown(terms: CancellationTerms, shown_late: bool) -> bool:
+    """The window closed between showing the page and pressing Cancel: the client was told
+    it was free, so they must see the fee before it is charged."""
+    return terms.late and not shown_late

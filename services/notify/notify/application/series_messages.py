@@ -1,0 +1,85 @@
+"""One message per recurring series, not one per occurrence.
+
+booking publishes each occurrence's own `AppointmentBooked` / `AppointmentCancelled` (with the
+`series_id`) and then, in the same transaction, one summary: `AppointmentSeriesBooked` or
+`AppointmentSeriesCancelled`, listing the occurrences. notify sends nothing for an occurrence
+that names a series (a fee notice aside) and one message for the summary: no counting of
+occurrences, no waiting for the last one, and the inbox makes each summary count once.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from counseling_shared.envelope import Envelope
+from counseling_shared.events import (
+    AppointmentSeriesBooked,
+    AppointmentSeriesCancelled,
+    IntegrationEvent,
+    SeriesOccurrence,
+)
+from notify.application.client_messages import ClientMessage
+from notify.domain.codes import Template
+from notify.domain.notification import Params
+
+SHOWN = 5
+"""Dates listed in a series message; the rest are "and N more" (never "and 1 more")."""
+
+
+def shown_dates(occurrences: Sequence[SeriesOccurrence]) -> tuple[list[dict[str, str]], int]:
+    """The occurrences a message lists (start and end, ISO), and how many it leaves out."""
+    ordered = sorted(occurrences, key=lambda o: o.start)
+    listed = ordered if len(ordered) <= SHOWN + 1 else ordered[:SHOWN]
+    dates = [{"start": o.start.isoformat(), "end": o.end.isoformat()} for o in listed]
+    return dates, len(ordered) - len(listed)
+
+
+def series_params(event: AppointmentSeriesBooked | AppointmentSeriesCancelled) -> Params:
+    dates, more = shown_dates(event.occurrences)
+    ordered = sorted(o.start for o in event.occurrences)
+    return {
+        "series_id": str(event.series_id),
+        "modality": event.modality.value,
+        "count": len(ordered),
+        "occurrences": dates,
+        "more": more,
+        "first_start": ordered[0].isoformat(),
+        "last_start": ordered[-1].isoformat(),
+    }
+
+
+def _single(occurrence: SeriesOccurrence, modality: str, extra: dict[str, Any]) -> Params:
+    """A one-occurrence series reads as an ordinary appointment's message."""
+    return {
+        "appointment_id": str(occurrence.appointment_id),
+        "start": occurrence.start.isoformat(),
+        "end": occurrence.end.isoformat(),
+        "modality": modality,
+        "previous_start": None,
+        **extra,
+    }
+
+
+def series_booked_messages(envelope: Envelope, event: IntegrationEvent) -> list[ClientMessage]:
+    assert isinstance(event, AppointmentSeriesBooked)
+    if not event.occurrences:
+        return []
+    if len(event.occurrences) == 1:
+        params = _single(event.occurrences[0], event.modality.value, {})
+        template = Template.APPOINTMENT_BOOKED
+    else:
+        params, template = series_params(event), Template.APPOINTMENT_SERIES_BOOKED
+    return [ClientMessage(envelope, event.client_id, event.site_id, template, params)]
+
+
+def series_cancelled_messages(envelope: Envelope, event: IntegrationEvent) -> list[ClientMessage]:
+    """One notice for the occurrences cancelled now; none when none were still booked."""
+    assert isinstance(event, AppointmentSeriesCancelled)
+    if not event.occurrences:
+        return []
+    by = {"cancelled_by": event.cancelled_by.value}
+    if len(event.occurrences) == 1:
+        params = _single(event.occurrences[0], event.modality.value, by)
+        template = Template.APPOINTMENT_CANCELLED
+    else:
+        params, template = {**series_params(event), **by}, Template.APPOINTMENT_SERIES_CANCELLED
+    return [ClientMessage(envelope, event.client_id, event.site_id, template, params)]

@@ -1,0 +1,221 @@
+"""The client's confirm-or-cancel link, through the real service: the link booking publishes
+on `AppointmentBooked`, its page in the client's language and zone, a confirmation recorded
+once, and a cancellation that shows the late fee before it is made."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import re
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import nats
+import pytest
+
+from tests.booking.integration.support import Booking
+
+pytestmark = pytest.mark.integration
+
+FEE = {"amount": "40.00", "currency": "EUR"}
+
+
+async def _events(booking: Booking, site_id: str, wanted: int, kind: str) -> list[dict[str, Any]]:
+    """The data of the first `wanted` events of type `kind` the BOOKING stream holds for a site."""
+    nc = await nats.connect(booking.nats_url)
+    try:
+        sub = await nc.jetstream().subscribe(
+            f"booking.{site_id}.{kind}", stream="BOOKING", ordered_consumer=True
+        )
+        found: list[dict[str, Any]] = []
+        async with asyncio.timeout(10):
+            while len(found) < wanted:
+                msg = await sub.next_msg(timeout=10)
+                found.append(json.loads(msg.data)["data"])
+        return found
+    finally:
+        await nc.close()
+
+
+async def _count(booking: Booking, site_id: str, kind: str) -> int:
+    nc = await nats.connect(booking.nats_url)
+    try:
+        info = await nc.jetstream().stream_info(
+            "BOOKING", subjects_filter=f"booking.{site_id}.{kind}"
+        )
+        return sum((info.state.subjects or {}).values())
+    finally:
+        await nc.close()
+
+
+def _relative(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+def _form(page: str, method: str = "post") -> tuple[str, dict[str, str]]:
+    """The action and hidden fields of the page's first form with `method`."""
+    found = re.search(rf'<form method="{method}" action="([^"]+)">(.*?)</form>', page, re.S)
+    assert found, page
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', found[2]))
+    return html.unescape(found[1]), {k: html.unescape(v) for k, v in fields.items()}
+
+
+async def _practice(booking: Booking, **site: Any) -> tuple[dict[str, Any], ...]:
+    at = await booking.site(name="Centre Rive Gauche", **site)
+    counselor = await booking.counselor(at["id"])
+    client = await booking.client(at["id"], locale="fr-FR", timezone="Europe/Paris")
+    return at, counselor, client
+
+
+async def test_the_link_confirms_once_in_the_clients_language_and_a_reschedule_replaces_it(
+    booking: Booking,
+) -> None:
+    site, counselor, client = await _practice(booking)
+    booked = await booking.appointment(counselor, client, booking.at(hours=50))
+    [published] = await _events(booking, site["id"], 1, "AppointmentBooked")
+    link = _relative(published["manage_url"])
+
+    page = await booking.http.get(link)  # a phone opening the link: no key
+
+    assert page.status_code == 200, page.text
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert '<html lang="fr">' in page.text
+    assert "Je confirme ma venue" in page.text
+    local = datetime.fromisoformat(booked["start"]).astimezone(ZoneInfo("Europe/Paris"))
+    assert local.strftime("%H:%M") in page.text
+    assert "Europe/Paris" in page.text
+    assert "Centre Rive Gauche" in page.text
+    assert client["name"] not in page.text
+
+    action, fields = _form(page.text)
+    confirmed = await booking.http.post(action, data=fields)
+    again = await booking.http.post(action, data=fields)  # pressed twice
+
+    assert confirmed.status_code == 200, confirmed.text
+    assert "Votre rendez-vous est confirmé" in confirmed.text
+    assert again.status_code == 200
+    answer = (await booking.get(f"/appointments/{booked['id']}")).json()
+    assert datetime.fromisoformat(answer["confirmed_at"]) == booking.clock.now()
+    [event] = await _events(booking, site["id"], 1, "AppointmentConfirmed")
+    assert set(event) == {
+        "appointment_id",
+        "site_id",
+        "client_id",
+        "counselor_id",
+        "start",
+        "confirmed_at",
+    }
+    assert await _count(booking, site["id"], "AppointmentConfirmed") == 1
+    shown_again = await booking.http.get(link)
+    assert "Je confirme ma venue" not in shown_again.text  # already confirmed: said so
+
+    moved = await booking.post(
+        f"/appointments/{booked['id']}/reschedule", {"start": booking.at(hours=74).isoformat()}
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["confirmed_at"] is None  # the old time was confirmed, not this one
+    old = await booking.http.get(link)
+    assert old.status_code == 410
+    assert "<button" not in old.text
+    [rescheduled] = await _events(booking, site["id"], 1, "AppointmentRescheduled")
+    assert (await booking.http.get(_relative(rescheduled["manage_url"]))).status_code == 200
+
+
+async def test_a_late_cancel_shows_the_fee_first_then_cancels_once(booking: Booking) -> None:
+    site, counselor, client = await _practice(booking)
+    rules = await booking.http.put(
+        f"/sites/{site['id']}/booking-rules",
+        json={"missed_session_fee": FEE},
+        headers={"Authorization": "Bearer dev-admin-key"},
+    )
+    assert rules.status_code == 200, rules.text
+    booked = await booking.appointment(counselor, client, booking.at(hours=30))
+    [published] = await _events(booking, site["id"], 1, "AppointmentBooked")
+    link = _relative(published["manage_url"])
+    early = await booking.http.get(link)
+    assert "sans frais d'annulation tardive jusqu" in html.unescape(early.text)  # not late
+
+    booking.clock.advance(timedelta(hours=8))  # 22 hours before: inside the 24-hour window
+    page = await booking.http.get(link)
+    ask_action, ask_fields = _form(page.text, "get")
+    asked = await booking.http.get(ask_action, params=ask_fields)
+
+    assert asked.status_code == 200, asked.text
+    assert "annulation tardive" in asked.text
+    assert "40,00" in asked.text  # the fee, before anything is cancelled
+    assert "€" in asked.text
+    still = (await booking.get(f"/appointments/{booked['id']}")).json()
+    assert still["status"] == "booked"
+
+    action, fields = _form(asked.text)
+    assert fields["shown_late"] == "1"
+    cancelled = await booking.http.post(action, data=fields)
+    again = await booking.http.post(action, data=fields)
+
+    assert cancelled.status_code == 200, cancelled.text
+    assert "Votre rendez-vous est annulé" in cancelled.text
+    assert "40,00" in cancelled.text
+    answer = (await booking.get(f"/appointments/{booked['id']}")).json()
+    assert answer["status"] == "cancelled"
+    assert answer["cancelled_by"] == "client"
+    assert answer["late"] is True
+    assert answer["fee_due"] == {"amount": "40.00", "currency": "EUR"}
+    assert again.status_code == 409
+    assert (await booking.http.get(link)).status_code == 409
+    assert await _count(booking, site["id"], "AppointmentCancelled") == 1
+
+
+async def test_a_window_closing_after_the_page_shows_the_fee_instead_of_cancelling(
+    booking: Booking,
+) -> None:
+    site, counselor, client = await _practice(booking)
+    await booking.http.put(
+        f"/sites/{site['id']}/booking-rules",
+        json={"missed_session_fee": FEE},
+        headers={"Authorization": "Bearer dev-admin-key"},
+    )
+    booked = await booking.appointment(counselor, client, booking.at(hours=24, minutes=10))
+    [published] = await _events(booking, site["id"], 1, "AppointmentBooked")
+    link = urlsplit(published["manage_url"])
+    asked = await booking.http.get(f"{link.path}/cancel?{link.query}")
+    action, fields = _form(asked.text)
+    assert fields["shown_late"] == "0"
+
+    booking.clock.advance(timedelta(minutes=20))  # the window closed meanwhile
+    pressed = await booking.http.post(action, data=fields)
+
+    assert pressed.status_code == 409
+    assert "40,00" in pressed.text
+    assert (await booking.get(f"/appointments/{booked['id']}")).json()["status"] == "booked"
+    _, fields = _form(pressed.text)
+    assert fields["shown_late"] == "1"
+    assert (await booking.http.post(action, data=fields)).status_code == 200
+
+
+async def test_altered_foreign_and_started_links_are_refused_with_pages(booking: Booking) -> None:
+    site, counselor, client = await _practice(booking)
+    first = await booking.appointment(counselor, client, booking.at(hours=3))
+    second = await booking.appointment(counselor, client, booking.at(hours=6))
+    [one, _] = await _events(booking, site["id"], 2, "AppointmentBooked")
+    link = urlsplit(one["manage_url"])
+    token = link.query.removeprefix("token=")
+
+    altered = await booking.http.get(f"{link.path}?token=x{token}")
+    foreign = await booking.http.get(f"/appointments/{second['id']}/manage?token={token}")
+    booking.clock.advance(timedelta(hours=3, minutes=1))
+    started = await booking.http.get(f"{link.path}?{link.query}")
+
+    assert one["appointment_id"] == first["id"]
+    assert altered.status_code == 403
+    assert foreign.status_code == 403
+    assert started.status_code == 410
+    for page in (altered, foreign, started):
+        assert page.headers["content-type"].startswith("text/html")
+        assert "<button" not in page.text
+    assert '<html lang="fr">' in started.text  # genuine but late: the client's language
