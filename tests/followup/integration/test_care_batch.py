@@ -77,7 +77,14 @@ STRANGER = UUID("00000000-0000-4000-8000-0000000000a4")  # first seen in a sessi
 BOOKER = UUID("00000000-0000-4000-8000-0000000000a5")  # first seen in a booking, of no site known
 LONE = UUID("00000000-0000-4000-8000-0000000000a6")  # booked before; only a cancellation here
 COUNSELOR = UUID("00000000-0000-4000-8000-0000000000c1")
-TABLES = ("clients", "followup_preferences", "followups", "contact_regularity", "sites")
+TABLES = (
+    "clients",
+    "followup_preferences",
+    "followups",
+    "contact_regularity",
+    "sites",
+    "appointments",
+)
 
 
 @pytest.fixture(scope="module")
@@ -298,7 +305,8 @@ async def test_a_batch_writes_what_the_messages_write_one_by_one(
     reminders = [r for r in one_by_one["followups"] if r["kind"] == "reminder"]
     assert {(r["client_id"], r["status"], r["cancel_reason"]) for r in reminders} == {
         (NEW, "cancelled", "rescheduled"),  # moved in the batch
-        (NEW, "cancelled", "episode_closed"),  # planned for the new start, then the closure
+        # Planned for the new start; the closure keeps it (booking still holds the session).
+        (NEW, "scheduled", None),
         (KNOWN, "cancelled", "appointment_cancelled"),  # booked and cancelled in the batch
         (KNOWN, "cancelled", "rescheduled"),  # moved before the batch
         (KNOWN, "scheduled", None),  # moved back to its first start in the batch: planned again
@@ -511,5 +519,6 @@ async def test_a_batch_of_appointment_events_costs_the_same_statements_however_m
         "scheduled": 2 * (clients - cancellations),
         "cancelled": 2 * (moves + cancellations),
     }
-    # The sites, the clients' lock and rows, their follow-ups; the events, the rows, the outbox.
-    assert len(statements) == 7, statements
+    # The sites, the clients' lock and rows, their follow-ups, their appointments; the events,
+    # the follow-ups' and the appointments' rows, the outbox.
+    assert len(statements) == 9, statements

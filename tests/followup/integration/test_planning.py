@@ -12,8 +12,9 @@ import httpx
 import pytest
 from nats.js import JetStreamContext
 
-from counseling_shared.codes import Channel, ClosureReason, GoalHorizon, RiskLevel
+from counseling_shared.codes import Channel, ClosureReason, GoalHorizon, Modality, RiskLevel
 from counseling_shared.events import (
+    AppointmentBooked,
     CareEpisodeClosed,
     ClientRegistered,
     FollowUpCancelled,
@@ -321,18 +322,37 @@ async def test_an_erased_client_leaves_nothing_in_followup(
 ) -> None:
     await client.register()
     await client.complete_session()
-    [planned] = await eventually(client.followups)
+    start = datetime.now(UTC) + timedelta(days=5)
+    booked = AppointmentBooked(
+        appointment_id=uuid4(),
+        site_id=client.site_id,
+        client_id=client.client_id,
+        counselor_id=uuid4(),
+        room_id=None,
+        start=start,
+        end=start + timedelta(hours=1),
+        modality=Modality.ONLINE,
+    )
+    await publish_as_booking(client.js, booked, booked.appointment_id)
+
+    async def with_reminders() -> list[dict[str, Any]]:
+        found = await client.followups()
+        return found if len(found) == 3 else []
+
+    planned = await eventually(with_reminders)
 
     async with db.acquire() as conn:
         changed = await erase_client(conn, client.client_id)
         left = await conn.fetchval(
             """SELECT (SELECT count(*) FROM followups WHERE client_id = $1)
                     + (SELECT count(*) FROM clients WHERE client_id = $1)
+                    + (SELECT count(*) FROM appointments WHERE client_id = $1)
                     + (SELECT count(*) FROM events WHERE stream_id = ANY($2::text[]))""",
             client.client_id,
-            [f"client-{client.client_id}", f"followup-{planned['id']}"],
+            [f"client-{client.client_id}", f"appointment-{booked.appointment_id}"]
+            + [f"followup-{f['id']}" for f in planned],
         )
 
-    assert (changed["clients"], changed["followups"]) == (1, 1)
+    assert (changed["clients"], changed["followups"], changed["appointments"]) == (1, 3, 1)
     assert left == 0
     assert await client.followups() == []

@@ -12,9 +12,19 @@ import httpx
 import pytest
 from nats.js import JetStreamContext
 
-from counseling_shared.codes import Channel, ClosureReason, GoalHorizon, RiskLevel
+from counseling_shared.codes import (
+    CancelledBy,
+    Channel,
+    ClosureReason,
+    GoalHorizon,
+    Modality,
+    RiskLevel,
+)
 from counseling_shared.db import connect
 from counseling_shared.events import (
+    AppointmentBooked,
+    AppointmentCancelled,
+    AppointmentRescheduled,
     CareEpisodeClosed,
     ClientRegistered,
     SessionCompleted,
@@ -34,7 +44,8 @@ class Story:
     site_id: UUID
     in_care: UUID  # a session, a check-in that fell due and was completed, lighter intensity
     closed: UUID  # a no-show, then the episode closed: outreach withdrawn, post-closure planned
-    paused: UUID  # paused before booking told followup about them
+    paused: UUID  # paused before booking told followup about them; three sessions booked,
+    # one moved and one cancelled (recorded, no reminder planned while paused)
 
 
 async def followups(api: httpx.AsyncClient, client_id: UUID) -> list[dict[str, Any]]:
@@ -125,6 +136,25 @@ async def story(api: httpx.AsyncClient, js: JetStreamContext, db: asyncpg.Pool[A
         referred=False,
     )
     await publish_as_booking(js, closure, story.closed)
+    start = datetime.now(UTC) + timedelta(days=10)
+    for n in range(3):
+        fields: dict[str, Any] = {
+            "appointment_id": uuid4(),
+            "site_id": story.site_id,
+            "client_id": story.paused,
+            "counselor_id": uuid4(),
+            "room_id": None,
+            "start": start + timedelta(days=n),
+            "end": start + timedelta(days=n, hours=1),
+            "modality": Modality.ONLINE,
+        }
+        await publish_as_booking(js, AppointmentBooked(**fields), fields["appointment_id"])
+        if n == 1:
+            moved = AppointmentRescheduled(**fields | {"start": start + timedelta(days=5)})
+            await publish_as_booking(js, moved, fields["appointment_id"])
+        if n == 2:
+            cancelled = AppointmentCancelled(**fields, cancelled_by=CancelledBy.CLIENT, late=False)
+            await publish_as_booking(js, cancelled, fields["appointment_id"])
 
     async def settled() -> bool:
         in_care = statuses(await followups(api, story.in_care))
@@ -132,8 +162,13 @@ async def story(api: httpx.AsyncClient, js: JetStreamContext, db: asyncpg.Pool[A
         registered = await db.fetchval(
             "SELECT site_id FROM clients WHERE client_id = $1", story.paused
         )
+        booked = await db.fetch(
+            "SELECT status, version FROM appointments WHERE client_id = $1", story.paused
+        )
         return (
-            in_care
+            sorted((r["status"], r["version"]) for r in booked)
+            == [("booked", 1), ("booked", 2), ("cancelled", 2)]
+            and in_care
             == [("checkin", "cancelled"), ("checkin", "completed"), ("checkin", "scheduled")]
             and closed
             == [
@@ -153,6 +188,7 @@ async def test_a_rebuilt_followup_projection_equals_the_live_one(
 ) -> None:
     live = await snapshot(database_url)
     assert len(live["followup_preferences"]) == 3
+    assert len(live["appointments"]) == 3
     # Each follow-up keeps the trace that planned it: the comparison below checks it survives.
     assert all(r["trace_headers"] for r in live["followups"])
     # Every state a follow-up can rest in (the one that fell due was completed since).
@@ -174,6 +210,7 @@ async def test_a_rebuilt_followup_projection_equals_the_live_one(
         # One client had a completed session: their contact-regularity row is rebuilt too.
         "regularity": len(live["contact_regularity"]),
         "staff": len(live["deactivated_staff"]),
+        "appointment": 3,
     }
     assert calls[-1] == (sum(counts.values()), sum(counts.values()))
 

@@ -13,8 +13,11 @@ import httpx
 import pytest
 from nats.js import JetStreamContext
 
-from counseling_shared.codes import Channel, GoalHorizon, RiskLevel
+from counseling_shared.codes import CancelledBy, Channel, GoalHorizon, Modality, RiskLevel
 from counseling_shared.events import (
+    AppointmentBooked,
+    AppointmentCancelled,
+    AppointmentRescheduled,
     ClientRegistered,
     SessionCompleted,
     SessionMissed,
@@ -29,6 +32,7 @@ pytestmark = pytest.mark.integration
 
 SITES = 3
 CLIENTS = 3  # per site: two with a completed session, one who missed one
+APPOINTMENTS = 2  # per site: one booked and moved, one booked and cancelled
 
 
 async def _site(api: httpx.AsyncClient, js: JetStreamContext, db: asyncpg.Pool[Any]) -> int:
@@ -83,6 +87,25 @@ async def _site(api: httpx.AsyncClient, js: JetStreamContext, db: asyncpg.Pool[A
     await publish_as_booking(js, missed, missed.appointment_id)
     left = StaffDeactivated(staff_id=uuid4(), site_id=site_id)
     await publish_as_booking(js, left, left.staff_id)
+    start = datetime.now(UTC) + timedelta(days=10)
+    for client_id, then in ((clients[2], AppointmentRescheduled), (clients[1], None)):
+        fields: dict[str, Any] = {
+            "appointment_id": uuid4(),
+            "site_id": site_id,
+            "client_id": client_id,
+            "counselor_id": uuid4(),
+            "room_id": None,
+            "start": start,
+            "end": start + timedelta(hours=1),
+            "modality": Modality.ONLINE,
+        }
+        await publish_as_booking(js, AppointmentBooked(**fields), fields["appointment_id"])
+        later: AppointmentBooked = (
+            AppointmentRescheduled(**fields | {"start": start + timedelta(days=1)})
+            if then
+            else AppointmentCancelled(**fields, cancelled_by=CancelledBy.CLIENT, late=False)
+        )
+        await publish_as_booking(js, later, fields["appointment_id"])
     return 3
 
 
@@ -95,7 +118,14 @@ async def test_a_rebuild_in_small_batches_of_many_aggregates_equals_the_live_pro
         found = await db.fetchval("SELECT count(*) FROM followups WHERE status = 'scheduled'")
         regular = await db.fetchval("SELECT count(*) FROM contact_regularity")
         left = await db.fetchval("SELECT count(*) FROM deactivated_staff")
-        return bool(found >= planned and regular >= 2 * SITES and left >= SITES)
+        # Each appointment's second event too (moved: a second version; cancelled).
+        moved = await db.fetchval("SELECT count(*) FROM appointments WHERE version = 2")
+        return bool(
+            found >= planned
+            and regular >= 2 * SITES
+            and left >= SITES
+            and moved >= APPOINTMENTS * SITES
+        )
 
     await eventually(settled, timeout=30)
     live = await snapshot(database_url)

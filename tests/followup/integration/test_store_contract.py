@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from uuid import uuid4
 
@@ -21,6 +21,7 @@ from followup.adapters.postgres_store import PostgresFollowupStore
 from followup.application.ports import FollowupStore
 from followup.bootstrap import MIGRATIONS
 from followup.domain import followup
+from followup.domain.appointments import Appointment, AppointmentStatus
 from followup.domain.client_care import ClientCare
 from followup.domain.durations import parse_duration
 from followup.domain.followup import FollowUp, Progress, Status
@@ -206,3 +207,38 @@ async def test_a_follow_up_with_a_row_is_not_added_even_without_events(
 
     assert added is False
     assert await stream_length(store, streams, saved.id) == 0
+
+
+async def test_appointments_read_back_with_the_offset_their_start_was_written_with(
+    store: FollowupStore,
+) -> None:
+    """A reminder's id names the start as booking wrote it (`reminder_id` uses its isoformat):
+    the row keeps that offset, not only the instant."""
+    client_id, site_id = uuid4(), uuid4()
+    seoul = timezone(timedelta(hours=9))
+
+    def booked(start: datetime, status: AppointmentStatus = AppointmentStatus.BOOKED) -> Any:
+        return Appointment(uuid4(), client_id, site_id, uuid4(), start, status, 1, uuid4())
+
+    later = booked(datetime(2025, 6, 9, 10, 0, tzinfo=seoul))
+    sooner = booked(datetime(2025, 6, 5, 15, 30, tzinfo=timezone(timedelta(hours=-4))))
+    past = booked(NOW - timedelta(hours=1))
+    cancelled = booked(NOW + timedelta(days=2), AppointmentStatus.CANCELLED)
+    other = replace(booked(NOW + timedelta(days=1)), client_id=uuid4())
+    for appointment in (later, sooner, past, cancelled, other):
+        await store.save_appointment(appointment)
+
+    assert await store.appointment(uuid4()) is None
+    found = await store.appointment(later.appointment_id)
+    assert found == later
+    assert found is not None
+    assert found.start.isoformat() == "2025-06-09T10:00:00+09:00"  # == alone compares instants
+    ahead = await store.booked_appointments(client_id, NOW)
+    assert ahead == [sooner, later]
+    assert [a.start.isoformat() for a in ahead] == [
+        "2025-06-05T15:30:00-04:00",
+        "2025-06-09T10:00:00+09:00",
+    ]
+    moved = replace(later, start=later.start + timedelta(days=1), moved_by=uuid4(), version=2)
+    await store.save_appointment(moved)
+    assert await store.booked_appointments(client_id, NOW) == [sooner, moved]

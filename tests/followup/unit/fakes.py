@@ -11,6 +11,7 @@ from counseling_shared.events import IntegrationEvent
 from counseling_shared.eventstore import ConcurrencyConflict, NewEvent, RecordedEvent
 from counseling_shared.unit_of_work import UnitOfWork
 from followup.application.ports import FollowupStore
+from followup.domain.appointments import Appointment, AppointmentStatus
 from followup.domain.client_care import ClientCare
 from followup.domain.followup import FollowUp, Status
 from followup.domain.policy import DEFAULT_POLICY, FollowUpPolicy
@@ -24,7 +25,26 @@ class InMemoryFollowupStore(FollowupStore):
         self.clients: dict[UUID, ClientCare] = {}
         self.followups: dict[UUID, FollowUp] = {}
         self.regularities: dict[UUID, Regularity] = {}
+        self.appointments: dict[UUID, Appointment] = {}
         self.timer_wakeups = 0
+
+    async def appointment(self, appointment_id: UUID) -> Appointment | None:
+        return self.appointments.get(appointment_id)
+
+    async def booked_appointments(self, client_id: UUID, after: datetime) -> list[Appointment]:
+        return sorted(
+            (
+                a
+                for a in self.appointments.values()
+                if a.client_id == client_id
+                and a.status is AppointmentStatus.BOOKED
+                and a.start > after
+            ),
+            key=lambda a: (a.start, a.appointment_id),
+        )
+
+    async def save_appointment(self, state: Appointment) -> None:
+        self.appointments[state.appointment_id] = state
 
     async def site_timezone(self, site_id: UUID) -> str | None:
         return self.sites[site_id][0] if site_id in self.sites else None

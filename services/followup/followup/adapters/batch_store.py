@@ -2,7 +2,8 @@
 
 `BatchStore` is a `FollowupStore` for one run of messages: `load_sites` and `load` read and
 lock, in a few statements, everything the handlers of those messages read (their sites and
-policies, clients, open follow-ups, named follow-ups and contact regularity); the handlers
+policies, clients, open follow-ups, named follow-ups, named appointments and contact
+regularity); the handlers
 then read and write in memory, and `write` sends every write at once: the events in one
 statement, then each row statement of the per-message store once as an `executemany`,
 parents before children (or `take` hands over what was written so far, for the caller to
@@ -20,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -28,6 +29,7 @@ from counseling_shared import eventstore
 from counseling_shared.batched_writes import Recorded, RecordedWrites, run
 from counseling_shared.eventstore import ConcurrencyConflict, NewEvent, RecordedEvent
 from counseling_shared.unit_of_work import UnitOfWork
+from followup.adapters.appointment_store import appointment_from_row
 from followup.adapters.postgres_store import (
     PostgresFollowupStore,
     client_from_row,
@@ -35,6 +37,7 @@ from followup.adapters.postgres_store import (
     policy_from_row,
 )
 from followup.adapters.regularity_store import regularity_from_row
+from followup.domain.appointments import Appointment, AppointmentStatus
 from followup.domain.client_care import ClientCare
 from followup.domain.followup import FollowUp, Status
 from followup.domain.policy import DEFAULT_POLICY, FollowUpPolicy
@@ -50,6 +53,7 @@ _TABLE_ORDER = (
     "INTO followup_preferences",
     "INTO contact_regularity",
     "INTO followups",
+    "INTO appointments",
     "pg_notify",
 )
 
@@ -109,6 +113,9 @@ class BatchStore(PostgresFollowupStore):
         self._site_ids: set[UUID] = set()
         self._zones: dict[UUID, str | None] = {}
         self._policies: dict[UUID, tuple[FollowUpPolicy, int]] = {}
+        self._appointments: dict[UUID, Appointment] = {}
+        self._appointment_ids: set[UUID] = set()  # looked up (found or not)
+        self._booked_of: set[UUID] = set()  # the clients whose booked appointments were read
 
     async def load_sites(self, site_ids: Collection[UUID]) -> None:
         """The sites' zones and policies, in one statement (not locked: the per-message
@@ -134,11 +141,14 @@ class BatchStore(PostgresFollowupStore):
         *,
         open_of: Collection[UUID] | None = None,
         regularity: bool = True,
+        appointment_ids: Collection[UUID] = (),
+        booked_of: Collection[UUID] = (),
     ) -> None:
         """Lock the clients (in id order, as one statement) and read what their handlers read:
         their rows, the open follow-ups (locked, as `open_followups`) of `open_of` (default:
-        every client), `followup_ids`, and (unless no handler of the run reads it:
-        `regularity`) their contact regularity."""
+        every client), `followup_ids`, `appointment_ids` and the booked appointments of
+        `booked_of` (under the clients' locks), and
+        (unless no handler of the run reads it: `regularity`) their contact regularity."""
         clients = sorted(set(client_ids))
         ids = sorted(set(followup_ids))
         # A client booked far ahead has many open reminders: read only where a handler asks.
@@ -172,6 +182,19 @@ class BatchStore(PostgresFollowupStore):
             ):
                 self._regularity[row["id"]] = regularity_from_row(row)
             self._regularity_ids.update(clients)
+        booked = sorted(set(booked_of))
+        if appointment_ids or booked:
+            wanted = sorted(set(appointment_ids))
+            for row in await conn.fetch(
+                """SELECT * FROM appointments WHERE appointment_id = ANY($1::uuid[])
+                      OR (client_id = ANY($2::uuid[]) AND status = 'booked')""",
+                wanted,
+                booked,
+            ):
+                self._appointments[row["appointment_id"]] = appointment_from_row(row)
+                self._appointment_ids.add(row["appointment_id"])
+            self._appointment_ids.update(wanted)
+            self._booked_of.update(booked)
         self._client_ids.update(clients)
         self._followup_ids.update(ids)
 
@@ -227,6 +250,25 @@ class BatchStore(PostgresFollowupStore):
         found = (self._followups[i] for i in self._of_client.get(client_id, ()))
         return sorted((f for f in found if f.status in _OPEN), key=lambda f: f.id)
 
+    async def appointment(self, appointment_id: UUID) -> Appointment | None:
+        if appointment_id not in self._appointment_ids:
+            raise NotLoaded(f"appointment {appointment_id}")
+        return self._appointments.get(appointment_id)
+
+    async def booked_appointments(self, client_id: UUID, after: datetime) -> list[Appointment]:
+        if client_id not in self._booked_of:
+            raise NotLoaded(f"booked appointments of {client_id}")
+        return sorted(
+            (
+                a
+                for a in self._appointments.values()
+                if a.client_id == client_id
+                and a.status is AppointmentStatus.BOOKED
+                and a.start > after
+            ),
+            key=lambda a: (a.start, a.appointment_id),
+        )
+
     def _keep_followup(self, followup: FollowUp) -> None:
         self._followups[followup.id] = followup
         self._of_client.setdefault(followup.client_id, set()).add(followup.id)
@@ -259,6 +301,11 @@ class BatchStore(PostgresFollowupStore):
         await uow.append(stream_id, 0, events)
         await self.save_followup(followup)
         return True
+
+    async def save_appointment(self, state: Appointment) -> None:
+        self._appointments[state.appointment_id] = state
+        self._appointment_ids.add(state.appointment_id)
+        await super().save_appointment(state)
 
     async def save_site(self, *args: Any, **kwargs: Any) -> None:
         raise NotLoaded("a site is written message by message")

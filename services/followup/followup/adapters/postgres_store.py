@@ -22,6 +22,7 @@ from counseling_shared.codes import (
 from counseling_shared.eventstore import ConcurrencyConflict, NewEvent
 from counseling_shared.scheduler import notify_timer_added, timer_payload
 from counseling_shared.tracing import current_trace_headers
+from followup.adapters.appointment_store import PostgresAppointmentStore
 from followup.adapters.regularity_store import PostgresRegularityStore
 from followup.application.ports import ClientBusy
 from followup.domain.client_care import ClientCare
@@ -125,7 +126,7 @@ def _current_trace_json() -> str | None:
     return json.dumps(headers) if headers else None
 
 
-class PostgresFollowupStore(PostgresRegularityStore):
+class PostgresFollowupStore(PostgresRegularityStore, PostgresAppointmentStore):
     def __init__(
         self,
         conn: Connection,

@@ -13,12 +13,15 @@ from counseling_shared.events import (
 )
 from counseling_shared.eventstore import NewEvent
 from counseling_shared.unit_of_work import UnitOfWork
-from followup.application import care_plan, changes, regularity
+from followup.application import care_plan, changes, regularity, reminders
 from followup.application.ports import FollowupStore
 from followup.domain import cadence, client_care, site
+from followup.domain.appointments import AppointmentStatus
 from followup.domain.followup import CancelReason
 
 _POST_CLOSURE = frozenset({FollowUpKind.POST_CLOSURE})
+# A closure ends the check-ins, not the sessions booking still holds: their reminders stay.
+_CLOSED = frozenset(FollowUpKind) - {FollowUpKind.REMINDER}
 # A new session re-plans check-ins; rating requests and reminders of other sessions stay.
 _REPLANNED = frozenset(FollowUpKind) - {FollowUpKind.SATISFACTION, FollowUpKind.REMINDER}
 
@@ -53,8 +56,10 @@ async def session_completed(uow: UnitOfWork, store: FollowupStore, event: Sessio
     """Re-anchor the client's plan on this session: open follow-ups are withdrawn and the first
     check-in of the new series is planned (nothing while paused). A session after the episode
     was closed is re-engagement: the post-closure check-ins still open are withdrawn as
-    `reengaged`."""
+    `reengaged`, and the reminders of the appointments still booked ahead are planned (those a
+    closure withdrew before closures kept them)."""
     client = await changes.learn_client(uow, store, event.client_id, event.site_id)
+    await reminders.appointment_ended(uow, store, event.appointment_id, AppointmentStatus.COMPLETED)
     # Every completed session (a late-reported one too) gets its one rating request.
     await care_plan.plan_satisfaction(uow, store, client, event)
     reengaged = client.episode_closed_on is not None
@@ -71,6 +76,7 @@ async def session_completed(uow: UnitOfWork, store: FollowupStore, event: Sessio
         await changes.cancel_open(
             uow, store, client.client_id, CancelReason.REENGAGED, kinds=_POST_CLOSURE
         )
+        await reminders.plan_reminders_ahead(uow, store, client)
     # A rating request of an earlier session stays open: each session gets its own.
     await changes.cancel_open(
         uow, store, client.client_id, CancelReason.SESSION_COMPLETED, kinds=_REPLANNED
@@ -81,6 +87,7 @@ async def session_completed(uow: UnitOfWork, store: FollowupStore, event: Sessio
 async def session_missed(uow: UnitOfWork, store: FollowupStore, event: SessionMissed) -> None:
     """A no-show plans an outreach `no_show_outreach_after` the missed start."""
     client = await changes.learn_client(uow, store, event.client_id, event.site_id)
+    await reminders.appointment_ended(uow, store, event.appointment_id, AppointmentStatus.NO_SHOW)
     if client.preferences.paused:
         return
     policy, _ = await store.policy(event.site_id)
@@ -93,7 +100,8 @@ async def session_missed(uow: UnitOfWork, store: FollowupStore, event: SessionMi
 async def care_episode_closed(
     uow: UnitOfWork, store: FollowupStore, event: CareEpisodeClosed
 ) -> None:
-    """Closing the episode withdraws open follow-ups and plans the post-closure check-ins."""
+    """Closing the episode withdraws open follow-ups and plans the post-closure check-ins.
+    Reminders stay: booking still holds those sessions (a cancellation withdraws them)."""
     client = await changes.learn_client(uow, store, event.client_id, event.site_id)
     ended = client_care.end_episode(client, event.effective_on, event.reason)
     if not ended:
@@ -102,5 +110,7 @@ async def care_episode_closed(
     await regularity.left_care(uow, store, client)
     if client.preferences.paused:
         return
-    await changes.cancel_open(uow, store, client.client_id, CancelReason.EPISODE_CLOSED)
+    await changes.cancel_open(
+        uow, store, client.client_id, CancelReason.EPISODE_CLOSED, kinds=_CLOSED
+    )
     await care_plan.plan_post_closure(uow, store, client, event.effective_on)

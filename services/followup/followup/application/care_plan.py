@@ -15,7 +15,7 @@ from uuid import UUID, uuid5
 from counseling_shared.codes import FollowUpKind, GoalHorizon
 from counseling_shared.events import SessionCompleted
 from counseling_shared.unit_of_work import UnitOfWork
-from followup.application import changes
+from followup.application import changes, reminders
 from followup.application.ports import FollowupStore
 from followup.domain import cadence
 from followup.domain.client_care import ClientCare
@@ -149,7 +149,8 @@ def satisfaction_id(session_id: UUID) -> UUID:
 
 
 async def pause(uow: UnitOfWork, store: FollowupStore, client: ClientCare) -> int:
-    """Pausing withdraws every follow-up not yet due (FollowUpCancelled, reason `paused`).
+    """Pausing withdraws every follow-up not yet due (FollowUpCancelled, reason `paused`),
+    reminders included: the contract's `paused` emits nothing (README, Reminders).
 
     Follow-ups already due stay open for staff to complete; nothing new is planned until the
     client resumes (see `resume`) or, after resuming, a session is completed.
@@ -161,7 +162,9 @@ async def pause(uow: UnitOfWork, store: FollowupStore, client: ClientCare) -> in
 
 async def resume(uow: UnitOfWork, store: FollowupStore, client: ClientCare) -> None:
     """Back from `paused`: the series of the latest session goes on from its next due time still
-    ahead; after a closure, the post-closure check-ins still ahead are planned."""
+    ahead; after a closure, the post-closure check-ins still ahead are planned. Either way the
+    reminders of the appointments still booked and ahead are planned again (the pause withdrew
+    them)."""
     if client.in_care:
         await changes.cancel_open(
             uow,
@@ -174,6 +177,7 @@ async def resume(uow: UnitOfWork, store: FollowupStore, client: ClientCare) -> N
         await start_series(uow, store, client, resuming=True)
     elif client.episode_closed_on is not None:
         await plan_post_closure(uow, store, client, client.episode_closed_on, only_after=uow.now())
+    await reminders.plan_reminders_ahead(uow, store, client)
 
 
 async def change_intensity(uow: UnitOfWork, store: FollowupStore, client: ClientCare) -> None:

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from counseling_shared.eventstore import NewEvent
 from counseling_shared.unit_of_work import UnitOfWork
+from followup.domain.appointments import Appointment
 from followup.domain.client_care import ClientCare
 from followup.domain.followup import FollowUp, Status
 from followup.domain.measures.answers import CheckinAnswers
@@ -35,7 +36,18 @@ class RegularityStore(Protocol):
         """Upsert the row; wakes the gap scheduler when its timer was armed or moved."""
 
 
-class FollowupStore(RegularityStore, Protocol):
+class AppointmentStore(Protocol):
+    """The client's appointments as booking reported them (read under the client's lock)."""
+
+    async def appointment(self, appointment_id: UUID) -> Appointment | None: ...
+
+    async def booked_appointments(self, client_id: UUID, after: datetime) -> list[Appointment]:
+        """The client's booked appointments starting after `after`, by start."""
+
+    async def save_appointment(self, state: Appointment) -> None: ...
+
+
+class FollowupStore(RegularityStore, AppointmentStore, Protocol):
     """Projections of followup, read and written inside the caller's transaction."""
 
     async def site_timezone(self, site_id: UUID) -> str | None:

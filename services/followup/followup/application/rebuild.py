@@ -6,7 +6,8 @@ projecting it), `followup_policies` (`policy-<id>`), `clients` and
 `followup_preferences` (`client-<id>`, likewise recorded as followup's own events) and
 `followups` (`followup-<id>`), `contact_regularity` (`regularity-<client id>`: the gap timer
 is armed again at the same `due_at`), `deactivated_staff` (`staff-<id>`: booking's
-StaffDeactivated recorded as followup's own `StaffDeactivationRecorded`). Left alone: the
+StaffDeactivated recorded as followup's own `StaffDeactivationRecorded`), `appointments`
+(`appointment-<id>`: booking's appointment events recorded as followup's own). Left alone: the
 backbone's tables (inbox, outbox, dead letters, idempotency keys), and `checkin_responses` and
 `measures`, written with a client's answer: its event holds the outcome and risk, not the item
 answers, so the store cannot rebuild them.
@@ -58,7 +59,7 @@ from counseling_shared.scheduler import notify_timer_added
 from counseling_shared.stored_ids import parse_uuid
 from followup.adapters import staff_store
 from followup.adapters.postgres_store import PostgresFollowupStore
-from followup.domain import client_care, followup, regularity, site, staff
+from followup.domain import appointments, client_care, followup, regularity, site, staff
 from followup.domain.policy import DEFAULT_POLICY
 from followup.domain.preferences import FollowUpPreferences
 
@@ -76,6 +77,7 @@ _TABLES = (
     "sites",
     "contact_regularity",
     "deactivated_staff",
+    "appointments",
 )
 
 
@@ -196,6 +198,18 @@ async def _save_staff(
     await staff_store.save_deactivation(store.conn, staff_id, deactivation, version)
 
 
+async def _replay_appointment(
+    store: PostgresFollowupStore, appointment_id: UUID, records: list[RecordedEvent]
+) -> None:
+    """Saved once, from the final state (the upsert sets every column)."""
+    state: appointments.Appointment | None = None
+    for recorded in records:
+        event = appointments.from_record(recorded.type, recorded.data)
+        state = appointments.evolve(state, appointment_id, event)
+    assert state is not None
+    await store.save_appointment(state)
+
+
 # Stream kind (the stream id's prefix) → how to fold and project it.
 _KINDS: dict[str, Replay] = {
     "site": _per_transaction(lambda _: None, _evolve_site, _save_site),
@@ -204,6 +218,7 @@ _KINDS: dict[str, Replay] = {
     "followup": _final_state(lambda _: None, _evolve_followup, _save_followup),
     "regularity": _final_state(regularity.new, _evolve_regularity, _save_regularity),
     "staff": _per_transaction(lambda _: None, _evolve_staff, _save_staff),
+    "appointment": _replay_appointment,
 }
 
 

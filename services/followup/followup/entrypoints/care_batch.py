@@ -58,6 +58,8 @@ BATCHED = {
 # client's open follow-ups (the others skip those loads).
 _READ_REGULARITY = (SessionCompleted, CareEpisodeClosed)
 _READ_OPEN = (SessionCompleted, CareEpisodeClosed, AppointmentRescheduled, AppointmentCancelled)
+# The events whose handlers record their appointment (`domain.appointments`).
+_NAME_APPOINTMENT = (SessionCompleted, SessionMissed, AppointmentBooked)
 
 Message = tuple[Envelope, IntegrationEvent]
 
@@ -127,6 +129,11 @@ async def _handle_run(
         _satisfaction_ids(run) + await _reminder_ids(store, run),
         open_of=[event.client_id for _, event in run if isinstance(event, _READ_OPEN)],
         regularity=any(isinstance(event, _READ_REGULARITY) for _, event in run),
+        appointment_ids=[
+            event.appointment_id for _, event in run if isinstance(event, _NAME_APPOINTMENT)
+        ],
+        # A session after a closure plans the reminders of the client's booked appointments.
+        booked_of=[event.client_id for _, event in run if isinstance(event, SessionCompleted)],
     )
     batch = BatchUnitOfWork(uow)
     writing: asyncio.Task[None] | None = None

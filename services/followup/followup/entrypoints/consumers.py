@@ -4,7 +4,8 @@ followup-sites   booking.*.SiteRegistered     → site_registered      → (keep
 followup-care    booking.*.ClientRegistered   → client_registered    → (keeps zone, locale)
                  booking.*.ClientContactChanged → client_contact_changed → (updates them)
                  booking.*.SessionCompleted   → session_completed    → FollowUpCancelled*,
-                                                                        FollowUpScheduled
+                                                                        FollowUpScheduled (and
+                                                                        reminders after a closure)
                  booking.*.SessionMissed      → session_missed       → FollowUpScheduled
                  booking.*.CareEpisodeClosed  → care_episode_closed  → FollowUpCancelled*,
                                                                         FollowUpScheduled*
