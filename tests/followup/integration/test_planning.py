@@ -347,12 +347,19 @@ async def test_an_erased_client_leaves_nothing_in_followup(
             """SELECT (SELECT count(*) FROM followups WHERE client_id = $1)
                     + (SELECT count(*) FROM clients WHERE client_id = $1)
                     + (SELECT count(*) FROM appointments WHERE client_id = $1)
+                    + (SELECT count(*) FROM contact_regularity WHERE id = $1)
                     + (SELECT count(*) FROM events WHERE stream_id = ANY($2::text[]))""",
             client.client_id,
-            [f"client-{client.client_id}", f"appointment-{booked.appointment_id}"]
+            [
+                f"client-{client.client_id}",
+                f"regularity-{client.client_id}",
+                f"appointment-{booked.appointment_id}",
+            ]
             + [f"followup-{f['id']}" for f in planned],
         )
 
     assert (changed["clients"], changed["followups"], changed["appointments"]) == (1, 3, 1)
+    # The completed session armed the client's gap timer: left, it would still fire.
+    assert changed["contact_regularity"] == 1
     assert left == 0
     assert await client.followups() == []

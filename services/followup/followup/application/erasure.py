@@ -2,7 +2,9 @@
 
 That is their zone and preferences, every follow-up with its outcome's free text, their answers
 to check-in forms (with their comments) and their scores, their appointments as booking reported
-them, the event streams behind them, and the dead letters naming them.
+them, their contact regularity (the gap timer, which would otherwise still fire, and when their
+contacts were positive or negative), the event streams behind them, and the dead letters naming
+them.
 Runs as the operator (`counselctl clients erase`).
 """
 
@@ -12,7 +14,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from counseling_shared.erasure import erase_dead_letters
-from followup.domain import appointments, client_care, followup
+from followup.domain import appointments, client_care, followup, regularity
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
@@ -32,7 +34,7 @@ async def erase_client(conn: Connection, client_id: UUID) -> dict[str, int]:
             )
         ]
         streams = (
-            [client_care.stream_id(client_id)]
+            [client_care.stream_id(client_id), regularity.stream_id(client_id)]
             + [followup.stream_id(i) for i in ids]
             + [appointments.stream_id(i) for i in booked]
         )
@@ -48,6 +50,9 @@ async def erase_client(conn: Connection, client_id: UUID) -> dict[str, int]:
         appointment_rows = await conn.execute(
             "DELETE FROM appointments WHERE client_id = $1", client_id
         )
+        regularity_rows = await conn.execute(
+            "DELETE FROM contact_regularity WHERE id = $1", client_id
+        )
         clients = await conn.execute("DELETE FROM clients WHERE client_id = $1", client_id)
         dead_letters = await erase_dead_letters(conn, client_id)
     return {
@@ -55,6 +60,7 @@ async def erase_client(conn: Connection, client_id: UUID) -> dict[str, int]:
         "followup_preferences": _count(preferences),
         "followups": _count(followups),
         "appointments": _count(appointment_rows),
+        "contact_regularity": _count(regularity_rows),
         "checkin_responses": _count(responses),
         "measures": _count(measures),
         "events": _count(events),
