@@ -184,31 +184,22 @@ def series_events(
     ]
 
     def summary(state: series.Series, event: series.SeriesEvent) -> list[public.IntegrationEvent]:
+        common = {
+            "series_id": state.id,
+            "site_id": state.site_id,
+            "client_id": state.client_id,
+            "counselor_id": state.counselor_id,
+            "room_id": state.room_id,
+            "modality": state.modality,
+            "occurrences": listed,
+        }
         match event:
             case series.SeriesBooked():
-                return [
-                    public.AppointmentSeriesBooked(
-                        series_id=state.id,
-                        site_id=state.site_id,
-                        client_id=state.client_id,
-                        counselor_id=state.counselor_id,
-                        room_id=state.room_id,
-                        modality=state.modality,
-                        occurrences=listed,
-                    )
-                ]
+                return [public.AppointmentSeriesBooked(**common)]
             case series.SeriesCancelled():
                 return [
                     public.AppointmentSeriesCancelled(
-                        series_id=state.id,
-                        site_id=state.site_id,
-                        client_id=state.client_id,
-                        counselor_id=state.counselor_id,
-                        room_id=state.room_id,
-                        modality=state.modality,
-                        cancelled_from=event.from_date,
-                        cancelled_by=event.cancelled_by,
-                        occurrences=listed,
+                        **common, cancelled_from=event.from_date, cancelled_by=event.cancelled_by
                     )
                 ]
 
