@@ -1,10 +1,17 @@
 """The one base of every request body: strict about field names, safe for PostgreSQL text."""
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    field_validator,
+)
 
 # pydantic also takes a number as a Unix time; the contract says RFC 3339 text, so only that.
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
@@ -23,11 +30,35 @@ def _date_text(value: Any) -> Any:
     raise ValueError("must be a date written YYYY-MM-DD")
 
 
-Instant = Annotated[AwareDatetime, BeforeValidator(_instant_text)]
-"""An instant in a request: RFC 3339 text with an offset, never a bare number."""
+# Requests name instants and dates in this window of years. Outside it, a service's arithmetic
+# (a day either side, a zone's offset, a policy's duration) would leave datetime's range: a 5xx
+# for the caller, or an event its consumers could never handle. A 422 says so instead.
+EARLIEST_YEAR, LATEST_YEAR = 1900, 9000
+_EARLIEST = datetime(EARLIEST_YEAR, 1, 1, tzinfo=UTC)
+_LATEST = datetime(LATEST_YEAR, 1, 1, tzinfo=UTC)
+_OUT_OF_RANGE = f"must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}"
 
-CalendarDate = Annotated[date, BeforeValidator(_date_text)]
-"""A date in a request: `YYYY-MM-DD` text, never a number."""
+
+def _plausible_instant(value: datetime) -> datetime:
+    if not _EARLIEST <= value < _LATEST:
+        raise ValueError(_OUT_OF_RANGE)
+    return value
+
+
+def _plausible_date(value: date) -> date:
+    if not EARLIEST_YEAR <= value.year < LATEST_YEAR:
+        raise ValueError(_OUT_OF_RANGE)
+    return value
+
+
+Instant = Annotated[
+    AwareDatetime, BeforeValidator(_instant_text), AfterValidator(_plausible_instant)
+]
+"""An instant in a request: RFC 3339 text with an offset, never a bare number, between the
+years 1900 and 9000."""
+
+CalendarDate = Annotated[date, BeforeValidator(_date_text), AfterValidator(_plausible_date)]
+"""A date in a request: `YYYY-MM-DD` text, never a number, between the years 1900 and 9000."""
 
 
 class RequestBody(BaseModel):

@@ -149,9 +149,8 @@ class IdempotencyMiddleware:
             return
 
         body = await _read_body(receive)
-        request_hash = hashlib.sha256(
-            scope["method"].encode() + scope["path"].encode() + b"\0" + body
-        ).hexdigest()
+        hashes = request_hashes(scope["method"], scope["path"], body)
+        request_hash = hashes[0]
         look_up_now = not self._routes.checked_in_transaction(scope)
         if look_up_now:
             try:
@@ -165,7 +164,7 @@ class IdempotencyMiddleware:
                 )
                 return
             if found is not None:
-                await self._answer_again(scope, found, request_hash, send)
+                await self._answer_again(scope, found, hashes, send)
                 return
 
         claim = idempotency.Claim(
@@ -179,15 +178,15 @@ class IdempotencyMiddleware:
         with idempotency.claiming(claim):
             await self.app(scope, _replay(body, receive), hold)
         if claim.found is not None:  # recorded by another request between our look and lock
-            await self._answer_again(scope, claim.found, request_hash, send)
+            await self._answer_again(scope, claim.found, hashes, send)
             return
         for message in held:
             await send(message)
 
     async def _answer_again(
-        self, scope: Scope, record: idempotency.Record, request_hash: str, send: Send
+        self, scope: Scope, record: idempotency.Record, hashes: tuple[str, ...], send: Send
     ) -> None:
-        if record.request_hash != request_hash:
+        if record.request_hash not in hashes:
             await _send_problem(
                 send,
                 422,
@@ -248,6 +247,23 @@ class IdempotencyMiddleware:
 
         await self.app(read_scope, receive, capture)
         return answer["status"], answer["type"], answer["body"]
+
+
+def request_hashes(method: str, path: str, body: bytes) -> tuple[str, ...]:
+    """What identifies "the same body": its JSON value, however it is spelt (key order,
+    whitespace, escapes), first; then its bytes, as records written before this recorded it.
+
+    Contract: the same key with the same body replays. A client that serialises its retry
+    afresh (another key order, other spacing) sends the same body, which was a 422."""
+    prefix = method.encode() + path.encode() + b"\0"
+    raw = hashlib.sha256(prefix + body).hexdigest()
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):  # not JSON (or not UTF-8): its bytes are all it is
+        return (raw,)
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # "json\0" keeps a canonical hash from ever equalling a raw one.
+    return (hashlib.sha256(prefix + b"json\0" + canonical.encode()).hexdigest(), raw)
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -3,6 +3,7 @@ lock, not before the command runs; replays answer exactly as before."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -66,6 +67,38 @@ async def test_a_keyed_booking_and_its_replay_look_the_key_up_only_in_the_transa
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json()["id"] == first.json()["id"]
     assert look_ups == []
+
+
+async def test_the_same_body_spelt_otherwise_is_a_replay_not_a_422(
+    booking: Booking, practice: dict[str, Any]
+) -> None:
+    """Contract: "the same key with the same body returns the first response again". A retry
+    serialised afresh (other key order, spacing, escapes) is the same JSON body; it was a 422."""
+    body, key = body_of(practice, booking.at(hours=412).isoformat()), str(uuid.uuid4())
+    headers = keyed(key) | {"Content-Type": "application/json"}
+    first = await booking.http.post("/appointments", json=body, headers=keyed(key))
+    respelt = (
+        "{\n  "
+        + ",\n  ".join(
+            f'"{name}" : {json.dumps(value, ensure_ascii=True)}'
+            for name, value in reversed(body.items())
+        ).replace("online", "\\u006fnline")
+        + "\n}"
+    )
+    again = await booking.http.post("/appointments", content=respelt, headers=headers)
+    other = await booking.http.post(
+        "/appointments", content=json.dumps(body | {"modality": "phone"}), headers=headers
+    )
+
+    assert first.status_code == 201, first.text
+    assert again.status_code == 201, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert other.status_code == 422
+    assert other.json()["type"].endswith("/idempotency-key-reused")
+    listed = await booking.get("/appointments", client_id=practice["client"]["id"])
+    assert [a["id"] for a in listed.json()].count(first.json()["id"]) == 1
+    assert len([a for a in listed.json() if a["start"] == first.json()["start"]]) == 1
 
 
 async def test_a_replay_whose_command_would_be_refused_now_is_answered_from_its_record(

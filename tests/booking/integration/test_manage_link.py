@@ -174,6 +174,25 @@ async def test_a_late_cancel_shows_the_fee_first_then_cancels_once(booking: Book
     assert await _count(booking, site["id"], "AppointmentCancelled") == 1
 
 
+async def test_a_site_window_longer_than_all_time_makes_every_cancel_late_not_a_500(
+    booking: Booking,
+) -> None:
+    """`late_cancellation_window` `P999999999D` is accepted (booking computes lateness without
+    overflowing), but the page's "late from" overflowed: a 500 for the link's pages."""
+    site, counselor, client = await _practice(booking, late_cancellation_window="P999999999D")
+    await booking.appointment(counselor, client, booking.at(hours=50))
+    [published] = await _events(booking, site["id"], 1, "AppointmentBooked")
+    link = _relative(published["manage_url"])
+
+    page = await booking.http.get(link)
+    assert page.status_code == 200, page.text
+    ask_action, ask_fields = _form(page.text, "get")
+    asked = await booking.http.get(ask_action, params=ask_fields)
+
+    assert asked.status_code == 200, asked.text
+    assert _form(asked.text)[1]["shown_late"] == "1"
+
+
 async def test_a_window_closing_after_the_page_shows_the_fee_instead_of_cancelling(
     booking: Booking,
 ) -> None:

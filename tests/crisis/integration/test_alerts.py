@@ -362,6 +362,33 @@ async def test_policies_are_checked_field_by_field(crisis: RunningCrisis, bus: B
     assert (policy["version"], policy["repeat"]) == (1, 1)
 
 
+async def test_a_duration_past_timedeltas_range_is_a_422_not_a_500(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    """Contract: "A 5xx is always a bug". `PT99999999999999999999S` overflowed the duration
+    parser: a 500 for a policy's `ack_timeout` or `ack_expires_after` and a schedule's `every`."""
+    site = uuid4()
+    (known,) = await register_staff(bus, site, 1)
+    huge = "PT99999999999999999999S"
+    policy = await crisis.http.put(
+        f"/sites/{site}/escalation-policy",
+        json={
+            "levels": [{"staff_ids": [str(known)], "ack_timeout": huge}],
+            "ack_expires_after": "P99999999999999999999D",
+        },
+    )
+    assert policy.status_code == 422, policy.text
+    assert {e["field"] for e in policy.json()["errors"]} >= {"levels.0.ack_timeout"}
+    layer = {
+        "rotation": {"kind": "custom", "every": huge, "handoff": "09:00", "start_on": "2026-03-02"},
+        "participants": [str(known)],
+    }
+    schedule = await crisis.http.post(
+        "/schedules", json={"site_id": str(site), "name": "Line", "layers": [layer]}
+    )
+    assert schedule.status_code == 422, schedule.text
+
+
 async def test_an_unknown_alert_is_404_and_a_missing_key_401(crisis: RunningCrisis) -> None:
     unknown = await crisis.http.get(f"/alerts/{uuid4()}")
     ack = await crisis.http.post(f"/alerts/{uuid4()}/ack", json={"staff_id": str(uuid4())})

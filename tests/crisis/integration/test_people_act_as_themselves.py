@@ -159,6 +159,20 @@ async def test_a_staff_key_acknowledges_as_its_own_staff_member(center: Center) 
     assert envelope["actor"] == f"staff:{center.staff_a[1]}"  # CloudEvents extension
 
 
+async def test_a_staff_key_acknowledges_with_a_bare_post(center: Center) -> None:
+    """A staff key has nothing to put in the body (it acts as its own member): a POST without
+    one is an acknowledgement, not a 422 "body: Field required"."""
+    alert_id = await open_alert(center)
+
+    answer = await center.crisis.http.post(f"/alerts/{alert_id}/ack", headers=staff_key(1))
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["acknowledged_by"] == str(center.staff_a[1])
+    admin = await center.crisis.http.post(f"/alerts/{alert_id}/ack", headers=ADMIN)
+    assert admin.status_code == 422  # an admin still names whom it acts for
+    assert [e["field"] for e in admin.json()["errors"]] == ["staff_id"]
+
+
 async def test_a_staff_key_may_not_name_another_staff_member(center: Center) -> None:
     alert_id = await open_alert(center)
 

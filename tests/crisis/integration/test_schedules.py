@@ -212,6 +212,38 @@ async def test_bad_schedules_and_queries_are_refused_field_by_field(
     assert missing.status_code == 404
 
 
+async def test_instants_at_the_edges_of_the_calendar_are_a_422_never_a_500(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    """Contract: "A 5xx is always a bug". Year 1 or 9999 (a typo, a client's sentinel) once
+    overflowed the layers' local-time arithmetic: a 500 for `oncall`, `shifts` and overrides."""
+    site = await register_site(bus)
+    [a] = await register_staff(bus, site, 1)
+    schedule_id = (await post_schedule(crisis, site, [weekly_layer(a)]))["schedule_id"]
+    far = ("0001-01-01T00:00:00Z", "9999-12-31T23:00:00Z", "0001-01-01T00:00:00+14:00")
+    for at in far:
+        answer = await crisis.http.get(f"/schedules/{schedule_id}/oncall", params={"at": at})
+        assert answer.status_code == 422, (at, answer.text)
+        assert [e["field"] for e in answer.json()["errors"]] == ["query.at"]
+    shifts = await crisis.http.get(
+        f"/schedules/{schedule_id}/shifts",
+        params={"from": "9999-12-30T00:00:00Z", "to": "9999-12-31T00:00:00Z"},
+    )
+    assert shifts.status_code == 422, shifts.text
+    override = await crisis.http.post(
+        f"/schedules/{schedule_id}/overrides",
+        json={"staff_id": str(a), "start": "9999-12-31T20:00:00Z", "end": "9999-12-31T23:00:00Z"},
+    )
+    assert override.status_code == 422, override.text
+    early = dict(weekly_layer(a), rotation=dict(weekly_layer(a)["rotation"], start_on="0001-01-01"))
+    schedule = await crisis.http.post(
+        "/schedules", json={"site_id": str(site), "name": "Old", "layers": [early]}
+    )
+    assert schedule.status_code == 422, schedule.text
+    # The window is wide: any instant a schedule could mean is still answered.
+    assert await on_call_at(crisis, schedule_id, "2100-01-01T00:00:00Z") == [str(a)]
+
+
 async def test_the_calendar_feed_opens_with_its_signed_token_only(
     crisis: RunningCrisis, bus: Bus
 ) -> None:

@@ -101,6 +101,43 @@ async def test_a_policy_with_bad_durations_is_422_naming_each_field(api: httpx.A
     }
 
 
+async def test_a_policy_duration_past_ten_years_is_422_so_no_plan_overflows_the_calendar(
+    api: httpx.AsyncClient, js: JetStreamContext
+) -> None:
+    """`P9000Y` was accepted; every plan made from it then fell past year 9999 and failed the
+    event handler (a 200 that broke the consumer). Ten years is the ceiling, and is accepted."""
+    site_id = uuid4()
+    await register_site(js, site_id)
+    far = {
+        "first_checkin_after": "P9000Y",
+        "short_term_every": "P11Y",
+        "long_term_every": "P999999999D",
+        "no_show_outreach_after": "PT99999999H",
+        "post_closure_checkins": ["P14D", "P9000Y"],
+        "max_contact_gap": "P200M",
+        "negative_contact_cooloff": "P9000Y",
+        "satisfaction_survey_after": "P9000Y",
+        "appointment_reminders": ["P9000Y"],
+    }
+    answer = await api.put(f"/sites/{site_id}/followup-policy", json=far)
+    assert fields(answer) == {
+        "first_checkin_after",
+        "short_term_every",
+        "long_term_every",
+        "no_show_outreach_after",
+        "post_closure_checkins.1",
+        "max_contact_gap",
+        "negative_contact_cooloff",
+        "satisfaction_survey_after",
+        "appointment_reminders.0",
+    }
+    longest = await api.put(
+        f"/sites/{site_id}/followup-policy",
+        json={"post_closure_checkins": ["P10Y", "P120M", "P3650D"]},
+    )
+    assert longest.status_code == 200, longest.text
+
+
 async def test_requests_without_an_api_key_are_401(service: Any) -> None:
     async with httpx.AsyncClient(base_url=service.url) as anonymous:
         answer = await anonymous.get("/followups")
@@ -177,6 +214,20 @@ async def test_a_satisfaction_window_bound_is_an_instant_with_an_offset_never_a_
     answer = await api.get(f"/sites/{uuid4()}/satisfaction", params={"to": to})
 
     assert fields(answer) == {"query.to"}
+
+
+@pytest.mark.parametrize(
+    "far", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"], ids=["year1", "year9999"]
+)
+async def test_a_satisfaction_window_at_the_edge_of_the_calendar_is_a_422_not_a_500(
+    api: httpx.AsyncClient, js: JetStreamContext, far: str
+) -> None:
+    """Contract: "A 5xx is always a bug"; these once overflowed the window's arithmetic."""
+    site_id = uuid4()
+    await register_site(js, site_id)
+    answer = await api.get(f"/sites/{site_id}/satisfaction", params={"from": far, "to": far})
+
+    assert fields(answer) == {"query.from", "query.to"}
 
 
 async def test_preferences_are_kept_and_read_back(

@@ -24,7 +24,10 @@ def _cell(text: str) -> str:
 
 def _body_fields(document: Mapping[str, Any], operation: Mapping[str, Any]) -> str:
     content = operation.get("requestBody", {}).get("content", {})
-    ref = content.get("application/json", {}).get("schema", {}).get("$ref")
+    schema = content.get("application/json", {}).get("schema", {})
+    # An optional body (`X | None`) is `anyOf: [{$ref: X}, {type: null}]`.
+    refs = [schema.get("$ref"), *(s.get("$ref") for s in schema.get("anyOf", []))]
+    ref = next((r for r in refs if r), None)
     if not ref:
         return ""
     schema = document["components"]["schemas"][ref.rsplit("/", 1)[1]]

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from booking.domain.appointment import Appointment, AppointmentStatus
 from booking.domain.scheduling.rules import Fee
-from booking.domain.slots import is_late_cancellation
+from booking.domain.slots import EARLIEST, is_late_cancellation
 
 
 class Manageable(StrEnum):
@@ -42,7 +42,10 @@ def cancellation_terms(
 ) -> CancellationTerms:
     """The terms of a client's cancellation at `now` (as `appointment.cancel` records them)."""
     late = is_late_cancellation(appointment.start, now, late_window)
-    return CancellationTerms(late, fee if late else None, appointment.start - late_window)
+    # A window longer than all time since EARLIEST (a site may set P999999999D) makes every
+    # cancellation late; its start is then EARLIEST, not an overflow (a 500 on the page).
+    late_from = appointment.start - min(late_window, appointment.start - EARLIEST)
+    return CancellationTerms(late, fee if late else None, late_from)
 
 
 def worse_than_shown(terms: CancellationTerms, shown_late: bool) -> bool:

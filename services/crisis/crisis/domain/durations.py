@@ -25,7 +25,10 @@ def parse_duration(text: str) -> timedelta:
         raise InvalidDuration(
             f"{text!r} is not an ISO 8601 duration such as PT30S, PT5M, PT1H or P1D"
         )
-    return timedelta(**parts)
+    try:
+        return timedelta(**parts)
+    except OverflowError:  # past timedelta's range (a 500 once): no deadline is that far
+        raise InvalidDuration(f"{text[:40]!r} is too long") from None
 
 
 def format_duration(duration: timedelta) -> str:

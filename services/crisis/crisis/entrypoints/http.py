@@ -1,9 +1,10 @@
 """HTTP routes of crisis: thin — parse, authorise, hand to the application, shape the answer."""
 
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Body, Request
 
 from counseling_shared import audit
 from counseling_shared.codes import AlertStatus
@@ -255,12 +256,18 @@ async def get_alert(alert_id: UUID, request: Request, caller: Caller) -> AlertOu
     responses=problem_responses(404, s409="The alert is already resolved."),
 )
 async def acknowledge_alert(
-    alert_id: UUID, body: AcknowledgeBody, request: Request, caller: Person
+    alert_id: UUID,
+    request: Request,
+    caller: Person,
+    # Optional: a staff key acts as its own member and has nothing to say (contract v2), so
+    # a bare POST is an acknowledgement; only an admin names `staff_id`.
+    body: Annotated[AcknowledgeBody | None, Body()] = None,
 ) -> AlertOut:
-    """Stop the escalation. Acknowledging twice changes nothing; a resolved alert is a 409."""
+    """Stop the escalation. Acknowledging twice changes nothing; a resolved alert is a 409.
+    The body may be left out (a staff key acknowledges as its own staff member)."""
     runtime = runtime_of(request)
     async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
-        actor = await _authorise(uow, alert_id, caller, body.staff_id)
+        actor = await _authorise(uow, alert_id, caller, body.staff_id if body else None)
         try:
             await alerts.acknowledge(uow, alert_id, actor, _paging(runtime))
         except AlertResolved as exc:

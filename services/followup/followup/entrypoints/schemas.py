@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -23,13 +23,22 @@ from followup.domain.client_care import ClientCare
 from followup.domain.followup import CancelReason, FollowUp, Progress, Status
 from followup.domain.policy import DEFAULT_POLICY, FollowUpPolicy, positive_duration
 
+# Longest policy duration a request may set. Far longer ones (`P9000Y`) were accepted, then
+# every plan made from them fell past year 9999 and failed followup's event handler.
+LONGEST_DURATION_DAYS = 3660  # ten years and a week
+
 
 def _canonical_duration(text: str) -> str:
     # The field name is added by pydantic's error location.
     try:
-        return positive_duration("duration", text).isoformat()
+        duration = positive_duration("duration", text)
     except ValueError as exc:
         raise ValueError(str(exc).removeprefix("duration: ")) from None
+    # A mean year and month: P10Y, P120M and P3650D are all within it.
+    days = duration.years * 365.25 + duration.months * 365.25 / 12 + duration.days
+    if days + duration.exact_part / timedelta(days=1) > LONGEST_DURATION_DAYS:
+        raise ValueError("must be at most ten years (P10Y)")
+    return duration.isoformat()
 
 
 Duration = Annotated[

@@ -5,8 +5,11 @@ from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 from booking.adapters.fhir_queries import StartRange
+from counseling_shared.http.bodies import EARLIEST_YEAR, LATEST_YEAR
 from counseling_shared.http.problems import Unprocessable
 
+_EARLIEST = datetime(EARLIEST_YEAR, 1, 1, tzinfo=UTC)
+_LATEST = datetime(LATEST_YEAR, 1, 1, tzinfo=UTC)
 _DATE_PARAM = re.compile(
     r"^(eq|ge|gt|le|lt)?(\d{4}-\d{2}-\d{2}(?:T[0-9:.]+(?:Z|[+-]\d{2}:\d{2}))?)$"
 )
@@ -56,12 +59,16 @@ def _precision_range(text: str) -> tuple[datetime, datetime]:
     """`[low, high)` covered by a date (one UTC day) or an instant (one second)."""
     if "T" not in text:
         day = date.fromisoformat(text)
-        low = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        return low, low + timedelta(days=1)
-    instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if instant.tzinfo is None:
-        raise ValueError("needs an offset")
-    return instant, instant + timedelta(seconds=1)
+        low, precision = datetime(day.year, day.month, day.day, tzinfo=UTC), timedelta(days=1)
+    else:
+        low, precision = datetime.fromisoformat(text.replace("Z", "+00:00")), timedelta(seconds=1)
+        if low.tzinfo is None:
+            raise ValueError("needs an offset")
+    # The same window of years as every other instant in a request: the edges of datetime's
+    # range overflowed the search's arithmetic (a 500).
+    if not _EARLIEST <= low < _LATEST:
+        raise ValueError("out of range")
+    return low, low + precision
 
 
 def _bad_date(value: str, field: str) -> Unprocessable:
