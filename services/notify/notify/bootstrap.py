@@ -28,7 +28,7 @@ from notify.entrypoints.page_priority import PagesFirst
 from notify.entrypoints.webhook_gauges import refresh_webhook_gauges
 from notify.entrypoints.webhook_worker import WebhookWorker
 from notify.entrypoints.workers import LaneWorkers
-from notify.settings import NotifySettings
+from notify.settings import NotifySettings, Provider
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -256,10 +256,18 @@ def providers(
         return provider if timeout_cap is None else TimeCapped(provider, timeout_cap)
 
     def http(channel: NotificationChannel, url: str, fallback: str | None) -> ChannelProvider:
-        first = capped(WebhookProvider(client, url))
+        name: Provider = "sms" if channel is NotificationChannel.SMS else "messaging"
+        first = capped(WebhookProvider(client, url, s.provider_auth(name), channel=channel.value))
         if not fallback:
             return first
-        return FailoverProvider(channel.value, first, capped(WebhookProvider(client, fallback)))
+        second = WebhookProvider(
+            client,
+            fallback,
+            s.provider_auth("sms_fallback" if name == "sms" else "messaging_fallback"),
+            channel=channel.value,
+            role="fallback",
+        )
+        return FailoverProvider(channel.value, first, capped(second))
 
     return {
         NotificationChannel.EMAIL: capped(email),

@@ -26,6 +26,12 @@ PROVIDER_FAILOVERS = Counter(
     " worth retrying, by channel and whether the fallback took it",
     ["channel", "outcome"],
 )
+PROVIDER_AUTH_REJECTIONS = Counter(
+    "notify_provider_auth_rejections_total",
+    "SMS or messaging provider answers 401 or 403 (notify's credential refused: a configuration"
+    " error; the message is retried), by channel and provider (primary, fallback)",
+    ["channel", "provider"],
+)
 
 WEBHOOK_ATTEMPTS = Counter(
     "notify_webhook_attempts_total",
@@ -51,3 +57,6 @@ for _outcome in ("delivered", "retried", "failed", "receiver_gone"):
     WEBHOOK_ATTEMPTS.labels(_outcome)
 for _status in ("active", "disabled"):
     WEBHOOK_SUBSCRIPTIONS.labels(_status)
+for _channel in ("sms", "messaging"):
+    for _role in ("primary", "fallback"):
+        PROVIDER_AUTH_REJECTIONS.labels(_channel, _role)
