@@ -32,6 +32,17 @@ PROVIDER_AUTH_REJECTIONS = Counter(
     " error; the message is retried), by channel and provider (primary, fallback)",
     ["channel", "provider"],
 )
+OPTED_OUT_SKIPS = Counter(
+    "notify_opted_out_skips_total",
+    "SMS or messaging sends not made because the number texted STOP (attempt sms_opted_out),"
+    " by channel",
+    ["channel"],
+)
+INBOUND_SMS = Counter(
+    "notify_inbound_sms_total",
+    "Texts received on POST /inbound/sms, by keyword (stop, start, help, other)",
+    ["keyword"],
+)
 
 WEBHOOK_ATTEMPTS = Counter(
     "notify_webhook_attempts_total",
@@ -60,3 +71,7 @@ for _status in ("active", "disabled"):
 for _channel in ("sms", "messaging"):
     for _role in ("primary", "fallback"):
         PROVIDER_AUTH_REJECTIONS.labels(_channel, _role)
+for _channel in ("sms", "messaging"):
+    OPTED_OUT_SKIPS.labels(_channel)
+for _keyword in ("stop", "start", "help", "other"):
+    INBOUND_SMS.labels(_keyword)

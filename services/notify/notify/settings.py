@@ -116,6 +116,18 @@ class NotifySettings(ServiceSettings):
         " read at start.",
     )
     webhook_timeout: float = Field(default=15.0, alias="WEBHOOK_TIMEOUT", gt=0)
+    inbound_sms_secret: SecretStr = Field(
+        default=SecretStr(""),
+        alias="INBOUND_SMS_SECRET",
+        description="Shared secret the SMS provider sends (header `X-Webhook-Secret`) with a"
+        " client's text to `POST /inbound/sms` (STOP, START, HELP). Empty: it answers 503.",
+    )
+    sms_help_text: str | None = Field(
+        default=None,
+        alias="SMS_HELP_TEXT",
+        description="The answer to a HELP text, in every language (the center's name and"
+        " contact). Unset: a generic one in the keyword's language.",
+    )
 
     alert_base_url: str = Field(
         default="http://127.0.0.1:8004",
