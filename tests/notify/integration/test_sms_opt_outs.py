@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from counseling_shared.codes import Channel
-from counseling_shared.events import PageRequested
+from counseling_shared.events import PageRequested, StaffSmsOptOutChanged
 from notify.adapters import opt_outs
 from tests.notify.integration.conftest import Notify, eventually, followup_due
 
@@ -184,3 +184,32 @@ async def test_an_opt_out_survives_a_link_key_rotation(notify: Notify, phone: st
     assert await opt_outs.is_opted_out(notify.pool, ["new-key"], phone)
     assert await opt_outs.opt_in(notify.pool, ["new-key"], phone)
     assert not await opt_outs.is_opted_out(notify.pool, ["new-key", "old-key"], phone)
+
+
+async def test_a_staff_stop_to_the_paging_number_stops_their_sms_pages_and_start_resumes(
+    notify: Notify, phone: str
+) -> None:
+    site_id = await notify.new_site()
+    staff_id = await notify.new_staff(site_id, phone=phone)
+
+    async def page_sms() -> dict[str, Any]:
+        page = PageRequested(
+            alert_id=uuid4(), page_id=uuid4(), staff_id=staff_id, site_id=site_id, level=1
+        )
+        await notify.publish(page, source="crisis", subject=page.alert_id)
+        return await settled(notify, staff_id, channel="sms", page_id=str(page.page_id))
+
+    stop = StaffSmsOptOutChanged(staff_id=staff_id, site_id=site_id, opted_out=True)
+    await notify.publish(stop, source="crisis", subject=staff_id)
+    await eventually(lambda: opt_outs.is_opted_out(notify.pool, notify.settings.link_keys, phone))
+    assert (await page_sms())["last_error"] == "sms_opted_out"
+
+    start = StaffSmsOptOutChanged(staff_id=staff_id, site_id=site_id, opted_out=False)
+    await notify.publish(start, source="crisis", subject=staff_id)
+
+    async def lifted() -> bool:
+        return not await opt_outs.is_opted_out(notify.pool, notify.settings.link_keys, phone)
+
+    await eventually(lifted)
+    assert (await page_sms())["status"] == "sent"
+    assert len([r for r in notify.sinks.http.sms if r.to == phone]) == 1

@@ -5,7 +5,7 @@ In the keyword's language (English for the shared keywords). `SMS_HELP_TEXT` rep
 help answer in every language, for a center that wants its own words and contact in it.
 """
 
-from notify.domain.sms_keywords import Keyword
+from counseling_shared.sms_keywords import Keyword
 
 _REPLIES: dict[str, dict[Keyword | None, str]] = {
     "en": {

@@ -21,8 +21,8 @@ from counseling_shared.http.problems import Problem
 from counseling_shared.http.rate_limit import RateBudget
 from counseling_shared.logs import get_logger
 from counseling_shared.service import runtime_of
+from counseling_shared.sms_keywords import Keyword, parse
 from notify.adapters import opt_outs
-from notify.domain.sms_keywords import Keyword, parse
 from notify.domain.sms_replies import reply_to
 from notify.metrics import INBOUND_SMS
 from notify.settings import NotifySettings
