@@ -161,6 +161,7 @@ async def test_free_text_and_numbers_are_not_kept_and_each_use_is_audited(
         "SELECT * FROM audit WHERE actor_id = 'inbound-sms' AND resource_id IS NULL"
     )
     assert len(trail) >= 2
+    assert {r["action"] for r in trail} == {"inbound_sms"}
     assert phone[1:] not in repr([dict(r) for r in trail])
 
 
