@@ -452,6 +452,16 @@ class PageRequested(IntegrationEvent):
     requested_at: datetime | None = None
 
 
+class StaffSmsOptOutChanged(IntegrationEvent):
+    """A staff member texted STOP (or START) from their phone to the paging number: SMS and
+    messaging to that phone stop (or resume); pages go on by email. No number travels: notify
+    finds the phone in its own copy of the staff's contacts."""
+
+    staff_id: UUID
+    site_id: UUID
+    opted_out: bool = Field(description="true after STOP, false after START.")
+
+
 # --- notify --------------------------------------------------------------------------------
 
 

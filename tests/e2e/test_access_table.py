@@ -61,9 +61,9 @@ SIGNED_LINK_ROUTES = {
     ("crisis", "POST", "/pages/{page_id}/resolve"),
     ("crisis", "POST", "/pages/{page_id}/contact"),
 }
-# No API key: the SMS provider's webhook, authenticated by its shared secret (tested in
-# tests/crisis/integration/test_oncall_page.py).
-WEBHOOK_ROUTES = {("crisis", "POST", "/inbound/sms")}
+# No API key: the SMS provider's webhooks, authenticated by their shared secret (tested in
+# tests/crisis/integration/test_oncall_page.py, tests/notify/integration/test_sms_opt_outs.py).
+WEBHOOK_ROUTES = {("crisis", "POST", "/inbound/sms"), ("notify", "POST", "/inbound/sms")}
 SERVICES = ("booking", "followup", "notify", "crisis")
 WEBHOOK_URL = "http://127.0.0.1:9/hooks"  # nothing listens: deliveries stay pending
 

@@ -2,7 +2,9 @@
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import httpx
 
 from counseling_shared.codes import NotificationChannel
@@ -14,6 +16,7 @@ from notify.adapters import directory_store
 from notify.adapters.booking_directory import NatsClientDirectory
 from notify.adapters.failover import FailoverProvider
 from notify.adapters.http_client import provider_client
+from notify.adapters.opt_out_guard import OptOutGuard
 from notify.adapters.smtp import SmtpProvider
 from notify.adapters.templates import JinjaRenderer
 from notify.adapters.time_capped import TimeCapped
@@ -23,12 +26,12 @@ from notify.application.delivery import Courier
 from notify.application.ports import ChannelProvider
 from notify.application.webhooks import WebhookCourier
 from notify.domain.codes import Lane, Template
-from notify.entrypoints import consumers, http, webhooks_http
+from notify.entrypoints import consumers, http, inbound_sms, webhooks_http
 from notify.entrypoints.page_priority import PagesFirst
 from notify.entrypoints.webhook_gauges import refresh_webhook_gauges
 from notify.entrypoints.webhook_worker import WebhookWorker
 from notify.entrypoints.workers import LaneWorkers
-from notify.settings import NotifySettings
+from notify.settings import NotifySettings, Provider
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -53,7 +56,9 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
         migrations_dir=MIGRATIONS,
         staff_deactivated=directory_store.is_deactivated,
         routes=consumers.routes(s),
-        routers=[http.router, webhooks_http.router],
+        # The SMS provider's webhook spends its own rate budget, as on crisis.
+        rate_budgets=(inbound_sms.provider_budget(s),),
+        routers=[http.router, webhooks_http.router, inbound_sms.router],
         background=[
             *(lane_pool(Lane.CRISIS, s, channels, pages) for channels in CRISIS_CHANNEL_GROUPS),
             lane_pool(Lane.BULK, s, pages=pages),
@@ -146,7 +151,9 @@ def lane_pool(
                     pool=pool,
                     clock=runtime.clock,
                     directory=NatsClientDirectory(runtime.nats(), s.directory_timeout),
-                    providers=providers(s, client, runtime, timeout_cap=cap, email=email),
+                    providers=providers(
+                        s, client, runtime, timeout_cap=cap, email=email, opt_outs=pool
+                    ),
                     renderer=renderer,
                     retry=retry,
                     defer_max_age=s.defer_max_age,
@@ -247,7 +254,10 @@ def providers(
     *,
     timeout_cap: float | None = None,
     email: SmtpProvider | None = None,
+    opt_outs: "asyncpg.Pool[Any] | None" = None,
 ) -> dict[NotificationChannel, ChannelProvider]:
+    """The lane's provider per channel; with `opt_outs` (the lane's pool), SMS and messaging
+    skip numbers that texted STOP."""
     email = email or smtp_provider(s, runtime, timeout_cap=timeout_cap)
 
     def capped(provider: ChannelProvider) -> ChannelProvider:
@@ -256,19 +266,34 @@ def providers(
         return provider if timeout_cap is None else TimeCapped(provider, timeout_cap)
 
     def http(channel: NotificationChannel, url: str, fallback: str | None) -> ChannelProvider:
-        first = capped(WebhookProvider(client, url))
+        name: Provider = "sms" if channel is NotificationChannel.SMS else "messaging"
+        first = capped(WebhookProvider(client, url, s.provider_auth(name), channel=channel.value))
         if not fallback:
             return first
-        return FailoverProvider(channel.value, first, capped(WebhookProvider(client, fallback)))
+        second = WebhookProvider(
+            client,
+            fallback,
+            s.provider_auth("sms_fallback" if name == "sms" else "messaging_fallback"),
+            channel=channel.value,
+            role="fallback",
+        )
+        return FailoverProvider(channel.value, first, capped(second))
+
+    def guarded(provider: ChannelProvider) -> ChannelProvider:
+        if opt_outs is None:
+            return provider
+        return OptOutGuard(provider, opt_outs, s.link_keys)
 
     return {
         NotificationChannel.EMAIL: capped(email),
-        NotificationChannel.SMS: http(
-            NotificationChannel.SMS, s.sms_webhook_url, s.sms_fallback_webhook_url
+        NotificationChannel.SMS: guarded(
+            http(NotificationChannel.SMS, s.sms_webhook_url, s.sms_fallback_webhook_url)
         ),
-        NotificationChannel.MESSAGING: http(
-            NotificationChannel.MESSAGING,
-            s.messaging_webhook_url,
-            s.messaging_fallback_webhook_url,
+        NotificationChannel.MESSAGING: guarded(
+            http(
+                NotificationChannel.MESSAGING,
+                s.messaging_webhook_url,
+                s.messaging_fallback_webhook_url,
+            )
         ),
     }

@@ -26,6 +26,23 @@ PROVIDER_FAILOVERS = Counter(
     " worth retrying, by channel and whether the fallback took it",
     ["channel", "outcome"],
 )
+PROVIDER_AUTH_REJECTIONS = Counter(
+    "notify_provider_auth_rejections_total",
+    "SMS or messaging provider answers 401 or 403 (notify's credential refused: a configuration"
+    " error; the message is retried), by channel and provider (primary, fallback)",
+    ["channel", "provider"],
+)
+OPTED_OUT_SKIPS = Counter(
+    "notify_opted_out_skips_total",
+    "SMS or messaging sends not made because the number texted STOP (attempt sms_opted_out),"
+    " by channel",
+    ["channel"],
+)
+INBOUND_SMS = Counter(
+    "notify_inbound_sms_total",
+    "Texts received on POST /inbound/sms, by keyword (stop, start, help, other)",
+    ["keyword"],
+)
 
 WEBHOOK_ATTEMPTS = Counter(
     "notify_webhook_attempts_total",
@@ -51,3 +68,10 @@ for _outcome in ("delivered", "retried", "failed", "receiver_gone"):
     WEBHOOK_ATTEMPTS.labels(_outcome)
 for _status in ("active", "disabled"):
     WEBHOOK_SUBSCRIPTIONS.labels(_status)
+for _channel in ("sms", "messaging"):
+    for _role in ("primary", "fallback"):
+        PROVIDER_AUTH_REJECTIONS.labels(_channel, _role)
+for _channel in ("sms", "messaging"):
+    OPTED_OUT_SKIPS.labels(_channel)
+for _keyword in ("stop", "start", "help", "other"):
+    INBOUND_SMS.labels(_keyword)

@@ -1,13 +1,19 @@
 """notify's settings, read from the environment (documented in the README)."""
 
 from datetime import timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from counseling_shared.settings import ServiceSettings
+from notify.adapters.provider_auth import ProviderAuth, read_secret_file
 from notify.domain.retry import RetryPolicy
 from notify.domain.webhooks.delivery import WebhookRetryPolicy
+
+Provider = Literal["sms", "sms_fallback", "messaging", "messaging_fallback"]
+PROVIDERS: tuple[Provider, ...] = ("sms", "sms_fallback", "messaging", "messaging_fallback")
+"""The four provider URLs, each with its own credential (SMS_WEBHOOK_AUTH, ...)."""
 
 
 class NotifySettings(ServiceSettings):
@@ -42,7 +48,86 @@ class NotifySettings(ServiceSettings):
         alias="MESSAGING_FALLBACK_WEBHOOK_URL",
         description="A second messaging provider, used as SMS_FALLBACK_WEBHOOK_URL is.",
     )
+    sms_webhook_auth_header: str = Field(
+        default="Authorization",
+        alias="SMS_WEBHOOK_AUTH_HEADER",
+        description="The header that carries SMS_WEBHOOK_AUTH.",
+    )
+    sms_webhook_auth: SecretStr | None = Field(
+        default=None,
+        alias="SMS_WEBHOOK_AUTH",
+        description="The whole header value for the SMS provider"
+        " (`Bearer <token>`, `Basic <b64>`). Unset (and no file): no header.",
+    )
+    sms_webhook_auth_file: Path | None = Field(
+        default=None,
+        alias="SMS_WEBHOOK_AUTH_FILE",
+        description="A file holding SMS_WEBHOOK_AUTH instead (a mounted Secret); read at start.",
+    )
+    sms_fallback_webhook_auth_header: str = Field(
+        default="Authorization",
+        alias="SMS_FALLBACK_WEBHOOK_AUTH_HEADER",
+        description="The header that carries SMS_FALLBACK_WEBHOOK_AUTH.",
+    )
+    sms_fallback_webhook_auth: SecretStr | None = Field(
+        default=None,
+        alias="SMS_FALLBACK_WEBHOOK_AUTH",
+        description="The whole header value for the second SMS provider"
+        " (`Bearer <token>`, `Basic <b64>`). Unset (and no file): no header.",
+    )
+    sms_fallback_webhook_auth_file: Path | None = Field(
+        default=None,
+        alias="SMS_FALLBACK_WEBHOOK_AUTH_FILE",
+        description="A file holding SMS_FALLBACK_WEBHOOK_AUTH instead (a mounted Secret);"
+        " read at start.",
+    )
+    messaging_webhook_auth_header: str = Field(
+        default="Authorization",
+        alias="MESSAGING_WEBHOOK_AUTH_HEADER",
+        description="The header that carries MESSAGING_WEBHOOK_AUTH.",
+    )
+    messaging_webhook_auth: SecretStr | None = Field(
+        default=None,
+        alias="MESSAGING_WEBHOOK_AUTH",
+        description="The whole header value for the messaging provider"
+        " (`Bearer <token>`, `Basic <b64>`). Unset (and no file): no header.",
+    )
+    messaging_webhook_auth_file: Path | None = Field(
+        default=None,
+        alias="MESSAGING_WEBHOOK_AUTH_FILE",
+        description="A file holding MESSAGING_WEBHOOK_AUTH instead (a mounted Secret);"
+        " read at start.",
+    )
+    messaging_fallback_webhook_auth_header: str = Field(
+        default="Authorization",
+        alias="MESSAGING_FALLBACK_WEBHOOK_AUTH_HEADER",
+        description="The header that carries MESSAGING_FALLBACK_WEBHOOK_AUTH.",
+    )
+    messaging_fallback_webhook_auth: SecretStr | None = Field(
+        default=None,
+        alias="MESSAGING_FALLBACK_WEBHOOK_AUTH",
+        description="The whole header value for the second messaging provider"
+        " (`Bearer <token>`, `Basic <b64>`). Unset (and no file): no header.",
+    )
+    messaging_fallback_webhook_auth_file: Path | None = Field(
+        default=None,
+        alias="MESSAGING_FALLBACK_WEBHOOK_AUTH_FILE",
+        description="A file holding MESSAGING_FALLBACK_WEBHOOK_AUTH instead (a mounted Secret);"
+        " read at start.",
+    )
     webhook_timeout: float = Field(default=15.0, alias="WEBHOOK_TIMEOUT", gt=0)
+    inbound_sms_secret: SecretStr = Field(
+        default=SecretStr(""),
+        alias="INBOUND_SMS_SECRET",
+        description="Shared secret the SMS provider sends (header `X-Webhook-Secret`) with a"
+        " client's text to `POST /inbound/sms` (STOP, START, HELP). Empty: it answers 503.",
+    )
+    sms_help_text: str | None = Field(
+        default=None,
+        alias="SMS_HELP_TEXT",
+        description="The answer to a HELP text, in every language (the center's name and"
+        " contact). Unset: a generic one in the keyword's language.",
+    )
 
     alert_base_url: str = Field(
         default="http://127.0.0.1:8004",
@@ -173,6 +258,42 @@ class NotifySettings(ServiceSettings):
             " in DEVELOPMENT_MODE (where receivers run on localhost)."
         ),
     )
+
+    @field_validator(
+        *(f"{p}_webhook_auth{k}" for p in PROVIDERS for k in ("", "_file")), mode="before"
+    )
+    @classmethod
+    def _empty_auth_is_unset(cls, value: object) -> object:
+        # An empty variable (`X=` in a compose file or a ConfigMap) means "not set".
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _one_credential_each(self) -> Self:
+        for provider in PROVIDERS:
+            if getattr(self, f"{provider}_webhook_auth") is not None and getattr(
+                self, f"{provider}_webhook_auth_file"
+            ):
+                name = provider.upper() + "_WEBHOOK_AUTH"
+                raise ValueError(f"set {name} or {name}_FILE, not both")
+            # A bad header, value or file fails the start here, naming the setting.
+            try:
+                self.provider_auth(provider)
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"{provider.upper()}_WEBHOOK_AUTH: {exc}") from None
+        return self
+
+    def provider_auth(self, provider: "Provider") -> ProviderAuth | None:
+        """The header for one provider URL, its secret read from the env or its file (a
+        missing file fails the start: sending unauthenticated would only collect 401s)."""
+        secret: SecretStr | None = getattr(self, f"{provider}_webhook_auth")
+        path: Path | None = getattr(self, f"{provider}_webhook_auth_file")
+        if secret is not None:
+            value = secret.get_secret_value()
+        elif path is not None:
+            value = read_secret_file(path)
+        else:
+            return None
+        return ProviderAuth(getattr(self, f"{provider}_webhook_auth_header"), value)
 
     @property
     def webhooks_reach_private_addresses(self) -> bool:

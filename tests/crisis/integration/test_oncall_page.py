@@ -505,3 +505,50 @@ async def test_a_form_post_over_the_body_limit_is_a_413_page_in_the_readers_lang
     )
     assert api.status_code == 413
     assert api.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_staff_stop_is_recorded_told_to_notify_and_shown_in_the_policy(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    site_id = uuid4()
+    first, second = await register_staff(bus, site_id, 2, ["+33 6 22 33 44 55", "+33622000000"])
+    await put_policy(crisis, site_id, [([first], "PT60S")], fallback=[second])
+
+    stopped = await _reply(crisis, "0033622334455", " Stop ")
+    assert stopped.status_code == 200
+    assert "START" in stopped.json()["reply"]
+    assert "email" in stopped.json()["reply"]
+    assert "START" in (await _reply(crisis, "+33622334455", "help")).json()["reply"]
+    stranger = await _reply(crisis, "+33699999999", "STOP")
+    assert "not one of theirs" in stranger.json()["reply"]
+
+    async def told() -> list[dict[str, Any]]:
+        found = await bus.crisis_events(site_id, "StaffSmsOptOutChanged")
+        return [e.data for e in found]
+
+    assert await eventually(told) == [
+        {"staff_id": str(first), "site_id": str(site_id), "opted_out": True}
+    ]
+    policy = (await crisis.http.get(f"/sites/{site_id}/escalation-policy")).json()
+    assert policy["sms_stopped_staff_ids"] == [str(first)]
+    assert f"level 1: {first} texted STOP to the paging number" in " ".join(policy["warnings"])
+    # Paging goes on: the level still pages them (notify sends the email only).
+    alert_id = (await flag(crisis, site_id, uuid4()))["alert_id"]
+
+    async def paged() -> list[dict[str, Any]]:
+        return pages(await bus.crisis_events(site_id, "PageRequested"), alert_id)
+
+    assert [p["staff_id"] for p in await eventually(paged)] == [str(first)]
+
+    # A second STOP says nothing new; START lifts it and says so.
+    await _reply(crisis, "+33622334455", "STOP")
+    assert "back on" in (await _reply(crisis, "+33622334455", "START")).json()["reply"]
+
+    async def both() -> list[dict[str, Any]] | None:
+        found = await told()
+        return found if len(found) == 2 else None
+
+    assert [e["opted_out"] for e in await eventually(both)] == [True, False]
+    policy = (await crisis.http.get(f"/sites/{site_id}/escalation-policy")).json()
+    assert policy["sms_stopped_staff_ids"] == []
+    assert not any("STOP" in w for w in policy["warnings"])

@@ -7,6 +7,7 @@ from crisis.domain.policy import EscalationPolicy, PolicyLevel
 from crisis.domain.policy_warnings import (
     FALLBACK_ALL_DEACTIVATED,
     NO_FALLBACK,
+    TEXTS_STOPPED,
     policy_warnings,
 )
 
@@ -72,4 +73,21 @@ def test_a_fallback_of_deactivated_staff_only_pages_nobody() -> None:
         f"fallback: {first} is deactivated and will be skipped",
         f"fallback: {second} is deactivated and will be skipped",
         FALLBACK_ALL_DEACTIVATED,
+    ]
+
+
+def test_each_named_person_who_texted_stop_is_a_line_but_still_paged() -> None:
+    quiet, other, backup = uuid4(), uuid4(), uuid4()
+    policy = EscalationPolicy(
+        (PolicyLevel((quiet, other), MINUTE),), fallback_staff_ids=(backup, quiet)
+    )
+
+    assert policy_warnings(policy, frozenset(), {quiet}) == [
+        f"level 1: {quiet} {TEXTS_STOPPED}",
+        f"fallback: {quiet} {TEXTS_STOPPED}",
+    ]
+    # Deactivated says it all: no second line about their texts.
+    assert policy_warnings(policy, {quiet}, {quiet}) == [
+        f"level 1: {quiet} is deactivated and will be skipped",
+        f"fallback: {quiet} is deactivated and will be skipped",
     ]

@@ -42,6 +42,8 @@ TRANSIENT, PERMANENT, SENT = (
         (429, TRANSIENT),
         (500, TRANSIENT),
         (503, TRANSIENT),
+        (401, TRANSIENT),  # notify's credential refused: fixed by an operator, then sent
+        (403, TRANSIENT),
         (400, PERMANENT),
         (404, PERMANENT),
         (422, PERMANENT),

@@ -1,9 +1,11 @@
 """notify's settings from the environment."""
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
+from notify.adapters.provider_auth import ProviderAuth
 from notify.bootstrap import listening_poll_of
 from notify.domain.codes import Lane
 from notify.settings import NotifySettings
@@ -43,3 +45,38 @@ def test_page_lanes_keep_the_short_look_while_listening_and_bulk_takes_the_long_
 
     monkeypatch.setenv("LISTENING_POLL", "0.5")  # shorter than the idle poll: taken as given
     assert listening_poll_of(Lane.CRISIS, NotifySettings()) == 0.5
+
+
+def test_a_provider_credential_comes_from_the_env_or_a_file_and_never_shows(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    secret = tmp_path / "messaging-auth"
+    secret.write_text("Bearer from-a-file\n")
+    monkeypatch.setenv("SMS_WEBHOOK_AUTH", "Basic ZnJvbS1lbnY=")
+    monkeypatch.setenv("SMS_FALLBACK_WEBHOOK_AUTH", "")  # empty is unset
+    monkeypatch.setenv("MESSAGING_WEBHOOK_AUTH_FILE", str(secret))
+    monkeypatch.setenv("MESSAGING_WEBHOOK_AUTH_HEADER", "X-Api-Key")
+    settings = NotifySettings()
+    assert settings.provider_auth("sms") == ProviderAuth("Authorization", "Basic ZnJvbS1lbnY=")
+    assert settings.provider_auth("sms_fallback") is None
+    assert settings.provider_auth("messaging") == ProviderAuth("X-Api-Key", "Bearer from-a-file")
+    shown = repr(settings) + repr(settings.provider_auth("sms"))
+    assert "ZnJvbS1lbnY" not in shown
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"SMS_WEBHOOK_AUTH": "a", "SMS_WEBHOOK_AUTH_FILE": "/x"}, "not both"),
+        ({"SMS_WEBHOOK_AUTH": "a", "SMS_WEBHOOK_AUTH_HEADER": "X Key"}, "header name"),
+        ({"SMS_WEBHOOK_AUTH": "Bearer a\r\nX-Injected: 1"}, "line break"),
+        ({"MESSAGING_WEBHOOK_AUTH_FILE": "/nonexistent/secret"}, "No such file"),
+    ],
+)
+def test_a_provider_credential_that_cannot_work_stops_the_start(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], problem: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(Exception, match=problem):
+        NotifySettings()

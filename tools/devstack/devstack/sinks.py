@@ -160,6 +160,8 @@ class ReceivedRequest:
 class _HttpState:
     failures: _FailureBudget = field(default_factory=_FailureBudget)
     delay: float = 0.0
+    # (header, value) a request must carry, as a real provider checks its API key.
+    required_auth: tuple[str, str] | None = None
     seen_keys: set[tuple[str, str]] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -211,6 +213,10 @@ class HttpSink:
         """Refuse the next `count` requests (on `channel`, or any; to `to`, or anyone) with
         `status`, unrecorded."""
         self.state.failures.add(count, channel, to, status)
+
+    def require_auth(self, header: str, value: str) -> None:
+        """Answer 401, unrecorded, to any request whose `header` is not `value`."""
+        self.state.required_auth = (header, value)
 
     def set_delay(self, seconds: float) -> None:
         """Answer every request `seconds` late (recorded first, as a slow provider would)."""
@@ -282,6 +288,9 @@ class _SinkRequestHandler(BaseHTTPRequestHandler):
         except ValueError:
             payload = None
         to = str(payload.get("to")) if isinstance(payload, dict) else None
+        if (auth := sink.state.required_auth) is not None and self.headers.get(auth[0]) != auth[1]:
+            self._answer(HTTPStatus.UNAUTHORIZED, {"error": "invalid API key"})
+            return
         if (status := sink.state.failures.take(channel, to)) is not None:
             self._answer(status, {"error": "injected failure"})
             return

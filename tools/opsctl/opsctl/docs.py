@@ -57,6 +57,7 @@ PUBLISHED_BY: Mapping[str, tuple[str, ...]] = {
         "AlertReopened",
         "PageRequested",
         "RiskFlagged",
+        "StaffSmsOptOutChanged",
     ),
     "notify": ("NotificationSent", "NotificationFailed"),
 }

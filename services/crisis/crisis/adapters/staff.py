@@ -197,3 +197,34 @@ async def is_deactivated(db: asyncpg.Pool[Any], staff_id: UUID) -> bool:
         "SELECT deactivated_at IS NOT NULL FROM staff WHERE staff_id = $1", staff_id
     )
     return bool(found)
+
+
+async def stop_texts(conn: Connection, staff_id: UUID, at: datetime) -> UUID | None:
+    """Record that the member texted STOP: their site when it is new, None for a repeat."""
+    site_id: UUID | None = await conn.fetchval(
+        """INSERT INTO staff_sms_opt_outs (staff_id, site_id, opted_out_at)
+           SELECT staff_id, site_id, $2 FROM staff WHERE staff_id = $1
+           ON CONFLICT (staff_id) DO NOTHING RETURNING site_id""",
+        staff_id,
+        at,
+    )
+    return site_id
+
+
+async def resume_texts(conn: Connection, staff_id: UUID) -> UUID | None:
+    """Remove the member's STOP: their site when there was one, else None."""
+    site_id: UUID | None = await conn.fetchval(
+        "DELETE FROM staff_sms_opt_outs WHERE staff_id = $1 RETURNING site_id", staff_id
+    )
+    return site_id
+
+
+async def texts_stopped_among(conn: Connection, staff_ids: Collection[UUID]) -> frozenset[UUID]:
+    """The ids among `staff_ids` whose phone texted STOP to the paging number."""
+    if not staff_ids:
+        return frozenset()
+    rows = await conn.fetch(
+        "SELECT staff_id FROM staff_sms_opt_outs WHERE staff_id = ANY($1::uuid[])",
+        list(staff_ids),
+    )
+    return frozenset(r["staff_id"] for r in rows)

@@ -134,6 +134,12 @@ async def policy_gaps(conn: Connection, policy: EscalationPolicy) -> frozenset[U
     return await staff.inactive_among(conn, everyone(policy))
 
 
+async def texts_stopped(conn: Connection, policy: EscalationPolicy) -> frozenset[UUID]:
+    """Staff the policy names who texted STOP to the paging number: SMS pages do not reach
+    them (email ones do)."""
+    return await staff.texts_stopped_among(conn, everyone(policy))
+
+
 async def staff_registered(
     uow: UnitOfWork,
     event: public.StaffRegistered,

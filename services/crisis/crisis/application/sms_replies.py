@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from counseling_shared import events as public
+from counseling_shared.sms_keywords import Keyword, parse
 from counseling_shared.unit_of_work import UnitOfWork
 from crisis.adapters import alert_views, staff
 from crisis.application import alerts
@@ -29,6 +31,16 @@ class SmsAnswer:
 
 
 HELP = "Reply ACK and the code from the page, e.g. ACK 1A2B3C."
+KEYWORDS_HELP = (
+    "Crisis pages. Reply ACK and the code from the page, e.g. ACK 1A2B3C. STOP ends SMS pages"
+    " to this phone (they go on by email), START brings them back."
+)
+STOPPED = (
+    "SMS pages to this phone are stopped; you are still paged by email, and the escalation"
+    " policy shows it. Reply START to get them again."
+)
+STARTED = "SMS pages to this phone are back on."
+NOT_STAFF = "This number only pages on-call staff; this phone is not one of theirs."
 UNKNOWN = "No open page with this code was sent to this phone."
 ACKNOWLEDGED = "Alert %(alert)s acknowledged. Escalation has stopped."
 ALREADY = "Alert %(alert)s was already acknowledged by %(who)s at %(when)s."
@@ -42,14 +54,20 @@ async def handle_reply(
     made before a key rotation still matches while its key is listed). A sender matched under
     a previous key (or under a key not on record) has their digest made again with the
     current key: crisis has their number at this moment only."""
+    keyword = parse(text).keyword
     matched = _ACK.match(text)
-    if matched is None:
+    if matched is None and keyword is None:
         return SmsAnswer(HELP)
-    code = matched.group(1).upper()
+    if keyword is Keyword.HELP:
+        return SmsAnswer(KEYWORDS_HELP)
     digests = [phone_digest(key, sender) for key in phone_keys]
     matches = await staff.with_phone_digest(uow.conn, digests)
     await _redigest(uow, matches, digests[0], key_fingerprint(phone_keys[0]))
     senders = [m.staff_id for m in matches]
+    if keyword is not None:
+        return await _stop_or_start(uow, senders, keyword is Keyword.STOP)
+    assert matched is not None
+    code = matched.group(1).upper()
     page = await alert_views.page_with_code(uow.conn, senders, code) if senders else None
     if page is None or reply_code(page["page_id"]) != code:
         return SmsAnswer(UNKNOWN)
@@ -79,3 +97,24 @@ async def _redigest(
             await staff.redigest_phone(
                 uow.conn, match.staff_id, match.phone_digest, current, current_key
             )
+
+
+async def _stop_or_start(uow: UnitOfWork, senders: Sequence[UUID], stop: bool) -> SmsAnswer:
+    """STOP from a staff member's phone: recorded, told to notify (which stops SMS and
+    messaging to that phone; email pages go on), shown in the policy's warnings. Dangerous
+    for paging, but the law gives the texter the last word; the admin sees the gap."""
+    if not senders:
+        return SmsAnswer(NOT_STAFF)
+    known: dict[str, Any] = {}
+    for staff_id in senders:
+        if stop:
+            site_id = await staff.stop_texts(uow.conn, staff_id, uow.now())
+        else:
+            site_id = await staff.resume_texts(uow.conn, staff_id)
+        if site_id is not None:  # a repeat changes nothing and says nothing again
+            change = public.StaffSmsOptOutChanged(
+                staff_id=staff_id, site_id=site_id, opted_out=stop
+            )
+            uow.publish(change, subject=staff_id)
+            known = {"staff_id": staff_id, "site_id": site_id}
+    return SmsAnswer(STOPPED if stop else STARTED, **known)

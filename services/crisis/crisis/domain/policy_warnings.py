@@ -15,14 +15,26 @@ FALLBACK_ALL_DEACTIVATED = (
     "fallback: everyone is deactivated, nobody more is paged when the chain is exhausted"
 )
 
+TEXTS_STOPPED = "texted STOP to the paging number: paged by email only until they text START"
 
-def policy_warnings(policy: EscalationPolicy, inactive: Collection[UUID] = ()) -> list[str]:
+
+def policy_warnings(
+    policy: EscalationPolicy,
+    inactive: Collection[UUID] = (),
+    texts_stopped: Collection[UUID] = (),
+) -> list[str]:
     """One line per gap: each deactivated person, each level (and the fallback) left with
-    nobody, and a fallback that pages nobody when the chain is exhausted."""
+    nobody, a fallback that pages nobody when the chain is exhausted, and each person named
+    who texted STOP (paged by email only: one channel left, and the slower one)."""
     warnings: list[str] = []
     for n, level in enumerate(policy.levels, start=1):
         gone = [staff for staff in level.staff_ids if staff in inactive]
         warnings += [f"level {n}: {staff} is deactivated and will be skipped" for staff in gone]
+        warnings += [
+            f"level {n}: {staff} {TEXTS_STOPPED}"
+            for staff in level.staff_ids
+            if staff in texts_stopped and staff not in inactive
+        ]
         if not gone or len(gone) < len(level.staff_ids):
             continue  # someone named is still paged (or nobody named was deactivated)
         if level.schedule_ids:
@@ -35,6 +47,11 @@ def policy_warnings(policy: EscalationPolicy, inactive: Collection[UUID] = ()) -
     fallback = policy.fallback_staff_ids
     gone = [staff for staff in fallback if staff in inactive]
     warnings += [f"fallback: {staff} is deactivated and will be skipped" for staff in gone]
+    warnings += [
+        f"fallback: {staff} {TEXTS_STOPPED}"
+        for staff in fallback
+        if staff in texts_stopped and staff not in inactive
+    ]
     if not fallback:
         warnings.append(NO_FALLBACK)
     elif len(gone) == len(fallback):

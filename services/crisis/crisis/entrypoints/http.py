@@ -58,7 +58,11 @@ def _paging(runtime: Runtime) -> Paging:
     return paging_for(_settings(runtime))
 
 
-def _policy_out(stored: SitePolicy, inactive: frozenset[UUID] = frozenset()) -> EscalationPolicyOut:
+def _policy_out(
+    stored: SitePolicy,
+    inactive: frozenset[UUID] = frozenset(),
+    texts_stopped: frozenset[UUID] = frozenset(),
+) -> EscalationPolicyOut:
     return EscalationPolicyOut.model_validate(
         {
             "site_id": stored.site_id,
@@ -69,7 +73,8 @@ def _policy_out(stored: SitePolicy, inactive: frozenset[UUID] = frozenset()) -> 
             "version": stored.version,
             "updated_at": stored.updated_at,
             "inactive_staff_ids": sorted(inactive, key=str),
-            "warnings": policy_warnings(stored.policy, inactive),
+            "sms_stopped_staff_ids": sorted(texts_stopped, key=str),
+            "warnings": policy_warnings(stored.policy, inactive, texts_stopped),
         }
     )
 
@@ -136,7 +141,8 @@ async def get_escalation_policy(
         if stored is None:
             raise NotFound("escalation policy", site_id)
         inactive = await policy_commands.policy_gaps(conn, stored.policy)
-    return _policy_out(stored, inactive)
+        stopped = await policy_commands.texts_stopped(conn, stored.policy)
+    return _policy_out(stored, inactive, stopped)
 
 
 @router.post("/risk-flags", status_code=202, tags=["alerts"])

@@ -82,11 +82,17 @@ class EscalationPolicyOut(BaseModel):
         description="Staff the policy names whom booking has deactivated since: they are"
         " skipped when their level is paged. Replace them.",
     )
+    sms_stopped_staff_ids: list[UUID] = Field(
+        default_factory=list,
+        description="Staff the policy names who texted STOP to the paging number: no SMS or"
+        " messaging page reaches them until they text START; email pages do.",
+    )
     warnings: list[str] = Field(
         default_factory=list,
         description="What is wrong with the policy as it stands: each deactivated person named,"
         " a level (or the fallback) left with nobody to page, and an empty"
-        " `fallback_staff_ids` (nobody more is paged when the chain is exhausted). A level with"
+        " `fallback_staff_ids` (nobody more is paged when the chain is exhausted), each person"
+        " named who texted STOP (paged by email only). A level with"
         " schedules is never said to page nobody: they are resolved when it is paged.",
     )
 

@@ -53,6 +53,7 @@ from notify.domain.notification import (
     Notification,
     NotificationEvent,
 )
+from notify.domain.phones import OPTED_OUT
 from notify.domain.quiet_hours import QuietHours, zone_named
 from notify.domain.retry import RetryPolicy
 from notify.metrics import DELIVERY_ATTEMPTS, DELIVERY_DEFERRALS, DELIVERY_LATENCY
@@ -338,7 +339,11 @@ class Courier:
             or not rules.ends_it(claimed, outcome, self._retry)
         ):
             return None
-        return next_channel(recipient.wishes, recipient.addresses, channel)
+        addresses = recipient.addresses
+        if outcome.error_code == OPTED_OUT:
+            # The number opted out of texts on every text channel, not on this one alone.
+            addresses = Addresses(email=addresses.email)
+        return next_channel(recipient.wishes, addresses, channel)
 
     async def record_crash(self, claimed: Notification) -> Notification | None:
         """Delivery raised: record it as a transient failure of the planned channel."""

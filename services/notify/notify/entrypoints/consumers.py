@@ -6,6 +6,9 @@ notify-crisis (CRISIS)
 notify-alert-closed (CRISIS)
     crisis.*.AlertAcknowledged        → on_alert_closed: the alert's pages still pending
     crisis.*.AlertResolved              (retries, or not yet tried) are withdrawn
+notify-staff-texts (CRISIS)
+    crisis.*.StaffSmsOptOutChanged    → staff_texts: SMS and messaging to the member's phone
+                                        stop (STOP to the paging number) or resume (START)
 notify-followups (FOLLOWUP)
     followup.*.FollowUpDue            → on_followup_due: one bulk-lane notification (with the
                                         signed link to the client's answer form)
@@ -75,6 +78,7 @@ from counseling_shared.events import (
     SiteRegistered,
     StaffDeactivated,
     StaffRegistered,
+    StaffSmsOptOutChanged,
 )
 from counseling_shared.inbox import BatchHandler, Handler, dispatch
 from counseling_shared.jetstream import STREAMS, ConsumerSpec
@@ -85,6 +89,7 @@ from notify.application.client_messages import (
     client_message_handler,
     client_messages_batch,
 )
+from notify.application.staff_texts import staff_texts_handler
 from notify.settings import NotifySettings
 
 WEBHOOK_STREAMS = ("BOOKING", "FOLLOWUP", "CRISIS", "NOTIFY")
@@ -129,6 +134,16 @@ def routes(settings: NotifySettings) -> list[Route]:
                     AlertResolved: handlers.on_alert_closed,
                 }
             ),
+        ),
+        Route(
+            ConsumerSpec(
+                "notify-staff-texts",
+                "CRISIS",
+                ["crisis.*.StaffSmsOptOutChanged"],
+                description="A staff member's STOP or START to the paging number: SMS and"
+                " messaging to their phone stop or resume.",
+            ),
+            dispatch({StaffSmsOptOutChanged: staff_texts_handler(settings.link_keys)}),
         ),
         Route(
             ConsumerSpec(
