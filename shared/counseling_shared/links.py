@@ -112,3 +112,17 @@ def check_link_key_allowed(
             "LINK_SIGNING_PREVIOUS_KEYS holds the development stack's key: anyone could forge"
             " a link it verifies; remove it"
         )
+
+
+def digest_states(
+    by_key: dict[str | None, int], current: str, previous: frozenset[str]
+) -> dict[str, int]:
+    """Stored digests counted by the fingerprint of the key that made them → by state:
+    `current` (LINK_SIGNING_KEY), `previous` (one of LINK_SIGNING_PREVIOUS_KEYS) or `unknown`
+    (a key no longer listed, or none recorded). Operators drop a previous key once `previous`
+    and `unknown` are 0."""
+    states = dict.fromkeys(("current", "previous", "unknown"), 0)
+    for key, n in by_key.items():
+        state = "current" if key == current else "previous" if key in previous else "unknown"
+        states[state] += n
+    return states

@@ -27,6 +27,7 @@ from notify.application.ports import ChannelProvider
 from notify.application.webhooks import WebhookCourier
 from notify.domain.codes import Lane, Template
 from notify.entrypoints import consumers, http, inbound_sms, webhooks_http
+from notify.entrypoints.opt_out_gauges import refresh_opt_out_gauges
 from notify.entrypoints.page_priority import PagesFirst
 from notify.entrypoints.webhook_gauges import refresh_webhook_gauges
 from notify.entrypoints.webhook_worker import WebhookWorker
@@ -64,6 +65,7 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
             lane_pool(Lane.BULK, s, pages=pages),
             webhook_pool(s),
             refresh_webhook_gauges,
+            refresh_opt_out_gauges,
         ],
         prune_targets=[
             # What was tried when, kept for support questions; the notifications themselves stay.

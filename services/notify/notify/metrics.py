@@ -38,6 +38,15 @@ OPTED_OUT_SKIPS = Counter(
     " by channel",
     ["channel"],
 )
+SMS_OPT_OUTS = Gauge(
+    "notify_sms_opt_outs",
+    "Numbers that texted STOP, by the link key their digest was made with: current"
+    " (LINK_SIGNING_KEY), previous (LINK_SIGNING_PREVIOUS_KEYS) or unknown (a key no longer"
+    " listed: those numbers would be texted again). A digest moves to the current key when its"
+    " number is next texted or texts; dropping a previous key while `previous` is above 0"
+    " forgets those opt-outs",
+    ["key"],
+)
 INBOUND_SMS = Counter(
     "notify_inbound_sms_total",
     "Texts received on POST /inbound/sms, by keyword (stop, start, help, other)",
@@ -73,5 +82,7 @@ for _channel in ("sms", "messaging"):
         PROVIDER_AUTH_REJECTIONS.labels(_channel, _role)
 for _channel in ("sms", "messaging"):
     OPTED_OUT_SKIPS.labels(_channel)
+for _state in ("current", "previous", "unknown"):
+    SMS_OPT_OUTS.labels(_state)
 for _keyword in ("stop", "start", "help", "other"):
     INBOUND_SMS.labels(_keyword)

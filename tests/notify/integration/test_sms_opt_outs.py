@@ -8,10 +8,12 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from counseling_shared.codes import Channel
 from counseling_shared.events import PageRequested, StaffSmsOptOutChanged
 from notify.adapters import opt_outs
+from notify.entrypoints import opt_out_gauges
 from tests.notify.integration.conftest import Notify, eventually, followup_due
 
 pytestmark = pytest.mark.integration
@@ -185,6 +187,31 @@ async def test_an_opt_out_survives_a_link_key_rotation(notify: Notify, phone: st
     assert await opt_outs.is_opted_out(notify.pool, ["new-key"], phone)
     assert await opt_outs.opt_in(notify.pool, ["new-key"], phone)
     assert not await opt_outs.is_opted_out(notify.pool, ["new-key", "old-key"], phone)
+
+
+def opt_out_gauge(state: str) -> float:
+    value = REGISTRY.get_sample_value("notify_sms_opt_outs", {"key": state})
+    assert value is not None
+    return value
+
+
+async def test_the_gauge_shows_the_opt_outs_that_dropping_an_old_key_would_forget(
+    notify: Notify, phone: str
+) -> None:
+    new, old = f"gauge-new-{uuid4()}", f"gauge-old-{uuid4()}"  # keys no other test uses
+    await opt_outs.opt_out(notify.pool, [old], phone, "stop", notify.clock.now())
+
+    await opt_out_gauges.refresh_once(notify.pool, [new, old])
+    assert (opt_out_gauge("current"), opt_out_gauge("previous")) == (0, 1)
+    # Dropping the old key now would forget it: it counts as unknown.
+    await opt_out_gauges.refresh_once(notify.pool, [new])
+    assert (opt_out_gauge("current"), opt_out_gauge("previous")) == (0, 0)
+    assert opt_out_gauge("unknown") >= 1
+
+    # Met again (texted to, or texting) while the old key is listed: it moves to the new key.
+    assert await opt_outs.is_opted_out(notify.pool, [new, old], phone)
+    await opt_out_gauges.refresh_once(notify.pool, [new, old])
+    assert (opt_out_gauge("current"), opt_out_gauge("previous")) == (1, 0)
 
 
 async def test_a_staff_stop_to_the_paging_number_stops_their_sms_pages_and_start_resumes(

@@ -6,6 +6,7 @@ Every replica reports the same database's counts: rules read them with `max`, ne
 
 import asyncio
 
+from counseling_shared.links import digest_states
 from counseling_shared.logs import get_logger
 from counseling_shared.service import Runtime
 from crisis import metrics
@@ -45,14 +46,3 @@ async def refresh_gauges(runtime: Runtime) -> None:
             # Gauges are not worth stopping the process for (a crashed task would).
             log.warning("gauges_not_refreshed", error=repr(exc))
         await asyncio.sleep(interval)
-
-
-def digest_states(
-    by_key: dict[str | None, int], current: str, previous: frozenset[str]
-) -> dict[str, int]:
-    """Digest counts by key fingerprint → by state: `current`, `previous` or `unknown`."""
-    states = dict.fromkeys(("current", "previous", "unknown"), 0)
-    for key, n in by_key.items():
-        state = "current" if key == current else "previous" if key in previous else "unknown"
-        states[state] += n
-    return states

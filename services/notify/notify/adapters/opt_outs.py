@@ -65,3 +65,11 @@ async def is_opted_out(conn: "Conn", keys: Sequence[str], phone: str) -> bool:
             key_fingerprint(keys[0]),
         )
     return True
+
+
+async def count_by_key(conn: "Conn") -> dict[str | None, int]:
+    """Opt-outs by the fingerprint of the key that made their digest."""
+    rows = await conn.fetch(
+        "SELECT digest_key AS key, count(*) AS n FROM sms_opt_outs GROUP BY digest_key"
+    )
+    return {r["key"]: r["n"] for r in rows}
