@@ -23,6 +23,7 @@ from tests.deploy.support import (
     interpolate_tree,
     load_yaml,
     service_configs,
+    unread_variables,
 )
 
 # Vendored from the check-jsonschema wheel (builtin_schemas/vendor/compose-spec.json, Apache-2.0);
@@ -92,6 +93,23 @@ def test_every_setting_without_a_container_safe_default_is_provided(config: Serv
     settings = config.settings.model_validate(env)
     assert settings.host == "0.0.0.0"  # noqa: S104 - the value under test
     assert settings.port == config.default_port
+
+
+@pytest.mark.parametrize("config", service_configs(), ids=lambda c: c.name)
+def test_every_variable_a_service_is_given_is_one_its_settings_read(config: ServiceConfig) -> None:
+    unread = unread_variables(config.settings, environment_of(_service(config.name)))
+    assert not unread, f"{config.name} is given {unread}, which no setting of it reads"
+
+
+def test_the_unread_check_sees_a_misspelt_variable_and_allows_substitutions() -> None:
+    crisis = next(c for c in service_configs() if c.name == "crisis")
+    env = {
+        "CRISIS_PORT": "8004",
+        "INBOUND_SMS_SECRETS": "x",
+        "DB_USER": "crisis",
+        "DATABASE_URL": "postgresql://$(DB_USER)@db/crisis",
+    }
+    assert unread_variables(crisis.settings, env) == ["INBOUND_SMS_SECRETS"]
 
 
 @pytest.mark.parametrize("config", service_configs(), ids=lambda c: c.name)
