@@ -206,6 +206,29 @@ def test_each_service_sees_only_its_own_bus_seed_and_waits_for_the_streams(
     assert service["depends_on"]["streams"]["condition"] == "service_completed_successfully"
 
 
+@pytest.mark.parametrize(
+    "env", [{}, {f"{s.upper()}_OWNER_DB_PASSWORD": f"{s}-secret" for s in SERVICES}]
+)
+def test_the_counselctl_tool_is_the_operator_and_each_databases_owner(env: dict[str, str]) -> None:
+    """As the Kubernetes `counselctl` pod: a service's container may neither redrive (its NATS
+    user) nor reach the other databases (its roles); the operations guide ran counselctl only
+    there (`docker compose exec booking counselctl …`) and said nothing for the rest."""
+    tool = _service("counselctl", env)
+    assert tool["profiles"] == ["tools"], "never started by `docker compose up`"
+    assert tool["entrypoint"] == ["counselctl"]
+    assert _mounts(tool) == {"bus/counselctl": "/run/bus"}
+    tool_env = environment_of(tool)
+    assert tool_env["NATS_NKEY_SEED_FILE"] == "/run/bus/seed.nk"
+    assert urlsplit(tool_env["NATS_URL"]).hostname == "nats"
+    for service in SERVICES:
+        owner_url = environment_of(_service(service, env))["MIGRATION_DATABASE_URL"]
+        assert tool_env[f"{service.upper()}_DATABASE_URL"] == owner_url
+    read = {"NATS_URL", "NATS_NKEY_SEED_FILE", *(f"{s.upper()}_DATABASE_URL" for s in SERVICES)}
+    assert set(tool_env) <= read
+    guide = (ROOT / "docs/operations.md").read_text()
+    assert "docker compose run --rm counselctl dead-letters" in guide
+
+
 def test_the_operator_declares_the_streams_and_nats_loads_the_bus_users() -> None:
     streams = _service("streams")
     assert streams["command"] == ["counselctl", "streams", "ensure"]
