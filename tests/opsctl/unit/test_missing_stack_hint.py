@@ -71,7 +71,7 @@ def test_demo_load_without_a_stack_says_where_it_looked(
     unused.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
     port = unused.getsockname()[1]
     for service in DEFAULT_PORTS:  # the contract's ports may serve someone else's stack
-        monkeypatch.setitem(DEFAULT_PORTS, service, port)  # type: ignore[index]
+        monkeypatch.setitem(DEFAULT_PORTS, service, port)
 
     try:
         result = CliRunner().invoke(app, ["demo", "load", "--wait", "0"])
