@@ -16,7 +16,12 @@ in this process: at a tenth of a millisecond its distribution has two modes (abo
 0.13 ms here, at either table size: the wake-ups of two processes on two shared cores), so its
 median says which mode won more often rather than what the claim costs; it is shown beside.
 
-python -m bench.claims [--large 1000000] [--claims 1000] [--explained 300]
+notify's webhook worker is measured the same way with pending webhook deliveries queued for
+50 subscriptions: only a subscription's oldest pending delivery (its head) is ever attempted,
+so the rows behind the heads are the ones whose number must not matter, in its claim and in
+its next due time (which it reads on every idle look).
+
+python -m bench.claims [--large 1000000] [--claims 1000] [--explained 300] [--only webhook]
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from crisis.adapters.timers import DUE as CRISIS_DUE
 from crisis.bootstrap import MIGRATIONS as CRISIS_MIGRATIONS
 from devstack.postgres import drop_database, ensure_database, with_database
 from followup.bootstrap import MIGRATIONS as FOLLOWUP_MIGRATIONS
-from notify.adapters import notification_store
+from notify.adapters import notification_store, webhook_store
 from notify.bootstrap import MIGRATIONS as NOTIFY_MIGRATIONS
 from notify.domain.codes import Lane
 
@@ -81,6 +86,31 @@ async def _claim_notification(conn: Conn, now: datetime) -> object:
     return await notification_store.claim(conn, Lane.BULK, now, now + timedelta(seconds=30))
 
 
+async def _claim_webhook_heads(conn: Conn, now: datetime) -> object:
+    return await webhook_store.claim_heads(conn, now, timedelta(seconds=30), 4) or None
+
+
+async def _webhook_next_due(conn: Conn, now: datetime) -> object:
+    return await webhook_store.next_due_at(conn)
+
+
+# Webhook deliveries queued for 50 subscriptions in turn; the first DUE_ROWS rows are the heads
+# of 20 of them, every later row waits behind a head (only heads are ever attempted).
+WEBHOOK_FILL = """WITH subscriptions AS (
+           INSERT INTO webhook_subscriptions (id, site_id, url, event_types, secret, status,
+                                              created_by, created_at)
+           SELECT lpad(to_hex(s), 32, '0')::uuid, lpad(to_hex(s % 50), 32, '0')::uuid,
+                  'https://receiver.example/hook', '{appointment.booked}', 'whsec_bench',
+                  'active', 'bench', now()
+           FROM generate_series(1, 50) s
+           ON CONFLICT DO NOTHING)
+       INSERT INTO webhook_deliveries (id, subscription_id, event_id, event_type, body, status,
+                                       queued_at, next_attempt_at)
+       SELECT lpad(to_hex(g), 32, '0')::uuid, lpad(to_hex(g % 50 + 1), 32, '0')::uuid,
+              lpad(to_hex(g), 32, '0')::uuid, 'appointment.booked', '{}', 'pending', now(),
+              $3::timestamptz + (g - $1) * interval '1 second'
+       FROM generate_series($1::int, $2::int) g"""
+
 TABLES = (
     Table(
         "followup: followups (DueScheduler)",
@@ -115,6 +145,18 @@ TABLES = (
                   lpad(to_hex(g), 32, '0')::uuid, now(), 1
            FROM generate_series($1::int, $2::int) g""",
         _claim_notification,
+    ),
+    Table(
+        "notify: webhook_deliveries, heads (webhook worker's claim)",
+        NOTIFY_MIGRATIONS,
+        WEBHOOK_FILL,
+        _claim_webhook_heads,
+    ),
+    Table(
+        "notify: webhook_deliveries, heads (webhook worker's next due time)",
+        NOTIFY_MIGRATIONS,
+        WEBHOOK_FILL,
+        _webhook_next_due,
     ),
 )
 
@@ -260,8 +302,9 @@ async def _plan_index(conn: Conn, query: str, args: tuple[Any, ...]) -> str:
 
 
 class _Recorder:
-    """Passes `fetchrow` and `fetch` (notify's claim of several) through to the connection,
-    keeping the statement and its arguments."""
+    """Passes `fetchrow`, `fetch` (notify's claims of several) and `fetchval` (the webhook
+    worker's next due time) through to the connection, keeping the statement and its
+    arguments."""
 
     def __init__(self, conn: Conn) -> None:
         self._conn = conn
@@ -274,6 +317,10 @@ class _Recorder:
     async def fetch(self, query: str, *args: Any) -> Any:
         self.last = (query, args)
         return await self._conn.fetch(query, *args)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        self.last = (query, args)
+        return await self._conn.fetchval(query, *args)
 
 
 async def measure_table(
@@ -321,10 +368,14 @@ async def measure_table(
 
 
 async def measure(
-    server_url: str, large: int = LARGE, claims: int = CLAIMS, explained: int = EXPLAINED
+    server_url: str,
+    large: int = LARGE,
+    claims: int = CLAIMS,
+    explained: int = EXPLAINED,
+    only: str = "",
 ) -> list[ClaimCost]:
     costs = []
-    for table in TABLES:
+    for table in (t for t in TABLES if only in t.name):
         cost = await measure_table(server_url, table, large, claims, explained)
         print(
             f"claim, {cost.table}: in PostgreSQL {_median_ms(cost.server_small):.3f} ms with "
@@ -347,9 +398,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--large", type=int, default=LARGE)
     parser.add_argument("--claims", type=int, default=CLAIMS)
     parser.add_argument("--explained", type=int, default=EXPLAINED)
+    parser.add_argument("--only", default="", help="the tables whose name contains this")
     args = parser.parse_args(argv)
     with servers() as found:
-        asyncio.run(measure(found.postgres_url, args.large, args.claims, args.explained))
+        asyncio.run(measure(found.postgres_url, args.large, args.claims, args.explained, args.only))
 
 
 if __name__ == "__main__":

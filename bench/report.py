@@ -1020,6 +1020,24 @@ B-tree's extra level) for followup and crisis. notify's claim touches more pages
 it also updates the row's lease and joins the recipient's facts; where its 7 more pages at
 1,000,000 rows come from is not looked into) and costs the same time at both sizes.
 
+notify's webhook worker is measured the same way (its two rows, since 2026-12-05): pending
+webhook deliveries queued for 50 subscriptions, of which 20 have a due head (a subscription's
+oldest pending delivery, the only one ever attempted) and every other delivery waits behind a
+head. Its claim takes the due heads; its next due time is the statement it runs on every idle
+look. Both used to find the heads with a `DISTINCT ON (subscription_id)` over every pending
+delivery, reading all of them (index and table: 87,000 pages at 100,000 pending); they now take
+each active subscription's head with one probe of `webhook_deliveries_queue` (a `LATERAL ...
+LIMIT 1`), no migration needed. Measured on 2026-12-05 with the old and the new statement
+alternately on the same databases (`EXPLAIN ANALYZE`, 15 runs each, load average 1 to 6):
+next due time 5.6 to 9.3 ms (old) and 0.30 to 0.35 ms (new) at 10,000 pending, 71 to 93 ms
+and 0.44 ms at 100,000; claim 13 to 14 ms and 0.56 to 0.64 ms at 10,000, 70 to 93 ms and 0.72
+to 0.75 ms at 100,000. In `bench.claims` (100 explained a size) the new claim costs 0.40 and
+0.42 ms at 10,000 and 100,000 (ratio 1.03, 251 and 307 pages), 0.46 and 0.48 at 1,000,000
+(1.04); the next due time 0.20 and 0.21 ms (1.05), 0.21 and 0.23 at 1,000,000 (1.09). Their
+cost now grows with the active subscriptions instead, about 1 µs each: with 5,000
+subscriptions and 100,000 pending, 7.4 ms (next due time) and 7.9 ms (claim), against 26 and
+23 ms before.
+
 ## Where a booking's time goes
 
 ### Round trips, in every database

@@ -12,7 +12,7 @@ from booking.entrypoints.directory_batch import serve_directory_batch
 from booking.entrypoints.fhir import routes as fhir
 from booking.entrypoints.http import ROUTERS
 from booking.entrypoints.timers import timers
-from booking.entrypoints.web import manage_page, offer_page
+from booking.entrypoints.web import manage_page, offer_page, page_errors
 from booking.settings import BookingSettings
 from counseling_shared.connections import process_connections
 from counseling_shared.service import ServiceDefinition
@@ -35,6 +35,7 @@ def definition(settings: BookingSettings | None = None) -> ServiceDefinition:
         staff_deactivated=staff_status.is_deactivated,
         # Rate-limited per link, not per address: a calendar feed, a waitlist offer.
         link_purposes=(calendar.CALENDAR_PURPOSE, ACCEPT_PURPOSE),
+        html_error_page=page_errors.html_error_page,
     )
 
 

@@ -1,4 +1,5 @@
-"""A ceiling on request bodies (contract v2: over 64 KiB is a 413 problem+json).
+"""A ceiling on request bodies (contract v2: over 64 KiB is a 413 problem+json; on a service's
+HTML pages, its HTML error page for 413 instead, `install_html_error_pages`).
 
 A declared `Content-Length` over the limit is refused before a byte of the body is read. A body
 without one (chunked transfer encoding) is counted as it arrives and refused as soon as it
@@ -8,11 +9,11 @@ passes the limit, so nobody can make a service buffer an endless stream.
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from counseling_shared.http.problems import problem_response
+from counseling_shared.http.problems import html_page_for, problem_response
 
 MAX_BODY_BYTES = 64 * 1024
 # After refusing a body, this much more of it is read and thrown away so that a client still
@@ -91,20 +92,27 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
+def _too_large(request: Request, detail: str) -> Response:
+    """A person's form post gets the page's HTML error, an API client problem+json."""
+    page = html_page_for(request, 413)
+    return page or problem_response(413, _KIND, _TITLE, detail, request.url.path)
+
+
 async def _send_413(scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
-    response = problem_response(
-        413, _KIND, _TITLE, f"The request body is larger than {max_bytes} bytes.", scope["path"]
-    )
+    # Refused before the app's routing: Starlette has set scope["app"], whose state holds the
+    # HTML error page.
+    response = _too_large(Request(scope), f"The request body is larger than {max_bytes} bytes.")
     response.headers["connection"] = "close"  # the rest of the body is never read
     await response(scope, receive, send)
 
 
 def install_body_limit(app: FastAPI, max_bytes: int = MAX_BODY_BYTES) -> None:
-    """Add the middleware, and answer a `BodyTooLarge` raised inside a route as problem+json."""
+    """Add the middleware, and answer a `BodyTooLarge` raised inside a route (a chunked body
+    read by the route) as problem+json, or as the HTML error page of a person's page."""
 
-    async def too_large(request: Request, exc: Exception) -> JSONResponse:
+    async def too_large(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, BodyTooLarge)
-        return problem_response(413, _KIND, _TITLE, str(exc.detail), request.url.path)
+        return _too_large(request, str(exc.detail))
 
     app.add_exception_handler(BodyTooLarge, too_large)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_bytes)

@@ -8,14 +8,17 @@ import asyncio
 import html
 import json
 import re
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import nats
 import pytest
 
+from counseling_shared.http.body_limit import MAX_BODY_BYTES
+from counseling_shared.http.private_pages import PRIVATE_PAGE_HEADERS
 from tests.booking.integration.support import Booking
 
 pytestmark = pytest.mark.integration
@@ -219,3 +222,45 @@ async def test_altered_foreign_and_started_links_are_refused_with_pages(booking:
         assert page.headers["content-type"].startswith("text/html")
         assert "<button" not in page.text
     assert '<html lang="fr">' in started.text  # genuine but late: the client's language
+
+
+async def _chunks(body: bytes, size: int = 8192) -> AsyncIterator[bytes]:
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["declared length", "chunked"])
+async def test_a_form_post_over_the_body_limit_is_a_413_page_in_the_browsers_language(
+    booking: Booking, chunked: bool
+) -> None:
+    site, counselor, client = await _practice(booking)
+    booked = await booking.appointment(counselor, client, booking.at(hours=50))
+    [published] = await _events(booking, site["id"], 1, "AppointmentBooked")
+    page = await booking.http.get(_relative(published["manage_url"]))
+    action, fields = _form(page.text)
+    body = urlencode(fields | {"padding": "x" * MAX_BODY_BYTES}).encode()
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Accept-Language": "ko-KR,ko;q=0.9",
+    }
+
+    answer = await booking.http.post(
+        action, content=_chunks(body) if chunked else body, headers=headers
+    )
+
+    assert ("content-length" in answer.request.headers) is not chunked
+    assert answer.status_code == 413
+    assert answer.headers["content-type"].startswith("text/html")
+    assert '<html lang="ko">' in answer.text
+    assert "전송한 내용이 너무 큽니다" in answer.text
+    for name, value in PRIVATE_PAGE_HEADERS.items():
+        assert answer.headers[name] == value
+    assert (await booking.get(f"/appointments/{booked['id']}")).json()["confirmed_at"] is None
+    # The JSON API keeps its problem+json.
+    api = await booking.http.post(
+        "/appointments",
+        content=b"{" + b" " * MAX_BODY_BYTES + b"}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert api.status_code == 413
+    assert api.headers["content-type"] == "application/problem+json"

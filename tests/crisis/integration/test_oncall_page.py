@@ -6,7 +6,7 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -16,6 +16,7 @@ import pytest
 from counseling_shared import audit_batch
 from counseling_shared.codes import StaffRole
 from counseling_shared.events import StaffRegistered
+from counseling_shared.http.body_limit import MAX_BODY_BYTES
 from counseling_shared.http.private_pages import PRIVATE_PAGE_HEADERS
 from counseling_shared.links import LinkSigner
 from crisis.adapters import alert_views
@@ -464,3 +465,43 @@ async def test_a_member_known_before_names_were_kept_is_named_from_their_next_an
         return html if "Sam Lee (you)" in html else None
 
     assert str(staff[0])[:8] not in await eventually(named, timeout=10)
+
+
+async def _chunks(body: bytes, size: int = 8192) -> AsyncIterator[bytes]:
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["declared length", "chunked"])
+async def test_a_form_post_over_the_body_limit_is_a_413_page_in_the_readers_language(
+    crisis: RunningCrisis, bus: Bus, chunked: bool
+) -> None:
+    _, _, _, page = await _paged_alert(crisis, bus)
+    path, token = _path_and_token(page["ack_url"])
+    body = urlencode({"token": token, "padding": "x" * MAX_BODY_BYTES}).encode()
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Accept-Language": "ko-KR,ko;q=0.9",
+    }
+
+    answer = await crisis.http.post(
+        f"{path}/ack", content=_chunks(body) if chunked else body, headers=headers
+    )
+
+    assert ("content-length" in answer.request.headers) is not chunked
+    assert answer.status_code == 413
+    assert answer.headers["content-type"].startswith("text/html")
+    assert '<html lang="ko">' in answer.text
+    assert "전송한 내용이 너무 큽니다" in answer.text
+    for name, value in PRIVATE_PAGE_HEADERS.items():
+        assert answer.headers[name] == value
+    # Nothing was acknowledged: the same link still does it.
+    assert (await crisis.http.post(f"{path}/ack", data={"token": token})).status_code == 200
+    # The JSON API keeps its problem+json.
+    api = await crisis.http.post(
+        "/alerts",
+        content=b"{" + b" " * MAX_BODY_BYTES + b"}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert api.status_code == 413
+    assert api.headers["content-type"] == "application/problem+json"

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID, uuid4
 
 import httpx
 import pytest
 from nats.js import JetStreamContext
 
+from counseling_shared.http.body_limit import MAX_BODY_BYTES
+from counseling_shared.http.private_pages import PRIVATE_PAGE_HEADERS
 from followup.entrypoints.web import recent_links, response_form
-from tests.followup.integration.test_response_form import due_link, path_of
+from tests.followup.integration.test_response_form import due_link, form_fields, path_of
 
 pytestmark = pytest.mark.integration
 FRENCH_EMERGENCY = "appelez le +33 3114 maintenant"
@@ -115,3 +118,41 @@ async def test_the_progress_page_answers_its_errors_as_pages_the_json_api_as_pro
     assert json_api.headers["content-type"] == "application/problem+json"
     followup = await api.get("/followups/not-an-id")
     assert followup.headers["content-type"] == "application/problem+json"
+
+
+async def _chunks(body: bytes, size: int = 8192) -> AsyncIterator[bytes]:
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["declared length", "chunked"])
+async def test_an_answer_over_the_body_limit_is_a_413_page_in_the_browsers_language(
+    api: httpx.AsyncClient, js: JetStreamContext, forgetful: None, chunked: bool
+) -> None:
+    followup_id, path = await _link(api, js)
+    token = path.split("token=", 1)[1]
+    fields = form_fields([0] * 9, token=token) | {"comment": "x" * MAX_BODY_BYTES}
+    body = urlencode(fields).encode()
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Accept-Language": "ko-KR,ko;q=0.9",
+    }
+
+    answer = await api.post(
+        f"/followups/{followup_id}/response",
+        content=_chunks(body) if chunked else body,
+        headers=headers,
+    )
+
+    assert ("content-length" in answer.request.headers) is not chunked
+    assert "보낸 내용이 너무 깁니다" in _is_page(answer, 413, "ko")
+    for name, value in PRIVATE_PAGE_HEADERS.items():
+        assert answer.headers[name] == value
+    # The JSON API keeps its problem+json.
+    api_answer = await api.post(
+        "/followups",
+        content=b"[" + b" " * MAX_BODY_BYTES + b"]",
+        headers={"Content-Type": "application/json"},
+    )
+    assert api_answer.status_code == 413
+    assert api_answer.headers["content-type"] == "application/problem+json"

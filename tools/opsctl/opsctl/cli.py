@@ -9,6 +9,7 @@ from opsctl.commands import (
     dead_letters,
     demo,
     docs,
+    followups,
     reports,
     security,
     staff,
@@ -34,6 +35,7 @@ app.command()(tables.tables)
 app.add_typer(tables.outbox, name="outbox")
 app.add_typer(dead_letters.app, name="dead-letters")
 app.add_typer(reports.followups, name="followups")
+reports.followups.command("backfill-appointments")(followups.backfill_appointments)
 app.command("contact-gaps")(reports.contact_gaps)
 app.add_typer(reports.alerts, name="alerts")
 app.add_typer(clients.app, name="clients")

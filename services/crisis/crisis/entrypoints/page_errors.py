@@ -52,6 +52,16 @@ def html_error_page(request: Request, status: int) -> Response | None:
         return problem_page(
             lang, _("Too many tries"), _("Too many tries; try again in a minute."), 429
         )
+    if status == 413:  # a form post over the body limit (the page's forms are all short)
+        return problem_page(
+            lang,
+            _("Too much sent"),
+            _(
+                "What was sent is too large. "
+                "Open the alert again from the newest page you received."
+            ),
+            413,
+        )
     if status < 500:
         return not_valid_page(lang, status)
     return problem_page(

@@ -281,19 +281,23 @@ async def enqueue_many(conn: Connection, events: Sequence[QueuedEvent], now: dat
     return queued or 0  # no row: nothing queued, nobody woken
 
 
+# A subscription's head: its oldest pending delivery, one probe of `webhook_deliveries_queue`.
+# Taken per active subscription (LATERAL) rather than by a DISTINCT ON over every pending
+# delivery, which read them all: 87,000 pages and 45 to 125 ms at 100,000 pending.
+_HEAD = """SELECT d.id, d.next_attempt_at FROM webhook_deliveries d
+           WHERE d.subscription_id = s.id AND d.status = 'pending'
+           ORDER BY d.queue_position LIMIT 1"""
+
+
 async def claim_heads(
     conn: Connection, now: datetime, lease: timedelta, limit: int
 ) -> list[ClaimedDelivery]:
     """The oldest pending delivery of up to `limit` active subscriptions whose head is due,
     each subscription leased to the caller until `now + lease`."""
     rows = await conn.fetch(
-        """WITH heads AS (
-               SELECT DISTINCT ON (subscription_id) *
-               FROM webhook_deliveries WHERE status = 'pending'
-               ORDER BY subscription_id, queue_position
-           ), due AS (
+        f"""WITH due AS (
                SELECT h.id AS delivery_id, s.id AS subscription_id
-               FROM heads h JOIN webhook_subscriptions s ON s.id = h.subscription_id
+               FROM webhook_subscriptions s CROSS JOIN LATERAL ({_HEAD}) h
                WHERE s.status = 'active' AND h.next_attempt_at <= $1
                  AND (s.claimed_until IS NULL OR s.claimed_until <= $1)
                ORDER BY h.next_attempt_at LIMIT $3
@@ -337,11 +341,8 @@ async def next_due_at(conn: Connection) -> datetime | None:
     """When the earliest head of an active subscription falls due: for a head another replica
     holds, when its lease runs out (it is released sooner with a NOTIFY when done)."""
     due: datetime | None = await conn.fetchval(
-        """SELECT min(greatest(h.next_attempt_at, s.claimed_until)) FROM (
-               SELECT DISTINCT ON (subscription_id) subscription_id, next_attempt_at
-               FROM webhook_deliveries WHERE status = 'pending'
-               ORDER BY subscription_id, queue_position
-           ) h JOIN webhook_subscriptions s ON s.id = h.subscription_id
+        f"""SELECT min(greatest(h.next_attempt_at, s.claimed_until))
+           FROM webhook_subscriptions s CROSS JOIN LATERAL ({_HEAD}) h
            WHERE s.status = 'active'"""
     )
     return due

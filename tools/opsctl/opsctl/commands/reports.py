@@ -20,7 +20,9 @@ from opsctl.config import Service
 from opsctl.console import print_json, stdout, table
 from opsctl.reports import ContactGap, OpenAlert, OverdueFollowUp
 
-followups = typer.Typer(help="Reports on followup's database.", no_args_is_help=True)
+followups = typer.Typer(
+    help="Reports on followup's database, and its appointments' backfill.", no_args_is_help=True
+)
 alerts = typer.Typer(help="Reports on crisis's database.", no_args_is_help=True)
 
 SiteOption = Annotated[UUID | None, typer.Option("--site", help="Only this site.")]

@@ -52,6 +52,8 @@ def _client_page(request: Request, status: int) -> Response:
         return _page(request, locale, TEXTS[locale], "outage", status, emergency=True, line=line)
     if status == 429:
         return _page(request, locale, TEXTS[locale], "busy", status)
+    if status == 413:  # over the body limit: most likely a very long comment
+        return _page(request, locale, TEXTS[locale], "too_large", status)
     # No token, a malformed id, anything else the route refused unread: not a valid link.
     shown = 403 if status in (400, 404, 422) else status
     return _page(request, locale, TEXTS[locale], "invalid", shown)
@@ -66,6 +68,8 @@ def _staff_page(request: Request, status: int) -> Response:
         return _page(request, locale, t, "denied", 403)
     if status == 429:
         return _page(request, locale, t, "busy", 429)
+    if status == 413:
+        return _page(request, locale, t, "too_large", 413)
     if status >= 500:
         return _page(request, locale, t, "outage", status)
     return _page(request, locale, t, "unknown", 404 if status in (400, 422) else status)
