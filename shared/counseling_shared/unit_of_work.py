@@ -235,7 +235,8 @@ class UnitOfWork:
     async def _carrying(self, entry: audit.AuditEntry | None, statement: Awaitable[T]) -> T:
         """Run `statement`, which writes `entry` (if any) with the command's own rows."""
         done = await _carrying(entry, statement)
-        self.audited = entry
+        if entry is not None:
+            self.audited = entry
         return done
 
     async def write_with_flush(
