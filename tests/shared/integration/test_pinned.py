@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
 from typing import Any
 from uuid import UUID, uuid4
@@ -25,12 +25,15 @@ from counseling_shared.events import IntegrationEvent, SessionCompleted
 from counseling_shared.inbox import InboxConsumer
 from counseling_shared.jetstream import (
     JS_API,
+    STREAMS,
     ConsumerSpec,
     consumer_config,
     ensure_consumer,
+    ensure_streams,
 )
 from counseling_shared.unit_of_work import UnitOfWork
 from devstack.handles import NatsHandle
+from devstack.nats import NatsCluster
 from tests.shared.integration.support import eventually, replica_fetch, session_completed, stop
 from tests.shared.integration.test_inbox import consumer_for, publish, rows_for, spec_for
 
@@ -40,9 +43,10 @@ Handled = Callable[[UnitOfWork, Envelope, IntegrationEvent], Awaitable[None]]
 
 
 @contextlib.asynccontextmanager
-async def connection(nats_server: NatsHandle) -> AsyncIterator[NatsClient]:
+async def connection(server: NatsHandle | list[str]) -> AsyncIterator[NatsClient]:
     """A replica's own NATS connection (closed without draining to "kill" it)."""
-    client = await nats.connect(nats_server.url)
+    servers = server if isinstance(server, list) else [server.url]
+    client = await nats.connect(servers=servers)
     try:
         yield client
     finally:
@@ -302,3 +306,55 @@ async def test_a_durable_made_before_pinning_is_pinned_in_place_and_keeps_its_po
     got = await replica_fetch(js, spec, 10, timeout=5.0)
     got += await replica_fetch(js, spec, 10, timeout=2.0)
     assert [REGISTRY.decode(m.data)[0].id for m in got] == [envelopes[1].id, envelopes[2].id]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]:
+    with NatsCluster(tmp_path_factory.mktemp("pinned-cluster")) as running:
+        yield running
+
+
+async def test_a_consumer_leader_change_does_not_let_a_standby_overtake_the_batch_in_hand(
+    pool: asyncpg.Pool[Any], cluster: NatsCluster
+) -> None:
+    # In a 3-node cluster the pin is the consumer leader's alone: a new leader pins whoever
+    # pulls first, while the old pinned replica still holds Booked. The new pinned one waits
+    # until it is settled (`Puller._after_takeover`) before handling Cancelled.
+    async with (
+        connection(cluster.urls) as nc,
+        connection(cluster.urls) as nc_a,
+        connection(cluster.urls) as nc_b,
+    ):
+        js = nc.jetstream(timeout=5.0)
+        await ensure_streams(js, replicas=3, specs=[s for s in STREAMS if s.name == "BOOKING"])
+        site = uuid4()
+        spec = spec_for(site)
+        replicas = Replicas(pool, spec)
+        warm = session_completed(site)
+        first, second, aggregate = two_of_one_aggregate(site)
+        replicas.slow[first.appointment_id] = 3.0
+        replicas.before[second.appointment_id] = first.appointment_id
+        task_a = await running(consumer(pool, nc_a, replicas, "a"))
+        await publish(js, wrap(warm, source="booking", subject=uuid4()))
+        await eventually(lambda: replicas.committed(warm.appointment_id), timeout=15.0)
+        task_b = await running(consumer(pool, nc_b, replicas, "b"))
+        try:
+            await publish(js, wrap(first, source="booking", subject=aggregate))
+            await replicas.entered_handler(first.appointment_id)
+            stepdown = f"{JS_API}.CONSUMER.LEADER.STEPDOWN.{spec.stream}.{spec.durable}"
+            answer = json.loads((await nc.request(stepdown, b"", timeout=5.0)).data)
+            assert "error" not in answer, answer
+            await publish(js, wrap(second, source="booking", subject=aggregate))
+            await eventually(lambda: replicas.committed(first.appointment_id), timeout=20.0)
+            await eventually(lambda: replicas.committed(second.appointment_id), timeout=20.0)
+        finally:
+            await stop(task_a)
+            await stop(task_b)
+
+    assert [a for _, a, _ in replicas.handled[-2:]] == [first.appointment_id, second.appointment_id]
+    assert replicas.handled[-1][2], "Cancelled was handled before Booked committed"
+    assert await rows_for(pool, spec) == {
+        warm.appointment_id: 1,
+        first.appointment_id: 1,
+        second.appointment_id: 1,
+    }
