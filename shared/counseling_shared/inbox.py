@@ -310,13 +310,13 @@ class InboxConsumer:
         delay = self._outage_backoff[0]
         while not self._stopping.is_set():
             try:
-                await ensure_consumer(self._js, spec)
+                pinned = await ensure_consumer(self._js, spec)
                 puller = Puller(
                     self._js._nc,  # the context keeps its client private
                     spec.stream,
                     spec.durable,
                     expires=self._fetch_timeout,
-                    group=PIN_GROUP,
+                    group=PIN_GROUP if pinned else None,
                     ack_wait=spec.ack_seconds,
                     standby_poll=self._standby_poll,
                 )

@@ -4,6 +4,7 @@
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import nats.js.errors
 from nats.js import JetStreamContext
@@ -16,6 +17,10 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
+
+from counseling_shared.logs import get_logger
+
+log = get_logger(__name__)
 
 JS_API = "$JS.API"
 DAY = 24 * 3600.0
@@ -198,21 +203,36 @@ def consumer_config(spec: ConsumerSpec) -> ConsumerConfig:
     )
 
 
-async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
-    """Create or update a durable pull consumer (the server treats CREATE as upsert).
+async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> bool:
+    """Create or update a durable pull consumer (the server treats CREATE as upsert); True
+    when it is pinned.
 
     Every durable is pinned: one replica at a time is delivered its messages, in stream order
     (`pull.Puller`). nats-py's `ConsumerConfig` has no priority fields, so the request is sent
     as nats-py would send it (same subject, so the same bus permission), with them added. An
     existing durable created without them is updated in place (nats-server 2.15 accepts it; its
-    ack floor and pending messages are kept: tests/shared/integration/test_pinned.py).
+    ack floor and pending messages are kept: tests/shared/integration/test_pinned.py). A server
+    that refuses (older than 2.11, or one that will not change the policy of an existing
+    durable) gets the durable unpinned, as before, and says so in the log.
     """
     config = consumer_config(spec).as_dict()
-    config |= {
+    pinned = config | {
         "priority_groups": [PIN_GROUP],
         "priority_policy": "pinned_client",
         "priority_timeout": int(spec.pin_seconds * 1e9),
     }
+    try:
+        await _create_consumer(js, spec, pinned)
+    except nats.js.errors.BadRequestError as exc:
+        log.error("durable_not_pinned", consumer=spec.durable, error=repr(exc))
+        await _create_consumer(js, spec, config)
+        return False
+    return True
+
+
+async def _create_consumer(
+    js: JetStreamContext, spec: ConsumerSpec, config: dict[str, Any]
+) -> None:
     filters = spec.filter_subjects
     subject = f"{JS_API}.CONSUMER.CREATE.{spec.stream}.{spec.durable}"
     if len(filters) == 1 and filters[0] != ">":
@@ -222,4 +242,4 @@ async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
     reply = await js._nc.request(subject, request, timeout=js._timeout)
     error = json.loads(reply.data).get("error")
     if error:
-        raise nats.js.errors.APIError.from_error(error)
+        nats.js.errors.APIError.from_error(error)  # raises
