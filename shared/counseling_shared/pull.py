@@ -88,7 +88,6 @@ class Puller:
         """The pin id the server gave this replica: None while standing by."""
         self._pinned_at = 0  # the number of the first request sent with the current pin
         self._took_over = False
-        self.takeovers = 0
 
     async def start(self) -> None:
         self._prefix = self._nc.new_inbox()
@@ -133,7 +132,6 @@ class Puller:
                 await asyncio.sleep(self._standby_poll)
         if self._took_over:
             self._took_over = False
-            self.takeovers += 1
             msgs = await self._after_takeover(msgs)
         return msgs
 
