@@ -361,9 +361,7 @@ class InboxConsumer:
                     try:
                         await self.process_batch(msgs)
                     finally:
-                        keeper.cancel()
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await keeper
+                        await _ended(keeper)
         finally:
             # Messages an earlier request brought after its fetch returned: straight back,
             # after the batch's own (nak'ed first when it was cancelled): in stream order.
@@ -395,9 +393,7 @@ class InboxConsumer:
             try:
                 outcomes = await self._outcomes(msgs, decoded)
             finally:
-                keep_alive.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await keep_alive
+                await _ended(keep_alive)
                 self._set_waiting(False)
             self._consumed.inc(sum(o.handled for o in outcomes))
             for outcome in outcomes:
@@ -868,6 +864,14 @@ class InboxConsumer:
         except (nats.errors.Error, OSError) as exc:
             # The message will be redelivered after ack_wait; the inbox makes that harmless.
             log.warning("settle_failed", consumer=self.spec.durable, error=repr(exc))
+
+
+async def _ended(helper: asyncio.Task[None]) -> None:
+    """Cancel a helper task and wait for its end, without swallowing a cancellation of our own
+    (`suppress(CancelledError)` around `await helper` would: a consumer cancelled at that
+    moment kept fetching, and a bench awaiting it hung)."""
+    helper.cancel()
+    await asyncio.wait([helper])
 
 
 async def _keep_pin(puller: Puller, spec: ConsumerSpec) -> None:
