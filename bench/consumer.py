@@ -21,7 +21,7 @@ from counseling_shared.clock import SystemClock
 from counseling_shared.envelope import REGISTRY, Envelope
 from counseling_shared.events import IntegrationEvent, SessionCompleted
 from counseling_shared.inbox import BatchHandler, InboxConsumer
-from counseling_shared.jetstream import ConsumerSpec, ensure_consumer
+from counseling_shared.jetstream import ConsumerSpec, consumer_config
 from counseling_shared.unit_of_work import UnitOfWork
 
 BATCH = 64  # InboxConsumer's default fetch batch; the raw inserts use the same size
@@ -169,7 +169,8 @@ async def raw_consume(
     SessionCompleted messages, their rows inserted in one transaction, then each message acked
     (into `inbox` and `bench_sessions_raw`, bench/migrations)."""
     spec = ConsumerSpec(durable, stream, [subject])
-    await ensure_consumer(js, spec)
+    # Not pinned (`ensure_consumer`): nats-py pulls have no priority group.
+    await js.add_consumer(stream, consumer_config(spec))
     sub = await js.pull_subscribe_bind(durable=durable, stream=stream)
     done = 0
     try:

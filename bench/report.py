@@ -987,6 +987,17 @@ per batch, then each message acked (timed from the first fetch to the last ack).
 consumer does beyond it (envelope validation with pydantic, its tracing span, metrics, dead
 letters, the redelivery bookkeeping) is what the ratio measures.
 
+Since 2026-12-05 every durable is pinned to one replica at a time (docs/reliability.md, "One
+replica per durable"): the consumer's figure is now also the ceiling of one durable, however
+many replicas run. Pinning costs the consumer process little or nothing (within the noise)
+and nats-server a few µs per event: main's code and the pinned code alternately on the same
+servers, 4,000 events each, 14 and 13 runs, load average 7.7 to 11.3, medians of CPU µs per
+event (this process / PostgreSQL / nats-server): per-event handler 212 / 71 / 25 before,
+210 / 70 / 32.5 after; batch handler 76 / 22.5 / 17.5 before, 82.5 / 22.5 / 22.5 after
+(ranges overlap; nats-server adds the pin id to every message it delivers). The rates moved
+within their noise (medians 765 and 944 events/s per-event, 2,230 and 2,250 batched). The raw
+baseline's durable has no priority group (a nats-py pull on a pinned durable is refused).
+
 ### The schedulers' claim, with 10,000 and with 1,000,000 rows not yet due
 
 {claims}

@@ -31,9 +31,14 @@ from typing import Any
 
 import nkeys  # type: ignore[import-untyped]
 
-from counseling_shared.jetstream import DLQ_STREAM, REDRIVE_PREFIX, ConsumerSpec, redrive_spec
+from counseling_shared.jetstream import (
+    DLQ_STREAM,
+    REDRIVE_PREFIX,
+    ConsumerSpec,
+    redrive_spec,
+)
+from counseling_shared.jetstream import JS_API as JS_API  # re-exported (bench/stack.py)
 
-JS_API = "$JS.API"
 DIRECTORY_SUBJECT = "booking.directory.contact"
 DIRECTORY_BATCH_SUBJECT = "booking.directory.contacts"
 """Several clients in one request (an extension: the one-client subject stays as it was)."""
@@ -103,6 +108,8 @@ def _consumer_api(spec: ConsumerSpec) -> list[str]:
         *create,
         f"{JS_API}.CONSUMER.INFO.{stream}.{durable}",
         f"{JS_API}.CONSUMER.MSG.NEXT.{stream}.{durable}",
+        # A replica shutting down hands the durable's pin to a standby at once (inbox.py).
+        f"{JS_API}.CONSUMER.UNPIN.{stream}.{durable}",
         f"$JS.ACK.{stream}.{durable}.>",
     ]
 

@@ -44,6 +44,7 @@ from counseling_shared.db import DATABASE_ERRORS
 from counseling_shared.envelope import Envelope, EventDecodeError, EventRegistry
 from counseling_shared.events import IntegrationEvent
 from counseling_shared.jetstream import (
+    PIN_GROUP,
     REDRIVE_ORIGINAL_SUBJECT,
     ConsumerSpec,
     ensure_consumer,
@@ -59,7 +60,7 @@ from counseling_shared.metrics import (
     MESSAGES_DUPLICATE,
     MESSAGES_FAILED,
 )
-from counseling_shared.pull import Puller
+from counseling_shared.pull import PIN_HEADER, Puller
 from counseling_shared.tracing import context_from_headers, tracer
 from counseling_shared.unit_of_work import UnitOfWork
 
@@ -261,6 +262,7 @@ class InboxConsumer:
         batch_handler: BatchHandler | None = None,
         handler_timeout: float = 30.0,
         outage_backoff: tuple[float, float] = (0.25, 10.0),
+        standby_poll: float = 0.5,
     ) -> None:
         self.spec = spec
         self._pool = pool
@@ -274,6 +276,7 @@ class InboxConsumer:
         self._fetch_timeout = fetch_timeout
         self._handler_timeout = handler_timeout
         self._outage_backoff = outage_backoff
+        self._standby_poll = standby_poll
         self._tracer = tracer(f"{source}.consumer")
         self._consumed = MESSAGES_CONSUMED.labels(spec.durable)
         self._duplicates = MESSAGES_DUPLICATE.labels(spec.durable)
@@ -307,19 +310,22 @@ class InboxConsumer:
         delay = self._outage_backoff[0]
         while not self._stopping.is_set():
             try:
-                await ensure_consumer(self._js, spec)
+                pinned = await ensure_consumer(self._js, spec)
                 puller = Puller(
                     self._js._nc,  # the context keeps its client private
                     spec.stream,
                     spec.durable,
                     expires=self._fetch_timeout,
+                    group=PIN_GROUP if pinned else None,
+                    ack_wait=spec.ack_seconds,
+                    standby_poll=self._standby_poll,
                 )
                 # A subscription left behind (task cancelled at shutdown, or a rebind) would
                 # hold `nc.drain()` for its whole timeout: the puller lets go of it on exit.
                 async with puller:
                     self._set_bound(redriven, True)
                     delay = self._outage_backoff[0]
-                    await self._consume(puller)
+                    await self._consume(puller, spec)
                 self._set_bound(redriven, False)
             except (nats.errors.Error, OSError) as exc:
                 self._set_bound(redriven, False)
@@ -344,14 +350,26 @@ class InboxConsumer:
         delivered to a request nobody reads (it would come back only after `ack_wait`)."""
         self._stopping.set()
 
-    async def _consume(self, puller: Puller) -> None:
-        while not self._stopping.is_set():
-            # Back as soon as a message is there; empty after an idle `fetch_timeout`.
-            msgs = await puller.fetch(self._batch_size)
-            if msgs:
-                await self.process_batch(msgs)
-        # Messages an earlier request brought after its fetch returned: straight back.
-        await _nak_now(puller.take_arrived())
+    async def _consume(self, puller: Puller, spec: ConsumerSpec) -> None:
+        try:
+            while not self._stopping.is_set():
+                # Back as soon as a message is there; empty after an idle `fetch_timeout`
+                # (pinned), or at once and again after `standby_poll` (standing by).
+                msgs = await puller.fetch(self._batch_size)
+                if msgs:
+                    keeper = asyncio.create_task(_keep_pin(puller, spec), name="inbox-keep-pin")
+                    try:
+                        await self.process_batch(msgs)
+                    finally:
+                        await _ended(keeper)
+        finally:
+            # Messages an earlier request brought after its fetch returned: straight back,
+            # after the batch's own (nak'ed first when it was cancelled): in stream order.
+            await _nak_now(puller.take_arrived())
+            # Everything settled or given back: a standby takes the durable over now, and is
+            # redelivered what was given back before anything newer.
+            if self._stopping.is_set():
+                await puller.unpin()
 
     async def process_batch(self, msgs: list[Msg]) -> None:
         """Handle a fetched batch in one transaction, then ack, nak or terminate each message.
@@ -375,9 +393,7 @@ class InboxConsumer:
             try:
                 outcomes = await self._outcomes(msgs, decoded)
             finally:
-                keep_alive.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await keep_alive
+                await _ended(keep_alive)
                 self._set_waiting(False)
             self._consumed.inc(sum(o.handled for o in outcomes))
             for outcome in outcomes:
@@ -520,7 +536,7 @@ class InboxConsumer:
     async def _keep_alive(self, msgs: list[Msg]) -> None:
         """Tell JetStream the batch is still being worked on, a few times per ack_wait."""
         while True:
-            await asyncio.sleep(self.spec.ack_wait / 3)
+            await asyncio.sleep(self.spec.ack_seconds / 3)
             for msg in msgs:
                 # NATS may be down too: the message then comes back after ack_wait, which the
                 # inbox makes harmless and which JetStream never counts towards dropping it.
@@ -792,7 +808,8 @@ class InboxConsumer:
         meta = msg.metadata
         # What PostgreSQL refuses to store (a NUL, in text or jsonb) is left out, and the
         # record says so: a dead letter that cannot be written would stall the durable.
-        headers, dropped = _storable_headers(msg.headers)
+        delivered = {k: v for k, v in (msg.headers or {}).items() if k != PIN_HEADER}
+        headers, dropped = _storable_headers(delivered)
         if dropped:
             detail = f"{detail} (headers not stored, unstorable: {', '.join(dropped)})"
         detail = _storable(detail[:2000])
@@ -847,6 +864,23 @@ class InboxConsumer:
         except (nats.errors.Error, OSError) as exc:
             # The message will be redelivered after ack_wait; the inbox makes that harmless.
             log.warning("settle_failed", consumer=self.spec.durable, error=repr(exc))
+
+
+async def _ended(helper: asyncio.Task[None]) -> None:
+    """Cancel a helper task and wait for its end, without swallowing a cancellation of our own
+    (`suppress(CancelledError)` around `await helper` would: a consumer cancelled at that
+    moment kept fetching, and a bench awaiting it hung)."""
+    helper.cancel()
+    await asyncio.wait([helper])
+
+
+async def _keep_pin(puller: Puller, spec: ConsumerSpec) -> None:
+    """While a batch is in hand (however long: an outage is waited out with it), keep the
+    durable's pin, so no standby is handed the messages after it meanwhile."""
+    while True:
+        await asyncio.sleep(spec.pin_seconds / 4)
+        with contextlib.suppress(nats.errors.Error, OSError):
+            await puller.keep_pin()
 
 
 def dispatch(table: Mapping[type[IntegrationEvent], Handler]) -> Handler:

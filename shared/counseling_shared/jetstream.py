@@ -1,8 +1,10 @@
 """Streams and consumers, declared in code and created or updated idempotently
 (docs/architecture.md, Subjects and streams)."""
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import nats.js.errors
 from nats.js import JetStreamContext
@@ -16,6 +18,11 @@ from nats.js.api import (
     StreamConfig,
 )
 
+from counseling_shared.logs import get_logger
+
+log = get_logger(__name__)
+
+JS_API = "$JS.API"
 DAY = 24 * 3600.0
 DLQ_STREAM = "DLQ"
 EVENT_STREAM_MAX_AGE = 90 * DAY
@@ -93,6 +100,22 @@ class ConsumerSpec:
     `max_deliver`: for the durables whose messages must never become dead letters for want of
     capacity (risk flags, pages; docs/reliability.md). Such a failure that never goes away is
     retried for ever, visible in `consumer_infrastructure_failures_total`."""
+    pin_timeout: float | None = None
+    """How long the pinned replica may go without asking for messages before the server hands
+    the durable to a standby (`priority_timeout`). None: `URGENT_PIN_TIMEOUT` for the urgent
+    durables (`retry_overload`), `PIN_TIMEOUT` for the others (docs/reliability.md)."""
+
+    @property
+    def pin_seconds(self) -> float:
+        if self.pin_timeout is not None:
+            return self.pin_timeout
+        return URGENT_PIN_TIMEOUT if self.retry_overload else PIN_TIMEOUT
+
+    @property
+    def ack_seconds(self) -> float:
+        """The durable's `ack_wait`: an urgent one's is at most `URGENT_ACK_WAIT`, since a
+        replica taking over waits for the messages a dead one held (`pull.Puller`)."""
+        return min(self.ack_wait, URGENT_ACK_WAIT) if self.retry_overload else self.ack_wait
 
     def redelivery_delay(self, delivered: int) -> float:
         """The back-off before delivery number `delivered + 1`."""
@@ -100,6 +123,17 @@ class ConsumerSpec:
 
 
 UNLIMITED_DELIVERIES = -1
+
+PIN_GROUP = "replicas"
+"""The one priority group of every durable: all replicas of a service pull in it, and the
+server delivers to the one it pinned (policy `pinned_client`, NATS server 2.11 or later)."""
+PIN_TIMEOUT = 10.0
+URGENT_PIN_TIMEOUT = 3.0
+"""A page must not wait long for a dead replica: its durables move to a standby after 3 s.
+Well above the pinned replica's pull period (`InboxConsumer.fetch_timeout`, 1 s), so a slow
+moment does not move the pin for nothing."""
+URGENT_ACK_WAIT = 6.0
+"""The urgent durables' `ack_wait`: what a dead replica held comes back after this long."""
 
 REDRIVE_PREFIX = "dlq.redrive"
 REDRIVE_ORIGINAL_SUBJECT = "Dlq-Original-Subject"
@@ -153,19 +187,59 @@ async def ensure_streams(
             await js.update_stream(config)
 
 
-async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
-    """Create or update a durable pull consumer (the server treats CREATE as upsert)."""
-    config = ConsumerConfig(
+def consumer_config(spec: ConsumerSpec) -> ConsumerConfig:
+    return ConsumerConfig(
         name=spec.durable,
         durable_name=spec.durable,
         description=spec.description or None,
         deliver_policy=DeliverPolicy.NEW if spec.from_new else DeliverPolicy.ALL,
         ack_policy=AckPolicy.EXPLICIT,
-        ack_wait=spec.ack_wait,
+        ack_wait=spec.ack_seconds,
         # Unlimited: only handler failures end retries, counted by the consumer (see above).
         max_deliver=UNLIMITED_DELIVERIES,
         filter_subjects=spec.filter_subjects if len(spec.filter_subjects) > 1 else None,
         filter_subject=spec.filter_subjects[0] if len(spec.filter_subjects) == 1 else None,
         max_ack_pending=spec.max_ack_pending,
     )
-    await js.add_consumer(spec.stream, config)
+
+
+async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> bool:
+    """Create or update a durable pull consumer (the server treats CREATE as upsert); True
+    when it is pinned.
+
+    Every durable is pinned: one replica at a time is delivered its messages, in stream order
+    (`pull.Puller`). nats-py's `ConsumerConfig` has no priority fields, so the request is sent
+    as nats-py would send it (same subject, so the same bus permission), with them added. An
+    existing durable created without them is updated in place (nats-server 2.15 accepts it; its
+    ack floor and pending messages are kept: tests/shared/integration/test_pinned.py). A server
+    that refuses (older than 2.11, or one that will not change the policy of an existing
+    durable) gets the durable unpinned, as before, and says so in the log.
+    """
+    config = consumer_config(spec).as_dict()
+    pinned = config | {
+        "priority_groups": [PIN_GROUP],
+        "priority_policy": "pinned_client",
+        "priority_timeout": int(spec.pin_seconds * 1e9),
+    }
+    try:
+        await _create_consumer(js, spec, pinned)
+    except nats.js.errors.BadRequestError as exc:
+        log.error("durable_not_pinned", consumer=spec.durable, error=repr(exc))
+        await _create_consumer(js, spec, config)
+        return False
+    return True
+
+
+async def _create_consumer(
+    js: JetStreamContext, spec: ConsumerSpec, config: dict[str, Any]
+) -> None:
+    filters = spec.filter_subjects
+    subject = f"{JS_API}.CONSUMER.CREATE.{spec.stream}.{spec.durable}"
+    if len(filters) == 1 and filters[0] != ">":
+        subject += f".{filters[0]}"  # nats-py names the one filter in the subject too
+    request = json.dumps({"stream_name": spec.stream, "config": config}).encode()
+    # The context keeps its client and timeout private.
+    reply = await js._nc.request(subject, request, timeout=js._timeout)
+    error = json.loads(reply.data).get("error")
+    if error:
+        nats.js.errors.APIError.from_error(error)  # raises

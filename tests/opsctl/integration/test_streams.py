@@ -11,6 +11,7 @@ from nats.js import JetStreamContext
 
 from counseling_shared.jetstream import ConsumerSpec, ensure_consumer, ensure_streams
 from tests.opsctl.integration.support import counselctl
+from tests.shared.integration.support import replica_fetch
 
 pytestmark = pytest.mark.integration
 
@@ -33,9 +34,7 @@ async def test_a_consumers_lag_and_unacked_messages_are_reported(
     before = (await js.stream_info("CRISIS")).state.messages
     for n in range(5):
         await js.publish(f"crisis.{site}.AlertRaised", b"{}", headers={"Nats-Msg-Id": f"{n}"})
-    sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
-    fetched = await sub.fetch(2, timeout=5.0)  # delivered, never acknowledged
-    await sub.unsubscribe()
+    fetched = await replica_fetch(js, spec, 2, ack=False)  # delivered, never acknowledged
 
     reports = {
         r["name"]: r for r in (await counselctl("streams", "--nats-url", nats_url, "--json")).json()

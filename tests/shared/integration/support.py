@@ -17,6 +17,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from counseling_shared.codes import GoalHorizon, RiskLevel
 from counseling_shared.events import SessionCompleted
+from counseling_shared.jetstream import PIN_GROUP, ConsumerSpec
+from counseling_shared.pull import Puller
 from devstack.ports import free_port
 
 PROBE_MIGRATIONS = Path(__file__).parent / "migrations"
@@ -73,6 +75,37 @@ async def messages_on(js: JetStreamContext, stream: str, subject: str) -> list[M
         return found
     finally:
         await sub.unsubscribe()
+
+
+async def replica_fetch(
+    js: JetStreamContext,
+    spec: ConsumerSpec,
+    batch: int = 100,
+    *,
+    timeout: float = 5.0,
+    ack: bool = True,
+) -> list[Msg]:
+    """What another replica bound to the pinned durable `spec` is given within `timeout` (it
+    stands by while the durable is pinned to someone else); acked if `ack`. It unpins when
+    done, so the next reader need not wait for its pin to time out."""
+    puller = Puller(
+        js._nc,
+        spec.stream,
+        spec.durable,
+        expires=0.5,
+        group=PIN_GROUP,
+        ack_wait=spec.ack_seconds,
+        standby_poll=0.1,
+    )
+    async with puller:
+        deadline = time.monotonic() + timeout
+        msgs: list[Msg] = []
+        while not msgs and time.monotonic() < deadline:
+            msgs = await puller.fetch(batch)
+        for msg in msgs if ack else []:
+            await msg.ack()
+        await puller.unpin()
+    return msgs
 
 
 async def count_on(js: JetStreamContext, stream: str, subject: str) -> int:

@@ -24,7 +24,7 @@ from counseling_shared.service import Route, Runtime
 from counseling_shared.unit_of_work import UnitOfWork
 from devstack.handles import NatsHandle
 from tests.shared.integration.probe_service import probe_definition
-from tests.shared.integration.support import eventually, session_completed, stop
+from tests.shared.integration.support import eventually, replica_fetch, session_completed, stop
 from tests.shared.integration.test_inbox import consumer_for, envelope_of, publish, spec_for
 
 pytestmark = pytest.mark.integration
@@ -35,12 +35,7 @@ ACK_WAIT = 30.0
 async def _taken_by_another_replica(js: JetStreamContext, spec: ConsumerSpec) -> float:
     """Seconds until another replica, bound to the same durable, is given the message."""
     started = time.monotonic()
-    other = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
-    try:
-        [msg] = await other.fetch(1, timeout=2.0)
-        await msg.ack()
-    finally:
-        await other.unsubscribe()
+    [_] = await replica_fetch(js, spec, 1, timeout=2.0)  # the stopped one unpinned
     return time.monotonic() - started
 
 

@@ -16,6 +16,7 @@ from counseling_shared.jetstream import (
     ensure_consumer,
     ensure_streams,
 )
+from tests.shared.integration.support import replica_fetch
 
 pytestmark = pytest.mark.integration
 
@@ -141,12 +142,8 @@ async def test_a_durable_declared_from_new_skips_the_streams_past_and_keeps_its_
     await js.publish(subject, b"after")
     await ensure_consumer(js, spec)  # declared again at the next start: same position
 
-    async def read(durable: str) -> list[bytes]:
-        pull = await js.pull_subscribe_bind(durable, scratch_stream.name)
-        got = await pull.fetch(10, timeout=1.0)
-        for message in got:
-            await message.ack()
-        return [m.data for m in got]
+    async def read(spec: ConsumerSpec) -> list[bytes]:
+        return [m.data for m in await replica_fetch(js, spec, 10, timeout=2.0)]
 
-    assert await read("probe-new") == [b"after"]
-    assert await read("probe-all") == [b"before", b"after"]
+    assert await read(spec) == [b"after"]
+    assert await read(everything) == [b"before", b"after"]
