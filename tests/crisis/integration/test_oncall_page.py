@@ -324,7 +324,7 @@ async def test_without_the_secret_a_malformed_sms_reply_is_a_401_not_a_422(
     """The secret is checked before the body: a caller without it learns nothing of its shape."""
     headers = {"Authorization": ""} | ({"X-Webhook-Secret": secret} if secret else {})
     for body in ({"content": b"{not json"}, {"json": {"text": 7}}):
-        answer = await crisis.http.post("/inbound/sms", headers=headers, **body)  # type: ignore[arg-type]
+        answer = await crisis.http.post("/inbound/sms", headers=headers, **body)
         assert answer.status_code == 401, answer.text
     with_secret = await crisis.http.post(
         "/inbound/sms",
