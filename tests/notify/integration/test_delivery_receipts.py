@@ -112,8 +112,12 @@ async def test_a_receipt_is_recorded_shown_and_a_repeat_changes_nothing(notify: 
 
 
 async def test_an_unknown_key_is_a_404(notify: Notify) -> None:
-    assert (await receipt(notify, str(uuid4()), "delivered")).status_code == 404
-    assert (await receipt(notify, "x" * 36, "delivered")).status_code == 404
+    for key in (str(uuid4()), "x" * 36):
+        answer = await receipt(notify, key, "delivered")
+        assert answer.status_code == 404
+        assert answer.json()["detail"] == (
+            "No SMS or messaging notification has that idempotency_key."
+        )
 
 
 async def test_a_page_whose_receipt_failed_goes_again_at_once_by_the_fallback(
