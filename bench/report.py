@@ -1568,11 +1568,21 @@ key record 5.3 %; here: the joined read 4.5 %, the joined write 9.9 %), the even
 and 24 %, the HTTP stack 20 % either way, the relay 7 to 8 %, the audit writer about 4 %.
 py-spy's samples cover about 90 % of the window's wall time while booking used a quarter
 of a core, so they are not CPU time: the shares moved, booking's CPU did not measurably.
-Not done: the audit entry of a write in the command's own transaction (each booking still
-writes two audit rows through the batch writer, its request's and the directory answer's);
-the relay's advisory lock and its `SELECT` in one statement (the select's snapshot would
+Not done: the relay's advisory lock and its `SELECT` in one statement (the select's snapshot would
 predate the lock, so a second relay could publish rows already published: left); `BEGIN` in
 the first statement (asyncpg sends it alone).
+
+Later, a change's audit entry moved into its own transaction (docs/security.md, "Audit"): a
+booking's entry now rides in the statement that writes the appointment, its outbox row and
+its key record, instead of going through the batch writer after the commit. One booking at a
+time (`python -m bench.pg_time --flat 1 --seconds 15`, once each side, load 5), booking's
+database went from 3.96 commits and 11.0 statements a booking to 2.49 and 9.5 (the separate
+audit insert had been 1.48 calls a booking; the booked statement's mean rose from 702 to
+785 µs with the extra insert). Paced at 100/s the batch writer had already shared that insert
+among many requests, so the saving there is small (4.65 to 4.60 statements, 1.53 to 1.50
+commits a booking), and booking's CPU did not move measurably: `python -m bench.paced
+--rounds 2 --seconds 15`, three runs each side alternately at load 6 to 10, 2.2 to 2.9 ms a
+booking on main (mean 2.58) and 2.3 to 3.0 here (mean 2.62).
 
 ## Not reached, and what is left
 

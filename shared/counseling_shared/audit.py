@@ -7,7 +7,7 @@ record who caused them without every command passing it along.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -40,6 +40,11 @@ class AuditContext:
     site_id: UUID | None = None
     client_id: UUID | None = None
     sees_free_text: bool = True  # False for callers that may not read free text about clients
+    # A change: its entry, from what the committing transaction is about (the middleware sets
+    # it; `None` from it: nothing to record, e.g. no actor). `committed`: written and committed.
+    entry_for_commit: Callable[[Mapping[str, Any]], AuditEntry | None] | None = None
+    committed: AuditEntry | None = None
+    answer_status: int | None = None  # noted by a route that decides its status itself
 
     def actor_metadata(self) -> dict[str, Any] | None:
         if self.actor is None:
@@ -90,6 +95,20 @@ def act_for(staff_id: UUID) -> None:
         context.on_behalf_of = staff_id
 
 
+def note_answer(status: int) -> None:
+    """The status a route answers, decided by the route itself (a page built inside its unit
+    of work, a 409 page after a second tap): the entry committed with the change records it."""
+    if (context := _current.get()) is not None:
+        context.answer_status = status
+
+
+def entry_after_answer() -> None:
+    """The request's status is decided only after its transaction commits (it waits for another
+    service): its entry is written after the answer, as a read's is."""
+    if (context := _current.get()) is not None:
+        context.entry_for_commit = None
+
+
 def actor_metadata() -> dict[str, Any] | None:
     """The current actor for an event's metadata, or None outside a request."""
     context = _current.get()
@@ -109,19 +128,47 @@ class AuditEntry:
     on_behalf_of: UUID | None = None
 
 
-async def record(conn: asyncpg.Pool[Any] | asyncpg.Connection[Any], entry: AuditEntry) -> None:
-    await record_many(conn, [entry])
+def change_unrecorded() -> bool:
+    """Serving a change whose entry no transaction has committed yet."""
+    context = _current.get()
+    return (
+        context is not None and context.entry_for_commit is not None and context.committed is None
+    )
 
 
-async def record_many(
-    conn: asyncpg.Pool[Any] | asyncpg.Connection[Any], entries: Sequence[AuditEntry]
-) -> None:
-    """All of `entries` in one statement, in their order."""
-    await conn.execute(
-        """INSERT INTO audit (actor_kind, actor_id, on_behalf_of, action, resource, resource_id,
-                              site_id, client_id, request_id, status)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[],
-                                $6::text[], $7::uuid[], $8::uuid[], $9::text[], $10::int[])""",
+def entry_to_commit(about: Mapping[str, Any]) -> AuditEntry | None:
+    """The entry a transaction committing the current request's change writes with it, or
+    None (not serving a change, not authenticated, or its entry already committed). `about`
+    stands in for the answer, which does not exist yet: `id`, `site_id`, `client_id`, ..."""
+    context = _current.get()
+    if context is None or context.entry_for_commit is None or context.committed is not None:
+        return None
+    return context.entry_for_commit(about)
+
+
+def committed(entry: AuditEntry | None) -> None:
+    """After commit: `entry` is in the trail; the request's later transactions and the
+    middleware write no other."""
+    if entry is not None and (context := _current.get()) is not None:
+        context.committed = entry
+
+
+_COLUMNS = (
+    "actor_kind, actor_id, on_behalf_of, action, resource, resource_id, site_id, client_id,"
+    " request_id, status"
+)
+_TYPES = ("text", "text", "uuid", "text", "text", "text", "uuid", "uuid", "text", "int")
+
+
+def insert_rows(first: int) -> str:
+    """The entries' insert, their ten columns' arrays numbered from `$first` (`row_columns`)."""
+    arrays = ", ".join(f"${first + i}::{t}[]" for i, t in enumerate(_TYPES))
+    return f"INSERT INTO audit ({_COLUMNS}) SELECT * FROM unnest({arrays})"
+
+
+def row_columns(entries: Sequence[AuditEntry]) -> list[list[Any]]:
+    """The values of `insert_rows`: one array per column."""
+    return [
         [e.actor.kind for e in entries],
         [e.actor.id for e in entries],
         [e.on_behalf_of for e in entries],
@@ -132,7 +179,18 @@ async def record_many(
         [e.client_id for e in entries],
         [e.request_id for e in entries],
         [e.status for e in entries],
-    )
+    ]
+
+
+async def record(conn: asyncpg.Pool[Any] | asyncpg.Connection[Any], entry: AuditEntry) -> None:
+    await record_many(conn, [entry])
+
+
+async def record_many(
+    conn: asyncpg.Pool[Any] | asyncpg.Connection[Any], entries: Sequence[AuditEntry]
+) -> None:
+    """All of `entries` in one statement, in their order."""
+    await conn.execute(insert_rows(1), *row_columns(entries))
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -17,11 +17,34 @@ from counseling_shared.clock import Clock
 from counseling_shared.envelope import Envelope, wrap
 from counseling_shared.events import IntegrationEvent
 from counseling_shared.eventstore import NewEvent, RecordedEvent
+from counseling_shared.http.problems import Problem
+from counseling_shared.logs import get_logger
+
+log = get_logger(__name__)
 
 _TRAILING_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
+T = TypeVar("T")
+
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
+
+_ABOUT = ("site_id", "client_id", "recipient_id", "recipient_kind")
+"""What an audit entry takes from the change's first events besides its subject (as the
+middleware would from the answer)."""
+
+
+class ChangeUnrecorded(Problem):
+    """The change's audit entry could not be written: the change is rolled back with it."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            503,
+            "unavailable",
+            "Service unavailable",
+            "This change could not be recorded in the audit trail, so it was not made; try again"
+            " shortly.",
+        )
 
 
 class UnitOfWork:
@@ -47,6 +70,10 @@ class UnitOfWork:
         self._streams: list[str] = []  # appended to, in order (what the command created)
         self._key_written = False  # `write_with_flush` wrote the request's key record
         self._key_unchecked = False  # the key's lock and look-up are left to `first_read`
+        self._told: list[Envelope] = []  # the events published so far: what the change is about
+        self._stored: list[Mapping[str, Any]] = []  # the data of the events stored so far
+        self._named: str | None = None  # the resource named by the command (`name_resource`)
+        self.audited: audit.AuditEntry | None = None  # the request's entry, written here
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -55,6 +82,7 @@ class UnitOfWork:
         self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
     ) -> list[RecordedEvent]:
         self._streams.append(stream_id)
+        self._stored += [event.data for event in events]
         return await eventstore.append(self.conn, stream_id, expected_version, events)
 
     def appended(self, stream_id: str) -> None:
@@ -92,6 +120,7 @@ class UnitOfWork:
         """The resource the command answers with, when it is not the first event's subject:
         what a replay of the request's `Idempotency-Key` reads (`idempotency.name_resource`).
         Before the command's first write of a new appointment, whose statement records the key."""
+        self._named = str(resource_id)
         idempotency.name_resource(str(resource_id), location)
 
     def publish(self, event: IntegrationEvent, *, subject: UUID | str) -> Envelope:
@@ -106,6 +135,7 @@ class UnitOfWork:
             actor=actor.as_extension() if (actor := _current_actor()) else None,
         )
         self._pending.append(envelope)
+        self._told.append(envelope)
         return envelope
 
     @contextmanager
@@ -130,27 +160,84 @@ class UnitOfWork:
         pending, self._pending = self._pending, []
         first = self._first_subject(pending)
         key = None if self._key_written else idempotency.record_parameters(first)
+        entry = self._entry_due()
         if later is not None or key is None or not pending:
             if not self._key_written:
                 await idempotency.record(self.conn, first)
             rows = outbox.rows_of(pending)
             if later is not None:
                 later.extend(rows)
-            else:
-                await outbox.enqueue_rows(self.conn, rows)
+                rows = []
+            await self._enqueue(rows, entry)
             return
-        # A keyed command with events: its record and its outbox rows in one round trip.
-        keyed = await self.conn.fetchval(
-            f"""WITH added AS ({outbox.insert_rows(1)}),
-                     keyed AS ({idempotency.upsert(8)})
-                SELECT (SELECT count(*) FROM keyed), pg_notify($7, '')
-                FROM (SELECT count(*) FROM added) AS inserted""",
-            *outbox.row_columns(outbox.rows_of(pending)),
-            outbox.OUTBOX_CHANNEL,
-            *key,
+        # A keyed command with events: its record, its outbox rows (and its request's audit
+        # entry) in one round trip.
+        audited, audit_values = _audit_cte(entry, 8 + len(key))
+        keyed = await self._carrying(
+            entry,
+            self.conn.fetchval(
+                f"""WITH added AS ({outbox.insert_rows(1)}),
+                         keyed AS ({idempotency.upsert(8)}){audited}
+                    SELECT (SELECT count(*) FROM keyed), pg_notify($7, '')
+                    FROM (SELECT count(*) FROM added) AS inserted""",
+                *outbox.row_columns(outbox.rows_of(pending)),
+                outbox.OUTBOX_CHANNEL,
+                *key,
+                *audit_values,
+            ),
         )
         if keyed == 0:
             await idempotency.recorded_meanwhile(self.conn)
+
+    async def _enqueue(self, rows: list[outbox.OutboxRow], entry: audit.AuditEntry | None) -> None:
+        """The outbox rows and the request's audit entry, in one statement."""
+        if entry is None:
+            await outbox.enqueue_rows(self.conn, rows)
+        elif not rows:
+            await self._carrying(
+                entry, self.conn.execute(audit.insert_rows(1), *audit.row_columns([entry]))
+            )
+        else:
+            audited, audit_values = _audit_cte(entry, 8)
+            await self._carrying(
+                entry,
+                self.conn.execute(
+                    f"""WITH added AS ({outbox.insert_rows(1)}){audited}
+                        SELECT pg_notify($7, '') FROM (SELECT count(*) FROM added) AS inserted""",
+                    *outbox.row_columns(rows),
+                    outbox.OUTBOX_CHANNEL,
+                    *audit_values,
+                ),
+            )
+
+    def _entry_due(self) -> audit.AuditEntry | None:
+        """The audit entry of the change request being served, unless written already: what the
+        change is about stands in for the answer: the resource the command named, else the
+        first published event's subject, else its first stream's aggregate; the site, client or
+        recipient its published events name first, else its stored ones."""
+        if self.audited is not None or not audit.change_unrecorded():
+            return None  # cheap: consumers and reads build nothing
+        about: dict[str, Any] = {
+            "id": self._named
+            or (
+                self._told[0].subject
+                if self._told
+                else _id_in(self._streams[0] if self._streams else "")
+            )
+        }
+        told = [{"site_id": envelope.siteid, **envelope.data} for envelope in self._told]
+        for name in _ABOUT:
+            named = (data[name] for data in (*told, *self._stored) if data.get(name))
+            if (value := next(named, None)) is not None:
+                about[name] = value
+        return audit.entry_to_commit(about)
+
+    async def _carrying(self, entry: audit.AuditEntry | None, statement: Awaitable[T]) -> T:
+        """Run `statement`, which writes `entry` (if any) with the command's own rows."""
+        done = await _carrying(entry, statement)
+        if entry is not None:
+            self.audited = entry
+        return done
 
     async def write_with_flush(
         self, ctes: str, columns: str, values: Sequence[Any]
@@ -168,20 +255,30 @@ class UnitOfWork:
         pending, key = self._pending, None
         if pending and not self._key_written:  # a series books several: the first one merges
             key = idempotency.record_parameters(self._first_subject(pending))
-        if key is None:  # nothing to merge: the caller's statement alone, `flush` at commit
-            return await self._fetch_one(f"WITH {ctes} SELECT {columns}", *values)
+        entry = self._entry_due()
+        if key is None:  # nothing to merge but the audit entry: the outbox rows at commit
+            audited, audit_values = _audit_cte(entry, len(values) + 1)
+            return await self._carrying(
+                entry,
+                self._fetch_one(f"WITH {ctes}{audited} SELECT {columns}", *values, *audit_values),
+            )
         self._pending = []
         first = len(values) + 1
-        row = await self._fetch_one(
-            f"""WITH {ctes},
-                     added AS ({outbox.insert_rows(first)}),
-                     keyed AS ({idempotency.upsert(first + 7)})
-                SELECT {columns}, (SELECT count(*) FROM keyed) AS keyed,
-                       pg_notify(${first + 6}, '') AS notified""",
-            *values,
-            *outbox.row_columns(outbox.rows_of(pending)),
-            outbox.OUTBOX_CHANNEL,
-            *key,
+        audited, audit_values = _audit_cte(entry, first + 7 + len(key))
+        row = await self._carrying(
+            entry,
+            self._fetch_one(
+                f"""WITH {ctes},
+                         added AS ({outbox.insert_rows(first)}),
+                         keyed AS ({idempotency.upsert(first + 7)}){audited}
+                    SELECT {columns}, (SELECT count(*) FROM keyed) AS keyed,
+                           pg_notify(${first + 6}, '') AS notified""",
+                *values,
+                *outbox.row_columns(outbox.rows_of(pending)),
+                outbox.OUTBOX_CHANNEL,
+                *key,
+                *audit_values,
+            ),
         )
         self._key_written = True
         if row["keyed"] == 0:
@@ -199,6 +296,46 @@ class UnitOfWork:
         if pending:
             return pending[0].subject
         return _id_in(self._streams[0] if self._streams else "")
+
+
+async def _carrying(entry: audit.AuditEntry | None, statement: Awaitable[T]) -> T:
+    """Await `statement`, which writes `entry` (if any). When it fails, the change goes with
+    its entry: a 503 (a refusal the database states, such as an exclusion, stays what it is)."""
+    if entry is None:
+        return await statement
+    try:
+        return await statement
+    except asyncpg.IntegrityConstraintViolationError:
+        raise
+    except asyncpg.PostgresError as exc:
+        log.error(
+            "audit_write_failed",
+            request_id=entry.request_id,
+            action=entry.action,
+            error=type(exc).__name__,
+        )
+        raise ChangeUnrecorded() from exc
+
+
+@asynccontextmanager
+async def audited_transaction(conn: Connection, **about: Any) -> AsyncIterator[None]:
+    """A request's write path without a unit of work: a transaction that, serving a change,
+    writes the request's audit entry last (`about` stands in for the answer's fields, as the
+    first event does for a unit of work)."""
+    entry = None
+    async with conn.transaction():
+        yield
+        if (entry := audit.entry_to_commit(about)) is not None:
+            await _carrying(entry, conn.execute(audit.insert_rows(1), *audit.row_columns([entry])))
+    audit.committed(entry)
+
+
+def _audit_cte(entry: audit.AuditEntry | None, first: int) -> tuple[str, list[list[Any]]]:
+    """`, audited AS (insert)` for a statement's `WITH` and its values (from `$first`), or
+    nothing without an entry. PostgreSQL runs a writing `WITH` query even if nothing reads it."""
+    if entry is None:
+        return "", []
+    return f",\n audited AS ({audit.insert_rows(first)})", audit.row_columns([entry])
 
 
 def _id_in(stream_id: str) -> str | None:
@@ -236,3 +373,4 @@ async def unit_of_work(
         yield uow
         await uow.flush()
     idempotency.committed()
+    audit.committed(uow.audited)

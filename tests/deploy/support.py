@@ -87,6 +87,20 @@ def alias_of(name: str, field: FieldInfo) -> str:
     return field.alias or name.upper()
 
 
+def unread_variables(settings: type[ServiceSettings], env: Mapping[str, Any]) -> list[str]:
+    """The variables of a container's environment its settings never read, less those another
+    variable's value names as `$(VAR)` (Kubernetes' substitution: DB_USER in DATABASE_URL).
+    A misspelt or stale name is silently ignored by the service, which keeps its default."""
+    read = {alias_of(name, field) for name, field in settings.model_fields.items()}
+    named = {
+        v
+        for value in env.values()
+        if isinstance(value, str)
+        for v in re.findall(r"\$\((\w+)\)", value)
+    }
+    return sorted(set(env) - read - named)
+
+
 def service_settings_class(service: str) -> type[ServiceSettings]:
     """The service's own settings class (`<service>.settings`), or the backbone's with the
     contract's port variable when the service has none yet."""

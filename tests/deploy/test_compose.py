@@ -23,6 +23,7 @@ from tests.deploy.support import (
     interpolate_tree,
     load_yaml,
     service_configs,
+    unread_variables,
 )
 
 # Vendored from the check-jsonschema wheel (builtin_schemas/vendor/compose-spec.json, Apache-2.0);
@@ -92,6 +93,23 @@ def test_every_setting_without_a_container_safe_default_is_provided(config: Serv
     settings = config.settings.model_validate(env)
     assert settings.host == "0.0.0.0"  # noqa: S104 - the value under test
     assert settings.port == config.default_port
+
+
+@pytest.mark.parametrize("config", service_configs(), ids=lambda c: c.name)
+def test_every_variable_a_service_is_given_is_one_its_settings_read(config: ServiceConfig) -> None:
+    unread = unread_variables(config.settings, environment_of(_service(config.name)))
+    assert not unread, f"{config.name} is given {unread}, which no setting of it reads"
+
+
+def test_the_unread_check_sees_a_misspelt_variable_and_allows_substitutions() -> None:
+    crisis = next(c for c in service_configs() if c.name == "crisis")
+    env = {
+        "CRISIS_PORT": "8004",
+        "INBOUND_SMS_SECRETS": "x",
+        "DB_USER": "crisis",
+        "DATABASE_URL": "postgresql://$(DB_USER)@db/crisis",
+    }
+    assert unread_variables(crisis.settings, env) == ["INBOUND_SMS_SECRETS"]
 
 
 @pytest.mark.parametrize("config", service_configs(), ids=lambda c: c.name)
@@ -186,6 +204,29 @@ def test_each_service_sees_only_its_own_bus_seed_and_waits_for_the_streams(
     assert all(v.get("read_only") for v in service["volumes"] if isinstance(v, dict))
     assert environment_of(service)["NATS_NKEY_SEED_FILE"] == "/run/bus/seed.nk"
     assert service["depends_on"]["streams"]["condition"] == "service_completed_successfully"
+
+
+@pytest.mark.parametrize(
+    "env", [{}, {f"{s.upper()}_OWNER_DB_PASSWORD": f"{s}-secret" for s in SERVICES}]
+)
+def test_the_counselctl_tool_is_the_operator_and_each_databases_owner(env: dict[str, str]) -> None:
+    """As the Kubernetes `counselctl` pod: a service's container may neither redrive (its NATS
+    user) nor reach the other databases (its roles); the operations guide ran counselctl only
+    there (`docker compose exec booking counselctl …`) and said nothing for the rest."""
+    tool = _service("counselctl", env)
+    assert tool["profiles"] == ["tools"], "never started by `docker compose up`"
+    assert tool["entrypoint"] == ["counselctl"]
+    assert _mounts(tool) == {"bus/counselctl": "/run/bus"}
+    tool_env = environment_of(tool)
+    assert tool_env["NATS_NKEY_SEED_FILE"] == "/run/bus/seed.nk"
+    assert urlsplit(tool_env["NATS_URL"]).hostname == "nats"
+    for service in SERVICES:
+        owner_url = environment_of(_service(service, env))["MIGRATION_DATABASE_URL"]
+        assert tool_env[f"{service.upper()}_DATABASE_URL"] == owner_url
+    read = {"NATS_URL", "NATS_NKEY_SEED_FILE", *(f"{s.upper()}_DATABASE_URL" for s in SERVICES)}
+    assert set(tool_env) <= read
+    guide = (ROOT / "docs/operations.md").read_text()
+    assert "docker compose run --rm counselctl dead-letters" in guide
 
 
 def test_the_operator_declares_the_streams_and_nats_loads_the_bus_users() -> None:

@@ -21,6 +21,7 @@ from tests.deploy.support import (
     ServiceConfig,
     render_kustomization,
     service_configs,
+    unread_variables,
 )
 
 OVERLAYS = ("dev", "prod")
@@ -283,6 +284,17 @@ def test_every_setting_without_a_container_safe_default_is_provided(
     assert settings.host == "0.0.0.0"  # noqa: S104 - the value under test
     nats = urlsplit(settings.nats_url)
     assert (nats.hostname, nats.port) == ("nats", 4222), "the NATS Helm release named nats"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("config", service_configs(), ids=lambda c: c.name)
+def test_every_variable_a_service_is_given_is_one_its_settings_read(
+    overlay: str, config: ServiceConfig
+) -> None:
+    manifests = _render(overlay)
+    env = _environment(manifests, _one(manifests, "Deployment", config.name))
+    unread = unread_variables(config.settings, env)
+    assert not unread, f"{config.name} is given {unread}, which no setting of it reads"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -81,6 +81,16 @@ def test_a_service_whose_port_another_service_answers_is_not_ready(
         crisis.ready()
 
 
+def test_a_port_in_use_says_which_variable_moves_the_service(
+    notify_on_a_port: int, tmp_path: Path
+) -> None:
+    """A newcomer whose 8001 another stack holds read only "booking: port 8001 is in use"."""
+    booking = ServiceProcess("booking", notify_on_a_port, {}, tmp_path, tmp_path)
+
+    with pytest.raises(StartupError, match=f"port {notify_on_a_port} is in use.*BOOKING_PORT="):
+        booking.start()
+
+
 def test_a_service_answering_on_its_own_port_is_ready(
     notify_on_a_port: int, tmp_path: Path
 ) -> None:

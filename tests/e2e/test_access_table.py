@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -724,15 +725,40 @@ async def test_each_route_answers_each_role_at_its_own_and_another_site(
     service, method, _ = route
     case = TABLE[route]
     wrong: list[str] = []
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    answered: dict[str, int] = {}
     for role, own in itertools.product(Role, (True, False)):
         path, body = await case.prepare(world, role)
-        headers = {"Authorization": f"Bearer {world.key(role, own)}"}
+        request_id = f"table-{uuid4().hex}"
+        headers = {"Authorization": f"Bearer {world.key(role, own)}", "X-Request-ID": request_id}
         async with httpx.AsyncClient(base_url=world.suite.url(service), timeout=15) as client:
             answer = await client.request(method, path, json=body, headers=headers)
+        answered[request_id] = answer.status_code
         problem = _judge(world, case, role, own, answer)
         if problem:
             wrong.append(f"{role} key of the {'own' if own else 'other'} site: {problem}")
     assert wrong == []
+    # Each call, change or read, success or refusal, is one entry with the status answered
+    # (a change's is written in its own transaction, with the route's status).
+    recorded = await _statuses_recorded(world, service, since, set(answered))
+    assert recorded == {request_id: [status] for request_id, status in answered.items()}
+
+
+async def _statuses_recorded(
+    world: World, service: str, since: datetime, request_ids: set[str]
+) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {request_id: [] for request_id in request_ids}
+    cursor = ""
+    async with world.admin(service) as client:
+        while True:
+            params = {"since": since.isoformat(), "limit": "200", "cursor": cursor}
+            page = created(await client.get("/audit", params=params))
+            for entry in page["items"]:
+                if entry["request_id"] in found:
+                    found[entry["request_id"]].append(entry["status"])
+            if not page["next_cursor"]:
+                return found
+            cursor = page["next_cursor"]
 
 
 def _judge(world: World, case: Case, role: Role, own: bool, answer: httpx.Response) -> str:

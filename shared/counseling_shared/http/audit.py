@@ -3,12 +3,15 @@
 The middleware opens the request's `AuditContext`; authentication names the actor, site checks
 note the site. When the answer is ready it also withholds free text about clients from callers
 that may not read it (integrations), then records who did what, on which resource, for which
-site and client, with which status. `GET /audit` (admin) reads the entries back.
+site and client, with which status. A change that commits writes that entry in its own
+transaction instead (`entry_for_commit`, used by the unit of work), so no change is committed
+without its entry; the middleware then writes none. `GET /audit` (admin) reads the entries back.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID, uuid4
@@ -30,6 +33,7 @@ _UNAUDITED = frozenset(
 )
 _REQUEST_ID = b"x-request-id"
 _DISCLOSURES = frozenset({"GET", "HEAD"})
+_CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class AuditMiddleware:
@@ -44,6 +48,8 @@ class AuditMiddleware:
         given = dict(scope["headers"]).get(_REQUEST_ID, b"").decode("latin-1")[:100]
         request_id = given or uuid4().hex
         with audit.audit_context(request_id) as context:
+            if scope["method"] in _CHANGES:
+                context.entry_for_commit = _entry_for_commit(scope, context)
             start: dict[str, Any] = {"status": 500, "headers": []}
             chunks: list[bytes] = []
 
@@ -64,7 +70,8 @@ class AuditMiddleware:
                 recorded = await self._record(scope, context, start["status"], document)
         if not recorded and scope["method"] in _DISCLOSURES and start["status"] < 400:
             # A read that cannot be recorded is not answered: no disclosure without its trail.
-            # (A change has already been committed; its answer goes out, with the gap logged.)
+            # (A change that committed wrote its entry with it; one that committed nothing
+            # changed nothing.)
             start, body = _unrecorded_read(scope)
         headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
         headers += [
@@ -82,6 +89,9 @@ class AuditMiddleware:
             return True
         if idempotency.answered_as_replay():
             return True  # changed nothing; the replay's read of the resource is recorded
+        if context.committed is not None:  # written with the change, in its transaction
+            _compare(context.committed, _entry(scope, context, status, document))
+            return True
         pool = getattr(scope["app"].state, "pool", None)
         if pool is None:
             return True
@@ -92,6 +102,56 @@ class AuditMiddleware:
             log.exception("audit_write_failed", request_id=context.request_id, action=entry.action)
             return False
         return True
+
+
+def _entry_for_commit(
+    scope: Scope, context: audit.AuditContext
+) -> Callable[[Mapping[str, Any]], audit.AuditEntry | None]:
+    """A change's entry as its transaction writes it, before the answer exists: the status is
+    the route's success status (what the caller gets once the change commits) unless the route
+    noted its own (`audit.note_answer`); what the change is about (`id`, `site_id`,
+    `client_id`) stands in for the answer's fields."""
+
+    def entry(about: Mapping[str, Any]) -> audit.AuditEntry | None:
+        if context.actor is None:
+            return None
+        status = context.answer_status or success_status(scope.get("route"))
+        return _entry(scope, context, status, dict(about))
+
+    return entry
+
+
+def success_status(route: object) -> int:
+    """The status a route answers when it succeeds: its declared one, else FastAPI's 200."""
+    declared = getattr(route, "status_code", None)
+    return int(declared) if declared is not None else 200
+
+
+def _compare(committed: audit.AuditEntry, answered: audit.AuditEntry) -> None:
+    """Say so when the entry written with the change is not what the answer would have
+    recorded (a route answering another status than its declared one, say)."""
+    if committed.status != answered.status:
+        log.error(
+            "audit_status_differs",
+            request_id=committed.request_id,
+            action=committed.action,
+            recorded=committed.status,
+            answered=answered.status,
+        )
+        return
+    differing = [
+        name
+        for name in ("resource_id", "site_id", "client_id")
+        if getattr(answered, name) is not None
+        and getattr(committed, name) != getattr(answered, name)
+    ]
+    if differing:
+        log.warning(
+            "audit_entry_differs",
+            request_id=committed.request_id,
+            action=committed.action,
+            fields=differing,
+        )
 
 
 def _unrecorded_read(scope: Scope) -> tuple[dict[str, Any], bytes]:

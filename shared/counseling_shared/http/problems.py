@@ -125,6 +125,22 @@ async def _malformed_json(request: Request, error: Mapping[str, Any]) -> JSONRes
     )
 
 
+def _not_json(request: Request, exc: RequestValidationError) -> str | None:
+    """Why a JSON body was not read as one, when it was sent as something else: `curl -d` without
+    `-H 'Content-Type: application/json'` sends a form, and the body then fails as a whole
+    ("Input should be a valid dictionary or object to extract fields from")."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "application/json" or kind.endswith("+json"):
+        return None
+    whole = [e for e in exc.errors() if tuple(e.get("loc", ())) == ("body",)]
+    if not whole or whole[0].get("type") not in ("model_attributes_type", "dict_type"):
+        return None
+    return (
+        "the body must be JSON sent with Content-Type: application/json "
+        f"(this request's Content-Type: {kind or 'none'})"
+    )
+
+
 async def _undecodable_body(request: Request) -> str | None:
     """Why FastAPI could not parse the body, when it is not UTF-8; else None."""
     body = await request.body()
@@ -202,6 +218,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         if malformed:
             return await _malformed_json(request, malformed[0])
         errors = _field_errors(exc)
+        if (not_json := _not_json(request, exc)) is not None:
+            errors = [{"field": "body", "message": not_json}]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem_response(
             422, "validation-error", "Invalid request", detail, request.url.path, errors=errors

@@ -141,3 +141,28 @@ def test_the_state_file_lives_in_the_devstack_var_dir(tmp_path: Path) -> None:
     assert state_path({"DEVSTACK_VAR_DIR": str(tmp_path)}) == tmp_path / "devstack.json"
     assert devstack_state({"DEVSTACK_VAR_DIR": str(tmp_path)}) == STATE
     assert devstack_state({"DEVSTACK_VAR_DIR": str(tmp_path / "none")}) == {}
+
+
+def test_database_sslmode_is_applied_as_the_services_apply_it() -> None:
+    """A service's container (Kubernetes) has DATABASE_SSLMODE=require and URLs without it; the
+    service adds it to both URLs, and counselctl run there (`counselctl rebuild`) must too,
+    rather than connect with asyncpg's `prefer`."""
+    container = {
+        "DATABASE_URL": "postgresql://booking:rt@db:5432/booking",
+        "MIGRATION_DATABASE_URL": "postgresql://booking_owner:ow@db:5432/booking",
+        "DATABASE_SSLMODE": "require",
+    }
+    named = container | {"BOOKING_DATABASE_URL": "postgresql://o@db/booking?sslmode=verify-full"}
+
+    assert database_for(Service.BOOKING, env=container, owner=True).url == (
+        "postgresql://booking_owner:ow@db:5432/booking?sslmode=require"
+    )
+    assert database_for(Service.CRISIS, env=container).url == (
+        "postgresql://booking:rt@db:5432/crisis?sslmode=require"
+    )
+    assert database_for(Service.BOOKING, env=named).url == (
+        "postgresql://o@db/booking?sslmode=verify-full"  # a URL naming one keeps it
+    )
+    assert (
+        "sslmode" not in database_for(Service.BOOKING, env=container | {"DATABASE_SSLMODE": ""}).url
+    )

@@ -2,13 +2,16 @@
 "no NATS server answers at nats://127.0.0.1:4222": the error now says where counselctl looked."""
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
 import typer
+from typer.testing import CliRunner
 
+from opsctl.cli import app
 from opsctl.commands.common import run
-from opsctl.config import missing_stack_hint
+from opsctl.config import API_VARIABLES, DEFAULT_PORTS, missing_stack_hint
 
 STATE = {"format": 1, "nats": {"url": "nats://127.0.0.1:14222"}, "databases": {}, "services": {}}
 
@@ -54,3 +57,42 @@ def test_an_unreachable_server_without_a_stack_says_where_it_looked(
     assert "no NATS server answers" in err
     assert "no running `make run` found" in err
     assert str(tmp_path / "devstack.json") in err
+
+
+def test_demo_load_without_a_stack_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`counselctl demo load` against a `make run` started with DEVSTACK_VAR_DIR said only
+    "cannot reach http://127.0.0.1:8001/sites"."""
+    monkeypatch.setenv("DEVSTACK_VAR_DIR", str(tmp_path))
+    for name in API_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    unused = socket.socket()
+    unused.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+    port = unused.getsockname()[1]
+    for service in DEFAULT_PORTS:  # the contract's ports may serve someone else's stack
+        monkeypatch.setitem(DEFAULT_PORTS, service, port)
+
+    try:
+        result = CliRunner().invoke(app, ["demo", "load", "--wait", "0"])
+        with_urls = CliRunner().invoke(
+            app, ["demo", "load", "--booking-url", f"http://127.0.0.1:{port}"]
+        )
+    finally:
+        unused.close()
+
+    assert result.exit_code == 1
+    err = " ".join(result.output.split())
+    assert f"cannot reach http://127.0.0.1:{port}/sites" in err
+    assert "no running `make run` found" in err
+    assert str(tmp_path / "devstack.json") in err
+    assert "--booking-url" in err
+    assert with_urls.exit_code == 1
+    assert "no running `make run` found" not in with_urls.output
+
+
+def test_a_port_variable_names_the_services_for_demo_load(tmp_path: Path) -> None:
+    env = {"DEVSTACK_VAR_DIR": str(tmp_path), "BOOKING_PORT": "19201"}
+
+    assert missing_stack_hint(env, API_VARIABLES) is None
+    assert missing_stack_hint({"DEVSTACK_VAR_DIR": str(tmp_path)}, API_VARIABLES) is not None

@@ -74,6 +74,8 @@ async def register_staff(body: StaffIn, request: Request, caller: Caller) -> Sta
             subject=staff_id,
         )
         get_logger("probe.http").info("staff_registered", staff_id=str(staff_id))
+    if runtime.definition.state.get("fail_after_commit"):  # tests: the request dies now
+        raise RuntimeError("the request died after its commit")
     return StaffOut(id=staff_id, site_id=body.site_id, role=body.role)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import shutil
 from collections.abc import AsyncIterator
@@ -131,6 +132,43 @@ async def test_the_openapi_document_describes_the_routes(probe: httpx.AsyncClien
     assert set(document["paths"]) >= {"/staff", "/staff/{staff_id}"}
     fields = document["components"]["schemas"]["StaffIn"]["properties"]
     assert fields["email"]["description"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "said"),
+    [
+        (
+            {"content-type": "application/x-www-form-urlencoded"},
+            "application/x-www-form-urlencoded",
+        ),
+        ({}, "none"),
+    ],
+)
+async def test_a_json_body_not_sent_as_json_says_which_content_type_to_send(
+    probe: httpx.AsyncClient, headers: dict[str, str], said: str
+) -> None:
+    """`curl -d '{…}'` without `-H 'Content-Type: application/json'` sends a form: the answer
+    said only "body: Input should be a valid dictionary or object to extract fields from"."""
+    answer = await probe.post(
+        "/staff", content=json.dumps(staff()).encode(), headers={**KEY, **headers}
+    )
+
+    assert answer.status_code == 422
+    body = answer.json()
+    assert body["detail"] == (
+        "body: the body must be JSON sent with Content-Type: application/json "
+        f"(this request's Content-Type: {said})"
+    )
+    assert body["errors"] == [{"field": "body", "message": body["detail"][len("body: ") :]}]
+
+
+async def test_a_json_body_of_the_wrong_shape_still_names_the_problem(
+    probe: httpx.AsyncClient,
+) -> None:
+    answer = await probe.post("/staff", json=[1, 2], headers=KEY)
+
+    assert answer.status_code == 422
+    assert "Content-Type" not in answer.json()["detail"]
 
 
 async def test_a_malformed_json_body_is_a_400_giving_the_position(
@@ -371,13 +409,17 @@ async def test_a_read_whose_audit_entry_cannot_be_written_is_not_answered(
     await db.execute("ALTER TABLE audit RENAME TO audit_away")
     try:
         unrecorded = await probe.get(path, headers=KEY)
+        before = await staff_rows(probe)
         changed = await probe.post("/staff", json=staff(name="Seo-yeon Kim"), headers=KEY)
+        after = await staff_rows(probe)
     finally:
         await db.execute("ALTER TABLE audit_away RENAME TO audit")
 
     assert unrecorded.status_code == 503
     assert unrecorded.headers["content-type"] == PROBLEM
     assert "Min-jun" not in unrecorded.text
-    # A change is committed before its entry is written: its answer still goes out.
-    assert changed.status_code == 201
+    # A change's entry is written in its own transaction: without it, the change is not made.
+    assert changed.status_code == 503
+    assert changed.headers["content-type"] == PROBLEM
+    assert after == before
     assert (await probe.get(path, headers=KEY)).status_code == 200

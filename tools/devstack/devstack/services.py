@@ -50,7 +50,12 @@ class ServiceProcess:
     def start(self) -> None:
         self._stop_leftover()
         if not port_is_free(self.port):
-            raise StartupError(f"{self.name}: port {self.port} is in use")
+            # Most often another `make run` (someone else's, on a shared machine): say how to
+            # move this one.
+            raise StartupError(
+                f"{self.name}: port {self.port} is in use; start it on another with "
+                f"{self.name.upper()}_PORT=<port> (the README's examples then need that port)"
+            )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.pid_path.parent.mkdir(parents=True, exist_ok=True)
         # A session of its own: on Ctrl-C the runner, not the terminal, stops it.

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from counseling_shared.bus import BusCredentials
 from counseling_shared.busauth import OPERATOR
-from counseling_shared.settings import ServiceSettings
+from counseling_shared.settings import ServiceSettings, with_sslmode
 
 
 class Service(StrEnum):
@@ -74,19 +74,24 @@ def devstack_state(env: Mapping[str, str]) -> dict[str, Any]:
     return found if isinstance(found, dict) and found.get("format") == 1 else {}
 
 
-def missing_stack_hint(env: Mapping[str, str]) -> str | None:
-    """Why counselctl fell back on the default servers, when it did: nothing names a server and
-    no `make run` state file is where it looked (a stack started with another DEVSTACK_VAR_DIR)."""
-    if (
-        env.get("NATS_URL")
-        or env.get("DATABASE_URL")
-        or env.get("MIGRATION_DATABASE_URL")
-        or devstack_state(env)
-    ):
+SERVER_VARIABLES = ("NATS_URL", "DATABASE_URL", "MIGRATION_DATABASE_URL")
+# What names the services' HTTP APIs instead (`demo load`).
+API_VARIABLES = ("BOOKING_PORT", "FOLLOWUP_PORT", "CRISIS_PORT")
+
+
+def missing_stack_hint(
+    env: Mapping[str, str],
+    named_by: tuple[str, ...] = SERVER_VARIABLES,
+    otherwise: str = "NATS_URL and DATABASE_URL",
+) -> str | None:
+    """Why counselctl fell back on the default servers, when it did: none of `named_by` names a
+    server and no `make run` state file is where it looked (a stack started with another
+    DEVSTACK_VAR_DIR). `otherwise`: what to set instead."""
+    if any(env.get(name) for name in named_by) or devstack_state(env):
         return None
     return (
         f"no running `make run` found (no state file {state_path(env)}): start it, or set "
-        "DEVSTACK_VAR_DIR to the one it runs with, or NATS_URL and DATABASE_URL"
+        f"DEVSTACK_VAR_DIR to the one it runs with, or {otherwise}"
     )
 
 
@@ -120,6 +125,8 @@ def database_for(
         url = (state.get("databases") or {}).get(service.value)
     if not url:
         url = with_database(shared or _DEFAULT_DATABASE_URL, service.value)
+    if env.get("DATABASE_SSLMODE"):  # as the services apply it (a service's container sets it)
+        url = with_sslmode(url, env["DATABASE_SSLMODE"])
     schema = (
         explicit_schema
         or env.get(f"{prefix}_DATABASE_SCHEMA")

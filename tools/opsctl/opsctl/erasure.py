@@ -17,7 +17,6 @@ dead letters on the `DLQ` stream.
 from __future__ import annotations
 
 import contextlib
-import getpass
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -34,6 +33,7 @@ from counseling_shared import audit
 from counseling_shared.erasure import names_client
 from counseling_shared.jetstream import DLQ_STREAM
 from opsctl.config import Service
+from opsctl.operator import operator_name
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
@@ -57,7 +57,7 @@ async def record(
     await audit.record(
         conn,
         audit.AuditEntry(
-            actor=audit.Actor("operator", getpass.getuser()),
+            actor=audit.Actor("operator", operator_name()),
             action="erase_client",
             resource="clients",
             resource_id=str(client_id),

@@ -19,6 +19,7 @@ from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.problems import Problem
 from counseling_shared.links import LinkExpired, LinkTampered
 from counseling_shared.service import Runtime
+from counseling_shared.unit_of_work import audited_transaction
 
 router = APIRouter(route_class=BookingRoute, tags=["calendar"])
 
@@ -96,7 +97,7 @@ async def get_calendar_url(staff_id: UUID, caller: Person, runtime: Live) -> Cal
 async def revoke_calendar_links(staff_id: UUID, caller: Person, runtime: Live) -> Response:
     """Revoke every calendar link issued for the staff member: their feeds answer 403."""
     await _own_or_admin(runtime, caller, staff_id)
-    async with runtime.db().acquire() as conn:
+    async with runtime.db().acquire() as conn, audited_transaction(conn):
         await calendar_store.revoke_links(conn, staff_id, runtime.clock.now())
     return Response(status_code=204)
 

@@ -125,6 +125,13 @@ async def resolve_by_link(
         )
 
 
+_PIN_REFUSALS = {
+    PinCheck.WRONG: ("Wrong PIN.", 403),
+    PinCheck.NOT_SET: ("No PIN is set for you; ask an administrator.", 403),
+    PinCheck.LOCKED: ("Too many wrong PINs; try again later.", 429),
+}
+
+
 @router.post("/pages/{page_id}/contact", response_class=HTMLResponse)
 async def contact_by_link(
     page_id: UUID, token: Token, pin: Annotated[str, Form(max_length=40)], request: Request
@@ -140,6 +147,10 @@ async def contact_by_link(
             return link
         audit.note_client(link.client_id)
         checked = await confirm_pin(uow, link.staff_id, pin, policy)
+        if checked is PinCheck.CONFIRMED:
+            audit.entry_after_answer()  # 200 or 503: booking is asked after the commit
+        else:
+            audit.note_answer(_PIN_REFUSALS[checked][1])
     # The try is committed (counted) before anything is answered; booking is asked outside
     # any transaction, so a slow directory holds no database connection.
     contact: ClientContact | None = None
@@ -153,11 +164,7 @@ async def contact_by_link(
             message = "The contact details could not be fetched right now; try again."
             status = 503
     else:
-        message, status = {
-            PinCheck.WRONG: ("Wrong PIN.", 403),
-            PinCheck.NOT_SET: ("No PIN is set for you; ask an administrator.", 403),
-            PinCheck.LOCKED: ("Too many wrong PINs; try again later.", 429),
-        }[checked]
+        message, status = _PIN_REFUSALS[checked]
     async with runtime.db().acquire() as conn, conn.transaction(readonly=True):
         return await _render(
             request,
@@ -286,4 +293,5 @@ async def _render(
         "urls": {"ack": f"{base}/ack", "resolve": f"{base}/resolve", "contact": f"{base}/contact"},
     }
     body = templates.get_template("oncall_page.html").render(context)
+    audit.note_answer(status)  # built inside a unit of work: its entry records this status
     return HTMLResponse(body, status_code=status, headers=page_headers())

@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from counseling_shared import audit
 from counseling_shared.http.languages import browser_language
 from counseling_shared.http.private_pages import page_headers
 from crisis.entrypoints.page_i18n import LANGUAGES, translator
@@ -25,6 +26,7 @@ def reader_language(request: Request) -> str:
 
 def problem_page(lang: str, title: str, text: str, status: int) -> HTMLResponse:
     body = templates.get_template("link_problem.html").render(lang=lang, title=title, text=text)
+    audit.note_answer(status)  # built inside a unit of work: its entry records this status
     return HTMLResponse(body, status_code=status, headers=page_headers())
 
 

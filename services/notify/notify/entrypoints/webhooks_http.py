@@ -20,7 +20,7 @@ from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.pagination import PAGED, Page
 from counseling_shared.http.problems import Conflict, NotFound, Unprocessable
 from counseling_shared.service import Runtime, runtime_of
-from counseling_shared.unit_of_work import UnitOfWork, unit_of_work
+from counseling_shared.unit_of_work import UnitOfWork, audited_transaction, unit_of_work
 from notify.adapters import webhook_store
 from notify.adapters.webhook_addresses import RefusedAddress, check_public
 from notify.adapters.webhook_store import Backlog, Subscription
@@ -347,7 +347,7 @@ async def patch_webhook(
     runtime = runtime_of(request)
     if body.url is not None:
         await _require_public(runtime, str(body.url))
-    async with runtime.db().acquire() as conn, conn.transaction():
+    async with runtime.db().acquire() as conn, audited_transaction(conn):
         await _subscription_for_update(conn, caller, webhook_id)
         changed = await webhook_store.change_subscription(
             conn,
@@ -371,7 +371,7 @@ async def delete_webhook(request: Request, caller: Person, webhook_id: UUID) -> 
     are given up. It is then unknown (404) here; its delivery history is kept on record. An
     extension beyond the contract."""
     runtime = runtime_of(request)
-    async with runtime.db().acquire() as conn, conn.transaction():
+    async with runtime.db().acquire() as conn, audited_transaction(conn):
         await _subscription_for_update(conn, caller, webhook_id)
         await webhook_store.delete_subscription(conn, webhook_id, runtime.clock.now())
     return Response(status_code=204)

@@ -10,6 +10,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import asyncpg
 import nats.errors
+import nats.js.errors
 import typer
 from nats.js import JetStreamContext
 from rich.markup import escape
@@ -76,6 +77,10 @@ def run(work: Coroutine[Any, Any, T]) -> T:
     """Run async work; a server that cannot be reached or a query that fails exits 1."""
     try:
         return asyncio.run(work)
+    except nats.js.errors.APIError as exc:
+        # JetStream answered, and refused (replicas > 1 on a single server, a limit): its
+        # reason, not "cannot reach the server" (an APIError's repr is empty).
+        fail(f"NATS refused: {exc.description or exc} (JetStream error {exc.err_code})")
     except (OSError, TimeoutError, nats.errors.Error) as exc:
         hint = missing_stack_hint(os.environ)
         fail(f"cannot reach the server: {exc!r}" + (f"\n{hint}" if hint else ""))

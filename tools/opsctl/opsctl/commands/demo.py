@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -9,7 +10,7 @@ import httpx
 import typer
 
 from opsctl.commands.common import JsonOption, fail, run
-from opsctl.config import Service, service_url
+from opsctl.config import API_VARIABLES, Service, missing_stack_hint, service_url
 from opsctl.console import print_json, progress, stdout, table
 from opsctl.demo.load import DemoLoadFailed, LoadedCenter, load_demo
 from opsctl.demo.plan import Step, demo_plan, next_week
@@ -17,6 +18,7 @@ from opsctl.demo.plan import Step, demo_plan, next_week
 app = typer.Typer(help="A demo center for trying the suite.", no_args_is_help=True)
 
 DEV_API_KEY = "dev-admin-key"
+API_OPTIONS = "--booking-url, --followup-url and --crisis-url"
 
 
 def _url_option(service: str, port: int) -> object:
@@ -64,7 +66,8 @@ def load(
         "followup": service_url(Service.FOLLOWUP, followup_url),
         "crisis": service_url(Service.CRISIS, crisis_url),
     }
-    center = _load(plan, urls, api_key, seed, wait)
+    explicit = any((booking_url, followup_url, crisis_url))
+    center = _load(plan, urls, api_key, seed, wait, explicit=explicit)
     summary = {
         "week_of": week.isoformat(),
         "sites": center.sites(),
@@ -89,7 +92,13 @@ def load(
 
 
 def _load(
-    plan: list[Step], urls: dict[str, str], api_key: str, seed: int, wait: float
+    plan: list[Step],
+    urls: dict[str, str],
+    api_key: str,
+    seed: int,
+    wait: float,
+    *,
+    explicit: bool = False,
 ) -> LoadedCenter:
     async def work() -> LoadedCenter:
         with progress() as bar:
@@ -108,7 +117,10 @@ def _load(
     except DemoLoadFailed as exc:
         fail(str(exc))
     except httpx.HTTPError as exc:
-        fail(f"cannot reach {exc.request.url}: {exc!r}" if _has_request(exc) else repr(exc))
+        message = f"cannot reach {exc.request.url}: {exc!r}" if _has_request(exc) else repr(exc)
+        # Nothing said where the services are: most likely a `make run` with DEVSTACK_VAR_DIR.
+        hint = None if explicit else missing_stack_hint(os.environ, API_VARIABLES, API_OPTIONS)
+        fail(message + (f"\n{hint}" if hint else ""))
 
 
 def _has_request(exc: httpx.HTTPError) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Awaitable, Callable, Mapping
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, cast
@@ -23,6 +22,7 @@ from opsctl.commands.common import (
 )
 from opsctl.config import Service
 from opsctl.console import print_json, stdout, table
+from opsctl.operator import operator_name
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
@@ -59,7 +59,7 @@ def backfill_appointments(
             await audit.record(
                 conn,
                 audit.AuditEntry(
-                    actor=audit.Actor("operator", getpass.getuser()),
+                    actor=audit.Actor("operator", operator_name()),
                     action="backfill_appointments",
                     resource="appointments",
                     resource_id=None,

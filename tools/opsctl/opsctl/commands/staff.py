@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Awaitable, Callable
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Annotated, cast
@@ -21,6 +20,7 @@ from opsctl.commands.common import (
 )
 from opsctl.config import Service
 from opsctl.console import print_json, stdout
+from opsctl.operator import operator_name
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
@@ -60,7 +60,7 @@ def reannounce(
             await audit.record(
                 conn,
                 audit.AuditEntry(
-                    actor=audit.Actor("operator", getpass.getuser()),
+                    actor=audit.Actor("operator", operator_name()),
                     action="reannounce_staff",
                     resource="staff",
                     resource_id=None,
