@@ -58,8 +58,8 @@ async def receipt(notify: Notify, recipient_id: UUID, status: ReceiptStatus) -> 
     [row] = [r for r in rows if r["channel"] == "sms"]
     result = await record_receipt(
         notify.pool,
+        notify.clock,
         Receipt(UUID(row["id"]), status, "30003", "primary"),
-        now=notify.clock.now(),
         has_fallback=frozenset(),
         retry=notify.settings.crisis_retry(),
         jitter=0.0,

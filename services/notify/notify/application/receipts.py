@@ -5,16 +5,17 @@ A client's message is only recorded: a bulk message is not worth a second text, 
 client may have blocked or changed the number."""
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from counseling_shared import outbox
+from counseling_shared import audit, outbox
+from counseling_shared.clock import Clock
 from counseling_shared.logs import get_logger
+from counseling_shared.unit_of_work import unit_of_work
 from notify.adapters import notification_store
-from notify.application.delivery import announcement, try_other_channels
+from notify.application.delivery import SOURCE, announcement, try_other_channels
 from notify.domain import notification as rules
 from notify.domain.codes import Lane, NotificationStatus, ReceiptStatus
 from notify.domain.notification import DeliveryReopened, Notification
@@ -41,19 +42,23 @@ class ReceiptResult:
 
 async def record_receipt(
     pool: "asyncpg.Pool[Any]",
+    clock: Clock,
     receipt: Receipt,
     *,
-    now: datetime,
     has_fallback: frozenset[str],
     retry: RetryPolicy,
     jitter: float,
 ) -> ReceiptResult | None:
     """Record `receipt`; None when no SMS or messaging notification has that id.
     `has_fallback`: the channels with a second provider configured."""
-    async with pool.acquire() as conn, conn.transaction():
+    now = clock.now()
+    # A unit of work: the request's audit entry commits with the receipt (or not at all).
+    async with unit_of_work(pool, source=SOURCE, clock=clock) as uow:
+        conn = uow.conn
         state = await notification_store.load_for_update(conn, receipt.notification_id)
         if state is None or state.channel.value not in ("sms", "messaging"):
             return None
+        audit.note_site(state.site_id)
         events = rules.record_receipt(
             state, receipt.status, receipt.error_code, receipt.provider, now
         )

@@ -189,15 +189,14 @@ async def inbound_sms_status(
     receipt = Receipt(notification_id, body.status, body.error_code, provider)
     result = await record_receipt(
         runtime.db(),
+        runtime.clock,
         receipt,
-        now=runtime.clock.now(),
         has_fallback=settings.fallback_channels(),
         retry=settings.crisis_retry(),
         jitter=random.random(),
     )
     if result is None:
         raise _unknown_key()
-    audit.note_site(result.notification.site_id)
     return ReceiptAnswer(
         notification_id=notification_id, recorded=result.recorded, resent=result.resent
     )
