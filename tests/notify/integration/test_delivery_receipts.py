@@ -186,3 +186,38 @@ async def test_with_the_secret_a_malformed_body_is_a_422(notify: Notify, path: s
     headers = {"Authorization": "", "X-Webhook-Secret": SECRET}
     answer = await notify.http.post(path, json={"status": "lost"}, headers=headers)
     assert answer.status_code == 422, answer.text
+
+
+async def test_a_page_whose_receipts_spend_its_attempts_fails_and_crisis_hears_it(
+    notify: Notify, fallback: HttpSink
+) -> None:
+    site_id = await notify.new_site()
+    phone = "+33655510003"
+    staff_id = await notify.new_staff(site_id, phone=phone)
+    page = PageRequested(
+        alert_id=uuid4(), page_id=uuid4(), staff_id=staff_id, site_id=site_id, level=1
+    )
+    await notify.publish(page, source="crisis", subject=page.alert_id)
+    first = await settled(notify, staff_id, channel="sms")
+    assert (await receipt(notify, first["id"], "failed", "30005")).json()["resent"] is True
+
+    async def sent_again() -> dict[str, Any]:
+        detail = await notify.notification(first["id"])
+        return detail if detail["status"] == "sent" and detail["attempts"] == 3 else {}
+
+    await eventually(sent_again, timeout=10.0)
+    # The fallback's receipt fails too: attempt 4 of NOTIFY_MAX_ATTEMPTS 4, so it is given up.
+    last = await receipt(notify, f"{first['id']}:1", "undelivered", provider="fallback")
+    assert last.json()["resent"] is False
+    detail = await notify.notification(first["id"])
+    assert (detail["status"], detail["last_error"], detail["attempts"]) == (
+        "failed",
+        "receipt_failed",
+        4,
+    )
+    events = await notify.notify_events(site_id, count=4)
+    sms = [(e.type, e.data["attempts"]) for e in events if e.data["channel"] == "sms"]
+    assert sms == [("NotificationSent", 1), ("NotificationSent", 3), ("NotificationFailed", 4)]
+    assert len([r for r in fallback.sms if r.to == phone]) == 1  # nothing more sent
+    metrics = (await notify.http.get("/metrics")).text
+    assert 'notify_receipt_resends_total{outcome="given_up"} 1.0' in metrics

@@ -79,10 +79,10 @@ async def record_receipt(
         resent = any(isinstance(e, DeliveryReopened) for e in events)
         if resent:
             await notification_store.wake(conn, Lane.CRISIS)
-        elif recorded.status is NotificationStatus.FAILED and recorded.page_id is not None:
-            await try_other_channels(conn, recorded, now)
+        elif given_up and recorded.page_id is not None:
+            await try_other_channels(conn, recorded, now)  # as a page failing at send does
     DELIVERY_RECEIPTS.labels(state.channel.value, receipt.status.value).inc()
-    if resent or recorded.status is not state.status:
+    if resent or given_up:
         RECEIPT_RESENDS.labels("resent" if resent else "given_up").inc()
     log.info(
         "delivery_receipt",
