@@ -63,8 +63,13 @@ SIGNED_LINK_ROUTES = {
     ("crisis", "POST", "/pages/{page_id}/contact"),
 }
 # No API key: the SMS provider's webhooks, authenticated by their shared secret (tested in
-# tests/crisis/integration/test_oncall_page.py, tests/notify/integration/test_sms_opt_outs.py).
-WEBHOOK_ROUTES = {("crisis", "POST", "/inbound/sms"), ("notify", "POST", "/inbound/sms")}
+# tests/crisis/integration/test_oncall_page.py, tests/notify/integration/test_sms_opt_outs.py,
+# tests/notify/integration/test_delivery_receipts.py).
+WEBHOOK_ROUTES = {
+    ("crisis", "POST", "/inbound/sms"),
+    ("notify", "POST", "/inbound/sms"),
+    ("notify", "POST", "/inbound/sms/status"),
+}
 SERVICES = ("booking", "followup", "notify", "crisis")
 WEBHOOK_URL = "http://127.0.0.1:9/hooks"  # nothing listens: deliveries stay pending
 

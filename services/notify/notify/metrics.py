@@ -52,6 +52,18 @@ INBOUND_SMS = Counter(
     "Texts received on POST /inbound/sms, by keyword (stop, start, help, other)",
     ["keyword"],
 )
+DELIVERY_RECEIPTS = Counter(
+    "notify_delivery_receipts_total",
+    "Delivery receipts recorded from POST /inbound/sms/status (repeats not counted), by"
+    " channel (sms, messaging) and status (delivered, failed, undelivered)",
+    ["channel", "status"],
+)
+RECEIPT_RESENDS = Counter(
+    "notify_receipt_resends_total",
+    "Pages whose failed delivery receipt sent them again (resent) or, their attempts spent,"
+    " failed them (given_up)",
+    ["outcome"],
+)
 
 WEBHOOK_ATTEMPTS = Counter(
     "notify_webhook_attempts_total",
@@ -86,3 +98,8 @@ for _state in ("current", "previous", "unknown"):
     SMS_OPT_OUTS.labels(_state)
 for _keyword in ("stop", "start", "help", "other"):
     INBOUND_SMS.labels(_keyword)
+for _channel in ("sms", "messaging"):
+    for _receipt in ("delivered", "failed", "undelivered"):
+        DELIVERY_RECEIPTS.labels(_channel, _receipt)
+for _outcome in ("resent", "given_up"):
+    RECEIPT_RESENDS.labels(_outcome)

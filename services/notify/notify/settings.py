@@ -337,6 +337,14 @@ class NotifySettings(ServiceSettings):
             self.max_attempts, self.retry_base, max(self.retry_max_delay, self.retry_base)
         )
 
+    def fallback_channels(self) -> frozenset[str]:
+        """The channels with a second provider (a page whose receipt failed goes by it)."""
+        urls = {
+            "sms": self.sms_fallback_webhook_url,
+            "messaging": self.messaging_fallback_webhook_url,
+        }
+        return frozenset(channel for channel, url in urls.items() if url)
+
     def crisis_retry(self) -> RetryPolicy:
         return RetryPolicy(
             self.max_attempts,

@@ -326,6 +326,43 @@ async def test_a_page_delivery_sets_sent_at_and_a_failure_is_in_the_timeline(
     assert 'crisis_page_latency_seconds_count{trigger="flag"}' in metrics
 
 
+async def test_a_page_sent_again_after_a_failed_receipt_is_recorded_without_harm(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    """notify re-sends a page whose delivery receipt failed: crisis hears a second
+    NotificationSent for the same page, and a NotificationFailed after a Sent when the page's
+    attempts ran out. The first delivery stays the page's `sent_at`; each is on the timeline."""
+    site, client = uuid4(), uuid4()
+    (paged,) = await register_staff(bus, site, 1)
+    await put_policy(crisis, site, [([paged], "PT30S")])
+    alert_id = (await flag(crisis, site, client))["alert_id"]
+    page_id = UUID((await alert(crisis, alert_id))["pages"][0]["page_id"])
+    sent = NotificationSent(
+        notification_id=uuid4(),
+        recipient_id=paged,
+        site_id=site,
+        channel=NotificationChannel.SMS,
+        template="crisis_page",
+        cause_event_id=uuid4(),
+        attempts=1,
+        page_id=page_id,
+    )
+    await bus.publish(sent, source="notify")
+    first = await eventually(lambda: _with_kinds(crisis, alert_id, {"page_sent"}))
+    sent_at = first["pages"][0]["sent_at"]
+
+    again = NotificationSent.model_validate({**sent.model_dump(), "attempts": 3})
+    await bus.publish(again, source="notify")
+    given_up = NotificationFailed.model_validate({**sent.model_dump(), "attempts": 4})
+    await bus.publish(given_up, source="notify")
+
+    view = await eventually(lambda: _with_kinds(crisis, alert_id, {"page_failed"}))
+    assert kinds(view).count("page_sent") == 2
+    assert view["pages"][0]["sent_at"] == sent_at  # the first delivery
+    assert view["pages"][0]["failed_at"] is not None
+    assert view["status"] == "open"
+
+
 async def test_policies_are_checked_field_by_field(crisis: RunningCrisis, bus: Bus) -> None:
     site = uuid4()
     (known,) = await register_staff(bus, site, 1)

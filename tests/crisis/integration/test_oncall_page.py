@@ -317,6 +317,23 @@ async def _reply(
     )
 
 
+@pytest.mark.parametrize("secret", [None, "wrong"])
+async def test_without_the_secret_a_malformed_sms_reply_is_a_401_not_a_422(
+    crisis: RunningCrisis, secret: str | None
+) -> None:
+    """The secret is checked before the body: a caller without it learns nothing of its shape."""
+    headers = {"Authorization": ""} | ({"X-Webhook-Secret": secret} if secret else {})
+    for body in ({"content": b"{not json"}, {"json": {"text": 7}}):
+        answer = await crisis.http.post("/inbound/sms", headers=headers, **body)
+        assert answer.status_code == 401, answer.text
+    with_secret = await crisis.http.post(
+        "/inbound/sms",
+        json={"text": 7},
+        headers={"X-Webhook-Secret": INBOUND_SMS_SECRET, "Authorization": ""},
+    )
+    assert with_secret.status_code == 422
+
+
 async def test_an_sms_reply_ack_with_the_code_acknowledges_as_the_staff_member_whose_phone_sent_it(
     crisis: RunningCrisis, bus: Bus
 ) -> None:

@@ -14,6 +14,8 @@ from counseling_shared.codes import Channel, FollowUpKind, RiskLevel
 from counseling_shared.db import connect
 from counseling_shared.events import FollowUpDue, PageRequested
 from notify.application.rebuild import rebuild_projections
+from notify.application.receipts import Receipt, record_receipt
+from notify.domain.codes import ReceiptStatus
 from tests.notify.integration.conftest import Notify, eventually
 from tests.opsctl.integration.support import counselctl
 from tests.projections import rows_updated_by, snapshot
@@ -50,6 +52,23 @@ async def followup_due(notify: Notify, site_id: UUID, client_id: UUID) -> None:
     await notify.publish(event, source="followup", subject=client_id)
 
 
+async def receipt(notify: Notify, recipient_id: UUID, status: ReceiptStatus) -> UUID:
+    """A delivery receipt for the recipient's SMS, from the primary provider."""
+    rows = await notify.notifications(recipient_id=recipient_id)
+    [row] = [r for r in rows if r["channel"] == "sms"]
+    result = await record_receipt(
+        notify.pool,
+        notify.clock,
+        Receipt(UUID(row["id"]), status, "30003", "primary"),
+        has_fallback=frozenset(),
+        retry=notify.settings.crisis_retry(),
+        jitter=0.0,
+    )
+    assert result is not None
+    assert result.recorded
+    return UUID(row["id"])
+
+
 @pytest.fixture(scope="module")
 async def story(notify: Notify) -> Story:
     site_id = await notify.new_site(timezone="Europe/Paris")
@@ -84,6 +103,15 @@ async def story(notify: Notify) -> Story:
     notify.sinks.http.fail_next(1, channel="sms", status=503, to="+15550000503")
     await followup_due(notify, site_id, retried)
     await eventually(lambda: done(notify, retried))
+    # Receipts, which a rebuild must restore: a client's SMS the carrier did not deliver
+    # (recorded only), and the page's SMS that failed (sent again after the back-off).
+    await receipt(notify, retried, ReceiptStatus.UNDELIVERED)
+    page_sms = await receipt(notify, staff_id, ReceiptStatus.FAILED)
+    await eventually(
+        lambda: notify.pool.fetchval(
+            "SELECT status = 'sent' AND attempts = 3 FROM notifications WHERE id = $1", page_sms
+        )
+    )
     notify.sinks.http.fail_next(1, channel="sms", status=400, to="+15550000400")
     await followup_due(notify, site_id, refused)
     notify.sinks.http.fail_next(1, channel="sms", status=400, to="+15550000401")
@@ -136,6 +164,8 @@ async def test_a_rebuilt_notify_projection_equals_the_live_one(
         "transient_failure",
         "permanent_failure",
     }
+    assert {r["receipt_status"] for r in live["notifications"]} == {None, "undelivered", "failed"}
+    assert {r["resends"] for r in live["notifications"]} == {0, 1}
     [prefs] = live["recipient_preferences"]
     assert prefs["version"] == 2
     calls: list[tuple[int, int]] = []

@@ -12,7 +12,14 @@ from counseling_shared.codes import Channel, NotificationChannel
 from counseling_shared.eventstore import RecordedEvent
 from notify.adapters.event_codec import from_recorded, from_stored_json, to_new_event
 from notify.domain import notification as rules
-from notify.domain.codes import AttemptOutcome, HoldReason, Lane, RecipientKind, Template
+from notify.domain.codes import (
+    AttemptOutcome,
+    HoldReason,
+    Lane,
+    ReceiptStatus,
+    RecipientKind,
+    Template,
+)
 from notify.domain.preferences import PreferencesSet
 from notify.domain.quiet_hours import QuietHours
 
@@ -77,6 +84,14 @@ EVENTS: list[Any] = [
     rules.ChannelFellBack(
         at=AT, failed=NotificationChannel.SMS, to=NotificationChannel.EMAIL, error_code="http_400"
     ),
+    rules.DeliveryReceiptRecorded(
+        at=AT,
+        status=ReceiptStatus.UNDELIVERED,
+        error_code="30003",
+        channel=NotificationChannel.SMS,
+        provider="fallback",
+    ),
+    rules.DeliveryReopened(at=AT, next_attempt_at=LATER),
     PreferencesSet(uuid4(), QuietHours(time(21, 0), time(8, 0)), Channel.SMS, AT),
     PreferencesSet(uuid4(), None, None, AT),
 ]

@@ -9,7 +9,7 @@ import hmac
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 from starlette.types import Scope
 
 from counseling_shared import audit
@@ -53,24 +53,13 @@ def provider_budget(settings: CrisisSettings) -> RateBudget:
     return budget
 
 
-@router.post(
-    SMS_PATH,
-    responses=problem_responses(
-        s401="Missing or wrong `X-Webhook-Secret`.",
-        s503="No `INBOUND_SMS_SECRET` is configured.",
-    ),
-    openapi_extra={"security": []},  # the shared secret header is the credential
-)
-async def inbound_sms(
-    body: InboundSmsBody,
+def require_secret(
     request: Request,
     x_webhook_secret: Annotated[str | None, Header(max_length=200)] = None,
-) -> InboundSmsReply:
-    """A staff member's SMS reply. `ACK <code>` (the code in their page) acknowledges that
-    alert as them when it comes from their phone; anything else gets a short help text."""
-    runtime = runtime_of(request)
-    settings = _settings(runtime)
-    secret = settings.inbound_sms_secret.get_secret_value()
+) -> None:
+    """The shared secret, checked as a dependency: FastAPI runs it before it reads the body,
+    so a caller without the secret learns nothing about the body's shape (401, not 422)."""
+    secret = _settings(runtime_of(request)).inbound_sms_secret.get_secret_value()
     if not secret:
         raise Problem(503, "unavailable", "Service unavailable", "SMS replies are not configured.")
     # Compared as bytes: compare_digest refuses str holding non-ASCII (a TypeError, a 500).
@@ -78,6 +67,23 @@ async def inbound_sms(
     if not given or not hmac.compare_digest(given, secret.encode()):
         raise Problem(401, "unauthorized", "Unauthorized", "Missing or wrong X-Webhook-Secret.")
     audit.note_actor(audit.Actor("key", "inbound-sms"))
+
+
+@router.post(
+    SMS_PATH,
+    responses=problem_responses(
+        s401="Missing or wrong `X-Webhook-Secret` (checked before the body).",
+        s503="No `INBOUND_SMS_SECRET` is configured.",
+    ),
+    openapi_extra={"security": []},  # the shared secret header is the credential
+)
+async def inbound_sms(
+    _: Annotated[None, Depends(require_secret)], request: Request, body: InboundSmsBody
+) -> InboundSmsReply:
+    """A staff member's SMS reply. `ACK <code>` (the code in their page) acknowledges that
+    alert as them when it comes from their phone; anything else gets a short help text."""
+    runtime = runtime_of(request)
+    settings = _settings(runtime)
     phone_keys = settings.link_keys
     async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
         answer = await handle_reply(uow, phone_keys, body.from_, body.text, paging_for(settings))

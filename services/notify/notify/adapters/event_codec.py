@@ -18,6 +18,8 @@ from notify.domain.notification import (
     DeliveryDeferred,
     DeliveryExpedited,
     DeliveryHeld,
+    DeliveryReceiptRecorded,
+    DeliveryReopened,
     DeliverySucceeded,
     DeliveryWithdrawn,
     NotificationEvent,
@@ -43,6 +45,8 @@ _ADAPTERS: dict[str, TypeAdapter[Any]] = {
         DeliveryWithdrawn,
         DeliveryDeferred,
         ChannelFellBack,
+        DeliveryReceiptRecorded,
+        DeliveryReopened,
         PreferencesSet,
     )
 }

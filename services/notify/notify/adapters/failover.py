@@ -25,6 +25,18 @@ class FailoverProvider:
         self._fallback = fallback
 
     async def send(self, message: OutgoingMessage) -> DeliveryOutcome:
+        if message.avoid_provider == "primary":
+            # The primary took it before and its carrier did not deliver: the other one first.
+            again = await self._fallback.send(message)
+            if again.kind is not AttemptOutcome.TRANSIENT_FAILURE:
+                return again
+            log.warning(
+                "receipt_resend_fallback_failed",
+                channel=self._channel,
+                notification_id=str(message.notification_id),
+                fallback_error=again.error_code,
+            )
+            return await self._first.send(message)
         first = await self._first.send(message)
         if first.kind is not AttemptOutcome.TRANSIENT_FAILURE:
             return first

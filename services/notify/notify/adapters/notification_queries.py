@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 _COLUMNS = """id, recipient_id, recipient_kind, site_id, channel, template, status, attempts,
     sent_at, failed_at, cause_event_id, page_id, lane, next_attempt_at, hold_reason,
-    last_error, created_at, params->>'kind' AS kind"""
+    last_error, created_at, params->>'kind' AS kind, receipt_status, receipt_error_code,
+    receipt_at, receipt_provider"""
 
 
 async def find(

@@ -19,7 +19,14 @@ from notify.adapters.recipient_facts import (
     facts_from_row,
     facts_joins,
 )
-from notify.domain.codes import HoldReason, Lane, NotificationStatus, RecipientKind, Template
+from notify.domain.codes import (
+    HoldReason,
+    Lane,
+    NotificationStatus,
+    ReceiptStatus,
+    RecipientKind,
+    Template,
+)
 from notify.domain.notification import (
     DeliveryAttempted,
     Notification,
@@ -160,9 +167,11 @@ async def save_replayed(
                requested_channel, template, params, status, attempts, next_attempt_at,
                hold_reason, last_error, sent_at, failed_at, cause_event_id, correlation_id,
                page_id, created_at, version, trace_headers, alert_id, claimed_until,
-               deferrals, deferred_since, failed_channel)
+               deferrals, deferred_since, failed_channel, receipt_status, receipt_error_code,
+               receipt_at, receipt_provider, resends)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                   $18, $19, $20, $21, $22::text::jsonb, $23, $24, $25, $26, $27)""",
+                   $18, $19, $20, $21, $22::text::jsonb, $23, $24, $25, $26, $27, $28, $29,
+                   $30, $31, $32)""",
         state.id,
         state.recipient_id,
         state.recipient_kind.value,
@@ -190,6 +199,11 @@ async def save_replayed(
         state.deferrals,
         state.deferred_since,
         state.failed_channel.value if state.failed_channel else None,
+        state.receipt_status.value if state.receipt_status else None,
+        state.receipt_error_code,
+        state.receipt_at,
+        state.receipt_provider,
+        state.resends,
     )
     if attempts:
         await conn.execute(
@@ -201,6 +215,36 @@ async def save_replayed(
             state.id,
             *attempt_columns(attempts),
         )
+
+
+async def load_for_update(conn: Connection, notification_id: UUID) -> Notification | None:
+    """A notification, its row locked for this transaction (a delivery receipt's)."""
+    row = await conn.fetchrow(
+        "SELECT * FROM notifications WHERE id = $1 FOR UPDATE", notification_id
+    )
+    return from_row(row) if row is not None else None
+
+
+async def record_receipt(
+    conn: Connection,
+    state: Notification,
+    events: Sequence[NotificationEvent],
+    announcement: Sequence[outbox.OutboxRow],
+) -> Notification:
+    """`record_outcome` and the receipt's own columns (in the caller's transaction)."""
+    new = await record_outcome(conn, state, events, announcement)
+    await conn.execute(
+        """UPDATE notifications SET receipt_status = $2, receipt_error_code = $3,
+               receipt_at = $4, receipt_provider = $5, resends = $6
+           WHERE id = $1""",
+        new.id,
+        new.receipt_status.value if new.receipt_status else None,
+        new.receipt_error_code,
+        new.receipt_at,
+        new.receipt_provider,
+        new.resends,
+    )
+    return new
 
 
 def alert_of(state: Notification) -> UUID | None:
@@ -546,4 +590,9 @@ def from_row(row: asyncpg.Record) -> Notification:
         failed_channel=NotificationChannel(row["failed_channel"])
         if row["failed_channel"]
         else None,
+        receipt_status=ReceiptStatus(row["receipt_status"]) if row["receipt_status"] else None,
+        receipt_error_code=row["receipt_error_code"],
+        receipt_at=row["receipt_at"],
+        receipt_provider=row["receipt_provider"],
+        resends=row["resends"],
     )

@@ -15,8 +15,9 @@ AUTH_REFUSALS = frozenset({401, 403})
 
 
 class WebhookProvider:
-    """One provider URL. The idempotency key is the notification id, so a provider can drop a
-    repeated send. `channel` and `role` (`primary`, `fallback`) name it in logs and metrics."""
+    """One provider URL. The idempotency key is the notification id (`<id>:<n>` for a page
+    sent again after a failed receipt), so a provider can drop a repeated send. `channel` and
+    `role` (`primary`, `fallback`) name it in logs and metrics."""
 
     def __init__(
         self,
@@ -34,7 +35,7 @@ class WebhookProvider:
         self._role = role
 
     async def send(self, message: OutgoingMessage) -> DeliveryOutcome:
-        key = str(message.notification_id)
+        key = message.idempotency_key
         headers = {"Idempotency-Key": key}
         if self._auth is not None:
             headers[self._auth.header] = self._auth.value

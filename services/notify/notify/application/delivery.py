@@ -303,6 +303,8 @@ class Courier:
                 subject=rendered.subject,
                 body=rendered.text_for(channel),
                 language=locale.language,
+                avoid_provider=claimed.avoid_provider,
+                resends=claimed.resends,
             )
 
         outcome = await self._providers[channel].send(message_on(channel, address))
@@ -457,43 +459,48 @@ class Courier:
         return outbox.rows_of(self._announcement(rules.fold(claimed, events)))
 
     def _announcement(self, recorded: Notification) -> list[Envelope]:
-        """NotificationSent / NotificationFailed, written with the status (none while pending)."""
-        if recorded.status is NotificationStatus.PENDING:
-            return []
-        kind = (
-            NotificationSent if recorded.status is NotificationStatus.SENT else NotificationFailed
-        )
-        event = kind(
-            notification_id=recorded.id,
-            recipient_id=recorded.recipient_id,
-            site_id=recorded.site_id,
-            channel=recorded.channel,
-            template=recorded.template.value,
-            cause_event_id=recorded.cause_event_id,
-            attempts=recorded.attempts,
-            page_id=recorded.page_id,
-        )
-        envelope = wrap(
-            event,
-            source=SOURCE,
-            subject=recorded.id,
-            correlation_id=recorded.correlation_id,
-            causation_id=recorded.cause_event_id,
-            time=self._clock.now(),
-        )
-        return [envelope]
+        return announcement(recorded, self._clock.now())
 
     async def _try_other_channels(self, conn: Any, failed: Notification) -> None:
-        """A page that failed on one channel: its other channel goes now, not at its retry."""
-        assert failed.page_id is not None
-        now = self._clock.now()
-        for sibling in await notification_store.idle_page_notifications(conn, failed.page_id, now):
-            if sibling.id == failed.id or sibling.channel is failed.channel:
-                continue
-            events = rules.expedite(sibling, now, reason=f"{failed.channel.value}_failed")
-            if events:
-                await notification_store.record(conn, sibling, events)
-                await notification_store.wake(conn, sibling.lane)
+        await try_other_channels(conn, failed, self._clock.now())
+
+
+def announcement(recorded: Notification, now: datetime) -> list[Envelope]:
+    """NotificationSent / NotificationFailed, written with the status (none while pending)."""
+    if recorded.status is NotificationStatus.PENDING:
+        return []
+    kind = NotificationSent if recorded.status is NotificationStatus.SENT else NotificationFailed
+    event = kind(
+        notification_id=recorded.id,
+        recipient_id=recorded.recipient_id,
+        site_id=recorded.site_id,
+        channel=recorded.channel,
+        template=recorded.template.value,
+        cause_event_id=recorded.cause_event_id,
+        attempts=recorded.attempts,
+        page_id=recorded.page_id,
+    )
+    envelope = wrap(
+        event,
+        source=SOURCE,
+        subject=recorded.id,
+        correlation_id=recorded.correlation_id,
+        causation_id=recorded.cause_event_id,
+        time=now,
+    )
+    return [envelope]
+
+
+async def try_other_channels(conn: Any, failed: Notification, now: datetime) -> None:
+    """A page that failed on one channel: its other channel goes now, not at its retry."""
+    assert failed.page_id is not None
+    for sibling in await notification_store.idle_page_notifications(conn, failed.page_id, now):
+        if sibling.id == failed.id or sibling.channel is failed.channel:
+            continue
+        events = rules.expedite(sibling, now, reason=f"{failed.channel.value}_failed")
+        if events:
+            await notification_store.record(conn, sibling, events)
+            await notification_store.wake(conn, sibling.lane)
 
 
 def _needs_transaction(outcome: Outcome) -> bool:

@@ -62,6 +62,19 @@ class OutgoingMessage:
     subject: str
     body: str
     language: str
+    avoid_provider: str | None = None
+    """`primary` when its receipt said the primary's carrier did not deliver: the fallback
+    goes first (a page sent again after a failed receipt)."""
+    resends: int = 0
+    """How often a failed delivery receipt sent it again (pages only)."""
+
+    @property
+    def idempotency_key(self) -> str:
+        """The notification id; `<id>:<n>` once a failed receipt sent it again (the same key
+        would be dropped by a provider as a repeat). Receipts name it back."""
+        return (
+            f"{self.notification_id}:{self.resends}" if self.resends else str(self.notification_id)
+        )
 
 
 class ChannelProvider(Protocol):

@@ -46,3 +46,15 @@ class Template(StrEnum):
 
 class HoldReason(StrEnum):
     QUIET_HOURS = "quiet_hours"
+
+
+class ReceiptStatus(StrEnum):
+    """What a provider's delivery receipt says became of a message it accepted."""
+
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    UNDELIVERED = "undelivered"
+
+    @property
+    def is_failure(self) -> bool:
+        return self is not ReceiptStatus.DELIVERED

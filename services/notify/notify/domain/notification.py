@@ -3,7 +3,7 @@ given up. Its events are notify's own (stored in the event store); the public
 NotificationSent / NotificationFailed are published alongside by the application.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -16,6 +16,7 @@ from notify.domain.codes import (
     HoldReason,
     Lane,
     NotificationStatus,
+    ReceiptStatus,
     RecipientKind,
     Template,
 )
@@ -153,6 +154,27 @@ class DeliveryWithdrawn:
     reason: str
 
 
+@dataclass(frozen=True)
+class DeliveryReceiptRecorded:
+    """A provider's delivery receipt for a message it accepted: coded status and error only
+    (no number, no text). `provider`: `primary` or `fallback`, by the callback URL it used."""
+
+    at: datetime
+    status: ReceiptStatus
+    error_code: str | None
+    channel: NotificationChannel
+    provider: str
+
+
+@dataclass(frozen=True)
+class DeliveryReopened:
+    """A page the carrier did not deliver (its receipt said so) goes again at
+    `next_attempt_at`; the attempt before records `receipt_failed`."""
+
+    at: datetime
+    next_attempt_at: datetime
+
+
 NotificationEvent = (
     NotificationRequested
     | DeliveryHeld
@@ -164,7 +186,12 @@ NotificationEvent = (
     | DeliveryWithdrawn
     | DeliveryDeferred
     | ChannelFellBack
+    | DeliveryReceiptRecorded
+    | DeliveryReopened
 )
+
+RECEIPT_FAILED = "receipt_failed"
+"""The error code of the attempt a failed delivery receipt turns into a failure."""
 
 
 # --- state ---------------------------------------------------------------------------------
@@ -196,10 +223,20 @@ class Notification:
     deferrals: int = 0
     deferred_since: datetime | None = None  # the first deferral: the max age counts from it
     failed_channel: NotificationChannel | None = None  # fell back from it: never tried again
+    receipt_status: ReceiptStatus | None = None  # the last delivery receipt's
+    receipt_error_code: str | None = None
+    receipt_at: datetime | None = None
+    receipt_provider: str | None = None
+    resends: int = 0  # how often a failed receipt sent it again (its provider key says so)
 
     @property
     def is_pending(self) -> bool:
         return self.status is NotificationStatus.PENDING
+
+    @property
+    def avoid_provider(self) -> str | None:
+        """The provider whose receipt failed, while the re-send it asked for is due."""
+        return self.receipt_provider if self.last_error == RECEIPT_FAILED else None
 
 
 def evolve(state: Notification | None, event: NotificationEvent) -> Notification:
@@ -260,6 +297,23 @@ def evolve(state: Notification | None, event: NotificationEvent) -> Notification
         return replace(state, next_attempt_at=event.at, hold_reason=None)
     if isinstance(event, DeliveryWithdrawn):
         return replace(state, status=NotificationStatus.WITHDRAWN, hold_reason=None)
+    if isinstance(event, DeliveryReceiptRecorded):
+        return replace(
+            state,
+            receipt_status=event.status,
+            receipt_error_code=event.error_code,
+            receipt_at=event.at,
+            receipt_provider=event.provider,
+        )
+    if isinstance(event, DeliveryReopened):
+        return replace(
+            state,
+            status=NotificationStatus.PENDING,
+            sent_at=None,
+            next_attempt_at=event.next_attempt_at,
+            hold_reason=None,
+            resends=state.resends + 1,
+        )
     raise TypeError(f"unknown notification event {event!r}")
 
 
@@ -464,6 +518,64 @@ def withdraw(state: Notification, now: datetime, reason: str) -> list[Notificati
     if not state.is_pending:
         return []
     return [DeliveryWithdrawn(at=now, reason=reason)]
+
+
+def record_receipt(
+    state: Notification,
+    status: ReceiptStatus,
+    error_code: str | None,
+    provider: str,
+    now: datetime,
+) -> list[NotificationEvent]:
+    """A delivery receipt as it comes (a late `delivered` after a `failed` too); nothing when
+    it repeats the last one (providers send a receipt again until answered)."""
+    if (state.receipt_status, state.receipt_error_code, state.receipt_provider) == (
+        status,
+        error_code,
+        provider,
+    ):
+        return []
+    return [
+        DeliveryReceiptRecorded(
+            at=now, status=status, error_code=error_code, channel=state.channel, provider=provider
+        )
+    ]
+
+
+def resend_after_receipt(
+    state: Notification,
+    receipt: Sequence[NotificationEvent],
+    *,
+    other_provider: bool,
+    now: datetime,
+    policy: RetryPolicy,
+    jitter: float,
+) -> list[NotificationEvent]:
+    """After a receipt saying a sent PAGE never reached the phone: that attempt counts as
+    failed (`receipt_failed`) and the page goes again, within its attempt budget: at once when
+    another provider can take it (`other_provider`), else after the lane's back-off. A
+    client's message, or one not (or no longer) sent, is left as it is."""
+    last = receipt[-1] if receipt else None
+    if (
+        not isinstance(last, DeliveryReceiptRecorded)
+        or not last.status.is_failure
+        or state.lane is not Lane.CRISIS
+        or state.page_id is None
+        or state.status is not NotificationStatus.SENT
+    ):
+        return []
+    number = state.attempts + 1
+    failed = DeliveryAttempted(
+        at=now,
+        number=number,
+        channel=last.channel,
+        outcome=AttemptOutcome.TRANSIENT_FAILURE,
+        error_code=RECEIPT_FAILED,
+    )
+    if policy.gives_up_after(number):
+        return [failed, DeliveryAbandoned(at=now, attempts=number, error_code=RECEIPT_FAILED)]
+    at = now if other_provider else now + policy.delay_after(number, jitter)
+    return [failed, DeliveryReopened(at=now, next_attempt_at=at)]
 
 
 def _require_pending(state: Notification) -> None:

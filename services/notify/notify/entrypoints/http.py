@@ -1,7 +1,7 @@
 """notify's HTTP API: notifications (read) and recipient preferences."""
 
 from datetime import datetime, time
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
@@ -26,6 +26,7 @@ from notify.domain.codes import (
     HoldReason,
     Lane,
     NotificationStatus,
+    ReceiptStatus,
     RecipientKind,
     Template,
 )
@@ -143,8 +144,32 @@ class Attempt(BaseModel):
     error_code: str | None
 
 
+class DeliveryReceipt(BaseModel):
+    """The last delivery receipt the provider sent (`POST /inbound/sms/status`)."""
+
+    status: ReceiptStatus
+    error_code: str | None = Field(description="The provider's or carrier's code, if any.")
+    at: datetime = Field(description="When notify received it.")
+    provider: Literal["primary", "fallback"]
+
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> "DeliveryReceipt | None":
+        if row["receipt_status"] is None:
+            return None
+        return cls(
+            status=row["receipt_status"],
+            error_code=row["receipt_error_code"],
+            at=row["receipt_at"],
+            provider=row["receipt_provider"],
+        )
+
+
 class NotificationDetail(NotificationSummary):
     attempt_log: list[Attempt] = Field(description="Every attempt, oldest first.")
+    receipt: DeliveryReceipt | None = Field(
+        default=None,
+        description="The last delivery receipt for an SMS or messaging message, if any came.",
+    )
 
 
 @router.get("/notifications", response_model=list[NotificationSummary], responses=PAGED)
@@ -190,7 +215,9 @@ async def get_notification(
         attempts = await notification_queries.attempts(conn, notification_id)
     summary = NotificationSummary.of(row)
     return NotificationDetail(
-        **summary.model_dump(), attempt_log=[Attempt(**dict(a)) for a in attempts]
+        **summary.model_dump(),
+        attempt_log=[Attempt(**dict(a)) for a in attempts],
+        receipt=DeliveryReceipt.of(row),
     )
 
 

@@ -9,9 +9,11 @@ STOP. Every use is audited (actor `key:inbound-sms`), without the number.
 """
 
 import hmac
-from typing import Annotated
+import random
+from typing import Annotated, Literal
+from uuid import UUID
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import Scope
 
@@ -23,6 +25,8 @@ from counseling_shared.logs import get_logger
 from counseling_shared.service import runtime_of
 from counseling_shared.sms_keywords import Keyword, parse
 from notify.adapters import opt_outs
+from notify.application.receipts import Receipt, record_receipt
+from notify.domain.codes import ReceiptStatus
 from notify.domain.sms_replies import reply_to
 from notify.metrics import INBOUND_SMS
 from notify.settings import NotifySettings
@@ -31,6 +35,8 @@ log = get_logger(__name__)
 router = APIRouter(tags=["inbound"])
 
 SMS_PATH = "/inbound/sms"
+STATUS_PATH = "/inbound/sms/status"
+_BUDGETS = {SMS_PATH: "sms-provider", STATUS_PATH: "sms-receipts"}
 
 
 class InboundSmsBody(BaseModel):
@@ -56,41 +62,57 @@ class InboundSmsReply(BaseModel):
     )
 
 
+class ReceiptBody(BaseModel):
+    """What the SMS or messaging provider posts when it learns what became of a message.
+
+    Not a `RequestBody`: fields the provider adds are ignored, as on `/inbound/sms`."""
+
+    idempotency_key: str = Field(
+        min_length=36,
+        max_length=48,
+        description="The `idempotency_key` notify sent the provider with the message: the"
+        " notification id (`<id>:<n>` for a page sent again after a failed receipt).",
+    )
+    status: ReceiptStatus = Field(description="`delivered`, `failed` or `undelivered`.")
+    error_code: str | None = Field(
+        default=None,
+        max_length=40,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="The provider's or carrier's error code, if any (a code, never text).",
+    )
+
+
+class ReceiptAnswer(BaseModel):
+    notification_id: UUID
+    recorded: bool = Field(description="False: the same receipt as the last one, no change.")
+    resent: bool = Field(description="A page sent again because the receipt said it failed.")
+
+
 def provider_budget(settings: NotifySettings) -> RateBudget:
-    """The SMS provider's own rate budget: a request with the right secret spends
-    `sms-provider`'s, never the (shared, floodable) address's."""
+    """The SMS provider's own rate budgets: a request with the right secret spends
+    `sms-provider`'s (texts) or `sms-receipts`'s (receipts), never the (shared, floodable)
+    address's, and a burst of receipts cannot starve the STOPs."""
     secret = settings.inbound_sms_secret.get_secret_value().encode()
 
     def budget(scope: Scope) -> str | None:
-        if not secret or scope["path"] != SMS_PATH:
+        name = _BUDGETS.get(scope["path"])
+        if not secret or name is None:
             return None
-        for name, value in scope["headers"]:
-            if name == b"x-webhook-secret" and hmac.compare_digest(value, secret):
-                return "sms-provider"
+        for header, value in scope["headers"]:
+            if header == b"x-webhook-secret" and hmac.compare_digest(value, secret):
+                return name
         return None
 
     return budget
 
 
-@router.post(
-    SMS_PATH,
-    responses=problem_responses(
-        s401="Missing or wrong `X-Webhook-Secret`.",
-        s503="No `INBOUND_SMS_SECRET` is configured.",
-    ),
-    openapi_extra={"security": []},  # the shared secret header is the credential
-)
-async def inbound_sms(
-    body: InboundSmsBody,
+def require_secret(
     request: Request,
     x_webhook_secret: Annotated[str | None, Header(max_length=200)] = None,
-) -> InboundSmsReply:
-    """A client's text to the number their messages come from. `STOP` (`STOPALL`,
-    `UNSUBSCRIBE`, `CANCEL`, `END`, `QUIT`, and `ARRET`, `СТОП`, `중지`…) stops SMS and
-    messaging to the sender's number; `START` (`UNSTOP`, `YES`…) lifts that; `HELP` (`INFO`…)
-    answers the center's help text. Anything else is not read."""
-    runtime = runtime_of(request)
-    settings = runtime.settings
+) -> None:
+    """The shared secret, checked as a dependency: FastAPI runs it before it reads the body,
+    so a caller without the secret learns nothing about the body's shape (401, not 422)."""
+    settings = runtime_of(request).settings
     assert isinstance(settings, NotifySettings)
     secret = settings.inbound_sms_secret.get_secret_value()
     if not secret:
@@ -100,6 +122,28 @@ async def inbound_sms(
     if not given or not hmac.compare_digest(given, secret.encode()):
         raise Problem(401, "unauthorized", "Unauthorized", "Missing or wrong X-Webhook-Secret.")
     audit.note_actor(audit.Actor("key", "inbound-sms"))
+
+
+Secret = Annotated[None, Depends(require_secret)]
+_SECRET_RESPONSES = {
+    "s401": "Missing or wrong `X-Webhook-Secret` (checked before the body).",
+    "s503": "No `INBOUND_SMS_SECRET` is configured.",
+}
+
+
+@router.post(
+    SMS_PATH,
+    responses=problem_responses(**_SECRET_RESPONSES),
+    openapi_extra={"security": []},  # the shared secret header is the credential
+)
+async def inbound_sms(_: Secret, request: Request, body: InboundSmsBody) -> InboundSmsReply:
+    """A client's text to the number their messages come from. `STOP` (`STOPALL`,
+    `UNSUBSCRIBE`, `CANCEL`, `END`, `QUIT`, and `ARRET`, `СТОП`, `중지`…) stops SMS and
+    messaging to the sender's number; `START` (`UNSTOP`, `YES`…) lifts that; `HELP` (`INFO`…)
+    answers the center's help text. Anything else is not read."""
+    runtime = runtime_of(request)
+    settings = runtime.settings
+    assert isinstance(settings, NotifySettings)
     parsed = parse(body.text)
     keys = settings.link_keys
     if parsed.keyword is Keyword.STOP:
@@ -113,3 +157,51 @@ async def inbound_sms(
         reply=reply_to(parsed.keyword, parsed.language, settings.sms_help_text),
         keyword=parsed.keyword,
     )
+
+
+@router.post(
+    STATUS_PATH,
+    responses=problem_responses(404, **_SECRET_RESPONSES),
+    openapi_extra={"security": []},
+)
+async def inbound_sms_status(
+    _: Secret,
+    request: Request,
+    body: ReceiptBody,
+    provider: Annotated[
+        Literal["primary", "fallback"],
+        Query(description="Which provider calls: give each its own callback URL."),
+    ] = "primary",
+) -> ReceiptAnswer:
+    """A delivery receipt for an SMS or messaging message notify sent. Recorded on the
+    notification (`receipt` in `GET /notifications/{id}`); a repeat changes nothing; a
+    `delivered` after a `failed` (a late carrier report) is recorded as it comes. A page
+    whose receipt says `failed` or `undelivered` goes again at once by the other provider
+    (else after the crisis back-off), within its attempts; a client's message is only
+    recorded."""
+    runtime = runtime_of(request)
+    settings = runtime.settings
+    assert isinstance(settings, NotifySettings)
+    try:
+        notification_id = UUID(body.idempotency_key.split(":", 1)[0])
+    except ValueError:
+        raise _unknown_key() from None
+    receipt = Receipt(notification_id, body.status, body.error_code, provider)
+    result = await record_receipt(
+        runtime.db(),
+        runtime.clock,
+        receipt,
+        has_fallback=settings.fallback_channels(),
+        retry=settings.crisis_retry(),
+        jitter=random.random(),
+    )
+    if result is None:
+        raise _unknown_key()
+    return ReceiptAnswer(
+        notification_id=notification_id, recorded=result.recorded, resent=result.resent
+    )
+
+
+def _unknown_key() -> Problem:
+    detail = "No SMS or messaging notification has that idempotency_key."
+    return Problem(404, "not-found", "Notification not found", detail)

@@ -1,0 +1,223 @@
+"""Delivery receipts (`POST /inbound/sms/status`): what the provider says became of a message it
+accepted, recorded on the notification; a page whose receipt failed goes again by the other
+provider; the shared secret is checked before the body on every inbound route."""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+
+from counseling_shared.codes import Channel
+from counseling_shared.events import PageRequested
+from devstack.sinks import HttpSink
+from tests.notify.integration.conftest import Notify, eventually, followup_due
+
+pytestmark = pytest.mark.integration
+
+SECRET = "receipts-test-secret"  # noqa: S105 (a test credential)
+
+
+@pytest.fixture(scope="module")
+def fallback(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpSink]:
+    outbox: Path = tmp_path_factory.mktemp("receipts-fallback")
+    with HttpSink(outbox) as sink:
+        yield sink
+
+
+@pytest.fixture(scope="module")
+def notify_overrides(fallback: HttpSink) -> dict[str, Any]:
+    return {"inbound_sms_secret": SECRET, "sms_fallback_webhook_url": fallback.sms_url}
+
+
+async def receipt(
+    notify: Notify,
+    key: str,
+    status: str,
+    error_code: str | None = None,
+    *,
+    provider: str | None = None,
+    secret: str = SECRET,
+) -> httpx.Response:
+    body: dict[str, Any] = {"idempotency_key": key, "status": status, "message_sid": "SM1"}
+    if error_code is not None:
+        body["error_code"] = error_code
+    return await notify.http.post(
+        "/inbound/sms/status",
+        params={"provider": provider} if provider else None,
+        json=body,
+        headers={"X-Webhook-Secret": secret, "Authorization": ""},
+    )
+
+
+async def settled(notify: Notify, recipient_id: UUID, **match: Any) -> dict[str, Any]:
+    async def probe() -> list[dict[str, Any]]:
+        rows = await notify.notifications(recipient_id=recipient_id)
+        return [r for r in rows if r["status"] != "pending" and match.items() <= r.items()]
+
+    found = await eventually(probe, timeout=15.0)
+    return await notify.notification(found[0]["id"])
+
+
+def attempts(detail: dict[str, Any]) -> list[tuple[str, str | None]]:
+    return [(a["outcome"], a["error_code"]) for a in detail["attempt_log"]]
+
+
+async def test_a_receipt_is_recorded_shown_and_a_repeat_changes_nothing(notify: Notify) -> None:
+    site_id = await notify.new_site()
+    client_id = uuid4()
+    phone = "+33655510001"
+    notify.directory.add(client_id, phone=phone, preferred_channel=Channel.SMS)
+    await notify.publish(followup_due(client_id, site_id), source="followup", subject=client_id)
+    sent = await settled(notify, client_id)
+    assert sent["receipt"] is None
+    [taken] = [r for r in notify.sinks.http.sms if r.to == phone]
+    assert taken.idempotency_key == sent["id"]  # what the provider names back
+
+    answer = await receipt(notify, sent["id"], "undelivered", "30003")
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"notification_id": sent["id"], "recorded": True, "resent": False}
+    again = await receipt(notify, sent["id"], "undelivered", "30003")
+    assert again.json()["recorded"] is False
+
+    detail = await notify.notification(sent["id"])
+    assert detail["receipt"]["status"] == "undelivered"
+    assert (detail["receipt"]["error_code"], detail["receipt"]["provider"]) == ("30003", "primary")
+    # A client's message is only recorded: not sent again, still `sent`.
+    assert (detail["status"], attempts(detail)) == ("sent", [("sent", None)])
+    assert len([r for r in notify.sinks.http.sms if r.to == phone]) == 1
+
+    # A late carrier report is recorded as it comes.
+    late = await receipt(notify, sent["id"], "delivered")
+    assert late.json()["recorded"] is True
+    detail = await notify.notification(sent["id"])
+    assert (detail["receipt"]["status"], detail["receipt"]["error_code"]) == ("delivered", None)
+    stream = await notify.pool.fetch(
+        "SELECT type, data FROM events WHERE stream_id = $1 AND type = 'DeliveryReceiptRecorded'",
+        f"notification-{sent['id']}",
+    )
+    assert [r["data"]["status"] for r in stream] == ["undelivered", "delivered"]
+    assert phone[1:] not in repr([dict(r) for r in stream])  # no number in the event
+    metrics = (await notify.http.get("/metrics")).text
+    assert 'notify_delivery_receipts_total{channel="sms",status="undelivered"} 1.0' in metrics
+
+    trail = await notify.pool.fetch(
+        "SELECT action, site_id FROM audit WHERE actor_id = 'inbound-sms'"
+        " AND action = 'inbound_sms_status'"
+    )
+    assert len(trail) >= 3
+    assert {r["site_id"] for r in trail} >= {site_id}
+
+
+async def test_an_unknown_key_is_a_404(notify: Notify) -> None:
+    for key in (str(uuid4()), "x" * 36):
+        answer = await receipt(notify, key, "delivered")
+        assert answer.status_code == 404
+        assert answer.json()["detail"] == (
+            "No SMS or messaging notification has that idempotency_key."
+        )
+
+
+async def test_a_page_whose_receipt_failed_goes_again_at_once_by_the_fallback(
+    notify: Notify, fallback: HttpSink
+) -> None:
+    site_id = await notify.new_site()
+    phone = "+33655510002"
+    staff_id = await notify.new_staff(site_id, phone=phone)
+    page = PageRequested(
+        alert_id=uuid4(), page_id=uuid4(), staff_id=staff_id, site_id=site_id, level=1
+    )
+    await notify.publish(page, source="crisis", subject=page.alert_id)
+    first = await settled(notify, staff_id, channel="sms")
+    assert (first["status"], first["attempts"]) == ("sent", 1)
+    assert [r for r in fallback.sms if r.to == phone] == []
+
+    answer = await receipt(notify, first["id"], "failed", "30005")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["resent"] is True
+
+    async def on_fallback() -> list[Any]:
+        return [r for r in fallback.sms if r.to == phone]
+
+    [again] = await eventually(on_fallback, timeout=10.0)
+    assert again.idempotency_key == f"{first['id']}:1"  # the plain id would be a repeat
+
+    async def resent() -> dict[str, Any]:
+        detail = await notify.notification(first["id"])
+        return detail if detail["status"] == "sent" and detail["attempts"] == 3 else {}
+
+    detail = await eventually(resent, timeout=10.0)
+    assert attempts(detail) == [
+        ("sent", None),
+        ("transient_failure", "receipt_failed"),
+        ("sent", None),
+    ]
+    assert len([r for r in notify.sinks.http.sms if r.to == phone]) == 1  # not the primary
+    # crisis hears NotificationSent again for the re-sent page.
+    events = await notify.notify_events(site_id, count=3)
+    sent_sms = [e for e in events if e.type == "NotificationSent" and e.data["channel"] == "sms"]
+    assert [e.data["attempts"] for e in sent_sms] == [1, 3]
+
+    # The fallback's own receipt names it; a delivered one ends the story.
+    done = await receipt(notify, again.idempotency_key or "", "delivered", provider="fallback")
+    assert done.json() == {"notification_id": first["id"], "recorded": True, "resent": False}
+    detail = await notify.notification(first["id"])
+    assert detail["receipt"]["provider"] == "fallback"
+
+
+@pytest.mark.parametrize("path", ["/inbound/sms", "/inbound/sms/status"])
+@pytest.mark.parametrize("secret", [None, "wrong"])
+async def test_without_the_secret_a_malformed_body_is_a_401_not_a_422(
+    notify: Notify, path: str, secret: str | None
+) -> None:
+    headers = {"Authorization": ""}
+    if secret is not None:
+        headers["X-Webhook-Secret"] = secret
+    answer = await notify.http.post(path, content=b"{not json", headers=headers)
+    assert answer.status_code == 401, answer.text
+    answer = await notify.http.post(path, json={"unexpected": 1}, headers=headers)
+    assert answer.status_code == 401, answer.text
+
+
+@pytest.mark.parametrize("path", ["/inbound/sms", "/inbound/sms/status"])
+async def test_with_the_secret_a_malformed_body_is_a_422(notify: Notify, path: str) -> None:
+    headers = {"Authorization": "", "X-Webhook-Secret": SECRET}
+    answer = await notify.http.post(path, json={"status": "lost"}, headers=headers)
+    assert answer.status_code == 422, answer.text
+
+
+async def test_a_page_whose_receipts_spend_its_attempts_fails_and_crisis_hears_it(
+    notify: Notify, fallback: HttpSink
+) -> None:
+    site_id = await notify.new_site()
+    phone = "+33655510003"
+    staff_id = await notify.new_staff(site_id, phone=phone)
+    page = PageRequested(
+        alert_id=uuid4(), page_id=uuid4(), staff_id=staff_id, site_id=site_id, level=1
+    )
+    await notify.publish(page, source="crisis", subject=page.alert_id)
+    first = await settled(notify, staff_id, channel="sms")
+    assert (await receipt(notify, first["id"], "failed", "30005")).json()["resent"] is True
+
+    async def sent_again() -> dict[str, Any]:
+        detail = await notify.notification(first["id"])
+        return detail if detail["status"] == "sent" and detail["attempts"] == 3 else {}
+
+    await eventually(sent_again, timeout=10.0)
+    # The fallback's receipt fails too: attempt 4 of NOTIFY_MAX_ATTEMPTS 4, so it is given up.
+    last = await receipt(notify, f"{first['id']}:1", "undelivered", provider="fallback")
+    assert last.json()["resent"] is False
+    detail = await notify.notification(first["id"])
+    assert (detail["status"], detail["last_error"], detail["attempts"]) == (
+        "failed",
+        "receipt_failed",
+        4,
+    )
+    events = await notify.notify_events(site_id, count=4)
+    sms = [(e.type, e.data["attempts"]) for e in events if e.data["channel"] == "sms"]
+    assert sms == [("NotificationSent", 1), ("NotificationSent", 3), ("NotificationFailed", 4)]
+    assert len([r for r in fallback.sms if r.to == phone]) == 1  # nothing more sent
+    metrics = (await notify.http.get("/metrics")).text
+    assert 'notify_receipt_resends_total{outcome="given_up"} 1.0' in metrics
