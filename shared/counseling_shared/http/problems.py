@@ -20,12 +20,22 @@ log = get_logger(__name__)
 class Problem(Exception):
     """An error answered as problem+json. `kind` becomes the `type` URI's last segment."""
 
-    def __init__(self, status: int, kind: str, title: str, detail: str, **extensions: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        title: str,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.kind = kind
         self.title = title
         self.detail = detail
+        self.headers = headers  # e.g. Retry-After on a 503
         self.extensions = extensions
 
 
@@ -207,7 +217,13 @@ def install_problem_handlers(app: FastAPI) -> None:
         if (page := html_page_for(request, exc.status)) is not None:
             return page
         return problem_response(
-            exc.status, exc.kind, exc.title, exc.detail, request.url.path, **exc.extensions
+            exc.status,
+            exc.kind,
+            exc.title,
+            exc.detail,
+            request.url.path,
+            exc.headers,
+            **exc.extensions,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -118,6 +118,11 @@ async def test_an_unknown_key_is_a_404(notify: Notify) -> None:
         assert answer.json()["detail"] == (
             "No SMS or messaging notification has that idempotency_key."
         )
+        # Its audit entry says what was answered.
+        status = await notify.pool.fetchval(
+            "SELECT status FROM audit WHERE request_id = $1", answer.headers["X-Request-ID"]
+        )
+        assert status == 404
 
 
 async def test_a_page_whose_receipt_failed_goes_again_at_once_by_the_fallback(
@@ -221,3 +226,35 @@ async def test_a_page_whose_receipts_spend_its_attempts_fails_and_crisis_hears_i
     assert len([r for r in fallback.sms if r.to == phone]) == 1  # nothing more sent
     metrics = (await notify.http.get("/metrics")).text
     assert 'notify_receipt_resends_total{outcome="given_up"} 1.0' in metrics
+
+
+async def test_a_receipt_that_comes_while_the_message_is_being_sent_is_asked_again(
+    notify: Notify,
+) -> None:
+    # A fast provider can report before notify has recorded its answer: recording then would
+    # end the worker's claim and lose the send (the message would go again).
+    site_id = await notify.new_site()
+    client_id = uuid4()
+    phone = "+33655510077"
+    notify.directory.add(client_id, phone=phone, preferred_channel=Channel.SMS)
+    notify.sinks.http.set_delay(3.0)
+    try:
+        await notify.publish(followup_due(client_id, site_id), source="followup", subject=client_id)
+
+        async def taken() -> list[Any]:
+            return [r for r in notify.sinks.http.sms if r.to == phone]
+
+        [request] = await eventually(taken, timeout=15.0)
+        early = await receipt(notify, str(request.idempotency_key), "delivered")
+        assert early.status_code == 503, early.text
+        assert early.headers["Retry-After"] == "2"
+        assert early.headers["content-type"] == "application/problem+json"
+    finally:
+        notify.sinks.http.set_delay(0.0)
+
+    sent = await settled(notify, client_id)
+    assert (sent["status"], attempts(sent), sent["receipt"]) == ("sent", [("sent", None)], None)
+    assert len([r for r in notify.sinks.http.sms if r.to == phone]) == 1
+    again = await receipt(notify, sent["id"], "delivered")
+    assert again.status_code == 200
+    assert (await notify.notification(sent["id"]))["receipt"]["status"] == "delivered"

@@ -217,12 +217,15 @@ async def save_replayed(
         )
 
 
-async def load_for_update(conn: Connection, notification_id: UUID) -> Notification | None:
-    """A notification, its row locked for this transaction (a delivery receipt's)."""
+async def load_for_update(
+    conn: Connection, notification_id: UUID
+) -> tuple[Notification, datetime | None] | None:
+    """A notification and the end of a worker's claim on it (None: unclaimed), its row locked
+    for this transaction (a delivery receipt's)."""
     row = await conn.fetchrow(
         "SELECT * FROM notifications WHERE id = $1 FOR UPDATE", notification_id
     )
-    return from_row(row) if row is not None else None
+    return (from_row(row), row["claimed_until"]) if row is not None else None
 
 
 async def record_receipt(

@@ -33,6 +33,10 @@ class Receipt:
     provider: str  # `primary` or `fallback`: which callback URL the provider was given
 
 
+class ReceiptTooEarly(Exception):
+    """The message is being sent by a worker at this moment: answer 503, the provider retries."""
+
+
 @dataclass(frozen=True)
 class ReceiptResult:
     notification: Notification
@@ -55,8 +59,19 @@ async def record_receipt(
     # A unit of work: the request's audit entry commits with the receipt (or not at all).
     async with unit_of_work(pool, source=SOURCE, clock=clock) as uow:
         conn = uow.conn
-        state = await notification_store.load_for_update(conn, receipt.notification_id)
-        if state is None or state.channel.value not in ("sms", "messaging"):
+        found = await notification_store.load_for_update(conn, receipt.notification_id)
+        if found is None:
+            audit.note_answer(404)  # the entry commits with this transaction: say what it answers
+            return None
+        state, claimed_until = found
+        if state.status is NotificationStatus.PENDING and claimed_until and claimed_until > now:
+            # A worker is sending it right now (a fast provider's receipt can come before the
+            # worker records the provider's answer, and a client's row names its channel only
+            # then): recording now would end its claim and lose that answer. The provider
+            # sends the receipt again.
+            raise ReceiptTooEarly()
+        if state.channel.value not in ("sms", "messaging"):
+            audit.note_answer(404)
             return None
         audit.note_site(state.site_id)
         events = rules.record_receipt(

@@ -25,7 +25,7 @@ from counseling_shared.logs import get_logger
 from counseling_shared.service import runtime_of
 from counseling_shared.sms_keywords import Keyword, parse
 from notify.adapters import opt_outs
-from notify.application.receipts import Receipt, record_receipt
+from notify.application.receipts import Receipt, ReceiptTooEarly, record_receipt
 from notify.domain.codes import ReceiptStatus
 from notify.domain.sms_replies import reply_to
 from notify.metrics import INBOUND_SMS
@@ -161,7 +161,14 @@ async def inbound_sms(_: Secret, request: Request, body: InboundSmsBody) -> Inbo
 
 @router.post(
     STATUS_PATH,
-    responses=problem_responses(404, **_SECRET_RESPONSES),
+    responses=problem_responses(
+        404,
+        **{
+            **_SECRET_RESPONSES,
+            "s503": "No `INBOUND_SMS_SECRET` is configured, or a worker is sending the message"
+            " at this moment (`Retry-After`): send the receipt again.",
+        },
+    ),
     openapi_extra={"security": []},
 )
 async def inbound_sms_status(
@@ -187,14 +194,23 @@ async def inbound_sms_status(
     except ValueError:
         raise _unknown_key() from None
     receipt = Receipt(notification_id, body.status, body.error_code, provider)
-    result = await record_receipt(
-        runtime.db(),
-        runtime.clock,
-        receipt,
-        has_fallback=settings.fallback_channels(),
-        retry=settings.crisis_retry(),
-        jitter=random.random(),
-    )
+    try:
+        result = await record_receipt(
+            runtime.db(),
+            runtime.clock,
+            receipt,
+            has_fallback=settings.fallback_channels(),
+            retry=settings.crisis_retry(),
+            jitter=random.random(),
+        )
+    except ReceiptTooEarly:
+        raise Problem(
+            503,
+            "unavailable",
+            "Service unavailable",
+            "The message is being sent at this moment; send the receipt again.",
+            headers={"Retry-After": "2"},
+        ) from None
     if result is None:
         raise _unknown_key()
     return ReceiptAnswer(
