@@ -262,3 +262,24 @@ def nats_url(nats_server: NatsHandle, tmp_path_factory: pytest.TempPathFactory) 
         return
     with NatsServer(tmp_path_factory.mktemp("nats-module")) as server:
         yield server.url
+
+
+@pytest.fixture(autouse=True)
+def _audit_entries_say_what_was_answered(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A change's audit entry commits with the change, before its answer is sent: fail any
+    test during which a service in this process recorded another status than it answered
+    (`audit_status_differs`), unless the test provokes exactly that."""
+    from counseling_shared.metrics import AUDIT_STATUS_MISMATCHES
+
+    def total() -> float:
+        return sum(
+            sample.value
+            for metric in AUDIT_STATUS_MISMATCHES.collect()
+            for sample in metric.samples
+            if sample.name.endswith("_total")
+        )
+
+    before = total()
+    yield
+    if request.node.get_closest_marker("audit_status_differs") is None:
+        assert total() == before, "an audit entry recorded another status than the answer"

@@ -51,3 +51,10 @@ OUTBOX_DEAD_LETTERS = Counter(
     ["reason"],
 )
 PRUNED_ROWS = Counter("pruned_rows_total", "Old rows deleted by the pruner", ["table"])
+AUDIT_STATUS_MISMATCHES = Counter(
+    "audit_status_mismatches_total",
+    "Changes whose audit entry, committed with the change, records another status than the"
+    " one answered (an answer that failed after its commit, or a route answering other than"
+    " its declared status without saying so); the service logs audit_status_differs",
+    ["action"],
+)

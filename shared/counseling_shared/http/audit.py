@@ -20,7 +20,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from counseling_shared import audit, audit_batch, idempotency
+from counseling_shared import audit, audit_batch, idempotency, metrics
 from counseling_shared.http.bodies import Instant
 from counseling_shared.http.dependencies import Admin
 from counseling_shared.http.problems import Unprocessable, html_page_for, problem_response
@@ -131,6 +131,7 @@ def _compare(committed: audit.AuditEntry, answered: audit.AuditEntry) -> None:
     """Say so when the entry written with the change is not what the answer would have
     recorded (a route answering another status than its declared one, say)."""
     if committed.status != answered.status:
+        metrics.AUDIT_STATUS_MISMATCHES.labels(committed.action).inc()
         log.error(
             "audit_status_differs",
             request_id=committed.request_id,

@@ -74,6 +74,7 @@ async def test_a_change_keeps_its_entry_when_the_write_after_the_answer_fails(
     assert found[0]["site_id"] == SITE
 
 
+@pytest.mark.audit_status_differs
 async def test_a_change_whose_request_dies_after_its_commit_has_one_entry(
     probe: httpx.AsyncClient,
 ) -> None:
