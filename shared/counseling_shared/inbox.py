@@ -318,7 +318,7 @@ class InboxConsumer:
                     expires=self._fetch_timeout,
                     group=PIN_GROUP if pinned else None,
                     ack_wait=spec.ack_seconds,
-                    standby_poll=self._standby_poll,
+                    standby_poll=spec.standby_seconds(self._standby_poll),
                 )
                 # A subscription left behind (task cancelled at shutdown, or a rebind) would
                 # hold `nc.drain()` for its whole timeout: the puller lets go of it on exit.

@@ -117,6 +117,11 @@ class ConsumerSpec:
         replica taking over waits for the messages a dead one held (`pull.Puller`)."""
         return min(self.ack_wait, URGENT_ACK_WAIT) if self.retry_overload else self.ack_wait
 
+    def standby_seconds(self, default: float) -> float:
+        """How often a replica not pinned asks for messages: at most `URGENT_STANDBY_POLL`
+        for the urgent durables, `default` (the consumer's `standby_poll`) for the others."""
+        return min(default, URGENT_STANDBY_POLL) if self.retry_overload else default
+
     def redelivery_delay(self, delivered: int) -> float:
         """The back-off before delivery number `delivered + 1`."""
         return self.backoff[min(delivered - 1, len(self.backoff) - 1)]
@@ -134,6 +139,11 @@ Well above the pinned replica's pull period (`InboxConsumer.fetch_timeout`, 1 s)
 moment does not move the pin for nothing."""
 URGENT_ACK_WAIT = 6.0
 """The urgent durables' `ack_wait`: what a dead replica held comes back after this long."""
+URGENT_STANDBY_POLL = 0.1
+"""How often a replica not (yet) pinned asks an urgent durable for messages. A replica is
+pinned only when the server hands it a message, so after a start (or a takeover) the first
+page waits for its next ask: at most this long, not the consumer's `standby_poll` (0.5 s).
+A standby's ask is answered at once by the server, so this is ten cheap requests a second."""
 
 REDRIVE_PREFIX = "dlq.redrive"
 REDRIVE_ORIGINAL_SUBJECT = "Dlq-Original-Subject"

@@ -127,9 +127,15 @@ class Puller:
         msgs = self._already_arrived(batch)
         if not msgs:
             standby = self._group is not None and self.pin is None
-            msgs = await self._pull(batch, 0.0 if standby else self._expires)
-            if standby and not msgs and self.pin is None:
-                await asyncio.sleep(self._standby_poll)
+            if standby and await self._nobody_pinned():
+                # A start, or a pin released or timed out: wait at the server like a pinned
+                # replica (for one `standby_poll`), so the next message comes at once and pins
+                # this replica, instead of waiting for the next ask.
+                msgs = await self._pull(batch, self._standby_poll)
+            else:
+                msgs = await self._pull(batch, 0.0 if standby else self._expires)
+                if standby and not msgs and self.pin is None:
+                    await asyncio.sleep(self._standby_poll)
         if self._took_over:
             self._took_over = False
             msgs = await self._after_takeover(msgs)
@@ -209,6 +215,25 @@ class Puller:
                     with contextlib.suppress(nats.errors.Error, OSError):
                         await msg.in_progress()
         return sorted(held, key=lambda m: m.metadata.sequence.stream or 0)
+
+    async def _nobody_pinned(self) -> bool:
+        """Whether no replica holds the durable's pin now (not known: False, the safe side,
+        since a request waiting at the server would get the pinned replica's pulls a `408`)."""
+        info = await self._info()
+        if info is None:
+            return False
+        groups = info.get("priority_groups")
+        if not isinstance(groups, list):
+            return True  # a durable without priority groups: nobody can hold a pin
+        return not any(g.get("pinned_client_id") for g in groups if isinstance(g, dict))
+
+    async def _info(self) -> dict[str, object] | None:
+        try:
+            reply = await self._nc.request(self._info_subject, b"", timeout=2.0)
+            info = json.loads(reply.data)
+        except (nats.errors.Error, OSError, TimeoutError, ValueError):
+            return None
+        return info if isinstance(info, dict) and "error" not in info else None
 
     async def _ack_pending(self) -> int | None:
         """The durable's messages delivered and not yet settled (None: not known now)."""
