@@ -2,8 +2,9 @@
 
 import pytest
 
+from counseling_shared.phones import normalise_phone
 from counseling_shared.sms_keywords import Keyword, parse
-from notify.domain.phones import normalise_phone, opt_out_digest
+from notify.domain.phones import opt_out_digest
 from notify.domain.sms_replies import reply_to
 
 

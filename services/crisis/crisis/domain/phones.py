@@ -11,18 +11,8 @@ short HMAC of a fixed label, which tells keys apart without revealing them.
 
 import hashlib
 import hmac
-import re
 
-_NOT_DIGITS = re.compile(r"[^0-9]")
-
-
-def normalise_phone(phone: str) -> str:
-    """`+33 6 12-34-56-78` → `+33612345678`; `0033…` → `+33…`."""
-    text = phone.strip()
-    digits = _NOT_DIGITS.sub("", text)
-    if text.startswith("00"):
-        return "+" + digits[2:]
-    return ("+" if text.startswith("+") else "") + digits
+from counseling_shared.phones import normalise_phone
 
 
 def phone_digest(key: str, phone: str) -> str:

@@ -8,21 +8,11 @@ so one table's digests say nothing about the other's.
 
 import hashlib
 import hmac
-import re
+
+from counseling_shared.phones import normalise_phone
 
 OPTED_OUT = "sms_opted_out"
 """The error code of an SMS or messaging attempt not made: the number texted STOP."""
-
-_NOT_DIGITS = re.compile(r"[^0-9]")
-
-
-def normalise_phone(phone: str) -> str:
-    """`+33 6 12-34-56-78` → `+33612345678`; `0033…` → `+33…`."""
-    text = phone.strip()
-    digits = _NOT_DIGITS.sub("", text)
-    if text.startswith("00"):
-        return "+" + digits[2:]
-    return ("+" if text.startswith("+") else "") + digits
 
 
 def opt_out_digest(key: str, phone: str) -> str:
