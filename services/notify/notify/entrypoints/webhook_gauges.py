@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -11,25 +10,21 @@ from uuid import UUID
 import asyncpg
 
 from counseling_shared.clock import Clock
-from counseling_shared.logs import get_logger
+from counseling_shared.gauge_loop import refresh_every
 from counseling_shared.service import Runtime
 from notify import metrics
 from notify.adapters import webhook_store
 from notify.settings import NotifySettings
 
-log = get_logger(__name__)
-
 
 async def refresh_webhook_gauges(runtime: Runtime) -> None:
     settings = runtime.settings
     interval = settings.webhook_gauge_interval if isinstance(settings, NotifySettings) else 15.0
-    while True:
-        try:
-            await refresh_once(runtime.db(), runtime.clock)
-        except Exception as exc:
-            # Gauges are not worth stopping the process for (a crashed task would).
-            log.warning("webhook_gauges_not_refreshed", error=repr(exc))
-        await asyncio.sleep(interval)
+    await refresh_every(
+        interval,
+        lambda: refresh_once(runtime.db(), runtime.clock),
+        "webhook_gauges_not_refreshed",
+    )
 
 
 async def refresh_once(pool: asyncpg.Pool[Any], clock: Clock) -> None:
