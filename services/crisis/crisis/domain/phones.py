@@ -9,17 +9,15 @@ Each digest is stored with the fingerprint of the key that made it (`key_fingerp
 short HMAC of a fixed label, which tells keys apart without revealing them.
 """
 
-import hashlib
-import hmac
+from counseling_shared import phones
 
-from counseling_shared.phones import normalise_phone
+_PURPOSE = "staff-phone"
 
 
 def phone_digest(key: str, phone: str) -> str:
-    normal = normalise_phone(phone)
-    return hmac.new(f"staff-phone:{key}".encode(), normal.encode(), hashlib.sha256).hexdigest()
+    return phones.keyed_digest(_PURPOSE, key, phone)
 
 
 def key_fingerprint(key: str) -> str:
     """A non-secret name of `key` (12 hex digits): which key made a stored digest."""
-    return hmac.new(key.encode(), b"staff-phone-key-fingerprint", hashlib.sha256).hexdigest()[:12]
+    return phones.key_fingerprint(_PURPOSE, key)

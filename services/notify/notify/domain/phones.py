@@ -6,20 +6,18 @@ or `0033612345678` giving the same digest. Labelled apart from crisis's staff-ph
 so one table's digests say nothing about the other's.
 """
 
-import hashlib
-import hmac
+from counseling_shared import phones
 
-from counseling_shared.phones import normalise_phone
+_PURPOSE = "sms-opt-out"
 
 OPTED_OUT = "sms_opted_out"
 """The error code of an SMS or messaging attempt not made: the number texted STOP."""
 
 
 def opt_out_digest(key: str, phone: str) -> str:
-    label = f"sms-opt-out:{key}".encode()
-    return hmac.new(label, normalise_phone(phone).encode(), hashlib.sha256).hexdigest()
+    return phones.keyed_digest(_PURPOSE, key, phone)
 
 
 def key_fingerprint(key: str) -> str:
     """A non-secret name of `key` (12 hex digits): which key made a stored digest."""
-    return hmac.new(key.encode(), b"sms-opt-out-key-fingerprint", hashlib.sha256).hexdigest()[:12]
+    return phones.key_fingerprint(_PURPOSE, key)
