@@ -5,16 +5,14 @@ key. The answer's `reply` is what the provider texts back to the sender: crisis 
 numbers, so it answers on the provider's own reply path rather than sending an SMS itself.
 """
 
-import hmac
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
-from starlette.types import Scope
 
 from counseling_shared import audit
+from counseling_shared.http import webhook_secret
 from counseling_shared.http.openapi import problem_responses
-from counseling_shared.http.problems import Problem
 from counseling_shared.http.rate_limit import RateBudget
 from counseling_shared.service import Runtime, runtime_of
 from counseling_shared.unit_of_work import unit_of_work
@@ -40,17 +38,8 @@ SMS_PATH = "/inbound/sms"
 def provider_budget(settings: CrisisSettings) -> RateBudget:
     """The SMS provider's own rate budget: a request to the webhook with the right secret
     spends `sms-provider`'s, never the (shared, floodable) address's."""
-    secret = settings.inbound_sms_secret.get_secret_value().encode()
-
-    def budget(scope: Scope) -> str | None:
-        if not secret or scope["path"] != SMS_PATH:
-            return None
-        for name, value in scope["headers"]:
-            if name == b"x-webhook-secret" and hmac.compare_digest(value, secret):
-                return "sms-provider"
-        return None
-
-    return budget
+    secret = settings.inbound_sms_secret.get_secret_value()
+    return webhook_secret.provider_budget(secret, {SMS_PATH: "sms-provider"})
 
 
 def require_secret(
@@ -60,13 +49,7 @@ def require_secret(
     """The shared secret, checked as a dependency: FastAPI runs it before it reads the body,
     so a caller without the secret learns nothing about the body's shape (401, not 422)."""
     secret = _settings(runtime_of(request)).inbound_sms_secret.get_secret_value()
-    if not secret:
-        raise Problem(503, "unavailable", "Service unavailable", "SMS replies are not configured.")
-    # Compared as bytes: compare_digest refuses str holding non-ASCII (a TypeError, a 500).
-    given = (x_webhook_secret or "").encode()
-    if not given or not hmac.compare_digest(given, secret.encode()):
-        raise Problem(401, "unauthorized", "Unauthorized", "Missing or wrong X-Webhook-Secret.")
-    audit.note_actor(audit.Actor("key", "inbound-sms"))
+    webhook_secret.check(secret, x_webhook_secret)
 
 
 @router.post(

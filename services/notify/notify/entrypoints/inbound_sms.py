@@ -8,16 +8,14 @@ published (it is free text about a client); the number only as a keyed digest, a
 STOP. Every use is audited (actor `key:inbound-sms`), without the number.
 """
 
-import hmac
 import random
 from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.types import Scope
 
-from counseling_shared import audit
+from counseling_shared.http import webhook_secret
 from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.problems import Problem
 from counseling_shared.http.rate_limit import RateBudget
@@ -92,18 +90,7 @@ def provider_budget(settings: NotifySettings) -> RateBudget:
     """The SMS provider's own rate budgets: a request with the right secret spends
     `sms-provider`'s (texts) or `sms-receipts`'s (receipts), never the (shared, floodable)
     address's, and a burst of receipts cannot starve the STOPs."""
-    secret = settings.inbound_sms_secret.get_secret_value().encode()
-
-    def budget(scope: Scope) -> str | None:
-        name = _BUDGETS.get(scope["path"])
-        if not secret or name is None:
-            return None
-        for header, value in scope["headers"]:
-            if header == b"x-webhook-secret" and hmac.compare_digest(value, secret):
-                return name
-        return None
-
-    return budget
+    return webhook_secret.provider_budget(settings.inbound_sms_secret.get_secret_value(), _BUDGETS)
 
 
 def require_secret(
@@ -114,14 +101,7 @@ def require_secret(
     so a caller without the secret learns nothing about the body's shape (401, not 422)."""
     settings = runtime_of(request).settings
     assert isinstance(settings, NotifySettings)
-    secret = settings.inbound_sms_secret.get_secret_value()
-    if not secret:
-        raise Problem(503, "unavailable", "Service unavailable", "SMS replies are not configured.")
-    # Compared as bytes: compare_digest refuses str holding non-ASCII (a TypeError, a 500).
-    given = (x_webhook_secret or "").encode()
-    if not given or not hmac.compare_digest(given, secret.encode()):
-        raise Problem(401, "unauthorized", "Unauthorized", "Missing or wrong X-Webhook-Secret.")
-    audit.note_actor(audit.Actor("key", "inbound-sms"))
+    webhook_secret.check(settings.inbound_sms_secret.get_secret_value(), x_webhook_secret)
 
 
 Secret = Annotated[None, Depends(require_secret)]
