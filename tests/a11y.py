@@ -135,6 +135,20 @@ async def audit(page: Page) -> list[str]:
     return problems
 
 
+async def large_text_problems(page: Page) -> list[str]:
+    """The page with its text at 200% (WCAG 1.4.4, a phone's large-text setting): nothing
+    scrolls sideways. The text size is put back afterwards."""
+    await page.evaluate("document.documentElement.style.fontSize = '200%'")
+    try:
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        viewport = page.viewport_size
+        if viewport is not None and width > viewport["width"]:
+            return [f"scrolls sideways: {width}px wide at {viewport['width']}px"]
+        return []
+    finally:
+        await page.evaluate("document.documentElement.style.fontSize = ''")
+
+
 async def audit_both_sizes(page: Page, state: str) -> list[str]:
     """`audit` at the phone's size and the desktop's (the page is left at the phone's), each
     problem prefixed with `state` and the width."""
@@ -144,6 +158,7 @@ async def audit_both_sizes(page: Page, state: str) -> list[str]:
         lang = await page.evaluate("document.documentElement.lang")
         name = re.sub(r"[^a-z0-9]+", "-", f"{lang}-{state}".lower()).strip("-")
         await page.screenshot(path=Path(SHOTS) / f"{name}.png", full_page=True)
+    found += [f"{state} 360, text 200%: {p}" for p in await large_text_problems(page)]
     await page.set_viewport_size(DESKTOP)
     found += [f"{state} 1280: {p}" for p in await audit(page)]
     await page.set_viewport_size(PHONE)
