@@ -39,6 +39,7 @@ from notify.application.ports import (
     DirectoryUnavailable,
     MessageRenderer,
     OutgoingMessage,
+    RemindedAppointment,
     TemplateMissing,
 )
 from notify.domain import notification as rules
@@ -79,6 +80,29 @@ class Recipient:
     quiet_hours: QuietHours | None
     wishes: tuple[Channel | None, ...]
     site_name: str | None
+
+
+def reminded_appointment(
+    claimed: Notification, channel: NotificationChannel, language: str, zone: ZoneInfo
+) -> RemindedAppointment | None:
+    """A client's appointment reminder by text: what a C/X reply to it acts on."""
+    params = claimed.params
+    appointment_id, start = params.get("appointment_id"), params.get("appointment_start")
+    if (
+        channel is NotificationChannel.EMAIL
+        or claimed.recipient_kind is not RecipientKind.CLIENT
+        or params.get("kind") != "reminder"
+        or not appointment_id
+        or not start
+    ):
+        return None
+    return RemindedAppointment(
+        UUID(str(appointment_id)),
+        claimed.recipient_id,
+        datetime.fromisoformat(str(start)),
+        language,
+        zone.key,
+    )
 
 
 class RecipientUnavailable(Exception):
@@ -305,6 +329,7 @@ class Courier:
                 language=locale.language,
                 avoid_provider=claimed.avoid_provider,
                 resends=claimed.resends,
+                reminder=reminded_appointment(claimed, channel, locale.language, recipient.zone),
             )
 
         outcome = await self._providers[channel].send(message_on(channel, address))
