@@ -102,7 +102,7 @@ class Reminded:
     text: str
 
 
-async def remind(
+async def remind_unkept(
     notify: Notify,
     phone: str,
     *,
@@ -139,13 +139,19 @@ async def remind(
         return [r for r in sink.requests() if r.to == phone and str(appointment_id) in r.body]
 
     [message] = await eventually(sent, timeout=15.0)
+    return Reminded(client_id, appointment_id, start, message.body)
+
+
+async def remind(notify: Notify, phone: str, **how: Any) -> Reminded:
+    """A reminder by text, sent and kept for replies."""
+    reminded = await remind_unkept(notify, phone, **how)
     # Kept once the provider took it (just after the sink answered).
     await eventually(
         lambda: notify.pool.fetchval(
-            "SELECT 1 FROM sms_reminders WHERE appointment_id = $1", appointment_id
+            "SELECT 1 FROM sms_reminders WHERE appointment_id = $1", reminded.appointment_id
         )
     )
-    return Reminded(client_id, appointment_id, start, message.body)
+    return reminded
 
 
 def _local(start: datetime, zone: str) -> datetime:

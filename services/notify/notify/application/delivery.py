@@ -130,6 +130,7 @@ class Courier:
         retry: RetryPolicy,
         jitter: Callable[[], float] = random.random,
         defer_max_age: timedelta = DEFER_MAX_AGE,
+        takes_replies: bool = False,
     ) -> None:
         self._pool = pool
         self._clock = clock
@@ -139,6 +140,9 @@ class Courier:
         self._retry = retry
         self._jitter = jitter
         self._defer_max_age = defer_max_age
+        # A reminder by text says "reply C or X" only where replies reach notify (the inbound
+        # SMS webhook is configured), and only then is it kept for them.
+        self._takes_replies = takes_replies
         self._tracer = tracer("notify.delivery")
 
     async def deliver(
@@ -311,7 +315,11 @@ class Courier:
         try:
             rendered = self._renderer.render(
                 claimed.template,
-                {**claimed.params, "site_name": recipient.site_name},
+                {
+                    **claimed.params,
+                    "site_name": recipient.site_name,
+                    "takes_replies": self._takes_replies,
+                },
                 locale,
                 recipient.zone,
             )
@@ -329,7 +337,11 @@ class Courier:
                 language=locale.language,
                 avoid_provider=claimed.avoid_provider,
                 resends=claimed.resends,
-                reminder=reminded_appointment(claimed, channel, locale.language, recipient.zone),
+                reminder=(
+                    reminded_appointment(claimed, channel, locale.language, recipient.zone)
+                    if self._takes_replies
+                    else None
+                ),
             )
 
         outcome = await self._providers[channel].send(message_on(channel, address))
