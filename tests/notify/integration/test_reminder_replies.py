@@ -21,6 +21,7 @@ from nats.aio.msg import Msg
 
 from counseling_shared.codes import Channel, FollowUpKind
 from counseling_shared.events import FollowUpDue
+from notify.application.erasure import erase_client
 from tests.notify.integration.conftest import Notify, eventually
 
 pytestmark = pytest.mark.integration
@@ -356,3 +357,17 @@ async def test_each_outcome_has_its_text(notify: Notify, booking: FakeBooking, p
         assert says in answer["reply"], (outcome, answer["reply"])
         if outcome == "moved":  # the new time, as booking has it now
             assert _local(moved_to, "Europe/Paris").strftime("%H:%M") in answer["reply"]
+
+
+async def test_an_erased_clients_reminders_take_no_more_replies(
+    notify: Notify, booking: FakeBooking, phone: str
+) -> None:
+    reminded = await remind(notify, phone)
+
+    async with notify.pool.acquire() as conn:
+        erased = await erase_client(conn, reminded.client_id)
+
+    assert erased["sms_reminders"] == 1
+    answer = await reply(notify, phone, "X")
+    assert answer["reminder_reply"]["outcome"] == "no_reminder"
+    assert booking.requests == []
