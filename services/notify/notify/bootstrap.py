@@ -17,6 +17,7 @@ from notify.adapters.booking_directory import NatsClientDirectory
 from notify.adapters.failover import FailoverProvider
 from notify.adapters.http_client import provider_client
 from notify.adapters.opt_out_guard import OptOutGuard
+from notify.adapters.reminder_log import ReminderLog
 from notify.adapters.smtp import SmtpProvider
 from notify.adapters.templates import JinjaRenderer
 from notify.adapters.time_capped import TimeCapped
@@ -159,6 +160,7 @@ def lane_pool(
                     renderer=renderer,
                     retry=retry,
                     defer_max_age=s.defer_max_age,
+                    takes_replies=bool(s.inbound_sms_secret.get_secret_value()),
                 )
                 workers = LaneWorkers(
                     lane=lane,
@@ -284,7 +286,9 @@ def providers(
     def guarded(provider: ChannelProvider) -> ChannelProvider:
         if opt_outs is None:
             return provider
-        return OptOutGuard(provider, opt_outs, s.link_keys)
+        # A reminder that went out is kept by its number's digest (a C/X reply finds it).
+        logged = ReminderLog(provider, opt_outs, s.link_keys, runtime.clock)
+        return OptOutGuard(logged, opt_outs, s.link_keys)
 
     return {
         NotificationChannel.EMAIL: capped(email),

@@ -49,7 +49,8 @@ SMS_OPT_OUTS = Gauge(
 )
 INBOUND_SMS = Counter(
     "notify_inbound_sms_total",
-    "Texts received on POST /inbound/sms, by keyword (stop, start, help, other)",
+    "Texts received on POST /inbound/sms, by keyword (stop, start, help, other; confirm and"
+    " cancel: a reply to a reminder)",
     ["keyword"],
 )
 DELIVERY_RECEIPTS = Counter(
@@ -96,7 +97,7 @@ for _channel in ("sms", "messaging"):
     OPTED_OUT_SKIPS.labels(_channel)
 for _state in ("current", "previous", "unknown"):
     SMS_OPT_OUTS.labels(_state)
-for _keyword in ("stop", "start", "help", "other"):
+for _keyword in ("stop", "start", "help", "confirm", "cancel", "other"):
     INBOUND_SMS.labels(_keyword)
 for _channel in ("sms", "messaging"):
     for _receipt in ("delivered", "failed", "undelivered"):

@@ -39,6 +39,7 @@ from notify.application.ports import (
     DirectoryUnavailable,
     MessageRenderer,
     OutgoingMessage,
+    RemindedAppointment,
     TemplateMissing,
 )
 from notify.domain import notification as rules
@@ -81,6 +82,29 @@ class Recipient:
     site_name: str | None
 
 
+def reminded_appointment(
+    claimed: Notification, channel: NotificationChannel, language: str, zone: ZoneInfo
+) -> RemindedAppointment | None:
+    """A client's appointment reminder by text: what a C/X reply to it acts on."""
+    params = claimed.params
+    appointment_id, start = params.get("appointment_id"), params.get("appointment_start")
+    if (
+        channel is NotificationChannel.EMAIL
+        or claimed.recipient_kind is not RecipientKind.CLIENT
+        or params.get("kind") != "reminder"
+        or not appointment_id
+        or not start
+    ):
+        return None
+    return RemindedAppointment(
+        UUID(str(appointment_id)),
+        claimed.recipient_id,
+        datetime.fromisoformat(str(start)),
+        language,
+        zone.key,
+    )
+
+
 class RecipientUnavailable(Exception):
     """The recipient cannot be resolved right now; `outcome` says whether to retry. `ours`:
     the cause is notify's own side (booking's directory unreachable, notify's copy of the
@@ -106,6 +130,7 @@ class Courier:
         retry: RetryPolicy,
         jitter: Callable[[], float] = random.random,
         defer_max_age: timedelta = DEFER_MAX_AGE,
+        takes_replies: bool = False,
     ) -> None:
         self._pool = pool
         self._clock = clock
@@ -115,6 +140,9 @@ class Courier:
         self._retry = retry
         self._jitter = jitter
         self._defer_max_age = defer_max_age
+        # A reminder by text says "reply C or X" only where replies reach notify (the inbound
+        # SMS webhook is configured), and only then is it kept for them.
+        self._takes_replies = takes_replies
         self._tracer = tracer("notify.delivery")
 
     async def deliver(
@@ -287,7 +315,11 @@ class Courier:
         try:
             rendered = self._renderer.render(
                 claimed.template,
-                {**claimed.params, "site_name": recipient.site_name},
+                {
+                    **claimed.params,
+                    "site_name": recipient.site_name,
+                    "takes_replies": self._takes_replies,
+                },
                 locale,
                 recipient.zone,
             )
@@ -305,6 +337,11 @@ class Courier:
                 language=locale.language,
                 avoid_provider=claimed.avoid_provider,
                 resends=claimed.resends,
+                reminder=(
+                    reminded_appointment(claimed, channel, locale.language, recipient.zone)
+                    if self._takes_replies
+                    else None
+                ),
             )
 
         outcome = await self._providers[channel].send(message_on(channel, address))

@@ -3,6 +3,7 @@ each channel, and the message templates."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -52,6 +53,18 @@ class ClientDirectory(Protocol):
 
 
 @dataclass(frozen=True)
+class RemindedAppointment:
+    """What a reminder by text names, kept (by the number's digest) once it is sent, so the
+    client's C/X reply finds its appointment (`adapters/sms_reminders`)."""
+
+    appointment_id: UUID
+    client_id: UUID
+    start: datetime
+    locale: str
+    timezone: str
+
+
+@dataclass(frozen=True)
 class OutgoingMessage:
     """One rendered message on its way to a provider. `notification_id` makes a repeated
     send recognisable (the email Message-ID, the providers' idempotency key)."""
@@ -67,6 +80,8 @@ class OutgoingMessage:
     goes first (a page sent again after a failed receipt)."""
     resends: int = 0
     """How often a failed delivery receipt sent it again (pages only)."""
+    reminder: RemindedAppointment | None = None
+    """A client's appointment reminder: what a C/X reply to it acts on."""
 
     @property
     def idempotency_key(self) -> str:
