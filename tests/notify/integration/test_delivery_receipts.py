@@ -21,6 +21,7 @@ from tests.notify.integration.conftest import Notify, eventually, followup_due
 pytestmark = pytest.mark.integration
 
 SECRET = "receipts-test-secret"  # noqa: S105 (a test credential)
+FALLBACK_OUTCOMES = ("queued", "sent", "failed", "expired", "no_address", "dropped")
 
 
 @pytest.fixture(scope="module")
@@ -394,9 +395,11 @@ async def test_a_delivered_receipt_sends_nothing_more(notify: Notify) -> None:
     phone, address = "+33655510013", "delivered@mail.example"
     _, _, sent = await client_text(notify, phone, address)
 
+    before = [await fallbacks(notify, "sms", o) for o in FALLBACK_OUTCOMES]
     answer = await receipt(notify, sent["id"], "delivered")
     assert answer.json() == {"notification_id": sent["id"], "recorded": True, "resent": False}
     await asyncio.sleep(1.0)
+    assert [await fallbacks(notify, "sms", o) for o in FALLBACK_OUTCOMES] == before
     assert emails_to(notify, address) == []
     detail = await notify.notification(sent["id"])
     assert (detail["status"], detail["channel"], attempts(detail)) == (
@@ -429,8 +432,8 @@ async def test_two_failed_receipts_at_once_send_one_email(notify: Notify) -> Non
 async def test_a_message_of_no_use_any_more_is_recorded_only(notify: Notify) -> None:
     site_id = await notify.new_site()
     soon = notify.clock.now() + timedelta(seconds=3)
-    reminded, offered = uuid4(), uuid4()
-    for client_id, n in ((reminded, 5), (offered, 6)):
+    reminded, offered, ahead = uuid4(), uuid4(), uuid4()
+    for client_id, n in ((reminded, 5), (offered, 6), (ahead, 8)):
         notify.directory.add(
             client_id,
             email=f"late-{n}@mail.example",
@@ -453,9 +456,19 @@ async def test_a_message_of_no_use_any_more_is_recorded_only(notify: Notify) -> 
         accept_url="https://booking.example/offers/accept?t=signed",
         expires_at=soon,  # the offer lapses in 3 s
     )
+    # The same reminder for a session an hour away: still of use, it falls back.
+    useful = reminder.model_copy(
+        update={
+            "followup_id": uuid4(),
+            "client_id": ahead,
+            "appointment_start": soon + timedelta(hours=1),
+        }
+    )
     await notify.publish(reminder, source="followup", subject=reminded)
     await notify.publish(offer, source="booking", subject=offered)
+    await notify.publish(useful, source="followup", subject=ahead)
     sent = [await settled(notify, reminded), await settled(notify, offered)]
+    control = await settled(notify, ahead)
     expired = await fallbacks(notify, "sms", "expired")
     await asyncio.sleep(max((soon - notify.clock.now()).total_seconds(), 0) + 0.2)
 
@@ -473,6 +486,8 @@ async def test_a_message_of_no_use_any_more_is_recorded_only(notify: Notify) -> 
         )
         assert "ChannelFellBack" not in await stream_types(notify, detail["id"])
     assert await fallbacks(notify, "sms", "expired") == expired + 2
+    assert (await receipt(notify, control["id"], "failed")).json()["resent"] is True
+    await eventually(lambda: emailed(notify, "late-8@mail.example"), timeout=10.0)
 
 
 async def test_the_email_waits_out_the_clients_quiet_hours(notify: Notify) -> None:
@@ -498,3 +513,53 @@ async def test_the_email_waits_out_the_clients_quiet_hours(notify: Notify) -> No
     # Its quiet hours lifted, it goes (as any held message).
     assert (await notify.set_preferences(client_id, {})).status_code == 200
     await eventually(lambda: emailed(notify, address), timeout=10.0)
+
+
+async def test_an_offer_that_expires_while_its_email_waits_is_dropped(notify: Notify) -> None:
+    site_id = await notify.new_site()
+    client_id, address = uuid4(), "lapsed@mail.example"
+    notify.directory.add(
+        client_id, email=address, phone="+33655510019", preferred_channel=Channel.SMS
+    )
+    soon = notify.clock.now() + timedelta(seconds=3)
+    offer = WaitlistOfferMade(
+        offer_id=uuid4(),
+        client_id=client_id,
+        site_id=site_id,
+        appointment_start=soon + timedelta(days=1),
+        accept_url="https://booking.example/offers/accept?t=signed",
+        expires_at=soon,
+    )
+    await notify.publish(offer, source="booking", subject=client_id)
+    sent = await settled(notify, client_id)
+    await notify.new_client(site_id, client_id, timezone="UTC")
+    now = notify.clock.now()
+    quiet = {
+        "start": (now - timedelta(hours=1)).strftime("%H:%M"),
+        "end": (now + timedelta(hours=3)).strftime("%H:%M"),
+    }
+    assert (await notify.set_preferences(client_id, {"quiet_hours": quiet})).status_code == 200
+    assert (await receipt(notify, sent["id"], "undelivered")).json()["resent"] is True
+    asked = len(notify.directory.requests)
+
+    async def held() -> dict[str, Any]:
+        detail = await notify.notification(sent["id"])
+        return detail if detail["held_for"] == "quiet_hours" else {}
+
+    await eventually(held, timeout=10.0)
+    await asyncio.sleep(max((soon - notify.clock.now()).total_seconds(), 0) + 0.2)
+    # Quiet hours lifted after the offer lapsed: its email is dropped, booking not asked.
+    assert (await notify.set_preferences(client_id, {})).status_code == 200
+
+    async def dropped() -> dict[str, Any]:
+        detail = await notify.notification(sent["id"])
+        return detail if detail["status"] == "sent" else {}
+
+    detail = await eventually(dropped, timeout=10.0)
+    assert (detail["channel"], detail["last_error"], attempts(detail)) == (
+        "sms",
+        "expired",
+        [("sent", None)],
+    )
+    assert emails_to(notify, address) == []
+    assert str(client_id) not in notify.directory.requests[asked:]
