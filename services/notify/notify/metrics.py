@@ -65,6 +65,15 @@ RECEIPT_RESENDS = Counter(
     " failed them (given_up)",
     ["outcome"],
 )
+RECEIPT_FALLBACKS = Counter(
+    "notify_receipt_fallbacks_total",
+    "Clients' texts whose delivery receipt said failed or undelivered, by the text channel"
+    " (sms, messaging) and what came of the email fallback: queued (pending again by email),"
+    " sent, failed (the email was refused or given up), expired (no use any more: not"
+    " queued, or dropped before it went), no_address (the client has no email address),"
+    " dropped (booking does not know the client, or did not answer in time)",
+    ["channel", "outcome"],
+)
 
 WEBHOOK_ATTEMPTS = Counter(
     "notify_webhook_attempts_total",
@@ -104,3 +113,7 @@ for _channel in ("sms", "messaging"):
         DELIVERY_RECEIPTS.labels(_channel, _receipt)
 for _outcome in ("resent", "given_up"):
     RECEIPT_RESENDS.labels(_outcome)
+FALLBACK_OUTCOMES = ("queued", "sent", "failed", "expired", "no_address", "dropped")
+for _channel in ("sms", "messaging"):
+    for _outcome in FALLBACK_OUTCOMES:
+        RECEIPT_FALLBACKS.labels(_channel, _outcome)

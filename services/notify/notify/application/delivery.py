@@ -51,13 +51,19 @@ from notify.domain.notification import (
     DeliveryAttempted,
     DeliveryDeferred,
     DeliveryOutcome,
+    FallbackDropped,
     Notification,
     NotificationEvent,
 )
 from notify.domain.phones import OPTED_OUT
 from notify.domain.quiet_hours import QuietHours, zone_named
 from notify.domain.retry import RetryPolicy
-from notify.metrics import DELIVERY_ATTEMPTS, DELIVERY_DEFERRALS, DELIVERY_LATENCY
+from notify.metrics import (
+    DELIVERY_ATTEMPTS,
+    DELIVERY_DEFERRALS,
+    DELIVERY_LATENCY,
+    RECEIPT_FALLBACKS,
+)
 
 log = get_logger(__name__)
 SOURCE = "notify"
@@ -205,6 +211,7 @@ class Courier:
         asked = [
             c.notification.recipient_kind is RecipientKind.CLIENT
             and not held_before_asking(c.notification, c.facts, asked_at)
+            and not _expired_fallback(c.notification, asked_at)
             for c in batch
         ]
         ids = [
@@ -283,6 +290,10 @@ class Courier:
     ) -> list[NotificationEvent]:
         """Hold, send or fail `claimed`: the events its outcome is (recorded by the caller).
         `asked_at`: the instant its batch decided whether to ask booking about it."""
+        if _expired_fallback(claimed, self._clock.now()):
+            # The email a failed receipt asked for, held or deferred past the message's use:
+            # dropped before booking is asked for an address it would not be sent to.
+            return rules.drop_fallback(claimed, rules.EXPIRED, self._clock.now())
         if facts is None:
             async with self._pool.acquire() as conn:
                 facts = await recipient_facts(conn, claimed.recipient_id, claimed.site_id)
@@ -296,7 +307,7 @@ class Courier:
             if exc.ours and claimed.lane is Lane.BULK:
                 # Pages keep counting: they fail within minutes, on crisis's timeline.
                 return self._deferred(claimed, exc.outcome.error_code or "unavailable")
-            return self._attempted(claimed, claimed.channel, exc.outcome)
+            return self._not_sent(claimed, claimed.channel, exc.outcome)
 
         held = rules.hold_if_quiet(
             claimed, recipient.quiet_hours, recipient.zone, self._clock.now()
@@ -308,7 +319,7 @@ class Courier:
         channel = self._channel(claimed, recipient)
         address = recipient.addresses.for_channel(channel) if channel else None
         if channel is None or address is None:
-            return self._attempted(
+            return self._not_sent(
                 claimed, channel or claimed.channel, DeliveryOutcome.permanent("no_address")
             )
         locale = message_locale(recipient.locale)
@@ -393,6 +404,10 @@ class Courier:
     def _channel(self, claimed: Notification, recipient: Recipient) -> NotificationChannel | None:
         if claimed.recipient_kind is RecipientKind.STAFF:
             return claimed.channel  # a page names its channel: one row per channel
+        if claimed.receipt_fallback:
+            # Its text was not delivered: email only, never another text.
+            email = recipient.addresses.for_channel(NotificationChannel.EMAIL)
+            return NotificationChannel.EMAIL if email else None
         return choose_channel(recipient.wishes, recipient.addresses, claimed.failed_channel)
 
     async def _recipient(
@@ -449,6 +464,15 @@ class Courier:
     ) -> Notification | None:
         return await self._record(claimed, self._attempted(claimed, channel, outcome))
 
+    def _not_sent(
+        self, claimed: Notification, channel: NotificationChannel, outcome: DeliveryOutcome
+    ) -> list[NotificationEvent]:
+        """No provider was called (no address, a client booking does not know): the message
+        fails; the email a failed receipt asked for is dropped instead (its text went)."""
+        if claimed.receipt_fallback and outcome.kind is AttemptOutcome.PERMANENT_FAILURE:
+            return rules.drop_fallback(claimed, outcome.error_code or "unknown", self._clock.now())
+        return self._attempted(claimed, channel, outcome)
+
     def _deferred(self, claimed: Notification, reason: str) -> list[NotificationEvent]:
         log.info("notification_deferred", notification_id=str(claimed.id), reason=reason)
         return rules.defer(
@@ -466,7 +490,7 @@ class Courier:
         self, claimed: Notification, events: list[NotificationEvent]
     ) -> Notification | None:
         expected = rules.fold(claimed, events)
-        announcement = outbox.rows_of(self._announcement(expected))
+        announcement = self.announcement_rows(claimed, events)
         try:
             if expected.status is NotificationStatus.FAILED and expected.page_id:
                 # A failed page also expedites its other channel: one transaction for both.
@@ -492,7 +516,10 @@ class Courier:
     def announcement_rows(
         self, claimed: Notification, events: list[NotificationEvent]
     ) -> list[outbox.OutboxRow]:
-        """The outbox rows of the public announcement `events` end in (in the current trace)."""
+        """The outbox rows of the public announcement `events` end in (in the current trace).
+        None for a dropped fallback: its text's NotificationSent said it already."""
+        if any(isinstance(e, FallbackDropped) for e in events):
+            return []
         return outbox.rows_of(self._announcement(rules.fold(claimed, events)))
 
     def _announcement(self, recorded: Notification) -> list[Envelope]:
@@ -540,6 +567,10 @@ async def try_other_channels(conn: Any, failed: Notification, now: datetime) -> 
             await notification_store.wake(conn, sibling.lane)
 
 
+def _expired_fallback(claimed: Notification, now: datetime) -> bool:
+    return claimed.receipt_fallback and rules.no_longer_worth_resending(claimed, now)
+
+
 def _needs_transaction(outcome: Outcome) -> bool:
     """A page that fails: recorded with its other channel's expedition, in one transaction."""
     if outcome.claimed.page_id is None:
@@ -572,6 +603,30 @@ def _count(recorded: Notification, events: Sequence[NotificationEvent]) -> None:
     if attempts and recorded.sent_at is not None:
         latency = (recorded.sent_at - recorded.created_at).total_seconds()
         DELIVERY_LATENCY.labels(recorded.lane.value).observe(max(latency, 0.0))
+    _count_fallback(recorded, events, attempts)
+
+
+def _count_fallback(
+    recorded: Notification,
+    events: Sequence[NotificationEvent],
+    attempts: Sequence[DeliveryAttempted],
+) -> None:
+    """What came of the email a failed receipt asked for, once it is settled."""
+    if not recorded.receipt_fallback:
+        return
+    text = recorded.text_channel
+    dropped = next((e for e in events if isinstance(e, FallbackDropped)), None)
+    if dropped is not None:
+        known = dropped.reason in (rules.EXPIRED, "no_address")
+        outcome = dropped.reason if known else "dropped"
+    elif attempts and recorded.status is NotificationStatus.SENT:
+        outcome = "sent"
+    elif attempts and recorded.status is NotificationStatus.FAILED:
+        outcome = "failed"
+    else:
+        return  # still pending (a retry, quiet hours)
+    if text is not None:
+        RECEIPT_FALLBACKS.labels(text.value, outcome).inc()
 
 
 def _log_outcome(recorded: Notification, events: Sequence[NotificationEvent]) -> None:
@@ -581,7 +636,9 @@ def _log_outcome(recorded: Notification, events: Sequence[NotificationEvent]) ->
         "channel": recorded.channel.value,
         "attempts": recorded.attempts,
     }
-    if recorded.status is NotificationStatus.SENT:
+    if any(isinstance(e, FallbackDropped) for e in events):
+        log.info("notification_fallback_dropped", error=recorded.last_error, **fields)
+    elif recorded.status is NotificationStatus.SENT:
         log.info("notification_sent", **fields)
     elif recorded.status is NotificationStatus.FAILED:
         log.warning("notification_failed", error=recorded.last_error, **fields)

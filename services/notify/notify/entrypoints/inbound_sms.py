@@ -115,7 +115,11 @@ class ReceiptBody(BaseModel):
 class ReceiptAnswer(BaseModel):
     notification_id: UUID
     recorded: bool = Field(description="False: the same receipt as the last one, no change.")
-    resent: bool = Field(description="A page sent again because the receipt said it failed.")
+    resent: bool = Field(
+        description="Sent again because the receipt said it failed: a page by the other"
+        " provider, a client's text by email (queued; without an email address it stays sent"
+        " by its text)."
+    )
 
 
 def provider_budget(settings: NotifySettings) -> RateBudget:
@@ -213,8 +217,9 @@ async def inbound_sms_status(
     notification (`receipt` in `GET /notifications/{id}`); a repeat changes nothing; a
     `delivered` after a `failed` (a late carrier report) is recorded as it comes. A page
     whose receipt says `failed` or `undelivered` goes again at once by the other provider
-    (else after the crisis back-off), within its attempts; a client's message is only
-    recorded."""
+    (else after the crisis back-off), within its attempts; a client's text goes once by
+    email while it is of use (not a second text; held through quiet hours; recorded only
+    without an email address)."""
     runtime = runtime_of(request)
     settings = runtime.settings
     assert isinstance(settings, NotifySettings)
