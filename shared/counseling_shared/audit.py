@@ -102,13 +102,6 @@ def note_answer(status: int) -> None:
         context.answer_status = status
 
 
-def entry_after_answer() -> None:
-    """The request's status is decided only after its transaction commits (it waits for another
-    service): its entry is written after the answer, as a read's is."""
-    if (context := _current.get()) is not None:
-        context.entry_for_commit = None
-
-
 def actor_metadata() -> dict[str, Any] | None:
     """The current actor for an event's metadata, or None outside a request."""
     context = _current.get()
