@@ -108,6 +108,11 @@ def actor_metadata() -> dict[str, Any] | None:
     return context.actor_metadata() if context else None
 
 
+class AuditUnavailable(Exception):
+    """A change's audit entry could not be written: the change was rolled back with it. The
+    HTTP layer answers it as a 503 (`counseling_shared.http.problems`)."""
+
+
 @dataclass(frozen=True)
 class AuditEntry:
     actor: Actor
