@@ -5,9 +5,16 @@ client's message on by their next channel (delivery's channel fallback) and, for
 expedites its email. Checked at send time, not when the message is queued: notify learns a
 client's number only then (booking's directory), and a STOP counts from the moment it is
 received, for what is already queued too.
+
+A bulk worker's batch looks its numbers up at once (`OptOutLookup.batch`), one statement
+instead of one per message: a STOP received while the batch is being sent counts from the
+next batch (a batch is a few seconds' sending). Pages are sent one at a time, each checked
+right before it goes.
 """
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import asyncpg
@@ -22,18 +29,44 @@ from notify.metrics import OPTED_OUT_SKIPS
 log = get_logger(__name__)
 
 
-class OptOutGuard:
-    def __init__(
-        self, provider: ChannelProvider, pool: "asyncpg.Pool[Any]", keys: Sequence[str]
-    ) -> None:
-        self._provider = provider
+class OptOutLookup:
+    """A lane's opt-out look-ups: a number at a time, or a batch's numbers in one statement."""
+
+    def __init__(self, pool: "asyncpg.Pool[Any]", keys: Sequence[str]) -> None:
         self._pool = pool
         self._keys = keys
+        # The current batch's answers, by number (per task: each worker has its own batch).
+        self._known: ContextVar[dict[str, bool] | None] = ContextVar("opt_outs", default=None)
+
+    @asynccontextmanager
+    async def batch(self, numbers: Iterable[str]) -> AsyncIterator[None]:
+        """Within it, `opted_out` answers for `numbers` from one look-up made here."""
+        wanted = list(dict.fromkeys(n for n in numbers if n))
+        found: set[str] = set()
+        if wanted:
+            async with self._pool.acquire() as conn:
+                found = await opt_outs.opted_out_among(conn, self._keys, wanted)
+        token = self._known.set({n: n in found for n in wanted})
+        try:
+            yield
+        finally:
+            self._known.reset(token)
+
+    async def opted_out(self, number: str) -> bool:
+        known = self._known.get()
+        if known is not None and number in known:
+            return known[number]
+        async with self._pool.acquire() as conn:
+            return await opt_outs.is_opted_out(conn, self._keys, number)
+
+
+class OptOutGuard:
+    def __init__(self, provider: ChannelProvider, lookup: OptOutLookup) -> None:
+        self._provider = provider
+        self._lookup = lookup
 
     async def send(self, message: OutgoingMessage) -> DeliveryOutcome:
-        async with self._pool.acquire() as conn:
-            opted_out = await opt_outs.is_opted_out(conn, self._keys, message.to)
-        if opted_out:
+        if await self._lookup.opted_out(message.to):
             OPTED_OUT_SKIPS.labels(message.channel.value).inc()
             log.info(
                 "notification_opted_out",
