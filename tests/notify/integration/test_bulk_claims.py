@@ -147,6 +147,43 @@ async def test_a_batch_of_sms_looks_its_numbers_opt_outs_up_in_one_statement(
     assert {r["status"] for r in await rows(pool, queued)} == {"sent"}
 
 
+async def test_a_batch_sent_by_email_only_looks_up_no_opt_outs(
+    pool: asyncpg.Pool[Any], clock: ControllableClock
+) -> None:
+    clients = [uuid4() for _ in range(3)]
+    for client in clients:
+        await queue_followup_for(pool, clock, client)
+        clock.advance(timedelta(seconds=1))
+    known = KnownClients(
+        **{
+            str(c): ClientContact(
+                c, f"{n}@mail.example", f"+336200000{n}", "en", "UTC", Channel.EMAIL
+            )
+            for n, c in enumerate(clients)
+        }
+    )
+    counting = CountingPool(pool)
+    lookup = OptOutLookup(cast("asyncpg.Pool[Any]", counting), ["opt-out-test-key"])
+    sms = ScriptedProvider()
+    couriers = courier(
+        cast("asyncpg.Pool[Any]", counting),
+        clock,
+        sms=OptOutGuard(sms, lookup),
+        clients=known,
+        lookups=lookup,
+    )
+
+    async with counting.acquire() as conn:
+        batch = await notification_store.claim_many(
+            conn, Lane.BULK, clock.now(), clock.now() + LEASE, None, 8
+        )
+    await couriers.deliver_batch(batch, lambda: True, _never_stopped)
+
+    assert len(batch) == 3
+    assert sms.calls == []
+    assert counting.round_trips == 2  # the claim and every outcome: no look-up
+
+
 async def test_a_lost_lease_or_an_erasure_in_a_batch_drops_only_that_messages_outcome(
     pool: asyncpg.Pool[Any], clock: ControllableClock
 ) -> None:

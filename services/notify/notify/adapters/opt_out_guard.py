@@ -15,6 +15,7 @@ right before it goes.
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -29,35 +30,40 @@ from notify.metrics import OPTED_OUT_SKIPS
 log = get_logger(__name__)
 
 
+@dataclass
+class _Batch:
+    numbers: frozenset[str]
+    opted_out: set[str] | None = None  # looked up at the batch's first send by SMS
+
+
 class OptOutLookup:
     """A lane's opt-out look-ups: a number at a time, or a batch's numbers in one statement."""
 
     def __init__(self, pool: "asyncpg.Pool[Any]", keys: Sequence[str]) -> None:
         self._pool = pool
         self._keys = keys
-        # The current batch's answers, by number (per task: each worker has its own batch).
-        self._known: ContextVar[dict[str, bool] | None] = ContextVar("opt_outs", default=None)
+        # The current batch, per task: each worker sends its own.
+        self._batch: ContextVar[_Batch | None] = ContextVar("opt_out_batch", default=None)
 
     @asynccontextmanager
     async def batch(self, numbers: Iterable[str]) -> AsyncIterator[None]:
-        """Within it, `opted_out` answers for `numbers` from one look-up made here."""
-        wanted = list(dict.fromkeys(n for n in numbers if n))
-        found: set[str] = set()
-        if wanted:
-            async with self._pool.acquire() as conn:
-                found = await opt_outs.opted_out_among(conn, self._keys, wanted)
-        token = self._known.set({n: n in found for n in wanted})
+        """Within it, the first `opted_out` of one of `numbers` looks them all up at once (a
+        batch sent by email only looks up nothing)."""
+        token = self._batch.set(_Batch(frozenset(n for n in numbers if n)))
         try:
             yield
         finally:
-            self._known.reset(token)
+            self._batch.reset(token)
 
     async def opted_out(self, number: str) -> bool:
-        known = self._known.get()
-        if known is not None and number in known:
-            return known[number]
-        async with self._pool.acquire() as conn:
-            return await opt_outs.is_opted_out(conn, self._keys, number)
+        batch = self._batch.get()
+        if batch is None or number not in batch.numbers:
+            async with self._pool.acquire() as conn:
+                return await opt_outs.is_opted_out(conn, self._keys, number)
+        if batch.opted_out is None:
+            async with self._pool.acquire() as conn:
+                batch.opted_out = await opt_outs.opted_out_among(conn, self._keys, batch.numbers)
+        return number in batch.opted_out
 
 
 class OptOutGuard:
