@@ -31,6 +31,7 @@ from notify.adapters.notification_outcomes import Outcome
 from notify.adapters.notification_store import Claimed
 from notify.adapters.recipient_facts import RecipientFacts, recipient_facts
 from notify.application.ports import (
+    BatchLookups,
     ChannelProvider,
     ClientContact,
     ClientDirectory,
@@ -137,8 +138,10 @@ class Courier:
         jitter: Callable[[], float] = random.random,
         defer_max_age: timedelta = DEFER_MAX_AGE,
         takes_replies: bool = False,
+        lookups: BatchLookups | None = None,
     ) -> None:
         self._pool = pool
+        self._lookups = lookups  # the SMS opt-outs, looked up once per batch
         self._clock = clock
         self._directory = directory
         self._providers = providers
@@ -187,11 +190,12 @@ class Courier:
         outcomes: list[Outcome] = []
         rest: list[Claimed] = []
         try:
-            for n, (item, answer) in enumerate(zip(batch, answers, strict=True)):
-                if n and not go_on():
-                    rest = list(batch[n:])
-                    break
-                outcomes.append(await self._decide(item, answer, asked_at))
+            async with self._batch_lookups(batch, answers):
+                for n, (item, answer) in enumerate(zip(batch, answers, strict=True)):
+                    if n and not go_on():
+                        rest = list(batch[n:])
+                        break
+                    outcomes.append(await self._decide(item, answer, asked_at))
             if rest:
                 await stopped(rest)
         except asyncio.CancelledError:
@@ -201,6 +205,23 @@ class Courier:
             raise
         await self.record_many(outcomes)
         return rest
+
+    def _batch_lookups(
+        self, batch: Sequence[Claimed], answers: Sequence[ContactAnswer | None]
+    ) -> contextlib.AbstractAsyncContextManager[None]:
+        """The batch's phone numbers (a client's from booking's answer, a staff member's from
+        notify's copy) looked up at once, for the sends that follow."""
+        if self._lookups is None:
+            return contextlib.nullcontext()
+        numbers = []
+        for item, answer in zip(batch, answers, strict=True):
+            if isinstance(answer, ClientContact):
+                phone = answer.phone
+            else:
+                phone = item.facts.staff.phone if item.facts.staff else None
+            if phone and (number := Addresses(phone=phone).for_channel(NotificationChannel.SMS)):
+                numbers.append(number)
+        return self._lookups.batch(numbers)
 
     async def _contacts(
         self, batch: Sequence[Claimed], asked_at: datetime

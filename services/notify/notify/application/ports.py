@@ -1,7 +1,8 @@
 """What delivery needs from the outside world: booking's client directory, the providers of
 each channel, and the message templates."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -98,6 +99,14 @@ class ChannelProvider(Protocol):
     async def send(self, message: OutgoingMessage) -> DeliveryOutcome:
         """Sent, or a transient or permanent failure with a short error code. Never raises
         for a provider's answer or an unreachable provider."""
+        ...
+
+
+class BatchLookups(Protocol):
+    """What a batch of sends can look up at once beforehand: the opt-outs of its numbers."""
+
+    def batch(self, numbers: Iterable[str]) -> AbstractAsyncContextManager[None]:
+        """Within it, the sends of these numbers need no look-up of their own."""
         ...
 
 
