@@ -27,6 +27,7 @@ from devstack.ports import free_port
 from devstack.postgres import PostgresServer, drop_database, ensure_database, with_database
 from devstack.procs import wait_until
 from devstack.sinks import HttpSink, Sinks, SmtpSink
+from tests.minute_edge import clear_of_a_minutes_edge
 
 # The tests run services with the development key (`dev-admin-key`), which a service refuses
 # unless it is told explicitly that this is a development stack.
@@ -262,6 +263,13 @@ def nats_url(nats_server: NatsHandle, tmp_path_factory: pytest.TempPathFactory) 
         return
     with NatsServer(tmp_path_factory.mktemp("nats-module")) as server:
         yield server.url
+
+
+@pytest.fixture
+async def minute_edge_cleared() -> None:
+    """For a test that bursts past a per-minute rate limit first thing
+    (`pytest.mark.usefixtures`): it starts clear of a minute's edge (`tests.minute_edge`)."""
+    await clear_of_a_minutes_edge()
 
 
 @pytest.fixture(autouse=True)

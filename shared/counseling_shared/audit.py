@@ -102,17 +102,15 @@ def note_answer(status: int) -> None:
         context.answer_status = status
 
 
-def entry_after_answer() -> None:
-    """The request's status is decided only after its transaction commits (it waits for another
-    service): its entry is written after the answer, as a read's is."""
-    if (context := _current.get()) is not None:
-        context.entry_for_commit = None
-
-
 def actor_metadata() -> dict[str, Any] | None:
     """The current actor for an event's metadata, or None outside a request."""
     context = _current.get()
     return context.actor_metadata() if context else None
+
+
+class AuditUnavailable(Exception):
+    """A change's audit entry could not be written: the change was rolled back with it. The
+    HTTP layer answers it as a 503 (`counseling_shared.http.problems`)."""
 
 
 @dataclass(frozen=True)

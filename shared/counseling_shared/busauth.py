@@ -15,8 +15,9 @@ A service may:
 - receive replies only on its own inbox prefix (`_INBOX.<service>.>`), so no service can read
   another's replies or JetStream deliveries;
 - for booking: answer the directory's subjects (`booking.directory.contact`, and
-  `booking.directory.contacts` for several clients at once) (`allow_responses`); for the
-  services in `DIRECTORY_CLIENTS`: ask them.
+  `booking.directory.contacts` for several clients at once) and `booking.reminder_replies`
+  (`allow_responses`); for the services in `DIRECTORY_CLIENTS`: ask the directory; for notify
+  alone (`REMINDER_REPLY_CLIENTS`): ask booking to apply a client's reply to a reminder.
 
 The operator (`counselctl`) administers streams and consumers and redrives dead letters.
 """
@@ -46,6 +47,10 @@ DIRECTORY_SUBJECTS = (DIRECTORY_SUBJECT, DIRECTORY_BATCH_SUBJECT)
 DIRECTORY_RESPONDER = "booking"
 DIRECTORY_CLIENTS = frozenset({"notify", "crisis"})
 """The services that need client contact details at the moment of use."""
+REMINDER_REPLIES_SUBJECT = "booking.reminder_replies"
+"""A client's C/X reply to a reminder SMS, which notify asks booking to apply (an extension)."""
+REMINDER_REPLY_CLIENTS = frozenset({"notify"})
+"""Only notify receives clients' texts: only it may ask booking to confirm or cancel."""
 
 OPERATOR = "counselctl"
 
@@ -123,13 +128,15 @@ def service_permissions(service: str, consumers: Sequence[ConsumerSpec]) -> dict
         publish += _consumer_api(spec)
     if service in DIRECTORY_CLIENTS:
         publish += DIRECTORY_SUBJECTS
+    if service in REMINDER_REPLY_CLIENTS:
+        publish.append(REMINDER_REPLIES_SUBJECT)
     subscribe = [f"{inbox_prefix(service)}.>"]
     permissions: dict[str, Any] = {
         "publish": {"allow": list(dict.fromkeys(publish))},
         "subscribe": {"allow": subscribe},
     }
     if service == DIRECTORY_RESPONDER:
-        subscribe += DIRECTORY_SUBJECTS
+        subscribe += [*DIRECTORY_SUBJECTS, REMINDER_REPLIES_SUBJECT]
         # One reply per request, within a minute, to whoever asked.
         permissions["allow_responses"] = {"max": 1, "expires": "1m"}
     return permissions

@@ -319,6 +319,11 @@ class FollowUpDue(FollowUpScheduled):
         description="Extension, kind `reminder`: booking's signed link for the client to"
         " confirm or cancel the appointment (its `AppointmentBooked`'s `manage_url`).",
     )
+    appointment_id: UUID | None = Field(
+        default=None,
+        description="Extension, kind `reminder`: the appointment it reminds of (notify maps a"
+        " client's C/X reply to it).",
+    )
 
 
 class FollowUpCancelled(FollowUpScheduled):

@@ -32,8 +32,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import asyncpg
 
-from counseling_shared.http.problems import Problem
-
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
 
@@ -62,21 +60,12 @@ class Claim:
     location: str | None = None  # named by the command: where a replay reads its answer
 
 
-class KeyInUse(Problem):
-    def __init__(self) -> None:
-        super().__init__(
-            409,
-            "request-in-progress",
-            "Request in progress",
-            "A request with this Idempotency-Key is still being processed.",
-        )
+class KeyInUse(Exception):
+    """Another request holding the same key is still being served (a 409 over HTTP)."""
 
 
-class AlreadyDone(Problem):
+class AlreadyDone(Exception):
     """Found under the lock: the middleware answers with a replay instead."""
-
-    def __init__(self) -> None:
-        super().__init__(409, "request-done", "Request done", "Replayed.")
 
 
 _claim: ContextVar[Claim | None] = ContextVar("idempotency_claim", default=None)

@@ -37,10 +37,10 @@ class StreamSpec:
     duplicate_window: float = 120.0
 
 
-# booking also answers core request-reply on `booking.directory.contact` (contract) and
-# `booking.directory.contacts` (several clients at once), which a
-# `booking.>` stream would capture and answer with a PubAck, racing the real responder. So the
-# BOOKING stream lists one wildcard per event type booking publishes instead.
+# booking also answers core request-reply on `booking.directory.contact` (contract),
+# `booking.directory.contacts` (several clients at once) and `booking.reminder_replies`
+# (notify's), which a `booking.>` stream would capture and answer with a PubAck, racing the
+# real responder. So the BOOKING stream lists one wildcard per event type booking publishes.
 BOOKING_EVENT_TYPES = [
     "SiteRegistered",
     "StaffRegistered",

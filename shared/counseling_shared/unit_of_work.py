@@ -17,7 +17,6 @@ from counseling_shared.clock import Clock
 from counseling_shared.envelope import Envelope, wrap
 from counseling_shared.events import IntegrationEvent
 from counseling_shared.eventstore import NewEvent, RecordedEvent
-from counseling_shared.http.problems import Problem
 from counseling_shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -32,19 +31,6 @@ if TYPE_CHECKING:
 _ABOUT = ("site_id", "client_id", "recipient_id", "recipient_kind")
 """What an audit entry takes from the change's first events besides its subject (as the
 middleware would from the answer)."""
-
-
-class ChangeUnrecorded(Problem):
-    """The change's audit entry could not be written: the change is rolled back with it."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            503,
-            "unavailable",
-            "Service unavailable",
-            "This change could not be recorded in the audit trail, so it was not made; try again"
-            " shortly.",
-        )
 
 
 class UnitOfWork:
@@ -300,7 +286,8 @@ class UnitOfWork:
 
 async def _carrying(entry: audit.AuditEntry | None, statement: Awaitable[T]) -> T:
     """Await `statement`, which writes `entry` (if any). When it fails, the change goes with
-    its entry: a 503 (a refusal the database states, such as an exclusion, stays what it is)."""
+    its entry: `AuditUnavailable` (a refusal the database states, such as an exclusion, stays
+    what it is)."""
     if entry is None:
         return await statement
     try:
@@ -314,7 +301,7 @@ async def _carrying(entry: audit.AuditEntry | None, statement: Awaitable[T]) -> 
             action=entry.action,
             error=type(exc).__name__,
         )
-        raise ChangeUnrecorded() from exc
+        raise audit.AuditUnavailable() from exc
 
 
 @asynccontextmanager

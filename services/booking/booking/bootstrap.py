@@ -11,6 +11,7 @@ from booking.entrypoints.directory import serve_directory
 from booking.entrypoints.directory_batch import serve_directory_batch
 from booking.entrypoints.fhir import routes as fhir
 from booking.entrypoints.http import ROUTERS
+from booking.entrypoints.sms_reply_responder import serve_reminder_replies
 from booking.entrypoints.timers import timers
 from booking.entrypoints.web import manage_page, offer_page, page_errors
 from booking.settings import BookingSettings
@@ -30,7 +31,7 @@ def definition(settings: BookingSettings | None = None) -> ServiceDefinition:
         client_free_text=frozenset({"goals", "next_steps", "cancel_reason", "referral"}),
         routes=ROUTES,
         routers=[*ROUTERS, fhir.router, calendar.router, offer_page.router, manage_page.router],
-        on_start=[serve_directory, serve_directory_batch],
+        on_start=[serve_directory, serve_directory_batch, serve_reminder_replies],
         background=[timers],
         staff_deactivated=staff_status.is_deactivated,
         # Rate-limited per link, not per address: a calendar feed, a waitlist offer.

@@ -2,9 +2,7 @@
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-import asyncpg
 import httpx
 
 from counseling_shared.codes import NotificationChannel
@@ -16,7 +14,8 @@ from notify.adapters import directory_store
 from notify.adapters.booking_directory import NatsClientDirectory
 from notify.adapters.failover import FailoverProvider
 from notify.adapters.http_client import provider_client
-from notify.adapters.opt_out_guard import OptOutGuard
+from notify.adapters.opt_out_guard import OptOutGuard, OptOutLookup
+from notify.adapters.reminder_log import ReminderLog
 from notify.adapters.smtp import SmtpProvider
 from notify.adapters.templates import JinjaRenderer
 from notify.adapters.time_capped import TimeCapped
@@ -149,16 +148,19 @@ def lane_pool(
         email = smtp_provider(s, runtime, timeout_cap=cap)
         try:
             async with provider_client(_capped(s.webhook_timeout, cap)) as client:
+                lookup = OptOutLookup(pool, s.link_keys)
                 courier = Courier(
                     pool=pool,
                     clock=runtime.clock,
                     directory=NatsClientDirectory(runtime.nats(), s.directory_timeout),
                     providers=providers(
-                        s, client, runtime, timeout_cap=cap, email=email, opt_outs=pool
+                        s, client, runtime, timeout_cap=cap, email=email, opt_outs=lookup
                     ),
                     renderer=renderer,
                     retry=retry,
                     defer_max_age=s.defer_max_age,
+                    takes_replies=bool(s.inbound_sms_secret.get_secret_value()),
+                    lookups=lookup,
                 )
                 workers = LaneWorkers(
                     lane=lane,
@@ -256,10 +258,10 @@ def providers(
     *,
     timeout_cap: float | None = None,
     email: SmtpProvider | None = None,
-    opt_outs: "asyncpg.Pool[Any] | None" = None,
+    opt_outs: OptOutLookup | None = None,
 ) -> dict[NotificationChannel, ChannelProvider]:
-    """The lane's provider per channel; with `opt_outs` (the lane's pool), SMS and messaging
-    skip numbers that texted STOP."""
+    """The lane's provider per channel; with `opt_outs` (the lane's look-ups), SMS and
+    messaging skip numbers that texted STOP."""
     email = email or smtp_provider(s, runtime, timeout_cap=timeout_cap)
 
     def capped(provider: ChannelProvider) -> ChannelProvider:
@@ -284,7 +286,9 @@ def providers(
     def guarded(provider: ChannelProvider) -> ChannelProvider:
         if opt_outs is None:
             return provider
-        return OptOutGuard(provider, opt_outs, s.link_keys)
+        # A reminder that went out is kept by its number's digest (a C/X reply finds it).
+        logged = ReminderLog(provider, opt_outs.pool, s.link_keys, runtime.clock)
+        return OptOutGuard(logged, opt_outs)
 
     return {
         NotificationChannel.EMAIL: capped(email),

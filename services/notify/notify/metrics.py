@@ -49,7 +49,8 @@ SMS_OPT_OUTS = Gauge(
 )
 INBOUND_SMS = Counter(
     "notify_inbound_sms_total",
-    "Texts received on POST /inbound/sms, by keyword (stop, start, help, other)",
+    "Texts received on POST /inbound/sms, by keyword (stop, start, help, other; confirm and"
+    " cancel: a reply to a reminder)",
     ["keyword"],
 )
 DELIVERY_RECEIPTS = Counter(
@@ -63,6 +64,15 @@ RECEIPT_RESENDS = Counter(
     "Pages whose failed delivery receipt sent them again (resent) or, their attempts spent,"
     " failed them (given_up)",
     ["outcome"],
+)
+RECEIPT_FALLBACKS = Counter(
+    "notify_receipt_fallbacks_total",
+    "Clients' texts whose delivery receipt said failed or undelivered, by the text channel"
+    " (sms, messaging) and what came of the email fallback: queued (pending again by email),"
+    " sent, failed (the email was refused or given up), expired (no use any more: not"
+    " queued, or dropped before it went), no_address (the client has no email address),"
+    " dropped (booking does not know the client, or did not answer in time)",
+    ["channel", "outcome"],
 )
 
 WEBHOOK_ATTEMPTS = Counter(
@@ -96,10 +106,14 @@ for _channel in ("sms", "messaging"):
     OPTED_OUT_SKIPS.labels(_channel)
 for _state in ("current", "previous", "unknown"):
     SMS_OPT_OUTS.labels(_state)
-for _keyword in ("stop", "start", "help", "other"):
+for _keyword in ("stop", "start", "help", "confirm", "cancel", "other"):
     INBOUND_SMS.labels(_keyword)
 for _channel in ("sms", "messaging"):
     for _receipt in ("delivered", "failed", "undelivered"):
         DELIVERY_RECEIPTS.labels(_channel, _receipt)
 for _outcome in ("resent", "given_up"):
     RECEIPT_RESENDS.labels(_outcome)
+FALLBACK_OUTCOMES = ("queued", "sent", "failed", "expired", "no_address", "dropped")
+for _channel in ("sms", "messaging"):
+    for _outcome in FALLBACK_OUTCOMES:
+        RECEIPT_FALLBACKS.labels(_channel, _outcome)

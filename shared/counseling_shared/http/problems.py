@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from counseling_shared import audit, idempotency
 from counseling_shared.logs import get_logger
 
 PROBLEM_JSON = "application/problem+json"
@@ -66,6 +67,37 @@ class NotReady(Problem):
             "Service unavailable",
             "The service cannot reach its database right now; try again shortly.",
         )
+
+
+_CHANGE_UNRECORDED = (
+    503,
+    "unavailable",
+    "Service unavailable",
+    "This change could not be recorded in the audit trail, so it was not made; try again shortly.",
+)
+_NEUTRAL: dict[type[Exception], tuple[int, str, str, str]] = {
+    audit.AuditUnavailable: _CHANGE_UNRECORDED,
+    idempotency.KeyInUse: (
+        409,
+        "request-in-progress",
+        "Request in progress",
+        "A request with this Idempotency-Key is still being processed.",
+    ),
+    # Its answer is never sent: the idempotency middleware answers with a replay.
+    idempotency.AlreadyDone: (409, "request-done", "Request done", "Replayed."),
+}
+"""The errors the write path raises without knowing about HTTP (`counseling_shared.audit`,
+`counseling_shared.idempotency`), as the problems they are answered with."""
+
+
+def problem_of(exc: Exception) -> Problem | None:
+    """The problem `exc` is answered with: itself, or a write-path error's mapping."""
+    if isinstance(exc, Problem):
+        return exc
+    for kind, (status, name, title, detail) in _NEUTRAL.items():
+        if isinstance(exc, kind):
+            return Problem(status, name, title, detail)
+    return None
 
 
 def problem_response(
@@ -213,7 +245,9 @@ def html_page_for(request: Request, status: int) -> Response | None:
 
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> Response:
+    async def _problem(request: Request, raised: Exception) -> Response:
+        exc = problem_of(raised)
+        assert exc is not None  # registered for `Problem` and the write path's own errors
         if (page := html_page_for(request, exc.status)) is not None:
             return page
         return problem_response(
@@ -225,6 +259,9 @@ def install_problem_handlers(app: FastAPI) -> None:
             exc.headers,
             **exc.extensions,
         )
+
+    for neutral in _NEUTRAL:
+        app.add_exception_handler(neutral, _problem)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -267,7 +304,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         # an exception skips the handlers above and lands here: answer it as they would.
         if isinstance(exc, DATABASE_UNREACHABLE):
             return await _unreachable(request, exc)
-        if isinstance(exc, Problem):
+        if problem_of(exc) is not None:
             return await _problem(request, exc)
         log.exception("unhandled_error", path=request.url.path)
         if (page := html_page_for(request, 500)) is not None:

@@ -307,6 +307,83 @@ async def test_contact_details_show_only_after_the_pin_and_wrong_tries_lock_it(
     assert all(e["on_behalf_of"] == str(staff[0]) for e in views)
 
 
+async def test_a_confirmed_pin_whose_entry_cannot_be_written_shows_and_records_nothing(
+    crisis: RunningCrisis, bus: Bus, directory: dict[UUID, dict[str, Any]]
+) -> None:
+    """The right PIN's use (its wrong-try count reset) commits with its audit entry and the
+    status answered, before the details are sent: no entry, no use, no details."""
+    site_id = uuid4()
+    staff = await register_staff(bus, site_id, 2)
+    await put_policy(crisis, site_id, [([staff[0]], "PT60S")], repeat=0)
+    client_id = uuid4()
+    directory[client_id] = {
+        "client_id": str(client_id),
+        "site_id": str(site_id),
+        "phone": "+15550001111",
+        "email": None,
+        "preferred_channel": "sms",
+    }
+    alert_id = (await flag(crisis, site_id, client_id))["alert_id"]
+    path, token = _path_and_token((await _page_link(bus, site_id, alert_id))["ack_url"])
+    assert (await crisis.http.put(f"/staff/{staff[0]}/pin", json={"pin": "482913"})).is_success
+    for _ in range(2):
+        await crisis.http.post(f"{path}/contact", data={"token": token, "pin": "000000"})
+    db = crisis.runtime.db()
+
+    async def failed_tries() -> int:
+        found: int = await db.fetchval(
+            "SELECT failed_attempts FROM staff_pins WHERE staff_id = $1", staff[0]
+        )
+        return found
+
+    async def entries(request_id: str) -> list[tuple[str, int]]:
+        rows = await db.fetch("SELECT action, status FROM audit WHERE request_id = $1", request_id)
+        return [(r["action"], r["status"]) for r in rows]
+
+    assert await failed_tries() == 2
+    await db.execute(
+        """CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN RAISE EXCEPTION 'audit refused'; END $$;
+           CREATE TRIGGER refuse_audit BEFORE INSERT ON audit
+           FOR EACH ROW EXECUTE FUNCTION refuse_audit()"""
+    )
+    try:
+        refused = await crisis.http.post(
+            f"{path}/contact",
+            data={"token": token, "pin": "482913"},
+            headers={"X-Request-ID": "pin-unrecorded", "Accept-Language": "fr"},
+        )
+    finally:
+        await db.execute("DROP TRIGGER refuse_audit ON audit; DROP FUNCTION refuse_audit()")
+    assert refused.status_code == 503
+    assert refused.headers["content-type"].startswith("text/html")
+    assert '<html lang="fr">' in refused.text
+    assert "+15550001111" not in refused.text
+    assert await failed_tries() == 2  # the PIN's use was not recorded either
+    assert await entries("pin-unrecorded") == []
+
+    shown = await crisis.http.post(
+        f"{path}/contact",
+        data={"token": token, "pin": "482913"},
+        headers={"X-Request-ID": "pin-recorded"},
+    )
+    assert shown.status_code == 200
+    assert "+15550001111" in shown.text
+    assert await failed_tries() == 0
+    assert await entries("pin-recorded") == [("contact_by_link", 200)]
+
+    # booking unable to answer: the 503 is what the entry, committed with the PIN's use, says.
+    del directory[client_id]
+    unanswered = await crisis.http.post(
+        f"{path}/contact",
+        data={"token": token, "pin": "482913"},
+        headers={"X-Request-ID": "pin-no-directory"},
+    )
+    assert unanswered.status_code == 503
+    assert "could not be fetched" in unanswered.text
+    assert await entries("pin-no-directory") == [("contact_by_link", 503)]
+
+
 async def _reply(
     crisis: RunningCrisis, sender: str, text: str, secret: str = INBOUND_SMS_SECRET
 ) -> Any:

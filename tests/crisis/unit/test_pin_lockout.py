@@ -9,7 +9,7 @@ import pytest
 
 from counseling_shared.clock import ControllableClock
 from counseling_shared.unit_of_work import UnitOfWork
-from crisis.application.pins import MAX_LOCKOUT, PinCheck, PinPolicy, confirm_pin
+from crisis.application.pins import MAX_LOCKOUT, PinCheck, PinPolicy, try_pin, use_pin
 from crisis.domain.pins import InvalidPin, check_pin_format, hash_pin
 
 POLICY = PinPolicy(max_attempts=5, lockout=timedelta(minutes=15))
@@ -42,6 +42,15 @@ class _Uow:
 
     def now(self) -> datetime:
         return self.clock.now()
+
+
+async def confirm_pin(uow: UnitOfWork, staff_id: UUID, pin: str, policy: PinPolicy) -> PinCheck:
+    """A try, and the right PIN's use in the transaction after it (as the page does)."""
+    tried = await try_pin(uow, staff_id, pin, policy)
+    if tried.check is not PinCheck.CONFIRMED:
+        return tried.check
+    assert tried.matched is not None
+    return await use_pin(uow, staff_id, tried.matched)
 
 
 async def _wrong_round(uow: UnitOfWork, staff_id: UUID) -> list[PinCheck]:
@@ -108,3 +117,29 @@ async def test_a_four_digit_pin_set_before_still_confirms(clock: ControllableClo
     uow = cast(UnitOfWork, _Uow(table, clock))
 
     assert await confirm_pin(uow, staff_id, "1234", POLICY) is PinCheck.CONFIRMED
+
+
+async def test_a_right_pin_is_used_only_if_unchanged_and_unlocked_meanwhile(
+    clock: ControllableClock,
+) -> None:
+    """The right PIN writes nothing at its try; its use (the reset) comes in the transaction
+    after booking answered, and not if the PIN was replaced or locked in between."""
+    staff_id = uuid4()
+    table = _PinsTable(staff_id, hash_pin(RIGHT))
+    uow = cast(UnitOfWork, _Uow(table, clock))
+    table.row["failed_attempts"] = 3
+
+    tried = await try_pin(uow, staff_id, RIGHT, POLICY)
+    assert (tried.check, table.row["failed_attempts"]) == (PinCheck.CONFIRMED, 3)
+    assert tried.matched is not None
+
+    table.row["locked_until"] = clock.now() + timedelta(minutes=1)  # wrong tries meanwhile
+    assert await use_pin(uow, staff_id, tried.matched) is PinCheck.LOCKED
+    table.row["locked_until"] = None
+    table.row["pin_hash"] = hash_pin("777777")  # an admin set a new one meanwhile
+    assert await use_pin(uow, staff_id, tried.matched) is PinCheck.WRONG
+    assert table.row["failed_attempts"] == 3
+
+    table.row["pin_hash"] = tried.matched
+    assert await use_pin(uow, staff_id, tried.matched) is PinCheck.CONFIRMED
+    assert table.row["failed_attempts"] == 0

@@ -8,6 +8,7 @@ import pytest
 from nats.js import JetStreamContext
 from playwright.async_api import Page, ViewportSize
 
+from counseling_shared.http.body_limit import MAX_BODY_BYTES
 from tests.browser import chromium, needs_chromium
 from tests.followup.integration.test_response_form import due_link, path_of
 
@@ -158,3 +159,35 @@ async def test_a_long_word_does_not_widen_the_page_on_a_small_phone(
         await page.evaluate("document.querySelector('legend').textContent = 'x'.repeat(300)")
         width = await page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"]
+
+
+@needs_chromium
+async def test_an_answer_over_the_body_limit_shows_the_413_page_in_the_readers_language(
+    api: httpx.AsyncClient, js: JetStreamContext
+) -> None:
+    """What the browser shows, not only what the server answers: the 413 page in French, after
+    a post the server refuses before reading it (it reads the rest, so no reset connection)."""
+    url = await _open(api, js)
+    async with chromium() as browser:
+        page = await (await browser.new_context(locale="fr-FR", viewport=PHONE)).new_page()
+        await page.goto(url)
+        await _answer_all(page)
+        # `maxlength` stops typing, not a script (or a browser that ignores it).
+        await page.evaluate(
+            "n => { document.querySelector('#comment').value = 'x'.repeat(n) }", MAX_BODY_BYTES
+        )
+        async with page.expect_navigation() as sent:
+            await page.click("button[type=submit]")
+        shown = await sent.value
+        assert shown is not None
+        assert shown.status == 413
+        assert shown.headers["content-type"].startswith("text/html")
+        assert shown.headers.get("cache-control") == "no-store"
+        assert await page.evaluate("document.documentElement.lang") == "fr"
+        assert await page.locator("h1").inner_text() == "Envoi trop long"
+        assert "Raccourcissez votre commentaire" in await page.locator("body").inner_text()
+        # Nothing was recorded: the same link still opens the form.
+        reopened = await page.goto(url)
+        assert reopened is not None
+        assert reopened.status == 200
+        assert await page.locator("#comment").count() == 1

@@ -210,6 +210,8 @@ async def test_a_reminder_carries_the_latest_manage_link_of_its_appointment() ->
     [due] = await world.fire(reminder)
     assert isinstance(due, FollowUpDue)
     assert due.manage_url == "https://b/2"  # the first link names the old start: refused
+    # The appointment it reminds of and its start: a C/X reply to the text acts on them.
+    assert (due.appointment_id, due.appointment_start) == (appointment_id, later)
     plain = START + timedelta(hours=9)
     await run(world, booked(world, plain))  # published before booking minted links
     [older] = [

@@ -17,8 +17,9 @@ from nats.aio.msg import Msg
 
 from counseling_shared.clock import ControllableClock
 from counseling_shared.codes import Channel
-from notify.adapters import notification_store
+from notify.adapters import notification_store, opt_outs
 from notify.adapters.booking_directory import NatsClientDirectory
+from notify.adapters.opt_out_guard import OptOutGuard, OptOutLookup
 from notify.application.erasure import erase_client
 from notify.application.ports import ClientContact, ClientNotFound, OutgoingMessage
 from notify.domain.codes import Lane
@@ -99,6 +100,88 @@ async def test_a_bulk_claim_costs_one_claim_one_directory_request_and_one_outcom
     for sent in queued[:5]:
         assert [e["type"] for e in await announced(pool, sent)] == ["NotificationSent"]
     assert [e["type"] for e in await announced(pool, queued[5])] == ["NotificationFailed"]
+
+
+@pytest.mark.parametrize("per_batch", [False, True], ids=["one at a time", "per batch"])
+async def test_a_batch_of_sms_looks_its_numbers_opt_outs_up_in_one_statement(
+    pool: asyncpg.Pool[Any], clock: ControllableClock, per_batch: bool
+) -> None:
+    """Statements per message: the opt-out look-up was one per SMS; a batch makes one."""
+    clients = [uuid4() for _ in range(6)]
+    queued = []
+    for client in clients:
+        queued.append(await queue_followup_for(pool, clock, client))
+        clock.advance(timedelta(seconds=1))
+    phones = [f"+3361{uuid4().int % 10**7:07d}" for _ in clients]
+    known = KnownClients(
+        **{
+            str(c): ClientContact(c, f"{n}@mail.example", phones[n], "en", "UTC", Channel.SMS)
+            for n, c in enumerate(clients)
+        }
+    )
+    keys = ["opt-out-test-key"]
+    await opt_outs.opt_out(pool, keys, phones[2], "stop", clock.now())
+    counting = CountingPool(pool)
+    lookup = OptOutLookup(cast("asyncpg.Pool[Any]", counting), keys)
+    sms, email = ScriptedProvider(), ScriptedProvider()
+    couriers = courier(
+        cast("asyncpg.Pool[Any]", counting),
+        clock,
+        email=email,
+        sms=OptOutGuard(sms, lookup),
+        clients=known,
+        lookups=lookup if per_batch else None,
+    )
+
+    async with counting.acquire() as conn:
+        batch = await notification_store.claim_many(
+            conn, Lane.BULK, clock.now(), clock.now() + LEASE, None, 8
+        )
+    await couriers.deliver_batch(batch, lambda: True, _never_stopped)
+
+    assert [c.notification.id for c in batch] == queued
+    # The claim, the opt-outs (once, or once per message) and every outcome.
+    assert counting.round_trips == (3 if per_batch else 2 + len(clients))
+    assert [m.to for m in sms.calls] == phones[:2] + phones[3:]
+    assert [m.notification_id for m in email.calls] == [queued[2]]  # its next channel
+    assert {r["status"] for r in await rows(pool, queued)} == {"sent"}
+
+
+async def test_a_batch_sent_by_email_only_looks_up_no_opt_outs(
+    pool: asyncpg.Pool[Any], clock: ControllableClock
+) -> None:
+    clients = [uuid4() for _ in range(3)]
+    for client in clients:
+        await queue_followup_for(pool, clock, client)
+        clock.advance(timedelta(seconds=1))
+    known = KnownClients(
+        **{
+            str(c): ClientContact(
+                c, f"{n}@mail.example", f"+336200000{n}", "en", "UTC", Channel.EMAIL
+            )
+            for n, c in enumerate(clients)
+        }
+    )
+    counting = CountingPool(pool)
+    lookup = OptOutLookup(cast("asyncpg.Pool[Any]", counting), ["opt-out-test-key"])
+    sms = ScriptedProvider()
+    couriers = courier(
+        cast("asyncpg.Pool[Any]", counting),
+        clock,
+        sms=OptOutGuard(sms, lookup),
+        clients=known,
+        lookups=lookup,
+    )
+
+    async with counting.acquire() as conn:
+        batch = await notification_store.claim_many(
+            conn, Lane.BULK, clock.now(), clock.now() + LEASE, None, 8
+        )
+    await couriers.deliver_batch(batch, lambda: True, _never_stopped)
+
+    assert len(batch) == 3
+    assert sms.calls == []
+    assert counting.round_trips == 2  # the claim and every outcome: no look-up
 
 
 async def test_a_lost_lease_or_an_erasure_in_a_batch_drops_only_that_messages_outcome(

@@ -113,6 +113,7 @@ def courier(
     email: Any = None,
     sms: Any = None,
     clients: KnownClients | None = None,
+    lookups: Any = None,
 ) -> Courier:
     return Courier(
         pool=pool,
@@ -126,6 +127,7 @@ def courier(
         renderer=JinjaRenderer(),
         retry=SLOW_RETRY,
         jitter=lambda: 1.0,
+        lookups=lookups,
     )
 
 

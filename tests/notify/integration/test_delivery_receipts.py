@@ -1,8 +1,11 @@
 """Delivery receipts (`POST /inbound/sms/status`): what the provider says became of a message it
 accepted, recorded on the notification; a page whose receipt failed goes again by the other
-provider; the shared secret is checked before the body on every inbound route."""
+provider; a client's text whose receipt failed goes once by email while it is of use; the
+shared secret is checked before the body on every inbound route."""
 
+import asyncio
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -10,14 +13,15 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
-from counseling_shared.codes import Channel
-from counseling_shared.events import PageRequested
+from counseling_shared.codes import Channel, FollowUpKind
+from counseling_shared.events import FollowUpDue, PageRequested, WaitlistOfferMade
 from devstack.sinks import HttpSink
 from tests.notify.integration.conftest import Notify, eventually, followup_due
 
 pytestmark = pytest.mark.integration
 
 SECRET = "receipts-test-secret"  # noqa: S105 (a test credential)
+FALLBACK_OUTCOMES = ("queued", "sent", "failed", "expired", "no_address", "dropped")
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +69,52 @@ def attempts(detail: dict[str, Any]) -> list[tuple[str, str | None]]:
     return [(a["outcome"], a["error_code"]) for a in detail["attempt_log"]]
 
 
+async def stream_types(notify: Notify, notification_id: str) -> list[str]:
+    rows = await notify.pool.fetch(
+        "SELECT type FROM events WHERE stream_id = $1 ORDER BY version",
+        f"notification-{notification_id}",
+    )
+    return [r["type"] for r in rows]
+
+
+async def fallbacks(notify: Notify, channel: str, outcome: str) -> float:
+    """`notify_receipt_fallbacks_total{channel,outcome}` as notify reports it now."""
+    metrics = (await notify.http.get("/metrics")).text
+    line = f'notify_receipt_fallbacks_total{{channel="{channel}",outcome="{outcome}"}} '
+    [value] = [m.removeprefix(line) for m in metrics.splitlines() if m.startswith(line)]
+    return float(value)
+
+
+def emails_to(notify: Notify, address: str) -> list[Any]:
+    return [m for m in notify.sinks.smtp.messages if address in m.rcpt_tos]
+
+
+async def emailed(notify: Notify, address: str) -> list[Any]:
+    """`emails_to` for `eventually`."""
+    return emails_to(notify, address)
+
+
+async def settled_by_email(notify: Notify, notification_id: str) -> dict[str, Any]:
+    async def by_email() -> dict[str, Any]:
+        detail = await notify.notification(notification_id)
+        return detail if detail["status"] == "sent" and detail["channel"] == "email" else {}
+
+    return await eventually(by_email, timeout=10.0)
+
+
+async def client_text(
+    notify: Notify, phone: str, email: str | None, channel: Channel = Channel.SMS
+) -> tuple[UUID, UUID, dict[str, Any]]:
+    """A client's check-in sent by text: its site, client and settled notification."""
+    site_id = await notify.new_site()
+    client_id = uuid4()
+    notify.directory.add(client_id, email=email, phone=phone, preferred_channel=channel)
+    await notify.publish(followup_due(client_id, site_id), source="followup", subject=client_id)
+    sent = await settled(notify, client_id)
+    assert (sent["status"], sent["channel"]) == ("sent", channel.value)
+    return site_id, client_id, sent
+
+
 async def test_a_receipt_is_recorded_shown_and_a_repeat_changes_nothing(notify: Notify) -> None:
     site_id = await notify.new_site()
     client_id = uuid4()
@@ -76,18 +126,34 @@ async def test_a_receipt_is_recorded_shown_and_a_repeat_changes_nothing(notify: 
     [taken] = [r for r in notify.sinks.http.sms if r.to == phone]
     assert taken.idempotency_key == sent["id"]  # what the provider names back
 
+    no_address = await fallbacks(notify, "sms", "no_address")
     answer = await receipt(notify, sent["id"], "undelivered", "30003")
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {"notification_id": sent["id"], "recorded": True, "resent": False}
-    again = await receipt(notify, sent["id"], "undelivered", "30003")
-    assert again.json()["recorded"] is False
+    # Queued by email: whether the client has an address is booking's to say, at send time.
+    assert answer.json() == {"notification_id": sent["id"], "recorded": True, "resent": True}
 
-    detail = await notify.notification(sent["id"])
+    async def dropped() -> dict[str, Any]:
+        detail = await notify.notification(sent["id"])
+        return detail if detail["status"] == "sent" else {}
+
+    # The client has no email address: recorded only, `sent` by its text as before.
+    detail = await eventually(dropped, timeout=10.0)
     assert detail["receipt"]["status"] == "undelivered"
     assert (detail["receipt"]["error_code"], detail["receipt"]["provider"]) == ("30003", "primary")
-    # A client's message is only recorded: not sent again, still `sent`.
-    assert (detail["status"], attempts(detail)) == ("sent", [("sent", None)])
+    assert (detail["channel"], attempts(detail), detail["last_error"]) == (
+        "sms",
+        [("sent", None)],
+        "no_address",
+    )
+    assert detail["sent_at"] == sent["sent_at"]
     assert len([r for r in notify.sinks.http.sms if r.to == phone]) == 1
+    assert (await stream_types(notify, sent["id"]))[-2:] == ["ChannelFellBack", "FallbackDropped"]
+    assert await fallbacks(notify, "sms", "no_address") == no_address + 1
+    again = await receipt(notify, sent["id"], "undelivered", "30003")
+    assert again.json() == {"notification_id": sent["id"], "recorded": False, "resent": False}
+    # Announced once, by its text: the dropped fallback says nothing more.
+    [announced] = await notify.notify_events(site_id, count=2, timeout=2.0)
+    assert (announced.type, announced.data["channel"]) == ("NotificationSent", "sms")
 
     # A late carrier report is recorded as it comes.
     late = await receipt(notify, sent["id"], "delivered")
@@ -99,6 +165,7 @@ async def test_a_receipt_is_recorded_shown_and_a_repeat_changes_nothing(notify: 
         f"notification-{sent['id']}",
     )
     assert [r["data"]["status"] for r in stream] == ["undelivered", "delivered"]
+    assert {r["data"]["channel"] for r in stream} == {"sms"}
     assert phone[1:] not in repr([dict(r) for r in stream])  # no number in the event
     metrics = (await notify.http.get("/metrics")).text
     assert 'notify_delivery_receipts_total{channel="sms",status="undelivered"} 1.0' in metrics
@@ -258,3 +325,241 @@ async def test_a_receipt_that_comes_while_the_message_is_being_sent_is_asked_aga
     again = await receipt(notify, sent["id"], "delivered")
     assert again.status_code == 200
     assert (await notify.notification(sent["id"]))["receipt"]["status"] == "delivered"
+
+
+async def test_a_clients_text_that_failed_goes_once_by_email(notify: Notify) -> None:
+    phone, address = "+33655510011", "fell-back-1@mail.example"
+    site_id, _, sent = await client_text(notify, phone, address)
+    queued, went = (
+        await fallbacks(notify, "sms", "queued"),
+        await fallbacks(notify, "sms", "sent"),
+    )
+
+    answer = await receipt(notify, sent["id"], "failed", "30005")
+    assert answer.json() == {"notification_id": sent["id"], "recorded": True, "resent": True}
+    [email] = await eventually(lambda: emailed(notify, address), timeout=10.0)
+    assert email.message["Message-ID"] == f"<{sent['id']}@notify.counseling-suite>"
+
+    detail = await settled_by_email(notify, sent["id"])
+    log = [(a["channel"], a["outcome"]) for a in detail["attempt_log"]]
+    assert log == [("sms", "sent"), ("email", "sent")]
+    assert (detail["receipt"]["status"], detail["receipt"]["error_code"]) == ("failed", "30005")
+    assert await stream_types(notify, sent["id"]) == [
+        "NotificationRequested",
+        "DeliveryAttempted",
+        "DeliverySucceeded",
+        "DeliveryReceiptRecorded",
+        "ChannelFellBack",
+        "DeliveryAttempted",
+        "DeliverySucceeded",
+    ]
+    # The same receipt again, another failed one, a late `delivered`: recorded, nothing sent.
+    assert (await receipt(notify, sent["id"], "failed", "30005")).json()["recorded"] is False
+    for status in ("undelivered", "delivered"):
+        later = await receipt(notify, sent["id"], status)
+        assert later.json() == {"notification_id": sent["id"], "recorded": True, "resent": False}
+    await asyncio.sleep(1.0)  # a second email would be on its way by now
+    assert len(emails_to(notify, address)) == 1
+    assert len([r for r in notify.sinks.http.sms if r.to == phone]) == 1
+    detail = await notify.notification(sent["id"])
+    assert (detail["status"], detail["channel"], detail["receipt"]["status"]) == (
+        "sent",
+        "email",
+        "delivered",
+    )
+    events = await notify.notify_events(site_id, count=3, timeout=3.0)
+    assert [(e.type, e.data["channel"]) for e in events] == [
+        ("NotificationSent", "sms"),
+        ("NotificationSent", "email"),
+    ]
+    assert await fallbacks(notify, "sms", "queued") == queued + 1
+    assert await fallbacks(notify, "sms", "sent") == went + 1
+
+
+async def test_an_undelivered_messaging_text_goes_by_email(notify: Notify) -> None:
+    phone, address = "+33655510012", "fell-back-2@mail.example"
+    _, _, sent = await client_text(notify, phone, address, Channel.MESSAGING)
+
+    answer = await receipt(notify, sent["id"], "undelivered", "63016")
+    assert answer.json()["resent"] is True
+    await eventually(lambda: emailed(notify, address), timeout=10.0)
+    detail = await settled_by_email(notify, sent["id"])
+    assert [(a["channel"], a["outcome"]) for a in detail["attempt_log"]] == [
+        ("messaging", "sent"),
+        ("email", "sent"),
+    ]
+    assert [r for r in notify.sinks.http.sms if r.to == phone] == []  # never another text
+
+
+async def test_a_delivered_receipt_sends_nothing_more(notify: Notify) -> None:
+    phone, address = "+33655510013", "delivered@mail.example"
+    _, _, sent = await client_text(notify, phone, address)
+
+    before = [await fallbacks(notify, "sms", o) for o in FALLBACK_OUTCOMES]
+    answer = await receipt(notify, sent["id"], "delivered")
+    assert answer.json() == {"notification_id": sent["id"], "recorded": True, "resent": False}
+    await asyncio.sleep(1.0)
+    assert [await fallbacks(notify, "sms", o) for o in FALLBACK_OUTCOMES] == before
+    assert emails_to(notify, address) == []
+    detail = await notify.notification(sent["id"])
+    assert (detail["status"], detail["channel"], attempts(detail)) == (
+        "sent",
+        "sms",
+        [("sent", None)],
+    )
+    assert "ChannelFellBack" not in await stream_types(notify, sent["id"])
+
+
+async def test_two_failed_receipts_at_once_send_one_email(notify: Notify) -> None:
+    phone, address = "+33655510014", "twice@mail.example"
+    _, _, sent = await client_text(notify, phone, address)
+
+    async def until_answered(status: str) -> httpx.Response:
+        while True:  # a 503: a worker is sending the email that moment; the provider repeats
+            answer = await receipt(notify, sent["id"], status, "30003")
+            if answer.status_code != 503:
+                return answer
+            await asyncio.sleep(0.2)
+
+    answers = await asyncio.gather(until_answered("failed"), until_answered("undelivered"))
+    assert sorted(a.json()["resent"] for a in answers) == [False, True]
+    await eventually(lambda: emailed(notify, address), timeout=10.0)
+    await asyncio.sleep(1.0)
+    assert len(emails_to(notify, address)) == 1
+    assert (await stream_types(notify, sent["id"])).count("ChannelFellBack") == 1
+
+
+async def test_a_message_of_no_use_any_more_is_recorded_only(notify: Notify) -> None:
+    site_id = await notify.new_site()
+    soon = notify.clock.now() + timedelta(seconds=3)
+    reminded, offered, ahead = uuid4(), uuid4(), uuid4()
+    for client_id, n in ((reminded, 5), (offered, 6), (ahead, 8)):
+        notify.directory.add(
+            client_id,
+            email=f"late-{n}@mail.example",
+            phone=f"+3365551001{n}",
+            preferred_channel=Channel.SMS,
+        )
+    reminder = FollowUpDue(
+        followup_id=uuid4(),
+        client_id=reminded,
+        site_id=site_id,
+        kind=FollowUpKind.REMINDER,
+        due_at=notify.clock.now(),
+        appointment_start=soon,  # the session it reminds of begins in 3 s
+    )
+    offer = WaitlistOfferMade(
+        offer_id=uuid4(),
+        client_id=offered,
+        site_id=site_id,
+        appointment_start=soon + timedelta(days=1),
+        accept_url="https://booking.example/offers/accept?t=signed",
+        expires_at=soon,  # the offer lapses in 3 s
+    )
+    # The same reminder for a session an hour away: still of use, it falls back.
+    useful = reminder.model_copy(
+        update={
+            "followup_id": uuid4(),
+            "client_id": ahead,
+            "appointment_start": soon + timedelta(hours=1),
+        }
+    )
+    await notify.publish(reminder, source="followup", subject=reminded)
+    await notify.publish(offer, source="booking", subject=offered)
+    await notify.publish(useful, source="followup", subject=ahead)
+    sent = [await settled(notify, reminded), await settled(notify, offered)]
+    control = await settled(notify, ahead)
+    expired = await fallbacks(notify, "sms", "expired")
+    await asyncio.sleep(max((soon - notify.clock.now()).total_seconds(), 0) + 0.2)
+
+    for detail in sent:
+        answer = await receipt(notify, detail["id"], "failed", "30003")
+        assert answer.json() == {"notification_id": detail["id"], "recorded": True, "resent": False}
+    await asyncio.sleep(1.0)
+    for detail, n in zip(sent, (5, 6), strict=True):
+        assert emails_to(notify, f"late-{n}@mail.example") == []
+        now = await notify.notification(detail["id"])
+        assert (now["status"], now["channel"], now["receipt"]["status"]) == (
+            "sent",
+            "sms",
+            "failed",
+        )
+        assert "ChannelFellBack" not in await stream_types(notify, detail["id"])
+    assert await fallbacks(notify, "sms", "expired") == expired + 2
+    assert (await receipt(notify, control["id"], "failed")).json()["resent"] is True
+    await eventually(lambda: emailed(notify, "late-8@mail.example"), timeout=10.0)
+
+
+async def test_the_email_waits_out_the_clients_quiet_hours(notify: Notify) -> None:
+    phone, address = "+33655510017", "quiet@mail.example"
+    site_id, client_id, sent = await client_text(notify, phone, address)
+    await notify.new_client(site_id, client_id, timezone="UTC")
+    now = notify.clock.now()
+    quiet = {
+        "start": (now - timedelta(hours=1)).strftime("%H:%M"),
+        "end": (now + timedelta(hours=3)).strftime("%H:%M"),
+    }
+    assert (await notify.set_preferences(client_id, {"quiet_hours": quiet})).status_code == 200
+
+    assert (await receipt(notify, sent["id"], "failed")).json()["resent"] is True
+
+    async def held() -> dict[str, Any]:
+        detail = await notify.notification(sent["id"])
+        return detail if detail["held_for"] == "quiet_hours" else {}
+
+    detail = await eventually(held, timeout=10.0)
+    assert (detail["status"], detail["channel"]) == ("pending", "email")
+    assert emails_to(notify, address) == []
+    # Its quiet hours lifted, it goes (as any held message).
+    assert (await notify.set_preferences(client_id, {})).status_code == 200
+    await eventually(lambda: emailed(notify, address), timeout=10.0)
+
+
+async def test_an_offer_that_expires_while_its_email_waits_is_dropped(notify: Notify) -> None:
+    site_id = await notify.new_site()
+    client_id, address = uuid4(), "lapsed@mail.example"
+    notify.directory.add(
+        client_id, email=address, phone="+33655510019", preferred_channel=Channel.SMS
+    )
+    soon = notify.clock.now() + timedelta(seconds=3)
+    offer = WaitlistOfferMade(
+        offer_id=uuid4(),
+        client_id=client_id,
+        site_id=site_id,
+        appointment_start=soon + timedelta(days=1),
+        accept_url="https://booking.example/offers/accept?t=signed",
+        expires_at=soon,
+    )
+    await notify.publish(offer, source="booking", subject=client_id)
+    sent = await settled(notify, client_id)
+    await notify.new_client(site_id, client_id, timezone="UTC")
+    now = notify.clock.now()
+    quiet = {
+        "start": (now - timedelta(hours=1)).strftime("%H:%M"),
+        "end": (now + timedelta(hours=3)).strftime("%H:%M"),
+    }
+    assert (await notify.set_preferences(client_id, {"quiet_hours": quiet})).status_code == 200
+    assert (await receipt(notify, sent["id"], "undelivered")).json()["resent"] is True
+    asked = len(notify.directory.requests)
+
+    async def held() -> dict[str, Any]:
+        detail = await notify.notification(sent["id"])
+        return detail if detail["held_for"] == "quiet_hours" else {}
+
+    await eventually(held, timeout=10.0)
+    await asyncio.sleep(max((soon - notify.clock.now()).total_seconds(), 0) + 0.2)
+    # Quiet hours lifted after the offer lapsed: its email is dropped, booking not asked.
+    assert (await notify.set_preferences(client_id, {})).status_code == 200
+
+    async def dropped() -> dict[str, Any]:
+        detail = await notify.notification(sent["id"])
+        return detail if detail["status"] == "sent" else {}
+
+    detail = await eventually(dropped, timeout=10.0)
+    assert (detail["channel"], detail["last_error"], attempts(detail)) == (
+        "sms",
+        "expired",
+        [("sent", None)],
+    )
+    assert emails_to(notify, address) == []
+    assert str(client_id) not in notify.directory.requests[asked:]

@@ -34,6 +34,7 @@ class Story:
     lease: datetime
     deferred: UUID  # booking did not answer at first: deferred, then sent
     fell_back: UUID  # an SMS refused for good, then sent by email
+    undelivered: UUID  # an SMS sent, its receipt failed: then sent by email
 
 
 async def done(notify: Notify, recipient_id: UUID, count: int = 1) -> bool:
@@ -74,7 +75,7 @@ async def story(notify: Notify) -> Story:
     site_id = await notify.new_site(timezone="Europe/Paris")
     staff_id = await notify.new_staff(site_id, phone="+33600000077")
     emailed, retried, refused, held = uuid4(), uuid4(), uuid4(), uuid4()
-    deferred, fell_back = uuid4(), uuid4()
+    deferred, fell_back, undelivered = uuid4(), uuid4(), uuid4()
     notify.directory.add(deferred, email="deferred@mail.example")
     notify.directory.add(
         fell_back,
@@ -83,6 +84,12 @@ async def story(notify: Notify) -> Story:
         preferred_channel=Channel.SMS,
     )
     notify.directory.add(emailed, email="emailed@mail.example", locale="fr")
+    notify.directory.add(
+        undelivered,
+        email="undelivered@mail.example",
+        phone="+15550000402",
+        preferred_channel=Channel.SMS,
+    )
     notify.directory.add(retried, phone="+15550000503", preferred_channel=Channel.SMS)
     notify.directory.add(refused, phone="+15550000400", preferred_channel=Channel.SMS)
     notify.directory.add(held, email="held@mail.example", timezone="Europe/Paris")
@@ -103,15 +110,24 @@ async def story(notify: Notify) -> Story:
     notify.sinks.http.fail_next(1, channel="sms", status=503, to="+15550000503")
     await followup_due(notify, site_id, retried)
     await eventually(lambda: done(notify, retried))
-    # Receipts, which a rebuild must restore: a client's SMS the carrier did not deliver
-    # (recorded only), and the page's SMS that failed (sent again after the back-off).
-    await receipt(notify, retried, ReceiptStatus.UNDELIVERED)
+    await followup_due(notify, site_id, undelivered)
+    await eventually(lambda: done(notify, undelivered))
+    # Receipts, which a rebuild must restore: a client's SMS the carrier did not deliver, sent
+    # again by email; another without an email address (recorded only, `sent` by its SMS);
+    # and the page's SMS that failed (sent again after the back-off).
+    by_email = await receipt(notify, undelivered, ReceiptStatus.FAILED)
+    text_only = await receipt(notify, retried, ReceiptStatus.UNDELIVERED)
     page_sms = await receipt(notify, staff_id, ReceiptStatus.FAILED)
-    await eventually(
-        lambda: notify.pool.fetchval(
-            "SELECT status = 'sent' AND attempts = 3 FROM notifications WHERE id = $1", page_sms
+    for settled_sql, notification_id in (
+        ("status = 'sent' AND attempts = 3", page_sms),
+        ("status = 'sent' AND channel = 'email'", by_email),
+        ("status = 'sent' AND last_error = 'no_address'", text_only),
+    ):
+        await eventually(
+            lambda q=settled_sql, n=notification_id: notify.pool.fetchval(  # type: ignore[misc]
+                f"SELECT {q} FROM notifications WHERE id = $1", n
+            )
         )
-    )
     notify.sinks.http.fail_next(1, channel="sms", status=400, to="+15550000400")
     await followup_due(notify, site_id, refused)
     notify.sinks.http.fail_next(1, channel="sms", status=400, to="+15550000401")
@@ -146,7 +162,9 @@ async def story(notify: Notify) -> Story:
     await notify.pool.execute(
         "UPDATE notifications SET claimed_until = $2 WHERE id = $1", UUID(waiting["id"]), lease
     )
-    return Story(site_id, staff_id, emailed, retried, refused, held, lease, deferred, fell_back)
+    return Story(
+        site_id, staff_id, emailed, retried, refused, held, lease, deferred, fell_back, undelivered
+    )
 
 
 async def test_a_rebuilt_notify_projection_equals_the_live_one(
@@ -166,6 +184,14 @@ async def test_a_rebuilt_notify_projection_equals_the_live_one(
     }
     assert {r["receipt_status"] for r in live["notifications"]} == {None, "undelivered", "failed"}
     assert {r["resends"] for r in live["notifications"]} == {0, 1}
+    # The receipts' fallbacks: one sent by email, one dropped back to its SMS (no address).
+    by_receipt = {
+        r["recipient_id"]: r for r in live["notifications"] if r["resends"] and r["page_id"] is None
+    }
+    assert {k: (r["channel"], r["failed_channel"], r["status"]) for k, r in by_receipt.items()} == {
+        story.undelivered: ("email", "sms", "sent"),
+        story.retried: ("sms", "sms", "sent"),
+    }
     [prefs] = live["recipient_preferences"]
     assert prefs["version"] == 2
     calls: list[tuple[int, int]] = []

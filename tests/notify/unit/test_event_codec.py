@@ -92,6 +92,14 @@ EVENTS: list[Any] = [
         provider="fallback",
     ),
     rules.DeliveryReopened(at=AT, next_attempt_at=LATER),
+    rules.ChannelFellBack(
+        at=AT,
+        failed=NotificationChannel.MESSAGING,
+        to=NotificationChannel.EMAIL,
+        error_code="receipt_failed",
+        next_attempt_at=LATER,
+    ),
+    rules.FallbackDropped(at=AT, reason="no_address"),
     PreferencesSet(uuid4(), QuietHours(time(21, 0), time(8, 0)), Channel.SMS, AT),
     PreferencesSet(uuid4(), None, None, AT),
 ]
@@ -130,3 +138,10 @@ def test_a_stored_events_json_text_reads_back_equal_to_its_parsed_data(event: An
 def test_an_event_type_notify_never_stores_is_refused_from_its_text() -> None:
     with pytest.raises(ValueError, match="AlertRaised"):
         from_stored_json("AlertRaised", "{}")
+
+
+def test_a_channel_fell_back_stored_before_receipts_fell_back_reads_without_a_reopening() -> None:
+    old = {"at": AT.isoformat(), "failed": "sms", "to": "email", "error_code": "http_400"}
+    event = from_stored_json("ChannelFellBack", json.dumps(old))
+    assert isinstance(event, rules.ChannelFellBack)
+    assert event.next_attempt_at is None

@@ -176,6 +176,35 @@ async def test_only_booking_answers_the_directory_and_only_notify_and_crisis_ask
             await followup.nc.request(subject, b'{"client_id": "x"}', timeout=1)
 
 
+async def test_only_booking_answers_reminder_replies_and_only_notify_asks(
+    secured: SecuredBus,
+) -> None:
+    """`booking.reminder_replies` (a client's C/X to a reminder text): notify alone receives
+    clients' texts, so crisis (which may ask the directory) may not ask this."""
+    subject = "booking.reminder_replies"
+
+    async def answer(msg: Msg) -> None:
+        await msg.respond(json.dumps({"answered_by": "booking"}).encode())
+
+    async with (
+        connected(secured, "booking") as booking,
+        connected(secured, "notify") as notify,
+        connected(secured, "crisis") as crisis,
+        connected(secured, "followup") as followup,
+    ):
+        await booking.nc.subscribe(subject, queue="booking-directory-replies", cb=answer)
+        await booking.nc.flush()
+        await notify.nc.subscribe(subject, cb=answer)  # an impostor answer: refused
+        await settle(notify)
+        assert any(subject in v for v in notify.violations())
+
+        reply = await notify.nc.request(subject, b"{}", timeout=5)
+        assert json.loads(reply.data) == {"answered_by": "booking"}
+        for other in (crisis, followup):
+            with pytest.raises(DENIED):
+                await other.nc.request(subject, b"{}", timeout=1)
+
+
 async def test_notify_cannot_touch_another_services_durables(secured: SecuredBus) -> None:
     crisis_durable = service_consumers(Service.CRISIS)[0]
     notify_durable = service_consumers(Service.NOTIFY)[0]

@@ -3,9 +3,7 @@ one key (429 with Retry-After), with health, readiness and metrics never limited
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 from uuid import uuid4
@@ -23,17 +21,7 @@ from devstack.handles import NatsHandle
 from tests.shared.integration.probe_service import API_KEY, probe_definition
 from tests.shared.integration.support import served
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True)
-async def _clear_of_a_minutes_edge() -> None:
-    """The limiter counts by sliding window over minutes aligned on the clock: a burst that
-    straddles a minute's edge sees the previous minute weighted a little less than 1, so its
-    last request can slip through. Start a test's burst clear of the edge (waits under 5 s)."""
-    left = 60 - time.time() % 60
-    if left < 5:
-        await asyncio.sleep(left + 0.05)
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("minute_edge_cleared")]
 
 
 SITE = uuid4()

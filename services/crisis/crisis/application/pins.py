@@ -44,24 +44,48 @@ async def set_pin(uow: UnitOfWork, staff_id: UUID, pin: str) -> None:
     await pins.set_pin(uow.conn, staff_id, hash_pin(check_pin_format(pin)), uow.now())
 
 
-async def confirm_pin(uow: UnitOfWork, staff_id: UUID, pin: str, policy: PinPolicy) -> PinCheck:
+@dataclass(frozen=True)
+class PinTry:
+    """A PIN try's result; `matched` is the stored hash a right PIN matched (`use_pin`)."""
+
+    check: PinCheck
+    matched: str | None = None
+
+
+async def try_pin(uow: UnitOfWork, staff_id: UUID, pin: str, policy: PinPolicy) -> PinTry:
     """`max_attempts` wrong tries in a row lock the PIN for `lockout`, each further
     `max_attempts` for twice as long as the lock before (`PinPolicy.lock_for`); only the right
     PIN (or an admin setting a new one) resets the count. While locked even the right PIN is
-    refused, so guessing gains nothing."""
+    refused, so guessing gains nothing.
+
+    A wrong try or a lock is written here. A right one writes nothing yet: `use_pin` resets the
+    count in the transaction that records what the PIN was used for (and its audit entry)."""
     now: datetime = uow.now()
     stored = await pins.pin_of(uow.conn, staff_id)
     if stored is None:
-        return PinCheck.NOT_SET
+        return PinTry(PinCheck.NOT_SET)
     if stored.locked_until is not None and now < stored.locked_until:
-        return PinCheck.LOCKED
+        return PinTry(PinCheck.LOCKED)
     if pin_matches(pin, stored.pin_hash):
-        await pins.record_try(uow.conn, staff_id, 0, None)
-        return PinCheck.CONFIRMED
+        return PinTry(PinCheck.CONFIRMED, stored.pin_hash)
     # The count runs on across locks, so each lockout knows how many came before it.
     failed = stored.failed_attempts + 1
     if failed % policy.max_attempts == 0:
         await pins.record_try(uow.conn, staff_id, failed, now + policy.lock_for(failed))
-        return PinCheck.LOCKED
+        return PinTry(PinCheck.LOCKED)
     await pins.record_try(uow.conn, staff_id, failed, None)
-    return PinCheck.WRONG
+    return PinTry(PinCheck.WRONG)
+
+
+async def use_pin(uow: UnitOfWork, staff_id: UUID, matched: str) -> PinCheck:
+    """Reset the wrong-try count of a PIN `try_pin` confirmed (`matched`: its stored hash), in
+    a later transaction. Replaced meanwhile (or removed), it is WRONG; locked meanwhile by
+    wrong tries from elsewhere, LOCKED: then nothing is written. Why not hash it again: scrypt
+    costs tens of milliseconds of CPU, comparing the stored hash none."""
+    stored = await pins.pin_of(uow.conn, staff_id)
+    if stored is None or stored.pin_hash != matched:
+        return PinCheck.WRONG
+    if stored.locked_until is not None and uow.now() < stored.locked_until:
+        return PinCheck.LOCKED
+    await pins.record_try(uow.conn, staff_id, 0, None)
+    return PinCheck.CONFIRMED

@@ -26,7 +26,7 @@ from crisis.adapters import alert_views, sites, staff
 from crisis.adapters.booking_directory import ClientContact, ContactUnavailable, client_contact
 from crisis.application import alerts, people
 from crisis.application.page_links import PageLink, open_page_link
-from crisis.application.pins import PinCheck, PinPolicy, confirm_pin
+from crisis.application.pins import PinCheck, PinPolicy, try_pin, use_pin
 from crisis.domain.alert import AlertResolved
 from crisis.domain.durations import parse_duration
 from crisis.entrypoints.page_errors import (
@@ -132,6 +132,16 @@ _PIN_REFUSALS = {
 }
 
 
+class _PinConfirmed(Exception):
+    """Leaves the PIN check's transaction with nothing committed (no entry either): what the
+    right PIN is used for is recorded, with its entry, once booking has answered."""
+
+    def __init__(self, link: PageLink, matched: str) -> None:
+        super().__init__("PIN confirmed")
+        self.link = link
+        self.matched = matched
+
+
 @router.post("/pages/{page_id}/contact", response_class=HTMLResponse)
 async def contact_by_link(
     page_id: UUID, token: Token, pin: Annotated[str, Form(max_length=40)], request: Request
@@ -141,51 +151,48 @@ async def contact_by_link(
     runtime = runtime_of(request)
     settings = _settings(runtime)
     policy = PinPolicy(settings.pin_max_attempts, parse_duration(settings.pin_lockout))
-    async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
-        link = await _open(uow, runtime, token, page_id, request)
-        if isinstance(link, HTMLResponse):
-            return link
-        audit.note_client(link.client_id)
-        checked = await confirm_pin(uow, link.staff_id, pin, policy)
-        if checked is PinCheck.CONFIRMED:
-            audit.entry_after_answer()  # 200 or 503: booking is asked after the commit
-        else:
-            audit.note_answer(_PIN_REFUSALS[checked][1])
-    # The try is committed (counted) before anything is answered; booking is asked outside
-    # any transaction, so a slow directory holds no database connection.
+    try:
+        async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
+            link = await _open(uow, runtime, token, page_id, request)
+            if isinstance(link, HTMLResponse):
+                return link
+            audit.note_client(link.client_id)
+            tried = await try_pin(uow, link.staff_id, pin, policy)
+            if tried.check is PinCheck.CONFIRMED:
+                assert tried.matched is not None
+                raise _PinConfirmed(link, tried.matched)
+            # A wrong try (or a lock) commits with its entry, as any change does.
+            return await _pin_refused(request, uow, link, token, tried.check)
+    except _PinConfirmed as confirmed:
+        link, matched = confirmed.link, confirmed.matched
+    # booking is asked outside any transaction, so a slow directory holds no database
+    # connection (nor the PIN's row lock).
     contact: ClientContact | None = None
     message, status = None, 200
-    if checked is PinCheck.CONFIRMED:
-        try:
-            contact = await client_contact(
-                runtime.nats(), link.client_id, link.site_id, settings.directory_timeout
-            )
-        except ContactUnavailable:
-            message = "The contact details could not be fetched right now; try again."
-            status = 503
-    else:
-        message, status = _PIN_REFUSALS[checked]
-    async with runtime.db().acquire() as conn, conn.transaction(readonly=True):
+    try:
+        contact = await client_contact(
+            runtime.nats(), link.client_id, link.site_id, settings.directory_timeout
+        )
+    except ContactUnavailable:
+        message = "The contact details could not be fetched right now; try again."
+        status = 503
+    # The PIN's use (its count reset) and its audit entry, with the status answered, commit
+    # together before the details are sent: an entry that cannot be written is the 503 page,
+    # with nothing recorded and nothing shown.
+    async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
+        used = await use_pin(uow, link.staff_id, matched)
+        if used is not PinCheck.CONFIRMED:  # replaced or locked while booking was asked
+            return await _pin_refused(request, uow, link, token, used)
         return await _render(
-            request,
-            _ReadOnly(conn, runtime),
-            link,
-            token,
-            pin_message=message,
-            contact=contact,
-            status=status,
+            request, uow, link, token, pin_message=message, contact=contact, status=status
         )
 
 
-class _ReadOnly:
-    """What `_render` needs of a unit of work, over a plain connection."""
-
-    def __init__(self, conn: Any, runtime: Runtime) -> None:
-        self.conn = conn
-        self._runtime = runtime
-
-    def now(self) -> Any:
-        return self._runtime.clock.now()
+async def _pin_refused(
+    request: Request, uow: UnitOfWork, link: PageLink, token: str, check: PinCheck
+) -> HTMLResponse:
+    message, status = _PIN_REFUSALS[check]
+    return await _render(request, uow, link, token, pin_message=message, status=status)
 
 
 async def _open(

@@ -204,6 +204,8 @@ async def fall_due(
             appointment_start=due.appointment_start,
             response_url=response_url,
             manage_url=due.manage_url,
+            # A reminder's appointment (its session_id), so notify can map a C/X reply to it.
+            appointment_id=due.session_id if due.kind is FollowUpKind.REMINDER else None,
         ),
         subject=due.id,
     )

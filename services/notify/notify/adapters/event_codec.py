@@ -22,6 +22,7 @@ from notify.domain.notification import (
     DeliveryReopened,
     DeliverySucceeded,
     DeliveryWithdrawn,
+    FallbackDropped,
     NotificationEvent,
     NotificationRequested,
     RetryScheduled,
@@ -47,6 +48,7 @@ _ADAPTERS: dict[str, TypeAdapter[Any]] = {
         ChannelFellBack,
         DeliveryReceiptRecorded,
         DeliveryReopened,
+        FallbackDropped,
         PreferencesSet,
     )
 }

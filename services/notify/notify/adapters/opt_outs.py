@@ -1,6 +1,6 @@
 """`sms_opt_outs`: the digests of numbers that texted STOP (migration 0007)."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -46,25 +46,38 @@ async def opt_in(conn: "Conn", keys: Sequence[str], phone: str) -> bool:
 
 
 async def is_opted_out(conn: "Conn", keys: Sequence[str], phone: str) -> bool:
-    """Whether the number opted out. One found under an older key is digested again with the
-    current one, so it survives that key being dropped from LINK_SIGNING_PREVIOUS_KEYS."""
-    found = digests(keys, phone)
-    row = await conn.fetchrow(
-        "SELECT phone_digest FROM sms_opt_outs WHERE phone_digest = ANY($1::text[]) LIMIT 1",
-        found,
+    """Whether the number opted out (`opted_out_among` for one number)."""
+    return phone in await opted_out_among(conn, keys, [phone])
+
+
+async def opted_out_among(conn: "Conn", keys: Sequence[str], phones: Iterable[str]) -> set[str]:
+    """Which of `phones` opted out, in one statement. One found under an older key is digested
+    again with the current one, so it survives that key being dropped from
+    LINK_SIGNING_PREVIOUS_KEYS."""
+    by_digest: dict[str, tuple[str, str]] = {}  # any key's digest -> (number, current digest)
+    for phone in dict.fromkeys(phones):
+        found = digests(keys, phone)
+        by_digest.update((digest, (phone, found[0])) for digest in found)
+    if not by_digest:
+        return set()
+    rows = await conn.fetch(
+        "SELECT phone_digest FROM sms_opt_outs WHERE phone_digest = ANY($1::text[])",
+        list(by_digest),
     )
-    if row is None:
-        return False
-    if row["phone_digest"] != found[0]:
-        await conn.execute(
-            """UPDATE sms_opt_outs SET phone_digest = $2, digest_key = $3
-               WHERE phone_digest = $1
-                 AND NOT EXISTS (SELECT 1 FROM sms_opt_outs WHERE phone_digest = $2)""",
-            row["phone_digest"],
-            found[0],
-            key_fingerprint(keys[0]),
-        )
-    return True
+    opted_out = set()
+    for row in rows:
+        phone, current = by_digest[row["phone_digest"]]
+        opted_out.add(phone)
+        if row["phone_digest"] != current:
+            await conn.execute(
+                """UPDATE sms_opt_outs SET phone_digest = $2, digest_key = $3
+                   WHERE phone_digest = $1
+                     AND NOT EXISTS (SELECT 1 FROM sms_opt_outs WHERE phone_digest = $2)""",
+                row["phone_digest"],
+                current,
+                key_fingerprint(keys[0]),
+            )
+    return opted_out
 
 
 async def count_by_key(conn: "Conn") -> dict[str | None, int]:

@@ -146,3 +146,9 @@ def _formatters(locale: Locale, zone: ZoneInfo) -> Mapping[str, Callable[..., st
         "short": short,
         "money": money,
     }
+
+
+def formatters_for(language: str, zone: ZoneInfo) -> Mapping[str, Callable[..., str]]:
+    """The templates' `day`, `hour`, `money`, … for a text written outside a template (the
+    answer to a client's reply to a reminder)."""
+    return _formatters(_babel_locale(MessageLocale(language, language)), zone)

@@ -31,6 +31,7 @@ from notify.adapters.notification_outcomes import Outcome
 from notify.adapters.notification_store import Claimed
 from notify.adapters.recipient_facts import RecipientFacts, recipient_facts
 from notify.application.ports import (
+    BatchLookups,
     ChannelProvider,
     ClientContact,
     ClientDirectory,
@@ -39,6 +40,7 @@ from notify.application.ports import (
     DirectoryUnavailable,
     MessageRenderer,
     OutgoingMessage,
+    RemindedAppointment,
     TemplateMissing,
 )
 from notify.domain import notification as rules
@@ -50,13 +52,19 @@ from notify.domain.notification import (
     DeliveryAttempted,
     DeliveryDeferred,
     DeliveryOutcome,
+    FallbackDropped,
     Notification,
     NotificationEvent,
 )
 from notify.domain.phones import OPTED_OUT
 from notify.domain.quiet_hours import QuietHours, zone_named
 from notify.domain.retry import RetryPolicy
-from notify.metrics import DELIVERY_ATTEMPTS, DELIVERY_DEFERRALS, DELIVERY_LATENCY
+from notify.metrics import (
+    DELIVERY_ATTEMPTS,
+    DELIVERY_DEFERRALS,
+    DELIVERY_LATENCY,
+    RECEIPT_FALLBACKS,
+)
 
 log = get_logger(__name__)
 SOURCE = "notify"
@@ -79,6 +87,29 @@ class Recipient:
     quiet_hours: QuietHours | None
     wishes: tuple[Channel | None, ...]
     site_name: str | None
+
+
+def reminded_appointment(
+    claimed: Notification, channel: NotificationChannel, language: str, zone: ZoneInfo
+) -> RemindedAppointment | None:
+    """A client's appointment reminder by text: what a C/X reply to it acts on."""
+    params = claimed.params
+    appointment_id, start = params.get("appointment_id"), params.get("appointment_start")
+    if (
+        channel is NotificationChannel.EMAIL
+        or claimed.recipient_kind is not RecipientKind.CLIENT
+        or params.get("kind") != "reminder"
+        or not appointment_id
+        or not start
+    ):
+        return None
+    return RemindedAppointment(
+        UUID(str(appointment_id)),
+        claimed.recipient_id,
+        datetime.fromisoformat(str(start)),
+        language,
+        zone.key,
+    )
 
 
 class RecipientUnavailable(Exception):
@@ -106,8 +137,11 @@ class Courier:
         retry: RetryPolicy,
         jitter: Callable[[], float] = random.random,
         defer_max_age: timedelta = DEFER_MAX_AGE,
+        takes_replies: bool = False,
+        lookups: BatchLookups | None = None,
     ) -> None:
         self._pool = pool
+        self._lookups = lookups  # the SMS opt-outs, looked up once per batch
         self._clock = clock
         self._directory = directory
         self._providers = providers
@@ -115,6 +149,9 @@ class Courier:
         self._retry = retry
         self._jitter = jitter
         self._defer_max_age = defer_max_age
+        # A reminder by text says "reply C or X" only where replies reach notify (the inbound
+        # SMS webhook is configured), and only then is it kept for them.
+        self._takes_replies = takes_replies
         self._tracer = tracer("notify.delivery")
 
     async def deliver(
@@ -153,11 +190,12 @@ class Courier:
         outcomes: list[Outcome] = []
         rest: list[Claimed] = []
         try:
-            for n, (item, answer) in enumerate(zip(batch, answers, strict=True)):
-                if n and not go_on():
-                    rest = list(batch[n:])
-                    break
-                outcomes.append(await self._decide(item, answer, asked_at))
+            async with self._batch_lookups(batch, answers):
+                for n, (item, answer) in enumerate(zip(batch, answers, strict=True)):
+                    if n and not go_on():
+                        rest = list(batch[n:])
+                        break
+                    outcomes.append(await self._decide(item, answer, asked_at))
             if rest:
                 await stopped(rest)
         except asyncio.CancelledError:
@@ -168,6 +206,23 @@ class Courier:
         await self.record_many(outcomes)
         return rest
 
+    def _batch_lookups(
+        self, batch: Sequence[Claimed], answers: Sequence[ContactAnswer | None]
+    ) -> contextlib.AbstractAsyncContextManager[None]:
+        """The batch's phone numbers (a client's from booking's answer, a staff member's from
+        notify's copy) looked up at once, for the sends that follow."""
+        if self._lookups is None:
+            return contextlib.nullcontext()
+        numbers = []
+        for item, answer in zip(batch, answers, strict=True):
+            if isinstance(answer, ClientContact):
+                phone = answer.phone
+            else:
+                phone = item.facts.staff.phone if item.facts.staff else None
+            if phone and (number := Addresses(phone=phone).for_channel(NotificationChannel.SMS)):
+                numbers.append(number)
+        return self._lookups.batch(numbers)
+
     async def _contacts(
         self, batch: Sequence[Claimed], asked_at: datetime
     ) -> list[ContactAnswer | None]:
@@ -177,6 +232,7 @@ class Courier:
         asked = [
             c.notification.recipient_kind is RecipientKind.CLIENT
             and not held_before_asking(c.notification, c.facts, asked_at)
+            and not _expired_fallback(c.notification, asked_at)
             for c in batch
         ]
         ids = [
@@ -255,6 +311,10 @@ class Courier:
     ) -> list[NotificationEvent]:
         """Hold, send or fail `claimed`: the events its outcome is (recorded by the caller).
         `asked_at`: the instant its batch decided whether to ask booking about it."""
+        if _expired_fallback(claimed, self._clock.now()):
+            # The email a failed receipt asked for, held or deferred past the message's use:
+            # dropped before booking is asked for an address it would not be sent to.
+            return rules.drop_fallback(claimed, rules.EXPIRED, self._clock.now())
         if facts is None:
             async with self._pool.acquire() as conn:
                 facts = await recipient_facts(conn, claimed.recipient_id, claimed.site_id)
@@ -268,7 +328,7 @@ class Courier:
             if exc.ours and claimed.lane is Lane.BULK:
                 # Pages keep counting: they fail within minutes, on crisis's timeline.
                 return self._deferred(claimed, exc.outcome.error_code or "unavailable")
-            return self._attempted(claimed, claimed.channel, exc.outcome)
+            return self._not_sent(claimed, claimed.channel, exc.outcome)
 
         held = rules.hold_if_quiet(
             claimed, recipient.quiet_hours, recipient.zone, self._clock.now()
@@ -280,14 +340,18 @@ class Courier:
         channel = self._channel(claimed, recipient)
         address = recipient.addresses.for_channel(channel) if channel else None
         if channel is None or address is None:
-            return self._attempted(
+            return self._not_sent(
                 claimed, channel or claimed.channel, DeliveryOutcome.permanent("no_address")
             )
         locale = message_locale(recipient.locale)
         try:
             rendered = self._renderer.render(
                 claimed.template,
-                {**claimed.params, "site_name": recipient.site_name},
+                {
+                    **claimed.params,
+                    "site_name": recipient.site_name,
+                    "takes_replies": self._takes_replies,
+                },
                 locale,
                 recipient.zone,
             )
@@ -305,6 +369,11 @@ class Courier:
                 language=locale.language,
                 avoid_provider=claimed.avoid_provider,
                 resends=claimed.resends,
+                reminder=(
+                    reminded_appointment(claimed, channel, locale.language, recipient.zone)
+                    if self._takes_replies
+                    else None
+                ),
             )
 
         outcome = await self._providers[channel].send(message_on(channel, address))
@@ -356,6 +425,10 @@ class Courier:
     def _channel(self, claimed: Notification, recipient: Recipient) -> NotificationChannel | None:
         if claimed.recipient_kind is RecipientKind.STAFF:
             return claimed.channel  # a page names its channel: one row per channel
+        if claimed.receipt_fallback:
+            # Its text was not delivered: email only, never another text.
+            email = recipient.addresses.for_channel(NotificationChannel.EMAIL)
+            return NotificationChannel.EMAIL if email else None
         return choose_channel(recipient.wishes, recipient.addresses, claimed.failed_channel)
 
     async def _recipient(
@@ -412,6 +485,15 @@ class Courier:
     ) -> Notification | None:
         return await self._record(claimed, self._attempted(claimed, channel, outcome))
 
+    def _not_sent(
+        self, claimed: Notification, channel: NotificationChannel, outcome: DeliveryOutcome
+    ) -> list[NotificationEvent]:
+        """No provider was called (no address, a client booking does not know): the message
+        fails; the email a failed receipt asked for is dropped instead (its text went)."""
+        if claimed.receipt_fallback and outcome.kind is AttemptOutcome.PERMANENT_FAILURE:
+            return rules.drop_fallback(claimed, outcome.error_code or "unknown", self._clock.now())
+        return self._attempted(claimed, channel, outcome)
+
     def _deferred(self, claimed: Notification, reason: str) -> list[NotificationEvent]:
         log.info("notification_deferred", notification_id=str(claimed.id), reason=reason)
         return rules.defer(
@@ -429,7 +511,7 @@ class Courier:
         self, claimed: Notification, events: list[NotificationEvent]
     ) -> Notification | None:
         expected = rules.fold(claimed, events)
-        announcement = outbox.rows_of(self._announcement(expected))
+        announcement = self.announcement_rows(claimed, events)
         try:
             if expected.status is NotificationStatus.FAILED and expected.page_id:
                 # A failed page also expedites its other channel: one transaction for both.
@@ -455,7 +537,10 @@ class Courier:
     def announcement_rows(
         self, claimed: Notification, events: list[NotificationEvent]
     ) -> list[outbox.OutboxRow]:
-        """The outbox rows of the public announcement `events` end in (in the current trace)."""
+        """The outbox rows of the public announcement `events` end in (in the current trace).
+        None for a dropped fallback: its text's NotificationSent said it already."""
+        if any(isinstance(e, FallbackDropped) for e in events):
+            return []
         return outbox.rows_of(self._announcement(rules.fold(claimed, events)))
 
     def _announcement(self, recorded: Notification) -> list[Envelope]:
@@ -503,6 +588,10 @@ async def try_other_channels(conn: Any, failed: Notification, now: datetime) -> 
             await notification_store.wake(conn, sibling.lane)
 
 
+def _expired_fallback(claimed: Notification, now: datetime) -> bool:
+    return claimed.receipt_fallback and rules.no_longer_worth_resending(claimed, now)
+
+
 def _needs_transaction(outcome: Outcome) -> bool:
     """A page that fails: recorded with its other channel's expedition, in one transaction."""
     if outcome.claimed.page_id is None:
@@ -535,6 +624,30 @@ def _count(recorded: Notification, events: Sequence[NotificationEvent]) -> None:
     if attempts and recorded.sent_at is not None:
         latency = (recorded.sent_at - recorded.created_at).total_seconds()
         DELIVERY_LATENCY.labels(recorded.lane.value).observe(max(latency, 0.0))
+    _count_fallback(recorded, events, attempts)
+
+
+def _count_fallback(
+    recorded: Notification,
+    events: Sequence[NotificationEvent],
+    attempts: Sequence[DeliveryAttempted],
+) -> None:
+    """What came of the email a failed receipt asked for, once it is settled."""
+    if not recorded.receipt_fallback:
+        return
+    text = recorded.text_channel
+    dropped = next((e for e in events if isinstance(e, FallbackDropped)), None)
+    if dropped is not None:
+        known = dropped.reason in (rules.EXPIRED, "no_address")
+        outcome = dropped.reason if known else "dropped"
+    elif attempts and recorded.status is NotificationStatus.SENT:
+        outcome = "sent"
+    elif attempts and recorded.status is NotificationStatus.FAILED:
+        outcome = "failed"
+    else:
+        return  # still pending (a retry, quiet hours)
+    if text is not None:
+        RECEIPT_FALLBACKS.labels(text.value, outcome).inc()
 
 
 def _log_outcome(recorded: Notification, events: Sequence[NotificationEvent]) -> None:
@@ -544,7 +657,9 @@ def _log_outcome(recorded: Notification, events: Sequence[NotificationEvent]) ->
         "channel": recorded.channel.value,
         "attempts": recorded.attempts,
     }
-    if recorded.status is NotificationStatus.SENT:
+    if any(isinstance(e, FallbackDropped) for e in events):
+        log.info("notification_fallback_dropped", error=recorded.last_error, **fields)
+    elif recorded.status is NotificationStatus.SENT:
         log.info("notification_sent", **fields)
     elif recorded.status is NotificationStatus.FAILED:
         log.warning("notification_failed", error=recorded.last_error, **fields)

@@ -44,6 +44,7 @@ async def erase_client(conn: Connection, client_id: UUID) -> dict[str, int]:
             "DELETE FROM recipient_preferences WHERE recipient_id = $1", client_id
         )
         clients = await conn.execute("DELETE FROM clients WHERE client_id = $1", client_id)
+        reminders = await conn.execute("DELETE FROM sms_reminders WHERE client_id = $1", client_id)
         hooks = [
             r["id"]
             for r in await conn.fetch(
@@ -65,6 +66,7 @@ async def erase_client(conn: Connection, client_id: UUID) -> dict[str, int]:
         "events": _count(events),
         "webhook_deliveries": _count(deliveries),
         "dead_letters": dead_letters,
+        "sms_reminders": _count(reminders),
     }
 
 

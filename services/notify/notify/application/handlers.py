@@ -56,6 +56,8 @@ def followup_due_messages(envelope: Envelope, event: IntegrationEvent) -> list[C
         "response_url": event.response_url,
         # A reminder's signed link to confirm or cancel (booking's page; a credential too).
         "manage_url": event.manage_url,
+        # A reminder's appointment: a C/X reply to its text acts on it (sms_reminders).
+        "appointment_id": str(event.appointment_id) if event.appointment_id else None,
     }
     return [
         ClientMessage(

@@ -1,8 +1,10 @@
 """What delivery needs from the outside world: booking's client directory, the providers of
 each channel, and the message templates."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -52,6 +54,18 @@ class ClientDirectory(Protocol):
 
 
 @dataclass(frozen=True)
+class RemindedAppointment:
+    """What a reminder by text names, kept (by the number's digest) once it is sent, so the
+    client's C/X reply finds its appointment (`adapters/sms_reminders`)."""
+
+    appointment_id: UUID
+    client_id: UUID
+    start: datetime
+    locale: str
+    timezone: str
+
+
+@dataclass(frozen=True)
 class OutgoingMessage:
     """One rendered message on its way to a provider. `notification_id` makes a repeated
     send recognisable (the email Message-ID, the providers' idempotency key)."""
@@ -67,6 +81,8 @@ class OutgoingMessage:
     goes first (a page sent again after a failed receipt)."""
     resends: int = 0
     """How often a failed delivery receipt sent it again (pages only)."""
+    reminder: RemindedAppointment | None = None
+    """A client's appointment reminder: what a C/X reply to it acts on."""
 
     @property
     def idempotency_key(self) -> str:
@@ -83,6 +99,14 @@ class ChannelProvider(Protocol):
     async def send(self, message: OutgoingMessage) -> DeliveryOutcome:
         """Sent, or a transient or permanent failure with a short error code. Never raises
         for a provider's answer or an unreachable provider."""
+        ...
+
+
+class BatchLookups(Protocol):
+    """What a batch of sends can look up at once beforehand: the opt-outs of its numbers."""
+
+    def batch(self, numbers: Iterable[str]) -> AbstractAsyncContextManager[None]:
+        """Within it, the sends of these numbers need no look-up of their own."""
         ...
 
 

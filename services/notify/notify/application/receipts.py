@@ -1,8 +1,9 @@
 """Delivery receipts (`POST /inbound/sms/status`): what became of a message a provider
 accepted. Recorded on the notification as they come; a PAGE the carrier did not deliver goes
 again at once by the other provider (else after the crisis back-off), within its attempts.
-A client's message is only recorded: a bulk message is not worth a second text, and the
-client may have blocked or changed the number."""
+A CLIENT's text the carrier did not deliver goes once by email (`ChannelFellBack`, as after a
+provider's refusal), pending again in the bulk lane: not a second text (the client may have
+blocked or changed the number), and not when the message is of no use any more."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -17,10 +18,10 @@ from counseling_shared.unit_of_work import unit_of_work
 from notify.adapters import notification_store
 from notify.application.delivery import SOURCE, announcement, try_other_channels
 from notify.domain import notification as rules
-from notify.domain.codes import Lane, NotificationStatus, ReceiptStatus
-from notify.domain.notification import DeliveryReopened, Notification
+from notify.domain.codes import NotificationStatus, ReceiptStatus
+from notify.domain.notification import ChannelFellBack, DeliveryReopened, Notification
 from notify.domain.retry import RetryPolicy
-from notify.metrics import DELIVERY_RECEIPTS, RECEIPT_RESENDS
+from notify.metrics import DELIVERY_RECEIPTS, RECEIPT_FALLBACKS, RECEIPT_RESENDS
 
 log = get_logger(__name__)
 
@@ -41,7 +42,7 @@ class ReceiptTooEarly(Exception):
 class ReceiptResult:
     notification: Notification
     recorded: bool  # False: a repeat of the last receipt, nothing changed
-    resent: bool  # a page gone again
+    resent: bool  # a page gone again, or a client's text pending again by email
 
 
 async def record_receipt(
@@ -70,7 +71,8 @@ async def record_receipt(
             # then): recording now would end its claim and lose that answer. The provider
             # sends the receipt again.
             raise ReceiptTooEarly()
-        if state.channel.value not in ("sms", "messaging"):
+        channel = state.text_channel  # after a fallback to email: the text it fell back from
+        if channel is None:
             audit.note_answer(404)
             return None
         audit.note_site(state.site_id)
@@ -82,7 +84,9 @@ async def record_receipt(
         # The other provider: the fallback after the primary's receipt, the primary after the
         # fallback's; without a fallback, the primary again after the back-off.
         other = receipt.provider == "fallback" or state.channel.value in has_fallback
-        events += rules.resend_after_receipt(
+        fallback = rules.fall_back_after_receipt(state, events, now)
+        expired = not fallback and rules.calls_for_fallback(state, events)
+        events += fallback or rules.resend_after_receipt(
             state, events, other_provider=other, now=now, policy=retry, jitter=jitter
         )
         new = rules.fold(state, events)
@@ -91,13 +95,15 @@ async def record_receipt(
         given_up = new.status is not state.status and new.status is NotificationStatus.FAILED
         rows = outbox.rows_of(announcement(new, now)) if given_up else []
         recorded = await notification_store.record_receipt(conn, state, events, rows)
-        resent = any(isinstance(e, DeliveryReopened) for e in events)
+        resent = any(isinstance(e, DeliveryReopened | ChannelFellBack) for e in events)
         if resent:
-            await notification_store.wake(conn, Lane.CRISIS)
+            await notification_store.wake(conn, recorded.lane)
         elif given_up and recorded.page_id is not None:
             await try_other_channels(conn, recorded, now)  # as a page failing at send does
-    DELIVERY_RECEIPTS.labels(state.channel.value, receipt.status.value).inc()
-    if resent or given_up:
+    DELIVERY_RECEIPTS.labels(channel.value, receipt.status.value).inc()
+    if fallback or expired:
+        RECEIPT_FALLBACKS.labels(channel.value, "queued" if fallback else "expired").inc()
+    elif resent or given_up:
         RECEIPT_RESENDS.labels("resent" if resent else "given_up").inc()
     log.info(
         "delivery_receipt",
@@ -106,6 +112,7 @@ async def record_receipt(
         error_code=receipt.error_code,
         provider=receipt.provider,
         resent=resent,
+        fell_back=bool(fallback),
         notification_status=recorded.status.value,
     )
     return ReceiptResult(recorded, recorded=True, resent=resent)

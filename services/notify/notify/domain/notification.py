@@ -138,12 +138,28 @@ class DeliveryDeferred:
 @dataclass(frozen=True)
 class ChannelFellBack:
     """A client's message refused for good on `failed` goes on `to` instead (once per message:
-    `to` is the next channel of the client's order that has an address)."""
+    `to` is the next channel of the client's order that has an address).
+
+    With `next_attempt_at`: a text the provider took but whose delivery receipt said the
+    carrier did not deliver it (`error_code` `receipt_failed`); the message, sent, is pending
+    again by email from then on (its first `sent_at` kept until the email goes)."""
 
     at: datetime
     failed: NotificationChannel
     to: NotificationChannel
     error_code: str | None
+    next_attempt_at: datetime | None = None  # absent in events from before receipts did this
+
+
+@dataclass(frozen=True)
+class FallbackDropped:
+    """The email a failed receipt asked for (`ChannelFellBack` with `next_attempt_at`) cannot
+    go: no email address, the client unknown to booking, or the message no longer useful (a
+    reminder's appointment started, an offer expired). Nothing was attempted: the message is
+    `sent` again by its text, as the receipt found it, with `reason` as its `last_error`."""
+
+    at: datetime
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -188,10 +204,18 @@ NotificationEvent = (
     | ChannelFellBack
     | DeliveryReceiptRecorded
     | DeliveryReopened
+    | FallbackDropped
 )
 
 RECEIPT_FAILED = "receipt_failed"
-"""The error code of the attempt a failed delivery receipt turns into a failure."""
+"""The error code of the attempt a failed delivery receipt turns into a failure (a page), and
+of the fallback to email it asks for (a client's text)."""
+
+TEXT_CHANNELS = frozenset({NotificationChannel.SMS, NotificationChannel.MESSAGING})
+"""The channels delivery receipts report on (a provider's HTTP API, a phone number)."""
+
+EXPIRED = "expired"
+"""Why a receipt's fallback is not sent: the message is of no use any more."""
 
 
 # --- state ---------------------------------------------------------------------------------
@@ -232,6 +256,21 @@ class Notification:
     @property
     def is_pending(self) -> bool:
         return self.status is NotificationStatus.PENDING
+
+    @property
+    def receipt_fallback(self) -> bool:
+        """A client's text the carrier did not deliver, gone (or going) again by email: a
+        client's message is sent again after a receipt only that way, and only once."""
+        return self.page_id is None and self.resends > 0
+
+    @property
+    def text_channel(self) -> NotificationChannel | None:
+        """The SMS or messaging channel it went by (delivery receipts are about it): its
+        channel, or the one it fell back from once it goes by email."""
+        for channel in (self.channel, self.failed_channel):
+            if channel in TEXT_CHANNELS:
+                return channel
+        return None
 
     @property
     def avoid_provider(self) -> str | None:
@@ -292,7 +331,25 @@ def evolve(state: Notification | None, event: NotificationEvent) -> Notification
             deferred_since=state.deferred_since or event.at,
         )
     if isinstance(event, ChannelFellBack):
+        if event.next_attempt_at is not None:  # after a failed receipt: pending again
+            return replace(
+                state,
+                channel=event.to,
+                failed_channel=event.failed,
+                status=NotificationStatus.PENDING,
+                next_attempt_at=event.next_attempt_at,
+                hold_reason=None,
+                resends=state.resends + 1,
+            )
         return replace(state, channel=event.to, failed_channel=event.failed)
+    if isinstance(event, FallbackDropped):
+        return replace(
+            state,
+            status=NotificationStatus.SENT,
+            channel=state.failed_channel or state.channel,
+            hold_reason=None,
+            last_error=event.reason,
+        )
     if isinstance(event, DeliveryExpedited):
         return replace(state, next_attempt_at=event.at, hold_reason=None)
     if isinstance(event, DeliveryWithdrawn):
@@ -401,6 +458,28 @@ def useful_until(params: Params) -> datetime | None:
     return None
 
 
+_UNTIL_ITS_START = frozenset(
+    {Template.APPOINTMENT_BOOKED, Template.APPOINTMENT_RESCHEDULED, Template.APPOINTMENT_CANCELLED}
+)
+
+
+def worth_resending_until(template: Template, params: Params) -> datetime | None:
+    """When a message whose text was not delivered is no longer worth sending by email:
+    `useful_until` (a reminder's appointment start, a waitlist offer's expiry), or an
+    appointment's start for its confirmation (booked, moved, cancelled). Others (a check-in's
+    answer link, a fee notice, a series' summary) carry no deadline notify knows."""
+    until = useful_until(params)
+    start = params.get("start")
+    if until is None and template in _UNTIL_ITS_START and isinstance(start, str):
+        until = datetime.fromisoformat(start)
+    return until
+
+
+def no_longer_worth_resending(state: Notification, now: datetime) -> bool:
+    until = worth_resending_until(state.template, state.params)
+    return until is not None and now >= until
+
+
 DEFER_MAX_DELAY = timedelta(minutes=5)
 """The longest wait between two looks while notify's own side is down: the lane's back-off,
 capped lower than for a provider's failures, so messages go soon after booking is back."""
@@ -420,6 +499,8 @@ def defer(
     _require_pending(state)
     deadline = useful_until(state.params) or (state.deferred_since or now) + max_age
     if now >= deadline:
+        if state.receipt_fallback:  # its text went: back to `sent`, not failed unattempted
+            return [FallbackDropped(at=now, reason=reason)]
         return [DeliveryAbandoned(at=now, attempts=state.attempts, error_code=reason)]
     # The lane's back-off with its ceiling capped (the jitter still spreads the herd).
     capped = RetryPolicy(
@@ -527,8 +608,9 @@ def record_receipt(
     provider: str,
     now: datetime,
 ) -> list[NotificationEvent]:
-    """A delivery receipt as it comes (a late `delivered` after a `failed` too); nothing when
-    it repeats the last one (providers send a receipt again until answered)."""
+    """A delivery receipt as it comes (a late `delivered` after a `failed` too, or after the
+    message fell back to email: recorded, nothing else); nothing when it repeats the last one
+    (providers send a receipt again until answered). It is about the text channel."""
     if (state.receipt_status, state.receipt_error_code, state.receipt_provider) == (
         status,
         error_code,
@@ -537,7 +619,11 @@ def record_receipt(
         return []
     return [
         DeliveryReceiptRecorded(
-            at=now, status=status, error_code=error_code, channel=state.channel, provider=provider
+            at=now,
+            status=status,
+            error_code=error_code,
+            channel=state.text_channel or state.channel,
+            provider=provider,
         )
     ]
 
@@ -554,7 +640,8 @@ def resend_after_receipt(
     """After a receipt saying a sent PAGE never reached the phone: that attempt counts as
     failed (`receipt_failed`) and the page goes again, within its attempt budget: at once when
     another provider can take it (`other_provider`), else after the lane's back-off. A
-    client's message, or one not (or no longer) sent, is left as it is."""
+    client's message (`fall_back_after_receipt`), or one not (or no longer) sent, is left as
+    it is here."""
     last = receipt[-1] if receipt else None
     if (
         not isinstance(last, DeliveryReceiptRecorded)
@@ -576,6 +663,52 @@ def resend_after_receipt(
         return [failed, DeliveryAbandoned(at=now, attempts=number, error_code=RECEIPT_FAILED)]
     at = now if other_provider else now + policy.delay_after(number, jitter)
     return [failed, DeliveryReopened(at=now, next_attempt_at=at)]
+
+
+def calls_for_fallback(state: Notification, receipt: Sequence[NotificationEvent]) -> bool:
+    """Whether `receipt` (the events recording it) says a client's text, sent, never reached
+    the phone, on a message that has not fallen back yet. `failed` (the provider or carrier
+    could not send it) and `undelivered` (the carrier could not hand it over) are both final
+    for that message; `delivered` is the only other status a receipt may have (a provider's
+    intermediate ones, queued or sent, are no verdict and are not accepted)."""
+    last = receipt[-1] if receipt else None
+    return (
+        isinstance(last, DeliveryReceiptRecorded)
+        and last.status.is_failure
+        and state.recipient_kind is RecipientKind.CLIENT
+        and state.page_id is None
+        and state.status is NotificationStatus.SENT
+        and state.channel in TEXT_CHANNELS
+        and state.failed_channel is None  # once per message, whatever made it fall back
+    )
+
+
+def fall_back_after_receipt(
+    state: Notification, receipt: Sequence[NotificationEvent], now: datetime
+) -> list[NotificationEvent]:
+    """A client's text the carrier did not deliver goes by email (the next channel that is
+    not a text), once: pending again in the bulk lane, where quiet hours, the email address
+    and the deadline are looked at as for any message. Nothing when the receipt does not
+    call for it, or the message is of no use any more."""
+    if not calls_for_fallback(state, receipt) or no_longer_worth_resending(state, now):
+        return []
+    fell_back = ChannelFellBack(
+        at=now,
+        failed=state.channel,
+        to=NotificationChannel.EMAIL,
+        error_code=RECEIPT_FAILED,
+        next_attempt_at=now,
+    )
+    return [fell_back]
+
+
+def drop_fallback(state: Notification, reason: str, now: datetime) -> list[NotificationEvent]:
+    """The email a failed receipt asked for cannot go (`reason`): the message is `sent` by
+    its text again, as the receipt found it; nothing is attempted."""
+    _require_pending(state)
+    if not state.receipt_fallback:
+        raise ValueError(f"notification {state.id} is no receipt's fallback")
+    return [FallbackDropped(at=now, reason=reason)]
 
 
 def _require_pending(state: Notification) -> None:

@@ -1,6 +1,8 @@
 """`POST /inbound/sms` on notify: texts clients send back to the number their messages come
 from. STOP (and the like) stops SMS and messaging to that number, START lifts it, HELP
-answers the center's help text; anything else gets a short "replies are not read".
+answers the center's help text; `C` or `X` (and their localized words) confirms or cancels
+the appointment of the number's latest reminder, through booking (`application/
+reminder_replies`); anything else gets a short "replies are not read".
 
 Authenticated as crisis's webhook of the same path is: a shared secret (notify's own
 `INBOUND_SMS_SECRET`) in `X-Webhook-Secret`, not an API key. Nothing of the text is kept or
@@ -23,8 +25,11 @@ from counseling_shared.logs import get_logger
 from counseling_shared.service import runtime_of
 from counseling_shared.sms_keywords import Keyword, parse
 from notify.adapters import opt_outs
+from notify.adapters.booking_reminder_replies import NatsReminderReplies
 from notify.application.receipts import Receipt, ReceiptTooEarly, record_receipt
+from notify.application.reminder_replies import answer_reply
 from notify.domain.codes import ReceiptStatus
+from notify.domain.reminder_replies import parse_reply
 from notify.domain.sms_replies import reply_to
 from notify.metrics import INBOUND_SMS
 from notify.settings import NotifySettings
@@ -51,12 +56,39 @@ class InboundSmsBody(BaseModel):
     text: str = Field(max_length=1600, description="The message as typed.")
 
 
+class ReminderReply(BaseModel):
+    action: Literal["confirm", "cancel"]
+    outcome: Literal[
+        "confirmed",
+        "already_confirmed",
+        "cancelled",
+        "late_needs_repeat",
+        "over",
+        "moved",
+        "not_found",
+        "no_reminder",
+        "opted_out",
+        "unavailable",
+    ] = Field(
+        description="`late_needs_repeat`: late, nothing done, the fee announced (a second X"
+        " within 5 minutes cancels with it); `over`: started, completed, missed or cancelled;"
+        " `moved`: rescheduled since the reminder; `no_reminder`: none to this number whose"
+        " appointment is ahead; `opted_out`: the number texted STOP (nothing done);"
+        " `unavailable`: booking did not answer (nothing done: try again)."
+    )
+
+
 class InboundSmsReply(BaseModel):
     reply: str = Field(
         description="The text to send back to the sender (the provider texts it to them)."
     )
     keyword: Keyword | None = Field(
         description="What notify took the text for: `stop`, `start`, `help`, or null."
+    )
+    reminder_reply: ReminderReply | None = Field(
+        default=None,
+        description="Extension: the text was a reply to an appointment reminder (`C` to"
+        " confirm, `X` to cancel, or a localized word) and what came of it; null otherwise.",
     )
 
 
@@ -83,7 +115,11 @@ class ReceiptBody(BaseModel):
 class ReceiptAnswer(BaseModel):
     notification_id: UUID
     recorded: bool = Field(description="False: the same receipt as the last one, no change.")
-    resent: bool = Field(description="A page sent again because the receipt said it failed.")
+    resent: bool = Field(
+        description="Sent again because the receipt said it failed: a page by the other"
+        " provider, a client's text by email (queued; without an email address it stays sent"
+        " by its text)."
+    )
 
 
 def provider_budget(settings: NotifySettings) -> RateBudget:
@@ -120,12 +156,29 @@ async def inbound_sms(_: Secret, request: Request, body: InboundSmsBody) -> Inbo
     """A client's text to the number their messages come from. `STOP` (`STOPALL`,
     `UNSUBSCRIBE`, `CANCEL`, `END`, `QUIT`, and `ARRET`, `СТОП`, `중지`…) stops SMS and
     messaging to the sender's number; `START` (`UNSTOP`, `YES`…) lifts that; `HELP` (`INFO`…)
-    answers the center's help text. Anything else is not read."""
+    answers the center's help text. Extension: `C` (`CONFIRM`, `CONFIRMER`, `확인`,
+    `ПОДТВЕРЖДАЮ`…) confirms and `X` (`ANNULER`, `취소`, `ОТМЕНИТЬ`…) cancels the appointment
+    of the most recent reminder sent to the sender's number whose appointment is ahead; a late
+    cancellation first answers with the fee and takes a second `X` within 5 minutes. Anything
+    else is not read."""
     runtime = runtime_of(request)
     settings = runtime.settings
     assert isinstance(settings, NotifySettings)
     parsed = parse(body.text)
     keys = settings.link_keys
+    word = parse_reply(body.text) if parsed.keyword is None else None
+    if word is not None:
+        booking = NatsReminderReplies(runtime.nats())
+        answered = await answer_reply(runtime.db(), keys, body.from_, word, booking, runtime.clock)
+        INBOUND_SMS.labels(word.action.value).inc()
+        log.info("inbound_sms", keyword=None, reminder_reply=answered.outcome)
+        return InboundSmsReply(
+            reply=answered.reply,
+            keyword=None,
+            reminder_reply=ReminderReply.model_validate(
+                {"action": word.action.value, "outcome": answered.outcome}
+            ),
+        )
     if parsed.keyword is Keyword.STOP:
         now = runtime.clock.now()
         await opt_outs.opt_out(runtime.db(), keys, body.from_, parsed.keyword.value, now)
@@ -164,8 +217,9 @@ async def inbound_sms_status(
     notification (`receipt` in `GET /notifications/{id}`); a repeat changes nothing; a
     `delivered` after a `failed` (a late carrier report) is recorded as it comes. A page
     whose receipt says `failed` or `undelivered` goes again at once by the other provider
-    (else after the crisis back-off), within its attempts; a client's message is only
-    recorded."""
+    (else after the crisis back-off), within its attempts; a client's text goes once by
+    email while it is of use (not a second text; held through quiet hours; recorded only
+    without an email address)."""
     runtime = runtime_of(request)
     settings = runtime.settings
     assert isinstance(settings, NotifySettings)

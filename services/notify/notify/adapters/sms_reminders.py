@@ -1,0 +1,90 @@
+"""`sms_reminders`: each reminder sent by SMS or messaging, by the keyed digest of the number it
+went to (migration 0009), so a C/X reply from that number finds its appointment."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from notify.adapters.opt_outs import digests
+from notify.domain.phones import key_fingerprint
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from counseling_shared.db import Connection
+
+    Conn = Connection | asyncpg.Pool[Any]
+
+KEPT_AFTER_START = timedelta(days=1)
+"""A reminder's row outlives its appointment's start this long (then it can do nothing)."""
+
+
+@dataclass(frozen=True)
+class SentReminder:
+    notification_id: UUID
+    appointment_id: UUID
+    client_id: UUID
+    appointment_start: datetime
+    locale: str
+    timezone: str
+    sent_at: datetime
+    cancel_asked_at: datetime | None = None
+
+
+async def remember(conn: "Conn", keys: Sequence[str], phone: str, sent: SentReminder) -> None:
+    """Record a reminder that went to `phone` (its digest under the current key); prune the
+    rows whose appointment started more than a day ago."""
+    await conn.execute(
+        """WITH pruned AS (DELETE FROM sms_reminders WHERE appointment_start < $10)
+           INSERT INTO sms_reminders (notification_id, phone_digest, digest_key, appointment_id,
+               client_id, appointment_start, locale, timezone, sent_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT (notification_id) DO UPDATE
+               SET phone_digest = $2, digest_key = $3, sent_at = $9""",
+        sent.notification_id,
+        digests(keys, phone)[0],
+        key_fingerprint(keys[0]),
+        sent.appointment_id,
+        sent.client_id,
+        sent.appointment_start,
+        sent.locale,
+        sent.timezone,
+        sent.sent_at,
+        sent.sent_at - KEPT_AFTER_START,
+    )
+
+
+async def latest_for(
+    conn: "Conn", keys: Sequence[str], phone: str, now: datetime
+) -> SentReminder | None:
+    """The most recent reminder sent to `phone` whose appointment has not started."""
+    row = await conn.fetchrow(
+        """SELECT * FROM sms_reminders
+           WHERE phone_digest = ANY($1::text[]) AND appointment_start > $2
+           ORDER BY sent_at DESC, notification_id DESC LIMIT 1""",
+        digests(keys, phone),
+        now,
+    )
+    if row is None:
+        return None
+    return SentReminder(
+        row["notification_id"],
+        row["appointment_id"],
+        row["client_id"],
+        row["appointment_start"],
+        row["locale"],
+        row["timezone"],
+        row["sent_at"],
+        row["cancel_asked_at"],
+    )
+
+
+async def note_cancel_asked(conn: "Conn", notification_id: UUID, at: datetime | None) -> None:
+    """A late X was answered with the fee (`at`), or that is over (None)."""
+    await conn.execute(
+        "UPDATE sms_reminders SET cancel_asked_at = $2 WHERE notification_id = $1",
+        notification_id,
+        at,
+    )

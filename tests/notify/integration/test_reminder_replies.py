@@ -1,0 +1,373 @@
+# ruff: noqa: RUF001  (Korean and Russian text, and the Cyrillic letter es: meant)
+"""A client's C/X reply to an appointment reminder by text (`POST /inbound/sms`): the
+reminder says how to reply, in the client's language; a reply acts on the most recent
+reminder sent to that number whose appointment is ahead, through booking
+(`booking.reminder_replies`, played here by a small responder); the answer names the
+appointment's local date and time. A STOP-ed number, an unknown one, or booking out of reach
+acts on nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
+
+import pytest
+from nats.aio.msg import Msg
+
+from counseling_shared.codes import Channel, FollowUpKind
+from counseling_shared.events import FollowUpDue
+from notify.application.erasure import erase_client
+from tests.notify.integration.conftest import Notify, eventually
+
+pytestmark = pytest.mark.integration
+
+SECRET = "reminder-reply-test-secret"  # noqa: S105 (a test credential)
+FEE = {"amount": "40.00", "currency": "EUR"}
+
+Script = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _as_booking_would(request: dict[str, Any]) -> dict[str, Any]:
+    """Confirm; a cancel is late (40 €) until the fee was announced."""
+    if request["action"] == "confirm":
+        return {"outcome": "confirmed", "start": request["start"], "fee": None}
+    if not request["shown_late"]:
+        return {"outcome": "late_needs_repeat", "start": request["start"], "fee": FEE}
+    return {"outcome": "cancelled", "start": request["start"], "fee": FEE}
+
+
+@dataclass
+class FakeBooking:
+    """booking's `booking.reminder_replies` responder: keeps each request, answers `script`."""
+
+    notify: Notify
+    script: Script = _as_booking_would
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    _sub: Any = None
+
+    async def start(self) -> None:
+        self._sub = await self.notify.nc.subscribe("booking.reminder_replies", cb=self._answer)
+        await self.notify.nc.flush()
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+            await self.notify.nc.flush()
+            self._sub = None
+
+    async def _answer(self, msg: Msg) -> None:
+        request = json.loads(msg.data)
+        self.requests.append(request)
+        await msg.respond(json.dumps(self.script(request)).encode())
+
+
+@pytest.fixture(scope="module")
+def notify_overrides() -> dict[str, Any]:
+    return {"inbound_sms_secret": SECRET}
+
+
+@pytest.fixture
+async def booking(notify: Notify) -> AsyncIterator[FakeBooking]:
+    fake = FakeBooking(notify)
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+def phone() -> str:
+    return f"+3366{uuid4().int % 10**7:07d}"
+
+
+async def reply(notify: Notify, sender: str, text: str) -> dict[str, Any]:
+    answer = await notify.http.post(
+        "/inbound/sms",
+        json={"from": sender, "text": text},
+        headers={b"X-Webhook-Secret": SECRET.encode(), b"Authorization": b""},
+    )
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+@dataclass(frozen=True)
+class Reminded:
+    client_id: UUID
+    appointment_id: UUID
+    start: datetime
+    text: str
+
+
+async def remind_unkept(
+    notify: Notify,
+    phone: str,
+    *,
+    locale: str = "en",
+    zone: str = "Europe/Paris",
+    hours_ahead: float = 30,
+    client_id: UUID | None = None,
+    site_id: UUID | None = None,
+    channel: Channel = Channel.SMS,
+) -> Reminded:
+    """A reminder by SMS (or messaging) to `phone`, as followup announces it; once sent."""
+    site_id = site_id or await notify.new_site()
+    client_id = client_id or uuid4()
+    notify.directory.add(
+        client_id, phone=phone, locale=locale, timezone=zone, preferred_channel=channel
+    )
+    appointment_id = uuid4()
+    start = (notify.clock.now() + timedelta(hours=hours_ahead)).replace(microsecond=0)
+    due = FollowUpDue(
+        followup_id=uuid4(),
+        client_id=client_id,
+        site_id=site_id,
+        kind=FollowUpKind.REMINDER,
+        due_at=notify.clock.now(),
+        channel=channel,
+        appointment_start=start,
+        manage_url=f"https://booking.example/appointments/{appointment_id}/manage?token=t0k",
+        appointment_id=appointment_id,
+    )
+    await notify.publish(due, source="followup", subject=client_id)
+    sink = notify.sinks.http
+
+    async def sent() -> list[Any]:
+        return [r for r in sink.requests() if r.to == phone and str(appointment_id) in r.body]
+
+    [message] = await eventually(sent, timeout=15.0)
+    return Reminded(client_id, appointment_id, start, message.body)
+
+
+async def remind(notify: Notify, phone: str, **how: Any) -> Reminded:
+    """A reminder by text, sent and kept for replies."""
+    reminded = await remind_unkept(notify, phone, **how)
+    # Kept once the provider took it (just after the sink answered).
+    await eventually(
+        lambda: notify.pool.fetchval(
+            "SELECT 1 FROM sms_reminders WHERE appointment_id = $1", reminded.appointment_id
+        )
+    )
+    return reminded
+
+
+def _local(start: datetime, zone: str) -> datetime:
+    return start.astimezone(ZoneInfo(zone))
+
+
+@pytest.mark.parametrize(
+    ("locale", "says"),
+    [
+        ("en", "Reply C to confirm or X to cancel."),
+        ("fr", "Répondez C pour confirmer ou X pour annuler."),
+        ("ko", "확인은 C, 취소는 X로 답장해 주세요."),
+        ("ru", "Ответьте C, чтобы подтвердить, или X, чтобы отменить."),
+    ],
+)
+async def test_the_reminder_says_how_to_reply_in_the_clients_language(
+    notify: Notify, phone: str, locale: str, says: str
+) -> None:
+    reminded = await remind(notify, phone, locale=locale)
+
+    assert says in reminded.text
+    assert "/manage?token=t0k" in reminded.text  # the link stays
+
+
+async def test_c_confirms_the_reminded_appointment_and_names_its_local_time(
+    notify: Notify, booking: FakeBooking, phone: str
+) -> None:
+    reminded = await remind(notify, phone, locale="fr", zone="Europe/Paris")
+    # The provider may write the number otherwise than booking does: the same number.
+    written = "00" + phone[1:3] + " " + phone[3:6] + " " + phone[6:]
+
+    answer = await reply(notify, written, " c. ")
+
+    assert answer["keyword"] is None
+    assert answer["reminder_reply"] == {"action": "confirm", "outcome": "confirmed"}
+    [asked] = booking.requests
+    assert (asked["appointment_id"], asked["client_id"]) == (
+        str(reminded.appointment_id),
+        str(reminded.client_id),
+    )
+    assert datetime.fromisoformat(asked["start"]) == reminded.start
+    assert (asked["action"], asked["shown_late"]) == ("confirm", False)
+    local = _local(reminded.start, "Europe/Paris")
+    assert answer["reply"].startswith("Merci : votre rendez-vous du ")
+    assert local.strftime("%H:%M") in answer["reply"]
+    assert str(local.day) in answer["reply"]
+    assert phone not in json.dumps(asked)  # no number on the bus
+
+
+async def test_a_late_x_announces_the_fee_and_a_second_x_within_minutes_cancels(
+    notify: Notify, booking: FakeBooking, phone: str
+) -> None:
+    await remind(notify, phone, locale="en", hours_ahead=10)
+
+    first = await reply(notify, phone, "X")
+
+    assert first["reminder_reply"] == {"action": "cancel", "outcome": "late_needs_repeat"}
+    assert "€40.00" in first["reply"]
+    assert "reply X again within 5 minutes" in first["reply"]
+    assert booking.requests[-1]["shown_late"] is False
+
+    second = await reply(notify, phone, "x")
+
+    assert booking.requests[-1]["shown_late"] is True
+    assert second["reminder_reply"] == {"action": "cancel", "outcome": "cancelled"}
+    assert "is cancelled" in second["reply"]
+    assert "€40.00" in second["reply"]
+
+
+async def test_a_second_x_after_the_window_announces_the_fee_again(
+    notify: Notify, booking: FakeBooking, phone: str
+) -> None:
+    await remind(notify, phone, hours_ahead=10)
+    await reply(notify, phone, "X")
+    notify.clock.jump_to(notify.clock.now() + timedelta(minutes=6))
+
+    late = await reply(notify, phone, "X")
+
+    assert [r["shown_late"] for r in booking.requests] == [False, False]
+    assert late["reminder_reply"]["outcome"] == "late_needs_repeat"
+
+
+async def test_a_number_with_no_reminder_acts_on_nothing(
+    notify: Notify, booking: FakeBooking, phone: str
+) -> None:
+    answer = await reply(notify, phone, "취소")
+
+    assert answer["reminder_reply"] == {"action": "cancel", "outcome": "no_reminder"}
+    assert "알림을 찾지 못했습니다" in answer["reply"]  # in the word's language
+    assert booking.requests == []
+
+
+async def test_another_number_cannot_act_on_a_clients_reminder(
+    notify: Notify, booking: FakeBooking, phone: str
+) -> None:
+    await remind(notify, phone)
+    someone_else = phone[:-1] + str((int(phone[-1]) + 1) % 10)
+
+    answer = await reply(notify, someone_else, "X")
+
+    assert answer["reminder_reply"]["outcome"] == "no_reminder"
+    assert booking.requests == []
+
+
+async def test_the_most_recent_reminder_wins_and_the_answer_names_its_time(
+    notify: Notify, booking: FakeBooking, phone: str
+) -> None:
+    site_id = await notify.new_site()
+    client_id = uuid4()
+    first = await remind(notify, phone, site_id=site_id, client_id=client_id, hours_ahead=47)
+    latest = await remind(notify, phone, site_id=site_id, client_id=client_id, hours_ahead=26)
+
+    answer = await reply(notify, phone, "confirm")
+
+    [asked] = booking.requests
+    assert asked["appointment_id"] == str(latest.appointment_id) != str(first.appointment_id)
+    assert _local(latest.start, "Europe/Paris").strftime("%-I:%M") in answer["reply"]
+
+
+async def test_a_reminder_by_messaging_takes_replies_from_the_same_number(
+    notify: Notify, booking: FakeBooking, phone: str
+) -> None:
+    reminded = await remind(notify, phone, channel=Channel.MESSAGING, locale="ru")
+
+    answer = await reply(notify, phone, "С")  # the Cyrillic letter es, as a Russian phone types
+
+    assert answer["reminder_reply"] == {"action": "confirm", "outcome": "confirmed"}
+    assert booking.requests[0]["appointment_id"] == str(reminded.appointment_id)
+    assert answer["reply"].startswith("Спасибо")
+
+
+async def test_stop_wins_a_stopped_numbers_c_or_x_does_nothing(
+    notify: Notify, booking: FakeBooking, phone: str
+) -> None:
+    await remind(notify, phone)
+    assert (await reply(notify, phone, "STOP"))["keyword"] == "stop"
+
+    for text in ("C", "X"):
+        answer = await reply(notify, phone, text)
+        assert answer["reminder_reply"]["outcome"] == "opted_out"
+        assert "Reply START" in answer["reply"]
+    assert booking.requests == []
+
+
+async def test_cancel_is_still_stop_not_a_reply(
+    notify: Notify, booking: FakeBooking, phone: str
+) -> None:
+    await remind(notify, phone)
+
+    answer = await reply(notify, phone, "CANCEL")
+
+    assert (answer["keyword"], answer["reminder_reply"]) == ("stop", None)
+    assert booking.requests == []
+
+
+async def test_a_started_appointments_reminder_no_longer_takes_replies(
+    notify: Notify, booking: FakeBooking, phone: str
+) -> None:
+    reminded = await remind(notify, phone, hours_ahead=1)
+    notify.clock.jump_to(reminded.start + timedelta(seconds=1))
+
+    answer = await reply(notify, phone, "C")
+
+    assert answer["reminder_reply"]["outcome"] == "no_reminder"
+    assert booking.requests == []
+
+
+async def test_booking_out_of_reach_says_try_later_and_records_nothing(
+    notify: Notify, booking: FakeBooking, phone: str
+) -> None:
+    reminded = await remind(notify, phone, hours_ahead=10)
+    await booking.stop()
+
+    answer = await reply(notify, phone, "X")
+
+    assert answer["reminder_reply"] == {"action": "cancel", "outcome": "unavailable"}
+    assert "try again later" in answer["reply"]
+    asked_at = await notify.pool.fetchval(
+        "SELECT cancel_asked_at FROM sms_reminders WHERE appointment_id = $1",
+        reminded.appointment_id,
+    )
+    assert asked_at is None  # no fee announced: the next X is a first X
+
+
+async def test_each_outcome_has_its_text(notify: Notify, booking: FakeBooking, phone: str) -> None:
+    reminded = await remind(notify, phone, locale="fr")
+    moved_to = reminded.start + timedelta(days=1, hours=2)
+    answers = {
+        "already_confirmed": ("déjà confirmé", None),
+        "over": ("ne peut plus être modifié", None),
+        "moved": ("a été déplacé au", moved_to.isoformat()),
+        "cancelled": ("est annulé.", None),
+    }
+    for outcome, (says, start) in answers.items():
+
+        def script(request: dict[str, Any], o: str = outcome, s: str | None = start) -> Any:
+            return {"outcome": o, "start": s or request["start"], "fee": None}
+
+        booking.script = script
+        answer = await reply(notify, phone, "annuler")
+        assert answer["reminder_reply"]["outcome"] == outcome
+        assert says in answer["reply"], (outcome, answer["reply"])
+        if outcome == "moved":  # the new time, as booking has it now
+            assert _local(moved_to, "Europe/Paris").strftime("%H:%M") in answer["reply"]
+
+
+async def test_an_erased_clients_reminders_take_no_more_replies(
+    notify: Notify, booking: FakeBooking, phone: str
+) -> None:
+    reminded = await remind(notify, phone)
+
+    async with notify.pool.acquire() as conn:
+        erased = await erase_client(conn, reminded.client_id)
+
+    assert erased["sms_reminders"] == 1
+    answer = await reply(notify, phone, "X")
+    assert answer["reminder_reply"]["outcome"] == "no_reminder"
+    assert booking.requests == []
