@@ -2,7 +2,9 @@
 WCAG 2.1 A and AA rules (axe.min.js as the `axe-playwright-python` wheel ships it, evaluated by
 Playwright, so the pages' CSP, which forbids scripts, does not have to change), plus what axe
 leaves out: tap targets of at least 44 by 44 CSS px (WCAG 2.5.5, for staff on a phone at
-night), no sideways scrolling at the phone's width (1.4.10), a `<title>` and a `lang`.
+night), no sideways scrolling at the phone's width (1.4.10) nor with text at 200 % (1.4.4),
+each radio group in a fieldset with a legend (1.3.1), a `<title>` and a `lang`, and the
+keyboard alone: Tab reaches every control, each showing its focus (2.1.1, 2.4.7).
 
 `audit` returns the problems found as short lines (an empty list: none), so one failing page
 shows everything at once. `A11Y_SHOTS=<dir>` also saves a full-page screenshot of each state
@@ -99,6 +101,23 @@ async def keyboard_problems(page: Page) -> list[str]:
     return problems
 
 
+# Radio buttons whose group is not one fieldset with a legend (axe no longer asks for it):
+# a screen reader would read "Several days" without the question it answers.
+_RADIO_GROUPS_JS = """
+() => {
+  const bad = new Set();
+  for (const radio of document.querySelectorAll('input[type=radio]')) {
+    const set = radio.closest('fieldset');
+    const legend = set && set.querySelector(':scope > legend');
+    const together = set && [...document.querySelectorAll(
+      `input[type=radio][name="${radio.name}"]`)].every(r => r.closest('fieldset') === set);
+    if (!legend || !legend.textContent.trim() || !together) bad.add(radio.name);
+  }
+  return [...bad];
+}
+"""
+
+
 @cache
 def _axe_source() -> str:
     return (files("axe_playwright_python") / "axe.min.js").read_text(encoding="utf-8")
@@ -120,10 +139,15 @@ async def axe_violations(page: Page) -> list[str]:
 
 
 async def audit(page: Page) -> list[str]:
-    """Everything `axe_violations` finds, plus small tap targets, sideways scrolling at the
-    viewport's width, and a missing title or `lang`."""
+    """Everything `axe_violations` finds, plus small tap targets, radio groups without a
+    fieldset and legend, sideways scrolling at the viewport's width, and a missing title or
+    `lang`."""
     problems = await axe_violations(page)
     problems += [f"target under 44px: {t}" for t in await page.evaluate(_TARGETS_JS, MIN_TARGET_PX)]
+    problems += [
+        f"radio group without fieldset and legend: {n}"
+        for n in await page.evaluate(_RADIO_GROUPS_JS)
+    ]
     width = await page.evaluate("document.documentElement.scrollWidth")
     viewport = page.viewport_size
     if viewport is not None and width > viewport["width"]:
