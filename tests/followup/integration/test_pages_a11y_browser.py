@@ -117,6 +117,11 @@ async def test_the_checkin_form_and_its_answers_pass_the_review(
         await page.click("button[type=submit]")
         await page.wait_for_load_state()
         found += await audit_both_sizes(page, "thank you (risky answer)")
+        # The emergency number sits in a sentence (exempt from 2.5.5) but is the one thing a
+        # distressed client must hit: 44 px all the same.
+        number = await page.locator(".emergency a[href^='tel:']").bounding_box()
+        assert number is not None
+        assert number["height"] >= 44
         await page.goto(url)
         found += await audit_both_sizes(page, "already received")
         await page.goto(url.split("?")[0])
