@@ -205,8 +205,8 @@ async def save_replayed(
     By binary COPY (`copy_records_to_table`, which a rebuild's `RecordedWrites` turns into one
     COPY per batch): a plain insert, so only into tables the rebuild emptied of this
     notification's rows, on a connection with `db.binary_jsonb` (`params`, `trace_headers`).
-    An `executemany` of the insert started an executor per row: PostgreSQL's CPU per row grew
-    with each column added to the table (eight since 2026-12-05 02:29, about 11 µs a row)."""
+    An `executemany` of the insert started an executor per row, whose cost grew with the
+    table's columns (the eight added on 2026-12-05 cost about 11 µs a row; docs/performance.md)."""
     await conn.copy_records_to_table(
         "notifications",
         records=[
