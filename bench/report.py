@@ -1003,7 +1003,14 @@ to 1,568 (854), 32.4 / 30.2 (PostgreSQL lower in every round). The rebuilt rows 
 ones (the rebuild tests compare every table). What is left for notify is this process's fold,
 17 to 19 ms per 1,000 events (each event's pydantic validation about half of its samples), with
 PostgreSQL's 12 beside it; crisis's, about 30 ms each of fold and PostgreSQL at these loads (not
-profiled further). At these loads neither passes 20,000 events/s in every run.
+profiled further). At these loads neither passes 20,000 events/s in every run. A timeline of
+notify's rebuild now on the store of `make bench`'s size (`bench.rebuild_timeline`, load 8.4,
+534 and 624 ms): its `DELETE FROM notifications` takes 86 to 125 ms, of which the foreign key
+from `notification_attempts`, checked row by row though the attempts were deleted just before,
+59 to 86 (`EXPLAIN ANALYZE`: 10 to 14 µs a row); a full batch's two copies 70 to 100 ms. Not done:
+dropping that key during the rebuild (ACCESS EXCLUSIVE: readers would wait, which the DELETE
+is there to avoid), or comparing the rows and writing only those that differ, as booking's
+rebuild does.
 
 ### The backbone, beside raw NATS and PostgreSQL
 
