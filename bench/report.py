@@ -999,8 +999,12 @@ on the 34,948 events, eight rounds at load 9.6 to 16.4: main 2,481 to 7,871 ms (
 1,409, 13,020 events/s), 33.5 / 28.6; this branch 443 to 1,068 (700, 26,015 events/s), 18.2 /
 12.1; c08637b 879 to 1,640 (1,398), 30.2 / 25.0: half the CPU per event of either. crisis, ten
 rounds at load 11.7 to 16.6: main 354 to 1,879 ms (median 1,119), 34.2 / 38.9; this branch 617
-to 1,568 (854), 32.4 / 30.2 (PostgreSQL lower in every round). The rebuilt rows equal the live
-ones (the rebuild tests compare every table). What is left for notify is this process's fold,
+to 1,568 (854), 32.4 / 30.2 (PostgreSQL lower in every round). Again at load 5.5 to 8.0
+(09:15 UTC, no added heap): notify on the store of `make bench`'s size, six rounds, main 1,003
+to 2,826 ms (median 1,430, 12,727 events/s), 24.7 / 26.6, this branch 551 to 1,221 (727, 25,145
+events/s), 17.6 / 11.6; crisis, eight rounds, main 402 to 676 ms (563, 6,952 events/s), 26.2 /
+30.8, this branch 266 to 459 (332, 11,960 events/s), 23.7 / 24.6. The rebuilt rows equal the
+live ones (the rebuild tests compare every table). What is left for notify is this process's fold,
 17 to 19 ms per 1,000 events (each event's pydantic validation about half of its samples), with
 PostgreSQL's 12 beside it; crisis's, about 30 ms each of fold and PostgreSQL at these loads (not
 profiled further). At these loads neither passes 20,000 events/s in every run. A timeline of
