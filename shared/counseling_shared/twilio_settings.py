@@ -34,17 +34,20 @@ class TwilioWebhookSettings(BaseModel):
         alias="TWILIO_AUTH_TOKEN_FILE",
         description="A file holding TWILIO_AUTH_TOKEN instead (a mounted Secret); read at start.",
     )
-    twilio_webhook_base_url: str = Field(
-        default="",
+    twilio_webhook_base_url: str | None = Field(
+        default=None,
         alias="TWILIO_WEBHOOK_BASE_URL",
         description="This service's public URL as Twilio calls it (`https://sms.center.example`"
         "), exactly as in Twilio's console up to the path: Twilio signs the URL it calls, which"
         " behind an ingress is not the one the service sees.",
     )
 
-    @field_validator("twilio_auth_token", "twilio_auth_token_file", mode="before")
+    @field_validator(
+        "twilio_auth_token", "twilio_auth_token_file", "twilio_webhook_base_url", mode="before"
+    )
     @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
+    def _empty_twilio_value_is_unset(cls, value: object) -> object:
+        # (Its own name: a validator named as one of ServiceSettings' would replace that one.)
         return None if value == "" else value
 
     def twilio_token(self) -> str:
@@ -61,5 +64,5 @@ class TwilioWebhookSettings(BaseModel):
             raise ValueError(f"TWILIO_AUTH_TOKEN_FILE: {exc}") from None
         if not token:
             raise ValueError("SMS provider twilio needs TWILIO_AUTH_TOKEN (or its _FILE)")
-        if not self.twilio_webhook_base_url.startswith(("https://", "http://")):
+        if not (self.twilio_webhook_base_url or "").startswith(("https://", "http://")):
             raise ValueError("SMS provider twilio needs TWILIO_WEBHOOK_BASE_URL (an http(s) URL)")

@@ -323,6 +323,6 @@ def twilio_provider(s: NotifySettings, client: httpx.AsyncClient, *, role: str) 
         account_sid=s.twilio_account_sid or "",
         auth=s.twilio_basic_auth(),
         sender=sender,
-        callback_base=s.twilio_webhook_base_url,
+        callback_base=s.twilio_webhook_base_url or "",
         role=role,
     )

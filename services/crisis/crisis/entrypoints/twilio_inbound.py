@@ -28,7 +28,7 @@ def _twilio(request: Request) -> tuple[str, str]:
     assert isinstance(settings, CrisisSettings)
     if settings.sms_provider != "twilio":
         return "", ""  # answered 503
-    return settings.twilio_token(), settings.twilio_webhook_base_url
+    return settings.twilio_token(), settings.twilio_webhook_base_url or ""
 
 
 def require_signature(request: Request) -> None:
@@ -43,6 +43,7 @@ def require_signature(request: Request) -> None:
         200: {"content": {twilio_webhook.TWIML: {}}},
         **problem_responses(
             s401="Missing or wrong `X-Twilio-Signature` (a missing one before the body).",
+            s422="The form has no usable `From` or `Body`.",
             s503="SMS_PROVIDER is not `twilio`.",
         ),
     },

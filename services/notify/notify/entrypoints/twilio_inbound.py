@@ -52,7 +52,7 @@ def _twilio(request: Request) -> tuple[str, str]:
     assert isinstance(settings, NotifySettings)
     if not settings.uses_twilio:
         return "", ""  # answered 503: Twilio is not this notify's provider
-    return settings.twilio_token(), settings.twilio_webhook_base_url
+    return settings.twilio_token(), settings.twilio_webhook_base_url or ""
 
 
 def require_signature(request: Request) -> None:
@@ -72,13 +72,15 @@ _DESCRIBED = {
     "s401": "Missing or wrong `X-Twilio-Signature` (a missing one before the body is read).",
     "s503": "SMS_PROVIDER (or SMS_FALLBACK_PROVIDER) is not `twilio`.",
 }
-_RESPONSES = problem_responses(**_DESCRIBED)
 
 
 @router.post(
     SMS_PATH,
     response_class=Response,
-    responses={200: {"content": {twilio_webhook.TWIML: {}}}, **_RESPONSES},
+    responses={
+        200: {"content": {twilio_webhook.TWIML: {}}},
+        **problem_responses(s422="The form has no usable `From` or `Body`.", **_DESCRIBED),
+    },
     openapi_extra=_FORM,
 )
 async def twilio_inbound_sms(_: Signed, request: Request) -> Response:
