@@ -12,6 +12,8 @@ import httpx
 import pytest
 
 from counseling_shared.codes import Channel
+from counseling_shared.http.problems import Problem
+from notify.entrypoints import inbound_sms
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, Scripted, signed
 from tests.notify.integration.conftest import Notify, eventually, followup_due
 
@@ -194,3 +196,25 @@ async def test_twilios_own_opt_out_refusal_is_our_sms_opted_out(
         ("sms", "permanent_failure", "sms_opted_out"),
         ("email", "sent", None),
     ]
+
+
+@pytest.mark.parametrize(("busy", "status"), [(2, 204), (9, 503)])
+async def test_a_receipt_that_comes_while_the_send_is_recorded_is_tried_again_in_the_request(
+    notify: Notify, monkeypatch: pytest.MonkeyPatch, busy: int, status: int
+) -> None:
+    """Twilio does not post a callback again after a 503: notify retries it for a moment."""
+    calls: list[str] = []
+
+    async def record(*args: Any) -> None:
+        calls.append(args[2].idempotency_key)
+        if len(calls) <= busy:
+            raise Problem(503, "unavailable", "Service unavailable", "being sent")
+
+    monkeypatch.setattr(inbound_sms, "inbound_sms_status", record)
+    key = str(uuid4())
+    path = f"/inbound/sms/twilio/status?key={key}&provider=primary"
+
+    answer = await post_as_twilio(notify, path, {"MessageStatus": "delivered"})
+
+    assert answer.status_code == status
+    assert calls == [key] * min(busy + 1, 4)
