@@ -12,9 +12,10 @@ from urllib.parse import parse_qsl
 
 from fastapi import Request
 from fastapi.responses import Response
+from pydantic import ValidationError
 
 from counseling_shared import audit, twilio_signature
-from counseling_shared.http.problems import Problem
+from counseling_shared.http.problems import Problem, Unprocessable
 from counseling_shared.http.webhook_secret import ACTOR
 
 TWIML = "application/xml"
@@ -52,3 +53,15 @@ async def verified_form(request: Request, token: str, base_url: str) -> dict[str
 def twiml_response(*messages: str) -> Response:
     """The answer Twilio expects to a text: TwiML, a `<Message>` per text to send back."""
     return Response(twilio_signature.twiml(messages), media_type=TWIML)
+
+
+_FORM_FIELDS = {"from": "From", "from_": "From", "text": "Body"}
+
+
+def unusable_text(exc: ValidationError) -> Unprocessable:
+    """A 422 naming Twilio's fields (`From`, `Body`) for a text our inbound body refuses."""
+    errors = [
+        {"field": _FORM_FIELDS.get(str(e["loc"][-1]), str(e["loc"][-1])), "message": e["msg"]}
+        for e in exc.errors()
+    ]
+    return Unprocessable("The text has no usable From or Body.", errors)

@@ -218,3 +218,12 @@ async def test_a_receipt_that_comes_while_the_send_is_recorded_is_tried_again_in
 
     assert answer.status_code == status
     assert calls == [key] * min(busy + 1, 4)
+
+
+async def test_a_signed_post_without_a_sender_is_a_422_naming_twilios_field(
+    notify: Notify,
+) -> None:
+    answer = await post_as_twilio(notify, SMS_PATH, {"Body": "STOP"})
+
+    assert answer.status_code == 422
+    assert [e["field"] for e in answer.json()["errors"]] == ["From"]

@@ -12,7 +12,6 @@ from pydantic import ValidationError
 
 from counseling_shared.http import twilio_webhook
 from counseling_shared.http.openapi import problem_responses
-from counseling_shared.http.problems import Problem
 from counseling_shared.service import runtime_of
 from crisis.entrypoints import inbound_sms
 from crisis.entrypoints.schemas import InboundSmsBody
@@ -63,9 +62,7 @@ async def twilio_inbound_sms(
     params = await twilio_webhook.verified_form(request, *_twilio(request))
     try:
         body = InboundSmsBody(from_=params.get("From", ""), text=params.get("Body", ""))
-    except ValidationError:
-        raise Problem(
-            422, "validation-error", "Invalid request", "No usable From or Body.", errors=[]
-        ) from None
+    except ValidationError as exc:
+        raise twilio_webhook.unusable_text(exc) from None
     answer = await inbound_sms.inbound_sms(None, request, body)
     return twilio_webhook.twiml_response(answer.reply)

@@ -89,10 +89,8 @@ async def twilio_inbound_sms(_: Signed, request: Request) -> Response:
     params = await twilio_webhook.verified_form(request, *_twilio(request))
     try:
         body = InboundSmsBody(from_=params.get("From", ""), text=params.get("Body", ""))
-    except ValidationError:
-        raise Problem(
-            422, "validation-error", "Invalid request", "No usable From or Body.", errors=[]
-        ) from None
+    except ValidationError as exc:
+        raise twilio_webhook.unusable_text(exc) from None
     answer = await inbound_sms.inbound_sms(None, request, body)
     if params.get("OptOutType"):
         return twilio_webhook.twiml_response()  # Twilio answered the keyword itself
