@@ -160,7 +160,7 @@ def lane_pool(
                     renderer=renderer,
                     retry=retry,
                     defer_max_age=s.defer_max_age,
-                    takes_replies=bool(s.inbound_sms_secret.get_secret_value()),
+                    takes_replies=s.takes_sms_replies,
                     lookups=lookup,
                 )
                 workers = LaneWorkers(

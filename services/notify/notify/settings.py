@@ -344,6 +344,12 @@ class NotifySettings(ServiceSettings, TwilioWebhookSettings):
     def uses_twilio(self) -> bool:
         return "twilio" in (self.sms_provider, self.sms_fallback_provider)
 
+    @property
+    def takes_sms_replies(self) -> bool:
+        """Whether a client's text back reaches notify: through the provider webhook's secret
+        (`POST /inbound/sms`) or through Twilio's signed posts (`POST /inbound/sms/twilio`)."""
+        return bool(self.inbound_sms_secret.get_secret_value()) or self.uses_twilio
+
     def _check_twilio(self) -> None:
         if self.sms_provider == self.sms_fallback_provider:
             raise ValueError("SMS_PROVIDER and SMS_FALLBACK_PROVIDER are both twilio")

@@ -4,6 +4,7 @@ receipts, its signed texts become STOP/START/HELP, and a request Twilio did not 
 notify sits behind a proxy: Twilio signs the public URL, not the one notify sees."""
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID, uuid4
@@ -11,7 +12,7 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
-from counseling_shared.codes import Channel
+from counseling_shared.codes import Channel, FollowUpKind
 from counseling_shared.http.problems import Problem
 from notify.entrypoints import inbound_sms
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, Scripted, signed
@@ -111,6 +112,33 @@ async def test_a_message_goes_by_twilio_and_its_status_callback_is_its_receipt(
     delivered = {"MessageSid": "SM1", "MessageStatus": "delivered"}
     assert (await post_as_twilio(notify, callback, delivered)).status_code == 204
     assert (await notify.notification(detail["id"]))["receipt"]["status"] == "delivered"
+
+
+async def test_with_twilio_and_no_webhook_secret_a_reminder_asks_for_c_or_x_and_is_kept(
+    notify: Notify, twilio: FakeTwilio, phone: str
+) -> None:
+    """Replies reach notify through Twilio's signed posts, so `INBOUND_SMS_SECRET` is not
+    needed for a reminder to offer them."""
+    assert not notify.settings.inbound_sms_secret.get_secret_value()
+    client_id, appointment_id = uuid4(), uuid4()
+    notify.directory.add(client_id, phone=phone, preferred_channel=Channel.SMS)
+    due = followup_due(client_id, await notify.new_site()).model_copy(
+        update={
+            "kind": FollowUpKind.REMINDER,
+            "appointment_start": notify.clock.now() + timedelta(hours=30),
+            "appointment_id": appointment_id,
+            "manage_url": f"https://booking.example/appointments/{appointment_id}/manage?t=1",
+        }
+    )
+    await notify.publish(due, source="followup", subject=client_id)
+    await settled(notify, client_id)
+
+    [posted] = twilio.to(phone)
+    assert "Reply C to confirm or X to cancel." in posted.form["Body"]
+    kept = await notify.pool.fetchval(
+        "SELECT count(*) FROM sms_reminders WHERE appointment_id = $1", appointment_id
+    )
+    assert kept == 1
 
 
 async def test_a_callback_for_no_notification_of_ours_is_a_404(notify: Notify) -> None:
