@@ -959,6 +959,63 @@ samples, asyncpg encoding and sending the COPY 14 %, the follow-ups' decoding an
 their rows 8 %), with PostgreSQL's 8 to 11 beside it; at a load of 7, where the two no longer
 overlap and wait their turn, it still falls under 20,000 events/s in some runs.
 
+Why notify's and crisis's rebuilds fell below 20,000 events/s (2026-12-05, 08:35 to 09:10 UTC;
+`make bench`: notify 26,889 events/s at 02:29, 19,483 and 17,490 at 07:25 and 07:45; crisis
+22,149, 18,740 and 16,922). The stores were not the cause: 19,154 events in 6,510 streams at 02:29,
+17,984 in 6,134 at 07:45 (notify), 4,047 and 4,005 in 843 (crisis), the same events per stream.
+A store filled by main's code (`python -m bench.rebuild_ab --dump DIR --booking-seconds 30
+--sessions 2000 --flags 400`: notify 35,012 events, crisis 3,906 in 801 streams), less notify's
+16 streams holding a `DeliveryDeferred` (a kind c08637b cannot read): 34,948 events, 11,781
+notifications. c08637b's schema was made by its own migrations and given the same rows (main's
+additions undone on a copy: notify's eight `notifications` columns and three checks, crisis's
+four `alerts` columns, an index, the timers' round and kind). A worktree of c08637b with its own
+venv, main's, alternately, each run one rebuild in a fresh process on a fresh copy of the
+database (`CREATE DATABASE ... TEMPLATE`), CPU per 1,000 events fold / PostgreSQL (medians).
+notify, eight rounds at load 5.3 to 12.9: c08637b 1,719 to 5,842 ms (median 2,371), 24.7 /
+23.3; main 1,748 to 8,299 (3,590), 27.6 / 27.1; c08637b's code on main's schema 25.0 / 27.0.
+Main costs about 14 % more CPU per event: PostgreSQL's share comes from the table's eight new
+columns (each notification's insert, an `executemany`, started an executor per row: about 11 µs
+a row more), the fold's from the code (a `Notification` of eight more fields, 32 values a row
+instead of 24). crisis, ten rounds at load 8.4 to 11: c08637b 230 to 1,045 ms (median 611), 28.9
+/ 31.4; main 190 to 1,215 (750), 27.5 / 33.0: no measurable difference per event. The rest of
+the fall is the machine: the same code moved three to six times from run to run here (main's
+notify 4,211 to 19,993 events/s), and a rebuild of 0.2 s (crisis's) moves by 60 ms with
+anything else running. And notify's rebuild was the only one that kept the cyclic collector
+running: with half a million objects alive in the process (a benchmark's heap, as in `make
+bench`), main's fold took 30.1 to 35.4 ms per 1,000 events (median 31.9) instead of 24.3 to 31.7
+(27.6). Now notify's
+rebuild copies each notification's row and its attempts by binary COPY
+(`notification_store.save_replayed`, `db.binary_jsonb`; the kept trace headers as `JsonText`),
+runs its first statements as one simple query with `REBUILD_COMMIT`, deletes the old rows in
+the first batch, counts its streams in SQL and pauses the collector (`gc_paused`), as
+followup's does; crisis's copies each alert's row (the upsert's columns and values: a unit test
+compares them), its timeline steps and pages, and each flag's row. Measured the same way: notify
+on the 34,948 events, eight rounds at load 9.6 to 16.4: main 2,481 to 7,871 ms (median 4,515,
+7,747 events/s), 26.9 / 27.8; this branch 1,885 to 4,460 (3,035, 11,662 events/s), 17.5 /
+11.8; c08637b 1,989 to 7,727 (3,951), 25.4 / 23.6. With a benchmark's heap (five rounds, load
+10.2 to 13.7): main median 6,502 ms, 31.9 / 28.9; this branch 3,541, 18.9 / 12.4; c08637b
+7,965, 30.5 / 24.3. On a store of `make bench`'s size (its first 6,134 notification streams,
+18,202 events) with that heap, six rounds at load 6.3 to 11.2: main 1,228 to 2,149 ms (median
+1,409, 13,020 events/s), 33.5 / 28.6; this branch 443 to 1,068 (700, 26,015 events/s), 18.2 /
+12.1; c08637b 879 to 1,640 (1,398), 30.2 / 25.0: half the CPU per event of either. crisis, ten
+rounds at load 11.7 to 16.6: main 354 to 1,879 ms (median 1,119), 34.2 / 38.9; this branch 617
+to 1,568 (854), 32.4 / 30.2 (PostgreSQL lower in every round). Again at load 5.5 to 8.0
+(09:15 UTC, no added heap): notify on the store of `make bench`'s size, six rounds, main 1,003
+to 2,826 ms (median 1,430, 12,727 events/s), 24.7 / 26.6, this branch 551 to 1,221 (727, 25,145
+events/s), 17.6 / 11.6; crisis, eight rounds, main 402 to 676 ms (563, 6,952 events/s), 26.2 /
+30.8, this branch 266 to 459 (332, 11,960 events/s), 23.7 / 24.6. The rebuilt rows equal the
+live ones (the rebuild tests compare every table). What is left for notify is this process's fold,
+17 to 19 ms per 1,000 events (each event's pydantic validation about half of its samples), with
+PostgreSQL's 12 beside it; crisis's, about 30 ms each of fold and PostgreSQL at these loads (not
+profiled further). At these loads neither passes 20,000 events/s in every run. A timeline of
+notify's rebuild now on the store of `make bench`'s size (`bench.rebuild_timeline`, load 8.4,
+534 and 624 ms): its `DELETE FROM notifications` takes 86 to 125 ms, of which the foreign key
+from `notification_attempts`, checked row by row though the attempts were deleted just before,
+59 to 86 (`EXPLAIN ANALYZE`: 10 to 14 µs a row); a full batch's two copies 70 to 100 ms. Not done:
+dropping that key during the rebuild (ACCESS EXCLUSIVE: readers would wait, which the DELETE
+is there to avoid), or comparing the rows and writing only those that differ, as booking's
+rebuild does.
+
 ### The backbone, beside raw NATS and PostgreSQL
 
 {table}

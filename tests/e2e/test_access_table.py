@@ -64,11 +64,15 @@ SIGNED_LINK_ROUTES = {
 }
 # No API key: the SMS provider's webhooks, authenticated by their shared secret (tested in
 # tests/crisis/integration/test_oncall_page.py, tests/notify/integration/test_sms_opt_outs.py,
-# tests/notify/integration/test_delivery_receipts.py).
+# tests/notify/integration/test_delivery_receipts.py), or Twilio's by its signature
+# (tests/notify/integration/test_twilio.py, tests/crisis/integration/test_twilio_replies.py).
 WEBHOOK_ROUTES = {
     ("crisis", "POST", "/inbound/sms"),
     ("notify", "POST", "/inbound/sms"),
     ("notify", "POST", "/inbound/sms/status"),
+    ("crisis", "POST", "/inbound/sms/twilio"),
+    ("notify", "POST", "/inbound/sms/twilio"),
+    ("notify", "POST", "/inbound/sms/twilio/status"),
 }
 SERVICES = ("booking", "followup", "notify", "crisis")
 WEBHOOK_URL = "http://127.0.0.1:9/hooks"  # nothing listens: deliveries stay pending

@@ -71,6 +71,14 @@ async def suite(
             # Without a secret the SMS webhook is a deliberate 503 (not configured); with one,
             # the fuzzed header is a wrong secret: a 401.
             "INBOUND_SMS_SECRET": "fuzz-inbound-secret",
+            # Twilio's routes likewise (notify and crisis): the fuzzed posts carry no valid
+            # signature, a 401. Nothing listens at the API URL: sends fail, unseen here.
+            "SMS_PROVIDER": "twilio",
+            "TWILIO_ACCOUNT_SID": "AC00000000000000000000000000000000",
+            "TWILIO_AUTH_TOKEN": "fuzz-twilio-token",
+            "TWILIO_FROM": "+15005550006",
+            "TWILIO_WEBHOOK_BASE_URL": "https://sms.center.example",
+            "TWILIO_API_URL": "http://127.0.0.1:9",
         },
     )
     try:

@@ -143,6 +143,8 @@ def test_every_error_answer_is_declared_as_a_problem_and_every_key_as_bearer(
                 "/waitlist/offers/{offer_id}/accept",
                 "/inbound/sms",
                 "/inbound/sms/status",
+                "/inbound/sms/twilio",  # Twilio's signature is the credential
+                "/inbound/sms/twilio/status",
                 _MANAGE,
                 f"{_MANAGE}/confirm",
                 f"{_MANAGE}/cancel",

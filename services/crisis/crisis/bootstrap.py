@@ -14,6 +14,7 @@ from crisis.entrypoints import (
     oncall_page,
     pins_http,
     schedules_http,
+    twilio_inbound,
 )
 from crisis.entrypoints.auditor import escalation_auditor
 from crisis.entrypoints.gauges import refresh_gauges
@@ -46,6 +47,7 @@ def definition(settings: CrisisSettings | None = None) -> ServiceDefinition:
             oncall_page.router,
             pins_http.router,
             inbound_sms.router,
+            twilio_inbound.router,
         ],
         background=[
             escalation_scheduler(paging),

@@ -1,14 +1,17 @@
 """Settings of the crisis service, read from the environment."""
 
-from pydantic import Field, SecretStr
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
 
 from counseling_shared.settings import ServiceSettings
+from counseling_shared.twilio_settings import SmsProviderKind, TwilioWebhookSettings
 
 # Seconds: how long a page can wait on crisis's relay if its LISTEN connection died unseen.
 PAGE_PATH_POLL = 1.0
 
 
-class CrisisSettings(ServiceSettings):
+class CrisisSettings(ServiceSettings, TwilioWebhookSettings):
     service_name: str = "crisis"
     port: int = Field(default=8004, alias="CRISIS_PORT")
     alert_base_url: str = Field(
@@ -109,6 +112,19 @@ class CrisisSettings(ServiceSettings):
         description="Shared secret the SMS provider sends (header `X-Webhook-Secret`) with a"
         " staff member's reply to `POST /inbound/sms`. Empty: the webhook answers 503.",
     )
+    sms_provider: SmsProviderKind = Field(
+        default="webhook",
+        alias="SMS_PROVIDER",
+        description="`twilio`: staff replies also come as Twilio's signed form posts to"
+        " `POST /inbound/sms/twilio` (TWILIO_AUTH_TOKEN, TWILIO_WEBHOOK_BASE_URL); `webhook`:"
+        " that route answers 503. crisis sends no SMS itself (notify does).",
+    )
+
+    @model_validator(mode="after")
+    def _twilio_complete(self) -> Self:
+        if self.sms_provider == "twilio":
+            self.check_twilio_webhooks()
+        return self
 
     def relay_listening_poll(self) -> float:
         """Pages cross crisis's outbox relay: it looks every second even while its LISTEN

@@ -19,13 +19,14 @@ from notify.adapters.reminder_log import ReminderLog
 from notify.adapters.smtp import SmtpProvider
 from notify.adapters.templates import JinjaRenderer
 from notify.adapters.time_capped import TimeCapped
+from notify.adapters.twilio import TwilioProvider
 from notify.adapters.webhook_sender import WebhookSender
 from notify.adapters.webhooks import WebhookProvider
 from notify.application.delivery import Courier
 from notify.application.ports import ChannelProvider
 from notify.application.webhooks import WebhookCourier
 from notify.domain.codes import Lane, Template
-from notify.entrypoints import consumers, http, inbound_sms, webhooks_http
+from notify.entrypoints import consumers, http, inbound_sms, twilio_inbound, webhooks_http
 from notify.entrypoints.opt_out_gauges import refresh_opt_out_gauges
 from notify.entrypoints.page_priority import PagesFirst
 from notify.entrypoints.webhook_gauges import refresh_webhook_gauges
@@ -58,7 +59,7 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
         routes=consumers.routes(s),
         # The SMS provider's webhook spends its own rate budget, as on crisis.
         rate_budgets=(inbound_sms.provider_budget(s),),
-        routers=[http.router, webhooks_http.router, inbound_sms.router],
+        routers=[http.router, webhooks_http.router, inbound_sms.router, twilio_inbound.router],
         background=[
             *(lane_pool(Lane.CRISIS, s, channels, pages) for channels in CRISIS_CHANNEL_GROUPS),
             lane_pool(Lane.BULK, s, pages=pages),
@@ -159,7 +160,7 @@ def lane_pool(
                     renderer=renderer,
                     retry=retry,
                     defer_max_age=s.defer_max_age,
-                    takes_replies=bool(s.inbound_sms_secret.get_secret_value()),
+                    takes_replies=s.takes_sms_replies,
                     lookups=lookup,
                 )
                 workers = LaneWorkers(
@@ -271,17 +272,25 @@ def providers(
 
     def http(channel: NotificationChannel, url: str, fallback: str | None) -> ChannelProvider:
         name: Provider = "sms" if channel is NotificationChannel.SMS else "messaging"
-        first = capped(WebhookProvider(client, url, s.provider_auth(name), channel=channel.value))
-        if not fallback:
-            return first
-        second = WebhookProvider(
-            client,
-            fallback,
-            s.provider_auth("sms_fallback" if name == "sms" else "messaging_fallback"),
-            channel=channel.value,
-            role="fallback",
-        )
-        return FailoverProvider(channel.value, first, capped(second))
+        sms = channel is NotificationChannel.SMS
+        if sms and s.sms_provider == "twilio":
+            first: ChannelProvider = twilio_provider(s, client, role="primary")
+        else:
+            first = WebhookProvider(client, url, s.provider_auth(name), channel=channel.value)
+        second: ChannelProvider
+        if sms and s.sms_fallback_provider == "twilio":
+            second = twilio_provider(s, client, role="fallback")
+        elif fallback:
+            second = WebhookProvider(
+                client,
+                fallback,
+                s.provider_auth("sms_fallback" if name == "sms" else "messaging_fallback"),
+                channel=channel.value,
+                role="fallback",
+            )
+        else:
+            return capped(first)
+        return FailoverProvider(channel.value, capped(first), capped(second))
 
     def guarded(provider: ChannelProvider) -> ChannelProvider:
         if opt_outs is None:
@@ -303,3 +312,21 @@ def providers(
             )
         ),
     }
+
+
+def twilio_provider(s: NotifySettings, client: httpx.AsyncClient, *, role: str) -> TwilioProvider:
+    """Twilio as the SMS provider (`SMS_PROVIDER=twilio`) or the second one."""
+    sender = (
+        {"MessagingServiceSid": s.twilio_messaging_service_sid}
+        if s.twilio_messaging_service_sid
+        else {"From": s.twilio_from or ""}
+    )
+    return TwilioProvider(
+        client,
+        api_url=s.twilio_api_url,
+        account_sid=s.twilio_account_sid or "",
+        auth=s.twilio_basic_auth(),
+        sender=sender,
+        callback_base=s.twilio_webhook_base_url or "",
+        role=role,
+    )

@@ -7,6 +7,7 @@ from typing import Any, Literal, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from counseling_shared.settings import ServiceSettings
+from counseling_shared.twilio_settings import SmsProviderKind, TwilioWebhookSettings, read_secret
 from notify.adapters.provider_auth import ProviderAuth, read_secret_file
 from notify.domain.retry import RetryPolicy
 from notify.domain.webhooks.delivery import WebhookRetryPolicy
@@ -16,7 +17,7 @@ PROVIDERS: tuple[Provider, ...] = ("sms", "sms_fallback", "messaging", "messagin
 """The four provider URLs, each with its own credential (SMS_WEBHOOK_AUTH, ...)."""
 
 
-class NotifySettings(ServiceSettings):
+class NotifySettings(ServiceSettings, TwilioWebhookSettings):
     service_name: str = "notify"
     port: int = Field(default=8003, alias="NOTIFY_PORT")
 
@@ -114,6 +115,54 @@ class NotifySettings(ServiceSettings):
         alias="MESSAGING_FALLBACK_WEBHOOK_AUTH_FILE",
         description="A file holding MESSAGING_FALLBACK_WEBHOOK_AUTH instead (a mounted Secret);"
         " read at start.",
+    )
+    sms_provider: SmsProviderKind = Field(
+        default="webhook",
+        alias="SMS_PROVIDER",
+        description="`webhook`: SMS go to SMS_WEBHOOK_URL; `twilio`: to Twilio's Messages API"
+        " (TWILIO_*), and Twilio's signed webhooks are taken on `/inbound/sms/twilio` and"
+        " `/inbound/sms/twilio/status`.",
+    )
+    sms_fallback_provider: SmsProviderKind = Field(
+        default="webhook",
+        alias="SMS_FALLBACK_PROVIDER",
+        description="`webhook`: the second SMS provider is SMS_FALLBACK_WEBHOOK_URL (if set);"
+        " `twilio`: it is Twilio (the first one then stays a webhook).",
+    )
+    twilio_account_sid: str | None = Field(
+        default=None,
+        alias="TWILIO_ACCOUNT_SID",
+        description="The Twilio account (`AC…`) messages are sent from.",
+    )
+    twilio_api_key_sid: str | None = Field(
+        default=None,
+        alias="TWILIO_API_KEY_SID",
+        description="An API key (`SK…`) to send with instead of the auth token (revocable on"
+        " its own); TWILIO_AUTH_TOKEN is still needed to check Twilio's webhooks.",
+    )
+    twilio_api_key_secret: SecretStr | None = Field(
+        default=None, alias="TWILIO_API_KEY_SECRET", description="The API key's secret."
+    )
+    twilio_api_key_secret_file: Path | None = Field(
+        default=None,
+        alias="TWILIO_API_KEY_SECRET_FILE",
+        description="A file holding TWILIO_API_KEY_SECRET instead; read at start.",
+    )
+    twilio_from: str | None = Field(
+        default=None,
+        alias="TWILIO_FROM",
+        description="The sender: the center's Twilio number (E.164); or set"
+        " TWILIO_MESSAGING_SERVICE_SID instead.",
+    )
+    twilio_messaging_service_sid: str | None = Field(
+        default=None,
+        alias="TWILIO_MESSAGING_SERVICE_SID",
+        description="A Messaging Service (`MG…`) that picks the sender, instead of TWILIO_FROM.",
+    )
+    twilio_api_url: str = Field(
+        default="https://api.twilio.com",
+        alias="TWILIO_API_URL",
+        description="Twilio's REST API (another only for tests or a regional edge).",
     )
     webhook_timeout: float = Field(default=15.0, alias="WEBHOOK_TIMEOUT", gt=0)
     inbound_sms_secret: SecretStr = Field(
@@ -260,7 +309,14 @@ class NotifySettings(ServiceSettings):
     )
 
     @field_validator(
-        *(f"{p}_webhook_auth{k}" for p in PROVIDERS for k in ("", "_file")), mode="before"
+        *(f"{p}_webhook_auth{k}" for p in PROVIDERS for k in ("", "_file")),
+        "twilio_api_key_secret",
+        "twilio_api_key_secret_file",
+        "twilio_account_sid",
+        "twilio_api_key_sid",
+        "twilio_from",
+        "twilio_messaging_service_sid",
+        mode="before",
     )
     @classmethod
     def _empty_auth_is_unset(cls, value: object) -> object:
@@ -280,7 +336,45 @@ class NotifySettings(ServiceSettings):
                 self.provider_auth(provider)
             except (OSError, ValueError) as exc:
                 raise ValueError(f"{provider.upper()}_WEBHOOK_AUTH: {exc}") from None
+        if self.uses_twilio:
+            self._check_twilio()
         return self
+
+    @property
+    def uses_twilio(self) -> bool:
+        return "twilio" in (self.sms_provider, self.sms_fallback_provider)
+
+    @property
+    def takes_sms_replies(self) -> bool:
+        """Whether a client's text back reaches notify: through the provider webhook's secret
+        (`POST /inbound/sms`) or through Twilio's signed posts (`POST /inbound/sms/twilio`)."""
+        return bool(self.inbound_sms_secret.get_secret_value()) or self.uses_twilio
+
+    def _check_twilio(self) -> None:
+        if self.sms_provider == self.sms_fallback_provider:
+            raise ValueError("SMS_PROVIDER and SMS_FALLBACK_PROVIDER are both twilio")
+        self.check_twilio_webhooks()  # status callbacks are signed with the auth token
+        if not self.twilio_account_sid:
+            raise ValueError("SMS provider twilio needs TWILIO_ACCOUNT_SID")
+        if (self.twilio_from is None) == (self.twilio_messaging_service_sid is None):
+            raise ValueError("set one of TWILIO_FROM and TWILIO_MESSAGING_SERVICE_SID")
+        key_secret = (self.twilio_api_key_secret, self.twilio_api_key_secret_file)
+        if all(v is not None for v in key_secret):
+            raise ValueError("set TWILIO_API_KEY_SECRET or TWILIO_API_KEY_SECRET_FILE, not both")
+        if (self.twilio_api_key_sid is None) != all(v is None for v in key_secret):
+            raise ValueError("TWILIO_API_KEY_SID and its secret go together")
+        try:
+            self.twilio_basic_auth()
+        except OSError as exc:
+            raise ValueError(f"TWILIO_API_KEY_SECRET_FILE: {exc}") from None
+
+    def twilio_basic_auth(self) -> tuple[str, str]:
+        """HTTP Basic credentials for Twilio's API: the API key when set, else the account SID
+        and auth token."""
+        if self.twilio_api_key_sid:
+            secret = read_secret(self.twilio_api_key_secret, self.twilio_api_key_secret_file)
+            return self.twilio_api_key_sid, secret
+        return self.twilio_account_sid or "", self.twilio_token()
 
     def provider_auth(self, provider: "Provider") -> ProviderAuth | None:
         """The header for one provider URL, its secret read from the env or its file (a
@@ -343,7 +437,10 @@ class NotifySettings(ServiceSettings):
             "sms": self.sms_fallback_webhook_url,
             "messaging": self.messaging_fallback_webhook_url,
         }
-        return frozenset(channel for channel, url in urls.items() if url)
+        has = {channel for channel, url in urls.items() if url}
+        if self.sms_fallback_provider == "twilio":
+            has.add("sms")
+        return frozenset(has)
 
     def crisis_retry(self) -> RetryPolicy:
         return RetryPolicy(

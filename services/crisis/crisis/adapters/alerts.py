@@ -10,6 +10,7 @@ from uuid import UUID
 
 from pydantic_core import to_json
 
+from counseling_shared.db import JsonText
 from counseling_shared.eventstore import read_stream
 from counseling_shared.unit_of_work import UnitOfWork
 from crisis.adapters import timers
@@ -114,18 +115,25 @@ async def project_replayed(
     instead of inserted then updated per `PageSent`/`PageFailed` (the same row: the alert's
     pages fold those events the way the updates do, keeping the first delivery and the first
     failure), and the timeline's details are taken from the stored JSON (`stored_details`)."""
-    await _project_alert(conn, alert, len(events), now)
-    # One statement for the alert's steps: a row per event cost asyncpg and PostgreSQL more.
-    await conn.execute(
-        _INSERT_STEPS,
-        alert.id,
-        list(range(1, len(events) + 1)),
-        [e.at for e in events],
-        [kind_of(e) for e in events],
-        [stored_details_json(e, data) for e, data in zip(events, stored, strict=True)],
+    # By binary COPY (plain inserts into the emptied tables; `db.binary_jsonb` on the
+    # connection): an `executemany` or `unnest` insert starts an executor per call.
+    await conn.copy_records_to_table(
+        "alerts", records=[_alert_values(alert, len(events), now)], columns=_ALERT_COLUMNS
+    )
+    await conn.copy_records_to_table(
+        "alert_timeline",
+        records=[
+            (alert.id, seq, e.at, kind_of(e), JsonText(stored_details_json(e, data)))
+            for seq, (e, data) in enumerate(zip(events, stored, strict=True), start=1)
+        ],
+        columns=("alert_id", "seq", "at", "kind", "details"),
     )
     if alert.pages:
-        await conn.executemany(_INSERT_PAGE, [_page_row(alert.id, p) for p in alert.pages])
+        await conn.copy_records_to_table(
+            "alert_pages",
+            records=[_page_row(alert.id, p) for p in alert.pages],
+            columns=_PAGE_COLUMNS,
+        )
 
 
 def stored_details(event: AlertEvent, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -142,12 +150,17 @@ def stored_details_json(event: AlertEvent, data: Mapping[str, Any]) -> str:
     return to_json(stored_details(event, data)).decode()
 
 
-_INSERT_STEPS = """INSERT INTO alert_timeline (alert_id, seq, at, kind, details)
-    SELECT $1, seq, at, kind, details::jsonb
-    FROM unnest($2::int[], $3::timestamptz[], $4::text[], $5::text[])
-        AS s(seq, at, kind, details)"""
-_INSERT_PAGE = """INSERT INTO alert_pages (page_id, alert_id, staff_id, level, cycle, flag_id,
-    requested_at, sent_at, failed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"""
+_PAGE_COLUMNS = (
+    "page_id",
+    "alert_id",
+    "staff_id",
+    "level",
+    "cycle",
+    "flag_id",
+    "requested_at",
+    "sent_at",
+    "failed_at",
+)
 
 
 def _page_row(alert_id: UUID, page: Page) -> tuple[object, ...]:
@@ -162,6 +175,35 @@ def _page_row(alert_id: UUID, page: Page) -> tuple[object, ...]:
         page.sent_at,
         page.failed_at,
     )
+
+
+# The alert's row in this order: its upsert's columns and a rebuild's copy's.
+_ALERT_COLUMNS = (
+    "id",
+    "client_id",
+    "site_id",
+    "level",
+    "status",
+    "current_level",
+    "cycle",
+    "exhausted",
+    "policy_levels",
+    "policy_repeat",
+    "escalation_due_at",
+    "opened_at",
+    "acknowledged_at",
+    "acknowledged_by",
+    "resolved_at",
+    "resolved_by",
+    "outcome",
+    "version",
+    "updated_at",
+    "policy_fallback_staff_ids",
+    "reopens",
+    "ack_expires_at",
+    "policy_ack_expires_after",
+    "reopened_at",
+)
 
 
 async def _project_alert(conn: Connection, alert: Alert, version: int, now: datetime) -> None:
@@ -187,6 +229,12 @@ async def _project_alert(conn: Connection, alert: Alert, version: int, now: date
                reopens = EXCLUDED.reopens, ack_expires_at = EXCLUDED.ack_expires_at,
                policy_ack_expires_after = EXCLUDED.policy_ack_expires_after,
                reopened_at = EXCLUDED.reopened_at""",
+        *_alert_values(alert, version, now),
+    )
+
+
+def _alert_values(alert: Alert, version: int, now: datetime) -> tuple[object, ...]:
+    return (
         alert.id,
         alert.client_id,
         alert.site_id,

@@ -88,15 +88,25 @@ async def save(conn: Connection, flag: RiskFlag, received_at: datetime) -> bool:
 async def write_replayed(
     conn: Connection, flag: RiskFlag, received_at: datetime, alert_id: UUID | None
 ) -> None:
-    """`save` then `link_to_alert` in one insert, without an answer: a write only, which a
-    batch of writes can hold (a projection rebuild, which folds the alerts first and so knows
-    which one each flag joined)."""
-    await conn.execute(_INSERT_LINKED, *_row(flag, received_at), alert_id)
+    """`save` then `link_to_alert` in one row, without an answer: a write only, which a batch
+    of writes can hold (a projection rebuild, which folds the alerts first and so knows which
+    one each flag joined). By binary COPY: a plain insert, so only into an emptied table (an
+    `executemany` started an executor per row)."""
+    await conn.copy_records_to_table(
+        "risk_flags", records=[(*_row(flag, received_at), alert_id)], columns=_REPLAYED_COLUMNS
+    )
 
 
-_INSERT_LINKED = """INSERT INTO risk_flags (flag_id, client_id, site_id, level, source, flagged_at,
-    received_at, alert_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-    ON CONFLICT (flag_id) DO NOTHING"""
+_REPLAYED_COLUMNS = (
+    "flag_id",
+    "client_id",
+    "site_id",
+    "level",
+    "source",
+    "flagged_at",
+    "received_at",
+    "alert_id",
+)
 
 
 async def link_to_alert(conn: Connection, flag_id: UUID, alert_id: UUID) -> None:

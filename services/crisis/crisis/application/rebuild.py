@@ -28,10 +28,12 @@ Writers wait meanwhile (a SHARE lock on `events`). Old rows are deleted rather t
 readers (the API, the gauges) keep seeing them until the rebuild commits.
 
 The writers write into `RecordedWrites`: every `flush_every` aggregates each statement runs
-once as an `executemany`, while the next aggregates are folded. That regrouping gives the same
-rows as one statement after the other: each stream is saved once, reading nothing, and writes
-only its own rows (a schedule's no-op delete of its overrides is seen before their inserts),
-and no kind's rows reference another kind's, so a batch may end one kind and start the next.
+once as an `executemany` (each COPY target once: an alert's rows, its steps and pages, and a
+flag's row are copied into the emptied tables), while the next aggregates are folded. That
+regrouping gives the same rows as one statement after the other: each stream is saved once,
+reading nothing, and writes only its own rows (a schedule's no-op delete of its overrides is
+seen before their inserts), and no kind's rows reference another kind's, so a batch may end one
+kind and start the next.
 The deletes of the old rows are the first batch's first statements, and the timers'
 reconciliation (after every alert's statements) goes with the flags' first batch: both run
 while aggregates are folded. Alerts are folded before flags: each flag's row is inserted with
@@ -51,7 +53,7 @@ from uuid import UUID
 
 from counseling_shared.batched_writes import Batches
 from counseling_shared.clock import Clock, SystemClock
-from counseling_shared.db import REBUILD_COMMIT
+from counseling_shared.db import REBUILD_COMMIT, binary_jsonb
 from counseling_shared.eventstore import RecordedEvent, read_streams
 from counseling_shared.gc_paused import gc_paused
 from counseling_shared.scheduler import notify_timer_added
@@ -120,7 +122,10 @@ async def rebuild_projections(
                 streams[found] += 1
                 events[found] += row[1]
         total = sum(streams.values())
-        async with Batches(conn, every=flush_every, total=total, progress=progress) as batches:
+        async with (
+            binary_jsonb(conn),  # the alerts' policies and the timeline's details, copied
+            Batches(conn, every=flush_every, total=total, progress=progress) as batches,
+        ):
             into = batches.into
             # The old rows are deleted by the first batch, while the first aggregates are
             # folded (every statement of a batch runs after the ones it saw before).

@@ -12,6 +12,7 @@ import asyncpg
 
 from counseling_shared import audit, eventstore, outbox
 from counseling_shared.codes import Channel, NotificationChannel
+from counseling_shared.db import JsonText
 from notify.adapters.event_codec import to_new_event
 from notify.adapters.recipient_facts import (
     FACTS_COLUMNS,
@@ -148,6 +149,44 @@ def _new_row_columns(
     ]
 
 
+# A rebuilt notification's columns, in the order `save_replayed` copies its row.
+REPLAYED_COLUMNS = (
+    "id",
+    "recipient_id",
+    "recipient_kind",
+    "site_id",
+    "lane",
+    "channel",
+    "requested_channel",
+    "template",
+    "params",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "hold_reason",
+    "last_error",
+    "sent_at",
+    "failed_at",
+    "cause_event_id",
+    "correlation_id",
+    "page_id",
+    "created_at",
+    "version",
+    "trace_headers",
+    "alert_id",
+    "claimed_until",
+    "deferrals",
+    "deferred_since",
+    "failed_channel",
+    "receipt_status",
+    "receipt_error_code",
+    "receipt_at",
+    "receipt_provider",
+    "resends",
+)
+_ATTEMPT_COLUMNS = ("notification_id", "number", "at", "channel", "outcome", "error_code")
+
+
 async def save_replayed(
     conn: Connection,
     state: Notification,
@@ -161,59 +200,61 @@ async def save_replayed(
     with the two columns no event holds (the claim of a worker delivering it now, the trace of
     the event that asked for it) as the rebuild kept them (default: no claim, no trace). The
     trace headers are the kept column's JSON text, written back as they were read (never
-    decoded and encoded again)."""
-    await conn.execute(
-        """INSERT INTO notifications (id, recipient_id, recipient_kind, site_id, lane, channel,
-               requested_channel, template, params, status, attempts, next_attempt_at,
-               hold_reason, last_error, sent_at, failed_at, cause_event_id, correlation_id,
-               page_id, created_at, version, trace_headers, alert_id, claimed_until,
-               deferrals, deferred_since, failed_channel, receipt_status, receipt_error_code,
-               receipt_at, receipt_provider, resends)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                   $18, $19, $20, $21, $22::text::jsonb, $23, $24, $25, $26, $27, $28, $29,
-                   $30, $31, $32)""",
-        state.id,
-        state.recipient_id,
-        state.recipient_kind.value,
-        state.site_id,
-        state.lane.value,
-        state.channel.value,
-        state.requested_channel.value if state.requested_channel else None,
-        state.template.value,
-        dict(state.params),
-        state.status.value,
-        state.attempts,
-        state.next_attempt_at,
-        state.hold_reason.value if state.hold_reason else None,
-        state.last_error,
-        state.sent_at,
-        state.failed_at,
-        state.cause_event_id,
-        state.correlation_id,
-        state.page_id,
-        state.created_at,
-        state.version,
-        trace_headers_json,
-        alert_of(state),
-        claimed_until,
-        state.deferrals,
-        state.deferred_since,
-        state.failed_channel.value if state.failed_channel else None,
-        state.receipt_status.value if state.receipt_status else None,
-        state.receipt_error_code,
-        state.receipt_at,
-        state.receipt_provider,
-        state.resends,
+    decoded and encoded again).
+
+    By binary COPY (`copy_records_to_table`, which a rebuild's `RecordedWrites` turns into one
+    COPY per batch): a plain insert, so only into tables the rebuild emptied of this
+    notification's rows, on a connection with `db.binary_jsonb` (`params`, `trace_headers`).
+    An `executemany` of the insert started an executor per row, whose cost grew with the
+    table's columns (the eight added on 2026-12-05 cost about 11 µs a row; docs/performance.md)."""
+    await conn.copy_records_to_table(
+        "notifications",
+        records=[
+            (
+                state.id,
+                state.recipient_id,
+                state.recipient_kind.value,
+                state.site_id,
+                state.lane.value,
+                state.channel.value,
+                state.requested_channel.value if state.requested_channel else None,
+                state.template.value,
+                dict(state.params),
+                state.status.value,
+                state.attempts,
+                state.next_attempt_at,
+                state.hold_reason.value if state.hold_reason else None,
+                state.last_error,
+                state.sent_at,
+                state.failed_at,
+                state.cause_event_id,
+                state.correlation_id,
+                state.page_id,
+                state.created_at,
+                state.version,
+                JsonText(trace_headers_json),
+                alert_of(state),
+                claimed_until,
+                state.deferrals,
+                state.deferred_since,
+                state.failed_channel.value if state.failed_channel else None,
+                state.receipt_status.value if state.receipt_status else None,
+                state.receipt_error_code,
+                state.receipt_at,
+                state.receipt_provider,
+                state.resends,
+            )
+        ],
+        columns=REPLAYED_COLUMNS,
     )
     if attempts:
-        await conn.execute(
-            """INSERT INTO notification_attempts
-                   (notification_id, number, at, channel, outcome, error_code)
-               SELECT $1, a.number, a.at, a.channel, a.outcome, a.error_code
-               FROM unnest($2::integer[], $3::timestamptz[], $4::text[], $5::text[],
-                           $6::text[]) AS a(number, at, channel, outcome, error_code)""",
-            state.id,
-            *attempt_columns(attempts),
+        await conn.copy_records_to_table(
+            "notification_attempts",
+            records=[
+                (state.id, a.number, a.at, a.channel.value, a.outcome.value, a.error_code)
+                for a in attempts
+            ],
+            columns=_ATTEMPT_COLUMNS,
         )
 
 

@@ -3,9 +3,9 @@
 Rebuilt, from notify's own streams: `notifications` and `notification_attempts`
 (`notification-<id>`: every attempt is a `DeliveryAttempted` event) and `recipient_preferences`
 (`recipient-<id>`). Each stream is folded with the domain's `evolve` and written by the
-stores: a notification as its events left it by `notification_store.save_replayed` (one insert
-of the final row, where the write path's `add_many` then `save_change` would write it twice,
-a third of a rebuild's writes of the table), preferences by the write path's
+stores: a notification as its events left it by `notification_store.save_replayed` (its final
+row and its attempts copied once, by binary COPY into the emptied tables, where the write path's
+`add_many` then `save_change` would write the row twice), preferences by the write path's
 `preference_store.save`.
 
 Left untouched: `sites`, `staff_contacts` and `clients`, copies of booking's facts kept from
@@ -25,9 +25,10 @@ Writers wait meanwhile (a SHARE lock on `events`). Old rows are deleted rather t
 readers (the API, the lane workers' claims) keep seeing them until the rebuild commits.
 
 The save functions write into `RecordedWrites`: every `flush_every` aggregates (and at the end
-of each kind) each statement runs once as an `executemany`. That regrouping gives the same rows
-as one statement after the other: each stream is saved once, reading nothing; a notification's
-insert is seen before its attempts (which touch only that notification's rows), and a
+of each kind) each statement runs once as an `executemany`, each COPY target once. That
+regrouping gives the same rows as one statement after the other: the old rows' deletes are the
+first batch's first statements; each stream is saved once, reading nothing; a notification's
+row is seen before its attempts (which touch only that notification's rows), and a
 recipient's preferences are one upsert.
 """
 
@@ -39,7 +40,9 @@ from typing import TYPE_CHECKING, NamedTuple
 from uuid import UUID
 
 from counseling_shared.batched_writes import Batches
+from counseling_shared.db import REBUILD_COMMIT, binary_jsonb
 from counseling_shared.eventstore import StoredJson, read_streams_json
+from counseling_shared.gc_paused import gc_paused
 from notify.adapters import notification_store, preference_store
 from notify.adapters.event_codec import from_stored_json
 from notify.domain import notification, preferences
@@ -64,19 +67,26 @@ async def rebuild_projections(
     rebuild` draws a bar); at most `flush_every` folded aggregates wait in memory.
     """
     counts = dict.fromkeys(_KINDS.values(), 0)
-    async with conn.transaction():
-        await conn.execute("LOCK TABLE events IN SHARE MODE")
-        # Written with each notification's insert (not by an UPDATE of every row afterwards).
+    # No cyclic collection while it runs (`gc_paused`: one costs up to 40 ms here).
+    async with gc_paused(), conn.transaction():
+        # One round trip (a simple query). The commit does not wait for its WAL to reach the
+        # disk (20 to 40 ms): see `counseling_shared.db.REBUILD_COMMIT`.
+        await conn.execute(f"{REBUILD_COMMIT}; LOCK TABLE events IN SHARE MODE")
+        # Written with each notification's row (not by an UPDATE of every row afterwards).
         found_kept = await conn.fetch(
             """SELECT id, claimed_until, trace_headers::text FROM notifications
                WHERE claimed_until IS NOT NULL OR trace_headers <> '{}'"""
         )
         kept = {r["id"]: Kept(r["claimed_until"], r["trace_headers"]) for r in found_kept}
-        for table in ("notification_attempts", "notifications", "recipient_preferences"):
-            await conn.execute(f"DELETE FROM {table}")
-        found = await conn.fetch("SELECT DISTINCT stream_id FROM events")
-        total = sum(1 for r in found if r["stream_id"].partition("-")[0] in _KINDS)
-        async with Batches(conn, every=flush_every, total=total, progress=progress) as batches:
+        total = await _streams_of_kinds(conn)
+        async with (
+            binary_jsonb(conn),  # the notifications' params and trace headers, copied
+            Batches(conn, every=flush_every, total=total, progress=progress) as batches,
+        ):
+            # The old rows are deleted by the first batch, while the next aggregates are
+            # folded (a batch runs its statements in the order first seen).
+            for table in ("notification_attempts", "notifications", "recipient_preferences"):
+                await batches.into.execute(f"DELETE FROM {table}")
             # Kind by kind in stream id order, each kind's events read by one query.
             for kind in sorted(_KINDS):
                 async for records in read_streams_json(
@@ -92,6 +102,16 @@ async def rebuild_projections(
         for lane in Lane:
             await notification_store.wake(conn, lane)
     return counts
+
+
+async def _streams_of_kinds(conn: Connection) -> int:
+    """The streams of `_KINDS` (the progress bar's total), counted in SQL by their first
+    event rather than by fetching every stream id."""
+    found = await conn.fetchval(
+        "SELECT count(*) FROM events WHERE version = 1 AND split_part(stream_id, '-', 1) = ANY($1)",
+        list(_KINDS),
+    )
+    return int(found)
 
 
 class Kept(NamedTuple):

@@ -1,0 +1,68 @@
+"""`POST /inbound/sms/twilio` (`SMS_PROVIDER=twilio`): staff replies to pages as Twilio posts
+them, a form signed with `X-Twilio-Signature`. An adapter: the signature checked, `From` and
+`Body` go to the same handling as `POST /inbound/sms` (`ACK <code>`), and its reply goes back
+as TwiML (`<Response><Message>…</Message></Response>`), which Twilio texts to the sender.
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from counseling_shared.http import twilio_webhook
+from counseling_shared.http.openapi import problem_responses
+from counseling_shared.service import runtime_of
+from crisis.entrypoints import inbound_sms
+from crisis.entrypoints.schemas import InboundSmsBody
+from crisis.settings import CrisisSettings
+
+router = APIRouter(tags=["inbound"])
+
+SMS_PATH = "/inbound/sms/twilio"
+
+
+def _twilio(request: Request) -> tuple[str, str]:
+    settings = runtime_of(request).settings
+    assert isinstance(settings, CrisisSettings)
+    if settings.sms_provider != "twilio":
+        return "", ""  # answered 503
+    return settings.twilio_token(), settings.twilio_webhook_base_url or ""
+
+
+def require_signature(request: Request) -> None:
+    """The header, checked before the body is read (401 without it)."""
+    twilio_webhook.require_signature_header(request, *_twilio(request))
+
+
+@router.post(
+    SMS_PATH,
+    response_class=Response,
+    responses={
+        200: {"content": {twilio_webhook.TWIML: {}}},
+        **problem_responses(
+            s401="Missing or wrong `X-Twilio-Signature` (a missing one before the body).",
+            s422="The form has no usable `From` or `Body`.",
+            s503="SMS_PROVIDER is not `twilio`.",
+        ),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}},
+        },
+        "security": [],  # Twilio's signature is the credential
+    },
+)
+async def twilio_inbound_sms(
+    _: Annotated[None, Depends(require_signature)], request: Request
+) -> Response:
+    """Twilio's webhook for a staff member's reply to a page (the number's "A message comes
+    in" URL): handled as `POST /inbound/sms`, answered in TwiML."""
+    params = await twilio_webhook.verified_form(request, *_twilio(request))
+    try:
+        body = InboundSmsBody(from_=params.get("From", ""), text=params.get("Body", ""))
+    except ValidationError as exc:
+        raise twilio_webhook.unusable_text(exc) from None
+    answer = await inbound_sms.inbound_sms(None, request, body)
+    return twilio_webhook.twiml_response(answer.reply)

@@ -1,0 +1,67 @@
+"""Twilio's webhooks (texts received, delivery status callbacks): form posts signed with
+`X-Twilio-Signature` instead of our `X-Webhook-Secret`.
+
+The signature covers the URL Twilio called, which behind an ingress is not the one the service
+sees (another host, port or scheme): the URL is rebuilt from the public base URL the operator
+configures (`TWILIO_WEBHOOK_BASE_URL`) plus the path and query string of the request. A request
+without the header is refused (401) before its body is read; one with it is read (at most the
+64 KiB every request may have) and refused (401) unless the signature is Twilio's.
+"""
+
+from urllib.parse import parse_qsl
+
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from counseling_shared import audit, twilio_signature
+from counseling_shared.http.problems import Problem, Unprocessable
+from counseling_shared.http.webhook_secret import ACTOR
+
+TWIML = "application/xml"
+
+
+def public_url(base_url: str, request: Request) -> str:
+    """The URL Twilio called: the configured base, then the path and query as received."""
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    url = base_url.rstrip("/") + request.scope["path"]
+    return f"{url}?{query}" if query else url
+
+
+def require_signature_header(request: Request, token: str, base_url: str) -> str:
+    """503 when Twilio is not configured, 401 without the header: before the body is read."""
+    if not token or not base_url:
+        raise Problem(503, "unavailable", "Service unavailable", "Twilio is not configured.")
+    given = request.headers.get(twilio_signature.HEADER, "")
+    if not given:
+        raise Problem(401, "unauthorized", "Unauthorized", "Missing X-Twilio-Signature.")
+    return given
+
+
+async def verified_form(request: Request, token: str, base_url: str) -> dict[str, str]:
+    """The request's POST parameters, once its signature is Twilio's; the request's actor is
+    then the provider (as with the shared secret)."""
+    given = require_signature_header(request, token, base_url)
+    body = (await request.body()).decode("utf-8", errors="replace")
+    params = dict(parse_qsl(body, keep_blank_values=True))
+    if not twilio_signature.valid(token, public_url(base_url, request), params, given):
+        raise Problem(401, "unauthorized", "Unauthorized", "Wrong X-Twilio-Signature.")
+    audit.note_actor(ACTOR)
+    return params
+
+
+def twiml_response(*messages: str) -> Response:
+    """The answer Twilio expects to a text: TwiML, a `<Message>` per text to send back."""
+    return Response(twilio_signature.twiml(messages), media_type=TWIML)
+
+
+_FORM_FIELDS = {"from": "From", "from_": "From", "text": "Body"}
+
+
+def unusable_text(exc: ValidationError) -> Unprocessable:
+    """A 422 naming Twilio's fields (`From`, `Body`) for a text our inbound body refuses."""
+    errors = [
+        {"field": _FORM_FIELDS.get(str(e["loc"][-1]), str(e["loc"][-1])), "message": e["msg"]}
+        for e in exc.errors()
+    ]
+    return Unprocessable("The text has no usable From or Body.", errors)

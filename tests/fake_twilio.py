@@ -1,0 +1,141 @@
+"""A fake of Twilio's Messages API on 127.0.0.1, for tests (the real one is never called).
+
+`POST /2010-04-01/Accounts/{sid}/Messages.json` (form) records the message and answers 201
+with a Message resource, or what the test scripted for that recipient (an HTTP status with a
+Twilio error code, or a delay longer than the client waits); `GET` of the same path lists the
+messages it created (newest first, `To` filtered), as Twilio's list does.
+"""
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import parse_qsl, urlsplit
+
+from counseling_shared import twilio_signature
+
+ACCOUNT_SID = "AC00000000000000000000000000000001"
+AUTH_TOKEN = "fake-twilio-auth-token"  # noqa: S105 (a test credential)
+
+
+@dataclass
+class Posted:
+    path: str
+    authorization: str
+    form: dict[str, str]
+
+
+@dataclass
+class Scripted:
+    status: int = 201
+    code: int | None = None
+    delay: float = 0.0  # seconds before answering (a client that waits less times out)
+    record: bool = True  # whether Twilio "took" the message (listed afterwards)
+
+
+@dataclass
+class FakeTwilio:
+    posted: list[Posted] = field(default_factory=list)
+    gets: list[dict[str, str]] = field(default_factory=list)
+    created: list[dict[str, Any]] = field(default_factory=list)
+    script: dict[str, list[Scripted]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def answer(self, to: str, *answers: Scripted) -> None:
+        """The next answers to messages for `to` (then 201)."""
+        with self.lock:
+            self.script.setdefault(to, []).extend(answers)
+
+    def to(self, number: str) -> list[Posted]:
+        with self.lock:
+            return [p for p in self.posted if p.form.get("To") == number]
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # --- the server side -------------------------------------------------------------------
+
+    def _post(self, path: str, authorization: str, form: dict[str, str]) -> Scripted:
+        with self.lock:
+            self.posted.append(Posted(path, authorization, form))
+            left = self.script.get(form.get("To", ""), [])
+            scripted = left.pop(0) if left else Scripted()
+            if scripted.record and scripted.status < 300:
+                self.created.insert(0, self._resource(form))
+        return scripted
+
+    def _resource(self, form: dict[str, str]) -> dict[str, Any]:
+        return {
+            "sid": f"SM{len(self.created):032d}",
+            "to": form.get("To"),
+            "from": form.get("From"),
+            "messaging_service_sid": form.get("MessagingServiceSid"),
+            "body": form.get("Body"),
+            "status": "queued",
+            "date_created": format_datetime(datetime.now(UTC)),
+        }
+
+
+def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            form = dict(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
+            scripted = fake._post(self.path, self.headers.get("Authorization", ""), form)
+            time.sleep(scripted.delay)
+            if scripted.status < 300:
+                body: dict[str, Any] = fake.created[0] if scripted.record else {}
+            else:
+                body = {"code": scripted.code, "message": "refused", "status": scripted.status}
+            self._json(scripted.status, body)
+
+        def do_GET(self) -> None:
+            query = dict(parse_qsl(urlsplit(self.path).query))
+            with fake.lock:
+                fake.gets.append(query)
+                found = [m for m in fake.created if m["to"] == query.get("To")]
+            self._json(200, {"messages": found})
+
+        def _json(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up waiting
+
+    return Handler
+
+
+def signed(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> dict[str, str]:
+    """The headers Twilio sends with a form post of `params` to `url`."""
+    return {
+        twilio_signature.HEADER: twilio_signature.signature(token, url, params),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
