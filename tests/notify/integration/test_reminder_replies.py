@@ -213,6 +213,7 @@ async def test_a_late_x_announces_the_fee_and_a_second_x_within_minutes_cancels(
     assert "€40.00" in first["reply"]
     assert "reply X again within 5 minutes" in first["reply"]
     assert booking.requests[-1]["shown_late"] is False
+    notify.clock.jump_to(notify.clock.now() + timedelta(seconds=40))  # the fee read
 
     second = await reply(notify, phone, "x")
 
@@ -220,6 +221,26 @@ async def test_a_late_x_announces_the_fee_and_a_second_x_within_minutes_cancels(
     assert second["reminder_reply"] == {"action": "cancel", "outcome": "cancelled"}
     assert "is cancelled" in second["reply"]
     assert "€40.00" in second["reply"]
+
+
+async def test_two_xs_at_once_never_cancel_with_a_fee_the_client_could_not_have_read(
+    notify: Notify, booking: FakeBooking, phone: str
+) -> None:
+    """X typed twice, or one X the carrier delivered twice: the second comes before the
+    fee's announcement could be read, so it is answered with the fee again; the window keeps
+    its start, and the client's X after reading it cancels."""
+    await remind(notify, phone, hours_ahead=10)
+    await reply(notify, phone, "X")
+    notify.clock.jump_to(notify.clock.now() + timedelta(seconds=2))
+
+    again = await reply(notify, phone, "X")
+
+    assert again["reminder_reply"]["outcome"] == "late_needs_repeat"
+    assert "€40.00" in again["reply"]
+    notify.clock.jump_to(notify.clock.now() + timedelta(seconds=28))
+    read = await reply(notify, phone, "X")
+    assert [r["shown_late"] for r in booking.requests] == [False, False, True]
+    assert read["reminder_reply"]["outcome"] == "cancelled"
 
 
 async def test_a_second_x_after_the_window_announces_the_fee_again(
