@@ -116,9 +116,7 @@ async def test_a_flood_of_wrong_signatures_does_not_starve_twilios_signed_replie
     flood = [
         await crisis.http.post(TWILIO_PATH, data=params, headers=forged) for _ in range(RATE + 3)
     ]
-    replies = [
-        await crisis.http.post(TWILIO_PATH, data=params, headers=rightly) for _ in range(3)
-    ]
+    replies = [await crisis.http.post(TWILIO_PATH, data=params, headers=rightly) for _ in range(3)]
 
     assert 429 in {f.status_code for f in flood}
     assert [r.status_code for r in replies] == [200] * 3, replies[-1].text

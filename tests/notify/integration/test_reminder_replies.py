@@ -278,6 +278,22 @@ async def test_another_number_cannot_act_on_a_clients_reminder(
     assert booking.requests == []
 
 
+async def test_a_number_the_client_has_since_replaced_cannot_act_on_their_reminder(
+    notify: Notify, booking: FakeBooking, phone: str
+) -> None:
+    """A client who left a phone behind (given up, or in someone else's hands) and gave
+    booking a new number: the old number's C or X acts on nothing, as a stranger's."""
+    reminded = await remind(notify, phone, hours_ahead=10)
+    notify.directory.add(reminded.client_id, phone="+33 6 99 88 77 66")
+
+    answer = await reply(notify, phone, "X")
+
+    assert answer["reminder_reply"]["outcome"] == "no_reminder"
+    assert booking.requests == []
+    notify.directory.add(reminded.client_id, phone=phone.replace("+33", "0033 "))
+    assert (await reply(notify, phone, "C"))["reminder_reply"]["outcome"] == "confirmed"
+
+
 async def test_the_most_recent_reminder_wins_and_the_answer_names_its_time(
     notify: Notify, booking: FakeBooking, phone: str
 ) -> None:

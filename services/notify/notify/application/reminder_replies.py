@@ -2,11 +2,13 @@
 
 The reply acts on that number's most recent reminder whose appointment has not started
 (`sms_reminders`), so a spoofed sender can at most act on the reminders sent to the number it
-claims. A number that texted STOP gets the STOP answer and nothing is done. A late X is
-answered with the fee and noted on the reminder's row (`cancel_asked_at`): a second X within
-`LATE_REPEAT_WINDOW` cancels with it, but not one within `LATE_REPEAT_EARLIEST` (sent before
-the fee could be read); later, the fee is announced again. booking out of reach:
-nothing is recorded here, and the answer says to try again or use the link.
+claims, and only while that number is still the client's (booking's directory is asked: a
+number the client has since replaced acts on nothing). A number that texted STOP gets the
+STOP answer and nothing is done. A late X is answered with the fee and noted on the
+reminder's row (`cancel_asked_at`): a second X within `LATE_REPEAT_WINDOW` cancels with it,
+but not one within `LATE_REPEAT_EARLIEST` (sent before the fee could be read); later, the fee
+is announced again. booking out of reach: nothing is recorded here, and the answer says to
+try again or use the link.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from zoneinfo import ZoneInfo
 
 from counseling_shared.clock import Clock
 from counseling_shared.logs import get_logger
+from counseling_shared.phones import normalise_phone
 from counseling_shared.reminder_replies import ReplyAction, ReplyOutcome
 from counseling_shared.sms_keywords import Keyword
 from notify.adapters import opt_outs, sms_reminders
 from notify.adapters.sms_reminders import SentReminder
 from notify.adapters.templates import formatters_for
+from notify.application.ports import ClientDirectory, ClientNotFound, DirectoryUnavailable
 from notify.domain.quiet_hours import zone_named
 from notify.domain.reminder_replies import (
     ReplyWord,
@@ -78,6 +82,7 @@ async def answer_reply(
     word: ReplyWord,
     booking: ReminderReplies,
     clock: Clock,
+    directory: ClientDirectory,
 ) -> Answered:
     now = clock.now()
     language = word.language or "en"
@@ -85,6 +90,16 @@ async def answer_reply(
         return Answered(reply_to(Keyword.STOP, language), "opted_out")
     reminder = await sms_reminders.latest_for(pool, keys, phone, now)
     if reminder is None:
+        return Answered(reply_text("no_reminder", language), "no_reminder")
+    try:
+        contact = await directory.contact(reminder.client_id)
+    except DirectoryUnavailable:
+        return Answered(_text("unavailable", reminder, None), "unavailable")
+    except ClientNotFound:
+        contact = None
+    if contact is None or not _same_number(contact.phone, phone):
+        # The client's number changed since (a number given up, a shared phone left behind):
+        # the old one acts on nothing.
         return Answered(reply_text("no_reminder", language), "no_reminder")
     asked_at = reminder.cancel_asked_at
     shown_late = word.action is ReplyAction.CANCEL and repeats_after_announcement(asked_at, now)
@@ -107,6 +122,10 @@ async def answer_reply(
     elif asked_at is not None:
         await sms_reminders.note_cancel_asked(pool, reminder.notification_id, None)
     return Answered(_text(_key(answer), reminder, answer), answer.outcome.value)
+
+
+def _same_number(current: str | None, sender: str) -> bool:
+    return current is not None and normalise_phone(current) == normalise_phone(sender)
 
 
 def _key(answer: BookingAnswer) -> str:
