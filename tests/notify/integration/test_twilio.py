@@ -153,6 +153,9 @@ async def test_a_callback_for_no_notification_of_ours_is_a_404(notify: Notify) -
         ({"token": "not-the-auth-token"}, "another account's token"),
         ({"url": "http://notify" + SMS_PATH}, "the URL notify sees, not the public one"),
         ({"url": "https://sms.center.example:8443" + SMS_PATH}, "another port"),
+        ({"url": "https://crisis.center.example/sms" + SMS_PATH}, "crisis's (same token)"),
+        ({"url": "http://sms.center.example" + SMS_PATH}, "http before the TLS ingress"),
+        ({"url": PUBLIC + SMS_PATH + "/"}, "a trailing slash"),
     ],
 )
 async def test_a_post_twilio_did_not_sign_for_this_url_is_refused(
@@ -165,6 +168,23 @@ async def test_a_post_twilio_did_not_sign_for_this_url_is_refused(
     assert answer.headers["content-type"] == "application/problem+json"
     # Not taken for a STOP: a message still goes by SMS.
     assert (await message_to(notify, phone))["channel"] == "sms"
+
+
+async def test_a_status_callback_signed_for_one_notification_cannot_name_another(
+    notify: Notify, twilio: FakeTwilio, phone: str
+) -> None:
+    """The callback's `key` is in the URL Twilio signs: pointed at another notification (or
+    its `provider` changed), the signature no longer matches and nothing is recorded."""
+    detail = await message_to(notify, phone)
+    callback = callback_of(twilio, phone)
+    failed = {"MessageSid": "SM1", "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    other = f"/inbound/sms/twilio/status?key={uuid4()}&provider=primary"
+    fallback = callback.replace("provider=primary", "provider=fallback")
+
+    for path in (other, fallback):
+        answer = await post_as_twilio(notify, path, failed, url=PUBLIC + callback)
+        assert answer.status_code == 401, path
+    assert (await notify.notification(detail["id"]))["receipt"] is None
 
 
 async def test_twilios_default_port_in_the_signed_url_is_accepted(notify: Notify) -> None:
