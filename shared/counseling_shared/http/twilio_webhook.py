@@ -32,8 +32,9 @@ def public_url(base_url: str, scope: Scope) -> str:
     return f"{url}?{query}" if query else url
 
 
-def form_params(body: bytes) -> dict[str, str]:
-    return dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
+def form_pairs(body: bytes) -> list[tuple[str, str]]:
+    """Every (name, value) of the form, as posted: all are signed."""
+    return parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)
 
 
 def signed_budget(
@@ -53,7 +54,7 @@ def signed_budget(
         if not given:
             return None
         url = public_url(base_url, scope)
-        valid = twilio_signature.valid(token, url, form_params(form), given.decode("latin-1"))
+        valid = twilio_signature.valid(token, url, form_pairs(form), given.decode("latin-1"))
         return name if valid else None
 
     return budget
@@ -73,11 +74,11 @@ async def verified_form(request: Request, token: str, base_url: str) -> dict[str
     """The request's POST parameters, once its signature is Twilio's; the request's actor is
     then the provider (as with the shared secret)."""
     given = require_signature_header(request, token, base_url)
-    params = form_params(await request.body())
-    if not twilio_signature.valid(token, public_url(base_url, request.scope), params, given):
+    pairs = form_pairs(await request.body())
+    if not twilio_signature.valid(token, public_url(base_url, request.scope), pairs, given):
         raise Problem(401, "unauthorized", "Unauthorized", "Wrong X-Twilio-Signature.")
     audit.note_actor(ACTOR)
-    return params
+    return dict(pairs)  # a name Twilio sent twice (both signed): its last value
 
 
 def twiml_response(*messages: str) -> Response:

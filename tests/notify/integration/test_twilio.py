@@ -6,12 +6,13 @@ notify sits behind a proxy: Twilio signs the public URL, not the one notify sees
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 from uuid import UUID, uuid4
 
 import httpx
 import pytest
 
+from counseling_shared import twilio_signature
 from counseling_shared.codes import Channel, FollowUpKind
 from counseling_shared.http.problems import Problem
 from notify.entrypoints import inbound_sms
@@ -185,6 +186,27 @@ async def test_a_status_callback_signed_for_one_notification_cannot_name_another
         answer = await post_as_twilio(notify, path, failed, url=PUBLIC + callback)
         assert answer.status_code == 401, path
     assert (await notify.notification(detail["id"]))["receipt"] is None
+
+
+async def test_a_field_added_to_a_signed_form_is_refused(notify: Notify, phone: str) -> None:
+    """Every pair of the form is signed, as Twilio signs it: a `From` put before a signed
+    text's own (parsed first, then replaced by the signed one) breaks the signature, and a
+    form where Twilio itself signed a name twice is taken."""
+    params = {"From": phone, "Body": "HELP"}
+    headers = {**signed(PUBLIC + SMS_PATH, params), "Authorization": ""}
+    added = b"From=%2B33600000000&" + urlencode(params).encode()
+
+    answer = await notify.http.post(SMS_PATH, content=added, headers=headers)
+
+    assert answer.status_code == 401
+    twice = [("From", phone), ("Body", "HELP"), ("Body", "help")]
+    headers = {
+        twilio_signature.HEADER: twilio_signature.signature(AUTH_TOKEN, PUBLIC + SMS_PATH, twice),
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Authorization": "",
+    }
+    body = urlencode(twice).encode()
+    assert (await notify.http.post(SMS_PATH, content=body, headers=headers)).status_code == 200
 
 
 async def test_twilios_default_port_in_the_signed_url_is_accepted(notify: Notify) -> None:
