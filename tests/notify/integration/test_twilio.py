@@ -209,6 +209,19 @@ async def test_a_field_added_to_a_signed_form_is_refused(notify: Notify, phone: 
     assert (await notify.http.post(SMS_PATH, content=body, headers=headers)).status_code == 200
 
 
+async def test_a_huge_or_non_utf8_signed_post_is_answered_not_a_500(
+    notify: Notify, phone: str
+) -> None:
+    huge = await post_as_twilio(notify, SMS_PATH, {"From": phone, "Body": "x" * 70_000})
+    assert huge.status_code == 413
+
+    raw = b"From=%FF%FE%FD%FC&Body=HELP"  # bytes that are not UTF-8: each read as U+FFFD
+    params = {"From": "\ufffd" * 4, "Body": "HELP"}
+    headers = {**signed(PUBLIC + SMS_PATH, params), "Authorization": ""}
+    answer = await notify.http.post(SMS_PATH, content=raw, headers=headers)
+    assert answer.status_code == 200, answer.text
+
+
 async def test_twilios_default_port_in_the_signed_url_is_accepted(notify: Notify) -> None:
     params = {"From": "+33600000009", "Body": "help"}
     url = "https://sms.center.example:443" + SMS_PATH
