@@ -47,11 +47,11 @@ def signed_budget(
 
     def budget(scope: Scope, form: bytes) -> str | None:
         name = budgets.get(scope["path"])
-        token, base_url = configured()
-        if name is None or not token or not base_url:
-            return None
         given = next((v for k, v in scope["headers"] if k == _HEADER), b"")
-        if not given:
+        if name is None or not given:
+            return None  # (before `configured`, which may read the token's file)
+        token, base_url = configured()
+        if not token or not base_url:
             return None
         url = public_url(base_url, scope)
         valid = twilio_signature.valid(token, url, form_pairs(form), given.decode("latin-1"))
