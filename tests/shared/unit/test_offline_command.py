@@ -52,7 +52,7 @@ def test_an_unknown_command_names_the_ones_there_are(service: str) -> None:
     assert done.stderr.strip() == f"usage: python -m {service} [rebuild-projections]"
 
 
-LEAKED = "Bearer s3cret-0123456789abcdef"  # noqa: S105 - a test credential
+LEAKED = "Bearer s3cret-0123456789abcdef"  # a test credential
 
 
 @pytest.mark.parametrize(

@@ -272,7 +272,8 @@ def _print_table(
     rows += infra.notes
     rows.append(("API key", _api_key_note(common)))
     if common.get("INBOUND_SMS_SECRET") == DEV_INBOUND_SMS_SECRET:
-        rows.append(("texts back", f"POST /inbound/sms, X-Webhook-Secret: {DEV_INBOUND_SMS_SECRET}"))
+        secret = f"X-Webhook-Secret: {DEV_INBOUND_SMS_SECRET}"
+        rows.append(("texts back", f"POST /inbound/sms with {secret}"))
     rows.append(("logs", f"{var_dir / 'log'}/"))
     rows.append(("state", f"{state} (counselctl reads it)"))
     console.say()
