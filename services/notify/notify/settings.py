@@ -169,7 +169,9 @@ class NotifySettings(ServiceSettings, TwilioWebhookSettings):
         default=SecretStr(""),
         alias="INBOUND_SMS_SECRET",
         description="Shared secret the SMS provider sends (header `X-Webhook-Secret`) with a"
-        " client's text to `POST /inbound/sms` (STOP, START, HELP). Empty: it answers 503.",
+        " client's text to `POST /inbound/sms` (STOP, START, HELP, C or X to a reminder) and"
+        " with delivery receipts to `POST /inbound/sms/status`. Empty: both answer 503, and"
+        " reminders by text ask for no C or X unless Twilio is an SMS provider.",
     )
     sms_help_text: str | None = Field(
         default=None,
