@@ -6,7 +6,7 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from counseling_shared.settings import ServiceSettings
+from counseling_shared.settings import ServiceSettings, check_inbound_sms_secret
 from counseling_shared.twilio_settings import SmsProviderKind, TwilioWebhookSettings, read_secret
 from notify.adapters.provider_auth import ProviderAuth, read_secret_file
 from notify.domain.retry import RetryPolicy
@@ -340,6 +340,7 @@ class NotifySettings(ServiceSettings, TwilioWebhookSettings):
                 raise ValueError(f"{provider.upper()}_WEBHOOK_AUTH: {exc}") from None
         if self.uses_twilio:
             self._check_twilio()
+        check_inbound_sms_secret(self.inbound_sms_secret, development_mode=self.development_mode)
         return self
 
     @property

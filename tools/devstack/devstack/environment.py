@@ -3,6 +3,7 @@
 from collections.abc import Mapping
 from pathlib import Path
 
+from counseling_shared.settings import DEV_INBOUND_SMS_SECRET as _DEV_INBOUND_SMS_SECRET
 from devstack.postgres import ServiceRoles, with_database, with_role
 
 SERVICES = ("booking", "followup", "notify", "crisis")
@@ -11,8 +12,9 @@ DEV_API_KEY = "dev-admin-key"
 DEV_SMTP_FROM = "counseling@localhost"
 # A known secret for texts back (a client's STOP or C/X to notify, a staff member's ACK to
 # crisis): the sinks cannot post them, so a developer posts them with curl. Without it a
-# reminder by text would not even ask for C or X (nothing would reach notify).
-DEV_INBOUND_SMS_SECRET = "dev-inbound-sms-secret"  # noqa: S105 - the dev stack's, documented
+# reminder by text would not even ask for C or X (nothing would reach notify). The services
+# refuse it outside DEVELOPMENT_MODE.
+DEV_INBOUND_SMS_SECRET = _DEV_INBOUND_SMS_SECRET
 
 
 def port_variable(service: str) -> str:
