@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from counseling_shared.codes import Channel, FollowUpKind
-from counseling_shared.events import ClientRegistered, FollowUpDue
+from counseling_shared.events import CallbackRequested, ClientRegistered, FollowUpDue
 from notify.bootstrap import preference_links
 from tests.notify.integration.conftest import Notify, eventually
 from tests.notify.integration.test_delivery import settled
@@ -44,9 +44,10 @@ async def client_of(
     email: str | None = "someone@mail.example",
     phone: str | None = None,
     locale: str = "en",
+    site_id: UUID | None = None,
 ) -> UUID:
     """A client notify knows (booking's event) and booking's directory answers for."""
-    site_id = await notify.new_site()
+    site_id = site_id or await notify.new_site()
     client_id = uuid4()
     await notify.publish(
         ClientRegistered(
@@ -261,3 +262,48 @@ async def _events(notify: Notify, recipient_id: UUID) -> list[tuple[str, dict[st
 
 
 _OWN = ("recipient_id", "at")
+
+
+async def test_a_text_to_a_client_and_an_email_to_staff_carry_no_preferences_link(
+    notify: Notify,
+) -> None:
+    site_id = await notify.new_site()
+    client_id = await client_of(notify, email=None, phone="+33698765432", site_id=site_id)
+    notify.directory.add(
+        client_id, phone="+33698765432", timezone="Europe/Paris", preferred_channel=Channel.SMS
+    )
+    due = FollowUpDue(
+        followup_id=uuid4(),
+        client_id=client_id,
+        site_id=site_id,
+        kind=FollowUpKind.POST_CLOSURE,
+        due_at=datetime.now(UTC),
+    )
+    await notify.publish(due, source="followup", subject=client_id)
+    counselor_id = await notify.new_staff(site_id)
+    callback = CallbackRequested(
+        client_id=client_id, site_id=site_id, counselor_id=counselor_id, followup_id=uuid4()
+    )
+    await notify.publish(callback, source="followup", subject=client_id)
+
+    [text] = await settled(notify, client_id)
+    [staff_email] = await settled(notify, counselor_id)
+    assert (text["channel"], staff_email["channel"]) == ("sms", "email")
+    [sms] = [r for r in notify.sinks.http.requests() if r.to == "+33698765432"]
+    [email] = [m for m in notify.sinks.smtp.messages if str(client_id) in m.body]
+    assert "preferences/page" not in sms.body
+    assert "preferences/page" not in email.body
+    assert WORDS["en"][0] not in email.body
+
+
+async def test_a_form_over_the_body_limit_gets_the_pages_own_413_in_the_browsers_language(
+    browser_client: httpx.AsyncClient,
+) -> None:
+    answer = await browser_client.post(
+        f"/recipients/{uuid4()}/preferences/page",
+        data={"token": "x" * 70_000},
+        headers={"Accept-Language": "ko-KR,ko;q=0.9"},
+    )
+    assert answer.status_code == 413
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "데이터가 너무 많습니다" in answer.text
