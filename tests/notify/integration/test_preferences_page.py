@@ -143,6 +143,22 @@ async def test_saving_the_page_stores_what_the_put_stores(
     assert events[0] == events[1]
     assert len(events[0]) == 1
 
+    # Audited as the link (its own id, not a key), with the client, as the PUT is as its key.
+    entries = await notify.pool.fetch(
+        "SELECT actor_kind, actor_id, action, status FROM audit"
+        " WHERE client_id = $1 AND actor_kind <> 'key' ORDER BY id",
+        by_page,
+    )
+    assert [(e["actor_kind"], e["action"], e["status"]) for e in entries] == [
+        ("link", "save_own_preferences", 200)
+    ]
+    assert entries[0]["actor_id"] != token_of(url)  # the link's id, never its token
+    put_entries = await notify.pool.fetch(
+        "SELECT actor_kind, status FROM audit WHERE client_id = $1 AND action = 'put_preferences'",
+        by_put,
+    )
+    assert [(e["actor_kind"], e["status"]) for e in put_entries] == [("key", 200)]
+
     # Clearing both times and choosing the center's choice clears them, as a PUT of {} does.
     cleared = await browser_client.post(
         url.split("?")[0],

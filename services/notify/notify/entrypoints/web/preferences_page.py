@@ -95,7 +95,7 @@ def _links(runtime: Runtime) -> PreferenceLinks:
     responses={200: {"description": "The channel and quiet hours, with Save."}, **_REFUSALS},
     **_HTML,
 )
-async def show(recipient_id: UUID, request: Request, token: str = "") -> HTMLResponse:
+async def show_own_preferences(recipient_id: UUID, request: Request, token: str = "") -> HTMLResponse:
     """Extension: the page the footer link of a client's email opens."""
     runtime = runtime_of(request)
     try:
@@ -123,7 +123,7 @@ async def show(recipient_id: UUID, request: Request, token: str = "") -> HTMLRes
     },
     **_HTML,
 )
-async def save(recipient_id: UUID, request: Request) -> HTMLResponse:
+async def save_own_preferences(recipient_id: UUID, request: Request) -> HTMLResponse:
     """Extension: the PUT's validation and effect (a `PreferencesSet` event), as the link."""
     runtime = runtime_of(request)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
