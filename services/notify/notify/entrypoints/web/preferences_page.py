@@ -95,7 +95,9 @@ def _links(runtime: Runtime) -> PreferenceLinks:
     responses={200: {"description": "The channel and quiet hours, with Save."}, **_REFUSALS},
     **_HTML,
 )
-async def show_own_preferences(recipient_id: UUID, request: Request, token: str = "") -> HTMLResponse:
+async def show_own_preferences(
+    recipient_id: UUID, request: Request, token: str = ""
+) -> HTMLResponse:
     """Extension: the page the footer link of a client's email opens."""
     runtime = runtime_of(request)
     try:
