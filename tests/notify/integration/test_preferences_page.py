@@ -323,3 +323,33 @@ async def test_a_form_over_the_body_limit_gets_the_pages_own_413_in_the_browsers
     assert answer.status_code == 413
     assert answer.headers["content-type"].startswith("text/html")
     assert "데이터가 너무 많습니다" in answer.text
+
+
+async def test_a_channel_staff_arranged_is_kept_as_an_option_and_offered_to_nobody_else(
+    notify: Notify, browser_client: httpx.AsyncClient
+) -> None:
+    arranged = await client_of(notify, phone="+33611112222")
+    assert (await notify.set_preferences(arranged, {"channel": "phone"})).status_code == 200
+    url = page_url(notify, arranged)
+
+    shown = await browser_client.get(url)
+    kept = await browser_client.post(
+        url.split("?")[0],
+        data={"token": token_of(url), "channel": "phone", "quiet_start": "22:00", "quiet_end": ""},
+    )
+    assert 'value="phone" checked' in shown.text
+    assert 'value="messaging"' not in shown.text
+    assert kept.status_code == 422  # the quiet hours, not the kept channel
+    assert "Give both times" in kept.text
+    assert "Choose one of the ways shown" not in kept.text
+    saved = await browser_client.post(
+        url.split("?")[0],
+        data={
+            "token": token_of(url),
+            "channel": "phone",
+            "quiet_start": "22:00",
+            "quiet_end": "07:00",
+        },
+    )
+    assert saved.status_code == 200
+    assert (await stored(notify, arranged))["channel"] == "phone"

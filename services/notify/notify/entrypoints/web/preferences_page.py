@@ -6,7 +6,8 @@ preferences`, in the client's language and zone, without JavaScript.
 `channel`, `quiet_start`, `quiet_end`) stores it with the PUT's validation and the PUT's
 application call (same `PreferencesSet` event), audited with the link as actor. Only email and
 text are offered, each only when booking has an address for it (asked at once, as at send
-time); the addresses themselves are never shown: a forwarded email shows no phone number.
+time), and a `phone` or `messaging` channel staff set is kept as an option (never offered
+otherwise); the addresses themselves are never shown: a forwarded email shows no phone number.
 An altered link (or another recipient's) is a 403 page, an expired one a 410 page.
 """
 
@@ -34,7 +35,8 @@ from notify.adapters.booking_directory import NatsClientDirectory
 from notify.adapters.preference_links import PATH, PreferenceLinks
 from notify.application.ports import ClientNotFound, DirectoryUnavailable
 from notify.application.preferences import set_recipient_preferences
-from notify.domain.channels import Addresses, offered_channels
+from notify.domain.channels import SELF_SERVICE_CHANNELS, Addresses, offered_channels
+from notify.domain.preferences import RecipientPreferences
 from notify.domain.quiet_hours import QuietHours
 from notify.entrypoints.http import QuietHoursBody
 from notify.entrypoints.web.texts import TEXTS, locale_of
@@ -51,6 +53,7 @@ class _Client:
     locale: str
     zone: str
     offered: tuple[Channel, ...]
+    current: RecipientPreferences | None
 
 
 class _Refused(Exception):
@@ -104,8 +107,7 @@ async def show_own_preferences(
         client = await _open(request, runtime, recipient_id, token)
     except _Refused as refused:
         return _message(request, refused)
-    async with runtime.db().acquire() as conn:
-        prefs = await preference_store.load(conn, recipient_id)
+    prefs = client.current
     quiet = prefs.quiet_hours if prefs else None
     given = {
         "channel": prefs.channel.value if prefs and prefs.channel else "",
@@ -187,6 +189,7 @@ async def _open(request: Request, runtime: Runtime, recipient_id: UUID, token: s
     audit.note_actor(audit.Actor("link", str(link.link_id)), sees_free_text=False)
     async with runtime.db().acquire() as conn:
         known = await directory_store.client_locale_zone(conn, recipient_id)
+        current = await preference_store.load(conn, recipient_id)
     if known is None:  # links are minted for clients only; forgotten (erased) since
         raise _Refused(404, "invalid", _browser_locale(request))
     audit.note_client(recipient_id)  # a client's preferences are client data
@@ -198,12 +201,17 @@ async def _open(request: Request, runtime: Runtime, recipient_id: UUID, token: s
         raise _Refused(404, "invalid", locale) from None
     except DirectoryUnavailable:
         raise _Refused(503, "unavailable", locale) from None
-    addresses = Addresses(email=contact.email, phone=contact.phone)
+    offered = offered_channels(Addresses(email=contact.email, phone=contact.phone))
+    staff_set = current.channel if current else None
+    if staff_set is not None and staff_set not in SELF_SERVICE_CHANNELS:
+        # `phone` or `messaging`, arranged with staff: kept as an option, never offered anew.
+        offered = (*offered, staff_set)
     return _Client(
         recipient_id,
         locale_of(contact.locale or known[0]),
         contact.timezone or known[1],
-        offered_channels(addresses),
+        offered,
+        current,
     )
 
 
