@@ -15,6 +15,8 @@ from notify.adapters.booking_directory import NatsClientDirectory
 from notify.adapters.failover import FailoverProvider
 from notify.adapters.http_client import provider_client
 from notify.adapters.opt_out_guard import OptOutGuard, OptOutLookup
+from notify.adapters.preference_links import PURPOSE as PREFERENCES_PURPOSE
+from notify.adapters.preference_links import PreferenceLinks
 from notify.adapters.reminder_log import ReminderLog
 from notify.adapters.smtp import SmtpProvider
 from notify.adapters.templates import JinjaRenderer
@@ -29,6 +31,7 @@ from notify.domain.codes import Lane, Template
 from notify.entrypoints import consumers, http, inbound_sms, twilio_inbound, webhooks_http
 from notify.entrypoints.opt_out_gauges import refresh_opt_out_gauges
 from notify.entrypoints.page_priority import PagesFirst
+from notify.entrypoints.web import page_errors, preferences_page
 from notify.entrypoints.webhook_gauges import refresh_webhook_gauges
 from notify.entrypoints.webhook_worker import WebhookWorker
 from notify.entrypoints.workers import LaneWorkers
@@ -60,7 +63,15 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
         # The SMS provider's webhook spends its own rate budget, as on crisis; so do Twilio's.
         rate_budgets=(inbound_sms.provider_budget(s),),
         rate_form_budgets=(twilio_inbound.provider_budget(s),),
-        routers=[http.router, webhooks_http.router, inbound_sms.router, twilio_inbound.router],
+        routers=[
+            http.router,
+            preferences_page.router,
+            webhooks_http.router,
+            inbound_sms.router,
+            twilio_inbound.router,
+        ],
+        link_purposes=(PREFERENCES_PURPOSE,),  # the client's preferences page: per-link budget
+        html_error_page=page_errors.html_error_page,
         background=[
             *(lane_pool(Lane.CRISIS, s, channels, pages) for channels in CRISIS_CHANNEL_GROUPS),
             lane_pool(Lane.BULK, s, pages=pages),
@@ -89,6 +100,11 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
             ),
         ],
     )
+
+
+def preference_links(s: NotifySettings) -> PreferenceLinks:
+    """The signed link to a client's preferences page (the footer of their emails)."""
+    return PreferenceLinks(s.link_signer(), s.notify_base_url, s.preferences_link_ttl)
 
 
 def listening_poll_of(lane: Lane, s: NotifySettings) -> float:
@@ -163,6 +179,7 @@ def lane_pool(
                     defer_max_age=s.defer_max_age,
                     takes_replies=s.takes_sms_replies,
                     lookups=lookup,
+                    preference_links=preference_links(s),
                 )
                 workers = LaneWorkers(
                     lane=lane,

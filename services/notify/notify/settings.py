@@ -185,6 +185,18 @@ class NotifySettings(ServiceSettings, TwilioWebhookSettings):
         alias="ALERT_BASE_URL",
         description="Base of the alert link in a page when PageRequested carries none.",
     )
+    notify_base_url: str = Field(
+        default="http://127.0.0.1:8003",
+        alias="NOTIFY_BASE_URL",
+        description="Where notify is reached from outside: the base of the preferences link"
+        " in the footer of a client's email.",
+    )
+    preferences_link_ttl: timedelta = Field(
+        default=timedelta(days=400),
+        alias="PREFERENCES_LINK_TTL",
+        description="How long the preferences link in an email works (a year and a bit: a"
+        " yearly client's last email still opens it; rotating LINK_SIGNING_KEY ends them all).",
+    )
     directory_timeout: float = Field(
         default=2.0,
         alias="NOTIFY_DIRECTORY_TIMEOUT",

@@ -1,5 +1,6 @@
 """The headers of every HTML page that shows personal data: the client's answer form, the
-on-call page, the waitlist offer page and the staff progress page.
+on-call page, the waitlist offer page, the staff progress page and the client's preferences
+page (notify).
 
 Most of them carry their credential (a signed token) in the URL, and show or echo what a person
 typed (PHQ-9 answers re-shown after a 422) or who is at risk. So: never stored by a browser or a

@@ -53,6 +53,8 @@ def common_env(
     env.setdefault("BOOKING_BASE_URL", f"http://127.0.0.1:{ports['booking']}")
     if "followup" in ports:  # where clients open their answer forms (FollowUpDue.response_url)
         env.setdefault("FOLLOWUP_RESPONSE_BASE_URL", f"http://127.0.0.1:{ports['followup']}")
+    if "notify" in ports:  # where clients open their preferences page (emails' footer link)
+        env.setdefault("NOTIFY_BASE_URL", f"http://127.0.0.1:{ports['notify']}")
     env["PYTHONUNBUFFERED"] = "1"  # log lines reach the console as they happen
     return env
 

@@ -137,3 +137,11 @@ async def is_deactivated(db: asyncpg.Pool[Any], staff_id: UUID) -> bool:
         "SELECT deactivated_at IS NOT NULL FROM staff_contacts WHERE staff_id = $1", staff_id
     )
     return bool(found)
+
+
+async def client_locale_zone(conn: Connection, client_id: UUID) -> tuple[str, str] | None:
+    """A known client's locale and time zone as booking's events told notify."""
+    row = await conn.fetchrow(
+        "SELECT locale, timezone FROM clients WHERE client_id = $1", client_id
+    )
+    return None if row is None else (str(row["locale"]), str(row["timezone"]))

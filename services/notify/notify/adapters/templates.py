@@ -6,6 +6,8 @@ the language's `_common.txt`: site names, modalities, signatures) and `day`, `da
 `zone`, which format an instant in the recipient's time zone and locale, `zone_over(first,
 last)`, the zone of a list of dates (generic when they straddle a DST change), and `money`, which
 formats an amount and its ISO 4217 currency in the recipient's locale.
+A client's email body ends with `_common.txt`'s `preferences_footer` when the parameters carry
+`preferences_url` (the Courier adds it for clients).
 """
 
 import contextlib
@@ -21,7 +23,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time, get_timezone_name
 from babel.numbers import format_currency
 
-from notify.application.ports import RenderedMessage, TemplateMissing
+from notify.application.ports import PREFERENCES_URL, RenderedMessage, TemplateMissing
 from notify.domain.codes import Template
 from notify.domain.locales import MessageLocale
 from notify.domain.notification import Params
@@ -75,6 +77,10 @@ class JinjaRenderer:
             values["common"] = common.make_module(values)
             context = compiled.new_context(values, shared=False)
             parts = {block: _render_block(compiled, block, context) for block in BLOCKS}
+            if url := params.get(PREFERENCES_URL):
+                # The email's last lines (never the SMS's: no room for a long link there).
+                footer = str(values["common"].preferences_footer(url)).strip()
+                parts["body"] = f"{parts['body']}\n\n{footer}"
         except (jinja2.TemplateError, KeyError, ValueError, ArithmeticError) as exc:
             raise TemplateMissing(f"{name}: {type(exc).__name__}: {exc}") from None
         return RenderedMessage(subject=parts["subject"], body=parts["body"], short=parts["short"])

@@ -29,8 +29,10 @@ from counseling_shared.unit_of_work import unit_of_work
 from notify.adapters import notification_outcomes, notification_store
 from notify.adapters.notification_outcomes import Outcome
 from notify.adapters.notification_store import Claimed
+from notify.adapters.preference_links import PreferenceLinks
 from notify.adapters.recipient_facts import RecipientFacts, recipient_facts
 from notify.application.ports import (
+    PREFERENCES_URL,
     BatchLookups,
     ChannelProvider,
     ClientContact,
@@ -139,8 +141,11 @@ class Courier:
         defer_max_age: timedelta = DEFER_MAX_AGE,
         takes_replies: bool = False,
         lookups: BatchLookups | None = None,
+        preference_links: PreferenceLinks | None = None,
     ) -> None:
         self._pool = pool
+        # A client's email ends with a signed link to their preferences page.
+        self._preference_links = preference_links
         self._lookups = lookups  # the SMS opt-outs, looked up once per batch
         self._clock = clock
         self._directory = directory
@@ -351,6 +356,7 @@ class Courier:
                     **claimed.params,
                     "site_name": recipient.site_name,
                     "takes_replies": self._takes_replies,
+                    **self._preferences_url(claimed),
                 },
                 locale,
                 recipient.zone,
@@ -394,6 +400,14 @@ class Courier:
         assert other_address is not None
         second = await self._providers[other].send(message_on(other, other_address))
         return events + self._attempted(moved, other, second)
+
+    def _preferences_url(self, claimed: Notification) -> dict[str, str]:
+        """The footer link's parameter: clients only (a staff member's page or email has
+        none), for the email body only (`JinjaRenderer`: an SMS has no room for it)."""
+        if self._preference_links is None or claimed.recipient_kind is not RecipientKind.CLIENT:
+            return {}
+        url = self._preference_links.url_for(claimed.recipient_id, self._clock.now())
+        return {PREFERENCES_URL: url}
 
     def _fallback(
         self,

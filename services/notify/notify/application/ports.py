@@ -110,6 +110,10 @@ class BatchLookups(Protocol):
         ...
 
 
+PREFERENCES_URL = "preferences_url"
+"""The parameter naming a client's preferences link: the email body ends with it."""
+
+
 @dataclass(frozen=True)
 class RenderedMessage:
     """`subject` and `body` for email; `short` for SMS and messaging."""

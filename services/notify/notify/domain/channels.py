@@ -78,3 +78,17 @@ def next_channel(
 def planned_channel(wishes: Iterable[Channel | str | None]) -> NotificationChannel:
     """The channel to plan on before the addresses are known (confirmed at send time)."""
     return channel_order(wishes)[0]
+
+
+SELF_SERVICE_CHANNELS = (Channel.EMAIL, Channel.SMS)
+"""What a client may choose on their own page: email or text. `phone` (notify places no calls)
+and `messaging` (an app the center arranges with them) stay with staff."""
+
+
+def offered_channels(addresses: Addresses) -> tuple[Channel, ...]:
+    """The self-service channels booking has an address for right now."""
+    return tuple(
+        c
+        for c in SELF_SERVICE_CHANNELS
+        if addresses.for_channel(NotificationChannel(c.value)) is not None
+    )

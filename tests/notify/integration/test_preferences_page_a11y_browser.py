@@ -1,0 +1,82 @@
+"""The client's preferences page (the form, its 422, its "saved" page and the invalid-link page)
+reviewed in a real browser in the four languages it speaks: axe-core's WCAG 2.1 A/AA rules,
+44 px targets, no sideways scrolling at 360 px, a phone's size and a desktop's, and the keyboard
+alone. notify runs on httpx's ASGI transport here, so the browser's requests to it are routed
+to that transport (Playwright `route`). One browser for the module."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, Route
+
+from tests.a11y import PHONE, audit_both_sizes
+from tests.browser import chromium, needs_chromium
+from tests.notify.integration.conftest import Notify
+from tests.notify.integration.test_preferences_page import client_of, page_url
+
+pytestmark = [pytest.mark.integration, needs_chromium]
+
+LOCALES = ("en", "fr-FR", "ko-KR", "ru-RU")
+ORIGIN = "http://notify"
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as launched:
+        yield launched
+
+
+@asynccontextmanager
+async def _phone(browser: Browser, locale: str, notify: Notify) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport=PHONE, is_mobile=True, locale=locale)
+    async with httpx.AsyncClient(
+        transport=notify.http._transport, base_url=ORIGIN
+    ) as app:  # no API key: the link's token only
+
+        async def forward(route: Route) -> None:
+            asked = route.request
+            headers = {k: v for k, v in asked.headers.items() if k.lower() != "host"}
+            answer = await app.request(
+                asked.method, asked.url, headers=headers, content=asked.post_data_buffer
+            )
+            await route.fulfill(
+                status=answer.status_code, headers=dict(answer.headers), body=answer.content
+            )
+
+        await context.route(f"{ORIGIN}/**", forward)
+        try:
+            yield await context.new_page()
+        finally:
+            await context.close()
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+async def test_the_preferences_page_and_its_answers_pass_the_review(
+    notify: Notify, browser: Browser, locale: str
+) -> None:
+    client_id = await client_of(notify, phone="+33612345678", locale=locale[:2])
+    link = ORIGIN + page_url(notify, client_id)
+    async with _phone(browser, locale, notify) as page:
+        await page.goto(link)
+        assert await page.evaluate("document.documentElement.lang") == locale[:2]
+        found = await audit_both_sizes(page, "preferences")
+        await page.locator("#quiet-start").fill("21:00")
+        await page.locator("form button").click()
+        await page.wait_for_load_state()
+        assert await page.locator("[role=alert]").count() == 1  # the 422: one time missing
+        found += await audit_both_sizes(page, "preferences (422)")
+        await page.locator("input[value=sms]").check()
+        await page.locator("#quiet-end").fill("08:00")
+        await page.locator("form button").click()
+        await page.wait_for_load_state()
+        found += await audit_both_sizes(page, "saved")
+        await page.goto(link[:-2] + "AA")
+        found += await audit_both_sizes(page, "not valid")
+    assert not found, "\n".join(found)
+    saved = await notify.http.get(f"/recipients/{client_id}/preferences")
+    assert saved.json()["channel"] == "sms"
+    assert saved.json()["quiet_hours"] == {"start": "21:00", "end": "08:00"}
