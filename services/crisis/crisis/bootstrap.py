@@ -15,6 +15,7 @@ from crisis.entrypoints import (
     pins_http,
     schedules_http,
     twilio_inbound,
+    twilio_voice,
 )
 from crisis.entrypoints.auditor import escalation_auditor
 from crisis.entrypoints.gauges import refresh_gauges
@@ -48,6 +49,7 @@ def definition(settings: CrisisSettings | None = None) -> ServiceDefinition:
             pins_http.router,
             inbound_sms.router,
             twilio_inbound.router,
+            twilio_voice.router,
         ],
         background=[
             escalation_scheduler(paging),

@@ -22,7 +22,8 @@ router = APIRouter(tags=["inbound"])
 SMS_PATH = "/inbound/sms/twilio"
 
 
-def _twilio(request: Request) -> tuple[str, str]:
+def twilio_config(request: Request) -> tuple[str, str]:
+    """The auth token and public base URL; empty when Twilio is not the provider (503)."""
     settings = runtime_of(request).settings
     assert isinstance(settings, CrisisSettings)
     if settings.sms_provider != "twilio":
@@ -32,7 +33,7 @@ def _twilio(request: Request) -> tuple[str, str]:
 
 def require_signature(request: Request) -> None:
     """The header, checked before the body is read (401 without it)."""
-    twilio_webhook.require_signature_header(request, *_twilio(request))
+    twilio_webhook.require_signature_header(request, *twilio_config(request))
 
 
 @router.post(
@@ -59,7 +60,7 @@ async def twilio_inbound_sms(
 ) -> Response:
     """Twilio's webhook for a staff member's reply to a page (the number's "A message comes
     in" URL): handled as `POST /inbound/sms`, answered in TwiML."""
-    params = await twilio_webhook.verified_form(request, *_twilio(request))
+    params = await twilio_webhook.verified_form(request, *twilio_config(request))
     try:
         body = InboundSmsBody(from_=params.get("From", ""), text=params.get("Body", ""))
     except ValidationError as exc:
