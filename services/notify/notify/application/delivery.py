@@ -369,6 +369,7 @@ class Courier:
                 language=locale.language,
                 avoid_provider=claimed.avoid_provider,
                 resends=claimed.resends,
+                page_code=str(claimed.params.get("reply_code") or "") if claimed.page_id else "",
                 reminder=(
                     reminded_appointment(claimed, channel, locale.language, recipient.zone)
                     if self._takes_replies
