@@ -25,6 +25,7 @@ from counseling_shared import twilio_signature
 
 ACCOUNT_SID = "AC00000000000000000000000000000001"
 AUTH_TOKEN = "fake-twilio-auth-token"  # noqa: S105 (a test credential)
+_CALL = "call:"  # the script's key prefix for calls
 
 
 @dataclass
@@ -67,6 +68,11 @@ class FakeTwilio:
         with self.lock:
             self.script.setdefault(to, []).extend(answers)
 
+    def answer_calls(self, to: str, *answers: Scripted) -> None:
+        """The next answers to calls to `to` (then 201); messages to it are not affected."""
+        with self.lock:
+            self.script.setdefault(_CALL + to, []).extend(answers)
+
     def to(self, number: str) -> list[Posted]:
         """The messages posted to `number` (calls: `calls_to`)."""
         with self.lock:
@@ -91,10 +97,10 @@ class FakeTwilio:
     def _post(self, path: str, authorization: str, form: dict[str, str]) -> Scripted:
         with self.lock:
             self.posted.append(Posted(path, authorization, form))
-            left = self.script.get(form.get("To", ""), [])
+            call = path.endswith("/Calls.json")
+            left = self.script.get((_CALL if call else "") + form.get("To", ""), [])
             scripted = left.pop(0) if left else Scripted()
             if scripted.record and scripted.status < 300:
-                call = path.endswith("/Calls.json")
                 self.created.insert(0, self._call(form) if call else self._resource(form))
         return scripted
 

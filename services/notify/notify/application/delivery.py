@@ -457,7 +457,12 @@ class Courier:
                 locale=staff.locale,
                 zone=zone_named(site_zone),
                 quiet_hours=quiet_hours,
-                wishes=(Channel(claimed.channel.value),),
+                # (A page's call is a `phone` wish; a page's channel is fixed either way.)
+                wishes=(
+                    Channel.PHONE
+                    if claimed.channel is NotificationChannel.VOICE
+                    else Channel(claimed.channel.value),
+                ),
                 site_name=site_name,
             )
 
