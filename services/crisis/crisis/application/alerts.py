@@ -235,7 +235,7 @@ async def record_call_ended(
         return False
     loaded = await alerts.load(uow.conn, alert_id)
     assert loaded is not None
-    command = RecordCallEnded(page_id, outcome, answered_by, uow.now())
+    command = RecordCallEnded(page_id, outcome, answered_by or "", uow.now())
     await alerts.save(uow, alert_id, loaded, decide(loaded.alert, command, uow.now()))
     return True
 

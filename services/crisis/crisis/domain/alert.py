@@ -252,7 +252,7 @@ class RecordPageFailed:
 class RecordCallEnded:
     page_id: UUID
     outcome: str
-    answered_by: str | None
+    answered_by: str  # empty without machine detection
     ended_at: datetime
 
 

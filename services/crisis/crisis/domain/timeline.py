@@ -134,7 +134,7 @@ class CallEnded:
     page_id: UUID
     staff_id: UUID
     outcome: str
-    answered_by: str | None
+    answered_by: str
     at: datetime
 
 
@@ -327,7 +327,7 @@ def timeline_details(event: AlertEvent) -> dict[str, Any]:
                 "page_id": event.page_id,
                 "staff_id": event.staff_id,
                 "outcome": event.outcome,
-                "answered_by": event.answered_by or "",
+                "answered_by": event.answered_by,
             }
         case Escalated() | Exhausted():
             return {"level": event.level, "cycle": event.cycle}
