@@ -23,6 +23,7 @@ from fastapi.responses import Response
 from counseling_shared import audit
 from counseling_shared.http import twilio_webhook
 from counseling_shared.http.openapi import problem_responses
+from counseling_shared.http.rate_limit import FormBudget
 from counseling_shared.service import Runtime, runtime_of
 from counseling_shared.unit_of_work import unit_of_work
 from crisis import metrics
@@ -30,7 +31,7 @@ from crisis.adapters import staff
 from crisis.application import alerts, voice_calls
 from crisis.entrypoints.page_i18n import language_of
 from crisis.entrypoints.paging import paging_for
-from crisis.entrypoints.twilio_inbound import require_signature, twilio_config
+from crisis.entrypoints.twilio_inbound import configured, require_signature, twilio_config
 from crisis.entrypoints.voice_twiml import final, hang_up, prompt
 from crisis.settings import CrisisSettings
 
@@ -46,6 +47,13 @@ def _settings(runtime: Runtime) -> CrisisSettings:
     settings = runtime.settings
     assert isinstance(settings, CrisisSettings)
     return settings
+
+
+def provider_budget(settings: CrisisSettings) -> FormBudget:
+    """A page call's posts Twilio signed spend their own rate budget (`twilio-calls`): a flood
+    from the ingress's address, or a busy day of texts, cannot starve a key press."""
+    paths = {path: "twilio-calls" for path in (CALL_PATH, GATHER_PATH, STATUS_PATH)}
+    return twilio_webhook.signed_budget(lambda: configured(settings), paths)
 
 
 def _twiml(text: str) -> Response:
