@@ -1,9 +1,13 @@
-"""A fake of Twilio's Messages API on 127.0.0.1, for tests (the real one is never called).
+"""A fake of Twilio's Messages and Calls APIs on 127.0.0.1, for tests (the real one is never
+called).
 
 `POST /2010-04-01/Accounts/{sid}/Messages.json` (form) records the message and answers 201
 with a Message resource, or what the test scripted for that recipient (an HTTP status with a
 Twilio error code, or a delay longer than the client waits); `GET` of the same path lists the
 messages it created (newest first, `To` filtered), as Twilio's list does.
+`POST /2010-04-01/Accounts/{sid}/Calls.json` (form: `To`, `From`, `Url`, `StatusCallback`…)
+records the call and answers 201 with a Call resource (`CA…`), or what was scripted; nothing
+is dialled: a test plays Twilio's side by posting to the call's `Url` itself.
 """
 
 import json
@@ -21,6 +25,7 @@ from counseling_shared import twilio_signature
 
 ACCOUNT_SID = "AC00000000000000000000000000000001"
 AUTH_TOKEN = "fake-twilio-auth-token"  # noqa: S105 (a test credential)
+_CALL = "call:"  # the script's key prefix for calls
 
 
 @dataclass
@@ -28,6 +33,10 @@ class Posted:
     path: str
     authorization: str
     form: dict[str, str]
+
+    @property
+    def is_call(self) -> bool:
+        return self.path.endswith("/Calls.json")
 
 
 @dataclass
@@ -59,9 +68,19 @@ class FakeTwilio:
         with self.lock:
             self.script.setdefault(to, []).extend(answers)
 
-    def to(self, number: str) -> list[Posted]:
+    def answer_calls(self, to: str, *answers: Scripted) -> None:
+        """The next answers to calls to `to` (then 201); messages to it are not affected."""
         with self.lock:
-            return [p for p in self.posted if p.form.get("To") == number]
+            self.script.setdefault(_CALL + to, []).extend(answers)
+
+    def to(self, number: str) -> list[Posted]:
+        """The messages posted to `number` (calls: `calls_to`)."""
+        with self.lock:
+            return [p for p in self.posted if p.form.get("To") == number and not p.is_call]
+
+    def calls_to(self, number: str) -> list[Posted]:
+        with self.lock:
+            return [p for p in self.posted if p.form.get("To") == number and p.is_call]
 
     def __enter__(self) -> Self:
         self._thread.start()
@@ -78,11 +97,21 @@ class FakeTwilio:
     def _post(self, path: str, authorization: str, form: dict[str, str]) -> Scripted:
         with self.lock:
             self.posted.append(Posted(path, authorization, form))
-            left = self.script.get(form.get("To", ""), [])
+            call = path.endswith("/Calls.json")
+            left = self.script.get((_CALL if call else "") + form.get("To", ""), [])
             scripted = left.pop(0) if left else Scripted()
             if scripted.record and scripted.status < 300:
-                self.created.insert(0, self._resource(form))
+                self.created.insert(0, self._call(form) if call else self._resource(form))
         return scripted
+
+    def _call(self, form: dict[str, str]) -> dict[str, Any]:
+        return {
+            "sid": f"CA{len(self.created):032x}",
+            "to": form.get("To"),
+            "from": form.get("From"),
+            "status": "queued",
+            "date_created": format_datetime(datetime.now(UTC)),
+        }
 
     def _resource(self, form: dict[str, str]) -> dict[str, Any]:
         return {
@@ -116,7 +145,11 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
             query = dict(parse_qsl(urlsplit(self.path).query))
             with fake.lock:
                 fake.gets.append(query)
-                found = [m for m in fake.created if m["to"] == query.get("To")]
+                found = [
+                    m
+                    for m in fake.created
+                    if m["to"] == query.get("To") and m["sid"].startswith("SM")
+                ]
             self._json(200, {"messages": found})
 
         def _json(self, status: int, body: dict[str, Any]) -> None:

@@ -17,9 +17,10 @@ from uuid import UUID
 
 import asyncpg
 
-ActorKind = Literal["key", "staff", "link", "service", "operator"]
+ActorKind = Literal["key", "staff", "link", "service", "operator", "call"]
 """`service`: another service over the bus (a read of booking's client directory);
-`operator`: a person at `counselctl` (a client's erasure), by their login name."""
+`operator`: a person at `counselctl` (a client's erasure), by their login name; `call`: a key
+pressed during a page's phone call, by Twilio's call id (acting for the staff member called)."""
 
 
 @dataclass(frozen=True)

@@ -135,3 +135,4 @@ class NotificationChannel(StrEnum):
     EMAIL = "email"
     SMS = "sms"
     MESSAGING = "messaging"
+    VOICE = "voice"  # a page's phone call (notify's PAGE_CALLS, Twilio's Calls API)

@@ -53,6 +53,15 @@ def test_compose_passes_twilio_through_to_both_services() -> None:
     assert crisis.twilio_webhook_base_url == "https://sms.center.example/crisis"
 
 
+def test_compose_places_page_calls_only_when_asked_and_points_them_at_crisis() -> None:
+    assert NotifySettings.model_validate(_compose("notify", OPERATOR)).page_calls is False
+    notify = NotifySettings.model_validate(_compose("notify", {**OPERATOR, "PAGE_CALLS": "true"}))
+
+    assert notify.page_calls is True
+    # Twilio asks crisis what to say: crisis's public URL, not notify's.
+    assert notify.page_call_url == "https://sms.center.example/crisis"
+
+
 @pytest.mark.parametrize("overlay", ["dev", "prod"])
 def test_the_deployments_take_the_twilio_secrets_from_optional_secrets(overlay: str) -> None:
     manifests = render_kustomization(DEPLOY / "k8s/overlays" / overlay)

@@ -65,7 +65,8 @@ SIGNED_LINK_ROUTES = {
 # No API key: the SMS provider's webhooks, authenticated by their shared secret (tested in
 # tests/crisis/integration/test_oncall_page.py, tests/notify/integration/test_sms_opt_outs.py,
 # tests/notify/integration/test_delivery_receipts.py), or Twilio's by its signature
-# (tests/notify/integration/test_twilio.py, tests/crisis/integration/test_twilio_replies.py).
+# (tests/notify/integration/test_twilio.py, tests/crisis/integration/test_twilio_replies.py,
+# a page's call: tests/crisis/integration/test_voice_calls.py).
 WEBHOOK_ROUTES = {
     ("crisis", "POST", "/inbound/sms"),
     ("notify", "POST", "/inbound/sms"),
@@ -73,6 +74,9 @@ WEBHOOK_ROUTES = {
     ("crisis", "POST", "/inbound/sms/twilio"),
     ("notify", "POST", "/inbound/sms/twilio"),
     ("notify", "POST", "/inbound/sms/twilio/status"),
+    ("crisis", "POST", "/inbound/voice/twilio"),
+    ("crisis", "POST", "/inbound/voice/twilio/gather"),
+    ("crisis", "POST", "/inbound/voice/twilio/status"),
 }
 SERVICES = ("booking", "followup", "notify", "crisis")
 WEBHOOK_URL = "http://127.0.0.1:9/hooks"  # nothing listens: deliveries stay pending

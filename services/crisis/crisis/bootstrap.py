@@ -15,6 +15,7 @@ from crisis.entrypoints import (
     pins_http,
     schedules_http,
     twilio_inbound,
+    twilio_voice,
 )
 from crisis.entrypoints.auditor import escalation_auditor
 from crisis.entrypoints.gauges import refresh_gauges
@@ -39,7 +40,7 @@ def definition(settings: CrisisSettings | None = None) -> ServiceDefinition:
         # flood elsewhere cannot starve an acknowledgement.
         link_purposes=(PAGE_LINK_PURPOSE, schedules_http.CALENDAR_PURPOSE),
         rate_budgets=(inbound_sms.provider_budget(s),),
-        rate_form_budgets=(twilio_inbound.provider_budget(s),),
+        rate_form_budgets=(twilio_inbound.provider_budget(s), twilio_voice.provider_budget(s)),
         html_error_page=html_error_page,
         routes=consumers.routes(paging, s.link_signing_key.get_secret_value()),
         routers=[
@@ -49,6 +50,7 @@ def definition(settings: CrisisSettings | None = None) -> ServiceDefinition:
             pins_http.router,
             inbound_sms.router,
             twilio_inbound.router,
+            twilio_voice.router,
         ],
         background=[
             escalation_scheduler(paging),

@@ -80,3 +80,15 @@ OLDEST_ACKNOWLEDGEMENT = Gauge(
     "How long the longest-held acknowledged, unresolved alert has been acknowledged (0 when"
     " none is): an alert someone took and never resolved",
 )
+PAGE_CALLS = Counter(
+    "crisis_page_calls_total",
+    "Pages' phone calls ended, by outcome (Twilio's status callback): answered, voicemail (an"
+    " answering machine: not an acknowledgement), no_answer, busy, failed, canceled",
+    ["outcome"],
+)
+CALL_KEYS = Counter(
+    "crisis_page_call_keys_total",
+    "What happened at a page call's key prompt: acknowledged (key 1), repeat (any other key),"
+    " none (no key pressed), machine (an answering machine), already, unknown",
+    ["result"],
+)

@@ -22,6 +22,7 @@ from notify.adapters.smtp import SmtpProvider
 from notify.adapters.templates import JinjaRenderer
 from notify.adapters.time_capped import TimeCapped
 from notify.adapters.twilio import TwilioProvider
+from notify.adapters.twilio_calls import TwilioCallProvider
 from notify.adapters.webhook_sender import WebhookSender
 from notify.adapters.webhooks import WebhookProvider
 from notify.application.delivery import Courier
@@ -44,11 +45,12 @@ PAGE_PROVIDER_TIMEOUT = 10.0
 capped on the crisis lane, so a stuck provider holds a page worker for 10 s, not for minutes."""
 
 CRISIS_CHANNEL_GROUPS: tuple[frozenset[NotificationChannel], ...] = (
-    frozenset({NotificationChannel.SMS, NotificationChannel.MESSAGING}),
+    frozenset({NotificationChannel.SMS, NotificationChannel.MESSAGING, NotificationChannel.VOICE}),
     frozenset({NotificationChannel.EMAIL}),
 )
 """The crisis lane has a worker pool per channel group: a slow or silent SMTP server can hold
-every email worker, never an SMS one."""
+every email worker, never an SMS one. A page's call (`PAGE_CALLS`) goes with the SMS: both are
+Twilio's, and a group of its own would cost another pool and LISTEN connection."""
 
 
 def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
@@ -317,7 +319,11 @@ def providers(
         logged = ReminderLog(provider, opt_outs.pool, s.link_keys, runtime.clock)
         return OptOutGuard(logged, opt_outs)
 
+    calls: dict[NotificationChannel, ChannelProvider] = {}
+    if s.page_calls:  # no opt-out guard: a STOP stops texts, not calls (README, "Calls")
+        calls[NotificationChannel.VOICE] = capped(call_provider(s, client))
     return {
+        **calls,
         NotificationChannel.EMAIL: capped(email),
         NotificationChannel.SMS: guarded(
             http(NotificationChannel.SMS, s.sms_webhook_url, s.sms_fallback_webhook_url)
@@ -330,6 +336,18 @@ def providers(
             )
         ),
     }
+
+
+def call_provider(s: NotifySettings, client: httpx.AsyncClient) -> TwilioCallProvider:
+    """A page's phone call through Twilio's Calls API (`PAGE_CALLS`)."""
+    return TwilioCallProvider(
+        client,
+        api_url=s.twilio_api_url,
+        account_sid=s.twilio_account_sid or "",
+        auth=s.twilio_basic_auth(),
+        caller=s.twilio_from or "",
+        crisis_url=s.page_call_url or "",
+    )
 
 
 def twilio_provider(s: NotifySettings, client: httpx.AsyncClient, *, role: str) -> TwilioProvider:

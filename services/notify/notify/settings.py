@@ -164,6 +164,19 @@ class NotifySettings(ServiceSettings, TwilioWebhookSettings):
         alias="TWILIO_API_URL",
         description="Twilio's REST API (another only for tests or a regional edge).",
     )
+    page_calls: bool = Field(
+        default=False,
+        alias="PAGE_CALLS",
+        description="`true`: each page also places a phone call through Twilio's Calls API"
+        " (from TWILIO_FROM), at once with its SMS and email; crisis says the prompt and takes"
+        " the key pressed (1 acknowledges). Needs Twilio as an SMS provider and PAGE_CALL_URL.",
+    )
+    page_call_url: str | None = Field(
+        default=None,
+        alias="PAGE_CALL_URL",
+        description="crisis's public URL as Twilio calls it (crisis's TWILIO_WEBHOOK_BASE_URL):"
+        " a page's call asks `<PAGE_CALL_URL>/inbound/voice/twilio?code=…` what to say.",
+    )
     webhook_timeout: float = Field(default=15.0, alias="WEBHOOK_TIMEOUT", gt=0)
     inbound_sms_secret: SecretStr = Field(
         default=SecretStr(""),
@@ -330,6 +343,7 @@ class NotifySettings(ServiceSettings, TwilioWebhookSettings):
         "twilio_api_key_sid",
         "twilio_from",
         "twilio_messaging_service_sid",
+        "page_call_url",
         mode="before",
     )
     @classmethod
@@ -352,8 +366,18 @@ class NotifySettings(ServiceSettings, TwilioWebhookSettings):
                 raise ValueError(f"{provider.upper()}_WEBHOOK_AUTH: {exc}") from None
         if self.uses_twilio:
             self._check_twilio()
+        if self.page_calls:
+            self._check_page_calls()
         check_inbound_sms_secret(self.inbound_sms_secret, development_mode=self.development_mode)
         return self
+
+    def _check_page_calls(self) -> None:
+        if not self.uses_twilio:
+            raise ValueError("PAGE_CALLS needs Twilio as SMS_PROVIDER or SMS_FALLBACK_PROVIDER")
+        if not self.twilio_from:
+            raise ValueError("PAGE_CALLS needs TWILIO_FROM (a Messaging Service places no calls)")
+        if not (self.page_call_url or "").startswith(("https://", "http://")):
+            raise ValueError("PAGE_CALLS needs PAGE_CALL_URL (crisis's public URL for Twilio)")
 
     @property
     def uses_twilio(self) -> bool:

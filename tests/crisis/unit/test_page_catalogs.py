@@ -55,7 +55,12 @@ def _msgids_in_code() -> set[str]:
                 found.add(node.args[0].value)
     for template in (root / "templates").glob("*.html"):
         found |= set(re.findall(r'_\("([^"]+)"', template.read_text()))
-    words = (page_view.OUTCOME_TEXT, page_view.STATUS_TEXT, page_view.CHANNEL_TEXT)
+    words = (
+        page_view.OUTCOME_TEXT,
+        page_view.STATUS_TEXT,
+        page_view.CHANNEL_TEXT,
+        page_view.CALL_OUTCOME_TEXT,
+    )
     return found | {text for mapping in words for text in mapping.values()}
 
 

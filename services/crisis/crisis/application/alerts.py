@@ -24,6 +24,7 @@ from crisis.domain.alert import (
     EscalationDue,
     OnCall,
     ReceiveFlag,
+    RecordCallEnded,
     RecordPageFailed,
     RecordPageSent,
     Resolve,
@@ -222,6 +223,21 @@ async def record_delivery(
         trigger = "flag" if page.flag_id else "escalation"
         latency = (delivered_at - page.requested_at).total_seconds()
         metrics.PAGE_LATENCY.labels(trigger).observe(max(latency, 0.0))
+
+
+async def record_call_ended(
+    uow: UnitOfWork, page_id: UUID, outcome: str, answered_by: str | None
+) -> bool:
+    """A page's phone call ended (Twilio's status callback): a `call_ended` step on the
+    timeline, never an acknowledgement. False when the page is not one of ours."""
+    alert_id = await alerts.alert_of_page(uow.conn, page_id)
+    if alert_id is None or not await alerts.lock(uow.conn, alert_id):
+        return False
+    loaded = await alerts.load(uow.conn, alert_id)
+    assert loaded is not None
+    command = RecordCallEnded(page_id, outcome, answered_by or "", uow.now())
+    await alerts.save(uow, alert_id, loaded, decide(loaded.alert, command, uow.now()))
+    return True
 
 
 async def _people_now(

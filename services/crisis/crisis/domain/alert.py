@@ -27,6 +27,7 @@ from crisis.domain.timeline import (
     STAFF_DEACTIVATED,
     Acknowledged,
     AlertEvent,
+    CallEnded,
     ChainRepeated,
     Escalated,
     Exhausted,
@@ -247,6 +248,14 @@ class RecordPageFailed:
     failed_at: datetime
 
 
+@dataclass(frozen=True)
+class RecordCallEnded:
+    page_id: UUID
+    outcome: str
+    answered_by: str  # empty without machine detection
+    ended_at: datetime
+
+
 Command = (
     ReceiveFlag
     | EscalationDue
@@ -256,6 +265,7 @@ Command = (
     | Resolve
     | RecordPageSent
     | RecordPageFailed
+    | RecordCallEnded
 )
 
 
@@ -336,6 +346,17 @@ def decide(alert: Alert, command: Command, now: datetime) -> list[AlertEvent]:
                     command.notification_id,
                     command.channel,
                     command.sent_at,
+                )
+            ]
+        case RecordCallEnded():
+            page = _known_page(alert, command.page_id)
+            return [
+                CallEnded(
+                    page.page_id,
+                    page.staff_id,
+                    command.outcome,
+                    command.answered_by,
+                    command.ended_at,
                 )
             ]
         case RecordPageFailed():
@@ -533,7 +554,14 @@ def evolve(alert: Alert | None, event: AlertEvent) -> Alert | None:
             return None
         raise ValueError(f"{type(event).__name__} before the alert opened")
     match event:
-        case FlagReceived() | NoPolicy() | OnCallResolved() | LevelSkipped() | PageSkipped():
+        case (
+            FlagReceived()
+            | NoPolicy()
+            | OnCallResolved()
+            | LevelSkipped()
+            | PageSkipped()
+            | CallEnded()
+        ):
             return alert
         case PolicyAdopted():
             return replace(alert, policy=event.policy, step=FIRST_STEP, step_started_at=event.at)

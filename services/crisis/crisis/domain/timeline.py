@@ -125,6 +125,20 @@ class PageFailed:
 
 
 @dataclass(frozen=True)
+class CallEnded:
+    """A page's phone call ended (Twilio's status callback): `outcome` is Twilio's coded
+    `CallStatus` (`completed`, `no_answer`, `busy`, `failed`, `canceled`), `answered_by`
+    its machine detection (`human`, `machine`, `unknown`; None without it). Never an
+    acknowledgement: only the key press is (a voicemail also "completes" a call)."""
+
+    page_id: UUID
+    staff_id: UUID
+    outcome: str
+    answered_by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class Escalated:
     """A deadline passed without an acknowledgement: the next level is paged."""
 
@@ -193,6 +207,7 @@ AlertEvent = (
     | PageSkipped
     | PageSent
     | PageFailed
+    | CallEnded
     | Escalated
     | ChainRepeated
     | Acknowledged
@@ -213,6 +228,7 @@ EVENT_TYPES: tuple[type[AlertEvent], ...] = (
     PageSkipped,
     PageSent,
     PageFailed,
+    CallEnded,
     Escalated,
     ChainRepeated,
     Acknowledged,
@@ -233,6 +249,7 @@ _KINDS: dict[type[AlertEvent], str] = {
     PageSkipped: "page_skipped",
     PageSent: "page_sent",
     PageFailed: "page_failed",
+    CallEnded: "call_ended",
     Escalated: "escalated",
     ChainRepeated: "chain_repeated",
     Acknowledged: "acknowledged",
@@ -304,6 +321,13 @@ def timeline_details(event: AlertEvent) -> dict[str, Any]:
                 "notification_id": event.notification_id,
                 "channel": event.channel,
                 "attempts": event.attempts,
+            }
+        case CallEnded():
+            return {
+                "page_id": event.page_id,
+                "staff_id": event.staff_id,
+                "outcome": event.outcome,
+                "answered_by": event.answered_by,
             }
         case Escalated() | Exhausted():
             return {"level": event.level, "cycle": event.cycle}

@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from counseling_shared.codes import AlertOutcome
+from crisis.application.voice_calls import call_outcome
 from crisis.entrypoints.page_i18n import Translate
 
 OUTCOME_TEXT = {
@@ -23,7 +24,21 @@ OUTCOME_TEXT = {
 }
 STATUS_TEXT = {"open": "Open", "acknowledged": "Acknowledged", "resolved": "Resolved"}
 # Channel codes (pages' and the client's preferred channel) as words to translate.
-CHANNEL_TEXT = {"email": "email", "sms": "SMS", "messaging": "messaging app", "phone": "phone"}
+CHANNEL_TEXT = {
+    "email": "email",
+    "sms": "SMS",
+    "messaging": "messaging app",
+    "phone": "phone",
+    "voice": "phone call",
+}
+CALL_OUTCOME_TEXT = {
+    "answered": "answered",
+    "voicemail": "voicemail",
+    "no_answer": "no answer",
+    "busy": "busy",
+    "failed": "failed",
+    "canceled": "canceled",
+}
 
 
 @dataclass(frozen=True)
@@ -172,6 +187,13 @@ class PageView:
                     "Page to %(who)s failed by %(channel)s",
                     who=who,
                     channel=self.channel_text(step.get("channel")),
+                )
+            case "call_ended":
+                ended = call_outcome(str(step.get("outcome")), step.get("answered_by") or None)
+                return _(
+                    "Call to %(who)s ended: %(outcome)s",
+                    who=who,
+                    outcome=_(CALL_OUTCOME_TEXT.get(ended, ended)),
                 )
             case "escalated":
                 return _("Escalated to level %(level)s", level=level)

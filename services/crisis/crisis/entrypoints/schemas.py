@@ -178,7 +178,9 @@ class TimelineEntryOut(BaseModel):
     `risk_level`, `previous_risk_level`, `source`, `level` (escalation level, 1-based), `cycle`
     (pass through the chain, 0 = the first), `channel`, `attempts`, `outcome`, `policy_levels`,
     `schedule_id` and `staff_ids` (who a schedule had on call when its level was paged),
-    `reason` (why a page was skipped, or why the alert was re-opened).
+    `reason` (why a page was skipped, or why the alert was re-opened), and for a page's phone
+    call (`call_ended`) Twilio's final `outcome` (`completed`, `no_answer`, `busy`, `failed`,
+    `canceled`) and `answered_by` (`human`, `machine`, `unknown`, or empty).
     Never free text about the client.
     """
 
@@ -189,7 +191,7 @@ class TimelineEntryOut(BaseModel):
     kind: str = Field(
         description="flag_received, opened, no_policy, policy_adopted, level_raised,"
         " oncall_resolved, level_skipped, page_requested, page_skipped (with `reason`), page_sent,"
-        " page_failed, escalated,"
+        " page_failed, call_ended (a page's phone call ended), escalated,"
         " chain_repeated, acknowledged, resolved, exhausted or reopened (with `reason`"
         " `risk_raised` or `ack_expired`, and the `staff_id` paged again)."
     )

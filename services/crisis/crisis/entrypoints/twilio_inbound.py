@@ -23,27 +23,28 @@ router = APIRouter(tags=["inbound"])
 SMS_PATH = "/inbound/sms/twilio"
 
 
-def _configured(settings: CrisisSettings) -> tuple[str, str]:
+def configured(settings: CrisisSettings) -> tuple[str, str]:
+    """The auth token and public base URL; empty when Twilio is not the provider (503)."""
     if settings.sms_provider != "twilio":
         return "", ""  # answered 503
     return settings.twilio_token(), settings.twilio_webhook_base_url or ""
 
 
-def _twilio(request: Request) -> tuple[str, str]:
+def twilio_config(request: Request) -> tuple[str, str]:
     settings = runtime_of(request).settings
     assert isinstance(settings, CrisisSettings)
-    return _configured(settings)
+    return configured(settings)
 
 
 def provider_budget(settings: CrisisSettings) -> FormBudget:
     """Twilio's signed staff replies spend their own rate budget (`twilio-texts`), as the
     shared secret's do: a flood from the ingress's address cannot starve an `ACK`."""
-    return twilio_webhook.signed_budget(lambda: _configured(settings), {SMS_PATH: "twilio-texts"})
+    return twilio_webhook.signed_budget(lambda: configured(settings), {SMS_PATH: "twilio-texts"})
 
 
 def require_signature(request: Request) -> None:
     """The header, checked before the body is read (401 without it)."""
-    twilio_webhook.require_signature_header(request, *_twilio(request))
+    twilio_webhook.require_signature_header(request, *twilio_config(request))
 
 
 @router.post(
@@ -70,7 +71,7 @@ async def twilio_inbound_sms(
 ) -> Response:
     """Twilio's webhook for a staff member's reply to a page (the number's "A message comes
     in" URL): handled as `POST /inbound/sms`, answered in TwiML."""
-    params = await twilio_webhook.verified_form(request, *_twilio(request))
+    params = await twilio_webhook.verified_form(request, *twilio_config(request))
     try:
         body = InboundSmsBody(from_=params.get("From", ""), text=params.get("Body", ""))
     except ValidationError as exc:

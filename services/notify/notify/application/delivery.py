@@ -375,6 +375,7 @@ class Courier:
                 language=locale.language,
                 avoid_provider=claimed.avoid_provider,
                 resends=claimed.resends,
+                page_code=str(claimed.params.get("reply_code") or "") if claimed.page_id else "",
                 reminder=(
                     reminded_appointment(claimed, channel, locale.language, recipient.zone)
                     if self._takes_replies
@@ -470,7 +471,12 @@ class Courier:
                 locale=staff.locale,
                 zone=zone_named(site_zone),
                 quiet_hours=quiet_hours,
-                wishes=(Channel(claimed.channel.value),),
+                # (A page's call is a `phone` wish; a page's channel is fixed either way.)
+                wishes=(
+                    Channel.PHONE
+                    if claimed.channel is NotificationChannel.VOICE
+                    else Channel(claimed.channel.value),
+                ),
                 site_name=site_name,
             )
 

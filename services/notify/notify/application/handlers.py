@@ -172,9 +172,11 @@ async def on_alert_closed(uow: UnitOfWork, envelope: Envelope, event: Integratio
         )
 
 
-def page_handler(alert_base_url: str) -> Handler:
-    """PageRequested → an SMS and an email to the staff member, in the crisis lane."""
+def page_handler(alert_base_url: str, *, calls: bool = False) -> Handler:
+    """PageRequested → an SMS and an email to the staff member, in the crisis lane; with
+    `calls` (PAGE_CALLS) a phone call too, at once with them (README, "Calls")."""
     base = alert_base_url.rstrip("/")
+    channels = (*PAGE_CHANNELS, NotificationChannel.VOICE) if calls else PAGE_CHANNELS
 
     async def on_page_requested(
         uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent
@@ -206,7 +208,7 @@ def page_handler(alert_base_url: str) -> Handler:
                 page_id=event.page_id,
                 now=uow.now(),
             )
-            for channel in PAGE_CHANNELS
+            for channel in channels
         ]
         # Both rows and the crisis lane's wake-up in one round trip.
         headers = current_trace_headers()

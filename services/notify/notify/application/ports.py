@@ -81,6 +81,9 @@ class OutgoingMessage:
     goes first (a page sent again after a failed receipt)."""
     resends: int = 0
     """How often a failed delivery receipt sent it again (pages only)."""
+    page_code: str = ""
+    """A page's reply code (`1A2B3C`): a page's phone call names it in the URL Twilio asks
+    crisis what to say."""
     reminder: RemindedAppointment | None = None
     """A client's appointment reminder: what a C/X reply to it acts on."""
 

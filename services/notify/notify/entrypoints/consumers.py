@@ -2,7 +2,8 @@
 
 notify-crisis (CRISIS)
     crisis.*.PageRequested            → on_page_requested: two crisis-lane notifications
-                                        (SMS and email to the staff member)
+                                        (SMS and email to the staff member; with PAGE_CALLS
+                                        a phone call too)
 notify-alert-closed (CRISIS)
     crisis.*.AlertAcknowledged        → on_alert_closed: the alert's pages still pending
     crisis.*.AlertResolved              (retries, or not yet tried) are withdrawn
@@ -116,7 +117,13 @@ def routes(settings: NotifySettings) -> list[Route]:
                 retry_overload=True,
                 description="Pages to on-call staff: the crisis lane.",
             ),
-            dispatch({PageRequested: handlers.page_handler(settings.alert_base_url)}),
+            dispatch(
+                {
+                    PageRequested: handlers.page_handler(
+                        settings.alert_base_url, calls=settings.page_calls
+                    )
+                }
+            ),
         ),
         Route(
             ConsumerSpec(
