@@ -6,8 +6,10 @@ crisis's staff-phone digest (`STAFF_PHONE_PURPOSE`, HMAC-SHA256 under the shared
 `LINK_SIGNING_KEY`, one per listed key, with the key's fingerprint; never the number),
 what the text asks, coded (`ack` with its 6-character `code`, `stop`, `start`, `help`,
 `other`; never the text). Answer: `{"outcome": "answered", "reply"}` (the text to send
-back, crisis's, in the staff member's language), or `{"outcome": "unavailable"}` (crisis's
-database out of reach: nothing done, ask again) or `{"outcome": "bad_request"}`.
+back, crisis's, in the staff member's language), `{"outcome": "not_staff"}` (a STOP or START
+from a phone that is no active staff member's: nothing done, answer as for a client), or
+`{"outcome": "unavailable"}` (crisis's database out of reach: nothing done, ask again) or
+`{"outcome": "bad_request"}`.
 """
 
 import re

@@ -68,13 +68,15 @@ async def inbound_sms(
     alert as them when it comes from their phone; anything else gets a short help text."""
     runtime = runtime_of(request)
     sender = Sender.of_phone(_settings(runtime).link_keys, body.from_)
-    return InboundSmsReply(reply=await answer_text(runtime, sender, read(body.text)))
+    _msgid, text = await answer_text(runtime, sender, read(body.text))
+    return InboundSmsReply(reply=text)
 
 
-async def answer_text(runtime: Runtime, sender: Sender, asked: StaffText) -> str:
-    """What a staff member's text does, and the answer to text back (in their language):
-    for a text to crisis's own route and for one notify took in (`crisis.staff_replies`).
-    The caller's audit context names the provider or notify; a matched sender replaces it."""
+async def answer_text(runtime: Runtime, sender: Sender, asked: StaffText) -> tuple[str, str]:
+    """What a staff member's text does, and the answer to text back (its English msgid, and
+    the text in their language): for a text to crisis's own route and for one notify took in
+    (`crisis.staff_replies`). The caller's audit context names the provider or notify; a
+    matched sender replaces it."""
     settings = _settings(runtime)
     async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
         answer = await handle_reply(uow, sender, asked, paging_for(settings))
@@ -86,4 +88,4 @@ async def answer_text(runtime: Runtime, sender: Sender, asked: StaffText) -> str
             zone = await sites.timezone_of(uow.conn, answer.site_id)
     when = when_formatter(lang, zone)
     values = {k: when(v) if isinstance(v, datetime) else v for k, v in answer.values.items()}
-    return translator(lang)(answer.msgid, **values)
+    return answer.msgid, translator(lang)(answer.msgid, **values)

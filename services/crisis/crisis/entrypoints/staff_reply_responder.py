@@ -1,6 +1,8 @@
 """`crisis.staff_replies`: a staff member's text to the center's one number, which notify
 took in and hands over (core NATS request-reply, an extension; only notify's bus user may
-ask). Request and answer: `counseling_shared.staff_replies`.
+ask). Request and answer: `counseling_shared.staff_replies`. A STOP or START from a phone
+that is no active staff member's is answered `not_staff` (notify's copy of the staff thought
+otherwise: notify then answers as for a client).
 
 The same handling as `POST /inbound/sms` (`answer_text`), the same audit: action
 `inbound_sms`, resource `inbound`, actor `service` `notify:inbound-sms` until the phone
@@ -24,7 +26,7 @@ from counseling_shared.db import DATABASE_ERRORS
 from counseling_shared.logs import get_logger
 from counseling_shared.service import Runtime
 from counseling_shared.staff_replies import SUBJECT, StaffCommand, StaffText
-from crisis.application.sms_replies import Sender
+from crisis.application.sms_replies import NOT_STAFF, Sender
 from crisis.entrypoints.inbound_sms import answer_text
 from crisis.settings import CrisisSettings
 
@@ -90,13 +92,15 @@ async def respond_to(runtime: Runtime, msg: Msg) -> dict[str, Any]:
 
         context.entry_for_commit = entry
         try:
-            reply = await answer_text(runtime, sender, asked)
+            msgid, reply = await answer_text(runtime, sender, asked)
             if context.committed is None:  # nothing changed: the entry is written alone
                 await audit_batch.record(runtime.db(), entry())
         except _UNAVAILABLE as exc:
             log.warning("staff_reply_unavailable", error=type(exc).__name__)
             return {"outcome": "unavailable"}
-    log.info("staff_reply", command=asked.command.value)
+    log.info("staff_reply", command=asked.command.value, staff=msgid != NOT_STAFF)
+    if msgid == NOT_STAFF:  # on the shared number, "this number only pages staff" is untrue
+        return {"outcome": "not_staff"}
     return {"outcome": "answered", "reply": reply}
 
 

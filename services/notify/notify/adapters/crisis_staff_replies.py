@@ -10,7 +10,7 @@ from nats.aio.client import Client as NatsClient
 
 from counseling_shared.staff_replies import SUBJECT, StaffText
 from counseling_shared.tracing import current_trace_headers
-from notify.application.staff_replies import StaffReplyUnavailable
+from notify.application.staff_replies import NotStaff, StaffReplyUnavailable
 
 
 class NatsStaffReplies:
@@ -39,6 +39,8 @@ def parse_answer(raw: bytes) -> str:
         outcome, text = answer["outcome"], answer.get("reply")
     except (ValueError, KeyError, TypeError):
         raise StaffReplyUnavailable("unreadable answer") from None
+    if outcome == "not_staff":
+        raise NotStaff()
     if outcome != "answered" or not isinstance(text, str) or not text:
         raise StaffReplyUnavailable(str(outcome))
     return text

@@ -25,6 +25,11 @@ class StaffReplyUnavailable(Exception):
     """crisis did not answer (down, slow, or its database out of reach)."""
 
 
+class NotStaff(Exception):
+    """crisis knows no active staff member with this phone (its copy and notify's differ for
+    a moment, or its digest is under a key no longer listed): a client's text after all."""
+
+
 class StaffReplies(Protocol):
     async def ask(self, sender: Sequence[dict[str, str]], asked: StaffText) -> str: ...
 
@@ -65,4 +70,6 @@ async def answer_staff_text(
         reply = await crisis.ask(sender_digests(keys, sender), asked)
     except StaffReplyUnavailable:
         return StaffAnswer(asked.command, "unavailable", UNAVAILABLE.get(asked.command))
+    except NotStaff:
+        return None
     return StaffAnswer(asked.command, "answered", reply)
