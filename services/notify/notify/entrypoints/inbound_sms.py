@@ -182,7 +182,10 @@ async def inbound_sms(_: Secret, request: Request, body: InboundSmsBody) -> Inbo
     `ПОДТВЕРЖДАЮ`…) confirms and `X` (`ANNULER`, `취소`, `ОТМЕНИТЬ`…) cancels the appointment
     of the most recent reminder sent to the sender's number whose appointment is ahead; a late
     cancellation first answers with the fee and takes a second `X` within 5 minutes. Anything
-    else is not read."""
+    else is not read. Extension, one number for clients and staff: an `ACK <code>`, and any
+    other text but C or X from an active staff member's phone (a STOP is recorded here
+    first), is handed to crisis, whose answer is the `reply` (`staff_reply`); crisis not
+    answering, an ACK is answered that it did not go through."""
     runtime = runtime_of(request)
     settings = runtime.settings
     assert isinstance(settings, NotifySettings)
@@ -210,7 +213,8 @@ async def inbound_sms(_: Secret, request: Request, body: InboundSmsBody) -> Inbo
     staff = await answer_staff_text(runtime.db(), keys, body.from_, body.text, crisis)
     if staff is not None and staff.reply is not None:
         INBOUND_SMS.labels(parsed.keyword.value if parsed.keyword else staff.command.value).inc()
-        log.info("inbound_sms", keyword=parsed.keyword, staff_reply=staff.outcome)
+        keyword = parsed.keyword.value if parsed.keyword else None
+        log.info("inbound_sms", keyword=keyword, staff_reply=staff.outcome)
         return InboundSmsReply(
             reply=staff.reply,
             keyword=parsed.keyword,
