@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 import asyncpg
 from asyncpg.connection import Connection
+from pydantic import ValidationError
 
 from counseling_shared.db import connect
 from counseling_shared.service import ServiceDefinition, run_service
@@ -30,6 +31,22 @@ def run_database_command(work: Coroutine[Any, Any, None], command: str) -> None:
             f"{command}: the database failed: {exc!r} "
             "(the service's MIGRATION_DATABASE_URL, else DATABASE_URL, names it)"
         )
+
+
+def settings_problems(name: str, exc: ValidationError) -> str:
+    """What is wrong with a service's settings, one line each, naming the variable.
+
+    pydantic's own message ends each error with the input (`input_value={...}`): for a
+    settings class that is the environment, so a start-up error showed the head and tail of
+    whatever variables came first and last, secrets among them (an auth token's first
+    characters, most of a malformed `SMS_WEBHOOK_AUTH`), inside a 20-line traceback.
+    """
+    lines = [f"{name}: the settings are invalid (nothing was started):"]
+    for error in exc.errors(include_url=False, include_context=False, include_input=False):
+        where = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"  {where}: {message}" if where else f"  {message}")
+    return "\n".join(lines)
 
 
 class _Rebuild(Protocol):
@@ -57,8 +74,16 @@ def service_main(
 
     match list(sys.argv[1:] if argv is None else argv):
         case []:
-            run_service(definition())
+            try:
+                service = definition()  # reads the settings
+            except ValidationError as exc:
+                sys.exit(settings_problems(name, exc))
+            run_service(service)
         case ["rebuild-projections"]:
-            run_database_command(rebuild_projections(settings()), "rebuild-projections")
+            try:
+                given = settings()
+            except ValidationError as exc:
+                sys.exit(settings_problems(name, exc))
+            run_database_command(rebuild_projections(given), "rebuild-projections")
         case _:
             sys.exit(f"usage: python -m {name} [rebuild-projections]")

@@ -44,6 +44,7 @@ from counseling_shared.http.problems import (
     install_problem_handlers,
 )
 from counseling_shared.http.rate_limit import (
+    FormBudget,
     RateBudget,
     RateKeys,
     RateLimitMiddleware,
@@ -106,6 +107,8 @@ class ServiceDefinition:
     genuine one is rate-limited per link, not per address (http/rate_limit.py)."""
     rate_budgets: Sequence[RateBudget] = ()
     """Credentials of the service's own that get a rate budget apart (crisis's SMS webhook)."""
+    rate_form_budgets: Sequence[FormBudget] = ()
+    """The same for credentials that sign the whole form (Twilio's webhooks)."""
     html_error_page: HtmlErrorPage | None = None
     """Answers the errors of the service's HTML pages as HTML (`install_html_error_pages`)."""
     state: dict[str, Any] = field(default_factory=dict)
@@ -495,6 +498,7 @@ def create_app(definition: ServiceDefinition, clock: Clock | None = None) -> Fas
             signer=settings.link_signer(),
             link_purposes=tuple(definition.link_purposes),
             budgets=tuple(definition.rate_budgets),
+            form_budgets=tuple(definition.rate_form_budgets),
         ),
     )
     trusted_proxies = settings.trusted_proxies

@@ -16,6 +16,20 @@ from counseling_shared.links import DEV_LINK_SIGNING_KEY, LinkSigner
 
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 
+DEV_INBOUND_SMS_SECRET = "dev-inbound-sms-secret"  # noqa: S105 - `make run`'s, in the README
+"""The development stack's `INBOUND_SMS_SECRET` (notify's and crisis's). Printed in the README,
+so a service refuses it outside DEVELOPMENT_MODE, as it refuses `dev-admin-key`: with it anyone
+could post a STOP, an `ACK` or a client's C or X."""
+
+
+def check_inbound_sms_secret(secret: SecretStr, *, development_mode: bool) -> None:
+    """Raises ValueError when `secret` is the development stack's outside DEVELOPMENT_MODE."""
+    if secret.get_secret_value() == DEV_INBOUND_SMS_SECRET and not development_mode:
+        raise ValueError(
+            "INBOUND_SMS_SECRET is the development stack's (published in the README); set a"
+            " long random value (or DEVELOPMENT_MODE=true for a development stack)"
+        )
+
 
 def with_sslmode(url: str, sslmode: str) -> str:
     """`url` with `sslmode` in its query, unless the URL already names one."""

@@ -64,5 +64,13 @@ class TwilioWebhookSettings(BaseModel):
             raise ValueError(f"TWILIO_AUTH_TOKEN_FILE: {exc}") from None
         if not token:
             raise ValueError("SMS provider twilio needs TWILIO_AUTH_TOKEN (or its _FILE)")
-        if not (self.twilio_webhook_base_url or "").startswith(("https://", "http://")):
+        base = self.twilio_webhook_base_url or ""
+        if not base.startswith(("https://", "http://")):
             raise ValueError("SMS provider twilio needs TWILIO_WEBHOOK_BASE_URL (an http(s) URL)")
+        # The console's full webhook URL pasted here: every signature would be checked against
+        # `<it>/inbound/sms/twilio` (all 401) and notify's status callbacks would go astray.
+        if "/inbound/sms" in base or "?" in base:
+            raise ValueError(
+                "TWILIO_WEBHOOK_BASE_URL is the service's public base URL, without"
+                " /inbound/sms/twilio or a query (Twilio's console takes <it>/inbound/sms/twilio)"
+            )

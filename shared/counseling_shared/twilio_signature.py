@@ -22,8 +22,19 @@ HEADER = "X-Twilio-Signature"
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
-def signature(token: str, url: str, params: Mapping[str, str]) -> str:
-    signed = url + "".join(name + params[name] for name in sorted(params))
+Params = Mapping[str, str] | Iterable[tuple[str, str]]
+"""A form: a mapping, or its (name, value) pairs as posted (a name may come more than once)."""
+
+
+def signature(token: str, url: str, params: Params) -> str:
+    """Twilio's way, as its libraries sign and check: each name sorted, then each of its
+    distinct values sorted. Every pair of the form is signed, so none can be added to a signed
+    form (a repeated name's first value was not signed when only the last was kept)."""
+    pairs = params.items() if isinstance(params, Mapping) else params
+    values: dict[str, set[str]] = {}
+    for name, value in pairs:
+        values.setdefault(name, set()).add(value)
+    signed = url + "".join(name + v for name in sorted(values) for v in sorted(values[name]))
     mac = hmac.new(token.encode(), signed.encode(), hashlib.sha1)
     return base64.b64encode(mac.digest()).decode()
 
@@ -44,11 +55,12 @@ def url_variants(url: str) -> list[str]:
     return [url, *(u for u in (bare, with_port) if u != url)]
 
 
-def valid(token: str, url: str, params: Mapping[str, str], given: str) -> bool:
+def valid(token: str, url: str, params: Params, given: str) -> bool:
     """Whether `given` is Twilio's signature of this request (compared in constant time)."""
     sent = given.encode()
+    pairs = list(params.items() if isinstance(params, Mapping) else params)
     return any(
-        hmac.compare_digest(signature(token, candidate, params).encode(), sent)
+        hmac.compare_digest(signature(token, candidate, pairs).encode(), sent)
         for candidate in url_variants(url)
     )
 

@@ -216,6 +216,8 @@ def test_services_get_their_environment_and_are_stopped_with_the_stack(
     assert booking["DATABASE_URL"].endswith("/booking")
     assert booking["NATS_URL"].startswith("nats://127.0.0.1:")
     assert booking["API_KEYS"] == "dev-admin-key"
+    assert booking["INBOUND_SMS_SECRET"] == "dev-inbound-sms-secret"  # noqa: S105
+    assert "X-Webhook-Secret: dev-inbound-sms-secret" in runner.output
     assert booking["ALERT_BASE_URL"] == f"http://127.0.0.1:{crisis_port}"
     assert booking["BOOKING_BASE_URL"] == f"http://127.0.0.1:{env['BOOKING_PORT']}"
     assert booking["SMS_WEBHOOK_URL"].endswith("/sms")

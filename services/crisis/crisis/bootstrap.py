@@ -40,6 +40,7 @@ def definition(settings: CrisisSettings | None = None) -> ServiceDefinition:
         # flood elsewhere cannot starve an acknowledgement.
         link_purposes=(PAGE_LINK_PURPOSE, schedules_http.CALENDAR_PURPOSE),
         rate_budgets=(inbound_sms.provider_budget(s),),
+        rate_form_budgets=(twilio_inbound.provider_budget(s),),
         html_error_page=html_error_page,
         routes=consumers.routes(paging, s.link_signing_key.get_secret_value()),
         # Staff texts to the center's one number, which notify takes in (crisis.staff_replies).

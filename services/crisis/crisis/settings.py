@@ -4,7 +4,7 @@ from typing import Self
 
 from pydantic import Field, SecretStr, model_validator
 
-from counseling_shared.settings import ServiceSettings
+from counseling_shared.settings import ServiceSettings, check_inbound_sms_secret
 from counseling_shared.twilio_settings import SmsProviderKind, TwilioWebhookSettings
 
 # Seconds: how long a page can wait on crisis's relay if its LISTEN connection died unseen.
@@ -124,6 +124,7 @@ class CrisisSettings(ServiceSettings, TwilioWebhookSettings):
     def _twilio_complete(self) -> Self:
         if self.sms_provider == "twilio":
             self.check_twilio_webhooks()
+        check_inbound_sms_secret(self.inbound_sms_secret, development_mode=self.development_mode)
         return self
 
     def relay_listening_poll(self) -> float:

@@ -57,8 +57,9 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
         migrations_dir=MIGRATIONS,
         staff_deactivated=directory_store.is_deactivated,
         routes=consumers.routes(s),
-        # The SMS provider's webhook spends its own rate budget, as on crisis.
+        # The SMS provider's webhook spends its own rate budget, as on crisis; so do Twilio's.
         rate_budgets=(inbound_sms.provider_budget(s),),
+        rate_form_budgets=(twilio_inbound.provider_budget(s),),
         routers=[http.router, webhooks_http.router, inbound_sms.router, twilio_inbound.router],
         background=[
             *(lane_pool(Lane.CRISIS, s, channels, pages) for channels in CRISIS_CHANNEL_GROUPS),

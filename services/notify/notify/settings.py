@@ -6,7 +6,7 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from counseling_shared.settings import ServiceSettings
+from counseling_shared.settings import ServiceSettings, check_inbound_sms_secret
 from counseling_shared.twilio_settings import SmsProviderKind, TwilioWebhookSettings, read_secret
 from notify.adapters.provider_auth import ProviderAuth, read_secret_file
 from notify.domain.retry import RetryPolicy
@@ -169,7 +169,9 @@ class NotifySettings(ServiceSettings, TwilioWebhookSettings):
         default=SecretStr(""),
         alias="INBOUND_SMS_SECRET",
         description="Shared secret the SMS provider sends (header `X-Webhook-Secret`) with a"
-        " client's text to `POST /inbound/sms` (STOP, START, HELP). Empty: it answers 503.",
+        " client's text to `POST /inbound/sms` (STOP, START, HELP, C or X to a reminder) and"
+        " with delivery receipts to `POST /inbound/sms/status`. Empty: both answer 503, and"
+        " reminders by text ask for no C or X unless Twilio is an SMS provider.",
     )
     sms_help_text: str | None = Field(
         default=None,
@@ -338,6 +340,7 @@ class NotifySettings(ServiceSettings, TwilioWebhookSettings):
                 raise ValueError(f"{provider.upper()}_WEBHOOK_AUTH: {exc}") from None
         if self.uses_twilio:
             self._check_twilio()
+        check_inbound_sms_secret(self.inbound_sms_secret, development_mode=self.development_mode)
         return self
 
     @property

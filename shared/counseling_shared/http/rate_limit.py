@@ -16,7 +16,9 @@ Whose budget a request spends (`RateKeys.key_of`), so that nobody can spend anot
   new budgets, and a flood from anywhere else cannot starve a page ack;
 - a budget the service names for a credential of its own (`RateKeys.budgets`): crisis's SMS
   webhook carrying the right shared secret (`sms-provider`), so the provider's callbacks are
-  not starved by anyone else, a flood of wrong secrets on the same route included;
+  not starved by anyone else, a flood of wrong secrets on the same route included; or for a
+  small form signed as a whole (`RateKeys.form_budgets`): Twilio's webhooks, whose signature
+  covers the form, so it is checked on the form read here (and once more by the route);
 - otherwise the client's address. Behind an ingress that address is the ingress's, shared by
   everyone, unless `FORWARDED_ALLOW_IPS` names the ingress (see `counseling_shared.service`):
   then it is the client's, from `X-Forwarded-For`. IPv6 clients count per /64 (one host gets a
@@ -87,6 +89,8 @@ def address_key(scope: Scope) -> str:
 RateBudget = Callable[[Scope], "str | None"]
 """A service's own credential check for the limiter: the budget's name for a request that
 carries it (checked in constant time), else None."""
+FormBudget = Callable[[Scope, bytes], "str | None"]
+"""The same for a credential that signs the form too: given the request's (small) form."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ class RateKeys:
     signer: LinkSigner | None = None
     link_purposes: Sequence[str] = ()
     budgets: Sequence[RateBudget] = ()
+    form_budgets: Sequence[FormBudget] = ()
 
     def bearer_key(self, scope: Scope) -> str | None:
         if self.keys is None:
@@ -124,6 +129,13 @@ class RateKeys:
     def own_budget(self, scope: Scope) -> str | None:
         for budget in self.budgets:
             name = budget(scope)
+            if name:
+                return f"own:{name}"
+        return None
+
+    def form_budget(self, scope: Scope, form: bytes) -> str | None:
+        for budget in self.form_budgets:
+            name = budget(scope, form)
             if name:
                 return f"own:{name}"
         return None
@@ -169,13 +181,17 @@ class RateLimitMiddleware:
         found = self._keys.bearer_key(scope) or self._keys.own_budget(scope)
         if found:
             return found, receive
-        if self._keys.link_purposes:
-            link = self._keys.link_key(_token_of(scope.get("query_string", b"")))
-            if link is None and _is_small_form(scope):
-                body, receive = await _buffered(receive)
-                link = self._keys.link_key(_token_of(body))
+        keys = self._keys
+        if keys.link_purposes:
+            link = keys.link_key(_token_of(scope.get("query_string", b"")))
             if link is not None:
                 return link, receive
+        if (keys.link_purposes or keys.form_budgets) and _is_small_form(scope):
+            body, receive = await _buffered(receive)
+            link = keys.link_key(_token_of(body)) if keys.link_purposes else None
+            found = link or keys.form_budget(scope, body)
+            if found is not None:
+                return found, receive
         return self._bounded(address_key(scope)), receive
 
     def _bounded(self, key: str) -> str:

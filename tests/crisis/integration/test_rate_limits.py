@@ -25,11 +25,14 @@ from tests.crisis.integration.steps import (
     put_policy,
     register_staff,
 )
+from tests.fake_twilio import AUTH_TOKEN, signed
 from tests.minute_edge import clear_of_a_minutes_edge
 
 pytestmark = pytest.mark.integration
 
 RATE = 20
+PUBLIC = "https://crisis.center.example"
+TWILIO_PATH = "/inbound/sms/twilio"
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +42,9 @@ async def crisis(database_url: str, nats_url: str) -> AsyncIterator[RunningCrisi
         nats_url,
         INBOUND_SMS_SECRET=INBOUND_SMS_SECRET,
         RATE_LIMIT=f"{RATE}/minute",
+        SMS_PROVIDER="twilio",
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_WEBHOOK_BASE_URL=PUBLIC,
     )
     async with running_crisis(settings) as running:
         yield running
@@ -95,3 +101,23 @@ async def test_a_flood_from_the_shared_address_does_not_starve_a_page_ack_or_the
     assert acked.status_code == 200, acked.text
     assert (await alert(crisis, alert_id))["status"] == "acknowledged"
     assert provider.status_code == 200, provider.text
+
+
+async def test_a_flood_of_wrong_signatures_does_not_starve_twilios_signed_replies(
+    crisis: RunningCrisis,
+) -> None:
+    """Twilio's signature covers the form, so the limiter checks it on the (small) form: a
+    signed reply spends Twilio's own budget, never the flooded address's."""
+    params = {"From": "+15550000001", "To": "+15005550006", "Body": "hello", "MessageSid": "SM1"}
+    forged = {"X-Twilio-Signature": "bm90IHR3aWxpbw==", "Authorization": ""}
+    rightly = {**signed(PUBLIC + TWILIO_PATH, params), "Authorization": ""}
+
+    await clear_of_a_minutes_edge()
+    flood = [
+        await crisis.http.post(TWILIO_PATH, data=params, headers=forged) for _ in range(RATE + 3)
+    ]
+    replies = [await crisis.http.post(TWILIO_PATH, data=params, headers=rightly) for _ in range(3)]
+
+    assert 429 in {f.status_code for f in flood}
+    assert [r.status_code for r in replies] == [200] * 3, replies[-1].text
+    assert all(r.headers["content-type"].startswith("application/xml") for r in replies)

@@ -50,7 +50,7 @@ async def confirm_pin(uow: UnitOfWork, staff_id: UUID, pin: str, policy: PinPoli
     if tried.check is not PinCheck.CONFIRMED:
         return tried.check
     assert tried.matched is not None
-    return await use_pin(uow, staff_id, tried.matched)
+    return await use_pin(uow, staff_id, tried.matched, tried.counted)
 
 
 async def _wrong_round(uow: UnitOfWork, staff_id: UUID) -> list[PinCheck]:
@@ -134,12 +134,34 @@ async def test_a_right_pin_is_used_only_if_unchanged_and_unlocked_meanwhile(
     assert tried.matched is not None
 
     table.row["locked_until"] = clock.now() + timedelta(minutes=1)  # wrong tries meanwhile
-    assert await use_pin(uow, staff_id, tried.matched) is PinCheck.LOCKED
+    assert await use_pin(uow, staff_id, tried.matched, tried.counted) is PinCheck.LOCKED
     table.row["locked_until"] = None
     table.row["pin_hash"] = hash_pin("777777")  # an admin set a new one meanwhile
-    assert await use_pin(uow, staff_id, tried.matched) is PinCheck.WRONG
+    assert await use_pin(uow, staff_id, tried.matched, tried.counted) is PinCheck.WRONG
     assert table.row["failed_attempts"] == 3
 
     table.row["pin_hash"] = tried.matched
-    assert await use_pin(uow, staff_id, tried.matched) is PinCheck.CONFIRMED
+    assert await use_pin(uow, staff_id, tried.matched, tried.counted) is PinCheck.CONFIRMED
     assert table.row["failed_attempts"] == 0
+
+
+async def test_wrong_tries_made_while_a_right_pin_is_used_stay_counted(
+    clock: ControllableClock,
+) -> None:
+    """A guesser's wrong tries in the seconds between a right try and its use (booking is
+    asked in between, outside any transaction) are not erased by that use: only the tries
+    the right PIN found are forgiven."""
+    staff_id = uuid4()
+    table = _PinsTable(staff_id, hash_pin(RIGHT))
+    uow = cast(UnitOfWork, _Uow(table, clock))
+    table.row["failed_attempts"] = 3
+    tried = await try_pin(uow, staff_id, RIGHT, POLICY)
+    assert tried.matched is not None
+    meanwhile = await try_pin(uow, staff_id, "000000", POLICY)  # from elsewhere
+    assert meanwhile.check is PinCheck.WRONG
+
+    assert await use_pin(uow, staff_id, tried.matched, tried.counted) is PinCheck.CONFIRMED
+
+    assert table.row["failed_attempts"] == 1
+    checks = [await confirm_pin(uow, staff_id, "000000", POLICY) for _ in range(4)]
+    assert checks == [PinCheck.WRONG] * 3 + [PinCheck.LOCKED]

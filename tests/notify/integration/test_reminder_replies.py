@@ -213,6 +213,7 @@ async def test_a_late_x_announces_the_fee_and_a_second_x_within_minutes_cancels(
     assert "€40.00" in first["reply"]
     assert "reply X again within 5 minutes" in first["reply"]
     assert booking.requests[-1]["shown_late"] is False
+    notify.clock.jump_to(notify.clock.now() + timedelta(seconds=40))  # the fee read
 
     second = await reply(notify, phone, "x")
 
@@ -220,6 +221,26 @@ async def test_a_late_x_announces_the_fee_and_a_second_x_within_minutes_cancels(
     assert second["reminder_reply"] == {"action": "cancel", "outcome": "cancelled"}
     assert "is cancelled" in second["reply"]
     assert "€40.00" in second["reply"]
+
+
+async def test_two_xs_at_once_never_cancel_with_a_fee_the_client_could_not_have_read(
+    notify: Notify, booking: FakeBooking, phone: str
+) -> None:
+    """X typed twice, or one X the carrier delivered twice: the second comes before the
+    fee's announcement could be read, so it is answered with the fee again; the window keeps
+    its start, and the client's X after reading it cancels."""
+    await remind(notify, phone, hours_ahead=10)
+    await reply(notify, phone, "X")
+    notify.clock.jump_to(notify.clock.now() + timedelta(seconds=2))
+
+    again = await reply(notify, phone, "X")
+
+    assert again["reminder_reply"]["outcome"] == "late_needs_repeat"
+    assert "€40.00" in again["reply"]
+    notify.clock.jump_to(notify.clock.now() + timedelta(seconds=28))
+    read = await reply(notify, phone, "X")
+    assert [r["shown_late"] for r in booking.requests] == [False, False, True]
+    assert read["reminder_reply"]["outcome"] == "cancelled"
 
 
 async def test_a_second_x_after_the_window_announces_the_fee_again(
@@ -255,6 +276,22 @@ async def test_another_number_cannot_act_on_a_clients_reminder(
 
     assert answer["reminder_reply"]["outcome"] == "no_reminder"
     assert booking.requests == []
+
+
+async def test_a_number_the_client_has_since_replaced_cannot_act_on_their_reminder(
+    notify: Notify, booking: FakeBooking, phone: str
+) -> None:
+    """A client who left a phone behind (given up, or in someone else's hands) and gave
+    booking a new number: the old number's C or X acts on nothing, as a stranger's."""
+    reminded = await remind(notify, phone, hours_ahead=10)
+    notify.directory.add(reminded.client_id, phone="+33 6 99 88 77 66")
+
+    answer = await reply(notify, phone, "X")
+
+    assert answer["reminder_reply"]["outcome"] == "no_reminder"
+    assert booking.requests == []
+    notify.directory.add(reminded.client_id, phone=phone.replace("+33", "0033 "))
+    assert (await reply(notify, phone, "C"))["reminder_reply"]["outcome"] == "confirmed"
 
 
 async def test_the_most_recent_reminder_wins_and_the_answer_names_its_time(

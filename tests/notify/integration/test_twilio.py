@@ -6,12 +6,13 @@ notify sits behind a proxy: Twilio signs the public URL, not the one notify sees
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 from uuid import UUID, uuid4
 
 import httpx
 import pytest
 
+from counseling_shared import twilio_signature
 from counseling_shared.codes import Channel, FollowUpKind
 from counseling_shared.http.problems import Problem
 from notify.entrypoints import inbound_sms
@@ -153,6 +154,9 @@ async def test_a_callback_for_no_notification_of_ours_is_a_404(notify: Notify) -
         ({"token": "not-the-auth-token"}, "another account's token"),
         ({"url": "http://notify" + SMS_PATH}, "the URL notify sees, not the public one"),
         ({"url": "https://sms.center.example:8443" + SMS_PATH}, "another port"),
+        ({"url": "https://crisis.center.example/sms" + SMS_PATH}, "crisis's (same token)"),
+        ({"url": "http://sms.center.example" + SMS_PATH}, "http before the TLS ingress"),
+        ({"url": PUBLIC + SMS_PATH + "/"}, "a trailing slash"),
     ],
 )
 async def test_a_post_twilio_did_not_sign_for_this_url_is_refused(
@@ -165,6 +169,57 @@ async def test_a_post_twilio_did_not_sign_for_this_url_is_refused(
     assert answer.headers["content-type"] == "application/problem+json"
     # Not taken for a STOP: a message still goes by SMS.
     assert (await message_to(notify, phone))["channel"] == "sms"
+
+
+async def test_a_status_callback_signed_for_one_notification_cannot_name_another(
+    notify: Notify, twilio: FakeTwilio, phone: str
+) -> None:
+    """The callback's `key` is in the URL Twilio signs: pointed at another notification (or
+    its `provider` changed), the signature no longer matches and nothing is recorded."""
+    detail = await message_to(notify, phone)
+    callback = callback_of(twilio, phone)
+    failed = {"MessageSid": "SM1", "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    other = f"/inbound/sms/twilio/status?key={uuid4()}&provider=primary"
+    fallback = callback.replace("provider=primary", "provider=fallback")
+
+    for path in (other, fallback):
+        answer = await post_as_twilio(notify, path, failed, url=PUBLIC + callback)
+        assert answer.status_code == 401, path
+    assert (await notify.notification(detail["id"]))["receipt"] is None
+
+
+async def test_a_field_added_to_a_signed_form_is_refused(notify: Notify, phone: str) -> None:
+    """Every pair of the form is signed, as Twilio signs it: a `From` put before a signed
+    text's own (parsed first, then replaced by the signed one) breaks the signature, and a
+    form where Twilio itself signed a name twice is taken."""
+    params = {"From": phone, "Body": "HELP"}
+    headers = {**signed(PUBLIC + SMS_PATH, params), "Authorization": ""}
+    added = b"From=%2B33600000000&" + urlencode(params).encode()
+
+    answer = await notify.http.post(SMS_PATH, content=added, headers=headers)
+
+    assert answer.status_code == 401
+    twice = [("From", phone), ("Body", "HELP"), ("Body", "help")]
+    headers = {
+        twilio_signature.HEADER: twilio_signature.signature(AUTH_TOKEN, PUBLIC + SMS_PATH, twice),
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Authorization": "",
+    }
+    body = urlencode(twice).encode()
+    assert (await notify.http.post(SMS_PATH, content=body, headers=headers)).status_code == 200
+
+
+async def test_a_huge_or_non_utf8_signed_post_is_answered_not_a_500(
+    notify: Notify, phone: str
+) -> None:
+    huge = await post_as_twilio(notify, SMS_PATH, {"From": phone, "Body": "x" * 70_000})
+    assert huge.status_code == 413
+
+    raw = b"From=%FF%FE%FD%FC&Body=HELP"  # bytes that are not UTF-8: each read as U+FFFD
+    params = {"From": "\ufffd" * 4, "Body": "HELP"}
+    headers = {**signed(PUBLIC + SMS_PATH, params), "Authorization": ""}
+    answer = await notify.http.post(SMS_PATH, content=raw, headers=headers)
+    assert answer.status_code == 200, answer.text
 
 
 async def test_twilios_default_port_in_the_signed_url_is_accepted(notify: Notify) -> None:

@@ -50,3 +50,44 @@ def test_an_unknown_command_names_the_ones_there_are(service: str) -> None:
     )
     assert done.returncode == 1
     assert done.stderr.strip() == f"usage: python -m {service} [rebuild-projections]"
+
+
+LEAKED = "Bearer s3cret-0123456789abcdef"  # a test credential
+
+
+@pytest.mark.parametrize(
+    ("service", "command", "env", "named"),
+    [
+        # A credential with a line break: pydantic's message ended with most of it.
+        ("notify", [], {"SMS_WEBHOOK_AUTH": f"{LEAKED}\nx"}, "SMS_WEBHOOK_AUTH: "),
+        ("notify", [], {"SMS_PROVIDER": "twilio", "TWILIO_AUTH_TOKEN": LEAKED}, "TWILIO_WEBHOOK"),
+        (
+            "crisis",
+            ["rebuild-projections"],
+            {"SMS_PROVIDER": "twilio", "TWILIO_WEBHOOK_BASE_URL": "https://x"},
+            "TWILIO_AUTH_TOKEN",
+        ),
+        ("crisis", [], {"SMS_PROVIDER": "Twilio"}, "SMS_PROVIDER: Input should be"),
+        ("booking", [], {"BOOKING_PORT": "eighty"}, "BOOKING_PORT: "),
+    ],
+)
+def test_invalid_settings_are_named_in_a_few_lines_without_their_values(
+    service: str, command: list[str], env: dict[str, str], named: str
+) -> None:
+    given = {k: v for k, v in os.environ.items() if not k.startswith(("SMS_", "TWILIO_"))}
+    given |= {"DATABASE_URL": f"postgresql://x@127.0.0.1:{_closed_port()}/{service}"} | env
+
+    done = subprocess.run(
+        [sys.executable, "-m", service, *command],
+        env=given,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"{service}: the settings are invalid (nothing was started):")
+    assert named in done.stderr
+    assert "s3cret" not in done.stderr  # not even a piece of it
+    assert done.stdout == ""

@@ -44,6 +44,14 @@ def test_the_token_comes_from_the_env_or_a_file_and_never_shows(
         ({"TWILIO_AUTH_TOKEN": "t", "TWILIO_WEBHOOK_BASE_URL": ""}, "TWILIO_WEBHOOK_BASE_URL"),
         ({"TWILIO_AUTH_TOKEN": "t", "TWILIO_AUTH_TOKEN_FILE": "/x"}, "not both"),
         ({"TWILIO_AUTH_TOKEN_FILE": "/nonexistent/token"}, "No such file"),
+        # The console's whole webhook URL instead of the base: every signature would fail.
+        (
+            {
+                "TWILIO_AUTH_TOKEN": "t",
+                "TWILIO_WEBHOOK_BASE_URL": "https://c.example/inbound/sms/twilio",
+            },
+            "TWILIO_WEBHOOK_BASE_URL is the service's public base URL, without /inbound/sms",
+        ),
     ],
 )
 def test_crisis_with_twilio_refuses_to_start_without_what_it_needs(
@@ -64,3 +72,18 @@ def test_without_twilio_nothing_of_it_is_needed(monkeypatch: pytest.MonkeyPatch)
     notify = NotifySettings()
     assert (notify.sms_provider, notify.uses_twilio) == ("webhook", False)
     assert notify.fallback_channels() == frozenset()
+
+
+def test_notify_refuses_twilio_s_whole_webhook_url_as_its_base(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = NOTIFY_TWILIO | {"TWILIO_AUTH_TOKEN": TOKEN}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert NotifySettings().twilio_webhook_base_url == "https://sms.center.example"
+    monkeypatch.setenv("TWILIO_WEBHOOK_BASE_URL", "https://sms.center.example/notify/")
+    assert NotifySettings().twilio_webhook_base_url == "https://sms.center.example/notify/"
+    for wrong in ("https://sms.center.example/inbound/sms/twilio", "https://s.example/?x=1"):
+        monkeypatch.setenv("TWILIO_WEBHOOK_BASE_URL", wrong)
+        with pytest.raises(ValueError, match="TWILIO_WEBHOOK_BASE_URL is the service's public"):
+            NotifySettings()

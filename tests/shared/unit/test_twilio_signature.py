@@ -64,3 +64,16 @@ def test_twiml_escapes_the_reply_and_can_say_nothing() -> None:
         "<Response><Message>a &lt; b &amp; c</Message></Response>"
     )
     assert twilio_signature.twiml().endswith("<Response></Response>")
+
+
+def test_a_name_posted_twice_is_signed_with_each_distinct_value_sorted() -> None:
+    """As Twilio's libraries sign a form: names sorted, then each name's distinct values
+    sorted; a mapping and its pairs sign alike."""
+    pairs = [("b", "2"), ("a", "1"), ("b", "1"), ("b", "2")]
+    by_hand = twilio_signature.signature(TOKEN, URL + "a1b1b2", {})
+
+    assert twilio_signature.signature(TOKEN, URL, pairs) == by_hand
+    assert twilio_signature.valid(TOKEN, URL, pairs, by_hand)
+    assert not twilio_signature.valid(TOKEN, URL, [("a", "1"), ("b", "2")], by_hand)
+    assert twilio_signature.signature(TOKEN, URL, dict(PARAMS)) == TWILIO_SAYS
+    assert twilio_signature.signature(TOKEN, URL, list(PARAMS.items())) == TWILIO_SAYS

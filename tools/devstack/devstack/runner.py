@@ -16,6 +16,7 @@ from counseling_shared.jetstream import ensure_streams
 from devstack import console, signals
 from devstack.environment import (
     DEV_API_KEY,
+    DEV_INBOUND_SMS_SECRET,
     SERVICES,
     common_env,
     port_variable,
@@ -270,6 +271,9 @@ def _print_table(
     rows = [(s.name, f"{s.url}/docs") for s in services]
     rows += infra.notes
     rows.append(("API key", _api_key_note(common)))
+    if common.get("INBOUND_SMS_SECRET") == DEV_INBOUND_SMS_SECRET:
+        secret = f"X-Webhook-Secret: {DEV_INBOUND_SMS_SECRET}"
+        rows.append(("texts back", f"POST /inbound/sms with {secret}"))
     rows.append(("logs", f"{var_dir / 'log'}/"))
     rows.append(("state", f"{state} (counselctl reads it)"))
     console.say()
@@ -280,7 +284,7 @@ def _print_table(
 
 
 def _print_env(common: Mapping[str, str], infra: Infra) -> None:
-    names = ["NATS_URL", "API_KEYS", "SMTP_HOST", "SMTP_PORT", "SMTP_FROM"]
+    names = ["NATS_URL", "API_KEYS", "INBOUND_SMS_SECRET", "SMTP_HOST", "SMTP_PORT", "SMTP_FROM"]
     names += ["SMS_WEBHOOK_URL", "MESSAGING_WEBHOOK_URL", "ALERT_BASE_URL", "BOOKING_BASE_URL"]
     names += [port_variable(name) for name in SERVICES]
     console.say()

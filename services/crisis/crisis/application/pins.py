@@ -46,10 +46,12 @@ async def set_pin(uow: UnitOfWork, staff_id: UUID, pin: str) -> None:
 
 @dataclass(frozen=True)
 class PinTry:
-    """A PIN try's result; `matched` is the stored hash a right PIN matched (`use_pin`)."""
+    """A PIN try's result; `matched` is the stored hash a right PIN matched and `counted` the
+    wrong tries it found (both for `use_pin`)."""
 
     check: PinCheck
     matched: str | None = None
+    counted: int = 0
 
 
 async def try_pin(uow: UnitOfWork, staff_id: UUID, pin: str, policy: PinPolicy) -> PinTry:
@@ -67,7 +69,7 @@ async def try_pin(uow: UnitOfWork, staff_id: UUID, pin: str, policy: PinPolicy) 
     if stored.locked_until is not None and now < stored.locked_until:
         return PinTry(PinCheck.LOCKED)
     if pin_matches(pin, stored.pin_hash):
-        return PinTry(PinCheck.CONFIRMED, stored.pin_hash)
+        return PinTry(PinCheck.CONFIRMED, stored.pin_hash, stored.failed_attempts)
     # The count runs on across locks, so each lockout knows how many came before it.
     failed = stored.failed_attempts + 1
     if failed % policy.max_attempts == 0:
@@ -77,15 +79,19 @@ async def try_pin(uow: UnitOfWork, staff_id: UUID, pin: str, policy: PinPolicy) 
     return PinTry(PinCheck.WRONG)
 
 
-async def use_pin(uow: UnitOfWork, staff_id: UUID, matched: str) -> PinCheck:
-    """Reset the wrong-try count of a PIN `try_pin` confirmed (`matched`: its stored hash), in
-    a later transaction. Replaced meanwhile (or removed), it is WRONG; locked meanwhile by
-    wrong tries from elsewhere, LOCKED: then nothing is written. Why not hash it again: scrypt
-    costs tens of milliseconds of CPU, comparing the stored hash none."""
+async def use_pin(uow: UnitOfWork, staff_id: UUID, matched: str, counted: int) -> PinCheck:
+    """Reset the wrong-try count of a PIN `try_pin` confirmed (`matched`: its stored hash;
+    `counted`: the wrong tries it found), in a later transaction. Replaced meanwhile (or
+    removed), it is WRONG; locked meanwhile by wrong tries from elsewhere, LOCKED: then nothing
+    is written. Only the tries before the right one are forgiven: wrong ones made while booking
+    was asked stay counted (else each use of the PIN would erase a guesser's tries made in that
+    window). Why not hash it again: scrypt costs tens of milliseconds of CPU, comparing the
+    stored hash none."""
     stored = await pins.pin_of(uow.conn, staff_id)
     if stored is None or stored.pin_hash != matched:
         return PinCheck.WRONG
     if stored.locked_until is not None and uow.now() < stored.locked_until:
         return PinCheck.LOCKED
-    await pins.record_try(uow.conn, staff_id, 0, None)
+    meanwhile = max(0, stored.failed_attempts - counted)
+    await pins.record_try(uow.conn, staff_id, meanwhile, None)
     return PinCheck.CONFIRMED

@@ -26,7 +26,7 @@ from crisis.adapters import alert_views, sites, staff
 from crisis.adapters.booking_directory import ClientContact, ContactUnavailable, client_contact
 from crisis.application import alerts, people
 from crisis.application.page_links import PageLink, open_page_link
-from crisis.application.pins import PinCheck, PinPolicy, try_pin, use_pin
+from crisis.application.pins import PinCheck, PinPolicy, PinTry, try_pin, use_pin
 from crisis.domain.alert import AlertResolved
 from crisis.domain.durations import parse_duration
 from crisis.entrypoints.page_errors import (
@@ -136,10 +136,10 @@ class _PinConfirmed(Exception):
     """Leaves the PIN check's transaction with nothing committed (no entry either): what the
     right PIN is used for is recorded, with its entry, once booking has answered."""
 
-    def __init__(self, link: PageLink, matched: str) -> None:
+    def __init__(self, link: PageLink, tried: PinTry) -> None:
         super().__init__("PIN confirmed")
         self.link = link
-        self.matched = matched
+        self.tried = tried
 
 
 @router.post("/pages/{page_id}/contact", response_class=HTMLResponse)
@@ -159,12 +159,11 @@ async def contact_by_link(
             audit.note_client(link.client_id)
             tried = await try_pin(uow, link.staff_id, pin, policy)
             if tried.check is PinCheck.CONFIRMED:
-                assert tried.matched is not None
-                raise _PinConfirmed(link, tried.matched)
+                raise _PinConfirmed(link, tried)
             # A wrong try (or a lock) commits with its entry, as any change does.
             return await _pin_refused(request, uow, link, token, tried.check)
     except _PinConfirmed as confirmed:
-        link, matched = confirmed.link, confirmed.matched
+        link, tried = confirmed.link, confirmed.tried
     # booking is asked outside any transaction, so a slow directory holds no database
     # connection (nor the PIN's row lock).
     contact: ClientContact | None = None
@@ -180,7 +179,8 @@ async def contact_by_link(
     # together before the details are sent: an entry that cannot be written is the 503 page,
     # with nothing recorded and nothing shown.
     async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
-        used = await use_pin(uow, link.staff_id, matched)
+        assert tried.matched is not None
+        used = await use_pin(uow, link.staff_id, tried.matched, tried.counted)
         if used is not PinCheck.CONFIRMED:  # replaced or locked while booking was asked
             return await _pin_refused(request, uow, link, token, used)
         return await _render(

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from counseling_shared.http import twilio_webhook
 from counseling_shared.http.openapi import problem_responses
+from counseling_shared.http.rate_limit import FormBudget
 from counseling_shared.service import runtime_of
 from crisis.entrypoints import inbound_sms
 from crisis.entrypoints.schemas import InboundSmsBody
@@ -22,12 +23,22 @@ router = APIRouter(tags=["inbound"])
 SMS_PATH = "/inbound/sms/twilio"
 
 
-def _twilio(request: Request) -> tuple[str, str]:
-    settings = runtime_of(request).settings
-    assert isinstance(settings, CrisisSettings)
+def _configured(settings: CrisisSettings) -> tuple[str, str]:
     if settings.sms_provider != "twilio":
         return "", ""  # answered 503
     return settings.twilio_token(), settings.twilio_webhook_base_url or ""
+
+
+def _twilio(request: Request) -> tuple[str, str]:
+    settings = runtime_of(request).settings
+    assert isinstance(settings, CrisisSettings)
+    return _configured(settings)
+
+
+def provider_budget(settings: CrisisSettings) -> FormBudget:
+    """Twilio's signed staff replies spend their own rate budget (`twilio-texts`), as the
+    shared secret's do: a flood from the ingress's address cannot starve an `ACK`."""
+    return twilio_webhook.signed_budget(lambda: _configured(settings), {SMS_PATH: "twilio-texts"})
 
 
 def require_signature(request: Request) -> None:

@@ -11,12 +11,26 @@ which is why the reminder says X. The answers name the appointment's local date 
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from counseling_shared.reminder_replies import ReplyAction
 
 LATE_REPEAT_WINDOW = timedelta(minutes=5)
 """How long after the fee was announced a second X cancels with it."""
+LATE_REPEAT_EARLIEST = timedelta(seconds=30)
+"""How soon after the fee was announced a second X may cancel with it. One sooner was sent
+before the announcement could be read (X typed twice, or one X the carrier delivered twice):
+it is answered with the fee again and the window keeps its start, so the next X cancels."""
+
+
+def repeats_after_announcement(asked_at: datetime | None, now: datetime) -> bool:
+    """Whether an X at `now` is the client's answer to the fee announced at `asked_at`."""
+    return asked_at is not None and LATE_REPEAT_EARLIEST <= now - asked_at <= LATE_REPEAT_WINDOW
+
+
+def too_soon_after_announcement(asked_at: datetime | None, now: datetime) -> bool:
+    return asked_at is not None and timedelta(0) <= now - asked_at < LATE_REPEAT_EARLIEST
+
 
 _WORDS: dict[ReplyAction, dict[str | None, tuple[str, ...]]] = {
     ReplyAction.CONFIRM: {

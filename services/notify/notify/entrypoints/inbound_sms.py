@@ -30,6 +30,7 @@ from counseling_shared.logs import get_logger
 from counseling_shared.service import runtime_of
 from counseling_shared.sms_keywords import Keyword, parse
 from notify.adapters import opt_outs
+from notify.adapters.booking_directory import NatsClientDirectory
 from notify.adapters.booking_reminder_replies import NatsReminderReplies
 from notify.adapters.crisis_staff_replies import NatsStaffReplies
 from notify.application.receipts import Receipt, ReceiptTooEarly, record_receipt
@@ -194,7 +195,10 @@ async def inbound_sms(_: Secret, request: Request, body: InboundSmsBody) -> Inbo
     word = parse_reply(body.text) if parsed.keyword is None else None
     if word is not None:
         booking = NatsReminderReplies(runtime.nats())
-        answered = await answer_reply(runtime.db(), keys, body.from_, word, booking, runtime.clock)
+        directory = NatsClientDirectory(runtime.nats(), settings.directory_timeout)
+        answered = await answer_reply(
+            runtime.db(), keys, body.from_, word, booking, runtime.clock, directory
+        )
         INBOUND_SMS.labels(word.action.value).inc()
         log.info("inbound_sms", keyword=None, reminder_reply=answered.outcome)
         return InboundSmsReply(

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from counseling_shared.http import twilio_webhook
 from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.problems import Problem
+from counseling_shared.http.rate_limit import FormBudget
 from counseling_shared.service import runtime_of
 from notify.domain.codes import ReceiptStatus
 from notify.domain.twilio_errors import error_code
@@ -47,12 +48,23 @@ _TOO_EARLY_WAITS = (0.25, 0.5, 1.0)
 worker still holds the message (ReceiptTooEarly) is tried again here, for up to 1.75 s."""
 
 
-def _twilio(request: Request) -> tuple[str, str]:
-    settings = runtime_of(request).settings
-    assert isinstance(settings, NotifySettings)
+def _configured(settings: NotifySettings) -> tuple[str, str]:
     if not settings.uses_twilio:
         return "", ""  # answered 503: Twilio is not this notify's provider
     return settings.twilio_token(), settings.twilio_webhook_base_url or ""
+
+
+def _twilio(request: Request) -> tuple[str, str]:
+    settings = runtime_of(request).settings
+    assert isinstance(settings, NotifySettings)
+    return _configured(settings)
+
+
+def provider_budget(settings: NotifySettings) -> FormBudget:
+    """Twilio's own rate budgets, as the shared secret's: its signed texts spend
+    `twilio-texts`, its receipts `twilio-receipts` (a burst of receipts cannot starve STOPs)."""
+    budgets = {SMS_PATH: "twilio-texts", STATUS_PATH: "twilio-receipts"}
+    return twilio_webhook.signed_budget(lambda: _configured(settings), budgets)
 
 
 def require_signature(request: Request) -> None:

@@ -1,0 +1,126 @@
+"""booking's client pages (the appointment's manage page, its late-cancel step, the waitlist
+offer page and their answers) reviewed in a real browser, in the four languages they speak:
+axe-core's WCAG 2.1 A/AA rules, 44 px tap targets, no sideways scrolling at 360 px, a phone's
+size and a desktop's, and the keyboard alone. One browser for the module."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.async_api import Browser, Page
+
+from tests.a11y import PHONE, audit_both_sizes
+from tests.booking.integration.support import Booking
+from tests.booking.integration.test_manage_link import _events
+from tests.booking.integration.test_waitlist import _offer_url
+from tests.browser import chromium, needs_chromium
+
+pytestmark = [pytest.mark.integration, needs_chromium]
+
+LOCALES = ("en", "fr-FR", "ko-KR", "ru-RU")
+FEE = {"amount": "40.00", "currency": "EUR"}
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as launched:
+        yield launched
+
+
+@asynccontextmanager
+async def _phone(browser: Browser, locale: str) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport=PHONE, is_mobile=True, locale=locale)
+    try:
+        yield await context.new_page()
+    finally:
+        await context.close()
+
+
+def _url(booking: Booking, link: str) -> str:
+    """The link on the test's server (the events carry the public base URL)."""
+    parts = urlsplit(link)
+    return f"{str(booking.http.base_url).rstrip('/')}{parts.path}?{parts.query}"
+
+
+async def _practice(booking: Booking, locale: str) -> tuple[dict[str, Any], ...]:
+    site = await booking.site(name="Centre Rive Gauche", timezone="Europe/Paris", locale="fr")
+    rules = await booking.http.put(
+        f"/sites/{site['id']}/booking-rules",
+        json={"missed_session_fee": FEE},
+        headers={"Authorization": "Bearer dev-admin-key"},
+    )
+    assert rules.status_code == 200, rules.text
+    counselor = await booking.counselor(site["id"])
+    client = await booking.client(site["id"], locale=locale, timezone="Europe/Paris")
+    return site, counselor, client
+
+
+async def _manage_link(booking: Booking, site_id: str) -> str:
+    [booked] = await _events(booking, site_id, 1, "AppointmentBooked")
+    return _url(booking, booked["manage_url"])
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+async def test_the_manage_page_and_its_answers_pass_the_review(
+    booking: Booking, browser: Browser, locale: str
+) -> None:
+    site, counselor, client = await _practice(booking, locale)
+    await booking.appointment(counselor, client, booking.at(hours=20))  # late: the fee shows
+    link = await _manage_link(booking, site["id"])
+    async with _phone(browser, locale) as page:
+        await page.goto(link)
+        assert await page.evaluate("document.documentElement.lang") == locale[:2]
+        found = await audit_both_sizes(page, "manage (late)")
+        await page.locator("form[method=post] button").click()
+        await page.wait_for_load_state()
+        found += await audit_both_sizes(page, "confirmed")
+        await page.goto(link)
+        found += await audit_both_sizes(page, "manage (confirmed)")
+        await page.locator("form[method=get] button").click()
+        await page.wait_for_load_state()
+        found += await audit_both_sizes(page, "cancel step")
+        await page.locator("form[method=post] button").click()
+        await page.wait_for_load_state()
+        found += await audit_both_sizes(page, "cancelled")
+        await page.goto(link[:-2] + "AA")
+        found += await audit_both_sizes(page, "not valid")
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+async def test_the_offer_page_and_its_answer_pass_the_review(
+    booking: Booking, browser: Browser, locale: str
+) -> None:
+    site, counselor, client = await _practice(booking, locale)
+    taken = await booking.appointment(
+        counselor, await booking.client(site["id"]), booking.at(hours=60)
+    )
+    await booking.created("/waitlist", {"client_id": client["id"], "site_id": site["id"]})
+    await booking.post(
+        f"/appointments/{taken['id']}/cancel", {"reason": "ill", "cancelled_by": "client"}
+    )
+    link = _url(booking, await _offer_url(booking, site["id"], 8))
+    async with _phone(browser, locale) as page:
+        await page.goto(link)
+        found = await audit_both_sizes(page, "offer")
+        await page.locator("form[method=post] button").click()
+        await page.wait_for_load_state()
+        found += await audit_both_sizes(page, "booked")
+    assert not found, "\n".join(found)
+
+
+async def test_an_early_manage_page_passes_the_review(booking: Booking, browser: Browser) -> None:
+    site, counselor, client = await _practice(booking, "ko-KR")
+    await booking.appointment(counselor, client, booking.at(hours=50))
+    link = await _manage_link(booking, site["id"])
+    async with _phone(browser, "ko-KR") as page:
+        await page.goto(link)
+        found = await audit_both_sizes(page, "manage (early)")
+        await page.locator("form[method=get] button").click()
+        await page.wait_for_load_state()
+        found += await audit_both_sizes(page, "cancel step (early)")
+    assert not found, "\n".join(found)
