@@ -17,7 +17,9 @@ A service may:
 - for booking: answer the directory's subjects (`booking.directory.contact`, and
   `booking.directory.contacts` for several clients at once) and `booking.reminder_replies`
   (`allow_responses`); for the services in `DIRECTORY_CLIENTS`: ask the directory; for notify
-  alone (`REMINDER_REPLY_CLIENTS`): ask booking to apply a client's reply to a reminder.
+  alone (`REMINDER_REPLY_CLIENTS`): ask booking to apply a client's reply to a reminder;
+- for crisis: answer `crisis.staff_replies` (`allow_responses`), which notify alone
+  (`STAFF_REPLY_CLIENTS`) may ask: a staff member's text to the center's one number.
 
 The operator (`counselctl`) administers streams and consumers and redrives dead letters.
 """
@@ -51,6 +53,13 @@ REMINDER_REPLIES_SUBJECT = "booking.reminder_replies"
 """A client's C/X reply to a reminder SMS, which notify asks booking to apply (an extension)."""
 REMINDER_REPLY_CLIENTS = frozenset({"notify"})
 """Only notify receives clients' texts: only it may ask booking to confirm or cancel."""
+STAFF_REPLIES_SUBJECT = "crisis.staff_replies"
+"""A staff member's text (`ACK <code>`, STOP/START from a paging phone) to the center's one
+number, which notify takes in and asks crisis to handle (an extension)."""
+STAFF_REPLIES_RESPONDER = "crisis"
+STAFF_REPLY_CLIENTS = frozenset({"notify"})
+"""Only notify takes texts to the shared number in: only it may hand crisis a staff reply."""
+RESPONDERS = frozenset({DIRECTORY_RESPONDER, STAFF_REPLIES_RESPONDER})
 
 OPERATOR = "counselctl"
 
@@ -130,6 +139,8 @@ def service_permissions(service: str, consumers: Sequence[ConsumerSpec]) -> dict
         publish += DIRECTORY_SUBJECTS
     if service in REMINDER_REPLY_CLIENTS:
         publish.append(REMINDER_REPLIES_SUBJECT)
+    if service in STAFF_REPLY_CLIENTS:
+        publish.append(STAFF_REPLIES_SUBJECT)
     subscribe = [f"{inbox_prefix(service)}.>"]
     permissions: dict[str, Any] = {
         "publish": {"allow": list(dict.fromkeys(publish))},
@@ -137,6 +148,9 @@ def service_permissions(service: str, consumers: Sequence[ConsumerSpec]) -> dict
     }
     if service == DIRECTORY_RESPONDER:
         subscribe += [*DIRECTORY_SUBJECTS, REMINDER_REPLIES_SUBJECT]
+    if service == STAFF_REPLIES_RESPONDER:
+        subscribe.append(STAFF_REPLIES_SUBJECT)
+    if service in RESPONDERS:
         # One reply per request, within a minute, to whoever asked.
         permissions["allow_responses"] = {"max": 1, "expires": "1m"}
     return permissions

@@ -62,11 +62,25 @@ BOOKING_EVENT_TYPES = [
     "AppointmentConfirmed",
 ]
 
+# crisis answers notify's `crisis.staff_replies` (a staff member's text to the center's one
+# number) the same way: its stream binds each event type crisis publishes, not `crisis.>`.
+CRISIS_EVENT_TYPES = [
+    "AlertRaised",
+    "AlertEscalated",
+    "AlertAcknowledged",
+    "AlertResolved",
+    "AlertExhausted",
+    "AlertReopened",
+    "PageRequested",
+    "RiskFlagged",
+    "StaffSmsOptOutChanged",
+]
+
 STREAMS = [
     StreamSpec("BOOKING", [f"booking.*.{t}" for t in BOOKING_EVENT_TYPES]),
     StreamSpec("FOLLOWUP", ["followup.>"]),
     StreamSpec("NOTIFY", ["notify.>"]),
-    StreamSpec("CRISIS", ["crisis.>"]),
+    StreamSpec("CRISIS", [f"crisis.*.{t}" for t in CRISIS_EVENT_TYPES]),
     StreamSpec(DLQ_STREAM, ["dlq.>"], max_age=365 * DAY),
 ]
 

@@ -1,6 +1,7 @@
 """Setting up a counseling center through the public HTTP API only (CONTRACT.md)."""
 
 import asyncio
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -211,3 +212,39 @@ async def notify_knows(suite: Suite, *staff: dict[str, Any]) -> None:
         return all(a.status_code == 200 for a in answers)
 
     await eventually(known, timeout=20)
+
+
+REPLY_CODE = re.compile(r"ACK ([0-9A-F]{6})")
+
+
+async def page_and_code(suite: Suite, center: Center, levels: list[list[str]], phone: str) -> str:
+    """Set the site's policy (crisis waits for staff it has not heard of), raise a flag and
+    return the code of the page texted to `phone`."""
+    client = await center.register_client(preferred_channel="email")
+    async with suite.client("crisis") as crisis:
+        body = {
+            "levels": [{"staff_ids": ids, "ack_timeout": "PT60S"} for ids in levels],
+            "repeat": 0,
+        }
+
+        async def policy_set() -> bool:
+            answer = await crisis.put(f"/sites/{center.site_id}/escalation-policy", json=body)
+            return answer.status_code == 200
+
+        await eventually(policy_set, timeout=20)
+        before = len(texts_to(suite.sinks, phone))
+        created(
+            await crisis.post(
+                "/risk-flags",
+                json={
+                    "client_id": client["id"],
+                    "site_id": center.site_id,
+                    "level": "high",
+                    "source": "integration",
+                },
+            )
+        )
+    texts = await eventually(lambda: texts_to(suite.sinks, phone)[before:], timeout=20)
+    found = REPLY_CODE.search(texts[0].body)
+    assert found, texts[0].body
+    return found.group(1)

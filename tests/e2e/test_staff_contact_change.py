@@ -7,7 +7,6 @@ key can be dropped with SMS replies still working."""
 import asyncio
 import json
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import httpx
 import pytest
 
 from devstack.postgres import with_role
-from tests.e2e.center import Center, created, notify_knows, texts_to, unique_phone
+from tests.e2e.center import Center, created, notify_knows, page_and_code, texts_to, unique_phone
 from tests.e2e.harness import Suite, eventually
 
 pytestmark = pytest.mark.e2e
@@ -24,7 +23,6 @@ pytestmark = pytest.mark.e2e
 OLD_KEY = "e2e-old-link-key-" + "o" * 32
 NEW_KEY = "e2e-new-link-key-" + "n" * 32
 SMS_SECRET = "e2e-inbound-sms-secret"  # noqa: S105 - a test value
-REPLY_CODE = re.compile(r"ACK ([0-9A-F]{6})")
 # The suite (tests/e2e/conftest.py) with SMS replies configured and a signing key of its own.
 SUITE_EXTRA_ENV = {"INBOUND_SMS_SECRET": SMS_SECRET, "LINK_SIGNING_KEY": OLD_KEY}
 
@@ -39,39 +37,6 @@ async def sms_reply(suite: Suite, phone: str, text: str) -> str:
     assert answer.status_code == 200, answer.text
     reply: str = answer.json()["reply"]
     return reply
-
-
-async def page_and_code(suite: Suite, center: Center, levels: list[list[str]], phone: str) -> str:
-    """Set the site's policy (crisis waits for staff it has not heard of), raise a flag and
-    return the code of the page texted to `phone`."""
-    client = await center.register_client(preferred_channel="email")
-    async with suite.client("crisis") as crisis:
-        body = {
-            "levels": [{"staff_ids": ids, "ack_timeout": "PT60S"} for ids in levels],
-            "repeat": 0,
-        }
-
-        async def policy_set() -> bool:
-            answer = await crisis.put(f"/sites/{center.site_id}/escalation-policy", json=body)
-            return answer.status_code == 200
-
-        await eventually(policy_set, timeout=20)
-        before = len(texts_to(suite.sinks, phone))
-        created(
-            await crisis.post(
-                "/risk-flags",
-                json={
-                    "client_id": client["id"],
-                    "site_id": center.site_id,
-                    "level": "high",
-                    "source": "integration",
-                },
-            )
-        )
-    texts = await eventually(lambda: texts_to(suite.sinks, phone)[before:], timeout=20)
-    found = REPLY_CODE.search(texts[0].body)
-    assert found, texts[0].body
-    return found.group(1)
 
 
 async def change_staff(suite: Suite, staff_id: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from crisis.entrypoints.oncall_check import oncall_look_ahead
 from crisis.entrypoints.page_errors import html_error_page
 from crisis.entrypoints.paging import paging_for
 from crisis.entrypoints.scheduler import escalation_scheduler
+from crisis.entrypoints.staff_reply_responder import serve_staff_replies
 from crisis.settings import CrisisSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -43,6 +44,8 @@ def definition(settings: CrisisSettings | None = None) -> ServiceDefinition:
         rate_form_budgets=(twilio_inbound.provider_budget(s), twilio_voice.provider_budget(s)),
         html_error_page=html_error_page,
         routes=consumers.routes(paging, s.link_signing_key.get_secret_value()),
+        # Staff texts to the center's one number, which notify takes in (crisis.staff_replies).
+        on_start=[serve_staff_replies],
         routers=[
             http.router,
             schedules_http.router,

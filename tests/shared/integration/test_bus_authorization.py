@@ -205,6 +205,39 @@ async def test_only_booking_answers_reminder_replies_and_only_notify_asks(
                 await other.nc.request(subject, b"{}", timeout=1)
 
 
+async def test_only_crisis_answers_staff_replies_and_only_notify_asks(
+    secured: SecuredBus,
+) -> None:
+    """`crisis.staff_replies` (a staff member's text to the center's one number): notify alone
+    takes that number's texts in, crisis alone answers, and the CRISIS stream does not capture
+    the request (a PubAck would race crisis's answer, and the digests would be kept 90 days)."""
+    subject = "crisis.staff_replies"
+    before = await stream_messages(secured, "CRISIS")
+
+    async def answer(msg: Msg) -> None:
+        await msg.respond(json.dumps({"answered_by": "crisis"}).encode())
+
+    async with (
+        connected(secured, "booking") as booking,
+        connected(secured, "notify") as notify,
+        connected(secured, "crisis") as crisis,
+        connected(secured, "followup") as followup,
+    ):
+        await crisis.nc.subscribe(subject, queue="crisis-staff-replies", cb=answer)
+        await crisis.nc.flush()
+        await notify.nc.subscribe(subject, cb=answer)  # an impostor answer: refused
+        await settle(notify)
+        assert any(subject in v for v in notify.violations())
+
+        for _ in range(3):
+            reply = await notify.nc.request(subject, b"{}", timeout=5)
+            assert json.loads(reply.data) == {"answered_by": "crisis"}
+        for other in (booking, followup):
+            with pytest.raises(DENIED):
+                await other.nc.request(subject, b"{}", timeout=1)
+    assert await stream_messages(secured, "CRISIS") == before
+
+
 async def test_notify_cannot_touch_another_services_durables(secured: SecuredBus) -> None:
     crisis_durable = service_consumers(Service.CRISIS)[0]
     notify_durable = service_consumers(Service.NOTIFY)[0]

@@ -22,7 +22,7 @@ from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
 
 from counseling_shared.envelope import REGISTRY
-from counseling_shared.jetstream import BOOKING_EVENT_TYPES
+from counseling_shared.jetstream import BOOKING_EVENT_TYPES, CRISIS_EVENT_TYPES
 from counseling_shared.service import create_app
 from counseling_shared.settings import ServiceSettings
 from opsctl.config import Service
@@ -34,7 +34,7 @@ REGENERATE = "make docs  (or: counselctl docs generate)"
 CONTRACT_VERSION = "1.0.0"
 
 # Which context publishes which catalog event (docs/contract.md, "Events"). booking's list is the
-# one its stream is declared with, so the two cannot disagree.
+# one its stream is declared with, so the two cannot disagree; crisis's too.
 PUBLISHED_BY: Mapping[str, tuple[str, ...]] = {
     "booking": tuple(BOOKING_EVENT_TYPES),
     "followup": (
@@ -48,17 +48,7 @@ PUBLISHED_BY: Mapping[str, tuple[str, ...]] = {
         "MeasureRecorded",
         "CallbackRequested",
     ),
-    "crisis": (
-        "AlertRaised",
-        "AlertEscalated",
-        "AlertAcknowledged",
-        "AlertResolved",
-        "AlertExhausted",
-        "AlertReopened",
-        "PageRequested",
-        "RiskFlagged",
-        "StaffSmsOptOutChanged",
-    ),
+    "crisis": tuple(CRISIS_EVENT_TYPES),
     "notify": ("NotificationSent", "NotificationFailed"),
 }
 

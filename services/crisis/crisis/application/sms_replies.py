@@ -2,21 +2,42 @@
 as the staff member whose phone sent it. The answer text goes back by SMS (as the webhook's
 answer, which the provider texts to the sender)."""
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 from counseling_shared import events as public
-from counseling_shared.sms_keywords import Keyword, parse
+from counseling_shared.staff_replies import StaffCommand, StaffText
 from counseling_shared.unit_of_work import UnitOfWork
 from crisis.adapters import alert_views, staff
 from crisis.application import alerts
 from crisis.application.publishing import Paging, reply_code
 from crisis.domain.phones import key_fingerprint, phone_digest
 
-_ACK = re.compile(r"^\s*ACK\s+([0-9A-Za-z]{6})\s*$", re.IGNORECASE)
+
+@dataclass(frozen=True)
+class Sender:
+    """The sender's phone as crisis recognises it: its staff-phone digest under each listed
+    key, and the one under the current key (None: not given, so a match is not re-digested)."""
+
+    digests: tuple[str, ...]
+    current: str | None
+    current_key: str
+
+    @classmethod
+    def of_phone(cls, phone_keys: Sequence[str], phone: str) -> "Sender":
+        """A text posted to crisis itself: crisis has the number at this moment."""
+        digests = tuple(phone_digest(key, phone) for key in phone_keys)
+        return cls(digests, digests[0], key_fingerprint(phone_keys[0]))
+
+    @classmethod
+    def of_digests(cls, phone_keys: Sequence[str], given: Sequence[tuple[str, str]]) -> "Sender":
+        """A text notify took in (`crisis.staff_replies`): the digests notify made, as
+        (key fingerprint, digest), under the keys notify lists."""
+        current_key = key_fingerprint(phone_keys[0])
+        current = next((d for key, d in given if key == current_key), None)
+        return cls(tuple(d for _, d in given), current, current_key)
 
 
 @dataclass(frozen=True)
@@ -48,26 +69,23 @@ RESOLVED = "Alert %(alert)s is already resolved."
 
 
 async def handle_reply(
-    uow: UnitOfWork, phone_keys: Sequence[str], sender: str, text: str, paging: Paging
+    uow: UnitOfWork, sender: Sender, asked: StaffText, paging: Paging
 ) -> SmsAnswer:
-    """`phone_keys`: the current key of staff phone digests and the ones it replaced (a digest
-    made before a key rotation still matches while its key is listed). A sender matched under
-    a previous key (or under a key not on record) has their digest made again with the
-    current key: crisis has their number at this moment only."""
-    keyword = parse(text).keyword
-    matched = _ACK.match(text)
-    if matched is None and keyword is None:
+    """`sender`: the phone's digests under the current key of staff phone digests and the
+    ones it replaced (a digest made before a key rotation still matches while its key is
+    listed). A sender matched under a previous key (or under a key not on record) has their
+    digest made again with the current key: crisis has it at this moment only."""
+    if asked.command is StaffCommand.OTHER:
         return SmsAnswer(HELP)
-    if keyword is Keyword.HELP:
+    if asked.command is StaffCommand.HELP:
         return SmsAnswer(KEYWORDS_HELP)
-    digests = [phone_digest(key, sender) for key in phone_keys]
-    matches = await staff.with_phone_digest(uow.conn, digests)
-    await _redigest(uow, matches, digests[0], key_fingerprint(phone_keys[0]))
+    matches = await staff.with_phone_digest(uow.conn, sender.digests)
+    if sender.current is not None:
+        await _redigest(uow, matches, sender.current, sender.current_key)
     senders = [m.staff_id for m in matches]
-    if keyword is not None:
-        return await _stop_or_start(uow, senders, keyword is Keyword.STOP)
-    assert matched is not None
-    code = matched.group(1).upper()
+    if asked.command is not StaffCommand.ACK:
+        return await _stop_or_start(uow, senders, asked.command is StaffCommand.STOP)
+    code = asked.code or ""
     page = await alert_views.page_with_code(uow.conn, senders, code) if senders else None
     if page is None or reply_code(page["page_id"]) != code:
         return SmsAnswer(UNKNOWN)

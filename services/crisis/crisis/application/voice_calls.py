@@ -12,10 +12,11 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from counseling_shared import staff_replies
 from counseling_shared.unit_of_work import UnitOfWork
 from crisis.adapters import alert_views, staff
 from crisis.application.publishing import Paging, reply_code
-from crisis.application.sms_replies import ACKNOWLEDGED, UNKNOWN, handle_reply
+from crisis.application.sms_replies import ACKNOWLEDGED, UNKNOWN, Sender, handle_reply
 from crisis.domain.phones import phone_digest
 
 _CODE = re.compile(r"^[0-9A-F]{6}$")
@@ -67,7 +68,8 @@ async def acknowledge_by_key(
 ) -> str:
     """Key 1: handled as the called phone's `ACK <code>` text. Answers `acknowledged`,
     `already` (taken or resolved before) or `unknown`."""
-    answer = await handle_reply(uow, phone_keys, called, f"ACK {code}", paging)
+    sender = Sender.of_phone(phone_keys, called)
+    answer = await handle_reply(uow, sender, staff_replies.read(f"ACK {code}"), paging)
     if answer.msgid == ACKNOWLEDGED:
         return "acknowledged"
     return "unknown" if answer.msgid == UNKNOWN else "already"

@@ -10,8 +10,7 @@ short HMAC of a fixed label, which tells keys apart without revealing them.
 """
 
 from counseling_shared import phones
-
-_PURPOSE = "staff-phone"
+from counseling_shared.staff_replies import STAFF_PHONE_PURPOSE as _PURPOSE
 
 
 def phone_digest(key: str, phone: str) -> str:

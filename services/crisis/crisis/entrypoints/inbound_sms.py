@@ -15,9 +15,10 @@ from counseling_shared.http import webhook_secret
 from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.rate_limit import RateBudget
 from counseling_shared.service import Runtime, runtime_of
+from counseling_shared.staff_replies import StaffText, read
 from counseling_shared.unit_of_work import unit_of_work
 from crisis.adapters import sites, staff
-from crisis.application.sms_replies import handle_reply
+from crisis.application.sms_replies import Sender, handle_reply
 from crisis.entrypoints.page_i18n import language_of, translator, when_formatter
 from crisis.entrypoints.paging import paging_for
 from crisis.entrypoints.schemas import InboundSmsBody, InboundSmsReply
@@ -66,10 +67,19 @@ async def inbound_sms(
     """A staff member's SMS reply. `ACK <code>` (the code in their page) acknowledges that
     alert as them when it comes from their phone; anything else gets a short help text."""
     runtime = runtime_of(request)
+    sender = Sender.of_phone(_settings(runtime).link_keys, body.from_)
+    _msgid, text = await answer_text(runtime, sender, read(body.text))
+    return InboundSmsReply(reply=text)
+
+
+async def answer_text(runtime: Runtime, sender: Sender, asked: StaffText) -> tuple[str, str]:
+    """What a staff member's text does, and the answer to text back (its English msgid, and
+    the text in their language): for a text to crisis's own route and for one notify took in
+    (`crisis.staff_replies`). The caller's audit context names the provider or notify; a
+    matched sender replaces it."""
     settings = _settings(runtime)
-    phone_keys = settings.link_keys
     async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
-        answer = await handle_reply(uow, phone_keys, body.from_, body.text, paging_for(settings))
+        answer = await handle_reply(uow, sender, asked, paging_for(settings))
         lang, zone = "en", None
         if answer.staff_id is not None and answer.site_id is not None:
             audit.note_actor(audit.Actor("staff", str(answer.staff_id)))
@@ -78,4 +88,4 @@ async def inbound_sms(
             zone = await sites.timezone_of(uow.conn, answer.site_id)
     when = when_formatter(lang, zone)
     values = {k: when(v) if isinstance(v, datetime) else v for k, v in answer.values.items()}
-    return InboundSmsReply(reply=translator(lang)(answer.msgid, **values))
+    return answer.msgid, translator(lang)(answer.msgid, **values)

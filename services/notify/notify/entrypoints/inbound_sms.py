@@ -4,6 +4,11 @@ answers the center's help text; `C` or `X` (and their localized words) confirms 
 the appointment of the number's latest reminder, through booking (`application/
 reminder_replies`); anything else gets a short "replies are not read".
 
+One number for clients and staff: an `ACK <code>`, and any other text (C or X aside) from an
+active staff member's phone, is handed to crisis (`application/staff_replies`,
+`crisis.staff_replies`) and crisis's answer texted back; a STOP or START is recorded here
+first whoever sends it.
+
 Authenticated as crisis's webhook of the same path is: a shared secret (notify's own
 `INBOUND_SMS_SECRET`) in `X-Webhook-Secret`, not an API key. Nothing of the text is kept or
 published (it is free text about a client); the number only as a keyed digest, and only on
@@ -27,8 +32,10 @@ from counseling_shared.sms_keywords import Keyword, parse
 from notify.adapters import opt_outs
 from notify.adapters.booking_directory import NatsClientDirectory
 from notify.adapters.booking_reminder_replies import NatsReminderReplies
+from notify.adapters.crisis_staff_replies import NatsStaffReplies
 from notify.application.receipts import Receipt, ReceiptTooEarly, record_receipt
 from notify.application.reminder_replies import answer_reply
+from notify.application.staff_replies import answer_staff_text
 from notify.domain.codes import ReceiptStatus
 from notify.domain.reminder_replies import parse_reply
 from notify.domain.sms_replies import reply_to
@@ -79,6 +86,15 @@ class ReminderReply(BaseModel):
     )
 
 
+class StaffReply(BaseModel):
+    command: Literal["ack", "stop", "start", "help", "other"]
+    outcome: Literal["answered", "unavailable"] = Field(
+        description="`answered`: `reply` is crisis's answer; `unavailable`: crisis did not"
+        " answer (nothing acknowledged: `reply` says to try again; a STOP is recorded by"
+        " notify all the same)."
+    )
+
+
 class InboundSmsReply(BaseModel):
     reply: str = Field(
         description="The text to send back to the sender (the provider texts it to them)."
@@ -90,6 +106,12 @@ class InboundSmsReply(BaseModel):
         default=None,
         description="Extension: the text was a reply to an appointment reminder (`C` to"
         " confirm, `X` to cancel, or a localized word) and what came of it; null otherwise.",
+    )
+    staff_reply: StaffReply | None = Field(
+        default=None,
+        description="Extension: the text was handed to crisis (one number for clients and"
+        " staff): an `ACK <code>`, or a text from an active staff member's phone. Null"
+        " otherwise.",
     )
 
 
@@ -161,7 +183,10 @@ async def inbound_sms(_: Secret, request: Request, body: InboundSmsBody) -> Inbo
     `ПОДТВЕРЖДАЮ`…) confirms and `X` (`ANNULER`, `취소`, `ОТМЕНИТЬ`…) cancels the appointment
     of the most recent reminder sent to the sender's number whose appointment is ahead; a late
     cancellation first answers with the fee and takes a second `X` within 5 minutes. Anything
-    else is not read."""
+    else is not read. Extension, one number for clients and staff: an `ACK <code>`, and any
+    other text but C or X from an active staff member's phone (a STOP is recorded here
+    first), is handed to crisis, whose answer is the `reply` (`staff_reply`); crisis not
+    answering, an ACK is answered that it did not go through."""
     runtime = runtime_of(request)
     settings = runtime.settings
     assert isinstance(settings, NotifySettings)
@@ -188,6 +213,19 @@ async def inbound_sms(_: Secret, request: Request, body: InboundSmsBody) -> Inbo
         await opt_outs.opt_out(runtime.db(), keys, body.from_, parsed.keyword.value, now)
     elif parsed.keyword is Keyword.START:
         await opt_outs.opt_in(runtime.db(), keys, body.from_)
+    crisis = NatsStaffReplies(runtime.nats())
+    staff = await answer_staff_text(runtime.db(), keys, body.from_, body.text, crisis)
+    if staff is not None and staff.reply is not None:
+        INBOUND_SMS.labels(parsed.keyword.value if parsed.keyword else staff.command.value).inc()
+        keyword = parsed.keyword.value if parsed.keyword else None
+        log.info("inbound_sms", keyword=keyword, staff_reply=staff.outcome)
+        return InboundSmsReply(
+            reply=staff.reply,
+            keyword=parsed.keyword,
+            staff_reply=StaffReply.model_validate(
+                {"command": staff.command.value, "outcome": staff.outcome}
+            ),
+        )
     INBOUND_SMS.labels(parsed.keyword.value if parsed.keyword else "other").inc()
     log.info("inbound_sms", keyword=parsed.keyword.value if parsed.keyword else None)
     return InboundSmsReply(

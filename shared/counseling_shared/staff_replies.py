@@ -1,0 +1,83 @@
+"""A staff member's text to the center's one number, which notify takes in and hands to crisis
+over core NATS request-reply on `crisis.staff_replies` (an extension; only notify may ask).
+
+Request: `{"sender": [{"key", "digest"}, ...], "command", "code"}`: the sender's phone as
+crisis's staff-phone digest (`STAFF_PHONE_PURPOSE`, HMAC-SHA256 under the shared
+`LINK_SIGNING_KEY`, one per listed key, with the key's fingerprint; never the number),
+what the text asks, coded (`ack` with its 6-character `code`, `stop`, `start`, `help`,
+`other`; never the text). Answer: `{"outcome": "answered", "reply"}` (the text to send
+back, crisis's, in the staff member's language), `{"outcome": "not_staff"}` (a STOP or START
+from a phone that is no active staff member's: nothing done, answer as for a client), or
+`{"outcome": "unavailable"}` (crisis's database out of reach: nothing done, ask again) or
+`{"outcome": "bad_request"}`.
+"""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from counseling_shared import phones
+from counseling_shared.busauth import STAFF_REPLIES_SUBJECT as SUBJECT
+from counseling_shared.sms_keywords import Keyword, parse
+
+__all__ = [
+    "STAFF_PHONE_PURPOSE",
+    "SUBJECT",
+    "StaffCommand",
+    "StaffText",
+    "read",
+    "sender_digests",
+]
+
+STAFF_PHONE_PURPOSE = "staff-phone"
+"""The label of crisis's staff-phone digests (`crisis.domain.phones`)."""
+
+_ACK = re.compile(r"^\s*ACK\s+([0-9A-Za-z]{6})\s*$", re.IGNORECASE)
+
+
+class StaffCommand(StrEnum):
+    ACK = "ack"
+    STOP = "stop"
+    START = "start"
+    HELP = "help"
+    OTHER = "other"  # anything else: answered with how to ACK
+
+
+@dataclass(frozen=True)
+class StaffText:
+    """What a staff member's text asks, coded: all of it that crosses the bus."""
+
+    command: StaffCommand
+    code: str | None = None  # `ack`'s code, upper case
+
+    def as_request(self, sender: Sequence[dict[str, str]]) -> dict[str, Any]:
+        return {"sender": list(sender), "command": self.command.value, "code": self.code}
+
+
+_BY_KEYWORD = {
+    Keyword.STOP: StaffCommand.STOP,
+    Keyword.START: StaffCommand.START,
+    Keyword.HELP: StaffCommand.HELP,
+}
+
+
+def read(text: str) -> StaffText:
+    """`ACK <code>`, a STOP/START/HELP keyword (`sms_keywords`), or anything else."""
+    if (matched := _ACK.match(text)) is not None:
+        return StaffText(StaffCommand.ACK, matched.group(1).upper())
+    keyword = parse(text).keyword
+    return StaffText(_BY_KEYWORD[keyword] if keyword is not None else StaffCommand.OTHER)
+
+
+def sender_digests(keys: Sequence[str], phone: str) -> list[dict[str, str]]:
+    """The phone's staff-phone digest under each key (the current one first), each with its
+    key's fingerprint, as the request carries them."""
+    return [
+        {
+            "key": phones.key_fingerprint(STAFF_PHONE_PURPOSE, key),
+            "digest": phones.keyed_digest(STAFF_PHONE_PURPOSE, key, phone),
+        }
+        for key in keys
+    ]

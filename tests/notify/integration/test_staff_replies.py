@@ -1,0 +1,205 @@
+"""One number for clients and staff (notify's `POST /inbound/sms`): an `ACK <code>`, and a
+text from an active staff member's phone, are handed to crisis over `crisis.staff_replies`
+(played here by a small responder) as the number's staff-phone digests and a coded command,
+never the number or the text; crisis's answer is texted back. A client's texts never wait
+for crisis; crisis down or slow: an ACK is answered "NOT acknowledged", a STOP is recorded by
+notify all the same."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from nats.aio.msg import Msg
+
+from counseling_shared.phones import key_fingerprint, keyed_digest
+from notify.adapters import opt_outs
+from tests.notify.integration.conftest import Notify
+
+pytestmark = pytest.mark.integration
+
+SECRET = "staff-replies-test-secret"  # noqa: S105 (a test credential)
+SUBJECT = "crisis.staff_replies"
+
+
+@dataclass
+class FakeCrisis:
+    """crisis's responder: keeps each request; answers at once, late, or never."""
+
+    notify: Notify
+    delay: float = 0.0
+    not_staff: bool = False  # crisis knows no staff member with this phone
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    _sub: Any = None
+
+    async def start(self) -> None:
+        self._sub = await self.notify.nc.subscribe(SUBJECT, cb=self._answer)
+        await self.notify.nc.flush()
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+            await self.notify.nc.flush()
+            self._sub = None
+
+    async def _answer(self, msg: Msg) -> None:
+        request = json.loads(msg.data)
+        self.requests.append(request)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        reply = f"crisis says {request['command']} {request['code'] or ''}".strip()
+        answer = (
+            {"outcome": "not_staff"} if self.not_staff else {"outcome": "answered", "reply": reply}
+        )
+        await msg.respond(json.dumps(answer).encode())
+
+
+@pytest.fixture(scope="module")
+def notify_overrides() -> dict[str, Any]:
+    return {"inbound_sms_secret": SECRET}
+
+
+@pytest.fixture
+async def crisis(notify: Notify) -> AsyncIterator[FakeCrisis]:
+    fake = FakeCrisis(notify)
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+def new_phone() -> str:
+    return f"+3367{uuid4().int % 10**7:07d}"
+
+
+async def text(notify: Notify, sender: str, body: str) -> dict[str, Any]:
+    answer = await notify.http.post(
+        "/inbound/sms",
+        json={"from": sender, "text": body},
+        headers={b"X-Webhook-Secret": SECRET.encode(), b"Authorization": b""},
+    )
+    assert answer.status_code == 200, answer.text
+    found: dict[str, Any] = answer.json()
+    return found
+
+
+async def staff_phone(notify: Notify) -> str:
+    phone = new_phone()
+    await notify.new_staff(await notify.new_site(), phone=phone)
+    return phone
+
+
+async def test_an_ack_is_handed_to_crisis_as_digests_and_a_code_and_its_answer_texted_back(
+    notify: Notify, crisis: FakeCrisis
+) -> None:
+    phone = new_phone()  # crisis, not notify, decides whose phone it is
+
+    answer = await text(notify, phone, " ack 1a2b3c ")
+
+    assert answer["reply"] == "crisis says ack 1A2B3C"
+    assert (answer["keyword"], answer["reminder_reply"]) == (None, None)
+    assert answer["staff_reply"] == {"command": "ack", "outcome": "answered"}
+    [asked] = crisis.requests
+    key = notify.settings.link_keys[0]
+    assert asked == {
+        "sender": [
+            {
+                "key": key_fingerprint("staff-phone", key),
+                "digest": keyed_digest("staff-phone", key, phone),
+            }
+        ],
+        "command": "ack",
+        "code": "1A2B3C",
+    }
+    assert phone[1:] not in json.dumps(asked)  # no number in clear, no text
+
+
+async def test_a_staff_phones_stop_is_recorded_by_notify_and_by_crisis(
+    notify: Notify, crisis: FakeCrisis
+) -> None:
+    phone = await staff_phone(notify)
+    written = "00" + phone[1:3] + " " + phone[3:6] + " " + phone[6:]  # the same number
+
+    answer = await text(notify, written, "Stop!")
+
+    assert answer["reply"] == "crisis says stop"
+    assert (answer["keyword"], answer["staff_reply"]) == (
+        "stop",
+        {"command": "stop", "outcome": "answered"},
+    )
+    assert [r["command"] for r in crisis.requests] == ["stop"]
+    assert await opt_outs.is_opted_out(notify.pool, notify.settings.link_keys, phone)
+    help_answer = await text(notify, phone, "HELP")
+    assert help_answer["reply"] == "crisis says help"
+
+
+async def test_a_clients_texts_are_not_handed_to_crisis(notify: Notify, crisis: FakeCrisis) -> None:
+    await staff_phone(notify)  # someone else's
+    phone = new_phone()
+
+    stop = await text(notify, phone, "STOP")
+    other = await text(notify, phone, "see you tomorrow")
+
+    assert (stop["keyword"], stop["staff_reply"]) == ("stop", None)
+    assert stop["reply"].startswith("You will get no more texts from this number.")
+    assert other["reply"].startswith("Replies to this number are not read")
+    assert crisis.requests == []
+    assert await opt_outs.is_opted_out(notify.pool, notify.settings.link_keys, phone)
+
+
+async def test_a_phone_crisis_does_not_know_as_staff_gets_the_clients_answer(
+    notify: Notify, crisis: FakeCrisis
+) -> None:
+    crisis.not_staff = True  # its copy of the staff is behind notify's, say
+    phone = await staff_phone(notify)
+
+    answer = await text(notify, phone, "STOP")
+
+    assert [r["command"] for r in crisis.requests] == ["stop"]
+    assert (answer["keyword"], answer["staff_reply"]) == ("stop", None)
+    assert answer["reply"].startswith("You will get no more texts from this number.")
+    assert await opt_outs.is_opted_out(notify.pool, notify.settings.link_keys, phone)
+
+
+async def test_crisis_down_an_ack_says_it_did_not_go_through_and_a_stop_still_holds(
+    notify: Notify,
+) -> None:
+    phone = await staff_phone(notify)
+
+    ack = await text(notify, phone, "ACK 1A2B3C")
+    stop = await text(notify, phone, "STOP")
+    help_answer = await text(notify, phone, "HELP")
+
+    assert ack["staff_reply"] == {"command": "ack", "outcome": "unavailable"}
+    assert ack["reply"].startswith("NOT acknowledged: the crisis service did not answer.")
+    assert stop["staff_reply"] == {"command": "stop", "outcome": "unavailable"}
+    assert "text STOP again" in stop["reply"]
+    assert await opt_outs.is_opted_out(notify.pool, notify.settings.link_keys, phone)
+    # HELP needs an answer whoever asks: notify's own.
+    assert help_answer["staff_reply"] is None
+    assert help_answer["reply"].startswith("Messages from your counseling center.")
+
+
+async def test_crisis_slow_an_ack_times_out_while_a_clients_stop_is_answered_at_once(
+    notify: Notify, crisis: FakeCrisis
+) -> None:
+    crisis.delay = 10.0
+    staff, client = await staff_phone(notify), new_phone()
+
+    ack = asyncio.create_task(text(notify, staff, "ACK 1A2B3C"))
+    await asyncio.sleep(0.2)
+    started = time.monotonic()
+    stop = await text(notify, client, "STOP")
+    took = time.monotonic() - started
+
+    assert stop["reply"].startswith("You will get no more texts from this number.")
+    assert took < 2.0
+    assert not ack.done()
+    answered = await ack
+    assert answered["staff_reply"] == {"command": "ack", "outcome": "unavailable"}
+    assert answered["reply"].startswith("NOT acknowledged")

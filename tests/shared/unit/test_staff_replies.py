@@ -1,0 +1,42 @@
+"""What crosses `crisis.staff_replies` of a staff member's text: a coded command (the ACK
+code upper-cased, STOP/START/HELP in any of notify's languages, else `other`) and the
+number's staff-phone digests, equal to crisis's own for the same number however written."""
+
+import pytest
+
+from counseling_shared.staff_replies import StaffCommand, StaffText, read, sender_digests
+from crisis.domain.phones import key_fingerprint, phone_digest
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ACK 1A2B3C", StaffText(StaffCommand.ACK, "1A2B3C")),
+        ("  ack 1a2b3c ", StaffText(StaffCommand.ACK, "1A2B3C")),
+        ("ACK 1A2B3", StaffText(StaffCommand.OTHER)),  # a typo: crisis answers how to ACK
+        ("ACK 1A2B3C please", StaffText(StaffCommand.OTHER)),
+        ("Stop!", StaffText(StaffCommand.STOP)),
+        ("СТОП", StaffText(StaffCommand.STOP)),
+        ("start", StaffText(StaffCommand.START)),
+        ("aide", StaffText(StaffCommand.HELP)),
+        ("on my way", StaffText(StaffCommand.OTHER)),
+    ],
+)
+def test_a_staff_text_is_read_into_a_coded_command(text: str, expected: StaffText) -> None:
+    assert read(text) == expected
+
+
+def test_the_request_carries_crisiss_digests_under_each_key_and_no_number() -> None:
+    keys = ["current-key-" + "c" * 32, "previous-key-" + "p" * 32]
+
+    sender = sender_digests(keys, "0033 6 12 34 56 78")
+    request = read("ack 1a2b3c").as_request(sender)
+
+    assert request == {
+        "sender": [
+            {"key": key_fingerprint(k), "digest": phone_digest(k, "+33612345678")} for k in keys
+        ],
+        "command": "ack",
+        "code": "1A2B3C",
+    }
+    assert "612345678" not in str(request)
