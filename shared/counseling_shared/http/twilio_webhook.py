@@ -81,6 +81,16 @@ async def verified_form(request: Request, token: str, base_url: str) -> dict[str
     return dict(pairs)  # a name Twilio sent twice (both signed): its last value
 
 
+SIGNED_FORM_OPENAPI: dict[str, object] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}},
+    },
+    "security": [],  # Twilio's signature is the credential
+}
+"""The OpenAPI description of a route Twilio posts its signed form to (no API key)."""
+
+
 def twiml_response(*messages: str) -> Response:
     """The answer Twilio expects to a text: TwiML, a `<Message>` per text to send back."""
     return Response(twilio_signature.twiml(messages), media_type=TWIML)

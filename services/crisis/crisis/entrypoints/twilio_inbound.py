@@ -58,13 +58,7 @@ def require_signature(request: Request) -> None:
             s503="SMS_PROVIDER is not `twilio`.",
         ),
     },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}},
-        },
-        "security": [],  # Twilio's signature is the credential
-    },
+    openapi_extra=twilio_webhook.SIGNED_FORM_OPENAPI,
 )
 async def twilio_inbound_sms(
     _: Annotated[None, Depends(require_signature)], request: Request

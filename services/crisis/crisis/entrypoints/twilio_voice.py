@@ -70,13 +70,7 @@ def _responses() -> dict[int | str, dict[str, object]]:
     }
 
 
-_FORM = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}},
-    },
-    "security": [],  # Twilio's signature is the credential
-}
+_FORM = twilio_webhook.SIGNED_FORM_OPENAPI
 
 
 async def _form(request: Request) -> tuple[dict[str, str], str | None]:

@@ -73,13 +73,7 @@ def require_signature(request: Request) -> None:
 
 
 Signed = Annotated[None, Depends(require_signature)]
-_FORM = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}},
-    },
-    "security": [],  # Twilio's signature is the credential
-}
+_FORM = twilio_webhook.SIGNED_FORM_OPENAPI
 _DESCRIBED = {
     "s401": "Missing or wrong `X-Twilio-Signature` (a missing one before the body is read).",
     "s503": "SMS_PROVIDER (or SMS_FALLBACK_PROVIDER) is not `twilio`.",
