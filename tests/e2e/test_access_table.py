@@ -61,6 +61,9 @@ SIGNED_LINK_ROUTES = {
     ("crisis", "POST", "/pages/{page_id}/ack"),
     ("crisis", "POST", "/pages/{page_id}/resolve"),
     ("crisis", "POST", "/pages/{page_id}/contact"),
+    # The client's own preferences page (tests/notify/integration/test_preferences_page.py).
+    ("notify", "GET", "/recipients/{recipient_id}/preferences/page"),
+    ("notify", "POST", "/recipients/{recipient_id}/preferences/page"),
 }
 # No API key: the SMS provider's webhooks, authenticated by their shared secret (tested in
 # tests/crisis/integration/test_oncall_page.py, tests/notify/integration/test_sms_opt_outs.py,

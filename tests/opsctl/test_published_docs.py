@@ -119,6 +119,9 @@ HTML_PAGES = {
     ("booking", "post", f"{_MANAGE}/confirm"),
     ("booking", "get", f"{_MANAGE}/cancel"),
     ("booking", "post", f"{_MANAGE}/cancel"),
+    # The client's own preferences page (the link in each email's footer): HTML only.
+    ("notify", "get", "/recipients/{recipient_id}/preferences/page"),
+    ("notify", "post", "/recipients/{recipient_id}/preferences/page"),
 }
 
 
@@ -145,6 +148,10 @@ def test_every_error_answer_is_declared_as_a_problem_and_every_key_as_bearer(
                 "/inbound/sms/status",
                 "/inbound/sms/twilio",  # Twilio's signature is the credential
                 "/inbound/sms/twilio/status",
+                "/inbound/voice/twilio",  # a page's call, signed by Twilio too
+                "/inbound/voice/twilio/gather",
+                "/inbound/voice/twilio/status",
+                "/recipients/{recipient_id}/preferences/page",  # the client's signed link
                 _MANAGE,
                 f"{_MANAGE}/confirm",
                 f"{_MANAGE}/cancel",
