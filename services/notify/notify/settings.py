@@ -8,7 +8,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from counseling_shared.settings import ServiceSettings, check_inbound_sms_secret
 from counseling_shared.twilio_settings import SmsProviderKind, TwilioWebhookSettings, read_secret
-from notify.adapters.provider_auth import ProviderAuth, read_secret_file
+from notify.adapters.provider_auth import ProviderAuth
 from notify.domain.retry import RetryPolicy
 from notify.domain.webhooks.delivery import WebhookRetryPolicy
 
@@ -420,13 +420,11 @@ class NotifySettings(ServiceSettings, TwilioWebhookSettings):
         missing file fails the start: sending unauthenticated would only collect 401s)."""
         secret: SecretStr | None = getattr(self, f"{provider}_webhook_auth")
         path: Path | None = getattr(self, f"{provider}_webhook_auth_file")
-        if secret is not None:
-            value = secret.get_secret_value()
-        elif path is not None:
-            value = read_secret_file(path)
-        else:
+        if secret is None and path is None:
             return None
-        return ProviderAuth(getattr(self, f"{provider}_webhook_auth_header"), value)
+        return ProviderAuth(
+            getattr(self, f"{provider}_webhook_auth_header"), read_secret(secret, path)
+        )
 
     @property
     def webhooks_reach_private_addresses(self) -> bool:

@@ -9,7 +9,6 @@ and exception messages; a header value is never logged by notify (it is not in a
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 field-name
 
@@ -26,8 +25,3 @@ class ProviderAuth:
         # refused at start instead, where it names the setting.
         if not self.value or any(c in self.value for c in "\r\n\0"):
             raise ValueError(f"the {self.header} credential is empty or holds a line break")
-
-
-def read_secret_file(path: Path) -> str:
-    """The file's content without its trailing newline (`echo token > file` writes one)."""
-    return path.read_text(encoding="utf-8").rstrip("\r\n")
