@@ -285,6 +285,18 @@ class CountingConnection:
         return counted
 
 
+async def text_in(notify: Notify, secret: str, sender: str, text: str) -> dict[str, Any]:
+    """A text from `sender` as the SMS provider posts it to `POST /inbound/sms` (200 expected)."""
+    answer = await notify.http.post(
+        "/inbound/sms",
+        json={"from": sender, "text": text},
+        headers={b"X-Webhook-Secret": secret.encode(), b"Authorization": b""},
+    )
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
 async def eventually(
     probe: Callable[[], Awaitable[T]], timeout: float = 10.0, interval: float = 0.05
 ) -> T:

@@ -22,7 +22,7 @@ from nats.aio.msg import Msg
 from counseling_shared.codes import Channel, FollowUpKind
 from counseling_shared.events import FollowUpDue
 from notify.application.erasure import erase_client
-from tests.notify.integration.conftest import Notify, eventually
+from tests.notify.integration.conftest import Notify, eventually, text_in
 
 pytestmark = pytest.mark.integration
 
@@ -85,14 +85,7 @@ def phone() -> str:
 
 
 async def reply(notify: Notify, sender: str, text: str) -> dict[str, Any]:
-    answer = await notify.http.post(
-        "/inbound/sms",
-        json={"from": sender, "text": text},
-        headers={b"X-Webhook-Secret": SECRET.encode(), b"Authorization": b""},
-    )
-    assert answer.status_code == 200, answer.text
-    body: dict[str, Any] = answer.json()
-    return body
+    return await text_in(notify, SECRET, sender, text)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from nats.aio.msg import Msg
 
 from counseling_shared.phones import key_fingerprint, keyed_digest
 from notify.adapters import opt_outs
-from tests.notify.integration.conftest import Notify
+from tests.notify.integration.conftest import Notify, text_in
 
 pytestmark = pytest.mark.integration
 
@@ -78,14 +78,7 @@ def new_phone() -> str:
 
 
 async def text(notify: Notify, sender: str, body: str) -> dict[str, Any]:
-    answer = await notify.http.post(
-        "/inbound/sms",
-        json={"from": sender, "text": body},
-        headers={b"X-Webhook-Secret": SECRET.encode(), b"Authorization": b""},
-    )
-    assert answer.status_code == 200, answer.text
-    found: dict[str, Any] = answer.json()
-    return found
+    return await text_in(notify, SECRET, sender, body)
 
 
 async def staff_phone(notify: Notify) -> str:
