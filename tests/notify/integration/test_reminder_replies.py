@@ -21,7 +21,9 @@ from nats.aio.msg import Msg
 
 from counseling_shared.codes import Channel, FollowUpKind
 from counseling_shared.events import FollowUpDue
+from counseling_shared.pruner import Pruner
 from notify.application.erasure import erase_client
+from notify.bootstrap import definition as notify_definition
 from tests.notify.integration.conftest import Notify, eventually, text_in
 
 pytestmark = pytest.mark.integration
@@ -504,3 +506,31 @@ async def test_an_erased_clients_reminders_take_no_more_replies(
     assert answer["reminder_reply"]["outcome"] == "no_reminder"
     assert booking.requests == []
 
+
+async def test_a_reminders_row_is_pruned_once_its_appointment_started_with_no_later_reminder(
+    notify: Notify, phone: str
+) -> None:
+    """The service's own pruning (not the next reminder to the number, which may never come)
+    deletes the row of a number, client and appointment once the appointment has started,
+    on the service's clock; a reminder still ahead stays."""
+    started = await remind(notify, phone, hours_ahead=1)
+    ahead = await remind(notify, f"+3366{uuid4().int % 10**7:07d}", hours_ahead=30)
+    [target] = [t for t in notify_definition().prune_targets if t.table == "sms_reminders"]
+    pruner = Pruner(notify.pool, [target], clock=notify.clock)
+
+    async def kept() -> set[UUID]:
+        rows = await notify.pool.fetch(
+            "SELECT appointment_id FROM sms_reminders WHERE appointment_id = ANY($1::uuid[])",
+            [started.appointment_id, ahead.appointment_id],
+        )
+        return {r["appointment_id"] for r in rows}
+
+    notify.clock.jump_to(started.start - timedelta(seconds=1))
+    await pruner.prune_once()
+    assert await kept() == {started.appointment_id, ahead.appointment_id}  # still ahead
+
+    notify.clock.jump_to(started.start + timedelta(seconds=1))
+    deleted = await pruner.prune_once()
+
+    assert deleted["sms_reminders"] >= 1
+    assert await kept() == {ahead.appointment_id}

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from counseling_shared.pruner import PruneTarget
 from notify.adapters.opt_outs import digests
 from notify.domain.phones import key_fingerprint
 
@@ -18,7 +19,14 @@ if TYPE_CHECKING:
     Conn = Connection | asyncpg.Pool[Any]
 
 KEPT_AFTER_START = timedelta(days=1)
-"""A reminder's row outlives its appointment's start this long (then it can do nothing)."""
+"""A reminder's row outlives its appointment's start this long when the next reminder is
+written (the pruner deletes it at the start: `PRUNE_TARGET`)."""
+
+PRUNE_TARGET = PruneTarget("sms_reminders", "appointment_start < $1", timedelta(0), clocked=True)
+"""A reminder whose appointment has started takes no more replies (`latest_for`): its row
+(a number's digest, a client, an appointment) is deleted by the pruner's next round, on the
+service's clock (the start is the event's, not the database's), even for a number that gets
+no more reminders."""
 
 Fee = tuple[str, str]
 """A late-cancellation fee as booking answers it: amount (a decimal string), ISO 4217 code."""
