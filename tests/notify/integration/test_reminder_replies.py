@@ -307,6 +307,24 @@ async def test_a_phone_shared_by_two_clients_acts_on_nothing_and_names_no_one(
             assert _local(reminded.start, "Europe/Paris").strftime("%H:%M") not in answer["reply"]
     assert booking.requests == []
     assert "more than one person" in (await reply(notify, phone, "confirm"))["reply"]
+    # Whose the number still is: one batched question to booking's directory.
+    assert sorted(notify.directory.batches[-1]) == sorted(str(r.client_id) for r in (first, second))
+
+
+async def test_a_shared_phone_with_the_directory_out_of_reach_acts_on_nothing(
+    notify: Notify, booking: FakeBooking, phone: str
+) -> None:
+    site_id = await notify.new_site()
+    await remind(notify, phone, site_id=site_id, hours_ahead=30)
+    await remind(notify, phone, site_id=site_id, hours_ahead=50)
+    await notify.directory.stop()
+    try:
+        answer = await reply(notify, phone, "X")
+    finally:
+        await notify.directory.start()
+
+    assert answer["reminder_reply"]["outcome"] == "unavailable"
+    assert booking.requests == []
 
 
 async def test_a_shared_phone_acts_again_once_it_is_one_clients_number(

@@ -28,6 +28,10 @@ PRUNE_TARGET = PruneTarget("sms_reminders", "appointment_start < $1", timedelta(
 service's clock (the start is the event's, not the database's), even for a number that gets
 no more reminders."""
 
+MOST_CLIENTS = 100
+"""Clients whose reminders to one number are weighed for a reply (a care home's phone may
+have many; two are enough to act on nothing)."""
+
 Fee = tuple[str, str]
 """A late-cancellation fee as booking answers it: amount (a decimal string), ISO 4217 code."""
 
@@ -80,15 +84,17 @@ async def latest_by_client(
     conn: "Conn", keys: Sequence[str], phone: str, now: datetime
 ) -> list[SentReminder]:
     """Each client's most recent reminder sent to `phone` whose appointment has not started,
-    the most recent first (several: a phone shared by a household)."""
+    the most recent first (several: a phone shared by a household), at most `MOST_CLIENTS`
+    (booking's directory answers that many at once)."""
     rows = await conn.fetch(
         """SELECT * FROM (
                SELECT DISTINCT ON (client_id) * FROM sms_reminders
                WHERE phone_digest = ANY($1::text[]) AND appointment_start > $2
                ORDER BY client_id, sent_at DESC, notification_id DESC) latest
-           ORDER BY sent_at DESC, notification_id DESC""",
+           ORDER BY sent_at DESC, notification_id DESC LIMIT $3""",
         digests(keys, phone),
         now,
+        MOST_CLIENTS,
     )
     return [
         SentReminder(

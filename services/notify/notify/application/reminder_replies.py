@@ -32,7 +32,13 @@ from counseling_shared.sms_keywords import Keyword
 from notify.adapters import opt_outs, sms_reminders
 from notify.adapters.sms_reminders import Fee, SentReminder
 from notify.adapters.templates import formatters_for
-from notify.application.ports import ClientDirectory, ClientNotFound, DirectoryUnavailable
+from notify.application.ports import (
+    ClientContact,
+    ClientDirectory,
+    ClientNotFound,
+    ContactAnswer,
+    DirectoryUnavailable,
+)
 from notify.domain.quiet_hours import zone_named
 from notify.domain.reminder_replies import (
     ReplyWord,
@@ -140,14 +146,21 @@ async def _still_theirs(
 ) -> list[SentReminder]:
     """The reminders whose client still has this number (booking's directory): a number a
     client has since replaced (given up, a shared phone left behind) acts on nothing of
-    theirs. Raises DirectoryUnavailable."""
-    kept = []
-    for reminder in sent:
+    theirs. Several clients: one batched request. Raises DirectoryUnavailable (booking could
+    not say for one of them: whose the number is stays unknown)."""
+    answers: list[ContactAnswer]
+    if len(sent) == 1:
         try:
-            contact = await directory.contact(reminder.client_id)
-        except ClientNotFound:
-            continue
-        if _same_number(contact.phone, phone):
+            answers = [await directory.contact(sent[0].client_id)]
+        except ClientNotFound as exc:
+            answers = [exc]
+    else:
+        answers = await directory.contacts([r.client_id for r in sent])
+    kept = []
+    for reminder, answer in zip(sent, answers, strict=True):
+        if isinstance(answer, DirectoryUnavailable):
+            raise answer
+        if isinstance(answer, ClientContact) and _same_number(answer.phone, phone):
             kept.append(reminder)
     return kept
 
