@@ -98,6 +98,7 @@ async def test_old_webhook_records_are_pruned_in_reference_order_and_the_rest_ke
         "webhook_attempts": 2,
         "webhook_deliveries": 3,
         "webhook_subscriptions": 1,
+        "sms_reminders": 0,  # none in this module
     }
     subscriptions = {r["id"] for r in await pool.fetch("SELECT id FROM webhook_subscriptions")}
     assert subscriptions == {recent_sub, live_sub, young_deleted}
