@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.async_api import Browser, Page
 
-from tests.a11y import PHONE, audit_both_sizes
+from tests.a11y import PHONE, audit_both_sizes, audit_small_phone
 from tests.booking.integration.support import Booking
 from tests.booking.integration.test_manage_link import _events, charge_fee
 from tests.booking.integration.test_waitlist import _offer_url
@@ -129,4 +129,32 @@ async def test_an_early_manage_page_passes_the_review(booking: Booking, browser:
         await page.locator("form[method=get] button").click()
         await page.wait_for_load_state()
         found += await audit_both_sizes(page, "cancel step (early)")
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+async def test_the_pages_reflow_at_320_px_and_with_text_at_200_percent(
+    booking: Booking, browser: Browser, locale: str
+) -> None:
+    """The smallest phone (320 px) and a reader's large text at that width, with axe and
+    the 44 px targets: the manage page (late, with the fee), its cancel step, the offer."""
+    site, counselor, client = await _practice(booking, locale)
+    await booking.appointment(counselor, client, booking.at(hours=20))
+    link = await _manage_link(booking, site["id"])
+    taken = await booking.appointment(
+        counselor, await booking.client(site["id"]), booking.at(hours=60)
+    )
+    await booking.created("/waitlist", {"client_id": client["id"], "site_id": site["id"]})
+    await booking.post(
+        f"/appointments/{taken['id']}/cancel", {"reason": "ill", "cancelled_by": "client"}
+    )
+    offer = _url(booking, await _offer_url(booking, site["id"], 9))
+    async with _phone(browser, locale) as page:
+        await page.goto(link)
+        found = await audit_small_phone(page, "manage (late)")
+        await page.locator("form[method=get] button").click()
+        await page.wait_for_load_state()
+        found += await audit_small_phone(page, "cancel step")
+        await page.goto(offer)
+        found += await audit_small_phone(page, "offer")
     assert not found, "\n".join(found)

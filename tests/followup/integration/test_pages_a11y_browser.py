@@ -17,7 +17,7 @@ from playwright.async_api import Browser, Page
 
 from counseling_shared.codes import Channel, GoalHorizon, RiskLevel
 from counseling_shared.events import ClientRegistered, FollowUpDue, SessionCompleted
-from tests.a11y import PHONE, audit_both_sizes
+from tests.a11y import PHONE, audit_both_sizes, audit_small_phone
 from tests.browser import chromium, needs_chromium
 from tests.followup.integration.support import (
     eventually,
@@ -150,9 +150,11 @@ async def test_the_satisfaction_form_and_its_answers_pass_the_review(
         assert await page.evaluate("document.documentElement.lang") == locale[:2]
         assert await page.locator("input[name=satisfaction]").count() == 5
         found = await audit_both_sizes(page, "rating form")
+        found += await audit_small_phone(page, "rating form")
         await page.click("button[type=submit]")  # nothing chosen: the rating is named
         await page.wait_for_load_state()
         found += await audit_both_sizes(page, "rating form with errors")
+        found += await audit_small_phone(page, "rating form with errors")
         await page.check('input[name=satisfaction][value="2"]')
         await page.fill("#comment", "x")
         await page.click("button[type=submit]")
