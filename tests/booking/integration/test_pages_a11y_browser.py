@@ -60,6 +60,25 @@ async def _manage_link(booking: Booking, site_id: str) -> str:
     return _url(booking, booked["manage_url"])
 
 
+async def _offer_link(
+    booking: Booking,
+    site: dict[str, Any],
+    counselor: dict[str, Any],
+    client: dict[str, Any],
+    events: int,
+) -> str:
+    """`client` waits; another client's appointment is cancelled: the offer's link, once the
+    site's stream holds `events` messages."""
+    taken = await booking.appointment(
+        counselor, await booking.client(site["id"]), booking.at(hours=60)
+    )
+    await booking.created("/waitlist", {"client_id": client["id"], "site_id": site["id"]})
+    await booking.post(
+        f"/appointments/{taken['id']}/cancel", {"reason": "ill", "cancelled_by": "client"}
+    )
+    return _url(booking, await _offer_url(booking, site["id"], events))
+
+
 async def _shows_the_city(page: Page, locale: str) -> None:
     """The time as the reader sees it ends with the zone's city in their language, and the
     IANA id is nowhere on screen."""
@@ -101,14 +120,7 @@ async def test_the_offer_page_and_its_answer_pass_the_review(
     booking: Booking, browser: Browser, locale: str
 ) -> None:
     site, counselor, client = await _practice(booking, locale)
-    taken = await booking.appointment(
-        counselor, await booking.client(site["id"]), booking.at(hours=60)
-    )
-    await booking.created("/waitlist", {"client_id": client["id"], "site_id": site["id"]})
-    await booking.post(
-        f"/appointments/{taken['id']}/cancel", {"reason": "ill", "cancelled_by": "client"}
-    )
-    link = _url(booking, await _offer_url(booking, site["id"], 8))
+    link = await _offer_link(booking, site, counselor, client, 8)
     async with _phone(browser, locale) as page:
         await page.goto(link)
         await _shows_the_city(page, locale)
@@ -141,14 +153,7 @@ async def test_the_pages_reflow_at_320_px_and_with_text_at_200_percent(
     site, counselor, client = await _practice(booking, locale)
     await booking.appointment(counselor, client, booking.at(hours=20))
     link = await _manage_link(booking, site["id"])
-    taken = await booking.appointment(
-        counselor, await booking.client(site["id"]), booking.at(hours=60)
-    )
-    await booking.created("/waitlist", {"client_id": client["id"], "site_id": site["id"]})
-    await booking.post(
-        f"/appointments/{taken['id']}/cancel", {"reason": "ill", "cancelled_by": "client"}
-    )
-    offer = _url(booking, await _offer_url(booking, site["id"], 9))
+    offer = await _offer_link(booking, site, counselor, client, 9)
     async with _phone(browser, locale) as page:
         await page.goto(link)
         found = await audit_small_phone(page, "manage (late)")
