@@ -5,9 +5,9 @@ envelope; `event_type` is the CloudEvents `type` and `schema_version` its `datas
 Only identifiers and coded values live here: no client names, contact details or clinical text.
 """
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from collections.abc import Callable
 from typing import Any, ClassVar
 from uuid import UUID
 

@@ -87,7 +87,11 @@ def test_a_field_left_without_a_value_still_travels_in_data_as_null() -> None:
     site, someone = uuid4(), uuid4()
     left_empty = {
         "phone": events.StaffRegistered(
-            staff_id=someone, site_id=site, name="N", role="counselor", email="n@example.org",
+            staff_id=someone,
+            site_id=site,
+            name="N",
+            role="counselor",
+            email="n@example.org",
             locale="en",
         ),
         "ack_url": events.PageRequested(
