@@ -17,12 +17,16 @@ from counseling_shared.envelope import wrap
 
 ASYNCAPI = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.json"
 
-_APPOINTMENT = ("appointment_id", "site_id", "client_id", "counselor_id", "room_id")
-_APPOINTMENT += ("start", "end", "modality")
+_APPOINTMENT = (
+    *("appointment_id", "site_id", "client_id", "counselor_id", "room_id"),
+    *("start", "end", "modality"),
+)
 _FOLLOWUP = ("followup_id", "client_id", "site_id", "kind", "due_at")
 _ALERT = ("alert_id", "client_id", "site_id", "level", "current_level")
-_NOTIFICATION = ("notification_id", "recipient_id", "channel", "template", "cause_event_id")
-_NOTIFICATION += ("attempts",)
+_NOTIFICATION = (
+    *("notification_id", "recipient_id", "channel", "template", "cause_event_id"),
+    "attempts",
+)
 
 # The contract's fields without `?`, event by event (FollowUpDue's `response_url` is only for
 # "kinds that ask the client", so it is not here; `counselor_id`? is optional where listed).
@@ -101,4 +105,5 @@ def test_a_field_left_without_a_value_still_travels_in_data_as_null() -> None:
     }
     for name, event in left_empty.items():
         sent = json.loads(wrap(event, source="test", subject=site).encode())
-        assert name in sent["data"] and sent["data"][name] is None, name
+        assert name in sent["data"], name
+        assert sent["data"][name] is None, name

@@ -378,9 +378,12 @@ async def test_shifts_come_a_page_at_a_time_like_every_list(
     assert rest.status_code == 200, rest.text
     assert "Next-Cursor" not in rest.headers
     starts = [s["start"] for s in first.json() + rest.json()]
-    assert len(starts) == 61 and len(set(starts)) == 61 and starts == sorted(starts)
+    assert len(starts) == 61
+    assert len(set(starts)) == 61
+    assert starts == sorted(starts)
 
     whole = await crisis.http.get(path, params={**window, "limit": 200})
-    assert [s["start"] for s in whole.json()] == starts and "Next-Cursor" not in whole.headers
+    assert [s["start"] for s in whole.json()] == starts
+    assert "Next-Cursor" not in whole.headers
     assert (await crisis.http.get(path, params={**window, "limit": 201})).status_code == 422
     assert (await crisis.http.get(path, params={**window, "cursor": "nonsense"})).status_code == 422
