@@ -198,7 +198,9 @@ def _started_since(resource: dict[str, Any], day: str | None) -> bool:
     if day is None:
         return True
     started = resource.get("start_time")
-    return bool(started) and parsedate_to_datetime(started).date().isoformat() >= day
+    if not started:  # not dialled yet
+        return False
+    return parsedate_to_datetime(str(started)).date().isoformat() >= day
 
 
 def signed(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> dict[str, str]:
