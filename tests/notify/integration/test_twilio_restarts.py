@@ -117,7 +117,7 @@ async def test_a_timed_out_text_is_not_sent_again_by_the_next_process(
         assert row["last_error"] == "http_timeout"
         [kept] = await unknown_outcomes(notify, row["id"])
         assert kept["channel"] == "sms"
-        assert phone not in str(kept) and phone[1:] not in str(kept)  # digests only
+        assert phone[1:] not in str(kept)  # digests only, never the number
 
     async with running_notify(settings, notify_sinks, directory.nc, directory) as notify:
         detail = await after_restart(notify, row["id"])
