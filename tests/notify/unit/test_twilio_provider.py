@@ -4,8 +4,8 @@ second text or call when a send's answer never came but Twilio took it (in this 
 a restart: tests/notify/integration/test_twilio_restarts.py)."""
 
 import base64
-from dataclasses import replace
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import cast
 from urllib.parse import parse_qs, urlsplit
