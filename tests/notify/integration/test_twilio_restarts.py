@@ -87,11 +87,11 @@ async def after_restart(notify: Notify, notification_id: str) -> dict[str, Any]:
     )
     notify.clock.jump_to(due + timedelta(seconds=1))
 
-    async def probe() -> dict[str, Any] | None:
+    async def probe() -> list[dict[str, Any]]:
         detail = await notify.notification(notification_id)
-        return detail if detail["status"] != "pending" else None
+        return [detail] if detail["status"] != "pending" else []
 
-    return await eventually(probe, timeout=15.0)
+    return (await eventually(probe, timeout=15.0))[0]
 
 
 async def unknown_outcomes(notify: Notify, notification_id: str) -> list[dict[str, Any]]:
