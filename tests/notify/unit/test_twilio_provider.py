@@ -7,7 +7,7 @@ import base64
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from types import SimpleNamespace
-from typing import cast
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID, uuid4
 
@@ -22,6 +22,7 @@ from notify.adapters.failover import FailoverProvider
 from notify.adapters.time_capped import TimeCapped
 from notify.adapters.twilio import TwilioProvider
 from notify.adapters.twilio_calls import TwilioCallProvider
+from notify.adapters.unknown_outcomes import UnknownOutcomes
 from notify.application.ports import OutgoingMessage
 from notify.bootstrap import call_provider, providers, twilio_provider
 from notify.domain.codes import AttemptOutcome
@@ -353,3 +354,29 @@ async def test_a_retry_to_another_number_is_sent_without_a_lookup(
 
     assert len(twilio.to(e164(moved.to))) == 1
     assert twilio.lists_for(e164(moved.to)) == twilio.lists_for(e164(sent.to)) == []
+
+
+class Unanswering:
+    """A pool whose database does not answer."""
+
+    async def fetchrow(self, *args: object) -> None:
+        raise ConnectionRefusedError("database down")
+
+    async def execute(self, *args: object) -> None:
+        raise ConnectionRefusedError("database down")
+
+
+async def test_a_send_the_database_cannot_record_still_goes(
+    twilio: FakeTwilio, client: httpx.AsyncClient
+) -> None:
+    """A page must not wait for the record of its send: a double text beats a missed page."""
+    sent = message()
+    chosen = twilio_provider(
+        settings(twilio),
+        client,
+        role="primary",
+        outcomes=UnknownOutcomes(cast(Any, Unanswering()), ["k"]),
+    )
+
+    assert (await chosen.send(sent)).kind is SENT
+    assert len(twilio.to(e164(sent.to))) == 1

@@ -103,7 +103,7 @@ class UnknownOutcomes:
             ):
                 return Unsure(since=old.since, look_for=old.look_for, secret=secret)
             await self._replace(key, fresh)
-        except (asyncpg.PostgresError, OSError) as exc:
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             log.warning("twilio_unknown_outcome_unrecorded", notification_id=key, error=str(exc))
         return None
 
@@ -116,7 +116,7 @@ class UnknownOutcomes:
             await self._pool.execute(
                 "DELETE FROM twilio_unknown_outcomes WHERE idempotency_key = $1", key
             )
-        except (asyncpg.PostgresError, OSError) as exc:
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             # Left behind, it costs the next attempt of this key (if any) a look-up.
             log.warning("twilio_unknown_outcome_kept", notification_id=key, error=str(exc))
 
