@@ -904,6 +904,25 @@ dropping the three constraints saves in the rebuild; that would put the rebuild 
 tables near 20,500 events/s, at the price of a schema change on the booking path for a rebuild
 after a lost projection. Not built.
 
+Measured again, not done (2026-12-05, 11:20 to 11:40 UTC; `bench.rebuild_ab`'s store of 08:38:
+10,731 events, 4,532 appointments, 3,399 booked; each rebuild in a fresh process on a fresh
+copy with `appointments` and `slot_claims` emptied, main's worktree and the branch
+alternately): the pg_restore way, the six exclusion constraints dropped after the TRUNCATE and
+added again from `pg_get_constraintdef` before the commit (`indexes_built_after(...,
+exclusions=True)`; a double booking then fails at the ADD and the rebuild rolls back).
+PostgreSQL's CPU per 1,000 events, medians of three series of 6, 6 and 8 runs: 16.3, 19.0 and
+20.3 ms keeping them, 18.1, 21.1 and 21.4 dropping all six (17.2 dropping only `appointments`'
+three; 21.1 with `SET LOCAL maintenance_work_mem = '512MB'`: the sorted GiST builds of 3,399
+rows fit in the default 64 MB); the fold 1 ms less, the sum unchanged or higher; events/s mean
+nothing at load 7 to 18 (medians 12,648 against 13,682, 6,330 against 6,939, 5,060 against
+4,539). In SQL alone (both tables refilled by `INSERT ... SELECT` in a rolled-back transaction,
+six rounds alternately): 120 to 130 ms of backend CPU with the constraints in place, 140 to 160
+dropped and added again (10 to 30 ms of inserts, then 120 to 130 ms of ADD after the fold,
+which nothing overlaps). Per constraint, the GiST index alone takes 6 ms and the constraint 30
+to 32 (the client's and the counselor's; the room constraints 1 ms, few claims have a room):
+the probes, one per row at about 7 µs, are the cost, and the ADD pays them as the inserts did.
+A test now also puts a double booking into a rebuild into emptied tables.
+
 Seventh round, followup only (2026-12-04, 23:00 to 23:40 UTC). A store like `make bench`'s:
 `python -m bench.rebuild_ab --dump DIR --booking-seconds 30 --sessions 2000` with its 6,450
 `FollowUpWithdrawn` events removed (18,443 events in 16,443 streams: 12,356 follow-ups of one

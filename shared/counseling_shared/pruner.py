@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 
+from counseling_shared.clock import Clock, SystemClock
 from counseling_shared.db import DATABASE_ERRORS
 from counseling_shared.inbox_holds import INBOX_HOLD_LAPSE
 from counseling_shared.logs import get_logger
@@ -31,12 +32,15 @@ class PruneTarget:
     """Rows of `table` matching `condition` are deleted once older than `keep`.
 
     `condition` is SQL over the table's columns where `$1` is the cut-off instant (now - keep),
-    e.g. `published_at < $1`. Both are our own code, never input.
+    e.g. `published_at < $1`. Both are our own code, never input. `clocked`: "now" is the
+    service's clock, for instants that came from events (an appointment's start), not ones
+    the database stamped.
     """
 
     table: str
     condition: str
     keep: timedelta
+    clocked: bool = False
 
 
 def backbone_targets(settings: ServiceSettings) -> list[PruneTarget]:
@@ -73,8 +77,10 @@ class Pruner:
         batch_size: int = 500,
         interval: float = 600.0,
         pause: float = 0.05,
+        clock: Clock | None = None,
     ) -> None:
         self._pool = pool
+        self._clock = clock or SystemClock()
         self._targets = list(targets)
         self._batch_size = batch_size
         self._interval = interval
@@ -101,7 +107,11 @@ class Pruner:
     async def _prune(self, target: PruneTarget) -> int:
         # The rows were stamped by the database's clock (`DEFAULT now()`), so ages are measured
         # on it too; an injected service clock (tests run far in the future) must not age them.
-        cutoff = await self._pool.fetchval("SELECT now() - $1::interval", target.keep)
+        # A clocked target's instants came from the service's clock: measured on that.
+        if target.clocked:
+            cutoff = self._clock.now() - target.keep
+        else:
+            cutoff = await self._pool.fetchval("SELECT now() - $1::interval", target.keep)
         total = 0
         while True:
             status = await self._pool.execute(

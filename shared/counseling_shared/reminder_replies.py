@@ -1,10 +1,12 @@
 """A client's reply to a reminder SMS (C to confirm, X to cancel), as notify asks booking to
 apply it over core NATS request-reply on `booking.reminder_replies` (an extension).
 
-Request: `{"reminder_id", "appointment_id", "client_id", "start", "action", "shown_late"}`:
-the reminder (notify's notification id) the reply maps to, the appointment and client it was
-sent for, the start it named (a reschedule since then: `moved`), `confirm` or `cancel`, and
-whether the client was already told this cancellation is late (their second X).
+Request: `{"reminder_id", "appointment_id", "client_id", "start", "action", "shown_late",
+"shown_fee"}`: the reminder (notify's notification id) the reply maps to, the appointment and
+client it was sent for, the start it named (a reschedule since then: `moved`), `confirm` or
+`cancel`, whether the client was already told this cancellation is late (their second X) and
+with which fee (`{"amount", "currency"}` or null): a different fee now is announced again
+(`late_needs_repeat`), never charged.
 Answer: `{"outcome", "start", "fee"}`; `fee` `{"amount", "currency"}` or null. No phone number
 and no text of the client's ever crosses the bus.
 """

@@ -313,6 +313,7 @@ class Runtime:
             [*backbone_targets(s), *self.definition.prune_targets],
             batch_size=s.prune_batch,
             interval=s.prune_interval,
+            clock=self.clock,
         )
         self._spawn(pruner.run(), "pruner")
 

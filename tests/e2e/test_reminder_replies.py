@@ -130,6 +130,32 @@ async def test_a_late_x_announces_the_fee_and_the_second_x_cancels_with_it(
     assert cancelled["fee_due"] == {"amount": "40.00", "currency": "EUR"}
 
 
+async def test_a_fee_changed_between_the_two_xs_is_announced_and_not_charged(
+    suite: Suite,
+) -> None:
+    """The fee notify announced travels with the second X; booking, whose fee was raised
+    meanwhile, answers with the new one and cancels only on an X that was told it."""
+    appointment, phone, _ = await _reminded(suite, hours_ahead=20, fee=True)
+    await _replied(suite, phone, "X")  # 40,00 € announced
+    raised = {"amount": "55.00", "currency": "EUR"}
+    async with suite.client("booking") as booking:
+        rules = await booking.put(
+            f"/sites/{appointment['site_id']}/booking-rules", json={"missed_session_fee": raised}
+        )
+        assert rules.status_code == 200, rules.text
+    await _fee_read(suite)
+
+    second = await _reply(suite, phone, "X")
+
+    assert second["reminder_reply"] == {"action": "cancel", "outcome": "late_needs_repeat"}
+    assert "55,00" in second["reply"]
+    assert (await _appointment(suite, appointment["id"]))["status"] == "booked"
+    await _fee_read(suite)
+    third = await _reply(suite, phone, "X")
+    assert third["reminder_reply"] == {"action": "cancel", "outcome": "cancelled"}
+    assert (await _appointment(suite, appointment["id"]))["fee_due"] == raised
+
+
 async def test_the_old_reminder_cannot_act_after_a_reschedule(suite: Suite) -> None:
     appointment, phone, _ = await _reminded(suite, hours_ahead=48)
     new_start = datetime.fromisoformat(appointment["start"]) + timedelta(days=1)

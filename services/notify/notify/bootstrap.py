@@ -10,7 +10,7 @@ from counseling_shared.connections import process_connections
 from counseling_shared.db import create_pool
 from counseling_shared.pruner import PruneTarget
 from counseling_shared.service import BackgroundTask, Runtime, ServiceDefinition
-from notify.adapters import directory_store
+from notify.adapters import directory_store, sms_reminders
 from notify.adapters.booking_directory import NatsClientDirectory
 from notify.adapters.failover import FailoverProvider
 from notify.adapters.http_client import provider_client
@@ -103,6 +103,7 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
                 " webhook_deliveries d WHERE d.subscription_id = webhook_subscriptions.id)",
                 s.prune_attempts_after,
             ),
+            sms_reminders.PRUNE_TARGET,  # once the appointment started: no more replies
         ],
     )
 

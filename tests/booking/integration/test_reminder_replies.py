@@ -19,6 +19,7 @@ pytestmark = pytest.mark.integration
 
 SUBJECT = "booking.reminder_replies"
 FEE = {"amount": "40.00", "currency": "EUR"}
+UNSENT: Any = object()  # a request without `shown_fee` (as a notify from before it)
 
 
 async def ask(
@@ -29,6 +30,7 @@ async def ask(
     client_id: str | None = None,
     start: str | None = None,
     shown_late: bool = False,
+    shown_fee: dict[str, str] | None = UNSENT,
     reminder_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     """One request as notify sends it (from its own inbox prefix, as on the real bus)."""
@@ -40,6 +42,8 @@ async def ask(
         "action": action,
         "shown_late": shown_late,
     }
+    if shown_fee is not UNSENT:
+        request["shown_fee"] = shown_fee
     nc = await nats.connect(booking.nats_url, inbox_prefix="_INBOX.notify")
     try:
         reply = await nc.request(SUBJECT, json.dumps(request).encode(), timeout=5)
@@ -49,15 +53,19 @@ async def ask(
     return answer
 
 
+async def _set_fee(booking: Booking, site_id: str, fee: dict[str, str] | None) -> None:
+    rules = await booking.http.put(
+        f"/sites/{site_id}/booking-rules",
+        json={"missed_session_fee": fee},
+        headers={"Authorization": "Bearer dev-admin-key"},
+    )
+    assert rules.status_code == 200, rules.text
+
+
 async def _booked(booking: Booking, hours: float, *, fee: bool = False) -> dict[str, Any]:
     site = await booking.site(name="Centre Rive Gauche", timezone="Europe/Paris", locale="fr")
     if fee:
-        rules = await booking.http.put(
-            f"/sites/{site['id']}/booking-rules",
-            json={"missed_session_fee": FEE},
-            headers={"Authorization": "Bearer dev-admin-key"},
-        )
-        assert rules.status_code == 200, rules.text
+        await _set_fee(booking, site["id"], FEE)
     counselor = await booking.counselor(site["id"])
     client = await booking.client(site["id"], locale="fr", phone="+33 6 12 34 56 78")
     return await booking.appointment(counselor, client, booking.at(hours=hours))
@@ -118,7 +126,7 @@ async def test_a_late_x_announces_the_fee_first_and_only_the_second_cancels(
     assert first["fee"] == FEE
     assert (await _state(booking, booked))["status"] == "booked"
 
-    second = await ask(booking, booked, "cancel", shown_late=True)
+    second = await ask(booking, booked, "cancel", shown_late=True, shown_fee=FEE)
 
     assert second["outcome"] == "cancelled"
     assert second["fee"] == FEE
@@ -127,6 +135,45 @@ async def test_a_late_x_announces_the_fee_first_and_only_the_second_cancels(
     trail = (await booking.get("/audit", client_id=booked["client_id"])).json()["items"]
     statuses = sorted(e["status"] for e in trail if e["action"] == "sms_reply_cancel")
     assert statuses == [200, 409]
+
+
+async def test_a_fee_changed_since_the_announcement_is_announced_not_charged(
+    booking: Booking,
+) -> None:
+    """The site's fee changes between the client's two X's: the second X is answered with
+    the new fee and nothing is done; an X that names the new fee cancels with it."""
+    booked = await _booked(booking, 10, fee=True)
+    first = await ask(booking, booked, "cancel")
+    assert first["fee"] == FEE
+    raised = {"amount": "60.00", "currency": "EUR"}
+    await _set_fee(booking, booked["site_id"], raised)
+
+    second = await ask(booking, booked, "cancel", shown_late=True, shown_fee=FEE)
+
+    assert (second["outcome"], second["fee"]) == ("late_needs_repeat", raised)
+    assert (await _state(booking, booked))["status"] == "booked"
+    for other in ({"amount": "60.00", "currency": "USD"}, None, UNSENT):  # never announced
+        answer = await ask(booking, booked, "cancel", shown_late=True, shown_fee=other)
+        assert (answer["outcome"], answer["fee"]) == ("late_needs_repeat", raised), other
+    third = await ask(booking, booked, "cancel", shown_late=True, shown_fee={**raised})
+    assert (third["outcome"], third["fee"]) == ("cancelled", raised)
+    state = await _state(booking, booked)
+    assert (state["status"], state["fee_due"]) == ("cancelled", raised)
+
+
+async def test_a_fee_dropped_since_the_announcement_cancels_without_one(
+    booking: Booking,
+) -> None:
+    """Charging nothing is never more than the client agreed to."""
+    booked = await _booked(booking, 10, fee=True)
+    await ask(booking, booked, "cancel")
+    await _set_fee(booking, booked["site_id"], None)
+
+    answer = await ask(booking, booked, "cancel", shown_late=True, shown_fee=FEE)
+
+    assert (answer["outcome"], answer["fee"]) == ("cancelled", None)
+    state = await _state(booking, booked)
+    assert (state["status"], state["late"], state["fee_due"]) == ("cancelled", True, None)
 
 
 async def test_another_clients_reply_cannot_act(booking: Booking) -> None:

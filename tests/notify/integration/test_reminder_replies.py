@@ -21,7 +21,9 @@ from nats.aio.msg import Msg
 
 from counseling_shared.codes import Channel, FollowUpKind
 from counseling_shared.events import FollowUpDue
+from counseling_shared.pruner import Pruner
 from notify.application.erasure import erase_client
+from notify.bootstrap import definition as notify_definition
 from tests.notify.integration.conftest import Notify, eventually, text_in
 
 pytestmark = pytest.mark.integration
@@ -236,6 +238,126 @@ async def test_two_xs_at_once_never_cancel_with_a_fee_the_client_could_not_have_
     assert read["reminder_reply"]["outcome"] == "cancelled"
 
 
+async def test_a_fee_changed_between_the_two_xs_is_announced_and_the_window_restarts(
+    notify: Notify, booking: FakeBooking, phone: str
+) -> None:
+    """The second X carries the fee the first one announced; booking, whose fee changed
+    meanwhile, answers with the new one: the client is told it, and only an X after reading
+    it cancels, with it."""
+    raised = {"amount": "60.00", "currency": "EUR"}
+
+    def script(request: dict[str, Any]) -> dict[str, Any]:
+        if request["shown_late"] and request["shown_fee"] == raised:
+            return {"outcome": "cancelled", "start": request["start"], "fee": raised}
+        return {"outcome": "late_needs_repeat", "start": request["start"], "fee": raised}
+
+    await remind(notify, phone, hours_ahead=10)
+    await reply(notify, phone, "X")  # 40 € announced
+    booking.script = script
+    notify.clock.jump_to(notify.clock.now() + timedelta(seconds=40))
+
+    second = await reply(notify, phone, "X")
+
+    assert (booking.requests[-1]["shown_late"], booking.requests[-1]["shown_fee"]) == (True, FEE)
+    assert second["reminder_reply"]["outcome"] == "late_needs_repeat"
+    assert "€60.00" in second["reply"]
+    notify.clock.jump_to(notify.clock.now() + timedelta(seconds=2))  # before 60 € was read
+    too_soon = await reply(notify, phone, "X")
+    assert (booking.requests[-1]["shown_late"], too_soon["reminder_reply"]["outcome"]) == (
+        False,
+        "late_needs_repeat",
+    )
+    notify.clock.jump_to(notify.clock.now() + timedelta(seconds=30))  # the window restarted
+
+    third = await reply(notify, phone, "X")
+
+    assert (booking.requests[-1]["shown_late"], booking.requests[-1]["shown_fee"]) == (
+        True,
+        raised,
+    )
+    assert third["reminder_reply"]["outcome"] == "cancelled"
+    assert "€60.00" in third["reply"]
+
+
+async def test_a_first_x_and_a_confirmation_carry_no_fee(
+    notify: Notify, booking: FakeBooking, phone: str
+) -> None:
+    await remind(notify, phone, hours_ahead=10)
+
+    await reply(notify, phone, "X")
+    await reply(notify, phone, "C")
+
+    assert [(r["shown_late"], r["shown_fee"]) for r in booking.requests] == [(False, None)] * 2
+
+
+async def test_a_phone_shared_by_two_clients_acts_on_nothing_and_names_no_one(
+    notify: Notify, booking: FakeBooking, phone: str
+) -> None:
+    """A household's phone gets reminders for two clients: a C or X cannot say whose
+    appointment it means, so it does nothing, and the answer names no one and no time."""
+    site_id = await notify.new_site()
+    first = await remind(notify, phone, site_id=site_id, locale="fr", hours_ahead=30)
+    second = await remind(notify, phone, site_id=site_id, locale="fr", hours_ahead=50)
+
+    for text in ("C", "X", "annuler"):
+        answer = await reply(notify, phone, text)
+        assert answer["reminder_reply"]["outcome"] == "shared_number", text
+        assert "plus d'une personne" in answer["reply"]
+        for reminded in (first, second):
+            assert _local(reminded.start, "Europe/Paris").strftime("%H:%M") not in answer["reply"]
+    assert booking.requests == []
+    assert "more than one person" in (await reply(notify, phone, "confirm"))["reply"]
+    # Whose the number still is: one batched question to booking's directory.
+    assert sorted(notify.directory.batches[-1]) == sorted(str(r.client_id) for r in (first, second))
+
+
+async def test_a_shared_phone_with_the_directory_out_of_reach_acts_on_nothing(
+    notify: Notify, booking: FakeBooking, phone: str
+) -> None:
+    site_id = await notify.new_site()
+    await remind(notify, phone, site_id=site_id, hours_ahead=30)
+    await remind(notify, phone, site_id=site_id, hours_ahead=50)
+    await notify.directory.stop()
+    try:
+        answer = await reply(notify, phone, "X")
+    finally:
+        await notify.directory.start()
+
+    assert answer["reminder_reply"]["outcome"] == "unavailable"
+    assert booking.requests == []
+
+
+async def test_a_shared_phone_acts_again_once_it_is_one_clients_number(
+    notify: Notify, booking: FakeBooking, phone: str
+) -> None:
+    """One of the two gave booking another number: the phone is the other's alone."""
+    site_id = await notify.new_site()
+    stays = await remind(notify, phone, site_id=site_id, hours_ahead=50)
+    gone = await remind(notify, phone, site_id=site_id, hours_ahead=30)  # the latest sent
+    notify.directory.add(gone.client_id, phone="+33 6 99 88 77 66")
+
+    answer = await reply(notify, phone, "C")
+
+    assert answer["reminder_reply"]["outcome"] == "confirmed"
+    [asked] = booking.requests
+    assert asked["appointment_id"] == str(stays.appointment_id)
+
+
+async def test_a_shared_phone_whose_other_reminder_has_started_acts_again(
+    notify: Notify, booking: FakeBooking, phone: str
+) -> None:
+    site_id = await notify.new_site()
+    soon = await remind(notify, phone, site_id=site_id, hours_ahead=1)
+    later = await remind(notify, phone, site_id=site_id, hours_ahead=50)
+    assert (await reply(notify, phone, "C"))["reminder_reply"]["outcome"] == "shared_number"
+    notify.clock.jump_to(soon.start + timedelta(seconds=1))
+
+    answer = await reply(notify, phone, "C")
+
+    assert answer["reminder_reply"]["outcome"] == "confirmed"
+    assert [r["appointment_id"] for r in booking.requests] == [str(later.appointment_id)]
+
+
 async def test_a_second_x_after_the_window_announces_the_fee_again(
     notify: Notify, booking: FakeBooking, phone: str
 ) -> None:
@@ -401,3 +523,32 @@ async def test_an_erased_clients_reminders_take_no_more_replies(
     answer = await reply(notify, phone, "X")
     assert answer["reminder_reply"]["outcome"] == "no_reminder"
     assert booking.requests == []
+
+
+async def test_a_reminders_row_is_pruned_once_its_appointment_started_with_no_later_reminder(
+    notify: Notify, phone: str
+) -> None:
+    """The service's own pruning (not the next reminder to the number, which may never come)
+    deletes the row of a number, client and appointment once the appointment has started,
+    on the service's clock; a reminder still ahead stays."""
+    started = await remind(notify, phone, hours_ahead=1)
+    ahead = await remind(notify, f"+3366{uuid4().int % 10**7:07d}", hours_ahead=30)
+    [target] = [t for t in notify_definition().prune_targets if t.table == "sms_reminders"]
+    pruner = Pruner(notify.pool, [target], clock=notify.clock)
+
+    async def kept() -> set[UUID]:
+        rows = await notify.pool.fetch(
+            "SELECT appointment_id FROM sms_reminders WHERE appointment_id = ANY($1::uuid[])",
+            [started.appointment_id, ahead.appointment_id],
+        )
+        return {r["appointment_id"] for r in rows}
+
+    notify.clock.jump_to(started.start - timedelta(seconds=1))
+    await pruner.prune_once()
+    assert await kept() == {started.appointment_id, ahead.appointment_id}  # still ahead
+
+    notify.clock.jump_to(started.start + timedelta(seconds=1))
+    deleted = await pruner.prune_once()
+
+    assert deleted["sms_reminders"] >= 1
+    assert await kept() == {ahead.appointment_id}

@@ -109,6 +109,7 @@ async def test_old_webhook_records_are_pruned_in_reference_order_and_the_rest_ke
         "webhook_deliveries": 3,
         "webhook_subscriptions": 1,
         "twilio_unknown_outcomes": 1,
+        "sms_reminders": 0,  # none in this module
     }
     kept = [r["idempotency_key"] for r in await pool.fetch("SELECT * FROM twilio_unknown_outcomes")]
     assert kept == ["young"]

@@ -281,12 +281,18 @@ async def cancel_appointment(
     command: appointment.CancelAppointment,
     access: SiteAccess,
     on_freed: SlotFreed | None = None,
+    vet: Callable[[Sequence[appointment.AppointmentEvent]], None] | None = None,
 ) -> Appointment:
+    """`vet` sees the cancellation's events before they are saved and may refuse them by
+    raising (a text reply: the fee charged must be the one announced, read in this
+    transaction, not before it)."""
     current = await _appointment(uow, appointment_id, access)
     at_site = await projections.load_site(uow.conn, current.site_id)
     assert at_site is not None  # an appointment's site always exists
     fee = await _missed_session_fee(uow, current.site_id)
     events = appointment.cancel(current, command, at_site.late_window, uow.now(), fee)
+    if vet is not None:
+        vet(events)
     cancelled = await _save_appointment(uow, current, events)
     if on_freed is not None:
         await on_freed(uow, _freed(current))

@@ -52,3 +52,21 @@ def worse_than_shown(terms: CancellationTerms, shown_late: bool) -> bool:
     """The window closed between showing the page and pressing Cancel: the client was told
     it was free, so they must see the fee before it is charged."""
     return terms.late and not shown_late
+
+
+@dataclass(frozen=True)
+class Announced:
+    """What the client was told before their second X: late, with this fee (None: none)."""
+
+    fee: Fee | None
+
+
+def charges_unannounced(late: bool, fee: Fee | None, announced: Announced | None) -> bool:
+    """Whether a cancellation that is `late` with `fee` would charge the client something
+    they did not agree to: late but never announced, or a fee changed since the announcement
+    (another amount or currency, or a fee where none was). No fee at all charges nothing."""
+    if not late:
+        return False
+    if announced is None:
+        return True
+    return fee is not None and fee != announced.fee

@@ -6,12 +6,14 @@ page's rules hold: only the client's own appointment, only at the start the remi
 reschedule sent a new one, as a manage link minted for another start is refused), nothing on
 one cancelled, started, completed or missed; confirm once; a cancellation by the client with
 `cancellation_terms`, and a late one only once its fee was announced (the client's second X,
-`shown_late`), never charged unannounced.
+`announced`) and only with that fee: a fee changed since (the site's rules edited between the
+two X's) is answered with the new one and nothing is done, checked again in the cancellation's
+own transaction. Never charged unannounced.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -20,9 +22,15 @@ from booking.adapters import projections, scheduling_store
 from booking.application import handlers
 from booking.application.ports import EverySite
 from booking.domain import appointment as appointments
-from booking.domain.appointment import Appointment
+from booking.domain.appointment import Appointment, AppointmentCancelled, AppointmentEvent
 from booking.domain.errors import NotAllowedNow
-from booking.domain.manage import Manageable, cancellation_terms, manageable, worse_than_shown
+from booking.domain.manage import (
+    Announced,
+    Manageable,
+    cancellation_terms,
+    charges_unannounced,
+    manageable,
+)
 from booking.domain.scheduling.rules import Fee
 from booking.entrypoints.http.deps import execute
 from booking.entrypoints.policies import offer_policy
@@ -44,7 +52,7 @@ class ReplyRequest:
     client_id: UUID
     start: datetime  # the start the reminder named
     action: ReplyAction
-    shown_late: bool  # the client was told the fee already (this is their second X)
+    announced: Announced | None  # the fee the client was told already (their second X)
 
 
 @dataclass(frozen=True)
@@ -96,16 +104,33 @@ async def _apply(runtime: Runtime, request: ReplyRequest, found: Appointment) ->
     assert site is not None  # an appointment's site always exists
     fee = rules.missed_session_fee if rules else None
     terms = cancellation_terms(found, site.late_window, fee, runtime.clock.now())
-    if worse_than_shown(terms, request.shown_late):
+    if charges_unannounced(terms.late, terms.fee, request.announced):
         return ReplyAnswer(ReplyOutcome.LATE_NEEDS_REPEAT, found, terms.fee)
     command = appointments.CancelAppointment(REASON, CancelledBy.CLIENT)
     on_freed = offer_policy(runtime).on_freed()
+    vet = _as_announced(found, request.announced)
     cancelled = await _run(
         runtime,
         request,
-        lambda uow: handlers.cancel_appointment(uow, found.id, command, EverySite(), on_freed),
+        lambda uow: handlers.cancel_appointment(uow, found.id, command, EverySite(), on_freed, vet),
     )
     return ReplyAnswer(ReplyOutcome.CANCELLED, cancelled, cancelled.fee_due)
+
+
+def _as_announced(
+    found: Appointment, announced: Announced | None
+) -> Callable[[Sequence[AppointmentEvent]], None]:
+    """Refuse the cancellation, in its transaction, if it charges what was not announced (the
+    rules changed since the check above): the new fee is then announced."""
+
+    def vet(events: Sequence[AppointmentEvent]) -> None:
+        for event in events:
+            if isinstance(event, AppointmentCancelled) and charges_unannounced(
+                event.late, event.fee_due, announced
+            ):
+                raise _Answered(ReplyAnswer(ReplyOutcome.LATE_NEEDS_REPEAT, found, event.fee_due))
+
+    return vet
 
 
 def _refusal(found: Appointment, request: ReplyRequest, now: datetime) -> ReplyAnswer | None:

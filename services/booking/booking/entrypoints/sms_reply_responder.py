@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from nats.aio.msg import Msg
 from prometheus_client import Counter
 
+from booking.domain.manage import Announced
+from booking.domain.scheduling.rules import Fee
 from booking.entrypoints.directory import asker_of, directory_queue, request_id_of
 from booking.entrypoints.sms_replies import ReplyAnswer, ReplyRequest, apply_reply, load
 from counseling_shared import audit, audit_batch
@@ -54,10 +57,25 @@ def parse_request(raw: bytes) -> ReplyRequest | None:
             client_id=UUID(str(data["client_id"])),
             start=start,
             action=ReplyAction(data["action"]),
-            shown_late=data.get("shown_late") is True,
+            announced=_announced(data),
         )
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, ArithmeticError):
         return None
+
+
+def _announced(data: dict[str, Any]) -> Announced | None:
+    """The fee announced before this X (`shown_fee`, null: none), when `shown_late`. A
+    request without `shown_fee` (a notify from before it was sent) counts as announcing no
+    fee: a late cancellation with a fee is then announced again, never charged unannounced."""
+    if data.get("shown_late") is not True:
+        return None
+    fee = data.get("shown_fee")
+    if fee is None:
+        return Announced(None)
+    amount = Decimal(str(fee["amount"]))
+    if not amount.is_finite():
+        raise ValueError("fee amount")
+    return Announced(Fee(amount, str(fee["currency"])))
 
 
 def answer_of(answer: ReplyAnswer) -> dict[str, Any]:

@@ -28,6 +28,8 @@ class NatsReminderReplies:
             "start": asked.start.isoformat(),
             "action": asked.action.value,
             "shown_late": asked.shown_late,
+            # The fee the client agreed to: booking cancels with no other.
+            "shown_fee": _fee(asked.shown_fee),
         }
         try:
             reply = await self._nc.request(
@@ -41,6 +43,10 @@ class NatsReminderReplies:
             # most once per reply (confirm is idempotent, a cancel is refused a second time).
             raise ReplyUnavailable(type(exc).__name__) from None
         return parse_answer(reply.data)
+
+
+def _fee(fee: tuple[str, str] | None) -> dict[str, str] | None:
+    return {"amount": fee[0], "currency": fee[1]} if fee is not None else None
 
 
 def parse_answer(raw: bytes) -> BookingAnswer:

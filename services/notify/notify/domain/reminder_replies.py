@@ -87,6 +87,9 @@ TEXTS: dict[str, dict[str, str]] = {
         " use the link in the message about the new time, or contact your center.",
         "no_reminder": "We found no reminder of an upcoming appointment sent to this number."
         " Please use the link in your reminder, or contact your center.",
+        "shared_number": "This number gets reminders for more than one person, so we cannot"
+        " tell which appointment your reply is about. Please use the link in your reminder, or"
+        " contact your center.",
         "unavailable": "We could not act on your reply right now. Please try again later, or"
         " use the link in your reminder.",
     },
@@ -108,6 +111,9 @@ TEXTS: dict[str, dict[str, str]] = {
         " Utilisez le lien du message sur le nouvel horaire, ou contactez votre centre.",
         "no_reminder": "Aucun rappel de rendez-vous à venir n'a été envoyé à ce numéro."
         " Utilisez le lien de votre rappel, ou contactez votre centre.",
+        "shared_number": "Ce numéro reçoit des rappels pour plus d'une personne : nous ne"
+        " pouvons pas savoir de quel rendez-vous parle votre réponse. Utilisez le lien de votre"
+        " rappel, ou contactez votre centre.",
         "unavailable": "Nous ne pouvons pas traiter votre réponse pour le moment. Réessayez"
         " plus tard, ou utilisez le lien de votre rappel.",
     },
@@ -127,6 +133,8 @@ TEXTS: dict[str, dict[str, str]] = {
         " 메시지의 링크를 이용하시거나 센터로 연락해 주세요.",
         "no_reminder": "이 번호로 보낸 다가오는 예약 알림을 찾지 못했습니다. 알림의 링크를"
         " 이용하시거나 센터로 연락해 주세요.",
+        "shared_number": "이 번호로 두 분 이상의 예약 알림이 발송되어 어느 예약에 대한 답장인지"
+        " 알 수 없습니다. 알림의 링크를 이용하시거나 센터로 연락해 주세요.",
         "unavailable": "지금은 답장을 처리할 수 없습니다. 잠시 후 다시 시도하시거나 알림의"
         " 링크를 이용해 주세요.",
     },
@@ -145,6 +153,9 @@ TEXTS: dict[str, dict[str, str]] = {
         " ссылкой из сообщения о новом времени или свяжитесь с центром.",
         "no_reminder": "Мы не нашли напоминания о предстоящей встрече, отправленного на этот"
         " номер. Воспользуйтесь ссылкой из напоминания или свяжитесь с центром.",
+        "shared_number": "На этот номер приходят напоминания для нескольких человек, и мы не"
+        " можем понять, о какой встрече ваш ответ. Воспользуйтесь ссылкой из напоминания или"
+        " свяжитесь с центром.",
         "unavailable": "Сейчас не удалось обработать ваш ответ. Попробуйте позже или"
         " воспользуйтесь ссылкой из напоминания.",
     },

@@ -75,13 +75,16 @@ class ReminderReply(BaseModel):
         "moved",
         "not_found",
         "no_reminder",
+        "shared_number",
         "opted_out",
         "unavailable",
     ] = Field(
         description="`late_needs_repeat`: late, nothing done, the fee announced (a second X"
-        " within 5 minutes cancels with it); `over`: started, completed, missed or cancelled;"
-        " `moved`: rescheduled since the reminder; `no_reminder`: none to this number whose"
-        " appointment is ahead; `opted_out`: the number texted STOP (nothing done);"
+        " within 5 minutes cancels with it, only with that fee); `over`: started, completed,"
+        " missed or cancelled; `moved`: rescheduled since the reminder; `no_reminder`: none to"
+        " this number whose appointment is ahead; `shared_number`: this number has upcoming"
+        " reminders for more than one client (nothing done, no one named);"
+        " `opted_out`: the number texted STOP (nothing done);"
         " `unavailable`: booking did not answer (nothing done: try again)."
     )
 
@@ -181,8 +184,9 @@ async def inbound_sms(_: Secret, request: Request, body: InboundSmsBody) -> Inbo
     messaging to the sender's number; `START` (`UNSTOP`, `YES`…) lifts that; `HELP` (`INFO`…)
     answers the center's help text. Extension: `C` (`CONFIRM`, `CONFIRMER`, `확인`,
     `ПОДТВЕРЖДАЮ`…) confirms and `X` (`ANNULER`, `취소`, `ОТМЕНИТЬ`…) cancels the appointment
-    of the most recent reminder sent to the sender's number whose appointment is ahead; a late
-    cancellation first answers with the fee and takes a second `X` within 5 minutes. Anything
+    of the most recent reminder sent to the sender's number whose appointment is ahead (none
+    when the number has reminders ahead for more than one client); a late cancellation first
+    answers with the fee and takes a second `X` within 5 minutes, with that fee. Anything
     else is not read. Extension, one number for clients and staff: an `ACK <code>`, and any
     other text but C or X from an active staff member's phone (a STOP is recorded here
     first), is handed to crisis, whose answer is the `reply` (`staff_reply`); crisis not
