@@ -67,11 +67,23 @@ def _form(page: str, method: str = "post") -> tuple[str, dict[str, str]]:
     return html.unescape(found[1]), {k: html.unescape(v) for k, v in fields.items()}
 
 
-async def _practice(booking: Booking, **site: Any) -> tuple[dict[str, Any], ...]:
+async def _practice(
+    booking: Booking, locale: str = "fr-FR", **site: Any
+) -> tuple[dict[str, Any], ...]:
     at = await booking.site(name="Centre Rive Gauche", **site)
     counselor = await booking.counselor(at["id"])
-    client = await booking.client(at["id"], locale="fr-FR", timezone="Europe/Paris")
+    client = await booking.client(at["id"], locale=locale, timezone="Europe/Paris")
     return at, counselor, client
+
+
+async def charge_fee(booking: Booking, site_id: str) -> None:
+    """The site charges FEE for a late cancellation."""
+    rules = await booking.http.put(
+        f"/sites/{site_id}/booking-rules",
+        json={"missed_session_fee": FEE},
+        headers={"Authorization": "Bearer dev-admin-key"},
+    )
+    assert rules.status_code == 200, rules.text
 
 
 async def test_the_link_confirms_once_in_the_clients_language_and_a_reschedule_replaces_it(
@@ -92,7 +104,8 @@ async def test_the_link_confirms_once_in_the_clients_language_and_a_reschedule_r
     assert "Je confirme ma venue" in page.text
     local = datetime.fromisoformat(booked["start"]).astimezone(ZoneInfo("Europe/Paris"))
     assert local.strftime("%H:%M") in page.text
-    assert "Europe/Paris" in page.text
+    assert "(Paris)" in page.text  # the zone's city in the client's language
+    assert "Europe/Paris" not in page.text
     assert "Centre Rive Gauche" in page.text
     assert client["name"] not in page.text
 
@@ -132,12 +145,7 @@ async def test_the_link_confirms_once_in_the_clients_language_and_a_reschedule_r
 
 async def test_a_late_cancel_shows_the_fee_first_then_cancels_once(booking: Booking) -> None:
     site, counselor, client = await _practice(booking)
-    rules = await booking.http.put(
-        f"/sites/{site['id']}/booking-rules",
-        json={"missed_session_fee": FEE},
-        headers={"Authorization": "Bearer dev-admin-key"},
-    )
-    assert rules.status_code == 200, rules.text
+    await charge_fee(booking, site["id"])
     booked = await booking.appointment(counselor, client, booking.at(hours=30))
     [published] = await _events(booking, site["id"], 1, "AppointmentBooked")
     link = _relative(published["manage_url"])
@@ -172,6 +180,28 @@ async def test_a_late_cancel_shows_the_fee_first_then_cancels_once(booking: Book
     assert again.status_code == 409
     assert (await booking.http.get(link)).status_code == 409
     assert await _count(booking, site["id"], "AppointmentCancelled") == 1
+
+
+@pytest.mark.parametrize(("locale", "city"), [("ko-KR", "파리"), ("ru-RU", "Париж")])
+async def test_the_manage_and_late_cancel_pages_name_the_zone_in_the_clients_language(
+    booking: Booking, locale: str, city: str
+) -> None:
+    """The time's zone as its city in the reader's words, not the IANA id ("Europe/Paris",
+    English and jargon to a client reading Korean)."""
+    site, counselor, client = await _practice(booking, locale)
+    await charge_fee(booking, site["id"])
+    await booking.appointment(counselor, client, booking.at(hours=20))  # late: the fee step
+    [published] = await _events(booking, site["id"], 1, "AppointmentBooked")
+
+    page = await booking.http.get(_relative(published["manage_url"]))
+    ask_action, ask_fields = _form(page.text, "get")
+    asked = await booking.http.get(ask_action, params=ask_fields)
+
+    for shown in (page, asked):
+        assert shown.status_code == 200, shown.text
+        assert f"({city})" in shown.text
+        assert "Europe/Paris" not in shown.text
+    assert f'<html lang="{locale[:2]}">' in page.text
 
 
 async def test_a_site_window_longer_than_all_time_makes_every_cancel_late_not_a_500(

@@ -24,7 +24,6 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time
 from babel.numbers import format_currency
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -50,7 +49,7 @@ from booking.domain.manage import (
 from booking.domain.scheduling.rules import Fee
 from booking.entrypoints.http.deps import execute
 from booking.entrypoints.policies import booking_settings, offer_policy
-from booking.entrypoints.web.texts import MANAGE_TEXTS, locale_of
+from booking.entrypoints.web.texts import MANAGE_TEXTS, locale_of, when_label
 from counseling_shared import audit
 from counseling_shared.codes import CancelledBy
 from counseling_shared.http.languages import browser_language
@@ -79,10 +78,7 @@ class _Shown:
     now: datetime
 
     def when(self, at: datetime) -> str:
-        local = at.astimezone(self.zone)
-        day = format_date(local.date(), format="full", locale=self.locale)
-        time = format_time(local, format="short", tzinfo=self.zone, locale=self.locale)
-        return f"{day}, {time} ({self.zone.key})"
+        return when_label(at, self.zone, self.locale)
 
     def fee(self) -> str | None:
         fee = self.terms.fee
