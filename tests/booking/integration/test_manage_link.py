@@ -76,11 +76,11 @@ async def _practice(
     return at, counselor, client
 
 
-async def charge_fee(booking: Booking, site_id: str) -> None:
-    """The site charges FEE for a late cancellation."""
+async def charge_fee(booking: Booking, site_id: str, fee: dict[str, str] | None = FEE) -> None:
+    """The site charges `fee` for a late cancellation (None: no fee)."""
     rules = await booking.http.put(
         f"/sites/{site_id}/booking-rules",
-        json={"missed_session_fee": FEE},
+        json={"missed_session_fee": fee},
         headers={"Authorization": "Bearer dev-admin-key"},
     )
     assert rules.status_code == 200, rules.text
@@ -250,15 +250,6 @@ async def test_a_window_closing_after_the_page_shows_the_fee_instead_of_cancelli
     assert (await booking.http.post(action, data=fields)).status_code == 200
 
 
-async def _set_fee(booking: Booking, site_id: str, fee: dict[str, str] | None) -> None:
-    rules = await booking.http.put(
-        f"/sites/{site_id}/booking-rules",
-        json={"missed_session_fee": fee},
-        headers={"Authorization": "Bearer dev-admin-key"},
-    )
-    assert rules.status_code == 200, rules.text
-
-
 async def _cancel_step(booking: Booking, site_id: str) -> tuple[str, dict[str, str]]:
     """The cancel step's form (action and fields) of the site's one booked appointment."""
     [published] = await _events(booking, site_id, 1, "AppointmentBooked")
@@ -275,12 +266,12 @@ async def test_a_fee_changed_after_the_cancel_step_is_shown_again_not_charged(
     the step again with the new fee and cancels nothing; a form claiming another fee (or
     none) is refused the same way; the step's new form cancels with the fee it showed."""
     site, counselor, client = await _practice(booking)
-    await _set_fee(booking, site["id"], FEE)
+    await charge_fee(booking, site["id"], FEE)
     booked = await booking.appointment(counselor, client, booking.at(hours=10))
     action, fields = await _cancel_step(booking, site["id"])
     assert (fields["shown_late"], fields["shown_fee"]) == ("1", "40.00 EUR")
     raised = {"amount": "60.00", "currency": "EUR"}
-    await _set_fee(booking, site["id"], raised)
+    await charge_fee(booking, site["id"], raised)
 
     pressed = await booking.http.post(action, data=fields)
 
@@ -314,7 +305,7 @@ async def test_a_fee_set_after_the_step_said_none_is_shown_before_it_is_charged(
     booked = await booking.appointment(counselor, client, booking.at(hours=10))
     action, fields = await _cancel_step(booking, site["id"])
     assert (fields["shown_late"], fields["shown_fee"]) == ("1", "")
-    await _set_fee(booking, site["id"], FEE)
+    await charge_fee(booking, site["id"], FEE)
 
     pressed = await booking.http.post(action, data=fields)
 
@@ -327,10 +318,10 @@ async def test_a_fee_set_after_the_step_said_none_is_shown_before_it_is_charged(
 async def test_a_fee_dropped_after_the_step_cancels_without_one(booking: Booking) -> None:
     """Charging nothing is never more than the client agreed to (a regression guard)."""
     site, counselor, client = await _practice(booking)
-    await _set_fee(booking, site["id"], FEE)
+    await charge_fee(booking, site["id"], FEE)
     booked = await booking.appointment(counselor, client, booking.at(hours=10))
     action, fields = await _cancel_step(booking, site["id"])
-    await _set_fee(booking, site["id"], None)
+    await charge_fee(booking, site["id"], None)
 
     cancelled = await booking.http.post(action, data=fields)
 
