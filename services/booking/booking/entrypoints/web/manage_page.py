@@ -174,7 +174,7 @@ async def ask_cancel(appointment_id: UUID, request: Request, token: str = "") ->
     responses={
         200: {"description": "Cancelled: a page with the fee, if any."},
         **_REFUSALS,
-        409: _page("Cancelled before; or now late since the terms were shown (shown again)."),
+        409: _page("Cancelled before; or late or another fee since the terms were shown (again)."),
     },
     **_HTML,
 )
