@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import nats
 import pytest
 
+from booking.entrypoints.web import manage_page
 from counseling_shared.http.body_limit import MAX_BODY_BYTES
 from counseling_shared.http.private_pages import PRIVATE_PAGE_HEADERS
 from tests.booking.integration.support import Booking
@@ -328,6 +329,41 @@ async def test_a_fee_dropped_after_the_step_cancels_without_one(booking: Booking
     assert cancelled.status_code == 200, cancelled.text
     answer = (await booking.get(f"/appointments/{booked['id']}")).json()
     assert (answer["status"], answer["late"], answer["fee_due"]) == ("cancelled", True, None)
+
+
+async def test_the_cancellations_own_transaction_refuses_terms_the_check_before_missed(
+    booking: Booking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window closes or the fee changes after the page's check and before the
+    cancellation's commit (made certain here by a check before that sees nothing): the
+    cancellation's own events are vetted and the step comes back, nothing cancelled."""
+    monkeypatch.setattr(manage_page, "charges_unannounced", lambda *_: False, raising=False)
+    site, counselor, client = await _practice(booking)
+    await charge_fee(booking, site["id"])
+    raised = await booking.appointment(counselor, client, booking.at(hours=10))
+    action, fields = await _cancel_step(booking, site["id"])
+    await charge_fee(booking, site["id"], {"amount": "60.00", "currency": "EUR"})
+
+    pressed = await booking.http.post(action, data=fields)
+
+    assert pressed.status_code == 409, pressed.text
+    assert "Les frais d'annulation tardive ont changé" in html.unescape(pressed.text)
+    assert "60,00" in pressed.text
+    assert (await booking.get(f"/appointments/{raised['id']}")).json()["status"] == "booked"
+
+    closing = await booking.appointment(counselor, client, booking.at(hours=24, minutes=10))
+    [_, published] = await _events(booking, site["id"], 2, "AppointmentBooked")
+    link = urlsplit(published["manage_url"])
+    action, fields = _form((await booking.http.get(f"{link.path}/cancel?{link.query}")).text)
+    assert fields["shown_late"] == "0"
+    booking.clock.advance(timedelta(minutes=20))
+
+    pressed = await booking.http.post(action, data=fields)
+
+    assert pressed.status_code == 409, pressed.text
+    assert "Le délai d'annulation sans frais vient de passer" in html.unescape(pressed.text)
+    assert (await booking.get(f"/appointments/{closing['id']}")).json()["status"] == "booked"
+    assert await _count(booking, site["id"], "AppointmentCancelled") == 0
 
 
 async def test_altered_foreign_and_started_links_are_refused_with_pages(booking: Booking) -> None:
