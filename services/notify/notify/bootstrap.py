@@ -5,6 +5,7 @@ from pathlib import Path
 
 import httpx
 
+from counseling_shared import twilio_replays
 from counseling_shared.codes import NotificationChannel
 from counseling_shared.connections import process_connections
 from counseling_shared.db import create_pool
@@ -82,6 +83,8 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
             refresh_opt_out_gauges,
         ],
         prune_targets=[
+            # Twilio ids of posts acted on: a replay older than this acts again.
+            PruneTarget("twilio_posts", "received_at < $1", twilio_replays.KEEP),
             # What was tried when, kept for support questions; the notifications themselves stay.
             PruneTarget("notification_attempts", "at < $1", s.prune_attempts_after),
             PruneTarget("webhook_attempts", "at < $1", s.prune_attempts_after),

@@ -50,7 +50,8 @@ SMS_OPT_OUTS = Gauge(
 INBOUND_SMS = Counter(
     "notify_inbound_sms_total",
     "Texts received on POST /inbound/sms, by keyword (stop, start, help, other; confirm and"
-    " cancel: a reply to a reminder; ack: a staff member's, handed to crisis)",
+    " cancel: a reply to a reminder; ack: a staff member's, handed to crisis; limited: past"
+    " its number's INBOUND_SMS_PER_NUMBER_LIMIT, not acted on but for a STOP)",
     ["keyword"],
 )
 DELIVERY_RECEIPTS = Counter(
