@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.async_api import Browser, Page
 
+from booking.entrypoints.web.texts import MANAGE_TEXTS
 from tests.a11y import PHONE, audit_both_sizes, audit_small_phone
 from tests.booking.integration.support import Booking
 from tests.booking.integration.test_manage_link import _events, charge_fee
@@ -141,6 +142,37 @@ async def test_an_early_manage_page_passes_the_review(booking: Booking, browser:
         await page.locator("form[method=get] button").click()
         await page.wait_for_load_state()
         found += await audit_both_sizes(page, "cancel step (early)")
+    assert not found, "\n".join(found)
+
+
+async def test_a_fee_raised_while_the_client_reads_the_cancel_step_is_shown_not_charged(
+    booking: Booking, browser: Browser
+) -> None:
+    """The site raises its fee after the cancel step showed 40 €: the button brings the step
+    back with the new fee and why (reviewed like the other states), nothing cancelled; its
+    button then cancels with the fee it showed."""
+    site, counselor, client = await _practice(booking, "ru-RU")
+    booked = await booking.appointment(counselor, client, booking.at(hours=20))
+    link = await _manage_link(booking, site["id"])
+    raised = {"amount": "60.00", "currency": "EUR"}
+    async with _phone(browser, "ru-RU") as page:
+        await page.goto(link)
+        await page.locator("form[method=get] button").click()
+        await page.wait_for_load_state()
+        assert "40,00" in await page.locator("#terms").inner_text()
+        await charge_fee(booking, site["id"], raised)
+        await page.locator("form[method=post] button").click()
+        await page.wait_for_load_state()
+        status = (await booking.get(f"/appointments/{booked['id']}")).json()["status"]
+        assert status == "booked"
+        assert "60,00" in await page.locator("#terms").inner_text()
+        assert MANAGE_TEXTS["ru"]["fee_changed"] in await page.locator("body").inner_text()
+        found = await audit_both_sizes(page, "cancel step (fee changed)")
+        await page.locator("form[method=post] button").click()
+        await page.wait_for_load_state()
+        assert "60,00" in await page.locator("body").inner_text()
+    answer = (await booking.get(f"/appointments/{booked['id']}")).json()
+    assert (answer["status"], answer["fee_due"]) == ("cancelled", raised)
     assert not found, "\n".join(found)
 
 
