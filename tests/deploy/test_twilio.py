@@ -53,6 +53,27 @@ def test_compose_passes_twilio_through_to_both_services() -> None:
     assert crisis.twilio_webhook_base_url == "https://sms.center.example/crisis"
 
 
+@pytest.mark.parametrize(
+    ("notify_provider", "crisis_provider"), [("webhook", "twilio"), ("twilio", "webhook")]
+)
+def test_compose_lets_crisis_take_replies_through_another_provider_than_notify_sends_with(
+    notify_provider: str, crisis_provider: str
+) -> None:
+    # Clients texted through a webhook adapter, staff's replies from a Twilio number (or the
+    # reverse): crisis's own variables win over notify's.
+    env = OPERATOR | {
+        "SMS_PROVIDER": notify_provider,
+        "CRISIS_SMS_PROVIDER": crisis_provider,
+        "CRISIS_TWILIO_AUTH_TOKEN": "crisis-own-token",
+    }
+    notify = NotifySettings.model_validate(_compose("notify", env))
+    crisis = CrisisSettings.model_validate(_compose("crisis", env))
+
+    assert (notify.sms_provider, crisis.sms_provider) == (notify_provider, crisis_provider)
+    assert crisis.twilio_token() == "crisis-own-token"
+    assert notify.twilio_token() == "token-from-the-operator"
+
+
 def test_compose_places_page_calls_only_when_asked_and_points_them_at_crisis() -> None:
     assert NotifySettings.model_validate(_compose("notify", OPERATOR)).page_calls is False
     notify = NotifySettings.model_validate(_compose("notify", {**OPERATOR, "PAGE_CALLS": "true"}))
