@@ -40,6 +40,22 @@ def with_sslmode(url: str, sslmode: str) -> str:
     return urlunsplit(parts._replace(query=urlencode([*query, ("sslmode", sslmode)])))
 
 
+def unreadable_files(settings: BaseSettings) -> list[str]:
+    """One line for each `*_FILE` setting whose file cannot be read, naming the variable and
+    the path (a path, never what the file holds)."""
+    problems = []
+    for name, field in type(settings).model_fields.items():
+        path = getattr(settings, name)
+        if not (field.alias or "").endswith("_FILE") or not isinstance(path, Path):
+            continue
+        try:
+            with path.open("rb"):
+                pass
+        except OSError as exc:
+            problems.append(f"{field.alias}: cannot read {path} ({exc.strerror or exc})")
+    return problems
+
+
 class ServiceSettings(BaseSettings):
     """What every service reads from its environment (documented in the README)."""
 
