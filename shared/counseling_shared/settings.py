@@ -14,9 +14,10 @@ from counseling_shared.http.rate_limit import parse_rate_limit
 from counseling_shared.jetstream import DAY, EVENT_STREAM_MAX_AGE
 from counseling_shared.links import DEV_LINK_SIGNING_KEY, LinkSigner
 
-DEFAULT_GC_THRESHOLDS = "10000,10,10"
-"""See `counseling_shared.heap.tune_collector`: CPython's 700 collects the young generation
-about 12 times a second in booking at a paced 100 requests a second."""
+DEFAULT_GC_THRESHOLDS = "700,10,10"
+"""CPython's own. Higher ones were measured and not kept (docs/performance.md, the paced run):
+they halved the collector's CPU but made its longest pauses longer, which is what the tail
+sees."""
 
 
 def parse_gc_thresholds(value: str) -> tuple[int, int, int]:
@@ -268,8 +269,8 @@ class ServiceSettings(BaseSettings):
         default=DEFAULT_GC_THRESHOLDS,
         alias="GC_THRESHOLDS",
         description="The garbage collector's three thresholds once started (`gc.set_threshold`),"
-        " as `gen0,gen1,gen2`: `700,10,10` is CPython's own. A higher first one collects"
-        " less often, so fewer requests wait behind a collection.",
+        " as `gen0,gen1,gen2`; the default is CPython's own. A higher first one collects"
+        " less often but pauses longer each time.",
     )
 
     @field_validator("prune_inbox_after")

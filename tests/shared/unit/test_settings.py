@@ -195,10 +195,10 @@ def test_the_heap_is_frozen_after_start_unless_turned_off(clean_env: pytest.Monk
 
 def test_the_collector_thresholds_are_read_and_checked(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.delenv("GC_THRESHOLDS", raising=False)
-    assert parse_gc_thresholds(BookingLikeSettings().gc_thresholds) == (10_000, 10, 10)
-
-    clean_env.setenv("GC_THRESHOLDS", " 700, 10 ,10")
     assert parse_gc_thresholds(BookingLikeSettings().gc_thresholds) == (700, 10, 10)
+
+    clean_env.setenv("GC_THRESHOLDS", " 3000, 20 ,5")
+    assert parse_gc_thresholds(BookingLikeSettings().gc_thresholds) == (3000, 20, 5)
 
     for wrong in ("700,10", "700,10,10,10", "a,10,10", "-1,10,10", "0,10,10", ""):
         clean_env.setenv("GC_THRESHOLDS", wrong)
