@@ -32,7 +32,7 @@ from counseling_shared.busauth import durables_of, streams_needed
 from counseling_shared.clock import Clock, SystemClock
 from counseling_shared.db import DATABASE_ERRORS, connect, create_pool
 from counseling_shared.envelope import REGISTRY, EventRegistry
-from counseling_shared.heap import freeze_startup_heap
+from counseling_shared.heap import freeze_startup_heap, tune_collector
 from counseling_shared.http.audit import AuditMiddleware, audit_router
 from counseling_shared.http.auth import ApiKeyAuth, StaffDeactivatedLookup
 from counseling_shared.http.body_limit import install_body_limit
@@ -64,7 +64,7 @@ from counseling_shared.migrations import (
 )
 from counseling_shared.pruner import Pruner, PruneTarget, backbone_targets
 from counseling_shared.relay import OutboxRelay
-from counseling_shared.settings import ServiceSettings
+from counseling_shared.settings import ServiceSettings, parse_gc_thresholds
 from counseling_shared.tracing import configure_tracing
 
 log = get_logger(__name__)
@@ -378,8 +378,12 @@ class Runtime:
 
     def settle_heap(self) -> None:
         """Once started, freeze the heap built so far (`counseling_shared.heap`): the app and
-        its connections live as long as the process, so full collections need not walk them."""
-        if self.heap_frozen or not self.settings.gc_freeze_after_start:
+        its connections live as long as the process, so full collections need not walk them;
+        and set the collector's thresholds (`GC_THRESHOLDS`), whether frozen or not."""
+        if self.heap_frozen:
+            return
+        tune_collector(parse_gc_thresholds(self.settings.gc_thresholds))
+        if not self.settings.gc_freeze_after_start:
             return
         freeze_startup_heap()
         self.heap_frozen = True
