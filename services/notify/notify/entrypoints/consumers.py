@@ -21,6 +21,8 @@ notify-regularity (FOLLOWUP)
 notify-client-answers (FOLLOWUP)
     followup.*.CallbackRequested      → on_callback_requested: one bulk-lane email to the
                                         counselor (none when followup knows no counselor)
+    followup.*.MeasureRecorded        → on_measure_recorded: the same, `elevated_score`, for a
+                                        PHQ-9 or GAD-7 total of 10 or more (moderate band up)
 notify-appointments (BOOKING)
     booking.*.AppointmentBooked       → on_appointment_booked: one bulk-lane confirmation
                                         (none for an occurrence naming a `series_id`)
@@ -74,6 +76,7 @@ from counseling_shared.events import (
     ClientRegistered,
     ContactGapDetected,
     IntegrationEvent,
+    MeasureRecorded,
     NegativeContactRecorded,
     PageRequested,
     SiteRegistered,
@@ -179,11 +182,16 @@ def routes(settings: NotifySettings) -> list[Route]:
             ConsumerSpec(
                 "notify-client-answers",
                 "FOLLOWUP",
-                ["followup.*.CallbackRequested"],
-                description="A client asked, in a check-in answer, to be contacted: their"
-                " counselor is told.",
+                ["followup.*.CallbackRequested", "followup.*.MeasureRecorded"],
+                description="A client asked, in a check-in answer, to be contacted, or scored"
+                " 10 or more on PHQ-9 or GAD-7: their counselor is told.",
             ),
-            dispatch({CallbackRequested: client_answers.on_callback_requested}),
+            dispatch(
+                {
+                    CallbackRequested: client_answers.on_callback_requested,
+                    MeasureRecorded: client_answers.on_measure_recorded,
+                }
+            ),
         ),
         Route(
             ConsumerSpec(
