@@ -392,6 +392,9 @@ class MeasureRecorded(IntegrationEvent):
     instrument: Instrument
     score: int = Field(ge=0)
     band: MeasureBand
+    # Extension: the counselor of the client's latest session, as on CallbackRequested, so a
+    # score in a moderate band or above reaches them (notify's `elevated_score`).
+    counselor_id: UUID | None = None
 
 
 class CallbackRequested(IntegrationEvent):

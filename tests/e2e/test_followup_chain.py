@@ -256,6 +256,40 @@ async def test_a_risk_reported_during_a_cooloff_pages_the_on_call_staff_at_once(
     assert await _cooloff_until(suite, center.site_id, client["id"]) > datetime.now(UTC)
 
 
+async def test_a_checkin_scoring_ten_or_more_emails_the_counselor_without_a_risk_flag(
+    suite: Suite,
+) -> None:
+    """PHQ-9 at 16 with item 9 at 0 and no wish to be called: before, nobody heard of it until
+    someone opened the progress page. Now the session's counselor gets one email for it, and
+    none for the GAD-7 at 7 (mild) of the same answer."""
+    center = await Center.open(suite, timezone=_zone_at_midday(), locale="en")
+    await center.set_followup_policy(
+        first_checkin_after="PT1S", measures={"checkin": ["phq9", "gad7"]}
+    )
+    address = unique_email("scores")
+    client = await center.register_client(email=address, locale="en")
+    await center.hold_session(client["id"])
+    [email] = await eventually(lambda: checkin_emails(suite, client["id"], address), timeout=15)
+    link = re.search(r"https?://\S+/response\?token=(\S+)", email.body)
+    assert link is not None, email.body
+    path = "/" + link[0].split("://", 1)[1].split("/", 1)[1].split("?", 1)[0]
+    fields = {f"phq9_{n}": "0" if n == 9 else "2" for n in range(1, 10)}
+    fields |= {f"gad7_{n}": "1" for n in range(1, 8)}
+    fields |= {"wellbeing": "2", "contact": "no", "token": link[1]}
+    async with httpx.AsyncClient(base_url=suite.url("followup"), timeout=10.0) as public:
+        sent = await public.post(path, data=fields)
+    assert sent.status_code == 200, sent.text
+
+    [told] = await eventually(
+        lambda: notifications(suite, center.counselor_id, "elevated_score"), timeout=15
+    )
+    assert told["channel"] == "email"
+    async with suite.client("followup") as followup:
+        scores = listed(await followup.get(f"/clients/{client['id']}/measures"))
+    assert {(s["instrument"], s["score"]) for s in scores} == {("phq9", 16), ("gad7", 7)}
+    assert await notifications(suite, client["id"], "callback_requested") == []
+
+
 @needs_chromium
 async def test_in_a_browser_a_client_answers_a_checkin_and_item9_pages_the_on_call_staff(
     suite: Suite,

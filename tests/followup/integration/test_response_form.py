@@ -138,6 +138,7 @@ async def test_an_answer_with_item9_at_two_completes_the_checkin_and_flags_a_hig
     assert events["FollowUpCompleted"].outcome == "responded"
     measure = events["MeasureRecorded"]
     assert (measure.instrument, measure.score, measure.band) == ("phq9", 10, "moderate")
+    assert measure.counselor_id == counselor_id  # who notify tells of an elevated score
     flag = events["RiskFlagged"]
     assert (flag.level, flag.source, flag.client_id) == ("high", "followup", due.client_id)
     assert events["CallbackRequested"].counselor_id == counselor_id  # the session's counselor

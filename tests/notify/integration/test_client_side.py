@@ -1,5 +1,6 @@
 """The client's side of follow-up in notify: the answer link reaches the client, a callback
-request reaches the counselor, a missed-session fee is stated in the client's language."""
+request and an elevated score reach the counselor, a missed-session fee is stated in the
+client's language."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -7,8 +8,14 @@ from uuid import uuid4
 
 import pytest
 
-from counseling_shared.codes import FollowUpKind
-from counseling_shared.events import CallbackRequested, FeeDue, FollowUpDue, SessionMissed
+from counseling_shared.codes import FollowUpKind, Instrument, MeasureBand
+from counseling_shared.events import (
+    CallbackRequested,
+    FeeDue,
+    FollowUpDue,
+    MeasureRecorded,
+    SessionMissed,
+)
 from tests.notify.integration.conftest import Notify
 from tests.notify.integration.test_delivery import settled
 
@@ -56,6 +63,41 @@ async def test_a_callback_request_emails_the_counselor_naming_the_client_by_id_o
         "email",
     )
     [email] = [m for m in notify.sinks.smtp.messages if m.message["Subject"].endswith("contacté")]
+    assert str(client_id) in email.body
+
+
+async def test_a_score_of_ten_or_more_emails_the_counselor_and_a_lower_one_does_not(
+    notify: Notify,
+) -> None:
+    site_id = await notify.new_site()
+    counselor_id = await notify.new_staff(site_id, locale="en")
+    client_id = uuid4()
+    scores = [
+        (Instrument.GAD7, 9, MeasureBand.MILD),  # below the cut-off: the progress page only
+        (Instrument.PHQ9, 17, MeasureBand.MODERATELY_SEVERE),
+    ]
+    for instrument, score, band in scores:  # one durable, in order: the mild one comes first
+        measured = MeasureRecorded(
+            client_id=client_id,
+            site_id=site_id,
+            followup_id=uuid4(),
+            instrument=instrument,
+            score=score,
+            band=band,
+            counselor_id=counselor_id,
+        )
+        await notify.publish(measured, source="followup", subject=client_id)
+
+    [row] = await settled(notify, counselor_id)
+    assert (row["status"], row["template"], row["channel"], row["lane"]) == (
+        "sent",
+        "elevated_score",
+        "email",
+        "bulk",
+    )
+    [email] = [m for m in notify.sinks.smtp.messages if "17/27" in m.message["Subject"]]
+    assert "PHQ-9 (depression)" in email.body
+    assert "moderately severe" in email.body
     assert str(client_id) in email.body
 
 

@@ -48,6 +48,15 @@ SERIES = {
 }
 ALERT_ID = str(uuid4())
 PAGE = {"alert_id": ALERT_ID, "page_id": str(uuid4()), "level": 2, "alert_url": "https://c/a/1"}
+ELEVATED = {
+    "client_id": str(uuid4()),
+    "followup_id": str(uuid4()),
+    "instrument": "phq9",
+    "score": 17,
+    "max_score": 27,
+    "band": "moderately_severe",
+    "site_name": "Riverside",
+}
 EVERY_MESSAGE: list[tuple[Template, Params]] = [
     (Template.APPOINTMENT_BOOKED, APPOINTMENT),
     (Template.APPOINTMENT_RESCHEDULED, APPOINTMENT),
@@ -63,6 +72,11 @@ EVERY_MESSAGE: list[tuple[Template, Params]] = [
     (
         Template.CALLBACK_REQUESTED,
         {"client_id": str(uuid4()), "followup_id": str(uuid4()), "site_name": None},
+    ),
+    (Template.ELEVATED_SCORE, {**ELEVATED, "site_name": None}),
+    (
+        Template.ELEVATED_SCORE,
+        {**ELEVATED, "instrument": "gad7", "max_score": 21, "band": "severe"},
     ),
     (Template.MISSED_SESSION_FEE, {**APPOINTMENT, "reason": "no_show", **FEE}),
     (Template.MISSED_SESSION_FEE, {**APPOINTMENT, "reason": "late_cancellation", **FEE}),
@@ -390,3 +404,24 @@ def test_a_series_across_a_dst_change_names_the_zone_without_a_season() -> None:
     )
 
     assert "Times: Central European Time" in text
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("en", ["PHQ-9 (depression)", "17/27", "moderately severe"]),
+        ("fr", ["PHQ-9 (dépression)", "17/27", "modérément sévère"]),
+        ("ko", ["PHQ-9(우울)", "17/27점", "중등도-중증"]),
+        ("ru", ["PHQ-9 (депрессия)", "17/27", "умеренно тяжёлая"]),
+    ],
+)
+def test_an_elevated_score_names_the_instrument_score_and_band_in_the_counselors_language(
+    language: str, words: list[str]
+) -> None:
+    message = RENDERER.render(
+        Template.ELEVATED_SCORE, ELEVATED, message_locale(language), ZoneInfo("UTC")
+    )
+    for word in words:
+        assert word in message.subject
+        assert word.removesuffix("점") in message.short
+    assert str(ELEVATED["client_id"]) in message.body  # the client by id only

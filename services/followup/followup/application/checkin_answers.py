@@ -2,7 +2,8 @@
 
 One transaction: the follow-up is completed `responded`, the answers and scores are kept here,
 and the public events say only coded values: `FollowUpCompleted`, one `MeasureRecorded` per
-instrument, `CallbackRequested` when the client asked to be contacted, and `RiskFlagged` when
+instrument (naming the client's counselor, who is told of a score in a moderate band or
+above), `CallbackRequested` when the client asked to be contacted, and `RiskFlagged` when
 PHQ-9 item 9 is above 0. The comment (the client's words) never leaves followup's database.
 """
 
@@ -123,6 +124,7 @@ async def answer_checkin(
                 instrument=score.instrument,
                 score=score.total,
                 band=score.band,
+                counselor_id=asked.counselor_id,
             ),
             subject=done.id,
         )

@@ -39,6 +39,7 @@ class Template(StrEnum):
     NEGATIVE_CONTACT = "negative_contact"  # to the site's supervisors: a cool-off started
     WAITLIST_OFFER = "waitlist_offer"
     CALLBACK_REQUESTED = "callback_requested"  # to the counselor: a client asked for contact
+    ELEVATED_SCORE = "elevated_score"  # to the counselor: a PHQ-9 or GAD-7 of 10 or more
     MISSED_SESSION_FEE = "missed_session_fee"  # to the client: a no-show or late cancellation fee
     APPOINTMENT_SERIES_BOOKED = "appointment_series_booked"  # one per series, not per occurrence
     APPOINTMENT_SERIES_CANCELLED = "appointment_series_cancelled"

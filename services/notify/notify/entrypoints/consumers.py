@@ -21,6 +21,9 @@ notify-regularity (FOLLOWUP)
 notify-client-answers (FOLLOWUP)
     followup.*.CallbackRequested      → on_callback_requested: one bulk-lane email to the
                                         counselor (none when followup knows no counselor)
+notify-client-scores (FOLLOWUP, created from the stream's next message)
+    followup.*.MeasureRecorded        → on_measure_recorded: the same, `elevated_score`, for a
+                                        PHQ-9 or GAD-7 total of 10 or more (moderate band up)
 notify-appointments (BOOKING)
     booking.*.AppointmentBooked       → on_appointment_booked: one bulk-lane confirmation
                                         (none for an occurrence naming a `series_id`)
@@ -74,6 +77,7 @@ from counseling_shared.events import (
     ClientRegistered,
     ContactGapDetected,
     IntegrationEvent,
+    MeasureRecorded,
     NegativeContactRecorded,
     PageRequested,
     SiteRegistered,
@@ -184,6 +188,20 @@ def routes(settings: NotifySettings) -> list[Route]:
                 " counselor is told.",
             ),
             dispatch({CallbackRequested: client_answers.on_callback_requested}),
+        ),
+        Route(
+            # A durable of its own, not a second filter on notify-client-answers: a bus whose
+            # permissions were not rendered again refuses only this one (callbacks still go),
+            # and created `from_new` it does not replay the stream's retained scores.
+            ConsumerSpec(
+                "notify-client-scores",
+                "FOLLOWUP",
+                ["followup.*.MeasureRecorded"],
+                description="A client scored 10 or more on PHQ-9 or GAD-7 in a check-in"
+                " answer: their counselor is told.",
+                from_new=True,
+            ),
+            dispatch({MeasureRecorded: client_answers.on_measure_recorded}),
         ),
         Route(
             ConsumerSpec(
