@@ -74,8 +74,9 @@ class TwilioProvider:
             look_for=message.body,
             now=datetime.now(UTC),
         )
-        if unsure is not None and await self._already_taken(message, to, unsure):
-            await self._outcomes.forget(key)
+        taken = await self._already_taken(message, to, unsure) if unsure is not None else None
+        if taken is not None:
+            await self._outcomes.forget(key, taken)  # that message is this send's now
             log.warning("twilio_resend_avoided", notification_id=key, provider=self._role)
             return DeliveryOutcome.sent()
         form = {
@@ -96,8 +97,9 @@ class TwilioProvider:
             return DeliveryOutcome.transient("http_unreachable")
         # (asyncio.CancelledError, the page lane's time cap, leaves the record in place.)
         if response.status_code < 500:
-            await self._outcomes.forget(key)  # Twilio answered: it took it or refused it
-        code = _code_of(response)
+            # Twilio answered: it took it (its id no other look-up may take) or refused it.
+            await self._outcomes.forget(key, _field_of(response, "sid"))
+        code = _field_of(response, "code")
         if response.status_code in CREDENTIAL_REFUSALS:
             PROVIDER_AUTH_REJECTIONS.labels(self._channel, self._role).inc()
             log.error(
@@ -110,28 +112,38 @@ class TwilioProvider:
             )
         return outcome_of_send(response.status_code, code)
 
-    async def _already_taken(self, message: OutgoingMessage, to: str, unsure: Unsure) -> bool:
-        """Whether Twilio holds a message to this number with the body sent then, created
-        since the send whose answer never came. False when it cannot tell (then it goes)."""
+    async def _already_taken(
+        self, message: OutgoingMessage, to: str, unsure: Unsure
+    ) -> str | None:
+        """The id of a message Twilio holds to this number with the body sent then, created
+        since the send whose answer never came, and no other send's (answered for). None when
+        there is none or it cannot tell (then it goes)."""
         params = {"To": to, "PageSize": "50"}
         if "From" in self._sender:  # a Messaging Service picks the sender from its pool
             params["From"] = self._sender["From"]
         found = await listed(self._client, self._messages, params, self._auth, "messages")
+        if found is not None:
+            found = await self._outcomes.unanswered(found)
         if found is None:
             TWILIO_LOOKUPS.labels("sms", "failed").inc()
             log.warning("twilio_lookup_failed", notification_id=message.idempotency_key)
-            return False
-        taken = any(
-            isinstance(m, dict) and unsure.matches(m.get("body")) and created_since(m, unsure)
-            for m in found
+            return None
+        taken = next(
+            (
+                str(m.get("sid"))
+                for m in found
+                if unsure.matches(m.get("body")) and created_since(m, unsure)
+            ),
+            None,
         )
         TWILIO_LOOKUPS.labels("sms", "found" if taken else "not_found").inc()
         return taken
 
 
-def _code_of(response: httpx.Response) -> object:
+def _field_of(response: httpx.Response, name: str) -> object:
+    """A field of Twilio's JSON answer (`sid` of a resource, `code` of a refusal)."""
     try:
         body = response.json()
     except ValueError:
         return None
-    return body.get("code") if isinstance(body, dict) else None
+    return body.get(name) if isinstance(body, dict) else None

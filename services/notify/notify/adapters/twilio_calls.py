@@ -78,8 +78,9 @@ class TwilioCallProvider:
             look_for=self._caller,
             now=datetime.now(UTC),
         )
-        if unsure is not None and await self._already_placed(key, to, unsure):
-            await self._outcomes.forget(key)
+        placed = await self._already_placed(key, to, unsure) if unsure is not None else None
+        if placed is not None:
+            await self._outcomes.forget(key, placed)  # that call is this page's now
             log.warning("twilio_recall_avoided", notification_id=key)
             return DeliveryOutcome.sent()
         answer_url, status_url = self.urls(message.page_code)
@@ -105,8 +106,10 @@ class TwilioCallProvider:
             return DeliveryOutcome.transient("http_unreachable")
         # (asyncio.CancelledError, the page lane's time cap, leaves the record in place.)
         if response.status_code < 500:
-            await self._outcomes.forget(key)  # Twilio answered: it placed it or refused it
-        code = _code_of(response)
+            # Twilio answered: it placed it (its id no other page's look-up may take) or
+            # refused it.
+            await self._outcomes.forget(key, _field_of(response, "sid"))
+        code = _field_of(response, "code")
         if response.status_code in CREDENTIAL_REFUSALS:
             PROVIDER_AUTH_REJECTIONS.labels("voice", "primary").inc()
             log.error(
@@ -119,28 +122,36 @@ class TwilioCallProvider:
             )
         return outcome_of_send(response.status_code, code)
 
-    async def _already_placed(self, key: str, to: str, unsure: Unsure) -> bool:
-        """Whether Twilio holds a call to this number from our number, created since the
-        call whose answer never came. False when it cannot tell (then it rings again)."""
+    async def _already_placed(self, key: str, to: str, unsure: Unsure) -> str | None:
+        """The id of a call Twilio holds to this number from our number, created since the
+        call whose answer never came, and no other page's (answered for: every page call
+        comes from our number). None when there is none or it cannot tell (it rings again)."""
         day = (unsure.since - CLOCK_SKEW).astimezone(UTC).date().isoformat()
         # `StartTime>=` is a day (UTC): the exact instant is checked on `date_created` below.
         params = {"To": to, "From": self._caller, "StartTime>": day, "PageSize": "50"}
         found = await listed(self._client, self._calls, params, self._auth, "calls")
+        if found is not None:
+            found = await self._outcomes.unanswered(found)
         if found is None:
             TWILIO_LOOKUPS.labels("voice", "failed").inc()
             log.warning("twilio_lookup_failed", notification_id=key, channel="voice")
-            return False
-        placed = any(
-            isinstance(c, dict) and unsure.matches(c.get("from")) and created_since(c, unsure)
-            for c in found
+            return None
+        placed = next(
+            (
+                str(c.get("sid"))
+                for c in found
+                if unsure.matches(c.get("from")) and created_since(c, unsure)
+            ),
+            None,
         )
         TWILIO_LOOKUPS.labels("voice", "found" if placed else "not_found").inc()
         return placed
 
 
-def _code_of(response: httpx.Response) -> object:
+def _field_of(response: httpx.Response, name: str) -> object:
+    """A field of Twilio's JSON answer (`sid` of a call, `code` of a refusal)."""
     try:
         body = response.json()
     except ValueError:
         return None
-    return body.get("code") if isinstance(body, dict) else None
+    return body.get(name) if isinstance(body, dict) else None

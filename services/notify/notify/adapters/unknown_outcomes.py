@@ -10,6 +10,12 @@ Kept as keyed digests (HMAC with LINK_SIGNING_KEY, `digest_key` its fingerprint)
 and `look_for`, what identifies the send in Twilio's list (a text's body, a call's caller).
 Never the number or the text. Without a pool (a provider built outside a lane) the records
 live in the process, as before this table.
+
+A body or a caller does not tell one notification's send from another's to the same number
+(every page call comes from our number; a page re-sent can have the same body), so the id of
+each send whose outcome is known (Twilio's answer, or a look-up that found it) is kept
+(`twilio_answered_sids`, migration 0014) and a look-up leaves those out: only a message or
+call nobody answered for can be the one of unknown outcome.
 """
 
 import hashlib
@@ -35,7 +41,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 _PURPOSE = "twilio-unknown-outcome"
-_KEPT_IN_PROCESS = 10_000  # without a pool: records at most (oldest forgotten)
+_KEPT_IN_PROCESS = 10_000  # without a pool: records (and answered ids) at most, oldest forgotten
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,7 @@ class UnknownOutcomes:
         self._pool = pool
         self._keys = tuple(keys)
         self._kept: OrderedDict[str, Record] = OrderedDict()
+        self._answered: OrderedDict[str, None] = OrderedDict()
 
     @classmethod
     def in_process(cls) -> "UnknownOutcomes":
@@ -107,18 +114,48 @@ class UnknownOutcomes:
             log.warning("twilio_unknown_outcome_unrecorded", notification_id=key, error=str(exc))
         return None
 
-    async def forget(self, key: str) -> None:
-        """The outcome is known: the record goes."""
+    async def forget(self, key: str, sid: object = None) -> None:
+        """The outcome is known: the record goes; `sid`, Twilio's id of the message or call
+        it became (if any), is kept as answered for."""
+        answered = sid if isinstance(sid, str) and sid else None
         if self._pool is None:
             self._kept.pop(key, None)
+            if answered is not None:
+                self._answered[answered] = None
+                while len(self._answered) > _KEPT_IN_PROCESS:
+                    self._answered.popitem(last=False)
             return
         try:
+            # One round trip, as the delete alone was.
             await self._pool.execute(
-                "DELETE FROM twilio_unknown_outcomes WHERE idempotency_key = $1", key
+                """WITH gone AS (
+                       DELETE FROM twilio_unknown_outcomes WHERE idempotency_key = $1)
+                   INSERT INTO twilio_answered_sids (sid)
+                   SELECT $2::text WHERE $2::text IS NOT NULL ON CONFLICT (sid) DO NOTHING""",
+                key,
+                answered,
             )
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             # Left behind, it costs the next attempt of this key (if any) a look-up.
             log.warning("twilio_unknown_outcome_kept", notification_id=key, error=str(exc))
+
+    async def unanswered(self, listed: list[Any]) -> list[dict[str, Any]] | None:
+        """Twilio's listed messages or calls but those whose send is known (another
+        notification's, answered for); None when the database cannot tell (then it goes)."""
+        found = [r for r in listed if isinstance(r, dict)]
+        sids = [str(r.get("sid")) for r in found]
+        if self._pool is None:
+            known = {s for s in sids if s in self._answered}
+        else:
+            try:
+                rows = await self._pool.fetch(
+                    "SELECT sid FROM twilio_answered_sids WHERE sid = ANY($1::text[])", sids
+                )
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                log.warning("twilio_answered_sids_unread", error=str(exc))
+                return None
+            known = {r["sid"] for r in rows}
+        return [r for r, sid in zip(found, sids, strict=True) if sid not in known]
 
     async def _insert_or_get(
         self, key: str, notification_id: UUID, channel: str, fresh: Record
