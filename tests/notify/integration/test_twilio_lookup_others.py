@@ -44,7 +44,7 @@ async def pool(database_url: str) -> AsyncIterator[Any]:
 
 
 def caller(twilio: FakeTwilio, client: httpx.AsyncClient, pool: Any) -> TwilioCallProvider:
-    s = NotifySettings(  # type: ignore[call-arg]
+    s = NotifySettings(
         SMS_PROVIDER="twilio",
         TWILIO_ACCOUNT_SID=ACCOUNT_SID,
         TWILIO_AUTH_TOKEN=AUTH_TOKEN,

@@ -112,9 +112,7 @@ class TwilioProvider:
             )
         return outcome_of_send(response.status_code, code)
 
-    async def _already_taken(
-        self, message: OutgoingMessage, to: str, unsure: Unsure
-    ) -> str | None:
+    async def _already_taken(self, message: OutgoingMessage, to: str, unsure: Unsure) -> str | None:
         """The id of a message Twilio holds to this number with the body sent then, created
         since the send whose answer never came, and no other send's (answered for). None when
         there is none or it cannot tell (then it goes)."""
