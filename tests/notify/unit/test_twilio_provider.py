@@ -439,3 +439,31 @@ async def test_a_call_found_once_is_not_taken_again_for_a_later_unknown_one(
     assert (await chosen.send(second)).kind is SENT
 
     assert len(twilio.calls_to(number)) == 3
+
+
+def rung(twilio: FakeTwilio, number: str, code: str) -> int:
+    """The calls posted to `number` for the page of `code` (its code is in the call's Url)."""
+    return sum(1 for p in twilio.calls_to(number) if f"code={code}" in p.form.get("Url", ""))
+
+
+async def test_two_pages_of_unknown_outcome_to_one_number_do_not_stand_for_each_other(
+    twilio: FakeTwilio, client: httpx.AsyncClient
+) -> None:
+    """Two alerts page one staff member while Twilio is slow: the first page's call is placed
+    but answered too late, the second's gets a 5xx (not placed). The second page's retry finds
+    one call it cannot tell from the first page's (both of unknown outcome): it rings (a
+    second call beats none); the first page's retry then rings again too (its call was left
+    out, not knowing whose it is)."""
+    first, second = page_call(), page_call()
+    second = replace(second, to=first.to, page_code="9Z8Y7X")
+    number = e164(first.to)
+    twilio.answer_calls(number, Scripted(delay=1.0), Scripted(status=503, record=False))
+    chosen = TimeCapped(call_provider_of(twilio, client), 0.3)
+
+    assert (await chosen.send(first)).error_code == "provider_timeout"
+    assert (await chosen.send(second)).kind is TRANSIENT
+    assert (await chosen.send(second)).kind is SENT
+    assert (await chosen.send(first)).kind is SENT
+
+    assert rung(twilio, number, "9Z8Y7X") == 2  # the 5xx, then its retry
+    assert rung(twilio, number, "1A2B3C") == 2

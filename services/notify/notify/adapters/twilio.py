@@ -25,7 +25,7 @@ import httpx
 
 from counseling_shared.logs import get_logger
 from counseling_shared.phones import normalise_phone
-from notify.adapters.twilio_lookup import created_since, listed
+from notify.adapters.twilio_lookup import listed, went
 from notify.adapters.unknown_outcomes import UnknownOutcomes, Unsure
 from notify.application.ports import OutgoingMessage
 from notify.domain.notification import DeliveryOutcome
@@ -74,9 +74,7 @@ class TwilioProvider:
             look_for=message.body,
             now=datetime.now(UTC),
         )
-        taken = await self._already_taken(message, to, unsure) if unsure is not None else None
-        if taken is not None:
-            await self._outcomes.forget(key, taken)  # that message is this send's now
+        if unsure is not None and await self._already_taken(message, to, unsure):
             log.warning("twilio_resend_avoided", notification_id=key, provider=self._role)
             return DeliveryOutcome.sent()
         form = {
@@ -112,28 +110,20 @@ class TwilioProvider:
             )
         return outcome_of_send(response.status_code, code)
 
-    async def _already_taken(self, message: OutgoingMessage, to: str, unsure: Unsure) -> str | None:
-        """The id of a message Twilio holds to this number with the body sent then, created
-        since the send whose answer never came, and no other send's (answered for). None when
-        there is none or it cannot tell (then it goes)."""
+    async def _already_taken(self, message: OutgoingMessage, to: str, unsure: Unsure) -> bool:
+        """Whether Twilio holds a message to this number with the body sent then, created
+        since the send whose answer never came, and no other send's (`twilio_lookup.went`).
+        False when it cannot tell (then it goes)."""
         params = {"To": to, "PageSize": "50"}
         if "From" in self._sender:  # a Messaging Service picks the sender from its pool
             params["From"] = self._sender["From"]
         found = await listed(self._client, self._messages, params, self._auth, "messages")
-        if found is not None:
-            found = await self._outcomes.unanswered(found)
-        if found is None:
+        key = message.idempotency_key
+        taken = await went(self._outcomes, key, unsure, found, "body")
+        if taken is None:
             TWILIO_LOOKUPS.labels("sms", "failed").inc()
-            log.warning("twilio_lookup_failed", notification_id=message.idempotency_key)
-            return None
-        taken = next(
-            (
-                str(m.get("sid"))
-                for m in found
-                if unsure.matches(m.get("body")) and created_since(m, unsure)
-            ),
-            None,
-        )
+            log.warning("twilio_lookup_failed", notification_id=key)
+            return False
         TWILIO_LOOKUPS.labels("sms", "found" if taken else "not_found").inc()
         return taken
 

@@ -27,7 +27,7 @@ import httpx
 
 from counseling_shared.logs import get_logger
 from counseling_shared.phones import normalise_phone
-from notify.adapters.twilio_lookup import CLOCK_SKEW, created_since, listed
+from notify.adapters.twilio_lookup import CLOCK_SKEW, listed, went
 from notify.adapters.unknown_outcomes import UnknownOutcomes, Unsure
 from notify.application.ports import OutgoingMessage
 from notify.domain.notification import DeliveryOutcome
@@ -78,9 +78,7 @@ class TwilioCallProvider:
             look_for=self._caller,
             now=datetime.now(UTC),
         )
-        placed = await self._already_placed(key, to, unsure) if unsure is not None else None
-        if placed is not None:
-            await self._outcomes.forget(key, placed)  # that call is this page's now
+        if unsure is not None and await self._already_placed(key, to, unsure):
             log.warning("twilio_recall_avoided", notification_id=key)
             return DeliveryOutcome.sent()
         answer_url, status_url = self.urls(message.page_code)
@@ -122,28 +120,19 @@ class TwilioCallProvider:
             )
         return outcome_of_send(response.status_code, code)
 
-    async def _already_placed(self, key: str, to: str, unsure: Unsure) -> str | None:
-        """The id of a call Twilio holds to this number from our number, created since the
-        call whose answer never came, and no other page's (answered for: every page call
-        comes from our number). None when there is none or it cannot tell (it rings again)."""
+    async def _already_placed(self, key: str, to: str, unsure: Unsure) -> bool:
+        """Whether Twilio holds a call to this number from our number, created since the call
+        whose answer never came, and no other page's (`twilio_lookup.went`: every page call
+        comes from our number). False when it cannot tell (then it rings again)."""
         day = (unsure.since - CLOCK_SKEW).astimezone(UTC).date().isoformat()
         # `StartTime>=` is a day (UTC): the exact instant is checked on `date_created` below.
         params = {"To": to, "From": self._caller, "StartTime>": day, "PageSize": "50"}
         found = await listed(self._client, self._calls, params, self._auth, "calls")
-        if found is not None:
-            found = await self._outcomes.unanswered(found)
-        if found is None:
+        placed = await went(self._outcomes, key, unsure, found, "from")
+        if placed is None:
             TWILIO_LOOKUPS.labels("voice", "failed").inc()
             log.warning("twilio_lookup_failed", notification_id=key, channel="voice")
-            return None
-        placed = next(
-            (
-                str(c.get("sid"))
-                for c in found
-                if unsure.matches(c.get("from")) and created_since(c, unsure)
-            ),
-            None,
-        )
+            return False
         TWILIO_LOOKUPS.labels("voice", "found" if placed else "not_found").inc()
         return placed
 

@@ -59,6 +59,7 @@ class Unsure:
     since: datetime
     look_for: str
     secret: str  # the link key that made the digests (never stored)
+    others: int = 0  # other keys' sends of unknown outcome to this number, of the same look_for
 
     def matches(self, value: object) -> bool:
         """Whether `value` (a listed message's body, a call's `from`) is what was sent."""
@@ -108,22 +109,20 @@ class UnknownOutcomes:
             if secret is not None and hmac.compare_digest(
                 _phone_digest(secret, phone), old.phone_digest
             ):
-                return Unsure(since=old.since, look_for=old.look_for, secret=secret)
+                others = await self._others(key, phone, look_for)
+                return Unsure(old.since, old.look_for, secret, others)
             await self._replace(key, fresh)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             log.warning("twilio_unknown_outcome_unrecorded", notification_id=key, error=str(exc))
         return None
 
-    async def forget(self, key: str, sid: object = None) -> None:
-        """The outcome is known: the record goes; `sid`, Twilio's id of the message or call
-        it became (if any), is kept as answered for."""
-        answered = sid if isinstance(sid, str) and sid else None
+    async def forget(self, key: str, *sids: object) -> None:
+        """The outcome is known: the record goes; `sids`, Twilio's ids of the message or call
+        it became (if any), are kept as answered for."""
+        answered = [s for s in sids if isinstance(s, str) and s]
         if self._pool is None:
             self._kept.pop(key, None)
-            if answered is not None:
-                self._answered[answered] = None
-                while len(self._answered) > _KEPT_IN_PROCESS:
-                    self._answered.popitem(last=False)
+            self._keep_answered(answered)
             return
         try:
             # One round trip, as the delete alone was.
@@ -131,13 +130,55 @@ class UnknownOutcomes:
                 """WITH gone AS (
                        DELETE FROM twilio_unknown_outcomes WHERE idempotency_key = $1)
                    INSERT INTO twilio_answered_sids (sid)
-                   SELECT $2::text WHERE $2::text IS NOT NULL ON CONFLICT (sid) DO NOTHING""",
+                   SELECT unnest($2::text[]) ON CONFLICT (sid) DO NOTHING""",
                 key,
                 answered,
             )
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             # Left behind, it costs the next attempt of this key (if any) a look-up.
             log.warning("twilio_unknown_outcome_kept", notification_id=key, error=str(exc))
+
+    async def set_aside(self, sids: Sequence[str]) -> None:
+        """Twilio's ids no look-up may take for its send any more (which of two sends of
+        unknown outcome they are cannot be told): kept as answered for."""
+        if self._pool is None:
+            self._keep_answered(sids)
+            return
+        try:
+            await self._pool.execute(
+                """INSERT INTO twilio_answered_sids (sid) SELECT unnest($1::text[])
+                   ON CONFLICT (sid) DO NOTHING""",
+                list(sids),
+            )
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            log.warning("twilio_answered_sids_unwritten", error=str(exc))
+
+    def _keep_answered(self, sids: Sequence[str]) -> None:
+        for sid in sids:
+            self._answered[sid] = None
+        while len(self._answered) > _KEPT_IN_PROCESS:
+            self._answered.popitem(last=False)
+
+    async def _others(self, key: str, phone: str, look_for: str) -> int:
+        """Other keys' records of unknown outcome to `phone` with the same `look_for` (a
+        call's caller: every page call to the number; a text's body): a look-up cannot tell
+        their messages or calls from this key's."""
+        phones = [_phone_digest(k, phone) for k in self._keys]
+        wanted = [_digest(k, look_for) for k in self._keys]
+        if self._pool is None:
+            return sum(
+                1
+                for k, r in self._kept.items()
+                if k != key and r.phone_digest in phones and r.look_for in wanted
+            )
+        found: int = await self._pool.fetchval(
+            """SELECT count(*) FROM twilio_unknown_outcomes WHERE idempotency_key <> $1
+                   AND phone_digest = ANY($2::text[]) AND look_for = ANY($3::text[])""",
+            key,
+            phones,
+            wanted,
+        )
+        return found
 
     async def unanswered(self, listed: list[Any]) -> list[dict[str, Any]] | None:
         """Twilio's listed messages or calls but those whose send is known (another
