@@ -60,14 +60,11 @@ async def went(
         found = await outcomes.unanswered(found)
     if found is None:
         return None
-    matching = [
-        str(r.get("sid"))
-        for r in found
-        if unsure.matches(r.get(field)) and created_since(r, unsure)
-    ]
+    matching = [r for r in found if unsure.matches(r.get(field)) and created_since(r, unsure)]
+    ids = [sid for r in matching if isinstance(sid := r.get("sid"), str) and sid]
     if matching and unsure.others:
-        await outcomes.set_aside(matching)
+        await outcomes.set_aside(ids)
         return False
     if matching:
-        await outcomes.forget(key, *matching)
+        await outcomes.forget(key, *ids)
     return bool(matching)

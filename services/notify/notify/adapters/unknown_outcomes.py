@@ -184,7 +184,7 @@ class UnknownOutcomes:
         """Twilio's listed messages or calls but those whose send is known (another
         notification's, answered for); None when the database cannot tell (then it goes)."""
         found = [r for r in listed if isinstance(r, dict)]
-        sids = [str(r.get("sid")) for r in found]
+        sids = [str(r.get("sid") or "") for r in found]
         if self._pool is None:
             known = {s for s in sids if s in self._answered}
         else:
