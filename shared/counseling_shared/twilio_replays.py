@@ -9,8 +9,9 @@ status, which legitimately comes once per status).
 The id is claimed before acting, in its own short transaction, and settled after: the action
 spans other transactions and services (booking over the bus), so it cannot commit with it.
 
-- an action that fails (an exception: Twilio gets a 5xx or nothing and retries with the SAME
-  id) releases its claim, so the retry acts;
+- an action that fails (an exception: Twilio gets a 5xx) releases its claim, so the same id
+  posted again acts (Twilio does not retry a text after a 5xx or its read timeout by default:
+  it posts the number's Fallback URL, which the operator sets to this same route);
 - a process that dies between claim and settle leaves the claim unsettled: after `LEASE` a
   retry takes it over and acts (before, it is answered 503: the first may still be acting);
 - a settled id is a replay: the caller answers its harmless empty answer, nothing changes,

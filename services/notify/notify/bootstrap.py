@@ -91,6 +91,8 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
             PruneTarget("webhook_attempts", "at < $1", s.prune_attempts_after),
             # A Twilio send of unknown outcome never tried again (its notification gave up).
             PruneTarget("twilio_unknown_outcomes", "since < $1", s.prune_attempts_after),
+            # Ids of answered sends, left out of those records' look-ups (kept as long).
+            PruneTarget("twilio_answered_sids", "answered_at < $1", s.prune_attempts_after),
             # Then a finished delivery whose attempts are gone, then a deleted subscription
             # with nothing left on record (in this order: each is the next one's reference).
             PruneTarget(

@@ -73,6 +73,12 @@ def decode_cursor(cursor: str) -> tuple[CursorValue, ...]:
         raise InvalidCursor(str(exc)) from None
 
 
+def _naive(value: object) -> bool:
+    """An instant without its offset: never in a cursor of ours (every list's instants are
+    aware), and one a list cut in Python could not compare with its own (a 500)."""
+    return isinstance(value, datetime) and value.utcoffset() is None
+
+
 def _bad_cursor() -> Unprocessable:
     return Unprocessable(
         "cursor: not a cursor this list gave out",
@@ -124,7 +130,7 @@ class PageRequest:
         except InvalidCursor:
             raise _bad_cursor() from None
         fits = len(values) == len(types) and all(
-            isinstance(v, t) and not (t is int and isinstance(v, bool))
+            isinstance(v, t) and not (t is int and isinstance(v, bool)) and not _naive(v)
             for v, t in zip(values, types, strict=True)
         )
         if not fits:

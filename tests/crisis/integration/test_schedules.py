@@ -10,6 +10,7 @@ import pytest
 from icalendar import Calendar
 
 from counseling_shared.events import SiteRegistered
+from counseling_shared.http.pagination import encode_cursor
 from counseling_shared.links import LinkSigner
 from tests.crisis.integration.harness import Bus, RunningCrisis, eventually
 from tests.crisis.integration.steps import register_staff, staff_registered
@@ -387,3 +388,26 @@ async def test_shifts_come_a_page_at_a_time_like_every_list(
     assert "Next-Cursor" not in whole.headers
     assert (await crisis.http.get(path, params={**window, "limit": 201})).status_code == 422
     assert (await crisis.http.get(path, params={**window, "cursor": "nonsense"})).status_code == 422
+
+
+async def test_a_shifts_cursor_with_an_instant_without_its_offset_is_refused(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    """A cursor is the caller's to send back: one made by hand with an instant that has no
+    offset (`2026-03-20T09:00:00`) is a 422 like any cursor this list did not give out, not a
+    500 (shifts are cut from the window in Python, where such an instant cannot be compared)."""
+    site = await register_site(bus, "UTC")
+    a, b = await register_known_staff(crisis, bus, site, 2)
+    daily = {
+        "rotation": {"kind": "daily", "handoff": "09:00", "start_on": "2026-03-01"},
+        "participants": [str(a), str(b)],
+    }
+    schedule_id = (await post_schedule(crisis, site, [daily]))["schedule_id"]
+    window = {"from": "2026-03-01T09:00:00Z", "to": "2026-04-01T09:00:00Z"}
+    naive = encode_cursor((datetime(2026, 3, 20, 9), 0, str(a), ""))
+
+    answer = await crisis.http.get(
+        f"/schedules/{schedule_id}/shifts", params={**window, "cursor": naive}
+    )
+
+    assert answer.status_code == 422, answer.text

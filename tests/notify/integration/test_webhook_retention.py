@@ -1,7 +1,8 @@
 """Webhook records go with the attempt records' retention: attempts, then finished deliveries
 with no attempt left, then deleted subscriptions with no delivery left. Pending deliveries,
 live subscriptions and anything younger stay. So do Twilio sends of unknown outcome: an old
-record (its notification gave up long ago) goes, a young one stays."""
+record (its notification gave up long ago) goes, a young one stays; and the ids of answered
+Twilio sends those records' look-ups leave out."""
 
 from __future__ import annotations
 
@@ -99,6 +100,12 @@ async def test_old_webhook_records_are_pruned_in_reference_order_and_the_rest_ke
             uuid4(),
             days_ago,
         )
+        await pool.execute(
+            """INSERT INTO twilio_answered_sids (sid, answered_at)
+               VALUES ($1, now() - make_interval(days => $2::int))""",
+            f"SM{key}",
+            days_ago,
+        )
     targets = notify.bootstrap.definition().prune_targets
 
     deleted = await Pruner(pool, targets).prune_once()
@@ -109,11 +116,14 @@ async def test_old_webhook_records_are_pruned_in_reference_order_and_the_rest_ke
         "webhook_deliveries": 3,
         "webhook_subscriptions": 1,
         "twilio_unknown_outcomes": 1,
+        "twilio_answered_sids": 1,
         "sms_reminders": 0,  # none in this module
         "twilio_posts": 0,
     }
     kept = [r["idempotency_key"] for r in await pool.fetch("SELECT * FROM twilio_unknown_outcomes")]
     assert kept == ["young"]
+    sids = [r["sid"] for r in await pool.fetch("SELECT sid FROM twilio_answered_sids")]
+    assert sids == ["SMyoung"]
     subscriptions = {r["id"] for r in await pool.fetch("SELECT id FROM webhook_subscriptions")}
     assert subscriptions == {recent_sub, live_sub, young_deleted}
     deliveries = {r["id"] for r in await pool.fetch("SELECT id FROM webhook_deliveries")}

@@ -380,3 +380,90 @@ async def test_a_send_the_database_cannot_record_still_goes(
 
     assert (await chosen.send(sent)).kind is SENT
     assert len(twilio.to(e164(sent.to))) == 1
+
+
+async def test_another_pages_call_to_the_same_number_does_not_stand_for_this_one(
+    twilio: FakeTwilio, client: httpx.AsyncClient
+) -> None:
+    """Two alerts paging the same staff member: the first call's answer is a 5xx (Twilio did
+    not place it), the second page's call is placed. The first page's retry lists the calls to
+    the number from our number: the second page's call, whose answer said it was its own, must
+    not be taken for the first one's (a page wrongly unrung is the worst outcome)."""
+    first, second = page_call(), page_call()
+    second = replace(second, to=first.to, page_code="9Z8Y7X")
+    number = e164(first.to)
+    twilio.answer_calls(number, Scripted(status=503, code=20500, record=False))
+    chosen = call_provider_of(twilio, client)
+
+    assert (await chosen.send(first)).kind is TRANSIENT
+    assert (await chosen.send(second)).kind is SENT
+    assert (await chosen.send(first)).kind is SENT
+
+    assert len(twilio.calls_to(number)) == 3  # the first page rang on its retry
+    assert len(twilio.lists_for(number, calls=True)) == 1
+
+
+async def test_another_text_with_the_same_body_does_not_stand_for_this_one(
+    twilio: FakeTwilio, client: httpx.AsyncClient
+) -> None:
+    """The same for texts: another notification's text with the same body to the same number,
+    answered by Twilio, is not the text whose outcome is unknown."""
+    first = message()
+    second = replace(message(), to=first.to, body=first.body)
+    number = e164(first.to)
+    twilio.answer(number, Scripted(status=503, code=20500, record=False))
+    chosen = provider(twilio, client)
+
+    assert (await chosen.send(first)).kind is TRANSIENT
+    assert (await chosen.send(second)).kind is SENT
+    assert (await chosen.send(first)).kind is SENT
+
+    assert len(twilio.to(number)) == 3
+    assert len(twilio.lists_for(number)) == 1
+
+
+async def test_a_call_found_once_is_not_taken_again_for_a_later_unknown_one(
+    twilio: FakeTwilio, client: httpx.AsyncClient
+) -> None:
+    """A call found by a look-up is that page's: a later page's call of unknown outcome to the
+    same number does not take it for its own (a regression guard of the found call's id)."""
+    first, second = page_call(), page_call()
+    second = replace(second, to=first.to)
+    number = e164(first.to)
+    twilio.answer_calls(number, Scripted(delay=1.0), Scripted(status=503, record=False))
+    chosen = TimeCapped(call_provider_of(twilio, client), 0.3)
+
+    assert (await chosen.send(first)).error_code == "provider_timeout"
+    assert (await chosen.send(first)).kind is SENT  # found: not rung again
+    assert (await chosen.send(second)).kind is TRANSIENT
+    assert (await chosen.send(second)).kind is SENT
+
+    assert len(twilio.calls_to(number)) == 3
+
+
+def rung(twilio: FakeTwilio, number: str, code: str) -> int:
+    """The calls posted to `number` for the page of `code` (its code is in the call's Url)."""
+    return sum(1 for p in twilio.calls_to(number) if f"code={code}" in p.form.get("Url", ""))
+
+
+async def test_two_pages_of_unknown_outcome_to_one_number_do_not_stand_for_each_other(
+    twilio: FakeTwilio, client: httpx.AsyncClient
+) -> None:
+    """Two alerts page one staff member while Twilio is slow: the first page's call is placed
+    but answered too late, the second's gets a 5xx (not placed). The second page's retry finds
+    one call it cannot tell from the first page's (both of unknown outcome): it rings (a
+    second call beats none); the first page's retry then rings again too (its call was left
+    out, not knowing whose it is)."""
+    first, second = page_call(), page_call()
+    second = replace(second, to=first.to, page_code="9Z8Y7X")
+    number = e164(first.to)
+    twilio.answer_calls(number, Scripted(delay=1.0), Scripted(status=503, record=False))
+    chosen = TimeCapped(call_provider_of(twilio, client), 0.3)
+
+    assert (await chosen.send(first)).error_code == "provider_timeout"
+    assert (await chosen.send(second)).kind is TRANSIENT
+    assert (await chosen.send(second)).kind is SENT
+    assert (await chosen.send(first)).kind is SENT
+
+    assert rung(twilio, number, "9Z8Y7X") == 2  # the 5xx, then its retry
+    assert rung(twilio, number, "1A2B3C") == 2

@@ -25,7 +25,7 @@ import httpx
 
 from counseling_shared.logs import get_logger
 from counseling_shared.phones import normalise_phone
-from notify.adapters.twilio_lookup import created_since, listed
+from notify.adapters.twilio_lookup import listed, went
 from notify.adapters.unknown_outcomes import UnknownOutcomes, Unsure
 from notify.application.ports import OutgoingMessage
 from notify.domain.notification import DeliveryOutcome
@@ -75,7 +75,6 @@ class TwilioProvider:
             now=datetime.now(UTC),
         )
         if unsure is not None and await self._already_taken(message, to, unsure):
-            await self._outcomes.forget(key)
             log.warning("twilio_resend_avoided", notification_id=key, provider=self._role)
             return DeliveryOutcome.sent()
         form = {
@@ -96,8 +95,9 @@ class TwilioProvider:
             return DeliveryOutcome.transient("http_unreachable")
         # (asyncio.CancelledError, the page lane's time cap, leaves the record in place.)
         if response.status_code < 500:
-            await self._outcomes.forget(key)  # Twilio answered: it took it or refused it
-        code = _code_of(response)
+            # Twilio answered: it took it (its id no other look-up may take) or refused it.
+            await self._outcomes.forget(key, _field_of(response, "sid"))
+        code = _field_of(response, "code")
         if response.status_code in CREDENTIAL_REFUSALS:
             PROVIDER_AUTH_REJECTIONS.labels(self._channel, self._role).inc()
             log.error(
@@ -112,26 +112,26 @@ class TwilioProvider:
 
     async def _already_taken(self, message: OutgoingMessage, to: str, unsure: Unsure) -> bool:
         """Whether Twilio holds a message to this number with the body sent then, created
-        since the send whose answer never came. False when it cannot tell (then it goes)."""
+        since the send whose answer never came, and no other send's (`twilio_lookup.went`).
+        False when it cannot tell (then it goes)."""
         params = {"To": to, "PageSize": "50"}
         if "From" in self._sender:  # a Messaging Service picks the sender from its pool
             params["From"] = self._sender["From"]
         found = await listed(self._client, self._messages, params, self._auth, "messages")
-        if found is None:
+        key = message.idempotency_key
+        taken = await went(self._outcomes, key, unsure, found, "body")
+        if taken is None:
             TWILIO_LOOKUPS.labels("sms", "failed").inc()
-            log.warning("twilio_lookup_failed", notification_id=message.idempotency_key)
+            log.warning("twilio_lookup_failed", notification_id=key)
             return False
-        taken = any(
-            isinstance(m, dict) and unsure.matches(m.get("body")) and created_since(m, unsure)
-            for m in found
-        )
         TWILIO_LOOKUPS.labels("sms", "found" if taken else "not_found").inc()
         return taken
 
 
-def _code_of(response: httpx.Response) -> object:
+def _field_of(response: httpx.Response, name: str) -> object:
+    """A field of Twilio's JSON answer (`sid` of a resource, `code` of a refusal)."""
     try:
         body = response.json()
     except ValueError:
         return None
-    return body.get("code") if isinstance(body, dict) else None
+    return body.get(name) if isinstance(body, dict) else None

@@ -27,7 +27,7 @@ import httpx
 
 from counseling_shared.logs import get_logger
 from counseling_shared.phones import normalise_phone
-from notify.adapters.twilio_lookup import CLOCK_SKEW, created_since, listed
+from notify.adapters.twilio_lookup import CLOCK_SKEW, listed, went
 from notify.adapters.unknown_outcomes import UnknownOutcomes, Unsure
 from notify.application.ports import OutgoingMessage
 from notify.domain.notification import DeliveryOutcome
@@ -79,7 +79,6 @@ class TwilioCallProvider:
             now=datetime.now(UTC),
         )
         if unsure is not None and await self._already_placed(key, to, unsure):
-            await self._outcomes.forget(key)
             log.warning("twilio_recall_avoided", notification_id=key)
             return DeliveryOutcome.sent()
         answer_url, status_url = self.urls(message.page_code)
@@ -105,8 +104,10 @@ class TwilioCallProvider:
             return DeliveryOutcome.transient("http_unreachable")
         # (asyncio.CancelledError, the page lane's time cap, leaves the record in place.)
         if response.status_code < 500:
-            await self._outcomes.forget(key)  # Twilio answered: it placed it or refused it
-        code = _code_of(response)
+            # Twilio answered: it placed it (its id no other page's look-up may take) or
+            # refused it.
+            await self._outcomes.forget(key, _field_of(response, "sid"))
+        code = _field_of(response, "code")
         if response.status_code in CREDENTIAL_REFUSALS:
             PROVIDER_AUTH_REJECTIONS.labels("voice", "primary").inc()
             log.error(
@@ -120,27 +121,26 @@ class TwilioCallProvider:
         return outcome_of_send(response.status_code, code)
 
     async def _already_placed(self, key: str, to: str, unsure: Unsure) -> bool:
-        """Whether Twilio holds a call to this number from our number, created since the
-        call whose answer never came. False when it cannot tell (then it rings again)."""
+        """Whether Twilio holds a call to this number from our number, created since the call
+        whose answer never came, and no other page's (`twilio_lookup.went`: every page call
+        comes from our number). False when it cannot tell (then it rings again)."""
         day = (unsure.since - CLOCK_SKEW).astimezone(UTC).date().isoformat()
         # `StartTime>=` is a day (UTC): the exact instant is checked on `date_created` below.
         params = {"To": to, "From": self._caller, "StartTime>": day, "PageSize": "50"}
         found = await listed(self._client, self._calls, params, self._auth, "calls")
-        if found is None:
+        placed = await went(self._outcomes, key, unsure, found, "from")
+        if placed is None:
             TWILIO_LOOKUPS.labels("voice", "failed").inc()
             log.warning("twilio_lookup_failed", notification_id=key, channel="voice")
             return False
-        placed = any(
-            isinstance(c, dict) and unsure.matches(c.get("from")) and created_since(c, unsure)
-            for c in found
-        )
         TWILIO_LOOKUPS.labels("voice", "found" if placed else "not_found").inc()
         return placed
 
 
-def _code_of(response: httpx.Response) -> object:
+def _field_of(response: httpx.Response, name: str) -> object:
+    """A field of Twilio's JSON answer (`sid` of a call, `code` of a refusal)."""
     try:
         body = response.json()
     except ValueError:
         return None
-    return body.get("code") if isinstance(body, dict) else None
+    return body.get(name) if isinstance(body, dict) else None

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from notify.adapters.unknown_outcomes import Unsure
+from notify.adapters.unknown_outcomes import UnknownOutcomes, Unsure
 
 CLOCK_SKEW = timedelta(minutes=2)  # Twilio's date_created against our clock
 
@@ -38,3 +38,33 @@ def created_since(resource: dict[str, Any], unsure: Unsure) -> bool:
         return created >= unsure.since - CLOCK_SKEW
     except (TypeError, ValueError):  # unreadable, or without a zone
         return False
+
+
+async def went(
+    outcomes: UnknownOutcomes,
+    key: str,
+    unsure: Unsure,
+    found: list[Any] | None,
+    field: str,
+) -> bool | None:
+    """Whether Twilio's list (`found`; None: no list) holds the send of `key` whose outcome is
+    unknown: one of its messages or calls that no other send answered for, whose `field` (a
+    text's `body`, a call's `from`) is what was sent, created since. True: the record goes and
+    those ids are this send's. False: send it. None: the list (or our ids) could not be read.
+
+    When another key's send to the number, of the same body or caller, is of unknown outcome
+    too (`unsure.others`: two pages to one staff member while Twilio is slow), which send a
+    match is cannot be told: this one goes and the matches are set aside (neither send takes
+    them), a second text or call being the better failure for a page than none."""
+    if found is not None:
+        found = await outcomes.unanswered(found)
+    if found is None:
+        return None
+    matching = [r for r in found if unsure.matches(r.get(field)) and created_since(r, unsure)]
+    ids = [sid for r in matching if isinstance(sid := r.get("sid"), str) and sid]
+    if matching and unsure.others:
+        await outcomes.set_aside(ids)
+        return False
+    if matching:
+        await outcomes.forget(key, *ids)
+    return bool(matching)

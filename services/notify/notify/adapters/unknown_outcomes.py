@@ -10,6 +10,12 @@ Kept as keyed digests (HMAC with LINK_SIGNING_KEY, `digest_key` its fingerprint)
 and `look_for`, what identifies the send in Twilio's list (a text's body, a call's caller).
 Never the number or the text. Without a pool (a provider built outside a lane) the records
 live in the process, as before this table.
+
+A body or a caller does not tell one notification's send from another's to the same number
+(every page call comes from our number; a page re-sent can have the same body), so the id of
+each send whose outcome is known (Twilio's answer, or a look-up that found it) is kept
+(`twilio_answered_sids`, migration 0014) and a look-up leaves those out: only a message or
+call nobody answered for can be the one of unknown outcome.
 """
 
 import hashlib
@@ -35,7 +41,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 _PURPOSE = "twilio-unknown-outcome"
-_KEPT_IN_PROCESS = 10_000  # without a pool: records at most (oldest forgotten)
+_KEPT_IN_PROCESS = 10_000  # without a pool: records (and answered ids) at most, oldest forgotten
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,7 @@ class Unsure:
     since: datetime
     look_for: str
     secret: str  # the link key that made the digests (never stored)
+    others: int = 0  # other keys' sends of unknown outcome to this number, of the same look_for
 
     def matches(self, value: object) -> bool:
         """Whether `value` (a listed message's body, a call's `from`) is what was sent."""
@@ -66,6 +73,7 @@ class UnknownOutcomes:
         self._pool = pool
         self._keys = tuple(keys)
         self._kept: OrderedDict[str, Record] = OrderedDict()
+        self._answered: OrderedDict[str, None] = OrderedDict()
 
     @classmethod
     def in_process(cls) -> "UnknownOutcomes":
@@ -101,24 +109,94 @@ class UnknownOutcomes:
             if secret is not None and hmac.compare_digest(
                 _phone_digest(secret, phone), old.phone_digest
             ):
-                return Unsure(since=old.since, look_for=old.look_for, secret=secret)
+                others = await self._others(key, phone, look_for)
+                return Unsure(old.since, old.look_for, secret, others)
             await self._replace(key, fresh)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             log.warning("twilio_unknown_outcome_unrecorded", notification_id=key, error=str(exc))
         return None
 
-    async def forget(self, key: str) -> None:
-        """The outcome is known: the record goes."""
+    async def forget(self, key: str, *sids: object) -> None:
+        """The outcome is known: the record goes; `sids`, Twilio's ids of the message or call
+        it became (if any), are kept as answered for."""
+        answered = [s for s in sids if isinstance(s, str) and s]
         if self._pool is None:
             self._kept.pop(key, None)
+            self._keep_answered(answered)
             return
         try:
+            # One round trip, as the delete alone was.
             await self._pool.execute(
-                "DELETE FROM twilio_unknown_outcomes WHERE idempotency_key = $1", key
+                """WITH gone AS (
+                       DELETE FROM twilio_unknown_outcomes WHERE idempotency_key = $1)
+                   INSERT INTO twilio_answered_sids (sid)
+                   SELECT unnest($2::text[]) ON CONFLICT (sid) DO NOTHING""",
+                key,
+                answered,
             )
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             # Left behind, it costs the next attempt of this key (if any) a look-up.
             log.warning("twilio_unknown_outcome_kept", notification_id=key, error=str(exc))
+
+    async def set_aside(self, sids: Sequence[str]) -> None:
+        """Twilio's ids no look-up may take for its send any more (which of two sends of
+        unknown outcome they are cannot be told): kept as answered for."""
+        if self._pool is None:
+            self._keep_answered(sids)
+            return
+        try:
+            await self._pool.execute(
+                """INSERT INTO twilio_answered_sids (sid) SELECT unnest($1::text[])
+                   ON CONFLICT (sid) DO NOTHING""",
+                list(sids),
+            )
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            log.warning("twilio_answered_sids_unwritten", error=str(exc))
+
+    def _keep_answered(self, sids: Sequence[str]) -> None:
+        for sid in sids:
+            self._answered[sid] = None
+        while len(self._answered) > _KEPT_IN_PROCESS:
+            self._answered.popitem(last=False)
+
+    async def _others(self, key: str, phone: str, look_for: str) -> int:
+        """Other keys' records of unknown outcome to `phone` with the same `look_for` (a
+        call's caller: every page call to the number; a text's body): a look-up cannot tell
+        their messages or calls from this key's."""
+        phones = [_phone_digest(k, phone) for k in self._keys]
+        wanted = [_digest(k, look_for) for k in self._keys]
+        if self._pool is None:
+            return sum(
+                1
+                for k, r in self._kept.items()
+                if k != key and r.phone_digest in phones and r.look_for in wanted
+            )
+        found: int = await self._pool.fetchval(
+            """SELECT count(*) FROM twilio_unknown_outcomes WHERE idempotency_key <> $1
+                   AND phone_digest = ANY($2::text[]) AND look_for = ANY($3::text[])""",
+            key,
+            phones,
+            wanted,
+        )
+        return found
+
+    async def unanswered(self, listed: list[Any]) -> list[dict[str, Any]] | None:
+        """Twilio's listed messages or calls but those whose send is known (another
+        notification's, answered for); None when the database cannot tell (then it goes)."""
+        found = [r for r in listed if isinstance(r, dict)]
+        sids = [str(r.get("sid") or "") for r in found]
+        if self._pool is None:
+            known = {s for s in sids if s in self._answered}
+        else:
+            try:
+                rows = await self._pool.fetch(
+                    "SELECT sid FROM twilio_answered_sids WHERE sid = ANY($1::text[])", sids
+                )
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                log.warning("twilio_answered_sids_unread", error=str(exc))
+                return None
+            known = {r["sid"] for r in rows}
+        return [r for r, sid in zip(found, sids, strict=True) if sid not in known]
 
     async def _insert_or_get(
         self, key: str, notification_id: UUID, channel: str, fresh: Record
