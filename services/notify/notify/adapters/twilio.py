@@ -25,12 +25,10 @@ import httpx
 
 from counseling_shared.logs import get_logger
 from counseling_shared.phones import normalise_phone
-from notify.adapters.twilio_lookup import listed, went
+from notify.adapters.twilio_lookup import counted, listed, post_recorded, went
 from notify.adapters.unknown_outcomes import UnknownOutcomes, Unsure
 from notify.application.ports import OutgoingMessage
 from notify.domain.notification import DeliveryOutcome
-from notify.domain.twilio_errors import CREDENTIAL_REFUSALS, outcome_of_send
-from notify.metrics import PROVIDER_AUTH_REJECTIONS, TWILIO_LOOKUPS
 
 log = get_logger(__name__)
 
@@ -83,32 +81,17 @@ class TwilioProvider:
             "StatusCallback": self.callback_url(key),
             **self._sender,
         }
-        try:
-            response = await self._client.post(self._messages, data=form, auth=self._auth)
-        except (httpx.ConnectError, httpx.ConnectTimeout):
-            if unsure is None:
-                await self._outcomes.forget(key)  # never reached Twilio
-            return DeliveryOutcome.transient("http_unreachable")
-        except httpx.TimeoutException:
-            return DeliveryOutcome.transient("http_timeout")
-        except httpx.HTTPError:
-            return DeliveryOutcome.transient("http_unreachable")
-        # (asyncio.CancelledError, the page lane's time cap, leaves the record in place.)
-        if response.status_code < 500:
-            # Twilio answered: it took it (its id no other look-up may take) or refused it.
-            await self._outcomes.forget(key, _field_of(response, "sid"))
-        code = _field_of(response, "code")
-        if response.status_code in CREDENTIAL_REFUSALS:
-            PROVIDER_AUTH_REJECTIONS.labels(self._channel, self._role).inc()
-            log.error(
-                "provider_auth_rejected",
-                channel=self._channel,
-                provider=self._role,
-                status=response.status_code,
-                twilio_code=code,
-                notification_id=key,
-            )
-        return outcome_of_send(response.status_code, code)
+        return await post_recorded(
+            self._client,
+            self._messages,
+            form,
+            self._auth,
+            outcomes=self._outcomes,
+            key=key,
+            unsure=unsure,
+            channel=self._channel,
+            role=self._role,
+        )
 
     async def _already_taken(self, message: OutgoingMessage, to: str, unsure: Unsure) -> bool:
         """Whether Twilio holds a message to this number with the body sent then, created
@@ -119,19 +102,4 @@ class TwilioProvider:
             params["From"] = self._sender["From"]
         found = await listed(self._client, self._messages, params, self._auth, "messages")
         key = message.idempotency_key
-        taken = await went(self._outcomes, key, unsure, found, "body")
-        if taken is None:
-            TWILIO_LOOKUPS.labels("sms", "failed").inc()
-            log.warning("twilio_lookup_failed", notification_id=key)
-            return False
-        TWILIO_LOOKUPS.labels("sms", "found" if taken else "not_found").inc()
-        return taken
-
-
-def _field_of(response: httpx.Response, name: str) -> object:
-    """A field of Twilio's JSON answer (`sid` of a resource, `code` of a refusal)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body.get(name) if isinstance(body, dict) else None
+        return counted("sms", key, await went(self._outcomes, key, unsure, found, "body"))

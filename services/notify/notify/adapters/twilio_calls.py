@@ -27,12 +27,10 @@ import httpx
 
 from counseling_shared.logs import get_logger
 from counseling_shared.phones import normalise_phone
-from notify.adapters.twilio_lookup import CLOCK_SKEW, listed, went
+from notify.adapters.twilio_lookup import CLOCK_SKEW, counted, listed, post_recorded, went
 from notify.adapters.unknown_outcomes import UnknownOutcomes, Unsure
 from notify.application.ports import OutgoingMessage
 from notify.domain.notification import DeliveryOutcome
-from notify.domain.twilio_errors import CREDENTIAL_REFUSALS, outcome_of_send
-from notify.metrics import PROVIDER_AUTH_REJECTIONS, TWILIO_LOOKUPS
 
 log = get_logger(__name__)
 
@@ -92,33 +90,17 @@ class TwilioCallProvider:
             "MachineDetection": "Enable",
             "Timeout": str(RING_SECONDS),
         }
-        try:
-            response = await self._client.post(self._calls, data=form, auth=self._auth)
-        except (httpx.ConnectError, httpx.ConnectTimeout):
-            if unsure is None:
-                await self._outcomes.forget(key)  # never reached Twilio
-            return DeliveryOutcome.transient("http_unreachable")
-        except httpx.TimeoutException:
-            return DeliveryOutcome.transient("http_timeout")
-        except httpx.HTTPError:
-            return DeliveryOutcome.transient("http_unreachable")
-        # (asyncio.CancelledError, the page lane's time cap, leaves the record in place.)
-        if response.status_code < 500:
-            # Twilio answered: it placed it (its id no other page's look-up may take) or
-            # refused it.
-            await self._outcomes.forget(key, _field_of(response, "sid"))
-        code = _field_of(response, "code")
-        if response.status_code in CREDENTIAL_REFUSALS:
-            PROVIDER_AUTH_REJECTIONS.labels("voice", "primary").inc()
-            log.error(
-                "provider_auth_rejected",
-                channel="voice",
-                provider="primary",
-                status=response.status_code,
-                twilio_code=code,
-                notification_id=message.idempotency_key,
-            )
-        return outcome_of_send(response.status_code, code)
+        return await post_recorded(
+            self._client,
+            self._calls,
+            form,
+            self._auth,
+            outcomes=self._outcomes,
+            key=key,
+            unsure=unsure,
+            channel="voice",
+            role="primary",
+        )
 
     async def _already_placed(self, key: str, to: str, unsure: Unsure) -> bool:
         """Whether Twilio holds a call to this number from our number, created since the call
@@ -128,19 +110,4 @@ class TwilioCallProvider:
         # `StartTime>=` is a day (UTC): the exact instant is checked on `date_created` below.
         params = {"To": to, "From": self._caller, "StartTime>": day, "PageSize": "50"}
         found = await listed(self._client, self._calls, params, self._auth, "calls")
-        placed = await went(self._outcomes, key, unsure, found, "from")
-        if placed is None:
-            TWILIO_LOOKUPS.labels("voice", "failed").inc()
-            log.warning("twilio_lookup_failed", notification_id=key, channel="voice")
-            return False
-        TWILIO_LOOKUPS.labels("voice", "found" if placed else "not_found").inc()
-        return placed
-
-
-def _field_of(response: httpx.Response, name: str) -> object:
-    """A field of Twilio's JSON answer (`sid` of a call, `code` of a refusal)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body.get(name) if isinstance(body, dict) else None
+        return counted("voice", key, await went(self._outcomes, key, unsure, found, "from"))

@@ -1,5 +1,6 @@
-"""Listing Twilio's recent messages or calls to a number, before sending again a text or a
-call whose outcome is unknown (`unknown_outcomes`)."""
+"""Posting a text or a call to Twilio with its outcome on record (`unknown_outcomes`), and
+listing Twilio's recent messages or calls to a number before sending again one whose outcome
+is unknown. Shared by `twilio` (texts) and `twilio_calls` (page calls)."""
 
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
@@ -7,7 +8,13 @@ from typing import Any
 
 import httpx
 
+from counseling_shared.logs import get_logger
 from notify.adapters.unknown_outcomes import UnknownOutcomes, Unsure
+from notify.domain.notification import DeliveryOutcome
+from notify.domain.twilio_errors import CREDENTIAL_REFUSALS, outcome_of_send
+from notify.metrics import PROVIDER_AUTH_REJECTIONS, TWILIO_LOOKUPS
+
+log = get_logger(__name__)
 
 CLOCK_SKEW = timedelta(minutes=2)  # Twilio's date_created against our clock
 
@@ -68,3 +75,65 @@ async def went(
     if matching:
         await outcomes.forget(key, *ids)
     return bool(matching)
+
+
+async def post_recorded(
+    client: httpx.AsyncClient,
+    url: str,
+    form: dict[str, str],
+    auth: httpx.BasicAuth,
+    *,
+    outcomes: UnknownOutcomes,
+    key: str,
+    unsure: Unsure | None,
+    channel: str,
+    role: str,
+) -> DeliveryOutcome:
+    """Post `form` (a text or a call) whose send of `key` is on record in `outcomes`, and cross
+    the record out once Twilio answered (whatever it answered). A connection that never
+    reached Twilio crosses out a first attempt's record too; a timeout, a dropped connection, a
+    5xx or a cancellation (the page lane's time cap) leaves it for the next attempt's look-up."""
+    try:
+        response = await client.post(url, data=form, auth=auth)
+    except (httpx.ConnectError, httpx.ConnectTimeout):
+        if unsure is None:
+            await outcomes.forget(key)  # never reached Twilio
+        return DeliveryOutcome.transient("http_unreachable")
+    except httpx.TimeoutException:
+        return DeliveryOutcome.transient("http_timeout")
+    except httpx.HTTPError:
+        return DeliveryOutcome.transient("http_unreachable")
+    if response.status_code < 500:
+        # Twilio answered: it took it (its id no other look-up may take) or refused it.
+        await outcomes.forget(key, field_of(response, "sid"))
+    code = field_of(response, "code")
+    if response.status_code in CREDENTIAL_REFUSALS:
+        PROVIDER_AUTH_REJECTIONS.labels(channel, role).inc()
+        log.error(
+            "provider_auth_rejected",
+            channel=channel,
+            provider=role,
+            status=response.status_code,
+            twilio_code=code,
+            notification_id=key,
+        )
+    return outcome_of_send(response.status_code, code)
+
+
+def counted(channel: str, key: str, went_already: bool | None) -> bool:
+    """A look-up's answer as a decision, counted: None (no list) sends again."""
+    if went_already is None:
+        TWILIO_LOOKUPS.labels(channel, "failed").inc()
+        log.warning("twilio_lookup_failed", notification_id=key, channel=channel)
+        return False
+    TWILIO_LOOKUPS.labels(channel, "found" if went_already else "not_found").inc()
+    return went_already
+
+
+def field_of(response: httpx.Response, name: str) -> object:
+    """A field of Twilio's JSON answer (`sid` of a resource, `code` of a refusal)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get(name) if isinstance(body, dict) else None
