@@ -50,7 +50,7 @@ SMS_OPT_OUTS = Gauge(
 INBOUND_SMS = Counter(
     "notify_inbound_sms_total",
     "Texts received on POST /inbound/sms, by keyword (stop, start, help, other; confirm and"
-    " cancel: a reply to a reminder; ack: a staff member's, handed to crisis)",
+    " cancel: a reply to a reminder; ack, escalate: a staff member's, handed to crisis)",
     ["keyword"],
 )
 DELIVERY_RECEIPTS = Counter(
@@ -106,7 +106,7 @@ for _channel in ("sms", "messaging"):
     OPTED_OUT_SKIPS.labels(_channel)
 for _state in ("current", "previous", "unknown"):
     SMS_OPT_OUTS.labels(_state)
-for _keyword in ("stop", "start", "help", "confirm", "cancel", "ack", "other"):
+for _keyword in ("stop", "start", "help", "confirm", "cancel", "ack", "escalate", "other"):
     INBOUND_SMS.labels(_keyword)
 for _channel in ("sms", "messaging"):
     for _receipt in ("delivered", "failed", "undelivered"):
