@@ -1,11 +1,11 @@
-"""A page's phone call (notify's `PAGE_CALLS`): which page a call is about, and what a key
-pressed during it does.
+"""A page's phone call (notify's `PAGE_CALLS`): which page a call is about, and what a key pressed
+during it does.
 
-A call is known by what Twilio posts back: the number called (`To`, the staff member's
-phone, matched by its keyed digest as an SMS reply's sender is) and the reply code in the
-URL crisis gave notify. A key 1 acknowledges (key 3 escalates now) through the very function
-that handles an `ACK <code>` (`ESC <code>`) text, so a call can only acknowledge the alert of a page sent to the phone
-that was called, as that page's staff member.
+A call is known by what Twilio posts back: the number called (`To`, the staff member's phone,
+matched by its keyed digest as an SMS reply's sender is) and the reply code in the URL crisis
+gave notify. A key 1 acknowledges (key 3 escalates now) through the very function that handles
+an `ACK <code>` (`ESC <code>`) text, so a call can only acknowledge the alert of a page sent to
+the phone that was called, as that page's staff member.
 """
 
 import re

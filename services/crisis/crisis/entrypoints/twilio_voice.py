@@ -3,10 +3,12 @@ places the calls when its `PAGE_CALLS` is on).
 
 - `POST /inbound/voice/twilio?code=` — the call was answered: TwiML saying "a crisis alert",
   the code, "press 1 to acknowledge, 2 to hear this again, 3 to escalate now", in the called
-  staff member's language, in a `<Gather numDigits="1">`. An answering machine (`AnsweredBy`) hears nothing.
+  staff member's language, in a `<Gather numDigits="1">`. An answering machine
+  (`AnsweredBy`) hears nothing.
 - `POST /inbound/voice/twilio/gather?code=` — the key pressed (`Digits`): 1 acknowledges as
   the called staff member, exactly as their `ACK <code>` text; 3 escalates now, exactly as
-  their `ESC <code>` text; any other key repeats; no key or a machine acknowledges nothing.
+  their `ESC <code>` text; any other key repeats; no key or a machine acknowledges
+  nothing.
 - `POST /inbound/voice/twilio/status?code=` — the call ended (`CallStatus`): a `call_ended`
   step on the page's timeline, counted in `crisis_page_calls_total`.
 
@@ -116,8 +118,9 @@ async def twilio_call_key(
     _: Annotated[None, Depends(require_signature)], request: Request
 ) -> Response:
     """The key pressed during a page's call: 1 acknowledges as the called staff member (as
-    their `ACK <code>` text would), 3 escalates now (as `ESC <code>`), another key repeats the prompt, none acknowledges
-    nothing. Audited with the call as the actor, acting for the staff member."""
+    their `ACK <code>` text would), 3 escalates now (as `ESC <code>`), another key repeats
+    the prompt, none acknowledges nothing. Audited with the call as the actor, acting for the
+    staff member."""
     params, code = await _form(request)
     runtime = runtime_of(request)
     settings = _settings(runtime)
