@@ -1,6 +1,6 @@
 """What a page's phone call says, in the staff member's language (Twilio's `<Say language=…>`).
 
-Spoken words are kept here rather than in the on-call page's gettext catalogs: four short
+Spoken words are kept here rather than in the on-call page's gettext catalogs: six short
 sentences per language, each naming nothing clinical (no client, no risk level): "a crisis
 alert", the page's reply code and the keys to press.
 """
