@@ -20,6 +20,7 @@ from typing import Any
 from playwright.async_api import Page, ViewportSize
 
 PHONE = ViewportSize(width=360, height=740)
+SMALL_PHONE = ViewportSize(width=320, height=640)  # WCAG 1.4.10's reflow width
 DESKTOP = ViewportSize(width=1280, height=800)
 AXE_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa")
 MIN_TARGET_PX = 44
@@ -186,4 +187,16 @@ async def audit_both_sizes(page: Page, state: str) -> list[str]:
     await page.set_viewport_size(DESKTOP)
     found += [f"{state} 1280: {p}" for p in await audit(page)]
     await page.set_viewport_size(PHONE)
+    return found
+
+
+async def audit_small_phone(page: Page, state: str) -> list[str]:
+    """`audit` at 320 px (1.4.10's reflow width), then at 320 px with text at 200 % (1.4.4 on
+    the smallest phone); the page is left at the usual phone's size."""
+    await page.set_viewport_size(SMALL_PHONE)
+    try:
+        found = [f"{state} 320: {p}" for p in await audit(page)]
+        found += [f"{state} 320, text 200%: {p}" for p in await large_text_problems(page)]
+    finally:
+        await page.set_viewport_size(PHONE)
     return found

@@ -4,10 +4,12 @@ called).
 `POST /2010-04-01/Accounts/{sid}/Messages.json` (form) records the message and answers 201
 with a Message resource, or what the test scripted for that recipient (an HTTP status with a
 Twilio error code, or a delay longer than the client waits); `GET` of the same path lists the
-messages it created (newest first, `To` filtered), as Twilio's list does.
+messages it created (newest first, `To` and `From` filtered), as Twilio's list does.
 `POST /2010-04-01/Accounts/{sid}/Calls.json` (form: `To`, `From`, `Url`, `StatusCallback`…)
 records the call and answers 201 with a Call resource (`CA…`), or what was scripted; nothing
-is dialled: a test plays Twilio's side by posting to the call's `Url` itself.
+is dialled: a test plays Twilio's side by posting to the call's `Url` itself; `GET` of the
+same path lists the calls (`To`, `From` and `StartTime>` filtered: `StartTime>=YYYY-MM-DD`).
+`fail_lists` makes the next lists answer 500.
 """
 
 import json
@@ -15,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import format_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
@@ -53,6 +55,7 @@ class FakeTwilio:
     gets: list[dict[str, str]] = field(default_factory=list)
     created: list[dict[str, Any]] = field(default_factory=list)
     script: dict[str, list[Scripted]] = field(default_factory=dict)
+    failing_lists: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -72,6 +75,18 @@ class FakeTwilio:
         """The next answers to calls to `to` (then 201); messages to it are not affected."""
         with self.lock:
             self.script.setdefault(_CALL + to, []).extend(answers)
+
+    def fail_lists(self, count: int = 1) -> None:
+        """The next `count` lists (messages or calls) answer 500."""
+        with self.lock:
+            self.failing_lists += count
+
+    def lists_for(self, number: str, *, calls: bool = False) -> list[dict[str, str]]:
+        """The queries of the lists of messages (or calls) to `number` asked for."""
+        with self.lock:
+            return [
+                g for g in self.gets if g.get("To") == number and (g["path"] == "calls") == calls
+            ]
 
     def to(self, number: str) -> list[Posted]:
         """The messages posted to `number` (calls: `calls_to`)."""
@@ -105,13 +120,32 @@ class FakeTwilio:
         return scripted
 
     def _call(self, form: dict[str, str]) -> dict[str, Any]:
+        now = format_datetime(datetime.now(UTC))
         return {
             "sid": f"CA{len(self.created):032x}",
             "to": form.get("To"),
             "from": form.get("From"),
             "status": "queued",
-            "date_created": format_datetime(datetime.now(UTC)),
+            "date_created": now,
+            "start_time": now,
         }
+
+    def _list(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        calls = path.endswith("/Calls.json")
+        with self.lock:
+            self.gets.append({**query, "path": "calls" if calls else "messages"})
+            if self.failing_lists:
+                self.failing_lists -= 1
+                return 500, {"code": 20500, "message": "Internal Server Error", "status": 500}
+            found = [
+                r
+                for r in self.created
+                if r["sid"].startswith("CA" if calls else "SM")
+                and r["to"] == query.get("To")
+                and query.get("From", r["from"]) == r["from"]
+                and _started_since(r, query.get("StartTime>"))
+            ]
+        return 200, {"calls" if calls else "messages": found}
 
     def _resource(self, form: dict[str, str]) -> dict[str, Any]:
         return {
@@ -142,15 +176,8 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
             self._json(scripted.status, body)
 
         def do_GET(self) -> None:
-            query = dict(parse_qsl(urlsplit(self.path).query))
-            with fake.lock:
-                fake.gets.append(query)
-                found = [
-                    m
-                    for m in fake.created
-                    if m["to"] == query.get("To") and m["sid"].startswith("SM")
-                ]
-            self._json(200, {"messages": found})
+            url = urlsplit(self.path)
+            self._json(*fake._list(url.path, dict(parse_qsl(url.query))))
 
         def _json(self, status: int, body: dict[str, Any]) -> None:
             data = json.dumps(body).encode()
@@ -164,6 +191,16 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
                 pass  # the client gave up waiting
 
     return Handler
+
+
+def _started_since(resource: dict[str, Any], day: str | None) -> bool:
+    """Twilio's `StartTime>=YYYY-MM-DD`: started on or after that day's midnight (UTC)."""
+    if day is None:
+        return True
+    started = resource.get("start_time")
+    if not started:  # not dialled yet
+        return False
+    return parsedate_to_datetime(str(started)).date().isoformat() >= day
 
 
 def signed(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> dict[str, str]:

@@ -5,6 +5,7 @@ envelope; `event_type` is the CloudEvents `type` and `schema_version` its `datas
 Only identifiers and coded values live here: no client names, contact details or clinical text.
 """
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -45,6 +46,18 @@ class IntegrationEvent(BaseModel):
         cls.event_type = cls.__name__
 
 
+def _always_in_data(*names: str) -> Callable[[dict[str, Any]], None]:
+    """Publish `names` as required (their value may be null). The contract lists them without
+    `?` and `wrap` always writes them; a default of None keeps decoding events written before
+    a field existed (e.g. a version 1 PageRequested without `ack_url`)."""
+
+    def require(schema: dict[str, Any]) -> None:
+        listed = schema.setdefault("required", [])
+        listed += [name for name in names if name not in listed]
+
+    return require
+
+
 # --- booking -------------------------------------------------------------------------------
 
 
@@ -62,6 +75,8 @@ class StaffRegistered(IntegrationEvent):
 
     Carries contact details so paging works while booking is down.
     """
+
+    model_config = ConfigDict(json_schema_extra=_always_in_data("phone"))
 
     staff_id: UUID
     site_id: UUID
@@ -345,6 +360,8 @@ class ContactGapDetected(IntegrationEvent):
     """A client in care had no positive contact for the site's `max_contact_gap`: a
     `regularity` outreach was planned and the counselor is told."""
 
+    model_config = ConfigDict(json_schema_extra=_always_in_data("last_positive_contact_at"))
+
     client_id: UUID
     site_id: UUID
     counselor_id: UUID | None = Field(
@@ -438,6 +455,8 @@ class AlertExhausted(AlertRaised):
 
 class PageRequested(IntegrationEvent):
     """Page one staff member about an alert. The text shows only the link and the alert id."""
+
+    model_config = ConfigDict(json_schema_extra=_always_in_data("ack_url"))
 
     alert_id: UUID
     page_id: UUID

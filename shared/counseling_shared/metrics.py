@@ -58,3 +58,15 @@ AUDIT_STATUS_MISMATCHES = Counter(
     " its declared status without saying so); the service logs audit_status_differs",
     ["action"],
 )
+TWILIO_REPLAYS = Counter(
+    "twilio_replays_total",
+    "Twilio-signed posts not acted on because the same post (its Twilio id) was acted on"
+    " already, or is being handled at that moment, by service and route",
+    ["service", "route"],
+)
+INBOUND_SMS_NUMBER_LIMITED = Counter(
+    "inbound_sms_number_limited_total",
+    "Texts received past their number's INBOUND_SMS_PER_NUMBER_LIMIT: not acted on, not"
+    " answered (a STOP is still recorded by notify), by service",
+    ["service"],
+)

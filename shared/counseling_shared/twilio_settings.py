@@ -1,5 +1,6 @@
 """What notify and crisis both read to take Twilio's webhooks: which SMS provider the center
-uses, the account's auth token (it keys Twilio's signatures) and the public URL Twilio calls.
+uses, the account's auth token (it keys Twilio's signatures) and the public URL Twilio calls;
+and the per-number budget of texts received (any provider's).
 
 A mixin of settings fields, so each service's settings table names the same variables.
 """
@@ -8,6 +9,8 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
+
+from counseling_shared.http.rate_limit import parse_rate_limit
 
 SmsProviderKind = Literal["webhook", "twilio"]
 
@@ -41,6 +44,21 @@ class TwilioWebhookSettings(BaseModel):
         "), exactly as in Twilio's console up to the path: Twilio signs the URL it calls, which"
         " behind an ingress is not the one the service sees.",
     )
+
+    inbound_sms_per_number_limit: str = Field(
+        default="10/minute",
+        alias="INBOUND_SMS_PER_NUMBER_LIMIT",
+        description="Texts one phone number may send per period, in `limits` notation"
+        " (`10/minute`), or `off`: past it a text is not acted on and not answered (notify"
+        " still records a STOP), on `POST /inbound/sms` and Twilio's route alike. Counted per"
+        " process, or in RATE_LIMIT_STORAGE_URI's shared store; keyed by the number's digest.",
+    )
+
+    @field_validator("inbound_sms_per_number_limit")
+    @classmethod
+    def _per_number_limit_parses(cls, value: str) -> str:
+        parse_rate_limit(value)  # a ValueError names what is wrong
+        return value
 
     @field_validator(
         "twilio_auth_token", "twilio_auth_token_file", "twilio_webhook_base_url", mode="before"

@@ -67,6 +67,6 @@ def valid(token: str, url: str, params: Params, given: str) -> bool:
 
 def twiml(messages: Iterable[str] = ()) -> str:
     """A TwiML answer: `<Message>` for each text Twilio should send back to the sender (none:
-    an empty `<Response/>`, Twilio sends nothing)."""
-    body = "".join(f"<Message>{escape(text)}</Message>" for text in messages)
+    an empty `<Response/>`, Twilio sends nothing; an empty text is none)."""
+    body = "".join(f"<Message>{escape(text)}</Message>" for text in messages if text)
     return f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>'

@@ -226,3 +226,22 @@ def test_every_request_body_refuses_fields_it_does_not_define(
                 open_bodies[f"{method.upper()} {path}"] = found
 
     assert not open_bodies, f"bodies that would drop an unknown field silently: {open_bodies}"
+
+
+@pytest.mark.parametrize("service", ["booking", "followup", "notify", "crisis"])
+def test_every_keyed_operation_declares_the_rate_limit_and_the_body_ceiling(
+    generated: dict[str, str], service: str
+) -> None:
+    """Contract v2 conventions: a body over 64 KiB is a 413 and a key past its rate limit gets
+    a 429 (counseling_shared.http.body_limit, .rate_limit); the document says so, as a problem."""
+    openapi = json.loads(generated[f"openapi/{service}.json"])
+    for path, item in openapi["paths"].items():
+        for method, operation in item.items():
+            if operation.get("security") == []:
+                continue  # probes and signed-link pages (whose refusals may be pages)
+            expected = {"429"} | ({"413"} if "requestBody" in operation else set())
+            declared = operation["responses"]
+            assert expected <= set(declared), (method, path)
+            for status in expected:
+                schema = declared[status]["content"]["application/problem+json"]["schema"]
+                assert schema["$ref"] == "#/components/schemas/Problem", (method, path, status)

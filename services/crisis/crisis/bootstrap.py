@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from counseling_shared import twilio_replays
 from counseling_shared.connections import process_connections
 from counseling_shared.pruner import PruneTarget
 from counseling_shared.service import ServiceDefinition
@@ -62,11 +63,13 @@ def definition(settings: CrisisSettings | None = None) -> ServiceDefinition:
             oncall_look_ahead,
         ],
         prune_targets=[
+            # Twilio ids of posts acted on: a replay older than this acts again.
+            PruneTarget("twilio_posts", "received_at < $1", twilio_replays.KEEP),
             PruneTarget(
                 "escalation_timers",
                 "status IN ('fired', 'cancelled') AND settled_at < $1",
                 s.prune_settled_timers_after,
-            )
+            ),
         ],
     )
 

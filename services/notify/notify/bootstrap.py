@@ -5,6 +5,7 @@ from pathlib import Path
 
 import httpx
 
+from counseling_shared import twilio_replays
 from counseling_shared.codes import NotificationChannel
 from counseling_shared.connections import process_connections
 from counseling_shared.db import create_pool
@@ -23,6 +24,7 @@ from notify.adapters.templates import JinjaRenderer
 from notify.adapters.time_capped import TimeCapped
 from notify.adapters.twilio import TwilioProvider
 from notify.adapters.twilio_calls import TwilioCallProvider
+from notify.adapters.unknown_outcomes import UnknownOutcomes
 from notify.adapters.webhook_sender import WebhookSender
 from notify.adapters.webhooks import WebhookProvider
 from notify.application.delivery import Courier
@@ -82,9 +84,13 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
             refresh_opt_out_gauges,
         ],
         prune_targets=[
+            # Twilio ids of posts acted on: a replay older than this acts again.
+            PruneTarget("twilio_posts", "received_at < $1", twilio_replays.KEEP),
             # What was tried when, kept for support questions; the notifications themselves stay.
             PruneTarget("notification_attempts", "at < $1", s.prune_attempts_after),
             PruneTarget("webhook_attempts", "at < $1", s.prune_attempts_after),
+            # A Twilio send of unknown outcome never tried again (its notification gave up).
+            PruneTarget("twilio_unknown_outcomes", "since < $1", s.prune_attempts_after),
             # Then a finished delivery whose attempts are gone, then a deleted subscription
             # with nothing left on record (in this order: each is the next one's reference).
             PruneTarget(
@@ -175,7 +181,13 @@ def lane_pool(
                     clock=runtime.clock,
                     directory=NatsClientDirectory(runtime.nats(), s.directory_timeout),
                     providers=providers(
-                        s, client, runtime, timeout_cap=cap, email=email, opt_outs=lookup
+                        s,
+                        client,
+                        runtime,
+                        timeout_cap=cap,
+                        email=email,
+                        opt_outs=lookup,
+                        outcomes=UnknownOutcomes(pool, s.link_keys),
                     ),
                     renderer=renderer,
                     retry=retry,
@@ -281,9 +293,11 @@ def providers(
     timeout_cap: float | None = None,
     email: SmtpProvider | None = None,
     opt_outs: OptOutLookup | None = None,
+    outcomes: UnknownOutcomes | None = None,
 ) -> dict[NotificationChannel, ChannelProvider]:
     """The lane's provider per channel; with `opt_outs` (the lane's look-ups), SMS and
-    messaging skip numbers that texted STOP."""
+    messaging skip numbers that texted STOP; with `outcomes` (the lane's database), Twilio's
+    sends of unknown outcome are remembered across restarts."""
     email = email or smtp_provider(s, runtime, timeout_cap=timeout_cap)
 
     def capped(provider: ChannelProvider) -> ChannelProvider:
@@ -295,12 +309,12 @@ def providers(
         name: Provider = "sms" if channel is NotificationChannel.SMS else "messaging"
         sms = channel is NotificationChannel.SMS
         if sms and s.sms_provider == "twilio":
-            first: ChannelProvider = twilio_provider(s, client, role="primary")
+            first: ChannelProvider = twilio_provider(s, client, role="primary", outcomes=outcomes)
         else:
             first = WebhookProvider(client, url, s.provider_auth(name), channel=channel.value)
         second: ChannelProvider
         if sms and s.sms_fallback_provider == "twilio":
-            second = twilio_provider(s, client, role="fallback")
+            second = twilio_provider(s, client, role="fallback", outcomes=outcomes)
         elif fallback:
             second = WebhookProvider(
                 client,
@@ -322,7 +336,7 @@ def providers(
 
     calls: dict[NotificationChannel, ChannelProvider] = {}
     if s.page_calls:  # no opt-out guard: a STOP stops texts, not calls (README, "Calls")
-        calls[NotificationChannel.VOICE] = capped(call_provider(s, client))
+        calls[NotificationChannel.VOICE] = capped(call_provider(s, client, outcomes))
     return {
         **calls,
         NotificationChannel.EMAIL: capped(email),
@@ -339,7 +353,9 @@ def providers(
     }
 
 
-def call_provider(s: NotifySettings, client: httpx.AsyncClient) -> TwilioCallProvider:
+def call_provider(
+    s: NotifySettings, client: httpx.AsyncClient, outcomes: UnknownOutcomes | None = None
+) -> TwilioCallProvider:
     """A page's phone call through Twilio's Calls API (`PAGE_CALLS`)."""
     return TwilioCallProvider(
         client,
@@ -348,10 +364,17 @@ def call_provider(s: NotifySettings, client: httpx.AsyncClient) -> TwilioCallPro
         auth=s.twilio_basic_auth(),
         caller=s.twilio_from or "",
         crisis_url=s.page_call_url or "",
+        outcomes=outcomes,
     )
 
 
-def twilio_provider(s: NotifySettings, client: httpx.AsyncClient, *, role: str) -> TwilioProvider:
+def twilio_provider(
+    s: NotifySettings,
+    client: httpx.AsyncClient,
+    *,
+    role: str,
+    outcomes: UnknownOutcomes | None = None,
+) -> TwilioProvider:
     """Twilio as the SMS provider (`SMS_PROVIDER=twilio`) or the second one."""
     sender = (
         {"MessagingServiceSid": s.twilio_messaging_service_sid}
@@ -366,4 +389,5 @@ def twilio_provider(s: NotifySettings, client: httpx.AsyncClient, *, role: str) 
         sender=sender,
         callback_base=s.twilio_webhook_base_url or "",
         role=role,
+        outcomes=outcomes,
     )

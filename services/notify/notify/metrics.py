@@ -50,7 +50,8 @@ SMS_OPT_OUTS = Gauge(
 INBOUND_SMS = Counter(
     "notify_inbound_sms_total",
     "Texts received on POST /inbound/sms, by keyword (stop, start, help, other; confirm and"
-    " cancel: a reply to a reminder; ack, escalate: a staff member's, handed to crisis)",
+    " cancel: a reply to a reminder; ack, escalate: a staff member's, handed to crisis;"
+    " limited: past its number's INBOUND_SMS_PER_NUMBER_LIMIT, not acted on but for a STOP)",
     ["keyword"],
 )
 DELIVERY_RECEIPTS = Counter(
@@ -93,6 +94,14 @@ WEBHOOK_SUBSCRIPTIONS = Gauge(
     "Webhook subscriptions by status (active, disabled), read from the database",
     ["status"],
 )
+TWILIO_LOOKUPS = Counter(
+    "notify_twilio_lookups_total",
+    "Looks at Twilio's recent messages or calls to a number before sending again a text or a"
+    " page's call whose outcome was unknown (a timeout, a 5xx, notify stopped mid-send), by"
+    " channel (sms, voice) and result (found: not sent again; not_found: sent; failed: the"
+    " look-up failed, sent again)",
+    ["channel", "result"],
+)
 
 # Every outcome and status shows from the start (at 0), so rates and alerts see a series.
 for _outcome in ("delivered", "retried", "failed", "receiver_gone"):
@@ -117,3 +126,6 @@ FALLBACK_OUTCOMES = ("queued", "sent", "failed", "expired", "no_address", "dropp
 for _channel in ("sms", "messaging"):
     for _outcome in FALLBACK_OUTCOMES:
         RECEIPT_FALLBACKS.labels(_channel, _outcome)
+for _channel in ("sms", "voice"):
+    for _result in ("found", "not_found", "failed"):
+        TWILIO_LOOKUPS.labels(_channel, _result)

@@ -259,8 +259,10 @@ def _text(value: object) -> str | None:
 class ActorOut(BaseModel):
     kind: str = Field(
         description="`key` (an API key, by its id), `staff`, `link`, `service` (another"
-        " service reading booking's client directory over the bus) or `operator` (a person at"
-        " `counselctl`, erasing a client)."
+        " service asking over the bus: booking's client directory, a client's reply to a"
+        " reminder), `operator` (a person at `counselctl`, erasing a client) or `call` (a page's"
+        " phone call acknowledged by a key press, by its call id). The contract names `key`,"
+        " `staff` and `link`; treat a kind you do not know as other."
     )
     id: str
 

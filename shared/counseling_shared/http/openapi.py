@@ -3,9 +3,10 @@
 FastAPI declares a 422 `HTTPValidationError` that no route answers and no other error. Here:
 - every error is declared with one problem+json schema (`Problem`; a 422 is a `ValidationProblem`
   with `errors: [{field, message}]`);
-- what every route can answer is declared centrally (401 and 403 where a key is needed, 503
-  while the database is out of reach, 400 for a malformed body, 422 for invalid input, 409 for a
-  POST whose `Idempotency-Key` is in flight);
+- what every route can answer is declared centrally (401 and 403 where a key is needed, 429
+  past the key's rate limit, 503 while the database is out of reach, 400 for a malformed body,
+  413 for one over 64 KiB, 422 for invalid input, 409 for a POST whose `Idempotency-Key` is in
+  flight);
 - what only some routes answer (404, 409, …) each route names with `problem_responses(...)`;
 - a bearer `securitySchemes` applies to every operation but the public probes.
 """
@@ -77,9 +78,10 @@ DESCRIPTIONS = {
     " gets `type` `.../problems/staff-deactivated`.",
     404: "No such resource (or none the key may see).",
     409: "Conflict with the resource's current state.",
-    413: "Request body too large.",
+    413: "The request body is over 64 KiB (contract v2).",
     422: "Invalid input: `errors` names each bad or unknown field.",
-    429: "Too many requests.",
+    429: "This key's rate limit (`RATE_LIMIT`) is spent for now; retry after `Retry-After`"
+    " seconds.",
     503: "The service cannot reach its database right now (start-up or an outage); retry.",
 }
 
@@ -154,10 +156,11 @@ def truthful(document: dict[str, Any]) -> dict[str, Any]:
                 _declare(operation, 400)
                 operation["responses"] = dict(sorted(responses.items()))
             continue
-        for status in (401, 403, 503):
+        for status in (401, 403, 429, 503):  # 429: every keyed request spends its key's budget
             _declare(operation, status)
         if "requestBody" in operation:
             _declare(operation, 400)
+            _declare(operation, 413)  # http.body_limit, in front of every route
             _declare(operation, 422)
         if method == "post":
             operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)

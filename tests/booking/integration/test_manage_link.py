@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import nats
 import pytest
 
+from booking.entrypoints.web import manage_page
 from counseling_shared.http.body_limit import MAX_BODY_BYTES
 from counseling_shared.http.private_pages import PRIVATE_PAGE_HEADERS
 from tests.booking.integration.support import Booking
@@ -67,11 +68,23 @@ def _form(page: str, method: str = "post") -> tuple[str, dict[str, str]]:
     return html.unescape(found[1]), {k: html.unescape(v) for k, v in fields.items()}
 
 
-async def _practice(booking: Booking, **site: Any) -> tuple[dict[str, Any], ...]:
+async def _practice(
+    booking: Booking, locale: str = "fr-FR", **site: Any
+) -> tuple[dict[str, Any], ...]:
     at = await booking.site(name="Centre Rive Gauche", **site)
     counselor = await booking.counselor(at["id"])
-    client = await booking.client(at["id"], locale="fr-FR", timezone="Europe/Paris")
+    client = await booking.client(at["id"], locale=locale, timezone="Europe/Paris")
     return at, counselor, client
+
+
+async def charge_fee(booking: Booking, site_id: str, fee: dict[str, str] | None = FEE) -> None:
+    """The site charges `fee` for a late cancellation (None: no fee)."""
+    rules = await booking.http.put(
+        f"/sites/{site_id}/booking-rules",
+        json={"missed_session_fee": fee},
+        headers={"Authorization": "Bearer dev-admin-key"},
+    )
+    assert rules.status_code == 200, rules.text
 
 
 async def test_the_link_confirms_once_in_the_clients_language_and_a_reschedule_replaces_it(
@@ -92,7 +105,8 @@ async def test_the_link_confirms_once_in_the_clients_language_and_a_reschedule_r
     assert "Je confirme ma venue" in page.text
     local = datetime.fromisoformat(booked["start"]).astimezone(ZoneInfo("Europe/Paris"))
     assert local.strftime("%H:%M") in page.text
-    assert "Europe/Paris" in page.text
+    assert "(Paris)" in page.text  # the zone's city in the client's language
+    assert "Europe/Paris" not in page.text
     assert "Centre Rive Gauche" in page.text
     assert client["name"] not in page.text
 
@@ -132,12 +146,7 @@ async def test_the_link_confirms_once_in_the_clients_language_and_a_reschedule_r
 
 async def test_a_late_cancel_shows_the_fee_first_then_cancels_once(booking: Booking) -> None:
     site, counselor, client = await _practice(booking)
-    rules = await booking.http.put(
-        f"/sites/{site['id']}/booking-rules",
-        json={"missed_session_fee": FEE},
-        headers={"Authorization": "Bearer dev-admin-key"},
-    )
-    assert rules.status_code == 200, rules.text
+    await charge_fee(booking, site["id"])
     booked = await booking.appointment(counselor, client, booking.at(hours=30))
     [published] = await _events(booking, site["id"], 1, "AppointmentBooked")
     link = _relative(published["manage_url"])
@@ -172,6 +181,28 @@ async def test_a_late_cancel_shows_the_fee_first_then_cancels_once(booking: Book
     assert again.status_code == 409
     assert (await booking.http.get(link)).status_code == 409
     assert await _count(booking, site["id"], "AppointmentCancelled") == 1
+
+
+@pytest.mark.parametrize(("locale", "city"), [("ko-KR", "파리"), ("ru-RU", "Париж")])
+async def test_the_manage_and_late_cancel_pages_name_the_zone_in_the_clients_language(
+    booking: Booking, locale: str, city: str
+) -> None:
+    """The time's zone as its city in the reader's words, not the IANA id ("Europe/Paris",
+    English and jargon to a client reading Korean)."""
+    site, counselor, client = await _practice(booking, locale)
+    await charge_fee(booking, site["id"])
+    await booking.appointment(counselor, client, booking.at(hours=20))  # late: the fee step
+    [published] = await _events(booking, site["id"], 1, "AppointmentBooked")
+
+    page = await booking.http.get(_relative(published["manage_url"]))
+    ask_action, ask_fields = _form(page.text, "get")
+    asked = await booking.http.get(ask_action, params=ask_fields)
+
+    for shown in (page, asked):
+        assert shown.status_code == 200, shown.text
+        assert f"({city})" in shown.text
+        assert "Europe/Paris" not in shown.text
+    assert f'<html lang="{locale[:2]}">' in page.text
 
 
 async def test_a_site_window_longer_than_all_time_makes_every_cancel_late_not_a_500(
@@ -218,6 +249,121 @@ async def test_a_window_closing_after_the_page_shows_the_fee_instead_of_cancelli
     _, fields = _form(pressed.text)
     assert fields["shown_late"] == "1"
     assert (await booking.http.post(action, data=fields)).status_code == 200
+
+
+async def _cancel_step(booking: Booking, site_id: str) -> tuple[str, dict[str, str]]:
+    """The cancel step's form (action and fields) of the site's one booked appointment."""
+    [published] = await _events(booking, site_id, 1, "AppointmentBooked")
+    link = urlsplit(published["manage_url"])
+    asked = await booking.http.get(f"{link.path}/cancel?{link.query}")
+    assert asked.status_code == 200, asked.text
+    return _form(asked.text)
+
+
+async def test_a_fee_changed_after_the_cancel_step_is_shown_again_not_charged(
+    booking: Booking,
+) -> None:
+    """The site's fee is raised while the client reads the cancel step: pressing Cancel shows
+    the step again with the new fee and cancels nothing; a form claiming another fee (or
+    none) is refused the same way; the step's new form cancels with the fee it showed."""
+    site, counselor, client = await _practice(booking)
+    await charge_fee(booking, site["id"], FEE)
+    booked = await booking.appointment(counselor, client, booking.at(hours=10))
+    action, fields = await _cancel_step(booking, site["id"])
+    assert (fields["shown_late"], fields["shown_fee"]) == ("1", "40.00 EUR")
+    raised = {"amount": "60.00", "currency": "EUR"}
+    await charge_fee(booking, site["id"], raised)
+
+    pressed = await booking.http.post(action, data=fields)
+
+    assert pressed.status_code == 409, pressed.text
+    assert "60,00" in pressed.text
+    assert "Les frais d'annulation tardive ont changé" in html.unescape(pressed.text)
+    assert (await booking.get(f"/appointments/{booked['id']}")).json()["status"] == "booked"
+    _, again = _form(pressed.text)
+    assert (again["shown_late"], again["shown_fee"]) == ("1", "60.00 EUR")
+    claims = [{**again, "shown_fee": fee} for fee in ("40.00 EUR", "60.00 USD", "", "60.00")]
+    claims += [{**again, "shown_fee": "sNaN EUR"}, {**again, "shown_fee": "9" * 41}]
+    claims.append({k: v for k, v in again.items() if k != "shown_fee"})  # a page from before
+    for claimed in claims:
+        refused = await booking.http.post(action, data=claimed)
+        assert refused.status_code == 409, claimed
+    assert await _count(booking, site["id"], "AppointmentCancelled") == 0
+
+    cancelled = await booking.http.post(action, data=again)
+
+    assert cancelled.status_code == 200, cancelled.text
+    assert "60,00" in cancelled.text
+    answer = (await booking.get(f"/appointments/{booked['id']}")).json()
+    assert (answer["status"], answer["fee_due"]) == ("cancelled", raised)
+
+
+async def test_a_fee_set_after_the_step_said_none_is_shown_before_it_is_charged(
+    booking: Booking,
+) -> None:
+    """The step said "late, no fee"; the site then set one: shown, not charged."""
+    site, counselor, client = await _practice(booking)
+    booked = await booking.appointment(counselor, client, booking.at(hours=10))
+    action, fields = await _cancel_step(booking, site["id"])
+    assert (fields["shown_late"], fields["shown_fee"]) == ("1", "")
+    await charge_fee(booking, site["id"], FEE)
+
+    pressed = await booking.http.post(action, data=fields)
+
+    assert pressed.status_code == 409, pressed.text
+    assert "40,00" in pressed.text
+    assert (await booking.get(f"/appointments/{booked['id']}")).json()["status"] == "booked"
+    assert _form(pressed.text)[1]["shown_fee"] == "40.00 EUR"
+
+
+async def test_a_fee_dropped_after_the_step_cancels_without_one(booking: Booking) -> None:
+    """Charging nothing is never more than the client agreed to (a regression guard)."""
+    site, counselor, client = await _practice(booking)
+    await charge_fee(booking, site["id"], FEE)
+    booked = await booking.appointment(counselor, client, booking.at(hours=10))
+    action, fields = await _cancel_step(booking, site["id"])
+    await charge_fee(booking, site["id"], None)
+
+    cancelled = await booking.http.post(action, data=fields)
+
+    assert cancelled.status_code == 200, cancelled.text
+    answer = (await booking.get(f"/appointments/{booked['id']}")).json()
+    assert (answer["status"], answer["late"], answer["fee_due"]) == ("cancelled", True, None)
+
+
+async def test_the_cancellations_own_transaction_refuses_terms_the_check_before_missed(
+    booking: Booking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window closes or the fee changes after the page's check and before the
+    cancellation's commit (made certain here by a check before that sees nothing): the
+    cancellation's own events are vetted and the step comes back, nothing cancelled."""
+    monkeypatch.setattr(manage_page, "charges_unannounced", lambda *_: False, raising=False)
+    site, counselor, client = await _practice(booking)
+    await charge_fee(booking, site["id"])
+    raised = await booking.appointment(counselor, client, booking.at(hours=10))
+    action, fields = await _cancel_step(booking, site["id"])
+    await charge_fee(booking, site["id"], {"amount": "60.00", "currency": "EUR"})
+
+    pressed = await booking.http.post(action, data=fields)
+
+    assert pressed.status_code == 409, pressed.text
+    assert "Les frais d'annulation tardive ont changé" in html.unescape(pressed.text)
+    assert "60,00" in pressed.text
+    assert (await booking.get(f"/appointments/{raised['id']}")).json()["status"] == "booked"
+
+    closing = await booking.appointment(counselor, client, booking.at(hours=24, minutes=10))
+    [_, published] = await _events(booking, site["id"], 2, "AppointmentBooked")
+    link = urlsplit(published["manage_url"])
+    action, fields = _form((await booking.http.get(f"{link.path}/cancel?{link.query}")).text)
+    assert fields["shown_late"] == "0"
+    booking.clock.advance(timedelta(minutes=20))
+
+    pressed = await booking.http.post(action, data=fields)
+
+    assert pressed.status_code == 409, pressed.text
+    assert "Le délai d'annulation sans frais vient de passer" in html.unescape(pressed.text)
+    assert (await booking.get(f"/appointments/{closing['id']}")).json()["status"] == "booked"
+    assert await _count(booking, site["id"], "AppointmentCancelled") == 0
 
 
 async def test_altered_foreign_and_started_links_are_refused_with_pages(booking: Booking) -> None:

@@ -13,16 +13,18 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.async_api import Browser, Page
 
-from tests.a11y import PHONE, audit_both_sizes
+from booking.entrypoints.web.texts import MANAGE_TEXTS
+from tests.a11y import PHONE, audit_both_sizes, audit_small_phone
 from tests.booking.integration.support import Booking
-from tests.booking.integration.test_manage_link import _events
+from tests.booking.integration.test_manage_link import _events, charge_fee
 from tests.booking.integration.test_waitlist import _offer_url
 from tests.browser import chromium, needs_chromium
 
 pytestmark = [pytest.mark.integration, needs_chromium]
 
 LOCALES = ("en", "fr-FR", "ko-KR", "ru-RU")
-FEE = {"amount": "40.00", "currency": "EUR"}
+# The client's zone (Europe/Paris) as each language names its city.
+CITY = {"en": "Paris", "fr-FR": "Paris", "ko-KR": "파리", "ru-RU": "Париж"}
 
 
 @pytest.fixture(scope="module")
@@ -48,12 +50,7 @@ def _url(booking: Booking, link: str) -> str:
 
 async def _practice(booking: Booking, locale: str) -> tuple[dict[str, Any], ...]:
     site = await booking.site(name="Centre Rive Gauche", timezone="Europe/Paris", locale="fr")
-    rules = await booking.http.put(
-        f"/sites/{site['id']}/booking-rules",
-        json={"missed_session_fee": FEE},
-        headers={"Authorization": "Bearer dev-admin-key"},
-    )
-    assert rules.status_code == 200, rules.text
+    await charge_fee(booking, site["id"])
     counselor = await booking.counselor(site["id"])
     client = await booking.client(site["id"], locale=locale, timezone="Europe/Paris")
     return site, counselor, client
@@ -62,6 +59,33 @@ async def _practice(booking: Booking, locale: str) -> tuple[dict[str, Any], ...]
 async def _manage_link(booking: Booking, site_id: str) -> str:
     [booked] = await _events(booking, site_id, 1, "AppointmentBooked")
     return _url(booking, booked["manage_url"])
+
+
+async def _offer_link(
+    booking: Booking,
+    site: dict[str, Any],
+    counselor: dict[str, Any],
+    client: dict[str, Any],
+    events: int,
+) -> str:
+    """`client` waits; another client's appointment is cancelled: the offer's link, once the
+    site's stream holds `events` messages."""
+    taken = await booking.appointment(
+        counselor, await booking.client(site["id"]), booking.at(hours=60)
+    )
+    await booking.created("/waitlist", {"client_id": client["id"], "site_id": site["id"]})
+    await booking.post(
+        f"/appointments/{taken['id']}/cancel", {"reason": "ill", "cancelled_by": "client"}
+    )
+    return _url(booking, await _offer_url(booking, site["id"], events))
+
+
+async def _shows_the_city(page: Page, locale: str) -> None:
+    """The time as the reader sees it ends with the zone's city in their language, and the
+    IANA id is nowhere on screen."""
+    when = await page.locator("dd").nth(1).inner_text()
+    assert when.endswith(f"({CITY[locale]})"), when
+    assert "Europe/Paris" not in await page.locator("body").inner_text()
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -74,6 +98,7 @@ async def test_the_manage_page_and_its_answers_pass_the_review(
     async with _phone(browser, locale) as page:
         await page.goto(link)
         assert await page.evaluate("document.documentElement.lang") == locale[:2]
+        await _shows_the_city(page, locale)
         found = await audit_both_sizes(page, "manage (late)")
         await page.locator("form[method=post] button").click()
         await page.wait_for_load_state()
@@ -96,16 +121,10 @@ async def test_the_offer_page_and_its_answer_pass_the_review(
     booking: Booking, browser: Browser, locale: str
 ) -> None:
     site, counselor, client = await _practice(booking, locale)
-    taken = await booking.appointment(
-        counselor, await booking.client(site["id"]), booking.at(hours=60)
-    )
-    await booking.created("/waitlist", {"client_id": client["id"], "site_id": site["id"]})
-    await booking.post(
-        f"/appointments/{taken['id']}/cancel", {"reason": "ill", "cancelled_by": "client"}
-    )
-    link = _url(booking, await _offer_url(booking, site["id"], 8))
+    link = await _offer_link(booking, site, counselor, client, 8)
     async with _phone(browser, locale) as page:
         await page.goto(link)
+        await _shows_the_city(page, locale)
         found = await audit_both_sizes(page, "offer")
         await page.locator("form[method=post] button").click()
         await page.wait_for_load_state()
@@ -123,4 +142,56 @@ async def test_an_early_manage_page_passes_the_review(booking: Booking, browser:
         await page.locator("form[method=get] button").click()
         await page.wait_for_load_state()
         found += await audit_both_sizes(page, "cancel step (early)")
+    assert not found, "\n".join(found)
+
+
+async def test_a_fee_raised_while_the_client_reads_the_cancel_step_is_shown_not_charged(
+    booking: Booking, browser: Browser
+) -> None:
+    """The site raises its fee after the cancel step showed 40 €: the button brings the step
+    back with the new fee and why (reviewed like the other states), nothing cancelled; its
+    button then cancels with the fee it showed."""
+    site, counselor, client = await _practice(booking, "ru-RU")
+    booked = await booking.appointment(counselor, client, booking.at(hours=20))
+    link = await _manage_link(booking, site["id"])
+    raised = {"amount": "60.00", "currency": "EUR"}
+    async with _phone(browser, "ru-RU") as page:
+        await page.goto(link)
+        await page.locator("form[method=get] button").click()
+        await page.wait_for_load_state()
+        assert "40,00" in await page.locator("#terms").inner_text()
+        await charge_fee(booking, site["id"], raised)
+        await page.locator("form[method=post] button").click()
+        await page.wait_for_load_state()
+        status = (await booking.get(f"/appointments/{booked['id']}")).json()["status"]
+        assert status == "booked"
+        assert "60,00" in await page.locator("#terms").inner_text()
+        assert MANAGE_TEXTS["ru"]["fee_changed"] in await page.locator("body").inner_text()
+        found = await audit_both_sizes(page, "cancel step (fee changed)")
+        await page.locator("form[method=post] button").click()
+        await page.wait_for_load_state()
+        assert "60,00" in await page.locator("body").inner_text()
+    answer = (await booking.get(f"/appointments/{booked['id']}")).json()
+    assert (answer["status"], answer["fee_due"]) == ("cancelled", raised)
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+async def test_the_pages_reflow_at_320_px_and_with_text_at_200_percent(
+    booking: Booking, browser: Browser, locale: str
+) -> None:
+    """The smallest phone (320 px) and a reader's large text at that width, with axe and
+    the 44 px targets: the manage page (late, with the fee), its cancel step, the offer."""
+    site, counselor, client = await _practice(booking, locale)
+    await booking.appointment(counselor, client, booking.at(hours=20))
+    link = await _manage_link(booking, site["id"])
+    offer = await _offer_link(booking, site, counselor, client, 9)
+    async with _phone(browser, locale) as page:
+        await page.goto(link)
+        found = await audit_small_phone(page, "manage (late)")
+        await page.locator("form[method=get] button").click()
+        await page.wait_for_load_state()
+        found += await audit_small_phone(page, "cancel step")
+        await page.goto(offer)
+        found += await audit_small_phone(page, "offer")
     assert not found, "\n".join(found)

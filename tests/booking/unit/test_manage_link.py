@@ -12,7 +12,15 @@ from booking.application.manage_links import MANAGE_PURPOSE, ManageLinks, for_th
 from booking.domain import appointment
 from booking.domain.appointment import CancelAppointment, RescheduleAppointment
 from booking.domain.errors import NotAllowedNow
-from booking.domain.manage import Manageable, cancellation_terms, manageable, worse_than_shown
+from booking.domain.manage import (
+    Announced,
+    FeeNotAnnounced,
+    Manageable,
+    as_announced,
+    cancellation_terms,
+    charges_unannounced,
+    manageable,
+)
 from booking.domain.scheduling.rules import Fee
 from counseling_shared import events as public
 from counseling_shared.codes import CancelledBy
@@ -95,9 +103,28 @@ def test_a_window_that_closed_after_the_page_was_shown_asks_again() -> None:
     pressed = cancellation_terms(booked, WINDOW, FEE, NOW + timedelta(minutes=2))
 
     assert not shown.late
-    assert worse_than_shown(pressed, shown_late=False)
-    assert not worse_than_shown(pressed, shown_late=True)
-    assert not worse_than_shown(shown, shown_late=False)
+    assert charges_unannounced(pressed.late, pressed.fee, None)
+    assert not charges_unannounced(pressed.late, pressed.fee, Announced(FEE))
+    assert not charges_unannounced(shown.late, shown.fee, None)
+
+
+def test_a_cancellations_own_events_are_refused_unless_their_fee_was_announced() -> None:
+    """The check inside the cancellation's transaction (the page's and a text reply's)."""
+    booked = an_appointment(start=NOW + timedelta(hours=10))
+    by_client = CancelAppointment("from the page", CancelledBy.CLIENT)
+    raised = Fee(Decimal("60.00"), "EUR")
+    late = appointment.cancel(booked, by_client, WINDOW, NOW, raised)
+
+    for announced in (Announced(FEE), Announced(None), Announced(Fee(raised.amount, "USD")), None):
+        with pytest.raises(FeeNotAnnounced) as refused:
+            as_announced(announced)(late)
+        assert refused.value.fee == raised
+    as_announced(Announced(Fee(Decimal("60"), "EUR")))(late)  # the same amount
+    as_announced(Announced(FEE))(appointment.cancel(booked, by_client, WINDOW, NOW, None))
+    early = an_appointment(start=NOW + timedelta(days=3))
+    as_announced(None)(appointment.cancel(early, by_client, WINDOW, NOW, FEE))
+    with pytest.raises(FeeNotAnnounced):  # late with no fee, shown as not late
+        as_announced(None)(appointment.cancel(booked, by_client, WINDOW, NOW, None))
 
 
 def test_the_link_opens_this_appointment_until_its_start_only() -> None:

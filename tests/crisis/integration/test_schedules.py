@@ -352,3 +352,38 @@ async def test_an_override_that_changes_nothing_is_accepted_with_warnings_naming
     instead = await override(c, b, "2026-03-04T05:00:00Z", "2026-03-05T05:00:00Z")
     assert instead["warnings"] == []
     assert await on_call_at(crisis, schedule_id, "2026-03-04T17:00:00Z") == [str(c)]
+
+
+async def test_shifts_come_a_page_at_a_time_like_every_list(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    """Contract v2: lists take `limit` (default 50, at most 200) and say when there is more.
+    A daily rotation over 61 days has 61 shifts: 50, then the 11 after the cursor."""
+    site = await register_site(bus, "UTC")
+    a, b = await register_known_staff(crisis, bus, site, 2)
+    daily = {
+        "rotation": {"kind": "daily", "handoff": "09:00", "start_on": "2026-03-01"},
+        "participants": [str(a), str(b)],
+    }
+    schedule_id = (await post_schedule(crisis, site, [daily]))["schedule_id"]
+    window = {"from": "2026-03-01T09:00:00Z", "to": "2026-05-01T09:00:00Z"}
+    path = f"/schedules/{schedule_id}/shifts"
+
+    first = await crisis.http.get(path, params=window)
+    assert first.status_code == 200, first.text
+    assert len(first.json()) == 50
+    cursor = first.headers["Next-Cursor"]
+    assert 'rel="next"' in first.headers["Link"]
+    rest = await crisis.http.get(path, params={**window, "cursor": cursor})
+    assert rest.status_code == 200, rest.text
+    assert "Next-Cursor" not in rest.headers
+    starts = [s["start"] for s in first.json() + rest.json()]
+    assert len(starts) == 61
+    assert len(set(starts)) == 61
+    assert starts == sorted(starts)
+
+    whole = await crisis.http.get(path, params={**window, "limit": 200})
+    assert [s["start"] for s in whole.json()] == starts
+    assert "Next-Cursor" not in whole.headers
+    assert (await crisis.http.get(path, params={**window, "limit": 201})).status_code == 422
+    assert (await crisis.http.get(path, params={**window, "cursor": "nonsense"})).status_code == 422

@@ -57,7 +57,7 @@ async def paged(crisis: RunningCrisis, bus: Bus, phones: list[str]) -> tuple[str
 async def twilio_post(
     crisis: RunningCrisis, sender: str, text: str, url: str = PUBLIC + PATH
 ) -> httpx.Response:
-    params = {"From": sender, "To": "+15005550006", "Body": text, "MessageSid": "SM9"}
+    params = {"From": sender, "To": "+15005550006", "Body": text, "MessageSid": "SM" + uuid4().hex}
     return await crisis.http.post(
         PATH, data=params, headers={**signed(url, params), "Authorization": ""}
     )

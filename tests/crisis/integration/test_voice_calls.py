@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 PUBLIC = "https://crisis.center.example/sms"  # the ingress strips `/sms`
 CALL = "/inbound/voice/twilio"
-CALL_SID = "CA" + "0123456789abcdef" * 2
+CALL_SID = "CA" + uuid4().hex  # the audited call's; every other post is a call of its own
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ async def twilio_post(
 ) -> httpx.Response:
     """Twilio's post about an outbound call to `called` (its `To`), signed for `url`."""
     params = {
-        "CallSid": CALL_SID,
+        "CallSid": "CA" + uuid4().hex,  # each post a new call: a key press acts once per call
         "AccountSid": "AC" + "0" * 32,
         "From": "+15005550006",
         "To": called,
@@ -103,7 +103,9 @@ async def test_key_1_acknowledges_as_the_called_staff_member_audited_as_the_call
     number = phone()
     alert_id, code, first, site_id = await paged(crisis, bus, number)
 
-    answer = await twilio_post(crisis, f"{CALL}/gather?code={code}", number, Digits="1")
+    answer = await twilio_post(
+        crisis, f"{CALL}/gather?code={code}", number, Digits="1", CallSid=CALL_SID
+    )
 
     assert answer.status_code == 200, answer.text
     assert "Acknowledged. Escalation has stopped." in answer.text
@@ -119,7 +121,11 @@ async def test_key_1_acknowledges_as_the_called_staff_member_audited_as_the_call
     assert acknowledged[0].envelope["actor"] == f"call:{CALL_SID}"
 
     again = await twilio_post(crisis, f"{CALL}/gather?code={code}", number, Digits="1")
-    assert "already acknowledged or resolved" in again.text
+    assert "already acknowledged or resolved" in again.text  # another call
+    replayed = await twilio_post(
+        crisis, f"{CALL}/gather?code={code}", number, Digits="1", CallSid=CALL_SID
+    )
+    assert "<Say" not in replayed.text  # the same call's key press again: a replay
 
 
 async def test_key_2_repeats_and_no_key_or_a_machine_acknowledges_nothing(

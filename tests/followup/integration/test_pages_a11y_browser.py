@@ -17,7 +17,7 @@ from playwright.async_api import Browser, Page
 
 from counseling_shared.codes import Channel, GoalHorizon, RiskLevel
 from counseling_shared.events import ClientRegistered, FollowUpDue, SessionCompleted
-from tests.a11y import PHONE, audit_both_sizes
+from tests.a11y import PHONE, audit_both_sizes, audit_small_phone
 from tests.browser import chromium, needs_chromium
 from tests.followup.integration.support import (
     eventually,
@@ -51,9 +51,11 @@ async def _phone(
         await context.close()
 
 
-async def _due(api: httpx.AsyncClient, js: JetStreamContext, locale: str) -> FollowUpDue:
-    """A check-in asking PHQ-9 and GAD-7, due a second after a session, for a client speaking
-    `locale`."""
+async def _due(
+    api: httpx.AsyncClient, js: JetStreamContext, locale: str, kind: str = "checkin"
+) -> FollowUpDue:
+    """A check-in asking PHQ-9 and GAD-7 (or, `kind="satisfaction"`, a rating request, the
+    check-in a week away), due a second after a session, for a client speaking `locale`."""
     site_id, client_id, appointment_id = uuid4(), uuid4(), uuid4()
     await register_site(js, site_id)
     client = ClientRegistered(
@@ -64,11 +66,13 @@ async def _due(api: httpx.AsyncClient, js: JetStreamContext, locale: str) -> Fol
         preferred_channel=Channel.EMAIL,
     )
     await publish_as_booking(js, client, client_id)
-    policy = {
+    policy: dict[str, object] = {
         "first_checkin_after": "PT1S",
         "measures": {"checkin": ["phq9", "gad7"]},
         "emergency_line": "+33 3114",
     }
+    if kind == "satisfaction":
+        policy |= {"first_checkin_after": "P7D", "satisfaction_survey_after": "PT1S"}
     answer = await api.put(f"/sites/{site_id}/followup-policy", json=policy)
     assert answer.status_code == 200, answer.text
     session = SessionCompleted(
@@ -84,7 +88,7 @@ async def _due(api: httpx.AsyncClient, js: JetStreamContext, locale: str) -> Fol
 
     async def fell_due() -> list[FollowUpDue]:
         found = await followup_events(js, site_id, "FollowUpDue")
-        return [e for _, e in found if isinstance(e, FollowUpDue)]
+        return [e for _, e in found if isinstance(e, FollowUpDue) and e.kind == kind]
 
     due: FollowUpDue = (await eventually(fell_due))[0]
     return due
@@ -129,6 +133,35 @@ async def test_the_checkin_form_and_its_answers_pass_the_review(
     async with _phone(browser, locale, {"Authorization": "Bearer dev-admin-key"}) as page:
         await page.goto(f"{api.base_url}/clients/{due.client_id}/progress")
         found += await audit_both_sizes(page, "progress")
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+async def test_the_satisfaction_form_and_its_answers_pass_the_review(
+    api: httpx.AsyncClient, js: JetStreamContext, browser: Browser, locale: str
+) -> None:
+    """The rating form shares the check-in's template and styles, but not its questions: its
+    own review, in the same states."""
+    due = await _due(api, js, locale, "satisfaction")
+    assert due.response_url is not None
+    url = str(api.base_url).rstrip("/") + path_of(due.response_url)
+    async with _phone(browser, locale) as page:
+        await page.goto(url)
+        assert await page.evaluate("document.documentElement.lang") == locale[:2]
+        assert await page.locator("input[name=satisfaction]").count() == 5
+        found = await audit_both_sizes(page, "rating form")
+        found += await audit_small_phone(page, "rating form")
+        await page.click("button[type=submit]")  # nothing chosen: the rating is named
+        await page.wait_for_load_state()
+        found += await audit_both_sizes(page, "rating form with errors")
+        found += await audit_small_phone(page, "rating form with errors")
+        await page.check('input[name=satisfaction][value="2"]')
+        await page.fill("#comment", "x")
+        await page.click("button[type=submit]")
+        await page.wait_for_load_state()
+        found += await audit_both_sizes(page, "thank you (rating)")
+        await page.goto(url)
+        found += await audit_both_sizes(page, "rating already received")
     assert not found, "\n".join(found)
 
 

@@ -358,11 +358,22 @@ async def notify(
     notify_overrides: dict[str, Any],
 ) -> AsyncIterator[Notify]:
     settings = make_settings(nats_url, database_url, notify_sinks, **notify_overrides)
-    clock = ShiftableClock()
-    app = create_app(definition(settings), clock)
     nc = await nats.connect(nats_url)
     directory = Directory(nc)
     await directory.start()
+    async with running_notify(settings, notify_sinks, nc, directory) as started:
+        yield started
+    await nc.close()
+
+
+@contextlib.asynccontextmanager
+async def running_notify(
+    settings: NotifySettings, sinks: Sinks, nc: NatsClient, directory: Directory
+) -> AsyncIterator[Notify]:
+    """One notify app, lifespan and all, until the block ends (a test may start another on the
+    same database: a restart)."""
+    clock = ShiftableClock()
+    app = create_app(definition(settings), clock)
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),
@@ -380,11 +391,10 @@ async def notify(
             nc=nc,
             pool=app.state.runtime.db(),
             clock=clock,
-            sinks=notify_sinks,
+            sinks=sinks,
             directory=directory,
             settings=settings,
         )
-    await nc.close()
 
 
 async def _ready(client: httpx.AsyncClient) -> bool:

@@ -61,7 +61,9 @@ async def post_as_twilio(
 
 
 async def text(notify: Notify, sender: str, body: str, **more: str) -> httpx.Response:
-    params = {"From": sender, "To": "+15005550006", "Body": body, "MessageSid": "SM1", **more}
+    # Each text its own MessageSid, as Twilio's are: the same one again is a replay.
+    message_sid = "SM" + uuid4().hex
+    params = {"From": sender, "To": "+15005550006", "Body": body, "MessageSid": message_sid, **more}
     return await post_as_twilio(notify, SMS_PATH, params)
 
 

@@ -1,6 +1,7 @@
 """Webhook records go with the attempt records' retention: attempts, then finished deliveries
 with no attempt left, then deleted subscriptions with no delivery left. Pending deliveries,
-live subscriptions and anything younger stay."""
+live subscriptions and anything younger stay. So do Twilio sends of unknown outcome: an old
+record (its notification gave up long ago) goes, a young one stays."""
 
 from __future__ import annotations
 
@@ -89,6 +90,15 @@ async def test_old_webhook_records_are_pruned_in_reference_order_and_the_rest_ke
     await delivery(pool, live_sub, "delivered", 120)
     old_pending = await delivery(pool, live_sub, "pending", 120, attempted=False)
     young_deleted = await subscription(pool, deleted_days_ago=10)
+    for key, days_ago in (("old", 120), ("young", 10)):
+        await pool.execute(
+            """INSERT INTO twilio_unknown_outcomes (idempotency_key, notification_id, channel,
+                   since, phone_digest, look_for, digest_key)
+               VALUES ($1, $2, 'sms', now() - make_interval(days => $3::int), 'p', 'b', 'k')""",
+            key,
+            uuid4(),
+            days_ago,
+        )
     targets = notify.bootstrap.definition().prune_targets
 
     deleted = await Pruner(pool, targets).prune_once()
@@ -98,8 +108,12 @@ async def test_old_webhook_records_are_pruned_in_reference_order_and_the_rest_ke
         "webhook_attempts": 2,
         "webhook_deliveries": 3,
         "webhook_subscriptions": 1,
+        "twilio_unknown_outcomes": 1,
         "sms_reminders": 0,  # none in this module
+        "twilio_posts": 0,
     }
+    kept = [r["idempotency_key"] for r in await pool.fetch("SELECT * FROM twilio_unknown_outcomes")]
+    assert kept == ["young"]
     subscriptions = {r["id"] for r in await pool.fetch("SELECT id FROM webhook_subscriptions")}
     assert subscriptions == {recent_sub, live_sub, young_deleted}
     deliveries = {r["id"] for r in await pool.fetch("SELECT id FROM webhook_deliveries")}

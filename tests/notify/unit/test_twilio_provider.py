@@ -1,11 +1,13 @@
 """notify's Twilio sender against a fake Twilio (tests/fake_twilio.py): the form and the
 credential it sends, the status callback URL, what each of Twilio's refusals means, and no
-second text when a send's answer never came but Twilio took it."""
+second text or call when a send's answer never came but Twilio took it (in this process; across
+a restart: tests/notify/integration/test_twilio_restarts.py)."""
 
 import base64
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from types import SimpleNamespace
-from typing import cast
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID, uuid4
 
@@ -19,8 +21,10 @@ from counseling_shared.service import Runtime
 from notify.adapters.failover import FailoverProvider
 from notify.adapters.time_capped import TimeCapped
 from notify.adapters.twilio import TwilioProvider
+from notify.adapters.twilio_calls import TwilioCallProvider
+from notify.adapters.unknown_outcomes import UnknownOutcomes
 from notify.application.ports import OutgoingMessage
-from notify.bootstrap import providers, twilio_provider
+from notify.bootstrap import call_provider, providers, twilio_provider
 from notify.domain.codes import AttemptOutcome
 from notify.settings import NotifySettings
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, Scripted
@@ -254,3 +258,125 @@ async def test_the_lanes_send_sms_through_twilio_only_when_chosen(twilio: FakeTw
     assert isinstance(fallback, FailoverProvider)
     assert isinstance(fallback._fallback, TwilioProvider)
     assert fallback._fallback.callback_url("k").endswith("provider=fallback")
+
+
+def lookups(channel: str, result: str) -> float:
+    labels = {"channel": channel, "result": result}
+    return REGISTRY.get_sample_value("notify_twilio_lookups_total", labels) or 0.0
+
+
+def call_provider_of(twilio: FakeTwilio, client: httpx.AsyncClient) -> TwilioCallProvider:
+    chosen = settings(twilio, PAGE_CALLS="true", PAGE_CALL_URL="https://crisis.center.example")
+    return call_provider(chosen, client)
+
+
+def page_call() -> OutgoingMessage:
+    return OutgoingMessage(
+        notification_id=uuid4(),
+        channel=NotificationChannel.VOICE,
+        to=f"+33 7 {uuid4().int % 10**8:08d}",
+        subject="",
+        body="",
+        language="en",
+        page_code="1A2B3C",
+    )
+
+
+async def test_after_a_timeout_a_call_is_looked_up_and_does_not_ring_again(
+    twilio: FakeTwilio, client: httpx.AsyncClient
+) -> None:
+    called = page_call()
+    twilio.answer_calls(e164(called.to), Scripted(delay=1.0))  # placed, answered too late
+    chosen = TimeCapped(call_provider_of(twilio, client), 0.3)
+    found = lookups("voice", "found")
+
+    first = await chosen.send(called)
+    again = await chosen.send(called)
+
+    assert (first.kind, first.error_code) == (TRANSIENT, "provider_timeout")
+    assert again.kind is SENT
+    assert len(twilio.calls_to(e164(called.to))) == 1
+    [asked] = twilio.lists_for(e164(called.to), calls=True)
+    assert asked["From"] == "+15005550006"
+    assert lookups("voice", "found") == found + 1
+
+
+async def test_a_call_twilio_did_not_place_is_placed_on_the_retry(
+    twilio: FakeTwilio, client: httpx.AsyncClient
+) -> None:
+    called = page_call()
+    twilio.answer_calls(e164(called.to), Scripted(status=503, code=20500, record=False))
+    chosen = call_provider_of(twilio, client)
+
+    assert (await chosen.send(called)).kind is TRANSIENT
+    assert (await chosen.send(called)).kind is SENT
+
+    assert len(twilio.calls_to(e164(called.to))) == 2
+    assert len(twilio.lists_for(e164(called.to), calls=True)) == 1  # it looked first
+
+
+@pytest.mark.parametrize("channel", ["sms", "voice"])
+async def test_when_the_lookup_fails_it_sends_again_and_counts_it(
+    twilio: FakeTwilio, client: httpx.AsyncClient, channel: str
+) -> None:
+    """A double text or a second call is the better failure for a page than none."""
+    sent = message() if channel == "sms" else page_call()
+    number = e164(sent.to)
+    if channel == "sms":
+        twilio.answer(number, Scripted(delay=1.0))
+        chosen = TimeCapped(provider(twilio, client), 0.3)
+    else:
+        twilio.answer_calls(number, Scripted(delay=1.0))
+        chosen = TimeCapped(call_provider_of(twilio, client), 0.3)
+    failed = lookups(channel, "failed")
+
+    assert (await chosen.send(sent)).error_code == "provider_timeout"
+    twilio.fail_lists(1)
+    assert (await chosen.send(sent)).kind is SENT
+
+    posted = twilio.to(number) if channel == "sms" else twilio.calls_to(number)
+    assert len(posted) == 2
+    assert len(twilio.lists_for(number, calls=channel == "voice")) == 1
+    assert lookups(channel, "failed") == failed + 1
+
+
+async def test_a_retry_to_another_number_is_sent_without_a_lookup(
+    twilio: FakeTwilio, client: httpx.AsyncClient
+) -> None:
+    """The number changed between attempts (the client's contact): the new one never had it."""
+    sent = message()
+    twilio.answer(e164(sent.to), Scripted(delay=1.0))
+    chosen = TimeCapped(provider(twilio, client), 0.3)
+    assert (await chosen.send(sent)).error_code == "provider_timeout"
+
+    moved = replace(sent, to=f"+33 6 {uuid4().int % 10**8:08d}")
+    assert (await chosen.send(moved)).kind is SENT
+
+    assert len(twilio.to(e164(moved.to))) == 1
+    assert twilio.lists_for(e164(moved.to)) == twilio.lists_for(e164(sent.to)) == []
+
+
+class Unanswering:
+    """A pool whose database does not answer."""
+
+    async def fetchrow(self, *args: object) -> None:
+        raise ConnectionRefusedError("database down")
+
+    async def execute(self, *args: object) -> None:
+        raise ConnectionRefusedError("database down")
+
+
+async def test_a_send_the_database_cannot_record_still_goes(
+    twilio: FakeTwilio, client: httpx.AsyncClient
+) -> None:
+    """A page must not wait for the record of its send: a double text beats a missed page."""
+    sent = message()
+    chosen = twilio_provider(
+        settings(twilio),
+        client,
+        role="primary",
+        outcomes=UnknownOutcomes(cast(Any, Unanswering()), ["k"]),
+    )
+
+    assert (await chosen.send(sent)).kind is SENT
+    assert len(twilio.to(e164(sent.to))) == 1

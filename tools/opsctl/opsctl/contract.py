@@ -16,6 +16,9 @@ MARKER = re.compile(
     r"(<!-- generated:(?P<name>[\w:-]+) -->\n)(?P<body>.*?)(<!-- /generated -->)", re.S
 )
 _METHODS = ("get", "put", "post", "delete", "patch")
+# Declared on every keyed operation (413: on those taking a body): the page's Conventions say so
+# once instead of on each row.
+_EVERY_KEYED_ROUTE = frozenset({"413", "429"})
 
 
 def _cell(text: str) -> str:
@@ -46,8 +49,12 @@ def http_table(document: Mapping[str, Any]) -> str:
                 continue
             statuses = sorted(operation["responses"])
             success = [s for s in statuses if s.startswith("2")]
-            errors = [s for s in statuses if not s.startswith("2")]
             public = " (no key)" if operation.get("security") == [] else ""
+            errors = [
+                s
+                for s in statuses
+                if not s.startswith("2") and (public or s not in _EVERY_KEYED_ROUTE)
+            ]
             rows.append(
                 f"| `{method.upper()} {path}`{public} | {_body_fields(document, operation)} "
                 f"| {', '.join(success)} | {', '.join(errors)} |"

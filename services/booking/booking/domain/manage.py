@@ -5,11 +5,17 @@ the site's policy charges; the cancel itself (`appointment.cancel`, by the clien
 the same way, so what the page said and what is recorded agree.
 """
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from booking.domain.appointment import Appointment, AppointmentStatus
+from booking.domain.appointment import (
+    Appointment,
+    AppointmentCancelled,
+    AppointmentEvent,
+    AppointmentStatus,
+)
 from booking.domain.scheduling.rules import Fee
 from booking.domain.slots import EARLIEST, is_late_cancellation
 
@@ -48,15 +54,10 @@ def cancellation_terms(
     return CancellationTerms(late, fee if late else None, late_from)
 
 
-def worse_than_shown(terms: CancellationTerms, shown_late: bool) -> bool:
-    """The window closed between showing the page and pressing Cancel: the client was told
-    it was free, so they must see the fee before it is charged."""
-    return terms.late and not shown_late
-
-
 @dataclass(frozen=True)
 class Announced:
-    """What the client was told before their second X: late, with this fee (None: none)."""
+    """What the client was told before confirming a cancellation (their second X, or the
+    page's cancel step): late, with this fee (None: none). Not late: no `Announced` at all."""
 
     fee: Fee | None
 
@@ -70,3 +71,27 @@ def charges_unannounced(late: bool, fee: Fee | None, announced: Announced | None
     if announced is None:
         return True
     return fee is not None and fee != announced.fee
+
+
+class FeeNotAnnounced(Exception):
+    """A client's cancellation would charge what they were not told: late with `fee` (None:
+    late, no fee). Nothing is done; the client is shown (or texted) these terms instead."""
+
+    def __init__(self, fee: Fee | None) -> None:
+        super().__init__("late cancellation terms not announced")
+        self.fee = fee
+
+
+def as_announced(announced: Announced | None) -> Callable[[Sequence[AppointmentEvent]], None]:
+    """A `vet` for `handlers.cancel_appointment`: refuses, inside the cancellation's own
+    transaction, a cancellation that `charges_unannounced` (the window closed or the site's
+    fee changed after the check before it), by raising `FeeNotAnnounced`."""
+
+    def vet(events: Sequence[AppointmentEvent]) -> None:
+        for event in events:
+            if isinstance(event, AppointmentCancelled) and charges_unannounced(
+                event.late, event.fee_due, announced
+            ):
+                raise FeeNotAnnounced(event.fee_due)
+
+    return vet

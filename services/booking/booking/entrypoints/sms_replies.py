@@ -13,7 +13,7 @@ own transaction. Never charged unannounced.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -22,11 +22,13 @@ from booking.adapters import projections, scheduling_store
 from booking.application import handlers
 from booking.application.ports import EverySite
 from booking.domain import appointment as appointments
-from booking.domain.appointment import Appointment, AppointmentCancelled, AppointmentEvent
+from booking.domain.appointment import Appointment
 from booking.domain.errors import NotAllowedNow
 from booking.domain.manage import (
     Announced,
+    FeeNotAnnounced,
     Manageable,
+    as_announced,
     cancellation_terms,
     charges_unannounced,
     manageable,
@@ -108,29 +110,18 @@ async def _apply(runtime: Runtime, request: ReplyRequest, found: Appointment) ->
         return ReplyAnswer(ReplyOutcome.LATE_NEEDS_REPEAT, found, terms.fee)
     command = appointments.CancelAppointment(REASON, CancelledBy.CLIENT)
     on_freed = offer_policy(runtime).on_freed()
-    vet = _as_announced(found, request.announced)
-    cancelled = await _run(
-        runtime,
-        request,
-        lambda uow: handlers.cancel_appointment(uow, found.id, command, EverySite(), on_freed, vet),
-    )
+    vet = as_announced(request.announced)  # the rules changed since the check above
+    try:
+        cancelled = await _run(
+            runtime,
+            request,
+            lambda uow: handlers.cancel_appointment(
+                uow, found.id, command, EverySite(), on_freed, vet
+            ),
+        )
+    except FeeNotAnnounced as unannounced:
+        return ReplyAnswer(ReplyOutcome.LATE_NEEDS_REPEAT, found, unannounced.fee)
     return ReplyAnswer(ReplyOutcome.CANCELLED, cancelled, cancelled.fee_due)
-
-
-def _as_announced(
-    found: Appointment, announced: Announced | None
-) -> Callable[[Sequence[AppointmentEvent]], None]:
-    """Refuse the cancellation, in its transaction, if it charges what was not announced (the
-    rules changed since the check above): the new fee is then announced."""
-
-    def vet(events: Sequence[AppointmentEvent]) -> None:
-        for event in events:
-            if isinstance(event, AppointmentCancelled) and charges_unannounced(
-                event.late, event.fee_due, announced
-            ):
-                raise _Answered(ReplyAnswer(ReplyOutcome.LATE_NEEDS_REPEAT, found, event.fee_due))
-
-    return vet
 
 
 def _refusal(found: Appointment, request: ReplyRequest, now: datetime) -> ReplyAnswer | None:

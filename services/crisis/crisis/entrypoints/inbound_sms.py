@@ -15,8 +15,9 @@ from counseling_shared import audit
 from counseling_shared.http import webhook_secret
 from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.rate_limit import RateBudget
+from counseling_shared.http.sms_number_budget import number_budget
 from counseling_shared.service import Runtime, runtime_of
-from counseling_shared.staff_replies import StaffText, read
+from counseling_shared.staff_replies import StaffCommand, StaffText, read
 from counseling_shared.unit_of_work import unit_of_work
 from crisis.adapters import sites, staff
 from crisis.application.sms_replies import Sender, handle_reply
@@ -68,10 +69,26 @@ async def inbound_sms(
     """A staff member's SMS reply. `ACK <code>` (the code in their page) acknowledges that
     alert as them when it comes from their phone; `ESC <code>` escalates it now (the next
     level is paged, unless the alert already left that page's level); anything else gets a
-    short help text."""
+    short help text. Past the number's INBOUND_SMS_PER_NUMBER_LIMIT, nothing but a STOP acts
+    and `reply` is empty."""
     runtime = runtime_of(request)
-    sender = Sender.of_phone(_settings(runtime).link_keys, body.from_)
-    _msgid, text = await answer_text(runtime, sender, read(body.text))
+    settings = _settings(runtime)
+    sender = Sender.of_phone(settings.link_keys, body.from_)
+    asked = read(body.text)
+    budget = number_budget(
+        request,
+        "crisis",
+        settings.inbound_sms_per_number_limit,
+        settings.rate_limit_storage_uri,
+        settings.link_keys[0],
+    )
+    if not await budget.allows(body.from_):
+        # One phone flooding: nothing acts and nothing is texted back, but a STOP is never
+        # lost (it must stop SMS pages, however many texts came before it).
+        if asked.command is StaffCommand.STOP:
+            await answer_text(runtime, sender, asked)
+        return InboundSmsReply(reply="")
+    _msgid, text = await answer_text(runtime, sender, asked)
     return InboundSmsReply(reply=text)
 
 

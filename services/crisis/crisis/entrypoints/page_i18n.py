@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel.dates import format_datetime, format_time
 from babel.messages.pofile import read_po
 
+from counseling_shared.zone_names import zone_city
+
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 LANGUAGES = ("en", "ko", "fr", "ru")
 DOMAIN = "oncall_page"
@@ -54,12 +56,6 @@ def _zone(timezone: str | None) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def _zone_name(at: datetime, zone: ZoneInfo, language: str) -> str:
-    # The zone's city in the reader's language ("Paris", "서울", "Москва"): staff on call in
-    # another zone, or reading it on a phone set to theirs, know which clock is meant.
-    return format_datetime(at, format="VVV", tzinfo=zone, locale=language)
-
-
 def when_formatter(language: str, timezone: str | None) -> Callable[[datetime | None], str]:
     """Date and time in the site's zone, followed by the zone's city."""
     zone = _zone(timezone)
@@ -68,7 +64,7 @@ def when_formatter(language: str, timezone: str | None) -> Callable[[datetime | 
         if at is None:
             return ""
         shown = format_datetime(at, format="medium", tzinfo=zone, locale=language)
-        return f"{shown} ({_zone_name(at, zone, language)})"
+        return f"{shown} ({zone_city(zone, language, at)})"
 
     return when
 
@@ -80,6 +76,6 @@ def time_formatter(language: str, timezone: str | None) -> Callable[[datetime], 
 
     def time_of(at: datetime) -> str:
         shown = format_time(at, format="short", tzinfo=zone, locale=language)
-        return f"{shown} ({_zone_name(at, zone, language)})"
+        return f"{shown} ({zone_city(zone, language, at)})"
 
     return time_of

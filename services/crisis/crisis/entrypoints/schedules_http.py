@@ -11,6 +11,7 @@ from counseling_shared.http.bodies import Instant
 from counseling_shared.http.dependencies import Caller, Person
 from counseling_shared.http.idempotency import REPLAYED, ReplayOnly
 from counseling_shared.http.openapi import problem_responses
+from counseling_shared.http.pagination import PAGED, CursorValue, Page
 from counseling_shared.http.problems import Conflict, NotFound, Problem, Unprocessable
 from counseling_shared.links import LinkExpired, LinkTampered
 from counseling_shared.service import Runtime, runtime_of
@@ -23,7 +24,7 @@ from crisis.application import schedules as schedule_commands
 from crisis.application.schedules import AddedOverride, ScheduleNotFound, added_override
 from crisis.domain.durations import parse_duration
 from crisis.domain.schedules.aggregate import SiteMismatch, UnknownOverride
-from crisis.domain.schedules.oncall import on_call, shifts
+from crisis.domain.schedules.oncall import Shift, on_call, shifts
 from crisis.domain.schedules.overrides import InvalidOverride, Override
 from crisis.domain.schedules.schedule import (
     InvalidSchedule,
@@ -177,17 +178,22 @@ async def get_on_call(
     return OnCallOut(at=instant, staff_ids=staff)
 
 
-@router.get("/schedules/{schedule_id}/shifts", responses=problem_responses(404))
+def _shift_key(shift: Shift) -> tuple[CursorValue, ...]:
+    """The order `shifts` answers in, and the page cursor: start, layer, staff, override."""
+    return (shift.start, shift.layer or 0, str(shift.staff_id), str(shift.override_id or ""))
+
+
+@router.get("/schedules/{schedule_id}/shifts", responses={**PAGED, **problem_responses(404)})
 async def get_shifts(
     schedule_id: UUID,
     request: Request,
     caller: Caller,
     from_: Annotated[Instant, Query(alias="from")],
     to: Instant,
+    page: Page,
 ) -> list[ShiftOut]:
-    """Shifts overlapping `[from, to)`, clipped to it (at most 92 days). Not paged: the range
-    bounds the list, so it takes no `limit` or `cursor` and sends no `Next-Cursor`; ask for a
-    shorter range for fewer shifts."""
+    """Shifts overlapping `[from, to)`, clipped to it (at most 92 days), a page at a time like
+    every list (contract v2): the next page is the same window with the `Next-Cursor`."""
     start, end = _aware(from_, "from"), _aware(to, "to")
     if not timedelta(0) < end - start <= MAX_SHIFTS_SPAN:
         raise Unprocessable(
@@ -196,7 +202,11 @@ async def get_shifts(
         )
     stored = await _readable(request, caller, schedule_id)
     found = shifts(stored.state.schedule, stored.state.overrides, start, end)
-    return [ShiftOut.model_validate(s, from_attributes=True) for s in found]
+    after = page.after(datetime, int, str, str)
+    if after is not None:  # computed, not stored: the page is cut from the whole window
+        found = [s for s in found if _shift_key(s) > after]
+    served = page.serve(found, key=_shift_key)
+    return [ShiftOut.model_validate(s, from_attributes=True) for s in served]
 
 
 @router.post(

@@ -275,5 +275,6 @@ class InboundSmsBody(BaseModel):
 
 class InboundSmsReply(BaseModel):
     reply: str = Field(
-        description="The text to send back to the sender (the provider texts it to them)."
+        description="The text to send back to the sender (the provider texts it to them);"
+        " empty: send nothing (the number is past INBOUND_SMS_PER_NUMBER_LIMIT)."
     )

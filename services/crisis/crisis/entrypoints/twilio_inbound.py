@@ -2,6 +2,8 @@
 them, a form signed with `X-Twilio-Signature`. An adapter: the signature checked, `From` and
 `Body` go to the same handling as `POST /inbound/sms` (`ACK <code>`), and its reply goes back
 as TwiML (`<Response><Message>…</Message></Response>`), which Twilio texts to the sender.
+Each text is acted on once, by its `MessageSid` (counseling_shared.twilio_replays): a replay
+is answered an empty `<Response/>` and changes nothing.
 """
 
 from typing import Annotated
@@ -10,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from counseling_shared import twilio_replays
 from counseling_shared.http import twilio_webhook
 from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.rate_limit import FormBudget
@@ -70,5 +73,14 @@ async def twilio_inbound_sms(
         body = InboundSmsBody(from_=params.get("From", ""), text=params.get("Body", ""))
     except ValidationError as exc:
         raise twilio_webhook.unusable_text(exc) from None
-    answer = await inbound_sms.inbound_sms(None, request, body)
+    key = twilio_replays.post_key("text", params.get("MessageSid", ""))
+    answer = await twilio_replays.once(
+        runtime_of(request).db(),
+        "crisis",
+        SMS_PATH,
+        key,
+        lambda: inbound_sms.inbound_sms(None, request, body),
+    )
+    if answer is None:
+        return twilio_webhook.twiml_response()  # a replay: acted on already
     return twilio_webhook.twiml_response(answer.reply)

@@ -13,7 +13,9 @@ places the calls when its `PAGE_CALLS` is on).
   step on the page's timeline, counted in `crisis_page_calls_total`.
 
 Every post must carry Twilio's `X-Twilio-Signature` over the URL Twilio called, the code in
-its query string included (401 without it, before the body; 401 wrong).
+its query string included (401 without it, before the body; 401 wrong). A key press 1 is
+acted on once per call (`CallSid`), a call's final status once per status
+(counseling_shared.twilio_replays): a replay is answered by hanging up (or 204).
 """
 
 import re
@@ -22,7 +24,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from counseling_shared import audit
+from counseling_shared import audit, twilio_replays
 from counseling_shared.http import twilio_webhook
 from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.rate_limit import FormBudget
@@ -123,6 +125,19 @@ async def twilio_call_key(
     staff member."""
     params, code = await _form(request)
     runtime = runtime_of(request)
+    if params.get("Digits", "").strip() != "1":
+        return await _key_pressed(request, params, code)
+    # Only the key that acknowledges is remembered: another one changes nothing, and a
+    # person may press 2 twice in one call.
+    key = twilio_replays.post_key("key", params.get("CallSid", ""), "1")
+    answer = await twilio_replays.once(
+        runtime.db(), "crisis", GATHER_PATH, key, lambda: _key_pressed(request, params, code)
+    )
+    return _twiml(hang_up()) if answer is None else answer
+
+
+async def _key_pressed(request: Request, params: dict[str, str], code: str | None) -> Response:
+    runtime = runtime_of(request)
     settings = _settings(runtime)
     called, digits = params.get("To", ""), params.get("Digits", "").strip()
     machine = voice_calls.answered_by(params.get("AnsweredBy", "")) == "machine"
@@ -179,11 +194,18 @@ async def twilio_call_status(
     by = voice_calls.answered_by(params.get("AnsweredBy", ""))
     runtime = runtime_of(request)
     settings = _settings(runtime)
-    async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
-        page = await voice_calls.called_page(uow, settings.link_keys, params.get("To", ""), code)
-        recorded = page is not None and await alerts.record_call_ended(
-            uow, page["page_id"], status, by
-        )
-    if recorded:
-        metrics.PAGE_CALLS.labels(voice_calls.call_outcome(status, by)).inc()
+
+    async def record() -> None:
+        async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
+            page = await voice_calls.called_page(
+                uow, settings.link_keys, params.get("To", ""), code
+            )
+            recorded = page is not None and await alerts.record_call_ended(
+                uow, page["page_id"], status, by
+            )
+        if recorded:
+            metrics.PAGE_CALLS.labels(voice_calls.call_outcome(status, by)).inc()
+
+    key = twilio_replays.post_key("call", params.get("CallSid", ""), status)
+    await twilio_replays.once(runtime.db(), "crisis", STATUS_PATH, key, record)
     return Response(status_code=204)

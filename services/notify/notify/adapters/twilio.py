@@ -7,34 +7,34 @@ id, `<id>:<n>` for a page sent again after a failed receipt) and which provider 
 Twilio's receipts map back to the notification.
 
 Twilio takes no idempotency key, so a retry after an answer that never came could text the
-recipient twice. A send whose outcome is unknown (a timeout after the request went out, a
-dropped connection, a 5xx, the page lane's time cap) is remembered by its key; the next attempt
-of that key first asks Twilio for the recent messages to the number and sends nothing when one
-with the same body was created since. Remembered in this process only (a restart forgets, and
-the lookup itself can fail: then it sends, a double text being the better failure for a page);
-a connection refused or a connect timeout is not remembered (nothing reached Twilio).
+recipient twice. A send is written down before it is posted (`unknown_outcomes`, in notify's
+database) and crossed out when Twilio answers; a send whose outcome stays unknown (a timeout
+after the request went out, a dropped connection, a 5xx, the page lane's time cap, notify
+stopped mid-send) is still on record at the next attempt of that key, in this process or after
+a restart, and that attempt first asks Twilio for the recent messages to the number (from our
+number, when we send from one) and sends nothing when one with the same body was created
+since. When the look-up fails it sends (a double text being the better failure for a page),
+counted in `notify_twilio_lookups_total`. A connection refused or a connect timeout is not
+remembered (nothing reached Twilio).
 """
 
-from collections import OrderedDict
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
-from typing import Any
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import httpx
 
 from counseling_shared.logs import get_logger
 from counseling_shared.phones import normalise_phone
+from notify.adapters.twilio_lookup import created_since, listed
+from notify.adapters.unknown_outcomes import UnknownOutcomes, Unsure
 from notify.application.ports import OutgoingMessage
 from notify.domain.notification import DeliveryOutcome
 from notify.domain.twilio_errors import CREDENTIAL_REFUSALS, outcome_of_send
-from notify.metrics import PROVIDER_AUTH_REJECTIONS
+from notify.metrics import PROVIDER_AUTH_REJECTIONS, TWILIO_LOOKUPS
 
 log = get_logger(__name__)
 
 STATUS_PATH = "/inbound/sms/twilio/status"
-_UNSURE_KEPT = 10_000  # keys of unknown outcome remembered at most (oldest forgotten)
-_CLOCK_SKEW = timedelta(minutes=2)  # Twilio's date_created against our clock
 
 
 class TwilioProvider:
@@ -49,6 +49,7 @@ class TwilioProvider:
         callback_base: str,
         channel: str = "sms",
         role: str = "primary",
+        outcomes: UnknownOutcomes | None = None,
     ) -> None:
         self._client = client
         self._messages = f"{api_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
@@ -57,21 +58,28 @@ class TwilioProvider:
         self._callback = callback_base.rstrip("/") + STATUS_PATH
         self._channel = channel
         self._role = role
-        self._unsure: OrderedDict[str, datetime] = OrderedDict()
+        self._outcomes = outcomes or UnknownOutcomes.in_process()
 
     def callback_url(self, key: str) -> str:
         return f"{self._callback}?{urlencode({'key': key, 'provider': self._role})}"
 
     async def send(self, message: OutgoingMessage) -> DeliveryOutcome:
         key = message.idempotency_key
-        since = self._unsure.get(key)
-        if since is not None and await self._already_taken(message, since):
-            self._unsure.pop(key, None)
+        to = normalise_phone(message.to)  # Twilio wants E.164: `+33612345678`
+        unsure = await self._outcomes.begin(
+            key,
+            message.notification_id,
+            channel="sms",
+            phone=to,
+            look_for=message.body,
+            now=datetime.now(UTC),
+        )
+        if unsure is not None and await self._already_taken(message, to, unsure):
+            await self._outcomes.forget(key)
             log.warning("twilio_resend_avoided", notification_id=key, provider=self._role)
             return DeliveryOutcome.sent()
-        self._remember(key, since or datetime.now(UTC))
         form = {
-            "To": normalise_phone(message.to),  # Twilio wants E.164: `+33612345678`
+            "To": to,
             "Body": message.body,
             "StatusCallback": self.callback_url(key),
             **self._sender,
@@ -79,16 +87,16 @@ class TwilioProvider:
         try:
             response = await self._client.post(self._messages, data=form, auth=self._auth)
         except (httpx.ConnectError, httpx.ConnectTimeout):
-            if since is None:
-                self._unsure.pop(key, None)  # never reached Twilio
+            if unsure is None:
+                await self._outcomes.forget(key)  # never reached Twilio
             return DeliveryOutcome.transient("http_unreachable")
         except httpx.TimeoutException:
             return DeliveryOutcome.transient("http_timeout")
         except httpx.HTTPError:
             return DeliveryOutcome.transient("http_unreachable")
-        # (asyncio.CancelledError, the page lane's time cap, leaves the key remembered.)
+        # (asyncio.CancelledError, the page lane's time cap, leaves the record in place.)
         if response.status_code < 500:
-            self._unsure.pop(key, None)  # Twilio answered: it took it or refused it
+            await self._outcomes.forget(key)  # Twilio answered: it took it or refused it
         code = _code_of(response)
         if response.status_code in CREDENTIAL_REFUSALS:
             PROVIDER_AUTH_REJECTIONS.labels(self._channel, self._role).inc()
@@ -102,39 +110,23 @@ class TwilioProvider:
             )
         return outcome_of_send(response.status_code, code)
 
-    def _remember(self, key: str, since: datetime) -> None:
-        self._unsure[key] = since
-        self._unsure.move_to_end(key)
-        while len(self._unsure) > _UNSURE_KEPT:
-            self._unsure.popitem(last=False)
-
-    async def _already_taken(self, message: OutgoingMessage, since: datetime) -> bool:
-        """Whether Twilio holds a message to this number with this body, created since the
-        send whose answer never came. False when it cannot tell (then the message goes)."""
-        try:
-            response = await self._client.get(
-                self._messages,
-                params={"To": normalise_phone(message.to), "PageSize": "50"},
-                auth=self._auth,
-            )
-            page = response.json() if response.status_code == 200 else None
-        except (httpx.HTTPError, ValueError):
-            page = None
-        found = page.get("messages") if isinstance(page, dict) else None
-        if not isinstance(found, list):
+    async def _already_taken(self, message: OutgoingMessage, to: str, unsure: Unsure) -> bool:
+        """Whether Twilio holds a message to this number with the body sent then, created
+        since the send whose answer never came. False when it cannot tell (then it goes)."""
+        params = {"To": to, "PageSize": "50"}
+        if "From" in self._sender:  # a Messaging Service picks the sender from its pool
+            params["From"] = self._sender["From"]
+        found = await listed(self._client, self._messages, params, self._auth, "messages")
+        if found is None:
+            TWILIO_LOOKUPS.labels("sms", "failed").inc()
             log.warning("twilio_lookup_failed", notification_id=message.idempotency_key)
             return False
-        return any(_same(m, message.body, since - _CLOCK_SKEW) for m in found)
-
-
-def _same(found: Any, body: str, since: datetime) -> bool:
-    if not isinstance(found, dict) or found.get("body") != body:
-        return False
-    try:
-        created = parsedate_to_datetime(str(found.get("date_created")))
-    except (TypeError, ValueError):
-        return False
-    return created >= since
+        taken = any(
+            isinstance(m, dict) and unsure.matches(m.get("body")) and created_since(m, unsure)
+            for m in found
+        )
+        TWILIO_LOOKUPS.labels("sms", "found" if taken else "not_found").inc()
+        return taken
 
 
 def _code_of(response: httpx.Response) -> object:

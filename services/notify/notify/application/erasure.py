@@ -45,6 +45,9 @@ async def erase_client(conn: Connection, client_id: UUID) -> dict[str, int]:
         )
         clients = await conn.execute("DELETE FROM clients WHERE client_id = $1", client_id)
         reminders = await conn.execute("DELETE FROM sms_reminders WHERE client_id = $1", client_id)
+        unknown = await conn.execute(
+            "DELETE FROM twilio_unknown_outcomes WHERE notification_id = ANY($1::uuid[])", ids
+        )
         hooks = [
             r["id"]
             for r in await conn.fetch(
@@ -67,6 +70,7 @@ async def erase_client(conn: Connection, client_id: UUID) -> dict[str, int]:
         "webhook_deliveries": _count(deliveries),
         "dead_letters": dead_letters,
         "sms_reminders": _count(reminders),
+        "twilio_unknown_outcomes": _count(unknown),
     }
 
 

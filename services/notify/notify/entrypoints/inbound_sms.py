@@ -26,6 +26,7 @@ from counseling_shared.http import webhook_secret
 from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.problems import Problem
 from counseling_shared.http.rate_limit import RateBudget
+from counseling_shared.http.sms_number_budget import number_budget
 from counseling_shared.logs import get_logger
 from counseling_shared.service import runtime_of
 from counseling_shared.sms_keywords import Keyword, parse
@@ -100,7 +101,8 @@ class StaffReply(BaseModel):
 
 class InboundSmsReply(BaseModel):
     reply: str = Field(
-        description="The text to send back to the sender (the provider texts it to them)."
+        description="The text to send back to the sender (the provider texts it to them);"
+        " empty: send nothing (the number is past INBOUND_SMS_PER_NUMBER_LIMIT)."
     )
     keyword: Keyword | None = Field(
         description="What notify took the text for: `stop`, `start`, `help`, or null."
@@ -191,12 +193,30 @@ async def inbound_sms(_: Secret, request: Request, body: InboundSmsBody) -> Inbo
     `ESC <code>`, and any other text but C or X from an active staff member's phone (a STOP
     is recorded here first), is handed to crisis, whose answer is the `reply`
     (`staff_reply`); crisis not answering, an ACK or ESC is answered that it did not go
-    through."""
+    through. Past the number's INBOUND_SMS_PER_NUMBER_LIMIT nothing acts but a STOP, and
+    `reply` is empty."""
     runtime = runtime_of(request)
     settings = runtime.settings
     assert isinstance(settings, NotifySettings)
     parsed = parse(body.text)
     keys = settings.link_keys
+    budget = number_budget(
+        request,
+        "notify",
+        settings.inbound_sms_per_number_limit,
+        settings.rate_limit_storage_uri,
+        keys[0],
+    )
+    if not await budget.allows(body.from_):
+        # One phone flooding: nothing acts and nothing is texted back, but an opt-out is
+        # never lost (a STOP must stop texts, however many came before it).
+        if parsed.keyword is Keyword.STOP:
+            now = runtime.clock.now()
+            await opt_outs.opt_out(runtime.db(), keys, body.from_, parsed.keyword.value, now)
+        INBOUND_SMS.labels("limited").inc()
+        log.info("inbound_sms_limited", keyword=parsed.keyword.value if parsed.keyword else None)
+        stop = Keyword.STOP if parsed.keyword is Keyword.STOP else None
+        return InboundSmsReply(reply="", keyword=stop)
     word = parse_reply(body.text) if parsed.keyword is None else None
     if word is not None:
         booking = NatsReminderReplies(runtime.nats())

@@ -12,6 +12,10 @@ handled by the same code whichever provider the center uses.
   `delivered` (and `read`) and `failed` / `undelivered` are recorded as receipts, with
   Twilio's `ErrorCode` as `twilio_<code>`; the statuses on the way (`queued`, `sent`, …) are
   answered 204 and not recorded.
+
+Each post that acts is acted on once (counseling_shared.twilio_replays): a text by its
+`MessageSid`, a status callback by its `MessageSid` and status. A replay is answered as if
+handled (an empty `<Response/>`, or 204) and changes nothing.
 """
 
 import asyncio
@@ -21,6 +25,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from counseling_shared import twilio_replays
 from counseling_shared.http import twilio_webhook
 from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.problems import Problem
@@ -97,9 +102,17 @@ async def twilio_inbound_sms(_: Signed, request: Request) -> Response:
         body = InboundSmsBody(from_=params.get("From", ""), text=params.get("Body", ""))
     except ValidationError as exc:
         raise twilio_webhook.unusable_text(exc) from None
-    answer = await inbound_sms.inbound_sms(None, request, body)
-    if params.get("OptOutType"):
-        return twilio_webhook.twiml_response()  # Twilio answered the keyword itself
+    key = twilio_replays.post_key("text", params.get("MessageSid", ""))
+    answer = await twilio_replays.once(
+        runtime_of(request).db(),
+        "notify",
+        SMS_PATH,
+        key,
+        lambda: inbound_sms.inbound_sms(None, request, body),
+    )
+    if answer is None or params.get("OptOutType"):
+        # A replay (acted on already), or Twilio answered the keyword itself.
+        return twilio_webhook.twiml_response()
     return twilio_webhook.twiml_response(answer.reply)
 
 
@@ -128,12 +141,25 @@ async def twilio_message_status(_: Signed, request: Request) -> Response:
         )
     except ValidationError:
         raise Problem(404, "not-found", "Notification not found", "No such key.") from None
+    # One post per message and status: the same status again is a replay (a `failed`
+    # replayed after `delivered` would send the message again).
+    sid = params.get("MessageSid", "")
+    key = twilio_replays.post_key("status", sid, status.value, receipt.idempotency_key)
+    db = runtime_of(request).db()
+    await twilio_replays.once(
+        db, "notify", STATUS_PATH, key, lambda: _record(request, receipt, provider)
+    )
+    return Response(status_code=204)
+
+
+async def _record(
+    request: Request, receipt: ReceiptBody, provider: Literal["primary", "fallback"]
+) -> None:
     for wait in (*_TOO_EARLY_WAITS, None):
         try:
             await inbound_sms.inbound_sms_status(None, request, receipt, provider)
-            return Response(status_code=204)
+            return
         except Problem as problem:
             if problem.status != 503 or wait is None:
                 raise
         await asyncio.sleep(wait)
-    raise AssertionError("unreachable")

@@ -6,7 +6,10 @@ offer page. `GET …/manage` shows the site and the time with two actions: Confi
 (`GET …/manage/cancel`) saying whether cancelling now is late and what fee the site charges;
 its own button (`POST …/manage/cancel`) cancels as the client, with the same rules as any
 client cancellation (the freed slot goes to the waitlist). If the late window closed between
-that page and the press, the page is shown again with the fee instead of cancelling.
+that page and the press, or the site's fee changed, the page is shown again with the terms
+of now instead of cancelling: the form carries what it showed (`shown_late`, `shown_fee`), the
+client's consent, compared with `charges_unannounced` as a second X by text is (not signed:
+the link authorises the action; an altered fee can only make the POST show the real one).
 Cancelled before: 409; started, completed or missed, or the link expired or replaced by a
 reschedule's: 410; an altered link: 403. No client name: the site and the time only.
 """
@@ -21,7 +24,6 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time
 from babel.numbers import format_currency
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -35,15 +37,19 @@ from booking.domain import appointment as appointments
 from booking.domain.appointment import Appointment
 from booking.domain.errors import NotAllowedNow
 from booking.domain.manage import (
+    Announced,
     CancellationTerms,
+    FeeNotAnnounced,
     Manageable,
+    as_announced,
     cancellation_terms,
+    charges_unannounced,
     manageable,
-    worse_than_shown,
 )
+from booking.domain.scheduling.rules import Fee
 from booking.entrypoints.http.deps import execute
 from booking.entrypoints.policies import booking_settings, offer_policy
-from booking.entrypoints.web.texts import MANAGE_TEXTS, locale_of
+from booking.entrypoints.web.texts import MANAGE_TEXTS, locale_of, when_label
 from counseling_shared import audit
 from counseling_shared.codes import CancelledBy
 from counseling_shared.http.languages import browser_language
@@ -55,6 +61,7 @@ router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 _PATH = "/appointments/{appointment_id}/manage"
 _MAX_TOKEN = 1000
+_MAX_SHOWN_FEE = 40  # "<amount> <currency>" as the page wrote it
 # Stays in booking's database (never on the bus): why the appointment was cancelled.
 _REASON = "cancelled by the client from the link in their reminder"
 
@@ -71,10 +78,7 @@ class _Shown:
     now: datetime
 
     def when(self, at: datetime) -> str:
-        local = at.astimezone(self.zone)
-        day = format_date(local.date(), format="full", locale=self.locale)
-        time = format_time(local, format="short", tzinfo=self.zone, locale=self.locale)
-        return f"{day}, {time} ({self.zone.key})"
+        return when_label(at, self.zone, self.locale)
 
     def fee(self) -> str | None:
         fee = self.terms.fee
@@ -170,7 +174,7 @@ async def ask_cancel(appointment_id: UUID, request: Request, token: str = "") ->
     responses={
         200: {"description": "Cancelled: a page with the fee, if any."},
         **_REFUSALS,
-        409: _page("Cancelled before; or now late since the terms were shown (shown again)."),
+        409: _page("Cancelled before; or late or another fee since the terms were shown (again)."),
     },
     **_HTML,
 )
@@ -179,27 +183,61 @@ async def cancel(appointment_id: UUID, request: Request) -> HTMLResponse:
     the freed slot is offered to the waitlist."""
     runtime = runtime_of(request)
     form = await request.form()
-    shown_late = form.get("shown_late") == "1"
+    announced = _announced(form.get("shown_late"), form.get("shown_fee"))
     try:
         token = await _form_token(request)
         shown = await _open_manageable(runtime, appointment_id, token)
-        if worse_than_shown(shown.terms, shown_late):
-            return _render(request, "manage_cancel.html", shown, token, 409, changed=True)
+        if charges_unannounced(shown.terms.late, shown.terms.fee, announced):
+            return _terms_again(request, shown, token, announced)
         command = appointments.CancelAppointment(_REASON, CancelledBy.CLIENT)
         on_freed = offer_policy(runtime).on_freed()
+        vet = as_announced(announced)  # the window or the fee changed since the check above
         try:
             await execute(
                 runtime,
                 lambda uow: handlers.cancel_appointment(
-                    uow, appointment_id, command, EverySite(), on_freed
+                    uow, appointment_id, command, EverySite(), on_freed, vet
                 ),
             )
         except NotAllowedNow:
             raise _refused_now(await _reload(runtime, shown)) from None
+        except FeeNotAnnounced:
+            again = await _open_manageable(runtime, appointment_id, token)
+            return _terms_again(request, again, token, announced)
         cancelled = await _reload(runtime, shown)
     except _Refused as refused:
         return _message(request, refused)
     return _message(request, _Refused(200, "cancelled", cancelled), fee=cancelled.fee())
+
+
+def _announced(shown_late: object, shown_fee: object) -> Announced | None:
+    """The terms the cancel step showed, as its form sent them back: late (`shown_late` 1)
+    with `shown_fee` ("<amount> <currency>"; empty: none). A fee missing or not readable
+    (a page from before the field, an altered form) counts as none announced, so a late
+    cancellation with a fee is shown again, never charged."""
+    if shown_late != "1":
+        return None
+    return Announced(_fee_of(shown_fee))
+
+
+def _fee_of(sent: object) -> Fee | None:
+    if not isinstance(sent, str) or not sent or len(sent) > _MAX_SHOWN_FEE:
+        return None
+    amount, _, currency = sent.partition(" ")
+    try:
+        value = Decimal(amount)
+    except ArithmeticError:
+        return None
+    return Fee(value, currency) if value.is_finite() and currency else None
+
+
+def _terms_again(
+    request: Request, shown: _Shown, token: str, announced: Announced | None
+) -> HTMLResponse:
+    """The cancel step again with the terms of now (409), nothing done: the window closed
+    since it was shown, or (shown late) the site's fee changed."""
+    changed = "fee_changed" if announced is not None else "terms_changed"
+    return _render(request, "manage_cancel.html", shown, token, 409, changed=changed)
 
 
 async def _form_token(request: Request) -> str:
@@ -294,8 +332,9 @@ async def _reload(runtime: Runtime, shown: _Shown) -> _Shown:
 
 
 def _render(
-    request: Request, name: str, shown: _Shown, token: str, status: int, *, changed: bool = False
+    request: Request, name: str, shown: _Shown, token: str, status: int, *, changed: str = ""
 ) -> HTMLResponse:
+    """`changed`: the text key saying why the terms are shown again (empty: shown first)."""
     t = MANAGE_TEXTS[shown.locale]
     base = _PATH.format(appointment_id=shown.appointment.id)
     confirmed_at = shown.appointment.confirmed_at
@@ -309,6 +348,7 @@ def _render(
         "confirmed": shown.when(confirmed_at) if confirmed_at else None,
         "late": shown.terms.late,
         "fee": shown.fee(),
+        "shown_fee": _form_fee(shown.terms.fee),
         "late_from": shown.when(shown.terms.late_from),
         "changed": changed,
         "confirm_action": f"{base}/confirm",
@@ -319,6 +359,11 @@ def _render(
     return templates.TemplateResponse(
         request, name, context, status_code=status, headers=PRIVATE_PAGE_HEADERS
     )
+
+
+def _form_fee(fee: Fee | None) -> str:
+    """The fee as the cancel step's form sends it back (see `_fee_of`)."""
+    return f"{fee.amount} {fee.currency}" if fee is not None else ""
 
 
 def _message(request: Request, refused: _Refused, *, fee: str | None = None) -> HTMLResponse:

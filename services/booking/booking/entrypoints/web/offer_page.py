@@ -17,7 +17,6 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
@@ -29,7 +28,7 @@ from booking.domain.scheduling import waitlist
 from booking.domain.scheduling.waitlist import Offer
 from booking.entrypoints.http.deps import execute
 from booking.entrypoints.offer_link import verify_accept_link
-from booking.entrypoints.web.texts import TEXTS, locale_of
+from booking.entrypoints.web.texts import TEXTS, locale_of, when_label
 from counseling_shared import audit
 from counseling_shared.http.languages import browser_language
 from counseling_shared.http.private_pages import PRIVATE_PAGE_HEADERS
@@ -56,10 +55,7 @@ class _Shown:
     zone: ZoneInfo
 
     def when(self, at: datetime) -> str:
-        local = at.astimezone(self.zone)
-        day = format_date(local.date(), format="full", locale=self.locale)
-        time = format_time(local, format="short", tzinfo=self.zone, locale=self.locale)
-        return f"{day}, {time} ({self.zone.key})"
+        return when_label(at, self.zone, self.locale)
 
 
 class _Refused(Exception):

@@ -57,7 +57,9 @@ def shifts(
         for slot in current:
             open_shifts.setdefault(slot, begin)
     done.extend(_shift(slot, since, end) for slot, since in open_shifts.items())
-    return sorted(done, key=lambda s: (s.start, s.layer or 0, str(s.staff_id)))
+    return sorted(
+        done, key=lambda s: (s.start, s.layer or 0, str(s.staff_id), str(s.override_id or ""))
+    )
 
 
 def change_edges(

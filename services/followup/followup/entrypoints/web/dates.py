@@ -8,7 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date, format_datetime, format_time
+from babel.dates import format_date, format_time
 
 
 def when_formatter(locale: str, zone: ZoneInfo) -> Callable[[datetime], str]:
@@ -29,11 +29,3 @@ def day_formatter(locale: str, zone: ZoneInfo) -> Callable[[datetime], str]:
     """The date alone (a chart point's label) in `zone`."""
     parsed = Locale.parse(locale)
     return lambda at: format_date(at.astimezone(zone), format="medium", locale=parsed)
-
-
-def zone_name(zone: ZoneInfo, locale: str, at: datetime) -> str:
-    """The zone's city in the reader's language ("Paris", "파리", "Париж"); a fixed zone such
-    as UTC keeps its name."""
-    if zone.key == "UTC":
-        return "UTC"
-    return format_datetime(at, format="VVV", tzinfo=zone, locale=locale)

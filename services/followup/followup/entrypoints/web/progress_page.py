@@ -15,10 +15,11 @@ from fastapi.responses import HTMLResponse
 from counseling_shared.http.dependencies import Person
 from counseling_shared.http.private_pages import PRIVATE_PAGE_HEADERS
 from counseling_shared.service import runtime_of
+from counseling_shared.zone_names import zone_city
 from followup.adapters.postgres_store import PostgresFollowupStore
 from followup.entrypoints.measures_http import client_scores
 from followup.entrypoints.web.chart import charts
-from followup.entrypoints.web.dates import day_formatter, when_formatter, zone_name
+from followup.entrypoints.web.dates import day_formatter, when_formatter
 from followup.entrypoints.web.response_form import templates
 from followup.entrypoints.web.texts import PROGRESS_TEXTS, browser_locale
 
@@ -42,7 +43,7 @@ async def show_progress(client_id: UUID, caller: Person, request: Request) -> HT
         "t": t,
         "title": t["title"],
         "client_id": client_id,
-        "zone": zone_name(zone, locale, runtime_of(request).clock.now()),
+        "zone": zone_city(zone, locale, runtime_of(request).clock.now()),
         # The site's wall-clock time, where the staff reading it work, as their language writes it.
         "when": when_formatter(locale, zone),
         "charts": charts(scores, zone, day_formatter(locale, zone)),
