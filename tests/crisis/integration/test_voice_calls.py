@@ -208,7 +208,10 @@ async def test_key_3_escalates_now_as_the_called_staff_members_esc_would(
     prompt = await twilio_post(crisis, f"{CALL}?code={code}", number, AnsweredBy="human")
     assert "3번을 눌러" in prompt.text  # the prompt offers it, in the member's language
 
-    answer = await twilio_post(crisis, f"{CALL}/gather?code={code}", number, Digits="3")
+    sid = "CA" + uuid4().hex
+    answer = await twilio_post(
+        crisis, f"{CALL}/gather?code={code}", number, Digits="3", CallSid=sid
+    )
 
     assert answer.status_code == 200, answer.text
     assert "에스컬레이션되었습니다" in answer.text
@@ -217,12 +220,14 @@ async def test_key_3_escalates_now_as_the_called_staff_members_esc_would(
     assert (view["status"], view["current_level"]) == ("open", 2)
     asked = next(s for s in view["timeline"] if s["kind"] == "escalated_by_staff")
     assert asked["staff_id"] == str(first)
-    trail = (await crisis.http.get("/audit", params={"actor_id": CALL_SID})).json()["items"]
-    assert any(
-        e["action"] == "twilio_call_key" and e["site_id"] == str(site_id) and e["status"] == 200
-        for e in trail
+    trail = (await crisis.http.get("/audit", params={"actor_id": sid})).json()["items"]
+    [entry] = [e for e in trail if e["action"] == "twilio_call_key"]
+    assert (entry["actor"], entry["site_id"], entry["status"]) == (
+        {"kind": "call", "id": sid},
+        str(site_id),
+        200,
     )
-    # the same key again: the page's level was left, nothing more is escalated
+    # key 3 in another call: the page's level was left, nothing more is escalated
     again = await twilio_post(crisis, f"{CALL}/gather?code={code}", number, Digits="3")
     assert "이미 다음 단계로 넘어갔거나" in again.text
     assert (await alert(crisis, alert_id))["current_level"] == 2
