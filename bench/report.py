@@ -331,6 +331,29 @@ one Python process of aiohttp clients on the same machine, so it competes for th
 - **booking, paced**: one request every 1/{rate:.0f} s for {paced_seconds:.0f} s, sent on time
   whatever the answers (open loop), so a queue shows in the latencies instead of hiding: where
   booking answers fewer than {rate:.0f} a second, the latencies are those of the queue.
+  Where its tail comes from (2026-12-05, issue #12; the machine shared, load average 7 to
+  18 throughout, so no round came near 50 ms on either side). In `make bench` the paced
+  window follows the flat-out window and pgbench at once: notify is still sending the
+  flat-out window's confirmations (a throwaway script repeating that sequence found 366 and
+  626 pending when the second and third paced windows began, and p99 1.6 and 2.2 s in them
+  against 52 ms in the first, with none pending; the load rose from 7.4 to 8.6 meanwhile,
+  so not all of it is notify's). `bench.paced` waits until notify is idle before each round
+  and does not show this. And its p99 is the third slowest of 300 requests: one pause of a
+  few tens of milliseconds anywhere in the suite decides it. The garbage collector, timed in CPU
+  (`time.thread_time`, which the neighbours' load does not inflate) in all four services at
+  paced 100/s: with the start-up heap frozen (`GC_FREEZE_AFTER_START`), booking's young
+  collections cost 0.3 ms each (about 9 a second), its middle ones 1.4 ms (one a second) and
+  its full ones 8 to 11 ms (every 15 s or so); wall-clock pauses were many times
+  longer at that load (up to 230 to 270 ms for a full collection while booking was hundreds
+  of requests behind). Higher thresholds, now a setting (`GC_THRESHOLDS`, default CPython's
+  `700,10,10`): `10000,10,10` cut booking's collector CPU from about 5 to 2 ms a second and
+  its wall-clock pauses per 5 s round from 269 to 966 ms (median about 580; three runs of
+  four rounds, alternating with `main`) to 52 to 383 ms (median about 155), but its longest
+  pause grew to 24 ms of CPU (a middle collection over the in-flight requests' survivors),
+  `3000,10,10` to 13 ms; the rounds' p99 (1.3 to 10 s here, 4.9 to 11.5 s on `main`) was the
+  neighbours' queue on both sides. Not kept: a tail is made of the longest pauses, not their
+  sum. Not measured apart, for lack of time: the relay and the directory responder in
+  booking's event loop, the pool's waits, the commits' fsync (uvloop and httptools are on).
 - **page latency**: a high risk flag for a fresh client every {page_interval} s; the time from
   just before the accepted `POST /risk-flags` until the SMS provider stand-in recorded the
   on-call page (the file it writes; no polling in the timed window).

@@ -475,6 +475,11 @@ class PageRequested(IntegrationEvent):
         description="The staff member may text `ACK <reply_code>` back to acknowledge.",
     )
     requested_at: datetime | None = None
+    fallback: bool = Field(
+        default=False,
+        description="true: the chain was exhausted and this pages one of the policy's fallback"
+        " staff (`level` is then one past the last level), so the page's texts say so.",
+    )
 
 
 class StaffSmsOptOutChanged(IntegrationEvent):

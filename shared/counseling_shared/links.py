@@ -49,12 +49,17 @@ class SignedLink:
     link_id: UUID
 
 
+class InvalidLinkKey(ValueError):
+    """`LINK_SIGNING_KEY` cannot be used (outside a development stack, or at all)."""
+
+
 class LinkSigner:
     """Signs with one secret key; verifies with it and the keys it replaced."""
 
     def __init__(self, secret_key: str, previous_keys: Sequence[str] = ()) -> None:
         if not secret_key:
-            raise ValueError("a link signing key is needed")
+            # A service that signs at start (crisis) meets an empty key here first.
+            raise InvalidLinkKey("LINK_SIGNING_KEY is empty; set a long random value")
         # itsdangerous signs with the last key of the list and verifies with any of them.
         self._keys = [*(k for k in previous_keys if k), secret_key]
 
@@ -90,22 +95,28 @@ class LinkSigner:
         return URLSafeSerializer(self._keys, salt=_SALT + purpose)
 
 
-class InvalidLinkKey(ValueError):
-    """`LINK_SIGNING_KEY` cannot be used outside a development stack."""
+LINK_KEY_MIN_LENGTH = 32
+"""Characters a link signing key needs outside a development stack: `openssl rand -hex 16`
+at least (the docs suggest `-hex 32`); a short key can be guessed offline from one link."""
 
 
 def check_link_key_allowed(
     secret_key: str, *, development_mode: bool, previous_keys: Sequence[str] = ()
 ) -> None:
-    """Refuse to serve with an empty or the well-known development key unless development mode
-    is set explicitly: anyone could forge a link signed with it. A previous key verifies, so it
-    may not be the development key either."""
+    """Refuse to serve with an empty, a short or the well-known development key unless
+    development mode is set explicitly: anyone could forge a link signed with it. A previous key
+    verifies, so it may not be the development key either."""
     if development_mode:
         return
     if not secret_key.strip() or secret_key == DEV_LINK_SIGNING_KEY:
         raise InvalidLinkKey(
             "LINK_SIGNING_KEY is empty or the development stack's key; set a long random"
             " value (or DEVELOPMENT_MODE=true for a development stack)"
+        )
+    if len(secret_key.strip()) < LINK_KEY_MIN_LENGTH:
+        raise InvalidLinkKey(
+            f"LINK_SIGNING_KEY is shorter than {LINK_KEY_MIN_LENGTH} characters; set a long"
+            " random value (`openssl rand -hex 32`)"
         )
     if DEV_LINK_SIGNING_KEY in previous_keys:
         raise InvalidLinkKey(

@@ -15,6 +15,27 @@ import asyncpg
 BACKBONE_MIGRATIONS = Path(__file__).parent / "migrations"
 _LOCK_KEY = 0x6D696772  # "migr": one lock per database, shared by every replica
 
+PERMANENT_SQLSTATE_CLASSES = frozenset({"0A", "22", "23", "2B", "3F", "42"})
+"""SQLSTATE classes a second try of the same migration meets again (a syntax error, a missing
+privilege or object, a value that does not fit). The rest (the connection, a lock or statement
+timeout, a deadlock, the server shutting down) may pass: the service keeps trying those."""
+
+
+class MigrationFailed(Exception):
+    """A migration (or the grants after them) failed in a way retrying would not fix."""
+
+    def __init__(self, step: str, exc: asyncpg.PostgresError) -> None:
+        super().__init__(
+            f"{step} failed: {type(exc).__name__}: {exc} (SQLSTATE {exc.sqlstate}); fix the"
+            " database or the role of MIGRATION_DATABASE_URL (else DATABASE_URL), then start"
+            " again"
+        )
+
+
+def is_permanent(exc: asyncpg.PostgresError) -> bool:
+    return str(exc.sqlstate or "")[:2] in PERMANENT_SQLSTATE_CLASSES
+
+
 APPEND_ONLY_TABLES = ("events", "audit")
 """Tables the runtime role may read and insert into, never update or delete
 (docs/security.md, Transport and database)."""
@@ -40,9 +61,14 @@ async def apply_migrations(
         for name, path in pending_files(service_dir):
             if name in done:
                 continue
-            async with conn.transaction():
-                await conn.execute(path.read_text())
-                await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
+            try:
+                async with conn.transaction():
+                    await conn.execute(path.read_text())
+                    await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
+            except asyncpg.PostgresError as exc:
+                if is_permanent(exc):
+                    raise MigrationFailed(f"migration {name}", exc) from exc
+                raise
             applied.append(name)
         return applied
     finally:

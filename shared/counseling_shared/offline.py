@@ -13,8 +13,10 @@ from asyncpg.connection import Connection
 from pydantic import ValidationError
 
 from counseling_shared.db import connect
-from counseling_shared.service import ServiceDefinition, run_service
-from counseling_shared.settings import ServiceSettings
+from counseling_shared.http.auth import InvalidApiKeys
+from counseling_shared.links import InvalidLinkKey
+from counseling_shared.service import ServiceDefinition, StartupFailed, run_service
+from counseling_shared.settings import ServiceSettings, unreadable_files
 
 
 def run_database_command(work: Coroutine[Any, Any, None], command: str) -> None:
@@ -49,6 +51,29 @@ def settings_problems(name: str, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def invalid_settings(name: str, problems: Sequence[str]) -> str:
+    """The same head as `settings_problems`, for what is found wrong after parsing."""
+    return "\n".join(
+        [f"{name}: the settings are invalid (nothing was started):"]
+        + [f"  {problem}" for problem in problems]
+    )
+
+
+def serve(name: str, service: ServiceDefinition) -> None:
+    """Serve `service`; what stops it from starting for good is one line and exit 1, not a
+    traceback: an unreadable `*_FILE`, a refused LINK_SIGNING_KEY or API_KEYS, a migration
+    that fails. (A database or NATS that does not answer yet is waited for: /readyz says 503.)
+    """
+    if problems := unreadable_files(service.settings):
+        sys.exit(invalid_settings(name, problems))
+    try:
+        run_service(service)
+    except (InvalidLinkKey, InvalidApiKeys) as exc:
+        sys.exit(invalid_settings(name, [str(exc)]))
+    except StartupFailed as exc:
+        sys.exit(f"{name}: could not start: {exc}")
+
+
 class _Rebuild(Protocol):
     def __call__(self, conn: Connection) -> Awaitable[dict[str, int]]: ...
 
@@ -78,7 +103,9 @@ def service_main(
                 service = definition()  # reads the settings
             except ValidationError as exc:
                 sys.exit(settings_problems(name, exc))
-            run_service(service)
+            except InvalidLinkKey as exc:
+                sys.exit(invalid_settings(name, [str(exc)]))
+            serve(name, service)
         case ["rebuild-projections"]:
             try:
                 given = settings()

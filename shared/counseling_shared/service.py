@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from counseling_shared.busauth import durables_of, streams_needed
 from counseling_shared.clock import Clock, SystemClock
 from counseling_shared.db import DATABASE_ERRORS, connect, create_pool
 from counseling_shared.envelope import REGISTRY, EventRegistry
-from counseling_shared.heap import freeze_startup_heap
+from counseling_shared.heap import freeze_startup_heap, tune_collector
 from counseling_shared.http.audit import AuditMiddleware, audit_router
 from counseling_shared.http.auth import ApiKeyAuth, StaffDeactivatedLookup
 from counseling_shared.http.body_limit import install_body_limit
@@ -54,16 +55,28 @@ from counseling_shared.inbox import BatchHandler, Handler, InboxConsumer
 from counseling_shared.jetstream import ConsumerSpec, ensure_streams
 from counseling_shared.links import check_link_key_allowed
 from counseling_shared.logs import configure_logging, get_logger
-from counseling_shared.migrations import apply_migrations, grant_runtime_access, role_of
+from counseling_shared.migrations import (
+    MigrationFailed,
+    apply_migrations,
+    grant_runtime_access,
+    is_permanent,
+    role_of,
+)
 from counseling_shared.pruner import Pruner, PruneTarget, backbone_targets
 from counseling_shared.relay import OutboxRelay
-from counseling_shared.settings import ServiceSettings
+from counseling_shared.settings import ServiceSettings, parse_gc_thresholds
 from counseling_shared.tracing import configure_tracing
 
 log = get_logger(__name__)
 
 _UNREACHABLE: tuple[type[Exception], ...] = (*DATABASE_ERRORS, nats.errors.Error)
 """What a start-up attempt raises while the database or NATS cannot be reached."""
+
+
+class StartupFailed(Exception):
+    """The service stopped because starting failed in a way waiting would not fix; the message
+    says what to fix (never a secret)."""
+
 
 BackgroundTask = Callable[["Runtime"], Awaitable[None]]
 StaffDeactivatedQuery = Callable[["asyncpg.Pool[Any]", UUID], Awaitable[bool]]
@@ -132,6 +145,13 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._consumer_tasks: list[asyncio.Task[None]] = []
         self.heap_frozen = False
+        self.waiting_for = "the database (MIGRATION_DATABASE_URL, else DATABASE_URL)"
+        """What the current start-up step needs: named in the log line while it waits."""
+        self.fatal: str | None = None
+        """Why starting failed for good (a migration), once it has."""
+        self.request_exit: Callable[[], None] | None = None
+        """Stops the server (set by `run_service`): a process that cannot start exits."""
+        self._last_nats_error = ""
         self.drain_timeout = 10.0
         """At shutdown, how long the consumers' batches in hand may take to finish (well
         inside the pods' 30 s grace period); past it they are cancelled and nak'ed."""
@@ -173,10 +193,36 @@ class Runtime:
             try:
                 await self.start()
                 return
+            except MigrationFailed as exc:
+                self.fail(str(exc))
+                return
             except _UNREACHABLE as exc:
-                log.warning("waiting_for_infrastructure", error=repr(exc), retry_in=delay)
+                log.warning(
+                    "waiting_for_infrastructure",
+                    error=repr(exc),
+                    check=self.waiting_for,
+                    retry_in=delay,
+                )
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.settings.outage_backoff_max)
+
+    def fail(self, reason: str) -> None:
+        """Starting failed for good: say why in one line and stop the process (exit 1)."""
+        self.fatal = reason
+        log.error("startup_failed", reason=reason)
+        if self.request_exit is not None:
+            self.request_exit()
+
+    async def _nats_error(self, exc: Exception) -> None:
+        # nats-py's own callback logs a 20-line traceback for every failed (re)connect, twice
+        # a second while NATS is down: one line instead, and only when the error changes.
+        if repr(exc) != self._last_nats_error:
+            self._last_nats_error = repr(exc)
+            log.warning("nats_error", error=repr(exc), check="NATS_URL")
+
+    async def _nats_reconnected(self) -> None:
+        self._last_nats_error = ""
+        log.info("nats_reconnected")
 
     def bus_credentials(self) -> BusCredentials:
         s = self.settings
@@ -191,6 +237,8 @@ class Runtime:
     async def migrate(self) -> None:
         """Apply migrations as the migration role, then grant the runtime role its share."""
         s = self.settings
+        variable = "MIGRATION_DATABASE_URL" if s.migration_database_url else "DATABASE_URL"
+        self.waiting_for = f"the database ({variable})"
         conn = await connect(s.migration_dsn, schema=s.database_schema)
         try:
             # Migrations come before any consumer or loop touches the tables.
@@ -200,6 +248,11 @@ class Runtime:
             runtime_role = role_of(s.database_url)
             if s.migration_database_url and runtime_role != role_of(s.migration_database_url):
                 await grant_runtime_access(conn, runtime_role, schema=s.database_schema)
+        except asyncpg.PostgresError as exc:
+            # Creating the migrations' table or granting the runtime role its share.
+            if is_permanent(exc):
+                raise MigrationFailed("migrating", exc) from exc
+            raise
         finally:
             await conn.close()
         if applied:
@@ -210,6 +263,7 @@ class Runtime:
             return
         s = self.settings
         await self.migrate()
+        self.waiting_for = "the database (DATABASE_URL)"
         self.pool = await create_pool(
             s.database_url,
             schema=s.database_schema,
@@ -221,10 +275,15 @@ class Runtime:
         if self.js is not None:
             return
         s = self.settings
+        self.waiting_for = "NATS (NATS_URL)"
         if self.nc is None:
             nc = NatsClient()
             # reconnect_time_wait is typed int in nats-py but takes seconds as a float.
-            options: dict[str, Any] = {"reconnect_time_wait": 0.5}
+            options: dict[str, Any] = {
+                "reconnect_time_wait": 0.5,
+                "error_cb": self._nats_error,
+                "reconnected_cb": self._nats_reconnected,
+            }
             try:
                 # nats-py retries an unreachable server for ever when reconnects are unlimited:
                 # bound the first connection, and start over on the next attempt.
@@ -319,8 +378,12 @@ class Runtime:
 
     def settle_heap(self) -> None:
         """Once started, freeze the heap built so far (`counseling_shared.heap`): the app and
-        its connections live as long as the process, so full collections need not walk them."""
-        if self.heap_frozen or not self.settings.gc_freeze_after_start:
+        its connections live as long as the process, so full collections need not walk them;
+        and set the collector's thresholds (`GC_THRESHOLDS`), whether frozen or not."""
+        if self.heap_frozen:
+            return
+        tune_collector(parse_gc_thresholds(self.settings.gc_thresholds))
+        if not self.settings.gc_freeze_after_start:
             return
         freeze_startup_heap()
         self.heap_frozen = True
@@ -459,8 +522,12 @@ def create_app(definition: ServiceDefinition, clock: Clock | None = None) -> Fas
             app.state.pool = runtime.pool
             log.info("service_started", port=settings.port)
             runtime.settle_heap()
+        except MigrationFailed as exc:
+            runtime.fail(str(exc))
         except _UNREACHABLE as exc:
-            log.warning("service_waiting_for_infrastructure", error=repr(exc))
+            log.warning(
+                "service_waiting_for_infrastructure", error=repr(exc), check=runtime.waiting_for
+            )
             runtime.spawn_guarded(start_in_background(), "start-when-reachable")
         try:
             yield
@@ -553,9 +620,10 @@ def run_service(definition: ServiceDefinition) -> None:
     current, *previous = s.link_keys
     check_link_key_allowed(current, development_mode=s.development_mode, previous_keys=previous)
     app = create_app(definition)
+    runtime: Runtime = app.state.runtime
     # uvloop and httptools (both dependencies) roughly halve the event loop's and the HTTP
     # parser's share of each request; "auto" picks them and falls back where they cannot run.
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=s.host,
         port=s.port,
@@ -567,3 +635,13 @@ def run_service(definition: ServiceDefinition) -> None:
         # 127.0.0.1 (a sidecar) and rewrite the client address a second time.
         proxy_headers=False,
     )
+    # Our own Server (as uvicorn.run builds one) so that a start-up that fails for good stops
+    # it: the runtime then asks it to exit, and this raises instead of returning.
+    server = uvicorn.Server(config)
+    runtime.request_exit = lambda: setattr(server, "should_exit", True)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if runtime.fatal is not None:
+        raise StartupFailed(runtime.fatal)
+    if not server.started:
+        sys.exit(3)  # uvicorn's own STARTUP_FAILURE: it has logged why

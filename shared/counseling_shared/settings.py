@@ -14,6 +14,24 @@ from counseling_shared.http.rate_limit import parse_rate_limit
 from counseling_shared.jetstream import DAY, EVENT_STREAM_MAX_AGE
 from counseling_shared.links import DEV_LINK_SIGNING_KEY, LinkSigner
 
+DEFAULT_GC_THRESHOLDS = "700,10,10"
+"""CPython's own. Higher ones were measured and not kept (docs/performance.md, the paced run):
+they halved the collector's CPU but made its longest pauses longer, which is what the tail
+sees."""
+
+
+def parse_gc_thresholds(value: str) -> tuple[int, int, int]:
+    """`gen0,gen1,gen2` as three integers; raises ValueError otherwise. gen0 must be positive
+    (0 would turn the collector off, which `gc.disable` says more plainly)."""
+    parts = [p.strip() for p in value.split(",")]
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise ValueError(f"GC_THRESHOLDS must be three integers `gen0,gen1,gen2`, not {value!r}")
+    gen0, gen1, gen2 = (int(p) for p in parts)
+    if gen0 < 1:
+        raise ValueError("GC_THRESHOLDS: gen0 must be at least 1 (0 turns collection off)")
+    return gen0, gen1, gen2
+
+
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 
 DEV_INBOUND_SMS_SECRET = "dev-inbound-sms-secret"  # noqa: S105 - `make run`'s, in the README
@@ -38,6 +56,22 @@ def with_sslmode(url: str, sslmode: str) -> str:
     if any(name == "sslmode" for name, _ in query):
         return url
     return urlunsplit(parts._replace(query=urlencode([*query, ("sslmode", sslmode)])))
+
+
+def unreadable_files(settings: BaseSettings) -> list[str]:
+    """One line for each `*_FILE` setting whose file cannot be read, naming the variable and
+    the path (a path, never what the file holds)."""
+    problems = []
+    for name, field in type(settings).model_fields.items():
+        path = getattr(settings, name)
+        if not (field.alias or "").endswith("_FILE") or not isinstance(path, Path):
+            continue
+        try:
+            with path.open("rb"):
+                pass
+        except OSError as exc:
+            problems.append(f"{field.alias}: cannot read {path} ({exc.strerror or exc})")
+    return problems
 
 
 class ServiceSettings(BaseSettings):
@@ -247,6 +281,13 @@ class ServiceSettings(BaseSettings):
         " generation (`gc.freeze`), so full collections no longer walk the app's long-lived"
         " objects and pause requests for tens of milliseconds.",
     )
+    gc_thresholds: str = Field(
+        default=DEFAULT_GC_THRESHOLDS,
+        alias="GC_THRESHOLDS",
+        description="The garbage collector's three thresholds once started (`gc.set_threshold`),"
+        " as `gen0,gen1,gen2`; the default is CPython's own. A higher first one collects"
+        " less often but pauses longer each time.",
+    )
 
     @field_validator("prune_inbox_after")
     @classmethod
@@ -258,6 +299,12 @@ class ServiceSettings(BaseSettings):
             raise ValueError(
                 f"PRUNE_INBOX_AFTER must be longer than the streams keep messages ({days} days)"
             )
+        return value
+
+    @field_validator("gc_thresholds")
+    @classmethod
+    def _thresholds_parse(cls, value: str) -> str:
+        parse_gc_thresholds(value)  # a ValueError says what is wrong
         return value
 
     @field_validator("forwarded_allow_ips")

@@ -132,13 +132,14 @@ def service_configs() -> tuple[ServiceConfig, ...]:
 # ---- docker compose ----------------------------------------------------------------------
 
 _INTERPOLATION = re.compile(
-    r"\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}"
+    r"\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>(?:\$\{[^{}]*\}|[^}])*))?\}"
     r"|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))"
 )
 
 
 def interpolate(value: str, env: Mapping[str, str]) -> str:
-    """Compose's variable interpolation: $VAR, ${VAR}, ${VAR:-default}, ${VAR-default}, $$."""
+    """Compose's variable interpolation: $VAR, ${VAR}, ${VAR:-default}, ${VAR-default}, $$,
+    and a default that is itself one (`${A:-${B:-x}}`, one level deep)."""
 
     def replace(match: re.Match[str]) -> str:
         if match["escaped"]:
@@ -147,9 +148,9 @@ def interpolate(value: str, env: Mapping[str, str]) -> str:
         op, arg = match["op"], match["arg"] or ""
         current = env.get(name)
         if op == ":-" and not current:
-            return arg
+            return interpolate(arg, env)
         if op == "-" and current is None:
-            return arg
+            return interpolate(arg, env)
         if op in (":?", "?") and not current:
             raise KeyError(f"{name} is required: {arg}")
         return current or ""

@@ -320,5 +320,8 @@ def test_interpolation_follows_compose_rules() -> None:
     assert interpolate("${A:-x}", {"A": ""}) == "x"
     assert interpolate("${A-x}", {"A": ""}) == ""
     assert interpolate("$A and $${A}", {"A": "1"}) == "1 and ${A}"
+    assert interpolate("${A:-${B:-x}}", {}) == "x"
+    assert interpolate("${A:-${B:-x}}", {"B": "b"}) == "b"
+    assert interpolate("${A:-${B:-x}}", {"A": "a", "B": "b"}) == "a"
     with pytest.raises(KeyError):
         interpolate("${A:?set A}", {})

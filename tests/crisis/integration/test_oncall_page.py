@@ -209,6 +209,39 @@ def _later() -> datetime:
     return datetime.now(UTC) + timedelta(hours=1)
 
 
+async def test_the_fallback_staffs_page_says_it_is_the_fallback_not_level_2(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    """A one-level policy's fallback page is numbered 2 on the bus (its published meaning);
+    the event says `fallback`, and the on-call page never shows a "level 2"."""
+    site_id = uuid4()
+    first, backup = await register_staff(bus, site_id, 2)
+    await put_policy(crisis, site_id, [([first], "PT1S")], repeat=0, fallback=[backup])
+    alert_id = (await flag(crisis, site_id, uuid4()))["alert_id"]
+
+    async def fallback_paged() -> dict[str, Any] | None:
+        paged = pages(await bus.crisis_events(site_id, "PageRequested"), alert_id)
+        return next((p for p in paged if p["staff_id"] == str(backup)), None)
+
+    page = await eventually(fallback_paged, timeout=10)
+    [level_page] = [
+        p
+        for p in pages(await bus.crisis_events(site_id, "PageRequested"), alert_id)
+        if p["staff_id"] == str(first)
+    ]
+    path, token = _path_and_token(page["ack_url"])
+    opened = await crisis.http.get(path, params={"token": token}, headers={"Authorization": ""})
+
+    assert opened.status_code == 200, opened.text
+    html = opened.text
+    assert "level 2" not in html
+    assert "fallback (every level was paged)" in html  # in the list of who was paged
+    assert "(fallback)" in html  # in the timeline
+    assert "level 1" in html  # the first page keeps its level
+    assert (page["level"], page.get("fallback")) == (2, True)
+    assert (level_page["level"], level_page.get("fallback")) == (1, False)
+
+
 async def test_the_page_speaks_the_staff_members_language(crisis: RunningCrisis, bus: Bus) -> None:
     site_id = uuid4()
     french, korean = uuid4(), uuid4()

@@ -6,6 +6,7 @@ from uuid import uuid4
 import pytest
 
 from counseling_shared.codes import AlertOutcome, AlertStatus, RiskLevel, RiskSource
+from counseling_shared.events import PageRequested as Paged
 from crisis.application.publishing import Paging, public_events
 from crisis.domain.alert import (
     Acknowledge,
@@ -331,3 +332,22 @@ def test_exhaustion_is_announced_as_alert_exhausted() -> None:
 
     assert [type(e).__name__ for e in announced] == ["AlertExhausted"]
     assert announced[0].model_dump()["current_level"] == 2
+
+
+def test_the_fallback_staffs_page_is_announced_as_the_fallback_with_its_level_unchanged() -> None:
+    backup = uuid4()
+    policy = EscalationPolicy(
+        (PolicyLevel((uuid4(),), timedelta(seconds=30)),), repeat=0, fallback_staff_ids=(backup,)
+    )
+    paging = Paging("https://crisis.example.test")
+    opening = open_alert(uuid4(), uuid4(), uuid4(), flag(policy=policy), T0)
+    alert = fold(None, opening)
+    assert alert is not None
+    exhausting = decide(alert, EscalationDue(Step(0, 1)), T0 + 30 * SECOND)
+
+    [level_page] = [e for e in public_events(None, opening, paging) if isinstance(e, Paged)]
+    [page] = [e for e in public_events(alert, exhausting, paging) if isinstance(e, Paged)]
+
+    assert (level_page.level, level_page.fallback) == (1, False)
+    # `level` keeps its published meaning (one past the last level); `fallback` says which.
+    assert (page.staff_id, page.level, page.fallback) == (backup, 2, True)

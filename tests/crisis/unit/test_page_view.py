@@ -48,3 +48,31 @@ def test_staff_are_named_and_channels_are_words_of_the_readers_language() -> Non
 def test_the_update_time_says_its_zone() -> None:
     assert time_formatter("fr", "Europe/Paris")(AT) == "04:00 (Paris)"
     assert time_formatter("en", "America/New_York")(AT) == "10:00\u202fPM (New York)"
+
+
+def test_the_fallback_staffs_page_says_fallback_not_a_level_past_the_last() -> None:
+    """A one-level policy pages its fallback staff at level 2: the page must not say "level 2"
+    (a level the policy does not have) but that it is the fallback's."""
+    me, first = uuid4(), uuid4()
+    view: dict[str, object] = {
+        "policy": {"levels": [{"staff_ids": [str(first)]}], "repeat": 0},
+        "pages": [
+            {"staff_id": first, "level": 1, "requested_at": AT, "sent_at": AT},
+            {"staff_id": me, "level": 2, "requested_at": AT, "sent_at": None, "failed_at": None},
+        ],
+        "timeline": [
+            {"at": AT, "kind": "page_requested", "staff_id": str(first), "level": 1},
+            {"at": AT, "kind": "exhausted", "level": 1},
+            {"at": AT, "kind": "page_requested", "staff_id": str(me), "level": 2},
+        ],
+    }
+    names = {str(me): "Alex Martin", str(first): "Bea Kim"}
+
+    en = PageView(view, me, translator("en"), when_formatter("en", "UTC"), names)
+    fr = PageView(view, me, translator("fr"), when_formatter("fr", "UTC"), names)
+
+    assert [p["fallback"] for p in en.pages()] == [False, True]
+    steps = [step["text"] for step in en.timeline()]
+    assert steps[0] == "Page requested for Bea Kim (level 1)"
+    assert steps[2] == "Page requested for Alex Martin (you) (fallback)"
+    assert fr.timeline()[2]["text"] == "Appel demandé pour Alex Martin (vous) (dernier recours)"

@@ -1,5 +1,6 @@
 """`GET /clients/{id}/measures` is a list like the others: `limit` (50 by default, 200 at most)
-and a cursor when more follow (contract v2, Identity, roles, audit)."""
+and a cursor when more follow (contract v2, Identity, roles, audit); its FHIR twin
+`GET /fhir/Observation` pages the same way, the cursor in the Bundle's `next` link."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from uuid import UUID, uuid4
 import asyncpg
 import httpx
 import pytest
+from fhir.resources.R4B import get_fhir_model_class
 from nats.js import JetStreamContext
 
 from tests.followup.integration.support import eventually, register_client, register_site
@@ -83,3 +85,65 @@ async def test_the_measures_take_at_most_200_and_refuse_a_bad_cursor_by_name(
     assert [e["field"] for e in too_many.json()["errors"]] == ["query.limit"]
     assert bad.status_code == 422
     assert [e["field"] for e in bad.json()["errors"]] == ["cursor"]
+
+
+def _next_link(bundle: dict[str, Any]) -> str | None:
+    links = [link["url"] for link in bundle["link"] if link["relation"] == "next"]
+    assert len(links) <= 1
+    return links[0] if links else None
+
+
+async def test_the_fhir_observations_come_a_page_at_a_time_through_the_next_link(
+    api: httpx.AsyncClient, js: JetStreamContext, db: asyncpg.Pool[Any]
+) -> None:
+    client_id, expected = await client_with_scores(api, js, db, 5)
+
+    seen: list[tuple[str, str]] = []
+    url: str | None = f"/fhir/Observation?patient=Patient/{client_id}&limit=2"
+    pages = 0
+    while url is not None and pages < 5:
+        answer = await api.get(url)
+        assert answer.status_code == 200, answer.text
+        bundle = answer.json()
+        get_fhir_model_class("Bundle").model_validate(bundle)
+        assert len(bundle["entry"]) <= 2
+        seen += [
+            (e["resource"]["effectiveDateTime"], e["resource"]["code"]["coding"][0]["code"])
+            for e in bundle["entry"]
+        ]
+        url = _next_link(bundle)
+        assert ("Next-Cursor" in answer.headers) == (url is not None)  # as on every list
+        assert "total" not in bundle  # unknown once the matches run over a page
+        pages += 1
+
+    loinc = {"phq9": "44261-6", "gad7": "70274-6"}
+    assert pages == 3
+    assert seen == [(datetime.fromisoformat(at).isoformat(), loinc[i]) for at, i in expected]
+    everything = (await api.get("/fhir/Observation", params={"patient": str(client_id)})).json()
+    assert (len(everything["entry"]), everything["total"], _next_link(everything)) == (5, 5, None)
+
+
+async def test_the_fhir_observations_take_50_by_default_200_at_most_and_filter_before_paging(
+    api: httpx.AsyncClient, js: JetStreamContext, db: asyncpg.Pool[Any]
+) -> None:
+    client_id, _ = await client_with_scores(api, js, db, 52)
+    patient = f"Patient/{client_id}"
+
+    default = await api.get("/fhir/Observation", params={"patient": patient})
+    too_many = await api.get("/fhir/Observation", params={"patient": patient, "limit": 201})
+    bad = await api.get("/fhir/Observation", params={"patient": patient, "cursor": "nope"})
+    phq9 = {"patient": patient, "code": "http://loinc.org|44261-6", "limit": "20"}
+    first = (await api.get("/fhir/Observation", params=phq9)).json()
+    next_url = _next_link(first)
+    assert next_url is not None
+    rest = (await api.get(next_url)).json()
+
+    assert (len(default.json()["entry"]), _next_link(default.json()) is not None) == (50, True)
+    assert too_many.status_code == 422
+    assert [e["field"] for e in too_many.json()["errors"]] == ["query.limit"]
+    assert bad.status_code == 422
+    assert [e["field"] for e in bad.json()["errors"]] == ["cursor"]
+    # 26 PHQ-9 scores among the 52: a full page of them, then the 6 left, GAD-7 never served.
+    codes = {e["resource"]["code"]["coding"][0]["code"] for e in first["entry"] + rest["entry"]}
+    assert (len(first["entry"]), len(rest["entry"]), codes) == (20, 6, {"44261-6"})
+    assert _next_link(rest) is None

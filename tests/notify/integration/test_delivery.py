@@ -289,6 +289,43 @@ async def test_a_page_goes_to_sms_and_email_with_the_alert_link_and_ignores_quie
     assert {(e.type, e.data["page_id"]) for e in events} == {("NotificationSent", str(page_id))}
 
 
+async def test_a_fallback_page_says_fallback_in_its_sms_and_email_not_a_level_number(
+    notify: Notify,
+) -> None:
+    """A one-level policy's fallback page is `level` 2 on the bus: the staff member must read
+    that the chain ran out and they are the fallback, not "level 2"."""
+    site_id = await notify.new_site()
+    staff_id = await notify.new_staff(site_id, phone="+33600000043", locale="en")
+    alert_id = uuid4()
+
+    await notify.publish(
+        PageRequested(
+            alert_id=alert_id,
+            page_id=uuid4(),
+            staff_id=staff_id,
+            site_id=site_id,
+            level=2,
+            fallback=True,
+        ),
+        source="crisis",
+        subject=alert_id,
+    )
+
+    await settled(notify, staff_id, count=2)
+    [sms] = [r for r in notify.sinks.http.sms if r.to == "+33600000043"]
+    [email] = [
+        m
+        for m in notify.sinks.smtp.messages
+        if m.rcpt_tos[0].startswith("oncall-") and str(alert_id)[:8] in str(m.message["Subject"])
+    ]
+    assert "(fallback: no level acknowledged)" in sms.body
+    assert "level 2" not in sms.body
+    assert str(email.message["Subject"]).endswith(", fallback page")
+    assert "you are paged as the fallback" in email.body
+    assert "level: 2" not in email.body.lower()
+    assert "escalates to the next level" not in email.body
+
+
 async def test_quiet_hours_hold_a_followup_until_the_window_ends(notify: Notify) -> None:
     site_id = await notify.new_site(timezone="Asia/Tokyo")
     client_id = await notify.new_client(site_id, uuid4(), timezone="Asia/Tokyo")

@@ -150,6 +150,34 @@ def test_a_page_carries_the_alert_link_and_id_in_every_form(language: str) -> No
         assert ALERT_ID in text
 
 
+NO_TWO = "a1b3c4d5-e6f7-4a8b-9c0d-1e3f4a5b6c7d"
+FALLBACK_WORDS = {
+    "en": "fallback",
+    "fr": "dernier recours",
+    "ko": "최종 대체",
+    "ru": "резервный",
+}
+
+
+@pytest.mark.parametrize("language", WRITTEN_LANGUAGES)
+def test_a_fallback_page_says_so_in_every_form_and_never_its_level_number(language: str) -> None:
+    """The fallback staff's page is one past the last level (2 for a one-level policy): its
+    texts say it is the fallback page instead of that number; other pages keep their level."""
+    page = {**PAGE, "alert_id": NO_TWO, "level": 2, "site_name": None}  # no other "2" in it
+    message = RENDERER.render(
+        Template.CRISIS_PAGE, {**page, "fallback": True}, message_locale(language), ZoneInfo("UTC")
+    )
+    level_page = RENDERER.render(
+        Template.CRISIS_PAGE, page, message_locale(language), ZoneInfo("UTC")
+    )
+
+    for text in (message.subject, message.body, message.short):
+        assert FALLBACK_WORDS[language] in text
+        assert "2" not in text  # the level's number is nowhere
+    assert all("2" in text for text in (level_page.subject, level_page.body, level_page.short))
+    assert FALLBACK_WORDS[language] not in level_page.body + level_page.short
+
+
 def test_a_missing_parameter_is_a_template_error_not_a_crash() -> None:
     with pytest.raises(TemplateMissing):
         RENDERER.render(Template.CRISIS_PAGE, {"level": 1}, message_locale("en"), ZoneInfo("UTC"))

@@ -30,15 +30,19 @@ class Cycle:
 @pytest.fixture(autouse=True)
 def unfrozen() -> Iterator[None]:
     gc.unfreeze()
+    thresholds = gc.get_threshold()
     yield
+    gc.set_threshold(*thresholds)
     gc.unfreeze()
 
 
-def definition(*, freeze: bool = True) -> ServiceDefinition:
+def definition(*, freeze: bool = True, thresholds: str = "700,10,10") -> ServiceDefinition:
     found = probe_definition(
         database_url="postgresql://unused/x", nats_url="nats://unused:1", site_id=uuid4()
     )
-    found.settings = found.settings.model_copy(update={"gc_freeze_after_start": freeze})
+    found.settings = found.settings.model_copy(
+        update={"gc_freeze_after_start": freeze, "gc_thresholds": thresholds}
+    )
     return found
 
 
@@ -134,3 +138,14 @@ async def test_a_service_that_starts_late_freezes_its_heap_once_it_has_started(
         assert await poll_until(frozen, 5.0, every=0.05)
 
     assert (len(attempts), counted_freezes) == (2, [1])
+
+
+@pytest.mark.usefixtures("started_without_servers", "counted_freezes")
+@pytest.mark.parametrize("freeze", [True, False])
+async def test_the_service_start_up_sets_the_collector_thresholds(freeze: bool) -> None:
+    gc.set_threshold(700, 10, 10)
+    app = create_app(definition(freeze=freeze, thresholds="12345,7,3"), SystemClock())
+
+    assert gc.get_threshold() == (700, 10, 10)  # not before it has started
+    async with app.router.lifespan_context(app):
+        assert gc.get_threshold() == (12345, 7, 3)

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +92,91 @@ def test_invalid_settings_are_named_in_a_few_lines_without_their_values(
     assert named in done.stderr
     assert "s3cret" not in done.stderr  # not even a piece of it
     assert done.stdout == ""
+
+
+REAL_API_KEY = "k-9f2c4e6a8b0d1f3e5a7c9e1b;role=admin;sites=*"  # not the development key
+
+
+def _start(service: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`python -m <service>` as compose or a pod starts it, outside development mode, with a
+    database nothing listens on (what is checked here comes before any connection)."""
+    given = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SMS_", "TWILIO_", "NATS_", "LINK_", "API_KEYS", "DATABASE"))
+    }
+    given |= {
+        "DEVELOPMENT_MODE": "false",
+        "API_KEYS": REAL_API_KEY,
+        "LINK_SIGNING_KEY": "4f1c0b9e7d2a" * 4,
+        "DATABASE_URL": f"postgresql://x:secret-pw@127.0.0.1:{_closed_port()}/{service}",
+        "NATS_URL": f"nats://127.0.0.1:{_closed_port()}",
+        f"{service.upper()}_PORT": str(_closed_port()),
+    } | env
+    return subprocess.run(
+        [sys.executable, "-m", service], env=given, capture_output=True, text=True, timeout=90
+    )
+
+
+def _assert_one_clear_refusal(done: subprocess.CompletedProcess[str], service: str) -> None:
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr + done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert lines[0] == f"{service}: the settings are invalid (nothing was started):", lines
+    assert len(lines) == 2, lines
+    assert done.stdout == "", "nothing was started, nothing logged"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize(
+    ("key", "named"),
+    [("", "LINK_SIGNING_KEY is empty"), ("s3cret-short", "LINK_SIGNING_KEY is shorter than 32")],
+    ids=["missing", "too-short"],
+)
+def test_a_missing_or_short_link_key_is_one_line_naming_it(
+    service: str, key: str, named: str
+) -> None:
+    done = _start(service, {"LINK_SIGNING_KEY": key})
+
+    _assert_one_clear_refusal(done, service)
+    assert named in done.stderr
+    assert "s3cret" not in done.stderr
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_development_api_key_outside_development_mode_is_one_line(service: str) -> None:
+    done = _start(service, {"API_KEYS": "dev-admin-key"})
+
+    _assert_one_clear_refusal(done, service)
+    assert "API_KEYS holds 'dev-admin-key'" in done.stderr
+
+
+@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("variable", ["NATS_NKEY_SEED_FILE", "NATS_TLS_CA_FILE"])
+def test_a_file_setting_naming_a_missing_file_is_one_line_naming_the_variable(
+    service: str, variable: str, tmp_path: Path
+) -> None:
+    missing = tmp_path / "not-mounted" / "seed.nk"
+    done = _start(service, {variable: str(missing)})
+
+    _assert_one_clear_refusal(done, service)
+    assert f"  {variable}: cannot read {missing} (No such file or directory)" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("service", "variable"),
+    [
+        ("notify", "TWILIO_AUTH_TOKEN_FILE"),
+        ("crisis", "TWILIO_AUTH_TOKEN_FILE"),
+        ("notify", "TWILIO_API_KEY_SECRET_FILE"),
+    ],
+)
+def test_an_unused_file_setting_is_checked_all_the_same(
+    service: str, variable: str, tmp_path: Path
+) -> None:
+    # With the webhook provider the file is never read: a typo in its path would surface only
+    # the day Twilio is switched on.
+    done = _start(service, {variable: str(tmp_path / "absent")})
+
+    _assert_one_clear_refusal(done, service)
+    assert f"  {variable}: cannot read " in done.stderr

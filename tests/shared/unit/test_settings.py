@@ -6,7 +6,7 @@ import pytest
 from pydantic import Field, ValidationError
 
 from counseling_shared.pruner import backbone_targets
-from counseling_shared.settings import ServiceSettings
+from counseling_shared.settings import ServiceSettings, parse_gc_thresholds
 
 
 class BookingLikeSettings(ServiceSettings):
@@ -191,3 +191,16 @@ def test_the_heap_is_frozen_after_start_unless_turned_off(clean_env: pytest.Monk
 
     clean_env.setenv("GC_FREEZE_AFTER_START", "false")
     assert BookingLikeSettings().gc_freeze_after_start is False
+
+
+def test_the_collector_thresholds_are_read_and_checked(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.delenv("GC_THRESHOLDS", raising=False)
+    assert parse_gc_thresholds(BookingLikeSettings().gc_thresholds) == (700, 10, 10)
+
+    clean_env.setenv("GC_THRESHOLDS", " 3000, 20 ,5")
+    assert parse_gc_thresholds(BookingLikeSettings().gc_thresholds) == (3000, 20, 5)
+
+    for wrong in ("700,10", "700,10,10,10", "a,10,10", "-1,10,10", "0,10,10", ""):
+        clean_env.setenv("GC_THRESHOLDS", wrong)
+        with pytest.raises(ValidationError, match="GC_THRESHOLDS"):
+            BookingLikeSettings()

@@ -7,6 +7,7 @@ from uuid import UUID
 from counseling_shared import events as public
 from counseling_shared.links import LinkSigner
 from crisis.domain.alert import Alert, evolve
+from crisis.domain.escalation import is_fallback_level
 from crisis.domain.timeline import (
     Acknowledged,
     AlertEvent,
@@ -106,6 +107,10 @@ def public_events(
                         ack_url=paging.ack_url(event.page_id, event.staff_id, event.at),
                         reply_code=reply_code(event.page_id),
                         requested_at=event.at,
+                        # `level` keeps its meaning (one past the last level); texts need to
+                        # say "fallback" rather than that number.
+                        fallback=alert.policy is not None
+                        and is_fallback_level(alert.policy, event.level),
                     )
                 )
             case _:

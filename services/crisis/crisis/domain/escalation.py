@@ -35,6 +35,11 @@ def fallback_step(policy: EscalationPolicy) -> Step:
     return Step(cycle=policy.repeat, level=len(policy.levels) + 1)
 
 
+def is_fallback_level(policy: EscalationPolicy, level: int) -> bool:
+    """A page at this level pages the fallback staff (the chain was exhausted)."""
+    return level > len(policy.levels)
+
+
 def chain(policy: EscalationPolicy) -> list[Step]:
     """Every step the policy can reach, in order: levels * (repeat + 1) of them."""
     steps = [FIRST_STEP]

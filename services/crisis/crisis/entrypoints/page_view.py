@@ -84,6 +84,14 @@ class PageView:
         text = self.names.get(str(staff_id)) or short_id(staff_id)
         return f"{text} ({self._('you')})" if str(staff_id) == str(self.me) else text
 
+    def is_fallback(self, level: object) -> bool:
+        """A page one past the frozen policy's last level: the fallback staff's (its `level`
+        number would read as a level that does not exist)."""
+        policy = self.view.get("policy")
+        if not policy or not isinstance(level, int):
+            return False  # no policy: pages outside any level
+        return level > len(policy["levels"])
+
     def channel_text(self, channel: object) -> str:
         """A channel code in words (an unknown code as it is)."""
         code = str(channel or "")
@@ -135,6 +143,7 @@ class PageView:
                 {
                     "who": self.who(p["staff_id"]),
                     "level": p["level"],
+                    "fallback": self.is_fallback(p["level"]),
                     "requested_text": self.when(p["requested_at"]),
                     "delivery_text": delivery,
                 }
@@ -165,6 +174,8 @@ class PageView:
                 return _("Escalation policy adopted")
             case "level_raised":
                 return f"{_('Risk level raised')} ({_(str(step.get('risk_level')))})"
+            case "page_requested" if self.is_fallback(level):
+                return _("Page requested for %(who)s (fallback)", who=who)
             case "page_requested":
                 return _("Page requested for %(who)s (level %(level)s)", who=who, level=level)
             case "oncall_resolved":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -79,14 +80,17 @@ class PostgresMeasureStore:
         *,
         limit: int | None = None,
         after: tuple[datetime, str, UUID] | None = None,
+        instruments: Collection[Instrument] | None = None,
     ) -> list[RecordedScore]:
         """The client's scores, oldest first; `limit` of them after the key `after`
-        (recorded_at, instrument, followup_id: unique, so a page never repeats or skips)."""
+        (recorded_at, instrument, followup_id: unique, so a page never repeats or skips), of
+        the given `instruments` only when named (filtered here, so a page is a full page)."""
         rows = await self.conn.fetch(
             """SELECT followup_id, instrument, score, band, recorded_at FROM measures
                WHERE client_id = $1
                  AND ($2::timestamptz IS NULL
                       OR (recorded_at, instrument, followup_id) > ($2, $3::text, $4::uuid))
+                 AND ($6::text[] IS NULL OR instrument = ANY($6::text[]))
                ORDER BY recorded_at, instrument, followup_id
                LIMIT $5""",
             client_id,
@@ -94,6 +98,7 @@ class PostgresMeasureStore:
             after[1] if after else None,
             after[2] if after else None,
             limit,
+            None if instruments is None else [i.value for i in instruments],
         )
         return [
             RecordedScore(

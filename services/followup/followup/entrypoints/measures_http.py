@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from uuid import UUID
 
@@ -49,15 +50,19 @@ async def client_scores(
     *,
     limit: int | None = None,
     after: tuple[datetime, str, UUID] | None = None,
+    instruments: Collection[Instrument] | None = None,
 ) -> list[RecordedScore]:
-    """The client's scores, oldest first (`limit` of them after `after`, else all): 404 for a
-    client followup has not met, 403 for one of another site (as the client's preferences)."""
+    """The client's scores, oldest first (`limit` of them after `after`, else all; of
+    `instruments` only when named): 404 for a client followup has not met, 403 for one of
+    another site (as the client's preferences)."""
     async with runtime_of(request).db().acquire() as conn:
         client = await PostgresFollowupStore(conn).client(client_id)
         if client is None or client.site_id is None:
             raise NotFound("client", client_id)
         caller.require_site(client.site_id)  # also notes the site for the audit entry
-        return await PostgresMeasureStore(conn).scores_of(client_id, limit=limit, after=after)
+        return await PostgresMeasureStore(conn).scores_of(
+            client_id, limit=limit, after=after, instruments=instruments
+        )
 
 
 def score_key(s: RecordedScore) -> tuple[datetime, str, UUID]:

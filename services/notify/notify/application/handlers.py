@@ -193,6 +193,8 @@ def page_handler(alert_base_url: str, *, calls: bool = False) -> Handler:
         }
         if event.requested_at is not None:  # which acknowledgement may withdraw it
             params["requested_at"] = event.requested_at.isoformat()
+        if event.fallback:  # the texts say "fallback", not "level <one past the last>"
+            params["fallback"] = True
         requested = [
             notification.request(
                 notification_id=uuid4(),

@@ -61,12 +61,22 @@ def observation(client_id: UUID, score: RecordedScore) -> dict[str, Any]:
     }
 
 
-def searchset(base: str, self_url: str, resources: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
+def searchset(
+    base: str,
+    self_url: str,
+    resources: list[dict[str, Any]],
+    next_url: str | None,
+    total: int | None,
+) -> dict[str, Any]:
+    """A `searchset` Bundle, as booking's FHIR searches answer it: a `next` link when more
+    matches follow, `total` only when known (everything fitted in the first page)."""
+    links = [{"relation": "self", "url": self_url}]
+    if next_url is not None:
+        links.append({"relation": "next", "url": next_url})
+    bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "type": "searchset",
-        "total": len(resources),
-        "link": [{"relation": "self", "url": self_url}],
+        "link": links,
         "entry": [
             {
                 "fullUrl": f"{base}/fhir/Observation/{r['id']}",
@@ -76,3 +86,6 @@ def searchset(base: str, self_url: str, resources: list[dict[str, Any]]) -> dict
             for r in resources
         ],
     }
+    if total is not None:
+        bundle["total"] = total
+    return bundle
