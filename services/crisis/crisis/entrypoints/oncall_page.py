@@ -36,6 +36,7 @@ from crisis.domain.alert import (
 )
 from crisis.domain.durations import parse_duration
 from crisis.domain.escalation import Step
+from crisis.domain.policy import MAX_LEVELS, MAX_REPEAT
 from crisis.entrypoints.page_errors import (
     not_valid_page,
     problem_page,
@@ -105,8 +106,8 @@ async def acknowledge_by_link(page_id: UUID, token: Token, request: Request) -> 
         return await _render(request, uow, link, token, notice=notice, status=409)
 
 
-Level = Annotated[int, Form(ge=0, le=20)]
-Cycle = Annotated[int, Form(ge=0, le=100)]
+Level = Annotated[int, Form(ge=1, le=MAX_LEVELS)]  # the step the page showed
+Cycle = Annotated[int, Form(ge=0, le=MAX_REPEAT)]
 
 
 @router.post("/pages/{page_id}/escalate", response_class=HTMLResponse)

@@ -144,7 +144,7 @@ class EscalateBody(RequestBody):
     level: int | None = Field(
         default=None,
         ge=1,
-        le=20,
+        le=MAX_LEVELS,
         description="The escalation level the caller saw (`current_level`): once the alert"
         " has moved past it (its deadline passed, or a colleague escalated), nothing more is"
         " escalated and the answer is a 409. Left out: whichever level is current.",
@@ -152,7 +152,7 @@ class EscalateBody(RequestBody):
     cycle: int | None = Field(
         default=None,
         ge=0,
-        le=100,
+        le=MAX_REPEAT,
         description="The pass through the chain the caller saw (`cycle`), with `level`.",
     )
 
