@@ -420,7 +420,8 @@ class AlertRaised(IntegrationEvent):
 
 
 class AlertEscalated(AlertRaised):
-    """Nobody acknowledged in time: the alert moved to the next escalation level."""
+    """Nobody acknowledged in time (or, an extension, a paged staff member who could not
+    take it escalated now): the alert moved to the next escalation level."""
 
     pass
 

@@ -4,7 +4,7 @@ over core NATS request-reply on `crisis.staff_replies` (an extension; only notif
 Request: `{"sender": [{"key", "digest"}, ...], "command", "code"}`: the sender's phone as
 crisis's staff-phone digest (`STAFF_PHONE_PURPOSE`, HMAC-SHA256 under the shared
 `LINK_SIGNING_KEY`, one per listed key, with the key's fingerprint; never the number),
-what the text asks, coded (`ack` with its 6-character `code`, `stop`, `start`, `help`,
+what the text asks, coded (`ack` or `escalate` with its 6-character `code`, `stop`, `start`, `help`,
 `other`; never the text). Answer: `{"outcome": "answered", "reply"}` (the text to send
 back, crisis's, in the staff member's language), `{"outcome": "not_staff"}` (a STOP or START
 from a phone that is no active staff member's: nothing done, answer as for a client), or
@@ -25,6 +25,7 @@ from counseling_shared.sms_keywords import Keyword, parse
 __all__ = [
     "STAFF_PHONE_PURPOSE",
     "SUBJECT",
+    "WITH_CODE",
     "StaffCommand",
     "StaffText",
     "read",
@@ -34,11 +35,15 @@ __all__ = [
 STAFF_PHONE_PURPOSE = "staff-phone"
 """The label of crisis's staff-phone digests (`crisis.domain.phones`)."""
 
-_ACK = re.compile(r"^\s*ACK\s+([0-9A-Za-z]{6})\s*$", re.IGNORECASE)
+# `ACK <code>` takes the alert; `ESC <code>` escalates it now (the staff member cannot).
+_CODED = re.compile(r"^\s*(ACK|ESC)\s+([0-9A-Za-z]{6})\s*$", re.IGNORECASE)
 
 
 class StaffCommand(StrEnum):
+    """`ack` and `escalate` carry a page's code; the others none."""
+
     ACK = "ack"
+    ESCALATE = "escalate"
     STOP = "stop"
     START = "start"
     HELP = "help"
@@ -50,7 +55,7 @@ class StaffText:
     """What a staff member's text asks, coded: all of it that crosses the bus."""
 
     command: StaffCommand
-    code: str | None = None  # `ack`'s code, upper case
+    code: str | None = None  # `ack`'s or `escalate`'s code, upper case
 
     def as_request(self, sender: Sequence[dict[str, str]]) -> dict[str, Any]:
         return {"sender": list(sender), "command": self.command.value, "code": self.code}
@@ -63,10 +68,16 @@ _BY_KEYWORD = {
 }
 
 
+WITH_CODE = frozenset({StaffCommand.ACK, StaffCommand.ESCALATE})
+"""The commands that name a page by its code, and act on its alert."""
+
+
 def read(text: str) -> StaffText:
-    """`ACK <code>`, a STOP/START/HELP keyword (`sms_keywords`), or anything else."""
-    if (matched := _ACK.match(text)) is not None:
-        return StaffText(StaffCommand.ACK, matched.group(1).upper())
+    """`ACK <code>`, `ESC <code>`, a STOP/START/HELP keyword (`sms_keywords`), or anything
+    else."""
+    if (matched := _CODED.match(text)) is not None:
+        command = StaffCommand.ACK if matched.group(1).upper() == "ACK" else StaffCommand.ESCALATE
+        return StaffText(command, matched.group(2).upper())
     keyword = parse(text).keyword
     return StaffText(_BY_KEYWORD[keyword] if keyword is not None else StaffCommand.OTHER)
 

@@ -59,6 +59,7 @@ SIGNED_LINK_ROUTES = {
     ("followup", "POST", "/followups/{followup_id}/response"),
     ("crisis", "GET", "/pages/{page_id}"),
     ("crisis", "POST", "/pages/{page_id}/ack"),
+    ("crisis", "POST", "/pages/{page_id}/escalate"),
     ("crisis", "POST", "/pages/{page_id}/resolve"),
     ("crisis", "POST", "/pages/{page_id}/contact"),
     # The client's own preferences page (tests/notify/integration/test_preferences_page.py).
@@ -351,6 +352,11 @@ async def _ack(world: World, role: Role) -> Call:
     return f"/alerts/{world.alert_id}/ack", _acting(world, role)
 
 
+async def _escalate(world: World, role: Role) -> Call:
+    """A new alert each time: its level 1 (staff_a, paged) escalates; the chain repeats."""
+    return f"/alerts/{await world.new_alert()}/escalate", _acting(world, role)
+
+
 async def _resolve(world: World, role: Role) -> Call:
     body = {**_acting(world, role), "outcome": "safety_plan"}
     return f"/alerts/{await world.new_alert()}/resolve", body
@@ -592,6 +598,7 @@ TABLE: dict[tuple[str, str, str], Case] = {
     ("crisis", "GET", "/alerts"): Case(EVERYONE, fixed("/alerts?site_id={site_a}"), listing=True),
     ("crisis", "GET", "/alerts/{alert_id}"): Case(EVERYONE, fixed("/alerts/{alert_id}")),
     ("crisis", "POST", "/alerts/{alert_id}/ack"): Case(PEOPLE, _ack),
+    ("crisis", "POST", "/alerts/{alert_id}/escalate"): Case(PEOPLE, _escalate),
     ("crisis", "POST", "/alerts/{alert_id}/resolve"): Case(PEOPLE, _resolve),
     # Integrations read schedules but never change who is on call.
     ("crisis", "POST", "/schedules"): Case(PEOPLE, _post_schedule),

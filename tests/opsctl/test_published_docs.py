@@ -76,6 +76,7 @@ def test_risk_flags_are_documented_for_each_context_that_raises_them(
         ("notify", "/recipients/{recipient_id}/preferences", "put"),
         ("crisis", "/sites/{site_id}/escalation-policy", "put"),
         ("crisis", "/alerts/{alert_id}/ack", "post"),
+        ("crisis", "/alerts/{alert_id}/escalate", "post"),
     ],
 )
 def test_each_service_document_holds_its_contract_operations(

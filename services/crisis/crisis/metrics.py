@@ -42,9 +42,10 @@ PAGES_REQUESTED = Counter(
 )
 ESCALATION_STEPS = Counter(
     "crisis_escalation_steps_total",
-    "Escalation steps: escalated, chain_repeated, exhausted, level_skipped (nobody on call) or"
-    " reopened (an acknowledged alert opened again: its risk rose, or the acknowledgement"
-    " expired; its acknowledger is paged again)",
+    "Escalation steps: escalated, chain_repeated, exhausted, level_skipped (nobody on call),"
+    " escalated_by_staff (a paged staff member escalated now: an escalated, chain_repeated or"
+    " exhausted step follows) or reopened (an acknowledged alert opened again: its risk rose,"
+    " or the acknowledgement expired; its acknowledger is paged again)",
     ["kind"],
 )
 ONCALL_EMPTY_HOURS = Gauge(
@@ -88,7 +89,8 @@ PAGE_CALLS = Counter(
 )
 CALL_KEYS = Counter(
     "crisis_page_call_keys_total",
-    "What happened at a page call's key prompt: acknowledged (key 1), repeat (any other key),"
-    " none (no key pressed), machine (an answering machine), already, unknown",
+    "What happened at a page call's key prompt: acknowledged (key 1), escalated (key 3),"
+    " moved_on (key 3, the alert had left the page's level), repeat (any other key), none"
+    " (no key pressed), machine (an answering machine), already, unknown",
     ["result"],
 )

@@ -50,8 +50,8 @@ SMS_OPT_OUTS = Gauge(
 INBOUND_SMS = Counter(
     "notify_inbound_sms_total",
     "Texts received on POST /inbound/sms, by keyword (stop, start, help, other; confirm and"
-    " cancel: a reply to a reminder; ack: a staff member's, handed to crisis; limited: past"
-    " its number's INBOUND_SMS_PER_NUMBER_LIMIT, not acted on but for a STOP)",
+    " cancel: a reply to a reminder; ack, escalate: a staff member's, handed to crisis;"
+    " limited: past its number's INBOUND_SMS_PER_NUMBER_LIMIT, not acted on but for a STOP)",
     ["keyword"],
 )
 DELIVERY_RECEIPTS = Counter(
@@ -115,7 +115,7 @@ for _channel in ("sms", "messaging"):
     OPTED_OUT_SKIPS.labels(_channel)
 for _state in ("current", "previous", "unknown"):
     SMS_OPT_OUTS.labels(_state)
-for _keyword in ("stop", "start", "help", "confirm", "cancel", "ack", "other"):
+for _keyword in ("stop", "start", "help", "confirm", "cancel", "ack", "escalate", "other"):
     INBOUND_SMS.labels(_keyword)
 for _channel in ("sms", "messaging"):
     for _receipt in ("delivered", "failed", "undelivered"):

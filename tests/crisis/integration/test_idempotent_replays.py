@@ -70,6 +70,11 @@ async def _ack(crisis: RunningCrisis, bus: Bus) -> Call:
     return f"/alerts/{alert_id}/ack", {"staff_id": str(staff)}
 
 
+async def _escalate(crisis: RunningCrisis, bus: Bus) -> Call:
+    alert_id, staff = await _alert(crisis, bus)  # one level, repeated once: a second pass
+    return f"/alerts/{alert_id}/escalate", {"staff_id": str(staff), "level": 1}
+
+
 async def _resolve(crisis: RunningCrisis, bus: Bus) -> Call:
     alert_id, staff = await _alert(crisis, bus)
     return f"/alerts/{alert_id}/resolve", {"staff_id": str(staff), "outcome": "safety_plan"}
@@ -96,6 +101,7 @@ async def _overrides(crisis: RunningCrisis, bus: Bus) -> Call:
 CALLS: dict[str, Callable[[RunningCrisis, Bus], Awaitable[Call]]] = {
     "/risk-flags": _risk_flags,
     "/alerts/{alert_id}/ack": _ack,
+    "/alerts/{alert_id}/escalate": _escalate,
     "/alerts/{alert_id}/resolve": _resolve,
     "/schedules": _schedules,
     "/schedules/{schedule_id}/overrides": _overrides,

@@ -15,7 +15,7 @@ from playwright.async_api import Page, Route
 
 from tests.browser import chromium, needs_chromium
 from tests.crisis.integration.harness import Bus, RunningCrisis, crisis_settings, running_crisis
-from tests.crisis.integration.steps import flag, put_policy, register_staff
+from tests.crisis.integration.steps import flag, put_policy, register_staff, staff_registered
 from tests.crisis.integration.test_oncall_page import _page_link
 
 pytestmark = pytest.mark.integration
@@ -124,3 +124,49 @@ async def test_the_page_cannot_be_framed_and_has_a_csp(crisis: RunningCrisis, bu
         assert "frame-ancestors 'none'" in csp
         assert "default-src 'none'" in csp
         assert "form-action 'self'" in csp
+
+
+async def _escalation_url(crisis: RunningCrisis, bus: Bus, locale: str) -> tuple[str, str]:
+    """Level 1's page link, level 1's member speaking `locale`."""
+    site_id, staff = uuid4(), [uuid4(), uuid4()]
+    for staff_id in staff:
+        await bus.publish(staff_registered(staff_id, site_id, locale=locale), source="booking")
+    await put_policy(crisis, site_id, [([staff[0]], "PT5M"), ([staff[1]], "PT5M")], repeat=0)
+    alert_id = (await flag(crisis, site_id, uuid4()))["alert_id"]
+    page = await _page_link(bus, site_id, alert_id)
+    return page["ack_url"].replace(page["ack_url"].split("/pages/")[0], "http://crisis"), alert_id
+
+
+@needs_chromium
+@pytest.mark.parametrize(
+    ("locale", "button", "done", "moved_on"),
+    [
+        ("en", "Escalate now", "level 2 is paged now", "already moved on: level 2"),
+        ("ru", "Эскалировать сейчас", "сейчас вызывается уровень 2", "уже перешло дальше"),
+    ],
+)
+async def test_escalate_now_pages_the_next_level_and_a_stale_second_tap_does_not(
+    crisis: RunningCrisis, bus: Bus, locale: str, button: str, done: str, moved_on: str
+) -> None:
+    """A member who cannot take the alert taps "Escalate now" (named, and described, in their
+    language); the same page left open in another tab, tapped again, escalates no further."""
+    url, alert_id = await _escalation_url(crisis, bus, locale)
+    async with phone(crisis) as page:
+        await page.goto(url)
+        stale = await page.context.new_page()
+        await stale.goto(url)
+        escalate = page.get_by_role("button", name=button)
+        assert await escalate.get_attribute("aria-describedby") == "escalate-help"
+
+        await escalate.click()
+        await page.wait_for_load_state()
+
+        assert done in await page.locator("[role=status]").inner_text()
+        view = (await crisis.http.get(f"/alerts/{alert_id}")).json()
+        assert view["current_level"] == 2
+        assert "escalated_by_staff" in [step["kind"] for step in view["timeline"]]
+        async with stale.expect_response(lambda r: r.url.endswith("/escalate")) as answered:
+            await stale.get_by_role("button", name=button).click()
+        assert (await answered.value).status == 409
+        assert moved_on in await stale.locator("[role=status]").inner_text()
+        assert (await crisis.http.get(f"/alerts/{alert_id}")).json()["current_level"] == 2

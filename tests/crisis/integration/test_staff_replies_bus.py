@@ -128,3 +128,31 @@ async def test_a_match_under_a_previous_key_is_digested_again_and_strangers_are_
             # Only digests and coded commands are taken: anything else is refused.
             bad = await bus.nc.request(SUBJECT, b'{"sender": [], "command": "stop"}', timeout=10)
             assert json.loads(bad.data) == {"outcome": "bad_request"}
+
+
+async def test_an_esc_over_the_bus_escalates_as_the_member_and_is_audited_as_them(
+    database_url: str, nats_url: str
+) -> None:
+    site_id, phone = uuid4(), "+33 6 83 83 83 83"
+    async with (
+        crisis_with_keys(database_url, nats_url, NEW_LINK_KEY) as crisis,
+        Bus.connect(nats_url) as bus,
+    ):
+        [staff_id] = await register_staff(bus, site_id, 1, [phone])
+        page = await paged(crisis, bus, site_id, staff_id)  # one level, no repeat
+
+        answer = await ask(bus, [NEW_LINK_KEY], "0033683838383", f"esc {page['reply_code']}")
+
+        assert answer["outcome"] == "answered"
+        assert answer["reply"].startswith(f"Alert {page['alert_id'][:8]} escalated: every level")
+        view = await alert(crisis, page["alert_id"])
+        assert (view["status"], view["exhausted"]) == ("open", True)
+        asked = next(s for s in view["timeline"] if s["kind"] == "escalated_by_staff")
+        assert asked["staff_id"] == str(staff_id)
+        entries = await fetch(
+            database_url,
+            """SELECT actor_kind, status FROM audit
+               WHERE action = 'inbound_sms' AND actor_id = $1""",
+            str(staff_id),
+        )
+        assert [tuple(e) for e in entries] == [("staff", 200)]

@@ -198,3 +198,36 @@ async def test_the_calls_end_is_on_the_pages_timeline(crisis: RunningCrisis, bus
     [step] = [s for s in view["timeline"] if s["kind"] == "call_ended"]
     assert (step["outcome"], step["staff_id"]) == ("no_answer", str(first))
     assert view["status"] == "open"  # a call that ended is no acknowledgement
+
+
+async def test_key_3_escalates_now_as_the_called_staff_members_esc_would(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    number = phone()
+    alert_id, code, first, site_id = await paged(crisis, bus, number, locale="ko-KR")
+    prompt = await twilio_post(crisis, f"{CALL}?code={code}", number, AnsweredBy="human")
+    assert "3번을 눌러" in prompt.text  # the prompt offers it, in the member's language
+
+    sid = "CA" + uuid4().hex
+    answer = await twilio_post(
+        crisis, f"{CALL}/gather?code={code}", number, Digits="3", CallSid=sid
+    )
+
+    assert answer.status_code == 200, answer.text
+    assert "에스컬레이션되었습니다" in answer.text
+    assert "<Hangup/>" in answer.text
+    view = await alert(crisis, alert_id)
+    assert (view["status"], view["current_level"]) == ("open", 2)
+    asked = next(s for s in view["timeline"] if s["kind"] == "escalated_by_staff")
+    assert asked["staff_id"] == str(first)
+    trail = (await crisis.http.get("/audit", params={"actor_id": sid})).json()["items"]
+    [entry] = [e for e in trail if e["action"] == "twilio_call_key"]
+    assert (entry["actor"], entry["site_id"], entry["status"]) == (
+        {"kind": "call", "id": sid},
+        str(site_id),
+        200,
+    )
+    # key 3 in another call: the page's level was left, nothing more is escalated
+    again = await twilio_post(crisis, f"{CALL}/gather?code={code}", number, Digits="3")
+    assert "이미 다음 단계로 넘어갔거나" in again.text
+    assert (await alert(crisis, alert_id))["current_level"] == 2

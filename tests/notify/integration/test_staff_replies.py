@@ -196,3 +196,18 @@ async def test_crisis_slow_an_ack_times_out_while_a_clients_stop_is_answered_at_
     answered = await ack
     assert answered["staff_reply"] == {"command": "ack", "outcome": "unavailable"}
     assert answered["reply"].startswith("NOT acknowledged")
+
+
+async def test_an_esc_from_anyone_is_handed_to_crisis_and_crisis_down_says_not_escalated(
+    notify: Notify, crisis: FakeCrisis
+) -> None:
+    """`ESC <code>` goes as `ACK <code>` does: from any phone (crisis knows staff phones)."""
+    answer = await text(notify, new_phone(), "esc 1a2b3c")
+
+    assert answer["reply"] == "crisis says escalate 1A2B3C"
+    assert answer["staff_reply"] == {"command": "escalate", "outcome": "answered"}
+    assert [(r["command"], r["code"]) for r in crisis.requests] == [("escalate", "1A2B3C")]
+    await crisis.stop()
+    down = await text(notify, new_phone(), "ESC 1A2B3C")
+    assert down["staff_reply"] == {"command": "escalate", "outcome": "unavailable"}
+    assert down["reply"].startswith("NOT escalated: the crisis service did not answer.")

@@ -15,6 +15,9 @@ from crisis.domain.phones import key_fingerprint, phone_digest
         ("  ack 1a2b3c ", StaffText(StaffCommand.ACK, "1A2B3C")),
         ("ACK 1A2B3", StaffText(StaffCommand.OTHER)),  # a typo: crisis answers how to ACK
         ("ACK 1A2B3C please", StaffText(StaffCommand.OTHER)),
+        ("ESC 1A2B3C", StaffText(StaffCommand.ESCALATE, "1A2B3C")),
+        (" esc 1a2b3c", StaffText(StaffCommand.ESCALATE, "1A2B3C")),
+        ("ESCALATE 1A2B3C", StaffText(StaffCommand.OTHER)),  # answered with how to ESC
         ("Stop!", StaffText(StaffCommand.STOP)),
         ("СТОП", StaffText(StaffCommand.STOP)),
         ("start", StaffText(StaffCommand.START)),

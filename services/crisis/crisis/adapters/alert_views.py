@@ -161,9 +161,10 @@ async def page_of(conn: Connection, page_id: UUID) -> dict[str, Any] | None:
 async def page_with_code(
     conn: Connection, staff_ids: Collection[UUID], code: str
 ) -> dict[str, Any] | None:
-    """The latest page to one of `staff_ids` whose id starts with `code` (hex, any case)."""
+    """The latest page to one of `staff_ids` whose id starts with `code` (hex, any case),
+    with its step (`level`, `cycle`) and its alert's `status`."""
     row = await conn.fetchrow(
-        """SELECT p.page_id, p.alert_id, p.staff_id, a.site_id, a.status
+        """SELECT p.page_id, p.alert_id, p.staff_id, p.level, p.cycle, a.site_id, a.status
            FROM alert_pages p JOIN alerts a ON a.id = p.alert_id
            WHERE p.staff_id = ANY($1::uuid[]) AND p.page_id::text LIKE $2
            ORDER BY p.requested_at DESC LIMIT 1""",

@@ -21,6 +21,7 @@ from crisis.domain.alert import (
     Alert,
     Command,
     DeadlineKind,
+    EscalateNow,
     EscalationDue,
     OnCall,
     ReceiveFlag,
@@ -37,6 +38,7 @@ from crisis.domain.timeline import (
     AlertEvent,
     ChainRepeated,
     Escalated,
+    EscalatedByStaff,
     Exhausted,
     LevelSkipped,
     NoPolicy,
@@ -120,6 +122,27 @@ async def receive_flag(uow: UnitOfWork, flag: RiskFlag, paging: Paging) -> FlagO
 async def acknowledge(uow: UnitOfWork, alert_id: UUID, staff_id: UUID, paging: Paging) -> Alert:
     """Escalation stops: the pending deadline is cancelled in this same transaction."""
     return await _change(uow, alert_id, Acknowledge(staff_id), paging)
+
+
+async def escalate_now(
+    uow: UnitOfWork,
+    alert_id: UUID,
+    staff_id: UUID,
+    paging: Paging,
+    from_step: Step | None = None,
+) -> Alert:
+    """A paged staff member cannot take the alert: the next step is paged now, in this
+    transaction, with the pending timer cancelled (`_save_and_publish` follows the new
+    deadline). Raises the domain's refusals (`NotPaged`, `AlreadyAcknowledged`, …)."""
+    if not await alerts.lock(uow.conn, alert_id):
+        raise AlertNotFound(alert_id)
+    loaded = await alerts.load(uow.conn, alert_id)
+    assert loaded is not None
+    # The frozen policy's schedules are asked now, as a timer firing would.
+    on_call, inactive = await _people_now(uow, loaded.alert.policy)
+    command = EscalateNow(staff_id, from_step, on_call, inactive)
+    events = decide(loaded.alert, command, uow.now())
+    return await _save_and_publish(uow, alert_id, loaded, events, paging)
 
 
 async def resolve(
@@ -294,7 +317,14 @@ def _count(events: list[AlertEvent]) -> None:
         match event:
             case PageRequested():
                 metrics.PAGES_REQUESTED.labels("flag" if event.flag_id else "escalation").inc()
-            case Escalated() | ChainRepeated() | Exhausted() | LevelSkipped() | Reopened():
+            case (
+                Escalated()
+                | EscalatedByStaff()
+                | ChainRepeated()
+                | Exhausted()
+                | LevelSkipped()
+                | Reopened()
+            ):
                 metrics.ESCALATION_STEPS.labels(kind_of(event)).inc()
             case NoPolicy():
                 metrics.ALERTS_WITHOUT_POLICY.inc()

@@ -1,6 +1,7 @@
 """SMS replies from paged staff: `ACK <code>` acknowledges the alert of the page with that code
-as the staff member whose phone sent it. The answer text goes back by SMS (as the webhook's
-answer, which the provider texts to the sender)."""
+as the staff member whose phone sent it; `ESC <code>` escalates it now (they cannot take it).
+The answer text goes back by SMS (as the webhook's answer, which the provider texts to the
+sender)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,6 +14,13 @@ from counseling_shared.unit_of_work import UnitOfWork
 from crisis.adapters import alert_views, staff
 from crisis.application import alerts
 from crisis.application.publishing import Paging, reply_code
+from crisis.domain.alert import (
+    AlertResolved,
+    AlreadyAcknowledged,
+    AlreadyEscalated,
+    NothingToEscalate,
+)
+from crisis.domain.escalation import Step
 from crisis.domain.phones import key_fingerprint, phone_digest
 
 
@@ -51,10 +59,14 @@ class SmsAnswer:
     site_id: UUID | None = None
 
 
-HELP = "Reply ACK and the code from the page, e.g. ACK 1A2B3C."
+HELP = (
+    "Reply ACK and the code from the page to take the alert, e.g. ACK 1A2B3C; ESC and the code"
+    " if you cannot, to page the next level now."
+)
 KEYWORDS_HELP = (
-    "Crisis pages. Reply ACK and the code from the page, e.g. ACK 1A2B3C. STOP ends SMS pages"
-    " to this phone (they go on by email), START brings them back."
+    "Crisis pages. Reply ACK and the code from the page to take the alert, e.g. ACK 1A2B3C;"
+    " ESC and the code if you cannot, to page the next level now. STOP ends SMS pages to this"
+    " phone (they go on by email), START brings them back."
 )
 STOPPED = (
     "SMS pages to this phone are stopped; you are still paged by email, and the escalation"
@@ -66,6 +78,13 @@ UNKNOWN = "No open page with this code was sent to this phone."
 ACKNOWLEDGED = "Alert %(alert)s acknowledged. Escalation has stopped."
 ALREADY = "Alert %(alert)s was already acknowledged by %(who)s at %(when)s."
 RESOLVED = "Alert %(alert)s is already resolved."
+ESCALATED = "Alert %(alert)s escalated: level %(level)s is paged now."
+ESCALATED_TO_FALLBACK = (
+    "Alert %(alert)s escalated: every level has been paged; the fallback staff, if any, are"
+    " paged now."
+)
+MOVED_ON = "Alert %(alert)s has already moved on: level %(level)s is paged."
+NOTHING_TO_ESCALATE = "Alert %(alert)s has no further level to page."
 
 
 async def handle_reply(
@@ -83,7 +102,7 @@ async def handle_reply(
     if sender.current is not None:
         await _redigest(uow, matches, sender.current, sender.current_key)
     senders = [m.staff_id for m in matches]
-    if asked.command is not StaffCommand.ACK:
+    if asked.command not in (StaffCommand.ACK, StaffCommand.ESCALATE):
         return await _stop_or_start(uow, senders, asked.command is StaffCommand.STOP)
     code = asked.code or ""
     page = await alert_views.page_with_code(uow.conn, senders, code) if senders else None
@@ -92,6 +111,8 @@ async def handle_reply(
     staff_id, alert_id = page["staff_id"], page["alert_id"]
     known = {"staff_id": staff_id, "alert_id": alert_id, "site_id": page["site_id"]}
     short = str(alert_id)[:8]
+    if asked.command is StaffCommand.ESCALATE:
+        return await _escalate(uow, page, paging, known)
     if page["status"] == "open":
         await alerts.acknowledge(uow, alert_id, staff_id, paging)
     view = await alert_views.alert_view(uow.conn, alert_id)
@@ -100,8 +121,41 @@ async def handle_reply(
         return SmsAnswer(ACKNOWLEDGED, {"alert": short}, **known)
     if view["acknowledged_at"] is None:
         return SmsAnswer(RESOLVED, {"alert": short}, **known)
+    return await _already(uow, alert_id, known)
+
+
+async def _escalate(
+    uow: UnitOfWork, page: dict[str, Any], paging: Paging, known: dict[str, Any]
+) -> SmsAnswer:
+    """`ESC <code>`: the alert leaves the page's step now. A page of a step the alert has
+    left (the timer fired, or a colleague escalated) escalates nothing more; an acknowledged
+    or resolved alert answers as `ACK` does."""
+    alert_id, staff_id = page["alert_id"], page["staff_id"]
+    short = str(alert_id)[:8]
+    step = Step(page["cycle"], page["level"])
+    try:
+        after = await alerts.escalate_now(uow, alert_id, staff_id, paging, step)
+    except AlreadyEscalated as moved:
+        level = moved.step.level if moved.step else 0
+        return SmsAnswer(MOVED_ON, {"alert": short, "level": level}, **known)
+    except NothingToEscalate:
+        return SmsAnswer(NOTHING_TO_ESCALATE, {"alert": short}, **known)
+    except AlertResolved:
+        return SmsAnswer(RESOLVED, {"alert": short}, **known)
+    except AlreadyAcknowledged:
+        return await _already(uow, alert_id, known)
+    if after.exhausted:
+        return SmsAnswer(ESCALATED_TO_FALLBACK, {"alert": short}, **known)
+    return SmsAnswer(ESCALATED, {"alert": short, "level": after.current_level}, **known)
+
+
+async def _already(uow: UnitOfWork, alert_id: UUID, known: dict[str, Any]) -> SmsAnswer:
+    view = await alert_views.alert_view(uow.conn, alert_id)
+    assert view is not None
+    assert view["acknowledged_at"] is not None
     by = view["acknowledged_by"]
     who = (await staff.names_of(uow.conn, [by])).get(str(by)) or str(by)[:8]
+    short = str(alert_id)[:8]
     return SmsAnswer(
         ALREADY, {"alert": short, "who": who, "when": view["acknowledged_at"]}, **known
     )

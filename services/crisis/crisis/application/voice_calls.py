@@ -1,11 +1,11 @@
-"""A page's phone call (notify's `PAGE_CALLS`): which page a call is about, and what a key
-pressed during it does.
+"""A page's phone call (notify's `PAGE_CALLS`): which page a call is about, and what a key pressed
+during it does.
 
-A call is known by what Twilio posts back: the number called (`To`, the staff member's
-phone, matched by its keyed digest as an SMS reply's sender is) and the reply code in the
-URL crisis gave notify. A key 1 acknowledges through the very function that handles an
-`ACK <code>` text, so a call can only acknowledge the alert of a page sent to the phone
-that was called, as that page's staff member.
+A call is known by what Twilio posts back: the number called (`To`, the staff member's phone,
+matched by its keyed digest as an SMS reply's sender is) and the reply code in the URL crisis
+gave notify. A key 1 acknowledges (key 3 escalates now) through the very function that handles
+an `ACK <code>` (`ESC <code>`) text, so a call can only acknowledge the alert of a page sent to
+the phone that was called, as that page's staff member.
 """
 
 import re
@@ -16,7 +16,16 @@ from counseling_shared import staff_replies
 from counseling_shared.unit_of_work import UnitOfWork
 from crisis.adapters import alert_views, staff
 from crisis.application.publishing import Paging, reply_code
-from crisis.application.sms_replies import ACKNOWLEDGED, UNKNOWN, Sender, handle_reply
+from crisis.application.sms_replies import (
+    ACKNOWLEDGED,
+    ESCALATED,
+    ESCALATED_TO_FALLBACK,
+    MOVED_ON,
+    NOTHING_TO_ESCALATE,
+    UNKNOWN,
+    Sender,
+    handle_reply,
+)
 from crisis.domain.phones import phone_digest
 
 _CODE = re.compile(r"^[0-9A-F]{6}$")
@@ -72,4 +81,19 @@ async def acknowledge_by_key(
     answer = await handle_reply(uow, sender, staff_replies.read(f"ACK {code}"), paging)
     if answer.msgid == ACKNOWLEDGED:
         return "acknowledged"
+    return "unknown" if answer.msgid == UNKNOWN else "already"
+
+
+async def escalate_by_key(
+    uow: UnitOfWork, phone_keys: Sequence[str], called: str, code: str, paging: Paging
+) -> str:
+    """Key 3: handled as the called phone's `ESC <code>` text. Answers `escalated`,
+    `moved_on` (the alert left the page's level, or has none further), `already` (taken or
+    resolved before) or `unknown`."""
+    sender = Sender.of_phone(phone_keys, called)
+    answer = await handle_reply(uow, sender, staff_replies.read(f"ESC {code}"), paging)
+    if answer.msgid in (ESCALATED, ESCALATED_TO_FALLBACK):
+        return "escalated"
+    if answer.msgid in (MOVED_ON, NOTHING_TO_ESCALATE):
+        return "moved_on"
     return "unknown" if answer.msgid == UNKNOWN else "already"

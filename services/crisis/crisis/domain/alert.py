@@ -30,6 +30,7 @@ from crisis.domain.timeline import (
     CallEnded,
     ChainRepeated,
     Escalated,
+    EscalatedByStaff,
     Exhausted,
     FlagReceived,
     LevelRaised,
@@ -208,6 +209,21 @@ class AdoptPolicy:
 
 
 @dataclass(frozen=True)
+class EscalateNow:
+    """A paged staff member cannot take the alert: leave the current step at once, exactly as
+    if its ack_timeout had passed. `from_step`: the step they saw (None: whichever is current);
+    once the alert has moved past it (the timer fired, or a colleague escalated first) nothing
+    more happens, so a double tap or a race with the timer never skips a level.
+
+    `on_call` answers for the frozen policy's schedules now, as for `EscalationDue`."""
+
+    staff_id: UUID
+    from_step: Step | None = None
+    on_call: OnCall = field(default_factory=dict)
+    inactive_staff: frozenset[UUID] = frozenset()
+
+
+@dataclass(frozen=True)
 class _Roster:
     """What a command knows about people at this instant: who each schedule has on call, and
     whom booking deactivated."""
@@ -216,7 +232,9 @@ class _Roster:
     inactive: frozenset[UUID]
 
     @staticmethod
-    def of(command: "ReceiveFlag | EscalationDue | AckExpired | AdoptPolicy") -> "_Roster":
+    def of(
+        command: "ReceiveFlag | EscalationDue | AckExpired | AdoptPolicy | EscalateNow",
+    ) -> "_Roster":
         return _Roster(command.on_call, command.inactive_staff)
 
 
@@ -261,6 +279,7 @@ Command = (
     | EscalationDue
     | AckExpired
     | AdoptPolicy
+    | EscalateNow
     | Acknowledge
     | Resolve
     | RecordPageSent
@@ -275,6 +294,26 @@ class AlertError(Exception):
 
 class AlertResolved(AlertError):
     """The alert is resolved: it can no longer be acknowledged or resolved again."""
+
+
+class AlreadyAcknowledged(AlertError):
+    """Escalating an acknowledged alert: someone took it, there is nobody to escalate to."""
+
+
+class NotPaged(AlertError):
+    """Only a staff member paged for the alert (at any level so far) may escalate it."""
+
+
+class NothingToEscalate(AlertError):
+    """The alert has no policy, or its chain ran out (the fallback staff were paged)."""
+
+
+class AlreadyEscalated(AlertError):
+    """The alert moved past the step the staff member escalated from: nothing more happens."""
+
+    def __init__(self, message: str, step: Step | None) -> None:
+        super().__init__(message)
+        self.step = step
 
 
 class FlagBelowThreshold(AlertError):
@@ -327,6 +366,8 @@ def decide(alert: Alert, command: Command, now: datetime) -> list[AlertEvent]:
                 PolicyAdopted(command.policy, now),
                 *_page_level(alert.id, command.policy, FIRST_STEP, now, None, _Roster.of(command)),
             ]
+        case EscalateNow():
+            return _escalate_now(alert, command, now)
         case Acknowledge():
             if alert.status is AlertStatus.RESOLVED:
                 raise AlertResolved(f"alert {alert.id} is resolved")
@@ -399,6 +440,27 @@ def _escalate(alert: Alert, step: Step, now: datetime, roster: _Roster) -> list[
     if alert.escalation_due_at is None or alert.step != step or alert.policy is None:
         return []  # acknowledged, resolved, exhausted, or a timer of an earlier step
     return _move_on(alert.id, alert.policy, step, now, roster, skipped=0, round_=alert.reopens)
+
+
+def _escalate_now(alert: Alert, command: EscalateNow, now: datetime) -> list[AlertEvent]:
+    """The current step's deadline brought forward to now: the same `_move_on` as a timer's
+    (skipped empty levels, repeat, fallback and exhaustion alike), after a step naming who
+    asked. The pending timer is cancelled by `timers.follow` in the same transaction (the new
+    step has its own); one a scheduler claimed meanwhile finds the step moved on."""
+    if alert.status is AlertStatus.RESOLVED:
+        raise AlertResolved(f"alert {alert.id} is resolved")
+    if alert.status is AlertStatus.ACKNOWLEDGED:
+        raise AlreadyAcknowledged(f"alert {alert.id} is acknowledged")
+    if not any(page.staff_id == command.staff_id for page in alert.pages):
+        raise NotPaged(f"staff member {command.staff_id} was not paged for alert {alert.id}")
+    if alert.policy is None or alert.step is None or alert.exhausted:
+        raise NothingToEscalate(f"alert {alert.id} has no further level to page")
+    if command.from_step is not None and command.from_step != alert.step:
+        raise AlreadyEscalated(f"alert {alert.id} already moved on", alert.step)
+    step = alert.step
+    asked = EscalatedByStaff(command.staff_id, step.level, step.cycle, now)
+    roster = _Roster.of(command)
+    return [asked, *_move_on(alert.id, alert.policy, step, now, roster, 0, alert.reopens)]
 
 
 def _reopen(
@@ -561,6 +623,7 @@ def evolve(alert: Alert | None, event: AlertEvent) -> Alert | None:
             | LevelSkipped()
             | PageSkipped()
             | CallEnded()
+            | EscalatedByStaff()
         ):
             return alert
         case PolicyAdopted():

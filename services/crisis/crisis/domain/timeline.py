@@ -148,6 +148,18 @@ class Escalated:
 
 
 @dataclass(frozen=True)
+class EscalatedByStaff:
+    """A staff member paged for the alert could not take it and asked to escalate now: the
+    step (`level` of pass `cycle`) is left at once, as if its ack_timeout had passed; what
+    follows (`escalated`, `chain_repeated` or `exhausted`, and the pages) comes next."""
+
+    staff_id: UUID
+    level: int
+    cycle: int
+    at: datetime
+
+
+@dataclass(frozen=True)
 class ChainRepeated:
     """The last level's deadline passed: the chain starts again at level 1."""
 
@@ -209,6 +221,7 @@ AlertEvent = (
     | PageFailed
     | CallEnded
     | Escalated
+    | EscalatedByStaff
     | ChainRepeated
     | Acknowledged
     | Resolved
@@ -230,6 +243,7 @@ EVENT_TYPES: tuple[type[AlertEvent], ...] = (
     PageFailed,
     CallEnded,
     Escalated,
+    EscalatedByStaff,
     ChainRepeated,
     Acknowledged,
     Resolved,
@@ -251,6 +265,7 @@ _KINDS: dict[type[AlertEvent], str] = {
     PageFailed: "page_failed",
     CallEnded: "call_ended",
     Escalated: "escalated",
+    EscalatedByStaff: "escalated_by_staff",
     ChainRepeated: "chain_repeated",
     Acknowledged: "acknowledged",
     Resolved: "resolved",
@@ -335,6 +350,8 @@ def timeline_details(event: AlertEvent) -> dict[str, Any]:
             return {"level": 1, "cycle": event.cycle}
         case Acknowledged():
             return {"staff_id": event.staff_id, "level": event.level}
+        case EscalatedByStaff():
+            return {"staff_id": event.staff_id, "level": event.level, "cycle": event.cycle}
         case Resolved():
             return {"staff_id": event.staff_id, "outcome": event.outcome}
         case Reopened():

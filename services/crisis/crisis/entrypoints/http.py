@@ -26,7 +26,14 @@ from crisis.adapters.policies import SitePolicy, ack_expires_after_text
 from crisis.application import alerts, people
 from crisis.application import policies as policy_commands
 from crisis.application.publishing import Paging
-from crisis.domain.alert import AlertResolved
+from crisis.domain.alert import (
+    AlertResolved,
+    AlreadyAcknowledged,
+    AlreadyEscalated,
+    NothingToEscalate,
+    NotPaged,
+)
+from crisis.domain.escalation import Step
 from crisis.domain.policy import InvalidPolicy, LevelDraft
 from crisis.domain.policy_warnings import policy_warnings
 from crisis.entrypoints.paging import paging_for
@@ -34,6 +41,7 @@ from crisis.entrypoints.schemas import (
     AcknowledgeBody,
     AlertOut,
     AlertSummaryOut,
+    EscalateBody,
     EscalationPolicyBody,
     EscalationPolicyOut,
     ResolveBody,
@@ -279,6 +287,61 @@ async def acknowledge_alert(
         except AlertResolved as exc:
             raise Conflict(str(exc), alert_id=str(alert_id)) from None
         return await _view(uow, alert_id)
+
+
+@router.post(
+    "/alerts/{alert_id}/escalate",
+    tags=["alerts"],
+    responses=problem_responses(
+        404,
+        s409="The alert is acknowledged or resolved, has no further level to page, or has"
+        " already moved past the `level` given.",
+    ),
+)
+async def escalate_alert(
+    alert_id: UUID,
+    request: Request,
+    caller: Person,
+    body: Annotated[EscalateBody | None, Body()] = None,
+) -> AlertOut:
+    """Extension. "Escalate now": a staff member paged for the alert (at any level so far)
+    cannot take it, so the current level's deadline is brought forward: the next level is
+    paged at once, by the same rules as a missed deadline (empty levels skipped, the chain
+    repeated, the fallback staff paged and `AlertExhausted`), and the pending deadline is
+    cancelled. Who may act, and how, as for `POST /alerts/{id}/ack`; a staff member never
+    paged for the alert is a 403."""
+    runtime = runtime_of(request)
+    named = body.staff_id if body else None
+    seen = _seen_step(body)
+    async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
+        actor = await _authorise(uow, alert_id, caller, named)
+        try:
+            await alerts.escalate_now(uow, alert_id, actor, _paging(runtime), seen)
+        except NotPaged as exc:
+            raise Problem(403, "forbidden", "Forbidden", str(exc)) from None
+        except (AlertResolved, AlreadyAcknowledged, NothingToEscalate) as exc:
+            raise Conflict(str(exc), alert_id=str(alert_id)) from None
+        except AlreadyEscalated as exc:
+            now_at = exc.step or Step(0, 0)
+            raise Conflict(
+                f"The alert already moved on to level {now_at.level} (pass {now_at.cycle}).",
+                alert_id=str(alert_id),
+                current_level=now_at.level,
+                cycle=now_at.cycle,
+            ) from None
+        return await _view(uow, alert_id)
+
+
+def _seen_step(body: EscalateBody | None) -> Step | None:
+    """The step the caller escalates from (`level`, `cycle` 0 unless given); None: current."""
+    if body is None or body.level is None:
+        if body is not None and body.cycle is not None:
+            raise Unprocessable(
+                "`cycle` goes with `level`.",
+                [{"field": "level", "message": "required with cycle"}],
+            )
+        return None
+    return Step(body.cycle or 0, body.level)
 
 
 @router.post(

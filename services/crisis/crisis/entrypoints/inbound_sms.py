@@ -1,4 +1,5 @@
-"""`POST /inbound/sms`: the SMS provider's webhook for replies to pages (`ACK <code>`).
+"""`POST /inbound/sms`: the SMS provider's webhook for replies to pages (`ACK <code>`,
+`ESC <code>`).
 
 Authenticated by a shared secret (`INBOUND_SMS_SECRET`, header `X-Webhook-Secret`), not an API
 key. The answer's `reply` is what the provider texts back to the sender: crisis keeps no phone
@@ -66,8 +67,10 @@ async def inbound_sms(
     _: Annotated[None, Depends(require_secret)], request: Request, body: InboundSmsBody
 ) -> InboundSmsReply:
     """A staff member's SMS reply. `ACK <code>` (the code in their page) acknowledges that
-    alert as them when it comes from their phone; anything else gets a short help text. Past
-    the number's INBOUND_SMS_PER_NUMBER_LIMIT, nothing but a STOP acts and `reply` is empty."""
+    alert as them when it comes from their phone; `ESC <code>` escalates it now (the next
+    level is paged, unless the alert already left that page's level); anything else gets a
+    short help text. Past the number's INBOUND_SMS_PER_NUMBER_LIMIT, nothing but a STOP acts
+    and `reply` is empty."""
     runtime = runtime_of(request)
     settings = _settings(runtime)
     sender = Sender.of_phone(settings.link_keys, body.from_)

@@ -1,11 +1,11 @@
 """The on-call page: server-rendered HTML opened from a page's signed link (`ack_url`).
 
-The signed token is the credential: it acts as the one staff member the page was sent to.
-Every use (a view, an acknowledgement, a resolution, a PIN try, a refused or expired link)
-leaves an audit entry through the audit middleware: the actor is the link (`link:<link_id>`),
-acting for the staff member. Forms are plain HTML posts, so everything works without
-JavaScript. The page never reloads itself (a reload would wipe a PIN being typed and move a
-screen reader to the top): it says when it was last updated and offers a Reload link.
+The signed token is the credential: it acts as the one staff member the page was sent to. Every
+use (a view, an acknowledgement, an escalation, a resolution, a PIN try, a refused or expired
+link) leaves an audit entry through the audit middleware: the actor is the link
+(`link:<link_id>`), acting for the staff member. Forms are plain HTML posts, so everything works
+without JavaScript. The page never reloads itself (a reload would wipe a PIN being typed and
+move a screen reader to the top): it says when it was last updated and offers a Reload link.
 Errors are HTML pages too (`page_errors`), in the reader's language.
 """
 
@@ -27,8 +27,16 @@ from crisis.adapters.booking_directory import ClientContact, ContactUnavailable,
 from crisis.application import alerts, people
 from crisis.application.page_links import PageLink, open_page_link
 from crisis.application.pins import PinCheck, PinPolicy, PinTry, try_pin, use_pin
-from crisis.domain.alert import AlertResolved
+from crisis.domain.alert import (
+    AlertResolved,
+    AlreadyAcknowledged,
+    AlreadyEscalated,
+    NothingToEscalate,
+    NotPaged,
+)
 from crisis.domain.durations import parse_duration
+from crisis.domain.escalation import Step
+from crisis.domain.policy import MAX_LEVELS, MAX_REPEAT
 from crisis.entrypoints.page_errors import (
     not_valid_page,
     problem_page,
@@ -95,6 +103,65 @@ async def acknowledge_by_link(page_id: UUID, token: Token, request: Request) -> 
             notice = ("You acknowledged this at %(when)s.", "good", {"ack": True})
         else:
             notice = ("Already acknowledged by %(who)s at %(when)s.", "bad", {"ack": True})
+        return await _render(request, uow, link, token, notice=notice, status=409)
+
+
+Level = Annotated[int, Form(ge=1, le=MAX_LEVELS)]  # the step the page showed
+Cycle = Annotated[int, Form(ge=0, le=MAX_REPEAT)]
+
+
+@router.post("/pages/{page_id}/escalate", response_class=HTMLResponse)
+async def escalate_by_link(
+    page_id: UUID, token: Token, level: Level, cycle: Cycle, request: Request
+) -> HTMLResponse:
+    """Escalate now as the link's staff member, from the step the page showed (`level`,
+    `cycle`): 200; 409 once the alert moved past it (a second tap, the deadline passed), or
+    when it is acknowledged, resolved or out of levels (as acknowledging answers)."""
+    runtime = runtime_of(request)
+    async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
+        link = await _open(uow, runtime, token, page_id, request)
+        if isinstance(link, HTMLResponse):
+            return link
+        notice: NoticeSpec
+        try:
+            after = await alerts.escalate_now(
+                uow,
+                link.alert_id,
+                link.staff_id,
+                paging_for(_settings(runtime)),
+                Step(cycle, level),
+            )
+        except AlreadyEscalated as moved:
+            now_level = moved.step.level if moved.step else 0
+            notice = (
+                "This alert has already moved on: level %(level)s is paged.",
+                "plain",
+                {"values": {"level": now_level}},
+            )
+        except AlreadyAcknowledged:
+            notice = ("Already acknowledged by %(who)s at %(when)s.", "bad", {"ack": True})
+        except AlertResolved:
+            notice = ("This alert is already resolved.", "bad", {})
+        except NothingToEscalate:
+            notice = ("There is no further level to page.", "bad", {})
+        except NotPaged:  # a link is its page's: only a page of another deployment's alert
+            notice = ("Only a staff member paged for this alert can escalate it.", "bad", {})
+            return await _render(request, uow, link, token, notice=notice, status=403)
+        else:
+            if after.exhausted:
+                notice = (
+                    "You escalated this alert: every level has been paged; the fallback staff,"
+                    " if any, are paged now.",
+                    "good",
+                    {},
+                )
+            else:
+                notice = (
+                    "You escalated this alert: level %(level)s is paged now.",
+                    "good",
+                    {"values": {"level": after.current_level}},
+                )
+            return await _render(request, uow, link, token, notice=notice)
         return await _render(request, uow, link, token, notice=notice, status=409)
 
 
@@ -274,7 +341,7 @@ async def _render(
                 text, who=page.who(view["acknowledged_by"]), when=when(view["acknowledged_at"])
             )
         else:
-            shown = _(text)
+            shown = _(text, **extra.get("values", {}))
         shown_notice = Notice(shown, tone)
     base = urlsplit(_settings(runtime).alert_base_url).path.rstrip("/") + f"/pages/{link.page_id}"
     self_url = f"{base}?token={quote(token, safe='')}"
@@ -289,6 +356,11 @@ async def _render(
         "token": token,
         "me": page.who(link.staff_id),
         "can_acknowledge": view["status"] == "open",
+        # Escalating needs a further level: a policy (level > 0), not yet exhausted.
+        "can_escalate": view["status"] == "open"
+        and not view["exhausted"]
+        and view["current_level"] > 0,
+        "step": {"level": view["current_level"], "cycle": view["cycle"]},
         "can_resolve": view["status"] != "resolved",
         "actions": view["status"] != "resolved",
         "show_contact_section": view["status"] != "resolved" or contact is not None,
@@ -297,7 +369,12 @@ async def _render(
         "updated_text": time_formatter(lang, zone)(uow.now()),
         "reload_url": self_url,
         "channel_text": page.channel_text,
-        "urls": {"ack": f"{base}/ack", "resolve": f"{base}/resolve", "contact": f"{base}/contact"},
+        "urls": {
+            "ack": f"{base}/ack",
+            "escalate": f"{base}/escalate",
+            "resolve": f"{base}/resolve",
+            "contact": f"{base}/contact",
+        },
     }
     body = templates.get_template("oncall_page.html").render(context)
     audit.note_answer(status)  # built inside a unit of work: its entry records this status

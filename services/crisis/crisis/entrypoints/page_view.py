@@ -208,6 +208,8 @@ class PageView:
                 )
             case "escalated":
                 return _("Escalated to level %(level)s", level=level)
+            case "escalated_by_staff":
+                return _("Escalated by %(who)s (level %(level)s)", who=who, level=level)
             case "chain_repeated":
                 return _("Chain started again")
             case "acknowledged":

@@ -135,6 +135,28 @@ class AcknowledgeBody(RequestBody):
     )
 
 
+class EscalateBody(RequestBody):
+    staff_id: UUID | None = Field(
+        default=None,
+        description="Who escalates (a staff member paged for the alert): only an admin key"
+        " names them (acting for that staff member); a staff key acts as its own staff member.",
+    )
+    level: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_LEVELS,
+        description="The escalation level the caller saw (`current_level`): once the alert"
+        " has moved past it (its deadline passed, or a colleague escalated), nothing more is"
+        " escalated and the answer is a 409. Left out: whichever level is current.",
+    )
+    cycle: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_REPEAT,
+        description="The pass through the chain the caller saw (`cycle`), with `level`.",
+    )
+
+
 class ResolveBody(RequestBody):
     staff_id: UUID | None = Field(
         default=None,

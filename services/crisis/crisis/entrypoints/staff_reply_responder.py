@@ -25,7 +25,7 @@ from counseling_shared import audit, audit_batch
 from counseling_shared.db import DATABASE_ERRORS
 from counseling_shared.logs import get_logger
 from counseling_shared.service import Runtime
-from counseling_shared.staff_replies import SUBJECT, StaffCommand, StaffText
+from counseling_shared.staff_replies import SUBJECT, WITH_CODE, StaffCommand, StaffText
 from crisis.application.sms_replies import NOT_STAFF, Sender
 from crisis.entrypoints.inbound_sms import answer_text
 from crisis.settings import CrisisSettings
@@ -51,7 +51,7 @@ def parse_request(raw: bytes) -> tuple[list[tuple[str, str]], StaffText] | None:
             return None
         command = StaffCommand(data["command"])
         code = data.get("code")
-        if command is StaffCommand.ACK:
+        if command in WITH_CODE:
             if not (isinstance(code, str) and len(code) == 6 and code.isalnum()):
                 return None
             return given, StaffText(command, code.upper())

@@ -2,11 +2,13 @@
 places the calls when its `PAGE_CALLS` is on).
 
 - `POST /inbound/voice/twilio?code=` — the call was answered: TwiML saying "a crisis alert",
-  the code, "press 1 to acknowledge, 2 to hear this again", in the called staff member's
-  language, in a `<Gather numDigits="1">`. An answering machine (`AnsweredBy`) hears nothing.
+  the code, "press 1 to acknowledge, 2 to hear this again, 3 to escalate now", in the called
+  staff member's language, in a `<Gather numDigits="1">`. An answering machine
+  (`AnsweredBy`) hears nothing.
 - `POST /inbound/voice/twilio/gather?code=` — the key pressed (`Digits`): 1 acknowledges as
-  the called staff member, exactly as their `ACK <code>` text; any other key repeats; no key
-  or a machine acknowledges nothing.
+  the called staff member, exactly as their `ACK <code>` text; 3 escalates now, exactly as
+  their `ESC <code>` text; any other key repeats; no key or a machine acknowledges
+  nothing.
 - `POST /inbound/voice/twilio/status?code=` — the call ended (`CallStatus`): a `call_ended`
   step on the page's timeline, counted in `crisis_page_calls_total`.
 
@@ -118,8 +120,9 @@ async def twilio_call_key(
     _: Annotated[None, Depends(require_signature)], request: Request
 ) -> Response:
     """The key pressed during a page's call: 1 acknowledges as the called staff member (as
-    their `ACK <code>` text would), another key repeats the prompt, none acknowledges
-    nothing. Audited with the call as the actor, acting for the staff member."""
+    their `ACK <code>` text would), 3 escalates now (as `ESC <code>`), another key repeats
+    the prompt, none acknowledges nothing. Audited with the call as the actor, acting for the
+    staff member."""
     params, code = await _form(request)
     runtime = runtime_of(request)
     if params.get("Digits", "").strip() != "1":
@@ -147,16 +150,17 @@ async def _key_pressed(request: Request, params: dict[str, str], code: str | Non
             result = "unknown"
         elif machine or not digits:
             result = "machine" if machine else "none"
-        elif digits != "1":
+        elif digits not in ("1", "3"):
             result = "repeat"
         else:
             call_sid = params.get("CallSid", "")
             audit.note_actor(audit.Actor("call", call_sid if _CALL_SID.match(call_sid) else "-"))
             audit.act_for(page["staff_id"])
             audit.note_site(page["site_id"])
-            result = await voice_calls.acknowledge_by_key(
-                uow, settings.link_keys, called, code, paging_for(settings)
+            by_key = (
+                voice_calls.acknowledge_by_key if digits == "1" else voice_calls.escalate_by_key
             )
+            result = await by_key(uow, settings.link_keys, called, code, paging_for(settings))
     metrics.CALL_KEYS.labels(result).inc()
     match result:
         case "repeat":

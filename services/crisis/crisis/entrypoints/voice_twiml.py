@@ -31,7 +31,7 @@ def prompt(language: str, code: str, gather_url: str) -> str:
 
 def final(language: str, kind: str) -> str:
     """Say one of the closing sentences (`acknowledged`, `not_acknowledged`, `already`,
-    `unknown`) and hang up."""
+    `unknown`, `escalated`, `moved_on`) and hang up."""
     text = getattr(words_for(language), kind)
     return _response(_say(language, text) + "<Hangup/>")
 

@@ -4,8 +4,8 @@ answers the center's help text; `C` or `X` (and their localized words) confirms 
 the appointment of the number's latest reminder, through booking (`application/
 reminder_replies`); anything else gets a short "replies are not read".
 
-One number for clients and staff: an `ACK <code>`, and any other text (C or X aside) from an
-active staff member's phone, is handed to crisis (`application/staff_replies`,
+One number for clients and staff: an `ACK <code>` or `ESC <code>`, and any other text (C or
+X aside) from an active staff member's phone, is handed to crisis (`application/staff_replies`,
 `crisis.staff_replies`) and crisis's answer texted back; a STOP or START is recorded here
 first whoever sends it.
 
@@ -91,7 +91,7 @@ class ReminderReply(BaseModel):
 
 
 class StaffReply(BaseModel):
-    command: Literal["ack", "stop", "start", "help", "other"]
+    command: Literal["ack", "escalate", "stop", "start", "help", "other"]
     outcome: Literal["answered", "unavailable"] = Field(
         description="`answered`: `reply` is crisis's answer; `unavailable`: crisis did not"
         " answer (nothing acknowledged: `reply` says to try again; a STOP is recorded by"
@@ -189,11 +189,12 @@ async def inbound_sms(_: Secret, request: Request, body: InboundSmsBody) -> Inbo
     of the most recent reminder sent to the sender's number whose appointment is ahead (none
     when the number has reminders ahead for more than one client); a late cancellation first
     answers with the fee and takes a second `X` within 5 minutes, with that fee. Anything
-    else is not read. Extension, one number for clients and staff: an `ACK <code>`, and any
-    other text but C or X from an active staff member's phone (a STOP is recorded here
-    first), is handed to crisis, whose answer is the `reply` (`staff_reply`); crisis not
-    answering, an ACK is answered that it did not go through. Past the number's
-    INBOUND_SMS_PER_NUMBER_LIMIT nothing acts but a STOP, and `reply` is empty."""
+    else is not read. Extension, one number for clients and staff: an `ACK <code>` or
+    `ESC <code>`, and any other text but C or X from an active staff member's phone (a STOP
+    is recorded here first), is handed to crisis, whose answer is the `reply`
+    (`staff_reply`); crisis not answering, an ACK or ESC is answered that it did not go
+    through. Past the number's INBOUND_SMS_PER_NUMBER_LIMIT nothing acts but a STOP, and
+    `reply` is empty."""
     runtime = runtime_of(request)
     settings = runtime.settings
     assert isinstance(settings, NotifySettings)
