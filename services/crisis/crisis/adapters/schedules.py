@@ -160,3 +160,11 @@ async def of_site(conn: Connection, site_id: UUID, schedule_ids: Collection[UUID
         list(schedule_ids),
     )
     return {r["id"] for r in rows}
+
+
+async def sites_of(conn: Connection, schedule_ids: Collection[UUID]) -> dict[UUID, UUID]:
+    """The site of each of `schedule_ids` (unknown ids left out)."""
+    rows = await conn.fetch(
+        "SELECT id, site_id FROM schedules WHERE id = ANY($1::uuid[])", list(schedule_ids)
+    )
+    return {r["id"]: r["site_id"] for r in rows}
