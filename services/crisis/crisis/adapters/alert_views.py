@@ -172,3 +172,13 @@ async def page_with_code(
         code.lower() + "%",
     )
     return dict(row) if row is not None else None
+
+
+async def was_paged(conn: Connection, alert_id: UUID, staff_id: UUID) -> bool:
+    """Whether the alert has paged this staff member (at any level or as fallback)."""
+    found = await conn.fetchval(
+        "SELECT true FROM alert_pages WHERE alert_id = $1 AND staff_id = $2 LIMIT 1",
+        alert_id,
+        staff_id,
+    )
+    return bool(found)

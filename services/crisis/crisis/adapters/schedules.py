@@ -152,11 +152,9 @@ async def states_of(conn: Connection, schedule_ids: Collection[UUID]) -> dict[UU
     return found
 
 
-async def of_site(conn: Connection, site_id: UUID, schedule_ids: Collection[UUID]) -> set[UUID]:
-    """The ids among `schedule_ids` that are schedules of `site_id`."""
+async def sites_of(conn: Connection, schedule_ids: Collection[UUID]) -> dict[UUID, UUID]:
+    """The site of each of `schedule_ids` (unknown ids left out)."""
     rows = await conn.fetch(
-        "SELECT id FROM schedules WHERE site_id = $1 AND id = ANY($2::uuid[])",
-        site_id,
-        list(schedule_ids),
+        "SELECT id, site_id FROM schedules WHERE id = ANY($1::uuid[])", list(schedule_ids)
     )
-    return {r["id"] for r in rows}
+    return {r["id"]: r["site_id"] for r in rows}

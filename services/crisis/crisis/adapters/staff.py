@@ -151,6 +151,30 @@ async def not_at_site(conn: Connection, site_id: UUID, staff_ids: Collection[UUI
     return set(staff_ids) - {r["staff_id"] for r in known}
 
 
+async def sites_of(conn: Connection, staff_ids: Collection[UUID]) -> dict[UUID, UUID]:
+    """The site each of `staff_ids` is registered at (members crisis has not heard of left
+    out)."""
+    rows = await conn.fetch(
+        "SELECT staff_id, site_id FROM staff WHERE staff_id = ANY($1::uuid[])", list(staff_ids)
+    )
+    return {r["staff_id"]: r["site_id"] for r in rows}
+
+
+async def site_of(conn: Connection, staff_id: UUID) -> UUID | None:
+    site_id: UUID | None = await conn.fetchval(
+        "SELECT site_id FROM staff WHERE staff_id = $1", staff_id
+    )
+    return site_id
+
+
+async def is_active(conn: Connection, staff_id: UUID) -> bool:
+    """Known to crisis and not deactivated by booking (at whichever site)."""
+    found = await conn.fetchval(
+        "SELECT true FROM staff WHERE staff_id = $1 AND deactivated_at IS NULL", staff_id
+    )
+    return bool(found)
+
+
 async def is_active_at(conn: Connection, staff_id: UUID, site_id: UUID) -> bool:
     """Whether the member is registered at `site_id` and booking has not deactivated them."""
     found = await conn.fetchval(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -27,6 +28,7 @@ from crisis.domain.policy import (
     LevelDraft,
     escalation_policy,
     everyone,
+    schedules_of,
 )
 
 
@@ -39,9 +41,12 @@ async def set_policy(
     *,
     require_known_staff: bool,
     ack_expires_after: str | None = None,
+    backup_sites: frozenset[UUID] = frozenset(),
 ) -> SitePolicy:
     """Replace the site's policy. Alerts already open keep the copy they froze.
 
+    `backup_sites`: other sites whose staff and schedules may back this site up (the caller
+    listed them and administers them all). Empty (the default): only this site's, as before.
     Raises `InvalidPolicy` naming every bad field: broken rules and staff not at the site alike.
     """
     errors: list[FieldError] = []
@@ -50,15 +55,10 @@ async def set_policy(
         policy = escalation_policy(levels, repeat, fallback_staff_ids, ack_expires_after)
     except InvalidPolicy as exc:
         errors += exc.errors
+    allowed = _Sites(site_id, backup_sites)
     if require_known_staff:
-        errors += await _staff_not_at_site(uow, site_id, levels)
-        unknown = await staff.not_at_site(uow.conn, site_id, fallback_staff_ids)
-        errors += [
-            FieldError("fallback_staff_ids", f"{s} is not a staff member of site {site_id}")
-            for s in fallback_staff_ids
-            if s in unknown
-        ]
-    errors += await _schedules_not_of_site(uow, site_id, levels)
+        errors += await _staff_not_allowed(uow, allowed, levels, fallback_staff_ids)
+    errors += await _schedules_not_allowed(uow, allowed, levels)
     errors += await _deactivated_staff(uow, levels, fallback_staff_ids)
     if errors:
         raise InvalidPolicy(sorted(errors, key=lambda e: e.field))
@@ -69,48 +69,73 @@ async def set_policy(
 
 
 async def wait_for_staff(
-    pool: asyncpg.Pool[Any], site_id: UUID, staff_ids: Sequence[UUID], within: float
+    pool: asyncpg.Pool[Any],
+    site_id: UUID,
+    staff_ids: Sequence[UUID],
+    within: float,
+    backup_sites: frozenset[UUID] = frozenset(),
 ) -> None:
     """Give booking's StaffRegistered events up to `within` seconds to arrive.
 
     Staff are usually registered in booking just before the policy naming them is set, and
     crisis learns of them from the bus a moment later. `set_policy` still makes the final check.
     """
+    allowed = _Sites(site_id, backup_sites)
     deadline = time.monotonic() + within
     while True:
         async with pool.acquire() as conn:
-            missing = await staff.not_at_site(conn, site_id, staff_ids)
+            sites = await staff.sites_of(conn, staff_ids)
+        missing = [s for s in staff_ids if not allowed.permits(sites.get(s))]
         if not missing or time.monotonic() >= deadline:
             return
         await asyncio.sleep(0.1)
 
 
-async def _staff_not_at_site(
-    uow: UnitOfWork, site_id: UUID, levels: Sequence[LevelDraft]
-) -> list[FieldError]:
-    errors = []
-    for i, level in enumerate(levels):
-        unknown = await staff.not_at_site(uow.conn, site_id, level.staff_ids)
-        errors += [
-            FieldError(f"levels.{i}.staff_ids", f"{s} is not a staff member of site {site_id}")
-            for s in level.staff_ids
-            if s in unknown
-        ]
-    return errors
+@dataclass(frozen=True)
+class _Sites:
+    """The policy's site, and the others whose people and schedules it may name."""
+
+    own: UUID
+    backups: frozenset[UUID]
+
+    def permits(self, site_id: UUID | None) -> bool:
+        return site_id is not None and (site_id == self.own or site_id in self.backups)
+
+    def refusal(self, what: str, thing: UUID) -> str:
+        # Never which other site it is of: the caller may not administer that one.
+        if self.backups - {self.own}:
+            return f"{thing} is not a {what} of site {self.own} or of a backup site listed"
+        return f"{thing} is not a {what} of site {self.own}"
 
 
-async def _schedules_not_of_site(
-    uow: UnitOfWork, site_id: UUID, levels: Sequence[LevelDraft]
+async def _staff_not_allowed(
+    uow: UnitOfWork,
+    allowed: _Sites,
+    levels: Sequence[LevelDraft],
+    fallback_staff_ids: Sequence[UUID],
 ) -> list[FieldError]:
-    errors = []
-    for i, level in enumerate(levels):
-        known = await schedules.of_site(uow.conn, site_id, level.schedule_ids)
-        errors += [
-            FieldError(f"levels.{i}.schedule_ids", f"{s} is not a schedule of site {site_id}")
-            for s in level.schedule_ids
-            if s not in known
-        ]
-    return errors
+    named = [(f"levels.{i}.staff_ids", s) for i, lv in enumerate(levels) for s in lv.staff_ids]
+    named += [("fallback_staff_ids", s) for s in fallback_staff_ids]
+    sites = await staff.sites_of(uow.conn, {s for _, s in named})
+    return [
+        FieldError(field, allowed.refusal("staff member", s))
+        for field, s in named
+        if not allowed.permits(sites.get(s))
+    ]
+
+
+async def _schedules_not_allowed(
+    uow: UnitOfWork, allowed: _Sites, levels: Sequence[LevelDraft]
+) -> list[FieldError]:
+    named = [
+        (f"levels.{i}.schedule_ids", s) for i, lv in enumerate(levels) for s in lv.schedule_ids
+    ]
+    sites = await schedules.sites_of(uow.conn, {s for _, s in named})
+    return [
+        FieldError(field, allowed.refusal("schedule", s))
+        for field, s in named
+        if not allowed.permits(sites.get(s))
+    ]
 
 
 async def _deactivated_staff(
@@ -127,6 +152,16 @@ async def _deactivated_staff(
     ] + [
         FieldError("fallback_staff_ids", f"{s} {why}") for s in fallback_staff_ids if s in inactive
     ]
+
+
+async def backup_sites_named(
+    conn: Connection, site_id: UUID, policy: EscalationPolicy
+) -> list[UUID]:
+    """The other sites whose staff or schedules the policy names (its cross-site backup), as
+    the GET shows them so that a read, changed and written back, passes the check again."""
+    people = await staff.sites_of(conn, everyone(policy))
+    plans = await schedules.sites_of(conn, schedules_of(policy))
+    return sorted({*people.values(), *plans.values()} - {site_id}, key=str)
 
 
 async def policy_gaps(conn: Connection, policy: EscalationPolicy) -> frozenset[UUID]:

@@ -1,7 +1,8 @@
 """HTTP routes of crisis: thin — parse, authorise, hand to the application, shape the answer."""
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Body, Request
@@ -70,6 +71,7 @@ def _policy_out(
     stored: SitePolicy,
     inactive: frozenset[UUID] = frozenset(),
     texts_stopped: frozenset[UUID] = frozenset(),
+    backup_sites: Sequence[UUID] = (),
 ) -> EscalationPolicyOut:
     return EscalationPolicyOut.model_validate(
         {
@@ -77,6 +79,7 @@ def _policy_out(
             "levels": policy_levels_json(stored.policy),
             "repeat": stored.policy.repeat,
             "fallback_staff_ids": list(stored.policy.fallback_staff_ids),
+            "backup_site_ids": list(backup_sites),
             "ack_expires_after": ack_expires_after_text(stored.policy),
             "version": stored.version,
             "updated_at": stored.updated_at,
@@ -104,11 +107,12 @@ async def put_escalation_policy(
     caller.require_site(site_id)
     runtime = runtime_of(request)
     settings = _settings(runtime)
+    backup_sites = _backup_sites(caller, site_id, body.backup_site_ids)
     if settings.require_known_staff:
         named = [staff for level in body.levels for staff in level.staff_ids]
         named += body.fallback_staff_ids
         await policy_commands.wait_for_staff(
-            runtime.db(), site_id, named, settings.staff_wait_seconds
+            runtime.db(), site_id, named, settings.staff_wait_seconds, backup_sites
         )
     try:
         async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
@@ -123,10 +127,12 @@ async def put_escalation_policy(
                 body.fallback_staff_ids,
                 require_known_staff=settings.require_known_staff,
                 ack_expires_after=body.ack_expires_after,
+                backup_sites=backup_sites,
             )
             # Alerts that opened while the site had no policy are paged now, in this
             # transaction: the policy is never stored without them being paged.
             await alerts.page_orphan_alerts(uow, site_id, _paging(runtime))
+            shown = await _backup_sites_shown(uow.conn, caller, stored)
     except InvalidPolicy as exc:
         raise _invalid(exc) from None
     except ConcurrencyConflict:
@@ -134,7 +140,27 @@ async def put_escalation_policy(
             "The policy was changed at the same moment; read it and try again.",
             site_id=str(site_id),
         ) from None
-    return _policy_out(stored)
+    return _policy_out(stored, backup_sites=shown)
+
+
+def _backup_sites(caller: Principal, site_id: UUID, listed: Sequence[UUID]) -> frozenset[UUID]:
+    """Cross-site backup is opted into by listing the sites, and only an admin key that
+    administers each may list it: a policy never pages people of a site its author cannot
+    administer (README, "Cross-site backup")."""
+    errors = [
+        {"field": f"backup_site_ids.{i}", "message": f"this API key does not administer {s}"}
+        for i, s in enumerate(listed)
+        if s != site_id and (caller.role is not Role.ADMIN or not caller.can_access(s))
+    ]
+    if errors:
+        raise Unprocessable("Only an admin key of every backup site may list it.", errors)
+    return frozenset(listed) - {site_id}
+
+
+async def _backup_sites_shown(conn: Any, caller: Principal, stored: SitePolicy) -> list[UUID]:
+    """The policy's backup sites, those the caller may see (never another site's id)."""
+    named = await policy_commands.backup_sites_named(conn, stored.site_id, stored.policy)
+    return [s for s in named if caller.can_access(s)]
 
 
 @router.get(
@@ -150,7 +176,8 @@ async def get_escalation_policy(
             raise NotFound("escalation policy", site_id)
         inactive = await policy_commands.policy_gaps(conn, stored.policy)
         stopped = await policy_commands.texts_stopped(conn, stored.policy)
-    return _policy_out(stored, inactive, stopped)
+        shown = await _backup_sites_shown(conn, caller, stored)
+    return _policy_out(stored, inactive, stopped, shown)
 
 
 @router.post("/risk-flags", status_code=202, tags=["alerts"])
@@ -366,7 +393,7 @@ async def _authorise(
     uow: UnitOfWork, alert_id: UUID, caller: Principal, named: UUID | None
 ) -> UUID:
     """The staff member acting on the alert: a staff key's own, or the one an admin names.
-    They must work at the alert's site."""
+    They must work at the alert's site, or be another site's staff paged for it."""
     site_id = await alert_views.alert_site(uow.conn, alert_id)
     if site_id is None:
         raise NotFound("alert", alert_id)
@@ -389,7 +416,7 @@ async def _authorise(
             )
         actor = named
         audit.act_for(actor)
-    if not await people.works_at(uow.conn, actor, site_id):
+    if not await people.may_act_on(uow.conn, actor, site_id, alert_id):
         raise Problem(
             403,
             "forbidden",

@@ -290,7 +290,7 @@ async def _open(
     audit.note_actor(audit.Actor("link", str(link.link_id)))
     audit.act_for(link.staff_id)
     audit.note_site(link.site_id)
-    if not await people.works_at(uow.conn, link.staff_id, link.site_id):
+    if not await people.may_act_on(uow.conn, link.staff_id, link.site_id, link.alert_id):
         return not_valid_page(await _language(uow, str(link.staff_id)))
     return link
 
@@ -329,7 +329,10 @@ async def _render(
     assert view is not None
     lang = language_of(await staff.locale_of(uow.conn, link.staff_id))
     _ = translator(lang)
-    zone = await sites.timezone_of(uow.conn, link.site_id)
+    # Times in the reader's own site's zone: a backup of another site reads their own hours.
+    home = await staff.site_of(uow.conn, link.staff_id)
+    zone = await sites.timezone_of(uow.conn, home) if home else None
+    zone = zone or await sites.timezone_of(uow.conn, link.site_id)
     when = when_formatter(lang, zone)
     names = await staff.names_of(uow.conn, [link.staff_id, *staff_ids_in(view)])
     page = PageView(view, link.staff_id, _, when, names)

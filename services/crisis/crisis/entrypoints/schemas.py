@@ -24,8 +24,8 @@ class PolicyLevelBody(RequestBody):
     schedule_ids: list[UUID] = Field(
         default_factory=list,
         json_schema_extra=_SHOWN_EMPTY,
-        description="Schedules of the site, resolved to whoever is on call when the level is"
-        " paged (at least one staff member or schedule per level).",
+        description="Schedules of the site (or of a `backup_site_ids` site), resolved to whoever"
+        " is on call when the level is paged (at least one staff member or schedule per level).",
     )
     ack_timeout: str = Field(
         description="ISO 8601 duration (PT1S to P1D) this level has to acknowledge.",
@@ -51,6 +51,14 @@ class EscalationPolicyBody(RequestBody):
         description="Paged when the chain is exhausted (nobody acknowledged any level of any"
         " pass); the alert then stays open with `exhausted` true (AlertExhausted).",
     )
+    backup_site_ids: list[UUID] = Field(
+        default_factory=list,
+        json_schema_extra=_SHOWN_EMPTY,
+        max_length=20,
+        description="Extension (cross-site backup): other sites whose staff and schedules this"
+        " policy may name, in any level or the fallback. Only an `admin` key administering"
+        " every site listed may list it (422 `backup_site_ids.N` otherwise).",
+    )
     ack_expires_after: str | None = Field(
         default=None,
         description="Extension: ISO 8601 duration (PT1M to P30D). An acknowledged alert still"
@@ -72,6 +80,11 @@ class EscalationPolicyOut(BaseModel):
     levels: list[PolicyLevelOut]
     repeat: int
     fallback_staff_ids: list[UUID] = Field(default_factory=list)
+    backup_site_ids: list[UUID] = Field(
+        default_factory=list,
+        description="Extension: the other sites whose staff or schedules the policy names"
+        " (cross-site backup), those the API key may see.",
+    )
     ack_expires_after: str | None = Field(
         default=None, description="ISO 8601 duration; null: acknowledgements hold until resolved."
     )
