@@ -79,8 +79,9 @@ async def _on_call_now(crisis: RunningCrisis, schedule_id: str) -> list[str]:
 
 @pytest.mark.parametrize(("apply_from", "kept"), [("next_handoff", True), (None, False)])
 async def test_a_participant_added_mid_shift_replaces_no_one_with_next_handoff(
-    crisis: RunningCrisis, bus: Bus, apply_from: str | None, kept: bool
+    crisis: RunningCrisis, bus: Bus, clock: ControllableClock, apply_from: str | None, kept: bool
 ) -> None:
+    clock.set(NOW)
     site = await register_site(bus)
     a, b, c = await _named_staff(crisis, bus, site, "Alex Martin", "Bea Kim", "Cyd Roy")
     schedule_id = (await post_schedule(crisis, site, [weekly_layer(a, b)]))["schedule_id"]
@@ -115,6 +116,10 @@ async def test_a_participant_added_mid_shift_replaces_no_one_with_next_handoff(
     running = edited["running_layers"]
     assert [(r["layer"], r["until"]) for r in running] == ([(1, handoff)] if kept else [])
     assert (await crisis.http.get(f"/schedules/{schedule_id}")).json()["running_layers"] == running
+    clock.set(datetime.fromisoformat(handoff))  # the kept shift has ended: no longer shown
+    assert (await crisis.http.get(f"/schedules/{schedule_id}")).json()["running_layers"] == []
+    assert await _on_call_now(crisis, schedule_id) == [str(b)]
+    clock.set(NOW)
 
     url = (await crisis.http.get(f"/schedules/{schedule_id}/calendar-url")).json()["url"]
     parts = urlsplit(url)
