@@ -1,14 +1,18 @@
 """A rotation edit with `apply_from` `next_handoff` keeps the running shift until the layer's
 next handoff; the default (`now`) swaps at once, as version 1 did."""
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID, uuid4
 
 from crisis.adapters.schedule_codec import schedule_from_json, schedule_json
+from crisis.domain.policy import PolicyLevel
 from crisis.domain.schedules.aggregate import ScheduleState, decide_define, fold
+from crisis.domain.schedules.coverage import empty_hours
 from crisis.domain.schedules.edits import ApplyFrom, apply_edit
 from crisis.domain.schedules.layers import Layer
 from crisis.domain.schedules.oncall import on_call, shifts
+from crisis.domain.schedules.restrictions import Restriction
 from crisis.domain.schedules.rotation import Rotation, RotationKind
 from crisis.domain.schedules.schedule import Schedule
 
@@ -104,6 +108,20 @@ def test_a_zone_change_moves_no_one_now() -> None:
     kept = apply_edit(before, after, NOW, ApplyFrom.NEXT_HANDOFF)
     assert on_call(kept, [], NOW) == [A]
     assert on_call(kept, [], NEXT_HANDOFF) == [B]
+
+
+def test_the_look_ahead_sees_the_kept_shift_and_the_gaps_after_it() -> None:
+    before = _schedule(_weekly(A, B))
+    office = Restriction(frozenset({1, 2, 3, 4, 5}), time(9), time(17))
+    after = _schedule(replace(_weekly(A, B), restrictions=(office,)))
+    level = PolicyLevel((), timedelta(minutes=5), (SCHEDULE_ID,))
+    evening = datetime(2026, 3, 4, 22, 0, tzinfo=UTC)  # 17:00 EST, today
+
+    swapped = _edited(before, after, ApplyFrom.NOW)
+    assert evening in empty_hours(level, [(swapped, [])], NOW, 24)
+    kept = _edited(before, after, ApplyFrom.NEXT_HANDOFF)
+    assert empty_hours(level, [(kept, [])], NOW, 5 * 24 - 2) == []  # to the handoff: covered
+    assert datetime(2026, 3, 9, 21, 0, tzinfo=UTC) in empty_hours(level, [(kept, [])], NOW, 6 * 24)
 
 
 def test_the_kept_layers_survive_the_event_codec() -> None:
