@@ -51,7 +51,7 @@ class Story:
     acknowledged: str
     resolved: str
     adopted: str  # opened before its site had a policy, paging since the next flag
-    schedule: str  # redefined once, one override kept and one removed
+    schedule: str  # redefined once (from the next handoff), one override kept and one removed
 
 
 def delivery(
@@ -140,7 +140,12 @@ async def _schedule_with_overrides(crisis: RunningCrisis, site: UUID, staff: lis
         return str(answer.json()["schedule_id"]) if answer.status_code == 201 else None
 
     schedule_id = await eventually(created, timeout=10)
-    redefined = await crisis.http.put(f"/schedules/{schedule_id}", json={**body, "name": "Nights"})
+    # Redefined mid-turn from the next handoff: the layer kept running is projected too.
+    grown = {**layer, "participants": [str(s) for s in staff]}
+    redefined = await crisis.http.put(
+        f"/schedules/{schedule_id}",
+        json={**body, "name": "Nights", "layers": [grown], "apply_from": "next_handoff"},
+    )
     assert redefined.status_code == 200, redefined.text
     override_ids = []
     for replaces in (str(staff[0]), None):
@@ -205,6 +210,7 @@ async def test_a_rebuilt_crisis_projection_equals_the_live_one_and_deadlines_sti
 
     assert await snapshot(database_url) == live
     assert len(live["schedule_overrides"]) == 1
+    assert [r["running_layers"] != "[]" for r in live["schedules"]] == [True]
     assert counts == {
         "schedule": 1,
         "escalation_policy": 2,

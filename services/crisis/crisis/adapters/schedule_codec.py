@@ -15,7 +15,7 @@ from crisis.domain.schedules.layers import Layer
 from crisis.domain.schedules.overrides import Override
 from crisis.domain.schedules.restrictions import Restriction
 from crisis.domain.schedules.rotation import Rotation, RotationKind
-from crisis.domain.schedules.schedule import Schedule
+from crisis.domain.schedules.schedule import RunningLayer, Schedule
 
 
 def layers_json(schedule: Schedule) -> list[dict[str, Any]]:
@@ -72,14 +72,42 @@ def _layer_from_json(data: dict[str, Any]) -> Layer:
     )
 
 
+def running_json(schedule: Schedule) -> list[dict[str, Any]]:
+    """The layers an edit keeps until their next handoff (`layer` 1-based, as shifts name it)."""
+    return [
+        {
+            "layer": kept.position + 1,
+            "until": kept.until.isoformat(),
+            "timezone": kept.timezone,
+            "running": None if kept.layer is None else _layer_json(kept.layer),
+        }
+        for kept in schedule.running
+    ]
+
+
+def running_from_json(data: list[dict[str, Any]]) -> tuple[RunningLayer, ...]:
+    return tuple(
+        RunningLayer(
+            kept["layer"] - 1,
+            None if kept["running"] is None else _layer_from_json(kept["running"]),
+            kept["timezone"],
+            datetime.fromisoformat(kept["until"]),
+        )
+        for kept in data
+    )
+
+
 def schedule_json(schedule: Schedule) -> dict[str, Any]:
-    return {
+    out = {
         "schedule_id": str(schedule.schedule_id),
         "site_id": str(schedule.site_id),
         "name": schedule.name,
         "timezone": schedule.timezone,
         "layers": layers_json(schedule),
     }
+    if schedule.running:  # absent otherwise: a version-1 event stays byte for byte the same
+        out["running_layers"] = running_json(schedule)
+    return out
 
 
 def schedule_from_json(data: dict[str, Any]) -> Schedule:
@@ -89,6 +117,7 @@ def schedule_from_json(data: dict[str, Any]) -> Schedule:
         data["name"],
         data["timezone"],
         layers_from_json(data["layers"]),
+        running_from_json(data.get("running_layers", [])),
     )
 
 

@@ -17,6 +17,8 @@ from crisis.adapters.schedule_codec import (
     event_json,
     layers_from_json,
     layers_json,
+    running_from_json,
+    running_json,
 )
 from crisis.domain.schedules.aggregate import ScheduleEvent, ScheduleState, fold
 from crisis.domain.schedules.overrides import Override
@@ -81,10 +83,10 @@ async def project(
     schedule = state.schedule
     await conn.execute(
         """INSERT INTO schedules (id, site_id, name, timezone, layers, version, created_at,
-               updated_at) VALUES ($1, $2, $3, $4, $5, $6, $8, $7)
+               updated_at, running_layers) VALUES ($1, $2, $3, $4, $5, $6, $8, $7, $9)
            ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, timezone = EXCLUDED.timezone,
                layers = EXCLUDED.layers, version = EXCLUDED.version,
-               updated_at = EXCLUDED.updated_at""",
+               updated_at = EXCLUDED.updated_at, running_layers = EXCLUDED.running_layers""",
         schedule.schedule_id,
         schedule.site_id,
         schedule.name,
@@ -93,6 +95,7 @@ async def project(
         version,
         now,
         created_at or now,
+        running_json(schedule),
     )
     await conn.execute(
         "DELETE FROM schedule_overrides WHERE schedule_id = $1", schedule.schedule_id
@@ -118,8 +121,8 @@ class StoredSchedule:
 async def state_of(conn: Connection, schedule_id: UUID) -> StoredSchedule | None:
     """The schedule as its projection rows hold it, with every override."""
     row = await conn.fetchrow(
-        """SELECT id, site_id, name, timezone, layers, version, created_at, updated_at
-           FROM schedules WHERE id = $1""",
+        """SELECT id, site_id, name, timezone, layers, version, created_at, updated_at,
+               running_layers FROM schedules WHERE id = $1""",
         schedule_id,
     )
     if row is None:
@@ -130,7 +133,12 @@ async def state_of(conn: Connection, schedule_id: UUID) -> StoredSchedule | None
         schedule_id,
     )
     schedule = Schedule(
-        row["id"], row["site_id"], row["name"], row["timezone"], layers_from_json(row["layers"])
+        row["id"],
+        row["site_id"],
+        row["name"],
+        row["timezone"],
+        layers_from_json(row["layers"]),
+        running_from_json(row["running_layers"]),
     )
     state = ScheduleState(
         schedule,

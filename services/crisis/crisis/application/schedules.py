@@ -25,6 +25,7 @@ from crisis.domain.schedules.aggregate import (
     decide_remove_override,
     fold,
 )
+from crisis.domain.schedules.edits import ApplyFrom
 from crisis.domain.schedules.oncall import on_call
 from crisis.domain.schedules.override_effect import override_warnings
 from crisis.domain.schedules.overrides import InvalidOverride, Override, build_override
@@ -49,8 +50,10 @@ async def define_schedule(
     layers: Sequence[LayerDraft],
     *,
     require_known_staff: bool,
+    apply_from: ApplyFrom = ApplyFrom.NOW,
 ) -> StoredSchedule:
-    """Create the schedule, or replace its definition (its overrides stay).
+    """Create the schedule, or replace its definition (its overrides stay); `apply_from`
+    `next_handoff` keeps each changed layer's running shift until its next handoff.
 
     The zone is the schedule's own, else the site's (from booking's SiteRegistered). Raises
     `InvalidSchedule` naming every bad field.
@@ -87,7 +90,7 @@ async def define_schedule(
     assert schedule is not None
     await schedules.lock(conn, schedule_id)
     loaded = await schedules.load(conn, schedule_id)
-    events = decide_define(loaded.state if loaded else None, schedule, uow.now())
+    events = decide_define(loaded.state if loaded else None, schedule, uow.now(), apply_from)
     await schedules.save(uow, schedule_id, loaded, events)
     return await _stored(uow, schedule_id)
 

@@ -6,6 +6,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from counseling_shared.http.bodies import CalendarDate, Instant, RequestBody
+from crisis.domain.schedules.edits import ApplyFrom
 from crisis.domain.schedules.rotation import RotationKind
 from crisis.domain.schedules.schedule import MAX_LAYERS, MAX_NAME_LENGTH, MAX_PARTICIPANTS
 from crisis.entrypoints.resource_ids import WithId, legacy_id
@@ -63,6 +64,24 @@ class ScheduleBody(RequestBody):
     )
 
 
+class ScheduleEdit(ScheduleBody):
+    """PUT's body: POST's, and an optional `apply_from` (extension beyond the contract)."""
+
+    apply_from: ApplyFrom = Field(
+        default=ApplyFrom.NOW,
+        description="`now`: the new layers apply at once. `next_handoff`: at each layer that"
+        " changes (layers matched by position), whoever is on call there keeps the shift until"
+        " that layer's next handoff; the new layer applies from then on.",
+    )
+
+
+class RunningLayerOut(BaseModel):
+    layer: int = Field(description="1-based position, as shifts name it.")
+    until: datetime = Field(description="The new layer at this position applies from here.")
+    timezone: str
+    running: LayerBody | None = Field(description="What answers until then; null: nobody.")
+
+
 class OverrideOut(WithId):
     legacy_id_field = "override_id"
 
@@ -92,6 +111,11 @@ class ScheduleOut(WithId):
     name: str
     timezone: str
     layers: list[LayerBody]
+    running_layers: list[RunningLayerOut] = Field(
+        default_factory=list,
+        description="Layers a PUT with `apply_from` `next_handoff` keeps until their next"
+        " handoff (only those still running).",
+    )
     overrides: list[OverrideOut]
     version: int
     created_at: datetime

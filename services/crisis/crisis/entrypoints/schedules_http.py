@@ -17,13 +17,14 @@ from counseling_shared.links import LinkExpired, LinkTampered
 from counseling_shared.service import Runtime, runtime_of
 from counseling_shared.unit_of_work import unit_of_work
 from crisis.adapters import ical, schedules
-from crisis.adapters.schedule_codec import layers_json
+from crisis.adapters.schedule_codec import layers_json, running_json
 from crisis.adapters.schedules import StoredSchedule
 from crisis.application import policies as policy_commands
 from crisis.application import schedules as schedule_commands
 from crisis.application.schedules import AddedOverride, ScheduleNotFound, added_override
 from crisis.domain.durations import parse_duration
 from crisis.domain.schedules.aggregate import SiteMismatch, UnknownOverride
+from crisis.domain.schedules.edits import ApplyFrom
 from crisis.domain.schedules.oncall import Shift, on_call, shifts
 from crisis.domain.schedules.overrides import InvalidOverride, Override
 from crisis.domain.schedules.schedule import (
@@ -40,6 +41,7 @@ from crisis.entrypoints.schedule_schemas import (
     OverrideBody,
     OverrideOut,
     ScheduleBody,
+    ScheduleEdit,
     ScheduleOut,
     ShiftOut,
 )
@@ -73,8 +75,9 @@ def _drafts(body: ScheduleBody) -> list[LayerDraft]:
     ]
 
 
-def _out(stored: StoredSchedule) -> ScheduleOut:
+def _out(stored: StoredSchedule, now: datetime) -> ScheduleOut:
     schedule = stored.state.schedule
+    running = [r for r in running_json(schedule) if datetime.fromisoformat(r["until"]) > now]
     return ScheduleOut.model_validate(
         {
             "schedule_id": schedule.schedule_id,
@@ -82,6 +85,7 @@ def _out(stored: StoredSchedule) -> ScheduleOut:
             "name": schedule.name,
             "timezone": schedule.timezone,
             "layers": layers_json(schedule),
+            "running_layers": running,
             "overrides": [_override_out(o) for o in stored.state.overrides],
             "version": stored.version,
             "created_at": stored.created_at,
@@ -110,7 +114,11 @@ def _invalid(exc: InvalidSchedule) -> Unprocessable:
 
 
 async def _define(
-    request: Request, caller: Caller, schedule_id: UUID, body: ScheduleBody
+    request: Request,
+    caller: Caller,
+    schedule_id: UUID,
+    body: ScheduleBody,
+    apply_from: ApplyFrom = ApplyFrom.NOW,
 ) -> ScheduleOut:
     caller.require_site(body.site_id)
     runtime = runtime_of(request)
@@ -134,6 +142,7 @@ async def _define(
                 body.timezone,
                 _drafts(body),
                 require_known_staff=settings.require_known_staff,
+                apply_from=apply_from,
             )
     except InvalidSchedule as exc:
         raise _invalid(exc) from None
@@ -144,7 +153,7 @@ async def _define(
             "The schedule was changed at the same moment; read it and try again.",
             schedule_id=str(schedule_id),
         ) from None
-    return _out(stored)
+    return _out(stored, runtime.clock.now())
 
 
 @router.post("/schedules", status_code=201)
@@ -155,16 +164,19 @@ async def post_schedule(body: ScheduleBody, request: Request, caller: Person) ->
 
 @router.put("/schedules/{schedule_id}", responses=problem_responses(404))
 async def put_schedule(
-    schedule_id: UUID, body: ScheduleBody, request: Request, caller: Person
+    schedule_id: UUID, body: ScheduleEdit, request: Request, caller: Person
 ) -> ScheduleOut:
-    """Replace the schedule's definition; its overrides stay."""
+    """Replace the schedule's definition; its overrides stay. With `apply_from`
+    `next_handoff`, each changed layer's running shift is kept until that layer's next
+    handoff (extension beyond the contract; default `now`: at once)."""
     await _readable(request, caller, schedule_id)
-    return await _define(request, caller, schedule_id, body)
+    return await _define(request, caller, schedule_id, body, body.apply_from)
 
 
 @router.get("/schedules/{schedule_id}", responses=problem_responses(404))
 async def get_schedule(schedule_id: UUID, request: Request, caller: Caller) -> ScheduleOut:
-    return _out(await _readable(request, caller, schedule_id))
+    stored = await _readable(request, caller, schedule_id)
+    return _out(stored, runtime_of(request).clock.now())
 
 
 @router.get("/schedules/{schedule_id}/oncall", responses=problem_responses(404))

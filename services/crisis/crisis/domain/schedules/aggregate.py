@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
+from crisis.domain.schedules.edits import ApplyFrom, apply_edit
 from crisis.domain.schedules.overrides import Override
 from crisis.domain.schedules.schedule import Schedule
 
@@ -58,11 +59,17 @@ class SiteMismatch(ScheduleError):
 
 
 def decide_define(
-    state: ScheduleState | None, schedule: Schedule, now: datetime
+    state: ScheduleState | None,
+    schedule: Schedule,
+    now: datetime,
+    apply_from: ApplyFrom = ApplyFrom.NOW,
 ) -> list[ScheduleEvent]:
+    """The event carries the layers kept running, worked out here from `now`, so a replay of
+    the stream never depends on when it runs."""
     if state is not None and state.schedule.site_id != schedule.site_id:
         raise SiteMismatch(f"schedule {schedule.schedule_id} belongs to another site")
-    return [ScheduleDefined(schedule, now)]
+    before = state.schedule if state else None
+    return [ScheduleDefined(apply_edit(before, schedule, now, apply_from), now)]
 
 
 def decide_add_override(

@@ -28,8 +28,9 @@ def slots_at(
 ) -> list[OnCallSlot]:
     """Who is on call at `instant`: the last layer with someone, then the overrides."""
     slots: list[OnCallSlot] = []
-    for number in range(len(schedule.layers), 0, -1):
-        staff = schedule.layers[number - 1].on_call(instant, schedule.zone)
+    for number in range(schedule.positions, 0, -1):
+        found = schedule.layer_at(number - 1, instant)
+        staff = None if found is None else found[0].on_call(instant, found[1])
         if staff is not None:
             slots = [OnCallSlot(staff, number)]
             break
@@ -66,10 +67,16 @@ def change_edges(
     schedule: Schedule, overrides: Sequence[Override], start: datetime, end: datetime
 ) -> list[datetime]:
     """`start`, every instant in `(start, end)` where the answer may change (handoffs, window
-    edges, override edges), and `end`: between two of them `slots_at` answers the same."""
+    edges, override edges, the end of a layer kept running by an edit), and `end`: between two
+    of them `slots_at` answers the same."""
     changes: set[datetime] = set()
     for layer in schedule.layers:
         changes |= layer.changes(start, end, schedule.zone)
+    for kept in schedule.running:  # a superset: its own edges after `until` change nothing
+        if start < kept.until < end:
+            changes.add(kept.until)
+        if kept.layer is not None and start < kept.until:
+            changes |= kept.layer.changes(start, min(end, kept.until), kept.zone)
     for override in overrides:
         changes |= {at for at in (override.start, override.end) if start < at < end}
     return [start, *sorted(changes), end]

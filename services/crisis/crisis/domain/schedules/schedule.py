@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,14 +19,34 @@ MAX_NAME_LENGTH = 200
 
 
 @dataclass(frozen=True)
+class RunningLayer:
+    """What answers at layer `position` (0-based) before `until`, instead of the schedule's own
+    layer there: the shift that was running when a PUT asked for `next_handoff` (`layer` None:
+    that position had nobody). Kept in the zone it ran in, so a zone change moves no one now."""
+
+    position: int
+    layer: Layer | None
+    timezone: str
+    until: datetime
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
 class Schedule:
-    """Later layers win wherever they have someone. `timezone` is an IANA zone name."""
+    """Later layers win wherever they have someone. `timezone` is an IANA zone name.
+
+    `running` holds layers kept until their next handoff by an edit (`apply_from`
+    `next_handoff`); `layer_at` is the one answer to "which layer applies here at t"."""
 
     schedule_id: UUID
     site_id: UUID
     name: str
     timezone: str
     layers: tuple[Layer, ...]
+    running: tuple[RunningLayer, ...] = ()
 
     @cached_property
     def zone(self) -> ZoneInfo:
@@ -34,7 +54,22 @@ class Schedule:
 
     @property
     def participants(self) -> set[UUID]:
-        return {staff for layer in self.layers for staff in layer.participants}
+        kept = [r.layer for r in self.running if r.layer is not None]
+        return {staff for layer in (*self.layers, *kept) for staff in layer.participants}
+
+    @property
+    def positions(self) -> int:
+        """How many layer positions answer at some instant (a removed one may still run)."""
+        return max([len(self.layers), *(r.position + 1 for r in self.running)])
+
+    def layer_at(self, position: int, instant: datetime) -> tuple[Layer, ZoneInfo] | None:
+        """The layer (and its zone) answering at `position` (0-based) at `instant`."""
+        for kept in self.running:
+            if kept.position == position and instant < kept.until:
+                return None if kept.layer is None else (kept.layer, kept.zone)
+        if position < len(self.layers):
+            return self.layers[position], self.zone
+        return None
 
 
 class InvalidSchedule(ValueError):

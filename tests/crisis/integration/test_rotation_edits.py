@@ -1,0 +1,147 @@
+"""PUT /schedules/{id} with `apply_from`: over HTTP, with crisis's clock held mid-shift."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID, uuid4
+
+import pytest
+from icalendar import Calendar
+
+from counseling_shared.clock import ControllableClock
+from counseling_shared.unit_of_work import unit_of_work
+from crisis.application.schedules import on_call_now
+from tests.crisis.integration.harness import (
+    Bus,
+    RunningCrisis,
+    crisis_settings,
+    eventually,
+    running_crisis,
+)
+from tests.crisis.integration.steps import staff_registered
+from tests.crisis.integration.test_schedules import (
+    post_schedule,
+    register_known_staff,
+    register_site,
+    weekly_layer,
+)
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)  # Wednesday: A's weekly turn since 03-02
+
+
+@pytest.fixture(scope="module")
+def clock() -> ControllableClock:
+    return ControllableClock(NOW)
+
+
+@pytest.fixture(scope="module")
+async def crisis(
+    database_url: str, nats_url: str, clock: ControllableClock
+) -> AsyncIterator[RunningCrisis]:
+    async with running_crisis(crisis_settings(database_url, nats_url), clock) as running:
+        yield running
+
+
+async def _named_staff(crisis: RunningCrisis, bus: Bus, site: UUID, *names: str) -> list[UUID]:
+    """Staff with these names (the calendar feed names who is on call), once crisis knows them."""
+    staff = [uuid4() for _ in names]
+    for staff_id, name in zip(staff, names, strict=True):
+        registered = staff_registered(staff_id, site)
+        await bus.publish(registered.model_copy(update={"name": name}), source="booking")
+
+    async def all_known() -> bool:
+        async with crisis.runtime.db().acquire() as conn:
+            known = await conn.fetchval(
+                "SELECT count(*) FROM staff WHERE staff_id = ANY($1)", staff
+            )
+        return bool(known == len(staff))
+
+    await eventually(all_known, timeout=10)
+    return staff
+
+
+async def _put(crisis: RunningCrisis, schedule_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    answer = await crisis.http.put(f"/schedules/{schedule_id}", json=body)
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+async def _on_call_now(crisis: RunningCrisis, schedule_id: str) -> list[str]:
+    answer = await crisis.http.get(f"/schedules/{schedule_id}/oncall")
+    assert answer.status_code == 200, answer.text
+    staff: list[str] = answer.json()["staff_ids"]
+    return staff
+
+
+@pytest.mark.parametrize(("apply_from", "kept"), [("next_handoff", True), (None, False)])
+async def test_a_participant_added_mid_shift_replaces_no_one_with_next_handoff(
+    crisis: RunningCrisis, bus: Bus, clock: ControllableClock, apply_from: str | None, kept: bool
+) -> None:
+    clock.set(NOW)
+    site = await register_site(bus)
+    a, b, c = await _named_staff(crisis, bus, site, "Alex Martin", "Bea Kim", "Cyd Roy")
+    schedule_id = (await post_schedule(crisis, site, [weekly_layer(a, b)]))["schedule_id"]
+    assert await _on_call_now(crisis, schedule_id) == [str(a)]
+
+    body: dict[str, Any] = {
+        "site_id": str(site),
+        "name": "Crisis line",
+        "layers": [weekly_layer(a, c, b)],
+    }
+    if apply_from:
+        body["apply_from"] = apply_from
+    edited = await _put(crisis, schedule_id, body)
+
+    now = [str(a)] if kept else [str(c)]
+    assert await _on_call_now(crisis, schedule_id) == now
+    runtime = crisis.runtime
+    async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
+        paged = await on_call_now(uow, [UUID(schedule_id)])
+    assert [str(s) for s in paged[UUID(schedule_id)]] == now  # whom a level naming it pages
+    shifts = (
+        await crisis.http.get(
+            f"/schedules/{schedule_id}/shifts",
+            params={"from": "2026-03-04T15:00:00Z", "to": "2026-03-16T00:00:00Z"},
+        )
+    ).json()
+    handoff = "2026-03-09T13:00:00Z"  # Monday 09:00 EDT
+    assert [[s["staff_id"], s["start"], s["end"]] for s in shifts] == [
+        [now[0], "2026-03-04T15:00:00Z", handoff],
+        [str(b), handoff, "2026-03-16T00:00:00Z"],
+    ]
+    running = edited["running_layers"]
+    assert [(r["layer"], r["until"]) for r in running] == ([(1, handoff)] if kept else [])
+    assert (await crisis.http.get(f"/schedules/{schedule_id}")).json()["running_layers"] == running
+    clock.set(datetime.fromisoformat(handoff))  # the kept shift has ended: no longer shown
+    assert (await crisis.http.get(f"/schedules/{schedule_id}")).json()["running_layers"] == []
+    assert await _on_call_now(crisis, schedule_id) == [str(b)]
+    clock.set(NOW)
+
+    url = (await crisis.http.get(f"/schedules/{schedule_id}/calendar-url")).json()["url"]
+    parts = urlsplit(url)
+    feed = await crisis.http.get(f"{parts.path}?{parts.query}")
+    assert feed.status_code == 200, feed.text
+    events = sorted(
+        (
+            (e.decoded("dtstart"), e.decoded("dtend"), str(e["summary"]))
+            for e in Calendar.from_ical(feed.content).walk("VEVENT")
+        ),
+        key=lambda e: e[0],
+    )
+    assert [(summary, end) for _, end, summary in events[:2]] == [
+        ("On call: Alex Martin" if kept else "On call: Cyd Roy", datetime.fromisoformat(handoff)),
+        ("On call: Bea Kim", datetime(2026, 3, 16, 13, 0, tzinfo=UTC)),
+    ]
+
+
+async def test_apply_from_is_put_only_and_checked(crisis: RunningCrisis, bus: Bus) -> None:
+    site = await register_site(bus)
+    (a,) = await register_known_staff(crisis, bus, site, 1)
+    assert (await post_schedule(crisis, site, [weekly_layer(a)]))["running_layers"] == []
+    schedule_id = (await post_schedule(crisis, site, [weekly_layer(a)]))["schedule_id"]
+    body = {"site_id": str(site), "name": "x", "layers": [weekly_layer(a)], "apply_from": "later"}
+    assert (await crisis.http.put(f"/schedules/{schedule_id}", json=body)).status_code == 422
