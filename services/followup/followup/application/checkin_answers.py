@@ -4,7 +4,8 @@ One transaction: the follow-up is completed `responded`, the answers and scores 
 and the public events say only coded values: `FollowUpCompleted`, one `MeasureRecorded` per
 instrument (naming the client's counselor and, in `counselor_review`, whether the site's
 policy `notify_counselor_from_band` asks them to review the score), `CallbackRequested` when
-the client asked to be contacted, and `RiskFlagged` when PHQ-9 item 9 is above 0. The comment (the client's words) never leaves followup's database.
+the client asked to be contacted, and `RiskFlagged` when PHQ-9 item 9 is above 0. The comment
+(the client's words) never leaves followup's database.
 """
 
 from __future__ import annotations
