@@ -393,8 +393,14 @@ class MeasureRecorded(IntegrationEvent):
     score: int = Field(ge=0)
     band: MeasureBand
     # Extension: the counselor of the client's latest session, as on CallbackRequested, so a
-    # score in a moderate band or above reaches them (notify's `elevated_score`).
+    # score the site's policy asks them to review reaches them (notify's `elevated_score`).
     counselor_id: UUID | None = None
+    counselor_review: bool | None = Field(
+        default=None,
+        description="Whether the site's follow-up policy (`notify_counselor_from_band`) asks"
+        " the counselor to review this score. Absent (events from before the field): a band of"
+        " `moderate` or above is reviewed.",
+    )
 
 
 class CallbackRequested(IntegrationEvent):

@@ -46,9 +46,13 @@ PHQ9_ITEM9_AT_TWO = [1, 1, 1, 1, 1, 1, 1, 1, 2]  # total 10: moderate
 
 
 async def due_link(
-    api: httpx.AsyncClient, js: JetStreamContext, counselor_id: UUID | None = None
+    api: httpx.AsyncClient,
+    js: JetStreamContext,
+    counselor_id: UUID | None = None,
+    **policy_fields: Any,
 ) -> tuple[UUID, FollowUpDue]:
-    """A French-speaking client whose check-in (asking PHQ-9) falls due a second after a session."""
+    """A French-speaking client whose check-in (asking PHQ-9) falls due a second after a session;
+    `policy_fields` are added to (or replace) the site's policy."""
     site_id, client_id, appointment_id = uuid4(), uuid4(), uuid4()
     await register_site(js, site_id)
     await register_client(js, client_id, site_id)  # locale fr
@@ -56,6 +60,7 @@ async def due_link(
         "first_checkin_after": "PT1S",
         "measures": {"checkin": ["phq9"]},
         "emergency_line": "+33 3114",
+        **policy_fields,
     }
     answer = await api.put(f"/sites/{site_id}/followup-policy", json=policy)
     assert answer.status_code == 200, answer.text

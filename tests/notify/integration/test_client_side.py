@@ -103,6 +103,37 @@ async def test_a_score_of_ten_or_more_emails_the_counselor_and_a_lower_one_does_
     assert str(client_id) in email.body
 
 
+async def test_the_review_followup_decided_is_followed_whatever_the_band(notify: Notify) -> None:
+    """followup sets `counselor_review` from the site's `notify_counselor_from_band`: a site
+    reviewing from `severe` (or never) gets no email for a severe-looking band it declined, and
+    one for a score it asked for. Events without the field keep the fixed rule (test above)."""
+    site_id = await notify.new_site()
+    counselor_id = await notify.new_staff(site_id, locale="en")
+    client_id = uuid4()
+    scores = [
+        (Instrument.PHQ9, 24, MeasureBand.SEVERE, False),  # the site said never: no email
+        (Instrument.GAD7, 12, MeasureBand.MODERATE, False),  # the site reviews from severe
+        (Instrument.GAD7, 16, MeasureBand.SEVERE, True),
+    ]
+    for instrument, score, band, review in scores:  # one durable, in order
+        measured = MeasureRecorded(
+            client_id=client_id,
+            site_id=site_id,
+            followup_id=uuid4(),
+            instrument=instrument,
+            score=score,
+            band=band,
+            counselor_id=counselor_id,
+            counselor_review=review,
+        )
+        await notify.publish(measured, source="followup", subject=client_id)
+
+    [row] = await settled(notify, counselor_id)
+    assert (row["status"], row["template"]) == ("sent", "elevated_score")
+    [email] = [m for m in notify.sinks.smtp.messages if str(client_id) in m.body]
+    assert "16 out of 21" in email.body
+
+
 async def test_a_no_show_with_a_fee_tells_the_client_the_amount_in_their_language(
     notify: Notify,
 ) -> None:

@@ -2,9 +2,10 @@
 
 One transaction: the follow-up is completed `responded`, the answers and scores are kept here,
 and the public events say only coded values: `FollowUpCompleted`, one `MeasureRecorded` per
-instrument (naming the client's counselor, who is told of a score in a moderate band or
-above), `CallbackRequested` when the client asked to be contacted, and `RiskFlagged` when
-PHQ-9 item 9 is above 0. The comment (the client's words) never leaves followup's database.
+instrument (naming the client's counselor and, in `counselor_review`, whether the site's
+policy `notify_counselor_from_band` asks them to review the score), `CallbackRequested` when
+the client asked to be contacted, and `RiskFlagged` when PHQ-9 item 9 is above 0. The comment
+(the client's words) never leaves followup's database.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from followup.domain.measures.answers import (
     checkin_answers,
     satisfaction_answer,
 )
+from followup.domain.policy import FollowUpPolicy
 
 
 class AlreadyAnswered(Exception):
@@ -56,6 +58,7 @@ class FormToAnswer:
     instruments: tuple[Instrument, ...]
     locale: str | None
     emergency_line: str | None
+    policy: FollowUpPolicy  # the site's: which scores its counselors review
     counselor_id: UUID | None = None
 
 
@@ -73,6 +76,7 @@ async def form_for(store: FollowupStore, followup_id: UUID) -> FormToAnswer:
         policy.instruments_for(state.kind),
         client.locale if client else None,
         policy.emergency_line,
+        policy,
         client.counselor_id if client else None,
     )
 
@@ -125,6 +129,8 @@ async def answer_checkin(
                 score=score.total,
                 band=score.band,
                 counselor_id=asked.counselor_id,
+                # followup knows the site's policy; notify only reads the coded answer.
+                counselor_review=asked.policy.counselor_reviews(score.band),
             ),
             subject=done.id,
         )

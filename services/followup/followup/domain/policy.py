@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from counseling_shared.codes import FollowUpKind, Instrument
+from counseling_shared.codes import FollowUpKind, Instrument, MeasureBand
 from followup.domain.durations import CalendarDuration, parse_duration
 
 ASKING_KINDS = frozenset(
@@ -16,6 +16,11 @@ ASKING_KINDS = frozenset(
     }
 )
 """Follow-up kinds whose `FollowUpDue` carries a link to the client's answer form."""
+
+# Bands a site may choose as the lowest that emails the counselor (`notify_counselor_from_band`),
+# in order of severity; below `moderate` a score is not a probable disorder, so not offered.
+REVIEW_BANDS = (MeasureBand.MODERATE, MeasureBand.MODERATELY_SEVERE, MeasureBand.SEVERE)
+_SEVERITY = {band: rank for rank, band in enumerate(MeasureBand)}
 
 
 class InvalidPolicy(ValueError):
@@ -55,9 +60,18 @@ class FollowUpPolicy:
     appointment_reminders: tuple[CalendarDuration, ...] = field(
         default_factory=lambda: (_d("P1D"), _d("PT2H"))
     )
+    # The lowest band of a check-in score that emails the client's counselor (None: never).
+    # The default keeps what every site had before the field: moderate (a total of 10) and up.
+    notify_counselor_from_band: MeasureBand | None = MeasureBand.MODERATE
 
     def instruments_for(self, kind: FollowUpKind) -> tuple[Instrument, ...]:
         return tuple(self.measures.get(kind, ()))
+
+    def counselor_reviews(self, band: MeasureBand) -> bool:
+        """Whether a score in `band` is emailed to the counselor under this policy. By rank, so
+        GAD-7 (no `moderately_severe`) is told from `severe` when the site chose that band."""
+        floor = self.notify_counselor_from_band
+        return floor is not None and _SEVERITY[band] >= _SEVERITY[floor]
 
     def as_text(self) -> dict[str, Any]:
         return {
@@ -76,6 +90,9 @@ class FollowUpPolicy:
                 else None
             ),
             "appointment_reminders": [d.isoformat() for d in self.appointment_reminders],
+            "notify_counselor_from_band": (
+                self.notify_counselor_from_band.value if self.notify_counselor_from_band else None
+            ),
         }
 
 
@@ -114,6 +131,22 @@ def measures_from_text(values: Mapping[str, Any]) -> dict[FollowUpKind, tuple[In
     return measures
 
 
+def review_band_from_text(values: Mapping[str, Any]) -> MeasureBand | None:
+    """`notify_counselor_from_band`: absent (a policy set before the field) is `moderate`, as
+    every site had; an explicit None is never."""
+    text = values.get("notify_counselor_from_band", MeasureBand.MODERATE.value)
+    if text is None:
+        return None
+    try:
+        band = MeasureBand(text)
+    except ValueError:
+        band = None
+    if band not in REVIEW_BANDS:
+        allowed = ", ".join(b.value for b in REVIEW_BANDS)
+        raise InvalidPolicy("notify_counselor_from_band", f"must be one of {allowed} or null")
+    return band
+
+
 def policy_from_text(values: Mapping[str, Any]) -> FollowUpPolicy:
     """Build a policy from its text form (as stored and as sent over HTTP). The regularity
     fields came later: a policy recorded without them takes their defaults."""
@@ -146,6 +179,7 @@ def policy_from_text(values: Mapping[str, Any]) -> FollowUpPolicy:
             positive_duration(f"appointment_reminders.{i}", text)
             for i, text in enumerate(values.get("appointment_reminders", ["P1D", "PT2H"]))
         ),
+        notify_counselor_from_band=review_band_from_text(values),
         post_closure_checkins=tuple(
             positive_duration(f"post_closure_checkins.{i}", text) for i, text in enumerate(checkins)
         ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, Field
@@ -49,6 +49,9 @@ Duration = Annotated[
     ),
 ]
 _DEFAULT = DEFAULT_POLICY.as_text()
+
+# The bands a site may pick as the lowest that emails the counselor (domain/policy.REVIEW_BANDS).
+ReviewBand = Literal["moderate", "moderately_severe", "severe"]
 
 
 def _shown_default(field: str) -> dict[str, Any]:
@@ -103,6 +106,12 @@ class PolicyIn(RequestBody):
         max_length=6,
         description="Remind the client this long before each booked appointment (empty: none).",
     )
+    notify_counselor_from_band: ReviewBand | None = Field(
+        default="moderate",
+        description="The lowest band of a check-in's PHQ-9 or GAD-7 score that emails the"
+        " client's counselor (notify's `elevated_score`); null: never (the site reviews every"
+        " score in sessions). GAD-7 has no `moderately_severe`: from there, its `severe`.",
+    )
 
 
 class PolicyOut(BaseModel):
@@ -118,6 +127,7 @@ class PolicyOut(BaseModel):
     emergency_line: str | None
     satisfaction_survey_after: str | None
     appointment_reminders: list[str]
+    notify_counselor_from_band: ReviewBand | None
     is_default: bool = Field(description="True while the site has not set a policy.")
 
     @classmethod

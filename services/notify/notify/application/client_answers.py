@@ -1,7 +1,8 @@
 """What notify does when a client answers a check-in: the counselor of the client's latest
 session gets one bulk-lane email in their own locale, naming the client by id only, when the
-client asked to be contacted (followup's `CallbackRequested`) or scored in a moderate band or
-above (`MeasureRecorded`). Nobody is told when followup knows no counselor for the client."""
+client asked to be contacted (followup's `CallbackRequested`) or scored in a band the site's
+follow-up policy asks the counselor to review (`MeasureRecorded.counselor_review`, decided by
+followup). Nobody is told when followup knows no counselor for the client."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from notify.domain.codes import Template
 
 # A total of 10 or more on PHQ-9 or GAD-7: the authors' cut-off for a probable disorder, and
 # the score at which measurement-based care asks for a clinician's look (Canvas's
-# FollowUpElevatedPHQ9). Below it the score waits on the progress page, as before.
+# FollowUpElevatedPHQ9). Only for events from before `counselor_review` (every site had it).
 ELEVATED_BANDS = frozenset(
     {MeasureBand.MODERATE, MeasureBand.MODERATELY_SEVERE, MeasureBand.SEVERE}
 )
@@ -37,7 +38,7 @@ async def on_callback_requested(
 async def on_measure_recorded(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
     assert isinstance(event, MeasureRecorded)
     # Events from before followup named the counselor carry none: nobody to tell.
-    if event.counselor_id is None or event.band not in ELEVATED_BANDS:
+    if event.counselor_id is None or not _to_review(event):
         return
     params = {
         "client_id": str(event.client_id),
@@ -50,3 +51,10 @@ async def on_measure_recorded(uow: UnitOfWork, envelope: Envelope, event: Integr
     await email_staff(
         uow, envelope, [event.counselor_id], event.site_id, Template.ELEVATED_SCORE, params
     )
+
+
+def _to_review(event: MeasureRecorded) -> bool:
+    """followup's answer from the site's policy; events from before it: today's fixed rule."""
+    if event.counselor_review is None:
+        return event.band in ELEVATED_BANDS
+    return event.counselor_review
