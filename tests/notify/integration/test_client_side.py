@@ -95,7 +95,8 @@ async def test_a_score_of_ten_or_more_emails_the_counselor_and_a_lower_one_does_
         "email",
         "bulk",
     )
-    [email] = [m for m in notify.sinks.smtp.messages if "score to review" in m.message["Subject"]]
+    [email] = [m for m in notify.sinks.smtp.messages if str(client_id) in m.body]
+    assert "score to review" in email.message["Subject"]
     assert "17 out of 27" not in email.message["Subject"]  # a locked screen shows the subject
     assert "17 out of 27" in email.body
     assert "PHQ-9 (depression)" in email.body
