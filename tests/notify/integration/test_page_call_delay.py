@@ -175,3 +175,19 @@ async def test_a_failed_text_brings_the_call_forward_a_failed_email_does_not(
     voice = (await rows_by_channel(notify, staff_without_email))["voice"]
     assert voice["status"] == "pending"
     assert twilio.calls_to(no_email) == []
+
+
+async def test_a_staff_members_preferences_change_does_not_bring_the_call_forward(
+    notify: Notify, twilio: FakeTwilio
+) -> None:
+    """A preferences change releases messages held for quiet hours, not a call's delay."""
+    phone = a_phone()
+    _, staff_id, _, _ = await page(notify, phone)
+    await texts_out(notify, staff_id)
+
+    quiet = {"start": "00:00", "end": "00:01"}
+    assert (await notify.set_preferences(staff_id, {"quiet_hours": quiet})).status_code == 200
+    await asyncio.sleep(QUIET)
+    voice = (await rows_by_channel(notify, staff_id))["voice"]
+    assert voice["status"] == "pending"
+    assert twilio.calls_to(phone) == []
