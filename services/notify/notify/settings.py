@@ -171,6 +171,15 @@ class NotifySettings(ServiceSettings, TwilioWebhookSettings):
         " (from TWILIO_FROM), at once with its SMS and email; crisis says the prompt and takes"
         " the key pressed (1 acknowledges). Needs Twilio as an SMS provider and PAGE_CALL_URL.",
     )
+    page_call_delay: timedelta = Field(
+        default=timedelta(0),
+        alias="PAGE_CALL_DELAY",
+        ge=timedelta(0),
+        le=timedelta(minutes=30),
+        description="How long after crisis requested a page its call waits (ISO 8601, e.g."
+        " `PT2M`; at most `PT30M`): a page acknowledged or resolved meanwhile places no call."
+        " The SMS and email never wait. `PT0S`: the call goes at once with them.",
+    )
     page_call_url: str | None = Field(
         default=None,
         alias="PAGE_CALL_URL",

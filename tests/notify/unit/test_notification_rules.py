@@ -240,3 +240,36 @@ def test_only_an_outcome_that_would_end_the_message_falls_back() -> None:
     for n in range(1, POLICY.max_attempts):
         state = attempt(state, DeliveryOutcome.transient("http_503"), NOW + timedelta(minutes=n))
     assert rules.ends_it(state, DeliveryOutcome.transient("http_503"), POLICY)  # the last try
+
+
+def a_call(call_at: datetime) -> Notification:
+    requested = rules.request(
+        notification_id=uuid4(),
+        recipient_id=uuid4(),
+        recipient_kind=RecipientKind.STAFF,
+        site_id=uuid4(),
+        lane=Lane.CRISIS,
+        channel=NotificationChannel.VOICE,
+        template=Template.CRISIS_PAGE,
+        params={"kind": "page"},
+        cause_event_id=uuid4(),
+        now=NOW,
+        call_at=call_at,
+    )
+    return fold(None, [requested])
+
+
+def test_a_pages_call_waits_until_its_call_time_then_goes() -> None:
+    later = NOW + timedelta(minutes=2)
+    state = a_call(later)
+    assert (state.next_attempt_at, state.hold_reason) == (later, HoldReason.CALL_DELAY)
+    # Nothing at send time moves it (pages never wait for quiet hours).
+    assert rules.hold_if_quiet(state, NIGHT_IN_UTC, ZoneInfo("UTC"), NOW) == []
+    expedited = fold(state, rules.expedite(state, NOW, reason="sms_failed"))
+    assert (expedited.next_attempt_at, expedited.hold_reason) == (NOW, None)
+
+
+def test_a_call_whose_time_has_passed_goes_at_once() -> None:
+    """A page read late (notify behind crisis) does not wait the delay again."""
+    state = a_call(NOW - timedelta(seconds=1))
+    assert (state.next_attempt_at, state.hold_reason) == (NOW, None)

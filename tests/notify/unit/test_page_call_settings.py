@@ -1,6 +1,7 @@
 """`PAGE_CALLS` is off by default and starts only with what a call needs: Twilio as an SMS
 provider, a caller number (`TWILIO_FROM`) and crisis's public URL (`PAGE_CALL_URL`)."""
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -47,3 +48,15 @@ def test_calls_start_with_twilio_a_caller_and_crisis_url() -> None:
 def test_calls_refuse_to_start_without_what_they_need(values: dict[str, Any], named: str) -> None:
     with pytest.raises(ValidationError, match=named):
         NotifySettings(**values, PAGE_CALLS="true")
+
+
+def test_the_call_delay_is_none_by_default_and_an_iso_duration() -> None:
+    assert NotifySettings().page_call_delay == timedelta(0)
+    assert NotifySettings(PAGE_CALL_DELAY="PT2M").page_call_delay == timedelta(minutes=2)
+    assert NotifySettings(PAGE_CALL_DELAY="PT30M").page_call_delay == timedelta(minutes=30)
+
+
+@pytest.mark.parametrize("delay", ["-PT1S", "PT30M1S", "PT1H"])
+def test_a_negative_or_longer_than_half_an_hour_call_delay_is_refused(delay: str) -> None:
+    with pytest.raises(ValidationError, match="PAGE_CALL_DELAY"):
+        NotifySettings(PAGE_CALL_DELAY=delay)

@@ -596,7 +596,7 @@ async def idle_held_notifications(
     """A recipient's messages waiting out quiet hours, locked for this transaction."""
     rows = await conn.fetch(
         """SELECT * FROM notifications
-           WHERE recipient_id = $1 AND status = 'pending' AND hold_reason IS NOT NULL
+           WHERE recipient_id = $1 AND status = 'pending' AND hold_reason = 'quiet_hours'
              AND (claimed_until IS NULL OR claimed_until <= $2)
            ORDER BY created_at, id
            FOR UPDATE SKIP LOCKED""",

@@ -47,7 +47,13 @@ from notify.application.ports import (
 )
 from notify.domain import notification as rules
 from notify.domain.channels import Addresses, choose_channel, next_channel
-from notify.domain.codes import AttemptOutcome, Lane, NotificationStatus, RecipientKind
+from notify.domain.codes import (
+    AttemptOutcome,
+    HoldReason,
+    Lane,
+    NotificationStatus,
+    RecipientKind,
+)
 from notify.domain.locales import message_locale
 from notify.domain.notification import (
     DeliveryAbandoned,
@@ -602,10 +608,21 @@ async def try_other_channels(conn: Any, failed: Notification, now: datetime) -> 
     for sibling in await notification_store.idle_page_notifications(conn, failed.page_id, now):
         if sibling.id == failed.id or sibling.channel is failed.channel:
             continue
+        if _call_still_waits(sibling, failed):
+            continue
         events = rules.expedite(sibling, now, reason=f"{failed.channel.value}_failed")
         if events:
             await notification_store.record(conn, sibling, events)
             await notification_store.wake(conn, sibling.lane)
+
+
+def _call_still_waits(sibling: Notification, failed: Notification) -> bool:
+    """A call waiting out PAGE_CALL_DELAY goes early only when the page's text failed (the
+    text it waits to be acknowledged from never came); a failed email leaves it waiting."""
+    return sibling.hold_reason is HoldReason.CALL_DELAY and failed.channel not in (
+        NotificationChannel.SMS,
+        NotificationChannel.MESSAGING,
+    )
 
 
 def _expired_fallback(claimed: Notification, now: datetime) -> bool:

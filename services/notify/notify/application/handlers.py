@@ -2,7 +2,7 @@
 (the inbox makes that happen once per event); the lane workers deliver them after commit."""
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -172,9 +172,12 @@ async def on_alert_closed(uow: UnitOfWork, envelope: Envelope, event: Integratio
         )
 
 
-def page_handler(alert_base_url: str, *, calls: bool = False) -> Handler:
+def page_handler(
+    alert_base_url: str, *, calls: bool = False, call_delay: timedelta = timedelta(0)
+) -> Handler:
     """PageRequested → an SMS and an email to the staff member, in the crisis lane; with
-    `calls` (PAGE_CALLS) a phone call too, at once with them (README, "Calls")."""
+    `calls` (PAGE_CALLS) a phone call too, not before `call_delay` (PAGE_CALL_DELAY) after
+    crisis requested the page (README, "Calls"). The SMS and email never wait."""
     base = alert_base_url.rstrip("/")
     channels = (*PAGE_CHANNELS, NotificationChannel.VOICE) if calls else PAGE_CHANNELS
 
@@ -195,6 +198,10 @@ def page_handler(alert_base_url: str, *, calls: bool = False) -> Handler:
             params["requested_at"] = event.requested_at.isoformat()
         if event.fallback:  # the texts say "fallback", not "level <one past the last>"
             params["fallback"] = True
+        now = uow.now()
+        # Counted from crisis's request, so a page read late does not wait the whole delay
+        # again; a row's `next_attempt_at` is the durable timer (a restart keeps it).
+        call_at = (event.requested_at or now) + call_delay if call_delay else None
         requested = [
             notification.request(
                 notification_id=uuid4(),
@@ -208,7 +215,8 @@ def page_handler(alert_base_url: str, *, calls: bool = False) -> Handler:
                 cause_event_id=envelope.id,
                 correlation_id=envelope.correlationid,
                 page_id=event.page_id,
-                now=uow.now(),
+                now=now,
+                call_at=call_at if channel is NotificationChannel.VOICE else None,
             )
             for channel in channels
         ]

@@ -47,6 +47,7 @@ class Template(StrEnum):
 
 class HoldReason(StrEnum):
     QUIET_HOURS = "quiet_hours"
+    CALL_DELAY = "call_delay"  # a page's call waits PAGE_CALL_DELAY for an acknowledgement
 
 
 class ReceiptStatus(StrEnum):

@@ -401,9 +401,14 @@ def request(
     page_id: UUID | None = None,
     quiet_hours: QuietHours | None = None,
     zone: tzinfo | None = None,
+    call_at: datetime | None = None,
 ) -> NotificationRequested:
-    """Queue a message. Outside the crisis lane it waits out the recipient's quiet hours."""
+    """Queue a message. Outside the crisis lane it waits out the recipient's quiet hours; a
+    page's call waits until `call_at` (PAGE_CALL_DELAY after crisis requested the page)."""
     release = held_until(lane, quiet_hours, zone, now, deadline_of(params))
+    reason = HoldReason.QUIET_HOURS if release else None
+    if call_at is not None and call_at > now:
+        release, reason = call_at, HoldReason.CALL_DELAY
     return NotificationRequested(
         notification_id=notification_id,
         recipient_id=recipient_id,
@@ -419,7 +424,7 @@ def request(
         page_id=page_id,
         at=now,
         next_attempt_at=release or now,
-        hold_reason=HoldReason.QUIET_HOURS if release else None,
+        hold_reason=reason,
     )
 
 

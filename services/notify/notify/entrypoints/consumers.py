@@ -124,7 +124,9 @@ def routes(settings: NotifySettings) -> list[Route]:
             dispatch(
                 {
                     PageRequested: handlers.page_handler(
-                        settings.alert_base_url, calls=settings.page_calls
+                        settings.alert_base_url,
+                        calls=settings.page_calls,
+                        call_delay=settings.page_call_delay,
                     )
                 }
             ),

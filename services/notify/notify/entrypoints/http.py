@@ -104,7 +104,9 @@ class NotificationSummary(BaseModel):
     page_id: UUID | None
     lane: Lane
     next_attempt_at: datetime | None = Field(description="When it is tried next, if pending.")
-    held_for: HoldReason | None = Field(description="Why it waits, when held (quiet hours).")
+    held_for: HoldReason | None = Field(
+        description="Why it waits, when held (quiet hours; a page's call: PAGE_CALL_DELAY)."
+    )
     last_error: str | None = Field(
         description="Error code of the last failed attempt, or why a pending message was deferred"
         " (`directory_unavailable`, `recipient_unknown`: notify's own side did not answer)."
