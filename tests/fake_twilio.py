@@ -109,15 +109,21 @@ class FakeTwilio:
 
     # --- the server side -------------------------------------------------------------------
 
-    def _post(self, path: str, authorization: str, form: dict[str, str]) -> Scripted:
+    def _post(
+        self, path: str, authorization: str, form: dict[str, str]
+    ) -> tuple[Scripted, dict[str, Any]]:
+        """What to answer and the resource this post created (empty when none): handed back
+        rather than read from `created` later, when another post may have been inserted."""
         with self.lock:
             self.posted.append(Posted(path, authorization, form))
             call = path.endswith("/Calls.json")
             left = self.script.get((_CALL if call else "") + form.get("To", ""), [])
             scripted = left.pop(0) if left else Scripted()
+            made: dict[str, Any] = {}
             if scripted.record and scripted.status < 300:
-                self.created.insert(0, self._call(form) if call else self._resource(form))
-        return scripted
+                made = self._call(form) if call else self._resource(form)
+                self.created.insert(0, made)
+        return scripted, made
 
     def _call(self, form: dict[str, str]) -> dict[str, Any]:
         now = format_datetime(datetime.now(UTC))
@@ -167,10 +173,10 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             form = dict(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
-            scripted = fake._post(self.path, self.headers.get("Authorization", ""), form)
+            scripted, made = fake._post(self.path, self.headers.get("Authorization", ""), form)
             time.sleep(scripted.delay)
             if scripted.status < 300:
-                body: dict[str, Any] = fake.created[0] if scripted.record else {}
+                body: dict[str, Any] = made
             else:
                 body = {"code": scripted.code, "message": "refused", "status": scripted.status}
             self._json(scripted.status, body)
