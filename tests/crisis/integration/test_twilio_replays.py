@@ -96,6 +96,29 @@ async def test_a_replayed_key_press_hangs_up_and_leaves_the_audit_unchanged(
     assert (await alert(crisis, alert_id))["status"] == "acknowledged"
 
 
+async def test_a_replayed_escalation_key_hangs_up_and_leaves_the_audit_unchanged(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    """Key 3 escalates now: its replay must not be audited as the staff member asking again
+    (the escalation itself would be refused, the step having moved on)."""
+    number = phone()
+    alert_id, code, _ = await paged(crisis, bus, [number, phone()])
+    press = {"CallSid": "CA" + uuid4().hex, "To": number, "Digits": "3"}
+    path = f"{GATHER}?code={code}"
+    assert (await post(crisis, path, press)).status_code == 200
+    entries = await audit_rows(crisis)
+    view = await alert(crisis, alert_id)
+    assert view["current_level"] == 2
+
+    replayed = await post(crisis, path, press)
+
+    assert replayed.status_code == 200
+    assert "<Hangup" in replayed.text
+    assert "<Say" not in replayed.text
+    assert await audit_rows(crisis) == entries
+    assert await alert(crisis, alert_id) == view
+
+
 @pytest.mark.usefixtures("minute_edge_cleared")
 async def test_texts_past_the_numbers_budget_get_no_action_and_no_reply(
     crisis: RunningCrisis, bus: Bus

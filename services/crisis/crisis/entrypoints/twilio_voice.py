@@ -125,11 +125,12 @@ async def twilio_call_key(
     staff member."""
     params, code = await _form(request)
     runtime = runtime_of(request)
-    if params.get("Digits", "").strip() != "1":
+    digits = params.get("Digits", "").strip()
+    if digits not in ("1", "3"):
         return await _key_pressed(request, params, code)
-    # Only the key that acknowledges is remembered: another one changes nothing, and a
-    # person may press 2 twice in one call.
-    key = twilio_replays.post_key("key", params.get("CallSid", ""), "1")
+    # Only the keys that act (1 acknowledges, 3 escalates) are remembered: another one
+    # changes nothing, and a person may press 2 twice in one call.
+    key = twilio_replays.post_key("key", params.get("CallSid", ""), digits)
     answer = await twilio_replays.once(
         runtime.db(), "crisis", GATHER_PATH, key, lambda: _key_pressed(request, params, code)
     )
