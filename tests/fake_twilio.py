@@ -215,3 +215,18 @@ def signed(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> dict[st
         twilio_signature.HEADER: twilio_signature.signature(token, url, params),
         "Content-Type": "application/x-www-form-urlencoded",
     }
+
+
+def notify_twilio_settings(
+    api_url: str, *, webhook_base_url: str, sender: str = "+15005550006"
+) -> dict[str, Any]:
+    """notify's settings for texting (and calling) through Twilio at `api_url` (this fake's
+    `url`), with its webhooks signed for `webhook_base_url`."""
+    return {
+        "sms_provider": "twilio",
+        "twilio_account_sid": ACCOUNT_SID,
+        "twilio_auth_token": AUTH_TOKEN,
+        "twilio_from": sender,
+        "twilio_api_url": api_url,
+        "twilio_webhook_base_url": webhook_base_url,
+    }

@@ -42,6 +42,7 @@ from counseling_shared.service import create_app
 from devstack.sinks import HttpSink, Sinks, SmtpSink
 from notify.bootstrap import definition
 from notify.settings import NotifySettings
+from tests.fake_twilio import FakeTwilio
 
 API_KEY = "dev-admin-key"
 
@@ -461,3 +462,11 @@ def receiver() -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="module")
+def twilio() -> Iterator[FakeTwilio]:
+    """A fake Twilio for the module's notify (`tests/fake_twilio.py`), for modules that send
+    through it: `notify_twilio_settings(twilio.url, …)` in their settings."""
+    with FakeTwilio() as fake:
+        yield fake

@@ -5,7 +5,6 @@ test_page_call_delay_restart). No long sleeps: the delay is a minute and the tes
 notify's clock (a fake Twilio, tests/fake_twilio.py)."""
 
 import asyncio
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -14,7 +13,7 @@ import pytest
 
 from counseling_shared.codes import RiskLevel
 from counseling_shared.events import AlertAcknowledged, PageRequested
-from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, Scripted
+from tests.fake_twilio import FakeTwilio, Scripted, notify_twilio_settings
 from tests.notify.integration.conftest import Notify, eventually
 
 pytestmark = pytest.mark.integration
@@ -26,22 +25,13 @@ QUIET = 1.0  # seconds a test watches for a call that must not come (workers pol
 
 def twilio_settings(twilio: FakeTwilio) -> dict[str, Any]:
     return {
-        "sms_provider": "twilio",
-        "twilio_account_sid": ACCOUNT_SID,
-        "twilio_auth_token": AUTH_TOKEN,
-        "twilio_from": CALLER,
-        "twilio_api_url": twilio.url,
-        "twilio_webhook_base_url": "https://sms.center.example",
+        **notify_twilio_settings(
+            twilio.url, webhook_base_url="https://sms.center.example", sender=CALLER
+        ),
         "page_calls": True,
         "page_call_url": "https://crisis.center.example",
         "page_call_delay": DELAY,
     }
-
-
-@pytest.fixture(scope="module")
-def twilio() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as fake:
-        yield fake
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ notify restarted during the delay places the call when it falls due, neither ear
 Two notify apps one after the other on one database (as test_twilio_restarts)."""
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import nats
@@ -24,12 +24,6 @@ from tests.notify.integration.test_page_call_delay import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def twilio() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as fake:
-        yield fake
 
 
 @pytest.fixture

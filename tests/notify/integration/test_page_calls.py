@@ -2,7 +2,6 @@
 tests/fake_twilio.py), in the crisis lane next to its SMS and email, retried like them. The
 call asks crisis (`PAGE_CALL_URL`) what to say, with the page's reply code in the URL."""
 
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID, uuid4
@@ -11,7 +10,7 @@ import pytest
 
 from counseling_shared.events import PageRequested, StaffSmsOptOutChanged
 from notify.adapters import opt_outs
-from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, Scripted
+from tests.fake_twilio import ACCOUNT_SID, FakeTwilio, Scripted, notify_twilio_settings
 from tests.notify.integration.conftest import Notify, eventually
 
 pytestmark = pytest.mark.integration
@@ -21,20 +20,11 @@ CALLER = "+15005550006"
 
 
 @pytest.fixture(scope="module")
-def twilio() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
 def notify_overrides(twilio: FakeTwilio) -> dict[str, Any]:
     return {
-        "sms_provider": "twilio",
-        "twilio_account_sid": ACCOUNT_SID,
-        "twilio_auth_token": AUTH_TOKEN,
-        "twilio_from": CALLER,
-        "twilio_api_url": twilio.url,
-        "twilio_webhook_base_url": "https://sms.center.example",
+        **notify_twilio_settings(
+            twilio.url, webhook_base_url="https://sms.center.example", sender=CALLER
+        ),
         "page_calls": True,
         "page_call_url": CRISIS_PUBLIC,
         "crisis_retry_base": 0.2,

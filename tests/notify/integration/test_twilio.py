@@ -3,7 +3,6 @@ one is never called): messages go by Twilio's Messages API, its signed status ca
 receipts, its signed texts become STOP/START/HELP, and a request Twilio did not sign is refused.
 notify sits behind a proxy: Twilio signs the public URL, not the one notify sees."""
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -16,7 +15,7 @@ from counseling_shared import twilio_signature
 from counseling_shared.codes import Channel, FollowUpKind
 from counseling_shared.http.problems import Problem
 from notify.entrypoints import inbound_sms
-from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, Scripted, signed
+from tests.fake_twilio import AUTH_TOKEN, FakeTwilio, Scripted, notify_twilio_settings, signed
 from tests.notify.integration.conftest import Notify, eventually, followup_due
 
 pytestmark = pytest.mark.integration
@@ -27,20 +26,9 @@ SMS_PATH = "/inbound/sms/twilio"
 
 
 @pytest.fixture(scope="module")
-def twilio() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
 def notify_overrides(twilio: FakeTwilio) -> dict[str, Any]:
     return {
-        "sms_provider": "twilio",
-        "twilio_account_sid": ACCOUNT_SID,
-        "twilio_auth_token": AUTH_TOKEN,
-        "twilio_from": "+15005550006",
-        "twilio_api_url": twilio.url,
-        "twilio_webhook_base_url": PUBLIC,
+        **notify_twilio_settings(twilio.url, webhook_base_url=PUBLIC),
         "sms_help_text": HELP_TEXT,
     }
 

@@ -4,7 +4,7 @@ member, placed and answered for by the other process, is not taken for the one w
 never came, so that page rings (a wrongly unrung page is the worst outcome); nor is a call
 whose page cannot be told (two pages of unknown outcome to one number)."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 from uuid import uuid4
 
@@ -24,12 +24,6 @@ from notify.settings import NotifySettings
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, Scripted
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def twilio() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as fake:
-        yield fake
 
 
 @pytest.fixture

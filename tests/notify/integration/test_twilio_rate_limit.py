@@ -7,7 +7,7 @@ from uuid import uuid4
 
 import pytest
 
-from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, signed
+from tests.fake_twilio import notify_twilio_settings, signed
 from tests.minute_edge import clear_of_a_minutes_edge
 from tests.notify.integration.conftest import Notify
 
@@ -21,12 +21,8 @@ SMS_PATH = "/inbound/sms/twilio"
 @pytest.fixture(scope="module")
 def notify_overrides() -> dict[str, Any]:
     return {
-        "sms_provider": "twilio",
-        "twilio_account_sid": ACCOUNT_SID,
-        "twilio_auth_token": AUTH_TOKEN,
-        "twilio_from": "+15005550006",
-        "twilio_api_url": "http://127.0.0.1:9",  # never called here
-        "twilio_webhook_base_url": PUBLIC,
+        # Twilio itself is never called here.
+        **notify_twilio_settings("http://127.0.0.1:9", webhook_base_url=PUBLIC),
         "rate_limit": f"{RATE}/minute",
     }
 

@@ -5,7 +5,6 @@ Twilio's retry (the same `MessageSid`) acts. And one number's texts beyond
 INBOUND_SMS_PER_NUMBER_LIMIT get no action and no reply, on Twilio's route and the shared
 secret's."""
 
-from collections.abc import Iterator
 from typing import Any
 from uuid import uuid4
 
@@ -15,7 +14,7 @@ from prometheus_client import REGISTRY
 
 from counseling_shared import twilio_signature
 from notify.adapters import opt_outs
-from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, signed
+from tests.fake_twilio import AUTH_TOKEN, FakeTwilio, notify_twilio_settings, signed
 from tests.notify.integration.conftest import Notify, text_in
 from tests.notify.integration.test_twilio import callback_of, message_to
 
@@ -28,20 +27,9 @@ EMPTY = twilio_signature.twiml()
 
 
 @pytest.fixture(scope="module")
-def twilio() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
 def notify_overrides(twilio: FakeTwilio) -> dict[str, Any]:
     return {
-        "sms_provider": "twilio",
-        "twilio_account_sid": ACCOUNT_SID,
-        "twilio_auth_token": AUTH_TOKEN,
-        "twilio_from": "+15005550006",
-        "twilio_api_url": twilio.url,
-        "twilio_webhook_base_url": PUBLIC,
+        **notify_twilio_settings(twilio.url, webhook_base_url=PUBLIC),
         "inbound_sms_secret": SECRET,
         "inbound_sms_per_number_limit": "5/minute",
     }

@@ -3,7 +3,7 @@ the record of the send is in notify's database (`twilio_unknown_outcomes`), so t
 by the next notify process lists Twilio's messages or calls first (a fake Twilio,
 tests/fake_twilio.py). Each test runs two notify apps one after the other on one database."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -16,7 +16,7 @@ from counseling_shared.events import PageRequested
 from devstack.sinks import Sinks
 from notify.application.erasure import erase_client
 from notify.settings import NotifySettings
-from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, Scripted
+from tests.fake_twilio import FakeTwilio, Scripted, notify_twilio_settings
 from tests.notify.integration.conftest import (
     Directory,
     Notify,
@@ -32,12 +32,6 @@ CALLER = "+15005550006"
 SLOW = timedelta(minutes=10)  # no retry inside the first process: the next one makes it
 
 
-@pytest.fixture(scope="module")
-def twilio() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as fake:
-        yield fake
-
-
 @pytest.fixture
 def settings(
     nats_url: str, database_url: str, notify_sinks: Sinks, twilio: FakeTwilio
@@ -46,12 +40,9 @@ def settings(
         nats_url,
         database_url,
         notify_sinks,
-        sms_provider="twilio",
-        twilio_account_sid=ACCOUNT_SID,
-        twilio_auth_token=AUTH_TOKEN,
-        twilio_from=CALLER,
-        twilio_api_url=twilio.url,
-        twilio_webhook_base_url="https://sms.center.example",
+        **notify_twilio_settings(
+            twilio.url, webhook_base_url="https://sms.center.example", sender=CALLER
+        ),
         page_calls=True,
         page_call_url="https://crisis.center.example",
         webhook_timeout=1.0,  # Twilio's client: the scripted 3 s answer times out
