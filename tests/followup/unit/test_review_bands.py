@@ -78,7 +78,7 @@ def test_a_score_is_reviewed_from_its_instruments_floor_else_the_sites(
         notify_counselor_from_band=site_floor,
         review_bands={i.value: b.value if b else None for i, b in bands.items()},
     )
-    floor = bands[instrument] if instrument in bands else site_floor
+    floor = bands.get(instrument, site_floor)  # a None entry is "never", not absent
     expected = floor is not None and total >= LOWEST_REVIEWED_TOTAL[instrument][floor]
 
     scored = score(instrument, answers_totalling(instrument, total))
