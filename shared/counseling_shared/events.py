@@ -398,8 +398,8 @@ class MeasureRecorded(IntegrationEvent):
     counselor_review: bool | None = Field(
         default=None,
         description="Whether the site's follow-up policy (`review_bands` for this instrument,"
-        " else `notify_counselor_from_band`) asks the counselor to review this score. Absent (events from before the field): a band of"
-        " `moderate` or above is reviewed.",
+        " else `notify_counselor_from_band`) asks the counselor to review this score. Absent"
+        " (events from before the field): a band of `moderate` or above is reviewed.",
     )
 
 
