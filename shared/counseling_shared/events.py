@@ -397,9 +397,9 @@ class MeasureRecorded(IntegrationEvent):
     counselor_id: UUID | None = None
     counselor_review: bool | None = Field(
         default=None,
-        description="Whether the site's follow-up policy (`notify_counselor_from_band`) asks"
-        " the counselor to review this score. Absent (events from before the field): a band of"
-        " `moderate` or above is reviewed.",
+        description="Whether the site's follow-up policy (`review_bands` for this instrument,"
+        " else `notify_counselor_from_band`) asks the counselor to review this score. Absent"
+        " (events from before the field): a band of `moderate` or above is reviewed.",
     )
 
 

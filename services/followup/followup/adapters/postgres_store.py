@@ -194,16 +194,17 @@ class PostgresFollowupStore(PostgresRegularityStore, PostgresAppointmentStore):
                    long_term_every, no_show_outreach_after, post_closure_checkins, version,
                    updated_at, max_contact_gap, negative_contact_cooloff, measures,
                    emergency_line, satisfaction_survey_after, appointment_reminders,
-                   notify_counselor_from_band)
+                   notify_counselor_from_band, review_bands)
                VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8::timestamptz, now()), $9, $10,
-                   $11, $12, $13, $14, $15)
+                   $11, $12, $13, $14, $15, $16)
                ON CONFLICT (site_id) DO UPDATE SET first_checkin_after = $2,
                    short_term_every = $3, long_term_every = $4, no_show_outreach_after = $5,
                    post_closure_checkins = $6, version = $7,
                    updated_at = coalesce($8::timestamptz, now()),
                    max_contact_gap = $9, negative_contact_cooloff = $10, measures = $11,
                    emergency_line = $12, satisfaction_survey_after = $13,
-                   appointment_reminders = $14, notify_counselor_from_band = $15""",
+                   appointment_reminders = $14, notify_counselor_from_band = $15,
+                   review_bands = $16""",
             site_id,
             text["first_checkin_after"],
             text["short_term_every"],
@@ -219,6 +220,7 @@ class PostgresFollowupStore(PostgresRegularityStore, PostgresAppointmentStore):
             text["satisfaction_survey_after"],
             text["appointment_reminders"],
             text["notify_counselor_from_band"],
+            text["review_bands"],
         )
 
     async def client(
@@ -461,6 +463,7 @@ def policy_from_row(row: asyncpg.Record) -> tuple[FollowUpPolicy, int]:
             "satisfaction_survey_after": row["satisfaction_survey_after"],
             "appointment_reminders": list(row["appointment_reminders"]),
             "notify_counselor_from_band": row["notify_counselor_from_band"],
+            "review_bands": row["review_bands"],
         }
     )
     return policy, row["version"]

@@ -3,9 +3,10 @@
 One transaction: the follow-up is completed `responded`, the answers and scores are kept here,
 and the public events say only coded values: `FollowUpCompleted`, one `MeasureRecorded` per
 instrument (naming the client's counselor and, in `counselor_review`, whether the site's
-policy `notify_counselor_from_band` asks them to review the score), `CallbackRequested` when
-the client asked to be contacted, and `RiskFlagged` when PHQ-9 item 9 is above 0. The comment
-(the client's words) never leaves followup's database.
+policy asks them to review the score: `review_bands` for the instrument, else
+`notify_counselor_from_band`), `CallbackRequested` when the client asked to be contacted, and
+`RiskFlagged` when PHQ-9 item 9 is above 0, whatever the review bands. The comment (the
+client's words) never leaves followup's database.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ async def answer_checkin(
                 band=score.band,
                 counselor_id=asked.counselor_id,
                 # followup knows the site's policy; notify only reads the coded answer.
-                counselor_review=asked.policy.counselor_reviews(score.band),
+                counselor_review=asked.policy.counselor_reviews(score.band, score.instrument),
             ),
             subject=done.id,
         )

@@ -6,6 +6,7 @@ from typing import Any
 
 from counseling_shared.codes import FollowUpKind, Instrument, MeasureBand
 from followup.domain.durations import CalendarDuration, parse_duration
+from followup.domain.measures.scoring import BANDS
 
 ASKING_KINDS = frozenset(
     {
@@ -21,6 +22,13 @@ ASKING_KINDS = frozenset(
 # in order of severity; below `moderate` a score is not a probable disorder, so not offered.
 REVIEW_BANDS = (MeasureBand.MODERATE, MeasureBand.MODERATELY_SEVERE, MeasureBand.SEVERE)
 _SEVERITY = {band: rank for rank, band in enumerate(MeasureBand)}
+
+
+def review_bands_of(instrument: Instrument) -> tuple[MeasureBand, ...]:
+    """The bands a site may choose for one instrument in `review_bands`: its own published
+    bands from `moderate` up (GAD-7 has no `moderately_severe`, so it is not offered there)."""
+    own = (band for _, band in BANDS[instrument])
+    return tuple(band for band in own if _SEVERITY[band] >= _SEVERITY[MeasureBand.MODERATE])
 
 
 class InvalidPolicy(ValueError):
@@ -63,14 +71,24 @@ class FollowUpPolicy:
     # The lowest band of a check-in score that emails the client's counselor (None: never).
     # The default keeps what every site had before the field: moderate (a total of 10) and up.
     notify_counselor_from_band: MeasureBand | None = MeasureBand.MODERATE
+    # Per instrument, the same floor (None: never); an instrument absent here takes
+    # `notify_counselor_from_band`. Each band is one of that instrument's own.
+    review_bands: Mapping[Instrument, MeasureBand | None] = field(default_factory=dict)
 
     def instruments_for(self, kind: FollowUpKind) -> tuple[Instrument, ...]:
         return tuple(self.measures.get(kind, ()))
 
-    def counselor_reviews(self, band: MeasureBand) -> bool:
-        """Whether a score in `band` is emailed to the counselor under this policy. By rank, so
-        GAD-7 (no `moderately_severe`) is told from `severe` when the site chose that band."""
-        floor = self.notify_counselor_from_band
+    def review_floor(self, instrument: Instrument | None) -> MeasureBand | None:
+        """The lowest band of `instrument` that is emailed to the counselor (None: never)."""
+        if instrument is not None and instrument in self.review_bands:
+            return self.review_bands[instrument]
+        return self.notify_counselor_from_band
+
+    def counselor_reviews(self, band: MeasureBand, instrument: Instrument | None = None) -> bool:
+        """Whether a score of `instrument` in `band` is emailed to the counselor under this
+        policy. By rank, so under the site-wide `moderately_severe` GAD-7 (no such band) is
+        told from its next band up, `severe`. Never consulted for item 9's risk flag."""
+        floor = self.review_floor(instrument)
         return floor is not None and _SEVERITY[band] >= _SEVERITY[floor]
 
     def as_text(self) -> dict[str, Any]:
@@ -93,6 +111,10 @@ class FollowUpPolicy:
             "notify_counselor_from_band": (
                 self.notify_counselor_from_band.value if self.notify_counselor_from_band else None
             ),
+            "review_bands": {
+                i.value: band.value if band else None
+                for i, band in sorted(self.review_bands.items())
+            },
         }
 
 
@@ -147,6 +169,30 @@ def review_band_from_text(values: Mapping[str, Any]) -> MeasureBand | None:
     return band
 
 
+def review_bands_from_text(values: Mapping[str, Any]) -> dict[Instrument, MeasureBand | None]:
+    """`review_bands`, e.g. `{"phq9": "moderately_severe", "gad7": null}`; raises
+    `InvalidPolicy` naming the entry (`review_bands.gad7`) whose instrument is unknown or whose
+    band is not one of that instrument's own from `moderate` up."""
+    bands: dict[Instrument, MeasureBand | None] = {}
+    for name, text in values.items():
+        where = f"review_bands.{name}"
+        try:
+            instrument = Instrument(name)
+        except ValueError:
+            allowed = ", ".join(i.value for i in Instrument)
+            raise InvalidPolicy(where, f"not an instrument; instruments are {allowed}") from None
+        if text is None:
+            bands[instrument] = None
+            continue
+        own = review_bands_of(instrument)
+        band = next((b for b in own if b.value == text), None)
+        if band is None:
+            allowed = ", ".join(b.value for b in own)
+            raise InvalidPolicy(where, f"must be one of {allowed} or null")
+        bands[instrument] = band
+    return bands
+
+
 def policy_from_text(values: Mapping[str, Any]) -> FollowUpPolicy:
     """Build a policy from its text form (as stored and as sent over HTTP). The regularity
     fields came later: a policy recorded without them takes their defaults."""
@@ -180,6 +226,7 @@ def policy_from_text(values: Mapping[str, Any]) -> FollowUpPolicy:
             for i, text in enumerate(values.get("appointment_reminders", ["P1D", "PT2H"]))
         ),
         notify_counselor_from_band=review_band_from_text(values),
+        review_bands=review_bands_from_text(values.get("review_bands") or {}),
         post_closure_checkins=tuple(
             positive_duration(f"post_closure_checkins.{i}", text) for i, text in enumerate(checkins)
         ),

@@ -110,7 +110,22 @@ class PolicyIn(RequestBody):
         default="moderate",
         description="The lowest band of a check-in's PHQ-9 or GAD-7 score that emails the"
         " client's counselor (notify's `elevated_score`); null: never (the site reviews every"
-        " score in sessions). GAD-7 has no `moderately_severe`: from there, its `severe`.",
+        " score in sessions). GAD-7 has no `moderately_severe`: from there, its `severe`."
+        " An instrument named in `review_bands` takes its own band instead.",
+    )
+    # Keys are checked by the policy (domain), so an unknown one is named `review_bands.<key>`.
+    review_bands: dict[str, ReviewBand | None] = Field(
+        default_factory=dict,
+        json_schema_extra={
+            **_shown_default("review_bands"),
+            "propertyNames": {"enum": [i.value for i in Instrument]},
+        },
+        description="Extension: per instrument, the lowest band of its score that emails the"
+        " client's counselor, or null for never; an instrument left out takes"
+        " `notify_counselor_from_band`. Each band must be one of that instrument's own from"
+        " `moderate` up (GAD-7: `moderate` or `severe`). PHQ-9 item 9's risk flag does not"
+        " depend on it.",
+        examples=[{"phq9": "moderately_severe", "gad7": "moderate"}],
     )
 
 
@@ -128,6 +143,10 @@ class PolicyOut(BaseModel):
     satisfaction_survey_after: str | None
     appointment_reminders: list[str]
     notify_counselor_from_band: ReviewBand | None
+    review_bands: dict[Instrument, ReviewBand | None] = Field(
+        description="Extension: per instrument, the lowest band that emails the counselor"
+        " (null: never); instruments not named take `notify_counselor_from_band`."
+    )
     is_default: bool = Field(description="True while the site has not set a policy.")
 
     @classmethod
