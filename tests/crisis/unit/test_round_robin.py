@@ -102,9 +102,20 @@ def test_the_choice_is_never_someone_who_cannot_be_paged(size: int, data: st.Dat
     assert set(choice.passed_over) <= cannot
 
 
-def _open(policy: EscalationPolicy, turns: Turns, **people: frozenset[UUID]) -> list[AlertEvent]:
+def _open(
+    policy: EscalationPolicy,
+    turns: Turns,
+    inactive_staff: frozenset[UUID] = frozenset(),
+    unreachable_staff: frozenset[UUID] = frozenset(),
+) -> list[AlertEvent]:
     command = ReceiveFlag(
-        uuid4(), RiskLevel.HIGH, RiskSource.INTEGRATION, policy, turns=turns, **people
+        uuid4(),
+        RiskLevel.HIGH,
+        RiskSource.INTEGRATION,
+        policy,
+        inactive_staff=inactive_staff,
+        unreachable_staff=unreachable_staff,
+        turns=turns,
     )
     return open_alert(uuid4(), uuid4(), uuid4(), command, T0)
 
