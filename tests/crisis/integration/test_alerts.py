@@ -245,7 +245,12 @@ async def test_editing_the_policy_never_changes_a_running_alert(
     current = (await crisis.http.get(f"/sites/{site}/escalation-policy")).json()
     assert current["version"] == 2
     assert current["levels"] == [
-        {"staff_ids": [str(replacement)], "schedule_ids": [], "ack_timeout": "PT30S"}
+        {
+            "staff_ids": [str(replacement)],
+            "schedule_ids": [],
+            "ack_timeout": "PT30S",
+            "round_robin": False,
+        }
     ]
 
 

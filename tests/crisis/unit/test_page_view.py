@@ -76,3 +76,20 @@ def test_the_fallback_staffs_page_says_fallback_not_a_level_past_the_last() -> N
     assert steps[0] == "Page requested for Bea Kim (level 1)"
     assert steps[2] == "Page requested for Alex Martin (you) (fallback)"
     assert fr.timeline()[2]["text"] == "Appel demandé pour Alex Martin (vous) (dernier recours)"
+
+
+def test_a_round_robin_turn_says_whose_turn_it_was_in_the_readers_language() -> None:
+    me = uuid4()
+    view: dict[str, object] = {
+        "pages": [{"staff_id": me, "level": 1, "requested_at": AT, "sent_at": None}],
+        "timeline": [
+            {"at": AT, "kind": "round_robin_turn", "staff_id": str(me), "level": 1, "turn": 7},
+        ],
+    }
+    names = {str(me): "Alex Martin"}
+
+    en = PageView(view, me, translator("en"), when_formatter("en", "UTC"), names)
+    fr = PageView(view, me, translator("fr"), when_formatter("fr", "UTC"), names)
+
+    assert en.timeline()[0]["text"] == "Round robin: turn 7 went to Alex Martin (you) (level 1)"
+    assert fr.timeline()[0]["text"] == ("Tour de rôle : tour 7 pour Alex Martin (vous) (niveau 1)")

@@ -31,6 +31,7 @@ from crisis.domain.timeline import (
     PolicyAdopted,
     Reopened,
     Resolved,
+    RoundRobinTurn,
     timeline_details,
 )
 
@@ -39,6 +40,7 @@ POLICY = EscalationPolicy(
     (
         PolicyLevel((uuid4(),), timedelta(minutes=5)),
         PolicyLevel((uuid4(), uuid4()), timedelta(minutes=10), (uuid4(),)),
+        PolicyLevel((uuid4(), uuid4()), timedelta(minutes=2), round_robin=True),
     ),
     2,
     (uuid4(),),
@@ -66,6 +68,8 @@ EVENTS: list[AlertEvent] = [
     Resolved(uuid4(), AlertOutcome.REFERRED_HOSPITAL, AT),
     Exhausted(2, 1, AT),
     Reopened(uuid4(), AlertReopenReason.RISK_RAISED, 2, 1, AT),
+    RoundRobinTurn(3, 0, uuid4(), 7, 2, uuid4(), AT),
+    RoundRobinTurn(3, 1, uuid4(), 1, 2, None, AT),
 ]
 
 

@@ -317,4 +317,4 @@ def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
 def _json_value(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_json_value(v) for v in value]
-    return value if isinstance(value, int | str) else str(value)
+    return value if value is None or isinstance(value, int | str) else str(value)

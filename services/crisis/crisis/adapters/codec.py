@@ -42,14 +42,18 @@ def from_stored(record: RecordedEvent) -> AlertEvent:
 
 
 def policy_levels_json(policy: EscalationPolicy) -> list[dict[str, Any]]:
-    return [
-        {
-            "staff_ids": [str(s) for s in level.staff_ids],
-            "schedule_ids": [str(s) for s in level.schedule_ids],
-            "ack_timeout": format_duration(level.ack_timeout),
-        }
-        for level in policy.levels
-    ]
+    return [_level_json(level) for level in policy.levels]
+
+
+def _level_json(level: PolicyLevel) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "staff_ids": [str(s) for s in level.staff_ids],
+        "schedule_ids": [str(s) for s in level.schedule_ids],
+        "ack_timeout": format_duration(level.ack_timeout),
+    }
+    if level.round_robin:  # absent when false: policies stored before round robin read alike
+        data["round_robin"] = True
+    return data
 
 
 def policy_from_json(
@@ -64,6 +68,7 @@ def policy_from_json(
                 tuple(UUID(s) for s in level["staff_ids"]),
                 parse_duration(level["ack_timeout"]),
                 tuple(UUID(s) for s in level.get("schedule_ids", [])),  # absent before schedules
+                bool(level.get("round_robin", False)),
             )
             for level in levels
         ),

@@ -10,7 +10,7 @@ from counseling_shared.codes import AlertOutcome
 from counseling_shared.logs import get_logger
 from counseling_shared.unit_of_work import UnitOfWork
 from crisis import metrics
-from crisis.adapters import alerts, flags, policies, staff, timers
+from crisis.adapters import alerts, flags, policies, round_robin, staff, timers
 from crisis.adapters.flags import RiskFlag
 from crisis.application.publishing import Paging, public_events
 from crisis.application.schedules import on_call_now
@@ -33,7 +33,8 @@ from crisis.domain.alert import (
     open_alert,
 )
 from crisis.domain.escalation import Step
-from crisis.domain.policy import EscalationPolicy, everyone, schedules_of
+from crisis.domain.policy import EscalationPolicy, everyone, has_round_robin, schedules_of
+from crisis.domain.round_robin import Turns
 from crisis.domain.timeline import (
     AlertEvent,
     ChainRepeated,
@@ -102,15 +103,33 @@ async def receive_flag(uow: UnitOfWork, flag: RiskFlag, paging: Paging) -> FlagO
         alert = loaded.alert
         # A flag re-opening an acknowledged alert pages by its frozen policy and its
         # acknowledger: who they are (deactivated?) is asked now. Adopting uses the site's.
+        paged_by = alert.policy or in_force
         people = await _people_now(
-            uow, alert.policy or in_force, [alert.acknowledged_by] if alert.acknowledged_by else []
+            uow, paged_by, [alert.acknowledged_by] if alert.acknowledged_by else []
         )
-        command = ReceiveFlag(flag.flag_id, flag.level, flag.source, in_force, *people)
+        unreachable, turns = await _round_robin_now(uow, flag.site_id, paged_by, people[0])
+        command = ReceiveFlag(
+            flag.flag_id,
+            flag.level,
+            flag.source,
+            in_force,
+            *people,
+            unreachable_staff=unreachable,
+            turns=turns,
+        )
         alert_id = alert.id
         events = decide(alert, command, uow.now())
     else:  # no alert, or it was resolved while we waited for its lock
+        people = await _people_now(uow, in_force)
+        unreachable, turns = await _round_robin_now(uow, flag.site_id, in_force, people[0])
         command = ReceiveFlag(
-            flag.flag_id, flag.level, flag.source, in_force, *await _people_now(uow, in_force)
+            flag.flag_id,
+            flag.level,
+            flag.source,
+            in_force,
+            *people,
+            unreachable_staff=unreachable,
+            turns=turns,
         )
         loaded, alert_id = None, uuid4()
         events = open_alert(alert_id, flag.client_id, flag.site_id, command, uow.now())
@@ -140,7 +159,10 @@ async def escalate_now(
     assert loaded is not None
     # The frozen policy's schedules are asked now, as a timer firing would.
     on_call, inactive = await _people_now(uow, loaded.alert.policy)
-    command = EscalateNow(staff_id, from_step, on_call, inactive)
+    unreachable, turns = await _round_robin_now(
+        uow, loaded.alert.site_id, loaded.alert.policy, on_call
+    )
+    command = EscalateNow(staff_id, from_step, on_call, inactive, unreachable, turns)
     events = decide(loaded.alert, command, uow.now())
     return await _save_and_publish(uow, alert_id, loaded, events, paging)
 
@@ -180,10 +202,11 @@ async def escalation_due(uow: UnitOfWork, due: DueDeadline, paging: Paging) -> N
         # The frozen policy keeps schedule references: who they name is decided now.
         taker = [alert.acknowledged_by] if alert.acknowledged_by else []
         on_call, inactive = await _people_now(uow, alert.policy, taker)
+        unreachable, turns = await _round_robin_now(uow, alert.site_id, alert.policy, on_call)
         command: Command = (
-            AckExpired(due.round, on_call, inactive)
+            AckExpired(due.round, on_call, inactive, unreachable, turns)
             if due.kind == "ack_expiry"
-            else EscalationDue(due.step, on_call, inactive, due.round)
+            else EscalationDue(due.step, on_call, inactive, due.round, unreachable, turns)
         )
         events = decide(alert, command, uow.now())
     await timers.settle(conn, due.timer_id, "fired" if events else "cancelled", uow.now())
@@ -197,6 +220,10 @@ async def page_orphan_alerts(uow: UnitOfWork, site_id: UUID, paging: Paging) -> 
     site_policy = await policies.policy_of(uow.conn, site_id)
     if site_policy is None:
         return []
+    if has_round_robin(site_policy.policy):
+        # Turns are taken while alerts are locked one after another: flags of the site (which
+        # lock an alert, then the turns) wait, so neither holds what the other waits for.
+        await policies.lock_site_for_change(uow.conn, site_id)
     adopted = []
     on_call, inactive = await _people_now(uow, site_policy.policy)
     for alert_id in await policies.orphan_alerts_of(uow.conn, site_id):
@@ -204,7 +231,10 @@ async def page_orphan_alerts(uow: UnitOfWork, site_id: UUID, paging: Paging) -> 
             continue
         loaded = await alerts.load(uow.conn, alert_id)
         assert loaded is not None
-        events = decide(loaded.alert, AdoptPolicy(site_policy.policy, on_call, inactive), uow.now())
+        # Read per alert: the previous one may just have taken a turn.
+        unreachable, turns = await _round_robin_now(uow, site_id, site_policy.policy, on_call)
+        command = AdoptPolicy(site_policy.policy, on_call, inactive, unreachable, turns)
+        events = decide(loaded.alert, command, uow.now())
         if events:
             await _save_and_publish(uow, alert_id, loaded, events, paging)
             adopted.append(alert_id)
@@ -277,6 +307,21 @@ async def _people_now(
     return on_call, await staff.inactive_among(uow.conn, reachable)
 
 
+async def _round_robin_now(
+    uow: UnitOfWork, site_id: UUID, policy: EscalationPolicy | None, on_call: OnCall
+) -> tuple[frozenset[UUID], Turns]:
+    """For a policy with round-robin levels: who of the people it can page has no phone or
+    email (passed over when it is their turn), and the site's turns, read under the site's
+    round-robin lock held until commit (the turns this decision gives are written before)."""
+    if not has_round_robin(policy):
+        return frozenset(), {}
+    assert policy is not None
+    await round_robin.lock_site(uow.conn, site_id)
+    people = everyone(policy) | {s for staff_ids in on_call.values() for s in staff_ids}
+    unreachable = await staff.with_fewer_channels(uow.conn, people, 1)
+    return frozenset(unreachable), await round_robin.turns_of(uow.conn, site_id)
+
+
 async def _change(uow: UnitOfWork, alert_id: UUID, command: Command, paging: Paging) -> Alert:
     if not await alerts.lock(uow.conn, alert_id):
         raise AlertNotFound(alert_id)
@@ -296,6 +341,7 @@ async def _save_and_publish(
     paging: Paging,
 ) -> Alert:
     after = await alerts.save(uow, alert_id, loaded, events)
+    await round_robin.record_turns(uow.conn, after.site_id, events, uow.now())
     for event in public_events(loaded.alert if loaded else None, events, paging):
         envelope = uow.publish(event, subject=alert_id)
         if uow.cause is None:  # a deadline or a staff action starts a flow: keep it one flow

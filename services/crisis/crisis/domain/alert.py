@@ -21,10 +21,12 @@ from counseling_shared.codes import (
 from counseling_shared.fast_replace import replace
 from crisis.domain.escalation import FIRST_STEP, Step, fallback_step, next_step
 from crisis.domain.policy import EscalationPolicy
+from crisis.domain.round_robin import Turn, Turns, choose
 from crisis.domain.timeline import (
     REOPEN_ACK_EXPIRED,
     REOPEN_RISK_RAISED,
     STAFF_DEACTIVATED,
+    STAFF_UNREACHABLE,
     Acknowledged,
     AlertEvent,
     CallEnded,
@@ -45,6 +47,7 @@ from crisis.domain.timeline import (
     PolicyAdopted,
     Reopened,
     Resolved,
+    RoundRobinTurn,
 )
 
 # --- state ---------------------------------------------------------------------------------
@@ -172,6 +175,8 @@ class ReceiveFlag:
     policy_in_force: EscalationPolicy | None
     on_call: OnCall = field(default_factory=dict)
     inactive_staff: frozenset[UUID] = frozenset()
+    unreachable_staff: frozenset[UUID] = frozenset()
+    turns: Turns = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,8 @@ class EscalationDue:
     on_call: OnCall = field(default_factory=dict)
     inactive_staff: frozenset[UUID] = frozenset()
     round: int = 0
+    unreachable_staff: frozenset[UUID] = frozenset()
+    turns: Turns = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -195,6 +202,8 @@ class AckExpired:
     round: int
     on_call: OnCall = field(default_factory=dict)
     inactive_staff: frozenset[UUID] = frozenset()
+    unreachable_staff: frozenset[UUID] = frozenset()
+    turns: Turns = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -206,6 +215,8 @@ class AdoptPolicy:
     policy: EscalationPolicy
     on_call: OnCall = field(default_factory=dict)
     inactive_staff: frozenset[UUID] = frozenset()
+    unreachable_staff: frozenset[UUID] = frozenset()
+    turns: Turns = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -221,21 +232,28 @@ class EscalateNow:
     from_step: Step | None = None
     on_call: OnCall = field(default_factory=dict)
     inactive_staff: frozenset[UUID] = frozenset()
+    unreachable_staff: frozenset[UUID] = frozenset()
+    turns: Turns = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class _Roster:
-    """What a command knows about people at this instant: who each schedule has on call, and
-    whom booking deactivated."""
+    """What a command knows about people at this instant: who each schedule has on call, whom
+    booking deactivated, who has no phone or email, and where the site's round-robin levels
+    stand (`turns`)."""
 
     on_call: OnCall
     inactive: frozenset[UUID]
+    unreachable: frozenset[UUID] = frozenset()
+    turns: Turns = field(default_factory=dict)
 
     @staticmethod
     def of(
         command: "ReceiveFlag | EscalationDue | AckExpired | AdoptPolicy | EscalateNow",
     ) -> "_Roster":
-        return _Roster(command.on_call, command.inactive_staff)
+        return _Roster(
+            command.on_call, command.inactive_staff, command.unreachable_staff, command.turns
+        )
 
 
 @dataclass(frozen=True)
@@ -528,13 +546,55 @@ def _page_level(
         for schedule in level.schedule_ids
     ]
     people = list(dict.fromkeys([*level.staff_ids, *(s for r in resolved for s in r.staff_ids)]))
-    pages = _pages(alert_id, step, people, now, flag_id, roster.inactive, round_)
+    if level.round_robin:
+        pages = _round_robin_page(alert_id, step, people, now, flag_id, roster, round_)
+    else:
+        pages = _pages(alert_id, step, people, now, flag_id, roster.inactive, round_)
     if any(isinstance(page, PageRequested) for page in pages):
         return [*resolved, *pages]
     events: list[AlertEvent] = [*resolved, *pages, LevelSkipped(step.level, step.cycle, now)]
     if skipped + 1 >= len(policy.levels):
         return [*events, *_exhaust(alert_id, policy, step, now, roster, round_)]
     return events + _move_on(alert_id, policy, step, now, roster, skipped + 1, round_)
+
+
+def _round_robin_page(
+    alert_id: UUID,
+    step: Step,
+    people: list[UUID],
+    now: datetime,
+    flag_id: UUID | None,
+    roster: _Roster,
+    round_: int,
+) -> list[AlertEvent]:
+    """Page the one of `people` whose turn it is, passing over (each a `page_skipped` step)
+    those who cannot be paged; nobody left: no page, and the caller skips the level as usual."""
+    cannot_page = roster.inactive | roster.unreachable
+    choice = choose(people, roster.turns.get(step.level, Turn()), cannot_page)
+    events: list[AlertEvent] = [
+        PageSkipped(
+            staff,
+            step.level,
+            step.cycle,
+            STAFF_DEACTIVATED if staff in roster.inactive else STAFF_UNREACHABLE,
+            now,
+        )
+        for staff in choice.passed_over
+    ]
+    if choice.staff_id is None:
+        return events
+    turn = RoundRobinTurn(
+        step.level,
+        step.cycle,
+        choice.staff_id,
+        choice.turn,
+        len(people),
+        choice.after_staff_id,
+        now,
+    )
+    page_id = page_id_for(alert_id, step, choice.staff_id, round_)
+    paged = PageRequested(page_id, choice.staff_id, step.level, step.cycle, flag_id, now)
+    return [*events, turn, paged]
 
 
 def page_id_for(alert_id: UUID, step: Step, staff_id: UUID, round_: int = 0) -> UUID:
@@ -624,6 +684,7 @@ def evolve(alert: Alert | None, event: AlertEvent) -> Alert | None:
             | PageSkipped()
             | CallEnded()
             | EscalatedByStaff()
+            | RoundRobinTurn()
         ):
             return alert
         case PolicyAdopted():

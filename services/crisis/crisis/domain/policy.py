@@ -20,12 +20,14 @@ class PolicyLevel:
     """One rung of the ladder: the staff paged together, and how long they have to acknowledge.
 
     `schedule_ids` are resolved to whoever is on call at the moment the level is paged, and
-    paged with `staff_ids`.
+    paged with `staff_ids`. `round_robin`: only one of them is paged, each alert the next in
+    turn (domain/round_robin.py).
     """
 
     staff_ids: tuple[UUID, ...]
     ack_timeout: timedelta
     schedule_ids: tuple[UUID, ...] = ()
+    round_robin: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class LevelDraft:
     staff_ids: Sequence[UUID]
     ack_timeout: str
     schedule_ids: Sequence[UUID] = ()
+    round_robin: bool = False
 
 
 def escalation_policy(
@@ -108,7 +111,11 @@ def escalation_policy(
             continue
         if not MIN_ACK_TIMEOUT <= timeout <= MAX_ACK_TIMEOUT:
             errors.append(FieldError(f"{where}.ack_timeout", "must be between PT1S and P1D"))
-        built.append(PolicyLevel(tuple(draft.staff_ids), timeout, tuple(draft.schedule_ids)))
+        built.append(
+            PolicyLevel(
+                tuple(draft.staff_ids), timeout, tuple(draft.schedule_ids), draft.round_robin
+            )
+        )
     if len(set(fallback_staff_ids)) != len(fallback_staff_ids):
         errors.append(FieldError("fallback_staff_ids", "a staff member is listed twice"))
     expires = _ack_expires_after(ack_expires_after, errors)
@@ -142,3 +149,8 @@ def schedules_of(policy: EscalationPolicy | None) -> set[UUID]:
     if policy is None:
         return set()
     return {schedule for level in policy.levels for schedule in level.schedule_ids}
+
+
+def has_round_robin(policy: EscalationPolicy | None) -> bool:
+    """Some level of the policy pages one person in turn."""
+    return policy is not None and any(level.round_robin for level in policy.levels)

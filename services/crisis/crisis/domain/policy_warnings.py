@@ -6,9 +6,11 @@ look-ahead, `crisis_oncall_empty_hours`, watches the schedules themselves).
 """
 
 from collections.abc import Collection
+from datetime import timedelta
 from uuid import UUID
 
-from crisis.domain.policy import EscalationPolicy
+from crisis.domain.durations import format_duration
+from crisis.domain.policy import EscalationPolicy, PolicyLevel
 
 NO_FALLBACK = "fallback_staff_ids is empty: when the chain is exhausted nobody more is paged"
 FALLBACK_ALL_DEACTIVATED = (
@@ -16,6 +18,13 @@ FALLBACK_ALL_DEACTIVATED = (
 )
 
 TEXTS_STOPPED = "texted STOP to the paging number: paged by email only until they text START"
+
+ROUND_ROBIN_ONE_PERSON = (
+    "round robin with one person and no schedule: they are paged for every alert;"
+    " name more people (or a schedule) to share the load"
+)
+ROUND_ROBIN_LONG_WAIT = timedelta(minutes=15)
+"""A round-robin level pages one person: longer than this, a crisis waits on one phone."""
 
 
 def policy_warnings(
@@ -28,6 +37,7 @@ def policy_warnings(
     who texted STOP (paged by email only: one channel left, and the slower one)."""
     warnings: list[str] = []
     for n, level in enumerate(policy.levels, start=1):
+        warnings += [f"level {n}: {line}" for line in _round_robin_warnings(level)]
         gone = [staff for staff in level.staff_ids if staff in inactive]
         warnings += [f"level {n}: {staff} is deactivated and will be skipped" for staff in gone]
         warnings += [
@@ -57,3 +67,19 @@ def policy_warnings(
     elif len(gone) == len(fallback):
         warnings.append(FALLBACK_ALL_DEACTIVATED)
     return warnings
+
+
+def _round_robin_warnings(level: PolicyLevel) -> list[str]:
+    """A round-robin level pages one person per alert: say when that shares nothing, or leaves
+    a crisis waiting long on a single person before the next level."""
+    if not level.round_robin:
+        return []
+    lines = []
+    if len(level.staff_ids) <= 1 and not level.schedule_ids:
+        lines.append(ROUND_ROBIN_ONE_PERSON)
+    if level.ack_timeout > ROUND_ROBIN_LONG_WAIT:
+        lines.append(
+            f"round robin pages one person, who has {format_duration(level.ack_timeout)} to"
+            " acknowledge before the next level is paged; a shorter ack_timeout escalates sooner"
+        )
+    return lines

@@ -103,6 +103,24 @@ class PageSkipped:
 
 
 STAFF_DEACTIVATED = "staff_deactivated"
+STAFF_UNREACHABLE = "no_contact"
+"""A round-robin level passes over someone with neither phone nor email known to booking."""
+
+
+@dataclass(frozen=True)
+class RoundRobinTurn:
+    """A round-robin level paged one of its `pool` people: `staff_id`, on the level's `turn`
+    at the site (counting this one), the next after `after_staff_id` (who had the previous turn;
+    None: nobody yet, or no longer among the level's people). Those passed over (deactivated,
+    unreachable) each have a `page_skipped` step before it."""
+
+    level: int
+    cycle: int
+    staff_id: UUID
+    turn: int
+    pool: int
+    after_staff_id: UUID | None
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -217,6 +235,7 @@ AlertEvent = (
     | OnCallResolved
     | LevelSkipped
     | PageSkipped
+    | RoundRobinTurn
     | PageSent
     | PageFailed
     | CallEnded
@@ -249,6 +268,7 @@ EVENT_TYPES: tuple[type[AlertEvent], ...] = (
     Resolved,
     Exhausted,
     Reopened,
+    RoundRobinTurn,
 )
 
 _KINDS: dict[type[AlertEvent], str] = {
@@ -271,6 +291,7 @@ _KINDS: dict[type[AlertEvent], str] = {
     Resolved: "resolved",
     Exhausted: "exhausted",
     Reopened: "reopened",
+    RoundRobinTurn: "round_robin_turn",
 }
 
 
@@ -321,6 +342,15 @@ def timeline_details(event: AlertEvent) -> dict[str, Any]:
                 "level": event.level,
                 "cycle": event.cycle,
                 "reason": event.reason,
+            }
+        case RoundRobinTurn():
+            return {
+                "staff_id": event.staff_id,
+                "level": event.level,
+                "cycle": event.cycle,
+                "turn": event.turn,
+                "pool": event.pool,
+                "after_staff_id": event.after_staff_id,
             }
         case PageSent():
             return {

@@ -120,7 +120,9 @@ async def put_escalation_policy(
                 uow,
                 site_id,
                 [
-                    LevelDraft(level.staff_ids, level.ack_timeout, level.schedule_ids)
+                    LevelDraft(
+                        level.staff_ids, level.ack_timeout, level.schedule_ids, level.round_robin
+                    )
                     for level in body.levels
                 ],
                 body.repeat,

@@ -187,6 +187,13 @@ class PageView:
                 return _("Level %(level)s skipped: nobody on call", level=level)
             case "page_skipped":
                 return _("%(who)s skipped (%(reason)s)", who=who, reason=step.get("reason", ""))
+            case "round_robin_turn":
+                return _(
+                    "Round robin: turn %(turn)s went to %(who)s (level %(level)s)",
+                    who=who,
+                    turn=step.get("turn", ""),
+                    level=level,
+                )
             case "page_sent":
                 return _(
                     "Page to %(who)s sent by %(channel)s",

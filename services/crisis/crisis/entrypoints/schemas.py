@@ -15,6 +15,14 @@ _SHOWN_EMPTY: dict[str, Any] = {"default": []}
 """A `default_factory`'s default is left out of the OpenAPI document; this shows it."""
 
 
+_ROUND_ROBIN = (
+    "Extension: page ONE of the level's people (its staff ids, then whoever its schedules"
+    " have on call) per alert, each new alert of the site the next in turn; someone who cannot"
+    " be paged (deactivated, no phone or email) is passed over. Unacknowledged within"
+    " `ack_timeout`, escalation goes on to the next level as usual. False: everyone is paged."
+)
+
+
 class PolicyLevelBody(RequestBody):
     staff_ids: list[UUID] = Field(
         default_factory=list,
@@ -31,6 +39,7 @@ class PolicyLevelBody(RequestBody):
         description="ISO 8601 duration (PT1S to P1D) this level has to acknowledge.",
         examples=["PT5M"],
     )
+    round_robin: bool = Field(default=False, description=_ROUND_ROBIN)
 
 
 class EscalationPolicyBody(RequestBody):
@@ -73,6 +82,7 @@ class PolicyLevelOut(BaseModel):
     staff_ids: list[UUID]
     schedule_ids: list[UUID] = Field(default_factory=list)
     ack_timeout: str = Field(description="ISO 8601 duration.")
+    round_robin: bool = Field(default=False, description=_ROUND_ROBIN)
 
 
 class EscalationPolicyOut(BaseModel):
@@ -213,7 +223,10 @@ class TimelineEntryOut(BaseModel):
     `risk_level`, `previous_risk_level`, `source`, `level` (escalation level, 1-based), `cycle`
     (pass through the chain, 0 = the first), `channel`, `attempts`, `outcome`, `policy_levels`,
     `schedule_id` and `staff_ids` (who a schedule had on call when its level was paged),
-    `reason` (why a page was skipped, or why the alert was re-opened), and for a page's phone
+    `reason` (why a page was skipped, or why the alert was re-opened), for a round-robin level's
+    choice (`round_robin_turn`) the `staff_id` whose turn it was, the level's `turn` at the site
+    (counting this one), its `pool` of people and `after_staff_id` (who had the turn before;
+    null: nobody yet, or no longer in the level), and for a page's phone
     call (`call_ended`) Twilio's final `outcome` (`completed`, `no_answer`, `busy`, `failed`,
     `canceled`) and `answered_by` (`human`, `machine`, `unknown`, or empty).
     Never free text about the client.
@@ -226,7 +239,8 @@ class TimelineEntryOut(BaseModel):
     kind: str = Field(
         description="flag_received, opened, no_policy, policy_adopted, level_raised,"
         " oncall_resolved, level_skipped, page_requested, page_skipped (with `reason`), page_sent,"
-        " page_failed, call_ended (a page's phone call ended), escalated,"
+        " page_failed, call_ended (a page's phone call ended), round_robin_turn (extension:"
+        " whose turn a round-robin level paged), escalated,"
         " chain_repeated, acknowledged, resolved, exhausted or reopened (with `reason`"
         " `risk_raised` or `ack_expired`, and the `staff_id` paged again)."
     )
