@@ -57,9 +57,7 @@ async def test_a_window_closing_after_the_client_was_told_no_fee_is_a_409_changi
     before = (await booking.get(f"/appointments/{booked['id']}")).json()
     booking.clock.advance(timedelta(minutes=20))  # the desk told "no fee"; the window closed
 
-    refused = await booking.post(
-        f"/appointments/{booked['id']}/cancel", _cancel(expected_fee=None)
-    )
+    refused = await booking.post(f"/appointments/{booked['id']}/cancel", _cancel(expected_fee=None))
 
     assert refused.status_code == 409, refused.text
     assert refused.headers["content-type"] == "application/problem+json"
@@ -133,7 +131,7 @@ async def test_without_expected_fee_a_late_cancel_marks_the_fee_as_before(
 
 
 async def test_a_malformed_expected_fee_is_a_422_naming_it(booking: Booking) -> None:
-    site, counselor, client = await _practice(booking)
+    _, counselor, client = await _practice(booking)
     booked = await booking.appointment(counselor, client, booking.at(hours=40))
 
     answer = await booking.post(
@@ -150,7 +148,7 @@ async def test_a_malformed_expected_fee_is_a_422_naming_it(booking: Booking) -> 
 async def test_a_series_cancel_compares_the_fees_its_occurrences_add_up_to(
     booking: Booking,
 ) -> None:
-    """Weekly, inside a two-week window: the first two occurrences are late (2 × 40 €)."""
+    """Weekly, inside a two-week window: the first two occurrences are late (twice 40 EUR)."""
     site, counselor, client = await _practice(booking, late_cancellation_window="P14D")
     await _charge(booking, site["id"], FEE)
     series = await booking.created(
