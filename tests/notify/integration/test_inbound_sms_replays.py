@@ -76,9 +76,7 @@ def replays() -> float:
     return REGISTRY.get_sample_value("twilio_replays_total", labels) or 0.0
 
 
-async def test_a_replayed_c_confirms_once(
-    notify: Notify, booking: FakeBooking, phone: str
-) -> None:
+async def test_a_replayed_c_confirms_once(notify: Notify, booking: FakeBooking, phone: str) -> None:
     await remind(notify, phone)
     message_id = f"msg-{uuid4()}"
     first = await text(notify, phone, "C", message_id=message_id)
