@@ -60,8 +60,9 @@ AUDIT_STATUS_MISMATCHES = Counter(
 )
 TWILIO_REPLAYS = Counter(
     "twilio_replays_total",
-    "Twilio-signed posts not acted on because the same post (its Twilio id) was acted on"
-    " already, or is being handled at that moment, by service and route",
+    "Twilio-signed posts, and shared-secret texts with a provider message id, not acted on"
+    " because the same post (its id) was acted on already, or is being handled at that"
+    " moment, by service and route",
     ["service", "route"],
 )
 INBOUND_SMS_NUMBER_LIMITED = Counter(

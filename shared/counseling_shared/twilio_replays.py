@@ -19,6 +19,10 @@ spans other transactions and services (booking over the bus), so it cannot commi
 
 A death after the action but before the settle lets a retry after `LEASE` act a second time:
 the window of one UPDATE. Rows are pruned after `KEEP` (a post replayed later acts again).
+
+The shared secret's `POST /inbound/sms` (notify's and crisis's) is remembered the same way, in
+the same table, by the message id the provider sends (`message_key`); a post without one acts
+each time. The metric's `route` label tells those apart from Twilio's.
 """
 
 from __future__ import annotations
@@ -49,6 +53,13 @@ def post_key(kind: str, *parts: str) -> str | None:
     if not parts or not _SID.match(parts[0]):
         return None
     return ":".join((kind, parts[0], *(p[:40] for p in parts[1:])))
+
+
+def message_key(message_id: str | None) -> str | None:
+    """The key of a text posted with the shared secret, by the provider's id (already checked:
+    `counseling_shared.http.provider_message_id`); None without one (acted on without memory).
+    Its own prefix: never the key of a Twilio post."""
+    return f"secret-text:{message_id}" if message_id else None
 
 
 async def _claim(pool: asyncpg.Pool[Any], key: str, route: str) -> bool | None:

@@ -136,5 +136,5 @@ async def test_texts_past_the_numbers_budget_get_no_action_and_no_reply(
     )
 
     assert (past.status_code, past.text) == (200, twilio_signature.twiml())
-    assert (by_secret.status_code, by_secret.json()) == (200, {"reply": ""})
+    assert (by_secret.status_code, by_secret.json()) == (200, {"reply": "", "replayed": False})
     assert (await alert(crisis, alert_id))["status"] == "open"

@@ -15,6 +15,7 @@ from booking.application.recording import record, stream_id
 from booking.domain import appointment
 from booking.domain.appointment import Appointment, AppointmentStatus
 from booking.domain.errors import SlotTaken, UnknownAggregate
+from booking.domain.expected_fee import ExpectedFee, require_expected, total_fee
 from booking.domain.scheduling import series
 from booking.domain.scheduling.series import Conflict, Series, SeriesConflicts
 from counseling_shared.unit_of_work import UnitOfWork
@@ -93,9 +94,11 @@ async def cancel_series(
     command: appointment.CancelAppointment,
     access: SiteAccess,
     on_freed: handlers.SlotFreed | None = None,
+    expected: ExpectedFee | None = None,
 ) -> BookedSeries:
     """Cancel the occurrences still booked on or after `from_date` (the site's local date;
-    default: today), each as an ordinary cancellation."""
+    default: today), each as an ordinary cancellation. With `expected`, the fees they mark
+    together must be that fee, else `FeeChanged` rolls every one of them back."""
     current = await series_store.load_series(uow.conn, series_id)
     if current is None:
         raise UnknownAggregate("appointment series", series_id)
@@ -113,6 +116,7 @@ async def cancel_series(
         cancelled.append(
             await handlers.cancel_appointment(uow, appointment_id, as_part, access, on_freed)
         )
+    require_expected(total_fee(a.fee_due for a in cancelled), expected)
     events = [
         series.SeriesCancelled(
             series_id, since, command.cancelled_by, tuple(a.id for a in cancelled), uow.now()

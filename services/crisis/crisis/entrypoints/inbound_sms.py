@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
 
-from counseling_shared import audit
+from counseling_shared import audit, twilio_replays
 from counseling_shared.http import webhook_secret
 from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.rate_limit import RateBudget
@@ -59,7 +59,8 @@ def require_secret(
     SMS_PATH,
     responses=problem_responses(
         s401="Missing or wrong `X-Webhook-Secret` (checked before the body).",
-        s503="No `INBOUND_SMS_SECRET` is configured.",
+        s503="No `INBOUND_SMS_SECRET` is configured, or a post with the same `message_id` is"
+        " being handled at this moment (`Retry-After`): post it again.",
     ),
     openapi_extra={"security": []},  # the shared secret header is the credential
 )
@@ -70,7 +71,19 @@ async def inbound_sms(
     alert as them when it comes from their phone; `ESC <code>` escalates it now (the next
     level is paged, unless the alert already left that page's level); anything else gets a
     short help text. Past the number's INBOUND_SMS_PER_NUMBER_LIMIT, nothing but a STOP acts
-    and `reply` is empty."""
+    and `reply` is empty. Extension: a text with a `message_id` acts once; posted again it is
+    answered `replayed`, with an empty `reply` (503 while the first post is still acting)."""
+    key = twilio_replays.message_key(body.message_id)
+    db = runtime_of(request).db()
+    answer = await twilio_replays.once(db, "crisis", SMS_PATH, key, lambda: act_on(request, body))
+    if answer is None:
+        return InboundSmsReply(reply="", replayed=True)
+    return answer
+
+
+async def act_on(request: Request, body: InboundSmsBody) -> InboundSmsReply:
+    """What a staff member's text does, and the answer: for the shared secret's route and
+    Twilio's, each of which remembers its posts first."""
     runtime = runtime_of(request)
     settings = _settings(runtime)
     sender = Sender.of_phone(settings.link_keys, body.from_)

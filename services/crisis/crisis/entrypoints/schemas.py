@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from counseling_shared.codes import AlertOutcome, AlertStatus, RiskLevel, RiskSource
 from counseling_shared.http.bodies import RequestBody
+from counseling_shared.http.provider_message_id import MessageId
 from crisis.domain.policy import MAX_LEVELS, MAX_REPEAT
 from crisis.entrypoints.resource_ids import WithId, legacy_id
 
@@ -298,10 +299,16 @@ class InboundSmsBody(BaseModel):
         alias="from", min_length=3, max_length=32, description="The sender's phone number."
     )
     text: str = Field(max_length=1600, description="The message as typed.")
+    message_id: MessageId = None
 
 
 class InboundSmsReply(BaseModel):
     reply: str = Field(
         description="The text to send back to the sender (the provider texts it to them);"
         " empty: send nothing (the number is past INBOUND_SMS_PER_NUMBER_LIMIT)."
+    )
+    replayed: bool = Field(
+        default=False,
+        description="Extension: true when a text with this `message_id` was acted on already"
+        " (a provider's retry, or a replay): nothing was done and `reply` is empty.",
     )

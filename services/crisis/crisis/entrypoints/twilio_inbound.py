@@ -79,7 +79,7 @@ async def twilio_inbound_sms(
         "crisis",
         SMS_PATH,
         key,
-        lambda: inbound_sms.inbound_sms(None, request, body),
+        lambda: inbound_sms.act_on(request, body),
     )
     if answer is None:
         return twilio_webhook.twiml_response()  # a replay: acted on already

@@ -22,9 +22,11 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from counseling_shared import twilio_replays
 from counseling_shared.http import webhook_secret
 from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.problems import Problem
+from counseling_shared.http.provider_message_id import MessageId
 from counseling_shared.http.rate_limit import RateBudget
 from counseling_shared.http.sms_number_budget import number_budget
 from counseling_shared.logs import get_logger
@@ -63,6 +65,7 @@ class InboundSmsBody(BaseModel):
         alias="from", min_length=3, max_length=32, description="The sender's phone number."
     )
     text: str = Field(max_length=1600, description="The message as typed.")
+    message_id: MessageId = None
 
 
 class ReminderReply(BaseModel):
@@ -117,6 +120,11 @@ class InboundSmsReply(BaseModel):
         description="Extension: the text was handed to crisis (one number for clients and"
         " staff): an `ACK <code>`, or a text from an active staff member's phone. Null"
         " otherwise.",
+    )
+    replayed: bool = Field(
+        default=False,
+        description="Extension: true when a text with this `message_id` was acted on already"
+        " (a provider's retry, or a replay): nothing was done and `reply` is empty.",
     )
 
 
@@ -177,7 +185,13 @@ _SECRET_RESPONSES = {
 
 @router.post(
     SMS_PATH,
-    responses=problem_responses(**_SECRET_RESPONSES),
+    responses=problem_responses(
+        **{
+            **_SECRET_RESPONSES,
+            "s503": "No `INBOUND_SMS_SECRET` is configured, or a post with the same"
+            " `message_id` is being handled at this moment (`Retry-After`): post it again.",
+        }
+    ),
     openapi_extra={"security": []},  # the shared secret header is the credential
 )
 async def inbound_sms(_: Secret, request: Request, body: InboundSmsBody) -> InboundSmsReply:
@@ -194,7 +208,19 @@ async def inbound_sms(_: Secret, request: Request, body: InboundSmsBody) -> Inbo
     is recorded here first), is handed to crisis, whose answer is the `reply`
     (`staff_reply`); crisis not answering, an ACK or ESC is answered that it did not go
     through. Past the number's INBOUND_SMS_PER_NUMBER_LIMIT nothing acts but a STOP, and
-    `reply` is empty."""
+    `reply` is empty. Extension: a text with a `message_id` acts once; posted again it is
+    answered `replayed`, with an empty `reply` (503 while the first post is still acting)."""
+    key = twilio_replays.message_key(body.message_id)
+    db = runtime_of(request).db()
+    answer = await twilio_replays.once(db, "notify", SMS_PATH, key, lambda: act_on(request, body))
+    if answer is None:
+        return InboundSmsReply(reply="", keyword=None, replayed=True)
+    return answer
+
+
+async def act_on(request: Request, body: InboundSmsBody) -> InboundSmsReply:
+    """What a client's (or staff member's) text does, and the answer: for the shared secret's
+    route and Twilio's, each of which remembers its posts first."""
     runtime = runtime_of(request)
     settings = runtime.settings
     assert isinstance(settings, NotifySettings)

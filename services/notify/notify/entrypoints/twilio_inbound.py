@@ -108,7 +108,7 @@ async def twilio_inbound_sms(_: Signed, request: Request) -> Response:
         "notify",
         SMS_PATH,
         key,
-        lambda: inbound_sms.inbound_sms(None, request, body),
+        lambda: inbound_sms.act_on(request, body),
     )
     if answer is None or params.get("OptOutType"):
         # A replay (acted on already), or Twilio answered the keyword itself.

@@ -12,6 +12,7 @@ from booking.application.ports import require_site
 from booking.domain import appointment
 from booking.domain.appointment import AppointmentStatus
 from booking.domain.errors import UnknownAggregate
+from booking.domain.expected_fee import as_expected
 from booking.entrypoints.http.deps import Live, execute
 from booking.entrypoints.http.errors import BookingRoute
 from booking.entrypoints.http.schemas import (
@@ -125,7 +126,11 @@ async def reschedule_appointment(
 
 @router.post(
     "/appointments/{appointment_id}/cancel",
-    responses=problem_responses(404, s409="The appointment is not booked."),
+    responses=problem_responses(
+        404,
+        s409="The appointment is not booked; or (type `fee-changed`) the fee this cancellation"
+        " would mark is not `expected_fee`: `fee_due` names it, nothing was cancelled.",
+    ),
 )
 async def cancel_appointment(
     appointment_id: UUID, body: CancelIn, caller: Caller, runtime: Live
@@ -135,10 +140,13 @@ async def cancel_appointment(
     Emits `AppointmentCancelled` (the reason stays in booking); a future slot is offered to
     the waitlist (`WaitlistOfferMade`)."""
     command = appointment.CancelAppointment(reason=body.reason, cancelled_by=body.cancelled_by)
+    expected = body.expected()
+    # Vetted in the cancellation's own transaction: the terms it really records.
+    vet = as_expected(expected) if expected is not None else None
     cancelled = await execute(
         runtime,
         lambda uow: handlers.cancel_appointment(
-            uow, appointment_id, command, caller, offer_policy(runtime).on_freed()
+            uow, appointment_id, command, caller, offer_policy(runtime).on_freed(), vet
         ),
     )
     return AppointmentOut.of(cancelled)

@@ -7,6 +7,7 @@ from fastapi import Request, Response
 
 from booking.application.ports import AccessDenied, PeopleOnly
 from booking.domain.errors import InvalidCommand, NotAllowedNow, SlotTaken, UnknownAggregate
+from booking.domain.expected_fee import FeeChanged
 from booking.domain.scheduling.series import SeriesConflicts
 from counseling_shared.http.idempotency import KeyCheckedInTransaction
 from counseling_shared.http.problems import Conflict, NotFound, Problem, Unprocessable
@@ -52,6 +53,15 @@ def as_problem(exc: Exception) -> Problem | None:
             )
         case NotAllowedNow():
             return Conflict(str(exc))
+        case FeeChanged():
+            fee = exc.fee
+            return Problem(
+                409,
+                "fee-changed",
+                "Fee changed",
+                str(exc),
+                fee_due={"amount": str(fee.amount), "currency": fee.currency} if fee else None,
+            )
         case PeopleOnly():
             return Problem(403, "forbidden", "Forbidden", str(exc))
         case AccessDenied():

@@ -9,7 +9,9 @@ from pydantic import BaseModel, Field, model_validator
 
 from booking.domain.appointment import Appointment, AppointmentStatus
 from booking.domain.client import Client, EpisodeStatus
+from booking.domain.expected_fee import ExpectedFee
 from booking.domain.room import Room
+from booking.domain.scheduling.rules import Fee
 from booking.domain.site import (
     DEFAULT_BOOKING_HORIZON_MONTHS,
     DEFAULT_LATE_CANCELLATION_WINDOW,
@@ -286,11 +288,39 @@ class RescheduleIn(RequestBody):
     room_id: UUID | None = Field(None, description="Default: unchanged.")
 
 
+class ExpectedFeeIn(RequestBody):
+    amount: Decimal = Field(gt=0, lt=Decimal("1e10"), decimal_places=2)
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. `EUR`.")
+
+
+EXPECTED_FEE = (
+    "Extension: the fee the caller told the client this cancellation costs (`null`: no "
+    "fee). When {marked} differs (the late window closed, or the site's fee changed, since "
+    "the client was told), the answer is a 409 of type `fee-changed` whose `fee_due` is the "
+    "fee that would apply, and nothing is cancelled. Absent: no such check."
+)
+"""`expected_fee`'s description; `{marked}` names the fee compared."""
+
+
 class CancelIn(RequestBody):
     reason: str = Field(
         min_length=1, max_length=500, description="Kept in booking; never published."
     )
     cancelled_by: CancelledBy
+    expected_fee: ExpectedFeeIn | None = Field(
+        None,
+        description=EXPECTED_FEE.format(marked="the fee the cancellation would mark (`fee_due`)"),
+    )
+
+    def expected(self) -> ExpectedFee | None:
+        """The guard asked for: None when `expected_fee` is absent (`null` expects no fee)."""
+        return expected_of(self, self.expected_fee)
+
+
+def expected_of(body: RequestBody, fee: ExpectedFeeIn | None) -> ExpectedFee | None:
+    if "expected_fee" not in body.model_fields_set:
+        return None
+    return ExpectedFee(Fee(fee.amount, fee.currency) if fee else None)
 
 
 class CompleteIn(RequestBody):

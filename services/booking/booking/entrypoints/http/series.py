@@ -13,7 +13,12 @@ from booking.domain.scheduling.series import MAX_OCCURRENCES
 from booking.domain.slots import DEFAULT_SESSION_MINUTES, MAX_SESSION_MINUTES, MIN_SESSION_MINUTES
 from booking.entrypoints.http.deps import Live, execute
 from booking.entrypoints.http.errors import BookingRoute
-from booking.entrypoints.http.schemas import AppointmentOut
+from booking.entrypoints.http.schemas import (
+    EXPECTED_FEE,
+    AppointmentOut,
+    ExpectedFeeIn,
+    expected_of,
+)
 from booking.entrypoints.policies import offer_policy
 from counseling_shared.codes import CancelledBy, Modality
 from counseling_shared.http.bodies import CalendarDate, Instant, RequestBody
@@ -51,6 +56,12 @@ class SeriesCancelIn(RequestBody):
     )
     reason: str = Field(min_length=1, max_length=500, description="Kept in booking.")
     cancelled_by: CancelledBy
+    expected_fee: ExpectedFeeIn | None = Field(
+        None,
+        description=EXPECTED_FEE.format(
+            marked="the fees the cancelled occurrences would mark, added up"
+        ),
+    )
 
 
 class SeriesOut(BaseModel):
@@ -116,7 +127,14 @@ async def get_series(series_id: UUID, caller: Caller, runtime: Live) -> SeriesOu
     return SeriesOut.of(series_app.BookedSeries(found, occurrences))
 
 
-@router.post("/appointment-series/{series_id}/cancel", responses=problem_responses(404))
+@router.post(
+    "/appointment-series/{series_id}/cancel",
+    responses=problem_responses(
+        404,
+        s409="(type `fee-changed`) The fees the cancelled occurrences would mark, added up, are"
+        " not `expected_fee`: `fee_due` names their total, nothing was cancelled.",
+    ),
+)
 async def cancel_series(
     series_id: UUID, body: SeriesCancelIn, caller: Caller, runtime: Live
 ) -> SeriesOut:
@@ -127,7 +145,13 @@ async def cancel_series(
     done = await execute(
         runtime,
         lambda uow: series_app.cancel_series(
-            uow, series_id, body.from_, command, caller, offer_policy(runtime).on_freed()
+            uow,
+            series_id,
+            body.from_,
+            command,
+            caller,
+            offer_policy(runtime).on_freed(),
+            expected_of(body, body.expected_fee),
         ),
     )
     return SeriesOut.of(done)
