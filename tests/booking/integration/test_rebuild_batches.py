@@ -45,9 +45,9 @@ async def _put(booking: Booking, path: str, body: Any) -> None:
 
 
 async def _site_with_history(booking: Booking, number: int) -> dict[str, Any]:
-    """A site, its rules and closures, two counselors with hours (one's contact details changed), a room,
-    clients; appointments booked, moved, cancelled and completed (the clock moves on: holds
-    and offers come later)."""
+    """A site, its rules and closures, two counselors with hours (one's contact details
+    changed), a room, clients; appointments booked, moved, cancelled and completed (the clock
+    moves on: holds and offers come later)."""
     site = await booking.site(timezone="UTC", late_cancellation_window="PT3H")
     await _put(booking, f"/sites/{site['id']}/booking-rules", {"buffer_minutes": 5 + number})
     holiday = {"from": "2030-12-25", "to": "2030-12-26", "kind": "public_holiday"}
