@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
@@ -311,6 +312,19 @@ async def test_a_slot_freed_on_a_closed_day_is_offered_to_nobody(practice: Pract
     assert answer.status_code == 200, answer.text
     offers = (await booking.get(f"/waitlist/{waiting['id']}")).json()["offers"]
     assert [o["status"] for o in offers] == ["open"]  # an open day's slot still is offered
+
+    # That day closes too while the offer is open: its link books nothing.
+    await practice.close([*CLOSURES, {"from": "2030-03-07", "to": "2030-03-07", "kind": "closure"}])
+    events = await site_events(booking.nats_url, practice.site_id, 12)
+    [made] = [e["data"] for _, e, _ in events if e["type"] == "WaitlistOfferMade"]
+    link = urlsplit(made["accept_url"])
+    path = f"{link.path}?{link.query}"
+    _site_closed(await booking.http.post(path), date(2030, 3, 7), "closure")
+    page = await booking.http.post(path, data={"token": parse_qs(link.query)["token"][0]})
+    assert page.status_code == 410, page.text
+    assert page.headers["content-type"].startswith("text/html")
+    offers = (await booking.get(f"/waitlist/{waiting['id']}")).json()["offers"]
+    assert [(o["status"], o["appointment_id"]) for o in offers] == [("open", None)]
 
 
 async def test_who_may_change_the_list_and_what_is_refused(keyed: Practice) -> None:
