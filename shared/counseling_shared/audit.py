@@ -46,6 +46,9 @@ class AuditContext:
     entry_for_commit: Callable[[Mapping[str, Any]], AuditEntry | None] | None = None
     committed: AuditEntry | None = None
     answer_status: int | None = None  # noted by a route that decides its status itself
+    # What the change did beyond its route's ordinary action (an admin's override, say):
+    # appended to the entry's `action` as `<route>:<note>`.
+    action_note: str | None = None
 
     def actor_metadata(self) -> dict[str, Any] | None:
         if self.actor is None:
@@ -101,6 +104,13 @@ def note_answer(status: int) -> None:
     of work, a 409 page after a second tap): the entry committed with the change records it."""
     if (context := _current.get()) is not None:
         context.answer_status = status
+
+
+def note_action(note: str) -> None:
+    """The change did something its route does not do ordinarily (an admin booking on a
+    closed day): its audit entry's action says so (`book_appointment:allow_closed_site`)."""
+    if (context := _current.get()) is not None:
+        context.action_note = note
 
 
 def actor_metadata() -> dict[str, Any] | None:

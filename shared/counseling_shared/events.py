@@ -207,6 +207,25 @@ class AppointmentSeriesCancelled(IntegrationEvent):
     occurrences: list[SeriesOccurrence]
 
 
+class ClosedSpan(BaseModel):
+    """Dates a site is closed, both included, in the site's zone (one day: `from` = `to`)."""
+
+    model_config = ConfigDict(frozen=True, serialize_by_alias=True, validate_by_name=True)
+
+    from_: date = Field(alias="from", description="First closed local date.")
+    to: date = Field(description="Last closed local date (included).")
+    kind: str = Field(description="`public_holiday`, `training` or `closure`.")
+
+
+class SiteClosuresChanged(IntegrationEvent):
+    """Extension: a site's list of closures was replaced (every span, in order; empty when
+    none is left). No sessions are bookable on those local dates; sessions already booked
+    on them stay booked until the center decides. Dates and codes only: no labels."""
+
+    site_id: UUID
+    closures: list[ClosedSpan]
+
+
 class AppointmentConfirmed(IntegrationEvent):
     """Extension: the client confirmed they will come to a booked session (from the signed
     link in a reminder). Ids and times only."""

@@ -60,6 +60,7 @@ BOOKING_EVENT_TYPES = [
     "AppointmentSeriesBooked",
     "AppointmentSeriesCancelled",
     "AppointmentConfirmed",
+    "SiteClosuresChanged",
 ]
 
 # crisis answers notify's `crisis.staff_replies` (a staff member's text to the center's one

@@ -203,6 +203,9 @@ class Case:
     ok: frozenset[int] = frozenset({200, 201, 202, 204})
     listing: bool = False  # another site's key may get 200, without site A's data
     every_site_only: bool = False  # admitted roles also need a key for every site
+    # What the own site's staff key gets when the route admits only some staff members (it
+    # acts as staff_a, a crisis-line member): None, its success like the other roles.
+    own_staff: int | None = None
 
 
 def fixed(path: str, body: dict[str, Any] | None = None) -> Prepare:
@@ -484,6 +487,13 @@ TABLE: dict[tuple[str, str, str], Case] = {
         PEOPLE, fixed("/sites/{site_a}/booking-rules", {"buffer_minutes": 5})
     ),
     ("booking", "GET", "/sites/{site_id}/booking-rules"): Case(EVERYONE, _rules_set),
+    # A staff key changes closures only as a site lead of the site (staff_a is not one).
+    ("booking", "PUT", "/sites/{site_id}/closures"): Case(
+        PEOPLE, fixed("/sites/{site_a}/closures", {"closures": []}), own_staff=403
+    ),
+    ("booking", "GET", "/sites/{site_id}/closures"): Case(
+        EVERYONE, fixed("/sites/{site_a}/closures")
+    ),
     ("booking", "GET", "/availability"): Case(EVERYONE, _availability),
     ("booking", "POST", "/holds"): Case(EVERYONE, _hold),
     ("booking", "GET", "/holds/{hold_id}"): Case(EVERYONE, _get_hold),
@@ -783,6 +793,9 @@ def _judge(world: World, case: Case, role: Role, own: bool, answer: httpx.Respon
     status = answer.status_code
     if role not in case.roles or case.every_site_only:
         return "" if status == 403 else f"expected 403, got {status} {answer.text[:200]}"
+    if own and role is STAFF and case.own_staff is not None:
+        wanted = case.own_staff
+        return "" if status == wanted else f"expected {wanted}, got {status} {answer.text[:200]}"
     if own:
         return (
             ""

@@ -71,6 +71,9 @@ def test_risk_flags_are_documented_for_each_context_that_raises_them(
     [
         ("booking", "/appointments/{appointment_id}/reschedule", "post"),
         ("booking", "/clients/{client_id}/episode/close", "post"),
+        # extensions: a site's closures
+        ("booking", "/sites/{site_id}/closures", "put"),
+        ("booking", "/sites/{site_id}/closures", "get"),
         ("followup", "/sites/{site_id}/followup-policy", "put"),
         ("followup", "/followups/{followup_id}/complete", "post"),
         ("notify", "/recipients/{recipient_id}/preferences", "put"),

@@ -171,6 +171,10 @@ def _unrecorded_read(scope: Scope) -> tuple[dict[str, Any], bytes]:
     return {"status": 503, "headers": list(answer.raw_headers)}, bytes(answer.body)
 
 
+def _action(name: str, context: audit.AuditContext) -> str:
+    return f"{name}:{context.action_note}" if context.action_note else name
+
+
 def _entry(
     scope: Scope, context: audit.AuditContext, status: int, document: Any
 ) -> audit.AuditEntry:
@@ -186,7 +190,7 @@ def _entry(
     assert context.actor is not None
     return audit.AuditEntry(
         actor=context.actor,
-        action=getattr(endpoint, "__name__", scope["method"].lower()),
+        action=_action(getattr(endpoint, "__name__", scope["method"].lower()), context),
         resource=resource,
         resource_id=str(list(params.values())[-1])
         if params

@@ -27,6 +27,7 @@ REBUILT = (
     "slot_claims",
     "working_hours",
     "site_booking_rules",
+    "site_closures",
     "holds",
     "appointment_series",
     "series_appointments",
@@ -44,11 +45,13 @@ async def _put(booking: Booking, path: str, body: Any) -> None:
 
 
 async def _site_with_history(booking: Booking, number: int) -> dict[str, Any]:
-    """A site, its rules, two counselors with hours (one's contact details changed), a room,
-    clients; appointments booked, moved, cancelled and completed (the clock moves on: holds
-    and offers come later)."""
+    """A site, its rules and closures, two counselors with hours (one's contact details
+    changed), a room, clients; appointments booked, moved, cancelled and completed (the clock
+    moves on: holds and offers come later)."""
     site = await booking.site(timezone="UTC", late_cancellation_window="PT3H")
     await _put(booking, f"/sites/{site['id']}/booking-rules", {"buffer_minutes": 5 + number})
+    holiday = {"from": "2030-12-25", "to": "2030-12-26", "kind": "public_holiday"}
+    await _put(booking, f"/sites/{site['id']}/closures", {"closures": [holiday]})
     counselors = [await booking.counselor(site["id"]) for _ in range(2)]
     for counselor in counselors:
         await _put(booking, f"/staff/{counselor['id']}/working-hours", {"weekly": WEEKDAYS})

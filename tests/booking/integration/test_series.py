@@ -75,6 +75,7 @@ async def test_a_series_with_one_conflicting_occurrence_books_nothing_and_names_
             "conflicting_appointment_id": taken["id"],
             "conflicting_hold_id": None,
             "conflicting_resource": "counselor",
+            "reason": "taken",  # `site_closed` for a day the site is closed
         }
     ]
     mine = await booking.get("/appointments", client_id=practice["client"]["id"])

@@ -10,7 +10,7 @@ import pytest
 from booking.adapters import event_codec
 from booking.domain import appointment, client, room, site, staff
 from booking.domain.events import EVENT_TYPES, DomainEvent
-from booking.domain.scheduling import deferred, holds, hours, rules, series, waitlist
+from booking.domain.scheduling import closures, deferred, holds, hours, rules, series, waitlist
 from counseling_shared.codes import (
     CancelledBy,
     Channel,
@@ -64,6 +64,16 @@ SAMPLES: list[DomainEvent] = [
         NOW,
     ),
     rules.BookingRulesSet(uuid4(), 10, rules.Fee(Decimal("12.00"), "KRW"), NOW),
+    closures.SiteClosuresSet(
+        uuid4(),
+        (
+            closures.Closure(
+                date(2030, 1, 1), date(2030, 1, 2), closures.ClosureKind.PUBLIC_HOLIDAY, "New Year"
+            ),
+            closures.Closure(date(2030, 2, 3), date(2030, 2, 3), closures.ClosureKind.TRAINING),
+        ),
+        NOW,
+    ),
     holds.HoldPlaced(
         uuid4(), uuid4(), uuid4(), None, uuid4(), Modality.IN_PERSON, NOW, LATER, NOW, LATER
     ),

@@ -25,7 +25,13 @@ from counseling_shared.envelope import (
     decode,
     wrap,
 )
-from counseling_shared.events import FeeDue, IntegrationEvent, SeriesOccurrence, SessionCompleted
+from counseling_shared.events import (
+    ClosedSpan,
+    FeeDue,
+    IntegrationEvent,
+    SeriesOccurrence,
+    SessionCompleted,
+)
 from counseling_shared.unit_of_work import UnitOfWork
 
 CLOUDEVENTS_ATTRIBUTES = {
@@ -223,6 +229,13 @@ def _values(annotation: Any) -> st.SearchStrategy[Any]:
         )
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return st.sampled_from(list(annotation))
+    if annotation is ClosedSpan:  # `from` on the wire, `from_` in Python
+        return st.builds(
+            ClosedSpan,
+            from_=_values(date),
+            to=_values(date),
+            kind=st.sampled_from(["public_holiday", "training", "closure"]),
+        )
     if annotation is FeeDue:
         return st.builds(
             FeeDue,

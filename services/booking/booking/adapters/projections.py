@@ -103,13 +103,16 @@ async def load_staff_member(conn: Connection, staff_id: UUID) -> StaffMember | N
     return staff_from(row) if row else None
 
 
-BOOKING_PARTIES = """SELECT counselor, client, site.booking_horizon_months AS horizon
+BOOKING_PARTIES = """SELECT counselor, client, site.booking_horizon_months AS horizon,
+                  site.timezone AS site_timezone, closed.closures AS site_closures
            FROM (SELECT) AS one
            LEFT JOIN staff AS counselor ON counselor.id = $1
            LEFT JOIN clients AS client ON client.id = $2
-           LEFT JOIN sites AS site ON site.id = counselor.site_id"""
-"""The counselor, the client and the counselor's site's booking horizon (months), in one
-round trip instead of three: what every booking reads before it decides. One row."""
+           LEFT JOIN sites AS site ON site.id = counselor.site_id
+           LEFT JOIN site_closures AS closed ON closed.site_id = counselor.site_id"""
+"""The counselor, the client, the counselor's site's booking horizon (months), zone and
+closures, in one round trip instead of four: what every booking reads before it decides. One
+row."""
 
 
 def booking_parties_from(

@@ -12,6 +12,8 @@ from uuid import UUID
 import asyncpg
 
 from booking.adapters import claims
+from booking.adapters.closures_store import closures_from
+from booking.domain.scheduling.closures import Closure
 from booking.domain.scheduling.holds import Hold, HoldStatus
 from booking.domain.scheduling.hours import DateException, WeeklyPeriod, WorkingHours
 from booking.domain.scheduling.rules import BookingRules, Fee
@@ -197,6 +199,7 @@ class SiteCalendar:
     buffer_minutes: int
     room_ids: list[UUID]
     hours: list[WorkingHours]
+    closures: tuple[Closure, ...] = ()
 
 
 async def site_calendar(
@@ -217,8 +220,10 @@ async def site_calendar(
                   ARRAY(SELECT weekly::text FROM worked ORDER BY staff_id) AS weekly,
                   ARRAY(SELECT exceptions::text FROM worked ORDER BY staff_id) AS exceptions,
                   ARRAY(SELECT set_at FROM worked ORDER BY staff_id) AS set_at,
-                  ARRAY(SELECT version FROM worked ORDER BY staff_id) AS versions
+                  ARRAY(SELECT version FROM worked ORDER BY staff_id) AS versions,
+                  c.closures::text AS closures
            FROM sites s LEFT JOIN site_booking_rules r ON r.site_id = s.id
+           LEFT JOIN site_closures c ON c.site_id = s.id
            WHERE s.id = $1""",
         site_id,
         counselor_id,
@@ -245,4 +250,10 @@ async def site_calendar(
             strict=True,
         )
     ]
-    return SiteCalendar(row["timezone"], row["buffer_minutes"], list(row["room_ids"]), hours)
+    return SiteCalendar(
+        row["timezone"],
+        row["buffer_minutes"],
+        list(row["room_ids"]),
+        hours,
+        closures_from(row["closures"]),
+    )

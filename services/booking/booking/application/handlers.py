@@ -6,10 +6,12 @@ aggregate's stream first (`ConcurrencyConflict`).
 
 from collections.abc import Awaitable, Callable, Sequence
 from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
 
-from booking.adapters import claims, projections, scheduling_store
+from booking.adapters import claims, closures_store, projections, scheduling_store
 from booking.application import publishing
 from booking.application.claiming import insert_claiming, save_claiming
+from booking.application.closures import check_open, check_open_with
 from booking.application.holding import consume_hold as release_hold_for
 from booking.application.ports import PeopleOnly, SiteAccess, require_site
 from booking.application.recording import encode, fold, record, stream_id
@@ -220,11 +222,16 @@ async def book_appointment(
     command: appointment.BookAppointment,
     access: SiteAccess,
     hold_id: UUID | None = None,
+    *,
+    allow_closed_site: bool = False,
 ) -> Appointment:
+    """Book a session. `allow_closed_site`: an admin books on a day the site is closed (the
+    route checks the role); otherwise such a day is refused (`SiteClosed`)."""
     # The first statement: with the request's key lock and look-up when the route asks.
-    counselor, the_client, horizon = projections.booking_parties_from(
-        await uow.first_read(projections.BOOKING_PARTIES, command.counselor_id, command.client_id)
+    parties = await uow.first_read(
+        projections.BOOKING_PARTIES, command.counselor_id, command.client_id
     )
+    counselor, the_client, horizon = projections.booking_parties_from(parties)
     if counselor is not None:
         require_site(access, counselor.site_id)
     the_room = await projections.load_room(uow.conn, command.room_id) if command.room_id else None
@@ -240,11 +247,18 @@ async def book_appointment(
         horizon if horizon is not None else site.DEFAULT_BOOKING_HORIZON_MONTHS,
     )
     assert the_client is not None  # book() refused an unknown client
+    booked = events[0]
+    assert isinstance(booked, appointment.AppointmentBooked)
+    check_open_with(
+        closures_store.closures_from(parties["site_closures"]),
+        ZoneInfo(parties["site_timezone"]),
+        booked.start,
+        booked.end,
+        allow_closed_site,
+    )
     if hold_id is not None:
         # Same transaction: the hold's claim goes as the appointment's comes, so nobody
         # else can slip into the slot between them.
-        booked = events[0]
-        assert isinstance(booked, appointment.AppointmentBooked)
         # A replay answers the appointment, not the hold released first (from `/appointments`
         # or from a waitlist offer's link).
         uow.name_resource(appointment_id, f"/appointments/{appointment_id}")
@@ -264,11 +278,22 @@ async def reschedule_appointment(
     command: appointment.RescheduleAppointment,
     access: SiteAccess,
     on_freed: SlotFreed | None = None,
+    *,
+    allow_closed_site: bool = False,
 ) -> Appointment:
     current = await _appointment(uow, appointment_id, access)
     new_room = await projections.load_room(uow.conn, command.room_id) if command.room_id else None
     horizon = await _horizon_months(uow, current.site_id)
     events = appointment.reschedule(current, command, new_room, uow.now(), horizon)
+    moved_to = events[0]
+    assert isinstance(moved_to, appointment.AppointmentRescheduled)
+    await check_open(
+        uow.conn,
+        current.site_id,
+        moved_to.start,
+        moved_to.end,
+        allow_closed_site=allow_closed_site,
+    )
     moved = await _save_appointment(uow, current, events)
     if on_freed is not None and moved.slot != current.slot:
         await on_freed(uow, _freed(current))

@@ -33,3 +33,7 @@ def require_site(access: SiteAccess, site_id: UUID) -> None:
 class PeopleOnly(Exception):
     """Only a person (a `staff` or `admin` key) may do this, not an integration (answered as
     403 with this message)."""
+
+
+class SiteLeadsOnly(PeopleOnly):
+    """Only an `admin` key, or the `staff` key of one of the site's leads, may do this (403)."""

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from booking.adapters import (
     appointment_twins,
+    closures_store,
     deferred_store,
     event_codec,
     projections,
@@ -41,7 +42,7 @@ from booking.adapters import (
     waitlist_store,
 )
 from booking.domain import appointment, client, room, site, staff
-from booking.domain.scheduling import deferred, holds, hours, rules, series, waitlist
+from booking.domain.scheduling import closures, deferred, holds, hours, rules, series, waitlist
 from counseling_shared.batched_writes import Batches
 from counseling_shared.db import REBUILD_COMMIT, binary_jsonb
 from counseling_shared.eventstore import read_streams_json
@@ -61,6 +62,7 @@ _KINDS: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Connection, Any], A
     "appointment": (appointment.evolve, projections.save_replayed_appointment),
     "hours": (hours.evolve, scheduling_store.save_hours),
     "siterules": (rules.evolve, scheduling_store.save_rules),
+    "siteclosures": (closures.evolve, closures_store.save_closures),
     "hold": (holds.evolve, scheduling_store.save_hold),
     "series": (series.evolve, series_store.save_series),
     "waitlist": (waitlist.evolve_entry, waitlist_store.save_entry),
@@ -77,6 +79,7 @@ _TABLES_OF_KIND = {
     "appointment": ("appointments", "slot_claims"),
     "hours": ("working_hours",),
     "siterules": ("site_booking_rules",),
+    "siteclosures": ("site_closures",),
     "hold": ("holds", "slot_claims"),
     "series": ("appointment_series", "series_appointments"),
     "waitlist": ("waitlist_entries",),
@@ -108,6 +111,7 @@ _TABLES = (
     "holds",
     "working_hours",
     "site_booking_rules",
+    "site_closures",
     "appointments",
     "clients",
     "rooms",

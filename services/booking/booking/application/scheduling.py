@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 from booking.adapters import claims, projections, scheduling_store
+from booking.application.closures import check_open
 from booking.application.holding import save_hold
 from booking.application.ports import SiteAccess, require_site
 from booking.application.recording import record, stream_id
@@ -15,6 +16,7 @@ from booking.domain import appointment
 from booking.domain.errors import UnknownAggregate
 from booking.domain.scheduling import holds, hours, rules
 from booking.domain.scheduling.availability import BusyTimes, FreeSlot, free_slots
+from booking.domain.scheduling.closures import closed_day
 from booking.domain.scheduling.holds import Hold
 from booking.domain.site import DEFAULT_BOOKING_HORIZON_MONTHS
 from booking.domain.slots import TimeSlot
@@ -106,6 +108,10 @@ async def place_hold(
         client_named=client_id is not None,
     )
     assert counselor is not None
+    assert at_site is not None
+    slot = TimeSlot.of(command.start, command.duration_minutes)
+    # Holds have no override: an admin books a closed day directly (`allow_closed_site`).
+    await check_open(uow.conn, at_site.id, slot.start, slot.end)
     events = holds.place(
         uuid4(),
         counselor.site_id,
@@ -113,7 +119,7 @@ async def place_hold(
         client_id,
         command.room_id,
         command.modality,
-        TimeSlot.of(command.start, command.duration_minutes),
+        slot,
         now,
         now + ttl,
     )
@@ -160,5 +166,7 @@ async def availability(
             not_before=max(start, now),
             rooms=rooms,
         )
+    if calendar.closures:  # nothing is offered on a day the site is closed
+        found = [s for s in found if not closed_day(calendar.closures, zone, s.start, s.end)]
     found.sort(key=lambda slot: (slot.start, slot.counselor_id))
     return found

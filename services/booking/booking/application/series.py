@@ -17,6 +17,7 @@ from booking.domain.appointment import Appointment, AppointmentStatus
 from booking.domain.errors import SlotTaken, UnknownAggregate
 from booking.domain.expected_fee import ExpectedFee, require_expected, total_fee
 from booking.domain.scheduling import series
+from booking.domain.scheduling.closures import SiteClosed
 from booking.domain.scheduling.series import Conflict, Series, SeriesConflicts
 from counseling_shared.unit_of_work import UnitOfWork
 
@@ -31,7 +32,12 @@ class BookedSeries:
 
 
 async def book_series(
-    uow: UnitOfWork, first: appointment.BookAppointment, rule: str, access: SiteAccess
+    uow: UnitOfWork,
+    first: appointment.BookAppointment,
+    rule: str,
+    access: SiteAccess,
+    *,
+    allow_closed_site: bool = False,
 ) -> BookedSeries:
     """Book every occurrence or none: all are tried in this transaction, and any conflict
     (another session or a hold) raises `SeriesConflicts` naming each, which rolls it back."""
@@ -51,7 +57,23 @@ async def book_series(
     for start in starts:
         try:
             occurrence = replace(first, start=start, series_id=series_id)
-            booked.append(await handlers.book_appointment(uow, occurrence, access))
+            booked.append(
+                await handlers.book_appointment(
+                    uow, occurrence, access, allow_closed_site=allow_closed_site
+                )
+            )
+        except SiteClosed as closed:
+            conflicts.append(
+                Conflict(
+                    start,
+                    "site",
+                    None,
+                    None,
+                    reason="site_closed",
+                    closed_on=closed.closed.day,
+                    closure_kind=closed.closed.closure.kind.value,
+                )
+            )
         except SlotTaken as taken:
             conflicts.append(
                 Conflict(

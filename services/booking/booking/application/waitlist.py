@@ -16,7 +16,14 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from booking.adapters import claims, deferred_store, projections, scheduling_store, waitlist_store
+from booking.adapters import (
+    claims,
+    closures_store,
+    deferred_store,
+    projections,
+    scheduling_store,
+    waitlist_store,
+)
 from booking.adapters.projections import RESOURCE_OF_CONSTRAINT
 from booking.application import handlers
 from booking.application.holding import expire_hold, save_hold
@@ -26,6 +33,7 @@ from booking.domain import appointment
 from booking.domain.appointment import Appointment
 from booking.domain.errors import UnknownAggregate
 from booking.domain.scheduling import deferred, holds, waitlist
+from booking.domain.scheduling.closures import closed_day
 from booking.domain.scheduling.deferred import DeferredSlot
 from booking.domain.scheduling.holds import Hold
 from booking.domain.scheduling.offer_window import OfferWindow, offer_at, worth_a_late_offer
@@ -139,6 +147,9 @@ async def offer_freed_slot(uow: UnitOfWork, freed: FreedSlot, policy: OfferPolic
     at_site = await projections.load_site(uow.conn, freed.site_id)
     assert at_site is not None
     zone = ZoneInfo(at_site.timezone)
+    closed = await closures_store.closures_of_site(uow.conn, freed.site_id)
+    if closed_day(closed, zone, freed.start, freed.end):
+        return None  # the site is closed that day: nobody is offered it
     when = offer_at(policy.window, zone, now, freed.start, policy.ttl)
     if when is None:
         return None

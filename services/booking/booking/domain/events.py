@@ -1,7 +1,7 @@
 """Every aggregate event booking stores, by stored type name (the `events.type` column)."""
 
 from booking.domain import appointment, client, room, site, staff
-from booking.domain.scheduling import deferred, holds, hours, rules, series, waitlist
+from booking.domain.scheduling import closures, deferred, holds, hours, rules, series, waitlist
 
 DomainEvent = (
     site.SiteEvent
@@ -11,6 +11,7 @@ DomainEvent = (
     | appointment.AppointmentEvent
     | hours.HoursEvent
     | rules.RulesEvent
+    | closures.ClosuresEvent
     | holds.HoldEvent
     | series.SeriesEvent
     | waitlist.EntryEvent
@@ -39,6 +40,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         appointment.AppointmentConfirmed,
         hours.WorkingHoursSet,
         rules.BookingRulesSet,
+        closures.SiteClosuresSet,
         holds.HoldPlaced,
         holds.HoldReleased,
         series.SeriesBooked,

@@ -94,14 +94,23 @@ class Conflict:
     resource: str
     conflicting_appointment_id: UUID | None
     conflicting_hold_id: UUID | None
+    # `taken` (a session or hold has it) or `site_closed` (the site is closed that day:
+    # `closed_on` and `closure_kind` say which day and why).
+    reason: str = "taken"
+    closed_on: date | None = None
+    closure_kind: str | None = None
 
 
 class SeriesConflicts(DomainError):
-    """Some occurrences collide with booked sessions or holds: the series books none (409)."""
+    """Some occurrences collide with booked sessions or holds, or fall on a day the site is
+    closed: the series books none (409)."""
 
     def __init__(self, conflicts: list[Conflict]) -> None:
         starts = ", ".join(c.start.isoformat() for c in conflicts)
-        super().__init__(f"{len(conflicts)} occurrence(s) are taken: {starts}; nothing was booked")
+        super().__init__(
+            f"{len(conflicts)} occurrence(s) are taken or on a closed day: {starts};"
+            " nothing was booked"
+        )
         self.conflicts = conflicts
 
 

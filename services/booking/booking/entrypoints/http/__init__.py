@@ -3,6 +3,7 @@
 from booking.entrypoints.http import (
     appointments,
     clients,
+    closures,
     scheduling,
     series,
     sites,
@@ -14,6 +15,7 @@ ROUTERS = [
     clients.router,
     appointments.router,
     scheduling.router,
+    closures.router,
     series.router,
     waitlist.router,
 ]

@@ -13,6 +13,7 @@ from booking.domain import appointment
 from booking.domain.appointment import AppointmentStatus
 from booking.domain.errors import UnknownAggregate
 from booking.domain.expected_fee import as_expected
+from booking.entrypoints.http.closures import closed_site_override
 from booking.entrypoints.http.deps import Live, execute
 from booking.entrypoints.http.errors import BookingRoute
 from booking.entrypoints.http.schemas import (
@@ -32,7 +33,9 @@ router = APIRouter(route_class=BookingRoute, tags=["appointments"])
 
 _OVERLAP = (
     "409 with `conflicting_appointment_id` when the counselor, the room or the client already "
-    "has a booked appointment overlapping `[start, end)`."
+    "has a booked appointment overlapping `[start, end)`. 409 `site-closed` (with `closed_on` "
+    "and `closure_kind`) when the session falls on a day the site is closed "
+    "(`PUT /sites/{id}/closures`), unless an admin sends `allow_closed_site: true`."
 )
 
 
@@ -40,7 +43,10 @@ _OVERLAP = (
     "/appointments",
     status_code=201,
     description=_OVERLAP,
-    responses=problem_responses(s409="Overlap: `conflicting_appointment_id` names it."),
+    responses=problem_responses(
+        s409="Overlap (`conflicting_appointment_id` names it), or the site is closed that "
+        "day (`site-closed`)."
+    ),
 )
 async def book_appointment(body: AppointmentIn, caller: Caller, runtime: Live) -> AppointmentOut:
     """Book a session. Emits `AppointmentBooked`."""
@@ -52,9 +58,12 @@ async def book_appointment(body: AppointmentIn, caller: Caller, runtime: Live) -
         duration_minutes=body.duration_minutes,
         modality=body.modality,
     )
+    allowed = closed_site_override(body.allow_closed_site, caller)
     booked = await execute(
         runtime,
-        lambda uow: handlers.book_appointment(uow, command, caller, body.hold_id),
+        lambda uow: handlers.book_appointment(
+            uow, command, caller, body.hold_id, allow_closed_site=allowed
+        ),
         key_in_first_read=True,  # its parties' read holds and looks up the key
     )
     return AppointmentOut.of(booked)
@@ -105,7 +114,10 @@ async def get_appointment(appointment_id: UUID, caller: Caller, runtime: Live) -
 @router.post(
     "/appointments/{appointment_id}/reschedule",
     description=_OVERLAP,
-    responses=problem_responses(404, s409="Overlap, or the appointment is not booked."),
+    responses=problem_responses(
+        404,
+        s409="Overlap, the site closed that day (`site-closed`), or the appointment is not booked.",
+    ),
 )
 async def reschedule_appointment(
     appointment_id: UUID, body: RescheduleIn, caller: Caller, runtime: Live
@@ -115,10 +127,16 @@ async def reschedule_appointment(
     command = appointment.RescheduleAppointment(
         start=body.start, duration_minutes=body.duration_minutes, room_id=body.room_id
     )
+    allowed = closed_site_override(body.allow_closed_site, caller)
     moved = await execute(
         runtime,
         lambda uow: handlers.reschedule_appointment(
-            uow, appointment_id, command, caller, offer_policy(runtime).on_freed()
+            uow,
+            appointment_id,
+            command,
+            caller,
+            offer_policy(runtime).on_freed(),
+            allow_closed_site=allowed,
         ),
     )
     return AppointmentOut.of(moved)

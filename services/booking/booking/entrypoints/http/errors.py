@@ -8,6 +8,7 @@ from fastapi import Request, Response
 from booking.application.ports import AccessDenied, PeopleOnly
 from booking.domain.errors import InvalidCommand, NotAllowedNow, SlotTaken, UnknownAggregate
 from booking.domain.expected_fee import FeeChanged
+from booking.domain.scheduling.closures import SiteClosed
 from booking.domain.scheduling.series import SeriesConflicts
 from counseling_shared.http.idempotency import KeyCheckedInTransaction
 from counseling_shared.http.problems import Conflict, NotFound, Problem, Unprocessable
@@ -47,9 +48,30 @@ def as_problem(exc: Exception) -> Problem | None:
                         if c.conflicting_hold_id
                         else None,
                         "conflicting_resource": c.resource,
+                        "reason": c.reason,
+                        **(
+                            {
+                                "closed_on": c.closed_on.isoformat(),
+                                "closure_kind": c.closure_kind,
+                            }
+                            if c.closed_on
+                            else {}
+                        ),
                     }
                     for c in exc.conflicts
                 ],
+            )
+        case SiteClosed():
+            return Problem(
+                409,
+                "site-closed",
+                "The site is closed that day",
+                f"{exc}: book another day (an admin may book anyway with "
+                "`allow_closed_site: true`).",
+                closed_on=exc.closed.day.isoformat(),
+                closure_kind=exc.closed.closure.kind.value,
+                closure_from=exc.closed.closure.first.isoformat(),
+                closure_to=exc.closed.closure.last.isoformat(),
             )
         case NotAllowedNow():
             return Conflict(str(exc))

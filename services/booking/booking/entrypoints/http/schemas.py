@@ -278,6 +278,11 @@ class AppointmentIn(RequestBody):
         "its counselor, room, modality, start and length must match (and its client, if it "
         "named one). An expired or used hold is a 409.",
     )
+    allow_closed_site: bool = Field(
+        False,
+        description="An `admin` books on a day the site is closed anyway (audited as such); "
+        "otherwise such a day is a 409 `site-closed`. Other keys: 403.",
+    )
 
 
 class RescheduleIn(RequestBody):
@@ -286,6 +291,11 @@ class RescheduleIn(RequestBody):
         None, ge=MIN_SESSION_MINUTES, le=MAX_SESSION_MINUTES, description="Default: unchanged."
     )
     room_id: UUID | None = Field(None, description="Default: unchanged.")
+    allow_closed_site: bool = Field(
+        False,
+        description="An `admin` books on a day the site is closed anyway (audited as such); "
+        "otherwise such a day is a 409 `site-closed`. Other keys: 403.",
+    )
 
 
 class ExpectedFeeIn(RequestBody):

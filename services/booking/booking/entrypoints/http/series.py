@@ -11,6 +11,7 @@ from booking.domain import appointment
 from booking.domain.errors import UnknownAggregate
 from booking.domain.scheduling.series import MAX_OCCURRENCES
 from booking.domain.slots import DEFAULT_SESSION_MINUTES, MAX_SESSION_MINUTES, MIN_SESSION_MINUTES
+from booking.entrypoints.http.closures import closed_site_override
 from booking.entrypoints.http.deps import Live, execute
 from booking.entrypoints.http.errors import BookingRoute
 from booking.entrypoints.http.schemas import (
@@ -45,6 +46,12 @@ class SeriesIn(RequestBody):
         description="RFC 5545 subset: `FREQ=WEEKLY` or `MONTHLY`, `INTERVAL`, `COUNT` or "
         "`UNTIL` (a date, or a UTC time), `BYDAY`; at most "
         f"{MAX_OCCURRENCES} occurrences, e.g. `FREQ=WEEKLY;COUNT=10;BYDAY=TU`.",
+    )
+    allow_closed_site: bool = Field(
+        False,
+        description="An `admin` books occurrences on days the site is closed anyway (audited "
+        "as such); otherwise each such occurrence is a conflict (`reason` `site_closed`). "
+        "Other keys: 403.",
     )
 
 
@@ -93,9 +100,10 @@ class SeriesOut(BaseModel):
     "/appointment-series",
     status_code=201,
     responses=problem_responses(
-        s409="Some occurrences are taken: `conflicts` lists each (`start`, "
-        "`conflicting_appointment_id` or `conflicting_hold_id`, `conflicting_resource`); "
-        "nothing was booked."
+        s409="Some occurrences are taken or on a day the site is closed: `conflicts` lists "
+        "each (`start`, `conflicting_appointment_id` or `conflicting_hold_id`, "
+        "`conflicting_resource`, `reason`: `taken` or `site_closed` with `closed_on` and "
+        "`closure_kind`); nothing was booked."
     ),
 )
 async def book_series(body: SeriesIn, caller: Caller, runtime: Live) -> SeriesOut:
@@ -109,8 +117,12 @@ async def book_series(body: SeriesIn, caller: Caller, runtime: Live) -> SeriesOu
         duration_minutes=body.duration_minutes,
         modality=body.modality,
     )
+    allowed = closed_site_override(body.allow_closed_site, caller)
     booked = await execute(
-        runtime, lambda uow: series_app.book_series(uow, first, body.rrule, caller)
+        runtime,
+        lambda uow: series_app.book_series(
+            uow, first, body.rrule, caller, allow_closed_site=allowed
+        ),
     )
     return SeriesOut.of(booked)
 

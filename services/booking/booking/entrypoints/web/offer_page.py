@@ -25,6 +25,7 @@ from booking.adapters import projections, waitlist_store
 from booking.application import waitlist as waitlist_app
 from booking.domain.errors import UnknownAggregate
 from booking.domain.scheduling import waitlist
+from booking.domain.scheduling.closures import SiteClosed
 from booking.domain.scheduling.waitlist import Offer
 from booking.entrypoints.http.deps import execute
 from booking.entrypoints.offer_link import verify_accept_link
@@ -129,7 +130,9 @@ async def accept_from_form(
             await execute(runtime, lambda uow: waitlist_app.accept_offer(uow, offer_id))
         except waitlist.OfferAlreadyAccepted:
             raise _Refused(409, "done", shown) from None
-        except waitlist.OfferExpired:
+        except (waitlist.OfferExpired, SiteClosed):
+            # Closed since the offer was made: the time is no longer held for the client (the
+            # JSON route answers 409 `site-closed`).
             raise _Refused(410, "expired", shown) from None
         except UnknownAggregate:
             raise _Refused(404, "invalid") from None
