@@ -60,6 +60,9 @@ BOOKING_EVENT_TYPES = [
     "AppointmentSeriesBooked",
     "AppointmentSeriesCancelled",
     "AppointmentConfirmed",
+    "GroupSessionScheduled",
+    "GroupSessionRescheduled",
+    "GroupSessionCancelled",
 ]
 
 # crisis answers notify's `crisis.staff_replies` (a staff member's text to the center's one

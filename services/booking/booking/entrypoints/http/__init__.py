@@ -3,6 +3,7 @@
 from booking.entrypoints.http import (
     appointments,
     clients,
+    group_sessions,
     scheduling,
     series,
     sites,
@@ -13,6 +14,7 @@ ROUTERS = [
     sites.router,
     clients.router,
     appointments.router,
+    group_sessions.router,
     scheduling.router,
     series.router,
     waitlist.router,

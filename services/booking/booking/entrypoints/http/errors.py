@@ -2,11 +2,13 @@
 
 from collections.abc import Callable, Coroutine
 from typing import Any
+from uuid import UUID
 
 from fastapi import Request, Response
 
 from booking.application.ports import AccessDenied, PeopleOnly
 from booking.domain.errors import InvalidCommand, NotAllowedNow, SlotTaken, UnknownAggregate
+from booking.domain.group_session import GroupConflicts, GroupFull
 from booking.domain.scheduling.series import SeriesConflicts
 from counseling_shared.http.idempotency import KeyCheckedInTransaction
 from counseling_shared.http.problems import Conflict, NotFound, Problem, Unprocessable
@@ -24,6 +26,13 @@ def as_problem(exc: Exception) -> Problem | None:
                 f"{exc}: hold {exc.conflicting_hold_id}",
                 conflicting_appointment_id=None,
                 conflicting_hold_id=str(exc.conflicting_hold_id),
+                conflicting_resource=exc.resource,
+            )
+        case SlotTaken() if exc.conflicting_group_session_id is not None:
+            return Conflict(
+                f"{exc}: group session {exc.conflicting_group_session_id}",
+                conflicting_appointment_id=None,
+                conflicting_group_session_id=str(exc.conflicting_group_session_id),
                 conflicting_resource=exc.resource,
             )
         case SlotTaken():
@@ -50,6 +59,22 @@ def as_problem(exc: Exception) -> Problem | None:
                     for c in exc.conflicts
                 ],
             )
+        case GroupConflicts():
+            return Conflict(
+                str(exc),
+                conflicts=[
+                    {
+                        "conflicting_resource": c.resource,
+                        "client_id": _text(c.client_id),
+                        "conflicting_appointment_id": _text(c.conflicting_appointment_id),
+                        "conflicting_hold_id": _text(c.conflicting_hold_id),
+                        "conflicting_group_session_id": _text(c.conflicting_group_session_id),
+                    }
+                    for c in exc.conflicts
+                ],
+            )
+        case GroupFull():
+            return Problem(409, "group_full", "Group session full", str(exc))
         case NotAllowedNow():
             return Conflict(str(exc))
         case PeopleOnly():
@@ -59,6 +84,10 @@ def as_problem(exc: Exception) -> Problem | None:
                 403, "forbidden", "Forbidden", "This API key has no access to that site."
             )
     return None
+
+
+def _text(ident: UUID | None) -> str | None:
+    return str(ident) if ident else None
 
 
 class BookingRoute(KeyCheckedInTransaction):
