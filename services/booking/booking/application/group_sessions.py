@@ -18,7 +18,7 @@ from booking.application.ports import SiteAccess, require_site
 from booking.application.recording import record, stream_id
 from booking.domain import appointment, group_session, site
 from booking.domain.appointment import Appointment, AppointmentStatus
-from booking.domain.errors import UnknownAggregate
+from booking.domain.errors import UnknownAggregate, refuse_invalid
 from booking.domain.group_session import GroupConflict, GroupConflicts, GroupSession
 from counseling_shared.unit_of_work import UnitOfWork
 
@@ -55,6 +55,8 @@ async def take_seat(
     """Seat the client: a booked appointment of the session. Full, already seated, or the
     client's own overlap: refused (409); a client of another site: 422."""
     current = await _locked(uow, group_session_id, access)
+    the_client = await projections.load_client(uow.conn, client_id)
+    refuse_invalid({"client_id": appointment.client_problem(the_client, current.site_id)})
     seated = await group_session_store.seats_of(uow.conn, group_session_id)
     group_session.check_seat(current, client_id, {s.client_id for s in seated})
     booking = group_session.seat_booking(current, client_id)

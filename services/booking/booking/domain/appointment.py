@@ -253,7 +253,7 @@ def check_booking(
     refuse_invalid(
         {
             "counselor_id": counselor_problem(counselor),
-            "client_id": _client_problem(client, site_id) if client_named else None,
+            "client_id": client_problem(client, site_id) if client_named else None,
             "room_id": room_problem(command.room_id, room, site_id, command.modality),
             "duration_minutes": session_length_problem(command.duration_minutes),
             "start": start_problem(command.start, now, horizon_months),
@@ -421,7 +421,7 @@ def counselor_problem(counselor: StaffMember | None) -> str | None:
     return None
 
 
-def _client_problem(client: Client | None, site_id: UUID | None) -> str | None:
+def client_problem(client: Client | None, site_id: UUID | None) -> str | None:
     if client is None:
         return "no client with this id"
     if site_id is not None and client.site_id != site_id:

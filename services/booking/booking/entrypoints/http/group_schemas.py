@@ -70,7 +70,7 @@ class GroupSessionOut(BaseModel):
     cancel_reason: str | None = None
     cancelled_at: datetime | None = None
     seats: list[SeatOut] = Field(
-        description="Every seat not cancelled (booked, completed or missed), in the order taken."
+        description="Every seat not cancelled (booked, completed or missed), by booking time."
     )
     seats_left: int = Field(description="Seats still free (0 once cancelled).")
 
