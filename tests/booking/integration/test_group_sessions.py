@@ -324,6 +324,23 @@ async def test_cancelling_a_group_cancels_every_booked_seat(booking: Booking) ->
     )
 
 
+async def test_a_cancelled_groups_time_is_offered_to_the_waitlist(booking: Booking) -> None:
+    practice = await _practice(booking)
+    site_id = practice["site"]["id"]
+    group = await _group(booking, practice, booking.at(hours=30), modality="online", room_id=None)
+    assert (await _seat(booking, group, await booking.client(site_id))).status_code == 201
+    waiting = await booking.created(
+        "/waitlist", {"client_id": (await booking.client(site_id))["id"], "site_id": site_id}
+    )
+
+    cancelled = await booking.post(f"/group-sessions/{group['id']}/cancel", CANCEL)
+
+    assert cancelled.status_code == 200, cancelled.text
+    offers = (await booking.get(f"/waitlist/{waiting['id']}")).json()["offers"]
+    assert [o["status"] for o in offers] == ["open"]
+    assert offers[0]["start"] == group["start"]
+
+
 async def test_each_seat_completes_or_misses_on_its_own(booking: Booking) -> None:
     practice = await _practice(booking)
     site_id = practice["site"]["id"]

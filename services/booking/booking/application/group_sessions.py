@@ -20,6 +20,7 @@ from booking.domain import appointment, group_session, site
 from booking.domain.appointment import Appointment, AppointmentStatus
 from booking.domain.errors import UnknownAggregate, refuse_invalid
 from booking.domain.group_session import GroupConflict, GroupConflicts, GroupSession
+from booking.domain.scheduling.waitlist import FreedSlot
 from counseling_shared.unit_of_work import UnitOfWork
 
 KIND = "group_session"  # its streams: `group_session-<uuid>`
@@ -68,6 +69,7 @@ async def reschedule_group_session(
     group_session_id: UUID,
     command: group_session.RescheduleGroupSession,
     access: SiteAccess,
+    on_freed: handlers.SlotFreed | None = None,
 ) -> SeatedGroup:
     """Move the session and every booked seat, or nothing: every conflict (the counselor, the
     room, each seated client) is named in one `GroupConflicts`."""
@@ -89,6 +91,8 @@ async def reschedule_group_session(
     # move (SlotTaken) and the whole transaction, seats and group, rolls back.
     for seat in seats:
         await handlers.follow_group(uow, seat, state.slot, state.room_id)
+    if on_freed is not None and state.slot != current.slot:
+        await on_freed(uow, _freed(current))
     return await seated(uow, state)
 
 
@@ -97,9 +101,11 @@ async def cancel_group_session(
     group_session_id: UUID,
     command: group_session.CancelGroupSession,
     access: SiteAccess,
+    on_freed: handlers.SlotFreed | None = None,
 ) -> SeatedGroup:
     """Cancel the session and every booked seat (each an ordinary cancellation of its
-    appointment: late and fee rules as for any appointment)."""
+    appointment: late and fee rules as for any appointment). The counselor's time it frees
+    goes to the waitlist (`on_freed`), as an appointment's would."""
     current = await _locked(uow, group_session_id, access)
     events = group_session.cancel(current, command, uow.now())
     state = await _save(uow, current, events)
@@ -107,6 +113,8 @@ async def cancel_group_session(
     for seat in await group_session_store.seats_of(uow.conn, group_session_id):
         if seat.status is AppointmentStatus.BOOKED:
             await handlers.cancel_appointment(uow, seat.id, per_seat, access)
+    if on_freed is not None:
+        await on_freed(uow, _freed(current))
     return await seated(uow, state)
 
 
@@ -138,6 +146,10 @@ async def _conflicts(
         if holder is not None:
             found.append(_conflict("client", seat.client_id, holder))
     return found
+
+
+def _freed(was: GroupSession) -> FreedSlot:
+    return FreedSlot(was.site_id, was.counselor_id, was.room_id, was.modality, was.start, was.end)
 
 
 def _conflict(resource: str, client_id: UUID | None, holder: claims.Holder) -> GroupConflict:

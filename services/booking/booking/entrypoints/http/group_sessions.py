@@ -24,6 +24,7 @@ from booking.entrypoints.http.group_schemas import (
     SeatIn,
 )
 from booking.entrypoints.http.schemas import AppointmentOut
+from booking.entrypoints.policies import offer_policy
 from counseling_shared.http.bodies import Instant
 from counseling_shared.http.dependencies import Caller
 from counseling_shared.http.openapi import problem_responses
@@ -135,13 +136,16 @@ async def reschedule_group_session(
     group_session_id: UUID, body: GroupRescheduleIn, caller: Caller, runtime: Live
 ) -> GroupSessionOut:
     """Move the session and every booked seat together, or nothing. Emits
-    `GroupSessionRescheduled` and each seat's `AppointmentRescheduled`."""
+    `GroupSessionRescheduled` and each seat's `AppointmentRescheduled`; the time it leaves is
+    offered to the waitlist (`WaitlistOfferMade`)."""
     command = group_session.RescheduleGroupSession(
         start=body.start, duration_minutes=body.duration_minutes, room_id=body.room_id
     )
     moved = await execute(
         runtime,
-        lambda uow: group_sessions.reschedule_group_session(uow, group_session_id, command, caller),
+        lambda uow: group_sessions.reschedule_group_session(
+            uow, group_session_id, command, caller, offer_policy(runtime).on_freed()
+        ),
     )
     return GroupSessionOut.of(moved)
 
@@ -155,10 +159,13 @@ async def cancel_group_session(
 ) -> GroupSessionOut:
     """Cancel the session and every booked seat (each seat's cancellation is late, and owes
     a fee, by the appointments' rules). Emits `GroupSessionCancelled` and each seat's
-    `AppointmentCancelled`; the reason stays in booking."""
+    `AppointmentCancelled`; the reason stays in booking. A future session's time is offered to
+    the waitlist (`WaitlistOfferMade`)."""
     command = group_session.CancelGroupSession(reason=body.reason, cancelled_by=body.cancelled_by)
     cancelled = await execute(
         runtime,
-        lambda uow: group_sessions.cancel_group_session(uow, group_session_id, command, caller),
+        lambda uow: group_sessions.cancel_group_session(
+            uow, group_session_id, command, caller, offer_policy(runtime).on_freed()
+        ),
     )
     return GroupSessionOut.of(cancelled)
