@@ -279,15 +279,19 @@ async def test_a_group_moves_with_all_its_seats_or_not_at_all(booking: Booking) 
         assert (await booking.get(f"/appointments/{seat['id']}")).json()["start"] == group["start"]
 
     elsewhere = start + timedelta(days=2)
+    bigger = await booking.room(site_id, name="Group room")
     moved = await booking.post(
-        f"/group-sessions/{group['id']}/reschedule", {"start": elsewhere.isoformat()}
+        f"/group-sessions/{group['id']}/reschedule",
+        {"start": elsewhere.isoformat(), "room_id": bigger["id"]},
     )
 
     assert moved.status_code == 200, moved.text
     assert datetime.fromisoformat(moved.json()["start"]) == elsewhere
+    assert moved.json()["room_id"] == bigger["id"]
     for seat in seats:
         now = (await booking.get(f"/appointments/{seat['id']}")).json()
         assert datetime.fromisoformat(now["start"]) == elsewhere
+        assert now["room_id"] == bigger["id"]
         assert now["status"] == "booked"
     # The old time is free again for the counselor.
     await booking.appointment(practice["counselor"], await booking.client(site_id), start)
