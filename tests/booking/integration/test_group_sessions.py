@@ -214,7 +214,7 @@ async def test_cancelling_a_seat_frees_it_and_a_seat_cannot_move_alone(booking: 
     assert (await _seat(booking, group, third)).status_code == 201
     found = (await booking.get(f"/group-sessions/{group['id']}")).json()
     assert {s["client_id"] for s in found["seats"]} == {second["id"], third["id"]}
-    # The first client may come back once a seat is free again.
+    # Full again: the client who cancelled cannot come back until a seat is free.
     assert (await _seat(booking, group, first)).status_code == 409
 
 
