@@ -135,6 +135,11 @@ class AppointmentBooked(IntegrationEvent):
         " its summary (`AppointmentSeriesBooked`, `AppointmentSeriesCancelled`) follows."
         " Absent for a single appointment and for an occurrence moved or cancelled alone.",
     )
+    group_session_id: UUID | None = Field(
+        default=None,
+        description="Extension: set when this appointment is a client's seat in a group session"
+        " (`GroupSessionScheduled`); absent or null for a one-to-one session.",
+    )
     manage_url: str | None = Field(
         default=None,
         description="Extension: the client's signed link to confirm or cancel this session"
@@ -238,6 +243,37 @@ class AppointmentConfirmed(IntegrationEvent):
     confirmed_at: AwareDatetime
 
 
+class GroupSessionScheduled(IntegrationEvent):
+    """Extension: a group session was scheduled: one counselor (in a room when in person) for up
+    to `capacity` clients at once. It holds the counselor's and the room's time. Each client's
+    seat is an appointment of its own (`AppointmentBooked` with this `group_session_id`); this
+    event names no client."""
+
+    group_session_id: UUID
+    site_id: UUID
+    counselor_id: UUID
+    room_id: UUID | None
+    modality: Modality
+    start: AwareDatetime
+    end: AwareDatetime
+    capacity: int = Field(description="Seats, 2 to 15.")
+
+
+class GroupSessionRescheduled(GroupSessionScheduled):
+    """Extension: a group session moved (`start`/`end` are the new ones); each booked seat
+    moved with it (`AppointmentRescheduled` with this `group_session_id`)."""
+
+    previous_start: AwareDatetime
+
+
+class GroupSessionCancelled(GroupSessionScheduled):
+    """Extension: a group session was cancelled; each booked seat was cancelled with it
+    (`AppointmentCancelled` with this `group_session_id`). The reason stays in booking."""
+
+    cancelled_by: CancelledBy
+    cancelled_at: AwareDatetime
+
+
 class HoldPlaced(IntegrationEvent):
     """A slot is held (for an integration finishing a booking, or for a waitlist offer)
     until `expires_at`; nobody else can book it meanwhile."""
@@ -285,6 +321,9 @@ class SessionCompleted(IntegrationEvent):
     completed_at: AwareDatetime
     goal_horizon: GoalHorizon
     risk_level: RiskLevel
+    group_session_id: UUID | None = Field(
+        default=None, description="Extension: set for a client's seat in a group session."
+    )
 
 
 class SessionMissed(IntegrationEvent):
@@ -297,6 +336,9 @@ class SessionMissed(IntegrationEvent):
     counselor_id: UUID
     start: AwareDatetime
     fee_due: FeeDue | None = None
+    group_session_id: UUID | None = Field(
+        default=None, description="Extension: set for a client's seat in a group session."
+    )
 
 
 class CareEpisodeClosed(IntegrationEvent):

@@ -61,6 +61,9 @@ BOOKING_EVENT_TYPES = [
     "AppointmentSeriesCancelled",
     "AppointmentConfirmed",
     "SiteClosuresChanged",
+    "GroupSessionScheduled",
+    "GroupSessionRescheduled",
+    "GroupSessionCancelled",
 ]
 
 # crisis answers notify's `crisis.staff_replies` (a staff member's text to the center's one

@@ -341,6 +341,42 @@ async def _cancel_series(world: World, role: Role) -> Call:
     return f"/appointment-series/{booked['id']}/cancel", body
 
 
+def _group_body(world: World) -> dict[str, Any]:
+    return {
+        "counselor_id": world.counselor_a,
+        "start": world.later(),
+        "duration_minutes": 50,
+        "modality": "online",
+        "capacity": 4,
+    }
+
+
+async def _new_group(world: World) -> str:
+    return str((await world.post("booking", "/group-sessions", _group_body(world)))["id"])
+
+
+async def _schedule_group(world: World, role: Role) -> Call:
+    return "/group-sessions", _group_body(world)
+
+
+async def _get_group(world: World, role: Role) -> Call:
+    return f"/group-sessions/{await _new_group(world)}", None
+
+
+async def _take_seat(world: World, role: Role) -> Call:
+    client = await world.new_client()
+    return f"/group-sessions/{await _new_group(world)}/seats", {"client_id": client}
+
+
+async def _reschedule_group(world: World, role: Role) -> Call:
+    return f"/group-sessions/{await _new_group(world)}/reschedule", {"start": world.later()}
+
+
+async def _cancel_group(world: World, role: Role) -> Call:
+    body = {"reason": "counselor ill", "cancelled_by": "center"}
+    return f"/group-sessions/{await _new_group(world)}/cancel", body
+
+
 async def _get_waitlist_entry(world: World, role: Role) -> Call:
     body = {"client_id": world.client_a, "site_id": world.site_a}
     return f"/waitlist/{(await world.post('booking', '/waitlist', body))['id']}", None
@@ -500,6 +536,16 @@ TABLE: dict[tuple[str, str, str], Case] = {
     ("booking", "POST", "/appointment-series"): Case(EVERYONE, _book_series),
     ("booking", "GET", "/appointment-series/{series_id}"): Case(EVERYONE, _get_series),
     ("booking", "POST", "/appointment-series/{series_id}/cancel"): Case(EVERYONE, _cancel_series),
+    ("booking", "POST", "/group-sessions"): Case(EVERYONE, _schedule_group),
+    ("booking", "GET", "/group-sessions"): Case(
+        EVERYONE, fixed("/group-sessions?site_id={site_a}"), listing=True
+    ),
+    ("booking", "GET", "/group-sessions/{group_session_id}"): Case(EVERYONE, _get_group),
+    ("booking", "POST", "/group-sessions/{group_session_id}/seats"): Case(EVERYONE, _take_seat),
+    ("booking", "POST", "/group-sessions/{group_session_id}/reschedule"): Case(
+        EVERYONE, _reschedule_group
+    ),
+    ("booking", "POST", "/group-sessions/{group_session_id}/cancel"): Case(EVERYONE, _cancel_group),
     ("booking", "POST", "/waitlist"): Case(
         EVERYONE, fixed("/waitlist", {"client_id": "{client_a}", "site_id": "{site_a}"})
     ),

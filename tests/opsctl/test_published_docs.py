@@ -70,6 +70,8 @@ def test_risk_flags_are_documented_for_each_context_that_raises_them(
     ("service", "path", "method"),
     [
         ("booking", "/appointments/{appointment_id}/reschedule", "post"),
+        ("booking", "/group-sessions", "post"),
+        ("booking", "/group-sessions/{group_session_id}/seats", "post"),
         ("booking", "/clients/{client_id}/episode/close", "post"),
         # extensions: a site's closures
         ("booking", "/sites/{site_id}/closures", "put"),

@@ -34,6 +34,7 @@ REBUILT = (
     "waitlist_entries",
     "waitlist_offers",
     "waitlist_deferred_slots",
+    "group_sessions",
 )
 
 
@@ -82,7 +83,52 @@ async def _site_with_history(booking: Booking, number: int) -> dict[str, Any]:
         {"goal_horizon": "long_term", "goals": ["a"], "risk_level": "none"},
     )
     assert answer.status_code == 200, answer.text
+    await _groups(booking, counselors[1], room, clients)
     return {"site": site, "counselors": counselors, "clients": clients}
+
+
+async def _groups(
+    booking: Booking, counselor: dict[str, Any], room: dict[str, Any], clients: list[Any]
+) -> None:
+    """A group session with two seats, moved (one seat cancelled first), and a cancelled one."""
+    moved = await booking.created(
+        "/group-sessions",
+        {
+            "counselor_id": counselor["id"],
+            "room_id": room["id"],
+            "start": booking.at(hours=8).isoformat(),
+            "modality": "in_person",
+            "capacity": 4,
+        },
+    )
+    seats = [
+        await booking.created(f"/group-sessions/{moved['id']}/seats", {"client_id": c["id"]})
+        for c in clients[2:4]
+    ]
+    answer = await booking.post(
+        f"/appointments/{seats[0]['id']}/cancel", {"reason": "r", "cancelled_by": "client"}
+    )
+    assert answer.status_code == 200, answer.text
+    answer = await booking.post(
+        f"/group-sessions/{moved['id']}/reschedule", {"start": booking.at(hours=9).isoformat()}
+    )
+    assert answer.status_code == 200, answer.text
+    cancelled = await booking.created(
+        "/group-sessions",
+        {
+            "counselor_id": counselor["id"],
+            "start": booking.at(hours=12).isoformat(),
+            "modality": "online",
+            "capacity": 2,
+        },
+    )
+    await booking.created(
+        f"/group-sessions/{cancelled['id']}/seats", {"client_id": clients[0]["id"]}
+    )
+    answer = await booking.post(
+        f"/group-sessions/{cancelled['id']}/cancel", {"reason": "r", "cancelled_by": "center"}
+    )
+    assert answer.status_code == 200, answer.text
 
 
 async def _holds_series_and_offers(booking: Booking, practice: dict[str, Any]) -> None:
@@ -134,19 +180,23 @@ async def _drift(database_url: str) -> None:
     """Projection rows that no longer match the store, as a rebuild must repair them: two
     appointments of one counselor in each other's slot (rows and claims), a booked one gone
     and a stray hold's claim in its slot, a stray appointment with its claim, other goals on a
-    completed one, a claim a minute longer. Only a rebuild that deletes every differing row
+    completed one, a claim a minute longer (one-to-one appointments: a group's seats share its
+    slot). Only a rebuild that deletes every differing row
     before it inserts the rebuilt ones gets through without an exclusion violation."""
     conn = await connect(database_url)
     try:
         a, b = await conn.fetch(
-            """SELECT id, start_at, end_at FROM appointments WHERE status = 'booked'
-               AND counselor_id = (SELECT counselor_id FROM appointments WHERE status = 'booked'
+            """SELECT id, start_at, end_at FROM appointments
+               WHERE status = 'booked' AND group_session_id IS NULL
+               AND counselor_id = (SELECT counselor_id FROM appointments
+                                   WHERE status = 'booked' AND group_session_id IS NULL
                                    GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1)
                ORDER BY start_at LIMIT 2"""
         )
         gone, longer = await conn.fetch(
             """SELECT id, start_at, end_at FROM appointments
-               WHERE status = 'booked' AND id <> ALL($1::uuid[]) ORDER BY start_at LIMIT 2""",
+               WHERE status = 'booked' AND group_session_id IS NULL AND id <> ALL($1::uuid[])
+               ORDER BY start_at LIMIT 2""",
             [a["id"], b["id"]],
         )
         for table, key in (("appointments", "id"), ("slot_claims", "owner_id")):

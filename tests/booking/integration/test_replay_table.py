@@ -150,6 +150,35 @@ async def _waitlist(b: Booking, p: Practice) -> Call:
     return "/waitlist", {"client_id": client["id"], "site_id": p["site"]["id"]}
 
 
+def _group_body(b: Booking, p: Practice, hours: float) -> dict[str, Any]:
+    return {
+        "counselor_id": p["counselor"]["id"],
+        "start": b.at(hours).isoformat(),
+        "modality": "online",
+        "capacity": 4,
+    }
+
+
+async def _group_sessions(b: Booking, p: Practice) -> Call:
+    return "/group-sessions", _group_body(b, p, 400)
+
+
+async def _group_seats(b: Booking, p: Practice) -> Call:
+    group = await b.created("/group-sessions", _group_body(b, p, 410))
+    client = await b.client(p["site"]["id"])
+    return f"/group-sessions/{group['id']}/seats", {"client_id": client["id"]}
+
+
+async def _group_reschedule(b: Booking, p: Practice) -> Call:
+    group = await b.created("/group-sessions", _group_body(b, p, 420))
+    return f"/group-sessions/{group['id']}/reschedule", {"start": b.at(422).isoformat()}
+
+
+async def _group_cancel(b: Booking, p: Practice) -> Call:
+    group = await b.created("/group-sessions", _group_body(b, p, 430))
+    return f"/group-sessions/{group['id']}/cancel", CANCEL
+
+
 CALLS: dict[str, Callable[[Booking, Practice], Awaitable[Call]]] = {
     "/sites": _sites,
     "/staff": _staff,
@@ -167,6 +196,10 @@ CALLS: dict[str, Callable[[Booking, Practice], Awaitable[Call]]] = {
     "/appointment-series": _series,
     "/appointment-series/{series_id}/cancel": _series_cancel,
     "/waitlist": _waitlist,
+    "/group-sessions": _group_sessions,
+    "/group-sessions/{group_session_id}/seats": _group_seats,
+    "/group-sessions/{group_session_id}/reschedule": _group_reschedule,
+    "/group-sessions/{group_session_id}/cancel": _group_cancel,
 }
 
 

@@ -380,3 +380,41 @@ async def test_the_list_is_published_without_labels_and_survives_a_rebuild(
     after = (await practice.booking.get(f"/sites/{practice.site_id}/closures")).json()
     assert after == before
     assert HOLIDAY not in await practice.free_days(date(2030, 3, 5), 3)
+
+
+async def test_a_group_session_on_a_closed_day_is_refused_and_cannot_be_moved_onto_one(
+    practice: Practice,
+) -> None:
+    group = {
+        "counselor_id": practice.counselor["id"],
+        "start": _at(HOLIDAY, 10).isoformat(),
+        "duration_minutes": 90,
+        "modality": "online",
+        "capacity": 4,
+    }
+    await practice.close(CLOSURES)
+    _site_closed(await practice.call("POST", "/group-sessions", group), HOLIDAY, "public_holiday")
+
+    open_day = group | {"start": _at(date(2030, 3, 7), 10).isoformat()}
+    scheduled = await practice.call("POST", "/group-sessions", open_day)
+    assert scheduled.status_code == 201, scheduled.text
+    seat = await practice.call(
+        "POST",
+        f"/group-sessions/{scheduled.json()['id']}/seats",
+        {"client_id": practice.client["id"]},
+    )
+    assert seat.status_code == 201, seat.text
+    _site_closed(
+        await practice.call(
+            "POST",
+            f"/group-sessions/{scheduled.json()['id']}/reschedule",
+            {"start": _at(TRAINING[0], 10).isoformat()},
+        ),
+        TRAINING[0],
+        "training",
+    )
+    # Nothing moved: the group and its seat keep the open day.
+    kept = await practice.call("GET", f"/group-sessions/{scheduled.json()['id']}")
+    assert kept.json()["start"] == scheduled.json()["start"]
+    seat_now = await practice.call("GET", f"/appointments/{seat.json()['id']}")
+    assert seat_now.json()["start"] == seat.json()["start"]

@@ -8,7 +8,7 @@ from uuid import uuid4
 import pytest
 
 from booking.adapters import event_codec
-from booking.domain import appointment, client, room, site, staff
+from booking.domain import appointment, client, group_session, room, site, staff
 from booking.domain.events import EVENT_TYPES, DomainEvent
 from booking.domain.scheduling import closures, deferred, holds, hours, rules, series, waitlist
 from counseling_shared.codes import (
@@ -50,6 +50,23 @@ SAMPLES: list[DomainEvent] = [
     appointment.AppointmentCancelled(uuid4(), CancelledBy.CENTER, True, "flood", NOW),
     appointment.SessionMarkedNoShow(uuid4(), NOW, rules.Fee(Decimal("40.50"), "EUR")),
     appointment.AppointmentConfirmed(uuid4(), NOW),
+    appointment.AppointmentBooked(
+        uuid4(),
+        uuid4(),
+        uuid4(),
+        uuid4(),
+        uuid4(),
+        Modality.IN_PERSON,
+        NOW,
+        LATER,
+        NOW,
+        group_session_id=uuid4(),
+    ),
+    group_session.GroupSessionScheduled(
+        uuid4(), uuid4(), uuid4(), uuid4(), Modality.IN_PERSON, NOW, LATER, 12, NOW
+    ),
+    group_session.GroupSessionRescheduled(uuid4(), None, LATER, LATER + LATER.resolution, NOW, NOW),
+    group_session.GroupSessionCancelled(uuid4(), CancelledBy.COUNSELOR, "ill", NOW),
     appointment.SessionCompleted(
         uuid4(), NOW, GoalHorizon.LONG_TERM, ("a", "b"), "c", RiskLevel.IMMINENT, uuid4()
     ),

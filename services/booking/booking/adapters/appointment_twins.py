@@ -33,8 +33,8 @@ CREATE = "; ".join(
     for table, twin in TWINS.items()
 )
 
-# Holds' claims are not in the twin: they are deleted here and written again by the holds'
-# saves, which come after the appointments.
+# Holds' and group sessions' claims are not in the twin: they are deleted here and written
+# again by their saves, which come after the appointments.
 _APPLY = """
     DELETE FROM slot_claims c WHERE NOT EXISTS (
         SELECT FROM rebuilt_slot_claims r

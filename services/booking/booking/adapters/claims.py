@@ -10,6 +10,7 @@ from uuid import UUID
 
 if TYPE_CHECKING:
     from booking.domain.appointment import Appointment
+    from booking.domain.group_session import GroupSession
     from booking.domain.scheduling.holds import Hold
     from counseling_shared.db import Connection
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Claim:
     owner_id: UUID
-    owner_kind: str  # appointment | hold
+    owner_kind: str  # appointment | hold | group_session
     site_id: UUID
     counselor_id: UUID
     room_id: UUID | None
@@ -25,6 +26,17 @@ class Claim:
     start: datetime
     end: datetime
     active: bool  # False: the owner no longer blocks its slot
+    # A group session's seat: it claims its client only (the session claims the counselor
+    # and the room; the constraints on those skip seats).
+    group_session_id: UUID | None = None
+
+    @property
+    def resources(self) -> tuple[str, ...]:
+        """What this claim holds, in the order a refusal names them."""
+        if self.group_session_id is not None:
+            return ("client",)
+        held = ("counselor", "room") if self.room_id else ("counselor",)
+        return (*held, "client") if self.client_id else held
 
 
 def of_appointment(appointment: Appointment) -> Claim:
@@ -38,6 +50,21 @@ def of_appointment(appointment: Appointment) -> Claim:
         appointment.start,
         appointment.end,
         active=appointment.status == "booked",
+        group_session_id=appointment.group_session_id,
+    )
+
+
+def of_group_session(session: GroupSession) -> Claim:
+    return Claim(
+        session.id,
+        "group_session",
+        session.site_id,
+        session.counselor_id,
+        session.room_id,
+        None,
+        session.start,
+        session.end,
+        active=session.status == "booked",
     )
 
 
@@ -64,9 +91,10 @@ _COLUMNS = (
     "client_id",
     "start_at",
     "end_at",
+    "group_session_id",
 )
 _UPSERT = f"""INSERT INTO slot_claims ({", ".join(_COLUMNS)})
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
            ON CONFLICT (owner_id) DO UPDATE SET
                room_id = EXCLUDED.room_id, client_id = EXCLUDED.client_id,
                start_at = EXCLUDED.start_at, end_at = EXCLUDED.end_at"""
@@ -83,6 +111,7 @@ def _row(claim: Claim) -> tuple[object, ...]:
         claim.client_id,
         claim.start,
         claim.end,
+        claim.group_session_id,
     )
 
 
@@ -108,11 +137,13 @@ class Holder:
 
 
 async def holder_of(conn: Connection, resource: str, claim: Claim) -> Holder | None:
-    """Who else claims `resource` (counselor, room or client) during `claim`'s slot."""
+    """Who else claims `resource` (counselor, room or client) during `claim`'s slot. A group
+    session's seats do not hold its counselor and room: the session's own claim does."""
     column = {"counselor": "counselor_id", "room": "room_id", "client": "client_id"}[resource]
+    seats_skipped = "" if resource == "client" else " AND group_session_id IS NULL"
     row = await conn.fetchrow(
         f"""SELECT owner_id, owner_kind FROM slot_claims
-            WHERE {column} = $1 AND owner_id <> $2
+            WHERE {column} = $1 AND owner_id <> $2{seats_skipped}
               AND tstzrange(start_at, end_at, '[)') && tstzrange($3, $4, '[)')
             ORDER BY start_at LIMIT 1""",
         getattr(claim, column),
@@ -143,13 +174,17 @@ async def in_window(
 # booked appointments, not a claim gone astray).
 _UNMIRRORED = """
     SELECT coalesce(a.id, c.owner_id) AS id
-    FROM (SELECT id, site_id, counselor_id, room_id, client_id, start_at, end_at
+    FROM (SELECT id, site_id, counselor_id, room_id, client_id, start_at, end_at,
+                 group_session_id
           FROM appointments WHERE status = 'booked') a
-    FULL JOIN (SELECT owner_id, site_id, counselor_id, room_id, client_id, start_at, end_at
+    FULL JOIN (SELECT owner_id, site_id, counselor_id, room_id, client_id, start_at, end_at,
+                      group_session_id
                FROM slot_claims WHERE owner_kind = 'appointment') c ON c.owner_id = a.id
     WHERE a.id IS NULL OR c.owner_id IS NULL
-       OR (a.site_id, a.counselor_id, a.room_id, a.client_id, a.start_at, a.end_at)
-          IS DISTINCT FROM (c.site_id, c.counselor_id, c.room_id, c.client_id, c.start_at, c.end_at)
+       OR (a.site_id, a.counselor_id, a.room_id, a.client_id, a.start_at, a.end_at,
+           a.group_session_id)
+          IS DISTINCT FROM (c.site_id, c.counselor_id, c.room_id, c.client_id, c.start_at,
+                            c.end_at, c.group_session_id)
     ORDER BY 1 LIMIT $1"""
 
 

@@ -314,6 +314,7 @@ def appointment_from(row: asyncpg.Record) -> Appointment:
         if row["fee_amount"] is not None
         else None,
         confirmed_at=row["confirmed_at"],
+        group_session_id=row["group_session_id"],
     )
 
 
@@ -325,9 +326,9 @@ async def load_appointment(conn: Connection, appointment_id: UUID) -> Appointmen
 _APPOINTMENT_COLUMNS = """id, site_id, client_id, counselor_id, room_id, modality, start_at,
     end_at, status, booked_at, cancelled_by, late, cancel_reason, cancelled_at, missed_at,
     completed_at, goal_horizon, goals, next_steps, risk_level, risk_flag_id, version,
-    fee_amount, fee_currency, confirmed_at"""
+    fee_amount, fee_currency, confirmed_at, group_session_id"""
 _APPOINTMENT_VALUES = """$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-    $17, $18, $19, $20, $21, $22, $23, $24, $25"""
+    $17, $18, $19, $20, $21, $22, $23, $24, $25, $26"""
 
 
 def _appointment_row(appointment: Appointment) -> tuple[object, ...]:
@@ -359,6 +360,7 @@ def _appointment_row(appointment: Appointment) -> tuple[object, ...]:
         appointment.fee_due.amount if appointment.fee_due else None,
         appointment.fee_due.currency if appointment.fee_due else None,
         appointment.confirmed_at,
+        appointment.group_session_id,
     )
 
 
@@ -401,12 +403,13 @@ BOOKED_CTES = f"""booked AS (
                INSERT INTO appointments ({_APPOINTMENT_COLUMNS})
                VALUES ({_APPOINTMENT_VALUES})
                ON CONFLICT DO NOTHING
-               RETURNING id, site_id, counselor_id, room_id, client_id, start_at, end_at
+               RETURNING id, site_id, counselor_id, room_id, client_id, start_at, end_at,
+                         group_session_id
            ), claimed AS (
                INSERT INTO slot_claims (owner_id, owner_kind, site_id, counselor_id, room_id,
-                                        client_id, start_at, end_at)
+                                        client_id, start_at, end_at, group_session_id)
                SELECT id, 'appointment', site_id, counselor_id, room_id, client_id,
-                      start_at, end_at
+                      start_at, end_at, group_session_id
                FROM booked
                ON CONFLICT DO NOTHING
                RETURNING owner_id
@@ -414,7 +417,7 @@ BOOKED_CTES = f"""booked AS (
 """A new booked appointment and its slot claim (`booked_values`, from `$1`), as common table
 expressions; `BOOKED_WRITTEN` says whether both went in. For a statement writing more."""
 BOOKED_WRITTEN = "EXISTS (SELECT FROM claimed)"
-BOOKED_PARAMETERS = 25
+BOOKED_PARAMETERS = 26
 
 
 def booked_values(appointment: Appointment) -> tuple[object, ...]:

@@ -31,7 +31,7 @@ class Window:
     after: RowKey | None = None
 
 
-class _Where:
+class Where:
     """AND-ed conditions with numbered parameters."""
 
     def __init__(self) -> None:
@@ -49,7 +49,7 @@ class _Where:
         return " WHERE " + " AND ".join(self.conditions) if self.conditions else ""
 
 
-def _keyset(where: _Where, columns: str, window: Window) -> str:
+def keyset(where: Where, columns: str, window: Window) -> str:
     """Continue after the window's key; the ORDER BY and LIMIT that go with it."""
     if window.after is not None:
         marks = ", ".join("{}" for _ in window.after)
@@ -57,7 +57,7 @@ def _keyset(where: _Where, columns: str, window: Window) -> str:
     return f" ORDER BY {columns} LIMIT {int(window.size)}"
 
 
-def _scope(where: _Where, site_id: UUID | None, visible_sites: Collection[UUID] | None) -> None:
+def scope(where: Where, site_id: UUID | None, visible_sites: Collection[UUID] | None) -> None:
     if site_id is not None:
         where.add("site_id = {}", site_id)
     if visible_sites is not None:
@@ -67,10 +67,10 @@ def _scope(where: _Where, site_id: UUID | None, visible_sites: Collection[UUID] 
 async def list_sites(
     conn: Connection, visible_sites: Collection[UUID] | None, window: Window
 ) -> list[Site]:
-    where = _Where()
+    where = Where()
     if visible_sites is not None:
         where.add("id = ANY({}::uuid[])", list(visible_sites))
-    page = _keyset(where, "registered_at, id", window)
+    page = keyset(where, "registered_at, id", window)
     rows = await conn.fetch(f"SELECT * FROM sites{where.sql()}{page}", *where.args)
     return [site_from(r) for r in rows]
 
@@ -82,11 +82,11 @@ async def list_staff(
     window: Window,
     role: str | None = None,
 ) -> list[StaffMember]:
-    where = _Where()
-    _scope(where, site_id, visible_sites)
+    where = Where()
+    scope(where, site_id, visible_sites)
     if role is not None:
         where.add("role = {}", role)
-    page = _keyset(where, "registered_at, id", window)
+    page = keyset(where, "registered_at, id", window)
     rows = await conn.fetch(f"SELECT * FROM staff{where.sql()}{page}", *where.args)
     return [staff_member_from(r) for r in rows]
 
@@ -94,9 +94,9 @@ async def list_staff(
 async def list_rooms(
     conn: Connection, site_id: UUID | None, visible_sites: Collection[UUID] | None, window: Window
 ) -> list[Room]:
-    where = _Where()
-    _scope(where, site_id, visible_sites)
-    page = _keyset(where, "registered_at, id", window)
+    where = Where()
+    scope(where, site_id, visible_sites)
+    page = keyset(where, "registered_at, id", window)
     rows = await conn.fetch(f"SELECT * FROM rooms{where.sql()}{page}", *where.args)
     return [room_from(r) for r in rows]
 
@@ -104,9 +104,9 @@ async def list_rooms(
 async def list_clients(
     conn: Connection, site_id: UUID | None, visible_sites: Collection[UUID] | None, window: Window
 ) -> list[Client]:
-    where = _Where()
-    _scope(where, site_id, visible_sites)
-    page = _keyset(where, "registered_at, id", window)
+    where = Where()
+    scope(where, site_id, visible_sites)
+    page = keyset(where, "registered_at, id", window)
     rows = await conn.fetch(f"SELECT * FROM clients{where.sql()}{page}", *where.args)
     return [client_from(r) for r in rows]
 
@@ -130,8 +130,8 @@ async def list_appointments(
     visible_sites: Collection[UUID] | None,
     window: Window,
 ) -> list[Appointment]:
-    where = _Where()
-    _scope(where, selection.site_id, visible_sites)
+    where = Where()
+    scope(where, selection.site_id, visible_sites)
     for column in ("counselor_id", "client_id", "room_id"):
         value = getattr(selection, column)
         if value is not None:
@@ -142,6 +142,6 @@ async def list_appointments(
         where.add("end_at > {}", selection.ends_after)
     if selection.starts_before is not None:
         where.add("start_at < {}", selection.starts_before)
-    page = _keyset(where, "start_at, id", window)
+    page = keyset(where, "start_at, id", window)
     rows = await conn.fetch(f"SELECT * FROM appointments{where.sql()}{page}", *where.args)
     return [appointment_from(r) for r in rows]

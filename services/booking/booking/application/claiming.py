@@ -53,8 +53,7 @@ async def insert_claiming(
     if row["written"]:
         return
     claim = claims.of_appointment(appointment)
-    resources = ("counselor", "room", "client") if claim.room_id else ("counselor", "client")
-    raise await _refusal(uow, resources, claim, stream, appointment.version)
+    raise await _refusal(uow, claim.resources, claim, stream, appointment.version)
 
 
 async def _refusal(
@@ -68,6 +67,8 @@ async def _refusal(
             continue
         if holder.owner_kind == "hold":
             return SlotTaken(resource, None, conflicting_hold_id=holder.owner_id)
+        if holder.owner_kind == "group_session":
+            return SlotTaken(resource, None, conflicting_group_session_id=holder.owner_id)
         return SlotTaken(resource, holder.owner_id)
     # The holder moved or was released after we collided with it: decide again.
     return ConcurrencyConflict(stream, version)

@@ -256,6 +256,9 @@ async def book_appointment(
         booked.end,
         allow_closed_site,
     )
+    if command.group_session_id is not None:
+        # A replay of a seat's request answers the seat, not its group session.
+        uow.name_resource(appointment_id, f"/appointments/{appointment_id}")
     if hold_id is not None:
         # Same transaction: the hold's claim goes as the appointment's comes, so nobody
         # else can slip into the slot between them.
@@ -300,6 +303,14 @@ async def reschedule_appointment(
     return moved
 
 
+async def follow_group(
+    uow: UnitOfWork, seat: Appointment, slot: TimeSlot, room_id: UUID | None
+) -> Appointment:
+    """A booked seat moves with its group session (the group's handler decided the move)."""
+    events = appointment.move_with_group(seat, slot, room_id, uow.now())
+    return await _save_appointment(uow, seat, events)
+
+
 async def cancel_appointment(
     uow: UnitOfWork,
     appointment_id: UUID,
@@ -319,7 +330,8 @@ async def cancel_appointment(
     if vet is not None:
         vet(events)
     cancelled = await _save_appointment(uow, current, events)
-    if on_freed is not None:
+    # A group seat frees a seat, not the counselor's time: nothing for the waitlist.
+    if on_freed is not None and current.group_session_id is None:
         await on_freed(uow, _freed(current))
     return cancelled
 

@@ -7,7 +7,7 @@ cancellation reasons or referral text.
 from collections.abc import Callable, Sequence
 
 from booking.application.manage_links import manage_url
-from booking.domain import appointment, client, site, staff
+from booking.domain import appointment, client, group_session, site, staff
 from booking.domain.appointment import Appointment
 from booking.domain.scheduling import series
 from booking.domain.scheduling.rules import Fee
@@ -99,6 +99,7 @@ def appointment_events(
         "start": state.start,
         "end": state.end,
         "modality": state.modality,
+        "group_session_id": state.group_session_id,
     }
     match event:
         case appointment.AppointmentBooked():
@@ -143,6 +144,7 @@ def appointment_events(
                     counselor_id=state.counselor_id,
                     start=state.start,
                     fee_due=_fee(event.fee_due),
+                    group_session_id=state.group_session_id,
                 )
             ]
         case appointment.SessionCompleted():
@@ -155,6 +157,7 @@ def appointment_events(
                     completed_at=event.completed_at,
                     goal_horizon=event.goal_horizon,
                     risk_level=event.risk_level,
+                    group_session_id=state.group_session_id,
                 )
             ]
             if event.risk_flag_id is not None:
@@ -169,6 +172,33 @@ def appointment_events(
                     )
                 )
             return completed
+
+
+def group_session_events(
+    state: group_session.GroupSession, event: group_session.GroupSessionEvent
+) -> list[public.IntegrationEvent]:
+    """Ids, times and capacity only: the seats publish their own appointments' events."""
+    common = {
+        "group_session_id": state.id,
+        "site_id": state.site_id,
+        "counselor_id": state.counselor_id,
+        "room_id": state.room_id,
+        "modality": state.modality,
+        "start": state.start,
+        "end": state.end,
+        "capacity": state.capacity,
+    }
+    match event:
+        case group_session.GroupSessionScheduled():
+            return [public.GroupSessionScheduled(**common)]
+        case group_session.GroupSessionRescheduled():
+            return [public.GroupSessionRescheduled(**common, previous_start=event.previous_start)]
+        case group_session.GroupSessionCancelled():
+            return [
+                public.GroupSessionCancelled(
+                    **common, cancelled_by=event.cancelled_by, cancelled_at=event.cancelled_at
+                )
+            ]
 
 
 def series_events(

@@ -36,12 +36,13 @@ from booking.adapters import (
     closures_store,
     deferred_store,
     event_codec,
+    group_session_store,
     projections,
     scheduling_store,
     series_store,
     waitlist_store,
 )
-from booking.domain import appointment, client, room, site, staff
+from booking.domain import appointment, client, group_session, room, site, staff
 from booking.domain.scheduling import closures, deferred, holds, hours, rules, series, waitlist
 from counseling_shared.batched_writes import Batches
 from counseling_shared.db import REBUILD_COMMIT, binary_jsonb
@@ -60,6 +61,8 @@ _KINDS: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Connection, Any], A
     "room": (room.evolve, projections.save_room),
     "client": (client.evolve, projections.save_client),
     "appointment": (appointment.evolve, projections.save_replayed_appointment),
+    # After the appointments: a compared rebuild drops every claim not an appointment's.
+    "group_session": (group_session.evolve, group_session_store.save_replayed_group_session),
     "hours": (hours.evolve, scheduling_store.save_hours),
     "siterules": (rules.evolve, scheduling_store.save_rules),
     "siteclosures": (closures.evolve, closures_store.save_closures),
@@ -77,6 +80,7 @@ _TABLES_OF_KIND = {
     "room": ("rooms",),
     "client": ("clients",),
     "appointment": ("appointments", "slot_claims"),
+    "group_session": ("group_sessions", "slot_claims"),
     "hours": ("working_hours",),
     "siterules": ("site_booking_rules",),
     "siteclosures": ("site_closures",),
@@ -109,6 +113,7 @@ _TABLES = (
     "appointment_series",
     "slot_claims",
     "holds",
+    "group_sessions",
     "working_hours",
     "site_booking_rules",
     "site_closures",

@@ -75,6 +75,7 @@ class Appointment:
     missed_at: datetime | None = None
     fee_due: Fee | None = None  # a missed session's fee, when the site charges one
     confirmed_at: datetime | None = None  # the client confirmed they will come
+    group_session_id: UUID | None = None  # a seat of this group session
 
     @property
     def start(self) -> datetime:
@@ -97,6 +98,7 @@ class BookAppointment:
     room_id: UUID | None = None
     duration_minutes: int = DEFAULT_SESSION_MINUTES
     series_id: UUID | None = None  # booked by a series command (its events say so)
+    group_session_id: UUID | None = None  # a seat of this group session
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,7 @@ class AppointmentBooked:
     end: datetime
     booked_at: datetime
     series_id: UUID | None = None
+    group_session_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -230,6 +233,7 @@ def book(
             end=slot.end,
             booked_at=now,
             series_id=command.series_id,
+            group_session_id=command.group_session_id,
         )
     ]
 
@@ -248,9 +252,9 @@ def check_booking(
     site_id = counselor.site_id if counselor is not None else None
     refuse_invalid(
         {
-            "counselor_id": _counselor_problem(counselor),
-            "client_id": _client_problem(client, site_id) if client_named else None,
-            "room_id": _room_problem(command.room_id, room, site_id, command.modality),
+            "counselor_id": counselor_problem(counselor),
+            "client_id": client_problem(client, site_id) if client_named else None,
+            "room_id": room_problem(command.room_id, room, site_id, command.modality),
             "duration_minutes": session_length_problem(command.duration_minutes),
             "start": start_problem(command.start, now, horizon_months),
         }
@@ -264,8 +268,14 @@ def reschedule(
     now: datetime,
     horizon_months: int = DEFAULT_BOOKING_HORIZON_MONTHS,
 ) -> list[AppointmentEvent]:
-    """Move a booked session; the room stays unless a new one is named."""
+    """Move a booked session; the room stays unless a new one is named. A group session's
+    seat moves only with its group (`move_with_group`)."""
     _require_booked(appointment, "rescheduled")
+    if appointment.group_session_id is not None:
+        raise NotAllowedNow(
+            f"appointment {appointment.id} is a seat of group session "
+            f"{appointment.group_session_id}; move the group instead"
+        )
     minutes = (
         appointment.slot.minutes if command.duration_minutes is None else command.duration_minutes
     )
@@ -274,12 +284,30 @@ def reschedule(
         {
             "room_id": None
             if command.room_id is None
-            else _room_problem(command.room_id, room, appointment.site_id, appointment.modality),
+            else room_problem(command.room_id, room, appointment.site_id, appointment.modality),
             "duration_minutes": session_length_problem(minutes),
             "start": start_problem(command.start, now, horizon_months),
         }
     )
     slot = TimeSlot.of(command.start, minutes)
+    return [
+        AppointmentRescheduled(
+            appointment_id=appointment.id,
+            room_id=room_id,
+            start=slot.start,
+            end=slot.end,
+            previous_start=appointment.start,
+            rescheduled_at=now,
+        )
+    ]
+
+
+def move_with_group(
+    appointment: Appointment, slot: TimeSlot, room_id: UUID | None, now: datetime
+) -> list[AppointmentEvent]:
+    """A booked seat follows its group session to `slot` (and `room_id`); the group's own
+    decision checked the time and the room."""
+    _require_booked(appointment, "rescheduled")
     return [
         AppointmentRescheduled(
             appointment_id=appointment.id,
@@ -383,7 +411,7 @@ def _require_started(appointment: Appointment, now: datetime, doing: str) -> Non
         )
 
 
-def _counselor_problem(counselor: StaffMember | None) -> str | None:
+def counselor_problem(counselor: StaffMember | None) -> str | None:
     if counselor is None:
         return "no staff member with this id"
     if not counselor.holds_sessions:
@@ -393,7 +421,7 @@ def _counselor_problem(counselor: StaffMember | None) -> str | None:
     return None
 
 
-def _client_problem(client: Client | None, site_id: UUID | None) -> str | None:
+def client_problem(client: Client | None, site_id: UUID | None) -> str | None:
     if client is None:
         return "no client with this id"
     if site_id is not None and client.site_id != site_id:
@@ -401,7 +429,7 @@ def _client_problem(client: Client | None, site_id: UUID | None) -> str | None:
     return None
 
 
-def _room_problem(
+def room_problem(
     room_id: UUID | None, room: Room | None, site_id: UUID | None, modality: Modality
 ) -> str | None:
     if room_id is None:
@@ -429,6 +457,7 @@ def evolve(state: Appointment | None, event: AppointmentEvent) -> Appointment:
             status=AppointmentStatus.BOOKED,
             booked_at=event.booked_at,
             version=1,
+            group_session_id=event.group_session_id,
         )
     assert state is not None, f"{type(event).__name__} before AppointmentBooked"
     state = replace(state, version=state.version + 1)

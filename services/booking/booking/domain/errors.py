@@ -37,8 +37,8 @@ class NotAllowedNow(DomainError):
 
 
 class SlotTaken(DomainError):
-    """Another booked appointment (or a live hold) has the counselor, the room or the client
-    then (409)."""
+    """Another booked appointment (or a live hold, or a group session) has the counselor, the
+    room or the client then (409)."""
 
     def __init__(
         self,
@@ -46,9 +46,17 @@ class SlotTaken(DomainError):
         conflicting_appointment_id: UUID | None,
         *,
         conflicting_hold_id: UUID | None = None,
+        conflicting_group_session_id: UUID | None = None,
     ) -> None:
-        what = "a hold" if conflicting_hold_id else "a booked appointment"
+        what = (
+            "a hold"
+            if conflicting_hold_id
+            else "a group session"
+            if conflicting_group_session_id
+            else "a booked appointment"
+        )
         super().__init__(f"the {resource} already has {what} at that time")
         self.resource = resource
         self.conflicting_appointment_id = conflicting_appointment_id
         self.conflicting_hold_id = conflicting_hold_id
+        self.conflicting_group_session_id = conflicting_group_session_id

@@ -1,6 +1,6 @@
 """Every aggregate event booking stores, by stored type name (the `events.type` column)."""
 
-from booking.domain import appointment, client, room, site, staff
+from booking.domain import appointment, client, group_session, room, site, staff
 from booking.domain.scheduling import closures, deferred, holds, hours, rules, series, waitlist
 
 DomainEvent = (
@@ -9,6 +9,7 @@ DomainEvent = (
     | room.RoomEvent
     | client.ClientEvent
     | appointment.AppointmentEvent
+    | group_session.GroupSessionEvent
     | hours.HoursEvent
     | rules.RulesEvent
     | closures.ClosuresEvent
@@ -38,6 +39,9 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         appointment.SessionMarkedNoShow,
         appointment.SessionCompleted,
         appointment.AppointmentConfirmed,
+        group_session.GroupSessionScheduled,
+        group_session.GroupSessionRescheduled,
+        group_session.GroupSessionCancelled,
         hours.WorkingHoursSet,
         rules.BookingRulesSet,
         closures.SiteClosuresSet,

@@ -2,12 +2,14 @@
 
 from collections.abc import Callable, Coroutine
 from typing import Any
+from uuid import UUID
 
 from fastapi import Request, Response
 
 from booking.application.ports import AccessDenied, PeopleOnly
 from booking.domain.errors import InvalidCommand, NotAllowedNow, SlotTaken, UnknownAggregate
 from booking.domain.expected_fee import FeeChanged
+from booking.domain.group_session import GroupConflicts, GroupFull
 from booking.domain.scheduling.closures import SiteClosed
 from booking.domain.scheduling.series import SeriesConflicts
 from counseling_shared.http.idempotency import KeyCheckedInTransaction
@@ -26,6 +28,13 @@ def as_problem(exc: Exception) -> Problem | None:
                 f"{exc}: hold {exc.conflicting_hold_id}",
                 conflicting_appointment_id=None,
                 conflicting_hold_id=str(exc.conflicting_hold_id),
+                conflicting_resource=exc.resource,
+            )
+        case SlotTaken() if exc.conflicting_group_session_id is not None:
+            return Conflict(
+                f"{exc}: group session {exc.conflicting_group_session_id}",
+                conflicting_appointment_id=None,
+                conflicting_group_session_id=str(exc.conflicting_group_session_id),
                 conflicting_resource=exc.resource,
             )
         case SlotTaken():
@@ -73,6 +82,22 @@ def as_problem(exc: Exception) -> Problem | None:
                 closure_from=exc.closed.closure.first.isoformat(),
                 closure_to=exc.closed.closure.last.isoformat(),
             )
+        case GroupConflicts():
+            return Conflict(
+                str(exc),
+                conflicts=[
+                    {
+                        "conflicting_resource": c.resource,
+                        "client_id": _text(c.client_id),
+                        "conflicting_appointment_id": _text(c.conflicting_appointment_id),
+                        "conflicting_hold_id": _text(c.conflicting_hold_id),
+                        "conflicting_group_session_id": _text(c.conflicting_group_session_id),
+                    }
+                    for c in exc.conflicts
+                ],
+            )
+        case GroupFull():
+            return Problem(409, "group_full", "Group session full", str(exc))
         case NotAllowedNow():
             return Conflict(str(exc))
         case FeeChanged():
@@ -91,6 +116,10 @@ def as_problem(exc: Exception) -> Problem | None:
                 403, "forbidden", "Forbidden", "This API key has no access to that site."
             )
     return None
+
+
+def _text(ident: UUID | None) -> str | None:
+    return str(ident) if ident else None
 
 
 class BookingRoute(KeyCheckedInTransaction):

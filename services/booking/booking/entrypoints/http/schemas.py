@@ -380,6 +380,11 @@ class AppointmentOut(BaseModel):
         description="Extension: when the client confirmed they will come (the signed link in"
         " their reminder); cleared by a reschedule.",
     )
+    group_session_id: UUID | None = Field(
+        None,
+        description="Extension: the group session this appointment is a client's seat in "
+        "(`POST /group-sessions/{id}/seats`); such a seat moves only with its group.",
+    )
 
     @classmethod
     def of(cls, appointment: Appointment) -> "AppointmentOut":
@@ -411,4 +416,5 @@ class AppointmentOut(BaseModel):
             if appointment.fee_due
             else None,
             confirmed_at=appointment.confirmed_at,
+            group_session_id=appointment.group_session_id,
         )
