@@ -75,6 +75,10 @@ CRISIS_EVENT_TYPES = [
     "PageRequested",
     "RiskFlagged",
     "StaffSmsOptOutChanged",
+    "ShiftSwapRequested",
+    "ShiftSwapTaken",
+    "ShiftSwapCancelled",
+    "ShiftSwapExpired",
 ]
 
 STREAMS = [
