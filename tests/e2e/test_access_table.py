@@ -62,6 +62,9 @@ SIGNED_LINK_ROUTES = {
     ("crisis", "POST", "/pages/{page_id}/escalate"),
     ("crisis", "POST", "/pages/{page_id}/resolve"),
     ("crisis", "POST", "/pages/{page_id}/contact"),
+    # A shift a colleague offered the link's staff member (tests/crisis/integration/
+    # test_shift_swaps_page.py).
+    ("crisis", "POST", "/pages/{page_id}/swaps/{swap_request_id}/take"),
     # The client's own preferences page (tests/notify/integration/test_preferences_page.py).
     ("notify", "GET", "/recipients/{recipient_id}/preferences/page"),
     ("notify", "POST", "/recipients/{recipient_id}/preferences/page"),

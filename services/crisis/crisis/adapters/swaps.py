@@ -125,3 +125,19 @@ async def save(
     if loaded is None:
         await notify_timer_added(uow.conn, CHANNEL, request.expires_at)
     return _stored(row)
+
+
+async def open_offered_to(
+    conn: Connection, staff_id: UUID, now: datetime, limit: int = 20
+) -> list[StoredSwap]:
+    """The open requests `staff_id` may take that have not started, soonest first (the
+    on-call page lists them)."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM {TABLE}
+            WHERE status = 'open' AND $1 = ANY(offered_to) AND start_at > $2
+            ORDER BY start_at, id LIMIT $3""",
+        staff_id,
+        now,
+        limit,
+    )
+    return [_stored(r) for r in rows]
