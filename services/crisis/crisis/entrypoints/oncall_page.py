@@ -229,10 +229,8 @@ async def take_swap_by_link(
                 {},
             )
         else:
-            notice, status = (
-                ("You took the shift; the schedule shows you on call.", "good", {}),
-                200,
-            )
+            notice = ("You took the shift; the schedule shows you on call.", "good", {})
+            status = 200
         return await _render(request, uow, link, token, notice=notice, status=status)
 
 
