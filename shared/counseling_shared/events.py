@@ -562,6 +562,39 @@ class StaffSmsOptOutChanged(IntegrationEvent):
     opted_out: bool = Field(description="true after STOP, false after START.")
 
 
+class ShiftSwapRequested(IntegrationEvent):
+    """Extension. An on-call staff member offered part of their own shifts of a schedule
+    (`[start, end)`) to colleagues (`offered_to`); the first to take it replaces them."""
+
+    swap_request_id: UUID
+    schedule_id: UUID
+    site_id: UUID
+    requester_id: UUID = Field(description="Whose shifts are offered.")
+    offered_to: list[UUID] = Field(description="The staff who may take it.")
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class ShiftSwapTaken(ShiftSwapRequested):
+    """Extension. A colleague took the request: the schedule has an override (`override_id`)
+    in which `taken_by` replaces the requester for `[start, end)`."""
+
+    taken_by: UUID
+    override_id: UUID
+
+
+class ShiftSwapCancelled(ShiftSwapRequested):
+    """Extension. The requester (or an admin) withdrew the request while it was open."""
+
+    pass
+
+
+class ShiftSwapExpired(ShiftSwapRequested):
+    """Extension. Nobody took the request before its `start`: the requester stays on call."""
+
+    pass
+
+
 # --- notify --------------------------------------------------------------------------------
 
 

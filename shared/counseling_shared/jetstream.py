@@ -78,6 +78,10 @@ CRISIS_EVENT_TYPES = [
     "PageRequested",
     "RiskFlagged",
     "StaffSmsOptOutChanged",
+    "ShiftSwapRequested",
+    "ShiftSwapTaken",
+    "ShiftSwapCancelled",
+    "ShiftSwapExpired",
 ]
 
 STREAMS = [

@@ -43,6 +43,10 @@ class Template(StrEnum):
     MISSED_SESSION_FEE = "missed_session_fee"  # to the client: a no-show or late cancellation fee
     APPOINTMENT_SERIES_BOOKED = "appointment_series_booked"  # one per series, not per occurrence
     APPOINTMENT_SERIES_CANCELLED = "appointment_series_cancelled"
+    SHIFT_SWAP_REQUESTED = "shift_swap_requested"  # to the colleagues a swap is offered to
+    SHIFT_SWAP_TAKEN = "shift_swap_taken"  # to the requester: a colleague took it
+    SHIFT_SWAP_CANCELLED = "shift_swap_cancelled"  # to the colleagues it was offered to
+    SHIFT_SWAP_EXPIRED = "shift_swap_expired"  # to the requester: nobody took it, still on call
 
 
 class HoldReason(StrEnum):
