@@ -3,6 +3,7 @@ orderly stop on Ctrl-C or SIGTERM, or when a service dies."""
 
 import asyncio
 import contextlib
+import os
 import shlex
 import time
 from collections.abc import Mapping
@@ -36,6 +37,7 @@ from devstack.procs import StartupError
 from devstack.services import ServiceProcess
 from devstack.sinks import HttpSink, SmtpSink
 from devstack.state import remove_state, state_document, write_state
+from devstack.var_lock import hold_var_dir
 from opsctl.bus import BusConfig, write_bus_config
 
 DEFAULT_INFRA_PORTS = {
@@ -70,6 +72,8 @@ def run(options: Options, env: Mapping[str, str]) -> int:
     var_dir = options.var_dir.resolve()
     with contextlib.ExitStack() as stack:
         try:
+            # Before anything starts: a second run must not take this one's servers for leftovers.
+            stack.callback(os.close, hold_var_dir(var_dir))
             infra = _start_infra(var_dir, env, stack)
             asyncio.run(_prepare(infra))
             ports = service_ports(env)
