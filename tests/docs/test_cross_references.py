@@ -98,8 +98,9 @@ def citations(text: str, source: Path) -> list[tuple[Path | None, str, str]]:
 
 def names_a_section(section: str, titles: list[str]) -> bool:
     """A citation may give a heading's first words: "Calls" for "Calls (pages by phone)",
-    "First steps" for "First steps: a booking, a check-in, a risk flag"."""
-    cited = re.escape(section.strip().rstrip(".").lower())
+    "First steps" for "First steps: a booking, a check-in, a risk flag". Code marks are
+    dropped on both sides, as `section_titles` drops them from the headings."""
+    cited = re.escape(re.sub(r"[`*]", "", section).strip().rstrip(".").lower())
     return any(re.match(rf"{cited}(?:$| \(|: | [—-] )", title) for title in titles)
 
 
