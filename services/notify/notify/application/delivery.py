@@ -41,6 +41,7 @@ from notify.application.ports import (
     ContactAnswer,
     DirectoryUnavailable,
     MessageRenderer,
+    MessageSource,
     OutgoingMessage,
     RemindedAppointment,
     TemplateMissing,
@@ -53,6 +54,7 @@ from notify.domain.codes import (
     Lane,
     NotificationStatus,
     RecipientKind,
+    template_name,
 )
 from notify.domain.locales import message_locale
 from notify.domain.notification import (
@@ -355,18 +357,17 @@ class Courier:
                 claimed, channel or claimed.channel, DeliveryOutcome.permanent("no_address")
             )
         locale = message_locale(recipient.locale)
+        params = {
+            **claimed.params,
+            "site_name": recipient.site_name,
+            "takes_replies": self._takes_replies,
+            **self._preferences_url(claimed),
+        }
+        source = MessageSource(
+            template_name(claimed.template, params), params, locale, recipient.zone
+        )
         try:
-            rendered = self._renderer.render(
-                claimed.template,
-                {
-                    **claimed.params,
-                    "site_name": recipient.site_name,
-                    "takes_replies": self._takes_replies,
-                    **self._preferences_url(claimed),
-                },
-                locale,
-                recipient.zone,
-            )
+            rendered = self._renderer.render(claimed.template, params, locale, recipient.zone)
         except TemplateMissing as exc:
             log.error("template_failed", notification_id=str(claimed.id), error=str(exc))
             return self._attempted(claimed, channel, DeliveryOutcome.permanent("template"))
@@ -387,6 +388,7 @@ class Courier:
                     if self._takes_replies
                     else None
                 ),
+                source=source,
             )
 
         outcome = await self._providers[channel].send(message_on(channel, address))
