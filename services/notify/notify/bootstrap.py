@@ -195,7 +195,7 @@ def lane_pool(
                     renderer=renderer,
                     retry=retry,
                     defer_max_age=s.defer_max_age,
-                    takes_replies=s.takes_sms_replies,
+                    reply_channels=s.reply_channels(),
                     lookups=lookup,
                     preference_links=preference_links(s),
                 )

@@ -7,6 +7,7 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 
+from counseling_shared.codes import NotificationChannel
 from counseling_shared.settings import ServiceSettings, check_inbound_sms_secret
 from counseling_shared.twilio_settings import SmsProviderKind, TwilioWebhookSettings, read_secret
 from notify.adapters.provider_auth import ProviderAuth
@@ -436,7 +437,18 @@ class NotifySettings(ServiceSettings, TwilioWebhookSettings):
     def takes_sms_replies(self) -> bool:
         """Whether a client's text back reaches notify: through the provider webhook's secret
         (`POST /inbound/sms`) or through Twilio's signed posts (`POST /inbound/sms/twilio`)."""
-        return bool(self.inbound_sms_secret.get_secret_value()) or self.uses_twilio
+        return NotificationChannel.SMS in self.reply_channels()
+
+    def reply_channels(self) -> frozenset[NotificationChannel]:
+        """The text channels whose replies reach notify: both with the provider webhook's
+        secret or Twilio sending SMS (as before WhatsApp); messaging when Twilio sends it as
+        WhatsApp (its replies come on Twilio's route whatever the SMS provider)."""
+        channels = set()
+        if self.inbound_sms_secret.get_secret_value() or self.sms_uses_twilio:
+            channels |= {NotificationChannel.SMS, NotificationChannel.MESSAGING}
+        if self.messaging_provider == "twilio":
+            channels.add(NotificationChannel.MESSAGING)
+        return frozenset(channels)
 
     def _check_twilio(self) -> None:
         if self.sms_provider == self.sms_fallback_provider == "twilio":

@@ -296,3 +296,31 @@ async def test_a_send_whose_answer_never_came_is_looked_for_not_sent_twice(
         UUID(detail["id"]),
     )
     assert kept == 0
+
+
+async def test_an_sms_reminder_by_the_webhook_asks_for_no_reply_that_would_not_arrive(
+    notify: Notify, phone: str
+) -> None:
+    """Twilio takes WhatsApp's replies, not the SMS webhook provider's (no INBOUND_SMS_SECRET
+    here): a reminder by SMS says nothing of C or X, and is not kept for them."""
+    site_id = await notify.new_site(name="Riverside")
+    client_id, appointment_id = uuid4(), uuid4()
+    notify.directory.add(client_id, phone=phone, preferred_channel=Channel.SMS)
+    due = followup_due(client_id, site_id, FollowUpKind.REMINDER).model_copy(
+        update={
+            "appointment_start": notify.clock.now() + timedelta(hours=30),
+            "appointment_id": appointment_id,
+        }
+    )
+
+    await notify.publish(due, source="followup", subject=client_id)
+    [detail] = await settled(notify, client_id)
+
+    assert detail["channel"] == "sms"
+    [sent] = [r for r in notify.sinks.http.requests() if r.to == phone]
+    assert "reminder" in sent.body
+    assert "Reply C" not in sent.body
+    kept = await notify.pool.fetchval(
+        "SELECT count(*) FROM sms_reminders WHERE appointment_id = $1", appointment_id
+    )
+    assert kept == 0

@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from counseling_shared.codes import NotificationChannel
 from notify.adapters.templates import JinjaRenderer, template_names
 from notify.adapters.twilio_whatsapp import without_prefix
 from notify.adapters.whatsapp_content import load_content
@@ -229,7 +230,9 @@ def test_whatsapp_starts_with_its_sender_and_mapping() -> None:
     assert not settings.sms_uses_twilio
     assert settings.whatsapp_sender() == {"From": "whatsapp:+15005550006"}
     assert settings.whatsapp_content().candidates("appointment_booked", "ko")
-    assert settings.takes_sms_replies  # WhatsApp replies reach Twilio's route
+    # WhatsApp replies reach Twilio's route; SMS replies (by the webhook, no secret) do not.
+    assert settings.reply_channels() == {NotificationChannel.MESSAGING}
+    assert not settings.takes_sms_replies
     service = {k: v for k, v in WHATSAPP.items() if k != "TWILIO_WHATSAPP_FROM"}
     pooled = NotifySettings(**service, TWILIO_WHATSAPP_MESSAGING_SERVICE_SID="MG" + "1" * 32)
     assert pooled.whatsapp_sender() == {"MessagingServiceSid": "MG" + "1" * 32}
