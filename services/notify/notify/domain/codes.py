@@ -1,5 +1,6 @@
 """Coded values of notify's own model (the public ones live in counseling_shared.codes)."""
 
+from collections.abc import Mapping
 from enum import StrEnum
 
 
@@ -47,6 +48,14 @@ class Template(StrEnum):
     SHIFT_SWAP_TAKEN = "shift_swap_taken"  # to the requester: a colleague took it
     SHIFT_SWAP_CANCELLED = "shift_swap_cancelled"  # to the colleagues it was offered to
     SHIFT_SWAP_EXPIRED = "shift_swap_expired"  # to the requester: nobody took it, still on call
+
+
+def template_name(template: Template, params: Mapping[str, object]) -> str:
+    """The name of the text a message is written from: its template's, and a follow-up's
+    per kind (`followup_due_checkin`): one file per language of each."""
+    if template is Template.FOLLOWUP_DUE:
+        return f"{template.value}_{params.get('kind', 'checkin')}"
+    return template.value
 
 
 class HoldReason(StrEnum):
