@@ -89,7 +89,8 @@ async def _paged(crisis: RunningCrisis, alert_id: str) -> dict[str, Any]:
 
 async def _site(crisis: RunningCrisis, bus: Bus, clock: ControllableClock) -> None:
     """A policy, a schedule with swap requests (taken, cancelled, open); an alert paged,
-    delivered twice and then failed on a third channel, one acknowledged, one joined by a second flag; a flag too low to open one."""
+    delivered twice and then failed on a third channel, one acknowledged, one joined by a
+    second flag; a flag too low to open one."""
     site = uuid4()
     first, second = await register_staff(bus, site, 2)
     await swap_requests(crisis, await _schedule(crisis, site, [first, second]), clock)
