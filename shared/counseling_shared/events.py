@@ -6,7 +6,7 @@ Only identifiers and coded values live here: no client names, contact details or
 """
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID
@@ -549,6 +549,12 @@ class PageRequested(IntegrationEvent):
         default=False,
         description="true: the chain was exhausted and this pages one of the policy's fallback"
         " staff (`level` is then one past the last level), so the page's texts say so.",
+    )
+    call_after: timedelta | None = Field(
+        default=None,
+        description="Extension: how long after `requested_at` the page's phone call follows"
+        " (ISO 8601 duration; the level's `call_after` in the escalation policy). Absent or"
+        " null: notify's PAGE_CALL_DELAY.",
     )
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from counseling_shared.events import IntegrationEvent
-from counseling_shared.eventstore import NewEvent
+from counseling_shared.eventstore import NewEvent, RecordedEvent
 from counseling_shared.scheduler import notify_timer_added
 from counseling_shared.unit_of_work import UnitOfWork
 from crisis.adapters.codec import written_metadata
@@ -101,14 +101,29 @@ async def save(
     version = loaded.version if loaded else 0
     stored = NewEvent(event.event_type, event.model_dump(mode="json"), written_metadata(now))
     await uow.append(stream_id(request.swap_request_id), version, [stored])
-    row = await uow.conn.fetchrow(
+    created_at = loaded.created_at if loaded else now
+    await project(uow.conn, request, version + 1, created_at, now)
+    if loaded is None:
+        await notify_timer_added(uow.conn, CHANNEL, request.expires_at)
+    return StoredSwap(request, version + 1, created_at, now)
+
+
+async def project(
+    conn: Connection,
+    request: SwapRequest,
+    version: int,
+    created_at: datetime,
+    updated_at: datetime,
+) -> None:
+    """Write the request's row (the write path after each step, the rebuild once per stream:
+    it writes only, so a rebuild may batch it)."""
+    await conn.execute(
         f"""INSERT INTO {TABLE} (id, schedule_id, site_id, requester_id, offered_to, start_at,
                 end_at, status, taken_by, override_id, due_at, created_at, updated_at, version)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $6, $11, $11, $12)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $6, $11, $12, $13)
             ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,
                 taken_by = EXCLUDED.taken_by, override_id = EXCLUDED.override_id,
-                updated_at = EXCLUDED.updated_at, version = EXCLUDED.version
-            RETURNING {_COLUMNS}""",
+                updated_at = EXCLUDED.updated_at, version = EXCLUDED.version""",
         request.swap_request_id,
         request.schedule_id,
         request.site_id,
@@ -119,12 +134,42 @@ async def save(
         request.status.value,
         request.taken_by,
         request.override_id,
-        now,
-        version + 1,
+        created_at,
+        updated_at,
+        version,
     )
-    if loaded is None:
-        await notify_timer_added(uow.conn, CHANNEL, request.expires_at)
-    return _stored(row)
+
+
+# Each stored event's type → the status it leaves the request in.
+_STATUS_AFTER = {
+    "ShiftSwapRequested": SwapStatus.OPEN,
+    "ShiftSwapTaken": SwapStatus.TAKEN,
+    "ShiftSwapCancelled": SwapStatus.CANCELLED,
+    "ShiftSwapExpired": SwapStatus.EXPIRED,
+}
+
+
+def from_stored(last: RecordedEvent) -> SwapRequest:
+    """The request as its stream's last event leaves it: each event carries the whole request
+    (ids and instants), and its type the status."""
+    data = last.data
+
+    def optional(name: str) -> UUID | None:
+        value = data.get(name)
+        return UUID(value) if value else None
+
+    return SwapRequest(
+        UUID(data["swap_request_id"]),
+        UUID(data["schedule_id"]),
+        UUID(data["site_id"]),
+        UUID(data["requester_id"]),
+        tuple(UUID(s) for s in data["offered_to"]),
+        datetime.fromisoformat(data["start"]),
+        datetime.fromisoformat(data["end"]),
+        _STATUS_AFTER[last.type],
+        optional("taken_by"),
+        optional("override_id"),
+    )
 
 
 async def open_offered_to(
