@@ -34,6 +34,10 @@ STAFF_TEMPLATES = {
     Template.NEGATIVE_CONTACT.value,
     Template.CALLBACK_REQUESTED.value,
     Template.ELEVATED_SCORE.value,
+    Template.SHIFT_SWAP_REQUESTED.value,
+    Template.SHIFT_SWAP_TAKEN.value,
+    Template.SHIFT_SWAP_CANCELLED.value,
+    Template.SHIFT_SWAP_EXPIRED.value,
 }
 START = datetime(2026, 3, 12, 13, 30, tzinfo=UTC)
 PARAMS: dict[str, Any] = {
