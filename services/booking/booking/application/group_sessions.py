@@ -19,7 +19,7 @@ from booking.application.ports import SiteAccess, require_site
 from booking.application.recording import record, stream_id
 from booking.domain import appointment, group_session, site
 from booking.domain.appointment import Appointment, AppointmentStatus
-from booking.domain.errors import UnknownAggregate, refuse_invalid
+from booking.domain.errors import InvalidCommand, NotAllowedNow, UnknownAggregate, refuse_invalid
 from booking.domain.group_session import GroupConflict, GroupConflicts, GroupSession
 from booking.domain.scheduling.waitlist import FreedSlot
 from counseling_shared.unit_of_work import UnitOfWork
@@ -58,15 +58,23 @@ async def schedule_group_session(
 async def take_seat(
     uow: UnitOfWork, group_session_id: UUID, client_id: UUID, access: SiteAccess
 ) -> Appointment:
-    """Seat the client: a booked appointment of the session. Full, already seated, or the
-    client's own overlap: refused (409); a client of another site: 422."""
+    """Seat the client: a booked appointment of the session. Full, already seated, the
+    client's own overlap, or a session that takes no seat now (it took place, its counselor
+    was deactivated): refused (409); a client of another site: 422."""
     current = await _locked(uow, group_session_id, access)
     the_client = await projections.load_client(uow.conn, client_id)
     refuse_invalid({"client_id": appointment.client_problem(the_client, current.site_id)})
     seated = await group_session_store.seats_of(uow.conn, group_session_id)
     group_session.check_seat(current, client_id, {s.client_id for s in seated})
     booking = group_session.seat_booking(current, client_id)
-    return await handlers.book_appointment(uow, booking, access)
+    try:
+        return await handlers.book_appointment(uow, booking, access)
+    except InvalidCommand as refused:
+        # Every field but the client is the session's own (its start, counselor, room): their
+        # refusal is the session's state (it took place, its counselor left), not the request.
+        raise NotAllowedNow(
+            f"group session {group_session_id} takes no seat now: {refused}"
+        ) from None
 
 
 async def reschedule_group_session(
