@@ -223,15 +223,21 @@ async def take_swap_by_link(
         except (SwapNotFound, NotOffered):
             notice, status = ("This shift was not offered to you.", "bad", {}), 403
         except (SwapConflict, InvalidOverride):
-            notice = (
-                "This shift is no longer open: a colleague took it, or it was withdrawn.",
-                "bad",
-                {},
-            )
+            notice = await _not_taken_notice(uow, swap_request_id, link.staff_id)
         else:
             notice = ("You took the shift; the schedule shows you on call.", "good", {})
             status = 200
         return await _render(request, uow, link, token, notice=notice, status=status)
+
+
+async def _not_taken_notice(uow: UnitOfWork, swap_request_id: UUID, staff_id: UUID) -> NoticeSpec:
+    """Why a take did nothing. A second tap (a double click, a reload) of one's own take is
+    still a 409, but must not say a colleague took it: the taker would think they are not on
+    call when the schedule pages them."""
+    stored = await swaps.get(uow.conn, swap_request_id)
+    if stored is not None and stored.request.taken_by == staff_id:
+        return ("You took the shift; the schedule shows you on call.", "good", {})
+    return ("This shift is no longer open: a colleague took it, or it was withdrawn.", "bad", {})
 
 
 _PIN_REFUSALS = {
