@@ -115,6 +115,26 @@ async def test_a_withdrawn_shift_is_no_longer_open_on_the_page(
     assert "You took the shift" not in late.text
 
 
+async def test_a_member_already_on_call_beside_the_requester_is_told_why_they_cannot_take_it(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    swap, path, token, _ = await _offered_and_paged(crisis, bus)
+    b = swap["offered_to"][0]
+    beside = await crisis.http.post(
+        f"/schedules/{swap['schedule_id']}/overrides",
+        json={"staff_id": b, "start": swap["start"], "end": swap["end"]},
+    )
+    assert beside.status_code == 201, beside.text
+
+    refused = await crisis.http.post(
+        f"{path}/swaps/{swap['id']}/take", data={"token": token}, headers=NO_KEY
+    )
+
+    assert refused.status_code == 409
+    assert "already on call for part of this shift" in refused.text
+    assert (await crisis.http.get(f"/swap-requests/{swap['id']}")).json()["status"] == "open"
+
+
 async def test_a_member_it_was_not_offered_to_sees_no_offer_and_cannot_take_it(
     crisis: RunningCrisis, bus: Bus
 ) -> None:

@@ -42,7 +42,7 @@ from crisis.domain.durations import parse_duration
 from crisis.domain.escalation import Step
 from crisis.domain.policy import MAX_LEVELS, MAX_REPEAT
 from crisis.domain.schedules.overrides import InvalidOverride
-from crisis.domain.schedules.swaps import NotOffered, SwapConflict
+from crisis.domain.schedules.swaps import NotOffered, SwapConflict, TakerOnCall
 from crisis.entrypoints.page_errors import (
     not_valid_page,
     problem_page,
@@ -222,6 +222,13 @@ async def take_swap_by_link(
             )
         except (SwapNotFound, NotOffered):
             notice, status = ("This shift was not offered to you.", "bad", {}), 403
+        except TakerOnCall:
+            notice = (
+                "You are already on call for part of this shift: taking it would leave one"
+                " person on call where there were two. Another colleague may take it.",
+                "bad",
+                {},
+            )
         except (SwapConflict, InvalidOverride):
             notice = await _not_taken_notice(uow, swap_request_id, link.staff_id)
         else:
