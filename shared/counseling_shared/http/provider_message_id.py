@@ -2,7 +2,9 @@
 
 A provider retries a post it got no answer to, and a captured post can be posted again (the
 secret never changes): with its id, each text acts once (`counseling_shared.twilio_replays`).
-Providers name it differently; the first of `message_id`, `messageId`, `id` is read. An id
+Providers name it differently; the first of `message_id`, `messageId` is read. A bare `id` is
+not: some providers' `id` names the conversation or the account, and taking it for the text's
+would answer every later text (a STOP, an `ACK`) as a replay, for 30 days. An id
 that is not 1-100 letters, digits or `.`, `_`, `:`, `-` is taken as absent rather than
 refused: a STOP must never be lost to a provider's id format.
 """
@@ -25,9 +27,10 @@ MessageId = Annotated[
     str | None,
     BeforeValidator(_usable),
     Field(
-        validation_alias=AliasChoices("message_id", "messageId", "id"),
+        validation_alias=AliasChoices("message_id", "messageId"),
         description="Extension: the provider's id of this text (read from `message_id`, else"
-        " `messageId`, else `id`; 1-100 letters, digits, `.`, `_`, `:`, `-`, else ignored)."
+        " `messageId`, never a bare `id`; 1-100 letters, digits, `.`, `_`, `:`, `-`, else"
+        " ignored)."
         " With it a text acts once: the same id posted again (a provider's retry, a replay)"
         " is answered `replayed` and does nothing, for 30 days. Without it the text acts"
         " every time it is posted: providers should send it.",

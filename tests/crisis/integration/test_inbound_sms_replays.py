@@ -56,12 +56,12 @@ async def test_a_replayed_ack_acknowledges_once(crisis: RunningCrisis, bus: Bus)
 async def test_a_replayed_esc_escalates_once(crisis: RunningCrisis, bus: Bus) -> None:
     number = phone()
     alert_id, code, _ = await paged(crisis, bus, [number, phone()])
-    escalated = await text(crisis, number, f"ESC {code}", id="0f3a-77")
+    escalated = await text(crisis, number, f"ESC {code}", message_id="0f3a-77")
     assert escalated["replayed"] is False
     entries, view = await audit_rows(crisis), await alert(crisis, alert_id)
     assert view["current_level"] == 2
 
-    replayed = await text(crisis, number, f"ESC {code}", id="0f3a-77")
+    replayed = await text(crisis, number, f"ESC {code}", message_id="0f3a-77")
 
     assert replayed == {"reply": "", "replayed": True}
     assert await audit_rows(crisis) == entries
