@@ -274,6 +274,15 @@ class GroupSessionCancelled(GroupSessionScheduled):
     cancelled_at: AwareDatetime
 
 
+class GroupSessionCapacityChanged(GroupSessionScheduled):
+    """Extension: a group session's seats changed (`capacity` is the new number, never below
+    the seats taken). Raised seats are offered to the group's waitlist (`WaitlistOfferMade`
+    with this `group_session_id`)."""
+
+    previous_capacity: int = Field(description="Seats before the change.")
+    changed_at: AwareDatetime
+
+
 class HoldPlaced(IntegrationEvent):
     """A slot is held (for an integration finishing a booking, or for a waitlist offer)
     until `expires_at`; nobody else can book it meanwhile."""
@@ -309,6 +318,11 @@ class WaitlistOfferMade(IntegrationEvent):
     expires_at: AwareDatetime
     counselor_id: UUID | None = None
     appointment_end: AwareDatetime | None = None
+    group_session_id: UUID | None = Field(
+        default=None,
+        description="Extension: set when the offer is a seat in this group session (from the "
+        "group's own waitlist); absent or null for a one-to-one slot.",
+    )
 
 
 class SessionCompleted(IntegrationEvent):

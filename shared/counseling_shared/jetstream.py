@@ -64,6 +64,7 @@ BOOKING_EVENT_TYPES = [
     "GroupSessionScheduled",
     "GroupSessionRescheduled",
     "GroupSessionCancelled",
+    "GroupSessionCapacityChanged",
 ]
 
 # crisis answers notify's `crisis.staff_replies` (a staff member's text to the center's one

@@ -67,6 +67,7 @@ SAMPLES: list[DomainEvent] = [
     ),
     group_session.GroupSessionRescheduled(uuid4(), None, LATER, LATER + LATER.resolution, NOW, NOW),
     group_session.GroupSessionCancelled(uuid4(), CancelledBy.COUNSELOR, "ill", NOW),
+    group_session.GroupCapacityChanged(uuid4(), 8, 5, NOW),
     appointment.SessionCompleted(
         uuid4(), NOW, GoalHorizon.LONG_TERM, ("a", "b"), "c", RiskLevel.IMMINENT, uuid4()
     ),
@@ -94,6 +95,9 @@ SAMPLES: list[DomainEvent] = [
     holds.HoldPlaced(
         uuid4(), uuid4(), uuid4(), None, uuid4(), Modality.IN_PERSON, NOW, LATER, NOW, LATER
     ),
+    holds.HoldPlaced(
+        uuid4(), uuid4(), uuid4(), uuid4(), None, Modality.ONLINE, NOW, LATER, NOW, LATER, uuid4()
+    ),
     holds.HoldReleased(uuid4(), holds.ReleaseReason.BOOKED, NOW, uuid4()),
     series.SeriesBooked(
         uuid4(),
@@ -112,14 +116,23 @@ SAMPLES: list[DomainEvent] = [
     waitlist.WaitlistJoined(
         uuid4(), uuid4(), uuid4(), None, Modality.PHONE, NOW, LATER, (1, 3), NOW
     ),
+    waitlist.WaitlistJoined(
+        uuid4(), uuid4(), uuid4(), None, None, None, None, None, NOW, group_session_id=uuid4()
+    ),
     waitlist.WaitlistEntryBooked(uuid4(), uuid4(), NOW),
     waitlist.WaitlistOfferMade(
         uuid4(), uuid4(), uuid4(), uuid4(), uuid4(), uuid4(), NOW, LATER, NOW, LATER
+    ),
+    waitlist.WaitlistOfferMade(
+        uuid4(), uuid4(), uuid4(), uuid4(), uuid4(), uuid4(), NOW, LATER, NOW, LATER, uuid4()
     ),
     waitlist.WaitlistOfferAccepted(uuid4(), uuid4(), NOW),
     waitlist.WaitlistOfferExpired(uuid4(), NOW),
     deferred.FreedSlotDeferred(
         uuid4(), uuid4(), uuid4(), None, Modality.ONLINE, LATER, LATER, NOW, LATER
+    ),
+    deferred.FreedSlotDeferred(
+        uuid4(), uuid4(), uuid4(), None, Modality.ONLINE, LATER, LATER, NOW, LATER, uuid4()
     ),
     deferred.DeferredSlotReleased(uuid4(), LATER),
 ]

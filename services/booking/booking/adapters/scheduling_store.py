@@ -148,6 +148,7 @@ def hold_from(row: asyncpg.Record) -> Hold:
         version=row["version"],
         appointment_id=row["appointment_id"],
         released_at=row["released_at"],
+        group_session_id=row["group_session_id"],
     )
 
 
@@ -163,8 +164,8 @@ async def save_hold(conn: Connection, hold: Hold) -> None:
     await conn.execute(
         """INSERT INTO holds (id, site_id, counselor_id, client_id, room_id, modality, start_at,
                               end_at, placed_at, due_at, status, appointment_id, released_at,
-                              version)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                              version, group_session_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
            ON CONFLICT (id) DO UPDATE SET
                status = EXCLUDED.status, appointment_id = EXCLUDED.appointment_id,
                released_at = EXCLUDED.released_at, version = EXCLUDED.version""",
@@ -182,6 +183,7 @@ async def save_hold(conn: Connection, hold: Hold) -> None:
         hold.appointment_id,
         hold.released_at,
         hold.version,
+        hold.group_session_id,
     )
     await claims.sync(conn, claims.of_hold(hold))
     if hold.version == 1:

@@ -4,6 +4,7 @@ A seat is an ordinary appointment (`handlers.book_appointment` with the session'
 `group_session_id`), so every appointment rule and every downstream consumer applies per client.
 Seats are counted under the session's row lock (`load_group_session(locked=True)`): concurrent
 seat requests queue on it, and each counts the seats committed before it, so none overfills.
+A seat held for a waitlist offer (`application/waitlist.py`) counts as taken.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from booking.application.claiming import save_claiming
 from booking.application.closures import check_open
 from booking.application.ports import SiteAccess, require_site
 from booking.application.recording import record, stream_id
+from booking.application.waitlist import withdraw_group_offers
 from booking.domain import appointment, group_session, site
 from booking.domain.appointment import Appointment, AppointmentStatus
 from booking.domain.errors import UnknownAggregate, refuse_invalid
@@ -31,10 +33,11 @@ KIND = "group_session"  # its streams: `group_session-<uuid>`
 class SeatedGroup:
     session: GroupSession
     seats: list[Appointment]  # every seat not cancelled
+    held: int = 0  # seats held for open waitlist offers
 
     @property
     def seats_left(self) -> int:
-        return group_session.seats_left(self.session, len(self.seats))
+        return group_session.seats_left(self.session, len(self.seats), self.held)
 
 
 async def schedule_group_session(
@@ -64,7 +67,8 @@ async def take_seat(
     the_client = await projections.load_client(uow.conn, client_id)
     refuse_invalid({"client_id": appointment.client_problem(the_client, current.site_id)})
     seated = await group_session_store.seats_of(uow.conn, group_session_id)
-    group_session.check_seat(current, client_id, {s.client_id for s in seated})
+    held = await group_session_store.held_seats(uow.conn, group_session_id)
+    group_session.check_seat(current, client_id, {s.client_id for s in seated}, held)
     booking = group_session.seat_booking(current, client_id)
     return await handlers.book_appointment(uow, booking, access)
 
@@ -97,8 +101,31 @@ async def reschedule_group_session(
     # move (SlotTaken) and the whole transaction, seats and group, rolls back.
     for seat in seats:
         await handlers.follow_group(uow, seat, state.slot, state.room_id)
+    if state.slot != current.slot:
+        # Seats offered at the old time are withdrawn and offered again at the new one.
+        await withdraw_group_offers(uow, group_session_id)
     if on_freed is not None and state.slot != current.slot:
         await on_freed(uow, _freed(current))
+        await on_freed(uow, _free_seat(state))
+    return await seated(uow, state)
+
+
+async def change_capacity(
+    uow: UnitOfWork,
+    group_session_id: UUID,
+    command: group_session.ChangeCapacity,
+    access: SiteAccess,
+    on_freed: handlers.SlotFreed | None = None,
+) -> SeatedGroup:
+    """Raise or lower the seats (never below those seated or held for an offer); seats raised
+    go to the group's waitlist (`on_freed` with a freed seat)."""
+    current = await _locked(uow, group_session_id, access)
+    seats = await group_session_store.seats_of(uow.conn, group_session_id)
+    held = await group_session_store.held_seats(uow.conn, group_session_id)
+    events = group_session.change_capacity(current, command, len(seats), held, uow.now())
+    state = await _save(uow, current, events) if events else current
+    if on_freed is not None and state.capacity > current.capacity:
+        await on_freed(uow, _free_seat(state))
     return await seated(uow, state)
 
 
@@ -115,6 +142,7 @@ async def cancel_group_session(
     current = await _locked(uow, group_session_id, access)
     events = group_session.cancel(current, command, uow.now())
     state = await _save(uow, current, events)
+    await withdraw_group_offers(uow, group_session_id)  # the seats offered are gone too
     per_seat = appointment.CancelAppointment(command.reason, command.cancelled_by)
     for seat in await group_session_store.seats_of(uow.conn, group_session_id):
         if seat.status is AppointmentStatus.BOOKED:
@@ -125,7 +153,8 @@ async def cancel_group_session(
 
 
 async def seated(uow: UnitOfWork, state: GroupSession) -> SeatedGroup:
-    return SeatedGroup(state, await group_session_store.seats_of(uow.conn, state.id))
+    seats = await group_session_store.seats_of(uow.conn, state.id)
+    return SeatedGroup(state, seats, await group_session_store.held_seats(uow.conn, state.id))
 
 
 async def _locked(uow: UnitOfWork, group_session_id: UUID, access: SiteAccess) -> GroupSession:
@@ -156,6 +185,11 @@ async def _conflicts(
 
 def _freed(was: GroupSession) -> FreedSlot:
     return FreedSlot(was.site_id, was.counselor_id, was.room_id, was.modality, was.start, was.end)
+
+
+def _free_seat(session: GroupSession) -> FreedSlot:
+    """A seat of the session, for its own waitlist (the offer counts the free seats)."""
+    return replace(_freed(session), group_session_id=session.id)
 
 
 def _conflict(resource: str, client_id: UUID | None, holder: claims.Holder) -> GroupConflict:

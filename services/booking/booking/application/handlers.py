@@ -330,8 +330,9 @@ async def cancel_appointment(
     if vet is not None:
         vet(events)
     cancelled = await _save_appointment(uow, current, events)
-    # A group seat frees a seat, not the counselor's time: nothing for the waitlist.
-    if on_freed is not None and current.group_session_id is None:
+    # A group seat frees a seat, not the counselor's time: it goes to the group's own waitlist
+    # (the freed slot names the group).
+    if on_freed is not None:
         await on_freed(uow, _freed(current))
     return cancelled
 
@@ -348,7 +349,15 @@ async def confirm_appointment(
 
 
 def _freed(was: Appointment) -> FreedSlot:
-    return FreedSlot(was.site_id, was.counselor_id, was.room_id, was.modality, was.start, was.end)
+    return FreedSlot(
+        was.site_id,
+        was.counselor_id,
+        was.room_id,
+        was.modality,
+        was.start,
+        was.end,
+        was.group_session_id,
+    )
 
 
 async def _missed_session_fee(uow: UnitOfWork, site_id: UUID) -> Fee | None:

@@ -199,6 +199,14 @@ def group_session_events(
                     **common, cancelled_by=event.cancelled_by, cancelled_at=event.cancelled_at
                 )
             ]
+        case group_session.GroupCapacityChanged():
+            return [
+                public.GroupSessionCapacityChanged(
+                    **common,
+                    previous_capacity=event.previous_capacity,
+                    changed_at=event.changed_at,
+                )
+            ]
 
 
 def series_events(

@@ -42,6 +42,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         group_session.GroupSessionScheduled,
         group_session.GroupSessionRescheduled,
         group_session.GroupSessionCancelled,
+        group_session.GroupCapacityChanged,
         hours.WorkingHoursSet,
         rules.BookingRulesSet,
         closures.SiteClosuresSet,

@@ -9,7 +9,7 @@ from fastapi import Request, Response
 from booking.application.ports import AccessDenied, PeopleOnly
 from booking.domain.errors import InvalidCommand, NotAllowedNow, SlotTaken, UnknownAggregate
 from booking.domain.expected_fee import FeeChanged
-from booking.domain.group_session import GroupConflicts, GroupFull
+from booking.domain.group_session import CapacityBelowTaken, GroupConflicts, GroupFull, SeatsFree
 from booking.domain.scheduling.closures import SiteClosed
 from booking.domain.scheduling.series import SeriesConflicts
 from counseling_shared.http.idempotency import KeyCheckedInTransaction
@@ -98,6 +98,17 @@ def as_problem(exc: Exception) -> Problem | None:
             )
         case GroupFull():
             return Problem(409, "group_full", "Group session full", str(exc))
+        case SeatsFree():
+            return Problem(409, "seats_free", "A seat is free", str(exc))
+        case CapacityBelowTaken():
+            return Problem(
+                409,
+                "capacity_below_seated",
+                "Capacity below the seats taken",
+                str(exc),
+                seated=exc.seated,
+                held=exc.held,
+            )
         case NotAllowedNow():
             return Conflict(str(exc))
         case FeeChanged():

@@ -41,6 +41,14 @@ class GroupRescheduleIn(RequestBody):
     room_id: UUID | None = Field(None, description="Default: unchanged.")
 
 
+class CapacityIn(RequestBody):
+    capacity: int = Field(
+        ge=MIN_CAPACITY,
+        le=MAX_CAPACITY,
+        description="The new number of seats; not below the seats taken (seated or held).",
+    )
+
+
 class GroupCancelIn(RequestBody):
     reason: str = Field(
         min_length=1, max_length=500, description="Kept in booking; never published."
@@ -72,7 +80,12 @@ class GroupSessionOut(BaseModel):
     seats: list[SeatOut] = Field(
         description="Every seat not cancelled (booked, completed or missed), by booking time."
     )
-    seats_left: int = Field(description="Seats still free (0 once cancelled).")
+    seats_left: int = Field(
+        description="Seats anyone may take now: not seated, not held (0 once cancelled)."
+    )
+    seats_held: int = Field(
+        0, description="Extension: seats held for open offers to the group's waitlist."
+    )
 
     @classmethod
     def of(cls, group: SeatedGroup) -> "GroupSessionOut":
@@ -97,4 +110,5 @@ class GroupSessionOut(BaseModel):
                 for s in group.seats
             ],
             seats_left=group.seats_left,
+            seats_held=group.held,
         )

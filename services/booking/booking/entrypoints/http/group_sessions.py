@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from booking.adapters import group_session_store
 from booking.adapters.queries import Window
 from booking.application import group_sessions
+from booking.application import waitlist as waitlist_app
 from booking.application.group_sessions import SeatedGroup
 from booking.application.ports import require_site
 from booking.domain import group_session
@@ -17,6 +18,7 @@ from booking.domain.errors import UnknownAggregate
 from booking.entrypoints.http.deps import Live, execute
 from booking.entrypoints.http.errors import BookingRoute
 from booking.entrypoints.http.group_schemas import (
+    CapacityIn,
     GroupCancelIn,
     GroupRescheduleIn,
     GroupSessionIn,
@@ -24,6 +26,7 @@ from booking.entrypoints.http.group_schemas import (
     SeatIn,
 )
 from booking.entrypoints.http.schemas import AppointmentOut
+from booking.entrypoints.http.waitlist import WaitlistEntryOut
 from booking.entrypoints.policies import offer_policy
 from counseling_shared.http.bodies import Instant
 from counseling_shared.http.dependencies import Caller
@@ -83,8 +86,10 @@ async def list_group_sessions(
             conn, selection, caller.site_ids, window
         )
         served = page.serve(found, key=lambda g: (g.start, g.id))
-        seats = await group_session_store.seats_of_many(conn, [g.id for g in served])
-    return [GroupSessionOut.of(SeatedGroup(g, seats[g.id])) for g in served]
+        ids = [g.id for g in served]
+        seats = await group_session_store.seats_of_many(conn, ids)
+        held = await group_session_store.held_seats_of_many(conn, ids)
+    return [GroupSessionOut.of(SeatedGroup(g, seats[g.id], held[g.id])) for g in served]
 
 
 @router.get("/group-sessions/{group_session_id}", responses=problem_responses(404))
@@ -97,7 +102,8 @@ async def get_group_session(
             raise UnknownAggregate("group session", group_session_id)
         require_site(caller, found.site_id)
         seats = await group_session_store.seats_of(conn, group_session_id)
-    return GroupSessionOut.of(SeatedGroup(found, seats))
+        held = await group_session_store.held_seats(conn, group_session_id)
+    return GroupSessionOut.of(SeatedGroup(found, seats, held))
 
 
 @router.post(
@@ -169,3 +175,50 @@ async def cancel_group_session(
         ),
     )
     return GroupSessionOut.of(cancelled)
+
+
+@router.post(
+    "/group-sessions/{group_session_id}/waitlist",
+    status_code=201,
+    responses=problem_responses(
+        404,
+        s409="The session is not booked, has a free seat (`seats_free`: take it instead), or "
+        "the client is seated or waiting already.",
+    ),
+)
+async def join_group_waitlist(
+    group_session_id: UUID, body: SeatIn, caller: Caller, runtime: Live
+) -> WaitlistEntryOut:
+    """Put a client of the session's site on a full group's waitlist. A seat freed later (a
+    seat cancelled, the capacity raised, an offer expired) is offered to the waiting clients
+    one at a time in joining order, as a freed slot is (`WaitlistOfferMade` with this
+    `group_session_id`, the seat held for `WAITLIST_OFFER_TTL`). The entry is listed with the
+    others (`GET /waitlist`)."""
+    entry = await execute(
+        runtime,
+        lambda uow: waitlist_app.join_group_waitlist(uow, group_session_id, body.client_id, caller),
+    )
+    return WaitlistEntryOut.of(entry)
+
+
+@router.post(
+    "/group-sessions/{group_session_id}/capacity",
+    responses=problem_responses(
+        404,
+        s409="The session is not booked, or the new capacity is below the seats taken "
+        "(`capacity_below_seated`: `seated` and `held` say how many).",
+    ),
+)
+async def change_capacity(
+    group_session_id: UUID, body: CapacityIn, caller: Caller, runtime: Live
+) -> GroupSessionOut:
+    """Raise or lower the session's seats (2 to 15). Emits `GroupSessionCapacityChanged`;
+    seats raised are offered to the group's waitlist (`WaitlistOfferMade`)."""
+    command = group_session.ChangeCapacity(capacity=body.capacity)
+    changed = await execute(
+        runtime,
+        lambda uow: group_sessions.change_capacity(
+            uow, group_session_id, command, caller, offer_policy(runtime).on_freed()
+        ),
+    )
+    return GroupSessionOut.of(changed)
