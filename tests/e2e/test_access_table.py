@@ -377,6 +377,18 @@ async def _cancel_group(world: World, role: Role) -> Call:
     return f"/group-sessions/{await _new_group(world)}/cancel", body
 
 
+async def _join_group_waitlist(world: World, role: Role) -> Call:
+    group = await world.post("booking", "/group-sessions", _group_body(world) | {"capacity": 2})
+    for _ in range(2):
+        seat = {"client_id": await world.new_client()}
+        await world.post("booking", f"/group-sessions/{group['id']}/seats", seat)
+    return f"/group-sessions/{group['id']}/waitlist", {"client_id": await world.new_client()}
+
+
+async def _change_capacity(world: World, role: Role) -> Call:
+    return f"/group-sessions/{await _new_group(world)}/capacity", {"capacity": 6}
+
+
 async def _get_waitlist_entry(world: World, role: Role) -> Call:
     body = {"client_id": world.client_a, "site_id": world.site_a}
     return f"/waitlist/{(await world.post('booking', '/waitlist', body))['id']}", None
@@ -546,6 +558,12 @@ TABLE: dict[tuple[str, str, str], Case] = {
         EVERYONE, _reschedule_group
     ),
     ("booking", "POST", "/group-sessions/{group_session_id}/cancel"): Case(EVERYONE, _cancel_group),
+    ("booking", "POST", "/group-sessions/{group_session_id}/waitlist"): Case(
+        EVERYONE, _join_group_waitlist
+    ),
+    ("booking", "POST", "/group-sessions/{group_session_id}/capacity"): Case(
+        EVERYONE, _change_capacity
+    ),
     ("booking", "POST", "/waitlist"): Case(
         EVERYONE, fixed("/waitlist", {"client_id": "{client_a}", "site_id": "{site_a}"})
     ),

@@ -72,6 +72,8 @@ def test_risk_flags_are_documented_for_each_context_that_raises_them(
         ("booking", "/appointments/{appointment_id}/reschedule", "post"),
         ("booking", "/group-sessions", "post"),
         ("booking", "/group-sessions/{group_session_id}/seats", "post"),
+        ("booking", "/group-sessions/{group_session_id}/waitlist", "post"),
+        ("booking", "/group-sessions/{group_session_id}/capacity", "post"),
         ("booking", "/clients/{client_id}/episode/close", "post"),
         # extensions: a site's closures
         ("booking", "/sites/{site_id}/closures", "put"),

@@ -118,6 +118,8 @@ async def join_group_waitlist(
         session, client_id, {s.client_id for s in seated}, held, {e.client_id for e in waiting}
     )
     entry_id = uuid4()
+    # A replay of the request answers the entry, not the group session its path names.
+    uow.name_resource(entry_id, f"/waitlist/{entry_id}")
     joined = waitlist.WaitlistJoined(
         entry_id,
         session.site_id,
