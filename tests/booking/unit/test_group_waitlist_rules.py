@@ -2,6 +2,7 @@
 waited for only when full, the capacity never drops below the seats taken, and a freed seat
 fits only its own group's entries."""
 
+from dataclasses import replace
 from datetime import timedelta
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
@@ -149,3 +150,20 @@ def test_a_freed_seat_fits_only_its_own_groups_entries() -> None:
     assert not _entry(group_id).matches(_slot(), UTC_ZONE)  # a one-to-one slot
     assert not _entry().matches(_slot(group_id), UTC_ZONE)  # an ordinary entry
     assert _entry().matches(_slot(), UTC_ZONE)
+
+
+def test_a_group_stands_on_a_closed_day_only_as_its_last_move_says() -> None:
+    group = a_group()
+    [moved] = group_session.reschedule(
+        group, group_session.RescheduleGroupSession(START + timedelta(days=1)), None, NOW
+    )
+    assert isinstance(moved, group_session.GroupSessionRescheduled)
+
+    onto_closed = group_session.evolve(group, replace(moved, on_closed_day=True))
+    back = group_session.evolve(onto_closed, moved)
+
+    assert (group.on_closed_day, onto_closed.on_closed_day, back.on_closed_day) == (
+        False,
+        True,
+        False,
+    )

@@ -43,6 +43,7 @@ def group_session_from(row: asyncpg.Record) -> GroupSession:
         scheduled_at=row["scheduled_at"],
         version=row["version"],
         cancellation=cancellation,
+        on_closed_day=row["on_closed_day"],
     )
 
 
@@ -71,6 +72,7 @@ _COLUMNS = (
     "cancel_reason",
     "cancelled_at",
     "version",
+    "on_closed_day",
 )
 
 
@@ -92,6 +94,7 @@ def _row(session: GroupSession) -> tuple[object, ...]:
         cancellation.reason if cancellation else None,
         cancellation.cancelled_at if cancellation else None,
         session.version,
+        session.on_closed_day,
     )
 
 
@@ -105,7 +108,8 @@ async def save_group_session(conn: Connection, session: GroupSession) -> None:
                room_id = EXCLUDED.room_id, start_at = EXCLUDED.start_at,
                end_at = EXCLUDED.end_at, capacity = EXCLUDED.capacity, status = EXCLUDED.status,
                cancelled_by = EXCLUDED.cancelled_by, cancel_reason = EXCLUDED.cancel_reason,
-               cancelled_at = EXCLUDED.cancelled_at, version = EXCLUDED.version""",
+               cancelled_at = EXCLUDED.cancelled_at, version = EXCLUDED.version,
+               on_closed_day = EXCLUDED.on_closed_day""",
         *_row(session),
     )
     await claims.sync(conn, claims.of_group_session(session))

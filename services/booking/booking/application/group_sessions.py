@@ -41,8 +41,14 @@ class SeatedGroup:
 
 
 async def schedule_group_session(
-    uow: UnitOfWork, command: group_session.ScheduleGroupSession, access: SiteAccess
+    uow: UnitOfWork,
+    command: group_session.ScheduleGroupSession,
+    access: SiteAccess,
+    *,
+    allow_closed_site: bool = False,
 ) -> SeatedGroup:
+    """`allow_closed_site`: an admin schedules it on a day the site is closed (the route
+    checks the role); its seats are then taken and offered that day too."""
     counselor = await projections.load_staff_member(uow.conn, command.counselor_id)
     if counselor is not None:
         require_site(access, counselor.site_id)
@@ -52,8 +58,16 @@ async def schedule_group_session(
     events = group_session.schedule(command, group_id, counselor, the_room, uow.now(), horizon)
     scheduled = events[0]
     assert isinstance(scheduled, group_session.GroupSessionScheduled)
-    # A group on a closed day of its site is refused like any session (no admin override yet).
-    await check_open(uow.conn, scheduled.site_id, scheduled.start, scheduled.end)
+    # A group on a closed day of its site is refused like any session, unless an admin
+    # allowed it (the event says so: its seats follow the group onto that day).
+    overridden = await check_open(
+        uow.conn,
+        scheduled.site_id,
+        scheduled.start,
+        scheduled.end,
+        allow_closed_site=allow_closed_site,
+    )
+    events = [replace(scheduled, on_closed_day=overridden is not None)]
     state = await _save(uow, None, events)
     return SeatedGroup(state, [])
 
@@ -70,7 +84,10 @@ async def take_seat(
     held = await group_session_store.held_seats(uow.conn, group_session_id)
     group_session.check_seat(current, client_id, {s.client_id for s in seated}, held)
     booking = group_session.seat_booking(current, client_id)
-    return await handlers.book_appointment(uow, booking, access)
+    # A group an admin put on a closed day seats clients that day (audited as overridden).
+    return await handlers.book_appointment(
+        uow, booking, access, allow_closed_site=current.on_closed_day
+    )
 
 
 async def reschedule_group_session(
@@ -79,15 +96,28 @@ async def reschedule_group_session(
     command: group_session.RescheduleGroupSession,
     access: SiteAccess,
     on_freed: handlers.SlotFreed | None = None,
+    *,
+    allow_closed_site: bool = False,
 ) -> SeatedGroup:
     """Move the session and every booked seat, or nothing: every conflict (the counselor, the
-    room, each seated client) is named in one `GroupConflicts`."""
+    room, each seated client) is named in one `GroupConflicts`. `allow_closed_site`: an
+    admin moves it onto a day the site is closed."""
     current = await _locked(uow, group_session_id, access)
     new_room = await projections.load_room(uow.conn, command.room_id) if command.room_id else None
     horizon = await _horizon_months(uow, current.site_id)
-    events = group_session.reschedule(current, command, new_room, uow.now(), horizon)
+    moving = group_session.reschedule(current, command, new_room, uow.now(), horizon)[0]
+    assert isinstance(moving, group_session.GroupSessionRescheduled)
+    overridden = await check_open(
+        uow.conn,
+        current.site_id,
+        moving.start,
+        moving.end,
+        allow_closed_site=allow_closed_site,
+    )
+    events: list[group_session.GroupSessionEvent] = [
+        replace(moving, on_closed_day=overridden is not None)
+    ]
     moved = group_session.evolve(current, events[0])
-    await check_open(uow.conn, current.site_id, moved.slot.start, moved.slot.end)
     seats = [
         s
         for s in await group_session_store.seats_of(uow.conn, group_session_id)

@@ -218,7 +218,7 @@ async def offer_free_seats(
     held = await group_session_store.held_seats(uow.conn, session.id)
     offers: list[Offer] = []
     for _ in range(group_session.seats_left(session, len(seated), held)):
-        offer = await _offer_slot(uow, _seat_of(session), policy)
+        offer = await _offer_slot(uow, _seat_of(session), policy, session.on_closed_day)
         if offer is None:
             break  # nobody (else) waits, or the seat was deferred to the offer window
         offers.append(offer)
@@ -247,10 +247,13 @@ async def withdraw_group_offers(uow: UnitOfWork, group_session_id: UUID) -> None
         await _save_offer(uow, offer, [waitlist.WaitlistOfferExpired(offer.id, uow.now())])
 
 
-async def _offer_slot(uow: UnitOfWork, freed: FreedSlot, policy: OfferPolicy) -> Offer | None:
+async def _offer_slot(
+    uow: UnitOfWork, freed: FreedSlot, policy: OfferPolicy, on_closed_day: bool = False
+) -> Offer | None:
     """Offer `freed` to the first waiting entry it fits (in order of joining) that has no
     open offer, was not offered this slot before, and whose client is free then; outside
-    the offer window, defer it to the window's opening instead (when anyone waits for it)."""
+    the offer window, defer it to the window's opening instead (when anyone waits for it).
+    `on_closed_day`: a seat of a group an admin put on a closed day is offered all the same."""
     now = uow.now()
     if freed.start <= now:
         return None
@@ -258,7 +261,7 @@ async def _offer_slot(uow: UnitOfWork, freed: FreedSlot, policy: OfferPolicy) ->
     assert at_site is not None
     zone = ZoneInfo(at_site.timezone)
     closed = await closures_store.closures_of_site(uow.conn, freed.site_id)
-    if closed_day(closed, zone, freed.start, freed.end):
+    if closed_day(closed, zone, freed.start, freed.end) and not on_closed_day:
         return None  # the site is closed that day: nobody is offered it
     when = offer_at(policy.window, zone, now, freed.start, policy.ttl)
     if when is None:
@@ -396,10 +399,12 @@ async def accept_offer(uow: UnitOfWork, offer_id: UUID) -> Appointment:
     seat: the seat is booked under the session's row lock (taken before the offer's, as a
     group's move takes them), the hold counted as taken until then."""
     unlocked = await waitlist_store.load_offer(uow.conn, offer_id)
+    on_closed_day = False
     if unlocked is not None and unlocked.group_session_id is not None:
         session = await _locked_group(uow, unlocked.group_session_id)
         if session.status is not GroupSessionStatus.BOOKED:
             raise NotAllowedNow(f"group session {session.id} is {session.status}")
+        on_closed_day = session.on_closed_day  # its seats follow it onto that day
     offer = await waitlist_store.load_offer(uow.conn, offer_id, lock=True)
     if offer is None:
         raise UnknownAggregate("waitlist offer", offer_id)
@@ -415,7 +420,9 @@ async def accept_offer(uow: UnitOfWork, offer_id: UUID) -> Appointment:
         modality=hold.modality,
         group_session_id=hold.group_session_id,
     )
-    booked = await handlers.book_appointment(uow, command, EverySite(), hold_id=hold.id)
+    booked = await handlers.book_appointment(
+        uow, command, EverySite(), hold_id=hold.id, allow_closed_site=on_closed_day
+    )
     await _save_offer(uow, offer, [waitlist.WaitlistOfferAccepted(offer.id, booked.id, uow.now())])
     entry = await waitlist_store.load_entry(uow.conn, offer.entry_id)
     assert entry is not None

@@ -63,6 +63,9 @@ class GroupSession:
     scheduled_at: datetime
     version: int
     cancellation: GroupCancellation | None = None
+    # An admin scheduled (or moved) it on a day its site is closed, on purpose: its seats
+    # are taken and offered that day too.
+    on_closed_day: bool = False
 
     @property
     def start(self) -> datetime:
@@ -169,6 +172,7 @@ class GroupSessionScheduled:
     end: datetime
     capacity: int
     scheduled_at: datetime
+    on_closed_day: bool = False  # an admin's `allow_closed_site` let it onto a closed day
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,7 @@ class GroupSessionRescheduled:
     end: datetime
     previous_start: datetime
     rescheduled_at: datetime
+    on_closed_day: bool = False
 
 
 @dataclass(frozen=True)
@@ -385,12 +390,18 @@ def evolve(state: GroupSession | None, event: GroupSessionEvent) -> GroupSession
             status=GroupSessionStatus.BOOKED,
             scheduled_at=event.scheduled_at,
             version=1,
+            on_closed_day=event.on_closed_day,
         )
     assert state is not None, f"{type(event).__name__} before GroupSessionScheduled"
     state = replace(state, version=state.version + 1)
     match event:
         case GroupSessionRescheduled():
-            return replace(state, slot=TimeSlot(event.start, event.end), room_id=event.room_id)
+            return replace(
+                state,
+                slot=TimeSlot(event.start, event.end),
+                room_id=event.room_id,
+                on_closed_day=event.on_closed_day,
+            )
         case GroupSessionCancelled():
             cancellation = GroupCancellation(event.cancelled_by, event.reason, event.cancelled_at)
             return replace(state, status=GroupSessionStatus.CANCELLED, cancellation=cancellation)

@@ -13,3 +13,7 @@ CREATE UNIQUE INDEX waitlist_waiting_for_group ON waitlist_entries (group_sessio
 -- The seats held for a group's open offers, counted under the session's row lock.
 CREATE INDEX holds_of_group_session ON holds (group_session_id)
     WHERE status = 'held' AND group_session_id IS NOT NULL;
+
+-- An admin scheduled (or moved) the group onto a day its site is closed, on purpose
+-- (`allow_closed_site`): its seats are taken and offered that day too.
+ALTER TABLE group_sessions ADD COLUMN on_closed_day boolean NOT NULL DEFAULT false;

@@ -15,6 +15,7 @@ from booking.application.group_sessions import SeatedGroup
 from booking.application.ports import require_site
 from booking.domain import group_session
 from booking.domain.errors import UnknownAggregate
+from booking.entrypoints.http.closures import closed_site_override
 from booking.entrypoints.http.deps import Live, execute
 from booking.entrypoints.http.errors import BookingRoute
 from booking.entrypoints.http.group_schemas import (
@@ -41,7 +42,9 @@ router = APIRouter(route_class=BookingRoute, tags=["group sessions"])
     status_code=201,
     responses=problem_responses(
         s409="The counselor or the room is taken then: `conflicting_appointment_id` (or "
-        "`conflicting_hold_id`, `conflicting_group_session_id`) names who holds it."
+        "`conflicting_hold_id`, `conflicting_group_session_id`) names who holds it; or the "
+        "site is closed that day (`site-closed`).",
+        s403="`allow_closed_site` sent by a key that is not an admin's.",
     ),
 )
 async def schedule_group_session(
@@ -57,8 +60,12 @@ async def schedule_group_session(
         room_id=body.room_id,
         duration_minutes=body.duration_minutes,
     )
+    allowed = closed_site_override(body.allow_closed_site, caller)
     scheduled = await execute(
-        runtime, lambda uow: group_sessions.schedule_group_session(uow, command, caller)
+        runtime,
+        lambda uow: group_sessions.schedule_group_session(
+            uow, command, caller, allow_closed_site=allowed
+        ),
     )
     return GroupSessionOut.of(scheduled)
 
@@ -135,7 +142,9 @@ async def take_seat(
         404,
         s409="Not booked, or the counselor, the room or a seated client is taken at the new "
         "time: `conflicts` names each (`conflicting_resource`, `client_id` for a seated "
-        "client, and who holds it). Nothing moves.",
+        "client, and who holds it), or the site is closed that day (`site-closed`). Nothing "
+        "moves.",
+        s403="`allow_closed_site` sent by a key that is not an admin's.",
     ),
 )
 async def reschedule_group_session(
@@ -143,14 +152,21 @@ async def reschedule_group_session(
 ) -> GroupSessionOut:
     """Move the session and every booked seat together, or nothing. Emits
     `GroupSessionRescheduled` and each seat's `AppointmentRescheduled`; the time it leaves is
-    offered to the waitlist (`WaitlistOfferMade`)."""
+    offered to the waitlist (`WaitlistOfferMade`), and seats offered to the group's waitlist
+    at the old time are offered again at the new one."""
     command = group_session.RescheduleGroupSession(
         start=body.start, duration_minutes=body.duration_minutes, room_id=body.room_id
     )
+    allowed = closed_site_override(body.allow_closed_site, caller)
     moved = await execute(
         runtime,
         lambda uow: group_sessions.reschedule_group_session(
-            uow, group_session_id, command, caller, offer_policy(runtime).on_freed()
+            uow,
+            group_session_id,
+            command,
+            caller,
+            offer_policy(runtime).on_freed(),
+            allow_closed_site=allowed,
         ),
     )
     return GroupSessionOut.of(moved)
