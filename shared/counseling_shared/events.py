@@ -283,6 +283,31 @@ class GroupSessionCapacityChanged(GroupSessionScheduled):
     changed_at: AwareDatetime
 
 
+class GroupSessionSeriesScheduled(IntegrationEvent):
+    """Extension: a recurring group session was scheduled: each occurrence is a group session
+    of its own (`GroupSessionScheduled` first, one each), listed in order."""
+
+    group_series_id: UUID
+    site_id: UUID
+    counselor_id: UUID
+    rrule: str = Field(description="The recurrence rule (RFC 5545 subset), as given.")
+    capacity: int = Field(description="Seats of each occurrence, 2 to 15.")
+    group_session_ids: list[UUID]
+
+
+class GroupSessionSeriesCancelled(IntegrationEvent):
+    """Extension: a recurring group session was cancelled from `from_date` (the site's local
+    date): each occurrence listed was cancelled with its seats (`GroupSessionCancelled`
+    first, one each). The reason stays in booking."""
+
+    group_series_id: UUID
+    site_id: UUID
+    counselor_id: UUID
+    from_date: date
+    cancelled_by: CancelledBy
+    group_session_ids: list[UUID]
+
+
 class HoldPlaced(IntegrationEvent):
     """A slot is held (for an integration finishing a booking, or for a waitlist offer)
     until `expires_at`; nobody else can book it meanwhile."""

@@ -65,6 +65,8 @@ BOOKING_EVENT_TYPES = [
     "GroupSessionRescheduled",
     "GroupSessionCancelled",
     "GroupSessionCapacityChanged",
+    "GroupSessionSeriesScheduled",
+    "GroupSessionSeriesCancelled",
 ]
 
 # crisis answers notify's `crisis.staff_replies` (a staff member's text to the center's one

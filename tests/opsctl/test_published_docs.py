@@ -74,6 +74,9 @@ def test_risk_flags_are_documented_for_each_context_that_raises_them(
         ("booking", "/group-sessions/{group_session_id}/seats", "post"),
         ("booking", "/group-sessions/{group_session_id}/waitlist", "post"),
         ("booking", "/group-sessions/{group_session_id}/capacity", "post"),
+        ("booking", "/group-session-series", "post"),
+        ("booking", "/group-session-series/{group_series_id}/seats", "post"),
+        ("booking", "/group-session-series/{group_series_id}/cancel", "post"),
         ("booking", "/clients/{client_id}/episode/close", "post"),
         # extensions: a site's closures
         ("booking", "/sites/{site_id}/closures", "put"),

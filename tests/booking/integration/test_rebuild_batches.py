@@ -2,7 +2,7 @@
 of every kind and batches smaller than a kind (a lost child row or a statement run out of
 order would show as a difference)."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -35,6 +35,7 @@ REBUILT = (
     "waitlist_offers",
     "waitlist_deferred_slots",
     "group_sessions",
+    "group_session_series",
 )
 
 
@@ -131,6 +132,28 @@ async def _groups(
     )
     assert answer.status_code == 200, answer.text
     await _group_waitlist(booking, counselor, clients)
+    await _group_series(booking, counselor, clients)
+
+
+async def _group_series(booking: Booking, counselor: dict[str, Any], clients: list[Any]) -> None:
+    """A recurring group, a client seated in it, cancelled from its second occurrence."""
+    series = await booking.created(
+        "/group-session-series",
+        {
+            "counselor_id": counselor["id"],
+            "start": booking.at(hours=16).isoformat(),
+            "modality": "online",
+            "capacity": 3,
+            "rrule": "FREQ=WEEKLY;COUNT=3",
+        },
+    )
+    path = f"/group-session-series/{series['id']}"
+    answer = await booking.post(f"{path}/seats", {"client_id": clients[0]["id"]})
+    assert answer.status_code == 200, answer.text
+    second = datetime.fromisoformat(series["occurrences"][1]["start"]).date()
+    cancel = {"reason": "r", "cancelled_by": "center", "from": second.isoformat()}
+    answer = await booking.post(f"{path}/cancel", cancel)
+    assert answer.status_code == 200, answer.text
 
 
 async def _group_waitlist(booking: Booking, counselor: dict[str, Any], clients: list[Any]) -> None:

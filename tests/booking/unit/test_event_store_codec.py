@@ -8,7 +8,7 @@ from uuid import uuid4
 import pytest
 
 from booking.adapters import event_codec
-from booking.domain import appointment, client, group_session, room, site, staff
+from booking.domain import appointment, client, group_series, group_session, room, site, staff
 from booking.domain.events import EVENT_TYPES, DomainEvent
 from booking.domain.scheduling import closures, deferred, holds, hours, rules, series, waitlist
 from counseling_shared.codes import (
@@ -68,6 +68,20 @@ SAMPLES: list[DomainEvent] = [
     group_session.GroupSessionRescheduled(uuid4(), None, LATER, LATER + LATER.resolution, NOW, NOW),
     group_session.GroupSessionCancelled(uuid4(), CancelledBy.COUNSELOR, "ill", NOW),
     group_session.GroupCapacityChanged(uuid4(), 8, 5, NOW),
+    group_series.GroupSeriesScheduled(
+        uuid4(),
+        uuid4(),
+        uuid4(),
+        None,
+        Modality.ONLINE,
+        6,
+        "FREQ=WEEKLY;COUNT=2",
+        "Europe/Paris",
+        90,
+        (uuid4(), uuid4()),
+        NOW,
+    ),
+    group_series.GroupSeriesCancelled(uuid4(), LATER.date(), CancelledBy.CENTER, (uuid4(),), NOW),
     appointment.SessionCompleted(
         uuid4(), NOW, GoalHorizon.LONG_TERM, ("a", "b"), "c", RiskLevel.IMMINENT, uuid4()
     ),

@@ -73,10 +73,16 @@ async def schedule_group_session(
 
 
 async def take_seat(
-    uow: UnitOfWork, group_session_id: UUID, client_id: UUID, access: SiteAccess
+    uow: UnitOfWork,
+    group_session_id: UUID,
+    client_id: UUID,
+    access: SiteAccess,
+    *,
+    names_resource: bool = True,
 ) -> Appointment:
     """Seat the client: a booked appointment of the session. Full, already seated, or the
-    client's own overlap: refused (409); a client of another site: 422."""
+    client's own overlap: refused (409); a client of another site: 422. `names_resource`:
+    False when the command answers something else (a series' seats)."""
     current = await _locked(uow, group_session_id, access)
     the_client = await projections.load_client(uow.conn, client_id)
     refuse_invalid({"client_id": appointment.client_problem(the_client, current.site_id)})
@@ -86,7 +92,11 @@ async def take_seat(
     booking = group_session.seat_booking(current, client_id)
     # A group an admin put on a closed day seats clients that day (audited as overridden).
     return await handlers.book_appointment(
-        uow, booking, access, allow_closed_site=current.on_closed_day
+        uow,
+        booking,
+        access,
+        allow_closed_site=current.on_closed_day,
+        seat_names_resource=names_resource,
     )
 
 

@@ -224,9 +224,12 @@ async def book_appointment(
     hold_id: UUID | None = None,
     *,
     allow_closed_site: bool = False,
+    seat_names_resource: bool = True,
 ) -> Appointment:
     """Book a session. `allow_closed_site`: an admin books on a day the site is closed (the
-    route checks the role); otherwise such a day is refused (`SiteClosed`)."""
+    route checks the role); otherwise such a day is refused (`SiteClosed`).
+    `seat_names_resource`: False when a group's seat is one of several the command takes
+    (a series' seats: its replay answers the series)."""
     # The first statement: with the request's key lock and look-up when the route asks.
     parties = await uow.first_read(
         projections.BOOKING_PARTIES, command.counselor_id, command.client_id
@@ -256,7 +259,7 @@ async def book_appointment(
         booked.end,
         allow_closed_site,
     )
-    if command.group_session_id is not None:
+    if command.group_session_id is not None and seat_names_resource:
         # A replay of a seat's request answers the seat, not its group session.
         uow.name_resource(appointment_id, f"/appointments/{appointment_id}")
     if hold_id is not None:

@@ -17,3 +17,20 @@ CREATE INDEX holds_of_group_session ON holds (group_session_id)
 -- An admin scheduled (or moved) the group onto a day its site is closed, on purpose
 -- (`allow_closed_site`): its seats are taken and offered that day too.
 ALTER TABLE group_sessions ADD COLUMN on_closed_day boolean NOT NULL DEFAULT false;
+
+-- A recurring group session: its occurrences are ordinary group sessions, listed in order.
+CREATE TABLE group_session_series (
+    id                 uuid        PRIMARY KEY,
+    site_id            uuid        NOT NULL REFERENCES sites (id),
+    counselor_id       uuid        NOT NULL REFERENCES staff (id),
+    room_id            uuid        REFERENCES rooms (id),
+    modality           text        NOT NULL,
+    capacity           integer     NOT NULL,
+    rrule              text        NOT NULL,
+    timezone           text        NOT NULL,
+    duration_minutes   integer     NOT NULL,
+    scheduled_at       timestamptz NOT NULL,
+    group_session_ids  uuid[]      NOT NULL,
+    cancelled_from     date,
+    version            integer     NOT NULL
+);

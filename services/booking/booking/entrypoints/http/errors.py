@@ -9,6 +9,7 @@ from fastapi import Request, Response
 from booking.application.ports import AccessDenied, PeopleOnly
 from booking.domain.errors import InvalidCommand, NotAllowedNow, SlotTaken, UnknownAggregate
 from booking.domain.expected_fee import FeeChanged
+from booking.domain.group_series import SeriesSeatConflicts
 from booking.domain.group_session import CapacityBelowTaken, GroupConflicts, GroupFull, SeatsFree
 from booking.domain.scheduling.closures import SiteClosed
 from booking.domain.scheduling.series import SeriesConflicts
@@ -58,6 +59,34 @@ def as_problem(exc: Exception) -> Problem | None:
                         else None,
                         "conflicting_resource": c.resource,
                         "reason": c.reason,
+                        **(
+                            {
+                                "closed_on": c.closed_on.isoformat(),
+                                "closure_kind": c.closure_kind,
+                            }
+                            if c.closed_on
+                            else {}
+                        ),
+                        **(
+                            {"conflicting_group_session_id": str(c.conflicting_group_session_id)}
+                            if c.conflicting_group_session_id
+                            else {}
+                        ),
+                    }
+                    for c in exc.conflicts
+                ],
+            )
+        case SeriesSeatConflicts():
+            return Conflict(
+                str(exc),
+                conflicts=[
+                    {
+                        "group_session_id": str(c.group_session_id),
+                        "start": c.start.isoformat(),
+                        "reason": c.reason,
+                        "conflicting_appointment_id": _text(c.conflicting_appointment_id),
+                        "conflicting_hold_id": _text(c.conflicting_hold_id),
+                        "conflicting_group_session_id": _text(c.conflicting_group_session_id),
                         **(
                             {
                                 "closed_on": c.closed_on.isoformat(),
