@@ -78,11 +78,20 @@ async def _group_now(booking: Booking, group: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-async def _published(booking: Booking, site_id: str, event_type: str) -> list[dict[str, Any]]:
-    """Every `event_type` the BOOKING stream holds for the site, in order."""
-    held = await _stream_count(booking, site_id)
-    events = await site_events(booking.nats_url, site_id, held)
-    return [e["data"] for _, e, _ in events if e["type"] == event_type]
+async def _published(
+    booking: Booking, site_id: str, event_type: str, expected: int = 1
+) -> list[dict[str, Any]]:
+    """Every `event_type` the BOOKING stream holds for the site, in order, once the outbox
+    relay has brought at least `expected` of them (it publishes after the commit)."""
+
+    async def found() -> list[dict[str, Any]]:
+        held = await _stream_count(booking, site_id)
+        events = await site_events(booking.nats_url, site_id, held) if held else []
+        matching = [e["data"] for _, e, _ in events if e["type"] == event_type]
+        return matching if len(matching) >= expected else []
+
+    matching: list[dict[str, Any]] = await eventually(found)
+    return matching
 
 
 async def _stream_count(booking: Booking, site_id: str) -> int:
@@ -94,8 +103,8 @@ async def _stream_count(booking: Booking, site_id: str) -> int:
     return sum((info.state.subjects or {}).values())
 
 
-async def _offer_urls(booking: Booking, site_id: str) -> list[dict[str, Any]]:
-    return await _published(booking, site_id, "WaitlistOfferMade")
+async def _offer_urls(booking: Booking, site_id: str, expected: int = 1) -> list[dict[str, Any]]:
+    return await _published(booking, site_id, "WaitlistOfferMade", expected)
 
 
 def _path(url: str) -> str:
@@ -188,7 +197,7 @@ async def test_a_freed_seat_is_held_for_the_first_waiting_client_then_offered_to
 
     assert [o["status"] for o in await eventually(second_offered)] == ["open"]
     assert [o["status"] for o in await _offers(booking, first)] == ["expired"]
-    offers = await _offer_urls(booking, site_id)
+    offers = await _offer_urls(booking, site_id, expected=2)
     assert [o["client_id"] for o in offers] == [first["client_id"], second["client_id"]]
     assert {o["group_session_id"] for o in offers} == {group["id"]}
     assert offers[0]["appointment_start"] == group["start"]
@@ -286,7 +295,7 @@ async def test_concurrent_accepts_seat_requests_and_capacity_changes_never_overf
     for _ in range(2):
         await _waiting(booking, group, site_id)
     await booking.post(f"/group-sessions/{group['id']}/capacity", {"capacity": 4})
-    offers = await _offer_urls(booking, site_id)
+    offers = await _offer_urls(booking, site_id, expected=2)
     assert len(offers) == 2
     strangers = [await booking.client(site_id) for _ in range(6)]
 
