@@ -342,6 +342,8 @@ async def test_a_moved_group_offers_its_seat_again_at_the_new_time_a_cancelled_o
     assert cancelled.status_code == 200, cancelled.text
     assert [o["status"] for o in await _offers(booking, entry)] == ["expired", "expired"]
     assert cancelled.json()["seats_held"] == 0
+    made = await _offer_urls(booking, site_id, expected=2)
+    assert (await booking.http.post(_path(made[1]["accept_url"]))).status_code == 410
     conn = await connect(booking.database_url)
     try:
         live = await conn.fetchval(

@@ -152,8 +152,12 @@ def hold_from(row: asyncpg.Record) -> Hold:
     )
 
 
-async def load_hold(conn: Connection, hold_id: UUID, *, lock: bool = False) -> Hold | None:
+async def load_hold(
+    conn: Connection, hold_id: UUID, *, lock: bool = False, skip_locked: bool = False
+) -> Hold | None:
+    """`skip_locked`: None when another transaction holds the row (the hold timer firing)."""
     sql = "SELECT * FROM holds WHERE id = $1" + (" FOR UPDATE" if lock else "")
+    sql += " SKIP LOCKED" if lock and skip_locked else ""
     row = await conn.fetchrow(sql, hold_id)
     return hold_from(row) if row else None
 

@@ -108,10 +108,13 @@ async def waiting_for_group(conn: Connection, group_session_id: UUID) -> list[En
 
 
 async def open_offers_of_group(conn: Connection, group_session_id: UUID) -> list[Offer]:
-    """The group's seats offered and not yet answered, locked (the group moves or ends)."""
+    """The group's seats offered and not yet answered, locked (the group moves or ends).
+    An offer being accepted or expired right now is skipped, not waited for: that
+    transaction locked it before the session, so waiting here could deadlock (an accept then
+    finds the group moved; an expiry offers the seat again)."""
     rows = await conn.fetch(
         """SELECT * FROM waitlist_offers WHERE group_session_id = $1 AND status = 'open'
-           ORDER BY offered_at, id FOR UPDATE""",
+           ORDER BY offered_at, id FOR UPDATE SKIP LOCKED""",
         group_session_id,
     )
     return [offer_from(r) for r in rows]

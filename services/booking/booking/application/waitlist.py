@@ -241,8 +241,11 @@ async def withdraw_group_offers(uow: UnitOfWork, group_session_id: UUID) -> None
     """The group moves or ends: its open offers expire and their held seats are released
     (not offered on: the caller offers the seats again at the new time, if any)."""
     for offer in await waitlist_store.open_offers_of_group(uow.conn, group_session_id):
-        hold = await scheduling_store.load_hold(uow.conn, offer.hold_id, lock=True)
-        assert hold is not None
+        hold = await scheduling_store.load_hold(
+            uow.conn, offer.hold_id, lock=True, skip_locked=True
+        )
+        if hold is None:
+            continue  # the hold timer is expiring it now: it offers the seat again itself
         await expire_hold(uow, hold)
         await _save_offer(uow, offer, [waitlist.WaitlistOfferExpired(offer.id, uow.now())])
 
@@ -396,21 +399,23 @@ async def hold_expired(uow: UnitOfWork, hold: Hold, policy: OfferPolicy | None) 
 
 async def accept_offer(uow: UnitOfWork, offer_id: UUID) -> Appointment:
     """Book the offered slot through its hold (the signed link is the credential). A group's
-    seat: the seat is booked under the session's row lock (taken before the offer's, as a
-    group's move takes them), the hold counted as taken until then."""
-    unlocked = await waitlist_store.load_offer(uow.conn, offer_id)
-    on_closed_day = False
-    if unlocked is not None and unlocked.group_session_id is not None:
-        session = await _locked_group(uow, unlocked.group_session_id)
-        if session.status is not GroupSessionStatus.BOOKED:
-            raise NotAllowedNow(f"group session {session.id} is {session.status}")
-        on_closed_day = session.on_closed_day  # its seats follow it onto that day
+    seat: booked under the session's row lock, the hold counted as taken until then."""
     offer = await waitlist_store.load_offer(uow.conn, offer_id, lock=True)
     if offer is None:
         raise UnknownAggregate("waitlist offer", offer_id)
     waitlist.check_acceptable(offer, uow.now())
     hold = await scheduling_store.load_hold(uow.conn, offer.hold_id)
     assert hold is not None
+    on_closed_day = False
+    if offer.group_session_id is not None:
+        # Offer, then session, then hold: the order the hold timer's expiry cannot cross.
+        session = await _locked_group(uow, offer.group_session_id)
+        if session.status is not GroupSessionStatus.BOOKED or session.slot != hold.slot:
+            raise NotAllowedNow(
+                f"group session {session.id} was cancelled or moved since this offer; a seat "
+                "at its new time is offered again"
+            )
+        on_closed_day = session.on_closed_day  # its seats follow it onto that day
     command = appointment.BookAppointment(
         counselor_id=hold.counselor_id,
         client_id=offer.client_id,

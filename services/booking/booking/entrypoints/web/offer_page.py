@@ -24,7 +24,7 @@ from fastapi.templating import Jinja2Templates
 
 from booking.adapters import projections, waitlist_store
 from booking.application import waitlist as waitlist_app
-from booking.domain.errors import UnknownAggregate
+from booking.domain.errors import NotAllowedNow, UnknownAggregate
 from booking.domain.scheduling import waitlist
 from booking.domain.scheduling.closures import SiteClosed
 from booking.domain.scheduling.waitlist import Offer
@@ -132,9 +132,9 @@ async def accept_from_form(
             await execute(runtime, lambda uow: waitlist_app.accept_offer(uow, offer_id))
         except waitlist.OfferAlreadyAccepted:
             raise _Refused(409, "done", shown) from None
-        except (waitlist.OfferExpired, SiteClosed):
-            # Closed since the offer was made: the time is no longer held for the client (the
-            # JSON route answers 409 `site-closed`).
+        except (waitlist.OfferExpired, SiteClosed, NotAllowedNow):
+            # Closed since the offer was made, or the group session cancelled or moved: the
+            # time is no longer held for the client (the JSON route answers 409).
             raise _Refused(410, "expired", shown) from None
         except UnknownAggregate:
             raise _Refused(404, "invalid") from None
