@@ -626,7 +626,7 @@ transaction updates no row of `followups` or `notifications` (`pg_stat_xact_user
 6 rows updated before), and the kept claim and trace reach the recorded insert.
 
 Measured with the main branch (its own worktree and process) and this code alternately
-(`/tmp/rebuild3/ab.py`), events/s old then new, CPU per 1,000 events fold / PostgreSQL:
+(a throwaway A/B script, not kept), events/s old then new, CPU per 1,000 events fold / PostgreSQL:
 notify on 23,850 events (load 1.3 to 1.6), four times each: 11,190, 13,994, 12,569, 11,361
 and 16,716, 14,512, 13,720, 13,205; PostgreSQL 52 to 60 ms before, 36 to 50 after, the fold
 38 to 53 and 39 to 49. On 18,544 events (load 2.6 to 2.7): 8,202, 4,834, 8,181 and 10,912,
@@ -643,8 +643,8 @@ Not built in this round: COPY for notify's insert (`copy_records_to_table` uses 
 COPY format, and the services' jsonb codec is text-only: asyncpg refuses it with "no binary
 format encoder for type jsonb", MagicStack/asyncpg#604; `params` and `trace_headers` are
 jsonb, so it needs a binary jsonb codec, a 0x01 byte before the JSON text, on the connection
-that writes). Profiled with py-spy on the 24,775 and 23,850 events (this code, 250 samples/s,
-`/tmp/rebuild3/spy-*.txt`): in followup's process `UUID(str)` is 12 % of the samples (the
+that writes). Profiled with py-spy on the 24,775 and 23,850 events (this code, 250 samples/s;
+the profiles were not kept): in followup's process `UUID(str)` is 12 % of the samples (the
 identifiers of each event's data in `followup.from_record`, and each stream id), the
 dataclasses' generated `__init__` 9 %, asyncpg encoding the batches 10 %; in notify's, each
 event's pydantic validation 11 %, the batches' encoding 20 %, the attempts' columns built in
@@ -810,7 +810,7 @@ is paused during a rebuild (`gc_paused`: a full collection walks the whole proce
 ms in a fresh process, more in a process with a bigger heap such as `make bench`'s); crisis
 encodes each timeline step's details with pydantic-core (0.35 µs instead of 2.3). Measured
 (main's worktree and this branch alternately, one rebuild per fresh process as `make bench`
-runs it, `/tmp/rebuild2/ab.sh`), ms, old then new: at load 1.8 to 2.0, the 4,137 events 284,
+runs it; a throwaway script, not kept), ms, old then new: at load 1.8 to 2.0, the 4,137 events 284,
 259, 252 and 263, 270, 235; the 6,406 events 296, 293, 266 and 231, 229, 245; crisis 148,
 150, 153 and 146, 149, 153; at load 2.6 to 3.6 (the final code): 275, 455, 266 and 281, 244,
 253; 286, 277, 555 and 242, 259, 444; crisis 171, 184, 195 and 188, 214, 576; at load 4.4
@@ -870,7 +870,7 @@ appointments emptied, and equals the live rows each time; a filled projection wi
 row deletes and inserts one row, with most drifted all of them (`pg_stat_xact_user_tables`); a
 double booking fails the rebuild either way. Comparing ids only, inserting before deleting,
 keeping stray rows, never or always emptying, and never comparing each fail one. Main and this
-branch alternately, one rebuild per fresh process (`/tmp/bookrebuild/ab.sh`): the rows as
+branch alternately, one rebuild per fresh process (a throwaway script, not kept): the rows as
 written, nine rounds at load 1.8 to 2.5, main 357 to 459 ms (median 369, 15,545 events/s), this
 branch 177 to 229 ms (median 187, 30,674 events/s), CPU per 1,000 events fold / PostgreSQL 21 to
 28 / 49 to 54 ms and 21 to 24 / 10.5 to 12.2; nine more at load 3.5 to 5.0: 353 to 1,088 and 171

@@ -1,7 +1,8 @@
 """A fake of Twilio's Messages and Calls APIs on 127.0.0.1, for tests (the real one is never
 called).
 
-`POST /2010-04-01/Accounts/{sid}/Messages.json` (form) records the message and answers 201
+`POST /2010-04-01/Accounts/{sid}/Messages.json` (form) records the message (a text's `Body`, or
+a WhatsApp template's `ContentSid` and `ContentVariables`, `To=whatsapp:+…`) and answers 201
 with a Message resource, or what the test scripted for that recipient (an HTTP status with a
 Twilio error code, or a delay longer than the client waits); `GET` of the same path lists the
 messages it created (newest first, `To` and `From` filtered), as Twilio's list does.
@@ -39,6 +40,17 @@ class Posted:
     @property
     def is_call(self) -> bool:
         return self.path.endswith("/Calls.json")
+
+    @property
+    def content_sid(self) -> str | None:
+        """A WhatsApp template's `ContentSid` (None for a text sent as `Body`)."""
+        return self.form.get("ContentSid")
+
+    @property
+    def content_variables(self) -> dict[str, str]:
+        """Its `ContentVariables`, parsed (a JSON object of strings, as Twilio takes it)."""
+        parsed: dict[str, str] = json.loads(self.form.get("ContentVariables") or "{}")
+        return parsed
 
 
 @dataclass
@@ -92,6 +104,10 @@ class FakeTwilio:
         """The messages posted to `number` (calls: `calls_to`)."""
         with self.lock:
             return [p for p in self.posted if p.form.get("To") == number and not p.is_call]
+
+    def whatsapp_to(self, number: str) -> list[Posted]:
+        """The WhatsApp messages posted to `number` (`To=whatsapp:<number>`)."""
+        return self.to(f"whatsapp:{number}")
 
     def calls_to(self, number: str) -> list[Posted]:
         with self.lock:
@@ -160,6 +176,8 @@ class FakeTwilio:
             "from": form.get("From"),
             "messaging_service_sid": form.get("MessagingServiceSid"),
             "body": form.get("Body"),
+            # (Twilio fills `body` with a template's text; its variables are not listed.)
+            "content_sid": form.get("ContentSid"),
             "status": "queued",
             "date_created": format_datetime(datetime.now(UTC)),
         }
@@ -227,6 +245,25 @@ def notify_twilio_settings(
         "twilio_account_sid": ACCOUNT_SID,
         "twilio_auth_token": AUTH_TOKEN,
         "twilio_from": sender,
+        "twilio_api_url": api_url,
+        "twilio_webhook_base_url": webhook_base_url,
+    }
+
+
+WHATSAPP_SENDER = "+15005550007"
+
+
+def notify_whatsapp_settings(
+    api_url: str, *, webhook_base_url: str, content: str, sender: str = WHATSAPP_SENDER
+) -> dict[str, Any]:
+    """notify's settings for the messaging channel as WhatsApp through Twilio at `api_url`
+    (SMS stays with its webhook provider), with `content` as TWILIO_WHATSAPP_CONTENT."""
+    return {
+        "messaging_provider": "twilio",
+        "twilio_account_sid": ACCOUNT_SID,
+        "twilio_auth_token": AUTH_TOKEN,
+        "twilio_whatsapp_from": sender,
+        "twilio_whatsapp_content": content,
         "twilio_api_url": api_url,
         "twilio_webhook_base_url": webhook_base_url,
     }

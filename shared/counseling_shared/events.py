@@ -6,7 +6,7 @@ Only identifiers and coded values live here: no client names, contact details or
 """
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID
@@ -589,6 +589,12 @@ class PageRequested(IntegrationEvent):
         description="true: the chain was exhausted and this pages one of the policy's fallback"
         " staff (`level` is then one past the last level), so the page's texts say so.",
     )
+    call_after: timedelta | None = Field(
+        default=None,
+        description="Extension: how long after `requested_at` the page's phone call follows"
+        " (ISO 8601 duration; the level's `call_after` in the escalation policy). Absent or"
+        " null: notify's PAGE_CALL_DELAY.",
+    )
 
 
 class StaffSmsOptOutChanged(IntegrationEvent):
@@ -599,6 +605,39 @@ class StaffSmsOptOutChanged(IntegrationEvent):
     staff_id: UUID
     site_id: UUID
     opted_out: bool = Field(description="true after STOP, false after START.")
+
+
+class ShiftSwapRequested(IntegrationEvent):
+    """Extension. An on-call staff member offered part of their own shifts of a schedule
+    (`[start, end)`) to colleagues (`offered_to`); the first to take it replaces them."""
+
+    swap_request_id: UUID
+    schedule_id: UUID
+    site_id: UUID
+    requester_id: UUID = Field(description="Whose shifts are offered.")
+    offered_to: list[UUID] = Field(description="The staff who may take it.")
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class ShiftSwapTaken(ShiftSwapRequested):
+    """Extension. A colleague took the request: the schedule has an override (`override_id`)
+    in which `taken_by` replaces the requester for `[start, end)`."""
+
+    taken_by: UUID
+    override_id: UUID
+
+
+class ShiftSwapCancelled(ShiftSwapRequested):
+    """Extension. The requester (or an admin) withdrew the request while it was open."""
+
+    pass
+
+
+class ShiftSwapExpired(ShiftSwapRequested):
+    """Extension. Nobody took the request before its `start`: the requester stays on call."""
+
+    pass
 
 
 # --- notify --------------------------------------------------------------------------------

@@ -81,6 +81,10 @@ CRISIS_EVENT_TYPES = [
     "PageRequested",
     "RiskFlagged",
     "StaffSmsOptOutChanged",
+    "ShiftSwapRequested",
+    "ShiftSwapTaken",
+    "ShiftSwapCancelled",
+    "ShiftSwapExpired",
 ]
 
 STREAMS = [

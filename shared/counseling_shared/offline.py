@@ -13,8 +13,8 @@ from asyncpg.connection import Connection
 from pydantic import ValidationError
 
 from counseling_shared.db import connect
-from counseling_shared.http.auth import InvalidApiKeys
-from counseling_shared.links import InvalidLinkKey
+from counseling_shared.http.auth import InvalidApiKeys, check_keys_allowed, parse_api_keys
+from counseling_shared.links import InvalidLinkKey, check_link_key_allowed
 from counseling_shared.service import ServiceDefinition, StartupFailed, run_service
 from counseling_shared.settings import ServiceSettings, unreadable_files
 
@@ -59,6 +59,27 @@ def invalid_settings(name: str, problems: Sequence[str]) -> str:
     )
 
 
+def refused_settings(settings: ServiceSettings) -> list[str]:
+    """Every reason the service would refuse to serve on these settings, one line each, so one
+    start names them all (an unreadable `*_FILE`, the link key, API_KEYS) rather than one per
+    attempt. The same checks run again where the service starts."""
+    problems = unreadable_files(settings)
+    current, *previous = settings.link_keys
+    try:
+        check_link_key_allowed(
+            current, development_mode=settings.development_mode, previous_keys=previous
+        )
+    except InvalidLinkKey as exc:
+        problems.append(str(exc))
+    try:
+        check_keys_allowed(
+            parse_api_keys(settings.api_keys), development_mode=settings.development_mode
+        )
+    except InvalidApiKeys as exc:
+        problems.append(str(exc))
+    return problems
+
+
 def serve(name: str, service: ServiceDefinition) -> None:
     """Serve `service`; what stops it from starting for good is one line and exit 1, not a
     traceback: an unreadable `*_FILE`, a refused LINK_SIGNING_KEY or API_KEYS, a migration
@@ -99,6 +120,12 @@ def service_main(
 
     match list(sys.argv[1:] if argv is None else argv):
         case []:
+            try:
+                problems = refused_settings(settings())
+            except ValidationError as exc:
+                sys.exit(settings_problems(name, exc))
+            if problems:
+                sys.exit(invalid_settings(name, problems))
             try:
                 service = definition()  # reads the settings
             except ValidationError as exc:

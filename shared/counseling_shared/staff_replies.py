@@ -5,7 +5,9 @@ Request: `{"sender": [{"key", "digest"}, ...], "command", "code"}`: the sender's
 crisis's staff-phone digest (`STAFF_PHONE_PURPOSE`, HMAC-SHA256 under the shared
 `LINK_SIGNING_KEY`, one per listed key, with the key's fingerprint; never the number),
 what the text asks, coded (`ack` or `escalate` with its 6-character `code`, `stop`, `start`, `help`,
-`other`; never the text). Answer: `{"outcome": "answered", "reply"}` (the text to send
+`other`; never the text). Extension: `resolve` with its `code` and, when the text gave a valid
+digit, `resolve_outcome` (the coded outcome, e.g. `safety_plan`; absent: crisis answers the
+list of outcomes and their digits). Answer: `{"outcome": "answered", "reply"}` (the text to send
 back, crisis's, in the staff member's language), `{"outcome": "not_staff"}` (a STOP or START
 from a phone that is no active staff member's: nothing done, answer as for a client), or
 `{"outcome": "unavailable"}` (crisis's database out of reach: nothing done, ask again) or
@@ -20,9 +22,11 @@ from typing import Any
 
 from counseling_shared import phones
 from counseling_shared.busauth import STAFF_REPLIES_SUBJECT as SUBJECT
+from counseling_shared.codes import AlertOutcome
 from counseling_shared.sms_keywords import Keyword, parse
 
 __all__ = [
+    "RESOLVE_DIGITS",
     "STAFF_PHONE_PURPOSE",
     "SUBJECT",
     "WITH_CODE",
@@ -37,13 +41,23 @@ STAFF_PHONE_PURPOSE = "staff-phone"
 
 # `ACK <code>` takes the alert; `ESC <code>` escalates it now (the staff member cannot).
 _CODED = re.compile(r"^\s*(ACK|ESC)\s+([0-9A-Za-z]{6})\s*$", re.IGNORECASE)
+# `RES <code> <n>` resolves it with the n-th outcome; `RES <code>` alone (or with anything but
+# a valid digit after it) asks for the list.
+_RESOLVE = re.compile(r"^\s*RES\s+([0-9A-Za-z]{6})(?:\s+(\S+))?\s*$", re.IGNORECASE)
+
+RESOLVE_DIGITS: dict[str, AlertOutcome] = {
+    str(digit): outcome for digit, outcome in enumerate(AlertOutcome, start=1)
+}
+"""`RES <code> <n>`: the outcomes by digit, in `AlertOutcome`'s order (1 `safety_plan` ... 5
+`no_risk_found`)."""
 
 
 class StaffCommand(StrEnum):
-    """`ack` and `escalate` carry a page's code; the others none."""
+    """`ack`, `escalate` and `resolve` carry a page's code; the others none."""
 
     ACK = "ack"
     ESCALATE = "escalate"
+    RESOLVE = "resolve"  # extension
     STOP = "stop"
     START = "start"
     HELP = "help"
@@ -55,10 +69,14 @@ class StaffText:
     """What a staff member's text asks, coded: all of it that crosses the bus."""
 
     command: StaffCommand
-    code: str | None = None  # `ack`'s or `escalate`'s code, upper case
+    code: str | None = None  # `ack`'s, `escalate`'s or `resolve`'s code, upper case
+    outcome: AlertOutcome | None = None  # `resolve`'s, when its digit was valid
 
     def as_request(self, sender: Sequence[dict[str, str]]) -> dict[str, Any]:
-        return {"sender": list(sender), "command": self.command.value, "code": self.code}
+        request = {"sender": list(sender), "command": self.command.value, "code": self.code}
+        if self.outcome is not None:  # only then: the other commands' requests are unchanged
+            request["resolve_outcome"] = self.outcome.value
+        return request
 
 
 _BY_KEYWORD = {
@@ -68,16 +86,19 @@ _BY_KEYWORD = {
 }
 
 
-WITH_CODE = frozenset({StaffCommand.ACK, StaffCommand.ESCALATE})
+WITH_CODE = frozenset({StaffCommand.ACK, StaffCommand.ESCALATE, StaffCommand.RESOLVE})
 """The commands that name a page by its code, and act on its alert."""
 
 
 def read(text: str) -> StaffText:
-    """`ACK <code>`, `ESC <code>`, a STOP/START/HELP keyword (`sms_keywords`), or anything
-    else."""
+    """`ACK <code>`, `ESC <code>`, `RES <code> [n]`, a STOP/START/HELP keyword
+    (`sms_keywords`), or anything else."""
     if (matched := _CODED.match(text)) is not None:
         command = StaffCommand.ACK if matched.group(1).upper() == "ACK" else StaffCommand.ESCALATE
         return StaffText(command, matched.group(2).upper())
+    if (resolving := _RESOLVE.match(text)) is not None:
+        outcome = RESOLVE_DIGITS.get(resolving.group(2) or "")
+        return StaffText(StaffCommand.RESOLVE, resolving.group(1).upper(), outcome)
     keyword = parse(text).keyword
     return StaffText(_BY_KEYWORD[keyword] if keyword is not None else StaffCommand.OTHER)
 

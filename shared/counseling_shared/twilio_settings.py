@@ -72,8 +72,9 @@ class TwilioWebhookSettings(BaseModel):
         """The auth token from the variable or its file; empty when neither is set."""
         return read_secret(self.twilio_auth_token, self.twilio_auth_token_file)
 
-    def check_twilio_webhooks(self) -> None:
-        """Raises ValueError naming what Twilio's webhooks need and lack."""
+    def check_twilio_webhooks(self, who: str = "SMS provider twilio") -> None:
+        """Raises ValueError naming what Twilio's webhooks need and lack (`who`: the setting
+        that chose Twilio, for the message)."""
         if self.twilio_auth_token is not None and self.twilio_auth_token_file is not None:
             raise ValueError("set TWILIO_AUTH_TOKEN or TWILIO_AUTH_TOKEN_FILE, not both")
         try:
@@ -81,10 +82,10 @@ class TwilioWebhookSettings(BaseModel):
         except OSError as exc:
             raise ValueError(f"TWILIO_AUTH_TOKEN_FILE: {exc}") from None
         if not token:
-            raise ValueError("SMS provider twilio needs TWILIO_AUTH_TOKEN (or its _FILE)")
+            raise ValueError(f"{who} needs TWILIO_AUTH_TOKEN (or its _FILE)")
         base = self.twilio_webhook_base_url or ""
         if not base.startswith(("https://", "http://")):
-            raise ValueError("SMS provider twilio needs TWILIO_WEBHOOK_BASE_URL (an http(s) URL)")
+            raise ValueError(f"{who} needs TWILIO_WEBHOOK_BASE_URL (an http(s) URL)")
         # The console's full webhook URL pasted here: every signature would be checked against
         # `<it>/inbound/sms/twilio` (all 401) and notify's status callbacks would go astray.
         if "/inbound/sms" in base or "?" in base:

@@ -209,3 +209,68 @@ def test_without_a_component_the_webhook_url_is_required_and_the_token_optional(
     assert config["SMS_PROVIDER"] == "webhook"
     assert "optional" not in env["SMS_WEBHOOK_URL"]["valueFrom"]["secretKeyRef"]
     assert env["TWILIO_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"]["optional"] is True
+
+
+WHATSAPP_CONTENT = ROOT / "deploy" / "whatsapp" / "content.example.json"
+
+
+def test_compose_passes_whatsapp_through_to_notify() -> None:
+    env = {
+        **OPERATOR,
+        "MESSAGING_PROVIDER": "twilio",
+        "TWILIO_WHATSAPP_FROM": "+15005550007",
+        "TWILIO_WHATSAPP_CONTENT": WHATSAPP_CONTENT.read_text(encoding="utf-8"),
+    }
+    assert NotifySettings.model_validate(_compose("notify", {})).messaging_provider == "webhook"
+
+    notify = NotifySettings.model_validate(_compose("notify", env))
+
+    assert notify.messaging_provider == "twilio"
+    assert notify.whatsapp_sender() == {"From": "whatsapp:+15005550007"}
+    assert notify.whatsapp_content().candidates("appointment_booked", "ru")
+
+
+NOTIFY_WHATSAPP_CONFIG = """namespace: counseling
+configMapGenerator:
+  - name: notify-config
+    behavior: merge
+    literals:
+      - TWILIO_ACCOUNT_SID=AC0123
+      - TWILIO_FROM=+15005550006
+      - TWILIO_WHATSAPP_FROM=+15005550007
+      - TWILIO_WEBHOOK_BASE_URL=https://sms.center.example/notify
+  - name: notify-whatsapp-content
+    files: [content.json]
+"""
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_the_whatsapp_component_mounts_the_mapping_and_drops_the_messaging_webhook(
+    overlay: str, tmp_path: Path
+) -> None:
+    (tmp_path / "content.json").write_text(WHATSAPP_CONTENT.read_text(encoding="utf-8"))
+    components = ["notify-twilio", "notify-twilio/whatsapp"]
+    manifests = _overlay_with(tmp_path, overlay, components, NOTIFY_WHATSAPP_CONFIG)
+    env, config = _deployment_env(manifests, "notify")
+
+    assert "MESSAGING_WEBHOOK_URL" not in env, "unused with WhatsApp by Twilio"
+    assert env["TWILIO_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"]["optional"] is False
+    (deployment,) = [
+        m for m in manifests if m["kind"] == "Deployment" and m["metadata"]["name"] == "notify"
+    ]
+    pod = deployment["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "whatsapp-content"]
+    (mapping,) = [
+        m
+        for m in manifests
+        if m["kind"] == "ConfigMap" and m["metadata"]["name"] == volume["configMap"]["name"]
+    ]
+    (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "whatsapp-content"]
+    assert config["TWILIO_WHATSAPP_CONTENT"] == f"{mount['mountPath']}/content.json"
+    # What notify reads there: the mounted file, here written out.
+    mounted = tmp_path / "mounted.json"
+    mounted.write_text(mapping["data"]["content.json"], encoding="utf-8")
+    values = _settings_input(env, config) | {"TWILIO_WHATSAPP_CONTENT": str(mounted)}
+    notify = NotifySettings.model_validate(values)
+    assert (notify.sms_provider, notify.messaging_provider) == ("twilio", "twilio")
+    assert notify.whatsapp_content().candidates("followup_due_reminder", "ko")

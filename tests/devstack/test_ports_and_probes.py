@@ -12,6 +12,7 @@ import pytest
 
 from devstack.ports import LOOPBACK, free_port
 from devstack.procs import StartupError
+from devstack.runner import not_ready_message
 from devstack.services import ServiceProcess
 
 # Real sockets and a real HTTP server, like the rest of the devstack tests.
@@ -97,3 +98,46 @@ def test_a_service_answering_on_its_own_port_is_ready(
     notify = ServiceProcess("notify", notify_on_a_port, {}, tmp_path, tmp_path)
 
     assert notify.ready()
+
+
+@pytest.fixture
+def booking_waiting_for_nats() -> Iterator[int]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            checks = {"started": False, "database": True, "nats": False, "consumers": False}
+            body = json.dumps({"status": "not ready", "service": "booking", "checks": checks})
+            self.send_response(503)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer((LOOPBACK, 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_service_not_ready_says_what_it_waits_for_and_which_variable_named_it(
+    booking_waiting_for_nats: int, tmp_path: Path
+) -> None:
+    """With a stale NATS_URL in the shell, make run started no NATS and said only "not ready
+    after 60 s: booking, followup, notify, crisis (GET /readyz)"."""
+    booking = ServiceProcess("booking", booking_waiting_for_nats, {}, tmp_path, tmp_path)
+
+    assert not booking.ready()
+    assert booking.failing_checks == ["started", "nats", "consumers"]
+    message = not_ready_message(
+        [booking], 60, {"NATS_URL": "nats://u:secret@127.0.0.1:1", "DATABASE_URL": "x"}
+    )
+    assert "booking (waiting for started, nats, consumers)" in message
+    assert "NATS_URL is set (nats://u:***@127.0.0.1:1)" in message
+    assert "secret" not in message
+    assert "DATABASE_URL" not in message  # the database answered
+    assert "NATS_URL" not in not_ready_message([booking], 60, {})

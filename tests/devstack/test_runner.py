@@ -199,6 +199,27 @@ def test_a_second_run_reuses_the_data_left_by_a_killed_one(tmp_path: Path) -> No
     ), "the data dir should be reused, not initialised again"
 
 
+def test_a_second_run_on_the_same_var_dir_refuses_and_leaves_the_first_running(
+    tmp_path: Path,
+) -> None:
+    """It used to take the running stack's PostgreSQL and NATS for a killed run's leftovers
+    and stop them (`make run` typed in a second terminal broke the first)."""
+    first = Runner(tmp_path / "var", "--no-services")
+    first.wait_for_line(READY)
+    started = first.descendants()
+
+    second = Runner(tmp_path / "var", "--no-services")
+
+    assert second.wait(timeout=30) == 1
+    assert f"another `make run` (pid {first.proc.pid}) is using" in second.output
+    assert "DEVSTACK_VAR_DIR" in second.output
+    assert "starting PostgreSQL" not in second.output
+    assert all(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in started)
+    first.proc.send_signal(signal.SIGINT)
+    assert first.wait() == 0
+    assert _all_gone(started)
+
+
 def test_services_get_their_environment_and_are_stopped_with_the_stack(
     tmp_path: Path, fake_services: tuple[dict[str, str], Path]
 ) -> None:

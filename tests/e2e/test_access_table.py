@@ -62,6 +62,9 @@ SIGNED_LINK_ROUTES = {
     ("crisis", "POST", "/pages/{page_id}/escalate"),
     ("crisis", "POST", "/pages/{page_id}/resolve"),
     ("crisis", "POST", "/pages/{page_id}/contact"),
+    # A shift a colleague offered the link's staff member (tests/crisis/integration/
+    # test_shift_swaps_page.py).
+    ("crisis", "POST", "/pages/{page_id}/swaps/{swap_request_id}/take"),
     # The client's own preferences page (tests/notify/integration/test_preferences_page.py).
     ("notify", "GET", "/recipients/{recipient_id}/preferences/page"),
     ("notify", "POST", "/recipients/{recipient_id}/preferences/page"),
@@ -104,6 +107,8 @@ class World:
     alert_id: str = ""
     flag_id: str = ""
     schedule_id: str = ""
+    swap_schedule_id: str = ""  # staff A on call 00:00-12:00 UTC, the counselor 12:00-24:00
+    swap_request_id: str = ""
     webhook_id: str = ""
     delivery_id: str = ""
     _hour: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -483,6 +488,54 @@ async def _delete_override(world: World, role: Role) -> Call:
     return f"/schedules/{world.schedule_id}/overrides/{added['override_id']}", None
 
 
+def _swap_schedule(world: World) -> dict[str, Any]:
+    """Two participants, each on call for half of every day (UTC): swaps between them."""
+    rotation = {"kind": "daily", "handoff": "00:00", "start_on": date.today().isoformat()}
+    mornings = {"weekdays": [1, 2, 3, 4, 5, 6, 7], "from": "00:00", "to": "12:00"}
+    return {
+        "site_id": world.site_a,
+        "name": "Swaps",
+        "timezone": "UTC",
+        "layers": [
+            {"rotation": rotation, "participants": [world.counselor_a]},
+            {"rotation": rotation, "participants": [world.staff_a], "restrictions": [mornings]},
+        ],
+    }
+
+
+def _swap_hour(world: World, *, afternoon: bool) -> dict[str, str]:
+    """A future hour of its own (each take changes who is on call): staff A's in the morning,
+    the counselor's in the afternoon."""
+    day = datetime.combine(date.today(), datetime.min.time(), UTC) + timedelta(
+        days=2 + next(world._hour) % 80
+    )
+    start = day + timedelta(hours=13 if afternoon else 1)
+    return {"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}
+
+
+async def _post_swap_request(world: World, role: Role) -> Call:
+    body = {**_swap_hour(world, afternoon=False), "requester_id": world.staff_a}
+    return f"/schedules/{world.swap_schedule_id}/swap-requests", body
+
+
+async def _accept_swap_request(world: World, role: Role) -> Call:
+    """The counselor's hour, offered to staff A (the staff key's member; an admin names them)."""
+    body = {
+        **_swap_hour(world, afternoon=True),
+        "requester_id": world.counselor_a,
+        "offered_to": [world.staff_a],
+    }
+    asked = await world.post("crisis", f"/schedules/{world.swap_schedule_id}/swap-requests", body)
+    return f"/swap-requests/{asked['id']}/accept", {"staff_id": world.staff_a}
+
+
+async def _cancel_swap_request(world: World, role: Role) -> Call:
+    """Staff A's own request: the staff key's member may cancel it, and an admin."""
+    body = {**_swap_hour(world, afternoon=False), "requester_id": world.staff_a}
+    asked = await world.post("crisis", f"/schedules/{world.swap_schedule_id}/swap-requests", body)
+    return f"/swap-requests/{asked['id']}/cancel", None
+
+
 async def _delete_webhook(world: World, role: Role) -> Call:
     """A subscription of its own for each call: a deleted one answers 404 to the next."""
     hook = {"site_id": world.site_a, "url": WEBHOOK_URL, "event_types": ["AppointmentBooked"]}
@@ -728,6 +781,20 @@ TABLE: dict[tuple[str, str, str], Case] = {
     ("crisis", "GET", "/schedules/{schedule_id}/calendar-url"): Case(
         EVERYONE, fixed("/schedules/{schedule_id}/calendar-url")
     ),
+    # Shift swaps (extension): changes by people only, as for overrides; reads by anyone.
+    ("crisis", "POST", "/schedules/{schedule_id}/swap-requests"): Case(PEOPLE, _post_swap_request),
+    ("crisis", "GET", "/schedules/{schedule_id}/swap-requests"): Case(
+        EVERYONE, fixed("/schedules/{swap_schedule_id}/swap-requests")
+    ),
+    ("crisis", "GET", "/swap-requests/{swap_request_id}"): Case(
+        EVERYONE, fixed("/swap-requests/{swap_request_id}")
+    ),
+    ("crisis", "POST", "/swap-requests/{swap_request_id}/accept"): Case(
+        PEOPLE, _accept_swap_request
+    ),
+    ("crisis", "POST", "/swap-requests/{swap_request_id}/cancel"): Case(
+        PEOPLE, _cancel_swap_request
+    ),
     ("crisis", "PUT", "/staff/{staff_id}/pin"): Case(
         ADMINS, fixed("/staff/{staff_a}/pin", {"pin": "482913"})
     ),
@@ -836,6 +903,10 @@ async def world(suite: Suite) -> World:
         )
     world.alert_id = await world.new_alert()
     world.schedule_id = (await world.post("crisis", "/schedules", _schedule(world)))["schedule_id"]
+    swaps = await world.post("crisis", "/schedules", _swap_schedule(world))
+    world.swap_schedule_id = swaps["schedule_id"]
+    asked = await _post_swap_request(world, ADMIN)
+    world.swap_request_id = (await world.post("crisis", asked[0], asked[1] or {}))["id"]
     return world
 
 

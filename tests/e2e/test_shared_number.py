@@ -26,12 +26,15 @@ SMS_SECRET = "e2e-shared-number-secret"  # noqa: S105 (a test credential)
 SUITE_EXTRA_ENV = {"INBOUND_SMS_SECRET": SMS_SECRET}
 
 
-async def text_the_number(suite: Suite, phone: str, text: str) -> dict[str, Any]:
+async def text_the_number(
+    suite: Suite, phone: str, text: str, message_id: str | None = None
+) -> dict[str, Any]:
     """A text to the center's one number, as its provider posts it to notify."""
+    provider = {"message_id": message_id} if message_id else {}
     async with suite.client("notify") as notify:
         answer = await notify.post(
             "/inbound/sms",
-            json={"from": phone, "text": text},
+            json={"from": phone, "text": text, **provider},
             headers={"X-Webhook-Secret": SMS_SECRET, "Authorization": ""},
         )
     assert answer.status_code == 200, answer.text
@@ -64,6 +67,33 @@ async def test_a_staff_members_ack_to_notifys_number_acknowledges_the_alert(
     # The same ACK again is crisis's answer too, not notify's "replies are not read".
     again = await text_the_number(suite, member["phone"], f"ACK {code}")
     assert "was already acknowledged" in again["reply"]
+
+
+async def test_a_staff_members_res_to_notifys_number_resolves_the_alert_once(
+    suite: Suite,
+) -> None:
+    center = await Center.open(suite, timezone="Europe/Paris", locale="en")
+    member, backup = await center.register_staff(), await center.register_staff()
+    await notify_knows(suite, member, backup)
+    code = await page_and_code(suite, center, [[member["id"]], [backup["id"]]], member["phone"])
+
+    choices = await text_the_number(suite, member["phone"], f"RES {code}")
+    resolved = await text_the_number(suite, member["phone"], f"res {code} 5", "sms-res-1")
+    replayed = await text_the_number(suite, member["phone"], f"RES {code} 1", "sms-res-1")
+
+    assert choices["staff_reply"] == {"command": "resolve", "outcome": "answered"}
+    assert "1 safety plan" in choices["reply"]
+    assert "5 no risk found" in choices["reply"]
+    assert resolved["reply"].endswith("resolved: No risk found.")
+    assert (replayed["reply"], replayed["replayed"]) == ("", True)
+    async with suite.client("crisis") as crisis:
+        [opened] = listed(await crisis.get("/alerts", params={"site_id": center.site_id}))
+        alert = created(await crisis.get(f"/alerts/{opened['id']}"))
+    assert (alert["status"], alert["outcome"], alert["resolved_by"]) == (
+        "resolved",
+        "no_risk_found",
+        member["id"],
+    )
 
 
 async def test_a_clients_stop_stops_their_texts_and_a_staff_stop_shows_in_the_policy(

@@ -66,6 +66,19 @@ def test_risk_flags_are_documented_for_each_context_that_raises_them(
     }
 
 
+def test_the_shift_swap_events_are_documented_as_crisis_events(
+    generated: dict[str, str],
+) -> None:
+    channels = json.loads(generated["asyncapi.json"])["channels"]
+
+    assert {n for n in channels if ".ShiftSwap" in n} == {
+        "crisis.ShiftSwapRequested",
+        "crisis.ShiftSwapTaken",
+        "crisis.ShiftSwapCancelled",
+        "crisis.ShiftSwapExpired",
+    }
+
+
 @pytest.mark.parametrize(
     ("service", "path", "method"),
     [
@@ -87,6 +100,12 @@ def test_risk_flags_are_documented_for_each_context_that_raises_them(
         ("crisis", "/sites/{site_id}/escalation-policy", "put"),
         ("crisis", "/alerts/{alert_id}/ack", "post"),
         ("crisis", "/alerts/{alert_id}/escalate", "post"),
+        # Shift swap requests (extension).
+        ("crisis", "/schedules/{schedule_id}/swap-requests", "post"),
+        ("crisis", "/schedules/{schedule_id}/swap-requests", "get"),
+        ("crisis", "/swap-requests/{swap_request_id}", "get"),
+        ("crisis", "/swap-requests/{swap_request_id}/accept", "post"),
+        ("crisis", "/swap-requests/{swap_request_id}/cancel", "post"),
     ],
 )
 def test_each_service_document_holds_its_contract_operations(

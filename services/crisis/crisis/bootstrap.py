@@ -15,6 +15,7 @@ from crisis.entrypoints import (
     oncall_page,
     pins_http,
     schedules_http,
+    swaps_http,
     twilio_inbound,
     twilio_voice,
 )
@@ -50,6 +51,7 @@ def definition(settings: CrisisSettings | None = None) -> ServiceDefinition:
         routers=[
             http.router,
             schedules_http.router,
+            swaps_http.router,
             oncall_page.router,
             pins_http.router,
             inbound_sms.router,

@@ -24,6 +24,7 @@ from notify.adapters.templates import JinjaRenderer
 from notify.adapters.time_capped import TimeCapped
 from notify.adapters.twilio import TwilioProvider
 from notify.adapters.twilio_calls import TwilioCallProvider
+from notify.adapters.twilio_whatsapp import TwilioWhatsAppProvider
 from notify.adapters.unknown_outcomes import UnknownOutcomes
 from notify.adapters.webhook_sender import WebhookSender
 from notify.adapters.webhooks import WebhookProvider
@@ -194,7 +195,7 @@ def lane_pool(
                     renderer=renderer,
                     retry=retry,
                     defer_max_age=s.defer_max_age,
-                    takes_replies=s.takes_sms_replies,
+                    reply_channels=s.reply_channels(),
                     lookups=lookup,
                     preference_links=preference_links(s),
                 )
@@ -312,6 +313,8 @@ def providers(
         sms = channel is NotificationChannel.SMS
         if sms and s.sms_provider == "twilio":
             first: ChannelProvider = twilio_provider(s, client, role="primary", outcomes=outcomes)
+        elif not sms and s.messaging_provider == "twilio":
+            first = whatsapp_provider(s, client, outcomes=outcomes)
         else:
             first = WebhookProvider(client, url, s.provider_auth(name), channel=channel.value)
         second: ChannelProvider
@@ -391,5 +394,22 @@ def twilio_provider(
         sender=sender,
         callback_base=s.twilio_webhook_base_url or "",
         role=role,
+        outcomes=outcomes,
+    )
+
+
+def whatsapp_provider(
+    s: NotifySettings, client: httpx.AsyncClient, *, outcomes: UnknownOutcomes | None = None
+) -> TwilioWhatsAppProvider:
+    """WhatsApp through Twilio as the messaging provider (`MESSAGING_PROVIDER=twilio`): the
+    SMS's account, credentials and status callbacks, approved templates instead of text."""
+    return TwilioWhatsAppProvider(
+        client,
+        api_url=s.twilio_api_url,
+        account_sid=s.twilio_account_sid or "",
+        auth=s.twilio_basic_auth(),
+        sender=s.whatsapp_sender(),
+        callback_base=s.twilio_webhook_base_url or "",
+        content=s.whatsapp_content(),
         outcomes=outcomes,
     )

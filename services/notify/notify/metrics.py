@@ -98,9 +98,17 @@ TWILIO_LOOKUPS = Counter(
     "notify_twilio_lookups_total",
     "Looks at Twilio's recent messages or calls to a number before sending again a text or a"
     " page's call whose outcome was unknown (a timeout, a 5xx, notify stopped mid-send), by"
-    " channel (sms, voice) and result (found: not sent again; not_found: sent; failed: the"
-    " look-up failed, sent again)",
+    " channel (sms, messaging, voice) and result (found: not sent again; not_found: sent;"
+    " failed: the look-up failed, sent again)",
     ["channel", "result"],
+)
+WHATSAPP_UNSENDABLE = Counter(
+    "notify_whatsapp_unsendable_total",
+    "Messages by WhatsApp (MESSAGING_PROVIDER=twilio) not sent because no approved template"
+    " carries them: by template, language and reason (whatsapp_template_unmapped: nothing in"
+    " TWILIO_WHATSAPP_CONTENT for them; whatsapp_variable_missing: every mapped entry lacks a"
+    " value). A client's message goes by their next channel instead",
+    ["template", "language", "reason"],
 )
 
 # Every outcome and status shows from the start (at 0), so rates and alerts see a series.
@@ -126,6 +134,6 @@ FALLBACK_OUTCOMES = ("queued", "sent", "failed", "expired", "no_address", "dropp
 for _channel in ("sms", "messaging"):
     for _outcome in FALLBACK_OUTCOMES:
         RECEIPT_FALLBACKS.labels(_channel, _outcome)
-for _channel in ("sms", "voice"):
+for _channel in ("sms", "messaging", "voice"):
     for _result in ("found", "not_found", "failed"):
         TWILIO_LOOKUPS.labels(_channel, _result)

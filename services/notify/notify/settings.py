@@ -1,23 +1,29 @@
 """notify's settings, read from the environment (documented in the README)."""
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 
+from counseling_shared.codes import NotificationChannel
 from counseling_shared.settings import ServiceSettings, check_inbound_sms_secret
 from counseling_shared.twilio_settings import SmsProviderKind, TwilioWebhookSettings, read_secret
 from notify.adapters.provider_auth import ProviderAuth
+from notify.adapters.whatsapp_content import load_content
 from notify.domain.retry import RetryPolicy
 from notify.domain.webhooks.delivery import WebhookRetryPolicy
+from notify.domain.whatsapp_content import WhatsAppContent
 
 Provider = Literal["sms", "sms_fallback", "messaging", "messaging_fallback"]
 PROVIDERS: tuple[Provider, ...] = ("sms", "sms_fallback", "messaging", "messaging_fallback")
 """The four provider URLs, each with its own credential (SMS_WEBHOOK_AUTH, ...)."""
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 class NotifySettings(ServiceSettings, TwilioWebhookSettings):
+    _whatsapp_content: WhatsAppContent | None = PrivateAttr(default=None)
     service_name: str = "notify"
     port: int = Field(default=8003, alias="NOTIFY_PORT")
 
@@ -128,6 +134,33 @@ class NotifySettings(ServiceSettings, TwilioWebhookSettings):
         alias="SMS_FALLBACK_PROVIDER",
         description="`webhook`: the second SMS provider is SMS_FALLBACK_WEBHOOK_URL (if set);"
         " `twilio`: it is Twilio (the first one then stays a webhook).",
+    )
+    messaging_provider: SmsProviderKind = Field(
+        default="webhook",
+        alias="MESSAGING_PROVIDER",
+        description="`webhook`: messaging goes to MESSAGING_WEBHOOK_URL; `twilio`: it is"
+        " WhatsApp through Twilio's Messages API (TWILIO_*, TWILIO_WHATSAPP_*), each message an"
+        " approved template named in TWILIO_WHATSAPP_CONTENT; replies and receipts come on"
+        " Twilio's routes as a text's do.",
+    )
+    twilio_whatsapp_from: str | None = Field(
+        default=None,
+        alias="TWILIO_WHATSAPP_FROM",
+        description="The center's WhatsApp sender registered with Twilio (E.164, without"
+        " `whatsapp:`); or set TWILIO_WHATSAPP_MESSAGING_SERVICE_SID instead.",
+    )
+    twilio_whatsapp_messaging_service_sid: str | None = Field(
+        default=None,
+        alias="TWILIO_WHATSAPP_MESSAGING_SERVICE_SID",
+        description="A Messaging Service (`MG…`) whose sender pool holds the WhatsApp sender,"
+        " instead of TWILIO_WHATSAPP_FROM.",
+    )
+    twilio_whatsapp_content: str | None = Field(
+        default=None,
+        alias="TWILIO_WHATSAPP_CONTENT",
+        description="Which approved Twilio Content template (`HX…`) carries each message"
+        " template and language, and what fills its variables: a JSON file's path, or the JSON"
+        " itself (docs/whatsapp.md). A message without one goes by the client's next channel.",
     )
     twilio_account_sid: str | None = Field(
         default=None,
@@ -352,6 +385,9 @@ class NotifySettings(ServiceSettings, TwilioWebhookSettings):
         "twilio_api_key_sid",
         "twilio_from",
         "twilio_messaging_service_sid",
+        "twilio_whatsapp_from",
+        "twilio_whatsapp_messaging_service_sid",
+        "twilio_whatsapp_content",
         "page_call_url",
         mode="before",
     )
@@ -381,7 +417,7 @@ class NotifySettings(ServiceSettings, TwilioWebhookSettings):
         return self
 
     def _check_page_calls(self) -> None:
-        if not self.uses_twilio:
+        if not self.sms_uses_twilio:
             raise ValueError("PAGE_CALLS needs Twilio as SMS_PROVIDER or SMS_FALLBACK_PROVIDER")
         if not self.twilio_from:
             raise ValueError("PAGE_CALLS needs TWILIO_FROM (a Messaging Service places no calls)")
@@ -389,23 +425,45 @@ class NotifySettings(ServiceSettings, TwilioWebhookSettings):
             raise ValueError("PAGE_CALLS needs PAGE_CALL_URL (crisis's public URL for Twilio)")
 
     @property
-    def uses_twilio(self) -> bool:
+    def sms_uses_twilio(self) -> bool:
         return "twilio" in (self.sms_provider, self.sms_fallback_provider)
+
+    @property
+    def uses_twilio(self) -> bool:
+        """Twilio sends texts or WhatsApp messages: its signed webhooks are taken."""
+        return self.sms_uses_twilio or self.messaging_provider == "twilio"
 
     @property
     def takes_sms_replies(self) -> bool:
         """Whether a client's text back reaches notify: through the provider webhook's secret
         (`POST /inbound/sms`) or through Twilio's signed posts (`POST /inbound/sms/twilio`)."""
-        return bool(self.inbound_sms_secret.get_secret_value()) or self.uses_twilio
+        return NotificationChannel.SMS in self.reply_channels()
+
+    def reply_channels(self) -> frozenset[NotificationChannel]:
+        """The text channels whose replies reach notify: both with the provider webhook's
+        secret or Twilio sending SMS (as before WhatsApp); messaging when Twilio sends it as
+        WhatsApp (its replies come on Twilio's route whatever the SMS provider)."""
+        channels = set()
+        if self.inbound_sms_secret.get_secret_value() or self.sms_uses_twilio:
+            channels |= {NotificationChannel.SMS, NotificationChannel.MESSAGING}
+        if self.messaging_provider == "twilio":
+            channels.add(NotificationChannel.MESSAGING)
+        return frozenset(channels)
 
     def _check_twilio(self) -> None:
-        if self.sms_provider == self.sms_fallback_provider:
+        if self.sms_provider == self.sms_fallback_provider == "twilio":
             raise ValueError("SMS_PROVIDER and SMS_FALLBACK_PROVIDER are both twilio")
-        self.check_twilio_webhooks()  # status callbacks are signed with the auth token
+        who = "SMS provider twilio" if self.sms_uses_twilio else "MESSAGING_PROVIDER=twilio"
+        # Status callbacks are signed with the auth token.
+        self.check_twilio_webhooks(who)
         if not self.twilio_account_sid:
-            raise ValueError("SMS provider twilio needs TWILIO_ACCOUNT_SID")
-        if (self.twilio_from is None) == (self.twilio_messaging_service_sid is None):
+            raise ValueError(f"{who} needs TWILIO_ACCOUNT_SID")
+        if self.sms_uses_twilio and (
+            (self.twilio_from is None) == (self.twilio_messaging_service_sid is None)
+        ):
             raise ValueError("set one of TWILIO_FROM and TWILIO_MESSAGING_SERVICE_SID")
+        if self.messaging_provider == "twilio":
+            self._check_whatsapp()
         key_secret = (self.twilio_api_key_secret, self.twilio_api_key_secret_file)
         if all(v is not None for v in key_secret):
             raise ValueError("set TWILIO_API_KEY_SECRET or TWILIO_API_KEY_SECRET_FILE, not both")
@@ -415,6 +473,37 @@ class NotifySettings(ServiceSettings, TwilioWebhookSettings):
             self.twilio_basic_auth()
         except OSError as exc:
             raise ValueError(f"TWILIO_API_KEY_SECRET_FILE: {exc}") from None
+
+    def _check_whatsapp(self) -> None:
+        senders = (self.twilio_whatsapp_from, self.twilio_whatsapp_messaging_service_sid)
+        if (senders[0] is None) == (senders[1] is None):
+            raise ValueError(
+                "MESSAGING_PROVIDER=twilio needs one of TWILIO_WHATSAPP_FROM and"
+                " TWILIO_WHATSAPP_MESSAGING_SERVICE_SID"
+            )
+        if self.twilio_whatsapp_from is not None and not _E164.match(self.twilio_whatsapp_from):
+            raise ValueError(
+                "TWILIO_WHATSAPP_FROM: the WhatsApp sender's number in E.164 (+15551234567),"
+                " without whatsapp:"
+            )
+        if self.twilio_whatsapp_content is None:
+            raise ValueError(
+                "MESSAGING_PROVIDER=twilio needs TWILIO_WHATSAPP_CONTENT (the approved"
+                " templates: a JSON file's path or the JSON)"
+            )
+        self._whatsapp_content = load_content(self.twilio_whatsapp_content)
+
+    def whatsapp_content(self) -> WhatsAppContent:
+        """TWILIO_WHATSAPP_CONTENT as read and checked at start (MESSAGING_PROVIDER=twilio)."""
+        if self._whatsapp_content is None:
+            raise ValueError("TWILIO_WHATSAPP_CONTENT is read only with MESSAGING_PROVIDER=twilio")
+        return self._whatsapp_content
+
+    def whatsapp_sender(self) -> dict[str, str]:
+        """What names the WhatsApp sender in a Messages API post."""
+        if self.twilio_whatsapp_messaging_service_sid:
+            return {"MessagingServiceSid": self.twilio_whatsapp_messaging_service_sid}
+        return {"From": f"whatsapp:{self.twilio_whatsapp_from or ''}"}
 
     def twilio_basic_auth(self) -> tuple[str, str]:
         """HTTP Basic credentials for Twilio's API: the API key when set, else the account SID

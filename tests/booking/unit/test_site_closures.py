@@ -153,14 +153,16 @@ def test_to_before_from_is_refused_naming_the_entry() -> None:
     assert list(_errors(fine, backwards)) == ["closures[1]"]
 
 
-def test_more_than_two_years_ahead_is_refused() -> None:
+def test_beyond_the_longest_booking_horizon_is_refused() -> None:
+    """Ten years: as far as a site's bookings may reach (its horizon is at most 120 months),
+    so a site with a long horizon can close every day it can be booked on."""
     today = NOW.astimezone(SEOUL).date()  # the builders' site is in Seoul
-    last_allowed = today.replace(year=today.year + 2)
+    last_allowed = today.replace(year=today.year + 10)
 
     set_closures(a_site(), SetSiteClosures((_one_day(last_allowed),)), NOW)
     errors = _errors(_one_day(last_allowed + timedelta(days=1)))
 
-    assert "2 years" in errors["closures[0]"]
+    assert "10 years" in errors["closures[0]"]
 
 
 def test_overlapping_entries_are_refused_naming_the_later_listed_one() -> None:

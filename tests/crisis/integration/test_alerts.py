@@ -250,6 +250,7 @@ async def test_editing_the_policy_never_changes_a_running_alert(
             "schedule_ids": [],
             "ack_timeout": "PT30S",
             "round_robin": False,
+            "call_after": None,  # extension: notify's PAGE_CALL_DELAY
         }
     ]
 

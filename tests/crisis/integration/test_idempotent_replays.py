@@ -5,6 +5,7 @@ again; a replayed override answers the override, not its schedule, and adds none
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -98,6 +99,41 @@ async def _overrides(crisis: RunningCrisis, bus: Bus) -> Call:
     }
 
 
+async def _swap_schedule(crisis: RunningCrisis, bus: Bus) -> tuple[str, Any, Any]:
+    """A on call from 2026 on; B a participant whose layer starts only in 2099."""
+    site = await register_site(bus)
+    a, b = await register_staff(bus, site, 2)
+    layers = [weekly_layer(a), weekly_layer(b, start_on="2099-01-05")]
+    return (await post_schedule(crisis, site, layers))["schedule_id"], a, b
+
+
+def _tomorrow() -> dict[str, str]:
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    return {"start": start.isoformat(), "end": (start + timedelta(hours=2)).isoformat()}
+
+
+async def _swap_requests(crisis: RunningCrisis, bus: Bus) -> Call:
+    schedule_id, a, _ = await _swap_schedule(crisis, bus)
+    return f"/schedules/{schedule_id}/swap-requests", {**_tomorrow(), "requester_id": str(a)}
+
+
+async def _asked_swap(crisis: RunningCrisis, bus: Bus) -> tuple[str, Any]:
+    path, body = await _swap_requests(crisis, bus)
+    answer = await crisis.http.post(path, json=body)
+    assert answer.status_code == 201, answer.text
+    return answer.json()["id"], answer.json()["offered_to"][0]
+
+
+async def _swap_accept(crisis: RunningCrisis, bus: Bus) -> Call:
+    swap_id, offered = await _asked_swap(crisis, bus)
+    return f"/swap-requests/{swap_id}/accept", {"staff_id": offered}
+
+
+async def _swap_cancel(crisis: RunningCrisis, bus: Bus) -> Call:
+    swap_id, _ = await _asked_swap(crisis, bus)
+    return f"/swap-requests/{swap_id}/cancel", {}
+
+
 CALLS: dict[str, Callable[[RunningCrisis, Bus], Awaitable[Call]]] = {
     "/risk-flags": _risk_flags,
     "/alerts/{alert_id}/ack": _ack,
@@ -105,6 +141,9 @@ CALLS: dict[str, Callable[[RunningCrisis, Bus], Awaitable[Call]]] = {
     "/alerts/{alert_id}/resolve": _resolve,
     "/schedules": _schedules,
     "/schedules/{schedule_id}/overrides": _overrides,
+    "/schedules/{schedule_id}/swap-requests": _swap_requests,
+    "/swap-requests/{swap_request_id}/accept": _swap_accept,
+    "/swap-requests/{swap_request_id}/cancel": _swap_cancel,
 }
 
 

@@ -52,6 +52,7 @@ class Story:
     resolved: str
     adopted: str  # opened before its site had a policy, paging since the next flag
     schedule: str  # redefined once (from the next handoff), one override kept and one removed
+    swaps: list[str]  # shift swap requests of the schedule: taken, cancelled, open
 
 
 def delivery(
@@ -86,6 +87,7 @@ async def story(crisis: RunningCrisis, bus: Bus, clock: ControllableClock) -> St
     (late_staff,) = await register_staff(bus, late_site, 1)
     timeout = "PT10M"
     schedule = await _schedule_with_overrides(crisis, site, [first, second, third])
+    swaps = await swap_requests(crisis, schedule, clock)
     await put_policy(crisis, site, [([first], timeout), ([second, third], timeout)])
 
     escalating = (await flag(crisis, site, uuid4(), level="moderate"))["alert_id"]
@@ -120,7 +122,7 @@ async def story(crisis: RunningCrisis, bus: Bus, clock: ControllableClock) -> St
     await put_policy(crisis, late_site, [([late_staff], timeout)])
     assert (await flag(crisis, late_site, adopted_client))["alert_id"] == adopted
     await eventually(lambda: with_kinds(crisis, adopted, {"no_policy", "policy_adopted"}))
-    return Story(escalating, acknowledged, resolved, adopted, schedule)
+    return Story(escalating, acknowledged, resolved, adopted, schedule, swaps)
 
 
 async def _schedule_with_overrides(crisis: RunningCrisis, site: UUID, staff: list[UUID]) -> str:
@@ -163,6 +165,34 @@ async def _schedule_with_overrides(crisis: RunningCrisis, site: UUID, staff: lis
     removed = await crisis.http.delete(f"/schedules/{schedule_id}/overrides/{override_ids[1]}")
     assert removed.status_code == 204
     return schedule_id
+
+
+async def swap_requests(
+    crisis: RunningCrisis, schedule_id: str, clock: ControllableClock
+) -> list[str]:
+    """Three of the schedule's next shifts offered: one taken (its override joins the
+    schedule's), one cancelled, one left open (its row is also its expiry timer)."""
+    start = clock.now() + timedelta(days=2)
+    answer = await crisis.http.get(
+        f"/schedules/{schedule_id}/shifts",
+        params={"from": start.isoformat(), "to": (start + timedelta(days=3)).isoformat()},
+    )
+    assert answer.status_code == 200, answer.text
+    shifts = [s for s in answer.json() if s["start"] > start.isoformat()][:3]
+    swap_ids = []
+    for shift in shifts:
+        asked = await crisis.http.post(
+            f"/schedules/{schedule_id}/swap-requests",
+            json={"start": shift["start"], "end": shift["end"], "requester_id": shift["staff_id"]},
+        )
+        assert asked.status_code == 201, asked.text
+        swap_ids.append(asked.json()["id"])
+    taker = next(s for s in answer.json() if s["staff_id"] != shifts[0]["staff_id"])["staff_id"]
+    taken = await crisis.http.post(f"/swap-requests/{swap_ids[0]}/accept", json={"staff_id": taker})
+    assert taken.status_code == 200, taken.text
+    cancelled = await crisis.http.post(f"/swap-requests/{swap_ids[1]}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    return swap_ids
 
 
 async def scheduled_deadlines(database_url: str) -> dict[str, tuple[UUID, int, int, datetime]]:
@@ -209,10 +239,16 @@ async def test_a_rebuilt_crisis_projection_equals_the_live_one_and_deadlines_sti
         await conn.close()
 
     assert await snapshot(database_url) == live
-    assert len(live["schedule_overrides"]) == 1
+    assert len(live["schedule_overrides"]) == 2  # one kept, one a swap's take added
+    assert sorted(r["status"] for r in live["shift_swap_requests"]) == [
+        "cancelled",
+        "open",
+        "taken",
+    ]
     assert [r["running_layers"] != "[]" for r in live["schedules"]] == [True]
     assert counts == {
         "schedule": 1,
+        "shift_swap": 3,
         "escalation_policy": 2,
         "risk_flag": len(live["risk_flags"]),
         "alert": len(live["alerts"]),
@@ -258,6 +294,8 @@ async def test_counselctl_rebuild_repairs_a_damaged_crisis_projection(
         await conn.execute("DELETE FROM escalation_policies")
         await conn.execute("DELETE FROM schedule_overrides")
         await conn.execute("UPDATE schedules SET name = 'tampered', version = 99")
+        await conn.execute("DELETE FROM shift_swap_requests WHERE id = $1", UUID(story.swaps[0]))
+        await conn.execute("UPDATE shift_swap_requests SET status = 'expired', version = 9")
         await conn.execute("UPDATE sites SET timezone = 'UTC'")  # booking's, not ours
         await conn.execute("UPDATE staff SET role = 'counselor'")  # booking's, not ours
     damaged = await snapshot(database_url)
@@ -276,6 +314,7 @@ async def test_counselctl_rebuild_repairs_a_damaged_crisis_projection(
         "escalation_policies",
         "schedules",
         "schedule_overrides",
+        "shift_swap_requests",
     ):
         assert rebuilt[table] == live[table], table
     assert rebuilt["staff"] == damaged["staff"]  # left as it was

@@ -19,7 +19,7 @@ from counseling_shared.clock import ControllableClock
 from counseling_shared.codes import NotificationChannel
 from counseling_shared.db import connect
 from counseling_shared.events import NotificationFailed, NotificationSent
-from crisis.adapters import timers
+from crisis.adapters import swaps, timers
 from crisis.application.rebuild import rebuild_projections
 from tests.crisis.integration.harness import (
     Bus,
@@ -29,6 +29,7 @@ from tests.crisis.integration.harness import (
     running_crisis,
 )
 from tests.crisis.integration.steps import alert, flag, kinds, put_policy, register_staff
+from tests.crisis.integration.test_rebuild import swap_requests
 from tests.projections import rebuild_in_small_batches, snapshot
 
 pytestmark = pytest.mark.integration
@@ -49,7 +50,7 @@ async def crisis(
         yield running
 
 
-async def _schedule(crisis: RunningCrisis, site: UUID, staff: list[UUID]) -> None:
+async def _schedule(crisis: RunningCrisis, site: UUID, staff: list[UUID]) -> str:
     """A schedule with two overrides."""
     layer = {
         "rotation": {
@@ -78,6 +79,7 @@ async def _schedule(crisis: RunningCrisis, site: UUID, staff: list[UUID]) -> Non
             },
         )
         assert answer.status_code == 201, answer.text
+    return schedule_id
 
 
 async def _paged(crisis: RunningCrisis, alert_id: str) -> dict[str, Any]:
@@ -85,12 +87,13 @@ async def _paged(crisis: RunningCrisis, alert_id: str) -> dict[str, Any]:
     return view if view["pages"] else {}
 
 
-async def _site(crisis: RunningCrisis, bus: Bus) -> None:
-    """A policy, a schedule; an alert paged, delivered twice and then failed on a third
-    channel, one acknowledged, one joined by a second flag; a flag too low to open one."""
+async def _site(crisis: RunningCrisis, bus: Bus, clock: ControllableClock) -> None:
+    """A policy, a schedule with swap requests (taken, cancelled, open); an alert paged,
+    delivered twice and then failed on a third channel, one acknowledged, one joined by a
+    second flag; a flag too low to open one."""
     site = uuid4()
     first, second = await register_staff(bus, site, 2)
-    await _schedule(crisis, site, [first, second])
+    await swap_requests(crisis, await _schedule(crisis, site, [first, second]), clock)
     await put_policy(crisis, site, [([first], "PT10M"), ([second], "PT10M")])
     delivered = (await flag(crisis, site, uuid4()))["alert_id"]
     acknowledged = (await flag(crisis, site, uuid4()))["alert_id"]
@@ -133,16 +136,19 @@ async def test_a_rebuild_in_small_batches_of_many_aggregates_equals_the_live_pro
 ) -> None:
     for _ in range(SITES):
         clock.advance(timedelta(seconds=1))  # each site's deadlines a second later
-        await _site(crisis, bus)
+        await _site(crisis, bus, clock)
     live = await snapshot(database_url)
-    assert len(live["schedule_overrides"]) == 2 * SITES
+    assert len(live["schedule_overrides"]) == 3 * SITES  # two, and a swap's take
     assert len(live["alerts"]) == 3 * SITES
     assert {r["status"] for r in live["escalation_timers"]} == {"scheduled", "cancelled"}
     delivered = [p for p in live["alert_pages"] if p["sent_at"] and p["failed_at"]]
     assert len(delivered) == SITES
     assert all(p["sent_at"] < p["failed_at"] for p in delivered)
     stored = await _backbone_counts(database_url)
-    async with _woken(database_url) as wakes:
+    async with (
+        _woken(database_url, timers.CHANNEL) as wakes,
+        _woken(database_url, swaps.CHANNEL) as swap_wakes,
+    ):
         counts = await rebuild_in_small_batches(database_url, rebuild_projections, clock=clock)
 
     assert await snapshot(database_url) == live
@@ -153,6 +159,10 @@ async def test_a_rebuild_in_small_batches_of_many_aggregates_equals_the_live_pro
     deadlines = [r["due_at"] for r in live["escalation_timers"] if r["status"] == "scheduled"]
     assert len(set(deadlines)) == SITES
     assert [datetime.fromisoformat(w) for w in wakes] == [min(deadlines)]
+    # And one for the earliest open swap request's expiry (its row is its timer).
+    expiries = [r["due_at"] for r in live["shift_swap_requests"] if r["status"] == "open"]
+    assert len(expiries) == SITES
+    assert [datetime.fromisoformat(w) for w in swap_wakes] == [min(expiries)]
 
 
 async def _backbone_counts(database_url: str) -> dict[str, int]:
@@ -165,18 +175,18 @@ async def _backbone_counts(database_url: str) -> dict[str, int]:
 
 
 @asynccontextmanager
-async def _woken(database_url: str) -> AsyncIterator[list[str]]:
-    """The payloads of the schedulers' wake-ups sent meanwhile."""
+async def _woken(database_url: str, channel: str) -> AsyncIterator[list[str]]:
+    """The payloads of a scheduler's wake-ups sent meanwhile on `channel`."""
     payloads: list[str] = []
     conn = await connect(database_url)
 
     def heard(*args: Any) -> None:  # (connection, pid, channel, payload)
         payloads.append(args[3])
 
-    await conn.add_listener(timers.CHANNEL, heard)
+    await conn.add_listener(channel, heard)
     try:
         yield payloads
         await asyncio.sleep(0.2)  # a notification is delivered after the commit
     finally:
-        await conn.remove_listener(timers.CHANNEL, heard)
+        await conn.remove_listener(channel, heard)
         await conn.close()

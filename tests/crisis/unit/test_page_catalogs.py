@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from crisis.application import sms_replies
 from crisis.entrypoints import page_view
 from crisis.entrypoints.page_i18n import _catalog, language_of, translator
 
@@ -70,3 +71,11 @@ def test_every_message_the_page_shows_is_translated(language: str) -> None:
     assert "Updated at %(time)s" in used  # the scan sees the template
     assert "On call: %(who)s" in used  # and the calendar feed
     assert used - set(_catalog(language)) == set()
+
+
+@pytest.mark.parametrize("language", ["ko", "fr", "ru"])
+def test_every_sms_answer_is_translated(language: str) -> None:
+    """The answers to staff texts (`sms_replies`' messages) are in each catalog too."""
+    answers = {v for k, v in vars(sms_replies).items() if k.isupper() and isinstance(v, str)}
+    assert "Alert %(alert)s resolved: %(outcome)s." in answers
+    assert answers - set(_catalog(language)) == set()

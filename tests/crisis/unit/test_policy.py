@@ -54,3 +54,24 @@ def test_ack_expires_after_is_optional_and_bounded() -> None:
         with pytest.raises(InvalidPolicy) as raised:
             escalation_policy(level, ack_expires_after=bad)
         assert [e.field for e in raised.value.errors] == ["ack_expires_after"]
+
+
+def test_a_levels_call_after_is_optional_and_from_pt0s_to_its_ack_timeout() -> None:
+    def level(call_after: str | None) -> LevelDraft:
+        return LevelDraft([uuid4()], "PT5M", call_after=call_after)
+
+    policy = escalation_policy([level(None), level("PT0S"), level("PT2M"), level("PT5M")])
+
+    assert [lvl.call_after for lvl in policy.levels] == [
+        None,
+        timedelta(0),
+        timedelta(minutes=2),
+        timedelta(minutes=5),
+    ]
+    with pytest.raises(InvalidPolicy) as raised:
+        escalation_policy([level("PT2M"), level("PT5M1S"), level("soon"), level("-PT1M")])
+    assert [e.field for e in raised.value.errors] == [
+        "levels.1.call_after",
+        "levels.2.call_after",
+        "levels.3.call_after",
+    ]

@@ -91,3 +91,20 @@ def test_each_named_person_who_texted_stop_is_a_line_but_still_paged() -> None:
         f"level 1: {quiet} is deactivated and will be skipped",
         f"fallback: {quiet} is deactivated and will be skipped",
     ]
+
+
+def test_a_call_not_sooner_than_the_levels_ack_timeout_is_flagged() -> None:
+    first, second, backup = uuid4(), uuid4(), uuid4()
+    policy = EscalationPolicy(
+        (
+            PolicyLevel((first,), 5 * MINUTE, call_after=2 * MINUTE),
+            PolicyLevel((second,), 5 * MINUTE, call_after=5 * MINUTE),
+        ),
+        fallback_staff_ids=(backup,),
+    )
+
+    assert policy_warnings(policy) == [
+        "level 2: call_after PT5M is not shorter than ack_timeout PT5M: the call comes only as"
+        " the next level is paged; a shorter call_after calls while this level can still"
+        " acknowledge"
+    ]

@@ -51,7 +51,9 @@ async def page(notify: Notify, phone: str) -> tuple[UUID, UUID, UUID, datetime]:
     return site_id, staff_id, alert_id, requested_at
 
 
-async def request_page(notify: Notify, site_id: UUID, staff_id: UUID) -> tuple[UUID, datetime]:
+async def request_page(
+    notify: Notify, site_id: UUID, staff_id: UUID, call_after: timedelta | None = None
+) -> tuple[UUID, datetime]:
     alert_id, page_id = uuid4(), uuid4()
     requested_at = notify.clock.now()
     event = PageRequested(
@@ -62,6 +64,7 @@ async def request_page(notify: Notify, site_id: UUID, staff_id: UUID) -> tuple[U
         level=1,
         reply_code=page_id.hex[:6].upper(),
         requested_at=requested_at,
+        call_after=call_after,
     )
     await notify.publish(event, source="crisis", subject=alert_id)
     return alert_id, requested_at
@@ -181,3 +184,27 @@ async def test_a_staff_members_preferences_change_does_not_bring_the_call_forwar
     voice = (await rows_by_channel(notify, staff_id))["voice"]
     assert voice["status"] == "pending"
     assert twilio.calls_to(phone) == []
+
+
+async def test_the_paged_levels_call_after_wins_over_the_global_delay(
+    notify: Notify, twilio: FakeTwilio
+) -> None:
+    """A level's `call_after` (carried by PageRequested): longer than PAGE_CALL_DELAY, the call
+    waits that long; PT0S, it goes at once with the text."""
+    later, at_once = a_phone(), a_phone()
+    site_id = await notify.new_site()
+    waits, calls_now = (
+        await notify.new_staff(site_id, phone=later),
+        await notify.new_staff(site_id, phone=at_once),
+    )
+
+    _, requested_at = await request_page(notify, site_id, waits, call_after=3 * DELAY)
+    await request_page(notify, site_id, calls_now, call_after=timedelta(0))
+
+    await voice_status(notify, calls_now, "sent")
+    assert len(twilio.calls_to(at_once)) == 1
+    rows = await texts_out(notify, waits)
+    voice = await notify.notification(rows["voice"]["id"])
+    assert (voice["status"], voice["held_for"]) == ("pending", "call_delay")
+    assert datetime.fromisoformat(voice["next_attempt_at"]) == requested_at + 3 * DELAY
+    assert twilio.calls_to(later) == []

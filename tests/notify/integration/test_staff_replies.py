@@ -223,3 +223,24 @@ async def test_an_esc_from_anyone_is_handed_to_crisis_and_crisis_down_says_not_e
     down = await text(notify, new_phone(), "ESC 1A2B3C")
     assert down["staff_reply"] == {"command": "escalate", "outcome": "unavailable"}
     assert down["reply"].startswith("NOT escalated: the crisis service did not answer.")
+
+
+async def test_a_res_from_anyone_is_handed_to_crisis_with_its_coded_outcome(
+    notify: Notify, crisis: FakeCrisis
+) -> None:
+    """`RES <code> <n>` goes as `ACK <code>` does, its digit as the outcome's code; `RES
+    <code>` alone goes without one (crisis answers the list); crisis down: not resolved."""
+    answer = await text(notify, new_phone(), "res 1a2b3c 4")
+    listing = await text(notify, new_phone(), "RES 1A2B3C")
+
+    assert answer["reply"] == "crisis says resolve 1A2B3C"
+    assert answer["staff_reply"] == {"command": "resolve", "outcome": "answered"}
+    assert listing["staff_reply"] == {"command": "resolve", "outcome": "answered"}
+    assert [(r["command"], r["code"], r.get("resolve_outcome")) for r in crisis.requests] == [
+        ("resolve", "1A2B3C", "police"),
+        ("resolve", "1A2B3C", None),
+    ]
+    await crisis.stop()
+    down = await text(notify, new_phone(), "RES 1A2B3C 1")
+    assert down["staff_reply"] == {"command": "resolve", "outcome": "unavailable"}
+    assert down["reply"].startswith("NOT resolved: the crisis service did not answer.")

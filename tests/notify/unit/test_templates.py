@@ -58,6 +58,16 @@ ELEVATED = {
     "band": "moderately_severe",
     "site_name": "Riverside",
 }
+SWAP = {
+    "swap_request_id": str(uuid4()),
+    "schedule_id": str(uuid4()),
+    "requester_id": str(uuid4()),
+    "requester_name": "Ana Ruiz",
+    "start": "2030-03-09T22:00:00+00:00",  # across New York's change to summer time
+    "end": "2030-03-10T14:00:00+00:00",
+    "site_name": "Riverside",
+}
+SWAP_TAKEN = {**SWAP, "taken_by": str(uuid4()), "taker_name": "Ben Ito"}
 EVERY_MESSAGE: list[tuple[Template, Params]] = [
     (Template.APPOINTMENT_BOOKED, APPOINTMENT),
     (Template.APPOINTMENT_RESCHEDULED, APPOINTMENT),
@@ -85,6 +95,12 @@ EVERY_MESSAGE: list[tuple[Template, Params]] = [
     (Template.APPOINTMENT_SERIES_BOOKED, {**SERIES, "count": 2, "more": 0, "site_name": None}),
     (Template.APPOINTMENT_SERIES_CANCELLED, {**SERIES, "cancelled_by": "client"}),
     (Template.APPOINTMENT_SERIES_CANCELLED, {**SERIES, "cancelled_by": "center"}),
+    (Template.SHIFT_SWAP_REQUESTED, SWAP),
+    (Template.SHIFT_SWAP_REQUESTED, {**SWAP, "requester_name": None, "site_name": None}),
+    (Template.SHIFT_SWAP_TAKEN, SWAP_TAKEN),
+    (Template.SHIFT_SWAP_TAKEN, {**SWAP_TAKEN, "taker_name": None}),
+    (Template.SHIFT_SWAP_CANCELLED, SWAP),
+    (Template.SHIFT_SWAP_EXPIRED, SWAP),
 ]
 
 
@@ -429,3 +445,27 @@ def test_an_elevated_score_is_in_the_body_only_in_the_counselors_language(
     for shown in (message.subject, message.short):
         assert re.search(r"\b17\b", shown) is None  # (the client's id may hold "17")
         assert band not in shown
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        (
+            "en",
+            ["Saturday, March 9, 2030", "5:00\u202fPM", "Sunday, March 10, 2030", "10:00\u202fAM"],
+        ),
+        ("ko", ["2030년 3월 9일 토요일", "오후 5:00", "2030년 3월 10일 일요일", "오전 10:00"]),
+        ("fr", ["samedi 9 mars 2030", "17:00", "dimanche 10 mars 2030", "10:00"]),
+        ("ru", ["с 9 марта 2030\u202fг., 17:00 до 10 марта 2030\u202fг., 10:00"]),  # noqa: RUF001 - Russian text
+    ],
+)
+def test_a_swap_names_the_shift_in_the_staff_members_zone_across_a_dst_change(
+    locale: str, expected: list[str]
+) -> None:
+    """22:00Z is 17:00 EST the evening before the change; 14:00Z is 10:00 EDT after it."""
+    text = render(Template.SHIFT_SWAP_REQUESTED, SWAP, locale, "America/New_York")
+
+    for part in expected:
+        assert part in text
+    assert "Ana Ruiz" in text
+    assert SWAP["swap_request_id"] in text

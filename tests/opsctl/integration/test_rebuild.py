@@ -72,11 +72,13 @@ async def test_a_rebuilt_booking_projection_equals_the_live_one(booking: Booking
         "appointment": 2,
         "hours": 0,
         "siterules": 0,
+        "siteclosures": 0,
         "hold": 0,
         "series": 0,
         "waitlist": 0,
         "offer": 0,
         "deferred": 0,
+        "group_session": 0,
     }
     assert await _rows(booking.database_url) == live
     assert "rebuilding booking" in answer.stderr  # the progress bar

@@ -1,7 +1,9 @@
 """A newcomer who started `make run` with DEVSTACK_VAR_DIR and ran counselctl without it got only
 "no NATS server answers at nats://127.0.0.1:4222": the error now says where counselctl looked."""
 
+import fcntl
 import json
+import os
 import socket
 from pathlib import Path
 
@@ -10,8 +12,14 @@ import typer
 from typer.testing import CliRunner
 
 from opsctl.cli import app
-from opsctl.commands.common import run
-from opsctl.config import API_VARIABLES, DEFAULT_PORTS, missing_stack_hint
+from opsctl.commands.common import database, run
+from opsctl.config import (
+    API_VARIABLES,
+    DEFAULT_PORTS,
+    Service,
+    missing_stack_hint,
+    stale_stack_hint,
+)
 
 STATE = {"format": 1, "nats": {"url": "nats://127.0.0.1:14222"}, "databases": {}, "services": {}}
 
@@ -96,3 +104,51 @@ def test_a_port_variable_names_the_services_for_demo_load(tmp_path: Path) -> Non
 
     assert missing_stack_hint(env, API_VARIABLES) is None
     assert missing_stack_hint({"DEVSTACK_VAR_DIR": str(tmp_path)}, API_VARIABLES) is not None
+
+
+def _stack_files(var_dir: Path) -> Path:
+    (var_dir / "devstack.json").write_text(json.dumps(STATE), encoding="utf-8")
+    lock = var_dir / "devstack.lock"
+    lock.write_text("4242\n", encoding="utf-8")
+    return lock
+
+
+def test_a_state_file_left_by_a_killed_run_is_named_as_such(tmp_path: Path) -> None:
+    """A `make run` killed with SIGKILL leaves devstack.json behind, and its lock free."""
+    _stack_files(tmp_path)
+
+    hint = stale_stack_hint({"DEVSTACK_VAR_DIR": str(tmp_path)})
+
+    assert hint is not None
+    assert str(tmp_path / "devstack.json") in hint
+    assert "no longer running" in hint
+
+
+def test_a_running_stacks_state_file_is_not_called_stale(tmp_path: Path) -> None:
+    lock = _stack_files(tmp_path)
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as the running stack holds it
+        assert stale_stack_hint({"DEVSTACK_VAR_DIR": str(tmp_path)}) is None
+    finally:
+        os.close(fd)
+
+
+def test_an_unreachable_database_is_named_without_its_password(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    async def connect_nowhere() -> None:
+        with socket.socket() as unused:
+            unused.bind(("127.0.0.1", 0))
+            port = unused.getsockname()[1]  # nothing listens there once closed
+        async with database(
+            Service.BOOKING, f"postgresql://ops:s3cret@127.0.0.1:{port}/booking", None
+        ):
+            pass
+
+    with pytest.raises(typer.Exit):
+        run(connect_nowhere())
+
+    err = " ".join(capsys.readouterr().err.split())
+    assert "cannot reach the server (booking's database at postgresql://ops:***@127.0.0.1:" in err
+    assert "s3cret" not in err

@@ -30,7 +30,7 @@ _NOTIFICATION = (
     "attempts",
 )
 
-# Written out from CONTRACT.md ("Events"): (producing contexts, type) -> data fields.
+# Written out from docs/contract.md ("Events"): (producing contexts, type) -> data fields.
 CONTRACT_EVENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "SiteRegistered": (("booking",), ("site_id", "timezone", "locale")),
     "StaffRegistered": (

@@ -152,6 +152,34 @@ def test_the_development_api_key_outside_development_mode_is_one_line(service: s
 
 
 @pytest.mark.parametrize("service", SERVICES)
+def test_every_refusal_is_named_at_once_not_one_per_start(service: str, tmp_path: Path) -> None:
+    """An operator with a short link key, the development API key and a missing seed file used
+    to learn of one per attempt (the link key, then API_KEYS on the next start)."""
+    missing = tmp_path / "seed.nk"
+    done = _start(
+        service,
+        {
+            "LINK_SIGNING_KEY": "s3cret-short",
+            "API_KEYS": "dev-admin-key",
+            "NATS_NKEY_SEED_FILE": str(missing),
+        },
+    )
+
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr + done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert lines[0] == f"{service}: the settings are invalid (nothing was started):", lines
+    assert lines[1:] == [
+        f"  NATS_NKEY_SEED_FILE: cannot read {missing} (No such file or directory)",
+        "  LINK_SIGNING_KEY is shorter than 32 characters; set a long random value"
+        " (`openssl rand -hex 32`)",
+        "  API_KEYS holds 'dev-admin-key', the development stack's key; set"
+        " DEVELOPMENT_MODE=true for a development stack, or configure real keys",
+    ]
+    assert "s3cret" not in done.stderr
+
+
+@pytest.mark.parametrize("service", SERVICES)
 @pytest.mark.parametrize("variable", ["NATS_NKEY_SEED_FILE", "NATS_TLS_CA_FILE"])
 def test_a_file_setting_naming_a_missing_file_is_one_line_naming_the_variable(
     service: str, variable: str, tmp_path: Path

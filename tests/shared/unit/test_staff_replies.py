@@ -4,6 +4,7 @@ number's staff-phone digests, equal to crisis's own for the same number however 
 
 import pytest
 
+from counseling_shared.codes import AlertOutcome
 from counseling_shared.staff_replies import StaffCommand, StaffText, read, sender_digests
 from crisis.domain.phones import key_fingerprint, phone_digest
 
@@ -18,6 +19,13 @@ from crisis.domain.phones import key_fingerprint, phone_digest
         ("ESC 1A2B3C", StaffText(StaffCommand.ESCALATE, "1A2B3C")),
         (" esc 1a2b3c", StaffText(StaffCommand.ESCALATE, "1A2B3C")),
         ("ESCALATE 1A2B3C", StaffText(StaffCommand.OTHER)),  # answered with how to ESC
+        ("RES 1A2B3C", StaffText(StaffCommand.RESOLVE, "1A2B3C")),  # answered the list
+        (" res 1a2b3c 1 ", StaffText(StaffCommand.RESOLVE, "1A2B3C", AlertOutcome.SAFETY_PLAN)),
+        ("RES 1A2B3C 5", StaffText(StaffCommand.RESOLVE, "1A2B3C", AlertOutcome.NO_RISK_FOUND)),
+        ("RES 1A2B3C 6", StaffText(StaffCommand.RESOLVE, "1A2B3C")),  # no such digit: the list
+        ("RES 1A2B3C police", StaffText(StaffCommand.RESOLVE, "1A2B3C")),
+        ("RES 1A2B3C 1 2", StaffText(StaffCommand.OTHER)),
+        ("RESOLVE 1A2B3C 1", StaffText(StaffCommand.OTHER)),
         ("Stop!", StaffText(StaffCommand.STOP)),
         ("СТОП", StaffText(StaffCommand.STOP)),
         ("start", StaffText(StaffCommand.START)),
@@ -43,3 +51,20 @@ def test_the_request_carries_crisiss_digests_under_each_key_and_no_number() -> N
         "code": "1A2B3C",
     }
     assert "612345678" not in str(request)
+
+
+def test_res_digits_follow_the_outcomes_order_and_only_a_chosen_one_crosses() -> None:
+    assert [read(f"RES 1A2B3C {n}").outcome for n in range(1, 6)] == [
+        AlertOutcome.SAFETY_PLAN,
+        AlertOutcome.REFERRED_EMERGENCY,
+        AlertOutcome.REFERRED_HOSPITAL,
+        AlertOutcome.POLICE,
+        AlertOutcome.NO_RISK_FOUND,
+    ]
+    assert read("RES 1a2b3c 3").as_request([]) == {
+        "sender": [],
+        "command": "resolve",
+        "code": "1A2B3C",
+        "resolve_outcome": "referred_hospital",
+    }
+    assert "resolve_outcome" not in read("RES 1A2B3C").as_request([])

@@ -3,6 +3,7 @@ orderly stop on Ctrl-C or SIGTERM, or when a service dies."""
 
 import asyncio
 import contextlib
+import os
 import shlex
 import time
 from collections.abc import Mapping
@@ -36,6 +37,7 @@ from devstack.procs import StartupError
 from devstack.services import ServiceProcess
 from devstack.sinks import HttpSink, SmtpSink
 from devstack.state import remove_state, state_document, write_state
+from devstack.var_lock import hold_var_dir
 from opsctl.bus import BusConfig, write_bus_config
 
 DEFAULT_INFRA_PORTS = {
@@ -70,6 +72,8 @@ def run(options: Options, env: Mapping[str, str]) -> int:
     var_dir = options.var_dir.resolve()
     with contextlib.ExitStack() as stack:
         try:
+            # Before anything starts: a second run must not take this one's servers for leftovers.
+            stack.callback(os.close, hold_var_dir(var_dir))
             infra = _start_infra(var_dir, env, stack)
             asyncio.run(_prepare(infra))
             ports = service_ports(env)
@@ -95,7 +99,7 @@ def run(options: Options, env: Mapping[str, str]) -> int:
                 for name in SERVICES
             ]
             stack.callback(_stop_services, services)
-            _start_services(services, options.ready_timeout)
+            _start_services(services, options.ready_timeout, env)
             stack.callback(remove_state, var_dir)
             state = write_state(var_dir, _state(services, infra, common))
             _print_table(services, infra, common, var_dir, state)
@@ -202,7 +206,7 @@ async def _prepare(infra: Infra) -> None:
             await nc.close()
 
 
-def _start_services(services: list[ServiceProcess], timeout: float) -> None:
+def _start_services(services: list[ServiceProcess], timeout: float, env: Mapping[str, str]) -> None:
     for service in services:
         service.start()
     waiting = list(services)
@@ -218,9 +222,33 @@ def _start_services(services: list[ServiceProcess], timeout: float) -> None:
                 console.say(f"devstack: {service.name} is ready at {service.url}")
                 waiting.remove(service)
         if waiting and time.monotonic() > deadline:
-            names = ", ".join(s.name for s in waiting)
-            raise StartupError(f"not ready after {timeout:.0f} s: {names} (GET /readyz)")
+            raise StartupError(not_ready_message(waiting, timeout, env))
         time.sleep(0.2)
+
+
+# A server the environment names instead of one make run starts, and the `/readyz` check
+# that fails while it does not answer.
+_GIVEN_SERVERS = {"nats": "NATS_URL", "database": "DATABASE_URL"}
+
+
+def not_ready_message(waiting: list[ServiceProcess], timeout: float, env: Mapping[str, str]) -> str:
+    """Which services are not ready and what each waits for; and, when that is a server the
+    environment names (a `NATS_URL` left in the shell), that make run started none of its own.
+    It used to say only "not ready after 60 s: booking, … (GET /readyz)"."""
+    names = ", ".join(
+        f"{s.name} (waiting for {', '.join(s.failing_checks)})" if s.failing_checks else s.name
+        for s in waiting
+    )
+    logs = waiting[0].log_path.parent
+    lines = [f"not ready after {timeout:.0f} s: {names} (GET /readyz; logs in {logs}/)"]
+    failing = {check for s in waiting for check in s.failing_checks}
+    for check, variable in _GIVEN_SERVERS.items():
+        if check in failing and env.get(variable):
+            lines.append(
+                f"  {variable} is set ({_without_password(env[variable])}), so make run started "
+                f"no server of its own for it: check that one answers, or unset {variable}"
+            )
+    return "\n".join(lines)
 
 
 def _supervise(services: list[ServiceProcess]) -> int:

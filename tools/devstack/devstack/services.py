@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,6 +35,9 @@ class ServiceProcess:
         self.last_lines: collections.deque[str] = collections.deque(maxlen=40)
         self._proc: subprocess.Popen[bytes] | None = None
         self._pump: threading.Thread | None = None
+        # The checks its last `/readyz` answered false (`nats`, `database`, …), for the
+        # runner's message when it never gets ready.
+        self.failing_checks: list[str] = []
 
     @property
     def url(self) -> str:
@@ -83,11 +87,14 @@ class ServiceProcess:
             with urllib.request.urlopen(f"{self.url}/readyz", timeout=1.0) as response:  # noqa: S310
                 status: int = response.status
                 body = response.read()
+        except urllib.error.HTTPError as error:  # a 503 while not ready: its body says why
+            status, body = error.code, error.read()
         except OSError:
             return False
         answering = _service_named_in(body)
         if answering is not None and answering != self.name:
             raise StartupError(f"{self.name}: port {self.port} is answered by {answering}")
+        self.failing_checks = _failing_checks(body)
         return status == 200
 
     def send_stop(self) -> None:
@@ -132,3 +139,11 @@ def _service_named_in(readyz_body: bytes) -> str | None:
         return None
     named = parsed.get("service") if isinstance(parsed, dict) else None
     return named if isinstance(named, str) else None
+
+
+def _failing_checks(readyz_body: bytes) -> list[str]:
+    try:
+        checks = json.loads(readyz_body).get("checks")
+    except (ValueError, AttributeError):
+        return []
+    return [name for name, ok in checks.items() if ok is False] if isinstance(checks, dict) else []

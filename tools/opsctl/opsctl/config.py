@@ -13,6 +13,7 @@ state file, the contract's port.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from collections.abc import Mapping
@@ -53,6 +54,8 @@ def with_database(url: str, database: str) -> str:
 
 
 STATE_FILE = "devstack.json"
+# The lock a running `make run` holds on its var directory (devstack.var_lock).
+LOCK_FILE = "devstack.lock"
 
 
 def state_path(env: Mapping[str, str]) -> Path:
@@ -92,6 +95,29 @@ def missing_stack_hint(
     return (
         f"no running `make run` found (no state file {state_path(env)}): start it, or set "
         f"DEVSTACK_VAR_DIR to the one it runs with, or {otherwise}"
+    )
+
+
+def stale_stack_hint(env: Mapping[str, str]) -> str | None:
+    """When the state file counselctl read was left by a `make run` that no longer runs (killed
+    without its clean-up): its var directory's lock is free. None when the stack runs, or when
+    there is no state file or lock to tell by."""
+    state = state_path(env)
+    if not devstack_state(env):
+        return None
+    try:
+        fd = os.open(state.with_name(LOCK_FILE), os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return None  # held: the stack is running
+    finally:
+        os.close(fd)  # closing lets go of a lock taken just now
+    return (
+        f"{state} was left by a `make run` that is no longer running (stopped without its "
+        "clean-up): start `make run` again, or set NATS_URL and DATABASE_URL"
     )
 
 

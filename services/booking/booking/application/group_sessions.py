@@ -21,7 +21,7 @@ from booking.application.recording import record, stream_id
 from booking.application.waitlist import withdraw_group_offers
 from booking.domain import appointment, group_session, site
 from booking.domain.appointment import Appointment, AppointmentStatus
-from booking.domain.errors import UnknownAggregate, refuse_invalid
+from booking.domain.errors import InvalidCommand, NotAllowedNow, UnknownAggregate, refuse_invalid
 from booking.domain.group_session import GroupConflict, GroupConflicts, GroupSession
 from booking.domain.scheduling.waitlist import FreedSlot
 from counseling_shared.unit_of_work import UnitOfWork
@@ -80,9 +80,10 @@ async def take_seat(
     *,
     names_resource: bool = True,
 ) -> Appointment:
-    """Seat the client: a booked appointment of the session. Full, already seated, or the
-    client's own overlap: refused (409); a client of another site: 422. `names_resource`:
-    False when the command answers something else (a series' seats)."""
+    """Seat the client: a booked appointment of the session. Full, already seated, the
+    client's own overlap, or a session that takes no seat now (it took place, its counselor
+    was deactivated): refused (409); a client of another site: 422. `names_resource`: False
+    when the command answers something else (a series' seats)."""
     current = await _locked(uow, group_session_id, access)
     the_client = await projections.load_client(uow.conn, client_id)
     refuse_invalid({"client_id": appointment.client_problem(the_client, current.site_id)})
@@ -90,14 +91,21 @@ async def take_seat(
     held = await group_session_store.held_seats(uow.conn, group_session_id)
     group_session.check_seat(current, client_id, {s.client_id for s in seated}, held)
     booking = group_session.seat_booking(current, client_id)
-    # A group an admin put on a closed day seats clients that day (audited as overridden).
-    return await handlers.book_appointment(
-        uow,
-        booking,
-        access,
-        allow_closed_site=current.on_closed_day,
-        seat_names_resource=names_resource,
-    )
+    try:
+        # A group an admin put on a closed day seats clients that day (audited as overridden).
+        return await handlers.book_appointment(
+            uow,
+            booking,
+            access,
+            allow_closed_site=current.on_closed_day,
+            seat_names_resource=names_resource,
+        )
+    except InvalidCommand as refused:
+        # Every field but the client is the session's own (its start, counselor, room): their
+        # refusal is the session's state (it took place, its counselor left), not the request.
+        raise NotAllowedNow(
+            f"group session {group_session_id} takes no seat now: {refused}"
+        ) from None
 
 
 async def reschedule_group_session(

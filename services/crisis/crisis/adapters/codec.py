@@ -53,6 +53,8 @@ def _level_json(level: PolicyLevel) -> dict[str, Any]:
     }
     if level.round_robin:  # absent when false: policies stored before round robin read alike
         data["round_robin"] = True
+    if level.call_after is not None:  # absent: notify's PAGE_CALL_DELAY (as before it existed)
+        data["call_after"] = format_duration(level.call_after)
     return data
 
 
@@ -69,6 +71,7 @@ def policy_from_json(
                 parse_duration(level["ack_timeout"]),
                 tuple(UUID(s) for s in level.get("schedule_ids", [])),  # absent before schedules
                 bool(level.get("round_robin", False)),
+                parse_duration(level["call_after"]) if level.get("call_after") else None,
             )
             for level in levels
         ),

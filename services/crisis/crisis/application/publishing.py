@@ -8,6 +8,7 @@ from counseling_shared import events as public
 from counseling_shared.links import LinkSigner
 from crisis.domain.alert import Alert, evolve
 from crisis.domain.escalation import is_fallback_level
+from crisis.domain.policy import EscalationPolicy
 from crisis.domain.timeline import (
     Acknowledged,
     AlertEvent,
@@ -111,8 +112,17 @@ def public_events(
                         # say "fallback" rather than that number.
                         fallback=alert.policy is not None
                         and is_fallback_level(alert.policy, event.level),
+                        call_after=_call_after(alert.policy, event.level),
                     )
                 )
             case _:
                 pass
     return out
+
+
+def _call_after(policy: EscalationPolicy | None, level: int) -> timedelta | None:
+    """The paged level's own call delay (None: notify's PAGE_CALL_DELAY, and for a fallback
+    page, which is of no level)."""
+    if policy is None or not 1 <= level <= len(policy.levels):
+        return None
+    return policy.level(level).call_after

@@ -2,16 +2,24 @@
 
 Rebuilt, from crisis's own streams, with the writers the write path uses:
 `escalation_policies` (`escalation-policy-<site>`), `schedules` and `schedule_overrides`
-(`schedule-<id>`), `risk_flags` (`risk-flag-<id>`; the alert a
-flag joined is the alert whose stream received it), and `alerts`, `alert_pages` and
+(`schedule-<id>`), `shift_swap_requests` (`shift-swap-<id>`: each event carries the whole
+request, its type the status; an open row is also its expiry timer, due at its start: the swap
+scheduler is woken once, at the commit, for the earliest), `risk_flags` (`risk-flag-<id>`; the
+alert a flag joined is the alert whose stream received it), and `alerts`, `alert_pages` and
 `alert_timeline` (`alert-<id>`). Rows are stamped with the service clock's time of the write that
 recorded the events (their `written_at` metadata; for events stored before crisis recorded it,
 the alert's last step and the store's `recorded_at`).
 
 Left untouched: `staff`, `sites` and `clients`, what crisis keeps from booking's
 StaffRegistered, SiteRegistered and ClientRegistered (no event of crisis's own records them);
-`staff_pins`, set through crisis's PIN route and kept only as a hash, never as an event; and
-the backbone's tables.
+`staff_pins`, set through crisis's PIN route and kept only as a hash, never as an event;
+`staff_sms_opt_outs` (staff who texted STOP, as notify tells crisis: no event of crisis's own);
+`twilio_posts` (the Twilio ids of posts acted on: replay protection, plain rows); and the
+backbone's tables. Also kept, deliberately: `round_robin_turns` (where each site's round-robin
+levels stand). The turns are in the alerts' streams too (`RoundRobinTurn` steps), but erasing a
+client deletes their alerts' streams: refolding the turns from the streams left would rewind a
+level to an older turn and page again whoever had an erased alert's turn. The kept row is the
+only full count.
 
 `escalation_timers` holds the deadlines: state the events do not fully hold (a timer's id, and
 whether a deadline that found its alert had moved on was settled when it fired or when the alert
@@ -57,11 +65,12 @@ from counseling_shared.db import REBUILD_COMMIT, binary_jsonb
 from counseling_shared.eventstore import RecordedEvent, read_streams
 from counseling_shared.gc_paused import gc_paused
 from counseling_shared.scheduler import notify_timer_added
-from crisis.adapters import alerts, flags, policies, schedules, timers
+from crisis.adapters import alerts, flags, policies, schedules, swaps, timers
 from crisis.adapters.codec import from_stored, policy_from_json, written_at
 from crisis.adapters.policies import SitePolicy
 from crisis.domain.alert import fold
 from crisis.domain.schedules.aggregate import fold as schedule_fold
+from crisis.domain.schedules.swaps import SwapStatus
 from crisis.domain.timeline import FlagReceived
 
 if TYPE_CHECKING:
@@ -71,6 +80,7 @@ if TYPE_CHECKING:
 # alerts before the flags, so that each flag's row is written with its alert.
 _KINDS = {
     "schedule": "schedule",
+    "shift-swap": "shift_swap",
     "escalation-policy": "escalation_policy",
     "alert": "alert",
     "risk-flag": "risk_flag",
@@ -82,6 +92,7 @@ _TABLES = (
     "escalation_timers",
     "alerts",
     "risk_flags",
+    "shift_swap_requests",
     "schedule_overrides",
     "schedules",
 )
@@ -104,6 +115,7 @@ async def rebuild_projections(
     counts = dict.fromkeys(_KINDS.values(), 0)
     alert_of_flag: dict[UUID, UUID] = {}  # each flag the alert whose stream received it
     earliest_due: datetime | None = None  # of the rebuilt alerts' escalation deadlines
+    first_swap_due: datetime | None = None  # of the rebuilt open swap requests' expiries
     # No cyclic collection while it runs (`gc_paused`: one costs up to 40 ms here).
     async with gc_paused(), conn.transaction():
         # One round trip (a simple query). The commit does not wait for its WAL to reach the
@@ -144,6 +156,12 @@ async def rebuild_projections(
                         continue  # another kind whose name starts with this one's
                     if kind == "schedule":
                         await _rebuild_schedule(into, records)
+                    elif kind == "shift-swap":
+                        swap_due = await _rebuild_swap(into, records)
+                        if swap_due is not None and (
+                            first_swap_due is None or swap_due < first_swap_due
+                        ):
+                            first_swap_due = swap_due
                     elif kind == "escalation-policy":
                         site_id = UUID(records[0].stream_id[-_UUID_LENGTH:])
                         await _rebuild_policy(into, site_id, records)
@@ -159,6 +177,8 @@ async def rebuild_projections(
                     await _reconcile_timers(into, clock)
         if earliest_due is not None:  # once, for the earliest deadline
             await notify_timer_added(conn, timers.CHANNEL, earliest_due)
+        if first_swap_due is not None:
+            await notify_timer_added(conn, swaps.CHANNEL, first_swap_due)
     return counts
 
 
@@ -209,6 +229,20 @@ async def _rebuild_schedule(conn: Connection, records: list[RecordedEvent]) -> N
         written_at(last) or last.recorded_at,
         created_at=written_at(first) or first.recorded_at,
     )
+
+
+async def _rebuild_swap(conn: Connection, records: list[RecordedEvent]) -> datetime | None:
+    """Save one swap request's row; when it expires if it is still open (else None)."""
+    first, last = records[0], records[-1]
+    request = swaps.from_stored(last)
+    await swaps.project(
+        conn,
+        request,
+        last.version,
+        written_at(first) or first.recorded_at,
+        written_at(last) or last.recorded_at,
+    )
+    return request.expires_at if request.status is SwapStatus.OPEN else None
 
 
 async def _rebuild_flag(

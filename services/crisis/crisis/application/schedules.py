@@ -25,7 +25,7 @@ from crisis.domain.schedules.aggregate import (
     decide_remove_override,
     fold,
 )
-from crisis.domain.schedules.edits import ApplyFrom
+from crisis.domain.schedules.edits import ApplyFrom, apply_from_errors
 from crisis.domain.schedules.oncall import on_call
 from crisis.domain.schedules.override_effect import override_warnings
 from crisis.domain.schedules.overrides import InvalidOverride, Override, build_override
@@ -50,16 +50,17 @@ async def define_schedule(
     layers: Sequence[LayerDraft],
     *,
     require_known_staff: bool,
-    apply_from: ApplyFrom = ApplyFrom.NOW,
+    apply_from: ApplyFrom | datetime = ApplyFrom.NOW,
 ) -> StoredSchedule:
     """Create the schedule, or replace its definition (its overrides stay); `apply_from`
-    `next_handoff` keeps each changed layer's running shift until its next handoff.
+    `next_handoff` keeps each changed layer's running shift until its next handoff, an instant
+    keeps the old definition until then (in the future, at most a year ahead).
 
     The zone is the schedule's own, else the site's (from booking's SiteRegistered). Raises
     `InvalidSchedule` naming every bad field.
     """
     conn = uow.conn
-    errors: list[FieldError] = []
+    errors: list[FieldError] = apply_from_errors(apply_from, uow.now())
     zone = timezone or await sites.timezone_of(conn, site_id)
     if zone is None:
         errors.append(

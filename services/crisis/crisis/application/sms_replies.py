@@ -1,5 +1,8 @@
 """SMS replies from paged staff: `ACK <code>` acknowledges the alert of the page with that code
-as the staff member whose phone sent it; `ESC <code>` escalates it now (they cannot take it).
+as the staff member whose phone sent it; `ESC <code>` escalates it now (they cannot take it);
+`RES <code> <n>` resolves it with the n-th outcome (`RES <code>` alone: the list of outcomes),
+by the HTTP resolve's rules (the staff member works at the alert's site, or was paged for it
+as another site's backup).
 The answer text goes back by SMS (as the webhook's answer, which the provider texts to the
 sender)."""
 
@@ -9,10 +12,11 @@ from typing import Any
 from uuid import UUID
 
 from counseling_shared import events as public
-from counseling_shared.staff_replies import StaffCommand, StaffText
+from counseling_shared.codes import AlertOutcome
+from counseling_shared.staff_replies import WITH_CODE, StaffCommand, StaffText
 from counseling_shared.unit_of_work import UnitOfWork
 from crisis.adapters import alert_views, staff
-from crisis.application import alerts
+from crisis.application import alerts, people
 from crisis.application.publishing import Paging, reply_code
 from crisis.domain.alert import (
     AlertResolved,
@@ -61,12 +65,12 @@ class SmsAnswer:
 
 HELP = (
     "Reply ACK and the code from the page to take the alert, e.g. ACK 1A2B3C; ESC and the code"
-    " if you cannot, to page the next level now."
+    " if you cannot, to page the next level now; RES and the code to resolve it."
 )
 KEYWORDS_HELP = (
     "Crisis pages. Reply ACK and the code from the page to take the alert, e.g. ACK 1A2B3C;"
-    " ESC and the code if you cannot, to page the next level now. STOP ends SMS pages to this"
-    " phone (they go on by email), START brings them back."
+    " ESC and the code if you cannot, to page the next level now; RES and the code to resolve"
+    " it. STOP ends SMS pages to this phone (they go on by email), START brings them back."
 )
 STOPPED = (
     "SMS pages to this phone are stopped; you are still paged by email, and the escalation"
@@ -82,6 +86,14 @@ ESCALATED = "Alert %(alert)s escalated: level %(level)s is paged now."
 ESCALATED_TO_FALLBACK = (
     "Alert %(alert)s escalated: every level has been paged; the fallback staff, if any, are"
     " paged now."
+)
+RESOLVE_CHOICES = (
+    "To resolve alert %(alert)s, reply RES %(code)s and the outcome's digit: 1 safety plan,"
+    " 2 referred to emergency services, 3 referred to hospital, 4 police, 5 no risk found."
+)
+RESOLVED_AS = "Alert %(alert)s resolved: %(outcome)s."
+NOT_ALLOWED = (
+    "Alert %(alert)s is not resolved: you do not work at its site (or have been deactivated)."
 )
 MOVED_ON = "Alert %(alert)s has already moved on: level %(level)s is paged."
 NOTHING_TO_ESCALATE = "Alert %(alert)s has no further level to page."
@@ -102,7 +114,7 @@ async def handle_reply(
     if sender.current is not None:
         await _redigest(uow, matches, sender.current, sender.current_key)
     senders = [m.staff_id for m in matches]
-    if asked.command not in (StaffCommand.ACK, StaffCommand.ESCALATE):
+    if asked.command not in WITH_CODE:
         return await _stop_or_start(uow, senders, asked.command is StaffCommand.STOP)
     code = asked.code or ""
     page = await alert_views.page_with_code(uow.conn, senders, code) if senders else None
@@ -113,6 +125,8 @@ async def handle_reply(
     short = str(alert_id)[:8]
     if asked.command is StaffCommand.ESCALATE:
         return await _escalate(uow, page, paging, known)
+    if asked.command is StaffCommand.RESOLVE:
+        return await _resolve(uow, page, asked.outcome, paging, known)
     if page["status"] == "open":
         await alerts.acknowledge(uow, alert_id, staff_id, paging)
     view = await alert_views.alert_view(uow.conn, alert_id)
@@ -147,6 +161,31 @@ async def _escalate(
     if after.exhausted:
         return SmsAnswer(ESCALATED_TO_FALLBACK, {"alert": short}, **known)
     return SmsAnswer(ESCALATED, {"alert": short, "level": after.current_level}, **known)
+
+
+async def _resolve(
+    uow: UnitOfWork,
+    page: dict[str, Any],
+    outcome: AlertOutcome | None,
+    paging: Paging,
+    known: dict[str, Any],
+) -> SmsAnswer:
+    """`RES <code> <n>`: resolved as the page's staff member, by `POST /alerts/{id}/resolve`'s
+    rules; without a valid digit, the outcomes to choose from (nothing changes)."""
+    alert_id, staff_id = page["alert_id"], page["staff_id"]
+    short = str(alert_id)[:8]
+    if page["status"] == "resolved":
+        return SmsAnswer(RESOLVED, {"alert": short}, **known)
+    if not await people.may_act_on(uow.conn, staff_id, page["site_id"], alert_id):
+        return SmsAnswer(NOT_ALLOWED, {"alert": short}, **known)
+    if outcome is None:
+        code = reply_code(page["page_id"])
+        return SmsAnswer(RESOLVE_CHOICES, {"alert": short, "code": code}, **known)
+    try:
+        await alerts.resolve(uow, alert_id, staff_id, outcome, paging)
+    except AlertResolved:  # resolved meanwhile, under the alert's lock
+        return SmsAnswer(RESOLVED, {"alert": short}, **known)
+    return SmsAnswer(RESOLVED_AS, {"alert": short, "outcome": outcome}, **known)
 
 
 async def _already(uow: UnitOfWork, alert_id: UUID, known: dict[str, Any]) -> SmsAnswer:

@@ -21,13 +21,15 @@ class PolicyLevel:
 
     `schedule_ids` are resolved to whoever is on call at the moment the level is paged, and
     paged with `staff_ids`. `round_robin`: only one of them is paged, each alert the next in
-    turn (domain/round_robin.py).
+    turn (domain/round_robin.py). `call_after`: how long after its page a page's phone call
+    follows (notify's PAGE_CALL_DELAY when None).
     """
 
     staff_ids: tuple[UUID, ...]
     ack_timeout: timedelta
     schedule_ids: tuple[UUID, ...] = ()
     round_robin: bool = False
+    call_after: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class LevelDraft:
     ack_timeout: str
     schedule_ids: Sequence[UUID] = ()
     round_robin: bool = False
+    call_after: str | None = None
 
 
 def escalation_policy(
@@ -113,7 +116,11 @@ def escalation_policy(
             errors.append(FieldError(f"{where}.ack_timeout", "must be between PT1S and P1D"))
         built.append(
             PolicyLevel(
-                tuple(draft.staff_ids), timeout, tuple(draft.schedule_ids), draft.round_robin
+                tuple(draft.staff_ids),
+                timeout,
+                tuple(draft.schedule_ids),
+                draft.round_robin,
+                _call_after(draft.call_after, timeout, f"{where}.call_after", errors),
             )
         )
     if len(set(fallback_staff_ids)) != len(fallback_staff_ids):
@@ -122,6 +129,23 @@ def escalation_policy(
     if errors:
         raise InvalidPolicy(errors)
     return EscalationPolicy(tuple(built), repeat, tuple(fallback_staff_ids), expires)
+
+
+def _call_after(
+    text: str | None, ack_timeout: timedelta, where: str, errors: list[FieldError]
+) -> timedelta | None:
+    """A level's call delay: PT0S up to its own `ack_timeout` (a call after the level gave up
+    would ring someone no longer asked)."""
+    if text is None:
+        return None
+    try:
+        after = parse_duration(text)
+    except InvalidDuration as exc:
+        errors.append(FieldError(where, str(exc)))
+        return None
+    if after > ack_timeout:
+        errors.append(FieldError(where, "must be between PT0S and the level's ack_timeout"))
+    return after
 
 
 def _ack_expires_after(text: str | None, errors: list[FieldError]) -> timedelta | None:

@@ -32,12 +32,14 @@ def policy_warnings(
     inactive: Collection[UUID] = (),
     texts_stopped: Collection[UUID] = (),
 ) -> list[str]:
-    """One line per gap: each deactivated person, each level (and the fallback) left with
+    """One line per gap: a level's call that waits out its whole ack_timeout, each deactivated
+    person, each level (and the fallback) left with
     nobody, a fallback that pages nobody when the chain is exhausted, and each person named
     who texted STOP (paged by email only: one channel left, and the slower one)."""
     warnings: list[str] = []
     for n, level in enumerate(policy.levels, start=1):
         warnings += [f"level {n}: {line}" for line in _round_robin_warnings(level)]
+        warnings += [f"level {n}: {line}" for line in _call_after_warnings(level)]
         gone = [staff for staff in level.staff_ids if staff in inactive]
         warnings += [f"level {n}: {staff} is deactivated and will be skipped" for staff in gone]
         warnings += [
@@ -83,3 +85,15 @@ def _round_robin_warnings(level: PolicyLevel) -> list[str]:
             " acknowledge before the next level is paged; a shorter ack_timeout escalates sooner"
         )
     return lines
+
+
+def _call_after_warnings(level: PolicyLevel) -> list[str]:
+    """A call that waits the level's whole `ack_timeout` rings as the next level is paged: the
+    person called has been passed over already (and an acknowledgement withdraws it anyway)."""
+    if level.call_after is None or level.call_after < level.ack_timeout:
+        return []
+    return [
+        f"call_after {format_duration(level.call_after)} is not shorter than ack_timeout"
+        f" {format_duration(level.ack_timeout)}: the call comes only as the next level is"
+        " paged; a shorter call_after calls while this level can still acknowledge"
+    ]

@@ -121,7 +121,11 @@ async def put_escalation_policy(
                 site_id,
                 [
                     LevelDraft(
-                        level.staff_ids, level.ack_timeout, level.schedule_ids, level.round_robin
+                        level.staff_ids,
+                        level.ack_timeout,
+                        level.schedule_ids,
+                        level.round_robin,
+                        level.call_after,
                     )
                     for level in body.levels
                 ],

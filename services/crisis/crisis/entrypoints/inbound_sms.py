@@ -1,17 +1,19 @@
 """`POST /inbound/sms`: the SMS provider's webhook for replies to pages (`ACK <code>`,
-`ESC <code>`).
+`ESC <code>`, `RES <code> <n>`).
 
 Authenticated by a shared secret (`INBOUND_SMS_SECRET`, header `X-Webhook-Secret`), not an API
 key. The answer's `reply` is what the provider texts back to the sender: crisis keeps no phone
 numbers, so it answers on the provider's own reply path rather than sending an SMS itself.
 """
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
 
 from counseling_shared import audit, twilio_replays
+from counseling_shared.codes import AlertOutcome
 from counseling_shared.http import webhook_secret
 from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.rate_limit import RateBudget
@@ -21,7 +23,8 @@ from counseling_shared.staff_replies import StaffCommand, StaffText, read
 from counseling_shared.unit_of_work import unit_of_work
 from crisis.adapters import sites, staff
 from crisis.application.sms_replies import Sender, handle_reply
-from crisis.entrypoints.page_i18n import language_of, translator, when_formatter
+from crisis.entrypoints.page_i18n import Translate, language_of, translator, when_formatter
+from crisis.entrypoints.page_view import OUTCOME_TEXT
 from crisis.entrypoints.paging import paging_for
 from crisis.entrypoints.schemas import InboundSmsBody, InboundSmsReply
 from crisis.settings import CrisisSettings
@@ -69,7 +72,10 @@ async def inbound_sms(
 ) -> InboundSmsReply:
     """A staff member's SMS reply. `ACK <code>` (the code in their page) acknowledges that
     alert as them when it comes from their phone; `ESC <code>` escalates it now (the next
-    level is paged, unless the alert already left that page's level); anything else gets a
+    level is paged, unless the alert already left that page's level). Extension:
+    `RES <code> <n>` resolves it with outcome n (1 `safety_plan`, 2 `referred_emergency`,
+    3 `referred_hospital`, 4 `police`, 5 `no_risk_found`) by the rules of
+    `POST /alerts/{id}/resolve`; `RES <code>` alone answers that list. Anything else gets a
     short help text. Past the number's INBOUND_SMS_PER_NUMBER_LIMIT, nothing but a STOP acts
     and `reply` is empty. Extension: a text with a `message_id` acts once; posted again it is
     answered `replayed`, with an empty `reply` (503 while the first post is still acting)."""
@@ -119,6 +125,15 @@ async def answer_text(runtime: Runtime, sender: Sender, asked: StaffText) -> tup
             audit.note_site(answer.site_id)
             lang = language_of(await staff.locale_of(uow.conn, answer.staff_id))
             zone = await sites.timezone_of(uow.conn, answer.site_id)
-    when = when_formatter(lang, zone)
-    values = {k: when(v) if isinstance(v, datetime) else v for k, v in answer.values.items()}
-    return answer.msgid, translator(lang)(answer.msgid, **values)
+    when, _ = when_formatter(lang, zone), translator(lang)
+    values = {k: _shown(v, when, _) for k, v in answer.values.items()}
+    return answer.msgid, _(answer.msgid, **values)
+
+
+def _shown(value: Any, when: Callable[[datetime | None], str], _: Translate) -> Any:
+    """A value as the answer shows it: an instant in the site's zone, an outcome in words."""
+    if isinstance(value, datetime):
+        return when(value)
+    if isinstance(value, AlertOutcome):
+        return _(OUTCOME_TEXT[value])
+    return value

@@ -9,9 +9,11 @@ move a screen reader to the top): it says when it was last updated and offers a 
 Errors are HTML pages too (`page_errors`), in the reader's language.
 """
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
@@ -22,11 +24,13 @@ from counseling_shared.http.private_pages import page_headers
 from counseling_shared.links import LinkExpired, LinkTampered
 from counseling_shared.service import Runtime, runtime_of
 from counseling_shared.unit_of_work import UnitOfWork, unit_of_work
-from crisis.adapters import alert_views, sites, staff
+from crisis.adapters import alert_views, sites, staff, swaps
 from crisis.adapters.booking_directory import ClientContact, ContactUnavailable, client_contact
 from crisis.application import alerts, people
+from crisis.application import swaps as swap_commands
 from crisis.application.page_links import PageLink, open_page_link
 from crisis.application.pins import PinCheck, PinPolicy, PinTry, try_pin, use_pin
+from crisis.application.swaps import SwapNotFound
 from crisis.domain.alert import (
     AlertResolved,
     AlreadyAcknowledged,
@@ -37,6 +41,8 @@ from crisis.domain.alert import (
 from crisis.domain.durations import parse_duration
 from crisis.domain.escalation import Step
 from crisis.domain.policy import MAX_LEVELS, MAX_REPEAT
+from crisis.domain.schedules.overrides import InvalidOverride
+from crisis.domain.schedules.swaps import NotOffered, SwapConflict
 from crisis.entrypoints.page_errors import (
     not_valid_page,
     problem_page,
@@ -44,7 +50,7 @@ from crisis.entrypoints.page_errors import (
     templates,
 )
 from crisis.entrypoints.page_i18n import language_of, time_formatter, translator, when_formatter
-from crisis.entrypoints.page_view import Notice, PageView, staff_ids_in
+from crisis.entrypoints.page_view import Notice, PageView, short_id, staff_ids_in
 from crisis.entrypoints.paging import paging_for
 from crisis.settings import CrisisSettings
 
@@ -190,6 +196,42 @@ async def resolve_by_link(
         return await _render(
             request, uow, link, token, notice=("You resolved this alert.", "good", {})
         )
+
+
+@router.post("/pages/{page_id}/swaps/{swap_request_id}/take", response_class=HTMLResponse)
+async def take_swap_by_link(
+    page_id: UUID, swap_request_id: UUID, token: Token, request: Request
+) -> HTMLResponse:
+    """Take a shift a colleague offered the link's staff member (extension; the page lists
+    the open ones): 200, the schedule shows them on call for it; 409 once someone else took
+    it or it was withdrawn or began; 403 when it was not offered to them."""
+    runtime = runtime_of(request)
+    async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
+        link = await _open(uow, runtime, token, page_id, request)
+        if isinstance(link, HTMLResponse):
+            return link
+        notice: NoticeSpec
+        status = 409
+        try:
+            await swap_commands.take_swap(
+                uow,
+                swap_request_id,
+                link.staff_id,
+                uuid4(),
+                require_known_staff=_settings(runtime).require_known_staff,
+            )
+        except (SwapNotFound, NotOffered):
+            notice, status = ("This shift was not offered to you.", "bad", {}), 403
+        except (SwapConflict, InvalidOverride):
+            notice = (
+                "This shift is no longer open: a colleague took it, or it was withdrawn.",
+                "bad",
+                {},
+            )
+        else:
+            notice = ("You took the shift; the schedule shows you on call.", "good", {})
+            status = 200
+        return await _render(request, uow, link, token, notice=notice, status=status)
 
 
 _PIN_REFUSALS = {
@@ -379,6 +421,24 @@ async def _render(
             "contact": f"{base}/contact",
         },
     }
+    context["swap_offers"] = await _swap_offers(uow, link, base, when)
     body = templates.get_template("oncall_page.html").render(context)
     audit.note_answer(status)  # built inside a unit of work: its entry records this status
     return HTMLResponse(body, status_code=status, headers=page_headers())
+
+
+async def _swap_offers(
+    uow: Any, link: PageLink, base: str, when: Callable[[datetime | None], str]
+) -> list[dict[str, str]]:
+    """The shifts colleagues offered the link's staff member, still open (extension)."""
+    offered = await swaps.open_offered_to(uow.conn, link.staff_id, uow.now())
+    names = await staff.names_of(uow.conn, [s.request.requester_id for s in offered])
+    return [
+        {
+            "who": names.get(str(s.request.requester_id)) or short_id(s.request.requester_id),
+            "start_text": when(s.request.start),
+            "end_text": when(s.request.end),
+            "url": f"{base}/swaps/{s.request.swap_request_id}/take",
+        }
+        for s in offered
+    ]

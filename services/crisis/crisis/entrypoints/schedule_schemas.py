@@ -1,9 +1,16 @@
 """Request and response bodies of the schedule routes."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 
 from counseling_shared.http.bodies import CalendarDate, Instant, RequestBody
 from crisis.domain.schedules.edits import ApplyFrom
@@ -67,12 +74,30 @@ class ScheduleBody(RequestBody):
 class ScheduleEdit(ScheduleBody):
     """PUT's body: POST's, and an optional `apply_from` (extension beyond the contract)."""
 
-    apply_from: ApplyFrom = Field(
+    apply_from: ApplyFrom | Instant = Field(
         default=ApplyFrom.NOW,
         description="`now`: the new layers apply at once. `next_handoff`: at each layer that"
         " changes (layers matched by position), whoever is on call there keeps the shift until"
-        " that layer's next handoff; the new layer applies from then on.",
+        " that layer's next handoff; the new layer applies from then on. Extension: an RFC"
+        " 3339 instant (in the future, at most a year ahead): until then the old layers stand"
+        " at every layer that changes (shown as `running_layers` until that instant); from"
+        " then on the new ones apply.",
+        examples=["next_handoff", "2027-01-04T08:00:00+01:00"],
     )
+
+    @field_validator("apply_from", mode="wrap")
+    @classmethod
+    def _one_of_three(
+        cls, value: object, handler: ValidatorFunctionWrapHandler
+    ) -> ApplyFrom | datetime:
+        """One error naming `apply_from` (not one per form tried), and an instant in UTC."""
+        try:
+            parsed: ApplyFrom | datetime = handler(value)
+        except ValidationError:
+            raise ValueError(
+                "`now`, `next_handoff`, or an RFC 3339 instant with an offset"
+            ) from None
+        return parsed.astimezone(UTC) if isinstance(parsed, datetime) else parsed
 
 
 class RunningLayerOut(BaseModel):

@@ -1,16 +1,18 @@
-"""Escalation deadlines: the DueScheduler claims due `escalation_timers` rows and escalates."""
+"""Escalation deadlines: the DueScheduler claims due `escalation_timers` rows and escalates.
+Shift swap requests expire on the same LISTEN connection (`swap_timer`)."""
 
 from typing import Any
 
 import asyncpg
 
-from counseling_shared.scheduler import DueScheduler
+from counseling_shared.scheduler import DueScheduler, run_together
 from counseling_shared.service import BackgroundTask, Runtime
 from counseling_shared.unit_of_work import UnitOfWork
 from crisis.adapters import timers
 from crisis.application.alerts import DueDeadline, escalation_due
 from crisis.application.publishing import Paging
 from crisis.domain.escalation import Step
+from crisis.entrypoints.swap_timer import swap_scheduler_for
 
 
 def escalation_scheduler(paging: Paging) -> BackgroundTask:
@@ -20,7 +22,7 @@ def escalation_scheduler(paging: Paging) -> BackgroundTask:
         await escalation_due(uow, due, paging)
 
     async def escalation_scheduler(runtime: Runtime) -> None:
-        await scheduler_for(runtime, fire).run()
+        await run_together(scheduler_for(runtime, fire), swap_scheduler_for(runtime))
 
     return escalation_scheduler
 

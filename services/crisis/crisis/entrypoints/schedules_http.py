@@ -118,7 +118,7 @@ async def _define(
     caller: Caller,
     schedule_id: UUID,
     body: ScheduleBody,
-    apply_from: ApplyFrom = ApplyFrom.NOW,
+    apply_from: ApplyFrom | datetime = ApplyFrom.NOW,
 ) -> ScheduleOut:
     caller.require_site(body.site_id)
     runtime = runtime_of(request)
@@ -168,7 +168,9 @@ async def put_schedule(
 ) -> ScheduleOut:
     """Replace the schedule's definition; its overrides stay. With `apply_from`
     `next_handoff`, each changed layer's running shift is kept until that layer's next
-    handoff (extension beyond the contract; default `now`: at once)."""
+    handoff; with an RFC 3339 instant (in the future, at most a year ahead), the old layers
+    stand until that instant and the new ones apply from it (extensions beyond the contract;
+    default `now`: at once)."""
     await _readable(request, caller, schedule_id)
     return await _define(request, caller, schedule_id, body, body.apply_from)
 

@@ -24,6 +24,14 @@ _ROUND_ROBIN = (
 )
 
 
+_CALL_AFTER = (
+    "Extension: ISO 8601 duration (PT0S up to this level's `ack_timeout`): how long after a"
+    " page of this level its phone call follows (with notify's PAGE_CALLS), carried to notify"
+    " as `PageRequested.call_after`. Absent or null: notify's PAGE_CALL_DELAY. An"
+    " acknowledgement meanwhile withdraws the call."
+)
+
+
 class PolicyLevelBody(RequestBody):
     staff_ids: list[UUID] = Field(
         default_factory=list,
@@ -41,6 +49,7 @@ class PolicyLevelBody(RequestBody):
         examples=["PT5M"],
     )
     round_robin: bool = Field(default=False, description=_ROUND_ROBIN)
+    call_after: str | None = Field(default=None, description=_CALL_AFTER, examples=["PT2M"])
 
 
 class EscalationPolicyBody(RequestBody):
@@ -84,6 +93,7 @@ class PolicyLevelOut(BaseModel):
     schedule_ids: list[UUID] = Field(default_factory=list)
     ack_timeout: str = Field(description="ISO 8601 duration.")
     round_robin: bool = Field(default=False, description=_ROUND_ROBIN)
+    call_after: str | None = Field(default=None, description=_CALL_AFTER)
 
 
 class EscalationPolicyOut(BaseModel):

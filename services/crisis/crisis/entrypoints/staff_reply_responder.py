@@ -22,6 +22,7 @@ from nats.aio.msg import Msg
 from prometheus_client import Counter
 
 from counseling_shared import audit, audit_batch
+from counseling_shared.codes import AlertOutcome
 from counseling_shared.db import DATABASE_ERRORS
 from counseling_shared.logs import get_logger
 from counseling_shared.service import Runtime
@@ -54,7 +55,11 @@ def parse_request(raw: bytes) -> tuple[list[tuple[str, str]], StaffText] | None:
         if command in WITH_CODE:
             if not (isinstance(code, str) and len(code) == 6 and code.isalnum()):
                 return None
-            return given, StaffText(command, code.upper())
+            outcome = data.get("resolve_outcome")
+            if outcome is not None and command is not StaffCommand.RESOLVE:
+                return None
+            chosen = AlertOutcome(outcome) if outcome is not None else None
+            return given, StaffText(command, code.upper(), chosen)
         return given, StaffText(command)
     except (ValueError, KeyError, TypeError):
         return None

@@ -11,7 +11,7 @@ A client's email body ends with `_common.txt`'s `preferences_footer` when the pa
 """
 
 import contextlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -24,7 +24,7 @@ from babel.dates import format_date, format_time, get_timezone_name
 from babel.numbers import format_currency
 
 from notify.application.ports import PREFERENCES_URL, RenderedMessage, TemplateMissing
-from notify.domain.codes import Template
+from notify.domain.codes import Template, template_name
 from notify.domain.locales import MessageLocale
 from notify.domain.notification import Params
 
@@ -37,10 +37,7 @@ _TIME_PATTERNS = {"ko": "aaaa h:mm"}
 
 def template_file(template: Template, params: Params, language: str) -> str:
     """`<language>/<template>.txt`; a follow-up has one file per kind."""
-    name = template.value
-    if template is Template.FOLLOWUP_DUE:
-        name = f"{name}_{params.get('kind', 'checkin')}"
-    return f"{language}/{name}.txt"
+    return f"{language}/{template_name(template, params)}.txt"
 
 
 class JinjaRenderer:
@@ -84,6 +81,44 @@ class JinjaRenderer:
         except (jinja2.TemplateError, KeyError, ValueError, ArithmeticError) as exc:
             raise TemplateMissing(f"{name}: {type(exc).__name__}: {exc}") from None
         return RenderedMessage(subject=parts["subject"], body=parts["body"], short=parts["short"])
+
+    def check_expression(self, expression: str) -> None:
+        """Raises ValueError when `expression` (a WhatsApp template variable's) does not
+        compile as an expression of these templates."""
+        try:
+            self._env.compile_expression(expression)
+        except jinja2.TemplateSyntaxError as exc:
+            raise ValueError(f"{expression!r} is no template expression ({exc.message})") from None
+
+    def evaluate(
+        self, expressions: Sequence[str], params: Params, locale: MessageLocale, zone: ZoneInfo
+    ) -> list[object]:
+        """`expressions` computed as a template of `locale` sees them (`day(start)`,
+        `common.site(site_name)`); a name not among `params` is None. Raises TemplateMissing
+        when one cannot be computed (a date parameter missing, …)."""
+        try:
+            values = {**params, **_formatters(_babel_locale(locale), zone)}
+            common = self._env.get_template(f"{locale.language}/_common.txt")
+            values["common"] = common.make_module(values)
+            return [
+                self._env.compile_expression(e, undefined_to_none=True)(**values)
+                for e in expressions
+            ]
+        except (
+            jinja2.TemplateError,
+            KeyError,
+            ValueError,
+            TypeError,
+            AttributeError,
+            ArithmeticError,
+        ) as exc:
+            raise TemplateMissing(f"{type(exc).__name__}: {exc}") from None
+
+
+def template_names(directory: Path = TEMPLATES_DIR) -> set[str]:
+    """Every message template's name as `template_file` names it (`appointment_booked`,
+    `followup_due_checkin`), from the English folder (every language has them all)."""
+    return {p.stem for p in (directory / "en").glob("*.txt") if not p.stem.startswith("_")}
 
 
 def _render_block(compiled: jinja2.Template, block: str, context: Any) -> str:

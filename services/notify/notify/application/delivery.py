@@ -41,8 +41,10 @@ from notify.application.ports import (
     ContactAnswer,
     DirectoryUnavailable,
     MessageRenderer,
+    MessageSource,
     OutgoingMessage,
     RemindedAppointment,
+    RenderedMessage,
     TemplateMissing,
 )
 from notify.domain import notification as rules
@@ -53,6 +55,7 @@ from notify.domain.codes import (
     Lane,
     NotificationStatus,
     RecipientKind,
+    template_name,
 )
 from notify.domain.locales import message_locale
 from notify.domain.notification import (
@@ -145,7 +148,7 @@ class Courier:
         retry: RetryPolicy,
         jitter: Callable[[], float] = random.random,
         defer_max_age: timedelta = DEFER_MAX_AGE,
-        takes_replies: bool = False,
+        reply_channels: frozenset[NotificationChannel] = frozenset(),
         lookups: BatchLookups | None = None,
         preference_links: PreferenceLinks | None = None,
     ) -> None:
@@ -160,9 +163,10 @@ class Courier:
         self._retry = retry
         self._jitter = jitter
         self._defer_max_age = defer_max_age
-        # A reminder by text says "reply C or X" only where replies reach notify (the inbound
-        # SMS webhook is configured), and only then is it kept for them.
-        self._takes_replies = takes_replies
+        # A reminder by text says "reply C or X" only on the channels whose replies reach
+        # notify (the inbound SMS webhook is configured, or Twilio sends by them), and only
+        # there is it kept for them.
+        self._reply_channels = reply_channels
         self._tracer = tracer("notify.delivery")
 
     async def deliver(
@@ -355,23 +359,25 @@ class Courier:
                 claimed, channel or claimed.channel, DeliveryOutcome.permanent("no_address")
             )
         locale = message_locale(recipient.locale)
-        try:
-            rendered = self._renderer.render(
-                claimed.template,
-                {
-                    **claimed.params,
-                    "site_name": recipient.site_name,
-                    "takes_replies": self._takes_replies,
-                    **self._preferences_url(claimed),
-                },
-                locale,
-                recipient.zone,
-            )
-        except TemplateMissing as exc:
-            log.error("template_failed", notification_id=str(claimed.id), error=str(exc))
-            return self._attempted(claimed, channel, DeliveryOutcome.permanent("template"))
+        base = {
+            **claimed.params,
+            "site_name": recipient.site_name,
+            **self._preferences_url(claimed),
+        }
+        written: dict[bool, tuple[RenderedMessage, MessageSource]] = {}
+
+        def write(channel: NotificationChannel) -> tuple[RenderedMessage, MessageSource]:
+            # A reminder asks for C or X only on a channel whose replies reach notify.
+            replies = channel in self._reply_channels
+            if replies not in written:
+                params = {**base, "takes_replies": replies}
+                name = template_name(claimed.template, params)
+                rendered = self._renderer.render(claimed.template, params, locale, recipient.zone)
+                written[replies] = rendered, MessageSource(name, params, locale, recipient.zone)
+            return written[replies]
 
         def message_on(channel: NotificationChannel, address: str) -> OutgoingMessage:
+            rendered, source = write(channel)
             return OutgoingMessage(
                 notification_id=claimed.id,
                 channel=channel,
@@ -384,12 +390,19 @@ class Courier:
                 page_code=str(claimed.params.get("reply_code") or "") if claimed.page_id else "",
                 reminder=(
                     reminded_appointment(claimed, channel, locale.language, recipient.zone)
-                    if self._takes_replies
+                    if channel in self._reply_channels
                     else None
                 ),
+                source=source,
             )
 
-        outcome = await self._providers[channel].send(message_on(channel, address))
+        try:
+            first = message_on(channel, address)
+        except TemplateMissing as exc:
+            log.error("template_failed", notification_id=str(claimed.id), error=str(exc))
+            return self._attempted(claimed, channel, DeliveryOutcome.permanent("template"))
+
+        outcome = await self._providers[channel].send(first)
         other = self._fallback(claimed, recipient, channel, outcome)
         if other is None:
             return self._attempted(claimed, channel, outcome)
@@ -405,7 +418,11 @@ class Courier:
         moved = rules.fold(claimed, events)
         other_address = recipient.addresses.for_channel(other)
         assert other_address is not None
-        second = await self._providers[other].send(message_on(other, other_address))
+        try:
+            second = await self._providers[other].send(message_on(other, other_address))
+        except TemplateMissing as exc:
+            log.error("template_failed", notification_id=str(claimed.id), error=str(exc))
+            second = DeliveryOutcome.permanent("template")
         return events + self._attempted(moved, other, second)
 
     def _preferences_url(self, claimed: Notification) -> dict[str, str]:

@@ -176,8 +176,9 @@ def page_handler(
     alert_base_url: str, *, calls: bool = False, call_delay: timedelta = timedelta(0)
 ) -> Handler:
     """PageRequested → an SMS and an email to the staff member, in the crisis lane; with
-    `calls` (PAGE_CALLS) a phone call too, not before `call_delay` (PAGE_CALL_DELAY) after
-    crisis requested the page (README, "Calls"). The SMS and email never wait."""
+    `calls` (PAGE_CALLS) a phone call too, not before the page's `call_after` (its level's,
+    from the escalation policy) or else `call_delay` (PAGE_CALL_DELAY) after crisis requested
+    the page (README, "Calls"). The SMS and email never wait."""
     base = alert_base_url.rstrip("/")
     channels = (*PAGE_CHANNELS, NotificationChannel.VOICE) if calls else PAGE_CHANNELS
 
@@ -200,8 +201,10 @@ def page_handler(
             params["fallback"] = True
         now = uow.now()
         # Counted from crisis's request, so a page read late does not wait the whole delay
-        # again; a row's `next_attempt_at` is the durable timer (a restart keeps it).
-        call_at = (event.requested_at or now) + call_delay if call_delay else None
+        # again; a row's `next_attempt_at` is the durable timer (a restart keeps it). The
+        # paged level's own delay (`call_after`) wins over PAGE_CALL_DELAY.
+        delay = event.call_after if event.call_after is not None else call_delay
+        call_at = (event.requested_at or now) + delay if delay else None
         requested = [
             notification.request(
                 notification_id=uuid4(),

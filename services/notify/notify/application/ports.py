@@ -66,6 +66,18 @@ class RemindedAppointment:
 
 
 @dataclass(frozen=True)
+class MessageSource:
+    """What a message was written from: a provider that sends a template of its own (an
+    approved WhatsApp template) fills its variables from these, as the text was."""
+
+    template: str
+    """The template's name as `templates.template_file` names it (`followup_due_checkin`)."""
+    params: Params
+    locale: MessageLocale
+    zone: ZoneInfo
+
+
+@dataclass(frozen=True)
 class OutgoingMessage:
     """One rendered message on its way to a provider. `notification_id` makes a repeated
     send recognisable (the email Message-ID, the providers' idempotency key)."""
@@ -86,6 +98,8 @@ class OutgoingMessage:
     crisis what to say."""
     reminder: RemindedAppointment | None = None
     """A client's appointment reminder: what a C/X reply to it acts on."""
+    source: MessageSource | None = None
+    """What the text was written from (WhatsApp sends an approved template instead)."""
 
     @property
     def idempotency_key(self) -> str:

@@ -2,12 +2,12 @@
 when one number serves clients and on-call staff.
 
 notify takes for a client what it always did (STOP, START, HELP, C/X). It hands crisis
-(`crisis.staff_replies`) an `ACK <code>` or `ESC <code>` from anyone (only a page's phone can
-acknowledge or escalate, and crisis knows staff phones), and any other text (C or X aside) from
-a number that is an active staff member's phone, so a staff STOP is recorded where the
-escalation policy reads it. What crisis answers is texted back. Only a digest of the number and
-coded values travel. A STOP or START is recorded by notify before crisis is asked, whoever sent
-it: notify's send-time guard also covers pages.
+(`crisis.staff_replies`) an `ACK <code>`, `ESC <code>` or `RES <code> [n]` from anyone (only a
+page's phone can acknowledge, escalate or resolve, and crisis knows staff phones), and any other
+text (C or X aside) from a number that is an active staff member's phone, so a staff STOP is
+recorded where the escalation policy reads it. What crisis answers is texted back. Only a digest
+of the number and coded values travel. A STOP or START is recorded by notify before crisis is
+asked, whoever sent it: notify's send-time guard also covers pages.
 """
 
 from collections.abc import Sequence
@@ -45,14 +45,16 @@ UNAVAILABLE: dict[StaffCommand, str] = {
     " code again in a minute, or use the link in the page.",
     StaffCommand.ESCALATE: "NOT escalated: the crisis service did not answer. Text ESC and"
     " the code again in a minute, or use the link in the page.",
+    StaffCommand.RESOLVE: "NOT resolved: the crisis service did not answer. Text RES, the"
+    " code and the outcome's digit again in a minute, or use the link in the page.",
     StaffCommand.STOP: "Texts to this phone are stopped, but the crisis service did not"
     " answer, so the escalation policy does not show it yet: text STOP again in a minute.",
     StaffCommand.START: "Texts to this phone are on again here, but the crisis service did not"
     " answer, so the escalation policy may still show them stopped: text START again in a"
     " minute.",
 }
-"""The answer when crisis did not: an ACK or ESC must never look as if it went through. A HELP or
-anything else gets notify's own answer instead."""
+"""The answer when crisis did not: an ACK, ESC or RES must never look as if it went through. A
+HELP or anything else gets notify's own answer instead."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ async def answer_staff_text(
     crisis: StaffReplies,
 ) -> StaffAnswer | None:
     """crisis's answer to a staff text, or None when the text is not one for crisis (a
-    client's: anything but an ACK or ESC from a number that is no staff member's phone)."""
+    client's: anything but an ACK, ESC or RES from a number that is no staff member's phone)."""
     asked = read(text)
     if asked.command not in WITH_CODE and not await is_staff_phone(pool, sender):
         return None

@@ -1,5 +1,6 @@
 """Coded values of notify's own model (the public ones live in counseling_shared.codes)."""
 
+from collections.abc import Mapping
 from enum import StrEnum
 
 
@@ -43,6 +44,18 @@ class Template(StrEnum):
     MISSED_SESSION_FEE = "missed_session_fee"  # to the client: a no-show or late cancellation fee
     APPOINTMENT_SERIES_BOOKED = "appointment_series_booked"  # one per series, not per occurrence
     APPOINTMENT_SERIES_CANCELLED = "appointment_series_cancelled"
+    SHIFT_SWAP_REQUESTED = "shift_swap_requested"  # to the colleagues a swap is offered to
+    SHIFT_SWAP_TAKEN = "shift_swap_taken"  # to the requester: a colleague took it
+    SHIFT_SWAP_CANCELLED = "shift_swap_cancelled"  # to the colleagues it was offered to
+    SHIFT_SWAP_EXPIRED = "shift_swap_expired"  # to the requester: nobody took it, still on call
+
+
+def template_name(template: Template, params: Mapping[str, object]) -> str:
+    """The name of the text a message is written from: its template's, and a follow-up's
+    per kind (`followup_due_checkin`): one file per language of each."""
+    if template is Template.FOLLOWUP_DUE:
+        return f"{template.value}_{params.get('kind', 'checkin')}"
+    return template.value
 
 
 class HoldReason(StrEnum):

@@ -10,6 +10,12 @@ notify-alert-closed (CRISIS)
 notify-staff-texts (CRISIS)
     crisis.*.StaffSmsOptOutChanged    → staff_texts: SMS and messaging to the member's phone
                                         stop (STOP to the paging number) or resume (START)
+notify-shift-swaps (CRISIS)
+    crisis.*.ShiftSwapRequested       → shift_swaps: one bulk-lane email to each colleague
+                                        offered the shift
+    crisis.*.ShiftSwapTaken           → one bulk-lane email to the requester, naming the taker
+    crisis.*.ShiftSwapCancelled       → one bulk-lane email to each colleague it was offered to
+    crisis.*.ShiftSwapExpired         → one bulk-lane email to the requester (still on call)
 notify-followups (FOLLOWUP)
     followup.*.FollowUpDue            → on_followup_due: one bulk-lane notification (with the
                                         signed link to the client's answer form)
@@ -80,6 +86,10 @@ from counseling_shared.events import (
     MeasureRecorded,
     NegativeContactRecorded,
     PageRequested,
+    ShiftSwapCancelled,
+    ShiftSwapExpired,
+    ShiftSwapRequested,
+    ShiftSwapTaken,
     SiteRegistered,
     StaffDeactivated,
     StaffRegistered,
@@ -88,7 +98,7 @@ from counseling_shared.events import (
 from counseling_shared.inbox import BatchHandler, Handler, dispatch
 from counseling_shared.jetstream import STREAMS, ConsumerSpec
 from counseling_shared.service import Route
-from notify.application import client_answers, handlers, regularity, webhooks
+from notify.application import client_answers, handlers, regularity, shift_swaps, webhooks
 from notify.application.client_messages import (
     MessagesOf,
     client_message_handler,
@@ -157,6 +167,29 @@ def routes(settings: NotifySettings) -> list[Route]:
                 " messaging to their phone stop or resume.",
             ),
             dispatch({StaffSmsOptOutChanged: staff_texts_handler(settings.link_keys)}),
+        ),
+        Route(
+            # Bulk mail to staff, never the crisis lane (nor the notify-crisis durable).
+            ConsumerSpec(
+                "notify-shift-swaps",
+                "CRISIS",
+                [
+                    "crisis.*.ShiftSwapRequested",
+                    "crisis.*.ShiftSwapTaken",
+                    "crisis.*.ShiftSwapCancelled",
+                    "crisis.*.ShiftSwapExpired",
+                ],
+                description="On-call shift swap requests: the colleagues offered a shift, and"
+                " the requester when it is taken or expires, are emailed.",
+            ),
+            dispatch(
+                {
+                    ShiftSwapRequested: shift_swaps.on_shift_swap_requested,
+                    ShiftSwapTaken: shift_swaps.on_shift_swap_taken,
+                    ShiftSwapCancelled: shift_swaps.on_shift_swap_cancelled,
+                    ShiftSwapExpired: shift_swaps.on_shift_swap_expired,
+                }
+            ),
         ),
         Route(
             ConsumerSpec(

@@ -4,10 +4,10 @@ answers the center's help text; `C` or `X` (and their localized words) confirms 
 the appointment of the number's latest reminder, through booking (`application/
 reminder_replies`); anything else gets a short "replies are not read".
 
-One number for clients and staff: an `ACK <code>` or `ESC <code>`, and any other text (C or
-X aside) from an active staff member's phone, is handed to crisis (`application/staff_replies`,
-`crisis.staff_replies`) and crisis's answer texted back; a STOP or START is recorded here
-first whoever sends it.
+One number for clients and staff: an `ACK <code>`, `ESC <code>` or `RES <code> [n]`, and any
+other text (C or X aside) from an active staff member's phone, is handed to crisis
+(`application/staff_replies`, `crisis.staff_replies`) and crisis's answer texted back; a STOP or
+START is recorded here first whoever sends it.
 
 Authenticated as crisis's webhook of the same path is: a shared secret (notify's own
 `INBOUND_SMS_SECRET`) in `X-Webhook-Secret`, not an API key. Nothing of the text is kept or
@@ -94,7 +94,9 @@ class ReminderReply(BaseModel):
 
 
 class StaffReply(BaseModel):
-    command: Literal["ack", "escalate", "stop", "start", "help", "other"]
+    command: Literal["ack", "escalate", "resolve", "stop", "start", "help", "other"] = Field(
+        description="What crisis was asked; `resolve` (extension): a `RES <code> [n]`."
+    )
     outcome: Literal["answered", "unavailable"] = Field(
         description="`answered`: `reply` is crisis's answer; `unavailable`: crisis did not"
         " answer (nothing acknowledged: `reply` says to try again; a STOP is recorded by"
@@ -203,10 +205,11 @@ async def inbound_sms(_: Secret, request: Request, body: InboundSmsBody) -> Inbo
     of the most recent reminder sent to the sender's number whose appointment is ahead (none
     when the number has reminders ahead for more than one client); a late cancellation first
     answers with the fee and takes a second `X` within 5 minutes, with that fee. Anything
-    else is not read. Extension, one number for clients and staff: an `ACK <code>` or
-    `ESC <code>`, and any other text but C or X from an active staff member's phone (a STOP
-    is recorded here first), is handed to crisis, whose answer is the `reply`
-    (`staff_reply`); crisis not answering, an ACK or ESC is answered that it did not go
+    else is not read. Extension, one number for clients and staff: an `ACK <code>`,
+    `ESC <code>` or `RES <code> [n]` (resolve with outcome n, 1 to 5; alone, the list), and
+    any other text but C or X from an active staff member's phone (a STOP is recorded here
+    first), is handed to crisis, whose answer is the `reply`
+    (`staff_reply`); crisis not answering, an ACK, ESC or RES is answered that it did not go
     through. Past the number's INBOUND_SMS_PER_NUMBER_LIMIT nothing acts but a STOP, and
     `reply` is empty. Extension: a text with a `message_id` acts once; posted again it is
     answered `replayed`, with an empty `reply` (503 while the first post is still acting)."""

@@ -1,9 +1,11 @@
-"""Twilio's webhooks on notify (`SMS_PROVIDER=twilio`, or `SMS_FALLBACK_PROVIDER=twilio`):
+"""Twilio's webhooks on notify (`SMS_PROVIDER=twilio`, `SMS_FALLBACK_PROVIDER=twilio`, or
+`MESSAGING_PROVIDER=twilio`: WhatsApp):
 an adapter that checks Twilio's signature and turns its form posts into the calls
 `POST /inbound/sms` and `POST /inbound/sms/status` make, so STOP/START/HELP and receipts are
 handled by the same code whichever provider the center uses.
 
-- `POST /inbound/sms/twilio`: a text to the center's Twilio number (`From`, `Body`), answered
+- `POST /inbound/sms/twilio`: a text to the center's Twilio number (`From`, `Body`), or a
+  WhatsApp message to its WhatsApp sender (`From=whatsapp:+…`, the prefix dropped), answered
   in TwiML (`<Response><Message>…</Message></Response>`), which Twilio texts back. When
   Twilio's own opt-out handling answered the keyword (it adds `OptOutType`), the answer is an
   empty `<Response/>`, so the sender does not get two confirmations.
@@ -31,6 +33,7 @@ from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.problems import Problem
 from counseling_shared.http.rate_limit import FormBudget
 from counseling_shared.service import runtime_of
+from notify.adapters.twilio_whatsapp import without_prefix
 from notify.domain.codes import ReceiptStatus
 from notify.domain.twilio_errors import error_code
 from notify.entrypoints import inbound_sms
@@ -81,7 +84,7 @@ Signed = Annotated[None, Depends(require_signature)]
 _FORM = twilio_webhook.SIGNED_FORM_OPENAPI
 _DESCRIBED = {
     "s401": "Missing or wrong `X-Twilio-Signature` (a missing one before the body is read).",
-    "s503": "SMS_PROVIDER (or SMS_FALLBACK_PROVIDER) is not `twilio`.",
+    "s503": "Neither SMS_PROVIDER, SMS_FALLBACK_PROVIDER nor MESSAGING_PROVIDER is `twilio`.",
 }
 
 
@@ -99,7 +102,10 @@ async def twilio_inbound_sms(_: Signed, request: Request) -> Response:
     comes in" URL): handled as `POST /inbound/sms`, answered in TwiML."""
     params = await twilio_webhook.verified_form(request, *_twilio(request))
     try:
-        body = InboundSmsBody(from_=params.get("From", ""), text=params.get("Body", ""))
+        # A WhatsApp message comes `From=whatsapp:+…`: the number is what STOP, C/X and
+        # staff replies match (WhatsApp's TwiML answer goes back by WhatsApp all the same).
+        sender = without_prefix(params.get("From", ""))
+        body = InboundSmsBody(from_=sender, text=params.get("Body", ""))
     except ValidationError as exc:
         raise twilio_webhook.unusable_text(exc) from None
     key = twilio_replays.post_key("text", params.get("MessageSid", ""))

@@ -1,5 +1,6 @@
 """A rotation edit with `apply_from` `next_handoff` keeps the running shift until the layer's
-next handoff; the default (`now`) swaps at once, as version 1 did."""
+next handoff; from an instant, the old layers until that instant; the default (`now`) swaps at
+once, as version 1 did."""
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -33,7 +34,7 @@ def _schedule(*layers: Layer, timezone: str = "America/New_York") -> Schedule:
     return Schedule(SCHEDULE_ID, SITE_ID, "Night line", timezone, layers)
 
 
-def _edited(before: Schedule, after: Schedule, apply_from: ApplyFrom) -> Schedule:
+def _edited(before: Schedule, after: Schedule, apply_from: ApplyFrom | datetime) -> Schedule:
     """Through the aggregate, as a PUT at NOW records it."""
     (event,) = decide_define(ScheduleState(before), after, NOW, apply_from)
     state = fold([event], ScheduleState(before))
@@ -129,3 +130,42 @@ def test_the_kept_layers_survive_the_event_codec() -> None:
     assert schedule_from_json(schedule_json(kept)) == kept
     plain = _schedule(_weekly(A, B))
     assert "running_layers" not in schedule_json(plain)  # version-1 events unchanged
+
+
+FRIDAY_NOON = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)
+
+
+def test_from_an_instant_the_old_layers_stand_until_it_then_the_new_ones_mid_turn() -> None:
+    before = _schedule(_weekly(A, B), _weekly(C))
+    after = _schedule(_weekly(D, B))  # layer 2 removed, layer 1's people changed
+
+    edited = _edited(before, after, FRIDAY_NOON)
+
+    assert on_call(edited, [], NOW) == [C]  # the old layer 2 still wins
+    assert on_call(edited, [], FRIDAY_NOON - timedelta(seconds=1)) == [C]
+    assert on_call(edited, [], FRIDAY_NOON) == [D]  # the new layer 1's 5th turn, mid-week
+    assert on_call(edited, [], NEXT_HANDOFF) == [B]
+    found = shifts(edited, [], NOW, NEXT_HANDOFF)
+    assert [(s.staff_id, s.start, s.end, s.layer) for s in found] == [
+        (C, NOW, FRIDAY_NOON, 2),
+        (D, FRIDAY_NOON, NEXT_HANDOFF, 1),
+    ]
+    assert schedule_from_json(schedule_json(edited)) == edited
+    assert _edited(before, before, FRIDAY_NOON).running == ()  # nothing changes: nothing kept
+
+
+def test_an_instant_after_a_kept_shift_keeps_it_then_the_old_definition() -> None:
+    """A `next_handoff` edit keeps A to Monday; an edit from the Wednesday after keeps that,
+    then the first edit's layer (C's turn) up to the instant, then the new layer."""
+    first = _edited(_schedule(_weekly(A, B)), _schedule(_weekly(A, C, B)), ApplyFrom.NEXT_HANDOFF)
+    wednesday = datetime(2026, 3, 11, 12, 0, tzinfo=UTC)
+
+    second = _edited(first, _schedule(_weekly(D)), wednesday)
+
+    assert on_call(second, [], NOW) == [A]
+    assert on_call(second, [], NEXT_HANDOFF) == [B]  # the first edit's rotation, 6th turn
+    assert on_call(second, [], wednesday) == [D]
+    early = _edited(first, _schedule(_weekly(D)), NOW + timedelta(hours=1))
+    assert on_call(early, [], NOW) == [A]  # the kept shift is cut at the instant
+    assert on_call(early, [], NOW + timedelta(hours=1)) == [D]
+    assert [r.until for r in early.running] == [NOW + timedelta(hours=1)]

@@ -7,6 +7,7 @@ import os
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, NoReturn, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import nats.errors
@@ -24,10 +25,25 @@ from opsctl.config import (
     missing_stack_hint,
     nats_url,
     operator_credentials,
+    stale_stack_hint,
 )
 from opsctl.console import end_progress, stderr
 
 T = TypeVar("T")
+
+# The server a command is connecting to, named in "cannot reach the server" (a timeout's own
+# message names nothing); cleared once connected. Passwords left out.
+_reaching: list[str] = []
+
+
+def _reach(what: str, url: str) -> None:
+    parts = urlsplit(url)
+    if parts.password is not None:
+        url = urlunsplit(
+            parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
+        )
+    _reaching[:] = [f"{what} at {url}"]
+
 
 ServiceOption = Annotated[
     Service, typer.Option("--service", "-s", help="The service whose database to use.")
@@ -82,8 +98,9 @@ def run(work: Coroutine[Any, Any, T]) -> T:
         # reason, not "cannot reach the server" (an APIError's repr is empty).
         fail(f"NATS refused: {exc.description or exc} (JetStream error {exc.err_code})")
     except (OSError, TimeoutError, nats.errors.Error) as exc:
-        hint = missing_stack_hint(os.environ)
-        fail(f"cannot reach the server: {exc!r}" + (f"\n{hint}" if hint else ""))
+        hint = missing_stack_hint(os.environ) or stale_stack_hint(os.environ)
+        server = f" ({_reaching[0]})" if _reaching else ""
+        fail(f"cannot reach the server{server}: {exc!r}" + (f"\n{hint}" if hint else ""))
     except asyncpg.PostgresError as exc:
         fail(f"database: {exc} (is this the right service's database?)")
 
@@ -93,7 +110,9 @@ async def database(
     service: Service, url: str | None, schema: str | None
 ) -> AsyncIterator[asyncpg.Connection[Any]]:
     db = database_for(service, url, schema)
+    _reach(f"{service.value}'s database", db.url)
     conn = await connect(db.url, schema=db.schema)
+    _reaching.clear()  # reached: a later failure is not this server's
     try:
         yield conn
     finally:
@@ -108,7 +127,9 @@ async def owner_database(
     The runtime role may not lock or rewrite `events`: say which variable names the owner,
     rather than "permission denied" alone. `doing` says what was being done, for the error."""
     db = database_for(service, url, schema, owner=True)
+    _reach(f"{service.value}'s database", db.url)
     conn = await connect(db.url, schema=db.schema)
+    _reaching.clear()  # reached: a later failure is not this server's
     try:
         yield conn
     except asyncpg.InsufficientPrivilegeError as exc:
@@ -130,6 +151,7 @@ async def _quiet(exc: Exception) -> None:
 @asynccontextmanager
 async def jetstream(url: str | None) -> AsyncIterator[JetStreamContext]:
     where = nats_url(url)
+    _reach("NATS", where)
     try:
         nc = await connect_bus(
             where,
@@ -143,6 +165,7 @@ async def jetstream(url: str | None) -> AsyncIterator[JetStreamContext]:
         )
     except nats.errors.NoServersError:
         raise OSError(f"no NATS server answers at {where}") from None
+    _reaching.clear()
     try:
         yield nc.jetstream(timeout=5.0)
     finally:

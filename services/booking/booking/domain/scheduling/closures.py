@@ -12,11 +12,12 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from booking.domain.errors import DomainError, refuse_invalid
-from booking.domain.site import Site
+from booking.domain.site import MAX_BOOKING_HORIZON_MONTHS, Site
 
 MAX_CLOSURES = 200
 MAX_LABEL_LENGTH = 80
-MAX_YEARS_AHEAD = 2
+# As far ahead as any site's bookings may reach (its horizon is at most 120 months).
+MAX_YEARS_AHEAD = MAX_BOOKING_HORIZON_MONTHS // 12
 
 
 class ClosureKind(StrEnum):

@@ -59,7 +59,7 @@ class ClosuresIn(RequestBody):
     closures: list[ClosureIn] = Field(
         max_length=MAX_CLOSURES,
         description="The site's whole list (it replaces the one stored); entries must not "
-        "overlap, and end at most 2 years ahead.",
+        "overlap, and end at most 10 years ahead (the longest booking horizon).",
     )
 
     def command(self) -> SetSiteClosures:

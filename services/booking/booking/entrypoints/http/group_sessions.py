@@ -118,8 +118,9 @@ async def get_group_session(
     status_code=201,
     responses=problem_responses(
         404,
-        s409="The session is full (`group_full`), not booked, the client already has a seat, "
-        "or the client has another appointment then (`conflicting_appointment_id`).",
+        s409="The session is full (`group_full`), not booked, takes no seat now (it took "
+        "place, or its counselor was deactivated), the client already has a seat, or the "
+        "client has another appointment then (`conflicting_appointment_id`).",
     ),
 )
 async def take_seat(

@@ -62,7 +62,7 @@ def decide_define(
     state: ScheduleState | None,
     schedule: Schedule,
     now: datetime,
-    apply_from: ApplyFrom = ApplyFrom.NOW,
+    apply_from: ApplyFrom | datetime = ApplyFrom.NOW,
 ) -> list[ScheduleEvent]:
     """The event carries the layers kept running, worked out here from `now`, so a replay of
     the stream never depends on when it runs."""

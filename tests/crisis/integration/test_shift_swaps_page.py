@@ -1,0 +1,159 @@
+"""The on-call page lists the shifts colleagues offered the link's staff member, each with a
+"Take this shift" button (extension): taking one changes the schedule at once; a second take
+is a 409 page; a member it was not offered to sees none. Over HTTP, then in a real browser
+(with the page's accessibility audit)."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from playwright.async_api import Page, Route
+
+from tests.a11y import audit_both_sizes
+from tests.browser import chromium, needs_chromium
+from tests.crisis.integration.harness import (
+    Bus,
+    RunningCrisis,
+    crisis_settings,
+    eventually,
+    pages,
+    running_crisis,
+)
+from tests.crisis.integration.steps import flag, put_policy, register_staff
+from tests.crisis.integration.test_oncall_page import _page_link, _path_and_token
+from tests.crisis.integration.test_schedules import on_call_at, post_schedule, weekly_layer
+
+pytestmark = pytest.mark.integration
+
+NO_KEY = {"Authorization": ""}
+
+
+@pytest.fixture(scope="module")
+async def crisis(database_url: str, nats_url: str) -> AsyncIterator[RunningCrisis]:
+    async with running_crisis(crisis_settings(database_url, nats_url)) as running:
+        yield running
+
+
+async def _offered_and_paged(
+    crisis: RunningCrisis, bus: Bus
+) -> tuple[dict[str, Any], str, str, UUID]:
+    """A on call for good, B a participant (their layer starts in 2099); A asks B to take
+    tomorrow's two hours; an alert pages B. Returns the request, B's page path and token, C."""
+    site = uuid4()
+    a, b, c = await register_staff(bus, site, 3)
+    layers = [weekly_layer(a), weekly_layer(b, c, start_on="2099-01-05")]
+    schedule = await post_schedule(crisis, site, layers, timezone="America/New_York")
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    asked = await crisis.http.post(
+        f"/schedules/{schedule['schedule_id']}/swap-requests",
+        json={
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=2)).isoformat(),
+            "requester_id": str(a),
+            "offered_to": [str(b)],
+        },
+    )
+    assert asked.status_code == 201, asked.text
+    await put_policy(crisis, site, [([b], "PT60S"), ([c], "PT60S")], repeat=0)
+    alert_id = (await flag(crisis, site, uuid4()))["alert_id"]
+    path, token = _path_and_token((await _page_link(bus, site, alert_id))["ack_url"])
+    return asked.json(), path, token, c
+
+
+async def test_the_page_offers_the_shift_and_taking_it_changes_the_schedule(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    swap, path, token, _ = await _offered_and_paged(crisis, bus)
+
+    opened = await crisis.http.get(path, params={"token": token}, headers=NO_KEY)
+    assert opened.status_code == 200, opened.text
+    assert "Shifts offered to you" in opened.text
+    assert ">Take this shift</button>" in opened.text
+    assert "On-call counselor" in opened.text  # the requester, by name
+    take = f"{path}/swaps/{swap['id']}/take"
+    assert f'action="{take}"' in opened.text
+
+    taken = await crisis.http.post(take, data={"token": token}, headers=NO_KEY)
+    assert taken.status_code == 200, taken.text
+    assert "You took the shift" in taken.text
+    assert "Shifts offered to you" not in taken.text  # no longer open
+    middle = datetime.fromisoformat(swap["start"]) + timedelta(hours=1)
+    on_call = await on_call_at(crisis, swap["schedule_id"], middle.isoformat())
+    assert on_call == [(await crisis.http.get(f"/swap-requests/{swap['id']}")).json()["taken_by"]]
+
+    again = await crisis.http.post(take, data={"token": token}, headers=NO_KEY)
+    assert again.status_code == 409
+    assert "no longer open" in again.text
+    trail = await crisis.http.get("/audit", params={"actor_id": on_call[0]})
+    uses = [
+        (e["action"], e["status"]) for e in trail.json()["items"] if e["actor"]["kind"] == "link"
+    ]
+    assert ("take_swap_by_link", 200) in uses
+    assert ("take_swap_by_link", 409) in uses
+
+
+async def test_a_member_it_was_not_offered_to_sees_no_offer_and_cannot_take_it(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    swap, path, token, c = await _offered_and_paged(crisis, bus)
+    # B cannot take the alert: level 2 pages C, who was not offered the shift.
+    b = swap["offered_to"][0]
+    alert_id = (await crisis.http.get("/alerts", params={"site_id": swap["site_id"]})).json()[0][
+        "id"
+    ]
+    escalated = await crisis.http.post(f"/alerts/{alert_id}/escalate", json={"staff_id": b})
+    assert escalated.status_code == 200, escalated.text
+
+    async def c_paged() -> dict[str, Any] | None:
+        found = pages(await bus.crisis_events(UUID(swap["site_id"]), "PageRequested"), alert_id)
+        return next((p for p in found if p["staff_id"] == str(c)), None)
+
+    c_path, c_token = _path_and_token((await eventually(c_paged, timeout=10))["ack_url"])
+    opened = await crisis.http.get(c_path, params={"token": c_token}, headers=NO_KEY)
+    assert opened.status_code == 200, opened.text
+    assert "Take this shift" not in opened.text
+    refused = await crisis.http.post(
+        f"{c_path}/swaps/{swap['id']}/take", data={"token": c_token}, headers=NO_KEY
+    )
+    assert refused.status_code == 403
+    assert "not offered to you" in refused.text
+    assert (await crisis.http.get(f"/swap-requests/{swap['id']}")).json()["status"] == "open"
+    del path, token
+
+
+@asynccontextmanager
+async def _phone(crisis: RunningCrisis) -> AsyncIterator[Page]:
+    async def forward(route: Route) -> None:
+        request = route.request
+        answer = await crisis.http.request(
+            request.method,
+            request.url,
+            content=request.post_data_buffer,
+            headers={**request.headers, "Authorization": ""},
+        )
+        await route.fulfill(
+            status=answer.status_code, headers=dict(answer.headers), body=answer.content
+        )
+
+    async with chromium() as browser:
+        context = await browser.new_context(
+            viewport={"width": 360, "height": 740}, is_mobile=True, locale="en-US"
+        )
+        await context.route("http://crisis/**", forward)
+        yield await context.new_page()
+
+
+@needs_chromium
+async def test_take_this_shift_in_a_browser(crisis: RunningCrisis, bus: Bus) -> None:
+    swap, path, token, _ = await _offered_and_paged(crisis, bus)
+    async with _phone(crisis) as page:
+        await page.goto(f"http://crisis{path}?token={token}")
+        assert await audit_both_sizes(page, "offered") == []
+        await page.get_by_role("button", name="Take this shift").click()
+        await page.wait_for_load_state()
+        assert "You took the shift" in await page.content()
+    taken = await crisis.http.get(f"/swap-requests/{swap['id']}")
+    assert taken.json()["status"] == "taken"
