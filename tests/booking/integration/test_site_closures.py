@@ -338,7 +338,7 @@ async def test_who_may_change_the_list_and_what_is_refused(keyed: Practice) -> N
     invalid = await keyed.close(overlapping)
     assert invalid.status_code == 422, invalid.text
     assert [e["field"] for e in invalid.json()["errors"]] == ["closures[2]"]
-    far = [{"from": "2033-01-01", "to": "2033-01-01", "kind": "closure"}]
+    far = [{"from": "2045-01-01", "to": "2045-01-01", "kind": "closure"}]  # > 10 years
     assert (await keyed.close(far)).status_code == 422
     backwards = [{"from": "2030-05-02", "to": "2030-05-01", "kind": "closure"}]
     assert (await keyed.close(backwards)).status_code == 422

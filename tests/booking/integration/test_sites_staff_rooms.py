@@ -46,6 +46,40 @@ async def test_a_site_with_a_bad_value_is_422_naming_the_field(
     assert [e["field"] for e in answer.json()["errors"]] == [field]
 
 
+async def test_one_422_names_every_bad_field_the_schema_and_the_rules_find(
+    booking: Booking,
+) -> None:
+    """A blank name (the schema's) and an unknown zone and locale (the rules') in one answer,
+    not one per try."""
+    site = await booking.post(
+        "/sites", {"name": "", "timezone": "Mars/Olympus_Mons", "locale": "not a locale"}
+    )
+    assert site.status_code == 422, site.text
+    assert sorted(e["field"] for e in site.json()["errors"]) == ["locale", "name", "timezone"]
+
+    harbor = await booking.created("/sites", {"name": "Harbor", "timezone": "Europe/Paris"})
+    client = await booking.post(
+        "/clients",
+        {
+            "site_id": harbor["id"],
+            "name": "",
+            "email": "not-an-address",
+            "phone": "12",
+            "timezone": "Nowhere/Town",
+            "preferred_channel": "email",
+        },
+    )
+    assert client.status_code == 422, client.text
+    assert sorted(e["field"] for e in client.json()["errors"]) == [
+        "email",
+        "name",
+        "phone",
+        "timezone",
+    ]
+    by_field = {e["field"]: e["message"] for e in client.json()["errors"]}
+    assert by_field["timezone"] == "must be an IANA time zone name such as Europe/Paris"
+
+
 async def test_a_site_without_a_name_is_422(booking: Booking) -> None:
     answer = await booking.post("/sites", {"timezone": "Europe/Paris"})
 

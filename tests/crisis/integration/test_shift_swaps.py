@@ -242,6 +242,36 @@ async def test_the_list_is_paged(center: Center) -> None:
     assert following.json()[0]["id"] != first.json()[0]["id"]
 
 
+async def test_a_colleague_already_on_call_beside_the_requester_cannot_take_it(
+    center: Center,
+) -> None:
+    """B was added beside A for the evening: B taking A's hours would leave B alone where two
+    were on call (the schedule would page one person fewer), so the take is a 409."""
+    http = center.crisis.http
+    beside = await http.post(
+        f"/schedules/{center.schedule_id}/overrides",
+        json={"staff_id": str(B), "start": "2026-03-08T17:00:00Z", "end": "2026-03-08T21:00:00Z"},
+    )
+    assert beside.status_code == 201, beside.text
+    swap_id = (await _asked(center, "2026-03-08T15:00:00Z", "2026-03-08T19:00:00Z"))["id"]
+
+    refused = await _act(center, swap_id, "accept", B)
+
+    assert refused.status_code == 409, refused.text
+    assert "already on call" in refused.json()["detail"]
+    assert await on_call_at(center.crisis, center.schedule_id, "2026-03-08T18:00:00Z") == [
+        str(A),
+        str(B),
+    ]
+    assert (await http.get(f"/swap-requests/{swap_id}")).json()["status"] == "open"
+    taken = await _act(center, swap_id, "accept", C)  # C adds cover: allowed
+    assert taken.status_code == 200, taken.text
+    assert await on_call_at(center.crisis, center.schedule_id, "2026-03-08T18:00:00Z") == [
+        str(C),
+        str(B),
+    ]
+
+
 async def test_an_open_request_expires_at_its_start_and_the_requester_stays_on_call(
     center: Center,
 ) -> None:

@@ -84,15 +84,55 @@ async def test_the_page_offers_the_shift_and_taking_it_changes_the_schedule(
     on_call = await on_call_at(crisis, swap["schedule_id"], middle.isoformat())
     assert on_call == [(await crisis.http.get(f"/swap-requests/{swap['id']}")).json()["taken_by"]]
 
+    # A second tap (a double click, a reload) of one's own take: a 409 that says they have it,
+    # never that a colleague took it (they would think they are not on call).
     again = await crisis.http.post(take, data={"token": token}, headers=NO_KEY)
     assert again.status_code == 409
-    assert "no longer open" in again.text
+    assert "You took the shift" in again.text
+    assert "a colleague took it" not in again.text
     trail = await crisis.http.get("/audit", params={"actor_id": on_call[0]})
     uses = [
         (e["action"], e["status"]) for e in trail.json()["items"] if e["actor"]["kind"] == "link"
     ]
     assert ("take_swap_by_link", 200) in uses
     assert ("take_swap_by_link", 409) in uses
+
+
+async def test_a_withdrawn_shift_is_no_longer_open_on_the_page(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    swap, path, token, _ = await _offered_and_paged(crisis, bus)
+    cancelled = await crisis.http.post(
+        f"/swap-requests/{swap['id']}/cancel", json={"staff_id": swap["requester_id"]}
+    )
+    assert cancelled.status_code == 200, cancelled.text
+
+    late = await crisis.http.post(
+        f"{path}/swaps/{swap['id']}/take", data={"token": token}, headers=NO_KEY
+    )
+    assert late.status_code == 409
+    assert "no longer open" in late.text
+    assert "You took the shift" not in late.text
+
+
+async def test_a_member_already_on_call_beside_the_requester_is_told_why_they_cannot_take_it(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    swap, path, token, _ = await _offered_and_paged(crisis, bus)
+    b = swap["offered_to"][0]
+    beside = await crisis.http.post(
+        f"/schedules/{swap['schedule_id']}/overrides",
+        json={"staff_id": b, "start": swap["start"], "end": swap["end"]},
+    )
+    assert beside.status_code == 201, beside.text
+
+    refused = await crisis.http.post(
+        f"{path}/swaps/{swap['id']}/take", data={"token": token}, headers=NO_KEY
+    )
+
+    assert refused.status_code == 409
+    assert "already on call for part of this shift" in refused.text
+    assert (await crisis.http.get(f"/swap-requests/{swap['id']}")).json()["status"] == "open"
 
 
 async def test_a_member_it_was_not_offered_to_sees_no_offer_and_cannot_take_it(

@@ -18,6 +18,7 @@ from crisis.domain.schedules.swaps import (
     SwapStatus,
     build_swap_request,
     check_still_on_call,
+    check_taker_adds_cover,
     decide_cancel,
     decide_expire,
     decide_take,
@@ -70,7 +71,8 @@ async def take_swap(
 ) -> StoredSwap:
     """First taker wins (the row is locked; a later take finds it taken: `SwapConflict`). The
     override replacing the requester by `taker` is added to the schedule in the same
-    transaction. Raises `NotOffered`, `SwapConflict`, `InvalidOverride` (a deactivated taker)."""
+    transaction. Raises `NotOffered`, `SwapConflict` (`TakerOnCall`: the taker is on call already
+    for some of it), `InvalidOverride` (a deactivated taker)."""
     loaded = await _lock(uow, swap_request_id)
     taken = decide_take(loaded.request, taker, override_id, uow.now())
     schedule_id = taken.schedule_id
@@ -79,6 +81,7 @@ async def take_swap(
     current = await schedules.state_of(uow.conn, schedule_id)
     assert current is not None
     check_still_on_call(taken, current.state.schedule, current.state.overrides)
+    check_taker_adds_cover(taken, current.state.schedule, current.state.overrides)
     override = taken.override()
     await add_override(
         uow,

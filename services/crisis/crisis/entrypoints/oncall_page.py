@@ -42,7 +42,7 @@ from crisis.domain.durations import parse_duration
 from crisis.domain.escalation import Step
 from crisis.domain.policy import MAX_LEVELS, MAX_REPEAT
 from crisis.domain.schedules.overrides import InvalidOverride
-from crisis.domain.schedules.swaps import NotOffered, SwapConflict
+from crisis.domain.schedules.swaps import NotOffered, SwapConflict, TakerOnCall
 from crisis.entrypoints.page_errors import (
     not_valid_page,
     problem_page,
@@ -222,16 +222,29 @@ async def take_swap_by_link(
             )
         except (SwapNotFound, NotOffered):
             notice, status = ("This shift was not offered to you.", "bad", {}), 403
-        except (SwapConflict, InvalidOverride):
+        except TakerOnCall:
             notice = (
-                "This shift is no longer open: a colleague took it, or it was withdrawn.",
+                "You are already on call for part of this shift: taking it would leave one"
+                " person on call where there were two. Another colleague may take it.",
                 "bad",
                 {},
             )
+        except (SwapConflict, InvalidOverride):
+            notice = await _not_taken_notice(uow, swap_request_id, link.staff_id)
         else:
             notice = ("You took the shift; the schedule shows you on call.", "good", {})
             status = 200
         return await _render(request, uow, link, token, notice=notice, status=status)
+
+
+async def _not_taken_notice(uow: UnitOfWork, swap_request_id: UUID, staff_id: UUID) -> NoticeSpec:
+    """Why a take did nothing. A second tap (a double click, a reload) of one's own take is
+    still a 409, but must not say a colleague took it: the taker would think they are not on
+    call when the schedule pages them."""
+    stored = await swaps.get(uow.conn, swap_request_id)
+    if stored is not None and stored.request.taken_by == staff_id:
+        return ("You took the shift; the schedule shows you on call.", "good", {})
+    return ("This shift is no longer open: a colleague took it, or it was withdrawn.", "bad", {})
 
 
 _PIN_REFUSALS = {

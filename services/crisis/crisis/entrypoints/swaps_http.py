@@ -144,7 +144,8 @@ async def accept_swap_request(
     itself, an admin key naming `staff_id`). The override replacing the requester for
     `[start, end)` is added in the same transaction (`override_id`), so `/oncall`, `/shifts`
     and the calendar feed show the taker at once. The first taker wins; a later take is a
-    409, and so is one after the requester's shifts changed under the request."""
+    409, and so is one after the requester's shifts changed under the request, and one by a
+    colleague already on call for some of it (the schedule would page one person fewer)."""
     runtime = runtime_of(request)
     await _request_site(runtime, caller, swap_request_id)
     taker = _acting(caller, body.staff_id if body else None, "staff_id")

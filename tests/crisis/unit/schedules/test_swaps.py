@@ -21,8 +21,10 @@ from crisis.domain.schedules.swaps import (
     SwapConflict,
     SwapRequest,
     SwapStatus,
+    TakerOnCall,
     build_swap_request,
     check_still_on_call,
+    check_taker_adds_cover,
     decide_cancel,
     decide_expire,
     decide_take,
@@ -194,6 +196,20 @@ def test_a_take_after_the_schedule_moved_the_requester_conflicts() -> None:
     check_still_on_call(request, SCHEDULE, ())
     with pytest.raises(SwapConflict):
         check_still_on_call(request, moved, ())
+
+
+def test_a_colleague_already_on_call_for_some_of_it_cannot_take_it() -> None:
+    # B was added beside A for the evening: replacing A by B there would leave B alone.
+    beside = Override(uuid4(), B, _at(3, 3, 22), _at(3, 4, 2), None)
+    asked = _ask(_at(3, 3), _at(3, 4), overrides=(beside,))
+
+    with pytest.raises(TakerOnCall):
+        check_taker_adds_cover(decide_take(asked, B, uuid4(), NOW), SCHEDULE, (beside,))
+    check_taker_adds_cover(decide_take(asked, C, uuid4(), NOW), SCHEDULE, (beside,))
+    after = (Override(uuid4(), B, _at(3, 4), _at(3, 4, 2), None),)  # from its end: no overlap
+    check_taker_adds_cover(
+        decide_take(_ask(_at(3, 3), _at(3, 4)), B, uuid4(), NOW), SCHEDULE, after
+    )
 
 
 @settings(max_examples=60, deadline=None)

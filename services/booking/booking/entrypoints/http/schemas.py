@@ -21,6 +21,12 @@ from booking.domain.site import (
 )
 from booking.domain.slots import DEFAULT_SESSION_MINUTES, MAX_SESSION_MINUTES, MIN_SESSION_MINUTES
 from booking.domain.staff import StaffMember
+from booking.entrypoints.http.checked_values import (
+    EmailAddress,
+    LocaleTag,
+    PhoneNumber,
+    TimeZoneName,
+)
 from counseling_shared.codes import (
     CancelledBy,
     Channel,
@@ -37,8 +43,8 @@ from counseling_shared.http.bodies import CalendarDate, Instant, RequestBody
 
 class SiteIn(RequestBody):
     name: str = Field(min_length=1, max_length=200, description="The site's public name.")
-    timezone: str = Field(description="IANA time zone, e.g. `Asia/Seoul`.", max_length=64)
-    locale: str = Field(DEFAULT_LOCALE, description="BCP 47 default locale.", max_length=35)
+    timezone: TimeZoneName = Field(description="IANA time zone, e.g. `Asia/Seoul`.", max_length=64)
+    locale: LocaleTag = Field(DEFAULT_LOCALE, description="BCP 47 default locale.", max_length=35)
     late_cancellation_window: str = Field(
         DEFAULT_LATE_CANCELLATION_WINDOW,
         max_length=32,
@@ -82,18 +88,18 @@ class StaffIn(RequestBody):
     site_id: UUID
     name: str = Field(min_length=1, max_length=200)
     role: StaffRole
-    email: str = Field(max_length=254)
-    phone: str | None = Field(None, max_length=32)
-    locale: str | None = Field(None, max_length=35, description="Defaults to the site's.")
+    email: EmailAddress = Field(max_length=254)
+    phone: PhoneNumber | None = Field(None, max_length=32)
+    locale: LocaleTag | None = Field(None, max_length=35, description="Defaults to the site's.")
 
 
 class StaffPatch(RequestBody):
     """What to change; a field left out stays as it is. Only `phone` may be null (removed)."""
 
     name: str | None = Field(None, min_length=1, max_length=200)
-    email: str | None = Field(None, max_length=254)
-    phone: str | None = Field(None, max_length=32, description="null removes the phone.")
-    locale: str | None = Field(None, max_length=35, description="BCP 47 language tag.")
+    email: EmailAddress | None = Field(None, max_length=254)
+    phone: PhoneNumber | None = Field(None, max_length=32, description="null removes the phone.")
+    locale: LocaleTag | None = Field(None, max_length=35, description="BCP 47 language tag.")
 
     @model_validator(mode="after")
     def _something_given(self) -> Self:
@@ -159,10 +165,12 @@ class RoomOut(BaseModel):
 class ClientIn(RequestBody):
     site_id: UUID
     name: str = Field(min_length=1, max_length=200)
-    email: str | None = Field(None, max_length=254)
-    phone: str | None = Field(None, max_length=32)
-    locale: str | None = Field(None, max_length=35, description="Defaults to the site's.")
-    timezone: str | None = Field(None, max_length=64, description="Defaults to the site's.")
+    email: EmailAddress | None = Field(None, max_length=254)
+    phone: PhoneNumber | None = Field(None, max_length=32)
+    locale: LocaleTag | None = Field(None, max_length=35, description="Defaults to the site's.")
+    timezone: TimeZoneName | None = Field(
+        None, max_length=64, description="Defaults to the site's."
+    )
     preferred_channel: Channel = Field(
         description="`email` needs an email; `sms`, `phone` and `messaging` need a phone."
     )
@@ -173,10 +181,10 @@ class ClientPatch(RequestBody):
     clear them; the result must still have the address `preferred_channel` needs."""
 
     name: str | None = Field(None, min_length=1, max_length=200)
-    email: str | None = Field(None, max_length=254)
-    phone: str | None = Field(None, max_length=32)
-    locale: str | None = Field(None, max_length=35)
-    timezone: str | None = Field(None, max_length=64)
+    email: EmailAddress | None = Field(None, max_length=254)
+    phone: PhoneNumber | None = Field(None, max_length=32)
+    locale: LocaleTag | None = Field(None, max_length=35)
+    timezone: TimeZoneName | None = Field(None, max_length=64)
     preferred_channel: Channel | None = None
 
 

@@ -61,6 +61,10 @@ class SwapConflict(Exception):
     """The request is no longer open, or the schedule moved under it: a 409."""
 
 
+class TakerOnCall(SwapConflict):
+    """The taker is on call already for some of the request (beside the requester): a 409."""
+
+
 class NotOffered(Exception):
     """The staff member is not among those the request was offered to: a 403."""
 
@@ -170,6 +174,21 @@ def check_still_on_call(
         raise SwapConflict(
             "The schedule changed since the request: the requester is no longer on call for"
             " all of it. Ask again for the shifts they now have."
+        )
+
+
+def check_taker_adds_cover(
+    request: SwapRequest, schedule: Schedule, overrides: Sequence[Override]
+) -> None:
+    """At the take: the taker must not be on call already for any of it (added beside the
+    requester by an override, say). Replacing the requester by someone already there would
+    leave one person where there were two: the schedule would page one person fewer."""
+    assert request.taken_by is not None
+    on_call = shifts(schedule, overrides, request.start, request.end)
+    if any(s.staff_id == request.taken_by for s in on_call):
+        raise TakerOnCall(
+            f"{request.taken_by} is already on call for some of it: taking it would leave one"
+            " person where there were two. Another colleague may take it."
         )
 
 
