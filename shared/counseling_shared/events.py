@@ -274,6 +274,40 @@ class GroupSessionCancelled(GroupSessionScheduled):
     cancelled_at: AwareDatetime
 
 
+class GroupSessionCapacityChanged(GroupSessionScheduled):
+    """Extension: a group session's seats changed (`capacity` is the new number, never below
+    the seats taken). Raised seats are offered to the group's waitlist (`WaitlistOfferMade`
+    with this `group_session_id`)."""
+
+    previous_capacity: int = Field(description="Seats before the change.")
+    changed_at: AwareDatetime
+
+
+class GroupSessionSeriesScheduled(IntegrationEvent):
+    """Extension: a recurring group session was scheduled: each occurrence is a group session
+    of its own (`GroupSessionScheduled` first, one each), listed in order."""
+
+    group_series_id: UUID
+    site_id: UUID
+    counselor_id: UUID
+    rrule: str = Field(description="The recurrence rule (RFC 5545 subset), as given.")
+    capacity: int = Field(description="Seats of each occurrence, 2 to 15.")
+    group_session_ids: list[UUID]
+
+
+class GroupSessionSeriesCancelled(IntegrationEvent):
+    """Extension: a recurring group session was cancelled from `from_date` (the site's local
+    date): each occurrence listed was cancelled with its seats (`GroupSessionCancelled`
+    first, one each). The reason stays in booking."""
+
+    group_series_id: UUID
+    site_id: UUID
+    counselor_id: UUID
+    from_date: date
+    cancelled_by: CancelledBy
+    group_session_ids: list[UUID]
+
+
 class HoldPlaced(IntegrationEvent):
     """A slot is held (for an integration finishing a booking, or for a waitlist offer)
     until `expires_at`; nobody else can book it meanwhile."""
@@ -309,6 +343,11 @@ class WaitlistOfferMade(IntegrationEvent):
     expires_at: AwareDatetime
     counselor_id: UUID | None = None
     appointment_end: AwareDatetime | None = None
+    group_session_id: UUID | None = Field(
+        default=None,
+        description="Extension: set when the offer is a seat in this group session (from the "
+        "group's own waitlist); absent or null for a one-to-one slot.",
+    )
 
 
 class SessionCompleted(IntegrationEvent):

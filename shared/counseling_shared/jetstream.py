@@ -64,6 +64,9 @@ BOOKING_EVENT_TYPES = [
     "GroupSessionScheduled",
     "GroupSessionRescheduled",
     "GroupSessionCancelled",
+    "GroupSessionCapacityChanged",
+    "GroupSessionSeriesScheduled",
+    "GroupSessionSeriesCancelled",
 ]
 
 # crisis answers notify's `crisis.staff_replies` (a staff member's text to the center's one

@@ -382,6 +382,45 @@ async def _cancel_group(world: World, role: Role) -> Call:
     return f"/group-sessions/{await _new_group(world)}/cancel", body
 
 
+async def _join_group_waitlist(world: World, role: Role) -> Call:
+    group = await world.post("booking", "/group-sessions", _group_body(world) | {"capacity": 2})
+    for _ in range(2):
+        seat = {"client_id": await world.new_client()}
+        await world.post("booking", f"/group-sessions/{group['id']}/seats", seat)
+    return f"/group-sessions/{group['id']}/waitlist", {"client_id": await world.new_client()}
+
+
+async def _change_capacity(world: World, role: Role) -> Call:
+    return f"/group-sessions/{await _new_group(world)}/capacity", {"capacity": 6}
+
+
+def _group_series_body(world: World) -> dict[str, Any]:
+    return _group_body(world) | {"rrule": "FREQ=WEEKLY;COUNT=2"}
+
+
+async def _new_group_series(world: World) -> str:
+    made = await world.post("booking", "/group-session-series", _group_series_body(world))
+    return str(made["id"])
+
+
+async def _schedule_group_series(world: World, role: Role) -> Call:
+    return "/group-session-series", _group_series_body(world)
+
+
+async def _get_group_series(world: World, role: Role) -> Call:
+    return f"/group-session-series/{await _new_group_series(world)}", None
+
+
+async def _seat_in_group_series(world: World, role: Role) -> Call:
+    client = await world.new_client()
+    return f"/group-session-series/{await _new_group_series(world)}/seats", {"client_id": client}
+
+
+async def _cancel_group_series(world: World, role: Role) -> Call:
+    body = {"reason": "counselor on leave", "cancelled_by": "center"}
+    return f"/group-session-series/{await _new_group_series(world)}/cancel", body
+
+
 async def _get_waitlist_entry(world: World, role: Role) -> Call:
     body = {"client_id": world.client_a, "site_id": world.site_a}
     return f"/waitlist/{(await world.post('booking', '/waitlist', body))['id']}", None
@@ -599,6 +638,22 @@ TABLE: dict[tuple[str, str, str], Case] = {
         EVERYONE, _reschedule_group
     ),
     ("booking", "POST", "/group-sessions/{group_session_id}/cancel"): Case(EVERYONE, _cancel_group),
+    ("booking", "POST", "/group-sessions/{group_session_id}/waitlist"): Case(
+        EVERYONE, _join_group_waitlist
+    ),
+    ("booking", "POST", "/group-sessions/{group_session_id}/capacity"): Case(
+        EVERYONE, _change_capacity
+    ),
+    ("booking", "POST", "/group-session-series"): Case(EVERYONE, _schedule_group_series),
+    ("booking", "GET", "/group-session-series/{group_series_id}"): Case(
+        EVERYONE, _get_group_series
+    ),
+    ("booking", "POST", "/group-session-series/{group_series_id}/seats"): Case(
+        EVERYONE, _seat_in_group_series
+    ),
+    ("booking", "POST", "/group-session-series/{group_series_id}/cancel"): Case(
+        EVERYONE, _cancel_group_series
+    ),
     ("booking", "POST", "/waitlist"): Case(
         EVERYONE, fixed("/waitlist", {"client_id": "{client_a}", "site_id": "{site_a}"})
     ),

@@ -85,6 +85,11 @@ def test_the_shift_swap_events_are_documented_as_crisis_events(
         ("booking", "/appointments/{appointment_id}/reschedule", "post"),
         ("booking", "/group-sessions", "post"),
         ("booking", "/group-sessions/{group_session_id}/seats", "post"),
+        ("booking", "/group-sessions/{group_session_id}/waitlist", "post"),
+        ("booking", "/group-sessions/{group_session_id}/capacity", "post"),
+        ("booking", "/group-session-series", "post"),
+        ("booking", "/group-session-series/{group_series_id}/seats", "post"),
+        ("booking", "/group-session-series/{group_series_id}/cancel", "post"),
         ("booking", "/clients/{client_id}/episode/close", "post"),
         # extensions: a site's closures
         ("booking", "/sites/{site_id}/closures", "put"),

@@ -13,9 +13,10 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.async_api import Browser, Page
 
-from booking.entrypoints.web.texts import MANAGE_TEXTS
+from booking.entrypoints.web.texts import MANAGE_TEXTS, TEXTS
 from tests.a11y import PHONE, audit_both_sizes, audit_small_phone
 from tests.booking.integration.support import Booking
+from tests.booking.integration.test_group_waitlist import _full_group, _published
 from tests.booking.integration.test_manage_link import _events, charge_fee
 from tests.booking.integration.test_waitlist import _offer_url
 from tests.browser import chromium, needs_chromium
@@ -130,6 +131,35 @@ async def test_the_offer_page_and_its_answer_pass_the_review(
         await page.wait_for_load_state()
         found += await audit_both_sizes(page, "booked")
     assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+async def test_a_group_seats_offer_page_says_so_and_passes_the_review(
+    booking: Booking, browser: Browser, locale: str
+) -> None:
+    site, counselor, client = await _practice(booking, locale)
+    practice = {"site": site, "counselor": counselor, "room": await booking.room(site["id"])}
+    group, seats = await _full_group(booking, practice, hours=66)
+    await booking.created(f"/group-sessions/{group['id']}/waitlist", {"client_id": client["id"]})
+    await booking.post(
+        f"/appointments/{seats[0]['id']}/cancel", {"reason": "ill", "cancelled_by": "client"}
+    )
+    [offer] = await _published(booking, site["id"], "WaitlistOfferMade")
+    words = TEXTS[locale[:2]]
+    async with _phone(browser, locale) as page:
+        await page.goto(_url(booking, offer["accept_url"]))
+        assert await page.locator("dd").first.inner_text() == words["group"]
+        assert await page.locator("main p").first.inner_text() == words["group_intro"]
+        when = await page.locator("dd").nth(2).inner_text()
+        assert when.endswith(f"({CITY[locale]})"), when
+        found = await audit_both_sizes(page, "group offer")
+        await page.locator("form[method=post] button").click()
+        await page.wait_for_load_state()
+        assert await page.locator("h1").inner_text() == words["booked_title"]
+        found += await audit_both_sizes(page, "group seat booked")
+    assert not found, "\n".join(found)
+    seated = (await booking.get(f"/group-sessions/{group['id']}")).json()["seats"]
+    assert client["id"] in {s["client_id"] for s in seated}
 
 
 async def test_an_early_manage_page_passes_the_review(booking: Booking, browser: Browser) -> None:

@@ -2,7 +2,7 @@
 of every kind and batches smaller than a kind (a lost child row or a statement run out of
 order would show as a difference)."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -11,7 +11,7 @@ import pytest
 
 from booking.application.rebuild import rebuild_projections
 from counseling_shared.db import connect
-from tests.booking.integration.support import Booking
+from tests.booking.integration.support import Booking, eventually
 from tests.projections import index_definitions, rebuild_in_small_batches, snapshot
 
 pytestmark = pytest.mark.integration
@@ -35,6 +35,7 @@ REBUILT = (
     "waitlist_offers",
     "waitlist_deferred_slots",
     "group_sessions",
+    "group_session_series",
 )
 
 
@@ -90,7 +91,8 @@ async def _site_with_history(booking: Booking, number: int) -> dict[str, Any]:
 async def _groups(
     booking: Booking, counselor: dict[str, Any], room: dict[str, Any], clients: list[Any]
 ) -> None:
-    """A group session with two seats, moved (one seat cancelled first), and a cancelled one."""
+    """A group session with two seats, moved (one seat cancelled first), a cancelled one, and
+    a full one with a waitlist."""
     moved = await booking.created(
         "/group-sessions",
         {
@@ -129,6 +131,70 @@ async def _groups(
         f"/group-sessions/{cancelled['id']}/cancel", {"reason": "r", "cancelled_by": "center"}
     )
     assert answer.status_code == 200, answer.text
+    await _group_waitlist(booking, counselor, clients)
+    await _group_series(booking, counselor, clients)
+
+
+async def _group_series(booking: Booking, counselor: dict[str, Any], clients: list[Any]) -> None:
+    """A recurring group, a client seated in it, cancelled from its second occurrence."""
+    series = await booking.created(
+        "/group-session-series",
+        {
+            "counselor_id": counselor["id"],
+            "start": booking.at(hours=16).isoformat(),
+            "modality": "online",
+            "capacity": 3,
+            "rrule": "FREQ=WEEKLY;COUNT=3",
+        },
+    )
+    path = f"/group-session-series/{series['id']}"
+    answer = await booking.post(f"{path}/seats", {"client_id": clients[0]["id"]})
+    assert answer.status_code == 200, answer.text
+    second = datetime.fromisoformat(series["occurrences"][1]["start"]).date()
+    cancel = {"reason": "r", "cancelled_by": "center", "from": second.isoformat()}
+    answer = await booking.post(f"{path}/cancel", cancel)
+    assert answer.status_code == 200, answer.text
+
+
+async def _group_waitlist(booking: Booking, counselor: dict[str, Any], clients: list[Any]) -> None:
+    """A full group whose waitlist is offered a seat raised: entries, offer and the seat's
+    hold (or deferred slot) naming the group, and its capacity changed."""
+    full = await booking.created(
+        "/group-sessions",
+        {
+            "counselor_id": counselor["id"],
+            "start": booking.at(hours=14).isoformat(),
+            "modality": "online",
+            "capacity": 2,
+        },
+    )
+    for client in clients[:2]:
+        await booking.created(f"/group-sessions/{full['id']}/seats", {"client_id": client["id"]})
+    for client in clients[2:4]:
+        await booking.created(f"/group-sessions/{full['id']}/waitlist", {"client_id": client["id"]})
+    answer = await booking.post(f"/group-sessions/{full['id']}/capacity", {"capacity": 3})
+    assert answer.status_code == 200, answer.text
+    # The first sites' seat is held for an offer; the last's, raised at 21:00, after the
+    # offer window, waits for the window's opening (a deferred slot naming the group).
+    assert answer.json()["seats_held"] == (1 if booking.clock.now().hour < 20 else 0)
+
+
+async def _expired_holds_released(booking: Booking) -> None:
+    """The hold timer has released every hold the clock has passed (a group's seat offers,
+    made hours ago on the clock), so the live rows no longer change under the rebuild."""
+
+    async def released() -> bool:
+        conn = await connect(booking.database_url)
+        try:
+            due = await conn.fetchval(
+                "SELECT count(*) FROM holds WHERE status = 'held' AND due_at <= $1",
+                booking.clock.now(),
+            )
+        finally:
+            await conn.close()
+        return bool(due == 0)
+
+    await eventually(released)
 
 
 async def _holds_series_and_offers(booking: Booking, practice: dict[str, Any]) -> None:
@@ -267,6 +333,7 @@ async def test_a_rebuild_in_small_batches_of_many_aggregates_equals_the_live_pro
     practices = [await _site_with_history(booking, n) for n in range(SITES)]
     for practice in practices:
         await _holds_series_and_offers(booking, practice)
+    await _expired_holds_released(booking)
     live = await _rebuilt_tables(booking.database_url)
     assert all(len(live[t]) >= SITES for t in REBUILT), {t: len(r) for t, r in live.items()}
     indexes = await index_definitions(booking.database_url)

@@ -179,6 +179,39 @@ async def _group_cancel(b: Booking, p: Practice) -> Call:
     return f"/group-sessions/{group['id']}/cancel", CANCEL
 
 
+async def _group_waitlist(b: Booking, p: Practice) -> Call:
+    group = await b.created("/group-sessions", _group_body(b, p, 440) | {"capacity": 2})
+    for _ in range(2):
+        client = await b.client(p["site"]["id"])
+        await b.created(f"/group-sessions/{group['id']}/seats", {"client_id": client["id"]})
+    client = await b.client(p["site"]["id"])
+    return f"/group-sessions/{group['id']}/waitlist", {"client_id": client["id"]}
+
+
+async def _group_capacity(b: Booking, p: Practice) -> Call:
+    group = await b.created("/group-sessions", _group_body(b, p, 450))
+    return f"/group-sessions/{group['id']}/capacity", {"capacity": 6}
+
+
+def _group_series_body(b: Booking, p: Practice, hours: float) -> dict[str, Any]:
+    return _group_body(b, p, hours) | {"rrule": "FREQ=WEEKLY;COUNT=2"}
+
+
+async def _group_series(b: Booking, p: Practice) -> Call:
+    return "/group-session-series", _group_series_body(b, p, 460)
+
+
+async def _group_series_seats(b: Booking, p: Practice) -> Call:
+    series = await b.created("/group-session-series", _group_series_body(b, p, 470))
+    client = await b.client(p["site"]["id"])
+    return f"/group-session-series/{series['id']}/seats", {"client_id": client["id"]}
+
+
+async def _group_series_cancel(b: Booking, p: Practice) -> Call:
+    series = await b.created("/group-session-series", _group_series_body(b, p, 480))
+    return f"/group-session-series/{series['id']}/cancel", CANCEL
+
+
 CALLS: dict[str, Callable[[Booking, Practice], Awaitable[Call]]] = {
     "/sites": _sites,
     "/staff": _staff,
@@ -200,6 +233,11 @@ CALLS: dict[str, Callable[[Booking, Practice], Awaitable[Call]]] = {
     "/group-sessions/{group_session_id}/seats": _group_seats,
     "/group-sessions/{group_session_id}/reschedule": _group_reschedule,
     "/group-sessions/{group_session_id}/cancel": _group_cancel,
+    "/group-sessions/{group_session_id}/waitlist": _group_waitlist,
+    "/group-sessions/{group_session_id}/capacity": _group_capacity,
+    "/group-session-series": _group_series,
+    "/group-session-series/{group_series_id}/seats": _group_series_seats,
+    "/group-session-series/{group_series_id}/cancel": _group_series_cancel,
 }
 
 

@@ -18,6 +18,7 @@ from booking.application.rebuild import rebuild_projections
 from counseling_shared.clock import ControllableClock
 from counseling_shared.db import connect
 from tests.booking.integration.support import ADMIN_KEY, Booking, running_booking, site_events
+from tests.booking.integration.test_group_waitlist import _published
 from tests.staff_keys import staff_key_entry
 
 pytestmark = pytest.mark.integration
@@ -418,3 +419,89 @@ async def test_a_group_session_on_a_closed_day_is_refused_and_cannot_be_moved_on
     assert kept.json()["start"] == scheduled.json()["start"]
     seat_now = await practice.call("GET", f"/appointments/{seat.json()['id']}")
     assert seat_now.json()["start"] == seat.json()["start"]
+
+
+async def test_an_admin_puts_a_group_on_a_closed_day_on_purpose_and_its_seats_follow_it(
+    keyed: Practice,
+) -> None:
+    await keyed.close(CLOSURES)
+    group = {
+        "counselor_id": keyed.counselor["id"],
+        "start": _at(HOLIDAY, 14).isoformat(),
+        "duration_minutes": 90,
+        "modality": "online",
+        "capacity": 2,
+        "allow_closed_site": True,
+    }
+    for key in (INTEGRATION_KEY, COUNSELOR_KEY, LEAD_KEY):
+        refused = await keyed.call("POST", "/group-sessions", group, key)
+        assert refused.status_code == 403, refused.text
+    request_id = uuid4().hex
+    scheduled = await keyed.call("POST", "/group-sessions", group, **{"X-Request-ID": request_id})
+    assert scheduled.status_code == 201, scheduled.text
+    assert scheduled.json()["on_closed_day"] is True
+    group_path = f"/group-sessions/{scheduled.json()['id']}"
+    # Its seats follow it onto the closed day, whoever seats the client.
+    seat = await keyed.call(
+        "POST", f"{group_path}/seats", {"client_id": keyed.client["id"]}, INTEGRATION_KEY
+    )
+    assert seat.status_code == 201, seat.text
+    second = await keyed.booking.client(keyed.site_id)
+    await keyed.booking.created(f"{group_path}/seats", {"client_id": second["id"]})
+    # Its waitlist is offered a freed seat that day too, and the offer books it.
+    waiting = await keyed.booking.client(keyed.site_id)
+    entry = await keyed.booking.created(f"{group_path}/waitlist", {"client_id": waiting["id"]})
+    cancel = {"reason": "ill", "cancelled_by": "client"}
+    await keyed.call("POST", f"/appointments/{seat.json()['id']}/cancel", cancel)
+    [offer] = (await keyed.booking.get(f"/waitlist/{entry['id']}")).json()["offers"]
+    assert offer["group_session_id"] == scheduled.json()["id"]
+    [made] = await _published(keyed.booking, keyed.site_id, "WaitlistOfferMade")
+    link = urlsplit(made["accept_url"])
+    accepted = await keyed.booking.http.post(f"{link.path}?{link.query}")
+    assert accepted.status_code == 201, accepted.text
+
+    # Moved onto the other closed days: only an admin, on purpose.
+    onto_training = {"start": _at(TRAINING[0], 14).isoformat()}
+    _site_closed(
+        await keyed.call("POST", f"{group_path}/reschedule", onto_training), TRAINING[0], "training"
+    )
+    refused = await keyed.call(
+        "POST", f"{group_path}/reschedule", onto_training | {"allow_closed_site": True}, LEAD_KEY
+    )
+    assert refused.status_code == 403, refused.text
+    move_id = uuid4().hex
+    moved = await keyed.call(
+        "POST",
+        f"{group_path}/reschedule",
+        onto_training | {"allow_closed_site": True},
+        **{"X-Request-ID": move_id},
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["on_closed_day"] is True
+    # Moved back to an open day: an ordinary group again.
+    open_id = uuid4().hex
+    back = await keyed.call(
+        "POST",
+        f"{group_path}/reschedule",
+        {"start": _at(date(2030, 3, 7), 14).isoformat(), "allow_closed_site": True},
+        **{"X-Request-ID": open_id},
+    )
+    assert back.status_code == 200, back.text
+    assert back.json()["on_closed_day"] is False
+
+    conn = await connect(keyed.booking.database_url)
+    try:
+        actions = {
+            r["request_id"]: (r["action"], r["status"])
+            for r in await conn.fetch(
+                "SELECT request_id, action, status FROM audit WHERE request_id = ANY($1)",
+                [request_id, move_id, open_id],
+            )
+        }
+    finally:
+        await conn.close()
+    assert actions == {
+        request_id: ("schedule_group_session:allow_closed_site", 201),
+        move_id: ("reschedule_group_session:allow_closed_site", 200),
+        open_id: ("reschedule_group_session", 200),  # nothing overridden
+    }

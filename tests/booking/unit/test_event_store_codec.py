@@ -8,7 +8,7 @@ from uuid import uuid4
 import pytest
 
 from booking.adapters import event_codec
-from booking.domain import appointment, client, group_session, room, site, staff
+from booking.domain import appointment, client, group_series, group_session, room, site, staff
 from booking.domain.events import EVENT_TYPES, DomainEvent
 from booking.domain.scheduling import closures, deferred, holds, hours, rules, series, waitlist
 from counseling_shared.codes import (
@@ -67,6 +67,21 @@ SAMPLES: list[DomainEvent] = [
     ),
     group_session.GroupSessionRescheduled(uuid4(), None, LATER, LATER + LATER.resolution, NOW, NOW),
     group_session.GroupSessionCancelled(uuid4(), CancelledBy.COUNSELOR, "ill", NOW),
+    group_session.GroupCapacityChanged(uuid4(), 8, 5, NOW),
+    group_series.GroupSeriesScheduled(
+        uuid4(),
+        uuid4(),
+        uuid4(),
+        None,
+        Modality.ONLINE,
+        6,
+        "FREQ=WEEKLY;COUNT=2",
+        "Europe/Paris",
+        90,
+        (uuid4(), uuid4()),
+        NOW,
+    ),
+    group_series.GroupSeriesCancelled(uuid4(), LATER.date(), CancelledBy.CENTER, (uuid4(),), NOW),
     appointment.SessionCompleted(
         uuid4(), NOW, GoalHorizon.LONG_TERM, ("a", "b"), "c", RiskLevel.IMMINENT, uuid4()
     ),
@@ -94,6 +109,9 @@ SAMPLES: list[DomainEvent] = [
     holds.HoldPlaced(
         uuid4(), uuid4(), uuid4(), None, uuid4(), Modality.IN_PERSON, NOW, LATER, NOW, LATER
     ),
+    holds.HoldPlaced(
+        uuid4(), uuid4(), uuid4(), uuid4(), None, Modality.ONLINE, NOW, LATER, NOW, LATER, uuid4()
+    ),
     holds.HoldReleased(uuid4(), holds.ReleaseReason.BOOKED, NOW, uuid4()),
     series.SeriesBooked(
         uuid4(),
@@ -112,14 +130,23 @@ SAMPLES: list[DomainEvent] = [
     waitlist.WaitlistJoined(
         uuid4(), uuid4(), uuid4(), None, Modality.PHONE, NOW, LATER, (1, 3), NOW
     ),
+    waitlist.WaitlistJoined(
+        uuid4(), uuid4(), uuid4(), None, None, None, None, None, NOW, group_session_id=uuid4()
+    ),
     waitlist.WaitlistEntryBooked(uuid4(), uuid4(), NOW),
     waitlist.WaitlistOfferMade(
         uuid4(), uuid4(), uuid4(), uuid4(), uuid4(), uuid4(), NOW, LATER, NOW, LATER
+    ),
+    waitlist.WaitlistOfferMade(
+        uuid4(), uuid4(), uuid4(), uuid4(), uuid4(), uuid4(), NOW, LATER, NOW, LATER, uuid4()
     ),
     waitlist.WaitlistOfferAccepted(uuid4(), uuid4(), NOW),
     waitlist.WaitlistOfferExpired(uuid4(), NOW),
     deferred.FreedSlotDeferred(
         uuid4(), uuid4(), uuid4(), None, Modality.ONLINE, LATER, LATER, NOW, LATER
+    ),
+    deferred.FreedSlotDeferred(
+        uuid4(), uuid4(), uuid4(), None, Modality.ONLINE, LATER, LATER, NOW, LATER, uuid4()
     ),
     deferred.DeferredSlotReleased(uuid4(), LATER),
 ]

@@ -79,6 +79,7 @@ def of_hold(hold: Hold) -> Claim:
         hold.slot.start,
         hold.slot.end,
         active=hold.status == "held",
+        group_session_id=hold.group_session_id,
     )
 
 

@@ -28,6 +28,7 @@ def deferred_from(row: asyncpg.Record) -> DeferredSlot:
             Modality(row["modality"]),
             row["start_at"],
             row["end_at"],
+            row["group_session_id"],
         ),
         deferred_at=row["deferred_at"],
         offer_at=row["due_at"],
@@ -43,8 +44,8 @@ async def save_deferred(conn: Connection, deferred: DeferredSlot) -> None:
     await conn.execute(
         """INSERT INTO waitlist_deferred_slots (id, site_id, counselor_id, room_id, modality,
                                                 start_at, end_at, deferred_at, due_at, status,
-                                                released_at, version)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                                                released_at, version, group_session_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
            ON CONFLICT (id) DO UPDATE SET
                status = EXCLUDED.status, released_at = EXCLUDED.released_at,
                version = EXCLUDED.version""",
@@ -60,6 +61,7 @@ async def save_deferred(conn: Connection, deferred: DeferredSlot) -> None:
         deferred.status.value,
         deferred.released_at,
         deferred.version,
+        slot.group_session_id,
     )
     if deferred.version == 1:
         await notify_timer_added(conn, DEFERRED_TIMER_CHANNEL, deferred.offer_at)

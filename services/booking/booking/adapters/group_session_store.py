@@ -43,6 +43,7 @@ def group_session_from(row: asyncpg.Record) -> GroupSession:
         scheduled_at=row["scheduled_at"],
         version=row["version"],
         cancellation=cancellation,
+        on_closed_day=row["on_closed_day"],
     )
 
 
@@ -71,6 +72,7 @@ _COLUMNS = (
     "cancel_reason",
     "cancelled_at",
     "version",
+    "on_closed_day",
 )
 
 
@@ -92,6 +94,7 @@ def _row(session: GroupSession) -> tuple[object, ...]:
         cancellation.reason if cancellation else None,
         cancellation.cancelled_at if cancellation else None,
         session.version,
+        session.on_closed_day,
     )
 
 
@@ -103,9 +106,10 @@ async def save_group_session(conn: Connection, session: GroupSession) -> None:
         f"""INSERT INTO group_sessions ({", ".join(_COLUMNS)}) VALUES ({marks})
            ON CONFLICT (id) DO UPDATE SET
                room_id = EXCLUDED.room_id, start_at = EXCLUDED.start_at,
-               end_at = EXCLUDED.end_at, status = EXCLUDED.status,
+               end_at = EXCLUDED.end_at, capacity = EXCLUDED.capacity, status = EXCLUDED.status,
                cancelled_by = EXCLUDED.cancelled_by, cancel_reason = EXCLUDED.cancel_reason,
-               cancelled_at = EXCLUDED.cancelled_at, version = EXCLUDED.version""",
+               cancelled_at = EXCLUDED.cancelled_at, version = EXCLUDED.version,
+               on_closed_day = EXCLUDED.on_closed_day""",
         *_row(session),
     )
     await claims.sync(conn, claims.of_group_session(session))
@@ -127,6 +131,30 @@ async def seats_of(conn: Connection, group_session_id: UUID) -> list[Appointment
         group_session_id,
     )
     return [appointment_from(r) for r in rows]
+
+
+async def held_seats(conn: Connection, group_session_id: UUID) -> int:
+    """Seats held for the group's open waitlist offers (live holds naming the session)."""
+    held: int = await conn.fetchval(
+        "SELECT count(*) FROM holds WHERE group_session_id = $1 AND status = 'held'",
+        group_session_id,
+    )
+    return held
+
+
+async def held_seats_of_many(
+    conn: Connection, group_session_ids: Collection[UUID]
+) -> dict[UUID, int]:
+    """`held_seats` for each session, in one query."""
+    rows = await conn.fetch(
+        """SELECT group_session_id, count(*) AS held FROM holds
+           WHERE group_session_id = ANY($1::uuid[]) AND status = 'held'
+           GROUP BY group_session_id""",
+        list(group_session_ids),
+    )
+    found = dict.fromkeys(group_session_ids, 0)
+    found.update({r["group_session_id"]: r["held"] for r in rows})
+    return found
 
 
 @dataclass(frozen=True)

@@ -148,11 +148,16 @@ def hold_from(row: asyncpg.Record) -> Hold:
         version=row["version"],
         appointment_id=row["appointment_id"],
         released_at=row["released_at"],
+        group_session_id=row["group_session_id"],
     )
 
 
-async def load_hold(conn: Connection, hold_id: UUID, *, lock: bool = False) -> Hold | None:
+async def load_hold(
+    conn: Connection, hold_id: UUID, *, lock: bool = False, skip_locked: bool = False
+) -> Hold | None:
+    """`skip_locked`: None when another transaction holds the row (the hold timer firing)."""
     sql = "SELECT * FROM holds WHERE id = $1" + (" FOR UPDATE" if lock else "")
+    sql += " SKIP LOCKED" if lock and skip_locked else ""
     row = await conn.fetchrow(sql, hold_id)
     return hold_from(row) if row else None
 
@@ -163,8 +168,8 @@ async def save_hold(conn: Connection, hold: Hold) -> None:
     await conn.execute(
         """INSERT INTO holds (id, site_id, counselor_id, client_id, room_id, modality, start_at,
                               end_at, placed_at, due_at, status, appointment_id, released_at,
-                              version)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                              version, group_session_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
            ON CONFLICT (id) DO UPDATE SET
                status = EXCLUDED.status, appointment_id = EXCLUDED.appointment_id,
                released_at = EXCLUDED.released_at, version = EXCLUDED.version""",
@@ -182,6 +187,7 @@ async def save_hold(conn: Connection, hold: Hold) -> None:
         hold.appointment_id,
         hold.released_at,
         hold.version,
+        hold.group_session_id,
     )
     await claims.sync(conn, claims.of_hold(hold))
     if hold.version == 1:

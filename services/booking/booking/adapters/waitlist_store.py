@@ -29,6 +29,7 @@ def entry_from(row: asyncpg.Record) -> Entry:
         joined_at=row["joined_at"],
         status=EntryStatus(row["status"]),
         version=row["version"],
+        group_session_id=row["group_session_id"],
     )
 
 
@@ -40,8 +41,9 @@ async def load_entry(conn: Connection, entry_id: UUID) -> Entry | None:
 async def save_entry(conn: Connection, entry: Entry) -> None:
     await conn.execute(
         """INSERT INTO waitlist_entries (id, site_id, client_id, counselor_id, modality,
-                                         earliest, latest, weekdays, joined_at, status, version)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                         earliest, latest, weekdays, joined_at, status, version,
+                                         group_session_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
            ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version""",
         entry.id,
         entry.site_id,
@@ -54,17 +56,24 @@ async def save_entry(conn: Connection, entry: Entry) -> None:
         entry.joined_at,
         entry.status.value,
         entry.version,
+        entry.group_session_id,
     )
 
 
 async def candidates(
-    conn: Connection, site_id: UUID, counselor_id: UUID, start: datetime
+    conn: Connection,
+    site_id: UUID,
+    counselor_id: UUID,
+    start: datetime,
+    group_session_id: UUID | None = None,
 ) -> list[Entry]:
     """Waiting entries of the site in order of joining, without an open offer and not yet
-    offered this slot. Locked, so two freed-slot passes never offer one entry twice."""
+    offered this slot. Locked, so two freed-slot passes never offer one entry twice. A group
+    session's seat: that group's entries only; otherwise the ordinary waitlist only."""
     rows = await conn.fetch(
         """SELECT e.* FROM waitlist_entries e
            WHERE e.site_id = $1 AND e.status = 'waiting'
+             AND e.group_session_id IS NOT DISTINCT FROM $4
              AND NOT EXISTS (SELECT 1 FROM waitlist_offers o
                              WHERE o.entry_id = e.id
                                AND (o.status = 'open'
@@ -74,6 +83,7 @@ async def candidates(
         site_id,
         counselor_id,
         start,
+        group_session_id,
     )
     return [entry_from(r) for r in rows]
 
@@ -85,6 +95,29 @@ async def waiting(conn: Connection, site_id: UUID) -> list[Entry]:
         "SELECT * FROM waitlist_entries WHERE site_id = $1 AND status = 'waiting'", site_id
     )
     return [entry_from(r) for r in rows]
+
+
+async def waiting_for_group(conn: Connection, group_session_id: UUID) -> list[Entry]:
+    """A group session's waiting entries in order of joining."""
+    rows = await conn.fetch(
+        """SELECT * FROM waitlist_entries WHERE group_session_id = $1 AND status = 'waiting'
+           ORDER BY joined_at, id""",
+        group_session_id,
+    )
+    return [entry_from(r) for r in rows]
+
+
+async def open_offers_of_group(conn: Connection, group_session_id: UUID) -> list[Offer]:
+    """The group's seats offered and not yet answered, locked (the group moves or ends).
+    An offer being accepted or expired right now is skipped, not waited for: that
+    transaction locked it before the session, so waiting here could deadlock (an accept then
+    finds the group moved; an expiry offers the seat again)."""
+    rows = await conn.fetch(
+        """SELECT * FROM waitlist_offers WHERE group_session_id = $1 AND status = 'open'
+           ORDER BY offered_at, id FOR UPDATE SKIP LOCKED""",
+        group_session_id,
+    )
+    return [offer_from(r) for r in rows]
 
 
 async def list_entries(
@@ -127,6 +160,7 @@ def offer_from(row: asyncpg.Record) -> Offer:
         status=OfferStatus(row["status"]),
         version=row["version"],
         appointment_id=row["appointment_id"],
+        group_session_id=row["group_session_id"],
     )
 
 
@@ -152,8 +186,8 @@ async def save_offer(conn: Connection, offer: Offer) -> None:
     await conn.execute(
         """INSERT INTO waitlist_offers (id, entry_id, site_id, client_id, hold_id, counselor_id,
                                         start_at, end_at, offered_at, expires_at, status,
-                                        appointment_id, version)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                                        appointment_id, version, group_session_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
            ON CONFLICT (id) DO UPDATE SET
                status = EXCLUDED.status, appointment_id = EXCLUDED.appointment_id,
                version = EXCLUDED.version""",
@@ -170,4 +204,5 @@ async def save_offer(conn: Connection, offer: Offer) -> None:
         offer.status.value,
         offer.appointment_id,
         offer.version,
+        offer.group_session_id,
     )

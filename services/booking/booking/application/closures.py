@@ -84,14 +84,15 @@ async def check_open(
     end: datetime,
     *,
     allow_closed_site: bool = False,
-) -> None:
+) -> ClosedDay | None:
     """Refuse (`SiteClosed`) a session on a closed day of its site, unless an admin allowed
-    it, which the request's audit entry then says."""
+    it, which the request's audit entry then says (and the closed day overridden is
+    returned)."""
     at_site = await projections.load_site(conn, site_id)
     if at_site is None:
-        return  # the booking's own checks name the unknown site's parts
+        return None  # the booking's own checks name the unknown site's parts
     found = await closures_store.closures_of_site(conn, site_id)
-    check_open_with(found, ZoneInfo(at_site.timezone), start, end, allow_closed_site)
+    return check_open_with(found, ZoneInfo(at_site.timezone), start, end, allow_closed_site)
 
 
 def check_open_with(

@@ -4,6 +4,7 @@ A seat is an ordinary appointment (`handlers.book_appointment` with the session'
 `group_session_id`), so every appointment rule and every downstream consumer applies per client.
 Seats are counted under the session's row lock (`load_group_session(locked=True)`): concurrent
 seat requests queue on it, and each counts the seats committed before it, so none overfills.
+A seat held for a waitlist offer (`application/waitlist.py`) counts as taken.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from booking.application.claiming import save_claiming
 from booking.application.closures import check_open
 from booking.application.ports import SiteAccess, require_site
 from booking.application.recording import record, stream_id
+from booking.application.waitlist import withdraw_group_offers
 from booking.domain import appointment, group_session, site
 from booking.domain.appointment import Appointment, AppointmentStatus
 from booking.domain.errors import InvalidCommand, NotAllowedNow, UnknownAggregate, refuse_invalid
@@ -31,15 +33,22 @@ KIND = "group_session"  # its streams: `group_session-<uuid>`
 class SeatedGroup:
     session: GroupSession
     seats: list[Appointment]  # every seat not cancelled
+    held: int = 0  # seats held for open waitlist offers
 
     @property
     def seats_left(self) -> int:
-        return group_session.seats_left(self.session, len(self.seats))
+        return group_session.seats_left(self.session, len(self.seats), self.held)
 
 
 async def schedule_group_session(
-    uow: UnitOfWork, command: group_session.ScheduleGroupSession, access: SiteAccess
+    uow: UnitOfWork,
+    command: group_session.ScheduleGroupSession,
+    access: SiteAccess,
+    *,
+    allow_closed_site: bool = False,
 ) -> SeatedGroup:
+    """`allow_closed_site`: an admin schedules it on a day the site is closed (the route
+    checks the role); its seats are then taken and offered that day too."""
     counselor = await projections.load_staff_member(uow.conn, command.counselor_id)
     if counselor is not None:
         require_site(access, counselor.site_id)
@@ -49,26 +58,48 @@ async def schedule_group_session(
     events = group_session.schedule(command, group_id, counselor, the_room, uow.now(), horizon)
     scheduled = events[0]
     assert isinstance(scheduled, group_session.GroupSessionScheduled)
-    # A group on a closed day of its site is refused like any session (no admin override yet).
-    await check_open(uow.conn, scheduled.site_id, scheduled.start, scheduled.end)
+    # A group on a closed day of its site is refused like any session, unless an admin
+    # allowed it (the event says so: its seats follow the group onto that day).
+    overridden = await check_open(
+        uow.conn,
+        scheduled.site_id,
+        scheduled.start,
+        scheduled.end,
+        allow_closed_site=allow_closed_site,
+    )
+    events = [replace(scheduled, on_closed_day=overridden is not None)]
     state = await _save(uow, None, events)
     return SeatedGroup(state, [])
 
 
 async def take_seat(
-    uow: UnitOfWork, group_session_id: UUID, client_id: UUID, access: SiteAccess
+    uow: UnitOfWork,
+    group_session_id: UUID,
+    client_id: UUID,
+    access: SiteAccess,
+    *,
+    names_resource: bool = True,
 ) -> Appointment:
     """Seat the client: a booked appointment of the session. Full, already seated, the
     client's own overlap, or a session that takes no seat now (it took place, its counselor
-    was deactivated): refused (409); a client of another site: 422."""
+    was deactivated): refused (409); a client of another site: 422. `names_resource`: False
+    when the command answers something else (a series' seats)."""
     current = await _locked(uow, group_session_id, access)
     the_client = await projections.load_client(uow.conn, client_id)
     refuse_invalid({"client_id": appointment.client_problem(the_client, current.site_id)})
     seated = await group_session_store.seats_of(uow.conn, group_session_id)
-    group_session.check_seat(current, client_id, {s.client_id for s in seated})
+    held = await group_session_store.held_seats(uow.conn, group_session_id)
+    group_session.check_seat(current, client_id, {s.client_id for s in seated}, held)
     booking = group_session.seat_booking(current, client_id)
     try:
-        return await handlers.book_appointment(uow, booking, access)
+        # A group an admin put on a closed day seats clients that day (audited as overridden).
+        return await handlers.book_appointment(
+            uow,
+            booking,
+            access,
+            allow_closed_site=current.on_closed_day,
+            seat_names_resource=names_resource,
+        )
     except InvalidCommand as refused:
         # Every field but the client is the session's own (its start, counselor, room): their
         # refusal is the session's state (it took place, its counselor left), not the request.
@@ -83,15 +114,28 @@ async def reschedule_group_session(
     command: group_session.RescheduleGroupSession,
     access: SiteAccess,
     on_freed: handlers.SlotFreed | None = None,
+    *,
+    allow_closed_site: bool = False,
 ) -> SeatedGroup:
     """Move the session and every booked seat, or nothing: every conflict (the counselor, the
-    room, each seated client) is named in one `GroupConflicts`."""
+    room, each seated client) is named in one `GroupConflicts`. `allow_closed_site`: an
+    admin moves it onto a day the site is closed."""
     current = await _locked(uow, group_session_id, access)
     new_room = await projections.load_room(uow.conn, command.room_id) if command.room_id else None
     horizon = await _horizon_months(uow, current.site_id)
-    events = group_session.reschedule(current, command, new_room, uow.now(), horizon)
+    moving = group_session.reschedule(current, command, new_room, uow.now(), horizon)[0]
+    assert isinstance(moving, group_session.GroupSessionRescheduled)
+    overridden = await check_open(
+        uow.conn,
+        current.site_id,
+        moving.start,
+        moving.end,
+        allow_closed_site=allow_closed_site,
+    )
+    events: list[group_session.GroupSessionEvent] = [
+        replace(moving, on_closed_day=overridden is not None)
+    ]
     moved = group_session.evolve(current, events[0])
-    await check_open(uow.conn, current.site_id, moved.slot.start, moved.slot.end)
     seats = [
         s
         for s in await group_session_store.seats_of(uow.conn, group_session_id)
@@ -105,8 +149,31 @@ async def reschedule_group_session(
     # move (SlotTaken) and the whole transaction, seats and group, rolls back.
     for seat in seats:
         await handlers.follow_group(uow, seat, state.slot, state.room_id)
+    if state.slot != current.slot:
+        # Seats offered at the old time are withdrawn and offered again at the new one.
+        await withdraw_group_offers(uow, group_session_id)
     if on_freed is not None and state.slot != current.slot:
         await on_freed(uow, _freed(current))
+        await on_freed(uow, _free_seat(state))
+    return await seated(uow, state)
+
+
+async def change_capacity(
+    uow: UnitOfWork,
+    group_session_id: UUID,
+    command: group_session.ChangeCapacity,
+    access: SiteAccess,
+    on_freed: handlers.SlotFreed | None = None,
+) -> SeatedGroup:
+    """Raise or lower the seats (never below those seated or held for an offer); seats raised
+    go to the group's waitlist (`on_freed` with a freed seat)."""
+    current = await _locked(uow, group_session_id, access)
+    seats = await group_session_store.seats_of(uow.conn, group_session_id)
+    held = await group_session_store.held_seats(uow.conn, group_session_id)
+    events = group_session.change_capacity(current, command, len(seats), held, uow.now())
+    state = await _save(uow, current, events) if events else current
+    if on_freed is not None and state.capacity > current.capacity:
+        await on_freed(uow, _free_seat(state))
     return await seated(uow, state)
 
 
@@ -123,6 +190,7 @@ async def cancel_group_session(
     current = await _locked(uow, group_session_id, access)
     events = group_session.cancel(current, command, uow.now())
     state = await _save(uow, current, events)
+    await withdraw_group_offers(uow, group_session_id)  # the seats offered are gone too
     per_seat = appointment.CancelAppointment(command.reason, command.cancelled_by)
     for seat in await group_session_store.seats_of(uow.conn, group_session_id):
         if seat.status is AppointmentStatus.BOOKED:
@@ -133,7 +201,8 @@ async def cancel_group_session(
 
 
 async def seated(uow: UnitOfWork, state: GroupSession) -> SeatedGroup:
-    return SeatedGroup(state, await group_session_store.seats_of(uow.conn, state.id))
+    seats = await group_session_store.seats_of(uow.conn, state.id)
+    return SeatedGroup(state, seats, await group_session_store.held_seats(uow.conn, state.id))
 
 
 async def _locked(uow: UnitOfWork, group_session_id: UUID, access: SiteAccess) -> GroupSession:
@@ -164,6 +233,11 @@ async def _conflicts(
 
 def _freed(was: GroupSession) -> FreedSlot:
     return FreedSlot(was.site_id, was.counselor_id, was.room_id, was.modality, was.start, was.end)
+
+
+def _free_seat(session: GroupSession) -> FreedSlot:
+    """A seat of the session, for its own waitlist (the offer counts the free seats)."""
+    return replace(_freed(session), group_session_id=session.id)
 
 
 def _conflict(resource: str, client_id: UUID | None, holder: claims.Holder) -> GroupConflict:

@@ -224,9 +224,12 @@ async def book_appointment(
     hold_id: UUID | None = None,
     *,
     allow_closed_site: bool = False,
+    seat_names_resource: bool = True,
 ) -> Appointment:
     """Book a session. `allow_closed_site`: an admin books on a day the site is closed (the
-    route checks the role); otherwise such a day is refused (`SiteClosed`)."""
+    route checks the role); otherwise such a day is refused (`SiteClosed`).
+    `seat_names_resource`: False when a group's seat is one of several the command takes
+    (a series' seats: its replay answers the series)."""
     # The first statement: with the request's key lock and look-up when the route asks.
     parties = await uow.first_read(
         projections.BOOKING_PARTIES, command.counselor_id, command.client_id
@@ -256,7 +259,7 @@ async def book_appointment(
         booked.end,
         allow_closed_site,
     )
-    if command.group_session_id is not None:
+    if command.group_session_id is not None and seat_names_resource:
         # A replay of a seat's request answers the seat, not its group session.
         uow.name_resource(appointment_id, f"/appointments/{appointment_id}")
     if hold_id is not None:
@@ -330,8 +333,9 @@ async def cancel_appointment(
     if vet is not None:
         vet(events)
     cancelled = await _save_appointment(uow, current, events)
-    # A group seat frees a seat, not the counselor's time: nothing for the waitlist.
-    if on_freed is not None and current.group_session_id is None:
+    # A group seat frees a seat, not the counselor's time: it goes to the group's own waitlist
+    # (the freed slot names the group).
+    if on_freed is not None:
         await on_freed(uow, _freed(current))
     return cancelled
 
@@ -348,7 +352,15 @@ async def confirm_appointment(
 
 
 def _freed(was: Appointment) -> FreedSlot:
-    return FreedSlot(was.site_id, was.counselor_id, was.room_id, was.modality, was.start, was.end)
+    return FreedSlot(
+        was.site_id,
+        was.counselor_id,
+        was.room_id,
+        was.modality,
+        was.start,
+        was.end,
+        was.group_session_id,
+    )
 
 
 async def _missed_session_fee(uow: UnitOfWork, site_id: UUID) -> Fee | None:

@@ -7,7 +7,7 @@ cancellation reasons or referral text.
 from collections.abc import Callable, Sequence
 
 from booking.application.manage_links import manage_url
-from booking.domain import appointment, client, group_session, site, staff
+from booking.domain import appointment, client, group_series, group_session, site, staff
 from booking.domain.appointment import Appointment
 from booking.domain.scheduling import series
 from booking.domain.scheduling.rules import Fee
@@ -197,6 +197,43 @@ def group_session_events(
             return [
                 public.GroupSessionCancelled(
                     **common, cancelled_by=event.cancelled_by, cancelled_at=event.cancelled_at
+                )
+            ]
+        case group_session.GroupCapacityChanged():
+            return [
+                public.GroupSessionCapacityChanged(
+                    **common,
+                    previous_capacity=event.previous_capacity,
+                    changed_at=event.changed_at,
+                )
+            ]
+
+
+def group_series_events(
+    state: group_series.GroupSeries, event: group_series.GroupSeriesEvent
+) -> list[public.IntegrationEvent]:
+    """Ids and the rule only; each occurrence publishes its own `GroupSession*` event first."""
+    match event:
+        case group_series.GroupSeriesScheduled():
+            return [
+                public.GroupSessionSeriesScheduled(
+                    group_series_id=state.id,
+                    site_id=state.site_id,
+                    counselor_id=state.counselor_id,
+                    rrule=state.rrule,
+                    capacity=state.capacity,
+                    group_session_ids=list(event.group_session_ids),
+                )
+            ]
+        case group_series.GroupSeriesCancelled():
+            return [
+                public.GroupSessionSeriesCancelled(
+                    group_series_id=state.id,
+                    site_id=state.site_id,
+                    counselor_id=state.counselor_id,
+                    from_date=event.from_date,
+                    cancelled_by=event.cancelled_by,
+                    group_session_ids=list(event.group_session_ids),
                 )
             ]
 

@@ -36,13 +36,14 @@ from booking.adapters import (
     closures_store,
     deferred_store,
     event_codec,
+    group_series_store,
     group_session_store,
     projections,
     scheduling_store,
     series_store,
     waitlist_store,
 )
-from booking.domain import appointment, client, group_session, room, site, staff
+from booking.domain import appointment, client, group_series, group_session, room, site, staff
 from booking.domain.scheduling import closures, deferred, holds, hours, rules, series, waitlist
 from counseling_shared.batched_writes import Batches
 from counseling_shared.db import REBUILD_COMMIT, binary_jsonb
@@ -63,6 +64,7 @@ _KINDS: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Connection, Any], A
     "appointment": (appointment.evolve, projections.save_replayed_appointment),
     # After the appointments: a compared rebuild drops every claim not an appointment's.
     "group_session": (group_session.evolve, group_session_store.save_replayed_group_session),
+    "group_series": (group_series.evolve, group_series_store.save_group_series),
     "hours": (hours.evolve, scheduling_store.save_hours),
     "siterules": (rules.evolve, scheduling_store.save_rules),
     "siteclosures": (closures.evolve, closures_store.save_closures),
@@ -81,6 +83,7 @@ _TABLES_OF_KIND = {
     "client": ("clients",),
     "appointment": ("appointments", "slot_claims"),
     "group_session": ("group_sessions", "slot_claims"),
+    "group_series": ("group_session_series",),
     "hours": ("working_hours",),
     "siterules": ("site_booking_rules",),
     "siteclosures": ("site_closures",),
@@ -113,6 +116,7 @@ _TABLES = (
     "appointment_series",
     "slot_claims",
     "holds",
+    "group_session_series",
     "group_sessions",
     "working_hours",
     "site_booking_rules",

@@ -4,6 +4,11 @@ A freed slot is offered inside the transaction that freed it (the cancellation, 
 reschedule, or the timer releasing a hold), so a slot is never freed without its offer.
 Outside the offer window (`WAITLIST_OFFER_HOURS`, the site's zone) that transaction instead
 records the slot as deferred: a durable timer offers it when the window opens.
+
+A group session's waitlist is the same machinery: its entries name the session, and a freed
+seat (a seat cancelled, a capacity raised, a seat's offer expired) is a freed slot naming the
+session. Its seats are counted under the session's row lock before each is offered, and each
+offered seat is held (a hold naming the session) until accepted or expired.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from booking.adapters import (
     claims,
     closures_store,
     deferred_store,
+    group_session_store,
     projections,
     scheduling_store,
     waitlist_store,
@@ -29,9 +35,10 @@ from booking.application import handlers
 from booking.application.holding import expire_hold, save_hold
 from booking.application.ports import EverySite, SiteAccess, require_site
 from booking.application.recording import record, stream_id
-from booking.domain import appointment
+from booking.domain import appointment, group_session
 from booking.domain.appointment import Appointment
-from booking.domain.errors import UnknownAggregate
+from booking.domain.errors import NotAllowedNow, UnknownAggregate, refuse_invalid
+from booking.domain.group_session import GroupSession, GroupSessionStatus
 from booking.domain.scheduling import deferred, holds, waitlist
 from booking.domain.scheduling.closures import closed_day
 from booking.domain.scheduling.deferred import DeferredSlot
@@ -95,6 +102,57 @@ async def join_waitlist(
     return state
 
 
+async def join_group_waitlist(
+    uow: UnitOfWork, group_session_id: UUID, client_id: UUID, access: SiteAccess
+) -> Entry:
+    """Put a client of the session's site on a full group's waitlist (an entry naming the
+    session, with no other constraint). Checked under the session's row lock, as a seat is."""
+    session = await _locked_group(uow, group_session_id)
+    require_site(access, session.site_id)
+    the_client = await projections.load_client(uow.conn, client_id)
+    refuse_invalid({"client_id": appointment.client_problem(the_client, session.site_id)})
+    seated = await group_session_store.seats_of(uow.conn, group_session_id)
+    held = await group_session_store.held_seats(uow.conn, group_session_id)
+    waiting = await waitlist_store.waiting_for_group(uow.conn, group_session_id)
+    group_session.check_joins_waitlist(
+        session, client_id, {s.client_id for s in seated}, held, {e.client_id for e in waiting}
+    )
+    entry_id = uuid4()
+    # A replay of the request answers the entry, not the group session its path names.
+    uow.name_resource(entry_id, f"/waitlist/{entry_id}")
+    joined = waitlist.WaitlistJoined(
+        entry_id,
+        session.site_id,
+        client_id,
+        counselor_id=None,
+        modality=None,
+        earliest=None,
+        latest=None,
+        weekdays=None,
+        joined_at=uow.now(),
+        group_session_id=session.id,
+    )
+    state = await record(
+        uow,
+        stream_id("waitlist", entry_id),
+        None,
+        0,
+        [joined],
+        waitlist.evolve_entry,
+        _no_public,
+        entry_id,
+    )
+    await waitlist_store.save_entry(uow.conn, state)
+    return state
+
+
+async def _locked_group(uow: UnitOfWork, group_session_id: UUID) -> GroupSession:
+    session = await group_session_store.load_group_session(uow.conn, group_session_id, locked=True)
+    if session is None:
+        raise UnknownAggregate("group session", group_session_id)
+    return session
+
+
 def offer_events(state: Offer, event: waitlist.OfferEvent, url: str) -> list[IntegrationEvent]:
     if not isinstance(event, waitlist.WaitlistOfferMade):
         return []
@@ -108,6 +166,7 @@ def offer_events(state: Offer, event: waitlist.OfferEvent, url: str) -> list[Int
             counselor_id=state.counselor_id,
             accept_url=url,
             expires_at=state.expires_at,
+            group_session_id=state.group_session_id,
         )
     ]
 
@@ -138,9 +197,66 @@ async def _save_offer(
 
 
 async def offer_freed_slot(uow: UnitOfWork, freed: FreedSlot, policy: OfferPolicy) -> Offer | None:
+    """Offer `freed` to the waitlist (`_offer_slot`); a group's freed seat goes to the
+    group's waitlist, as many offers as the group has free seats now."""
+    if freed.group_session_id is None:
+        return await _offer_slot(uow, freed, policy)
+    offers = await offer_free_seats(uow, freed.group_session_id, policy)
+    return offers[0] if offers else None
+
+
+async def offer_free_seats(
+    uow: UnitOfWork, group_session_id: UUID, policy: OfferPolicy
+) -> list[Offer]:
+    """Offer each free seat of the group (not seated, not held for an offer) to its
+    waitlist, one entry per seat in joining order. Counted under the session's row lock, so
+    concurrent seats and offers never overfill it."""
+    session = await _locked_group(uow, group_session_id)
+    if session.status is not GroupSessionStatus.BOOKED:
+        return []
+    seated = await group_session_store.seats_of(uow.conn, session.id)
+    held = await group_session_store.held_seats(uow.conn, session.id)
+    offers: list[Offer] = []
+    for _ in range(group_session.seats_left(session, len(seated), held)):
+        offer = await _offer_slot(uow, _seat_of(session), policy, session.on_closed_day)
+        if offer is None:
+            break  # nobody (else) waits, or the seat was deferred to the offer window
+        offers.append(offer)
+    return offers
+
+
+def _seat_of(session: GroupSession) -> FreedSlot:
+    return FreedSlot(
+        session.site_id,
+        session.counselor_id,
+        session.room_id,
+        session.modality,
+        session.start,
+        session.end,
+        session.id,
+    )
+
+
+async def withdraw_group_offers(uow: UnitOfWork, group_session_id: UUID) -> None:
+    """The group moves or ends: its open offers expire and their held seats are released
+    (not offered on: the caller offers the seats again at the new time, if any)."""
+    for offer in await waitlist_store.open_offers_of_group(uow.conn, group_session_id):
+        hold = await scheduling_store.load_hold(
+            uow.conn, offer.hold_id, lock=True, skip_locked=True
+        )
+        if hold is None:
+            continue  # the hold timer is expiring it now: it offers the seat again itself
+        await expire_hold(uow, hold)
+        await _save_offer(uow, offer, [waitlist.WaitlistOfferExpired(offer.id, uow.now())])
+
+
+async def _offer_slot(
+    uow: UnitOfWork, freed: FreedSlot, policy: OfferPolicy, on_closed_day: bool = False
+) -> Offer | None:
     """Offer `freed` to the first waiting entry it fits (in order of joining) that has no
     open offer, was not offered this slot before, and whose client is free then; outside
-    the offer window, defer it to the window's opening instead (when anyone waits for it)."""
+    the offer window, defer it to the window's opening instead (when anyone waits for it).
+    `on_closed_day`: a seat of a group an admin put on a closed day is offered all the same."""
     now = uow.now()
     if freed.start <= now:
         return None
@@ -148,7 +264,7 @@ async def offer_freed_slot(uow: UnitOfWork, freed: FreedSlot, policy: OfferPolic
     assert at_site is not None
     zone = ZoneInfo(at_site.timezone)
     closed = await closures_store.closures_of_site(uow.conn, freed.site_id)
-    if closed_day(closed, zone, freed.start, freed.end):
+    if closed_day(closed, zone, freed.start, freed.end) and not on_closed_day:
         return None  # the site is closed that day: nobody is offered it
     when = offer_at(policy.window, zone, now, freed.start, policy.ttl)
     if when is None:
@@ -158,7 +274,7 @@ async def offer_freed_slot(uow: UnitOfWork, freed: FreedSlot, policy: OfferPolic
         return None
     slot = TimeSlot(freed.start, freed.end)
     for entry in await waitlist_store.candidates(
-        uow.conn, freed.site_id, freed.counselor_id, freed.start
+        uow.conn, freed.site_id, freed.counselor_id, freed.start, freed.group_session_id
     ):
         if not entry.matches(freed, zone):
             continue
@@ -173,6 +289,7 @@ async def offer_freed_slot(uow: UnitOfWork, freed: FreedSlot, policy: OfferPolic
             slot.start,
             slot.end,
             active=True,
+            group_session_id=freed.group_session_id,  # a seat: its client's time only
         )
         taken = await _claim_refused(uow, claim)
         if taken == "client":
@@ -189,6 +306,7 @@ async def offer_freed_slot(uow: UnitOfWork, freed: FreedSlot, policy: OfferPolic
             slot,
             now,
             now + policy.ttl,
+            freed.group_session_id,
         )
         hold = await save_hold(uow, None, placed)
         made = waitlist.WaitlistOfferMade(
@@ -202,6 +320,7 @@ async def offer_freed_slot(uow: UnitOfWork, freed: FreedSlot, policy: OfferPolic
             slot.end,
             now,
             hold.expires_at,
+            freed.group_session_id,
         )
         return await _save_offer(uow, None, [made], policy)
     return None
@@ -273,18 +392,30 @@ async def hold_expired(uow: UnitOfWork, hold: Hold, policy: OfferPolicy | None) 
             hold.modality,
             hold.slot.start,
             hold.slot.end,
+            hold.group_session_id,
         )
         await offer_freed_slot(uow, freed, policy)
 
 
 async def accept_offer(uow: UnitOfWork, offer_id: UUID) -> Appointment:
-    """Book the offered slot through its hold (the signed link is the credential)."""
+    """Book the offered slot through its hold (the signed link is the credential). A group's
+    seat: booked under the session's row lock, the hold counted as taken until then."""
     offer = await waitlist_store.load_offer(uow.conn, offer_id, lock=True)
     if offer is None:
         raise UnknownAggregate("waitlist offer", offer_id)
     waitlist.check_acceptable(offer, uow.now())
     hold = await scheduling_store.load_hold(uow.conn, offer.hold_id)
     assert hold is not None
+    on_closed_day = False
+    if offer.group_session_id is not None:
+        # Offer, then session, then hold: the order the hold timer's expiry cannot cross.
+        session = await _locked_group(uow, offer.group_session_id)
+        if session.status is not GroupSessionStatus.BOOKED or session.slot != hold.slot:
+            raise NotAllowedNow(
+                f"group session {session.id} was cancelled or moved since this offer; a seat "
+                "at its new time is offered again"
+            )
+        on_closed_day = session.on_closed_day  # its seats follow it onto that day
     command = appointment.BookAppointment(
         counselor_id=hold.counselor_id,
         client_id=offer.client_id,
@@ -292,8 +423,11 @@ async def accept_offer(uow: UnitOfWork, offer_id: UUID) -> Appointment:
         start=hold.slot.start,
         duration_minutes=hold.slot.minutes,
         modality=hold.modality,
+        group_session_id=hold.group_session_id,
     )
-    booked = await handlers.book_appointment(uow, command, EverySite(), hold_id=hold.id)
+    booked = await handlers.book_appointment(
+        uow, command, EverySite(), hold_id=hold.id, allow_closed_site=on_closed_day
+    )
     await _save_offer(uow, offer, [waitlist.WaitlistOfferAccepted(offer.id, booked.id, uow.now())])
     entry = await waitlist_store.load_entry(uow.conn, offer.entry_id)
     assert entry is not None

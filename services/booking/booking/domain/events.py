@@ -1,6 +1,6 @@
 """Every aggregate event booking stores, by stored type name (the `events.type` column)."""
 
-from booking.domain import appointment, client, group_session, room, site, staff
+from booking.domain import appointment, client, group_series, group_session, room, site, staff
 from booking.domain.scheduling import closures, deferred, holds, hours, rules, series, waitlist
 
 DomainEvent = (
@@ -10,6 +10,7 @@ DomainEvent = (
     | client.ClientEvent
     | appointment.AppointmentEvent
     | group_session.GroupSessionEvent
+    | group_series.GroupSeriesEvent
     | hours.HoursEvent
     | rules.RulesEvent
     | closures.ClosuresEvent
@@ -42,6 +43,9 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         group_session.GroupSessionScheduled,
         group_session.GroupSessionRescheduled,
         group_session.GroupSessionCancelled,
+        group_session.GroupCapacityChanged,
+        group_series.GroupSeriesScheduled,
+        group_series.GroupSeriesCancelled,
         hours.WorkingHoursSet,
         rules.BookingRulesSet,
         closures.SiteClosuresSet,

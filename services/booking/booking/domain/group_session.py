@@ -7,6 +7,10 @@ events of this stream: they are the seats' own appointments, counted under a row
 session when a seat is taken (`check_seat`), so concurrent requests never overfill it.
 
 Status moves `booked` → `cancelled`, and only from `booked`.
+
+A full group has a waitlist: its entries are ordinary waitlist entries naming the session.
+A seat offered to one of them is held (a hold naming the session) until accepted or expired,
+and counts as taken meanwhile (`held`), so nobody else takes it and the group never overfills.
 """
 
 from collections.abc import Collection
@@ -59,6 +63,9 @@ class GroupSession:
     scheduled_at: datetime
     version: int
     cancellation: GroupCancellation | None = None
+    # An admin scheduled (or moved) it on a day its site is closed, on purpose: its seats
+    # are taken and offered that day too.
+    on_closed_day: bool = False
 
     @property
     def start(self) -> datetime:
@@ -75,6 +82,27 @@ class GroupFull(NotAllowedNow):
 
 class AlreadySeated(NotAllowedNow):
     """The client already has a seat in this session (409)."""
+
+
+class AlreadyWaiting(NotAllowedNow):
+    """The client already waits for a seat in this session (409)."""
+
+
+class SeatsFree(NotAllowedNow):
+    """A seat is free: the client takes it instead of waiting (409 `seats_free`)."""
+
+
+class CapacityBelowTaken(NotAllowedNow):
+    """The new capacity is below the seats taken (409 `capacity_below_seated`)."""
+
+    def __init__(self, session_id: UUID, capacity: int, seated: int, held: int) -> None:
+        held_text = f" and {held} held for waitlist offers" if held else ""
+        super().__init__(
+            f"group session {session_id} cannot have {capacity} seats: {seated} clients are "
+            f"seated{held_text}"
+        )
+        self.seated = seated
+        self.held = held
 
 
 @dataclass(frozen=True)
@@ -125,6 +153,11 @@ class CancelGroupSession:
     cancelled_by: CancelledBy
 
 
+@dataclass(frozen=True)
+class ChangeCapacity:
+    capacity: int
+
+
 # --- events ------------------------------------------------------------------------------
 
 
@@ -139,6 +172,7 @@ class GroupSessionScheduled:
     end: datetime
     capacity: int
     scheduled_at: datetime
+    on_closed_day: bool = False  # an admin's `allow_closed_site` let it onto a closed day
 
 
 @dataclass(frozen=True)
@@ -149,6 +183,7 @@ class GroupSessionRescheduled:
     end: datetime
     previous_start: datetime
     rescheduled_at: datetime
+    on_closed_day: bool = False
 
 
 @dataclass(frozen=True)
@@ -159,7 +194,17 @@ class GroupSessionCancelled:
     cancelled_at: datetime
 
 
-GroupSessionEvent = GroupSessionScheduled | GroupSessionRescheduled | GroupSessionCancelled
+@dataclass(frozen=True)
+class GroupCapacityChanged:
+    group_session_id: UUID
+    capacity: int
+    previous_capacity: int
+    changed_at: datetime
+
+
+GroupSessionEvent = (
+    GroupSessionScheduled | GroupSessionRescheduled | GroupSessionCancelled | GroupCapacityChanged
+)
 
 
 # --- decisions ---------------------------------------------------------------------------
@@ -212,14 +257,51 @@ def capacity_problem(capacity: int) -> str | None:
     return f"must be between {MIN_CAPACITY} and {MAX_CAPACITY} clients"
 
 
-def check_seat(session: GroupSession, client_id: UUID, seated: Collection[UUID]) -> None:
+def check_seat(
+    session: GroupSession, client_id: UUID, seated: Collection[UUID], held: int = 0
+) -> None:
     """Whether `client_id` may take a seat, given the clients holding one now (`seated`:
-    every seat not cancelled, read under the session's row lock)."""
+    every seat not cancelled) and the seats held for open waitlist offers (`held`), both
+    read under the session's row lock."""
     _require_booked(session, "given a new seat")
     if client_id in seated:
         raise AlreadySeated(f"client {client_id} already has a seat in group session {session.id}")
-    if len(seated) >= session.capacity:
+    if len(seated) + held >= session.capacity:
         raise GroupFull(f"group session {session.id} is full: {session.capacity} seats taken")
+
+
+def check_joins_waitlist(
+    session: GroupSession,
+    client_id: UUID,
+    seated: Collection[UUID],
+    held: int,
+    waiting: Collection[UUID],
+) -> None:
+    """Whether `client_id` may wait for a seat: the session is booked, full (seats held for
+    offers count as taken), and the client neither seated nor waiting already."""
+    _require_booked(session, "waited for")
+    if client_id in seated:
+        raise AlreadySeated(f"client {client_id} already has a seat in group session {session.id}")
+    if client_id in waiting:
+        raise AlreadyWaiting(
+            f"client {client_id} already waits for a seat in group session {session.id}"
+        )
+    if len(seated) + held < session.capacity:
+        raise SeatsFree(f"group session {session.id} has a free seat: take it instead of waiting")
+
+
+def change_capacity(
+    session: GroupSession, command: ChangeCapacity, seated: int, held: int, now: datetime
+) -> list[GroupSessionEvent]:
+    """Raise or lower the seats; never below the seats taken (seated or held for an offer).
+    The same capacity records nothing."""
+    _require_booked(session, "resized")
+    refuse_invalid({"capacity": capacity_problem(command.capacity)})
+    if command.capacity < seated + held:
+        raise CapacityBelowTaken(session.id, command.capacity, seated, held)
+    if command.capacity == session.capacity:
+        return []
+    return [GroupCapacityChanged(session.id, command.capacity, session.capacity, now)]
 
 
 def seat_booking(session: GroupSession, client_id: UUID) -> BookAppointment:
@@ -235,8 +317,11 @@ def seat_booking(session: GroupSession, client_id: UUID) -> BookAppointment:
     )
 
 
-def seats_left(session: GroupSession, seated: int) -> int:
-    return max(session.capacity - seated, 0) if session.status is GroupSessionStatus.BOOKED else 0
+def seats_left(session: GroupSession, seated: int, held: int = 0) -> int:
+    """Seats anyone may take now: not seated, not held for a waitlist offer."""
+    if session.status is not GroupSessionStatus.BOOKED:
+        return 0
+    return max(session.capacity - seated - held, 0)
 
 
 def reschedule(
@@ -305,12 +390,20 @@ def evolve(state: GroupSession | None, event: GroupSessionEvent) -> GroupSession
             status=GroupSessionStatus.BOOKED,
             scheduled_at=event.scheduled_at,
             version=1,
+            on_closed_day=event.on_closed_day,
         )
     assert state is not None, f"{type(event).__name__} before GroupSessionScheduled"
     state = replace(state, version=state.version + 1)
     match event:
         case GroupSessionRescheduled():
-            return replace(state, slot=TimeSlot(event.start, event.end), room_id=event.room_id)
+            return replace(
+                state,
+                slot=TimeSlot(event.start, event.end),
+                room_id=event.room_id,
+                on_closed_day=event.on_closed_day,
+            )
         case GroupSessionCancelled():
             cancellation = GroupCancellation(event.cancelled_by, event.reason, event.cancelled_at)
             return replace(state, status=GroupSessionStatus.CANCELLED, cancellation=cancellation)
+        case GroupCapacityChanged():
+            return replace(state, capacity=event.capacity)

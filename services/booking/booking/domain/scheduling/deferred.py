@@ -40,6 +40,7 @@ class FreedSlotDeferred:
     end: datetime
     deferred_at: datetime
     offer_at: datetime
+    group_session_id: UUID | None = None  # a group's freed seat
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ def defer(
             slot.end,
             now,
             offer_at,
+            slot.group_session_id,
         )
     ]
 
@@ -88,6 +90,7 @@ def evolve(state: DeferredSlot | None, event: DeferredEvent) -> DeferredSlot:
                 event.modality,
                 event.start,
                 event.end,
+                event.group_session_id,
             )
             return DeferredSlot(
                 event.deferred_id,

@@ -42,6 +42,8 @@ class Hold:
     version: int
     appointment_id: UUID | None = None
     released_at: datetime | None = None
+    # A seat of this group session held for a waitlist offer: it claims only its client.
+    group_session_id: UUID | None = None
 
     def is_live(self, now: datetime) -> bool:
         return self.status is HoldStatus.HELD and now < self.expires_at
@@ -59,6 +61,7 @@ class HoldPlaced:
     end: datetime
     placed_at: datetime
     expires_at: datetime
+    group_session_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ def place(
     slot: TimeSlot,
     now: datetime,
     expires_at: datetime,
+    group_session_id: UUID | None = None,
 ) -> list[HoldEvent]:
     """Who and where were checked like a booking's (`appointment.book`) by the caller."""
     return [
@@ -96,6 +100,7 @@ def place(
             slot.end,
             now,
             expires_at,
+            group_session_id,
         )
     ]
 
@@ -157,6 +162,7 @@ def evolve(state: Hold | None, event: HoldEvent) -> Hold:
                 expires_at=event.expires_at,
                 status=HoldStatus.HELD,
                 version=1,
+                group_session_id=event.group_session_id,
             )
         case HoldReleased():
             assert state is not None, "HoldReleased before HoldPlaced"

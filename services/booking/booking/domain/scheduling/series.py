@@ -99,6 +99,7 @@ class Conflict:
     reason: str = "taken"
     closed_on: date | None = None
     closure_kind: str | None = None
+    conflicting_group_session_id: UUID | None = None  # a group session has it
 
 
 class SeriesConflicts(DomainError):

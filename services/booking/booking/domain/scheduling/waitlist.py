@@ -36,6 +36,9 @@ class FreedSlot:
     modality: Modality
     start: datetime
     end: datetime
+    # A freed seat of this group session (a seat cancelled, a capacity raised, a seat's
+    # offer expired): offered only to the group's own waitlist.
+    group_session_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -51,11 +54,14 @@ class Entry:
     joined_at: datetime
     status: EntryStatus
     version: int
+    group_session_id: UUID | None = None  # waiting for a seat in this group session only
 
     def matches(self, slot: FreedSlot, zone: ZoneInfo) -> bool:
-        """The slot fits every constraint the client gave."""
+        """The slot fits every constraint the client gave; a group's entry fits only a seat
+        of its group, and an ordinary entry never a seat."""
         return (
             self.status is EntryStatus.WAITING
+            and slot.group_session_id == self.group_session_id
             and slot.site_id == self.site_id
             and self.counselor_id in (None, slot.counselor_id)
             and self.modality in (None, slot.modality)
@@ -87,6 +93,7 @@ class WaitlistJoined:
     latest: datetime | None
     weekdays: tuple[int, ...] | None
     joined_at: datetime
+    group_session_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +168,7 @@ def evolve_entry(state: Entry | None, event: EntryEvent) -> Entry:
                 event.joined_at,
                 EntryStatus.WAITING,
                 version=1,
+                group_session_id=event.group_session_id,
             )
         case WaitlistEntryBooked():
             assert state is not None, "WaitlistEntryBooked before WaitlistJoined"
@@ -185,6 +193,7 @@ class Offer:
     status: OfferStatus
     version: int
     appointment_id: UUID | None = None
+    group_session_id: UUID | None = None  # a seat of this group session is offered
 
 
 @dataclass(frozen=True)
@@ -199,6 +208,7 @@ class WaitlistOfferMade:
     end: datetime
     offered_at: datetime
     expires_at: datetime
+    group_session_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -260,6 +270,7 @@ def evolve_offer(state: Offer | None, event: OfferEvent) -> Offer:
                 event.expires_at,
                 OfferStatus.OPEN,
                 version=1,
+                group_session_id=event.group_session_id,
             )
         case WaitlistOfferAccepted():
             assert state is not None

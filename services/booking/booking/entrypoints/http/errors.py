@@ -9,7 +9,8 @@ from fastapi import Request, Response
 from booking.application.ports import AccessDenied, PeopleOnly
 from booking.domain.errors import InvalidCommand, NotAllowedNow, SlotTaken, UnknownAggregate
 from booking.domain.expected_fee import FeeChanged
-from booking.domain.group_session import GroupConflicts, GroupFull
+from booking.domain.group_series import SeriesSeatConflicts
+from booking.domain.group_session import CapacityBelowTaken, GroupConflicts, GroupFull, SeatsFree
 from booking.domain.scheduling.closures import SiteClosed
 from booking.domain.scheduling.series import SeriesConflicts
 from counseling_shared.http.idempotency import KeyCheckedInTransaction
@@ -66,6 +67,34 @@ def as_problem(exc: Exception) -> Problem | None:
                             if c.closed_on
                             else {}
                         ),
+                        **(
+                            {"conflicting_group_session_id": str(c.conflicting_group_session_id)}
+                            if c.conflicting_group_session_id
+                            else {}
+                        ),
+                    }
+                    for c in exc.conflicts
+                ],
+            )
+        case SeriesSeatConflicts():
+            return Conflict(
+                str(exc),
+                conflicts=[
+                    {
+                        "group_session_id": str(c.group_session_id),
+                        "start": c.start.isoformat(),
+                        "reason": c.reason,
+                        "conflicting_appointment_id": _text(c.conflicting_appointment_id),
+                        "conflicting_hold_id": _text(c.conflicting_hold_id),
+                        "conflicting_group_session_id": _text(c.conflicting_group_session_id),
+                        **(
+                            {
+                                "closed_on": c.closed_on.isoformat(),
+                                "closure_kind": c.closure_kind,
+                            }
+                            if c.closed_on
+                            else {}
+                        ),
                     }
                     for c in exc.conflicts
                 ],
@@ -98,6 +127,17 @@ def as_problem(exc: Exception) -> Problem | None:
             )
         case GroupFull():
             return Problem(409, "group_full", "Group session full", str(exc))
+        case SeatsFree():
+            return Problem(409, "seats_free", "A seat is free", str(exc))
+        case CapacityBelowTaken():
+            return Problem(
+                409,
+                "capacity_below_seated",
+                "Capacity below the seats taken",
+                str(exc),
+                seated=exc.seated,
+                held=exc.held,
+            )
         case NotAllowedNow():
             return Conflict(str(exc))
         case FeeChanged():

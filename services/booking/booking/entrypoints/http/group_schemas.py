@@ -27,6 +27,12 @@ class GroupSessionIn(RequestBody):
     capacity: int = Field(
         ge=MIN_CAPACITY, le=MAX_CAPACITY, description="How many clients may take a seat."
     )
+    allow_closed_site: bool = Field(
+        False,
+        description="Extension: an `admin` schedules it on a day the site is closed anyway "
+        "(audited as such; its seats are then taken that day too); otherwise such a day is a "
+        "409 `site-closed`. Other keys: 403.",
+    )
 
 
 class SeatIn(RequestBody):
@@ -39,6 +45,19 @@ class GroupRescheduleIn(RequestBody):
         None, ge=MIN_SESSION_MINUTES, le=MAX_SESSION_MINUTES, description="Default: unchanged."
     )
     room_id: UUID | None = Field(None, description="Default: unchanged.")
+    allow_closed_site: bool = Field(
+        False,
+        description="Extension: an `admin` moves it onto a day the site is closed anyway "
+        "(audited as such); otherwise such a day is a 409 `site-closed`. Other keys: 403.",
+    )
+
+
+class CapacityIn(RequestBody):
+    capacity: int = Field(
+        ge=MIN_CAPACITY,
+        le=MAX_CAPACITY,
+        description="The new number of seats; not below the seats taken (seated or held).",
+    )
 
 
 class GroupCancelIn(RequestBody):
@@ -72,7 +91,17 @@ class GroupSessionOut(BaseModel):
     seats: list[SeatOut] = Field(
         description="Every seat not cancelled (booked, completed or missed), by booking time."
     )
-    seats_left: int = Field(description="Seats still free (0 once cancelled).")
+    seats_left: int = Field(
+        description="Seats anyone may take now: not seated, not held (0 once cancelled)."
+    )
+    seats_held: int = Field(
+        0, description="Extension: seats held for open offers to the group's waitlist."
+    )
+    on_closed_day: bool = Field(
+        False,
+        description="Extension: an admin put it on a day the site is closed "
+        "(`allow_closed_site`); its seats are taken and offered that day too.",
+    )
 
     @classmethod
     def of(cls, group: SeatedGroup) -> "GroupSessionOut":
@@ -97,4 +126,6 @@ class GroupSessionOut(BaseModel):
                 for s in group.seats
             ],
             seats_left=group.seats_left,
+            seats_held=group.held,
+            on_closed_day=session.on_closed_day,
         )

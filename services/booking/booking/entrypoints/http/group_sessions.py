@@ -10,13 +10,16 @@ from fastapi import APIRouter, Query
 from booking.adapters import group_session_store
 from booking.adapters.queries import Window
 from booking.application import group_sessions
+from booking.application import waitlist as waitlist_app
 from booking.application.group_sessions import SeatedGroup
 from booking.application.ports import require_site
 from booking.domain import group_session
 from booking.domain.errors import UnknownAggregate
+from booking.entrypoints.http.closures import closed_site_override
 from booking.entrypoints.http.deps import Live, execute
 from booking.entrypoints.http.errors import BookingRoute
 from booking.entrypoints.http.group_schemas import (
+    CapacityIn,
     GroupCancelIn,
     GroupRescheduleIn,
     GroupSessionIn,
@@ -24,6 +27,7 @@ from booking.entrypoints.http.group_schemas import (
     SeatIn,
 )
 from booking.entrypoints.http.schemas import AppointmentOut
+from booking.entrypoints.http.waitlist import WaitlistEntryOut
 from booking.entrypoints.policies import offer_policy
 from counseling_shared.http.bodies import Instant
 from counseling_shared.http.dependencies import Caller
@@ -38,7 +42,9 @@ router = APIRouter(route_class=BookingRoute, tags=["group sessions"])
     status_code=201,
     responses=problem_responses(
         s409="The counselor or the room is taken then: `conflicting_appointment_id` (or "
-        "`conflicting_hold_id`, `conflicting_group_session_id`) names who holds it."
+        "`conflicting_hold_id`, `conflicting_group_session_id`) names who holds it; or the "
+        "site is closed that day (`site-closed`).",
+        s403="`allow_closed_site` sent by a key that is not an admin's.",
     ),
 )
 async def schedule_group_session(
@@ -54,8 +60,12 @@ async def schedule_group_session(
         room_id=body.room_id,
         duration_minutes=body.duration_minutes,
     )
+    allowed = closed_site_override(body.allow_closed_site, caller)
     scheduled = await execute(
-        runtime, lambda uow: group_sessions.schedule_group_session(uow, command, caller)
+        runtime,
+        lambda uow: group_sessions.schedule_group_session(
+            uow, command, caller, allow_closed_site=allowed
+        ),
     )
     return GroupSessionOut.of(scheduled)
 
@@ -83,8 +93,10 @@ async def list_group_sessions(
             conn, selection, caller.site_ids, window
         )
         served = page.serve(found, key=lambda g: (g.start, g.id))
-        seats = await group_session_store.seats_of_many(conn, [g.id for g in served])
-    return [GroupSessionOut.of(SeatedGroup(g, seats[g.id])) for g in served]
+        ids = [g.id for g in served]
+        seats = await group_session_store.seats_of_many(conn, ids)
+        held = await group_session_store.held_seats_of_many(conn, ids)
+    return [GroupSessionOut.of(SeatedGroup(g, seats[g.id], held[g.id])) for g in served]
 
 
 @router.get("/group-sessions/{group_session_id}", responses=problem_responses(404))
@@ -97,7 +109,8 @@ async def get_group_session(
             raise UnknownAggregate("group session", group_session_id)
         require_site(caller, found.site_id)
         seats = await group_session_store.seats_of(conn, group_session_id)
-    return GroupSessionOut.of(SeatedGroup(found, seats))
+        held = await group_session_store.held_seats(conn, group_session_id)
+    return GroupSessionOut.of(SeatedGroup(found, seats, held))
 
 
 @router.post(
@@ -130,7 +143,9 @@ async def take_seat(
         404,
         s409="Not booked, or the counselor, the room or a seated client is taken at the new "
         "time: `conflicts` names each (`conflicting_resource`, `client_id` for a seated "
-        "client, and who holds it). Nothing moves.",
+        "client, and who holds it), or the site is closed that day (`site-closed`). Nothing "
+        "moves.",
+        s403="`allow_closed_site` sent by a key that is not an admin's.",
     ),
 )
 async def reschedule_group_session(
@@ -138,14 +153,21 @@ async def reschedule_group_session(
 ) -> GroupSessionOut:
     """Move the session and every booked seat together, or nothing. Emits
     `GroupSessionRescheduled` and each seat's `AppointmentRescheduled`; the time it leaves is
-    offered to the waitlist (`WaitlistOfferMade`)."""
+    offered to the waitlist (`WaitlistOfferMade`), and seats offered to the group's waitlist
+    at the old time are offered again at the new one."""
     command = group_session.RescheduleGroupSession(
         start=body.start, duration_minutes=body.duration_minutes, room_id=body.room_id
     )
+    allowed = closed_site_override(body.allow_closed_site, caller)
     moved = await execute(
         runtime,
         lambda uow: group_sessions.reschedule_group_session(
-            uow, group_session_id, command, caller, offer_policy(runtime).on_freed()
+            uow,
+            group_session_id,
+            command,
+            caller,
+            offer_policy(runtime).on_freed(),
+            allow_closed_site=allowed,
         ),
     )
     return GroupSessionOut.of(moved)
@@ -170,3 +192,50 @@ async def cancel_group_session(
         ),
     )
     return GroupSessionOut.of(cancelled)
+
+
+@router.post(
+    "/group-sessions/{group_session_id}/waitlist",
+    status_code=201,
+    responses=problem_responses(
+        404,
+        s409="The session is not booked, has a free seat (`seats_free`: take it instead), or "
+        "the client is seated or waiting already.",
+    ),
+)
+async def join_group_waitlist(
+    group_session_id: UUID, body: SeatIn, caller: Caller, runtime: Live
+) -> WaitlistEntryOut:
+    """Put a client of the session's site on a full group's waitlist. A seat freed later (a
+    seat cancelled, the capacity raised, an offer expired) is offered to the waiting clients
+    one at a time in joining order, as a freed slot is (`WaitlistOfferMade` with this
+    `group_session_id`, the seat held for `WAITLIST_OFFER_TTL`). The entry is listed with the
+    others (`GET /waitlist`)."""
+    entry = await execute(
+        runtime,
+        lambda uow: waitlist_app.join_group_waitlist(uow, group_session_id, body.client_id, caller),
+    )
+    return WaitlistEntryOut.of(entry)
+
+
+@router.post(
+    "/group-sessions/{group_session_id}/capacity",
+    responses=problem_responses(
+        404,
+        s409="The session is not booked, or the new capacity is below the seats taken "
+        "(`capacity_below_seated`: `seated` and `held` say how many).",
+    ),
+)
+async def change_capacity(
+    group_session_id: UUID, body: CapacityIn, caller: Caller, runtime: Live
+) -> GroupSessionOut:
+    """Raise or lower the session's seats (2 to 15). Emits `GroupSessionCapacityChanged`;
+    seats raised are offered to the group's waitlist (`WaitlistOfferMade`)."""
+    command = group_session.ChangeCapacity(capacity=body.capacity)
+    changed = await execute(
+        runtime,
+        lambda uow: group_sessions.change_capacity(
+            uow, group_session_id, command, caller, offer_policy(runtime).on_freed()
+        ),
+    )
+    return GroupSessionOut.of(changed)

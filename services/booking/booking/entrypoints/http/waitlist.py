@@ -47,6 +47,9 @@ class OfferOut(BaseModel):
     status: OfferStatus
     expires_at: datetime
     appointment_id: UUID | None
+    group_session_id: UUID | None = Field(
+        None, description="Extension: a seat in this group session is offered."
+    )
 
     @classmethod
     def of(cls, offer: Offer) -> "OfferOut":
@@ -58,6 +61,7 @@ class OfferOut(BaseModel):
             status=offer.status,
             expires_at=offer.expires_at,
             appointment_id=offer.appointment_id,
+            group_session_id=offer.group_session_id,
         )
 
 
@@ -73,6 +77,11 @@ class WaitlistEntryOut(BaseModel):
     joined_at: datetime
     status: EntryStatus
     offers: list[OfferOut] = Field(default_factory=list, description="Offers made, in order.")
+    group_session_id: UUID | None = Field(
+        None,
+        description="Extension: waiting for a seat in this group session only "
+        "(`POST /group-sessions/{id}/waitlist`).",
+    )
 
     @classmethod
     def of(cls, entry: Entry, offers: list[Offer] | None = None) -> "WaitlistEntryOut":
@@ -88,6 +97,7 @@ class WaitlistEntryOut(BaseModel):
             joined_at=entry.joined_at,
             status=entry.status,
             offers=[OfferOut.of(o) for o in offers or []],
+            group_session_id=entry.group_session_id,
         )
 
 

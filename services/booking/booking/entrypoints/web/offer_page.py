@@ -1,7 +1,8 @@
 """The client's page of a waitlist offer, opened from the signed `accept_url` in the message.
 
 Server-rendered HTML in the client's locale that works without JavaScript: `GET` shows the
-site, the offered time in the client's zone, when the offer lapses and a "Book this time"
+site, the offered time in the client's zone (and that it is a seat in a group session, for a
+group's waitlist), when the offer lapses and a "Book this time"
 button; the button's form post (`POST`, the JSON route's own path, see
 `entrypoints/http/waitlist.py`) books it. Booked is a 201 page (the JSON answer's status),
 accepted before a 409 page, expired a 410 page, an altered link a 403 page; `GET` shows the
@@ -23,7 +24,7 @@ from fastapi.templating import Jinja2Templates
 
 from booking.adapters import projections, waitlist_store
 from booking.application import waitlist as waitlist_app
-from booking.domain.errors import UnknownAggregate
+from booking.domain.errors import NotAllowedNow, UnknownAggregate
 from booking.domain.scheduling import waitlist
 from booking.domain.scheduling.closures import SiteClosed
 from booking.domain.scheduling.waitlist import Offer
@@ -108,6 +109,7 @@ async def show_offer(offer_id: UUID, request: Request, token: str = "") -> HTMLR
         "locale": shown.locale,
         "t": t,
         "title": t["title"],
+        "group": shown.offer.group_session_id is not None,  # a seat in a group session
         "site_name": shown.site_name,
         "when": shown.when(shown.offer.start),
         "minutes": int((shown.offer.end - shown.offer.start).total_seconds() // 60),
@@ -130,9 +132,9 @@ async def accept_from_form(
             await execute(runtime, lambda uow: waitlist_app.accept_offer(uow, offer_id))
         except waitlist.OfferAlreadyAccepted:
             raise _Refused(409, "done", shown) from None
-        except (waitlist.OfferExpired, SiteClosed):
-            # Closed since the offer was made: the time is no longer held for the client (the
-            # JSON route answers 409 `site-closed`).
+        except (waitlist.OfferExpired, SiteClosed, NotAllowedNow):
+            # Closed since the offer was made, or the group session cancelled or moved: the
+            # time is no longer held for the client (the JSON route answers 409).
             raise _Refused(410, "expired", shown) from None
         except UnknownAggregate:
             raise _Refused(404, "invalid") from None

@@ -1,0 +1,58 @@
+"""Projection rows of recurring group sessions (`group_session_series`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from booking.domain.group_series import GroupSeries
+from counseling_shared.codes import Modality
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
+
+
+async def load_group_series(conn: Connection, group_series_id: UUID) -> GroupSeries | None:
+    row = await conn.fetchrow("SELECT * FROM group_session_series WHERE id = $1", group_series_id)
+    if row is None:
+        return None
+    return GroupSeries(
+        id=row["id"],
+        site_id=row["site_id"],
+        counselor_id=row["counselor_id"],
+        room_id=row["room_id"],
+        modality=Modality(row["modality"]),
+        capacity=row["capacity"],
+        rrule=row["rrule"],
+        timezone=row["timezone"],
+        duration_minutes=row["duration_minutes"],
+        scheduled_at=row["scheduled_at"],
+        group_session_ids=tuple(row["group_session_ids"]),
+        version=row["version"],
+        cancelled_from=row["cancelled_from"],
+    )
+
+
+async def save_group_series(conn: Connection, series: GroupSeries) -> None:
+    await conn.execute(
+        """INSERT INTO group_session_series (id, site_id, counselor_id, room_id, modality,
+                                             capacity, rrule, timezone, duration_minutes,
+                                             scheduled_at, group_session_ids, cancelled_from,
+                                             version)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+           ON CONFLICT (id) DO UPDATE SET
+               cancelled_from = EXCLUDED.cancelled_from, version = EXCLUDED.version""",
+        series.id,
+        series.site_id,
+        series.counselor_id,
+        series.room_id,
+        series.modality.value,
+        series.capacity,
+        series.rrule,
+        series.timezone,
+        series.duration_minutes,
+        series.scheduled_at,
+        list(series.group_session_ids),
+        series.cancelled_from,
+        series.version,
+    )

@@ -1,0 +1,231 @@
+"""Recurring group sessions: scheduling every occurrence (all or none), seating a client in
+every future occurrence (all or none) and cancelling the series from a date.
+
+Each occurrence is an ordinary group session (`application/group_sessions.py`): its own
+claims, seats, waitlist and events. A conflict is collected per occurrence and raised at the
+end, which rolls the whole transaction back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import TYPE_CHECKING
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
+
+from booking.adapters import group_series_store, group_session_store, projections
+from booking.application import group_sessions, handlers, publishing
+from booking.application.group_sessions import SeatedGroup
+from booking.application.ports import SiteAccess, require_site
+from booking.application.recording import record, stream_id
+from booking.domain import group_series, group_session
+from booking.domain.errors import NotAllowedNow, SlotTaken, UnknownAggregate
+from booking.domain.group_series import GroupSeries, SeatConflict, SeriesSeatConflicts
+from booking.domain.group_session import AlreadySeated, GroupFull, GroupSessionStatus
+from booking.domain.scheduling import series
+from booking.domain.scheduling.closures import SiteClosed
+from booking.domain.scheduling.series import Conflict, SeriesConflicts
+from counseling_shared.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from counseling_shared.db import Connection
+
+KIND = "group_series"  # its streams: `group_series-<uuid>`
+
+
+@dataclass(frozen=True)
+class ScheduledSeries:
+    series: GroupSeries
+    occurrences: list[SeatedGroup]
+
+
+async def schedule_group_series(
+    uow: UnitOfWork,
+    first: group_session.ScheduleGroupSession,
+    rule: str,
+    access: SiteAccess,
+    *,
+    allow_closed_site: bool = False,
+) -> ScheduledSeries:
+    """Schedule every occurrence of the rule or none: any taken counselor or room, or closed
+    day, is collected and raised together (`SeriesConflicts`)."""
+    counselor = await projections.load_staff_member(uow.conn, first.counselor_id)
+    if counselor is None:
+        # Let the group's own checks name every bad field.
+        await group_sessions.schedule_group_session(uow, first, access)
+        raise AssertionError("unreachable: an unknown counselor is refused")  # pragma: no cover
+    require_site(access, counselor.site_id)
+    at_site = await projections.load_site(uow.conn, counselor.site_id)
+    assert at_site is not None
+    starts = series.occurrences(rule, first.start, ZoneInfo(at_site.timezone))
+    series_id = uuid4()
+    uow.name_resource(series_id)  # a replay answers the series, not its first group
+    scheduled: list[SeatedGroup] = []
+    conflicts: list[Conflict] = []
+    for start in starts:
+        try:
+            scheduled.append(
+                await group_sessions.schedule_group_session(
+                    uow, replace(first, start=start), access, allow_closed_site=allow_closed_site
+                )
+            )
+        except SiteClosed as closed:
+            conflicts.append(
+                Conflict(
+                    start,
+                    "site",
+                    None,
+                    None,
+                    reason="site_closed",
+                    closed_on=closed.closed.day,
+                    closure_kind=closed.closed.closure.kind.value,
+                )
+            )
+        except SlotTaken as taken:
+            conflicts.append(
+                Conflict(
+                    start,
+                    taken.resource,
+                    taken.conflicting_appointment_id,
+                    taken.conflicting_hold_id,
+                    conflicting_group_session_id=taken.conflicting_group_session_id,
+                )
+            )
+    if conflicts:
+        raise SeriesConflicts(conflicts)
+    event = group_series.GroupSeriesScheduled(
+        series_id,
+        counselor.site_id,
+        counselor.id,
+        first.room_id,
+        first.modality,
+        first.capacity,
+        rule,
+        at_site.timezone,
+        first.duration_minutes,
+        tuple(g.session.id for g in scheduled),
+        uow.now(),
+    )
+    state = await _save(uow, None, [event])
+    return ScheduledSeries(state, scheduled)
+
+
+async def seat_in_series(
+    uow: UnitOfWork, group_series_id: UUID, client_id: UUID, access: SiteAccess
+) -> ScheduledSeries:
+    """Seat the client in every booked occurrence still ahead, or in none: each full one,
+    each the client is busy in, each on a closed day is named (`SeriesSeatConflicts`). An
+    occurrence the client already sits in is kept as it is."""
+    current = await _series(uow, group_series_id, access)
+    # A replay answers the series, not one of the seats this takes.
+    uow.name_resource(current.id, f"/group-session-series/{current.id}")
+    now = uow.now()
+    seated_in = 0
+    conflicts: list[SeatConflict] = []
+    for session in await _occurrences(uow.conn, current):
+        if session.status is not GroupSessionStatus.BOOKED or session.start <= now:
+            continue
+        seated_in += 1
+        try:
+            await group_sessions.take_seat(uow, session.id, client_id, access, names_resource=False)
+        except AlreadySeated:
+            continue
+        except GroupFull:
+            conflicts.append(SeatConflict(session.id, session.start, "full"))
+        except SiteClosed as closed:
+            conflicts.append(
+                SeatConflict(
+                    session.id,
+                    session.start,
+                    "site_closed",
+                    closed_on=closed.closed.day,
+                    closure_kind=closed.closed.closure.kind.value,
+                )
+            )
+        except SlotTaken as taken:
+            conflicts.append(
+                SeatConflict(
+                    session.id,
+                    session.start,
+                    "taken",
+                    taken.conflicting_appointment_id,
+                    taken.conflicting_hold_id,
+                    taken.conflicting_group_session_id,
+                )
+            )
+    if seated_in == 0:
+        raise NotAllowedNow(f"group series {current.id} has no booked occurrence ahead")
+    if conflicts:
+        raise SeriesSeatConflicts(conflicts)
+    return await scheduled_series(uow.conn, current)
+
+
+async def cancel_group_series(
+    uow: UnitOfWork,
+    group_series_id: UUID,
+    from_date: date | None,
+    command: group_session.CancelGroupSession,
+    access: SiteAccess,
+    on_freed: handlers.SlotFreed | None = None,
+) -> ScheduledSeries:
+    """Cancel the booked occurrences on or after `from_date` (the site's local date; default:
+    today), each as an ordinary group cancellation with its seats."""
+    current = await _series(uow, group_series_id, access)
+    zone = ZoneInfo(current.timezone)
+    since = from_date or uow.now().astimezone(zone).date()
+    cancelled: list[UUID] = []
+    for session in await _occurrences(uow.conn, current):
+        if session.status is not GroupSessionStatus.BOOKED:
+            continue
+        if session.start.astimezone(zone).date() < since:
+            continue
+        await group_sessions.cancel_group_session(uow, session.id, command, access, on_freed)
+        cancelled.append(session.id)
+    event = group_series.GroupSeriesCancelled(
+        current.id, since, command.cancelled_by, tuple(cancelled), uow.now()
+    )
+    state = await _save(uow, current, [event])
+    return await scheduled_series(uow.conn, state)
+
+
+async def scheduled_series(conn: Connection, state: GroupSeries) -> ScheduledSeries:
+    """The series with each occurrence's seats (a read: no unit of work needed)."""
+    found: list[SeatedGroup] = []
+    for session in await _occurrences(conn, state):
+        seats = await group_session_store.seats_of(conn, session.id)
+        found.append(
+            SeatedGroup(session, seats, await group_session_store.held_seats(conn, session.id))
+        )
+    return ScheduledSeries(state, found)
+
+
+async def _series(uow: UnitOfWork, group_series_id: UUID, access: SiteAccess) -> GroupSeries:
+    current = await group_series_store.load_group_series(uow.conn, group_series_id)
+    if current is None:
+        raise UnknownAggregate("group session series", group_series_id)
+    require_site(access, current.site_id)
+    return current
+
+
+async def _occurrences(conn: Connection, state: GroupSeries) -> list[group_session.GroupSession]:
+    found = [await group_session_store.load_group_session(conn, i) for i in state.group_session_ids]
+    return [g for g in found if g is not None]
+
+
+async def _save(
+    uow: UnitOfWork, current: GroupSeries | None, events: list[group_series.GroupSeriesEvent]
+) -> GroupSeries:
+    ident = current.id if current else events[0].group_series_id
+    state = await record(
+        uow,
+        stream_id(KIND, ident),
+        current,
+        current.version if current else 0,
+        events,
+        group_series.evolve,
+        publishing.group_series_events,
+        ident,
+    )
+    await group_series_store.save_group_series(uow.conn, state)
+    return state

@@ -1,0 +1,110 @@
+"""The GroupSeries aggregate: a recurring group session, one `GroupSession` per occurrence.
+
+The occurrences follow `POST /appointment-series`' rule subset at the site's wall-clock time
+(`scheduling.series.occurrences`), scheduled all or none. A client seated in the series is
+seated in every future occurrence, all or none (`SeriesSeatConflicts` names each refused
+occurrence). Cancelling from a date cancels every booked occurrence on or after it.
+"""
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from uuid import UUID
+
+from booking.domain.errors import DomainError
+from counseling_shared.codes import CancelledBy, Modality
+
+
+@dataclass(frozen=True)
+class GroupSeries:
+    id: UUID
+    site_id: UUID
+    counselor_id: UUID
+    room_id: UUID | None
+    modality: Modality
+    capacity: int
+    rrule: str
+    timezone: str
+    duration_minutes: int
+    scheduled_at: datetime
+    group_session_ids: tuple[UUID, ...]
+    version: int
+    cancelled_from: date | None = None
+
+
+@dataclass(frozen=True)
+class GroupSeriesScheduled:
+    group_series_id: UUID
+    site_id: UUID
+    counselor_id: UUID
+    room_id: UUID | None
+    modality: Modality
+    capacity: int
+    rrule: str
+    timezone: str
+    duration_minutes: int
+    group_session_ids: tuple[UUID, ...]
+    scheduled_at: datetime
+
+
+@dataclass(frozen=True)
+class GroupSeriesCancelled:
+    group_series_id: UUID
+    from_date: date
+    cancelled_by: CancelledBy
+    group_session_ids: tuple[UUID, ...]  # the occurrences this cancelled
+    cancelled_at: datetime
+
+
+GroupSeriesEvent = GroupSeriesScheduled | GroupSeriesCancelled
+
+
+@dataclass(frozen=True)
+class SeatConflict:
+    """Why one occurrence cannot seat the client: `full`, `taken` (the client has another
+    session or hold then: who, named) or `site_closed`."""
+
+    group_session_id: UUID
+    start: datetime
+    reason: str
+    conflicting_appointment_id: UUID | None = None
+    conflicting_hold_id: UUID | None = None
+    conflicting_group_session_id: UUID | None = None
+    closed_on: date | None = None
+    closure_kind: str | None = None
+
+
+class SeriesSeatConflicts(DomainError):
+    """Some future occurrences cannot seat the client: none is seated (409)."""
+
+    def __init__(self, conflicts: list[SeatConflict]) -> None:
+        starts = ", ".join(c.start.isoformat() for c in conflicts)
+        super().__init__(
+            f"{len(conflicts)} occurrence(s) are full, taken or on a closed day: {starts}; "
+            "the client was seated in none"
+        )
+        self.conflicts = conflicts
+
+
+def evolve(state: GroupSeries | None, event: GroupSeriesEvent) -> GroupSeries:
+    match event:
+        case GroupSeriesScheduled():
+            return GroupSeries(
+                event.group_series_id,
+                event.site_id,
+                event.counselor_id,
+                event.room_id,
+                event.modality,
+                event.capacity,
+                event.rrule,
+                event.timezone,
+                event.duration_minutes,
+                event.scheduled_at,
+                event.group_session_ids,
+                version=1,
+            )
+        case GroupSeriesCancelled():
+            assert state is not None, "GroupSeriesCancelled before GroupSeriesScheduled"
+            earliest = event.from_date
+            if state.cancelled_from is not None:
+                earliest = min(earliest, state.cancelled_from)
+            return replace(state, cancelled_from=earliest, version=state.version + 1)
