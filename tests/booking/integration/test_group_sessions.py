@@ -297,6 +297,24 @@ async def test_a_group_moves_with_all_its_seats_or_not_at_all(booking: Booking) 
     await booking.appointment(practice["counselor"], await booking.client(site_id), start)
 
 
+async def test_a_client_cannot_cancel_a_whole_group(booking: Booking) -> None:
+    """Each seat would be cancelled as its client's late cancellation: every seated client
+    charged the fee for one person's call. A client cancels their own seat instead."""
+    practice = await _practice(booking)
+    site_id = practice["site"]["id"]
+    group = await _group(booking, practice, booking.at(hours=150))
+    seat = (await _seat(booking, group, await booking.client(site_id))).json()
+
+    refused = await booking.post(
+        f"/group-sessions/{group['id']}/cancel", {"reason": "sick", "cancelled_by": "client"}
+    )
+
+    assert refused.status_code == 422, refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == ["cancelled_by"]
+    assert (await booking.get(f"/group-sessions/{group['id']}")).json()["status"] == "booked"
+    assert (await booking.get(f"/appointments/{seat['id']}")).json()["status"] == "booked"
+
+
 async def test_cancelling_a_group_cancels_every_booked_seat(booking: Booking) -> None:
     practice = await _practice(booking)
     site_id = practice["site"]["id"]

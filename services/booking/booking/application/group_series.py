@@ -20,7 +20,7 @@ from booking.application.group_sessions import SeatedGroup
 from booking.application.ports import SiteAccess, require_site
 from booking.application.recording import record, stream_id
 from booking.domain import group_series, group_session
-from booking.domain.errors import NotAllowedNow, SlotTaken, UnknownAggregate
+from booking.domain.errors import NotAllowedNow, SlotTaken, UnknownAggregate, refuse_invalid
 from booking.domain.group_series import GroupSeries, SeatConflict, SeriesSeatConflicts
 from booking.domain.group_session import AlreadySeated, GroupFull, GroupSessionStatus
 from booking.domain.scheduling import series
@@ -172,6 +172,7 @@ async def cancel_group_series(
     """Cancel the booked occurrences on or after `from_date` (the site's local date; default:
     today), each as an ordinary group cancellation with its seats."""
     current = await _series(uow, group_series_id, access)
+    refuse_invalid(group_session.cancellation_problems(command))
     zone = ZoneInfo(current.timezone)
     since = from_date or uow.now().astimezone(zone).date()
     cancelled: list[UUID] = []

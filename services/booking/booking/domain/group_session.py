@@ -362,8 +362,21 @@ def cancel(
 ) -> list[GroupSessionEvent]:
     """Cancel the session (the caller cancels each booked seat in the same transaction)."""
     _require_booked(session, "cancelled")
-    refuse_invalid({"reason": None if command.reason.strip() else "must not be blank"})
+    refuse_invalid(cancellation_problems(command))
     return [GroupSessionCancelled(session.id, command.cancelled_by, command.reason.strip(), now)]
+
+
+def cancellation_problems(command: CancelGroupSession) -> dict[str, str | None]:
+    """A group is cancelled by the center or its counselor, never by a client: each seat would
+    be cancelled as that client's late cancellation, charging every seated client the site's
+    fee for one person's call. A client leaves by cancelling their own seat."""
+    return {
+        "reason": None if command.reason.strip() else "must not be blank",
+        "cancelled_by": "a client cancels their own seat (POST /appointments/{id}/cancel), "
+        "never the whole group"
+        if command.cancelled_by is CancelledBy.CLIENT
+        else None,
+    }
 
 
 def _require_booked(session: GroupSession, doing: str) -> None:
