@@ -79,6 +79,7 @@ async def test_a_rebuilt_booking_projection_equals_the_live_one(booking: Booking
         "offer": 0,
         "deferred": 0,
         "group_session": 0,
+        "group_series": 0,
     }
     assert await _rows(booking.database_url) == live
     assert "rebuilding booking" in answer.stderr  # the progress bar
