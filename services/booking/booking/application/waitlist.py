@@ -443,3 +443,106 @@ async def accept_offer(uow: UnitOfWork, offer_id: UUID) -> Appointment:
     )
     await waitlist_store.save_entry(uow.conn, state)
     return booked
+
+
+def _entry_events(state: Entry, event: waitlist.EntryEvent) -> list[IntegrationEvent]:
+    if not isinstance(event, waitlist.WaitlistEntryWithdrawn):
+        return []
+    return [
+        public.WaitlistEntryWithdrawn(
+            entry_id=state.id,
+            client_id=state.client_id,
+            site_id=state.site_id,
+            reason=event.reason.value,
+            withdrawn_at=event.withdrawn_at,
+            group_session_id=state.group_session_id,
+        )
+    ]
+
+
+async def withdraw_entry(
+    uow: UnitOfWork,
+    entry_id: UUID,
+    reason: waitlist.WithdrawReason,
+    access: SiteAccess,
+    policy: OfferPolicy,
+) -> Entry:
+    """Take an entry off the waitlist (409 unless waiting). Its open offer, if any, is
+    withdrawn and the slot or seat offered to the next client at once, as on expiry.
+    Locks the offer before the entry, the order an accept takes them in."""
+    pending = await waitlist_store.open_offer_of_entry(uow.conn, entry_id)
+    if pending is not None:
+        await waitlist_store.load_offer(uow.conn, pending.id, lock=True)
+    entry = await waitlist_store.load_entry(uow.conn, entry_id, lock=True)
+    if entry is None:
+        raise UnknownAggregate("waitlist entry", entry_id)
+    require_site(access, entry.site_id)
+    events = waitlist.withdraw(entry, reason, uow.now())
+    state = await record(
+        uow,
+        stream_id("waitlist", entry.id),
+        entry,
+        entry.version,
+        events,
+        waitlist.evolve_entry,
+        _entry_events,
+        entry.id,
+    )
+    await waitlist_store.save_entry(uow.conn, state)
+    # Read again under the entry's lock: no offer is made to it meanwhile.
+    offer = await waitlist_store.open_offer_of_entry(uow.conn, entry_id)
+    if offer is not None:
+        await _release_offer(
+            uow, offer, waitlist.WaitlistOfferWithdrawn(offer.id, uow.now()), policy
+        )
+    return state
+
+
+async def decline_offer(uow: UnitOfWork, offer_id: UUID, policy: OfferPolicy) -> Offer:
+    """The client's "No, thank you": the hold is released and the slot or seat offered to
+    the next client at once. 409 when accepted, 410 when expired, declined or withdrawn."""
+    offer = await waitlist_store.load_offer(uow.conn, offer_id, lock=True)
+    if offer is None:
+        raise UnknownAggregate("waitlist offer", offer_id)
+    waitlist.check_acceptable(offer, uow.now())
+    released = await _release_offer(
+        uow, offer, waitlist.WaitlistOfferDeclined(offer.id, uow.now()), policy
+    )
+    if released is None:
+        raise waitlist.OfferExpired(offer)  # the hold timer is expiring it right now
+    return released
+
+
+async def _release_offer(
+    uow: UnitOfWork, offer: Offer, closing: waitlist.OfferEvent, policy: OfferPolicy
+) -> Offer | None:
+    """Close an open offer with `closing`, release its hold and offer the slot on, as the
+    hold timer does on expiry. None when the timer holds the hold now: it expires the offer
+    and offers the slot on itself."""
+    hold = await scheduling_store.load_hold(uow.conn, offer.hold_id, lock=True, skip_locked=True)
+    if hold is None:
+        return None
+    await expire_hold(uow, hold)
+    state = await _save_offer(uow, offer, [closing])
+    freed = FreedSlot(
+        hold.site_id,
+        hold.counselor_id,
+        hold.room_id,
+        hold.modality,
+        hold.slot.start,
+        hold.slot.end,
+        hold.group_session_id,
+    )
+    await offer_freed_slot(uow, freed, policy)
+    return state
+
+
+async def withdraw_by_link(uow: UnitOfWork, offer_id: UUID, policy: OfferPolicy) -> Entry:
+    """The offer page's "Take me off the waiting list": the link's client withdraws the
+    offer's entry (`client_request`). The signed link is the credential."""
+    offer = await waitlist_store.load_offer(uow.conn, offer_id)
+    if offer is None:
+        raise UnknownAggregate("waitlist offer", offer_id)
+    return await withdraw_entry(
+        uow, offer.entry_id, waitlist.WithdrawReason.CLIENT_REQUEST, EverySite(), policy
+    )

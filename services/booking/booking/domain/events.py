@@ -58,6 +58,9 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         waitlist.WaitlistOfferMade,
         waitlist.WaitlistOfferAccepted,
         waitlist.WaitlistOfferExpired,
+        waitlist.WaitlistEntryWithdrawn,
+        waitlist.WaitlistOfferDeclined,
+        waitlist.WaitlistOfferWithdrawn,
         deferred.FreedSlotDeferred,
         deferred.DeferredSlotReleased,
     )

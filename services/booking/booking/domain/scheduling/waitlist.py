@@ -20,12 +20,23 @@ from counseling_shared.codes import Modality
 class EntryStatus(StrEnum):
     WAITING = "waiting"
     BOOKED = "booked"
+    WITHDRAWN = "withdrawn"  # taken off the list by the front desk or by the client
+
+
+class WithdrawReason(StrEnum):
+    """Why an entry was withdrawn: a code, never free text about the client."""
+
+    CLIENT_REQUEST = "client_request"
+    BOOKED_ELSEWHERE = "booked_elsewhere"
+    OTHER = "other"
 
 
 class OfferStatus(StrEnum):
     OPEN = "open"
     ACCEPTED = "accepted"
     EXPIRED = "expired"
+    DECLINED = "declined"  # the client said "No, thank you": the slot went on at once
+    WITHDRAWN = "withdrawn"  # its entry left the waitlist while the offer was open
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,8 @@ class Entry:
     status: EntryStatus
     version: int
     group_session_id: UUID | None = None  # waiting for a seat in this group session only
+    reason: WithdrawReason | None = None  # why it left the list (withdrawn)
+    left_at: datetime | None = None
 
     def matches(self, slot: FreedSlot, zone: ZoneInfo) -> bool:
         """The slot fits every constraint the client gave; a group's entry fits only a seat
@@ -103,7 +116,27 @@ class WaitlistEntryBooked:
     booked_at: datetime
 
 
-EntryEvent = WaitlistJoined | WaitlistEntryBooked
+@dataclass(frozen=True)
+class WaitlistEntryWithdrawn:
+    entry_id: UUID
+    reason: WithdrawReason
+    withdrawn_at: datetime
+
+
+EntryEvent = WaitlistJoined | WaitlistEntryBooked | WaitlistEntryWithdrawn
+
+
+class EntryNotWaiting(NotAllowedNow):
+    """Withdrawing an entry that is booked or already off the list (409)."""
+
+    def __init__(self, entry: Entry) -> None:
+        super().__init__(f"waitlist entry {entry.id} is {entry.status.value}, not waiting")
+
+
+def withdraw(entry: Entry, reason: WithdrawReason, now: datetime) -> list[EntryEvent]:
+    if entry.status is not EntryStatus.WAITING:
+        raise EntryNotWaiting(entry)
+    return [WaitlistEntryWithdrawn(entry.id, reason, now)]
 
 
 def join(
@@ -173,6 +206,15 @@ def evolve_entry(state: Entry | None, event: EntryEvent) -> Entry:
         case WaitlistEntryBooked():
             assert state is not None, "WaitlistEntryBooked before WaitlistJoined"
             return replace(state, status=EntryStatus.BOOKED, version=state.version + 1)
+        case WaitlistEntryWithdrawn():
+            assert state is not None, "WaitlistEntryWithdrawn before WaitlistJoined"
+            return replace(
+                state,
+                status=EntryStatus.WITHDRAWN,
+                reason=event.reason,
+                left_at=event.withdrawn_at,
+                version=state.version + 1,
+            )
 
 
 # --- offers --------------------------------------------------------------------------------
@@ -224,7 +266,27 @@ class WaitlistOfferExpired:
     expired_at: datetime
 
 
-OfferEvent = WaitlistOfferMade | WaitlistOfferAccepted | WaitlistOfferExpired
+@dataclass(frozen=True)
+class WaitlistOfferDeclined:
+    offer_id: UUID
+    declined_at: datetime
+
+
+@dataclass(frozen=True)
+class WaitlistOfferWithdrawn:
+    """The offer's entry left the waitlist while the offer was open."""
+
+    offer_id: UUID
+    withdrawn_at: datetime
+
+
+OfferEvent = (
+    WaitlistOfferMade
+    | WaitlistOfferAccepted
+    | WaitlistOfferExpired
+    | WaitlistOfferDeclined
+    | WaitlistOfferWithdrawn
+)
 
 
 class OfferAlreadyAccepted(NotAllowedNow):
@@ -238,7 +300,7 @@ class OfferAlreadyAccepted(NotAllowedNow):
 
 
 class OfferExpired(NotAllowedNow):
-    """Accepting too late (410)."""
+    """Accepting too late, or an offer declined or withdrawn (410)."""
 
     def __init__(self, offer: Offer) -> None:
         super().__init__(
@@ -250,8 +312,8 @@ class OfferExpired(NotAllowedNow):
 def check_acceptable(offer: Offer, now: datetime) -> None:
     if offer.status is OfferStatus.ACCEPTED:
         raise OfferAlreadyAccepted(offer)
-    if offer.status is OfferStatus.EXPIRED or now >= offer.expires_at:
-        raise OfferExpired(offer)
+    if offer.status is not OfferStatus.OPEN or now >= offer.expires_at:
+        raise OfferExpired(offer)  # expired, declined or withdrawn: the slot went on
 
 
 def evolve_offer(state: Offer | None, event: OfferEvent) -> Offer:
@@ -283,3 +345,9 @@ def evolve_offer(state: Offer | None, event: OfferEvent) -> Offer:
         case WaitlistOfferExpired():
             assert state is not None
             return replace(state, status=OfferStatus.EXPIRED, version=state.version + 1)
+        case WaitlistOfferDeclined():
+            assert state is not None
+            return replace(state, status=OfferStatus.DECLINED, version=state.version + 1)
+        case WaitlistOfferWithdrawn():
+            assert state is not None
+            return replace(state, status=OfferStatus.WITHDRAWN, version=state.version + 1)
