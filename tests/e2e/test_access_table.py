@@ -672,9 +672,7 @@ TABLE: dict[tuple[str, str, str], Case] = {
     ),
     ("booking", "GET", "/waitlist/{entry_id}"): Case(EVERYONE, _get_waitlist_entry),
     # A front desk, an admin or an integration takes a client who no longer waits off the list.
-    ("booking", "POST", "/waitlist/{entry_id}/withdraw"): Case(
-        EVERYONE, _withdraw_waitlist_entry
-    ),
+    ("booking", "POST", "/waitlist/{entry_id}/withdraw"): Case(EVERYONE, _withdraw_waitlist_entry),
     # followup
     ("followup", "PUT", "/sites/{site_id}/followup-policy"): Case(
         PEOPLE, fixed("/sites/{site_a}/followup-policy", {})

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from booking.application.erasure import erase_client
 from booking.entrypoints.web.texts import TEXTS
-from tests.booking.integration.support import ELSEWHERE_KEY, Booking
+from counseling_shared.db import connect
+from tests.booking.integration.support import ELSEWHERE_KEY, Booking, eventually
 from tests.booking.integration.test_group_waitlist import (
     _full_group,
     _offers,
@@ -208,3 +210,79 @@ async def test_a_declined_or_withdrawn_group_seat_goes_to_the_groups_next_client
     assert [o["status"] for o in await _offers(booking, third)] == ["open"]
     held = (await booking.get(f"/group-sessions/{group['id']}")).json()
     assert (held["seats_left"], held["seats_held"]) == (0, 1)  # one seat, held once
+
+
+# --- entries that no longer make sense close by themselves ---------------------------------
+
+
+async def test_closing_the_care_episode_closes_the_clients_entries_and_passes_their_offer_on(
+    booking: Booking,
+) -> None:
+    site, first, second = await _two_waiting_then_freed(booking)
+    [made] = await _published(booking, site["id"], "WaitlistOfferMade")
+
+    closed = await booking.post(
+        f"/clients/{first['client_id']}/episode/close",
+        {"reason": "moved", "effective_on": "2030-01-01"},
+    )
+
+    assert closed.status_code == 200, closed.text
+    entry = await _entry(booking, first["id"])
+    assert (entry["status"], entry["reason"]) == ("closed", "episode_closed")
+    assert [o["status"] for o in entry["offers"]] == ["withdrawn"]
+    assert [o["status"] for o in (await _entry(booking, second["id"]))["offers"]] == ["open"]
+    assert (await booking.http.post(_accept_path(made["accept_url"]))).status_code == 410
+    # A closed entry is not withdrawn afterwards.
+    late = await booking.post(f"/waitlist/{first['id']}/withdraw")
+    assert late.status_code == 409
+
+
+async def test_a_cancelled_group_closes_its_waiting_entries(booking: Booking) -> None:
+    practice = await _practice(booking)
+    site_id = practice["site"]["id"]
+    group, seats = await _full_group(booking, practice, hours=50)
+    offered = await _waiting(booking, group, site_id)
+    waiting = await _waiting(booking, group, site_id)
+    await booking.post(
+        f"/appointments/{seats[0]['id']}/cancel", {"reason": "ill", "cancelled_by": "client"}
+    )
+    assert [o["status"] for o in await _offers(booking, offered)] == ["open"]
+
+    cancelled = await booking.post(
+        f"/group-sessions/{group['id']}/cancel", {"reason": "ill", "cancelled_by": "center"}
+    )
+
+    assert cancelled.status_code == 200, cancelled.text
+    for entry in (offered, waiting):
+        now = await _entry(booking, entry["id"])
+        assert (now["status"], now["reason"]) == ("closed", "group_cancelled")
+    assert [o["status"] for o in await _offers(booking, offered)] == ["expired"]
+    assert await _offers(booking, waiting) == []
+
+
+async def test_an_erased_client_is_offered_nothing_and_their_offer_goes_on_when_it_runs_out(
+    booking: Booking,
+) -> None:
+    site, first, second = await _two_waiting_then_freed(booking)
+    another_entry = await booking.created(
+        "/waitlist", {"client_id": first["client_id"], "site_id": site["id"]}
+    )
+    conn = await connect(booking.database_url)
+    try:
+        erased = await erase_client(conn, first["client_id"])
+    finally:
+        await conn.close()
+
+    assert erased["waitlist_entries"] == 2
+    for entry_id in (first["id"], another_entry["id"]):
+        entry = await _entry(booking, entry_id)
+        assert (entry["status"], entry["reason"]) == ("closed", "client_erased")
+    assert [o["status"] for o in (await _entry(booking, first["id"]))["offers"]] == ["withdrawn"]
+    # The operator's tool offers nothing on: the hold timer does, when the hold runs out.
+    assert (await _entry(booking, second["id"]))["offers"] == []
+    booking.clock.advance(timedelta(minutes=15, seconds=1))
+
+    async def passed_on() -> list[str]:
+        return [o["status"] for o in (await _entry(booking, second["id"]))["offers"]]
+
+    assert await eventually(passed_on) == ["open"]

@@ -14,7 +14,7 @@ from booking.domain.scheduling.waitlist import (
     EntryStatus,
     Offer,
     OfferStatus,
-    WithdrawReason,
+    leave_reason,
 )
 from counseling_shared.codes import Modality
 
@@ -36,7 +36,7 @@ def entry_from(row: asyncpg.Record) -> Entry:
         status=EntryStatus(row["status"]),
         version=row["version"],
         group_session_id=row["group_session_id"],
-        reason=WithdrawReason(row["left_reason"]) if row["left_reason"] else None,
+        reason=leave_reason(row["left_reason"]) if row["left_reason"] else None,
         left_at=row["left_at"],
     )
 
@@ -115,6 +115,16 @@ async def waiting_for_group(conn: Connection, group_session_id: UUID) -> list[En
         """SELECT * FROM waitlist_entries WHERE group_session_id = $1 AND status = 'waiting'
            ORDER BY joined_at, id""",
         group_session_id,
+    )
+    return [entry_from(r) for r in rows]
+
+
+async def waiting_of_client(conn: Connection, client_id: UUID) -> list[Entry]:
+    """A client's waiting entries, at any site, in order of joining."""
+    rows = await conn.fetch(
+        """SELECT * FROM waitlist_entries WHERE client_id = $1 AND status = 'waiting'
+           ORDER BY joined_at, id""",
+        client_id,
     )
     return [entry_from(r) for r in rows]
 

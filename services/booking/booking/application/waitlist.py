@@ -13,6 +13,7 @@ offered seat is held (a hold naming the session) until accepted or expired.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote
@@ -35,8 +36,9 @@ from booking.application import handlers
 from booking.application.holding import expire_hold, save_hold
 from booking.application.ports import EverySite, SiteAccess, require_site
 from booking.application.recording import record, stream_id
-from booking.domain import appointment, group_session
+from booking.domain import appointment, client, group_session
 from booking.domain.appointment import Appointment
+from booking.domain.client import Client
 from booking.domain.errors import NotAllowedNow, UnknownAggregate, refuse_invalid
 from booking.domain.group_session import GroupSession, GroupSessionStatus
 from booking.domain.scheduling import deferred, holds, waitlist
@@ -468,16 +470,53 @@ async def withdraw_entry(
     policy: OfferPolicy,
 ) -> Entry:
     """Take an entry off the waitlist (409 unless waiting). Its open offer, if any, is
-    withdrawn and the slot or seat offered to the next client at once, as on expiry.
-    Locks the offer before the entry, the order an accept takes them in."""
+    withdrawn and the slot or seat offered to the next client at once, as on expiry."""
+
+    def decide(entry: Entry) -> list[waitlist.EntryEvent]:
+        require_site(access, entry.site_id)
+        return waitlist.withdraw(entry, reason, uow.now())
+
+    left = await _leave(uow, entry_id, decide, policy)
+    assert left is not None
+    return left
+
+
+async def close_entries(
+    uow: UnitOfWork,
+    entries: list[Entry],
+    reason: waitlist.CloseReason,
+    policy: OfferPolicy | None,
+) -> list[Entry]:
+    """Close the waiting entries that no longer make sense (status `closed`), each open offer
+    withdrawn; its slot or seat offered to the next client at once (`policy`), or, without
+    one (an operator's erasure), by the hold timer when the offer's hold runs out."""
+    closed = []
+    for entry in entries:
+        left = await _leave(
+            uow, entry.id, lambda current: waitlist.close(current, reason, uow.now()), policy
+        )
+        if left is not None:
+            closed.append(left)
+    return closed
+
+
+async def _leave(
+    uow: UnitOfWork,
+    entry_id: UUID,
+    decide: Callable[[Entry], list[waitlist.EntryEvent]],
+    policy: OfferPolicy | None,
+) -> Entry | None:
+    """Record `decide`'s leaving of the entry, then withdraw its open offer. Locks the offer
+    before the entry, the order an accept takes them in. None when nothing was decided."""
     pending = await waitlist_store.open_offer_of_entry(uow.conn, entry_id)
     if pending is not None:
         await waitlist_store.load_offer(uow.conn, pending.id, lock=True)
     entry = await waitlist_store.load_entry(uow.conn, entry_id, lock=True)
     if entry is None:
         raise UnknownAggregate("waitlist entry", entry_id)
-    require_site(access, entry.site_id)
-    events = waitlist.withdraw(entry, reason, uow.now())
+    events = decide(entry)
+    if not events:
+        return None
     state = await record(
         uow,
         stream_id("waitlist", entry.id),
@@ -492,9 +531,11 @@ async def withdraw_entry(
     # Read again under the entry's lock: no offer is made to it meanwhile.
     offer = await waitlist_store.open_offer_of_entry(uow.conn, entry_id)
     if offer is not None:
-        await _release_offer(
-            uow, offer, waitlist.WaitlistOfferWithdrawn(offer.id, uow.now()), policy
-        )
+        withdrawn = waitlist.WaitlistOfferWithdrawn(offer.id, uow.now())
+        if policy is None:
+            await _save_offer(uow, offer, [withdrawn])  # the hold runs out, then goes on
+        else:
+            await _release_offer(uow, offer, withdrawn, policy)
     return state
 
 
@@ -546,3 +587,25 @@ async def withdraw_by_link(uow: UnitOfWork, offer_id: UUID, policy: OfferPolicy)
     return await withdraw_entry(
         uow, offer.entry_id, waitlist.WithdrawReason.CLIENT_REQUEST, EverySite(), policy
     )
+
+
+async def close_care_episode(
+    uow: UnitOfWork,
+    client_id: UUID,
+    command: client.CloseCareEpisode,
+    access: SiteAccess,
+    policy: OfferPolicy,
+) -> Client:
+    """Close the client's care episode; their waiting entries close with it
+    (`episode_closed`), each open offer going to the next client at once."""
+    closed = await handlers.close_care_episode(uow, client_id, command, access)
+    entries = await waitlist_store.waiting_of_client(uow.conn, client_id)
+    await close_entries(uow, entries, waitlist.CloseReason.EPISODE_CLOSED, policy)
+    return closed
+
+
+async def close_group_entries(uow: UnitOfWork, group_session_id: UUID) -> None:
+    """The group session was cancelled: its waiting entries close (`group_cancelled`); its
+    open offers were withdrawn already (`withdraw_group_offers`), and nothing is offered on."""
+    entries = await waitlist_store.waiting_for_group(uow.conn, group_session_id)
+    await close_entries(uow, entries, waitlist.CloseReason.GROUP_CANCELLED, None)

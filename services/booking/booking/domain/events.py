@@ -59,6 +59,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         waitlist.WaitlistOfferAccepted,
         waitlist.WaitlistOfferExpired,
         waitlist.WaitlistEntryWithdrawn,
+        waitlist.WaitlistEntryClosed,
         waitlist.WaitlistOfferDeclined,
         waitlist.WaitlistOfferWithdrawn,
         deferred.FreedSlotDeferred,

@@ -21,6 +21,7 @@ class EntryStatus(StrEnum):
     WAITING = "waiting"
     BOOKED = "booked"
     WITHDRAWN = "withdrawn"  # taken off the list by the front desk or by the client
+    CLOSED = "closed"  # no longer makes sense: the episode closed, the group was cancelled, …
 
 
 class WithdrawReason(StrEnum):
@@ -29,6 +30,22 @@ class WithdrawReason(StrEnum):
     CLIENT_REQUEST = "client_request"
     BOOKED_ELSEWHERE = "booked_elsewhere"
     OTHER = "other"
+
+
+class CloseReason(StrEnum):
+    """Why an entry closed by itself."""
+
+    EPISODE_CLOSED = "episode_closed"  # the client's care episode closed
+    GROUP_CANCELLED = "group_cancelled"  # the group session it waited for was cancelled
+    CLIENT_ERASED = "client_erased"  # the client was erased on request
+
+
+LeaveReason = WithdrawReason | CloseReason
+
+
+def leave_reason(code: str) -> LeaveReason:
+    """The stored code as its enum (a withdrawal's or a closing's)."""
+    return WithdrawReason(code) if code in {r.value for r in WithdrawReason} else CloseReason(code)
 
 
 class OfferStatus(StrEnum):
@@ -66,7 +83,7 @@ class Entry:
     status: EntryStatus
     version: int
     group_session_id: UUID | None = None  # waiting for a seat in this group session only
-    reason: WithdrawReason | None = None  # why it left the list (withdrawn)
+    reason: LeaveReason | None = None  # why it left the list (withdrawn or closed)
     left_at: datetime | None = None
 
     def matches(self, slot: FreedSlot, zone: ZoneInfo) -> bool:
@@ -123,7 +140,14 @@ class WaitlistEntryWithdrawn:
     withdrawn_at: datetime
 
 
-EntryEvent = WaitlistJoined | WaitlistEntryBooked | WaitlistEntryWithdrawn
+@dataclass(frozen=True)
+class WaitlistEntryClosed:
+    entry_id: UUID
+    reason: CloseReason
+    closed_at: datetime
+
+
+EntryEvent = WaitlistJoined | WaitlistEntryBooked | WaitlistEntryWithdrawn | WaitlistEntryClosed
 
 
 class EntryNotWaiting(NotAllowedNow):
@@ -137,6 +161,13 @@ def withdraw(entry: Entry, reason: WithdrawReason, now: datetime) -> list[EntryE
     if entry.status is not EntryStatus.WAITING:
         raise EntryNotWaiting(entry)
     return [WaitlistEntryWithdrawn(entry.id, reason, now)]
+
+
+def close(entry: Entry, reason: CloseReason, now: datetime) -> list[EntryEvent]:
+    """Close a waiting entry that no longer makes sense; nothing for one that left already."""
+    if entry.status is not EntryStatus.WAITING:
+        return []
+    return [WaitlistEntryClosed(entry.id, reason, now)]
 
 
 def join(
@@ -213,6 +244,15 @@ def evolve_entry(state: Entry | None, event: EntryEvent) -> Entry:
                 status=EntryStatus.WITHDRAWN,
                 reason=event.reason,
                 left_at=event.withdrawn_at,
+                version=state.version + 1,
+            )
+        case WaitlistEntryClosed():
+            assert state is not None, "WaitlistEntryClosed before WaitlistJoined"
+            return replace(
+                state,
+                status=EntryStatus.CLOSED,
+                reason=event.reason,
+                left_at=event.closed_at,
                 version=state.version + 1,
             )
 

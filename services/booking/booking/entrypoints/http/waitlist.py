@@ -12,6 +12,7 @@ from booking.application import waitlist as waitlist_app
 from booking.domain.errors import UnknownAggregate
 from booking.domain.scheduling import waitlist
 from booking.domain.scheduling.waitlist import (
+    CloseReason,
     Entry,
     EntryStatus,
     Offer,
@@ -90,8 +91,11 @@ class WaitlistEntryOut(BaseModel):
         description="Extension: waiting for a seat in this group session only "
         "(`POST /group-sessions/{id}/waitlist`).",
     )
-    reason: WithdrawReason | None = Field(
-        None, description="Extension: why the entry left the waitlist (status `withdrawn`)."
+    reason: WithdrawReason | CloseReason | None = Field(
+        None,
+        description="Extension: why the entry left the waitlist: a withdrawal's code "
+        "(status `withdrawn`), or `episode_closed`, `group_cancelled` or `client_erased` "
+        "(status `closed`).",
     )
     left_at: datetime | None = Field(
         None, description="Extension: when the entry left the waitlist."
