@@ -12,7 +12,7 @@ import pytest
 from booking.application.erasure import erase_client
 from booking.entrypoints.web.texts import TEXTS
 from counseling_shared.db import connect
-from tests.booking.integration.support import ELSEWHERE_KEY, Booking, eventually
+from tests.booking.integration.support import ADMIN_KEY, ELSEWHERE_KEY, Booking, eventually
 from tests.booking.integration.test_group_waitlist import (
     _full_group,
     _offers,
@@ -286,3 +286,38 @@ async def test_an_erased_client_is_offered_nothing_and_their_offer_goes_on_when_
         return [o["status"] for o in (await _entry(booking, second["id"]))["offers"]]
 
     assert await eventually(passed_on) == ["open"]
+
+
+async def _audited(booking: Booking, request_id: str) -> list[tuple[Any, ...]]:
+    conn = await connect(booking.database_url)
+    try:
+        rows = await conn.fetch(
+            """SELECT action, status, actor_kind, site_id::text, client_id::text FROM audit
+               WHERE request_id = $1 ORDER BY id""",
+            request_id,
+        )
+    finally:
+        await conn.close()
+    return [tuple(row) for row in rows]
+
+
+async def test_a_withdrawal_and_a_decline_are_each_one_audit_entry(booking: Booking) -> None:
+    site, first, second = await _two_waiting_then_freed(booking)
+    [made] = await _published(booking, site["id"], "WaitlistOfferMade")
+    declined = await booking.http.post(
+        _accept_path(made["accept_url"]).replace("/accept?", "/decline?"),
+        headers={"X-Request-ID": "booking-decline-1"},
+    )
+    assert declined.status_code == 200, declined.text
+    withdrawn = await booking.http.post(
+        f"/waitlist/{second['id']}/withdraw",
+        headers={"Authorization": f"Bearer {ADMIN_KEY}", "X-Request-ID": "booking-withdraw-1"},
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+
+    [(action, status, actor, site_id, client_id)] = await _audited(booking, "booking-decline-1")
+    assert (status, actor, site_id, client_id) == (200, "link", site["id"], first["client_id"])
+    assert "decline" in action
+    [(action, status, actor, site_id, client_id)] = await _audited(booking, "booking-withdraw-1")
+    assert (status, site_id, client_id) == (200, site["id"], second["client_id"])
+    assert "withdraw" in action

@@ -48,6 +48,7 @@ from booking.domain.scheduling.holds import Hold
 from booking.domain.scheduling.offer_window import OfferWindow, offer_at, worth_a_late_offer
 from booking.domain.scheduling.waitlist import Entry, FreedSlot, Offer, OfferStatus
 from booking.domain.slots import TimeSlot
+from counseling_shared import audit
 from counseling_shared import events as public
 from counseling_shared.events import IntegrationEvent
 from counseling_shared.links import LinkSigner
@@ -474,11 +475,19 @@ async def withdraw_entry(
 
     def decide(entry: Entry) -> list[waitlist.EntryEvent]:
         require_site(access, entry.site_id)
+        _audit_names(entry.site_id, entry.client_id)
         return waitlist.withdraw(entry, reason, uow.now())
 
     left = await _leave(uow, entry_id, decide, policy)
     assert left is not None
     return left
+
+
+def _audit_names(site_id: UUID, client_id: UUID) -> None:
+    """The request is about this client, not the next one offered the slot (whose offer is
+    the first event it publishes)."""
+    audit.note_site(site_id)
+    audit.note_client(client_id)
 
 
 async def close_entries(
@@ -545,6 +554,7 @@ async def decline_offer(uow: UnitOfWork, offer_id: UUID, policy: OfferPolicy) ->
     offer = await waitlist_store.load_offer(uow.conn, offer_id, lock=True)
     if offer is None:
         raise UnknownAggregate("waitlist offer", offer_id)
+    _audit_names(offer.site_id, offer.client_id)
     waitlist.check_acceptable(offer, uow.now())
     released = await _release_offer(
         uow, offer, waitlist.WaitlistOfferDeclined(offer.id, uow.now()), policy
