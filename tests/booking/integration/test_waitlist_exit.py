@@ -6,12 +6,14 @@ import html
 import re
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
 from booking.application.erasure import erase_client
 from booking.entrypoints.web.texts import TEXTS
 from counseling_shared.db import connect
+from counseling_shared.http.body_limit import MAX_BODY_BYTES
 from tests.booking.integration.support import ADMIN_KEY, ELSEWHERE_KEY, Booking, eventually
 from tests.booking.integration.test_group_waitlist import (
     _full_group,
@@ -321,3 +323,24 @@ async def test_a_withdrawal_and_a_decline_are_each_one_audit_entry(booking: Book
     [(action, status, actor, site_id, client_id)] = await _audited(booking, "booking-withdraw-1")
     assert (status, site_id, client_id) == (200, site["id"], second["client_id"])
     assert "withdraw" in action
+
+
+async def test_a_decline_form_post_over_the_body_limit_is_a_413_page(booking: Booking) -> None:
+    site, first, _second = await _two_waiting_then_freed(booking)
+    [made] = await _published(booking, site["id"], "WaitlistOfferMade")
+    decline = _accept_path(made["accept_url"]).split("?")[0].replace("/accept", "/decline")
+    body = urlencode({"token": "x", "padding": "x" * MAX_BODY_BYTES}).encode()
+
+    answer = await booking.http.post(
+        decline,
+        content=body,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept-Language": "fr-FR,fr;q=0.9",
+        },
+    )
+
+    assert answer.status_code == 413
+    assert answer.headers["content-type"].startswith("text/html")
+    assert '<html lang="fr">' in answer.text
+    assert [o["status"] for o in (await _entry(booking, first["id"]))["offers"]] == ["open"]
