@@ -350,6 +350,21 @@ class WaitlistOfferMade(IntegrationEvent):
     )
 
 
+class WaitlistEntryWithdrawn(IntegrationEvent):
+    """Extension: a client left the waitlist (the front desk withdrew the entry, or the
+    client did from an offer's page). An open offer of the entry was released and its slot
+    offered to the next client. Ids and a code only."""
+
+    entry_id: UUID
+    client_id: UUID
+    site_id: UUID
+    reason: str = Field(description="`client_request`, `booked_elsewhere` or `other`.")
+    withdrawn_at: AwareDatetime
+    group_session_id: UUID | None = Field(
+        default=None, description="Set when the entry waited for a seat in this group session."
+    )
+
+
 class SessionCompleted(IntegrationEvent):
     """A session took place. Carries the goal horizon and risk level, never the goals."""
 

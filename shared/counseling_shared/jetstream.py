@@ -67,6 +67,7 @@ BOOKING_EVENT_TYPES = [
     "GroupSessionCapacityChanged",
     "GroupSessionSeriesScheduled",
     "GroupSessionSeriesCancelled",
+    "WaitlistEntryWithdrawn",
 ]
 
 # crisis answers notify's `crisis.staff_replies` (a staff member's text to the center's one

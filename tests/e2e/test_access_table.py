@@ -49,6 +49,10 @@ SIGNED_LINK_ROUTES = {
     # The waitlist offer's page and its button (or an API caller's accept).
     ("booking", "GET", "/waitlist/offers/{offer_id}/accept"),
     ("booking", "POST", "/waitlist/offers/{offer_id}/accept"),
+    # Its "No, thank you" and "Take me off the waiting list" (or an API caller's), checked by
+    # tests/booking/integration/test_waitlist_exit.py.
+    ("booking", "POST", "/waitlist/offers/{offer_id}/decline"),
+    ("booking", "POST", "/waitlist/offers/{offer_id}/leave"),
     # The client's confirm-or-cancel pages (tests/booking/integration/test_manage_link.py).
     ("booking", "GET", "/appointments/{appointment_id}/manage"),
     ("booking", "POST", "/appointments/{appointment_id}/manage/confirm"),
@@ -426,6 +430,12 @@ async def _get_waitlist_entry(world: World, role: Role) -> Call:
     return f"/waitlist/{(await world.post('booking', '/waitlist', body))['id']}", None
 
 
+async def _withdraw_waitlist_entry(world: World, role: Role) -> Call:
+    body = {"client_id": world.client_a, "site_id": world.site_a}
+    entry = await world.post("booking", "/waitlist", body)
+    return f"/waitlist/{entry['id']}/withdraw", {"reason": "client_request"}
+
+
 def _acting(world: World, role: Role) -> dict[str, Any]:
     """An admin names who it acts for; a staff key acts as itself."""
     return {"staff_id": world.staff_a} if role is ADMIN else {}
@@ -661,6 +671,8 @@ TABLE: dict[tuple[str, str, str], Case] = {
         EVERYONE, fixed("/waitlist?site_id={site_a}"), listing=True
     ),
     ("booking", "GET", "/waitlist/{entry_id}"): Case(EVERYONE, _get_waitlist_entry),
+    # A front desk, an admin or an integration takes a client who no longer waits off the list.
+    ("booking", "POST", "/waitlist/{entry_id}/withdraw"): Case(EVERYONE, _withdraw_waitlist_entry),
     # followup
     ("followup", "PUT", "/sites/{site_id}/followup-policy"): Case(
         PEOPLE, fixed("/sites/{site_a}/followup-policy", {})

@@ -91,6 +91,10 @@ def test_the_shift_swap_events_are_documented_as_crisis_events(
         ("booking", "/group-session-series/{group_series_id}/seats", "post"),
         ("booking", "/group-session-series/{group_series_id}/cancel", "post"),
         ("booking", "/clients/{client_id}/episode/close", "post"),
+        # extensions: leaving the waitlist, declining an offer
+        ("booking", "/waitlist/{entry_id}/withdraw", "post"),
+        ("booking", "/waitlist/offers/{offer_id}/decline", "post"),
+        ("booking", "/waitlist/offers/{offer_id}/leave", "post"),
         # extensions: a site's closures
         ("booking", "/sites/{site_id}/closures", "put"),
         ("booking", "/sites/{site_id}/closures", "get"),
@@ -174,6 +178,8 @@ def test_every_error_answer_is_declared_as_a_problem_and_every_key_as_bearer(
                 "/schedules/{schedule_id}/calendar.ics",
                 "/staff/{staff_id}/calendar.ics",
                 "/waitlist/offers/{offer_id}/accept",
+                "/waitlist/offers/{offer_id}/decline",
+                "/waitlist/offers/{offer_id}/leave",
                 "/inbound/sms",
                 "/inbound/sms/status",
                 "/inbound/sms/twilio",  # Twilio's signature is the credential

@@ -127,10 +127,44 @@ async def test_the_offer_page_and_its_answer_pass_the_review(
         await page.goto(link)
         await _shows_the_city(page, locale)
         found = await audit_both_sizes(page, "offer")
-        await page.locator("form[method=post] button").click()
+        await page.get_by_role("button", name=TEXTS[locale[:2]]["book"]).click()
         await page.wait_for_load_state()
         found += await audit_both_sizes(page, "booked")
     assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+async def test_declining_an_offer_then_leaving_the_waitlist_pass_the_review(
+    booking: Booking, browser: Browser, locale: str
+) -> None:
+    """ "No, thank you" beside "Book this time": the declined page says the time went on and
+    offers "Take me off the waiting list", whose answer is reviewed too."""
+    site, counselor, client = await _practice(booking, locale)
+    link = await _offer_link(booking, site, counselor, client, 8)
+    words = TEXTS[locale[:2]]
+    async with _phone(browser, locale) as page:
+        await page.goto(link)
+        found = await audit_both_sizes(page, "offer")
+        async with page.expect_navigation() as answered:
+            await page.get_by_role("button", name=words["decline"]).click()
+        declined = await answered.value
+        assert declined is not None
+        assert declined.status == 200
+        assert await page.locator("h1").inner_text() == words["declined_title"]
+        found += await audit_both_sizes(page, "declined")
+        reopened = await booking.http.get(link)  # the declined offer's link: gone
+        assert reopened.status_code == 410
+        assert words["expired_title"] in reopened.text
+        async with page.expect_navigation() as answered:
+            await page.get_by_role("button", name=words["leave"]).click()
+        left = await answered.value
+        assert left is not None
+        assert left.status == 200
+        assert await page.locator("h1").inner_text() == words["left_title"]
+        found += await audit_both_sizes(page, "left the waitlist")
+    assert not found, "\n".join(found)
+    [entry] = (await booking.get("/waitlist", site_id=site["id"])).json()
+    assert (entry["status"], entry["reason"]) == ("withdrawn", "client_request")
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -153,7 +187,7 @@ async def test_a_group_seats_offer_page_says_so_and_passes_the_review(
         when = await page.locator("dd").nth(2).inner_text()
         assert when.endswith(f"({CITY[locale]})"), when
         found = await audit_both_sizes(page, "group offer")
-        await page.locator("form[method=post] button").click()
+        await page.get_by_role("button", name=words["book"]).click()
         await page.wait_for_load_state()
         assert await page.locator("h1").inner_text() == words["booked_title"]
         found += await audit_both_sizes(page, "group seat booked")

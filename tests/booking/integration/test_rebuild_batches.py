@@ -12,6 +12,8 @@ import pytest
 from booking.application.rebuild import rebuild_projections
 from counseling_shared.db import connect
 from tests.booking.integration.support import Booking, eventually
+from tests.booking.integration.test_group_waitlist import _published
+from tests.booking.integration.test_waitlist import _accept_path
 from tests.projections import index_definitions, rebuild_in_small_batches, snapshot
 
 pytestmark = pytest.mark.integration
@@ -232,12 +234,37 @@ async def _holds_series_and_offers(booking: Booking, practice: dict[str, Any]) -
     there = await booking.site(timezone="America/New_York")
     counselor = await booking.counselor(there["id"])
     waiting = await booking.client(there["id"])
-    await booking.created("/waitlist", {"client_id": waiting["id"], "site_id": there["id"]})
+    first = await booking.created("/waitlist", {"client_id": waiting["id"], "site_id": there["id"]})
+    booking.clock.advance(timedelta(seconds=1))
+    then = await booking.client(there["id"])
+    await booking.created("/waitlist", {"client_id": then["id"], "site_id": there["id"]})
     taken = await booking.appointment(
         counselor, await booking.client(there["id"]), booking.at(hours=40)
     )
     answer = await booking.post(
         f"/appointments/{taken['id']}/cancel", {"reason": "ill", "cancelled_by": "client"}
+    )
+    assert answer.status_code == 200, answer.text
+    await _leave_and_decline(booking, there["id"], first)
+
+
+async def _leave_and_decline(booking: Booking, site_id: str, offered: dict[str, Any]) -> None:
+    """The offered entry is withdrawn (its offer withdrawn, the next entry offered), the next
+    offer declined, and a third client's entry closed with their care episode."""
+    answer = await booking.post(
+        f"/waitlist/{offered['id']}/withdraw", {"reason": "booked_elsewhere"}
+    )
+    assert answer.status_code == 200, answer.text
+    made = await _published(booking, site_id, "WaitlistOfferMade", expected=2)
+    declined = await booking.http.post(
+        _accept_path(made[1]["accept_url"]).replace("/accept?", "/decline?")
+    )
+    assert declined.status_code == 200, declined.text
+    leaving = await booking.client(site_id)
+    await booking.created("/waitlist", {"client_id": leaving["id"], "site_id": site_id})
+    answer = await booking.post(
+        f"/clients/{leaving['id']}/episode/close",
+        {"reason": "moved", "effective_on": "2030-01-01"},
     )
     assert answer.status_code == 200, answer.text
 
@@ -336,6 +363,9 @@ async def test_a_rebuild_in_small_batches_of_many_aggregates_equals_the_live_pro
     await _expired_holds_released(booking)
     live = await _rebuilt_tables(booking.database_url)
     assert all(len(live[t]) >= SITES for t in REBUILT), {t: len(r) for t, r in live.items()}
+    # Entries left (withdrawn, closed) and offers declined or withdrawn are rebuilt too.
+    assert {"withdrawn", "closed"} <= {r["status"] for r in live["waitlist_entries"]}
+    assert {"withdrawn", "declined"} <= {r["status"] for r in live["waitlist_offers"]}
     indexes = await index_definitions(booking.database_url)
     for spoil in (None, _drift, _emptied):
         if spoil is not None:

@@ -150,6 +150,12 @@ async def _waitlist(b: Booking, p: Practice) -> Call:
     return "/waitlist", {"client_id": client["id"], "site_id": p["site"]["id"]}
 
 
+async def _waitlist_withdraw(b: Booking, p: Practice) -> Call:
+    client = await b.client(p["site"]["id"])
+    entry = await b.created("/waitlist", {"client_id": client["id"], "site_id": p["site"]["id"]})
+    return f"/waitlist/{entry['id']}/withdraw", {"reason": "client_request"}
+
+
 def _group_body(b: Booking, p: Practice, hours: float) -> dict[str, Any]:
     return {
         "counselor_id": p["counselor"]["id"],
@@ -229,6 +235,7 @@ CALLS: dict[str, Callable[[Booking, Practice], Awaitable[Call]]] = {
     "/appointment-series": _series,
     "/appointment-series/{series_id}/cancel": _series_cancel,
     "/waitlist": _waitlist,
+    "/waitlist/{entry_id}/withdraw": _waitlist_withdraw,
     "/group-sessions": _group_sessions,
     "/group-sessions/{group_session_id}/seats": _group_seats,
     "/group-sessions/{group_session_id}/reschedule": _group_reschedule,

@@ -142,6 +142,10 @@ SAMPLES: list[DomainEvent] = [
     ),
     waitlist.WaitlistOfferAccepted(uuid4(), uuid4(), NOW),
     waitlist.WaitlistOfferExpired(uuid4(), NOW),
+    waitlist.WaitlistOfferDeclined(uuid4(), NOW),
+    waitlist.WaitlistOfferWithdrawn(uuid4(), NOW),
+    waitlist.WaitlistEntryWithdrawn(uuid4(), waitlist.WithdrawReason.BOOKED_ELSEWHERE, NOW),
+    waitlist.WaitlistEntryClosed(uuid4(), waitlist.CloseReason.CLIENT_ERASED, NOW),
     deferred.FreedSlotDeferred(
         uuid4(), uuid4(), uuid4(), None, Modality.ONLINE, LATER, LATER, NOW, LATER
     ),

@@ -9,7 +9,13 @@ from uuid import UUID
 
 import asyncpg
 
-from booking.domain.scheduling.waitlist import Entry, EntryStatus, Offer, OfferStatus
+from booking.domain.scheduling.waitlist import (
+    Entry,
+    EntryStatus,
+    Offer,
+    OfferStatus,
+    leave_reason,
+)
 from counseling_shared.codes import Modality
 
 if TYPE_CHECKING:
@@ -30,11 +36,14 @@ def entry_from(row: asyncpg.Record) -> Entry:
         status=EntryStatus(row["status"]),
         version=row["version"],
         group_session_id=row["group_session_id"],
+        reason=leave_reason(row["left_reason"]) if row["left_reason"] else None,
+        left_at=row["left_at"],
     )
 
 
-async def load_entry(conn: Connection, entry_id: UUID) -> Entry | None:
-    row = await conn.fetchrow("SELECT * FROM waitlist_entries WHERE id = $1", entry_id)
+async def load_entry(conn: Connection, entry_id: UUID, *, lock: bool = False) -> Entry | None:
+    sql = "SELECT * FROM waitlist_entries WHERE id = $1" + (" FOR UPDATE" if lock else "")
+    row = await conn.fetchrow(sql, entry_id)
     return entry_from(row) if row else None
 
 
@@ -42,9 +51,10 @@ async def save_entry(conn: Connection, entry: Entry) -> None:
     await conn.execute(
         """INSERT INTO waitlist_entries (id, site_id, client_id, counselor_id, modality,
                                          earliest, latest, weekdays, joined_at, status, version,
-                                         group_session_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-           ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version""",
+                                         group_session_id, left_reason, left_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+           ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version,
+               left_reason = EXCLUDED.left_reason, left_at = EXCLUDED.left_at""",
         entry.id,
         entry.site_id,
         entry.client_id,
@@ -57,6 +67,8 @@ async def save_entry(conn: Connection, entry: Entry) -> None:
         entry.status.value,
         entry.version,
         entry.group_session_id,
+        entry.reason.value if entry.reason else None,
+        entry.left_at,
     )
 
 
@@ -103,6 +115,16 @@ async def waiting_for_group(conn: Connection, group_session_id: UUID) -> list[En
         """SELECT * FROM waitlist_entries WHERE group_session_id = $1 AND status = 'waiting'
            ORDER BY joined_at, id""",
         group_session_id,
+    )
+    return [entry_from(r) for r in rows]
+
+
+async def waiting_of_client(conn: Connection, client_id: UUID) -> list[Entry]:
+    """A client's waiting entries, at any site, in order of joining."""
+    rows = await conn.fetch(
+        """SELECT * FROM waitlist_entries WHERE client_id = $1 AND status = 'waiting'
+           ORDER BY joined_at, id""",
+        client_id,
     )
     return [entry_from(r) for r in rows]
 
@@ -172,6 +194,14 @@ async def load_offer(conn: Connection, offer_id: UUID, *, lock: bool = False) ->
 
 async def offer_of_hold(conn: Connection, hold_id: UUID) -> Offer | None:
     row = await conn.fetchrow("SELECT * FROM waitlist_offers WHERE hold_id = $1", hold_id)
+    return offer_from(row) if row else None
+
+
+async def open_offer_of_entry(conn: Connection, entry_id: UUID) -> Offer | None:
+    """The entry's offer not yet answered, if any (an entry has one open offer at most)."""
+    row = await conn.fetchrow(
+        "SELECT * FROM waitlist_offers WHERE entry_id = $1 AND status = 'open'", entry_id
+    )
     return offer_from(row) if row else None
 
 

@@ -3,8 +3,11 @@
 The client's row and their appointments stay, so every id other services used still resolves,
 but whatever identifies or describes the person is blanked, in the projections and in the stored
 events alike, so a later `counselctl rebuild booking` cannot bring it back. Its dead letters naming
-the client are deleted (`counseling_shared.erasure`). Runs as the operator
-(`counselctl clients erase`), with a role that may rewrite the event store.
+the client are deleted (`counseling_shared.erasure`). Their waiting waitlist entries close
+(`client_erased`): nothing is offered to an erased client again; an open offer is withdrawn
+and its slot goes to the next client when its hold runs out (the hold timer offers it on: the
+operator's tool has no offer policy). Runs as the operator (`counselctl clients erase`), with
+a role that may rewrite the event store.
 """
 
 from __future__ import annotations
@@ -12,8 +15,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from booking.adapters import waitlist_store
 from booking.application.recording import stream_id
+from booking.application.waitlist import close_entries
+from booking.domain.scheduling.waitlist import CloseReason
+from counseling_shared.clock import SystemClock
 from counseling_shared.erasure import erase_dead_letters
+from counseling_shared.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
@@ -72,13 +80,25 @@ async def erase_client(conn: Connection, client_id: UUID) -> dict[str, int]:
             )
         # Deleted, not tombstoned: no other service refers to a dead letter.
         dead_letters = await erase_dead_letters(conn, client_id)
+        entries = await _close_waiting_entries(conn, client_id)
     return {
         "clients": _count(clients),
         "appointments": _count(appointments),
         "events": _count(events),
         "idempotency_keys": _count(replays),
         "dead_letters": dead_letters,
+        "waitlist_entries": entries,
     }
+
+
+async def _close_waiting_entries(conn: Connection, client_id: UUID) -> int:
+    """Close the client's waiting entries, in the erasure's transaction (events, projection
+    and outbox together)."""
+    uow = UnitOfWork(conn, source="booking", clock=SystemClock())
+    waiting = await waitlist_store.waiting_of_client(conn, client_id)
+    closed = await close_entries(uow, waiting, CloseReason.CLIENT_ERASED, None)
+    await uow.flush()
+    return len(closed)
 
 
 async def _idempotency_keeps_responses(conn: Connection) -> bool:

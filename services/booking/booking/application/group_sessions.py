@@ -18,7 +18,7 @@ from booking.application.claiming import save_claiming
 from booking.application.closures import check_open
 from booking.application.ports import SiteAccess, require_site
 from booking.application.recording import record, stream_id
-from booking.application.waitlist import withdraw_group_offers
+from booking.application.waitlist import close_group_entries, withdraw_group_offers
 from booking.domain import appointment, group_session, site
 from booking.domain.appointment import Appointment, AppointmentStatus
 from booking.domain.errors import InvalidCommand, NotAllowedNow, UnknownAggregate, refuse_invalid
@@ -191,6 +191,7 @@ async def cancel_group_session(
     events = group_session.cancel(current, command, uow.now())
     state = await _save(uow, current, events)
     await withdraw_group_offers(uow, group_session_id)  # the seats offered are gone too
+    await close_group_entries(uow, group_session_id)  # nobody waits for a cancelled group
     per_seat = appointment.CancelAppointment(command.reason, command.cancelled_by)
     for seat in await group_session_store.seats_of(uow.conn, group_session_id):
         if seat.status is AppointmentStatus.BOOKED:

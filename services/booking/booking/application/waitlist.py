@@ -13,6 +13,7 @@ offered seat is held (a hold naming the session) until accepted or expired.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote
@@ -35,8 +36,9 @@ from booking.application import handlers
 from booking.application.holding import expire_hold, save_hold
 from booking.application.ports import EverySite, SiteAccess, require_site
 from booking.application.recording import record, stream_id
-from booking.domain import appointment, group_session
+from booking.domain import appointment, client, group_session
 from booking.domain.appointment import Appointment
+from booking.domain.client import Client
 from booking.domain.errors import NotAllowedNow, UnknownAggregate, refuse_invalid
 from booking.domain.group_session import GroupSession, GroupSessionStatus
 from booking.domain.scheduling import deferred, holds, waitlist
@@ -46,6 +48,7 @@ from booking.domain.scheduling.holds import Hold
 from booking.domain.scheduling.offer_window import OfferWindow, offer_at, worth_a_late_offer
 from booking.domain.scheduling.waitlist import Entry, FreedSlot, Offer, OfferStatus
 from booking.domain.slots import TimeSlot
+from counseling_shared import audit
 from counseling_shared import events as public
 from counseling_shared.events import IntegrationEvent
 from counseling_shared.links import LinkSigner
@@ -443,3 +446,176 @@ async def accept_offer(uow: UnitOfWork, offer_id: UUID) -> Appointment:
     )
     await waitlist_store.save_entry(uow.conn, state)
     return booked
+
+
+def _entry_events(state: Entry, event: waitlist.EntryEvent) -> list[IntegrationEvent]:
+    if not isinstance(event, waitlist.WaitlistEntryWithdrawn):
+        return []
+    return [
+        public.WaitlistEntryWithdrawn(
+            entry_id=state.id,
+            client_id=state.client_id,
+            site_id=state.site_id,
+            reason=event.reason.value,
+            withdrawn_at=event.withdrawn_at,
+            group_session_id=state.group_session_id,
+        )
+    ]
+
+
+async def withdraw_entry(
+    uow: UnitOfWork,
+    entry_id: UUID,
+    reason: waitlist.WithdrawReason,
+    access: SiteAccess,
+    policy: OfferPolicy,
+) -> Entry:
+    """Take an entry off the waitlist (409 unless waiting). Its open offer, if any, is
+    withdrawn and the slot or seat offered to the next client at once, as on expiry."""
+
+    def decide(entry: Entry) -> list[waitlist.EntryEvent]:
+        require_site(access, entry.site_id)
+        _audit_names(entry.site_id, entry.client_id)
+        return waitlist.withdraw(entry, reason, uow.now())
+
+    left = await _leave(uow, entry_id, decide, policy)
+    assert left is not None
+    return left
+
+
+def _audit_names(site_id: UUID, client_id: UUID) -> None:
+    """The request is about this client, not the next one offered the slot (whose offer is
+    the first event it publishes)."""
+    audit.note_site(site_id)
+    audit.note_client(client_id)
+
+
+async def close_entries(
+    uow: UnitOfWork,
+    entries: list[Entry],
+    reason: waitlist.CloseReason,
+    policy: OfferPolicy | None,
+) -> list[Entry]:
+    """Close the waiting entries that no longer make sense (status `closed`), each open offer
+    withdrawn; its slot or seat offered to the next client at once (`policy`), or, without
+    one (an operator's erasure), by the hold timer when the offer's hold runs out."""
+    closed = []
+    for entry in entries:
+        left = await _leave(
+            uow, entry.id, lambda current: waitlist.close(current, reason, uow.now()), policy
+        )
+        if left is not None:
+            closed.append(left)
+    return closed
+
+
+async def _leave(
+    uow: UnitOfWork,
+    entry_id: UUID,
+    decide: Callable[[Entry], list[waitlist.EntryEvent]],
+    policy: OfferPolicy | None,
+) -> Entry | None:
+    """Record `decide`'s leaving of the entry, then withdraw its open offer. Locks the offer
+    before the entry, the order an accept takes them in. None when nothing was decided."""
+    pending = await waitlist_store.open_offer_of_entry(uow.conn, entry_id)
+    if pending is not None:
+        await waitlist_store.load_offer(uow.conn, pending.id, lock=True)
+    entry = await waitlist_store.load_entry(uow.conn, entry_id, lock=True)
+    if entry is None:
+        raise UnknownAggregate("waitlist entry", entry_id)
+    events = decide(entry)
+    if not events:
+        return None
+    state = await record(
+        uow,
+        stream_id("waitlist", entry.id),
+        entry,
+        entry.version,
+        events,
+        waitlist.evolve_entry,
+        _entry_events,
+        entry.id,
+    )
+    await waitlist_store.save_entry(uow.conn, state)
+    # Read again under the entry's lock: no offer is made to it meanwhile.
+    offer = await waitlist_store.open_offer_of_entry(uow.conn, entry_id)
+    if offer is not None:
+        withdrawn = waitlist.WaitlistOfferWithdrawn(offer.id, uow.now())
+        if policy is None:
+            await _save_offer(uow, offer, [withdrawn])  # the hold runs out, then goes on
+        else:
+            await _release_offer(uow, offer, withdrawn, policy)
+    return state
+
+
+async def decline_offer(uow: UnitOfWork, offer_id: UUID, policy: OfferPolicy) -> Offer:
+    """The client's "No, thank you": the hold is released and the slot or seat offered to
+    the next client at once. 409 when accepted, 410 when expired, declined or withdrawn."""
+    offer = await waitlist_store.load_offer(uow.conn, offer_id, lock=True)
+    if offer is None:
+        raise UnknownAggregate("waitlist offer", offer_id)
+    _audit_names(offer.site_id, offer.client_id)
+    waitlist.check_acceptable(offer, uow.now())
+    released = await _release_offer(
+        uow, offer, waitlist.WaitlistOfferDeclined(offer.id, uow.now()), policy
+    )
+    if released is None:
+        raise waitlist.OfferExpired(offer)  # the hold timer is expiring it right now
+    return released
+
+
+async def _release_offer(
+    uow: UnitOfWork, offer: Offer, closing: waitlist.OfferEvent, policy: OfferPolicy
+) -> Offer | None:
+    """Close an open offer with `closing`, release its hold and offer the slot on, as the
+    hold timer does on expiry. None when the timer holds the hold now: it expires the offer
+    and offers the slot on itself."""
+    hold = await scheduling_store.load_hold(uow.conn, offer.hold_id, lock=True, skip_locked=True)
+    if hold is None:
+        return None
+    await expire_hold(uow, hold)
+    state = await _save_offer(uow, offer, [closing])
+    freed = FreedSlot(
+        hold.site_id,
+        hold.counselor_id,
+        hold.room_id,
+        hold.modality,
+        hold.slot.start,
+        hold.slot.end,
+        hold.group_session_id,
+    )
+    await offer_freed_slot(uow, freed, policy)
+    return state
+
+
+async def withdraw_by_link(uow: UnitOfWork, offer_id: UUID, policy: OfferPolicy) -> Entry:
+    """The offer page's "Take me off the waiting list": the link's client withdraws the
+    offer's entry (`client_request`). The signed link is the credential."""
+    offer = await waitlist_store.load_offer(uow.conn, offer_id)
+    if offer is None:
+        raise UnknownAggregate("waitlist offer", offer_id)
+    return await withdraw_entry(
+        uow, offer.entry_id, waitlist.WithdrawReason.CLIENT_REQUEST, EverySite(), policy
+    )
+
+
+async def close_care_episode(
+    uow: UnitOfWork,
+    client_id: UUID,
+    command: client.CloseCareEpisode,
+    access: SiteAccess,
+    policy: OfferPolicy,
+) -> Client:
+    """Close the client's care episode; their waiting entries close with it
+    (`episode_closed`), each open offer going to the next client at once."""
+    closed = await handlers.close_care_episode(uow, client_id, command, access)
+    entries = await waitlist_store.waiting_of_client(uow.conn, client_id)
+    await close_entries(uow, entries, waitlist.CloseReason.EPISODE_CLOSED, policy)
+    return closed
+
+
+async def close_group_entries(uow: UnitOfWork, group_session_id: UUID) -> None:
+    """The group session was cancelled: its waiting entries close (`group_cancelled`); its
+    open offers were withdrawn already (`withdraw_group_offers`), and nothing is offered on."""
+    entries = await waitlist_store.waiting_for_group(uow.conn, group_session_id)
+    await close_entries(uow, entries, waitlist.CloseReason.GROUP_CANCELLED, None)

@@ -58,6 +58,10 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         waitlist.WaitlistOfferMade,
         waitlist.WaitlistOfferAccepted,
         waitlist.WaitlistOfferExpired,
+        waitlist.WaitlistEntryWithdrawn,
+        waitlist.WaitlistEntryClosed,
+        waitlist.WaitlistOfferDeclined,
+        waitlist.WaitlistOfferWithdrawn,
         deferred.FreedSlotDeferred,
         deferred.DeferredSlotReleased,
     )

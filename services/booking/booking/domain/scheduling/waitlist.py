@@ -20,12 +20,40 @@ from counseling_shared.codes import Modality
 class EntryStatus(StrEnum):
     WAITING = "waiting"
     BOOKED = "booked"
+    WITHDRAWN = "withdrawn"  # taken off the list by the front desk or by the client
+    CLOSED = "closed"  # no longer makes sense: the episode closed, the group was cancelled, …
+
+
+class WithdrawReason(StrEnum):
+    """Why an entry was withdrawn: a code, never free text about the client."""
+
+    CLIENT_REQUEST = "client_request"
+    BOOKED_ELSEWHERE = "booked_elsewhere"
+    OTHER = "other"
+
+
+class CloseReason(StrEnum):
+    """Why an entry closed by itself."""
+
+    EPISODE_CLOSED = "episode_closed"  # the client's care episode closed
+    GROUP_CANCELLED = "group_cancelled"  # the group session it waited for was cancelled
+    CLIENT_ERASED = "client_erased"  # the client was erased on request
+
+
+LeaveReason = WithdrawReason | CloseReason
+
+
+def leave_reason(code: str) -> LeaveReason:
+    """The stored code as its enum (a withdrawal's or a closing's)."""
+    return WithdrawReason(code) if code in {r.value for r in WithdrawReason} else CloseReason(code)
 
 
 class OfferStatus(StrEnum):
     OPEN = "open"
     ACCEPTED = "accepted"
     EXPIRED = "expired"
+    DECLINED = "declined"  # the client said "No, thank you": the slot went on at once
+    WITHDRAWN = "withdrawn"  # its entry left the waitlist while the offer was open
 
 
 @dataclass(frozen=True)
@@ -55,6 +83,8 @@ class Entry:
     status: EntryStatus
     version: int
     group_session_id: UUID | None = None  # waiting for a seat in this group session only
+    reason: LeaveReason | None = None  # why it left the list (withdrawn or closed)
+    left_at: datetime | None = None
 
     def matches(self, slot: FreedSlot, zone: ZoneInfo) -> bool:
         """The slot fits every constraint the client gave; a group's entry fits only a seat
@@ -103,7 +133,41 @@ class WaitlistEntryBooked:
     booked_at: datetime
 
 
-EntryEvent = WaitlistJoined | WaitlistEntryBooked
+@dataclass(frozen=True)
+class WaitlistEntryWithdrawn:
+    entry_id: UUID
+    reason: WithdrawReason
+    withdrawn_at: datetime
+
+
+@dataclass(frozen=True)
+class WaitlistEntryClosed:
+    entry_id: UUID
+    reason: CloseReason
+    closed_at: datetime
+
+
+EntryEvent = WaitlistJoined | WaitlistEntryBooked | WaitlistEntryWithdrawn | WaitlistEntryClosed
+
+
+class EntryNotWaiting(NotAllowedNow):
+    """Withdrawing an entry that is booked or already off the list (409)."""
+
+    def __init__(self, entry: Entry) -> None:
+        super().__init__(f"waitlist entry {entry.id} is {entry.status.value}, not waiting")
+
+
+def withdraw(entry: Entry, reason: WithdrawReason, now: datetime) -> list[EntryEvent]:
+    if entry.status is not EntryStatus.WAITING:
+        raise EntryNotWaiting(entry)
+    return [WaitlistEntryWithdrawn(entry.id, reason, now)]
+
+
+def close(entry: Entry, reason: CloseReason, now: datetime) -> list[EntryEvent]:
+    """Close a waiting entry that no longer makes sense; nothing for one that left already."""
+    if entry.status is not EntryStatus.WAITING:
+        return []
+    return [WaitlistEntryClosed(entry.id, reason, now)]
 
 
 def join(
@@ -173,6 +237,24 @@ def evolve_entry(state: Entry | None, event: EntryEvent) -> Entry:
         case WaitlistEntryBooked():
             assert state is not None, "WaitlistEntryBooked before WaitlistJoined"
             return replace(state, status=EntryStatus.BOOKED, version=state.version + 1)
+        case WaitlistEntryWithdrawn():
+            assert state is not None, "WaitlistEntryWithdrawn before WaitlistJoined"
+            return replace(
+                state,
+                status=EntryStatus.WITHDRAWN,
+                reason=event.reason,
+                left_at=event.withdrawn_at,
+                version=state.version + 1,
+            )
+        case WaitlistEntryClosed():
+            assert state is not None, "WaitlistEntryClosed before WaitlistJoined"
+            return replace(
+                state,
+                status=EntryStatus.CLOSED,
+                reason=event.reason,
+                left_at=event.closed_at,
+                version=state.version + 1,
+            )
 
 
 # --- offers --------------------------------------------------------------------------------
@@ -224,7 +306,27 @@ class WaitlistOfferExpired:
     expired_at: datetime
 
 
-OfferEvent = WaitlistOfferMade | WaitlistOfferAccepted | WaitlistOfferExpired
+@dataclass(frozen=True)
+class WaitlistOfferDeclined:
+    offer_id: UUID
+    declined_at: datetime
+
+
+@dataclass(frozen=True)
+class WaitlistOfferWithdrawn:
+    """The offer's entry left the waitlist while the offer was open."""
+
+    offer_id: UUID
+    withdrawn_at: datetime
+
+
+OfferEvent = (
+    WaitlistOfferMade
+    | WaitlistOfferAccepted
+    | WaitlistOfferExpired
+    | WaitlistOfferDeclined
+    | WaitlistOfferWithdrawn
+)
 
 
 class OfferAlreadyAccepted(NotAllowedNow):
@@ -238,7 +340,7 @@ class OfferAlreadyAccepted(NotAllowedNow):
 
 
 class OfferExpired(NotAllowedNow):
-    """Accepting too late (410)."""
+    """Accepting too late, or an offer declined or withdrawn (410)."""
 
     def __init__(self, offer: Offer) -> None:
         super().__init__(
@@ -250,8 +352,8 @@ class OfferExpired(NotAllowedNow):
 def check_acceptable(offer: Offer, now: datetime) -> None:
     if offer.status is OfferStatus.ACCEPTED:
         raise OfferAlreadyAccepted(offer)
-    if offer.status is OfferStatus.EXPIRED or now >= offer.expires_at:
-        raise OfferExpired(offer)
+    if offer.status is not OfferStatus.OPEN or now >= offer.expires_at:
+        raise OfferExpired(offer)  # expired, declined or withdrawn: the slot went on
 
 
 def evolve_offer(state: Offer | None, event: OfferEvent) -> Offer:
@@ -283,3 +385,9 @@ def evolve_offer(state: Offer | None, event: OfferEvent) -> Offer:
         case WaitlistOfferExpired():
             assert state is not None
             return replace(state, status=OfferStatus.EXPIRED, version=state.version + 1)
+        case WaitlistOfferDeclined():
+            assert state is not None
+            return replace(state, status=OfferStatus.DECLINED, version=state.version + 1)
+        case WaitlistOfferWithdrawn():
+            assert state is not None
+            return replace(state, status=OfferStatus.WITHDRAWN, version=state.version + 1)

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 from booking.adapters import projections, queries
 from booking.application import handlers
+from booking.application import waitlist as waitlist_app
 from booking.application.ports import require_site
 from booking.domain import client
 from booking.domain.errors import UnknownAggregate
@@ -19,6 +20,7 @@ from booking.entrypoints.http.schemas import (
     EpisodeClosedOut,
     EpisodeCloseIn,
 )
+from booking.entrypoints.policies import offer_policy
 from counseling_shared import idempotency
 from counseling_shared.http.auth import Role
 from counseling_shared.http.dependencies import Caller
@@ -97,7 +99,8 @@ async def close_care_episode(
 ) -> EpisodeClosedOut:
     """Close the client's episode of care. Emits `CareEpisodeClosed` (`referred`, never the
     referral itself). A closed episode cannot be closed again (409); booking the client
-    again opens the next episode."""
+    again opens the next episode. Extension: the client's waiting waitlist entries close
+    (`closed`, reason `episode_closed`), an open offer going to the next client at once."""
     command = client.CloseCareEpisode(
         reason=body.reason,
         effective_on=body.effective_on,
@@ -107,8 +110,10 @@ async def close_care_episode(
     )
     # A replay answers the episode, not the client.
     idempotency.name_resource(str(client_id), f"{REPLAYED}/clients/{client_id}/episode")
+    policy = offer_policy(runtime)
     closed = await execute(
-        runtime, lambda uow: handlers.close_care_episode(uow, client_id, command, caller)
+        runtime,
+        lambda uow: waitlist_app.close_care_episode(uow, client_id, command, caller, policy),
     )
     return EpisodeClosedOut.of(closed)
 

@@ -1,4 +1,5 @@
-"""The waitlist (contract v2: `POST /waitlist`) and the signed accept link of its offers."""
+"""The waitlist (contract v2: `POST /waitlist`), leaving it (extension), and the signed link
+of its offers: accept, decline and leave (extensions beside the accept)."""
 
 from datetime import datetime
 from uuid import UUID
@@ -10,11 +11,19 @@ from booking.adapters import waitlist_store
 from booking.application import waitlist as waitlist_app
 from booking.domain.errors import UnknownAggregate
 from booking.domain.scheduling import waitlist
-from booking.domain.scheduling.waitlist import Entry, EntryStatus, Offer, OfferStatus
+from booking.domain.scheduling.waitlist import (
+    CloseReason,
+    Entry,
+    EntryStatus,
+    Offer,
+    OfferStatus,
+    WithdrawReason,
+)
 from booking.entrypoints.http.deps import Live, execute
 from booking.entrypoints.http.errors import BookingRoute
 from booking.entrypoints.http.schemas import AppointmentOut
 from booking.entrypoints.offer_link import verify_accept_link
+from booking.entrypoints.policies import offer_policy
 from booking.entrypoints.web import offer_page
 from counseling_shared.codes import Modality
 from counseling_shared.http.bodies import Instant, RequestBody
@@ -82,6 +91,15 @@ class WaitlistEntryOut(BaseModel):
         description="Extension: waiting for a seat in this group session only "
         "(`POST /group-sessions/{id}/waitlist`).",
     )
+    reason: WithdrawReason | CloseReason | None = Field(
+        None,
+        description="Extension: why the entry left the waitlist: a withdrawal's code "
+        "(status `withdrawn`), or `episode_closed`, `group_cancelled` or `client_erased` "
+        "(status `closed`).",
+    )
+    left_at: datetime | None = Field(
+        None, description="Extension: when the entry left the waitlist."
+    )
 
     @classmethod
     def of(cls, entry: Entry, offers: list[Offer] | None = None) -> "WaitlistEntryOut":
@@ -98,7 +116,17 @@ class WaitlistEntryOut(BaseModel):
             status=entry.status,
             offers=[OfferOut.of(o) for o in offers or []],
             group_session_id=entry.group_session_id,
+            reason=entry.reason,
+            left_at=entry.left_at,
         )
+
+
+class WithdrawIn(RequestBody):
+    reason: WithdrawReason = Field(
+        WithdrawReason.OTHER,
+        description="Why the client leaves: `client_request`, `booked_elsewhere` or `other` "
+        "(the default). A code only, never free text.",
+    )
 
 
 @router.post("/waitlist", status_code=201)
@@ -138,6 +166,27 @@ async def get_waitlist_entry(entry_id: UUID, caller: Caller, runtime: Live) -> W
         if entry is None:
             raise UnknownAggregate("waitlist entry", entry_id)
         caller.require_site(entry.site_id)
+        offers = await waitlist_store.offers_of_entry(conn, entry_id)
+    return WaitlistEntryOut.of(entry, offers)
+
+
+@router.post(
+    "/waitlist/{entry_id}/withdraw",
+    responses=problem_responses(404, s409="The entry is not waiting (booked or withdrawn)."),
+)
+async def withdraw_from_waitlist(
+    entry_id: UUID, caller: Caller, runtime: Live, body: WithdrawIn | None = None
+) -> WaitlistEntryOut:
+    """Extension: take a client off the waitlist (status `withdrawn`, with the coded
+    `reason`). An open offer of the entry is withdrawn at once and its slot or seat offered to
+    the next client, as on expiry. Emits `WaitlistEntryWithdrawn`."""
+    reason = (body or WithdrawIn()).reason
+    policy = offer_policy(runtime)
+    entry = await execute(
+        runtime,
+        lambda uow: waitlist_app.withdraw_entry(uow, entry_id, reason, caller, policy),
+    )
+    async with runtime.db().acquire() as conn:
         offers = await waitlist_store.offers_of_entry(conn, entry_id)
     return WaitlistEntryOut.of(entry, offers)
 
@@ -189,6 +238,77 @@ async def accept_offer(
             appointment_id=str(exc.appointment_id),
         ) from None
     return AppointmentOut.of(booked)
+
+
+_TOKEN = Query(
+    "",
+    max_length=1000,
+    description="The signed token of the offer's link (a browser form may send it instead).",
+)
+
+
+@router.post(
+    "/waitlist/offers/{offer_id}/decline",
+    response_model=OfferOut,
+    responses=problem_responses(
+        403, 404, 410, s409="Already accepted (`appointment_id` names the booking)."
+    ),
+    openapi_extra={"security": []},  # the signed token is the credential
+)
+async def decline_offer(
+    offer_id: UUID, request: Request, runtime: Live, token: str = _TOKEN
+) -> OfferOut | Response:
+    """Extension: the client declines a waitlist offer with its signed link (status
+    `declined`): the slot or seat goes to the next client at once instead of after
+    `WAITLIST_OFFER_TTL`; the client stays on the waitlist. 409 when accepted, 410 when
+    expired or declined before, 403 for an altered link. A browser's form post gets HTML."""
+    if offer_page.is_form_post(request):
+        return await offer_page.decline_from_form(request, runtime, offer_id, token)
+    _check_link(runtime, offer_id, token)
+    policy = offer_policy(runtime)
+    try:
+        declined = await execute(
+            runtime, lambda uow: waitlist_app.decline_offer(uow, offer_id, policy)
+        )
+    except waitlist.OfferExpired as exc:
+        raise _gone(str(exc)) from None
+    except waitlist.OfferAlreadyAccepted as exc:
+        raise Problem(
+            409, "conflict", "Conflict", str(exc), appointment_id=str(exc.appointment_id)
+        ) from None
+    return OfferOut.of(declined)
+
+
+@router.post(
+    "/waitlist/offers/{offer_id}/leave",
+    response_model=WaitlistEntryOut,
+    responses=problem_responses(
+        403, 404, 410, s409="The entry is not waiting (booked, or withdrawn before)."
+    ),
+    openapi_extra={"security": []},  # the signed token is the credential
+)
+async def leave_from_offer(
+    offer_id: UUID, request: Request, runtime: Live, token: str = _TOKEN
+) -> WaitlistEntryOut | Response:
+    """Extension: the client of an offer's signed link leaves the waitlist (the entry is
+    `withdrawn`, reason `client_request`; an open offer is withdrawn and goes to the next
+    client). Emits `WaitlistEntryWithdrawn`. 410 once the link expired, 403 for an altered
+    link. A browser's form post (the offer page's "Take me off the waiting list") gets HTML."""
+    if offer_page.is_form_post(request):
+        return await offer_page.leave_from_form(request, runtime, offer_id, token)
+    _check_link(runtime, offer_id, token)
+    policy = offer_policy(runtime)
+    entry = await execute(runtime, lambda uow: waitlist_app.withdraw_by_link(uow, offer_id, policy))
+    return WaitlistEntryOut.of(entry)
+
+
+def _check_link(runtime: Live, offer_id: UUID, token: str) -> None:
+    try:
+        verify_accept_link(runtime, offer_id, token)
+    except LinkExpired:
+        raise _gone("This offer has expired; the slot went to the next client.") from None
+    except LinkTampered:
+        raise _bad_link() from None
 
 
 def _gone(detail: str) -> Problem:

@@ -2,11 +2,13 @@
 
 Server-rendered HTML in the client's locale that works without JavaScript: `GET` shows the
 site, the offered time in the client's zone (and that it is a seat in a group session, for a
-group's waitlist), when the offer lapses and a "Book this time"
-button; the button's form post (`POST`, the JSON route's own path, see
-`entrypoints/http/waitlist.py`) books it. Booked is a 201 page (the JSON answer's status),
-accepted before a 409 page, expired a 410 page, an altered link a 403 page; `GET` shows the
-409/410/403 pages too. No client name, nothing clinical: the site's name and the time only.
+group's waitlist), when the offer lapses, a "Book this time" button and a "No, thank you"
+button; their form posts (`POST`, the JSON routes' own paths, see
+`entrypoints/http/waitlist.py`) book or decline it. Booked is a 201 page (the JSON answer's
+status), accepted before a 409 page, expired (or declined) a 410 page, an altered link a 403
+page; `GET` shows the 409/410/403 pages too. Declined is a 200 page offering "Take me off the
+waiting list" (a form post to `/leave`). No client name, nothing clinical: the site's name and
+the time only.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from booking.domain.scheduling.closures import SiteClosed
 from booking.domain.scheduling.waitlist import Offer
 from booking.entrypoints.http.deps import execute
 from booking.entrypoints.offer_link import verify_accept_link
+from booking.entrypoints.policies import offer_policy
 from booking.entrypoints.web.texts import TEXTS, locale_of, when_label
 from counseling_shared import audit
 from counseling_shared.http.languages import browser_language
@@ -42,6 +45,8 @@ from counseling_shared.service import Runtime, runtime_of
 router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 _PATH = "/waitlist/offers/{offer_id}/accept"
+_DECLINE = "/waitlist/offers/{offer_id}/decline"
+_LEAVE = "/waitlist/offers/{offer_id}/leave"
 _MAX_TOKEN = 1000
 # The token is in the URL: kept out of caches and Referer headers; no script, no framing.
 _PRIVATE = PRIVATE_PAGE_HEADERS
@@ -60,12 +65,23 @@ class _Shown:
         return when_label(at, self.zone, self.locale)
 
 
+@dataclass(frozen=True)
+class _Button:
+    """One more form on a message page (the declined page's "Take me off the waiting list")."""
+
+    action: str
+    token: str
+    label: str
+
+
 class _Refused(Exception):
     """Answer with a message page (403, 404, 409, 410) instead."""
 
-    def __init__(self, status: int, key: str, shown: _Shown | None = None) -> None:
+    def __init__(
+        self, status: int, key: str, shown: _Shown | None = None, button: _Button | None = None
+    ) -> None:
         super().__init__(key)
-        self.status, self.key, self.shown = status, key, shown
+        self.status, self.key, self.shown, self.button = status, key, shown, button
 
 
 def is_form_post(request: Request) -> bool:
@@ -115,6 +131,7 @@ async def show_offer(offer_id: UUID, request: Request, token: str = "") -> HTMLR
         "minutes": int((shown.offer.end - shown.offer.start).total_seconds() // 60),
         "expires": shown.when(shown.offer.expires_at),
         "action": _PATH.format(offer_id=offer_id),
+        "decline_action": _DECLINE.format(offer_id=offer_id),
         "token": token,
     }
     return templates.TemplateResponse(request, "offer.html", context, headers=_PRIVATE)
@@ -124,8 +141,7 @@ async def accept_from_form(
     request: Request, runtime: Runtime, offer_id: UUID, query_token: str
 ) -> HTMLResponse:
     """The page's button: book the offer (201 page) or say why not."""
-    sent = (await request.form()).get("token")
-    token = sent if isinstance(sent, str) and sent else query_token
+    token = await _form_token(request, query_token)
     try:
         shown = await _open(runtime, offer_id, token)
         try:
@@ -141,6 +157,50 @@ async def accept_from_form(
     except _Refused as refused:
         return _message(request, refused)
     return _message(request, _Refused(201, "booked", shown))
+
+
+async def _form_token(request: Request, query_token: str) -> str:
+    sent = (await request.form()).get("token")
+    return sent if isinstance(sent, str) and sent else query_token
+
+
+async def decline_from_form(
+    request: Request, runtime: Runtime, offer_id: UUID, query_token: str
+) -> HTMLResponse:
+    """The page's "No, thank you": the slot goes to the next client now; the page says so and
+    offers to leave the waiting list altogether."""
+    token = await _form_token(request, query_token)
+    policy = offer_policy(runtime)
+    try:
+        shown = await _open(runtime, offer_id, token)
+        try:
+            await execute(runtime, lambda uow: waitlist_app.decline_offer(uow, offer_id, policy))
+        except waitlist.OfferAlreadyAccepted:
+            raise _Refused(409, "done", shown) from None
+        except waitlist.OfferExpired:
+            raise _Refused(410, "expired", shown) from None
+    except _Refused as refused:
+        return _message(request, refused)
+    t = TEXTS[shown.locale]
+    leave = _Button(_LEAVE.format(offer_id=offer_id), token, t["leave"])
+    return _message(request, _Refused(200, "declined", shown, leave))
+
+
+async def leave_from_form(
+    request: Request, runtime: Runtime, offer_id: UUID, query_token: str
+) -> HTMLResponse:
+    """The declined page's "Take me off the waiting list"."""
+    token = await _form_token(request, query_token)
+    policy = offer_policy(runtime)
+    try:
+        shown = await _open(runtime, offer_id, token)
+        try:
+            await execute(runtime, lambda uow: waitlist_app.withdraw_by_link(uow, offer_id, policy))
+        except waitlist.EntryNotWaiting:
+            raise _Refused(409, "not_waiting", shown) from None
+    except _Refused as refused:
+        return _message(request, refused)
+    return _message(request, _Refused(200, "left", shown))
 
 
 async def _open(runtime: Runtime, offer_id: UUID, token: str) -> _Shown:
@@ -188,7 +248,10 @@ def _message(request: Request, refused: _Refused) -> HTMLResponse:
         "title": t[f"{refused.key}_title"],
         "line": t[refused.key],
         "site_name": shown.site_name if shown else None,
-        "when": shown.when(shown.offer.start) if shown and refused.status != 410 else None,
+        "when": shown.when(shown.offer.start)
+        if shown and refused.status not in (410, 200)
+        else None,
+        "button": refused.button,
     }
     return templates.TemplateResponse(
         request, "message.html", context, status_code=refused.status, headers=_PRIVATE

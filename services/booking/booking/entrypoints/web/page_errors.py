@@ -2,7 +2,8 @@
 language, like their own refusals, instead of problem+json (`ServiceDefinition.html_error_page`).
 
 Only 413: the pages answer their other refusals themselves (403, 404, 409, 410). The offer's
-accept path is also the JSON API's: a JSON request there keeps its problem+json.
+accept, decline and leave paths are also the JSON API's: a JSON request there keeps its
+problem+json.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from counseling_shared.http.languages import browser_language
 from counseling_shared.http.private_pages import page_headers
 
 _MANAGE = re.compile(r"^/appointments/[^/]+/manage(/confirm|/cancel)?/?$")
-_OFFER = re.compile(r"^/waitlist/offers/[^/]+/accept/?$")
+_OFFER = re.compile(r"^/waitlist/offers/[^/]+/(accept|decline|leave)/?$")
 
 
 def html_error_page(request: Request, status: int) -> Response | None:
