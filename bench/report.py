@@ -1694,6 +1694,14 @@ commits a booking), and booking's CPU did not move measurably: `python -m bench.
 --rounds 2 --seconds 15`, three runs each side alternately at load 6 to 10, 2.2 to 2.9 ms a
 booking on main (mean 2.58) and 2.3 to 3.0 here (mean 2.62).
 
+Site closures and group sessions (2026-12-05) put one more `LEFT JOIN` (the site's closures)
+into a booking's first statement and a `WHERE group_session_id IS NULL` predicate on the
+counselor's and room's exclusion constraints. `python -m bench.paced --rate 100 --seconds 5
+--rounds 2`, the code before them (a2b2d6f) and after alternately, two runs each, load 5 to 8.5
+(other work on the machine): booking's CPU per booking 2.5, 2.3, 2.5, 2.3 ms before and 2.5,
+2.4, 2.2, 2.3 after, PostgreSQL's 3.0, 2.3, 3.0, 2.9 and 3.2, 3.2, 2.7, 3.0 ms: no change the
+neighbours' noise does not cover.
+
 ## Not reached, and what is left
 
 - Booking is far from 10 % of pgbench's single-row inserts: the CPU table above shows why on
