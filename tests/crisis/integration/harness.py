@@ -4,7 +4,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -52,6 +52,12 @@ def crisis_settings(database_url: str, nats_url: str, **extra: Any) -> CrisisSet
 class RunningCrisis:
     http: httpx.AsyncClient
     runtime: Runtime
+
+
+StartCrisis = Callable[..., AbstractAsyncContextManager[RunningCrisis]]
+"""The `start_crisis` fixture: `start_crisis(clock=None, **settings)` runs crisis on the
+module's database and NATS, on `clock` (the system's when None), with `crisis_settings` plus
+the settings a module changes on purpose."""
 
 
 @asynccontextmanager

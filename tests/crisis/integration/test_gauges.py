@@ -2,7 +2,7 @@
 30 s after they were requested, on a clock the test moves."""
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -15,9 +15,8 @@ from crisis.adapters.alert_views import unsent_page_count
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
-    crisis_settings,
+    StartCrisis,
     eventually,
-    running_crisis,
 )
 from tests.crisis.integration.steps import alert, flag, put_policy, register_staff
 from tests.crisis.integration.test_deactivated_staff import deactivate
@@ -26,16 +25,11 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def clock() -> ControllableClock:
-    return ControllableClock(datetime.now(UTC).replace(microsecond=0))
-
-
-@pytest.fixture(scope="module")
 async def crisis(
-    database_url: str, nats_url: str, clock: ControllableClock
+    start_crisis: StartCrisis, clock: ControllableClock
 ) -> AsyncIterator[RunningCrisis]:
     """crisis on the module's database with the default 30 s limit for an unsent page."""
-    async with running_crisis(crisis_settings(database_url, nats_url), clock) as running:
+    async with start_crisis(clock) as running:
         yield running
 
 

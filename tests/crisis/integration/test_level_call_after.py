@@ -4,7 +4,7 @@ the call would wait out the whole `ack_timeout`, and carried by each page of tha
 `PageRequested.call_after` (absent on a level without one: notify's PAGE_CALL_DELAY)."""
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -14,10 +14,9 @@ from counseling_shared.clock import ControllableClock
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
-    crisis_settings,
+    StartCrisis,
     eventually,
     pages,
-    running_crisis,
 )
 from tests.crisis.integration.steps import flag, register_staff
 
@@ -25,15 +24,10 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def clock() -> ControllableClock:
-    return ControllableClock(datetime.now(UTC).replace(microsecond=0))
-
-
-@pytest.fixture(scope="module")
 async def crisis(
-    database_url: str, nats_url: str, clock: ControllableClock
+    start_crisis: StartCrisis, clock: ControllableClock
 ) -> AsyncIterator[RunningCrisis]:
-    async with running_crisis(crisis_settings(database_url, nats_url), clock) as running:
+    async with start_crisis(clock) as running:
         yield running
 
 

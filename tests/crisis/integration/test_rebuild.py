@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -19,9 +19,8 @@ from crisis.application.rebuild import rebuild_projections
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
-    crisis_settings,
+    StartCrisis,
     eventually,
-    running_crisis,
 )
 from tests.crisis.integration.steps import alert, flag, kinds, put_policy, register_staff
 from tests.opsctl.integration.support import counselctl
@@ -33,15 +32,10 @@ ACK_TIMEOUT = timedelta(minutes=10)
 
 
 @pytest.fixture(scope="module")
-def clock() -> ControllableClock:
-    return ControllableClock(datetime.now(UTC).replace(microsecond=0))
-
-
-@pytest.fixture(scope="module")
 async def crisis(
-    database_url: str, nats_url: str, clock: ControllableClock
+    start_crisis: StartCrisis, clock: ControllableClock
 ) -> AsyncIterator[RunningCrisis]:
-    async with running_crisis(crisis_settings(database_url, nats_url), clock) as running:
+    async with start_crisis(clock) as running:
         yield running
 
 

@@ -15,9 +15,8 @@ from crisis.application.schedules import on_call_now
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
-    crisis_settings,
+    StartCrisis,
     eventually,
-    running_crisis,
 )
 from tests.crisis.integration.steps import staff_registered
 from tests.crisis.integration.test_schedules import (
@@ -39,9 +38,9 @@ def clock() -> ControllableClock:
 
 @pytest.fixture(scope="module")
 async def crisis(
-    database_url: str, nats_url: str, clock: ControllableClock
+    start_crisis: StartCrisis, clock: ControllableClock
 ) -> AsyncIterator[RunningCrisis]:
-    async with running_crisis(crisis_settings(database_url, nats_url), clock) as running:
+    async with start_crisis(clock) as running:
         yield running
 
 
