@@ -16,7 +16,7 @@ from playwright.async_api import Browser, Page, Route
 
 from tests.a11y import PHONE, audit_both_sizes
 from tests.browser import chromium, needs_chromium
-from tests.crisis.integration.harness import Bus, RunningCrisis, crisis_settings, running_crisis
+from tests.crisis.integration.harness import Bus, RunningCrisis
 from tests.crisis.integration.steps import flag, put_policy, staff_registered
 from tests.crisis.integration.test_oncall_page import _page_link, directory
 
@@ -25,12 +25,6 @@ __all__ = ["directory"]  # booking's directory on the bus, a fixture of this mod
 
 LOCALES = ("en", "fr-FR", "ko-KR", "ru-RU")
 PIN = "482913"
-
-
-@pytest.fixture(scope="module")
-async def crisis(database_url: str, nats_url: str) -> AsyncIterator[RunningCrisis]:
-    async with running_crisis(crisis_settings(database_url, nats_url)) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

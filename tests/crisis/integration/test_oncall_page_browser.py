@@ -14,17 +14,11 @@ import pytest
 from playwright.async_api import Page, Route
 
 from tests.browser import chromium, needs_chromium
-from tests.crisis.integration.harness import Bus, RunningCrisis, crisis_settings, running_crisis
+from tests.crisis.integration.harness import Bus, RunningCrisis
 from tests.crisis.integration.steps import flag, put_policy, register_staff, staff_registered
 from tests.crisis.integration.test_oncall_page import _page_link
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-async def crisis(database_url: str, nats_url: str) -> AsyncIterator[RunningCrisis]:
-    async with running_crisis(crisis_settings(database_url, nats_url)) as running:
-        yield running
 
 
 @asynccontextmanager

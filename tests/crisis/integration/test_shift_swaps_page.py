@@ -17,10 +17,8 @@ from tests.browser import chromium, needs_chromium
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
-    crisis_settings,
     eventually,
     pages,
-    running_crisis,
 )
 from tests.crisis.integration.steps import flag, put_policy, register_staff
 from tests.crisis.integration.test_oncall_page import _page_link, _path_and_token
@@ -29,12 +27,6 @@ from tests.crisis.integration.test_schedules import on_call_at, post_schedule, w
 pytestmark = pytest.mark.integration
 
 NO_KEY = {"Authorization": ""}
-
-
-@pytest.fixture(scope="module")
-async def crisis(database_url: str, nats_url: str) -> AsyncIterator[RunningCrisis]:
-    async with running_crisis(crisis_settings(database_url, nats_url)) as running:
-        yield running
 
 
 async def _offered_and_paged(
