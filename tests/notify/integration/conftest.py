@@ -43,6 +43,7 @@ from devstack.sinks import HttpSink, Sinks, SmtpSink
 from notify.bootstrap import definition
 from notify.settings import NotifySettings
 from tests.fake_twilio import FakeTwilio
+from tests.notify.integration.responders import FakeBooking, FakeCrisis
 
 API_KEY = "dev-admin-key"
 
@@ -470,3 +471,21 @@ def twilio() -> Iterator[FakeTwilio]:
     through it: `notify_twilio_settings(twilio.url, …)` in their settings."""
     with FakeTwilio() as fake:
         yield fake
+
+
+@pytest.fixture
+async def booking(notify: Notify) -> AsyncIterator[FakeBooking]:
+    """booking's `booking.reminder_replies` responder, for the test."""
+    fake = FakeBooking(notify)
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def crisis(notify: Notify) -> AsyncIterator[FakeCrisis]:
+    """crisis's `crisis.staff_replies` responder, for the test."""
+    fake = FakeCrisis(notify)
+    await fake.start()
+    yield fake
+    await fake.stop()

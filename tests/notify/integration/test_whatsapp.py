@@ -6,7 +6,6 @@ callback is its receipt; a WhatsApp STOP stops messaging and a C confirms the re
 appointment, answered in TwiML (Twilio sends it back by WhatsApp)."""
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,7 +19,7 @@ from counseling_shared.codes import Channel, FollowUpKind, Modality
 from counseling_shared.events import AppointmentBooked, FollowUpDue
 from tests.fake_twilio import FakeTwilio, Scripted, notify_whatsapp_settings, signed
 from tests.notify.integration.conftest import Notify, eventually, followup_due
-from tests.notify.integration.test_reminder_replies import FakeBooking
+from tests.notify.integration.responders import FakeBooking
 
 pytestmark = pytest.mark.integration
 
@@ -63,14 +62,6 @@ def notify_overrides(twilio: FakeTwilio) -> dict[str, Any]:
 @pytest.fixture
 def phone() -> str:
     return f"+3366{uuid4().int % 10**7:07d}"
-
-
-@pytest.fixture
-async def booking(notify: Notify) -> AsyncIterator[FakeBooking]:
-    fake = FakeBooking(notify)
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 async def book(notify: Notify, client_id: UUID, site_id: UUID) -> None:
