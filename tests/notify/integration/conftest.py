@@ -29,9 +29,10 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from counseling_shared.codes import Channel, FollowUpKind, StaffRole
+from counseling_shared.codes import Channel, FollowUpKind, Modality, StaffRole
 from counseling_shared.envelope import Envelope, decode, wrap
 from counseling_shared.events import (
+    AppointmentBooked,
     ClientRegistered,
     FollowUpDue,
     IntegrationEvent,
@@ -165,6 +166,23 @@ class Notify:
             headers={"Nats-Msg-Id": str(envelope.id)},
         )
         return envelope
+
+    async def book(self, client_id: UUID, site_id: UUID, start: datetime) -> None:
+        """An online appointment of 50 minutes from `start`, announced as booking does."""
+        await self.publish(
+            AppointmentBooked(
+                appointment_id=uuid4(),
+                site_id=site_id,
+                client_id=client_id,
+                counselor_id=uuid4(),
+                room_id=None,
+                start=start,
+                end=start + timedelta(minutes=50),
+                modality=Modality.ONLINE,
+            ),
+            source="booking",
+            subject=client_id,
+        )
 
     async def new_site(self, *, timezone: str = "Europe/Paris", name: str = "Riverside") -> UUID:
         site_id = uuid4()
