@@ -36,9 +36,13 @@ def clock() -> ControllableClock:
 
 
 @pytest.fixture(scope="module")
-async def crisis(start_crisis: StartCrisis) -> AsyncIterator[RunningCrisis]:
-    """One crisis service for the test module, on the module's own database."""
-    async with start_crisis() as running:
+async def crisis(
+    request: pytest.FixtureRequest, start_crisis: StartCrisis
+) -> AsyncIterator[RunningCrisis]:
+    """One crisis service for the test module, on the module's own database; on the module's
+    `clock` when the module is marked `crisis_on_clock`, else on the system's."""
+    on_clock = request.node.get_closest_marker("crisis_on_clock") is not None
+    async with start_crisis(request.getfixturevalue("clock") if on_clock else None) as running:
         yield running
 
 

@@ -3,7 +3,6 @@ every pending escalation deadline still fires on time afterwards."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,24 +18,15 @@ from crisis.application.rebuild import rebuild_projections
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
-    StartCrisis,
     eventually,
 )
 from tests.crisis.integration.steps import alert, flag, kinds, put_policy, register_staff
 from tests.opsctl.integration.support import counselctl
 from tests.projections import snapshot
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.crisis_on_clock]
 
 ACK_TIMEOUT = timedelta(minutes=10)
-
-
-@pytest.fixture(scope="module")
-async def crisis(
-    start_crisis: StartCrisis, clock: ControllableClock
-) -> AsyncIterator[RunningCrisis]:
-    async with start_crisis(clock) as running:
-        yield running
 
 
 @dataclass(frozen=True)

@@ -24,24 +24,15 @@ from crisis.application.rebuild import rebuild_projections
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
-    StartCrisis,
     eventually,
 )
 from tests.crisis.integration.steps import alert, flag, kinds, put_policy, register_staff
 from tests.crisis.integration.test_rebuild import swap_requests
 from tests.projections import rebuild_in_small_batches, snapshot
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.crisis_on_clock]
 
 SITES = 3
-
-
-@pytest.fixture(scope="module")
-async def crisis(
-    start_crisis: StartCrisis, clock: ControllableClock
-) -> AsyncIterator[RunningCrisis]:
-    async with start_crisis(clock) as running:
-        yield running
 
 
 async def _schedule(crisis: RunningCrisis, site: UUID, staff: list[UUID]) -> str:
