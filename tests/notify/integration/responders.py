@@ -29,8 +29,21 @@ def _as_booking_would(request: dict[str, Any]) -> dict[str, Any]:
     return {"outcome": "cancelled", "start": request["start"], "fee": FEE}
 
 
+class _Responder:
+    """What both responders share: their subscription, and leaving it at the test's end."""
+
+    notify: Notify
+    _sub: Any
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+            await self.notify.nc.flush()
+            self._sub = None
+
+
 @dataclass
-class FakeBooking:
+class FakeBooking(_Responder):
     """booking's `booking.reminder_replies` responder: keeps each request, answers `script`."""
 
     notify: Notify
@@ -42,12 +55,6 @@ class FakeBooking:
         self._sub = await self.notify.nc.subscribe("booking.reminder_replies", cb=self._answer)
         await self.notify.nc.flush()
 
-    async def stop(self) -> None:
-        if self._sub is not None:
-            await self._sub.unsubscribe()
-            await self.notify.nc.flush()
-            self._sub = None
-
     async def _answer(self, msg: Msg) -> None:
         request = json.loads(msg.data)
         self.requests.append(request)
@@ -58,7 +65,7 @@ SUBJECT = "crisis.staff_replies"
 
 
 @dataclass
-class FakeCrisis:
+class FakeCrisis(_Responder):
     """crisis's responder: keeps each request; answers at once, late, or never."""
 
     notify: Notify
@@ -81,12 +88,6 @@ class FakeCrisis:
             except (nats.errors.Error, TimeoutError):
                 await asyncio.sleep(0.1)
         self.requests.clear()
-
-    async def stop(self) -> None:
-        if self._sub is not None:
-            await self._sub.unsubscribe()
-            await self.notify.nc.flush()
-            self._sub = None
 
     async def _answer(self, msg: Msg) -> None:
         request = json.loads(msg.data)
