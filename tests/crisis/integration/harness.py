@@ -4,7 +4,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -21,6 +21,7 @@ from counseling_shared.events import IntegrationEvent
 from counseling_shared.service import Runtime, create_app
 from crisis.bootstrap import definition
 from crisis.settings import CrisisSettings
+from tests.fake_twilio import AUTH_TOKEN
 
 API_KEY = "dev-admin-key"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -52,6 +53,22 @@ def crisis_settings(database_url: str, nats_url: str, **extra: Any) -> CrisisSet
 class RunningCrisis:
     http: httpx.AsyncClient
     runtime: Runtime
+
+
+StartCrisis = Callable[..., AbstractAsyncContextManager[RunningCrisis]]
+"""The `start_crisis` fixture: `start_crisis(clock=None, **settings)` runs crisis on the
+module's database and NATS, on `clock` (the system's when None), with `crisis_settings` plus
+the settings a module changes on purpose."""
+
+
+def twilio_sms(public_url: str) -> dict[str, str]:
+    """Settings for texts through Twilio (signed with tests.fake_twilio's token) reaching crisis
+    at `public_url`, the address Twilio signs."""
+    return {
+        "SMS_PROVIDER": "twilio",
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_WEBHOOK_BASE_URL": public_url,
+    }
 
 
 @asynccontextmanager

@@ -12,9 +12,8 @@ from tests.crisis.integration.harness import (
     API_KEY,
     Bus,
     RunningCrisis,
-    crisis_settings,
+    StartCrisis,
     eventually,
-    running_crisis,
 )
 from tests.crisis.integration.steps import put_policy
 from tests.staff_keys import (
@@ -35,11 +34,11 @@ STAFF = [uuid4(), uuid4()]  # the one who leaves, the one who stays
 
 
 @pytest.fixture(scope="module")
-async def crisis_with_keys(database_url: str, nats_url: str) -> AsyncIterator[RunningCrisis]:
+async def crisis_with_keys(start_crisis: StartCrisis) -> AsyncIterator[RunningCrisis]:
     keys = ",".join(
         [API_KEY, staff_key_entry(LEFT, SITE, STAFF[0]), staff_key_entry(STAYED, SITE, STAFF[1])]
     )
-    async with running_crisis(crisis_settings(database_url, nats_url, API_KEYS=keys)) as running:
+    async with start_crisis(API_KEYS=keys) as running:
         yield running
 
 

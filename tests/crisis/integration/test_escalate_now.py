@@ -4,7 +4,7 @@ may ask, and `ESC <code>` by SMS goes the same way, answered in the member's lan
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -14,10 +14,9 @@ from counseling_shared.clock import ControllableClock
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
-    crisis_settings,
+    StartCrisis,
     eventually,
     pages,
-    running_crisis,
 )
 from tests.crisis.integration.steps import (
     INBOUND_SMS_SECRET,
@@ -36,21 +35,12 @@ MINUTE = timedelta(minutes=1)
 
 
 @pytest.fixture(scope="module")
-def clock() -> ControllableClock:
-    return ControllableClock(datetime.now(UTC).replace(microsecond=0))
-
-
-@pytest.fixture(scope="module")
 async def crisis(
-    database_url: str, nats_url: str, clock: ControllableClock
+    start_crisis: StartCrisis, clock: ControllableClock
 ) -> AsyncIterator[RunningCrisis]:
-    settings = crisis_settings(
-        database_url,
-        nats_url,
-        LINK_SIGNING_KEY=NEW_LINK_KEY,
-        INBOUND_SMS_SECRET=INBOUND_SMS_SECRET,
-    )
-    async with running_crisis(settings, clock) as running:
+    async with start_crisis(
+        clock, LINK_SIGNING_KEY=NEW_LINK_KEY, INBOUND_SMS_SECRET=INBOUND_SMS_SECRET
+    ) as running:
         yield running
 
 

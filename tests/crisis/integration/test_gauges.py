@@ -1,8 +1,7 @@
 """crisis_pages_unsent on /metrics: pages of open alerts still without a delivery or a failure
 30 s after they were requested, on a clock the test moves."""
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -15,28 +14,13 @@ from crisis.adapters.alert_views import unsent_page_count
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
-    crisis_settings,
     eventually,
-    running_crisis,
 )
 from tests.crisis.integration.steps import alert, flag, put_policy, register_staff
 from tests.crisis.integration.test_deactivated_staff import deactivate
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def clock() -> ControllableClock:
-    return ControllableClock(datetime.now(UTC).replace(microsecond=0))
-
-
-@pytest.fixture(scope="module")
-async def crisis(
-    database_url: str, nats_url: str, clock: ControllableClock
-) -> AsyncIterator[RunningCrisis]:
-    """crisis on the module's database with the default 30 s limit for an unsent page."""
-    async with running_crisis(crisis_settings(database_url, nats_url), clock) as running:
-        yield running
+# crisis on the module's clock, with the default 30 s limit for an unsent page
+pytestmark = [pytest.mark.integration, pytest.mark.crisis_on_clock]
 
 
 def delivery(page: dict[str, Any], staff_id: UUID, site_id: UUID) -> NotificationSent:

@@ -9,7 +9,7 @@ from uuid import uuid4
 
 import pytest
 
-from tests.crisis.integration.harness import Bus, RunningCrisis, crisis_settings, running_crisis
+from tests.crisis.integration.harness import Bus, RunningCrisis, StartCrisis
 from tests.crisis.integration.steps import alert, kinds
 from tests.crisis.integration.test_twilio_replays import audit_rows, phone
 from tests.crisis.integration.test_twilio_replies import paged
@@ -20,9 +20,8 @@ SECRET = "crisis-inbound-replay-secret"  # noqa: S105 (a test credential)
 
 
 @pytest.fixture(scope="module")
-async def crisis(database_url: str, nats_url: str) -> AsyncIterator[RunningCrisis]:
-    settings = crisis_settings(database_url, nats_url, INBOUND_SMS_SECRET=SECRET)
-    async with running_crisis(settings) as running:
+async def crisis(start_crisis: StartCrisis) -> AsyncIterator[RunningCrisis]:
+    async with start_crisis(INBOUND_SMS_SECRET=SECRET) as running:
         yield running
 
 

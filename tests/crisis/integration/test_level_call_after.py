@@ -3,8 +3,7 @@ up to the level's `ack_timeout`, else a 422 naming the field), flagged in the wa
 the call would wait out the whole `ack_timeout`, and carried by each page of that level as
 `PageRequested.call_after` (absent on a level without one: notify's PAGE_CALL_DELAY)."""
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -14,27 +13,12 @@ from counseling_shared.clock import ControllableClock
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
-    crisis_settings,
     eventually,
     pages,
-    running_crisis,
 )
 from tests.crisis.integration.steps import flag, register_staff
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def clock() -> ControllableClock:
-    return ControllableClock(datetime.now(UTC).replace(microsecond=0))
-
-
-@pytest.fixture(scope="module")
-async def crisis(
-    database_url: str, nats_url: str, clock: ControllableClock
-) -> AsyncIterator[RunningCrisis]:
-    async with running_crisis(crisis_settings(database_url, nats_url), clock) as running:
-        yield running
+pytestmark = [pytest.mark.integration, pytest.mark.crisis_on_clock]
 
 
 def level(staff: UUID, ack_timeout: str, call_after: str | None = None) -> dict[str, Any]:

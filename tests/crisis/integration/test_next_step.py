@@ -15,10 +15,9 @@ from crisis.domain.policy import EscalationPolicy, PolicyLevel
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
-    crisis_settings,
+    StartCrisis,
     eventually,
     pages,
-    running_crisis,
 )
 from tests.crisis.integration.steps import alert, flag, kinds, put_policy, register_staff
 
@@ -26,10 +25,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-async def crisis(database_url: str, nats_url: str) -> AsyncIterator[RunningCrisis]:
+async def crisis(start_crisis: StartCrisis) -> AsyncIterator[RunningCrisis]:
     """crisis with an auditor that looks every 0.3 s."""
-    settings = crisis_settings(database_url, nats_url, CRISIS_AUDIT_INTERVAL=0.3)
-    async with running_crisis(settings) as running:
+    async with start_crisis(CRISIS_AUDIT_INTERVAL=0.3) as running:
         yield running
 
 

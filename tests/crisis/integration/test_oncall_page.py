@@ -24,10 +24,9 @@ from crisis.application.publishing import PAGE_LINK_PURPOSE
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
-    crisis_settings,
+    StartCrisis,
     eventually,
     pages,
-    running_crisis,
 )
 from tests.crisis.integration.steps import (
     INBOUND_SMS_SECRET,
@@ -42,10 +41,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-async def crisis(database_url: str, nats_url: str) -> AsyncIterator[RunningCrisis]:
+async def crisis(start_crisis: StartCrisis) -> AsyncIterator[RunningCrisis]:
     """crisis with SMS replies configured."""
-    settings = crisis_settings(database_url, nats_url, INBOUND_SMS_SECRET=INBOUND_SMS_SECRET)
-    async with running_crisis(settings) as running:
+    async with start_crisis(INBOUND_SMS_SECRET=INBOUND_SMS_SECRET) as running:
         yield running
 
 

@@ -7,16 +7,16 @@ the module; each test opens its own context.
 The app runs in-process (ASGI): the browser's requests to http://crisis are answered by it."""
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from playwright.async_api import Browser, Page, Route
+from playwright.async_api import Browser
 
-from tests.a11y import PHONE, audit_both_sizes
+from tests.a11y import audit_both_sizes
 from tests.browser import chromium, needs_chromium
-from tests.crisis.integration.harness import Bus, RunningCrisis, crisis_settings, running_crisis
+from tests.crisis.integration.harness import Bus, RunningCrisis
+from tests.crisis.integration.phone import phone_page
 from tests.crisis.integration.steps import flag, put_policy, staff_registered
 from tests.crisis.integration.test_oncall_page import _page_link, directory
 
@@ -28,37 +28,9 @@ PIN = "482913"
 
 
 @pytest.fixture(scope="module")
-async def crisis(database_url: str, nats_url: str) -> AsyncIterator[RunningCrisis]:
-    async with running_crisis(crisis_settings(database_url, nats_url)) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Browser]:
     async with chromium() as launched:
         yield launched
-
-
-@asynccontextmanager
-async def _page(browser: Browser, crisis: RunningCrisis, locale: str) -> AsyncIterator[Page]:
-    async def forward(route: Route) -> None:
-        request = route.request
-        answer = await crisis.http.request(
-            request.method,
-            request.url,
-            content=request.post_data_buffer,
-            headers={**request.headers, "Authorization": ""},
-        )
-        await route.fulfill(
-            status=answer.status_code, headers=dict(answer.headers), body=answer.content
-        )
-
-    context = await browser.new_context(viewport=PHONE, is_mobile=True, locale=locale)
-    try:
-        await context.route("http://crisis/**", forward)
-        yield await context.new_page()
-    finally:
-        await context.close()
 
 
 async def _link(
@@ -96,7 +68,7 @@ async def test_every_state_of_the_page_passes_the_review(
     locale: str,
 ) -> None:
     url = await _link(crisis, bus, directory, locale)
-    async with _page(browser, crisis, locale) as page:
+    async with phone_page(browser, crisis, locale) as page:
         await page.goto(url)
         assert await page.evaluate("document.documentElement.lang") == locale[:2]
         found = await audit_both_sizes(page, "open")
@@ -127,7 +99,7 @@ async def test_a_refused_pin_is_read_with_its_field_which_has_the_focus(
     """A wrong PIN: the keyboard (and a screen reader) lands on the field again, and the
     field is described by the refusal, not left to a line somewhere above it."""
     url = await _link(crisis, bus, directory, "fr-FR")
-    async with _page(browser, crisis, "fr-FR") as page:
+    async with phone_page(browser, crisis, "fr-FR") as page:
         await page.goto(url)
         assert await page.locator("#pin").get_attribute("aria-describedby") is None
         await page.fill("#pin", "0000")

@@ -6,47 +6,17 @@ no CSP).
 The app runs in-process (ASGI): the browser's requests to http://crisis are answered by it."""
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from uuid import uuid4
 
 import pytest
-from playwright.async_api import Page, Route
 
-from tests.browser import chromium, needs_chromium
-from tests.crisis.integration.harness import Bus, RunningCrisis, crisis_settings, running_crisis
+from tests.browser import needs_chromium
+from tests.crisis.integration.harness import Bus, RunningCrisis
+from tests.crisis.integration.phone import phone
 from tests.crisis.integration.steps import flag, put_policy, register_staff, staff_registered
 from tests.crisis.integration.test_oncall_page import _page_link
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-async def crisis(database_url: str, nats_url: str) -> AsyncIterator[RunningCrisis]:
-    async with running_crisis(crisis_settings(database_url, nats_url)) as running:
-        yield running
-
-
-@asynccontextmanager
-async def phone(crisis: RunningCrisis, locale: str = "en-US") -> AsyncIterator[Page]:
-    async def forward(route: Route) -> None:
-        request = route.request
-        answer = await crisis.http.request(
-            request.method,
-            request.url,
-            content=request.post_data_buffer,
-            headers={**request.headers, "Authorization": ""},
-        )
-        await route.fulfill(
-            status=answer.status_code, headers=dict(answer.headers), body=answer.content
-        )
-
-    async with chromium() as browser:
-        context = await browser.new_context(
-            viewport={"width": 360, "height": 740}, is_mobile=True, locale=locale
-        )
-        await context.route("http://crisis/**", forward)
-        yield await context.new_page()
 
 
 async def _ack_url(crisis: RunningCrisis, bus: Bus) -> tuple[str, str]:

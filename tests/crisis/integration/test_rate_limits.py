@@ -13,10 +13,10 @@ import pytest
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
-    crisis_settings,
+    StartCrisis,
     eventually,
     pages,
-    running_crisis,
+    twilio_sms,
 )
 from tests.crisis.integration.steps import (
     INBOUND_SMS_SECRET,
@@ -25,7 +25,7 @@ from tests.crisis.integration.steps import (
     put_policy,
     register_staff,
 )
-from tests.fake_twilio import AUTH_TOKEN, signed
+from tests.fake_twilio import signed
 from tests.minute_edge import clear_of_a_minutes_edge
 
 pytestmark = pytest.mark.integration
@@ -36,17 +36,10 @@ TWILIO_PATH = "/inbound/sms/twilio"
 
 
 @pytest.fixture(scope="module")
-async def crisis(database_url: str, nats_url: str) -> AsyncIterator[RunningCrisis]:
-    settings = crisis_settings(
-        database_url,
-        nats_url,
-        INBOUND_SMS_SECRET=INBOUND_SMS_SECRET,
-        RATE_LIMIT=f"{RATE}/minute",
-        SMS_PROVIDER="twilio",
-        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        TWILIO_WEBHOOK_BASE_URL=PUBLIC,
-    )
-    async with running_crisis(settings) as running:
+async def crisis(start_crisis: StartCrisis) -> AsyncIterator[RunningCrisis]:
+    async with start_crisis(
+        INBOUND_SMS_SECRET=INBOUND_SMS_SECRET, RATE_LIMIT=f"{RATE}/minute", **twilio_sms(PUBLIC)
+    ) as running:
         yield running
 
 

@@ -3,9 +3,8 @@ every pending escalation deadline still fires on time afterwards."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -19,30 +18,15 @@ from crisis.application.rebuild import rebuild_projections
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
-    crisis_settings,
     eventually,
-    running_crisis,
 )
 from tests.crisis.integration.steps import alert, flag, kinds, put_policy, register_staff
 from tests.opsctl.integration.support import counselctl
 from tests.projections import snapshot
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.crisis_on_clock]
 
 ACK_TIMEOUT = timedelta(minutes=10)
-
-
-@pytest.fixture(scope="module")
-def clock() -> ControllableClock:
-    return ControllableClock(datetime.now(UTC).replace(microsecond=0))
-
-
-@pytest.fixture(scope="module")
-async def crisis(
-    database_url: str, nats_url: str, clock: ControllableClock
-) -> AsyncIterator[RunningCrisis]:
-    async with running_crisis(crisis_settings(database_url, nats_url), clock) as running:
-        yield running
 
 
 @dataclass(frozen=True)

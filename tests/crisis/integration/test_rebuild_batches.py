@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -24,30 +24,15 @@ from crisis.application.rebuild import rebuild_projections
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
-    crisis_settings,
     eventually,
-    running_crisis,
 )
 from tests.crisis.integration.steps import alert, flag, kinds, put_policy, register_staff
 from tests.crisis.integration.test_rebuild import swap_requests
 from tests.projections import rebuild_in_small_batches, snapshot
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.crisis_on_clock]
 
 SITES = 3
-
-
-@pytest.fixture(scope="module")
-def clock() -> ControllableClock:
-    return ControllableClock(datetime.now(UTC).replace(microsecond=0))
-
-
-@pytest.fixture(scope="module")
-async def crisis(
-    database_url: str, nats_url: str, clock: ControllableClock
-) -> AsyncIterator[RunningCrisis]:
-    async with running_crisis(crisis_settings(database_url, nats_url), clock) as running:
-        yield running
 
 
 async def _schedule(crisis: RunningCrisis, site: UUID, staff: list[UUID]) -> str:

@@ -3,8 +3,6 @@ the escalation scheduler) on a clock the test moves: a rise in risk re-opens it 
 acknowledger again, and an acknowledgement past the policy's `ack_expires_after` does the same,
 also across a restart."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -19,24 +17,15 @@ from tests.crisis.integration.harness import (
     Bus,
     BusEvent,
     RunningCrisis,
-    crisis_settings,
+    StartCrisis,
     eventually,
     pages,
-    running_crisis,
 )
 from tests.crisis.integration.steps import alert, flag, kinds, put_policy, register_staff
 from tests.projections import snapshot
 
 pytestmark = pytest.mark.integration
 MINUTE = timedelta(minutes=1)
-
-
-@asynccontextmanager
-async def crisis_on(
-    database_url: str, nats_url: str, clock: ControllableClock
-) -> AsyncIterator[RunningCrisis]:
-    async with running_crisis(crisis_settings(database_url, nats_url), clock) as running:
-        yield running
 
 
 async def ack(crisis: RunningCrisis, alert_id: str, staff_id: UUID) -> dict[str, Any]:
@@ -72,11 +61,11 @@ REOPENED = 'crisis_escalation_steps_total{kind="reopened"}'
 
 
 async def test_a_rise_in_risk_after_an_ack_pages_the_acknowledger_and_then_escalates(
-    database_url: str, nats_url: str, bus: Bus
+    start_crisis: StartCrisis, bus: Bus
 ) -> None:
     clock = ControllableClock(datetime.now(UTC).replace(microsecond=0))
     site, client = uuid4(), uuid4()
-    async with crisis_on(database_url, nats_url, clock) as crisis:
+    async with start_crisis(clock) as crisis:
         first, second = await register_staff(bus, site, 2)
         await put_policy(crisis, site, [([first], "PT5M"), ([second], "PT5M")], repeat=0)
         alert_id = (await flag(crisis, site, client, "moderate"))["alert_id"]
@@ -142,11 +131,11 @@ async def test_a_rise_in_risk_after_an_ack_pages_the_acknowledger_and_then_escal
 
 
 async def test_an_ack_left_unresolved_past_ack_expires_after_reopens_also_across_a_restart(
-    database_url: str, nats_url: str, bus: Bus
+    start_crisis: StartCrisis, bus: Bus
 ) -> None:
     clock = ControllableClock(datetime.now(UTC).replace(microsecond=0))
     site, client = uuid4(), uuid4()
-    async with crisis_on(database_url, nats_url, clock) as crisis:
+    async with start_crisis(clock) as crisis:
         first, second = await register_staff(bus, site, 2)
         stored = await put_policy(
             crisis, site, [([first], "PT5M"), ([second], "PT5M")], ack_expires_after="PT4H"
@@ -173,7 +162,7 @@ async def test_an_ack_left_unresolved_past_ack_expires_after_reopens_also_across
 
     # crisis is down when the acknowledgement lapses; the timer row is still there at restart.
     clock.advance(timedelta(hours=1, seconds=1))
-    async with crisis_on(database_url, nats_url, clock) as restarted:
+    async with start_crisis(clock) as restarted:
 
         async def announced() -> list[BusEvent]:
             return await reopenings(bus, site, alert_id)
@@ -203,11 +192,11 @@ async def test_an_ack_left_unresolved_past_ack_expires_after_reopens_also_across
 
 
 async def test_a_rebuild_keeps_a_reopened_alert_and_its_acknowledgements_expiry(
-    database_url: str, nats_url: str, bus: Bus
+    database_url: str, start_crisis: StartCrisis, bus: Bus
 ) -> None:
     clock = ControllableClock(datetime.now(UTC).replace(microsecond=0))
     site, client = uuid4(), uuid4()
-    async with crisis_on(database_url, nats_url, clock) as crisis:
+    async with start_crisis(clock) as crisis:
         (first,) = await register_staff(bus, site, 1)
         await put_policy(crisis, site, [([first], "PT5M")], ack_expires_after="PT1H")
         alert_id = (await flag(crisis, site, client, "moderate"))["alert_id"]

@@ -16,10 +16,9 @@ from crisis.settings import CrisisSettings
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
-    crisis_settings,
+    StartCrisis,
     eventually,
     pages,
-    running_crisis,
 )
 from tests.crisis.integration.steps import (
     alert,
@@ -35,9 +34,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-async def crisis(database_url: str, nats_url: str) -> AsyncIterator[RunningCrisis]:
-    settings = crisis_settings(database_url, nats_url, INBOUND_SMS_SECRET=SECRET)
-    async with running_crisis(settings) as running:
+async def crisis(start_crisis: StartCrisis) -> AsyncIterator[RunningCrisis]:
+    async with start_crisis(INBOUND_SMS_SECRET=SECRET) as running:
         yield running
 
 

@@ -1,6 +1,5 @@
 """PUT /schedules/{id} with `apply_from`: over HTTP, with crisis's clock held mid-shift."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,9 +14,7 @@ from crisis.application.schedules import on_call_now
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
-    crisis_settings,
     eventually,
-    running_crisis,
 )
 from tests.crisis.integration.steps import staff_registered
 from tests.crisis.integration.test_schedules import (
@@ -27,7 +24,7 @@ from tests.crisis.integration.test_schedules import (
     weekly_layer,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.crisis_on_clock]
 
 NOW = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)  # Wednesday: A's weekly turn since 03-02
 
@@ -35,14 +32,6 @@ NOW = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)  # Wednesday: A's weekly turn sinc
 @pytest.fixture(scope="module")
 def clock() -> ControllableClock:
     return ControllableClock(NOW)
-
-
-@pytest.fixture(scope="module")
-async def crisis(
-    database_url: str, nats_url: str, clock: ControllableClock
-) -> AsyncIterator[RunningCrisis]:
-    async with running_crisis(crisis_settings(database_url, nats_url), clock) as running:
-        yield running
 
 
 async def _named_staff(crisis: RunningCrisis, bus: Bus, site: UUID, *names: str) -> list[UUID]:

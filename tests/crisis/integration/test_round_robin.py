@@ -5,8 +5,7 @@ acknowledgement escalates to the next level, and a policy change keeps the turn.
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -18,29 +17,14 @@ from counseling_shared.events import StaffRegistered
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
-    crisis_settings,
     eventually,
     pages,
-    running_crisis,
 )
 from tests.crisis.integration.steps import alert, flag, register_staff
 from tests.crisis.integration.test_deactivated_staff import deactivate
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.crisis_on_clock]
 MINUTE = timedelta(minutes=1)
-
-
-@pytest.fixture(scope="module")
-def clock() -> ControllableClock:
-    return ControllableClock(datetime.now(UTC).replace(microsecond=0))
-
-
-@pytest.fixture(scope="module")
-async def crisis(
-    database_url: str, nats_url: str, clock: ControllableClock
-) -> AsyncIterator[RunningCrisis]:
-    async with running_crisis(crisis_settings(database_url, nats_url), clock) as running:
-        yield running
 
 
 def level(staff: list[UUID], timeout: str = "PT5M", round_robin: bool = True) -> dict[str, Any]:

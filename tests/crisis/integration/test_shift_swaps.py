@@ -18,9 +18,8 @@ from tests.crisis.integration.harness import (
     API_KEY,
     Bus,
     RunningCrisis,
-    crisis_settings,
+    StartCrisis,
     eventually,
-    running_crisis,
 )
 from tests.crisis.integration.steps import staff_registered
 from tests.crisis.integration.test_schedules import on_call_at, post_schedule, weekly_layer
@@ -52,7 +51,7 @@ class Center:
 
 
 @pytest.fixture(scope="module")
-async def center(database_url: str, nats_url: str) -> AsyncIterator[Center]:
+async def center(start_crisis: StartCrisis, nats_url: str) -> AsyncIterator[Center]:
     keys = ",".join(
         [
             API_KEY,
@@ -61,8 +60,7 @@ async def center(database_url: str, nats_url: str) -> AsyncIterator[Center]:
         ]
     )
     clock = ControllableClock(NOW)
-    settings = crisis_settings(database_url, nats_url, API_KEYS=keys)
-    async with Bus.connect(nats_url) as bus, running_crisis(settings, clock) as crisis:
+    async with Bus.connect(nats_url) as bus, start_crisis(clock, API_KEYS=keys) as crisis:
         site = SiteRegistered(site_id=SITE, name="North", timezone="America/New_York", locale="en")
         await bus.publish(site, source="booking")
         for staff_id in STAFF:

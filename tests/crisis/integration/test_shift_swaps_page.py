@@ -3,25 +3,16 @@
 is a 409 page; a member it was not offered to sees none. Over HTTP, then in a real browser
 (with the page's accessibility audit)."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from playwright.async_api import Page, Route
 
 from tests.a11y import audit_both_sizes
-from tests.browser import chromium, needs_chromium
-from tests.crisis.integration.harness import (
-    Bus,
-    RunningCrisis,
-    crisis_settings,
-    eventually,
-    pages,
-    running_crisis,
-)
+from tests.browser import needs_chromium
+from tests.crisis.integration.harness import Bus, RunningCrisis, eventually, pages
+from tests.crisis.integration.phone import phone
 from tests.crisis.integration.steps import flag, put_policy, register_staff
 from tests.crisis.integration.test_oncall_page import _page_link, _path_and_token
 from tests.crisis.integration.test_schedules import on_call_at, post_schedule, weekly_layer
@@ -29,12 +20,6 @@ from tests.crisis.integration.test_schedules import on_call_at, post_schedule, w
 pytestmark = pytest.mark.integration
 
 NO_KEY = {"Authorization": ""}
-
-
-@pytest.fixture(scope="module")
-async def crisis(database_url: str, nats_url: str) -> AsyncIterator[RunningCrisis]:
-    async with running_crisis(crisis_settings(database_url, nats_url)) as running:
-        yield running
 
 
 async def _offered_and_paged(
@@ -164,32 +149,10 @@ async def test_a_member_it_was_not_offered_to_sees_no_offer_and_cannot_take_it(
     del path, token
 
 
-@asynccontextmanager
-async def _phone(crisis: RunningCrisis) -> AsyncIterator[Page]:
-    async def forward(route: Route) -> None:
-        request = route.request
-        answer = await crisis.http.request(
-            request.method,
-            request.url,
-            content=request.post_data_buffer,
-            headers={**request.headers, "Authorization": ""},
-        )
-        await route.fulfill(
-            status=answer.status_code, headers=dict(answer.headers), body=answer.content
-        )
-
-    async with chromium() as browser:
-        context = await browser.new_context(
-            viewport={"width": 360, "height": 740}, is_mobile=True, locale="en-US"
-        )
-        await context.route("http://crisis/**", forward)
-        yield await context.new_page()
-
-
 @needs_chromium
 async def test_take_this_shift_in_a_browser(crisis: RunningCrisis, bus: Bus) -> None:
     swap, path, token, _ = await _offered_and_paged(crisis, bus)
-    async with _phone(crisis) as page:
+    async with phone(crisis) as page:
         await page.goto(f"http://crisis{path}?token={token}")
         assert await audit_both_sizes(page, "offered") == []
         await page.get_by_role("button", name="Take this shift").click()

@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from counseling_shared import twilio_signature
-from tests.crisis.integration.harness import Bus, RunningCrisis, crisis_settings, running_crisis
+from tests.crisis.integration.harness import Bus, RunningCrisis, StartCrisis, twilio_sms
 from tests.crisis.integration.steps import alert
 from tests.crisis.integration.test_twilio_replies import paged
-from tests.fake_twilio import AUTH_TOKEN, signed
+from tests.fake_twilio import signed
 
 pytestmark = pytest.mark.integration
 
@@ -24,17 +24,10 @@ SECRET = "crisis-replay-secret"  # noqa: S105 (a test credential)
 
 
 @pytest.fixture(scope="module")
-async def crisis(database_url: str, nats_url: str) -> AsyncIterator[RunningCrisis]:
-    settings = crisis_settings(
-        database_url,
-        nats_url,
-        SMS_PROVIDER="twilio",
-        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        TWILIO_WEBHOOK_BASE_URL=PUBLIC,
-        INBOUND_SMS_SECRET=SECRET,
-        INBOUND_SMS_PER_NUMBER_LIMIT="3/minute",
-    )
-    async with running_crisis(settings) as running:
+async def crisis(start_crisis: StartCrisis) -> AsyncIterator[RunningCrisis]:
+    async with start_crisis(
+        **twilio_sms(PUBLIC), INBOUND_SMS_SECRET=SECRET, INBOUND_SMS_PER_NUMBER_LIMIT="3/minute"
+    ) as running:
         yield running
 
 

@@ -13,13 +13,13 @@ import pytest
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
-    crisis_settings,
+    StartCrisis,
     eventually,
     pages,
-    running_crisis,
+    twilio_sms,
 )
 from tests.crisis.integration.steps import alert, flag, put_policy, register_staff
-from tests.fake_twilio import AUTH_TOKEN, signed
+from tests.fake_twilio import signed
 
 pytestmark = pytest.mark.integration
 
@@ -28,15 +28,8 @@ PATH = "/inbound/sms/twilio"
 
 
 @pytest.fixture(scope="module")
-async def crisis(database_url: str, nats_url: str) -> AsyncIterator[RunningCrisis]:
-    settings = crisis_settings(
-        database_url,
-        nats_url,
-        SMS_PROVIDER="twilio",
-        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        TWILIO_WEBHOOK_BASE_URL=PUBLIC,
-    )
-    async with running_crisis(settings) as running:
+async def crisis(start_crisis: StartCrisis) -> AsyncIterator[RunningCrisis]:
+    async with start_crisis(**twilio_sms(PUBLIC)) as running:
         yield running
 
 

@@ -7,10 +7,9 @@ from uuid import uuid4
 
 import pytest
 
-from tests.crisis.integration.harness import Bus, RunningCrisis, crisis_settings, running_crisis
+from tests.crisis.integration.harness import Bus, RunningCrisis, StartCrisis, twilio_sms
 from tests.crisis.integration.steps import alert
 from tests.crisis.integration.test_voice_calls import CALL, PUBLIC, paged, phone, twilio_post
-from tests.fake_twilio import AUTH_TOKEN
 from tests.minute_edge import clear_of_a_minutes_edge
 
 pytestmark = pytest.mark.integration
@@ -19,16 +18,8 @@ RATE = 20
 
 
 @pytest.fixture(scope="module")
-async def crisis(database_url: str, nats_url: str) -> AsyncIterator[RunningCrisis]:
-    settings = crisis_settings(
-        database_url,
-        nats_url,
-        SMS_PROVIDER="twilio",
-        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        TWILIO_WEBHOOK_BASE_URL=PUBLIC,
-        RATE_LIMIT=f"{RATE}/minute",
-    )
-    async with running_crisis(settings) as running:
+async def crisis(start_crisis: StartCrisis) -> AsyncIterator[RunningCrisis]:
+    async with start_crisis(**twilio_sms(PUBLIC), RATE_LIMIT=f"{RATE}/minute") as running:
         yield running
 
 

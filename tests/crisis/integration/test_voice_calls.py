@@ -14,13 +14,13 @@ import pytest
 from tests.crisis.integration.harness import (
     Bus,
     RunningCrisis,
-    crisis_settings,
+    StartCrisis,
     eventually,
     pages,
-    running_crisis,
+    twilio_sms,
 )
 from tests.crisis.integration.steps import alert, flag, put_policy, staff_registered
-from tests.fake_twilio import AUTH_TOKEN, signed
+from tests.fake_twilio import signed
 
 pytestmark = pytest.mark.integration
 
@@ -30,15 +30,8 @@ CALL_SID = "CA" + uuid4().hex  # the audited call's; every other post is a call 
 
 
 @pytest.fixture(scope="module")
-async def crisis(database_url: str, nats_url: str) -> AsyncIterator[RunningCrisis]:
-    settings = crisis_settings(
-        database_url,
-        nats_url,
-        SMS_PROVIDER="twilio",
-        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        TWILIO_WEBHOOK_BASE_URL=PUBLIC,
-    )
-    async with running_crisis(settings) as running:
+async def crisis(start_crisis: StartCrisis) -> AsyncIterator[RunningCrisis]:
+    async with start_crisis(**twilio_sms(PUBLIC)) as running:
         yield running
 
 

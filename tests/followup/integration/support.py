@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import uvicorn
 from nats.aio.msg import Msg
@@ -14,9 +15,14 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from counseling_shared.clock import Clock, SystemClock
-from counseling_shared.codes import Channel
+from counseling_shared.codes import Channel, GoalHorizon, RiskLevel
 from counseling_shared.envelope import REGISTRY, Envelope, wrap
-from counseling_shared.events import ClientRegistered, IntegrationEvent, SiteRegistered
+from counseling_shared.events import (
+    ClientRegistered,
+    IntegrationEvent,
+    SessionCompleted,
+    SiteRegistered,
+)
 from counseling_shared.service import Runtime, create_app
 from devstack.ports import free_port
 from followup.bootstrap import definition
@@ -132,6 +138,31 @@ async def register_client(js: JetStreamContext, client_id: UUID, site_id: UUID) 
         preferred_channel=Channel.EMAIL,
     )
     await publish_as_booking(js, client, client_id)
+
+
+async def complete_session(
+    js: JetStreamContext,
+    site_id: UUID,
+    client_id: UUID,
+    *,
+    appointment_id: UUID | None = None,
+    counselor_id: UUID | None = None,
+    completed_at: datetime | None = None,
+    goal_horizon: GoalHorizon = GoalHorizon.SHORT_TERM,
+) -> SessionCompleted:
+    """A session without risk completed (now, unless `completed_at`), announced as booking does
+    (subject: the appointment); new ids where none is given."""
+    session = SessionCompleted(
+        appointment_id=appointment_id or uuid4(),
+        site_id=site_id,
+        client_id=client_id,
+        counselor_id=counselor_id or uuid4(),
+        completed_at=completed_at or datetime.now(UTC),
+        goal_horizon=goal_horizon,
+        risk_level=RiskLevel.NONE,
+    )
+    await publish_as_booking(js, session, session.appointment_id)
+    return session
 
 
 async def followup_events(

@@ -16,7 +16,7 @@ import pytest
 from nats.js import JetStreamContext
 
 from counseling_shared.clock import ControllableClock
-from counseling_shared.codes import FollowUpKind, GoalHorizon, RiskLevel
+from counseling_shared.codes import FollowUpKind, RiskLevel
 from counseling_shared.events import (
     ContactGapDetected,
     FollowUpCancelled,
@@ -25,13 +25,12 @@ from counseling_shared.events import (
     IntegrationEvent,
     NegativeContactRecorded,
     RiskFlagged,
-    SessionCompleted,
 )
 from tests.followup.integration.support import (
     RunningFollowup,
+    complete_session,
     eventually,
     followup_events,
-    publish_as_booking,
     register_client,
     register_site,
 )
@@ -69,16 +68,7 @@ async def _site_with_policy(
 
 
 async def _session(js: JetStreamContext, site_id: UUID, client_id: UUID, counselor: UUID) -> None:
-    event = SessionCompleted(
-        appointment_id=uuid4(),
-        site_id=site_id,
-        client_id=client_id,
-        counselor_id=counselor,
-        completed_at=CLOCK.now(),
-        goal_horizon=GoalHorizon.SHORT_TERM,
-        risk_level=RiskLevel.NONE,
-    )
-    await publish_as_booking(js, event, event.appointment_id)
+    await complete_session(js, site_id, client_id, counselor_id=counselor, completed_at=CLOCK.now())
 
 
 async def _of(js: JetStreamContext, site_id: UUID, kind: type[IntegrationEvent]) -> list[Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 from uuid import uuid4
@@ -15,12 +15,13 @@ import httpx
 import pytest
 from nats.js import JetStreamContext
 
-from counseling_shared.codes import Channel, GoalHorizon, RiskLevel
+from counseling_shared.codes import Channel
 from counseling_shared.db import create_pool
-from counseling_shared.events import ClientRegistered, FollowUpDue, SessionCompleted
+from counseling_shared.events import ClientRegistered, FollowUpDue
 from tests.followup.integration.support import (
     ADMIN,
     RunningFollowup,
+    complete_session,
     eventually,
     followup_events,
     publish_as_booking,
@@ -57,16 +58,7 @@ async def test_follow_up_due_arrives_on_time_and_exactly_once_across_a_restart(
         preferred_channel=Channel.SMS,
     )
     await publish_as_booking(js, registered, client_id)
-    session = SessionCompleted(
-        appointment_id=appointment_id,
-        site_id=site_id,
-        client_id=client_id,
-        counselor_id=uuid4(),
-        completed_at=datetime.now(UTC),
-        goal_horizon=GoalHorizon.SHORT_TERM,
-        risk_level=RiskLevel.NONE,
-    )
-    await publish_as_booking(js, session, appointment_id)
+    session = await complete_session(js, site_id, client_id, appointment_id=appointment_id)
 
     [(fired_at, due)] = await eventually(lambda: at_least(1), timeout=10)
     assert timedelta(0) <= fired_at - due.due_at < ON_TIME

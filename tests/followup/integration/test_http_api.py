@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
@@ -10,12 +9,11 @@ import httpx
 import pytest
 from nats.js import JetStreamContext
 
-from counseling_shared.codes import GoalHorizon, RiskLevel
-from counseling_shared.events import SessionCompleted
+from counseling_shared.codes import GoalHorizon
 from opsctl.config import Service
 from tests.followup.integration.support import (
+    complete_session,
     eventually,
-    publish_as_booking,
     register_client,
     register_site,
 )
@@ -33,16 +31,9 @@ def fields(answer: httpx.Response) -> set[str]:
 
 async def a_followup(api: httpx.AsyncClient, js: JetStreamContext) -> dict[str, Any]:
     site_id, client_id, appointment_id = uuid4(), uuid4(), uuid4()
-    event = SessionCompleted(
-        appointment_id=appointment_id,
-        site_id=site_id,
-        client_id=client_id,
-        counselor_id=uuid4(),
-        completed_at=datetime.now(UTC),
-        goal_horizon=GoalHorizon.LONG_TERM,
-        risk_level=RiskLevel.NONE,
+    await complete_session(
+        js, site_id, client_id, appointment_id=appointment_id, goal_horizon=GoalHorizon.LONG_TERM
     )
-    await publish_as_booking(js, event, appointment_id)
 
     async def planned() -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = (

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from uuid import uuid4
 
 import httpx
@@ -15,11 +14,12 @@ import pytest
 from nats.js import JetStreamContext
 from playwright.async_api import Browser, Page
 
-from counseling_shared.codes import Channel, GoalHorizon, RiskLevel
-from counseling_shared.events import ClientRegistered, FollowUpDue, SessionCompleted
+from counseling_shared.codes import Channel
+from counseling_shared.events import ClientRegistered, FollowUpDue
 from tests.a11y import PHONE, audit_both_sizes, audit_small_phone
 from tests.browser import chromium, needs_chromium
 from tests.followup.integration.support import (
+    complete_session,
     eventually,
     followup_events,
     publish_as_booking,
@@ -75,16 +75,7 @@ async def _due(
         policy |= {"first_checkin_after": "P7D", "satisfaction_survey_after": "PT1S"}
     answer = await api.put(f"/sites/{site_id}/followup-policy", json=policy)
     assert answer.status_code == 200, answer.text
-    session = SessionCompleted(
-        appointment_id=appointment_id,
-        site_id=site_id,
-        client_id=client_id,
-        counselor_id=uuid4(),
-        completed_at=datetime.now(UTC),
-        goal_horizon=GoalHorizon.SHORT_TERM,
-        risk_level=RiskLevel.NONE,
-    )
-    await publish_as_booking(js, session, appointment_id)
+    await complete_session(js, site_id, client_id, appointment_id=appointment_id)
 
     async def fell_due() -> list[FollowUpDue]:
         found = await followup_events(js, site_id, "FollowUpDue")

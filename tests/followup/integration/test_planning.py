@@ -12,7 +12,7 @@ import httpx
 import pytest
 from nats.js import JetStreamContext
 
-from counseling_shared.codes import Channel, ClosureReason, GoalHorizon, Modality, RiskLevel
+from counseling_shared.codes import Channel, ClosureReason, GoalHorizon, Modality
 from counseling_shared.events import (
     AppointmentBooked,
     CareEpisodeClosed,
@@ -22,11 +22,11 @@ from counseling_shared.events import (
     FollowUpDue,
     FollowUpScheduled,
     RiskFlagged,
-    SessionCompleted,
     SessionMissed,
 )
 from followup.application.erasure import erase_client
 from tests.followup.integration.support import (
+    complete_session,
     eventually,
     followup_events,
     publish_as_booking,
@@ -65,16 +65,14 @@ class Client:
         self, at: datetime | None = None, horizon: GoalHorizon = GoalHorizon.SHORT_TERM
     ) -> UUID:
         appointment_id = uuid4()
-        event = SessionCompleted(
+        await complete_session(
+            self.js,
+            self.site_id,
+            self.client_id,
             appointment_id=appointment_id,
-            site_id=self.site_id,
-            client_id=self.client_id,
-            counselor_id=uuid4(),
-            completed_at=at or datetime.now(UTC),
+            completed_at=at,
             goal_horizon=horizon,
-            risk_level=RiskLevel.NONE,
         )
-        await publish_as_booking(self.js, event, appointment_id)
         return appointment_id
 
     async def followups(self, status: str | None = None) -> list[dict[str, Any]]:

@@ -16,9 +16,7 @@ from counseling_shared.codes import (
     CancelledBy,
     Channel,
     ClosureReason,
-    GoalHorizon,
     Modality,
-    RiskLevel,
 )
 from counseling_shared.db import connect
 from counseling_shared.events import (
@@ -27,12 +25,11 @@ from counseling_shared.events import (
     AppointmentRescheduled,
     CareEpisodeClosed,
     ClientRegistered,
-    SessionCompleted,
     SessionMissed,
     SiteRegistered,
 )
 from followup.application.rebuild import rebuild_projections
-from tests.followup.integration.support import eventually, publish_as_booking
+from tests.followup.integration.support import complete_session, eventually, publish_as_booking
 from tests.opsctl.integration.support import counselctl
 from tests.projections import rows_updated_by, snapshot
 
@@ -88,18 +85,11 @@ async def story(api: httpx.AsyncClient, js: JetStreamContext, db: asyncpg.Pool[A
     )
     assert paused.status_code == 200, paused.text
 
-    session = SessionCompleted(
-        appointment_id=uuid4(),
-        site_id=story.site_id,
-        client_id=story.in_care,
-        counselor_id=uuid4(),
-        # Its first check-in (PT1S) is due at once, and even on the doubled (light) interval
-        # none of its series is due again during the test.
-        completed_at=datetime.now(UTC) - timedelta(seconds=3),
-        goal_horizon=GoalHorizon.SHORT_TERM,
-        risk_level=RiskLevel.NONE,
+    # Its first check-in (PT1S) is due at once, and even on the doubled (light) interval
+    # none of its series is due again during the test.
+    await complete_session(
+        js, story.site_id, story.in_care, completed_at=datetime.now(UTC) - timedelta(seconds=3)
     )
-    await publish_as_booking(js, session, session.appointment_id)
 
     async def fell_due() -> list[dict[str, Any]]:
         found = await followups(api, story.in_care)

@@ -13,19 +13,18 @@ import httpx
 import pytest
 from nats.js import JetStreamContext
 
-from counseling_shared.codes import CancelledBy, Channel, GoalHorizon, Modality, RiskLevel
+from counseling_shared.codes import CancelledBy, Channel, Modality
 from counseling_shared.events import (
     AppointmentBooked,
     AppointmentCancelled,
     AppointmentRescheduled,
     ClientRegistered,
-    SessionCompleted,
     SessionMissed,
     SiteRegistered,
     StaffDeactivated,
 )
 from followup.application.rebuild import rebuild_projections
-from tests.followup.integration.support import eventually, publish_as_booking
+from tests.followup.integration.support import complete_session, eventually, publish_as_booking
 from tests.projections import rebuild_in_small_batches, snapshot
 
 pytestmark = pytest.mark.integration
@@ -67,16 +66,9 @@ async def _site(api: httpx.AsyncClient, js: JetStreamContext, db: asyncpg.Pool[A
         )
         assert answer.status_code == 200, answer.text
     for client_id in clients[:2]:
-        session = SessionCompleted(
-            appointment_id=uuid4(),
-            site_id=site_id,
-            client_id=client_id,
-            counselor_id=uuid4(),
-            completed_at=datetime.now(UTC) - timedelta(minutes=5),
-            goal_horizon=GoalHorizon.SHORT_TERM,
-            risk_level=RiskLevel.NONE,
+        await complete_session(
+            js, site_id, client_id, completed_at=datetime.now(UTC) - timedelta(minutes=5)
         )
-        await publish_as_booking(js, session, session.appointment_id)
     missed = SessionMissed(
         appointment_id=uuid4(),
         site_id=site_id,

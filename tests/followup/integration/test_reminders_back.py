@@ -17,17 +17,17 @@ import pytest
 from nats.js import JetStreamContext
 
 from counseling_shared.clock import ControllableClock
-from counseling_shared.codes import ClosureReason, FollowUpKind, GoalHorizon, Modality, RiskLevel
+from counseling_shared.codes import ClosureReason, FollowUpKind, Modality
 from counseling_shared.events import (
     AppointmentBooked,
     CareEpisodeClosed,
     FollowUpDue,
     IntegrationEvent,
-    SessionCompleted,
 )
 from followup.adapters.postgres_store import TIMER_CHANNEL
 from tests.followup.integration.support import (
     RunningFollowup,
+    complete_session,
     eventually,
     followup_events,
     publish_as_booking,
@@ -87,16 +87,7 @@ async def _book(js: JetStreamContext, site_id: UUID, client_id: UUID, start: dat
 
 
 async def _session(js: JetStreamContext, site_id: UUID, client_id: UUID) -> None:
-    event = SessionCompleted(
-        appointment_id=uuid4(),
-        site_id=site_id,
-        client_id=client_id,
-        counselor_id=uuid4(),
-        completed_at=CLOCK.now(),
-        goal_horizon=GoalHorizon.SHORT_TERM,
-        risk_level=RiskLevel.NONE,
-    )
-    await publish_as_booking(js, event, event.appointment_id)
+    await complete_session(js, site_id, client_id, completed_at=CLOCK.now())
 
 
 async def _followups(

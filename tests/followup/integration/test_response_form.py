@@ -15,7 +15,6 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 from nats.js import JetStreamContext
 
-from counseling_shared.codes import GoalHorizon, RiskLevel
 from counseling_shared.events import (
     AppointmentBooked,
     AppointmentCancelled,
@@ -27,13 +26,13 @@ from counseling_shared.events import (
     MeasureRecorded,
     NegativeContactRecorded,
     RiskFlagged,
-    SessionCompleted,
 )
 from counseling_shared.http.private_pages import CONTENT_SECURITY_POLICY
 from counseling_shared.links import LinkSigner
 from followup.adapters.response_links import PURPOSE
 from followup.application.erasure import erase_client
 from tests.followup.integration.support import (
+    complete_session,
     eventually,
     followup_events,
     publish_as_booking,
@@ -65,16 +64,9 @@ async def due_link(
     answer = await api.put(f"/sites/{site_id}/followup-policy", json=policy)
     assert answer.status_code == 200, answer.text
     assert answer.json()["measures"] == {"checkin": ["phq9"]}
-    session = SessionCompleted(
-        appointment_id=appointment_id,
-        site_id=site_id,
-        client_id=client_id,
-        counselor_id=counselor_id or uuid4(),
-        completed_at=datetime.now(UTC),
-        goal_horizon=GoalHorizon.SHORT_TERM,
-        risk_level=RiskLevel.NONE,
+    await complete_session(
+        js, site_id, client_id, appointment_id=appointment_id, counselor_id=counselor_id
     )
-    await publish_as_booking(js, session, appointment_id)
 
     async def fell_due() -> list[FollowUpDue]:
         found = await followup_events(js, site_id, "FollowUpDue")
@@ -384,19 +376,10 @@ async def test_each_completed_session_gets_one_rating_request_and_the_summary_ma
     policy = {"first_checkin_after": "P7D", "satisfaction_survey_after": "PT1S"}
     assert (await api.put(f"/sites/{site_id}/followup-policy", json=policy)).status_code == 200
     kim, lee = uuid4(), uuid4()
-    sessions = []
-    for counselor in (kim, lee, kim):
-        session = SessionCompleted(
-            appointment_id=uuid4(),
-            site_id=site_id,
-            client_id=client_id,
-            counselor_id=counselor,
-            completed_at=datetime.now(UTC),
-            goal_horizon=GoalHorizon.SHORT_TERM,
-            risk_level=RiskLevel.NONE,
-        )
-        sessions.append(session)
-        await publish_as_booking(js, session, session.appointment_id)
+    sessions = [
+        await complete_session(js, site_id, client_id, counselor_id=counselor)
+        for counselor in (kim, lee, kim)
+    ]
     await publish_as_booking(js, sessions[0], uuid4())  # redelivered under another id
 
     async def rating_requests() -> list[FollowUpDue]:

@@ -5,7 +5,6 @@ never depends on them. Through HTTP, on real PostgreSQL and NATS."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -14,17 +13,16 @@ import httpx
 import pytest
 from nats.js import JetStreamContext
 
-from counseling_shared.codes import GoalHorizon, Instrument, RiskLevel
+from counseling_shared.codes import Instrument, RiskLevel
 from counseling_shared.events import (
     FollowUpDue,
     MeasureRecorded,
     RiskFlagged,
-    SessionCompleted,
 )
 from tests.followup.integration.support import (
+    complete_session,
     eventually,
     followup_events,
-    publish_as_booking,
     register_client,
     register_site,
 )
@@ -65,16 +63,7 @@ async def checkin_scores(
     }
     answer = await api.put(f"/sites/{site_id}/followup-policy", json=policy)
     assert answer.status_code == 200, answer.text
-    session = SessionCompleted(
-        appointment_id=appointment_id,
-        site_id=site_id,
-        client_id=client_id,
-        counselor_id=uuid4(),
-        completed_at=datetime.now(UTC),
-        goal_horizon=GoalHorizon.SHORT_TERM,
-        risk_level=RiskLevel.NONE,
-    )
-    await publish_as_booking(js, session, appointment_id)
+    await complete_session(js, site_id, client_id, appointment_id=appointment_id)
 
     async def fell_due() -> list[FollowUpDue]:
         found = await followup_events(js, site_id, "FollowUpDue")

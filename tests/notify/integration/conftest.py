@@ -29,9 +29,10 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from counseling_shared.codes import Channel, FollowUpKind, StaffRole
+from counseling_shared.codes import Channel, FollowUpKind, Modality, StaffRole
 from counseling_shared.envelope import Envelope, decode, wrap
 from counseling_shared.events import (
+    AppointmentBooked,
     ClientRegistered,
     FollowUpDue,
     IntegrationEvent,
@@ -43,6 +44,7 @@ from devstack.sinks import HttpSink, Sinks, SmtpSink
 from notify.bootstrap import definition
 from notify.settings import NotifySettings
 from tests.fake_twilio import FakeTwilio
+from tests.notify.integration.responders import FakeBooking, FakeCrisis
 
 API_KEY = "dev-admin-key"
 
@@ -164,6 +166,23 @@ class Notify:
             headers={"Nats-Msg-Id": str(envelope.id)},
         )
         return envelope
+
+    async def book(self, client_id: UUID, site_id: UUID, start: datetime) -> None:
+        """An online appointment of 50 minutes from `start`, announced as booking does."""
+        await self.publish(
+            AppointmentBooked(
+                appointment_id=uuid4(),
+                site_id=site_id,
+                client_id=client_id,
+                counselor_id=uuid4(),
+                room_id=None,
+                start=start,
+                end=start + timedelta(minutes=50),
+                modality=Modality.ONLINE,
+            ),
+            source="booking",
+            subject=client_id,
+        )
 
     async def new_site(self, *, timezone: str = "Europe/Paris", name: str = "Riverside") -> UUID:
         site_id = uuid4()
@@ -470,3 +489,21 @@ def twilio() -> Iterator[FakeTwilio]:
     through it: `notify_twilio_settings(twilio.url, …)` in their settings."""
     with FakeTwilio() as fake:
         yield fake
+
+
+@pytest.fixture
+async def booking(notify: Notify) -> AsyncIterator[FakeBooking]:
+    """booking's `booking.reminder_replies` responder, for the test."""
+    fake = FakeBooking(notify)
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def crisis(notify: Notify) -> AsyncIterator[FakeCrisis]:
+    """crisis's `crisis.staff_replies` responder, for the test."""
+    fake = FakeCrisis(notify)
+    await fake.start()
+    yield fake
+    await fake.stop()

@@ -8,9 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from counseling_shared.codes import Channel, FollowUpKind, Modality, RiskLevel, StaffRole
+from counseling_shared.codes import Channel, FollowUpKind, RiskLevel, StaffRole
 from counseling_shared.events import (
-    AppointmentBooked,
     ContactGapDetected,
     FollowUpDue,
     NegativeContactRecorded,
@@ -100,20 +99,7 @@ async def test_appointment_confirmation_shows_the_time_in_the_clients_zone_and_l
     notify.directory.add(client_id, email=address, locale="ko-KR", timezone="Asia/Seoul")
     start = datetime(2030, 5, 14, 6, 0, tzinfo=UTC)  # 15:00 in Seoul, a Tuesday
 
-    await notify.publish(
-        AppointmentBooked(
-            appointment_id=uuid4(),
-            site_id=site_id,
-            client_id=client_id,
-            counselor_id=uuid4(),
-            room_id=None,
-            start=start,
-            end=start + timedelta(minutes=50),
-            modality=Modality.ONLINE,
-        ),
-        source="booking",
-        subject=client_id,
-    )
+    await notify.book(client_id, site_id, start)
 
     [row] = await settled(notify, client_id)
     assert (row["status"], row["template"]) == ("sent", "appointment_booked")

@@ -5,7 +5,6 @@ without an id, act as before."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 from uuid import uuid4
 
@@ -15,8 +14,8 @@ from prometheus_client import REGISTRY
 
 from notify.adapters import opt_outs
 from tests.notify.integration.conftest import Notify
-from tests.notify.integration.test_reminder_replies import FakeBooking, remind
-from tests.notify.integration.test_staff_replies import FakeCrisis
+from tests.notify.integration.responders import FakeBooking, FakeCrisis
+from tests.notify.integration.test_reminder_replies import remind
 
 pytestmark = pytest.mark.integration
 
@@ -26,22 +25,6 @@ SECRET = "inbound-replay-test-secret"  # noqa: S105 (a test credential)
 @pytest.fixture(scope="module")
 def notify_overrides() -> dict[str, Any]:
     return {"inbound_sms_secret": SECRET}
-
-
-@pytest.fixture
-async def booking(notify: Notify) -> AsyncIterator[FakeBooking]:
-    fake = FakeBooking(notify)
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-async def crisis(notify: Notify) -> AsyncIterator[FakeCrisis]:
-    fake = FakeCrisis(notify)
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 @pytest.fixture

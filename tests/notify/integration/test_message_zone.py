@@ -2,13 +2,13 @@
 notify learned from ClientRegistered, else the site's, else UTC."""
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 import pytest
 
-from counseling_shared.codes import Channel, Modality
-from counseling_shared.events import AppointmentBooked, ClientRegistered
+from counseling_shared.codes import Channel
+from counseling_shared.events import ClientRegistered
 from tests.notify.integration.conftest import Notify, eventually
 
 pytestmark = pytest.mark.integration
@@ -16,20 +16,7 @@ START = datetime(2030, 5, 14, 6, 0, tzinfo=UTC)  # 15:00 in Seoul, 08:00 in Pari
 
 
 async def confirmation_body(notify: Notify, site_id: UUID, client_id: UUID, address: str) -> str:
-    await notify.publish(
-        AppointmentBooked(
-            appointment_id=uuid4(),
-            site_id=site_id,
-            client_id=client_id,
-            counselor_id=uuid4(),
-            room_id=None,
-            start=START,
-            end=START + timedelta(minutes=50),
-            modality=Modality.ONLINE,
-        ),
-        source="booking",
-        subject=client_id,
-    )
+    await notify.book(client_id, site_id, START)
 
     def delivered() -> list[str]:
         return [m.body for m in notify.sinks.smtp.messages if address in m.rcpt_tos]

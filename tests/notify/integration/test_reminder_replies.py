@@ -9,15 +9,13 @@ acts on nothing."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
-from nats.aio.msg import Msg
 
 from counseling_shared.codes import Channel, FollowUpKind
 from counseling_shared.events import FollowUpDue
@@ -25,60 +23,16 @@ from counseling_shared.pruner import Pruner
 from notify.application.erasure import erase_client
 from notify.bootstrap import definition as notify_definition
 from tests.notify.integration.conftest import Notify, eventually, text_in
+from tests.notify.integration.responders import FEE, FakeBooking
 
 pytestmark = pytest.mark.integration
 
 SECRET = "reminder-reply-test-secret"  # noqa: S105 (a test credential)
-FEE = {"amount": "40.00", "currency": "EUR"}
-
-Script = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-def _as_booking_would(request: dict[str, Any]) -> dict[str, Any]:
-    """Confirm; a cancel is late (40 €) until the fee was announced."""
-    if request["action"] == "confirm":
-        return {"outcome": "confirmed", "start": request["start"], "fee": None}
-    if not request["shown_late"]:
-        return {"outcome": "late_needs_repeat", "start": request["start"], "fee": FEE}
-    return {"outcome": "cancelled", "start": request["start"], "fee": FEE}
-
-
-@dataclass
-class FakeBooking:
-    """booking's `booking.reminder_replies` responder: keeps each request, answers `script`."""
-
-    notify: Notify
-    script: Script = _as_booking_would
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    _sub: Any = None
-
-    async def start(self) -> None:
-        self._sub = await self.notify.nc.subscribe("booking.reminder_replies", cb=self._answer)
-        await self.notify.nc.flush()
-
-    async def stop(self) -> None:
-        if self._sub is not None:
-            await self._sub.unsubscribe()
-            await self.notify.nc.flush()
-            self._sub = None
-
-    async def _answer(self, msg: Msg) -> None:
-        request = json.loads(msg.data)
-        self.requests.append(request)
-        await msg.respond(json.dumps(self.script(request)).encode())
 
 
 @pytest.fixture(scope="module")
 def notify_overrides() -> dict[str, Any]:
     return {"inbound_sms_secret": SECRET}
-
-
-@pytest.fixture
-async def booking(notify: Notify) -> AsyncIterator[FakeBooking]:
-    fake = FakeBooking(notify)
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 @pytest.fixture

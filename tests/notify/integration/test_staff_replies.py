@@ -10,79 +10,24 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
 
-import nats.errors
 import pytest
-from nats.aio.msg import Msg
 
 from counseling_shared.phones import key_fingerprint, keyed_digest
 from notify.adapters import opt_outs
 from tests.notify.integration.conftest import Notify, text_in
+from tests.notify.integration.responders import FakeCrisis
 
 pytestmark = pytest.mark.integration
 
 SECRET = "staff-replies-test-secret"  # noqa: S105 (a test credential)
-SUBJECT = "crisis.staff_replies"
-
-
-@dataclass
-class FakeCrisis:
-    """crisis's responder: keeps each request; answers at once, late, or never."""
-
-    notify: Notify
-    delay: float = 0.0
-    not_staff: bool = False  # crisis knows no staff member with this phone
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    _sub: Any = None
-
-    async def start(self) -> None:
-        self._sub = await self.notify.nc.subscribe(SUBJECT, cb=self._answer)
-        await self.notify.nc.flush()
-        # Answering before the test starts: once, in a clean-clone CI run, the first text of a
-        # test reached no responder (the fake saw no request) right after the previous test's
-        # responder went away; not reproduced in 15 runs here, under load or not.
-        probe = json.dumps({"command": "probe", "code": None}).encode()
-        for _ in range(20):
-            try:
-                await self.notify.nc.request(SUBJECT, probe, timeout=0.5)
-                break
-            except (nats.errors.Error, TimeoutError):
-                await asyncio.sleep(0.1)
-        self.requests.clear()
-
-    async def stop(self) -> None:
-        if self._sub is not None:
-            await self._sub.unsubscribe()
-            await self.notify.nc.flush()
-            self._sub = None
-
-    async def _answer(self, msg: Msg) -> None:
-        request = json.loads(msg.data)
-        self.requests.append(request)
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        reply = f"crisis says {request['command']} {request['code'] or ''}".strip()
-        answer = (
-            {"outcome": "not_staff"} if self.not_staff else {"outcome": "answered", "reply": reply}
-        )
-        await msg.respond(json.dumps(answer).encode())
 
 
 @pytest.fixture(scope="module")
 def notify_overrides() -> dict[str, Any]:
     return {"inbound_sms_secret": SECRET}
-
-
-@pytest.fixture
-async def crisis(notify: Notify) -> AsyncIterator[FakeCrisis]:
-    fake = FakeCrisis(notify)
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 def new_phone() -> str:

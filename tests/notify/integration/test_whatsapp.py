@@ -6,7 +6,6 @@ callback is its receipt; a WhatsApp STOP stops messaging and a C confirms the re
 appointment, answered in TwiML (Twilio sends it back by WhatsApp)."""
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,11 +15,11 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
-from counseling_shared.codes import Channel, FollowUpKind, Modality
-from counseling_shared.events import AppointmentBooked, FollowUpDue
+from counseling_shared.codes import Channel, FollowUpKind
+from counseling_shared.events import FollowUpDue
 from tests.fake_twilio import FakeTwilio, Scripted, notify_whatsapp_settings, signed
 from tests.notify.integration.conftest import Notify, eventually, followup_due
-from tests.notify.integration.test_reminder_replies import FakeBooking
+from tests.notify.integration.responders import FakeBooking
 
 pytestmark = pytest.mark.integration
 
@@ -63,31 +62,6 @@ def notify_overrides(twilio: FakeTwilio) -> dict[str, Any]:
 @pytest.fixture
 def phone() -> str:
     return f"+3366{uuid4().int % 10**7:07d}"
-
-
-@pytest.fixture
-async def booking(notify: Notify) -> AsyncIterator[FakeBooking]:
-    fake = FakeBooking(notify)
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-async def book(notify: Notify, client_id: UUID, site_id: UUID) -> None:
-    await notify.publish(
-        AppointmentBooked(
-            appointment_id=uuid4(),
-            site_id=site_id,
-            client_id=client_id,
-            counselor_id=uuid4(),
-            room_id=None,
-            start=START,
-            end=START + timedelta(minutes=50),
-            modality=Modality.ONLINE,
-        ),
-        source="booking",
-        subject=client_id,
-    )
 
 
 async def settled(notify: Notify, recipient_id: UUID, count: int = 1) -> list[dict[str, Any]]:
@@ -139,7 +113,7 @@ async def test_a_confirmation_goes_as_the_approved_template_in_the_clients_langu
 ) -> None:
     client_id, site_id = await messaging_client(notify, phone, locale="fr")
 
-    await book(notify, client_id, site_id)
+    await notify.book(client_id, site_id, START)
     [detail] = await settled(notify, client_id)
 
     assert (detail["status"], detail["channel"]) == ("sent", "messaging")
@@ -164,7 +138,7 @@ async def test_a_message_without_a_mapping_goes_by_email_with_its_reason(
     before = unsendable(template, locale)
 
     if event == "booked":
-        await book(notify, client_id, site_id)
+        await notify.book(client_id, site_id, START)
     else:
         await notify.publish(followup_due(client_id, site_id), source="followup", subject=client_id)
     [detail] = await settled(notify, client_id)
@@ -185,7 +159,7 @@ async def test_without_an_email_address_the_unmapped_message_goes_by_sms(
 ) -> None:
     client_id, site_id = await messaging_client(notify, phone, locale="ru")
 
-    await book(notify, client_id, site_id)
+    await notify.book(client_id, site_id, START)
     [detail] = await settled(notify, client_id)
 
     assert (detail["status"], detail["channel"]) == ("sent", "sms")
@@ -198,7 +172,7 @@ async def test_twilios_status_callback_is_the_messages_delivery_receipt(
     notify: Notify, twilio: FakeTwilio, phone: str
 ) -> None:
     client_id, site_id = await messaging_client(notify, phone)
-    await book(notify, client_id, site_id)
+    await notify.book(client_id, site_id, START)
     [detail] = await settled(notify, client_id)
     [posted] = twilio.whatsapp_to(phone)
     callback = urlsplit(posted.form["StatusCallback"])
@@ -223,7 +197,7 @@ async def test_a_whatsapp_stop_stops_messaging_to_the_number_and_start_lifts_it(
     stopped = await from_whatsapp(notify, phone, "STOP")
     assert stopped.status_code == 200, stopped.text
     assert "<Message>" in stopped.text  # the confirmation, sent back by WhatsApp
-    await book(notify, client_id, site_id)
+    await notify.book(client_id, site_id, START)
     [detail] = await settled(notify, client_id)
 
     assert detail["channel"] == "email"
@@ -232,7 +206,7 @@ async def test_a_whatsapp_stop_stops_messaging_to_the_number_and_start_lifts_it(
 
     started = await from_whatsapp(notify, phone, "START")
     assert started.status_code == 200
-    await book(notify, client_id, site_id)
+    await notify.book(client_id, site_id, START)
     [latest, _] = await settled(notify, client_id, count=2)
     assert latest["channel"] == "messaging"
     assert len(twilio.whatsapp_to(phone)) == 1
@@ -281,7 +255,7 @@ async def test_a_send_whose_answer_never_came_is_looked_for_not_sent_twice(
     twilio.answer(f"whatsapp:{phone}", Scripted(delay=2.0))  # taken, answered too late
     client_id, site_id = await messaging_client(notify, phone)
 
-    await book(notify, client_id, site_id)
+    await notify.book(client_id, site_id, START)
     [detail] = await settled(notify, client_id)
 
     tried = [(a["channel"], a["outcome"], a["error_code"]) for a in detail["attempt_log"]]
