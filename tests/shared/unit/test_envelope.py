@@ -250,6 +250,7 @@ def _values(annotation: Any) -> st.SearchStrategy[Any]:
         datetime: _INSTANTS,
         AwareDatetime: _INSTANTS,
         date: st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1)),
+        timedelta: st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=30)),
         FeeDue: st.builds(
             FeeDue,
             amount=st.decimals(min_value=0, max_value=100_000, places=2),
