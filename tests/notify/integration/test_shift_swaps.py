@@ -63,3 +63,41 @@ async def test_each_colleague_offered_the_shift_is_emailed_and_the_requester_whe
         m for m in notify.sinks.smtp.messages if f"oncall-{requester.hex[:8]}@" in m.rcpt_tos[0]
     ]
     assert "took your on-call shift" in to_requester.body
+
+
+async def test_the_taker_is_told_they_are_on_call_in_their_language_and_zone(
+    notify: Notify,
+) -> None:
+    """An admin may accept for a staff member: the taker hears it from notify, not from crisis."""
+    site_id = await notify.new_site(timezone="America/New_York")
+    requester = await notify.new_staff(site_id, locale="en")
+    taker = await notify.new_staff(site_id, locale="fr")
+    taken = ShiftSwapTaken(
+        swap_request_id=uuid4(),
+        schedule_id=uuid4(),
+        site_id=site_id,
+        requester_id=requester,
+        offered_to=[taker],
+        start=START,
+        end=END,
+        taken_by=taker,
+        override_id=uuid4(),
+    )
+    await notify.publish(taken, source="crisis", subject=taken.swap_request_id)
+
+    [row] = await settled(notify, taker)
+    assert (row["status"], row["template"], row["channel"], row["lane"]) == (
+        "sent",
+        "shift_swap_on_call",
+        "email",
+        "bulk",
+    )
+    [to_taker] = [
+        m for m in notify.sinks.smtp.messages if f"oncall-{taker.hex[:8]}@" in m.rcpt_tos[0]
+    ]
+    assert "Vous êtes d'astreinte du samedi 9 mars 2030, 17:00" in to_taker.body
+    assert "dimanche 10 mars 2030, 10:00" in to_taker.body
+    assert "à la place de Dr. On Call" in to_taker.body
+    assert str(taken.swap_request_id) in to_taker.body
+    [to_requester] = await settled(notify, requester)
+    assert to_requester["template"] == "shift_swap_taken"

@@ -99,6 +99,8 @@ EVERY_MESSAGE: list[tuple[Template, Params]] = [
     (Template.SHIFT_SWAP_REQUESTED, {**SWAP, "requester_name": None, "site_name": None}),
     (Template.SHIFT_SWAP_TAKEN, SWAP_TAKEN),
     (Template.SHIFT_SWAP_TAKEN, {**SWAP_TAKEN, "taker_name": None}),
+    (Template.SHIFT_SWAP_ON_CALL, SWAP_TAKEN),
+    (Template.SHIFT_SWAP_ON_CALL, {**SWAP_TAKEN, "requester_name": None, "site_name": None}),
     (Template.SHIFT_SWAP_CANCELLED, SWAP),
     (Template.SHIFT_SWAP_EXPIRED, SWAP),
 ]

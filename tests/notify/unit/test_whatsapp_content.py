@@ -36,6 +36,7 @@ STAFF_TEMPLATES = {
     Template.ELEVATED_SCORE.value,
     Template.SHIFT_SWAP_REQUESTED.value,
     Template.SHIFT_SWAP_TAKEN.value,
+    Template.SHIFT_SWAP_ON_CALL.value,
     Template.SHIFT_SWAP_CANCELLED.value,
     Template.SHIFT_SWAP_EXPIRED.value,
 }

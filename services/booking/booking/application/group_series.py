@@ -19,6 +19,7 @@ from booking.application import group_sessions, handlers, publishing
 from booking.application.group_sessions import SeatedGroup
 from booking.application.ports import SiteAccess, require_site
 from booking.application.recording import record, stream_id
+from booking.application.waitlist import OfferPolicy
 from booking.domain import group_series, group_session
 from booking.domain.errors import NotAllowedNow, SlotTaken, UnknownAggregate, refuse_invalid
 from booking.domain.group_series import GroupSeries, SeatConflict, SeriesSeatConflicts
@@ -112,7 +113,11 @@ async def schedule_group_series(
 
 
 async def seat_in_series(
-    uow: UnitOfWork, group_series_id: UUID, client_id: UUID, access: SiteAccess
+    uow: UnitOfWork,
+    group_series_id: UUID,
+    client_id: UUID,
+    access: SiteAccess,
+    policy: OfferPolicy | None = None,
 ) -> ScheduledSeries:
     """Seat the client in every booked occurrence still ahead, or in none: each full one,
     each the client is busy in, each on a closed day is named (`SeriesSeatConflicts`). An
@@ -128,7 +133,9 @@ async def seat_in_series(
             continue
         seated_in += 1
         try:
-            await group_sessions.take_seat(uow, session.id, client_id, access, names_resource=False)
+            await group_sessions.take_seat(
+                uow, session.id, client_id, access, names_resource=False, policy=policy
+            )
         except AlreadySeated:
             continue
         except GroupFull:

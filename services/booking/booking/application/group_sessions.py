@@ -18,7 +18,14 @@ from booking.application.claiming import save_claiming
 from booking.application.closures import check_open
 from booking.application.ports import SiteAccess, require_site
 from booking.application.recording import record, stream_id
-from booking.application.waitlist import close_group_entries, withdraw_group_offers
+from booking.application.waitlist import (
+    OfferPolicy,
+    close_group_entries,
+    close_seated_entry,
+    lock_group_wait,
+    offer_free_seats,
+    withdraw_group_offers,
+)
 from booking.domain import appointment, group_session, site
 from booking.domain.appointment import Appointment, AppointmentStatus
 from booking.domain.errors import InvalidCommand, NotAllowedNow, UnknownAggregate, refuse_invalid
@@ -79,21 +86,29 @@ async def take_seat(
     access: SiteAccess,
     *,
     names_resource: bool = True,
+    policy: OfferPolicy | None = None,
 ) -> Appointment:
     """Seat the client: a booked appointment of the session. Full, already seated, the
     client's own overlap, or a session that takes no seat now (it took place, its counselor
     was deactivated): refused (409); a client of another site: 422. `names_resource`: False
-    when the command answers something else (a series' seats)."""
+    when the command answers something else (a series' seats). The client's waiting entry
+    for the group closes in the same transaction (`seated`); the seat its open offer held is
+    the client's to take, and any seat still free after is offered on (`policy`)."""
+    waiting = await lock_group_wait(uow, group_session_id, client_id)
     current = await _locked(uow, group_session_id, access)
     the_client = await projections.load_client(uow.conn, client_id)
     refuse_invalid({"client_id": appointment.client_problem(the_client, current.site_id)})
+    if waiting is not None:
+        # Before the seats are counted: a seat held for the client's own offer is theirs to
+        # take. A refused seat rolls this back with it.
+        await close_seated_entry(uow, waiting)
     seated = await group_session_store.seats_of(uow.conn, group_session_id)
     held = await group_session_store.held_seats(uow.conn, group_session_id)
     group_session.check_seat(current, client_id, {s.client_id for s in seated}, held)
     booking = group_session.seat_booking(current, client_id)
     try:
         # A group an admin put on a closed day seats clients that day (audited as overridden).
-        return await handlers.book_appointment(
+        seat = await handlers.book_appointment(
             uow,
             booking,
             access,
@@ -106,6 +121,9 @@ async def take_seat(
         raise NotAllowedNow(
             f"group session {group_session_id} takes no seat now: {refused}"
         ) from None
+    if waiting is not None and policy is not None:
+        await offer_free_seats(uow, group_session_id, policy)  # a seat its offer held, if free
+    return seat
 
 
 async def reschedule_group_session(

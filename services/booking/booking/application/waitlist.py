@@ -514,9 +514,12 @@ async def _leave(
     entry_id: UUID,
     decide: Callable[[Entry], list[waitlist.EntryEvent]],
     policy: OfferPolicy | None,
+    *,
+    release_hold: bool = False,
 ) -> Entry | None:
     """Record `decide`'s leaving of the entry, then withdraw its open offer. Locks the offer
-    before the entry, the order an accept takes them in. None when nothing was decided."""
+    before the entry, the order an accept takes them in. None when nothing was decided.
+    `release_hold` without a `policy`: the offer's hold is released now, nothing offered on."""
     pending = await waitlist_store.open_offer_of_entry(uow.conn, entry_id)
     if pending is not None:
         await waitlist_store.load_offer(uow.conn, pending.id, lock=True)
@@ -541,10 +544,12 @@ async def _leave(
     offer = await waitlist_store.open_offer_of_entry(uow.conn, entry_id)
     if offer is not None:
         withdrawn = waitlist.WaitlistOfferWithdrawn(offer.id, uow.now())
-        if policy is None:
-            await _save_offer(uow, offer, [withdrawn])  # the hold runs out, then goes on
-        else:
+        if policy is not None:
             await _release_offer(uow, offer, withdrawn, policy)
+        elif release_hold:
+            await _release_hold(uow, offer, withdrawn)
+        else:
+            await _save_offer(uow, offer, [withdrawn])  # the hold runs out, then goes on
     return state
 
 
@@ -570,11 +575,10 @@ async def _release_offer(
     """Close an open offer with `closing`, release its hold and offer the slot on, as the
     hold timer does on expiry. None when the timer holds the hold now: it expires the offer
     and offers the slot on itself."""
-    hold = await scheduling_store.load_hold(uow.conn, offer.hold_id, lock=True, skip_locked=True)
-    if hold is None:
+    released = await _release_hold(uow, offer, closing)
+    if released is None:
         return None
-    await expire_hold(uow, hold)
-    state = await _save_offer(uow, offer, [closing])
+    state, hold = released
     freed = FreedSlot(
         hold.site_id,
         hold.counselor_id,
@@ -586,6 +590,18 @@ async def _release_offer(
     )
     await offer_freed_slot(uow, freed, policy)
     return state
+
+
+async def _release_hold(
+    uow: UnitOfWork, offer: Offer, closing: waitlist.OfferEvent
+) -> tuple[Offer, Hold] | None:
+    """Close an open offer with `closing` and release its hold. None when the hold timer holds
+    the hold now (it expires the offer itself)."""
+    hold = await scheduling_store.load_hold(uow.conn, offer.hold_id, lock=True, skip_locked=True)
+    if hold is None:
+        return None
+    await expire_hold(uow, hold)
+    return await _save_offer(uow, offer, [closing]), hold
 
 
 async def withdraw_by_link(uow: UnitOfWork, offer_id: UUID, policy: OfferPolicy) -> Entry:
@@ -612,6 +628,32 @@ async def close_care_episode(
     entries = await waitlist_store.waiting_of_client(uow.conn, client_id)
     await close_entries(uow, entries, waitlist.CloseReason.EPISODE_CLOSED, policy)
     return closed
+
+
+async def lock_group_wait(uow: UnitOfWork, group_session_id: UUID, client_id: UUID) -> Entry | None:
+    """The client's waiting entry for the group, if any, with its open offer locked: a direct
+    seat takes this before the session's row lock, the order an accept takes them in."""
+    waiting = await waitlist_store.waiting_for_group(uow.conn, group_session_id)
+    entry = next((e for e in waiting if e.client_id == client_id), None)
+    if entry is not None:
+        offer = await waitlist_store.open_offer_of_entry(uow.conn, entry.id)
+        if offer is not None:
+            await waitlist_store.load_offer(uow.conn, offer.id, lock=True)
+    return entry
+
+
+async def close_seated_entry(uow: UnitOfWork, entry: Entry) -> None:
+    """The client is taking a seat in the group directly: their entry for it closes
+    (`seated`), and its open offer is withdrawn with its hold released but not offered on (the
+    client's own hold would refuse their seat as an overlap; the caller offers the seats still
+    free once the client is seated). An entry that left meanwhile is left as it is."""
+    await _leave(
+        uow,
+        entry.id,
+        lambda current: waitlist.close(current, waitlist.CloseReason.SEATED, uow.now()),
+        None,
+        release_hold=True,
+    )
 
 
 async def close_group_entries(uow: UnitOfWork, group_session_id: UUID) -> None:

@@ -3,7 +3,8 @@ member concerned, in their locale and their site's zone, held by their quiet hou
 bulk message. Never the crisis lane: a swap is planning, not a page.
 
 - requested: to each colleague it is offered to;
-- taken: to the requester (who now is off call for it), naming who took it;
+- taken: to the requester (who now is off call for it), naming who took it, and to the taker
+  (an admin may have accepted for them, so they may not know they are on call now);
 - cancelled: to the colleagues it was offered to;
 - expired: to the requester, who stays on call.
 
@@ -39,6 +40,7 @@ async def on_shift_swap_requested(
 async def on_shift_swap_taken(uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent) -> None:
     assert isinstance(event, ShiftSwapTaken)
     await _email(uow, envelope, event, [event.requester_id], Template.SHIFT_SWAP_TAKEN)
+    await _email(uow, envelope, event, [event.taken_by], Template.SHIFT_SWAP_ON_CALL)
 
 
 async def on_shift_swap_cancelled(

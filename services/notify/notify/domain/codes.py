@@ -46,6 +46,7 @@ class Template(StrEnum):
     APPOINTMENT_SERIES_CANCELLED = "appointment_series_cancelled"
     SHIFT_SWAP_REQUESTED = "shift_swap_requested"  # to the colleagues a swap is offered to
     SHIFT_SWAP_TAKEN = "shift_swap_taken"  # to the requester: a colleague took it
+    SHIFT_SWAP_ON_CALL = "shift_swap_on_call"  # to the taker: now on call in the requester's place
     SHIFT_SWAP_CANCELLED = "shift_swap_cancelled"  # to the colleagues it was offered to
     SHIFT_SWAP_EXPIRED = "shift_swap_expired"  # to the requester: nobody took it, still on call
 

@@ -38,6 +38,7 @@ class CloseReason(StrEnum):
     EPISODE_CLOSED = "episode_closed"  # the client's care episode closed
     GROUP_CANCELLED = "group_cancelled"  # the group session it waited for was cancelled
     CLIENT_ERASED = "client_erased"  # the client was erased on request
+    SEATED = "seated"  # the client took a seat in the group it waited for directly
 
 
 LeaveReason = WithdrawReason | CloseReason

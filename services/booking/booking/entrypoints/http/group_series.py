@@ -164,9 +164,10 @@ async def seat_in_series(
     """Seat a client of the site in every booked occurrence still ahead, all or none (an
     occurrence they already sit in stays as it is). Each seat is an appointment of its own
     (`AppointmentBooked` with its `group_session_id`)."""
+    policy = offer_policy(runtime)
     seated = await execute(
         runtime,
-        lambda uow: series_app.seat_in_series(uow, group_series_id, body.client_id, caller),
+        lambda uow: series_app.seat_in_series(uow, group_series_id, body.client_id, caller, policy),
     )
     return GroupSeriesOut.of(seated)
 

@@ -129,10 +129,14 @@ async def take_seat(
     """Seat a client of the session's site: their own appointment of this session (with its
     `group_session_id`), so confirmations, reminders, follow-ups and records stay per client.
     Emits `AppointmentBooked` with the `group_session_id`. Concurrent requests never take more
-    seats than the session has."""
+    seats than the session has. A client waiting for this group stops waiting: their entry
+    closes (reason `seated`), and a seat held for their open offer is theirs to take."""
+    policy = offer_policy(runtime)
     seat = await execute(
         runtime,
-        lambda uow: group_sessions.take_seat(uow, group_session_id, body.client_id, caller),
+        lambda uow: group_sessions.take_seat(
+            uow, group_session_id, body.client_id, caller, policy=policy
+        ),
     )
     return AppointmentOut.of(seat)
 
