@@ -82,6 +82,37 @@ async def test_a_series_with_one_conflicting_occurrence_books_nothing_and_names_
     assert mine.json() == []
 
 
+async def test_a_series_over_a_group_session_names_the_group(booking: Booking) -> None:
+    """A group session holds the counselor's time: the series' conflict says which group (it
+    named nothing: no appointment, no hold)."""
+    practice = await _practice(booking)
+    third = FIRST + timedelta(weeks=2)
+    group = await booking.created(
+        "/group-sessions",
+        {
+            "counselor_id": practice["counselor"]["id"],
+            "start": third.isoformat(),
+            "duration_minutes": 90,
+            "modality": "online",
+            "capacity": 4,
+        },
+    )
+
+    answer = await booking.post("/appointment-series", _series(practice, "FREQ=WEEKLY;COUNT=4"))
+
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["conflicts"] == [
+        {
+            "start": third.astimezone(ZoneInfo("UTC")).isoformat(),
+            "conflicting_appointment_id": None,
+            "conflicting_hold_id": None,
+            "conflicting_group_session_id": group["id"],
+            "conflicting_resource": "counselor",
+            "reason": "taken",
+        }
+    ]
+
+
 async def test_a_series_is_cancelled_from_a_date_on_and_one_occurrence_moves_alone(
     booking: Booking,
 ) -> None:

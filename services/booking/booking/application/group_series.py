@@ -71,28 +71,8 @@ async def schedule_group_series(
                     uow, replace(first, start=start), access, allow_closed_site=allow_closed_site
                 )
             )
-        except SiteClosed as closed:
-            conflicts.append(
-                Conflict(
-                    start,
-                    "site",
-                    None,
-                    None,
-                    reason="site_closed",
-                    closed_on=closed.closed.day,
-                    closure_kind=closed.closed.closure.kind.value,
-                )
-            )
-        except SlotTaken as taken:
-            conflicts.append(
-                Conflict(
-                    start,
-                    taken.resource,
-                    taken.conflicting_appointment_id,
-                    taken.conflicting_hold_id,
-                    conflicting_group_session_id=taken.conflicting_group_session_id,
-                )
-            )
+        except (SiteClosed, SlotTaken) as refused:
+            conflicts.append(series.conflict_of(start, refused))
     if conflicts:
         raise SeriesConflicts(conflicts)
     event = group_series.GroupSeriesScheduled(

@@ -62,27 +62,8 @@ async def book_series(
                     uow, occurrence, access, allow_closed_site=allow_closed_site
                 )
             )
-        except SiteClosed as closed:
-            conflicts.append(
-                Conflict(
-                    start,
-                    "site",
-                    None,
-                    None,
-                    reason="site_closed",
-                    closed_on=closed.closed.day,
-                    closure_kind=closed.closed.closure.kind.value,
-                )
-            )
-        except SlotTaken as taken:
-            conflicts.append(
-                Conflict(
-                    start,
-                    taken.resource,
-                    taken.conflicting_appointment_id,
-                    taken.conflicting_hold_id,
-                )
-            )
+        except (SiteClosed, SlotTaken) as refused:
+            conflicts.append(series.conflict_of(start, refused))
     if conflicts:
         raise SeriesConflicts(conflicts)
     events = [

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
 
-from booking.domain.errors import DomainError, InvalidCommand
+from booking.domain.errors import DomainError, InvalidCommand, SlotTaken
+from booking.domain.scheduling.closures import SiteClosed
 from counseling_shared.codes import CancelledBy, Modality
 
 MAX_OCCURRENCES = 52
@@ -100,6 +101,28 @@ class Conflict:
     closed_on: date | None = None
     closure_kind: str | None = None
     conflicting_group_session_id: UUID | None = None  # a group session has it
+
+
+def conflict_of(start: datetime, refused: SlotTaken | SiteClosed) -> Conflict:
+    """The occurrence at `start` as one entry of a series' 409: what holds its slot, or the
+    site's closed day. One mapping for appointment series and group series alike."""
+    if isinstance(refused, SiteClosed):
+        return Conflict(
+            start,
+            "site",
+            None,
+            None,
+            reason="site_closed",
+            closed_on=refused.closed.day,
+            closure_kind=refused.closed.closure.kind.value,
+        )
+    return Conflict(
+        start,
+        refused.resource,
+        refused.conflicting_appointment_id,
+        refused.conflicting_hold_id,
+        conflicting_group_session_id=refused.conflicting_group_session_id,
+    )
 
 
 class SeriesConflicts(DomainError):
