@@ -101,9 +101,9 @@ class SeriesOut(BaseModel):
     status_code=201,
     responses=problem_responses(
         s409="Some occurrences are taken or on a day the site is closed: `conflicts` lists "
-        "each (`start`, `conflicting_appointment_id` or `conflicting_hold_id`, "
-        "`conflicting_resource`, `reason`: `taken` or `site_closed` with `closed_on` and "
-        "`closure_kind`); nothing was booked."
+        "each (`start`, `conflicting_appointment_id`, `conflicting_hold_id` or "
+        "`conflicting_group_session_id`, `conflicting_resource`, `reason`: `taken` or "
+        "`site_closed` with `closed_on` and `closure_kind`); nothing was booked."
     ),
 )
 async def book_series(body: SeriesIn, caller: Caller, runtime: Live) -> SeriesOut:
