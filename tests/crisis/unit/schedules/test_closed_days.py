@@ -40,8 +40,8 @@ def _paris(day: date, hour: int, minute: int = 0) -> datetime:
 
 
 def _center(closed: ClosedDays = CLOSED) -> Schedule:
-    """Someone always on call (layer 1); the clinicians on site Mon–Fri 9–17 on open days
-    (layer 2); the holiday cover 9–17 on closed days, whatever the weekday (layer 3)."""
+    """Someone always on call (layer 1); the clinicians on site Mon-Fri 9-17 on open days
+    (layer 2); the holiday cover 9-17 on closed days, whatever the weekday (layer 3)."""
     always = Layer(DAILY, (BASE,))
     clinicians = Layer(
         DAILY, (CLINICIAN,), (Restriction(WEEKDAYS, time(9), time(17), RestrictionDays.OPEN),)
@@ -121,8 +121,11 @@ def test_the_look_ahead_sees_the_clinicians_missing_on_a_closed_day() -> None:
 
 def test_closed_days_merge_overlapping_spans_and_answer_by_date() -> None:
     closed = ClosedDays.of(
-        [(date(2026, 8, 10), date(2026, 8, 20)), (date(2026, 5, 1), date(2026, 5, 1))]
-        + [(date(2026, 8, 15), date(2026, 8, 25))]
+        [
+            (date(2026, 8, 10), date(2026, 8, 20)),
+            (date(2026, 5, 1), date(2026, 5, 1)),
+            (date(2026, 8, 15), date(2026, 8, 25)),
+        ]
     )
 
     assert closed.spans == (
