@@ -8,8 +8,9 @@ scheduler is woken once, at the commit, for the earliest), `risk_flags` (`risk-f
 alert a flag joined is the alert whose stream received it), `alerts`, `alert_pages` and
 `alert_timeline` (`alert-<id>`), and `site_closures` (`site-closures-<site>`: booking's
 SiteClosuresChanged as crisis recorded it, its `SiteClosuresRecorded`; the last one is the
-list). Rows are stamped with the service clock's time of the write that recorded the events (their `written_at` metadata; for events stored before crisis recorded it,
-the alert's last step and the store's `recorded_at`).
+list). Rows are stamped with the service clock's time of the write that recorded the events
+(their `written_at` metadata; for events stored before crisis recorded it, the alert's last
+step and the store's `recorded_at`).
 
 Left untouched: `staff`, `sites` and `clients`, what crisis keeps from booking's
 StaffRegistered, SiteRegistered and ClientRegistered (no event of crisis's own records them);
