@@ -126,7 +126,7 @@ async def site_closures(crisis: RunningCrisis, bus: Bus, site: UUID) -> None:
             version = await conn.fetchval(
                 "SELECT version FROM site_closures WHERE site_id = $1", site
             )
-        return version == 2
+        return bool(version == 2)
 
     await eventually(recorded)
 
