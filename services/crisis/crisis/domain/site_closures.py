@@ -9,10 +9,12 @@ message arriving late) changes nothing.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from crisis.domain.schedules.closed_days import ClosedDays
+from crisis.domain.schedules.wall_clock import local
 
 MAX_CLOSURES = 1000
 """Far above booking's own limit (200): more is not a list booking sends."""
@@ -63,3 +65,19 @@ def closed_days(closures: Sequence[Closure]) -> ClosedDays:
 def closed_on(closures: Sequence[Closure], day: date) -> Closure | None:
     """The closure `day` falls in, if any."""
     return next((c for c in closures if c.first <= day <= c.last), None)
+
+
+def closed_during(
+    closures: Sequence[Closure], zone: ZoneInfo, start: datetime, end: datetime
+) -> list[tuple[date, Closure]]:
+    """Each closed local date (in `zone`) that `[start, end)` touches, with its closure."""
+    if end <= start:
+        return []
+    day, last = local(start, zone).date(), local(end - timedelta(microseconds=1), zone).date()
+    found = []
+    while day <= last:
+        closure = closed_on(closures, day)
+        if closure is not None:
+            found.append((day, closure))
+        day += timedelta(days=1)
+    return found

@@ -24,6 +24,7 @@ from crisis.domain.schedules.schedule import (
     build_schedule,
 )
 from crisis.domain.schedules.wall_clock import local
+from crisis.domain.site_closures import Closure, closed_during
 
 ZONES = ["Europe/Paris", "America/New_York", "Australia/Sydney", "Asia/Seoul", "UTC"]
 PARIS = ZoneInfo("Europe/Paris")
@@ -240,3 +241,24 @@ def test_any_answers_what_restrictions_answered_before_closures(
 
     assert shifts(now, [], start, end) == shifts(before, [], start, end)
     assert on_call(now, [], end) == on_call(before, [], end)
+
+
+def test_a_shift_names_the_closed_days_it_touches_in_its_zone() -> None:
+    closures = [
+        Closure(CHRISTMAS, date(2026, 12, 26), "public_holiday"),
+        Closure(date(2026, 12, 31), date(2026, 12, 31), "closure"),
+    ]
+    # Christmas Eve 23:00 to the 27th 01:00 in Paris: the 25th and the 26th.
+    found = closed_during(
+        closures, PARIS, _paris(date(2026, 12, 24), 23), _paris(date(2026, 12, 27), 1)
+    )
+
+    assert [(day, c.kind) for day, c in found] == [
+        (CHRISTMAS, "public_holiday"),
+        (date(2026, 12, 26), "public_holiday"),
+    ]
+    # Ending at midnight of the 31st: that day is not touched.
+    assert (
+        closed_during(closures, PARIS, _paris(date(2026, 12, 30), 9), _paris(date(2026, 12, 31), 0))
+        == []
+    )
