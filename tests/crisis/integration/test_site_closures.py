@@ -246,3 +246,28 @@ async def test_a_rebuild_restores_the_closed_days(
     finally:
         await conn.close()
     assert await _on_call(crisis, center, _paris(HOLIDAY, 10)) == [center.holiday]
+
+
+async def test_a_flag_on_the_holiday_pages_the_holiday_team(
+    crisis: RunningCrisis, center: Center, clock: ControllableClock
+) -> None:
+    level = {"staff_ids": [], "schedule_ids": [center.schedule], "ack_timeout": "PT10M"}
+    policy = await crisis.http.put(
+        f"/sites/{center.site_id}/escalation-policy", json={"levels": [level], "repeat": 0}
+    )
+    assert policy.status_code == 200, policy.text
+    clock.advance(_paris(HOLIDAY, 10) - clock.now())
+
+    flagged = await crisis.http.post(
+        "/risk-flags",
+        json={
+            "client_id": str(uuid.uuid4()),
+            "site_id": center.site_id,
+            "level": "high",
+            "source": "integration",
+        },
+    )
+    assert flagged.status_code == 202, flagged.text
+    view = await crisis.http.get(f"/alerts/{flagged.json()['alert_id']}")
+
+    assert [p["staff_id"] for p in view.json()["pages"]] == [center.holiday]
