@@ -1,7 +1,8 @@
 """A site's closures reach crisis's on-call answers: booking's real SiteClosuresChanged, through
 NATS, moves a public holiday from the weekday layer (open days) to the holiday layer (closed
-days) in `/oncall`, `/shifts` and the calendar feed; the same list again records nothing, a
-bad list is dead-lettered with its reason, and a rebuild restores the closed days."""
+days) in `/oncall`, `/shifts`, the calendar feed, override warnings and paging; the same list
+again records nothing, a bad list is dead-lettered with its reason, and a rebuild restores the
+closed days."""
 
 from __future__ import annotations
 
@@ -246,6 +247,26 @@ async def test_a_rebuild_restores_the_closed_days(
     finally:
         await conn.close()
     assert await _on_call(crisis, center, _paris(HOLIDAY, 10)) == [center.holiday]
+
+
+async def test_an_override_adding_the_holiday_team_on_the_holiday_is_warned_of(
+    crisis: RunningCrisis, center: Center
+) -> None:
+    added = await crisis.http.post(
+        f"/schedules/{center.schedule}/overrides",
+        json={
+            "staff_id": center.holiday,
+            "start": _paris(HOLIDAY, 10).isoformat(),
+            "end": _paris(HOLIDAY, 11).isoformat(),
+        },
+    )
+    assert added.status_code == 201, added.text
+    [warning] = added.json()["warnings"]
+    assert warning.endswith(f"no effect, {center.holiday} is on call already")
+    removed = await crisis.http.delete(
+        f"/schedules/{center.schedule}/overrides/{added.json()['override_id']}"
+    )
+    assert removed.status_code == 204
 
 
 async def test_a_flag_on_the_holiday_pages_the_holiday_team(
