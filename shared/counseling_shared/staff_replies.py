@@ -15,6 +15,7 @@ from a phone that is no active staff member's: nothing done, answer as for a cli
 """
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -26,12 +27,14 @@ from counseling_shared.codes import AlertOutcome
 from counseling_shared.sms_keywords import Keyword, parse
 
 __all__ = [
+    "REPLY_WORDS",
     "RESOLVE_DIGITS",
     "STAFF_PHONE_PURPOSE",
     "SUBJECT",
     "WITH_CODE",
     "StaffCommand",
     "StaffText",
+    "fold",
     "read",
     "sender_digests",
 ]
@@ -39,11 +42,11 @@ __all__ = [
 STAFF_PHONE_PURPOSE = "staff-phone"
 """The label of crisis's staff-phone digests (`crisis.domain.phones`)."""
 
-# `ACK <code>` takes the alert; `ESC <code>` escalates it now (the staff member cannot).
-_CODED = re.compile(r"^\s*(ACK|ESC)\s+([0-9A-Za-z]{6})\s*$", re.IGNORECASE)
-# `RES <code> <n>` resolves it with the n-th outcome; `RES <code>` alone (or with anything but
-# a valid digit after it) asks for the list.
-_RESOLVE = re.compile(r"^\s*RES\s+([0-9A-Za-z]{6})(?:\s+(\S+))?\s*$", re.IGNORECASE)
+# A command word, a page's code, and (`RES` only) what follows it: `ACK <code>` takes the
+# alert; `ESC <code>` escalates it now (the staff member cannot); `RES <code> <n>` resolves it
+# with the n-th outcome, `RES <code>` alone (or with anything but a valid digit after it) asks
+# for the list.
+_WITH_CODE = re.compile(r"^\s*(\S+)\s+([0-9A-Za-z]{6})(?:\s+(\S+))?\s*$")
 
 RESOLVE_DIGITS: dict[str, AlertOutcome] = {
     str(digit): outcome for digit, outcome in enumerate(AlertOutcome, start=1)
@@ -79,6 +82,43 @@ class StaffText:
         return request
 
 
+REPLY_WORDS: dict[str, dict[StaffCommand, tuple[str, ...]]] = {
+    "en": {
+        StaffCommand.ACK: ("ACK",),
+        StaffCommand.ESCALATE: ("ESC",),
+        StaffCommand.RESOLVE: ("RES",),
+    },
+    "fr": {StaffCommand.ACK: ("PRIS", "PRISE"), StaffCommand.RESOLVE: ("RÉSOLU", "RÉSOLUE")},
+    "ko": {StaffCommand.ACK: ("확인",), StaffCommand.RESOLVE: ("해결",)},
+    "ru": {
+        StaffCommand.ACK: ("ПРИНЯТО", "ПРИНЯЛ", "ПРИНЯЛА"),
+        StaffCommand.RESOLVE: ("РЕШЕНО",),
+    },
+}
+"""The words that start a reply to a page, per staff language, the first of each the one a
+page tells them. Every language's words are read from everyone (a French speaker's phone may
+be set to English), so no word means one command in one language and another in another, nor
+is a STOP/START/HELP keyword (`sms_keywords`). Words that are an ordinary answer to a text
+("OK", "oui", "да", "네") are left out: notify reads a client's texts the same way, and
+"ok thanks" must never reach crisis as an acknowledgement. `ESC` is English only."""
+
+
+def fold(word: str) -> str:
+    """A reply word as compared: case and accents aside ("Résolu" is "RESOLU"; Hangul and
+    Cyrillic letters are kept whole; a Cyrillic IO reads as IE)."""
+    decomposed = unicodedata.normalize("NFD", word)
+    bare = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    return unicodedata.normalize("NFC", bare).casefold()
+
+
+_COMMAND_OF: dict[str, StaffCommand] = {
+    fold(word): command
+    for words in REPLY_WORDS.values()
+    for command, spelled in words.items()
+    for word in spelled
+}
+
+
 _BY_KEYWORD = {
     Keyword.STOP: StaffCommand.STOP,
     Keyword.START: StaffCommand.START,
@@ -91,14 +131,15 @@ WITH_CODE = frozenset({StaffCommand.ACK, StaffCommand.ESCALATE, StaffCommand.RES
 
 
 def read(text: str) -> StaffText:
-    """`ACK <code>`, `ESC <code>`, `RES <code> [n]`, a STOP/START/HELP keyword
-    (`sms_keywords`), or anything else."""
-    if (matched := _CODED.match(text)) is not None:
-        command = StaffCommand.ACK if matched.group(1).upper() == "ACK" else StaffCommand.ESCALATE
-        return StaffText(command, matched.group(2).upper())
-    if (resolving := _RESOLVE.match(text)) is not None:
-        outcome = RESOLVE_DIGITS.get(resolving.group(2) or "")
-        return StaffText(StaffCommand.RESOLVE, resolving.group(1).upper(), outcome)
+    """`ACK <code>`, `ESC <code>`, `RES <code> [n]` (or ACK's and RES's word in a staff
+    language: `REPLY_WORDS`), a STOP/START/HELP keyword (`sms_keywords`), or anything else."""
+    if (matched := _WITH_CODE.match(text)) is not None:
+        word, code, after = matched.groups()
+        command = _COMMAND_OF.get(fold(word))
+        if command is StaffCommand.RESOLVE:
+            return StaffText(command, code.upper(), RESOLVE_DIGITS.get(after or ""))
+        if command is not None and after is None:
+            return StaffText(command, code.upper())
     keyword = parse(text).keyword
     return StaffText(_BY_KEYWORD[keyword] if keyword is not None else StaffCommand.OTHER)
 

@@ -148,7 +148,7 @@ async def test_res_as_notify_asks_is_answered_in_the_staff_members_language(
 
     assert listed == {
         "outcome": "answered",
-        "reply": f"Pour clore l’alerte {alert_id[:8]}, répondez RES {code} et le chiffre de"
+        "reply": f"Pour clore l’alerte {alert_id[:8]}, répondez RÉSOLU {code} et le chiffre de"
         " l’issue : 1 plan de sécurité, 2 orientée vers les urgences, 3 orientée vers"
         " l’hôpital, 4 police, 5 aucun risque constaté.",
     }

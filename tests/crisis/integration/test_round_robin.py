@@ -193,3 +193,46 @@ async def test_the_policy_read_shows_round_robin_and_warns_of_a_level_of_one(
     body = answer.json()
     assert [lv["round_robin"] for lv in body["levels"]] == [True, False]
     assert any(w.startswith("level 1: round robin with one person") for w in body["warnings"])
+
+
+async def test_a_repeated_pass_pages_someone_the_alert_has_not_paged_and_they_keep_turns(
+    crisis: RunningCrisis, bus: Bus, clock: ControllableClock
+) -> None:
+    """Two alerts took turns since the first alert paged a: its repeated pass would page a
+    again. b stands in (a keeps their place: the next alert pages a), and the rotation passes
+    over b once when it reaches them."""
+    site = uuid4()
+    a, b, c = await register_staff(bus, site, 3)
+    await put_levels(crisis, site, [level([a, b, c], "PT2M")], repeat=2)
+    first = (await flag(crisis, site, uuid4()))["alert_id"]
+    for _ in range(2):  # b, then c: taken (acknowledged) at once, so they do not escalate
+        other = await flag(crisis, site, uuid4())
+        taken = paged(await alert(crisis, other["alert_id"]))[0][0]
+        answer = await crisis.http.post(
+            f"/alerts/{other['alert_id']}/ack", json={"staff_id": taken}
+        )
+        assert answer.status_code == 200, answer.text
+
+    clock.advance(2 * MINUTE + timedelta(seconds=1))
+
+    async def repeated() -> dict[str, Any] | None:
+        view = await alert(crisis, first)
+        return view if len(view["pages"]) == 2 else None
+
+    view = await eventually(repeated, timeout=10)
+    assert paged(view) == [(str(a), 1), (str(b), 1)]
+    skipped = [
+        (s["staff_id"], s["reason"]) for s in view["timeline"] if s["kind"] == "page_skipped"
+    ]
+    assert skipped == [(str(a), "already_paged")]
+    assert turns(view)[1]["everyone_paged"] is False
+
+    later = [await alert(crisis, (await flag(crisis, site, uuid4()))["alert_id"]) for _ in range(2)]
+
+    assert [paged(v) for v in later] == [[(str(a), 1)], [(str(c), 1)]]
+    assert turns(later[1])[0]["settled"] == [str(b)]
+    async with crisis.runtime.db().acquire() as conn:
+        early = await conn.fetchval(
+            "SELECT early_staff_ids FROM round_robin_turns WHERE site_id = $1", site
+        )
+    assert early == []

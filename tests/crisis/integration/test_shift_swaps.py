@@ -257,6 +257,7 @@ async def test_a_colleague_already_on_call_beside_the_requester_cannot_take_it(
 
     assert refused.status_code == 409, refused.text
     assert "already on call" in refused.json()["detail"]
+    assert refused.json()["reason"] == "taker_on_call"
     assert await on_call_at(center.crisis, center.schedule_id, "2026-03-08T18:00:00Z") == [
         str(A),
         str(B),
@@ -292,3 +293,38 @@ async def test_an_open_request_expires_at_its_start_and_the_requester_stays_on_c
     ]
     late = await _ask(center, "2026-03-03T12:00:00Z", "2026-03-03T14:00:00Z")
     assert late.status_code == 422  # a shift that has begun is not offered
+
+
+async def test_a_colleague_on_call_then_on_another_schedule_of_the_policy_cannot_take_it(
+    center: Center,
+) -> None:
+    """The site's escalation policy pages the crisis line, then a backup schedule; C is on the
+    backup in the evening. C taking A's evening hours would have the policy page C twice and
+    nobody in A's place: a 409 with its coded reason naming the backup. B may take it."""
+    http = center.crisis.http
+    backup = await post_schedule(center.crisis, SITE, [weekly_layer(OUTSIDER)], name="Backup")
+    evening = await http.post(
+        f"/schedules/{backup['schedule_id']}/overrides",
+        json={"staff_id": str(C), "start": "2026-03-07T12:00:00Z", "end": "2026-03-07T16:00:00Z"},
+    )
+    assert evening.status_code == 201, evening.text
+    levels = [
+        {"schedule_ids": [center.schedule_id], "ack_timeout": "PT5M"},
+        {"schedule_ids": [backup["schedule_id"]], "ack_timeout": "PT5M"},
+    ]
+    policy = await http.put(f"/sites/{SITE}/escalation-policy", json={"levels": levels})
+    assert policy.status_code == 200, policy.text
+    swap_id = (await _asked(center, "2026-03-07T13:00:00Z", "2026-03-07T15:00:00Z"))["id"]
+
+    refused = await _act(center, swap_id, "accept", C)
+
+    assert refused.status_code == 409, refused.text
+    problem = refused.json()
+    assert (problem["reason"], problem["schedule_id"]) == (
+        "taker_on_call_in_policy",
+        backup["schedule_id"],
+    )
+    assert (await http.get(f"/swap-requests/{swap_id}")).json()["status"] == "open"
+    taken = await _act(center, swap_id, "accept", B)
+    assert taken.status_code == 200, taken.text
+    assert await on_call_at(center.crisis, center.schedule_id, "2026-03-07T14:00:00Z") == [str(B)]

@@ -203,3 +203,63 @@ async def test_a_closed_day_on_an_offered_shift_in_a_browser(
         await page.goto(f"http://crisis{path}?token={token}")
         assert await page.get_by_text(words).is_visible()
         assert await audit_both_sizes(page, "offered-closed") == []
+
+
+async def _offered_while_on_the_backup(crisis: RunningCrisis, bus: Bus) -> tuple[str, str, str]:
+    """A on call for good on the crisis line; B on call for good on the backup, which the
+    site's policy pages first (so B gets a page link); A offers B tomorrow's two hours of the
+    crisis line, which the policy pages next. Returns the take's path, B's token, the page."""
+    site = uuid4()
+    a, b, c = await register_staff(bus, site, 3)
+    zone = "America/New_York"
+    layers = [weekly_layer(a), weekly_layer(b, c, start_on="2099-01-05")]
+    line = await post_schedule(crisis, site, layers, timezone=zone)
+    backup = await post_schedule(crisis, site, [weekly_layer(b)], timezone=zone, name="Backup line")
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    asked = await crisis.http.post(
+        f"/schedules/{line['schedule_id']}/swap-requests",
+        json={
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=2)).isoformat(),
+            "requester_id": str(a),
+            "offered_to": [str(b)],
+        },
+    )
+    assert asked.status_code == 201, asked.text
+    levels = [
+        {"schedule_ids": [backup["schedule_id"]], "ack_timeout": "PT60S"},
+        {"schedule_ids": [line["schedule_id"]], "ack_timeout": "PT60S"},
+    ]
+    policy = await crisis.http.put(f"/sites/{site}/escalation-policy", json={"levels": levels})
+    assert policy.status_code == 200, policy.text
+    alert_id = (await flag(crisis, site, uuid4()))["alert_id"]
+    path, token = _path_and_token((await _page_link(bus, site, alert_id))["ack_url"])
+    return f"{path}/swaps/{asked.json()['id']}/take", token, path
+
+
+async def test_a_member_on_call_then_on_another_schedule_of_the_policy_is_told_why(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    take, token, _ = await _offered_while_on_the_backup(crisis, bus)
+
+    refused = await crisis.http.post(take, data={"token": token}, headers=NO_KEY)
+
+    assert refused.status_code == 409
+    assert "on the schedule Backup line of the same escalation policy" in refused.text
+    assert "You took the shift" not in refused.text
+
+
+@needs_chromium
+async def test_take_this_shift_refused_in_a_browser_names_the_other_schedule(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    _, token, path = await _offered_while_on_the_backup(crisis, bus)
+    async with phone(crisis) as page:
+        await page.goto(f"http://crisis{path}?token={token}")
+        await page.get_by_role("button", name="Take this shift").click()
+        await page.wait_for_load_state()
+        notice = page.get_by_role("status")
+        assert "on the schedule Backup line of the same escalation policy" in (
+            await notice.inner_text()
+        )
+        assert await audit_both_sizes(page, "refused") == []

@@ -93,3 +93,19 @@ def test_a_round_robin_turn_says_whose_turn_it_was_in_the_readers_language() -> 
 
     assert en.timeline()[0]["text"] == "Round robin: turn 7 went to Alex Martin (you) (level 1)"
     assert fr.timeline()[0]["text"] == ("Tour de rôle : tour 7 pour Alex Martin (vous) (niveau 1)")
+
+
+def test_a_round_robin_turn_given_again_says_the_alert_had_paged_everyone() -> None:
+    me = uuid4()
+    step = {"at": AT, "kind": "round_robin_turn", "staff_id": str(me), "level": 2, "turn": 9}
+    view: dict[str, object] = {"pages": [], "timeline": [{**step, "everyone_paged": True}]}
+    names = {str(me): "Alex Martin"}
+
+    en = PageView(view, me, translator("en"), when_formatter("en", "UTC"), names)
+    ru = PageView(view, me, translator("ru"), when_formatter("ru", "UTC"), names)
+
+    assert en.timeline()[0]["text"] == (
+        "Round robin: turn 9 went to Alex Martin (you) again: this alert had paged everyone"
+        " in level 2"
+    )
+    assert ru.timeline()[0]["text"].startswith("По очереди: ход 9 снова")

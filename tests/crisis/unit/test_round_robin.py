@@ -20,6 +20,7 @@ from crisis.domain.policy import (
 from crisis.domain.policy_warnings import ROUND_ROBIN_ONE_PERSON, policy_warnings
 from crisis.domain.round_robin import Turn, Turns, choose
 from crisis.domain.timeline import (
+    ALREADY_PAGED,
     STAFF_DEACTIVATED,
     STAFF_UNREACHABLE,
     AlertEvent,
@@ -27,6 +28,7 @@ from crisis.domain.timeline import (
     PageSkipped,
     RoundRobinTurn,
     kind_of,
+    timeline_details,
 )
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -230,3 +232,139 @@ def test_warnings_name_a_round_robin_level_of_one_person_and_a_long_wait() -> No
         (PolicyLevel((alone, uuid4()), MINUTE, round_robin=True),), fallback_staff_ids=(backup,)
     )
     assert policy_warnings(shared) == []
+
+
+# --- one alert never pages the same person twice while someone is unpaged -------------------
+
+
+def test_someone_this_alert_already_paged_keeps_their_place_and_the_next_stands_in() -> None:
+    a, b, c, d = uuid4(), uuid4(), uuid4(), uuid4()
+
+    choice = choose([a, b, c, d], Turn(1, a), frozenset(), paged_already={b})
+
+    assert (choice.staff_id, choice.kept_place, choice.everyone_paged) == (c, (b,), False)
+    assert choice.next_turn == Turn(2, a, (c,))  # the rotation still stands after a: b is next
+
+
+def test_the_stand_in_is_passed_over_once_when_the_rotation_reaches_their_place() -> None:
+    a, b, c, d = uuid4(), uuid4(), uuid4(), uuid4()
+    people = [a, b, c, d]
+    turn = Turn(1, a)
+    given_to = []
+    for paged_already in ({b}, set(), set(), set(), set(), set()):
+        choice = choose(people, turn, frozenset(), paged_already)
+        assert choice.staff_id is not None
+        assert choice.next_turn is not None
+        given_to.append(choice.staff_id)
+        turn = choice.next_turn
+
+    # c stood in for b; b kept their place; c's own turn was settled; then the usual order.
+    assert given_to == [c, b, d, a, b, c]
+    assert turn.early == ()
+
+
+def test_when_the_alert_paged_everyone_the_one_whose_turn_it_is_is_paged_again() -> None:
+    a, b, c = uuid4(), uuid4(), uuid4()
+
+    choice = choose([a, b, c], Turn(4, a), {c}, paged_already={a, b})
+
+    assert (choice.staff_id, choice.everyone_paged, choice.passed_over) == (b, True, ())
+    assert choice.next_turn == Turn(5, b, ())
+
+
+@given(st.integers(min_value=1, max_value=6), st.data())
+def test_one_alert_never_pages_the_same_person_twice_while_someone_is_unpaged(
+    size: int, data: st.DataObject
+) -> None:
+    """Any rotation state, any people who cannot be paged, other alerts taking turns between
+    this alert's pagings: each paging of the level by one alert is someone it has not paged
+    while the level has someone pageable it has not paged."""
+    people = [uuid4() for _ in range(size)]
+    cannot = frozenset(data.draw(st.sets(st.sampled_from(people), max_size=size)))
+    pageable = set(people) - cannot
+    early = tuple(data.draw(st.lists(st.sampled_from(people), max_size=4)))
+    turn = Turn(data.draw(st.integers(0, 30)), data.draw(st.sampled_from([None, *people])), early)
+    paged: set[UUID] = set(data.draw(st.sets(st.sampled_from(people))))
+    for _ in range(size + 2):
+        for _ in range(data.draw(st.integers(0, 3))):  # other alerts of the site take turns
+            other = choose(people, turn, cannot, frozenset())
+            turn = other.next_turn or turn
+        choice = choose(people, turn, cannot, frozenset(paged))
+        if not pageable:
+            assert choice.staff_id is None
+            return
+        assert choice.staff_id is not None
+        assert choice.staff_id not in cannot
+        if pageable - paged:
+            assert choice.staff_id not in paged
+            assert not choice.everyone_paged
+        else:
+            assert choice.everyone_paged
+        paged.add(choice.staff_id)
+        assert choice.next_turn is not None
+        turn = choice.next_turn
+
+
+@given(st.integers(min_value=2, max_value=6), st.data())
+def test_stand_ins_keep_the_turns_even_over_a_round(size: int, data: st.DataObject) -> None:
+    """However many stand-ins, alerts that each page the level once give every person the
+    same number of turns, give or take the turns still owed."""
+    people = [uuid4() for _ in range(size)]
+    turn = Turn()
+    counts = dict.fromkeys(people, 0)
+    for _ in range(data.draw(st.integers(size, 6 * size))):
+        paged = frozenset(data.draw(st.sets(st.sampled_from(people), max_size=size - 1)))
+        choice = choose(people, turn, frozenset(), paged)
+        assert choice.staff_id is not None
+        assert choice.next_turn is not None
+        counts[choice.staff_id] += 1
+        turn = choice.next_turn
+    owed = len(turn.early)
+    assert max(counts.values()) - min(counts.values()) <= 1 + owed
+
+
+def test_a_repeated_pass_pages_someone_the_alert_has_not_paged_though_turns_moved_on() -> None:
+    a, b, c = uuid4(), uuid4(), uuid4()
+    policy = EscalationPolicy((PolicyLevel((a, b, c), MINUTE, round_robin=True),), repeat=2)
+    alert = fold(None, _open(policy, {}))  # pages a
+    assert alert is not None
+
+    # Two alerts of the site took turns since (b, c): the rotation is back at a.
+    again = decide(alert, EscalationDue(FIRST_STEP, turns={1: Turn(3, c)}), T0 + MINUTE)
+
+    assert _paged(again) == [(b, 1)]
+    skipped = [(e.staff_id, e.reason) for e in again if isinstance(e, PageSkipped)]
+    assert skipped == [(a, ALREADY_PAGED)]
+    [turn] = [e for e in again if isinstance(e, RoundRobinTurn)]
+    assert (turn.rotation_after, turn.early, turn.everyone_paged) == (c, (b,), False)
+
+
+def test_a_round_robin_level_after_a_level_that_paged_everyone_pages_someone_new() -> None:
+    a, b, c = uuid4(), uuid4(), uuid4()
+    policy = EscalationPolicy(
+        (PolicyLevel((a,), MINUTE), PolicyLevel((a, b, c), MINUTE, round_robin=True))
+    )
+    alert = fold(None, _open(policy, {}))
+    assert alert is not None
+
+    later = decide(alert, EscalationDue(FIRST_STEP, turns={2: Turn(3, c)}), T0 + MINUTE)
+
+    assert _paged(later) == [(b, 2)]
+
+
+def test_once_the_alert_paged_everyone_the_timeline_says_so() -> None:
+    a, b = uuid4(), uuid4()
+    policy = EscalationPolicy((PolicyLevel((a, b), MINUTE, round_robin=True),), repeat=2)
+    alert = fold(None, _open(policy, {}))  # a
+    assert alert is not None
+    second = decide(alert, EscalationDue(FIRST_STEP, turns={1: Turn(1, a)}), T0 + MINUTE)
+    alert = fold(alert, second)  # b
+    assert alert is not None
+
+    third = decide(alert, EscalationDue(Step(1, 1), turns={1: Turn(2, b)}), T0 + 2 * MINUTE)
+
+    assert _paged(third) == [(a, 1)]
+    [turn] = [e for e in third if isinstance(e, RoundRobinTurn)]
+    assert turn.everyone_paged
+    assert not [e for e in third if isinstance(e, PageSkipped)]
+    assert timeline_details(turn)["everyone_paged"] is True

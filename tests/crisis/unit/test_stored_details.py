@@ -70,6 +70,7 @@ EVENTS: list[AlertEvent] = [
     Reopened(uuid4(), AlertReopenReason.RISK_RAISED, 2, 1, AT),
     RoundRobinTurn(3, 0, uuid4(), 7, 2, uuid4(), AT),
     RoundRobinTurn(3, 1, uuid4(), 1, 2, None, AT),
+    RoundRobinTurn(3, 1, uuid4(), 4, 3, uuid4(), AT, True, (uuid4(),), uuid4(), (uuid4(),)),
 ]
 
 

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from counseling_shared.staff_replies import REPLY_WORDS, StaffCommand, StaffText, read
 from notify.adapters.templates import JinjaRenderer
 from notify.application.ports import TemplateMissing
 from notify.domain.codes import Template
@@ -339,9 +340,13 @@ def test_a_pages_sms_carries_the_signed_link_and_the_reply_code_in_every_languag
     )
     assert link in message.short
     assert link in message.body
-    assert "ACK 7F3C1A" in message.short
+    # The reply in the staff member's language (English's is ACK), which crisis reads as ACK.
+    word = REPLY_WORDS[language][StaffCommand.ACK][0]
+    assert f"{word} 7F3C1A" in message.short
+    assert read(f"{word} 7F3C1A") == StaffText(StaffCommand.ACK, "7F3C1A")
     without = RENDERER.render(Template.CRISIS_PAGE, PAGE, message_locale(language), ZoneInfo("UTC"))
     assert "ACK" not in without.short  # a page stored before reply codes renders as before
+    assert f"{word} " not in without.short
 
 
 @pytest.mark.parametrize("language", WRITTEN_LANGUAGES)

@@ -5,7 +5,15 @@ number's staff-phone digests, equal to crisis's own for the same number however 
 import pytest
 
 from counseling_shared.codes import AlertOutcome
-from counseling_shared.staff_replies import StaffCommand, StaffText, read, sender_digests
+from counseling_shared.sms_keywords import parse
+from counseling_shared.staff_replies import (
+    REPLY_WORDS,
+    StaffCommand,
+    StaffText,
+    fold,
+    read,
+    sender_digests,
+)
 from crisis.domain.phones import key_fingerprint, phone_digest
 
 
@@ -35,6 +43,57 @@ from crisis.domain.phones import key_fingerprint, phone_digest
 )
 def test_a_staff_text_is_read_into_a_coded_command(text: str, expected: StaffText) -> None:
     assert read(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("PRIS 1A2B3C", StaffText(StaffCommand.ACK, "1A2B3C")),
+        ("  prise 1a2b3c ", StaffText(StaffCommand.ACK, "1A2B3C")),
+        (
+            "Résolu 1A2B3C 2",
+            StaffText(StaffCommand.RESOLVE, "1A2B3C", AlertOutcome("referred_emergency")),
+        ),
+        ("RESOLUE 1A2B3C", StaffText(StaffCommand.RESOLVE, "1A2B3C")),
+        ("résolu 1A2B3C", StaffText(StaffCommand.RESOLVE, "1A2B3C")),
+        ("확인 1A2B3C", StaffText(StaffCommand.ACK, "1A2B3C")),
+        ("해결 1a2b3c 5", StaffText(StaffCommand.RESOLVE, "1A2B3C", AlertOutcome.NO_RISK_FOUND)),
+        ("принято 1A2B3C", StaffText(StaffCommand.ACK, "1A2B3C")),
+        ("Приняла 1A2B3C", StaffText(StaffCommand.ACK, "1A2B3C")),
+        ("РЕШЕНО 1A2B3C 1", StaffText(StaffCommand.RESOLVE, "1A2B3C", AlertOutcome.SAFETY_PLAN)),
+        ("PRIS 1A2B3C merci", StaffText(StaffCommand.OTHER)),
+        # An ordinary answer to a text is never an acknowledgement ("ok thanks" has 6 letters).
+        ("OK THANKS", StaffText(StaffCommand.OTHER)),
+        ("ok 1A2B3C", StaffText(StaffCommand.OTHER)),
+        ("oui 1A2B3C", StaffText(StaffCommand.OTHER)),
+        ("ОК 1A2B3C", StaffText(StaffCommand.OTHER)),  # noqa: RUF001 (Cyrillic on purpose)
+        ("확인", StaffText(StaffCommand.OTHER)),
+    ],
+)
+def test_each_staff_languages_words_are_read_whatever_the_case_and_accents(
+    text: str, expected: StaffText
+) -> None:
+    assert read(text) == expected
+
+
+def test_no_reply_word_means_two_things_nor_is_a_stop_start_or_help_keyword() -> None:
+    """Every language's words are read from everyone: one word, one command, in any
+    language, and none that STOP, START or HELP would be in any language."""
+    meanings: dict[str, set[StaffCommand]] = {}
+    for words in REPLY_WORDS.values():
+        for command, spelled in words.items():
+            for word in spelled:
+                meanings.setdefault(fold(word), set()).add(command)
+                assert parse(word).keyword is None, word
+                assert read(f"{word} 1A2B3C").command is command, word
+    assert all(len(commands) == 1 for commands in meanings.values()), meanings
+    assert {command for words in REPLY_WORDS.values() for command in words} <= {
+        StaffCommand.ACK,
+        StaffCommand.ESCALATE,
+        StaffCommand.RESOLVE,
+    }
+    assert all(StaffCommand.ACK in words for words in REPLY_WORDS.values())
+    assert all(StaffCommand.RESOLVE in words for words in REPLY_WORDS.values())
 
 
 def test_the_request_carries_crisiss_digests_under_each_key_and_no_number() -> None:

@@ -76,6 +76,27 @@ async def lock_site_for_flag(conn: Connection, site_id: UUID) -> None:
     )
 
 
+async def policies_naming_schedule(conn: Connection, schedule_id: UUID) -> list[SitePolicy]:
+    """Every site's escalation policy with a level that names `schedule_id` (its own site's,
+    and those of sites it backs up)."""
+    rows = await conn.fetch(
+        """SELECT site_id, levels, repeat, fallback_staff_ids, version, updated_at,
+               ack_expires_after FROM escalation_policies WHERE levels @> $1::jsonb""",
+        [{"schedule_ids": [str(schedule_id)]}],
+    )
+    return [
+        SitePolicy(
+            r["site_id"],
+            policy_from_json(
+                r["levels"], r["repeat"], r["fallback_staff_ids"], r["ack_expires_after"]
+            ),
+            r["version"],
+            r["updated_at"],
+        )
+        for r in rows
+    ]
+
+
 def _key(site_id: UUID) -> str:
     return f"escalation-policy:{site_id}"
 

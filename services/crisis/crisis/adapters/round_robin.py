@@ -24,25 +24,34 @@ async def lock_site(conn: Connection, site_id: UUID) -> None:
 
 async def turns_of(conn: Connection, site_id: UUID) -> dict[int, Turn]:
     rows = await conn.fetch(
-        "SELECT level, turns, last_staff_id FROM round_robin_turns WHERE site_id = $1", site_id
+        """SELECT level, turns, last_staff_id, early_staff_ids FROM round_robin_turns
+           WHERE site_id = $1""",
+        site_id,
     )
-    return {r["level"]: Turn(r["turns"], r["last_staff_id"]) for r in rows}
+    return {
+        r["level"]: Turn(r["turns"], r["last_staff_id"], tuple(r["early_staff_ids"])) for r in rows
+    }
 
 
 async def record_turns(
     conn: Connection, site_id: UUID, events: Sequence[AlertEvent], at: datetime
 ) -> None:
-    """Keep the turns that `events` gave (the caller holds `lock_site`)."""
+    """Keep where the turns that `events` gave leave each level's rotation (the caller holds
+    `lock_site`)."""
     for event in events:
         if isinstance(event, RoundRobinTurn):
             await conn.execute(
-                """INSERT INTO round_robin_turns (site_id, level, turns, last_staff_id, updated_at)
-                   VALUES ($1, $2, $3, $4, $5)
+                """INSERT INTO round_robin_turns
+                       (site_id, level, turns, last_staff_id, early_staff_ids, updated_at)
+                   VALUES ($1, $2, $3, $4, $5, $6)
                    ON CONFLICT (site_id, level) DO UPDATE SET turns = EXCLUDED.turns,
-                       last_staff_id = EXCLUDED.last_staff_id, updated_at = EXCLUDED.updated_at""",
+                       last_staff_id = EXCLUDED.last_staff_id,
+                       early_staff_ids = EXCLUDED.early_staff_ids,
+                       updated_at = EXCLUDED.updated_at""",
                 site_id,
                 event.level,
                 event.turn,
-                event.staff_id,
+                event.rotation_after or event.staff_id,
+                list(event.early),
                 at,
             )

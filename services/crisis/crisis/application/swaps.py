@@ -10,15 +10,19 @@ from uuid import UUID
 
 from counseling_shared import events as public
 from counseling_shared.unit_of_work import UnitOfWork
-from crisis.adapters import schedules, staff, swaps
+from crisis.adapters import policies, schedules, staff, swaps
 from crisis.adapters.swaps import StoredSwap
 from crisis.application.schedules import ScheduleNotFound, add_override
+from crisis.domain.policy import schedules_of
+from crisis.domain.schedules.overrides import Override
+from crisis.domain.schedules.schedule import Schedule
 from crisis.domain.schedules.swaps import (
     SwapRequest,
     SwapStatus,
     build_swap_request,
     check_still_on_call,
     check_taker_adds_cover,
+    check_taker_not_on_call_elsewhere,
     decide_cancel,
     decide_expire,
     decide_take,
@@ -72,7 +76,8 @@ async def take_swap(
     """First taker wins (the row is locked; a later take finds it taken: `SwapConflict`). The
     override replacing the requester by `taker` is added to the schedule in the same
     transaction. Raises `NotOffered`, `SwapConflict` (`TakerOnCall`: the taker is on call already
-    for some of it), `InvalidOverride` (a deactivated taker)."""
+    for some of it, on this schedule or another of an escalation policy naming it),
+    `InvalidOverride` (a deactivated taker)."""
     loaded = await _lock(uow, swap_request_id)
     taken = decide_take(loaded.request, taker, override_id, uow.now())
     schedule_id = taken.schedule_id
@@ -82,6 +87,7 @@ async def take_swap(
     assert current is not None
     check_still_on_call(taken, current.state.schedule, current.state.overrides)
     check_taker_adds_cover(taken, current.state.schedule, current.state.overrides)
+    check_taker_not_on_call_elsewhere(taken, await _policy_neighbours(uow, schedule_id))
     override = taken.override()
     await add_override(
         uow,
@@ -94,6 +100,23 @@ async def take_swap(
         require_known_staff=require_known_staff,
     )
     return await _save(uow, taken, loaded)
+
+
+async def _policy_neighbours(
+    uow: UnitOfWork, schedule_id: UUID
+) -> list[tuple[Schedule, tuple[Override, ...]]]:
+    """The other schedules of every escalation policy that names `schedule_id`, as they stand
+    (read, not locked: a change to them racing the take is not seen)."""
+    named = {
+        other
+        for site_policy in await policies.policies_naming_schedule(uow.conn, schedule_id)
+        for other in schedules_of(site_policy.policy)
+    } - {schedule_id}
+    states = await schedules.states_of(uow.conn, named)
+    return [
+        (state.schedule, state.overrides)
+        for _, state in sorted(states.items(), key=lambda i: str(i[0]))
+    ]
 
 
 async def cancel_swap(uow: UnitOfWork, swap_request_id: UUID) -> StoredSwap:

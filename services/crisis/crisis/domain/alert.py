@@ -23,6 +23,7 @@ from crisis.domain.escalation import FIRST_STEP, Step, fallback_step, next_step
 from crisis.domain.policy import EscalationPolicy
 from crisis.domain.round_robin import Turn, Turns, choose
 from crisis.domain.timeline import (
+    ALREADY_PAGED,
     REOPEN_ACK_EXPIRED,
     REOPEN_RISK_RAISED,
     STAFF_DEACTIVATED,
@@ -239,20 +240,28 @@ class EscalateNow:
 @dataclass(frozen=True)
 class _Roster:
     """What a command knows about people at this instant: who each schedule has on call, whom
-    booking deactivated, who has no phone or email, and where the site's round-robin levels
-    stand (`turns`)."""
+    booking deactivated, who has no phone or email, where the site's round-robin levels stand
+    (`turns`), and whom the alert has paged so far (`paged`: a round-robin level stands
+    someone else in for them)."""
 
     on_call: OnCall
     inactive: frozenset[UUID]
     unreachable: frozenset[UUID] = frozenset()
     turns: Turns = field(default_factory=dict)
+    paged: frozenset[UUID] = frozenset()
 
     @staticmethod
     def of(
         command: "ReceiveFlag | EscalationDue | AckExpired | AdoptPolicy | EscalateNow",
+        alert: "Alert | None" = None,
     ) -> "_Roster":
+        paged = frozenset(page.staff_id for page in alert.pages) if alert else frozenset()
         return _Roster(
-            command.on_call, command.inactive_staff, command.unreachable_staff, command.turns
+            command.on_call,
+            command.inactive_staff,
+            command.unreachable_staff,
+            command.turns,
+            paged,
         )
 
 
@@ -371,18 +380,20 @@ def decide(alert: Alert, command: Command, now: datetime) -> list[AlertEvent]:
         case EscalationDue():
             if command.round != alert.reopens:
                 return []  # a deadline from before the alert was re-opened
-            return _escalate(alert, command.step, now, _Roster.of(command))
+            return _escalate(alert, command.step, now, _Roster.of(command, alert))
         case AckExpired():
             expires = alert.ack_expires_at
             if command.round != alert.reopens or expires is None or now < expires:
                 return []  # resolved, re-opened since, or not yet due
-            return _reopen(alert, REOPEN_ACK_EXPIRED, now, _Roster.of(command), None)
+            return _reopen(alert, REOPEN_ACK_EXPIRED, now, _Roster.of(command, alert), None)
         case AdoptPolicy():
             if alert.policy is not None or alert.status is not AlertStatus.OPEN:
                 return []  # it has a policy of its own already, or someone took it
             return [
                 PolicyAdopted(command.policy, now),
-                *_page_level(alert.id, command.policy, FIRST_STEP, now, None, _Roster.of(command)),
+                *_page_level(
+                    alert.id, command.policy, FIRST_STEP, now, None, _Roster.of(command, alert)
+                ),
             ]
         case EscalateNow():
             return _escalate_now(alert, command, now)
@@ -443,13 +454,14 @@ def _join(alert: Alert, flag: ReceiveFlag, now: datetime) -> list[AlertEvent]:
         if alert.status is AlertStatus.ACKNOWLEDGED:
             # A higher risk is news the acknowledger has not seen (an accidental ACK, or one
             # given for the lower risk): they must take it again, or escalation resumes.
-            events += _reopen(alert, REOPEN_RISK_RAISED, now, _Roster.of(flag), flag.flag_id)
+            roster = _Roster.of(flag, alert)
+            events += _reopen(alert, REOPEN_RISK_RAISED, now, roster, flag.flag_id)
     # An alert that opened before its site had a policy starts paging once one exists.
     adopt = alert.policy is None and alert.status is AlertStatus.OPEN
     if adopt and flag.policy_in_force is not None:
         events.append(PolicyAdopted(flag.policy_in_force, now))
         events += _page_level(
-            alert.id, flag.policy_in_force, FIRST_STEP, now, flag.flag_id, _Roster.of(flag)
+            alert.id, flag.policy_in_force, FIRST_STEP, now, flag.flag_id, _Roster.of(flag, alert)
         )
     return events
 
@@ -477,7 +489,7 @@ def _escalate_now(alert: Alert, command: EscalateNow, now: datetime) -> list[Ale
         raise AlreadyEscalated(f"alert {alert.id} already moved on", alert.step)
     step = alert.step
     asked = EscalatedByStaff(command.staff_id, step.level, step.cycle, now)
-    roster = _Roster.of(command)
+    roster = _Roster.of(command, alert)
     return [asked, *_move_on(alert.id, alert.policy, step, now, roster, 0, alert.reopens)]
 
 
@@ -568,20 +580,20 @@ def _round_robin_page(
     round_: int,
 ) -> list[AlertEvent]:
     """Page the one of `people` whose turn it is, passing over (each a `page_skipped` step)
-    those who cannot be paged; nobody left: no page, and the caller skips the level as usual."""
+    those who cannot be paged, and those this alert already paged while someone it did not
+    page is left; nobody left: no page, and the caller skips the level as usual."""
     cannot_page = roster.inactive | roster.unreachable
-    choice = choose(people, roster.turns.get(step.level, Turn()), cannot_page)
-    events: list[AlertEvent] = [
-        PageSkipped(
-            staff,
-            step.level,
-            step.cycle,
-            STAFF_DEACTIVATED if staff in roster.inactive else STAFF_UNREACHABLE,
-            now,
-        )
+    choice = choose(people, roster.turns.get(step.level, Turn()), cannot_page, roster.paged)
+    passed = [
+        (staff, STAFF_DEACTIVATED if staff in roster.inactive else STAFF_UNREACHABLE)
         for staff in choice.passed_over
     ]
-    if choice.staff_id is None:
+    if choice.stood_in:
+        passed += [(staff, ALREADY_PAGED) for staff in choice.kept_place]
+    events: list[AlertEvent] = [
+        PageSkipped(staff, step.level, step.cycle, reason, now) for staff, reason in passed
+    ]
+    if choice.staff_id is None or choice.next_turn is None:
         return events
     turn = RoundRobinTurn(
         step.level,
@@ -591,6 +603,10 @@ def _round_robin_page(
         len(people),
         choice.after_staff_id,
         now,
+        everyone_paged=choice.everyone_paged,
+        settled=choice.settled,
+        rotation_after=choice.next_turn.last_staff_id,
+        early=choice.next_turn.early,
     )
     page_id = page_id_for(alert_id, step, choice.staff_id, round_)
     paged = PageRequested(page_id, choice.staff_id, step.level, step.cycle, flag_id, now)

@@ -105,6 +105,9 @@ class PageSkipped:
 STAFF_DEACTIVATED = "staff_deactivated"
 STAFF_UNREACHABLE = "no_contact"
 """A round-robin level passes over someone with neither phone nor email known to booking."""
+ALREADY_PAGED = "already_paged"
+"""A round-robin level passes over someone this alert already paged (an earlier level or
+pass): the next in turn it has not paged stands in, and they keep their place."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,13 @@ class RoundRobinTurn:
     """A round-robin level paged one of its `pool` people: `staff_id`, on the level's `turn`
     at the site (counting this one), the next after `after_staff_id` (who had the previous turn;
     None: nobody yet, or no longer among the level's people). Those passed over (deactivated,
-    unreachable) each have a `page_skipped` step before it."""
+    unreachable, or already paged by this alert) each have a `page_skipped` step before it.
+
+    `everyone_paged`: the alert had paged everyone in the level who can be paged, so the person
+    whose turn it was is paged again. `settled`: people passed over because they took this turn
+    early (standing in for someone an earlier alert had paged). Where the rotation stands
+    after this turn (`rotation_after`, `early`) is what `round_robin_turns` keeps; absent in
+    steps stored before stand-ins existed (the rotation then stood after `staff_id`)."""
 
     level: int
     cycle: int
@@ -121,6 +130,10 @@ class RoundRobinTurn:
     pool: int
     after_staff_id: UUID | None
     at: datetime
+    everyone_paged: bool = False
+    settled: tuple[UUID, ...] = ()
+    rotation_after: UUID | None = None
+    early: tuple[UUID, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -351,6 +364,8 @@ def timeline_details(event: AlertEvent) -> dict[str, Any]:
                 "turn": event.turn,
                 "pool": event.pool,
                 "after_staff_id": event.after_staff_id,
+                "everyone_paged": event.everyone_paged,
+                "settled": list(event.settled),
             }
         case PageSent():
             return {

@@ -42,7 +42,12 @@ from crisis.domain.durations import parse_duration
 from crisis.domain.escalation import Step
 from crisis.domain.policy import MAX_LEVELS, MAX_REPEAT
 from crisis.domain.schedules.overrides import InvalidOverride
-from crisis.domain.schedules.swaps import NotOffered, SwapConflict, TakerOnCall
+from crisis.domain.schedules.swaps import (
+    TAKER_ON_CALL_IN_POLICY,
+    NotOffered,
+    SwapConflict,
+    TakerOnCall,
+)
 from crisis.domain.site_closures import closed_during
 from crisis.entrypoints.page_errors import (
     not_valid_page,
@@ -236,19 +241,35 @@ async def take_swap_by_link(
             )
         except (SwapNotFound, NotOffered):
             notice, status = ("This shift was not offered to you.", "bad", {}), 403
-        except TakerOnCall:
-            notice = (
-                "You are already on call for part of this shift: taking it would leave one"
-                " person on call where there were two. Another colleague may take it.",
-                "bad",
-                {},
-            )
+        except TakerOnCall as refusal:
+            notice = await _on_call_notice(uow, refusal)
         except (SwapConflict, InvalidOverride):
             notice = await _not_taken_notice(uow, swap_request_id, link.staff_id)
         else:
             notice = ("You took the shift; the schedule shows you on call.", "good", {})
             status = 200
         return await _render(request, uow, link, token, notice=notice, status=status)
+
+
+async def _on_call_notice(uow: UnitOfWork, refusal: TakerOnCall) -> NoticeSpec:
+    """Why a taker already on call cannot take it: on this schedule, or on another schedule
+    (named) of the same escalation policy, where they would be paged twice."""
+    if refusal.reason != TAKER_ON_CALL_IN_POLICY or refusal.schedule_id is None:
+        return (
+            "You are already on call for part of this shift: taking it would leave one"
+            " person on call where there were two. Another colleague may take it.",
+            "bad",
+            {},
+        )
+    other = await schedules.state_of(uow.conn, refusal.schedule_id)
+    name = other.state.schedule.name if other else str(refusal.schedule_id)[:8]
+    return (
+        "You are already on call for part of this shift on the schedule %(schedule)s of the"
+        " same escalation policy: you would be paged twice and one person fewer would be"
+        " paged. Another colleague may take it.",
+        "bad",
+        {"values": {"schedule": name}},
+    )
 
 
 async def _not_taken_notice(uow: UnitOfWork, swap_request_id: UUID, staff_id: UUID) -> NoticeSpec:

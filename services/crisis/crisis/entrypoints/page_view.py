@@ -194,6 +194,14 @@ class PageView:
                 return _("Level %(level)s skipped: nobody on call", level=level)
             case "page_skipped":
                 return _("%(who)s skipped (%(reason)s)", who=who, reason=step.get("reason", ""))
+            case "round_robin_turn" if step.get("everyone_paged"):
+                return _(
+                    "Round robin: turn %(turn)s went to %(who)s again: this alert had paged"
+                    " everyone in level %(level)s",
+                    who=who,
+                    turn=step.get("turn", ""),
+                    level=level,
+                )
             case "round_robin_turn":
                 return _(
                     "Round robin: turn %(turn)s went to %(who)s (level %(level)s)",

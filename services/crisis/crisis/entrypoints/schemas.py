@@ -236,8 +236,12 @@ class TimelineEntryOut(BaseModel):
     `schedule_id` and `staff_ids` (who a schedule had on call when its level was paged),
     `reason` (why a page was skipped, or why the alert was re-opened), for a round-robin level's
     choice (`round_robin_turn`) the `staff_id` whose turn it was, the level's `turn` at the site
-    (counting this one), its `pool` of people and `after_staff_id` (who had the turn before;
-    null: nobody yet, or no longer in the level), and for a page's phone
+    (counting this one), its `pool` of people, `after_staff_id` (who had the turn before;
+    null: nobody yet, or no longer in the level), `everyone_paged` (true: the alert had paged
+    everyone in the level who can be paged, so this person is paged again) and `settled` (people
+    passed over because they took this turn early, standing in for someone another alert had
+    paged; a `page_skipped` with `reason` `already_paged` names each person this alert had
+    paged already and passed over, who keeps their place), and for a page's phone
     call (`call_ended`) Twilio's final `outcome` (`completed`, `no_answer`, `busy`, `failed`,
     `canceled`) and `answered_by` (`human`, `machine`, `unknown`, or empty).
     Never free text about the client.

@@ -23,7 +23,13 @@ from crisis.application import swaps as swap_commands
 from crisis.application.schedules import ScheduleNotFound
 from crisis.application.swaps import SwapNotFound
 from crisis.domain.schedules.overrides import InvalidOverride
-from crisis.domain.schedules.swaps import InvalidSwap, NotOffered, SwapConflict, SwapStatus
+from crisis.domain.schedules.swaps import (
+    InvalidSwap,
+    NotOffered,
+    SwapConflict,
+    SwapStatus,
+    TakerOnCall,
+)
 from crisis.entrypoints.swap_schemas import SwapActorBody, SwapRequestBody, SwapRequestOut
 from crisis.settings import CrisisSettings
 
@@ -131,7 +137,11 @@ async def get_swap_request(
 @router.post(
     "/swap-requests/{swap_request_id}/accept",
     responses=problem_responses(
-        404, s409="The request was already taken (first taker wins), cancelled or expired."
+        404,
+        s409="The request was already taken (first taker wins), cancelled or expired, or"
+        " the requester's shifts changed under it; or (`reason`) the taker is on call already"
+        " for some of it: `taker_on_call` on this schedule, `taker_on_call_in_policy` on"
+        " another schedule (`schedule_id`) of an escalation policy that names this one.",
     ),
 )
 async def accept_swap_request(
@@ -162,6 +172,8 @@ async def accept_swap_request(
         raise NotFound("swap request", swap_request_id) from None
     except NotOffered as exc:
         raise Problem(403, "forbidden", "Forbidden", str(exc)) from None
+    except TakerOnCall as exc:
+        raise _taker_on_call(exc, swap_request_id) from None
     except SwapConflict as exc:
         raise Conflict(str(exc), swap_request_id=str(swap_request_id)) from None
     except InvalidOverride as exc:
@@ -201,6 +213,14 @@ async def cancel_swap_request(
     except SwapConflict as exc:
         raise Conflict(str(exc), swap_request_id=str(swap_request_id)) from None
     return _out(cancelled)
+
+
+def _taker_on_call(refusal: TakerOnCall, swap_request_id: UUID) -> Conflict:
+    """The 409 of a taker already on call, with its coded `reason` (and the other schedule)."""
+    extensions = {"swap_request_id": str(swap_request_id), "reason": refusal.reason}
+    if refusal.schedule_id is not None:
+        extensions["schedule_id"] = str(refusal.schedule_id)
+    return Conflict(str(refusal), **extensions)
 
 
 def _acting(caller: Principal, named: UUID | None, field: str) -> UUID:

@@ -16,6 +16,8 @@ from crisis.domain.schedules.restrictions import Restriction
 from crisis.domain.schedules.rotation import Rotation, RotationKind
 from crisis.domain.schedules.schedule import Schedule
 from crisis.domain.schedules.swaps import (
+    TAKER_ON_CALL,
+    TAKER_ON_CALL_IN_POLICY,
     InvalidSwap,
     NotOffered,
     SwapConflict,
@@ -25,6 +27,7 @@ from crisis.domain.schedules.swaps import (
     build_swap_request,
     check_still_on_call,
     check_taker_adds_cover,
+    check_taker_not_on_call_elsewhere,
     decide_cancel,
     decide_expire,
     decide_take,
@@ -203,13 +206,32 @@ def test_a_colleague_already_on_call_for_some_of_it_cannot_take_it() -> None:
     beside = Override(uuid4(), B, _at(3, 3, 22), _at(3, 4, 2), None)
     asked = _ask(_at(3, 3), _at(3, 4), overrides=(beside,))
 
-    with pytest.raises(TakerOnCall):
+    with pytest.raises(TakerOnCall) as refused:
         check_taker_adds_cover(decide_take(asked, B, uuid4(), NOW), SCHEDULE, (beside,))
+    assert (refused.value.reason, refused.value.schedule_id) == (TAKER_ON_CALL, None)
     check_taker_adds_cover(decide_take(asked, C, uuid4(), NOW), SCHEDULE, (beside,))
     after = (Override(uuid4(), B, _at(3, 4), _at(3, 4, 2), None),)  # from its end: no overlap
     check_taker_adds_cover(
         decide_take(_ask(_at(3, 3), _at(3, 4)), B, uuid4(), NOW), SCHEDULE, after
     )
+
+
+def test_a_colleague_on_call_then_on_another_schedule_of_the_policy_cannot_take_it() -> None:
+    """D is on the backup schedule that the same escalation policy pages: taking A's hours
+    would page D twice and one person fewer. Outside D's backup hours, D may take it."""
+    line, backup = _schedule(_weekly(A, B, C, D)), _schedule(_weekly(C))
+    evening = (Override(uuid4(), D, _at(3, 3, 22), _at(3, 4, 2), C),)
+    asked = _ask(_at(3, 3), _at(3, 4), schedule=line, offered_to=[B, D])
+    taken = decide_take(asked, D, uuid4(), NOW)
+
+    with pytest.raises(TakerOnCall) as refused:
+        check_taker_not_on_call_elsewhere(taken, [(backup, evening)])
+
+    assert refused.value.reason == TAKER_ON_CALL_IN_POLICY
+    assert refused.value.schedule_id == backup.schedule_id
+    later = _ask(_at(3, 4, 2), _at(3, 5), schedule=line, offered_to=[D])
+    check_taker_not_on_call_elsewhere(decide_take(later, D, uuid4(), NOW), [(backup, evening)])
+    check_taker_not_on_call_elsewhere(decide_take(asked, B, uuid4(), NOW), [(backup, evening)])
 
 
 @settings(max_examples=60, deadline=None)

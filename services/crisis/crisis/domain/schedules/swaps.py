@@ -61,8 +61,24 @@ class SwapConflict(Exception):
     """The request is no longer open, or the schedule moved under it: a 409."""
 
 
+TAKER_ON_CALL = "taker_on_call"
+"""The 409's `reason`: the taker is on call already for some of it on the same schedule."""
+TAKER_ON_CALL_IN_POLICY = "taker_on_call_in_policy"
+"""The 409's `reason`: the taker is on call already for some of it on another schedule of an
+escalation policy that pages this one (they would be paged twice, one person fewer paged)."""
+
+
 class TakerOnCall(SwapConflict):
-    """The taker is on call already for some of the request (beside the requester): a 409."""
+    """The taker is on call already for some of the request: beside the requester on the same
+    schedule (`reason` `taker_on_call`), or on another schedule of an escalation policy naming
+    this one (`taker_on_call_in_policy`, `schedule_id` names it): a 409."""
+
+    def __init__(
+        self, message: str, reason: str = TAKER_ON_CALL, schedule_id: UUID | None = None
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.schedule_id = schedule_id
 
 
 class NotOffered(Exception):
@@ -190,6 +206,25 @@ def check_taker_adds_cover(
             f"{request.taken_by} is already on call for some of it: taking it would leave one"
             " person where there were two. Another colleague may take it."
         )
+
+
+def check_taker_not_on_call_elsewhere(
+    request: SwapRequest, others: Sequence[tuple[Schedule, Sequence[Override]]]
+) -> None:
+    """At the take: the taker must not be on call for any of it on another schedule of an
+    escalation policy that also pages this one (`others`). Their level would page them
+    twice and nobody in the requester's place: one person fewer paged for that time."""
+    assert request.taken_by is not None
+    for schedule, overrides in others:
+        on_call = shifts(schedule, overrides, request.start, request.end)
+        if any(s.staff_id == request.taken_by for s in on_call):
+            raise TakerOnCall(
+                f"{request.taken_by} is already on call for some of it on schedule"
+                f" {schedule.schedule_id} ({schedule.name}) of the same escalation policy: they"
+                " would be paged twice and one person fewer paged. Another colleague may take it.",
+                TAKER_ON_CALL_IN_POLICY,
+                schedule.schedule_id,
+            )
 
 
 def decide_cancel(request: SwapRequest, now: datetime) -> SwapRequest:
