@@ -58,6 +58,22 @@ async def test_a_link_whose_id_is_cut_or_altered_is_a_403_page_not_json(
     assert api.headers["content-type"] == "application/problem+json"
 
 
+async def test_a_buttons_address_opened_as_a_link_is_a_405_page_with_allow(
+    booking: Booking,
+) -> None:
+    link = await _manage_link(booking)
+    confirm = link.split("?")[0] + "/confirm"
+    opened = await booking.http.get(confirm, headers=KOREAN)
+    assert "유효하지 않은 링크" in _is_page(opened, 405, "ko")
+    assert opened.headers["allow"] == "POST"
+    declined = await booking.http.get(f"/waitlist/offers/{uuid4()}/decline", headers=KOREAN)
+    _is_page(declined, 405, "ko")
+    # A program's call keeps problem+json.
+    program = await booking.http.put(confirm)
+    assert program.status_code == 405
+    assert program.headers["content-type"] == "application/problem+json"
+
+
 async def test_an_outage_says_try_again_later_in_the_readers_language(
     booking: Booking, monkeypatch: pytest.MonkeyPatch
 ) -> None:

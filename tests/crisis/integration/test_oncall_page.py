@@ -157,6 +157,28 @@ async def test_a_third_party_pages_form_post_cannot_act_for_the_staff_member(
     assert (view["status"], view["current_level"]) == ("open", 1)
 
 
+async def test_a_buttons_address_opened_as_a_link_is_a_page_in_the_readers_language(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    """After a press the address bar shows the form's action (`…/ack`); copied or reopened, it
+    is a GET: a page saying what to do, not English JSON. A program still gets problem+json."""
+    _, _, _, page = await _paged_alert(crisis, bus)
+    path, _ = _path_and_token(page["ack_url"])
+    french = {"Authorization": "", "Accept-Language": "fr-FR,fr;q=0.9"}
+    for action in ("ack", "escalate", "resolve", "contact"):
+        opened = await crisis.http.get(f"{path}/{action}", headers=french)
+        assert opened.status_code == 405, action
+        assert opened.headers["content-type"].startswith("text/html")
+        assert '<html lang="fr">' in opened.text
+        assert opened.headers["allow"] == "POST"
+        assert {k: opened.headers.get(k) for k in PRIVATE_PAGE_HEADERS} == dict(
+            PRIVATE_PAGE_HEADERS
+        )
+    program = await crisis.http.put(f"{path}/ack", headers={"Authorization": ""})
+    assert program.status_code == 405
+    assert program.headers["content-type"] == "application/problem+json"
+
+
 async def test_resolving_through_the_link_records_the_outcome_and_a_second_try_is_a_409(
     crisis: RunningCrisis, bus: Bus
 ) -> None:

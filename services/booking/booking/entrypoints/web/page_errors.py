@@ -1,7 +1,8 @@
 """The client pages' answers to what they cannot answer themselves, as a page in the browser's
 language like their own refusals, never problem+json (`ServiceDefinition.html_error_page`):
-a form post over the body limit (413), too many tries (429), an outage or a bug (5xx), and a
-link the route could not read (a malformed id, a cut path: 403, as an altered link is).
+a form post over the body limit (413), too many tries (429), an outage or a bug (5xx), a
+link the route could not read (a malformed id, a cut path: 403, as an altered link is), and a
+button's address opened as a link (a `GET` of a form's action: 405, with `Allow`).
 
 The pages answer their other refusals themselves (403, 404, 409, 410). The offer's accept,
 decline and leave paths are also the JSON API's: a JSON request there keeps its problem+json.
@@ -19,6 +20,7 @@ from booking.entrypoints.web.offer_page import is_form_post
 from booking.entrypoints.web.texts import MANAGE_TEXTS, TEXTS
 from counseling_shared.http.languages import browser_language
 from counseling_shared.http.private_pages import page_headers
+from counseling_shared.http.problems import allowed_methods
 
 _MANAGE = re.compile(r"^/appointments/[^/]+/manage(/confirm|/cancel)?/?$")
 _OFFER = re.compile(r"^/waitlist/offers/[^/]+/(accept|decline|leave)/?$")
@@ -27,6 +29,8 @@ _UNREAD = (400, 404, 422)  # refused before the link was read: not a valid link
 
 def html_error_page(request: Request, status: int) -> Response | None:
     key = _key(status)
+    if status == 405 and request.method == "GET":
+        key = "invalid"  # a button's address opened as a link (copied after a press)
     if key is None:
         return None
     path = request.url.path
@@ -41,8 +45,9 @@ def html_error_page(request: Request, status: int) -> Response | None:
     t = texts[locale]
     context = {"locale": locale, "t": t, "title": t[f"{key}_title"], "line": t[key]}
     shown = 403 if status in _UNREAD else status
+    allow = {"Allow": ", ".join(allowed_methods(request))} if status == 405 else {}
     return templates.TemplateResponse(
-        request, "message.html", context, status_code=shown, headers=page_headers()
+        request, "message.html", context, status_code=shown, headers=page_headers(**allow)
     )
 
 
@@ -55,4 +60,4 @@ def _key(status: int) -> str | None:
         return "outage"
     if status in _UNREAD:
         return "invalid"
-    return None  # 405 keeps its Allow header; the pages answer the rest themselves
+    return None  # 405 from a program keeps problem+json; the pages answer the rest themselves
