@@ -182,6 +182,18 @@ class SeriesOccurrence(BaseModel):
     end: AwareDatetime
 
 
+class SkippedOccurrence(BaseModel):
+    """A date of a series' rule left out because the site is closed that day (extension: a
+    series booked with `skip_closed`). Dates and codes only: no closure label."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: AwareDatetime = Field(description="The start the rule gave that date.")
+    reason: str = Field(description="Why it was left out: `site_closed`.")
+    closed_on: date = Field(description="The closed local date of the site it fell on.")
+    closure_kind: str = Field(description="`public_holiday`, `training` or `closure`.")
+
+
 class AppointmentSeriesBooked(IntegrationEvent):
     """A recurring series was booked (extension): every occurrence, in order. Each also has its
     own `AppointmentBooked` (with this `series_id`), published before this summary in the same
@@ -194,6 +206,11 @@ class AppointmentSeriesBooked(IntegrationEvent):
     room_id: UUID | None
     modality: Modality
     occurrences: list[SeriesOccurrence]
+    skipped_occurrences: list[SkippedOccurrence] = Field(
+        default_factory=list,
+        description="Extension: the rule's dates left out because the site is closed then "
+        "(`skip_closed`), in order; none booked. Empty when nothing was left out.",
+    )
 
 
 class AppointmentSeriesCancelled(IntegrationEvent):
@@ -293,6 +310,11 @@ class GroupSessionSeriesScheduled(IntegrationEvent):
     rrule: str = Field(description="The recurrence rule (RFC 5545 subset), as given.")
     capacity: int = Field(description="Seats of each occurrence, 2 to 15.")
     group_session_ids: list[UUID]
+    skipped_occurrences: list[SkippedOccurrence] = Field(
+        default_factory=list,
+        description="The rule's dates left out because the site is closed then "
+        "(`skip_closed`), in order; none scheduled. Empty when nothing was left out.",
+    )
 
 
 class GroupSessionSeriesCancelled(IntegrationEvent):

@@ -262,7 +262,7 @@ async def test_a_cancelled_group_closes_its_waiting_entries(booking: Booking) ->
     assert await _offers(booking, waiting) == []
 
 
-async def test_an_erased_client_is_offered_nothing_and_their_offer_goes_on_when_it_runs_out(
+async def test_an_erased_client_is_offered_nothing_and_their_offer_passes_on_at_once(
     booking: Booking,
 ) -> None:
     site, first, second = await _two_waiting_then_freed(booking)
@@ -280,14 +280,41 @@ async def test_an_erased_client_is_offered_nothing_and_their_offer_goes_on_when_
         entry = await _entry(booking, entry_id)
         assert (entry["status"], entry["reason"]) == ("closed", "client_erased")
     assert [o["status"] for o in (await _entry(booking, first["id"]))["offers"]] == ["withdrawn"]
-    # The operator's tool offers nothing on: the hold timer does, when the hold runs out.
-    assert (await _entry(booking, second["id"]))["offers"] == []
-    booking.clock.advance(timedelta(minutes=15, seconds=1))
 
+    # No clock moved: the hold is released now and the service offers the slot on, as on a
+    # decline, with its own signed link.
     async def passed_on() -> list[str]:
         return [o["status"] for o in (await _entry(booking, second["id"]))["offers"]]
 
     assert await eventually(passed_on) == ["open"]
+    made = await _published(booking, site["id"], "WaitlistOfferMade", expected=2)
+    assert made[-1]["client_id"] == second["client_id"]
+    assert "/accept?token=" in made[-1]["accept_url"]
+
+
+async def test_an_erased_clients_offered_group_seat_passes_on_at_once(booking: Booking) -> None:
+    practice = await _practice(booking)
+    site_id = practice["site"]["id"]
+    group, seats = await _full_group(booking, practice, hours=50)
+    first = await _waiting(booking, group, site_id)
+    second = await _waiting(booking, group, site_id)
+    await booking.post(
+        f"/appointments/{seats[0]['id']}/cancel", {"reason": "ill", "cancelled_by": "client"}
+    )
+    assert [o["status"] for o in await _offers(booking, first)] == ["open"]
+    conn = await connect(booking.database_url)
+    try:
+        await erase_client(conn, first["client_id"])
+    finally:
+        await conn.close()
+
+    async def passed_on() -> list[str]:
+        return [o["status"] for o in await _offers(booking, second)]
+
+    assert await eventually(passed_on) == ["open"]
+    assert [o["status"] for o in await _offers(booking, first)] == ["withdrawn"]
+    held = (await booking.get(f"/group-sessions/{group['id']}")).json()
+    assert (held["seats_left"], held["seats_held"]) == (0, 1)  # the one seat, held once
 
 
 async def _audited(booking: Booking, request_id: str) -> list[tuple[Any, ...]]:

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from booking.domain.scheduling import waitlist
+from booking.domain.scheduling import deferred, waitlist
+from booking.domain.scheduling.deferred import DeferredStatus
 from booking.domain.scheduling.waitlist import (
     CloseReason,
     Entry,
@@ -16,6 +17,7 @@ from booking.domain.scheduling.waitlist import (
     OfferStatus,
     WithdrawReason,
 )
+from counseling_shared.codes import Modality
 from tests.booking.unit.builders import NOW
 
 
@@ -81,3 +83,21 @@ def test_a_declined_or_withdrawn_offer_is_gone_like_an_expired_one() -> None:
         with pytest.raises(waitlist.OfferExpired):
             waitlist.check_acceptable(offer, NOW)
     waitlist.check_acceptable(_offer(), NOW)  # an open offer in time is still acceptable
+
+
+@given(seat=st.booleans())
+def test_a_slot_handed_over_by_an_erasure_is_due_at_once_and_released_once(seat: bool) -> None:
+    """The operator's erasure has no offer policy: the freed slot (or seat) becomes a deferred
+    slot due now, which the service's timer releases to the waitlist, once."""
+    freed = waitlist.FreedSlot(
+        uuid4(), uuid4(), None, Modality.ONLINE, NOW + timedelta(days=1),
+        NOW + timedelta(days=1, hours=1), uuid4() if seat else None,
+    )  # fmt: skip
+    state = None
+    for event in deferred.hand_over(uuid4(), freed, NOW):
+        state = deferred.evolve(state, event)
+    assert state is not None
+
+    assert (state.offer_at, state.status, state.slot) == (NOW, DeferredStatus.WAITING, freed)
+    [released] = deferred.release(state, NOW)
+    assert deferred.release(deferred.evolve(state, released), NOW) == []

@@ -4,7 +4,7 @@ every pending escalation deadline still fires on time afterwards."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -13,7 +13,12 @@ import pytest
 from counseling_shared.clock import ControllableClock
 from counseling_shared.codes import NotificationChannel
 from counseling_shared.db import connect
-from counseling_shared.events import NotificationFailed, NotificationSent
+from counseling_shared.events import (
+    ClosedSpan,
+    NotificationFailed,
+    NotificationSent,
+    SiteClosuresChanged,
+)
 from crisis.application.rebuild import rebuild_projections
 from tests.crisis.integration.harness import (
     Bus,
@@ -71,6 +76,7 @@ async def story(crisis: RunningCrisis, bus: Bus, clock: ControllableClock) -> St
     (late_staff,) = await register_staff(bus, late_site, 1)
     timeout = "PT10M"
     schedule = await _schedule_with_overrides(crisis, site, [first, second, third])
+    await site_closures(crisis, bus, site)
     swaps = await swap_requests(crisis, schedule, clock)
     await put_policy(crisis, site, [([first], timeout), ([second, third], timeout)])
 
@@ -107,6 +113,22 @@ async def story(crisis: RunningCrisis, bus: Bus, clock: ControllableClock) -> St
     assert (await flag(crisis, late_site, adopted_client))["alert_id"] == adopted
     await eventually(lambda: with_kinds(crisis, adopted, {"no_policy", "policy_adopted"}))
     return Story(escalating, acknowledged, resolved, adopted, schedule, swaps)
+
+
+async def site_closures(crisis: RunningCrisis, bus: Bus, site: UUID) -> None:
+    """booking's closures of the site, twice: crisis records both lists (its own stream)."""
+    for last in (date(2026, 12, 25), date(2026, 12, 26)):
+        span = ClosedSpan(from_=date(2026, 12, 25), to=last, kind="public_holiday")
+        await bus.publish(SiteClosuresChanged(site_id=site, closures=[span]), source="booking")
+
+    async def recorded() -> bool:
+        async with crisis.runtime.db().acquire() as conn:
+            version = await conn.fetchval(
+                "SELECT version FROM site_closures WHERE site_id = $1", site
+            )
+        return bool(version == 2)
+
+    await eventually(recorded)
 
 
 async def _schedule_with_overrides(crisis: RunningCrisis, site: UUID, staff: list[UUID]) -> str:
@@ -230,7 +252,9 @@ async def test_a_rebuilt_crisis_projection_equals_the_live_one_and_deadlines_sti
         "taken",
     ]
     assert [r["running_layers"] != "[]" for r in live["schedules"]] == [True]
+    assert len(live["site_closures"]) == 1
     assert counts == {
+        "site_closures": 1,
         "schedule": 1,
         "shift_swap": 3,
         "escalation_policy": 2,
@@ -278,6 +302,7 @@ async def test_counselctl_rebuild_repairs_a_damaged_crisis_projection(
         await conn.execute("DELETE FROM escalation_policies")
         await conn.execute("DELETE FROM schedule_overrides")
         await conn.execute("UPDATE schedules SET name = 'tampered', version = 99")
+        await conn.execute("UPDATE site_closures SET closures = '[]', version = 7")
         await conn.execute("DELETE FROM shift_swap_requests WHERE id = $1", UUID(story.swaps[0]))
         await conn.execute("UPDATE shift_swap_requests SET status = 'expired', version = 9")
         await conn.execute("UPDATE sites SET timezone = 'UTC'")  # booking's, not ours
@@ -299,6 +324,7 @@ async def test_counselctl_rebuild_repairs_a_damaged_crisis_projection(
         "schedules",
         "schedule_overrides",
         "shift_swap_requests",
+        "site_closures",
     ):
         assert rebuilt[table] == live[table], table
     assert rebuilt["staff"] == damaged["staff"]  # left as it was

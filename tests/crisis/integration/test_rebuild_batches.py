@@ -27,7 +27,7 @@ from tests.crisis.integration.harness import (
     eventually,
 )
 from tests.crisis.integration.steps import alert, flag, kinds, put_policy, register_staff
-from tests.crisis.integration.test_rebuild import swap_requests
+from tests.crisis.integration.test_rebuild import site_closures, swap_requests
 from tests.projections import rebuild_in_small_batches, snapshot
 
 pytestmark = [pytest.mark.integration, pytest.mark.crisis_on_clock]
@@ -75,9 +75,10 @@ async def _paged(crisis: RunningCrisis, alert_id: str) -> dict[str, Any]:
 async def _site(crisis: RunningCrisis, bus: Bus, clock: ControllableClock) -> None:
     """A policy, a schedule with swap requests (taken, cancelled, open); an alert paged,
     delivered twice and then failed on a third channel, one acknowledged, one joined by a
-    second flag; a flag too low to open one."""
+    second flag; a flag too low to open one; the site's closures, changed once."""
     site = uuid4()
     first, second = await register_staff(bus, site, 2)
+    await site_closures(crisis, bus, site)
     await swap_requests(crisis, await _schedule(crisis, site, [first, second]), clock)
     await put_policy(crisis, site, [([first], "PT10M"), ([second], "PT10M")])
     delivered = (await flag(crisis, site, uuid4()))["alert_id"]

@@ -1,15 +1,17 @@
 """The on-call page lists the shifts colleagues offered the link's staff member, each with a
 "Take this shift" button (extension): taking one changes the schedule at once; a second take
-is a 409 page; a member it was not offered to sees none. Over HTTP, then in a real browser
-(with the page's accessibility audit)."""
+is a 409 page; a member it was not offered to sees none; a shift on a day the site is closed
+says so. Over HTTP, then in a real browser (with the page's accessibility audit)."""
 
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from counseling_shared.events import ClosedSpan, SiteClosuresChanged
 from tests.a11y import audit_both_sizes
 from tests.browser import needs_chromium
 from tests.crisis.integration.harness import Bus, RunningCrisis, eventually, pages
@@ -86,6 +88,35 @@ async def test_the_page_offers_the_shift_and_taking_it_changes_the_schedule(
     ]
     assert ("take_swap_by_link", 200) in uses
     assert ("take_swap_by_link", 409) in uses
+
+
+async def _closed_on_the_shifts_day(crisis: RunningCrisis, bus: Bus, swap: dict[str, Any]) -> str:
+    """booking closes the site on the local (New York) day the offered shift starts; the
+    page's words for it, once crisis has recorded it."""
+    day = datetime.fromisoformat(swap["start"]).astimezone(ZoneInfo("America/New_York")).date()
+    span = ClosedSpan(from_=day, to=day, kind="public_holiday")
+    site = UUID(swap["site_id"])
+    await bus.publish(SiteClosuresChanged(site_id=site, closures=[span]), source="booking")
+
+    async def recorded() -> bool:
+        async with crisis.runtime.db().acquire() as conn:
+            found = await conn.fetchval("SELECT true FROM site_closures WHERE site_id = $1", site)
+        return bool(found)
+
+    await eventually(recorded)
+    return f"On a day the site is closed: {day:%b} {day.day}, {day.year} (public holiday)"
+
+
+async def test_a_shift_offered_on_a_closed_day_says_so(crisis: RunningCrisis, bus: Bus) -> None:
+    swap, path, token, _ = await _offered_and_paged(crisis, bus)
+    before = await crisis.http.get(path, params={"token": token}, headers=NO_KEY)
+    assert "On a day the site is closed" not in before.text
+
+    words = await _closed_on_the_shifts_day(crisis, bus, swap)
+
+    opened = await crisis.http.get(path, params={"token": token}, headers=NO_KEY)
+    assert opened.status_code == 200, opened.text
+    assert words in opened.text
 
 
 async def test_a_withdrawn_shift_is_no_longer_open_on_the_page(
@@ -165,3 +196,15 @@ async def test_take_this_shift_in_a_browser(crisis: RunningCrisis, bus: Bus) -> 
         assert "You took the shift" in await page.content()
     taken = await crisis.http.get(f"/swap-requests/{swap['id']}")
     assert taken.json()["status"] == "taken"
+
+
+@needs_chromium
+async def test_a_closed_day_on_an_offered_shift_in_a_browser(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    swap, path, token, _ = await _offered_and_paged(crisis, bus)
+    words = await _closed_on_the_shifts_day(crisis, bus, swap)
+    async with phone(crisis) as page:
+        await page.goto(f"http://crisis{path}?token={token}")
+        assert await page.get_by_text(words).is_visible()
+        assert await audit_both_sizes(page, "offered-closed") == []

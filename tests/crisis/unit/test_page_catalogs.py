@@ -61,6 +61,7 @@ def _msgids_in_code() -> set[str]:
         page_view.STATUS_TEXT,
         page_view.CHANNEL_TEXT,
         page_view.CALL_OUTCOME_TEXT,
+        page_view.CLOSURE_KIND_TEXT,
     )
     return found | {text for mapping in words for text in mapping.values()}
 

@@ -18,6 +18,7 @@ from counseling_shared.events import (
     FeeDue,
     IntegrationEvent,
     SeriesOccurrence,
+    SkippedOccurrence,
 )
 from notify.application import handlers
 from notify.application.client_messages import ClientMessage
@@ -126,6 +127,19 @@ def test_a_ten_week_series_asks_for_one_confirmation_with_five_dates_and_five_mo
     assert params["first_start"] == FIRST.isoformat()
     assert params["last_start"] == (FIRST + timedelta(weeks=9)).isoformat()
     assert params["series_id"] == str(event.series_id)
+
+
+def test_a_series_that_left_out_closed_dates_names_them_in_its_confirmation() -> None:
+    gap = FIRST + timedelta(weeks=1)
+    skipped = SkippedOccurrence(
+        start=gap, reason="site_closed", closed_on=gap.date(), closure_kind="public_holiday"
+    )
+    event = series_booked(3).model_copy(update={"skipped_occurrences": [skipped]})
+
+    [message] = asked(event)
+
+    assert message.params["skipped"] == [{"start": gap.isoformat()}]
+    assert asked(series_booked(3))[0].params["skipped"] == []
 
 
 @pytest.mark.parametrize(

@@ -412,6 +412,29 @@ def test_a_series_confirmation_lists_its_first_dates_and_how_many_more_in_the_cl
     assert "21" not in message.short  # the SMS lists no dates but the first and last
 
 
+@pytest.mark.parametrize(
+    ("locale", "closed"),
+    [
+        ("en", "We are closed on these days"),
+        ("fr", "Nous sommes fermés ces jours-là"),
+        ("ko", "휴무일이라 상담이 없습니다"),
+        ("ru", "дни мы закрыты"),
+    ],
+)
+def test_a_series_confirmation_names_the_closed_dates_it_left_out(locale: str, closed: str) -> None:
+    skipping = {**SERIES, "skipped": [{"start": "2030-05-07T06:00:00+00:00"}]}
+
+    with_gap = render(Template.APPOINTMENT_SERIES_BOOKED, skipping, locale, "Europe/Paris")
+    without = render(Template.APPOINTMENT_SERIES_BOOKED, SERIES, locale, "Europe/Paris")
+
+    assert closed in with_gap
+    listed = with_gap.split(closed, 1)[1].splitlines()[2]  # the first date under it
+    assert listed.startswith("- ")
+    assert "7" in listed
+    assert "2030" in listed
+    assert closed not in without  # params stored before name no gap, and still render
+
+
 def test_a_series_across_a_dst_change_names_the_zone_without_a_season() -> None:
     winter = {**SERIES, "first_start": "2030-03-11T16:00:00+00:00"}
 

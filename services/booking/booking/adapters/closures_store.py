@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -79,17 +79,38 @@ async def save_closures(conn: Connection, state: SiteClosures) -> None:
 async def booked_on_closed_days(
     conn: Connection, site_id: UUID, zone: ZoneInfo, closures: tuple[Closure, ...]
 ) -> list[UUID]:
-    """Booked sessions of the site that touch a closed day, by start. Read only within the
-    closures' spans (local midnight to local midnight, DST-safe)."""
+    """Booked sessions (appointments, group seats among them) of the site that touch a
+    closed day, by start."""
+    return await _booked_rows_on_closed_days(conn, "appointments", site_id, zone, closures)
+
+
+async def groups_on_closed_days(
+    conn: Connection, site_id: UUID, zone: ZoneInfo, closures: tuple[Closure, ...]
+) -> list[UUID]:
+    """Booked group sessions of the site that touch a closed day, by start: an empty one
+    too, which no seat's appointment names."""
+    return await _booked_rows_on_closed_days(conn, "group_sessions", site_id, zone, closures)
+
+
+async def _booked_rows_on_closed_days(
+    conn: Connection,
+    table: Literal["appointments", "group_sessions"],
+    site_id: UUID,
+    zone: ZoneInfo,
+    closures: tuple[Closure, ...],
+) -> list[UUID]:
+    """Rows of `table` (both keep `start_at`, `end_at`, `site_id`, `status`) booked on a
+    closed day. Read only within the closures' spans (local midnight to local midnight,
+    DST-safe)."""
     if not closures:
         return []
     spans = [span_bounds(zone, c) for c in closures]
     rows = await conn.fetch(
-        """SELECT a.id, a.start_at, a.end_at FROM appointments a
+        f"""SELECT t.id, t.start_at, t.end_at FROM {table} t
            JOIN unnest($2::timestamptz[], $3::timestamptz[]) AS span(begins, ends)
-             ON a.start_at < span.ends AND a.end_at > span.begins
-           WHERE a.site_id = $1 AND a.status = 'booked'
-           ORDER BY a.start_at, a.id""",
+             ON t.start_at < span.ends AND t.end_at > span.begins
+           WHERE t.site_id = $1 AND t.status = 'booked'
+           ORDER BY t.start_at, t.id""",
         site_id,
         [begins for begins, _ in spans],
         [ends for _, ends in spans],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from booking.adapters.series_store import skipped_from, skipped_json
 from booking.domain.group_series import GroupSeries
 from counseling_shared.codes import Modality
 
@@ -30,6 +31,7 @@ async def load_group_series(conn: Connection, group_series_id: UUID) -> GroupSer
         group_session_ids=tuple(row["group_session_ids"]),
         version=row["version"],
         cancelled_from=row["cancelled_from"],
+        skipped=skipped_from(row["skipped_occurrences"]),
     )
 
 
@@ -38,8 +40,8 @@ async def save_group_series(conn: Connection, series: GroupSeries) -> None:
         """INSERT INTO group_session_series (id, site_id, counselor_id, room_id, modality,
                                              capacity, rrule, timezone, duration_minutes,
                                              scheduled_at, group_session_ids, cancelled_from,
-                                             version)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                                             version, skipped_occurrences)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
            ON CONFLICT (id) DO UPDATE SET
                cancelled_from = EXCLUDED.cancelled_from, version = EXCLUDED.version""",
         series.id,
@@ -55,4 +57,5 @@ async def save_group_series(conn: Connection, series: GroupSeries) -> None:
         list(series.group_session_ids),
         series.cancelled_from,
         series.version,
+        skipped_json(series.skipped),
     )

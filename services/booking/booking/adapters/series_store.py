@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from booking.domain.scheduling.series import Series
+from booking.domain.scheduling.series import Series, SkippedOccurrence
 from counseling_shared.codes import Modality
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
+
+
+def skipped_json(skipped: tuple[SkippedOccurrence, ...]) -> list[dict[str, str]]:
+    return [
+        {
+            "start": s.start.isoformat(),
+            "closed_on": s.closed_on.isoformat(),
+            "closure_kind": s.closure_kind,
+            "reason": s.reason,
+        }
+        for s in skipped
+    ]
+
+
+def skipped_from(value: Any) -> tuple[SkippedOccurrence, ...]:
+    """The `skipped_occurrences` column (jsonb, or its text) as the domain's values."""
+    listed = json.loads(value) if isinstance(value, str) else value
+    return tuple(
+        SkippedOccurrence(
+            datetime.fromisoformat(s["start"]),
+            date.fromisoformat(s["closed_on"]),
+            s["closure_kind"],
+            s["reason"],
+        )
+        for s in listed
+    )
 
 
 async def load_series(conn: Connection, series_id: UUID) -> Series | None:
@@ -34,6 +62,7 @@ async def load_series(conn: Connection, series_id: UUID) -> Series | None:
         appointment_ids=tuple(r["appointment_id"] for r in ids),
         version=row["version"],
         cancelled_from=row["cancelled_from"],
+        skipped=skipped_from(row["skipped_occurrences"]),
     )
 
 
@@ -41,8 +70,9 @@ async def save_series(conn: Connection, series: Series) -> None:
     await conn.execute(
         """INSERT INTO appointment_series (id, site_id, counselor_id, client_id, room_id,
                                            modality, rrule, timezone, duration_minutes,
-                                           booked_at, cancelled_from, version)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                                           booked_at, cancelled_from, version,
+                                           skipped_occurrences)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
            ON CONFLICT (id) DO UPDATE SET
                cancelled_from = EXCLUDED.cancelled_from, version = EXCLUDED.version""",
         series.id,
@@ -57,6 +87,7 @@ async def save_series(conn: Connection, series: Series) -> None:
         series.booked_at,
         series.cancelled_from,
         series.version,
+        skipped_json(series.skipped),
     )
     await conn.executemany(
         """INSERT INTO series_appointments (appointment_id, series_id, occurrence)

@@ -30,6 +30,7 @@ OVERRIDE_NOTE = "allow_closed_site"
 class ClosuresSaved:
     closures: SiteClosures
     affected_appointment_ids: list[UUID]
+    affected_group_session_ids: list[UUID]
 
 
 def closures_events(
@@ -47,9 +48,9 @@ async def set_site_closures(
     access: SiteAccess,
     acting_staff_id: UUID | None,
 ) -> ClosuresSaved:
-    """Replace the site's closures; name the booked sessions already on the closed days
-    (they stay booked: the center decides what becomes of them). `acting_staff_id`: a staff
-    key's member, who must lead that site (an admin key: None)."""
+    """Replace the site's closures; name the booked sessions and group sessions already on
+    the closed days (they stay booked: the center decides what becomes of them).
+    `acting_staff_id`: a staff key's member, who must lead that site (an admin key: None)."""
     require_site(access, site_id)
     at_site = await projections.load_site(uow.conn, site_id)
     if at_site is None:
@@ -71,10 +72,10 @@ async def set_site_closures(
         site_id,
     )
     await closures_store.save_closures(uow.conn, state)
-    affected = await closures_store.booked_on_closed_days(
-        uow.conn, site_id, ZoneInfo(at_site.timezone), state.closures
-    )
-    return ClosuresSaved(state, affected)
+    zone = ZoneInfo(at_site.timezone)
+    affected = await closures_store.booked_on_closed_days(uow.conn, site_id, zone, state.closures)
+    groups = await closures_store.groups_on_closed_days(uow.conn, site_id, zone, state.closures)
+    return ClosuresSaved(state, affected, groups)
 
 
 async def check_open(

@@ -4,10 +4,11 @@ The client's row and their appointments stay, so every id other services used st
 but whatever identifies or describes the person is blanked, in the projections and in the stored
 events alike, so a later `counselctl rebuild booking` cannot bring it back. Its dead letters naming
 the client are deleted (`counseling_shared.erasure`). Their waiting waitlist entries close
-(`client_erased`): nothing is offered to an erased client again; an open offer is withdrawn
-and its slot goes to the next client when its hold runs out (the hold timer offers it on: the
-operator's tool has no offer policy). Runs as the operator (`counselctl clients erase`), with
-a role that may rewrite the event store.
+(`client_erased`): nothing is offered to an erased client again; an open offer is withdrawn,
+its hold released, and its slot goes to the next client at once, as on a decline: the
+operator's tool has no offer policy (no link signer, no offer window), so it hands the slot to
+the running service's deferred-offer timer, due now, which offers it on. Runs as the operator
+(`counselctl clients erase`), with a role that may rewrite the event store.
 """
 
 from __future__ import annotations
@@ -93,10 +94,10 @@ async def erase_client(conn: Connection, client_id: UUID) -> dict[str, int]:
 
 async def _close_waiting_entries(conn: Connection, client_id: UUID) -> int:
     """Close the client's waiting entries, in the erasure's transaction (events, projection
-    and outbox together)."""
+    and outbox together); an open offer's slot is handed on at once."""
     uow = UnitOfWork(conn, source="booking", clock=SystemClock())
     waiting = await waitlist_store.waiting_of_client(conn, client_id)
-    closed = await close_entries(uow, waiting, CloseReason.CLIENT_ERASED, None)
+    closed = await close_entries(uow, waiting, CloseReason.CLIENT_ERASED, None, hand_over=True)
     await uow.flush()
     return len(closed)
 

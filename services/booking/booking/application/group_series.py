@@ -19,6 +19,7 @@ from booking.application import group_sessions, handlers, publishing
 from booking.application.group_sessions import SeatedGroup
 from booking.application.ports import SiteAccess, require_site
 from booking.application.recording import record, stream_id
+from booking.application.series import plan_series
 from booking.application.waitlist import OfferPolicy
 from booking.domain import group_series, group_session
 from booking.domain.errors import NotAllowedNow, SlotTaken, UnknownAggregate, refuse_invalid
@@ -48,9 +49,11 @@ async def schedule_group_series(
     access: SiteAccess,
     *,
     allow_closed_site: bool = False,
+    skip_closed: bool = False,
 ) -> ScheduledSeries:
     """Schedule every occurrence of the rule or none: any taken counselor or room, or closed
-    day, is collected and raised together (`SeriesConflicts`)."""
+    day, is collected and raised together (`SeriesConflicts`). `skip_closed`: the closed days
+    are left out instead, as `book_series` does."""
     counselor = await projections.load_staff_member(uow.conn, first.counselor_id)
     if counselor is None:
         # Let the group's own checks name every bad field.
@@ -59,12 +62,14 @@ async def schedule_group_series(
     require_site(access, counselor.site_id)
     at_site = await projections.load_site(uow.conn, counselor.site_id)
     assert at_site is not None
-    starts = series.occurrences(rule, first.start, ZoneInfo(at_site.timezone))
+    planned = await plan_series(
+        uow.conn, first.start, rule, first.duration_minutes, at_site, allow_closed_site, skip_closed
+    )
     series_id = uuid4()
     uow.name_resource(series_id)  # a replay answers the series, not its first group
     scheduled: list[SeatedGroup] = []
     conflicts: list[Conflict] = []
-    for start in starts:
+    for start in planned.starts:
         try:
             scheduled.append(
                 await group_sessions.schedule_group_session(
@@ -87,6 +92,7 @@ async def schedule_group_series(
         first.duration_minutes,
         tuple(g.session.id for g in scheduled),
         uow.now(),
+        tuple(planned.skipped),
     )
     state = await _save(uow, None, [event])
     return ScheduledSeries(state, scheduled)

@@ -223,6 +223,7 @@ def group_series_events(
                     rrule=state.rrule,
                     capacity=state.capacity,
                     group_session_ids=list(event.group_session_ids),
+                    skipped_occurrences=skipped_events(event.skipped),
                 )
             ]
         case group_series.GroupSeriesCancelled():
@@ -262,7 +263,11 @@ def series_events(
         }
         match event:
             case series.SeriesBooked():
-                return [public.AppointmentSeriesBooked(**common)]
+                return [
+                    public.AppointmentSeriesBooked(
+                        **common, skipped_occurrences=skipped_events(event.skipped)
+                    )
+                ]
             case series.SeriesCancelled():
                 return [
                     public.AppointmentSeriesCancelled(
@@ -271,6 +276,16 @@ def series_events(
                 ]
 
     return summary
+
+
+def skipped_events(skipped: Sequence[series.SkippedOccurrence]) -> list[public.SkippedOccurrence]:
+    """The closed dates a series left out, as its summary event names them (codes only)."""
+    return [
+        public.SkippedOccurrence(
+            start=s.start, reason=s.reason, closed_on=s.closed_on, closure_kind=s.closure_kind
+        )
+        for s in skipped
+    ]
 
 
 def _fee(fee: Fee | None) -> public.FeeDue | None:

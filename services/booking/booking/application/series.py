@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
-from booking.adapters import projections, series_store
+from booking.adapters import closures_store, projections, series_store
 from booking.application import handlers, publishing
 from booking.application.ports import SiteAccess, require_site
 from booking.application.recording import record, stream_id
 from booking.domain import appointment
 from booking.domain.appointment import Appointment, AppointmentStatus
-from booking.domain.errors import SlotTaken, UnknownAggregate
+from booking.domain.errors import InvalidCommand, SlotTaken, UnknownAggregate
 from booking.domain.expected_fee import ExpectedFee, require_expected, total_fee
 from booking.domain.scheduling import series
 from booking.domain.scheduling.closures import SiteClosed
 from booking.domain.scheduling.series import Conflict, Series, SeriesConflicts
+from booking.domain.site import Site
 from counseling_shared.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
@@ -38,9 +39,12 @@ async def book_series(
     access: SiteAccess,
     *,
     allow_closed_site: bool = False,
+    skip_closed: bool = False,
 ) -> BookedSeries:
     """Book every occurrence or none: all are tried in this transaction, and any conflict
-    (another session or a hold) raises `SeriesConflicts` naming each, which rolls it back."""
+    (another session or a hold) raises `SeriesConflicts` naming each, which rolls it back.
+    `skip_closed`: the rule's dates on which the site is closed are left out instead (the
+    series remembers which), and `COUNT` counts the occurrences booked."""
     counselor = await projections.load_staff_member(uow.conn, first.counselor_id)
     if counselor is None:
         # Let the ordinary booking checks name every bad field.
@@ -49,12 +53,14 @@ async def book_series(
     require_site(access, counselor.site_id)
     at_site = await projections.load_site(uow.conn, counselor.site_id)
     assert at_site is not None
-    starts = series.occurrences(rule, first.start, ZoneInfo(at_site.timezone))
+    planned = await plan_series(
+        uow.conn, first.start, rule, first.duration_minutes, at_site, allow_closed_site, skip_closed
+    )
     series_id = uuid4()
     uow.name_resource(series_id)  # a replay answers the series, not its first appointment
     booked: list[Appointment] = []
     conflicts: list[Conflict] = []
-    for start in starts:
+    for start in planned.starts:
         try:
             occurrence = replace(first, start=start, series_id=series_id)
             booked.append(
@@ -79,6 +85,7 @@ async def book_series(
             first.duration_minutes,
             tuple(a.id for a in booked),
             uow.now(),
+            tuple(planned.skipped),
         )
     ]
     # After the occurrences' own events: the summary notify sends one confirmation for.
@@ -88,6 +95,28 @@ async def book_series(
     )
     await series_store.save_series(uow.conn, state)
     return BookedSeries(state, booked)
+
+
+async def plan_series(
+    conn: Connection,
+    first: datetime,
+    rule: str,
+    duration_minutes: int,
+    at_site: Site,
+    allow_closed_site: bool,
+    skip_closed: bool,
+) -> series.Planned:
+    """The starts a series (of appointments or of group sessions) books: every one of the
+    rule's, or with `skip_closed` those on no closed day of the site (which an admin's
+    `allow_closed_site` contradicts: 422)."""
+    if skip_closed and allow_closed_site:
+        raise InvalidCommand(
+            {"skip_closed": "not with `allow_closed_site`: book the closed days, or leave them out"}
+        )
+    closed = await closures_store.closures_of_site(conn, at_site.id) if skip_closed else ()
+    return series.plan_occurrences(
+        rule, first, ZoneInfo(at_site.timezone), timedelta(minutes=duration_minutes), closed
+    )
 
 
 async def cancel_series(

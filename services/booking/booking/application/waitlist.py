@@ -348,6 +348,25 @@ async def _defer(uow: UnitOfWork, freed: FreedSlot, zone: ZoneInfo, when: dateti
     await deferred_store.save_deferred(uow.conn, state)
 
 
+async def _hand_over(uow: UnitOfWork, freed: FreedSlot) -> None:
+    """What `decline_offer` does after releasing the hold, without an offer policy: the slot
+    is recorded as deferred and due now, so the running service's deferred-offer timer (woken
+    by the row's NOTIFY) offers it to the next client with its own policy (signed link,
+    offer window, time to live), as `deferred_due`."""
+    deferred_id = uuid4()
+    state = await record(
+        uow,
+        stream_id("deferred", deferred_id),
+        None,
+        0,
+        deferred.hand_over(deferred_id, freed, uow.now()),
+        deferred.evolve,
+        _no_public,
+        deferred_id,
+    )
+    await deferred_store.save_deferred(uow.conn, state)
+
+
 async def deferred_due(uow: UnitOfWork, slot: DeferredSlot, policy: OfferPolicy) -> None:
     """The deferred-offer timer's work: the window opened, so the slot goes to the waitlist
     as if freed now (still free, still far enough ahead; a late timer defers it again)."""
@@ -388,16 +407,20 @@ async def hold_expired(uow: UnitOfWork, hold: Hold, policy: OfferPolicy | None) 
     if offer is not None and offer.status is OfferStatus.OPEN:
         await _save_offer(uow, offer, [waitlist.WaitlistOfferExpired(offer.id, uow.now())])
     if policy is not None:
-        freed = FreedSlot(
-            hold.site_id,
-            hold.counselor_id,
-            hold.room_id,
-            hold.modality,
-            hold.slot.start,
-            hold.slot.end,
-            hold.group_session_id,
-        )
-        await offer_freed_slot(uow, freed, policy)
+        await offer_freed_slot(uow, _freed_of(hold), policy)
+
+
+def _freed_of(hold: Hold) -> FreedSlot:
+    """The slot or seat a released hold kept."""
+    return FreedSlot(
+        hold.site_id,
+        hold.counselor_id,
+        hold.room_id,
+        hold.modality,
+        hold.slot.start,
+        hold.slot.end,
+        hold.group_session_id,
+    )
 
 
 async def accept_offer(uow: UnitOfWork, offer_id: UUID) -> Appointment:
@@ -495,14 +518,22 @@ async def close_entries(
     entries: list[Entry],
     reason: waitlist.CloseReason,
     policy: OfferPolicy | None,
+    *,
+    hand_over: bool = False,
 ) -> list[Entry]:
     """Close the waiting entries that no longer make sense (status `closed`), each open offer
     withdrawn; its slot or seat offered to the next client at once (`policy`), or, without
-    one (an operator's erasure), by the hold timer when the offer's hold runs out."""
+    one, by the hold timer when the offer's hold runs out; or, with `hand_over` (an
+    operator's erasure, which has no policy), released now and handed to the service's
+    deferred-offer timer, which offers it on at once."""
     closed = []
     for entry in entries:
         left = await _leave(
-            uow, entry.id, lambda current: waitlist.close(current, reason, uow.now()), policy
+            uow,
+            entry.id,
+            lambda current: waitlist.close(current, reason, uow.now()),
+            policy,
+            hand_over=hand_over,
         )
         if left is not None:
             closed.append(left)
@@ -516,10 +547,12 @@ async def _leave(
     policy: OfferPolicy | None,
     *,
     release_hold: bool = False,
+    hand_over: bool = False,
 ) -> Entry | None:
     """Record `decide`'s leaving of the entry, then withdraw its open offer. Locks the offer
     before the entry, the order an accept takes them in. None when nothing was decided.
-    `release_hold` without a `policy`: the offer's hold is released now, nothing offered on."""
+    `release_hold` without a `policy`: the offer's hold is released now, nothing offered on;
+    `hand_over`: released now and handed to the deferred-offer timer (`_hand_over`)."""
     pending = await waitlist_store.open_offer_of_entry(uow.conn, entry_id)
     if pending is not None:
         await waitlist_store.load_offer(uow.conn, pending.id, lock=True)
@@ -546,6 +579,10 @@ async def _leave(
         withdrawn = waitlist.WaitlistOfferWithdrawn(offer.id, uow.now())
         if policy is not None:
             await _release_offer(uow, offer, withdrawn, policy)
+        elif hand_over:
+            released = await _release_hold(uow, offer, withdrawn)
+            if released is not None:  # else the hold timer has it now and offers it on
+                await _hand_over(uow, _freed_of(released[1]))
         elif release_hold:
             await _release_hold(uow, offer, withdrawn)
         else:
@@ -579,16 +616,7 @@ async def _release_offer(
     if released is None:
         return None
     state, hold = released
-    freed = FreedSlot(
-        hold.site_id,
-        hold.counselor_id,
-        hold.room_id,
-        hold.modality,
-        hold.slot.start,
-        hold.slot.end,
-        hold.group_session_id,
-    )
-    await offer_freed_slot(uow, freed, policy)
+    await offer_freed_slot(uow, _freed_of(hold), policy)
     return state
 
 

@@ -1,9 +1,10 @@
 """The GroupSeries aggregate: a recurring group session, one `GroupSession` per occurrence.
 
 The occurrences follow `POST /appointment-series`' rule subset at the site's wall-clock time
-(`scheduling.series.occurrences`), scheduled all or none. A client seated in the series is
-seated in every future occurrence, all or none (`SeriesSeatConflicts` names each refused
-occurrence). Cancelling from a date cancels every booked occurrence on or after it.
+(`scheduling.series.plan_occurrences`), scheduled all or none; with `skip_closed` the rule's
+dates on which the site is closed are left out (and kept in `skipped`). A client seated in
+the series is seated in every future occurrence, all or none (`SeriesSeatConflicts` names
+each refused occurrence). Cancelling from a date cancels every booked occurrence on or after it.
 """
 
 from dataclasses import dataclass, replace
@@ -11,6 +12,7 @@ from datetime import date, datetime
 from uuid import UUID
 
 from booking.domain.errors import DomainError
+from booking.domain.scheduling.series import SkippedOccurrence
 from counseling_shared.codes import CancelledBy, Modality
 
 
@@ -29,6 +31,7 @@ class GroupSeries:
     group_session_ids: tuple[UUID, ...]
     version: int
     cancelled_from: date | None = None
+    skipped: tuple[SkippedOccurrence, ...] = ()  # closed dates of the rule left out
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class GroupSeriesScheduled:
     duration_minutes: int
     group_session_ids: tuple[UUID, ...]
     scheduled_at: datetime
+    # `skip_closed`: the rule's closed dates left out (none in events stored before it).
+    skipped: tuple[SkippedOccurrence, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,7 @@ def evolve(state: GroupSeries | None, event: GroupSeriesEvent) -> GroupSeries:
                 event.scheduled_at,
                 event.group_session_ids,
                 version=1,
+                skipped=event.skipped,
             )
         case GroupSeriesCancelled():
             assert state is not None, "GroupSeriesCancelled before GroupSeriesScheduled"

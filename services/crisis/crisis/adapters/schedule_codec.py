@@ -13,7 +13,7 @@ from crisis.domain.schedules.aggregate import (
 )
 from crisis.domain.schedules.layers import Layer
 from crisis.domain.schedules.overrides import Override
-from crisis.domain.schedules.restrictions import Restriction
+from crisis.domain.schedules.restrictions import Restriction, RestrictionDays
 from crisis.domain.schedules.rotation import Rotation, RotationKind
 from crisis.domain.schedules.schedule import RunningLayer, Schedule
 
@@ -31,19 +31,23 @@ def _layer_json(layer: Layer) -> dict[str, Any]:
             "start_on": rotation.start_on.isoformat(),
         },
         "participants": [str(s) for s in layer.participants],
-        "restrictions": [
-            {
-                "weekdays": sorted(r.weekdays),
-                "from": r.start.strftime("%H:%M"),
-                "to": r.end.strftime("%H:%M"),
-            }
-            for r in layer.restrictions
-        ],
+        "restrictions": [_restriction_json(r) for r in layer.restrictions],
     }
     if rotation.every is not None:
         out["rotation"]["every"] = format_duration(rotation.every)
     if rotation.handoff_weekday is not None:
         out["rotation"]["handoff_weekday"] = rotation.handoff_weekday
+    return out
+
+
+def _restriction_json(restriction: Restriction) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "weekdays": sorted(restriction.weekdays),
+        "from": restriction.start.strftime("%H:%M"),
+        "to": restriction.end.strftime("%H:%M"),
+    }
+    if restriction.days is not RestrictionDays.ANY:  # absent: an older event stays the same
+        out["days"] = restriction.days.value
     return out
 
 
@@ -65,7 +69,10 @@ def _layer_from_json(data: dict[str, Any]) -> Layer:
         tuple(UUID(s) for s in data["participants"]),
         tuple(
             Restriction(
-                frozenset(r["weekdays"]), time.fromisoformat(r["from"]), time.fromisoformat(r["to"])
+                frozenset(r["weekdays"]),
+                time.fromisoformat(r["from"]),
+                time.fromisoformat(r["to"]),
+                RestrictionDays(r.get("days", RestrictionDays.ANY)),
             )
             for r in data.get("restrictions", [])
         ),

@@ -1,16 +1,18 @@
 """Schedules in PostgreSQL: an event stream per schedule, and its projection rows
-(`schedules`, `schedule_overrides`)."""
+(`schedules`, `schedule_overrides`). A schedule is read with its site's closed days
+(`site_closures`), which its restrictions may follow; they are never in its events."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 from counseling_shared.eventstore import NewEvent, RecordedEvent, read_stream
 from counseling_shared.unit_of_work import UnitOfWork
+from crisis.adapters import site_closures
 from crisis.adapters.codec import written_at, written_metadata
 from crisis.adapters.schedule_codec import (
     event_from_json,
@@ -23,6 +25,7 @@ from crisis.adapters.schedule_codec import (
 from crisis.domain.schedules.aggregate import ScheduleEvent, ScheduleState, fold
 from crisis.domain.schedules.overrides import Override
 from crisis.domain.schedules.schedule import Schedule
+from crisis.domain.site_closures import closed_days
 
 if TYPE_CHECKING:
     from counseling_shared.db import Connection
@@ -42,7 +45,11 @@ async def load(conn: Connection, schedule_id: UUID) -> LoadedSchedule | None:
     """Fold the schedule's own events (the write path; readers use `state_of`)."""
     records = await read_stream(conn, stream_id(schedule_id))
     state = fold(from_stored(r) for r in records)
-    return LoadedSchedule(state, len(records)) if state else None
+    if state is None:
+        return None
+    closures = await site_closures.closures_of(conn, state.schedule.site_id)
+    with_days = replace(state.schedule, closed_days=closed_days(closures))
+    return LoadedSchedule(replace(state, schedule=with_days), len(records))
 
 
 def from_stored(record: RecordedEvent) -> ScheduleEvent:
@@ -121,8 +128,10 @@ class StoredSchedule:
 async def state_of(conn: Connection, schedule_id: UUID) -> StoredSchedule | None:
     """The schedule as its projection rows hold it, with every override."""
     row = await conn.fetchrow(
-        """SELECT id, site_id, name, timezone, layers, version, created_at, updated_at,
-               running_layers FROM schedules WHERE id = $1""",
+        """SELECT s.id, s.site_id, s.name, s.timezone, s.layers, s.version, s.created_at,
+               s.updated_at, s.running_layers, c.closures
+           FROM schedules s LEFT JOIN site_closures c ON c.site_id = s.site_id
+           WHERE s.id = $1""",
         schedule_id,
     )
     if row is None:
@@ -139,6 +148,7 @@ async def state_of(conn: Connection, schedule_id: UUID) -> StoredSchedule | None
         row["timezone"],
         layers_from_json(row["layers"]),
         running_from_json(row["running_layers"]),
+        closed_days(site_closures.closures_from_json(row["closures"])),
     )
     state = ScheduleState(
         schedule,

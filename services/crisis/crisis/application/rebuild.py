@@ -5,10 +5,12 @@ Rebuilt, from crisis's own streams, with the writers the write path uses:
 (`schedule-<id>`), `shift_swap_requests` (`shift-swap-<id>`: each event carries the whole
 request, its type the status; an open row is also its expiry timer, due at its start: the swap
 scheduler is woken once, at the commit, for the earliest), `risk_flags` (`risk-flag-<id>`; the
-alert a flag joined is the alert whose stream received it), and `alerts`, `alert_pages` and
-`alert_timeline` (`alert-<id>`). Rows are stamped with the service clock's time of the write that
-recorded the events (their `written_at` metadata; for events stored before crisis recorded it,
-the alert's last step and the store's `recorded_at`).
+alert a flag joined is the alert whose stream received it), `alerts`, `alert_pages` and
+`alert_timeline` (`alert-<id>`), and `site_closures` (`site-closures-<site>`: booking's
+SiteClosuresChanged as crisis recorded it, its `SiteClosuresRecorded`; the last one is the
+list). Rows are stamped with the service clock's time of the write that recorded the events
+(their `written_at` metadata; for events stored before crisis recorded it, the alert's last
+step and the store's `recorded_at`).
 
 Left untouched: `staff`, `sites` and `clients`, what crisis keeps from booking's
 StaffRegistered, SiteRegistered and ClientRegistered (no event of crisis's own records them);
@@ -65,7 +67,7 @@ from counseling_shared.db import REBUILD_COMMIT, binary_jsonb
 from counseling_shared.eventstore import RecordedEvent, read_streams
 from counseling_shared.gc_paused import gc_paused
 from counseling_shared.scheduler import notify_timer_added
-from crisis.adapters import alerts, flags, policies, schedules, swaps, timers
+from crisis.adapters import alerts, flags, policies, schedules, site_closures, swaps, timers
 from crisis.adapters.codec import from_stored, policy_from_json, written_at
 from crisis.adapters.policies import SitePolicy
 from crisis.domain.alert import fold
@@ -79,6 +81,7 @@ if TYPE_CHECKING:
 # Stream kind (the stream id without its uuid) → the kind reported, in the order read: the
 # alerts before the flags, so that each flag's row is written with its alert.
 _KINDS = {
+    "site-closures": "site_closures",
     "schedule": "schedule",
     "shift-swap": "shift_swap",
     "escalation-policy": "escalation_policy",
@@ -95,6 +98,7 @@ _TABLES = (
     "shift_swap_requests",
     "schedule_overrides",
     "schedules",
+    "site_closures",
 )
 _UUID_LENGTH = 36
 
@@ -154,7 +158,9 @@ async def rebuild_projections(
                 ):
                     if _kind_of(records[0].stream_id) != kind:
                         continue  # another kind whose name starts with this one's
-                    if kind == "schedule":
+                    if kind == "site-closures":
+                        await site_closures.project_replayed(into, records)
+                    elif kind == "schedule":
                         await _rebuild_schedule(into, records)
                     elif kind == "shift-swap":
                         swap_due = await _rebuild_swap(into, records)

@@ -16,6 +16,9 @@ crisis-clients          BOOKING   booking.*.ClientRegistered   -> on_client_regi
     the site of each client, to refuse a flag for a client of another site; emits nothing.
 crisis-sites            BOOKING   booking.*.SiteRegistered     -> on_site_registered
     sites' time zones (the zone of a schedule that names none); emits nothing.
+crisis-site-closures    BOOKING   booking.*.SiteClosuresChanged -> on_site_closures_changed
+    sites' closed days, recorded as crisis's own SiteClosuresRecorded (stream
+    site-closures-<site>), for restrictions with `days` open or closed; emits nothing.
 
 Not consumed: crisis's own RiskFlagged (POST /risk-flags handles its flag in the same
 transaction). Missed deadlines are rows, not messages: see `entrypoints/scheduler.py`.
@@ -28,11 +31,12 @@ from counseling_shared.events import (
     NotificationFailed,
     NotificationSent,
     RiskFlagged,
+    SiteClosuresChanged,
     SiteRegistered,
     StaffDeactivated,
     StaffRegistered,
 )
-from counseling_shared.inbox import Handler, dispatch
+from counseling_shared.inbox import Handler, PermanentFailure, dispatch
 from counseling_shared.jetstream import ConsumerSpec
 from counseling_shared.service import Route
 from counseling_shared.unit_of_work import UnitOfWork
@@ -42,6 +46,7 @@ from crisis.application.people import client_registered
 from crisis.application.policies import staff_deactivated, staff_registered
 from crisis.application.publishing import Paging
 from crisis.application.schedules import site_registered
+from crisis.application.site_closures import site_closures_changed
 
 CLIENTS_DURABLE = "crisis-clients"
 """Learns each client's site; POST /risk-flags asks it whether a client may still arrive."""
@@ -88,6 +93,17 @@ def routes(paging: Paging, phone_key: str = "") -> list[Route]:
     async def on_site_registered(uow: UnitOfWork, _: Envelope, event: IntegrationEvent) -> None:
         assert isinstance(event, SiteRegistered)
         await site_registered(uow, event)
+
+    async def on_site_closures_changed(
+        uow: UnitOfWork, envelope: Envelope, event: IntegrationEvent
+    ) -> None:
+        assert isinstance(event, SiteClosuresChanged)
+        if event.site_id != envelope.siteid:
+            raise PermanentFailure(
+                f"SiteClosuresChanged names site {event.site_id} on site {envelope.siteid}'s"
+                " subject"
+            )
+        await site_closures_changed(uow, event, envelope.time)
 
     flags: Handler = dispatch({RiskFlagged: on_risk_flagged})
     return [
@@ -152,5 +168,14 @@ def routes(paging: Paging, phone_key: str = "") -> list[Route]:
                 description="Sites' time zones, for schedules that name none",
             ),
             dispatch({SiteRegistered: on_site_registered}),
+        ),
+        Route(
+            ConsumerSpec(
+                "crisis-site-closures",
+                "BOOKING",
+                ["booking.*.SiteClosuresChanged"],
+                description="Sites' closed days, for schedule restrictions on open or closed days",
+            ),
+            dispatch({SiteClosuresChanged: on_site_closures_changed}),
         ),
     ]

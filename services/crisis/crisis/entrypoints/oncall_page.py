@@ -24,7 +24,7 @@ from counseling_shared.http.private_pages import page_headers
 from counseling_shared.links import LinkExpired, LinkTampered
 from counseling_shared.service import Runtime, runtime_of
 from counseling_shared.unit_of_work import UnitOfWork, unit_of_work
-from crisis.adapters import alert_views, sites, staff, swaps
+from crisis.adapters import alert_views, schedules, site_closures, sites, staff, swaps
 from crisis.adapters.booking_directory import ClientContact, ContactUnavailable, client_contact
 from crisis.application import alerts, people
 from crisis.application import swaps as swap_commands
@@ -43,14 +43,28 @@ from crisis.domain.escalation import Step
 from crisis.domain.policy import MAX_LEVELS, MAX_REPEAT
 from crisis.domain.schedules.overrides import InvalidOverride
 from crisis.domain.schedules.swaps import NotOffered, SwapConflict, TakerOnCall
+from crisis.domain.site_closures import closed_during
 from crisis.entrypoints.page_errors import (
     not_valid_page,
     problem_page,
     reader_language,
     templates,
 )
-from crisis.entrypoints.page_i18n import language_of, time_formatter, translator, when_formatter
-from crisis.entrypoints.page_view import Notice, PageView, short_id, staff_ids_in
+from crisis.entrypoints.page_i18n import (
+    Translate,
+    day_formatter,
+    language_of,
+    time_formatter,
+    translator,
+    when_formatter,
+)
+from crisis.entrypoints.page_view import (
+    CLOSURE_KIND_TEXT,
+    Notice,
+    PageView,
+    short_id,
+    staff_ids_in,
+)
 from crisis.entrypoints.paging import paging_for
 from crisis.settings import CrisisSettings
 
@@ -447,24 +461,49 @@ async def _render(
             "contact": f"{base}/contact",
         },
     }
-    context["swap_offers"] = await _swap_offers(uow, link, base, when)
+    context["swap_offers"] = await _swap_offers(uow, link, base, when, _, lang)
     body = templates.get_template("oncall_page.html").render(context)
     audit.note_answer(status)  # built inside a unit of work: its entry records this status
     return HTMLResponse(body, status_code=status, headers=page_headers())
 
 
 async def _swap_offers(
-    uow: Any, link: PageLink, base: str, when: Callable[[datetime | None], str]
+    uow: Any,
+    link: PageLink,
+    base: str,
+    when: Callable[[datetime | None], str],
+    _: Translate,
+    lang: str,
 ) -> list[dict[str, str]]:
-    """The shifts colleagues offered the link's staff member, still open (extension)."""
+    """The shifts colleagues offered the link's staff member, still open (extension), each
+    with the closed days of its site it falls on (in its schedule's zone)."""
     offered = await swaps.open_offered_to(uow.conn, link.staff_id, uow.now())
     names = await staff.names_of(uow.conn, [s.request.requester_id for s in offered])
-    return [
-        {
-            "who": names.get(str(s.request.requester_id)) or short_id(s.request.requester_id),
-            "start_text": when(s.request.start),
-            "end_text": when(s.request.end),
-            "url": f"{base}/swaps/{s.request.swap_request_id}/take",
-        }
-        for s in offered
-    ]
+    day_of = day_formatter(lang)
+    out = []
+    for s in offered:
+        request = s.request
+        closed_text = ""
+        stored = await schedules.state_of(uow.conn, request.schedule_id)
+        closures = await site_closures.closures_of(uow.conn, request.site_id)
+        if stored is not None and closures:
+            zone = stored.state.schedule.zone
+            days = closed_during(closures, zone, request.start, request.end)
+            if days:
+                closed_text = _(
+                    "On a day the site is closed: %(days)s",
+                    days=", ".join(
+                        f"{day_of(day)} ({_(CLOSURE_KIND_TEXT.get(c.kind, c.kind))})"
+                        for day, c in days
+                    ),
+                )
+        out.append(
+            {
+                "who": names.get(str(request.requester_id)) or short_id(request.requester_id),
+                "start_text": when(request.start),
+                "end_text": when(request.end),
+                "closed_text": closed_text,
+                "url": f"{base}/swaps/{request.swap_request_id}/take",
+            }
+        )
+    return out

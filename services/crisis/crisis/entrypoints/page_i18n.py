@@ -6,13 +6,13 @@ StaffRegistered, e.g. `ko-KR`) picks the catalog by its language; anything else 
 """
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel.dates import format_datetime, format_time
+from babel.dates import format_date, format_datetime, format_time
 from babel.messages.pofile import read_po
 
 from counseling_shared.zone_names import zone_city
@@ -79,3 +79,12 @@ def time_formatter(language: str, timezone: str | None) -> Callable[[datetime], 
         return f"{shown} ({zone_city(zone, language, at)})"
 
     return time_of
+
+
+def day_formatter(language: str) -> Callable[[date], str]:
+    """A local date (a closed day of the site), in the reader's convention."""
+
+    def day_of(day: date) -> str:
+        return format_date(day, format="medium", locale=language)
+
+    return day_of

@@ -40,6 +40,13 @@ CALL_OUTCOME_TEXT = {
     "canceled": "canceled",
 }
 
+# booking's closure kinds (a shift offered on a closed day); another code is shown as it is.
+CLOSURE_KIND_TEXT = {
+    "public_holiday": "public holiday",
+    "training": "training day",
+    "closure": "closure",
+}
+
 
 @dataclass(frozen=True)
 class Notice:

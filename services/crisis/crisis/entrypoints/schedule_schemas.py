@@ -14,6 +14,7 @@ from pydantic import (
 
 from counseling_shared.http.bodies import CalendarDate, Instant, RequestBody
 from crisis.domain.schedules.edits import ApplyFrom
+from crisis.domain.schedules.restrictions import RestrictionDays
 from crisis.domain.schedules.rotation import RotationKind
 from crisis.domain.schedules.schedule import MAX_LAYERS, MAX_NAME_LENGTH, MAX_PARTICIPANTS
 from crisis.entrypoints.resource_ids import WithId, legacy_id
@@ -46,6 +47,13 @@ class RestrictionBody(RequestBody):
     weekdays: list[int] = Field(min_length=1, description="1 = Monday … 7 = Sunday.")
     from_: str = Field(alias="from", pattern=_CLOCK, description="Local HH:MM.")
     to: str = Field(pattern=_CLOCK, description="Local HH:MM; at or before `from`: next day.")
+    days: RestrictionDays = Field(
+        default=RestrictionDays.ANY,
+        description="Extension: the days a window starts on, by the site's closures (booking's"
+        " `PUT /sites/{id}/closures`, local dates in the schedule's zone): `open` days only,"
+        " `closed` days only (a holiday layer), or `any` (closures ignored). A night window"
+        " belongs to the day it starts on.",
+    )
 
 
 class LayerBody(RequestBody):

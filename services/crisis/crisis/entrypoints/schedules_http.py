@@ -70,7 +70,10 @@ def _drafts(body: ScheduleBody) -> list[LayerDraft]:
             participants=layer.participants,
             every=layer.rotation.every,
             handoff_weekday=layer.rotation.handoff_weekday,
-            restrictions=[RestrictionDraft(r.weekdays, r.from_, r.to) for r in layer.restrictions],
+            restrictions=[
+                RestrictionDraft(r.weekdays, r.from_, r.to, r.days.value)
+                for r in layer.restrictions
+            ],
         )
         for layer in body.layers
     ]

@@ -67,7 +67,11 @@ def series_booked_messages(envelope: Envelope, event: IntegrationEvent) -> list[
         params = _single(event.occurrences[0], event.modality.value, {})
         template = Template.APPOINTMENT_BOOKED
     else:
-        params, template = series_params(event), Template.APPOINTMENT_SERIES_BOOKED
+        # The rule's dates left out because the site is closed then are named, so the client
+        # does not wonder about the gap (dates only; params stored before have none).
+        skipped = [{"start": s.start.isoformat()} for s in event.skipped_occurrences]
+        params = {**series_params(event), "skipped": skipped}
+        template = Template.APPOINTMENT_SERIES_BOOKED
     return [ClientMessage(envelope, event.client_id, event.site_id, template, params)]
 
 

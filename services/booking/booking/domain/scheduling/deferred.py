@@ -74,6 +74,25 @@ def defer(
     ]
 
 
+def hand_over(deferred_id: UUID, slot: FreedSlot, now: datetime) -> list[DeferredEvent]:
+    """A slot freed where no offer can be made (an operator's erasure has no offer policy:
+    no link signer, no offer window), due at once: the service's timer offers it on."""
+    return [
+        FreedSlotDeferred(
+            deferred_id,
+            slot.site_id,
+            slot.counselor_id,
+            slot.room_id,
+            slot.modality,
+            slot.start,
+            slot.end,
+            now,
+            now,
+            slot.group_session_id,
+        )
+    ]
+
+
 def release(deferred: DeferredSlot, now: datetime) -> list[DeferredEvent]:
     if deferred.status is not DeferredStatus.WAITING:
         return []

@@ -7,8 +7,9 @@ ordinary appointment; the series records which ones it booked.
 """
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -16,7 +17,7 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import rrulestr
 
 from booking.domain.errors import DomainError, InvalidCommand, SlotTaken
-from booking.domain.scheduling.closures import SiteClosed
+from booking.domain.scheduling.closures import Closure, SiteClosed, closed_day
 from counseling_shared.codes import CancelledBy, Modality
 
 MAX_OCCURRENCES = 52
@@ -33,6 +34,16 @@ def occurrences(rule: str, first: datetime, zone: ZoneInfo) -> list[datetime]:
     """The UTC starts the rule gives from `first` (local wall-clock time in `zone`).
 
     Raises `InvalidCommand` (field `rrule`) outside the subset or beyond 52 occurrences."""
+    starts = list(islice(_expanded(_parts(rule, zone), first, zone), MAX_OCCURRENCES + 1))
+    if not starts:
+        raise _invalid("the rule gives no occurrence from `start` on")
+    if len(starts) > MAX_OCCURRENCES:
+        raise _invalid(f"a series has at most {MAX_OCCURRENCES} occurrences")
+    return starts
+
+
+def _parts(rule: str, zone: ZoneInfo) -> dict[str, str]:
+    """The rule's parts, checked against the subset (`UNTIL` already in UTC)."""
     parts: dict[str, str] = {}
     for part in rule.strip().removeprefix("RRULE:").split(";"):
         key, sep, value = part.partition("=")
@@ -57,19 +68,75 @@ def occurrences(rule: str, first: datetime, zone: ZoneInfo) -> list[datetime]:
             raise _invalid("a weekly BYDAY takes plain weekdays")
     if "UNTIL" in parts:
         parts["UNTIL"] = _until_in_utc(parts["UNTIL"], zone)
-    local_first = first.astimezone(zone)
+    return parts
+
+
+def _expanded(parts: dict[str, str], first: datetime, zone: ZoneInfo) -> Iterator[datetime]:
+    """The UTC starts of the checked `parts` from `first`, lazily (without COUNT or UNTIL
+    they run on: the caller takes what it needs)."""
     text = ";".join(f"{k}={v}" for k, v in parts.items())
     try:
-        expanded = rrulestr(text, dtstart=local_first)
+        expanded = rrulestr(text, dtstart=first.astimezone(zone))
     except (ValueError, TypeError) as exc:
         raise _invalid(str(exc)) from None
-    starts = list(islice(iter(expanded), MAX_OCCURRENCES + 1))
-    if not starts:
-        raise _invalid("the rule gives no occurrence from `start` on")
-    if len(starts) > MAX_OCCURRENCES:
-        raise _invalid(f"a series has at most {MAX_OCCURRENCES} occurrences")
     # dateutil keeps the wall-clock time and the zone: each start's offset is its own day's.
-    return [s.astimezone(UTC) for s in starts]
+    return (s.astimezone(UTC) for s in expanded)
+
+
+@dataclass(frozen=True)
+class SkippedOccurrence:
+    """A date of the rule left out because the site is closed that day (`skip_closed`)."""
+
+    start: datetime
+    closed_on: date
+    closure_kind: str
+    reason: str = "site_closed"
+
+
+@dataclass(frozen=True)
+class Planned:
+    """The starts a series books, and the closed dates of its rule it leaves out."""
+
+    starts: list[datetime]
+    skipped: list[SkippedOccurrence]
+
+
+def plan_occurrences(
+    rule: str,
+    first: datetime,
+    zone: ZoneInfo,
+    duration: timedelta,
+    closures: tuple[Closure, ...],
+) -> Planned:
+    """The rule's starts with every occurrence touching a closed day left out (no closures:
+    `occurrences` itself). `COUNT` counts the occurrences booked, so the series runs on past
+    a closed date, as a front desk expects of "ten sessions"; `UNTIL` keeps its last date.
+
+    Raises `SeriesConflicts` (each closed date, `site_closed`) when nothing is left to book,
+    or when more than 52 closed dates would have to be passed over to reach `COUNT`."""
+    if not closures:
+        return Planned(occurrences(rule, first, zone), [])
+    parts = _parts(rule, zone)
+    count = int(parts.pop("COUNT")) if "COUNT" in parts else None
+    if count is not None and count > MAX_OCCURRENCES:
+        raise _invalid(f"a series has at most {MAX_OCCURRENCES} occurrences")
+    kept: list[datetime] = []
+    skipped: list[SkippedOccurrence] = []
+    for start in _expanded(parts, first, zone):
+        closed = closed_day(closures, zone, start, start + duration)
+        if closed is None:
+            kept.append(start)
+        else:
+            skipped.append(SkippedOccurrence(start, closed.day, closed.closure.kind.value))
+        if len(kept) > MAX_OCCURRENCES:
+            raise _invalid(f"a series has at most {MAX_OCCURRENCES} occurrences")
+        if len(kept) == count or len(skipped) > MAX_OCCURRENCES:
+            break
+    if not kept and not skipped:
+        raise _invalid("the rule gives no occurrence from `start` on")
+    if not kept or (count is not None and len(kept) < count):
+        raise SeriesConflicts([_closed_conflict(s) for s in skipped])
+    return Planned(kept, skipped)
 
 
 def _until_in_utc(value: str, zone: ZoneInfo) -> str:
@@ -107,21 +174,26 @@ def conflict_of(start: datetime, refused: SlotTaken | SiteClosed) -> Conflict:
     """The occurrence at `start` as one entry of a series' 409: what holds its slot, or the
     site's closed day. One mapping for appointment series and group series alike."""
     if isinstance(refused, SiteClosed):
-        return Conflict(
-            start,
-            "site",
-            None,
-            None,
-            reason="site_closed",
-            closed_on=refused.closed.day,
-            closure_kind=refused.closed.closure.kind.value,
-        )
+        closed = refused.closed
+        return _closed_conflict(SkippedOccurrence(start, closed.day, closed.closure.kind.value))
     return Conflict(
         start,
         refused.resource,
         refused.conflicting_appointment_id,
         refused.conflicting_hold_id,
         conflicting_group_session_id=refused.conflicting_group_session_id,
+    )
+
+
+def _closed_conflict(skipped: SkippedOccurrence) -> Conflict:
+    return Conflict(
+        skipped.start,
+        "site",
+        None,
+        None,
+        reason="site_closed",
+        closed_on=skipped.closed_on,
+        closure_kind=skipped.closure_kind,
     )
 
 
@@ -153,6 +225,7 @@ class Series:
     appointment_ids: tuple[UUID, ...]
     version: int
     cancelled_from: date | None = None
+    skipped: tuple[SkippedOccurrence, ...] = ()  # closed dates of the rule left out
 
 
 @dataclass(frozen=True)
@@ -168,6 +241,8 @@ class SeriesBooked:
     duration_minutes: int
     appointment_ids: tuple[UUID, ...]
     booked_at: datetime
+    # `skip_closed`: the rule's closed dates left out (none in events stored before it).
+    skipped: tuple[SkippedOccurrence, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -198,6 +273,7 @@ def evolve(state: Series | None, event: SeriesEvent) -> Series:
                 event.booked_at,
                 event.appointment_ids,
                 version=1,
+                skipped=event.skipped,
             )
         case SeriesCancelled():
             assert state is not None, "SeriesCancelled before SeriesBooked"

@@ -102,6 +102,11 @@ class ClosuresSavedOut(SiteClosuresOut):
         description="Booked sessions already on the closed days, by start. They stay booked: "
         "the center decides whether to move or cancel them."
     )
+    affected_group_session_ids: list[UUID] = Field(
+        description="Booked group sessions already on the closed days, by start, whether "
+        "anyone is seated or not (each seat is also in `affected_appointment_ids`). They stay "
+        "booked too. Extension."
+    )
 
 
 @router.put(
@@ -113,7 +118,8 @@ async def set_site_closures(
 ) -> ClosuresSavedOut:
     """Replace the site's closures (dates in the site's zone; a closed date is its whole
     local day). No session is offered or booked on them afterwards; the answer names the
-    booked sessions already on them (`affected_appointment_ids`), which are not cancelled.
+    booked sessions and group sessions already on them (`affected_appointment_ids`,
+    `affected_group_session_ids`), which are not cancelled.
     An `admin` key, or the `staff` key of a `site_lead` of the site; integrations get a 403.
     Emits `SiteClosuresChanged`. An extension beyond the contract."""
     command = body.command()
@@ -124,7 +130,11 @@ async def set_site_closures(
     )
     stored = saved.closures
     listed = SiteClosuresOut.of(site_id, stored, list(stored.closures))
-    return ClosuresSavedOut(**dict(listed), affected_appointment_ids=saved.affected_appointment_ids)
+    return ClosuresSavedOut(
+        **dict(listed),
+        affected_appointment_ids=saved.affected_appointment_ids,
+        affected_group_session_ids=saved.affected_group_session_ids,
+    )
 
 
 @router.get("/sites/{site_id}/closures", responses=problem_responses(404))

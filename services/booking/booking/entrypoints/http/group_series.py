@@ -19,6 +19,7 @@ from booking.entrypoints.http.closures import closed_site_override
 from booking.entrypoints.http.deps import Live, execute
 from booking.entrypoints.http.errors import BookingRoute
 from booking.entrypoints.http.group_schemas import GroupSessionOut, SeatIn
+from booking.entrypoints.http.series import SKIPPED, SkippedOccurrenceOut
 from booking.entrypoints.policies import offer_policy
 from counseling_shared.codes import CancelledBy, Modality
 from counseling_shared.http.bodies import CalendarDate, Instant, RequestBody
@@ -54,6 +55,14 @@ class GroupSeriesIn(RequestBody):
         "(audited as such); otherwise each such occurrence is a conflict (`reason` "
         "`site_closed`). Other keys: 403.",
     )
+    skip_closed: bool = Field(
+        False,
+        description="Extension: leave out the occurrences that fall on a day the site is closed "
+        "instead of refusing the series; the answer lists them (`skipped_occurrences`). "
+        "`COUNT` then counts the occurrences scheduled, so the series runs on past the closed "
+        "dates; `UNTIL` keeps its last date. Every occurrence closed: still 409. Any other "
+        "conflict still refuses the series. Not with `allow_closed_site` (422).",
+    )
 
 
 class GroupSeriesCancelIn(RequestBody):
@@ -81,6 +90,7 @@ class GroupSeriesOut(BaseModel):
         None, description="The earliest date the series was cancelled from, if it was."
     )
     occurrences: list[GroupSessionOut] = Field(description="Every occurrence, in order.")
+    skipped_occurrences: list[SkippedOccurrenceOut] = Field(description=SKIPPED)
 
     @classmethod
     def of(cls, found: ScheduledSeries) -> "GroupSeriesOut":
@@ -98,6 +108,7 @@ class GroupSeriesOut(BaseModel):
             scheduled_at=s.scheduled_at,
             cancelled_from=s.cancelled_from,
             occurrences=[GroupSessionOut.of(g) for g in found.occurrences],
+            skipped_occurrences=[SkippedOccurrenceOut.of(k) for k in s.skipped],
         )
 
 
@@ -109,7 +120,7 @@ class GroupSeriesOut(BaseModel):
         "closed: `conflicts` lists each (`start`, `conflicting_appointment_id`, "
         "`conflicting_hold_id` or `conflicting_group_session_id`, `conflicting_resource`, "
         "`reason`: `taken` or `site_closed` with `closed_on` and `closure_kind`); nothing was "
-        "scheduled.",
+        "scheduled. With `skip_closed`, closed days are no conflict unless every date is closed.",
         s403="`allow_closed_site` sent by a key that is not an admin's.",
     ),
 )
@@ -131,7 +142,12 @@ async def schedule_group_series(
     scheduled = await execute(
         runtime,
         lambda uow: series_app.schedule_group_series(
-            uow, first, body.rrule, caller, allow_closed_site=allowed
+            uow,
+            first,
+            body.rrule,
+            caller,
+            allow_closed_site=allowed,
+            skip_closed=body.skip_closed,
         ),
     )
     return GroupSeriesOut.of(scheduled)

@@ -1,5 +1,6 @@
 """Recurring series (contract v2: `POST /appointment-series` and its cancel)."""
 
+from datetime import date, datetime
 from uuid import UUID
 
 from fastapi import APIRouter
@@ -9,7 +10,8 @@ from booking.adapters import series_store
 from booking.application import series as series_app
 from booking.domain import appointment
 from booking.domain.errors import UnknownAggregate
-from booking.domain.scheduling.series import MAX_OCCURRENCES
+from booking.domain.scheduling.closures import ClosureKind
+from booking.domain.scheduling.series import MAX_OCCURRENCES, SkippedOccurrence
 from booking.domain.slots import DEFAULT_SESSION_MINUTES, MAX_SESSION_MINUTES, MIN_SESSION_MINUTES
 from booking.entrypoints.http.closures import closed_site_override
 from booking.entrypoints.http.deps import Live, execute
@@ -53,6 +55,14 @@ class SeriesIn(RequestBody):
         "as such); otherwise each such occurrence is a conflict (`reason` `site_closed`). "
         "Other keys: 403.",
     )
+    skip_closed: bool = Field(
+        False,
+        description="Extension: leave out the occurrences that fall on a day the site is closed "
+        "instead of refusing the series; the answer lists them (`skipped_occurrences`). "
+        "`COUNT` then counts the occurrences booked, so the series runs on past the closed "
+        "dates; `UNTIL` keeps its last date. Every occurrence closed: still 409. Any other "
+        "conflict still refuses the series. Not with `allow_closed_site` (422).",
+    )
 
 
 class SeriesCancelIn(RequestBody):
@@ -71,6 +81,30 @@ class SeriesCancelIn(RequestBody):
     )
 
 
+class SkippedOccurrenceOut(BaseModel):
+    """A date of the rule left out because the site is closed that day."""
+
+    start: datetime = Field(description="The start the rule gave that date.")
+    reason: str = Field(description="`site_closed`.")
+    closed_on: date = Field(description="The closed local date of the site (its zone).")
+    closure_kind: ClosureKind
+
+    @classmethod
+    def of(cls, skipped: SkippedOccurrence) -> "SkippedOccurrenceOut":
+        return cls(
+            start=skipped.start,
+            reason=skipped.reason,
+            closed_on=skipped.closed_on,
+            closure_kind=ClosureKind(skipped.closure_kind),
+        )
+
+
+SKIPPED = (
+    "Extension: the rule's dates left out because the site is closed then (`skip_closed`), "
+    "in order; empty when none was."
+)
+
+
 class SeriesOut(BaseModel):
     id: UUID
     site_id: UUID
@@ -80,6 +114,7 @@ class SeriesOut(BaseModel):
     timezone: str
     cancelled_from: str | None
     appointments: list[AppointmentOut]
+    skipped_occurrences: list[SkippedOccurrenceOut] = Field(description=SKIPPED)
 
     @classmethod
     def of(cls, booked: series_app.BookedSeries) -> "SeriesOut":
@@ -93,6 +128,7 @@ class SeriesOut(BaseModel):
             timezone=s.timezone,
             cancelled_from=s.cancelled_from.isoformat() if s.cancelled_from else None,
             appointments=[AppointmentOut.of(a) for a in booked.appointments],
+            skipped_occurrences=[SkippedOccurrenceOut.of(k) for k in s.skipped],
         )
 
 
@@ -103,7 +139,8 @@ class SeriesOut(BaseModel):
         s409="Some occurrences are taken or on a day the site is closed: `conflicts` lists "
         "each (`start`, `conflicting_appointment_id`, `conflicting_hold_id` or "
         "`conflicting_group_session_id`, `conflicting_resource`, `reason`: `taken` or "
-        "`site_closed` with `closed_on` and `closure_kind`); nothing was booked."
+        "`site_closed` with `closed_on` and `closure_kind`); nothing was booked. With "
+        "`skip_closed`, closed days are no conflict unless every date is closed."
     ),
 )
 async def book_series(body: SeriesIn, caller: Caller, runtime: Live) -> SeriesOut:
@@ -121,7 +158,12 @@ async def book_series(body: SeriesIn, caller: Caller, runtime: Live) -> SeriesOu
     booked = await execute(
         runtime,
         lambda uow: series_app.book_series(
-            uow, first, body.rrule, caller, allow_closed_site=allowed
+            uow,
+            first,
+            body.rrule,
+            caller,
+            allow_closed_site=allowed,
+            skip_closed=body.skip_closed,
         ),
     )
     return SeriesOut.of(booked)

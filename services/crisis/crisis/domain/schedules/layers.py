@@ -5,6 +5,7 @@ from datetime import datetime
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from crisis.domain.schedules.closed_days import NO_CLOSED_DAYS, ClosedDays
 from crisis.domain.schedules.restrictions import Restriction, allows, windows_around
 from crisis.domain.schedules.rotation import Rotation
 
@@ -17,16 +18,25 @@ class Layer:
     participants: tuple[UUID, ...]
     restrictions: tuple[Restriction, ...] = ()
 
-    def on_call(self, instant: datetime, zone: ZoneInfo) -> UUID | None:
-        """Whose turn it is at `instant`; None before the first handoff or outside the windows."""
-        if not self.participants or not allows(self.restrictions, instant, zone):
+    def on_call(
+        self, instant: datetime, zone: ZoneInfo, closed: ClosedDays = NO_CLOSED_DAYS
+    ) -> UUID | None:
+        """Whose turn it is at `instant`; None before the first handoff or outside the windows
+        (which `closed`, the site's closed days, may move)."""
+        if not self.participants or not allows(self.restrictions, instant, zone, closed):
             return None
         turn = self.rotation.turn_at(instant, zone)
         if turn is None:
             return None
         return self.participants[turn % len(self.participants)]
 
-    def changes(self, start: datetime, end: datetime, zone: ZoneInfo) -> set[datetime]:
+    def changes(
+        self,
+        start: datetime,
+        end: datetime,
+        zone: ZoneInfo,
+        closed: ClosedDays = NO_CLOSED_DAYS,
+    ) -> set[datetime]:
         """Instants in `(start, end)` where the layer's answer may change."""
         found: set[datetime] = set()
         turn = self.rotation.turn_at(start, zone)
@@ -34,6 +44,6 @@ class Layer:
         while (at := self.rotation.handoff_at(turn, zone)) < end:
             found.add(at)
             turn += 1
-        for window in windows_around(self.restrictions, start, end, zone):
+        for window in windows_around(self.restrictions, start, end, zone, closed):
             found.update(window)
         return {at for at in found if start < at < end}

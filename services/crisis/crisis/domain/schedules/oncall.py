@@ -28,9 +28,10 @@ def slots_at(
 ) -> list[OnCallSlot]:
     """Who is on call at `instant`: the last layer with someone, then the overrides."""
     slots: list[OnCallSlot] = []
+    closed = schedule.closed_days
     for number in range(schedule.positions, 0, -1):
         found = schedule.layer_at(number - 1, instant)
-        staff = None if found is None else found[0].on_call(instant, found[1])
+        staff = None if found is None else found[0].on_call(instant, found[1], closed)
         if staff is not None:
             slots = [OnCallSlot(staff, number)]
             break
@@ -71,12 +72,14 @@ def change_edges(
     of them `slots_at` answers the same."""
     changes: set[datetime] = set()
     for layer in schedule.layers:
-        changes |= layer.changes(start, end, schedule.zone)
+        changes |= layer.changes(start, end, schedule.zone, schedule.closed_days)
     for kept in schedule.running:  # a superset: its own edges after `until` change nothing
         if start < kept.until < end:
             changes.add(kept.until)
         if kept.layer is not None and start < kept.until:
-            changes |= kept.layer.changes(start, min(end, kept.until), kept.zone)
+            changes |= kept.layer.changes(
+                start, min(end, kept.until), kept.zone, schedule.closed_days
+            )
     for override in overrides:
         changes |= {at for at in (override.start, override.end) if start < at < end}
     return [start, *sorted(changes), end]

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crisis.domain.durations import InvalidDuration, parse_duration
 from crisis.domain.policy import FieldError
+from crisis.domain.schedules.closed_days import NO_CLOSED_DAYS, ClosedDays
 from crisis.domain.schedules.layers import Layer
-from crisis.domain.schedules.restrictions import Restriction
+from crisis.domain.schedules.restrictions import Restriction, RestrictionDays
 from crisis.domain.schedules.rotation import MAX_EVERY, MIN_EVERY, Rotation, RotationKind
 
 MAX_LAYERS = 10
@@ -39,7 +40,10 @@ class Schedule:
     """Later layers win wherever they have someone. `timezone` is an IANA zone name.
 
     `running` holds layers kept until their next handoff by an edit (`apply_from`
-    `next_handoff`); `layer_at` is the one answer to "which layer applies here at t"."""
+    `next_handoff`); `layer_at` is the one answer to "which layer applies here at t".
+
+    `closed_days` are the site's closed dates (booking's closures), read with the schedule
+    and never part of its events: restrictions with `days` `open` or `closed` follow them."""
 
     schedule_id: UUID
     site_id: UUID
@@ -47,6 +51,7 @@ class Schedule:
     timezone: str
     layers: tuple[Layer, ...]
     running: tuple[RunningLayer, ...] = ()
+    closed_days: ClosedDays = NO_CLOSED_DAYS
 
     @cached_property
     def zone(self) -> ZoneInfo:
@@ -85,6 +90,7 @@ class RestrictionDraft:
     weekdays: Sequence[int]
     start: str  # "HH:MM"
     end: str
+    days: str = RestrictionDays.ANY.value
 
 
 @dataclass(frozen=True)
@@ -186,9 +192,18 @@ def _restriction(
     end = _clock(f"{where}.to", draft.end, errors)
     if start is not None and start == end:
         errors.append(FieldError(f"{where}.to", "must differ from `from`"))
-    if len(errors) > before or start is None or end is None:
+    days = _days(f"{where}.days", draft.days, errors)
+    if len(errors) > before or start is None or end is None or days is None:
         return None
-    return Restriction(frozenset(draft.weekdays), start, end)
+    return Restriction(frozenset(draft.weekdays), start, end, days)
+
+
+def _days(field: str, text: str, errors: list[FieldError]) -> RestrictionDays | None:
+    try:
+        return RestrictionDays(text)
+    except ValueError:
+        errors.append(FieldError(field, "one of any, open, closed"))
+        return None
 
 
 def _clock(field: str, text: str, errors: list[FieldError]) -> time | None:
