@@ -10,6 +10,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
+from counseling_shared.span_redaction import CredentialRedaction
+
 _configured = False
 
 
@@ -24,6 +26,8 @@ def configure_tracing(
             current.add_span_processor(BatchSpanProcessor(exporter))
         return current
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    # First, so no exporter ever sees a signed link's token.
+    provider.add_span_processor(CredentialRedaction())
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

@@ -1,6 +1,6 @@
 """The headers of every HTML page that shows personal data: the client's answer form, the
 on-call page, the waitlist offer page, the staff progress page and the client's preferences
-page (notify).
+page (notify); and those of the signed calendar feeds (`PRIVATE_FEED_HEADERS`).
 
 Most of them carry their credential (a signed token) in the URL, and show or echo what a person
 typed (PHQ-9 answers re-shown after a 422) or who is at risk. So: never stored by a browser or a
@@ -32,6 +32,18 @@ PRIVATE_PAGE_HEADERS: Final[Mapping[str, str]] = MappingProxyType(
         "X-Robots-Tag": "noindex",
         "Content-Security-Policy": CONTENT_SECURITY_POLICY,
         "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
+        "X-Content-Type-Options": "nosniff",
+    }
+)
+
+
+PRIVATE_FEED_HEADERS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        # A calendar feed's URL carries its token, and the feed names staff and their hours:
+        # kept by no cache, never indexed, and never read as anything but a calendar.
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "no-referrer",
+        "X-Robots-Tag": "noindex",
         "X-Content-Type-Options": "nosniff",
     }
 )

@@ -9,6 +9,7 @@ import pytest
 from icalendar import Calendar
 
 from counseling_shared.clock import ControllableClock
+from counseling_shared.http.private_pages import PRIVATE_FEED_HEADERS
 from tests.booking.integration.support import ADMIN_KEY, Booking, running_booking
 
 pytestmark = pytest.mark.integration
@@ -37,6 +38,8 @@ async def events(booking: Booking, url: str) -> dict[str, Any]:
     response = await booking.http.get(url)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/calendar")
+    for name, value in PRIVATE_FEED_HEADERS.items():  # the token is in the URL
+        assert response.headers[name] == value
     calendar = Calendar.from_ical(response.content)
     return {str(e["uid"]): e for e in calendar.walk("VEVENT")}
 

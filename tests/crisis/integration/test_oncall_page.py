@@ -127,6 +127,58 @@ async def test_the_link_opens_the_page_and_acknowledges_once_as_the_paged_staff_
     assert all(e["site_id"] == str(site_id) for e in link_uses)
 
 
+async def test_a_third_party_pages_form_post_cannot_act_for_the_staff_member(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    """Cross-site request forgery: the page keeps no cookie or session that a browser would
+    send along by itself; each form's credential is the token in its body, which another
+    site cannot read (no Referer, no framing, no cache). So a hidden form on another site,
+    posted by the staff member's own browser, carries no token and does nothing."""
+    _, _, alert_id, page = await _paged_alert(crisis, bus)
+    path, token = _path_and_token(page["ack_url"])
+    opened = await crisis.http.get(path, params={"token": token}, headers={"Authorization": ""})
+    assert "set-cookie" not in opened.headers  # nothing ambient for a forged post to ride on
+
+    cross_site = {
+        "Authorization": "",
+        "Origin": "https://evil.example",
+        "Sec-Fetch-Site": "cross-site",
+    }
+    for action, fields in (
+        ("ack", {}),
+        ("escalate", {"level": "1", "cycle": "0"}),
+        ("resolve", {"outcome": "no_risk_found"}),
+        ("contact", {"pin": "0000"}),
+    ):
+        forged = await crisis.http.post(f"{path}/{action}", data=fields, headers=cross_site)
+        assert forged.status_code == 403, (action, forged.text)
+        assert forged.headers["content-type"].startswith("text/html")
+    view = await alert(crisis, alert_id)
+    assert (view["status"], view["current_level"]) == ("open", 1)
+
+
+async def test_a_buttons_address_opened_as_a_link_is_a_page_in_the_readers_language(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    """After a press the address bar shows the form's action (`…/ack`); copied or reopened, it
+    is a GET: a page saying what to do, not English JSON. A program still gets problem+json."""
+    _, _, _, page = await _paged_alert(crisis, bus)
+    path, _ = _path_and_token(page["ack_url"])
+    french = {"Authorization": "", "Accept-Language": "fr-FR,fr;q=0.9"}
+    for action in ("ack", "escalate", "resolve", "contact"):
+        opened = await crisis.http.get(f"{path}/{action}", headers=french)
+        assert opened.status_code == 405, action
+        assert opened.headers["content-type"].startswith("text/html")
+        assert '<html lang="fr">' in opened.text
+        assert opened.headers["allow"] == "POST"
+        assert {k: opened.headers.get(k) for k in PRIVATE_PAGE_HEADERS} == dict(
+            PRIVATE_PAGE_HEADERS
+        )
+    program = await crisis.http.put(f"{path}/ack", headers={"Authorization": ""})
+    assert program.status_code == 405
+    assert program.headers["content-type"] == "application/problem+json"
+
+
 async def test_resolving_through_the_link_records_the_outcome_and_a_second_try_is_a_409(
     crisis: RunningCrisis, bus: Bus
 ) -> None:

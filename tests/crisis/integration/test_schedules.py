@@ -11,6 +11,7 @@ from icalendar import Calendar
 
 from counseling_shared.events import SiteRegistered
 from counseling_shared.http.pagination import encode_cursor
+from counseling_shared.http.private_pages import PRIVATE_FEED_HEADERS
 from counseling_shared.links import LinkSigner
 from tests.crisis.integration.harness import Bus, RunningCrisis, eventually
 from tests.crisis.integration.steps import register_staff, staff_registered
@@ -283,6 +284,8 @@ async def test_the_calendar_feed_opens_with_its_signed_token_only(
         )
         assert feed.status_code == 200, feed.text
         assert feed.headers["content-type"].startswith("text/calendar")
+        for name, value in PRIVATE_FEED_HEADERS.items():  # the token is in the URL
+            assert feed.headers[name] == value
         events = Calendar.from_ical(feed.content).walk("VEVENT")
         # Names, in the language of the people on call (no Accept-Language sent).
         assert {str(e["summary"]) for e in events} == {

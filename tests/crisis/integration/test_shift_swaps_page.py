@@ -3,6 +3,7 @@
 is a 409 page; a member it was not offered to sees none; a shift on a day the site is closed
 says so. Over HTTP, then in a real browser (with the page's accessibility audit)."""
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -63,9 +64,13 @@ async def test_the_page_offers_the_shift_and_taking_it_changes_the_schedule(
     take = f"{path}/swaps/{swap['id']}/take"
     assert f'action="{take}"' in opened.text
 
+    listed = re.search(r"From (.+?) to (.+?)</p>", opened.text)
+    assert listed, opened.text
     taken = await crisis.http.post(take, data={"token": token}, headers=NO_KEY)
     assert taken.status_code == 200, taken.text
-    assert "You took the shift" in taken.text
+    # Which shift: once taken it leaves the list, and several may have been offered.
+    said = f"You took the shift from {listed[1]} to {listed[2]}; the schedule shows you on call."
+    assert said in taken.text
     assert "Shifts offered to you" not in taken.text  # no longer open
     middle = datetime.fromisoformat(swap["start"]) + timedelta(hours=1)
     on_call = await on_call_at(crisis, swap["schedule_id"], middle.isoformat())
@@ -75,7 +80,7 @@ async def test_the_page_offers_the_shift_and_taking_it_changes_the_schedule(
     # never that a colleague took it (they would think they are not on call).
     again = await crisis.http.post(take, data={"token": token}, headers=NO_KEY)
     assert again.status_code == 409
-    assert "You took the shift" in again.text
+    assert said in again.text
     assert "a colleague took it" not in again.text
     trail = await crisis.http.get("/audit", params={"actor_id": on_call[0]})
     uses = [

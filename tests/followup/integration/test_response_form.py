@@ -306,6 +306,15 @@ async def test_an_altered_another_followups_or_expired_link_gets_a_clear_page(
     assert gone.status_code == 410
     posted = await api.post(path, data=form_fields([0] * 9, token=expired))
     assert posted.status_code == 410
+    # Another follow-up's expired token is not this one's: no page in this client's language.
+    _, elsewhere = await due_link(api, js)
+    theirs = await api.get(
+        f"/followups/{elsewhere.followup_id}/response",
+        params={"token": expired},
+        headers={"Accept-Language": "ko"},
+    )
+    assert theirs.status_code == 403
+    assert '<html lang="ko">' in theirs.text
 
 
 PRIVATE_PAGE = {

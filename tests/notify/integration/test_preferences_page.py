@@ -112,6 +112,20 @@ async def test_a_valid_link_shows_the_page_an_expired_one_410_an_altered_one_403
         assert answer.headers["cache-control"] == "no-store"
 
 
+@pytest.mark.parametrize(
+    ("locale", "city"), [("en", "Paris"), ("fr", "Paris"), ("ko", "파리"), ("ru", "Париж")]
+)
+async def test_the_quiet_hours_name_the_clients_zone_by_its_city_in_their_language(
+    notify: Notify, browser_client: httpx.AsyncClient, locale: str, city: str
+) -> None:
+    shown = await browser_client.get(page_url(notify, await client_of(notify, locale=locale)))
+
+    assert shown.status_code == 200
+    hint = shown.text.split('id="quiet-hint">', 1)[1].split("</p>", 1)[0]
+    assert hint.rstrip(".").endswith(city), hint
+    assert "Europe/Paris" not in shown.text
+
+
 async def test_saving_the_page_stores_what_the_put_stores(
     notify: Notify, browser_client: httpx.AsyncClient
 ) -> None:

@@ -16,6 +16,7 @@ from counseling_shared import audit
 from counseling_shared.http.auth import Principal, Role
 from counseling_shared.http.dependencies import Person
 from counseling_shared.http.openapi import problem_responses
+from counseling_shared.http.private_pages import PRIVATE_FEED_HEADERS
 from counseling_shared.http.problems import Problem
 from counseling_shared.links import LinkExpired, LinkTampered
 from counseling_shared.service import Runtime
@@ -140,7 +141,7 @@ async def get_calendar(staff_id: UUID, token: str, runtime: Live) -> Response:
             cancelled_since=now - CANCELLED_KEPT,
         )
     body = calendar_feed.calendar_feed(staff_id, found, now)
-    return Response(body, media_type="text/calendar; charset=utf-8")
+    return Response(body, media_type="text/calendar; charset=utf-8", headers=PRIVATE_FEED_HEADERS)
 
 
 def _bad_link() -> Problem:

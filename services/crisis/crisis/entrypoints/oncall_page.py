@@ -246,7 +246,7 @@ async def take_swap_by_link(
         except (SwapConflict, InvalidOverride):
             notice = await _not_taken_notice(uow, swap_request_id, link.staff_id)
         else:
-            notice = ("You took the shift; the schedule shows you on call.", "good", {})
+            notice = await _taken_notice(uow, swap_request_id)
             status = 200
         return await _render(request, uow, link, token, notice=notice, status=status)
 
@@ -272,13 +272,23 @@ async def _on_call_notice(uow: UnitOfWork, refusal: TakerOnCall) -> NoticeSpec:
     )
 
 
+_TAKEN = "You took the shift from %(start)s to %(end)s; the schedule shows you on call."
+
+
+async def _taken_notice(uow: UnitOfWork, swap_request_id: UUID) -> NoticeSpec:
+    """Says which shift: once taken it leaves the list, and several may have been offered."""
+    stored = await swaps.get(uow.conn, swap_request_id)
+    assert stored is not None  # just taken
+    return (_TAKEN, "good", {"shift": (stored.request.start, stored.request.end)})
+
+
 async def _not_taken_notice(uow: UnitOfWork, swap_request_id: UUID, staff_id: UUID) -> NoticeSpec:
     """Why a take did nothing. A second tap (a double click, a reload) of one's own take is
     still a 409, but must not say a colleague took it: the taker would think they are not on
     call when the schedule pages them."""
     stored = await swaps.get(uow.conn, swap_request_id)
     if stored is not None and stored.request.taken_by == staff_id:
-        return ("You took the shift; the schedule shows you on call.", "good", {})
+        return (_TAKEN, "good", {"shift": (stored.request.start, stored.request.end)})
     return ("This shift is no longer open: a colleague took it, or it was withdrawn.", "bad", {})
 
 
@@ -433,6 +443,9 @@ async def _render(
             shown = _(
                 text, who=page.who(view["acknowledged_by"]), when=when(view["acknowledged_at"])
             )
+        elif "shift" in extra:
+            start, end = extra["shift"]
+            shown = _(text, start=when(start), end=when(end))
         else:
             shown = _(text, **extra.get("values", {}))
         shown_notice = Notice(shown, tone)

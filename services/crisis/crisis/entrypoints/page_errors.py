@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from counseling_shared import audit
 from counseling_shared.http.languages import browser_language
 from counseling_shared.http.private_pages import page_headers
+from counseling_shared.http.problems import allowed_methods
 from crisis.entrypoints.page_i18n import LANGUAGES, translator
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -44,10 +45,17 @@ def html_error_page(request: Request, status: int) -> Response | None:
     """The on-call page's errors as HTML (`ServiceDefinition.html_error_page`); the JSON API's
     stay problem+json. A request the route could not read (no token, a malformed id) is a link
     that is not valid: 403."""
-    if not request.url.path.startswith(PAGES_PREFIX) or status == 405:
-        return None  # 405 keeps its Allow header (problems.py)
+    if not request.url.path.startswith(PAGES_PREFIX):
+        return None
     lang = reader_language(request)
     _ = translator(lang)
+    if status == 405:
+        if request.method != "GET":
+            return None  # a program's call: problem+json with its Allow header (problems.py)
+        # A button's address opened as a link (copied from the address bar after a press).
+        page = not_valid_page(lang, 405)
+        page.headers["Allow"] = ", ".join(allowed_methods(request))
+        return page
     if status in (400, 404, 422):
         return not_valid_page(lang, 403 if status == 422 else status)
     if status == 429:

@@ -12,6 +12,7 @@ from counseling_shared.http.dependencies import Caller, Person
 from counseling_shared.http.idempotency import REPLAYED, ReplayOnly
 from counseling_shared.http.openapi import problem_responses
 from counseling_shared.http.pagination import PAGED, CursorValue, Page
+from counseling_shared.http.private_pages import PRIVATE_FEED_HEADERS
 from counseling_shared.http.problems import Conflict, NotFound, Problem, Unprocessable
 from counseling_shared.links import LinkExpired, LinkTampered
 from counseling_shared.service import Runtime, runtime_of
@@ -343,7 +344,7 @@ async def get_calendar(schedule_id: UUID, token: str, request: Request) -> Respo
         found = shifts(state.schedule, state.overrides, now, now + timedelta(days=CALENDAR_DAYS))
         names, lang = await feed_words(conn, request, {s.staff_id for s in found})
     body = ical.calendar_feed(schedule_id, state.schedule.name, found, now, names, translator(lang))
-    return Response(body, media_type="text/calendar; charset=utf-8")
+    return Response(body, media_type="text/calendar; charset=utf-8", headers=PRIVATE_FEED_HEADERS)
 
 
 def _bad_link() -> Problem:

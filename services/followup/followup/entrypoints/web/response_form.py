@@ -96,6 +96,8 @@ async def _verify(request: Request, followup_id: UUID, token: str) -> SignedLink
     try:
         link = _links(request).verify(followup_id, token, runtime.clock.now())
     except LinkExpired as exc:
+        if exc.link.subject != str(followup_id):  # another follow-up's: as an altered link
+            raise _Page(403, "invalid_title", "invalid", _browser_locale(request)) from None
         # Genuine but late: the page speaks the client's language.
         audit.note_actor(audit.Actor("link", str(exc.link.link_id)), sees_free_text=False)
         async with runtime.db().acquire() as conn:

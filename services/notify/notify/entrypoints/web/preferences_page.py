@@ -14,9 +14,11 @@ An altered link (or another recipient's) is a 403 page, an expired one a 410 pag
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -30,6 +32,7 @@ from counseling_shared.http.languages import browser_language
 from counseling_shared.http.private_pages import PRIVATE_PAGE_HEADERS
 from counseling_shared.links import LinkExpired, LinkTampered
 from counseling_shared.service import Runtime, runtime_of
+from counseling_shared.zone_names import zone_city
 from notify.adapters import directory_store, preference_store
 from notify.adapters.booking_directory import NatsClientDirectory
 from notify.adapters.preference_links import PATH, PreferenceLinks
@@ -233,13 +236,22 @@ def _render(
         "channel": given.get("channel", ""),
         "quiet_start": given.get("quiet_start", ""),
         "quiet_end": given.get("quiet_end", ""),
-        "zone": client.zone,
+        "zone": _zone_name(client.zone, client.locale, runtime_of(request).clock.now()),
         "token": token,
         "action": PATH.format(recipient_id=client.recipient_id),
     }
     return templates.TemplateResponse(
         request, "preferences.html", context, status_code=status, headers=PRIVATE_PAGE_HEADERS
     )
+
+
+def _zone_name(zone: str, locale: str, now: datetime) -> str:
+    """The zone as the client reads it: its city in their language ("파리"), as the booking
+    pages name it, not its IANA id ("Europe/Paris"), which reads as English and as jargon."""
+    try:
+        return zone_city(ZoneInfo(zone), locale, now)
+    except (ZoneInfoNotFoundError, ValueError):
+        return zone
 
 
 def _message(request: Request, refused: _Refused, *, again: str | None = None) -> HTMLResponse:
