@@ -179,6 +179,8 @@ async def leave_series(
     (late and fee rules as for any), each freed seat offered to its group's waitlist
     (`on_freed`). A client holding no such seat: `NotAllowedNow` (409)."""
     current = await _series(uow, group_series_id, access, locked=True)
+    # A replay answers the series, not one of the seats this cancels.
+    uow.name_resource(current.id, f"/group-session-series/{current.id}")
     zone = ZoneInfo(current.timezone)
     since = from_date or uow.now().astimezone(zone).date()
     as_part = replace(command, group_series_id=current.id)  # each seat's event names the series
