@@ -3,7 +3,7 @@ given up by a series command names the series (`group_series_id`), and one summa
 follows them (`GroupSessionSeriesSeatTaken`, `GroupSessionSeriesSeatCancelled`): what notify
 sends one message for. A seat taken alone names no series."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -173,3 +173,26 @@ async def test_cancelling_the_series_sums_up_each_seated_clients_seats_once(
     assert [len(s["occurrences"]) for s in summaries] == [5, 5]
     # The series' own event comes last.
     assert found[-1][0] == "GroupSessionSeriesCancelled"
+
+
+async def test_leaving_keeps_the_seats_of_sessions_under_way_or_over(booking: Booking) -> None:
+    practice = await _practice(booking)
+    site_id = practice["site"]["id"]
+    series = await booking.created(
+        "/group-session-series",
+        _series_body(
+            practice, booking.at(hours=2), "FREQ=WEEKLY;COUNT=2", modality="online", room_id=None
+        ),
+    )
+    client = await booking.client(site_id)
+    await booking.post(f"/group-session-series/{series['id']}/seats", {"client_id": client["id"]})
+    booking.clock.advance(timedelta(hours=2, minutes=30))  # the first session is under way
+
+    left = await booking.post(
+        f"/group-session-series/{series['id']}/seats/{client['id']}/cancel", LEAVE
+    )
+
+    assert left.status_code == 200, left.text
+    assert [len(o["seats"]) for o in left.json()["occurrences"]] == [1, 0]
+    [summary] = [d for _, d in await _events(booking, site_id, "GroupSessionSeriesSeatCancelled")]
+    assert len(summary["occurrences"]) == 1

@@ -174,8 +174,9 @@ async def leave_series(
     access: SiteAccess,
     on_freed: handlers.SlotFreed | None = None,
 ) -> ScheduledSeries:
-    """Give up the client's seats in the booked occurrences on or after `from_date` (the
-    site's local date; default: today), each an ordinary cancellation of its appointment
+    """Give up the client's seats in the booked occurrences still ahead on or after
+    `from_date` (the site's local date; default: today), each an ordinary cancellation of its
+    appointment
     (late and fee rules as for any), each freed seat offered to its group's waitlist
     (`on_freed`). A client holding no such seat: `NotAllowedNow` (409)."""
     current = await _series(uow, group_series_id, access, locked=True)
@@ -185,7 +186,10 @@ async def leave_series(
     since = from_date or uow.now().astimezone(zone).date()
     as_part = replace(command, group_series_id=current.id)  # each seat's event names the series
     cancelled: list[Appointment] = []
+    now = uow.now()
     for session in await _from_date(uow.conn, current, since):
+        if session.start <= now:
+            continue  # under way or over: the session's outcome is recorded, not cancelled
         for seat in await _booked_seats(uow.conn, session.id):
             if seat.client_id == client_id:
                 cancelled.append(
@@ -196,9 +200,7 @@ async def leave_series(
             f"client {client_id} holds no seat in group series {current.id} from {since}"
         )
     left = SeriesSeatCancelCause.LEFT
-    event = _seats_cancelled(
-        current, client_id, since, command.cancelled_by, left, cancelled, uow.now()
-    )
+    event = _seats_cancelled(current, client_id, since, command.cancelled_by, left, cancelled, now)
     state = await _save(uow, current, [event], cancelled)
     return await scheduled_series(uow.conn, state)
 

@@ -189,7 +189,7 @@ async def seat_in_series(
     "/group-session-series/{group_series_id}/seats/{client_id}/cancel",
     responses=problem_responses(
         404,
-        s409="The client holds no seat in an occurrence still booked on `from` or after: "
+        s409="The client holds no seat in a booked occurrence still ahead, on `from` or after: "
         "nothing was cancelled.",
     ),
 )
@@ -201,7 +201,7 @@ async def leave_series(
     runtime: Live,
 ) -> GroupSeriesOut:
     """Extension: the client gives up their seat in the series: each of their seats in the
-    occurrences still booked on `from` and after is cancelled (each emits
+    booked occurrences still ahead, on `from` and after, is cancelled (each emits
     `AppointmentCancelled` with this `group_series_id`; late and fee rules as for any
     appointment; each freed seat is offered to its group's waitlist), then one
     `GroupSessionSeriesSeatCancelled` (`cause` `left`), which notify answers with one notice.
