@@ -63,6 +63,13 @@ class CancelledBy(StrEnum):
     CENTER = "center"
 
 
+class SeriesSeatCancelCause(StrEnum):
+    """Why a client's seats in a recurring group were cancelled together."""
+
+    LEFT = "left"  # the client gave their seat in the series up
+    SERIES_CANCELLED = "series_cancelled"  # the center cancelled the series
+
+
 class ClosureReason(StrEnum):
     GOALS_MET = "goals_met"
     MOVED = "moved"

@@ -28,6 +28,7 @@ from counseling_shared.codes import (
     NotificationChannel,
     RiskLevel,
     RiskSource,
+    SeriesSeatCancelCause,
     StaffRole,
 )
 
@@ -139,6 +140,13 @@ class AppointmentBooked(IntegrationEvent):
         default=None,
         description="Extension: set when this appointment is a client's seat in a group session"
         " (`GroupSessionScheduled`); absent or null for a one-to-one session.",
+    )
+    group_series_id: UUID | None = Field(
+        default=None,
+        description="Extension: set when a recurring group's seat command took (or gave up) this"
+        " seat, or the group series' cancellation cancelled it; the client's summary"
+        " (`GroupSessionSeriesSeatTaken`, `GroupSessionSeriesSeatCancelled`) follows. Absent"
+        " for a seat taken or cancelled alone, whatever group it is in.",
     )
     manage_url: str | None = Field(
         default=None,
@@ -328,6 +336,52 @@ class GroupSessionSeriesCancelled(IntegrationEvent):
     from_date: date
     cancelled_by: CancelledBy
     group_session_ids: list[UUID]
+
+
+class GroupSeriesSeat(BaseModel):
+    """One occurrence's seat of a client in a recurring group, as its own `AppointmentBooked`
+    names it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    appointment_id: UUID
+    group_session_id: UUID
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class GroupSessionSeriesSeatTaken(IntegrationEvent):
+    """Extension: a client was seated in a recurring group's occurrences ahead: the seats taken
+    now, in order. Each also has its own `AppointmentBooked` (with this `group_series_id`),
+    published before this summary in the same transaction: a consumer that wants one message
+    per seat in the series acts on this event alone."""
+
+    group_series_id: UUID
+    site_id: UUID
+    client_id: UUID
+    counselor_id: UUID
+    room_id: UUID | None
+    modality: Modality
+    occurrences: list[GroupSeriesSeat]
+
+
+class GroupSessionSeriesSeatCancelled(IntegrationEvent):
+    """Extension: a client's seats in a recurring group were cancelled from `cancelled_from`
+    (the site's date) on, because the client left the series (`cause` `left`) or the series
+    was cancelled (`series_cancelled`, one per seated client, before
+    `GroupSessionSeriesCancelled`): the seats cancelled now, in order, each also with its own
+    `AppointmentCancelled` (with this `group_series_id`) published before this summary."""
+
+    group_series_id: UUID
+    site_id: UUID
+    client_id: UUID
+    counselor_id: UUID
+    room_id: UUID | None
+    modality: Modality
+    cancelled_from: date
+    cancelled_by: CancelledBy
+    cause: SeriesSeatCancelCause
+    occurrences: list[GroupSeriesSeat]
 
 
 class HoldPlaced(IntegrationEvent):

@@ -67,6 +67,8 @@ BOOKING_EVENT_TYPES = [
     "GroupSessionCapacityChanged",
     "GroupSessionSeriesScheduled",
     "GroupSessionSeriesCancelled",
+    "GroupSessionSeriesSeatTaken",
+    "GroupSessionSeriesSeatCancelled",
     "WaitlistEntryWithdrawn",
 ]
 

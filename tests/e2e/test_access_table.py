@@ -420,6 +420,13 @@ async def _seat_in_group_series(world: World, role: Role) -> Call:
     return f"/group-session-series/{await _new_group_series(world)}/seats", {"client_id": client}
 
 
+async def _leave_group_series(world: World, role: Role) -> Call:
+    series, client = await _new_group_series(world), await world.new_client()
+    await world.post("booking", f"/group-session-series/{series}/seats", {"client_id": client})
+    body = {"reason": "moving away", "cancelled_by": "client"}
+    return f"/group-session-series/{series}/seats/{client}/cancel", body
+
+
 async def _cancel_group_series(world: World, role: Role) -> Call:
     body = {"reason": "counselor on leave", "cancelled_by": "center"}
     return f"/group-session-series/{await _new_group_series(world)}/cancel", body
@@ -660,6 +667,9 @@ TABLE: dict[tuple[str, str, str], Case] = {
     ),
     ("booking", "POST", "/group-session-series/{group_series_id}/seats"): Case(
         EVERYONE, _seat_in_group_series
+    ),
+    ("booking", "POST", "/group-session-series/{group_series_id}/seats/{client_id}/cancel"): Case(
+        EVERYONE, _leave_group_series
     ),
     ("booking", "POST", "/group-session-series/{group_series_id}/cancel"): Case(
         EVERYONE, _cancel_group_series

@@ -90,6 +90,7 @@ def test_the_shift_swap_events_are_documented_as_crisis_events(
         ("booking", "/group-session-series", "post"),
         ("booking", "/group-session-series/{group_series_id}/seats", "post"),
         ("booking", "/group-session-series/{group_series_id}/cancel", "post"),
+        ("booking", "/group-session-series/{group_series_id}/seats/{client_id}/cancel", "post"),
         ("booking", "/clients/{client_id}/episode/close", "post"),
         # extensions: leaving the waitlist, declining an offer
         ("booking", "/waitlist/{entry_id}/withdraw", "post"),

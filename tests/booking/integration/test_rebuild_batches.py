@@ -138,7 +138,8 @@ async def _groups(
 
 
 async def _group_series(booking: Booking, counselor: dict[str, Any], clients: list[Any]) -> None:
-    """A recurring group, a client seated in it, cancelled from its second occurrence."""
+    """A recurring group, two clients seated in it, one leaving it, cancelled from its
+    second occurrence (the series' stream holds each seat summary)."""
     series = await booking.created(
         "/group-session-series",
         {
@@ -150,7 +151,11 @@ async def _group_series(booking: Booking, counselor: dict[str, Any], clients: li
         },
     )
     path = f"/group-session-series/{series['id']}"
-    answer = await booking.post(f"{path}/seats", {"client_id": clients[0]["id"]})
+    for client in clients[:2]:
+        answer = await booking.post(f"{path}/seats", {"client_id": client["id"]})
+        assert answer.status_code == 200, answer.text
+    leave = {"reason": "r", "cancelled_by": "client"}
+    answer = await booking.post(f"{path}/seats/{clients[1]['id']}/cancel", leave)
     assert answer.status_code == 200, answer.text
     second = datetime.fromisoformat(series["occurrences"][1]["start"]).date()
     cancel = {"reason": "r", "cancelled_by": "center", "from": second.isoformat()}

@@ -213,6 +213,13 @@ async def _group_series_seats(b: Booking, p: Practice) -> Call:
     return f"/group-session-series/{series['id']}/seats", {"client_id": client["id"]}
 
 
+async def _group_series_leave(b: Booking, p: Practice) -> Call:
+    series = await b.created("/group-session-series", _group_series_body(b, p, 490))
+    client = await b.client(p["site"]["id"])
+    await b.post(f"/group-session-series/{series['id']}/seats", {"client_id": client["id"]})
+    return f"/group-session-series/{series['id']}/seats/{client['id']}/cancel", CANCEL
+
+
 async def _group_series_cancel(b: Booking, p: Practice) -> Call:
     series = await b.created("/group-session-series", _group_series_body(b, p, 480))
     return f"/group-session-series/{series['id']}/cancel", CANCEL
@@ -245,6 +252,7 @@ CALLS: dict[str, Callable[[Booking, Practice], Awaitable[Call]]] = {
     "/group-session-series": _group_series,
     "/group-session-series/{group_series_id}/seats": _group_series_seats,
     "/group-session-series/{group_series_id}/cancel": _group_series_cancel,
+    "/group-session-series/{group_series_id}/seats/{client_id}/cancel": _group_series_leave,
 }
 
 

@@ -18,6 +18,7 @@ from counseling_shared.codes import (
     GoalHorizon,
     Modality,
     RiskLevel,
+    SeriesSeatCancelCause,
     StaffRole,
 )
 from counseling_shared.eventstore import RecordedEvent
@@ -82,6 +83,16 @@ SAMPLES: list[DomainEvent] = [
         NOW,
     ),
     group_series.GroupSeriesCancelled(uuid4(), LATER.date(), CancelledBy.CENTER, (uuid4(),), NOW),
+    group_series.GroupSeriesSeatTaken(uuid4(), uuid4(), (uuid4(), uuid4()), NOW),
+    group_series.GroupSeriesSeatCancelled(
+        uuid4(),
+        uuid4(),
+        LATER.date(),
+        CancelledBy.CLIENT,
+        SeriesSeatCancelCause.LEFT,
+        (uuid4(),),
+        NOW,
+    ),
     appointment.SessionCompleted(
         uuid4(), NOW, GoalHorizon.LONG_TERM, ("a", "b"), "c", RiskLevel.IMMINENT, uuid4()
     ),

@@ -48,6 +48,20 @@ SERIES = {
     "last_start": "2030-07-16T06:00:00+00:00",
     "site_name": "Riverside",
 }
+GROUP_SERIES = {  # a client's seats in a 6-week group: every date listed
+    "group_series_id": str(uuid4()),
+    "modality": "in_person",
+    "count": 6,
+    "occurrences": [
+        {"start": f"2030-{day}T16:00:00+00:00", "end": f"2030-{day}T17:30:00+00:00"}
+        for day in ("05-14", "05-21", "05-28", "06-04", "06-11", "06-18")
+    ],
+    "more": 0,
+    "first_start": "2030-05-14T16:00:00+00:00",
+    "last_start": "2030-06-18T16:00:00+00:00",
+    "site_name": "Riverside",
+}
+GROUP_LEFT = {**GROUP_SERIES, "cause": "left", "cancelled_by": "client"}
 ALERT_ID = str(uuid4())
 PAGE = {"alert_id": ALERT_ID, "page_id": str(uuid4()), "level": 2, "alert_url": "https://c/a/1"}
 ELEVATED = {
@@ -96,6 +110,14 @@ EVERY_MESSAGE: list[tuple[Template, Params]] = [
     (Template.APPOINTMENT_SERIES_BOOKED, {**SERIES, "count": 2, "more": 0, "site_name": None}),
     (Template.APPOINTMENT_SERIES_CANCELLED, {**SERIES, "cancelled_by": "client"}),
     (Template.APPOINTMENT_SERIES_CANCELLED, {**SERIES, "cancelled_by": "center"}),
+    (Template.GROUP_SERIES_SEAT_TAKEN, GROUP_SERIES),
+    (Template.GROUP_SERIES_SEAT_TAKEN, {**SERIES, "site_name": None}),
+    (Template.GROUP_SERIES_SEAT_CANCELLED, GROUP_LEFT),
+    (Template.GROUP_SERIES_SEAT_CANCELLED, {**GROUP_LEFT, "cancelled_by": "center"}),
+    (
+        Template.GROUP_SERIES_SEAT_CANCELLED,
+        {**SERIES, "cause": "series_cancelled", "cancelled_by": "center", "site_name": None},
+    ),
     (Template.SHIFT_SWAP_REQUESTED, SWAP),
     (Template.SHIFT_SWAP_REQUESTED, {**SWAP, "requester_name": None, "site_name": None}),
     (Template.SHIFT_SWAP_TAKEN, SWAP_TAKEN),
@@ -438,6 +460,53 @@ def test_a_series_confirmation_names_the_closed_dates_it_left_out(locale: str, c
     assert "7" in listed
     assert "2030" in listed
     assert closed not in without  # params stored before name no gap, and still render
+
+
+@pytest.mark.parametrize(
+    ("locale", "dates", "group"),
+    [
+        (
+            "en",
+            ("Tuesday, May 14, 2030", "Tuesday, June 18, 2030", "6:00 PM", "7:30 PM"),
+            "place in a group",
+        ),
+        ("fr", ("mardi 14 mai 2030", "mardi 18 juin 2030", "18:00", "19:30"), "séances de groupe"),
+        ("ko", ("2030년 5월 14일 화요일", "2030년 6월 18일 화요일", "오후 6:00"), "그룹 상담"),
+        ("ru", ("вторник, 14 мая 2030", "вторник, 18 июня 2030", "18:00", "19:30"), "в группе"),
+    ],
+)
+def test_a_group_seat_confirmation_lists_every_date_in_the_clients_zone_and_language(
+    locale: str, dates: tuple[str, ...], group: str
+) -> None:
+    message = RENDERER.render(
+        Template.GROUP_SERIES_SEAT_TAKEN,
+        GROUP_SERIES,
+        message_locale(locale),
+        ZoneInfo("Europe/Paris"),
+    )
+
+    body = message.body.replace("\u202f", " ")  # CLDR's narrow no-break spaces
+    for shown in dates:
+        assert shown in body
+    assert group in body
+    assert body.count("\n- ") == 6  # six dates, none left out
+    assert "6" in message.subject
+    assert "6" in message.short
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        (GROUP_LEFT, "As you asked, your place in the group"),
+        ({**GROUP_LEFT, "cancelled_by": "center"}, "Your place in the group at Riverside"),
+        ({**GROUP_LEFT, "cause": "series_cancelled"}, "We are sorry: the group"),
+    ],
+)
+def test_a_group_seat_notice_says_why_it_was_cancelled(params: Params, says: str) -> None:
+    text = render(Template.GROUP_SERIES_SEAT_CANCELLED, params, "en", "Europe/Paris")
+
+    assert says in text
+    assert "6 group sessions" in text
 
 
 def test_a_series_across_a_dst_change_names_the_zone_without_a_season() -> None:

@@ -28,6 +28,7 @@ from counseling_shared.envelope import (
 from counseling_shared.events import (
     ClosedSpan,
     FeeDue,
+    GroupSeriesSeat,
     IntegrationEvent,
     SeriesOccurrence,
     SessionCompleted,
@@ -226,6 +227,14 @@ def _values(annotation: Any) -> st.SearchStrategy[Any]:
     if annotation is SeriesOccurrence:
         return st.builds(
             SeriesOccurrence, appointment_id=st.uuids(), start=_INSTANTS, end=_INSTANTS
+        )
+    if annotation is GroupSeriesSeat:
+        return st.builds(
+            GroupSeriesSeat,
+            appointment_id=st.uuids(),
+            group_session_id=st.uuids(),
+            start=_INSTANTS,
+            end=_INSTANTS,
         )
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return st.sampled_from(list(annotation))

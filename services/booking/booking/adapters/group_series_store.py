@@ -13,8 +13,15 @@ if TYPE_CHECKING:
     from counseling_shared.db import Connection
 
 
-async def load_group_series(conn: Connection, group_series_id: UUID) -> GroupSeries | None:
-    row = await conn.fetchrow("SELECT * FROM group_session_series WHERE id = $1", group_series_id)
+async def load_group_series(
+    conn: Connection, group_series_id: UUID, *, locked: bool = False
+) -> GroupSeries | None:
+    """`locked`: the row is held until the transaction ends, so two commands writing the
+    series' stream (two clients seated at once) queue instead of racing for its version."""
+    lock = " FOR UPDATE" if locked else ""
+    row = await conn.fetchrow(
+        f"SELECT * FROM group_session_series WHERE id = $1{lock}", group_series_id
+    )
     if row is None:
         return None
     return GroupSeries(

@@ -1,5 +1,7 @@
 """Recurring group sessions: scheduling every occurrence (all or none), seating a client in
-every future occurrence (all or none) and cancelling the series from a date.
+every future occurrence (all or none), giving those seats up, and cancelling the series from a
+date. A client's seats taken or cancelled together carry the series' id and are followed by
+one summary for that client (`GroupSeriesSeatTaken`, `GroupSeriesSeatCancelled`): one message.
 
 Each occurrence is an ordinary group session (`application/group_sessions.py`): its own
 claims, seats, waitlist and events. A conflict is collected per occurrence and raised at the
@@ -9,7 +11,7 @@ end, which rolls the whole transaction back.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
@@ -21,13 +23,15 @@ from booking.application.ports import SiteAccess, require_site
 from booking.application.recording import record, stream_id
 from booking.application.series import plan_series
 from booking.application.waitlist import OfferPolicy
-from booking.domain import group_series, group_session
+from booking.domain import appointment, group_series, group_session
+from booking.domain.appointment import Appointment, AppointmentStatus
 from booking.domain.errors import NotAllowedNow, SlotTaken, UnknownAggregate, refuse_invalid
 from booking.domain.group_series import GroupSeries, SeatConflict, SeriesSeatConflicts
 from booking.domain.group_session import AlreadySeated, GroupFull, GroupSessionStatus
 from booking.domain.scheduling import series
 from booking.domain.scheduling.closures import SiteClosed
 from booking.domain.scheduling.series import Conflict, SeriesConflicts
+from counseling_shared.codes import CancelledBy, SeriesSeatCancelCause
 from counseling_shared.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
@@ -108,20 +112,28 @@ async def seat_in_series(
     """Seat the client in every booked occurrence still ahead, or in none: each full one,
     each the client is busy in, each on a closed day is named (`SeriesSeatConflicts`). An
     occurrence the client already sits in is kept as it is."""
-    current = await _series(uow, group_series_id, access)
+    current = await _series(uow, group_series_id, access, locked=True)
     # A replay answers the series, not one of the seats this takes.
     uow.name_resource(current.id, f"/group-session-series/{current.id}")
     now = uow.now()
     seated_in = 0
+    seats_taken: list[Appointment] = []
     conflicts: list[SeatConflict] = []
     for session in await _occurrences(uow.conn, current):
         if session.status is not GroupSessionStatus.BOOKED or session.start <= now:
             continue
         seated_in += 1
         try:
-            await group_sessions.take_seat(
-                uow, session.id, client_id, access, names_resource=False, policy=policy
+            seat = await group_sessions.take_seat(
+                uow,
+                session.id,
+                client_id,
+                access,
+                names_resource=False,
+                policy=policy,
+                group_series_id=current.id,
             )
+            seats_taken.append(seat)
         except AlreadySeated:
             continue
         except GroupFull:
@@ -151,7 +163,52 @@ async def seat_in_series(
         raise NotAllowedNow(f"group series {current.id} has no booked occurrence ahead")
     if conflicts:
         raise SeriesSeatConflicts(conflicts)
+    if seats_taken:  # after the seats' own events: the one summary notify confirms them with
+        event = group_series.GroupSeriesSeatTaken(
+            current.id, client_id, tuple(a.id for a in seats_taken), now
+        )
+        current = await _save(uow, current, [event], seats_taken)
     return await scheduled_series(uow.conn, current)
+
+
+async def leave_series(
+    uow: UnitOfWork,
+    group_series_id: UUID,
+    client_id: UUID,
+    from_date: date | None,
+    command: appointment.CancelAppointment,
+    access: SiteAccess,
+    on_freed: handlers.SlotFreed | None = None,
+) -> ScheduledSeries:
+    """Give up the client's seats in the booked occurrences still ahead on or after
+    `from_date` (the site's local date; default: today), each an ordinary cancellation of its
+    appointment
+    (late and fee rules as for any), each freed seat offered to its group's waitlist
+    (`on_freed`). A client holding no such seat: `NotAllowedNow` (409)."""
+    current = await _series(uow, group_series_id, access, locked=True)
+    # A replay answers the series, not one of the seats this cancels.
+    uow.name_resource(current.id, f"/group-session-series/{current.id}")
+    zone = ZoneInfo(current.timezone)
+    since = from_date or uow.now().astimezone(zone).date()
+    as_part = replace(command, group_series_id=current.id)  # each seat's event names the series
+    cancelled: list[Appointment] = []
+    now = uow.now()
+    for session in await _from_date(uow.conn, current, since):
+        if session.start <= now:
+            continue  # under way or over: the session's outcome is recorded, not cancelled
+        for seat in await _booked_seats(uow.conn, session.id):
+            if seat.client_id == client_id:
+                cancelled.append(
+                    await handlers.cancel_appointment(uow, seat.id, as_part, access, on_freed)
+                )
+    if not cancelled:
+        raise NotAllowedNow(
+            f"client {client_id} holds no seat in group series {current.id} from {since}"
+        )
+    left = SeriesSeatCancelCause.LEFT
+    event = _seats_cancelled(current, client_id, since, command.cancelled_by, left, cancelled, now)
+    state = await _save(uow, current, [event], cancelled)
+    return await scheduled_series(uow.conn, state)
 
 
 async def cancel_group_series(
@@ -164,22 +221,37 @@ async def cancel_group_series(
 ) -> ScheduledSeries:
     """Cancel the booked occurrences on or after `from_date` (the site's local date; default:
     today), each as an ordinary group cancellation with its seats."""
-    current = await _series(uow, group_series_id, access)
+    current = await _series(uow, group_series_id, access, locked=True)
     refuse_invalid(group_session.cancellation_problems(command))
     zone = ZoneInfo(current.timezone)
     since = from_date or uow.now().astimezone(zone).date()
     cancelled: list[UUID] = []
-    for session in await _occurrences(uow.conn, current):
-        if session.status is not GroupSessionStatus.BOOKED:
-            continue
-        if session.start.astimezone(zone).date() < since:
-            continue
-        await group_sessions.cancel_group_session(uow, session.id, command, access, on_freed)
+    seats: list[Appointment] = []  # every seat cancelled with its occurrence
+    for session in await _from_date(uow.conn, current, since):
+        seats += await _booked_seats(uow.conn, session.id)
+        await group_sessions.cancel_group_session(
+            uow, session.id, command, access, on_freed, group_series_id=current.id
+        )
         cancelled.append(session.id)
-    event = group_series.GroupSeriesCancelled(
-        current.id, since, command.cancelled_by, tuple(cancelled), uow.now()
+    # One summary per seated client (their notice), then the series' own event.
+    events: list[group_series.GroupSeriesEvent] = [
+        _seats_cancelled(
+            current,
+            client_id,
+            since,
+            command.cancelled_by,
+            SeriesSeatCancelCause.SERIES_CANCELLED,
+            [s for s in seats if s.client_id == client_id],
+            uow.now(),
+        )
+        for client_id in dict.fromkeys(s.client_id for s in seats)
+    ]
+    events.append(
+        group_series.GroupSeriesCancelled(
+            current.id, since, command.cancelled_by, tuple(cancelled), uow.now()
+        )
     )
-    state = await _save(uow, current, [event])
+    state = await _save(uow, current, events, seats)
     return await scheduled_series(uow.conn, state)
 
 
@@ -194,8 +266,10 @@ async def scheduled_series(conn: Connection, state: GroupSeries) -> ScheduledSer
     return ScheduledSeries(state, found)
 
 
-async def _series(uow: UnitOfWork, group_series_id: UUID, access: SiteAccess) -> GroupSeries:
-    current = await group_series_store.load_group_series(uow.conn, group_series_id)
+async def _series(
+    uow: UnitOfWork, group_series_id: UUID, access: SiteAccess, *, locked: bool = False
+) -> GroupSeries:
+    current = await group_series_store.load_group_series(uow.conn, group_series_id, locked=locked)
     if current is None:
         raise UnknownAggregate("group session series", group_series_id)
     require_site(access, current.site_id)
@@ -207,9 +281,44 @@ async def _occurrences(conn: Connection, state: GroupSeries) -> list[group_sessi
     return [g for g in found if g is not None]
 
 
+async def _from_date(
+    conn: Connection, state: GroupSeries, since: date
+) -> list[group_session.GroupSession]:
+    """The occurrences still booked on `since` (the series' local date) and after."""
+    zone = ZoneInfo(state.timezone)
+    return [
+        g
+        for g in await _occurrences(conn, state)
+        if g.status is GroupSessionStatus.BOOKED and g.start.astimezone(zone).date() >= since
+    ]
+
+
+async def _booked_seats(conn: Connection, group_session_id: UUID) -> list[Appointment]:
+    seats = await group_session_store.seats_of(conn, group_session_id)
+    return [s for s in seats if s.status is AppointmentStatus.BOOKED]
+
+
+def _seats_cancelled(
+    state: GroupSeries,
+    client_id: UUID,
+    since: date,
+    cancelled_by: CancelledBy,
+    cause: SeriesSeatCancelCause,
+    seats: list[Appointment],
+    now: datetime,
+) -> group_series.GroupSeriesSeatCancelled:
+    return group_series.GroupSeriesSeatCancelled(
+        state.id, client_id, since, cancelled_by, cause, tuple(s.id for s in seats), now
+    )
+
+
 async def _save(
-    uow: UnitOfWork, current: GroupSeries | None, events: list[group_series.GroupSeriesEvent]
+    uow: UnitOfWork,
+    current: GroupSeries | None,
+    events: list[group_series.GroupSeriesEvent],
+    seats: list[Appointment] | None = None,
 ) -> GroupSeries:
+    """`seats`: the appointments the events' seat summaries name."""
     ident = current.id if current else events[0].group_series_id
     state = await record(
         uow,
@@ -218,7 +327,7 @@ async def _save(
         current.version if current else 0,
         events,
         group_series.evolve,
-        publishing.group_series_events,
+        publishing.group_series_events(seats or []),
         ident,
     )
     await group_series_store.save_group_series(uow.conn, state)

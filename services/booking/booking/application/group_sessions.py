@@ -87,11 +87,13 @@ async def take_seat(
     *,
     names_resource: bool = True,
     policy: OfferPolicy | None = None,
+    group_series_id: UUID | None = None,
 ) -> Appointment:
     """Seat the client: a booked appointment of the session. Full, already seated, the
     client's own overlap, or a session that takes no seat now (it took place, its counselor
     was deactivated): refused (409); a client of another site: 422. `names_resource`: False
-    when the command answers something else (a series' seats). The client's waiting entry
+    when the command answers something else (a series' seats); `group_series_id`: the
+    series' seat command takes it (its event says so). The client's waiting entry
     for the group closes in the same transaction (`seated`); the seat its open offer held is
     the client's to take, and any seat still free after is offered on (`policy`)."""
     waiting = await lock_group_wait(uow, group_session_id, client_id)
@@ -105,7 +107,7 @@ async def take_seat(
     seated = await group_session_store.seats_of(uow.conn, group_session_id)
     held = await group_session_store.held_seats(uow.conn, group_session_id)
     group_session.check_seat(current, client_id, {s.client_id for s in seated}, held)
-    booking = group_session.seat_booking(current, client_id)
+    booking = group_session.seat_booking(current, client_id, group_series_id)
     try:
         # A group an admin put on a closed day seats clients that day (audited as overridden).
         seat = await handlers.book_appointment(
@@ -201,16 +203,20 @@ async def cancel_group_session(
     command: group_session.CancelGroupSession,
     access: SiteAccess,
     on_freed: handlers.SlotFreed | None = None,
+    group_series_id: UUID | None = None,
 ) -> SeatedGroup:
     """Cancel the session and every booked seat (each an ordinary cancellation of its
     appointment: late and fee rules as for any appointment). The counselor's time it frees
-    goes to the waitlist (`on_freed`), as an appointment's would."""
+    goes to the waitlist (`on_freed`), as an appointment's would. `group_series_id`: its
+    series' cancellation cancels it (each seat's event says so)."""
     current = await _locked(uow, group_session_id, access)
     events = group_session.cancel(current, command, uow.now())
     state = await _save(uow, current, events)
     await withdraw_group_offers(uow, group_session_id)  # the seats offered are gone too
     await close_group_entries(uow, group_session_id)  # nobody waits for a cancelled group
-    per_seat = appointment.CancelAppointment(command.reason, command.cancelled_by)
+    per_seat = appointment.CancelAppointment(
+        command.reason, command.cancelled_by, group_series_id=group_series_id
+    )
     for seat in await group_session_store.seats_of(uow.conn, group_session_id):
         if seat.status is AppointmentStatus.BOOKED:
             await handlers.cancel_appointment(uow, seat.id, per_seat, access)

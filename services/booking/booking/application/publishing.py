@@ -5,6 +5,7 @@ cancellation reasons or referral text.
 """
 
 from collections.abc import Callable, Sequence
+from uuid import UUID
 
 from booking.application.manage_links import manage_url
 from booking.domain import appointment, client, group_series, group_session, site, staff
@@ -105,7 +106,10 @@ def appointment_events(
         case appointment.AppointmentBooked():
             return [
                 public.AppointmentBooked(
-                    **booked, series_id=event.series_id, manage_url=manage_url(state)
+                    **booked,
+                    series_id=event.series_id,
+                    group_series_id=event.group_series_id,
+                    manage_url=manage_url(state),
                 )
             ]
         case appointment.AppointmentRescheduled():
@@ -133,6 +137,7 @@ def appointment_events(
                     late=event.late,
                     fee_due=_fee(event.fee_due),
                     series_id=event.series_id,
+                    group_series_id=event.group_series_id,
                 )
             ]
         case appointment.SessionMarkedNoShow():
@@ -210,33 +215,85 @@ def group_session_events(
 
 
 def group_series_events(
-    state: group_series.GroupSeries, event: group_series.GroupSeriesEvent
-) -> list[public.IntegrationEvent]:
-    """Ids and the rule only; each occurrence publishes its own `GroupSession*` event first."""
-    match event:
-        case group_series.GroupSeriesScheduled():
-            return [
-                public.GroupSessionSeriesScheduled(
-                    group_series_id=state.id,
-                    site_id=state.site_id,
-                    counselor_id=state.counselor_id,
-                    rrule=state.rrule,
-                    capacity=state.capacity,
-                    group_session_ids=list(event.group_session_ids),
-                    skipped_occurrences=skipped_events(event.skipped),
-                )
-            ]
-        case group_series.GroupSeriesCancelled():
-            return [
-                public.GroupSessionSeriesCancelled(
-                    group_series_id=state.id,
-                    site_id=state.site_id,
-                    counselor_id=state.counselor_id,
-                    from_date=event.from_date,
-                    cancelled_by=event.cancelled_by,
-                    group_session_ids=list(event.group_session_ids),
-                )
-            ]
+    seats: Sequence[Appointment] = (),
+) -> Callable[
+    [group_series.GroupSeries, group_series.GroupSeriesEvent], list[public.IntegrationEvent]
+]:
+    """Ids and the rule only; each occurrence publishes its own `GroupSession*` event first.
+
+    A client's seats taken or cancelled together (`seats`: the appointments they name) are one
+    summary for that client, after each seat's own `AppointmentBooked` / `AppointmentCancelled`
+    (with the `group_series_id`): notify sends one message for the summary alone."""
+    by_id = {s.id: s for s in seats}
+
+    def listed(appointment_ids: Sequence[UUID]) -> list[public.GroupSeriesSeat]:
+        found = sorted((by_id[a] for a in appointment_ids), key=lambda a: a.start)
+        return [
+            public.GroupSeriesSeat(
+                appointment_id=a.id,
+                group_session_id=a.group_session_id,
+                start=a.start,
+                end=a.end,
+            )
+            for a in found
+            if a.group_session_id is not None
+        ]
+
+    def publish(
+        state: group_series.GroupSeries, event: group_series.GroupSeriesEvent
+    ) -> list[public.IntegrationEvent]:
+        seat_fields = {
+            "group_series_id": state.id,
+            "site_id": state.site_id,
+            "counselor_id": state.counselor_id,
+            "room_id": state.room_id,
+            "modality": state.modality,
+        }
+        match event:
+            case group_series.GroupSeriesScheduled():
+                return [
+                    public.GroupSessionSeriesScheduled(
+                        group_series_id=state.id,
+                        site_id=state.site_id,
+                        counselor_id=state.counselor_id,
+                        rrule=state.rrule,
+                        capacity=state.capacity,
+                        group_session_ids=list(event.group_session_ids),
+                        skipped_occurrences=skipped_events(event.skipped),
+                    )
+                ]
+            case group_series.GroupSeriesCancelled():
+                return [
+                    public.GroupSessionSeriesCancelled(
+                        group_series_id=state.id,
+                        site_id=state.site_id,
+                        counselor_id=state.counselor_id,
+                        from_date=event.from_date,
+                        cancelled_by=event.cancelled_by,
+                        group_session_ids=list(event.group_session_ids),
+                    )
+                ]
+            case group_series.GroupSeriesSeatTaken():
+                return [
+                    public.GroupSessionSeriesSeatTaken(
+                        **seat_fields,
+                        client_id=event.client_id,
+                        occurrences=listed(event.appointment_ids),
+                    )
+                ]
+            case group_series.GroupSeriesSeatCancelled():
+                return [
+                    public.GroupSessionSeriesSeatCancelled(
+                        **seat_fields,
+                        client_id=event.client_id,
+                        cancelled_from=event.from_date,
+                        cancelled_by=event.cancelled_by,
+                        cause=event.cause,
+                        occurrences=listed(event.appointment_ids),
+                    )
+                ]
+
+    return publish
 
 
 def series_events(

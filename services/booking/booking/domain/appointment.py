@@ -99,6 +99,7 @@ class BookAppointment:
     duration_minutes: int = DEFAULT_SESSION_MINUTES
     series_id: UUID | None = None  # booked by a series command (its events say so)
     group_session_id: UUID | None = None  # a seat of this group session
+    group_series_id: UUID | None = None  # a seat taken by a group series' command
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ class CancelAppointment:
     reason: str
     cancelled_by: CancelledBy
     series_id: UUID | None = None  # cancelled by a series command (its events say so)
+    group_series_id: UUID | None = None  # a seat cancelled by a group series' command
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,7 @@ class AppointmentBooked:
     booked_at: datetime
     series_id: UUID | None = None
     group_session_id: UUID | None = None
+    group_series_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,7 @@ class AppointmentCancelled:
     cancelled_at: datetime
     fee_due: Fee | None = None
     series_id: UUID | None = None
+    group_series_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -234,6 +238,7 @@ def book(
             booked_at=now,
             series_id=command.series_id,
             group_session_id=command.group_session_id,
+            group_series_id=command.group_series_id,
         )
     ]
 
@@ -342,6 +347,7 @@ def cancel(
             cancelled_at=now,
             fee_due=missed_session_fee if late and by_client else None,
             series_id=command.series_id,
+            group_series_id=command.group_series_id,
         )
     ]
 

@@ -46,6 +46,8 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         group_session.GroupCapacityChanged,
         group_series.GroupSeriesScheduled,
         group_series.GroupSeriesCancelled,
+        group_series.GroupSeriesSeatTaken,
+        group_series.GroupSeriesSeatCancelled,
         hours.WorkingHoursSet,
         rules.BookingRulesSet,
         closures.SiteClosuresSet,

@@ -4,7 +4,10 @@ The occurrences follow `POST /appointment-series`' rule subset at the site's wal
 (`scheduling.series.plan_occurrences`), scheduled all or none; with `skip_closed` the rule's
 dates on which the site is closed are left out (and kept in `skipped`). A client seated in
 the series is seated in every future occurrence, all or none (`SeriesSeatConflicts` names
-each refused occurrence). Cancelling from a date cancels every booked occurrence on or after it.
+each refused occurrence), and gives those seats up together. Cancelling from a date cancels
+every booked occurrence on or after it. Each client's seats taken or cancelled together are
+one event of the series (`GroupSeriesSeatTaken`, `GroupSeriesSeatCancelled`): its summary
+for notify.
 """
 
 from dataclasses import dataclass, replace
@@ -13,7 +16,7 @@ from uuid import UUID
 
 from booking.domain.errors import DomainError
 from booking.domain.scheduling.series import SkippedOccurrence
-from counseling_shared.codes import CancelledBy, Modality
+from counseling_shared.codes import CancelledBy, Modality, SeriesSeatCancelCause
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,33 @@ class GroupSeriesCancelled:
     cancelled_at: datetime
 
 
-GroupSeriesEvent = GroupSeriesScheduled | GroupSeriesCancelled
+@dataclass(frozen=True)
+class GroupSeriesSeatTaken:
+    """A client was seated in the occurrences ahead by the series' seat command: the seats
+    (appointments) it took now, one per occurrence."""
+
+    group_series_id: UUID
+    client_id: UUID
+    appointment_ids: tuple[UUID, ...]
+    taken_at: datetime
+
+
+@dataclass(frozen=True)
+class GroupSeriesSeatCancelled:
+    """A client's seats cancelled together: they left the series, or it was cancelled."""
+
+    group_series_id: UUID
+    client_id: UUID
+    from_date: date
+    cancelled_by: CancelledBy
+    cause: SeriesSeatCancelCause
+    appointment_ids: tuple[UUID, ...]  # the seats this cancelled
+    cancelled_at: datetime
+
+
+GroupSeriesEvent = (
+    GroupSeriesScheduled | GroupSeriesCancelled | GroupSeriesSeatTaken | GroupSeriesSeatCancelled
+)
 
 
 @dataclass(frozen=True)
@@ -114,3 +143,7 @@ def evolve(state: GroupSeries | None, event: GroupSeriesEvent) -> GroupSeries:
             if state.cancelled_from is not None:
                 earliest = min(earliest, state.cancelled_from)
             return replace(state, cancelled_from=earliest, version=state.version + 1)
+        case GroupSeriesSeatTaken() | GroupSeriesSeatCancelled():
+            # The seats are the occurrences' own appointments: the series only counts them.
+            assert state is not None, f"{type(event).__name__} before GroupSeriesScheduled"
+            return replace(state, version=state.version + 1)

@@ -304,8 +304,11 @@ def change_capacity(
     return [GroupCapacityChanged(session.id, command.capacity, session.capacity, now)]
 
 
-def seat_booking(session: GroupSession, client_id: UUID) -> BookAppointment:
-    """The appointment a seat is: the session's counselor, room, modality and time."""
+def seat_booking(
+    session: GroupSession, client_id: UUID, group_series_id: UUID | None = None
+) -> BookAppointment:
+    """The appointment a seat is: the session's counselor, room, modality and time.
+    `group_series_id`: taken by that recurring group's seat command (its events say so)."""
     return BookAppointment(
         counselor_id=session.counselor_id,
         client_id=client_id,
@@ -314,6 +317,7 @@ def seat_booking(session: GroupSession, client_id: UUID) -> BookAppointment:
         room_id=session.room_id,
         duration_minutes=session.slot.minutes,
         group_session_id=session.id,
+        group_series_id=group_series_id,
     )
 
 

@@ -19,6 +19,8 @@ from counseling_shared.events import (
     ClientContactChanged,
     ClientRegistered,
     FollowUpDue,
+    GroupSessionSeriesSeatCancelled,
+    GroupSessionSeriesSeatTaken,
     IntegrationEvent,
     PageRequested,
     SessionMissed,
@@ -31,7 +33,7 @@ from counseling_shared.inbox import Handler
 from counseling_shared.tracing import current_trace_headers
 from counseling_shared.unit_of_work import UnitOfWork
 from notify.adapters import directory_store, notification_store
-from notify.application import missed_session_fees, series_messages
+from notify.application import group_series_messages, missed_session_fees, series_messages
 from notify.application.client_messages import ClientMessage, MessagesOf, client_message_handler
 from notify.domain import notification
 from notify.domain.codes import Lane, RecipientKind, Template
@@ -75,6 +77,8 @@ def appointment_booked_messages(envelope: Envelope, event: IntegrationEvent) -> 
     assert isinstance(event, AppointmentBooked)
     if event.series_id is not None:
         return []  # the series' summary (AppointmentSeriesBooked) gets one confirmation
+    if event.group_series_id is not None:
+        return []  # the client's summary (GroupSessionSeriesSeatTaken) gets one
     return [_confirmation(envelope, event, Template.APPOINTMENT_BOOKED, {})]
 
 
@@ -91,12 +95,13 @@ def appointment_cancelled_messages(
     envelope: Envelope, event: IntegrationEvent
 ) -> list[ClientMessage]:
     """The cancellation's confirmation, then a fee notice when a fee is due. An occurrence
-    cancelled with its series gets no confirmation of its own (the series' summary,
-    AppointmentSeriesCancelled, gets one notice), but its fee notice still goes."""
+    cancelled with its series, or a seat with its group series, gets no confirmation of its
+    own (the summary, AppointmentSeriesCancelled or GroupSessionSeriesSeatCancelled, gets one
+    notice), but its fee notice still goes."""
     assert isinstance(event, AppointmentCancelled)
     fee = missed_session_fees.fee_notice(envelope, event, "late_cancellation")
     fees = [] if fee is None else [fee]
-    if event.series_id is not None:
+    if event.series_id is not None or event.group_series_id is not None:
         return fees
     extra = {"cancelled_by": event.cancelled_by.value, "late": event.late}
     return [_confirmation(envelope, event, Template.APPOINTMENT_CANCELLED, extra), *fees]
@@ -141,6 +146,8 @@ APPOINTMENT_MESSAGES: dict[type[IntegrationEvent], MessagesOf] = {
     SessionMissed: missed_session_fees.session_missed_messages,
     AppointmentSeriesBooked: series_messages.series_booked_messages,
     AppointmentSeriesCancelled: series_messages.series_cancelled_messages,
+    GroupSessionSeriesSeatTaken: group_series_messages.seat_taken_messages,
+    GroupSessionSeriesSeatCancelled: group_series_messages.seat_cancelled_messages,
 }
 WAITLIST_MESSAGES: dict[type[IntegrationEvent], MessagesOf] = {
     WaitlistOfferMade: waitlist_offer_messages,

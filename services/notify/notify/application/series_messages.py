@@ -8,7 +8,8 @@ occurrences, no waiting for the last one, and the inbox makes each summary count
 """
 
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from counseling_shared.envelope import Envelope
 from counseling_shared.events import (
@@ -25,7 +26,17 @@ SHOWN = 5
 """Dates listed in a series message; the rest are "and N more" (never "and 1 more")."""
 
 
-def shown_dates(occurrences: Sequence[SeriesOccurrence]) -> tuple[list[dict[str, str]], int]:
+class Dated(Protocol):
+    """An occurrence a message lists: an appointment series' or a group series seat's."""
+
+    @property
+    def start(self) -> datetime: ...
+
+    @property
+    def end(self) -> datetime: ...
+
+
+def shown_dates(occurrences: Sequence[Dated]) -> tuple[list[dict[str, str]], int]:
     """The occurrences a message lists (start and end, ISO), and how many it leaves out."""
     ordered = sorted(occurrences, key=lambda o: o.start)
     listed = ordered if len(ordered) <= SHOWN + 1 else ordered[:SHOWN]

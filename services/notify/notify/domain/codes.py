@@ -44,6 +44,8 @@ class Template(StrEnum):
     MISSED_SESSION_FEE = "missed_session_fee"  # to the client: a no-show or late cancellation fee
     APPOINTMENT_SERIES_BOOKED = "appointment_series_booked"  # one per series, not per occurrence
     APPOINTMENT_SERIES_CANCELLED = "appointment_series_cancelled"
+    GROUP_SERIES_SEAT_TAKEN = "group_series_seat_taken"  # one per client's seat in a series
+    GROUP_SERIES_SEAT_CANCELLED = "group_series_seat_cancelled"  # they left, or it was cancelled
     SHIFT_SWAP_REQUESTED = "shift_swap_requested"  # to the colleagues a swap is offered to
     SHIFT_SWAP_TAKEN = "shift_swap_taken"  # to the requester: a colleague took it
     SHIFT_SWAP_ON_CALL = "shift_swap_on_call"  # to the taker: now on call in the requester's place

@@ -32,15 +32,22 @@ notify-client-scores (FOLLOWUP, created from the stream's next message)
                                         PHQ-9 or GAD-7 total of 10 or more (moderate band up)
 notify-appointments (BOOKING)
     booking.*.AppointmentBooked       → on_appointment_booked: one bulk-lane confirmation
-                                        (none for an occurrence naming a `series_id`)
+                                        (none for an occurrence naming a `series_id` or
+                                        a seat naming a `group_series_id`)
     booking.*.AppointmentRescheduled  → on_appointment_rescheduled: one bulk-lane confirmation
     booking.*.AppointmentCancelled    → on_appointment_cancelled: one bulk-lane confirmation,
                                         plus a missed-session fee notice when `fee_due`
-                                        (the fee notice only, with a `series_id`)
+                                        (the fee notice only, with a `series_id` or a
+                                        `group_series_id`)
     booking.*.AppointmentSeriesBooked → series_booked_messages: ONE confirmation listing the
                                         series' first dates ("and N more")
     booking.*.AppointmentSeriesCancelled → series_cancelled_messages: one notice for the
                                         occurrences cancelled (none when none were)
+    booking.*.GroupSessionSeriesSeatTaken → seat_taken_messages: ONE confirmation of a
+                                        client's seats in a recurring group (first dates)
+    booking.*.GroupSessionSeriesSeatCancelled → seat_cancelled_messages: one notice to the
+                                        client for their seats cancelled (left, or the series
+                                        was cancelled)
     booking.*.SessionMissed           → on_session_missed: a missed-session fee notice when
                                         `fee_due` (else nothing: followup's outreach speaks)
     (batch handler, as for notify-followups and notify-waitlist: the batch's clients looked up
@@ -249,9 +256,11 @@ def routes(settings: NotifySettings) -> list[Route]:
                     "booking.*.SessionMissed",
                     "booking.*.AppointmentSeriesBooked",
                     "booking.*.AppointmentSeriesCancelled",
+                    "booking.*.GroupSessionSeriesSeatTaken",
+                    "booking.*.GroupSessionSeriesSeatCancelled",
                 ],
-                description="Appointment confirmations to clients (one per series);"
-                " missed-session fee notices.",
+                description="Appointment confirmations to clients (one per series, and one per"
+                " client's seat in a group series); missed-session fee notices.",
             ),
             *client_message_handlers(handlers.APPOINTMENT_MESSAGES),
         ),

@@ -1,5 +1,5 @@
 """Recurring group sessions (extension): `POST /group-session-series`, seating a client in
-every future occurrence, and cancelling from a date."""
+every future occurrence, the client giving those seats up, and cancelling from a date."""
 
 from datetime import date, datetime
 from uuid import UUID
@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from booking.adapters import group_series_store
 from booking.application import group_series as series_app
 from booking.application.group_series import ScheduledSeries
-from booking.domain import group_session
+from booking.domain import appointment, group_session
 from booking.domain.errors import UnknownAggregate
 from booking.domain.group_session import MAX_CAPACITY, MIN_CAPACITY
 from booking.domain.scheduling.series import MAX_OCCURRENCES
@@ -70,6 +70,17 @@ class GroupSeriesCancelIn(RequestBody):
         None,
         alias="from",
         description="Cancel the occurrences on this date (site's zone) and after; default today.",
+    )
+    reason: str = Field(min_length=1, max_length=500, description="Kept in booking.")
+    cancelled_by: CancelledBy
+
+
+class SeriesSeatCancelIn(RequestBody):
+    from_: CalendarDate | None = Field(
+        None,
+        alias="from",
+        description="Give up the client's seats on this date (site's zone) and after; default "
+        "today.",
     )
     reason: str = Field(min_length=1, max_length=500, description="Kept in booking.")
     cancelled_by: CancelledBy
@@ -179,7 +190,9 @@ async def seat_in_series(
 ) -> GroupSeriesOut:
     """Seat a client of the site in every booked occurrence still ahead, all or none (an
     occurrence they already sit in stays as it is). Each seat is an appointment of its own
-    (`AppointmentBooked` with its `group_session_id`)."""
+    (`AppointmentBooked` with its `group_session_id` and this `group_series_id`), then one
+    `GroupSessionSeriesSeatTaken` lists the seats taken now: notify confirms them in one
+    message."""
     policy = offer_policy(runtime)
     seated = await execute(
         runtime,
@@ -188,12 +201,51 @@ async def seat_in_series(
     return GroupSeriesOut.of(seated)
 
 
+@router.post(
+    "/group-session-series/{group_series_id}/seats/{client_id}/cancel",
+    responses=problem_responses(
+        404,
+        s409="The client holds no seat in a booked occurrence still ahead, on `from` or after: "
+        "nothing was cancelled.",
+    ),
+)
+async def leave_series(
+    group_series_id: UUID,
+    client_id: UUID,
+    body: SeriesSeatCancelIn,
+    caller: Caller,
+    runtime: Live,
+) -> GroupSeriesOut:
+    """Extension: the client gives up their seat in the series: each of their seats in the
+    booked occurrences still ahead, on `from` and after, is cancelled (each emits
+    `AppointmentCancelled` with this `group_series_id`; late and fee rules as for any
+    appointment; each freed seat is offered to its group's waitlist), then one
+    `GroupSessionSeriesSeatCancelled` (`cause` `left`), which notify answers with one notice.
+    One seat is cancelled alone with `POST /appointments/{id}/cancel`."""
+    command = appointment.CancelAppointment(reason=body.reason, cancelled_by=body.cancelled_by)
+    done = await execute(
+        runtime,
+        lambda uow: series_app.leave_series(
+            uow,
+            group_series_id,
+            client_id,
+            body.from_,
+            command,
+            caller,
+            offer_policy(runtime).on_freed(),
+        ),
+    )
+    return GroupSeriesOut.of(done)
+
+
 @router.post("/group-session-series/{group_series_id}/cancel", responses=problem_responses(404))
 async def cancel_group_series(
     group_series_id: UUID, body: GroupSeriesCancelIn, caller: Caller, runtime: Live
 ) -> GroupSeriesOut:
     """Cancel the occurrences still booked on `from` and after, each with its seats (each
-    emits `GroupSessionCancelled` and its seats' `AppointmentCancelled`), then
+    emits `GroupSessionCancelled` and its seats' `AppointmentCancelled` with this
+    `group_series_id`), then one `GroupSessionSeriesSeatCancelled` (`cause`
+    `series_cancelled`) per seated client (notify's one notice to each), then
     `GroupSessionSeriesCancelled`. One occurrence is moved or cancelled alone with the
     group session's own routes."""
     command = group_session.CancelGroupSession(reason=body.reason, cancelled_by=body.cancelled_by)
