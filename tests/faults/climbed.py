@@ -230,5 +230,8 @@ async def climbed(
             final = await check_ladder(js, ladder)
             assert final.clean, final.summary()
             return final, took
+        # What it still waits for (shown with a failure, or with `-s`).
+        waiting = "; ".join(figures.problems[:3])
+        print(f"ladder {ladder.site_id} at {time.monotonic() - started:.1f} s: {waiting}")
         await asyncio.sleep(1.0)
     raise AssertionError(f"the ladder never completed: {figures.summary()}")

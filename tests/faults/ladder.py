@@ -113,11 +113,12 @@ class Ladder:
         self.alerts.append(raised)
         return raised
 
-    async def acknowledge(self, alert: Raised, member: Member, level: int) -> dict[str, Any]:
+    async def acknowledge(self, alert: Raised, member: Member) -> dict[str, Any]:
         """`member` takes the alert with their own staff key (a bare POST: they act as
-        themselves), paged at `level`."""
+        themselves). It must escalate no further than the level it stood at then, as the
+        answer says (on a slow machine a deadline may pass before the acknowledgement)."""
         answer = await self._send(f"/alerts/{alert.alert_id}/ack", None, bearer(member.key))
-        alert.acknowledged_by, alert.acknowledged_at_level = member, level
+        alert.acknowledged_by, alert.acknowledged_at_level = member, answer["current_level"]
         return answer
 
     async def _send(
