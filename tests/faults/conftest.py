@@ -1,5 +1,8 @@
 """The fault suite's own servers: a PostgreSQL and a NATS that a test may stop, and the four
-services on them with retry delays short enough for a test (tests/e2e/harness.py's Suite)."""
+services on them with retry delays short enough for a test (tests/e2e/harness.py's Suite).
+
+Shared by the package's modules (each fault has a site of its own, so their effects are counted
+apart): starting them costs several seconds, once."""
 
 import json
 import os
@@ -29,21 +32,21 @@ FAULT_ENV = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def fault_sinks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sinks]:
     outbox = tmp_path_factory.mktemp("faults-outbox")
     with SmtpSink(outbox) as smtp, HttpSink(outbox) as http:
         yield Sinks(smtp=smtp, http=http, outbox_dir=outbox)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def fault_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
     """Not the session's shared server: this one is stopped in the middle of the module."""
     with PostgresServer(tmp_path_factory.mktemp("faults-postgres") / "data") as server:
         yield server
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def fault_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
     with NatsServer(tmp_path_factory.mktemp("faults-nats")) as server:
         yield server
@@ -63,7 +66,7 @@ async def start_suite(
     return suite
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 async def fault_suite(
     fault_nats: NatsServer,
     fault_postgres: PostgresServer,

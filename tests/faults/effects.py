@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -69,6 +70,7 @@ class Event:
     id: str
     type: str
     data: dict[str, Any]
+    time: datetime | None = None  # the envelope's: when its producer decided it
 
 
 async def read_subject(js: JetStreamContext, stream: str, subject: str) -> list[Event]:
@@ -94,7 +96,14 @@ async def read_subject(js: JetStreamContext, stream: str, subject: str) -> list[
                 break
             for msg in msgs:
                 body = json.loads(msg.data)
-                events.append(Event(str(body["id"]), str(body["type"]), body["data"]))
+                events.append(
+                    Event(
+                        str(body["id"]),
+                        str(body["type"]),
+                        body["data"],
+                        datetime.fromisoformat(body["time"]),
+                    )
+                )
     finally:
         await sub.unsubscribe()
     return events
@@ -114,7 +123,7 @@ async def site_events(js: JetStreamContext, site_id: str) -> dict[str, list[Even
     }
 
 
-def _of(events: Iterable[Event], kind: str, **data: str) -> list[Event]:
+def events_of(events: Iterable[Event], kind: str, **data: str) -> list[Event]:
     return [
         e
         for e in events
@@ -134,7 +143,7 @@ COMMAND_EVENTS = {
 def check_commands(figures: Figures, log: list[Command], events: dict[str, list[Event]]) -> None:
     for kind, (context, event_type, key) in COMMAND_EVENTS.items():
         commands = [c for c in log if c.kind == kind]
-        on_stream = Counter(str(e.data[key]) for e in _of(events[context], event_type))
+        on_stream = Counter(str(e.data[key]) for e in events_of(events[context], event_type))
         for command in commands:
             if command.outcome == "rejected":
                 figures.problems.append(f"{kind} rejected: {command.detail}")
@@ -154,7 +163,7 @@ def check_commands(figures: Figures, log: list[Command], events: dict[str, list[
     # A high-risk completion is also booking's RiskFlagged for that client.
     for command in log:
         if command.kind == "completion" and command.risky and command.outcome == "accepted":
-            flags = _of(events["booking"], "RiskFlagged", client_id=command.ids["client_id"])
+            flags = events_of(events["booking"], "RiskFlagged", client_id=command.ids["client_id"])
             figures.expect(
                 f"booking RiskFlagged for client {command.ids['client_id']}", 1, len(flags)
             )
@@ -166,26 +175,29 @@ def _answered(commands: list[Command], key: str, value: str) -> bool:
 
 def check_chains(figures: Figures, events: dict[str, list[Event]], oncall_id: str) -> None:
     booking, followup, crisis = events["booking"], events["followup"], events["crisis"]
-    for completed in _of(booking, "SessionCompleted"):
+    for completed in events_of(booking, "SessionCompleted"):
         client = str(completed.data["client_id"])
-        due = _of(followup, "FollowUpDue", client_id=client)
+        due = events_of(followup, "FollowUpDue", client_id=client)
         figures.expect(f"FollowUpDue for client {client}", 1, len(due))
     flagged = {
-        str(e.data["client_id"]) for e in _of(booking, "RiskFlagged") + _of(crisis, "RiskFlagged")
+        str(e.data["client_id"])
+        for e in events_of(booking, "RiskFlagged") + events_of(crisis, "RiskFlagged")
     }
     for client in sorted(flagged):
         figures.expect(
-            f"AlertRaised for client {client}", 1, len(_of(crisis, "AlertRaised", client_id=client))
+            f"AlertRaised for client {client}",
+            1,
+            len(events_of(crisis, "AlertRaised", client_id=client)),
         )
-    for alert in _of(crisis, "AlertRaised"):
+    for alert in events_of(crisis, "AlertRaised"):
         alert_id = str(alert.data["alert_id"])
-        pages = _of(crisis, "PageRequested", alert_id=alert_id, staff_id=oncall_id)
+        pages = events_of(crisis, "PageRequested", alert_id=alert_id, staff_id=oncall_id)
         figures.expect(f"PageRequested for alert {alert_id}", 1, len(pages))
 
 
 def check_notifications(figures: Figures, events: dict[str, list[Event]]) -> None:
-    sent = _of(events["notify"], "NotificationSent")
-    for failed in _of(events["notify"], "NotificationFailed"):
+    sent = events_of(events["notify"], "NotificationSent")
+    for failed in events_of(events["notify"], "NotificationFailed"):
         figures.problems.append(f"notification failed: {failed.data}")
     by_cause: dict[str, set[str]] = {}
     for event in sent:
@@ -219,13 +231,13 @@ def check_sinks(figures: Figures, site: Site, events: dict[str, list[Event]]) ->
         if command.kind != "client" or "client_id" not in command.ids:
             continue
         client = command.ids["client_id"]
-        expected = len(_of(booking, "AppointmentBooked", client_id=client)) + len(
-            _of(followup, "FollowUpDue", client_id=client)
+        expected = len(events_of(booking, "AppointmentBooked", client_id=client)) + len(
+            events_of(followup, "FollowUpDue", client_id=client)
         )
         got = len(emails.get(command.address, ()))
         figures.deliveries_checked += expected
         figures.expect(f"emails to client {client}", expected, got)
-    pages = len(_of(crisis, "PageRequested", staff_id=str(site.oncall["id"])))
+    pages = len(events_of(crisis, "PageRequested", staff_id=str(site.oncall["id"])))
     figures.deliveries_checked += 2 * pages
     figures.expect("page emails to on-call", pages, len(emails.get(site.oncall["email"], ())))
     figures.expect("page texts to on-call", pages, len(texts.get(site.oncall["phone"], ())))

@@ -129,6 +129,42 @@ class Site:
                 raise AssertionError(f"the load did not complete {count} flows in {timeout}s")
             await asyncio.sleep(0.1)
 
+    async def complete_sessions(self, count: int) -> None:
+        """`count` flows one after another, outside any load: each completes a session without
+        a risk, so each plans one check-in and pages nobody."""
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            for n in range(count):
+                # Flow numbers 0, 3, 6…: no risk and no flag (see `_flow`).
+                done = await self._flow(http, self.center.counselor_id, 3 * n)
+                assert done, [c.detail for c in self.log.commands if c.outcome != "accepted"]
+                self.log.flows_done += 1
+
+    async def raise_flag(self) -> dict[str, Any]:
+        """A registered client flagged high through crisis: an alert that pages the on-call."""
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            address = unique_email("load")
+            body = {
+                "site_id": self.site_id,
+                "name": "Client Load",
+                "preferred_channel": "email",
+                "email": address,
+                "phone": unique_phone(),
+            }
+            client = await self._send(
+                http, Command("client", address=address), "booking", "/clients", body
+            )
+            assert client is not None, self.log.commands[-1].detail
+            flag = {
+                "client_id": client["id"],
+                "site_id": self.site_id,
+                "level": "high",
+                "source": "integration",
+            }
+            flagging = Command("flag", ids={"client_id": client["id"]})
+            flagged = await self._send(http, flagging, "crisis", "/risk-flags", flag)
+            assert flagged is not None, flagging.detail
+            return flagged
+
     async def _worker(self, counselor_id: str, stop: asyncio.Event) -> None:
         async with httpx.AsyncClient(timeout=10.0) as http:
             for number in itertools.count():
