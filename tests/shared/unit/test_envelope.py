@@ -32,6 +32,7 @@ from counseling_shared.events import (
     IntegrationEvent,
     SeriesOccurrence,
     SessionCompleted,
+    SkippedOccurrence,
 )
 from counseling_shared.unit_of_work import UnitOfWork
 
@@ -235,6 +236,14 @@ def _values(annotation: Any) -> st.SearchStrategy[Any]:
             group_session_id=st.uuids(),
             start=_INSTANTS,
             end=_INSTANTS,
+        )
+    if annotation is SkippedOccurrence:
+        return st.builds(
+            SkippedOccurrence,
+            start=_INSTANTS,
+            reason=st.just("site_closed"),
+            closed_on=_values(date),
+            closure_kind=st.sampled_from(["public_holiday", "training", "closure"]),
         )
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return st.sampled_from(list(annotation))
