@@ -228,6 +228,9 @@ async def cancel_group_series(
     cancelled: list[UUID] = []
     seats: list[Appointment] = []  # every seat cancelled with its occurrence
     for session in await _from_date(uow.conn, current, since):
+        # The occurrence's row first (as its cancellation takes it): a seat taken or given up
+        # meanwhile is then in, or out of, both the seats cancelled and their summaries.
+        await group_session_store.load_group_session(uow.conn, session.id, locked=True)
         seats += await _booked_seats(uow.conn, session.id)
         await group_sessions.cancel_group_session(
             uow, session.id, command, access, on_freed, group_series_id=current.id
