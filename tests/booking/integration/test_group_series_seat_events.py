@@ -265,3 +265,34 @@ async def test_a_seat_taken_while_the_series_is_being_cancelled_is_in_its_client
     assert [o["appointment_id"] for o in summaries[late["id"]]["occurrences"]] == [
         late_seat["appointment_id"]
     ]
+
+
+async def test_cancelling_the_series_from_today_keeps_the_session_under_way_or_over(
+    booking: Booking,
+) -> None:
+    """As leaving it does: a session of today that has begun took place (or is taking place);
+    its outcome is recorded, not cancelled, and its clients are not told it will not take
+    place."""
+    practice = await _practice(booking)
+    site_id = practice["site"]["id"]
+    series = await booking.created(
+        "/group-session-series",
+        _series_body(
+            practice, booking.at(hours=2), "FREQ=WEEKLY;COUNT=2", modality="online", room_id=None
+        ),
+    )
+    client = await booking.client(site_id)
+    await booking.post(f"/group-session-series/{series['id']}/seats", {"client_id": client["id"]})
+    booking.clock.advance(timedelta(hours=2, minutes=30))  # the first session is under way
+
+    cancelled = await booking.post(
+        f"/group-session-series/{series['id']}/cancel",
+        {"reason": "Counselor on leave", "cancelled_by": "center"},
+    )
+
+    assert cancelled.status_code == 200, cancelled.text
+    occurrences = cancelled.json()["occurrences"]
+    assert [o["status"] for o in occurrences] == ["booked", "cancelled"]
+    assert [len(o["seats"]) for o in occurrences] == [1, 0]
+    [summary] = [d for _, d in await _events(booking, site_id, "GroupSessionSeriesSeatCancelled")]
+    assert [o["group_session_id"] for o in summary["occurrences"]] == [occurrences[1]["id"]]
