@@ -201,10 +201,14 @@ async def test_leaving_keeps_the_seats_of_sessions_under_way_or_over(booking: Bo
 
 
 async def _waiting_for_locks(conn: asyncpg.Connection, count: int) -> None:
-    """Until `count` lock requests wait in the database (the requests are parked there)."""
+    """Until `count` requests wait for a group session's row lock (parked in the database)."""
 
     async def parked() -> bool:
-        waiting = await conn.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted")
+        waiting = await conn.fetchval(
+            """SELECT count(*) FROM pg_stat_activity
+               WHERE wait_event_type = 'Lock' AND query LIKE '%group_sessions%FOR UPDATE%'
+                 AND pid <> pg_backend_pid()"""
+        )
         return bool(waiting >= count)
 
     assert await eventually(parked)
