@@ -3,9 +3,11 @@ given up by a series command names the series (`group_series_id`), and one summa
 follows them (`GroupSessionSeriesSeatTaken`, `GroupSessionSeriesSeatCancelled`): what notify
 sends one message for. A seat taken alone names no series."""
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 
 from tests.booking.integration.support import Booking, eventually, site_events
@@ -196,3 +198,105 @@ async def test_leaving_keeps_the_seats_of_sessions_under_way_or_over(booking: Bo
     assert [len(o["seats"]) for o in left.json()["occurrences"]] == [1, 0]
     [summary] = [d for _, d in await _events(booking, site_id, "GroupSessionSeriesSeatCancelled")]
     assert len(summary["occurrences"]) == 1
+
+
+async def _waiting_for_locks(conn: asyncpg.Connection, count: int) -> None:
+    """Until `count` requests wait for a group session's row lock (parked in the database)."""
+
+    async def parked() -> bool:
+        waiting = await conn.fetchval(
+            """SELECT count(*) FROM pg_stat_activity
+               WHERE wait_event_type = 'Lock' AND query LIKE '%group_sessions%FOR UPDATE%'
+                 AND pid <> pg_backend_pid()"""
+        )
+        return bool(waiting >= count)
+
+    assert await eventually(parked)
+
+
+async def test_a_seat_taken_while_the_series_is_being_cancelled_is_in_its_clients_notice(
+    booking: Booking,
+) -> None:
+    """Every seat the series' cancellation cancels names the series, so notify sends nothing
+    for it alone: its client must then be summed up. A client seated in one occurrence just
+    before the cancellation reaches it (the seat waited on the occurrence's row lock, then
+    committed) had their seat cancelled but no summary: no notice at all."""
+    practice, series = await _six_weeks(booking)
+    site_id = practice["site"]["id"]
+    in_series, late = await booking.client(site_id), await booking.client(site_id)
+    await booking.post(
+        f"/group-session-series/{series['id']}/seats", {"client_id": in_series["id"]}
+    )
+    second = series["occurrences"][1]["id"]
+    blocker = await asyncpg.connect(booking.database_url)
+    watcher = await asyncpg.connect(booking.database_url)
+    try:
+        holding = blocker.transaction()
+        await holding.start()
+        await blocker.execute("SELECT 1 FROM group_sessions WHERE id = $1 FOR UPDATE", second)
+        seat = asyncio.create_task(
+            booking.post(f"/group-sessions/{second}/seats", {"client_id": late["id"]})
+        )
+        await _waiting_for_locks(watcher, 1)  # the seat waits first
+        cancel = asyncio.create_task(
+            booking.post(
+                f"/group-session-series/{series['id']}/cancel",
+                {"reason": "Counselor on leave", "cancelled_by": "center", "from": "2030-05-06"},
+            )
+        )
+        await _waiting_for_locks(watcher, 2)  # then the cancellation, at the same occurrence
+        await holding.rollback()
+        seated, cancelled = await seat, await cancel
+    finally:
+        await blocker.close()
+        await watcher.close()
+
+    assert seated.status_code == 201, seated.text
+    assert cancelled.status_code == 200, cancelled.text
+    found = await _events(
+        booking,
+        site_id,
+        "GroupSessionSeriesCancelled",
+        "AppointmentCancelled",
+        "GroupSessionSeriesSeatCancelled",
+    )
+    [late_seat] = [
+        d for t, d in found if t == "AppointmentCancelled" and d["client_id"] == late["id"]
+    ]
+    assert late_seat["group_series_id"] == series["id"]  # so notify waits for the summary
+    summaries = {d["client_id"]: d for t, d in found if t == "GroupSessionSeriesSeatCancelled"}
+    assert set(summaries) == {in_series["id"], late["id"]}
+    assert [o["appointment_id"] for o in summaries[late["id"]]["occurrences"]] == [
+        late_seat["appointment_id"]
+    ]
+
+
+async def test_cancelling_the_series_from_today_keeps_the_session_under_way_or_over(
+    booking: Booking,
+) -> None:
+    """As leaving it does: a session of today that has begun took place (or is taking place);
+    its outcome is recorded, not cancelled, and its clients are not told it will not take
+    place."""
+    practice = await _practice(booking)
+    site_id = practice["site"]["id"]
+    series = await booking.created(
+        "/group-session-series",
+        _series_body(
+            practice, booking.at(hours=2), "FREQ=WEEKLY;COUNT=2", modality="online", room_id=None
+        ),
+    )
+    client = await booking.client(site_id)
+    await booking.post(f"/group-session-series/{series['id']}/seats", {"client_id": client["id"]})
+    booking.clock.advance(timedelta(hours=2, minutes=30))  # the first session is under way
+
+    cancelled = await booking.post(
+        f"/group-session-series/{series['id']}/cancel",
+        {"reason": "Counselor on leave", "cancelled_by": "center"},
+    )
+
+    assert cancelled.status_code == 200, cancelled.text
+    occurrences = cancelled.json()["occurrences"]
+    assert [o["status"] for o in occurrences] == ["booked", "cancelled"]
+    assert [len(o["seats"]) for o in occurrences] == [1, 0]
+    [summary] = [d for _, d in await _events(booking, site_id, "GroupSessionSeriesSeatCancelled")]
+    assert [o["group_session_id"] for o in summary["occurrences"]] == [occurrences[1]["id"]]

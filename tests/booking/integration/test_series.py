@@ -193,3 +193,38 @@ async def test_a_series_publishes_its_occurrences_with_its_id_then_one_summary(
     assert [o["appointment_id"] for o in ended["occurrences"]] == [a["id"] for a in occurrences[2:]]
     assert (ended["cancelled_from"], ended["cancelled_by"]) == ("2030-04-01", "client")
     assert found[7][1]["subject"] == series_id  # the summary is the series' own event
+
+
+async def test_a_client_cancelling_the_series_from_today_is_not_charged_for_this_mornings_session(
+    booking: Booking,
+) -> None:
+    """A session under way or over took place (its outcome is recorded): cancelling the
+    series from today leaves it as it is. It was cancelled with the rest, as a late
+    cancellation by the client (its start had passed), so the site's fee was charged for a
+    session the client attended."""
+    site = await booking.site(timezone="Europe/Paris", late_cancellation_window="PT2H")
+    practice = {
+        "counselor": await booking.counselor(site["id"]),
+        "client": await booking.client(site["id"]),
+    }
+    rules = await booking.http.put(
+        f"/sites/{site['id']}/booking-rules",
+        json={"missed_session_fee": {"amount": "40.00", "currency": "EUR"}},
+        headers={"Authorization": "Bearer dev-admin-key"},
+    )
+    assert rules.status_code == 200, rules.text
+    first = booking.at(hours=3)
+    booked = await booking.created(
+        "/appointment-series", _series(practice, "FREQ=WEEKLY;COUNT=2", first)
+    )
+    booking.clock.advance(timedelta(hours=3, minutes=20))  # the first session is under way
+
+    cancelled = await booking.post(
+        f"/appointment-series/{booked['id']}/cancel",
+        {"reason": "moving away", "cancelled_by": "client"},
+    )
+
+    assert cancelled.status_code == 200, cancelled.text
+    after = cancelled.json()["appointments"]
+    assert [a["status"] for a in after] == ["booked", "cancelled"]
+    assert [a.get("fee_due") for a in after] == [None, None]  # a week ahead: not late

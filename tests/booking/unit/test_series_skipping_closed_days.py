@@ -140,3 +140,16 @@ def test_the_booked_and_skipped_dates_are_the_rule_s_first_dates_split_by_closur
     assert sorted(planned.starts + [s.start for s in planned.skipped]) == every
     assert all(closed_day(closures, PARIS, s, s + HOUR) is None for s in planned.starts)
     assert all(closed_day(closures, PARIS, s.start, s.start + HOUR) for s in planned.skipped)
+
+
+def test_an_until_past_more_than_52_closed_dates_is_refused_not_cut_short() -> None:
+    """Two open Tuesdays, a closure of 60 weeks, then three open Tuesdays before UNTIL: the
+    plan must not stop at the 53rd closed date and book the first two alone (the series
+    would end a year and more before the UNTIL its caller gave, with no word of it)."""
+    away = (Closure(date(2030, 4, 15), date(2031, 6, 9), ClosureKind.CLOSURE),)
+
+    with pytest.raises(SeriesConflicts) as refused:
+        plan_occurrences("FREQ=WEEKLY;UNTIL=20310701;BYDAY=TU", FIRST, PARIS, HOUR, away)
+
+    assert len(refused.value.conflicts) == MAX_OCCURRENCES + 1
+    assert {c.reason for c in refused.value.conflicts} == {"site_closed"}

@@ -219,15 +219,22 @@ async def cancel_group_series(
     access: SiteAccess,
     on_freed: handlers.SlotFreed | None = None,
 ) -> ScheduledSeries:
-    """Cancel the booked occurrences on or after `from_date` (the site's local date; default:
-    today), each as an ordinary group cancellation with its seats."""
+    """Cancel the booked occurrences still ahead on or after `from_date` (the site's local
+    date; default: today; a session under way or over keeps its seats, as on leaving), each as
+    an ordinary group cancellation with its seats."""
     current = await _series(uow, group_series_id, access, locked=True)
     refuse_invalid(group_session.cancellation_problems(command))
     zone = ZoneInfo(current.timezone)
     since = from_date or uow.now().astimezone(zone).date()
     cancelled: list[UUID] = []
     seats: list[Appointment] = []  # every seat cancelled with its occurrence
+    now = uow.now()
     for session in await _from_date(uow.conn, current, since):
+        if session.start <= now:
+            continue  # under way or over: the session's outcome is recorded, not cancelled
+        # The occurrence's row first (as its cancellation takes it): a seat taken or given up
+        # meanwhile is then in, or out of, both the seats cancelled and their summaries.
+        await group_session_store.load_group_session(uow.conn, session.id, locked=True)
         seats += await _booked_seats(uow.conn, session.id)
         await group_sessions.cancel_group_session(
             uow, session.id, command, access, on_freed, group_series_id=current.id

@@ -128,8 +128,9 @@ async def cancel_series(
     on_freed: handlers.SlotFreed | None = None,
     expected: ExpectedFee | None = None,
 ) -> BookedSeries:
-    """Cancel the occurrences still booked on or after `from_date` (the site's local date;
-    default: today), each as an ordinary cancellation. With `expected`, the fees they mark
+    """Cancel the occurrences still booked and ahead on or after `from_date` (the site's local
+    date; default: today; one under way or over is left as it is), each as an ordinary
+    cancellation. With `expected`, the fees they mark
     together must be that fee, else `FeeChanged` rolls every one of them back."""
     current = await series_store.load_series(uow.conn, series_id)
     if current is None:
@@ -145,6 +146,8 @@ async def cancel_series(
             continue
         if found.start.astimezone(zone).date() < since:
             continue
+        if found.start <= uow.now():
+            continue  # under way or over: its outcome is recorded, never a late cancellation
         cancelled.append(
             await handlers.cancel_appointment(uow, appointment_id, as_part, access, on_freed)
         )

@@ -113,7 +113,8 @@ def plan_occurrences(
     a closed date, as a front desk expects of "ten sessions"; `UNTIL` keeps its last date.
 
     Raises `SeriesConflicts` (each closed date, `site_closed`) when nothing is left to book,
-    or when more than 52 closed dates would have to be passed over to reach `COUNT`."""
+    or when more than 52 closed dates would have to be passed over to reach `COUNT` or
+    `UNTIL`."""
     if not closures:
         return Planned(occurrences(rule, first, zone), [])
     parts = _parts(rule, zone)
@@ -134,7 +135,10 @@ def plan_occurrences(
             break
     if not kept and not skipped:
         raise _invalid("the rule gives no occurrence from `start` on")
-    if not kept or (count is not None and len(kept) < count):
+    # Past 52 closed dates the rule was not followed to its end (COUNT or UNTIL alike):
+    # refused, never a series cut short before the end its caller gave.
+    passed_over = len(skipped) > MAX_OCCURRENCES
+    if not kept or passed_over or (count is not None and len(kept) < count):
         raise SeriesConflicts([_closed_conflict(s) for s in skipped])
     return Planned(kept, skipped)
 

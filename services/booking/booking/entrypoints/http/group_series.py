@@ -242,7 +242,8 @@ async def leave_series(
 async def cancel_group_series(
     group_series_id: UUID, body: GroupSeriesCancelIn, caller: Caller, runtime: Live
 ) -> GroupSeriesOut:
-    """Cancel the occurrences still booked on `from` and after, each with its seats (each
+    """Cancel the booked occurrences still ahead on `from` and after (a session under way
+    or over keeps its seats: its outcome is recorded, not cancelled), each with its seats (each
     emits `GroupSessionCancelled` and its seats' `AppointmentCancelled` with this
     `group_series_id`), then one `GroupSessionSeriesSeatCancelled` (`cause`
     `series_cancelled`) per seated client (notify's one notice to each), then

@@ -192,8 +192,9 @@ async def get_series(series_id: UUID, caller: Caller, runtime: Live) -> SeriesOu
 async def cancel_series(
     series_id: UUID, body: SeriesCancelIn, caller: Caller, runtime: Live
 ) -> SeriesOut:
-    """Cancel this and the following occurrences still booked (each emits
-    `AppointmentCancelled`). One occurrence is moved alone with
+    """Cancel this and the following occurrences still booked and ahead (each emits
+    `AppointmentCancelled`; one under way or over is left as it is, its outcome recorded,
+    never a late cancellation). One occurrence is moved alone with
     `POST /appointments/{id}/reschedule`."""
     command = appointment.CancelAppointment(reason=body.reason, cancelled_by=body.cancelled_by)
     done = await execute(
