@@ -97,6 +97,7 @@ async def _verify(request: Request, followup_id: UUID, token: str) -> SignedLink
         link = _links(request).verify(followup_id, token, runtime.clock.now())
     except LinkExpired as exc:
         if exc.link.subject != str(followup_id):  # another follow-up's: as an altered link
+            audit.note_invalid_link()
             raise _Page(403, "invalid_title", "invalid", _browser_locale(request)) from None
         # Genuine but late: the page speaks the client's language.
         audit.note_actor(audit.Actor("link", str(exc.link.link_id)), sees_free_text=False)
@@ -104,6 +105,7 @@ async def _verify(request: Request, followup_id: UUID, token: str) -> SignedLink
             locale = await client_locale(PostgresFollowupStore(conn), followup_id)
         raise _Page(410, "expired_title", "expired", locale_of(locale)) from None
     except LinkTampered:
+        audit.note_invalid_link()  # audited as crisis audits its page links' (no token kept)
         raise _Page(403, "invalid_title", "invalid", _browser_locale(request)) from None
     audit.note_actor(audit.Actor("link", str(link.link_id)), sees_free_text=False)
     # Lets an error page after this point speak the client's language (`page_errors`).

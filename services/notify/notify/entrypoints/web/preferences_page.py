@@ -175,11 +175,13 @@ def _quiet(start: str, end: str) -> tuple[QuietHours | None, bool]:
 async def _open(request: Request, runtime: Runtime, recipient_id: UUID, token: str) -> _Client:
     """Check the link, then ask booking which addresses the client has now."""
     if len(token) > _MAX_TOKEN:
+        audit.note_invalid_link()
         raise _Refused(403, "invalid", _browser_locale(request))
     try:
         link = _links(runtime).verify(recipient_id, token, runtime.clock.now())
     except LinkExpired as exc:
         if exc.link.subject != str(recipient_id):
+            audit.note_invalid_link()
             raise _Refused(403, "invalid", _browser_locale(request)) from None
         # Genuine but old: the page still speaks the client's language.
         audit.note_actor(audit.Actor("link", str(exc.link.link_id)), sees_free_text=False)
@@ -188,6 +190,7 @@ async def _open(request: Request, runtime: Runtime, recipient_id: UUID, token: s
         locale = locale_of(known[0]) if known else _browser_locale(request)
         raise _Refused(410, "expired", locale) from None
     except LinkTampered:
+        audit.note_invalid_link()  # audited as crisis audits its page links' (no token kept)
         raise _Refused(403, "invalid", _browser_locale(request)) from None
     audit.note_actor(audit.Actor("link", str(link.link_id)), sees_free_text=False)
     async with runtime.db().acquire() as conn:
