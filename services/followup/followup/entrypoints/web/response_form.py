@@ -8,7 +8,8 @@ is audited (actor kind `link`, its id).
 
 A 422 names each missing answer (`phq9_5`) at its question and in a summary at the top; the
 "already received" page shows the site's emergency line (a reload re-posts, the link is reopened).
-Errors the route cannot answer itself are HTML pages too (`page_errors`).
+Errors the route cannot answer itself are HTML pages too (`page_errors`); after an outage
+that page carries the answers posted, to send them again (`unsent_answers`).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from followup.application.checkin_answers import (
 from followup.application.commands import FollowUpNotFound
 from followup.domain.measures.answers import InvalidCheckinAnswer
 from followup.domain.measures.scoring import ITEM_COUNT, SELF_HARM_ITEM
-from followup.entrypoints.web import recent_links
+from followup.entrypoints.web import recent_links, unsent_answers
 from followup.entrypoints.web.texts import (
     INSTRUMENT_TEXTS,
     TEXTS,
@@ -214,6 +215,8 @@ async def submit_response_form(followup_id: UUID, request: Request) -> HTMLRespo
     token = fields.get("token", "")
     try:
         link = await _verify(request, followup_id, token)
+        # From here an outage's page gives the answers back to send again (`page_errors`).
+        unsent_answers.keep(request, fields)
         form = await _form(request, followup_id)
     except _Page as page:
         return _message(request, page)
