@@ -82,6 +82,16 @@ def note_actor(actor: Actor, *, sees_free_text: bool = True) -> None:
         context.sees_free_text = sees_free_text
 
 
+INVALID_LINK = Actor("link", "invalid")
+"""The actor of a request carrying an altered signed link, or a genuine one for another
+resource: whoever holds it is not known, and the token itself is never recorded."""
+
+
+def note_invalid_link() -> None:
+    """Audit the request as made with a link that is not valid (403), as `link:invalid`."""
+    note_actor(INVALID_LINK, sees_free_text=False)
+
+
 def note_site(site_id: UUID) -> None:
     """The first site a request is checked against is the site it is about."""
     if (context := _current.get()) is not None and context.site_id is None:

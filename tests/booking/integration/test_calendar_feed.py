@@ -129,6 +129,19 @@ async def test_an_expired_link_is_410(booking: Booking, practice: dict[str, Any]
     assert (await booking.http.get(url)).status_code == 410
 
 
+async def test_an_expired_link_used_on_another_calendar_is_403_not_410(
+    booking: Booking, practice: dict[str, Any]
+) -> None:
+    """A 410 would tell whoever holds it that the token was once valid for something."""
+    counselor, colleague = practice["counselor"]["id"], practice["colleague"]["id"]
+    url = await feed_url(booking, counselor)
+    booking.clock.advance(timedelta(days=366))
+    elsewhere = await booking.http.get(url.replace(counselor, colleague))
+    assert elsewhere.status_code == 403
+    assert elsewhere.json()["type"].endswith("/link-invalid")
+    assert (await booking.http.get(url)).status_code == 410  # its own calendar: expired
+
+
 @pytest.fixture
 async def with_staff_keys(booking: Booking, practice: dict[str, Any]) -> AsyncIterator[Booking]:
     """A second booking replica on the same database, knowing staff and integration keys."""

@@ -387,6 +387,16 @@ async def test_altered_foreign_and_started_links_are_refused_with_pages(booking:
         assert page.headers["content-type"].startswith("text/html")
         assert "<button" not in page.text
     assert '<html lang="fr">' in started.text  # genuine but late: the client's language
+    # The altered and the foreign link audited as crisis audits its page links:
+    # `link:invalid`, never the token; the genuine late one as its own link.
+    trail = await booking.get("/audit", actor_id="invalid", limit="200")
+    uses = [
+        (e["resource_id"], e["status"])
+        for e in trail.json()["items"]
+        if e["resource_id"] in (first["id"], second["id"])
+    ]
+    assert uses == [(first["id"], 403), (second["id"], 403)]
+    assert token not in trail.text
 
 
 async def _chunks(body: bytes, size: int = 8192) -> AsyncIterator[bytes]:

@@ -144,6 +144,18 @@ async def test_an_altered_accept_link_is_refused(booking: Booking) -> None:
     assert forged_form.status_code == 403
     assert forged_form.headers["content-type"].startswith("text/html")
     assert (await _entry(booking, entry["id"]))["offers"][0]["status"] == "open"
+    # Each use audited as crisis audits its page links: `link:invalid`, never the token.
+    trail = await booking.get("/audit", actor_id="invalid", limit="200")
+    uses = [
+        (e["action"], e["status"]) for e in trail.json()["items"] if e["resource_id"] == offer["id"]
+    ]
+    assert uses == [
+        ("accept_offer", 403),
+        ("accept_offer", 403),
+        ("show_offer", 403),
+        ("accept_offer", 403),
+    ]
+    assert f"x{offer['id']}" not in trail.text
 
 
 async def _offer_url(booking: Booking, site_id: str, count: int) -> str:

@@ -321,6 +321,12 @@ async def test_the_calendar_feed_opens_with_its_signed_token_only(
             f"/schedules/{schedule_id}/calendar.ics", params={"token": expired}
         )
         assert gone.status_code == 410
+        # Another schedule's expired link: a 403 as an altered one, never "it was valid once".
+        expired_elsewhere = await anonymous.get(
+            f"/schedules/{other_id}/calendar.ics", params={"token": expired}
+        )
+        assert expired_elsewhere.status_code == 403
+        assert expired_elsewhere.json()["type"].endswith("/link-invalid")
 
 
 async def test_an_override_that_changes_nothing_is_accepted_with_warnings_naming_where(

@@ -85,6 +85,7 @@ async def test_an_outage_says_try_again_later_with_the_sites_line_when_known(
         f"/followups/{seen_id}/response", data={"token": seen.split("token=")[1]}
     )
     assert FRENCH_EMERGENCY in _is_page(posted, 503, "fr")
+    assert "<form" not in posted.text  # nothing but the link posted: no answers to send again
     stranger = _is_page(await api.get(unseen, headers=english), 503, "en")
     assert "Please try again later" in stranger
     assert "call your local emergency number now" in stranger  # no line to name

@@ -469,3 +469,41 @@ async def test_a_reminder_is_moved_on_reschedule_and_withdrawn_on_cancellation(
         ("FollowUpScheduled", moved - timedelta(hours=1)),
         ("FollowUpCancelled", moved - timedelta(hours=1)),
     ]
+
+
+async def invalid_link_uses(api: httpx.AsyncClient, followup_id: UUID) -> list[tuple[str, int]]:
+    """The audit trail's uses of a link that is not valid (`link:invalid`) on this follow-up."""
+    found = await api.get("/audit", params={"actor_id": "invalid", "limit": 200})
+    assert found.status_code == 200, found.text
+    items = found.json()["items"]
+    return [(e["action"], e["status"]) for e in items if e["resource_id"] == str(followup_id)]
+
+
+async def test_an_altered_or_another_followups_link_is_audited_as_an_invalid_link(
+    api: httpx.AsyncClient, js: JetStreamContext
+) -> None:
+    """As crisis audits its page links: actor `link:invalid`, never the token itself."""
+    _, due = await due_link(api, js)
+    _, elsewhere = await due_link(api, js)
+    assert due.response_url is not None
+    assert elsewhere.response_url is not None
+    token = due.response_url.split("token=", 1)[1]
+    altered = token[:-2] + ("A" if token[-2] != "A" else "B")
+    path = f"/followups/{due.followup_id}/response"
+    assert (await api.get(path, params={"token": altered})).status_code == 403
+    posted = await api.post(path, data=form_fields([0] * 9, token=altered))
+    assert posted.status_code == 403
+    expired = LinkSigner("dev-link-signing-key").sign(
+        PURPOSE, str(elsewhere.followup_id), expires_at=datetime.now(UTC) - timedelta(seconds=1)
+    )
+    assert (await api.get(path, params={"token": expired})).status_code == 403
+
+    uses = await invalid_link_uses(api, due.followup_id)
+    assert uses == [
+        ("show_response_form", 403),
+        ("submit_response_form", 403),
+        ("show_response_form", 403),
+    ]
+    trail = (await api.get("/audit", params={"actor_id": "invalid", "limit": 200})).text
+    assert altered not in trail
+    assert expired not in trail

@@ -3,13 +3,21 @@ phone-sized screen: what a browser audit found on 2026-12-05, each failing befor
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
 import httpx
 import pytest
 from nats.js import JetStreamContext
 from playwright.async_api import Page, ViewportSize
 
 from counseling_shared.http.body_limit import MAX_BODY_BYTES
+from devstack.ports import free_port
+from tests.a11y import audit_both_sizes
 from tests.browser import chromium, needs_chromium
+from tests.followup.integration.support import RunningFollowup
 from tests.followup.integration.test_response_form import due_link, path_of
 
 pytestmark = pytest.mark.integration
@@ -191,3 +199,78 @@ async def test_an_answer_over_the_body_limit_shows_the_413_page_in_the_readers_l
         assert reopened is not None
         assert reopened.status == 200
         assert await page.locator("#comment").count() == 1
+
+
+@asynccontextmanager
+async def _database_unreachable(service: RunningFollowup) -> AsyncIterator[None]:
+    """followup's pool pointed at a port nothing listens on, then given back."""
+    runtime = service.runtime
+    assert runtime is not None
+    working = runtime.pool
+    dead = await asyncpg.create_pool(
+        f"postgresql://nobody@127.0.0.1:{free_port()}/none", min_size=0, max_size=1
+    )
+    runtime.pool = dead
+    try:
+        yield
+    finally:
+        runtime.pool = working
+        await dead.close()
+
+
+@needs_chromium
+async def test_a_submit_that_meets_an_outage_keeps_the_answers_to_send_again_once(
+    api: httpx.AsyncClient,
+    js: JetStreamContext,
+    service: RunningFollowup,
+    db: asyncpg.Pool[Any],
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The client must not retype PHQ-9: the outage page carries the answers (hidden fields,
+    never the URL) and one press sends them, recorded once."""
+    _, due = await due_link(api, js)
+    assert due.response_url is not None
+    url = str(api.base_url).rstrip("/") + path_of(due.response_url)
+    async with chromium() as browser:
+        page = await (await browser.new_context(viewport=PHONE)).new_page()
+        await page.goto(url)
+        await _answer_all(page, item9="1")
+        await page.check('input[name=phq9_3][value="2"]')
+        await page.fill("#comment", "private words")
+        async with _database_unreachable(service):
+            async with page.expect_navigation() as sent:
+                await page.click("button[type=submit]")
+            outage = await sent.value
+            assert outage is not None
+            assert outage.status == 503
+            assert await page.locator("h1").inner_text() == "Indisponible pour le moment"
+            assert "conservées sur cette page" in await page.locator("main").inner_text()
+            assert "+33 3114" in await page.locator(".emergency").inner_text()
+            kept = page.locator("form input[type=hidden]")
+            assert await page.locator("form input[name=phq9_3]").get_attribute("value") == "2"
+            assert await page.locator("form input[name=comment]").get_attribute("value") == (
+                "private words"
+            )
+            assert await kept.count() == 9 + 4  # PHQ-9, well-being, contact, comment, token
+            assert "phq9" not in page.url
+            assert "private" not in page.url
+            assert outage.headers.get("cache-control") == "no-store"
+            found = await audit_both_sizes(page, "outage, answers kept")
+            assert not found, "\n".join(found)
+        logged = capfd.readouterr()
+        assert "private words" not in logged.out + logged.err  # nor in the outage's log lines
+        async with page.expect_navigation() as resent:
+            await page.click("button[type=submit]")
+        thanks = await resent.value
+        assert thanks is not None
+        assert thanks.status == 200
+        assert "Merci" in await page.locator("h1").inner_text()
+        reloaded = await page.reload()  # the same post once more: already received
+        assert reloaded is not None
+        assert reloaded.status == 409
+    stored = await db.fetch(
+        "SELECT comment, answers FROM checkin_responses WHERE followup_id = $1", due.followup_id
+    )
+    assert [(r["comment"], r["answers"]) for r in stored] == [
+        ("private words", {"phq9": [0, 0, 2, 0, 0, 0, 0, 0, 1]})
+    ]

@@ -219,6 +219,37 @@ async def test_another_recipients_token_cannot_change_this_one(
     assert (await stored(notify, victim))["quiet_hours"] is None
 
 
+async def test_an_altered_or_another_recipients_link_is_audited_as_an_invalid_link(
+    notify: Notify, browser_client: httpx.AsyncClient
+) -> None:
+    """As crisis audits its page links: actor `link:invalid`, never the token itself."""
+    victim = await client_of(notify)
+    url = page_url(notify, victim)
+    altered = token_of(url)[:-2] + ("AA" if not url.endswith("AA") else "BB")
+    page = f"/recipients/{victim}/preferences/page"
+    old_elsewhere = token_of(
+        page_url(notify, await client_of(notify), at=datetime.now(UTC) - timedelta(days=401))
+    )
+
+    assert (await browser_client.get(page, params={"token": altered})).status_code == 403
+    posted = await browser_client.post(page, data={"token": altered, "channel": ""})
+    assert posted.status_code == 403
+    assert (await browser_client.get(page, params={"token": old_elsewhere})).status_code == 403
+
+    trail = await notify.http.get("/audit", params={"actor_id": "invalid", "limit": 200})
+    assert trail.status_code == 200, trail.text
+    uses = [
+        (e["action"], e["status"]) for e in trail.json()["items"] if e["resource_id"] == str(victim)
+    ]
+    assert uses == [
+        ("show_own_preferences", 403),
+        ("save_own_preferences", 403),
+        ("show_own_preferences", 403),
+    ]
+    assert altered not in trail.text
+    assert old_elsewhere not in trail.text
+
+
 async def test_a_channel_without_an_address_is_not_offered_and_cannot_be_forged(
     notify: Notify, browser_client: httpx.AsyncClient
 ) -> None:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, Route
 
+from notify.entrypoints.web.texts import TEXTS
 from tests.a11y import PHONE, audit_both_sizes
 from tests.browser import chromium, needs_chromium
 from tests.notify.integration.conftest import Notify
@@ -68,6 +69,7 @@ async def test_the_preferences_page_and_its_answers_pass_the_review(
         await page.locator("form button").click()
         await page.wait_for_load_state()
         assert await page.locator("[role=alert]").count() == 1  # the 422: one time missing
+        await _only_the_missing_time_is_marked(page, locale)
         found += await audit_both_sizes(page, "preferences (422)")
         await page.locator("input[value=sms]").check()
         await page.locator("#quiet-end").fill("08:00")
@@ -80,3 +82,43 @@ async def test_the_preferences_page_and_its_answers_pass_the_review(
     saved = await notify.http.get(f"/recipients/{client_id}/preferences")
     assert saved.json()["channel"] == "sms"
     assert saved.json()["quiet_hours"] == {"start": "21:00", "end": "08:00"}
+
+
+async def _described_by(page: Page, selector: str) -> list[str]:
+    ids = await page.locator(selector).get_attribute("aria-describedby") or ""
+    return [await page.locator(f"#{name}").inner_text() for name in ids.split()]
+
+
+async def _only_the_missing_time_is_marked(page: Page, locale: str) -> None:
+    """The refused field itself says so (not only the summary at the top), and what was
+    typed is still there."""
+    t = TEXTS[locale[:2]]
+    end, start = page.locator("#quiet-end"), page.locator("#quiet-start")
+    assert await end.get_attribute("aria-invalid") == "true"
+    assert (await _described_by(page, "#quiet-end"))[0] == t["bad_quiet"]
+    assert await start.get_attribute("aria-invalid") is None
+    assert await start.input_value() == "21:00"  # kept
+    assert await page.locator("fieldset .error").inner_text() == t["bad_quiet"]
+    await page.locator(".problems a").click()  # the summary takes the reader to the field
+    assert await page.evaluate("document.activeElement.id") == "quiet-end"
+
+
+async def test_the_same_time_twice_marks_both_fields_and_keeps_them(
+    notify: Notify, browser: Browser
+) -> None:
+    client_id = await client_of(notify, locale="ko")
+    async with _phone(browser, "ko-KR", notify) as page:
+        await page.goto(ORIGIN + page_url(notify, client_id))
+        await page.locator("#quiet-start").fill("21:00")
+        await page.locator("#quiet-end").fill("21:00")
+        await page.locator("form button").click()
+        await page.wait_for_load_state()
+        for field in ("#quiet-start", "#quiet-end"):
+            assert await page.locator(field).get_attribute("aria-invalid") == "true"
+            assert await page.locator(field).input_value() == "21:00"
+            assert await _described_by(page, field) == [
+                TEXTS["ko"]["bad_quiet"],
+                await page.locator("#quiet-hint").inner_text(),
+            ]
+        found = await audit_both_sizes(page, "preferences (422, same time twice)")
+    assert not found, "\n".join(found)

@@ -112,12 +112,14 @@ async def revoke_calendar_links(staff_id: UUID, caller: Person, runtime: Live) -
 async def get_calendar(staff_id: UUID, token: str, runtime: Live) -> Response:
     """The staff member's sessions from 30 days back to a year ahead (RFC 5545), without
     client names; a session cancelled in the last 30 days shows as `STATUS:CANCELLED`. The
-    signed token is the credential: 403 when altered, revoked, for someone else or for a
-    deactivated staff member, 410 when expired."""
+    signed token is the credential: 403 when altered, revoked, for someone else (expired or
+    not) or for a deactivated staff member, 410 when this feed's own link expired."""
     now = runtime.clock.now()
     try:
         link = runtime.settings.link_signer().verify(token, CALENDAR_PURPOSE, now=now)
-    except LinkExpired:
+    except LinkExpired as exc:
+        if exc.link.subject != str(staff_id):  # another's: told nothing, as an altered link
+            raise _bad_link() from None
         raise Problem(410, "link-expired", "Gone", "This calendar link has expired.") from None
     except LinkTampered:
         raise _bad_link() from None

@@ -384,7 +384,7 @@ async def _open(
             410,
         )
     except LinkTampered:
-        audit.note_actor(audit.Actor("link", "invalid"))
+        audit.note_invalid_link()
         # Whose link it was is not known: the browser's language.
         return not_valid_page(reader_language(request))
     audit.note_actor(audit.Actor("link", str(link.link_id)))

@@ -325,12 +325,15 @@ async def get_calendar_url(schedule_id: UUID, request: Request, caller: Caller) 
 )
 async def get_calendar(schedule_id: UUID, token: str, request: Request) -> Response:
     """The schedule's shifts for the next 90 days (RFC 5545). The signed token is the
-    credential: 403 when it was altered or is for another schedule, 410 when it expired."""
+    credential: 403 when it was altered or is for another schedule (expired or not), 410 when
+    this schedule's own link expired."""
     runtime = runtime_of(request)
     now = runtime.clock.now()
     try:
         link = _settings(runtime).link_signer().verify(token, CALENDAR_PURPOSE, now=now)
-    except LinkExpired:
+    except LinkExpired as exc:
+        if exc.link.subject != str(schedule_id):  # another's: told nothing, as an altered link
+            raise _bad_link() from None
         raise Problem(410, "link-expired", "Gone", "This calendar link has expired.") from None
     except LinkTampered:
         raise _bad_link() from None

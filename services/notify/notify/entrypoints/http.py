@@ -35,7 +35,7 @@ from notify.domain.quiet_hours import QuietHours
 
 router = APIRouter(tags=["notify"])
 
-_CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 
 
 class QuietHoursBody(RequestBody):
@@ -43,8 +43,8 @@ class QuietHoursBody(RequestBody):
 
     model_config = ConfigDict(json_schema_extra={"example": {"start": "21:00", "end": "08:00"}})
 
-    start: str = Field(pattern=_CLOCK_TIME, description="Local wall time HH:MM.")
-    end: str = Field(pattern=_CLOCK_TIME, description="Local wall time HH:MM.")
+    start: str = Field(pattern=CLOCK_TIME, description="Local wall time HH:MM.")
+    end: str = Field(pattern=CLOCK_TIME, description="Local wall time HH:MM.")
 
     @model_validator(mode="after")
     def _not_empty(self) -> "QuietHoursBody":

@@ -271,12 +271,14 @@ def _refused_now(shown: _Shown) -> _Refused:
 
 async def _open(runtime: Runtime, appointment_id: UUID, token: str) -> _Shown:
     if len(token) > _MAX_TOKEN:
+        audit.note_invalid_link()
         raise _Refused(403, "invalid")
     signer = booking_settings(runtime).link_signer()
     try:
         link = signer.verify(token, MANAGE_PURPOSE, now=runtime.clock.now())
     except LinkExpired as exc:
         if exc.link.subject != str(appointment_id):
+            audit.note_invalid_link()
             raise _Refused(403, "invalid") from None
         # Genuine but past the start it was minted for: the page still speaks the client's
         # language, and says so if the appointment moved rather than began.
@@ -285,8 +287,10 @@ async def _open(runtime: Runtime, appointment_id: UUID, token: str) -> _Shown:
         moved = late is not None and not for_this_start(exc.link, late.appointment)
         raise _Refused(410, "replaced" if moved else "over", late) from None
     except LinkTampered:
+        audit.note_invalid_link()  # audited as crisis audits its page links' (no token kept)
         raise _Refused(403, "invalid") from None
     if link.subject != str(appointment_id):
+        audit.note_invalid_link()
         raise _Refused(403, "invalid")
     audit.note_actor(audit.Actor("link", str(link.link_id)), sees_free_text=False)
     shown = await _load(runtime, appointment_id)

@@ -206,11 +206,13 @@ async def leave_from_form(
 async def _open(runtime: Runtime, offer_id: UUID, token: str) -> _Shown:
     """Check the link (the JSON route's check) and load what the page shows."""
     if len(token) > _MAX_TOKEN:
+        audit.note_invalid_link()
         raise _Refused(403, "invalid")
     try:
         verify_accept_link(runtime, offer_id, token)
     except LinkExpired as exc:
         if exc.link.subject != str(offer_id):
+            audit.note_invalid_link()
             raise _Refused(403, "invalid") from None
         # Genuine but late: the page still speaks the client's language.
         audit.note_actor(audit.Actor("link", str(exc.link.link_id)), sees_free_text=False)

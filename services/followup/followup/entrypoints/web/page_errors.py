@@ -5,9 +5,10 @@ progress page. The JSON API keeps problem+json.
 The client's pages: a request the route could not read (a link cut before `?token=`, an
 altered id) is a link that is not valid (403); an outage or a bug says "try again later" and
 names the emergency line when this process saw the link (`recent_links`), a generic emergency
-sentence otherwise. The language is the client's when known, else the browser's. Known means
-the request's own token was verified first: an id alone (a cut link) tells nobody the client's
-language.
+sentence otherwise. When it met a submitted check-in, the page keeps the answers in a form that
+sends them again (`unsent_answers`): the client need not start over. The language is the
+client's when known, else the browser's. Known means the request's own token was verified
+first: an id alone (a cut link) tells nobody the client's language.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from counseling_shared.http.private_pages import page_headers
-from followup.entrypoints.web import recent_links
+from followup.entrypoints.web import recent_links, unsent_answers
 from followup.entrypoints.web.response_form import templates
 from followup.entrypoints.web.texts import PROGRESS_TEXTS, TEXTS, browser_locale
 
@@ -49,6 +50,19 @@ def _client_page(request: Request, status: int) -> Response:
     if status >= 500:
         # An outage: the person may have been about to say they are not safe.
         line = known.emergency_line if known else None
+        if (answers := unsent_answers.kept(request)) is not None:
+            # Their answers are not lost: the page sends them again (no retyping PHQ-9).
+            return _page(
+                request,
+                locale,
+                TEXTS[locale],
+                "outage",
+                status,
+                emergency=True,
+                line=line,
+                resend=answers,
+                said="outage_kept",
+            )
         return _page(request, locale, TEXTS[locale], "outage", status, emergency=True, line=line)
     if status == 429:
         return _page(request, locale, TEXTS[locale], "busy", status)
@@ -85,12 +99,17 @@ def _page(
     emergency: bool = False,
     line: str | None = None,
     headers: dict[str, str] | None = None,
+    resend: dict[str, str] | None = None,
+    said: str | None = None,
 ) -> Response:
     context = {
         "locale": locale,
         "t": t,
         "title": t[f"{key}_title"],
-        "lines": [t[key]],
+        "lines": [t[said or key]],
+        # The answers as hidden fields of a form posting them again (in the body, not the URL).
+        "resend": resend,
+        "action": request.url.path,
         # After "try again later": the line when known, the generic sentence otherwise.
         "show_line": emergency,
         "emergency_line": line,

@@ -8,7 +8,8 @@ is audited (actor kind `link`, its id).
 
 A 422 names each missing answer (`phq9_5`) at its question and in a summary at the top; the
 "already received" page shows the site's emergency line (a reload re-posts, the link is reopened).
-Errors the route cannot answer itself are HTML pages too (`page_errors`).
+Errors the route cannot answer itself are HTML pages too (`page_errors`); after an outage
+that page carries the answers posted, to send them again (`unsent_answers`).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from followup.application.checkin_answers import (
 from followup.application.commands import FollowUpNotFound
 from followup.domain.measures.answers import InvalidCheckinAnswer
 from followup.domain.measures.scoring import ITEM_COUNT, SELF_HARM_ITEM
-from followup.entrypoints.web import recent_links
+from followup.entrypoints.web import recent_links, unsent_answers
 from followup.entrypoints.web.texts import (
     INSTRUMENT_TEXTS,
     TEXTS,
@@ -97,6 +98,7 @@ async def _verify(request: Request, followup_id: UUID, token: str) -> SignedLink
         link = _links(request).verify(followup_id, token, runtime.clock.now())
     except LinkExpired as exc:
         if exc.link.subject != str(followup_id):  # another follow-up's: as an altered link
+            audit.note_invalid_link()
             raise _Page(403, "invalid_title", "invalid", _browser_locale(request)) from None
         # Genuine but late: the page speaks the client's language.
         audit.note_actor(audit.Actor("link", str(exc.link.link_id)), sees_free_text=False)
@@ -104,6 +106,7 @@ async def _verify(request: Request, followup_id: UUID, token: str) -> SignedLink
             locale = await client_locale(PostgresFollowupStore(conn), followup_id)
         raise _Page(410, "expired_title", "expired", locale_of(locale)) from None
     except LinkTampered:
+        audit.note_invalid_link()  # audited as crisis audits its page links' (no token kept)
         raise _Page(403, "invalid_title", "invalid", _browser_locale(request)) from None
     audit.note_actor(audit.Actor("link", str(link.link_id)), sees_free_text=False)
     # Lets an error page after this point speak the client's language (`page_errors`).
@@ -212,6 +215,8 @@ async def submit_response_form(followup_id: UUID, request: Request) -> HTMLRespo
     token = fields.get("token", "")
     try:
         link = await _verify(request, followup_id, token)
+        # From here an outage's page gives the answers back to send again (`page_errors`).
+        unsent_answers.keep(request, fields)
         form = await _form(request, followup_id)
     except _Page as page:
         return _message(request, page)

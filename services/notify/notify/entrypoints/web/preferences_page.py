@@ -13,6 +13,7 @@ An altered link (or another recipient's) is a 403 page, an expired one a 410 pag
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -41,7 +42,7 @@ from notify.application.preferences import set_recipient_preferences
 from notify.domain.channels import SELF_SERVICE_CHANNELS, Addresses, offered_channels
 from notify.domain.preferences import RecipientPreferences
 from notify.domain.quiet_hours import QuietHours
-from notify.entrypoints.http import QuietHoursBody
+from notify.entrypoints.http import CLOCK_TIME, QuietHoursBody
 from notify.entrypoints.web.texts import TEXTS, locale_of
 from notify.settings import NotifySettings
 
@@ -117,7 +118,7 @@ async def show_own_preferences(
         "quiet_start": quiet.start.strftime("%H:%M") if quiet else "",
         "quiet_end": quiet.end.strftime("%H:%M") if quiet else "",
     }
-    return _render(request, client, token, given, [], 200)
+    return _render(request, client, token, given, frozenset(), 200)
 
 
 @router.post(
@@ -139,12 +140,14 @@ async def save_own_preferences(recipient_id: UUID, request: Request) -> HTMLResp
         client = await _open(request, runtime, recipient_id, token)
     except _Refused as refused:
         return _message(request, refused)
-    t = TEXTS[client.locale]
     channel, channel_ok = _channel(form.get("channel", ""), client.offered)
-    quiet, quiet_ok = _quiet(form.get("quiet_start", ""), form.get("quiet_end", ""))
-    problems = [t["bad_channel"]] * (not channel_ok) + [t["bad_quiet"]] * (not quiet_ok)
-    if problems:
-        return _render(request, client, token, form, problems, 422)
+    start, end = form.get("quiet_start", ""), form.get("quiet_end", "")
+    quiet, quiet_ok = _quiet(start, end)
+    invalid = ({"channel"} if not channel_ok else set()) | (
+        set() if quiet_ok else set(_quiet_fields_to_fix(start, end))
+    )
+    if invalid:
+        return _render(request, client, token, form, frozenset(invalid), 422)
     try:
         await set_recipient_preferences(runtime.db(), runtime.clock, recipient_id, quiet, channel)
     except ConcurrencyConflict:
@@ -175,11 +178,13 @@ def _quiet(start: str, end: str) -> tuple[QuietHours | None, bool]:
 async def _open(request: Request, runtime: Runtime, recipient_id: UUID, token: str) -> _Client:
     """Check the link, then ask booking which addresses the client has now."""
     if len(token) > _MAX_TOKEN:
+        audit.note_invalid_link()
         raise _Refused(403, "invalid", _browser_locale(request))
     try:
         link = _links(runtime).verify(recipient_id, token, runtime.clock.now())
     except LinkExpired as exc:
         if exc.link.subject != str(recipient_id):
+            audit.note_invalid_link()
             raise _Refused(403, "invalid", _browser_locale(request)) from None
         # Genuine but old: the page still speaks the client's language.
         audit.note_actor(audit.Actor("link", str(exc.link.link_id)), sees_free_text=False)
@@ -188,6 +193,7 @@ async def _open(request: Request, runtime: Runtime, recipient_id: UUID, token: s
         locale = locale_of(known[0]) if known else _browser_locale(request)
         raise _Refused(410, "expired", locale) from None
     except LinkTampered:
+        audit.note_invalid_link()  # audited as crisis audits its page links' (no token kept)
         raise _Refused(403, "invalid", _browser_locale(request)) from None
     audit.note_actor(audit.Actor("link", str(link.link_id)), sees_free_text=False)
     async with runtime.db().acquire() as conn:
@@ -218,12 +224,39 @@ async def _open(request: Request, runtime: Runtime, recipient_id: UUID, token: s
     )
 
 
+def _quiet_fields_to_fix(start: str, end: str) -> tuple[str, ...]:
+    """Of refused quiet hours, the fields to mark: the one missing or malformed, else both
+    (the same time twice)."""
+    wrong = tuple(
+        name
+        for name, value in (("quiet_start", start), ("quiet_end", end))
+        if not re.fullmatch(CLOCK_TIME, value)
+    )
+    return wrong or ("quiet_start", "quiet_end")
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """A line of the summary at the top: its words and the control it takes the reader to."""
+
+    anchor: str
+    text: str
+
+
+def _problems(invalid: frozenset[str], t: dict[str, str]) -> list[_Problem]:
+    problems = [_Problem("channel-group", t["bad_channel"])] if "channel" in invalid else []
+    first_time = next((n for n in ("quiet_start", "quiet_end") if n in invalid), None)
+    if first_time is not None:
+        problems.append(_Problem(first_time.replace("_", "-"), t["bad_quiet"]))
+    return problems
+
+
 def _render(
     request: Request,
     client: _Client,
     token: str,
     given: dict[str, str],
-    problems: list[str],
+    invalid: frozenset[str],
     status: int,
 ) -> HTMLResponse:
     t = TEXTS[client.locale]
@@ -231,7 +264,10 @@ def _render(
         "locale": client.locale,
         "t": t,
         "title": t["title"],
-        "problems": problems,
+        # Each refused field is marked where it is (aria-invalid, described by its message)
+        # and named in the summary; what was typed is shown again.
+        "invalid": invalid,
+        "problems": _problems(invalid, t),
         "offered": [c.value for c in client.offered],
         "channel": given.get("channel", ""),
         "quiet_start": given.get("quiet_start", ""),
