@@ -292,3 +292,27 @@ async def test_a_flag_on_the_holiday_pages_the_holiday_team(
     view = await crisis.http.get(f"/alerts/{flagged.json()['alert_id']}")
 
     assert [p["staff_id"] for p in view.json()["pages"]] == [center.holiday]
+
+
+async def test_a_list_changed_back_then_a_late_one_keeps_the_list_changed_back(
+    crisis: RunningCrisis, database_url: str, bus: Bus
+) -> None:
+    """booking closes the 6th, reopens it, then closes it again; the reopening arrives last (a
+    redriven dead letter): the site is closed on the 6th, as booking says. The third list is
+    the first again, but it is newer than the late one, which must not win. (Last in the
+    module: its site would count in the rebuild test's.)"""
+    site = uuid.uuid4()
+    closed = [ClosedSpan(from_=HOLIDAY, to=HOLIDAY, kind="public_holiday")]
+    for closures, at in ((closed, NOW), (closed, NOW + timedelta(hours=2))):
+        sent = await bus.publish(
+            SiteClosuresChanged(site_id=site, closures=closures), source="booking", time=at
+        )
+        await eventually(lambda sent=sent: _handled(database_url, sent))
+    late = SiteClosuresChanged(site_id=site, closures=[])
+    sent = await bus.publish(late, source="booking", time=NOW + timedelta(hours=1))
+    await eventually(lambda: _handled(database_url, sent))
+
+    recorded = await _recorded(database_url, str(site))
+    assert recorded[-1]["closures"] == [
+        {"from": HOLIDAY.isoformat(), "to": HOLIDAY.isoformat(), "kind": "public_holiday"}
+    ]
