@@ -319,3 +319,24 @@ async def _handled_soon(database_url: str, event_id: UUID) -> None:
         return await _handled(database_url, event_id)
 
     await eventually(handled)
+
+
+async def test_a_restriction_with_unknown_days_is_a_422_naming_the_field(
+    crisis: RunningCrisis, center: Center
+) -> None:
+    for days in ("holiday", None, 3):
+        layer = {
+            "rotation": {"kind": "daily", "handoff": "09:00", "start_on": "2030-01-01"},
+            "participants": [center.base],
+            "restrictions": [
+                {"weekdays": [1], "from": "09:00", "to": "17:00", "days": "open"},
+                {"weekdays": [2], "from": "09:00", "to": "17:00", "days": days},
+            ],
+        }
+        answer = await crisis.http.post(
+            "/schedules", json={"site_id": center.site_id, "name": "Bad", "layers": [layer]}
+        )
+        assert answer.status_code == 422, answer.text
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        fields = [e["field"] for e in answer.json()["errors"]]
+        assert fields == ["layers.0.restrictions.1.days"], answer.text
