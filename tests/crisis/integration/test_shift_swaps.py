@@ -14,6 +14,9 @@ import pytest
 
 from counseling_shared.clock import ControllableClock
 from counseling_shared.events import SiteRegistered
+from counseling_shared.unit_of_work import unit_of_work
+from crisis.application.swaps import take_swap
+from crisis.domain.schedules.swaps import TakerOnCall
 from tests.crisis.integration.harness import (
     API_KEY,
     Bus,
@@ -328,3 +331,51 @@ async def test_a_colleague_on_call_then_on_another_schedule_of_the_policy_cannot
     taken = await _act(center, swap_id, "accept", B)
     assert taken.status_code == 200, taken.text
     assert await on_call_at(center.crisis, center.schedule_id, "2026-03-07T14:00:00Z") == [str(B)]
+
+
+async def test_one_colleague_taking_two_shifts_of_the_policy_at_once_gets_one(
+    center: Center,
+) -> None:
+    """C takes A's hours on one schedule of the policy and, at the same moment, B's same hours
+    on another: the second take must see the first (a 409 `taker_on_call_in_policy`), not
+    read the other schedule as it stood before and leave C paged twice with nobody in A's or
+    B's place. The first take is held open while the second runs."""
+    http = center.crisis.http
+    days = await post_schedule(center.crisis, SITE, [weekly_layer(A, C)], name="Days")
+    nights = await post_schedule(center.crisis, SITE, [weekly_layer(B, C)], name="Nights")
+    levels = [
+        {"schedule_ids": [days["schedule_id"]], "ack_timeout": "PT5M"},
+        {"schedule_ids": [nights["schedule_id"]], "ack_timeout": "PT5M"},
+    ]
+    policy = await http.put(f"/sites/{SITE}/escalation-policy", json={"levels": levels})
+    assert policy.status_code == 200, policy.text
+    hours = {"start": "2026-03-05T13:00:00Z", "end": "2026-03-05T15:00:00Z", "offered_to": [str(C)]}
+    swap_ids = []
+    for schedule, requester in ((days, A), (nights, B)):
+        asked = await http.post(
+            f"/schedules/{schedule['schedule_id']}/swap-requests",
+            json=hours,
+            headers=STAFF[requester],
+        )
+        assert asked.status_code == 201, asked.text
+        swap_ids.append(UUID(asked.json()["id"]))
+    runtime = center.crisis.runtime
+
+    async def take(swap_id: UUID) -> None:
+        async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
+            await take_swap(uow, swap_id, C, uuid4(), require_known_staff=True)
+
+    async with unit_of_work(runtime.db(), source="crisis", clock=runtime.clock) as uow:
+        await take_swap(uow, swap_ids[0], C, uuid4(), require_known_staff=True)
+        second = asyncio.create_task(take(swap_ids[1]))
+        done, _ = await asyncio.wait({second}, timeout=1)
+        assert not done, "the second take went through while the first was not committed"
+
+    with pytest.raises(TakerOnCall) as refused:
+        await second
+    assert refused.value.reason == "taker_on_call_in_policy"
+    assert refused.value.schedule_id == UUID(days["schedule_id"])
+    assert await on_call_at(center.crisis, days["schedule_id"], "2026-03-05T14:00:00Z") == [str(C)]
+    assert await on_call_at(center.crisis, nights["schedule_id"], "2026-03-05T14:00:00Z") == [
+        str(B)
+    ]

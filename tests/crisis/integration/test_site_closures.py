@@ -292,3 +292,51 @@ async def test_a_flag_on_the_holiday_pages_the_holiday_team(
     view = await crisis.http.get(f"/alerts/{flagged.json()['alert_id']}")
 
     assert [p["staff_id"] for p in view.json()["pages"]] == [center.holiday]
+
+
+async def test_a_list_changed_back_then_a_late_one_keeps_the_list_changed_back(
+    crisis: RunningCrisis, database_url: str, bus: Bus
+) -> None:
+    """booking closes the 6th, reopens it, then closes it again; the reopening arrives last (a
+    redriven dead letter): the site is closed on the 6th, as booking says. The third list is
+    the first again, but it is newer than the late one, which must not win. (Last in the
+    module: its site would count in the rebuild test's.)"""
+    site = uuid.uuid4()
+    closed = [ClosedSpan(from_=HOLIDAY, to=HOLIDAY, kind="public_holiday")]
+    for closures, hours in ((closed, 0), (closed, 2), ([], 1)):
+        changed = SiteClosuresChanged(site_id=site, closures=closures)
+        sent = await bus.publish(changed, source="booking", time=NOW + timedelta(hours=hours))
+        await _handled_soon(database_url, sent)
+
+    recorded = await _recorded(database_url, str(site))
+    assert recorded[-1]["closures"] == [
+        {"from": HOLIDAY.isoformat(), "to": HOLIDAY.isoformat(), "kind": "public_holiday"}
+    ]
+
+
+async def _handled_soon(database_url: str, event_id: UUID) -> None:
+    async def handled() -> bool:
+        return await _handled(database_url, event_id)
+
+    await eventually(handled)
+
+
+async def test_a_restriction_with_unknown_days_is_a_422_naming_the_field(
+    crisis: RunningCrisis, center: Center
+) -> None:
+    for days in ("holiday", None, 3):
+        layer = {
+            "rotation": {"kind": "daily", "handoff": "09:00", "start_on": "2030-01-01"},
+            "participants": [center.base],
+            "restrictions": [
+                {"weekdays": [1], "from": "09:00", "to": "17:00", "days": "open"},
+                {"weekdays": [2], "from": "09:00", "to": "17:00", "days": days},
+            ],
+        }
+        answer = await crisis.http.post(
+            "/schedules", json={"site_id": center.site_id, "name": "Bad", "layers": [layer]}
+        )
+        assert answer.status_code == 422, answer.text
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        fields = [e["field"] for e in answer.json()["errors"]]
+        assert fields == ["layers.0.restrictions.1.days"], answer.text

@@ -26,8 +26,17 @@ def test_a_first_or_changed_list_is_recorded() -> None:
 
 
 def test_the_same_list_or_an_older_one_records_nothing() -> None:
-    assert decide_record(KEPT, SITE, [HOLIDAY], AT + timedelta(hours=1)) == []
+    assert decide_record(KEPT, SITE, [HOLIDAY], AT) == []
     assert decide_record(KEPT, SITE, [], AT - timedelta(seconds=1)) == []
+
+
+def test_the_same_list_at_a_later_time_moves_the_time_a_late_list_is_compared_with() -> None:
+    """Closed, reopened (arriving last), closed again: the reopening is older than the list
+    kept, so the day stays closed."""
+    later = AT + timedelta(hours=2)
+    [again] = decide_record(KEPT, SITE, [HOLIDAY], later)
+    assert again == SiteClosuresRecorded(SITE, (HOLIDAY,), later)
+    assert decide_record(again, SITE, [], AT + timedelta(hours=1)) == []
 
 
 def test_a_span_ending_before_it_starts_is_refused() -> None:

@@ -69,6 +69,15 @@ async def lock(conn: Connection, swap_request_id: UUID) -> StoredSwap | None:
     return _stored(row) if row else None
 
 
+async def lock_taker(conn: Connection, staff_id: UUID) -> None:
+    """Until commit, no other take by `staff_id` runs: a take reads the policy's other
+    schedules without locking them, so two takes by one person at once (two requests on two
+    schedules of one policy) would each miss the other's override."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"swap-taker:{staff_id}"
+    )
+
+
 async def list_for_schedule(
     conn: Connection,
     schedule_id: UUID,

@@ -77,7 +77,11 @@ async def take_swap(
     override replacing the requester by `taker` is added to the schedule in the same
     transaction. Raises `NotOffered`, `SwapConflict` (`TakerOnCall`: the taker is on call already
     for some of it, on this schedule or another of an escalation policy naming it),
-    `InvalidOverride` (a deactivated taker)."""
+    `InvalidOverride` (a deactivated taker).
+
+    One take per taker at a time (`lock_taker`, before the request's row): their other takes
+    change the schedules `check_taker_not_on_call_elsewhere` reads."""
+    await swaps.lock_taker(uow.conn, taker)
     loaded = await _lock(uow, swap_request_id)
     taken = decide_take(loaded.request, taker, override_id, uow.now())
     schedule_id = taken.schedule_id
@@ -106,7 +110,8 @@ async def _policy_neighbours(
     uow: UnitOfWork, schedule_id: UUID
 ) -> list[tuple[Schedule, tuple[Override, ...]]]:
     """The other schedules of every escalation policy that names `schedule_id`, as they stand
-    (read, not locked: a change to them racing the take is not seen)."""
+    (read, not locked: the taker's own takes wait for each other, `lock_taker`; an override or
+    an edit racing the take is not seen, and neither is checked for the taker anyway)."""
     named = {
         other
         for site_policy in await policies.policies_naming_schedule(uow.conn, schedule_id)

@@ -3,8 +3,10 @@ own `SiteClosuresRecorded` (so a rebuild restores them), deciding which days are
 the site's schedules.
 
 The list is replaced whole each time, as booking replaces it. Recording is idempotent: the
-same list again records nothing, and a list booking changed before the one recorded (an older
-message arriving late) changes nothing.
+same message again (the same list at the same time) records nothing, and a list booking changed
+before the one recorded (an older message arriving late) changes nothing. The same list at a
+later time is recorded all the same: it is what a late message is compared with (a day closed,
+reopened, closed again, with the reopening arriving last, stays closed).
 """
 
 from collections.abc import Sequence
@@ -53,7 +55,7 @@ def decide_record(
     if current is not None:
         if changed_at < current.changed_at:
             return []  # an older list than the one kept
-        if current.closures == tuple(closures):
+        if current.closures == tuple(closures) and changed_at == current.changed_at:
             return []  # the same list again
     return [SiteClosuresRecorded(site_id, tuple(closures), changed_at)]
 
