@@ -232,7 +232,7 @@ async def leave_series(
             body.from_,
             command,
             caller,
-            offer_policy(runtime).on_freed(),
+            offer_policy(runtime),
         ),
     )
     return GroupSeriesOut.of(done)
