@@ -23,7 +23,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from counseling_shared import audit, audit_batch, idempotency, metrics
 from counseling_shared.http.bodies import Instant
 from counseling_shared.http.dependencies import Admin
-from counseling_shared.http.problems import Unprocessable, html_page_for, problem_response
+from counseling_shared.http.problems import (
+    RETRY_SOON,
+    Unprocessable,
+    html_page_for,
+    problem_response,
+)
 from counseling_shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -156,7 +161,8 @@ def _compare(committed: audit.AuditEntry, answered: audit.AuditEntry) -> None:
 
 
 def _unrecorded_read(scope: Scope) -> tuple[dict[str, Any], bytes]:
-    page = html_page_for(Request(scope), 503)  # a person's page: HTML, saying to try again
+    # A person's page: HTML, saying to try again (and when, as the problem does).
+    page = html_page_for(Request(scope), 503, RETRY_SOON)
     if page is not None:
         return {"status": 503, "headers": list(page.raw_headers)}, bytes(page.body)
     answer = problem_response(
@@ -166,7 +172,7 @@ def _unrecorded_read(scope: Scope) -> tuple[dict[str, Any], bytes]:
         "This read could not be recorded in the audit trail, so it was not answered; try again"
         " shortly.",
         instance=scope["path"],
-        headers={"Retry-After": "5"},
+        headers=RETRY_SOON,
     )
     return {"status": 503, "headers": list(answer.raw_headers)}, bytes(answer.body)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -160,7 +160,12 @@ class IdempotencyMiddleware:
                 log.warning("database_unreachable", path=scope["path"], error=repr(exc))
                 problem = NotReady()
                 await _send_problem(
-                    send, problem.status, problem.kind, problem.title, problem.detail
+                    send,
+                    problem.status,
+                    problem.kind,
+                    problem.title,
+                    problem.detail,
+                    headers=problem.headers,
                 )
                 return
             if found is not None:
@@ -290,16 +295,18 @@ def _replay(body: bytes, original: Receive) -> Receive:
 
 
 async def _send_problem(
-    send: Send, status: int, kind: str, title: str, detail: str, **extensions: Any
+    send: Send,
+    status: int,
+    kind: str,
+    title: str,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+    **extensions: Any,
 ) -> None:
     body = json.dumps(
         {"type": _TYPE + kind, "title": title, "status": status, "detail": detail, **extensions}
     ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", PROBLEM_JSON.encode())],
-        }
-    )
+    raw = [(b"content-type", PROBLEM_JSON.encode())]
+    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})

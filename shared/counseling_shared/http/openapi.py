@@ -82,7 +82,8 @@ DESCRIPTIONS = {
     422: "Invalid input: `errors` names each bad or unknown field.",
     429: "This key's rate limit (`RATE_LIMIT`) is spent for now; retry after `Retry-After`"
     " seconds.",
-    503: "The service cannot reach its database right now (start-up or an outage); retry.",
+    503: "The service cannot reach its database right now (start-up or an outage), or could not"
+    " write the request's audit entry: nothing was done; retry after `Retry-After` seconds.",
 }
 
 IDEMPOTENCY_KEY: dict[str, Any] = {

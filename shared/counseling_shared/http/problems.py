@@ -57,6 +57,10 @@ class Unprocessable(Problem):
         super().__init__(422, "validation-error", "Invalid request", detail, errors=errors)
 
 
+RETRY_SOON: Mapping[str, str] = {"Retry-After": "5"}
+"""What a 503 tells its caller: nothing was done, try again in a few seconds."""
+
+
 class NotReady(Problem):
     """The service is up but cannot reach its database yet (start-up or an outage)."""
 
@@ -66,6 +70,7 @@ class NotReady(Problem):
             "unavailable",
             "Service unavailable",
             "The service cannot reach its database right now; try again shortly.",
+            headers=RETRY_SOON,
         )
 
 
@@ -96,7 +101,9 @@ def problem_of(exc: Exception) -> Problem | None:
         return exc
     for kind, (status, name, title, detail) in _NEUTRAL.items():
         if isinstance(exc, kind):
-            return Problem(status, name, title, detail)
+            return Problem(
+                status, name, title, detail, headers=RETRY_SOON if status == 503 else None
+            )
     return None
 
 
@@ -237,10 +244,19 @@ def install_html_error_pages(app: FastAPI, page: HtmlErrorPage) -> None:
     app.state.html_error_page = page
 
 
-def html_page_for(request: Request, status: int) -> Response | None:
-    """The app's HTML error page for this request, if it has one (`install_html_error_pages`)."""
-    page: HtmlErrorPage | None = getattr(request.app.state, "html_error_page", None)
-    return page(request, status) if page is not None else None
+def html_page_for(
+    request: Request, status: int, headers: Mapping[str, str] | None = None
+) -> Response | None:
+    """The app's HTML error page for this request, if it has one (`install_html_error_pages`).
+    `headers`: those the problem+json answer would carry (a 503's `Retry-After`), which the
+    page carries too (a header the page sets itself is kept)."""
+    make: HtmlErrorPage | None = getattr(request.app.state, "html_error_page", None)
+    page = make(request, status) if make is not None else None
+    if page is not None:
+        for name, value in (headers or {}).items():
+            if name not in page.headers:
+                page.headers[name] = value
+    return page
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -248,7 +264,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _problem(request: Request, raised: Exception) -> Response:
         exc = problem_of(raised)
         assert exc is not None  # registered for `Problem` and the write path's own errors
-        if (page := html_page_for(request, exc.status)) is not None:
+        if (page := html_page_for(request, exc.status, exc.headers)) is not None:
             return page
         return problem_response(
             exc.status,
@@ -280,7 +296,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        if (page := html_page_for(request, exc.status_code)) is not None:
+        if (page := html_page_for(request, exc.status_code, exc.headers)) is not None:
             return page
         status, detail = exc.status_code, str(exc.detail)
         headers = dict(exc.headers or {})
@@ -330,9 +346,14 @@ DATABASE_UNREACHABLE: tuple[type[Exception], ...] = (
 async def _unreachable(request: Request, exc: Exception) -> Response:
     # The database went away under the request: nothing was committed, retry later.
     log.warning("database_unreachable", path=request.url.path, error=repr(exc))
-    if (page := html_page_for(request, 503)) is not None:
-        return page
     problem = NotReady()
+    if (page := html_page_for(request, problem.status, problem.headers)) is not None:
+        return page
     return problem_response(
-        problem.status, problem.kind, problem.title, problem.detail, request.url.path
+        problem.status,
+        problem.kind,
+        problem.title,
+        problem.detail,
+        request.url.path,
+        problem.headers,
     )

@@ -15,6 +15,7 @@ from starlette.requests import Request
 
 from booking.entrypoints.web import manage_page, offer_page
 from booking.entrypoints.web.page_errors import html_error_page
+from counseling_shared import audit_batch
 from counseling_shared.http.private_pages import PRIVATE_PAGE_HEADERS
 from tests.booking.integration.support import Booking
 from tests.booking.integration.test_manage_link import _events, _practice, _relative
@@ -86,6 +87,28 @@ async def test_an_outage_says_try_again_later_in_the_readers_language(
     monkeypatch.setattr(manage_page, "_load", database_gone)
     outage = await booking.http.get(link, headers={"Accept-Language": "ru"})
     assert "Сейчас недоступно" in _is_page(outage, 503, "ru")
+    # When to try again, as the JSON API's 503 says it.
+    assert outage.headers["retry-after"] == "5"
+
+
+async def test_a_page_whose_read_cannot_be_audited_is_a_503_page_with_retry_after(
+    booking: Booking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No disclosure without its audit entry: the page is withheld, and the person's 503 page
+    says when to try again (`Retry-After`) as the problem+json answer does."""
+    link = await _manage_link(booking)
+
+    async def trail_down(*_: Any) -> None:
+        raise ConnectionError("the audit entry cannot be written")
+
+    monkeypatch.setattr(audit_batch, "record", trail_down)
+    page = await booking.http.get(link, headers={"Accept-Language": "ru"})
+    assert "Сейчас недоступно" in _is_page(page, 503, "ru")
+    assert page.headers["retry-after"] == "5"
+    api = await booking.get("/sites")
+    assert api.status_code == 503
+    assert api.headers["content-type"] == "application/problem+json"
+    assert api.headers["retry-after"] == "5"
 
 
 async def test_a_bug_on_the_offer_page_is_a_500_page_not_english_json(

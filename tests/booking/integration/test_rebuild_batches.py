@@ -138,8 +138,9 @@ async def _groups(
 
 
 async def _group_series(booking: Booking, counselor: dict[str, Any], clients: list[Any]) -> None:
-    """A recurring group, two clients seated in it, one leaving it, cancelled from its
-    second occurrence (the series' stream holds each seat summary)."""
+    """A recurring group, two clients seated in it, one leaving it, a third waiting for its
+    full second occurrence and leaving it (the entry closed, `left_series`), cancelled from
+    its second occurrence (the series' stream holds each seat summary)."""
     series = await booking.created(
         "/group-session-series",
         {
@@ -154,7 +155,12 @@ async def _group_series(booking: Booking, counselor: dict[str, Any], clients: li
     for client in clients[:2]:
         answer = await booking.post(f"{path}/seats", {"client_id": client["id"]})
         assert answer.status_code == 200, answer.text
+    second_id = series["occurrences"][1]["id"]
+    await booking.created(f"/group-sessions/{second_id}/seats", {"client_id": clients[2]["id"]})
+    await booking.created(f"/group-sessions/{second_id}/waitlist", {"client_id": clients[3]["id"]})
     leave = {"reason": "r", "cancelled_by": "client"}
+    answer = await booking.post(f"{path}/seats/{clients[3]['id']}/cancel", leave)
+    assert answer.status_code == 200, answer.text
     answer = await booking.post(f"{path}/seats/{clients[1]['id']}/cancel", leave)
     assert answer.status_code == 200, answer.text
     second = datetime.fromisoformat(series["occurrences"][1]["start"]).date()
@@ -370,6 +376,7 @@ async def test_a_rebuild_in_small_batches_of_many_aggregates_equals_the_live_pro
     assert all(len(live[t]) >= SITES for t in REBUILT), {t: len(r) for t, r in live.items()}
     # Entries left (withdrawn, closed) and offers declined or withdrawn are rebuilt too.
     assert {"withdrawn", "closed"} <= {r["status"] for r in live["waitlist_entries"]}
+    assert "left_series" in {r["left_reason"] for r in live["waitlist_entries"]}
     assert {"withdrawn", "declined"} <= {r["status"] for r in live["waitlist_offers"]}
     indexes = await index_definitions(booking.database_url)
     for spoil in (None, _drift, _emptied):

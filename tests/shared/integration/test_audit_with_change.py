@@ -132,6 +132,7 @@ async def test_a_change_whose_entry_cannot_be_written_is_not_made(
             assert answer.status_code == 503, answer.text
             assert answer.headers["content-type"] == "application/problem+json"
             assert "audit trail" in answer.json()["detail"]
+            assert answer.headers["retry-after"] == "5"  # nothing was made: try again soon
         assert await db.fetchval("SELECT count(*) FROM staff") == before
         # Nothing went out: a change made afterwards is the only one on the bus.
         made = await probe.post("/staff", json=staff("Made Person"), headers=KEY)

@@ -22,7 +22,7 @@ from booking.application.group_sessions import SeatedGroup
 from booking.application.ports import SiteAccess, require_site
 from booking.application.recording import record, stream_id
 from booking.application.series import plan_series
-from booking.application.waitlist import OfferPolicy
+from booking.application.waitlist import OfferPolicy, close_series_entries
 from booking.domain import appointment, group_series, group_session
 from booking.domain.appointment import Appointment, AppointmentStatus
 from booking.domain.errors import NotAllowedNow, SlotTaken, UnknownAggregate, refuse_invalid
@@ -31,6 +31,7 @@ from booking.domain.group_session import AlreadySeated, GroupFull, GroupSessionS
 from booking.domain.scheduling import series
 from booking.domain.scheduling.closures import SiteClosed
 from booking.domain.scheduling.series import Conflict, SeriesConflicts
+from counseling_shared import audit
 from counseling_shared.codes import CancelledBy, SeriesSeatCancelCause
 from counseling_shared.unit_of_work import UnitOfWork
 
@@ -178,33 +179,44 @@ async def leave_series(
     from_date: date | None,
     command: appointment.CancelAppointment,
     access: SiteAccess,
-    on_freed: handlers.SlotFreed | None = None,
+    policy: OfferPolicy | None = None,
 ) -> ScheduledSeries:
     """Give up the client's seats in the booked occurrences still ahead on or after
     `from_date` (the site's local date; default: today), each an ordinary cancellation of its
-    appointment
-    (late and fee rules as for any), each freed seat offered to its group's waitlist
-    (`on_freed`). A client holding no such seat: `NotAllowedNow` (409)."""
+    appointment (late and fee rules as for any), each freed seat offered to its group's
+    waitlist (`policy`). The client stops waiting for those occurrences too: each waiting
+    entry closes (`left_series`), an open offer's seat going to the next client at once. A
+    client holding no such seat and waiting for no such occurrence: `NotAllowedNow` (409)."""
     current = await _series(uow, group_series_id, access, locked=True)
     # A replay answers the series, not one of the seats this cancels.
     uow.name_resource(current.id, f"/group-session-series/{current.id}")
+    # About this client and site, even when only entries close (their events name neither)
+    # or the first event published is the next client's offer.
+    audit.note_site(current.site_id)
+    audit.note_client(client_id)
     zone = ZoneInfo(current.timezone)
     since = from_date or uow.now().astimezone(zone).date()
     as_part = replace(command, group_series_id=current.id)  # each seat's event names the series
-    cancelled: list[Appointment] = []
     now = uow.now()
-    for session in await _from_date(uow.conn, current, since):
-        if session.start <= now:
-            continue  # under way or over: the session's outcome is recorded, not cancelled
+    # Under way or over: the session's outcome is recorded, not cancelled, nor waited for.
+    ahead = [s for s in await _from_date(uow.conn, current, since) if s.start > now]
+    # The entries first: each locks its offer before the session it offers on, as an accept.
+    closed = await close_series_entries(uow, client_id, {s.id for s in ahead}, policy)
+    on_freed = policy.on_freed() if policy is not None else None
+    cancelled: list[Appointment] = []
+    for session in ahead:
         for seat in await _booked_seats(uow.conn, session.id):
             if seat.client_id == client_id:
                 cancelled.append(
                     await handlers.cancel_appointment(uow, seat.id, as_part, access, on_freed)
                 )
-    if not cancelled:
+    if not cancelled and not closed:
         raise NotAllowedNow(
-            f"client {client_id} holds no seat in group series {current.id} from {since}"
+            f"client {client_id} holds no seat in, and waits for no occurrence of, group "
+            f"series {current.id} from {since}"
         )
+    if not cancelled:
+        return await scheduled_series(uow.conn, current)  # no seat given up: no notice
     left = SeriesSeatCancelCause.LEFT
     event = _seats_cancelled(current, client_id, since, command.cancelled_by, left, cancelled, now)
     state = await _save(uow, current, [event], cancelled)

@@ -658,6 +658,20 @@ async def close_care_episode(
     return closed
 
 
+async def close_series_entries(
+    uow: UnitOfWork,
+    client_id: UUID,
+    group_session_ids: set[UUID],
+    policy: OfferPolicy | None,
+) -> list[Entry]:
+    """The client left a group series: their waiting entries for these of its occurrences
+    close (`left_series`), each open offer withdrawn and its seat offered to the next client
+    at once (`policy`), as on a closed care episode."""
+    waiting = await waitlist_store.waiting_of_client(uow.conn, client_id)
+    entries = [e for e in waiting if e.group_session_id in group_session_ids]
+    return await close_entries(uow, entries, waitlist.CloseReason.LEFT_SERIES, policy)
+
+
 async def lock_group_wait(uow: UnitOfWork, group_session_id: UUID, client_id: UUID) -> Entry | None:
     """The client's waiting entry for the group, if any, with its open offer locked: a direct
     seat takes this before the session's row lock, the order an accept takes them in."""

@@ -39,6 +39,7 @@ class CloseReason(StrEnum):
     GROUP_CANCELLED = "group_cancelled"  # the group session it waited for was cancelled
     CLIENT_ERASED = "client_erased"  # the client was erased on request
     SEATED = "seated"  # the client took a seat in the group it waited for directly
+    LEFT_SERIES = "left_series"  # the client left the group series of the session it waited for
 
 
 LeaveReason = WithdrawReason | CloseReason

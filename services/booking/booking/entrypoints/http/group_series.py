@@ -205,8 +205,8 @@ async def seat_in_series(
     "/group-session-series/{group_series_id}/seats/{client_id}/cancel",
     responses=problem_responses(
         404,
-        s409="The client holds no seat in a booked occurrence still ahead, on `from` or after: "
-        "nothing was cancelled.",
+        s409="The client holds no seat in a booked occurrence still ahead, on `from` or after, "
+        "and waits for none: nothing was cancelled.",
     ),
 )
 async def leave_series(
@@ -221,6 +221,9 @@ async def leave_series(
     `AppointmentCancelled` with this `group_series_id`; late and fee rules as for any
     appointment; each freed seat is offered to its group's waitlist), then one
     `GroupSessionSeriesSeatCancelled` (`cause` `left`), which notify answers with one notice.
+    Extension: the client's waiting entries for those occurrences close too (reason
+    `left_series`), a seat held for an open offer going to the next client at once; a client
+    who only waited gets those entries closed and no summary (no seat was given up).
     One seat is cancelled alone with `POST /appointments/{id}/cancel`."""
     command = appointment.CancelAppointment(reason=body.reason, cancelled_by=body.cancelled_by)
     done = await execute(
@@ -232,7 +235,7 @@ async def leave_series(
             body.from_,
             command,
             caller,
-            offer_policy(runtime).on_freed(),
+            offer_policy(runtime),
         ),
     )
     return GroupSeriesOut.of(done)

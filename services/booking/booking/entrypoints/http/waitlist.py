@@ -94,8 +94,9 @@ class WaitlistEntryOut(BaseModel):
     reason: WithdrawReason | CloseReason | None = Field(
         None,
         description="Extension: why the entry left the waitlist: a withdrawal's code "
-        "(status `withdrawn`), or `episode_closed`, `group_cancelled`, `client_erased` or "
-        "`seated` (the client took a seat in the group directly) (status `closed`).",
+        "(status `withdrawn`), or `episode_closed`, `group_cancelled`, `client_erased`, "
+        "`seated` (the client took a seat in the group directly) or `left_series` (the "
+        "client left the group's series) (status `closed`).",
     )
     left_at: datetime | None = Field(
         None, description="Extension: when the entry left the waitlist."
