@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import asyncpg
 import pytest
 
 from devstack.handles import PostgresHandle
+from devstack.ports import free_port
 from devstack.postgres import drop_database, ensure_database
 
 pytestmark = pytest.mark.integration
@@ -29,10 +29,10 @@ WEAK_PASSWORD = "weak-pw-s3cret"  # noqa: S105 - a test credential: must never b
 
 
 def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
+    # Claimed like the test servers' ports (devstack.ports), so no server another worker starts
+    # meanwhile binds it: a port taken under the service made it exit 3 (uvicorn could not bind)
+    # before its migration failed, with four workers.
+    return free_port()
 
 
 def _as_role(url: str, role: str, password: str) -> str:
@@ -101,7 +101,7 @@ def test_a_migration_the_role_may_not_run_is_one_line_and_exit_1(
 ) -> None:
     code, out, err = _run_until_exit(service, _env(service, DATABASE_URL=weak_url))
 
-    assert code == 1
+    assert code == 1, err[-2000:]
     assert "Traceback" not in out + err
     assert err.strip().count("\n") == 0, err
     assert err.startswith(f"{service}: could not start: migrating failed: ")
@@ -132,7 +132,7 @@ async def test_a_failing_migration_file_is_named(
         finally:
             await conn.close()
 
-    assert code == 1
+    assert code == 1, err[-2000:]
     assert "Traceback" not in out + err
     assert err.startswith("booking: could not start: migration backbone/0001_backbone.sql failed: ")
 

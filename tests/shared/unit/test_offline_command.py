@@ -3,21 +3,21 @@ naming the command and the setting to check, exit 1, no traceback (a newcomer ra
 DATABASE_URL and got 50 lines of asyncpg internals)."""
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from devstack.ports import free_port
+
 SERVICES = ["booking", "followup", "notify", "crisis"]
 
 
 def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port  # closed again: nothing listens there
+    # Claimed like the test servers' ports (devstack.ports): no server another worker starts
+    # meanwhile binds it, so nothing listens there.
+    return free_port()
 
 
 @pytest.mark.parametrize("service", SERVICES)
