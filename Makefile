@@ -21,12 +21,12 @@ BENCH_ARGS ?=
 run: venv
 	exec $(VENV)/bin/python -m devstack $(RUN_ARGS)
 
-# Most tests wait on servers rather than compute, so four workers (one module each at a time)
-# roughly halve the wall time on two cores (measured 2026-12-05 on a clean clone: 3,779 tests in
-# 9:40 with three workers, 8:30 with four). The fault suite runs afterwards on its own: it
+# Most tests wait on servers rather than compute, so three workers (one module each at a time)
+# roughly halve the wall time on two cores. Four measured faster (2026-12-05, clean clone: 3,779
+# tests in 8:30 against 9:40) but a start-up test failed once with them: kept at three. The fault suite runs afterwards on its own: it
 # measures recovery times, which a loaded machine would only blur. Exit 5 = nothing selected.
 # One shared external NATS (NATS_URL) would be shared by the workers too: run serially then.
-TEST_WORKERS ?= $(if $(NATS_URL),0,4)
+TEST_WORKERS ?= $(if $(NATS_URL),0,3)
 test: venv
 	scripts/test-tools.sh
 	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not faults" $(PYTEST_ARGS)
