@@ -11,13 +11,12 @@ confirmation.
 
 from counseling_shared.envelope import Envelope
 from counseling_shared.events import (
-    GroupSeriesSeat,
     GroupSessionSeriesSeatCancelled,
     GroupSessionSeriesSeatTaken,
     IntegrationEvent,
 )
 from notify.application.client_messages import ClientMessage
-from notify.application.series_messages import shown_dates
+from notify.application.series_messages import shown_dates, single_params
 from notify.domain.codes import Template
 from notify.domain.notification import Params
 
@@ -38,25 +37,13 @@ def group_series_params(
     }
 
 
-def _single(seat: GroupSeriesSeat, modality: str, extra: Params) -> Params:
-    """One seat reads as an ordinary appointment's message, as a seat taken alone does."""
-    return {
-        "appointment_id": str(seat.appointment_id),
-        "start": seat.start.isoformat(),
-        "end": seat.end.isoformat(),
-        "modality": modality,
-        "previous_start": None,
-        **extra,
-    }
-
-
 def seat_taken_messages(envelope: Envelope, event: IntegrationEvent) -> list[ClientMessage]:
     """One confirmation of every seat the client took in the series now."""
     assert isinstance(event, GroupSessionSeriesSeatTaken)
     if not event.occurrences:
         return []
     if len(event.occurrences) == 1:
-        params = _single(event.occurrences[0], event.modality.value, {})
+        params = single_params(event.occurrences[0], event.modality.value, {})
         template = Template.APPOINTMENT_BOOKED
     else:
         params, template = group_series_params(event), Template.GROUP_SERIES_SEAT_TAKEN
@@ -70,7 +57,7 @@ def seat_cancelled_messages(envelope: Envelope, event: IntegrationEvent) -> list
         return []
     why: Params = {"cancelled_by": event.cancelled_by.value, "cause": event.cause.value}
     if len(event.occurrences) == 1:
-        params = _single(event.occurrences[0], event.modality.value, why)
+        params = single_params(event.occurrences[0], event.modality.value, why)
         template = Template.APPOINTMENT_CANCELLED
     else:
         params = {**group_series_params(event), **why}

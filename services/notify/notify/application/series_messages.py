@@ -9,14 +9,14 @@ occurrences, no waiting for the last one, and the inbox makes each summary count
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
+from uuid import UUID
 
 from counseling_shared.envelope import Envelope
 from counseling_shared.events import (
     AppointmentSeriesBooked,
     AppointmentSeriesCancelled,
     IntegrationEvent,
-    SeriesOccurrence,
 )
 from notify.application.client_messages import ClientMessage
 from notify.domain.codes import Template
@@ -34,6 +34,13 @@ class Dated(Protocol):
 
     @property
     def end(self) -> datetime: ...
+
+
+class Booked(Dated, Protocol):
+    """An occurrence with its appointment: one alone reads as an ordinary appointment's."""
+
+    @property
+    def appointment_id(self) -> UUID: ...
 
 
 def shown_dates(occurrences: Sequence[Dated]) -> tuple[list[dict[str, str]], int]:
@@ -58,8 +65,9 @@ def series_params(event: AppointmentSeriesBooked | AppointmentSeriesCancelled) -
     }
 
 
-def _single(occurrence: SeriesOccurrence, modality: str, extra: dict[str, Any]) -> Params:
-    """A one-occurrence series reads as an ordinary appointment's message."""
+def single_params(occurrence: Booked, modality: str, extra: Params) -> Params:
+    """A series (or a group series seat) of one occurrence reads as an ordinary appointment's
+    message."""
     return {
         "appointment_id": str(occurrence.appointment_id),
         "start": occurrence.start.isoformat(),
@@ -75,7 +83,7 @@ def series_booked_messages(envelope: Envelope, event: IntegrationEvent) -> list[
     if not event.occurrences:
         return []
     if len(event.occurrences) == 1:
-        params = _single(event.occurrences[0], event.modality.value, {})
+        params = single_params(event.occurrences[0], event.modality.value, {})
         template = Template.APPOINTMENT_BOOKED
     else:
         # The rule's dates left out because the site is closed then are named, so the client
@@ -93,7 +101,7 @@ def series_cancelled_messages(envelope: Envelope, event: IntegrationEvent) -> li
         return []
     by = {"cancelled_by": event.cancelled_by.value}
     if len(event.occurrences) == 1:
-        params = _single(event.occurrences[0], event.modality.value, by)
+        params = single_params(event.occurrences[0], event.modality.value, by)
         template = Template.APPOINTMENT_CANCELLED
     else:
         params, template = {**series_params(event), **by}, Template.APPOINTMENT_SERIES_CANCELLED

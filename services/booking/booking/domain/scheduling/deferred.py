@@ -58,6 +58,12 @@ def defer(
     deferred_id: UUID, slot: FreedSlot, now: datetime, offer_at: datetime
 ) -> list[DeferredEvent]:
     assert offer_at > now, "a slot offered now is not deferred"
+    return _deferred(deferred_id, slot, now, offer_at)
+
+
+def _deferred(
+    deferred_id: UUID, slot: FreedSlot, now: datetime, offer_at: datetime
+) -> list[DeferredEvent]:
     return [
         FreedSlotDeferred(
             deferred_id,
@@ -77,20 +83,7 @@ def defer(
 def hand_over(deferred_id: UUID, slot: FreedSlot, now: datetime) -> list[DeferredEvent]:
     """A slot freed where no offer can be made (an operator's erasure has no offer policy:
     no link signer, no offer window), due at once: the service's timer offers it on."""
-    return [
-        FreedSlotDeferred(
-            deferred_id,
-            slot.site_id,
-            slot.counselor_id,
-            slot.room_id,
-            slot.modality,
-            slot.start,
-            slot.end,
-            now,
-            now,
-            slot.group_session_id,
-        )
-    ]
+    return _deferred(deferred_id, slot, now, now)
 
 
 def release(deferred: DeferredSlot, now: datetime) -> list[DeferredEvent]:
