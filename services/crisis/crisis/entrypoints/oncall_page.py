@@ -497,7 +497,7 @@ async def _swap_offers(
     lang: str,
 ) -> list[dict[str, str]]:
     """The shifts colleagues offered the link's staff member, still open (extension), each
-    with the closed days of its site it falls on (in its schedule's zone)."""
+    with the closed days of its site it falls on (in the site's zone; unknown: its schedule's)."""
     offered = await swaps.open_offered_to(uow.conn, link.staff_id, uow.now())
     names = await staff.names_of(uow.conn, [s.request.requester_id for s in offered])
     day_of = day_formatter(lang)
@@ -508,7 +508,8 @@ async def _swap_offers(
         stored = await schedules.state_of(uow.conn, request.schedule_id)
         closures = await site_closures.closures_of(uow.conn, request.site_id)
         if stored is not None and closures:
-            zone = stored.state.schedule.zone
+            schedule = stored.state.schedule
+            zone = schedule.closed_days.zone or schedule.zone
             days = closed_during(closures, zone, request.start, request.end)
             if days:
                 closed_text = _(
