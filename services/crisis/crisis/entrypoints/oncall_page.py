@@ -253,7 +253,16 @@ async def take_swap_by_link(
 
 async def _on_call_notice(uow: UnitOfWork, refusal: TakerOnCall) -> NoticeSpec:
     """Why a taker already on call cannot take it: on this schedule, or on another schedule
-    (named) of the same escalation policy, where they would be paged twice."""
+    (named) of the same escalation policy, or at a level of it naming them, where they would be
+    paged twice."""
+    if refusal.reason == TAKER_ON_CALL_IN_POLICY and refusal.level is not None:
+        return (
+            "You are paged at level %(level)s of an escalation policy that also pages this"
+            " schedule: you would be paged twice and one person fewer would be paged. Another"
+            " colleague may take it.",
+            "bad",
+            {"values": {"level": str(refusal.level)}},
+        )
     if refusal.reason != TAKER_ON_CALL_IN_POLICY or refusal.schedule_id is None:
         return (
             "You are already on call for part of this shift: taking it would leave one"
