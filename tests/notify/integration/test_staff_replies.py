@@ -18,7 +18,8 @@ import pytest
 from counseling_shared.phones import key_fingerprint, keyed_digest
 from notify.adapters import opt_outs
 from tests.notify.integration.conftest import Notify, text_in
-from tests.notify.integration.responders import FakeCrisis
+from tests.notify.integration.responders import FakeBooking, FakeCrisis
+from tests.notify.integration.test_reminder_replies import remind
 
 pytestmark = pytest.mark.integration
 
@@ -189,3 +190,44 @@ async def test_a_res_from_anyone_is_handed_to_crisis_with_its_coded_outcome(
     down = await text(notify, new_phone(), "RES 1A2B3C 1")
     assert down["staff_reply"] == {"command": "resolve", "outcome": "unavailable"}
     assert down["reply"].startswith("NOT resolved: the crisis service did not answer.")
+
+
+async def test_a_bare_korean_ack_word_from_a_staff_phone_gets_crisiss_answer(
+    notify: Notify, crisis: FakeCrisis
+) -> None:
+    """`확인` is the Korean ACK word (with a page's code) and a client's confirm (alone): from
+    a staff phone no reminder went to, it is crisis's (how to ACK), not "no reminder"."""
+    phone = await staff_phone(notify)
+
+    answer = await text(notify, phone, " 확인. ")
+
+    assert answer["reply"] == "crisis says other"
+    assert answer["staff_reply"] == {"command": "other", "outcome": "answered"}
+    assert answer["reminder_reply"] is None
+    assert [r["command"] for r in crisis.requests] == ["other"]
+
+
+async def test_a_staff_phone_that_is_also_a_clients_with_a_reminder_confirms_it(
+    notify: Notify, crisis: FakeCrisis, booking: FakeBooking
+) -> None:
+    phone = await staff_phone(notify)
+    await remind(notify, phone, locale="ko")
+
+    answer = await text(notify, phone, "확인")
+
+    assert answer["reminder_reply"] == {"action": "confirm", "outcome": "confirmed"}
+    assert answer["staff_reply"] is None
+    assert crisis.requests == []
+
+
+async def test_a_bare_korean_ack_word_crisis_does_not_take_is_the_clients_confirm(
+    notify: Notify, crisis: FakeCrisis
+) -> None:
+    crisis.not_staff = True
+    phone = await staff_phone(notify)
+
+    answer = await text(notify, phone, "확인")
+
+    assert [r["command"] for r in crisis.requests] == ["other"]
+    assert answer["staff_reply"] is None
+    assert answer["reminder_reply"] == {"action": "confirm", "outcome": "no_reminder"}

@@ -5,22 +5,28 @@ notify takes for a client what it always did (STOP, START, HELP, C/X). It hands 
 (`crisis.staff_replies`) an `ACK <code>`, `ESC <code>` or `RES <code> [n]` from anyone (only a
 page's phone can acknowledge, escalate or resolve, and crisis knows staff phones), and any other
 text (C or X aside) from a number that is an active staff member's phone, so a staff STOP is
-recorded where the escalation policy reads it. What crisis answers is texted back. Only a digest
+recorded where the escalation policy reads it. A staff reply word alone that is also a
+client's reminder word (ko `확인`, without its page's code) is crisis's too when it comes from
+an active staff member's phone that no reminder ahead was sent to (`is_staff_word_for_crisis`):
+crisis answers how to reply to a page. What crisis answers is texted back. Only a digest
 of the number and coded values travel. A STOP or START is recorded by notify before crisis is
 asked, whoever sent it: notify's send-time guard also covers pages.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from counseling_shared.staff_replies import (
     WITH_CODE,
     StaffCommand,
     StaffText,
+    bare_reply_word,
     read,
     sender_digests,
 )
+from notify.adapters import sms_reminders
 from notify.adapters.staff_phones import is_staff_phone
 
 if TYPE_CHECKING:
@@ -62,6 +68,19 @@ class StaffAnswer:
     command: StaffCommand
     outcome: Literal["answered", "unavailable"]
     reply: str | None  # None: answer as for a client (crisis did not answer a HELP)
+
+
+async def is_staff_word_for_crisis(
+    pool: "asyncpg.Pool[Any]", keys: Sequence[str], sender: str, text: str, now: datetime
+) -> bool:
+    """Whether a text that reads as a client's reminder word is a staff member's instead: a
+    staff reply word alone (ko `확인` is also the client's confirm) from an active staff
+    member's phone that is not also a client's with a reminder ahead (whose confirm it stays)."""
+    return (
+        bare_reply_word(text) is not None
+        and await is_staff_phone(pool, sender)
+        and not await sms_reminders.latest_by_client(pool, keys, sender, now)
+    )
 
 
 async def answer_staff_text(
