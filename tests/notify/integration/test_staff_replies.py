@@ -16,7 +16,9 @@ from uuid import uuid4
 import pytest
 
 from counseling_shared.phones import key_fingerprint, keyed_digest
+from counseling_shared.staff_replies import StaffCommand
 from notify.adapters import opt_outs
+from notify.domain.staff_unavailable import TEXTS, unavailable_text
 from tests.notify.integration.conftest import Notify, text_in
 from tests.notify.integration.responders import FakeBooking, FakeCrisis
 from tests.notify.integration.test_reminder_replies import remind
@@ -231,3 +233,34 @@ async def test_a_bare_korean_ack_word_crisis_does_not_take_is_the_clients_confir
     assert [r["command"] for r in crisis.requests] == ["other"]
     assert answer["staff_reply"] is None
     assert answer["reminder_reply"] == {"action": "confirm", "outcome": "no_reminder"}
+
+
+@pytest.mark.parametrize(
+    ("locale", "starts"),
+    [
+        ("ko-KR", "확인되지 않았습니다"),
+        ("fr_CA", "PAS pris en charge"),
+        ("ru", TEXTS["ru"][StaffCommand.ACK][:12]),
+        ("de", "NOT acknowledged"),
+    ],
+)
+async def test_crisis_down_the_answer_is_in_the_staff_members_language(
+    notify: Notify, locale: str, starts: str
+) -> None:
+    phone = new_phone()
+    await notify.new_staff(await notify.new_site(), phone=phone, locale=locale)
+
+    ack = await text(notify, phone, "ACK 1A2B3C")
+    stop = await text(notify, phone, "STOP")
+
+    assert ack["staff_reply"] == {"command": "ack", "outcome": "unavailable"}
+    assert ack["reply"].startswith(starts)
+    assert stop["reply"] == unavailable_text(StaffCommand.STOP, locale)
+
+
+async def test_crisis_down_an_ack_from_a_number_that_is_nobodys_is_answered_in_english(
+    notify: Notify,
+) -> None:
+    ack = await text(notify, new_phone(), "확인 1A2B3C")
+
+    assert ack["reply"].startswith("NOT acknowledged: the crisis service did not answer.")

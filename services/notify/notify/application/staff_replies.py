@@ -27,7 +27,8 @@ from counseling_shared.staff_replies import (
     sender_digests,
 )
 from notify.adapters import sms_reminders
-from notify.adapters.staff_phones import is_staff_phone
+from notify.adapters.staff_phones import is_staff_phone, locale_of_staff_phone
+from notify.domain.staff_unavailable import unavailable_text
 
 if TYPE_CHECKING:
     import asyncpg
@@ -44,23 +45,6 @@ class NotStaff(Exception):
 
 class StaffReplies(Protocol):
     async def ask(self, sender: Sequence[dict[str, str]], asked: StaffText) -> str: ...
-
-
-UNAVAILABLE: dict[StaffCommand, str] = {
-    StaffCommand.ACK: "NOT acknowledged: the crisis service did not answer. Text ACK and the"
-    " code again in a minute, or use the link in the page.",
-    StaffCommand.ESCALATE: "NOT escalated: the crisis service did not answer. Text ESC and"
-    " the code again in a minute, or use the link in the page.",
-    StaffCommand.RESOLVE: "NOT resolved: the crisis service did not answer. Text RES, the"
-    " code and the outcome's digit again in a minute, or use the link in the page.",
-    StaffCommand.STOP: "Texts to this phone are stopped, but the crisis service did not"
-    " answer, so the escalation policy does not show it yet: text STOP again in a minute.",
-    StaffCommand.START: "Texts to this phone are on again here, but the crisis service did not"
-    " answer, so the escalation policy may still show them stopped: text START again in a"
-    " minute.",
-}
-"""The answer when crisis did not: an ACK, ESC or RES must never look as if it went through. A
-HELP or anything else gets notify's own answer instead."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +82,10 @@ async def answer_staff_text(
     try:
         reply = await crisis.ask(sender_digests(keys, sender), asked)
     except StaffReplyUnavailable:
-        return StaffAnswer(asked.command, "unavailable", UNAVAILABLE.get(asked.command))
+        # An ACK, ESC or RES must never look as if it went through; said in the staff
+        # member's language when the phone is theirs (anyone may send an ACK).
+        locale = await locale_of_staff_phone(pool, sender)
+        return StaffAnswer(asked.command, "unavailable", unavailable_text(asked.command, locale))
     except NotStaff:
         return None
     return StaffAnswer(asked.command, "answered", reply)
