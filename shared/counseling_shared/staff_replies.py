@@ -119,6 +119,15 @@ _COMMAND_OF: dict[str, StaffCommand] = {
 }
 
 
+def bare_reply_word(text: str) -> StaffCommand | None:
+    """The command a staff reply word alone would start (no code: `확인`, `PRIS.`), else None.
+    Some are also a client's reminder word (ko `확인` confirms a reminder)."""
+    return _COMMAND_OF.get(fold(text.strip().rstrip(_TRAILING).strip()))
+
+
+_TRAILING = ".!?。,;:"
+
+
 _BY_KEYWORD = {
     Keyword.STOP: StaffCommand.STOP,
     Keyword.START: StaffCommand.START,

@@ -333,6 +333,37 @@ async def test_a_colleague_on_call_then_on_another_schedule_of_the_policy_cannot
     assert await on_call_at(center.crisis, center.schedule_id, "2026-03-07T14:00:00Z") == [str(B)]
 
 
+async def test_a_colleague_named_in_a_level_of_the_policy_cannot_take_it(
+    center: Center,
+) -> None:
+    """The policy pages the crisis line, then C by name (level 2), with B as its fallback. C
+    taking A's hours would have the policy page C twice (level 1 and level 2) and nobody in
+    A's place: a 409 naming the level, no schedule. B, paged only once the chain is exhausted,
+    may take it."""
+    http = center.crisis.http
+    levels = [
+        {"schedule_ids": [center.schedule_id], "ack_timeout": "PT5M"},
+        {"staff_ids": [str(C)], "ack_timeout": "PT5M"},
+    ]
+    policy = await http.put(
+        f"/sites/{SITE}/escalation-policy",
+        json={"levels": levels, "fallback_staff_ids": [str(B)]},
+    )
+    assert policy.status_code == 200, policy.text
+    swap_id = (await _asked(center, "2026-03-06T13:00:00Z", "2026-03-06T15:00:00Z"))["id"]
+
+    refused = await _act(center, swap_id, "accept", C)
+
+    assert refused.status_code == 409, refused.text
+    problem = refused.json()
+    assert (problem["reason"], problem["level"]) == ("taker_on_call_in_policy", 2)
+    assert "schedule_id" not in problem
+    assert (await http.get(f"/swap-requests/{swap_id}")).json()["status"] == "open"
+    taken = await _act(center, swap_id, "accept", B)
+    assert taken.status_code == 200, taken.text
+    assert await on_call_at(center.crisis, center.schedule_id, "2026-03-06T14:00:00Z") == [str(B)]
+
+
 async def test_one_colleague_taking_two_shifts_of_the_policy_at_once_gets_one(
     center: Center,
 ) -> None:

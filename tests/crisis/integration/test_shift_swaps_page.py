@@ -12,11 +12,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from counseling_shared.events import ClosedSpan, SiteClosuresChanged
+from crisis.entrypoints.page_i18n import translator
 from tests.a11y import audit_both_sizes
 from tests.browser import needs_chromium
 from tests.crisis.integration.harness import Bus, RunningCrisis, eventually, pages
 from tests.crisis.integration.phone import phone
-from tests.crisis.integration.steps import flag, put_policy, register_staff
+from tests.crisis.integration.steps import flag, put_policy, register_staff, staff_registered
 from tests.crisis.integration.test_oncall_page import _page_link, _path_and_token
 from tests.crisis.integration.test_schedules import on_call_at, post_schedule, weekly_layer
 
@@ -252,6 +253,58 @@ async def test_a_member_on_call_then_on_another_schedule_of_the_policy_is_told_w
     assert refused.status_code == 409
     assert "on the schedule Backup line of the same escalation policy" in refused.text
     assert "You took the shift" not in refused.text
+
+
+LEVEL_NOTICE = (
+    "You are paged at level %(level)s of an escalation policy that also pages this schedule:"
+    " you would be paged twice and one person fewer would be paged. Another colleague may take"
+    " it."
+)
+
+
+async def test_a_member_named_in_a_level_of_the_policy_is_told_why_in_their_language(
+    crisis: RunningCrisis, bus: Bus
+) -> None:
+    """The site's policy pages B by name first, then the crisis line A is on: B taking A's
+    hours would be paged twice. The refusal names the level, in B's language."""
+    site = uuid4()
+    a, b, c = await register_staff(bus, site, 3)
+    layers = [weekly_layer(a), weekly_layer(b, c, start_on="2099-01-05")]
+    line = await post_schedule(crisis, site, layers, timezone="America/New_York")
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    asked = await crisis.http.post(
+        f"/schedules/{line['schedule_id']}/swap-requests",
+        json={
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=2)).isoformat(),
+            "requester_id": str(a),
+            "offered_to": [str(b)],
+        },
+    )
+    assert asked.status_code == 201, asked.text
+    levels = [
+        {"staff_ids": [str(b)], "ack_timeout": "PT60S"},
+        {"schedule_ids": [line["schedule_id"]], "ack_timeout": "PT60S"},
+    ]
+    policy = await crisis.http.put(f"/sites/{site}/escalation-policy", json={"levels": levels})
+    assert policy.status_code == 200, policy.text
+    alert_id = (await flag(crisis, site, uuid4()))["alert_id"]
+    path, token = _path_and_token((await _page_link(bus, site, alert_id))["ack_url"])
+    take = f"{path}/swaps/{asked.json()['id']}/take"
+
+    for lang in ("en", "fr", "ko", "ru"):
+        words = translator(lang)(LEVEL_NOTICE, level=1)
+        assert lang == "en" or words != translator("en")(LEVEL_NOTICE, level=1)
+        await bus.publish(staff_registered(b, site, "+15550000000", locale=lang), source="booking")
+
+        async def in_language(words: str = words) -> str | None:
+            refused = await crisis.http.post(take, data={"token": token}, headers=NO_KEY)
+            assert refused.status_code == 409
+            return refused.text if words in refused.text else None
+
+        text = await eventually(in_language, timeout=10)
+        assert "You took the shift" not in text
+        assert "%(level)s" not in text
 
 
 @needs_chromium

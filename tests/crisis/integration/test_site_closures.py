@@ -192,6 +192,43 @@ async def test_the_same_list_again_records_nothing(
     assert await _on_call(crisis, center, _paris(HOLIDAY, 10)) == [center.holiday]
 
 
+async def test_a_schedule_in_another_zone_follows_the_sites_local_holiday(
+    crisis: RunningCrisis, center: Center
+) -> None:
+    """A New York schedule of the Paris site: its 20:00-23:00 window on the evening of the 5th
+    (New York) starts on the 6th in Paris, the site's holiday; the next evening's on the 7th."""
+    new_york = ZoneInfo("America/New_York")
+    layer = {
+        "rotation": {"kind": "daily", "handoff": "09:00", "start_on": "2030-01-01"},
+        "participants": [center.holiday],
+        "restrictions": [
+            {"weekdays": list(range(1, 8)), "from": "20:00", "to": "23:00", "days": "closed"}
+        ],
+    }
+    created = await crisis.http.post(
+        "/schedules",
+        json={
+            "site_id": center.site_id,
+            "name": "Overnight desk",
+            "timezone": "America/New_York",
+            "layers": [layer],
+        },
+    )
+    assert created.status_code == 201, created.text
+    schedule = created.json()["schedule_id"]
+
+    async def on_call(day: date) -> list[str]:
+        at = datetime(day.year, day.month, day.day, 21, tzinfo=new_york)
+        answer = await crisis.http.get(
+            f"/schedules/{schedule}/oncall", params={"at": at.isoformat()}
+        )
+        assert answer.status_code == 200, answer.text
+        return list(answer.json()["staff_ids"])
+
+    assert await on_call(HOLIDAY - timedelta(days=1)) == [center.holiday]
+    assert await on_call(HOLIDAY) == []
+
+
 async def _handled(database_url: str, event_id: UUID) -> bool:
     conn = await connect(database_url)
     try:

@@ -16,9 +16,12 @@ from uuid import uuid4
 import pytest
 
 from counseling_shared.phones import key_fingerprint, keyed_digest
+from counseling_shared.staff_replies import StaffCommand
 from notify.adapters import opt_outs
+from notify.domain.staff_unavailable import TEXTS, unavailable_text
 from tests.notify.integration.conftest import Notify, text_in
-from tests.notify.integration.responders import FakeCrisis
+from tests.notify.integration.responders import FakeBooking, FakeCrisis
+from tests.notify.integration.test_reminder_replies import remind
 
 pytestmark = pytest.mark.integration
 
@@ -189,3 +192,75 @@ async def test_a_res_from_anyone_is_handed_to_crisis_with_its_coded_outcome(
     down = await text(notify, new_phone(), "RES 1A2B3C 1")
     assert down["staff_reply"] == {"command": "resolve", "outcome": "unavailable"}
     assert down["reply"].startswith("NOT resolved: the crisis service did not answer.")
+
+
+async def test_a_bare_korean_ack_word_from_a_staff_phone_gets_crisiss_answer(
+    notify: Notify, crisis: FakeCrisis
+) -> None:
+    """`확인` is the Korean ACK word (with a page's code) and a client's confirm (alone): from
+    a staff phone no reminder went to, it is crisis's (how to ACK), not "no reminder"."""
+    phone = await staff_phone(notify)
+
+    answer = await text(notify, phone, " 확인. ")
+
+    assert answer["reply"] == "crisis says other"
+    assert answer["staff_reply"] == {"command": "other", "outcome": "answered"}
+    assert answer["reminder_reply"] is None
+    assert [r["command"] for r in crisis.requests] == ["other"]
+
+
+async def test_a_staff_phone_that_is_also_a_clients_with_a_reminder_confirms_it(
+    notify: Notify, crisis: FakeCrisis, booking: FakeBooking
+) -> None:
+    phone = await staff_phone(notify)
+    await remind(notify, phone, locale="ko")
+
+    answer = await text(notify, phone, "확인")
+
+    assert answer["reminder_reply"] == {"action": "confirm", "outcome": "confirmed"}
+    assert answer["staff_reply"] is None
+    assert crisis.requests == []
+
+
+async def test_a_bare_korean_ack_word_crisis_does_not_take_is_the_clients_confirm(
+    notify: Notify, crisis: FakeCrisis
+) -> None:
+    crisis.not_staff = True
+    phone = await staff_phone(notify)
+
+    answer = await text(notify, phone, "확인")
+
+    assert [r["command"] for r in crisis.requests] == ["other"]
+    assert answer["staff_reply"] is None
+    assert answer["reminder_reply"] == {"action": "confirm", "outcome": "no_reminder"}
+
+
+@pytest.mark.parametrize(
+    ("locale", "starts"),
+    [
+        ("ko-KR", "확인되지 않았습니다"),
+        ("fr_CA", "PAS pris en charge"),
+        ("ru", TEXTS["ru"][StaffCommand.ACK][:12]),
+        ("de", "NOT acknowledged"),
+    ],
+)
+async def test_crisis_down_the_answer_is_in_the_staff_members_language(
+    notify: Notify, locale: str, starts: str
+) -> None:
+    phone = new_phone()
+    await notify.new_staff(await notify.new_site(), phone=phone, locale=locale)
+
+    ack = await text(notify, phone, "ACK 1A2B3C")
+    stop = await text(notify, phone, "STOP")
+
+    assert ack["staff_reply"] == {"command": "ack", "outcome": "unavailable"}
+    assert ack["reply"].startswith(starts)
+    assert stop["reply"] == unavailable_text(StaffCommand.STOP, locale)
+
+
+async def test_crisis_down_an_ack_from_a_number_that_is_nobodys_is_answered_in_english(
+    notify: Notify,
+) -> None:
+    ack = await text(notify, new_phone(), "확인 1A2B3C")
+
+    assert ack["reply"].startswith("NOT acknowledged: the crisis service did not answer.")

@@ -10,6 +10,7 @@ from counseling_shared.staff_replies import (
     REPLY_WORDS,
     StaffCommand,
     StaffText,
+    bare_reply_word,
     fold,
     read,
     sender_digests,
@@ -127,3 +128,22 @@ def test_res_digits_follow_the_outcomes_order_and_only_a_chosen_one_crosses() ->
         "resolve_outcome": "referred_hospital",
     }
     assert "resolve_outcome" not in read("RES 1A2B3C").as_request([])
+
+
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [
+        ("확인", StaffCommand.ACK),
+        (" 확인. ", StaffCommand.ACK),
+        ("résolue!", StaffCommand.RESOLVE),
+        ("ack", StaffCommand.ACK),
+        ("확인 1A2B3C", None),
+        ("C", None),
+        ("취소", None),
+        ("", None),
+    ],
+)
+def test_a_bare_reply_word_is_read_without_its_code(
+    text: str, command: StaffCommand | None
+) -> None:
+    assert bare_reply_word(text) == command

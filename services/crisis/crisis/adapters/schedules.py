@@ -1,6 +1,7 @@
 """Schedules in PostgreSQL: an event stream per schedule, and its projection rows
 (`schedules`, `schedule_overrides`). A schedule is read with its site's closed days
-(`site_closures`), which its restrictions may follow; they are never in its events."""
+(`site_closures`, local dates in the site's zone from `sites`), which its restrictions may
+follow; they are never in its events."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from counseling_shared.eventstore import NewEvent, RecordedEvent, read_stream
 from counseling_shared.unit_of_work import UnitOfWork
-from crisis.adapters import site_closures
+from crisis.adapters import site_closures, sites
 from crisis.adapters.codec import written_at, written_metadata
 from crisis.adapters.schedule_codec import (
     event_from_json,
@@ -47,9 +49,21 @@ async def load(conn: Connection, schedule_id: UUID) -> LoadedSchedule | None:
     state = fold(from_stored(r) for r in records)
     if state is None:
         return None
-    closures = await site_closures.closures_of(conn, state.schedule.site_id)
-    with_days = replace(state.schedule, closed_days=closed_days(closures))
+    site_id = state.schedule.site_id
+    closures = await site_closures.closures_of(conn, site_id)
+    site_zone = await sites.timezone_of(conn, site_id)
+    with_days = replace(state.schedule, closed_days=closed_days(closures, _zone(site_zone)))
     return LoadedSchedule(replace(state, schedule=with_days), len(records))
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    """The site's zone for its closed dates (unknown or not a zone here: None, the schedule's)."""
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 def from_stored(record: RecordedEvent) -> ScheduleEvent:
@@ -129,8 +143,9 @@ async def state_of(conn: Connection, schedule_id: UUID) -> StoredSchedule | None
     """The schedule as its projection rows hold it, with every override."""
     row = await conn.fetchrow(
         """SELECT s.id, s.site_id, s.name, s.timezone, s.layers, s.version, s.created_at,
-               s.updated_at, s.running_layers, c.closures
+               s.updated_at, s.running_layers, c.closures, z.timezone AS site_timezone
            FROM schedules s LEFT JOIN site_closures c ON c.site_id = s.site_id
+           LEFT JOIN sites z ON z.site_id = s.site_id
            WHERE s.id = $1""",
         schedule_id,
     )
@@ -148,7 +163,7 @@ async def state_of(conn: Connection, schedule_id: UUID) -> StoredSchedule | None
         row["timezone"],
         layers_from_json(row["layers"]),
         running_from_json(row["running_layers"]),
-        closed_days(site_closures.closures_from_json(row["closures"])),
+        closed_days(site_closures.closures_from_json(row["closures"]), _zone(row["site_timezone"])),
     )
     state = ScheduleState(
         schedule,

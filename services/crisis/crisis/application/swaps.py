@@ -11,6 +11,7 @@ from uuid import UUID
 from counseling_shared import events as public
 from counseling_shared.unit_of_work import UnitOfWork
 from crisis.adapters import policies, schedules, staff, swaps
+from crisis.adapters.policies import SitePolicy
 from crisis.adapters.swaps import StoredSwap
 from crisis.application.schedules import ScheduleNotFound, add_override
 from crisis.domain.policy import schedules_of
@@ -22,6 +23,7 @@ from crisis.domain.schedules.swaps import (
     build_swap_request,
     check_still_on_call,
     check_taker_adds_cover,
+    check_taker_not_named_in_policy,
     check_taker_not_on_call_elsewhere,
     decide_cancel,
     decide_expire,
@@ -76,7 +78,8 @@ async def take_swap(
     """First taker wins (the row is locked; a later take finds it taken: `SwapConflict`). The
     override replacing the requester by `taker` is added to the schedule in the same
     transaction. Raises `NotOffered`, `SwapConflict` (`TakerOnCall`: the taker is on call already
-    for some of it, on this schedule or another of an escalation policy naming it),
+    for some of it, on this schedule or another of an escalation policy naming it, or is named
+    in a level of such a policy),
     `InvalidOverride` (a deactivated taker).
 
     One take per taker at a time (`lock_taker`, before the request's row): their other takes
@@ -91,7 +94,11 @@ async def take_swap(
     assert current is not None
     check_still_on_call(taken, current.state.schedule, current.state.overrides)
     check_taker_adds_cover(taken, current.state.schedule, current.state.overrides)
-    check_taker_not_on_call_elsewhere(taken, await _policy_neighbours(uow, schedule_id))
+    named = await policies.policies_naming_schedule(uow.conn, schedule_id)
+    check_taker_not_named_in_policy(
+        taken, [[level.staff_ids for level in p.policy.levels] for p in named]
+    )
+    check_taker_not_on_call_elsewhere(taken, await _policy_neighbours(uow, named, schedule_id))
     override = taken.override()
     await add_override(
         uow,
@@ -107,16 +114,14 @@ async def take_swap(
 
 
 async def _policy_neighbours(
-    uow: UnitOfWork, schedule_id: UUID
+    uow: UnitOfWork, naming: Sequence[SitePolicy], schedule_id: UUID
 ) -> list[tuple[Schedule, tuple[Override, ...]]]:
     """The other schedules of every escalation policy that names `schedule_id`, as they stand
     (read, not locked: the taker's own takes wait for each other, `lock_taker`; an override or
     an edit racing the take is not seen, and neither is checked for the taker anyway)."""
-    named = {
-        other
-        for site_policy in await policies.policies_naming_schedule(uow.conn, schedule_id)
-        for other in schedules_of(site_policy.policy)
-    } - {schedule_id}
+    named = {other for site_policy in naming for other in schedules_of(site_policy.policy)} - {
+        schedule_id
+    }
     states = await schedules.states_of(uow.conn, named)
     return [
         (state.schedule, state.overrides)

@@ -60,8 +60,9 @@ def decide_record(
     return [SiteClosuresRecorded(site_id, tuple(closures), changed_at)]
 
 
-def closed_days(closures: Sequence[Closure]) -> ClosedDays:
-    return ClosedDays.of((c.first, c.last) for c in closures)
+def closed_days(closures: Sequence[Closure], site_zone: ZoneInfo | None = None) -> ClosedDays:
+    """The closures' dates, local in the site's zone (None when unknown: the schedule's)."""
+    return ClosedDays.of(((c.first, c.last) for c in closures), site_zone)
 
 
 def closed_on(closures: Sequence[Closure], day: date) -> Closure | None:

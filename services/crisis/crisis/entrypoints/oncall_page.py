@@ -253,7 +253,16 @@ async def take_swap_by_link(
 
 async def _on_call_notice(uow: UnitOfWork, refusal: TakerOnCall) -> NoticeSpec:
     """Why a taker already on call cannot take it: on this schedule, or on another schedule
-    (named) of the same escalation policy, where they would be paged twice."""
+    (named) of the same escalation policy, or at a level of it naming them, where they would be
+    paged twice."""
+    if refusal.reason == TAKER_ON_CALL_IN_POLICY and refusal.level is not None:
+        return (
+            "You are paged at level %(level)s of an escalation policy that also pages this"
+            " schedule: you would be paged twice and one person fewer would be paged. Another"
+            " colleague may take it.",
+            "bad",
+            {"values": {"level": str(refusal.level)}},
+        )
     if refusal.reason != TAKER_ON_CALL_IN_POLICY or refusal.schedule_id is None:
         return (
             "You are already on call for part of this shift: taking it would leave one"
@@ -497,7 +506,7 @@ async def _swap_offers(
     lang: str,
 ) -> list[dict[str, str]]:
     """The shifts colleagues offered the link's staff member, still open (extension), each
-    with the closed days of its site it falls on (in its schedule's zone)."""
+    with the closed days of its site it falls on (in the site's zone; unknown: its schedule's)."""
     offered = await swaps.open_offered_to(uow.conn, link.staff_id, uow.now())
     names = await staff.names_of(uow.conn, [s.request.requester_id for s in offered])
     day_of = day_formatter(lang)
@@ -508,7 +517,8 @@ async def _swap_offers(
         stored = await schedules.state_of(uow.conn, request.schedule_id)
         closures = await site_closures.closures_of(uow.conn, request.site_id)
         if stored is not None and closures:
-            zone = stored.state.schedule.zone
+            schedule = stored.state.schedule
+            zone = schedule.closed_days.zone or schedule.zone
             days = closed_during(closures, zone, request.start, request.end)
             if days:
                 closed_text = _(

@@ -50,9 +50,10 @@ class RestrictionBody(RequestBody):
     days: RestrictionDays = Field(
         default=RestrictionDays.ANY,
         description="Extension: the days a window starts on, by the site's closures (booking's"
-        " `PUT /sites/{id}/closures`, local dates in the schedule's zone): `open` days only,"
-        " `closed` days only (a holiday layer), or `any` (closures ignored). A night window"
-        " belongs to the day it starts on.",
+        " `PUT /sites/{id}/closures`, the site's local dates): `open` days only, `closed` days"
+        " only (a holiday layer), or `any` (closures ignored). A window belongs to the day its"
+        " start falls on in the site's zone (the schedule's zone while the site's is unknown);"
+        " a night window thus belongs to the day it starts on.",
     )
 
 

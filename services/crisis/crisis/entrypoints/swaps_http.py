@@ -141,7 +141,8 @@ async def get_swap_request(
         s409="The request was already taken (first taker wins), cancelled or expired, or"
         " the requester's shifts changed under it; or (`reason`) the taker is on call already"
         " for some of it: `taker_on_call` on this schedule, `taker_on_call_in_policy` on"
-        " another schedule (`schedule_id`) of an escalation policy that names this one.",
+        " another schedule (`schedule_id`) of an escalation policy that names this one, or"
+        " named in a level (`level`, extension) of such a policy.",
     ),
 )
 async def accept_swap_request(
@@ -217,9 +218,14 @@ async def cancel_swap_request(
 
 def _taker_on_call(refusal: TakerOnCall, swap_request_id: UUID) -> Conflict:
     """The 409 of a taker already on call, with its coded `reason` (and the other schedule)."""
-    extensions = {"swap_request_id": str(swap_request_id), "reason": refusal.reason}
+    extensions: dict[str, str | int] = {
+        "swap_request_id": str(swap_request_id),
+        "reason": refusal.reason,
+    }
     if refusal.schedule_id is not None:
         extensions["schedule_id"] = str(refusal.schedule_id)
+    if refusal.level is not None:
+        extensions["level"] = refusal.level
     return Conflict(str(refusal), **extensions)
 
 

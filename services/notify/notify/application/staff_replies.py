@@ -5,23 +5,30 @@ notify takes for a client what it always did (STOP, START, HELP, C/X). It hands 
 (`crisis.staff_replies`) an `ACK <code>`, `ESC <code>` or `RES <code> [n]` from anyone (only a
 page's phone can acknowledge, escalate or resolve, and crisis knows staff phones), and any other
 text (C or X aside) from a number that is an active staff member's phone, so a staff STOP is
-recorded where the escalation policy reads it. What crisis answers is texted back. Only a digest
+recorded where the escalation policy reads it. A staff reply word alone that is also a
+client's reminder word (ko `확인`, without its page's code) is crisis's too when it comes from
+an active staff member's phone that no reminder ahead was sent to (`is_staff_word_for_crisis`):
+crisis answers how to reply to a page. What crisis answers is texted back. Only a digest
 of the number and coded values travel. A STOP or START is recorded by notify before crisis is
 asked, whoever sent it: notify's send-time guard also covers pages.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from counseling_shared.staff_replies import (
     WITH_CODE,
     StaffCommand,
     StaffText,
+    bare_reply_word,
     read,
     sender_digests,
 )
-from notify.adapters.staff_phones import is_staff_phone
+from notify.adapters import sms_reminders
+from notify.adapters.staff_phones import is_staff_phone, locale_of_staff_phone
+from notify.domain.staff_unavailable import unavailable_text
 
 if TYPE_CHECKING:
     import asyncpg
@@ -40,28 +47,24 @@ class StaffReplies(Protocol):
     async def ask(self, sender: Sequence[dict[str, str]], asked: StaffText) -> str: ...
 
 
-UNAVAILABLE: dict[StaffCommand, str] = {
-    StaffCommand.ACK: "NOT acknowledged: the crisis service did not answer. Text ACK and the"
-    " code again in a minute, or use the link in the page.",
-    StaffCommand.ESCALATE: "NOT escalated: the crisis service did not answer. Text ESC and"
-    " the code again in a minute, or use the link in the page.",
-    StaffCommand.RESOLVE: "NOT resolved: the crisis service did not answer. Text RES, the"
-    " code and the outcome's digit again in a minute, or use the link in the page.",
-    StaffCommand.STOP: "Texts to this phone are stopped, but the crisis service did not"
-    " answer, so the escalation policy does not show it yet: text STOP again in a minute.",
-    StaffCommand.START: "Texts to this phone are on again here, but the crisis service did not"
-    " answer, so the escalation policy may still show them stopped: text START again in a"
-    " minute.",
-}
-"""The answer when crisis did not: an ACK, ESC or RES must never look as if it went through. A
-HELP or anything else gets notify's own answer instead."""
-
-
 @dataclass(frozen=True)
 class StaffAnswer:
     command: StaffCommand
     outcome: Literal["answered", "unavailable"]
     reply: str | None  # None: answer as for a client (crisis did not answer a HELP)
+
+
+async def is_staff_word_for_crisis(
+    pool: "asyncpg.Pool[Any]", keys: Sequence[str], sender: str, text: str, now: datetime
+) -> bool:
+    """Whether a text that reads as a client's reminder word is a staff member's instead: a
+    staff reply word alone (ko `확인` is also the client's confirm) from an active staff
+    member's phone that is not also a client's with a reminder ahead (whose confirm it stays)."""
+    return (
+        bare_reply_word(text) is not None
+        and await is_staff_phone(pool, sender)
+        and not await sms_reminders.latest_by_client(pool, keys, sender, now)
+    )
 
 
 async def answer_staff_text(
@@ -79,7 +82,10 @@ async def answer_staff_text(
     try:
         reply = await crisis.ask(sender_digests(keys, sender), asked)
     except StaffReplyUnavailable:
-        return StaffAnswer(asked.command, "unavailable", UNAVAILABLE.get(asked.command))
+        # An ACK, ESC or RES must never look as if it went through; said in the staff
+        # member's language when the phone is theirs (anyone may send an ACK).
+        locale = await locale_of_staff_phone(pool, sender)
+        return StaffAnswer(asked.command, "unavailable", unavailable_text(asked.command, locale))
     except NotStaff:
         return None
     return StaffAnswer(asked.command, "answered", reply)

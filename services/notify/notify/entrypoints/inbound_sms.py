@@ -38,9 +38,9 @@ from notify.adapters.booking_reminder_replies import NatsReminderReplies
 from notify.adapters.crisis_staff_replies import NatsStaffReplies
 from notify.application.receipts import Receipt, ReceiptTooEarly, record_receipt
 from notify.application.reminder_replies import answer_reply
-from notify.application.staff_replies import answer_staff_text
+from notify.application.staff_replies import answer_staff_text, is_staff_word_for_crisis
 from notify.domain.codes import ReceiptStatus
-from notify.domain.reminder_replies import parse_reply
+from notify.domain.reminder_replies import ReplyWord, parse_reply
 from notify.domain.sms_replies import reply_to
 from notify.metrics import INBOUND_SMS
 from notify.settings import NotifySettings
@@ -208,7 +208,8 @@ async def inbound_sms(_: Secret, request: Request, body: InboundSmsBody) -> Inbo
     else is not read. Extension, one number for clients and staff: an `ACK <code>`,
     `ESC <code>` or `RES <code> [n]` (resolve with outcome n, 1 to 5; alone, the list), and
     any other text but C or X from an active staff member's phone (a STOP is recorded here
-    first), is handed to crisis, whose answer is the `reply`
+    first; also ko `확인` alone, a staff word and a client's confirm, when no reminder ahead
+    was sent to that phone), is handed to crisis, whose answer is the `reply`
     (`staff_reply`); crisis not answering, an ACK, ESC or RES is answered that it did not go
     through. Past the number's INBOUND_SMS_PER_NUMBER_LIMIT nothing acts but a STOP, and
     `reply` is empty. Extension: a text with a `message_id` acts once; posted again it is
@@ -247,21 +248,13 @@ async def act_on(request: Request, body: InboundSmsBody) -> InboundSmsReply:
         stop = Keyword.STOP if parsed.keyword is Keyword.STOP else None
         return InboundSmsReply(reply="", keyword=stop)
     word = parse_reply(body.text) if parsed.keyword is None else None
-    if word is not None:
-        booking = NatsReminderReplies(runtime.nats())
-        directory = NatsClientDirectory(runtime.nats(), settings.directory_timeout)
-        answered = await answer_reply(
-            runtime.db(), keys, body.from_, word, booking, runtime.clock, directory
-        )
-        INBOUND_SMS.labels(word.action.value).inc()
-        log.info("inbound_sms", keyword=None, reminder_reply=answered.outcome)
-        return InboundSmsReply(
-            reply=answered.reply,
-            keyword=None,
-            reminder_reply=ReminderReply.model_validate(
-                {"action": word.action.value, "outcome": answered.outcome}
-            ),
-        )
+    # ko `확인` alone is a client's confirm and a staff member's ACK word without its code:
+    # from a staff phone no reminder ahead went to, crisis answers it (how to ACK).
+    staff_word = word is not None and await is_staff_word_for_crisis(
+        runtime.db(), keys, body.from_, body.text, runtime.clock.now()
+    )
+    if word is not None and not staff_word:
+        return await _reminder_reply(request, body, word)
     if parsed.keyword is Keyword.STOP:
         now = runtime.clock.now()
         await opt_outs.opt_out(runtime.db(), keys, body.from_, parsed.keyword.value, now)
@@ -280,11 +273,37 @@ async def act_on(request: Request, body: InboundSmsBody) -> InboundSmsReply:
                 {"command": staff.command.value, "outcome": staff.outcome}
             ),
         )
+    if word is not None:
+        # crisis did not take it after all (not its staff, or it did not answer): the client's.
+        return await _reminder_reply(request, body, word)
     INBOUND_SMS.labels(parsed.keyword.value if parsed.keyword else "other").inc()
     log.info("inbound_sms", keyword=parsed.keyword.value if parsed.keyword else None)
     return InboundSmsReply(
         reply=reply_to(parsed.keyword, parsed.language, settings.sms_help_text),
         keyword=parsed.keyword,
+    )
+
+
+async def _reminder_reply(
+    request: Request, body: InboundSmsBody, word: ReplyWord
+) -> InboundSmsReply:
+    """A client's C or X (or their language's word) to the reminder sent to their number."""
+    runtime = runtime_of(request)
+    settings = runtime.settings
+    assert isinstance(settings, NotifySettings)
+    booking = NatsReminderReplies(runtime.nats())
+    directory = NatsClientDirectory(runtime.nats(), settings.directory_timeout)
+    answered = await answer_reply(
+        runtime.db(), settings.link_keys, body.from_, word, booking, runtime.clock, directory
+    )
+    INBOUND_SMS.labels(word.action.value).inc()
+    log.info("inbound_sms", keyword=None, reminder_reply=answered.outcome)
+    return InboundSmsReply(
+        reply=answered.reply,
+        keyword=None,
+        reminder_reply=ReminderReply.model_validate(
+            {"action": word.action.value, "outcome": answered.outcome}
+        ),
     )
 
 

@@ -262,3 +262,61 @@ def test_a_shift_names_the_closed_days_it_touches_in_its_zone() -> None:
         closed_during(closures, PARIS, _paris(date(2026, 12, 30), 9), _paris(date(2026, 12, 31), 0))
         == []
     )
+
+
+# --- the site's zone judges the closed day ----------------------------------------------------
+
+SEOUL = ZoneInfo("Asia/Seoul")
+
+
+def _seoul(day: date, hour: int) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=SEOUL).astimezone(UTC)
+
+
+def _paris_schedule_of_a_seoul_site(closed: ClosedDays) -> Schedule:
+    """A schedule kept in Paris time for a site in Seoul: the holiday cover 20:00-23:00 Paris
+    (04:00-07:00 Seoul the next morning) on closed days, nobody else."""
+    holidays = Layer(
+        DAILY, (HOLIDAY,), (Restriction(EVERY_DAY, time(20), time(23), RestrictionDays.CLOSED),)
+    )
+    return Schedule(uuid4(), uuid4(), "Night desk", "Europe/Paris", (holidays,), closed_days=closed)
+
+
+def test_a_closed_day_is_the_sites_local_date_not_the_schedules() -> None:
+    # Seoul's Christmas is 24 Dec 16:00 to 25 Dec 16:00 in Paris: the Paris evening of the
+    # 24th starts on the 25th in Seoul, the Paris evening of the 25th on the 26th.
+    schedule = _paris_schedule_of_a_seoul_site(ClosedDays.of([(CHRISTMAS, CHRISTMAS)], SEOUL))
+
+    assert on_call(schedule, [], _seoul(CHRISTMAS, 5)) == [HOLIDAY]
+    assert on_call(schedule, [], _seoul(date(2026, 12, 26), 5)) == []
+
+
+def test_without_the_sites_zone_the_schedules_zone_judges_the_day() -> None:
+    schedule = _paris_schedule_of_a_seoul_site(ClosedDays.of([(CHRISTMAS, CHRISTMAS)]))
+
+    assert on_call(schedule, [], _seoul(CHRISTMAS, 5)) == []
+    assert on_call(schedule, [], _seoul(date(2026, 12, 26), 5)) == [HOLIDAY]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    zone=st.sampled_from(ZONES),
+    site_zone=st.sampled_from(ZONES),
+    offset_hours=st.integers(min_value=0, max_value=24 * 5 - 1),
+)
+def test_a_closed_days_window_always_starts_on_a_closed_site_date(
+    zone: str, site_zone: str, offset_hours: int
+) -> None:
+    site = ZoneInfo(site_zone)
+    holidays = Layer(
+        DAILY, (HOLIDAY,), (Restriction(EVERY_DAY, time(20), time(23), RestrictionDays.CLOSED),)
+    )
+    closed = ClosedDays.of([(CHRISTMAS, CHRISTMAS)], site)
+    found = windows_around(
+        holidays.restrictions,
+        datetime(2026, 12, 22, tzinfo=UTC) + timedelta(hours=offset_hours),
+        datetime(2026, 12, 22, tzinfo=UTC) + timedelta(hours=offset_hours + 1),
+        ZoneInfo(zone),
+        closed,
+    )
+    assert all(local(start, site).date() == CHRISTMAS for start, _ in found)

@@ -27,6 +27,7 @@ from crisis.domain.schedules.swaps import (
     build_swap_request,
     check_still_on_call,
     check_taker_adds_cover,
+    check_taker_not_named_in_policy,
     check_taker_not_on_call_elsewhere,
     decide_cancel,
     decide_expire,
@@ -232,6 +233,20 @@ def test_a_colleague_on_call_then_on_another_schedule_of_the_policy_cannot_take_
     later = _ask(_at(3, 4, 2), _at(3, 5), schedule=line, offered_to=[D])
     check_taker_not_on_call_elsewhere(decide_take(later, D, uuid4(), NOW), [(backup, evening)])
     check_taker_not_on_call_elsewhere(decide_take(asked, B, uuid4(), NOW), [(backup, evening)])
+
+
+def test_a_colleague_named_in_a_level_of_the_policy_cannot_take_it() -> None:
+    """C is paged by name at level 2 of a policy that pages this schedule: taking A's hours
+    would page C twice. Another policy's levels count as well; B, named nowhere, may take it."""
+    asked = _ask(_at(3, 3), _at(3, 4), offered_to=[B, C])
+    named: list[list[tuple[UUID, ...]]] = [[(D,)], [(), (C, D)]]
+
+    with pytest.raises(TakerOnCall) as refused:
+        check_taker_not_named_in_policy(decide_take(asked, C, uuid4(), NOW), named)
+
+    assert (refused.value.reason, refused.value.level) == (TAKER_ON_CALL_IN_POLICY, 2)
+    assert refused.value.schedule_id is None
+    check_taker_not_named_in_policy(decide_take(asked, B, uuid4(), NOW), named)
 
 
 @settings(max_examples=60, deadline=None)

@@ -1,12 +1,15 @@
 """A site's closed local dates (booking's closures: public holidays, training days, closures).
 
-Kept as spans, so a ten-year closure is one entry; looked up by bisection.
+Kept as spans, so a ten-year closure is one entry; looked up by bisection. The dates are the
+site's local dates: `zone` is the site's zone when known (a schedule in another zone judges its
+windows' days there), else None and the schedule's own zone stands in.
 """
 
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from zoneinfo import ZoneInfo
 
 
 @dataclass(frozen=True)
@@ -14,9 +17,10 @@ class ClosedDays:
     """Spans `(first, last)` of closed dates, both included, sorted and disjoint."""
 
     spans: tuple[tuple[date, date], ...] = ()
+    zone: ZoneInfo | None = None
 
     @classmethod
-    def of(cls, spans: Iterable[tuple[date, date]]) -> "ClosedDays":
+    def of(cls, spans: Iterable[tuple[date, date]], zone: ZoneInfo | None = None) -> "ClosedDays":
         """From spans in any order, overlapping or not (a span `last` before `first`: none)."""
         merged: list[tuple[date, date]] = []
         for first, last in sorted(s for s in spans if s[0] <= s[1]):
@@ -24,7 +28,7 @@ class ClosedDays:
                 merged[-1] = (merged[-1][0], max(merged[-1][1], last))
             else:
                 merged.append((first, last))
-        return cls(tuple(merged))
+        return cls(tuple(merged), zone)
 
     def __contains__(self, day: object) -> bool:
         if not isinstance(day, date):

@@ -7,7 +7,10 @@ same DST rules as handoffs.
 `days` also limits the days a window may start on by the site's closed days (booking's
 closures): `open` days only, `closed` days only, or `any` (closures ignored, as before they
 existed). A night window belongs to the day it starts on: one starting on the last day of a
-closure runs into the next morning, one starting the evening before does not care.
+closure runs into the next morning, one starting the evening before does not care. That day is
+the one its start falls on in the SITE's zone (closures are the site's local dates), so a
+schedule kept in another zone than its site is not shifted by hours; when the site's zone is
+unknown, the schedule's zone stands in.
 """
 
 import enum
@@ -36,24 +39,31 @@ class Restriction:
     days: RestrictionDays = RestrictionDays.ANY
 
     def applies_on(self, day: date, closed: ClosedDays = NO_CLOSED_DAYS) -> bool:
-        """Whether a window starts on the local date `day`."""
-        if day.isoweekday() not in self.weekdays:
-            return False
+        """Whether a window may start on the local date `day`, `day` being also the site's
+        local date of its start (the weekday is always the schedule's)."""
+        return self._on_weekday(day) and self._on_kind_of_day(day, closed)
+
+    def _on_weekday(self, day: date) -> bool:
+        return day.isoweekday() in self.weekdays
+
+    def _on_kind_of_day(self, site_day: date, closed: ClosedDays) -> bool:
         if self.days is RestrictionDays.ANY:
             return True
-        return (day in closed) == (self.days is RestrictionDays.CLOSED)
+        return (site_day in closed) == (self.days is RestrictionDays.CLOSED)
 
     def windows(
         self, day: date, zone: ZoneInfo, closed: ClosedDays = NO_CLOSED_DAYS
     ) -> Iterator[tuple[datetime, datetime]]:
-        """The window (instants) that starts on `day`, if a window starts on that day."""
-        if not self.applies_on(day, closed):
+        """The window (instants) that starts on `day` (local in `zone`), if one does; a
+        restriction by closed days judges the day its start falls on in the site's zone."""
+        if not self._on_weekday(day):
+            return
+        starts = to_instant(datetime.combine(day, self.start), zone)
+        site_day = day if closed.zone is None else local(starts, closed.zone).date()
+        if not self._on_kind_of_day(site_day, closed):
             return
         end_day = day if self.end > self.start else day + timedelta(days=1)
-        yield (
-            to_instant(datetime.combine(day, self.start), zone),
-            to_instant(datetime.combine(end_day, self.end), zone),
-        )
+        yield (starts, to_instant(datetime.combine(end_day, self.end), zone))
 
 
 def windows_around(

@@ -6,7 +6,7 @@ requester stays on call). Pure: the calculator answers who is on call, these rul
 """
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -65,20 +65,27 @@ TAKER_ON_CALL = "taker_on_call"
 """The 409's `reason`: the taker is on call already for some of it on the same schedule."""
 TAKER_ON_CALL_IN_POLICY = "taker_on_call_in_policy"
 """The 409's `reason`: the taker is on call already for some of it on another schedule of an
-escalation policy that pages this one (they would be paged twice, one person fewer paged)."""
+escalation policy that pages this one, or named in one of its levels' `staff_ids` (they would
+be paged twice, one person fewer paged)."""
 
 
 class TakerOnCall(SwapConflict):
     """The taker is on call already for some of the request: beside the requester on the same
     schedule (`reason` `taker_on_call`), or on another schedule of an escalation policy naming
-    this one (`taker_on_call_in_policy`, `schedule_id` names it): a 409."""
+    this one (`taker_on_call_in_policy`, `schedule_id` names it) or named directly in one of
+    its levels (`taker_on_call_in_policy`, `level` is that level, 1-based): a 409."""
 
     def __init__(
-        self, message: str, reason: str = TAKER_ON_CALL, schedule_id: UUID | None = None
+        self,
+        message: str,
+        reason: str = TAKER_ON_CALL,
+        schedule_id: UUID | None = None,
+        level: int | None = None,
     ) -> None:
         super().__init__(message)
         self.reason = reason
         self.schedule_id = schedule_id
+        self.level = level
 
 
 class NotOffered(Exception):
@@ -225,6 +232,26 @@ def check_taker_not_on_call_elsewhere(
                 TAKER_ON_CALL_IN_POLICY,
                 schedule.schedule_id,
             )
+
+
+def check_taker_not_named_in_policy(
+    request: SwapRequest, policies_levels: Sequence[Sequence[Collection[UUID]]]
+) -> None:
+    """At the take: the taker must not be named directly in a level (its `staff_ids`, one
+    collection per level, in order) of an escalation policy that also pages this schedule: that
+    level pages them anyway, so the policy would page them twice and nobody in the requester's
+    place. Fallback staff are paged only once the chain is exhausted: they do not count."""
+    assert request.taken_by is not None
+    for levels in policies_levels:
+        for number, staff_ids in enumerate(levels, start=1):
+            if request.taken_by in staff_ids:
+                raise TakerOnCall(
+                    f"{request.taken_by} is paged at level {number} of an escalation policy that"
+                    " also pages this schedule: they would be paged twice and one person fewer"
+                    " paged. Another colleague may take it.",
+                    TAKER_ON_CALL_IN_POLICY,
+                    level=number,
+                )
 
 
 def decide_cancel(request: SwapRequest, now: datetime) -> SwapRequest:
