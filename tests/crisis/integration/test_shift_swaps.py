@@ -364,6 +364,27 @@ async def test_a_colleague_named_in_a_level_of_the_policy_cannot_take_it(
     assert await on_call_at(center.crisis, center.schedule_id, "2026-03-06T14:00:00Z") == [str(B)]
 
 
+async def test_a_colleague_in_a_round_robin_level_of_the_policy_may_take_it(
+    center: Center,
+) -> None:
+    """The policy pages the crisis line, then one of C and B in turn (a round-robin level).
+    The round robin passes over whoever this alert paged already, so C taking A's hours is
+    paged once and the level pages B instead: one person fewer is not possible, so C may."""
+    http = center.crisis.http
+    levels = [
+        {"schedule_ids": [center.schedule_id], "ack_timeout": "PT5M"},
+        {"staff_ids": [str(C), str(B)], "ack_timeout": "PT5M", "round_robin": True},
+    ]
+    policy = await http.put(f"/sites/{SITE}/escalation-policy", json={"levels": levels})
+    assert policy.status_code == 200, policy.text
+    swap_id = (await _asked(center, "2026-03-03T18:00:00Z", "2026-03-03T20:00:00Z"))["id"]
+
+    taken = await _act(center, swap_id, "accept", C)
+
+    assert taken.status_code == 200, taken.text
+    assert await on_call_at(center.crisis, center.schedule_id, "2026-03-03T19:00:00Z") == [str(C)]
+
+
 async def test_one_colleague_taking_two_shifts_of_the_policy_at_once_gets_one(
     center: Center,
 ) -> None:

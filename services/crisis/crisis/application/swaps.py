@@ -95,8 +95,11 @@ async def take_swap(
     check_still_on_call(taken, current.state.schedule, current.state.overrides)
     check_taker_adds_cover(taken, current.state.schedule, current.state.overrides)
     named = await policies.policies_naming_schedule(uow.conn, schedule_id)
+    # A round-robin level passes over whoever this alert paged already: naming the taker there
+    # pages nobody twice, so only plain levels count (numbered as they stand).
     check_taker_not_named_in_policy(
-        taken, [[level.staff_ids for level in p.policy.levels] for p in named]
+        taken,
+        [[() if lv.round_robin else lv.staff_ids for lv in p.policy.levels] for p in named],
     )
     check_taker_not_on_call_elsewhere(taken, await _policy_neighbours(uow, named, schedule_id))
     override = taken.override()
