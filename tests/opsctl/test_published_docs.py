@@ -154,6 +154,8 @@ HTML_PAGES = {
     ("booking", "post", f"{_MANAGE}/confirm"),
     ("booking", "get", f"{_MANAGE}/cancel"),
     ("booking", "post", f"{_MANAGE}/cancel"),
+    ("booking", "get", f"{_MANAGE}/reschedule"),
+    ("booking", "post", f"{_MANAGE}/reschedule"),
     # The client's own preferences page (the link in each email's footer): HTML only.
     ("notify", "get", "/recipients/{recipient_id}/preferences/page"),
     ("notify", "post", "/recipients/{recipient_id}/preferences/page"),
