@@ -194,6 +194,7 @@ def test_every_error_answer_is_declared_as_a_problem_and_every_key_as_bearer(
                 _MANAGE,
                 f"{_MANAGE}/confirm",
                 f"{_MANAGE}/cancel",
+                f"{_MANAGE}/reschedule",
             }
             assert public == (path in {"/healthz", "/readyz", "/metrics"} or signed_link), (
                 method,
