@@ -115,10 +115,16 @@ async def test_a_time_taken_meanwhile_shows_the_list_again_and_moves_nothing(
     await booking.appointment(counselor, other, datetime.fromisoformat(offered[0]))
 
     refused = await booking.http.post(action, data=fields | {"start": offered[0]})
+    unchosen = await booking.http.post(action, data=fields)
+    garbled = await booking.http.post(action, data=fields | {"start": "tomorrow at ten"})
 
     assert refused.status_code == 409, refused.text
     assert "vient d\u2019être pris" in html.unescape(refused.text)
     assert offered[0] not in _choices(refused.text)
+    for bad in (unchosen, garbled):  # no time, or not one the page sent: the list again
+        assert bad.status_code == 422, bad.text
+        assert "Veuillez choisir" in bad.text
+        assert _choices(bad.text) == _choices(refused.text)
     answer = (await booking.get(f"/appointments/{booked['id']}")).json()
     assert answer["start"] == booked["start"]
 

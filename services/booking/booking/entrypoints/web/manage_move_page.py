@@ -36,6 +36,7 @@ from booking.entrypoints.web.manage_page import (
     _open_manageable,
     _page,
     _Refused,
+    _refused_now,
     _reload,
     _render,
     _Shown,
@@ -82,6 +83,7 @@ async def ask_move(appointment_id: UUID, request: Request, token: str = "") -> H
         200: {"description": "Moved: a page with the new time (also when sent twice)."},
         **_REFUSALS,
         409: _page("Cancelled; not movable from the link; or the time was taken (the list)."),
+        422: _page("No time chosen (or not one the page sent): the list again."),
     },
     **_HTML,
 )
@@ -97,6 +99,8 @@ async def move(appointment_id: UUID, request: Request) -> HTMLResponse:
             if _already_there(refused, chosen):
                 return _moved(request, refused.shown)
             raise
+        if chosen is None:  # no time chosen, or not one the page could have sent
+            return await _choices(request, runtime, shown, token, 422, changed="move_pick")
         slot = await _offered_at(runtime, shown, chosen)
         if slot is None:
             return await _choices(request, runtime, shown, token, 409, changed="move_taken")
@@ -111,7 +115,10 @@ async def move(appointment_id: UUID, request: Request) -> HTMLResponse:
         except (SlotTaken, SiteClosed):
             return await _choices(request, runtime, shown, token, 409, changed="move_taken")
         except NotAllowedNow:
-            raise _Refused(410, "replaced", await _reload(runtime, shown)) from None
+            again = await _reload(runtime, shown)
+            if again.appointment.start != shown.appointment.start:
+                raise _Refused(410, "replaced", again) from None  # moved by someone else
+            raise _refused_now(again) from None  # cancelled or begun meanwhile
         moved = await _reload(runtime, shown)
     except _Refused as refused:
         return _message(request, refused)
@@ -158,9 +165,7 @@ async def _offers(runtime: Runtime, shown: _Shown) -> list[FreeSlot]:
         )
 
 
-async def _offered_at(runtime: Runtime, shown: _Shown, chosen: datetime | None) -> FreeSlot | None:
-    if chosen is None:
-        return None
+async def _offered_at(runtime: Runtime, shown: _Shown, chosen: datetime) -> FreeSlot | None:
     return next((s for s in await _offers(runtime, shown) if s.start == chosen), None)
 
 
