@@ -151,3 +151,27 @@ async def test_off_by_default_and_refused_inside_the_late_window(booking: Bookin
     refused = await booking.http.get(f"{path}/reschedule?{query}")
     assert refused.status_code == 409
     assert "<button" not in refused.text
+
+
+async def test_a_series_occurrence_says_to_call_and_offers_no_times(booking: Booking) -> None:
+    site, counselor, client = await _practice(booking)
+    series = {
+        "counselor_id": counselor["id"],
+        "client_id": client["id"],
+        "start": _at_paris(booking, 3, "10:40").isoformat(),
+        "modality": "online",
+        "rrule": "FREQ=WEEKLY;COUNT=2",
+    }
+    await booking.created("/appointment-series", series)
+    [first, _] = await _events(booking, site["id"], 2, "AppointmentBooked")
+    link = _relative(first["manage_url"])
+
+    page = await booking.http.get(link)
+
+    assert page.status_code == 200, page.text
+    assert "Choisir un autre horaire" not in page.text
+    assert "fait partie d\u2019une série" in html.unescape(page.text)
+    path, query = link.split("?")
+    refused = await booking.http.get(f"{path}/reschedule?{query}")
+    assert refused.status_code == 409
+    assert 'name="start"' not in refused.text
