@@ -58,6 +58,9 @@ SIGNED_LINK_ROUTES = {
     ("booking", "POST", "/appointments/{appointment_id}/manage/confirm"),
     ("booking", "GET", "/appointments/{appointment_id}/manage/cancel"),
     ("booking", "POST", "/appointments/{appointment_id}/manage/cancel"),
+    # Picking another time from it (tests/booking/integration/test_client_reschedule.py).
+    ("booking", "GET", "/appointments/{appointment_id}/manage/reschedule"),
+    ("booking", "POST", "/appointments/{appointment_id}/manage/reschedule"),
     # The client's answer form: the signed, single-use link is the credential.
     ("followup", "GET", "/followups/{followup_id}/response"),
     ("followup", "POST", "/followups/{followup_id}/response"),

@@ -154,6 +154,8 @@ HTML_PAGES = {
     ("booking", "post", f"{_MANAGE}/confirm"),
     ("booking", "get", f"{_MANAGE}/cancel"),
     ("booking", "post", f"{_MANAGE}/cancel"),
+    ("booking", "get", f"{_MANAGE}/reschedule"),
+    ("booking", "post", f"{_MANAGE}/reschedule"),
     # The client's own preferences page (the link in each email's footer): HTML only.
     ("notify", "get", "/recipients/{recipient_id}/preferences/page"),
     ("notify", "post", "/recipients/{recipient_id}/preferences/page"),
@@ -192,6 +194,7 @@ def test_every_error_answer_is_declared_as_a_problem_and_every_key_as_bearer(
                 _MANAGE,
                 f"{_MANAGE}/confirm",
                 f"{_MANAGE}/cancel",
+                f"{_MANAGE}/reschedule",
             }
             assert public == (path in {"/healthz", "/readyz", "/metrics"} or signed_link), (
                 method,

@@ -13,7 +13,7 @@ from booking.entrypoints.fhir import routes as fhir
 from booking.entrypoints.http import ROUTERS
 from booking.entrypoints.sms_reply_responder import serve_reminder_replies
 from booking.entrypoints.timers import timers
-from booking.entrypoints.web import manage_page, offer_page, page_errors
+from booking.entrypoints.web import manage_move_page, manage_page, offer_page, page_errors
 from booking.settings import BookingSettings
 from counseling_shared.connections import process_connections
 from counseling_shared.service import ServiceDefinition
@@ -30,7 +30,14 @@ def definition(settings: BookingSettings | None = None) -> ServiceDefinition:
         # the client's site and admins only.
         client_free_text=frozenset({"goals", "next_steps", "cancel_reason", "referral"}),
         routes=ROUTES,
-        routers=[*ROUTERS, fhir.router, calendar.router, offer_page.router, manage_page.router],
+        routers=[
+            *ROUTERS,
+            fhir.router,
+            calendar.router,
+            offer_page.router,
+            manage_page.router,
+            manage_move_page.router,
+        ],
         on_start=[serve_directory, serve_directory_batch, serve_reminder_replies],
         background=[timers],
         staff_deactivated=staff_status.is_deactivated,

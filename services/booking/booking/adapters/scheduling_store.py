@@ -108,25 +108,37 @@ async def load_rules(conn: Connection, site_id: UUID) -> BookingRules | None:
     if row is None:
         return None
     fee = Fee(row["fee_amount"], row["fee_currency"]) if row["fee_amount"] is not None else None
-    return BookingRules(row["site_id"], row["buffer_minutes"], fee, row["set_at"], row["version"])
+    return BookingRules(
+        row["site_id"],
+        row["buffer_minutes"],
+        fee,
+        row["set_at"],
+        row["version"],
+        row["client_reschedule"],
+        row["client_reschedule_days"],
+    )
 
 
 async def save_rules(conn: Connection, rules: BookingRules) -> None:
     fee = rules.missed_session_fee
     await conn.execute(
         """INSERT INTO site_booking_rules (site_id, buffer_minutes, fee_amount, fee_currency,
-                                           set_at, version)
-           VALUES ($1, $2, $3, $4, $5, $6)
+                                           set_at, version, client_reschedule,
+                                           client_reschedule_days)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            ON CONFLICT (site_id) DO UPDATE SET
                buffer_minutes = EXCLUDED.buffer_minutes, fee_amount = EXCLUDED.fee_amount,
                fee_currency = EXCLUDED.fee_currency, set_at = EXCLUDED.set_at,
-               version = EXCLUDED.version""",
+               version = EXCLUDED.version, client_reschedule = EXCLUDED.client_reschedule,
+               client_reschedule_days = EXCLUDED.client_reschedule_days""",
         rules.site_id,
         rules.buffer_minutes,
         fee.amount if fee else None,
         fee.currency if fee else None,
         rules.set_at,
         rules.version,
+        rules.client_reschedule,
+        rules.client_reschedule_days,
     )
 
 

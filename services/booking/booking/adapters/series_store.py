@@ -40,6 +40,14 @@ def skipped_from(value: Any) -> tuple[SkippedOccurrence, ...]:
     )
 
 
+async def is_series_occurrence(conn: Connection, appointment_id: UUID) -> bool:
+    """Booked by a series (the client's page does not let them move it alone)."""
+    found = await conn.fetchval(
+        "SELECT 1 FROM series_appointments WHERE appointment_id = $1", appointment_id
+    )
+    return found is not None
+
+
 async def load_series(conn: Connection, series_id: UUID) -> Series | None:
     row = await conn.fetchrow("SELECT * FROM appointment_series WHERE id = $1", series_id)
     if row is None:

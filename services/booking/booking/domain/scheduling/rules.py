@@ -1,4 +1,5 @@
-"""A site's booking rules beyond v1: the buffer between sessions and the missed-session fee."""
+"""A site's booking rules beyond v1: the buffer between sessions, the missed-session fee, and
+whether clients may move their own session from their reminder's link (off unless set)."""
 
 import re
 from dataclasses import dataclass
@@ -10,6 +11,10 @@ from booking.domain.errors import refuse_invalid
 from booking.domain.site import Site
 
 MAX_BUFFER_MINUTES = 120
+# How far ahead a client may move their own session: the new time within this many days.
+MIN_CLIENT_RESCHEDULE_DAYS = 1
+MAX_CLIENT_RESCHEDULE_DAYS = 60
+DEFAULT_CLIENT_RESCHEDULE_DAYS = 14
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
@@ -26,6 +31,8 @@ class BookingRules:
     missed_session_fee: Fee | None
     set_at: datetime
     version: int
+    client_reschedule: bool = False
+    client_reschedule_days: int = DEFAULT_CLIENT_RESCHEDULE_DAYS
 
 
 NO_RULES_BUFFER = 0
@@ -35,6 +42,8 @@ NO_RULES_BUFFER = 0
 class SetBookingRules:
     buffer_minutes: int = NO_RULES_BUFFER
     missed_session_fee: Fee | None = None
+    client_reschedule: bool = False
+    client_reschedule_days: int = DEFAULT_CLIENT_RESCHEDULE_DAYS
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,9 @@ class BookingRulesSet:
     buffer_minutes: int
     missed_session_fee: Fee | None
     set_at: datetime
+    # Defaults: rules set before these fields existed keep clients from moving sessions.
+    client_reschedule: bool = False
+    client_reschedule_days: int = DEFAULT_CLIENT_RESCHEDULE_DAYS
 
 
 RulesEvent = BookingRulesSet
@@ -56,9 +68,23 @@ def set_rules(site: Site, command: SetBookingRules, now: datetime) -> list[Rules
             if 0 <= command.buffer_minutes <= MAX_BUFFER_MINUTES
             else f"must be between 0 and {MAX_BUFFER_MINUTES}",
             "missed_session_fee": None if fee is None else _fee_problem(fee),
+            "client_reschedule_days": None
+            if MIN_CLIENT_RESCHEDULE_DAYS
+            <= command.client_reschedule_days
+            <= MAX_CLIENT_RESCHEDULE_DAYS
+            else f"must be between {MIN_CLIENT_RESCHEDULE_DAYS} and {MAX_CLIENT_RESCHEDULE_DAYS}",
         }
     )
-    return [BookingRulesSet(site.id, command.buffer_minutes, fee, now)]
+    return [
+        BookingRulesSet(
+            site.id,
+            command.buffer_minutes,
+            fee,
+            now,
+            command.client_reschedule,
+            command.client_reschedule_days,
+        )
+    ]
 
 
 def _fee_problem(fee: Fee) -> str | None:
@@ -76,4 +102,6 @@ def evolve(state: BookingRules | None, event: RulesEvent) -> BookingRules:
         event.missed_session_fee,
         event.set_at,
         1 if state is None else state.version + 1,
+        event.client_reschedule,
+        event.client_reschedule_days,
     )

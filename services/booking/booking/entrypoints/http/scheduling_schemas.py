@@ -122,11 +122,26 @@ class BookingRulesIn(RequestBody):
         None,
         description="Owed (`fee_due`) after a late cancellation by the client or a no-show.",
     )
+    client_reschedule: bool = Field(
+        False,
+        description="Extension: clients may move their own session to another free time of "
+        "the same counselor from their reminder's link, until the late-cancellation window "
+        "begins. Off by default.",
+    )
+    client_reschedule_days: int = Field(
+        rules.DEFAULT_CLIENT_RESCHEDULE_DAYS,
+        ge=rules.MIN_CLIENT_RESCHEDULE_DAYS,
+        le=rules.MAX_CLIENT_RESCHEDULE_DAYS,
+        description="Extension: how many days ahead (from now) the new time may be.",
+    )
 
     def command(self) -> rules.SetBookingRules:
         fee = self.missed_session_fee
         return rules.SetBookingRules(
-            self.buffer_minutes, rules.Fee(fee.amount, fee.currency) if fee else None
+            self.buffer_minutes,
+            rules.Fee(fee.amount, fee.currency) if fee else None,
+            self.client_reschedule,
+            self.client_reschedule_days,
         )
 
 
@@ -140,6 +155,12 @@ class BookingRulesOut(BaseModel):
     buffer_minutes: int
     missed_session_fee: FeeOut | None
     set_at: datetime
+    client_reschedule: bool = Field(
+        description="Extension: clients may move their own session from their reminder's link."
+    )
+    client_reschedule_days: int = Field(
+        description="Extension: how many days ahead the client's new time may be."
+    )
 
     @classmethod
     def of(cls, found: rules.BookingRules) -> "BookingRulesOut":
@@ -149,6 +170,8 @@ class BookingRulesOut(BaseModel):
             buffer_minutes=found.buffer_minutes,
             missed_session_fee=FeeOut(amount=fee.amount, currency=fee.currency) if fee else None,
             set_at=found.set_at,
+            client_reschedule=found.client_reschedule,
+            client_reschedule_days=found.client_reschedule_days,
         )
 
 

@@ -17,7 +17,7 @@ reschedule's: 410; an altered link: 403. No client name: the site and the time o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,12 +29,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from booking.adapters import projections, scheduling_store
+from booking.adapters import projections, scheduling_store, series_store
 from booking.application import handlers
 from booking.application.manage_links import MANAGE_PURPOSE, for_this_start
 from booking.application.ports import EverySite
 from booking.domain import appointment as appointments
 from booking.domain.appointment import Appointment
+from booking.domain.client_reschedule import NotMovable, why_not_movable
 from booking.domain.errors import NotAllowedNow
 from booking.domain.manage import (
     Announced,
@@ -46,7 +47,7 @@ from booking.domain.manage import (
     charges_unannounced,
     manageable,
 )
-from booking.domain.scheduling.rules import Fee
+from booking.domain.scheduling.rules import DEFAULT_CLIENT_RESCHEDULE_DAYS, Fee
 from booking.entrypoints.http.deps import execute
 from booking.entrypoints.policies import booking_settings, offer_policy
 from booking.entrypoints.web.texts import MANAGE_TEXTS, locale_of, when_label
@@ -76,6 +77,9 @@ class _Shown:
     zone: ZoneInfo
     terms: CancellationTerms  # of a cancellation at `now`
     now: datetime
+    late_window: timedelta
+    move: NotMovable | None  # None: the client may pick another time (`client_reschedule`)
+    move_days: int = DEFAULT_CLIENT_RESCHEDULE_DAYS  # how far ahead the new time may be
 
     def when(self, at: datetime) -> str:
         return when_label(at, self.zone, self.locale)
@@ -309,6 +313,7 @@ async def _load(runtime: Runtime, appointment_id: UUID) -> _Shown | None:
         client = await projections.load_client(conn, found.client_id)
         site = await projections.load_site(conn, found.site_id)
         rules = await scheduling_store.load_rules(conn, found.site_id)
+        in_series = await series_store.is_series_occurrence(conn, found.id)
     assert site is not None  # an appointment's site always exists
     audit.note_site(found.site_id)
     audit.note_client(found.client_id)
@@ -317,7 +322,9 @@ async def _load(runtime: Runtime, appointment_id: UUID) -> _Shown | None:
     terms = cancellation_terms(found, site.late_window, fee, now)
     zone = ZoneInfo(client.timezone if client is not None else site.timezone)
     locale = locale_of(client.locale if client is not None else None)
-    return _Shown(found, locale, site.name, zone, terms, now)
+    move = why_not_movable(found, rules, site.late_window, now, in_series=in_series)
+    days = rules.client_reschedule_days if rules else DEFAULT_CLIENT_RESCHEDULE_DAYS
+    return _Shown(found, locale, site.name, zone, terms, now, site.late_window, move, days)
 
 
 async def _reload(runtime: Runtime, shown: _Shown) -> _Shown:
@@ -332,11 +339,21 @@ async def _reload(runtime: Runtime, shown: _Shown) -> _Shown:
         again.zone,
         CancellationTerms(shown.terms.late, recorded, shown.terms.late_from),
         again.now,
+        again.late_window,
+        again.move,
+        again.move_days,
     )
 
 
 def _render(
-    request: Request, name: str, shown: _Shown, token: str, status: int, *, changed: str = ""
+    request: Request,
+    name: str,
+    shown: _Shown,
+    token: str,
+    status: int,
+    *,
+    changed: str = "",
+    extra: dict[str, Any] | None = None,
 ) -> HTMLResponse:
     """`changed`: the text key saying why the terms are shown again (empty: shown first)."""
     t = MANAGE_TEXTS[shown.locale]
@@ -358,7 +375,10 @@ def _render(
         "confirm_action": f"{base}/confirm",
         "cancel_page": f"{base}/cancel",
         "cancel_action": f"{base}/cancel",
+        "move": shown.move,
+        "move_page": f"{base}/reschedule",
         "token": token,
+        **(extra or {}),
     }
     return templates.TemplateResponse(
         request, name, context, status_code=status, headers=PRIVATE_PAGE_HEADERS
@@ -370,7 +390,10 @@ def _form_fee(fee: Fee | None) -> str:
     return f"{fee.amount} {fee.currency}" if fee is not None else ""
 
 
-def _message(request: Request, refused: _Refused, *, fee: str | None = None) -> HTMLResponse:
+def _message(
+    request: Request, refused: _Refused, *, fee: str | None = None, when: str | None = None
+) -> HTMLResponse:
+    """`when`: the time shown (default: the appointment's start as loaded)."""
     shown = refused.shown
     locale = shown.locale if shown else _browser_locale(request)
     t = MANAGE_TEXTS[locale]
@@ -381,7 +404,7 @@ def _message(request: Request, refused: _Refused, *, fee: str | None = None) -> 
         "line": t[refused.key],
         "fee_line": t["fee_charged"].replace("{fee}", fee) if fee else None,
         "site_name": shown.site_name if shown else None,
-        "when": shown.when(shown.appointment.start) if shown else None,
+        "when": when or (shown.when(shown.appointment.start) if shown else None),
     }
     return templates.TemplateResponse(
         request,

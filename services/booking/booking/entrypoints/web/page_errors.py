@@ -22,7 +22,7 @@ from counseling_shared.http.languages import browser_language
 from counseling_shared.http.private_pages import page_headers
 from counseling_shared.http.problems import allowed_methods
 
-_MANAGE = re.compile(r"^/appointments/[^/]+/manage(/confirm|/cancel)?/?$")
+_MANAGE = re.compile(r"^/appointments/[^/]+/manage(/confirm|/cancel|/reschedule)?/?$")
 _OFFER = re.compile(r"^/waitlist/offers/[^/]+/(accept|decline|leave)/?$")
 _UNREAD = (400, 404, 422)  # refused before the link was read: not a valid link
 
