@@ -5,7 +5,7 @@ booking publishes each seat's own `AppointmentBooked` / `AppointmentCancelled` (
 `GroupSessionSeriesSeatTaken` or `GroupSessionSeriesSeatCancelled` (the client left the series,
 or the series was cancelled), listing the seats. notify sends nothing for a seat that names a
 group series (a fee notice aside) and one message for the summary, dates listed as for an
-appointment series (`series_messages.shown_dates`). A seat taken alone keeps its own
+appointment series (`series_messages.listed_params`). A seat taken alone keeps its own
 confirmation.
 """
 
@@ -16,7 +16,7 @@ from counseling_shared.events import (
     IntegrationEvent,
 )
 from notify.application.client_messages import ClientMessage
-from notify.application.series_messages import shown_dates, single_params
+from notify.application.series_messages import listed_params, single_params
 from notify.domain.codes import Template
 from notify.domain.notification import Params
 
@@ -24,16 +24,9 @@ from notify.domain.notification import Params
 def group_series_params(
     event: GroupSessionSeriesSeatTaken | GroupSessionSeriesSeatCancelled,
 ) -> Params:
-    dates, more = shown_dates(event.occurrences)
-    ordered = sorted(o.start for o in event.occurrences)
     return {
         "group_series_id": str(event.group_series_id),
-        "modality": event.modality.value,
-        "count": len(ordered),
-        "occurrences": dates,
-        "more": more,
-        "first_start": ordered[0].isoformat(),
-        "last_start": ordered[-1].isoformat(),
+        **listed_params(event.occurrences, event.modality.value),
     }
 
 

@@ -51,17 +51,25 @@ def shown_dates(occurrences: Sequence[Dated]) -> tuple[list[dict[str, str]], int
     return dates, len(ordered) - len(listed)
 
 
-def series_params(event: AppointmentSeriesBooked | AppointmentSeriesCancelled) -> Params:
-    dates, more = shown_dates(event.occurrences)
-    ordered = sorted(o.start for o in event.occurrences)
+def listed_params(occurrences: Sequence[Dated], modality: str) -> Params:
+    """What a message listing several occurrences shows (an appointment series' or a group
+    series seat's): how many, the first few dates, the first and last start."""
+    dates, more = shown_dates(occurrences)
+    ordered = sorted(o.start for o in occurrences)
     return {
-        "series_id": str(event.series_id),
-        "modality": event.modality.value,
+        "modality": modality,
         "count": len(ordered),
         "occurrences": dates,
         "more": more,
         "first_start": ordered[0].isoformat(),
         "last_start": ordered[-1].isoformat(),
+    }
+
+
+def series_params(event: AppointmentSeriesBooked | AppointmentSeriesCancelled) -> Params:
+    return {
+        "series_id": str(event.series_id),
+        **listed_params(event.occurrences, event.modality.value),
     }
 
 
